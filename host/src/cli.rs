@@ -1,0 +1,403 @@
+//! Parses the command line and runs the verb; errors end here, as text and an exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crm_migrate::pipeline::{self, BatchIds, Fate, StageOutput};
+use crm_migrate::plugins::{
+    CacheOutcome, ComponentCache, CpuBudget, Digest, Hook, Limits, LoadedPlugin, PluginComponent, PluginHost, SUPPORTED_VERSIONS, TagFate,
+};
+use crm_migrate::record::ObjectKind;
+use crm_migrate::records_csv;
+
+/// Exit codes scripts can rely on.
+const EXIT_ERROR: u8 = 1;
+/// `plugin run` finished, but some batches failed and went to quarantine.
+const EXIT_BATCHES_FAILED: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "crm-migrate",
+    version,
+    about = "Move a CRM from User.com to Pipedrive; per-customer rules run as sandboxed WebAssembly plugins",
+    after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined).\n\
+                  Start with: crm-migrate plugin --help"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Vet, try out and scaffold plugins
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Check a plugin component and print its name, version, hooks, options, imports and digest
+    #[command(after_help = "Example:\n  crm-migrate plugin vet target/wasm32-wasip2/plugin/clean_basic.wasm\n\n\
+        Put the printed digest into the migration so that exactly this file runs. A component that imports \
+        anything beyond what plugins are granted, or that was built against an unsupported contract, is refused.")]
+    Vet {
+        /// The plugin's .wasm file
+        file: PathBuf,
+        /// Refuse the file unless its sha256 is this (sha256:<hex>)
+        #[arg(long)]
+        digest: Option<Digest>,
+        #[command(flatten)]
+        engine: EngineArgs,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one hook of a plugin over a CSV file and show what it did to each record
+    #[command(after_help = "Examples:\n  \
+        crm-migrate plugin run target/wasm32-wasip2/plugin/clean_basic.wasm --hook clean \\\n      \
+        --input examples/plugin-run/contacts.csv --config default_country=PL --config drop_email_domains=example.com\n  \
+        crm-migrate plugin run target/wasm32-wasip2/plugin/dedup_email.wasm --hook dedup --input examples/plugin-run/contacts.csv\n  \
+        crm-migrate plugin run target/wasm32-wasip2/plugin/segment_labels.wasm --hook label \\\n      \
+        --input examples/plugin-run/tags.csv --segments examples/plugin-run/segments.csv --config colors=VIP=red\n\n\
+        Input CSV: the header names the fields; `id` is the record's id, `kind` its object kind. Declare a column's \
+        type with a suffix (score:number, vip:boolean, birthday:date, updated_at:datetime, tags:choices with \
+        options separated by |); the rest is text, an empty cell is null. For --hook label the input is the tag \
+        catalogue (id,name,record_count) and --segments the segment list (id,name,definition).")]
+    Run(RunArgs),
+    /// Create a new plugin crate that builds and passes its tests as is
+    #[command(after_help = "Example:\n  crm-migrate plugin new acme-rules\n  cd acme-rules && cargo test && \
+        cargo build --release --target wasm32-wasip2\n  crm-migrate plugin vet target/wasm32-wasip2/release/acme_rules.wasm")]
+    New {
+        /// Plugin name (lower-case letters, digits and dashes)
+        name: String,
+        /// Where to create it (default: ./NAME)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The crm-migrate-plugin-sdk crate to depend on (default: the one this binary was built with)
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum HookArg {
+    Clean,
+    Dedup,
+    Label,
+}
+
+#[derive(Args)]
+struct EngineArgs {
+    /// Where compiled plugins are cached (default: $CRM_MIGRATE_CACHE_DIR, else ~/.cache/crm-migrate)
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Compile the plugin every time instead of using the cache
+    #[arg(long)]
+    no_cache: bool,
+    /// Memory a plugin instance may use, in MiB
+    #[arg(long, default_value_t = Limits::default().memory_bytes >> 20)]
+    memory_limit_mib: usize,
+    /// CPU budget per record of a batch, in fuel (about one unit per WebAssembly instruction)
+    #[arg(long, default_value_t = default_fuel_per_record())]
+    fuel_per_record: u64,
+}
+
+fn default_fuel_per_record() -> u64 {
+    match Limits::default().cpu {
+        CpuBudget::Fuel { per_record, .. } => per_record,
+        CpuBudget::WallClock { .. } => unreachable!("the default budget is counted in fuel"),
+    }
+}
+
+impl EngineArgs {
+    fn host(&self) -> anyhow::Result<PluginHost> {
+        let defaults = Limits::default();
+        let cpu = match defaults.cpu {
+            CpuBudget::Fuel { per_call, .. } => CpuBudget::Fuel { per_call, per_record: self.fuel_per_record },
+            other => other,
+        };
+        let limits = Limits { cpu, memory_bytes: self.memory_limit_mib << 20, ..defaults };
+        let cache_dir = if self.no_cache { None } else { self.cache_dir.clone().or_else(ComponentCache::default_dir) };
+        PluginHost::new(limits, ComponentCache::new(cache_dir)).map_err(|error| anyhow::anyhow!("{error:#}"))
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The plugin's .wasm file
+    file: PathBuf,
+    /// Which hook to run
+    #[arg(long, value_enum)]
+    hook: HookArg,
+    /// Records CSV (for --hook label: the tag catalogue)
+    #[arg(long)]
+    input: PathBuf,
+    /// Segments CSV, for --hook label
+    #[arg(long)]
+    segments: Option<PathBuf>,
+    /// Object kind of records without a `kind` column
+    #[arg(long, default_value = "contact")]
+    kind: ObjectKind,
+    /// Plugin configuration, KEY=VALUE; repeat for several keys
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config_pair)]
+    config: Vec<(String, String)>,
+    /// Records per plugin call
+    #[arg(long, default_value_t = 1000)]
+    batch_size: usize,
+    /// Refuse the file unless its sha256 is this (sha256:<hex>)
+    #[arg(long)]
+    digest: Option<Digest>,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_config_pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.trim().to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("'{text}' is not KEY=VALUE"))
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plugin(PluginCommand::Vet { file, digest, engine, json }) => vet(&file, digest.as_ref(), &engine, json),
+        Command::Plugin(PluginCommand::Run(args)) => run(&args),
+        Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn open(path: &Path, digest: Option<&Digest>, engine: &EngineArgs) -> anyhow::Result<(PluginHost, PluginComponent)> {
+    let host = engine.host()?;
+    let component = host.open(path, digest)?;
+    Ok((host, component))
+}
+
+fn vet(path: &Path, digest: Option<&Digest>, engine: &EngineArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let (_host, component) = open(path, digest, engine)?;
+    let info = &component.info;
+    if json {
+        let report = json!({
+            "file": component.path,
+            "digest": component.digest.to_string(),
+            "size_bytes": component.size,
+            "contract": component.contract_version(),
+            "supported_contracts": SUPPORTED_VERSIONS,
+            "plugin": info,
+            "imports": component.imports,
+            "compiled": component.cache,
+            "load_ms": component.load_time.as_secs_f64() * 1000.0,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} {}  ({})", info.name, info.version, info.description);
+    println!("  file      {} ({} bytes)", component.path.display(), component.size);
+    println!("  digest    {}", component.digest);
+    println!("  contract  crm-migrate:plugin@{} (this host supports {})", component.contract_version(), SUPPORTED_VERSIONS.join(", "));
+    let hooks: Vec<String> = info.hooks.iter().map(ToString::to_string).collect();
+    println!("  hooks     {}", if hooks.is_empty() { "none".to_owned() } else { hooks.join(", ") });
+    println!("  options");
+    if info.options.is_empty() {
+        println!("    (none)");
+    }
+    for option in &info.options {
+        let default = option.default.as_deref().map(|d| format!(" [default: {d}]")).unwrap_or_default();
+        println!("    {:<20} {}{default}", option.key, option.description);
+    }
+    println!("  imports   (all granted: host log and deny-all WASI stubs)");
+    for import in &component.imports {
+        println!("    {import}");
+    }
+    let cache = match &component.cache {
+        CacheOutcome::Hit => "from cache".to_owned(),
+        CacheOutcome::Compiled => "compiled".to_owned(),
+        CacheOutcome::Rebuilt { reason } => format!("compiled again (cache entry rejected: {reason})"),
+    };
+    println!("  loaded    {cache} in {:.1} ms", component.load_time.as_secs_f64() * 1000.0);
+    println!("\nvetted: pin it with  digest = \"{}\"", component.digest);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let (_host, component) = open(&args.file, args.digest.as_ref(), &args.engine)?;
+    let plugin = component.configure(args.config.clone())?;
+    match args.hook {
+        HookArg::Label => run_label(args, &plugin),
+        HookArg::Clean | HookArg::Dedup => run_records(args, &plugin),
+    }
+}
+
+fn run_records(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode> {
+    let hook = Hook::from(args.hook);
+    if !plugin.implements(hook) {
+        bail!("plugin {} does not implement the {hook} hook (it declares: {:?})", plugin.name(), plugin.info().hooks);
+    }
+    let input = records_csv::read_records(&args.input, args.kind)?;
+    let lines: std::collections::HashMap<String, u64> =
+        input.records.iter().map(|record| record.source_id.clone()).zip(input.lines.iter().copied()).collect();
+    let total = input.records.len();
+    let started = std::time::Instant::now();
+    let mut ids = BatchIds::default();
+    let output = match hook {
+        Hook::Clean => pipeline::clean(plugin, input.records, args.batch_size, &mut ids),
+        _ => pipeline::dedup(plugin, input.records, args.batch_size, &mut ids),
+    };
+    let elapsed = started.elapsed();
+    let counts = output.counts();
+    anyhow::ensure!(counts.total() == total, "internal error: {} fates for {total} records", counts.total());
+
+    if args.json {
+        print_stage_json(args, plugin, &output, &lines)?;
+    } else {
+        print_stage_text(args, plugin, &output, &lines, total, elapsed);
+    }
+    Ok(if output.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_BATCHES_FAILED) })
+}
+
+fn print_stage_text(
+    args: &RunArgs,
+    plugin: &LoadedPlugin,
+    output: &StageOutput,
+    lines: &std::collections::HashMap<String, u64>,
+    total: usize,
+    elapsed: std::time::Duration,
+) {
+    let counts = output.counts();
+    println!(
+        "{} ({}) ran {} over {}: {total} records in {} batches, {:.1} ms, {} fuel",
+        plugin.name(),
+        plugin.component().digest,
+        Hook::from(args.hook).to_string(),
+        args.input.display(),
+        output.batches,
+        elapsed.as_secs_f64() * 1000.0,
+        output.fuel_used
+    );
+    println!(
+        "  kept {} ({} changed), dropped {}, merged {}, rejected {}, quarantined {} (failed batches: {})\n",
+        counts.kept,
+        counts.changed,
+        counts.dropped,
+        counts.merged,
+        counts.rejected,
+        counts.quarantined,
+        output.failures.len()
+    );
+    for entry in &output.fates {
+        let line = lines.get(&entry.source_id).map_or("?".to_owned(), u64::to_string);
+        let what = match &entry.fate {
+            Fate::Kept { changes } if changes.is_empty() => continue,
+            Fate::Kept { changes } => format!(
+                "changed      {}",
+                changes.iter().map(|c| format!("{}: {} -> {}", c.field, c.before, c.after)).collect::<Vec<_>>().join("; ")
+            ),
+            Fate::Dropped { reason } => format!("dropped      {reason}"),
+            Fate::Rejected { issues } => format!(
+                "rejected     {}",
+                issues.iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>().join("; ")
+            ),
+            Fate::Quarantined { reason } => format!("quarantined  {reason}"),
+            Fate::Merged { survivor } => format!("merged into  {survivor}"),
+        };
+        println!("  line {line:>5}  {:<12} {what}", entry.source_id);
+    }
+    for (batch, log) in &output.logs {
+        println!("  log batch {batch} [{}] {}", log.level, log.message);
+    }
+    for failure in &output.failures {
+        eprintln!("failed: {failure}");
+    }
+}
+
+fn print_stage_json(
+    args: &RunArgs,
+    plugin: &LoadedPlugin,
+    output: &StageOutput,
+    lines: &std::collections::HashMap<String, u64>,
+) -> anyhow::Result<()> {
+    let fates: Vec<serde_json::Value> = output
+        .fates
+        .iter()
+        .map(|entry| {
+            let mut value = match &entry.fate {
+                Fate::Kept { changes } => json!({
+                    "fate": if changes.is_empty() { "kept" } else { "changed" },
+                    "changes": changes.iter().map(|c| json!({"field": c.field, "before": c.before.to_string(), "after": c.after.to_string()})).collect::<Vec<_>>(),
+                }),
+                Fate::Dropped { reason } => json!({"fate": "dropped", "reason": reason}),
+                Fate::Rejected { issues } => json!({"fate": "rejected", "issues": issues}),
+                Fate::Quarantined { reason } => json!({"fate": "quarantined", "reason": reason}),
+                Fate::Merged { survivor } => json!({"fate": "merged", "survivor": survivor}),
+            };
+            value["source_id"] = json!(entry.source_id);
+            value["kind"] = json!(entry.kind);
+            value["line"] = json!(lines.get(&entry.source_id));
+            value
+        })
+        .collect();
+    let report = json!({
+        "plugin": plugin.name(),
+        "digest": plugin.component().digest.to_string(),
+        "hook": Hook::from(args.hook).to_string(),
+        "input": args.input,
+        "counts": output.counts(),
+        "batches": output.batches,
+        "fuel_used": output.fuel_used,
+        "failures": output.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "logs": output.logs.iter().map(|(batch, log)| json!({"batch": batch, "level": log.level, "message": log.message})).collect::<Vec<_>>(),
+        "records": fates,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+fn run_label(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode> {
+    if !plugin.implements(Hook::Label) {
+        bail!("plugin {} does not implement the label hook (it declares: {:?})", plugin.name(), plugin.info().hooks);
+    }
+    let tags = records_csv::read_tags(&args.input)?;
+    let segments = match &args.segments {
+        Some(path) => records_csv::read_segments(path)?,
+        None => Vec::new(),
+    };
+    let call = plugin.label(&tags, &segments).context("the label hook failed")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json!({"plugin": plugin.name(), "decisions": call.output}))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} decided {} tags ({} segments given):", plugin.name(), tags.len(), segments.len());
+    for (tag, decision) in tags.iter().zip(&call.output) {
+        let fate = match &decision.fate {
+            TagFate::Label { name, color } => format!("label \"{name}\" ({color})"),
+            TagFate::Skip { reason } => format!("skip: {reason}"),
+        };
+        let origin = if decision.segment_origin { "  [segment-origin: rebuild as a Pipedrive filter]" } else { "" };
+        println!("  {:<24} -> {fate}{origin}", tag.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+impl From<HookArg> for Hook {
+    fn from(hook: HookArg) -> Hook {
+        match hook {
+            HookArg::Clean => Hook::Clean,
+            HookArg::Dedup => Hook::Dedup,
+            HookArg::Label => Hook::Label,
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Runs a customer's plugins over a whole data set, batch by batch, and accounts for every
+//! record: it ends kept (possibly changed), dropped by a rule, rejected or quarantined (with the
+//! reason), or merged into a named survivor. A batch whose plugin call fails goes to quarantine
+//! whole, with the failure as the reason, and the run goes on with the next batch.
+
+use std::collections::HashMap;
+
+use crate::plugins::{CleanOutcome, FieldChange, FieldIssue, HookError, LoadedPlugin, PluginLog};
+use crate::record::{ObjectKind, Record, Value};
+
+/// A field a plugin changed: what it was and what it became.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub field: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// What became of one source record in a stage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fate {
+    /// Goes on to the next stage, with these changes (none: untouched).
+    Kept { changes: Vec<Change> },
+    /// Excluded by a rule of the plugin.
+    Dropped { reason: String },
+    /// The plugin found fields that cannot be migrated; to quarantine.
+    Rejected { issues: Vec<FieldIssue> },
+    /// The plugin failed on the record's batch; to quarantine.
+    Quarantined { reason: String },
+    /// Merged into the record with this source id.
+    Merged { survivor: String },
+}
+
+/// One record's fate, named by its kind and source id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordFate {
+    pub kind: ObjectKind,
+    pub source_id: String,
+    pub fate: Fate,
+}
+
+/// The result of a stage over a data set.
+#[derive(Debug, Default)]
+pub struct StageOutput {
+    /// The records that go on, in source order.
+    pub records: Vec<Record>,
+    /// One entry per input record, in input order.
+    pub fates: Vec<RecordFate>,
+    /// Each failed batch, with why.
+    pub failures: Vec<HookError>,
+    /// What the plugin logged, by batch.
+    pub logs: Vec<(u64, PluginLog)>,
+    /// Fuel the plugin used over the stage.
+    pub fuel_used: u64,
+    /// Plugin calls made.
+    pub batches: u64,
+}
+
+/// How many records ended each way; they add up to the stage's input.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct FateCounts {
+    pub kept: usize,
+    pub changed: usize,
+    pub dropped: usize,
+    pub rejected: usize,
+    pub quarantined: usize,
+    pub merged: usize,
+}
+
+impl FateCounts {
+    /// Every record counted once (`changed` is a subset of `kept`).
+    pub fn total(&self) -> usize {
+        self.kept + self.dropped + self.rejected + self.quarantined + self.merged
+    }
+}
+
+impl StageOutput {
+    pub fn counts(&self) -> FateCounts {
+        let mut counts = FateCounts::default();
+        for entry in &self.fates {
+            match &entry.fate {
+                Fate::Kept { changes } => {
+                    counts.kept += 1;
+                    counts.changed += usize::from(!changes.is_empty());
+                }
+                Fate::Dropped { .. } => counts.dropped += 1,
+                Fate::Rejected { .. } => counts.rejected += 1,
+                Fate::Quarantined { .. } => counts.quarantined += 1,
+                Fate::Merged { .. } => counts.merged += 1,
+            }
+        }
+        counts
+    }
+
+    fn record_call<T>(&mut self, batch: u64, call: &mut crate::plugins::Call<T>) {
+        self.batches += 1;
+        self.fuel_used += call.fuel_used.unwrap_or(0);
+        self.logs.extend(call.logs.drain(..).map(|log| (batch, log)));
+    }
+
+    fn quarantine_batch(&mut self, records: impl IntoIterator<Item = Record>, error: HookError) {
+        self.batches += 1;
+        let reason = error.to_string();
+        self.fates.extend(records.into_iter().map(|record| RecordFate {
+            kind: record.kind,
+            source_id: record.source_id,
+            fate: Fate::Quarantined { reason: reason.clone() },
+        }));
+        self.failures.push(error);
+    }
+}
+
+/// Numbers batches across the stages of a run, so that errors and logs name one batch.
+#[derive(Debug, Default)]
+pub struct BatchIds(u64);
+
+impl BatchIds {
+    fn next(&mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+/// The clean hook over `records`, `batch_size` records per call.
+pub fn clean(plugin: &LoadedPlugin, records: Vec<Record>, batch_size: usize, ids: &mut BatchIds) -> StageOutput {
+    let mut output = StageOutput::default();
+    let mut records = records.into_iter().peekable();
+    while records.peek().is_some() {
+        let batch: Vec<Record> = records.by_ref().take(batch_size.max(1)).collect();
+        let id = ids.next();
+        let refs: Vec<&Record> = batch.iter().collect();
+        let mut call = match plugin.clean(id, &refs) {
+            Ok(call) => call,
+            Err(error) => {
+                output.quarantine_batch(batch, error);
+                continue;
+            }
+        };
+        output.record_call(id, &mut call);
+        for (mut record, outcome) in batch.into_iter().zip(call.output) {
+            let fate = match outcome {
+                CleanOutcome::Keep(changes) => Fate::Kept { changes: apply(&mut record, changes) },
+                CleanOutcome::Drop(reason) => Fate::Dropped { reason },
+                CleanOutcome::Reject(issues) => Fate::Rejected { issues },
+            };
+            output.fates.push(RecordFate { kind: record.kind, source_id: record.source_id.clone(), fate: fate.clone() });
+            if matches!(fate, Fate::Kept { .. }) {
+                output.records.push(record);
+            }
+        }
+    }
+    output
+}
+
+/// The dedup hook over `records`: the plugin names each record's match keys, the host groups
+/// records sharing any key (transitively, per object kind) across the whole data set, and the
+/// plugin decides each group's merge.
+pub fn dedup(plugin: &LoadedPlugin, records: Vec<Record>, batch_size: usize, ids: &mut BatchIds) -> StageOutput {
+    let batch_size = batch_size.max(1);
+    let mut output = StageOutput::default();
+
+    // 1. Match keys, batch by batch. A failed batch is quarantined and takes no part in merging.
+    let mut slots: Vec<Option<Record>> = Vec::with_capacity(records.len());
+    let mut keys: Vec<Vec<String>> = Vec::with_capacity(records.len());
+    let mut records = records.into_iter().peekable();
+    while records.peek().is_some() {
+        let batch: Vec<Record> = records.by_ref().take(batch_size).collect();
+        let id = ids.next();
+        let refs: Vec<&Record> = batch.iter().collect();
+        match plugin.match_keys(id, &refs) {
+            Ok(mut call) => {
+                output.record_call(id, &mut call);
+                keys.extend(call.output);
+                slots.extend(batch.into_iter().map(Some));
+            }
+            Err(error) => output.quarantine_batch(batch, error),
+        }
+    }
+
+    // 2. Group: union-find over records that share a key.
+    let mut parent: Vec<usize> = (0..slots.len()).collect();
+    let mut first_holder: HashMap<(ObjectKind, &str), usize> = HashMap::new();
+    for (index, record_keys) in keys.iter().enumerate() {
+        let kind = slots[index].as_ref().map(|record| record.kind).expect("every slot is filled before grouping");
+        for key in record_keys {
+            match first_holder.get(&(kind, key.as_str())) {
+                Some(&holder) => union(&mut parent, holder, index),
+                None => {
+                    first_holder.insert((kind, key.as_str()), index);
+                }
+            }
+        }
+    }
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    for index in 0..slots.len() {
+        let root = find(&mut parent, index);
+        groups.entry(root).or_default().push(index);
+    }
+    let mut groups: Vec<Vec<usize>> = groups.into_values().filter(|members| members.len() > 1).collect();
+    groups.sort_by_key(|members| members[0]);
+
+    // 3. Merge, packing whole groups into batches.
+    let mut merged_into: HashMap<usize, usize> = HashMap::new();
+    let mut merge_changes: HashMap<usize, Vec<Change>> = HashMap::new();
+    let mut pending = groups.into_iter().peekable();
+    while pending.peek().is_some() {
+        let mut batch_groups = Vec::new();
+        let mut size = 0;
+        while let Some(group) = pending.next_if(|group| size == 0 || size + group.len() <= batch_size) {
+            size += group.len();
+            batch_groups.push(group);
+        }
+        let members: Vec<usize> = batch_groups.iter().flatten().copied().collect();
+        let refs: Vec<&Record> = members.iter().map(|&index| slots[index].as_ref().expect("not yet taken")).collect();
+        let mut position = 0u32;
+        let local_groups: Vec<Vec<u32>> = batch_groups
+            .iter()
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|_| {
+                        position += 1;
+                        position - 1
+                    })
+                    .collect()
+            })
+            .collect();
+        let id = ids.next();
+        match plugin.merge(id, &refs, &local_groups) {
+            Ok(mut call) => {
+                output.record_call(id, &mut call);
+                for decision in call.output {
+                    let survivor = members[decision.survivor];
+                    for absorbed in decision.absorbed {
+                        merged_into.insert(members[absorbed], survivor);
+                    }
+                    let record = slots[survivor].as_mut().expect("survivors stay in place");
+                    merge_changes.entry(survivor).or_default().extend(apply(record, decision.changes));
+                }
+            }
+            Err(error) => {
+                let quarantined: Vec<Record> =
+                    members.iter().map(|&index| slots[index].take().expect("each record is in one group")).collect();
+                output.quarantine_batch(quarantined, error);
+            }
+        }
+    }
+
+    // 4. Fates in source order; survivors and unmerged records go on.
+    let survivor_ids: HashMap<usize, String> = merged_into
+        .values()
+        .map(|&survivor| (survivor, slots[survivor].as_ref().expect("survivor kept").source_id.clone()))
+        .collect();
+    for (index, slot) in slots.into_iter().enumerate() {
+        let Some(record) = slot else { continue };
+        let fate = match merged_into.get(&index) {
+            Some(survivor) => Fate::Merged { survivor: survivor_ids[survivor].clone() },
+            None => Fate::Kept { changes: merge_changes.remove(&index).unwrap_or_default() },
+        };
+        output.fates.push(RecordFate { kind: record.kind, source_id: record.source_id.clone(), fate: fate.clone() });
+        if matches!(fate, Fate::Kept { .. }) {
+            output.records.push(record);
+        }
+    }
+    output
+}
+
+/// Applies a plugin's changes to a record, returning what changed (before and after).
+fn apply(record: &mut Record, changes: Vec<FieldChange>) -> Vec<Change> {
+    changes
+        .into_iter()
+        .filter_map(|change| {
+            let before = record.get(&change.field).cloned().unwrap_or(Value::Null);
+            (before != change.value).then(|| {
+                record.set(&change.field, change.value.clone());
+                Change { field: change.field, before, after: change.value }
+            })
+        })
+        .collect()
+}
+
+fn find(parent: &mut [usize], mut index: usize) -> usize {
+    while parent[index] != index {
+        parent[index] = parent[parent[index]];
+        index = parent[index];
+    }
+    index
+}
+
+fn union(parent: &mut [usize], a: usize, b: usize) {
+    let (root_a, root_b) = (find(parent, a), find(parent, b));
+    if root_a != root_b {
+        // The earlier record becomes the root, so group order follows the source.
+        let (low, high) = if root_a < root_b { (root_a, root_b) } else { (root_b, root_a) };
+        parent[high] = low;
+    }
+}

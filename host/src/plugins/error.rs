@@ -1,0 +1,74 @@
+//! Why a plugin did not load, and why a hook call failed: each names the plugin, and a hook
+//! failure names the hook and the batch.
+
+use std::path::PathBuf;
+
+use super::types::Hook;
+
+/// A plugin that cannot be loaded. Nothing of it ran.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read plugin {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(
+        "plugin {path} has digest {actual}, but the migration pins {expected}: the file changed since it was vetted; \
+         vet it again (crm-migrate plugin vet) and update the digest"
+    )]
+    DigestMismatch { path: PathBuf, expected: String, actual: String },
+    #[error("{path} is not a valid WebAssembly component: {message}")]
+    NotAComponent { path: PathBuf, message: String },
+    #[error("{path} does not export crm-migrate:plugin/hooks: it is not a crm-migrate plugin")]
+    NoContract { path: PathBuf },
+    #[error(
+        "{path} was built against plugin contract {found}; this crm-migrate supports {}: rebuild the plugin \
+         with a supported crm-migrate-plugin-sdk, or upgrade crm-migrate",
+        supported.join(", ")
+    )]
+    UnsupportedContract { path: PathBuf, found: String, supported: Vec<String> },
+    #[error(
+        "{path} imports what plugins are not granted: {}. A plugin may import only crm-migrate:plugin/host \
+         (log), plus the wasi:cli and wasi:io interfaces Rust's std links, which get deny-all stubs",
+        imports.join(", ")
+    )]
+    ForbiddenImports { path: PathBuf, imports: Vec<String> },
+    #[error("plugin {plugin} rejected its configuration: key '{key}': {message}")]
+    Config { plugin: String, key: String, message: String },
+    #[error("plugin {path} failed while describing itself: {failure}")]
+    Describe { path: PathBuf, failure: HookFailure },
+    #[error("cannot prepare plugin {path}: {message}")]
+    Instantiate { path: PathBuf, message: String },
+}
+
+/// A hook call that failed. The host lives on; the batch's records go to quarantine.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("plugin {plugin}, hook {hook}, batch {batch}: {failure}")]
+pub struct HookError {
+    /// `name version` of the plugin.
+    pub plugin: String,
+    pub hook: Hook,
+    pub batch: u64,
+    pub failure: HookFailure,
+}
+
+/// What went wrong inside a hook call.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HookFailure {
+    #[error("used up its CPU budget ({budget}) and was stopped")]
+    CpuBudgetExhausted { budget: String },
+    #[error("tried to grow its memory to {requested} bytes, over the limit of {limit} bytes")]
+    MemoryLimit { requested: usize, limit: usize },
+    #[error("overflowed its stack")]
+    StackOverflow,
+    #[error("panicked: {message}")]
+    Panic { message: String },
+    #[error("trapped: {message}")]
+    Trap { message: String },
+    #[error("returned {bytes} bytes of output, over the limit of {limit} bytes")]
+    OutputTooLarge { bytes: usize, limit: usize },
+    #[error("returned an invalid answer: {detail}")]
+    InvalidOutput { detail: String },
+    #[error("reported an error: {message}")]
+    PluginError { message: String },
+    #[error("rejected its configuration: key '{key}': {message}")]
+    Config { key: String, message: String },
+}

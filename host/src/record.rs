@@ -1,0 +1,206 @@
+//! The host's record model: what every stage (extract, plugins, plan, load) passes along.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// What a record is in User.com terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    Contact,
+    Company,
+    Deal,
+    Activity,
+    Event,
+    Conversation,
+}
+
+impl ObjectKind {
+    pub const ALL: [ObjectKind; 6] = [
+        ObjectKind::Contact,
+        ObjectKind::Company,
+        ObjectKind::Deal,
+        ObjectKind::Activity,
+        ObjectKind::Event,
+        ObjectKind::Conversation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Contact => "contact",
+            ObjectKind::Company => "company",
+            ObjectKind::Deal => "deal",
+            ObjectKind::Activity => "activity",
+            ObjectKind::Event => "event",
+            ObjectKind::Conversation => "conversation",
+        }
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ObjectKind {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        ObjectKind::ALL.into_iter().find(|kind| kind.as_str().eq_ignore_ascii_case(text.trim())).ok_or_else(|| {
+            format!("unknown object kind '{text}'; expected one of contact, company, deal, activity, event, conversation")
+        })
+    }
+}
+
+/// A calendar date without a time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    pub year: i32,
+    pub month: u8,
+    pub day: u8,
+}
+
+/// An instant, with the UTC offset the source wrote it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateTime {
+    pub unix_millis: i64,
+    pub offset_minutes: i16,
+}
+
+/// A typed field value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Text(String),
+    Number(f64),
+    Boolean(bool),
+    Date(Date),
+    DateTime(DateTime),
+    Choices(Vec<String>),
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+impl Date {
+    /// The date `days` days after 1970-01-01 (proleptic Gregorian; Howard Hinnant's algorithm).
+    pub fn from_days_since_epoch(days: i64) -> Date {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let day_of_era = z.rem_euclid(146_097);
+        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let mp = (5 * day_of_year + 2) / 153;
+        let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (year_of_era + era * 400 + i64::from(month <= 2)) as i32;
+        Date { year, month, day }
+    }
+
+    /// Days since 1970-01-01 (inverse of [`Date::from_days_since_epoch`]).
+    pub fn days_since_epoch(self) -> i64 {
+        let year = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = year.div_euclid(400);
+        let year_of_era = year.rem_euclid(400);
+        let month = i64::from(self.month);
+        let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        era * 146_097 + day_of_era - 719_468
+    }
+}
+
+impl fmt::Display for DateTime {
+    /// ISO 8601 in the offset the source used, e.g. `2024-03-01T09:30:00+01:00`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let local_millis = self.unix_millis + i64::from(self.offset_minutes) * 60_000;
+        let seconds = local_millis.div_euclid(1000);
+        let date = Date::from_days_since_epoch(seconds.div_euclid(86_400));
+        let second_of_day = seconds.rem_euclid(86_400);
+        write!(
+            f,
+            "{date}T{:02}:{:02}:{:02}",
+            second_of_day / 3600,
+            second_of_day / 60 % 60,
+            second_of_day % 60
+        )?;
+        match self.offset_minutes {
+            0 => f.write_str("Z"),
+            offset => {
+                let sign = if offset < 0 { '-' } else { '+' };
+                write!(f, "{sign}{:02}:{:02}", offset.abs() / 60, offset.abs() % 60)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Text(text) => write!(f, "{text:?}"),
+            Value::Number(number) => write!(f, "{number}"),
+            Value::Boolean(boolean) => write!(f, "{boolean}"),
+            Value::Date(date) => write!(f, "{date}"),
+            Value::DateTime(datetime) => write!(f, "{datetime}"),
+            Value::Choices(choices) => write!(f, "{choices:?}"),
+        }
+    }
+}
+
+/// One source record: its kind, its User.com id, and its fields in source order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub kind: ObjectKind,
+    pub source_id: String,
+    pub fields: Vec<(String, Value)>,
+}
+
+impl Record {
+    pub fn new(kind: ObjectKind, source_id: impl Into<String>) -> Self {
+        Record { kind, source_id: source_id.into(), fields: Vec::new() }
+    }
+
+    pub fn with(mut self, name: &str, value: Value) -> Self {
+        self.set(name, value);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(field, _)| field == name).map(|(_, value)| value)
+    }
+
+    /// Sets a field, adding it at the end when the record lacks it.
+    pub fn set(&mut self, name: &str, value: Value) {
+        match self.fields.iter_mut().find(|(field, _)| field == name) {
+            Some((_, existing)) => *existing = value,
+            None => self.fields.push((name.to_owned(), value)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_through_days_since_epoch() {
+        for days in [-719_468, -1, 0, 1, 59, 60, 365, 11_016, 19_782, 2_932_896] {
+            let date = Date::from_days_since_epoch(days);
+            assert_eq!(date.days_since_epoch(), days, "{date}");
+        }
+        assert_eq!(Date::from_days_since_epoch(19_782).to_string(), "2024-02-29");
+    }
+
+    #[test]
+    fn datetimes_print_in_their_source_offset() {
+        let utc = DateTime { unix_millis: 1_709_285_400_000, offset_minutes: 0 };
+        assert_eq!(utc.to_string(), "2024-03-01T09:30:00Z");
+        let warsaw = DateTime { unix_millis: 1_709_285_400_000, offset_minutes: 60 };
+        assert_eq!(warsaw.to_string(), "2024-03-01T10:30:00+01:00");
+        let new_york = DateTime { unix_millis: 1_709_285_400_000, offset_minutes: -300 };
+        assert_eq!(new_york.to_string(), "2024-03-01T04:30:00-05:00");
+    }
+}

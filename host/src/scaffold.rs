@@ -1,0 +1,145 @@
+//! `crm-migrate plugin new`: a plugin crate that builds and passes its tests as is.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+const CARGO_TOML: &str = r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+# cdylib: the WebAssembly component the host loads; rlib: native unit tests.
+crate-type = ["cdylib", "rlib"]
+
+[dependencies]
+crm-migrate-plugin-sdk = { path = "{sdk}" }
+
+# Small, fast components: build with `cargo build --release --target wasm32-wasip2`.
+[profile.release]
+opt-level = "s"
+lto = true
+codegen-units = 1
+strip = true
+panic = "abort"
+
+# A plugin is its own workspace, wherever it lives.
+[workspace]
+"#;
+
+const LIB_RS: &str = r#"//! {name}: {customer}'s rules for the User.com -> Pipedrive migration.
+
+use crm_migrate_plugin_sdk::{Config, ConfigError, ConfigOption, Hook, Info, Outcome, Plugin, Record};
+
+pub struct {type_name} {
+    country_field: String,
+}
+
+const OPTIONS: &[ConfigOption] =
+    &[ConfigOption::new("country_field", "the field holding a country code").default_value("country")];
+
+impl Plugin for {type_name} {
+    fn describe() -> Info {
+        Info::new("{name}", env!("CARGO_PKG_VERSION"), "Upper-cases country codes; rejects records without an id")
+            .hooks(&[Hook::Clean])
+            .options(OPTIONS)
+    }
+
+    fn configure(config: &Config) -> Result<Self, ConfigError> {
+        let country_field = config.get("country_field").unwrap_or_default().trim().to_owned();
+        if country_field.is_empty() {
+            return Err(ConfigError::new("country_field", "must name a field"));
+        }
+        Ok({type_name} { country_field })
+    }
+
+    fn clean(&self, record: &mut Record<'_>) -> Outcome {
+        if record.source_id().trim().is_empty() {
+            return Outcome::reject("id", "the record has no User.com id");
+        }
+        if let Some(country) = record.text(&self.country_field) {
+            let upper = country.trim().to_uppercase();
+            record.set(&self.country_field, upper);
+        }
+        Outcome::Keep
+    }
+}
+
+crm_migrate_plugin_sdk::export_plugin!({type_name});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn country_codes_are_upper_cased() {
+        let plugin = {type_name}::with_config(&[]).unwrap();
+        let mut record = Record::contact("u1").with("country", " pl ");
+        assert_eq!(plugin.clean(&mut record), Outcome::Keep);
+        assert_eq!(record.text("country"), Some("PL"));
+    }
+
+    #[test]
+    fn an_empty_country_field_option_is_refused() {
+        let error = {type_name}::with_config(&[("country_field", " ")]).err().unwrap();
+        assert_eq!(error.key, "country_field");
+    }
+}
+"#;
+
+const README: &str = r#"# {name}
+
+A crm-migrate plugin. Test natively, build the component, vet it:
+
+    cargo test
+    rustup target add wasm32-wasip2
+    cargo build --release --target wasm32-wasip2
+    crm-migrate plugin vet target/wasm32-wasip2/release/{crate_file}.wasm
+    crm-migrate plugin run target/wasm32-wasip2/release/{crate_file}.wasm --hook clean --input records.csv
+"#;
+
+pub fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let valid = !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid {
+        bail!("plugin name '{name}' must start with a lower-case letter and hold only a-z, 0-9 and '-'");
+    }
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    if dir.exists() {
+        bail!("{} already exists; choose another --dir or name", dir.display());
+    }
+    let sdk = match sdk {
+        Some(sdk) => sdk,
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk"),
+    };
+    let sdk = sdk
+        .canonicalize()
+        .with_context(|| format!("the plugin SDK is not at {}; pass --sdk PATH to crm-migrate-plugin-sdk", sdk.display()))?;
+    let type_name: String = name
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect();
+    let fill = |template: &str| {
+        template
+            .replace("{name}", name)
+            .replace("{type_name}", &type_name)
+            .replace("{customer}", "the customer")
+            .replace("{crate_file}", &name.replace('-', "_"))
+            .replace("{sdk}", &sdk.display().to_string())
+    };
+    std::fs::create_dir_all(dir.join("src")).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (file, template) in [("Cargo.toml", CARGO_TOML), ("src/lib.rs", LIB_RS), ("README.md", README)] {
+        let path = dir.join(file);
+        std::fs::write(&path, fill(template)).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!("created plugin {name} in {}", dir.display());
+    println!("next: cd {} && cargo test && cargo build --release --target wasm32-wasip2", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
