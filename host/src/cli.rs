@@ -282,7 +282,7 @@ fn print_stage_text(
         "{} ({}) ran {} over {}: {total} records in {} batches, {:.1} ms, {} fuel",
         plugin.name(),
         plugin.component().digest,
-        Hook::from(args.hook).to_string(),
+        Hook::from(args.hook),
         args.input.display(),
         output.batches,
         elapsed.as_secs_f64() * 1000.0,

@@ -4,5 +4,12 @@ mod cli;
 mod scaffold;
 
 fn main() -> std::process::ExitCode {
+    // `crm-migrate ... | head` should end quietly, as other command-line tools do, instead of
+    // panicking on a closed stdout.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of a signal, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     cli::main()
 }

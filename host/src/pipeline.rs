@@ -5,8 +5,28 @@
 
 use std::collections::HashMap;
 
-use crate::plugins::{CleanOutcome, FieldChange, FieldIssue, HookError, LoadedPlugin, PluginLog};
+use crate::plugins::{Call, CleanOutcome, FieldChange, FieldIssue, HookError, LoadedPlugin, MergeDecision, PluginLog};
 use crate::record::{ObjectKind, Record, Value};
+
+/// The hook calls a stage makes. [`LoadedPlugin`] answers them from a sandboxed component; the
+/// benchmark's native baseline answers them with the same plugin logic compiled into the host.
+pub trait Hooks {
+    fn clean(&self, batch: u64, records: &[&Record]) -> Result<Call<Vec<CleanOutcome>>, HookError>;
+    fn match_keys(&self, batch: u64, records: &[&Record]) -> Result<Call<Vec<Vec<String>>>, HookError>;
+    fn merge(&self, batch: u64, records: &[&Record], groups: &[Vec<u32>]) -> Result<Call<Vec<MergeDecision>>, HookError>;
+}
+
+impl Hooks for LoadedPlugin {
+    fn clean(&self, batch: u64, records: &[&Record]) -> Result<Call<Vec<CleanOutcome>>, HookError> {
+        LoadedPlugin::clean(self, batch, records)
+    }
+    fn match_keys(&self, batch: u64, records: &[&Record]) -> Result<Call<Vec<Vec<String>>>, HookError> {
+        LoadedPlugin::match_keys(self, batch, records)
+    }
+    fn merge(&self, batch: u64, records: &[&Record], groups: &[Vec<u32>]) -> Result<Call<Vec<MergeDecision>>, HookError> {
+        LoadedPlugin::merge(self, batch, records, groups)
+    }
+}
 
 /// A field a plugin changed: what it was and what it became.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,10 +112,19 @@ impl StageOutput {
         counts
     }
 
-    fn record_call<T>(&mut self, batch: u64, call: &mut crate::plugins::Call<T>) {
+    fn record_call<T>(&mut self, batch: u64, call: &mut Call<T>) {
         self.batches += 1;
         self.fuel_used += call.fuel_used.unwrap_or(0);
         self.logs.extend(call.logs.drain(..).map(|log| (batch, log)));
+    }
+
+    /// Records a record's fate; a kept record goes on to the next stage.
+    fn settle(&mut self, record: Record, fate: Fate) {
+        let kept = matches!(fate, Fate::Kept { .. });
+        self.fates.push(RecordFate { kind: record.kind, source_id: record.source_id.clone(), fate });
+        if kept {
+            self.records.push(record);
+        }
     }
 
     fn quarantine_batch(&mut self, records: impl IntoIterator<Item = Record>, error: HookError) {
@@ -122,7 +151,7 @@ impl BatchIds {
 }
 
 /// The clean hook over `records`, `batch_size` records per call.
-pub fn clean(plugin: &LoadedPlugin, records: Vec<Record>, batch_size: usize, ids: &mut BatchIds) -> StageOutput {
+pub fn clean(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: &mut BatchIds) -> StageOutput {
     let mut output = StageOutput::default();
     let mut records = records.into_iter().peekable();
     while records.peek().is_some() {
@@ -143,10 +172,7 @@ pub fn clean(plugin: &LoadedPlugin, records: Vec<Record>, batch_size: usize, ids
                 CleanOutcome::Drop(reason) => Fate::Dropped { reason },
                 CleanOutcome::Reject(issues) => Fate::Rejected { issues },
             };
-            output.fates.push(RecordFate { kind: record.kind, source_id: record.source_id.clone(), fate: fate.clone() });
-            if matches!(fate, Fate::Kept { .. }) {
-                output.records.push(record);
-            }
+            output.settle(record, fate);
         }
     }
     output
@@ -155,7 +181,7 @@ pub fn clean(plugin: &LoadedPlugin, records: Vec<Record>, batch_size: usize, ids
 /// The dedup hook over `records`: the plugin names each record's match keys, the host groups
 /// records sharing any key (transitively, per object kind) across the whole data set, and the
 /// plugin decides each group's merge.
-pub fn dedup(plugin: &LoadedPlugin, records: Vec<Record>, batch_size: usize, ids: &mut BatchIds) -> StageOutput {
+pub fn dedup(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: &mut BatchIds) -> StageOutput {
     let batch_size = batch_size.max(1);
     let mut output = StageOutput::default();
 
@@ -257,10 +283,7 @@ pub fn dedup(plugin: &LoadedPlugin, records: Vec<Record>, batch_size: usize, ids
             Some(survivor) => Fate::Merged { survivor: survivor_ids[survivor].clone() },
             None => Fate::Kept { changes: merge_changes.remove(&index).unwrap_or_default() },
         };
-        output.fates.push(RecordFate { kind: record.kind, source_id: record.source_id.clone(), fate: fate.clone() });
-        if matches!(fate, Fate::Kept { .. }) {
-            output.records.push(record);
-        }
+        output.settle(record, fate);
     }
     output
 }
@@ -269,12 +292,18 @@ pub fn dedup(plugin: &LoadedPlugin, records: Vec<Record>, batch_size: usize, ids
 fn apply(record: &mut Record, changes: Vec<FieldChange>) -> Vec<Change> {
     changes
         .into_iter()
-        .filter_map(|change| {
-            let before = record.get(&change.field).cloned().unwrap_or(Value::Null);
-            (before != change.value).then(|| {
-                record.set(&change.field, change.value.clone());
-                Change { field: change.field, before, after: change.value }
-            })
+        .filter_map(|FieldChange { field, value }| {
+            let slot = match record.fields.iter_mut().find(|(name, _)| *name == field) {
+                Some((_, slot)) if *slot == value => return None,
+                Some((_, slot)) => slot,
+                None if value == Value::Null => return None,
+                None => {
+                    record.fields.push((field.clone(), Value::Null));
+                    &mut record.fields.last_mut().expect("just pushed").1
+                }
+            };
+            let before = std::mem::replace(slot, value.clone());
+            Some(Change { field, before, after: value })
         })
         .collect()
 }

@@ -129,8 +129,9 @@ fn decode_batch(batch: &wire::Batch) -> Result<Vec<Record<'_>>, String> {
     batch
         .records
         .iter()
-        .zip(batch.cells.chunks(width.max(1)))
-        .map(|(header, cells)| {
+        .enumerate()
+        .map(|(row, header)| {
+            let cells = &batch.cells[row * width..(row + 1) * width];
             let mut record = Record::with_capacity(header.kind, text(&header.source_id)?, width);
             for (column, cell) in batch.columns.iter().zip(cells) {
                 let value = match cell {
@@ -162,4 +163,74 @@ fn field_change(field: &str, value: &Value<'_>) -> wire::FieldChange {
         Value::Choices(choices) => wire::FieldValue::Choices(choices.iter().map(|c| c.to_string()).collect()),
     };
     wire::FieldChange { field: field.to_owned(), value }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::crm_migrate::plugin::types::{ObjectKind, RecordHeader};
+    use crate::{Config, ConfigError, Hook, Info};
+
+    struct Upper;
+
+    impl Plugin for Upper {
+        fn describe() -> Info {
+            Info::new("upper", "0.1.0", "upper-cases names").hooks(&[Hook::Clean])
+        }
+        fn configure(_config: &Config) -> Result<Self, ConfigError> {
+            Ok(Upper)
+        }
+        fn clean(&self, record: &mut Record<'_>) -> Outcome {
+            let upper = record.text("name").map(str::to_uppercase);
+            if let Some(upper) = upper {
+                record.set("name", upper);
+            }
+            Outcome::Keep
+        }
+    }
+
+    fn batch(columns: &[&str], rows: &[(&str, &[&str])]) -> wire::Batch {
+        let mut text = String::new();
+        let mut push = |s: &str| {
+            let start = text.len() as u32;
+            text.push_str(s);
+            wire::TextRef { start, len: s.len() as u32 }
+        };
+        let mut records = Vec::new();
+        let mut cells = Vec::new();
+        for (id, values) in rows {
+            records.push(RecordHeader { kind: ObjectKind::Contact, source_id: push(id) });
+            cells.extend(values.iter().map(|value| wire::Cell::Text(push(value))));
+        }
+        wire::Batch { id: 1, columns: columns.iter().map(|c| c.to_string()).collect(), records, cells, text }
+    }
+
+    #[test]
+    fn clean_answers_one_outcome_per_record_with_only_the_changes() {
+        let batch = batch(&["name", "city"], &[("a", &["ada", "Kraków"]), ("b", &["BOB", "Gdańsk"])]);
+        let outcomes = clean(&Upper, &batch).unwrap();
+        assert_eq!(outcomes.len(), 2);
+        match &outcomes[0] {
+            wire::CleanOutcome::Keep(changes) => {
+                assert_eq!(changes.len(), 1);
+                assert_eq!(changes[0].field, "name");
+                assert_eq!(changes[0].value, wire::FieldValue::Text("ADA".into()));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(outcomes[1], wire::CleanOutcome::Keep(Vec::new()), "an unchanged record sends no changes");
+    }
+
+    #[test]
+    fn r_batch_without_columns_still_has_one_outcome_per_record() {
+        let batch = batch(&[], &[("a", &[]), ("b", &[])]);
+        assert_eq!(clean(&Upper, &batch).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_text_ref_outside_the_arena_is_an_error_not_a_panic() {
+        let mut batch = batch(&["name"], &[("a", &["ada"])]);
+        batch.cells[0] = wire::Cell::Text(wire::TextRef { start: 2, len: 100 });
+        assert!(clean(&Upper, &batch).unwrap_err().contains("outside its arena"));
+    }
 }

@@ -41,9 +41,12 @@ mod value;
 
 #[doc(hidden)]
 pub mod __guest;
+#[doc(hidden)]
+#[cfg(target_arch = "wasm32")]
+pub mod allocator;
 
 pub use config::{Config, ConfigError, ConfigOption};
-pub use plugin::{Hook, Info, LabelColor, Merge, Plugin, Segment, Tag, TagDecision, TagFate};
+pub use plugin::{Hook, Info, LabelColor, LabelSpec, Merge, Plugin, Segment, Tag, TagDecision, TagFate};
 pub use record::{Issue, Outcome, Record};
 pub use value::{Date, DateTime, ObjectKind, Value};
 
@@ -78,6 +81,10 @@ macro_rules! export_plugin {
     ($plugin:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
+            // Each instance serves one call: a bump allocator beats freeing (see allocator.rs).
+            #[global_allocator]
+            static ALLOCATOR: $crate::allocator::BumpAllocator = $crate::allocator::BumpAllocator::new();
+
             struct CrmMigratePluginExport;
 
             ::std::thread_local! {

@@ -87,13 +87,12 @@ impl<'a> Record<'a> {
     /// Calls `edit` with each text field (name, text); a `Some` it returns replaces the text.
     pub fn edit_texts(&mut self, mut edit: impl FnMut(&str, &str) -> Option<String>) {
         for field in &mut self.fields {
-            if let Value::Text(text) = &field.value {
-                if let Some(new_text) = edit(&field.name, text) {
-                    if new_text != **text {
-                        field.value = Value::Text(Cow::Owned(new_text));
-                        field.changed = true;
-                    }
-                }
+            if let Value::Text(text) = &field.value
+                && let Some(new_text) = edit(&field.name, text)
+                && new_text != **text
+            {
+                field.value = Value::Text(Cow::Owned(new_text));
+                field.changed = true;
             }
         }
     }

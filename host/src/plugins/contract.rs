@@ -18,9 +18,10 @@ const TYPES_INTERFACE: &str = "crm-migrate:plugin/types@";
 /// The functions of `crm-migrate:plugin/host` a plugin may call.
 const HOST_FUNCTIONS: &[&str] = &["log"];
 
-/// What Rust's std links on wasm32-wasip2 even when a plugin does no I/O. The host satisfies
+/// What Rust's std imports on wasm32-wasip2 even when a plugin does no I/O. The host satisfies
 /// them with deny-all stubs: no environment or arguments, stdin closed, stdout discarded,
-/// stderr captured (bounded) to report panics. No file system, network, clock or randomness.
+/// stderr captured (bounded) to report panics, and a fixed seed for `HashMap`'s hasher (so a
+/// plugin using one stays deterministic). No file system, network, clock or real randomness.
 const STD_WASI_INTERFACES: &[&str] = &[
     "wasi:cli/environment",
     "wasi:cli/exit",
@@ -35,6 +36,7 @@ const STD_WASI_INTERFACES: &[&str] = &[
     "wasi:io/error",
     "wasi:io/poll",
     "wasi:io/streams",
+    "wasi:random/insecure-seed",
 ];
 
 /// The contract version a component was built against, once checked.

@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
-use wasmtime::component::ResourceTable;
-use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
+use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+use wasmtime_wasi::p2::bindings::{cli, random, sync::io};
+use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -70,7 +73,16 @@ impl Limits {
     }
 }
 
+/// What `wasi:random/insecure-seed` answers: always the same, so that a `HashMap` (whose
+/// hasher std seeds from it) iterates in the same order on every run.
+const FIXED_HASH_SEED: u128 = 0x6372_6d2d_6d69_6772_6174_6520_7365_6564;
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Plugin instances alive at once (one per call in flight).
+const POOL_INSTANCES: u32 = 16;
+/// Linear memory kept mapped between the instances that reuse a pool slot. A fresh mapping per
+/// batch paid a page fault and a page clear for every page the plugin touched; resident pages
+/// are reset with a memset instead.
+const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 const STDERR_CAPACITY: usize = 16 << 10;
 const LOG_LINES: usize = 100;
 const LOG_BYTES: usize = 64 << 10;
@@ -86,6 +98,17 @@ impl Sandbox {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.max_wasm_stack(limits.stack_bytes);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 16)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 16)
+            .max_core_instances_per_component(16)
+            .max_tables_per_component(16)
+            .max_memory_size(limits.memory_bytes)
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(64 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match limits.cpu {
             CpuBudget::Fuel { .. } => {
                 config.consume_fuel(true);
@@ -120,9 +143,9 @@ impl Sandbox {
     pub fn store(&self, records: usize) -> Store<StoreState> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         // Deny-all WASI: no environment, arguments or preopened directories; stdin empty;
-        // stdout discarded; stderr kept only to report panics. Clocks, randomness, files and
-        // sockets are never linked for a plugin (see `contract::inspect`).
-        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        // stdout discarded; stderr kept only to report panics; a fixed hash seed. Clocks, real
+        // randomness, files and sockets are not even linked (see `link_std_wasi_stubs`).
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).insecure_random_seed(FIXED_HASH_SEED).build();
         let state = StoreState {
             wasi,
             table: ResourceTable::new(),
@@ -164,6 +187,33 @@ impl Sandbox {
             },
         }
     }
+}
+
+/// Links the WASI interfaces Rust's std imports (`contract::STD_WASI_INTERFACES`), and only
+/// those: a plugin gets no clock, no real randomness, no file system or socket even by accident.
+pub fn link_std_wasi_stubs(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+    io::error::add_to_linker::<StoreState, Table>(linker, |state| &mut state.table)?;
+    io::poll::add_to_linker::<StoreState, Table>(linker, |state| &mut state.table)?;
+    io::streams::add_to_linker::<StoreState, Table>(linker, |state| &mut state.table)?;
+    cli::exit::add_to_linker::<StoreState, WasiCli>(linker, StoreState::cli)?;
+    cli::environment::add_to_linker::<StoreState, WasiCli>(linker, StoreState::cli)?;
+    cli::stdin::add_to_linker::<StoreState, WasiCli>(linker, StoreState::cli)?;
+    cli::stdout::add_to_linker::<StoreState, WasiCli>(linker, StoreState::cli)?;
+    cli::stderr::add_to_linker::<StoreState, WasiCli>(linker, StoreState::cli)?;
+    cli::terminal_input::add_to_linker::<StoreState, WasiCli>(linker, StoreState::cli)?;
+    cli::terminal_output::add_to_linker::<StoreState, WasiCli>(linker, StoreState::cli)?;
+    cli::terminal_stdin::add_to_linker::<StoreState, WasiCli>(linker, StoreState::cli)?;
+    cli::terminal_stdout::add_to_linker::<StoreState, WasiCli>(linker, StoreState::cli)?;
+    cli::terminal_stderr::add_to_linker::<StoreState, WasiCli>(linker, StoreState::cli)?;
+    random::insecure_seed::add_to_linker::<StoreState, WasiRandom>(linker, |state| state.wasi.random())?;
+    Ok(())
+}
+
+/// The resource table, as the `wasi:io` bindings want it.
+struct Table;
+
+impl HasData for Table {
+    type Data<'a> = &'a mut ResourceTable;
 }
 
 /// Everything one plugin instance can reach.

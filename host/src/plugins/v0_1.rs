@@ -19,10 +19,10 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-use crm_migrate::plugin::host::LogLevel;
-use crm_migrate::plugin::types as wire;
+use self::crm_migrate::plugin::host::LogLevel;
+use self::crm_migrate::plugin::types as wire;
 
-impl crm_migrate::plugin::host::Host for StoreState {
+impl self::crm_migrate::plugin::host::Host for StoreState {
     fn log(&mut self, level: LogLevel, message: String) {
         let level = match level {
             LogLevel::Debug => "debug",
@@ -34,7 +34,7 @@ impl crm_migrate::plugin::host::Host for StoreState {
     }
 }
 
-impl crm_migrate::plugin::types::Host for StoreState {}
+impl self::crm_migrate::plugin::types::Host for StoreState {}
 
 /// Grants contract 0.1.0's imports (`host.log`) to plugins instantiated through `linker`.
 pub fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {

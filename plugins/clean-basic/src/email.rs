@@ -8,22 +8,27 @@ pub fn is_valid(email: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
+        && local.chars().all(|c| c.is_alphanumeric() || matches!(c, '!' | '#'..='\'' | '*' | '+' | '/' | '=' | '?' | '^'..='`' | '{'..='~' | '.' | '-'))
         && is_valid_domain(domain)
 }
 
 pub fn is_valid_domain(domain: &str) -> bool {
-    let labels: Vec<&str> = domain.split('.').collect();
-    labels.len() >= 2
+    let mut labels = 0;
+    let mut last_label = "";
+    let labels_valid = domain.split('.').all(|label| {
+        labels += 1;
+        last_label = label;
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+    });
+    labels_valid
+        && labels >= 2
         && domain.len() <= 253
-        && labels.iter().all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-        && labels.last().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(char::is_alphabetic))
+        && last_label.len() >= 2
+        && last_label.chars().all(char::is_alphabetic)
 }
 
 /// True when `domain` is `listed` or one of its subdomains.

@@ -106,7 +106,7 @@ impl Plugin for CleanBasic {
             if email.is_empty() {
                 continue;
             }
-            let email = email.to_lowercase();
+            let email = if email.chars().any(char::is_uppercase) { email.to_lowercase() } else { email.to_owned() };
             if !email::is_valid(&email) {
                 issues.push(Issue { field: field.clone(), message: format!("'{email}' is not a valid email address") });
                 continue;

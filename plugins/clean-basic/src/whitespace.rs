@@ -1,4 +1,7 @@
 //! Whitespace normalization that allocates only when a value actually changes.
+//!
+//! Most values are already clean, so the check runs over bytes and decodes a character only
+//! where a byte is not ASCII (where Unicode whitespace such as a no-break space can hide).
 
 /// The normalized text, or `None` when `text` is already normal. Single-line fields collapse
 /// every run of whitespace (line breaks too) into one space; multi-line fields keep their line
@@ -8,8 +11,7 @@ pub fn normalize(text: &str, multiline: bool) -> Option<String> {
         return None;
     }
     if multiline {
-        let text = text.replace("\r\n", "\n");
-        let lines: Vec<String> = text.lines().map(|line| collapse(line)).collect();
+        let lines: Vec<String> = text.lines().map(collapse).collect();
         Some(lines.join("\n").trim_matches('\n').to_owned())
     } else {
         Some(collapse(text))
@@ -29,26 +31,27 @@ fn collapse(text: &str) -> String {
 
 fn is_normal(text: &str, multiline: bool) -> bool {
     let bytes = text.as_bytes();
-    if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else { return true };
+    if first == b' ' || last == b' ' || (multiline && (first == b'\n' || last == b'\n')) {
         return false;
     }
-    let mut previous_space = false;
-    for ch in text.chars() {
-        match ch {
-            ' ' => {
-                if previous_space {
-                    return false;
-                }
-                previous_space = true;
-            }
-            '\n' if multiline => {
-                if previous_space {
-                    return false;
-                }
-            }
-            c if c.is_whitespace() => return false,
-            _ => previous_space = false,
+    let mut previous = 0u8;
+    for (index, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b' ' if previous == b' ' => return false,
+            b'\n' if multiline && previous == b' ' => return false,
+            b' ' => {}
+            b'\n' if multiline => {}
+            b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => return false,
+            0x80.. if is_unicode_whitespace_at(text, index) => return false,
+            _ => {}
         }
+        previous = byte;
     }
-    !(multiline && (text.starts_with('\n') || text.ends_with('\n') || text.contains(" \n")))
+    true
+}
+
+/// Whether a non-ASCII whitespace character (no-break space, em space, ...) starts at `index`.
+fn is_unicode_whitespace_at(text: &str, index: usize) -> bool {
+    text.is_char_boundary(index) && text[index..].chars().next().is_some_and(char::is_whitespace)
 }

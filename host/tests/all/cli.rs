@@ -1,0 +1,112 @@
+//! The `crm-migrate` binary as a user runs it: output, JSON, errors and exit codes.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use crate::support::plugin;
+
+fn crm_migrate(args: &[&str]) -> Output {
+    let cache = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+        .args(args)
+        .env("CRM_MIGRATE_CACHE_DIR", cache.path())
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn example(file: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/plugin-run").join(file).display().to_string()
+}
+
+#[test]
+fn plugin_vet_prints_the_digest_to_pin() {
+    let path = plugin("clean_basic");
+    let output = crm_migrate(&["plugin", "vet", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let digest = crm_migrate::plugins::Digest::of(&std::fs::read(&path).unwrap()).to_string();
+    assert!(stdout.contains(&digest) && stdout.contains("hooks     clean"), "{stdout}");
+}
+
+#[test]
+fn plugin_run_shows_what_the_plugin_did_as_text_and_json() {
+    let path = plugin("clean_basic");
+    let args = ["plugin", "run", path.to_str().unwrap(), "--hook", "clean", "--input", &example("contacts.csv"), "--config", "drop_email_domains=example.com"];
+    let output = crm_migrate(&args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("kept 6 (5 changed), dropped 1, merged 0, rejected 1"), "{stdout}");
+    assert!(stdout.contains("phone_number: \"501 234 567\" -> \"+48501234567\""), "{stdout}");
+
+    let output = crm_migrate(&[&args[..], &["--json"]].concat());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    assert_eq!(report["counts"]["dropped"], 1);
+    let rejected = report["records"].as_array().unwrap().iter().find(|r| r["fate"] == "rejected").unwrap();
+    assert_eq!(rejected["source_id"], "u-1005");
+    assert_eq!(rejected["line"], 7);
+}
+
+#[test]
+fn plugin_run_exits_3_when_a_batch_failed_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("records.csv");
+    std::fs::write(&input, "id,attack\na,yes\nb,\n").unwrap();
+    let path = plugin("hostile_panic");
+    let output = crm_migrate(&["plugin", "run", path.to_str().unwrap(), "--hook", "clean", "--input", input.to_str().unwrap(), "--batch-size", "1"]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("hook clean, batch 1: panicked"), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("kept 1 (0 changed), dropped 0, merged 0, rejected 0, quarantined 1"));
+}
+
+#[test]
+fn bad_input_and_bad_config_are_errors_naming_what_is_wrong() {
+    let path = plugin("clean_basic");
+    let output = crm_migrate(&["plugin", "run", path.to_str().unwrap(), "--hook", "clean", "--input", &example("contacts.csv"), "--config", "default_country=Mars"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("key 'default_country'"), "{}", text(&output.stderr));
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bad.csv");
+    std::fs::write(&input, "id,score:number\nu1,12\nu2,twelve\n").unwrap();
+    let output = crm_migrate(&["plugin", "run", path.to_str().unwrap(), "--hook", "clean", "--input", input.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("bad.csv, line 3, field 'score'"), "{stderr}");
+
+    let output = crm_migrate(&["plugin", "run", path.to_str().unwrap(), "--hook", "label", "--input", &example("tags.csv")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("does not implement the label hook"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn plugin_new_scaffolds_a_crate_that_passes_its_tests_and_vets() {
+    let dir = tempfile::tempdir().unwrap();
+    let crate_dir = dir.path().join("acme-rules");
+    let output = crm_migrate(&["plugin", "new", "acme-rules", "--dir", crate_dir.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    // Share the workspace's target dir so the SDK and wit-bindgen are not compiled again.
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/scaffold");
+    let cargo = |args: &[&str]| {
+        let status = Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(&crate_dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo {args:?} in the scaffolded crate");
+    };
+    cargo(&["test", "--quiet"]);
+    cargo(&["build", "--quiet", "--release", "--target", "wasm32-wasip2"]);
+    let wasm = target.join("wasm32-wasip2/release/acme_rules.wasm");
+    let output = crm_migrate(&["plugin", "vet", wasm.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("acme-rules 0.1.0"));
+
+    let again = crm_migrate(&["plugin", "new", "acme-rules", "--dir", crate_dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1), "an existing directory is never overwritten");
+}

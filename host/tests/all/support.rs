@@ -1,0 +1,42 @@
+//! Shared by the tests: where the built plugins are, and hosts and records to feed them.
+
+use std::path::PathBuf;
+
+use crm_migrate::plugins::{ComponentCache, Limits, LoadedPlugin, PluginHost};
+use crm_migrate::record::{ObjectKind, Record, Value};
+
+/// A component built by `cargo build-plugins`, e.g. `plugin("clean_basic")`.
+pub fn plugin(file_stem: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("wasm32-wasip2/plugin").join(format!("{file_stem}.wasm"));
+    assert!(path.exists(), "{} is missing: run `cargo build-plugins` first (the README's test command does)", path.display());
+    path
+}
+
+/// A host with default limits and no compiled-code cache.
+pub fn host() -> PluginHost {
+    host_with(Limits::default())
+}
+
+pub fn host_with(limits: Limits) -> PluginHost {
+    PluginHost::new(limits, ComponentCache::new(None)).expect("engine starts")
+}
+
+/// Opens and configures a built plugin.
+pub fn load(host: &PluginHost, file_stem: &str, config: &[(&str, &str)]) -> LoadedPlugin {
+    let config = config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    host.open(&plugin(file_stem), None).expect("plugin loads").configure(config).expect("config accepted")
+}
+
+pub fn contact(id: &str, fields: &[(&str, &str)]) -> Record {
+    fields.iter().fold(Record::new(ObjectKind::Contact, id), |record, (name, value)| {
+        record.with(name, Value::Text(value.to_string()))
+    })
+}
+
+/// `n` harmless contacts with ids `{prefix}-0..n`.
+pub fn contacts(prefix: &str, n: usize) -> Vec<Record> {
+    (0..n).map(|i| contact(&format!("{prefix}-{i}"), &[("email", &format!("user{i}@example.org"))])).collect()
+}

@@ -1,0 +1,75 @@
+//! A plugin runs only if it is what was vetted: the pinned digest, a supported contract, and
+//! no import beyond what plugins are granted.
+
+use crm_migrate::plugins::{Digest, Hook, LoadError};
+
+use crate::support::{host, plugin};
+
+#[test]
+fn vetting_reports_name_version_hooks_options_imports_and_digest() {
+    let path = plugin("clean_basic");
+    let component = host().open(&path, None).expect("clean-basic loads");
+    assert_eq!(component.info.name, "clean-basic");
+    assert_eq!(component.info.version, "0.1.0");
+    assert_eq!(component.info.hooks, [Hook::Clean]);
+    assert!(component.info.options.iter().any(|option| option.key == "default_country" && option.default.as_deref() == Some("PL")));
+    assert_eq!(component.contract_version(), "0.1.0");
+    assert_eq!(component.digest, Digest::of(&std::fs::read(&path).unwrap()));
+    assert!(component.imports.iter().all(|import| import.starts_with("wasi:cli/") || import.starts_with("wasi:io/") || import.starts_with("crm-migrate:plugin/")));
+}
+
+#[test]
+fn a_file_whose_digest_differs_from_the_pinned_one_is_refused() {
+    let path = plugin("clean_basic");
+    let pinned: Digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000".parse().unwrap();
+    let error = host().open(&path, Some(&pinned)).err().expect("refused");
+    assert!(matches!(error, LoadError::DigestMismatch { .. }), "{error}");
+    assert!(error.to_string().contains("vet it again"), "{error}");
+
+    let actual = Digest::of(&std::fs::read(&path).unwrap());
+    assert!(host().open(&path, Some(&actual)).is_ok(), "the vetted digest loads");
+}
+
+#[test]
+fn a_plugin_that_asks_for_the_file_system_is_refused_naming_each_import() {
+    let error = host().open(&plugin("hostile_filesystem"), None).err().expect("refused");
+    match &error {
+        LoadError::ForbiddenImports { imports, .. } => {
+            assert!(imports.iter().any(|import| import.starts_with("wasi:filesystem/")), "{imports:?}");
+        }
+        other => panic!("expected forbidden imports, got {other}"),
+    }
+}
+
+#[test]
+fn a_plugin_that_imports_a_function_the_host_does_not_grant_is_refused() {
+    let error = host().open(&plugin("hostile_import"), None).err().expect("refused");
+    assert!(matches!(&error, LoadError::ForbiddenImports { imports, .. } if imports.iter().any(|i| i.starts_with("evil:escape/shell"))), "{error}");
+}
+
+#[test]
+fn a_plugin_built_against_an_unknown_contract_is_refused_naming_the_supported_ones() {
+    let error = host().open(&plugin("future_version"), None).err().expect("refused");
+    assert!(matches!(&error, LoadError::UnsupportedContract { found, .. } if found == "0.9.0"), "{error}");
+    assert!(error.to_string().contains("supports 0.1.0"), "{error}");
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.wasm");
+    std::fs::write(&path, b"this is not WebAssembly").unwrap();
+    let error = host().open(&path, None).err().expect("refused");
+    assert!(matches!(error, LoadError::NotAComponent { .. }), "{error}");
+}
+
+#[test]
+fn a_bad_configuration_value_is_refused_naming_the_key() {
+    let component = host().open(&plugin("clean_basic"), None).unwrap();
+    let error = component.configure(vec![("default_country".into(), "Atlantis".into())]).err().expect("refused");
+    assert!(matches!(&error, LoadError::Config { key, .. } if key == "default_country"), "{error}");
+
+    let component = host().open(&plugin("clean_basic"), None).unwrap();
+    let error = component.configure(vec![("no_such_option".into(), "1".into())]).err().expect("refused");
+    assert!(error.to_string().contains("no_such_option") && error.to_string().contains("default_country"), "{error}");
+}

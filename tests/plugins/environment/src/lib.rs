@@ -1,0 +1,27 @@
+//! A plugin that reports the environment variables and arguments it sees (the host gives none).
+
+use crm_migrate_plugin_sdk::{Config, ConfigError, Hook, Info, Outcome, Plugin, Record};
+
+pub struct HostileEnvironment;
+
+impl Plugin for HostileEnvironment {
+    fn describe() -> Info {
+        Info::new("hostile-environment", "0.1.0", "Reports the environment it sees").hooks(&[Hook::Clean])
+    }
+
+    fn configure(_config: &Config) -> Result<Self, ConfigError> {
+        Ok(HostileEnvironment)
+    }
+
+    fn clean(&self, record: &mut Record<'_>) -> Outcome {
+        record.set("seen_environment", format!("{:?}", std::env::vars().collect::<Vec<_>>()));
+        record.set("seen_arguments", format!("{:?}", std::env::args().collect::<Vec<_>>()));
+        // A HashMap seeds its hasher from wasi:random/insecure-seed: the host answers with a
+        // fixed seed, so the iteration order (and the plugin's output) is the same every run.
+        let order: std::collections::HashMap<&str, usize> = ["a", "b", "c", "d", "e", "f", "g", "h"].into_iter().zip(0..).collect();
+        record.set("hash_order", order.keys().copied().collect::<Vec<_>>().concat());
+        Outcome::Keep
+    }
+}
+
+crm_migrate_plugin_sdk::export_plugin!(HostileEnvironment);
