@@ -1,6 +1,6 @@
 //! Parses the command line and runs the verb; errors end here, as text and an exit code.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -46,13 +46,8 @@ enum PluginCommand {
         Put the printed digest into the migration so that exactly this file runs. A component that imports \
         anything beyond what plugins are granted, or that was built against an unsupported contract, is refused.")]
     Vet {
-        /// The plugin's .wasm file
-        file: PathBuf,
-        /// Refuse the file unless its sha256 is this (sha256:<hex>)
-        #[arg(long)]
-        digest: Option<Digest>,
         #[command(flatten)]
-        engine: EngineArgs,
+        plugin: PluginArgs,
         /// Print JSON instead of text
         #[arg(long)]
         json: bool,
@@ -91,8 +86,14 @@ enum HookArg {
     Label,
 }
 
+/// Which plugin file to load, and the sandbox to load it in.
 #[derive(Args)]
-struct EngineArgs {
+struct PluginArgs {
+    /// The plugin's .wasm file
+    file: PathBuf,
+    /// Refuse the file unless its sha256 is this (sha256:<hex>)
+    #[arg(long)]
+    digest: Option<Digest>,
     /// Where compiled plugins are cached (default: $CRM_MIGRATE_CACHE_DIR, else ~/.cache/crm-migrate)
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -114,7 +115,11 @@ fn default_fuel_per_record() -> u64 {
     }
 }
 
-impl EngineArgs {
+impl PluginArgs {
+    fn open(&self) -> anyhow::Result<PluginComponent> {
+        Ok(self.host()?.open(&self.file, self.digest.as_ref())?)
+    }
+
     fn host(&self) -> anyhow::Result<PluginHost> {
         let defaults = Limits::default();
         let cpu = match defaults.cpu {
@@ -129,8 +134,8 @@ impl EngineArgs {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The plugin's .wasm file
-    file: PathBuf,
+    #[command(flatten)]
+    plugin: PluginArgs,
     /// Which hook to run
     #[arg(long, value_enum)]
     hook: HookArg,
@@ -149,11 +154,6 @@ struct RunArgs {
     /// Records per plugin call
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
-    /// Refuse the file unless its sha256 is this (sha256:<hex>)
-    #[arg(long)]
-    digest: Option<Digest>,
-    #[command(flatten)]
-    engine: EngineArgs,
     /// Print JSON instead of text
     #[arg(long)]
     json: bool,
@@ -168,7 +168,7 @@ fn parse_config_pair(text: &str) -> Result<(String, String), String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Plugin(PluginCommand::Vet { file, digest, engine, json }) => vet(&file, digest.as_ref(), &engine, json),
+        Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
     };
@@ -181,14 +181,8 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn open(path: &Path, digest: Option<&Digest>, engine: &EngineArgs) -> anyhow::Result<(PluginHost, PluginComponent)> {
-    let host = engine.host()?;
-    let component = host.open(path, digest)?;
-    Ok((host, component))
-}
-
-fn vet(path: &Path, digest: Option<&Digest>, engine: &EngineArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let (_host, component) = open(path, digest, engine)?;
+fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let component = plugin.open()?;
     let info = &component.info;
     if json {
         let report = json!({
@@ -234,7 +228,7 @@ fn vet(path: &Path, digest: Option<&Digest>, engine: &EngineArgs, json: bool) ->
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let (_host, component) = open(&args.file, args.digest.as_ref(), &args.engine)?;
+    let component = args.plugin.open()?;
     let plugin = component.configure(args.config.clone())?;
     match args.hook {
         HookArg::Label => run_label(args, &plugin),

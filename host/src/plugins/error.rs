@@ -27,14 +27,15 @@ pub enum LoadError {
     UnsupportedContract { path: PathBuf, found: String, supported: Vec<String> },
     #[error(
         "{path} imports what plugins are not granted: {}. A plugin may import only crm-migrate:plugin/host \
-         (log), plus the wasi:cli and wasi:io interfaces Rust's std links, which get deny-all stubs",
+         (log), plus what Rust's std links (wasi:cli, wasi:io, wasi:random/insecure-seed), which get deny-all \
+         stubs and a fixed seed",
         imports.join(", ")
     )]
     ForbiddenImports { path: PathBuf, imports: Vec<String> },
     #[error("plugin {plugin} rejected its configuration: key '{key}': {message}")]
     Config { plugin: String, key: String, message: String },
-    #[error("plugin {path} failed while describing itself: {failure}")]
-    Describe { path: PathBuf, failure: HookFailure },
+    #[error("plugin {path} failed while {stage}: {failure}")]
+    Trapped { path: PathBuf, stage: &'static str, failure: HookFailure },
     #[error("cannot prepare plugin {path}: {message}")]
     Instantiate { path: PathBuf, message: String },
 }

@@ -89,7 +89,11 @@ impl PluginHost {
         let info = pre
             .instantiate(&mut store)
             .and_then(|instance| instance.describe(&mut store))
-            .map_err(|error| LoadError::Describe { path: path.to_owned(), failure: self.sandbox.classify(&store, error, 0) })?;
+            .map_err(|error| LoadError::Trapped {
+                path: path.to_owned(),
+                stage: "describing itself",
+                failure: self.sandbox.classify(&store, error, 0),
+            })?;
         Ok(PluginComponent {
             path: path.to_owned(),
             digest,
@@ -141,8 +145,9 @@ impl PluginComponent {
         match answer {
             Ok(Ok(())) => Ok(plugin),
             Ok(Err((key, message))) => Err(LoadError::Config { plugin: plugin.name(), key, message }),
-            Err(error) => Err(LoadError::Describe {
+            Err(error) => Err(LoadError::Trapped {
                 path: plugin.component.path.clone(),
+                stage: "taking its configuration",
                 failure: plugin.component.sandbox.classify(&store, error, 0),
             }),
         }

@@ -42,7 +42,7 @@ impl CpuBudget {
 }
 
 /// Per-call limits. The defaults leave a well-behaved plugin a wide margin (clean-basic uses
-/// about 20,000 fuel and a few KiB per record) and stop a runaway one within about a second.
+/// about 27,000 fuel and a few KiB per record) and stop a runaway one within seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     pub cpu: CpuBudget,
@@ -101,7 +101,7 @@ impl Sandbox {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(POOL_INSTANCES)
             .total_core_instances(POOL_INSTANCES * 16)
-            .total_memories(POOL_INSTANCES * 2)
+            .total_memories(POOL_INSTANCES)
             .total_tables(POOL_INSTANCES * 16)
             .max_core_instances_per_component(16)
             .max_tables_per_component(16)

@@ -158,37 +158,48 @@ impl Instance {
 pub type Batch = wire::Batch;
 
 pub fn encode_batch(id: u64, records: &[&Record]) -> Batch {
-    let mut column_index: HashMap<&str, usize> = HashMap::new();
-    let mut columns: Vec<&str> = Vec::new();
+    let mut columns = Columns::default();
     for record in records {
-        for (name, _) in &record.fields {
-            column_index.entry(name).or_insert_with(|| {
-                columns.push(name);
-                columns.len() - 1
-            });
+        for (position, (name, _)) in record.fields.iter().enumerate() {
+            columns.find_or_add(name, position);
         }
     }
-    let width = columns.len();
+    let width = columns.names.len();
     let mut arena = Arena(String::with_capacity(records.len() * 16 * width.max(1)));
     let mut cells = vec![wire::Cell::Null; records.len() * width];
     let mut headers = Vec::with_capacity(records.len());
     for (row, record) in records.iter().enumerate() {
         headers.push(wire::RecordHeader { kind: object_kind(record.kind), source_id: arena.push(&record.source_id) });
         for (position, (name, value)) in record.fields.iter().enumerate() {
-            // Records of one export share their field order, so the position usually matches.
-            let column = match columns.get(position) {
-                Some(column) if *column == name => position,
-                _ => column_index[name.as_str()],
-            };
-            cells[row * width + column] = arena.cell(value);
+            cells[row * width + columns.find_or_add(name, position)] = arena.cell(value);
         }
     }
     Batch {
         id,
-        columns: columns.into_iter().map(str::to_owned).collect(),
+        columns: columns.names.into_iter().map(str::to_owned).collect(),
         records: headers,
         cells,
         text: arena.0,
+    }
+}
+
+/// A batch's column names in first-seen order. Records of one export share their fields and
+/// field order, so a field is looked up at its own position first and hashed only on a miss.
+#[derive(Default)]
+struct Columns<'r> {
+    names: Vec<&'r str>,
+    index: HashMap<&'r str, usize>,
+}
+
+impl<'r> Columns<'r> {
+    fn find_or_add(&mut self, name: &'r str, position: usize) -> usize {
+        if self.names.get(position) == Some(&name) {
+            return position;
+        }
+        *self.index.entry(name).or_insert_with(|| {
+            self.names.push(name);
+            self.names.len() - 1
+        })
     }
 }
 

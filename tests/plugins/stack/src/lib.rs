@@ -1,28 +1,9 @@
 //! A plugin that recurses without bound on a record marked attack=yes.
 
-use crm_migrate_plugin_sdk::{Config, ConfigError, Hook, Info, Outcome, Plugin, Record};
-
-pub struct HostileStack;
-
-impl Plugin for HostileStack {
-    fn describe() -> Info {
-        Info::new("hostile-stack", "0.1.0", "A plugin that recurses without bound on a record marked attack=yes.").hooks(&[Hook::Clean])
-    }
-
-    fn configure(_config: &Config) -> Result<Self, ConfigError> {
-        Ok(HostileStack)
-    }
-
-    fn clean(&self, record: &mut Record<'_>) -> Outcome {
-        if record.text("attack") == Some("yes") {
-            let depth = recurse(std::hint::black_box(1));
-            record.set("depth", depth as f64);
-        }
-        Outcome::Keep
-    }
-}
-
-crm_migrate_plugin_sdk::export_plugin!(HostileStack);
+attack_kit::attack_plugin!(HostileStack, "hostile-stack", "Recurses without bound", |record| {
+    let depth = recurse(std::hint::black_box(1));
+    record.set("depth", depth as f64);
+});
 
 /// Not a tail call: each frame keeps a live local, so the stack really grows.
 #[allow(unconditional_recursion)]
