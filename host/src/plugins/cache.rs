@@ -3,9 +3,11 @@
 //!
 //! Loading compiled code is `unsafe` in wasmtime: a forged artifact could run arbitrary native
 //! code. So an entry is only ever read from a directory this user created (mode 0700), it
-//! carries a checksum of its own bytes, and its file name binds the plugin's sha256 and a hash
-//! of the engine's compilation settings. Anything that does not match (stale, truncated, from
-//! another wasmtime or configuration) is compiled again and overwritten, never trusted.
+//! carries a checksum of its own bytes (CRC-32: it guards against corruption and truncation;
+//! the directory's permissions guard against tampering), and its file name binds the plugin's
+//! sha256 and a hash of the engine's compilation settings. Anything that does not match (stale,
+//! truncated, from another wasmtime or configuration) is compiled again and overwritten, never
+//! trusted.
 
 use std::fs;
 use std::hash::Hasher;
@@ -18,7 +20,9 @@ use wasmtime::component::Component;
 
 use super::digest::Digest;
 
-const MAGIC: &[u8] = b"crm-migrate compiled component v1\n";
+const MAGIC: &[u8] = b"crm-migrate compiled component v2\n";
+/// An entry is MAGIC, the artifact's CRC-32 (little-endian), then the artifact.
+const ARTIFACT_OFFSET: usize = MAGIC.len() + 4;
 
 /// Where the compiled code of a load came from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -63,11 +67,12 @@ impl ComponentCache {
         };
         let outcome = match read_entry(&entry) {
             Ok(None) => CacheOutcome::Compiled,
-            Ok(Some(artifact)) => {
+            Ok(Some(entry_bytes)) => {
+                let artifact = &entry_bytes[ARTIFACT_OFFSET..];
                 // SAFETY: the artifact was written by `store` below into a directory only this
                 // user can write, and its checksum matches; wasmtime itself refuses artifacts of
                 // another version or engine configuration with an error.
-                match unsafe { Component::deserialize(engine, &artifact) } {
+                match unsafe { Component::deserialize(engine, artifact) } {
                     Ok(component) => return Ok((component, CacheOutcome::Hit)),
                     Err(error) => CacheOutcome::Rebuilt { reason: format!("{error:#}") },
                 }
@@ -89,7 +94,8 @@ impl ComponentCache {
     }
 }
 
-/// `Ok(None)`: no entry. `Err`: an entry that cannot be trusted, and why.
+/// The whole entry, checked (the artifact starts at `ARTIFACT_OFFSET`). `Ok(None)`: no entry.
+/// `Err`: an entry that cannot be trusted, and why.
 fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, String> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
@@ -97,14 +103,11 @@ fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, String> {
         Err(error) => return Err(format!("unreadable: {error}")),
     };
     let rest = bytes.strip_prefix(MAGIC).ok_or("not a crm-migrate cache entry")?;
-    if rest.len() < 32 {
-        return Err("truncated".into());
-    }
-    let (checksum, artifact) = rest.split_at(32);
-    if Sha256::digest(artifact).as_slice() != checksum {
+    let (checksum, artifact) = rest.split_first_chunk::<4>().ok_or("truncated")?;
+    if crc32fast::hash(artifact).to_le_bytes() != *checksum {
         return Err("checksum mismatch (corrupt or modified)".into());
     }
-    Ok(Some(artifact.to_vec()))
+    Ok(Some(bytes))
 }
 
 fn store(path: &Path, artifact: &[u8]) -> std::io::Result<()> {
@@ -117,7 +120,7 @@ fn store(path: &Path, artifact: &[u8]) -> std::io::Result<()> {
     let temporary = path.with_extension(format!("tmp{}", std::process::id()));
     let mut file = fs::File::create(&temporary)?;
     file.write_all(MAGIC)?;
-    file.write_all(&Sha256::digest(artifact))?;
+    file.write_all(&crc32fast::hash(artifact).to_le_bytes())?;
     file.write_all(artifact)?;
     file.sync_all()?;
     fs::rename(&temporary, path)

@@ -82,7 +82,7 @@ const POOL_INSTANCES: u32 = 16;
 /// Linear memory kept mapped between the instances that reuse a pool slot. A fresh mapping per
 /// batch paid a page fault and a page clear for every page the plugin touched; resident pages
 /// are reset with a memset instead.
-const KEEP_RESIDENT_BYTES: usize = 4 << 20;
+const KEEP_RESIDENT_BYTES: usize = 16 << 20;
 const STDERR_CAPACITY: usize = 16 << 10;
 const LOG_LINES: usize = 100;
 const LOG_BYTES: usize = 64 << 10;
