@@ -35,7 +35,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Vet, try out and scaffold plugins
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "A plugin's life:\n  crm-migrate plugin new acme-rules          # a crate that builds and passes its tests\n  \
+            crm-migrate plugin vet acme_rules.wasm     # check it, get the digest to pin\n  \
+            crm-migrate plugin run acme_rules.wasm --hook clean --input records.csv   # see what it does"
+    )]
     Plugin(PluginCommand),
 }
 

@@ -134,3 +134,15 @@ fn a_plugin_that_ran_out_of_budget_does_not_poison_the_next_call() {
     let call = plugin.clean(2, &[&harmless]).expect("a fresh instance serves the next batch");
     assert_eq!(call.output.len(), 1);
 }
+
+#[test]
+fn plugin_logs_reach_the_host_tagged_by_batch_and_bounded_per_call() {
+    let host = host();
+    let plugin = load(&host, "hostile_environment", &[]);
+    let output = pipeline::clean(&plugin, contacts("c", 150), 150, &mut BatchIds::default());
+    let lines: Vec<&str> = output.logs.iter().map(|(_, log)| log.message.as_str()).collect();
+    assert_eq!(lines.len(), 101, "100 lines kept, then one line saying how many were dropped");
+    assert_eq!(lines[0], "saw record c-0");
+    assert!(lines[100].contains("50 more log lines dropped"), "{}", lines[100]);
+    assert!(output.logs.iter().all(|(batch, _)| *batch == 1));
+}

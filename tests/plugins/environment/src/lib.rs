@@ -1,6 +1,7 @@
-//! A plugin that reports the environment variables and arguments it sees (the host gives none).
+//! A plugin that reports the environment variables and arguments it sees (the host gives none),
+//! and logs a line for every record (the host keeps a bounded number).
 
-use crm_migrate_plugin_sdk::{Config, ConfigError, Hook, Info, Outcome, Plugin, Record};
+use crm_migrate_plugin_sdk::{Config, ConfigError, Hook, Info, LogLevel, Outcome, Plugin, Record};
 
 pub struct HostileEnvironment;
 
@@ -20,6 +21,7 @@ impl Plugin for HostileEnvironment {
         // fixed seed, so the iteration order (and the plugin's output) is the same every run.
         let order: std::collections::HashMap<&str, usize> = ["a", "b", "c", "d", "e", "f", "g", "h"].into_iter().zip(0..).collect();
         record.set("hash_order", order.keys().copied().collect::<Vec<_>>().concat());
+        crm_migrate_plugin_sdk::log(LogLevel::Info, &format!("saw record {}", record.source_id()));
         Outcome::Keep
     }
 }
