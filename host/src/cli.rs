@@ -321,6 +321,16 @@ fn print_stage_text(
     for failure in &output.failures {
         eprintln!("failed: {failure}");
     }
+    for group in &output.unmerged_groups {
+        eprintln!(
+            "warning: {} records share match keys, more than {} merged automatically; left unmerged for review \
+             (a placeholder email or phone?): {}{}",
+            group.len(),
+            pipeline::MAX_MERGE_GROUP,
+            group.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            if group.len() > 5 { ", ..." } else { "" }
+        );
+    }
 }
 
 fn print_stage_json(
@@ -358,6 +368,7 @@ fn print_stage_json(
         "batches": output.batches,
         "fuel_used": output.fuel_used,
         "failures": output.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "unmerged_groups": output.unmerged_groups,
         "logs": output.logs.iter().map(|(batch, log)| json!({"batch": batch, "level": log.level, "message": log.message})).collect::<Vec<_>>(),
         "records": fates,
     });

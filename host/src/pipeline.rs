@@ -74,7 +74,14 @@ pub struct StageOutput {
     pub fuel_used: u64,
     /// Plugin calls made.
     pub batches: u64,
+    /// Groups of duplicates too large to merge automatically (more than [`MAX_MERGE_GROUP`]
+    /// records), by their members' source ids: their records are kept unmerged, for a person
+    /// to look at (a match key shared by that many records is usually a placeholder value).
+    pub unmerged_groups: Vec<Vec<String>>,
 }
+
+/// The largest group of duplicates `dedup` merges on its own.
+pub const MAX_MERGE_GROUP: usize = 50;
 
 /// How many records ended each way; they add up to the stage's input.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -224,6 +231,11 @@ pub fn dedup(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: 
     }
     let mut groups: Vec<Vec<usize>> = groups.into_values().filter(|members| members.len() > 1).collect();
     groups.sort_by_key(|members| members[0]);
+    let (groups, oversized): (Vec<_>, Vec<_>) = groups.into_iter().partition(|members| members.len() <= MAX_MERGE_GROUP);
+    output.unmerged_groups = oversized
+        .iter()
+        .map(|members| members.iter().map(|&index| slots[index].as_ref().expect("in place").source_id.clone()).collect())
+        .collect();
 
     // 3. Merge, packing whole groups into batches.
     let mut merged_into: HashMap<usize, usize> = HashMap::new();

@@ -42,7 +42,7 @@ use sandbox::{Sandbox, StoreState};
 /// Loads plugins. One per process is enough: it owns the engine and the compiled-code cache.
 pub struct PluginHost {
     sandbox: Arc<Sandbox>,
-    linker: Arc<Linker<StoreState>>,
+    linker: Linker<StoreState>,
     cache: ComponentCache,
 }
 
@@ -52,7 +52,7 @@ impl PluginHost {
         let mut linker = Linker::new(sandbox.engine());
         sandbox::link_std_wasi_stubs(&mut linker)?;
         v0_1::add_to_linker(&mut linker)?;
-        Ok(PluginHost { sandbox: Arc::new(sandbox), linker: Arc::new(linker), cache })
+        Ok(PluginHost { sandbox: Arc::new(sandbox), linker, cache })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -103,7 +103,7 @@ impl PluginHost {
             info,
             cache,
             load_time,
-            pre: Arc::new(pre),
+            pre,
             sandbox: Arc::clone(&self.sandbox),
         })
     }
@@ -123,7 +123,7 @@ pub struct PluginComponent {
     pub cache: CacheOutcome,
     /// Time to compile or to load the compiled code from the cache.
     pub load_time: Duration,
-    pre: Arc<ContractPre>,
+    pre: ContractPre,
     sandbox: Arc<Sandbox>,
 }
 

@@ -87,3 +87,16 @@ fn segment_labels_turns_tags_into_labels_and_flags_segment_origin() {
     assert!(by_tag("t4").segment_origin, "a tag named like a segment is segment-origin");
     assert!(!by_tag("t1").segment_origin);
 }
+
+#[test]
+fn a_huge_group_sharing_a_placeholder_key_is_left_unmerged_for_review() {
+    let host = host();
+    let dedup = load(&host, "dedup_email", &[]);
+    let placeholder = (0..60).map(|i| contact(&format!("p{i}"), &[("phone", "000 000 0000")]));
+    let pair = [contact("a", &[("email", "ann@example.org")]), contact("b", &[("email", "ANN@example.org")])];
+    let output = pipeline::dedup(&dedup, placeholder.chain(pair).collect(), 1000, &mut BatchIds::default());
+    assert_eq!(output.unmerged_groups.len(), 1);
+    assert_eq!(output.unmerged_groups[0].len(), 60);
+    assert_eq!(output.counts().merged, 1, "the real pair still merges");
+    assert_eq!(output.counts().total(), 62);
+}
