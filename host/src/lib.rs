@@ -11,3 +11,8 @@ pub mod pipeline;
 pub mod plugins;
 pub mod record;
 pub mod records_csv;
+
+// The host allocates and frees many small strings per record (lifting plugin answers, applying
+// changes); with mimalloc the plugin benchmark ran about 10% faster than with glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
