@@ -96,7 +96,7 @@ impl Plugin for CleanBasic {
 
     fn clean(&self, record: &mut Record<'_>) -> Outcome {
         record.edit_texts(|field, text| {
-            let multiline = self.multiline_fields.iter().any(|name| name == field);
+            let multiline = text.contains('\n') && self.multiline_fields.iter().any(|name| name == field);
             whitespace::normalize(text, multiline)
         });
 
@@ -106,8 +106,10 @@ impl Plugin for CleanBasic {
             if email.is_empty() {
                 continue;
             }
-            let email = if email.chars().any(char::is_uppercase) { email.to_lowercase() } else { email.to_owned() };
-            if !email::is_valid(&email) {
+            // Most emails are lower-case already: only a changed one is copied.
+            let lowered = email.chars().any(char::is_uppercase).then(|| email.to_lowercase());
+            let email = lowered.as_deref().unwrap_or(email);
+            if !email::is_valid(email) {
                 issues.push(Issue { field: field.clone(), message: format!("'{email}' is not a valid email address") });
                 continue;
             }
@@ -115,7 +117,9 @@ impl Plugin for CleanBasic {
             if let Some(listed) = self.drop_email_domains.iter().find(|listed| email::domain_matches(domain, listed)) {
                 return Outcome::drop_because(format!("{field} domain {domain} is on drop_email_domains ({listed})"));
             }
-            record.set(field, email);
+            if let Some(lowered) = lowered {
+                record.set(field, lowered);
+            }
         }
 
         for field in &self.phone_fields {
