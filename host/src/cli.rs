@@ -278,12 +278,13 @@ fn print_stage_text(
 ) {
     let counts = output.counts();
     println!(
-        "{} ({}) ran {} over {}: {total} records in {} batches, {:.1} ms, {} fuel",
+        "{} ({}) ran {} over {}: {total} records in {} batch{}, {:.1} ms, {} fuel",
         plugin.name(),
         plugin.component().digest,
         Hook::from(args.hook),
         args.input.display(),
         output.batches,
+        if output.batches == 1 { "" } else { "es" },
         elapsed.as_secs_f64() * 1000.0,
         output.fuel_used
     );
