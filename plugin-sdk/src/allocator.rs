@@ -9,8 +9,10 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
 
 const PAGE: usize = 64 * 1024;
-/// Grow linear memory a page at a time: every page a call touches costs the host a reset.
-const MIN_GROW_PAGES: usize = 1;
+/// Grow linear memory 512 KiB at a time. Each growth is a system call in the host's pooled
+/// memory, and each page grown is reset after the call: 1 page at a time made batches of 100
+/// about 25% slower, 16 pages made single-record calls slower.
+const MIN_GROW_PAGES: usize = 8;
 
 pub struct BumpAllocator {
     next: Cell<usize>,
