@@ -250,17 +250,14 @@ pub fn dedup(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: 
         }
         let members: Vec<usize> = batch_groups.iter().flatten().copied().collect();
         let refs: Vec<&Record> = members.iter().map(|&index| slots[index].as_ref().expect("not yet taken")).collect();
-        let mut position = 0u32;
+        // Each group as positions in this batch: members are laid out group after group.
+        let mut next_position = 0u32;
         let local_groups: Vec<Vec<u32>> = batch_groups
             .iter()
             .map(|group| {
-                group
-                    .iter()
-                    .map(|_| {
-                        position += 1;
-                        position - 1
-                    })
-                    .collect()
+                let start = next_position;
+                next_position += group.len() as u32;
+                (start..next_position).collect()
             })
             .collect();
         let id = ids.next();
