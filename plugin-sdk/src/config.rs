@@ -110,6 +110,16 @@ impl Config {
         }
     }
 
+    /// One of a fixed set of words, each standing for a value: an unset key or another word is
+    /// an error naming the key and listing the words.
+    pub fn choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> Result<T, ConfigError> {
+        let raw = self.get(key).unwrap_or_default().trim();
+        choices.iter().find(|(word, _)| *word == raw).map(|(_, value)| *value).ok_or_else(|| {
+            let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
+            ConfigError::new(key, format!("expected one of {}, got '{raw}'", words.join(", ")))
+        })
+    }
+
     /// `true`/`false` (also `yes`/`no`, `1`/`0`).
     pub fn flag(&self, key: &str) -> Result<Option<bool>, ConfigError> {
         match self.get(key).map(|raw| raw.trim().to_ascii_lowercase()) {

@@ -71,14 +71,10 @@ impl Plugin for CleanBasic {
                 format!("unknown country '{country_code}'; use an ISO 3166 alpha-2 code such as PL, DE, GB, US"),
             )
         })?;
-        let invalid_phone = match config.get("invalid_phone").unwrap_or_default() {
-            "keep" => InvalidPhone::Keep,
-            "clear" => InvalidPhone::Clear,
-            "reject" => InvalidPhone::Reject,
-            other => {
-                return Err(ConfigError::new("invalid_phone", format!("expected keep, clear or reject, got '{other}'")));
-            }
-        };
+        let invalid_phone = config.choice(
+            "invalid_phone",
+            &[("keep", InvalidPhone::Keep), ("clear", InvalidPhone::Clear), ("reject", InvalidPhone::Reject)],
+        )?;
         let drop_email_domains: Vec<String> =
             config.list("drop_email_domains").iter().map(|domain| domain.trim_start_matches('@').to_lowercase()).collect();
         if let Some(bad) = drop_email_domains.iter().find(|domain| !email::is_valid_domain(domain)) {

@@ -62,17 +62,10 @@ impl Plugin for DedupEmail {
     }
 
     fn configure(config: &Config) -> Result<Self, ConfigError> {
-        let survivor = match config.get("survivor").unwrap_or_default().trim() {
-            "most_recent" => Policy::MostRecent,
-            "oldest" => Policy::Oldest,
-            "most_complete" => Policy::MostComplete,
-            other => {
-                return Err(ConfigError::new(
-                    "survivor",
-                    format!("expected most_recent, oldest or most_complete, got '{other}'"),
-                ));
-            }
-        };
+        let survivor = config.choice(
+            "survivor",
+            &[("most_recent", Policy::MostRecent), ("oldest", Policy::Oldest), ("most_complete", Policy::MostComplete)],
+        )?;
         let match_on_phone = config.flag("match_on_phone")?.unwrap_or(true);
         Ok(DedupEmail {
             email_fields: config.list("email_fields"),

@@ -79,13 +79,8 @@ impl Plugin for SegmentLabels {
     }
 
     fn configure(config: &Config) -> Result<Self, ConfigError> {
-        let segment_match = match config.get("segment_match").unwrap_or_default().trim() {
-            "exact" => SegmentMatch::Exact,
-            "normalized" => SegmentMatch::Normalized,
-            other => {
-                return Err(ConfigError::new("segment_match", format!("expected exact or normalized, got '{other}'")));
-            }
-        };
+        let segment_match =
+            config.choice("segment_match", &[("exact", SegmentMatch::Exact), ("normalized", SegmentMatch::Normalized)])?;
         Ok(SegmentLabels {
             colors: colors::map("colors", &config.list("colors"))?,
             default_color: colors::by_name("default_color", config.get("default_color").unwrap_or_default())?,
