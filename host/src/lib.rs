@@ -5,8 +5,10 @@
 //! records_csv  records from a CSV file (plugin authors' test input)
 //! plugins    the sandboxed WebAssembly plugin host (the only module that touches wasmtime)
 //! pipeline   clean -> dedup -> label over a whole data set, every record accounted for
+//! pipedrive  the Pipedrive client: typed calls, pacing to the rate limits, retries, token bill
 //! ```
 
+pub mod pipedrive;
 pub mod pipeline;
 pub mod plugins;
 pub mod record;

@@ -1,0 +1,400 @@
+//! The Pipedrive client: the only module that speaks Pipedrive's wire format. Phases call typed
+//! methods with our own types; this module picks v2 where Pipedrive offers it and v1 where it does
+//! not, paces requests to the account's burst window, retries what is safe to retry, resolves lost
+//! writes by their marker instead of writing twice, waits out (or stops at) the daily token budget,
+//! and keeps the token bill.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), crm_migrate::pipedrive::ClientError> {
+//! use crm_migrate::pipedrive::{ApiToken, ClientConfig, ContactPoint, NewPerson, PipedriveClient, Plan};
+//! let token = ApiToken::new(std::env::var("PIPEDRIVE_API_TOKEN").unwrap()).unwrap();
+//! let client = PipedriveClient::new(ClientConfig::new("https://acme.pipedrive.com", token, Plan::Growth), None)?;
+//! let person = NewPerson { name: "Jane Doe".into(), emails: vec![ContactPoint::primary("jane@acme.com")], ..NewPerson::default() };
+//! let created = client.create_person(&person, None).await?;
+//! println!("person {} created; {} tokens spent so far", created.id, client.bill().tokens());
+//! # Ok(()) }
+//! ```
+
+mod bill;
+mod error;
+mod model;
+mod pacing;
+mod secret;
+mod transport;
+
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+pub use bill::{OperationBill, TokenBill};
+pub use error::{ClientError, human_duration};
+pub use model::*;
+pub use pipedrive_api::Plan;
+pub use secret::ApiToken;
+pub use transport::{BudgetPolicy, ClientConfig, ClientEvent, ClientStats, DailyBudget, EventObserver, RetryPolicy};
+
+use transport::{Payload, Transport};
+
+/// Pipedrive's largest page.
+const PAGE_LIMIT: u32 = 500;
+/// `GET /v1/files` allows at most 100 per page.
+const FILES_PAGE_LIMIT: u32 = 100;
+/// How often a create whose answer was lost is looked up and sent again before giving up.
+const LOST_WRITE_ATTEMPTS: u32 = 5;
+
+/// A client for one Pipedrive account. Cheap to share: wrap it in an `Arc` and call it from many tasks.
+pub struct PipedriveClient {
+    transport: Transport,
+}
+
+impl PipedriveClient {
+    pub fn new(config: ClientConfig, observer: Option<EventObserver>) -> Result<PipedriveClient, ClientError> {
+        Ok(PipedriveClient { transport: Transport::new(config, observer)? })
+    }
+
+    /// Tokens spent so far, per operation.
+    pub fn bill(&self) -> TokenBill {
+        self.transport.bill()
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        self.transport.stats()
+    }
+
+    /// The daily budget as Pipedrive last reported it.
+    pub fn budget(&self) -> DailyBudget {
+        self.transport.budget()
+    }
+
+    /// Requests per 2-second window, as Pipedrive last reported it.
+    pub fn burst_limit(&self) -> u32 {
+        self.transport.burst_limit()
+    }
+
+    // ----- users and activity types (v1 only) -----
+
+    pub async fn users(&self) -> Result<Vec<User>, ClientError> {
+        self.get_data("/api/v1/users", &[]).await
+    }
+
+    /// The user the API token belongs to.
+    pub async fn me(&self) -> Result<User, ClientError> {
+        self.get_data("/api/v1/users/me", &[]).await
+    }
+
+    pub async fn activity_types(&self) -> Result<Vec<ActivityType>, ClientError> {
+        self.get_data("/api/v1/activityTypes", &[]).await
+    }
+
+    /// Creates a custom activity type; `icon_key` is one of Pipedrive's icons (task, call, ...).
+    pub async fn create_activity_type(&self, name: &str, icon_key: &str) -> Result<ActivityType, ClientError> {
+        self.send_data(Method::POST, "/api/v1/activityTypes", json!({ "name": name, "icon_key": icon_key })).await
+    }
+
+    pub async fn delete_activity_type(&self, id: u64) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v1/activityTypes/{id}")).await
+    }
+
+    // ----- fields and their options (labels are the options of the built-in `label` field) -----
+
+    pub async fn fields(&self, kind: EntityKind) -> Result<Vec<Field>, ClientError> {
+        self.list_by_cursor(&format!("/api/v2/{}", kind.fields_collection()), Vec::new()).await
+    }
+
+    pub async fn create_field(&self, kind: EntityKind, field: &NewField) -> Result<Field, ClientError> {
+        self.send_data(Method::POST, &format!("/api/v2/{}", kind.fields_collection()), to_json(field)?).await
+    }
+
+    pub async fn delete_field(&self, kind: EntityKind, field_code: &str) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v2/{}/{field_code}", kind.fields_collection())).await
+    }
+
+    /// Adds options to an enum or set field (or labels to `label`); returns the field's options after.
+    pub async fn add_field_options(&self, kind: EntityKind, field_code: &str, labels: &[String]) -> Result<Vec<FieldOption>, ClientError> {
+        let body: Vec<Value> = labels.iter().map(|label| json!({ "label": label })).collect();
+        let path = format!("/api/v2/{}/{field_code}/options", kind.fields_collection());
+        self.send_data(Method::POST, &path, Value::Array(body)).await
+    }
+
+    pub async fn delete_field_options(&self, kind: EntityKind, field_code: &str, option_ids: &[u64]) -> Result<(), ClientError> {
+        let body: Vec<Value> = option_ids.iter().map(|id| json!({ "id": id })).collect();
+        let path = format!("/api/v2/{}/{field_code}/options", kind.fields_collection());
+        self.transport.call(Method::DELETE, &path, &[], &Payload::Json(Value::Array(body))).await.map(drop)
+    }
+
+    // ----- pipelines and stages -----
+
+    pub async fn pipelines(&self) -> Result<Vec<Pipeline>, ClientError> {
+        self.list_by_cursor("/api/v2/pipelines", Vec::new()).await
+    }
+
+    /// Creates a pipeline; Pipedrive appends it after the existing ones.
+    pub async fn create_pipeline(&self, name: &str) -> Result<Pipeline, ClientError> {
+        self.send_data(Method::POST, "/api/v2/pipelines", json!({ "name": name })).await
+    }
+
+    pub async fn delete_pipeline(&self, id: u64) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v2/pipelines/{id}")).await
+    }
+
+    pub async fn stages(&self, pipeline_id: Option<u64>) -> Result<Vec<Stage>, ClientError> {
+        let filter = pipeline_id.map(|id| vec![("pipeline_id", id.to_string())]).unwrap_or_default();
+        self.list_by_cursor("/api/v2/stages", filter).await
+    }
+
+    /// Creates a stage at the end of its pipeline: create a pipeline's stages in their order.
+    pub async fn create_stage(&self, stage: &NewStage) -> Result<Stage, ClientError> {
+        self.send_data(Method::POST, "/api/v2/stages", to_json(stage)?).await
+    }
+
+    pub async fn delete_stage(&self, id: u64) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v2/stages/{id}")).await
+    }
+
+    // ----- persons, organizations, deals, activities -----
+
+    /// Creates a person. With a marker, a lost answer is resolved by finding the person by it.
+    pub async fn create_person(&self, person: &NewPerson, marker: Option<&Marker>) -> Result<Person, ClientError> {
+        self.create(EntityKind::Person, person, marker).await
+    }
+
+    pub async fn person(&self, id: u64) -> Result<Person, ClientError> {
+        self.get_data(&format!("/api/v2/persons/{id}"), &[]).await
+    }
+
+    /// Sets the given fields of a person (those left empty in `changes` are not touched).
+    pub async fn update_person(&self, id: u64, changes: &NewPerson) -> Result<Person, ClientError> {
+        self.send_data(Method::PATCH, &format!("/api/v2/persons/{id}"), to_json(changes)?).await
+    }
+
+    pub async fn delete_person(&self, id: u64) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v2/persons/{id}")).await
+    }
+
+    /// Every person that is not deleted, 500 per request.
+    pub async fn persons(&self) -> Result<Vec<Person>, ClientError> {
+        self.list_by_cursor("/api/v2/persons", Vec::new()).await
+    }
+
+    pub async fn create_organization(&self, organization: &NewOrganization, marker: Option<&Marker>) -> Result<Organization, ClientError> {
+        self.create(EntityKind::Organization, organization, marker).await
+    }
+
+    pub async fn organization(&self, id: u64) -> Result<Organization, ClientError> {
+        self.get_data(&format!("/api/v2/organizations/{id}"), &[]).await
+    }
+
+    pub async fn update_organization(&self, id: u64, changes: &NewOrganization) -> Result<Organization, ClientError> {
+        self.send_data(Method::PATCH, &format!("/api/v2/organizations/{id}"), to_json(changes)?).await
+    }
+
+    pub async fn delete_organization(&self, id: u64) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v2/organizations/{id}")).await
+    }
+
+    pub async fn organizations(&self) -> Result<Vec<Organization>, ClientError> {
+        self.list_by_cursor("/api/v2/organizations", Vec::new()).await
+    }
+
+    pub async fn create_deal(&self, deal: &NewDeal, marker: Option<&Marker>) -> Result<Deal, ClientError> {
+        self.create(EntityKind::Deal, deal, marker).await
+    }
+
+    pub async fn deal(&self, id: u64) -> Result<Deal, ClientError> {
+        self.get_data(&format!("/api/v2/deals/{id}"), &[]).await
+    }
+
+    pub async fn update_deal(&self, id: u64, changes: &NewDeal) -> Result<Deal, ClientError> {
+        self.send_data(Method::PATCH, &format!("/api/v2/deals/{id}"), to_json(changes)?).await
+    }
+
+    pub async fn delete_deal(&self, id: u64) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v2/deals/{id}")).await
+    }
+
+    /// Every deal that is not deleted (open, won and lost).
+    pub async fn deals(&self) -> Result<Vec<Deal>, ClientError> {
+        self.list_by_cursor("/api/v2/deals", Vec::new()).await
+    }
+
+    /// Creates an activity. Activities have no custom marker field: a lost answer comes back as
+    /// [`ClientError::WriteOutcomeUnknown`] for the journal to resolve.
+    pub async fn create_activity(&self, activity: &NewActivity) -> Result<Activity, ClientError> {
+        self.create(EntityKind::Activity, activity, None).await
+    }
+
+    pub async fn activity(&self, id: u64) -> Result<Activity, ClientError> {
+        self.get_data(&format!("/api/v2/activities/{id}"), &[]).await
+    }
+
+    pub async fn delete_activity(&self, id: u64) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v2/activities/{id}")).await
+    }
+
+    pub async fn activities(&self) -> Result<Vec<Activity>, ClientError> {
+        self.list_by_cursor("/api/v2/activities", Vec::new()).await
+    }
+
+    pub async fn activity_fields(&self) -> Result<Vec<Field>, ClientError> {
+        self.fields(EntityKind::Activity).await
+    }
+
+    // ----- search -----
+
+    /// Persons whose email is exactly `email` (Pipedrive compares without case).
+    pub async fn search_persons_by_email(&self, email: &str) -> Result<Vec<PersonHit>, ClientError> {
+        let query = [("term", email.to_string()), ("fields", "email".into()), ("exact_match", "true".into()), ("limit", PAGE_LIMIT.to_string())];
+        let body = self.transport.call(Method::GET, "/api/v2/persons/search", &query, &Payload::Empty).await?;
+        let items = body.pointer("/data/items").cloned().unwrap_or(Value::Array(Vec::new()));
+        let items: Vec<Value> = parse("searchPersons", items)?;
+        items.into_iter().map(|item| parse("searchPersons", item.get("item").cloned().unwrap_or(item))).collect()
+    }
+
+    /// The ids of records whose custom field `field_code` is exactly `value` (case-sensitive).
+    pub async fn find_by_field(&self, kind: EntityKind, field_code: &str, value: &str) -> Result<Vec<u64>, ClientError> {
+        let entity_type = kind.search_type().ok_or_else(|| ClientError::UnknownOperation {
+            method: "GET".into(),
+            path: format!("/api/v2/itemSearch/field for {}", kind.collection()),
+        })?;
+        let query = [
+            ("term", value.to_string()),
+            ("entity_type", entity_type.to_string()),
+            ("field", field_code.to_string()),
+            ("match", "exact".into()),
+            ("limit", PAGE_LIMIT.to_string()),
+        ];
+        let body = self.transport.call(Method::GET, "/api/v2/itemSearch/field", &query, &Payload::Empty).await?;
+        let hits = body.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+        // The spec's schema wraps hits as {result_score, item}; its example has them bare.
+        Ok(hits.iter().filter_map(|hit| hit.get("item").unwrap_or(hit).get("id")?.as_u64()).collect())
+    }
+
+    // ----- notes and files (v1 only) -----
+
+    pub async fn create_note(&self, note: &NewNote) -> Result<Note, ClientError> {
+        self.send_data(Method::POST, "/api/v1/notes", to_json(note)?).await
+    }
+
+    pub async fn delete_note(&self, id: u64) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v1/notes/{id}")).await
+    }
+
+    /// Notes, optionally only those of one person.
+    pub async fn notes(&self, person_id: Option<u64>) -> Result<Vec<Note>, ClientError> {
+        let filter = person_id.map(|id| vec![("person_id", id.to_string())]).unwrap_or_default();
+        self.list_by_offset("/api/v1/notes", filter, PAGE_LIMIT).await
+    }
+
+    pub async fn upload_file(&self, file: &NewFile) -> Result<FileRecord, ClientError> {
+        let links = [("person_id", file.person_id), ("org_id", file.org_id), ("deal_id", file.deal_id), ("activity_id", file.activity_id)];
+        let fields = links.iter().filter_map(|(name, id)| Some((name.to_string(), (*id)?.to_string()))).collect();
+        let payload = Payload::Multipart { fields, file_name: file.file_name.clone(), bytes: file.bytes.clone() };
+        let body = self.transport.call(Method::POST, "/api/v1/files", &[], &payload).await?;
+        data("addFile", body)
+    }
+
+    pub async fn files(&self) -> Result<Vec<FileRecord>, ClientError> {
+        self.list_by_offset("/api/v1/files", Vec::new(), FILES_PAGE_LIMIT).await
+    }
+
+    pub async fn delete_file(&self, id: u64) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v1/files/{id}")).await
+    }
+
+    // ----- the plumbing every call above shares -----
+
+    /// POSTs a new record. If the answer is lost, looks the record up by its marker: found means
+    /// the write was applied (no second write); not found means it was not, so it is sent again.
+    async fn create<N: Serialize, T: DeserializeOwned>(&self, kind: EntityKind, record: &N, marker: Option<&Marker>) -> Result<T, ClientError> {
+        let path = format!("/api/v2/{}", kind.collection());
+        let payload = Payload::Json(to_json(record)?);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let error = match self.transport.call(Method::POST, &path, &[], &payload).await {
+                Ok(body) => return data(kind.collection(), body),
+                Err(error @ ClientError::WriteOutcomeUnknown { .. }) => error,
+                Err(other) => return Err(other),
+            };
+            let Some(marker) = marker else { return Err(error) };
+            if let Some(&id) = self.find_by_field(kind, &marker.field_code, &marker.value).await?.first() {
+                self.transport.note_lost_write_found(pipedrive_api::operation("POST", &path).map_or("create", |op| op.operation_id), id);
+                return self.get_data(&format!("{path}/{id}"), &[]).await;
+            }
+            if attempts >= LOST_WRITE_ATTEMPTS {
+                return Err(error);
+            }
+        }
+    }
+
+    async fn get_data<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ClientError> {
+        let body = self.transport.call(Method::GET, path, query, &Payload::Empty).await?;
+        data(path, body)
+    }
+
+    async fn send_data<T: DeserializeOwned>(&self, method: Method, path: &str, body: Value) -> Result<T, ClientError> {
+        let body = self.transport.call(method, path, &[], &Payload::Json(body)).await?;
+        data(path, body)
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), ClientError> {
+        self.transport.call(Method::DELETE, path, &[], &Payload::Empty).await.map(drop)
+    }
+
+    /// A v2 list, all pages: `cursor` and `limit`, until `next_cursor` is null.
+    async fn list_by_cursor<T: DeserializeOwned>(&self, path: &str, filter: Vec<(&str, String)>) -> Result<Vec<T>, ClientError> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = filter.clone();
+            query.push(("limit", PAGE_LIMIT.to_string()));
+            if let Some(cursor) = &cursor {
+                query.push(("cursor", cursor.clone()));
+            }
+            let body = self.transport.call(Method::GET, path, &query, &Payload::Empty).await?;
+            cursor = body.pointer("/additional_data/next_cursor").and_then(Value::as_str).map(str::to_string);
+            all.extend(data::<Vec<T>>(path, body)?);
+            if cursor.is_none() {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// A v1 list, all pages: `start` and `limit`, until `more_items_in_collection` is false.
+    async fn list_by_offset<T: DeserializeOwned>(&self, path: &str, filter: Vec<(&str, String)>, limit: u32) -> Result<Vec<T>, ClientError> {
+        let mut all = Vec::new();
+        let mut start = 0u64;
+        loop {
+            let mut query = filter.clone();
+            query.push(("start", start.to_string()));
+            query.push(("limit", limit.to_string()));
+            let body = self.transport.call(Method::GET, path, &query, &Payload::Empty).await?;
+            // Most v1 lists wrap the page in `pagination`; a few put it directly in additional_data.
+            let page = body.pointer("/additional_data/pagination").or_else(|| body.get("additional_data")).cloned().unwrap_or(Value::Null);
+            let more = page.get("more_items_in_collection").and_then(Value::as_bool).unwrap_or(false);
+            let received = data::<Option<Vec<T>>>(path, body)?.unwrap_or_default();
+            start = page.get("next_start").and_then(Value::as_u64).unwrap_or(start + received.len() as u64);
+            all.extend(received);
+            if !more {
+                return Ok(all);
+            }
+        }
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Value, ClientError> {
+    serde_json::to_value(value).map_err(|error| ClientError::BadResponse { operation: "encode request", reason: error.to_string() })
+}
+
+/// The `data` of Pipedrive's envelope, as our type.
+fn data<T: DeserializeOwned>(operation: &str, mut body: Value) -> Result<T, ClientError> {
+    parse(operation, body.get_mut("data").map(Value::take).unwrap_or(Value::Null))
+}
+
+fn parse<T: DeserializeOwned>(operation: &str, value: Value) -> Result<T, ClientError> {
+    serde_json::from_value(value).map_err(|error| ClientError::BadResponse {
+        operation: "decode response",
+        reason: format!("{operation}: {error}"),
+    })
+}

@@ -1,0 +1,214 @@
+//! Paces requests to Pipedrive's rolling 2-second burst window, so that a steady run never sees a 429.
+//!
+//! Each request reserves a send time before it goes out: if the window already holds `limit` sends,
+//! the new one waits until the oldest of them leaves the window (plus a small margin for network
+//! jitter, since Pipedrive counts arrivals and we count departures). Reservations, not a lock held
+//! across the request, let many requests be in flight at once while their departures stay paced.
+//! The server's headers keep the window honest when someone else uses the same token.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pipedrive_api::BURST_WINDOW;
+
+/// Extra spacing when the window is full. 50 ms of every 2 s costs 2.5% of the allowed rate and
+/// covers the jitter between two requests' travel times.
+pub const JITTER_MARGIN: Duration = Duration::from_millis(50);
+
+/// How late a response may arrive after the server counted its request.
+const RESPONSE_SLACK: Duration = Duration::from_millis(250);
+
+/// What the server said about a window in one response's headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowReport {
+    pub limit: u32,
+    pub remaining: u32,
+}
+
+#[derive(Debug)]
+struct Window {
+    limit: u32,
+    /// Reserved send times, oldest first, including some that are still in the future.
+    sends: VecDeque<Instant>,
+}
+
+impl Window {
+    fn new(limit: u32) -> Window {
+        Window { limit: limit.max(1), sends: VecDeque::new() }
+    }
+
+    fn reserve(&mut self, earliest: Instant) -> Instant {
+        let limit = self.limit as usize;
+        let mut at = earliest;
+        if self.sends.len() >= limit {
+            at = at.max(self.sends[self.sends.len() - limit] + BURST_WINDOW + JITTER_MARGIN);
+        }
+        self.insert(at);
+        self.forget_before(at);
+        at
+    }
+
+    fn insert(&mut self, at: Instant) {
+        let position = self.sends.partition_point(|&sent| sent <= at);
+        self.sends.insert(position, at);
+    }
+
+    /// Sends that left the window before `at` can no longer hold anyone back (reservations only grow).
+    fn forget_before(&mut self, at: Instant) {
+        let keep_from = at.checked_sub(BURST_WINDOW + JITTER_MARGIN).unwrap_or(at);
+        while self.sends.len() > self.limit as usize && self.sends.front().is_some_and(|&sent| sent < keep_from) {
+            self.sends.pop_front();
+        }
+    }
+
+    /// Our sends the server may still count: its window ended at the request's arrival, a little
+    /// before we read the response, so ours is counted generously (a response's travel time).
+    fn in_window(&self, now: Instant) -> usize {
+        let from = now.checked_sub(BURST_WINDOW + RESPONSE_SLACK).unwrap_or(now);
+        self.sends.iter().filter(|&&sent| sent > from && sent <= now).count()
+    }
+
+    /// Takes the server's view: a new limit, and requests by others on the same token counted as ours.
+    fn observe(&mut self, report: WindowReport, now: Instant) {
+        if report.limit > 0 && report.limit != self.limit {
+            self.limit = report.limit;
+        }
+        let used_by_server = report.limit.saturating_sub(report.remaining) as usize;
+        let ours = self.in_window(now);
+        for _ in ours..used_by_server {
+            self.insert(now);
+        }
+    }
+}
+
+/// The client's pacing state: the general window, the search window, and any pause the server asked for.
+#[derive(Debug)]
+pub struct Pacer {
+    state: Mutex<PacerState>,
+}
+
+#[derive(Debug)]
+struct PacerState {
+    general: Window,
+    search: Window,
+    paused_until: Option<Instant>,
+}
+
+impl Pacer {
+    pub fn new(burst_limit: u32, search_limit: u32) -> Pacer {
+        Pacer {
+            state: Mutex::new(PacerState { general: Window::new(burst_limit), search: Window::new(search_limit), paused_until: None }),
+        }
+    }
+
+    /// Reserves the earliest moment a request may leave; the caller sleeps until then and sends.
+    pub fn reserve(&self, search: bool, now: Instant) -> Instant {
+        let mut state = self.state.lock().expect("pacer lock");
+        let earliest = state.paused_until.map_or(now, |until| until.max(now));
+        if search {
+            // A search counts in both windows: the search limit and the token's general limit.
+            let at = state.search.reserve(earliest);
+            state.general.reserve(at)
+        } else {
+            state.general.reserve(earliest)
+        }
+    }
+
+    pub fn observe(&self, search: bool, report: WindowReport, now: Instant) {
+        let mut state = self.state.lock().expect("pacer lock");
+        if search { &mut state.search } else { &mut state.general }.observe(report, now);
+    }
+
+    /// Holds every request back until `until` (a 429's `retry-after`).
+    pub fn pause_until(&self, until: Instant) {
+        let mut state = self.state.lock().expect("pacer lock");
+        state.paused_until = Some(state.paused_until.map_or(until, |current| current.max(until)));
+    }
+
+    pub fn burst_limit(&self) -> u32 {
+        self.state.lock().expect("pacer lock").general.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn departures(pacer: &Pacer, count: usize, start: Instant) -> Vec<Duration> {
+        (0..count).map(|_| pacer.reserve(false, start) - start).collect()
+    }
+
+    #[test]
+    fn the_first_window_goes_out_at_once_and_the_next_waits_for_it() {
+        let start = Instant::now();
+        let pacer = Pacer::new(3, 10);
+        let times = departures(&pacer, 7, start);
+        let window = BURST_WINDOW + JITTER_MARGIN;
+        assert_eq!(times, vec![Duration::ZERO, Duration::ZERO, Duration::ZERO, window, window, window, window * 2]);
+    }
+
+    #[test]
+    fn no_two_seconds_ever_hold_more_than_the_limit() {
+        let start = Instant::now();
+        let pacer = Pacer::new(40, 10);
+        let mut times: Vec<Instant> = Vec::new();
+        for index in 0..500u64 {
+            // Callers arrive irregularly, sometimes long after the window emptied.
+            let now = start + Duration::from_millis(index * 37 % 1500 + index * 20);
+            times.push(pacer.reserve(index % 7 == 0, now));
+        }
+        times.sort();
+        for (index, &at) in times.iter().enumerate() {
+            let within = times[index..].iter().take_while(|&&later| later < at + BURST_WINDOW).count();
+            assert!(within <= 40, "{within} sends within 2 s of send {index}");
+        }
+    }
+
+    #[test]
+    fn a_saturated_window_runs_at_the_allowed_rate_less_the_margin() {
+        let start = Instant::now();
+        let pacer = Pacer::new(40, 10);
+        let last = *departures(&pacer, 4001, start).last().unwrap();
+        let achieved = 4000.0 / last.as_secs_f64();
+        assert!((19.4..=20.0).contains(&achieved), "{achieved} req/s against 20 allowed");
+    }
+
+    #[test]
+    fn searches_keep_to_their_own_lower_limit() {
+        let start = Instant::now();
+        let pacer = Pacer::new(40, 10);
+        let searches: Vec<Instant> = (0..11).map(|_| pacer.reserve(true, start)).collect();
+        assert_eq!(searches[9], start);
+        assert_eq!(searches[10], start + BURST_WINDOW + JITTER_MARGIN);
+        // A plain request still has room in the general window.
+        assert_eq!(pacer.reserve(false, start), start);
+    }
+
+    #[test]
+    fn requests_by_someone_else_on_the_same_token_slow_us_down() {
+        let start = Instant::now();
+        let pacer = Pacer::new(20, 10);
+        pacer.reserve(false, start);
+        // The server says 15 of 20 are used: 14 of them were not ours.
+        pacer.observe(false, WindowReport { limit: 20, remaining: 5 }, start);
+        let times = departures(&pacer, 6, start);
+        assert_eq!(times[4], Duration::ZERO);
+        assert!(times[5] >= BURST_WINDOW, "{times:?}");
+    }
+
+    #[test]
+    fn the_servers_limit_replaces_the_configured_one() {
+        let pacer = Pacer::new(20, 10);
+        pacer.observe(false, WindowReport { limit: 100, remaining: 99 }, Instant::now());
+        assert_eq!(pacer.burst_limit(), 100);
+    }
+
+    #[test]
+    fn a_pause_holds_everything_back() {
+        let start = Instant::now();
+        let pacer = Pacer::new(20, 10);
+        pacer.pause_until(start + Duration::from_secs(3));
+        assert_eq!(pacer.reserve(false, start), start + Duration::from_secs(3));
+    }
+}

@@ -1,0 +1,49 @@
+//! The API token: kept out of every log, report, error and database by having no way to print it.
+
+use std::fmt;
+
+/// A Pipedrive API token. `Debug` and `Display` print a redaction; only the transport reads the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    pub fn new(token: impl Into<String>) -> Result<ApiToken, &'static str> {
+        let token = token.into().trim().to_string();
+        if token.is_empty() {
+            return Err("the Pipedrive API token is empty");
+        }
+        if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("the Pipedrive API token contains whitespace or control characters");
+        }
+        Ok(ApiToken(token))
+    }
+
+    pub(super) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_never_prints() {
+        let token = ApiToken::new("0123456789abcdef").unwrap();
+        assert!(!format!("{token:?} {token}").contains("0123"));
+        assert!(ApiToken::new("  ").is_err());
+        assert!(ApiToken::new("abc def").is_err());
+    }
+}
