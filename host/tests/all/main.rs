@@ -4,6 +4,6 @@
 mod cache;
 mod cli;
 mod pipeline;
-mod sandbox;
+mod plugin_sandbox;
 mod support;
 mod vetting;
