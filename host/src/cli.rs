@@ -25,7 +25,7 @@ const EXIT_BATCHES_FAILED: u8 = 3;
     version,
     about = "Move a CRM from User.com to Pipedrive; per-customer rules run as sandboxed WebAssembly plugins",
     after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined).\n\
-                  Start with: crm-migrate plugin --help"
+                  Start with: crm-migrate plugin --help, crm-migrate sandbox serve --help"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,6 +42,20 @@ enum Command {
             crm-migrate plugin run acme_rules.wasm --hook clean --input records.csv   # see what it does"
     )]
     Plugin(PluginCommand),
+    /// Run the local Pipedrive sandbox (an API-compatible Pipedrive for rehearsals)
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// Serve a Pipedrive-compatible API on this machine, with Pipedrive's rate limits and optional faults
+    #[command(after_help = "Examples:\n  crm-migrate sandbox serve\n  \
+        crm-migrate sandbox serve --plan lite --record requests.jsonl --state account.json\n  \
+        crm-migrate sandbox serve --server-error-rate 0.05 --lost-response-rate 0.02 --seed 7\n\n\
+        Point a migration at it with its URL (http://127.0.0.1:8089) and the token sandbox-token. \
+        It keeps the account in memory; --state keeps it across restarts.")]
+    Serve(crate::sandbox_serve::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -176,6 +190,7 @@ pub fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
+        Command::Sandbox(SandboxCommand::Serve(args)) => crate::sandbox_serve::serve(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

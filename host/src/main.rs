@@ -1,6 +1,7 @@
 //! The `crm-migrate` command line.
 
 mod cli;
+mod sandbox_serve;
 mod scaffold;
 
 fn main() -> std::process::ExitCode {

@@ -1,8 +1,9 @@
 //! Paces requests to Pipedrive's rolling 2-second burst window, so that a steady run never sees a 429.
 //!
-//! Each request reserves a send time before it goes out: if the window already holds `limit` sends,
-//! the new one waits until the oldest of them leaves the window (plus a small margin for network
-//! jitter, since Pipedrive counts arrivals and we count departures). Reservations, not a lock held
+//! Each request reserves a send time before it goes out: departures are spaced evenly at the
+//! allowed rate, and if the window already holds `limit` sends, the new one waits until the oldest
+//! of them leaves the window (plus a margin for network jitter, since Pipedrive counts arrivals
+//! and we count departures). Reservations, not a lock held
 //! across the request, let many requests be in flight at once while their departures stay paced.
 //! The server's headers keep the window honest when someone else uses the same token.
 
@@ -12,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use pipedrive_api::BURST_WINDOW;
 
-/// Extra spacing when the window is full. 50 ms of every 2 s costs 2.5% of the allowed rate and
-/// covers the jitter between two requests' travel times.
-pub const JITTER_MARGIN: Duration = Duration::from_millis(50);
+/// Extra spacing when the window is full: it covers the difference between two requests' travel
+/// times (and, on a loaded machine, their scheduling). 100 ms of every 2 s costs 5% of the allowed
+/// rate at saturation; 50 ms still let a 429 through now and then under load.
+pub const JITTER_MARGIN: Duration = Duration::from_millis(100);
 
 /// How late a response may arrive after the server counted its request.
 const RESPONSE_SLACK: Duration = Duration::from_millis(250);
@@ -41,6 +43,11 @@ impl Window {
     fn reserve(&mut self, earliest: Instant) -> Instant {
         let limit = self.limit as usize;
         let mut at = earliest;
+        // Evenly spaced, not in bursts at each window's start: if another integration on the
+        // same token fills the window, only the one request then in flight meets a 429.
+        if let Some(&last) = self.sends.back() {
+            at = at.max(last + (BURST_WINDOW + JITTER_MARGIN) / self.limit);
+        }
         if self.sends.len() >= limit {
             at = at.max(self.sends[self.sends.len() - limit] + BURST_WINDOW + JITTER_MARGIN);
         }
@@ -120,6 +127,11 @@ impl Pacer {
         if search { &mut state.search } else { &mut state.general }.observe(report, now);
     }
 
+    /// Whether a pause the server asked for is still running.
+    pub fn is_paused(&self, now: Instant) -> bool {
+        self.state.lock().expect("pacer lock").paused_until.is_some_and(|until| until > now)
+    }
+
     /// Holds every request back until `until` (a 429's `retry-after`).
     pub fn pause_until(&self, until: Instant) {
         let mut state = self.state.lock().expect("pacer lock");
@@ -140,12 +152,13 @@ mod tests {
     }
 
     #[test]
-    fn the_first_window_goes_out_at_once_and_the_next_waits_for_it() {
+    fn departures_are_spaced_evenly_at_the_allowed_rate() {
         let start = Instant::now();
-        let pacer = Pacer::new(3, 10);
-        let times = departures(&pacer, 7, start);
-        let window = BURST_WINDOW + JITTER_MARGIN;
-        assert_eq!(times, vec![Duration::ZERO, Duration::ZERO, Duration::ZERO, window, window, window, window * 2]);
+        let pacer = Pacer::new(4, 10);
+        let times = departures(&pacer, 9, start);
+        let spacing = (BURST_WINDOW + JITTER_MARGIN) / 4;
+        let expected: Vec<Duration> = (0..9).map(|index| spacing * index).collect();
+        assert_eq!(times, expected);
     }
 
     #[test]
@@ -171,7 +184,7 @@ mod tests {
         let pacer = Pacer::new(40, 10);
         let last = *departures(&pacer, 4001, start).last().unwrap();
         let achieved = 4000.0 / last.as_secs_f64();
-        assert!((19.4..=20.0).contains(&achieved), "{achieved} req/s against 20 allowed");
+        assert!((19.0..=20.0).contains(&achieved), "{achieved} req/s against 20 allowed");
     }
 
     #[test]
@@ -179,10 +192,9 @@ mod tests {
         let start = Instant::now();
         let pacer = Pacer::new(40, 10);
         let searches: Vec<Instant> = (0..11).map(|_| pacer.reserve(true, start)).collect();
-        assert_eq!(searches[9], start);
-        assert_eq!(searches[10], start + BURST_WINDOW + JITTER_MARGIN);
-        // A plain request still has room in the general window.
-        assert_eq!(pacer.reserve(false, start), start);
+        assert_eq!(searches[10] - searches[0], BURST_WINDOW + JITTER_MARGIN, "ten searches per window");
+        // A plain request is spaced by the general window only.
+        assert!(pacer.reserve(false, start) - searches[10] <= (BURST_WINDOW + JITTER_MARGIN) / 40);
     }
 
     #[test]
@@ -190,10 +202,11 @@ mod tests {
         let start = Instant::now();
         let pacer = Pacer::new(20, 10);
         pacer.reserve(false, start);
-        // The server says 15 of 20 are used: 14 of them were not ours.
+        // The server says 15 of 20 are used: 14 of them were not ours. Five more fit in this
+        // window; the sixth waits for it to pass.
         pacer.observe(false, WindowReport { limit: 20, remaining: 5 }, start);
         let times = departures(&pacer, 6, start);
-        assert_eq!(times[4], Duration::ZERO);
+        assert!(times[4] < BURST_WINDOW, "{times:?}");
         assert!(times[5] >= BURST_WINDOW, "{times:?}");
     }
 

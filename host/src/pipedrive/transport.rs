@@ -107,6 +107,11 @@ pub struct Transport {
     http: reqwest::Client,
     config: ClientConfig,
     pacer: Pacer,
+    /// Set once an answer came back with the account's burst limit, cleared by a 429. While it is
+    /// not set, requests go one at a time: a client that trusted a wrong plan, or that shares its
+    /// token with another integration, would otherwise send a whole window into 429s.
+    limit_confirmed: std::sync::atomic::AtomicBool,
+    first_contact: tokio::sync::Mutex<()>,
     observer: Option<EventObserver>,
     ledger: Mutex<Ledger>,
 }
@@ -139,7 +144,15 @@ impl Transport {
             .map_err(|error| ClientError::BadResponse { operation: "connect", reason: error.to_string() })?;
         let pacer = Pacer::new(config.plan.burst_limit(), SEARCH_BURST_LIMIT);
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |since| since.as_nanos() as u64) | 1;
-        Ok(Transport { http, config, pacer, observer, ledger: Mutex::new(Ledger { jitter_state: seed, ..Ledger::default() }) })
+        Ok(Transport {
+            http,
+            config,
+            pacer,
+            limit_confirmed: std::sync::atomic::AtomicBool::new(false),
+            first_contact: tokio::sync::Mutex::new(()),
+            observer,
+            ledger: Mutex::new(Ledger { jitter_state: seed, ..Ledger::default() }),
+        })
     }
 
     pub fn bill(&self) -> TokenBill {
@@ -177,7 +190,12 @@ impl Transport {
             .ok_or_else(|| ClientError::UnknownOperation { method: method.to_string(), path: path.to_string() })?;
         let mut attempt = 1;
         loop {
-            let verdict = self.attempt(operation, &method, path, query, payload).await;
+            let verdict = if self.limit_confirmed.load(std::sync::atomic::Ordering::Acquire) {
+                self.attempt(operation, &method, path, query, payload).await
+            } else {
+                let _one_at_a_time = self.first_contact.lock().await;
+                self.attempt(operation, &method, path, query, payload).await
+            };
             let reason = match verdict {
                 Verdict::Done(body) => return Ok(body),
                 Verdict::Fail(error) => return Err(error),
@@ -201,8 +219,14 @@ impl Transport {
 
     async fn attempt(&self, operation: &'static Operation, method: &Method, path: &str, query: &[(&str, String)], payload: &Payload) -> Verdict {
         let search = operation.is_search();
-        let send_at = self.pacer.reserve(search, Instant::now());
-        tokio::time::sleep_until(send_at.into()).await;
+        loop {
+            let send_at = self.pacer.reserve(search, Instant::now());
+            tokio::time::sleep_until(send_at.into()).await;
+            // A 429 that came in while this request waited for its turn holds it back too.
+            if !self.pacer.is_paused(Instant::now()) {
+                break;
+            }
+        }
 
         let mut request = self
             .http
@@ -234,6 +258,10 @@ impl Transport {
         };
         let status = response.status();
         self.observe_headers(search, response.headers());
+        // The limit is now the server's (or, if it sent no headers, the plan's: nothing better is known).
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            self.limit_confirmed.store(true, std::sync::atomic::Ordering::Release);
+        }
         let retry_after = header_number(response.headers(), headers::RETRY_AFTER).map(Duration::from_secs);
         let is_html = response
             .headers()
@@ -255,7 +283,12 @@ impl Transport {
                     None => Verdict::Fail(ClientError::BadResponse { operation: operation.operation_id, reason: "the body is not JSON".into() }),
                 }
             }
-            StatusCode::TOO_MANY_REQUESTS => self.throttled(retry_after.unwrap_or(BURST_WINDOW), &message).await,
+            StatusCode::TOO_MANY_REQUESTS => {
+                // Until an answer gets through again, requests go one at a time: every 429 sent
+                // while throttled brings the token closer to Pipedrive's firewall block.
+                self.limit_confirmed.store(false, std::sync::atomic::Ordering::Release);
+                self.throttled(retry_after.unwrap_or(BURST_WINDOW), &message).await
+            }
             StatusCode::UNAUTHORIZED => Verdict::Fail(ClientError::Unauthorized),
             StatusCode::FORBIDDEN if is_html => Verdict::Fail(ClientError::Blocked),
             StatusCode::SERVICE_UNAVAILABLE => Verdict::Retry(format!("503 {message}")),

@@ -1,9 +1,15 @@
 //! crm-migrate's integration tests, one binary (one link) with a module per feature.
-//! They load real components built by `cargo build-plugins` from the workspace's sources.
+//! The plugin tests load real components built by `cargo build-plugins` from the workspace's
+//! sources; the Pipedrive tests talk real HTTP to a sandbox started in-process.
 
 mod cache;
 mod cli;
+mod conformance;
+mod faults;
+mod pipedrive_client;
+mod pipedrive_support;
 mod pipeline;
 mod plugin_sandbox;
+mod rate_limits;
 mod support;
 mod vetting;

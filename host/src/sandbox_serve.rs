@@ -1,0 +1,111 @@
+//! `crm-migrate sandbox serve`: runs the local Pipedrive sandbox for rehearsals, until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use crm_migrate::pipedrive::Plan;
+use crm_migrate_sandbox::{Faults, SandboxConfig};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on; the default keeps the sandbox on this machine
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    listen: SocketAddr,
+    /// The account's plan: sets the daily token budget (30,000 x multiplier x seats) and the burst limit
+    #[arg(long, default_value = "growth")]
+    plan: Plan,
+    /// Seats on the account
+    #[arg(long, default_value_t = 1)]
+    seats: u32,
+    /// Purchased extra tokens per day
+    #[arg(long, default_value_t = 0)]
+    top_up_tokens: u64,
+    /// A daily token budget instead of the plan's (to rehearse running out)
+    #[arg(long)]
+    daily_token_budget: Option<u64>,
+    /// Requests per 2 s per token instead of the plan's
+    #[arg(long)]
+    burst_limit: Option<u32>,
+    /// API token the sandbox accepts; repeat for several
+    #[arg(long = "token", default_value = "sandbox-token")]
+    tokens: Vec<String>,
+    /// Write every request and answer to this file as JSON lines (tokens left out)
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Load the account from this file if it exists, and save it there on exit
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Seed for field keys and faults: the same seed gives the same account
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Share of requests answered 500/502/503 (nothing applied), 0 to 1
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    server_error_rate: f64,
+    /// Share of requests applied whose answer is lost (the connection closes), 0 to 1
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    lost_response_rate: f64,
+    /// Share of requests whose connection is dropped before anything happens, 0 to 1
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    dropped_connection_rate: f64,
+    /// Share of requests answered late, 0 to 1
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    slow_rate: f64,
+    /// How late a slow answer is, in milliseconds
+    #[arg(long, default_value_t = 3000)]
+    slow_ms: u64,
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!("'{text}' is not a share between 0 and 1 (0.05 is 5%)")),
+    }
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = SandboxConfig {
+        plan: args.plan,
+        seats: args.seats,
+        top_up_tokens: args.top_up_tokens,
+        daily_token_budget: args.daily_token_budget,
+        burst_limit: args.burst_limit,
+        api_tokens: args.tokens.clone(),
+        record_path: args.record.clone(),
+        state_path: args.state.clone(),
+        account_seed: args.seed,
+        faults: Faults {
+            seed: args.seed.unwrap_or(1),
+            server_error_rate: args.server_error_rate,
+            lost_response_rate: args.lost_response_rate,
+            dropped_connection_rate: args.dropped_connection_rate,
+            slow_rate: args.slow_rate,
+            slow_by: Duration::from_millis(args.slow_ms),
+        },
+        ..SandboxConfig::default()
+    };
+    let budget = args.daily_token_budget.unwrap_or_else(|| args.plan.daily_token_budget(args.seats, args.top_up_tokens));
+    let burst = args.burst_limit.unwrap_or_else(|| args.plan.burst_limit());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr()?;
+        if !address.ip().is_loopback() {
+            eprintln!("warning: listening on {address}, reachable from other machines");
+        }
+        println!("Pipedrive sandbox on http://{address}");
+        println!("  plan {}, {} seat(s): {budget} tokens a day, {burst} requests per 2 s per token", args.plan, args.seats);
+        println!("  accepts the token(s) given with --token (default: sandbox-token)");
+        if let Some(record) = &args.record {
+            println!("  recording requests to {}", record.display());
+        }
+        if let Some(state) = &args.state {
+            println!("  account state in {} (saved on exit)", state.display());
+        }
+        println!("  inspect: curl http://{address}/_sandbox/state | curl http://{address}/_sandbox/stats");
+        println!("Ctrl-C stops it.");
+        crm_migrate_sandbox::serve(config, listener).await.context("the sandbox stopped with an error")
+    })
+}

@@ -1,0 +1,192 @@
+//! Pipedrive's JSON envelopes: success, list pagination (v2 cursors, v1 start/limit) and errors.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+/// What a handler answers: a status and a JSON body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+/// A request the handler refused; rendered with Pipedrive's error envelope.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: u16,
+    pub body: Value,
+}
+
+pub type ApiResult = Result<Reply, ApiError>;
+
+/// `{"success":true,"data":...}`.
+pub fn ok(data: Value) -> ApiResult {
+    Ok(Reply { status: 200, body: json!({"success": true, "data": data}) })
+}
+
+pub fn ok_with(data: Value, additional_data: Value) -> ApiResult {
+    Ok(Reply { status: 200, body: json!({"success": true, "data": data, "additional_data": additional_data}) })
+}
+
+impl ApiError {
+    /// 400 as API v2 reports it: `{"success":false,"error":"...","code":"ERR_BAD_REQUEST"}`.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError { status: 400, body: json!({"success": false, "error": message.into(), "code": "ERR_BAD_REQUEST"}) }
+    }
+
+    /// `Validation failed: <field>: <problem>`, the form real v2 traffic shows.
+    pub fn invalid(field: &str, problem: impl std::fmt::Display) -> ApiError {
+        ApiError::bad_request(format!("Validation failed: {field}: {problem}"))
+    }
+
+    /// 404 with the spec's example body.
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError {
+            status: 404,
+            body: json!({"success": false, "error": format!("{what} not found"), "error_info": "Object was not found.", "data": null, "additional_data": null}),
+        }
+    }
+
+    pub fn entity_not_found() -> ApiError {
+        let mut error = ApiError::not_found("Entity");
+        error.body["error"] = json!("Entity was not found");
+        error
+    }
+}
+
+/// The list query parameters shared by every v2 list: `limit` (default 100, at most 500) and `cursor`.
+pub struct CursorPage {
+    pub limit: usize,
+    pub sort_by: String,
+    pub descending: bool,
+    after: Option<(Value, u64)>,
+}
+
+pub fn query_limit(query: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match query.get("limit") {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
+            _ => Err(ApiError::invalid("limit", format!("must be an integer from 1 to {max}, got '{text}'"))),
+        },
+    }
+}
+
+impl CursorPage {
+    pub fn from_query(query: &HashMap<String, String>, sortable: &[&str]) -> Result<CursorPage, ApiError> {
+        let limit = query_limit(query, 100, 500)?;
+        let sort_by = query.get("sort_by").cloned().unwrap_or_else(|| "id".to_owned());
+        if !sortable.contains(&sort_by.as_str()) {
+            return Err(ApiError::invalid("sort_by", format!("must be one of {}", sortable.join(", "))));
+        }
+        let descending = match query.get("sort_direction").map(String::as_str) {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(other) => return Err(ApiError::invalid("sort_direction", format!("must be asc or desc, got '{other}'"))),
+        };
+        let after = match query.get("cursor") {
+            None => None,
+            Some(cursor) => {
+                let decoded = URL_SAFE_NO_PAD
+                    .decode(cursor.trim_end_matches('='))
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                    .filter(|value| value["field"] == json!(sort_by) && value["id"].is_u64());
+                let Some(value) = decoded else {
+                    return Err(ApiError::invalid("cursor", "is not a cursor this list handed out"));
+                };
+                Some((value["fieldValue"].clone(), value["id"].as_u64().unwrap_or(0)))
+            }
+        };
+        Ok(CursorPage { limit, sort_by, descending, after })
+    }
+
+    /// Sorts `items` (JSON objects with an `id`), skips to the cursor, and cuts one page.
+    /// Returns the page and `additional_data` with `next_cursor` (null on the last page).
+    pub fn page(&self, mut items: Vec<Value>) -> (Vec<Value>, Value) {
+        let key = |item: &Value| (item[&self.sort_by].clone(), item["id"].as_u64().unwrap_or(0));
+        items.sort_by(|a, b| {
+            let ordering = compare_keys(&key(a), &key(b));
+            if self.descending { ordering.reverse() } else { ordering }
+        });
+        if let Some(after) = &self.after {
+            items.retain(|item| {
+                let ordering = compare_keys(&key(item), after);
+                if self.descending { ordering == Ordering::Less } else { ordering == Ordering::Greater }
+            });
+        }
+        let more = items.len() > self.limit;
+        items.truncate(self.limit);
+        let next_cursor = match (more, items.last()) {
+            (true, Some(last)) => {
+                let (field_value, id) = key(last);
+                let cursor = json!({"field": self.sort_by, "fieldValue": field_value, "sortDirection": if self.descending {"desc"} else {"asc"}, "id": id});
+                Value::String(URL_SAFE_NO_PAD.encode(cursor.to_string()))
+            }
+            _ => Value::Null,
+        };
+        (items, json!({"next_cursor": next_cursor}))
+    }
+}
+
+fn compare_keys(a: &(Value, u64), b: &(Value, u64)) -> Ordering {
+    compare_values(&a.0, &b.0).then(a.1.cmp(&b.1))
+}
+
+fn compare_values(a: &Value, b: &Value) -> Ordering {
+    fn rank(value: &Value) -> u8 {
+        match value {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::Number(_) => 2,
+            Value::String(_) => 3,
+            _ => 4,
+        }
+    }
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64().unwrap_or(0.0).total_cmp(&y.as_f64().unwrap_or(0.0)),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// v1 offset pagination: `start` (default 0) and `limit` (default 100, at most `max`).
+pub fn v1_page(items: Vec<Value>, query: &HashMap<String, String>, max: usize) -> Result<(Vec<Value>, Value), ApiError> {
+    let start = match query.get("start") {
+        None => 0,
+        Some(text) => text.parse::<usize>().map_err(|_| ApiError::invalid("start", format!("must be a non-negative integer, got '{text}'")))?,
+    };
+    let limit = query_limit(query, 100, max)?;
+    let total = items.len();
+    let page: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
+    let more = start + page.len() < total;
+    let mut pagination = json!({"start": start, "limit": limit, "more_items_in_collection": more});
+    if more {
+        pagination["next_start"] = json!(start + limit);
+    }
+    Ok((page, json!({"pagination": pagination})))
+}
+
+/// Offset pagination behind an opaque cursor, for lists without a natural sort key
+/// (field definitions, search results).
+pub fn offset_page(items: Vec<Value>, query: &HashMap<String, String>) -> Result<(Vec<Value>, Value), ApiError> {
+    let limit = query_limit(query, 100, 500)?;
+    let start = match query.get("cursor") {
+        None => 0,
+        Some(cursor) => URL_SAFE_NO_PAD
+            .decode(cursor.trim_end_matches('='))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .and_then(|value| value["offset"].as_u64())
+            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list handed out"))? as usize,
+    };
+    let total = items.len();
+    let page: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
+    let next = start + page.len();
+    let next_cursor = if next < total { Value::String(URL_SAFE_NO_PAD.encode(json!({"offset": next}).to_string())) } else { Value::Null };
+    Ok((page, json!({"next_cursor": next_cursor})))
+}

@@ -1,0 +1,14 @@
+//! Integration tests of the sandbox over real HTTP on 127.0.0.1: one binary, a module per concern.
+
+mod support;
+
+mod auth;
+mod conformance;
+mod custom_fields;
+mod entities;
+mod faults;
+mod files_and_state;
+mod limits;
+mod search;
+mod v1;
+mod validation;
