@@ -90,6 +90,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let burst = args.burst_limit.unwrap_or_else(|| args.plan.burst_limit());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
+        // Ctrl-C is caught from here on, before the address is printed: whoever starts the
+        // sandbox and waits for that line can stop it cleanly at once.
+        let interrupted = interrupt_signal()?;
         let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr()?;
         if !address.ip().is_loopback() {
@@ -106,6 +109,27 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         println!("  inspect: curl http://{address}/_sandbox/state | curl http://{address}/_sandbox/stats");
         println!("Ctrl-C stops it.");
-        crm_migrate_sandbox::serve(config, listener).await.context("the sandbox stopped with an error")
+        crm_migrate_sandbox::serve_with_shutdown(config, listener, interrupted).await.context("the sandbox stopped with an error")
+    })
+}
+
+/// A future that completes on Ctrl-C (SIGINT) or SIGTERM; the handlers are in place when it returns.
+#[cfg(unix)]
+fn interrupt_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot catch Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn interrupt_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
     })
 }

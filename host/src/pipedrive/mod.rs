@@ -228,6 +228,10 @@ impl PipedriveClient {
         self.get_data(&format!("/api/v2/activities/{id}"), &[]).await
     }
 
+    pub async fn update_activity(&self, id: u64, changes: &NewActivity) -> Result<Activity, ClientError> {
+        self.send_data(Method::PATCH, &format!("/api/v2/activities/{id}"), to_json(changes)?).await
+    }
+
     pub async fn delete_activity(&self, id: u64) -> Result<(), ClientError> {
         self.delete(&format!("/api/v2/activities/{id}")).await
     }
@@ -276,6 +280,11 @@ impl PipedriveClient {
         self.send_data(Method::POST, "/api/v1/notes", to_json(note)?).await
     }
 
+    /// Sets the given fields of a note (content, links).
+    pub async fn update_note(&self, id: u64, changes: &NewNote) -> Result<Note, ClientError> {
+        self.send_data(Method::PUT, &format!("/api/v1/notes/{id}"), to_json(changes)?).await
+    }
+
     pub async fn delete_note(&self, id: u64) -> Result<(), ClientError> {
         self.delete(&format!("/api/v1/notes/{id}")).await
     }
@@ -318,7 +327,7 @@ impl PipedriveClient {
                 Err(other) => return Err(other),
             };
             let Some(marker) = marker else { return Err(error) };
-            if let Some(&id) = self.find_by_field(kind, &marker.field_code, &marker.value).await?.first() {
+            if let Some(id) = self.find_lost_write(kind, marker).await? {
                 self.transport.note_lost_write_found(pipedrive_api::operation("POST", &path).map_or("create", |op| op.operation_id), id);
                 return self.get_data(&format!("{path}/{id}"), &[]).await;
             }
@@ -326,6 +335,20 @@ impl PipedriveClient {
                 return Err(error);
             }
         }
+    }
+
+    /// Looks for the record a lost create may have made: now, and once more after the settle
+    /// time, since a record can take a moment to appear in Pipedrive's search.
+    async fn find_lost_write(&self, kind: EntityKind, marker: &Marker) -> Result<Option<u64>, ClientError> {
+        if let Some(&id) = self.find_by_field(kind, &marker.field_code, &marker.value).await?.first() {
+            return Ok(Some(id));
+        }
+        let settle = self.transport.config().lost_write_settle;
+        if settle.is_zero() {
+            return Ok(None);
+        }
+        tokio::time::sleep(settle).await;
+        Ok(self.find_by_field(kind, &marker.field_code, &marker.value).await?.first().copied())
     }
 
     async fn get_data<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ClientError> {

@@ -1,5 +1,7 @@
 //! Our view of a Pipedrive account: the records and workspace objects the loader writes and reads.
-//! Field names follow Pipedrive's v2 API, where our meaning and theirs are the same.
+//! Field names follow Pipedrive's v2 API, where our meaning and theirs are the same. The `New*`
+//! types serve creates and updates alike: what is left empty is not sent, so an update changes
+//! only what it names.
 
 use std::collections::BTreeMap;
 
@@ -115,6 +117,7 @@ fn is_false(value: &bool) -> bool {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NewPerson {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<u64>,
@@ -160,6 +163,7 @@ pub struct Person {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NewOrganization {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<u64>,
@@ -205,6 +209,7 @@ pub enum DealStatus {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NewDeal {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<u64>,
@@ -277,7 +282,7 @@ pub struct Participant {
 pub struct NewActivity {
     pub subject: String,
     /// The activity type's `key_string` (call, meeting, ... or a custom type's key).
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
     pub type_key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<u64>,
@@ -328,6 +333,7 @@ pub struct Activity {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NewNote {
     /// HTML.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub content: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub person_id: Option<u64>,

@@ -40,7 +40,7 @@ impl Window {
         Window { limit: limit.max(1), sends: VecDeque::new() }
     }
 
-    fn reserve(&mut self, earliest: Instant) -> Instant {
+    fn reserve(&mut self, earliest: Instant, now: Instant) -> Instant {
         let limit = self.limit as usize;
         let mut at = earliest;
         // Evenly spaced, not in bursts at each window's start: if another integration on the
@@ -52,7 +52,7 @@ impl Window {
             at = at.max(self.sends[self.sends.len() - limit] + BURST_WINDOW + JITTER_MARGIN);
         }
         self.insert(at);
-        self.forget_before(at);
+        self.forget_before(now);
         at
     }
 
@@ -61,9 +61,10 @@ impl Window {
         self.sends.insert(position, at);
     }
 
-    /// Sends that left the window before `at` can no longer hold anyone back (reservations only grow).
-    fn forget_before(&mut self, at: Instant) {
-        let keep_from = at.checked_sub(BURST_WINDOW + JITTER_MARGIN).unwrap_or(at);
+    /// Sends that left the window long before `now` can no longer hold anyone back, nor be
+    /// compared with the server's count (see [`Window::in_window`]).
+    fn forget_before(&mut self, now: Instant) {
+        let keep_from = now.checked_sub(BURST_WINDOW + JITTER_MARGIN + RESPONSE_SLACK).unwrap_or(now);
         while self.sends.len() > self.limit as usize && self.sends.front().is_some_and(|&sent| sent < keep_from) {
             self.sends.pop_front();
         }
@@ -115,10 +116,10 @@ impl Pacer {
         let earliest = state.paused_until.map_or(now, |until| until.max(now));
         if search {
             // A search counts in both windows: the search limit and the token's general limit.
-            let at = state.search.reserve(earliest);
-            state.general.reserve(at)
+            let at = state.search.reserve(earliest, now);
+            state.general.reserve(at, now)
         } else {
-            state.general.reserve(earliest)
+            state.general.reserve(earliest, now)
         }
     }
 
@@ -185,6 +186,27 @@ mod tests {
         let last = *departures(&pacer, 4001, start).last().unwrap();
         let achieved = 4000.0 / last.as_secs_f64();
         assert!((19.0..=20.0).contains(&achieved), "{achieved} req/s against 20 allowed");
+    }
+
+    #[test]
+    fn reports_while_many_requests_wait_do_not_slow_the_pace() {
+        // r1: sixteen tasks keep sixteen reservations queued ahead; each answer reports what the
+        // server counted. Sends already out must not be forgotten and then counted as someone
+        // else's (that once cost a third of the rate).
+        let start = Instant::now();
+        let pacer = Pacer::new(40, 10);
+        let spacing = (BURST_WINDOW + JITTER_MARGIN) / 40;
+        let mut queued: VecDeque<Instant> = (0..16).map(|_| pacer.reserve(false, start)).collect();
+        let mut sent: Vec<Instant> = Vec::new();
+        while sent.len() < 400 {
+            let at = queued.pop_front().unwrap();
+            sent.push(at);
+            let in_servers_window = sent.iter().filter(|&&earlier| earlier + BURST_WINDOW > at).count() as u32;
+            pacer.observe(false, WindowReport { limit: 40, remaining: 40u32.saturating_sub(in_servers_window) }, at);
+            queued.push_back(pacer.reserve(false, at));
+        }
+        let elapsed = *sent.last().unwrap() - sent[0];
+        assert!(elapsed <= spacing * 400, "400 sends took {elapsed:?}, at even spacing {:?}", spacing * 399);
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct ClientConfig {
     pub on_budget_exhausted: BudgetPolicy,
     pub retry: RetryPolicy,
     pub request_timeout: Duration,
+    /// Pipedrive's search is eventually consistent: before a create whose answer was lost is
+    /// judged "not applied" (and sent again), its marker is looked up a second time this much later.
+    pub lost_write_settle: Duration,
 }
 
 impl ClientConfig {
@@ -58,6 +61,7 @@ impl ClientConfig {
             on_budget_exhausted: BudgetPolicy::WaitForReset,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(60),
+            lost_write_settle: Duration::from_secs(3),
         }
     }
 }
@@ -169,6 +173,10 @@ impl Transport {
 
     pub fn burst_limit(&self) -> u32 {
         self.pacer.burst_limit()
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
     }
 
     pub fn notify(&self, event: ClientEvent) {

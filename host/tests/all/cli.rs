@@ -110,3 +110,55 @@ fn plugin_new_scaffolds_a_crate_that_passes_its_tests_and_vets() {
     let again = crm_migrate(&["plugin", "new", "acme-rules", "--dir", crate_dir.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1), "an existing directory is never overwritten");
 }
+
+#[test]
+fn sandbox_serve_answers_like_pipedrive_and_keeps_the_account_across_restarts() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("account.json");
+    let serve = |state: &std::path::Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+            .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--plan", "lite", "--state", state.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let mut first_line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first_line).unwrap();
+        let url = first_line.trim().rsplit(' ').next().unwrap().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{first_line}");
+        (child, url)
+    };
+    let stop = |child: &mut std::process::Child| {
+        // SAFETY: sending SIGINT (Ctrl-C) to a child process we started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        assert!(child.wait().unwrap().success(), "Ctrl-C ends the sandbox cleanly");
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, url: String, body: Option<&str>| {
+        runtime.block_on(async {
+            let mut request = http.request(method, url).header("x-api-token", "sandbox-token");
+            if let Some(body) = body {
+                request = request.header("content-type", "application/json").body(body.to_string());
+            }
+            let answer = request.send().await.expect("the sandbox answers");
+            let headers = answer.headers().clone();
+            (answer.status().as_u16(), headers, answer.text().await.unwrap())
+        })
+    };
+
+    let (mut child, url) = serve(&state);
+    let (status, headers, body) = call(reqwest::Method::POST, format!("{url}/api/v2/persons"), Some(r#"{"name":"Ada Lovelace"}"#));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["x-ratelimit-limit"], "20", "lite's burst limit");
+    assert_eq!(headers["x-daily-ratelimit-token-remaining"], "29995", "30,000 a day less one create");
+    stop(&mut child);
+    assert!(state.exists(), "the account was saved on exit");
+
+    let (mut child, url) = serve(&state);
+    let (status, _, body) = call(reqwest::Method::GET, format!("{url}/api/v2/persons"), None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Ada Lovelace"), "the account came back: {body}");
+    stop(&mut child);
+}

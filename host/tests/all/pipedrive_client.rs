@@ -112,11 +112,15 @@ pub async fn exercise_every_call(client: &PipedriveClient) {
         ..NewActivity::default()
     };
     let activity = client.create_activity(&activity).await.unwrap();
+    let activity = client.update_activity(activity.id, &NewActivity { subject: "Kick-off call".into(), type_key: "call".into(), ..NewActivity::default() }).await.unwrap();
+    assert_eq!((activity.subject.as_deref(), activity.type_key.as_deref()), (Some("Kick-off call"), Some("call")));
     assert_eq!(client.activity(activity.id).await.unwrap().person_id, Some(jane.id), "the primary participant is the activity's person");
     assert!(!client.activity_fields().await.unwrap().is_empty());
 
     let note = NewNote { content: "<p>Chat of 2021-03-04</p>".into(), person_id: Some(jane.id), add_time: Some("2021-03-04 05:06:07".into()), ..NewNote::default() };
     let note = client.create_note(&note).await.unwrap();
+    let note = client.update_note(note.id, &NewNote { content: "<p>Chat of 2021-03-04, 14 messages</p>".into(), ..NewNote::default() }).await.unwrap();
+    assert_eq!(note.person_id, Some(jane.id), "a PUT leaves the links alone");
     assert_eq!(client.notes(Some(jane.id)).await.unwrap().iter().map(|note| note.id).collect::<Vec<_>>(), vec![note.id]);
 
     let file = NewFile { file_name: "contract.txt".into(), bytes: b"signed".to_vec(), deal_id: Some(deal.id), ..NewFile::default() };

@@ -13,7 +13,10 @@ pub fn sandbox(config: SandboxConfig) -> SandboxHandle {
 }
 
 pub fn client_config(sandbox: &SandboxHandle, plan: Plan) -> ClientConfig {
-    ClientConfig::new(sandbox.url(), ApiToken::new(TOKEN).unwrap(), plan)
+    let mut config = ClientConfig::new(sandbox.url(), ApiToken::new(TOKEN).unwrap(), plan);
+    // The sandbox's search sees a record the moment it is written: no second look needed.
+    config.lost_write_settle = std::time::Duration::ZERO;
+    config
 }
 
 pub fn client(sandbox: &SandboxHandle, plan: Plan) -> Arc<PipedriveClient> {
