@@ -131,8 +131,10 @@ struct Ledger {
 /// One attempt's verdict.
 enum Verdict {
     Done(Value),
-    /// Safe to send again after a backoff.
+    /// Safe to send again after a backoff; counts as a failed attempt.
     Retry(String),
+    /// Pipedrive asked us to wait (a 429), and we did: send again at once; not a failure.
+    Again,
     /// A write that may have been applied.
     Unknown(String),
     Fail(ClientError),
@@ -213,6 +215,7 @@ impl Transport {
                     ledger.bill.charge_uncertain(operation.operation_id, operation.token_cost);
                     return Err(ClientError::WriteOutcomeUnknown { operation: operation.operation_id, reason });
                 }
+                Verdict::Again => continue,
                 Verdict::Retry(reason) => reason,
             };
             if attempt >= self.config.retry.max_attempts {
@@ -331,7 +334,7 @@ impl Transport {
             self.ledger.lock().expect("ledger lock").stats.throttled += 1;
             self.pacer.pause_until(Instant::now() + retry_after);
             self.notify(ClientEvent::Throttled { retry_after });
-            return Verdict::Retry(format!("429 {message}"));
+            return Verdict::Again;
         }
         match self.config.on_budget_exhausted {
             BudgetPolicy::Stop => Verdict::Fail(ClientError::BudgetExhausted { resets_in: retry_after }),
@@ -342,7 +345,7 @@ impl Transport {
                 let until = Instant::now() + retry_after + Duration::from_secs(1);
                 self.pacer.pause_until(until);
                 tokio::time::sleep_until(until.into()).await;
-                Verdict::Retry("waited for the daily token budget to reset".into())
+                Verdict::Again
             }
         }
     }
