@@ -1,0 +1,403 @@
+//! Streams one file's rows as typed records. Memory stays flat: one row at a time (plus the
+//! first rows, held while an undefined column's type is inferred), and a caller that reuses its
+//! [`ReadRecord`] allocates nothing per record once the buffers have grown.
+
+use std::collections::VecDeque;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::record::{ObjectKind, Record, Value};
+
+use super::columns::{self, AttributeDefinition, Column, FieldType, Origin};
+use super::sniff::DecodingReader;
+use super::values::{self, Moment};
+use super::{ExportFile, ExtractError, Issue};
+
+/// A CSV reader over a file of the export, decoding it to UTF-8 as it goes.
+pub(crate) fn open_csv(file: &ExportFile) -> Result<csv::Reader<Box<dyn Read + Send>>, ExtractError> {
+    let file_error = |error: std::io::Error| ExtractError::File { path: file.path.to_path_buf(), message: error.to_string() };
+    let mut handle = std::fs::File::open(&file.path).map_err(file_error)?;
+    let input: Box<dyn Read + Send> = if file.encoding == encoding_rs::UTF_8 {
+        handle.seek(SeekFrom::Start(file.bom_length as u64)).map_err(file_error)?;
+        Box::new(handle)
+    } else {
+        Box::new(DecodingReader::new(handle, file.encoding))
+    };
+    Ok(csv::ReaderBuilder::new()
+        .delimiter(file.delimiter)
+        .flexible(true)
+        .has_headers(false)
+        .buffer_capacity(256 * 1024)
+        .from_reader(input))
+}
+
+pub(crate) fn csv_error(path: &Path, error: csv::Error) -> ExtractError {
+    match error.position() {
+        Some(position) => ExtractError::Row { path: path.to_owned(), line: position.line(), message: error.to_string() },
+        None => ExtractError::File { path: path.to_owned(), message: error.to_string() },
+    }
+}
+
+/// Reads the header row as text.
+pub(crate) fn read_header(csv: &mut csv::Reader<Box<dyn Read + Send>>, path: &Path) -> Result<Vec<String>, ExtractError> {
+    let mut header = csv::ByteRecord::new();
+    if !csv.read_byte_record(&mut header).map_err(|error| csv_error(path, error))? {
+        return Ok(Vec::new());
+    }
+    Ok(header.iter().map(|field| String::from_utf8_lossy(field).into_owned()).collect())
+}
+
+static NEXT_READER: AtomicU64 = AtomicU64::new(1);
+
+/// A record read from a file: the record, the line it starts on, and its issues.
+#[derive(Debug, Clone)]
+pub struct ReadRecord {
+    pub record: Record,
+    pub line: u64,
+    pub issues: Vec<Issue>,
+    /// The reader whose field layout `record.fields` has (0: none yet).
+    layout: u64,
+}
+
+impl ReadRecord {
+    pub fn new(kind: ObjectKind) -> Self {
+        ReadRecord { record: Record::new(kind, ""), line: 0, issues: Vec::new(), layout: 0 }
+    }
+}
+
+/// Streams the records of one file. Iterate it, or call [`RecordReader::read_into`] with one
+/// [`ReadRecord`] reused for every row (the fast way: no allocation per record).
+pub struct RecordReader {
+    path: Arc<Path>,
+    kind: ObjectKind,
+    csv: csv::Reader<Box<dyn Read + Send>>,
+    columns: Vec<Column>,
+    id_column: Option<usize>,
+    /// Rows read ahead for type inference, given out before the rest.
+    held: VecDeque<csv::ByteRecord>,
+    row: csv::ByteRecord,
+    id: u64,
+    /// Text that was not valid UTF-8 (in a file read as UTF-8), decoded with replacements.
+    scratch: String,
+    pub stats: ReadStats,
+}
+
+/// What the reader noticed that is not an issue of one value.
+#[derive(Debug, Clone, Default)]
+pub struct ReadStats {
+    pub rows: u64,
+    /// Per column: datetimes without a zone, read as UTC.
+    pub zoneless_datetimes: Vec<u64>,
+}
+
+impl RecordReader {
+    pub fn open(file: &ExportFile, kind: ObjectKind, definitions: &[AttributeDefinition], inference_rows: usize) -> Result<Self, ExtractError> {
+        let mut csv = open_csv(file)?;
+        let headers = read_header(&mut csv, &file.path)?;
+        let (mut columns, to_infer) = columns::plan_columns(kind, &headers, definitions);
+        let mut held = VecDeque::new();
+        if !to_infer.is_empty() {
+            for _ in 0..inference_rows {
+                let mut row = csv::ByteRecord::new();
+                if !csv.read_byte_record(&mut row).map_err(|error| csv_error(&file.path, error))? {
+                    break;
+                }
+                held.push_back(row);
+            }
+            for index in to_infer {
+                let sample = held.iter().filter_map(|row| row.get(index)).filter_map(|bytes| std::str::from_utf8(bytes).ok());
+                let (ty, sampled) = columns::infer_type(sample);
+                columns[index].ty = ty;
+                columns[index].origin = Origin::Inferred { sampled };
+            }
+        }
+        let id_column = columns.iter().position(|column| column.ty == FieldType::Id);
+        let column_count = columns.len();
+        Ok(RecordReader {
+            path: file.path.clone(),
+            kind,
+            csv,
+            columns,
+            id_column,
+            held,
+            row: csv::ByteRecord::new(),
+            id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
+            scratch: String::new(),
+            stats: ReadStats { rows: 0, zoneless_datetimes: vec![0; column_count] },
+        })
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    pub fn path(&self) -> &Arc<Path> {
+        &self.path
+    }
+
+    /// Whether the file has an id column (without one, records are named `line-N`).
+    pub fn has_id_column(&self) -> bool {
+        self.id_column.is_some()
+    }
+
+    /// Reads the next record into `out`, reusing its buffers. `Ok(false)` at the end of the file.
+    pub fn read_into(&mut self, out: &mut ReadRecord) -> Result<bool, ExtractError> {
+        loop {
+            match self.held.pop_front() {
+                Some(row) => self.row = row,
+                None => {
+                    if !self.csv.read_byte_record(&mut self.row).map_err(|error| csv_error(&self.path, error))? {
+                        return Ok(false);
+                    }
+                }
+            }
+            // A blank line between records is not a record.
+            if !(self.row.len() == 1 && self.row[0].is_empty()) {
+                break;
+            }
+        }
+        self.stats.rows += 1;
+        let line = self.row.position().map_or(0, |position| position.line());
+        out.line = line;
+        out.issues.clear();
+        out.record.kind = self.kind;
+        let layout_fits = out.layout == self.id && out.record.fields.len() == self.field_count();
+        if !layout_fits {
+            out.record.fields = self.columns.iter().filter(|c| c.ty != FieldType::Id).map(|c| (c.field.clone(), Value::Null)).collect();
+            out.layout = self.id;
+        }
+
+        let row = std::mem::take(&mut self.row);
+        let mut field = 0;
+        for column in &self.columns {
+            let bytes = row.get(column.index).unwrap_or_default();
+            let text = match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(_) => {
+                    self.scratch = String::from_utf8_lossy(bytes).into_owned();
+                    out.issues.push(self.issue(line, column, &self.scratch, "UTF-8 text (the file was read as UTF-8: name its encoding with --encoding FILE=LABEL)".to_owned()));
+                    &self.scratch
+                }
+            };
+            if column.ty == FieldType::Id {
+                out.record.source_id.clear();
+                out.record.source_id.push_str(text.trim());
+                continue;
+            }
+            let slot = &mut out.record.fields[field].1;
+            field += 1;
+            if let Some(expected) = parse_cell(column, text, slot, &mut self.stats.zoneless_datetimes[column.index]) {
+                out.issues.push(self.issue(line, column, text, expected));
+            }
+        }
+        if self.id_column.is_none() || out.record.source_id.is_empty() {
+            out.record.source_id.clear();
+            out.record.source_id.push_str(&format!("line-{line}"));
+            if self.id_column.is_some() {
+                out.issues.push(Issue {
+                    file: self.path.clone(),
+                    line,
+                    column: "id".to_owned(),
+                    field: "id".to_owned(),
+                    value: String::new(),
+                    expected: format!("an id (the record is named line-{line})"),
+                });
+            }
+        }
+        // Cells beyond the header are kept, under names of their own, and reported.
+        if row.len() != self.columns.len() {
+            for (extra, bytes) in row.iter().enumerate().skip(self.columns.len()) {
+                let name = format!("column_{}", extra + 1);
+                out.record.fields.push((name, Value::Text(String::from_utf8_lossy(bytes).into_owned())));
+            }
+            out.issues.push(Issue {
+                file: self.path.clone(),
+                line,
+                column: "(row)".to_owned(),
+                field: "(row)".to_owned(),
+                value: format!("{} cells", row.len()),
+                expected: format!("{} cells, as in the header", self.columns.len()),
+            });
+        }
+        self.row = row;
+        Ok(true)
+    }
+
+    fn field_count(&self) -> usize {
+        self.columns.len() - usize::from(self.id_column.is_some())
+    }
+
+    fn issue(&self, line: u64, column: &Column, value: &str, expected: String) -> Issue {
+        let value = if column.ty == FieldType::Secret { "(hidden)".to_owned() } else { value.to_owned() };
+        Issue { file: self.path.clone(), line, column: column.header.clone(), field: column.field.clone(), value, expected }
+    }
+}
+
+impl Iterator for RecordReader {
+    type Item = Result<ReadRecord, ExtractError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut out = ReadRecord::new(self.kind);
+        match self.read_into(&mut out) {
+            Ok(true) => Some(Ok(out)),
+            Ok(false) => None,
+            Err(error) => Some(Err(error)),
+        }
+    }
+}
+
+fn set_text(slot: &mut Value, text: &str) {
+    match slot {
+        Value::Text(existing) => {
+            existing.clear();
+            existing.push_str(text);
+        }
+        _ => *slot = Value::Text(text.to_owned()),
+    }
+}
+
+/// Parses one cell into `slot`. Returns what was expected when the cell does not fit its type;
+/// the slot then holds the raw text.
+fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64) -> Option<String> {
+    let trimmed = raw.trim();
+    if raw.is_empty() || (trimmed.is_empty() && !matches!(column.ty, FieldType::Text | FieldType::Secret)) {
+        *slot = Value::Null;
+        return None;
+    }
+    let parsed = match column.ty {
+        FieldType::Text | FieldType::Secret => {
+            set_text(slot, raw);
+            return None;
+        }
+        FieldType::Id | FieldType::Reference(_) => {
+            set_text(slot, trimmed);
+            return None;
+        }
+        FieldType::Email => {
+            set_text(slot, raw);
+            return (!values::is_email(trimmed)).then(|| column.expected());
+        }
+        FieldType::Phone => {
+            set_text(slot, raw);
+            return (!values::is_phone(trimmed)).then(|| column.expected());
+        }
+        FieldType::Number => values::parse_number(trimmed).map(Value::Number),
+        FieldType::Integer => values::parse_integer(trimmed).map(|n| Value::Number(n as f64)),
+        FieldType::Boolean => values::parse_boolean(trimmed).map(Value::Boolean),
+        FieldType::Date => match values::parse_moment(trimmed) {
+            Some(Moment::Date(date)) => Some(Value::Date(date)),
+            // PostgreSQL writes some dates as midnight timestamps.
+            Some(Moment::DateTime { value, .. }) if value.unix_millis.rem_euclid(86_400_000) == 0 && value.offset_minutes == 0 => {
+                Some(Value::Date(crate::record::Date::from_days_since_epoch(value.unix_millis.div_euclid(86_400_000))))
+            }
+            _ => None,
+        },
+        FieldType::DateTime => match values::parse_moment(trimmed) {
+            Some(Moment::DateTime { value, zoned }) => {
+                *zoneless += u64::from(!zoned);
+                Some(Value::DateTime(value))
+            }
+            Some(Moment::Date(date)) => Some(Value::Date(date)),
+            None => None,
+        },
+        FieldType::Choice => {
+            // `{a}` is one choice written as an array.
+            let single = match values::parse_choices(trimmed) {
+                Some(list) if trimmed.starts_with(['{', '[']) && list.len() == 1 => list.into_iter().next(),
+                _ if trimmed.starts_with(['{', '[']) => None,
+                _ => Some(trimmed.to_owned()),
+            };
+            match single.and_then(|choice| option_spelling(&column.options, &choice)) {
+                Some(choice) => {
+                    set_text(slot, &choice);
+                    return None;
+                }
+                None => None,
+            }
+        }
+        FieldType::Choices => values::parse_choices(trimmed)
+            .and_then(|list| list.iter().map(|choice| option_spelling(&column.options, choice)).collect::<Option<Vec<_>>>())
+            .map(Value::Choices),
+        FieldType::DealStatus => values::parse_deal_status(trimmed).map(|word| Value::Text(word.to_owned())),
+        FieldType::Gender => values::parse_gender(trimmed).map(|word| Value::Text(word.to_owned())),
+        FieldType::ContactStatus => values::parse_contact_status(trimmed).map(|word| Value::Text(word.to_owned())),
+    };
+    match parsed {
+        Some(value) => {
+            *slot = value;
+            None
+        }
+        None => {
+            set_text(slot, raw);
+            Some(column.expected())
+        }
+    }
+}
+
+/// The choice as the options spell it (letter case aside); any choice when there are no options.
+fn option_spelling(options: &[String], choice: &str) -> Option<String> {
+    if options.is_empty() {
+        return Some(choice.to_owned());
+    }
+    options.iter().find(|option| option.eq_ignore_ascii_case(choice) || option.to_lowercase() == choice.to_lowercase()).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(ty: FieldType, options: &[&str]) -> Column {
+        Column {
+            index: 0,
+            header: "h".into(),
+            field: "f".into(),
+            ty,
+            options: options.iter().map(|s| s.to_string()).collect(),
+            origin: Origin::Standard,
+        }
+    }
+
+    fn parse(ty: FieldType, options: &[&str], raw: &str) -> (Value, Option<String>) {
+        let mut slot = Value::Null;
+        let mut zoneless = 0;
+        let issue = parse_cell(&column(ty, options), raw, &mut slot, &mut zoneless);
+        (slot, issue)
+    }
+
+    #[test]
+    fn a_bad_value_keeps_its_raw_text_and_says_what_was_expected() {
+        let (value, issue) = parse(FieldType::Integer, &[], "dwa");
+        assert_eq!(value, Value::Text("dwa".into()));
+        assert_eq!(issue.as_deref(), Some("a whole number"));
+        let (value, issue) = parse(FieldType::Email, &[], "jan@");
+        assert_eq!((value, issue.is_some()), (Value::Text("jan@".into()), true));
+        let (value, issue) = parse(FieldType::Choice, &["retail", "it"], "handel");
+        assert_eq!(value, Value::Text("handel".into()));
+        assert!(issue.unwrap().contains("from: retail, it"));
+    }
+
+    #[test]
+    fn good_values_are_typed() {
+        assert_eq!(parse(FieldType::Boolean, &[], "t").0, Value::Boolean(true));
+        assert_eq!(parse(FieldType::Integer, &[], " 12 ").0, Value::Number(12.0));
+        assert_eq!(parse(FieldType::DealStatus, &[], "2").0, Value::Text("won".into()));
+        assert_eq!(parse(FieldType::Choice, &["Retail"], "{retail}").0, Value::Text("Retail".into()));
+        assert_eq!(parse(FieldType::Choices, &[], "{a,\"b c\"}").0, Value::Choices(vec!["a".into(), "b c".into()]));
+        assert_eq!(parse(FieldType::Date, &[], "2024-03-01 00:00:00+00").0.to_string(), "2024-03-01");
+        assert_eq!(parse(FieldType::Text, &[], "  spaced ").0, Value::Text("  spaced ".into()));
+        assert_eq!(parse(FieldType::Boolean, &[], "").0, Value::Null);
+        assert_eq!(parse(FieldType::Boolean, &[], "  ").0, Value::Null);
+    }
+
+    #[test]
+    fn zoneless_datetimes_are_counted() {
+        let mut slot = Value::Null;
+        let mut zoneless = 0;
+        let col = column(FieldType::DateTime, &[]);
+        assert_eq!(parse_cell(&col, "2024-03-01T10:00:00", &mut slot, &mut zoneless), None);
+        assert_eq!(parse_cell(&col, "2024-03-01T10:00:00Z", &mut slot, &mut zoneless), None);
+        assert_eq!(zoneless, 1);
+    }
+}
