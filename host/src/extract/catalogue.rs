@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::columns::{self, AttributeDefinition};
-use super::reader::{csv_error, open_csv, read_header};
+use super::reader::{csv_error, open_csv, read_header, record_line};
 use super::{Export, ExportFile, ExtractError, FileKind, Issue, values};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -93,10 +93,10 @@ fn read_rows(file: &ExportFile, mut each: impl FnMut(&Row<'_>)) -> Result<(), Ex
     let headers: Vec<String> = read_header(&mut csv, &file.path)?.iter().map(|h| columns::normalize_header(h)).collect();
     let mut cells = csv::StringRecord::new();
     while csv.read_record(&mut cells).map_err(|error| csv_error(&file.path, error))? {
+        let line = record_line(&mut csv, cells.position());
         if cells.len() == 1 && cells[0].trim().is_empty() {
             continue;
         }
-        let line = cells.position().map_or(0, |position| position.line());
         each(&Row { headers: &headers, cells: &cells, line });
     }
     Ok(())

@@ -15,8 +15,65 @@ use super::sniff::DecodingReader;
 use super::values::{self, Moment};
 use super::{ExportFile, ExtractError, Issue};
 
+/// Counts line breaks in what the CSV parser reads, so that a record's line is exact.
+///
+/// The `csv` crate's record positions are off by one after a CRLF line end (the record is said
+/// to start at the pending `\n`, on the previous line) and after blank lines. Here the offsets of
+/// `\r` and `\n` bytes are remembered from where the last record started up to what the parser
+/// has read ahead (bounded by its buffer), and a record's line is counted from them.
+pub(crate) struct LineCounter {
+    inner: Box<dyn Read + Send>,
+    /// Offsets of `\r` (false) and `\n` (true) not yet behind a record start.
+    breaks: VecDeque<(u64, bool)>,
+    /// Bytes handed to the parser so far.
+    offset: u64,
+    /// Line breaks before the oldest remembered one.
+    lines_before: u64,
+}
+
+impl Read for LineCounter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for at in memchr::memchr2_iter(b'\r', b'\n', &buf[..n]) {
+            self.breaks.push_back((self.offset + at as u64, buf[at] == b'\n'));
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+impl LineCounter {
+    /// The line (1-based) a record starts on, given the byte offset the parser says it starts
+    /// at. Call it for records in order.
+    fn start_line(&mut self, byte: u64) -> u64 {
+        while let Some(&(at, is_newline)) = self.breaks.front() {
+            if at >= byte {
+                break;
+            }
+            self.lines_before += u64::from(is_newline);
+            self.breaks.pop_front();
+        }
+        // Line ends and blank lines before the record's first byte.
+        let mut cursor = byte;
+        while let Some(&(at, is_newline)) = self.breaks.front() {
+            if at != cursor {
+                break;
+            }
+            self.lines_before += u64::from(is_newline);
+            self.breaks.pop_front();
+            cursor += 1;
+        }
+        self.lines_before + 1
+    }
+}
+
+/// The exact line a record read by `csv` starts on.
+pub(crate) fn record_line(csv: &mut csv::Reader<LineCounter>, position: Option<&csv::Position>) -> u64 {
+    position.map_or(0, |position| csv.get_mut().start_line(position.byte()))
+}
+
 /// A CSV reader over a file of the export, decoding it to UTF-8 as it goes.
-pub(crate) fn open_csv(file: &ExportFile) -> Result<csv::Reader<Box<dyn Read + Send>>, ExtractError> {
+pub(crate) fn open_csv(file: &ExportFile) -> Result<csv::Reader<LineCounter>, ExtractError> {
     let file_error = |error: std::io::Error| ExtractError::File { path: file.path.to_path_buf(), message: error.to_string() };
     let mut handle = std::fs::File::open(&file.path).map_err(file_error)?;
     let input: Box<dyn Read + Send> = if file.encoding == encoding_rs::UTF_8 {
@@ -25,12 +82,13 @@ pub(crate) fn open_csv(file: &ExportFile) -> Result<csv::Reader<Box<dyn Read + S
     } else {
         Box::new(DecodingReader::new(handle, file.encoding))
     };
+    let counter = LineCounter { inner: input, breaks: VecDeque::new(), offset: 0, lines_before: 0 };
     Ok(csv::ReaderBuilder::new()
         .delimiter(file.delimiter)
         .flexible(true)
         .has_headers(false)
         .buffer_capacity(256 * 1024)
-        .from_reader(input))
+        .from_reader(counter))
 }
 
 pub(crate) fn csv_error(path: &Path, error: csv::Error) -> ExtractError {
@@ -41,7 +99,7 @@ pub(crate) fn csv_error(path: &Path, error: csv::Error) -> ExtractError {
 }
 
 /// Reads the header row as text.
-pub(crate) fn read_header(csv: &mut csv::Reader<Box<dyn Read + Send>>, path: &Path) -> Result<Vec<String>, ExtractError> {
+pub(crate) fn read_header(csv: &mut csv::Reader<LineCounter>, path: &Path) -> Result<Vec<String>, ExtractError> {
     let mut header = csv::ByteRecord::new();
     if !csv.read_byte_record(&mut header).map_err(|error| csv_error(path, error))? {
         return Ok(Vec::new());
@@ -72,11 +130,11 @@ impl ReadRecord {
 pub struct RecordReader {
     path: Arc<Path>,
     kind: ObjectKind,
-    csv: csv::Reader<Box<dyn Read + Send>>,
+    csv: csv::Reader<LineCounter>,
     columns: Vec<Column>,
     id_column: Option<usize>,
-    /// Rows read ahead for type inference, given out before the rest.
-    held: VecDeque<csv::ByteRecord>,
+    /// Rows read ahead for type inference (with their lines), given out before the rest.
+    held: VecDeque<(csv::ByteRecord, u64)>,
     row: csv::ByteRecord,
     id: u64,
     /// Text that was not valid UTF-8 (in a file read as UTF-8), decoded with replacements.
@@ -104,10 +162,11 @@ impl RecordReader {
                 if !csv.read_byte_record(&mut row).map_err(|error| csv_error(&file.path, error))? {
                     break;
                 }
-                held.push_back(row);
+                let line = record_line(&mut csv, row.position());
+                held.push_back((row, line));
             }
             for index in to_infer {
-                let sample = held.iter().filter_map(|row| row.get(index)).filter_map(|bytes| std::str::from_utf8(bytes).ok());
+                let sample = held.iter().filter_map(|(row, _)| row.get(index)).filter_map(|bytes| std::str::from_utf8(bytes).ok());
                 let (ty, sampled) = columns::infer_type(sample);
                 columns[index].ty = ty;
                 columns[index].origin = Origin::Inferred { sampled };
@@ -144,22 +203,25 @@ impl RecordReader {
 
     /// Reads the next record into `out`, reusing its buffers. `Ok(false)` at the end of the file.
     pub fn read_into(&mut self, out: &mut ReadRecord) -> Result<bool, ExtractError> {
-        loop {
-            match self.held.pop_front() {
-                Some(row) => self.row = row,
+        let line = loop {
+            let line = match self.held.pop_front() {
+                Some((row, line)) => {
+                    self.row = row;
+                    line
+                }
                 None => {
                     if !self.csv.read_byte_record(&mut self.row).map_err(|error| csv_error(&self.path, error))? {
                         return Ok(false);
                     }
+                    record_line(&mut self.csv, self.row.position())
                 }
+            };
+            // A line of only spaces is not a record.
+            if !(self.row.len() == 1 && self.row[0].iter().all(u8::is_ascii_whitespace)) {
+                break line;
             }
-            // A blank line between records is not a record.
-            if !(self.row.len() == 1 && self.row[0].is_empty()) {
-                break;
-            }
-        }
+        };
         self.stats.rows += 1;
-        let line = self.row.position().map_or(0, |position| position.line());
         out.line = line;
         out.issues.clear();
         out.record.kind = self.kind;
@@ -389,6 +451,30 @@ mod tests {
         assert_eq!(parse(FieldType::Text, &[], "  spaced ").0, Value::Text("  spaced ".into()));
         assert_eq!(parse(FieldType::Boolean, &[], "").0, Value::Null);
         assert_eq!(parse(FieldType::Boolean, &[], "  ").0, Value::Null);
+    }
+
+    /// Lines of each record of `data`, as the reader reports them.
+    fn lines_of(data: &str) -> Vec<(String, u64)> {
+        let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(data.as_bytes().to_vec()));
+        let counter = LineCounter { inner: input, breaks: VecDeque::new(), offset: 0, lines_before: 0 };
+        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(8).from_reader(counter);
+        let mut row = csv::ByteRecord::new();
+        let mut lines = Vec::new();
+        while csv.read_byte_record(&mut row).unwrap() {
+            let line = record_line(&mut csv, row.position());
+            lines.push((String::from_utf8_lossy(&row[0]).into_owned(), line));
+        }
+        lines
+    }
+
+    #[test]
+    fn record_lines_are_exact_with_crlf_blank_lines_and_multi_line_fields() {
+        let expected = vec![("h".to_owned(), 1), ("a".to_owned(), 2), ("c\nd".to_owned(), 3), ("f".to_owned(), 6)];
+        assert_eq!(lines_of("h,x\na,b\n\"c\nd\",e\n\nf,g\n"), expected);
+        let crlf: Vec<_> = expected.iter().map(|(k, l)| (k.replace('\n', "\r\n"), *l)).collect();
+        assert_eq!(lines_of("h,x\r\na,b\r\n\"c\r\nd\",e\r\n\r\nf,g\r\n"), crlf);
+        // Old Mac line ends (a lone CR) end records too, without counting as lines.
+        assert_eq!(lines_of("h\ra\n").len(), 2);
     }
 
     #[test]
