@@ -366,25 +366,43 @@ fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64) 
         },
         FieldType::Choice => {
             // `{a}` is one choice written as an array.
-            let single = match values::parse_choices(trimmed) {
-                Some(list) if trimmed.starts_with(['{', '[']) && list.len() == 1 => list.into_iter().next(),
+            let array = if trimmed.starts_with(['{', '[']) { values::parse_choices(trimmed) } else { None };
+            let single = match &array {
+                Some(list) if list.len() == 1 => Some(list[0].as_str()),
                 _ if trimmed.starts_with(['{', '[']) => None,
-                _ => Some(trimmed.to_owned()),
+                _ => Some(trimmed),
             };
-            match single.and_then(|choice| option_spelling(&column.options, &choice)) {
+            match single.and_then(|choice| option_spelling(&column.options, choice)) {
                 Some(choice) => {
-                    set_text(slot, &choice);
+                    set_text(slot, choice);
                     return None;
                 }
                 None => None,
             }
         }
         FieldType::Choices => values::parse_choices(trimmed)
-            .and_then(|list| list.iter().map(|choice| option_spelling(&column.options, choice)).collect::<Option<Vec<_>>>())
+            .and_then(|mut list| {
+                for choice in &mut list {
+                    let spelled = option_spelling(&column.options, choice)?;
+                    if spelled != choice.as_str() {
+                        *choice = spelled.to_owned();
+                    }
+                }
+                Some(list)
+            })
             .map(Value::Choices),
-        FieldType::DealStatus => values::parse_deal_status(trimmed).map(|word| Value::Text(word.to_owned())),
-        FieldType::Gender => values::parse_gender(trimmed).map(|word| Value::Text(word.to_owned())),
-        FieldType::ContactStatus => values::parse_contact_status(trimmed).map(|word| Value::Text(word.to_owned())),
+        FieldType::DealStatus | FieldType::Gender | FieldType::ContactStatus => {
+            let word = match column.ty {
+                FieldType::DealStatus => values::parse_deal_status(trimmed),
+                FieldType::Gender => values::parse_gender(trimmed),
+                _ => values::parse_contact_status(trimmed),
+            };
+            if let Some(word) = word {
+                set_text(slot, word);
+                return None;
+            }
+            None
+        }
     };
     match parsed {
         Some(value) => {
@@ -399,11 +417,15 @@ fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64) 
 }
 
 /// The choice as the options spell it (letter case aside); any choice when there are no options.
-fn option_spelling(options: &[String], choice: &str) -> Option<String> {
+fn option_spelling<'a>(options: &'a [String], choice: &'a str) -> Option<&'a str> {
     if options.is_empty() {
-        return Some(choice.to_owned());
+        return Some(choice);
     }
-    options.iter().find(|option| option.eq_ignore_ascii_case(choice) || option.to_lowercase() == choice.to_lowercase()).cloned()
+    let same = |option: &&String| {
+        option.eq_ignore_ascii_case(choice)
+            || (!choice.is_ascii() && option.chars().flat_map(char::to_lowercase).eq(choice.chars().flat_map(char::to_lowercase)))
+    };
+    options.iter().find(same).map(String::as_str)
 }
 
 #[cfg(test)]

@@ -142,12 +142,12 @@ pub fn parse_moment(text: &str) -> Option<Moment> {
 /// `+HH`, `+HHMM`, `+HH:MM` (or `-`), at most 18 hours.
 fn parse_offset(zone: &str) -> Option<i16> {
     let sign: i16 = if zone.starts_with('-') { -1 } else { 1 };
-    let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
-    if !digits.bytes().all(|b| b.is_ascii_digit()) || !matches!(digits.len(), 2 | 4) || zone[1..].len() > 5 {
-        return None;
-    }
-    let hours: i16 = digits[..2].parse().ok()?;
-    let minutes: i16 = if digits.len() == 4 { digits[2..].parse().ok()? } else { 0 };
+    let digit = |b: u8| b.is_ascii_digit().then(|| i16::from(b - b'0'));
+    let (hours, minutes) = match zone.as_bytes()[1..] {
+        [h1, h2] => (digit(h1)? * 10 + digit(h2)?, 0),
+        [h1, h2, m1, m2] | [h1, h2, b':', m1, m2] => (digit(h1)? * 10 + digit(h2)?, digit(m1)? * 10 + digit(m2)?),
+        _ => return None,
+    };
     (hours <= 18 && minutes < 60).then_some(sign * (hours * 60 + minutes))
 }
 
