@@ -69,10 +69,20 @@ fn the_committed_sample_is_what_the_generator_writes() {
 #[test]
 fn a_larger_generated_export_scales_its_troubles_and_the_audit_still_finds_them_all() {
     let dir = tempfile::tempdir().unwrap();
-    let planted = usercom_export_gen::generate(dir.path(), &Options { seed: 99, contacts: 3000 }).unwrap();
+    let planted = usercom_export_gen::generate(dir.path(), &Options { seed: 99, contacts: 3000, ..Options::default() }).unwrap();
     assert_eq!(planted.duplicate_email_groups, 72);
     let (audit, _) = audit_of(dir.path());
     assert_finds_what_was_planted(&audit, &planted);
+}
+
+#[test]
+fn the_newer_export_for_delta_migration_has_the_same_troubles_and_its_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let planted = usercom_export_gen::generate(dir.path(), &Options { changes: true, ..Options::default() }).unwrap();
+    let (audit, _) = audit_of(dir.path());
+    assert_finds_what_was_planted(&audit, &planted);
+    assert_eq!(audit.counts["contacts"], 500 + planted.changes["contacts_added"] - planted.changes["contacts_deleted"]);
+    assert_eq!(audit.counts["deals"], 150 + planted.changes["deals_added"]);
 }
 
 #[test]

@@ -29,12 +29,17 @@ use std::path::Path;
 pub struct Options {
     pub seed: u64,
     pub contacts: usize,
+    /// The same account a month later, for delta migrations: every record as before, except
+    /// that 4% more contacts and 5% more deals exist, 5% of the people and 10% of the deals
+    /// changed (city, score, last seen; a deal won or worth more), and half of the anonymous
+    /// visitors were deleted. Planted troubles are unchanged.
+    pub changes: bool,
 }
 
 /// The sample export's settings: `examples/usercom-export/` is `generate(dir, &Options::default())`.
 impl Default for Options {
     fn default() -> Self {
-        Options { seed: 2024, contacts: 500 }
+        Options { seed: 2024, contacts: 500, changes: false }
     }
 }
 
@@ -62,6 +67,10 @@ pub struct Planted {
     pub undefined_columns: BTreeMap<String, String>,
     /// Each file's encoding, as a WHATWG label.
     pub encodings: BTreeMap<String, String>,
+    /// With `Options::changes`: records added, changed and deleted against the first export,
+    /// keyed `contacts_added`, `contacts_changed`, `contacts_deleted`, `deals_added`, `deals_changed`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub changes: BTreeMap<String, u64>,
 }
 
 pub const PLANTED_FILE_NAME: &str = "usercom-export.planted.json";
@@ -87,6 +96,7 @@ pub fn generate(dir: &Path, options: &Options) -> io::Result<Planted> {
             ("contact.referral_code".to_owned(), "text".to_owned()),
         ]),
         encodings: BTreeMap::new(),
+        changes: BTreeMap::new(),
     };
     planted.orphans.insert("contact.company_id".into(), plan.count(Role::MissingCompany) as u64);
     write_catalogues(dir, &mut planted)?;
@@ -180,6 +190,7 @@ const CONTACT_BAD_VALUES: &[(BadValue, usize)] = &[
 
 struct Plan {
     seed: u64,
+    changes: bool,
     contacts: usize,
     companies: usize,
     deals: usize,
@@ -268,6 +279,7 @@ impl Plan {
         }
         Plan {
             seed: options.seed,
+            changes: options.changes,
             contacts: n,
             companies: n * 80 / 500,
             deals: n * 150 / 500,
@@ -280,6 +292,15 @@ impl Plan {
             conversations,
             scale,
         }
+    }
+
+    /// Contacts and deals the newer export adds after the first one's.
+    fn added_contacts(&self) -> usize {
+        if self.changes { self.contacts / 25 } else { 0 }
+    }
+
+    fn added_deals(&self) -> usize {
+        if self.changes { self.deals / 20 } else { 0 }
     }
 
     fn count(&self, role: Role) -> usize {
@@ -669,9 +690,14 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
     let mut reasons: BTreeMap<&str, u64> = ["billable", "email", "phone", "user_id", "chat", "web_push", "fcm"].into_iter().map(|r| (r, 0)).collect();
     let seed = plan.seed;
     let mut row: Vec<String> = Vec::with_capacity(29);
-    for index in 0..plan.contacts {
+    let mut changes = [0u64; 3]; // added, changed, deleted
+    for index in 0..plan.contacts + plan.added_contacts() {
         let mut rng = Rng::of(seed, CONTACTS, index as u64);
-        let role = plan.roles[index];
+        let role = plan.roles.get(index).copied().unwrap_or(Role::Person);
+        if plan.changes && role == Role::VisitorAnonymous && index % 2 == 0 {
+            changes[2] += 1;
+            continue;
+        }
         let (first, last, female) = person(seed, index);
         let visitor = matches!(role, Role::VisitorChat | Role::VisitorWebPush | Role::VisitorFcm | Role::VisitorAnonymous);
         let email = match role {
@@ -702,7 +728,7 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
             _ => String::new(),
         };
         let custom_id = if !visitor && rng.percent(70) { format!("CRM-{index:07}") } else { String::new() };
-        let wrote = plan.wrote_in_chat[index];
+        let wrote = plan.wrote_in_chat.get(index).copied().unwrap_or(false);
         let web_push = role == Role::VisitorWebPush || (!visitor && rng.percent(5));
         let fcm = role == Role::VisitorFcm || (!visitor && rng.percent(3));
         let company = match role {
@@ -711,7 +737,7 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
             _ => String::new(),
         };
         let created = some_time(&mut rng);
-        let bad = plan.bad_values[index];
+        let bad = plan.bad_values.get(index).copied().flatten();
         let bad_or = |field: &str, good: String| match bad {
             Some(bad) if bad.field == field => bad.value.to_owned(),
             _ => good,
@@ -762,6 +788,15 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
         if let Some(bad) = bad {
             mismatch(planted, &format!("contact.{}", bad.field));
         }
+        if index >= plan.contacts {
+            changes[0] += 1;
+        } else if plan.changes && role == Role::Person && index % 20 == 3 {
+            // Moved, scored, seen again: city, score and last_seen columns.
+            row[10] = CITIES[(CITIES.iter().position(|c| *c == row[10]).unwrap_or(0) + 1) % CITIES.len()].to_owned();
+            row[19] = (row[19].parse::<u64>().unwrap_or(0) + 7).to_string();
+            row[14] = format!("{}T09:00:00Z", date(START + SPAN + 30 * 86_400));
+            changes[1] += 1;
+        }
         if role == Role::BadEmail {
             mismatch(planted, "contact.email");
         }
@@ -785,7 +820,12 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
         }
     }
     out.finish()?;
-    count(planted, "contacts", plan.contacts);
+    count(planted, "contacts", plan.contacts + changes[0] as usize - changes[2] as usize);
+    if plan.changes {
+        planted.changes.insert("contacts_added".into(), changes[0]);
+        planted.changes.insert("contacts_changed".into(), changes[1]);
+        planted.changes.insert("contacts_deleted".into(), changes[2]);
+    }
     planted.billing = reasons.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     Ok(())
 }
@@ -841,7 +881,8 @@ fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()>
     let (missing_stage, missing_contact) = (plan.scaled(5), plan.scaled(3));
     let products = ["Abonament Pro", "Wdrożenie CRM", "Pakiet szkoleń", "Licencja roczna", "Integracja API"];
     let step = plan.deals / (missing_stage + missing_contact + 2);
-    for index in 0..plan.deals {
+    let (mut added, mut changed) = (0, 0);
+    for index in 0..plan.deals + plan.added_deals() {
         let mut rng = Rng::of(plan.seed, DEALS, index as u64);
         let pipeline = if rng.percent(70) { 1 } else { 2 };
         let stages: Vec<_> = STAGES.iter().filter(|s| s.2 == pipeline).collect();
@@ -857,7 +898,7 @@ fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()>
         .to_string();
         let mut value = format!("{}.{:02}", 500 + rng.below(50_000), rng.below(100));
         // Troubles at regular positions: slot k of the first ones.
-        let slot = if index % step == step / 2 { Some(index / step) } else { None };
+        let slot = if index % step == step / 2 && index < plan.deals { Some(index / step) } else { None };
         match slot {
             Some(k) if k < missing_stage => {
                 stage = MISSING_STAGE.to_string();
@@ -881,7 +922,7 @@ fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()>
         let closed = created + (rng.next() % 10_000_000) as i64;
         let company = if rng.percent(60) { company_id(rng.below(plan.companies)).to_string() } else { String::new() };
         let (first, last, _) = person(plan.seed, index);
-        out.row([
+        let mut row = [
             deal_id(index).to_string(),
             format!("{} – {first} {last}", rng.pick(&products)),
             value,
@@ -897,10 +938,28 @@ fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()>
             if status == "3" { datetime(closed, &mut rng) } else { String::new() },
             if rng.percent(60) { "{}".to_owned() } else { pg_array(&some_of(&TAGS[..4], 2, &mut rng)) },
             if rng.percent(30) { String::new() } else { rng.pick(CONTRACTS).to_string() },
-        ])?;
+        ];
+        if index >= plan.deals {
+            added += 1;
+        } else if plan.changes && index % 10 == 4 && slot.is_none() {
+            // Won since, or (already won) worth 10% more.
+            if row[4] == "2" {
+                row[2] = format!("{:.2}", row[2].parse::<f64>().unwrap_or(0.0) * 1.1);
+            } else {
+                row[4] = "2".into();
+                row[11] = format!("{}T12:00:00Z", date(START + SPAN + 20 * 86_400));
+                row[12] = String::new();
+            }
+            changed += 1;
+        }
+        out.row(&row)?;
     }
     out.finish()?;
-    count(planted, "deals", plan.deals);
+    count(planted, "deals", plan.deals + added);
+    if plan.changes {
+        planted.changes.insert("deals_added".into(), added as u64);
+        planted.changes.insert("deals_changed".into(), changed);
+    }
     Ok(())
 }
 
@@ -1039,6 +1098,27 @@ mod tests {
                     assert!(has_phone(plan.seed, target));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_newer_export_keeps_unchanged_records_byte_for_byte() {
+        let (first, newer) = (tempdir("first"), tempdir("newer"));
+        generate(&first, &Options::default()).unwrap();
+        let planted = generate(&newer, &Options { changes: true, ..Options::default() }).unwrap();
+        assert_eq!(planted.changes["contacts_added"], 20);
+        assert_eq!(planted.changes["deals_added"], 7);
+        let lines = |dir: &Path, file: &str| -> Vec<String> {
+            std::fs::read_to_string(dir.join(file)).unwrap().trim_start_matches('\u{feff}').split("\r\n").map(str::to_owned).collect()
+        };
+        let (old, new) = (lines(&first, "users.csv"), lines(&newer, "users.csv"));
+        let kept = old.iter().filter(|line| new.contains(line)).count() as u64;
+        // Every old row is still there unless it was changed or deleted.
+        assert_eq!(kept, old.len() as u64 - planted.changes["contacts_changed"] - planted.changes["contacts_deleted"]);
+        assert_eq!(planted.counts["contacts"], 500 + 20 - planted.changes["contacts_deleted"]);
+        assert_eq!(std::fs::read(first.join("companies.csv")).unwrap(), std::fs::read(newer.join("companies.csv")).unwrap());
+        for dir in [first, newer] {
+            std::fs::remove_dir_all(dir).unwrap();
         }
     }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use usercom_export_gen::{Options, generate};
 
-const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--planted FILE]
+const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes] [--planted FILE]
 
 Writes a User.com-style CSV export (users, companies, deals, pipelines, stages, activities,
 events, conversations, tags, segments, attributes, automations, email templates) into DIR, and
@@ -13,6 +13,9 @@ what it planted (duplicates, orphans, bad values, billing reasons) as JSON into 
 standard output without --planted.
 
 Defaults: --seed 2024 --contacts 500, which is exactly examples/usercom-export/.
+--changes writes the same account a month later (for delta migrations): the same records,
+plus new contacts and deals, some changed, some anonymous visitors deleted; what changed is
+listed under `changes` in the planted JSON.
 
 Example:
   cargo run -p usercom-export-gen -- --out /tmp/big-export --contacts 1000000";
@@ -41,6 +44,7 @@ fn run() -> Result<(), String> {
             "--contacts" => {
                 options.contacts = value("--contacts")?.replace('_', "").parse().map_err(|_| "--contacts takes a whole number".to_owned())?
             }
+            "--changes" => options.changes = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
