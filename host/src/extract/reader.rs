@@ -87,7 +87,7 @@ pub(crate) fn open_csv(file: &ExportFile) -> Result<csv::Reader<LineCounter>, Ex
         .delimiter(file.delimiter)
         .flexible(true)
         .has_headers(false)
-        .buffer_capacity(256 * 1024)
+        .buffer_capacity(64 * 1024)
         .from_reader(counter))
 }
 
@@ -139,6 +139,7 @@ pub struct RecordReader {
     id: u64,
     /// Text that was not valid UTF-8 (in a file read as UTF-8), decoded with replacements.
     scratch: String,
+    pool: Pool,
     pub stats: ReadStats,
 }
 
@@ -184,6 +185,7 @@ impl RecordReader {
             row: csv::ByteRecord::new(),
             id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
             scratch: String::new(),
+            pool: Pool::default(),
             stats: ReadStats { rows: 0, zoneless_datetimes: vec![0; column_count] },
         })
     }
@@ -231,27 +233,36 @@ impl RecordReader {
             out.layout = self.id;
         }
 
-        let row = std::mem::take(&mut self.row);
+        let RecordReader { path, columns, row, scratch, stats, pool, .. } = self;
+        // One UTF-8 check for the whole row; a cell is then valid unless its ends split a
+        // character (possible only where the file is not UTF-8 to begin with).
+        let whole = std::str::from_utf8(row.as_slice()).ok();
         let mut field = 0;
-        for column in &self.columns {
-            let bytes = row.get(column.index).unwrap_or_default();
-            let text = match std::str::from_utf8(bytes) {
-                Ok(text) => text,
-                Err(_) => {
-                    self.scratch = String::from_utf8_lossy(bytes).into_owned();
-                    out.issues.push(self.issue(line, column, &self.scratch, "UTF-8 text (the file was read as UTF-8: name its encoding with --encoding FILE=LABEL)".to_owned()));
-                    &self.scratch
+        for column in columns.iter() {
+            let cell = row.range(column.index).and_then(|range| whole.and_then(|whole| whole.get(range)));
+            let text = match cell {
+                Some(text) => text,
+                None => {
+                    let bytes = row.get(column.index).unwrap_or_default();
+                    match std::str::from_utf8(bytes) {
+                        Ok(text) => text,
+                        Err(_) => {
+                            *scratch = String::from_utf8_lossy(bytes).into_owned();
+                            out.issues.push(make_issue(path, line, column, scratch, "UTF-8 text (the file was read as UTF-8: name its encoding with --encoding FILE=LABEL)".to_owned()));
+                            scratch.as_str()
+                        }
+                    }
                 }
             };
             if column.ty == FieldType::Id {
                 out.record.source_id.clear();
-                out.record.source_id.push_str(text.trim());
+                out.record.source_id.push_str(values::trim(text));
                 continue;
             }
             let slot = &mut out.record.fields[field].1;
             field += 1;
-            if let Some(expected) = parse_cell(column, text, slot, &mut self.stats.zoneless_datetimes[column.index]) {
-                out.issues.push(self.issue(line, column, text, expected));
+            if let Some(expected) = parse_cell(column, text, slot, &mut stats.zoneless_datetimes[column.index], pool) {
+                out.issues.push(make_issue(path, line, column, text, expected));
             }
         }
         if self.id_column.is_none() || out.record.source_id.is_empty() {
@@ -269,6 +280,7 @@ impl RecordReader {
             }
         }
         // Cells beyond the header are kept, under names of their own, and reported.
+        let row = &self.row;
         if row.len() != self.columns.len() {
             for (extra, bytes) in row.iter().enumerate().skip(self.columns.len()) {
                 let name = format!("column_{}", extra + 1);
@@ -283,7 +295,6 @@ impl RecordReader {
                 expected: format!("{} cells, as in the header", self.columns.len()),
             });
         }
-        self.row = row;
         Ok(true)
     }
 
@@ -291,10 +302,11 @@ impl RecordReader {
         self.columns.len() - usize::from(self.id_column.is_some())
     }
 
-    fn issue(&self, line: u64, column: &Column, value: &str, expected: String) -> Issue {
-        let value = if column.ty == FieldType::Secret { "(hidden)".to_owned() } else { value.to_owned() };
-        Issue { file: self.path.clone(), line, column: column.header.clone(), field: column.field.clone(), value, expected }
-    }
+}
+
+fn make_issue(path: &Arc<Path>, line: u64, column: &Column, value: &str, expected: String) -> Issue {
+    let value = if column.ty == FieldType::Secret { "(hidden)".to_owned() } else { value.to_owned() };
+    Issue { file: path.clone(), line, column: column.header.clone(), field: column.field.clone(), value, expected }
 }
 
 impl Iterator for RecordReader {
@@ -310,39 +322,61 @@ impl Iterator for RecordReader {
     }
 }
 
-fn set_text(slot: &mut Value, text: &str) {
-    match slot {
-        Value::Text(existing) => {
-            existing.clear();
-            existing.push_str(text);
+/// Strings freed when a cell turns null, for the next cell that needs one: a column that is
+/// sometimes empty does not cost an allocation and a free per record.
+#[derive(Default)]
+struct Pool(Vec<String>);
+
+impl Pool {
+    /// Puts `value` in `slot`, keeping what the slot held for later.
+    fn replace(&mut self, slot: &mut Value, value: Value) {
+        match std::mem::replace(slot, value) {
+            Value::Text(text) if self.0.len() < 64 => self.0.push(text),
+            Value::Choices(mut choices) if self.0.len() < 64 => self.0.extend(choices.drain(..).take(8)),
+            _ => {}
         }
-        _ => *slot = Value::Text(text.to_owned()),
+    }
+
+    fn set_text(&mut self, slot: &mut Value, text: &str) {
+        match slot {
+            Value::Text(existing) => {
+                existing.clear();
+                existing.push_str(text);
+            }
+            _ => {
+                let mut string = self.0.pop().unwrap_or_default();
+                string.clear();
+                string.push_str(text);
+                self.replace(slot, Value::Text(string));
+            }
+        }
     }
 }
 
 /// Parses one cell into `slot`. Returns what was expected when the cell does not fit its type;
 /// the slot then holds the raw text.
-fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64) -> Option<String> {
-    let trimmed = raw.trim();
+fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64, pool: &mut Pool) -> Option<String> {
+    let trimmed = values::trim(raw);
     if raw.is_empty() || (trimmed.is_empty() && !matches!(column.ty, FieldType::Text | FieldType::Secret)) {
-        *slot = Value::Null;
+        pool.replace(slot, Value::Null);
         return None;
     }
+    let set_text = |pool: &mut Pool, slot: &mut Value, text: &str| pool.set_text(slot, text);
     let parsed = match column.ty {
         FieldType::Text | FieldType::Secret => {
-            set_text(slot, raw);
+            set_text(pool, slot, raw);
             return None;
         }
         FieldType::Id | FieldType::Reference(_) => {
-            set_text(slot, trimmed);
+            set_text(pool, slot, trimmed);
             return None;
         }
         FieldType::Email => {
-            set_text(slot, raw);
+            set_text(pool, slot, raw);
             return (!values::is_email(trimmed)).then(|| column.expected());
         }
         FieldType::Phone => {
-            set_text(slot, raw);
+            set_text(pool, slot, raw);
             return (!values::is_phone(trimmed)).then(|| column.expected());
         }
         FieldType::Number => values::parse_number(trimmed).map(Value::Number),
@@ -374,23 +408,38 @@ fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64) 
             };
             match single.and_then(|choice| option_spelling(&column.options, choice)) {
                 Some(choice) => {
-                    set_text(slot, choice);
+                    set_text(pool, slot, choice);
                     return None;
                 }
                 None => None,
             }
         }
-        FieldType::Choices => values::parse_choices(trimmed)
-            .and_then(|mut list| {
-                for choice in &mut list {
-                    let spelled = option_spelling(&column.options, choice)?;
-                    if spelled != choice.as_str() {
-                        *choice = spelled.to_owned();
+        FieldType::Choices => {
+            if !matches!(slot, Value::Choices(_)) {
+                pool.replace(slot, Value::Choices(Vec::new()));
+            }
+            let Value::Choices(list) = slot else { unreachable!("just made a list") };
+            let mut fits = values::parse_choices_into(trimmed, list);
+            if fits && !column.options.is_empty() {
+                for choice in list.iter_mut() {
+                    let respelled = match option_spelling(&column.options, choice) {
+                        Some(spelled) if spelled != choice.as_str() => Some(spelled.to_owned()),
+                        Some(_) => None,
+                        None => {
+                            fits = false;
+                            break;
+                        }
+                    };
+                    if let Some(respelled) = respelled {
+                        *choice = respelled;
                     }
                 }
-                Some(list)
-            })
-            .map(Value::Choices),
+            }
+            if fits {
+                return None;
+            }
+            None
+        }
         FieldType::DealStatus | FieldType::Gender | FieldType::ContactStatus => {
             let word = match column.ty {
                 FieldType::DealStatus => values::parse_deal_status(trimmed),
@@ -398,7 +447,7 @@ fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64) 
                 _ => values::parse_contact_status(trimmed),
             };
             if let Some(word) = word {
-                set_text(slot, word);
+                set_text(pool, slot, word);
                 return None;
             }
             None
@@ -406,11 +455,11 @@ fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64) 
     };
     match parsed {
         Some(value) => {
-            *slot = value;
+            pool.replace(slot, value);
             None
         }
         None => {
-            set_text(slot, raw);
+            set_text(pool, slot, raw);
             Some(column.expected())
         }
     }
@@ -446,7 +495,7 @@ mod tests {
     fn parse(ty: FieldType, options: &[&str], raw: &str) -> (Value, Option<String>) {
         let mut slot = Value::Null;
         let mut zoneless = 0;
-        let issue = parse_cell(&column(ty, options), raw, &mut slot, &mut zoneless);
+        let issue = parse_cell(&column(ty, options), raw, &mut slot, &mut zoneless, &mut Pool::default());
         (slot, issue)
     }
 
@@ -504,8 +553,8 @@ mod tests {
         let mut slot = Value::Null;
         let mut zoneless = 0;
         let col = column(FieldType::DateTime, &[]);
-        assert_eq!(parse_cell(&col, "2024-03-01T10:00:00", &mut slot, &mut zoneless), None);
-        assert_eq!(parse_cell(&col, "2024-03-01T10:00:00Z", &mut slot, &mut zoneless), None);
+        assert_eq!(parse_cell(&col, "2024-03-01T10:00:00", &mut slot, &mut zoneless, &mut Pool::default()), None);
+        assert_eq!(parse_cell(&col, "2024-03-01T10:00:00Z", &mut slot, &mut zoneless, &mut Pool::default()), None);
         assert_eq!(zoneless, 1);
     }
 }

@@ -4,9 +4,17 @@
 
 use crate::record::{Date, DateTime};
 
+/// `str::trim`, with a fast path for the usual value that has no space at either end.
+#[inline]
+pub fn trim(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    let plain = |b: Option<&u8>| b.is_some_and(|b| *b > b' ' && *b < 0x80);
+    if plain(bytes.first()) && plain(bytes.last()) { text } else { text.trim() }
+}
+
 /// `t/f`, `true/false`, `1/0`, `yes/no`, any letter case, surrounding spaces ignored.
 pub fn parse_boolean(text: &str) -> Option<bool> {
-    let text = text.trim();
+    let text = trim(text);
     const TRUE: [&str; 4] = ["t", "true", "1", "yes"];
     const FALSE: [&str; 4] = ["f", "false", "0", "no"];
     if TRUE.iter().any(|word| word.eq_ignore_ascii_case(text)) {
@@ -21,13 +29,13 @@ pub fn parse_boolean(text: &str) -> Option<bool> {
 /// Only the words (`t/f/true/false/yes/no`): what type inference takes as a boolean column,
 /// because a column of `1` and `0` is as likely a count.
 pub fn is_boolean_word(text: &str) -> bool {
-    !matches!(text.trim(), "1" | "0") && parse_boolean(text).is_some()
+    !matches!(trim(text), "1" | "0") && parse_boolean(text).is_some()
 }
 
 /// A decimal number, `1250.00`, `-3`, `1e3`; no thousands separators, no decimal comma (in a
 /// comma-separated export `1,250` could be either), no `inf`/`NaN`.
 pub fn parse_number(text: &str) -> Option<f64> {
-    let text = text.trim();
+    let text = trim(text);
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     let (mantissa, exponent) = match digits.find(['e', 'E']) {
         Some(at) => (&digits[..at], Some(&digits[at + 1..])),
@@ -47,7 +55,7 @@ pub fn parse_number(text: &str) -> Option<f64> {
 
 /// A whole number that a 64-bit float holds exactly (|n| <= 2^53): `42`, `-7`, `+3`.
 pub fn parse_integer(text: &str) -> Option<i64> {
-    let text = text.trim();
+    let text = trim(text);
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -57,18 +65,30 @@ pub fn parse_integer(text: &str) -> Option<i64> {
 
 /// `YYYY-MM-DD`, a real calendar date.
 pub fn parse_date(text: &str) -> Option<Date> {
-    let text = text.trim();
-    let bytes = text.as_bytes();
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+    let text = trim(text);
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let number = |range: std::ops::Range<usize>| -> Option<u32> {
-        let part = &text[range];
-        part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?
-    };
-    let date = Date { year: number(0..4)? as i32, month: number(5..7)? as u8, day: number(8..10)? as u8 };
-    // 2023-02-29 and 2024-13-01 do not survive the round trip through days since the epoch.
-    (date.month >= 1 && Date::from_days_since_epoch(date.days_since_epoch()) == date).then_some(date)
+    let year = digits(&b[0..4])?;
+    let month = digits(&b[5..7])?;
+    let day = digits(&b[8..10])?;
+    ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then(|| Date { year: year as i32, month: month as u8, day: day as u8 })
+}
+
+/// The value of a run of ASCII digits.
+#[inline]
+fn digits(bytes: &[u8]) -> Option<u32> {
+    bytes.iter().try_fold(0u32, |acc, b| b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0')))
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// A datetime as read, and whether the text named its zone.
@@ -85,7 +105,7 @@ pub enum Moment {
 /// (read as UTC: User.com stores UTC), unix seconds (9 to 11 digits) or milliseconds (12 to 13),
 /// or a date alone.
 pub fn parse_moment(text: &str) -> Option<Moment> {
-    let text = text.trim();
+    let text = trim(text);
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         let number: i64 = text.parse().ok()?;
         let unix_millis = match text.len() {
@@ -107,22 +127,20 @@ pub fn parse_moment(text: &str) -> Option<Moment> {
     }
     let rest = &text[11..];
     // The time runs to the zone: Z, or a sign after the time's own digits.
-    let zone_at = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
+    let zone_at = rest.bytes().position(|b| matches!(b, b'Z' | b'z' | b'+' | b'-')).unwrap_or(rest.len());
     let (time, zone) = rest.split_at(zone_at);
     let time = time.trim_end();
-    let (hms, fraction) = time.split_once(['.', ',']).unwrap_or((time, ""));
-    let mut parts = hms.split(':');
-    let two_digits = |part: Option<&str>| -> Option<i64> {
-        let part = part?;
-        (part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit())).then(|| part.parse().ok())?
+    let (hms, fraction) = match time.bytes().position(|b| b == b'.' || b == b',') {
+        Some(at) => (&time[..at], &time[at + 1..]),
+        None => (time, ""),
     };
-    let hour = two_digits(parts.next())?;
-    let minute = two_digits(parts.next())?;
-    let second = match parts.next() {
-        Some(part) => two_digits(Some(part))?,
-        None => 0,
+    let (hour, minute, second) = match hms.as_bytes() {
+        [h1, h2, b':', m1, m2] => (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?, 0),
+        [h1, h2, b':', m1, m2, b':', s1, s2] => (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?, digits(&[*s1, *s2])?),
+        _ => return None,
     };
-    if parts.next().is_some() || hour > 23 || minute > 59 || second > 60 {
+    let (hour, minute, second) = (i64::from(hour), i64::from(minute), i64::from(second));
+    if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     if !fraction.bytes().all(|b| b.is_ascii_digit()) || (hms.len() != 8 && !fraction.is_empty()) {
@@ -156,68 +174,95 @@ fn parse_offset(zone: &str) -> Option<i16> {
 /// `["a", "b"]` are JSON-like; `a,b` is a plain list. Empty elements are dropped. `None` for an
 /// unterminated quote or bracket.
 pub fn parse_choices(text: &str) -> Option<Vec<String>> {
-    let text = text.trim();
-    if let Some(inner) = text.strip_prefix('{') {
-        let inner = inner.strip_suffix('}')?;
-        return split_list(inner, true);
-    }
-    if let Some(inner) = text.strip_prefix('[') {
-        let inner = inner.strip_suffix(']')?;
-        return split_list(inner, false);
-    }
-    if text.ends_with(['}', ']']) {
-        return None;
-    }
-    split_list(text, false)
+    let mut items = Vec::new();
+    parse_choices_into(text, &mut items).then_some(items)
 }
 
-fn split_list(inner: &str, postgres: bool) -> Option<Vec<String>> {
-    let mut items = Vec::new();
-    let mut chars = inner.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
+/// [`parse_choices`] into `items`, reusing its strings (the reader's way: no allocation per
+/// record once the buffers have grown). Returns false, with `items` in no particular state,
+/// when the text is not a list.
+pub fn parse_choices_into(text: &str, items: &mut Vec<String>) -> bool {
+    let text = trim(text);
+    let (inner, postgres) = if let Some(inner) = text.strip_prefix('{') {
+        match inner.strip_suffix('}') {
+            Some(inner) => (inner, true),
+            None => return false,
         }
-        let mut item = String::new();
-        let mut quoted = false;
-        if chars.peek() == Some(&'"') {
-            quoted = true;
-            chars.next();
-            loop {
-                match chars.next()? {
-                    '\\' => item.push(chars.next()?),
-                    '"' => break,
+    } else if let Some(inner) = text.strip_prefix('[') {
+        match inner.strip_suffix(']') {
+            Some(inner) => (inner, false),
+            None => return false,
+        }
+    } else if text.ends_with(['}', ']']) {
+        return false;
+    } else {
+        (text, false)
+    };
+    split_list(inner, postgres, items)
+}
+
+fn split_list(inner: &str, postgres: bool, items: &mut Vec<String>) -> bool {
+    let mut used = 0;
+    let bytes = inner.as_bytes();
+    let mut at = 0;
+    let mut push = |items: &mut Vec<String>, text: &str| {
+        if used < items.len() {
+            items[used].clear();
+            items[used].push_str(text);
+        } else {
+            items.push(text.to_owned());
+        }
+        used += 1;
+    };
+    loop {
+        while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        if at < bytes.len() && bytes[at] == b'"' {
+            // Quoted: up to the closing quote, `\` escaping the next character.
+            let mut item = String::new();
+            let mut chars = inner[at + 1..].char_indices();
+            let mut closed = None;
+            while let Some((offset, c)) = chars.next() {
+                match c {
+                    '\\' => match chars.next() {
+                        Some((_, escaped)) => item.push(escaped),
+                        None => return false,
+                    },
+                    '"' => {
+                        closed = Some(at + 1 + offset + 1);
+                        break;
+                    }
                     c => item.push(c),
                 }
             }
-            while chars.peek().is_some_and(|c| c.is_whitespace()) {
-                chars.next();
+            let Some(end) = closed else { return false };
+            at = end;
+            while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+                at += 1;
             }
-            if !matches!(chars.peek(), None | Some(',')) {
-                return None;
+            if at < bytes.len() && bytes[at] != b',' {
+                return false;
+            }
+            if !item.is_empty() {
+                push(items, &item);
             }
         } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                if c == '"' || (postgres && matches!(c, '{' | '}')) {
-                    return None;
-                }
-                item.push(c);
-                chars.next();
+            let end = bytes[at..].iter().position(|b| *b == b',').map_or(bytes.len(), |p| at + p);
+            let item = trim(&inner[at..end]);
+            if item.contains('"') || (postgres && item.contains(['{', '}'])) {
+                return false;
             }
+            if !item.is_empty() && !(postgres && item == "NULL") {
+                push(items, item);
+            }
+            at = end;
         }
-        let item = if quoted { item } else { item.trim().to_owned() };
-        let is_null = postgres && !quoted && item == "NULL";
-        if !item.is_empty() && !is_null {
-            items.push(item);
+        if at >= bytes.len() {
+            items.truncate(used);
+            return true;
         }
-        match chars.next() {
-            Some(',') => continue,
-            None => return Some(items),
-            Some(_) => return None,
-        }
+        at += 1; // the comma
     }
 }
 
@@ -225,26 +270,27 @@ fn split_list(inner: &str, postgres: bool) -> Option<Vec<String>> {
 /// label, no spaces or commas. Deliberately loose (RFC 5322 allows more); it catches what breaks
 /// in exports: `jan@`, `jan at firma.pl`, `jan@@firma.pl`, `jan@firma`, trailing commas.
 pub fn is_email(text: &str) -> bool {
-    let text = text.trim();
-    let Some((local, domain)) = text.split_once('@') else { return false };
-    let bad_char = |c: char| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '(' | ')' | '[' | ']' | '"' | '@');
+    let text = trim(text);
+    let Some(at) = text.bytes().position(|b| b == b'@') else { return false };
+    let (local, domain) = (&text.as_bytes()[..at], &text.as_bytes()[at + 1..]);
+    let bad = |b: &u8| b.is_ascii_whitespace() || matches!(b, b',' | b';' | b'<' | b'>' | b'(' | b')' | b'[' | b']' | b'"' | b'@');
     !local.is_empty()
-        && !local.contains(bad_char)
-        && !domain.contains(bad_char)
-        && domain.contains('.')
-        && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
+        && !local.iter().any(bad)
+        && !domain.iter().any(bad)
+        && domain.contains(&b'.')
+        && domain.split(|b| *b == b'.').all(|label| !label.is_empty() && label[0] != b'-' && label[label.len() - 1] != b'-')
 }
 
 /// Plausible phone number: digits with spaces, `+`, `-`, `.`, `/`, parentheses; 6 to 15 digits.
 pub fn is_phone(text: &str) -> bool {
-    let text = text.trim();
+    let text = trim(text);
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
     text.bytes().all(|b| b.is_ascii_digit() || b" +-./()".contains(&b)) && (6..=15).contains(&digits)
 }
 
 /// A code User.com writes as a number, with the word it stands for. Words are accepted too.
 fn coded(text: &str, codes: &[(&str, &'static str)]) -> Option<&'static str> {
-    let text = text.trim();
+    let text = trim(text);
     codes.iter().find(|(code, word)| *code == text || word.eq_ignore_ascii_case(text)).map(|(_, word)| *word)
 }
 
