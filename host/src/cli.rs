@@ -7,6 +7,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+use crm_migrate::audit::report;
+use crm_migrate::extract::{Export, ExportOptions};
 use crm_migrate::pipeline::{self, BatchIds, Fate, StageOutput};
 use crm_migrate::plugins::{
     CacheOutcome, ComponentCache, CpuBudget, Digest, Hook, Limits, LoadedPlugin, PluginComponent, PluginHost, SUPPORTED_VERSIONS, TagFate,
@@ -25,7 +27,7 @@ const EXIT_BATCHES_FAILED: u8 = 3;
     version,
     about = "Move a CRM from User.com to Pipedrive; per-customer rules run as sandboxed WebAssembly plugins",
     after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined).\n\
-                  Start with: crm-migrate plugin --help, crm-migrate sandbox serve --help"
+                  Start with: crm-migrate audit --help, crm-migrate plugin --help, crm-migrate sandbox serve --help"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,6 +36,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Audit a User.com export: counts, duplicates, orphans, bad values, billing, inventory
+    #[command(after_help = "Example:\n  crm-migrate audit --export examples/usercom-export --out reports\n\n\
+        Reads every CSV of the export (users, companies, deals, pipelines, stages, activities, events, conversations, \
+        tags, segments, attributes, automations, email templates; missing ones are listed) and writes three reports \
+        into --out: audit.md (for people), audit.json (for machines) and billing-audit.csv (each contact User.com \
+        bills for, and why). Nothing else is written. Encodings are detected (UTF-8, Windows-1250/1251, \
+        ISO-8859-5); when a file is misread, name its encoding: --encoding companies.csv=windows-1250.")]
+    Audit(AuditArgs),
     /// Vet, try out and scaffold plugins
     #[command(
         subcommand,
@@ -96,6 +106,32 @@ enum PluginCommand {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    /// The export directory: one CSV file per object
+    #[arg(long, value_name = "DIR")]
+    export: PathBuf,
+    /// Where the reports are written (created if missing)
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+    /// A text encoding: LABEL for every file, or FILE=LABEL for one (e.g. companies.csv=windows-1250); repeatable
+    #[arg(long = "encoding", value_name = "[FILE=]LABEL", value_parser = parse_encoding)]
+    encodings: Vec<(Option<String>, &'static encoding_rs::Encoding)>,
+    /// Print the summary as JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_encoding(text: &str) -> Result<(Option<String>, &'static encoding_rs::Encoding), String> {
+    let (file, label) = match text.split_once('=') {
+        Some((file, label)) => (Some(file.trim().to_owned()), label),
+        None => (None, text),
+    };
+    let encoding = crm_migrate::extract::sniff::encoding_for_label(label)
+        .ok_or_else(|| format!("unknown encoding '{label}'; use e.g. utf-8, windows-1250, windows-1251, iso-8859-5"))?;
+    Ok((file, encoding))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -187,6 +223,7 @@ fn parse_config_pair(text: &str) -> Result<(String, String), String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Audit(args) => audit(&args),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
@@ -199,6 +236,29 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
+    let options = ExportOptions { encodings: args.encodings.clone(), ..ExportOptions::default() };
+    let export = Export::open(&args.export, options)?;
+    let (audit, paths) = report::write_reports(&export, &args.out)?;
+    if args.json {
+        let summary = json!({
+            "export": audit.export,
+            "reports": paths,
+            "files": audit.files.len(),
+            "missing_files": audit.missing_files,
+            "counts": audit.counts,
+            "duplicate_groups": {"by_email": audit.duplicates.by_email.len(), "by_phone": audit.duplicates.by_phone.len()},
+            "orphans": audit.orphans.iter().map(|o| (format!("{}.{}", o.object, o.field), o.count)).collect::<std::collections::BTreeMap<_, _>>(),
+            "bad_values": audit.mismatches.iter().map(|m| (format!("{}.{}", m.object, m.field), m.count)).collect::<std::collections::BTreeMap<_, _>>(),
+            "billing": audit.billing,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", report::summary(&audit, &paths));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {

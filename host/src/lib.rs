@@ -2,12 +2,16 @@
 //!
 //! ```text
 //! record     the host's record model, shared by every stage
+//! extract    a User.com CSV export read as records: sniffed, typed, streamed, issues kept
+//! audit      what an export holds: counts, data quality, billing, inventory (reports/)
 //! records_csv  records from a CSV file (plugin authors' test input)
 //! plugins    the sandboxed WebAssembly plugin host (the only module that touches wasmtime)
 //! pipeline   clean -> dedup -> label over a whole data set, every record accounted for
 //! pipedrive  the Pipedrive client: typed calls, pacing to the rate limits, retries, token bill
 //! ```
 
+pub mod audit;
+pub mod extract;
 pub mod pipedrive;
 pub mod pipeline;
 pub mod plugins;

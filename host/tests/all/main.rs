@@ -2,9 +2,11 @@
 //! The plugin tests load real components built by `cargo build-plugins` from the workspace's
 //! sources; the Pipedrive tests talk real HTTP to a sandbox started in-process.
 
+mod audit;
 mod cache;
 mod cli;
 mod conformance;
+mod extract;
 mod faults;
 mod pipedrive_client;
 mod pipedrive_support;

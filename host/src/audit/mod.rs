@@ -1,0 +1,814 @@
+//! Audits a User.com export before anything moves: what it holds, what is wrong with it, which
+//! contacts User.com bills for, and what a person must rebuild by hand in Pipedrive.
+//!
+//! [`run`] reads every file once, streaming (the reader's records are reused, so memory grows
+//! only with what must be remembered: about 60 bytes per contact for the duplicate and
+//! orphan checks), and writes the billing CSV as it goes. [`report`] turns the result into
+//! `audit.md` for people and `audit.json` for machines. Nothing else is written.
+
+pub mod report;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::Write;
+
+use crate::extract::catalogue::{Automation, EmailTemplate, Pipeline, Segment, Stage, Tag};
+use crate::extract::{Column, Export, ExtractError, FieldType, FileKind, Issue, Origin, ReadRecord, Target};
+use crate::record::{ObjectKind, Value};
+
+/// Examples kept per field or per kind of orphan.
+pub const EXAMPLES: usize = 5;
+
+/// Everything the audit found, as `audit.json` has it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Audit {
+    pub export: String,
+    pub files: Vec<FileReport>,
+    pub missing_files: Vec<FileKind>,
+    pub ignored_files: Vec<crate::extract::IgnoredFile>,
+    /// Rows per object, plus `conversations` (distinct conversations among the messages).
+    pub counts: BTreeMap<String, u64>,
+    pub duplicates: Duplicates,
+    pub orphans: Vec<Orphans>,
+    pub mismatches: Vec<FieldIssues>,
+    pub inferred_columns: Vec<InferredColumn>,
+    pub zoneless_datetimes: Vec<ZonelessDatetimes>,
+    pub billing: Billing,
+    pub inventory: Inventory,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileReport {
+    pub kind: FileKind,
+    pub file: String,
+    pub encoding: String,
+    pub encoding_source: crate::extract::EncodingSource,
+    pub delimiter: String,
+    /// Data rows (records for object files).
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Duplicates {
+    /// Contacts sharing an email, compared trimmed and in lower case.
+    pub by_email: Vec<DuplicateGroup>,
+    /// Contacts sharing a phone number, compared by its last 9 digits (all digits when it has
+    /// 7 or 8; shorter numbers are not compared).
+    pub by_phone: Vec<DuplicateGroup>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DuplicateGroup {
+    /// The normalized email or phone digits the contacts share.
+    pub key: String,
+    pub contacts: Vec<ContactRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ContactRef {
+    pub id: String,
+    pub line: u64,
+}
+
+/// References from one field to records that are not in the export.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Orphans {
+    pub object: ObjectKind,
+    pub field: String,
+    pub target: Target,
+    pub count: u64,
+    pub examples: Vec<OrphanExample>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OrphanExample {
+    pub id: String,
+    pub line: u64,
+    pub missing_id: String,
+}
+
+/// Values of one field that do not match its type (or rows that do not match the header).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FieldIssues {
+    pub object: String,
+    pub file: String,
+    pub field: String,
+    pub column: String,
+    pub expected: String,
+    pub count: u64,
+    pub examples: Vec<IssueExample>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssueExample {
+    pub line: u64,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InferredColumn {
+    pub object: ObjectKind,
+    pub column: String,
+    pub field: String,
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+    /// Non-empty values the type was inferred from.
+    pub sampled: usize,
+}
+
+/// Datetimes written without a zone in one field, read as UTC.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ZonelessDatetimes {
+    pub object: ObjectKind,
+    pub field: String,
+    pub count: u64,
+}
+
+/// Which contacts User.com counts as billable: a contact with any of an email, a phone number,
+/// a user_id, a chat message it wrote (or a `last_heard` time), a web push subscription or an
+/// FCM key (docs.user.com, "How do we calculate the price").
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Billing {
+    pub contacts: u64,
+    pub billable: u64,
+    pub not_billable: u64,
+    /// Contacts per reason; a contact can have several.
+    pub reasons: BTreeMap<String, u64>,
+}
+
+/// The reasons, in the order the billing CSV and the reports list them.
+pub const BILLING_REASONS: [&str; 6] = ["email", "phone", "user_id", "chat", "web_push", "fcm"];
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Inventory {
+    pub custom_attributes: Vec<CustomAttribute>,
+    pub pipelines: Vec<PipelineWithStages>,
+    pub tags: Vec<Tag>,
+    pub segments: Vec<Segment>,
+    pub automations: Vec<Automation>,
+    pub email_templates: Vec<EmailTemplate>,
+    /// Problems in the attribute definitions file itself.
+    pub definition_issues: Vec<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CustomAttribute {
+    /// `contact`, `company`, ...; the definition's content type when no file of ours has it.
+    pub object: String,
+    pub name: String,
+    pub field: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub options: Vec<String>,
+    /// `definition` (attributes.csv), `inferred` (a column no definition names), or
+    /// `definition, no column` (defined, but in no exported file).
+    pub source: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PipelineWithStages {
+    #[serde(flatten)]
+    pub pipeline: Pipeline,
+    pub stages: Vec<Stage>,
+}
+
+/// Reads the whole export and audits it, writing one CSV row per billable contact to `billing`.
+pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
+    let mut billing_csv = csv::Writer::from_writer(billing);
+    billing_csv.write_record(["contact_id", "line", "email", "phone_number", "user_id", "reasons"]).map_err(AuditError::billing)?;
+    let catalogue = export.catalogue()?;
+    let mut state = State::default();
+    // A reference can only be checked against a file the export has.
+    for (target, kind) in [
+        (Target::Contact, FileKind::Contacts),
+        (Target::Company, FileKind::Companies),
+        (Target::Deal, FileKind::Deals),
+        (Target::Pipeline, FileKind::Pipelines),
+        (Target::Stage, FileKind::Stages),
+    ] {
+        if export.file(kind).is_some() {
+            state.checkable[target as usize] = true;
+        }
+    }
+    for pipeline in &catalogue.pipelines {
+        state.pipelines.insert(id_hash(&pipeline.id));
+    }
+    for stage in &catalogue.stages {
+        state.stages.insert(id_hash(&stage.id));
+    }
+    let mut rows: HashMap<FileKind, u64> = HashMap::new();
+    rows.insert(FileKind::Pipelines, catalogue.pipelines.len() as u64);
+    rows.insert(FileKind::Stages, catalogue.stages.len() as u64);
+    rows.insert(FileKind::Tags, catalogue.tags.len() as u64);
+    rows.insert(FileKind::Segments, catalogue.segments.len() as u64);
+    rows.insert(FileKind::Automations, catalogue.automations.len() as u64);
+    rows.insert(FileKind::EmailTemplates, catalogue.email_templates.len() as u64);
+    rows.insert(FileKind::AttributeDefinitions, export.definitions.len() as u64);
+
+    // Order matters: companies before contacts (contact -> company), conversations before
+    // contacts (who wrote in chat is a billing reason), contacts and deals before activities.
+    let order = [ObjectKind::Company, ObjectKind::Conversation, ObjectKind::Contact, ObjectKind::Deal, ObjectKind::Activity, ObjectKind::Event];
+    let mut audit_columns: Vec<(ObjectKind, Vec<Column>)> = Vec::new();
+    for kind in order {
+        let Some(mut reader) = export.records(kind)? else { continue };
+        let fields = FieldPositions::new(reader.columns());
+        let mut out = ReadRecord::new(kind);
+        let file_name = reader.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        while reader.read_into(&mut out)? {
+            for issue in &out.issues {
+                state.add_issue(kind, &file_name, issue);
+            }
+            match kind {
+                ObjectKind::Company => {
+                    state.companies.insert(id_hash(&out.record.source_id));
+                }
+                ObjectKind::Conversation => state.conversation(&out, &fields),
+                ObjectKind::Contact => state.contact(&out, &fields, &mut billing_csv)?,
+                ObjectKind::Deal => {
+                    state.deals.insert(id_hash(&out.record.source_id));
+                    state.check_references(&out, &fields);
+                }
+                ObjectKind::Activity | ObjectKind::Event => state.check_references(&out, &fields),
+            }
+        }
+        rows.insert(FileKind::for_object(kind), reader.stats.rows);
+        for column in reader.columns() {
+            let count = reader.stats.zoneless_datetimes[column.index];
+            if count > 0 {
+                state.zoneless.push(ZonelessDatetimes { object: kind, field: column.field.clone(), count });
+            }
+        }
+        audit_columns.push((kind, reader.columns().to_vec()));
+    }
+    billing_csv.flush().map_err(|error| AuditError::Billing(error.to_string()))?;
+    Ok(state.finish(export, catalogue, rows, audit_columns))
+}
+
+/// An audit that could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error("cannot write the billing audit: {0}")]
+    Billing(String),
+    #[error("cannot write {path}: {message}")]
+    Write { path: std::path::PathBuf, message: String },
+}
+
+impl AuditError {
+    fn billing(error: csv::Error) -> AuditError {
+        AuditError::Billing(error.to_string())
+    }
+}
+
+/// Where the fields the audit looks at are in a reader's records.
+struct FieldPositions {
+    email: Option<usize>,
+    phone: Option<usize>,
+    user_id: Option<usize>,
+    last_heard: Option<usize>,
+    web_push: Option<usize>,
+    fcm: Option<usize>,
+    sender: Option<usize>,
+    conversation_id: Option<usize>,
+    contact_id: Option<usize>,
+    references: Vec<(usize, String, Target)>,
+}
+
+impl FieldPositions {
+    fn new(columns: &[Column]) -> Self {
+        // Record fields are the columns without the id column, in order.
+        let fields: Vec<&Column> = columns.iter().filter(|c| c.ty != FieldType::Id).collect();
+        let position = |name: &str| fields.iter().position(|c| c.field == name && !c.is_custom());
+        let references = fields
+            .iter()
+            .enumerate()
+            .filter_map(|(at, c)| match c.ty {
+                FieldType::Reference(target) => Some((at, c.field.clone(), target)),
+                _ => None,
+            })
+            .collect();
+        FieldPositions {
+            email: position("email"),
+            phone: position("phone_number"),
+            user_id: position("user_id"),
+            last_heard: position("last_heard"),
+            web_push: position("web_push_subscription"),
+            fcm: position("fcm_key"),
+            sender: position("sender"),
+            conversation_id: position("conversation_id"),
+            contact_id: position("contact_id"),
+            references,
+        }
+    }
+}
+
+fn field(out: &ReadRecord, at: Option<usize>) -> Option<&Value> {
+    at.and_then(|at| out.record.fields.get(at)).map(|(_, value)| value).filter(|value| **value != Value::Null)
+}
+
+fn text(out: &ReadRecord, at: Option<usize>) -> Option<&str> {
+    match field(out, at)? {
+        Value::Text(text) => Some(crate::extract::values::trim(text)).filter(|text| !text.is_empty()),
+        _ => None,
+    }
+}
+
+/// Ids are remembered as 64-bit keys: a million contacts take 16 MB instead of 50. A numeric id
+/// (User.com's own) is its number, exactly; another id is hashed (a fixed, fast multiply-mix, so
+/// runs are repeatable), where two ids sharing a hash (odds about 1 in 10^13 per lookup among a
+/// million ids) could hide one orphan. Nothing else depends on it.
+fn id_hash(id: &str) -> u64 {
+    let bytes = id.as_bytes();
+    if !bytes.is_empty() && bytes.len() <= 18 && bytes[0] != b'0' && bytes.iter().all(u8::is_ascii_digit) {
+        return bytes.iter().fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+    }
+    // Non-numeric ids live in the top half of the key space, away from the numbers.
+    text_hash(bytes) | 1 << 63
+}
+
+/// A fast, fixed 64-bit hash of bytes (8 at a time, multiply and fold).
+fn text_hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut hash = (bytes.len() as u64).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        hash = (hash ^ word).wrapping_mul(K).rotate_left(29);
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    hash = (hash ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    // Final avalanche (SplitMix64's), so that nearby texts spread over the table.
+    hash = (hash ^ (hash >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    hash ^ (hash >> 31)
+}
+
+/// The keys are already hashes: hashing them again would only cost time.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        // Numeric ids are small consecutive numbers: spread them (the table uses the top bits).
+        self.0 = value.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_u32(&mut self, value: u32) {
+        self.0 = u64::from(value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Hashed = BuildHasherDefault<PassThrough>;
+
+/// The first contact seen with each key, exact: keys are kept in one arena, found by hash.
+#[derive(Default)]
+struct FirstSeen {
+    slots: HashMap<u64, u32, Hashed>,
+    keys: String,
+    ends: Vec<u32>,
+    owners: Vec<u32>,
+    /// Keys whose hash an earlier, different key already has (practically never used).
+    collided: HashMap<String, u32>,
+}
+
+impl FirstSeen {
+    /// Remembers `ordinal` under `key`; returns the contact that had the key first, if any.
+    fn insert(&mut self, key: &str, ordinal: u32) -> Option<u32> {
+        let hash = text_hash(key.as_bytes());
+        match self.slots.get(&hash) {
+            Some(&slot) => {
+                let start = if slot == 0 { 0 } else { self.ends[slot as usize - 1] as usize };
+                let stored = &self.keys[start..self.ends[slot as usize] as usize];
+                if stored == key {
+                    Some(self.owners[slot as usize])
+                } else {
+                    match self.collided.get(key) {
+                        Some(&owner) => Some(owner),
+                        None => {
+                            self.collided.insert(key.to_owned(), ordinal);
+                            None
+                        }
+                    }
+                }
+            }
+            None => {
+                self.slots.insert(hash, self.owners.len() as u32);
+                self.keys.push_str(key);
+                self.ends.push(self.keys.len() as u32);
+                self.owners.push(ordinal);
+                None
+            }
+        }
+    }
+}
+
+/// A set of id keys ([`id_hash`]). Numeric ids below 2^26 (User.com's own ids, in practice all
+/// of them) are bits of a bitmap that grows to the largest one (8 MB at most): a million
+/// contacts take 125 KB that stay in cache, where a hash set took 16 MB and a cache miss per
+/// lookup. Other keys go to a hash set.
+#[derive(Default)]
+struct IdSet {
+    bits: Vec<u64>,
+    others: HashSet<u64, Hashed>,
+    len: u64,
+}
+
+const BITMAP_LIMIT: u64 = 1 << 26;
+
+impl IdSet {
+    fn insert(&mut self, key: u64) {
+        let new = if key < BITMAP_LIMIT {
+            let (word, bit) = ((key / 64) as usize, key % 64);
+            if word >= self.bits.len() {
+                self.bits.resize((word + 1).next_power_of_two(), 0);
+            }
+            let was = self.bits[word] & (1 << bit) != 0;
+            self.bits[word] |= 1 << bit;
+            !was
+        } else {
+            self.others.insert(key)
+        };
+        self.len += u64::from(new);
+    }
+
+    fn contains(&self, key: &u64) -> bool {
+        if *key < BITMAP_LIMIT {
+            self.bits.get((*key / 64) as usize).is_some_and(|word| word & (1 << (*key % 64)) != 0)
+        } else {
+            self.others.contains(key)
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+/// Duplicate groups of one key: each group's first contact, then the others.
+#[derive(Default)]
+struct Groups {
+    first_seen: FirstSeen,
+    by_first: HashMap<u32, usize, Hashed>,
+    groups: Vec<(String, Vec<u32>)>,
+}
+
+impl Groups {
+    fn add(&mut self, key: &str, ordinal: u32) {
+        if let Some(first) = self.first_seen.insert(key, ordinal) {
+            let next = self.groups.len();
+            let group = *self.by_first.entry(first).or_insert(next);
+            if group == next {
+                self.groups.push((key.to_owned(), vec![first]));
+            }
+            self.groups[group].1.push(ordinal);
+        }
+    }
+}
+
+/// A phone number's comparable digits: the last 9 (a Polish national number, and enough to
+/// tell numbers apart anywhere), or all of 7 or 8; shorter numbers are not compared.
+pub fn phone_key(phone: &str, key: &mut String) -> bool {
+    key.clear();
+    key.extend(phone.chars().filter(char::is_ascii_digit));
+    if key.len() > 9 {
+        key.drain(..key.len() - 9);
+    }
+    key.len() >= 7
+}
+
+/// An email's comparable form: trimmed, lower case.
+pub fn email_key(email: &str, key: &mut String) -> bool {
+    key.clear();
+    let email = crate::extract::values::trim(email);
+    if email.is_ascii() {
+        key.push_str(email);
+        key.make_ascii_lowercase();
+    } else {
+        key.extend(email.chars().flat_map(char::to_lowercase));
+    }
+    !key.is_empty()
+}
+
+#[derive(Default)]
+struct State {
+    /// By `Target as usize`: whether the export has the file a reference points into.
+    checkable: [bool; 5],
+    pipelines: IdSet,
+    stages: IdSet,
+    companies: IdSet,
+    contacts: IdSet,
+    deals: IdSet,
+    chat_writers: IdSet,
+    conversations: IdSet,
+    /// Contacts in file order: ids in one arena, and lines.
+    contact_ids: String,
+    contact_id_ends: Vec<u32>,
+    contact_lines: Vec<u32>,
+    emails: Groups,
+    phones: Groups,
+    orphans: BTreeMap<(ObjectKind, String), Orphans>,
+    issues: BTreeMap<(String, String), FieldIssues>,
+    zoneless: Vec<ZonelessDatetimes>,
+    billing: Billing,
+    key: String,
+    reasons: Vec<&'static str>,
+    reasons_text: String,
+    line_text: String,
+}
+
+impl State {
+    fn add_issue(&mut self, kind: ObjectKind, file: &str, issue: &Issue) {
+        let entry = self.issues.entry((kind.as_str().to_owned(), issue.field.clone())).or_insert_with(|| FieldIssues {
+            object: kind.as_str().to_owned(),
+            file: file.to_owned(),
+            field: issue.field.clone(),
+            column: issue.column.clone(),
+            expected: issue.expected.clone(),
+            count: 0,
+            examples: Vec::new(),
+        });
+        entry.count += 1;
+        if entry.examples.len() < EXAMPLES {
+            entry.examples.push(IssueExample { line: issue.line, value: issue.value.clone() });
+        }
+    }
+
+    fn conversation(&mut self, out: &ReadRecord, fields: &FieldPositions) {
+        if let Some(conversation) = text(out, fields.conversation_id) {
+            self.conversations.insert(id_hash(conversation));
+        }
+        let wrote = text(out, fields.sender).is_some_and(|sender| {
+            ["user", "contact", "visitor", "client", "customer", "inbound", "in"].iter().any(|word| word.eq_ignore_ascii_case(sender))
+        });
+        if let (true, Some(contact)) = (wrote, text(out, fields.contact_id)) {
+            self.chat_writers.insert(id_hash(contact));
+        }
+    }
+
+    fn contact<W: Write>(&mut self, out: &ReadRecord, fields: &FieldPositions, billing: &mut csv::Writer<W>) -> Result<(), AuditError> {
+        let id = &out.record.source_id;
+        let id_hash = id_hash(id);
+        self.contacts.insert(id_hash);
+        let ordinal = self.contact_lines.len() as u32;
+        self.contact_ids.push_str(id);
+        self.contact_id_ends.push(self.contact_ids.len() as u32);
+        self.contact_lines.push(out.line as u32);
+        let email = text(out, fields.email);
+        let phone = text(out, fields.phone);
+        if let Some(email) = email
+            && email_key(email, &mut self.key)
+        {
+            self.emails.add(&self.key, ordinal);
+        }
+        if let Some(phone) = phone
+            && phone_key(phone, &mut self.key)
+        {
+            self.phones.add(&self.key, ordinal);
+        }
+        self.check_references(out, fields);
+
+        let user_id = text(out, fields.user_id);
+        self.reasons.clear();
+        self.reasons_text.clear();
+        let chat = field(out, fields.last_heard).is_some() || self.chat_writers.contains(&id_hash);
+        let web_push = matches!(field(out, fields.web_push), Some(Value::Boolean(true)));
+        let fcm = field(out, fields.fcm).is_some();
+        for (reason, yes) in BILLING_REASONS.iter().zip([email.is_some(), phone.is_some(), user_id.is_some(), chat, web_push, fcm]) {
+            if yes {
+                if !self.reasons.is_empty() {
+                    self.reasons_text.push('|');
+                }
+                self.reasons_text.push_str(reason);
+                self.reasons.push(reason);
+                *self.billing.reasons.entry((*reason).to_owned()).or_default() += 1;
+            }
+        }
+        self.billing.contacts += 1;
+        if !self.reasons.is_empty() {
+            self.billing.billable += 1;
+            self.line_text.clear();
+            let _ = write!(self.line_text, "{}", out.line);
+            billing
+                .write_record([id.as_str(), &self.line_text, email.unwrap_or(""), phone.unwrap_or(""), user_id.unwrap_or(""), &self.reasons_text])
+                .map_err(AuditError::billing)?;
+        }
+        Ok(())
+    }
+
+    fn check_references(&mut self, out: &ReadRecord, fields: &FieldPositions) {
+        for (at, name, target) in &fields.references {
+            let Some(Value::Text(reference)) = out.record.fields.get(*at).map(|(_, value)| value) else { continue };
+            if !self.checkable[*target as usize] {
+                continue;
+            }
+            let key = id_hash(reference);
+            let exists = match target {
+                Target::Contact => self.contacts.contains(&key),
+                Target::Company => self.companies.contains(&key),
+                Target::Deal => self.deals.contains(&key),
+                Target::Pipeline => self.pipelines.contains(&key),
+                Target::Stage => self.stages.contains(&key),
+            };
+            if !exists {
+                let entry = self.orphans.entry((out.record.kind, name.clone())).or_insert_with(|| Orphans {
+                    object: out.record.kind,
+                    field: name.clone(),
+                    target: *target,
+                    count: 0,
+                    examples: Vec::new(),
+                });
+                entry.count += 1;
+                if entry.examples.len() < EXAMPLES {
+                    entry.examples.push(OrphanExample { id: out.record.source_id.clone(), line: out.line, missing_id: reference.clone() });
+                }
+            }
+        }
+    }
+
+    fn contact_ref(&self, ordinal: u32) -> ContactRef {
+        let end = self.contact_id_ends[ordinal as usize] as usize;
+        let start = if ordinal == 0 { 0 } else { self.contact_id_ends[ordinal as usize - 1] as usize };
+        ContactRef { id: self.contact_ids[start..end].to_owned(), line: u64::from(self.contact_lines[ordinal as usize]) }
+    }
+
+    fn finish(
+        mut self,
+        export: &Export,
+        catalogue: crate::extract::Catalogue,
+        rows: HashMap<FileKind, u64>,
+        columns: Vec<(ObjectKind, Vec<Column>)>,
+    ) -> Audit {
+        let files = export
+            .files
+            .iter()
+            .map(|file| FileReport {
+                kind: file.kind,
+                file: file.name(),
+                encoding: file.encoding.name().to_owned(),
+                encoding_source: file.encoding_source,
+                delimiter: file.delimiter_name().to_owned(),
+                rows: rows.get(&file.kind).copied().unwrap_or(0),
+            })
+            .collect();
+        let mut counts = BTreeMap::new();
+        for (kind, count) in &rows {
+            let name = match kind {
+                FileKind::Conversations => "conversation_messages".to_owned(),
+                FileKind::AttributeDefinitions => "custom_attributes".to_owned(),
+                FileKind::EmailTemplates => "email_templates".to_owned(),
+                other => other.as_str().to_owned(),
+            };
+            counts.insert(name, *count);
+        }
+        if export.file(FileKind::Conversations).is_some() {
+            counts.insert("conversations".to_owned(), self.conversations.len());
+        }
+        let groups = |groups: &Groups, state: &State| -> Vec<DuplicateGroup> {
+            groups
+                .groups
+                .iter()
+                .map(|(key, members)| DuplicateGroup { key: key.clone(), contacts: members.iter().map(|m| state.contact_ref(*m)).collect() })
+                .collect()
+        };
+        let duplicates = Duplicates { by_email: groups(&self.emails, &self), by_phone: groups(&self.phones, &self) };
+        self.billing.not_billable = self.billing.contacts - self.billing.billable;
+        for reason in BILLING_REASONS {
+            self.billing.reasons.entry(reason.to_owned()).or_default();
+        }
+
+        let mut inferred_columns = Vec::new();
+        let mut custom_attributes = Vec::new();
+        for (kind, columns) in &columns {
+            for column in columns.iter().filter(|c| c.is_custom()) {
+                let (source, name) = match &column.origin {
+                    Origin::Inferred { sampled } => {
+                        let sampled = *sampled;
+                        inferred_columns.push(InferredColumn { object: *kind, column: column.header.clone(), field: column.field.clone(), ty: column.ty.name(), sampled });
+                        ("inferred", column.header.clone())
+                    }
+                    Origin::Definition { attribute_id } => {
+                        let definition = export.definitions.iter().find(|d| d.id == *attribute_id);
+                        ("definition", definition.map_or_else(|| column.header.clone(), |d| d.name.clone()))
+                    }
+                    Origin::Standard => unreachable!("custom columns only"),
+                };
+                custom_attributes.push(CustomAttribute {
+                    object: kind.as_str().to_owned(),
+                    name,
+                    field: column.field.clone(),
+                    ty: column.ty.name().to_owned(),
+                    options: column.options.clone(),
+                    source: source.to_owned(),
+                });
+            }
+        }
+        for definition in &export.definitions {
+            let in_a_file = columns.iter().any(|(kind, columns)| {
+                Some(*kind) == definition.object
+                    && columns.iter().any(|c| matches!(&c.origin, Origin::Definition { attribute_id } if *attribute_id == definition.id))
+            });
+            if !in_a_file {
+                custom_attributes.push(CustomAttribute {
+                    object: definition.object.map_or_else(|| definition.content_type.clone(), |kind| kind.as_str().to_owned()),
+                    name: definition.name.clone(),
+                    field: definition.name_std.clone(),
+                    ty: definition.ty.name().to_owned(),
+                    options: definition.options.clone(),
+                    source: "definition, no column".to_owned(),
+                });
+            }
+        }
+        let pipelines = catalogue
+            .pipelines
+            .iter()
+            .map(|pipeline| PipelineWithStages {
+                pipeline: pipeline.clone(),
+                stages: catalogue.stages.iter().filter(|s| s.pipeline_id == pipeline.id).cloned().collect(),
+            })
+            .collect();
+        Audit {
+            export: export.dir.display().to_string(),
+            files,
+            missing_files: export.missing.clone(),
+            ignored_files: export.ignored.clone(),
+            counts,
+            duplicates,
+            orphans: self.orphans.into_values().collect(),
+            mismatches: self.issues.into_values().collect(),
+            inferred_columns,
+            zoneless_datetimes: self.zoneless,
+            billing: self.billing,
+            inventory: Inventory {
+                custom_attributes,
+                pipelines,
+                tags: catalogue.tags,
+                segments: catalogue.segments,
+                automations: catalogue.automations,
+                email_templates: catalogue.email_templates,
+                definition_issues: export.definition_issues.iter().map(ToString::to_string).collect(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_compare_by_their_last_nine_digits() {
+        let mut a = String::new();
+        let mut b = String::new();
+        assert!(phone_key("+48 501 234 567", &mut a) && phone_key("0048 501-234-567", &mut b));
+        assert_eq!(a, b);
+        assert!(phone_key("501234567", &mut b));
+        assert_eq!(a, b);
+        assert!(phone_key("123 45 67", &mut a));
+        assert_eq!(a, "1234567");
+        assert!(!phone_key("12-34", &mut a));
+    }
+
+    #[test]
+    fn emails_compare_trimmed_in_lower_case() {
+        let (mut a, mut b) = (String::new(), String::new());
+        email_key(" Jan.Kowalski@WP.pl ", &mut a);
+        email_key("jan.kowalski@wp.pl", &mut b);
+        assert_eq!(a, b);
+        email_key("ŁUCJA@O2.PL", &mut a);
+        assert_eq!(a, "łucja@o2.pl");
+    }
+
+    #[test]
+    fn id_sets_hold_numbers_in_a_bitmap_and_other_keys_hashed() {
+        let mut set = IdSet::default();
+        for id in ["10000", "10001", "10000", "CRM-7", "999999999999", "0042"] {
+            set.insert(id_hash(id));
+        }
+        assert_eq!(set.len(), 5);
+        for id in ["10000", "10001", "CRM-7", "999999999999", "0042"] {
+            assert!(set.contains(&id_hash(id)), "{id}");
+        }
+        for id in ["9999", "10002", "CRM-8", "42", "99999999"] {
+            assert!(!set.contains(&id_hash(id)), "{id}");
+        }
+    }
+
+    #[test]
+    fn duplicate_groups_collect_every_contact_with_the_key() {
+        let mut groups = Groups::default();
+        for (ordinal, key) in ["a", "b", "a", "c", "a", "b"].iter().enumerate() {
+            groups.add(key, ordinal as u32);
+        }
+        assert_eq!(groups.groups, vec![("a".to_owned(), vec![0, 2, 4]), ("b".to_owned(), vec![1, 5])]);
+    }
+}

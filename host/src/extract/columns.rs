@@ -1,0 +1,509 @@
+//! From a file's header to typed fields: User.com's standard attributes matched by name and
+//! alias, every other column a custom attribute typed by the attribute definitions file, else
+//! inferred from the values (and the inference reported).
+
+use crate::record::ObjectKind;
+
+use super::values;
+
+/// What a column holds, which decides how its cells are parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// The record's own User.com id (becomes `Record::source_id`, not a field).
+    Id,
+    /// The id of another record.
+    Reference(Target),
+    Text,
+    /// Text that must never appear in a report or a log (push tokens, cookie keys).
+    Secret,
+    Email,
+    Phone,
+    Number,
+    Integer,
+    Boolean,
+    Date,
+    DateTime,
+    /// One of a fixed set (`Column::options`; any value when the set is unknown).
+    Choice,
+    /// Several of a fixed set.
+    Choices,
+    /// 0 abandoned, 1 in progress, 2 won, 3 lost, 4 archived.
+    DealStatus,
+    /// 1 unknown, 2 male, 3 female.
+    Gender,
+    /// 1 visitor, 2 user.
+    ContactStatus,
+}
+
+/// What a reference points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Contact,
+    Company,
+    Deal,
+    Pipeline,
+    Stage,
+}
+
+impl Target {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Contact => "contact",
+            Target::Company => "company",
+            Target::Deal => "deal",
+            Target::Pipeline => "pipeline",
+            Target::Stage => "stage",
+        }
+    }
+}
+
+impl FieldType {
+    /// The name the audit and the definitions file use.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Id => "id",
+            FieldType::Reference(_) => "reference",
+            FieldType::Text => "text",
+            FieldType::Secret => "secret",
+            FieldType::Email => "email",
+            FieldType::Phone => "phone",
+            FieldType::Number => "number",
+            FieldType::Integer => "integer",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+            FieldType::DateTime => "datetime",
+            FieldType::Choice => "choice",
+            FieldType::Choices => "choices",
+            FieldType::DealStatus => "deal status",
+            FieldType::Gender => "gender",
+            FieldType::ContactStatus => "contact status",
+        }
+    }
+
+    /// What a cell of this type must look like, for an issue to say.
+    pub fn expected(self, options: &[String]) -> String {
+        let from = if options.is_empty() { String::new() } else { format!(" from: {}", options.join(", ")) };
+        match self {
+            FieldType::Id | FieldType::Reference(_) | FieldType::Text | FieldType::Secret => "text".to_owned(),
+            FieldType::Email => "an email address (name@domain.tld)".to_owned(),
+            FieldType::Phone => "a phone number (6 to 15 digits)".to_owned(),
+            FieldType::Number => "a number (like 1250.00; no thousands separator or decimal comma)".to_owned(),
+            FieldType::Integer => "a whole number".to_owned(),
+            FieldType::Boolean => "a boolean (t/f, true/false, 1/0, yes/no)".to_owned(),
+            FieldType::Date => "a date (YYYY-MM-DD)".to_owned(),
+            FieldType::DateTime => "a datetime (ISO 8601, YYYY-MM-DD HH:MM:SS[+TZ], unix seconds or YYYY-MM-DD)".to_owned(),
+            FieldType::Choice => format!("one choice{from}"),
+            FieldType::Choices => format!("a list of choices ({{a,b}}, [a, b] or a,b){from}"),
+            FieldType::DealStatus => "a deal status (0 abandoned, 1 in progress, 2 won, 3 lost, 4 archived)".to_owned(),
+            FieldType::Gender => "a gender (1 unknown, 2 male, 3 female)".to_owned(),
+            FieldType::ContactStatus => "a contact status (1 visitor, 2 user)".to_owned(),
+        }
+    }
+}
+
+/// Where a column's type came from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "from")]
+pub enum Origin {
+    /// One of User.com's standard attributes.
+    Standard,
+    /// The attribute definitions file (`attributes.csv`), its row id.
+    Definition { attribute_id: String },
+    /// Not defined anywhere: inferred from the first `sampled` non-empty values.
+    Inferred { sampled: usize },
+}
+
+/// One column of a file: where it is, what field it becomes, its type.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Column {
+    pub index: usize,
+    /// The header as written in the file.
+    pub header: String,
+    /// The field name in records: the standard attribute's name, or the custom attribute's
+    /// `name_std` (else the normalized header).
+    pub field: String,
+    pub ty: FieldType,
+    /// Allowed values of a choice column (empty: any).
+    pub options: Vec<String>,
+    pub origin: Origin,
+}
+
+impl Column {
+    pub fn is_custom(&self) -> bool {
+        !matches!(self.origin, Origin::Standard)
+    }
+
+    /// What a cell must look like, including how the type was decided when it was a guess.
+    pub fn expected(&self) -> String {
+        let expected = self.ty.expected(&self.options);
+        match self.origin {
+            Origin::Inferred { sampled } => format!("{expected} (type inferred from the first {sampled} values)"),
+            _ => expected,
+        }
+    }
+}
+
+/// A custom attribute as the definitions file describes it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AttributeDefinition {
+    pub id: String,
+    pub name: String,
+    pub name_std: String,
+    /// As written: boolean, integer, float, date, datetime, string, fixed.
+    pub value_type: String,
+    pub ty: FieldType,
+    /// `None` when the content type is one this tool does not read (product, ticket, ...).
+    pub object: Option<ObjectKind>,
+    pub content_type: String,
+    pub multiple: bool,
+    pub options: Vec<String>,
+    pub line: u64,
+}
+
+/// The type a definition's `value_type` (and `multiple` flag for `fixed`) stands for.
+pub fn definition_type(value_type: &str, multiple: bool) -> Option<FieldType> {
+    Some(match value_type.trim().to_ascii_lowercase().as_str() {
+        "boolean" | "bool" => FieldType::Boolean,
+        "integer" | "int" => FieldType::Integer,
+        "float" | "decimal" | "number" => FieldType::Number,
+        "date" => FieldType::Date,
+        "datetime" | "date&time" | "date_time" => FieldType::DateTime,
+        "string" | "text" => FieldType::Text,
+        "fixed" | "choice" if multiple => FieldType::Choices,
+        "fixed" | "choice" => FieldType::Choice,
+        "multiple_choice" | "multiple choice" => FieldType::Choices,
+        _ => return None,
+    })
+}
+
+/// The object a definition's `content_type` is for.
+pub fn definition_object(content_type: &str) -> Option<ObjectKind> {
+    Some(match content_type.trim().to_ascii_lowercase().as_str() {
+        "user" | "users" | "contact" | "person" => ObjectKind::Contact,
+        "company" | "companies" => ObjectKind::Company,
+        "deal" | "deals" => ObjectKind::Deal,
+        "activity" | "activities" => ObjectKind::Activity,
+        "event" | "events" => ObjectKind::Event,
+        _ => return None,
+    })
+}
+
+/// A header made comparable: lower case, spaces, dashes and dots as `_`, no byte order mark.
+/// `E-mail` -> `e_mail`, `Phone number` -> `phone_number`, ` Created at ` -> `created_at`.
+pub fn normalize_header(header: &str) -> String {
+    let mut normalized = String::with_capacity(header.len());
+    for c in header.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}').chars() {
+        let c = if c.is_whitespace() || matches!(c, '-' | '.' | '/') { '_' } else { c };
+        if c == '_' && (normalized.is_empty() || normalized.ends_with('_')) {
+            continue;
+        }
+        normalized.extend(c.to_lowercase());
+    }
+    while normalized.ends_with('_') {
+        normalized.pop();
+    }
+    normalized
+}
+
+/// A standard attribute: its field name, type, and the (normalized) headers that mean it.
+struct Standard {
+    field: &'static str,
+    ty: FieldType,
+    aliases: &'static [&'static str],
+}
+
+const fn standard(field: &'static str, ty: FieldType, aliases: &'static [&'static str]) -> Standard {
+    Standard { field, ty, aliases }
+}
+
+use FieldType as T;
+
+const CONTACT: &[Standard] = &[
+    standard("id", T::Id, &["id"]),
+    // User.com renamed `user_id` to `custom_id`; both are the customer's own id for the contact.
+    standard("user_id", T::Text, &["user_id", "custom_id", "client_id", "external_id"]),
+    standard("key", T::Secret, &["key", "user_key", "userkey"]),
+    standard("email", T::Email, &["email", "e_mail", "email_address", "mail"]),
+    standard("first_name", T::Text, &["first_name", "firstname", "given_name"]),
+    standard("last_name", T::Text, &["last_name", "lastname", "surname", "family_name"]),
+    standard("name", T::Text, &["name", "full_name"]),
+    standard("phone_number", T::Phone, &["phone_number", "phone", "telephone", "mobile", "mobile_phone"]),
+    standard("gender", T::Gender, &["gender", "sex"]),
+    standard("status", T::ContactStatus, &["status"]),
+    standard("company_id", T::Reference(Target::Company), &["company_id", "company"]),
+    standard("city", T::Text, &["city"]),
+    standard("region", T::Text, &["region", "state"]),
+    standard("country", T::Text, &["country"]),
+    standard("timezone", T::Text, &["timezone", "time_zone"]),
+    standard("unsubscribed", T::Boolean, &["unsubscribed"]),
+    standard("notifications", T::Boolean, &["notifications", "enable_notifications"]),
+    standard("created_at", T::DateTime, &["created_at", "created", "date_created"]),
+    standard("updated_at", T::DateTime, &["updated_at", "updated", "modified_at"]),
+    standard("first_seen", T::DateTime, &["first_seen"]),
+    standard("last_seen", T::DateTime, &["last_seen"]),
+    standard("last_contacted", T::DateTime, &["last_contacted"]),
+    standard("last_heard", T::DateTime, &["last_heard", "last_message_received"]),
+    standard("web_push_subscription", T::Boolean, &["web_push_subscription", "web_push", "webpush", "web_push_subscribed"]),
+    standard("fcm_key", T::Secret, &["fcm_key", "fcm_token", "mobile_fcm_key"]),
+    standard("tags", T::Choices, &["tags"]),
+    standard("lists", T::Choices, &["lists"]),
+    standard("score", T::Integer, &["score"]),
+    standard("page_views", T::Integer, &["page_views", "page_visits"]),
+    standard("assigned_to", T::Text, &["assigned_to", "owner"]),
+    standard("last_ip", T::Text, &["last_ip", "ip"]),
+    standard("browser", T::Text, &["browser"]),
+    standard("browser_language", T::Text, &["browser_language"]),
+    standard("os_type", T::Text, &["os_type", "os"]),
+    standard("resolution", T::Text, &["resolution"]),
+    standard("facebook_url", T::Text, &["facebook_url", "facebook"]),
+    standard("linkedin_url", T::Text, &["linkedin_url", "linkedin"]),
+    standard("twitter_url", T::Text, &["twitter_url", "twitter"]),
+    standard("google_url", T::Text, &["google_url"]),
+    standard("gravatar_url", T::Text, &["gravatar_url"]),
+];
+
+const COMPANY: &[Standard] = &[
+    standard("id", T::Id, &["id"]),
+    standard("custom_id", T::Text, &["custom_id", "company_custom_id", "external_id"]),
+    standard("name", T::Text, &["name", "company_name"]),
+    standard("email", T::Email, &["email", "e_mail", "email_address"]),
+    standard("phone_number", T::Phone, &["phone_number", "phone", "telephone"]),
+    standard("website", T::Text, &["website", "url", "www"]),
+    standard("address", T::Text, &["address", "street"]),
+    standard("city", T::Text, &["city"]),
+    standard("region", T::Text, &["region", "state"]),
+    standard("country", T::Text, &["country"]),
+    standard("assigned_to", T::Text, &["assigned_to", "owner"]),
+    standard("created_at", T::DateTime, &["created_at", "created"]),
+    standard("updated_at", T::DateTime, &["updated_at", "updated"]),
+    standard("tags", T::Choices, &["tags"]),
+];
+
+const DEAL: &[Standard] = &[
+    standard("id", T::Id, &["id"]),
+    standard("custom_id", T::Text, &["custom_id"]),
+    standard("name", T::Text, &["name", "title"]),
+    standard("value", T::Number, &["value", "amount"]),
+    standard("currency", T::Text, &["currency"]),
+    standard("status", T::DealStatus, &["status"]),
+    standard("pipeline_id", T::Reference(Target::Pipeline), &["pipeline_id", "pipeline"]),
+    standard("stage_id", T::Reference(Target::Stage), &["stage_id", "stage"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id"]),
+    standard("company_id", T::Reference(Target::Company), &["company_id", "company"]),
+    standard("assigned_to", T::Text, &["assigned_to", "agent", "owner"]),
+    standard("created_at", T::DateTime, &["created_at", "created"]),
+    standard("updated_at", T::DateTime, &["updated_at", "updated"]),
+    standard("expected_close_date", T::Date, &["expected_close_date", "close_date"]),
+    standard("won_at", T::DateTime, &["won_at"]),
+    standard("lost_at", T::DateTime, &["lost_at"]),
+    standard("loss_reason", T::Text, &["loss_reason", "loss_reason_description"]),
+    standard("activities_status", T::Text, &["activities_status"]),
+    standard("tags", T::Choices, &["tags"]),
+];
+
+const ACTIVITY: &[Standard] = &[
+    standard("id", T::Id, &["id"]),
+    standard("custom_id", T::Text, &["custom_id"]),
+    standard("name", T::Text, &["name", "title", "subject"]),
+    // An app-specific type id (e.g. 25946), not a fixed enum: kept as text.
+    standard("activity_type", T::Text, &["activity_type", "type"]),
+    standard("deal_id", T::Reference(Target::Deal), &["deal_id", "deal"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id"]),
+    standard("company_id", T::Reference(Target::Company), &["company_id", "company"]),
+    standard("description", T::Text, &["description", "note", "notes"]),
+    standard("done", T::Boolean, &["done", "completed"]),
+    standard("done_date", T::DateTime, &["done_date", "completed_at"]),
+    standard("due_date", T::DateTime, &["due_date", "datetime", "due"]),
+    standard("duration", T::Integer, &["duration"]),
+    standard("assigned_to", T::Text, &["assigned_to", "owner"]),
+    standard("created_by", T::Text, &["created_by"]),
+    standard("created_at", T::DateTime, &["created_at", "created"]),
+    standard("updated_at", T::DateTime, &["updated_at", "updated"]),
+];
+
+const EVENT: &[Standard] = &[
+    standard("id", T::Id, &["id"]),
+    standard("name", T::Text, &["name", "event", "event_name"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person"]),
+    standard("timestamp", T::DateTime, &["timestamp", "created_at", "date", "time"]),
+    standard("data", T::Text, &["data", "payload", "properties"]),
+];
+
+const CONVERSATION: &[Standard] = &[
+    standard("id", T::Id, &["id", "message_id"]),
+    standard("conversation_id", T::Text, &["conversation_id", "conversation", "chat", "chat_id"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user"]),
+    standard("sender", T::Text, &["sender", "author", "from", "direction"]),
+    standard("content", T::Text, &["content", "message", "text", "body"]),
+    standard("timestamp", T::DateTime, &["timestamp", "created_at", "sent_at", "date"]),
+    standard("source", T::Text, &["source", "channel"]),
+];
+
+fn standards(kind: ObjectKind) -> &'static [Standard] {
+    match kind {
+        ObjectKind::Contact => CONTACT,
+        ObjectKind::Company => COMPANY,
+        ObjectKind::Deal => DEAL,
+        ObjectKind::Activity => ACTIVITY,
+        ObjectKind::Event => EVENT,
+        ObjectKind::Conversation => CONVERSATION,
+    }
+}
+
+/// The columns of a header: each standard, defined or (type still unknown) to infer.
+/// Returns the columns and the indexes of those whose type must be inferred from values.
+pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[AttributeDefinition]) -> (Vec<Column>, Vec<usize>) {
+    let mut columns: Vec<Column> = Vec::with_capacity(headers.len());
+    let mut to_infer = Vec::new();
+    for (index, header) in headers.iter().enumerate() {
+        let normalized = normalize_header(header);
+        let taken = |field: &str| columns.iter().any(|column| column.field == field);
+        let standard = standards(kind).iter().find(|s| s.aliases.contains(&normalized.as_str()) && !taken(s.field));
+        let definition = definitions.iter().find(|d| {
+            d.object == Some(kind) && (normalize_header(&d.name_std) == normalized || normalize_header(&d.name) == normalized)
+        });
+        let column = match (standard, definition) {
+            (Some(standard), _) => Column {
+                index,
+                header: header.clone(),
+                field: standard.field.to_owned(),
+                ty: standard.ty,
+                options: Vec::new(),
+                origin: Origin::Standard,
+            },
+            (None, Some(definition)) => Column {
+                index,
+                header: header.clone(),
+                field: if definition.name_std.trim().is_empty() { normalized } else { definition.name_std.trim().to_owned() },
+                ty: definition.ty,
+                options: definition.options.clone(),
+                origin: Origin::Definition { attribute_id: definition.id.clone() },
+            },
+            (None, None) => {
+                to_infer.push(index);
+                // An empty or repeated header still keeps its cells, under a name of its own.
+                let field = if normalized.is_empty() || taken(&normalized) { format!("column_{}", index + 1) } else { normalized };
+                Column { index, header: header.clone(), field, ty: FieldType::Text, options: Vec::new(), origin: Origin::Inferred { sampled: 0 } }
+            }
+        };
+        columns.push(column);
+    }
+    (columns, to_infer)
+}
+
+/// The type the values of an undefined column show. Takes the narrowest type all non-empty
+/// values fit: boolean words (`t/f`, `true/false`, `yes/no`, not `1/0`), number, date, datetime,
+/// array-like choices (`{...}` or `[...]`), else text. Returns the type and how many values
+/// were looked at; no values means text.
+pub fn infer_type<'a>(values: impl IntoIterator<Item = &'a str>) -> (FieldType, usize) {
+    let mut candidates = [FieldType::Boolean, FieldType::Integer, FieldType::Number, FieldType::Date, FieldType::DateTime, FieldType::Choices]
+        .to_vec();
+    let mut sampled = 0;
+    for value in values {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        sampled += 1;
+        candidates.retain(|ty| match ty {
+            FieldType::Boolean => values::is_boolean_word(value),
+            FieldType::Integer => values::parse_integer(value).is_some(),
+            FieldType::Number => values::parse_number(value).is_some(),
+            FieldType::Date => values::parse_date(value).is_some(),
+            FieldType::DateTime => {
+                values::parse_date(value).is_none() && matches!(values::parse_moment(value), Some(values::Moment::DateTime { .. }))
+                    && !value.bytes().all(|b| b.is_ascii_digit())
+            }
+            FieldType::Choices => value.starts_with(['{', '[']) && values::parse_choices(value).is_some(),
+            _ => false,
+        });
+    }
+    match candidates.first() {
+        Some(ty) if sampled > 0 => (*ty, sampled),
+        _ => (FieldType::Text, sampled),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn headers_are_normalized_for_matching() {
+        assert_eq!(normalize_header("E-mail"), "e_mail");
+        assert_eq!(normalize_header(" Phone  number "), "phone_number");
+        assert_eq!(normalize_header("\u{feff}ID"), "id");
+        assert_eq!(normalize_header("Created at"), "created_at");
+    }
+
+    #[test]
+    fn standard_attributes_are_found_by_alias_per_object() {
+        let (columns, to_infer) = plan_columns(
+            ObjectKind::Contact,
+            &headers(&["ID", "E-mail", "Phone number", "custom_id", "Last message received", "vip_level"]),
+            &[],
+        );
+        let fields: Vec<_> = columns.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["id", "email", "phone_number", "user_id", "last_heard", "vip_level"]);
+        assert_eq!(columns[1].ty, FieldType::Email);
+        assert_eq!(to_infer, [5]);
+        // On a deal, user_id is the contact the deal belongs to.
+        let (columns, _) = plan_columns(ObjectKind::Deal, &headers(&["id", "user_id", "stage"]), &[]);
+        assert_eq!(columns[1].ty, FieldType::Reference(Target::Contact));
+        assert_eq!(columns[1].field, "contact_id");
+        assert_eq!(columns[2].field, "stage_id");
+    }
+
+    #[test]
+    fn custom_attributes_take_their_type_from_the_definitions() {
+        let definition = AttributeDefinition {
+            id: "7".into(),
+            name: "Orders count".into(),
+            name_std: "orders_count".into(),
+            value_type: "integer".into(),
+            ty: FieldType::Integer,
+            object: Some(ObjectKind::Contact),
+            content_type: "user".into(),
+            multiple: false,
+            options: vec![],
+            line: 2,
+        };
+        let (columns, to_infer) = plan_columns(ObjectKind::Contact, &headers(&["id", "Orders count"]), &[definition.clone()]);
+        assert_eq!((columns[1].field.as_str(), columns[1].ty), ("orders_count", FieldType::Integer));
+        assert!(to_infer.is_empty());
+        // A definition for companies does not type a contact column.
+        let (_, to_infer) = plan_columns(ObjectKind::Contact, &headers(&["id", "orders_count"]), &[AttributeDefinition { object: Some(ObjectKind::Company), ..definition }]);
+        assert_eq!(to_infer, [1]);
+        assert_eq!(definition_type("fixed", true), Some(FieldType::Choices));
+        assert_eq!(definition_type("fixed", false), Some(FieldType::Choice));
+        assert_eq!(definition_type("float", false), Some(FieldType::Number));
+        assert_eq!(definition_type("geo", false), None);
+    }
+
+    #[test]
+    fn repeated_and_empty_headers_keep_their_cells() {
+        let (columns, _) = plan_columns(ObjectKind::Contact, &headers(&["id", "email", "Email", "", "note", "note"]), &[]);
+        let fields: Vec<_> = columns.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["id", "email", "column_3", "column_4", "note", "column_6"]);
+    }
+
+    #[test]
+    fn inference_takes_the_narrowest_type_all_values_fit() {
+        assert_eq!(infer_type(["t", "f", "", "true"]), (FieldType::Boolean, 3));
+        assert_eq!(infer_type(["1", "0", "12"]), (FieldType::Integer, 3));
+        assert_eq!(infer_type(["1", "0.5"]), (FieldType::Number, 2));
+        assert_eq!(infer_type(["2024-01-01", "2023-12-31"]), (FieldType::Date, 2));
+        assert_eq!(infer_type(["2024-01-01 10:00:00+01", "2023-12-31T00:00:00Z"]), (FieldType::DateTime, 2));
+        assert_eq!(infer_type(["{a,b}", "{}", "[c]"]), (FieldType::Choices, 3));
+        assert_eq!(infer_type(["REF-01", "t"]), (FieldType::Text, 2));
+        assert_eq!(infer_type(["", ""]), (FieldType::Text, 0));
+        // Unix seconds stay numbers: calling a count a date would be a guess.
+        assert_eq!(infer_type(["1709285400"]), (FieldType::Integer, 1));
+    }
+}

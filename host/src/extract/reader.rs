@@ -1,0 +1,560 @@
+//! Streams one file's rows as typed records. Memory stays flat: one row at a time (plus the
+//! first rows, held while an undefined column's type is inferred), and a caller that reuses its
+//! [`ReadRecord`] allocates nothing per record once the buffers have grown.
+
+use std::collections::VecDeque;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::record::{ObjectKind, Record, Value};
+
+use super::columns::{self, AttributeDefinition, Column, FieldType, Origin};
+use super::sniff::DecodingReader;
+use super::values::{self, Moment};
+use super::{ExportFile, ExtractError, Issue};
+
+/// Counts line breaks in what the CSV parser reads, so that a record's line is exact.
+///
+/// The `csv` crate's record positions are off by one after a CRLF line end (the record is said
+/// to start at the pending `\n`, on the previous line) and after blank lines. Here the offsets of
+/// `\r` and `\n` bytes are remembered from where the last record started up to what the parser
+/// has read ahead (bounded by its buffer), and a record's line is counted from them.
+pub(crate) struct LineCounter {
+    inner: Box<dyn Read + Send>,
+    /// Offsets of `\r` (false) and `\n` (true) not yet behind a record start.
+    breaks: VecDeque<(u64, bool)>,
+    /// Bytes handed to the parser so far.
+    offset: u64,
+    /// Line breaks before the oldest remembered one.
+    lines_before: u64,
+}
+
+impl Read for LineCounter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for at in memchr::memchr2_iter(b'\r', b'\n', &buf[..n]) {
+            self.breaks.push_back((self.offset + at as u64, buf[at] == b'\n'));
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+impl LineCounter {
+    /// The line (1-based) a record starts on, given the byte offset the parser says it starts
+    /// at. Call it for records in order.
+    fn start_line(&mut self, byte: u64) -> u64 {
+        while let Some(&(at, is_newline)) = self.breaks.front() {
+            if at >= byte {
+                break;
+            }
+            self.lines_before += u64::from(is_newline);
+            self.breaks.pop_front();
+        }
+        // Line ends and blank lines before the record's first byte.
+        let mut cursor = byte;
+        while let Some(&(at, is_newline)) = self.breaks.front() {
+            if at != cursor {
+                break;
+            }
+            self.lines_before += u64::from(is_newline);
+            self.breaks.pop_front();
+            cursor += 1;
+        }
+        self.lines_before + 1
+    }
+}
+
+/// The exact line a record read by `csv` starts on.
+pub(crate) fn record_line(csv: &mut csv::Reader<LineCounter>, position: Option<&csv::Position>) -> u64 {
+    position.map_or(0, |position| csv.get_mut().start_line(position.byte()))
+}
+
+/// A CSV reader over a file of the export, decoding it to UTF-8 as it goes.
+pub(crate) fn open_csv(file: &ExportFile) -> Result<csv::Reader<LineCounter>, ExtractError> {
+    let file_error = |error: std::io::Error| ExtractError::File { path: file.path.to_path_buf(), message: error.to_string() };
+    let mut handle = std::fs::File::open(&file.path).map_err(file_error)?;
+    let input: Box<dyn Read + Send> = if file.encoding == encoding_rs::UTF_8 {
+        handle.seek(SeekFrom::Start(file.bom_length as u64)).map_err(file_error)?;
+        Box::new(handle)
+    } else {
+        Box::new(DecodingReader::new(handle, file.encoding))
+    };
+    let counter = LineCounter { inner: input, breaks: VecDeque::new(), offset: 0, lines_before: 0 };
+    Ok(csv::ReaderBuilder::new()
+        .delimiter(file.delimiter)
+        .flexible(true)
+        .has_headers(false)
+        .buffer_capacity(64 * 1024)
+        .from_reader(counter))
+}
+
+pub(crate) fn csv_error(path: &Path, error: csv::Error) -> ExtractError {
+    match error.position() {
+        Some(position) => ExtractError::Row { path: path.to_owned(), line: position.line(), message: error.to_string() },
+        None => ExtractError::File { path: path.to_owned(), message: error.to_string() },
+    }
+}
+
+/// Reads the header row as text.
+pub(crate) fn read_header(csv: &mut csv::Reader<LineCounter>, path: &Path) -> Result<Vec<String>, ExtractError> {
+    let mut header = csv::ByteRecord::new();
+    if !csv.read_byte_record(&mut header).map_err(|error| csv_error(path, error))? {
+        return Ok(Vec::new());
+    }
+    Ok(header.iter().map(|field| String::from_utf8_lossy(field).into_owned()).collect())
+}
+
+static NEXT_READER: AtomicU64 = AtomicU64::new(1);
+
+/// A record read from a file: the record, the line it starts on, and its issues.
+#[derive(Debug, Clone)]
+pub struct ReadRecord {
+    pub record: Record,
+    pub line: u64,
+    pub issues: Vec<Issue>,
+    /// The reader whose field layout `record.fields` has (0: none yet).
+    layout: u64,
+}
+
+impl ReadRecord {
+    pub fn new(kind: ObjectKind) -> Self {
+        ReadRecord { record: Record::new(kind, ""), line: 0, issues: Vec::new(), layout: 0 }
+    }
+}
+
+/// Streams the records of one file. Iterate it, or call [`RecordReader::read_into`] with one
+/// [`ReadRecord`] reused for every row (the fast way: no allocation per record).
+pub struct RecordReader {
+    path: Arc<Path>,
+    kind: ObjectKind,
+    csv: csv::Reader<LineCounter>,
+    columns: Vec<Column>,
+    id_column: Option<usize>,
+    /// Rows read ahead for type inference (with their lines), given out before the rest.
+    held: VecDeque<(csv::ByteRecord, u64)>,
+    row: csv::ByteRecord,
+    id: u64,
+    /// Text that was not valid UTF-8 (in a file read as UTF-8), decoded with replacements.
+    scratch: String,
+    pool: Pool,
+    pub stats: ReadStats,
+}
+
+/// What the reader noticed that is not an issue of one value.
+#[derive(Debug, Clone, Default)]
+pub struct ReadStats {
+    pub rows: u64,
+    /// Per column: datetimes without a zone, read as UTC.
+    pub zoneless_datetimes: Vec<u64>,
+}
+
+impl RecordReader {
+    pub fn open(file: &ExportFile, kind: ObjectKind, definitions: &[AttributeDefinition], inference_rows: usize) -> Result<Self, ExtractError> {
+        let mut csv = open_csv(file)?;
+        let headers = read_header(&mut csv, &file.path)?;
+        let (mut columns, to_infer) = columns::plan_columns(kind, &headers, definitions);
+        let mut held = VecDeque::new();
+        if !to_infer.is_empty() {
+            for _ in 0..inference_rows {
+                let mut row = csv::ByteRecord::new();
+                if !csv.read_byte_record(&mut row).map_err(|error| csv_error(&file.path, error))? {
+                    break;
+                }
+                let line = record_line(&mut csv, row.position());
+                held.push_back((row, line));
+            }
+            for index in to_infer {
+                let sample = held.iter().filter_map(|(row, _)| row.get(index)).filter_map(|bytes| std::str::from_utf8(bytes).ok());
+                let (ty, sampled) = columns::infer_type(sample);
+                columns[index].ty = ty;
+                columns[index].origin = Origin::Inferred { sampled };
+            }
+        }
+        let id_column = columns.iter().position(|column| column.ty == FieldType::Id);
+        let column_count = columns.len();
+        Ok(RecordReader {
+            path: file.path.clone(),
+            kind,
+            csv,
+            columns,
+            id_column,
+            held,
+            row: csv::ByteRecord::new(),
+            id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
+            scratch: String::new(),
+            pool: Pool::default(),
+            stats: ReadStats { rows: 0, zoneless_datetimes: vec![0; column_count] },
+        })
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    pub fn path(&self) -> &Arc<Path> {
+        &self.path
+    }
+
+    /// Whether the file has an id column (without one, records are named `line-N`).
+    pub fn has_id_column(&self) -> bool {
+        self.id_column.is_some()
+    }
+
+    /// Reads the next record into `out`, reusing its buffers. `Ok(false)` at the end of the file.
+    pub fn read_into(&mut self, out: &mut ReadRecord) -> Result<bool, ExtractError> {
+        let line = loop {
+            let line = match self.held.pop_front() {
+                Some((row, line)) => {
+                    self.row = row;
+                    line
+                }
+                None => {
+                    if !self.csv.read_byte_record(&mut self.row).map_err(|error| csv_error(&self.path, error))? {
+                        return Ok(false);
+                    }
+                    record_line(&mut self.csv, self.row.position())
+                }
+            };
+            // A line of only spaces is not a record.
+            if !(self.row.len() == 1 && self.row[0].iter().all(u8::is_ascii_whitespace)) {
+                break line;
+            }
+        };
+        self.stats.rows += 1;
+        out.line = line;
+        out.issues.clear();
+        out.record.kind = self.kind;
+        let layout_fits = out.layout == self.id && out.record.fields.len() == self.field_count();
+        if !layout_fits {
+            out.record.fields = self.columns.iter().filter(|c| c.ty != FieldType::Id).map(|c| (c.field.clone(), Value::Null)).collect();
+            out.layout = self.id;
+        }
+
+        let RecordReader { path, columns, row, scratch, stats, pool, .. } = self;
+        // One UTF-8 check for the whole row; a cell is then valid unless its ends split a
+        // character (possible only where the file is not UTF-8 to begin with).
+        let whole = std::str::from_utf8(row.as_slice()).ok();
+        let mut field = 0;
+        for column in columns.iter() {
+            let cell = row.range(column.index).and_then(|range| whole.and_then(|whole| whole.get(range)));
+            let text = match cell {
+                Some(text) => text,
+                None => {
+                    let bytes = row.get(column.index).unwrap_or_default();
+                    match std::str::from_utf8(bytes) {
+                        Ok(text) => text,
+                        Err(_) => {
+                            *scratch = String::from_utf8_lossy(bytes).into_owned();
+                            out.issues.push(make_issue(path, line, column, scratch, "UTF-8 text (the file was read as UTF-8: name its encoding with --encoding FILE=LABEL)".to_owned()));
+                            scratch.as_str()
+                        }
+                    }
+                }
+            };
+            if column.ty == FieldType::Id {
+                out.record.source_id.clear();
+                out.record.source_id.push_str(values::trim(text));
+                continue;
+            }
+            let slot = &mut out.record.fields[field].1;
+            field += 1;
+            if let Some(expected) = parse_cell(column, text, slot, &mut stats.zoneless_datetimes[column.index], pool) {
+                out.issues.push(make_issue(path, line, column, text, expected));
+            }
+        }
+        if self.id_column.is_none() || out.record.source_id.is_empty() {
+            out.record.source_id.clear();
+            out.record.source_id.push_str(&format!("line-{line}"));
+            if self.id_column.is_some() {
+                out.issues.push(Issue {
+                    file: self.path.clone(),
+                    line,
+                    column: "id".to_owned(),
+                    field: "id".to_owned(),
+                    value: String::new(),
+                    expected: format!("an id (the record is named line-{line})"),
+                });
+            }
+        }
+        // Cells beyond the header are kept, under names of their own, and reported.
+        let row = &self.row;
+        if row.len() != self.columns.len() {
+            for (extra, bytes) in row.iter().enumerate().skip(self.columns.len()) {
+                let name = format!("column_{}", extra + 1);
+                out.record.fields.push((name, Value::Text(String::from_utf8_lossy(bytes).into_owned())));
+            }
+            out.issues.push(Issue {
+                file: self.path.clone(),
+                line,
+                column: "(row)".to_owned(),
+                field: "(row)".to_owned(),
+                value: format!("{} cells", row.len()),
+                expected: format!("{} cells, as in the header", self.columns.len()),
+            });
+        }
+        Ok(true)
+    }
+
+    fn field_count(&self) -> usize {
+        self.columns.len() - usize::from(self.id_column.is_some())
+    }
+
+}
+
+fn make_issue(path: &Arc<Path>, line: u64, column: &Column, value: &str, expected: String) -> Issue {
+    let value = if column.ty == FieldType::Secret { "(hidden)".to_owned() } else { value.to_owned() };
+    Issue { file: path.clone(), line, column: column.header.clone(), field: column.field.clone(), value, expected }
+}
+
+impl Iterator for RecordReader {
+    type Item = Result<ReadRecord, ExtractError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut out = ReadRecord::new(self.kind);
+        match self.read_into(&mut out) {
+            Ok(true) => Some(Ok(out)),
+            Ok(false) => None,
+            Err(error) => Some(Err(error)),
+        }
+    }
+}
+
+/// Strings freed when a cell turns null, for the next cell that needs one: a column that is
+/// sometimes empty does not cost an allocation and a free per record.
+#[derive(Default)]
+struct Pool(Vec<String>);
+
+impl Pool {
+    /// Puts `value` in `slot`, keeping what the slot held for later.
+    fn replace(&mut self, slot: &mut Value, value: Value) {
+        match std::mem::replace(slot, value) {
+            Value::Text(text) if self.0.len() < 64 => self.0.push(text),
+            Value::Choices(mut choices) if self.0.len() < 64 => self.0.extend(choices.drain(..).take(8)),
+            _ => {}
+        }
+    }
+
+    fn set_text(&mut self, slot: &mut Value, text: &str) {
+        match slot {
+            Value::Text(existing) => {
+                existing.clear();
+                existing.push_str(text);
+            }
+            _ => {
+                let mut string = self.0.pop().unwrap_or_default();
+                string.clear();
+                string.push_str(text);
+                self.replace(slot, Value::Text(string));
+            }
+        }
+    }
+}
+
+/// Parses one cell into `slot`. Returns what was expected when the cell does not fit its type;
+/// the slot then holds the raw text.
+fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64, pool: &mut Pool) -> Option<String> {
+    let trimmed = values::trim(raw);
+    if raw.is_empty() || (trimmed.is_empty() && !matches!(column.ty, FieldType::Text | FieldType::Secret)) {
+        pool.replace(slot, Value::Null);
+        return None;
+    }
+    let set_text = |pool: &mut Pool, slot: &mut Value, text: &str| pool.set_text(slot, text);
+    let parsed = match column.ty {
+        FieldType::Text | FieldType::Secret => {
+            set_text(pool, slot, raw);
+            return None;
+        }
+        FieldType::Id | FieldType::Reference(_) => {
+            set_text(pool, slot, trimmed);
+            return None;
+        }
+        FieldType::Email => {
+            set_text(pool, slot, raw);
+            return (!values::is_email(trimmed)).then(|| column.expected());
+        }
+        FieldType::Phone => {
+            set_text(pool, slot, raw);
+            return (!values::is_phone(trimmed)).then(|| column.expected());
+        }
+        FieldType::Number => values::parse_number(trimmed).map(Value::Number),
+        FieldType::Integer => values::parse_integer(trimmed).map(|n| Value::Number(n as f64)),
+        FieldType::Boolean => values::parse_boolean(trimmed).map(Value::Boolean),
+        FieldType::Date => match values::parse_moment(trimmed) {
+            Some(Moment::Date(date)) => Some(Value::Date(date)),
+            // PostgreSQL writes some dates as midnight timestamps.
+            Some(Moment::DateTime { value, .. }) if value.unix_millis.rem_euclid(86_400_000) == 0 && value.offset_minutes == 0 => {
+                Some(Value::Date(crate::record::Date::from_days_since_epoch(value.unix_millis.div_euclid(86_400_000))))
+            }
+            _ => None,
+        },
+        FieldType::DateTime => match values::parse_moment(trimmed) {
+            Some(Moment::DateTime { value, zoned }) => {
+                *zoneless += u64::from(!zoned);
+                Some(Value::DateTime(value))
+            }
+            Some(Moment::Date(date)) => Some(Value::Date(date)),
+            None => None,
+        },
+        FieldType::Choice => {
+            // `{a}` is one choice written as an array.
+            let array = if trimmed.starts_with(['{', '[']) { values::parse_choices(trimmed) } else { None };
+            let single = match &array {
+                Some(list) if list.len() == 1 => Some(list[0].as_str()),
+                _ if trimmed.starts_with(['{', '[']) => None,
+                _ => Some(trimmed),
+            };
+            match single.and_then(|choice| option_spelling(&column.options, choice)) {
+                Some(choice) => {
+                    set_text(pool, slot, choice);
+                    return None;
+                }
+                None => None,
+            }
+        }
+        FieldType::Choices => {
+            if !matches!(slot, Value::Choices(_)) {
+                pool.replace(slot, Value::Choices(Vec::new()));
+            }
+            let Value::Choices(list) = slot else { unreachable!("just made a list") };
+            let mut fits = values::parse_choices_into(trimmed, list);
+            if fits && !column.options.is_empty() {
+                for choice in list.iter_mut() {
+                    let respelled = match option_spelling(&column.options, choice) {
+                        Some(spelled) if spelled != choice.as_str() => Some(spelled.to_owned()),
+                        Some(_) => None,
+                        None => {
+                            fits = false;
+                            break;
+                        }
+                    };
+                    if let Some(respelled) = respelled {
+                        *choice = respelled;
+                    }
+                }
+            }
+            if fits {
+                return None;
+            }
+            None
+        }
+        FieldType::DealStatus | FieldType::Gender | FieldType::ContactStatus => {
+            let word = match column.ty {
+                FieldType::DealStatus => values::parse_deal_status(trimmed),
+                FieldType::Gender => values::parse_gender(trimmed),
+                _ => values::parse_contact_status(trimmed),
+            };
+            if let Some(word) = word {
+                set_text(pool, slot, word);
+                return None;
+            }
+            None
+        }
+    };
+    match parsed {
+        Some(value) => {
+            pool.replace(slot, value);
+            None
+        }
+        None => {
+            set_text(pool, slot, raw);
+            Some(column.expected())
+        }
+    }
+}
+
+/// The choice as the options spell it (letter case aside); any choice when there are no options.
+fn option_spelling<'a>(options: &'a [String], choice: &'a str) -> Option<&'a str> {
+    if options.is_empty() {
+        return Some(choice);
+    }
+    let same = |option: &&String| {
+        option.eq_ignore_ascii_case(choice)
+            || (!choice.is_ascii() && option.chars().flat_map(char::to_lowercase).eq(choice.chars().flat_map(char::to_lowercase)))
+    };
+    options.iter().find(same).map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(ty: FieldType, options: &[&str]) -> Column {
+        Column {
+            index: 0,
+            header: "h".into(),
+            field: "f".into(),
+            ty,
+            options: options.iter().map(|s| s.to_string()).collect(),
+            origin: Origin::Standard,
+        }
+    }
+
+    fn parse(ty: FieldType, options: &[&str], raw: &str) -> (Value, Option<String>) {
+        let mut slot = Value::Null;
+        let mut zoneless = 0;
+        let issue = parse_cell(&column(ty, options), raw, &mut slot, &mut zoneless, &mut Pool::default());
+        (slot, issue)
+    }
+
+    #[test]
+    fn a_bad_value_keeps_its_raw_text_and_says_what_was_expected() {
+        let (value, issue) = parse(FieldType::Integer, &[], "dwa");
+        assert_eq!(value, Value::Text("dwa".into()));
+        assert_eq!(issue.as_deref(), Some("a whole number"));
+        let (value, issue) = parse(FieldType::Email, &[], "jan@");
+        assert_eq!((value, issue.is_some()), (Value::Text("jan@".into()), true));
+        let (value, issue) = parse(FieldType::Choice, &["retail", "it"], "handel");
+        assert_eq!(value, Value::Text("handel".into()));
+        assert!(issue.unwrap().contains("from: retail, it"));
+    }
+
+    #[test]
+    fn good_values_are_typed() {
+        assert_eq!(parse(FieldType::Boolean, &[], "t").0, Value::Boolean(true));
+        assert_eq!(parse(FieldType::Integer, &[], " 12 ").0, Value::Number(12.0));
+        assert_eq!(parse(FieldType::DealStatus, &[], "2").0, Value::Text("won".into()));
+        assert_eq!(parse(FieldType::Choice, &["Retail"], "{retail}").0, Value::Text("Retail".into()));
+        assert_eq!(parse(FieldType::Choices, &[], "{a,\"b c\"}").0, Value::Choices(vec!["a".into(), "b c".into()]));
+        assert_eq!(parse(FieldType::Date, &[], "2024-03-01 00:00:00+00").0.to_string(), "2024-03-01");
+        assert_eq!(parse(FieldType::Text, &[], "  spaced ").0, Value::Text("  spaced ".into()));
+        assert_eq!(parse(FieldType::Boolean, &[], "").0, Value::Null);
+        assert_eq!(parse(FieldType::Boolean, &[], "  ").0, Value::Null);
+    }
+
+    /// Lines of each record of `data`, as the reader reports them.
+    fn lines_of(data: &str) -> Vec<(String, u64)> {
+        let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(data.as_bytes().to_vec()));
+        let counter = LineCounter { inner: input, breaks: VecDeque::new(), offset: 0, lines_before: 0 };
+        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(8).from_reader(counter);
+        let mut row = csv::ByteRecord::new();
+        let mut lines = Vec::new();
+        while csv.read_byte_record(&mut row).unwrap() {
+            let line = record_line(&mut csv, row.position());
+            lines.push((String::from_utf8_lossy(&row[0]).into_owned(), line));
+        }
+        lines
+    }
+
+    #[test]
+    fn record_lines_are_exact_with_crlf_blank_lines_and_multi_line_fields() {
+        let expected = vec![("h".to_owned(), 1), ("a".to_owned(), 2), ("c\nd".to_owned(), 3), ("f".to_owned(), 6)];
+        assert_eq!(lines_of("h,x\na,b\n\"c\nd\",e\n\nf,g\n"), expected);
+        let crlf: Vec<_> = expected.iter().map(|(k, l)| (k.replace('\n', "\r\n"), *l)).collect();
+        assert_eq!(lines_of("h,x\r\na,b\r\n\"c\r\nd\",e\r\n\r\nf,g\r\n"), crlf);
+        // Old Mac line ends (a lone CR) end records too, without counting as lines.
+        assert_eq!(lines_of("h\ra\n").len(), 2);
+    }
+
+    #[test]
+    fn zoneless_datetimes_are_counted() {
+        let mut slot = Value::Null;
+        let mut zoneless = 0;
+        let col = column(FieldType::DateTime, &[]);
+        assert_eq!(parse_cell(&col, "2024-03-01T10:00:00", &mut slot, &mut zoneless, &mut Pool::default()), None);
+        assert_eq!(parse_cell(&col, "2024-03-01T10:00:00Z", &mut slot, &mut zoneless, &mut Pool::default()), None);
+        assert_eq!(zoneless, 1);
+    }
+}

@@ -1,0 +1,1136 @@
+//! Writes a realistic User.com CSV export of a fictional Polish company, deterministic by seed,
+//! with the troubles real exports have planted in known places, and returns what it planted.
+//!
+//! Why a crate of its own: the sample in `examples/usercom-export/` is its output (committed, and
+//! a test checks that it is still exactly what the generator writes), the host's tests compare
+//! the audit with the planted counts, and the benchmark makes a 1,000,000-contact export with
+//! the same code. A migration engineer can also run it to try the tool on data of any size
+//! (`cargo run -p usercom-export-gen -- --out /tmp/export --contacts 100000`). Keeping it out of
+//! the `crm-migrate` binary keeps test fixtures out of the product.
+//!
+//! The export looks like what User.com gives (see `shared/reference/usercom-api.md`): one CSV per
+//! object, PostgreSQL-style `t`/`f` booleans and `{a,"b c"}` arrays, datetimes in several forms,
+//! and differences between files: `users.csv` is UTF-8 with a BOM and CRLF line ends and uses
+//! the `custom_id` / `Phone number` headers, `companies.csv` is Windows-1250 with `;` and
+//! title-case headers, `activities.csv` is tab-separated with multi-line descriptions.
+//!
+//! Every figure scales with `contacts` (the sample has 500): about 80 companies, 150 deals in two
+//! pipelines, 400 activities, 100 events and 60 conversations per 500 contacts, and the same
+//! share of planted troubles. Each record draws from its own random stream (seed, object, index),
+//! so a record does not change when another one does.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub seed: u64,
+    pub contacts: usize,
+    /// The same account a month later, for delta migrations: every record as before, except
+    /// that 4% more contacts and 5% more deals exist, 5% of the people and 10% of the deals
+    /// changed (city, score, last seen; a deal won or worth more), and half of the anonymous
+    /// visitors were deleted. Planted troubles are unchanged.
+    pub changes: bool,
+}
+
+/// The sample export's settings: `examples/usercom-export/` is `generate(dir, &Options::default())`.
+impl Default for Options {
+    fn default() -> Self {
+        Options { seed: 2024, contacts: 500, changes: false }
+    }
+}
+
+/// What the generator wrote and planted, for tests to compare with what the reader finds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Planted {
+    pub seed: u64,
+    /// Rows per file, by object: contacts, companies, deals, activities, events,
+    /// conversation_messages, pipelines, stages, tags, segments, custom_attributes, automations,
+    /// email_templates.
+    pub counts: BTreeMap<String, u64>,
+    /// Distinct conversations among the messages.
+    pub conversations: u64,
+    /// Groups of contacts sharing an email that differs only in case (each group: 2 contacts).
+    pub duplicate_email_groups: u64,
+    /// Groups of contacts sharing a phone number written differently (each group: 2 contacts).
+    pub duplicate_phone_groups: u64,
+    /// Orphaned references, keyed `object.field` (e.g. `deal.stage_id`).
+    pub orphans: BTreeMap<String, u64>,
+    /// Values that do not match their attribute's type, keyed `object.field`.
+    pub mismatches: BTreeMap<String, u64>,
+    /// Billable contacts in total and for each reason (a contact can have several).
+    pub billing: BTreeMap<String, u64>,
+    /// Columns without a definition in attributes.csv and the type their values show.
+    pub undefined_columns: BTreeMap<String, String>,
+    /// Each file's encoding, as a WHATWG label.
+    pub encodings: BTreeMap<String, String>,
+    /// With `Options::changes`: records added, changed and deleted against the first export,
+    /// keyed `contacts_added`, `contacts_changed`, `contacts_deleted`, `deals_added`, `deals_changed`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub changes: BTreeMap<String, u64>,
+}
+
+pub const PLANTED_FILE_NAME: &str = "usercom-export.planted.json";
+
+/// Writes the export into `dir` (created if missing) and returns what was planted.
+pub fn generate(dir: &Path, options: &Options) -> io::Result<Planted> {
+    if options.contacts < 200 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "--contacts must be at least 200"));
+    }
+    std::fs::create_dir_all(dir)?;
+    let plan = Plan::new(options);
+    let mut planted = Planted {
+        seed: options.seed,
+        counts: BTreeMap::new(),
+        conversations: plan.conversations.len() as u64,
+        duplicate_email_groups: plan.count(Role::DuplicateEmail) as u64,
+        duplicate_phone_groups: plan.count(Role::DuplicatePhone) as u64,
+        orphans: BTreeMap::new(),
+        mismatches: BTreeMap::new(),
+        billing: BTreeMap::new(),
+        undefined_columns: BTreeMap::from([
+            ("contact.loyalty_member".to_owned(), "boolean".to_owned()),
+            ("contact.referral_code".to_owned(), "text".to_owned()),
+        ]),
+        encodings: BTreeMap::new(),
+        changes: BTreeMap::new(),
+    };
+    planted.orphans.insert("contact.company_id".into(), plan.count(Role::MissingCompany) as u64);
+    write_catalogues(dir, &mut planted)?;
+    write_contacts(dir, &plan, &mut planted)?;
+    write_companies(dir, &plan, &mut planted)?;
+    write_deals(dir, &plan, &mut planted)?;
+    write_activities(dir, &plan, &mut planted)?;
+    write_events(dir, &plan, &mut planted)?;
+    write_conversations(dir, &plan, &mut planted)?;
+    planted.mismatches.retain(|_, count| *count > 0);
+    Ok(planted)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Randomness: SplitMix64, written out so that the sample never changes with a crate's version.
+
+struct Rng(u64);
+
+impl Rng {
+    /// The stream of one record: `object` names the file, `index` the row.
+    fn of(seed: u64, object: u64, index: u64) -> Rng {
+        let mut rng = Rng(seed ^ object.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        rng.next();
+        rng
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn percent(&mut self, p: usize) -> bool {
+        self.below(100) < p
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const CONTACTS: u64 = 1;
+const COMPANIES: u64 = 2;
+const DEALS: u64 = 3;
+const ACTIVITIES: u64 = 4;
+const EVENTS: u64 = 5;
+const CONVERSATIONS: u64 = 6;
+const PLAN: u64 = 7;
+
+// ---------------------------------------------------------------------------------------------
+// The plan: which contact plays which part, decided before anything is written.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A known person: email, often a phone and a custom id.
+    Person,
+    /// Same email as `targets[i]`, in other letter case.
+    DuplicateEmail,
+    /// Same phone as `targets[i]`, written differently.
+    DuplicatePhone,
+    BadEmail,
+    MissingCompany,
+    /// Visitors: no email, phone or custom id. Billable only for the reason in the name.
+    VisitorChat,
+    VisitorWebPush,
+    VisitorFcm,
+    VisitorAnonymous,
+}
+
+/// A value that does not match its attribute's type, planted in one contact.
+#[derive(Debug, Clone, Copy)]
+struct BadValue {
+    field: &'static str,
+    value: &'static str,
+}
+
+const CONTACT_BAD_VALUES: &[(BadValue, usize)] = &[
+    (BadValue { field: "orders_count", value: "dwa" }, 3),
+    (BadValue { field: "newsletter_opt_in", value: "maybe" }, 2),
+    (BadValue { field: "birthday", value: "31.02.1990" }, 2),
+    (BadValue { field: "gender", value: "7" }, 1),
+    (BadValue { field: "created_at", value: "yesterday" }, 1),
+    (BadValue { field: "industry_segment", value: "handel" }, 1),
+];
+
+struct Plan {
+    seed: u64,
+    changes: bool,
+    contacts: usize,
+    companies: usize,
+    deals: usize,
+    activities: usize,
+    events: usize,
+    roles: Vec<Role>,
+    /// For a duplicate: the contact it duplicates.
+    targets: Vec<u32>,
+    bad_values: Vec<Option<BadValue>>,
+    /// Per contact: wrote in a chat conversation.
+    wrote_in_chat: Vec<bool>,
+    /// Conversations: (contact index, the contact wrote in it).
+    conversations: Vec<(usize, bool)>,
+    /// Scale factor: planted troubles per 500 contacts.
+    scale: f64,
+}
+
+impl Plan {
+    fn new(options: &Options) -> Plan {
+        let n = options.contacts;
+        let scale = n as f64 / 500.0;
+        let scaled = |base: usize| ((base as f64 * scale).round() as usize).max(1);
+        let mut rng = Rng::of(options.seed, PLAN, 0);
+        // Fisher-Yates over all contacts; consecutive slices of the shuffle get the roles.
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        let mut roles = vec![Role::Person; n];
+        let mut targets = vec![u32::MAX; n];
+        let mut next = 0;
+        let mut take = |count: usize| {
+            let slice = &order[next..next + count];
+            next += count;
+            slice.to_vec()
+        };
+        for (role, base) in [
+            (Role::BadEmail, 9),
+            (Role::MissingCompany, 7),
+            (Role::VisitorChat, 20),
+            (Role::VisitorWebPush, 10),
+            (Role::VisitorFcm, 8),
+            (Role::VisitorAnonymous, 25),
+        ] {
+            for index in take(scaled(base)) {
+                roles[index as usize] = role;
+            }
+        }
+        for (role, base) in [(Role::DuplicateEmail, 12), (Role::DuplicatePhone, 8)] {
+            for index in take(scaled(base)) {
+                roles[index as usize] = role;
+                // The original: a person with a phone, not used by another duplicate.
+                loop {
+                    let [candidate] = take(1)[..] else { unreachable!() };
+                    if has_phone(options.seed, candidate as usize) {
+                        targets[index as usize] = candidate;
+                        break;
+                    }
+                }
+            }
+        }
+        let mut bad_values = vec![None; n];
+        for (bad, base) in CONTACT_BAD_VALUES {
+            for index in take(scaled(*base)) {
+                bad_values[index as usize] = Some(*bad);
+            }
+        }
+        // Conversations: every chat visitor wrote in one; the rest go to people, a quarter of
+        // them outbound only (the contact never answered, so it is not a billing reason).
+        let mut wrote_in_chat = vec![false; n];
+        let mut conversations = Vec::new();
+        for (index, role) in roles.iter().enumerate() {
+            if *role == Role::VisitorChat {
+                conversations.push((index, true));
+            }
+        }
+        let total = scaled(60);
+        while conversations.len() < total {
+            let index = rng.below(n);
+            if roles[index] == Role::Person {
+                conversations.push((index, !rng.percent(25)));
+            }
+        }
+        for (index, wrote) in &conversations {
+            wrote_in_chat[*index] |= *wrote;
+        }
+        Plan {
+            seed: options.seed,
+            changes: options.changes,
+            contacts: n,
+            companies: n * 80 / 500,
+            deals: n * 150 / 500,
+            activities: n * 400 / 500,
+            events: n * 100 / 500,
+            roles,
+            targets,
+            bad_values,
+            wrote_in_chat,
+            conversations,
+            scale,
+        }
+    }
+
+    /// Contacts and deals the newer export adds after the first one's.
+    fn added_contacts(&self) -> usize {
+        if self.changes { self.contacts / 25 } else { 0 }
+    }
+
+    fn added_deals(&self) -> usize {
+        if self.changes { self.deals / 20 } else { 0 }
+    }
+
+    fn count(&self, role: Role) -> usize {
+        self.roles.iter().filter(|r| **r == role).count()
+    }
+
+    fn scaled(&self, base: usize) -> usize {
+        ((base as f64 * self.scale).round() as usize).max(1)
+    }
+
+    /// A contact that really exists and is a person (deals and activities point at these).
+    fn some_person(&self, rng: &mut Rng) -> usize {
+        loop {
+            let index = rng.below(self.contacts);
+            if self.roles[index] == Role::Person {
+                return index;
+            }
+        }
+    }
+}
+
+fn contact_id(index: usize) -> u64 {
+    10_000 + index as u64
+}
+fn company_id(index: usize) -> u64 {
+    500 + index as u64
+}
+fn deal_id(index: usize) -> u64 {
+    7_000 + index as u64
+}
+/// Ids no record has, for planted orphans.
+const MISSING_COMPANY: u64 = 9_000_000;
+const MISSING_CONTACT: u64 = 9_900_000;
+const MISSING_DEAL: u64 = 8_000_000;
+const MISSING_STAGE: u64 = 99;
+
+fn has_phone(seed: u64, index: usize) -> bool {
+    Rng::of(seed, CONTACTS + 100, index as u64).percent(60)
+}
+
+/// The national number of contact `index`: 9 digits, unique per contact.
+fn phone_digits(index: usize) -> String {
+    format!("5{:08}", index)
+}
+
+fn format_phone(digits: &str, style: usize) -> String {
+    let (a, b, c) = (&digits[0..3], &digits[3..6], &digits[6..9]);
+    match style % 4 {
+        0 => format!("+48 {a} {b} {c}"),
+        1 => digits.to_owned(),
+        2 => format!("+48{digits}"),
+        _ => format!("0048 {a}-{b}-{c}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names and words.
+
+const MALE: &[&str] = &["Jan", "Piotr", "Krzysztof", "Andrzej", "Tomasz", "Paweł", "Michał", "Marcin", "Łukasz", "Grzegorz", "Jakub", "Mateusz", "Wojciech", "Bartłomiej", "Zbigniew"];
+const FEMALE: &[&str] = &["Anna", "Maria", "Katarzyna", "Małgorzata", "Agnieszka", "Barbara", "Ewa", "Magdalena", "Joanna", "Żaneta", "Zofia", "Urszula", "Jadwiga", "Beata", "Dorota"];
+const SURNAMES: &[(&str, &str)] = &[
+    ("Nowak", "Nowak"),
+    ("Kowalski", "Kowalska"),
+    ("Wiśniewski", "Wiśniewska"),
+    ("Wójcik", "Wójcik"),
+    ("Kowalczyk", "Kowalczyk"),
+    ("Kamiński", "Kamińska"),
+    ("Lewandowski", "Lewandowska"),
+    ("Zieliński", "Zielińska"),
+    ("Szymański", "Szymańska"),
+    ("Woźniak", "Woźniak"),
+    ("Dąbrowski", "Dąbrowska"),
+    ("Kozłowski", "Kozłowska"),
+    ("Jankowski", "Jankowska"),
+    ("Mazur", "Mazur"),
+    ("Krawczyk", "Krawczyk"),
+    ("Piotrowski", "Piotrowska"),
+    ("Grabowski", "Grabowska"),
+    ("Pawłowski", "Pawłowska"),
+    ("Michalski", "Michalska"),
+    ("Król", "Król"),
+    ("Żółkiewski", "Żółkiewska"),
+    ("Głąb", "Głąb"),
+];
+const CITIES: &[&str] = &["Warszawa", "Kraków", "Łódź", "Wrocław", "Poznań", "Gdańsk", "Szczecin", "Bydgoszcz", "Lublin", "Białystok", "Katowice", "Gdynia", "Częstochowa", "Radom", "Toruń", "Kielce", "Rzeszów", "Gliwice", "Zabrze", "Olsztyn", "Bielsko-Biała", "Zielona Góra"];
+const DOMAINS: &[&str] = &["gmail.com", "wp.pl", "onet.pl", "o2.pl", "interia.pl", "firma.pl", "poczta.fm", "outlook.com"];
+const TAGS: &[&str] = &["VIP", "Newsletter", "Klient B2B", "Lead z targów", "Webinar 2024", "Porzucony koszyk", "Stały klient", "Partner", "Black Friday", "Ankieta NPS", "Test", "Zimny lead"];
+const INDUSTRIES: &[&str] = &["retail", "services", "manufacturing", "it", "public"];
+const INTERESTS: &[&str] = &["sport", "muzyka", "kultura i sztuka", "podróże", "technologia"];
+const CONTRACTS: &[&str] = &["roczna", "miesięczna", "jednorazowa"];
+const STAGES: &[(u64, &str, u64, u32)] = &[
+    (11, "Nowy lead", 1, 1),
+    (12, "Kwalifikacja", 1, 2),
+    (13, "Oferta wysłana", 1, 3),
+    (14, "Negocjacje", 1, 4),
+    (15, "Zamknięcie", 1, 5),
+    (21, "Pierwszy kontakt", 2, 1),
+    (22, "Rozmowy", 2, 2),
+    (23, "Umowa", 2, 3),
+    (24, "Wdrożenie", 2, 4),
+];
+
+/// Email-safe spelling of a Polish word.
+fn ascii_fold(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            'ą' | 'Ą' => 'a',
+            'ć' | 'Ć' => 'c',
+            'ę' | 'Ę' => 'e',
+            'ł' | 'Ł' => 'l',
+            'ń' | 'Ń' => 'n',
+            'ó' | 'Ó' => 'o',
+            'ś' | 'Ś' => 's',
+            'ź' | 'Ź' | 'ż' | 'Ż' => 'z',
+            other => other.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// The person behind contact `index`: (first name, last name, female).
+fn person(seed: u64, index: usize) -> (&'static str, &'static str, bool) {
+    let mut rng = Rng::of(seed, CONTACTS + 200, index as u64);
+    let female = rng.percent(50);
+    let first = if female { rng.pick(FEMALE) } else { rng.pick(MALE) };
+    let (male_last, female_last) = rng.pick(SURNAMES);
+    (first, if female { female_last } else { male_last }, female)
+}
+
+fn email_of(seed: u64, index: usize) -> String {
+    let (first, last, _) = person(seed, index);
+    let domain = DOMAINS[index % DOMAINS.len()];
+    format!("{}.{}{}@{domain}", ascii_fold(first), ascii_fold(last), index)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dates.
+
+const START: i64 = 1_546_300_800; // 2019-01-01T00:00:00Z
+const SPAN: i64 = 5 * 365 * 86_400;
+
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+fn date(unix: i64) -> String {
+    let (y, m, d) = civil(unix.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn clock(unix: i64) -> String {
+    let s = unix.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// A datetime in one of the forms User.com exports have been seen to use.
+fn datetime(unix: i64, rng: &mut Rng) -> String {
+    match rng.below(6) {
+        0 => format!("{}T{}Z", date(unix), clock(unix)),
+        1 => format!("{} {}+02", date(unix + 7200), clock(unix + 7200)),
+        2 => format!("{} {}.{:06}+00", date(unix), clock(unix), rng.below(1_000_000)),
+        3 => unix.to_string(),
+        4 => format!("{}T{}", date(unix), clock(unix)),
+        _ => format!("{}T{}+01:00", date(unix + 3600), clock(unix + 3600)),
+    }
+}
+
+fn some_time(rng: &mut Rng) -> i64 {
+    START + (rng.next() % SPAN as u64) as i64
+}
+
+fn boolean(value: bool, rng: &mut Rng) -> &'static str {
+    // Mostly the late-2023 `t`/`f`; older rows say true/false.
+    match (value, rng.below(10)) {
+        (true, 0) => "true",
+        (false, 0) => "false",
+        (true, _) => "t",
+        (false, _) => "f",
+    }
+}
+
+/// A PostgreSQL array literal: `{}`, `{a,b}`, elements with spaces or commas quoted.
+fn pg_array(items: &[&str]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|item| {
+            if item.is_empty() || item.contains([' ', ',', '"', '{', '}', '\\']) {
+                format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\""))
+            } else {
+                (*item).to_owned()
+            }
+        })
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
+fn some_of<'a>(items: &[&'a str], max: usize, rng: &mut Rng) -> Vec<&'a str> {
+    let count = rng.below(max + 1);
+    let mut chosen: Vec<&str> = Vec::new();
+    for _ in 0..count {
+        let item = *rng.pick(items);
+        if !chosen.contains(&item) {
+            chosen.push(item);
+        }
+    }
+    chosen
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files.
+
+#[derive(Clone, Copy)]
+enum Encoding {
+    Utf8,
+    Utf8Bom,
+    Windows1250,
+}
+
+struct Out {
+    writer: csv::Writer<Vec<u8>>,
+    builder: csv::WriterBuilder,
+    file: BufWriter<File>,
+    encoding: Encoding,
+}
+
+impl Out {
+    fn create(dir: &Path, name: &str, delimiter: u8, crlf: bool, encoding: Encoding, planted: &mut Planted) -> io::Result<Out> {
+        let label = match encoding {
+            Encoding::Utf8 | Encoding::Utf8Bom => "utf-8",
+            Encoding::Windows1250 => "windows-1250",
+        };
+        planted.encodings.insert(name.to_owned(), label.to_owned());
+        let mut file = BufWriter::with_capacity(1 << 16, File::create(dir.join(name))?);
+        if let Encoding::Utf8Bom = encoding {
+            file.write_all(b"\xEF\xBB\xBF")?;
+        }
+        let mut builder = csv::WriterBuilder::new();
+        builder.delimiter(delimiter).terminator(if crlf { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') });
+        let writer = builder.from_writer(Vec::with_capacity(1 << 16));
+        Ok(Out { writer, builder, file, encoding })
+    }
+
+    fn row<I: AsRef<[u8]>>(&mut self, fields: impl IntoIterator<Item = I>) -> io::Result<()> {
+        self.writer.write_record(fields)?;
+        if self.writer.get_ref().len() > 1 << 16 {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        let fresh = self.builder.from_writer(Vec::with_capacity(1 << 16));
+        let buffer = std::mem::replace(&mut self.writer, fresh).into_inner().map_err(|error| error.into_error())?;
+        match self.encoding {
+            Encoding::Utf8 | Encoding::Utf8Bom => self.file.write_all(&buffer)?,
+            Encoding::Windows1250 => {
+                let text = String::from_utf8(buffer).expect("the generator writes UTF-8");
+                let (bytes, _, unmappable) = encoding_rs::WINDOWS_1250.encode(&text);
+                assert!(!unmappable, "the generator writes only what Windows-1250 can encode");
+                self.file.write_all(&bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        self.drain()?;
+        self.file.flush()
+    }
+}
+
+fn count(planted: &mut Planted, object: &str, rows: usize) {
+    planted.counts.insert(object.to_owned(), rows as u64);
+}
+
+fn mismatch(planted: &mut Planted, key: &str) {
+    *planted.mismatches.entry(key.to_owned()).or_default() += 1;
+}
+
+fn write_catalogues(dir: &Path, planted: &mut Planted) -> io::Result<()> {
+    let mut out = Out::create(dir, "attributes.csv", b',', false, Encoding::Utf8, planted)?;
+    out.row(["id", "name", "name_std", "value_type", "content_type", "multiple", "choices"])?;
+    let attributes: &[[&str; 6]] = &[
+        ["Industry segment", "industry_segment", "fixed", "user", "f", "{retail,services,manufacturing,it,public}"],
+        ["Interests", "interests", "fixed", "user", "t", "{sport,muzyka,\"kultura i sztuka\",podróże,technologia}"],
+        ["Lifetime value", "lifetime_value", "float", "user", "", ""],
+        ["Orders count", "orders_count", "integer", "user", "", ""],
+        ["Newsletter opt-in", "newsletter_opt_in", "boolean", "user", "", ""],
+        ["Birthday", "birthday", "date", "user", "", ""],
+        ["Trial ends at", "trial_ends_at", "datetime", "user", "", ""],
+        ["NIP", "nip", "string", "company", "", ""],
+        ["Employees", "employees", "integer", "company", "", ""],
+        ["Contract type", "contract_type", "fixed", "deal", "f", "{roczna,miesięczna,jednorazowa}"],
+    ];
+    for (i, attribute) in attributes.iter().enumerate() {
+        let id = (301 + i).to_string();
+        out.row(std::iter::once(id.as_str()).chain(attribute.iter().copied()))?;
+    }
+    out.finish()?;
+    count(planted, "custom_attributes", attributes.len());
+
+    let mut out = Out::create(dir, "pipelines.csv", b',', false, Encoding::Utf8, planted)?;
+    out.row(["id", "name"])?;
+    out.row(["1", "Sprzedaż"])?;
+    out.row(["2", "Partnerzy"])?;
+    out.finish()?;
+    count(planted, "pipelines", 2);
+
+    let mut out = Out::create(dir, "stages.csv", b',', false, Encoding::Utf8, planted)?;
+    out.row(["id", "name", "pipeline", "order"])?;
+    for (id, name, pipeline, order) in STAGES {
+        out.row([id.to_string(), name.to_string(), pipeline.to_string(), order.to_string()])?;
+    }
+    out.finish()?;
+    count(planted, "stages", STAGES.len());
+
+    let mut out = Out::create(dir, "tags.csv", b',', false, Encoding::Utf8, planted)?;
+    out.row(["id", "name"])?;
+    for (i, tag) in TAGS.iter().enumerate() {
+        out.row([(41 + i).to_string(), tag.to_string()])?;
+    }
+    out.finish()?;
+    count(planted, "tags", TAGS.len());
+
+    let mut out = Out::create(dir, "segments.csv", b',', false, Encoding::Utf8, planted)?;
+    out.row(["id", "name", "description", "rules", "object_count"])?;
+    let segments = [
+        ("VIP", "Klienci oznaczeni jako VIP", r#"{"and":[{"attribute":"tags","operator":"contains","value":"VIP"}]}"#),
+        ("Newsletter – aktywni", "Zapisani na newsletter, otwarcie w 90 dni", r#"{"and":[{"attribute":"newsletter_opt_in","operator":"is","value":true},{"attribute":"last_seen","operator":"less_than_days_ago","value":90}]}"#),
+        ("Porzucone koszyki 30 dni", "", r#"{"and":[{"event":"cart_abandoned","operator":"occurred_within_days","value":30}]}"#),
+        ("Leady B2B", "Firmy z branży usługowej i IT", r#"{"or":[{"attribute":"industry_segment","operator":"is","value":"services"},{"attribute":"industry_segment","operator":"is","value":"it"}]}"#),
+        ("Nieaktywni 90 dni", "Do kampanii reaktywacyjnej", r#"{"and":[{"attribute":"last_seen","operator":"more_than_days_ago","value":90},{"attribute":"unsubscribed","operator":"is","value":false}]}"#),
+    ];
+    for (i, (name, description, rules)) in segments.iter().enumerate() {
+        out.row([(61 + i).to_string(), name.to_string(), description.to_string(), rules.to_string(), (37 + 41 * i).to_string()])?;
+    }
+    out.finish()?;
+    count(planted, "segments", segments.len());
+
+    let mut out = Out::create(dir, "automations.csv", b',', false, Encoding::Utf8, planted)?;
+    out.row(["id", "name", "trigger", "conditions", "actions", "active"])?;
+    let automations = [
+        ("Powitanie nowego użytkownika", "user_created", "status = user", "wait 1h; send_email(template: Witamy)", "t"),
+        ("Porzucony koszyk", "event: cart_abandoned", "newsletter_opt_in = true", "wait 2h; send_email(template: Twój koszyk czeka); wait 1d; send_sms", "t"),
+        ("Lead z formularza", "form_submitted: kontakt", "", "add_tag(Lead z targów); assign_to(round_robin); create_deal(pipeline: Sprzedaż)", "t"),
+        ("Urodziny", "date_attribute: birthday", "unsubscribed = false", "send_email(template: Wszystkiego najlepszego)", "t"),
+        ("Reaktywacja 90 dni", "segment_entered: Nieaktywni 90 dni", "", "send_email(template: Tęsknimy)\nwait 7d\nremove_from_segment", "f"),
+        ("Wygrany deal", "deal_status_changed: won", "pipeline = Partnerzy", "add_tag(Partner); notify_agent", "t"),
+    ];
+    for (i, (name, trigger, conditions, actions, active)) in automations.iter().enumerate() {
+        out.row([(81 + i).to_string(), name.to_string(), trigger.to_string(), conditions.to_string(), actions.to_string(), active.to_string()])?;
+    }
+    out.finish()?;
+    count(planted, "automations", automations.len());
+
+    let mut out = Out::create(dir, "email_templates.csv", b',', true, Encoding::Utf8, planted)?;
+    out.row(["id", "name", "subject", "body", "updated_at"])?;
+    let templates = [
+        ("Witamy", "Witamy w Żubr Shop, {{ user.first_name }}!", "<h1>Cześć {{ user.first_name }}!</h1>\r\n<p>Dziękujemy za rejestrację.</p>", "2023-11-02 09:15:00+01"),
+        ("Twój koszyk czeka", "Zapomniałeś o czymś?", "<p>W koszyku zostały produkty:</p>\r\n{% for item in event.items %}<li>{{ item.name }}</li>{% endfor %}", "2024-01-15T12:00:00Z"),
+        ("Wszystkiego najlepszego", "Sto lat, {{ user.first_name }}! 🎂", "<p>Z okazji urodzin mamy dla Ciebie rabat 15%.</p>", "2022-06-30"),
+        ("Tęsknimy", "Dawno Cię nie było", "<p>Wróć do nas, a dostaniesz darmową dostawę.</p>", "1700000000"),
+    ];
+    for (i, (name, subject, body, updated)) in templates.iter().enumerate() {
+        out.row([(91 + i).to_string(), name.to_string(), subject.to_string(), body.to_string(), updated.to_string()])?;
+    }
+    out.finish()?;
+    count(planted, "email_templates", templates.len());
+    Ok(())
+}
+
+fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
+    let mut out = Out::create(dir, "users.csv", b',', true, Encoding::Utf8Bom, planted)?;
+    out.row([
+        "id", "custom_id", "key", "email", "first_name", "last_name", "Phone number", "gender", "status", "company_id",
+        "city", "country", "unsubscribed", "created_at", "last_seen", "last_heard", "web_push_subscription", "fcm_key",
+        "tags", "score", "industry_segment", "interests", "lifetime_value", "orders_count", "newsletter_opt_in",
+        "birthday", "trial_ends_at", "referral_code", "loyalty_member",
+    ])?;
+    let mut reasons: BTreeMap<&str, u64> = ["billable", "email", "phone", "user_id", "chat", "web_push", "fcm"].into_iter().map(|r| (r, 0)).collect();
+    let seed = plan.seed;
+    let mut row: Vec<String> = Vec::with_capacity(29);
+    let mut changes = [0u64; 3]; // added, changed, deleted
+    for index in 0..plan.contacts + plan.added_contacts() {
+        let mut rng = Rng::of(seed, CONTACTS, index as u64);
+        let role = plan.roles.get(index).copied().unwrap_or(Role::Person);
+        if plan.changes && role == Role::VisitorAnonymous && index % 2 == 0 {
+            changes[2] += 1;
+            continue;
+        }
+        let (first, last, female) = person(seed, index);
+        let visitor = matches!(role, Role::VisitorChat | Role::VisitorWebPush | Role::VisitorFcm | Role::VisitorAnonymous);
+        let email = match role {
+            Role::DuplicateEmail => {
+                let original = email_of(seed, plan.targets[index] as usize);
+                let (local, domain) = original.split_once('@').unwrap();
+                let mut local: Vec<char> = local.chars().collect();
+                local[0] = local[0].to_ascii_uppercase();
+                format!("{}@{}", local.into_iter().collect::<String>(), domain.to_uppercase())
+            }
+            Role::BadEmail => {
+                let good = email_of(seed, index);
+                let (local, domain) = good.split_once('@').unwrap();
+                match index % 5 {
+                    0 => format!("{local}@"),
+                    1 => format!("{local} at {domain}"),
+                    2 => format!("{local}@@{domain}"),
+                    3 => format!("{local}@{}", domain.split('.').next().unwrap()),
+                    _ => format!("{local}@{domain},"),
+                }
+            }
+            _ if visitor => String::new(),
+            _ => email_of(seed, index),
+        };
+        let phone = match role {
+            Role::DuplicatePhone => format_phone(&phone_digits(plan.targets[index] as usize), index + 1),
+            Role::Person | Role::MissingCompany if has_phone(seed, index) => format_phone(&phone_digits(index), index),
+            _ => String::new(),
+        };
+        let custom_id = if !visitor && rng.percent(70) { format!("CRM-{index:07}") } else { String::new() };
+        let wrote = plan.wrote_in_chat.get(index).copied().unwrap_or(false);
+        let web_push = role == Role::VisitorWebPush || (!visitor && rng.percent(5));
+        let fcm = role == Role::VisitorFcm || (!visitor && rng.percent(3));
+        let company = match role {
+            Role::MissingCompany => (MISSING_COMPANY + index as u64).to_string(),
+            _ if !visitor && rng.percent(70) => company_id(rng.below(plan.companies)).to_string(),
+            _ => String::new(),
+        };
+        let created = some_time(&mut rng);
+        let bad = plan.bad_values.get(index).copied().flatten();
+        let bad_or = |field: &str, good: String| match bad {
+            Some(bad) if bad.field == field => bad.value.to_owned(),
+            _ => good,
+        };
+        let gender = if rng.percent(10) { "1" } else if female { "3" } else { "2" };
+        let tags = some_of(TAGS, 3, &mut rng);
+        let tags = if rng.percent(30) { String::new() } else { pg_array(&tags) };
+        let interests = some_of(INTERESTS, 3, &mut rng);
+        let interests = match rng.below(6) {
+            0 => String::new(),
+            1 => "{}".to_owned(),
+            2 => format!("[{}]", interests.join(", ")),
+            3 => interests.join(","),
+            _ => pg_array(&interests),
+        };
+        row.clear();
+        row.push(contact_id(index).to_string());
+        row.push(custom_id.clone());
+        row.push(format!("{:016x}", rng.next()));
+        row.push(email.clone());
+        row.push(if visitor { String::new() } else { first.to_owned() });
+        row.push(if visitor { String::new() } else { last.to_owned() });
+        row.push(phone.clone());
+        row.push(bad_or("gender", gender.to_owned()));
+        row.push(if visitor { "1" } else { "2" }.to_owned());
+        row.push(company);
+        row.push(rng.pick(CITIES).to_string());
+        row.push("PL".to_owned());
+        row.push(boolean(rng.percent(8), &mut rng).to_owned());
+        row.push(bad_or("created_at", datetime(created, &mut rng)));
+        row.push(datetime(created + (rng.next() % 30_000_000) as i64, &mut rng));
+        row.push(if wrote && (role != Role::VisitorChat || index % 2 == 0) { datetime(created + 86_400, &mut rng) } else { String::new() });
+        row.push(if web_push { "t" } else if rng.percent(50) { "f" } else { "" }.to_owned());
+        row.push(if fcm { format!("fcm:{:016x}{:016x}", rng.next(), rng.next()) } else { String::new() });
+        row.push(tags);
+        row.push(rng.below(120).to_string());
+        row.push(bad_or("industry_segment", if rng.percent(20) { String::new() } else { rng.pick(INDUSTRIES).to_string() }));
+        row.push(interests);
+        row.push(if rng.percent(30) { "0".to_owned() } else { format!("{}.{:02}", rng.below(20_000), rng.below(100)) });
+        row.push(bad_or("orders_count", rng.below(40).to_string()));
+        let opt_in = rng.percent(60);
+        row.push(bad_or("newsletter_opt_in", boolean(opt_in, &mut rng).to_owned()));
+        let birthday = date(START - 18 * 365 * 86_400 - (rng.next() % (50 * 365 * 86_400)) as i64);
+        row.push(bad_or("birthday", if rng.percent(40) { String::new() } else { birthday }));
+        row.push(if rng.percent(70) { String::new() } else { datetime(created + 14 * 86_400, &mut rng) });
+        row.push(if rng.percent(75) { String::new() } else { format!("REF-{:04X}", rng.below(65_536)) });
+        row.push(boolean(rng.percent(20), &mut rng).to_owned());
+        if let Some(bad) = bad {
+            mismatch(planted, &format!("contact.{}", bad.field));
+        }
+        if index >= plan.contacts {
+            changes[0] += 1;
+        } else if plan.changes && role == Role::Person && index % 20 == 3 {
+            // Moved, scored, seen again: city, score and last_seen columns.
+            row[10] = CITIES[(CITIES.iter().position(|c| *c == row[10]).unwrap_or(0) + 1) % CITIES.len()].to_owned();
+            row[19] = (row[19].parse::<u64>().unwrap_or(0) + 7).to_string();
+            row[14] = format!("{}T09:00:00Z", date(START + SPAN + 30 * 86_400));
+            changes[1] += 1;
+        }
+        if role == Role::BadEmail {
+            mismatch(planted, "contact.email");
+        }
+        out.row(&row)?;
+
+        let flags = [
+            ("email", !email.is_empty()),
+            ("phone", !phone.is_empty()),
+            ("user_id", !custom_id.is_empty()),
+            ("chat", wrote),
+            ("web_push", web_push),
+            ("fcm", fcm),
+        ];
+        for (reason, yes) in flags {
+            if yes {
+                *reasons.get_mut(reason).unwrap() += 1;
+            }
+        }
+        if flags.iter().any(|(_, yes)| *yes) {
+            *reasons.get_mut("billable").unwrap() += 1;
+        }
+    }
+    out.finish()?;
+    count(planted, "contacts", plan.contacts + changes[0] as usize - changes[2] as usize);
+    if plan.changes {
+        planted.changes.insert("contacts_added".into(), changes[0]);
+        planted.changes.insert("contacts_changed".into(), changes[1]);
+        planted.changes.insert("contacts_deleted".into(), changes[2]);
+    }
+    planted.billing = reasons.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    Ok(())
+}
+
+fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
+    let mut out = Out::create(dir, "companies.csv", b';', true, Encoding::Windows1250, planted)?;
+    out.row(["ID", "Name", "Phone number", "Email", "City", "Country", "Created at", "Tags", "NIP", "Employees"])?;
+    let bad_employees = plan.scaled(2);
+    let kinds = ["sp. z o.o.", "S.A.", "sp.k.", "s.c.", "sp. j."];
+    let trades = ["Usługi Remontowe", "Hurtownia Spożywcza", "Biuro Rachunkowe", "Zakład Ślusarski", "Piekarnia", "Przychodnia Zdrowie", "Drukarnia Cyfrowa", "Transport i Spedycja", "Szkoła Języków Obcych", "Studio Graficzne"];
+    for index in 0..plan.companies {
+        let mut rng = Rng::of(plan.seed, COMPANIES, index as u64);
+        let city = *rng.pick(CITIES);
+        let name = if index == 0 {
+            "Łódzka Spółdzielnia Mleczarska „Żubr”".to_owned()
+        } else {
+            let (owner, _) = rng.pick(SURNAMES);
+            match rng.below(3) {
+                0 => format!("{} {owner} {}", rng.pick(&trades), rng.pick(&kinds)),
+                1 => format!("{owner} i Wspólnicy {}", rng.pick(&kinds)),
+                _ => format!("{city} {} {}", rng.pick(&trades), rng.pick(&kinds)),
+            }
+        };
+        let employees = if index % (plan.companies / bad_employees) == 1 && index / (plan.companies / bad_employees) < bad_employees {
+            mismatch(planted, "company.employees");
+            if index % 2 == 0 { "ok. 50".to_owned() } else { "50-100".to_owned() }
+        } else {
+            (1 + rng.below(400)).to_string()
+        };
+        let tags = if rng.percent(50) { String::new() } else { pg_array(&some_of(&TAGS[..4], 2, &mut rng)) };
+        let created = some_time(&mut rng);
+        out.row([
+            company_id(index).to_string(),
+            name,
+            format!("+48 22 {:03} {:02} {:02}", rng.below(1000), rng.below(100), rng.below(100)),
+            format!("biuro{index}@{}", ascii_fold(city).replace(' ', "-") + ".com.pl"),
+            city.to_owned(),
+            "Polska".to_owned(),
+            datetime(created, &mut rng),
+            tags,
+            format!("{:010}", rng.next() % 10_000_000_000),
+            employees,
+        ])?;
+    }
+    out.finish()?;
+    count(planted, "companies", plan.companies);
+    Ok(())
+}
+
+fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
+    let mut out = Out::create(dir, "deals.csv", b',', false, Encoding::Utf8, planted)?;
+    out.row(["id", "name", "value", "currency", "status", "pipeline", "stage", "user_id", "company_id", "created_at", "expected_close_date", "won_at", "lost_at", "tags", "contract_type"])?;
+    let (missing_stage, missing_contact) = (plan.scaled(5), plan.scaled(3));
+    let products = ["Abonament Pro", "Wdrożenie CRM", "Pakiet szkoleń", "Licencja roczna", "Integracja API"];
+    let step = plan.deals / (missing_stage + missing_contact + 2);
+    let (mut added, mut changed) = (0, 0);
+    for index in 0..plan.deals + plan.added_deals() {
+        let mut rng = Rng::of(plan.seed, DEALS, index as u64);
+        let pipeline = if rng.percent(70) { 1 } else { 2 };
+        let stages: Vec<_> = STAGES.iter().filter(|s| s.2 == pipeline).collect();
+        let mut stage = rng.pick(&stages).0.to_string();
+        let mut contact = contact_id(plan.some_person(&mut rng)).to_string();
+        let mut status = match rng.below(10) {
+            0 => 0,
+            1..=5 => 1,
+            6 | 7 => 2,
+            8 => 3,
+            _ => 4,
+        }
+        .to_string();
+        let mut value = format!("{}.{:02}", 500 + rng.below(50_000), rng.below(100));
+        // Troubles at regular positions: slot k of the first ones.
+        let slot = if index % step == step / 2 && index < plan.deals { Some(index / step) } else { None };
+        match slot {
+            Some(k) if k < missing_stage => {
+                stage = MISSING_STAGE.to_string();
+                *planted.orphans.entry("deal.stage_id".into()).or_default() += 1;
+            }
+            Some(k) if k < missing_stage + missing_contact => {
+                contact = (MISSING_CONTACT + index as u64).to_string();
+                *planted.orphans.entry("deal.contact_id".into()).or_default() += 1;
+            }
+            Some(k) if k == missing_stage + missing_contact => {
+                status = "9".into();
+                mismatch(planted, "deal.status");
+            }
+            Some(k) if k == missing_stage + missing_contact + 1 => {
+                value = "12,5 tys.".into();
+                mismatch(planted, "deal.value");
+            }
+            _ => {}
+        }
+        let created = some_time(&mut rng);
+        let closed = created + (rng.next() % 10_000_000) as i64;
+        let company = if rng.percent(60) { company_id(rng.below(plan.companies)).to_string() } else { String::new() };
+        let (first, last, _) = person(plan.seed, index);
+        let mut row = [
+            deal_id(index).to_string(),
+            format!("{} – {first} {last}", rng.pick(&products)),
+            value,
+            if rng.percent(85) { "PLN" } else { "EUR" }.to_owned(),
+            status.clone(),
+            pipeline.to_string(),
+            stage,
+            contact,
+            company,
+            datetime(created, &mut rng),
+            date(closed),
+            if status == "2" { datetime(closed, &mut rng) } else { String::new() },
+            if status == "3" { datetime(closed, &mut rng) } else { String::new() },
+            if rng.percent(60) { "{}".to_owned() } else { pg_array(&some_of(&TAGS[..4], 2, &mut rng)) },
+            if rng.percent(30) { String::new() } else { rng.pick(CONTRACTS).to_string() },
+        ];
+        if index >= plan.deals {
+            added += 1;
+        } else if plan.changes && index % 10 == 4 && slot.is_none() {
+            // Won since, or (already won) worth 10% more.
+            if row[4] == "2" {
+                row[2] = format!("{:.2}", row[2].parse::<f64>().unwrap_or(0.0) * 1.1);
+            } else {
+                row[4] = "2".into();
+                row[11] = format!("{}T12:00:00Z", date(START + SPAN + 20 * 86_400));
+                row[12] = String::new();
+            }
+            changed += 1;
+        }
+        out.row(&row)?;
+    }
+    out.finish()?;
+    count(planted, "deals", plan.deals + added);
+    if plan.changes {
+        planted.changes.insert("deals_added".into(), added as u64);
+        planted.changes.insert("deals_changed".into(), changed);
+    }
+    Ok(())
+}
+
+fn write_activities(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
+    let mut out = Out::create(dir, "activities.csv", b'\t', false, Encoding::Utf8, planted)?;
+    out.row(["id", "name", "activity_type", "deal_id", "user_id", "company_id", "description", "done", "due_date", "created_at", "duration"])?;
+    let (missing_deal, missing_contact) = (plan.scaled(4), plan.scaled(2));
+    let step = plan.activities / (missing_deal + missing_contact + 1);
+    let kinds = [("Telefon", 25_946), ("Spotkanie", 25_947), ("E-mail", 25_948), ("Zadanie", 25_949)];
+    for index in 0..plan.activities {
+        let mut rng = Rng::of(plan.seed, ACTIVITIES, index as u64);
+        let (name, kind) = rng.pick(&kinds);
+        let mut deal = if rng.percent(70) { deal_id(rng.below(plan.deals)).to_string() } else { String::new() };
+        let mut contact = contact_id(plan.some_person(&mut rng)).to_string();
+        let slot = if index % step == step / 2 { Some(index / step) } else { None };
+        match slot {
+            Some(k) if k < missing_deal => {
+                deal = (MISSING_DEAL + index as u64).to_string();
+                *planted.orphans.entry("activity.deal_id".into()).or_default() += 1;
+            }
+            Some(k) if k < missing_deal + missing_contact => {
+                contact = (MISSING_CONTACT + index as u64).to_string();
+                *planted.orphans.entry("activity.contact_id".into()).or_default() += 1;
+            }
+            _ => {}
+        }
+        let description = match rng.below(4) {
+            0 => String::new(),
+            1 => "Klient prosi o kontakt po 15:00.".to_owned(),
+            2 => "Ustalenia:\n- rabat 10%\n- termin wdrożenia: \"do końca kwartału\"".to_owned(),
+            _ => format!("Rozmowa z {}; tel. {}\tpotwierdzony", person(plan.seed, index).0, format_phone(&phone_digits(index), 0)),
+        };
+        let created = some_time(&mut rng);
+        out.row([
+            (30_000 + index).to_string(),
+            name.to_string(),
+            kind.to_string(),
+            deal,
+            contact,
+            if rng.percent(40) { company_id(rng.below(plan.companies)).to_string() } else { String::new() },
+            description,
+            boolean(rng.percent(60), &mut rng).to_owned(),
+            format!("{}T{}Z", date(created + 3 * 86_400), clock(created)),
+            datetime(created, &mut rng),
+            (15 * rng.below(9)).to_string(),
+        ])?;
+    }
+    out.finish()?;
+    count(planted, "activities", plan.activities);
+    Ok(())
+}
+
+fn write_events(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
+    let mut out = Out::create(dir, "events.csv", b',', false, Encoding::Utf8, planted)?;
+    out.row(["id", "name", "user_id", "timestamp", "data"])?;
+    let names = ["order_completed", "newsletter_signup", "cart_abandoned", "webinar_joined", "form_submitted"];
+    for index in 0..plan.events {
+        let mut rng = Rng::of(plan.seed, EVENTS, index as u64);
+        let name = rng.pick(&names);
+        let data = match *name {
+            "order_completed" | "cart_abandoned" => format!(r#"{{"value": {}.{:02}, "currency": "PLN", "items": {}}}"#, rng.below(2000), rng.below(100), 1 + rng.below(5)),
+            "form_submitted" => r#"{"form": "kontakt", "source": "landing, wiosna"}"#.to_owned(),
+            _ => "{}".to_owned(),
+        };
+        out.row([(50_000 + index).to_string(), name.to_string(), contact_id(plan.some_person(&mut rng)).to_string(), some_time(&mut rng).to_string(), data])?;
+    }
+    out.finish()?;
+    count(planted, "events", plan.events);
+    Ok(())
+}
+
+fn write_conversations(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
+    let mut out = Out::create(dir, "conversations.csv", b',', false, Encoding::Utf8, planted)?;
+    out.row(["id", "conversation_id", "user_id", "sender", "content", "timestamp", "source"])?;
+    let user_lines = ["Dzień dobry, mam pytanie o zamówienie.", "Czy wysyłka do Czech jest możliwa?", "Nie działa mi kod rabatowy :(", "Dziękuję, wszystko jasne!\nPozdrawiam"];
+    let agent_lines = ["Dzień dobry! W czym mogę pomóc?", "Sprawdzę to i wrócę z odpowiedzią.", "Oferta ważna do końca miesiąca, zapraszamy."];
+    let mut messages = 0;
+    for (number, (contact, wrote)) in plan.conversations.iter().enumerate() {
+        let mut rng = Rng::of(plan.seed, CONVERSATIONS, number as u64);
+        let mut time = some_time(&mut rng);
+        let length = 1 + rng.below(4);
+        for turn in 0..length {
+            // The first message of an inbound conversation is the contact's.
+            let from_user = *wrote && (turn == 0 || rng.percent(40));
+            let text = if from_user { rng.pick(&user_lines) } else { rng.pick(&agent_lines) };
+            time += 30 + rng.below(600) as i64;
+            out.row([
+                (70_000 + messages).to_string(),
+                (900 + number).to_string(),
+                contact_id(*contact).to_string(),
+                if from_user { "user" } else { "agent" }.to_owned(),
+                text.to_string(),
+                format!("{}T{}+01:00", date(time + 3600), clock(time + 3600)),
+                "chat".to_owned(),
+            ])?;
+            messages += 1;
+        }
+    }
+    out.finish()?;
+    count(planted, "conversation_messages", messages);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_writes_the_same_bytes_and_another_seed_does_not() {
+        let (a, b, c) = (tempdir("a"), tempdir("b"), tempdir("c"));
+        let planted_a = generate(&a, &Options::default()).unwrap();
+        let planted_b = generate(&b, &Options::default()).unwrap();
+        generate(&c, &Options { seed: 7, ..Options::default() }).unwrap();
+        assert_eq!(planted_a, planted_b);
+        let read = |dir: &Path| std::fs::read(dir.join("users.csv")).unwrap();
+        assert_eq!(read(&a), read(&b));
+        assert_ne!(read(&a), read(&c));
+        for dir in [a, b, c] {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn planted_troubles_scale_with_the_contacts() {
+        let small = Plan::new(&Options::default());
+        let large = Plan::new(&Options { contacts: 5000, ..Options::default() });
+        assert_eq!(small.count(Role::DuplicateEmail), 12);
+        assert_eq!(large.count(Role::DuplicateEmail), 120);
+        assert_eq!(large.conversations.len(), 600);
+        // A duplicate's original is a plain person with a phone, never another planted trouble.
+        for plan in [small, large] {
+            for (index, role) in plan.roles.iter().enumerate() {
+                if matches!(role, Role::DuplicateEmail | Role::DuplicatePhone) {
+                    let target = plan.targets[index] as usize;
+                    assert_eq!(plan.roles[target], Role::Person);
+                    assert!(has_phone(plan.seed, target));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_newer_export_keeps_unchanged_records_byte_for_byte() {
+        let (first, newer) = (tempdir("first"), tempdir("newer"));
+        generate(&first, &Options::default()).unwrap();
+        let planted = generate(&newer, &Options { changes: true, ..Options::default() }).unwrap();
+        assert_eq!(planted.changes["contacts_added"], 20);
+        assert_eq!(planted.changes["deals_added"], 7);
+        let lines = |dir: &Path, file: &str| -> Vec<String> {
+            std::fs::read_to_string(dir.join(file)).unwrap().trim_start_matches('\u{feff}').split("\r\n").map(str::to_owned).collect()
+        };
+        let (old, new) = (lines(&first, "users.csv"), lines(&newer, "users.csv"));
+        let kept = old.iter().filter(|line| new.contains(line)).count() as u64;
+        // Every old row is still there unless it was changed or deleted.
+        assert_eq!(kept, old.len() as u64 - planted.changes["contacts_changed"] - planted.changes["contacts_deleted"]);
+        assert_eq!(planted.counts["contacts"], 500 + 20 - planted.changes["contacts_deleted"]);
+        assert_eq!(std::fs::read(first.join("companies.csv")).unwrap(), std::fs::read(newer.join("companies.csv")).unwrap());
+        for dir in [first, newer] {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn pg_arrays_quote_elements_with_spaces_and_commas() {
+        assert_eq!(pg_array(&[]), "{}");
+        assert_eq!(pg_array(&["vip", "Klient B2B", "a,b", "say \"hi\""]), r#"{vip,"Klient B2B","a,b","say \"hi\""}"#);
+    }
+
+    fn tempdir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("usercom-export-gen-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+}

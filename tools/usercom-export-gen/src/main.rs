@@ -1,0 +1,64 @@
+//! `usercom-export-gen`: writes a deterministic User.com CSV export with planted troubles.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use usercom_export_gen::{Options, generate};
+
+const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes] [--planted FILE]
+
+Writes a User.com-style CSV export (users, companies, deals, pipelines, stages, activities,
+events, conversations, tags, segments, attributes, automations, email templates) into DIR, and
+what it planted (duplicates, orphans, bad values, billing reasons) as JSON into FILE, or to
+standard output without --planted.
+
+Defaults: --seed 2024 --contacts 500, which is exactly examples/usercom-export/.
+--changes writes the same account a month later (for delta migrations): the same records,
+plus new contacts and deals, some changed, some anonymous visitors deleted; what changed is
+listed under `changes` in the planted JSON.
+
+Example:
+  cargo run -p usercom-export-gen -- --out /tmp/big-export --contacts 1000000";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut options = Options::default();
+    let mut out = None;
+    let mut planted_file = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--out" => out = Some(PathBuf::from(value("--out")?)),
+            "--planted" => planted_file = Some(PathBuf::from(value("--planted")?)),
+            "--seed" => options.seed = value("--seed")?.parse().map_err(|_| "--seed takes a whole number".to_owned())?,
+            "--contacts" => {
+                options.contacts = value("--contacts")?.replace('_', "").parse().map_err(|_| "--contacts takes a whole number".to_owned())?
+            }
+            "--changes" => options.changes = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument '{other}'")),
+        }
+    }
+    let out = out.ok_or("--out DIR is required")?;
+    let planted = generate(&out, &options).map_err(|error| format!("writing {}: {error}", out.display()))?;
+    let json = serde_json::to_string_pretty(&planted).expect("plain data serializes") + "\n";
+    match planted_file {
+        Some(path) => std::fs::write(&path, json).map_err(|error| format!("writing {}: {error}", path.display()))?,
+        None => print!("{json}"),
+    }
+    eprintln!("wrote {} contacts to {}", options.contacts, out.display());
+    Ok(())
+}
