@@ -13,6 +13,7 @@ use crm_migrate::pipeline::{self, BatchIds, Fate, StageOutput};
 use crm_migrate::plugins::{
     CacheOutcome, ComponentCache, CpuBudget, Digest, Hook, Limits, LoadedPlugin, PluginComponent, PluginHost, SUPPORTED_VERSIONS, TagFate,
 };
+use crm_migrate::project::{self, Project};
 use crm_migrate::record::ObjectKind;
 use crm_migrate::records_csv;
 
@@ -27,15 +28,27 @@ const EXIT_BATCHES_FAILED: u8 = 3;
     version,
     about = "Move a CRM from User.com to Pipedrive; per-customer rules run as sandboxed WebAssembly plugins",
     after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined).\n\
-                  Start with: crm-migrate audit --help, crm-migrate plugin --help, crm-migrate sandbox serve --help"
+                  Start with: crm-migrate init --help, crm-migrate audit --help, crm-migrate plugin --help, \
+                  crm-migrate sandbox serve --help"
 )]
 struct Cli {
+    /// The migration project directory (holds migration.toml)
+    #[arg(short = 'C', long = "project", global = true, value_name = "DIR", default_value = ".")]
+    project: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a migration project: a directory with a commented migration.toml and reports/
+    #[command(after_help = "Examples:\n  crm-migrate init acme --export exports/acme-2026-11\n  \
+        crm-migrate init acme --export exports/acme --pipedrive https://acme.pipedrive.com --plan premium --seats 5 \\\n      \
+        --plugin clean=plugins/acme_clean.wasm --plugin dedup=target/wasm32-wasip2/plugin/dedup_email.wasm\n\n\
+        Each --plugin is vetted first; its digest is pinned and its options written, commented, for you to fill in. \
+        The API token is read from $PIPEDRIVE_API_TOKEN (or the file you name in migration.toml), never stored. \
+        Then: crm-migrate -C acme audit")]
+    Init(InitArgs),
     /// Audit a User.com export: counts, duplicates, orphans, bad values, billing, inventory
     #[command(after_help = "Example:\n  crm-migrate audit --export examples/usercom-export --out reports\n\n\
         Reads every CSV of the export (users, companies, deals, pipelines, stages, activities, events, conversations, \
@@ -109,13 +122,45 @@ enum PluginCommand {
 }
 
 #[derive(Args)]
-struct AuditArgs {
-    /// The export directory: one CSV file per object
+struct InitArgs {
+    /// The project directory to create
+    dir: PathBuf,
+    /// The User.com export: a directory with one CSV per object
     #[arg(long, value_name = "DIR")]
     export: PathBuf,
-    /// Where the reports are written (created if missing)
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    out: PathBuf,
+    /// The Pipedrive account's URL (https://COMPANY.pipedrive.com), or a local sandbox's
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8089")]
+    pipedrive: String,
+    /// The account's plan: sets the daily token budget and the burst limit
+    #[arg(long, default_value = "growth")]
+    plan: crm_migrate::pipedrive::Plan,
+    /// Seats on the account
+    #[arg(long, default_value_t = 1)]
+    seats: u32,
+    /// A plugin for a hook, HOOK=FILE.wasm (hooks: clean, dedup, label); repeatable
+    #[arg(long = "plugin", value_name = "HOOK=FILE", value_parser = parse_plugin_arg)]
+    plugins: Vec<(Hook, PathBuf)>,
+}
+
+fn parse_plugin_arg(text: &str) -> Result<(Hook, PathBuf), String> {
+    let (hook, file) = text.split_once('=').ok_or_else(|| format!("'{text}' is not HOOK=FILE (e.g. clean=acme_clean.wasm)"))?;
+    let hook = match hook.trim() {
+        "clean" => Hook::Clean,
+        "dedup" => Hook::Dedup,
+        "label" => Hook::Label,
+        other => return Err(format!("unknown hook '{other}'; expected clean, dedup or label")),
+    };
+    Ok((hook, PathBuf::from(file)))
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    /// The export directory: one CSV file per object (default: the project's, see -C)
+    #[arg(long, value_name = "DIR")]
+    export: Option<PathBuf>,
+    /// Where the reports are written, created if missing (default: the project's reports/, else ./reports)
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
     /// A text encoding: LABEL for every file, or FILE=LABEL for one (e.g. companies.csv=windows-1250); repeatable
     #[arg(long = "encoding", value_name = "[FILE=]LABEL", value_parser = parse_encoding)]
     encodings: Vec<(Option<String>, &'static encoding_rs::Encoding)>,
@@ -223,7 +268,8 @@ fn parse_config_pair(text: &str) -> Result<(String, String), String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Audit(args) => audit(&args),
+        Command::Init(args) => init(&args),
+        Command::Audit(args) => audit(&cli.project, &args),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
@@ -238,10 +284,62 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let options = ExportOptions { encodings: args.encodings.clone(), ..ExportOptions::default() };
-    let export = Export::open(&args.export, options)?;
-    let (audit, paths) = report::write_reports(&export, &args.out)?;
+fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
+    if !args.export.is_dir() {
+        bail!("the export {} is not a directory (a User.com export is a directory of CSV files)", args.export.display());
+    }
+    let host = PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir())).map_err(|error| anyhow::anyhow!("{error:#}"))?;
+    let mut plugins = Vec::new();
+    for (hook, path) in &args.plugins {
+        let component = host.open(path, None).with_context(|| format!("plugin {}", path.display()))?;
+        if !component.info.hooks.contains(hook) {
+            bail!("plugin {} ({}) does not implement the {hook} hook; it implements {:?}", path.display(), component.info.name, component.info.hooks);
+        }
+        plugins.push(project::InitPlugin {
+            hook: *hook,
+            path: path.clone(),
+            digest: component.digest.clone(),
+            name: component.info.name.clone(),
+            options: component.info.options.clone(),
+        });
+    }
+    let options = project::InitOptions {
+        export: args.export.clone(),
+        pipedrive_url: args.pipedrive.clone(),
+        plan: args.plan,
+        seats: args.seats,
+        plugins,
+    };
+    let project = project::init(&args.dir, &options)?;
+    println!("created {}", project.dir.join(project::CONFIG_FILE).display());
+    println!("  source  {}", project.export_dir().display());
+    println!("  target  {} (plan {}, {} seat(s)); API token from $PIPEDRIVE_API_TOKEN", args.pipedrive, args.plan, args.seats);
+    for plugin in &options.plugins {
+        println!("  plugin  {} {} ({})", plugin.hook, plugin.name, plugin.digest);
+    }
+    println!("next: read and edit migration.toml, then: crm-migrate -C {} audit", args.dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<ExitCode> {
+    // Without --export, the project's export and reports directory (and its declared encodings).
+    let project = match &args.export {
+        Some(_) => None,
+        None => Some(Project::open(project_dir).context("no --export given, and no project to take it from")?),
+    };
+    let mut encodings = args.encodings.clone();
+    if let Some(project) = &project {
+        for (file, label) in &project.config.source.encodings {
+            let encoding = crm_migrate::extract::sniff::encoding_for_label(label)
+                .ok_or_else(|| anyhow::anyhow!("{}: unknown encoding '{label}' for {file}", project.dir.join(project::CONFIG_FILE).display()))?;
+            encodings.push((Some(file.clone()), encoding));
+        }
+    }
+    let export_dir = args.export.clone().or_else(|| project.as_ref().map(Project::export_dir)).expect("one of the two");
+    let out = args.out.clone().or_else(|| project.as_ref().map(Project::reports_dir)).unwrap_or_else(|| PathBuf::from("reports"));
+    let options = ExportOptions { encodings, ..ExportOptions::default() };
+    let export = Export::open(&export_dir, options)?;
+    let (audit, paths) = report::write_reports(&export, &out)?;
     if args.json {
         let summary = json!({
             "export": audit.export,

@@ -1,6 +1,7 @@
 //! crm-migrate moves a company's CRM from User.com to Pipedrive. The modules follow the data:
 //!
 //! ```text
+//! project    the migration project directory: migration.toml, reports/ (init, -C DIR)
 //! record     the host's record model, shared by every stage
 //! extract    a User.com CSV export read as records: sniffed, typed, streamed, issues kept
 //! audit      what an export holds: counts, data quality, billing, inventory (reports/)
@@ -15,6 +16,7 @@ pub mod extract;
 pub mod pipedrive;
 pub mod pipeline;
 pub mod plugins;
+pub mod project;
 pub mod record;
 pub mod records_csv;
 

@@ -162,3 +162,38 @@ fn sandbox_serve_answers_like_pipedrive_and_keeps_the_account_across_restarts() 
     assert!(body.contains("Ada Lovelace"), "the account came back: {body}");
     stop(&mut child);
 }
+
+#[test]
+fn init_creates_a_project_that_audit_works_in_and_refuses_to_overwrite_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("acme");
+    let export = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/usercom-export");
+    let clean = plugin("clean_basic");
+    let init = ["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--plan", "lite", "--plugin"];
+    let clean_arg = format!("clean={}", clean.display());
+    let output = crm_migrate(&[&init[..], &[clean_arg.as_str()]].concat());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
+    let digest = crm_migrate::plugins::Digest::of(&std::fs::read(&clean).unwrap()).to_string();
+    assert!(config.contains(&digest), "the plugin is pinned by its digest:\n{config}");
+    assert!(config.contains("# default_country = \"PL\""), "its options are there, commented, with defaults:\n{config}");
+
+    let output = crm_migrate(&["-C", project.to_str().unwrap(), "audit"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(project.join("reports/audit.md").is_file(), "the project's reports/ holds the audit");
+
+    let again = crm_migrate(&[&init[..], &[clean_arg.as_str()]].concat());
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("already holds a migration"), "{}", text(&again.stderr));
+
+    let wrong_hook = format!("label={}", clean.display());
+    let other = dir.path().join("other");
+    let output = crm_migrate(&["init", other.to_str().unwrap(), "--export", export.to_str().unwrap(), "--plugin", &wrong_hook]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("does not implement the label hook"), "{}", text(&output.stderr));
+    assert!(!other.join("migration.toml").exists(), "nothing written on a refused init");
+
+    let outside = crm_migrate(&["-C", dir.path().to_str().unwrap(), "audit"]);
+    assert_eq!(outside.status.code(), Some(1));
+    assert!(text(&outside.stderr).contains("crm-migrate init"), "says how to make a project: {}", text(&outside.stderr));
+}

@@ -1,0 +1,398 @@
+//! The migration project: a directory holding `migration.toml` (what moves where, through which
+//! plugins), and later `mapping.toml`, `state.db` and `reports/`. `init` writes it; every other
+//! verb opens it with `-C DIR`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::pipedrive::{ApiToken, BudgetPolicy, Plan};
+use crate::plugins::{ConfigOption, Digest, Hook};
+
+pub const CONFIG_FILE: &str = "migration.toml";
+pub const REPORTS_DIR: &str = "reports";
+
+/// Why a project could not be created or opened. Messages name the file, and the line where known.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("{} has no {CONFIG_FILE}: create the project with `crm-migrate init {} --export PATH`", .dir.display(), .dir.display())]
+    NotAProject { dir: PathBuf },
+    #[error("{} already holds a migration ({CONFIG_FILE}); pick another directory, or edit that file", .dir.display())]
+    AlreadyAProject { dir: PathBuf },
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}{}: {message}", .path.display(), .line.map(|line| format!(" line {line}")).unwrap_or_default())]
+    Invalid { path: PathBuf, line: Option<usize>, message: String },
+}
+
+/// `migration.toml`, as written by `init` and edited by a person.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationConfig {
+    pub source: SourceConfig,
+    pub target: TargetConfig,
+    #[serde(default)]
+    pub plugins: Vec<PluginConfig>,
+    #[serde(default)]
+    pub options: Options,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The User.com export directory (relative to the project directory, or absolute).
+    pub export: Spanned<PathBuf>,
+    /// Encodings by file name, where detection gets one wrong (`"companies.csv" = "windows-1250"`).
+    #[serde(default)]
+    pub encodings: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub url: Spanned<String>,
+    /// The environment variable holding the API token.
+    pub token_env: Option<String>,
+    /// Or a file holding only the API token.
+    pub token_file: Option<PathBuf>,
+    pub plan: Spanned<String>,
+    #[serde(default = "one")]
+    pub seats: u32,
+    #[serde(default)]
+    pub top_up_tokens: u64,
+    /// Owner of records whose User.com agent has no Pipedrive user; empty: the token's user.
+    #[serde(default)]
+    pub default_owner_email: String,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    pub hook: Spanned<Hook>,
+    pub path: PathBuf,
+    /// `sha256:<hex>`: exactly this file runs.
+    pub digest: Spanned<String>,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// `wait` for the daily token budget to reset, or `stop` and resume with a later `apply`.
+    #[serde(default = "wait")]
+    pub on_budget_exhausted: Spanned<String>,
+    /// Contacts in the sample run (`apply --sample`).
+    #[serde(default = "sample_size")]
+    pub sample_size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { on_budget_exhausted: wait(), sample_size: sample_size() }
+    }
+}
+
+fn wait() -> Spanned<String> {
+    Spanned::new(0..0, "wait".to_string())
+}
+
+fn sample_size() -> usize {
+    300
+}
+
+/// An opened, checked migration project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub dir: PathBuf,
+    pub config: MigrationConfig,
+    pub plan: Plan,
+    pub budget_policy: BudgetPolicy,
+}
+
+impl Project {
+    /// Opens `DIR/migration.toml` and checks what can be checked without the network.
+    pub fn open(dir: &Path) -> Result<Project, ProjectError> {
+        let path = dir.join(CONFIG_FILE);
+        if !path.is_file() {
+            return Err(ProjectError::NotAProject { dir: dir.to_path_buf() });
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| ProjectError::Io { path: path.clone(), source })?;
+        let invalid = |span: Option<std::ops::Range<usize>>, message: String| ProjectError::Invalid {
+            path: path.clone(),
+            line: span.map(|span| line_of(&text, span.start)),
+            message,
+        };
+        let config: MigrationConfig = toml::from_str(&text).map_err(|error| invalid(error.span(), error.message().trim().to_string()))?;
+
+        let plan: Plan = config.target.plan.get_ref().parse().map_err(|message| invalid(Some(config.target.plan.span()), message))?;
+        let budget_policy = match config.options.on_budget_exhausted.get_ref().as_str() {
+            "wait" => BudgetPolicy::WaitForReset,
+            "stop" => BudgetPolicy::Stop,
+            other => {
+                return Err(invalid(Some(config.options.on_budget_exhausted.span()), format!("on_budget_exhausted is '{other}'; expected wait or stop")));
+            }
+        };
+        let url = config.target.url.get_ref();
+        if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost")) {
+            return Err(invalid(
+                Some(config.target.url.span()),
+                format!("target url '{url}' must be https:// (a sandbox on this machine may use http://127.0.0.1)"),
+            ));
+        }
+        match (&config.target.token_env, &config.target.token_file) {
+            (Some(_), None) | (None, Some(_)) => {}
+            _ => return Err(invalid(None, "[target] needs exactly one of token_env and token_file".into())),
+        }
+        let export = dir.join(config.source.export.get_ref());
+        if !export.is_dir() {
+            return Err(invalid(Some(config.source.export.span()), format!("the export directory {} does not exist", export.display())));
+        }
+        let mut previous: Option<Hook> = None;
+        for plugin in &config.plugins {
+            let hook = *plugin.hook.get_ref();
+            if previous.is_some_and(|previous| previous >= hook) {
+                return Err(invalid(Some(plugin.hook.span()), format!("plugins run clean, then dedup, then label, one each; '{hook}' is out of order")));
+            }
+            previous = Some(hook);
+            plugin.digest.get_ref().parse::<Digest>().map_err(|error| invalid(Some(plugin.digest.span()), error.to_string()))?;
+        }
+        Ok(Project { dir: dir.to_path_buf(), config, plan, budget_policy })
+    }
+
+    pub fn export_dir(&self) -> PathBuf {
+        self.dir.join(self.config.source.export.get_ref())
+    }
+
+    pub fn reports_dir(&self) -> PathBuf {
+        self.dir.join(REPORTS_DIR)
+    }
+
+    /// A plugin's file, relative paths taken from the project directory.
+    pub fn plugin_path(&self, plugin: &PluginConfig) -> PathBuf {
+        self.dir.join(&plugin.path)
+    }
+
+    /// Reads the API token from where `migration.toml` says it is. The token itself is never shown.
+    pub fn api_token(&self) -> Result<ApiToken, ProjectError> {
+        let path = self.dir.join(CONFIG_FILE);
+        let invalid = |message: String| ProjectError::Invalid { path: path.clone(), line: None, message };
+        let token = match (&self.config.target.token_env, &self.config.target.token_file) {
+            (Some(variable), _) => std::env::var(variable).map_err(|_| invalid(format!("the environment variable {variable} (token_env) is not set")))?,
+            (None, Some(file)) => {
+                let file = self.dir.join(file);
+                std::fs::read_to_string(&file).map_err(|source| ProjectError::Io { path: file, source })?
+            }
+            (None, None) => unreachable!("checked when the project was opened"),
+        };
+        ApiToken::new(token).map_err(|reason| invalid(reason.to_string()))
+    }
+}
+
+/// A plugin `init` puts into the project, vetted beforehand.
+#[derive(Debug, Clone)]
+pub struct InitPlugin {
+    pub hook: Hook,
+    pub path: PathBuf,
+    pub digest: Digest,
+    pub name: String,
+    pub options: Vec<ConfigOption>,
+}
+
+/// What `crm-migrate init` was told.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub export: PathBuf,
+    pub pipedrive_url: String,
+    pub plan: Plan,
+    pub seats: u32,
+    pub plugins: Vec<InitPlugin>,
+}
+
+/// Creates the project directory with a commented `migration.toml` and `reports/`, then opens it
+/// (so that what was written is known to be valid). Never overwrites an existing project.
+pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ProjectError::Io { path, source }
+    };
+    if dir.join(CONFIG_FILE).exists() {
+        return Err(ProjectError::AlreadyAProject { dir: dir.to_path_buf() });
+    }
+    let export = std::fs::canonicalize(&options.export).map_err(io(&options.export))?;
+    std::fs::create_dir_all(dir.join(REPORTS_DIR)).map_err(io(dir))?;
+    let mut plugins = options.plugins.clone();
+    plugins.sort_by_key(|plugin| plugin.hook);
+    let plugins = plugins.iter().map(|plugin| plugin_entry(plugin).map_err(io(&plugin.path))).collect::<Result<Vec<_>, _>>()?;
+    let text = CONFIG_TEMPLATE
+        .replace("{export}", &quoted(&export.display().to_string()))
+        .replace("{url}", &quoted(&options.pipedrive_url))
+        .replace("{plan}", &quoted(options.plan.as_str()))
+        .replace("{seats}", &options.seats.to_string())
+        .replace("{plugins}", &if plugins.is_empty() { NO_PLUGINS.to_string() } else { plugins.join("\n") });
+    let path = dir.join(CONFIG_FILE);
+    std::fs::write(&path, text).map_err(io(&path))?;
+    Project::open(dir)
+}
+
+fn plugin_entry(plugin: &InitPlugin) -> std::io::Result<String> {
+    let path = std::fs::canonicalize(&plugin.path)?;
+    let mut entry = format!(
+        "# {} ({}): the customer's {} rules.\n[[plugins]]\nhook = \"{}\"\npath = {}\ndigest = \"{}\"\n[plugins.config]\n",
+        plugin.name,
+        plugin.path.file_name().map(|name| name.to_string_lossy()).unwrap_or_default(),
+        plugin.hook,
+        plugin.hook,
+        quoted(&path.display().to_string()),
+        plugin.digest
+    );
+    if plugin.options.is_empty() {
+        entry.push_str("# (this plugin has no options)\n");
+    }
+    for option in &plugin.options {
+        entry.push_str(&format!("# {}\n", option.description.replace('\n', " ")));
+        match &option.default {
+            Some(default) => entry.push_str(&format!("# {} = {}\n", option.key, quoted(default))),
+            None => entry.push_str(&format!("# {} = \"\"\n", option.key)),
+        }
+    }
+    Ok(entry)
+}
+
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+const NO_PLUGINS: &str = "# No plugins yet. Add one per hook, in this order (crm-migrate plugin vet FILE prints the digest):
+# [[plugins]]
+# hook = \"clean\"
+# path = \"plugins/acme_rules.wasm\"
+# digest = \"sha256:...\"
+# [plugins.config]
+# drop_email_domains = \"example.com\"
+";
+
+const CONFIG_TEMPLATE: &str = "# A crm-migrate project: User.com -> Pipedrive.
+# Edit this file, then run `crm-migrate plan` (reads both sides, writes nothing to Pipedrive).
+# Relative paths are taken from this file's directory.
+
+[source]
+# The User.com export: a directory with one CSV per object (users.csv, companies.csv, deals.csv...).
+export = {export}
+# Only where encoding detection reads a file wrongly (crm-migrate audit shows what it decided):
+# encodings = { \"companies.csv\" = \"windows-1250\" }
+
+[target]
+# The Pipedrive account: https://COMPANY.pipedrive.com, or a sandbox (crm-migrate sandbox serve).
+url = {url}
+# Where the API token is read from (it is never written anywhere by crm-migrate):
+# an environment variable...
+token_env = \"PIPEDRIVE_API_TOKEN\"
+# ...or a file holding only the token (keep it out of version control):
+# token_file = \"pipedrive-token.txt\"
+# The account's plan (lite, growth, premium, ultimate) and seats set the daily token budget
+# (30,000 x plan multiplier x seats) and the requests allowed per 2 seconds.
+plan = {plan}
+seats = {seats}
+# Tokens bought on top of the plan, per day.
+top_up_tokens = 0
+# Owner of records whose User.com agent has no Pipedrive user (matched by email); empty: the
+# user the API token belongs to.
+default_owner_email = \"\"
+
+# The customer's rules, run in this order: clean, then dedup, then label. Each is pinned by its
+# digest: a changed file is refused until it is vetted again.
+{plugins}
+[options]
+# When the daily token budget runs out mid-run: \"wait\" until Pipedrive resets it, or \"stop\"
+# (run apply again after the reset; it resumes where it stopped).
+on_budget_exhausted = \"wait\"
+# Contacts in the sample run (apply --sample), with everything they link to.
+sample_size = 300
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project_with(config: &str) -> (tempfile::TempDir, Result<Project, ProjectError>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("export")).unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), config).unwrap();
+        let project = Project::open(dir.path());
+        (dir, project)
+    }
+
+    const MINIMAL: &str = "[source]\nexport = \"export\"\n[target]\nurl = \"https://acme.pipedrive.com\"\ntoken_env = \"T\"\nplan = \"lite\"\n";
+
+    #[test]
+    fn init_writes_a_commented_project_that_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let export = dir.path().join("export");
+        std::fs::create_dir(&export).unwrap();
+        let options = InitOptions { export, pipedrive_url: "http://127.0.0.1:8089".into(), plan: Plan::Lite, seats: 2, plugins: Vec::new() };
+        let project = init(&dir.path().join("acme"), &options).unwrap();
+        assert_eq!((project.plan, project.config.target.seats), (Plan::Lite, 2));
+        assert_eq!(project.budget_policy, BudgetPolicy::WaitForReset);
+        assert!(project.reports_dir().is_dir());
+        let text = std::fs::read_to_string(dir.path().join("acme").join(CONFIG_FILE)).unwrap();
+        assert!(text.contains("# The Pipedrive account"), "commented for a person");
+        let again = init(&dir.path().join("acme"), &options).unwrap_err();
+        assert!(matches!(again, ProjectError::AlreadyAProject { .. }), "{again}");
+    }
+
+    #[test]
+    fn a_minimal_project_opens_with_defaults() {
+        let (_dir, project) = project_with(MINIMAL);
+        let project = project.unwrap();
+        assert_eq!(project.config.options.sample_size, 300);
+        assert!(project.config.plugins.is_empty());
+    }
+
+    #[test]
+    fn mistakes_are_named_with_their_line() {
+        let cases = [
+            (MINIMAL.replace("plan = \"lite\"", "plan = \"gold\""), 6, "unknown Pipedrive plan 'gold'"),
+            (MINIMAL.replace("token_env", "token_variable"), 5, "unknown field `token_variable`"),
+            (MINIMAL.replace("\"export\"", "\"missing\""), 2, "does not exist"),
+            (MINIMAL.replace("https://acme", "http://acme"), 4, "must be https://"),
+            (format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:00\"\n"), 10, "sha256"),
+            (
+                format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:{0}\"\n[[plugins]]\nhook = \"clean\"\npath = \"b.wasm\"\ndigest = \"sha256:{0}\"\n", "0".repeat(64)),
+                12,
+                "out of order",
+            ),
+        ];
+        for (config, line, expected) in cases {
+            let (_dir, project) = project_with(&config);
+            match project {
+                Err(ProjectError::Invalid { line: Some(found), message, .. }) => {
+                    assert_eq!(found, line, "{message}");
+                    assert!(message.contains(expected), "{message}");
+                }
+                other => panic!("expected an error at line {line} mentioning {expected}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_token_comes_from_the_named_place_and_an_unset_variable_is_named() {
+        let (dir, project) = project_with(&MINIMAL.replace("token_env = \"T\"", "token_file = \"token.txt\""));
+        std::fs::write(dir.path().join("token.txt"), "abc123\n").unwrap();
+        let token = project.unwrap().api_token().unwrap();
+        assert_eq!(format!("{token}"), "<redacted>");
+        let (_dir, project) = project_with(&MINIMAL.replace("\"T\"", "\"CRM_MIGRATE_TEST_UNSET_VARIABLE\""));
+        let error = project.unwrap().api_token().unwrap_err().to_string();
+        assert!(error.contains("CRM_MIGRATE_TEST_UNSET_VARIABLE"), "{error}");
+    }
+}
