@@ -522,6 +522,8 @@ struct State {
     billing: Billing,
     key: String,
     reasons: Vec<&'static str>,
+    /// Contacts per reason, in [`BILLING_REASONS`]' order (into `billing.reasons` at the end).
+    reason_counts: [u64; BILLING_REASONS.len()],
     reasons_text: String,
     line_text: String,
 }
@@ -583,14 +585,14 @@ impl State {
         let chat = field(out, fields.last_heard).is_some() || self.chat_writers.contains(&id_hash);
         let web_push = matches!(field(out, fields.web_push), Some(Value::Boolean(true)));
         let fcm = field(out, fields.fcm).is_some();
-        for (reason, yes) in BILLING_REASONS.iter().zip([email.is_some(), phone.is_some(), user_id.is_some(), chat, web_push, fcm]) {
+        for ((reason, yes), count) in BILLING_REASONS.iter().zip([email.is_some(), phone.is_some(), user_id.is_some(), chat, web_push, fcm]).zip(&mut self.reason_counts) {
             if yes {
                 if !self.reasons.is_empty() {
                     self.reasons_text.push('|');
                 }
                 self.reasons_text.push_str(reason);
                 self.reasons.push(reason);
-                *self.billing.reasons.entry((*reason).to_owned()).or_default() += 1;
+                *count += 1;
             }
         }
         self.billing.contacts += 1;
@@ -682,8 +684,8 @@ impl State {
         };
         let duplicates = Duplicates { by_email: groups(&self.emails, &self), by_phone: groups(&self.phones, &self) };
         self.billing.not_billable = self.billing.contacts - self.billing.billable;
-        for reason in BILLING_REASONS {
-            self.billing.reasons.entry(reason.to_owned()).or_default();
+        for (reason, count) in BILLING_REASONS.iter().zip(self.reason_counts) {
+            *self.billing.reasons.entry((*reason).to_owned()).or_default() += count;
         }
 
         let mut inferred_columns = Vec::new();

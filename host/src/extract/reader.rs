@@ -329,7 +329,13 @@ struct Pool(Vec<String>);
 
 impl Pool {
     /// Puts `value` in `slot`, keeping what the slot held for later.
+    #[inline]
     fn replace(&mut self, slot: &mut Value, value: Value) {
+        if !matches!(slot, Value::Text(_) | Value::Choices(_)) {
+            // Nothing to keep (a number, date, boolean or null): overwrite in place.
+            *slot = value;
+            return;
+        }
         match std::mem::replace(slot, value) {
             Value::Text(text) if self.0.len() < 64 => self.0.push(text),
             Value::Choices(mut choices) if self.0.len() < 64 => self.0.extend(choices.drain(..).take(8)),
@@ -337,6 +343,7 @@ impl Pool {
         }
     }
 
+    #[inline]
     fn set_text(&mut self, slot: &mut Value, text: &str) {
         match slot {
             Value::Text(existing) => {

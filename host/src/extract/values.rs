@@ -220,24 +220,38 @@ fn split_list(inner: &str, postgres: bool, items: &mut Vec<String>) -> bool {
         }
         if at < bytes.len() && bytes[at] == b'"' {
             // Quoted: up to the closing quote, `\` escaping the next character.
-            let mut item = String::new();
-            let mut chars = inner[at + 1..].char_indices();
-            let mut closed = None;
-            while let Some((offset, c)) = chars.next() {
-                match c {
-                    '\\' => match chars.next() {
-                        Some((_, escaped)) => item.push(escaped),
-                        None => return false,
-                    },
-                    '"' => {
-                        closed = Some(at + 1 + offset + 1);
-                        break;
-                    }
-                    c => item.push(c),
+            let quoted = &inner[at + 1..];
+            let first = memchr::memchr2(b'"', b'\\', quoted.as_bytes());
+            let escaped_item;
+            let item: &str = match first {
+                // The usual element, no escapes: borrowed as it is.
+                Some(close) if quoted.as_bytes()[close] == b'"' => {
+                    at += 1 + close + 1;
+                    &quoted[..close]
                 }
-            }
-            let Some(end) = closed else { return false };
-            at = end;
+                _ => {
+                    let mut owned = String::new();
+                    let mut chars = quoted.char_indices();
+                    let mut closed = None;
+                    while let Some((offset, c)) = chars.next() {
+                        match c {
+                            '\\' => match chars.next() {
+                                Some((_, escaped)) => owned.push(escaped),
+                                None => return false,
+                            },
+                            '"' => {
+                                closed = Some(at + 1 + offset + 1);
+                                break;
+                            }
+                            c => owned.push(c),
+                        }
+                    }
+                    let Some(end) = closed else { return false };
+                    at = end;
+                    escaped_item = owned;
+                    &escaped_item
+                }
+            };
             while at < bytes.len() && bytes[at].is_ascii_whitespace() {
                 at += 1;
             }
@@ -245,7 +259,7 @@ fn split_list(inner: &str, postgres: bool, items: &mut Vec<String>) -> bool {
                 return false;
             }
             if !item.is_empty() {
-                push(items, &item);
+                push(items, item);
             }
         } else {
             let end = bytes[at..].iter().position(|b| *b == b',').map_or(bytes.len(), |p| at + p);
