@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crm_migrate::audit::report::thousands;
+
 const DEFAULT_CONTACTS: usize = 1_000_000;
 const ROUNDS: usize = 3;
 
@@ -157,16 +159,4 @@ fn export_dir(contacts: usize) -> PathBuf {
         eprintln!("  generated in {:.1} s", started.elapsed().as_secs_f64());
     }
     dir
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

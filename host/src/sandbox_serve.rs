@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use crm_migrate::audit::report::thousands;
 use crm_migrate::pipedrive::Plan;
 use crm_migrate_sandbox::{Faults, SandboxConfig};
 
@@ -99,7 +100,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             eprintln!("warning: listening on {address}, reachable from other machines");
         }
         println!("Pipedrive sandbox on http://{address}");
-        println!("  plan {}, {} seat(s): {budget} tokens a day, {burst} requests per 2 s per token", args.plan, args.seats);
+        println!("  plan {}, {} seat(s): {} tokens a day, {burst} requests per 2 s per token", args.plan, args.seats, thousands(budget));
         println!("  accepts the token(s) given with --token (default: sandbox-token)");
         if let Some(record) = &args.record {
             println!("  recording requests to {}", record.display());

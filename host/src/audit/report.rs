@@ -57,7 +57,8 @@ fn cell(text: &str) -> String {
     if one_line.chars().count() > 120 { one_line.chars().take(117).collect::<String>() + "..." } else { one_line }
 }
 
-fn thousands(n: u64) -> String {
+/// `1234567` as "1,234,567", for figures a person reads.
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
