@@ -13,6 +13,8 @@ use crm_migrate::pipeline::{self, BatchIds, Fate, StageOutput};
 use crm_migrate::plugins::{
     CacheOutcome, ComponentCache, CpuBudget, Digest, Hook, Limits, LoadedPlugin, PluginComponent, PluginHost, SUPPORTED_VERSIONS, TagFate,
 };
+use crm_migrate::approve::GateError;
+use crm_migrate::pipedrive::PipedriveClient;
 use crm_migrate::project::{self, Project};
 use crm_migrate::record::ObjectKind;
 use crm_migrate::records_csv;
@@ -21,13 +23,21 @@ use crm_migrate::records_csv;
 const EXIT_ERROR: u8 = 1;
 /// `plugin run` finished, but some batches failed and went to quarantine.
 const EXIT_BATCHES_FAILED: u8 = 3;
+/// `apply` refused: the mapping was never approved, or changed since.
+const EXIT_NOT_APPROVED: u8 = 4;
+/// `plan` wrote a mapping that has problems (or `approve` was given one).
+const EXIT_MAPPING_INVALID: u8 = 5;
+/// `approve` was declined at the prompt.
+const EXIT_DECLINED: u8 = 6;
 
 #[derive(Parser)]
 #[command(
     name = "crm-migrate",
     version,
     about = "Move a CRM from User.com to Pipedrive; per-customer rules run as sandboxed WebAssembly plugins",
-    after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined).\n\
+    after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined), \
+                  4 apply refused (mapping not approved, or changed since), 5 the mapping has problems, 6 approval declined.\n\
+                  A migration: init -> audit -> plan -> approve -> apply.\n\
                   Start with: crm-migrate init --help, crm-migrate audit --help, crm-migrate plugin --help, \
                   crm-migrate sandbox serve --help"
 )]
@@ -57,6 +67,27 @@ enum Command {
         bills for, and why). Nothing else is written. Encodings are detected (UTF-8, Windows-1250/1251, \
         ISO-8859-5); when a file is misread, name its encoding: --encoding companies.csv=windows-1250.")]
     Audit(AuditArgs),
+    /// Propose mapping.toml from the export and the target workspace, with the workspace changes and the token bill
+    #[command(after_help = "Example:\n  PIPEDRIVE_API_TOKEN=... crm-migrate -C acme plan\n\n\
+        Reads the export (every file, once) and the Pipedrive workspace (users, fields, pipelines, stages, activity \
+        types; 7 reads, about 80 tokens) and writes nothing to Pipedrive. Writes mapping.toml: one entry per User.com \
+        attribute (a built-in field, an existing custom field, a new custom field with its type, or skip), each with a \
+        confidence and its reasons, plus agents -> users, pipelines and stages, deal statuses and activity types. \
+        Then reports/plan.md: what apply will create, records per phase, and the token bill in days of the account's \
+        budget. Run it again after editing mapping.toml or the export: your edits are kept, new attributes added. \
+        Exit codes: 0 a mapping apply can follow, 5 the mapping has problems (listed; fix them, then plan or approve).")]
+    Plan(PlanArgs),
+    /// Approve mapping.toml (after showing what changed since the last approval); apply needs it
+    #[command(after_help = "Examples:\n  crm-migrate -C acme approve\n  crm-migrate -C acme approve --yes --by \"Ola Nowak\"\n\n\
+        Checks the mapping against the export and the workspace plan read, shows its summary and the diff since the \
+        last approval, asks for confirmation (or takes --yes), and records the mapping's sha256, who and when in \
+        state.db. Change mapping.toml afterwards and apply refuses to start until it is approved again.")]
+    Approve(ApproveArgs),
+    /// Load the approved mapping into Pipedrive (the gate: refuses without an approved, unchanged mapping)
+    #[command(after_help = "Example:\n  crm-migrate -C acme apply\n\n\
+        Refuses to start (exit code 4) when mapping.toml was never approved or changed since its approval, \
+        printing the diff; nothing is written to Pipedrive then.")]
+    Apply(ApplyArgs),
     /// Vet, try out and scaffold plugins
     #[command(
         subcommand,
@@ -119,6 +150,33 @@ enum PluginCommand {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    /// Print the plan as JSON (the same as reports/plan.json) instead of the summary
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ApproveArgs {
+    /// Approve without asking (for scripts; the summary and diff are still printed)
+    #[arg(long)]
+    yes: bool,
+    /// Who approves, as recorded in state.db (default: the login name)
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
+    /// Print the outcome as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ApplyArgs {
+    /// Print the outcome as JSON
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -270,6 +328,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(args) => init(&args),
         Command::Audit(args) => audit(&cli.project, &args),
+        Command::Plan(args) => plan(&cli.project, &args),
+        Command::Approve(args) => approve(&cli.project, &args),
+        Command::Apply(args) => apply(&cli.project, &args),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
@@ -357,6 +418,113 @@ fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<Exit
         print!("{}", report::summary(&audit, &paths));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn plan(project_dir: &std::path::Path, args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::open(project_dir)?;
+    let client = PipedriveClient::new(project.client_config()?, None)?;
+    eprintln!("reading the export {} and the workspace at {} ...", project.export_dir().display(), project.config.target.url.get_ref());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(crm_migrate::plan::plan(&project, &client))?;
+    let reports = crm_migrate::plan::report::write_reports(&result, project.budget_policy, &project.reports_dir())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&crm_migrate::plan::report::to_json(&result))?);
+    } else {
+        print!("{}", crm_migrate::plan::report::summary(&result, project.budget_policy, &reports));
+    }
+    Ok(if result.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_MAPPING_INVALID) })
+}
+
+fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
+    use crm_migrate::approve::{self as approval, ApproveError};
+    let project = Project::open(project_dir)?;
+    let review = match approval::review(&project) {
+        Ok(review) => review,
+        Err(error @ ApproveError::Invalid { .. }) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(EXIT_MAPPING_INVALID));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let counts = crm_migrate::plan::report::entry_counts(&review.mapping);
+    if review.already_approved() {
+        let previous = review.previous.as_ref().expect("approved before");
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&json!({"approved": true, "digest": review.digest, "approved_by": previous.approved_by, "approved_at": previous.approved_at, "changed": false}))?);
+        } else {
+            println!("{} is already approved, unchanged ({} at {}; {})", review.path.display(), previous.approved_by, previous.approved_at, review.digest);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.json {
+        println!("{} ({})", review.path.display(), review.digest);
+        println!(
+            "  {} attributes: {} built-in, {} existing custom, {} new custom, {} skipped; {} with low confidence",
+            review.mapping.fields.len(),
+            counts.standard,
+            counts.existing,
+            counts.new,
+            counts.skip,
+            counts.review
+        );
+        println!("  {} agents, {} pipelines, {} activity types mapped; checked against the workspace read at {}", review.mapping.agents.len(), review.mapping.pipelines.len(), review.mapping.activity_types.len(), review.workspace.taken_at);
+        match (&review.previous, &review.diff) {
+            (Some(previous), Some(diff)) => println!("changed since {} approved it at {}:\n{diff}", previous.approved_by, previous.approved_at),
+            _ => println!("  first approval of this project's mapping (the full text is recorded; the next approval shows a diff)"),
+        }
+    }
+    if !args.yes {
+        use std::io::{BufRead, IsTerminal, Write};
+        if !std::io::stdin().is_terminal() {
+            bail!("approve asks for confirmation on a terminal; to approve from a script, pass --yes");
+        }
+        print!("Approve this mapping? Nothing is written to Pipedrive until apply. [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            println!("not approved");
+            return Ok(ExitCode::from(EXIT_DECLINED));
+        }
+    }
+    let approval = approval::approve(&project, &review, &approval::approver(args.by.as_deref()))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"approved": true, "digest": approval.digest, "approved_by": approval.approved_by, "approved_at": approval.approved_at, "changed": review.previous.is_some(), "diff": review.diff}))?
+        );
+    } else {
+        println!("approved by {} at {} ({})", approval.approved_by, approval.approved_at, approval.digest);
+        println!("next: crm-migrate -C {} apply", project_dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::open(project_dir)?;
+    let approval = match crm_migrate::approve::require_approval(&project.dir) {
+        Ok(approval) => approval,
+        Err(error @ (GateError::NotApproved(_) | GateError::Changed { .. } | GateError::NoMapping(_))) => {
+            if args.json {
+                let reason = match &error {
+                    GateError::NotApproved(_) => "not_approved",
+                    GateError::Changed { .. } => "changed_since_approval",
+                    _ => "no_mapping",
+                };
+                println!("{}", serde_json::to_string_pretty(&json!({"applied": false, "refused": reason, "message": error.to_string()}))?);
+            } else {
+                eprintln!("error: {error}");
+            }
+            return Ok(ExitCode::from(EXIT_NOT_APPROVED));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    bail!(
+        "the mapping is approved ({} by {} at {}), but loading records into Pipedrive is not built yet in this version; nothing was written",
+        approval.digest,
+        approval.approved_by,
+        approval.approved_at
+    )
 }
 
 fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {

@@ -9,16 +9,24 @@
 //! plugins    the sandboxed WebAssembly plugin host (the only module that touches wasmtime)
 //! pipeline   clean -> dedup -> label over a whole data set, every record accounted for
 //! pipedrive  the Pipedrive client: typed calls, pacing to the rate limits, retries, token bill
+//! plan       the export and the target workspace read, mapping.toml proposed, token bill (plan)
+//! mapping    mapping.toml: the model, its text both ways, the checks an edit must pass
+//! approve    a person's approval of the mapping, and the gate apply passes through
+//! state      state.db (SQLite): workspace snapshots, proposals, approvals
 //! ```
 
+pub mod approve;
 pub mod audit;
 pub mod extract;
+pub mod mapping;
 pub mod pipedrive;
+pub mod plan;
 pub mod pipeline;
 pub mod plugins;
 pub mod project;
 pub mod record;
 pub mod records_csv;
+pub mod state;
 
 // The host allocates and frees many small strings per record (lifting plugin answers, applying
 // changes); with mimalloc the plugin benchmark ran about 10% faster than with glibc's malloc.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::pipedrive::{ApiToken, BudgetPolicy, Plan};
+use crate::pipedrive::{ApiToken, BudgetPolicy, ClientConfig, Plan};
 use crate::plugins::{ConfigOption, Digest, Hook};
 
 pub const CONFIG_FILE: &str = "migration.toml";
@@ -193,6 +193,13 @@ impl Project {
         };
         ApiToken::new(token).map_err(|reason| invalid(reason.to_string()))
     }
+
+    /// How to reach the target account: its URL, token, plan and budget policy.
+    pub fn client_config(&self) -> Result<ClientConfig, ProjectError> {
+        let mut config = ClientConfig::new(self.config.target.url.get_ref().clone(), self.api_token()?, self.plan);
+        config.on_budget_exhausted = self.budget_policy;
+        Ok(config)
+    }
 }
 
 /// A plugin `init` puts into the project, vetted beforehand.
@@ -265,11 +272,11 @@ fn plugin_entry(plugin: &InitPlugin) -> std::io::Result<String> {
     Ok(entry)
 }
 
-fn quoted(text: &str) -> String {
+pub(crate) fn quoted(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 

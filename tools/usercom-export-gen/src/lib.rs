@@ -391,6 +391,9 @@ const TAGS: &[&str] = &["VIP", "Newsletter", "Klient B2B", "Lead z targów", "We
 const INDUSTRIES: &[&str] = &["retail", "services", "manufacturing", "it", "public"];
 const INTERESTS: &[&str] = &["sport", "muzyka", "kultura i sztuka", "podróże", "technologia"];
 const CONTRACTS: &[&str] = &["roczna", "miesięczna", "jednorazowa"];
+/// The shop's User.com agents, who own deals and activities. A migration maps them to
+/// Pipedrive users by email; the sample's sandbox has only some of them.
+pub const AGENTS: &[&str] = &["anna.nowak@zubrshop.pl", "piotr.zielinski@zubrshop.pl", "katarzyna.lis@zubrshop.pl"];
 const STAGES: &[(u64, &str, u64, u32)] = &[
     (11, "Nowy lead", 1, 1),
     (12, "Kwalifikacja", 1, 2),
@@ -877,7 +880,7 @@ fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result
 
 fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
     let mut out = Out::create(dir, "deals.csv", b',', false, Encoding::Utf8, planted)?;
-    out.row(["id", "name", "value", "currency", "status", "pipeline", "stage", "user_id", "company_id", "created_at", "expected_close_date", "won_at", "lost_at", "tags", "contract_type"])?;
+    out.row(["id", "name", "value", "currency", "status", "pipeline", "stage", "user_id", "company_id", "created_at", "expected_close_date", "won_at", "lost_at", "tags", "contract_type", "assigned_to"])?;
     let (missing_stage, missing_contact) = (plan.scaled(5), plan.scaled(3));
     let products = ["Abonament Pro", "Wdrożenie CRM", "Pakiet szkoleń", "Licencja roczna", "Integracja API"];
     let step = plan.deals / (missing_stage + missing_contact + 2);
@@ -938,6 +941,8 @@ fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()>
             if status == "3" { datetime(closed, &mut rng) } else { String::new() },
             if rng.percent(60) { "{}".to_owned() } else { pg_array(&some_of(&TAGS[..4], 2, &mut rng)) },
             if rng.percent(30) { String::new() } else { rng.pick(CONTRACTS).to_string() },
+            // Drawn last, so that the columns before it are what they were before it existed.
+            agent(&mut rng),
         ];
         if index >= plan.deals {
             added += 1;
@@ -965,7 +970,7 @@ fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()>
 
 fn write_activities(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
     let mut out = Out::create(dir, "activities.csv", b'\t', false, Encoding::Utf8, planted)?;
-    out.row(["id", "name", "activity_type", "deal_id", "user_id", "company_id", "description", "done", "due_date", "created_at", "duration"])?;
+    out.row(["id", "name", "activity_type", "deal_id", "user_id", "company_id", "description", "done", "due_date", "created_at", "duration", "assigned_to"])?;
     let (missing_deal, missing_contact) = (plan.scaled(4), plan.scaled(2));
     let step = plan.activities / (missing_deal + missing_contact + 1);
     let kinds = [("Telefon", 25_946), ("Spotkanie", 25_947), ("E-mail", 25_948), ("Zadanie", 25_949)];
@@ -1005,11 +1010,17 @@ fn write_activities(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Resul
             format!("{}T{}Z", date(created + 3 * 86_400), clock(created)),
             datetime(created, &mut rng),
             (15 * rng.below(9)).to_string(),
+            agent(&mut rng),
         ])?;
     }
     out.finish()?;
     count(planted, "activities", plan.activities);
     Ok(())
+}
+
+/// An agent's email, or (one time in ten) nobody.
+fn agent(rng: &mut Rng) -> String {
+    if rng.percent(10) { String::new() } else { rng.pick(AGENTS).to_string() }
 }
 
 fn write_events(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {

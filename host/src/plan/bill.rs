@@ -1,0 +1,113 @@
+//! The token bill of a migration before it runs: the calls each phase of apply makes, at
+//! Pipedrive's published cost per operation (`token-costs.tsv`), against the account's daily
+//! budget (30,000 × plan multiplier × seats, plus top-ups) and its burst limit.
+
+use serde::Serialize;
+
+use crate::pipedrive::Plan;
+use crate::plan::changes::WorkspaceChanges;
+use crate::plan::profile::SourceProfile;
+use crate::record::ObjectKind;
+
+/// Calls of one operation in one phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BillLine {
+    pub what: String,
+    /// `POST /api/v2/persons`.
+    pub operation: String,
+    pub calls: u64,
+    pub cost: u32,
+    pub tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseBill {
+    pub phase: &'static str,
+    /// Source records the phase moves (before plugins merge or drop any).
+    pub records: u64,
+    pub lines: Vec<BillLine>,
+}
+
+impl PhaseBill {
+    pub fn tokens(&self) -> u64 {
+        self.lines.iter().map(|line| line.tokens).sum()
+    }
+
+    pub fn calls(&self) -> u64 {
+        self.lines.iter().map(|line| line.calls).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bill {
+    pub phases: Vec<PhaseBill>,
+    pub tokens: u64,
+    pub calls: u64,
+    pub plan: &'static str,
+    pub seats: u32,
+    pub daily_budget: u64,
+    /// Days of the daily budget the tokens take (1.0 is one full day's budget).
+    pub budget_days: f64,
+    pub burst_limit: u32,
+    /// Seconds the calls take at the burst limit, budget pauses aside.
+    pub wall_seconds: f64,
+}
+
+fn line(what: impl Into<String>, method: &str, path: &str, calls: u64) -> BillLine {
+    let cost = pipedrive_api::operation(method, path).unwrap_or_else(|| panic!("{method} {path} is in Pipedrive's specs")).token_cost;
+    BillLine { what: what.into(), operation: format!("{method} {path}"), calls, cost, tokens: calls * u64::from(cost) }
+}
+
+/// What apply will spend, phase by phase.
+pub fn bill(profile: &SourceProfile, changes: &WorkspaceChanges, plan: Plan, seats: u32, top_up_tokens: u64) -> Bill {
+    let mut workspace = vec![
+        line("read users", "GET", "/v1/users", 1),
+        line("read person fields", "GET", "/api/v2/personFields", 1),
+        line("read organization fields", "GET", "/api/v2/organizationFields", 1),
+        line("read deal fields", "GET", "/api/v2/dealFields", 1),
+        line("read pipelines", "GET", "/api/v2/pipelines", 1),
+        line("read stages", "GET", "/api/v2/stages", 1),
+        line("read activity types", "GET", "/v1/activityTypes", 1),
+    ];
+    for (entity, path) in [("person", "/api/v2/personFields"), ("organization", "/api/v2/organizationFields"), ("deal", "/api/v2/dealFields")] {
+        let creates = changes.field_creates(entity);
+        if creates > 0 {
+            workspace.push(line(format!("create {entity} fields"), "POST", path, creates));
+        }
+        let option_adds = changes.options_to_add.iter().filter(|(kind, _, _)| *kind == entity).count() as u64
+            + u64::from(changes.labels_to_create.iter().any(|(kind, _)| *kind == entity));
+        if option_adds > 0 {
+            workspace.push(line(format!("add {entity} field options and labels"), "POST", &format!("{path}/{{field_code}}/options"), option_adds));
+        }
+    }
+    let counted = |what: &str, method: &str, path: &str, calls: usize| (calls > 0).then(|| line(what, method, path, calls as u64));
+    workspace.extend(counted("create pipelines", "POST", "/api/v2/pipelines", changes.pipelines_to_create.len()));
+    workspace.extend(counted("create stages", "POST", "/api/v2/stages", changes.stages_to_create.len()));
+    workspace.extend(counted("create activity types", "POST", "/v1/activityTypes", changes.activity_types_to_create.len()));
+
+    let records = |kind| profile.records(kind);
+    let activities = records(ObjectKind::Activity) + records(ObjectKind::Event);
+    let phases = vec![
+        PhaseBill { phase: "workspace", records: 0, lines: workspace },
+        PhaseBill { phase: "organizations", records: records(ObjectKind::Company), lines: vec![line("create organizations", "POST", "/api/v2/organizations", records(ObjectKind::Company))] },
+        PhaseBill { phase: "persons", records: records(ObjectKind::Contact), lines: vec![line("create persons", "POST", "/api/v2/persons", records(ObjectKind::Contact))] },
+        PhaseBill { phase: "deals", records: records(ObjectKind::Deal), lines: vec![line("create deals", "POST", "/api/v2/deals", records(ObjectKind::Deal))] },
+        PhaseBill { phase: "activities", records: activities, lines: vec![line("create activities and events", "POST", "/api/v2/activities", activities)] },
+        PhaseBill { phase: "notes", records: profile.conversations, lines: vec![line("create notes (one per conversation)", "POST", "/v1/notes", profile.conversations)] },
+    ];
+    let tokens = phases.iter().map(PhaseBill::tokens).sum();
+    let calls = phases.iter().map(PhaseBill::calls).sum();
+    let daily_budget = plan.daily_token_budget(seats, top_up_tokens);
+    let burst_limit = plan.burst_limit();
+    Bill {
+        phases,
+        tokens,
+        calls,
+        plan: plan.as_str(),
+        seats,
+        daily_budget,
+        budget_days: tokens as f64 / daily_budget as f64,
+        burst_limit,
+        wall_seconds: calls as f64 / (f64::from(burst_limit) / pipedrive_api::BURST_WINDOW.as_secs_f64()),
+    }
+}

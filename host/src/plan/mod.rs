@@ -1,0 +1,194 @@
+//! `crm-migrate plan`: reads the export and the target account (writing nothing to Pipedrive),
+//! proposes `mapping.toml` (keeping a person's earlier edits), and works out what apply will
+//! create in the workspace and what it will cost in tokens and days.
+//!
+//! ```text
+//! profile    the export, attribute by attribute (one streaming pass)
+//! workspace  the target's users, fields, pipelines, stages, activity types (7 reads)
+//! propose    where each attribute lands, with confidence and reasons; the rest of the map
+//! merge      a re-plan keeps what a person changed, takes fresh proposals for the rest
+//! changes    what apply creates in the workspace
+//! bill       tokens per phase, days of budget, wall time
+//! comments   the notes beside each choice in mapping.toml
+//! report     reports/plan.md and plan.json
+//! ```
+
+pub mod bill;
+pub mod changes;
+pub mod comments;
+pub mod merge;
+pub mod profile;
+pub mod propose;
+pub mod report;
+pub mod workspace;
+
+use std::path::PathBuf;
+
+use crate::extract::{Export, ExportOptions, ExtractError};
+use crate::mapping::file::{self, MappingError};
+use crate::mapping::{MAPPING_FILE, Mapping, check};
+use crate::pipedrive::{ClientError, PipedriveClient};
+use crate::plugins::{ComponentCache, Hook, Limits, PluginHost, Segment, Tag, TagFate};
+use crate::project::{CONFIG_FILE, Project};
+use crate::state::{State, StateError, now_utc};
+
+use bill::Bill;
+use changes::{LabelDecisions, WorkspaceChanges};
+use profile::SourceProfile;
+use workspace::Workspace;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error("reading the Pipedrive workspace")]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{} cannot be read, so plan will not overwrite it; fix it (or delete it to start over):\n{}", .path.display(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    UnreadableMapping { path: PathBuf, errors: Vec<MappingError> },
+    #[error("the label plugin {path}: {message}")]
+    LabelPlugin { path: PathBuf, message: String },
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Project(String),
+}
+
+/// Everything a plan found and decided.
+#[derive(Debug)]
+pub struct PlanResult {
+    pub mapping: Mapping,
+    pub mapping_path: PathBuf,
+    /// Entries where a person's edit was kept over the fresh proposal (`contact.city`, `owners.agents.x`).
+    pub kept_edits: Vec<String>,
+    /// Entries new since the last mapping.toml (all of them on a first plan).
+    pub added: Vec<String>,
+    /// Entries of the last mapping.toml whose source is gone from the export.
+    pub dropped: Vec<String>,
+    /// What the mapping, as written, still gets wrong (kept edits can be wrong); apply needs none.
+    pub errors: Vec<MappingError>,
+    pub changes: WorkspaceChanges,
+    pub bill: Bill,
+    /// Who decided the labels: the label plugin's name, or the default rule.
+    pub labels_by: String,
+    pub labels: LabelDecisions,
+    pub profile: SourceProfile,
+    pub workspace: Workspace,
+    /// Tokens plan itself spent reading the workspace.
+    pub plan_tokens: u64,
+    pub planned_at: String,
+}
+
+/// Opens the project's export with its declared encodings.
+pub fn open_export(project: &Project) -> Result<Export, PlanError> {
+    let mut encodings = Vec::new();
+    for (file, label) in &project.config.source.encodings {
+        let encoding = crate::extract::sniff::encoding_for_label(label)
+            .ok_or_else(|| PlanError::Project(format!("{}: unknown encoding '{label}' for {file}", project.dir.join(CONFIG_FILE).display())))?;
+        encodings.push((Some(file.clone()), encoding));
+    }
+    Ok(Export::open(&project.export_dir(), ExportOptions { encodings, ..ExportOptions::default() })?)
+}
+
+/// Runs the plan: profile, read, propose, merge, check; writes `mapping.toml` and remembers the
+/// workspace and the proposal in `state.db`. The reports are [`report`]'s.
+pub async fn plan(project: &Project, client: &PipedriveClient) -> Result<PlanResult, PlanError> {
+    let planned_at = now_utc();
+    let export = open_export(project)?;
+    let profile = profile::profile(&export)?;
+    let tokens_before = client.bill().tokens();
+    let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
+    let plan_tokens = client.bill().tokens() - tokens_before;
+    let (labels_by, labels) = label_decisions(project, &profile)?;
+
+    let mapping_path = project.dir.join(MAPPING_FILE);
+    let previous = match std::fs::read_to_string(&mapping_path) {
+        Ok(text) => Some(file::parse(&text).map_err(|errors| PlanError::UnreadableMapping { path: mapping_path.clone(), errors })?),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => return Err(PlanError::Io { path: mapping_path, source }),
+    };
+    let state = State::open(&project.dir)?;
+    let last_proposal: Option<Mapping> = state.last_proposal()?.and_then(|json| serde_json::from_str(&json).ok());
+    let fresh = propose::propose(&profile, &workspace, &project.config.target.default_owner_email);
+    let merged = merge::merge(previous, last_proposal.as_ref(), &fresh);
+
+    let comments = comments::comments(&merged.mapping, &fresh, &merged.kept, &profile, &workspace, project, &planned_at);
+    let text = file::render(&merged.mapping, &comments);
+    // Read back what was written, so that errors point at the lines of the new file.
+    let written = file::parse(&text).expect("a rendered mapping parses");
+    let errors = check::check(&written, &profile, &workspace);
+    let changes = changes::workspace_changes(&written, &profile, &workspace, &labels);
+    let bill = bill::bill(&profile, &changes, project.plan, project.config.target.seats, project.config.target.top_up_tokens);
+
+    write_atomically(&mapping_path, &text)?;
+    let snapshot = serde_json::to_string(&workspace).expect("plain data serializes");
+    state.save_workspace(&planned_at, &workspace.url, &snapshot)?;
+    state.save_proposal(&planned_at, &serde_json::to_string(&fresh).expect("plain data serializes"))?;
+    Ok(PlanResult {
+        mapping: written,
+        mapping_path,
+        kept_edits: merged.kept,
+        added: merged.added,
+        dropped: merged.dropped,
+        errors,
+        changes,
+        bill,
+        labels_by,
+        labels,
+        profile,
+        workspace,
+        plan_tokens,
+        planned_at,
+    })
+}
+
+/// Writes a file whole or not at all (a crash leaves the old one).
+pub fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), PlanError> {
+    let temporary = path.with_extension("toml.tmp");
+    let io = |source| PlanError::Io { path: path.to_owned(), source };
+    std::fs::write(&temporary, text).map_err(io)?;
+    std::fs::rename(&temporary, path).map_err(io)
+}
+
+/// Which tags become which labels: the project's label plugin decides when it has one; else
+/// every tag becomes a label of its own name.
+fn label_decisions(project: &Project, profile: &SourceProfile) -> Result<(String, LabelDecisions), PlanError> {
+    let mut tags: Vec<Tag> = profile.catalogue.tags.iter().map(|tag| Tag { id: tag.id.clone(), name: tag.name.clone(), record_count: 0 }).collect();
+    for uses in profile.tag_use.values() {
+        for (name, count) in uses {
+            match tags.iter_mut().find(|tag| tag.name == *name) {
+                Some(tag) => tag.record_count += *count as u32,
+                None => tags.push(Tag { id: String::new(), name: name.clone(), record_count: *count as u32 }),
+            }
+        }
+    }
+    let Some(plugin) = project.config.plugins.iter().find(|plugin| *plugin.hook.get_ref() == Hook::Label) else {
+        return Ok(("every tag becomes a label of its name (no label plugin in migration.toml)".into(), tags.into_iter().map(|tag| (tag.name.clone(), Some(tag.name))).collect()));
+    };
+    let path = project.plugin_path(plugin);
+    let failed = |message: String| PlanError::LabelPlugin { path: path.clone(), message };
+    let host = PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir())).map_err(|error| failed(format!("{error:#}")))?;
+    let digest: crate::plugins::Digest = plugin.digest.get_ref().parse().map_err(failed)?;
+    let component = host.open(&path, Some(&digest)).map_err(|error| failed(error.to_string()))?;
+    let loaded = component.configure(plugin.config.clone().into_iter().collect()).map_err(|error| failed(error.to_string()))?;
+    let segments: Vec<Segment> = profile
+        .catalogue
+        .segments
+        .iter()
+        .map(|segment| Segment { id: segment.id.clone(), name: segment.name.clone(), definition: Some(segment.rules.clone()).filter(|rules| !rules.is_empty()) })
+        .collect();
+    let call = loaded.label(&tags, &segments).map_err(|error| failed(error.to_string()))?;
+    let decisions = tags
+        .iter()
+        .zip(call.output)
+        .map(|(tag, decision)| {
+            let label = match decision.fate {
+                TagFate::Label { name, .. } => Some(name),
+                TagFate::Skip { .. } => None,
+            };
+            (tag.name.clone(), label)
+        })
+        .collect();
+    Ok((format!("the label plugin {}", loaded.name()), decisions))
+}

@@ -1,0 +1,235 @@
+//! What the export holds, attribute by attribute: one streaming pass gathers what a mapping
+//! proposal is decided on (type, fill, longest value, observed options, samples, values that did
+//! not parse), and what the rest of the map needs: agents, activity types, deal statuses,
+//! currencies, tag use and the number of conversations.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::extract::{Catalogue, Column, Export, ExtractError, FieldType, ReadRecord};
+use crate::record::{ObjectKind, Value};
+
+/// Distinct values remembered per attribute; past this an attribute is not a choice list.
+pub const DISTINCT_CAP: usize = 500;
+/// Sample values shown per attribute.
+const SAMPLES: usize = 3;
+
+/// One attribute (column) of one object, as its values show it.
+#[derive(Debug, Clone)]
+pub struct AttributeProfile {
+    pub column: Column,
+    /// Records with a value.
+    pub filled: u64,
+    /// Values kept as raw text because they did not read as the column's type.
+    pub unparsed: u64,
+    /// Longest value, in characters.
+    pub max_chars: usize,
+    /// Datetimes whose time of day (in their own offset) is not midnight.
+    pub with_time: u64,
+    /// Numbers that are not whole.
+    pub fractional: u64,
+    /// Distinct values (each choice of a list counted on its own) and how many records hold
+    /// each; empty for secrets. `distinct_overflow` when there were more than [`DISTINCT_CAP`].
+    pub distinct: BTreeMap<String, u64>,
+    pub distinct_overflow: bool,
+    pub samples: Vec<String>,
+}
+
+impl AttributeProfile {
+    fn new(column: Column) -> AttributeProfile {
+        AttributeProfile {
+            column,
+            filled: 0,
+            unparsed: 0,
+            max_chars: 0,
+            with_time: 0,
+            fractional: 0,
+            distinct: BTreeMap::new(),
+            distinct_overflow: false,
+            samples: Vec::new(),
+        }
+    }
+
+    pub fn field(&self) -> &str {
+        &self.column.field
+    }
+
+    fn observe(&mut self, value: &Value) {
+        if matches!(value, Value::Null) {
+            return;
+        }
+        self.filled += 1;
+        if self.column.ty == FieldType::Secret {
+            return;
+        }
+        match value {
+            Value::Choices(choices) => {
+                for choice in choices {
+                    self.remember(choice);
+                }
+            }
+            Value::DateTime(datetime) => {
+                let local_seconds = (datetime.unix_millis / 1000 + i64::from(datetime.offset_minutes) * 60).rem_euclid(86_400);
+                if local_seconds != 0 {
+                    self.with_time += 1;
+                }
+                self.remember(&datetime.to_string());
+            }
+            Value::Number(number) => {
+                if number.fract() != 0.0 {
+                    self.fractional += 1;
+                }
+                self.remember(&number.to_string());
+            }
+            Value::Text(text) => {
+                self.max_chars = self.max_chars.max(text.chars().count());
+                self.remember(text);
+            }
+            other => self.remember(&plain(other)),
+        }
+    }
+
+    fn remember(&mut self, text: &str) {
+        if self.samples.len() < SAMPLES && !self.samples.iter().any(|sample| sample == text) {
+            self.samples.push(text.chars().take(60).collect());
+        }
+        if let Some(count) = self.distinct.get_mut(text) {
+            *count += 1;
+        } else if self.distinct.len() < DISTINCT_CAP {
+            self.distinct.insert(text.to_owned(), 1);
+        } else {
+            self.distinct_overflow = true;
+        }
+    }
+
+    /// The observed options, most used first (ties by name), when the attribute is a choice list.
+    pub fn options_by_use(&self) -> Vec<String> {
+        let mut options: Vec<(&String, &u64)> = self.distinct.iter().collect();
+        options.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        options.into_iter().map(|(option, _)| option.clone()).collect()
+    }
+}
+
+/// A value as plain text (no quotes), as a person would type it.
+pub fn plain(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Text(text) => text.clone(),
+        Value::Choices(choices) => choices.join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// One object file of the export.
+#[derive(Debug, Clone)]
+pub struct ObjectProfile {
+    pub kind: ObjectKind,
+    pub file: String,
+    pub records: u64,
+    /// In the file's column order, without the id column.
+    pub attributes: Vec<AttributeProfile>,
+}
+
+impl ObjectProfile {
+    pub fn attribute(&self, field: &str) -> Option<&AttributeProfile> {
+        self.attributes.iter().find(|attribute| attribute.field() == field)
+    }
+}
+
+/// The export, profiled.
+#[derive(Debug, Clone, Default)]
+pub struct SourceProfile {
+    pub objects: Vec<ObjectProfile>,
+    pub catalogue: Catalogue,
+    /// Conversations (distinct conversation ids; each message its own when the file has none).
+    pub conversations: u64,
+    /// Agents (`assigned_to` values) and how many records each owns, over all objects.
+    pub agents: BTreeMap<String, u64>,
+    /// Activity type id -> the activity names used with it, and how often.
+    pub activity_types: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Deal status code as written -> deals.
+    pub deal_statuses: BTreeMap<String, u64>,
+    /// Currency -> deals.
+    pub currencies: BTreeMap<String, u64>,
+    /// Per object: tag name -> records carrying it.
+    pub tag_use: BTreeMap<ObjectKind, BTreeMap<String, u64>>,
+}
+
+impl SourceProfile {
+    pub fn object(&self, kind: ObjectKind) -> Option<&ObjectProfile> {
+        self.objects.iter().find(|object| object.kind == kind)
+    }
+
+    pub fn records(&self, kind: ObjectKind) -> u64 {
+        self.object(kind).map_or(0, |object| object.records)
+    }
+
+    /// The currency most deals use (the one money without a currency is taken to be in).
+    pub fn main_currency(&self) -> Option<&str> {
+        self.currencies.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(currency, _)| currency.as_str())
+    }
+}
+
+/// Reads the whole export once. Memory grows with distinct values (capped per attribute), not
+/// with records.
+pub fn profile(export: &Export) -> Result<SourceProfile, ExtractError> {
+    let mut profile = SourceProfile { catalogue: export.catalogue()?, ..SourceProfile::default() };
+    let mut conversation_ids = BTreeSet::new();
+    for kind in ObjectKind::ALL {
+        let Some(mut reader) = export.records(kind)? else { continue };
+        let file = reader.path().file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+        let mut attributes: Vec<AttributeProfile> =
+            reader.columns().iter().filter(|column| column.ty != FieldType::Id).cloned().map(AttributeProfile::new).collect();
+        let index: HashMap<String, usize> = attributes.iter().enumerate().map(|(i, attribute)| (attribute.field().to_owned(), i)).collect();
+        let mut read = ReadRecord::new(kind);
+        let mut records = 0;
+        while reader.read_into(&mut read)? {
+            records += 1;
+            for issue in &read.issues {
+                if let Some(&i) = index.get(&issue.field) {
+                    attributes[i].unparsed += 1;
+                }
+            }
+            for (field, value) in &read.record.fields {
+                // A value that did not read as its type is quarantined at apply: it is no option.
+                if let Some(&i) = index.get(field).filter(|_| !read.issues.iter().any(|issue| issue.field == *field)) {
+                    attributes[i].observe(value);
+                }
+            }
+            let record = &read.record;
+            let text = |field: &str| record.get(field).map(plain).filter(|text| !text.trim().is_empty());
+            if let Some(agent) = text("assigned_to") {
+                *profile.agents.entry(agent.trim().to_lowercase()).or_default() += 1;
+            }
+            if let Some(Value::Choices(tags)) = record.get("tags") {
+                for tag in tags {
+                    *profile.tag_use.entry(kind).or_default().entry(tag.clone()).or_default() += 1;
+                }
+            }
+            match kind {
+                ObjectKind::Deal => {
+                    if let Some(status) = text("status") {
+                        *profile.deal_statuses.entry(status).or_default() += 1;
+                    }
+                    if let Some(currency) = text("currency") {
+                        *profile.currencies.entry(currency.trim().to_uppercase()).or_default() += 1;
+                    }
+                }
+                ObjectKind::Activity => {
+                    let type_id = text("activity_type").unwrap_or_default();
+                    let name = text("name").unwrap_or_default();
+                    *profile.activity_types.entry(type_id).or_default().entry(name).or_default() += 1;
+                }
+                ObjectKind::Conversation => match text("conversation_id") {
+                    Some(id) => {
+                        conversation_ids.insert(id);
+                    }
+                    None => profile.conversations += 1,
+                },
+                _ => {}
+            }
+        }
+        profile.objects.push(ObjectProfile { kind, file, records, attributes });
+    }
+    profile.conversations += conversation_ids.len() as u64;
+    Ok(profile)
+}

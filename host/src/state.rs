@@ -1,0 +1,164 @@
+//! `state.db`: what a migration project remembers between commands, in SQLite compiled into the
+//! binary (no server). Plan keeps the target workspace it read and the mapping it proposed;
+//! approve keeps who approved which mapping, when. Nothing in it is secret: tokens are never stored.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub const STATE_FILE: &str = "state.db";
+
+/// The schema this build reads and writes; an older file is migrated forward on open.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- The Pipedrive workspace as plan read it (users, fields, pipelines, stages, activity types), as JSON.
+CREATE TABLE IF NOT EXISTS workspace_snapshots (
+    id INTEGER PRIMARY KEY, taken_at TEXT NOT NULL, url TEXT NOT NULL, snapshot TEXT NOT NULL);
+-- The mapping as plan proposed it (before a person's edits), as JSON: a re-plan tells edits from proposals.
+CREATE TABLE IF NOT EXISTS proposals (
+    id INTEGER PRIMARY KEY, proposed_at TEXT NOT NULL, proposal TEXT NOT NULL);
+-- Each approval of mapping.toml: its sha256, its text (for the next diff), who and when.
+CREATE TABLE IF NOT EXISTS approvals (
+    id INTEGER PRIMARY KEY, digest TEXT NOT NULL, mapping TEXT NOT NULL, approved_by TEXT NOT NULL, approved_at TEXT NOT NULL);
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{}: {source}", .path.display())]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("{}: written by a newer crm-migrate (schema {found}, this one reads up to {SCHEMA_VERSION})", .path.display())]
+    NewerSchema { path: PathBuf, found: i64 },
+}
+
+/// One approval of the mapping.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Approval {
+    pub digest: String,
+    pub mapping: String,
+    pub approved_by: String,
+    pub approved_at: String,
+}
+
+/// A project's state database, open.
+pub struct State {
+    path: PathBuf,
+    connection: Connection,
+}
+
+impl State {
+    /// Opens (creating when missing) `state.db` in the project directory.
+    pub fn open(project_dir: &Path) -> Result<State, StateError> {
+        let path = project_dir.join(STATE_FILE);
+        let error = |source| StateError::Sqlite { path: path.clone(), source };
+        let connection = Connection::open(&path).map_err(error)?;
+        // WAL: a reader (status) never blocks the writer (apply), and a crash loses no committed step.
+        connection.pragma_update(None, "journal_mode", "WAL").map_err(error)?;
+        connection.pragma_update(None, "synchronous", "NORMAL").map_err(error)?;
+        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(error)?;
+        connection.execute_batch(SCHEMA).map_err(error)?;
+        let found: Option<i64> = connection
+            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |row| row.get::<_, String>(0))
+            .optional()
+            .map_err(error)?
+            .and_then(|text| text.parse().ok());
+        match found {
+            Some(found) if found > SCHEMA_VERSION => return Err(StateError::NewerSchema { path, found }),
+            Some(_) => {}
+            None => {
+                connection
+                    .execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
+                    .map_err(error)?;
+            }
+        }
+        Ok(State { path, connection })
+    }
+
+    fn error(&self, source: rusqlite::Error) -> StateError {
+        StateError::Sqlite { path: self.path.clone(), source }
+    }
+
+    pub fn save_workspace(&self, taken_at: &str, url: &str, snapshot_json: &str) -> Result<(), StateError> {
+        self.connection
+            .execute("INSERT INTO workspace_snapshots (taken_at, url, snapshot) VALUES (?1, ?2, ?3)", params![taken_at, url, snapshot_json])
+            .map(drop)
+            .map_err(|error| self.error(error))
+    }
+
+    /// The last workspace plan read: (taken_at, url, snapshot JSON).
+    pub fn last_workspace(&self) -> Result<Option<(String, String, String)>, StateError> {
+        self.connection
+            .query_row("SELECT taken_at, url, snapshot FROM workspace_snapshots ORDER BY id DESC LIMIT 1", [], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()
+            .map_err(|error| self.error(error))
+    }
+
+    pub fn save_proposal(&self, proposed_at: &str, proposal_json: &str) -> Result<(), StateError> {
+        self.connection
+            .execute("INSERT INTO proposals (proposed_at, proposal) VALUES (?1, ?2)", params![proposed_at, proposal_json])
+            .map(drop)
+            .map_err(|error| self.error(error))
+    }
+
+    pub fn last_proposal(&self) -> Result<Option<String>, StateError> {
+        self.connection
+            .query_row("SELECT proposal FROM proposals ORDER BY id DESC LIMIT 1", [], |row| row.get(0))
+            .optional()
+            .map_err(|error| self.error(error))
+    }
+
+    pub fn record_approval(&self, approval: &Approval) -> Result<(), StateError> {
+        self.connection
+            .execute(
+                "INSERT INTO approvals (digest, mapping, approved_by, approved_at) VALUES (?1, ?2, ?3, ?4)",
+                params![approval.digest, approval.mapping, approval.approved_by, approval.approved_at],
+            )
+            .map(drop)
+            .map_err(|error| self.error(error))
+    }
+
+    pub fn last_approval(&self) -> Result<Option<Approval>, StateError> {
+        self.connection
+            .query_row("SELECT digest, mapping, approved_by, approved_at FROM approvals ORDER BY id DESC LIMIT 1", [], |row| {
+                Ok(Approval { digest: row.get(0)?, mapping: row.get(1)?, approved_by: row.get(2)?, approved_at: row.get(3)? })
+            })
+            .optional()
+            .map_err(|error| self.error(error))
+    }
+}
+
+/// Now, as UTC ISO 8601 to the second (`2026-11-29T08:41:07Z`).
+pub fn now_utc() -> String {
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as i64);
+    crate::record::DateTime { unix_millis: millis - millis % 1000, offset_minutes: 0 }.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approvals_and_snapshots_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        assert_eq!(state.last_approval().unwrap(), None);
+        let approval = Approval { digest: "sha256:ab".into(), mapping: "x = 1\n".into(), approved_by: "ola".into(), approved_at: now_utc() };
+        state.record_approval(&approval).unwrap();
+        state.save_workspace("t", "http://127.0.0.1:1", "{}").unwrap();
+        drop(state);
+        let state = State::open(dir.path()).unwrap();
+        assert_eq!(state.last_approval().unwrap(), Some(approval));
+        assert_eq!(state.last_workspace().unwrap().unwrap().2, "{}");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        State::open(dir.path()).unwrap().connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", []).unwrap();
+        let error = State::open(dir.path()).err().unwrap().to_string();
+        assert!(error.contains("schema 99"), "{error}");
+    }
+}
