@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::audit::report::thousands;
 use crate::mapping::{Landing, Mapping};
 use crate::pipedrive::BudgetPolicy;
+use crate::plan::bill::Bill;
 use crate::plan::comments::describe;
 use crate::plan::{PlanError, PlanResult};
 
@@ -48,8 +49,7 @@ pub fn duration_words(seconds: f64) -> String {
 }
 
 /// The budget in plain words: whether the run fits in a day, and if not, how it pauses.
-pub fn budget_sentence(result: &PlanResult, policy: BudgetPolicy) -> String {
-    let bill = &result.bill;
+pub fn budget_sentence(bill: &Bill, policy: BudgetPolicy) -> String {
     let multiplier = crate::pipedrive::Plan::ALL.iter().find(|plan| plan.as_str() == bill.plan).map_or(1, |plan| plan.token_multiplier());
     let top_up = bill.daily_budget.saturating_sub(pipedrive_api::BASE_DAILY_TOKENS * multiplier * u64::from(bill.seats.max(1)));
     let top_up = if top_up > 0 { format!(" + {} top-up", thousands(top_up)) } else { String::new() };
@@ -110,7 +110,7 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     let counts = entry_counts(&result.mapping);
     let _ = writeln!(out, "# Migration plan\n");
     let _ = writeln!(out, "Planned {} against {}. Reading the workspace cost {} tokens; nothing was written to Pipedrive.\n", result.planned_at, result.workspace.url, result.plan_tokens);
-    let _ = writeln!(out, "{}\n", budget_sentence(result, policy));
+    let _ = writeln!(out, "{}\n", budget_sentence(&result.bill, policy));
 
     if !result.errors.is_empty() {
         let _ = writeln!(out, "## Fix before approving\n\n`{}` has {} problem(s); `approve` refuses it until they are fixed:\n", result.mapping_path.display(), result.errors.len());
@@ -262,7 +262,7 @@ pub fn summary(result: &PlanResult, policy: BudgetPolicy, reports: &[PathBuf]) -
         duration_words(result.bill.wall_seconds)
     );
     if result.bill.budget_days > 1.0 {
-        let _ = writeln!(out, "  {}", budget_sentence(result, policy).replace("**", ""));
+        let _ = writeln!(out, "  {}", budget_sentence(&result.bill, policy).replace("**", ""));
     }
     for path in reports {
         let _ = writeln!(out, "  report {}", path.display());

@@ -11,6 +11,7 @@ mod faults;
 mod pipedrive_client;
 mod pipedrive_support;
 mod pipeline;
+mod plan;
 mod plugin_sandbox;
 mod rate_limits;
 mod support;
