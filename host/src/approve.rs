@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::mapping::file::{self, MappingError};
 use crate::mapping::{MAPPING_FILE, Mapping, check};
-use crate::plan::profile::profile;
+use crate::plan::profile::{ReadProgress, profile};
 use crate::plan::workspace::Workspace;
 use crate::plan::{PlanError, open_export};
 use crate::project::Project;
@@ -86,7 +86,7 @@ fn read_mapping(path: &Path) -> Result<Option<String>, std::io::Error> {
 
 /// Reads and checks the mapping (against the export and the workspace plan read); refuses a
 /// mapping with problems.
-pub fn review(project: &Project) -> Result<Review, ApproveError> {
+pub fn review(project: &Project, progress: ReadProgress<'_>) -> Result<Review, ApproveError> {
     let path = project.dir.join(MAPPING_FILE);
     let text = read_mapping(&path).map_err(|source| ApproveError::Io { path: path.clone(), source })?.ok_or_else(|| ApproveError::NoMapping(path.clone()))?;
     let mapping = file::parse(&text).map_err(|errors| ApproveError::Invalid { path: path.clone(), errors })?;
@@ -94,7 +94,7 @@ pub fn review(project: &Project) -> Result<Review, ApproveError> {
     let (_, _, snapshot) = state.last_workspace()?.ok_or(ApproveError::NoWorkspace)?;
     let workspace: Workspace = serde_json::from_str(&snapshot).map_err(|_| ApproveError::NoWorkspace)?;
     let export = open_export(project)?;
-    let profile = profile(&export).map_err(PlanError::from)?;
+    let profile = profile(&export, progress).map_err(PlanError::from)?;
     let errors = check::check(&mapping, &profile, &workspace);
     if !errors.is_empty() {
         return Err(ApproveError::Invalid { path, errors });

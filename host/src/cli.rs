@@ -423,9 +423,9 @@ fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<Exit
 fn plan(project_dir: &std::path::Path, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(project_dir)?;
     let client = PipedriveClient::new(project.client_config()?, None)?;
-    eprintln!("reading the export {} and the workspace at {} ...", project.export_dir().display(), project.config.target.url.get_ref());
+    eprintln!("reading the export {} and the workspace at {}", project.export_dir().display(), project.config.target.url.get_ref());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(crm_migrate::plan::plan(&project, &client))?;
+    let result = runtime.block_on(crm_migrate::plan::plan(&project, &client, &mut read_progress()))?;
     let reports = crm_migrate::plan::report::write_reports(&result, project.budget_policy, &project.reports_dir())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&crm_migrate::plan::report::to_json(&result))?);
@@ -435,10 +435,25 @@ fn plan(project_dir: &std::path::Path, args: &PlanArgs) -> anyhow::Result<ExitCo
     Ok(if result.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_MAPPING_INVALID) })
 }
 
+/// Progress of reading an export, on standard error: each file when done (records, rate), and
+/// every 100,000 records of a long one.
+fn read_progress() -> impl FnMut(&str, u64, bool) {
+    let mut started = std::time::Instant::now();
+    move |file: &str, records: u64, done: bool| {
+        if records == 0 && !done {
+            started = std::time::Instant::now();
+            return;
+        }
+        let rate = records as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        let state = if done { "read" } else { "reading" };
+        eprintln!("  {state} {file}: {} records ({} a second)", report::thousands(records), report::thousands(rate as u64));
+    }
+}
+
 fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
     use crm_migrate::approve::{self as approval, ApproveError};
     let project = Project::open(project_dir)?;
-    let review = match approval::review(&project) {
+    let review = match approval::review(&project, &mut read_progress()) {
         Ok(review) => review,
         Err(error @ ApproveError::Invalid { .. }) => {
             eprintln!("error: {error}");

@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// A daily token budget instead of the plan's (to rehearse running out)
     #[arg(long)]
     daily_token_budget: Option<u64>,
+    /// The account has Campaigns: persons get a marketing status field
+    #[arg(long)]
+    campaigns: bool,
     /// Requests per 2 s per token instead of the plan's
     #[arg(long)]
     burst_limit: Option<u32>,
@@ -72,6 +75,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         seats: args.seats,
         top_up_tokens: args.top_up_tokens,
         daily_token_budget: args.daily_token_budget,
+        campaigns: args.campaigns,
         burst_limit: args.burst_limit,
         api_tokens: args.tokens.clone(),
         record_path: args.record.clone(),

@@ -156,6 +156,8 @@ pub struct SandboxConfig {
     pub account_seed: Option<u64>,
     /// Overrides the daily token budget the plan gives (tests use it to run out fast).
     pub daily_token_budget: Option<u64>,
+    /// The account has Campaigns: persons have a `marketing_status` field.
+    pub campaigns: bool,
 }
 
 impl Default for SandboxConfig {
@@ -175,6 +177,7 @@ impl Default for SandboxConfig {
             state_path: None,
             account_seed: None,
             daily_token_budget: None,
+            campaigns: false,
         }
     }
 }

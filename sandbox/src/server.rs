@@ -48,7 +48,7 @@ impl Shared {
             _ => {
                 let seed = config.account_seed.unwrap_or_else(random_seed);
                 let now = Clock::new(0).now_secs();
-                (Account::new(seed, &config.users, now), TokenLedger::default(), 0)
+                (Account::new(seed, &config.users, now, config.campaigns), TokenLedger::default(), 0)
             }
         };
         let recorder = config.record_path.as_deref().map(Recorder::create).transpose()?;

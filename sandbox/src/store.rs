@@ -344,6 +344,10 @@ fn system_fields(entity: Entity) -> &'static [(&'static str, &'static str, &'sta
     }
 }
 
+/// The person field an account with Campaigns has, and its values.
+const MARKETING_STATUS: (&str, &str, &str) = ("marketing_status", "Marketing status", "enum");
+const MARKETING_STATUSES: [&str; 4] = ["no_consent", "unsubscribed", "subscribed", "archived"];
+
 /// The labels a new Pipedrive account has, per entity.
 fn default_labels(entity: Entity) -> &'static [(&'static str, &'static str)] {
     match entity {
@@ -367,9 +371,10 @@ const DEFAULT_STAGES: [(&str, i64); 5] =
     [("Qualified", 10), ("Contact Made", 20), ("Demo Scheduled", 40), ("Proposal Made", 60), ("Negotiations Started", 80)];
 
 impl Account {
-    /// A fresh account as Pipedrive sets one up: the users, built-in fields with default labels,
-    /// the default activity types, and one pipeline "Pipeline" with its five default stages.
-    pub fn new(account_seed: u64, users: &[UserSeed], now: i64) -> Account {
+    /// A fresh account as Pipedrive sets one up: the users, built-in fields with default labels
+    /// (and the marketing status, with Campaigns), the default activity types, and one pipeline
+    /// "Pipeline" with its five default stages.
+    pub fn new(account_seed: u64, users: &[UserSeed], now: i64, campaigns: bool) -> Account {
         let mut account = Account {
             company_id: 1 + account_seed % 900_000,
             company_name: "Sandbox Company".to_owned(),
@@ -393,7 +398,8 @@ impl Account {
             account.users.push(User { id, name: seed.name.clone(), email: seed.email.clone(), is_admin: seed.is_admin, created: now });
         }
         for entity in Entity::ALL {
-            for (order, (code, name, field_type)) in system_fields(entity).iter().enumerate() {
+            let campaign_fields: &[(&str, &str, &str)] = if campaigns && entity == Entity::Person { &[MARKETING_STATUS] } else { &[] };
+            for (order, (code, name, field_type)) in system_fields(entity).iter().chain(campaign_fields).enumerate() {
                 let id = account.next_id("fields");
                 let options = match (*code, *field_type) {
                     ("label", _) => Some(
@@ -403,6 +409,7 @@ impl Account {
                             .collect(),
                     ),
                     ("priority", _) => Some(["High", "Medium", "Low"].iter().map(|label| account.new_option(label, None, now)).collect()),
+                    ("marketing_status", _) => Some(MARKETING_STATUSES.iter().map(|label| account.new_option(label, None, now)).collect()),
                     _ => None,
                 };
                 account.fields.push(Field {

@@ -93,10 +93,10 @@ pub fn open_export(project: &Project) -> Result<Export, PlanError> {
 
 /// Runs the plan: profile, read, propose, merge, check; writes `mapping.toml` and remembers the
 /// workspace and the proposal in `state.db`. The reports are [`report`]'s.
-pub async fn plan(project: &Project, client: &PipedriveClient) -> Result<PlanResult, PlanError> {
+pub async fn plan(project: &Project, client: &PipedriveClient, progress: profile::ReadProgress<'_>) -> Result<PlanResult, PlanError> {
     let planned_at = now_utc();
     let export = open_export(project)?;
-    let profile = profile::profile(&export)?;
+    let profile = profile::profile(&export, progress)?;
     let tokens_before = client.bill().tokens();
     let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;

@@ -169,9 +169,15 @@ impl SourceProfile {
     }
 }
 
+/// Told, while the export is read, the file, the records read so far, and whether the file is done.
+pub type ReadProgress<'a> = &'a mut dyn FnMut(&str, u64, bool);
+
+/// Records between two progress reports within a file.
+const PROGRESS_EVERY: u64 = 100_000;
+
 /// Reads the whole export once. Memory grows with distinct values (capped per attribute), not
 /// with records.
-pub fn profile(export: &Export) -> Result<SourceProfile, ExtractError> {
+pub fn profile(export: &Export, progress: ReadProgress<'_>) -> Result<SourceProfile, ExtractError> {
     let mut profile = SourceProfile { catalogue: export.catalogue()?, ..SourceProfile::default() };
     let mut conversation_ids = BTreeSet::new();
     for kind in ObjectKind::ALL {
@@ -182,8 +188,12 @@ pub fn profile(export: &Export) -> Result<SourceProfile, ExtractError> {
         let index: HashMap<String, usize> = attributes.iter().enumerate().map(|(i, attribute)| (attribute.field().to_owned(), i)).collect();
         let mut read = ReadRecord::new(kind);
         let mut records = 0;
+        progress(&file, 0, false);
         while reader.read_into(&mut read)? {
             records += 1;
+            if records % PROGRESS_EVERY == 0 {
+                progress(&file, records, false);
+            }
             for issue in &read.issues {
                 if let Some(&i) = index.get(&issue.field) {
                     attributes[i].unparsed += 1;
@@ -228,6 +238,7 @@ pub fn profile(export: &Export) -> Result<SourceProfile, ExtractError> {
                 _ => {}
             }
         }
+        progress(&file, records, true);
         profile.objects.push(ObjectProfile { kind, file, records, attributes });
     }
     profile.conversations += conversation_ids.len() as u64;

@@ -372,3 +372,22 @@ fn apply_is_refused_without_an_approval_and_after_the_mapping_changed() {
     assert!(text(&output.stderr).contains("pass --yes"), "{}", text(&output.stderr));
     assert!(crm_migrate::approve::require_approval(&project).is_err());
 }
+
+#[test]
+fn the_opt_out_is_the_marketing_status_only_where_the_account_has_campaigns() {
+    let with_campaigns = sandbox(SandboxConfig { campaigns: true, ..SandboxConfig::default() });
+    let (_dir, project) = project(&with_campaigns, "growth");
+    assert!(in_project(&project, &["plan"]).status.success());
+    let unsubscribed = |project: &Path| mapping(project).field(crm_migrate::record::ObjectKind::Contact, "unsubscribed").unwrap().landing.clone();
+    assert_eq!(unsubscribed(&project), Landing::Standard { code: "marketing_status".into() });
+
+    let without = prepared_sandbox();
+    let (_other_dir, other) = self::project(&without, "growth");
+    assert!(in_project(&other, &["plan"]).status.success());
+    assert!(matches!(unsubscribed(&other), Landing::New { .. }));
+    let from = "[contact.unsubscribed]\nto = \"new\"\nfield = \"Unsubscribed (User.com)\"\ntype = \"enum\"\noptions = [\"Yes\", \"No\"]";
+    let line = edit(&other, from, "[contact.unsubscribed]\nto = \"marketing_status\"") + 1;
+    let output = in_project(&other, &["approve", "--yes"]);
+    assert_eq!(output.status.code(), Some(5));
+    assert!(text(&output.stderr).contains(&format!("line {line}: [contact.unsubscribed] this Pipedrive account has no Campaigns")), "{}", text(&output.stderr));
+}
