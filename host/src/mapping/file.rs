@@ -225,9 +225,8 @@ struct RawEntry {
     note: Option<String>,
 }
 
-/// Reads `mapping.toml`. Returns every problem the file's own shape has (the checks against the
-/// export and the workspace are [`super::check`]'s). Order within a table follows `order`'s
-/// keys where given (the export's order), then the file's keys.
+/// Reads `mapping.toml`, keeping the file's order within each table. Returns every problem the
+/// file's own shape has; the checks against the export and the workspace are [`super::check`]'s.
 pub fn parse(text: &str) -> Result<Mapping, Vec<MappingError>> {
     let raw: RawMapping = toml::from_str(text).map_err(|error| {
         vec![MappingError { line: error.span().map_or(0, |span| line_of(text, span.start)), message: error.message().trim().to_owned() }]

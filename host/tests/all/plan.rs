@@ -391,3 +391,23 @@ fn the_opt_out_is_the_marketing_status_only_where_the_account_has_campaigns() {
     assert_eq!(output.status.code(), Some(5));
     assert!(text(&output.stderr).contains(&format!("line {line}: [contact.unsubscribed] this Pipedrive account has no Campaigns")), "{}", text(&output.stderr));
 }
+
+#[test]
+fn the_label_plugin_decides_which_tags_become_labels() {
+    let sandbox = prepared_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("zubr");
+    let label_plugin = format!("label={}", crate::support::plugin("segment_labels").display());
+    let output = run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plugin", &label_plugin]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
+    std::fs::write(project.join("migration.toml"), config.replace("# skip_prefixes = \"\"", "skip_prefixes = \"Test,Zimny\"")).unwrap();
+
+    let output = in_project(&project, &["plan"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let plan = plan_json(&project);
+    assert!(plan["labels_by"].as_str().unwrap().contains("segment-labels"), "{}", plan["labels_by"]);
+    let labels: Vec<&str> = plan["workspace_changes"]["labels_to_create"].as_array().unwrap().iter().map(|l| l[1].as_str().unwrap()).collect();
+    assert!(labels.contains(&"Newsletter") && labels.contains(&"Black Friday"), "{labels:?}");
+    assert!(!labels.iter().any(|label| label.starts_with("Test") || label.starts_with("Zimny")), "skipped by the plugin's rule: {labels:?}");
+}
