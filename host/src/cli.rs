@@ -29,6 +29,8 @@ const EXIT_NOT_APPROVED: u8 = 4;
 const EXIT_MAPPING_INVALID: u8 = 5;
 /// `approve` was declined at the prompt.
 const EXIT_DECLINED: u8 = 6;
+/// `apply` stopped because the daily token budget ran out (policy "stop"); run it again later.
+const EXIT_BUDGET_STOP: u8 = 7;
 
 #[derive(Parser)]
 #[command(
@@ -36,7 +38,8 @@ const EXIT_DECLINED: u8 = 6;
     version,
     about = "Move a CRM from User.com to Pipedrive; per-customer rules run as sandboxed WebAssembly plugins",
     after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined), \
-                  4 apply refused (mapping not approved, or changed since), 5 the mapping has problems, 6 approval declined.\n\
+                  4 apply refused (mapping not approved, or changed since), 5 the mapping has problems, 6 approval declined, \
+                  7 apply stopped at the daily token budget (run it again after the reset).\n\
                   A migration: init -> audit -> plan -> approve -> apply.\n\
                   Start with: crm-migrate init --help, crm-migrate audit --help, crm-migrate plugin --help, \
                   crm-migrate sandbox serve --help"
@@ -83,10 +86,16 @@ enum Command {
         last approval, asks for confirmation (or takes --yes), and records the mapping's sha256, who and when in \
         state.db. Change mapping.toml afterwards and apply refuses to start until it is approved again.")]
     Approve(ApproveArgs),
-    /// Load the approved mapping into Pipedrive (the gate: refuses without an approved, unchanged mapping)
-    #[command(after_help = "Example:\n  crm-migrate -C acme apply\n\n\
-        Refuses to start (exit code 4) when mapping.toml was never approved or changed since its approval, \
-        printing the diff; nothing is written to Pipedrive then.")]
+    /// Load the export into Pipedrive by the approved mapping: phase by phase, journalled, reconciled, resumable
+    #[command(after_help = "Examples:\n  crm-migrate -C acme apply --sample        # 300 contacts and what they link to, first\n  \
+        crm-migrate -C acme apply                 # the full migration\n\n\
+        Refuses to start (exit code 4) when mapping.toml was never approved or changed since its approval, printing the \
+        diff. Runs the project's plugins (clean, dedup), then: workspace (users, fields, pipelines, stages, activity types, \
+        labels), organizations, persons, deals, activities and events, notes. Each phase is reconciled (source = created + \
+        merged + quarantined + excluded) before the next. Every create is journalled in state.db: after a crash or a \
+        stop, run apply again and it continues where it stopped, without duplicates. Reports: reports/quarantine.csv, \
+        reports/reconciliation.md. Exit codes: 0 done, 4 not approved, 7 stopped because the daily token budget ran out \
+        (on_budget_exhausted = \"stop\"; run apply again after midnight UTC), 1 any other error.")]
     Apply(ApplyArgs),
     /// Vet, try out and scaffold plugins
     #[command(
@@ -174,7 +183,16 @@ struct ApproveArgs {
 
 #[derive(Args)]
 struct ApplyArgs {
-    /// Print the outcome as JSON
+    /// A test migration of N contacts (default: sample_size in migration.toml, 300) with what they link to
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "0")]
+    sample: Option<usize>,
+    /// Stop after this phase: workspace, organizations, persons, deals, activities, notes
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crm_migrate::apply::PHASE_NAMES))]
+    phase: Option<String>,
+    /// Creates in flight at once; the client paces them to the account's burst limit either way
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Print progress events and the outcome as JSON lines instead of text
     #[arg(long)]
     json: bool,
 }
@@ -516,12 +534,47 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
 }
 
 fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    use crm_migrate::apply::{self as migration, ApplyError, ApplyOptions, ProgressEvent, Reporter};
     let project = Project::open(project_dir)?;
-    let approval = match crm_migrate::approve::require_approval(&project.dir) {
-        Ok(approval) => approval,
-        Err(error @ (GateError::NotApproved(_) | GateError::Changed { .. } | GateError::NoMapping(_))) => {
+    let sample = args.sample.map(|size| if size == 0 { project.config.options.sample_size } else { size });
+    let observer: crm_migrate::pipedrive::EventObserver = std::sync::Arc::new(|event: &crm_migrate::pipedrive::ClientEvent| {
+        if let crm_migrate::pipedrive::ClientEvent::WaitingForBudgetReset { resets_in } = event {
+            eprintln!(
+                "  the daily token budget is used up: waiting {} for Pipedrive's reset (midnight UTC); stop with Ctrl-C and run apply again later to resume",
+                crm_migrate::pipedrive::human_duration(*resets_in)
+            );
+        }
+    });
+    let client = std::sync::Arc::new(PipedriveClient::new(project.client_config()?, Some(observer))?);
+    let reporter = if args.json {
+        Reporter::new(|event: &ProgressEvent| println!("{}", serde_json::to_string(event).expect("plain data serializes")))
+    } else {
+        text_progress()
+    };
+    let options = ApplyOptions { sample, concurrency: args.concurrency, until: args.phase.clone() };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match runtime.block_on(migration::apply(&project, client.clone(), &options, &reporter)) {
+        Ok(outcome) => {
             if args.json {
-                let reason = match &error {
+                println!("{}", serde_json::to_string(&json!({"event": "done", "outcome": outcome}))?);
+            } else {
+                println!(
+                    "{} run {} done: {} tokens, {:.1} s",
+                    outcome.kind,
+                    outcome.run_id,
+                    report::thousands(outcome.tokens),
+                    outcome.seconds
+                );
+                for path in &outcome.reports {
+                    println!("  report {}", path.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error @ ApplyError::Gate(GateError::NotApproved(_) | GateError::Changed { .. } | GateError::NoMapping(_))) => {
+            let ApplyError::Gate(gate) = &error else { unreachable!("matched above") };
+            if args.json {
+                let reason = match gate {
                     GateError::NotApproved(_) => "not_approved",
                     GateError::Changed { .. } => "changed_since_approval",
                     _ => "no_mapping",
@@ -530,16 +583,65 @@ fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<Exit
             } else {
                 eprintln!("error: {error}");
             }
-            return Ok(ExitCode::from(EXIT_NOT_APPROVED));
+            Ok(ExitCode::from(EXIT_NOT_APPROVED))
         }
-        Err(error) => return Err(error.into()),
-    };
-    bail!(
-        "the mapping is approved ({} by {} at {}), but loading records into Pipedrive is not built yet in this version; nothing was written",
-        approval.digest,
-        approval.approved_by,
-        approval.approved_at
-    )
+        Err(error) if error.is_budget_stop() => {
+            eprintln!("stopped: {:#}. Everything sent so far is journalled; run `crm-migrate -C {} apply` again after the reset to continue.", anyhow::Error::from(error), project_dir.display());
+            Ok(ExitCode::from(EXIT_BUDGET_STOP))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Progress on standard error: each phase's start and end (with its reconciliation), and at most
+/// once a second the count, rate, time left and tokens spent.
+fn text_progress() -> crm_migrate::apply::Reporter {
+    use crm_migrate::apply::ProgressEvent;
+    use std::sync::Mutex;
+    // (when the current object started, when progress was last shown, which object)
+    let last = Mutex::new((std::time::Instant::now(), std::time::Instant::now(), None));
+    crm_migrate::apply::Reporter::new(move |event: &ProgressEvent| {
+        let mut last = last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match event {
+            ProgressEvent::PhaseStarted { phase, records } => {
+                *last = (std::time::Instant::now(), std::time::Instant::now(), None);
+                eprintln!("{phase}: {} records", report::thousands(*records));
+            }
+            ProgressEvent::Progress { object, done, total, tokens } => {
+                if last.2 != Some(*object) {
+                    *last = (std::time::Instant::now(), std::time::Instant::now(), Some(*object));
+                }
+                if last.1.elapsed() < std::time::Duration::from_secs(1) && done != total {
+                    return;
+                }
+                last.1 = std::time::Instant::now();
+                let rate = *done as f64 / last.0.elapsed().as_secs_f64().max(1e-3);
+                let left = total.saturating_sub(*done) as f64 / rate.max(1e-9);
+                eprintln!(
+                    "  {object}: {}/{} ({rate:.1}/s, {} left, {} tokens spent)",
+                    report::thousands(*done),
+                    report::thousands(*total),
+                    crm_migrate::pipedrive::human_duration(std::time::Duration::from_secs_f64(left.min(1e9))),
+                    report::thousands(*tokens)
+                );
+            }
+            ProgressEvent::PhaseDone { phase, reconciliation, tokens, seconds } => {
+                for row in reconciliation {
+                    let c = row.counts;
+                    eprintln!(
+                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded",
+                        row.object,
+                        report::thousands(row.in_scope),
+                        report::thousands(c.created),
+                        report::thousands(c.merged),
+                        report::thousands(c.quarantined),
+                        report::thousands(c.excluded)
+                    );
+                }
+                eprintln!("  {phase} done: {} tokens, {seconds:.1} s", report::thousands(*tokens));
+            }
+        }
+    })
 }
 
 fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {

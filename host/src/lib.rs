@@ -12,9 +12,11 @@
 //! plan       the export and the target workspace read, mapping.toml proposed, token bill (plan)
 //! mapping    mapping.toml: the model, its text both ways, the checks an edit must pass
 //! approve    a person's approval of the mapping, and the gate apply passes through
+//! apply      the migration: plugins, workspace, records phase by phase, journalled, reconciled
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
 //! ```
 
+pub mod apply;
 pub mod approve;
 pub mod audit;
 pub mod extract;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::pipedrive::{ApiToken, BudgetPolicy, ClientConfig, Plan};
-use crate::plugins::{ConfigOption, Digest, Hook};
+use crate::plugins::{ComponentCache, ConfigOption, Digest, Hook, Limits, LoadedPlugin, PluginHost};
 
 pub const CONFIG_FILE: &str = "migration.toml";
 pub const REPORTS_DIR: &str = "reports";
@@ -192,6 +192,26 @@ impl Project {
             (None, None) => unreachable!("checked when the project was opened"),
         };
         ApiToken::new(token).map_err(|reason| invalid(reason.to_string()))
+    }
+
+    /// The project's plugins, opened (their digests checked against the pinned ones) and
+    /// configured, in hook order.
+    pub fn load_plugins(&self) -> Result<Vec<(Hook, LoadedPlugin)>, ProjectError> {
+        let path = self.dir.join(CONFIG_FILE);
+        let invalid = |message: String| ProjectError::Invalid { path: path.clone(), line: None, message };
+        if self.config.plugins.is_empty() {
+            return Ok(Vec::new());
+        }
+        let host = PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir())).map_err(|error| invalid(format!("{error:#}")))?;
+        let mut plugins = Vec::new();
+        for plugin in &self.config.plugins {
+            let file = self.plugin_path(plugin);
+            let digest: Digest = plugin.digest.get_ref().parse().map_err(invalid)?;
+            let component = host.open(&file, Some(&digest)).map_err(|error| invalid(format!("plugin {}: {error}", file.display())))?;
+            let loaded = component.configure(plugin.config.clone().into_iter().collect()).map_err(|error| invalid(format!("plugin {}: {error}", file.display())))?;
+            plugins.push((*plugin.hook.get_ref(), loaded));
+        }
+        Ok(plugins)
     }
 
     /// How to reach the target account: its URL, token, plan and budget policy.

@@ -1,6 +1,8 @@
 //! `state.db`: what a migration project remembers between commands, in SQLite compiled into the
 //! binary (no server). Plan keeps the target workspace it read and the mapping it proposed;
-//! approve keeps who approved which mapping, when. Nothing in it is secret: tokens are never stored.
+//! approve keeps who approved which mapping, when; apply keeps its journal (runs, the fate and
+//! Pipedrive id of every source record, the workspace objects it created or reused). Nothing in
+//! it is secret: tokens are never stored.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub const STATE_FILE: &str = "state.db";
 
 /// The schema this build reads and writes; an older file is migrated forward on open.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -22,6 +24,21 @@ CREATE TABLE IF NOT EXISTS proposals (
 -- Each approval of mapping.toml: its sha256, its text (for the next diff), who and when.
 CREATE TABLE IF NOT EXISTS approvals (
     id INTEGER PRIMARY KEY, digest TEXT NOT NULL, mapping TEXT NOT NULL, approved_by TEXT NOT NULL, approved_at TEXT NOT NULL);
+-- Each apply: a sample (a few contacts and what they link to) or the full migration.
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, mapping_digest TEXT NOT NULL, started_at TEXT NOT NULL,
+    finished_at TEXT, outcome TEXT);
+-- The journal: what became of each source record. `intent` is written before a create is sent,
+-- `created` (with the Pipedrive id) after it is answered; merged, quarantined and excluded carry
+-- the survivor or the reason in `detail`.
+CREATE TABLE IF NOT EXISTS records (
+    object TEXT NOT NULL, source_id TEXT NOT NULL, fate TEXT NOT NULL, pipedrive_id INTEGER, detail TEXT,
+    run_id INTEGER NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (object, source_id));
+-- Workspace objects apply uses: fields (with their key), options, pipelines, stages, activity
+-- types, labels; `created` when apply made them (rollback removes only those).
+CREATE TABLE IF NOT EXISTS workspace_objects (
+    kind TEXT NOT NULL, entity TEXT NOT NULL, name TEXT NOT NULL, pipedrive_id TEXT NOT NULL,
+    created INTEGER NOT NULL, run_id INTEGER, PRIMARY KEY (kind, entity, name));
 ";
 
 #[derive(Debug, thiserror::Error)]
@@ -65,17 +82,22 @@ impl State {
             .and_then(|text| text.parse().ok());
         match found {
             Some(found) if found > SCHEMA_VERSION => return Err(StateError::NewerSchema { path, found }),
-            Some(_) => {}
-            None => {
+            // Older schemas only lack tables, which the batch above just created.
+            _ => {
                 connection
-                    .execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
+                    .execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
                     .map_err(error)?;
             }
         }
         Ok(State { path, connection })
     }
 
-    fn error(&self, source: rusqlite::Error) -> StateError {
+    /// For the modules that keep their own tables here (apply's journal).
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    pub(crate) fn error(&self, source: rusqlite::Error) -> StateError {
         StateError::Sqlite { path: self.path.clone(), source }
     }
 

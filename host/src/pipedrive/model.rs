@@ -169,6 +169,8 @@ pub struct NewOrganization {
     pub owner_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "address_object")]
     pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub label_ids: Vec<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,6 +193,8 @@ pub struct Organization {
     #[serde(default, deserialize_with = "null_as_empty")]
     pub label_ids: Vec<u64>,
     pub address: Option<Value>,
+    #[serde(default)]
+    pub website: Option<String>,
     pub add_time: Option<String>,
     #[serde(default)]
     pub is_deleted: bool,

@@ -28,7 +28,7 @@ use crate::extract::{Export, ExportOptions, ExtractError};
 use crate::mapping::file::{self, MappingError};
 use crate::mapping::{MAPPING_FILE, Mapping, check};
 use crate::pipedrive::{ClientError, PipedriveClient};
-use crate::plugins::{ComponentCache, Hook, Limits, PluginHost, Segment, Tag, TagFate};
+use crate::plugins::{Hook, Segment, Tag, TagFate};
 use crate::project::{CONFIG_FILE, Project};
 use crate::state::{State, StateError, now_utc};
 
@@ -47,8 +47,8 @@ pub enum PlanError {
     State(#[from] StateError),
     #[error("{} cannot be read, so plan will not overwrite it; fix it (or delete it to start over):\n{}", .path.display(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
     UnreadableMapping { path: PathBuf, errors: Vec<MappingError> },
-    #[error("the label plugin {path}: {message}")]
-    LabelPlugin { path: PathBuf, message: String },
+    #[error("the label plugin: {message}")]
+    LabelPlugin { message: String },
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
@@ -100,7 +100,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, progress: profile
     let tokens_before = client.bill().tokens();
     let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
-    let (labels_by, labels) = label_decisions(project, &profile)?;
+    let (labels_by, labels) = label_decisions(project, &profile.catalogue, &profile.tag_use)?;
 
     let mapping_path = project.dir.join(MAPPING_FILE);
     let previous = match std::fs::read_to_string(&mapping_path) {
@@ -152,10 +152,15 @@ pub fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), PlanEr
 }
 
 /// Which tags become which labels: the project's label plugin decides when it has one; else
-/// every tag becomes a label of its own name.
-fn label_decisions(project: &Project, profile: &SourceProfile) -> Result<(String, LabelDecisions), PlanError> {
-    let mut tags: Vec<Tag> = profile.catalogue.tags.iter().map(|tag| Tag { id: tag.id.clone(), name: tag.name.clone(), record_count: 0 }).collect();
-    for uses in profile.tag_use.values() {
+/// every tag becomes a label of its own name. `tag_use` counts, per object, the records carrying
+/// each tag.
+pub fn label_decisions(
+    project: &Project,
+    catalogue: &crate::extract::Catalogue,
+    tag_use: &std::collections::BTreeMap<crate::record::ObjectKind, std::collections::BTreeMap<String, u64>>,
+) -> Result<(String, LabelDecisions), PlanError> {
+    let mut tags: Vec<Tag> = catalogue.tags.iter().map(|tag| Tag { id: tag.id.clone(), name: tag.name.clone(), record_count: 0 }).collect();
+    for uses in tag_use.values() {
         for (name, count) in uses {
             match tags.iter_mut().find(|tag| tag.name == *name) {
                 Some(tag) => tag.record_count += *count as u32,
@@ -163,22 +168,17 @@ fn label_decisions(project: &Project, profile: &SourceProfile) -> Result<(String
             }
         }
     }
-    let Some(plugin) = project.config.plugins.iter().find(|plugin| *plugin.hook.get_ref() == Hook::Label) else {
+    let failed = |message: String| PlanError::LabelPlugin { message };
+    let plugins = project.load_plugins().map_err(|error| failed(error.to_string()))?;
+    let Some((_, loaded)) = plugins.iter().find(|(hook, _)| *hook == Hook::Label) else {
         return Ok(("every tag becomes a label of its name (no label plugin in migration.toml)".into(), tags.into_iter().map(|tag| (tag.name.clone(), Some(tag.name))).collect()));
     };
-    let path = project.plugin_path(plugin);
-    let failed = |message: String| PlanError::LabelPlugin { path: path.clone(), message };
-    let host = PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir())).map_err(|error| failed(format!("{error:#}")))?;
-    let digest: crate::plugins::Digest = plugin.digest.get_ref().parse().map_err(failed)?;
-    let component = host.open(&path, Some(&digest)).map_err(|error| failed(error.to_string()))?;
-    let loaded = component.configure(plugin.config.clone().into_iter().collect()).map_err(|error| failed(error.to_string()))?;
-    let segments: Vec<Segment> = profile
-        .catalogue
+    let segments: Vec<Segment> = catalogue
         .segments
         .iter()
         .map(|segment| Segment { id: segment.id.clone(), name: segment.name.clone(), definition: Some(segment.rules.clone()).filter(|rules| !rules.is_empty()) })
         .collect();
-    let call = loaded.label(&tags, &segments).map_err(|error| failed(error.to_string()))?;
+    let call = loaded.label(&tags, &segments).map_err(|error| failed(format!("{}: {error}", loaded.name())))?;
     let decisions = tags
         .iter()
         .zip(call.output)

@@ -1,0 +1,184 @@
+//! Apply's journal in `state.db`: the run, the fate of every source record (an intent is written
+//! before each create and the Pipedrive id after it), and the workspace objects apply created or
+//! reused. A crash between the two writes of a create leaves an open intent, which the next run
+//! resolves through the record's marker before it writes again.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::record::ObjectKind;
+use crate::state::{State, StateError, now_utc};
+
+/// What became of a source record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fate {
+    /// A create was (or was about to be) sent; its answer is not recorded.
+    Intent,
+    Created,
+    /// Merged into another record (detail: the survivor's source id).
+    Merged,
+    /// Not migrated: it does not fit (detail: why); listed in `reports/quarantine.csv`.
+    Quarantined,
+    /// Left out by a rule (detail: which).
+    Excluded,
+}
+
+impl Fate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fate::Intent => "intent",
+            Fate::Created => "created",
+            Fate::Merged => "merged",
+            Fate::Quarantined => "quarantined",
+            Fate::Excluded => "excluded",
+        }
+    }
+
+    fn parse(text: &str) -> Fate {
+        match text {
+            "created" => Fate::Created,
+            "merged" => Fate::Merged,
+            "quarantined" => Fate::Quarantined,
+            "excluded" => Fate::Excluded,
+            _ => Fate::Intent,
+        }
+    }
+}
+
+/// One record's line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub fate: Fate,
+    pub pipedrive_id: Option<u64>,
+    pub detail: Option<String>,
+    pub run_id: i64,
+}
+
+/// A sample run or the full migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Sample,
+    Full,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Sample => "sample",
+            RunKind::Full => "full",
+        }
+    }
+}
+
+/// Fate counts of one object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FateCounts {
+    pub intent: u64,
+    pub created: u64,
+    pub merged: u64,
+    pub quarantined: u64,
+    pub excluded: u64,
+}
+
+impl FateCounts {
+    pub fn total(&self) -> u64 {
+        self.intent + self.created + self.merged + self.quarantined + self.excluded
+    }
+}
+
+/// The journal of one run, open.
+pub struct Journal {
+    state: State,
+    pub run_id: i64,
+}
+
+impl Journal {
+    /// Starts a run.
+    pub fn start(state: State, kind: RunKind, mapping_digest: &str) -> Result<Journal, StateError> {
+        state
+            .connection()
+            .execute("INSERT INTO runs (kind, mapping_digest, started_at) VALUES (?1, ?2, ?3)", params![kind.as_str(), mapping_digest, now_utc()])
+            .map_err(|error| state.error(error))?;
+        let run_id = state.connection().last_insert_rowid();
+        Ok(Journal { state, run_id })
+    }
+
+    fn run(&self, sql: &str, values: impl rusqlite::Params) -> Result<(), StateError> {
+        self.state.connection().execute(sql, values).map(drop).map_err(|error| self.state.error(error))
+    }
+
+    /// Sets a record's fate (and Pipedrive id or detail), replacing what the journal had.
+    pub fn set(&self, object: ObjectKind, source_id: &str, fate: Fate, pipedrive_id: Option<u64>, detail: Option<&str>) -> Result<(), StateError> {
+        self.run(
+            "INSERT INTO records (object, source_id, fate, pipedrive_id, detail, run_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (object, source_id) DO UPDATE SET fate = ?3, pipedrive_id = ?4, detail = ?5, run_id = ?6, updated_at = ?7",
+            params![object.as_str(), source_id, fate.as_str(), pipedrive_id.map(|id| id as i64), detail, self.run_id, now_utc()],
+        )
+    }
+
+    /// Every journalled record of one object, by source id.
+    pub fn entries(&self, object: ObjectKind) -> Result<HashMap<String, Entry>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT source_id, fate, pipedrive_id, detail, run_id FROM records WHERE object = ?1")
+            .map_err(error)?;
+        let rows = statement
+            .query_map(params![object.as_str()], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    Entry {
+                        fate: Fate::parse(&row.get::<_, String>(1)?),
+                        pipedrive_id: row.get::<_, Option<i64>>(2)?.map(|id| id as u64),
+                        detail: row.get(3)?,
+                        run_id: row.get(4)?,
+                    },
+                ))
+            })
+            .map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
+    }
+
+    pub fn counts(&self, object: ObjectKind) -> Result<FateCounts, StateError> {
+        let mut counts = FateCounts::default();
+        for entry in self.entries(object)?.values() {
+            match entry.fate {
+                Fate::Intent => counts.intent += 1,
+                Fate::Created => counts.created += 1,
+                Fate::Merged => counts.merged += 1,
+                Fate::Quarantined => counts.quarantined += 1,
+                Fate::Excluded => counts.excluded += 1,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// A workspace object apply used before: (Pipedrive id or field key, whether apply created it).
+    pub fn workspace_object(&self, kind: &str, entity: &str, name: &str) -> Result<Option<(String, bool)>, StateError> {
+        self.state
+            .connection()
+            .query_row(
+                "SELECT pipedrive_id, created FROM workspace_objects WHERE kind = ?1 AND entity = ?2 AND name = ?3",
+                params![kind, entity, name],
+                |row| Ok((row.get(0)?, row.get::<_, i64>(1)? != 0)),
+            )
+            .optional()
+            .map_err(|error| self.state.error(error))
+    }
+
+    /// Remembers a workspace object; one apply created stays created across later runs.
+    pub fn record_workspace_object(&self, kind: &str, entity: &str, name: &str, pipedrive_id: &str, created: bool) -> Result<(), StateError> {
+        self.run(
+            "INSERT INTO workspace_objects (kind, entity, name, pipedrive_id, created, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (kind, entity, name) DO UPDATE SET pipedrive_id = ?4, created = MAX(created, ?5)",
+            params![kind, entity, name, pipedrive_id, i64::from(created), self.run_id],
+        )
+    }
+
+    pub fn finish(&self, outcome: &str) -> Result<(), StateError> {
+        self.run("UPDATE runs SET finished_at = ?1, outcome = ?2 WHERE id = ?3", params![now_utc(), outcome, self.run_id])
+    }
+}

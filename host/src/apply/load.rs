@@ -1,0 +1,151 @@
+//! Sending a phase's creates, journalled: the intent is committed before a request leaves and the
+//! Pipedrive id after its answer, several requests in flight (the client paces them to the burst
+//! limit). An intent left open (a crash, an answer lost) is resolved by looking for the record's
+//! marker (the "User.com ID" field; for activities and notes, the marker text in their note)
+//! before anything is sent again: no duplicates, no gaps.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::task::JoinSet;
+
+use crate::pipedrive::{ClientError, EntityKind, Marker, NewActivity, NewDeal, NewNote, NewOrganization, NewPerson, PipedriveClient};
+use crate::record::ObjectKind;
+
+use super::journal::{Fate, Journal};
+use super::payload::marker_text;
+use super::workspace::Targets;
+use super::{ApplyError, ProgressEvent, Reporter};
+
+/// What one create sends.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    Organization(NewOrganization),
+    Person(NewPerson),
+    Deal(NewDeal),
+    Activity(NewActivity),
+    Note(NewNote),
+}
+
+/// One record to create.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub source_id: String,
+    pub payload: Payload,
+}
+
+/// The entity whose marker field finds an object's records again.
+pub fn marker_entity(object: ObjectKind) -> Option<EntityKind> {
+    match object {
+        ObjectKind::Company => Some(EntityKind::Organization),
+        ObjectKind::Contact => Some(EntityKind::Person),
+        ObjectKind::Deal => Some(EntityKind::Deal),
+        _ => None,
+    }
+}
+
+async fn send(client: &PipedriveClient, payload: &Payload, marker: Option<&Marker>) -> Result<u64, ClientError> {
+    Ok(match payload {
+        Payload::Organization(organization) => client.create_organization(organization, marker).await?.id,
+        Payload::Person(person) => client.create_person(person, marker).await?.id,
+        Payload::Deal(deal) => client.create_deal(deal, marker).await?.id,
+        Payload::Activity(activity) => client.create_activity(activity).await?.id,
+        Payload::Note(note) => client.create_note(note).await?.id,
+    })
+}
+
+fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
+    journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Sends every job, `concurrency` at a time. Returns the ids created (source id -> Pipedrive id)
+/// and the source ids whose outcome stayed unknown (their intents open). A rejected record is
+/// quarantined with Pipedrive's reason. An error that stops the run (budget used up with the
+/// stop policy, a refused token, a firewall block) is returned once the requests in flight have
+/// been answered and journalled.
+pub async fn send_all(
+    client: &Arc<PipedriveClient>,
+    journal: &Mutex<Journal>,
+    object: ObjectKind,
+    targets: &Targets,
+    jobs: Vec<Job>,
+    concurrency: usize,
+    reporter: &Reporter,
+) -> Result<(HashMap<String, u64>, Vec<String>), ApplyError> {
+    let total = jobs.len() as u64;
+    let mut created = HashMap::new();
+    let mut unknown = Vec::new();
+    let mut stop: Option<ApplyError> = None;
+    let mut in_flight: JoinSet<(String, Result<u64, ClientError>)> = JoinSet::new();
+    let mut queue = jobs.into_iter();
+    let marker_code = marker_entity(object).and_then(|entity| targets.markers.get(&entity)).cloned();
+    let mut done = 0;
+    loop {
+        while stop.is_none() && in_flight.len() < concurrency.max(1) {
+            let Some(job) = queue.next() else { break };
+            lock(journal).set(object, &job.source_id, Fate::Intent, None, None)?;
+            let client = client.clone();
+            let marker = marker_code.as_ref().map(|field_code| Marker { field_code: field_code.clone(), value: job.source_id.clone() });
+            in_flight.spawn(async move {
+                let result = send(&client, &job.payload, marker.as_ref()).await;
+                (job.source_id, result)
+            });
+        }
+        let Some(joined) = in_flight.join_next().await else { break };
+        let (source_id, result) = joined.map_err(|error| ApplyError::Workspace(format!("a create task failed: {error}")))?;
+        done += 1;
+        match result {
+            Ok(id) => {
+                lock(journal).set(object, &source_id, Fate::Created, Some(id), None)?;
+                created.insert(source_id, id);
+            }
+            Err(ClientError::Rejected { status, message, .. }) => {
+                lock(journal).set(object, &source_id, Fate::Quarantined, None, Some(&format!("Pipedrive refused it ({status}): {message}")))?;
+            }
+            Err(ClientError::WriteOutcomeUnknown { .. } | ClientError::GaveUp { .. }) => unknown.push(source_id),
+            Err(error) => {
+                // Left as an open intent: the next run looks for it before sending it again.
+                unknown.push(source_id);
+                if stop.is_none() {
+                    stop = Some(error.into());
+                }
+            }
+        }
+        reporter.report(ProgressEvent::Progress { object, done, total, tokens: client.bill().tokens() });
+    }
+    match stop {
+        Some(error) => Err(error),
+        None => Ok((created, unknown)),
+    }
+}
+
+/// Looks for records whose create may have been applied: by their marker field (organizations,
+/// persons, deals: one search each) or by the marker text in their note (activities, events,
+/// conversations: one listing of all activities or notes). Returns those found.
+pub async fn resolve(client: &PipedriveClient, object: ObjectKind, targets: &Targets, source_ids: &[String]) -> Result<HashMap<String, u64>, ClientError> {
+    let mut found = HashMap::new();
+    if source_ids.is_empty() {
+        return Ok(found);
+    }
+    if let Some(entity) = marker_entity(object) {
+        let Some(field_code) = targets.markers.get(&entity) else { return Ok(found) };
+        for source_id in source_ids {
+            let ids = client.find_by_field(entity, field_code, source_id).await?;
+            if let Some(id) = ids.into_iter().min() {
+                found.insert(source_id.clone(), id);
+            }
+        }
+        return Ok(found);
+    }
+    let texts: Vec<(u64, String)> = match object {
+        ObjectKind::Conversation => client.notes(None).await?.into_iter().map(|note| (note.id, note.content)).collect(),
+        _ => client.activities().await?.into_iter().map(|activity| (activity.id, activity.note.unwrap_or_default())).collect(),
+    };
+    for source_id in source_ids {
+        let marker = marker_text(object, source_id);
+        if let Some((id, _)) = texts.iter().filter(|(_, text)| text.contains(&marker)).min_by_key(|(id, _)| *id) {
+            found.insert(source_id.clone(), *id);
+        }
+    }
+    Ok(found)
+}

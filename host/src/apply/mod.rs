@@ -1,0 +1,412 @@
+//! `crm-migrate apply`: the migration itself. Behind the approval gate, the records go through
+//! the customer's plugins, then into Pipedrive phase by phase, each finished and reconciled before
+//! the next begins; every create is journalled in `state.db`, so that a run stopped anywhere (a
+//! crash, a lost answer, the daily budget) continues where it stopped, without duplicates.
+//!
+//! ```text
+//! source     the records of the run (all, or a sample), through clean and dedup
+//! workspace  phase 1: users, fields, markers, options, pipelines, stages, activity types, labels
+//! payload    a record as Pipedrive is sent it, by the mapping; or why it is quarantined
+//! load       creates sent and journalled; open intents resolved by marker
+//! journal    runs, record fates and ids, workspace objects (state.db)
+//! report     reports/quarantine.csv, reports/reconciliation.md
+//! ```
+
+pub mod journal;
+pub mod load;
+pub mod payload;
+pub mod report;
+pub mod source;
+pub mod workspace;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::approve::{GateError, require_approval};
+use crate::mapping::file::parse;
+use crate::mapping::{Destination, Landing, Mapping};
+use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
+use crate::plan::{PlanError, open_export};
+use crate::project::{Project, ProjectError};
+use crate::record::{ObjectKind, Record, Value};
+use crate::state::{State, StateError};
+
+use journal::{Fate, FateCounts, Journal, RunKind};
+use load::{Job, Payload};
+use payload::{Links, domain};
+use source::Source;
+use workspace::Targets;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Gate(#[from] GateError),
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Extract(#[from] crate::extract::ExtractError),
+    #[error("Pipedrive")]
+    Client(#[from] ClientError),
+    #[error("the workspace: {0}")]
+    Workspace(String),
+    #[error(
+        "the {phase} phase does not reconcile: {in_scope} source records, but {} accounted for ({} created, {} merged, {} quarantined, {} excluded, {} unresolved); \
+         run apply again to resolve the unresolved ones. Not accounted for: {}",
+        counts.total(), counts.created, counts.merged, counts.quarantined, counts.excluded, counts.intent, missing.join(", ")
+    )]
+    Unreconciled { phase: &'static str, in_scope: u64, counts: FateCounts, missing: Vec<String> },
+}
+
+impl ApplyError {
+    /// The daily budget ran out and the project's policy is to stop: a later run resumes.
+    pub fn is_budget_stop(&self) -> bool {
+        matches!(self, ApplyError::Client(ClientError::BudgetExhausted { .. }))
+    }
+}
+
+/// What apply tells its watcher.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ProgressEvent {
+    PhaseStarted { phase: &'static str, records: u64 },
+    Progress { object: ObjectKind, done: u64, total: u64, tokens: u64 },
+    PhaseDone { phase: &'static str, reconciliation: Vec<Reconciliation>, tokens: u64, seconds: f64 },
+}
+
+/// Passes progress events to whoever shows them.
+pub struct Reporter(Box<dyn Fn(&ProgressEvent) + Send + Sync>);
+
+impl Reporter {
+    pub fn new(show: impl Fn(&ProgressEvent) + Send + Sync + 'static) -> Reporter {
+        Reporter(Box::new(show))
+    }
+
+    pub fn report(&self, event: ProgressEvent) {
+        (self.0)(&event)
+    }
+}
+
+/// One object's numbers after its phase: source = created + merged + quarantined + excluded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reconciliation {
+    pub object: ObjectKind,
+    pub in_scope: u64,
+    pub counts: FateCounts,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Contacts of a sample run; `None`: the full migration.
+    pub sample: Option<usize>,
+    /// Creates in flight at once (the client paces them to the burst limit either way).
+    pub concurrency: usize,
+    /// Stop after this phase (the phases before it run first: later records link to theirs).
+    pub until: Option<String>,
+}
+
+/// The phases in their order, for `--phase`.
+pub const PHASE_NAMES: [&str; 6] = ["workspace", "organizations", "persons", "deals", "activities", "notes"];
+
+/// What a run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApplyOutcome {
+    pub run_id: i64,
+    pub kind: &'static str,
+    pub phases: Vec<PhaseOutcome>,
+    pub tokens: u64,
+    pub seconds: f64,
+    /// How records were linked or placed where the source did not say (a person's organization
+    /// by email domain, a deal's stage missing from stages.csv).
+    pub notes: Vec<String>,
+    pub reports: Vec<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PhaseOutcome {
+    pub phase: &'static str,
+    pub reconciliation: Vec<Reconciliation>,
+    pub tokens: u64,
+    pub seconds: f64,
+}
+
+/// The phases after the workspace, each with the objects it moves.
+const PHASES: [(&str, &[ObjectKind]); 5] = [
+    ("organizations", &[ObjectKind::Company]),
+    ("persons", &[ObjectKind::Contact]),
+    ("deals", &[ObjectKind::Deal]),
+    ("activities", &[ObjectKind::Activity, ObjectKind::Event]),
+    ("notes", &[ObjectKind::Conversation]),
+];
+
+/// Rounds of looking for creates whose outcome is unknown, and sending again those not found.
+const RESOLVE_ROUNDS: usize = 3;
+
+/// Runs the migration (or a sample of it).
+pub async fn apply(project: &Project, client: Arc<PipedriveClient>, options: &ApplyOptions, reporter: &Reporter) -> Result<ApplyOutcome, ApplyError> {
+    let started = Instant::now();
+    let approval = require_approval(&project.dir)?;
+    let mapping = parse(&approval.mapping).map_err(|errors| ApplyError::Workspace(format!("the approved mapping does not parse: {errors:?}")))?;
+    let export = open_export(project)?;
+    let mut source = source::read(&export, options.sample)?;
+    source.run_plugins(&project.load_plugins()?);
+
+    let kind = if options.sample.is_some() { RunKind::Sample } else { RunKind::Full };
+    let journal = Mutex::new(Journal::start(State::open(&project.dir)?, kind, &approval.digest)?);
+    settle_plugin_fates(&journal, &source)?;
+
+    let catalogue = export.catalogue()?;
+    let needs = workspace_needs(project, &mapping, &source, &catalogue)?;
+    reporter.report(ProgressEvent::PhaseStarted { phase: "workspace", records: 0 });
+    let tokens_before = client.bill().tokens();
+    let targets = workspace::ensure(&client, project.config.target.url.get_ref(), &mapping, needs, &lock(&journal)).await?;
+    let workspace_phase = PhaseOutcome { phase: "workspace", reconciliation: Vec::new(), tokens: client.bill().tokens() - tokens_before, seconds: started.elapsed().as_secs_f64() };
+    reporter.report(ProgressEvent::PhaseDone { phase: "workspace", reconciliation: Vec::new(), tokens: workspace_phase.tokens, seconds: workspace_phase.seconds });
+
+    let mut outcome = ApplyOutcome { run_id: lock(&journal).run_id, kind: kind.as_str(), phases: vec![workspace_phase], tokens: 0, seconds: 0.0, notes: Vec::new(), reports: Vec::new() };
+    let mut links = Links { survivors: source.survivors.clone(), ..Links::default() };
+    let result = run_phases(&client, &journal, &mapping, &targets, &source, &mut links, options, reporter, &mut outcome).await;
+    outcome.reports = report::write(project, &lock(&journal), &source, &outcome)?;
+    outcome.tokens = client.bill().tokens();
+    outcome.seconds = started.elapsed().as_secs_f64();
+    let finished = match &result {
+        Ok(()) => "done",
+        Err(error) if error.is_budget_stop() => "stopped: daily budget used up",
+        Err(_) => "stopped",
+    };
+    lock(&journal).finish(finished)?;
+    result.map(|()| outcome)
+}
+
+fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
+    journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Journals what the plugins decided, except for records an earlier run already created.
+fn settle_plugin_fates(journal: &Mutex<Journal>, source: &Source) -> Result<(), ApplyError> {
+    let journal = lock(journal);
+    let mut created: HashMap<ObjectKind, HashSet<String>> = HashMap::new();
+    for settled in &source.settled {
+        let done = created.entry(settled.object).or_insert_with(|| {
+            journal.entries(settled.object).map(|entries| entries.into_iter().filter(|(_, entry)| entry.fate == Fate::Created).map(|(id, _)| id).collect()).unwrap_or_default()
+        });
+        if !done.contains(&settled.source_id) {
+            journal.set(settled.object, &settled.source_id, settled.fate, None, Some(&settled.detail))?;
+        }
+    }
+    Ok(())
+}
+
+/// The values of mapped choice attributes (options an existing field may lack) and the labels
+/// each entity's records carry.
+fn workspace_needs(project: &Project, mapping: &Mapping, source: &Source, catalogue: &crate::extract::Catalogue) -> Result<workspace::Needs, ApplyError> {
+    let mut values: HashMap<(ObjectKind, String), BTreeSet<String>> = HashMap::new();
+    let mut tag_use: BTreeMap<ObjectKind, BTreeMap<String, u64>> = BTreeMap::new();
+    for entry in &mapping.fields {
+        let labelled = matches!(&entry.landing, Landing::Standard { code } if code == "label");
+        let existing = matches!(entry.landing, Landing::Existing { .. });
+        if !labelled && !existing {
+            continue;
+        }
+        for record in source.records.get(&entry.object).into_iter().flatten() {
+            let choices: Vec<String> = match record.get(&entry.attribute) {
+                Some(Value::Choices(choices)) => choices.clone(),
+                Some(Value::Null) | None => continue,
+                Some(other) => vec![crate::plan::profile::plain(other)],
+            };
+            for choice in choices {
+                if labelled {
+                    *tag_use.entry(entry.object).or_default().entry(choice).or_default() += 1;
+                } else {
+                    values.entry((entry.object, entry.attribute.clone())).or_default().insert(choice);
+                }
+            }
+        }
+    }
+    let (_, tag_labels) = crate::plan::label_decisions(project, catalogue, &tag_use)?;
+    let mut labels: HashMap<EntityKind, BTreeSet<String>> = HashMap::new();
+    for (object, tags) in &tag_use {
+        let Some(entity) = Destination::of(*object).entity() else { continue };
+        for tag in tags.keys() {
+            if let Some(Some(label)) = tag_labels.get(tag).cloned().or(Some(Some(tag.clone()))) {
+                labels.entry(entity).or_default().insert(label);
+            }
+        }
+    }
+    Ok(workspace::Needs { values, labels, tag_labels })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_phases(
+    client: &Arc<PipedriveClient>,
+    journal: &Mutex<Journal>,
+    mapping: &Mapping,
+    targets: &Targets,
+    source: &Source,
+    links: &mut Links,
+    options: &ApplyOptions,
+    reporter: &Reporter,
+    outcome: &mut ApplyOutcome,
+) -> Result<(), ApplyError> {
+    for (phase, objects) in PHASES {
+        if options.until.as_deref().is_some_and(|until| PHASE_NAMES.iter().position(|p| *p == until) < PHASE_NAMES.iter().position(|p| *p == phase)) {
+            break;
+        }
+        let started = Instant::now();
+        let tokens_before = client.bill().tokens();
+        let records: u64 = objects.iter().map(|object| source.in_scope.get(object).copied().unwrap_or(0)).sum();
+        reporter.report(ProgressEvent::PhaseStarted { phase, records });
+        let mut reconciliation = Vec::new();
+        for object in objects.iter().copied() {
+            let scope = scope_ids(source, object);
+            let entries = lock(journal).entries(object)?;
+            // Created before (an earlier run, the sample): linked, not sent again.
+            let mut created: HashMap<String, u64> = entries.iter().filter(|(_, e)| e.fate == Fate::Created).filter_map(|(id, e)| Some((id.clone(), e.pipedrive_id?))).collect();
+            let open: Vec<String> = entries.iter().filter(|(id, e)| e.fate == Fate::Intent && scope.contains(*id)).map(|(id, _)| id.clone()).collect();
+            for (id, pipedrive_id) in load::resolve(client, object, targets, &open).await? {
+                lock(journal).set(object, &id, Fate::Created, Some(pipedrive_id), None)?;
+                created.insert(id, pipedrive_id);
+            }
+            add_links(links, object, &created, source);
+            let settled: HashSet<&str> = source.settled.iter().filter(|s| s.object == object).map(|s| s.source_id.as_str()).collect();
+            let mut payloads: HashMap<String, Payload> = HashMap::new();
+            let mut order = Vec::new();
+            for (source_id, built) in build(object, mapping, targets, source, links) {
+                if created.contains_key(&source_id) || settled.contains(source_id.as_str()) {
+                    continue;
+                }
+                match built {
+                    Ok(Built { payload, note }) => {
+                        outcome.notes.extend(note.map(|note| format!("{object} {source_id}: {note}")));
+                        order.push(source_id.clone());
+                        payloads.insert(source_id, payload);
+                    }
+                    Err(reason) => lock(journal).set(object, &source_id, Fate::Quarantined, None, Some(&reason))?,
+                }
+            }
+            let jobs = |ids: &[String]| ids.iter().map(|id| Job { source_id: id.clone(), payload: payloads[id].clone() }).collect::<Vec<_>>();
+            let mut pending = jobs(&order);
+            for round in 0..=RESOLVE_ROUNDS {
+                let (new, unknown) = load::send_all(client, journal, object, targets, pending, options.concurrency, reporter).await?;
+                add_links(links, object, &new, source);
+                if unknown.is_empty() || round == RESOLVE_ROUNDS {
+                    break;
+                }
+                // Creates whose answer was lost: found when applied, sent again when not.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let found = load::resolve(client, object, targets, &unknown).await?;
+                for (id, pipedrive_id) in &found {
+                    lock(journal).set(object, id, Fate::Created, Some(*pipedrive_id), None)?;
+                }
+                add_links(links, object, &found, source);
+                let again: Vec<String> = unknown.into_iter().filter(|id| !found.contains_key(id)).collect();
+                pending = jobs(&again);
+            }
+            reconciliation.push(reconcile(phase, object, &scope, &lock(journal).entries(object)?)?);
+        }
+        let tokens = client.bill().tokens() - tokens_before;
+        let seconds = started.elapsed().as_secs_f64();
+        reporter.report(ProgressEvent::PhaseDone { phase, reconciliation: reconciliation.clone(), tokens, seconds });
+        outcome.phases.push(PhaseOutcome { phase, reconciliation, tokens, seconds });
+    }
+    Ok(())
+}
+
+/// The source ids a phase must account for (conversations: their conversation ids).
+fn scope_ids(source: &Source, object: ObjectKind) -> HashSet<String> {
+    let records = source.records.get(&object).into_iter().flatten();
+    let mut ids: HashSet<String> = if object == ObjectKind::Conversation {
+        records.map(source::conversation_of).collect()
+    } else {
+        records.map(|record| record.source_id.clone()).collect()
+    };
+    ids.extend(source.settled.iter().filter(|settled| settled.object == object).map(|settled| settled.source_id.clone()));
+    ids
+}
+
+fn add_links(links: &mut Links, object: ObjectKind, created: &HashMap<String, u64>, source: &Source) {
+    let map = match object {
+        ObjectKind::Company => &mut links.organizations,
+        ObjectKind::Contact => &mut links.persons,
+        ObjectKind::Deal => &mut links.deals,
+        _ => return,
+    };
+    map.extend(created.iter().map(|(id, pipedrive_id)| (id.clone(), *pipedrive_id)));
+    if object == ObjectKind::Company {
+        for company in source.records.get(&ObjectKind::Company).into_iter().flatten() {
+            let Some(id) = links.organizations.get(&company.source_id).copied() else { continue };
+            for field in ["email", "website"] {
+                if let Some(domain) = company.get(field).map(crate::plan::profile::plain).as_deref().and_then(domain) {
+                    links.organizations_by_domain.entry(domain).or_insert(id);
+                }
+            }
+        }
+    }
+}
+
+/// A record ready to send, and what is worth telling about how it was linked.
+struct Built {
+    payload: Payload,
+    note: Option<String>,
+}
+
+fn ready(payload: Payload) -> Built {
+    Built { payload, note: None }
+}
+
+/// Every record of an object as its payload, or the reason it cannot be sent.
+fn build(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Source, links: &Links) -> Vec<(String, Result<Built, String>)> {
+    let empty = Vec::new();
+    let issues = |record: &Record| source.issues.get(&(record.kind, record.source_id.clone())).unwrap_or(&empty);
+    let records = source.records.get(&object).map(Vec::as_slice).unwrap_or(&[]);
+    let each = |make: &dyn Fn(&Record) -> Result<Built, String>| records.iter().map(|record| (record.source_id.clone(), make(record))).collect();
+    match object {
+        ObjectKind::Company => each(&|r| payload::organization(r, mapping, targets, issues(r)).map(Payload::Organization).map(ready)),
+        ObjectKind::Contact => each(&|r| payload::person(r, mapping, targets, issues(r), links).map(|(person, note)| Built { payload: Payload::Person(person), note })),
+        ObjectKind::Deal => each(&|r| payload::deal(r, mapping, targets, issues(r), links).map(|(deal, note)| Built { payload: Payload::Deal(deal), note })),
+        ObjectKind::Activity | ObjectKind::Event => each(&|r| payload::activity(r, mapping, targets, issues(r), links).map(Payload::Activity).map(ready)),
+        ObjectKind::Conversation => {
+            let mut conversations: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
+            for message in records {
+                conversations.entry(source::conversation_of(message)).or_default().push(message);
+            }
+            conversations
+                .into_iter()
+                .map(|(id, messages)| {
+                    let built = payload::note(&id, &messages, mapping, targets, &source.issues, links).map(Payload::Note).map(ready);
+                    (id, built)
+                })
+                .collect()
+        }
+    }
+}
+
+/// Source = created + merged + quarantined + excluded, over the records in scope.
+fn reconcile(phase: &'static str, object: ObjectKind, scope: &HashSet<String>, entries: &HashMap<String, journal::Entry>) -> Result<Reconciliation, ApplyError> {
+    let mut counts = FateCounts::default();
+    let mut missing = Vec::new();
+    for id in scope {
+        match entries.get(id).map(|entry| entry.fate) {
+            Some(Fate::Created) => counts.created += 1,
+            Some(Fate::Merged) => counts.merged += 1,
+            Some(Fate::Quarantined) => counts.quarantined += 1,
+            Some(Fate::Excluded) => counts.excluded += 1,
+            Some(Fate::Intent) => {
+                counts.intent += 1;
+                missing.push(format!("{object} {id} (create sent, outcome unknown)"));
+            }
+            None => missing.push(format!("{object} {id} (no fate)")),
+        }
+    }
+    let in_scope = scope.len() as u64;
+    if counts.total() != in_scope || counts.intent > 0 {
+        missing.sort();
+        missing.truncate(20);
+        return Err(ApplyError::Unreconciled { phase, in_scope, counts, missing });
+    }
+    Ok(Reconciliation { object, in_scope, counts })
+}

@@ -1,0 +1,414 @@
+//! From a record to what Pipedrive is sent, by the approved mapping: each mapped attribute
+//! converted to its target field's type, links resolved through the ids of records created
+//! before, owners and labels through the workspace's ids. A record that does not fit (a value
+//! that did not read as its type, text too long for its field, an option the field lacks, a note
+//! without its person) is not sent: the error is the reason it is quarantined with.
+
+use std::collections::HashMap;
+
+use crate::extract::Issue;
+use crate::mapping::{Landing, Mapping};
+use crate::pipedrive::{ContactPoint, CustomValue, CustomValues, DealStatus, EntityKind, NewActivity, NewDeal, NewNote, NewOrganization, NewPerson, Participant};
+use crate::plan::profile::plain;
+use crate::record::{DateTime, ObjectKind, Record, Value};
+
+use super::workspace::{CustomTarget, Targets};
+
+/// varchar's limit in Pipedrive.
+const VARCHAR_MAX: usize = 255;
+
+/// Free email services: their domain says nothing about a person's company.
+const FREE_MAIL: &[&str] = &[
+    "gmail.com", "googlemail.com", "wp.pl", "onet.pl", "op.pl", "o2.pl", "interia.pl", "interia.eu", "poczta.fm", "gazeta.pl", "tlen.pl",
+    "yahoo.com", "hotmail.com", "outlook.com", "live.com", "icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de",
+];
+
+/// Ids of what was created before, for links.
+#[derive(Debug, Default)]
+pub struct Links {
+    /// User.com company id -> organization id.
+    pub organizations: HashMap<String, u64>,
+    /// Email or website domain -> organization id, for contacts whose company id does not link.
+    pub organizations_by_domain: HashMap<String, u64>,
+    /// User.com contact id (a survivor's) -> person id.
+    pub persons: HashMap<String, u64>,
+    /// User.com deal id -> deal id.
+    pub deals: HashMap<String, u64>,
+    /// Contact merged away -> its survivor.
+    pub survivors: HashMap<String, String>,
+}
+
+impl Links {
+    pub fn person(&self, contact_id: &str) -> Option<u64> {
+        let mut id = contact_id;
+        for _ in 0..16 {
+            match self.survivors.get(id) {
+                Some(next) => id = next,
+                None => break,
+            }
+        }
+        self.persons.get(id).copied()
+    }
+}
+
+/// The domain of an email address or a website, lower case, without `www.`.
+pub fn domain(text: &str) -> Option<String> {
+    let text = text.trim().to_lowercase();
+    let host = match text.split_once('@') {
+        Some((_, domain)) => domain.to_owned(),
+        None => text.trim_start_matches("https://").trim_start_matches("http://").split(['/', '?', '#']).next().unwrap_or("").to_owned(),
+    };
+    let host = host.trim_start_matches("www.").to_owned();
+    (host.contains('.') && !FREE_MAIL.contains(&host.as_str())).then_some(host)
+}
+
+/// An instant in UTC, RFC 3339 (`2024-03-01T09:30:00Z`), as API v2 takes times.
+pub fn utc(value: &DateTime) -> String {
+    DateTime { unix_millis: value.unix_millis, offset_minutes: 0 }.to_string()
+}
+
+/// (date, time of day) in UTC.
+fn utc_parts(value: &Value) -> Option<(String, Option<String>)> {
+    match value {
+        Value::DateTime(datetime) => {
+            let text = utc(datetime);
+            Some((text[..10].to_owned(), Some(text[11..19].to_owned())))
+        }
+        Value::Date(date) => Some((date.to_string(), None)),
+        _ => None,
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\n', "<br>")
+}
+
+/// The text an activity's or a note's content carries to be found again after a lost answer.
+pub fn marker_text(object: ObjectKind, source_id: &str) -> String {
+    format!("[User.com {} {source_id}]", object.as_str())
+}
+
+/// What a record's mapped attributes give: built-in fields by code (several for a shared one),
+/// custom values, and the first problem.
+struct Mapped<'a> {
+    /// (code, attribute, value), in the mapping's order.
+    standard: Vec<(&'a str, &'a str, &'a Value)>,
+    custom: CustomValues,
+}
+
+impl<'a> Mapped<'a> {
+    fn get(&self, code: &str) -> Option<&'a Value> {
+        self.standard.iter().find(|(c, _, _)| *c == code).map(|(_, _, value)| *value)
+    }
+
+    fn all(&self, code: &str) -> Vec<&'a Value> {
+        self.standard.iter().filter(|(c, _, _)| *c == code).map(|(_, _, value)| *value).collect()
+    }
+
+    /// An attribute's value, when it is mapped to a built-in field (not skipped).
+    fn attribute(&self, attribute: &str) -> Option<String> {
+        self.standard.iter().find(|(_, a, _)| *a == attribute).map(|(_, _, value)| plain(value)).filter(|text| !text.trim().is_empty())
+    }
+
+    fn text(&self, code: &str) -> Option<String> {
+        self.get(code).map(plain).map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
+    }
+}
+
+fn map_record<'a>(record: &'a Record, mapping: &'a Mapping, targets: &Targets, issues: &[Issue]) -> Result<Mapped<'a>, String> {
+    let mut mapped = Mapped { standard: Vec::new(), custom: CustomValues::new() };
+    for entry in mapping.fields.iter().filter(|entry| entry.object == record.kind) {
+        let Some(value) = record.get(&entry.attribute).filter(|value| !matches!(value, Value::Null)) else { continue };
+        if matches!(entry.landing, Landing::Skip { .. }) {
+            continue;
+        }
+        if let Some(issue) = issues.iter().find(|issue| issue.field == entry.attribute) {
+            return Err(format!("{issue}"));
+        }
+        match &entry.landing {
+            Landing::Standard { code } => mapped.standard.push((code.as_str(), entry.attribute.as_str(), value)),
+            Landing::Existing { .. } | Landing::New { .. } => {
+                let target = targets.fields.get(&(record.kind, entry.attribute.clone())).ok_or_else(|| format!("no Pipedrive field for {}", entry.key()))?;
+                for (code, custom) in custom_values(target, value).map_err(|reason| format!("{}: {reason}", entry.attribute))? {
+                    mapped.custom.insert(code, custom);
+                }
+            }
+            Landing::Skip { .. } => {}
+        }
+    }
+    Ok(mapped)
+}
+
+/// A value in the shape its custom field takes (a date+time field gives two).
+pub fn custom_values(target: &CustomTarget, value: &Value) -> Result<Vec<(String, CustomValue)>, String> {
+    let text = plain(value);
+    let one = |custom| Ok(vec![(target.code.clone(), custom)]);
+    match target.field_type.as_str() {
+        "varchar" | "varchar_auto" | "phone" => {
+            let length = text.chars().count();
+            if length > VARCHAR_MAX {
+                return Err(format!("{length} characters, more than the {VARCHAR_MAX} a {} field holds", target.field_type));
+            }
+            one(CustomValue::Text(text))
+        }
+        "text" => one(CustomValue::Text(text)),
+        "double" => match value {
+            Value::Number(number) => one(CustomValue::Number(*number)),
+            _ => Err(format!("'{text}' is not a number")),
+        },
+        "monetary" => match value {
+            Value::Number(amount) => one(CustomValue::Money { amount: *amount, currency: target.currency.clone().unwrap_or_else(|| "EUR".into()) }),
+            _ => Err(format!("'{text}' is not an amount")),
+        },
+        "date" => {
+            let (date, time) = utc_parts(value).ok_or_else(|| format!("'{text}' is not a date"))?;
+            let mut values = vec![(target.code.clone(), CustomValue::Date(date))];
+            if let (Some(code), Some(time)) = (&target.time_code, time) {
+                values.push((code.clone(), CustomValue::Text(time)));
+            }
+            Ok(values)
+        }
+        "time" => match utc_parts(value) {
+            Some((_, Some(time))) => one(CustomValue::Text(time)),
+            _ => Err(format!("'{text}' has no time of day")),
+        },
+        "enum" => target.option(&text).map(CustomValue::Option).map_or_else(|| Err(format!("'{text}' is not an option of the field")), one),
+        "set" => {
+            let choices: Vec<String> = match value {
+                Value::Choices(choices) => choices.clone(),
+                _ => vec![text.clone()],
+            };
+            let mut ids = Vec::new();
+            for choice in &choices {
+                ids.push(target.option(choice).ok_or_else(|| format!("'{choice}' is not an option of the field"))?);
+            }
+            if ids.is_empty() { Ok(Vec::new()) } else { one(CustomValue::Options(ids)) }
+        }
+        other => Err(format!("this tool does not write {other} fields")),
+    }
+}
+
+fn with_marker(mut custom: CustomValues, targets: &Targets, entity: EntityKind, source_id: &str) -> CustomValues {
+    if let Some(code) = targets.markers.get(&entity) {
+        custom.insert(code.clone(), CustomValue::Text(source_id.to_owned()));
+    }
+    custom
+}
+
+fn tags(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::Choices(tags)) => tags.clone(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn organization(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Issue]) -> Result<NewOrganization, String> {
+    let mapped = map_record(record, mapping, targets, issues)?;
+    let address: Vec<String> = mapped.all("address").into_iter().map(plain).map(|part| part.trim().to_owned()).filter(|part| !part.is_empty()).collect();
+    Ok(NewOrganization {
+        name: mapped.text("name").unwrap_or_else(|| format!("User.com company {}", record.source_id)),
+        owner_id: Some(targets.owner(mapped.text("owner_id").as_deref())),
+        address: (!address.is_empty()).then(|| address.join(", ")),
+        website: mapped.text("website"),
+        label_ids: targets.label_ids(EntityKind::Organization, &tags(mapped.get("label"))),
+        add_time: mapped.get("add_time").and_then(|value| utc_parts(value)).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "00:00:00".into()))),
+        visible_to: None,
+        custom_fields: with_marker(mapped.custom, targets, EntityKind::Organization, &record.source_id),
+    })
+}
+
+/// A person, and how its organization was found when not by company id.
+pub fn person(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Issue], links: &Links) -> Result<(NewPerson, Option<String>), String> {
+    let mapped = map_record(record, mapping, targets, issues)?;
+    let name: Vec<String> = mapped.all("name").into_iter().map(plain).map(|part| part.trim().to_owned()).filter(|part| !part.is_empty()).collect();
+    let email = mapped.text("emails");
+    let phone = mapped.text("phones");
+    let name = if name.is_empty() { email.clone().or_else(|| phone.clone()).unwrap_or_else(|| format!("User.com contact {}", record.source_id)) } else { name.join(" ") };
+    let mut fallback = None;
+    let org_id = match mapped.text("org_id") {
+        Some(company) if links.organizations.contains_key(&company) => Some(links.organizations[&company]),
+        company => {
+            let by_domain = email.as_deref().and_then(domain).and_then(|domain| links.organizations_by_domain.get(&domain).map(|id| (domain, *id)));
+            by_domain.map(|(domain, id)| {
+                let why = match company {
+                    Some(company) => format!("company {company} was not migrated"),
+                    None => "no company id".to_owned(),
+                };
+                fallback = Some(format!("linked to organization {id} by the email domain {domain} ({why})"));
+                id
+            })
+        }
+    };
+    let marketing_status = match mapped.get("marketing_status") {
+        Some(Value::Boolean(true)) => Some("unsubscribed".to_owned()),
+        _ => None,
+    };
+    let person = NewPerson {
+        name,
+        owner_id: Some(targets.owner(mapped.text("owner_id").as_deref())),
+        org_id,
+        emails: email.map(ContactPoint::primary).into_iter().collect(),
+        phones: phone.map(ContactPoint::primary).into_iter().collect(),
+        label_ids: targets.label_ids(EntityKind::Person, &tags(mapped.get("label"))),
+        add_time: mapped.get("add_time").and_then(|value| utc_parts(value)).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "00:00:00".into()))),
+        visible_to: None,
+        marketing_status,
+        custom_fields: with_marker(mapped.custom, targets, EntityKind::Person, &record.source_id),
+    };
+    Ok((person, fallback))
+}
+
+pub fn deal(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Issue], links: &Links) -> Result<(NewDeal, Option<String>), String> {
+    let mapped = map_record(record, mapping, targets, issues)?;
+    let word = mapped.text("status").unwrap_or_else(|| "in_progress".to_owned());
+    let status = mapping.deal_status.iter().find(|choice| choice.source == word).map_or("open", |choice| choice.target.as_str());
+    let time = |code| mapped.get(code).and_then(|value| utc_parts(value)).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "12:00:00".into())));
+    let mut note = None;
+    let (stage_id, pipeline_id) = match mapped.text("stage_id").and_then(|stage| targets.stages.get(&stage).copied()) {
+        Some((stage, pipeline)) => (Some(stage), Some(pipeline)),
+        None => {
+            // A stage the export does not list: the first stage of the deal's pipeline.
+            let pipeline = mapped.text("pipeline_id").and_then(|pipeline| targets.pipelines.get(&pipeline).copied());
+            let first = mapping
+                .pipelines
+                .iter()
+                .filter(|entry| pipeline.is_none() || targets.pipelines.get(&entry.source_id) == pipeline.as_ref())
+                .flat_map(|entry| entry.stages.first())
+                .find_map(|stage| targets.stages.get(&stage.source).copied());
+            let Some((stage, pipeline)) = first else { return Err("its stage and pipeline have no Pipedrive stage".into()) };
+            note = Some(format!("stage {} is not in stages.csv: put in the first stage of its pipeline", mapped.text("stage_id").unwrap_or_default()));
+            (Some(stage), Some(pipeline))
+        }
+    };
+    let lost_reason = match (status, word.as_str()) {
+        ("lost", "abandoned") => Some("Abandoned in User.com".to_owned()),
+        ("lost", "archived") => Some("Archived in User.com".to_owned()),
+        ("lost", _) => mapped.text("lost_reason"),
+        _ => None,
+    };
+    let deal = NewDeal {
+        title: mapped.text("title").unwrap_or_else(|| format!("User.com deal {}", record.source_id)),
+        owner_id: Some(targets.owner(mapped.text("owner_id").as_deref())),
+        person_id: mapped.text("person_id").and_then(|contact| links.person(&contact)),
+        org_id: mapped.text("org_id").and_then(|company| links.organizations.get(&company).copied()),
+        pipeline_id,
+        stage_id,
+        value: match mapped.get("value") {
+            Some(Value::Number(value)) => Some(*value),
+            _ => None,
+        },
+        currency: mapped.text("currency").map(|currency| currency.to_uppercase()),
+        status: Some(match status {
+            "won" => DealStatus::Won,
+            "lost" => DealStatus::Lost,
+            _ => DealStatus::Open,
+        }),
+        won_time: if status == "won" { time("won_time") } else { None },
+        lost_time: if status == "lost" { time("lost_time") } else { None },
+        lost_reason,
+        close_time: None,
+        expected_close_date: mapped.get("expected_close_date").and_then(|value| utc_parts(value)).map(|(date, _)| date),
+        label_ids: targets.label_ids(EntityKind::Deal, &tags(mapped.get("label"))),
+        custom_fields: with_marker(mapped.custom, targets, EntityKind::Deal, &record.source_id),
+    };
+    Ok((deal, note))
+}
+
+/// An activity, or (for an event) a done activity of the events' type.
+pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Issue], links: &Links) -> Result<NewActivity, String> {
+    let mapped = map_record(record, mapping, targets, issues)?;
+    let event = record.kind == ObjectKind::Event;
+    let type_key = if event {
+        targets.event_type.clone()
+    } else {
+        let source_type = mapped.text("type").unwrap_or_default();
+        targets.activity_types.get(&source_type).cloned().unwrap_or_else(|| "task".to_owned())
+    };
+    let mut note: Vec<String> = Vec::new();
+    for entry in mapping.fields.iter().filter(|entry| entry.object == record.kind && matches!(&entry.landing, Landing::Standard { code } if code == "note")) {
+        let Some(value) = record.get(&entry.attribute).filter(|value| !matches!(value, Value::Null)) else { continue };
+        let text = match value {
+            Value::DateTime(datetime) => utc(datetime),
+            other => plain(other),
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        // The description is the note itself; anything else is labelled.
+        if matches!(entry.attribute.as_str(), "description" | "data") {
+            note.push(format!("<p>{}</p>", escape(&text)));
+        } else {
+            note.push(format!("<p>{}: {}</p>", escape(&entry.attribute), escape(&text)));
+        }
+    }
+    note.push(format!("<p>{}</p>", marker_text(record.kind, &record.source_id)));
+    let due = mapped.get("due_date").and_then(|value| utc_parts(value));
+    let duration = match mapped.get("duration") {
+        Some(Value::Number(minutes)) if *minutes > 0.0 => Some(format!("{:02}:{:02}", (*minutes as u64) / 60, (*minutes as u64) % 60)),
+        _ => None,
+    };
+    Ok(NewActivity {
+        subject: mapped.text("subject").unwrap_or_else(|| if event { "User.com event".to_owned() } else { "Activity".to_owned() }),
+        type_key,
+        owner_id: Some(targets.owner(mapped.text("owner_id").as_deref())),
+        deal_id: mapped.text("deal_id").and_then(|deal| links.deals.get(&deal).copied()),
+        org_id: mapped.text("org_id").and_then(|company| links.organizations.get(&company).copied()),
+        participants: mapped.text("participants").and_then(|contact| links.person(&contact)).map(|person_id| Participant { person_id, primary: true }).into_iter().collect(),
+        due_date: due.as_ref().map(|(date, _)| date.clone()),
+        due_time: due.and_then(|(_, time)| time).map(|time| time[..5].to_owned()),
+        duration,
+        done: event || matches!(mapped.get("done"), Some(Value::Boolean(true))),
+        note: Some(note.join("")),
+    })
+}
+
+/// One note for a conversation: its messages in time order, each with its sender and time.
+pub fn note(conversation: &str, messages: &[&Record], mapping: &Mapping, targets: &Targets, issues: &HashMap<(ObjectKind, String), Vec<Issue>>, links: &Links) -> Result<NewNote, String> {
+    let mut lines = Vec::new();
+    let mut person = None;
+    let mut first: Option<DateTime> = None;
+    let mut channel = None;
+    let mut ordered: Vec<(&Record, Mapped)> = Vec::new();
+    for message in messages {
+        let empty = Vec::new();
+        let mapped = map_record(message, mapping, targets, issues.get(&(ObjectKind::Conversation, message.source_id.clone())).unwrap_or(&empty))?;
+        ordered.push((message, mapped));
+    }
+    let time_of = |mapped: &Mapped| match mapped.get("add_time") {
+        Some(Value::DateTime(datetime)) => Some(*datetime),
+        _ => None,
+    };
+    ordered.sort_by_key(|(message, mapped)| (time_of(mapped).map_or(i64::MAX, |time| time.unix_millis), message.source_id.clone()));
+    for (_, mapped) in &ordered {
+        if person.is_none() {
+            person = mapped.text("person_id").and_then(|contact| links.person(&contact));
+        }
+        let time = time_of(mapped);
+        if first.is_none() {
+            first = time;
+        }
+        let sender = mapped.attribute("sender").unwrap_or_default();
+        if channel.is_none() {
+            channel = mapped.attribute("source");
+        }
+        let stamp = time.map(|time| utc(&time)[..16].replace('T', " ") + " UTC").unwrap_or_default();
+        let content = mapped.attribute("content").unwrap_or_default();
+        lines.push(format!("<p>[{stamp}] <b>{}</b>: {}</p>", escape(&sender), escape(&content)));
+    }
+    let Some(person_id) = person else {
+        let contact = ordered.iter().find_map(|(message, _)| message.get("contact_id").map(plain)).unwrap_or_default();
+        return Err(format!("its contact {contact} was not migrated (see the contacts' fates), and a note needs a person"));
+    };
+    let header = format!(
+        "<p><b>User.com conversation</b>{}</p>",
+        channel.map(|channel| format!(" ({})", escape(&channel))).unwrap_or_default()
+    );
+    Ok(NewNote {
+        content: format!("{header}{}<p>{}</p>", lines.join(""), marker_text(ObjectKind::Conversation, conversation)),
+        person_id: Some(person_id),
+        org_id: None,
+        deal_id: None,
+        add_time: first.map(|time| utc(&time)[..19].replace('T', " ")),
+        user_id: None,
+    })
+}

@@ -1,0 +1,79 @@
+//! What a run leaves for people: `reports/quarantine.csv` (every record not migrated because it
+//! does not fit, with file line and reason) and `reports/reconciliation.md` (per phase and
+//! object: source = created + merged + quarantined + excluded, tokens and time, how records were
+//! linked where the source did not say).
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use crate::audit::report::thousands;
+use crate::project::Project;
+use crate::record::ObjectKind;
+
+use super::journal::{Fate, Journal};
+use super::source::Source;
+use super::{ApplyError, ApplyOutcome};
+
+pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &ApplyOutcome) -> Result<Vec<PathBuf>, ApplyError> {
+    let dir = project.reports_dir();
+    let io = |path: &PathBuf| {
+        let path = path.clone();
+        move |error: std::io::Error| ApplyError::Workspace(format!("writing {}: {error}", path.display()))
+    };
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+
+    let quarantine = dir.join("quarantine.csv");
+    let mut csv = csv::Writer::from_path(&quarantine).map_err(|error| ApplyError::Workspace(format!("writing {}: {error}", quarantine.display())))?;
+    let csv_error = |error: csv::Error| ApplyError::Workspace(format!("writing {}: {error}", quarantine.display()));
+    csv.write_record(["object", "source_id", "line", "reason"]).map_err(csv_error)?;
+    for object in ObjectKind::ALL {
+        let mut entries: Vec<_> = journal.entries(object)?.into_iter().filter(|(_, entry)| entry.fate == Fate::Quarantined).collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, entry) in entries {
+            let line = source.lines.get(&(object, id.clone())).map(u64::to_string).unwrap_or_default();
+            csv.write_record([object.as_str(), &id, &line, entry.detail.as_deref().unwrap_or("")]).map_err(csv_error)?;
+        }
+    }
+    csv.flush().map_err(io(&quarantine))?;
+
+    let mut text = String::new();
+    let _ = writeln!(text, "# Reconciliation, run {} ({})\n", outcome.run_id, outcome.kind);
+    let _ = writeln!(text, "Every source record in scope ends created, merged (into a named survivor), quarantined (with a reason, in quarantine.csv) or excluded by a rule.\n");
+    let _ = writeln!(text, "| Phase | Object | Source | Created | Merged | Quarantined | Excluded | Adds up | Tokens | Time |\n|---|---|---:|---:|---:|---:|---:|---|---:|---:|");
+    for phase in &outcome.phases {
+        if phase.reconciliation.is_empty() {
+            let _ = writeln!(text, "| {} | | | | | | | | {} | {:.1} s |", phase.phase, thousands(phase.tokens), phase.seconds);
+        }
+        for (index, row) in phase.reconciliation.iter().enumerate() {
+            let c = row.counts;
+            let adds_up = if c.total() == row.in_scope && c.intent == 0 { "yes" } else { "**no**" };
+            let (tokens, time) = if index == 0 { (thousands(phase.tokens), format!("{:.1} s", phase.seconds)) } else { (String::new(), String::new()) };
+            let _ = writeln!(
+                text,
+                "| {} | {} | {} | {} | {} | {} | {} | {adds_up} | {tokens} | {time} |",
+                if index == 0 { phase.phase } else { "" },
+                row.object,
+                thousands(row.in_scope),
+                thousands(c.created),
+                thousands(c.merged),
+                thousands(c.quarantined),
+                thousands(c.excluded)
+            );
+        }
+    }
+    if !outcome.notes.is_empty() {
+        let _ = writeln!(text, "\n## Linked or placed where the source did not say\n");
+        for note in &outcome.notes {
+            let _ = writeln!(text, "- {note}");
+        }
+    }
+    if !source.plugin_failures.is_empty() {
+        let _ = writeln!(text, "\n## Plugin batches that failed (their records are quarantined)\n");
+        for failure in &source.plugin_failures {
+            let _ = writeln!(text, "- {failure}");
+        }
+    }
+    let reconciliation = dir.join("reconciliation.md");
+    std::fs::write(&reconciliation, text).map_err(io(&reconciliation))?;
+    Ok(vec![quarantine, reconciliation])
+}

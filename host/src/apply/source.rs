@@ -1,0 +1,166 @@
+//! The records a run moves: read from the export (all of them, or a sample of contacts with
+//! everything they link to), then through the customer's plugins: clean over every object,
+//! dedup over contacts. What a plugin drops, rejects or merges is settled here, with its reason
+//! or survivor; the rest goes on to be loaded.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::extract::{Export, ExtractError, Issue, ReadRecord};
+use crate::pipeline::{self, BatchIds, Fate as StageFate, StageOutput};
+use crate::plugins::{Hook, LoadedPlugin};
+use crate::record::{ObjectKind, Record, Value};
+
+use super::journal::Fate;
+
+/// Records per plugin call.
+const BATCH: usize = 1000;
+
+/// A record's fate decided before loading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settled {
+    pub object: ObjectKind,
+    pub source_id: String,
+    pub fate: Fate,
+    pub detail: String,
+}
+
+/// What a run moves.
+#[derive(Debug, Default)]
+pub struct Source {
+    /// Per object, the records to load, in file order (conversations: every message).
+    pub records: BTreeMap<ObjectKind, Vec<Record>>,
+    /// Records in scope per object: the count reconciliation adds up to. Conversations count
+    /// conversations (each becomes one note), not messages.
+    pub in_scope: BTreeMap<ObjectKind, u64>,
+    pub settled: Vec<Settled>,
+    /// Values that did not read as their column's type, per record.
+    pub issues: HashMap<(ObjectKind, String), Vec<Issue>>,
+    /// The line each record starts on, for the quarantine report.
+    pub lines: HashMap<(ObjectKind, String), u64>,
+    /// Contact merged away -> the contact it was merged into.
+    pub survivors: HashMap<String, String>,
+    /// What the plugins logged, for the run's report.
+    pub plugin_failures: Vec<String>,
+}
+
+/// The conversation a message belongs to (its own id when the file has no conversation ids).
+pub fn conversation_of(message: &Record) -> String {
+    match message.get("conversation_id") {
+        Some(Value::Text(id)) if !id.trim().is_empty() => id.trim().to_owned(),
+        _ => format!("message-{}", message.source_id),
+    }
+}
+
+fn reference(record: &Record, field: &str) -> Option<String> {
+    match record.get(field) {
+        Some(Value::Text(id)) if !id.trim().is_empty() => Some(id.trim().to_owned()),
+        _ => None,
+    }
+}
+
+/// Reads every record of the export, or with `sample`, the first `sample` contacts and what
+/// links to them: their companies, their deals, the activities of those contacts and deals,
+/// their events and conversations.
+pub fn read(export: &Export, sample: Option<usize>) -> Result<Source, ExtractError> {
+    let mut source = Source::default();
+    let mut all: BTreeMap<ObjectKind, Vec<Record>> = BTreeMap::new();
+    for kind in ObjectKind::ALL {
+        let Some(reader) = export.records(kind)? else { continue };
+        let mut records = Vec::new();
+        for read in reader {
+            let ReadRecord { record, line, issues, .. } = read?;
+            let key = (kind, record.source_id.clone());
+            if !issues.is_empty() {
+                source.issues.insert(key.clone(), issues);
+            }
+            source.lines.insert(key, line);
+            records.push(record);
+        }
+        all.insert(kind, records);
+    }
+    if let Some(size) = sample {
+        let contacts: Vec<Record> = all.remove(&ObjectKind::Contact).unwrap_or_default().into_iter().take(size).collect();
+        let contact_ids: BTreeSet<String> = contacts.iter().map(|contact| contact.source_id.clone()).collect();
+        let company_ids: BTreeSet<String> = contacts.iter().filter_map(|contact| reference(contact, "company_id")).collect();
+        let linked = |record: &Record| reference(record, "contact_id").is_some_and(|id| contact_ids.contains(&id));
+        let deals: Vec<Record> = all.remove(&ObjectKind::Deal).unwrap_or_default().into_iter().filter(linked).collect();
+        let deal_ids: BTreeSet<String> = deals.iter().map(|deal| deal.source_id.clone()).collect();
+        let mut companies = company_ids.clone();
+        companies.extend(deals.iter().filter_map(|deal| reference(deal, "company_id")));
+        let mut keep = |kind: ObjectKind, keep: &dyn Fn(&Record) -> bool| {
+            let records = all.remove(&kind).unwrap_or_default().into_iter().filter(|record| keep(record)).collect();
+            all.insert(kind, records);
+        };
+        keep(ObjectKind::Company, &|company| companies.contains(&company.source_id));
+        keep(ObjectKind::Activity, &|activity| linked(activity) || reference(activity, "deal_id").is_some_and(|id| deal_ids.contains(&id)));
+        keep(ObjectKind::Event, &linked);
+        keep(ObjectKind::Conversation, &linked);
+        all.insert(ObjectKind::Contact, contacts);
+        all.insert(ObjectKind::Deal, deals);
+    }
+    for (kind, records) in &all {
+        let count = if *kind == ObjectKind::Conversation { records.iter().map(conversation_of).collect::<BTreeSet<_>>().len() } else { records.len() };
+        source.in_scope.insert(*kind, count as u64);
+    }
+    source.records = all;
+    Ok(source)
+}
+
+impl Source {
+    /// Runs the clean plugin over every object but conversations, then the dedup plugin over
+    /// contacts; settles what they drop, reject, quarantine and merge.
+    pub fn run_plugins(&mut self, plugins: &[(Hook, LoadedPlugin)]) {
+        let mut ids = BatchIds::default();
+        for (hook, plugin) in plugins {
+            let kinds: &[ObjectKind] = match hook {
+                Hook::Clean => &[ObjectKind::Contact, ObjectKind::Company, ObjectKind::Deal, ObjectKind::Activity, ObjectKind::Event],
+                Hook::Dedup => &[ObjectKind::Contact],
+                Hook::Label => continue,
+            };
+            for kind in kinds {
+                let Some(records) = self.records.remove(kind) else { continue };
+                let output = match hook {
+                    Hook::Clean => pipeline::clean(plugin, records, BATCH, &mut ids),
+                    _ => pipeline::dedup(plugin, records, BATCH, &mut ids),
+                };
+                let kept = self.settle(output, &plugin.name());
+                self.records.insert(*kind, kept);
+            }
+        }
+    }
+
+    /// Settles a stage's fates; returns the records that go on.
+    fn settle(&mut self, output: StageOutput, plugin: &str) -> Vec<Record> {
+        for failure in &output.failures {
+            self.plugin_failures.push(format!("{plugin}: {failure}"));
+        }
+        for entry in output.fates {
+            let (fate, detail) = match entry.fate {
+                StageFate::Kept { .. } => continue,
+                StageFate::Dropped { reason } => (Fate::Excluded, format!("{plugin}: {reason}")),
+                StageFate::Rejected { issues } => {
+                    (Fate::Quarantined, format!("{plugin}: {}", issues.iter().map(|issue| format!("{}: {}", issue.field, issue.message)).collect::<Vec<_>>().join("; ")))
+                }
+                StageFate::Quarantined { reason } => (Fate::Quarantined, format!("{plugin} failed on its batch: {reason}")),
+                StageFate::Merged { survivor } => {
+                    self.survivors.insert(entry.source_id.clone(), survivor.clone());
+                    (Fate::Merged, survivor)
+                }
+            };
+            self.settled.push(Settled { object: entry.kind, source_id: entry.source_id, fate, detail });
+        }
+        output.records
+    }
+
+    /// The contact a contact's records link to: itself, or the one it was merged into.
+    pub fn survivor<'a>(&'a self, contact_id: &'a str) -> &'a str {
+        let mut id = contact_id;
+        for _ in 0..16 {
+            match self.survivors.get(id) {
+                Some(next) => id = next,
+                None => break,
+            }
+        }
+        id
+    }
+}

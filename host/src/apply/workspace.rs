@@ -1,0 +1,292 @@
+//! Phase 1, the workspace: everything records will point at, made to exist before any record
+//! moves. Users are matched, custom fields (and the "User.com ID" marker fields), options,
+//! pipelines, stages in order, activity types and labels are reused by name or created, and every
+//! id and field key is journalled. Running it again creates nothing twice: a name that exists is
+//! reused, and a create whose answer was lost is found by its name on the next run.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::mapping::check::MARKER_FIELD;
+use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping, NewFieldType};
+use crate::pipedrive::{ActivityType, EntityKind, Field, FieldType, NewField, NewStage, PipedriveClient};
+use crate::plan::changes::{LabelDecisions, time_field_name};
+use crate::plan::workspace::{Workspace, same_name};
+use crate::record::ObjectKind;
+use crate::state::now_utc;
+
+use super::ApplyError;
+use super::journal::Journal;
+
+/// A custom field a mapped attribute is written to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomTarget {
+    pub code: String,
+    /// Pipedrive's `field_type` (varchar, double, enum, ...).
+    pub field_type: String,
+    /// Option label (lower case) -> option id, for enum and set fields.
+    pub options: HashMap<String, u64>,
+    /// Source value -> option label, where the mapping spells them differently.
+    pub values: Vec<(String, String)>,
+    /// The time field beside a `date+time` field's date.
+    pub time_code: Option<String>,
+    /// The currency of a monetary field.
+    pub currency: Option<String>,
+}
+
+impl CustomTarget {
+    /// The option id for a source value: through `values`, then by label; booleans as Yes/No.
+    pub fn option(&self, value: &str) -> Option<u64> {
+        let label = self.values.iter().find(|(from, _)| same_name(from, value)).map_or(value, |(_, to)| to.as_str());
+        let label = match label {
+            "true" => "yes",
+            "false" => "no",
+            other => other,
+        };
+        self.options.get(&label.trim().to_lowercase()).copied()
+    }
+}
+
+/// Ids and keys records are written with.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    pub default_owner: u64,
+    /// Agent email (lower case) -> user id.
+    pub owners: HashMap<String, u64>,
+    /// Marker field key per entity.
+    pub markers: HashMap<EntityKind, String>,
+    pub fields: HashMap<(ObjectKind, String), CustomTarget>,
+    /// User.com pipeline id -> Pipedrive pipeline id.
+    pub pipelines: HashMap<String, u64>,
+    /// User.com stage id -> (Pipedrive stage id, its pipeline id).
+    pub stages: HashMap<String, (u64, u64)>,
+    /// User.com activity type id -> Pipedrive `key_string`.
+    pub activity_types: HashMap<String, String>,
+    pub event_type: String,
+    /// (entity, label lower case) -> label id.
+    pub labels: HashMap<(EntityKind, String), u64>,
+    pub tag_labels: LabelDecisions,
+}
+
+impl Targets {
+    pub fn owner(&self, agent: Option<&str>) -> u64 {
+        agent.and_then(|agent| self.owners.get(&agent.trim().to_lowercase())).copied().unwrap_or(self.default_owner)
+    }
+
+    /// Label ids for a record's tags, as the label decisions map them.
+    pub fn label_ids(&self, entity: EntityKind, tags: &[String]) -> Vec<u64> {
+        let mut ids: Vec<u64> = tags
+            .iter()
+            .filter_map(|tag| self.tag_labels.get(tag).cloned().unwrap_or_else(|| Some(tag.clone())))
+            .filter_map(|label| self.labels.get(&(entity, label.to_lowercase())).copied())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+fn entity_name(entity: EntityKind) -> &'static str {
+    match entity {
+        EntityKind::Person => "person",
+        EntityKind::Organization => "organization",
+        EntityKind::Deal => "deal",
+        EntityKind::Activity => "activity",
+    }
+}
+
+fn field_type(ty: NewFieldType) -> FieldType {
+    match ty {
+        NewFieldType::Varchar => FieldType::Varchar,
+        NewFieldType::Text => FieldType::Text,
+        NewFieldType::Double => FieldType::Double,
+        NewFieldType::Monetary => FieldType::Monetary,
+        NewFieldType::Date | NewFieldType::DateTime => FieldType::Date,
+        NewFieldType::Enum => FieldType::Enum,
+        NewFieldType::Set => FieldType::Set,
+        NewFieldType::Phone => FieldType::Phone,
+    }
+}
+
+fn options_of(field: &Field) -> HashMap<String, u64> {
+    field.options.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))).collect()
+}
+
+/// What the workspace phase needs besides the mapping: the values each mapped choice attribute
+/// holds (options to add) and the labels each entity's records carry.
+pub struct Needs {
+    /// (object, attribute) -> distinct values, for enum and set fields the account has.
+    pub values: HashMap<(ObjectKind, String), BTreeSet<String>>,
+    /// Entity -> labels its records carry.
+    pub labels: HashMap<EntityKind, BTreeSet<String>>,
+    pub tag_labels: LabelDecisions,
+}
+
+/// Makes the workspace hold what the mapping needs; returns the ids records are written with.
+pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, needs: Needs, journal: &Journal) -> Result<Targets, ApplyError> {
+    let mut workspace = Workspace::read(client, url, now_utc()).await?;
+    let mut targets = Targets { tag_labels: needs.tag_labels.clone(), ..Targets::default() };
+
+    let user = |email: &str| workspace.user_by_email(email).map(|user| user.id);
+    targets.default_owner = user(&mapping.default_owner.target)
+        .ok_or_else(|| ApplyError::Workspace(format!("the default owner {} is not a Pipedrive user (any more); plan again", mapping.default_owner.target)))?;
+    for agent in &mapping.agents {
+        let id = if agent.target == DEFAULT_OWNER { targets.default_owner } else { user(&agent.target).unwrap_or(targets.default_owner) };
+        targets.owners.insert(agent.source.to_lowercase(), id);
+    }
+
+    for entity in [EntityKind::Organization, EntityKind::Person, EntityKind::Deal] {
+        let field = ensure_field(client, &mut workspace, journal, entity, MARKER_FIELD, FieldType::Varchar, &[]).await?;
+        targets.markers.insert(entity, field.field_code);
+    }
+    for entry in &mapping.fields {
+        let Some(entity) = Destination::of(entry.object).entity() else { continue };
+        let key = (entry.object, entry.attribute.clone());
+        match &entry.landing {
+            Landing::Existing { field, values } => {
+                let existing = workspace
+                    .custom_field(entity, field)
+                    .cloned()
+                    .ok_or_else(|| ApplyError::Workspace(format!("the {} field '{field}' is gone from Pipedrive; plan again", entity_name(entity))))?;
+                let mut options = options_of(&existing);
+                if matches!(existing.field_type.as_str(), "enum" | "set") {
+                    let target = CustomTarget { code: existing.field_code.clone(), field_type: existing.field_type.clone(), options: options.clone(), values: values.clone(), time_code: None, currency: None };
+                    let missing: Vec<String> = needs.values.get(&key).into_iter().flatten().filter(|value| target.option(value).is_none()).cloned().collect();
+                    if !missing.is_empty() {
+                        for label in &missing {
+                            journal.record_workspace_object("option", &format!("{}:{}", entity_name(entity), existing.field_name), label, "", true)?;
+                        }
+                        let after = client.add_field_options(entity, &existing.field_code, &missing).await?;
+                        for option in &after {
+                            if missing.iter().any(|label| same_name(label, &option.label)) {
+                                let id = option.numeric_id().map(|id| id.to_string()).unwrap_or_default();
+                                journal.record_workspace_object("option", &format!("{}:{}", entity_name(entity), existing.field_name), &option.label, &id, true)?;
+                            }
+                        }
+                        options = after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))).collect();
+                    }
+                }
+                journal.record_workspace_object("field", entity_name(entity), &existing.field_name, &existing.field_code, false)?;
+                targets.fields.insert(key, CustomTarget { code: existing.field_code, field_type: existing.field_type, options, values: values.clone(), time_code: None, currency: None });
+            }
+            Landing::New { field, ty, options, currency } => {
+                let created = ensure_field(client, &mut workspace, journal, entity, field, field_type(*ty), options).await?;
+                let time_code = if *ty == NewFieldType::DateTime {
+                    Some(ensure_field(client, &mut workspace, journal, entity, &time_field_name(field), FieldType::Time, &[]).await?.field_code)
+                } else {
+                    None
+                };
+                targets.fields.insert(
+                    key,
+                    CustomTarget { options: options_of(&created), code: created.field_code, field_type: created.field_type, values: Vec::new(), time_code, currency: currency.clone() },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    for pipeline in &mapping.pipelines {
+        let pipeline_id = match workspace.pipeline(&pipeline.name) {
+            Some(existing) => {
+                journal.record_workspace_object("pipeline", "", &pipeline.name, &existing.id.to_string(), false)?;
+                existing.id
+            }
+            None => {
+                journal.record_workspace_object("pipeline", "", &pipeline.name, "", true)?;
+                let created = client.create_pipeline(&pipeline.name).await?;
+                journal.record_workspace_object("pipeline", "", &pipeline.name, &created.id.to_string(), true)?;
+                workspace.pipelines.push(created.clone());
+                created.id
+            }
+        };
+        targets.pipelines.insert(pipeline.source_id.clone(), pipeline_id);
+        for stage in &pipeline.stages {
+            let scope = format!("pipeline:{pipeline_id}");
+            let stage_id = match workspace.stage(pipeline_id, &stage.target) {
+                Some(existing) => {
+                    journal.record_workspace_object("stage", &scope, &stage.target, &existing.id.to_string(), false)?;
+                    existing.id
+                }
+                None => {
+                    journal.record_workspace_object("stage", &scope, &stage.target, "", true)?;
+                    let created = client.create_stage(&NewStage { name: stage.target.clone(), pipeline_id, deal_probability: None }).await?;
+                    journal.record_workspace_object("stage", &scope, &stage.target, &created.id.to_string(), true)?;
+                    workspace.stages.push(created.clone());
+                    created.id
+                }
+            };
+            targets.stages.insert(stage.source.clone(), (stage_id, pipeline_id));
+        }
+    }
+
+    for choice in &mapping.activity_types {
+        let kind = ensure_activity_type(client, &mut workspace, journal, &choice.target).await?;
+        targets.activity_types.insert(choice.source.clone(), kind.key_string);
+    }
+    targets.event_type = ensure_activity_type(client, &mut workspace, journal, &mapping.event_activity_type.target).await?.key_string;
+
+    for (entity, labels) in &needs.labels {
+        let existing = workspace.standard_field(*entity, "label").cloned();
+        let mut known: HashMap<String, u64> = existing.as_ref().map(options_of).unwrap_or_default();
+        let missing: Vec<String> = labels.iter().filter(|label| !known.contains_key(&label.to_lowercase())).cloned().collect();
+        for label in labels.iter().filter(|label| known.contains_key(&label.to_lowercase())) {
+            let id = known[&label.to_lowercase()].to_string();
+            journal.record_workspace_object("label", entity_name(*entity), label, &id, false)?;
+        }
+        if !missing.is_empty() {
+            for label in &missing {
+                journal.record_workspace_object("label", entity_name(*entity), label, "", true)?;
+            }
+            let after = client.add_field_options(*entity, "label", &missing).await?;
+            known = after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))).collect();
+            for label in &missing {
+                let id = known.get(&label.to_lowercase()).map(u64::to_string).unwrap_or_default();
+                journal.record_workspace_object("label", entity_name(*entity), label, &id, true)?;
+            }
+        }
+        for (label, id) in known {
+            targets.labels.insert((*entity, label), id);
+        }
+    }
+    Ok(targets)
+}
+
+/// A custom field by name, created when the account lacks it. The journal learns of a create
+/// before it is sent, so that a field whose answer was lost is still known as apply's own.
+async fn ensure_field(
+    client: &PipedriveClient,
+    workspace: &mut Workspace,
+    journal: &Journal,
+    entity: EntityKind,
+    name: &str,
+    field_type: FieldType,
+    options: &[String],
+) -> Result<Field, ApplyError> {
+    if let Some(existing) = workspace.custom_field(entity, name) {
+        let created = journal.workspace_object("field", entity_name(entity), name)?.is_some_and(|(_, created)| created);
+        journal.record_workspace_object("field", entity_name(entity), name, &existing.field_code, created)?;
+        return Ok(existing.clone());
+    }
+    journal.record_workspace_object("field", entity_name(entity), name, "", true)?;
+    let created = client.create_field(entity, &NewField { field_name: name.to_owned(), field_type, options: options.to_vec() }).await?;
+    journal.record_workspace_object("field", entity_name(entity), name, &created.field_code, true)?;
+    match entity {
+        EntityKind::Person => workspace.person_fields.push(created.clone()),
+        EntityKind::Organization => workspace.organization_fields.push(created.clone()),
+        EntityKind::Deal => workspace.deal_fields.push(created.clone()),
+        EntityKind::Activity => {}
+    }
+    Ok(created)
+}
+
+async fn ensure_activity_type(client: &PipedriveClient, workspace: &mut Workspace, journal: &Journal, name: &str) -> Result<ActivityType, ApplyError> {
+    if let Some(existing) = workspace.activity_type(name) {
+        let created = journal.workspace_object("activity_type", "", name)?.is_some_and(|(_, created)| created);
+        journal.record_workspace_object("activity_type", "", name, &existing.id.to_string(), created)?;
+        return Ok(existing.clone());
+    }
+    journal.record_workspace_object("activity_type", "", name, "", true)?;
+    let created = client.create_activity_type(name, "task").await?;
+    journal.record_workspace_object("activity_type", "", name, &created.id.to_string(), true)?;
+    workspace.activity_types.push(created.clone());
+    Ok(created)
+}
