@@ -192,6 +192,9 @@ struct ApplyArgs {
     /// Creates in flight at once; the client paces them to the account's burst limit either way
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Records per plugin call (a call that fails quarantines its batch, and the run goes on)
+    #[arg(long, default_value_t = 1000)]
+    batch_size: usize,
     /// Print progress events and the outcome as JSON lines instead of text
     #[arg(long)]
     json: bool,
@@ -443,7 +446,8 @@ fn plan(project_dir: &std::path::Path, args: &PlanArgs) -> anyhow::Result<ExitCo
     let client = PipedriveClient::new(project.client_config()?, None)?;
     eprintln!("reading the export {} and the workspace at {}", project.export_dir().display(), project.config.target.url.get_ref());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(crm_migrate::plan::plan(&project, &client, &mut read_progress()))?;
+    let prepared = crm_migrate::plan::prepare(&project, &mut read_progress())?;
+    let result = runtime.block_on(crm_migrate::plan::plan(&project, &client, prepared))?;
     let reports = crm_migrate::plan::report::write_reports(&result, project.budget_policy, &project.reports_dir())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&crm_migrate::plan::report::to_json(&result))?);
@@ -551,9 +555,10 @@ fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<Exit
     } else {
         text_progress()
     };
-    let options = ApplyOptions { sample, concurrency: args.concurrency, until: args.phase.clone() };
+    let options = ApplyOptions { sample, concurrency: args.concurrency, until: args.phase.clone(), batch_size: args.batch_size };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    match runtime.block_on(migration::apply(&project, client.clone(), &options, &reporter)) {
+    let result = migration::prepare(&project, &options).and_then(|prepared| runtime.block_on(migration::apply(&project, prepared, client.clone(), &options, &reporter)));
+    match result {
         Ok(outcome) => {
             if args.json {
                 println!("{}", serde_json::to_string(&json!({"event": "done", "outcome": outcome}))?);

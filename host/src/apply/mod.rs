@@ -107,6 +107,8 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     /// Stop after this phase (the phases before it run first: later records link to theirs).
     pub until: Option<String>,
+    /// Records per plugin call; a call that fails quarantines its batch.
+    pub batch_size: usize,
 }
 
 /// The phases in their order, for `--phase`.
@@ -146,21 +148,33 @@ const PHASES: [(&str, &[ObjectKind]); 5] = [
 /// Rounds of looking for creates whose outcome is unknown, and sending again those not found.
 const RESOLVE_ROUNDS: usize = 3;
 
-/// Runs the migration (or a sample of it).
-pub async fn apply(project: &Project, client: Arc<PipedriveClient>, options: &ApplyOptions, reporter: &Reporter) -> Result<ApplyOutcome, ApplyError> {
-    let started = Instant::now();
+/// A run made ready before anything is sent: the approval checked, the records read and put
+/// through the plugins, the labels decided. Plugins run here, outside any async runtime (their
+/// WASI calls block on their own).
+pub struct Prepared {
+    approval: crate::state::Approval,
+    mapping: Mapping,
+    source: Source,
+    needs: workspace::Needs,
+}
+
+pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, ApplyError> {
     let approval = require_approval(&project.dir)?;
     let mapping = parse(&approval.mapping).map_err(|errors| ApplyError::Workspace(format!("the approved mapping does not parse: {errors:?}")))?;
     let export = open_export(project)?;
     let mut source = source::read(&export, options.sample)?;
-    source.run_plugins(&project.load_plugins()?);
+    source.run_plugins(&project.load_plugins()?, options.batch_size.max(1));
+    let needs = workspace_needs(project, &mapping, &source, &export.catalogue()?)?;
+    Ok(Prepared { approval, mapping, source, needs })
+}
 
+/// Runs the migration (or a sample of it).
+pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveClient>, options: &ApplyOptions, reporter: &Reporter) -> Result<ApplyOutcome, ApplyError> {
+    let started = Instant::now();
+    let Prepared { approval, mapping, source, needs } = prepared;
     let kind = if options.sample.is_some() { RunKind::Sample } else { RunKind::Full };
     let journal = Mutex::new(Journal::start(State::open(&project.dir)?, kind, &approval.digest)?);
     settle_plugin_fates(&journal, &source)?;
-
-    let catalogue = export.catalogue()?;
-    let needs = workspace_needs(project, &mapping, &source, &catalogue)?;
     reporter.report(ProgressEvent::PhaseStarted { phase: "workspace", records: 0 });
     let tokens_before = client.bill().tokens();
     let targets = workspace::ensure(&client, project.config.target.url.get_ref(), &mapping, needs, &lock(&journal)).await?;

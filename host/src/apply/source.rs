@@ -12,9 +12,6 @@ use crate::record::{ObjectKind, Record, Value};
 
 use super::journal::Fate;
 
-/// Records per plugin call.
-const BATCH: usize = 1000;
-
 /// A record's fate decided before loading.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settled {
@@ -109,7 +106,7 @@ pub fn read(export: &Export, sample: Option<usize>) -> Result<Source, ExtractErr
 impl Source {
     /// Runs the clean plugin over every object but conversations, then the dedup plugin over
     /// contacts; settles what they drop, reject, quarantine and merge.
-    pub fn run_plugins(&mut self, plugins: &[(Hook, LoadedPlugin)]) {
+    pub fn run_plugins(&mut self, plugins: &[(Hook, LoadedPlugin)], batch_size: usize) {
         let mut ids = BatchIds::default();
         for (hook, plugin) in plugins {
             let kinds: &[ObjectKind] = match hook {
@@ -120,8 +117,8 @@ impl Source {
             for kind in kinds {
                 let Some(records) = self.records.remove(kind) else { continue };
                 let output = match hook {
-                    Hook::Clean => pipeline::clean(plugin, records, BATCH, &mut ids),
-                    _ => pipeline::dedup(plugin, records, BATCH, &mut ids),
+                    Hook::Clean => pipeline::clean(plugin, records, batch_size, &mut ids),
+                    _ => pipeline::dedup(plugin, records, batch_size, &mut ids),
                 };
                 let kept = self.settle(output, &plugin.name());
                 self.records.insert(*kind, kept);

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::mapping::check::MARKER_FIELD;
 use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping, NewFieldType};
-use crate::pipedrive::{ActivityType, EntityKind, Field, FieldType, NewField, NewStage, PipedriveClient};
+use crate::pipedrive::{ActivityType, ClientError, EntityKind, Field, FieldOption, FieldType, NewField, NewStage, PipedriveClient};
 use crate::plan::changes::{LabelDecisions, time_field_name};
 use crate::plan::workspace::{Workspace, same_name};
 use crate::record::ObjectKind;
@@ -155,14 +155,15 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
                         for label in &missing {
                             journal.record_workspace_object("option", &format!("{}:{}", entity_name(entity), existing.field_name), label, "", true)?;
                         }
-                        let after = client.add_field_options(entity, &existing.field_code, &missing).await?;
+                        let after = add_options(client, entity, &existing.field_code, &missing).await?;
                         for option in &after {
                             if missing.iter().any(|label| same_name(label, &option.label)) {
                                 let id = option.numeric_id().map(|id| id.to_string()).unwrap_or_default();
                                 journal.record_workspace_object("option", &format!("{}:{}", entity_name(entity), existing.field_name), &option.label, &id, true)?;
                             }
                         }
-                        options = after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))).collect();
+                        // Whether the answer lists every option or only the new ones, both are known now.
+                        options.extend(after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))));
                     }
                 }
                 journal.record_workspace_object("field", entity_name(entity), &existing.field_name, &existing.field_code, false)?;
@@ -192,7 +193,11 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
             }
             None => {
                 journal.record_workspace_object("pipeline", "", &pipeline.name, "", true)?;
-                let created = client.create_pipeline(&pipeline.name).await?;
+                let created = create_or_find(
+                    async || client.create_pipeline(&pipeline.name).await,
+                    async || Ok(client.pipelines().await?.into_iter().find(|found| !found.is_deleted && same_name(&found.name, &pipeline.name))),
+                )
+                .await?;
                 journal.record_workspace_object("pipeline", "", &pipeline.name, &created.id.to_string(), true)?;
                 workspace.pipelines.push(created.clone());
                 created.id
@@ -208,7 +213,11 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
                 }
                 None => {
                     journal.record_workspace_object("stage", &scope, &stage.target, "", true)?;
-                    let created = client.create_stage(&NewStage { name: stage.target.clone(), pipeline_id, deal_probability: None }).await?;
+                    let created = create_or_find(
+                        async || client.create_stage(&NewStage { name: stage.target.clone(), pipeline_id, deal_probability: None }).await,
+                        async || Ok(client.stages(Some(pipeline_id)).await?.into_iter().find(|found| !found.is_deleted && same_name(&found.name, &stage.target))),
+                    )
+                    .await?;
                     journal.record_workspace_object("stage", &scope, &stage.target, &created.id.to_string(), true)?;
                     workspace.stages.push(created.clone());
                     created.id
@@ -236,8 +245,8 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
             for label in &missing {
                 journal.record_workspace_object("label", entity_name(*entity), label, "", true)?;
             }
-            let after = client.add_field_options(*entity, "label", &missing).await?;
-            known = after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))).collect();
+            let after = add_options(client, *entity, "label", &missing).await?;
+            known.extend(after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))));
             for label in &missing {
                 let id = known.get(&label.to_lowercase()).map(u64::to_string).unwrap_or_default();
                 journal.record_workspace_object("label", entity_name(*entity), label, &id, true)?;
@@ -248,6 +257,38 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
         }
     }
     Ok(targets)
+}
+
+/// Sends a create; when its answer is lost (or the client gave up on it), looks whether it was
+/// applied after all (by name, in a fresh listing) before sending it again.
+async fn create_or_find<T>(create: impl AsyncFn() -> Result<T, ClientError>, find: impl AsyncFn() -> Result<Option<T>, ClientError>) -> Result<T, ApplyError> {
+    for _ in 0..3 {
+        match create().await {
+            Ok(created) => return Ok(created),
+            Err(ClientError::WriteOutcomeUnknown { .. } | ClientError::GaveUp { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if let Some(found) = find().await? {
+                    return Ok(found);
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(create().await?)
+}
+
+/// Adds options to a field (labels to `label`), each once even when an answer is lost.
+async fn add_options(client: &PipedriveClient, entity: EntityKind, field_code: &str, labels: &[String]) -> Result<Vec<FieldOption>, ApplyError> {
+    create_or_find(
+        async || client.add_field_options(entity, field_code, labels).await,
+        async || {
+            let fields = client.fields(entity).await?;
+            let Some(field) = fields.into_iter().find(|field| field.field_code == field_code) else { return Ok(None) };
+            let added: Vec<FieldOption> = field.options.into_iter().filter(|option| labels.iter().any(|label| same_name(label, &option.label))).collect();
+            Ok((added.len() >= labels.len()).then_some(added))
+        },
+    )
+    .await
 }
 
 /// A custom field by name, created when the account lacks it. The journal learns of a create
@@ -267,7 +308,11 @@ async fn ensure_field(
         return Ok(existing.clone());
     }
     journal.record_workspace_object("field", entity_name(entity), name, "", true)?;
-    let created = client.create_field(entity, &NewField { field_name: name.to_owned(), field_type, options: options.to_vec() }).await?;
+    let created = create_or_find(
+        async || client.create_field(entity, &NewField { field_name: name.to_owned(), field_type, options: options.to_vec() }).await,
+        async || Ok(client.fields(entity).await?.into_iter().find(|field| field.is_custom_field && same_name(&field.field_name, name))),
+    )
+    .await?;
     journal.record_workspace_object("field", entity_name(entity), name, &created.field_code, true)?;
     match entity {
         EntityKind::Person => workspace.person_fields.push(created.clone()),
@@ -285,7 +330,11 @@ async fn ensure_activity_type(client: &PipedriveClient, workspace: &mut Workspac
         return Ok(existing.clone());
     }
     journal.record_workspace_object("activity_type", "", name, "", true)?;
-    let created = client.create_activity_type(name, "task").await?;
+    let created = create_or_find(
+        async || client.create_activity_type(name, "task").await,
+        async || Ok(client.activity_types().await?.into_iter().find(|found| found.active_flag && same_name(&found.name, name))),
+    )
+    .await?;
     journal.record_workspace_object("activity_type", "", name, &created.id.to_string(), true)?;
     workspace.activity_types.push(created.clone());
     Ok(created)

@@ -110,7 +110,7 @@ impl PipedriveClient {
         self.delete(&format!("/api/v2/{}/{field_code}", kind.fields_collection())).await
     }
 
-    /// Adds options to an enum or set field (or labels to `label`); returns the field's options after.
+    /// Adds options to an enum or set field (or labels to `label`); returns the options added.
     pub async fn add_field_options(&self, kind: EntityKind, field_code: &str, labels: &[String]) -> Result<Vec<FieldOption>, ClientError> {
         let body: Vec<Value> = labels.iter().map(|label| json!({ "label": label })).collect();
         let path = format!("/api/v2/{}/{field_code}/options", kind.fields_collection());

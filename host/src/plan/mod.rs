@@ -91,16 +91,30 @@ pub fn open_export(project: &Project) -> Result<Export, PlanError> {
     Ok(Export::open(&project.export_dir(), ExportOptions { encodings, ..ExportOptions::default() })?)
 }
 
-/// Runs the plan: profile, read, propose, merge, check; writes `mapping.toml` and remembers the
-/// workspace and the proposal in `state.db`. The reports are [`report`]'s.
-pub async fn plan(project: &Project, client: &PipedriveClient, progress: profile::ReadProgress<'_>) -> Result<PlanResult, PlanError> {
+/// What plan learns before it talks to Pipedrive: the export's profile and the label plugin's
+/// decisions. Plugins run here, outside any async runtime (their WASI calls block on their own).
+pub struct Prepared {
+    pub profile: SourceProfile,
+    pub labels_by: String,
+    pub labels: LabelDecisions,
+    pub planned_at: String,
+}
+
+pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result<Prepared, PlanError> {
     let planned_at = now_utc();
     let export = open_export(project)?;
     let profile = profile::profile(&export, progress)?;
+    let (labels_by, labels) = label_decisions(project, &profile.catalogue, &profile.tag_use)?;
+    Ok(Prepared { profile, labels_by, labels, planned_at })
+}
+
+/// Runs the plan: read the workspace, propose, merge, check; writes `mapping.toml` and remembers
+/// the workspace and the proposal in `state.db`. The reports are [`report`]'s.
+pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepared) -> Result<PlanResult, PlanError> {
+    let Prepared { profile, labels_by, labels, planned_at } = prepared;
     let tokens_before = client.bill().tokens();
     let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
-    let (labels_by, labels) = label_decisions(project, &profile.catalogue, &profile.tag_use)?;
 
     let mapping_path = project.dir.join(MAPPING_FILE);
     let previous = match std::fs::read_to_string(&mapping_path) {

@@ -2,6 +2,7 @@
 //! The plugin tests load real components built by `cargo build-plugins` from the workspace's
 //! sources; the Pipedrive tests talk real HTTP to a sandbox started in-process.
 
+mod apply;
 mod audit;
 mod cache;
 mod cli;

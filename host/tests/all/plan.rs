@@ -20,13 +20,18 @@ fn user(name: &str, email: &str, is_admin: bool) -> UserSeed {
 
 /// A sandbox account a person set up before the migration.
 fn prepared_sandbox() -> SandboxHandle {
+    prepared_sandbox_with(SandboxConfig::default())
+}
+
+/// The prepared account, on a sandbox configured as given (its users are replaced).
+pub fn prepared_sandbox_with(config: SandboxConfig) -> SandboxHandle {
     let sandbox = sandbox(SandboxConfig {
         users: vec![
             user("Admin", "admin@zubrshop.pl", true),
             user("Anna Nowak", "anna.nowak@zubrshop.pl", false),
             user("Piotr Zieliński", "piotr.zielinski@zubrshop.pl", false),
         ],
-        ..SandboxConfig::default()
+        ..config
     });
     let client = client(&sandbox, Plan::Growth);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -45,7 +50,7 @@ fn prepared_sandbox() -> SandboxHandle {
 }
 
 /// `crm-migrate init` of a project on the sample export, pointed at the sandbox.
-fn project(sandbox: &SandboxHandle, plan: &str) -> (tempfile::TempDir, PathBuf) {
+pub fn project(sandbox: &SandboxHandle, plan: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("zubr");
     let output = run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", plan]);
@@ -53,7 +58,7 @@ fn project(sandbox: &SandboxHandle, plan: &str) -> (tempfile::TempDir, PathBuf) 
     (dir, project)
 }
 
-fn run(args: &[&str]) -> Output {
+pub fn run(args: &[&str]) -> Output {
     let cache = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
         .args(args)
@@ -63,11 +68,11 @@ fn run(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-fn in_project(project: &Path, args: &[&str]) -> Output {
+pub fn in_project(project: &Path, args: &[&str]) -> Output {
     run(&[&["-C", project.to_str().unwrap()], args].concat())
 }
 
-fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
