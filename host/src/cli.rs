@@ -97,6 +97,11 @@ enum Command {
         reports/reconciliation.md. Exit codes: 0 done, 4 not approved, 7 stopped because the daily token budget ran out \
         (on_budget_exhausted = \"stop\"; run apply again after midnight UTC), 1 any other error.")]
     Apply(ApplyArgs),
+    /// Show where the migration stands: approval, runs, each object's fates against the export, tokens left
+    #[command(after_help = "Example:\n  crm-migrate -C acme status\n  crm-migrate -C acme status --json\n\n\
+        Reads state.db and the export; talks to no one. A run without an end was killed or crashed: apply resumes it. \
+        \"open\" counts creates sent whose answer is not journalled (apply looks them up before sending again).")]
+    Status(StatusArgs),
     /// Vet, try out and scaffold plugins
     #[command(
         subcommand,
@@ -196,6 +201,13 @@ struct ApplyArgs {
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
     /// Print progress events and the outcome as JSON lines instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// Print the status as JSON
     #[arg(long)]
     json: bool,
 }
@@ -352,6 +364,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan(&cli.project, &args),
         Command::Approve(args) => approve(&cli.project, &args),
         Command::Apply(args) => apply(&cli.project, &args),
+        Command::Status(args) => status(&cli.project, &args),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
@@ -596,6 +609,17 @@ fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<Exit
         }
         Err(error) => Err(error.into()),
     }
+}
+
+fn status(project_dir: &std::path::Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::open(project_dir)?;
+    let status = crm_migrate::status::status(&project)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", crm_migrate::status::text(&status));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Progress on standard error: each phase's start and end (with its reconciliation), and at most

@@ -13,6 +13,7 @@
 //! mapping    mapping.toml: the model, its text both ways, the checks an edit must pass
 //! approve    a person's approval of the mapping, and the gate apply passes through
 //! apply      the migration: plugins, workspace, records phase by phase, journalled, reconciled
+//! status     where a migration stands: approval, runs, fates per object, tokens left
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
 //! ```
 
@@ -29,6 +30,7 @@ pub mod project;
 pub mod record;
 pub mod records_csv;
 pub mod state;
+pub mod status;
 
 // The host allocates and frees many small strings per record (lifting plugin answers, applying
 // changes); with mimalloc the plugin benchmark ran about 10% faster than with glibc's malloc.

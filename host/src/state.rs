@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub const STATE_FILE: &str = "state.db";
 
 /// The schema this build reads and writes; an older file is migrated forward on open.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS approvals (
 -- Each apply: a sample (a few contacts and what they link to) or the full migration.
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY, kind TEXT NOT NULL, mapping_digest TEXT NOT NULL, started_at TEXT NOT NULL,
-    finished_at TEXT, outcome TEXT);
+    finished_at TEXT, outcome TEXT, tokens INTEGER);
 -- The journal: what became of each source record. `intent` is written before a create is sent,
 -- `created` (with the Pipedrive id) after it is answered; merged, quarantined and excluded carry
 -- the survivor or the reason in `detail`.
@@ -43,8 +43,8 @@ CREATE TABLE IF NOT EXISTS workspace_objects (
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{}: {source}", .path.display())]
-    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("{}: {error}", .path.display())]
+    Sqlite { path: PathBuf, error: rusqlite::Error },
     #[error("{}: written by a newer crm-migrate (schema {found}, this one reads up to {SCHEMA_VERSION})", .path.display())]
     NewerSchema { path: PathBuf, found: i64 },
 }
@@ -68,7 +68,7 @@ impl State {
     /// Opens (creating when missing) `state.db` in the project directory.
     pub fn open(project_dir: &Path) -> Result<State, StateError> {
         let path = project_dir.join(STATE_FILE);
-        let error = |source| StateError::Sqlite { path: path.clone(), source };
+        let error = |source| StateError::Sqlite { path: path.clone(), error: source };
         let connection = Connection::open(&path).map_err(error)?;
         // WAL: a reader (status) never blocks the writer (apply), and a crash loses no committed step.
         connection.pragma_update(None, "journal_mode", "WAL").map_err(error)?;
@@ -82,8 +82,11 @@ impl State {
             .and_then(|text| text.parse().ok());
         match found {
             Some(found) if found > SCHEMA_VERSION => return Err(StateError::NewerSchema { path, found }),
-            // Older schemas only lack tables, which the batch above just created.
+            // Older schemas lack tables, which the batch above just created, and columns:
             _ => {
+                if found == Some(2) {
+                    connection.execute("ALTER TABLE runs ADD COLUMN tokens INTEGER", []).map_err(error)?;
+                }
                 connection
                     .execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
                     .map_err(error)?;
@@ -98,7 +101,7 @@ impl State {
     }
 
     pub(crate) fn error(&self, source: rusqlite::Error) -> StateError {
-        StateError::Sqlite { path: self.path.clone(), source }
+        StateError::Sqlite { path: self.path.clone(), error: source }
     }
 
     pub fn save_workspace(&self, taken_at: &str, url: &str, snapshot_json: &str) -> Result<(), StateError> {

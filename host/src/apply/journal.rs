@@ -72,6 +72,17 @@ impl RunKind {
     }
 }
 
+/// One apply, as the journal remembers it. A run without `finished_at` was killed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Run {
+    pub id: i64,
+    pub kind: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub outcome: Option<String>,
+    pub tokens: Option<u64>,
+}
+
 /// Fate counts of one object.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FateCounts {
@@ -178,7 +189,32 @@ impl Journal {
         )
     }
 
-    pub fn finish(&self, outcome: &str) -> Result<(), StateError> {
-        self.run("UPDATE runs SET finished_at = ?1, outcome = ?2 WHERE id = ?3", params![now_utc(), outcome, self.run_id])
+    /// Closes the run with its outcome and the tokens it spent.
+    pub fn finish(&self, outcome: &str, tokens: u64) -> Result<(), StateError> {
+        self.run("UPDATE runs SET finished_at = ?1, outcome = ?2, tokens = ?3 WHERE id = ?4", params![now_utc(), outcome, tokens as i64, self.run_id])
+    }
+
+    /// The journal to read (status), without starting a run.
+    pub fn read(state: State) -> Journal {
+        Journal { state, run_id: 0 }
+    }
+
+    /// Every run so far, oldest first.
+    pub fn runs(&self) -> Result<Vec<Run>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self.state.connection().prepare("SELECT id, kind, started_at, finished_at, outcome, tokens FROM runs ORDER BY id").map_err(error)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(Run {
+                    id: row.get(0)?,
+                    kind: row.get(1)?,
+                    started_at: row.get(2)?,
+                    finished_at: row.get(3)?,
+                    outcome: row.get(4)?,
+                    tokens: row.get::<_, Option<i64>>(5)?.map(|tokens| tokens as u64),
+                })
+            })
+            .map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
     }
 }

@@ -137,7 +137,7 @@ pub struct PhaseOutcome {
 }
 
 /// The phases after the workspace, each with the objects it moves.
-const PHASES: [(&str, &[ObjectKind]); 5] = [
+pub const PHASES: [(&str, &[ObjectKind]); 5] = [
     ("organizations", &[ObjectKind::Company]),
     ("persons", &[ObjectKind::Contact]),
     ("deals", &[ObjectKind::Deal]),
@@ -185,14 +185,14 @@ pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveC
     let mut links = Links { survivors: source.survivors.clone(), ..Links::default() };
     let result = run_phases(&client, &journal, &mapping, &targets, &source, &mut links, options, reporter, &mut outcome).await;
     outcome.reports = report::write(project, &lock(&journal), &source, &outcome)?;
-    outcome.tokens = client.bill().tokens();
+    outcome.tokens = client.bill().tokens() + client.bill().uncertain_tokens();
     outcome.seconds = started.elapsed().as_secs_f64();
     let finished = match &result {
         Ok(()) => "done",
         Err(error) if error.is_budget_stop() => "stopped: daily budget used up",
         Err(_) => "stopped",
     };
-    lock(&journal).finish(finished)?;
+    lock(&journal).finish(finished, outcome.tokens)?;
     result.map(|()| outcome)
 }
 

@@ -463,3 +463,75 @@ fn a_plugin_that_fails_on_a_batch_has_that_batch_quarantined_and_the_run_reconci
     let persons = canonical(&sandbox.state()).keys().filter(|key| key.starts_with("person ")).count();
     assert_eq!(persons, created, "the other four batches moved");
 }
+
+fn count(state: &BTreeMap<String, Value>, prefix: &str) -> usize {
+    state.keys().filter(|key| key.starts_with(prefix)).count()
+}
+
+#[test]
+fn a_sample_moves_n_contacts_with_what_they_link_to_and_the_full_run_completes_it() {
+    let sandbox = fast(SandboxConfig::default());
+    let (_dir, project) = approved_project(&sandbox);
+    apply(&project, &["--sample", "20"]);
+    let state = canonical(&sandbox.state());
+    let source = source();
+    let contacts: Vec<&(Record, bool)> = source[&ObjectKind::Contact].iter().take(20).collect();
+    let ids: BTreeSet<&str> = contacts.iter().map(|(contact, _)| contact.source_id.as_str()).collect();
+    let good_contacts = contacts.iter().filter(|(_, bad)| !bad).count();
+    assert_eq!(count(&state, "person "), good_contacts, "the first 20 contacts, less the quarantined");
+    let deals: Vec<&(Record, bool)> = source[&ObjectKind::Deal].iter().filter(|(deal, _)| text_of(deal, "contact_id").is_some_and(|c| ids.contains(c.as_str()))).collect();
+    assert_eq!(count(&state, "deal "), deals.iter().filter(|(_, bad)| !bad).count(), "their deals");
+    let mut companies: BTreeSet<String> = contacts.iter().filter_map(|(contact, _)| text_of(contact, "company_id")).collect();
+    companies.extend(deals.iter().filter_map(|(deal, _)| text_of(deal, "company_id")));
+    let companies_in_export = source[&ObjectKind::Company].iter().filter(|(company, bad)| !bad && companies.contains(&company.source_id)).count();
+    assert_eq!(count(&state, "organization "), companies_in_export, "their companies and their deals' companies");
+    let events = source[&ObjectKind::Event].iter().filter(|(event, _)| text_of(event, "contact_id").is_some_and(|c| ids.contains(c.as_str()))).count();
+    assert_eq!(count(&state, "User.com event "), events, "their events");
+
+    let status: Value = serde_json::from_slice(&in_project(&project, &["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["runs"][0]["kind"], "sample");
+    let contacts_left = status["objects"].as_array().unwrap().iter().find(|o| o["object"] == "contact").unwrap()["left"].as_u64().unwrap();
+    assert_eq!(contacts_left, 480, "status says what is left");
+
+    apply(&project, &[]);
+    let full = canonical(&sandbox.state());
+    assert!(full.keys().all(|key| !key.starts_with("DUPLICATE")), "the full run does not create the sample's records again");
+    let good = |kind: ObjectKind| source[&kind].iter().filter(|(_, bad)| !bad).count();
+    assert_eq!(count(&full, "person "), good(ObjectKind::Contact));
+    assert_eq!(count(&full, "deal "), good(ObjectKind::Deal));
+    for (key, value) in &state {
+        assert_eq!(&full[key], value, "{key} as the sample made it");
+    }
+}
+
+#[test]
+fn when_the_daily_budget_runs_out_with_the_stop_policy_apply_stops_cleanly_and_resumes_after_the_reset() {
+    let sandbox = fast(SandboxConfig { daily_token_budget: Some(3_000), ..SandboxConfig::default() });
+    let (_dir, project) = approved_project(&sandbox);
+    let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
+    std::fs::write(project.join("migration.toml"), config.replace("on_budget_exhausted = \"wait\"", "on_budget_exhausted = \"stop\"")).unwrap();
+
+    let stopped = in_project(&project, &["apply", "--concurrency", "16"]);
+    assert_eq!(stopped.status.code(), Some(7), "{}", text(&stopped.stderr));
+    assert!(text(&stopped.stderr).contains("daily API token budget is used up") && text(&stopped.stderr).contains("run `crm-migrate"), "{}", text(&stopped.stderr));
+    let status = text(&in_project(&project, &["status"]).stdout);
+    assert!(status.contains("stopped: daily budget used up"), "{status}");
+
+    // About 7,000 tokens at 3,000 a day: two more days, each run resuming where the last stopped.
+    let mut days = 1;
+    loop {
+        sandbox.advance_clock(Duration::from_secs(24 * 3600));
+        days += 1;
+        let output = in_project(&project, &["apply", "--concurrency", "16"]);
+        match output.status.code() {
+            Some(0) => break,
+            Some(7) if days < 5 => continue,
+            other => panic!("day {days}: {other:?}\n{}", text(&output.stderr)),
+        }
+    }
+    assert_eq!(days, 3, "7,000 tokens take three days of 3,000");
+    let state = canonical(&sandbox.state());
+    assert!(state.keys().all(|key| !key.starts_with("DUPLICATE")));
+    let source = source();
+    assert_eq!(count(&state, "person "), source[&ObjectKind::Contact].iter().filter(|(_, bad)| !bad).count());
+}

@@ -1,0 +1,155 @@
+//! `crm-migrate status`: where a migration stands: the approval (and whether the mapping changed
+//! since), the runs (a run without an end was killed), per phase and object what the journal holds
+//! against the export, the tokens spent and what is left, in tokens, days of budget and time.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::apply::journal::{FateCounts, Journal, Run};
+use crate::apply::{PHASES, source};
+use crate::approve::digest;
+use crate::audit::report::thousands;
+use crate::mapping::MAPPING_FILE;
+use crate::pipedrive::human_duration;
+use crate::plan::{PlanError, open_export};
+use crate::project::Project;
+use crate::record::ObjectKind;
+use crate::state::{Approval, State, StateError};
+
+#[derive(Debug, Serialize)]
+pub struct ObjectStatus {
+    pub phase: &'static str,
+    pub object: ObjectKind,
+    /// Records in the export (conversations: conversations).
+    pub source: u64,
+    pub counts: FateCounts,
+    /// Not yet accounted for (open intents included).
+    pub left: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub approval: Option<Approval>,
+    /// The mapping differs from the approved one (apply refuses until it is approved again).
+    pub mapping_changed: bool,
+    pub runs: Vec<Run>,
+    pub objects: Vec<ObjectStatus>,
+    pub tokens_spent: u64,
+    pub tokens_left: u64,
+    pub calls_left: u64,
+    pub seconds_left: f64,
+    pub daily_budget: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Extract(#[from] crate::extract::ExtractError),
+}
+
+/// Tokens of one create of an object's records.
+fn create_cost(object: ObjectKind) -> u32 {
+    let (method, path) = match object {
+        ObjectKind::Company => ("POST", "/api/v2/organizations"),
+        ObjectKind::Contact => ("POST", "/api/v2/persons"),
+        ObjectKind::Deal => ("POST", "/api/v2/deals"),
+        ObjectKind::Activity | ObjectKind::Event => ("POST", "/api/v2/activities"),
+        ObjectKind::Conversation => ("POST", "/v1/notes"),
+    };
+    pipedrive_api::operation(method, path).map_or(0, |operation| operation.token_cost)
+}
+
+pub fn status(project: &Project) -> Result<Status, StatusError> {
+    let state = State::open(&project.dir)?;
+    let approval = state.last_approval()?;
+    let mapping = std::fs::read_to_string(project.dir.join(MAPPING_FILE)).ok();
+    let mapping_changed = match (&approval, &mapping) {
+        (Some(approval), Some(text)) => approval.digest != digest(text),
+        _ => false,
+    };
+    let source = source::read(&open_export(project)?, None)?;
+    let journal = Journal::read(state);
+    let runs = journal.runs()?;
+    let mut objects = Vec::new();
+    let (mut tokens_left, mut calls_left) = (0, 0);
+    for (phase, kinds) in PHASES {
+        for object in kinds.iter().copied() {
+            let counts = journal.counts(object)?;
+            let source_count = source.in_scope.get(&object).copied().unwrap_or(0);
+            let left = source_count.saturating_sub(counts.created + counts.merged + counts.quarantined + counts.excluded);
+            calls_left += left;
+            tokens_left += left * u64::from(create_cost(object));
+            objects.push(ObjectStatus { phase, object, source: source_count, counts, left });
+        }
+    }
+    let burst = f64::from(project.plan.burst_limit()) / pipedrive_api::BURST_WINDOW.as_secs_f64();
+    Ok(Status {
+        approval,
+        mapping_changed,
+        tokens_spent: runs.iter().filter_map(|run| run.tokens).sum(),
+        runs,
+        objects,
+        tokens_left,
+        calls_left,
+        seconds_left: calls_left as f64 / burst,
+        daily_budget: project.plan.daily_token_budget(project.config.target.seats, project.config.target.top_up_tokens),
+    })
+}
+
+/// The status as a person reads it.
+pub fn text(status: &Status) -> String {
+    let mut out = String::new();
+    match &status.approval {
+        Some(approval) if status.mapping_changed => {
+            let _ = writeln!(out, "mapping: CHANGED since {} approved it at {}: apply refuses until `crm-migrate approve`", approval.approved_by, approval.approved_at);
+        }
+        Some(approval) => {
+            let _ = writeln!(out, "mapping: approved by {} at {} ({})", approval.approved_by, approval.approved_at, approval.digest);
+        }
+        None => out.push_str("mapping: not approved (run `crm-migrate plan`, then `crm-migrate approve`)\n"),
+    }
+    if status.runs.is_empty() {
+        out.push_str("runs: none yet\n");
+    }
+    for run in &status.runs {
+        let end = match (&run.finished_at, &run.outcome) {
+            (Some(finished), Some(outcome)) => format!("{outcome} at {finished}"),
+            _ => "did not finish (killed or crashed; apply resumes it)".to_owned(),
+        };
+        let tokens = run.tokens.map(|tokens| format!(", {} tokens", thousands(tokens))).unwrap_or_default();
+        let _ = writeln!(out, "run {} ({}), started {}: {end}{tokens}", run.id, run.kind, run.started_at);
+    }
+    let _ = writeln!(out, "\n{:<14}{:<14}{:>8}{:>9}{:>8}{:>13}{:>10}{:>7}{:>7}", "phase", "object", "source", "created", "merged", "quarantined", "excluded", "open", "left");
+    for object in &status.objects {
+        let c = object.counts;
+        let _ = writeln!(
+            out,
+            "{:<14}{:<14}{:>8}{:>9}{:>8}{:>13}{:>10}{:>7}{:>7}",
+            object.phase,
+            object.object.as_str(),
+            thousands(object.source),
+            thousands(c.created),
+            thousands(c.merged),
+            thousands(c.quarantined),
+            thousands(c.excluded),
+            thousands(c.intent),
+            thousands(object.left)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\ntokens: {} spent by runs that finished; about {} left for {} creates ({:.2} days of {} a day, {} at the burst limit)",
+        thousands(status.tokens_spent),
+        thousands(status.tokens_left),
+        thousands(status.calls_left),
+        status.tokens_left as f64 / status.daily_budget.max(1) as f64,
+        thousands(status.daily_budget),
+        human_duration(std::time::Duration::from_secs_f64(status.seconds_left))
+    );
+    out
+}
