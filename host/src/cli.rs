@@ -195,7 +195,7 @@ struct ApplyArgs {
     #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crm_migrate::apply::PHASE_NAMES))]
     phase: Option<String>,
     /// Creates in flight at once; the client paces them to the account's burst limit either way
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Records per plugin call (a call that fails quarantines its batch, and the run goes on)
     #[arg(long, default_value_t = 1000)]

@@ -182,7 +182,7 @@ pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveC
     reporter.report(ProgressEvent::PhaseDone { phase: "workspace", reconciliation: Vec::new(), tokens: workspace_phase.tokens, seconds: workspace_phase.seconds });
 
     let mut outcome = ApplyOutcome { run_id: lock(&journal).run_id, kind: kind.as_str(), phases: vec![workspace_phase], tokens: 0, seconds: 0.0, notes: Vec::new(), reports: Vec::new() };
-    let mut links = Links { survivors: source.survivors.clone(), ..Links::default() };
+    let mut links = Links { survivors: source.survivors.clone(), contacts: contact_emails(&source), ..Links::default() };
     let result = run_phases(&client, &journal, &mapping, &targets, &source, &mut links, options, reporter, &mut outcome).await;
     outcome.reports = report::write(project, &lock(&journal), &source, &outcome)?;
     outcome.tokens = client.bill().tokens() + client.bill().uncertain_tokens();
@@ -340,6 +340,25 @@ fn scope_ids(source: &Source, object: ObjectKind) -> HashSet<String> {
     };
     ids.extend(source.settled.iter().filter(|settled| settled.object == object).map(|settled| settled.source_id.clone()));
     ids
+}
+
+/// Contact id -> (email, name) of every contact with an email, for meeting attendees.
+fn contact_emails(source: &Source) -> HashMap<String, (String, String)> {
+    let text = |record: &Record, field: &str| match record.get(field) {
+        Some(Value::Text(text)) => text.trim().to_owned(),
+        _ => String::new(),
+    };
+    source
+        .records
+        .get(&ObjectKind::Contact)
+        .into_iter()
+        .flatten()
+        .filter(|contact| !text(contact, "email").is_empty())
+        .map(|contact| {
+            let name = [text(contact, "first_name"), text(contact, "last_name")].into_iter().filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" ");
+            (contact.source_id.clone(), (text(contact, "email"), name))
+        })
+        .collect()
 }
 
 fn add_links(links: &mut Links, object: ObjectKind, created: &HashMap<String, u64>, source: &Source) {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::extract::Issue;
 use crate::mapping::{Landing, Mapping};
-use crate::pipedrive::{ContactPoint, CustomValue, CustomValues, DealStatus, EntityKind, NewActivity, NewDeal, NewNote, NewOrganization, NewPerson, Participant};
+use crate::pipedrive::{Attendee, ContactPoint, CustomValue, CustomValues, DealStatus, EntityKind, NewActivity, NewDeal, NewNote, NewOrganization, NewPerson, Participant};
 use crate::plan::profile::plain;
 use crate::record::{DateTime, ObjectKind, Record, Value};
 
@@ -36,6 +36,8 @@ pub struct Links {
     pub deals: HashMap<String, u64>,
     /// Contact merged away -> its survivor.
     pub survivors: HashMap<String, String>,
+    /// User.com contact id -> (email, name), for meeting attendees.
+    pub contacts: HashMap<String, (String, String)>,
 }
 
 impl Links {
@@ -347,13 +349,25 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
         Some(Value::Number(minutes)) if *minutes > 0.0 => Some(format!("{:02}:{:02}", (*minutes as u64) / 60, (*minutes as u64) % 60)),
         _ => None,
     };
+    let person = mapped.text("participants").and_then(|contact| links.person(&contact).map(|person_id| (contact, person_id)));
+    // An event is a meeting: its contact is invited, by email.
+    let attendees = match (&person, event) {
+        (Some((contact, person_id)), true) => links
+            .contacts
+            .get(contact)
+            .map(|(email, name)| Attendee { email: email.clone(), name: Some(name.clone()).filter(|name| !name.is_empty()), person_id: Some(*person_id) })
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
     Ok(NewActivity {
         subject: mapped.text("subject").unwrap_or_else(|| if event { "User.com event".to_owned() } else { "Activity".to_owned() }),
         type_key,
         owner_id: Some(targets.owner(mapped.text("owner_id").as_deref())),
         deal_id: mapped.text("deal_id").and_then(|deal| links.deals.get(&deal).copied()),
         org_id: mapped.text("org_id").and_then(|company| links.organizations.get(&company).copied()),
-        participants: mapped.text("participants").and_then(|contact| links.person(&contact)).map(|person_id| Participant { person_id, primary: true }).into_iter().collect(),
+        participants: person.map(|(_, person_id)| Participant { person_id, primary: true }).into_iter().collect(),
+        attendees,
         due_date: due.as_ref().map(|(date, _)| date.clone()),
         due_time: due.and_then(|(_, time)| time).map(|time| time[..5].to_owned()),
         duration,

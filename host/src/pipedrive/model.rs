@@ -282,6 +282,16 @@ pub struct Participant {
     pub primary: bool,
 }
 
+/// Someone invited to a meeting, by email (and, when known, as a person).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attendee {
+    pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<u64>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NewActivity {
     pub subject: String,
@@ -296,6 +306,8 @@ pub struct NewActivity {
     pub org_id: Option<u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub participants: Vec<Participant>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attendees: Vec<Attendee>,
     /// `YYYY-MM-DD`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub due_date: Option<String>,

@@ -163,6 +163,7 @@ fn canonical(state: &Value) -> BTreeMap<String, Value> {
             json!({
                 "subject": record["subject"], "type": record["type"], "done": record["done"], "due_date": record["due_date"], "due_time": record["due_time"],
                 "duration": record["duration"], "note": record["note"], "owner": user(&record["owner_id"]), "participants": participants,
+                "attendees": record["attendees"].as_array().into_iter().flatten().map(|a| a["email"].clone()).collect::<Vec<_>>(),
                 "deal": marker_of("deal", "deals", &record["deal_id"]), "org": marker_of("organization", "organizations", &record["org_id"]),
             }),
         );
@@ -308,9 +309,13 @@ fn a_full_apply_lands_every_record_as_the_source_says_and_reconciles() {
         let due = utc(activity, "due_date").unwrap();
         assert_eq!((landed["due_date"].clone(), landed["due_time"].clone()), (json!(&due[..10]), json!(&due[11..16])));
     }
+    let emails: HashMap<&str, String> = source[&ObjectKind::Contact].iter().filter_map(|(c, _)| Some((c.source_id.as_str(), text_of(c, "email")?))).collect();
     for (event, _) in &source[&ObjectKind::Event] {
         let landed = &state[&format!("User.com event {}", event.source_id)];
         assert_eq!((landed["type"].clone(), landed["done"].clone(), landed["subject"].clone()), (json!("meeting"), json!(true), json!(text_of(event, "name"))));
+        let contact = text_of(event, "contact_id").filter(|c| created("person", c));
+        let invited: Vec<&String> = contact.as_deref().and_then(|c| emails.get(c)).into_iter().collect();
+        assert_eq!(landed["attendees"], json!(invited), "event {}: its contact invited by email", event.source_id);
     }
 
     // Notes: one per conversation, on its person, at its first message's time, every message in it.
@@ -351,9 +356,32 @@ fn runs_killed_at_random_instants_with_faults_on_end_like_a_clean_run() {
     apply(&clean_project, &[]);
     let expected = canonical(&clean.state());
 
-    let faults = Faults { seed: 11, server_error_rate: 0.05, lost_response_rate: 0.02, ..Faults::default() };
-    let faulty = fast(SandboxConfig { faults, ..SandboxConfig::default() });
+    let faults = Faults { seed: 11, server_error_rate: 0.05, lost_response_rate: 0.02, dropped_connection_rate: 0.01, ..Faults::default() };
+    let faulty = prepared_sandbox_with(SandboxConfig { burst_limit: Some(300), faults, ..SandboxConfig::default() });
     let (_dir, project) = approved_project(&faulty);
+    // Another integration on the same token takes half the burst window in bursts (honouring
+    // retry-after, as a well-behaved client does): apply meets 429s it must wait out.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let neighbour = {
+        let (stop, url) = (stop.clone(), format!("{}/api/v1/users/me", faulty.url()));
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let http = crate::pipedrive_support::http_client();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    for _ in 0..150 {
+                        let Ok(answer) = http.get(&url).header("x-api-token", TOKEN).send().await else { break };
+                        if answer.status() == 429 {
+                            let retry_after: u64 = answer.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+                            tokio::time::sleep(Duration::from_secs(retry_after)).await;
+                            break;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(1000)).await;
+                }
+            })
+        })
+    };
     let cache = tempfile::tempdir().unwrap();
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
     let mut kills = 0;
@@ -395,9 +423,12 @@ fn runs_killed_at_random_instants_with_faults_on_end_like_a_clean_run() {
             }
         }
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    neighbour.join().unwrap();
     assert!(finished && kills >= 10, "{kills} kills, finished: {finished}");
     let stats = faulty.stats();
-    assert!(stats.server_errors > 0 && stats.lost_responses > 0, "faults happened: {stats:?}");
+    assert!(stats.server_errors > 0 && stats.lost_responses > 0 && stats.dropped_connections > 0, "faults happened: {stats:?}");
+    assert!(stats.burst_429s > 0 && stats.blocked_403s == 0, "429 bursts happened and were honoured: {stats:?}");
     let landed = canonical(&faulty.state());
     let duplicates: Vec<&String> = landed.keys().filter(|key| key.starts_with("DUPLICATE")).collect();
     assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");

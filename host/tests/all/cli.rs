@@ -133,9 +133,8 @@ fn sandbox_serve_answers_like_pipedrive_and_keeps_the_account_across_restarts() 
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
         assert!(child.wait().unwrap().success(), "Ctrl-C ends the sandbox cleanly");
     };
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let http = reqwest::Client::new();
+    let http = crate::pipedrive_support::http_client();
     let call = |method: reqwest::Method, url: String, body: Option<&str>| {
         runtime.block_on(async {
             let mut request = http.request(method, url).header("x-api-token", "sandbox-token");

@@ -73,3 +73,9 @@ pub fn live_persons(state: &Value) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+/// A plain HTTP client for requests the tests send themselves (another integration's).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

@@ -49,7 +49,7 @@ async fn a_burst_of_429s_is_recovered_without_losing_or_repeating_a_write() {
     let sandbox = sandbox(SandboxConfig { plan: Plan::Lite, ..SandboxConfig::default() });
     let client = client(&sandbox, Plan::Lite);
     // Built after the client, which installed the process's TLS crypto provider.
-    let neighbour = reqwest::Client::new();
+    let neighbour = crate::pipedrive_support::http_client();
     let url = format!("{}/api/v1/users/me", sandbox.url());
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // The neighbour sends bursts of 8 and, being well-behaved, waits out a 429's retry-after.
