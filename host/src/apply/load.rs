@@ -5,7 +5,7 @@
 //! before anything is sent again: no duplicates, no gaps.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
@@ -54,10 +54,6 @@ async fn send(client: &PipedriveClient, payload: &Payload, marker: Option<&Marke
     })
 }
 
-fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
-    journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Sends every job, `concurrency` at a time. Returns the ids created (source id -> Pipedrive id)
 /// and the source ids whose outcome stayed unknown (their intents open). A rejected record is
 /// quarantined with Pipedrive's reason. An error that stops the run (budget used up with the
@@ -65,7 +61,7 @@ fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
 /// been answered and journalled.
 pub async fn send_all(
     client: &Arc<PipedriveClient>,
-    journal: &Mutex<Journal>,
+    journal: &Journal,
     object: ObjectKind,
     targets: &Targets,
     jobs: Vec<Job>,
@@ -83,7 +79,7 @@ pub async fn send_all(
     loop {
         while stop.is_none() && in_flight.len() < concurrency.max(1) {
             let Some(job) = queue.next() else { break };
-            lock(journal).set(object, &job.source_id, Fate::Intent, None, None)?;
+            journal.set(object, &job.source_id, Fate::Intent, None, None)?;
             let client = client.clone();
             let marker = marker_code.as_ref().map(|field_code| Marker { field_code: field_code.clone(), value: job.source_id.clone() });
             in_flight.spawn(async move {
@@ -96,11 +92,11 @@ pub async fn send_all(
         done += 1;
         match result {
             Ok(id) => {
-                lock(journal).set(object, &source_id, Fate::Created, Some(id), None)?;
+                journal.set(object, &source_id, Fate::Created, Some(id), None)?;
                 created.insert(source_id, id);
             }
             Err(ClientError::Rejected { status, message, .. }) => {
-                lock(journal).set(object, &source_id, Fate::Quarantined, None, Some(&format!("Pipedrive refused it ({status}): {message}")))?;
+                journal.set(object, &source_id, Fate::Quarantined, None, Some(&format!("Pipedrive refused it ({status}): {message}")))?;
             }
             Err(ClientError::WriteOutcomeUnknown { .. } | ClientError::GaveUp { .. }) => unknown.push(source_id),
             Err(error) => {

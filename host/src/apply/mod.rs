@@ -20,7 +20,7 @@ pub mod source;
 pub mod workspace;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::approve::{GateError, require_approval};
@@ -173,18 +173,21 @@ pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveC
     let started = Instant::now();
     let Prepared { approval, mapping, source, needs } = prepared;
     let kind = if options.sample.is_some() { RunKind::Sample } else { RunKind::Full };
-    let journal = Mutex::new(Journal::start(State::open(&project.dir)?, kind, &approval.digest)?);
-    settle_plugin_fates(&journal, &source)?;
-    reporter.report(ProgressEvent::PhaseStarted { phase: "workspace", records: 0 });
-    let tokens_before = client.bill().tokens();
-    let targets = workspace::ensure(&client, project.config.target.url.get_ref(), &mapping, needs, &lock(&journal)).await?;
-    let workspace_phase = PhaseOutcome { phase: "workspace", reconciliation: Vec::new(), tokens: client.bill().tokens() - tokens_before, seconds: started.elapsed().as_secs_f64() };
-    reporter.report(ProgressEvent::PhaseDone { phase: "workspace", reconciliation: Vec::new(), tokens: workspace_phase.tokens, seconds: workspace_phase.seconds });
-
-    let mut outcome = ApplyOutcome { run_id: lock(&journal).run_id, kind: kind.as_str(), phases: vec![workspace_phase], tokens: 0, seconds: 0.0, notes: Vec::new(), reports: Vec::new() };
-    let mut links = Links { survivors: source.survivors.clone(), contacts: contact_emails(&source), ..Links::default() };
-    let result = run_phases(&client, &journal, &mapping, &targets, &source, &mut links, options, reporter, &mut outcome).await;
-    outcome.reports = report::write(project, &lock(&journal), &source, &outcome)?;
+    let journal = Journal::start(State::open(&project.dir)?, kind, &approval.digest)?;
+    let mut outcome = ApplyOutcome { run_id: journal.run_id, kind: kind.as_str(), phases: Vec::new(), tokens: 0, seconds: 0.0, notes: Vec::new(), reports: Vec::new() };
+    let result = async {
+        settle_plugin_fates(&journal, &source)?;
+        reporter.report(ProgressEvent::PhaseStarted { phase: "workspace", records: 0 });
+        let tokens_before = client.bill().tokens();
+        let targets = workspace::ensure(&client, project.config.target.url.get_ref(), &mapping, needs, &journal).await?;
+        let workspace_phase = PhaseOutcome { phase: "workspace", reconciliation: Vec::new(), tokens: client.bill().tokens() - tokens_before, seconds: started.elapsed().as_secs_f64() };
+        reporter.report(ProgressEvent::PhaseDone { phase: "workspace", reconciliation: Vec::new(), tokens: workspace_phase.tokens, seconds: workspace_phase.seconds });
+        outcome.phases.push(workspace_phase);
+        let mut links = Links { survivors: source.survivors.clone(), contacts: contact_emails(&source), ..Links::default() };
+        run_phases(&client, &journal, &mapping, &targets, &source, &mut links, options, reporter, &mut outcome).await
+    }
+    .await;
+    outcome.reports = report::write(project, &journal, &source, &outcome)?;
     outcome.tokens = client.bill().tokens() + client.bill().uncertain_tokens();
     outcome.seconds = started.elapsed().as_secs_f64();
     let finished = match &result {
@@ -192,17 +195,12 @@ pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveC
         Err(error) if error.is_budget_stop() => "stopped: daily budget used up",
         Err(_) => "stopped",
     };
-    lock(&journal).finish(finished, outcome.tokens)?;
+    journal.finish(finished, outcome.tokens)?;
     result.map(|()| outcome)
 }
 
-fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
-    journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Journals what the plugins decided, except for records an earlier run already created.
-fn settle_plugin_fates(journal: &Mutex<Journal>, source: &Source) -> Result<(), ApplyError> {
-    let journal = lock(journal);
+fn settle_plugin_fates(journal: &Journal, source: &Source) -> Result<(), ApplyError> {
     let mut created: HashMap<ObjectKind, HashSet<String>> = HashMap::new();
     for settled in &source.settled {
         let done = created.entry(settled.object).or_insert_with(|| {
@@ -257,7 +255,7 @@ fn workspace_needs(project: &Project, mapping: &Mapping, source: &Source, catalo
 #[allow(clippy::too_many_arguments)]
 async fn run_phases(
     client: &Arc<PipedriveClient>,
-    journal: &Mutex<Journal>,
+    journal: &Journal,
     mapping: &Mapping,
     targets: &Targets,
     source: &Source,
@@ -277,12 +275,12 @@ async fn run_phases(
         let mut reconciliation = Vec::new();
         for object in objects.iter().copied() {
             let scope = scope_ids(source, object);
-            let entries = lock(journal).entries(object)?;
+            let entries = journal.entries(object)?;
             // Created before (an earlier run, the sample): linked, not sent again.
             let mut created: HashMap<String, u64> = entries.iter().filter(|(_, e)| e.fate == Fate::Created).filter_map(|(id, e)| Some((id.clone(), e.pipedrive_id?))).collect();
             let open: Vec<String> = entries.iter().filter(|(id, e)| e.fate == Fate::Intent && scope.contains(*id)).map(|(id, _)| id.clone()).collect();
             for (id, pipedrive_id) in load::resolve(client, object, targets, &open).await? {
-                lock(journal).set(object, &id, Fate::Created, Some(pipedrive_id), None)?;
+                journal.set(object, &id, Fate::Created, Some(pipedrive_id), None)?;
                 created.insert(id, pipedrive_id);
             }
             add_links(links, object, &created, source);
@@ -299,7 +297,7 @@ async fn run_phases(
                         order.push(source_id.clone());
                         payloads.insert(source_id, payload);
                     }
-                    Err(reason) => lock(journal).set(object, &source_id, Fate::Quarantined, None, Some(&reason))?,
+                    Err(reason) => journal.set(object, &source_id, Fate::Quarantined, None, Some(&reason))?,
                 }
             }
             let jobs = |ids: &[String]| ids.iter().map(|id| Job { source_id: id.clone(), payload: payloads[id].clone() }).collect::<Vec<_>>();
@@ -314,13 +312,13 @@ async fn run_phases(
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let found = load::resolve(client, object, targets, &unknown).await?;
                 for (id, pipedrive_id) in &found {
-                    lock(journal).set(object, id, Fate::Created, Some(*pipedrive_id), None)?;
+                    journal.set(object, id, Fate::Created, Some(*pipedrive_id), None)?;
                 }
                 add_links(links, object, &found, source);
                 let again: Vec<String> = unknown.into_iter().filter(|id| !found.contains_key(id)).collect();
                 pending = jobs(&again);
             }
-            reconciliation.push(reconcile(phase, object, &scope, &lock(journal).entries(object)?)?);
+            reconciliation.push(reconcile(phase, object, &scope, &journal.entries(object)?)?);
         }
         let tokens = client.bill().tokens() - tokens_before;
         let seconds = started.elapsed().as_secs_f64();
