@@ -122,7 +122,9 @@ pub struct Needs {
 }
 
 /// Makes the workspace hold what the mapping needs; returns the ids records are written with.
-pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, needs: Needs, journal: &Journal) -> Result<Targets, ApplyError> {
+///
+/// With `write` off (verify), nothing is created: what is missing is an error.
+pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, needs: Needs, journal: &Journal, write: bool) -> Result<Targets, ApplyError> {
     let mut workspace = Workspace::read(client, url, now_utc()).await?;
     let mut targets = Targets { tag_labels: needs.tag_labels.clone(), ..Targets::default() };
 
@@ -135,7 +137,7 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
     }
 
     for entity in [EntityKind::Organization, EntityKind::Person, EntityKind::Deal] {
-        let field = ensure_field(client, &mut workspace, journal, entity, MARKER_FIELD, FieldType::Varchar, &[]).await?;
+        let field = ensure_field(client, &mut workspace, journal, write, entity, MARKER_FIELD, FieldType::Varchar, &[]).await?;
         targets.markers.insert(entity, field.field_code);
     }
     for entry in &mapping.fields {
@@ -155,7 +157,7 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
                         for label in &missing {
                             journal.record_workspace_object("option", &format!("{}:{}", entity_name(entity), existing.field_name), label, "", true)?;
                         }
-                        let after = add_options(client, entity, &existing.field_code, &missing).await?;
+                        let after = add_options(client, write, entity, &existing.field_code, &missing).await?;
                         for option in &after {
                             if missing.iter().any(|label| same_name(label, &option.label)) {
                                 let id = option.numeric_id().map(|id| id.to_string()).unwrap_or_default();
@@ -170,9 +172,9 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
                 targets.fields.insert(key, CustomTarget { code: existing.field_code, field_type: existing.field_type, options, values: values.clone(), time_code: None, currency: None });
             }
             Landing::New { field, ty, options, currency } => {
-                let created = ensure_field(client, &mut workspace, journal, entity, field, field_type(*ty), options).await?;
+                let created = ensure_field(client, &mut workspace, journal, write, entity, field, field_type(*ty), options).await?;
                 let time_code = if *ty == NewFieldType::DateTime {
-                    Some(ensure_field(client, &mut workspace, journal, entity, &time_field_name(field), FieldType::Time, &[]).await?.field_code)
+                    Some(ensure_field(client, &mut workspace, journal, write, entity, &time_field_name(field), FieldType::Time, &[]).await?.field_code)
                 } else {
                     None
                 };
@@ -194,6 +196,8 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
             None => {
                 journal.record_workspace_object("pipeline", "", &pipeline.name, "", true)?;
                 let created = create_or_find(
+                    write,
+                    &format!("the pipeline '{}'", pipeline.name),
                     async || client.create_pipeline(&pipeline.name).await,
                     async || Ok(client.pipelines().await?.into_iter().find(|found| !found.is_deleted && same_name(&found.name, &pipeline.name))),
                 )
@@ -214,6 +218,8 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
                 None => {
                     journal.record_workspace_object("stage", &scope, &stage.target, "", true)?;
                     let created = create_or_find(
+                        write,
+                        &format!("the stage '{}' of '{}'", stage.target, pipeline.name),
                         async || client.create_stage(&NewStage { name: stage.target.clone(), pipeline_id, deal_probability: None }).await,
                         async || Ok(client.stages(Some(pipeline_id)).await?.into_iter().find(|found| !found.is_deleted && same_name(&found.name, &stage.target))),
                     )
@@ -228,10 +234,10 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
     }
 
     for choice in &mapping.activity_types {
-        let kind = ensure_activity_type(client, &mut workspace, journal, &choice.target).await?;
+        let kind = ensure_activity_type(client, &mut workspace, journal, write, &choice.target).await?;
         targets.activity_types.insert(choice.source.clone(), kind.key_string);
     }
-    targets.event_type = ensure_activity_type(client, &mut workspace, journal, &mapping.event_activity_type.target).await?.key_string;
+    targets.event_type = ensure_activity_type(client, &mut workspace, journal, write, &mapping.event_activity_type.target).await?.key_string;
 
     for (entity, labels) in &needs.labels {
         let existing = workspace.standard_field(*entity, "label").cloned();
@@ -245,7 +251,7 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
             for label in &missing {
                 journal.record_workspace_object("label", entity_name(*entity), label, "", true)?;
             }
-            let after = add_options(client, *entity, "label", &missing).await?;
+            let after = add_options(client, write, *entity, "label", &missing).await?;
             known.extend(after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))));
             for label in &missing {
                 let id = known.get(&label.to_lowercase()).map(u64::to_string).unwrap_or_default();
@@ -261,7 +267,16 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
 
 /// Sends a create; when its answer is lost (or the client gave up on it), looks whether it was
 /// applied after all (by name, in a fresh listing) before sending it again.
-async fn create_or_find<T>(create: impl AsyncFn() -> Result<T, ClientError>, find: impl AsyncFn() -> Result<Option<T>, ClientError>) -> Result<T, ApplyError> {
+/// Without `write`, nothing is sent: `what` is reported missing.
+async fn create_or_find<T>(
+    write: bool,
+    what: &str,
+    create: impl AsyncFn() -> Result<T, ClientError>,
+    find: impl AsyncFn() -> Result<Option<T>, ClientError>,
+) -> Result<T, ApplyError> {
+    if !write {
+        return Err(ApplyError::Workspace(format!("{what} is not in Pipedrive (deleted since apply?)")));
+    }
     for _ in 0..3 {
         match create().await {
             Ok(created) => return Ok(created),
@@ -278,8 +293,10 @@ async fn create_or_find<T>(create: impl AsyncFn() -> Result<T, ClientError>, fin
 }
 
 /// Adds options to a field (labels to `label`), each once even when an answer is lost.
-async fn add_options(client: &PipedriveClient, entity: EntityKind, field_code: &str, labels: &[String]) -> Result<Vec<FieldOption>, ApplyError> {
+async fn add_options(client: &PipedriveClient, write: bool, entity: EntityKind, field_code: &str, labels: &[String]) -> Result<Vec<FieldOption>, ApplyError> {
     create_or_find(
+        write,
+        &format!("the options {} of {} field {field_code}", labels.join(", "), entity_name(entity)),
         async || client.add_field_options(entity, field_code, labels).await,
         async || {
             let fields = client.fields(entity).await?;
@@ -293,10 +310,12 @@ async fn add_options(client: &PipedriveClient, entity: EntityKind, field_code: &
 
 /// A custom field by name, created when the account lacks it. The journal learns of a create
 /// before it is sent, so that a field whose answer was lost is still known as apply's own.
+#[allow(clippy::too_many_arguments)]
 async fn ensure_field(
     client: &PipedriveClient,
     workspace: &mut Workspace,
     journal: &Journal,
+    write: bool,
     entity: EntityKind,
     name: &str,
     field_type: FieldType,
@@ -309,6 +328,8 @@ async fn ensure_field(
     }
     journal.record_workspace_object("field", entity_name(entity), name, "", true)?;
     let created = create_or_find(
+        write,
+        &format!("the {} field '{name}'", entity_name(entity)),
         async || client.create_field(entity, &NewField { field_name: name.to_owned(), field_type, options: options.to_vec() }).await,
         async || Ok(client.fields(entity).await?.into_iter().find(|field| field.is_custom_field && same_name(&field.field_name, name))),
     )
@@ -323,7 +344,7 @@ async fn ensure_field(
     Ok(created)
 }
 
-async fn ensure_activity_type(client: &PipedriveClient, workspace: &mut Workspace, journal: &Journal, name: &str) -> Result<ActivityType, ApplyError> {
+async fn ensure_activity_type(client: &PipedriveClient, workspace: &mut Workspace, journal: &Journal, write: bool, name: &str) -> Result<ActivityType, ApplyError> {
     if let Some(existing) = workspace.activity_type(name) {
         let created = journal.workspace_object("activity_type", "", name)?.is_some_and(|(_, created)| created);
         journal.record_workspace_object("activity_type", "", name, &existing.id.to_string(), created)?;
@@ -331,6 +352,8 @@ async fn ensure_activity_type(client: &PipedriveClient, workspace: &mut Workspac
     }
     journal.record_workspace_object("activity_type", "", name, "", true)?;
     let created = create_or_find(
+        write,
+        &format!("the activity type '{name}'"),
         async || client.create_activity_type(name, "task").await,
         async || Ok(client.activity_types().await?.into_iter().find(|found| found.active_flag && same_name(&found.name, name))),
     )

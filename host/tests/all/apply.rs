@@ -179,6 +179,7 @@ fn canonical(state: &Value) -> BTreeMap<String, Value> {
 
 #[test]
 fn a_full_apply_lands_every_record_as_the_source_says_and_reconciles() {
+    let _machine = crate::support::heavy();
     let sandbox = fast(SandboxConfig::default());
     let (_dir, project) = approved_project(&sandbox);
     let output = apply(&project, &[]);
@@ -351,6 +352,7 @@ fn a_full_apply_lands_every_record_as_the_source_says_and_reconciles() {
 #[cfg(unix)]
 #[test]
 fn runs_killed_at_random_instants_with_faults_on_end_like_a_clean_run() {
+    let _machine = crate::support::heavy();
     let clean = fast(SandboxConfig::default());
     let (_clean_dir, clean_project) = approved_project(&clean);
     apply(&clean_project, &[]);
@@ -442,6 +444,7 @@ fn runs_killed_at_random_instants_with_faults_on_end_like_a_clean_run() {
 
 #[test]
 fn a_plugin_that_fails_on_a_batch_has_that_batch_quarantined_and_the_run_reconciles() {
+    let _machine = crate::support::heavy();
     // The sample export, with one contact marked for the hostile plugin's attack.
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
@@ -501,6 +504,7 @@ fn count(state: &BTreeMap<String, Value>, prefix: &str) -> usize {
 
 #[test]
 fn a_sample_moves_n_contacts_with_what_they_link_to_and_the_full_run_completes_it() {
+    let _machine = crate::support::heavy();
     let sandbox = fast(SandboxConfig::default());
     let (_dir, project) = approved_project(&sandbox);
     apply(&project, &["--sample", "20"]);
@@ -537,6 +541,7 @@ fn a_sample_moves_n_contacts_with_what_they_link_to_and_the_full_run_completes_i
 
 #[test]
 fn when_the_daily_budget_runs_out_with_the_stop_policy_apply_stops_cleanly_and_resumes_after_the_reset() {
+    let _machine = crate::support::heavy();
     let sandbox = fast(SandboxConfig { daily_token_budget: Some(3_000), ..SandboxConfig::default() });
     let (_dir, project) = approved_project(&sandbox);
     let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();

@@ -84,6 +84,7 @@ fn bad_input_and_bad_config_are_errors_naming_what_is_wrong() {
 
 #[test]
 fn plugin_new_scaffolds_a_crate_that_passes_its_tests_and_vets() {
+    let _machine = crate::support::heavy();
     let dir = tempfile::tempdir().unwrap();
     let crate_dir = dir.path().join("acme-rules");
     let output = crm_migrate(&["plugin", "new", "acme-rules", "--dir", crate_dir.to_str().unwrap()]);
@@ -113,6 +114,7 @@ fn plugin_new_scaffolds_a_crate_that_passes_its_tests_and_vets() {
 
 #[test]
 fn sandbox_serve_answers_like_pipedrive_and_keeps_the_account_across_restarts() {
+    let _machine = crate::support::heavy();
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("account.json");

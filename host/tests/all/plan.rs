@@ -187,6 +187,7 @@ const EXPECTED_LANDINGS: &[&str] = &[
 
 #[test]
 fn plan_reuses_what_the_workspace_has_proposes_the_rest_and_bills_it() {
+    let _machine = crate::support::heavy();
     let sandbox = prepared_sandbox();
     let writes_before = sandbox.stats().writes_applied;
     let (_dir, project) = project(&sandbox, "growth");
@@ -257,6 +258,7 @@ fn plan_reuses_what_the_workspace_has_proposes_the_rest_and_bills_it() {
 
 #[test]
 fn a_lite_account_with_one_seat_is_told_that_100_000_contacts_take_days_and_how_the_run_pauses() {
+    let _machine = crate::support::heavy();
     use crm_migrate::plan::{bill, changes::WorkspaceChanges, profile, report};
     let object = |kind, records| profile::ObjectProfile { kind, file: String::new(), records, attributes: Vec::new() };
     let profile = profile::SourceProfile {
@@ -285,6 +287,7 @@ fn edit(project: &Path, from: &str, to: &str) -> usize {
 
 #[test]
 fn a_replan_keeps_edits_and_bad_edits_are_refused_with_their_line() {
+    let _machine = crate::support::heavy();
     let sandbox = prepared_sandbox();
     let (_dir, project) = project(&sandbox, "growth");
     assert!(in_project(&project, &["plan"]).status.success());
@@ -336,6 +339,7 @@ fn a_replan_keeps_edits_and_bad_edits_are_refused_with_their_line() {
 
 #[test]
 fn apply_is_refused_without_an_approval_and_after_the_mapping_changed() {
+    let _machine = crate::support::heavy();
     let sandbox = prepared_sandbox();
     let (_dir, project) = project(&sandbox, "premium");
     let refused = in_project(&project, &["apply"]);
@@ -380,6 +384,7 @@ fn apply_is_refused_without_an_approval_and_after_the_mapping_changed() {
 
 #[test]
 fn the_opt_out_is_the_marketing_status_only_where_the_account_has_campaigns() {
+    let _machine = crate::support::heavy();
     let with_campaigns = sandbox(SandboxConfig { campaigns: true, ..SandboxConfig::default() });
     let (_dir, project) = project(&with_campaigns, "growth");
     assert!(in_project(&project, &["plan"]).status.success());
@@ -399,6 +404,7 @@ fn the_opt_out_is_the_marketing_status_only_where_the_account_has_campaigns() {
 
 #[test]
 fn the_label_plugin_decides_which_tags_become_labels() {
+    let _machine = crate::support::heavy();
     let sandbox = prepared_sandbox();
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("zubr");

@@ -11,6 +11,7 @@ use crate::pipedrive_support::{client, client_config, create_persons, live_perso
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steady_load_at_every_plan_sees_no_429() {
+    let _machine = crate::support::timing_sensitive();
     let mut runs = tokio::task::JoinSet::new();
     for plan in Plan::ALL {
         runs.spawn(async move {
@@ -33,6 +34,7 @@ async fn steady_load_at_every_plan_sees_no_429() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_learns_the_accounts_limit_from_the_first_answer() {
+    let _machine = crate::support::timing_sensitive();
     // The account allows 10 requests per 2 s; the client was told it is on Premium (100).
     let sandbox = sandbox(SandboxConfig { plan: Plan::Premium, burst_limit: Some(10), ..SandboxConfig::default() });
     let client = client(&sandbox, Plan::Premium);

@@ -40,3 +40,17 @@ pub fn contact(id: &str, fields: &[(&str, &str)]) -> Record {
 pub fn contacts(prefix: &str, n: usize) -> Vec<Record> {
     (0..n).map(|i| contact(&format!("{prefix}-{i}"), &[("email", &format!("user{i}@example.org"))])).collect()
 }
+
+/// The machine, shared out among the tests of this binary. Tests that measure pacing (no 429 at
+/// steady load) take it for themselves; tests that load it heavily (whole migrations in child
+/// processes, crate builds) share it with each other. On a 2-core CI machine a parallel
+/// migration once starved a paced client long enough for a request to meet a 429.
+static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+pub fn timing_sensitive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    MACHINE.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn heavy() -> std::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
