@@ -31,6 +31,8 @@ const EXIT_MAPPING_INVALID: u8 = 5;
 const EXIT_DECLINED: u8 = 6;
 /// `apply` stopped because the daily token budget ran out (policy "stop"); run it again later.
 const EXIT_BUDGET_STOP: u8 = 7;
+/// `verify` found records that are not as the mapping says.
+const EXIT_NOT_VERIFIED: u8 = 8;
 
 #[derive(Parser)]
 #[command(
@@ -39,7 +41,7 @@ const EXIT_BUDGET_STOP: u8 = 7;
     about = "Move a CRM from User.com to Pipedrive; per-customer rules run as sandboxed WebAssembly plugins",
     after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined), \
                   4 apply refused (mapping not approved, or changed since), 5 the mapping has problems, 6 approval declined, \
-                  7 apply stopped at the daily token budget (run it again after the reset).\n\
+                  7 apply stopped at the daily token budget (run it again after the reset), 8 verify found differences.\n\
                   A migration: init -> audit -> plan -> approve -> apply.\n\
                   Start with: crm-migrate init --help, crm-migrate audit --help, crm-migrate plugin --help, \
                   crm-migrate sandbox serve --help"
@@ -102,6 +104,15 @@ enum Command {
         Reads state.db and the export; talks to no one. A run without an end was killed or crashed: apply resumes it. \
         \"open\" counts creates sent whose answer is not journalled (apply looks them up before sending again).")]
     Status(StatusArgs),
+    /// Read back what arrived in Pipedrive and compare every migrated record, field by field, with the mapping
+    #[command(after_help = "Example:\n  PIPEDRIVE_API_TOKEN=... crm-migrate -C acme verify\n\n\
+        Lists organizations, persons, deals, activities and notes (500 a call) and compares each record the journal \
+        says was created with what apply sends for it: text, numbers, money, dates and times (UTC), options by id, \
+        emails and phones (primary first), labels, owner, links, add time. Reports verified, mismatched (field, \
+        expected, actual), missing, and unexpected records (a User.com marker the journal does not know), with the \
+        tokens spent, and the compatibility of every object and field: reports/verification.md and .json. \
+        Writes nothing to Pipedrive. Exit codes: 0 everything verified, 8 anything not verified, 1 error.")]
+    Verify(VerifyArgs),
     /// Vet, try out and scaffold plugins
     #[command(
         subcommand,
@@ -201,6 +212,13 @@ struct ApplyArgs {
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
     /// Print progress events and the outcome as JSON lines instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Print the verification as JSON
     #[arg(long)]
     json: bool,
 }
@@ -365,6 +383,7 @@ pub fn main() -> ExitCode {
         Command::Approve(args) => approve(&cli.project, &args),
         Command::Apply(args) => apply(&cli.project, &args),
         Command::Status(args) => status(&cli.project, &args),
+        Command::Verify(args) => verify(&cli.project, &args),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
@@ -609,6 +628,44 @@ fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<Exit
         }
         Err(error) => Err(error.into()),
     }
+}
+
+fn verify(project_dir: &std::path::Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::open(project_dir)?;
+    let client = PipedriveClient::new(project.client_config()?, None)?;
+    let prepared = crm_migrate::apply::prepare(&project, &crm_migrate::apply::ApplyOptions { sample: None, concurrency: 1, until: None, batch_size: 1000 })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let verification = runtime.block_on(crm_migrate::verify::verify(&project, prepared, &client))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&verification)?);
+    } else {
+        for (object, counts) in &verification.objects {
+            println!(
+                "{object}: {} verified, {} mismatched, {} missing, {} unexpected",
+                report::thousands(counts.verified),
+                report::thousands(counts.mismatched),
+                report::thousands(counts.missing),
+                report::thousands(counts.unexpected)
+            );
+        }
+        for mismatch in verification.mismatches.iter().take(20) {
+            println!("  {} {}: {}: expected {}, found {}", mismatch.object, mismatch.source_id, mismatch.field, mismatch.expected, mismatch.actual);
+        }
+        if verification.mismatches.len() > 20 {
+            println!("  ... {} more mismatches in the report", verification.mismatches.len() - 20);
+        }
+        for missing in &verification.missing {
+            println!("  missing: {} {} (was Pipedrive id {})", missing.object, missing.source_id, missing.pipedrive_id);
+        }
+        for unexpected in &verification.unexpected {
+            println!("  unexpected: {} marked {} (Pipedrive id {})", unexpected.object, unexpected.marker, unexpected.pipedrive_id);
+        }
+        println!("read back for {} tokens", report::thousands(verification.tokens));
+        for path in &verification.reports {
+            println!("  report {}", path.display());
+        }
+    }
+    Ok(if verification.all_verified() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_VERIFIED) })
 }
 
 fn status(project_dir: &std::path::Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {

@@ -14,6 +14,7 @@
 //! approve    a person's approval of the mapping, and the gate apply passes through
 //! apply      the migration: plugins, workspace, records phase by phase, journalled, reconciled
 //! status     where a migration stands: approval, runs, fates per object, tokens left
+//! verify     what arrived in Pipedrive read back and compared, field by field
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
 //! ```
 
@@ -31,6 +32,7 @@ pub mod record;
 pub mod records_csv;
 pub mod state;
 pub mod status;
+pub mod verify;
 
 // The host allocates and frees many small strings per record (lifting plugin answers, applying
 // changes); with mimalloc the plugin benchmark ran about 10% faster than with glibc's malloc.

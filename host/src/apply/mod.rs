@@ -158,6 +158,12 @@ pub struct Prepared {
     needs: workspace::Needs,
 }
 
+impl Prepared {
+    pub fn into_parts(self) -> (Mapping, Source, workspace::Needs) {
+        (self.mapping, self.source, self.needs)
+    }
+}
+
 pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, ApplyError> {
     let approval = require_approval(&project.dir)?;
     let mapping = parse(&approval.mapping).map_err(|errors| ApplyError::Workspace(format!("the approved mapping does not parse: {errors:?}")))?;
@@ -341,7 +347,7 @@ fn scope_ids(source: &Source, object: ObjectKind) -> HashSet<String> {
 }
 
 /// Contact id -> (email, name) of every contact with an email, for meeting attendees.
-fn contact_emails(source: &Source) -> HashMap<String, (String, String)> {
+pub(crate) fn contact_emails(source: &Source) -> HashMap<String, (String, String)> {
     let text = |record: &Record, field: &str| match record.get(field) {
         Some(Value::Text(text)) => text.trim().to_owned(),
         _ => String::new(),
@@ -359,7 +365,8 @@ fn contact_emails(source: &Source) -> HashMap<String, (String, String)> {
         .collect()
 }
 
-fn add_links(links: &mut Links, object: ObjectKind, created: &HashMap<String, u64>, source: &Source) {
+/// Adds created records to the links (and, for organizations, their email and website domains).
+pub(crate) fn add_links(links: &mut Links, object: ObjectKind, created: &HashMap<String, u64>, source: &Source) {
     let map = match object {
         ObjectKind::Company => &mut links.organizations,
         ObjectKind::Contact => &mut links.persons,
@@ -414,6 +421,11 @@ fn build(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Sour
                 .collect()
         }
     }
+}
+
+/// What apply sends for each record of an object (or why it does not): what verify expects.
+pub(crate) fn expected_payloads(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Source, links: &Links) -> Vec<(String, Result<Payload, String>)> {
+    build(object, mapping, targets, source, links).into_iter().map(|(id, built)| (id, built.map(|built| built.payload))).collect()
 }
 
 /// Source = created + merged + quarantined + excluded, over the records in scope.

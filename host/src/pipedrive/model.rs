@@ -265,6 +265,8 @@ pub struct Deal {
     pub won_time: Option<String>,
     pub lost_time: Option<String>,
     pub lost_reason: Option<String>,
+    #[serde(default)]
+    pub expected_close_date: Option<String>,
     pub add_time: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub label_ids: Vec<u64>,

@@ -571,3 +571,83 @@ fn when_the_daily_budget_runs_out_with_the_stop_policy_apply_stops_cleanly_and_r
     let source = source();
     assert_eq!(count(&state, "person "), source[&ObjectKind::Contact].iter().filter(|(_, bad)| !bad).count());
 }
+
+/// Pipedrive ids by User.com marker, from the sandbox's state.
+fn by_marker(state: &Value, entity: &str, collection: &str) -> BTreeMap<String, u64> {
+    let code = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == entity && f["name"] == "User.com ID").unwrap()["code"].as_str().unwrap().to_owned();
+    state[collection].as_object().unwrap().values().filter_map(|record| Some((record["custom_fields"][&code].as_str()?.to_owned(), record["id"].as_u64()?))).collect()
+}
+
+#[test]
+fn verify_proves_a_clean_apply_and_catches_each_tampering_exactly_once() {
+    let _machine = crate::support::heavy();
+    let sandbox = fast(SandboxConfig::default());
+    let (_dir, project) = approved_project(&sandbox);
+    apply(&project, &[]);
+    let clean = in_project(&project, &["verify", "--json"]);
+    assert!(clean.status.success(), "{}\n{}", text(&clean.stdout), text(&clean.stderr));
+    let report: Value = serde_json::from_slice(&clean.stdout).unwrap();
+    assert_eq!((report["mismatches"].clone(), report["missing"].clone(), report["unexpected"].clone()), (json!([]), json!([]), json!([])));
+    assert_eq!(report["objects"]["contact"]["verified"], 481);
+    assert_eq!(report["objects"]["conversation"]["verified"], 60);
+    assert!(report["tokens"].as_u64().unwrap() > 0, "the tokens reading back cost are reported");
+    assert!(std::fs::read_to_string(project.join("reports/verification.md")).unwrap().contains("Every migrated record is verified"));
+
+    // Six changes made behind the migration's back, each to a record nothing else links to.
+    let state = sandbox.state();
+    let persons = by_marker(&state, "person", "persons");
+    let linked: BTreeSet<u64> = state["deals"].as_object().unwrap().values().filter_map(|d| d["person_id"].as_u64())
+        .chain(state["activities"].as_object().unwrap().values().flat_map(|a| a["participants"].as_array().unwrap().iter().filter_map(|p| p["person_id"].as_u64()).collect::<Vec<_>>()))
+        .chain(state["notes"].as_object().unwrap().values().filter_map(|n| n["person_id"].as_u64()))
+        .collect();
+    let lonely: Vec<(&String, u64)> = persons.iter().filter(|(_, id)| !linked.contains(id)).map(|(marker, id)| (marker, *id)).take(4).collect();
+    let [(changed, changed_id), (no_email, no_email_id), (deleted, deleted_id), (moved, moved_id)] = lonely[..] else { panic!("four unlinked persons") };
+    let person = |id: u64| state["persons"][id.to_string()].clone();
+    let city = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == "person" && f["name"] == "City").unwrap()["code"].as_str().unwrap().to_owned();
+    let marker = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == "person" && f["name"] == "User.com ID").unwrap()["code"].as_str().unwrap().to_owned();
+    let organizations: Vec<u64> = state["organizations"].as_object().unwrap().values().filter_map(|o| o["id"].as_u64()).collect();
+    let new_org = *organizations.iter().find(|id| Some(**id) != person(moved_id)["org_id"].as_u64()).unwrap();
+    let deals = by_marker(&state, "deal", "deals");
+    let (deal, deal_id) = deals.iter().next().map(|(marker, id)| (marker.clone(), *id)).unwrap();
+    let stage = state["deals"][deal_id.to_string()]["stage_id"].as_u64().unwrap();
+    let pipeline = state["deals"][deal_id.to_string()]["pipeline_id"].as_u64().unwrap();
+    let other_stage = state["stages"].as_object().unwrap().values().find(|s| s["pipeline_id"] == pipeline && s["id"] != stage).unwrap()["id"].as_u64().unwrap();
+
+    let http = crate::pipedrive_support::http_client();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let send = |method: reqwest::Method, path: String, body: Value| {
+        runtime.block_on(async {
+            let answer = http.request(method, format!("{}{path}", sandbox.url())).header("x-api-token", TOKEN).json(&body).send().await.unwrap();
+            assert!(answer.status().is_success(), "{path}: {}", answer.text().await.unwrap());
+        })
+    };
+    send(reqwest::Method::PATCH, format!("/api/v2/persons/{changed_id}"), json!({"custom_fields": {&city: "Zmieniono"}}));
+    send(reqwest::Method::PATCH, format!("/api/v2/persons/{no_email_id}"), json!({"emails": []}));
+    send(reqwest::Method::DELETE, format!("/api/v2/persons/{deleted_id}"), json!({}));
+    send(reqwest::Method::PATCH, format!("/api/v2/persons/{moved_id}"), json!({"org_id": new_org}));
+    send(reqwest::Method::PATCH, format!("/api/v2/deals/{deal_id}"), json!({"stage_id": other_stage}));
+    send(reqwest::Method::POST, "/api/v2/persons".into(), json!({"name": "Added by hand", "custom_fields": {&marker: "99999"}}));
+
+    let tampered = in_project(&project, &["verify", "--json"]);
+    assert_eq!(tampered.status.code(), Some(8), "{}", text(&tampered.stderr));
+    let report: Value = serde_json::from_slice(&tampered.stdout).unwrap();
+    let mismatches: Vec<(String, String, Value, Value)> = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (format!("{} {}", m["object"].as_str().unwrap(), m["source_id"].as_str().unwrap()), m["field"].as_str().unwrap().to_owned(), m["expected"].clone(), m["actual"].clone()))
+        .collect();
+    let mut expected = vec![
+        (format!("contact {changed}"), "custom field city".to_owned(), person(changed_id)["custom_fields"][&city].clone(), json!("Zmieniono")),
+        (format!("contact {no_email}"), "emails".to_owned(), json!([person(no_email_id)["emails"][0]["value"].clone()]), json!([])),
+        (format!("contact {moved}"), "org_id".to_owned(), person(moved_id)["org_id"].clone(), json!(new_org)),
+        (format!("deal {deal}"), "stage_id".to_owned(), json!(stage), json!(other_stage)),
+    ];
+    let mut found = mismatches.clone();
+    found.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    expected.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(found, expected, "each change reported once, with what should be there and what is");
+    assert_eq!(report["missing"], json!([{"object": "contact", "source_id": deleted, "pipedrive_id": deleted_id}]));
+    assert_eq!(report["unexpected"].as_array().unwrap().len(), 1);
+    assert_eq!((report["unexpected"][0]["object"].clone(), report["unexpected"][0]["marker"].clone()), (json!("contact"), json!("99999")));
+}

@@ -1,0 +1,394 @@
+//! `crm-migrate verify`: reads back what arrived in Pipedrive and proves, field by field, that
+//! every migrated record is what the approved mapping says it should be. The expected record is
+//! what apply sends for it (the same conversion, from the export after the plugins); the actual
+//! one comes from the cheapest listings (500 records a call). Each journalled record ends
+//! verified, mismatched (field, expected, actual), or missing; records that carry a User.com
+//! marker the journal does not know are unexpected.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::apply::journal::{Fate, Journal};
+use crate::apply::load::Payload;
+use crate::apply::payload::Links;
+use crate::apply::workspace::{self, Targets};
+use crate::apply::{self, ApplyError, Prepared};
+use crate::audit::report::thousands;
+use crate::mapping::{Destination, Landing, Mapping, NewFieldType};
+use crate::pipedrive::{EntityKind, PipedriveClient};
+use crate::project::Project;
+use crate::record::ObjectKind;
+use crate::state::State;
+
+/// One field that differs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mismatch {
+    pub object: ObjectKind,
+    pub source_id: String,
+    pub pipedrive_id: u64,
+    pub field: String,
+    pub expected: Value,
+    pub actual: Value,
+}
+
+/// A record that should be there and is not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Missing {
+    pub object: ObjectKind,
+    pub source_id: String,
+    pub pipedrive_id: u64,
+}
+
+/// A record carrying a User.com marker the journal does not know (made by hand, or left by an
+/// interrupted run of another project).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unexpected {
+    pub object: ObjectKind,
+    pub marker: String,
+    pub pipedrive_id: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ObjectCounts {
+    pub verified: u64,
+    pub mismatched: u64,
+    pub missing: u64,
+    pub unexpected: u64,
+}
+
+/// How one User.com object or attribute landed, as migration buyers read it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Compatibility {
+    pub source: String,
+    pub landed: String,
+    pub how: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    pub objects: BTreeMap<ObjectKind, ObjectCounts>,
+    pub mismatches: Vec<Mismatch>,
+    pub missing: Vec<Missing>,
+    pub unexpected: Vec<Unexpected>,
+    pub tokens: u64,
+    pub objects_compatibility: Vec<Compatibility>,
+    pub fields_compatibility: Vec<Compatibility>,
+    pub reports: Vec<PathBuf>,
+}
+
+impl Verification {
+    pub fn all_verified(&self) -> bool {
+        self.mismatches.is_empty() && self.missing.is_empty() && self.unexpected.is_empty()
+    }
+}
+
+/// Reads the account back and compares. Writes nothing to Pipedrive.
+pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveClient) -> Result<Verification, ApplyError> {
+    let tokens_before = client.bill().tokens();
+    let journal = Journal::read(State::open(&project.dir)?);
+    let (mapping, source, needs) = prepared.into_parts();
+    let (mapping, source) = (&mapping, &source);
+    let targets = workspace::ensure(client, project.config.target.url.get_ref(), mapping, needs, &journal, false).await?;
+    let mut links = Links { survivors: source.survivors.clone(), contacts: apply::contact_emails(source), ..Links::default() };
+    for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
+        let created = created_ids(&journal, object)?;
+        apply::add_links(&mut links, object, &created, source);
+    }
+
+    let mut actual: HashMap<ObjectKind, HashMap<u64, Value>> = HashMap::new();
+    let listed = |records: Vec<Value>| records.into_iter().filter(|record| record["is_deleted"] != true).filter_map(|record| Some((record["id"].as_u64()?, record))).collect::<HashMap<_, _>>();
+    actual.insert(ObjectKind::Company, listed(to_values(client.organizations().await?)));
+    actual.insert(ObjectKind::Contact, listed(to_values(client.persons().await?)));
+    actual.insert(ObjectKind::Deal, listed(to_values(client.deals().await?)));
+    let activities = listed(to_values(client.activities().await?));
+    actual.insert(ObjectKind::Activity, activities.clone());
+    actual.insert(ObjectKind::Event, activities);
+    actual.insert(ObjectKind::Conversation, listed(to_values(client.notes(None).await?)).into_iter().filter(|(_, note)| note["active_flag"] != false).collect());
+
+    let names = field_names(&targets);
+    let mut verification = Verification {
+        objects: BTreeMap::new(),
+        mismatches: Vec::new(),
+        missing: Vec::new(),
+        unexpected: Vec::new(),
+        tokens: 0,
+        objects_compatibility: objects_compatibility(mapping),
+        fields_compatibility: fields_compatibility(mapping),
+        reports: Vec::new(),
+    };
+    for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal, ObjectKind::Activity, ObjectKind::Event, ObjectKind::Conversation] {
+        let created = created_ids(&journal, object)?;
+        let expected: HashMap<String, Result<Payload, String>> =
+            apply::expected_payloads(object, mapping, &targets, source, &links).into_iter().filter(|(id, _)| created.contains_key(id)).collect();
+        let records = &actual[&object];
+        let mut counts = ObjectCounts::default();
+        let mut ids: Vec<(&String, &u64)> = created.iter().collect();
+        ids.sort();
+        for (source_id, pipedrive_id) in ids {
+            let Some(record) = records.get(pipedrive_id) else {
+                counts.missing += 1;
+                verification.missing.push(Missing { object, source_id: source_id.clone(), pipedrive_id: *pipedrive_id });
+                continue;
+            };
+            let differences = match expected.get(source_id) {
+                Some(Ok(payload)) => compare(payload, record, &names),
+                Some(Err(reason)) => vec![("(record)".to_owned(), json!(format!("not migrated now: {reason}")), json!("present"))],
+                None => vec![("(record)".to_owned(), json!("not in the export any more"), json!("present"))],
+            };
+            if differences.is_empty() {
+                counts.verified += 1;
+            } else {
+                counts.mismatched += 1;
+                verification.mismatches.extend(differences.into_iter().map(|(field, expected, actual)| Mismatch {
+                    object,
+                    source_id: source_id.clone(),
+                    pipedrive_id: *pipedrive_id,
+                    field,
+                    expected,
+                    actual,
+                }));
+            }
+        }
+        for (pipedrive_id, record) in records {
+            let Some(marker) = marker_of(object, record, &targets) else { continue };
+            if created.get(&marker) != Some(pipedrive_id) {
+                counts.unexpected += 1;
+                verification.unexpected.push(Unexpected { object, marker, pipedrive_id: *pipedrive_id });
+            }
+        }
+        verification.unexpected.sort_by(|a, b| (a.object, &a.marker, a.pipedrive_id).cmp(&(b.object, &b.marker, b.pipedrive_id)));
+        verification.objects.insert(object, counts);
+    }
+    verification.tokens = client.bill().tokens() - tokens_before;
+    verification.reports = write_reports(project, &verification)?;
+    Ok(verification)
+}
+
+fn to_values<T: Serialize>(records: Vec<T>) -> Vec<Value> {
+    records.into_iter().map(|record| serde_json::to_value(record).expect("plain data serializes")).collect()
+}
+
+/// Source id -> Pipedrive id of every record the journal says was created.
+fn created_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<String, u64>, ApplyError> {
+    Ok(journal.entries(object)?.into_iter().filter(|(_, entry)| entry.fate == Fate::Created).filter_map(|(id, entry)| Some((id, entry.pipedrive_id?))).collect())
+}
+
+/// The User.com id a record carries: its marker field, or the marker line in its text.
+fn marker_of(object: ObjectKind, record: &Value, targets: &Targets) -> Option<String> {
+    let entity = match object {
+        ObjectKind::Company => Some(EntityKind::Organization),
+        ObjectKind::Contact => Some(EntityKind::Person),
+        ObjectKind::Deal => Some(EntityKind::Deal),
+        _ => None,
+    };
+    if let Some(entity) = entity {
+        let code = targets.markers.get(&entity)?;
+        return record["custom_fields"][code].as_str().map(str::to_owned);
+    }
+    let text = record["note"].as_str().or(record["content"].as_str())?;
+    let prefix = format!("[User.com {} ", object.as_str());
+    let start = text.find(&prefix)? + prefix.len();
+    Some(text[start..].split(']').next()?.to_owned())
+}
+
+/// Field key -> its name, for the report.
+fn field_names(targets: &Targets) -> HashMap<String, String> {
+    let mut names: HashMap<String, String> = targets.fields.iter().map(|((_, attribute), target)| (target.code.clone(), attribute.clone())).collect();
+    for ((_, attribute), target) in &targets.fields {
+        if let Some(time) = &target.time_code {
+            names.insert(time.clone(), format!("{attribute} (time)"));
+        }
+    }
+    for code in targets.markers.values() {
+        names.insert(code.clone(), "User.com ID".into());
+    }
+    names
+}
+
+/// The fields that differ: (field, expected, actual).
+fn compare(payload: &Payload, actual: &Value, names: &HashMap<String, String>) -> Vec<(String, Value, Value)> {
+    let expected = match payload {
+        Payload::Organization(organization) => serde_json::to_value(organization),
+        Payload::Person(person) => serde_json::to_value(person),
+        Payload::Deal(deal) => serde_json::to_value(deal),
+        Payload::Activity(activity) => serde_json::to_value(activity),
+        Payload::Note(note) => serde_json::to_value(note),
+    }
+    .expect("plain data serializes");
+    let mut differences = Vec::new();
+    let mut differ = |field: &str, expected: Value, actual: Value| {
+        if !same(&expected, &actual) {
+            differences.push((field.to_owned(), expected, actual));
+        }
+    };
+    // Links and flags are compared even when the expected record leaves them out (unset).
+    let always: &[&str] = match payload {
+        Payload::Organization(_) => &["name", "owner_id"],
+        Payload::Person(_) => &["name", "owner_id", "org_id", "emails", "phones"],
+        Payload::Deal(_) => &["title", "owner_id", "person_id", "org_id", "pipeline_id", "stage_id", "status"],
+        Payload::Activity(_) => &["subject", "type", "owner_id", "deal_id", "org_id", "participants", "done"],
+        Payload::Note(_) => &["content", "person_id"],
+    };
+    let mut keys: Vec<&str> = expected.as_object().into_iter().flatten().map(|(key, _)| key.as_str()).collect();
+    let missing: Vec<&str> = always.iter().copied().filter(|key| !keys.contains(key)).collect();
+    keys.extend(missing);
+    for key in keys {
+        let expected_value = expected.get(key).cloned().unwrap_or(Value::Null);
+        match key {
+            // Not read back by the listings, or set by Pipedrive as it likes.
+            "marketing_status" | "attendees" | "visible_to" | "user_id" | "close_time" => {}
+            "custom_fields" => {
+                let actual_fields = actual.get("custom_fields").cloned().unwrap_or(Value::Null);
+                for (code, value) in expected_value.as_object().into_iter().flatten() {
+                    let name = names.get(code).cloned().unwrap_or_else(|| code.clone());
+                    differ(&format!("custom field {name}"), value.clone(), actual_fields.get(code).cloned().unwrap_or(Value::Null));
+                }
+            }
+            "emails" | "phones" => differ(key, contact_values(&expected_value), contact_values(actual.get(key).unwrap_or(&Value::Null))),
+            "participants" => differ(key, person_ids(&expected_value), person_ids(actual.get(key).unwrap_or(&Value::Null))),
+            "label_ids" => differ("labels", sorted(&expected_value), sorted(actual.get(key).unwrap_or(&Value::Null))),
+            "address" => {
+                let value = |address: Option<&Value>| address.and_then(|address| address.get("value")).cloned().unwrap_or(Value::Null);
+                differ(key, value(Some(&expected_value)), value(actual.get(key)))
+            }
+            "due_time" => differ(key, expected_value, actual.get(key).and_then(Value::as_str).map(|time| json!(&time[..time.len().min(5)])).unwrap_or(Value::Null)),
+            "done" => differ(key, json!(expected_value.as_bool().unwrap_or(false)), json!(actual.get(key).and_then(Value::as_bool).unwrap_or(false))),
+            _ => differ(key, expected_value, actual.get(key).cloned().unwrap_or(Value::Null)),
+        }
+    }
+    differences
+}
+
+/// Equal as Pipedrive means it: numbers by value, everything else exactly.
+fn same(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Number(a), Value::Number(b)) => (a.as_f64().unwrap_or(f64::NAN) - b.as_f64().unwrap_or(f64::NAN)).abs() < 1e-9,
+        (Value::Object(a), Value::Object(b)) => a.len() == b.len() && a.iter().all(|(key, value)| b.get(key).is_some_and(|other| same(value, other))),
+        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y)),
+        (Value::Array(a), Value::Null) | (Value::Null, Value::Array(a)) => a.is_empty(),
+        _ => expected == actual,
+    }
+}
+
+/// Email or phone values, the primary first.
+fn contact_values(points: &Value) -> Value {
+    let mut points: Vec<&Value> = points.as_array().into_iter().flatten().collect();
+    points.sort_by_key(|point| point["primary"] != true);
+    json!(points.iter().map(|point| point["value"].clone()).collect::<Vec<_>>())
+}
+
+fn person_ids(participants: &Value) -> Value {
+    let mut ids: Vec<u64> = participants.as_array().into_iter().flatten().filter_map(|p| p["person_id"].as_u64()).collect();
+    ids.sort_unstable();
+    json!(ids)
+}
+
+fn sorted(ids: &Value) -> Value {
+    let mut ids: Vec<u64> = ids.as_array().into_iter().flatten().filter_map(Value::as_u64).collect();
+    ids.sort_unstable();
+    json!(ids)
+}
+
+fn objects_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
+    let row = |source: &str, landed: &str, how: &str| Compatibility { source: source.into(), landed: landed.into(), how: how.into() };
+    vec![
+        row("contacts", "persons", "1:1; tags as labels, the opt-out as marketing status where the account has Campaigns"),
+        row("companies", "organizations", "1:1; street, city, region and country joined into one address"),
+        row("deals", "deals", "lossy: the creation time in a custom field (Pipedrive's API takes no add_time on deals); abandoned and archived become lost, with the reason"),
+        row("activities", "activities", "lossy: the creation time and creator in the note (the API cannot set them)"),
+        row("events", "activities", &format!("mapping required: each event a done activity of type '{}', its data in the note", mapping.event_activity_type.target)),
+        row("conversations", "notes", "lossy: each conversation flattened into one note on its person, messages in time order with sender and time"),
+        row("segments", "not migrated", "Pipedrive filters are rebuilt by hand: see the handoff's segment-to-filter mapping"),
+        row("automations", "not migrated", "no API creates Pipedrive automations: see the handoff's automations inventory"),
+        row("email templates", "not migrated", "rebuilt in Pipedrive by hand: see the handoff's email templates"),
+    ]
+}
+
+fn fields_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
+    mapping
+        .fields
+        .iter()
+        .map(|entry| {
+            let destination = Destination::of(entry.object);
+            let (landed, how) = match &entry.landing {
+                Landing::Standard { code } => {
+                    let how = destination.standard(code).map_or("", |standard| standard.how);
+                    let kind = if matches!(how, "as is" | "the primary email" | "the primary phone") { "migrated" } else { "transformed" };
+                    (format!("{}.{code}", destination.name()), format!("{kind}: {how}"))
+                }
+                Landing::Existing { field, .. } => (format!("{} field '{field}'", destination.name()), "migrated into an existing custom field".to_owned()),
+                Landing::New { field, ty, .. } => {
+                    let how = match ty {
+                        NewFieldType::DateTime => "transformed: a date field and a time field (UTC)".to_owned(),
+                        NewFieldType::Enum | NewFieldType::Set => "migrated: options by label".to_owned(),
+                        NewFieldType::Monetary => "transformed: an amount with its currency".to_owned(),
+                        other => format!("migrated ({})", other.as_str()),
+                    };
+                    (format!("{} field '{field}'", destination.name()), how)
+                }
+                Landing::Skip { reason } => ("not migrated".to_owned(), format!("skipped: {reason}")),
+            };
+            Compatibility { source: entry.key(), landed, how }
+        })
+        .collect()
+}
+
+fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<PathBuf>, ApplyError> {
+    let dir = project.reports_dir();
+    let io = |path: &PathBuf| {
+        let path = path.clone();
+        move |error: std::io::Error| ApplyError::Workspace(format!("writing {}: {error}", path.display()))
+    };
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let mut text = String::new();
+    let verdict = if verification.all_verified() { "Every migrated record is verified." } else { "**Not everything is verified**: see below." };
+    let _ = writeln!(text, "# Verification\n\n{verdict} Reading Pipedrive back cost {} tokens.\n", thousands(verification.tokens));
+    let _ = writeln!(
+        text,
+        "Each record the journal says was created is compared, field by field, with what apply sends for it from the export \
+         (after the plugins) by the approved mapping. Times are compared in UTC: User.com times are converted from the offset \
+         they were written in, and times written without one were read as UTC (the audit lists those columns); a date+time \
+         attribute is a date and a UTC time of day. Numbers compare by value, options and labels by id, emails and phones as \
+         values with the primary first. Not compared: the marketing status (the listings do not return it).\n"
+    );
+    let _ = writeln!(text, "| Object | Verified | Mismatched | Missing in Pipedrive | Unexpected |\n|---|---:|---:|---:|---:|");
+    for (object, counts) in &verification.objects {
+        let _ = writeln!(text, "| {object} | {} | {} | {} | {} |", thousands(counts.verified), thousands(counts.mismatched), thousands(counts.missing), thousands(counts.unexpected));
+    }
+    let cell = |value: &Value| value.to_string().replace('|', "\\|");
+    if !verification.mismatches.is_empty() {
+        let _ = writeln!(text, "\n## Mismatches\n\n| Record | Pipedrive id | Field | Expected | Actual |\n|---|---:|---|---|---|");
+        for mismatch in &verification.mismatches {
+            let _ = writeln!(text, "| {} {} | {} | {} | {} | {} |", mismatch.object, mismatch.source_id, mismatch.pipedrive_id, mismatch.field, cell(&mismatch.expected), cell(&mismatch.actual));
+        }
+    }
+    if !verification.missing.is_empty() {
+        let _ = writeln!(text, "\n## Missing in Pipedrive\n");
+        for missing in &verification.missing {
+            let _ = writeln!(text, "- {} {} (was Pipedrive id {})", missing.object, missing.source_id, missing.pipedrive_id);
+        }
+    }
+    if !verification.unexpected.is_empty() {
+        let _ = writeln!(text, "\n## Unexpected: a User.com marker the journal does not know\n");
+        for unexpected in &verification.unexpected {
+            let _ = writeln!(text, "- {} marked {} (Pipedrive id {})", unexpected.object, unexpected.marker, unexpected.pipedrive_id);
+        }
+    }
+    let _ = writeln!(text, "\n## Compatibility: objects\n\n| User.com | Pipedrive | How |\n|---|---|---|");
+    for row in &verification.objects_compatibility {
+        let _ = writeln!(text, "| {} | {} | {} |", row.source, row.landed, row.how);
+    }
+    let _ = writeln!(text, "\n## Compatibility: fields\n\n| User.com | Pipedrive | How |\n|---|---|---|");
+    for row in &verification.fields_compatibility {
+        let _ = writeln!(text, "| `{}` | {} | {} |", row.source, row.landed, row.how.replace('|', "\\|"));
+    }
+    let markdown = dir.join("verification.md");
+    std::fs::write(&markdown, text).map_err(io(&markdown))?;
+    let json_path = dir.join("verification.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(verification).expect("plain data serializes") + "\n").map_err(io(&json_path))?;
+    Ok(vec![markdown, json_path])
+}
