@@ -33,6 +33,8 @@ const EXIT_DECLINED: u8 = 6;
 const EXIT_BUDGET_STOP: u8 = 7;
 /// `verify` found records that are not as the mapping says.
 const EXIT_NOT_VERIFIED: u8 = 8;
+/// `rollback` finished, but something apply created is still there (listed).
+const EXIT_RESIDUE: u8 = 9;
 
 #[derive(Parser)]
 #[command(
@@ -41,7 +43,7 @@ const EXIT_NOT_VERIFIED: u8 = 8;
     about = "Move a CRM from User.com to Pipedrive; per-customer rules run as sandboxed WebAssembly plugins",
     after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined), \
                   4 apply refused (mapping not approved, or changed since), 5 the mapping has problems, 6 approval declined, \
-                  7 apply stopped at the daily token budget (run it again after the reset), 8 verify found differences.\n\
+                  7 apply stopped at the daily token budget (run it again after the reset), 8 verify found differences, 9 rollback left residue.\n\
                   A migration: init -> audit -> plan -> approve -> apply.\n\
                   Start with: crm-migrate init --help, crm-migrate audit --help, crm-migrate plugin --help, \
                   crm-migrate sandbox serve --help"
@@ -113,6 +115,15 @@ enum Command {
         tokens spent, and the compatibility of every object and field: reports/verification.md and .json. \
         Writes nothing to Pipedrive. Exit codes: 0 everything verified, 8 anything not verified, 1 error.")]
     Verify(VerifyArgs),
+    /// Undo the migration (or only its sample runs): delete what apply created, in reverse order
+    #[command(after_help = "Examples:\n  crm-migrate -C acme rollback --sample     # before the production run\n  \
+        crm-migrate -C acme rollback --yes\n\n\
+        Deletes notes, activities and events, deals, persons and organizations that apply created (the journal knows \
+        which), then, for a full rollback, the labels, options, custom fields, stages, pipelines and activity types it \
+        created. Never touches anything apply did not create. Rate-limited like apply, and resumable: run it again after \
+        a stop. Ends by listing the target and naming any residue. Asks first unless --yes. Exit codes: 0 no residue, \
+        9 residue left (listed), 1 error.")]
+    Rollback(RollbackArgs),
     /// Vet, try out and scaffold plugins
     #[command(
         subcommand,
@@ -212,6 +223,22 @@ struct ApplyArgs {
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
     /// Print progress events and the outcome as JSON lines instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct RollbackArgs {
+    /// Only the sample runs' records (the workspace stays for the production run)
+    #[arg(long)]
+    sample: bool,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    yes: bool,
+    /// Deletes in flight at once
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Print the outcome as JSON
     #[arg(long)]
     json: bool,
 }
@@ -384,6 +411,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply(&cli.project, &args),
         Command::Status(args) => status(&cli.project, &args),
         Command::Verify(args) => verify(&cli.project, &args),
+        Command::Rollback(args) => rollback(&cli.project, &args),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
@@ -542,19 +570,9 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
             _ => println!("  first approval of this project's mapping (the full text is recorded; the next approval shows a diff)"),
         }
     }
-    if !args.yes {
-        use std::io::{BufRead, IsTerminal, Write};
-        if !std::io::stdin().is_terminal() {
-            bail!("approve asks for confirmation on a terminal; to approve from a script, pass --yes");
-        }
-        print!("Approve this mapping? Nothing is written to Pipedrive until apply. [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            println!("not approved");
-            return Ok(ExitCode::from(EXIT_DECLINED));
-        }
+    if !args.yes && !confirm("Approve this mapping? Nothing is written to Pipedrive until apply.")? {
+        println!("not approved");
+        return Ok(ExitCode::from(EXIT_DECLINED));
     }
     let approval = approval::approve(&project, &review, &approval::approver(args.by.as_deref()))?;
     if args.json {
@@ -666,6 +684,56 @@ fn verify(project_dir: &std::path::Path, args: &VerifyArgs) -> anyhow::Result<Ex
         }
     }
     Ok(if verification.all_verified() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_VERIFIED) })
+}
+
+/// Asks a yes/no question on the terminal; without one, tells to pass --yes.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        bail!("this asks for confirmation on a terminal; from a script, pass --yes");
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::open(project_dir)?;
+    let (records, workspace) = crm_migrate::rollback::preview(&project, args.sample)?;
+    let what = records.iter().filter(|(_, count)| **count > 0).map(|(object, count)| format!("{} {object}", report::thousands(*count))).collect::<Vec<_>>().join(", ");
+    let scope = if args.sample { "the sample runs' records" } else { "everything apply created" };
+    if !args.json {
+        println!("rollback of {scope}: {} records ({}), {workspace} workspace objects", records.values().sum::<u64>(), if what.is_empty() { "none".into() } else { what });
+    }
+    if !args.yes && !confirm("Delete them from Pipedrive?")? {
+        println!("nothing deleted");
+        return Ok(ExitCode::from(EXIT_DECLINED));
+    }
+    let client = std::sync::Arc::new(PipedriveClient::new(project.client_config()?, None)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let outcome = runtime.block_on(crm_migrate::rollback::rollback(&project, client, args.sample, args.concurrency))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        for (object, count) in &outcome.deleted {
+            println!("  deleted {} {object}", report::thousands(*count));
+        }
+        if !outcome.workspace_removed.is_empty() {
+            println!("  removed {} workspace objects apply had created", outcome.workspace_removed.len());
+        }
+        println!("  {} tokens", report::thousands(outcome.tokens));
+        if outcome.residue.is_empty() {
+            println!("residue: none (the listings show nothing apply created)");
+        } else {
+            println!("residue:");
+            for line in &outcome.residue {
+                println!("  {line}");
+            }
+        }
+    }
+    Ok(if outcome.residue.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RESIDUE) })
 }
 
 fn status(project_dir: &std::path::Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {

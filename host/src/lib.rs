@@ -15,6 +15,7 @@
 //! apply      the migration: plugins, workspace, records phase by phase, journalled, reconciled
 //! status     where a migration stands: approval, runs, fates per object, tokens left
 //! verify     what arrived in Pipedrive read back and compared, field by field
+//! rollback   what apply created, deleted in reverse order; the residue listed
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
 //! ```
 
@@ -30,6 +31,7 @@ pub mod plugins;
 pub mod project;
 pub mod record;
 pub mod records_csv;
+pub mod rollback;
 pub mod state;
 pub mod status;
 pub mod verify;

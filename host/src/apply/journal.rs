@@ -189,6 +189,32 @@ impl Journal {
         )
     }
 
+    /// Forgets a record (rollback deleted it): a later apply creates it again.
+    pub fn forget(&self, object: ObjectKind, source_id: &str) -> Result<(), StateError> {
+        self.run("DELETE FROM records WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id])
+    }
+
+    /// The workspace objects apply created: (kind, entity, name, Pipedrive id or key).
+    pub fn created_workspace_objects(&self) -> Result<Vec<(String, String, String, String)>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement =
+            self.state.connection().prepare("SELECT kind, entity, name, pipedrive_id FROM workspace_objects WHERE created = 1 ORDER BY rowid").map_err(error)?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))).map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
+    }
+
+    /// Every workspace object apply used, created or reused: (kind, entity, name).
+    pub fn workspace_objects(&self) -> Result<Vec<(String, String, String)>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self.state.connection().prepare("SELECT kind, entity, name FROM workspace_objects ORDER BY rowid").map_err(error)?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
+    }
+
+    pub fn forget_workspace_object(&self, kind: &str, entity: &str, name: &str) -> Result<(), StateError> {
+        self.run("DELETE FROM workspace_objects WHERE kind = ?1 AND entity = ?2 AND name = ?3", params![kind, entity, name])
+    }
+
     /// Closes the run with its outcome and the tokens it spent.
     pub fn finish(&self, outcome: &str, tokens: u64) -> Result<(), StateError> {
         self.run("UPDATE runs SET finished_at = ?1, outcome = ?2, tokens = ?3 WHERE id = ?4", params![now_utc(), outcome, tokens as i64, self.run_id])

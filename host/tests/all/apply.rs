@@ -651,3 +651,95 @@ fn verify_proves_a_clean_apply_and_catches_each_tampering_exactly_once() {
     assert_eq!(report["unexpected"].as_array().unwrap().len(), 1);
     assert_eq!((report["unexpected"][0]["object"].clone(), report["unexpected"][0]["marker"].clone()), (json!("contact"), json!("99999")));
 }
+
+/// The account's own things, for before/after comparisons: live records (without write times),
+/// custom fields with their options, pipelines with their stages, labels, activity types.
+fn account_shape(state: &Value) -> Value {
+    let live = |collection: &str| -> Vec<Value> {
+        let mut records: Vec<Value> = state[collection]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|r| r["is_deleted"] != true && r["active_flag"] != false)
+            .map(|r| {
+                let mut r = r.clone();
+                r.as_object_mut().unwrap().remove("update_time");
+                r
+            })
+            .collect();
+        records.sort_by_key(|r| r["id"].as_u64());
+        records
+    };
+    let mut fields: Vec<Value> = state["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["is_deleted"] == false && (f["is_custom"] == true || f["code"] == "label"))
+        .map(|f| json!([f["entity"], f["name"], f["options"].as_array().map(|o| o.iter().map(|o| o["label"].clone()).collect::<Vec<_>>())]))
+        .collect();
+    fields.sort_by_key(|f| f.to_string());
+    let stages: Vec<Value> = live("stages").iter().map(|s| json!([s["pipeline_id"], s["name"]])).collect();
+    let types: Vec<Value> = live("activity_types").iter().map(|t| t["key_string"].clone()).collect();
+    json!({"persons": live("persons"), "organizations": live("organizations"), "deals": live("deals"), "activities": live("activities"), "notes": live("notes"),
+           "fields": fields, "pipelines": live("pipelines").iter().map(|p| p["name"].clone()).collect::<Vec<_>>(), "stages": stages, "activity_types": types})
+}
+
+#[test]
+fn rollback_after_a_sample_and_after_a_full_apply_leaves_no_residue_and_what_was_there_untouched() {
+    let _machine = crate::support::heavy();
+    let sandbox = fast(SandboxConfig::default());
+    // What the account held before the migration: besides the prepared fields, pipeline and label, a person and an organization.
+    let http = crate::pipedrive_support::http_client();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for (path, body) in [("/api/v2/organizations", json!({"name": "Było Sp. z o.o."})), ("/api/v2/persons", json!({"name": "Jan Przedtem", "emails": [{"value": "jan@bylo.pl"}]}))] {
+        runtime.block_on(async { assert!(http.post(format!("{}{path}", sandbox.url())).header("x-api-token", TOKEN).json(&body).send().await.unwrap().status().is_success()) });
+    }
+    let before = account_shape(&sandbox.state());
+    let (_dir, project) = approved_project(&sandbox);
+
+    apply(&project, &["--sample", "20"]);
+    let output = in_project(&project, &["rollback", "--sample", "--yes"]);
+    assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
+    assert!(text(&output.stdout).contains("residue: none"), "{}", text(&output.stdout));
+    let after_sample = account_shape(&sandbox.state());
+    for collection in ["persons", "organizations", "deals", "activities", "notes"] {
+        assert_eq!(after_sample[collection], before[collection], "the sample's {collection} are gone, the ones from before untouched");
+    }
+
+    apply(&project, &[]);
+    assert!(in_project(&project, &["verify"]).status.success(), "the full run after the sample rollback creates the sample's records again");
+    let output = in_project(&project, &["rollback", "--yes"]);
+    assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
+    assert!(text(&output.stdout).contains("residue: none"), "{}", text(&output.stdout));
+    assert_eq!(account_shape(&sandbox.state()), before, "the account is as it was: records, fields and options, pipelines, stages, labels");
+
+    // The journal was emptied with it: a new apply migrates everything again.
+    apply(&project, &[]);
+    assert!(in_project(&project, &["verify"]).status.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_rollback_killed_midway_finishes_when_run_again() {
+    let _machine = crate::support::heavy();
+    let sandbox = fast(SandboxConfig::default());
+    let before = account_shape(&sandbox.state());
+    let (_dir, project) = approved_project(&sandbox);
+    apply(&project, &[]);
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+        .args(["-C", project.to_str().unwrap(), "rollback", "--yes"])
+        .env("CRM_MIGRATE_CACHE_DIR", cache.path())
+        .env("PIPEDRIVE_API_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_ne!(account_shape(&sandbox.state()), before, "killed before it finished (1,270 deletes take seconds)");
+    let output = in_project(&project, &["rollback", "--yes"]);
+    assert!(output.status.success() && text(&output.stdout).contains("residue: none"), "{}\n{}", text(&output.stdout), text(&output.stderr));
+    assert_eq!(account_shape(&sandbox.state()), before);
+}
