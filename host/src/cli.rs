@@ -115,6 +115,15 @@ enum Command {
         tokens spent, and the compatibility of every object and field: reports/verification.md and .json. \
         Writes nothing to Pipedrive. Exit codes: 0 everything verified, 8 anything not verified, 1 error.")]
     Verify(VerifyArgs),
+    /// Move what changed since the migrated export: new records created, changed ones updated, deleted ones listed
+    #[command(after_help = "Examples:\n  crm-migrate -C acme delta --export exports/acme-cutover\n  \
+        crm-migrate -C acme delta --export exports/acme-cutover --delete-missing\n\n\
+        Reads the newer export through the same plugins and the approved mapping, and compares each record with what \
+        was sent for it: new records are created (with their links), changed ones updated (a PATCH of only the changed \
+        fields; each field's prior value is journalled), records deleted in User.com are listed and, with \
+        --delete-missing, deleted in Pipedrive. Same journal, reconciliation and crash safety as apply; a second delta \
+        with no changes writes nothing. Exit codes as apply's.")]
+    Delta(DeltaArgs),
     /// Undo the migration (or only its sample runs): delete what apply created, in reverse order
     #[command(after_help = "Examples:\n  crm-migrate -C acme rollback --sample     # before the production run\n  \
         crm-migrate -C acme rollback --yes\n\n\
@@ -228,6 +237,25 @@ struct ApplyArgs {
 }
 
 #[derive(Args)]
+struct DeltaArgs {
+    /// The newer User.com export (a directory of CSV files)
+    #[arg(long, value_name = "DIR")]
+    export: PathBuf,
+    /// Also delete in Pipedrive the records whose source is gone from the newer export
+    #[arg(long)]
+    delete_missing: bool,
+    /// Writes in flight at once
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Records per plugin call
+    #[arg(long, default_value_t = 1000)]
+    batch_size: usize,
+    /// Print progress events and the outcome as JSON lines
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct RollbackArgs {
     /// Only the sample runs' records (the workspace stays for the production run)
     #[arg(long)]
@@ -245,6 +273,9 @@ struct RollbackArgs {
 
 #[derive(Args)]
 struct VerifyArgs {
+    /// The export the migration last moved, when a delta moved a newer one than migration.toml's
+    #[arg(long, value_name = "DIR")]
+    export: Option<PathBuf>,
     /// Print the verification as JSON
     #[arg(long)]
     json: bool,
@@ -412,6 +443,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status(&cli.project, &args),
         Command::Verify(args) => verify(&cli.project, &args),
         Command::Rollback(args) => rollback(&cli.project, &args),
+        Command::Delta(args) => delta(&cli.project, &args),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
@@ -588,9 +620,30 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
 }
 
 fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
-    use crm_migrate::apply::{self as migration, ApplyError, ApplyOptions, ProgressEvent, Reporter};
     let project = Project::open(project_dir)?;
     let sample = args.sample.map(|size| if size == 0 { project.config.options.sample_size } else { size });
+    let options = crm_migrate::apply::ApplyOptions { sample, concurrency: args.concurrency, until: args.phase.clone(), batch_size: args.batch_size, export: None, delete_missing: false };
+    run_apply(&project, project_dir, &options, args.json)
+}
+
+fn delta(project_dir: &std::path::Path, args: &DeltaArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::open(project_dir)?;
+    if !args.export.is_dir() {
+        bail!("the export {} is not a directory (a User.com export is a directory of CSV files)", args.export.display());
+    }
+    let options = crm_migrate::apply::ApplyOptions {
+        concurrency: args.concurrency,
+        batch_size: args.batch_size,
+        export: Some(args.export.clone()),
+        delete_missing: args.delete_missing,
+        ..crm_migrate::apply::ApplyOptions::default()
+    };
+    run_apply(&project, project_dir, &options, args.json)
+}
+
+/// An apply (or a delta) with progress, its outcome, and the exit code scripts rely on.
+fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_migrate::apply::ApplyOptions, json_output: bool) -> anyhow::Result<ExitCode> {
+    use crm_migrate::apply::{self as migration, ApplyError, ProgressEvent, Reporter};
     let observer: crm_migrate::pipedrive::EventObserver = std::sync::Arc::new(|event: &crm_migrate::pipedrive::ClientEvent| {
         if let crm_migrate::pipedrive::ClientEvent::WaitingForBudgetReset { resets_in } = event {
             eprintln!(
@@ -600,19 +653,21 @@ fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<Exit
         }
     });
     let client = std::sync::Arc::new(PipedriveClient::new(project.client_config()?, Some(observer))?);
-    let reporter = if args.json {
+    let reporter = if json_output {
         Reporter::new(|event: &ProgressEvent| println!("{}", serde_json::to_string(event).expect("plain data serializes")))
     } else {
         text_progress()
     };
-    let options = ApplyOptions { sample, concurrency: args.concurrency, until: args.phase.clone(), batch_size: args.batch_size };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = migration::prepare(&project, &options).and_then(|prepared| runtime.block_on(migration::apply(&project, prepared, client.clone(), &options, &reporter)));
+    let result = migration::prepare(project, options).and_then(|prepared| runtime.block_on(migration::apply(project, prepared, client.clone(), options, &reporter)));
     match result {
         Ok(outcome) => {
-            if args.json {
+            if json_output {
                 println!("{}", serde_json::to_string(&json!({"event": "done", "outcome": outcome}))?);
             } else {
+                for line in &outcome.gone_from_source {
+                    println!("  {line}");
+                }
                 println!(
                     "{} run {} done: {} tokens, {:.1} s",
                     outcome.kind,
@@ -628,7 +683,7 @@ fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<Exit
         }
         Err(error @ ApplyError::Gate(GateError::NotApproved(_) | GateError::Changed { .. } | GateError::NoMapping(_))) => {
             let ApplyError::Gate(gate) = &error else { unreachable!("matched above") };
-            if args.json {
+            if json_output {
                 let reason = match gate {
                     GateError::NotApproved(_) => "not_approved",
                     GateError::Changed { .. } => "changed_since_approval",
@@ -651,7 +706,8 @@ fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<Exit
 fn verify(project_dir: &std::path::Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(project_dir)?;
     let client = PipedriveClient::new(project.client_config()?, None)?;
-    let prepared = crm_migrate::apply::prepare(&project, &crm_migrate::apply::ApplyOptions { sample: None, concurrency: 1, until: None, batch_size: 1000 })?;
+    let options = crm_migrate::apply::ApplyOptions { export: args.export.clone(), ..crm_migrate::apply::ApplyOptions::default() };
+    let prepared = crm_migrate::apply::prepare(&project, &options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let verification = runtime.block_on(crm_migrate::verify::verify(&project, prepared, &client))?;
     if args.json {
@@ -782,8 +838,9 @@ fn text_progress() -> crm_migrate::apply::Reporter {
             ProgressEvent::PhaseDone { phase, reconciliation, tokens, seconds } => {
                 for row in reconciliation {
                     let c = row.counts;
+                    let updated = if row.updated > 0 { format!(" ({} updated)", report::thousands(row.updated)) } else { String::new() };
                     eprintln!(
-                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded",
+                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{updated}",
                         row.object,
                         report::thousands(row.in_scope),
                         report::thousands(c.created),

@@ -54,7 +54,8 @@ fn in_rollback(entry: &crate::apply::journal::Entry, sample_only: bool, sample_r
     entry.fate == Fate::Created && entry.pipedrive_id.is_some() && (!sample_only || sample_runs.contains(&entry.run_id))
 }
 
-async fn delete(client: &PipedriveClient, object: ObjectKind, id: u64) -> Result<(), ClientError> {
+/// Deletes a record apply created; one already gone counts as deleted.
+pub(crate) async fn delete(client: &PipedriveClient, object: ObjectKind, id: u64) -> Result<(), ClientError> {
     let result = match object {
         ObjectKind::Conversation => client.delete_note(id).await,
         ObjectKind::Activity | ObjectKind::Event => client.delete_activity(id).await,

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub const STATE_FILE: &str = "state.db";
 
 /// The schema this build reads and writes; an older file is migrated forward on open.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,7 +33,11 @@ CREATE TABLE IF NOT EXISTS runs (
 -- the survivor or the reason in `detail`.
 CREATE TABLE IF NOT EXISTS records (
     object TEXT NOT NULL, source_id TEXT NOT NULL, fate TEXT NOT NULL, pipedrive_id INTEGER, detail TEXT,
-    run_id INTEGER NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (object, source_id));
+    run_id INTEGER NOT NULL, updated_at TEXT NOT NULL, sent TEXT, PRIMARY KEY (object, source_id));
+-- Every field a later run changed on a record apply created: what it was and what it became.
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, object TEXT NOT NULL, source_id TEXT NOT NULL,
+    pipedrive_id INTEGER NOT NULL, field TEXT NOT NULL, prior TEXT NOT NULL, new TEXT NOT NULL, changed_at TEXT NOT NULL);
 -- Workspace objects apply uses: fields (with their key), options, pipelines, stages, activity
 -- types, labels; `created` when apply made them (rollback removes only those).
 CREATE TABLE IF NOT EXISTS workspace_objects (
@@ -86,6 +90,9 @@ impl State {
             _ => {
                 if found == Some(2) {
                     connection.execute("ALTER TABLE runs ADD COLUMN tokens INTEGER", []).map_err(error)?;
+                }
+                if matches!(found, Some(2 | 3)) {
+                    connection.execute("ALTER TABLE records ADD COLUMN sent TEXT", []).map_err(error)?;
                 }
                 connection
                     .execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])

@@ -54,6 +54,8 @@ pub struct Entry {
     pub pipedrive_id: Option<u64>,
     pub detail: Option<String>,
     pub run_id: i64,
+    /// What was last sent for it (JSON), to tell what changed since.
+    pub sent: Option<String>,
 }
 
 /// A sample run or the full migration.
@@ -129,13 +131,26 @@ impl Journal {
         )
     }
 
+    /// Remembers what was sent for a created record.
+    pub fn set_sent(&self, object: ObjectKind, source_id: &str, sent: &str) -> Result<(), StateError> {
+        self.run("UPDATE records SET sent = ?3 WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id, sent])
+    }
+
+    /// Journals one field a run changed on a record: its prior and new values (JSON).
+    pub fn record_change(&self, object: ObjectKind, source_id: &str, pipedrive_id: u64, field: &str, prior: &str, new: &str) -> Result<(), StateError> {
+        self.run(
+            "INSERT INTO changes (run_id, object, source_id, pipedrive_id, field, prior, new, changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![self.run_id, object.as_str(), source_id, pipedrive_id as i64, field, prior, new, now_utc()],
+        )
+    }
+
     /// Every journalled record of one object, by source id.
     pub fn entries(&self, object: ObjectKind) -> Result<HashMap<String, Entry>, StateError> {
         let error = |error| self.state.error(error);
         let mut statement = self
             .state
             .connection()
-            .prepare("SELECT source_id, fate, pipedrive_id, detail, run_id FROM records WHERE object = ?1")
+            .prepare("SELECT source_id, fate, pipedrive_id, detail, run_id, sent FROM records WHERE object = ?1")
             .map_err(error)?;
         let rows = statement
             .query_map(params![object.as_str()], |row| {
@@ -146,6 +161,7 @@ impl Journal {
                         pipedrive_id: row.get::<_, Option<i64>>(2)?.map(|id| id as u64),
                         detail: row.get(3)?,
                         run_id: row.get(4)?,
+                        sent: row.get(5)?,
                     },
                 ))
             })

@@ -34,6 +34,68 @@ pub struct Job {
     pub payload: Payload,
 }
 
+/// A payload as the JSON it is sent as (what the journal keeps, to tell what changed later).
+pub fn payload_json(payload: &Payload) -> serde_json::Value {
+    match payload {
+        Payload::Organization(organization) => serde_json::to_value(organization),
+        Payload::Person(person) => serde_json::to_value(person),
+        Payload::Deal(deal) => serde_json::to_value(deal),
+        Payload::Activity(activity) => serde_json::to_value(activity),
+        Payload::Note(note) => serde_json::to_value(note),
+    }
+    .expect("plain data serializes")
+}
+
+/// The fields whose values differ between what was sent and what would be sent now:
+/// (field, prior, new); custom fields one by one, as `custom_fields.KEY`. A custom field no
+/// longer set is cleared (new: null); a built-in one is left as it is.
+pub fn changed_fields(sent: &serde_json::Value, now: &serde_json::Value) -> Vec<(String, serde_json::Value, serde_json::Value)> {
+    let empty = serde_json::Map::new();
+    let (sent, now) = (sent.as_object().unwrap_or(&empty), now.as_object().unwrap_or(&empty));
+    let mut changes = Vec::new();
+    for (key, value) in now {
+        if key == "custom_fields" {
+            let before = sent.get(key).and_then(|v| v.as_object()).cloned().unwrap_or_default();
+            let after = value.as_object().cloned().unwrap_or_default();
+            for code in before.keys().chain(after.keys()).collect::<std::collections::BTreeSet<_>>() {
+                let (prior, new) = (before.get(code).cloned().unwrap_or_default(), after.get(code).cloned().unwrap_or_default());
+                if prior != new {
+                    changes.push((format!("custom_fields.{code}"), prior, new));
+                }
+            }
+        } else if sent.get(key) != Some(value) {
+            changes.push((key.clone(), sent.get(key).cloned().unwrap_or_default(), value.clone()));
+        }
+    }
+    changes
+}
+
+/// Sends the changed fields of a record created before (a PATCH of only those; a note is put whole).
+pub async fn update(client: &PipedriveClient, object: ObjectKind, id: u64, payload: &Payload, changes: &[(String, serde_json::Value, serde_json::Value)]) -> Result<(), ClientError> {
+    if let Payload::Note(note) = payload {
+        return client.update_note(id, note).await.map(drop);
+    }
+    let mut body = serde_json::Map::new();
+    for (field, _, new) in changes {
+        match field.strip_prefix("custom_fields.") {
+            Some(code) => {
+                let custom = body.entry("custom_fields").or_insert_with(|| serde_json::json!({}));
+                custom[code] = new.clone();
+            }
+            None => {
+                body.insert(field.clone(), new.clone());
+            }
+        }
+    }
+    let entity = match object {
+        ObjectKind::Company => EntityKind::Organization,
+        ObjectKind::Contact => EntityKind::Person,
+        ObjectKind::Deal => EntityKind::Deal,
+        _ => EntityKind::Activity,
+    };
+    client.update_fields(entity, id, serde_json::Value::Object(body)).await
+}
+
 /// The entity whose marker field finds an object's records again.
 pub fn marker_entity(object: ObjectKind) -> Option<EntityKind> {
     match object {
@@ -72,7 +134,7 @@ pub async fn send_all(
     let mut created = HashMap::new();
     let mut unknown = Vec::new();
     let mut stop: Option<ApplyError> = None;
-    let mut in_flight: JoinSet<(String, Result<u64, ClientError>)> = JoinSet::new();
+    let mut in_flight: JoinSet<(String, String, Result<u64, ClientError>)> = JoinSet::new();
     let mut queue = jobs.into_iter();
     let marker_code = marker_entity(object).and_then(|entity| targets.markers.get(&entity)).cloned();
     let mut done = 0;
@@ -82,17 +144,19 @@ pub async fn send_all(
             journal.set(object, &job.source_id, Fate::Intent, None, None)?;
             let client = client.clone();
             let marker = marker_code.as_ref().map(|field_code| Marker { field_code: field_code.clone(), value: job.source_id.clone() });
+            let sent = payload_json(&job.payload).to_string();
             in_flight.spawn(async move {
                 let result = send(&client, &job.payload, marker.as_ref()).await;
-                (job.source_id, result)
+                (job.source_id, sent, result)
             });
         }
         let Some(joined) = in_flight.join_next().await else { break };
-        let (source_id, result) = joined.map_err(|error| ApplyError::Workspace(format!("a create task failed: {error}")))?;
+        let (source_id, sent, result) = joined.map_err(|error| ApplyError::Workspace(format!("a create task failed: {error}")))?;
         done += 1;
         match result {
             Ok(id) => {
                 journal.set(object, &source_id, Fate::Created, Some(id), None)?;
+                journal.set_sent(object, &source_id, &sent)?;
                 created.insert(source_id, id);
             }
             Err(ClientError::Rejected { status, message, .. }) => {

@@ -97,6 +97,8 @@ pub struct Reconciliation {
     pub object: ObjectKind,
     pub in_scope: u64,
     pub counts: FateCounts,
+    /// Records created before whose fields changed, and were updated (only those fields).
+    pub updated: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +111,16 @@ pub struct ApplyOptions {
     pub until: Option<String>,
     /// Records per plugin call; a call that fails quarantines its batch.
     pub batch_size: usize,
+    /// A newer export than the project's (a delta): new records are created, changed ones updated.
+    pub export: Option<std::path::PathBuf>,
+    /// Delete in Pipedrive the records apply created whose source is gone from the export.
+    pub delete_missing: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> ApplyOptions {
+        ApplyOptions { sample: None, concurrency: 16, until: None, batch_size: 1000, export: None, delete_missing: false }
+    }
 }
 
 /// The phases in their order, for `--phase`.
@@ -125,6 +137,9 @@ pub struct ApplyOutcome {
     /// How records were linked or placed where the source did not say (a person's organization
     /// by email domain, a deal's stage missing from stages.csv).
     pub notes: Vec<String>,
+    /// Records apply created whose source is gone from the export (deleted in User.com), and
+    /// whether they were deleted in Pipedrive too (`--delete-missing`).
+    pub gone_from_source: Vec<String>,
     pub reports: Vec<std::path::PathBuf>,
 }
 
@@ -167,7 +182,10 @@ impl Prepared {
 pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, ApplyError> {
     let approval = require_approval(&project.dir)?;
     let mapping = parse(&approval.mapping).map_err(|errors| ApplyError::Workspace(format!("the approved mapping does not parse: {errors:?}")))?;
-    let export = open_export(project)?;
+    let export = match &options.export {
+        Some(dir) => crate::plan::open_export_at(project, dir)?,
+        None => open_export(project)?,
+    };
     let mut source = source::read(&export, options.sample)?;
     source.run_plugins(&project.load_plugins()?, options.batch_size.max(1));
     let needs = workspace_needs(project, &mapping, &source, &export.catalogue()?)?;
@@ -180,7 +198,7 @@ pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveC
     let Prepared { approval, mapping, source, needs } = prepared;
     let kind = if options.sample.is_some() { RunKind::Sample } else { RunKind::Full };
     let journal = Journal::start(State::open(&project.dir)?, kind, &approval.digest)?;
-    let mut outcome = ApplyOutcome { run_id: journal.run_id, kind: kind.as_str(), phases: Vec::new(), tokens: 0, seconds: 0.0, notes: Vec::new(), reports: Vec::new() };
+    let mut outcome = ApplyOutcome { run_id: journal.run_id, kind: kind.as_str(), phases: Vec::new(), tokens: 0, seconds: 0.0, notes: Vec::new(), gone_from_source: Vec::new(), reports: Vec::new() };
     let result = async {
         settle_plugin_fates(&journal, &source)?;
         reporter.report(ProgressEvent::PhaseStarted { phase: "workspace", records: 0 });
@@ -293,8 +311,15 @@ async fn run_phases(
             let settled: HashSet<&str> = source.settled.iter().filter(|s| s.object == object).map(|s| s.source_id.as_str()).collect();
             let mut payloads: HashMap<String, Payload> = HashMap::new();
             let mut order = Vec::new();
+            let mut existing: Vec<(String, Payload)> = Vec::new();
             for (source_id, built) in build(object, mapping, targets, source, links) {
-                if created.contains_key(&source_id) || settled.contains(source_id.as_str()) {
+                if settled.contains(source_id.as_str()) {
+                    continue;
+                }
+                if created.contains_key(&source_id) {
+                    if let Ok(built) = built {
+                        existing.push((source_id, built.payload));
+                    }
                     continue;
                 }
                 match built {
@@ -324,12 +349,76 @@ async fn run_phases(
                 let again: Vec<String> = unknown.into_iter().filter(|id| !found.contains_key(id)).collect();
                 pending = jobs(&again);
             }
-            reconciliation.push(reconcile(phase, object, &scope, &journal.entries(object)?)?);
+            let updated = update_changed(client, journal, object, &existing, &created, outcome).await?;
+            if options.sample.is_none() {
+                gone_from_source(client, journal, object, &scope, options.delete_missing, outcome).await?;
+            }
+            let mut row = reconcile(phase, object, &scope, &journal.entries(object)?)?;
+            row.updated = updated;
+            reconciliation.push(row);
         }
         let tokens = client.bill().tokens() - tokens_before;
         let seconds = started.elapsed().as_secs_f64();
         reporter.report(ProgressEvent::PhaseDone { phase, reconciliation: reconciliation.clone(), tokens, seconds });
         outcome.phases.push(PhaseOutcome { phase, reconciliation, tokens, seconds });
+    }
+    Ok(())
+}
+
+/// Records created before whose payload now differs (a newer export, a re-approved mapping):
+/// only the changed fields are sent, and what each was and became is journalled. Returns how
+/// many were updated.
+async fn update_changed(
+    client: &PipedriveClient,
+    journal: &Journal,
+    object: ObjectKind,
+    existing: &[(String, Payload)],
+    created: &HashMap<String, u64>,
+    outcome: &mut ApplyOutcome,
+) -> Result<u64, ApplyError> {
+    let entries = journal.entries(object)?;
+    let mut updated = 0;
+    for (source_id, payload) in existing {
+        let now = load::payload_json(payload);
+        let (Some(entry), Some(id)) = (entries.get(source_id), created.get(source_id).copied()) else { continue };
+        let Some(sent) = entry.sent.as_deref().and_then(|sent| serde_json::from_str::<serde_json::Value>(sent).ok()) else {
+            // Created before the journal kept what was sent: what would be sent now is the baseline.
+            journal.set_sent(object, source_id, &now.to_string())?;
+            continue;
+        };
+        let changes = load::changed_fields(&sent, &now);
+        if changes.is_empty() {
+            continue;
+        }
+        match load::update(client, object, id, payload, &changes).await {
+            Ok(()) => {
+                for (field, prior, new) in &changes {
+                    journal.record_change(object, source_id, id, field, &prior.to_string(), &new.to_string())?;
+                }
+                journal.set_sent(object, source_id, &now.to_string())?;
+                updated += 1;
+            }
+            Err(ClientError::NotFound { .. }) => outcome.notes.push(format!("{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again")),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(updated)
+}
+
+/// Records apply created whose source is gone from the export: listed, and with
+/// `delete_missing` deleted in Pipedrive (and forgotten by the journal).
+async fn gone_from_source(client: &PipedriveClient, journal: &Journal, object: ObjectKind, scope: &HashSet<String>, delete: bool, outcome: &mut ApplyOutcome) -> Result<(), ApplyError> {
+    let mut gone: Vec<(String, u64)> =
+        journal.entries(object)?.into_iter().filter(|(id, entry)| entry.fate == Fate::Created && !scope.contains(id)).filter_map(|(id, entry)| Some((id, entry.pipedrive_id?))).collect();
+    gone.sort();
+    for (source_id, id) in gone {
+        if delete {
+            crate::rollback::delete(client, object, id).await?;
+            journal.forget(object, &source_id)?;
+            outcome.gone_from_source.push(format!("{object} {source_id}: deleted in User.com, deleted in Pipedrive (id {id})"));
+        } else {
+            outcome.gone_from_source.push(format!("{object} {source_id}: deleted in User.com, kept in Pipedrive (id {id}); --delete-missing deletes it"));
+        }
     }
     Ok(())
 }
@@ -451,5 +540,5 @@ fn reconcile(phase: &'static str, object: ObjectKind, scope: &HashSet<String>, e
         missing.truncate(20);
         return Err(ApplyError::Unreconciled { phase, in_scope, counts, missing });
     }
-    Ok(Reconciliation { object, in_scope, counts })
+    Ok(Reconciliation { object, in_scope, counts, updated: 0 })
 }

@@ -168,6 +168,12 @@ impl PipedriveClient {
         self.send_data(Method::PATCH, &format!("/api/v2/persons/{id}"), to_json(changes)?).await
     }
 
+    /// Changes only the fields in `changes` (a JSON object as the v2 API takes it) of a person,
+    /// organization, deal or activity.
+    pub async fn update_fields(&self, kind: EntityKind, id: u64, changes: Value) -> Result<(), ClientError> {
+        self.send_data::<Value>(Method::PATCH, &format!("/api/v2/{}/{id}", kind.collection()), changes).await.map(drop)
+    }
+
     pub async fn delete_person(&self, id: u64) -> Result<(), ClientError> {
         self.delete(&format!("/api/v2/persons/{id}")).await
     }

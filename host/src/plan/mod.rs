@@ -82,13 +82,18 @@ pub struct PlanResult {
 
 /// Opens the project's export with its declared encodings.
 pub fn open_export(project: &Project) -> Result<Export, PlanError> {
+    open_export_at(project, &project.export_dir())
+}
+
+/// Opens an export (a newer one, for a delta) with the project's declared encodings.
+pub fn open_export_at(project: &Project, dir: &std::path::Path) -> Result<Export, PlanError> {
     let mut encodings = Vec::new();
     for (file, label) in &project.config.source.encodings {
         let encoding = crate::extract::sniff::encoding_for_label(label)
             .ok_or_else(|| PlanError::Project(format!("{}: unknown encoding '{label}' for {file}", project.dir.join(CONFIG_FILE).display())))?;
         encodings.push((Some(file.clone()), encoding));
     }
-    Ok(Export::open(&project.export_dir(), ExportOptions { encodings, ..ExportOptions::default() })?)
+    Ok(Export::open(dir, ExportOptions { encodings, ..ExportOptions::default() })?)
 }
 
 /// What plan learns before it talks to Pipedrive: the export's profile and the label plugin's
