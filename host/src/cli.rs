@@ -124,6 +124,14 @@ enum Command {
         --delete-missing, deleted in Pipedrive. Same journal, reconciliation and crash safety as apply; a second delta \
         with no changes writes nothing. Exit codes as apply's.")]
     Delta(DeltaArgs),
+    /// Write the handoff for the customer's admin: reports/handoff/*.md and one self-contained handoff.html
+    #[command(after_help = "Example:\n  crm-migrate -C acme report\n\n\
+        Writes the automations inventory (each User.com automation with its trigger, conditions, delays and actions, and \
+        the Pipedrive equivalent: workflow automation, sequence or manual, with the reason), the segment-to-filter \
+        mapping (each segment's rules as Pipedrive filter conditions, flagged where Pipedrive cannot express them), the \
+        email templates to rebuild, the billing audit, the quarantine and a one-page summary (what moved, what did not \
+        and why, tokens spent, time taken). Reads the export, the mapping and state.db; talks to no one.")]
+    Report,
     /// Undo the migration (or only its sample runs): delete what apply created, in reverse order
     #[command(after_help = "Examples:\n  crm-migrate -C acme rollback --sample     # before the production run\n  \
         crm-migrate -C acme rollback --yes\n\n\
@@ -444,6 +452,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify(&cli.project, &args),
         Command::Rollback(args) => rollback(&cli.project, &args),
         Command::Delta(args) => delta(&cli.project, &args),
+        Command::Report => report_handoff(&cli.project),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
@@ -740,6 +749,16 @@ fn verify(project_dir: &std::path::Path, args: &VerifyArgs) -> anyhow::Result<Ex
         }
     }
     Ok(if verification.all_verified() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_VERIFIED) })
+}
+
+fn report_handoff(project_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let project = Project::open(project_dir)?;
+    let paths = crm_migrate::handoff::write(&project)?;
+    println!("wrote the handoff:");
+    for path in &paths {
+        println!("  {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Asks a yes/no question on the terminal; without one, tells to pass --yes.

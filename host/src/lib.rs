@@ -16,6 +16,7 @@
 //! status     where a migration stands: approval, runs, fates per object, tokens left
 //! verify     what arrived in Pipedrive read back and compared, field by field
 //! rollback   what apply created, deleted in reverse order; the residue listed
+//! handoff    the customer's documents: automations, segments as filters, templates, billing, summary
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
 //! ```
 
@@ -23,6 +24,7 @@ pub mod apply;
 pub mod approve;
 pub mod audit;
 pub mod extract;
+pub mod handoff;
 pub mod mapping;
 pub mod pipedrive;
 pub mod plan;

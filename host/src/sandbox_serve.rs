@@ -60,6 +60,9 @@ pub struct ServeArgs {
     /// How late a slow answer is, in milliseconds
     #[arg(long, default_value_t = 3000)]
     slow_ms: u64,
+    /// Share of requests answered 429 (retry after 1 s) whatever the window holds, 0 to 1
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    throttle_rate: f64,
 }
 
 fn rate(text: &str) -> Result<f64, String> {
@@ -88,6 +91,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             dropped_connection_rate: args.dropped_connection_rate,
             slow_rate: args.slow_rate,
             slow_by: Duration::from_millis(args.slow_ms),
+            throttle_rate: args.throttle_rate,
         },
         ..SandboxConfig::default()
     };

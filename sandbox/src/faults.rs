@@ -18,6 +18,9 @@ pub struct Faults {
     /// The response is delayed by `slow_by`, then served normally.
     pub slow_rate: f64,
     pub slow_by: Duration,
+    /// 429 with `retry-after: 1`, as Pipedrive answers under load whatever the window holds;
+    /// nothing applied, nothing debited.
+    pub throttle_rate: f64,
 }
 
 /// The JSON form of [`Faults`] on `POST /_sandbox/faults` (durations in milliseconds).
@@ -30,6 +33,7 @@ pub struct FaultsWire {
     pub dropped_connection_rate: f64,
     pub slow_rate: f64,
     pub slow_by_ms: u64,
+    pub throttle_rate: f64,
 }
 
 impl From<FaultsWire> for Faults {
@@ -41,6 +45,7 @@ impl From<FaultsWire> for Faults {
             dropped_connection_rate: wire.dropped_connection_rate,
             slow_rate: wire.slow_rate,
             slow_by: Duration::from_millis(wire.slow_by_ms),
+            throttle_rate: wire.throttle_rate,
         }
     }
 }
@@ -54,6 +59,7 @@ impl From<&Faults> for FaultsWire {
             dropped_connection_rate: faults.dropped_connection_rate,
             slow_rate: faults.slow_rate,
             slow_by_ms: faults.slow_by.as_millis() as u64,
+            throttle_rate: faults.throttle_rate,
         }
     }
 }
@@ -66,6 +72,7 @@ pub enum Fault {
     ServerError(u16),
     LostResponse,
     Slow(Duration),
+    Throttled,
 }
 
 #[derive(Debug)]
@@ -100,6 +107,10 @@ impl FaultDice {
         threshold += faults.slow_rate;
         if roll < threshold {
             return Fault::Slow(faults.slow_by);
+        }
+        threshold += faults.throttle_rate;
+        if roll < threshold {
+            return Fault::Throttled;
         }
         Fault::None
     }

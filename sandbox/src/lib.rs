@@ -42,7 +42,8 @@
 //!   response; nothing applied, nothing debited), server error (500/502/503
 //!   `{"success":false,"error":"Internal Server Error","code":"ERR_UNKNOWN"}`; nothing applied,
 //!   nothing debited), lost response (handled, applied and debited, then closed without a
-//!   response), slow (sleeps `slow_by`, then normal).
+//!   response), slow (sleeps `slow_by`, then normal), throttled (429 with `retry-after: 1`, as
+//!   Pipedrive answers under load whatever the window holds; nothing applied, nothing debited).
 //!
 //! ## Endpoints
 //! API v2 (JSON only; creates answer 200; lists paginate with `cursor` and `limit` <= 500 and
@@ -93,7 +94,7 @@
 //! ## Control endpoints (no auth, no limits, not counted, not recorded)
 //! `GET /_sandbox/state`, `GET /_sandbox/stats`, `POST /_sandbox/clock {"advance_seconds": N}`,
 //! `POST /_sandbox/faults {"seed", "server_error_rate", "lost_response_rate",
-//! "dropped_connection_rate", "slow_rate", "slow_by_ms"}`, `POST /_sandbox/save`.
+//! "dropped_connection_rate", "slow_rate", "slow_by_ms", "throttle_rate"}`, `POST /_sandbox/save`.
 //!
 //! ## Record and state files
 //! - `record_path`: one JSON line per API request: `time`, `method`, `path`, `query` (without

@@ -387,6 +387,13 @@ async fn process(shared: &Shared, method: &str, path: &str, headers: &HeaderMap,
             lock(&shared.stats).slow_responses += 1;
             tokio::time::sleep(by).await;
         }
+        Fault::Throttled => {
+            lock(&shared.limits).refund(cost);
+            lock(&shared.stats).burst_429s += 1;
+            let mut headers = limit_headers(Some(window), settings.daily_budget, daily_remaining());
+            headers.push((names::RETRY_AFTER, "1".to_owned()));
+            return (json(429, json!({"success": false, "error": "Too many requests", "errorCode": 429}), headers), 0);
+        }
         Fault::None | Fault::LostResponse => {}
     }
     let params = routes::path_params(operation, path);

@@ -358,32 +358,11 @@ fn runs_killed_at_random_instants_with_faults_on_end_like_a_clean_run() {
     apply(&clean_project, &[]);
     let expected = canonical(&clean.state());
 
-    let faults = Faults { seed: 11, server_error_rate: 0.05, lost_response_rate: 0.02, dropped_connection_rate: 0.01, ..Faults::default() };
-    let faulty = prepared_sandbox_with(SandboxConfig { burst_limit: Some(300), faults, ..SandboxConfig::default() });
+    // 5xx, lost answers, dropped connections, and 429 bursts: Pipedrive under load answers 429
+    // whatever the window holds, and the client must wait each one out.
+    let faults = Faults { seed: 11, server_error_rate: 0.05, lost_response_rate: 0.02, dropped_connection_rate: 0.01, throttle_rate: 0.005, ..Faults::default() };
+    let faulty = fast(SandboxConfig { faults, ..SandboxConfig::default() });
     let (_dir, project) = approved_project(&faulty);
-    // Another integration on the same token takes half the burst window in bursts (honouring
-    // retry-after, as a well-behaved client does): apply meets 429s it must wait out.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let neighbour = {
-        let (stop, url) = (stop.clone(), format!("{}/api/v1/users/me", faulty.url()));
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async {
-                let http = crate::pipedrive_support::http_client();
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    for _ in 0..150 {
-                        let Ok(answer) = http.get(&url).header("x-api-token", TOKEN).send().await else { break };
-                        if answer.status() == 429 {
-                            let retry_after: u64 = answer.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-                            tokio::time::sleep(Duration::from_secs(retry_after)).await;
-                            break;
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(1000)).await;
-                }
-            })
-        })
-    };
     let cache = tempfile::tempdir().unwrap();
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
     let mut kills = 0;
@@ -425,8 +404,6 @@ fn runs_killed_at_random_instants_with_faults_on_end_like_a_clean_run() {
             }
         }
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    neighbour.join().unwrap();
     assert!(finished && kills >= 10, "{kills} kills, finished: {finished}");
     let stats = faulty.stats();
     assert!(stats.server_errors > 0 && stats.lost_responses > 0 && stats.dropped_connections > 0, "faults happened: {stats:?}");

@@ -9,6 +9,7 @@ mod cli;
 mod conformance;
 mod extract;
 mod faults;
+mod handoff;
 mod pipedrive_client;
 mod pipedrive_support;
 mod pipeline;
