@@ -149,6 +149,13 @@ enum Command {
             crm-migrate plugin run acme_rules.wasm --hook clean --input records.csv   # see what it does"
     )]
     Plugin(PluginCommand),
+    /// The whole story on the sample exports against an in-process Pipedrive sandbox, in a few minutes
+    #[command(after_help = "Example:\n  cargo run -p crm-migrate -- demo\n\n\
+        Starts a Pipedrive sandbox in this process (plan premium, its real pacing), creates a project in \
+        ./crm-migrate-demo, and runs: audit, plan, approve, a sample apply of 50 contacts and its rollback, the full \
+        apply, a delta with examples/usercom-export-changes (deleting what User.com deleted), verify and the handoff report. Prints a table of steps \
+        (outcome, tokens, seconds) and where the reports are.")]
+    Demo(crate::demo::DemoArgs),
     /// Run the local Pipedrive sandbox (an API-compatible Pipedrive for rehearsals)
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -453,6 +460,7 @@ pub fn main() -> ExitCode {
         Command::Rollback(args) => rollback(&cli.project, &args),
         Command::Delta(args) => delta(&cli.project, &args),
         Command::Report => report_handoff(&cli.project),
+        Command::Demo(args) => crate::demo::demo(&args),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),

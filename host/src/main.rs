@@ -1,6 +1,7 @@
 //! The `crm-migrate` command line.
 
 mod cli;
+mod demo;
 mod sandbox_serve;
 mod scaffold;
 
