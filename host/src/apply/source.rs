@@ -148,16 +148,4 @@ impl Source {
         }
         output.records
     }
-
-    /// The contact a contact's records link to: itself, or the one it was merged into.
-    pub fn survivor<'a>(&'a self, contact_id: &'a str) -> &'a str {
-        let mut id = contact_id;
-        for _ in 0..16 {
-            match self.survivors.get(id) {
-                Some(next) => id = next,
-                None => break,
-            }
-        }
-        id
-    }
 }
