@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use crm_migrate::plan::bill::create_cost;
+use crm_migrate::record::ObjectKind;
 use crm_migrate_sandbox::{Plan, SandboxConfig, SandboxHandle};
 use serde_json::Value;
 
@@ -54,17 +56,10 @@ fn main() {
     let mut minimum_tokens = 0;
     for phase in outcome["phases"].as_array().unwrap() {
         for row in phase["reconciliation"].as_array().unwrap() {
-            let object = row["object"].as_str().unwrap();
+            let object: ObjectKind = row["object"].as_str().unwrap().parse().unwrap();
             let count = row["counts"]["created"].as_u64().unwrap();
-            let (method, path) = match object {
-                "company" => ("POST", "/api/v2/organizations"),
-                "contact" => ("POST", "/api/v2/persons"),
-                "deal" => ("POST", "/api/v2/deals"),
-                "conversation" => ("POST", "/v1/notes"),
-                _ => ("POST", "/api/v2/activities"),
-            };
             created += count;
-            minimum_tokens += count * u64::from(pipedrive_api::operation(method, path).unwrap().token_cost);
+            minimum_tokens += count * u64::from(create_cost(object));
         }
     }
     // The record run re-reads the workspace (7 calls, 80 tokens) before its first phase.

@@ -240,7 +240,14 @@ struct ApplyArgs {
     /// Stop after this phase: workspace, organizations, persons, deals, activities, notes
     #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crm_migrate::apply::PHASE_NAMES))]
     phase: Option<String>,
-    /// Creates in flight at once; the client paces them to the account's burst limit either way
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+/// How apply and delta load: shared by both.
+#[derive(Args)]
+struct LoadArgs {
+    /// Writes in flight at once; the client paces them to the account's burst limit either way
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Records per plugin call (a call that fails quarantines its batch, and the run goes on)
@@ -259,15 +266,8 @@ struct DeltaArgs {
     /// Also delete in Pipedrive the records whose source is gone from the newer export
     #[arg(long)]
     delete_missing: bool,
-    /// Writes in flight at once
-    #[arg(long, default_value_t = 16)]
-    concurrency: usize,
-    /// Records per plugin call
-    #[arg(long, default_value_t = 1000)]
-    batch_size: usize,
-    /// Print progress events and the outcome as JSON lines
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    load: LoadArgs,
 }
 
 #[derive(Args)]
@@ -604,15 +604,7 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
     }
     if !args.json {
         println!("{} ({})", review.path.display(), review.digest);
-        println!(
-            "  {} attributes: {} built-in, {} existing custom, {} new custom, {} skipped; {} with low confidence",
-            review.mapping.fields.len(),
-            counts.standard,
-            counts.existing,
-            counts.new,
-            counts.skip,
-            counts.review
-        );
+        println!("  {counts}");
         println!("  {} agents, {} pipelines, {} activity types mapped; checked against the workspace read at {}", review.mapping.agents.len(), review.mapping.pipelines.len(), review.mapping.activity_types.len(), review.workspace.taken_at);
         match (&review.previous, &review.diff) {
             (Some(previous), Some(diff)) => println!("changed since {} approved it at {}:\n{diff}", previous.approved_by, previous.approved_at),
@@ -639,8 +631,14 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
 fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(project_dir)?;
     let sample = args.sample.map(|size| if size == 0 { project.config.options.sample_size } else { size });
-    let options = crm_migrate::apply::ApplyOptions { sample, concurrency: args.concurrency, until: args.phase.clone(), batch_size: args.batch_size, export: None, delete_missing: false };
-    run_apply(&project, project_dir, &options, args.json)
+    let options = crm_migrate::apply::ApplyOptions {
+        sample,
+        concurrency: args.load.concurrency,
+        until: args.phase.clone(),
+        batch_size: args.load.batch_size,
+        ..crm_migrate::apply::ApplyOptions::default()
+    };
+    run_apply(&project, project_dir, &options, args.load.json)
 }
 
 fn delta(project_dir: &std::path::Path, args: &DeltaArgs) -> anyhow::Result<ExitCode> {
@@ -649,13 +647,13 @@ fn delta(project_dir: &std::path::Path, args: &DeltaArgs) -> anyhow::Result<Exit
         bail!("the export {} is not a directory (a User.com export is a directory of CSV files)", args.export.display());
     }
     let options = crm_migrate::apply::ApplyOptions {
-        concurrency: args.concurrency,
-        batch_size: args.batch_size,
+        concurrency: args.load.concurrency,
+        batch_size: args.load.batch_size,
         export: Some(args.export.clone()),
         delete_missing: args.delete_missing,
         ..crm_migrate::apply::ApplyOptions::default()
     };
-    run_apply(&project, project_dir, &options, args.json)
+    run_apply(&project, project_dir, &options, args.load.json)
 }
 
 /// An apply (or a delta) with progress, its outcome, and the exit code scripts rely on.

@@ -176,15 +176,6 @@ fn existing_markers(journal: &Journal) -> Result<Vec<(String, String, String, St
     Ok(markers)
 }
 
-fn entity_of(name: &str) -> Option<EntityKind> {
-    match name {
-        "person" => Some(EntityKind::Person),
-        "organization" => Some(EntityKind::Organization),
-        "deal" => Some(EntityKind::Deal),
-        _ => None,
-    }
-}
-
 /// Removes the workspace objects apply created: labels and options, fields, stages, pipelines,
 /// activity types (in that order: nothing is removed while something of apply's still uses it).
 async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: &mut RollbackOutcome) -> Result<(), ApplyError> {
@@ -200,7 +191,7 @@ async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: 
         if !id.is_empty() {
             match kind.as_str() {
                 "label" => {
-                    if let (Some(entity), Ok(option)) = (entity_of(&entity), id.parse::<u64>()) {
+                    if let (Some(entity), Ok(option)) = (EntityKind::from_name(&entity), id.parse::<u64>()) {
                         gone(client.delete_field_options(entity, "label", &[option]).await)?;
                     }
                 }
@@ -208,12 +199,12 @@ async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: 
                     // entity is `person:Field name`; the field's key is journalled with it.
                     let (entity_name, field) = entity.split_once(':').unwrap_or((&entity, ""));
                     let code = journal.workspace_object("field", entity_name, field)?.map(|(code, _)| code);
-                    if let (Some(entity), Some(code), Ok(option)) = (entity_of(entity_name), code, id.parse::<u64>()) {
+                    if let (Some(entity), Some(code), Ok(option)) = (EntityKind::from_name(entity_name), code, id.parse::<u64>()) {
                         gone(client.delete_field_options(entity, &code, &[option]).await)?;
                     }
                 }
                 "field" => {
-                    if let Some(entity) = entity_of(&entity) {
+                    if let Some(entity) = EntityKind::from_name(&entity) {
                         gone(client.delete_field(entity, &id).await)?;
                     }
                 }
@@ -232,7 +223,7 @@ async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: 
     }
     let workspace = crate::plan::workspace::Workspace::read(client, "", String::new()).await?;
     for (kind, entity, name, _) in &created {
-        let still = match (kind.as_str(), entity_of(entity)) {
+        let still = match (kind.as_str(), EntityKind::from_name(entity)) {
             ("field", Some(entity)) => workspace.custom_field(entity, name).is_some(),
             ("label", Some(entity)) => workspace.labels(entity).iter().any(|label| crate::plan::workspace::same_name(label, name)),
             ("pipeline", _) => workspace.pipeline(name).is_some(),

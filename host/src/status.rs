@@ -52,18 +52,6 @@ pub enum StatusError {
     Extract(#[from] crate::extract::ExtractError),
 }
 
-/// Tokens of one create of an object's records.
-fn create_cost(object: ObjectKind) -> u32 {
-    let (method, path) = match object {
-        ObjectKind::Company => ("POST", "/api/v2/organizations"),
-        ObjectKind::Contact => ("POST", "/api/v2/persons"),
-        ObjectKind::Deal => ("POST", "/api/v2/deals"),
-        ObjectKind::Activity | ObjectKind::Event => ("POST", "/api/v2/activities"),
-        ObjectKind::Conversation => ("POST", "/v1/notes"),
-    };
-    pipedrive_api::operation(method, path).map_or(0, |operation| operation.token_cost)
-}
-
 pub fn status(project: &Project) -> Result<Status, StatusError> {
     let state = State::open(&project.dir)?;
     let approval = state.last_approval()?;
@@ -83,7 +71,7 @@ pub fn status(project: &Project) -> Result<Status, StatusError> {
             let source_count = source.in_scope.get(&object).copied().unwrap_or(0);
             let left = source_count.saturating_sub(counts.created + counts.merged + counts.quarantined + counts.excluded);
             calls_left += left;
-            tokens_left += left * u64::from(create_cost(object));
+            tokens_left += left * u64::from(crate::plan::bill::create_cost(object));
             objects.push(ObjectStatus { phase, object, source: source_count, counts, left });
         }
     }

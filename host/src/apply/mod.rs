@@ -187,8 +187,9 @@ pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, Ap
         None => open_export(project)?,
     };
     let mut source = source::read(&export, options.sample)?;
-    source.run_plugins(&project.load_plugins()?, options.batch_size.max(1));
-    let needs = workspace_needs(project, &mapping, &source, &export.catalogue()?)?;
+    let plugins = project.load_plugins()?;
+    source.run_plugins(&plugins, options.batch_size.max(1));
+    let needs = workspace_needs(&plugins, &mapping, &source, &export.catalogue()?)?;
     Ok(Prepared { approval, mapping, source, needs })
 }
 
@@ -239,7 +240,7 @@ fn settle_plugin_fates(journal: &Journal, source: &Source) -> Result<(), ApplyEr
 
 /// The values of mapped choice attributes (options an existing field may lack) and the labels
 /// each entity's records carry.
-fn workspace_needs(project: &Project, mapping: &Mapping, source: &Source, catalogue: &crate::extract::Catalogue) -> Result<workspace::Needs, ApplyError> {
+fn workspace_needs(plugins: &[(crate::plugins::Hook, crate::plugins::LoadedPlugin)], mapping: &Mapping, source: &Source, catalogue: &crate::extract::Catalogue) -> Result<workspace::Needs, ApplyError> {
     let mut values: HashMap<(ObjectKind, String), BTreeSet<String>> = HashMap::new();
     let mut tag_use: BTreeMap<ObjectKind, BTreeMap<String, u64>> = BTreeMap::new();
     for entry in &mapping.fields {
@@ -263,7 +264,7 @@ fn workspace_needs(project: &Project, mapping: &Mapping, source: &Source, catalo
             }
         }
     }
-    let (_, tag_labels) = crate::plan::label_decisions(project, catalogue, &tag_use)?;
+    let (_, tag_labels) = crate::plan::label_decisions(plugins, catalogue, &tag_use)?;
     let mut labels: HashMap<EntityKind, BTreeSet<String>> = HashMap::new();
     for (object, tags) in &tag_use {
         let Some(entity) = Destination::of(*object).entity() else { continue };

@@ -85,15 +85,6 @@ impl Targets {
     }
 }
 
-fn entity_name(entity: EntityKind) -> &'static str {
-    match entity {
-        EntityKind::Person => "person",
-        EntityKind::Organization => "organization",
-        EntityKind::Deal => "deal",
-        EntityKind::Activity => "activity",
-    }
-}
-
 fn field_type(ty: NewFieldType) -> FieldType {
     match ty {
         NewFieldType::Varchar => FieldType::Varchar,
@@ -148,27 +139,27 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
                 let existing = workspace
                     .custom_field(entity, field)
                     .cloned()
-                    .ok_or_else(|| ApplyError::Workspace(format!("the {} field '{field}' is gone from Pipedrive; plan again", entity_name(entity))))?;
+                    .ok_or_else(|| ApplyError::Workspace(format!("the {} field '{field}' is gone from Pipedrive; plan again", entity.name())))?;
                 let mut options = options_of(&existing);
                 if matches!(existing.field_type.as_str(), "enum" | "set") {
                     let target = CustomTarget { code: existing.field_code.clone(), field_type: existing.field_type.clone(), options: options.clone(), values: values.clone(), time_code: None, currency: None };
                     let missing: Vec<String> = needs.values.get(&key).into_iter().flatten().filter(|value| target.option(value).is_none()).cloned().collect();
                     if !missing.is_empty() {
                         for label in &missing {
-                            journal.record_workspace_object("option", &format!("{}:{}", entity_name(entity), existing.field_name), label, "", true)?;
+                            journal.record_workspace_object("option", &format!("{}:{}", entity.name(), existing.field_name), label, "", true)?;
                         }
                         let after = add_options(client, write, entity, &existing.field_code, &missing).await?;
                         for option in &after {
                             if missing.iter().any(|label| same_name(label, &option.label)) {
                                 let id = option.numeric_id().map(|id| id.to_string()).unwrap_or_default();
-                                journal.record_workspace_object("option", &format!("{}:{}", entity_name(entity), existing.field_name), &option.label, &id, true)?;
+                                journal.record_workspace_object("option", &format!("{}:{}", entity.name(), existing.field_name), &option.label, &id, true)?;
                             }
                         }
                         // Whether the answer lists every option or only the new ones, both are known now.
                         options.extend(after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))));
                     }
                 }
-                journal.record_workspace_object("field", entity_name(entity), &existing.field_name, &existing.field_code, false)?;
+                journal.record_workspace_object("field", entity.name(), &existing.field_name, &existing.field_code, false)?;
                 targets.fields.insert(key, CustomTarget { code: existing.field_code, field_type: existing.field_type, options, values: values.clone(), time_code: None, currency: None });
             }
             Landing::New { field, ty, options, currency } => {
@@ -245,17 +236,17 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
         let missing: Vec<String> = labels.iter().filter(|label| !known.contains_key(&label.to_lowercase())).cloned().collect();
         for label in labels.iter().filter(|label| known.contains_key(&label.to_lowercase())) {
             let id = known[&label.to_lowercase()].to_string();
-            journal.record_workspace_object("label", entity_name(*entity), label, &id, false)?;
+            journal.record_workspace_object("label", entity.name(), label, &id, false)?;
         }
         if !missing.is_empty() {
             for label in &missing {
-                journal.record_workspace_object("label", entity_name(*entity), label, "", true)?;
+                journal.record_workspace_object("label", entity.name(), label, "", true)?;
             }
             let after = add_options(client, write, *entity, "label", &missing).await?;
             known.extend(after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))));
             for label in &missing {
                 let id = known.get(&label.to_lowercase()).map(u64::to_string).unwrap_or_default();
-                journal.record_workspace_object("label", entity_name(*entity), label, &id, true)?;
+                journal.record_workspace_object("label", entity.name(), label, &id, true)?;
             }
         }
         for (label, id) in known {
@@ -296,7 +287,7 @@ async fn create_or_find<T>(
 async fn add_options(client: &PipedriveClient, write: bool, entity: EntityKind, field_code: &str, labels: &[String]) -> Result<Vec<FieldOption>, ApplyError> {
     create_or_find(
         write,
-        &format!("the options {} of {} field {field_code}", labels.join(", "), entity_name(entity)),
+        &format!("the options {} of {} field {field_code}", labels.join(", "), entity.name()),
         async || client.add_field_options(entity, field_code, labels).await,
         async || {
             let fields = client.fields(entity).await?;
@@ -322,19 +313,19 @@ async fn ensure_field(
     options: &[String],
 ) -> Result<Field, ApplyError> {
     if let Some(existing) = workspace.custom_field(entity, name) {
-        let created = journal.workspace_object("field", entity_name(entity), name)?.is_some_and(|(_, created)| created);
-        journal.record_workspace_object("field", entity_name(entity), name, &existing.field_code, created)?;
+        let created = journal.workspace_object("field", entity.name(), name)?.is_some_and(|(_, created)| created);
+        journal.record_workspace_object("field", entity.name(), name, &existing.field_code, created)?;
         return Ok(existing.clone());
     }
-    journal.record_workspace_object("field", entity_name(entity), name, "", true)?;
+    journal.record_workspace_object("field", entity.name(), name, "", true)?;
     let created = create_or_find(
         write,
-        &format!("the {} field '{name}'", entity_name(entity)),
+        &format!("the {} field '{name}'", entity.name()),
         async || client.create_field(entity, &NewField { field_name: name.to_owned(), field_type, options: options.to_vec() }).await,
         async || Ok(client.fields(entity).await?.into_iter().find(|field| field.is_custom_field && same_name(&field.field_name, name))),
     )
     .await?;
-    journal.record_workspace_object("field", entity_name(entity), name, &created.field_code, true)?;
+    journal.record_workspace_object("field", entity.name(), name, &created.field_code, true)?;
     match entity {
         EntityKind::Person => workspace.person_fields.push(created.clone()),
         EntityKind::Organization => workspace.organization_fields.push(created.clone()),

@@ -19,6 +19,23 @@ pub enum EntityKind {
 }
 
 impl EntityKind {
+    pub const ALL: [EntityKind; 4] = [EntityKind::Person, EntityKind::Organization, EntityKind::Deal, EntityKind::Activity];
+
+    /// The singular name (`person`), as reports and the journal write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            EntityKind::Person => "person",
+            EntityKind::Organization => "organization",
+            EntityKind::Deal => "deal",
+            EntityKind::Activity => "activity",
+        }
+    }
+
+    /// The kind a singular name stands for.
+    pub fn from_name(name: &str) -> Option<EntityKind> {
+        EntityKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
     pub(super) fn collection(self) -> &'static str {
         match self {
             EntityKind::Person => "persons",

@@ -53,6 +53,23 @@ pub struct Bill {
     pub wall_seconds: f64,
 }
 
+/// The call that creates one record of a User.com object in Pipedrive.
+pub fn create_operation(object: ObjectKind) -> (&'static str, &'static str) {
+    match object {
+        ObjectKind::Company => ("POST", "/api/v2/organizations"),
+        ObjectKind::Contact => ("POST", "/api/v2/persons"),
+        ObjectKind::Deal => ("POST", "/api/v2/deals"),
+        ObjectKind::Activity | ObjectKind::Event => ("POST", "/api/v2/activities"),
+        ObjectKind::Conversation => ("POST", "/v1/notes"),
+    }
+}
+
+/// Tokens to create one record of an object.
+pub fn create_cost(object: ObjectKind) -> u32 {
+    let (method, path) = create_operation(object);
+    pipedrive_api::operation(method, path).map_or(0, |operation| operation.token_cost)
+}
+
 fn line(what: impl Into<String>, method: &str, path: &str, calls: u64) -> BillLine {
     let cost = pipedrive_api::operation(method, path).unwrap_or_else(|| panic!("{method} {path} is in Pipedrive's specs")).token_cost;
     BillLine { what: what.into(), operation: format!("{method} {path}"), calls, cost, tokens: calls * u64::from(cost) }
@@ -86,14 +103,18 @@ pub fn bill(profile: &SourceProfile, changes: &WorkspaceChanges, plan: Plan, sea
     workspace.extend(counted("create activity types", "POST", "/v1/activityTypes", changes.activity_types_to_create.len()));
 
     let records = |kind| profile.records(kind);
+    let creates = |what: &str, object: ObjectKind, calls: u64| {
+        let (method, path) = create_operation(object);
+        vec![line(what, method, path, calls)]
+    };
     let activities = records(ObjectKind::Activity) + records(ObjectKind::Event);
     let phases = vec![
         PhaseBill { phase: "workspace", records: 0, lines: workspace },
-        PhaseBill { phase: "organizations", records: records(ObjectKind::Company), lines: vec![line("create organizations", "POST", "/api/v2/organizations", records(ObjectKind::Company))] },
-        PhaseBill { phase: "persons", records: records(ObjectKind::Contact), lines: vec![line("create persons", "POST", "/api/v2/persons", records(ObjectKind::Contact))] },
-        PhaseBill { phase: "deals", records: records(ObjectKind::Deal), lines: vec![line("create deals", "POST", "/api/v2/deals", records(ObjectKind::Deal))] },
-        PhaseBill { phase: "activities", records: activities, lines: vec![line("create activities and events", "POST", "/api/v2/activities", activities)] },
-        PhaseBill { phase: "notes", records: profile.conversations, lines: vec![line("create notes (one per conversation)", "POST", "/v1/notes", profile.conversations)] },
+        PhaseBill { phase: "organizations", records: records(ObjectKind::Company), lines: creates("create organizations", ObjectKind::Company, records(ObjectKind::Company)) },
+        PhaseBill { phase: "persons", records: records(ObjectKind::Contact), lines: creates("create persons", ObjectKind::Contact, records(ObjectKind::Contact)) },
+        PhaseBill { phase: "deals", records: records(ObjectKind::Deal), lines: creates("create deals", ObjectKind::Deal, records(ObjectKind::Deal)) },
+        PhaseBill { phase: "activities", records: activities, lines: creates("create activities and events", ObjectKind::Activity, activities) },
+        PhaseBill { phase: "notes", records: profile.conversations, lines: creates("create notes (one per conversation)", ObjectKind::Conversation, profile.conversations) },
     ];
     let tokens = phases.iter().map(PhaseBill::tokens).sum();
     let calls = phases.iter().map(PhaseBill::calls).sum();

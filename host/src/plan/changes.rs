@@ -51,20 +51,11 @@ impl WorkspaceChanges {
 /// every tag its own label) decided.
 pub type LabelDecisions = BTreeMap<String, Option<String>>;
 
-fn entity_name(entity: EntityKind) -> &'static str {
-    match entity {
-        EntityKind::Person => "person",
-        EntityKind::Organization => "organization",
-        EntityKind::Deal => "deal",
-        EntityKind::Activity => "activity",
-    }
-}
-
 pub fn workspace_changes(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspace, labels: &LabelDecisions) -> WorkspaceChanges {
     let mut changes = WorkspaceChanges::default();
     for entity in [EntityKind::Organization, EntityKind::Person, EntityKind::Deal] {
         if workspace.custom_field(entity, MARKER_FIELD).is_none() {
-            changes.new_fields.push(NewCustomField { entity: entity_name(entity), name: MARKER_FIELD.into(), field_type: "varchar", options: vec![], source: String::new() });
+            changes.new_fields.push(NewCustomField { entity: entity.name(), name: MARKER_FIELD.into(), field_type: "varchar", options: vec![], source: String::new() });
         }
     }
     for entry in &mapping.fields {
@@ -126,7 +117,7 @@ pub fn workspace_changes(mapping: &Mapping, profile: &SourceProfile, workspace: 
         let existing = workspace.labels(entity);
         for tag in tags.keys() {
             let Some(Some(label)) = labels.get(tag).cloned().or_else(|| Some(Some(tag.clone()))) else { continue };
-            let name = entity_name(entity);
+            let name = entity.name();
             let planned = changes.labels_to_create.iter().any(|(kind, created)| *kind == name && same_name(created, &label));
             if !planned && !existing.iter().any(|have| same_name(have, &label)) {
                 changes.labels_to_create.push((name, label));

@@ -109,7 +109,8 @@ pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result
     let planned_at = now_utc();
     let export = open_export(project)?;
     let profile = profile::profile(&export, progress)?;
-    let (labels_by, labels) = label_decisions(project, &profile.catalogue, &profile.tag_use)?;
+    let plugins = project.load_plugins().map_err(|error| PlanError::Project(error.to_string()))?;
+    let (labels_by, labels) = label_decisions(&plugins, &profile.catalogue, &profile.tag_use)?;
     Ok(Prepared { profile, labels_by, labels, planned_at })
 }
 
@@ -170,11 +171,11 @@ pub fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), PlanEr
     std::fs::rename(&temporary, path).map_err(io)
 }
 
-/// Which tags become which labels: the project's label plugin decides when it has one; else
-/// every tag becomes a label of its own name. `tag_use` counts, per object, the records carrying
-/// each tag.
+/// Which tags become which labels: the project's label plugin (among `plugins`, as
+/// [`Project::load_plugins`] loaded them) decides when it has one; else every tag becomes a label
+/// of its own name. `tag_use` counts, per object, the records carrying each tag.
 pub fn label_decisions(
-    project: &Project,
+    plugins: &[(Hook, crate::plugins::LoadedPlugin)],
     catalogue: &crate::extract::Catalogue,
     tag_use: &std::collections::BTreeMap<crate::record::ObjectKind, std::collections::BTreeMap<String, u64>>,
 ) -> Result<(String, LabelDecisions), PlanError> {
@@ -188,7 +189,6 @@ pub fn label_decisions(
         }
     }
     let failed = |message: String| PlanError::LabelPlugin { message };
-    let plugins = project.load_plugins().map_err(|error| failed(error.to_string()))?;
     let Some((_, loaded)) = plugins.iter().find(|(hook, _)| *hook == Hook::Label) else {
         return Ok(("every tag becomes a label of its name (no label plugin in migration.toml)".into(), tags.into_iter().map(|tag| (tag.name.clone(), Some(tag.name))).collect()));
     };

@@ -17,6 +17,7 @@ use crate::plan::{PlanError, PlanResult};
 /// Counts of the mapping's entries by kind of landing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EntryCounts {
+    pub total: usize,
     pub standard: usize,
     pub existing: usize,
     pub new: usize,
@@ -25,7 +26,7 @@ pub struct EntryCounts {
 }
 
 pub fn entry_counts(mapping: &Mapping) -> EntryCounts {
-    let mut counts = EntryCounts::default();
+    let mut counts = EntryCounts { total: mapping.fields.len(), ..EntryCounts::default() };
     for entry in &mapping.fields {
         match entry.landing {
             Landing::Standard { .. } => counts.standard += 1,
@@ -36,6 +37,17 @@ pub fn entry_counts(mapping: &Mapping) -> EntryCounts {
         counts.review += usize::from(entry.needs_review());
     }
     counts
+}
+
+impl std::fmt::Display for EntryCounts {
+    /// `73 attributes: 46 to built-in fields, 0 to existing custom fields, 24 to new custom fields, 3 skipped; 1 to review`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} attributes: {} to built-in fields, {} to existing custom fields, {} to new custom fields, {} skipped; {} to review",
+            self.total, self.standard, self.existing, self.new, self.skip, self.review
+        )
+    }
 }
 
 /// A duration in words: `3 h 20 min`, `45 s`.
@@ -121,16 +133,7 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     }
 
     let _ = writeln!(out, "## Mapping\n");
-    let _ = writeln!(
-        out,
-        "{} attributes: {} to built-in fields, {} to existing custom fields, {} to new custom fields, {} skipped. {} marked for review.\n",
-        result.mapping.fields.len(),
-        counts.standard,
-        counts.existing,
-        counts.new,
-        counts.skip,
-        counts.review
-    );
+    let _ = writeln!(out, "{counts}.\n");
     let review: Vec<_> = result.mapping.fields.iter().filter(|entry| entry.needs_review()).collect();
     if !review.is_empty() {
         let _ = writeln!(out, "| Review | Proposal | Confidence | Why |\n|---|---|---|---|");
@@ -229,16 +232,7 @@ pub fn summary(result: &PlanResult, policy: BudgetPolicy, reports: &[PathBuf]) -
     let counts = entry_counts(&result.mapping);
     let mut out = String::new();
     let _ = writeln!(out, "wrote {}", result.mapping_path.display());
-    let _ = writeln!(
-        out,
-        "  {} attributes: {} built-in, {} existing custom, {} new custom, {} skipped; {} to review",
-        result.mapping.fields.len(),
-        counts.standard,
-        counts.existing,
-        counts.new,
-        counts.skip,
-        counts.review
-    );
+    let _ = writeln!(out, "  {counts}");
     if !result.kept_edits.is_empty() {
         let _ = writeln!(out, "  kept {} of your edits; {} new entries", result.kept_edits.len(), result.added.len());
     }
