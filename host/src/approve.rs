@@ -1,9 +1,15 @@
 //! `crm-migrate approve`: a person reviews the mapping (its summary, and the diff since the last
-//! approval), confirms, and the mapping's sha256, who and when go into `state.db`. Before apply
-//! moves any record it passes [`require_approval`]: no approval, or a mapping changed since, and
-//! nothing moves.
+//! approval), confirms, and the mapping's sha256, who and when go into `state.db`, with the rest
+//! of what decides what apply writes (the [`Basis`]: each plugin's digest and configuration, the
+//! export's files, the target URL). Before apply moves any record it passes [`require_approval`]:
+//! no approval, or a mapping, plugin, export or target changed since, and nothing moves.
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 use crate::mapping::file::{self, MappingError};
 use crate::mapping::{MAPPING_FILE, Mapping, check};
@@ -25,6 +31,8 @@ pub enum ApproveError {
     State(#[from] StateError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Gate(#[from] GateError),
     #[error("{}: nothing is approved until every problem is fixed:\n{}", .path.display(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
     Invalid { path: PathBuf, errors: Vec<MappingError> },
 }
@@ -41,10 +49,119 @@ pub enum GateError {
          Review the change and run `crm-migrate approve` again:\n{diff}", .path.display()
     )]
     Changed { path: PathBuf, approved_by: String, approved_at: String, diff: String },
+    #[error(
+        "{} changed since {approved_by} approved the migration at {approved_at}; nothing was written to Pipedrive. \
+         Review the change (`crm-migrate plan`) and run `crm-migrate approve` again:\n{}", .what, .changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n")
+    )]
+    BasisChanged { what: String, approved_by: String, approved_at: String, changes: Vec<String> },
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     State(#[from] StateError),
+}
+
+/// One plugin as approved: its hook, the digest of its file and its configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginPin {
+    pub hook: String,
+    pub digest: String,
+    pub config: BTreeMap<String, String>,
+}
+
+/// Besides the mapping, what decides what apply writes; approved with it, and checked again by
+/// the gate. A plugin swapped (or configured otherwise), an export replaced, another target: each
+/// changes what lands in Pipedrive, so each needs a new approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Basis {
+    pub plugins: Vec<PluginPin>,
+    /// The export's files: name -> sha256 of the bytes.
+    pub export: BTreeMap<String, String>,
+    pub target_url: String,
+}
+
+impl Basis {
+    /// The basis as the project stands now, with the export read from `export_dir`.
+    pub fn of(project: &Project, export_dir: &Path) -> Result<Basis, GateError> {
+        let plugins = project
+            .config
+            .plugins
+            .iter()
+            .map(|plugin| PluginPin { hook: plugin.hook.get_ref().to_string(), digest: plugin.digest.get_ref().trim().to_owned(), config: plugin.config.clone() })
+            .collect();
+        Ok(Basis { plugins, export: export_digests(export_dir)?, target_url: project.config.target.url.get_ref().trim().to_owned() })
+    }
+
+    /// What differs from `now`, one line each; the export is left out when `with_export` is false
+    /// (a delta moves a newer export, which it shows and confirms itself).
+    pub fn changes_to(&self, now: &Basis, with_export: bool) -> Vec<String> {
+        let mut changes = Vec::new();
+        let by_hook = |plugins: &[PluginPin]| plugins.iter().map(|pin| (pin.hook.clone(), pin.clone())).collect::<BTreeMap<_, _>>();
+        let (before, after) = (by_hook(&self.plugins), by_hook(&now.plugins));
+        for hook in before.keys().chain(after.keys()).collect::<std::collections::BTreeSet<_>>() {
+            match (before.get(hook), after.get(hook)) {
+                (Some(was), Some(is)) => {
+                    if was.digest != is.digest {
+                        changes.push(format!("the {hook} plugin is another file: {} approved, {} now", was.digest, is.digest));
+                    }
+                    for key in was.config.keys().chain(is.config.keys()).collect::<std::collections::BTreeSet<_>>() {
+                        let (a, b) = (was.config.get(key), is.config.get(key));
+                        if a != b {
+                            let show = |value: Option<&String>| value.map_or("(not set)".to_owned(), |value| format!("{value:?}"));
+                            changes.push(format!("the {hook} plugin's option {key:?}: {} approved, {} now", show(a), show(b)));
+                        }
+                    }
+                }
+                (Some(was), None) => changes.push(format!("the {hook} plugin ({}) was removed", was.digest)),
+                (None, Some(is)) => changes.push(format!("a {hook} plugin ({}) was added", is.digest)),
+                (None, None) => {}
+            }
+        }
+        if with_export {
+            for name in self.export.keys().chain(now.export.keys()).collect::<std::collections::BTreeSet<_>>() {
+                match (self.export.get(name), now.export.get(name)) {
+                    (Some(a), Some(b)) if a != b => changes.push(format!("the export's {name} changed ({} approved, {} now)", short(a), short(b))),
+                    (Some(_), None) => changes.push(format!("the export's {name} is gone")),
+                    (None, Some(_)) => changes.push(format!("the export has a new file {name}")),
+                    _ => {}
+                }
+            }
+        }
+        if self.target_url != now.target_url {
+            changes.push(format!("the target is another account: {} approved, {} now", self.target_url, now.target_url));
+        }
+        changes
+    }
+}
+
+fn short(digest: &str) -> &str {
+    &digest[..digest.len().min("sha256:".len() + 12)]
+}
+
+/// sha256 of every file at the top of the export directory, by name.
+fn export_digests(dir: &Path) -> Result<BTreeMap<String, String>, GateError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| GateError::Io { path, source }
+    };
+    let mut digests = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if !path.is_file() {
+            continue;
+        }
+        let mut file = std::fs::File::open(&path).map_err(io(&path))?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let read = file.read(&mut buffer).map_err(io(&path))?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+        }
+        digests.insert(path.file_name().unwrap_or_default().to_string_lossy().into_owned(), format!("sha256:{}", hex::encode(hasher.finalize())));
+    }
+    Ok(digests)
 }
 
 /// `sha256:<hex>` of the mapping file's bytes.
@@ -68,11 +185,19 @@ pub struct Review {
     pub previous: Option<Approval>,
     /// Against the previous approval; `None` on a first approval.
     pub diff: Option<String>,
+    /// The plugins, export and target approved with the mapping.
+    pub basis: Basis,
+    /// What of the basis changed since the previous approval (empty on a first approval).
+    pub basis_changes: Vec<String>,
 }
 
 impl Review {
     pub fn already_approved(&self) -> bool {
-        self.previous.as_ref().is_some_and(|previous| previous.digest == self.digest)
+        self.previous.as_ref().is_some_and(|previous| previous.digest == self.digest) && self.previous_basis().is_some_and(|basis| basis == self.basis)
+    }
+
+    fn previous_basis(&self) -> Option<Basis> {
+        self.previous.as_ref()?.basis.as_deref().and_then(|basis| serde_json::from_str(basis).ok())
     }
 }
 
@@ -102,12 +227,24 @@ pub fn review(project: &Project, progress: ReadProgress<'_>) -> Result<Review, A
     let previous = state.last_approval()?;
     let digest = digest(&text);
     let diff = previous.as_ref().filter(|previous| previous.digest != digest).map(|previous| diff(&previous.mapping, &text));
-    Ok(Review { path, text, digest, mapping, workspace, previous, diff })
+    let basis = Basis::of(project, &project.export_dir())?;
+    let basis_changes = match previous.as_ref().map(|previous| previous.basis.as_deref().and_then(|basis| serde_json::from_str::<Basis>(basis).ok())) {
+        Some(Some(approved)) => approved.changes_to(&basis, true),
+        Some(None) => vec!["the previous approval covered the mapping only; this one covers the plugins, the export and the target too".to_owned()],
+        None => Vec::new(),
+    };
+    Ok(Review { path, text, digest, mapping, workspace, previous, diff, basis, basis_changes })
 }
 
 /// Records the approval of what was reviewed.
 pub fn approve(project: &Project, review: &Review, approved_by: &str) -> Result<Approval, ApproveError> {
-    let approval = Approval { digest: review.digest.clone(), mapping: review.text.clone(), approved_by: approved_by.to_owned(), approved_at: now_utc() };
+    let approval = Approval {
+        digest: review.digest.clone(),
+        mapping: review.text.clone(),
+        approved_by: approved_by.to_owned(),
+        approved_at: now_utc(),
+        basis: Some(serde_json::to_string(&review.basis).expect("plain data serializes")),
+    };
     State::open(&project.dir)?.record_approval(&approval)?;
     Ok(approval)
 }
@@ -122,13 +259,33 @@ pub fn approver(given: Option<&str>) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// The gate: the mapping as it is now was approved. Returns that approval.
-pub fn require_approval(project_dir: &Path) -> Result<Approval, GateError> {
-    let path = project_dir.join(MAPPING_FILE);
+/// Which export the gate holds to the approved one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportCheck {
+    /// The project's export must be the one approved, file for file (apply).
+    Approved,
+    /// A newer export is being moved (delta, verify after a delta): it is shown and confirmed
+    /// by the verb itself; the mapping, plugins and target must still be the approved ones.
+    Newer,
+}
+
+/// The gate: the mapping, the plugins, the export and the target as they are now were approved.
+/// Returns that approval.
+pub fn require_approval(project: &Project, export: ExportCheck) -> Result<Approval, GateError> {
+    let path = project.dir.join(MAPPING_FILE);
     let text = read_mapping(&path).map_err(|source| GateError::Io { path: path.clone(), source })?.ok_or_else(|| GateError::NoMapping(path.clone()))?;
-    let approval = State::open(project_dir)?.last_approval()?.ok_or_else(|| GateError::NotApproved(path.clone()))?;
+    let approval = State::open(&project.dir)?.last_approval()?.ok_or_else(|| GateError::NotApproved(path.clone()))?;
     if approval.digest != digest(&text) {
         return Err(GateError::Changed { diff: diff(&approval.mapping, &text), path, approved_by: approval.approved_by, approved_at: approval.approved_at });
+    }
+    let now = Basis::of(project, &project.export_dir())?;
+    let changes = match approval.basis.as_deref().and_then(|basis| serde_json::from_str::<Basis>(basis).ok()) {
+        Some(approved) => approved.changes_to(&now, export == ExportCheck::Approved),
+        None => vec!["the approval on record covers the mapping only (an earlier crm-migrate); approve again to cover the plugins, the export and the target".to_owned()],
+    };
+    if !changes.is_empty() {
+        let what = if changes.iter().all(|change| change.starts_with("the export")) { "the export" } else { "what the migration runs on" };
+        return Err(GateError::BasisChanged { what: what.to_owned(), approved_by: approval.approved_by, approved_at: approval.approved_at, changes });
     }
     Ok(approval)
 }

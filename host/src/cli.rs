@@ -35,6 +35,9 @@ const EXIT_BUDGET_STOP: u8 = 7;
 const EXIT_NOT_VERIFIED: u8 = 8;
 /// `rollback` finished, but something apply created is still there (listed).
 const EXIT_RESIDUE: u8 = 9;
+/// `delta --delete-missing` refused its deletions (a file missing or empty in the newer export,
+/// more than the threshold, or not the number given to --expect-deletions); nothing was written.
+const EXIT_DELETIONS_REFUSED: u8 = 10;
 
 #[derive(Parser)]
 #[command(
@@ -43,7 +46,8 @@ const EXIT_RESIDUE: u8 = 9;
     about = "Move a CRM from User.com to Pipedrive; per-customer rules run as sandboxed WebAssembly plugins",
     after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined), \
                   4 apply refused (mapping not approved, or changed since), 5 the mapping has problems, 6 approval declined, \
-                  7 apply stopped at the daily token budget (run it again after the reset), 8 verify found differences, 9 rollback left residue.\n\
+                  7 apply stopped at the daily token budget (run it again after the reset), 8 verify found differences, 9 rollback left residue, \
+                  10 delta refused its deletions (nothing written).\n\
                   A migration: init -> audit -> plan -> approve -> apply.\n\
                   Start with: crm-migrate init --help, crm-migrate audit --help, crm-migrate plugin --help, \
                   crm-migrate sandbox serve --help"
@@ -117,12 +121,20 @@ enum Command {
     Verify(VerifyArgs),
     /// Move what changed since the migrated export: new records created, changed ones updated, deleted ones listed
     #[command(after_help = "Examples:\n  crm-migrate -C acme delta --export exports/acme-cutover\n  \
-        crm-migrate -C acme delta --export exports/acme-cutover --delete-missing\n\n\
-        Reads the newer export through the same plugins and the approved mapping, and compares each record with what \
-        was sent for it: new records are created (with their links), changed ones updated (a PATCH of only the changed \
-        fields; each field's prior value is journalled), records deleted in User.com are listed and, with \
-        --delete-missing, deleted in Pipedrive. Same journal, reconciliation and crash safety as apply; a second delta \
-        with no changes writes nothing. Exit codes as apply's.")]
+        crm-migrate -C acme delta --export exports/acme-cutover --delete-missing --yes\n  \
+        crm-migrate -C acme delta --export exports/acme-cutover --delete-missing --expect-deletions 1200 --yes\n  \
+        crm-migrate -C acme rollback --run 7     # undo delta run 7\n\n\
+        First shows what it will do per object (in the export, new, gone from it). Then reads the newer export through \
+        the same plugins and the approved mapping, and compares each record with what was sent for it: new records are \
+        created (with their links), changed ones updated (a PATCH of only the changed fields; each field's prior value \
+        is journalled), records deleted in User.com are listed and, with --delete-missing, deleted in Pipedrive (asked \
+        first, or --yes). Deletions are refused, and nothing is written, when an object's file is missing or empty in \
+        the newer export, or when they exceed the larger of 2% of the records created and 50, unless \
+        --expect-deletions names their exact number. A record someone changed in Pipedrive since the migration wrote \
+        it is a conflict: listed with both values and left alone (--overwrite-conflicts writes anyway). Each deleted \
+        record's last values are journalled: `rollback --run N` undoes the delta. Same journal, reconciliation and \
+        crash safety as apply; a second delta with no changes writes nothing. Exit codes as apply's, and 10 when the \
+        deletions are refused.")]
     Delta(DeltaArgs),
     /// Write the handoff for the customer's admin: reports/handoff/*.md and one self-contained handoff.html
     #[command(after_help = "Example:\n  crm-migrate -C acme report\n\n\
@@ -266,6 +278,15 @@ struct DeltaArgs {
     /// Also delete in Pipedrive the records whose source is gone from the newer export
     #[arg(long)]
     delete_missing: bool,
+    /// The number of deletions you expect: needed when they exceed the threshold, refused when not exact
+    #[arg(long, value_name = "N", requires = "delete_missing")]
+    expect_deletions: Option<u64>,
+    /// Delete without asking (for scripts; what is deleted is still listed)
+    #[arg(long)]
+    yes: bool,
+    /// Update or delete records someone changed in Pipedrive since the migration wrote them
+    #[arg(long)]
+    overwrite_conflicts: bool,
     #[command(flatten)]
     load: LoadArgs,
 }
@@ -273,8 +294,14 @@ struct DeltaArgs {
 #[derive(Args)]
 struct RollbackArgs {
     /// Only the sample runs' records (the workspace stays for the production run)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "run")]
     sample: bool,
+    /// Undo one delta run: delete what it created, restore what it updated, create again what it deleted
+    #[arg(long, value_name = "N")]
+    run: Option<i64>,
+    /// Also delete (or restore) records someone changed in Pipedrive since the migration wrote them
+    #[arg(long)]
+    include_changed: bool,
     /// Do not ask for confirmation
     #[arg(long)]
     yes: bool,
@@ -606,9 +633,16 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
         println!("{} ({})", review.path.display(), review.digest);
         println!("  {counts}");
         println!("  {} agents, {} pipelines, {} activity types mapped; checked against the workspace read at {}", review.mapping.agents.len(), review.mapping.pipelines.len(), review.mapping.activity_types.len(), review.workspace.taken_at);
+        let plugins = review.basis.plugins.iter().map(|pin| format!("{} {}", pin.hook, pin.digest)).collect::<Vec<_>>();
+        println!("  plugins: {}", if plugins.is_empty() { "none".to_owned() } else { plugins.join(", ") });
+        println!("  export: {} files; target: {}", review.basis.export.len(), review.basis.target_url);
         match (&review.previous, &review.diff) {
             (Some(previous), Some(diff)) => println!("changed since {} approved it at {}:\n{diff}", previous.approved_by, previous.approved_at),
+            (Some(_), None) => println!("  the mapping is unchanged since the last approval"),
             _ => println!("  first approval of this project's mapping (the full text is recorded; the next approval shows a diff)"),
+        }
+        for change in &review.basis_changes {
+            println!("  changed since the last approval: {change}");
         }
     }
     if !args.yes && !confirm("Approve this mapping? Nothing is written to Pipedrive until apply.")? {
@@ -619,7 +653,7 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"approved": true, "digest": approval.digest, "approved_by": approval.approved_by, "approved_at": approval.approved_at, "changed": review.previous.is_some(), "diff": review.diff}))?
+            serde_json::to_string_pretty(&json!({"approved": true, "digest": approval.digest, "approved_by": approval.approved_by, "approved_at": approval.approved_at, "changed": review.previous.is_some(), "diff": review.diff, "basis": review.basis, "basis_changes": review.basis_changes}))?
         );
     } else {
         println!("approved by {} at {} ({})", approval.approved_by, approval.approved_at, approval.digest);
@@ -638,7 +672,7 @@ fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<Exit
         batch_size: args.load.batch_size,
         ..crm_migrate::apply::ApplyOptions::default()
     };
-    run_apply(&project, project_dir, &options, args.load.json)
+    run_apply(&project, project_dir, &options, args.load.json, None)
 }
 
 fn delta(project_dir: &std::path::Path, args: &DeltaArgs) -> anyhow::Result<ExitCode> {
@@ -651,13 +685,55 @@ fn delta(project_dir: &std::path::Path, args: &DeltaArgs) -> anyhow::Result<Exit
         batch_size: args.load.batch_size,
         export: Some(args.export.clone()),
         delete_missing: args.delete_missing,
+        expect_deletions: args.expect_deletions,
+        overwrite_conflicts: args.overwrite_conflicts,
         ..crm_migrate::apply::ApplyOptions::default()
     };
-    run_apply(&project, project_dir, &options, args.load.json)
+    run_apply(&project, project_dir, &options, args.load.json, Some(args.yes))
 }
 
-/// An apply (or a delta) with progress, its outcome, and the exit code scripts rely on.
-fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_migrate::apply::ApplyOptions, json_output: bool) -> anyhow::Result<ExitCode> {
+/// A delta's preview: per object what is in the newer export, new, and gone from it; the
+/// deletions refused, or asked for. Returns the exit code when the delta must not go on.
+fn delta_preview(project: &Project, prepared: &crm_migrate::apply::Prepared, options: &crm_migrate::apply::ApplyOptions, yes: bool, json_output: bool) -> anyhow::Result<Option<ExitCode>> {
+    let preview = crm_migrate::apply::preview(project, prepared, options.expect_deletions)?;
+    if json_output {
+        println!("{}", serde_json::to_string(&json!({"event": "delta_plan", "plan": preview}))?);
+    } else {
+        println!("delta: per object, records in the newer export / new (to create) / gone from it (deleted in User.com)");
+        for row in preview.objects.iter().filter(|row| row.in_export + row.created > 0) {
+            println!(
+                "  {:<13} {:>8} / {:>6} / {:>6}   ({})",
+                row.object.as_str(),
+                report::thousands(row.in_export),
+                report::thousands(row.new),
+                report::thousands(row.gone),
+                row.file.as_deref().unwrap_or("no file in the export")
+            );
+        }
+    }
+    if !options.delete_missing || preview.deletions == 0 {
+        if preview.deletions > 0 && !json_output {
+            println!("  the {} records gone from the export are kept in Pipedrive (--delete-missing deletes them)", preview.deletions);
+        }
+        return Ok(None);
+    }
+    if !preview.refusals.is_empty() {
+        for refusal in &preview.refusals {
+            eprintln!("refused: {refusal}");
+        }
+        eprintln!("nothing was written to Pipedrive. Check the newer export; when the deletions are real, name their number: --expect-deletions {}", preview.deletions);
+        return Ok(Some(ExitCode::from(EXIT_DELETIONS_REFUSED)));
+    }
+    if !yes && !confirm(&format!("Delete {} records from Pipedrive (their last values are journalled; rollback --run undoes it)?", preview.deletions))? {
+        println!("nothing written");
+        return Ok(Some(ExitCode::from(EXIT_DECLINED)));
+    }
+    Ok(None)
+}
+
+/// An apply (or a delta, with its preview and `--yes`) with progress, its outcome, and the exit
+/// code scripts rely on.
+fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_migrate::apply::ApplyOptions, json_output: bool, delta_yes: Option<bool>) -> anyhow::Result<ExitCode> {
     use crm_migrate::apply::{self as migration, ApplyError, ProgressEvent, Reporter};
     let observer: crm_migrate::pipedrive::EventObserver = std::sync::Arc::new(|event: &crm_migrate::pipedrive::ClientEvent| {
         if let crm_migrate::pipedrive::ClientEvent::WaitingForBudgetReset { resets_in } = event {
@@ -674,7 +750,14 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
         text_progress()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = migration::prepare(project, options).and_then(|prepared| runtime.block_on(migration::apply(project, prepared, client.clone(), options, &reporter)));
+    let prepared = match (migration::prepare(project, options), delta_yes) {
+        (Ok(prepared), Some(yes)) => match delta_preview(project, &prepared, options, yes, json_output)? {
+            Some(code) => return Ok(code),
+            None => Ok(prepared),
+        },
+        (prepared, _) => prepared,
+    };
+    let result = prepared.and_then(|prepared| runtime.block_on(migration::apply(project, prepared, client.clone(), options, &reporter)));
     match result {
         Ok(outcome) => {
             if json_output {
@@ -682,6 +765,14 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
             } else {
                 for line in &outcome.gone_from_source {
                     println!("  {line}");
+                }
+                for conflict in &outcome.conflicts {
+                    for line in conflict.lines() {
+                        println!("  conflict: {line}");
+                    }
+                }
+                if outcome.conflicts.iter().any(|conflict| !conflict.overridden) {
+                    println!("  records changed in Pipedrive were left alone; --overwrite-conflicts writes them anyway");
                 }
                 println!(
                     "{} run {} done: {} tokens, {:.1} s",
@@ -696,12 +787,12 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(error @ ApplyError::Gate(GateError::NotApproved(_) | GateError::Changed { .. } | GateError::NoMapping(_))) => {
+        Err(error @ ApplyError::Gate(GateError::NotApproved(_) | GateError::Changed { .. } | GateError::BasisChanged { .. } | GateError::NoMapping(_))) => {
             let ApplyError::Gate(gate) = &error else { unreachable!("matched above") };
             if json_output {
                 let reason = match gate {
                     GateError::NotApproved(_) => "not_approved",
-                    GateError::Changed { .. } => "changed_since_approval",
+                    GateError::Changed { .. } | GateError::BasisChanged { .. } => "changed_since_approval",
                     _ => "no_mapping",
                 };
                 println!("{}", serde_json::to_string_pretty(&json!({"applied": false, "refused": reason, "message": error.to_string()}))?);
@@ -709,6 +800,10 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
                 eprintln!("error: {error}");
             }
             Ok(ExitCode::from(EXIT_NOT_APPROVED))
+        }
+        Err(error @ ApplyError::DeletionsRefused(_)) => {
+            eprintln!("error: {error}");
+            Ok(ExitCode::from(EXIT_DELETIONS_REFUSED))
         }
         Err(error) if error.is_budget_stop() => {
             eprintln!("stopped: {:#}. Everything sent so far is journalled; run `crm-migrate -C {} apply` again after the reset to continue.", anyhow::Error::from(error), project_dir.display());
@@ -782,6 +877,9 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 
 fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(project_dir)?;
+    if let Some(run) = args.run {
+        return undo_run(&project, run, args);
+    }
     let (records, workspace) = crm_migrate::rollback::preview(&project, args.sample)?;
     let what = records.iter().filter(|(_, count)| **count > 0).map(|(object, count)| format!("{} {object}", report::thousands(*count))).collect::<Vec<_>>().join(", ");
     let scope = if args.sample { "the sample runs' records" } else { "everything apply created" };
@@ -794,7 +892,7 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
     }
     let client = std::sync::Arc::new(PipedriveClient::new(project.client_config()?, None)?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = runtime.block_on(crm_migrate::rollback::rollback(&project, client, args.sample, args.concurrency))?;
+    let outcome = runtime.block_on(crm_migrate::rollback::rollback(&project, client, args.sample, args.include_changed, args.concurrency))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
@@ -803,6 +901,11 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
         }
         if !outcome.workspace_removed.is_empty() {
             println!("  removed {} workspace objects apply had created", outcome.workspace_removed.len());
+        }
+        for conflict in &outcome.conflicts {
+            for line in conflict.lines() {
+                println!("  conflict: {line}");
+            }
         }
         println!("  {} tokens", report::thousands(outcome.tokens));
         if outcome.residue.is_empty() {
@@ -815,6 +918,40 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
         }
     }
     Ok(if outcome.residue.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RESIDUE) })
+}
+
+/// `rollback --run N`: undoes one delta.
+fn undo_run(project: &Project, run: i64, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
+    if !args.json {
+        println!("undo of delta run {run}: what it created is deleted, what it updated gets its prior values, what it deleted is created again");
+    }
+    if !args.yes && !confirm(&format!("Undo run {run} in Pipedrive?"))? {
+        println!("nothing changed");
+        return Ok(ExitCode::from(EXIT_DECLINED));
+    }
+    let client = std::sync::Arc::new(PipedriveClient::new(project.client_config()?, None)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let outcome = runtime.block_on(crm_migrate::rollback::undo_run(project, client, run, args.include_changed))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        let show = |what: &str, counts: &std::collections::BTreeMap<ObjectKind, u64>| {
+            for (object, count) in counts {
+                println!("  {what} {} {object}", report::thousands(*count));
+            }
+        };
+        show("deleted", &outcome.deleted);
+        show("restored", &outcome.restored);
+        show("created again", &outcome.recreated);
+        show("linked again to them:", &outcome.relinked);
+        for conflict in &outcome.conflicts {
+            for line in conflict.lines() {
+                println!("  conflict: {line}");
+            }
+        }
+        println!("run {run} undone: {} tokens", report::thousands(outcome.tokens));
+    }
+    Ok(if outcome.conflicts.iter().any(|conflict| !conflict.overridden) { ExitCode::from(EXIT_RESIDUE) } else { ExitCode::SUCCESS })
 }
 
 fn status(project_dir: &std::path::Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {

@@ -105,7 +105,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
     };
     step("apply --sample 50", &mut || migrate(ApplyOptions { sample: Some(50), ..ApplyOptions::default() }))?;
     step("rollback --sample", &mut || {
-        let outcome = runtime.block_on(crm_migrate::rollback::rollback(&project, client.clone(), true, 16))?;
+        let outcome = runtime.block_on(crm_migrate::rollback::rollback(&project, client.clone(), true, false, 16))?;
         let deleted: u64 = outcome.deleted.values().sum();
         Ok(format!("{} records deleted; residue: {}", thousands(deleted), if outcome.residue.is_empty() { "none".to_owned() } else { outcome.residue.join("; ") }))
     })?;

@@ -14,6 +14,7 @@
 //! approve    a person's approval of the mapping, and the gate apply passes through
 //! apply      the migration: plugins, workspace, records phase by phase, journalled, reconciled
 //! status     where a migration stands: approval, runs, fates per object, tokens left
+//! readback   what Pipedrive holds now, listed, and how a record differs from what was sent
 //! verify     what arrived in Pipedrive read back and compared, field by field
 //! rollback   what apply created, deleted in reverse order; the residue listed
 //! handoff    the customer's documents: automations, segments as filters, templates, billing, summary
@@ -31,6 +32,7 @@ pub mod plan;
 pub mod pipeline;
 pub mod plugins;
 pub mod project;
+pub mod readback;
 pub mod record;
 pub mod records_csv;
 pub mod rollback;

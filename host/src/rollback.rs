@@ -4,14 +4,21 @@
 //! what the journal says apply created is touched. Each delete is journalled as it is answered
 //! (a record already gone counts as deleted), so a rollback stopped anywhere continues when run
 //! again. It ends by listing the target and naming any residue.
+//!
+//! A record someone changed in Pipedrive since apply wrote it is kept (and listed, with the
+//! workspace objects it may use) unless the user includes changed records. `--run N` undoes one
+//! delta instead: what it created is deleted, what it updated gets its prior values back, and what
+//! it deleted is created again from what was last sent for it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
 use crate::apply::ApplyError;
+use crate::apply::deletions::delete_record;
 use crate::apply::journal::{Fate, Journal};
+use crate::readback::{Conflict, Listings};
 use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
 use crate::project::Project;
 use crate::record::ObjectKind;
@@ -29,6 +36,8 @@ pub struct RollbackOutcome {
     pub workspace_removed: Vec<String>,
     /// What is still there that apply created, and why (empty: the rollback is complete).
     pub residue: Vec<String>,
+    /// Records changed in Pipedrive since apply wrote them: kept (or, when included, deleted).
+    pub conflicts: Vec<Conflict>,
     pub tokens: u64,
 }
 
@@ -54,35 +63,70 @@ fn in_rollback(entry: &crate::apply::journal::Entry, sample_only: bool, sample_r
     entry.fate == Fate::Created && entry.pipedrive_id.is_some() && (!sample_only || sample_runs.contains(&entry.run_id))
 }
 
-/// Deletes a record apply created; one already gone counts as deleted.
-pub(crate) async fn delete(client: &PipedriveClient, object: ObjectKind, id: u64) -> Result<(), ClientError> {
-    let result = match object {
-        ObjectKind::Conversation => client.delete_note(id).await,
-        ObjectKind::Activity | ObjectKind::Event => client.delete_activity(id).await,
-        ObjectKind::Deal => client.delete_deal(id).await,
-        ObjectKind::Contact => client.delete_person(id).await,
-        ObjectKind::Company => client.delete_organization(id).await,
-    };
-    match result {
-        Err(ClientError::NotFound { .. }) => Ok(()),
-        other => other,
+/// Field key -> name, of the custom fields the journal knows (for the conflicts' field names).
+fn field_names(journal: &Journal) -> Result<HashMap<String, String>, ApplyError> {
+    let mut names = HashMap::new();
+    for entity in ["organization", "person", "deal", "activity"] {
+        for (kind, object_entity, name) in journal.workspace_objects()? {
+            if kind == "field" && object_entity == entity
+                && let Some((code, _)) = journal.workspace_object("field", entity, &name)?
+            {
+                names.insert(code, name);
+            }
+        }
     }
+    Ok(names)
 }
 
-pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_only: bool, concurrency: usize) -> Result<RollbackOutcome, ApplyError> {
+/// Of the records to delete, those someone changed in Pipedrive since apply wrote them: listed in
+/// the outcome and, unless `include_changed`, taken out of `queue`.
+async fn hold_back_changed(
+    client: &PipedriveClient,
+    listings: &mut Listings,
+    object: ObjectKind,
+    queue: &mut Vec<(String, u64)>,
+    sent: &HashMap<String, Option<String>>,
+    names: &HashMap<String, String>,
+    include_changed: bool,
+    conflicts: &mut Vec<Conflict>,
+) -> Result<(), ClientError> {
+    if queue.is_empty() {
+        return Ok(());
+    }
+    let listed = listings.of(client, object).await?;
+    let mut kept = HashSet::new();
+    for (source_id, id) in queue.iter() {
+        let Some(actual) = listed.get(id) else { continue };
+        if let Some(mut conflict) = Conflict::between(object, source_id, *id, "delete", sent.get(source_id).cloned().flatten().as_deref(), actual, names) {
+            conflict.overridden = include_changed;
+            conflicts.push(conflict);
+            if !include_changed {
+                kept.insert(source_id.clone());
+            }
+        }
+    }
+    queue.retain(|(source_id, _)| !kept.contains(source_id));
+    Ok(())
+}
+
+pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_only: bool, include_changed: bool, concurrency: usize) -> Result<RollbackOutcome, ApplyError> {
     let tokens_before = client.bill().tokens();
     let journal = Journal::read(State::open(&project.dir)?);
     let runs = sample_runs(&journal)?;
+    let names = field_names(&journal)?;
+    let mut listings = Listings::default();
     let mut outcome = RollbackOutcome { sample_only, ..RollbackOutcome::default() };
     let mut deleted_ids: Vec<(ObjectKind, u64)> = Vec::new();
     for object in ORDER {
-        let mut queue: Vec<(String, u64)> = journal
-            .entries(object)?
+        let entries = journal.entries(object)?;
+        let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
+        let mut queue: Vec<(String, u64)> = entries
             .into_iter()
             .filter(|(_, entry)| in_rollback(entry, sample_only, &runs))
             .filter_map(|(id, entry)| Some((id, entry.pipedrive_id?)))
             .collect();
         queue.sort();
+        hold_back_changed(&client, &mut listings, object, &mut queue, &sent, &names, include_changed, &mut outcome.conflicts).await?;
         let mut in_flight: JoinSet<(String, u64, Result<(), ClientError>)> = JoinSet::new();
         let mut queue = queue.into_iter();
         let mut stop = None;
@@ -90,7 +134,7 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
             while stop.is_none() && in_flight.len() < concurrency.max(1) {
                 let Some((source_id, id)) = queue.next() else { break };
                 let client = client.clone();
-                in_flight.spawn(async move { (source_id, id, delete(&client, object, id).await) });
+                in_flight.spawn(async move { (source_id, id, delete_record(&client, object, id).await) });
             }
             let Some(joined) = in_flight.join_next().await else { break };
             let (source_id, id, result) = joined.map_err(|error| ApplyError::Workspace(format!("a delete task failed: {error}")))?;
@@ -108,9 +152,10 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
             return Err(error.into());
         }
     }
+    let kept: Vec<&Conflict> = outcome.conflicts.iter().filter(|conflict| !conflict.overridden).collect();
     // Journal lines of records that were never created (quarantined, merged, excluded, or a
     // create whose outcome stayed unknown and was not found) go too: a later apply starts clean.
-    if !sample_only {
+    if !sample_only && kept.is_empty() {
         for object in ORDER {
             for (source_id, entry) in journal.entries(object)? {
                 if entry.fate != Fate::Created {
@@ -119,9 +164,26 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
             }
         }
     }
-    outcome.residue = record_residue(&client, sample_only, &deleted_ids, &journal).await?;
-    if !sample_only {
+    let kept_ids: HashSet<(ObjectKind, u64)> = kept.iter().map(|conflict| (conflict.object, conflict.pipedrive_id)).collect();
+    let mut residue: Vec<String> = kept
+        .iter()
+        .map(|conflict| {
+            format!(
+                "{} {} (Pipedrive id {}) kept: changed in Pipedrive since apply wrote it ({}); `rollback --include-changed` deletes it",
+                conflict.object,
+                conflict.source_id,
+                conflict.pipedrive_id,
+                conflict.fields.iter().map(|(field, ..)| field.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
+    let still_there = record_residue(&client, sample_only, &deleted_ids, &journal).await?;
+    residue.extend(still_there.into_iter().filter(|line| !kept_ids.iter().any(|(object, id)| line.starts_with(&format!("{object} (Pipedrive id {id})")))));
+    outcome.residue = residue;
+    if !sample_only && kept.is_empty() {
         remove_workspace(&client, &journal, &mut outcome).await?;
+    } else if !sample_only {
+        outcome.residue.push("the workspace objects apply created (fields, options, labels, pipelines, stages, activity types) are kept with the records above".to_owned());
     }
     outcome.tokens = client.bill().tokens() - tokens_before;
     Ok(outcome)
@@ -235,4 +297,194 @@ async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: 
         }
     }
     Ok(())
+}
+
+/// What `rollback --run N` did to undo one delta.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct UndoOutcome {
+    pub run_id: i64,
+    /// Records the delta created, deleted again, per object.
+    pub deleted: BTreeMap<ObjectKind, u64>,
+    /// Records the delta updated, given back their prior values, per object.
+    pub restored: BTreeMap<ObjectKind, u64>,
+    /// Records the delta deleted, created again, per object.
+    pub recreated: BTreeMap<ObjectKind, u64>,
+    /// Records linked to one created again, their link moved to it, per object.
+    pub relinked: BTreeMap<ObjectKind, u64>,
+    /// Records changed in Pipedrive since the delta wrote them: kept as they are unless included.
+    pub conflicts: Vec<Conflict>,
+    pub tokens: u64,
+}
+
+/// Why a run cannot be undone.
+fn undoable(journal: &Journal, run_id: i64) -> Result<(), ApplyError> {
+    let runs = journal.runs()?;
+    let refuse = |reason: String| Err(ApplyError::Workspace(reason));
+    let Some(run) = runs.iter().find(|run| run.id == run_id) else { return refuse(format!("there is no run {run_id} (crm-migrate status lists the runs)")) };
+    if run.kind != "delta" {
+        return refuse(format!("run {run_id} is a {} run; --run undoes one delta (a whole migration is undone by rollback without --run)", run.kind));
+    }
+    if let Some(by) = run.undone_by {
+        return refuse(format!("run {run_id} was already undone (by run {by})"));
+    }
+    if let Some(later) = runs.iter().find(|later| later.id > run_id && later.kind != "undo" && later.undone_by.is_none()) {
+        return refuse(format!("run {} ({}) came after run {run_id}: undo it first (rollback --run {})", later.id, later.kind, later.id));
+    }
+    Ok(())
+}
+
+/// Undoes one delta: deletes what it created, gives what it updated its prior values back, and
+/// creates again what it deleted (links to records created again follow them). Records changed in
+/// Pipedrive since the delta wrote them are left as they are unless `include_changed`.
+pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i64, include_changed: bool) -> Result<UndoOutcome, ApplyError> {
+    let tokens_before = client.bill().tokens();
+    let reader = Journal::read(State::open(&project.dir)?);
+    undoable(&reader, run_id)?;
+    let names = field_names(&reader)?;
+    let journal = Journal::start(State::open(&project.dir)?, crate::apply::journal::RunKind::Undo, &format!("undo of run {run_id}"))?;
+    let mut listings = Listings::default();
+    let mut outcome = UndoOutcome { run_id, ..UndoOutcome::default() };
+
+    // What the delta created goes.
+    for object in ORDER {
+        let entries = journal.entries(object)?;
+        let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
+        let mut queue: Vec<(String, u64)> =
+            entries.into_iter().filter(|(_, entry)| entry.fate == Fate::Created && entry.run_id == run_id).filter_map(|(id, entry)| Some((id, entry.pipedrive_id?))).collect();
+        queue.sort();
+        hold_back_changed(&client, &mut listings, object, &mut queue, &sent, &names, include_changed, &mut outcome.conflicts).await?;
+        for (source_id, id) in queue {
+            delete_record(&client, object, id).await?;
+            journal.forget(object, &source_id)?;
+            *outcome.deleted.entry(object).or_default() += 1;
+        }
+    }
+
+    // What it updated gets its prior values back, unless changed in Pipedrive since.
+    let mut updated: BTreeMap<(ObjectKind, String, u64), Vec<crate::apply::journal::Change>> = BTreeMap::new();
+    for change in journal.changes(run_id)? {
+        updated.entry((change.object, change.source_id.clone(), change.pipedrive_id)).or_default().push(change);
+    }
+    for ((object, source_id, id), changes) in updated {
+        let Some(entry) = journal.entries(object)?.remove(&source_id) else { continue };
+        let Some(actual) = listings.of(&client, object).await?.get(&id).cloned() else { continue };
+        if let Some(mut conflict) = Conflict::between(object, &source_id, id, "restore", entry.sent.as_deref(), &actual, &names) {
+            conflict.overridden = include_changed;
+            outcome.conflicts.push(conflict);
+            if !include_changed {
+                continue;
+            }
+        }
+        let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null);
+        let back: Vec<(String, serde_json::Value, serde_json::Value)> = changes.iter().rev().map(|change| (change.field.clone(), parse(&change.new), parse(&change.prior))).collect();
+        crate::apply::load::update(&client, object, id, &back).await?;
+        let mut sent = entry.sent.as_deref().map(parse).unwrap_or_else(|| serde_json::json!({}));
+        for (field, now, prior) in &back {
+            match field.strip_prefix("custom_fields.") {
+                Some(code) => sent["custom_fields"][code] = prior.clone(),
+                None => sent[field.as_str()] = prior.clone(),
+            }
+            journal.record_change(object, &source_id, id, field, &now.to_string(), &prior.to_string())?;
+        }
+        journal.set_sent(object, &source_id, &sent.to_string())?;
+        *outcome.restored.entry(object).or_default() += 1;
+    }
+
+    // What it deleted comes back, in dependency order; links follow the records created again.
+    let markers: HashMap<EntityKind, String> = [EntityKind::Organization, EntityKind::Person, EntityKind::Deal]
+        .into_iter()
+        .filter_map(|entity| Some((entity, journal.workspace_object("field", entity.name(), crate::mapping::check::MARKER_FIELD).ok()??.0)))
+        .collect();
+    let mut moved: HashMap<(&'static str, u64), u64> = HashMap::new();
+    let mut deletions = journal.deletions(run_id)?;
+    deletions.sort_by_key(|deletion| ORDER.iter().rev().position(|object| *object == deletion.object));
+    for deletion in deletions {
+        let Some(sent) = deletion.sent.as_deref().map(|sent| serde_json::from_str::<serde_json::Value>(sent)) else {
+            return Err(ApplyError::Workspace(format!(
+                "{} {} was deleted by run {run_id}, but what was sent for it is not journalled (purged?): it cannot be created again",
+                deletion.object, deletion.source_id
+            )));
+        };
+        let mut body = sent.map_err(|error| ApplyError::Workspace(format!("the journal's payload of {} {}: {error}", deletion.object, deletion.source_id)))?;
+        relink(&mut body, &moved);
+        let entity = match deletion.object {
+            ObjectKind::Company => Some(EntityKind::Organization),
+            ObjectKind::Contact => Some(EntityKind::Person),
+            ObjectKind::Deal => Some(EntityKind::Deal),
+            ObjectKind::Activity | ObjectKind::Event => Some(EntityKind::Activity),
+            ObjectKind::Conversation => None,
+        };
+        let id = match entity {
+            Some(entity) => {
+                let marker = markers.get(&entity).and_then(|code| {
+                    let value = body["custom_fields"][code].as_str()?.to_owned();
+                    Some(crate::pipedrive::Marker { field_code: code.clone(), value })
+                });
+                client.create_from_json(entity, &body, marker.as_ref()).await?
+            }
+            None => client.create_note_from_json(body.clone()).await?,
+        };
+        if let Some(link) = link_name(deletion.object) {
+            moved.insert((link, deletion.pipedrive_id), id);
+        }
+        journal.set(deletion.object, &deletion.source_id, Fate::Created, Some(id), None)?;
+        journal.set_sent(deletion.object, &deletion.source_id, &body.to_string())?;
+        journal.record_restored(run_id, deletion.object, &deletion.source_id, id)?;
+        *outcome.recreated.entry(deletion.object).or_default() += 1;
+    }
+    // Records that still link to what was deleted follow it to the record created again.
+    if !moved.is_empty() {
+        for object in ORDER.into_iter().rev() {
+            for (source_id, entry) in journal.entries(object)? {
+                let (Some(id), Some(sent)) = (entry.pipedrive_id, entry.sent.as_deref()) else { continue };
+                let Ok(before) = serde_json::from_str::<serde_json::Value>(sent) else { continue };
+                let mut after = before.clone();
+                relink(&mut after, &moved);
+                if entry.fate != Fate::Created || after == before {
+                    continue;
+                }
+                let changes = crate::apply::load::changed_fields(&before, &after);
+                crate::apply::load::update(&client, object, id, &changes).await?;
+                for (field, prior, new) in &changes {
+                    journal.record_change(object, &source_id, id, field, &prior.to_string(), &new.to_string())?;
+                }
+                journal.set_sent(object, &source_id, &after.to_string())?;
+                *outcome.relinked.entry(object).or_default() += 1;
+            }
+        }
+    }
+    journal.mark_undone(run_id)?;
+    outcome.tokens = client.bill().tokens() - tokens_before;
+    journal.finish("done", outcome.tokens)?;
+    Ok(outcome)
+}
+
+/// The link field other records name a record of this object by.
+fn link_name(object: ObjectKind) -> Option<&'static str> {
+    match object {
+        ObjectKind::Company => Some("org_id"),
+        ObjectKind::Contact => Some("person_id"),
+        ObjectKind::Deal => Some("deal_id"),
+        _ => None,
+    }
+}
+
+/// Points a payload's links at the records created again in their place.
+fn relink(body: &mut serde_json::Value, moved: &HashMap<(&'static str, u64), u64>) {
+    for link in ["org_id", "person_id", "deal_id"] {
+        if let Some(id) = body[link].as_u64()
+            && let Some(new) = moved.get(&(link, id))
+        {
+            body[link] = serde_json::json!(new);
+        }
+    }
+    if let Some(participants) = body.get_mut("participants").and_then(|participants| participants.as_array_mut()) {
+        for participant in participants {
+            if let Some(id) = participant["person_id"].as_u64()
+                && let Some(new) = moved.get(&("person_id", id))
+            {
+                participant["person_id"] = serde_json::json!(new);
+            }
+        }
+    }
 }

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub const STATE_FILE: &str = "state.db";
 
 /// The schema this build reads and writes; an older file is migrated forward on open.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -21,13 +21,15 @@ CREATE TABLE IF NOT EXISTS workspace_snapshots (
 -- The mapping as plan proposed it (before a person's edits), as JSON: a re-plan tells edits from proposals.
 CREATE TABLE IF NOT EXISTS proposals (
     id INTEGER PRIMARY KEY, proposed_at TEXT NOT NULL, proposal TEXT NOT NULL);
--- Each approval of mapping.toml: its sha256, its text (for the next diff), who and when.
+-- Each approval of mapping.toml: its sha256, its text (for the next diff), who and when, and the
+-- rest of what decides what apply writes (`basis`, JSON: plugins, export files, target URL).
 CREATE TABLE IF NOT EXISTS approvals (
-    id INTEGER PRIMARY KEY, digest TEXT NOT NULL, mapping TEXT NOT NULL, approved_by TEXT NOT NULL, approved_at TEXT NOT NULL);
+    id INTEGER PRIMARY KEY, digest TEXT NOT NULL, mapping TEXT NOT NULL, approved_by TEXT NOT NULL, approved_at TEXT NOT NULL,
+    basis TEXT);
 -- Each apply: a sample (a few contacts and what they link to) or the full migration.
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY, kind TEXT NOT NULL, mapping_digest TEXT NOT NULL, started_at TEXT NOT NULL,
-    finished_at TEXT, outcome TEXT, tokens INTEGER);
+    finished_at TEXT, outcome TEXT, tokens INTEGER, undone_by INTEGER);
 -- The journal: what became of each source record. `intent` is written before a create is sent,
 -- `created` (with the Pipedrive id) after it is answered; merged, quarantined and excluded carry
 -- the survivor or the reason in `detail`.
@@ -43,6 +45,11 @@ CREATE TABLE IF NOT EXISTS changes (
 CREATE TABLE IF NOT EXISTS workspace_objects (
     kind TEXT NOT NULL, entity TEXT NOT NULL, name TEXT NOT NULL, pipedrive_id TEXT NOT NULL,
     created INTEGER NOT NULL, run_id INTEGER, PRIMARY KEY (kind, entity, name));
+-- Records a delta deleted in Pipedrive (their source gone from User.com): the Pipedrive id they
+-- had and what was last sent for them (JSON), so that `rollback --run N` can create them again.
+CREATE TABLE IF NOT EXISTS deletions (
+    run_id INTEGER NOT NULL, object TEXT NOT NULL, source_id TEXT NOT NULL, pipedrive_id INTEGER NOT NULL,
+    sent TEXT, deleted_at TEXT NOT NULL, restored_as INTEGER, PRIMARY KEY (run_id, object, source_id));
 ";
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +67,9 @@ pub struct Approval {
     pub mapping: String,
     pub approved_by: String,
     pub approved_at: String,
+    /// The plugins, export and target approved with the mapping (JSON; `None` for approvals
+    /// recorded before they were part of it).
+    pub basis: Option<String>,
 }
 
 /// A project's state database, open.
@@ -93,6 +103,10 @@ impl State {
                 }
                 if matches!(found, Some(2 | 3)) {
                     connection.execute("ALTER TABLE records ADD COLUMN sent TEXT", []).map_err(error)?;
+                }
+                if matches!(found, Some(2..=4)) {
+                    connection.execute("ALTER TABLE approvals ADD COLUMN basis TEXT", []).map_err(error)?;
+                    connection.execute("ALTER TABLE runs ADD COLUMN undone_by INTEGER", []).map_err(error)?;
                 }
                 connection
                     .execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
@@ -145,8 +159,8 @@ impl State {
     pub fn record_approval(&self, approval: &Approval) -> Result<(), StateError> {
         self.connection
             .execute(
-                "INSERT INTO approvals (digest, mapping, approved_by, approved_at) VALUES (?1, ?2, ?3, ?4)",
-                params![approval.digest, approval.mapping, approval.approved_by, approval.approved_at],
+                "INSERT INTO approvals (digest, mapping, approved_by, approved_at, basis) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![approval.digest, approval.mapping, approval.approved_by, approval.approved_at, approval.basis],
             )
             .map(drop)
             .map_err(|error| self.error(error))
@@ -154,8 +168,8 @@ impl State {
 
     pub fn last_approval(&self) -> Result<Option<Approval>, StateError> {
         self.connection
-            .query_row("SELECT digest, mapping, approved_by, approved_at FROM approvals ORDER BY id DESC LIMIT 1", [], |row| {
-                Ok(Approval { digest: row.get(0)?, mapping: row.get(1)?, approved_by: row.get(2)?, approved_at: row.get(3)? })
+            .query_row("SELECT digest, mapping, approved_by, approved_at, basis FROM approvals ORDER BY id DESC LIMIT 1", [], |row| {
+                Ok(Approval { digest: row.get(0)?, mapping: row.get(1)?, approved_by: row.get(2)?, approved_at: row.get(3)?, basis: row.get(4)? })
             })
             .optional()
             .map_err(|error| self.error(error))
@@ -177,7 +191,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = State::open(dir.path()).unwrap();
         assert_eq!(state.last_approval().unwrap(), None);
-        let approval = Approval { digest: "sha256:ab".into(), mapping: "x = 1\n".into(), approved_by: "ola".into(), approved_at: now_utc() };
+        let approval = Approval { digest: "sha256:ab".into(), mapping: "x = 1\n".into(), approved_by: "ola".into(), approved_at: now_utc(), basis: Some("{}".into()) };
         state.record_approval(&approval).unwrap();
         state.save_workspace("t", "http://127.0.0.1:1", "{}").unwrap();
         drop(state);

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::apply::journal::{Fate, Journal};
-use crate::apply::load::Payload;
+use crate::apply::load::{self, Payload};
 use crate::apply::payload::Links;
 use crate::apply::workspace::{self, Targets};
 use crate::apply::{self, ApplyError, Prepared};
@@ -21,6 +21,7 @@ use crate::audit::report::thousands;
 use crate::mapping::{Destination, Landing, Mapping, NewFieldType};
 use crate::pipedrive::{EntityKind, PipedriveClient};
 use crate::project::Project;
+use crate::readback::{Listings, differences, field_names};
 use crate::record::ObjectKind;
 use crate::state::State;
 
@@ -99,16 +100,7 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
         apply::add_links(&mut links, object, &created, source);
     }
 
-    let mut actual: HashMap<ObjectKind, HashMap<u64, Value>> = HashMap::new();
-    let listed = |records: Vec<Value>| records.into_iter().filter(|record| record["is_deleted"] != true).filter_map(|record| Some((record["id"].as_u64()?, record))).collect::<HashMap<_, _>>();
-    actual.insert(ObjectKind::Company, listed(to_values(client.organizations().await?)));
-    actual.insert(ObjectKind::Contact, listed(to_values(client.persons().await?)));
-    actual.insert(ObjectKind::Deal, listed(to_values(client.deals().await?)));
-    let activities = listed(to_values(client.activities().await?));
-    actual.insert(ObjectKind::Activity, activities.clone());
-    actual.insert(ObjectKind::Event, activities);
-    actual.insert(ObjectKind::Conversation, listed(to_values(client.notes(None).await?)).into_iter().filter(|(_, note)| note["active_flag"] != false).collect());
-
+    let mut listings = Listings::default();
     let names = field_names(&targets);
     let mut verification = Verification {
         objects: BTreeMap::new(),
@@ -124,7 +116,7 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
         let created = created_ids(&journal, object)?;
         let expected: HashMap<String, Result<Payload, String>> =
             apply::expected_payloads(object, mapping, &targets, source, &links).into_iter().filter(|(id, _)| created.contains_key(id)).collect();
-        let records = &actual[&object];
+        let records = listings.of(client, object).await?;
         let mut counts = ObjectCounts::default();
         let mut ids: Vec<(&String, &u64)> = created.iter().collect();
         ids.sort();
@@ -135,7 +127,7 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
                 continue;
             };
             let differences = match expected.get(source_id) {
-                Some(Ok(payload)) => compare(payload, record, &names),
+                Some(Ok(payload)) => differences(object, &load::payload_json(payload), record, &names),
                 Some(Err(reason)) => vec![("(record)".to_owned(), json!(format!("not migrated now: {reason}")), json!("present"))],
                 None => vec![("(record)".to_owned(), json!("not in the export any more"), json!("present"))],
             };
@@ -168,10 +160,6 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
     Ok(verification)
 }
 
-fn to_values<T: Serialize>(records: Vec<T>) -> Vec<Value> {
-    records.into_iter().map(|record| serde_json::to_value(record).expect("plain data serializes")).collect()
-}
-
 /// Source id -> Pipedrive id of every record the journal says was created.
 fn created_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<String, u64>, ApplyError> {
     Ok(journal.entries(object)?.into_iter().filter(|(_, entry)| entry.fate == Fate::Created).filter_map(|(id, entry)| Some((id, entry.pipedrive_id?))).collect())
@@ -193,104 +181,6 @@ fn marker_of(object: ObjectKind, record: &Value, targets: &Targets) -> Option<St
     let prefix = format!("[User.com {} ", object.as_str());
     let start = text.find(&prefix)? + prefix.len();
     Some(text[start..].split(']').next()?.to_owned())
-}
-
-/// Field key -> its name, for the report.
-fn field_names(targets: &Targets) -> HashMap<String, String> {
-    let mut names: HashMap<String, String> = targets.fields.iter().map(|((_, attribute), target)| (target.code.clone(), attribute.clone())).collect();
-    for ((_, attribute), target) in &targets.fields {
-        if let Some(time) = &target.time_code {
-            names.insert(time.clone(), format!("{attribute} (time)"));
-        }
-    }
-    for code in targets.markers.values() {
-        names.insert(code.clone(), "User.com ID".into());
-    }
-    names
-}
-
-/// The fields that differ: (field, expected, actual).
-fn compare(payload: &Payload, actual: &Value, names: &HashMap<String, String>) -> Vec<(String, Value, Value)> {
-    let expected = match payload {
-        Payload::Organization(organization) => serde_json::to_value(organization),
-        Payload::Person(person) => serde_json::to_value(person),
-        Payload::Deal(deal) => serde_json::to_value(deal),
-        Payload::Activity(activity) => serde_json::to_value(activity),
-        Payload::Note(note) => serde_json::to_value(note),
-    }
-    .expect("plain data serializes");
-    let mut differences = Vec::new();
-    let mut differ = |field: &str, expected: Value, actual: Value| {
-        if !same(&expected, &actual) {
-            differences.push((field.to_owned(), expected, actual));
-        }
-    };
-    // Links and flags are compared even when the expected record leaves them out (unset).
-    let always: &[&str] = match payload {
-        Payload::Organization(_) => &["name", "owner_id"],
-        Payload::Person(_) => &["name", "owner_id", "org_id", "emails", "phones"],
-        Payload::Deal(_) => &["title", "owner_id", "person_id", "org_id", "pipeline_id", "stage_id", "status"],
-        Payload::Activity(_) => &["subject", "type", "owner_id", "deal_id", "org_id", "participants", "done"],
-        Payload::Note(_) => &["content", "person_id"],
-    };
-    let mut keys: Vec<&str> = expected.as_object().into_iter().flatten().map(|(key, _)| key.as_str()).collect();
-    let missing: Vec<&str> = always.iter().copied().filter(|key| !keys.contains(key)).collect();
-    keys.extend(missing);
-    for key in keys {
-        let expected_value = expected.get(key).cloned().unwrap_or(Value::Null);
-        match key {
-            // Not read back by the listings, or set by Pipedrive as it likes.
-            "marketing_status" | "attendees" | "visible_to" | "user_id" | "close_time" => {}
-            "custom_fields" => {
-                let actual_fields = actual.get("custom_fields").cloned().unwrap_or(Value::Null);
-                for (code, value) in expected_value.as_object().into_iter().flatten() {
-                    let name = names.get(code).cloned().unwrap_or_else(|| code.clone());
-                    differ(&format!("custom field {name}"), value.clone(), actual_fields.get(code).cloned().unwrap_or(Value::Null));
-                }
-            }
-            "emails" | "phones" => differ(key, contact_values(&expected_value), contact_values(actual.get(key).unwrap_or(&Value::Null))),
-            "participants" => differ(key, person_ids(&expected_value), person_ids(actual.get(key).unwrap_or(&Value::Null))),
-            "label_ids" => differ("labels", sorted(&expected_value), sorted(actual.get(key).unwrap_or(&Value::Null))),
-            "address" => {
-                let value = |address: Option<&Value>| address.and_then(|address| address.get("value")).cloned().unwrap_or(Value::Null);
-                differ(key, value(Some(&expected_value)), value(actual.get(key)))
-            }
-            "due_time" => differ(key, expected_value, actual.get(key).and_then(Value::as_str).map(|time| json!(&time[..time.len().min(5)])).unwrap_or(Value::Null)),
-            "done" => differ(key, json!(expected_value.as_bool().unwrap_or(false)), json!(actual.get(key).and_then(Value::as_bool).unwrap_or(false))),
-            _ => differ(key, expected_value, actual.get(key).cloned().unwrap_or(Value::Null)),
-        }
-    }
-    differences
-}
-
-/// Equal as Pipedrive means it: numbers by value, everything else exactly.
-fn same(expected: &Value, actual: &Value) -> bool {
-    match (expected, actual) {
-        (Value::Number(a), Value::Number(b)) => (a.as_f64().unwrap_or(f64::NAN) - b.as_f64().unwrap_or(f64::NAN)).abs() < 1e-9,
-        (Value::Object(a), Value::Object(b)) => a.len() == b.len() && a.iter().all(|(key, value)| b.get(key).is_some_and(|other| same(value, other))),
-        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y)),
-        (Value::Array(a), Value::Null) | (Value::Null, Value::Array(a)) => a.is_empty(),
-        _ => expected == actual,
-    }
-}
-
-/// Email or phone values, the primary first.
-fn contact_values(points: &Value) -> Value {
-    let mut points: Vec<&Value> = points.as_array().into_iter().flatten().collect();
-    points.sort_by_key(|point| point["primary"] != true);
-    json!(points.iter().map(|point| point["value"].clone()).collect::<Vec<_>>())
-}
-
-fn person_ids(participants: &Value) -> Value {
-    let mut ids: Vec<u64> = participants.as_array().into_iter().flatten().filter_map(|p| p["person_id"].as_u64()).collect();
-    ids.sort_unstable();
-    json!(ids)
-}
-
-fn sorted(ids: &Value) -> Value {
-    let mut ids: Vec<u64> = ids.as_array().into_iter().flatten().filter_map(Value::as_u64).collect();
-    ids.sort_unstable();
-    json!(ids)
 }
 
 fn objects_compatibility(mapping: &Mapping) -> Vec<Compatibility> {

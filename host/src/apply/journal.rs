@@ -58,11 +58,13 @@ pub struct Entry {
     pub sent: Option<String>,
 }
 
-/// A sample run or the full migration.
+/// A sample run, the full migration, a delta (a newer export moved), or the undoing of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunKind {
     Sample,
     Full,
+    Delta,
+    Undo,
 }
 
 impl RunKind {
@@ -70,8 +72,31 @@ impl RunKind {
         match self {
             RunKind::Sample => "sample",
             RunKind::Full => "full",
+            RunKind::Delta => "delta",
+            RunKind::Undo => "undo",
         }
     }
+}
+
+/// A record a delta deleted in Pipedrive, as the journal keeps it for `rollback --run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    pub object: ObjectKind,
+    pub source_id: String,
+    pub pipedrive_id: u64,
+    /// What was last sent for it (JSON).
+    pub sent: Option<String>,
+}
+
+/// One field a run changed on a record: what it was and what it became (JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub object: ObjectKind,
+    pub source_id: String,
+    pub pipedrive_id: u64,
+    pub field: String,
+    pub prior: String,
+    pub new: String,
 }
 
 /// One apply, as the journal remembers it. A run without `finished_at` was killed.
@@ -83,6 +108,8 @@ pub struct Run {
     pub finished_at: Option<String>,
     pub outcome: Option<String>,
     pub tokens: Option<u64>,
+    /// The run that undid this one (`rollback --run`).
+    pub undone_by: Option<i64>,
 }
 
 /// Fate counts of one object.
@@ -205,6 +232,73 @@ impl Journal {
         )
     }
 
+    /// Journals a record deleted in Pipedrive because its source is gone (a delta): kept with what
+    /// was last sent for it, and taken out of the records, in one transaction.
+    pub fn record_deletion(&self, object: ObjectKind, source_id: &str, pipedrive_id: u64, sent: Option<&str>) -> Result<(), StateError> {
+        self.run(
+            "INSERT OR REPLACE INTO deletions (run_id, object, source_id, pipedrive_id, sent, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![self.run_id, object.as_str(), source_id, pipedrive_id as i64, sent, now_utc()],
+        )?;
+        self.forget(object, source_id)
+    }
+
+    /// What run `run_id` deleted, in the order it deleted them.
+    pub fn deletions(&self, run_id: i64) -> Result<Vec<Deletion>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT object, source_id, pipedrive_id, sent FROM deletions WHERE run_id = ?1 AND restored_as IS NULL ORDER BY rowid")
+            .map_err(error)?;
+        let rows = statement
+            .query_map(params![run_id], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?, row.get::<_, Option<String>>(3)?))
+            })
+            .map_err(error)?;
+        let mut deletions = Vec::new();
+        for row in rows {
+            let (object, source_id, pipedrive_id, sent) = row.map_err(error)?;
+            let Ok(object) = object.parse::<ObjectKind>() else { continue };
+            deletions.push(Deletion { object, source_id, pipedrive_id: pipedrive_id as u64, sent });
+        }
+        Ok(deletions)
+    }
+
+    /// A deleted record created again (by `rollback --run`), with its new Pipedrive id.
+    pub fn record_restored(&self, deleted_by: i64, object: ObjectKind, source_id: &str, pipedrive_id: u64) -> Result<(), StateError> {
+        self.run(
+            "UPDATE deletions SET restored_as = ?4 WHERE run_id = ?1 AND object = ?2 AND source_id = ?3",
+            params![deleted_by, object.as_str(), source_id, pipedrive_id as i64],
+        )
+    }
+
+    /// The fields run `run_id` changed, in the order it changed them.
+    pub fn changes(&self, run_id: i64) -> Result<Vec<Change>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT object, source_id, pipedrive_id, field, prior, new FROM changes WHERE run_id = ?1 ORDER BY id")
+            .map_err(error)?;
+        let rows = statement
+            .query_map(params![run_id], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?, row.get::<_, String>(3)?, row.get::<_, String>(4)?, row.get::<_, String>(5)?))
+            })
+            .map_err(error)?;
+        let mut changes = Vec::new();
+        for row in rows {
+            let (object, source_id, pipedrive_id, field, prior, new) = row.map_err(error)?;
+            let Ok(object) = object.parse::<ObjectKind>() else { continue };
+            changes.push(Change { object, source_id, pipedrive_id: pipedrive_id as u64, field, prior, new });
+        }
+        Ok(changes)
+    }
+
+    /// Marks a run undone (`rollback --run`): it cannot be undone twice.
+    pub fn mark_undone(&self, run_id: i64) -> Result<(), StateError> {
+        self.run("UPDATE runs SET undone_by = ?1 WHERE id = ?2", params![self.run_id, run_id])
+    }
+
     /// Forgets a record (rollback deleted it): a later apply creates it again.
     pub fn forget(&self, object: ObjectKind, source_id: &str) -> Result<(), StateError> {
         self.run("DELETE FROM records WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id])
@@ -244,7 +338,7 @@ impl Journal {
     /// Every run so far, oldest first.
     pub fn runs(&self) -> Result<Vec<Run>, StateError> {
         let error = |error| self.state.error(error);
-        let mut statement = self.state.connection().prepare("SELECT id, kind, started_at, finished_at, outcome, tokens FROM runs ORDER BY id").map_err(error)?;
+        let mut statement = self.state.connection().prepare("SELECT id, kind, started_at, finished_at, outcome, tokens, undone_by FROM runs ORDER BY id").map_err(error)?;
         let rows = statement
             .query_map([], |row| {
                 Ok(Run {
@@ -254,6 +348,7 @@ impl Journal {
                     finished_at: row.get(3)?,
                     outcome: row.get(4)?,
                     tokens: row.get::<_, Option<i64>>(5)?.map(|tokens| tokens as u64),
+                    undone_by: row.get(6)?,
                 })
             })
             .map_err(error)?;

@@ -70,11 +70,8 @@ pub fn changed_fields(sent: &serde_json::Value, now: &serde_json::Value) -> Vec<
     changes
 }
 
-/// Sends the changed fields of a record created before (a PATCH of only those; a note is put whole).
-pub async fn update(client: &PipedriveClient, object: ObjectKind, id: u64, payload: &Payload, changes: &[(String, serde_json::Value, serde_json::Value)]) -> Result<(), ClientError> {
-    if let Payload::Note(note) = payload {
-        return client.update_note(id, note).await.map(drop);
-    }
+/// Sends the changed fields of a record created before (a PATCH of only those; a note's PUT).
+pub async fn update(client: &PipedriveClient, object: ObjectKind, id: u64, changes: &[(String, serde_json::Value, serde_json::Value)]) -> Result<(), ClientError> {
     let mut body = serde_json::Map::new();
     for (field, _, new) in changes {
         match field.strip_prefix("custom_fields.") {
@@ -91,7 +88,8 @@ pub async fn update(client: &PipedriveClient, object: ObjectKind, id: u64, paylo
         ObjectKind::Company => EntityKind::Organization,
         ObjectKind::Contact => EntityKind::Person,
         ObjectKind::Deal => EntityKind::Deal,
-        _ => EntityKind::Activity,
+        ObjectKind::Conversation => return client.update_note_fields(id, serde_json::Value::Object(body)).await,
+        ObjectKind::Activity | ObjectKind::Event => EntityKind::Activity,
     };
     client.update_fields(entity, id, serde_json::Value::Object(body)).await
 }

@@ -8,10 +8,12 @@
 //! workspace  phase 1: users, fields, markers, options, pipelines, stages, activity types, labels
 //! payload    a record as Pipedrive is sent it, by the mapping; or why it is quarantined
 //! load       creates sent and journalled; open intents resolved by marker
+//! deletions  records gone from the export: listed, or deleted within bounds (a delta)
 //! journal    runs, record fates and ids, workspace objects (state.db)
 //! report     reports/quarantine.csv, reports/reconciliation.md
 //! ```
 
+pub mod deletions;
 pub mod journal;
 pub mod load;
 pub mod payload;
@@ -23,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::approve::{GateError, require_approval};
+use crate::approve::{ExportCheck, GateError, require_approval};
 use crate::mapping::file::parse;
 use crate::mapping::{Destination, Landing, Mapping};
 use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
@@ -54,6 +56,8 @@ pub enum ApplyError {
     Client(#[from] ClientError),
     #[error("the workspace: {0}")]
     Workspace(String),
+    #[error("nothing was written to Pipedrive: the deletions are refused:\n{}", .0.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n"))]
+    DeletionsRefused(Vec<String>),
     #[error(
         "the {phase} phase does not reconcile: {in_scope} source records, but {} accounted for ({} created, {} merged, {} quarantined, {} excluded, {} unresolved); \
          run apply again to resolve the unresolved ones. Not accounted for: {}",
@@ -113,13 +117,18 @@ pub struct ApplyOptions {
     pub batch_size: usize,
     /// A newer export than the project's (a delta): new records are created, changed ones updated.
     pub export: Option<std::path::PathBuf>,
-    /// Delete in Pipedrive the records apply created whose source is gone from the export.
+    /// Delete in Pipedrive the records apply created whose source is gone from the export
+    /// (within the bounds of [`deletions::preview`]).
     pub delete_missing: bool,
+    /// The number of deletions the user expects: lifts the threshold when it is exact.
+    pub expect_deletions: Option<u64>,
+    /// Update or delete records someone changed in Pipedrive since the migration wrote them.
+    pub overwrite_conflicts: bool,
 }
 
 impl Default for ApplyOptions {
     fn default() -> ApplyOptions {
-        ApplyOptions { sample: None, concurrency: 16, until: None, batch_size: 1000, export: None, delete_missing: false }
+        ApplyOptions { sample: None, concurrency: 16, until: None, batch_size: 1000, export: None, delete_missing: false, expect_deletions: None, overwrite_conflicts: false }
     }
 }
 
@@ -140,6 +149,11 @@ pub struct ApplyOutcome {
     /// Records apply created whose source is gone from the export (deleted in User.com), and
     /// whether they were deleted in Pipedrive too (`--delete-missing`).
     pub gone_from_source: Vec<String>,
+    /// Records deleted in Pipedrive because their source is gone.
+    pub deleted: u64,
+    /// Records changed in Pipedrive since the migration wrote them, which this run was to update
+    /// or delete: left alone (or, with `overwrite_conflicts`, written anyway).
+    pub conflicts: Vec<crate::readback::Conflict>,
     pub reports: Vec<std::path::PathBuf>,
 }
 
@@ -171,6 +185,8 @@ pub struct Prepared {
     mapping: Mapping,
     source: Source,
     needs: workspace::Needs,
+    /// The file each object was read from (`None`: the export has none).
+    files: BTreeMap<ObjectKind, Option<String>>,
 }
 
 impl Prepared {
@@ -180,7 +196,7 @@ impl Prepared {
 }
 
 pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, ApplyError> {
-    let approval = require_approval(&project.dir)?;
+    let approval = require_approval(project, if options.export.is_some() { ExportCheck::Newer } else { ExportCheck::Approved })?;
     let mapping = parse(&approval.mapping).map_err(|errors| ApplyError::Workspace(format!("the approved mapping does not parse: {errors:?}")))?;
     let export = match &options.export {
         Some(dir) => crate::plan::open_export_at(project, dir)?,
@@ -190,16 +206,48 @@ pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, Ap
     let plugins = project.load_plugins()?;
     source.run_plugins(&plugins, options.batch_size.max(1));
     let needs = workspace_needs(&plugins, &mapping, &source, &export.catalogue()?)?;
-    Ok(Prepared { approval, mapping, source, needs })
+    let files = ObjectKind::ALL.into_iter().map(|kind| (kind, export.file(crate::extract::FileKind::for_object(kind)).map(|file| file.name()))).collect();
+    Ok(Prepared { approval, mapping, source, needs, files })
+}
+
+/// What a run will create, and what it would delete (records gone from the export), with the
+/// reasons it refuses to delete; reads the journal, sends nothing.
+pub fn preview(project: &Project, prepared: &Prepared, expect_deletions: Option<u64>) -> Result<deletions::Preview, ApplyError> {
+    let journal = Journal::read(State::open(&project.dir)?);
+    let scope = ObjectKind::ALL.into_iter().map(|kind| (kind, scope_ids(&prepared.source, kind))).collect();
+    Ok(deletions::preview(&journal, &scope, &prepared.files, expect_deletions)?)
 }
 
 /// Runs the migration (or a sample of it).
 pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveClient>, options: &ApplyOptions, reporter: &Reporter) -> Result<ApplyOutcome, ApplyError> {
     let started = Instant::now();
-    let Prepared { approval, mapping, source, needs } = prepared;
-    let kind = if options.sample.is_some() { RunKind::Sample } else { RunKind::Full };
+    let whole_run = options.sample.is_none() && options.until.is_none();
+    // Deletions are checked before anything is sent: a refused delta writes nothing.
+    let deletion_preview = if whole_run { Some(preview(project, &prepared, options.expect_deletions)?) } else { None };
+    if options.delete_missing
+        && let Some(refusals) = deletion_preview.as_ref().map(|preview| &preview.refusals).filter(|refusals| !refusals.is_empty())
+    {
+        return Err(ApplyError::DeletionsRefused(refusals.clone()));
+    }
+    let Prepared { approval, mapping, source, needs, .. } = prepared;
+    let kind = match (options.sample, &options.export) {
+        (Some(_), _) => RunKind::Sample,
+        (None, Some(_)) => RunKind::Delta,
+        (None, None) => RunKind::Full,
+    };
     let journal = Journal::start(State::open(&project.dir)?, kind, &approval.digest)?;
-    let mut outcome = ApplyOutcome { run_id: journal.run_id, kind: kind.as_str(), phases: Vec::new(), tokens: 0, seconds: 0.0, notes: Vec::new(), gone_from_source: Vec::new(), reports: Vec::new() };
+    let mut outcome = ApplyOutcome {
+        run_id: journal.run_id,
+        kind: kind.as_str(),
+        phases: Vec::new(),
+        tokens: 0,
+        seconds: 0.0,
+        notes: Vec::new(),
+        gone_from_source: Vec::new(),
+        deleted: 0,
+        conflicts: Vec::new(),
+        reports: Vec::new(),
+    };
     let result = async {
         settle_plugin_fates(&journal, &source)?;
         reporter.report(ProgressEvent::PhaseStarted { phase: "workspace", records: 0 });
@@ -209,7 +257,12 @@ pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveC
         reporter.report(ProgressEvent::PhaseDone { phase: "workspace", reconciliation: Vec::new(), tokens: workspace_phase.tokens, seconds: workspace_phase.seconds });
         outcome.phases.push(workspace_phase);
         let mut links = Links { survivors: source.survivors.clone(), contacts: contact_emails(&source), ..Links::default() };
-        run_phases(&client, &journal, &mapping, &targets, &source, &mut links, options, reporter, &mut outcome).await
+        run_phases(&client, &journal, &mapping, &targets, &source, &mut links, options, reporter, &mut outcome).await?;
+        if let Some(preview) = &deletion_preview {
+            let names = crate::readback::field_names(&targets);
+            outcome.deleted = deletions::run(&client, &journal, &preview.gone, options.delete_missing, options.overwrite_conflicts, &names, &mut outcome).await?;
+        }
+        Ok::<(), ApplyError>(())
     }
     .await;
     outcome.reports = report::write(project, &journal, &source, &outcome)?;
@@ -350,10 +403,7 @@ async fn run_phases(
                 let again: Vec<String> = unknown.into_iter().filter(|id| !found.contains_key(id)).collect();
                 pending = jobs(&again);
             }
-            let updated = update_changed(client, journal, object, &existing, &created, outcome).await?;
-            if options.sample.is_none() {
-                gone_from_source(client, journal, object, &scope, options.delete_missing, outcome).await?;
-            }
+            let updated = update_changed(client, journal, object, targets, &existing, &created, options.overwrite_conflicts, outcome).await?;
             let mut row = reconcile(phase, object, &scope, &journal.entries(object)?)?;
             row.updated = updated;
             reconciliation.push(row);
@@ -367,17 +417,24 @@ async fn run_phases(
 }
 
 /// Records created before whose payload now differs (a newer export, a re-approved mapping):
-/// only the changed fields are sent, and what each was and became is journalled. Returns how
-/// many were updated.
+/// only the changed fields are sent, and what each was and became is journalled. A record
+/// someone changed in Pipedrive since the migration wrote it is a conflict: listed, and left
+/// alone unless `overwrite` (then the prior values journalled are Pipedrive's). Returns how many
+/// were updated.
+#[allow(clippy::too_many_arguments)]
 async fn update_changed(
     client: &PipedriveClient,
     journal: &Journal,
     object: ObjectKind,
+    targets: &Targets,
     existing: &[(String, Payload)],
     created: &HashMap<String, u64>,
+    overwrite: bool,
     outcome: &mut ApplyOutcome,
 ) -> Result<u64, ApplyError> {
     let entries = journal.entries(object)?;
+    let names = crate::readback::field_names(targets);
+    let mut listings = crate::readback::Listings::default();
     let mut updated = 0;
     for (source_id, payload) in existing {
         let now = load::payload_json(payload);
@@ -387,11 +444,30 @@ async fn update_changed(
             journal.set_sent(object, source_id, &now.to_string())?;
             continue;
         };
-        let changes = load::changed_fields(&sent, &now);
+        let mut changes = load::changed_fields(&sent, &now);
         if changes.is_empty() {
             continue;
         }
-        match load::update(client, object, id, payload, &changes).await {
+        // Read back only when there is something to write: what Pipedrive holds now.
+        let Some(actual) = listings.of(client, object).await?.get(&id).cloned() else {
+            outcome.notes.push(format!("{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again"));
+            continue;
+        };
+        if let Some(mut conflict) = crate::readback::Conflict::between(object, source_id, id, "update", entry.sent.as_deref(), &actual, &names) {
+            conflict.overridden = overwrite;
+            outcome.conflicts.push(conflict);
+            if !overwrite {
+                continue;
+            }
+            // What rollback restores is what the person had in Pipedrive.
+            for (field, prior, _) in &mut changes {
+                *prior = match field.strip_prefix("custom_fields.") {
+                    Some(code) => actual["custom_fields"][code].clone(),
+                    None => actual[field.as_str()].clone(),
+                };
+            }
+        }
+        match load::update(client, object, id, &changes).await {
             Ok(()) => {
                 for (field, prior, new) in &changes {
                     journal.record_change(object, source_id, id, field, &prior.to_string(), &new.to_string())?;
@@ -404,24 +480,6 @@ async fn update_changed(
         }
     }
     Ok(updated)
-}
-
-/// Records apply created whose source is gone from the export: listed, and with
-/// `delete_missing` deleted in Pipedrive (and forgotten by the journal).
-async fn gone_from_source(client: &PipedriveClient, journal: &Journal, object: ObjectKind, scope: &HashSet<String>, delete: bool, outcome: &mut ApplyOutcome) -> Result<(), ApplyError> {
-    let mut gone: Vec<(String, u64)> =
-        journal.entries(object)?.into_iter().filter(|(id, entry)| entry.fate == Fate::Created && !scope.contains(id)).filter_map(|(id, entry)| Some((id, entry.pipedrive_id?))).collect();
-    gone.sort();
-    for (source_id, id) in gone {
-        if delete {
-            crate::rollback::delete(client, object, id).await?;
-            journal.forget(object, &source_id)?;
-            outcome.gone_from_source.push(format!("{object} {source_id}: deleted in User.com, deleted in Pipedrive (id {id})"));
-        } else {
-            outcome.gone_from_source.push(format!("{object} {source_id}: deleted in User.com, kept in Pipedrive (id {id}); --delete-missing deletes it"));
-        }
-    }
-    Ok(())
 }
 
 /// The source ids a phase must account for (conversations: their conversation ids).

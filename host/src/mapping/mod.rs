@@ -18,7 +18,7 @@ pub const MAPPING_FILE: &str = "mapping.toml";
 pub const REVIEW_BELOW: f64 = 0.7;
 
 /// Where the records of a User.com object land.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Destination {
     Person,
     Organization,

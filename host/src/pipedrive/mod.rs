@@ -174,6 +174,13 @@ impl PipedriveClient {
         self.send_data::<Value>(Method::PATCH, &format!("/api/v2/{}/{id}", kind.collection()), changes).await.map(drop)
     }
 
+    /// Creates a person, organization, deal or activity from the JSON it was sent as before
+    /// (`rollback --run` creating again what a delta deleted). Returns its id.
+    pub async fn create_from_json(&self, kind: EntityKind, record: &Value, marker: Option<&Marker>) -> Result<u64, ClientError> {
+        let created: Value = self.create(kind, record, marker).await?;
+        id_of(&created)
+    }
+
     pub async fn delete_person(&self, id: u64) -> Result<(), ClientError> {
         self.delete(&format!("/api/v2/persons/{id}")).await
     }
@@ -289,6 +296,17 @@ impl PipedriveClient {
     /// Sets the given fields of a note (content, links).
     pub async fn update_note(&self, id: u64, changes: &NewNote) -> Result<Note, ClientError> {
         self.send_data(Method::PUT, &format!("/api/v1/notes/{id}"), to_json(changes)?).await
+    }
+
+    /// Changes only the fields in `changes` (content, links) of a note.
+    pub async fn update_note_fields(&self, id: u64, changes: Value) -> Result<(), ClientError> {
+        self.send_data::<Value>(Method::PUT, &format!("/api/v1/notes/{id}"), changes).await.map(drop)
+    }
+
+    /// Creates a note from the JSON a note was sent as before (`rollback --run`). Returns its id.
+    pub async fn create_note_from_json(&self, note: Value) -> Result<u64, ClientError> {
+        let created: Value = self.send_data(Method::POST, "/api/v1/notes", note).await?;
+        id_of(&created)
     }
 
     pub async fn delete_note(&self, id: u64) -> Result<(), ClientError> {
@@ -410,6 +428,10 @@ impl PipedriveClient {
             }
         }
     }
+}
+
+fn id_of(record: &Value) -> Result<u64, ClientError> {
+    record["id"].as_u64().ok_or_else(|| ClientError::BadResponse { operation: "create", reason: "the answer has no id".to_owned() })
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Value, ClientError> {

@@ -18,12 +18,12 @@ use crate::pipedrive_support::TOKEN;
 use crate::plan::{in_project, prepared_sandbox_with, project, text};
 
 /// A sandbox fast enough for whole runs in a test: 1,000 requests per 2 s.
-fn fast(config: SandboxConfig) -> SandboxHandle {
+pub(crate) fn fast(config: SandboxConfig) -> SandboxHandle {
     prepared_sandbox_with(SandboxConfig { burst_limit: Some(1000), ..config })
 }
 
 /// A project on the sample export, planned and approved.
-fn approved_project(sandbox: &SandboxHandle) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn approved_project(sandbox: &SandboxHandle) -> (tempfile::TempDir, PathBuf) {
     let (dir, project) = project(sandbox, "premium");
     let planned = in_project(&project, &["plan"]);
     assert!(planned.status.success(), "{}", text(&planned.stderr));
@@ -32,7 +32,7 @@ fn approved_project(sandbox: &SandboxHandle) -> (tempfile::TempDir, PathBuf) {
     (dir, project)
 }
 
-fn apply(project: &Path, extra: &[&str]) -> std::process::Output {
+pub(crate) fn apply(project: &Path, extra: &[&str]) -> std::process::Output {
     let output = in_project(project, &[&["apply", "--concurrency", "16"], extra].concat());
     assert!(output.status.success(), "apply failed:\n{}\n{}", text(&output.stdout), text(&output.stderr));
     output
@@ -43,7 +43,7 @@ const SKIPPED: [&str; 3] = ["key", "fcm_key", "web_push_subscription"];
 
 /// Source records by object, each with whether a value of a migrated attribute failed to read
 /// (such a record is quarantined).
-fn source_of(export_dir: &Path) -> BTreeMap<ObjectKind, Vec<(Record, bool)>> {
+pub(crate) fn source_of(export_dir: &Path) -> BTreeMap<ObjectKind, Vec<(Record, bool)>> {
     let export = Export::open(export_dir, ExportOptions::default()).unwrap();
     ObjectKind::ALL
         .into_iter()
@@ -67,7 +67,7 @@ fn source() -> BTreeMap<ObjectKind, Vec<(Record, bool)>> {
     source_of(&sample_export())
 }
 
-fn text_of(record: &Record, field: &str) -> Option<String> {
+pub(crate) fn text_of(record: &Record, field: &str) -> Option<String> {
     match record.get(field) {
         Some(SourceValue::Text(text)) if !text.trim().is_empty() => Some(text.trim().to_owned()),
         _ => None,
@@ -85,7 +85,7 @@ fn utc(record: &Record, field: &str) -> Option<String> {
 /// The account as a person compares it: records keyed by their User.com marker, links by the
 /// linked record's marker, users by email, fields by name, options and labels by label; no ids
 /// and no write times. A marker seen twice is a duplicate and gets a key of its own.
-fn canonical(state: &Value) -> BTreeMap<String, Value> {
+pub(crate) fn canonical(state: &Value) -> BTreeMap<String, Value> {
     let fields = state["fields"].as_array().unwrap();
     let field = |entity: &str, code: &str| fields.iter().find(|f| f["entity"] == entity && f["code"] == code && f["is_deleted"] == false);
     let marker_code = |entity: &str| fields.iter().find(|f| f["entity"] == entity && f["name"] == "User.com ID").map(|f| f["code"].as_str().unwrap().to_owned());
@@ -561,7 +561,7 @@ fn when_the_daily_budget_runs_out_with_the_stop_policy_apply_stops_cleanly_and_r
 }
 
 /// Pipedrive ids by User.com marker, from the sandbox's state.
-fn by_marker(state: &Value, entity: &str, collection: &str) -> BTreeMap<String, u64> {
+pub(crate) fn by_marker(state: &Value, entity: &str, collection: &str) -> BTreeMap<String, u64> {
     let code = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == entity && f["name"] == "User.com ID").unwrap()["code"].as_str().unwrap().to_owned();
     state[collection].as_object().unwrap().values().filter_map(|record| Some((record["custom_fields"][&code].as_str()?.to_owned(), record["id"].as_u64()?))).collect()
 }
@@ -642,7 +642,7 @@ fn verify_proves_a_clean_apply_and_catches_each_tampering_exactly_once() {
 
 /// The account's own things, for before/after comparisons: live records (without write times),
 /// custom fields with their options, pipelines with their stages, labels, activity types.
-fn account_shape(state: &Value) -> Value {
+pub(crate) fn account_shape(state: &Value) -> Value {
     let live = |collection: &str| -> Vec<Value> {
         let mut records: Vec<Value> = state[collection]
             .as_object()
@@ -778,7 +778,7 @@ fn a_delta_creates_the_new_updates_the_changed_lists_the_deleted_and_then_writes
     }
 
     // With --delete-missing they go; then everything verifies against the newer export.
-    let output = in_project(&project, &["delta", "--export", newer.to_str().unwrap(), "--delete-missing"]);
+    let output = in_project(&project, &["delta", "--export", newer.to_str().unwrap(), "--delete-missing", "--yes"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let after = canonical(&sandbox.state());
     assert!(gone.iter().all(|id| !after.contains_key(&format!("person {id}"))));

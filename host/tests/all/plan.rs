@@ -355,7 +355,7 @@ fn apply_is_refused_without_an_approval_and_after_the_mapping_changed() {
 
     let approved = in_project(&project, &["approve", "--yes", "--by", "Ola Nowak"]);
     assert!(approved.status.success(), "{}", text(&approved.stderr));
-    let approval = crm_migrate::approve::require_approval(&project).expect("the gate opens for the approved mapping");
+    let approval = gate(&project).expect("the gate opens for the approved mapping");
     assert_eq!(approval.approved_by, "Ola Nowak");
     assert_eq!(approval.digest, crm_migrate::approve::digest(&mapping_text(&project)));
     let again = in_project(&project, &["approve", "--yes"]);
@@ -372,14 +372,14 @@ fn apply_is_refused_without_an_approval_and_after_the_mapping_changed() {
     let approved = in_project(&project, &["approve", "--yes", "--by", "Jan"]);
     assert!(text(&approved.stdout).contains("changed since Ola Nowak approved it"), "approve shows the diff: {}", text(&approved.stdout));
     assert!(text(&approved.stdout).contains("+archived = \"open\""));
-    assert_eq!(crm_migrate::approve::require_approval(&project).unwrap().approved_by, "Jan");
+    assert_eq!(gate(&project).unwrap().approved_by, "Jan");
 
     // Without a terminal and without --yes, approve asks for --yes instead of approving.
     edit(&project, "archived = \"open\"", "archived = \"lost\"");
     let output = in_project(&project, &["approve"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("pass --yes"), "{}", text(&output.stderr));
-    assert!(crm_migrate::approve::require_approval(&project).is_err());
+    assert!(gate(&project).is_err());
 }
 
 #[test]
@@ -421,4 +421,10 @@ fn the_label_plugin_decides_which_tags_become_labels() {
     let labels: Vec<&str> = plan["workspace_changes"]["labels_to_create"].as_array().unwrap().iter().map(|l| l[1].as_str().unwrap()).collect();
     assert!(labels.contains(&"Newsletter") && labels.contains(&"Black Friday"), "{labels:?}");
     assert!(!labels.iter().any(|label| label.starts_with("Test") || label.starts_with("Zimny")), "skipped by the plugin's rule: {labels:?}");
+}
+
+/// The approval gate apply passes, on a project directory.
+fn gate(project: &Path) -> Result<crm_migrate::state::Approval, crm_migrate::approve::GateError> {
+    let project = crm_migrate::project::Project::open(project).expect("the project opens");
+    crm_migrate::approve::require_approval(&project, crm_migrate::approve::ExportCheck::Approved)
 }

@@ -1,0 +1,185 @@
+//! Records whose source is gone from the export (deleted in User.com): every full run lists them;
+//! a delta with `--delete-missing` deletes them in Pipedrive, within bounds. It refuses when an
+//! object's file is missing from the newer export or has no rows (a partial export, a wrong
+//! directory), and when the deletions exceed the threshold (the larger of 2% of what was created
+//! and 50 records) unless the user names the number they expect. A record someone changed in
+//! Pipedrive since the migration wrote it is a conflict: kept unless told otherwise. Each deletion
+//! is journalled with what was last sent for the record, so that `rollback --run N` can create it
+//! again.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::pipedrive::{ClientError, PipedriveClient};
+use crate::readback::{Conflict, Listings};
+use crate::record::ObjectKind;
+use crate::state::StateError;
+
+use super::journal::{Fate, Journal};
+use super::{ApplyError, ApplyOutcome};
+
+/// Records in reverse dependency order: what links to a record goes before it.
+pub const REVERSE_ORDER: [ObjectKind; 6] = [ObjectKind::Conversation, ObjectKind::Event, ObjectKind::Activity, ObjectKind::Deal, ObjectKind::Contact, ObjectKind::Company];
+
+/// Deletions allowed without naming their number: the larger of 2% of the records created and 50.
+pub fn threshold(created: u64) -> u64 {
+    created.div_ceil(50).max(50)
+}
+
+/// A record apply created whose source is gone from the export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gone {
+    pub object: ObjectKind,
+    pub source_id: String,
+    pub pipedrive_id: u64,
+    /// What was last sent for it (JSON).
+    pub sent: Option<String>,
+}
+
+/// One object's figures for the delta's preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectPreview {
+    pub object: ObjectKind,
+    /// The export file the object was read from; `None`: the export has none.
+    pub file: Option<String>,
+    /// Records in the export (conversations: conversations).
+    pub in_export: u64,
+    /// In the export and not yet in Pipedrive: to be created.
+    pub new: u64,
+    /// Created in Pipedrive by the migration so far.
+    pub created: u64,
+    /// Created, and gone from the export.
+    pub gone: u64,
+    /// Deletions allowed without `--expect-deletions`.
+    pub threshold: u64,
+}
+
+/// What a run will create and delete, and why it would refuse to delete.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Preview {
+    pub objects: Vec<ObjectPreview>,
+    /// Records gone from the export, over all objects.
+    pub deletions: u64,
+    /// Why deletions are refused (empty: they may go ahead).
+    pub refusals: Vec<String>,
+    #[serde(skip)]
+    pub gone: Vec<Gone>,
+}
+
+/// Compares the journal with the records in scope (`scope`: per object, the source ids the export
+/// holds; `files`: the file each object was read from). `expected`: the number of deletions the
+/// user named.
+pub fn preview(journal: &Journal, scope: &BTreeMap<ObjectKind, HashSet<String>>, files: &BTreeMap<ObjectKind, Option<String>>, expected: Option<u64>) -> Result<Preview, StateError> {
+    let mut preview = Preview::default();
+    let empty = HashSet::new();
+    for object in REVERSE_ORDER {
+        let ids = scope.get(&object).unwrap_or(&empty);
+        let entries = journal.entries(object)?;
+        let created: Vec<(&String, &super::journal::Entry)> = entries.iter().filter(|(_, entry)| entry.fate == Fate::Created && entry.pipedrive_id.is_some()).collect();
+        let mut gone: Vec<Gone> = created
+            .iter()
+            .filter(|(id, _)| !ids.contains(*id))
+            .map(|(id, entry)| Gone { object, source_id: (*id).clone(), pipedrive_id: entry.pipedrive_id.unwrap_or_default(), sent: entry.sent.clone() })
+            .collect();
+        gone.sort_by(|a, b| a.source_id.cmp(&b.source_id));
+        let new = ids.iter().filter(|id| entries.get(*id).is_none_or(|entry| entry.fate == Fate::Intent)).count() as u64;
+        let row = ObjectPreview {
+            object,
+            file: files.get(&object).cloned().flatten(),
+            in_export: ids.len() as u64,
+            new,
+            created: created.len() as u64,
+            gone: gone.len() as u64,
+            threshold: threshold(created.len() as u64),
+        };
+        if row.gone > 0 {
+            match &row.file {
+                None => preview.refusals.push(format!(
+                    "the newer export has no {object} file: none of the {} {object} records the migration created is deleted (a partial export cannot say what was deleted)",
+                    row.created
+                )),
+                Some(file) if row.in_export == 0 && expected != Some(row.gone) => preview.refusals.push(format!(
+                    "{file} has no {object} records: deleting all {} the migration created needs --expect-deletions naming the total",
+                    row.gone
+                )),
+                Some(_) if row.gone > row.threshold && expected.is_none() => preview.refusals.push(format!(
+                    "{} {object} records would be deleted, more than the {} allowed without --expect-deletions (2% of {} created, at least 50)",
+                    row.gone, row.threshold, row.created
+                )),
+                _ => {}
+            }
+        }
+        preview.deletions += row.gone;
+        preview.gone.extend(gone);
+        preview.objects.push(row);
+    }
+    preview.objects.reverse();
+    if let Some(expected) = expected.filter(|expected| *expected != preview.deletions) {
+        preview.refusals.push(format!("--expect-deletions {expected}, but the newer export would delete {}: nothing is deleted", preview.deletions));
+    }
+    Ok(preview)
+}
+
+/// Lists the records gone from the export and, with `delete`, deletes them (conflicts kept unless
+/// `overwrite`). Returns how many were deleted.
+pub async fn run(client: &PipedriveClient, journal: &Journal, gone: &[Gone], delete: bool, overwrite: bool, names: &HashMap<String, String>, outcome: &mut ApplyOutcome) -> Result<u64, ApplyError> {
+    let mut deleted = 0;
+    let mut listings = Listings::default();
+    for record in gone {
+        let Gone { object, source_id, pipedrive_id, sent } = record;
+        if !delete {
+            outcome.gone_from_source.push(format!("{object} {source_id}: deleted in User.com, kept in Pipedrive (id {pipedrive_id}); --delete-missing deletes it"));
+            continue;
+        }
+        let listed = listings.of(client, *object).await?.get(pipedrive_id).cloned();
+        if let Some(actual) = &listed
+            && let Some(mut conflict) = Conflict::between(*object, source_id, *pipedrive_id, "delete", sent.as_deref(), actual, names)
+        {
+            conflict.overridden = overwrite;
+            outcome.conflicts.push(conflict);
+            if !overwrite {
+                outcome.gone_from_source.push(format!("{object} {source_id}: deleted in User.com, but changed in Pipedrive since the migration wrote it (id {pipedrive_id}): kept"));
+                continue;
+            }
+        }
+        match delete_record(client, *object, *pipedrive_id).await {
+            Ok(()) => {}
+            Err(error) => return Err(error.into()),
+        }
+        journal.record_deletion(*object, source_id, *pipedrive_id, sent.as_deref())?;
+        deleted += 1;
+        let how = if listed.is_some() { "deleted in Pipedrive" } else { "already gone from Pipedrive" };
+        outcome.gone_from_source.push(format!("{object} {source_id}: deleted in User.com, {how} (id {pipedrive_id}); rollback --run {} creates it again", journal.run_id));
+    }
+    Ok(deleted)
+}
+
+/// Deletes a record the migration created; one already gone counts as deleted.
+pub(crate) async fn delete_record(client: &PipedriveClient, object: ObjectKind, id: u64) -> Result<(), ClientError> {
+    let result = match object {
+        ObjectKind::Conversation => client.delete_note(id).await,
+        ObjectKind::Activity | ObjectKind::Event => client.delete_activity(id).await,
+        ObjectKind::Deal => client.delete_deal(id).await,
+        ObjectKind::Contact => client.delete_person(id).await,
+        ObjectKind::Company => client.delete_organization(id).await,
+    };
+    match result {
+        Err(ClientError::NotFound { .. }) => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_threshold_is_two_percent_of_what_was_created_and_at_least_fifty() {
+        assert_eq!(threshold(0), 50);
+        assert_eq!(threshold(481), 50);
+        assert_eq!(threshold(2_500), 50);
+        assert_eq!(threshold(2_501), 51);
+        assert_eq!(threshold(100_000), 2_000);
+    }
+}
