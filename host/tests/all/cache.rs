@@ -1,4 +1,6 @@
 //! Compiled code is cached by plugin digest and engine; a bad entry is rebuilt, never trusted.
+//! An entry planted from another plugin, a directory others can write or reach through a symlink,
+//! a symlinked entry and a replaced key are each an attack: none gets its code run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
