@@ -1057,6 +1057,7 @@ fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
         CacheOutcome::Hit => "from cache".to_owned(),
         CacheOutcome::Compiled => "compiled".to_owned(),
         CacheOutcome::Rebuilt { reason } => format!("compiled again (cache entry rejected: {reason})"),
+        CacheOutcome::Untrusted { reason } => format!("compiled, cache not used ({reason})"),
     };
     println!("  loaded    {cache} in {:.1} ms", component.load_time.as_secs_f64() * 1000.0);
     println!("\nvetted: pin it with  digest = \"{}\"", component.digest);

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use crate::audit::report::thousands;
 use crate::project::Project;
 use crate::record::ObjectKind;
+use crate::records_csv::write_report_row;
 
 use super::journal::{Fate, Journal};
 use super::source::Source;
@@ -25,13 +26,13 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
     let quarantine = dir.join("quarantine.csv");
     let mut csv = csv::Writer::from_path(&quarantine).map_err(|error| ApplyError::Workspace(format!("writing {}: {error}", quarantine.display())))?;
     let csv_error = |error: csv::Error| ApplyError::Workspace(format!("writing {}: {error}", quarantine.display()));
-    csv.write_record(["object", "source_id", "line", "reason"]).map_err(csv_error)?;
+    write_report_row(&mut csv, ["object", "source_id", "line", "reason"]).map_err(csv_error)?;
     for object in ObjectKind::ALL {
         let mut entries: Vec<_> = journal.entries(object)?.into_iter().filter(|(_, entry)| entry.fate == Fate::Quarantined).collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for (id, entry) in entries {
             let line = source.lines.get(&(object, id.clone())).map(u64::to_string).unwrap_or_default();
-            csv.write_record([object.as_str(), &id, &line, entry.detail.as_deref().unwrap_or("")]).map_err(csv_error)?;
+            write_report_row(&mut csv, [object.as_str(), &id, &line, entry.detail.as_deref().unwrap_or("")]).map_err(csv_error)?;
         }
     }
     csv.flush().map_err(io(&quarantine))?;

@@ -16,6 +16,7 @@ use std::io::Write;
 use crate::extract::catalogue::{Automation, EmailTemplate, Pipeline, Segment, Stage, Tag};
 use crate::extract::{Column, Export, ExtractError, FieldType, FileKind, Issue, Origin, ReadRecord, Target};
 use crate::record::{ObjectKind, Value};
+use crate::records_csv::write_report_row;
 
 /// Examples kept per field or per kind of orphan.
 pub const EXAMPLES: usize = 5;
@@ -176,7 +177,7 @@ pub struct PipelineWithStages {
 /// Reads the whole export and audits it, writing one CSV row per billable contact to `billing`.
 pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
     let mut billing_csv = csv::Writer::from_writer(billing);
-    billing_csv.write_record(["contact_id", "line", "email", "phone_number", "user_id", "reasons"]).map_err(AuditError::billing)?;
+    write_report_row(&mut billing_csv, ["contact_id", "line", "email", "phone_number", "user_id", "reasons"]).map_err(AuditError::billing)?;
     let catalogue = export.catalogue()?;
     let mut state = State::default();
     // A reference can only be checked against a file the export has.
@@ -600,8 +601,7 @@ impl State {
             self.billing.billable += 1;
             self.line_text.clear();
             let _ = write!(self.line_text, "{}", out.line);
-            billing
-                .write_record([id.as_str(), &self.line_text, email.unwrap_or(""), phone.unwrap_or(""), user_id.unwrap_or(""), &self.reasons_text])
+            write_report_row(billing, [id.as_str(), &self.line_text, email.unwrap_or(""), phone.unwrap_or(""), user_id.unwrap_or(""), &self.reasons_text])
                 .map_err(AuditError::billing)?;
         }
         Ok(())

@@ -7,6 +7,7 @@ mod audit;
 mod cache;
 mod cli;
 mod conformance;
+mod csv_injection;
 mod extract;
 mod faults;
 mod handoff;
