@@ -16,5 +16,6 @@ mod pipeline;
 mod plan;
 mod plugin_sandbox;
 mod rate_limits;
+mod safety_token;
 mod support;
 mod vetting;

@@ -1,0 +1,177 @@
+//! Safety of customer data and the token: the API token reaches only the account's host (redirects
+//! are not followed, hostile URLs are refused by init, by Project::open and by the client itself),
+//! the files holding customer data are readable by the user only, and `purge` removes the data a
+//! finished migration no longer needs while keeping its audit trail.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crm_migrate::pipedrive::{ApiToken, ClientConfig, ClientError, PipedriveClient, Plan};
+use crm_migrate::project::{Project, ProjectError};
+
+use crate::extract::sample_export;
+use crate::pipedrive_support::TOKEN;
+use crate::plan::{run, text};
+
+/// A local HTTP listener on 127.0.0.1 that records every request head it receives and answers
+/// each with `answer` (a whole HTTP response, `{port}` replaced by its own port).
+struct RecordingListener {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl RecordingListener {
+    fn start(answer: String) -> RecordingListener {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let recorded = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let head = read_head(&stream);
+                recorded.lock().unwrap().push(head);
+                let _ = (&stream).write_all(answer.as_bytes());
+            }
+        });
+        RecordingListener { port, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// The request line and headers (a GET has no body).
+fn read_head(mut stream: &TcpStream) -> String {
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+fn redirect(status: &str, location: &str) -> String {
+    format!("HTTP/1.1 {status}\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+}
+
+const ME: &str = "{\"success\":true,\"data\":{\"id\":1,\"name\":\"Admin\",\"email\":\"admin@example.com\",\"active_flag\":true,\"is_admin\":true}}";
+
+fn client_for(url: &str) -> Result<PipedriveClient, ClientError> {
+    PipedriveClient::new(ClientConfig::new(url, ApiToken::new(TOKEN).unwrap(), Plan::Growth), None)
+}
+
+#[test]
+fn a_redirect_to_another_listener_never_carries_the_token_there() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for status in ["302 Found", "307 Temporary Redirect", "301 Moved Permanently", "308 Permanent Redirect"] {
+        let second = RecordingListener::start(format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{ME}", ME.len()));
+        let first = RecordingListener::start(redirect(status, &format!("{}/api/v1/users/me", second.url())));
+        let client = client_for(&first.url()).expect("a loopback URL is accepted");
+        let answer = runtime.block_on(client.me());
+        let leaked: Vec<_> = second.requests().into_iter().filter(|head| head.contains(TOKEN)).collect();
+        assert!(leaked.is_empty(), "{status}: the second listener received the token: {leaked:?}");
+        assert!(second.requests().is_empty(), "{status}: the redirect was not followed at all");
+        let error = answer.expect_err("a redirect is an error, not followed");
+        let code: u16 = status[..3].parse().unwrap();
+        match &error {
+            ClientError::Redirected { status, location_host, .. } => {
+                assert_eq!(*status, code);
+                assert_eq!(location_host, &second.url(), "the message names where the redirect pointed");
+            }
+            other => panic!("expected Redirected for {status}, got {other:?}"),
+        }
+        let message = error.to_string();
+        assert!(message.contains(&code.to_string()) && message.contains(&second.url()) && !message.contains(TOKEN), "{message}");
+        assert_eq!(first.requests().len(), 1, "the first listener was asked once");
+        assert!(first.requests()[0].contains(TOKEN), "the token went to the account's own host");
+    }
+}
+
+/// The hostile URLs, and URLs that are fine.
+const REFUSED: [&str; 5] = [
+    "http://127.0.0.1@evil.example",
+    "http://localhost.evil.example",
+    "http://evil.example",
+    "https://user:pw@acme.pipedrive.com",
+    "https://acme.pipedrive.com.evil.example",
+];
+
+#[test]
+fn the_client_refuses_to_be_built_for_a_url_the_token_must_not_go_to() {
+    for url in REFUSED {
+        match client_for(url) {
+            Err(ClientError::UnsafeTargetUrl(_)) => {}
+            Err(other) => panic!("{url}: refused for the wrong reason: {other}"),
+            Ok(_) => panic!("{url}: a client was built"),
+        }
+    }
+    let mut config = ClientConfig::new("https://crm.example.net", ApiToken::new(TOKEN).unwrap(), Plan::Growth);
+    assert!(PipedriveClient::new(config.clone(), None).is_err(), "another host needs naming");
+    config.allowed_host = Some("crm.example.net".into());
+    assert!(PipedriveClient::new(config, None).is_ok(), "a host named explicitly is accepted");
+}
+
+fn init(dir: &Path, url: &str) -> std::process::Output {
+    run(&["init", dir.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", url])
+}
+
+#[test]
+fn init_refuses_each_hostile_url_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (index, url) in REFUSED.iter().enumerate() {
+        let project = dir.path().join(format!("refused-{index}"));
+        let output = init(&project, url);
+        assert!(!output.status.success(), "{url}: init accepted it");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("--pipedrive") && stderr.contains("nothing was written"), "{url}: {stderr}");
+        assert!(!stderr.contains("pw@"), "the password is not repeated: {stderr}");
+        assert!(!project.join("migration.toml").exists(), "{url}: a project was written");
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    for url in ["https://acme.pipedrive.com".to_string(), format!("http://127.0.0.1:{port}"), format!("http://[::1]:{port}")] {
+        let project = dir.path().join(format!("accepted-{port}-{}", url.len()));
+        let output = init(&project, &url);
+        assert!(output.status.success(), "{url}: {}", text(&output.stderr));
+    }
+}
+
+/// A project whose migration.toml says `target` (the `[target]` table's lines after `url`).
+fn open_with(url: &str, extra: &str) -> (tempfile::TempDir, Result<Project, ProjectError>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("export")).unwrap();
+    let config = format!("[source]\nexport = \"export\"\n\n[target]\nurl = \"{url}\"\n{extra}token_env = \"T\"\nplan = \"lite\"\n");
+    std::fs::write(dir.path().join("migration.toml"), config).unwrap();
+    let project = Project::open(dir.path());
+    (dir, project)
+}
+
+#[test]
+fn opening_a_project_refuses_each_hostile_url_naming_the_line() {
+    for url in REFUSED {
+        match open_with(url, "").1 {
+            Err(ProjectError::Invalid { line: Some(5), message, .. }) => assert!(message.contains("[target] url"), "{url}: {message}"),
+            other => panic!("{url}: expected an error at migration.toml line 5, got {other:?}"),
+        }
+    }
+    for url in ["https://acme.pipedrive.com", "http://127.0.0.1:8089", "http://[::1]:8089"] {
+        assert!(open_with(url, "").1.is_ok(), "{url} refused");
+    }
+    assert!(open_with("https://crm.example.net", "").1.is_err(), "another host is refused unless named");
+    let (_dir, allowed) = open_with("https://crm.example.net", "allow_host = \"crm.example.net\"\n");
+    let allowed = allowed.expect("a host named by allow_host is accepted");
+    assert!(allowed.config.target.allow_host.is_some());
+    let (_dir, lookalike) = open_with("https://crm.example.net.evil.example", "allow_host = \"crm.example.net\"\n");
+    assert!(lookalike.is_err(), "allow_host is the exact host, not a prefix");
+}
