@@ -18,6 +18,7 @@
 //! rollback   what apply created, deleted in reverse order; the residue listed
 //! handoff    the customer's documents: automations, segments as filters, templates, billing, summary
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
+//! private_files  files with customer data created readable by the user only (reports, state.db)
 //! ```
 
 pub mod apply;
@@ -30,6 +31,7 @@ pub mod pipedrive;
 pub mod plan;
 pub mod pipeline;
 pub mod plugins;
+pub mod private_files;
 pub mod project;
 pub mod record;
 pub mod records_csv;

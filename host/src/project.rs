@@ -170,6 +170,7 @@ impl Project {
             previous = Some(hook);
             plugin.digest.get_ref().parse::<Digest>().map_err(|error| invalid(Some(plugin.digest.span()), error.to_string()))?;
         }
+        tighten_reports(&dir.join(REPORTS_DIR))?;
         Ok(Project { dir: dir.to_path_buf(), config, plan, budget_policy })
     }
 
@@ -230,6 +231,25 @@ impl Project {
     }
 }
 
+/// `reports/` holds customer data (quarantined records, billing audit): a project written by an
+/// older crm-migrate, or copied with a loose umask, is made the user's only when it is opened.
+fn tighten_reports(reports: &Path) -> Result<(), ProjectError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ProjectError::Io { path, source }
+    };
+    crate::private_files::tighten(reports).map_err(io(reports))?;
+    let Ok(entries) = std::fs::read_dir(reports) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        crate::private_files::tighten(&path).map_err(io(&path))?;
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            tighten_reports(&path)?;
+        }
+    }
+    Ok(())
+}
+
 /// A plugin `init` puts into the project, vetted beforehand.
 #[derive(Debug, Clone)]
 pub struct InitPlugin {
@@ -262,7 +282,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
     }
     check_target_url(&options.pipedrive_url, None).map_err(|source| ProjectError::InitUrl { source })?;
     let export = std::fs::canonicalize(&options.export).map_err(io(&options.export))?;
-    std::fs::create_dir_all(dir.join(REPORTS_DIR)).map_err(io(dir))?;
+    crate::private_files::create_dir(&dir.join(REPORTS_DIR)).map_err(io(dir))?;
     let mut plugins = options.plugins.clone();
     plugins.sort_by_key(|plugin| plugin.hook);
     let plugins = plugins.iter().map(|plugin| plugin_entry(plugin).map_err(io(&plugin.path))).collect::<Result<Vec<_>, _>>()?;

@@ -1,8 +1,8 @@
 //! `state.db`: what a migration project remembers between commands, in SQLite compiled into the
 //! binary (no server). Plan keeps the target workspace it read and the mapping it proposed;
 //! approve keeps who approved which mapping, when; apply keeps its journal (runs, the fate and
-//! Pipedrive id of every source record, the workspace objects it created or reused). Nothing in
-//! it is secret: tokens are never stored.
+//! Pipedrive id of every source record, the workspace objects it created or reused). It holds
+//! customer data (what was sent), so it is readable by the user only; tokens are never stored.
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS workspace_objects (
 pub enum StateError {
     #[error("{}: {error}", .path.display())]
     Sqlite { path: PathBuf, error: rusqlite::Error },
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{}: written by a newer crm-migrate (schema {found}, this one reads up to {SCHEMA_VERSION})", .path.display())]
     NewerSchema { path: PathBuf, found: i64 },
 }
@@ -73,6 +75,7 @@ impl State {
     pub fn open(project_dir: &Path) -> Result<State, StateError> {
         let path = project_dir.join(STATE_FILE);
         let error = |source| StateError::Sqlite { path: path.clone(), error: source };
+        private_state_files(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
         let connection = Connection::open(&path).map_err(error)?;
         // WAL: a reader (status) never blocks the writer (apply), and a crash loses no committed step.
         connection.pragma_update(None, "journal_mode", "WAL").map_err(error)?;
@@ -160,6 +163,22 @@ impl State {
             .optional()
             .map_err(|error| self.error(error))
     }
+}
+
+/// `state.db` holds customer data (what was sent, prior values): it is created 0600 before SQLite
+/// opens it (SQLite gives its -wal and -shm files the database file's mode), and an existing one,
+/// with its -wal and -shm, loses any group or other permission.
+fn private_state_files(path: &Path) -> std::io::Result<()> {
+    if !path.exists() {
+        // An empty file is an empty SQLite database.
+        drop(crate::private_files::create(path)?);
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        crate::private_files::tighten(Path::new(&name))?;
+    }
+    Ok(())
 }
 
 /// Now, as UTC ISO 8601 to the second (`2026-11-29T08:41:07Z`).

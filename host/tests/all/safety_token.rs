@@ -175,3 +175,88 @@ fn opening_a_project_refuses_each_hostile_url_naming_the_line() {
     let (_dir, lookalike) = open_with("https://crm.example.net.evil.example", "allow_host = \"crm.example.net\"\n");
     assert!(lookalike.is_err(), "allow_host is the exact host, not a prefix");
 }
+
+// ----- customer data on disk: the user's only -----
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap_or_else(|error| panic!("{}: {error}", path.display())).permissions().mode() & 0o777
+}
+
+/// Runs the binary as `plan::run` does, under the umask most systems give a user (022): a file
+/// created without an explicit mode would be readable by everyone.
+fn run_loose(args: &[&str]) -> std::process::Output {
+    let cache = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
+    command.args(args).env("CRM_MIGRATE_CACHE_DIR", cache.path()).env("PIPEDRIVE_API_TOKEN", TOKEN);
+    // SAFETY: umask is async-signal-safe and touches nothing but the child's own file mode mask.
+    unsafe {
+        command.pre_exec(|| {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    command.output().expect("the binary runs")
+}
+
+fn in_project_loose(project: &Path, args: &[&str]) -> std::process::Output {
+    let output = run_loose(&[&["-C", project.to_str().unwrap()], args].concat());
+    assert!(output.status.success(), "{args:?}: {}\n{}", text(&output.stdout), text(&output.stderr));
+    output
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.file_type().unwrap().is_dir() {
+            files.extend(files_under(&entry.path()));
+        } else {
+            files.push(entry.path());
+        }
+    }
+    files
+}
+
+/// state.db and, where SQLite left them, its -wal and -shm files.
+fn state_files(project: &Path) -> Vec<PathBuf> {
+    ["state.db", "state.db-wal", "state.db-shm"].iter().map(|name| project.join(name)).filter(|path| path.exists()).collect()
+}
+
+/// A project on the sample export, made as a user does (init under a loose umask).
+fn loose_project(url: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("zubr");
+    let output = run_loose(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", url, "--plan", "premium"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    (dir, project)
+}
+
+#[test]
+fn reports_and_state_db_are_the_users_only_and_an_older_project_is_tightened_when_opened() {
+    let (_dir, project) = loose_project("http://127.0.0.1:9");
+    in_project_loose(&project, &["audit"]);
+    in_project_loose(&project, &["status"]);
+    let reports = project.join("reports");
+    assert_eq!(mode(&reports), 0o700, "reports/");
+    let written = files_under(&reports);
+    assert!(written.iter().any(|path| path.ends_with("billing-audit.csv")), "{written:?}");
+    for path in written.iter().chain(&state_files(&project)) {
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    assert!(!state_files(&project).is_empty(), "status opened state.db");
+
+    // A project from before: everything readable by all. Opening it takes that away.
+    for path in written.iter().chain(&state_files(&project)) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    std::fs::set_permissions(&reports, std::fs::Permissions::from_mode(0o755)).unwrap();
+    in_project_loose(&project, &["status"]);
+    assert_eq!(mode(&reports), 0o700, "reports/ tightened");
+    for path in written.iter().chain(&state_files(&project)) {
+        assert_eq!(mode(path), 0o600, "{} tightened", path.display());
+    }
+}
