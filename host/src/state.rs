@@ -55,6 +55,29 @@ pub enum StateError {
     NewerSchema { path: PathBuf, found: i64 },
 }
 
+/// When SQLite waits for the disk (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// In WAL mode, commits are not flushed to the disk one by one: a power loss can lose the last ones.
+    Normal,
+    /// Every commit is on the disk before it returns.
+    Full,
+}
+
+impl Synchronous {
+    /// FULL: a committed step (an intent above all) is on the disk before apply sends its request,
+    /// even through a power loss; with NORMAL it could be lost, and the rerun would create a
+    /// duplicate. The cost (`cargo bench --bench journal_sync_bench`) is in the README.
+    pub const JOURNAL: Synchronous = Synchronous::Full;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
 /// One approval of the mapping.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Approval {
@@ -79,7 +102,7 @@ impl State {
         let connection = Connection::open(&path).map_err(error)?;
         // WAL: a reader (status) never blocks the writer (apply), and a crash loses no committed step.
         connection.pragma_update(None, "journal_mode", "WAL").map_err(error)?;
-        connection.pragma_update(None, "synchronous", "NORMAL").map_err(error)?;
+        connection.pragma_update(None, "synchronous", Synchronous::JOURNAL.as_str()).map_err(error)?;
         connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(error)?;
         connection.execute_batch(SCHEMA).map_err(error)?;
         let found: Option<i64> = connection
@@ -103,6 +126,12 @@ impl State {
             }
         }
         Ok(State { path, connection })
+    }
+
+    /// Overrides [`Synchronous::JOURNAL`] on this connection: for the durability bench, which
+    /// measures what FULL costs against NORMAL; commands never call it.
+    pub fn set_synchronous(&self, level: Synchronous) -> Result<(), StateError> {
+        self.connection.pragma_update(None, "synchronous", level.as_str()).map_err(|error| self.error(error))
     }
 
     /// For the modules that keep their own tables here (apply's journal).
@@ -203,6 +232,15 @@ mod tests {
         let state = State::open(dir.path()).unwrap();
         assert_eq!(state.last_approval().unwrap(), Some(approval));
         assert_eq!(state.last_workspace().unwrap().unwrap().2, "{}");
+    }
+
+    #[test]
+    fn the_journal_is_flushed_on_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        // 2 is FULL (0 OFF, 1 NORMAL, 3 EXTRA).
+        let level: i64 = state.connection.pragma_query_value(None, "synchronous", |row| row.get(0)).unwrap();
+        assert_eq!(level, 2);
     }
 
     #[test]
