@@ -260,3 +260,141 @@ fn reports_and_state_db_are_the_users_only_and_an_older_project_is_tightened_whe
         assert_eq!(mode(path), 0o600, "{} tightened", path.display());
     }
 }
+
+// ----- purge -----
+
+use crm_migrate_sandbox::SandboxConfig;
+
+/// Every email address in the sample's users.csv.
+fn sample_emails() -> Vec<String> {
+    let mut reader = csv::Reader::from_path(sample_export().join("users.csv")).unwrap();
+    let column = reader.headers().unwrap().iter().position(|name| name == "email").expect("an email column");
+    reader.records().map(|row| row.unwrap()[column].trim().to_owned()).filter(|email| email.contains('@')).collect()
+}
+
+/// The bytes of state.db with its -wal and -shm, as one blob.
+fn state_bytes(project: &Path) -> Vec<u8> {
+    state_files(project).iter().flat_map(|path| std::fs::read(path).unwrap()).collect()
+}
+
+fn count(project: &Path, sql: &str) -> i64 {
+    let connection = rusqlite::Connection::open(project.join("state.db")).unwrap();
+    connection.query_row(sql, [], |row| row.get(0)).unwrap()
+}
+
+/// What status says of the runs and the records, which purge must not change.
+fn status_counts(project: &Path) -> serde_json::Value {
+    let status: serde_json::Value = serde_json::from_slice(&in_project_loose(project, &["status", "--json"]).stdout).unwrap();
+    serde_json::json!({ "runs": status["runs"], "objects": status["objects"], "tokens_spent": status["tokens_spent"] })
+}
+
+/// `table.column` of every text cell in state.db that contains `needle`: what a failure names.
+fn tables_holding(project: &Path, needle: &str) -> Vec<String> {
+    let connection = rusqlite::Connection::open(project.join("state.db")).unwrap();
+    let tables: Vec<String> =
+        connection.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").unwrap().query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
+    let mut found = Vec::new();
+    for table in tables {
+        let columns: Vec<String> = connection.prepare(&format!("PRAGMA table_info({table})")).unwrap().query_map([], |row| row.get(1)).unwrap().map(Result::unwrap).collect();
+        for column in columns {
+            let hits: i64 = connection.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE CAST({column} AS TEXT) LIKE '%' || ?1 || '%'"), [needle], |row| row.get(0)).unwrap();
+            if hits > 0 {
+                found.push(format!("{table}.{column} ({hits} rows)"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn purge_after_apply_and_delta_leaves_no_sent_payload_or_value_in_state_db_and_status_keeps_the_counts() {
+    let _machine = crate::support::heavy();
+    let sandbox = crate::plan::prepared_sandbox_with(SandboxConfig { burst_limit: Some(1000), ..SandboxConfig::default() });
+    let (dir, project) = loose_project(&sandbox.url());
+    in_project_loose(&project, &["audit"]);
+    in_project_loose(&project, &["plan"]);
+    in_project_loose(&project, &["approve", "--yes", "--by", "test"]);
+    in_project_loose(&project, &["apply", "--concurrency", "16"]);
+    let newer = dir.path().join("newer-export");
+    std::fs::create_dir(&newer).unwrap();
+    usercom_export_gen::generate(&newer, &usercom_export_gen::Options { changes: true, ..usercom_export_gen::Options::default() }).unwrap();
+    in_project_loose(&project, &["delta", "--export", newer.to_str().unwrap()]);
+    // Deleted in User.com but kept in Pipedrive: verify may find differences (exit 8); its reports are what counts here.
+    run_loose(&["-C", project.to_str().unwrap(), "verify", "--export", newer.to_str().unwrap()]);
+    assert!(project.join("reports/verification.json").exists());
+    in_project_loose(&project, &["report"]);
+
+    // Written under a loose umask: the journal and every report are the user's only.
+    for path in state_files(&project).iter().chain(&files_under(&project.join("reports"))) {
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    // Before: the journal holds what was sent, and the file the sample's email addresses.
+    assert!(count(&project, "SELECT COUNT(*) FROM records WHERE sent IS NOT NULL") > 400);
+    assert!(count(&project, "SELECT COUNT(*) FROM changes") > 0, "the delta journalled changed fields");
+    let emails = sample_emails();
+    let bytes = state_bytes(&project);
+    let in_file = |bytes: &[u8], email: &str| bytes.windows(email.len()).any(|window| window == email.as_bytes());
+    let before = emails.iter().filter(|email| in_file(&bytes, email)).count();
+    assert!(before > 100, "only {before} of the sample's emails found in state.db before purge: the check would prove nothing");
+    assert!(project.join("reports/quarantine.csv").exists() && project.join("reports/billing-audit.csv").exists());
+    let counts = status_counts(&project);
+
+    let output = in_project_loose(&project, &["purge", "--yes"]);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("records.sent") && stdout.contains("quarantine.csv") && stdout.contains("a delta can no longer tell"), "{stdout}");
+
+    // After: no payload, no value, none of the emails anywhere in the file; the audit trail whole.
+    assert_eq!(count(&project, "SELECT COUNT(*) FROM records WHERE sent IS NOT NULL"), 0);
+    assert_eq!(count(&project, "SELECT COUNT(*) FROM changes WHERE prior <> '' OR new <> ''"), 0);
+    assert!(count(&project, "SELECT COUNT(*) FROM changes") > 0, "which fields changed, and when, stays");
+    // Except where plan quoted one example value per attribute into the mapping's reasons ("e.g.
+    // '...'"): the approved mapping is part of the audit trail and stays (see the report).
+    let mapping = std::fs::read(project.join("mapping.toml")).unwrap();
+    let quoted: Vec<&String> = emails.iter().filter(|email| in_file(&mapping, email)).collect();
+    assert!(quoted.len() <= 1, "the mapping quotes {} emails", quoted.len());
+    let bytes = state_bytes(&project);
+    let left: Vec<&String> = emails.iter().filter(|email| !quoted.contains(email) && in_file(&bytes, email)).collect();
+    assert!(left.is_empty(), "{} of the sample's emails are still in state.db's bytes, e.g. {:?} in {:?}", left.len(), left.first(), left.first().map(|email| tables_holding(&project, email)));
+    for report in ["quarantine.csv", "billing-audit.csv", "audit.json", "verification.json", "handoff/handoff.html"] {
+        assert!(!project.join("reports").join(report).exists(), "{report} removed");
+    }
+    assert!(project.join("reports/reconciliation.md").exists(), "counts stay");
+    assert_eq!(status_counts(&project), counts, "status shows the same runs and counts");
+    assert!(count(&project, "SELECT COUNT(*) FROM records WHERE pipedrive_id IS NOT NULL") > 400, "ids stay");
+
+    // Rollback still works from the ids alone.
+    let output = in_project_loose(&project, &["rollback", "--yes"]);
+    assert!(text(&output.stdout).contains("residue: none"), "{}", text(&output.stdout));
+}
+
+#[test]
+fn purge_refuses_before_any_run_and_while_the_last_run_is_unfinished_or_stopped_saying_what_to_do() {
+    let (_dir, project) = loose_project("http://127.0.0.1:9");
+    in_project_loose(&project, &["status"]);
+    let purge = || run_loose(&["-C", project.to_str().unwrap(), "purge", "--yes"]);
+    let output = purge();
+    assert!(!output.status.success() && text(&output.stderr).contains("nothing was migrated yet"), "{}", text(&output.stderr));
+
+    let connection = rusqlite::Connection::open(project.join("state.db")).unwrap();
+    let sql = |statement: &str| connection.execute_batch(statement).unwrap();
+    sql("INSERT INTO runs (id, kind, mapping_digest, started_at) VALUES (1, 'full', 'sha256:x', '2026-11-30T10:00:00Z')");
+    sql("INSERT INTO records (object, source_id, fate, run_id, updated_at, sent) VALUES ('contact', '1', 'created', 1, 't', '{\"email\":\"a@b.pl\"}')");
+    let output = purge();
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("run 1") && stderr.contains("did not finish") && stderr.contains("apply"), "{stderr}");
+
+    sql("UPDATE runs SET finished_at = 't', outcome = 'stopped: daily budget used up'");
+    let stderr = text(&purge().stderr);
+    assert!(stderr.contains("stopped: daily budget used up") && stderr.contains("finish the migration"), "{stderr}");
+
+    sql("UPDATE runs SET outcome = 'done'; INSERT INTO records (object, source_id, fate, run_id, updated_at) VALUES ('contact', '2', 'intent', 1, 't')");
+    let stderr = text(&purge().stderr);
+    assert!(stderr.contains("creates sent without a recorded answer: 1"), "{stderr}");
+    assert_eq!(count(&project, "SELECT COUNT(*) FROM records WHERE sent IS NOT NULL"), 1, "nothing was purged by a refused purge");
+
+    sql("DELETE FROM records WHERE fate = 'intent'");
+    drop(connection);
+    let output = purge();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(count(&project, "SELECT COUNT(*) FROM records WHERE sent IS NOT NULL"), 0);
+}
