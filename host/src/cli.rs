@@ -48,7 +48,7 @@ const EXIT_DELETIONS_REFUSED: u8 = 10;
                   4 apply refused (mapping not approved, or changed since), 5 the mapping has problems, 6 approval declined, \
                   7 apply stopped at the daily token budget (run it again after the reset), 8 verify found differences, 9 rollback left residue, \
                   10 delta refused its deletions (nothing written).\n\
-                  A migration: init -> audit -> plan -> approve -> apply.\n\
+                  A migration: init -> audit -> plan -> approve -> apply (-> verify -> report -> purge).\n\
                   Start with: crm-migrate init --help, crm-migrate audit --help, crm-migrate plugin --help, \
                   crm-migrate sandbox serve --help"
 )]
@@ -153,6 +153,19 @@ enum Command {
         a stop. Ends by listing the target and naming any residue. Asks first unless --yes. Exit codes: 0 no residue, \
         9 residue left (listed), 1 error.")]
     Rollback(RollbackArgs),
+    /// Remove the customer data a finished migration no longer needs; ids, counts and the audit trail stay
+    #[command(after_help = "Examples:\n  crm-migrate -C acme purge\n  crm-migrate -C acme purge --yes --json\n\n\
+        Once the migration is finished (the last run ended done) and verified, the project still holds customer data: \
+        in state.db what was last sent for each record, each changed field's prior and new value, the reasons of \
+        quarantined records (which can quote values), and reports that quote records (quarantine.csv, \
+        billing-audit.csv, audit.md/.json, verification.md/.json, the handoff's billing, quarantine and handoff.html). \
+        purge lists them with counts, asks (or takes --yes), clears them, and rebuilds state.db (VACUUM) so that \
+        they are gone from the disk, not only from the tables. Kept: every record's id, fate and Pipedrive id, counts, \
+        runs, tokens, approvals; status still shows where the migration stands, and rollback still works. \
+        Afterwards a delta cannot tell which fields changed: it takes what it would send now as the baseline. \
+        Refuses while the last run is unfinished or stopped (run apply again first). Talks to no one. \
+        Exit codes: 0 purged, 6 declined at the prompt, 1 refused or error.")]
+    Purge(PurgeArgs),
     /// Vet, try out and scaffold plugins
     #[command(
         subcommand,
@@ -309,6 +322,16 @@ struct RollbackArgs {
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Print the outcome as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct PurgeArgs {
+    /// Do not ask for confirmation
+    #[arg(long)]
+    yes: bool,
+    /// Print what is removed, and the outcome, as JSON
     #[arg(long)]
     json: bool,
 }
@@ -487,6 +510,7 @@ pub fn main() -> ExitCode {
         Command::Rollback(args) => rollback(&cli.project, &args),
         Command::Delta(args) => delta(&cli.project, &args),
         Command::Report => report_handoff(&cli.project),
+        Command::Purge(args) => purge(&cli.project, &args),
         Command::Demo(args) => crate::demo::demo(&args),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
@@ -952,6 +976,41 @@ fn undo_run(project: &Project, run: i64, args: &RollbackArgs) -> anyhow::Result<
         println!("run {run} undone: {} tokens", report::thousands(outcome.tokens));
     }
     Ok(if outcome.conflicts.iter().any(|conflict| !conflict.overridden) { ExitCode::from(EXIT_RESIDUE) } else { ExitCode::SUCCESS })
+
+fn purge(project_dir: &std::path::Path, args: &PurgeArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::open(project_dir)?;
+    let preview = crm_migrate::purge::preview(&project)?;
+    // With --json and --yes, one document at the end: what was to go, and what went.
+    if !args.json {
+        print!("{}", crm_migrate::purge::preview_text(&preview));
+    } else if !args.yes {
+        println!("{}", serde_json::to_string_pretty(&json!({ "preview": preview }))?);
+    }
+    if !args.yes && !confirm("Remove this data for good?")? {
+        println!("nothing removed");
+        return Ok(ExitCode::from(EXIT_DECLINED));
+    }
+    let outcome = crm_migrate::purge::purge(&project)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "preview": preview, "outcome": outcome }))?);
+    } else {
+        for count in &outcome.state {
+            println!("  cleared {} rows: {}", report::thousands(count.rows), count.what);
+        }
+        for path in &outcome.reports_removed {
+            println!("  removed {}", path.display());
+        }
+        println!(
+            "state.db rebuilt: {} -> {} bytes (the cleared values are gone from the file, not only from the tables)",
+            report::thousands(outcome.state_bytes_before),
+            report::thousands(outcome.state_bytes_after)
+        );
+        println!("from now on:");
+        for line in outcome.afterwards {
+            println!("  - {line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn status(project_dir: &std::path::Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {

@@ -396,16 +396,16 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
         let path = path.clone();
         move |error: std::io::Error| ApplyError::Workspace(format!("writing {}: {error}", path.display()))
     };
-    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    crate::private_files::create_dir(&dir).map_err(io(&dir))?;
     let mut paths = Vec::new();
     for document in &documents {
         let path = dir.join(format!("{}.md", document.file));
-        std::fs::write(&path, markdown(document)).map_err(io(&path))?;
+        crate::private_files::write(&path, markdown(document)).map_err(io(&path))?;
         paths.push(path);
     }
     let name = project.dir.canonicalize().ok().and_then(|dir| dir.file_name().map(|name| name.to_string_lossy().into_owned())).unwrap_or_else(|| "migration".into());
     let page = dir.join("handoff.html");
-    std::fs::write(&page, html(&documents, &name)).map_err(io(&page))?;
+    crate::private_files::write(&page, html(&documents, &name)).map_err(io(&page))?;
     paths.push(page);
     Ok(paths)
 }

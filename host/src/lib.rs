@@ -18,7 +18,9 @@
 //! verify     what arrived in Pipedrive read back and compared, field by field
 //! rollback   what apply created, deleted in reverse order; the residue listed
 //! handoff    the customer's documents: automations, segments as filters, templates, billing, summary
+//! purge      after the migration: the customer data it no longer needs removed, the audit trail kept
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
+//! private_files  files with customer data created readable by the user only (reports, state.db)
 //! ```
 
 pub mod apply;
@@ -31,7 +33,9 @@ pub mod pipedrive;
 pub mod plan;
 pub mod pipeline;
 pub mod plugins;
+pub mod private_files;
 pub mod project;
+pub mod purge;
 pub mod readback;
 pub mod record;
 pub mod records_csv;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::pipedrive::{ApiToken, BudgetPolicy, ClientConfig, Plan};
+use crate::pipedrive::{ApiToken, BudgetPolicy, ClientConfig, Plan, TargetUrlError, check_target_url};
 use crate::plugins::{ComponentCache, ConfigOption, Digest, Hook, Limits, LoadedPlugin, PluginHost};
 
 pub const CONFIG_FILE: &str = "migration.toml";
@@ -25,6 +25,9 @@ pub enum ProjectError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{}{}: {message}", .path.display(), .line.map(|line| format!(" line {line}")).unwrap_or_default())]
     Invalid { path: PathBuf, line: Option<usize>, message: String },
+    /// `init --pipedrive URL` with a URL the token must not go to; nothing was written.
+    #[error("--pipedrive {source}; nothing was written (for a host other than Pipedrive's, init with https://COMPANY.pipedrive.com, then set url and allow_host in {CONFIG_FILE})")]
+    InitUrl { source: TargetUrlError },
 }
 
 /// `migration.toml`, as written by `init` and edited by a person.
@@ -52,7 +55,10 @@ pub struct SourceConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
+    /// Where the API token goes: https://COMPANY.pipedrive.com, or http on this machine only.
     pub url: Spanned<String>,
+    /// A host other than *.pipedrive.com that `url` may name (a proxy the customer runs).
+    pub allow_host: Option<Spanned<String>>,
     /// The environment variable holding the API token.
     pub token_env: Option<String>,
     /// Or a file holding only the API token.
@@ -139,12 +145,13 @@ impl Project {
                 return Err(invalid(Some(config.options.on_budget_exhausted.span()), format!("on_budget_exhausted is '{other}'; expected wait or stop")));
             }
         };
-        let url = config.target.url.get_ref();
-        if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost")) {
-            return Err(invalid(
-                Some(config.target.url.span()),
-                format!("target url '{url}' must be https:// (a sandbox on this machine may use http://127.0.0.1)"),
-            ));
+        let allow_host = config.target.allow_host.as_ref();
+        if let Err(error) = check_target_url(config.target.url.get_ref(), allow_host.map(|host| host.get_ref().as_str())) {
+            let span = match (&error, allow_host) {
+                (TargetUrlError::BadAllowHost { .. }, Some(host)) => host.span(),
+                _ => config.target.url.span(),
+            };
+            return Err(invalid(Some(span), format!("[target] url {error}")));
         }
         match (&config.target.token_env, &config.target.token_file) {
             (Some(_), None) | (None, Some(_)) => {}
@@ -163,6 +170,7 @@ impl Project {
             previous = Some(hook);
             plugin.digest.get_ref().parse::<Digest>().map_err(|error| invalid(Some(plugin.digest.span()), error.to_string()))?;
         }
+        tighten_reports(&dir.join(REPORTS_DIR))?;
         Ok(Project { dir: dir.to_path_buf(), config, plan, budget_policy })
     }
 
@@ -217,9 +225,29 @@ impl Project {
     /// How to reach the target account: its URL, token, plan and budget policy.
     pub fn client_config(&self) -> Result<ClientConfig, ProjectError> {
         let mut config = ClientConfig::new(self.config.target.url.get_ref().clone(), self.api_token()?, self.plan);
+        config.allowed_host = self.config.target.allow_host.as_ref().map(|host| host.get_ref().clone());
         config.on_budget_exhausted = self.budget_policy;
         Ok(config)
     }
+}
+
+/// `reports/` holds customer data (quarantined records, billing audit): a project written by an
+/// older crm-migrate, or copied with a loose umask, is made the user's only when it is opened.
+fn tighten_reports(reports: &Path) -> Result<(), ProjectError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ProjectError::Io { path, source }
+    };
+    crate::private_files::tighten(reports).map_err(io(reports))?;
+    let Ok(entries) = std::fs::read_dir(reports) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        crate::private_files::tighten(&path).map_err(io(&path))?;
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            tighten_reports(&path)?;
+        }
+    }
+    Ok(())
 }
 
 /// A plugin `init` puts into the project, vetted beforehand.
@@ -252,8 +280,9 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
     if dir.join(CONFIG_FILE).exists() {
         return Err(ProjectError::AlreadyAProject { dir: dir.to_path_buf() });
     }
+    check_target_url(&options.pipedrive_url, None).map_err(|source| ProjectError::InitUrl { source })?;
     let export = std::fs::canonicalize(&options.export).map_err(io(&options.export))?;
-    std::fs::create_dir_all(dir.join(REPORTS_DIR)).map_err(io(dir))?;
+    crate::private_files::create_dir(&dir.join(REPORTS_DIR)).map_err(io(dir))?;
     let mut plugins = options.plugins.clone();
     plugins.sort_by_key(|plugin| plugin.hook);
     let plugins = plugins.iter().map(|plugin| plugin_entry(plugin).map_err(io(&plugin.path))).collect::<Result<Vec<_>, _>>()?;
@@ -321,7 +350,11 @@ export = {export}
 
 [target]
 # The Pipedrive account: https://COMPANY.pipedrive.com, or a sandbox (crm-migrate sandbox serve).
+# The API token goes only here: https is required (http only for 127.0.0.1, ::1 and localhost),
+# the host must be *.pipedrive.com, and redirects are never followed.
 url = {url}
+# Only to send the token to a host other than Pipedrive's (a proxy you run), name it exactly:
+# allow_host = \"crm.example.net\"
 # Where the API token is read from (it is never written anywhere by crm-migrate):
 # an environment variable...
 token_env = \"PIPEDRIVE_API_TOKEN\"
@@ -393,6 +426,8 @@ mod tests {
             (MINIMAL.replace("token_env", "token_variable"), 5, "unknown field `token_variable`"),
             (MINIMAL.replace("\"export\"", "\"missing\""), 2, "does not exist"),
             (MINIMAL.replace("https://acme", "http://acme"), 4, "must be https://"),
+            (MINIMAL.replace("https://acme.pipedrive.com", "https://crm.example.net"), 4, "allow_host = \"crm.example.net\""),
+            (MINIMAL.replace("token_env", "allow_host = \"https://crm.example.net\"\ntoken_env"), 5, "is not a host name"),
             (format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:00\"\n"), 10, "sha256"),
             (
                 format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:{0}\"\n[[plugins]]\nhook = \"clean\"\npath = \"b.wasm\"\ndigest = \"sha256:{0}\"\n", "0".repeat(64)),

@@ -338,8 +338,16 @@ fn undoable(journal: &Journal, run_id: i64) -> Result<(), ApplyError> {
 /// Pipedrive since the delta wrote them are left as they are unless `include_changed`.
 pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i64, include_changed: bool) -> Result<UndoOutcome, ApplyError> {
     let tokens_before = client.bill().tokens();
-    let reader = Journal::read(State::open(&project.dir)?);
+    let state = State::open(&project.dir)?;
+    let purged_at = state.meta(crate::purge::PURGED_AT_KEY)?;
+    let reader = Journal::read(state);
     undoable(&reader, run_id)?;
+    // Both are UTC ISO 8601 to the second: they order as text.
+    if let Some(purged_at) = purged_at.filter(|purged_at| reader.runs().ok().into_iter().flatten().any(|run| run.id == run_id && run.started_at.as_str() <= purged_at.as_str())) {
+        return Err(ApplyError::Workspace(format!(
+            "the journal's values were purged at {purged_at} (crm-migrate purge), after run {run_id}: what it changed and deleted is no longer known, so it cannot be undone"
+        )));
+    }
     let names = field_names(&reader)?;
     let journal = Journal::start(State::open(&project.dir)?, crate::apply::journal::RunKind::Undo, &format!("undo of run {run_id}"))?;
     let mut listings = Listings::default();

@@ -1,8 +1,8 @@
 //! `state.db`: what a migration project remembers between commands, in SQLite compiled into the
 //! binary (no server). Plan keeps the target workspace it read and the mapping it proposed;
 //! approve keeps who approved which mapping, when; apply keeps its journal (runs, the fate and
-//! Pipedrive id of every source record, the workspace objects it created or reused). Nothing in
-//! it is secret: tokens are never stored.
+//! Pipedrive id of every source record, the workspace objects it created or reused). It holds
+//! customer data (what was sent), so it is readable by the user only; tokens are never stored.
 
 use std::path::{Path, PathBuf};
 
@@ -56,8 +56,33 @@ CREATE TABLE IF NOT EXISTS deletions (
 pub enum StateError {
     #[error("{}: {error}", .path.display())]
     Sqlite { path: PathBuf, error: rusqlite::Error },
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{}: written by a newer crm-migrate (schema {found}, this one reads up to {SCHEMA_VERSION})", .path.display())]
     NewerSchema { path: PathBuf, found: i64 },
+}
+
+/// When SQLite waits for the disk (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// In WAL mode, commits are not flushed to the disk one by one: a power loss can lose the last ones.
+    Normal,
+    /// Every commit is on the disk before it returns.
+    Full,
+}
+
+impl Synchronous {
+    /// FULL: a committed step (an intent above all) is on the disk before apply sends its request,
+    /// even through a power loss; with NORMAL it could be lost, and the rerun would create a
+    /// duplicate. The cost (`cargo bench --bench journal_sync_bench`) is in the README.
+    pub const JOURNAL: Synchronous = Synchronous::Full;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
 }
 
 /// One approval of the mapping.
@@ -83,10 +108,11 @@ impl State {
     pub fn open(project_dir: &Path) -> Result<State, StateError> {
         let path = project_dir.join(STATE_FILE);
         let error = |source| StateError::Sqlite { path: path.clone(), error: source };
+        private_state_files(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
         let connection = Connection::open(&path).map_err(error)?;
         // WAL: a reader (status) never blocks the writer (apply), and a crash loses no committed step.
         connection.pragma_update(None, "journal_mode", "WAL").map_err(error)?;
-        connection.pragma_update(None, "synchronous", "NORMAL").map_err(error)?;
+        connection.pragma_update(None, "synchronous", Synchronous::JOURNAL.as_str()).map_err(error)?;
         connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(error)?;
         connection.execute_batch(SCHEMA).map_err(error)?;
         let found: Option<i64> = connection
@@ -116,6 +142,12 @@ impl State {
         Ok(State { path, connection })
     }
 
+    /// Overrides [`Synchronous::JOURNAL`] on this connection: for the durability bench, which
+    /// measures what FULL costs against NORMAL; commands never call it.
+    pub fn set_synchronous(&self, level: Synchronous) -> Result<(), StateError> {
+        self.connection.pragma_update(None, "synchronous", level.as_str()).map_err(|error| self.error(error))
+    }
+
     /// For the modules that keep their own tables here (apply's journal).
     pub(crate) fn connection(&self) -> &Connection {
         &self.connection
@@ -123,6 +155,11 @@ impl State {
 
     pub(crate) fn error(&self, source: rusqlite::Error) -> StateError {
         StateError::Sqlite { path: self.path.clone(), error: source }
+    }
+
+    /// A value kept in `meta` (the schema version, when the project was purged).
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StateError> {
+        self.connection.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |row| row.get(0)).optional().map_err(|error| self.error(error))
     }
 
     pub fn save_workspace(&self, taken_at: &str, url: &str, snapshot_json: &str) -> Result<(), StateError> {
@@ -176,6 +213,22 @@ impl State {
     }
 }
 
+/// `state.db` holds customer data (what was sent, prior values): it is created 0600 before SQLite
+/// opens it (SQLite gives its -wal and -shm files the database file's mode), and an existing one,
+/// with its -wal and -shm, loses any group or other permission.
+fn private_state_files(path: &Path) -> std::io::Result<()> {
+    if !path.exists() {
+        // An empty file is an empty SQLite database.
+        drop(crate::private_files::create(path)?);
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        crate::private_files::tighten(Path::new(&name))?;
+    }
+    Ok(())
+}
+
 /// Now, as UTC ISO 8601 to the second (`2026-11-29T08:41:07Z`).
 pub fn now_utc() -> String {
     let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as i64);
@@ -198,6 +251,15 @@ mod tests {
         let state = State::open(dir.path()).unwrap();
         assert_eq!(state.last_approval().unwrap(), Some(approval));
         assert_eq!(state.last_workspace().unwrap().unwrap().2, "{}");
+    }
+
+    #[test]
+    fn the_journal_is_flushed_on_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        // 2 is FULL (0 OFF, 1 NORMAL, 3 EXTRA).
+        let level: i64 = state.connection.pragma_query_value(None, "synchronous", |row| row.get(0)).unwrap();
+        assert_eq!(level, 2);
     }
 
     #[test]

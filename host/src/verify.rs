@@ -233,7 +233,7 @@ fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<P
         let path = path.clone();
         move |error: std::io::Error| ApplyError::Workspace(format!("writing {}: {error}", path.display()))
     };
-    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    crate::private_files::create_dir(&dir).map_err(io(&dir))?;
     let mut text = String::new();
     let verdict = if verification.all_verified() { "Every migrated record is verified." } else { "**Not everything is verified**: see below." };
     let _ = writeln!(text, "# Verification\n\n{verdict} Reading Pipedrive back cost {} tokens.\n", thousands(verification.tokens));
@@ -277,8 +277,8 @@ fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<P
         let _ = writeln!(text, "| `{}` | {} | {} |", row.source, row.landed, row.how.replace('|', "\\|"));
     }
     let markdown = dir.join("verification.md");
-    std::fs::write(&markdown, text).map_err(io(&markdown))?;
+    crate::private_files::write(&markdown, text).map_err(io(&markdown))?;
     let json_path = dir.join("verification.json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(verification).expect("plain data serializes") + "\n").map_err(io(&json_path))?;
+    crate::private_files::write(&json_path, serde_json::to_string_pretty(verification).expect("plain data serializes") + "\n").map_err(io(&json_path))?;
     Ok(vec![markdown, json_path])
 }

@@ -21,10 +21,10 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
         let path = path.clone();
         move |error: std::io::Error| ApplyError::Workspace(format!("writing {}: {error}", path.display()))
     };
-    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    crate::private_files::create_dir(&dir).map_err(io(&dir))?;
 
     let quarantine = dir.join("quarantine.csv");
-    let mut csv = csv::Writer::from_path(&quarantine).map_err(|error| ApplyError::Workspace(format!("writing {}: {error}", quarantine.display())))?;
+    let mut csv = csv::Writer::from_writer(crate::private_files::create(&quarantine).map_err(io(&quarantine))?);
     let csv_error = |error: csv::Error| ApplyError::Workspace(format!("writing {}: {error}", quarantine.display()));
     write_report_row(&mut csv, ["object", "source_id", "line", "reason"]).map_err(csv_error)?;
     for object in ObjectKind::ALL {
@@ -75,6 +75,6 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
         }
     }
     let reconciliation = dir.join("reconciliation.md");
-    std::fs::write(&reconciliation, text).map_err(io(&reconciliation))?;
+    crate::private_files::write(&reconciliation, text).map_err(io(&reconciliation))?;
     Ok(vec![quarantine, reconciliation])
 }

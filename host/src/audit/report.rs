@@ -21,7 +21,7 @@ pub struct ReportPaths {
 /// reports whole.
 pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPaths), AuditError> {
     let write_error = |path: &Path, error: &dyn std::fmt::Display| AuditError::Write { path: path.to_owned(), message: error.to_string() };
-    std::fs::create_dir_all(out_dir).map_err(|error| write_error(out_dir, &error))?;
+    crate::private_files::create_dir(out_dir).map_err(|error| write_error(out_dir, &error))?;
     let paths = ReportPaths {
         markdown: out_dir.join("audit.md"),
         json: out_dir.join("audit.json"),
@@ -33,7 +33,7 @@ pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPa
         path.with_file_name(name)
     };
     let billing_partial = partial(&paths.billing_csv);
-    let billing_file = std::fs::File::create(&billing_partial).map_err(|error| write_error(&billing_partial, &error))?;
+    let billing_file = crate::private_files::create(&billing_partial).map_err(|error| write_error(&billing_partial, &error))?;
     let audit = match super::run(export, BufWriter::with_capacity(1 << 16, billing_file)) {
         Ok(audit) => audit,
         Err(error) => {
@@ -43,7 +43,7 @@ pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPa
     };
     let json = serde_json::to_string_pretty(&audit).expect("the audit is plain data") + "\n";
     for (path, content) in [(&paths.json, json), (&paths.markdown, markdown(&audit))] {
-        std::fs::write(partial(path), content).map_err(|error| write_error(path, &error))?;
+        crate::private_files::write(&partial(path), content).map_err(|error| write_error(path, &error))?;
     }
     for path in [&paths.billing_csv, &paths.json, &paths.markdown] {
         std::fs::rename(partial(path), path).map_err(|error| write_error(path, &error))?;

@@ -26,6 +26,13 @@ pub enum ClientError {
     GaveUp { operation: &'static str, attempts: u32, last: String },
     #[error("{operation}: Pipedrive's answer could not be read: {reason}")]
     BadResponse { operation: &'static str, reason: String },
+    /// The account URL would send the token somewhere it must not go (checked before any request).
+    #[error("the API token is not sent to {0}")]
+    UnsafeTargetUrl(#[from] super::TargetUrlError),
+    /// The server answered with a redirect. Redirects are never followed: the token would go with
+    /// the request to wherever `Location` points, maybe another host or plain http.
+    #[error("{operation}: the account URL answered {status}, a redirect to {location_host}; crm-migrate does not follow redirects (the API token would go along): check [target] url in migration.toml")]
+    Redirected { operation: &'static str, status: u16, location_host: String },
     #[error("no Pipedrive operation {method} {path} in the API this client knows")]
     UnknownOperation { method: String, path: String },
 }

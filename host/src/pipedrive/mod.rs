@@ -20,6 +20,7 @@ mod error;
 mod model;
 mod pacing;
 mod secret;
+mod target_url;
 mod transport;
 
 use reqwest::Method;
@@ -32,6 +33,7 @@ pub use error::{ClientError, human_duration};
 pub use model::*;
 pub use pipedrive_api::Plan;
 pub use secret::ApiToken;
+pub use target_url::{TargetUrl, TargetUrlError, check_target_url};
 pub use transport::{BudgetPolicy, ClientConfig, ClientEvent, ClientStats, DailyBudget, EventObserver, RetryPolicy};
 
 use transport::{Payload, Transport};

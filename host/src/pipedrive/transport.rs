@@ -12,6 +12,7 @@ use super::bill::TokenBill;
 use super::error::ClientError;
 use super::pacing::{Pacer, WindowReport};
 use super::secret::ApiToken;
+use super::target_url::check_target_url;
 
 /// What to do when the company's daily token budget runs out mid-run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +40,12 @@ impl Default for RetryPolicy {
 /// How the client reaches one Pipedrive account.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// `https://COMPANY.pipedrive.com`, or a sandbox's `http://127.0.0.1:PORT`.
+    /// `https://COMPANY.pipedrive.com`, or a sandbox's `http://127.0.0.1:PORT`. Checked by
+    /// [`check_target_url`] when the client is built: a URL that fails gets no request at all.
     pub base_url: String,
+    /// A host other than Pipedrive's (and not this machine) the token may go to: `[target]
+    /// allow_host` in migration.toml.
+    pub allowed_host: Option<String>,
     pub token: ApiToken,
     /// Sets the burst limit to start with; the server's headers correct it on the first answer.
     pub plan: Plan,
@@ -56,6 +61,7 @@ impl ClientConfig {
     pub fn new(base_url: impl Into<String>, token: ApiToken, plan: Plan) -> ClientConfig {
         ClientConfig {
             base_url: base_url.into().trim_end_matches('/').to_string(),
+            allowed_host: None,
             token,
             plan,
             on_budget_exhausted: BudgetPolicy::WaitForReset,
@@ -141,10 +147,15 @@ enum Verdict {
 }
 
 impl Transport {
-    pub fn new(config: ClientConfig, observer: Option<EventObserver>) -> Result<Transport, ClientError> {
+    pub fn new(mut config: ClientConfig, observer: Option<EventObserver>) -> Result<Transport, ClientError> {
+        // Defense in depth: Project::open checks the URL too, but a client built any other way
+        // must not be able to send the token elsewhere either.
+        config.base_url = check_target_url(&config.base_url, config.allowed_host.as_deref())?.base();
         install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
+            // A redirect would carry the x-api-token header to wherever Location points.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("crm-migrate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| ClientError::BadResponse { operation: "connect", reason: error.to_string() })?;
@@ -274,6 +285,7 @@ impl Transport {
             self.limit_confirmed.store(true, std::sync::atomic::Ordering::Release);
         }
         let retry_after = header_number(response.headers(), headers::RETRY_AFTER).map(Duration::from_secs);
+        let location = response.headers().get(reqwest::header::LOCATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
         let is_html = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -300,6 +312,11 @@ impl Transport {
                 self.limit_confirmed.store(false, std::sync::atomic::Ordering::Release);
                 self.throttled(retry_after.unwrap_or(BURST_WINDOW), &message).await
             }
+            status if status.is_redirection() => Verdict::Fail(ClientError::Redirected {
+                operation: operation.operation_id,
+                status: status.as_u16(),
+                location_host: location_host(&location, &self.config.base_url),
+            }),
             StatusCode::UNAUTHORIZED => Verdict::Fail(ClientError::Unauthorized),
             StatusCode::FORBIDDEN if is_html => Verdict::Fail(ClientError::Blocked),
             StatusCode::SERVICE_UNAVAILABLE => Verdict::Retry(format!("503 {message}")),
@@ -381,6 +398,20 @@ impl Transport {
 
 fn header_number(headers: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The host a redirect points to (only the host: a Location may carry a token in its query), or
+/// what is known when it names none.
+fn location_host(location: &Option<String>, base_url: &str) -> String {
+    let Some(location) = location else { return "(no Location header)".into() };
+    let Ok(base) = reqwest::Url::parse(base_url) else { return "(unreadable Location)".into() };
+    match base.join(location) {
+        Ok(url) => {
+            let port = url.port().map(|port| format!(":{port}")).unwrap_or_default();
+            format!("{}://{}{port}", url.scheme(), url.host_str().unwrap_or_default())
+        }
+        Err(_) => "(unreadable Location)".into(),
+    }
 }
 
 /// Pipedrive's error envelope: `{"success":false,"error":"...","error_info":"..."}`.

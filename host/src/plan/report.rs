@@ -91,12 +91,12 @@ pub fn budget_sentence(bill: &Bill, policy: BudgetPolicy) -> String {
 }
 
 pub fn write_reports(result: &PlanResult, policy: BudgetPolicy, reports_dir: &Path) -> Result<Vec<PathBuf>, PlanError> {
-    std::fs::create_dir_all(reports_dir).map_err(|source| PlanError::Io { path: reports_dir.to_owned(), source })?;
+    crate::private_files::create_dir(reports_dir).map_err(|source| PlanError::Io { path: reports_dir.to_owned(), source })?;
     let markdown_path = reports_dir.join("plan.md");
     let json_path = reports_dir.join("plan.json");
-    std::fs::write(&markdown_path, markdown(result, policy)).map_err(|source| PlanError::Io { path: markdown_path.clone(), source })?;
+    crate::private_files::write(&markdown_path, markdown(result, policy)).map_err(|source| PlanError::Io { path: markdown_path.clone(), source })?;
     let json = serde_json::to_string_pretty(&to_json(result)).expect("plain data serializes") + "\n";
-    std::fs::write(&json_path, json).map_err(|source| PlanError::Io { path: json_path.clone(), source })?;
+    crate::private_files::write(&json_path, json).map_err(|source| PlanError::Io { path: json_path.clone(), source })?;
     Ok(vec![markdown_path, json_path])
 }
 

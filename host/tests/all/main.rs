@@ -18,5 +18,6 @@ mod plan;
 mod plugin_sandbox;
 mod rate_limits;
 mod safety;
+mod safety_token;
 mod support;
 mod vetting;
