@@ -976,6 +976,7 @@ fn undo_run(project: &Project, run: i64, args: &RollbackArgs) -> anyhow::Result<
         println!("run {run} undone: {} tokens", report::thousands(outcome.tokens));
     }
     Ok(if outcome.conflicts.iter().any(|conflict| !conflict.overridden) { ExitCode::from(EXIT_RESIDUE) } else { ExitCode::SUCCESS })
+}
 
 fn purge(project_dir: &std::path::Path, args: &PurgeArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(project_dir)?;
