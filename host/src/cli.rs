@@ -528,7 +528,8 @@ fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<Exit
     }
     let export_dir = args.export.clone().or_else(|| project.as_ref().map(Project::export_dir)).expect("one of the two");
     let out = args.out.clone().or_else(|| project.as_ref().map(Project::reports_dir)).unwrap_or_else(|| PathBuf::from("reports"));
-    let options = ExportOptions { encodings, ..ExportOptions::default() };
+    let limits = project.as_ref().map(|project| *project.config.source.limits.get_ref()).unwrap_or_default();
+    let options = ExportOptions { encodings, limits, ..ExportOptions::default() };
     let export = Export::open(&export_dir, options)?;
     let (audit, paths) = report::write_reports(&export, &out)?;
     if args.json {

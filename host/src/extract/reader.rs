@@ -13,9 +13,10 @@ use crate::record::{ObjectKind, Record, Value};
 use super::columns::{self, AttributeDefinition, Column, FieldType, Origin};
 use super::sniff::DecodingReader;
 use super::values::{self, Moment};
-use super::{ExportFile, ExtractError, Issue};
+use super::{ExportFile, ExtractError, InputLimits, Issue};
 
-/// Counts line breaks in what the CSV parser reads, so that a record's line is exact.
+/// Counts line breaks in what the CSV parser reads, so that a record's line is exact, and holds
+/// each row to the file's [`InputLimits`] before the parser buffers it.
 ///
 /// The `csv` crate's record positions are off by one after a CRLF line end (the record is said
 /// to start at the pending `\n`, on the previous line) and after blank lines. Here the offsets of
@@ -29,11 +30,32 @@ pub(crate) struct LineCounter {
     offset: u64,
     /// Line breaks before the oldest remembered one.
     lines_before: u64,
+    bounds: Bounds,
+    /// A limit the bytes read ahead broke: given to the parser once it has taken the bytes
+    /// before it (so that every row before the offending one is read as usual).
+    broken: Option<BoundBroken>,
 }
 
 impl Read for LineCounter {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        if let Some(broken) = self.broken.take() {
+            return Err(std::io::Error::other(broken));
+        }
+        let mut n = self.inner.read(buf)?;
+        if n == 0 {
+            if let Some(broken) = self.bounds.at_end() {
+                return Err(std::io::Error::other(broken));
+            }
+            return Ok(0);
+        }
+        if let Some((at, broken)) = self.bounds.scan(&buf[..n]) {
+            // Hand over what comes before the offending byte; the error comes next.
+            if at == 0 {
+                return Err(std::io::Error::other(broken));
+            }
+            self.broken = Some(broken);
+            n = at;
+        }
         for at in memchr::memchr2_iter(b'\r', b'\n', &buf[..n]) {
             self.breaks.push_back((self.offset + at as u64, buf[at] == b'\n'));
         }
@@ -42,7 +64,176 @@ impl Read for LineCounter {
     }
 }
 
+/// Where [`Bounds`] is within a row, as the CSV parser will read it (quotes open a quoted cell
+/// only at a cell's start; `""` inside one is a quote).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CellState {
+    Start,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted cell: its end, or the first of `""`.
+    QuoteInQuoted,
+}
+
+/// Follows the rows of a file byte by byte (a few counters, nothing buffered) and says where
+/// one breaks a limit.
+#[derive(Debug)]
+pub(crate) struct Bounds {
+    limits: InputLimits,
+    delimiter: u8,
+    in_record: bool,
+    state: CellState,
+    /// The line being read (1-based), the line the current row starts on, and the line of the
+    /// quote that opened the current quoted cell.
+    line: u64,
+    record_line: u64,
+    quote_line: u64,
+    cells: u64,
+    cell_bytes: u64,
+    record_bytes: u64,
+}
+
+/// A row over a limit (or a file ending inside a quoted cell), found while reading.
+#[derive(Debug, Clone)]
+pub(crate) struct BoundBroken {
+    pub line: u64,
+    /// The setting's name; `None` for a quote that the file ends inside.
+    pub limit: Option<&'static str>,
+    pub max: u64,
+    pub found: String,
+}
+
+impl std::fmt::Display for BoundBroken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.found)
+    }
+}
+
+impl std::error::Error for BoundBroken {}
+
+impl Bounds {
+    pub(crate) fn new(limits: InputLimits, delimiter: u8) -> Bounds {
+        Bounds { limits, delimiter, in_record: false, state: CellState::Start, line: 1, record_line: 1, quote_line: 1, cells: 0, cell_bytes: 0, record_bytes: 0 }
+    }
+
+    /// Follows `buf`; returns the offset of the first byte that breaks a limit, and which.
+    pub(crate) fn scan(&mut self, buf: &[u8]) -> Option<(usize, BoundBroken)> {
+        let mut i = 0;
+        while i < buf.len() {
+            let byte = buf[i];
+            if !self.in_record {
+                // Line ends and blank lines between rows.
+                if byte == b'\n' || byte == b'\r' {
+                    self.line += u64::from(byte == b'\n');
+                    i += 1;
+                    continue;
+                }
+                self.in_record = true;
+                self.record_line = self.line;
+                self.state = CellState::Start;
+                self.cells = 1;
+                self.cell_bytes = 0;
+                self.record_bytes = 0;
+            }
+            // A run of bytes that cannot end the cell, taken at once.
+            let run = match self.state {
+                CellState::Quoted => memchr::memchr(b'"', &buf[i..]).unwrap_or(buf.len() - i),
+                CellState::Unquoted => memchr::memchr3(self.delimiter, b'\n', b'\r', &buf[i..]).unwrap_or(buf.len() - i),
+                _ => 0,
+            };
+            if run > 0 {
+                let room = (self.limits.max_cell_bytes - self.cell_bytes.min(self.limits.max_cell_bytes))
+                    .min(self.limits.max_record_bytes - self.record_bytes.min(self.limits.max_record_bytes));
+                if run as u64 > room {
+                    let at = i + room as usize;
+                    self.cell_bytes += room + 1;
+                    self.record_bytes += room + 1;
+                    return Some((at, self.over_size()));
+                }
+                if self.state == CellState::Quoted {
+                    self.line += memchr::memchr_iter(b'\n', &buf[i..i + run]).count() as u64;
+                }
+                self.cell_bytes += run as u64;
+                self.record_bytes += run as u64;
+                i += run;
+                continue;
+            }
+            self.record_bytes += 1;
+            self.line += u64::from(byte == b'\n');
+            let delimiter = self.delimiter;
+            match (self.state, byte) {
+                (CellState::Start, b'"') => {
+                    self.state = CellState::Quoted;
+                    self.quote_line = self.line;
+                    self.cell_bytes += 1;
+                }
+                (CellState::Start | CellState::Unquoted | CellState::QuoteInQuoted, b) if b == delimiter => {
+                    self.cells += 1;
+                    self.cell_bytes = 0;
+                    self.state = CellState::Start;
+                    if self.cells > self.limits.max_columns {
+                        return Some((i, self.broken("max_columns", self.limits.max_columns, "cells in one row".to_owned())));
+                    }
+                }
+                (CellState::Start | CellState::Unquoted | CellState::QuoteInQuoted, b'\n' | b'\r') => self.in_record = false,
+                (CellState::Quoted, _) => {
+                    self.state = CellState::QuoteInQuoted;
+                    self.cell_bytes += 1;
+                }
+                (CellState::QuoteInQuoted, b'"') => {
+                    self.state = CellState::Quoted;
+                    self.cell_bytes += 1;
+                }
+                _ => {
+                    self.state = CellState::Unquoted;
+                    self.cell_bytes += 1;
+                }
+            }
+            if self.cell_bytes > self.limits.max_cell_bytes || self.record_bytes > self.limits.max_record_bytes {
+                return Some((i, self.over_size()));
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// At the end of the file: a quoted cell still open is an error (the parser would end it
+    /// quietly, with every row after its quote inside it).
+    pub(crate) fn at_end(&self) -> Option<BoundBroken> {
+        (self.in_record && self.state == CellState::Quoted).then(|| BoundBroken {
+            line: self.record_line,
+            limit: None,
+            max: 0,
+            found: format!(
+                "the quote opened on line {} is never closed: the file ends inside it (a truncated export, or a stray quote; every row after it would be part of one cell)",
+                self.quote_line
+            ),
+        })
+    }
+
+    fn over_size(&self) -> BoundBroken {
+        let unclosed = if self.state == CellState::Quoted && self.quote_line != self.line {
+            format!(", from a quote opened on line {} (never closed?)", self.quote_line)
+        } else {
+            String::new()
+        };
+        if self.cell_bytes > self.limits.max_cell_bytes {
+            self.broken("max_cell_bytes", self.limits.max_cell_bytes, format!("bytes in one cell{unclosed}"))
+        } else {
+            self.broken("max_record_bytes", self.limits.max_record_bytes, format!("bytes in one row{unclosed}"))
+        }
+    }
+
+    fn broken(&self, limit: &'static str, max: u64, found: String) -> BoundBroken {
+        BoundBroken { line: self.record_line, limit: Some(limit), max, found }
+    }
+}
+
 impl LineCounter {
+    pub(crate) fn new(inner: Box<dyn Read + Send>, bounds: Bounds) -> LineCounter {
+        LineCounter { inner, breaks: VecDeque::new(), offset: 0, lines_before: 0, bounds, broken: None }
+    }
+
     /// The line (1-based) a record starts on, given the byte offset the parser says it starts
     /// at. Call it for records in order.
     fn start_line(&mut self, byte: u64) -> u64 {
@@ -82,7 +273,7 @@ pub(crate) fn open_csv(file: &ExportFile) -> Result<csv::Reader<LineCounter>, Ex
     } else {
         Box::new(DecodingReader::new(handle, file.encoding))
     };
-    let counter = LineCounter { inner: input, breaks: VecDeque::new(), offset: 0, lines_before: 0 };
+    let counter = LineCounter::new(input, Bounds::new(file.limits, file.delimiter));
     Ok(csv::ReaderBuilder::new()
         .delimiter(file.delimiter)
         .flexible(true)
@@ -92,6 +283,14 @@ pub(crate) fn open_csv(file: &ExportFile) -> Result<csv::Reader<LineCounter>, Ex
 }
 
 pub(crate) fn csv_error(path: &Path, error: csv::Error) -> ExtractError {
+    if let csv::ErrorKind::Io(io) = error.kind()
+        && let Some(broken) = io.get_ref().and_then(|inner| inner.downcast_ref::<BoundBroken>())
+    {
+        return match broken.limit {
+            Some(limit) => ExtractError::Limit { path: path.to_owned(), line: broken.line, limit, max: broken.max, found: broken.found.clone() },
+            None => ExtractError::Row { path: path.to_owned(), line: broken.line, message: broken.found.clone() },
+        };
+    }
     match error.position() {
         Some(position) => ExtractError::Row { path: path.to_owned(), line: position.line(), message: error.to_string() },
         None => ExtractError::File { path: path.to_owned(), message: error.to_string() },
@@ -106,6 +305,9 @@ pub(crate) fn read_header(csv: &mut csv::Reader<LineCounter>, path: &Path) -> Re
     }
     Ok(header.iter().map(|field| String::from_utf8_lossy(field).into_owned()).collect())
 }
+
+/// Bytes of rows held at most while column types are inferred.
+const INFERENCE_BYTES: usize = 64 << 20;
 
 static NEXT_READER: AtomicU64 = AtomicU64::new(1);
 
@@ -158,13 +360,19 @@ impl RecordReader {
         let (mut columns, to_infer) = columns::plan_columns(kind, &headers, definitions);
         let mut held = VecDeque::new();
         if !to_infer.is_empty() {
+            // Rows of up to max_record_bytes each: the sample also stops at INFERENCE_BYTES.
+            let mut held_bytes = 0;
             for _ in 0..inference_rows {
                 let mut row = csv::ByteRecord::new();
                 if !csv.read_byte_record(&mut row).map_err(|error| csv_error(&file.path, error))? {
                     break;
                 }
                 let line = record_line(&mut csv, row.position());
+                held_bytes += row.as_slice().len();
                 held.push_back((row, line));
+                if held_bytes > INFERENCE_BYTES {
+                    break;
+                }
             }
             for index in to_infer {
                 let sample = held.iter().filter_map(|(row, _)| row.get(index)).filter_map(|bytes| std::str::from_utf8(bytes).ok());
@@ -534,7 +742,7 @@ mod tests {
     /// Lines of each record of `data`, as the reader reports them.
     fn lines_of(data: &str) -> Vec<(String, u64)> {
         let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(data.as_bytes().to_vec()));
-        let counter = LineCounter { inner: input, breaks: VecDeque::new(), offset: 0, lines_before: 0 };
+        let counter = LineCounter::new(input, Bounds::new(InputLimits::default(), b','));
         let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(8).from_reader(counter);
         let mut row = csv::ByteRecord::new();
         let mut lines = Vec::new();
@@ -553,6 +761,63 @@ mod tests {
         assert_eq!(lines_of("h,x\r\na,b\r\n\"c\r\nd\",e\r\n\r\nf,g\r\n"), crlf);
         // Old Mac line ends (a lone CR) end records too, without counting as lines.
         assert_eq!(lines_of("h\ra\n").len(), 2);
+    }
+
+    /// Reads `data` through the bounds with tiny limits: the records, or the error.
+    fn bounded(data: &str, limits: InputLimits) -> Result<Vec<Vec<String>>, ExtractError> {
+        let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(data.as_bytes().to_vec()));
+        let counter = LineCounter::new(input, Bounds::new(limits, b','));
+        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(8).from_reader(counter);
+        let mut row = csv::ByteRecord::new();
+        let mut rows = Vec::new();
+        while csv.read_byte_record(&mut row).map_err(|error| csv_error(Path::new("f.csv"), error))? {
+            rows.push(row.iter().map(|cell| String::from_utf8_lossy(cell).into_owned()).collect());
+        }
+        Ok(rows)
+    }
+
+    fn limit_of(result: Result<Vec<Vec<String>>, ExtractError>) -> (u64, &'static str) {
+        match result {
+            Err(ExtractError::Limit { line, limit, .. }) => (line, limit),
+            other => panic!("expected a limit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rows_within_the_limits_read_as_without_them() {
+        let limits = InputLimits { max_columns: 3, max_cell_bytes: 6, max_record_bytes: 14 };
+        // Quoted cells with delimiters, escaped quotes and line breaks; CRLF; blank lines; a
+        // quote inside an unquoted cell (a plain byte there).
+        let data = "a,b,c\r\n\r\n\"x,y\",\"q\"\"\",z\n\"1\n2\",e\"f,\n";
+        let rows = bounded(data, limits).unwrap();
+        assert_eq!(rows, vec![vec!["a", "b", "c"], vec!["x,y", "q\"", "z"], vec!["1\n2", "e\"f", ""]]);
+    }
+
+    #[test]
+    fn each_limit_names_the_line_its_row_starts_on() {
+        let limits = InputLimits { max_columns: 3, max_cell_bytes: 6, max_record_bytes: 14 };
+        assert_eq!(limit_of(bounded("a,b\nc,d,e,f\n", limits)), (2, "max_columns"));
+        assert_eq!(limit_of(bounded("a,b\n\"1\n2\n\",x\nabcdefg\n", limits)), (5, "max_cell_bytes"));
+        // A quote never closed: the cell limit, at the row the quote opened in.
+        assert_eq!(limit_of(bounded("a,b\nc,\"d\ne\nf\ng\nh\n", limits)), (2, "max_cell_bytes"));
+        assert_eq!(limit_of(bounded("h\nabcde,abcde,abcde\n", limits)), (2, "max_record_bytes"));
+        // The rows before the one over a limit are read first.
+        let limits = InputLimits { max_columns: 2, ..InputLimits::default() };
+        let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(b"a,b\nc,d\ne,f,g\n".to_vec()));
+        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(LineCounter::new(input, Bounds::new(limits, b',')));
+        let mut row = csv::ByteRecord::new();
+        assert!(csv.read_byte_record(&mut row).unwrap() && csv.read_byte_record(&mut row).unwrap());
+        assert_eq!(&row[0], b"c");
+        assert!(csv.read_byte_record(&mut row).is_err());
+    }
+
+    #[test]
+    fn a_file_ending_inside_a_quote_is_an_error_at_its_row() {
+        match bounded("a,b\nc,d\ne,\"f\ng,h\n", InputLimits::default()) {
+            Err(ExtractError::Row { line: 3, message, .. }) => assert!(message.contains("quote opened on line 3 is never closed"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(bounded("a,\"b\"", InputLimits::default()).unwrap(), vec![vec!["a", "b"]], "a closed quote at the very end is fine");
     }
 
     #[test]

@@ -16,5 +16,6 @@ mod pipeline;
 mod plan;
 mod plugin_sandbox;
 mod rate_limits;
+mod safety_export;
 mod support;
 mod vetting;
