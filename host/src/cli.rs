@@ -540,6 +540,7 @@ fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<Exit
             "missing_files": audit.missing_files,
             "counts": audit.counts,
             "duplicate_groups": {"by_email": audit.duplicates.by_email.len(), "by_phone": audit.duplicates.by_phone.len()},
+            "duplicate_ids": audit.duplicate_ids,
             "orphans": audit.orphans.iter().map(|o| (format!("{}.{}", o.object, o.field), o.count)).collect::<std::collections::BTreeMap<_, _>>(),
             "bad_values": audit.mismatches.iter().map(|m| (format!("{}.{}", m.object, m.field), m.count)).collect::<std::collections::BTreeMap<_, _>>(),
             "billing": audit.billing,
@@ -865,8 +866,10 @@ fn text_progress() -> crm_migrate::apply::Reporter {
                 for row in reconciliation {
                     let c = row.counts;
                     let updated = if row.updated > 0 { format!(" ({} updated)", report::thousands(row.updated)) } else { String::new() };
+                    let duplicates =
+                        if row.duplicate_rows > 0 { format!(" + {} duplicate-id rows quarantined", report::thousands(row.duplicate_rows)) } else { String::new() };
                     eprintln!(
-                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{updated}",
+                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{duplicates}{updated}",
                         row.object,
                         report::thousands(row.in_scope),
                         report::thousands(c.created),
