@@ -405,6 +405,26 @@ mod tests {
     }
 
     #[test]
+    fn source_limits_default_and_are_raised_one_by_one() {
+        let (_dir, project) = project_with(MINIMAL);
+        assert_eq!(*project.unwrap().config.source.limits.get_ref(), crate::extract::InputLimits::default());
+        let raised = MINIMAL.replace("[target]", "[source.limits]\nmax_columns = 5000\n[target]");
+        let (_dir, project) = project_with(&raised);
+        let limits = *project.unwrap().config.source.limits.get_ref();
+        assert_eq!((limits.max_columns, limits.max_cell_bytes), (5000, crate::extract::InputLimits::default().max_cell_bytes));
+        for (bad, expected) in [("max_columns = 0", "at least 1"), ("max_cells = 3", "unknown field `max_cells`")] {
+            let (_dir, project) = project_with(&MINIMAL.replace("[target]", &format!("[source.limits]\n{bad}\n[target]")));
+            match project {
+                Err(ProjectError::Invalid { line: Some(line), message, .. }) => {
+                    assert!(message.contains(expected), "{message}");
+                    assert!((3..=4).contains(&line), "{bad}: line {line}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn mistakes_are_named_with_their_line() {
         let cases = [
             (MINIMAL.replace("plan = \"lite\"", "plan = \"gold\""), 6, "unknown Pipedrive plan 'gold'"),
