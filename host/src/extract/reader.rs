@@ -75,8 +75,12 @@ enum CellState {
     QuoteInQuoted,
 }
 
-/// Follows the rows of a file byte by byte (a few counters, nothing buffered) and says where
-/// one breaks a limit.
+/// Follows the rows of a file as the CSV parser will read them, with a few counters and nothing
+/// buffered, and says where one breaks a limit on bytes. Only quotes and line ends are looked
+/// at one by one (found with `memchr`); the delimiters of an unquoted stretch are found with one
+/// search from its end, so that following costs a fraction of the parse itself. Cells per row
+/// are counted on the parsed row ([`check_columns`]): the parser's cost for a wide row is one
+/// offset per cell, bounded by `max_record_bytes`.
 #[derive(Debug)]
 pub(crate) struct Bounds {
     limits: InputLimits,
@@ -88,9 +92,12 @@ pub(crate) struct Bounds {
     line: u64,
     record_line: u64,
     quote_line: u64,
-    cells: u64,
     cell_bytes: u64,
     record_bytes: u64,
+    /// Delimiters counted once the row is longer than `max_columns` bytes (before that it
+    /// cannot have too many cells): over `max_columns`, the row surely is; below, the parsed
+    /// row's count decides, and the parser holds at most twice the limit in offsets.
+    delimiters: u64,
 }
 
 /// A row over a limit (or a file ending inside a quoted cell), found while reading.
@@ -113,16 +120,16 @@ impl std::error::Error for BoundBroken {}
 
 impl Bounds {
     pub(crate) fn new(limits: InputLimits, delimiter: u8) -> Bounds {
-        Bounds { limits, delimiter, in_record: false, state: CellState::Start, line: 1, record_line: 1, quote_line: 1, cells: 0, cell_bytes: 0, record_bytes: 0 }
+        Bounds { limits, delimiter, in_record: false, state: CellState::Start, line: 1, record_line: 1, quote_line: 1, cell_bytes: 0, record_bytes: 0, delimiters: 0 }
     }
 
     /// Follows `buf`; returns the offset of the first byte that breaks a limit, and which.
     pub(crate) fn scan(&mut self, buf: &[u8]) -> Option<(usize, BoundBroken)> {
         let mut i = 0;
         while i < buf.len() {
-            let byte = buf[i];
             if !self.in_record {
                 // Line ends and blank lines between rows.
+                let byte = buf[i];
                 if byte == b'\n' || byte == b'\r' {
                     self.line += u64::from(byte == b'\n');
                     i += 1;
@@ -131,70 +138,146 @@ impl Bounds {
                 self.in_record = true;
                 self.record_line = self.line;
                 self.state = CellState::Start;
-                self.cells = 1;
                 self.cell_bytes = 0;
                 self.record_bytes = 0;
+                self.delimiters = 0;
             }
-            // A run of bytes that cannot end the cell, taken at once.
-            let run = match self.state {
-                CellState::Quoted => memchr::memchr(b'"', &buf[i..]).unwrap_or(buf.len() - i),
-                CellState::Unquoted => memchr::memchr3(self.delimiter, b'\n', b'\r', &buf[i..]).unwrap_or(buf.len() - i),
-                _ => 0,
-            };
-            if run > 0 {
-                let room = (self.limits.max_cell_bytes - self.cell_bytes.min(self.limits.max_cell_bytes))
-                    .min(self.limits.max_record_bytes - self.record_bytes.min(self.limits.max_record_bytes));
-                if run as u64 > room {
-                    let at = i + room as usize;
-                    self.cell_bytes += room + 1;
-                    self.record_bytes += room + 1;
-                    return Some((at, self.over_size()));
-                }
-                if self.state == CellState::Quoted {
+            match self.state {
+                CellState::Quoted => {
+                    let run = memchr::memchr(b'"', &buf[i..]).unwrap_or(buf.len() - i);
                     self.line += memchr::memchr_iter(b'\n', &buf[i..i + run]).count() as u64;
-                }
-                self.cell_bytes += run as u64;
-                self.record_bytes += run as u64;
-                i += run;
-                continue;
-            }
-            self.record_bytes += 1;
-            self.line += u64::from(byte == b'\n');
-            let delimiter = self.delimiter;
-            match (self.state, byte) {
-                (CellState::Start, b'"') => {
-                    self.state = CellState::Quoted;
-                    self.quote_line = self.line;
-                    self.cell_bytes += 1;
-                }
-                (CellState::Start | CellState::Unquoted | CellState::QuoteInQuoted, b) if b == delimiter => {
-                    self.cells += 1;
-                    self.cell_bytes = 0;
-                    self.state = CellState::Start;
-                    if self.cells > self.limits.max_columns {
-                        return Some((i, self.broken("max_columns", self.limits.max_columns, "cells in one row".to_owned())));
+                    if let Some(broken) = self.grow(i, run as u64, run as u64) {
+                        return Some(broken);
+                    }
+                    i += run;
+                    if i < buf.len() {
+                        // Its end, or the first of `""`.
+                        self.state = CellState::QuoteInQuoted;
+                        if let Some(broken) = self.grow(i, 1, 1) {
+                            return Some(broken);
+                        }
+                        i += 1;
                     }
                 }
-                (CellState::Start | CellState::Unquoted | CellState::QuoteInQuoted, b'\n' | b'\r') => self.in_record = false,
-                (CellState::Quoted, _) => {
-                    self.state = CellState::QuoteInQuoted;
-                    self.cell_bytes += 1;
-                }
-                (CellState::QuoteInQuoted, b'"') => {
+                CellState::QuoteInQuoted if buf[i] == b'"' => {
                     self.state = CellState::Quoted;
-                    self.cell_bytes += 1;
+                    if let Some(broken) = self.grow(i, 1, 1) {
+                        return Some(broken);
+                    }
+                    i += 1;
+                }
+                CellState::Start if buf[i] == b'"' => {
+                    self.state = CellState::Quoted;
+                    self.quote_line = self.line;
+                    if let Some(broken) = self.grow(i, 1, 1) {
+                        return Some(broken);
+                    }
+                    i += 1;
                 }
                 _ => {
-                    self.state = CellState::Unquoted;
-                    self.cell_bytes += 1;
+                    // Unquoted bytes (after a closing quote too, as the parser takes them) up to
+                    // the next quote or line end; a delimiter among them ends a cell.
+                    let length = memchr::memchr3(b'"', b'\n', b'\r', &buf[i..]).unwrap_or(buf.len() - i);
+                    if length > 0 {
+                        if let Some(broken) = self.unquoted(i, &buf[i..i + length]) {
+                            return Some(broken);
+                        }
+                        i += length;
+                    }
+                    match buf.get(i) {
+                        // A quote at a cell's start opens it (next turn); elsewhere it is a byte.
+                        Some(b'"') if self.state != CellState::Start => {
+                            self.state = CellState::Unquoted;
+                            if let Some(broken) = self.grow(i, 1, 1) {
+                                return Some(broken);
+                            }
+                            i += 1;
+                        }
+                        Some(b'\n' | b'\r') => self.in_record = false,
+                        _ => {}
+                    }
                 }
             }
-            if self.cell_bytes > self.limits.max_cell_bytes || self.record_bytes > self.limits.max_record_bytes {
-                return Some((i, self.over_size()));
-            }
-            i += 1;
         }
         None
+    }
+
+    /// A stretch of unquoted bytes starting at `at`.
+    fn unquoted(&mut self, at: usize, span: &[u8]) -> Option<(usize, BoundBroken)> {
+        let length = span.len() as u64;
+        if self.record_bytes + length > self.limits.max_columns {
+            let delimiter = self.delimiter;
+            self.delimiters += span.iter().filter(|byte| **byte == delimiter).count() as u64;
+            if self.delimiters >= self.limits.max_columns {
+                return Some((at, self.broken("max_columns", self.limits.max_columns, "cells in one row".to_owned())));
+            }
+        }
+        if self.cell_bytes + length <= self.limits.max_cell_bytes {
+            // No cell in it can be over the limit: only the row's length and the last cell's count.
+            if let Some(broken) = self.grow(at, 0, length) {
+                return Some(broken);
+            }
+            match memchr::memrchr(self.delimiter, span) {
+                Some(last) => {
+                    self.cell_bytes = length - last as u64 - 1;
+                    self.state = if self.cell_bytes == 0 { CellState::Start } else { CellState::Unquoted };
+                }
+                None => {
+                    self.cell_bytes += length;
+                    self.state = CellState::Unquoted;
+                }
+            }
+            return None;
+        }
+        // A long stretch (longer than a cell may be): cell by cell.
+        let mut start = 0;
+        for end in memchr::memchr_iter(self.delimiter, span).chain(std::iter::once(span.len())) {
+            let piece = (end - start) as u64;
+            if let Some(broken) = self.grow(at + start, piece, piece) {
+                return Some(broken);
+            }
+            if piece > 0 {
+                self.state = CellState::Unquoted;
+            }
+            if end < span.len() {
+                if let Some(broken) = self.grow(at + end, 0, 1) {
+                    return Some(broken);
+                }
+                self.cell_bytes = 0;
+                self.state = CellState::Start;
+                start = end + 1;
+            }
+        }
+        None
+    }
+
+    /// Adds `cell` bytes to the current cell and `record` bytes to the row, from offset `at`;
+    /// over a limit, the offset of the first byte past it.
+    fn grow(&mut self, at: usize, cell: u64, record: u64) -> Option<(usize, BoundBroken)> {
+        let cell_room = self.limits.max_cell_bytes.saturating_sub(self.cell_bytes);
+        let record_room = self.limits.max_record_bytes.saturating_sub(self.record_bytes);
+        self.cell_bytes += cell;
+        self.record_bytes += record;
+        let cell_over = (cell > cell_room).then_some(cell_room);
+        let record_over = (record > record_room).then_some(record_room);
+        match (cell_over, record_over) {
+            (None, None) => None,
+            (Some(cell), record) if record.is_none_or(|record| cell <= record) => {
+                Some((at + cell as usize, self.broken("max_cell_bytes", self.limits.max_cell_bytes, format!("bytes in one cell{}", self.unclosed()))))
+            }
+            (_, Some(record)) => {
+                Some((at + record as usize, self.broken("max_record_bytes", self.limits.max_record_bytes, format!("bytes in one row{}", self.unclosed()))))
+            }
+            (Some(_), None) => unreachable!("matched above"),
+        }
+    }
+
+    fn unclosed(&self) -> String {
+        if self.state == CellState::Quoted && self.quote_line != self.line {
+            format!(", from a quote opened on line {} (never closed?)", self.quote_line)
+        } else {
+            String::new()
+        }
     }
 
     /// At the end of the file: a quoted cell still open is an error (the parser would end it
@@ -209,19 +292,6 @@ impl Bounds {
                 self.quote_line
             ),
         })
-    }
-
-    fn over_size(&self) -> BoundBroken {
-        let unclosed = if self.state == CellState::Quoted && self.quote_line != self.line {
-            format!(", from a quote opened on line {} (never closed?)", self.quote_line)
-        } else {
-            String::new()
-        };
-        if self.cell_bytes > self.limits.max_cell_bytes {
-            self.broken("max_cell_bytes", self.limits.max_cell_bytes, format!("bytes in one cell{unclosed}"))
-        } else {
-            self.broken("max_record_bytes", self.limits.max_record_bytes, format!("bytes in one row{unclosed}"))
-        }
     }
 
     fn broken(&self, limit: &'static str, max: u64, found: String) -> BoundBroken {
@@ -297,12 +367,23 @@ pub(crate) fn csv_error(path: &Path, error: csv::Error) -> ExtractError {
     }
 }
 
+/// A row of more cells than `max_columns` allows. Counted on the parsed row: the parser holds
+/// one offset per cell of a row whose bytes [`Bounds`] has already bounded.
+pub(crate) fn check_columns(csv: &csv::Reader<LineCounter>, path: &Path, line: u64, cells: usize) -> Result<(), ExtractError> {
+    let max = csv.get_ref().bounds.limits.max_columns;
+    if cells as u64 > max {
+        return Err(ExtractError::Limit { path: path.to_owned(), line, limit: "max_columns", max, found: "cells in one row".to_owned() });
+    }
+    Ok(())
+}
+
 /// Reads the header row as text.
 pub(crate) fn read_header(csv: &mut csv::Reader<LineCounter>, path: &Path) -> Result<Vec<String>, ExtractError> {
     let mut header = csv::ByteRecord::new();
     if !csv.read_byte_record(&mut header).map_err(|error| csv_error(path, error))? {
         return Ok(Vec::new());
     }
+    check_columns(csv, path, header.position().map_or(1, csv::Position::line), header.len())?;
     Ok(header.iter().map(|field| String::from_utf8_lossy(field).into_owned()).collect())
 }
 
@@ -368,6 +449,7 @@ impl RecordReader {
                     break;
                 }
                 let line = record_line(&mut csv, row.position());
+                check_columns(&csv, &file.path, line, row.len())?;
                 held_bytes += row.as_slice().len();
                 held.push_back((row, line));
                 if held_bytes > INFERENCE_BYTES {
@@ -423,7 +505,9 @@ impl RecordReader {
                     if !self.csv.read_byte_record(&mut self.row).map_err(|error| csv_error(&self.path, error))? {
                         return Ok(false);
                     }
-                    record_line(&mut self.csv, self.row.position())
+                    let line = record_line(&mut self.csv, self.row.position());
+                    check_columns(&self.csv, &self.path, line, self.row.len())?;
+                    line
                 }
             };
             // A line of only spaces is not a record.
@@ -771,6 +855,8 @@ mod tests {
         let mut row = csv::ByteRecord::new();
         let mut rows = Vec::new();
         while csv.read_byte_record(&mut row).map_err(|error| csv_error(Path::new("f.csv"), error))? {
+            let line = record_line(&mut csv, row.position());
+            check_columns(&csv, Path::new("f.csv"), line, row.len())?;
             rows.push(row.iter().map(|cell| String::from_utf8_lossy(cell).into_owned()).collect());
         }
         Ok(rows)
@@ -797,13 +883,24 @@ mod tests {
     fn each_limit_names_the_line_its_row_starts_on() {
         let limits = InputLimits { max_columns: 3, max_cell_bytes: 6, max_record_bytes: 14 };
         assert_eq!(limit_of(bounded("a,b\nc,d,e,f\n", limits)), (2, "max_columns"));
+        // A row too long to count its cells after parsing: counted while read.
+        let wide = InputLimits { max_columns: 10, max_cell_bytes: 100, max_record_bytes: 1000 };
+        assert_eq!(limit_of(bounded(&format!("h\n{}\n", ",".repeat(500)), wide)), (2, "max_columns"));
+        assert_eq!(bounded(&format!("h\n\"{}\",a\n", ",".repeat(50)), wide).unwrap()[1].len(), 2, "delimiters in quotes are not cells");
         assert_eq!(limit_of(bounded("a,b\n\"1\n2\n\",x\nabcdefg\n", limits)), (5, "max_cell_bytes"));
         // A quote never closed: the cell limit, at the row the quote opened in.
         assert_eq!(limit_of(bounded("a,b\nc,\"d\ne\nf\ng\nh\n", limits)), (2, "max_cell_bytes"));
         assert_eq!(limit_of(bounded("h\nabcde,abcde,abcde\n", limits)), (2, "max_record_bytes"));
+        // Unquoted cells over the limit, at a row's start, middle and end.
+        for row in ["abcdefg,b", "a,abcdefg,c", "a,b,abcdefg"] {
+            assert_eq!(limit_of(bounded(&format!("h\n{row}\n"), limits)), (2, "max_cell_bytes"), "{row}");
+        }
+        let long = InputLimits { max_cell_bytes: 4, max_record_bytes: 100, ..limits };
+        assert_eq!(limit_of(bounded("h\nab,abcde,c\n", long)), (2, "max_cell_bytes"), "a cell in a stretch longer than a cell may be");
+        assert_eq!(bounded("h\nab,abcd,c\n", long).unwrap()[1], vec!["ab", "abcd", "c"]);
         // The rows before the one over a limit are read first.
-        let limits = InputLimits { max_columns: 2, ..InputLimits::default() };
-        let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(b"a,b\nc,d\ne,f,g\n".to_vec()));
+        let limits = InputLimits { max_record_bytes: 6, ..InputLimits::default() };
+        let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(b"a,b\nc,d\ne,f,g,h\n".to_vec()));
         let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(LineCounter::new(input, Bounds::new(limits, b',')));
         let mut row = csv::ByteRecord::new();
         assert!(csv.read_byte_record(&mut row).unwrap() && csv.read_byte_record(&mut row).unwrap());
