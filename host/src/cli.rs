@@ -579,7 +579,8 @@ fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<Exit
     }
     let export_dir = args.export.clone().or_else(|| project.as_ref().map(Project::export_dir)).expect("one of the two");
     let out = args.out.clone().or_else(|| project.as_ref().map(Project::reports_dir)).unwrap_or_else(|| PathBuf::from("reports"));
-    let options = ExportOptions { encodings, ..ExportOptions::default() };
+    let limits = project.as_ref().map(|project| *project.config.source.limits.get_ref()).unwrap_or_default();
+    let options = ExportOptions { encodings, limits, ..ExportOptions::default() };
     let export = Export::open(&export_dir, options)?;
     let (audit, paths) = report::write_reports(&export, &out)?;
     if args.json {
@@ -590,6 +591,7 @@ fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<Exit
             "missing_files": audit.missing_files,
             "counts": audit.counts,
             "duplicate_groups": {"by_email": audit.duplicates.by_email.len(), "by_phone": audit.duplicates.by_phone.len()},
+            "duplicate_ids": audit.duplicate_ids,
             "orphans": audit.orphans.iter().map(|o| (format!("{}.{}", o.object, o.field), o.count)).collect::<std::collections::BTreeMap<_, _>>(),
             "bad_values": audit.mismatches.iter().map(|m| (format!("{}.{}", m.object, m.field), m.count)).collect::<std::collections::BTreeMap<_, _>>(),
             "billing": audit.billing,
@@ -1061,8 +1063,10 @@ fn text_progress() -> crm_migrate::apply::Reporter {
                 for row in reconciliation {
                     let c = row.counts;
                     let updated = if row.updated > 0 { format!(" ({} updated)", report::thousands(row.updated)) } else { String::new() };
+                    let duplicates =
+                        if row.duplicate_rows > 0 { format!(" + {} duplicate-id rows quarantined", report::thousands(row.duplicate_rows)) } else { String::new() };
                     eprintln!(
-                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{updated}",
+                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{duplicates}{updated}",
                         row.object,
                         report::thousands(row.in_scope),
                         report::thousands(c.created),

@@ -50,6 +50,13 @@ pub struct SourceConfig {
     /// Encodings by file name, where detection gets one wrong (`"companies.csv" = "windows-1250"`).
     #[serde(default)]
     pub encodings: BTreeMap<String, String>,
+    /// Bounds on one row of the export (`[source.limits]`), checked as it is read.
+    #[serde(default = "default_limits")]
+    pub limits: Spanned<crate::extract::InputLimits>,
+}
+
+fn default_limits() -> Spanned<crate::extract::InputLimits> {
+    Spanned::new(0..0, crate::extract::InputLimits::default())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +163,10 @@ impl Project {
         match (&config.target.token_env, &config.target.token_file) {
             (Some(_), None) | (None, Some(_)) => {}
             _ => return Err(invalid(None, "[target] needs exactly one of token_env and token_file".into())),
+        }
+        let limits = config.source.limits.get_ref();
+        if limits.max_columns == 0 || limits.max_cell_bytes == 0 || limits.max_record_bytes == 0 {
+            return Err(invalid(Some(config.source.limits.span()), "[source.limits]: each limit must be at least 1".into()));
         }
         let export = dir.join(config.source.export.get_ref());
         if !export.is_dir() {
@@ -347,6 +358,13 @@ const CONFIG_TEMPLATE: &str = "# A crm-migrate project: User.com -> Pipedrive.
 export = {export}
 # Only where encoding detection reads a file wrongly (crm-migrate audit shows what it decided):
 # encodings = { \"companies.csv\" = \"windows-1250\" }
+# Bounds on one row of the export, checked as it is read: a broken or hostile file (a row of
+# 50,000 commas, a quote never closed) ends in an error naming the file, line and limit instead
+# of exhausting memory. Raise one only for an export that really is that wide or long:
+# [source.limits]
+# max_columns = 2000            # cells in one row, the header included
+# max_cell_bytes = 16777216     # bytes in one cell (16 MB)
+# max_record_bytes = 33554432   # bytes in one row (32 MB)
 
 [target]
 # The Pipedrive account: https://COMPANY.pipedrive.com, or a sandbox (crm-migrate sandbox serve).
@@ -417,6 +435,26 @@ mod tests {
         let project = project.unwrap();
         assert_eq!(project.config.options.sample_size, 300);
         assert!(project.config.plugins.is_empty());
+    }
+
+    #[test]
+    fn source_limits_default_and_are_raised_one_by_one() {
+        let (_dir, project) = project_with(MINIMAL);
+        assert_eq!(*project.unwrap().config.source.limits.get_ref(), crate::extract::InputLimits::default());
+        let raised = MINIMAL.replace("[target]", "[source.limits]\nmax_columns = 5000\n[target]");
+        let (_dir, project) = project_with(&raised);
+        let limits = *project.unwrap().config.source.limits.get_ref();
+        assert_eq!((limits.max_columns, limits.max_cell_bytes), (5000, crate::extract::InputLimits::default().max_cell_bytes));
+        for (bad, expected) in [("max_columns = 0", "at least 1"), ("max_cells = 3", "unknown field `max_cells`")] {
+            let (_dir, project) = project_with(&MINIMAL.replace("[target]", &format!("[source.limits]\n{bad}\n[target]")));
+            match project {
+                Err(ProjectError::Invalid { line: Some(line), message, .. }) => {
+                    assert!(message.contains(expected), "{message}");
+                    assert!((3..=4).contains(&line), "{bad}: line {line}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -103,6 +103,9 @@ pub struct Reconciliation {
     pub counts: FateCounts,
     /// Records created before whose fields changed, and were updated (only those fields).
     pub updated: u64,
+    /// Rows of source ids that more than one row has, all quarantined: `in_scope` counts rows,
+    /// so that source rows = created + merged + quarantined + excluded + these.
+    pub duplicate_rows: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -404,7 +407,7 @@ async fn run_phases(
                 pending = jobs(&again);
             }
             let updated = update_changed(client, journal, object, targets, &existing, &created, options.overwrite_conflicts, outcome).await?;
-            let mut row = reconcile(phase, object, &scope, &journal.entries(object)?)?;
+            let mut row = reconcile(phase, object, &scope, &journal.entries(object)?, source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation))?;
             row.updated = updated;
             reconciliation.push(row);
         }
@@ -576,12 +579,24 @@ pub(crate) fn expected_payloads(object: ObjectKind, mapping: &Mapping, targets: 
     build(object, mapping, targets, source, links).into_iter().map(|(id, built)| (id, built.map(|built| built.payload))).collect()
 }
 
-/// Source = created + merged + quarantined + excluded, over the records in scope.
-fn reconcile(phase: &'static str, object: ObjectKind, scope: &HashSet<String>, entries: &HashMap<String, journal::Entry>) -> Result<Reconciliation, ApplyError> {
+/// Source = created + merged + quarantined + excluded, over the records in scope; a duplicated
+/// id's rows (`duplicates`, all quarantined) count as rows of their own.
+fn reconcile(
+    phase: &'static str,
+    object: ObjectKind,
+    scope: &HashSet<String>,
+    entries: &HashMap<String, journal::Entry>,
+    duplicates: Option<&BTreeMap<String, Vec<u64>>>,
+) -> Result<Reconciliation, ApplyError> {
     let mut counts = FateCounts::default();
     let mut missing = Vec::new();
+    let (mut duplicate_ids, mut duplicate_rows) = (0, 0);
     for id in scope {
         match entries.get(id).map(|entry| entry.fate) {
+            Some(Fate::Quarantined) if duplicates.is_some_and(|duplicates| duplicates.contains_key(id)) => {
+                duplicate_ids += 1;
+                duplicate_rows += duplicates.map_or(0, |duplicates| duplicates[id].len() as u64);
+            }
             Some(Fate::Created) => counts.created += 1,
             Some(Fate::Merged) => counts.merged += 1,
             Some(Fate::Quarantined) => counts.quarantined += 1,
@@ -593,11 +608,11 @@ fn reconcile(phase: &'static str, object: ObjectKind, scope: &HashSet<String>, e
             None => missing.push(format!("{object} {id} (no fate)")),
         }
     }
-    let in_scope = scope.len() as u64;
-    if counts.total() != in_scope || counts.intent > 0 {
+    let in_scope = scope.len() as u64 - duplicate_ids + duplicate_rows;
+    if counts.total() + duplicate_rows != in_scope || counts.intent > 0 {
         missing.sort();
         missing.truncate(20);
         return Err(ApplyError::Unreconciled { phase, in_scope, counts, missing });
     }
-    Ok(Reconciliation { object, in_scope, counts, updated: 0 })
+    Ok(Reconciliation { object, in_scope, counts, updated: 0, duplicate_rows })
 }

@@ -30,36 +30,58 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
     for object in ObjectKind::ALL {
         let mut entries: Vec<_> = journal.entries(object)?.into_iter().filter(|(_, entry)| entry.fate == Fate::Quarantined).collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let duplicates = source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation);
         for (id, entry) in entries {
-            let line = source.lines.get(&(object, id.clone())).map(u64::to_string).unwrap_or_default();
-            write_report_row(&mut csv, [object.as_str(), &id, &line, entry.detail.as_deref().unwrap_or("")]).map_err(csv_error)?;
+            // A duplicated id: one row per row of the file, each with its line.
+            let lines: Vec<String> = match duplicates.and_then(|duplicates| duplicates.get(&id)) {
+                Some(lines) => lines.iter().map(u64::to_string).collect(),
+                None => vec![source.lines.get(&(object, id.clone())).map(u64::to_string).unwrap_or_default()],
+            };
+            for line in lines {
+                write_report_row(&mut csv, [object.as_str(), &id, &line, entry.detail.as_deref().unwrap_or("")]).map_err(csv_error)?;
+            }
         }
     }
     csv.flush().map_err(io(&quarantine))?;
 
     let mut text = String::new();
     let _ = writeln!(text, "# Reconciliation, run {} ({})\n", outcome.run_id, outcome.kind);
-    let _ = writeln!(text, "Every source record in scope ends created, merged (into a named survivor), quarantined (with a reason, in quarantine.csv) or excluded by a rule.\n");
-    let _ = writeln!(text, "| Phase | Object | Source | Created | Merged | Quarantined | Excluded | Adds up | Tokens | Time |\n|---|---|---:|---:|---:|---:|---:|---|---:|---:|");
+    let _ = writeln!(
+        text,
+        "Every source record in scope ends created, merged (into a named survivor), quarantined (with a reason, in quarantine.csv) or excluded by a rule. \
+         Rows whose source id another row of the same file has are all quarantined (duplicate-id rows): nothing is sent for that id until it is resolved in the export.\n"
+    );
+    let _ = writeln!(text, "| Phase | Object | Source | Created | Merged | Quarantined | Excluded | Duplicate-id rows | Adds up | Tokens | Time |\n|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
     for phase in &outcome.phases {
         if phase.reconciliation.is_empty() {
-            let _ = writeln!(text, "| {} | | | | | | | | {} | {:.1} s |", phase.phase, thousands(phase.tokens), phase.seconds);
+            let _ = writeln!(text, "| {} | | | | | | | | | {} | {:.1} s |", phase.phase, thousands(phase.tokens), phase.seconds);
         }
         for (index, row) in phase.reconciliation.iter().enumerate() {
             let c = row.counts;
-            let adds_up = if c.total() == row.in_scope && c.intent == 0 { "yes" } else { "**no**" };
+            let adds_up = if c.total() + row.duplicate_rows == row.in_scope && c.intent == 0 { "yes" } else { "**no**" };
             let (tokens, time) = if index == 0 { (thousands(phase.tokens), format!("{:.1} s", phase.seconds)) } else { (String::new(), String::new()) };
             let _ = writeln!(
                 text,
-                "| {} | {} | {} | {} | {} | {} | {} | {adds_up} | {tokens} | {time} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {adds_up} | {tokens} | {time} |",
                 if index == 0 { phase.phase } else { "" },
                 row.object,
                 thousands(row.in_scope),
                 thousands(c.created),
                 thousands(c.merged),
                 thousands(c.quarantined),
-                thousands(c.excluded)
+                thousands(c.excluded),
+                thousands(row.duplicate_rows)
             );
+        }
+    }
+    if source.duplicates.values().any(|duplicates| !duplicates.is_empty()) {
+        let _ = writeln!(text, "\n## Duplicate ids (every row quarantined; resolve them in the export)\n");
+        for (object, duplicates) in &source.duplicates {
+            let file = source.files.get(object).map(String::as_str).unwrap_or("");
+            for (id, lines) in duplicates {
+                let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+                let _ = writeln!(text, "- {object} {id}: lines {} of {file}", lines.join(", "));
+            }
         }
     }
     if !outcome.notes.is_empty() {

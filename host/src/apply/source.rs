@@ -38,6 +38,19 @@ pub struct Source {
     pub survivors: HashMap<String, String>,
     /// What the plugins logged, for the run's report.
     pub plugin_failures: Vec<String>,
+    /// Per object, the source ids that more than one row of its file has, with the lines of
+    /// those rows. Every row of such an id is quarantined (nothing is sent for it) until a
+    /// person resolves it in the export; conversations: the conversations holding such a
+    /// message are quarantined.
+    pub duplicates: BTreeMap<ObjectKind, BTreeMap<String, Vec<u64>>>,
+    /// The file each object was read from, for reasons and reports.
+    pub files: BTreeMap<ObjectKind, String>,
+}
+
+/// Why every row of a duplicated id is quarantined.
+pub fn duplicate_reason(id: &str, lines: &[u64], file: &str) -> String {
+    let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+    format!("duplicate source id {id} on lines {} of {file}: resolve in the export", lines.join(", "))
 }
 
 /// The conversation a message belongs to (its own id when the file has no conversation ids).
@@ -61,9 +74,14 @@ fn reference(record: &Record, field: &str) -> Option<String> {
 pub fn read(export: &Export, sample: Option<usize>) -> Result<Source, ExtractError> {
     let mut source = Source::default();
     let mut all: BTreeMap<ObjectKind, Vec<Record>> = BTreeMap::new();
+    // Ids (or conversations) settled as duplicates, per object: in scope, never sent.
+    let mut duplicated_scope: BTreeMap<ObjectKind, u64> = BTreeMap::new();
     for kind in ObjectKind::ALL {
         let Some(reader) = export.records(kind)? else { continue };
+        let has_ids = reader.has_id_column();
+        let file = reader.path().file_name().map_or_else(|| reader.path().display().to_string(), |name| name.to_string_lossy().into_owned());
         let mut records = Vec::new();
+        let mut lines_of: HashMap<String, Vec<u64>> = HashMap::new();
         for read in reader {
             let ReadRecord { record, line, issues, .. } = read?;
             let key = (kind, record.source_id.clone());
@@ -71,8 +89,17 @@ pub fn read(export: &Export, sample: Option<usize>) -> Result<Source, ExtractErr
                 source.issues.insert(key.clone(), issues);
             }
             source.lines.insert(key, line);
+            if has_ids {
+                lines_of.entry(record.source_id.clone()).or_default().push(line);
+            }
             records.push(record);
         }
+        let duplicates: BTreeMap<String, Vec<u64>> = lines_of.into_iter().filter(|(_, lines)| lines.len() > 1).collect();
+        if !duplicates.is_empty() {
+            duplicated_scope.insert(kind, settle_duplicates(&mut source.settled, kind, &file, &duplicates, &mut records));
+            source.duplicates.insert(kind, duplicates);
+        }
+        source.files.insert(kind, file);
         all.insert(kind, records);
     }
     if let Some(size) = sample {
@@ -97,10 +124,38 @@ pub fn read(export: &Export, sample: Option<usize>) -> Result<Source, ExtractErr
     }
     for (kind, records) in &all {
         let count = if *kind == ObjectKind::Conversation { records.iter().map(conversation_of).collect::<BTreeSet<_>>().len() } else { records.len() };
-        source.in_scope.insert(*kind, count as u64);
+        source.in_scope.insert(*kind, count as u64 + duplicated_scope.get(kind).copied().unwrap_or(0));
     }
     source.records = all;
     Ok(source)
+}
+
+/// Takes every row of a duplicated id out of `records` and quarantines the id (for messages:
+/// the conversations they belong to), with the lines. Returns how many ids (conversations) it
+/// settled: they stay in scope, so that reconciliation accounts for them.
+fn settle_duplicates(settled: &mut Vec<Settled>, kind: ObjectKind, file: &str, duplicates: &BTreeMap<String, Vec<u64>>, records: &mut Vec<Record>) -> u64 {
+    if kind == ObjectKind::Conversation {
+        // A note is one conversation: one whose messages are in doubt is not written at all.
+        let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for message in records.iter().filter(|message| duplicates.contains_key(&message.source_id)) {
+            let reason = duplicate_reason(&message.source_id, &duplicates[&message.source_id], file);
+            let reasons = reasons.entry(conversation_of(message)).or_default();
+            if !reasons.contains(&reason) {
+                reasons.push(reason);
+            }
+        }
+        records.retain(|message| !reasons.contains_key(&conversation_of(message)));
+        let count = reasons.len() as u64;
+        for (conversation, reasons) in reasons {
+            settled.push(Settled { object: kind, source_id: conversation, fate: Fate::Quarantined, detail: format!("a message's {}", reasons.join("; ")) });
+        }
+        return count;
+    }
+    records.retain(|record| !duplicates.contains_key(&record.source_id));
+    for (id, lines) in duplicates {
+        settled.push(Settled { object: kind, source_id: id.clone(), fate: Fate::Quarantined, detail: duplicate_reason(id, lines, file) });
+    }
+    duplicates.len() as u64
 }
 
 impl Source {

@@ -3,7 +3,8 @@
 //!
 //! [`run`] reads every file once, streaming (the reader's records are reused, so memory grows
 //! only with what must be remembered: about 60 bytes per contact for the duplicate and
-//! orphan checks), and writes the billing CSV as it goes. [`report`] turns the result into
+//! orphan checks, a bit per numeric id for the duplicate-id check), and writes the billing CSV
+//! as it goes; a file with a duplicated id is read a second time, for the lines of that id. [`report`] turns the result into
 //! `audit.md` for people and `audit.json` for machines. Nothing else is written.
 
 pub mod report;
@@ -31,6 +32,8 @@ pub struct Audit {
     /// Rows per object, plus `conversations` (distinct conversations among the messages).
     pub counts: BTreeMap<String, u64>,
     pub duplicates: Duplicates,
+    /// Source ids that more than one row of one file has: apply quarantines every such row.
+    pub duplicate_ids: Vec<DuplicateId>,
     pub orphans: Vec<Orphans>,
     pub mismatches: Vec<FieldIssues>,
     pub inferred_columns: Vec<InferredColumn>,
@@ -57,6 +60,23 @@ pub struct Duplicates {
     /// Contacts sharing a phone number, compared by its last 9 digits (all digits when it has
     /// 7 or 8; shorter numbers are not compared).
     pub by_phone: Vec<DuplicateGroup>,
+}
+
+/// One source id on several rows of one file (a broken export, or rows edited by hand).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DuplicateId {
+    pub object: ObjectKind,
+    pub file: String,
+    pub id: String,
+    pub lines: Vec<u64>,
+}
+
+impl DuplicateId {
+    /// `users.csv: 10000 on lines 2, 502`
+    pub fn describe(&self) -> String {
+        let lines: Vec<String> = self.lines.iter().map(u64::to_string).collect();
+        format!("{}: {} on lines {}", self.file, self.id, lines.join(", "))
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -211,12 +231,25 @@ pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
     // contacts (who wrote in chat is a billing reason), contacts and deals before activities.
     let order = [ObjectKind::Company, ObjectKind::Conversation, ObjectKind::Contact, ObjectKind::Deal, ObjectKind::Activity, ObjectKind::Event];
     let mut audit_columns: Vec<(ObjectKind, Vec<Column>)> = Vec::new();
+    let mut duplicate_ids = Vec::new();
     for kind in order {
         let Some(mut reader) = export.records(kind)? else { continue };
         let fields = FieldPositions::new(reader.columns());
         let mut out = ReadRecord::new(kind);
         let file_name = reader.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        // Ids seen, as keys (a bit per numeric id); an id seen again is looked up exactly below.
+        let mut seen = IdSet::default();
+        let mut seen_again: HashSet<String> = HashSet::new();
+        let has_ids = reader.has_id_column();
         while reader.read_into(&mut out)? {
+            if has_ids {
+                let key = id_hash(&out.record.source_id);
+                if seen.contains(&key) {
+                    seen_again.insert(out.record.source_id.clone());
+                } else {
+                    seen.insert(key);
+                }
+            }
             for issue in &out.issues {
                 state.add_issue(kind, &file_name, issue);
             }
@@ -241,9 +274,31 @@ pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
             }
         }
         audit_columns.push((kind, reader.columns().to_vec()));
+        if !seen_again.is_empty() {
+            duplicate_ids.extend(lines_of_ids(export, kind, &file_name, &seen_again)?);
+        }
     }
     billing_csv.flush().map_err(|error| AuditError::Billing(error.to_string()))?;
-    Ok(state.finish(export, catalogue, rows, audit_columns))
+    let mut audit = state.finish(export, catalogue, rows, audit_columns);
+    audit.duplicate_ids = duplicate_ids;
+    Ok(audit)
+}
+
+/// Every line of the ids (seen twice by key) in one file, read again: only files with a
+/// duplicate pay for it. Ids on one line only (two ids sharing a key) are dropped.
+fn lines_of_ids(export: &Export, kind: ObjectKind, file: &str, ids: &HashSet<String>) -> Result<Vec<DuplicateId>, AuditError> {
+    let Some(mut reader) = export.records(kind)? else { return Ok(Vec::new()) };
+    let mut out = ReadRecord::new(kind);
+    let mut lines: HashMap<String, Vec<u64>> = HashMap::new();
+    while reader.read_into(&mut out)? {
+        if ids.contains(&out.record.source_id) {
+            lines.entry(out.record.source_id.clone()).or_default().push(out.line);
+        }
+    }
+    let mut duplicates: Vec<DuplicateId> =
+        lines.into_iter().filter(|(_, lines)| lines.len() > 1).map(|(id, lines)| DuplicateId { object: kind, file: file.to_owned(), id, lines }).collect();
+    duplicates.sort_by_key(|duplicate| duplicate.lines[0]);
+    Ok(duplicates)
 }
 
 /// An audit that could not finish.
@@ -745,6 +800,7 @@ impl State {
             ignored_files: export.ignored.clone(),
             counts,
             duplicates,
+            duplicate_ids: Vec::new(),
             orphans: self.orphans.into_values().collect(),
             mismatches: self.issues.into_values().collect(),
             inferred_columns,

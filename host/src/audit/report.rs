@@ -93,6 +93,18 @@ pub fn summary(audit: &Audit, paths: &ReportPaths) -> String {
         thousands(audit.duplicates.by_email.len() as u64),
         thousands(audit.duplicates.by_phone.len() as u64)
     );
+    if audit.duplicate_ids.is_empty() {
+        let _ = writeln!(out, "  duplicate ids  none");
+    } else {
+        // Each one: apply quarantines its rows, so a person must see them all.
+        let _ = writeln!(out, "  duplicate ids  {} (every row of each is quarantined by apply; resolve them in the export):", thousands(audit.duplicate_ids.len() as u64));
+        for duplicate in audit.duplicate_ids.iter().take(20) {
+            let _ = writeln!(out, "    {}", duplicate.describe());
+        }
+        if audit.duplicate_ids.len() > 20 {
+            let _ = writeln!(out, "    ... {} more in audit.md", audit.duplicate_ids.len() - 20);
+        }
+    }
     let orphans: u64 = audit.orphans.iter().map(|o| o.count).sum();
     let _ = writeln!(
         out,
@@ -172,6 +184,22 @@ pub fn markdown(audit: &Audit) -> String {
             }
             let _ = writeln!(w);
         }
+    }
+
+    let _ = writeln!(w, "### Duplicate ids\n");
+    if audit.duplicate_ids.is_empty() {
+        let _ = writeln!(w, "None: every record's id is on one row of its file.\n");
+    } else {
+        let _ = writeln!(
+            w,
+            "These ids are on more than one row of their file. `apply` quarantines every row of each (nothing is sent for the id) until the export is corrected.\n"
+        );
+        let _ = writeln!(w, "| file | id | lines |\n|---|---|---|");
+        for duplicate in &audit.duplicate_ids {
+            let lines: Vec<String> = duplicate.lines.iter().map(u64::to_string).collect();
+            let _ = writeln!(w, "| `{}` | `{}` | {} |", duplicate.file, cell(&duplicate.id), lines.join(", "));
+        }
+        let _ = writeln!(w);
     }
 
     let _ = writeln!(w, "### Orphaned associations\n");

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::columns::{self, AttributeDefinition};
-use super::reader::{csv_error, open_csv, read_header, record_line};
+use super::reader::{check_columns, csv_error, open_csv, read_header, record_line};
 use super::{Export, ExportFile, ExtractError, FileKind, Issue, values};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -94,6 +94,7 @@ fn read_rows(file: &ExportFile, mut each: impl FnMut(&Row<'_>)) -> Result<(), Ex
     let mut cells = csv::StringRecord::new();
     while csv.read_record(&mut cells).map_err(|error| csv_error(&file.path, error))? {
         let line = record_line(&mut csv, cells.position());
+        check_columns(&csv, &file.path, line, cells.len())?;
         if cells.len() == 1 && cells[0].trim().is_empty() {
             continue;
         }

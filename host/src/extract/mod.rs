@@ -167,6 +167,8 @@ pub struct ExportFile {
     /// Bytes of a UTF-8 byte order mark to skip (other encodings' marks the decoder removes).
     pub bom_length: usize,
     pub delimiter: u8,
+    /// What one row of the file may hold, enforced while it is read.
+    pub limits: InputLimits,
 }
 
 impl ExportFile {
@@ -190,11 +192,35 @@ pub struct ExportOptions {
     pub encodings: Vec<(Option<String>, &'static Encoding)>,
     /// Rows looked at to infer the type of a column that no definition types.
     pub inference_rows: usize,
+    pub limits: InputLimits,
 }
 
 impl Default for ExportOptions {
     fn default() -> Self {
-        ExportOptions { encodings: Vec::new(), inference_rows: 1000 }
+        ExportOptions { encodings: Vec::new(), inference_rows: 1000, limits: InputLimits::default() }
+    }
+}
+
+/// Bounds on one row of an export file, checked on the bytes as they are read, before the CSV
+/// parser buffers them: a hostile or broken file (a row of 50,000 commas, a 1 GB cell, a quote
+/// that is never closed and swallows the rest of the file) ends in an error naming the file,
+/// the line and the limit, with memory bounded by the limits, instead of exhausting it.
+/// `[source.limits]` in `migration.toml` raises them for an export that really is that wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InputLimits {
+    /// Cells in one row (the header included). Real exports have hundreds of custom attributes.
+    pub max_columns: u64,
+    /// Bytes of one cell, as written in the file (quotes included). Long chat messages run to a
+    /// few hundred KB.
+    pub max_cell_bytes: u64,
+    /// Bytes of one row (its line, or lines when a quoted cell holds line breaks).
+    pub max_record_bytes: u64,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        InputLimits { max_columns: 2_000, max_cell_bytes: 16 << 20, max_record_bytes: 32 << 20 }
     }
 }
 
@@ -306,7 +332,7 @@ fn sniff_file(kind: FileKind, path: &Path, options: &ExportOptions) -> Result<Ex
     let (text, _) = encoding.decode_without_bom_handling(&sample[bom_length..]);
     let delimiter = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv")) { b'\t' } else { sniff::sniff_delimiter(&text) };
     let bom_length = if encoding == encoding_rs::UTF_8 { bom_length } else { 0 };
-    Ok(ExportFile { kind, path: path.into(), encoding, encoding_source, bom_length, delimiter })
+    Ok(ExportFile { kind, path: path.into(), encoding, encoding_source, bom_length, delimiter, limits: options.limits })
 }
 
 /// A value or row that did not read as expected. The record keeps the raw value.
@@ -340,4 +366,11 @@ pub enum ExtractError {
     File { path: PathBuf, message: String },
     #[error("{path}, line {line}: {message}")]
     Row { path: PathBuf, line: u64, message: String },
+    /// A row over one of the [`InputLimits`]; `limit` is the setting's name, `found` what is
+    /// counted ("cells in one row") and any hint.
+    #[error(
+        "{path}, line {line}: more than {max} {found} (the limit {limit}); nothing was read past it. If the export is right, raise it in migration.toml: [source.limits] {limit} = {suggested}",
+        suggested = .max.saturating_mul(4)
+    )]
+    Limit { path: PathBuf, line: u64, limit: &'static str, max: u64, found: String },
 }

@@ -13,9 +13,10 @@ use crate::record::{ObjectKind, Record, Value};
 use super::columns::{self, AttributeDefinition, Column, FieldType, Origin};
 use super::sniff::DecodingReader;
 use super::values::{self, Moment};
-use super::{ExportFile, ExtractError, Issue};
+use super::{ExportFile, ExtractError, InputLimits, Issue};
 
-/// Counts line breaks in what the CSV parser reads, so that a record's line is exact.
+/// Counts line breaks in what the CSV parser reads, so that a record's line is exact, and holds
+/// each row to the file's [`InputLimits`] before the parser buffers it.
 ///
 /// The `csv` crate's record positions are off by one after a CRLF line end (the record is said
 /// to start at the pending `\n`, on the previous line) and after blank lines. Here the offsets of
@@ -29,11 +30,32 @@ pub(crate) struct LineCounter {
     offset: u64,
     /// Line breaks before the oldest remembered one.
     lines_before: u64,
+    bounds: Bounds,
+    /// A limit the bytes read ahead broke: given to the parser once it has taken the bytes
+    /// before it (so that every row before the offending one is read as usual).
+    broken: Option<BoundBroken>,
 }
 
 impl Read for LineCounter {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        if let Some(broken) = self.broken.take() {
+            return Err(std::io::Error::other(broken));
+        }
+        let mut n = self.inner.read(buf)?;
+        if n == 0 {
+            if let Some(broken) = self.bounds.at_end() {
+                return Err(std::io::Error::other(broken));
+            }
+            return Ok(0);
+        }
+        if let Some((at, broken)) = self.bounds.scan(&buf[..n]) {
+            // Hand over what comes before the offending byte; the error comes next.
+            if at == 0 {
+                return Err(std::io::Error::other(broken));
+            }
+            self.broken = Some(broken);
+            n = at;
+        }
         for at in memchr::memchr2_iter(b'\r', b'\n', &buf[..n]) {
             self.breaks.push_back((self.offset + at as u64, buf[at] == b'\n'));
         }
@@ -42,7 +64,246 @@ impl Read for LineCounter {
     }
 }
 
+/// Where [`Bounds`] is within a row, as the CSV parser will read it (quotes open a quoted cell
+/// only at a cell's start; `""` inside one is a quote).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CellState {
+    Start,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted cell: its end, or the first of `""`.
+    QuoteInQuoted,
+}
+
+/// Follows the rows of a file as the CSV parser will read them, with a few counters and nothing
+/// buffered, and says where one breaks a limit on bytes. Only quotes and line ends are looked
+/// at one by one (found with `memchr`); the delimiters of an unquoted stretch are found with one
+/// search from its end, so that following costs a fraction of the parse itself. Cells per row
+/// are counted on the parsed row ([`check_columns`]): the parser's cost for a wide row is one
+/// offset per cell, bounded by `max_record_bytes`.
+#[derive(Debug)]
+pub(crate) struct Bounds {
+    limits: InputLimits,
+    delimiter: u8,
+    in_record: bool,
+    state: CellState,
+    /// The line being read (1-based), the line the current row starts on, and the line of the
+    /// quote that opened the current quoted cell.
+    line: u64,
+    record_line: u64,
+    quote_line: u64,
+    cell_bytes: u64,
+    record_bytes: u64,
+    /// Delimiters counted once the row is longer than `max_columns` bytes (before that it
+    /// cannot have too many cells): over `max_columns`, the row surely is; below, the parsed
+    /// row's count decides, and the parser holds at most twice the limit in offsets.
+    delimiters: u64,
+}
+
+/// A row over a limit (or a file ending inside a quoted cell), found while reading.
+#[derive(Debug, Clone)]
+pub(crate) struct BoundBroken {
+    pub line: u64,
+    /// The setting's name; `None` for a quote that the file ends inside.
+    pub limit: Option<&'static str>,
+    pub max: u64,
+    pub found: String,
+}
+
+impl std::fmt::Display for BoundBroken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.found)
+    }
+}
+
+impl std::error::Error for BoundBroken {}
+
+impl Bounds {
+    pub(crate) fn new(limits: InputLimits, delimiter: u8) -> Bounds {
+        Bounds { limits, delimiter, in_record: false, state: CellState::Start, line: 1, record_line: 1, quote_line: 1, cell_bytes: 0, record_bytes: 0, delimiters: 0 }
+    }
+
+    /// Follows `buf`; returns the offset of the first byte that breaks a limit, and which.
+    pub(crate) fn scan(&mut self, buf: &[u8]) -> Option<(usize, BoundBroken)> {
+        let mut i = 0;
+        while i < buf.len() {
+            if !self.in_record {
+                // Line ends and blank lines between rows.
+                let byte = buf[i];
+                if byte == b'\n' || byte == b'\r' {
+                    self.line += u64::from(byte == b'\n');
+                    i += 1;
+                    continue;
+                }
+                self.in_record = true;
+                self.record_line = self.line;
+                self.state = CellState::Start;
+                self.cell_bytes = 0;
+                self.record_bytes = 0;
+                self.delimiters = 0;
+            }
+            match self.state {
+                CellState::Quoted => {
+                    let run = memchr::memchr(b'"', &buf[i..]).unwrap_or(buf.len() - i);
+                    self.line += memchr::memchr_iter(b'\n', &buf[i..i + run]).count() as u64;
+                    if let Some(broken) = self.grow(i, run as u64, run as u64) {
+                        return Some(broken);
+                    }
+                    i += run;
+                    if i < buf.len() {
+                        // Its end, or the first of `""`.
+                        self.state = CellState::QuoteInQuoted;
+                        if let Some(broken) = self.grow(i, 1, 1) {
+                            return Some(broken);
+                        }
+                        i += 1;
+                    }
+                }
+                CellState::QuoteInQuoted if buf[i] == b'"' => {
+                    self.state = CellState::Quoted;
+                    if let Some(broken) = self.grow(i, 1, 1) {
+                        return Some(broken);
+                    }
+                    i += 1;
+                }
+                CellState::Start if buf[i] == b'"' => {
+                    self.state = CellState::Quoted;
+                    self.quote_line = self.line;
+                    if let Some(broken) = self.grow(i, 1, 1) {
+                        return Some(broken);
+                    }
+                    i += 1;
+                }
+                _ => {
+                    // Unquoted bytes (after a closing quote too, as the parser takes them) up to
+                    // the next quote or line end; a delimiter among them ends a cell.
+                    let length = memchr::memchr3(b'"', b'\n', b'\r', &buf[i..]).unwrap_or(buf.len() - i);
+                    if length > 0 {
+                        if let Some(broken) = self.unquoted(i, &buf[i..i + length]) {
+                            return Some(broken);
+                        }
+                        i += length;
+                    }
+                    match buf.get(i) {
+                        // A quote at a cell's start opens it (next turn); elsewhere it is a byte.
+                        Some(b'"') if self.state != CellState::Start => {
+                            self.state = CellState::Unquoted;
+                            if let Some(broken) = self.grow(i, 1, 1) {
+                                return Some(broken);
+                            }
+                            i += 1;
+                        }
+                        Some(b'\n' | b'\r') => self.in_record = false,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// A stretch of unquoted bytes starting at `at`.
+    fn unquoted(&mut self, at: usize, span: &[u8]) -> Option<(usize, BoundBroken)> {
+        let length = span.len() as u64;
+        if self.record_bytes + length > self.limits.max_columns {
+            let delimiter = self.delimiter;
+            self.delimiters += span.iter().filter(|byte| **byte == delimiter).count() as u64;
+            if self.delimiters >= self.limits.max_columns {
+                return Some((at, self.broken("max_columns", self.limits.max_columns, "cells in one row".to_owned())));
+            }
+        }
+        if self.cell_bytes + length <= self.limits.max_cell_bytes {
+            // No cell in it can be over the limit: only the row's length and the last cell's count.
+            if let Some(broken) = self.grow(at, 0, length) {
+                return Some(broken);
+            }
+            match memchr::memrchr(self.delimiter, span) {
+                Some(last) => {
+                    self.cell_bytes = length - last as u64 - 1;
+                    self.state = if self.cell_bytes == 0 { CellState::Start } else { CellState::Unquoted };
+                }
+                None => {
+                    self.cell_bytes += length;
+                    self.state = CellState::Unquoted;
+                }
+            }
+            return None;
+        }
+        // A long stretch (longer than a cell may be): cell by cell.
+        let mut start = 0;
+        for end in memchr::memchr_iter(self.delimiter, span).chain(std::iter::once(span.len())) {
+            let piece = (end - start) as u64;
+            if let Some(broken) = self.grow(at + start, piece, piece) {
+                return Some(broken);
+            }
+            if piece > 0 {
+                self.state = CellState::Unquoted;
+            }
+            if end < span.len() {
+                if let Some(broken) = self.grow(at + end, 0, 1) {
+                    return Some(broken);
+                }
+                self.cell_bytes = 0;
+                self.state = CellState::Start;
+                start = end + 1;
+            }
+        }
+        None
+    }
+
+    /// Adds `cell` bytes to the current cell and `record` bytes to the row, from offset `at`;
+    /// over a limit, the offset of the first byte past it.
+    fn grow(&mut self, at: usize, cell: u64, record: u64) -> Option<(usize, BoundBroken)> {
+        let cell_room = self.limits.max_cell_bytes.saturating_sub(self.cell_bytes);
+        let record_room = self.limits.max_record_bytes.saturating_sub(self.record_bytes);
+        self.cell_bytes += cell;
+        self.record_bytes += record;
+        let cell_over = (cell > cell_room).then_some(cell_room);
+        let record_over = (record > record_room).then_some(record_room);
+        match (cell_over, record_over) {
+            (None, None) => None,
+            (Some(cell), record) if record.is_none_or(|record| cell <= record) => {
+                Some((at + cell as usize, self.broken("max_cell_bytes", self.limits.max_cell_bytes, format!("bytes in one cell{}", self.unclosed()))))
+            }
+            (_, Some(record)) => {
+                Some((at + record as usize, self.broken("max_record_bytes", self.limits.max_record_bytes, format!("bytes in one row{}", self.unclosed()))))
+            }
+            (Some(_), None) => unreachable!("matched above"),
+        }
+    }
+
+    fn unclosed(&self) -> String {
+        if self.state == CellState::Quoted && self.quote_line != self.line {
+            format!(", from a quote opened on line {} (never closed?)", self.quote_line)
+        } else {
+            String::new()
+        }
+    }
+
+    /// At the end of the file: a quoted cell still open is an error (the parser would end it
+    /// quietly, with every row after its quote inside it).
+    pub(crate) fn at_end(&self) -> Option<BoundBroken> {
+        (self.in_record && self.state == CellState::Quoted).then(|| BoundBroken {
+            line: self.record_line,
+            limit: None,
+            max: 0,
+            found: format!(
+                "the quote opened on line {} is never closed: the file ends inside it (a truncated export, or a stray quote; every row after it would be part of one cell)",
+                self.quote_line
+            ),
+        })
+    }
+
+    fn broken(&self, limit: &'static str, max: u64, found: String) -> BoundBroken {
+        BoundBroken { line: self.record_line, limit: Some(limit), max, found }
+    }
+}
+
 impl LineCounter {
+    pub(crate) fn new(inner: Box<dyn Read + Send>, bounds: Bounds) -> LineCounter {
+        LineCounter { inner, breaks: VecDeque::new(), offset: 0, lines_before: 0, bounds, broken: None }
+    }
+
     /// The line (1-based) a record starts on, given the byte offset the parser says it starts
     /// at. Call it for records in order.
     fn start_line(&mut self, byte: u64) -> u64 {
@@ -82,7 +343,7 @@ pub(crate) fn open_csv(file: &ExportFile) -> Result<csv::Reader<LineCounter>, Ex
     } else {
         Box::new(DecodingReader::new(handle, file.encoding))
     };
-    let counter = LineCounter { inner: input, breaks: VecDeque::new(), offset: 0, lines_before: 0 };
+    let counter = LineCounter::new(input, Bounds::new(file.limits, file.delimiter));
     Ok(csv::ReaderBuilder::new()
         .delimiter(file.delimiter)
         .flexible(true)
@@ -92,10 +353,28 @@ pub(crate) fn open_csv(file: &ExportFile) -> Result<csv::Reader<LineCounter>, Ex
 }
 
 pub(crate) fn csv_error(path: &Path, error: csv::Error) -> ExtractError {
+    if let csv::ErrorKind::Io(io) = error.kind()
+        && let Some(broken) = io.get_ref().and_then(|inner| inner.downcast_ref::<BoundBroken>())
+    {
+        return match broken.limit {
+            Some(limit) => ExtractError::Limit { path: path.to_owned(), line: broken.line, limit, max: broken.max, found: broken.found.clone() },
+            None => ExtractError::Row { path: path.to_owned(), line: broken.line, message: broken.found.clone() },
+        };
+    }
     match error.position() {
         Some(position) => ExtractError::Row { path: path.to_owned(), line: position.line(), message: error.to_string() },
         None => ExtractError::File { path: path.to_owned(), message: error.to_string() },
     }
+}
+
+/// A row of more cells than `max_columns` allows. Counted on the parsed row: the parser holds
+/// one offset per cell of a row whose bytes [`Bounds`] has already bounded.
+pub(crate) fn check_columns(csv: &csv::Reader<LineCounter>, path: &Path, line: u64, cells: usize) -> Result<(), ExtractError> {
+    let max = csv.get_ref().bounds.limits.max_columns;
+    if cells as u64 > max {
+        return Err(ExtractError::Limit { path: path.to_owned(), line, limit: "max_columns", max, found: "cells in one row".to_owned() });
+    }
+    Ok(())
 }
 
 /// Reads the header row as text.
@@ -104,8 +383,12 @@ pub(crate) fn read_header(csv: &mut csv::Reader<LineCounter>, path: &Path) -> Re
     if !csv.read_byte_record(&mut header).map_err(|error| csv_error(path, error))? {
         return Ok(Vec::new());
     }
+    check_columns(csv, path, header.position().map_or(1, csv::Position::line), header.len())?;
     Ok(header.iter().map(|field| String::from_utf8_lossy(field).into_owned()).collect())
 }
+
+/// Bytes of rows held at most while column types are inferred.
+const INFERENCE_BYTES: usize = 64 << 20;
 
 static NEXT_READER: AtomicU64 = AtomicU64::new(1);
 
@@ -158,13 +441,20 @@ impl RecordReader {
         let (mut columns, to_infer) = columns::plan_columns(kind, &headers, definitions);
         let mut held = VecDeque::new();
         if !to_infer.is_empty() {
+            // Rows of up to max_record_bytes each: the sample also stops at INFERENCE_BYTES.
+            let mut held_bytes = 0;
             for _ in 0..inference_rows {
                 let mut row = csv::ByteRecord::new();
                 if !csv.read_byte_record(&mut row).map_err(|error| csv_error(&file.path, error))? {
                     break;
                 }
                 let line = record_line(&mut csv, row.position());
+                check_columns(&csv, &file.path, line, row.len())?;
+                held_bytes += row.as_slice().len();
                 held.push_back((row, line));
+                if held_bytes > INFERENCE_BYTES {
+                    break;
+                }
             }
             for index in to_infer {
                 let sample = held.iter().filter_map(|(row, _)| row.get(index)).filter_map(|bytes| std::str::from_utf8(bytes).ok());
@@ -215,7 +505,9 @@ impl RecordReader {
                     if !self.csv.read_byte_record(&mut self.row).map_err(|error| csv_error(&self.path, error))? {
                         return Ok(false);
                     }
-                    record_line(&mut self.csv, self.row.position())
+                    let line = record_line(&mut self.csv, self.row.position());
+                    check_columns(&self.csv, &self.path, line, self.row.len())?;
+                    line
                 }
             };
             // A line of only spaces is not a record.
@@ -534,7 +826,7 @@ mod tests {
     /// Lines of each record of `data`, as the reader reports them.
     fn lines_of(data: &str) -> Vec<(String, u64)> {
         let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(data.as_bytes().to_vec()));
-        let counter = LineCounter { inner: input, breaks: VecDeque::new(), offset: 0, lines_before: 0 };
+        let counter = LineCounter::new(input, Bounds::new(InputLimits::default(), b','));
         let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(8).from_reader(counter);
         let mut row = csv::ByteRecord::new();
         let mut lines = Vec::new();
@@ -553,6 +845,76 @@ mod tests {
         assert_eq!(lines_of("h,x\r\na,b\r\n\"c\r\nd\",e\r\n\r\nf,g\r\n"), crlf);
         // Old Mac line ends (a lone CR) end records too, without counting as lines.
         assert_eq!(lines_of("h\ra\n").len(), 2);
+    }
+
+    /// Reads `data` through the bounds with tiny limits: the records, or the error.
+    fn bounded(data: &str, limits: InputLimits) -> Result<Vec<Vec<String>>, ExtractError> {
+        let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(data.as_bytes().to_vec()));
+        let counter = LineCounter::new(input, Bounds::new(limits, b','));
+        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(8).from_reader(counter);
+        let mut row = csv::ByteRecord::new();
+        let mut rows = Vec::new();
+        while csv.read_byte_record(&mut row).map_err(|error| csv_error(Path::new("f.csv"), error))? {
+            let line = record_line(&mut csv, row.position());
+            check_columns(&csv, Path::new("f.csv"), line, row.len())?;
+            rows.push(row.iter().map(|cell| String::from_utf8_lossy(cell).into_owned()).collect());
+        }
+        Ok(rows)
+    }
+
+    fn limit_of(result: Result<Vec<Vec<String>>, ExtractError>) -> (u64, &'static str) {
+        match result {
+            Err(ExtractError::Limit { line, limit, .. }) => (line, limit),
+            other => panic!("expected a limit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rows_within_the_limits_read_as_without_them() {
+        let limits = InputLimits { max_columns: 3, max_cell_bytes: 6, max_record_bytes: 14 };
+        // Quoted cells with delimiters, escaped quotes and line breaks; CRLF; blank lines; a
+        // quote inside an unquoted cell (a plain byte there).
+        let data = "a,b,c\r\n\r\n\"x,y\",\"q\"\"\",z\n\"1\n2\",e\"f,\n";
+        let rows = bounded(data, limits).unwrap();
+        assert_eq!(rows, vec![vec!["a", "b", "c"], vec!["x,y", "q\"", "z"], vec!["1\n2", "e\"f", ""]]);
+    }
+
+    #[test]
+    fn each_limit_names_the_line_its_row_starts_on() {
+        let limits = InputLimits { max_columns: 3, max_cell_bytes: 6, max_record_bytes: 14 };
+        assert_eq!(limit_of(bounded("a,b\nc,d,e,f\n", limits)), (2, "max_columns"));
+        // A row too long to count its cells after parsing: counted while read.
+        let wide = InputLimits { max_columns: 10, max_cell_bytes: 100, max_record_bytes: 1000 };
+        assert_eq!(limit_of(bounded(&format!("h\n{}\n", ",".repeat(500)), wide)), (2, "max_columns"));
+        assert_eq!(bounded(&format!("h\n\"{}\",a\n", ",".repeat(50)), wide).unwrap()[1].len(), 2, "delimiters in quotes are not cells");
+        assert_eq!(limit_of(bounded("a,b\n\"1\n2\n\",x\nabcdefg\n", limits)), (5, "max_cell_bytes"));
+        // A quote never closed: the cell limit, at the row the quote opened in.
+        assert_eq!(limit_of(bounded("a,b\nc,\"d\ne\nf\ng\nh\n", limits)), (2, "max_cell_bytes"));
+        assert_eq!(limit_of(bounded("h\nabcde,abcde,abcde\n", limits)), (2, "max_record_bytes"));
+        // Unquoted cells over the limit, at a row's start, middle and end.
+        for row in ["abcdefg,b", "a,abcdefg,c", "a,b,abcdefg"] {
+            assert_eq!(limit_of(bounded(&format!("h\n{row}\n"), limits)), (2, "max_cell_bytes"), "{row}");
+        }
+        let long = InputLimits { max_cell_bytes: 4, max_record_bytes: 100, ..limits };
+        assert_eq!(limit_of(bounded("h\nab,abcde,c\n", long)), (2, "max_cell_bytes"), "a cell in a stretch longer than a cell may be");
+        assert_eq!(bounded("h\nab,abcd,c\n", long).unwrap()[1], vec!["ab", "abcd", "c"]);
+        // The rows before the one over a limit are read first.
+        let limits = InputLimits { max_record_bytes: 6, ..InputLimits::default() };
+        let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(b"a,b\nc,d\ne,f,g,h\n".to_vec()));
+        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(LineCounter::new(input, Bounds::new(limits, b',')));
+        let mut row = csv::ByteRecord::new();
+        assert!(csv.read_byte_record(&mut row).unwrap() && csv.read_byte_record(&mut row).unwrap());
+        assert_eq!(&row[0], b"c");
+        assert!(csv.read_byte_record(&mut row).is_err());
+    }
+
+    #[test]
+    fn a_file_ending_inside_a_quote_is_an_error_at_its_row() {
+        match bounded("a,b\nc,d\ne,\"f\ng,h\n", InputLimits::default()) {
+            Err(ExtractError::Row { line: 3, message, .. }) => assert!(message.contains("quote opened on line 3 is never closed"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(bounded("a,\"b\"", InputLimits::default()).unwrap(), vec![vec!["a", "b"]], "a closed quote at the very end is fine");
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub fn open_export_at(project: &Project, dir: &std::path::Path) -> Result<Export
             .ok_or_else(|| PlanError::Project(format!("{}: unknown encoding '{label}' for {file}", project.dir.join(CONFIG_FILE).display())))?;
         encodings.push((Some(file.clone()), encoding));
     }
-    Ok(Export::open(dir, ExportOptions { encodings, ..ExportOptions::default() })?)
+    Ok(Export::open(dir, ExportOptions { encodings, limits: *project.config.source.limits.get_ref(), ..ExportOptions::default() })?)
 }
 
 /// What plan learns before it talks to Pipedrive: the export's profile and the label plugin's

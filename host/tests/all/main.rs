@@ -19,5 +19,6 @@ mod plugin_sandbox;
 mod rate_limits;
 mod safety;
 mod safety_token;
+mod safety_export;
 mod support;
 mod vetting;
