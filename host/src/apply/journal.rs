@@ -158,6 +158,23 @@ impl Journal {
         )
     }
 
+    /// Journals a create's answer: the record created, its Pipedrive id and what was sent, in one
+    /// write that does not wait for the disk (`synchronous = NORMAL` for this write only). The
+    /// intent before it did wait: an answer lost to a power cut leaves that intent open, and the
+    /// next run resolves it by the record's marker without sending it again. The next durable
+    /// write (any intent) carries this one to the disk with it.
+    pub fn set_answered(&self, object: ObjectKind, source_id: &str, pipedrive_id: u64, sent: &str) -> Result<(), StateError> {
+        let connection = self.state.connection();
+        connection.pragma_update(None, "synchronous", "NORMAL").map_err(|error| self.state.error(error))?;
+        let written = self.run(
+            "INSERT INTO records (object, source_id, fate, pipedrive_id, detail, run_id, updated_at, sent) VALUES (?1, ?2, 'created', ?3, NULL, ?4, ?5, ?6)
+             ON CONFLICT (object, source_id) DO UPDATE SET fate = 'created', pipedrive_id = ?3, detail = NULL, run_id = ?4, updated_at = ?5, sent = ?6",
+            params![object.as_str(), source_id, pipedrive_id as i64, self.run_id, now_utc(), sent],
+        );
+        connection.pragma_update(None, "synchronous", crate::state::Synchronous::JOURNAL.as_str()).map_err(|error| self.state.error(error))?;
+        written
+    }
+
     /// Remembers what was sent for a created record.
     pub fn set_sent(&self, object: ObjectKind, source_id: &str, sent: &str) -> Result<(), StateError> {
         self.run("UPDATE records SET sent = ?3 WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id, sent])

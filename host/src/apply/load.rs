@@ -153,8 +153,7 @@ pub async fn send_all(
         done += 1;
         match result {
             Ok(id) => {
-                journal.set(object, &source_id, Fate::Created, Some(id), None)?;
-                journal.set_sent(object, &source_id, &sent)?;
+                journal.set_answered(object, &source_id, id, &sent)?;
                 created.insert(source_id, id);
             }
             Err(ClientError::Rejected { status, message, .. }) => {
