@@ -47,6 +47,10 @@ pub struct SourceConfig {
     /// Encodings by file name, where detection gets one wrong (`"companies.csv" = "windows-1250"`).
     #[serde(default)]
     pub encodings: BTreeMap<String, String>,
+    /// The User.com account (`acme` for acme.user.com): part of every record's marker, so that
+    /// two accounts can go into one Pipedrive account. None in projects made before it existed:
+    /// their markers keep the old form.
+    pub account: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +154,9 @@ impl Project {
             (Some(_), None) | (None, Some(_)) => {}
             _ => return Err(invalid(None, "[target] needs exactly one of token_env and token_file".into())),
         }
+        if let Some(account) = &config.source.account {
+            crate::marker::check_account(account.get_ref()).map_err(|message| invalid(Some(account.span()), message))?;
+        }
         let export = dir.join(config.source.export.get_ref());
         if !export.is_dir() {
             return Err(invalid(Some(config.source.export.span()), format!("the export directory {} does not exist", export.display())));
@@ -168,6 +175,11 @@ impl Project {
 
     pub fn export_dir(&self) -> PathBuf {
         self.dir.join(self.config.source.export.get_ref())
+    }
+
+    /// How this project's records are marked in Pipedrive (with its source account, if it has one).
+    pub fn markers(&self) -> crate::marker::Markers {
+        crate::marker::Markers::new(self.config.source.account.as_ref().map(|account| account.get_ref().as_str()))
     }
 
     pub fn reports_dir(&self) -> PathBuf {
@@ -236,6 +248,8 @@ pub struct InitPlugin {
 #[derive(Debug, Clone)]
 pub struct InitOptions {
     pub export: PathBuf,
+    /// The User.com account; None: a slug of the export directory's name.
+    pub account: Option<String>,
     pub pipedrive_url: String,
     pub plan: Plan,
     pub seats: u32,
@@ -253,11 +267,19 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
         return Err(ProjectError::AlreadyAProject { dir: dir.to_path_buf() });
     }
     let export = std::fs::canonicalize(&options.export).map_err(io(&options.export))?;
+    let account = match &options.account {
+        Some(account) => {
+            crate::marker::check_account(account).map_err(|message| ProjectError::Invalid { path: dir.join(CONFIG_FILE), line: None, message })?;
+            account.clone()
+        }
+        None => crate::marker::default_account(&export.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()),
+    };
     std::fs::create_dir_all(dir.join(REPORTS_DIR)).map_err(io(dir))?;
     let mut plugins = options.plugins.clone();
     plugins.sort_by_key(|plugin| plugin.hook);
     let plugins = plugins.iter().map(|plugin| plugin_entry(plugin).map_err(io(&plugin.path))).collect::<Result<Vec<_>, _>>()?;
     let text = CONFIG_TEMPLATE
+        .replace("{account}", &quoted(&account))
         .replace("{export}", &quoted(&export.display().to_string()))
         .replace("{url}", &quoted(&options.pipedrive_url))
         .replace("{plan}", &quoted(options.plan.as_str()))
@@ -318,6 +340,12 @@ const CONFIG_TEMPLATE: &str = "# A crm-migrate project: User.com -> Pipedrive.
 export = {export}
 # Only where encoding detection reads a file wrongly (crm-migrate audit shows what it decided):
 # encodings = { \"companies.csv\" = \"windows-1250\" }
+# The User.com account (\"acme\" for acme.user.com; init proposes the export directory's name).
+# It is part of the marker apply writes on every record (\"acme:12345\" in the \"User.com ID\"
+# field; \"[User.com acme: activity 30000]\" ending a note), so that two User.com accounts can
+# go into one Pipedrive account. Set it before the first apply and keep it: records are found
+# again by it. A project without it (made by an earlier version) keeps the old markers.
+account = {account}
 
 [target]
 # The Pipedrive account: https://COMPANY.pipedrive.com, or a sandbox (crm-migrate sandbox serve).
@@ -367,13 +395,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let export = dir.path().join("export");
         std::fs::create_dir(&export).unwrap();
-        let options = InitOptions { export, pipedrive_url: "http://127.0.0.1:8089".into(), plan: Plan::Lite, seats: 2, plugins: Vec::new() };
+        let options = InitOptions { export, account: None, pipedrive_url: "http://127.0.0.1:8089".into(), plan: Plan::Lite, seats: 2, plugins: Vec::new() };
         let project = init(&dir.path().join("acme"), &options).unwrap();
         assert_eq!((project.plan, project.config.target.seats), (Plan::Lite, 2));
         assert_eq!(project.budget_policy, BudgetPolicy::WaitForReset);
         assert!(project.reports_dir().is_dir());
         let text = std::fs::read_to_string(dir.path().join("acme").join(CONFIG_FILE)).unwrap();
         assert!(text.contains("# The Pipedrive account"), "commented for a person");
+        assert_eq!(project.markers().account(), Some("export"), "the account defaults to the export directory's name");
         let again = init(&dir.path().join("acme"), &options).unwrap_err();
         assert!(matches!(again, ProjectError::AlreadyAProject { .. }), "{again}");
     }
@@ -393,6 +422,7 @@ mod tests {
             (MINIMAL.replace("token_env", "token_variable"), 5, "unknown field `token_variable`"),
             (MINIMAL.replace("\"export\"", "\"missing\""), 2, "does not exist"),
             (MINIMAL.replace("https://acme", "http://acme"), 4, "must be https://"),
+            (MINIMAL.replace("[target]", "account = \"Acme Shop\"\n[target]"), 3, "lower-case letters"),
             (format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:00\"\n"), 10, "sha256"),
             (
                 format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:{0}\"\n[[plugins]]\nhook = \"clean\"\npath = \"b.wasm\"\ndigest = \"sha256:{0}\"\n", "0".repeat(64)),
