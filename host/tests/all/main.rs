@@ -10,6 +10,7 @@ mod conformance;
 mod extract;
 mod faults;
 mod handoff;
+mod markers;
 mod pipedrive_client;
 mod pipedrive_support;
 mod pipeline;
