@@ -268,4 +268,62 @@ fn two_user_com_accounts_in_one_pipedrive_account_resolve_each_to_their_own_reco
         let report = verify_report(project);
         assert_eq!((report["mismatches"].clone(), report["unexpected"].clone()), (json!([]), json!([])), "{account}: the other account's records are not unexpected");
     }
+    // beta reused alpha's fields and created none: rolling it back removes its records only, and
+    // alpha's records (marked, but not beta's) are no residue.
+    sandbox.set_faults(Faults::default());
+    let rollback = in_project(&journals[1].1, &["rollback", "--yes"]);
+    assert!(rollback.status.success() && text(&rollback.stdout).contains("residue: none"), "{}\n{}", text(&rollback.stdout), text(&rollback.stderr));
+    let report = verify_report(&journals[0].1);
+    assert!(report["mismatches"].as_array().unwrap().is_empty() && report["missing"].as_array().unwrap().is_empty(), "alpha is untouched: {report}");
+    assert_eq!(report["objects"]["contact"]["verified"], 481);
+}
+
+/// A Pipedrive stand-in whose `itemSearch/field` is lenient (it answers an "exact" search with
+/// a longer value and another case too): the client must keep only the exact value.
+#[tokio::test]
+async fn find_by_field_keeps_only_records_whose_field_is_exactly_the_value() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let code = "0123456789abcdef0123456789abcdef01234567";
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
+                        line.clear();
+                    }
+                    let path = request_line.split_whitespace().nth(1).unwrap_or("").split('?').next().unwrap_or("").to_owned();
+                    let hits: Vec<Value> = [1, 2, 3, 4].map(|id| json!({"result_score": 1.0, "item": {"id": id, "type": "person"}})).to_vec();
+                    let person = |id: u64, value: &str| json!({"success": true, "data": {"id": id, "name": format!("P{id}"), "custom_fields": {code: value}}});
+                    let (status, body) = match path.as_str() {
+                        "/api/v2/itemSearch/field" => (200, json!({"success": true, "data": hits.clone(), "additional_data": {"next_cursor": null}})),
+                        "/api/v2/persons/1" => (200, person(1, "acme:12")),
+                        "/api/v2/persons/2" => (200, person(2, "ACME:1")),
+                        "/api/v2/persons/3" => (200, person(3, "acme:1")),
+                        _ => (404, json!({"success": false, "error": "not found"})),
+                    };
+                    let body = body.to_string();
+                    let reason = if status == 200 { "OK" } else { "Not Found" };
+                    let answer = format!("HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut config = crm_migrate::pipedrive::ClientConfig::new(url, crm_migrate::pipedrive::ApiToken::new(TOKEN).unwrap(), crm_migrate::pipedrive::Plan::Growth);
+    config.lost_write_settle = Duration::ZERO;
+    let client = crm_migrate::pipedrive::PipedriveClient::new(config, None).unwrap();
+    let found = client.find_by_field(crm_migrate::pipedrive::EntityKind::Person, code, "acme:1").await.unwrap();
+    assert_eq!(found, vec![3], "only the person whose marker is exactly acme:1 (not acme:12, ACME:1, or one that is gone)");
 }
