@@ -135,7 +135,7 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
                 continue;
             };
             let differences = match expected.get(source_id) {
-                Some(Ok(payload)) => compare(payload, record, &names),
+                Some(Ok(payload)) => compare(payload, &in_current_form(object, source_id, record, &targets), &names),
                 Some(Err(reason)) => vec![("(record)".to_owned(), json!(format!("not migrated now: {reason}")), json!("present"))],
                 None => vec![("(record)".to_owned(), json!("not in the export any more"), json!("present"))],
             };
@@ -187,6 +187,28 @@ fn marker_of(object: ObjectKind, record: &Value, targets: &Targets) -> Option<St
     }
     let text = record["note"].as_str().or(record["content"].as_str())?;
     targets.marking.parse_text(object, text)
+}
+
+/// The record with its marker as apply writes it now, when it carries this record's marker in
+/// another form this project reads (the old form, written before the project had an account):
+/// the marker names the record, it is not data to compare.
+fn in_current_form(object: ObjectKind, source_id: &str, record: &Value, targets: &Targets) -> Value {
+    let mut record = record.clone();
+    if marker_of(object, &record, targets).as_deref() != Some(source_id) {
+        return record;
+    }
+    if let Some(entity) = load::marker_entity(object) {
+        if let Some(code) = targets.markers.get(&entity) {
+            record["custom_fields"][code] = json!(targets.marking.field_value(source_id));
+        }
+        return record;
+    }
+    let key = if record["note"].is_string() { "note" } else { "content" };
+    let text = record[key].as_str().unwrap_or_default();
+    if let Some(start) = text.rfind("<p>") {
+        record[key] = json!(format!("{}{}", &text[..start], targets.marking.paragraph(object, source_id)));
+    }
+    record
 }
 
 /// Field key -> its name, for the report.

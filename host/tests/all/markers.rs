@@ -223,6 +223,45 @@ fn a_project_without_an_account_keeps_the_old_markers_resumes_and_is_not_fooled_
     forged_markers_change_nothing(false, 47);
 }
 
+/// A migration begun by an earlier version (old markers, no account) and killed; the account is
+/// set before it resumes: what the old run created or left open is found by its old marker (in
+/// the same exact place only), nothing is created twice, and the rest is marked the new way.
+#[cfg(unix)]
+#[test]
+fn a_migration_begun_with_old_markers_resumes_with_an_account_and_finds_them() {
+    let _machine = crate::support::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let export = hostile_export(dir.path(), "acme-export", "acme-export");
+    let sandbox = lossy_sandbox(61);
+    let project = approved_project(dir.path(), &sandbox, &export, false);
+    let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
+    // An old-form run killed once it is halfway through the activities (SIGKILL, never let finish).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+        .args(["-C", project.to_str().unwrap(), "apply", "--concurrency", "16"])
+        .env("PIPEDRIVE_API_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // About 750 writes come before the activities (the workspace, companies, contacts, deals).
+    while sandbox.stats().writes_applied < 950 {
+        assert!(child.try_wait().unwrap().is_none(), "the old-form run is still going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(project.join("migration.toml"), config.replace("[source]\n", "[source]\naccount = \"acme-export\"\n")).unwrap();
+    apply_with_kills(&project, 1, 61);
+
+    let report = verify_report(&project);
+    let counts = |key: &str| report[key].as_array().map_or(0, Vec::len);
+    // Records found by their old marker keep it: verify reads it as the record's, not as a difference.
+    assert_eq!((counts("mismatches"), counts("missing"), counts("unexpected")), (0, 0, 0), "{}", serde_json::to_string_pretty(&json!({"objects": report["objects"], "mismatches": report["mismatches"].as_array().unwrap().iter().take(3).collect::<Vec<_>>(), "unexpected": report["unexpected"], "missing": report["missing"]})).unwrap());
+    let state = sandbox.state();
+    let live = |collection: &str| state[collection].as_object().unwrap().values().filter(|r| r["is_deleted"] != true && r["active_flag"] != false).count();
+    assert_eq!((live("persons"), live("activities")), (481, 500), "nothing created twice");
+}
+
 #[test]
 fn two_user_com_accounts_in_one_pipedrive_account_resolve_each_to_their_own_records() {
     let _machine = crate::support::heavy();
