@@ -55,13 +55,15 @@ impl Markers {
     }
 
     /// The source id a marker field's value names, when it is one of this project's: this
-    /// account's `ACCOUNT:ID`, or the old bare id (without an account, any value is one).
+    /// account's `ACCOUNT:ID`, or the old bare id. Another account's `OTHER:ID` is not (a project
+    /// without an account reads every other value as a bare id, as it always did).
     pub fn parse_field(&self, value: &str) -> Option<String> {
-        let Some(account) = &self.account else { return (!value.is_empty()).then(|| value.to_owned()) };
-        match value.split_once(':') {
-            Some((prefix, id)) => (prefix == account && !id.is_empty()).then(|| id.to_owned()),
-            None => (!value.is_empty()).then(|| value.to_owned()),
-        }
+        let id = match (&self.account, value.split_once(':')) {
+            (Some(account), Some((prefix, id))) => (prefix == account).then_some(id)?,
+            (None, Some((prefix, id))) if check_account(prefix).is_ok() && !id.is_empty() => return None,
+            (_, _) => value,
+        };
+        (!id.is_empty()).then(|| id.to_owned())
     }
 
     /// The paragraph apply ends an activity's note or a note's content with.
@@ -241,10 +243,12 @@ mod tests {
         assert_eq!(acme.parse_field("12345"), Some("12345".into()), "the old bare id");
         assert_eq!(acme.parse_field("beta:12345"), None, "another account's");
         assert_eq!(acme.parse_field("acme:"), None);
+        assert_eq!(acme.parse_field("Other:1"), None, "with an account, a value with a colon is ours or none");
         assert_eq!(acme.parse_field(""), None);
         let old = Markers::new(None);
         assert_eq!((old.field_value("12345"), old.field_values("12345")), ("12345".to_owned(), vec!["12345".to_owned()]));
         assert_eq!(old.parse_field("12345"), Some("12345".into()));
+        assert_eq!(old.parse_field("acme:12345"), None, "a newer project's, with its account");
     }
 
     #[test]
