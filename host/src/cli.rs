@@ -360,6 +360,10 @@ struct InitArgs {
     /// The User.com export: a directory with one CSV per object
     #[arg(long, value_name = "DIR")]
     export: PathBuf,
+    /// The User.com account (acme for acme.user.com), part of every record's marker in Pipedrive
+    /// [default: the export directory's name, as lower-case letters, digits and hyphens]
+    #[arg(long, value_name = "NAME")]
+    account: Option<String>,
     /// The Pipedrive account's URL (https://COMPANY.pipedrive.com), or a local sandbox's
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8089")]
     pipedrive: String,
@@ -547,6 +551,7 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     }
     let options = project::InitOptions {
         export: args.export.clone(),
+        account: args.account.clone(),
         pipedrive_url: args.pipedrive.clone(),
         plan: args.plan,
         seats: args.seats,
@@ -554,7 +559,7 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     };
     let project = project::init(&args.dir, &options)?;
     println!("created {}", project.dir.join(project::CONFIG_FILE).display());
-    println!("  source  {}", project.export_dir().display());
+    println!("  source  {} (account {})", project.export_dir().display(), project.markers().account().unwrap_or_default());
     println!("  target  {} (plan {}, {} seat(s)); API token from $PIPEDRIVE_API_TOKEN", args.pipedrive, args.plan, args.seats);
     for plugin in &options.plugins {
         println!("  plugin  {} {} ({})", plugin.hook, plugin.name, plugin.digest);

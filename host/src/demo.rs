@@ -71,7 +71,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
     };
     let mut project: Option<Project> = None;
     step("init", &mut || {
-        let options = project::InitOptions { export: export.clone(), pipedrive_url: sandbox.url(), plan: Plan::Premium, seats: 1, plugins: Vec::new() };
+        let options = project::InitOptions { export: export.clone(), account: None, pipedrive_url: sandbox.url(), plan: Plan::Premium, seats: 1, plugins: Vec::new() };
         project = Some(project::init(&args.dir, &options)?);
         Ok(format!("{}", args.dir.join(project::CONFIG_FILE).display()))
     })?;

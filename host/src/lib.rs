@@ -11,6 +11,7 @@
 //! pipedrive  the Pipedrive client: typed calls, pacing to the rate limits, retries, token bill
 //! plan       the export and the target workspace read, mapping.toml proposed, token bill (plan)
 //! mapping    mapping.toml: the model, its text both ways, the checks an edit must pass
+//! marker     the marker on every migrated record: written, read back strictly, unforgeable
 //! approve    a person's approval of the mapping, and the gate apply passes through
 //! apply      the migration: plugins, workspace, records phase by phase, journalled, reconciled
 //! status     where a migration stands: approval, runs, fates per object, tokens left
@@ -29,6 +30,7 @@ pub mod audit;
 pub mod extract;
 pub mod handoff;
 pub mod mapping;
+pub mod marker;
 pub mod pipedrive;
 pub mod plan;
 pub mod pipeline;

@@ -53,6 +53,10 @@ pub struct SourceConfig {
     /// Bounds on one row of the export (`[source.limits]`), checked as it is read.
     #[serde(default = "default_limits")]
     pub limits: Spanned<crate::extract::InputLimits>,
+    /// The User.com account (`acme` for acme.user.com): part of every record's marker, so that
+    /// two accounts can go into one Pipedrive account. None in projects made before it existed:
+    /// their markers keep the old form.
+    pub account: Option<Spanned<String>>,
 }
 
 fn default_limits() -> Spanned<crate::extract::InputLimits> {
@@ -168,6 +172,9 @@ impl Project {
         if limits.max_columns == 0 || limits.max_cell_bytes == 0 || limits.max_record_bytes == 0 {
             return Err(invalid(Some(config.source.limits.span()), "[source.limits]: each limit must be at least 1".into()));
         }
+        if let Some(account) = &config.source.account {
+            crate::marker::check_account(account.get_ref()).map_err(|message| invalid(Some(account.span()), message))?;
+        }
         let export = dir.join(config.source.export.get_ref());
         if !export.is_dir() {
             return Err(invalid(Some(config.source.export.span()), format!("the export directory {} does not exist", export.display())));
@@ -187,6 +194,11 @@ impl Project {
 
     pub fn export_dir(&self) -> PathBuf {
         self.dir.join(self.config.source.export.get_ref())
+    }
+
+    /// How this project's records are marked in Pipedrive (with its source account, if it has one).
+    pub fn markers(&self) -> crate::marker::Markers {
+        crate::marker::Markers::new(self.config.source.account.as_ref().map(|account| account.get_ref().as_str()))
     }
 
     pub fn reports_dir(&self) -> PathBuf {
@@ -275,6 +287,8 @@ pub struct InitPlugin {
 #[derive(Debug, Clone)]
 pub struct InitOptions {
     pub export: PathBuf,
+    /// The User.com account; None: a slug of the export directory's name.
+    pub account: Option<String>,
     pub pipedrive_url: String,
     pub plan: Plan,
     pub seats: u32,
@@ -293,11 +307,19 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
     }
     check_target_url(&options.pipedrive_url, None).map_err(|source| ProjectError::InitUrl { source })?;
     let export = std::fs::canonicalize(&options.export).map_err(io(&options.export))?;
+    let account = match &options.account {
+        Some(account) => {
+            crate::marker::check_account(account).map_err(|message| ProjectError::Invalid { path: dir.join(CONFIG_FILE), line: None, message })?;
+            account.clone()
+        }
+        None => crate::marker::default_account(&export.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()),
+    };
     crate::private_files::create_dir(&dir.join(REPORTS_DIR)).map_err(io(dir))?;
     let mut plugins = options.plugins.clone();
     plugins.sort_by_key(|plugin| plugin.hook);
     let plugins = plugins.iter().map(|plugin| plugin_entry(plugin).map_err(io(&plugin.path))).collect::<Result<Vec<_>, _>>()?;
     let text = CONFIG_TEMPLATE
+        .replace("{account}", &quoted(&account))
         .replace("{export}", &quoted(&export.display().to_string()))
         .replace("{url}", &quoted(&options.pipedrive_url))
         .replace("{plan}", &quoted(options.plan.as_str()))
@@ -358,6 +380,12 @@ const CONFIG_TEMPLATE: &str = "# A crm-migrate project: User.com -> Pipedrive.
 export = {export}
 # Only where encoding detection reads a file wrongly (crm-migrate audit shows what it decided):
 # encodings = { \"companies.csv\" = \"windows-1250\" }
+# The User.com account (\"acme\" for acme.user.com; init proposes the export directory's name).
+# It is part of the marker apply writes on every record (\"acme:12345\" in the \"User.com ID\"
+# field; \"[User.com acme: activity 30000]\" ending a note), so that two User.com accounts can
+# go into one Pipedrive account. Set it before the first apply and keep it: records are found
+# again by it. A project without it (made by an earlier version) keeps the old markers.
+account = {account}
 # Bounds on one row of the export, checked as it is read: a broken or hostile file (a row of
 # 50,000 commas, a quote never closed) ends in an error naming the file, line and limit instead
 # of exhausting memory. Raise one only for an export that really is that wide or long:
@@ -418,13 +446,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let export = dir.path().join("export");
         std::fs::create_dir(&export).unwrap();
-        let options = InitOptions { export, pipedrive_url: "http://127.0.0.1:8089".into(), plan: Plan::Lite, seats: 2, plugins: Vec::new() };
+        let options = InitOptions { export, account: None, pipedrive_url: "http://127.0.0.1:8089".into(), plan: Plan::Lite, seats: 2, plugins: Vec::new() };
         let project = init(&dir.path().join("acme"), &options).unwrap();
         assert_eq!((project.plan, project.config.target.seats), (Plan::Lite, 2));
         assert_eq!(project.budget_policy, BudgetPolicy::WaitForReset);
         assert!(project.reports_dir().is_dir());
         let text = std::fs::read_to_string(dir.path().join("acme").join(CONFIG_FILE)).unwrap();
         assert!(text.contains("# The Pipedrive account"), "commented for a person");
+        assert_eq!(project.markers().account(), Some("export"), "the account defaults to the export directory's name");
         let again = init(&dir.path().join("acme"), &options).unwrap_err();
         assert!(matches!(again, ProjectError::AlreadyAProject { .. }), "{again}");
     }
@@ -466,6 +495,7 @@ mod tests {
             (MINIMAL.replace("https://acme", "http://acme"), 4, "must be https://"),
             (MINIMAL.replace("https://acme.pipedrive.com", "https://crm.example.net"), 4, "allow_host = \"crm.example.net\""),
             (MINIMAL.replace("token_env", "allow_host = \"https://crm.example.net\"\ntoken_env"), 5, "is not a host name"),
+            (MINIMAL.replace("[target]", "account = \"Acme Shop\"\n[target]"), 3, "lower-case letters"),
             (format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:00\"\n"), 10, "sha256"),
             (
                 format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:{0}\"\n[[plugins]]\nhook = \"clean\"\npath = \"b.wasm\"\ndigest = \"sha256:{0}\"\n", "0".repeat(64)),

@@ -177,7 +177,7 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
             )
         })
         .collect();
-    let still_there = record_residue(&client, sample_only, &deleted_ids, &journal).await?;
+    let still_there = record_residue(&client, sample_only, &deleted_ids, &journal, &project.markers()).await?;
     residue.extend(still_there.into_iter().filter(|line| !kept_ids.iter().any(|(object, id)| line.starts_with(&format!("{object} (Pipedrive id {id})")))));
     outcome.residue = residue;
     if !sample_only && kept.is_empty() {
@@ -189,9 +189,10 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
     Ok(outcome)
 }
 
-/// What apply created that a listing still shows. After a full rollback: any record carrying a
-/// User.com marker; after a sample rollback: any record the rollback deleted.
-async fn record_residue(client: &PipedriveClient, sample_only: bool, deleted: &[(ObjectKind, u64)], journal: &Journal) -> Result<Vec<String>, ApplyError> {
+/// What apply created that a listing still shows. After a full rollback: any record carrying
+/// this project's marker (another account's records in the same Pipedrive account are not
+/// ours); after a sample rollback: any record the rollback deleted.
+async fn record_residue(client: &PipedriveClient, sample_only: bool, deleted: &[(ObjectKind, u64)], journal: &Journal, marking: &crate::marker::Markers) -> Result<Vec<String>, ApplyError> {
     let mut residue = Vec::new();
     let markers: BTreeMap<String, String> = journal
         .created_workspace_objects()?
@@ -206,7 +207,9 @@ async fn record_residue(client: &PipedriveClient, sample_only: bool, deleted: &[
             residue.push(format!("{object} (Pipedrive id {id}) is still there"));
         }
     };
-    let marked = |entity: &str, fields: &crate::pipedrive::CustomFieldsRead| markers.get(entity).is_some_and(|code| fields.get(code).is_some_and(|value| !value.is_null()));
+    let marked = |entity: &str, fields: &crate::pipedrive::CustomFieldsRead| {
+        markers.get(entity).is_some_and(|code| fields.get(code).and_then(|value| value.as_str()).and_then(|value| marking.parse_field(value)).is_some())
+    };
     for organization in client.organizations().await?.into_iter().filter(|o| !o.is_deleted) {
         check(ObjectKind::Company, organization.id, marked("organization", &organization.custom_fields));
     }
@@ -218,11 +221,11 @@ async fn record_residue(client: &PipedriveClient, sample_only: bool, deleted: &[
     }
     for activity in client.activities().await?.into_iter().filter(|a| !a.is_deleted) {
         let note = activity.note.unwrap_or_default();
-        let object = if note.contains("[User.com event ") { ObjectKind::Event } else { ObjectKind::Activity };
-        check(object, activity.id, note.contains("[User.com activity ") || note.contains("[User.com event "));
+        let object = if marking.parse_text(ObjectKind::Event, &note).is_some() { ObjectKind::Event } else { ObjectKind::Activity };
+        check(object, activity.id, marking.parse_text(object, &note).is_some());
     }
     for note in client.notes(None).await?.into_iter().filter(|n| n.active_flag) {
-        check(ObjectKind::Conversation, note.id, note.content.contains("[User.com conversation "));
+        check(ObjectKind::Conversation, note.id, marking.parse_text(ObjectKind::Conversation, &note.content).is_some());
     }
     Ok(residue)
 }

@@ -19,7 +19,7 @@ use crate::apply::workspace::{self, Targets};
 use crate::apply::{self, ApplyError, Prepared};
 use crate::audit::report::thousands;
 use crate::mapping::{Destination, Landing, Mapping, NewFieldType};
-use crate::pipedrive::{EntityKind, PipedriveClient};
+use crate::pipedrive::PipedriveClient;
 use crate::project::Project;
 use crate::readback::{Listings, differences, field_names};
 use crate::record::ObjectKind;
@@ -93,7 +93,7 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
     let journal = Journal::read(State::open(&project.dir)?);
     let (mapping, source, needs) = prepared.into_parts();
     let (mapping, source) = (&mapping, &source);
-    let targets = workspace::ensure(client, project.config.target.url.get_ref(), mapping, needs, &journal, false).await?;
+    let targets = Targets { marking: project.markers(), ..workspace::ensure(client, project.config.target.url.get_ref(), mapping, needs, &journal, false).await? };
     let mut links = Links { survivors: source.survivors.clone(), contacts: apply::contact_emails(source), ..Links::default() };
     for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
         let created = created_ids(&journal, object)?;
@@ -127,7 +127,7 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
                 continue;
             };
             let differences = match expected.get(source_id) {
-                Some(Ok(payload)) => differences(object, &load::payload_json(payload), record, &names),
+                Some(Ok(payload)) => differences(object, &load::payload_json(payload), &in_current_form(object, source_id, record, &targets), &names),
                 Some(Err(reason)) => vec![("(record)".to_owned(), json!(format!("not migrated now: {reason}")), json!("present"))],
                 None => vec![("(record)".to_owned(), json!("not in the export any more"), json!("present"))],
             };
@@ -165,22 +165,38 @@ fn created_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<String, 
     Ok(journal.entries(object)?.into_iter().filter(|(_, entry)| entry.fate == Fate::Created).filter_map(|(id, entry)| Some((id, entry.pipedrive_id?))).collect())
 }
 
-/// The User.com id a record carries: its marker field, or the marker line in its text.
+/// The User.com id a record carries as this project writes it: its marker field's exact value
+/// (this account's, or the old bare id), or the last paragraph of its text (see `crate::marker`).
+/// Another account's records and marker-like text anywhere else are not markers.
 fn marker_of(object: ObjectKind, record: &Value, targets: &Targets) -> Option<String> {
-    let entity = match object {
-        ObjectKind::Company => Some(EntityKind::Organization),
-        ObjectKind::Contact => Some(EntityKind::Person),
-        ObjectKind::Deal => Some(EntityKind::Deal),
-        _ => None,
-    };
-    if let Some(entity) = entity {
+    if let Some(entity) = load::marker_entity(object) {
         let code = targets.markers.get(&entity)?;
-        return record["custom_fields"][code].as_str().map(str::to_owned);
+        return targets.marking.parse_field(record["custom_fields"][code].as_str()?);
     }
     let text = record["note"].as_str().or(record["content"].as_str())?;
-    let prefix = format!("[User.com {} ", object.as_str());
-    let start = text.find(&prefix)? + prefix.len();
-    Some(text[start..].split(']').next()?.to_owned())
+    targets.marking.parse_text(object, text)
+}
+
+/// The record with its marker as apply writes it now, when it carries this record's marker in
+/// another form this project reads (the old form, written before the project had an account):
+/// the marker names the record, it is not data to compare.
+fn in_current_form(object: ObjectKind, source_id: &str, record: &Value, targets: &Targets) -> Value {
+    let mut record = record.clone();
+    if marker_of(object, &record, targets).as_deref() != Some(source_id) {
+        return record;
+    }
+    if let Some(entity) = load::marker_entity(object) {
+        if let Some(code) = targets.markers.get(&entity) {
+            record["custom_fields"][code] = json!(targets.marking.field_value(source_id));
+        }
+        return record;
+    }
+    let key = if record["note"].is_string() { "note" } else { "content" };
+    let text = record[key].as_str().unwrap_or_default();
+    if let Some(start) = text.rfind("<p>") {
+        record[key] = json!(format!("{}{}", &text[..start], targets.marking.paragraph(object, source_id)));
+    }
+    record
 }
 
 fn objects_compatibility(mapping: &Mapping) -> Vec<Compatibility> {

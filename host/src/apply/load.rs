@@ -13,7 +13,6 @@ use crate::pipedrive::{ClientError, EntityKind, Marker, NewActivity, NewDeal, Ne
 use crate::record::ObjectKind;
 
 use super::journal::{Fate, Journal};
-use super::payload::marker_text;
 use super::workspace::Targets;
 use super::{ApplyError, ProgressEvent, Reporter};
 
@@ -141,7 +140,7 @@ pub async fn send_all(
             let Some(job) = queue.next() else { break };
             journal.set(object, &job.source_id, Fate::Intent, None, None)?;
             let client = client.clone();
-            let marker = marker_code.as_ref().map(|field_code| Marker { field_code: field_code.clone(), value: job.source_id.clone() });
+            let marker = marker_code.as_ref().map(|field_code| Marker { field_code: field_code.clone(), value: targets.marking.field_value(&job.source_id) });
             let sent = payload_json(&job.payload).to_string();
             in_flight.spawn(async move {
                 let result = send(&client, &job.payload, marker.as_ref()).await;
@@ -176,9 +175,11 @@ pub async fn send_all(
     }
 }
 
-/// Looks for records whose create may have been applied: by their marker field (organizations,
-/// persons, deals: one search each) or by the marker text in their note (activities, events,
-/// conversations: one listing of all activities or notes). Returns those found.
+/// Looks for records whose create may have been applied: by their marker field's exact value
+/// (organizations, persons, deals: one search each, this account's form first, then the old
+/// bare id) or by the marker ending their text (activities, events, conversations: one listing
+/// of all activities or notes). Marker-like text anywhere else, and other accounts' markers, do
+/// not count (see `crate::marker`). Returns those found.
 pub async fn resolve(client: &PipedriveClient, object: ObjectKind, targets: &Targets, source_ids: &[String]) -> Result<HashMap<String, u64>, ClientError> {
     let mut found = HashMap::new();
     if source_ids.is_empty() {
@@ -187,9 +188,11 @@ pub async fn resolve(client: &PipedriveClient, object: ObjectKind, targets: &Tar
     if let Some(entity) = marker_entity(object) {
         let Some(field_code) = targets.markers.get(&entity) else { return Ok(found) };
         for source_id in source_ids {
-            let ids = client.find_by_field(entity, field_code, source_id).await?;
-            if let Some(id) = ids.into_iter().min() {
-                found.insert(source_id.clone(), id);
+            for value in targets.marking.field_values(source_id) {
+                if let Some(id) = client.find_by_field(entity, field_code, &value).await?.into_iter().min() {
+                    found.insert(source_id.clone(), id);
+                    break;
+                }
             }
         }
         return Ok(found);
@@ -198,11 +201,11 @@ pub async fn resolve(client: &PipedriveClient, object: ObjectKind, targets: &Tar
         ObjectKind::Conversation => client.notes(None).await?.into_iter().map(|note| (note.id, note.content)).collect(),
         _ => client.activities().await?.into_iter().map(|activity| (activity.id, activity.note.unwrap_or_default())).collect(),
     };
-    for source_id in source_ids {
-        let marker = marker_text(object, source_id);
-        if let Some((id, _)) = texts.iter().filter(|(_, text)| text.contains(&marker)).min_by_key(|(id, _)| *id) {
-            found.insert(source_id.clone(), *id);
-        }
+    let wanted: std::collections::HashSet<&String> = source_ids.iter().collect();
+    for (id, text) in texts {
+        let Some(source_id) = targets.marking.parse_text(object, &text).filter(|source_id| wanted.contains(source_id)) else { continue };
+        let lowest = found.entry(source_id).or_insert(id);
+        *lowest = (*lowest).min(id);
     }
     Ok(found)
 }

@@ -255,7 +255,7 @@ pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveC
         settle_plugin_fates(&journal, &source)?;
         reporter.report(ProgressEvent::PhaseStarted { phase: "workspace", records: 0 });
         let tokens_before = client.bill().tokens();
-        let targets = workspace::ensure(&client, project.config.target.url.get_ref(), &mapping, needs, &journal, true).await?;
+        let targets = workspace::Targets { marking: project.markers(), ..workspace::ensure(&client, project.config.target.url.get_ref(), &mapping, needs, &journal, true).await? };
         let workspace_phase = PhaseOutcome { phase: "workspace", reconciliation: Vec::new(), tokens: client.bill().tokens() - tokens_before, seconds: started.elapsed().as_secs_f64() };
         reporter.report(ProgressEvent::PhaseDone { phase: "workspace", reconciliation: Vec::new(), tokens: workspace_phase.tokens, seconds: workspace_phase.seconds });
         outcome.phases.push(workspace_phase);

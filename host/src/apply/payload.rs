@@ -81,13 +81,9 @@ fn utc_parts(value: &Value) -> Option<(String, Option<String>)> {
     }
 }
 
+/// Text from User.com as HTML, marker-like text neutralized (see `crate::marker`).
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\n', "<br>")
-}
-
-/// The text an activity's or a note's content carries to be found again after a lost answer.
-pub fn marker_text(object: ObjectKind, source_id: &str) -> String {
-    format!("[User.com {} {source_id}]", object.as_str())
+    crate::marker::escape_html(text)
 }
 
 /// What a record's mapped attributes give: built-in fields by code (several for a shared one),
@@ -192,7 +188,7 @@ pub fn custom_values(target: &CustomTarget, value: &Value) -> Result<Vec<(String
 
 fn with_marker(mut custom: CustomValues, targets: &Targets, entity: EntityKind, source_id: &str) -> CustomValues {
     if let Some(code) = targets.markers.get(&entity) {
-        custom.insert(code.clone(), CustomValue::Text(source_id.to_owned()));
+        custom.insert(code.clone(), CustomValue::Text(targets.marking.field_value(source_id)));
     }
     custom
 }
@@ -343,7 +339,8 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
             note.push(format!("<p>{}: {}</p>", escape(&entry.attribute), escape(&text)));
         }
     }
-    note.push(format!("<p>{}</p>", marker_text(record.kind, &record.source_id)));
+    // Last, after everything copied from User.com: the only place a marker is read from.
+    note.push(targets.marking.paragraph(record.kind, &record.source_id));
     let due = mapped.get("due_date").and_then(|value| utc_parts(value));
     let duration = match mapped.get("duration") {
         Some(Value::Number(minutes)) if *minutes > 0.0 => Some(format!("{:02}:{:02}", (*minutes as u64) / 60, (*minutes as u64) % 60)),
@@ -418,7 +415,7 @@ pub fn note(conversation: &str, messages: &[&Record], mapping: &Mapping, targets
         channel.map(|channel| format!(" ({})", escape(&channel))).unwrap_or_default()
     );
     Ok(NewNote {
-        content: format!("{header}{}<p>{}</p>", lines.join(""), marker_text(ObjectKind::Conversation, conversation)),
+        content: format!("{header}{}{}", lines.join(""), targets.marking.paragraph(ObjectKind::Conversation, conversation)),
         person_id: Some(person_id),
         org_id: None,
         deal_id: None,

@@ -54,6 +54,8 @@ pub struct Targets {
     pub owners: HashMap<String, u64>,
     /// Marker field key per entity.
     pub markers: HashMap<EntityKind, String>,
+    /// How records are marked (the project's source account); set from the project by the caller.
+    pub marking: crate::marker::Markers,
     pub fields: HashMap<(ObjectKind, String), CustomTarget>,
     /// User.com pipeline id -> Pipedrive pipeline id.
     pub pipelines: HashMap<String, u64>,

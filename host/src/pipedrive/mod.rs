@@ -271,6 +271,9 @@ impl PipedriveClient {
     }
 
     /// The ids of records whose custom field `field_code` is exactly `value` (case-sensitive).
+    /// Pipedrive is asked for an exact match, and each hit is then read (1 token, against the
+    /// search's 20) and kept only if its field holds exactly `value`: a marker must never match a
+    /// record because a search was lenient (a prefix, another case, spaces).
     pub async fn find_by_field(&self, kind: EntityKind, field_code: &str, value: &str) -> Result<Vec<u64>, ClientError> {
         let entity_type = kind.search_type().ok_or_else(|| ClientError::UnknownOperation {
             method: "GET".into(),
@@ -286,7 +289,24 @@ impl PipedriveClient {
         let body = self.transport.call(Method::GET, "/api/v2/itemSearch/field", &query, &Payload::Empty).await?;
         let hits = body.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
         // The spec's schema wraps hits as {result_score, item}; its example has them bare.
-        Ok(hits.iter().filter_map(|hit| hit.get("item").unwrap_or(hit).get("id")?.as_u64()).collect())
+        let mut ids: Vec<u64> = hits.iter().filter_map(|hit| hit.get("item").unwrap_or(hit).get("id")?.as_u64()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut exact = Vec::new();
+        for id in ids {
+            let record: Value = match self.get_data(&format!("/api/v2/{}/{id}", kind.collection()), &[]).await {
+                Ok(record) => record,
+                Err(ClientError::NotFound { .. }) => continue,
+                Err(error) => return Err(error),
+            };
+            let field = &record["custom_fields"][field_code];
+            // A text field's value, or (some field types) an object holding it.
+            let held = field.as_str().or_else(|| field.get("value").and_then(Value::as_str));
+            if held == Some(value) && record["is_deleted"] != Value::Bool(true) {
+                exact.push(id);
+            }
+        }
+        Ok(exact)
     }
 
     // ----- notes and files (v1 only) -----

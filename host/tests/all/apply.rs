@@ -82,9 +82,13 @@ fn utc(record: &Record, field: &str) -> Option<String> {
     }
 }
 
-/// The account as a person compares it: records keyed by their User.com marker, links by the
-/// linked record's marker, users by email, fields by name, options and labels by label; no ids
-/// and no write times. A marker seen twice is a duplicate and gets a key of its own.
+/// The sample project's source account (`init`'s default: the export directory's name), as it
+/// starts a marker field's value.
+const ACCOUNT: &str = "usercom-export:";
+
+/// The account as a person compares it: records keyed by their User.com marker (without the
+/// source account), links by the linked record's marker, users by email, fields by name, options
+/// and labels by label; no ids and no write times. A marker seen twice is a duplicate and gets a key of its own.
 pub(crate) fn canonical(state: &Value) -> BTreeMap<String, Value> {
     let fields = state["fields"].as_array().unwrap();
     let field = |entity: &str, code: &str| fields.iter().find(|f| f["entity"] == entity && f["code"] == code && f["is_deleted"] == false);
@@ -121,7 +125,8 @@ pub(crate) fn canonical(state: &Value) -> BTreeMap<String, Value> {
     let live = |collection: &str| state[collection].as_object().unwrap().values().filter(|record| record["is_deleted"] != true && record["active_flag"] != false).cloned().collect::<Vec<_>>();
     let marker_of = |entity: &str, collection: &str, id: &Value| -> Value {
         let Some(code) = marker_code(entity) else { return Value::Null };
-        state[collection].get(id.to_string()).map(|record| record["custom_fields"][&code].clone()).unwrap_or(Value::Null)
+        let marker = state[collection].get(id.to_string()).map(|record| record["custom_fields"][&code].clone()).unwrap_or(Value::Null);
+        marker.as_str().and_then(|marker| marker.strip_prefix(ACCOUNT)).map_or(marker.clone(), |id| json!(id))
     };
     let name_of = |collection: &str, id: &Value| state[collection].get(id.to_string()).map(|record| record["name"].clone()).unwrap_or(Value::Null);
     let mut out = BTreeMap::new();
@@ -152,10 +157,13 @@ pub(crate) fn canonical(state: &Value) -> BTreeMap<String, Value> {
                 }),
             };
             value.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-            insert(format!("{entity} {}", record["custom_fields"][&code].as_str().unwrap_or("(no marker)")), value);
+            let marker = record["custom_fields"][&code].as_str().unwrap_or("(no marker)");
+            insert(format!("{entity} {}", marker.strip_prefix(ACCOUNT).unwrap_or(marker)), value);
         }
     }
-    let marker_in = |text: &str| text.rfind("[User.com ").map(|start| text[start..].split(']').next().unwrap().trim_start_matches('[').to_owned()).unwrap_or_else(|| "(no marker)".into());
+    let marker_in = |text: &str| {
+        text.rfind("[User.com ").map(|start| text[start..].split(']').next().unwrap().trim_start_matches('[').replacen(" usercom-export: ", " ", 1)).unwrap_or_else(|| "(no marker)".into())
+    };
     for record in live("activities") {
         let participants: Vec<Value> = record["participants"].as_array().into_iter().flatten().map(|p| marker_of("person", "persons", &p["person_id"])).collect();
         insert(
@@ -229,7 +237,7 @@ fn a_full_apply_lands_every_record_as_the_source_says_and_reconciles() {
         assert_eq!(person["add_time"], json!(utc(contact, "created_at")));
         let custom = &person["custom"];
         assert_eq!(custom["City"], json!(text_of(contact, "city")));
-        assert_eq!(custom["User.com ID"], json!(contact.source_id));
+        assert_eq!(custom["User.com ID"], json!(format!("{ACCOUNT}{}", contact.source_id)), "the marker names the source account");
         if let Some(SourceValue::Number(score)) = contact.get("score") {
             assert_eq!(custom["Score"].as_f64(), Some(*score), "the existing Score field");
         }
@@ -560,10 +568,13 @@ fn when_the_daily_budget_runs_out_with_the_stop_policy_apply_stops_cleanly_and_r
     assert_eq!(count(&state, "person "), source[&ObjectKind::Contact].iter().filter(|(_, bad)| !bad).count());
 }
 
-/// Pipedrive ids by User.com marker, from the sandbox's state.
+/// Pipedrive ids by User.com id (the marker without the project's account), from the sandbox's state.
 pub(crate) fn by_marker(state: &Value, entity: &str, collection: &str) -> BTreeMap<String, u64> {
     let code = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == entity && f["name"] == "User.com ID").unwrap()["code"].as_str().unwrap().to_owned();
-    state[collection].as_object().unwrap().values().filter_map(|record| Some((record["custom_fields"][&code].as_str()?.to_owned(), record["id"].as_u64()?))).collect()
+    state[collection].as_object().unwrap().values().filter_map(|record| {
+        let marker = record["custom_fields"][&code].as_str()?;
+        Some((marker.strip_prefix(ACCOUNT).unwrap_or(marker).to_owned(), record["id"].as_u64()?))
+    }).collect()
 }
 
 #[test]

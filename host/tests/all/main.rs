@@ -11,6 +11,7 @@ mod csv_injection;
 mod extract;
 mod faults;
 mod handoff;
+mod markers;
 mod pipedrive_client;
 mod pipedrive_support;
 mod pipeline;

@@ -47,3 +47,17 @@ async fn person_search_by_email_is_exact_and_case_insensitive() {
     assert_eq!(partial["items"].as_array().unwrap().len(), 2);
     assert_eq!(sandbox.call("GET", "/api/v2/persons/search?term=a", None).await.status, 400, "two characters at least");
 }
+
+#[tokio::test]
+async fn item_search_by_field_exact_is_the_whole_value_and_nothing_else() {
+    // How a migration tells two User.com accounts apart in one Pipedrive account: `acme:1` must
+    // not find `acme:12`, `beta:1`, `ACME:1` or `acme:1 ` (the spec: exact, case-sensitive).
+    let sandbox = Sandbox::fast();
+    let marker = sandbox.ok("POST", "/api/v2/personFields", Some(json!({"field_name": "User.com ID", "field_type": "varchar"}))).await;
+    let code = marker["field_code"].as_str().unwrap().to_owned();
+    for value in ["acme:12", "beta:1", "ACME:1", "acme:1 ", "1", "acme:1"] {
+        sandbox.ok("POST", "/api/v2/persons", Some(json!({"name": value, "custom_fields": {&code: value}}))).await;
+    }
+    let exact = sandbox.ok("GET", &format!("/api/v2/itemSearch/field?term=acme%3A1&entity_type=person&field={code}&match=exact"), None).await;
+    assert_eq!(exact.as_array().unwrap().iter().map(|hit| hit["name"].clone()).collect::<Vec<_>>(), vec![json!("acme:1")], "{exact}");
+}
