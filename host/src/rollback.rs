@@ -322,7 +322,7 @@ pub struct UndoOutcome {
 /// Why a run cannot be undone.
 fn undoable(journal: &Journal, run_id: i64) -> Result<(), ApplyError> {
     let runs = journal.runs()?;
-    let refuse = |reason: String| Err(ApplyError::Workspace(reason));
+    let refuse = |reason: String| Err(ApplyError::UndoRefused(reason));
     let Some(run) = runs.iter().find(|run| run.id == run_id) else { return refuse(format!("there is no run {run_id} (crm-migrate status lists the runs)")) };
     if run.kind != "delta" {
         return refuse(format!("run {run_id} is a {} run; --run undoes one delta (a whole migration is undone by rollback without --run)", run.kind));
@@ -347,7 +347,7 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
     undoable(&reader, run_id)?;
     // Both are UTC ISO 8601 to the second: they order as text.
     if let Some(purged_at) = purged_at.filter(|purged_at| reader.runs().ok().into_iter().flatten().any(|run| run.id == run_id && run.started_at.as_str() <= purged_at.as_str())) {
-        return Err(ApplyError::Workspace(format!(
+        return Err(ApplyError::UndoRefused(format!(
             "the journal's values were purged at {purged_at} (crm-migrate purge), after run {run_id}: what it changed and deleted is no longer known, so it cannot be undone"
         )));
     }
@@ -411,7 +411,7 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
     deletions.sort_by_key(|deletion| ORDER.iter().rev().position(|object| *object == deletion.object));
     for deletion in deletions {
         let Some(sent) = deletion.sent.as_deref().map(|sent| serde_json::from_str::<serde_json::Value>(sent)) else {
-            return Err(ApplyError::Workspace(format!(
+            return Err(ApplyError::UndoRefused(format!(
                 "{} {} was deleted by run {run_id}, but what was sent for it is not journalled (purged?): it cannot be created again",
                 deletion.object, deletion.source_id
             )));

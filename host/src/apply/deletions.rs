@@ -143,10 +143,7 @@ pub async fn run(client: &PipedriveClient, journal: &Journal, gone: &[Gone], del
                 continue;
             }
         }
-        match delete_record(client, *object, *pipedrive_id).await {
-            Ok(()) => {}
-            Err(error) => return Err(error.into()),
-        }
+        delete_record(client, *object, *pipedrive_id).await?;
         journal.record_deletion(*object, source_id, *pipedrive_id, sent.as_deref())?;
         deleted += 1;
         let how = if listed.is_some() { "deleted in Pipedrive" } else { "already gone from Pipedrive" };

@@ -58,6 +58,8 @@ pub enum ApplyError {
     Workspace(String),
     #[error("nothing was written to Pipedrive: the deletions are refused:\n{}", .0.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n"))]
     DeletionsRefused(Vec<String>),
+    #[error("{0}")]
+    UndoRefused(String),
     #[error(
         "the {phase} phase does not reconcile: {in_scope} source records, but {} accounted for ({} created, {} merged, {} quarantined, {} excluded, {} unresolved); \
          run apply again to resolve the unresolved ones. Not accounted for: {}",
