@@ -603,7 +603,7 @@ fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<Exit
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{}", report::summary(&audit, &paths));
+        print!("{}", escape_lines(&report::summary(&audit, &paths)));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -619,7 +619,7 @@ fn plan(project_dir: &std::path::Path, args: &PlanArgs) -> anyhow::Result<ExitCo
     if args.json {
         println!("{}", serde_json::to_string_pretty(&crm_migrate::plan::report::to_json(&result))?);
     } else {
-        print!("{}", crm_migrate::plan::report::summary(&result, project.budget_policy, &reports));
+        print!("{}", escape_lines(&crm_migrate::plan::report::summary(&result, project.budget_policy, &reports)));
     }
     Ok(if result.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_MAPPING_INVALID) })
 }
