@@ -635,7 +635,7 @@ fn read_progress() -> impl FnMut(&str, u64, bool) {
         }
         let rate = records as f64 / started.elapsed().as_secs_f64().max(1e-3);
         let state = if done { "read" } else { "reading" };
-        eprintln!("  {state} {file}: {} records ({} a second)", report::thousands(records), report::thousands(rate as u64));
+        eprintln!("  {state} {}: {} records ({} a second)", escape(file), report::thousands(records), report::thousands(rate as u64));
     }
 }
 
@@ -864,13 +864,14 @@ fn verify(project_dir: &std::path::Path, args: &VerifyArgs) -> anyhow::Result<Ex
             );
         }
         for mismatch in verification.mismatches.iter().take(20) {
-            println!("  {} {}: {}: expected {}, found {}", mismatch.object, mismatch.source_id, mismatch.field, mismatch.expected, mismatch.actual);
+            let line = format!("{} {}: {}: expected {}, found {}", mismatch.object, mismatch.source_id, mismatch.field, mismatch.expected, mismatch.actual);
+            println!("  {}", escape(&line));
         }
         if verification.mismatches.len() > 20 {
             println!("  ... {} more mismatches in the report", verification.mismatches.len() - 20);
         }
         for missing in &verification.missing {
-            println!("  missing: {} {} (was Pipedrive id {})", missing.object, missing.source_id, missing.pipedrive_id);
+            println!("  missing: {} {} (was Pipedrive id {})", missing.object, escape(&missing.source_id), missing.pipedrive_id);
         }
         for unexpected in &verification.unexpected {
             println!("  unexpected: {} marked {} (Pipedrive id {})", unexpected.object, unexpected.marker, unexpected.pipedrive_id);
@@ -1148,8 +1149,7 @@ fn run_records(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode
     let lines: std::collections::HashMap<String, u64> =
         input.records.iter().map(|record| record.source_id.clone()).zip(input.lines.iter().copied()).collect();
     let total = input.records.len();
-    let input_fields: std::collections::BTreeSet<(ObjectKind, String)> =
-        input.records.iter().flat_map(|record| record.fields.iter().map(|(name, _)| (record.kind, name.clone()))).collect();
+    let input_fields = pipeline::fields_of(&input.records);
     let started = std::time::Instant::now();
     let mut ids = BatchIds::default();
     let output = match hook {
@@ -1160,7 +1160,7 @@ fn run_records(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode
     let counts = output.counts();
     anyhow::ensure!(counts.total() == total, "internal error: {} fates for {total} records", counts.total());
 
-    let new_fields = new_fields(&output, &input_fields);
+    let new_fields = pipeline::new_fields(&output, &input_fields);
     if args.json {
         print_stage_json(args, plugin, &output, &lines, &new_fields)?;
     } else {
@@ -1170,25 +1170,6 @@ fn run_records(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode
         }
     }
     Ok(if output.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_BATCHES_FAILED) })
-}
-
-/// Fields the plugin set that no record of the input had, with how many records it set each
-/// on: a plugin adds a field only in plain sight.
-fn new_fields(
-    output: &StageOutput,
-    input_fields: &std::collections::BTreeSet<(ObjectKind, String)>,
-) -> std::collections::BTreeMap<(ObjectKind, String), u64> {
-    let mut new = std::collections::BTreeMap::new();
-    for entry in &output.fates {
-        let Fate::Kept { changes } = &entry.fate else { continue };
-        for change in changes {
-            let key = (entry.kind, change.field.clone());
-            if !input_fields.contains(&key) {
-                *new.entry(key).or_insert(0) += 1;
-            }
-        }
-    }
-    new
 }
 
 fn print_stage_text(

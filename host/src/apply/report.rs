@@ -90,6 +90,12 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
             let _ = writeln!(text, "- {}", crate::untrusted::markdown(note));
         }
     }
+    if !source.new_fields.is_empty() {
+        let _ = writeln!(text, "\n## Fields a plugin set that the export does not have (no mapping entry: not migrated)\n");
+        for ((object, field), (plugin, records)) in &source.new_fields {
+            let _ = writeln!(text, "- {object}.{}: set by {} on {} records", crate::untrusted::markdown(field), crate::untrusted::markdown(plugin), thousands(*records));
+        }
+    }
     if !source.plugin_failures.is_empty() {
         let _ = writeln!(text, "\n## Plugin batches that failed (their records are quarantined)\n");
         for failure in &source.plugin_failures {

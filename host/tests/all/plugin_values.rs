@@ -225,3 +225,20 @@ fn plugin_label_names_reach_plan_md_escaped() {
     assert!(!plan.contains("<script>"), "plan.md holds <script> raw");
     assert!(plan.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the plugin's label is there, escaped:\n{plan}");
 }
+
+#[test]
+fn apply_lists_the_fields_a_plugin_set_that_the_export_does_not_have() {
+    let _heavy = crate::support::heavy();
+    let sandbox = crate::apply::fast(SandboxConfig::default());
+    let (_dir, project) = project(&sandbox, "premium");
+    add_plugin(&project, "clean", "hostile_values"); // sets `when` on every record without `attack`
+    assert!(in_project(&project, &["plan"]).status.success());
+    assert!(in_project(&project, &["approve", "--yes"]).status.success());
+    crate::apply::apply(&project, &["--sample", "5"]);
+    let reconciliation = std::fs::read_to_string(project.join("reports/reconciliation.md")).unwrap();
+    assert!(
+        reconciliation.contains("## Fields a plugin set that the export does not have (no mapping entry: not migrated)")
+            && reconciliation.contains("- contact.when: set by hostile-values 0.1.0 on 5 records"),
+        "{reconciliation}"
+    );
+}
