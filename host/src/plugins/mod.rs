@@ -6,8 +6,10 @@
 //!
 //! ```text
 //! PluginHost::open(path, pinned digest)  -> PluginComponent   compiled (or cached), checked, described
-//! PluginComponent::configure(config)     -> LoadedPlugin      the customer's options accepted
-//! LoadedPlugin::{clean, match_keys, merge, label}(batch)      fresh store + instance per call
+//!                                                             (name, version, option keys in grammar)
+//! PluginComponent::configure_for(hook, config) -> LoadedPlugin  a declared hook, the customer's options accepted
+//! LoadedPlugin::{clean, match_keys, merge, label}(batch)      fresh store + instance per call; every
+//!                                                             value of the answer checked (types.rs)
 //! ```
 
 mod cache;
