@@ -98,6 +98,22 @@ fn a_field_the_input_does_not_have_is_listed_as_a_new_field() {
 }
 
 #[test]
+fn merge_changes_are_checked_like_clean_changes() {
+    let host = host();
+    let plugin = load(&host, "hostile_values", &[]);
+    let mut records: Vec<Record> = vec![contact("a", &[]), contact("b", &[("attack", "merge-offset")])];
+    let error = plugin.merge(4, &records.iter().collect::<Vec<_>>(), &[vec![0, 1]]).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with("plugin hostile-values 0.1.0, hook dedup, batch 4: returned an invalid answer: record 0 (source id \"a\"): merge change 0: field \"when\": datetime offset -32768 minutes"),
+        "{message}"
+    );
+    records[1] = contact("b", &[]);
+    let merged = plugin.merge(5, &records.iter().collect::<Vec<_>>(), &[vec![0, 1]]).expect("an offset of +01:00 passes");
+    assert_eq!(merged.output[0].changes[0].value.to_string(), "1970-01-01T01:00:00+01:00");
+}
+
+#[test]
 fn label_names_must_be_non_blank_bounded_and_printable() {
     let host = host();
     let plugin = load(&host, "hostile_values", &[]);
@@ -118,13 +134,12 @@ fn label_names_must_be_non_blank_bounded_and_printable() {
 #[test]
 fn a_hook_the_plugin_does_not_declare_is_never_called() {
     let host = host();
-    let plugin = load(&host, "hostile_values", &[]); // declares clean and label
-    let records: Vec<Record> = vec![contact("a", &[])];
-    let error = plugin.match_keys(1, &records.iter().collect::<Vec<_>>()).unwrap_err();
+    let plugin = load(&host, "hostile_garbage", &[]); // declares clean and dedup
+    let error = plugin.label(&[Tag { id: "1".into(), name: "vip".into(), record_count: 1 }], &[]).unwrap_err();
     assert_eq!(error.failure, HookFailure::HookNotDeclared, "{error}");
-    let component = host.open(&crate::support::plugin("hostile_values"), None).unwrap();
-    let refused = component.configure_for(crm_migrate::plugins::Hook::Dedup, Vec::new()).err().expect("refused");
-    assert!(refused.to_string().contains("does not implement the dedup hook (it declares: clean, label)"), "{refused}");
+    let component = host.open(&crate::support::plugin("hostile_garbage"), None).unwrap();
+    let refused = component.configure_for(crm_migrate::plugins::Hook::Label, Vec::new()).err().expect("refused");
+    assert!(refused.to_string().contains("does not implement the label hook (it declares: clean, dedup)"), "{refused}");
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! minutes, unix millis of i64::MAX, month 13, day 0, a NaN, a field name with an escape
 //! sequence... A record without `attack` gets a valid date. `label` turns a tag named `empty`,
 //! `control` or `long` into a label of that kind, and any other tag into a label of its name.
+//! `merge` keeps each group's first record and sets `when` on it: to an offset of -32768
+//! minutes when a record of the batch has `attack` = `merge-offset`.
 
 wit_bindgen::generate!({ path: "../../../wit/v0.1", world: "plugin" });
 
@@ -72,7 +74,7 @@ impl exports::crm_migrate::plugin::hooks::Guest for HostileValues {
             name: "hostile-values".into(),
             version: "0.1.0".into(),
             description: "Values out of range".into(),
-            hooks: vec![Hook::Clean, Hook::Label],
+            hooks: vec![Hook::Clean, Hook::Dedup, Hook::Label],
             options: Vec::new(),
         }
     }
@@ -89,8 +91,16 @@ impl exports::crm_migrate::plugin::hooks::Guest for HostileValues {
         Ok(vec![Vec::new(); batch.records.len()])
     }
 
-    fn merge(_batch: Batch, _groups: Vec<Vec<u32>>) -> Result<Vec<MergeDecision>, String> {
-        Ok(Vec::new())
+    fn merge(batch: Batch, groups: Vec<Vec<u32>>) -> Result<Vec<MergeDecision>, String> {
+        let offset = if attacks(&batch).iter().any(|attack| attack == "merge-offset") { i16::MIN } else { 60 };
+        Ok(groups
+            .into_iter()
+            .map(|group| MergeDecision {
+                survivor: group[0],
+                absorbed: group[1..].to_vec(),
+                changes: vec![FieldChange { field: "when".into(), value: FieldValue::Datetime(Datetime { unix_millis: 0, offset_minutes: offset }) }],
+            })
+            .collect())
     }
 
     fn label(tags: Vec<Tag>, _segments: Vec<Segment>) -> Result<Vec<TagDecision>, String> {
