@@ -18,6 +18,7 @@ use crm_migrate::pipedrive::PipedriveClient;
 use crm_migrate::project::{self, Project};
 use crm_migrate::record::ObjectKind;
 use crm_migrate::records_csv;
+use crm_migrate::untrusted::escape;
 
 /// Exit codes scripts can rely on.
 const EXIT_ERROR: u8 = 1;
@@ -524,10 +525,16 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", escape_lines(&format!("{error:#}")));
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// `text` with each line [`escape`]d: the host's own line breaks stay, anything a line holds
+/// that a terminal would act on does not.
+fn escape_lines(text: &str) -> String {
+    text.split('\n').map(|line| escape(line).into_owned()).collect::<Vec<_>>().join("\n")
 }
 
 fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
@@ -538,9 +545,7 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     let mut plugins = Vec::new();
     for (hook, path) in &args.plugins {
         let component = host.open(path, None).with_context(|| format!("plugin {}", path.display()))?;
-        if !component.info.hooks.contains(hook) {
-            bail!("plugin {} ({}) does not implement the {hook} hook; it implements {:?}", path.display(), component.info.name, component.info.hooks);
-        }
+        component.check_hook(*hook).with_context(|| format!("plugin {}", path.display()))?;
         plugins.push(project::InitPlugin {
             hook: *hook,
             path: path.clone(),
@@ -562,7 +567,7 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     println!("  source  {} (account {})", project.export_dir().display(), project.markers().account().unwrap_or_default());
     println!("  target  {} (plan {}, {} seat(s)); API token from $PIPEDRIVE_API_TOKEN", args.pipedrive, args.plan, args.seats);
     for plugin in &options.plugins {
-        println!("  plugin  {} {} ({})", plugin.hook, plugin.name, plugin.digest);
+        println!("  plugin  {} {} ({})", plugin.hook, escape(&plugin.name), plugin.digest);
     }
     println!("next: read and edit migration.toml, then: crm-migrate -C {} audit", args.dir.display());
     Ok(ExitCode::SUCCESS)
@@ -603,7 +608,7 @@ fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<Exit
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{}", report::summary(&audit, &paths));
+        print!("{}", escape_lines(&report::summary(&audit, &paths)));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -619,7 +624,7 @@ fn plan(project_dir: &std::path::Path, args: &PlanArgs) -> anyhow::Result<ExitCo
     if args.json {
         println!("{}", serde_json::to_string_pretty(&crm_migrate::plan::report::to_json(&result))?);
     } else {
-        print!("{}", crm_migrate::plan::report::summary(&result, project.budget_policy, &reports));
+        print!("{}", escape_lines(&crm_migrate::plan::report::summary(&result, project.budget_policy, &reports)));
     }
     Ok(if result.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_MAPPING_INVALID) })
 }
@@ -635,7 +640,7 @@ fn read_progress() -> impl FnMut(&str, u64, bool) {
         }
         let rate = records as f64 / started.elapsed().as_secs_f64().max(1e-3);
         let state = if done { "read" } else { "reading" };
-        eprintln!("  {state} {file}: {} records ({} a second)", report::thousands(records), report::thousands(rate as u64));
+        eprintln!("  {state} {}: {} records ({} a second)", escape(file), report::thousands(records), report::thousands(rate as u64));
     }
 }
 
@@ -795,11 +800,11 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
                 println!("{}", serde_json::to_string(&json!({"event": "done", "outcome": outcome}))?);
             } else {
                 for line in &outcome.gone_from_source {
-                    println!("  {line}");
+                    println!("  {}", escape(line));
                 }
                 for conflict in &outcome.conflicts {
                     for line in conflict.lines() {
-                        println!("  conflict: {line}");
+                        println!("  conflict: {}", escape(&line));
                     }
                 }
                 if outcome.conflicts.iter().any(|conflict| !conflict.overridden) {
@@ -864,13 +869,14 @@ fn verify(project_dir: &std::path::Path, args: &VerifyArgs) -> anyhow::Result<Ex
             );
         }
         for mismatch in verification.mismatches.iter().take(20) {
-            println!("  {} {}: {}: expected {}, found {}", mismatch.object, mismatch.source_id, mismatch.field, mismatch.expected, mismatch.actual);
+            let line = format!("{} {}: {}: expected {}, found {}", mismatch.object, mismatch.source_id, mismatch.field, mismatch.expected, mismatch.actual);
+            println!("  {}", escape(&line));
         }
         if verification.mismatches.len() > 20 {
             println!("  ... {} more mismatches in the report", verification.mismatches.len() - 20);
         }
         for missing in &verification.missing {
-            println!("  missing: {} {} (was Pipedrive id {})", missing.object, missing.source_id, missing.pipedrive_id);
+            println!("  missing: {} {} (was Pipedrive id {})", missing.object, escape(&missing.source_id), missing.pipedrive_id);
         }
         for unexpected in &verification.unexpected {
             println!("  unexpected: {} marked {} (Pipedrive id {})", unexpected.object, unexpected.marker, unexpected.pipedrive_id);
@@ -1104,7 +1110,7 @@ fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} {}  ({})", info.name, info.version, info.description);
+    println!("{} {}  ({})", escape(&info.name), escape(&info.version), escape(&info.description));
     println!("  file      {} ({} bytes)", component.path.display(), component.size);
     println!("  digest    {}", component.digest);
     println!("  contract  crm-migrate:plugin@{} (this host supports {})", component.contract_version(), SUPPORTED_VERSIONS.join(", "));
@@ -1115,12 +1121,12 @@ fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
         println!("    (none)");
     }
     for option in &info.options {
-        let default = option.default.as_deref().map(|d| format!(" [default: {d}]")).unwrap_or_default();
-        println!("    {:<20} {}{default}", option.key, option.description);
+        let default = option.default.as_deref().map(|d| format!(" [default: {}]", escape(d))).unwrap_or_default();
+        println!("    {:<20} {}{default}", escape(&option.key), escape(&option.description));
     }
     println!("  imports   (all granted: host log and deny-all WASI stubs)");
     for import in &component.imports {
-        println!("    {import}");
+        println!("    {}", escape(import));
     }
     let cache = match &component.cache {
         CacheOutcome::Hit => "from cache".to_owned(),
@@ -1135,7 +1141,7 @@ fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let component = args.plugin.open()?;
-    let plugin = component.configure(args.config.clone())?;
+    let plugin = component.configure_for(Hook::from(args.hook), args.config.clone())?;
     match args.hook {
         HookArg::Label => run_label(args, &plugin),
         HookArg::Clean | HookArg::Dedup => run_records(args, &plugin),
@@ -1144,13 +1150,11 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 
 fn run_records(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode> {
     let hook = Hook::from(args.hook);
-    if !plugin.implements(hook) {
-        bail!("plugin {} does not implement the {hook} hook (it declares: {:?})", plugin.name(), plugin.info().hooks);
-    }
     let input = records_csv::read_records(&args.input, args.kind)?;
     let lines: std::collections::HashMap<String, u64> =
         input.records.iter().map(|record| record.source_id.clone()).zip(input.lines.iter().copied()).collect();
     let total = input.records.len();
+    let input_fields = pipeline::fields_of(&input.records);
     let started = std::time::Instant::now();
     let mut ids = BatchIds::default();
     let output = match hook {
@@ -1161,10 +1165,14 @@ fn run_records(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode
     let counts = output.counts();
     anyhow::ensure!(counts.total() == total, "internal error: {} fates for {total} records", counts.total());
 
+    let new_fields = pipeline::new_fields(&output, &input_fields);
     if args.json {
-        print_stage_json(args, plugin, &output, &lines)?;
+        print_stage_json(args, plugin, &output, &lines, &new_fields)?;
     } else {
         print_stage_text(args, plugin, &output, &lines, total, elapsed);
+        for ((kind, field), records) in &new_fields {
+            println!("  new field (not in the input): {kind}.{}, set on {records} record{}", escape(field), if *records == 1 { "" } else { "s" });
+        }
     }
     Ok(if output.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_BATCHES_FAILED) })
 }
@@ -1180,7 +1188,7 @@ fn print_stage_text(
     let counts = output.counts();
     println!(
         "{} ({}) ran {} over {}: {total} records in {} batch{}, {:.1} ms, {} fuel",
-        plugin.name(),
+        escape(&plugin.name()),
         plugin.component().digest,
         Hook::from(args.hook),
         args.input.display(),
@@ -1215,13 +1223,13 @@ fn print_stage_text(
             Fate::Quarantined { reason } => format!("quarantined  {reason}"),
             Fate::Merged { survivor } => format!("merged into  {survivor}"),
         };
-        println!("  line {line:>5}  {:<12} {what}", entry.source_id);
+        println!("  line {line:>5}  {:<12} {}", escape(&entry.source_id), escape(&what));
     }
     for (batch, log) in &output.logs {
-        println!("  log batch {batch} [{}] {}", log.level, log.message);
+        println!("  log batch {batch} [{}] {}", log.level, escape(&log.message));
     }
     for failure in &output.failures {
-        eprintln!("failed: {failure}");
+        eprintln!("failed: {}", escape(&failure.to_string()));
     }
     for group in &output.unmerged_groups {
         eprintln!(
@@ -1229,7 +1237,7 @@ fn print_stage_text(
              (a placeholder email or phone?): {}{}",
             group.len(),
             pipeline::MAX_MERGE_GROUP,
-            group.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            escape(&group.iter().take(5).cloned().collect::<Vec<_>>().join(", ")),
             if group.len() > 5 { ", ..." } else { "" }
         );
     }
@@ -1240,6 +1248,7 @@ fn print_stage_json(
     plugin: &LoadedPlugin,
     output: &StageOutput,
     lines: &std::collections::HashMap<String, u64>,
+    new_fields: &std::collections::BTreeMap<(ObjectKind, String), u64>,
 ) -> anyhow::Result<()> {
     let fates: Vec<serde_json::Value> = output
         .fates
@@ -1271,6 +1280,7 @@ fn print_stage_json(
         "fuel_used": output.fuel_used,
         "failures": output.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "unmerged_groups": output.unmerged_groups,
+        "new_fields": new_fields.iter().map(|((kind, field), records)| json!({"kind": kind, "field": field, "records": records})).collect::<Vec<_>>(),
         "logs": output.logs.iter().map(|(batch, log)| json!({"batch": batch, "level": log.level, "message": log.message})).collect::<Vec<_>>(),
         "records": fates,
     });
@@ -1279,9 +1289,6 @@ fn print_stage_json(
 }
 
 fn run_label(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode> {
-    if !plugin.implements(Hook::Label) {
-        bail!("plugin {} does not implement the label hook (it declares: {:?})", plugin.name(), plugin.info().hooks);
-    }
     let tags = records_csv::read_tags(&args.input)?;
     let segments = match &args.segments {
         Some(path) => records_csv::read_segments(path)?,
@@ -1292,14 +1299,14 @@ fn run_label(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode> 
         println!("{}", serde_json::to_string_pretty(&json!({"plugin": plugin.name(), "decisions": call.output}))?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} decided {} tags ({} segments given):", plugin.name(), tags.len(), segments.len());
+    println!("{} decided {} tags ({} segments given):", escape(&plugin.name()), tags.len(), segments.len());
     for (tag, decision) in tags.iter().zip(&call.output) {
         let fate = match &decision.fate {
             TagFate::Label { name, color } => format!("label \"{name}\" ({color})"),
             TagFate::Skip { reason } => format!("skip: {reason}"),
         };
         let origin = if decision.segment_origin { "  [segment-origin: rebuild as a Pipedrive filter]" } else { "" };
-        println!("  {:<24} -> {fate}{origin}", tag.name);
+        println!("  {:<24} -> {}{origin}", escape(&tag.name), escape(&fate));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -59,8 +59,11 @@ pub fn markdown(document: &Document) -> String {
     out
 }
 
+/// Text for HTML: markup escaped, and control characters (an escape sequence for whoever
+/// `cat`s the file, characters HTML forbids) made visible; line breaks stay.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    let inert: Vec<_> = text.split('\n').map(crate::untrusted::escape).collect();
+    inert.join("\n").replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// All documents on one page: tables, a contents list, inline style, nothing fetched.
@@ -413,6 +416,11 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_text_has_markup_and_control_characters_escaped() {
+        assert_eq!(escape("a\n<b>\u{1b}[2K\r"), "a\n&lt;b&gt;\\u{1b}[2K\\r");
+    }
 
     #[test]
     fn automations_get_the_equivalent_their_trigger_and_steps_allow() {

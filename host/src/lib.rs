@@ -22,6 +22,7 @@
 //! purge      after the migration: the customer data it no longer needs removed, the audit trail kept
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
 //! private_files  files with customer data created readable by the user only (reports, state.db)
+//! untrusted  text from a plugin or an export made safe for the terminal and the reports
 //! ```
 
 pub mod apply;
@@ -44,6 +45,7 @@ pub mod records_csv;
 pub mod rollback;
 pub mod state;
 pub mod status;
+pub mod untrusted;
 pub mod verify;
 
 // The host allocates and frees many small strings per record (lifting plugin answers, applying

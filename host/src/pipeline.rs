@@ -3,7 +3,7 @@
 //! reason), or merged into a named survivor. A batch whose plugin call fails goes to quarantine
 //! whole, with the failure as the reason, and the run goes on with the next batch.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::plugins::{Call, CleanOutcome, FieldChange, FieldIssue, HookError, LoadedPlugin, MergeDecision, PluginLog};
 use crate::record::{ObjectKind, Record, Value};
@@ -332,4 +332,25 @@ fn union(parent: &mut [usize], a: usize, b: usize) {
         let (low, high) = if root_a < root_b { (root_a, root_b) } else { (root_b, root_a) };
         parent[high] = low;
     }
+}
+
+/// The fields `records` hold, per object kind: what a stage's changes are compared against.
+pub fn fields_of(records: &[Record]) -> BTreeSet<(ObjectKind, String)> {
+    records.iter().flat_map(|record| record.fields.iter().map(|(name, _)| (record.kind, name.clone()))).collect()
+}
+
+/// Fields a stage set that no record of its input had (`input` from [`fields_of`]), with the
+/// number of records each was set on: a plugin adds a field only in plain sight.
+pub fn new_fields(output: &StageOutput, input: &BTreeSet<(ObjectKind, String)>) -> BTreeMap<(ObjectKind, String), u64> {
+    let mut new = BTreeMap::new();
+    for entry in &output.fates {
+        let Fate::Kept { changes } = &entry.fate else { continue };
+        for change in changes {
+            let key = (entry.kind, change.field.clone());
+            if !input.contains(&key) {
+                *new.entry(key).or_insert(0) += 1;
+            }
+        }
+    }
+    new
 }

@@ -239,7 +239,7 @@ impl Project {
             let file = self.plugin_path(plugin);
             let digest: Digest = plugin.digest.get_ref().parse().map_err(invalid)?;
             let component = host.open(&file, Some(&digest)).map_err(|error| invalid(format!("plugin {}: {error}", file.display())))?;
-            let loaded = component.configure(plugin.config.clone().into_iter().collect()).map_err(|error| invalid(format!("plugin {}: {error}", file.display())))?;
+            let loaded = component.configure_for(*plugin.hook.get_ref(), plugin.config.clone().into_iter().collect()).map_err(|error| invalid(format!("plugin {}: {error}", file.display())))?;
             plugins.push((*plugin.hook.get_ref(), loaded));
         }
         Ok(plugins)

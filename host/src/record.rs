@@ -86,9 +86,39 @@ impl fmt::Display for Date {
 }
 
 impl Date {
+    /// The years the host writes (four digits, as ISO 8601 and Pipedrive take them).
+    pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+    /// Days in `month` of `year` (proleptic Gregorian); 0 for a month that does not exist.
+    pub fn days_in_month(year: i32, month: u8) -> u8 {
+        match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+            2 => 28,
+            _ => 0,
+        }
+    }
+
+    /// Why this date is not one the host writes: a year outside [`Date::YEARS`], a month
+    /// outside 1 to 12, a day outside the month (day 0, 31 April, 29 February 2023).
+    pub fn check(&self) -> Result<(), String> {
+        if !Date::YEARS.contains(&self.year) {
+            return Err(format!("date year {} is outside {} to {}", self.year, Date::YEARS.start(), Date::YEARS.end()));
+        }
+        if !(1..=12).contains(&self.month) {
+            return Err(format!("date month {} is outside 1 to 12", self.month));
+        }
+        let days = Date::days_in_month(self.year, self.month);
+        if !(1..=days).contains(&self.day) {
+            return Err(format!("date day {} is outside 1 to {days} ({:04}-{:02} has {days} days)", self.day, self.year, self.month));
+        }
+        Ok(())
+    }
+
     /// The date `days` days after 1970-01-01 (proleptic Gregorian; Howard Hinnant's algorithm).
     pub fn from_days_since_epoch(days: i64) -> Date {
-        let z = days + 719_468;
+        let z = days.saturating_add(719_468);
         let era = z.div_euclid(146_097);
         let day_of_era = z.rem_euclid(146_097);
         let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
@@ -112,10 +142,55 @@ impl Date {
     }
 }
 
+impl DateTime {
+    /// UTC offsets the host accepts: ±18 hours, as ISO 8601 and java.time allow.
+    pub const MAX_OFFSET_MINUTES: i16 = 18 * 60;
+    /// 0001-01-01T00:00:00Z, the first instant of [`Date::YEARS`].
+    pub const MIN_UNIX_MILLIS: i64 = -62_135_596_800_000;
+    /// 9999-12-31T23:59:59.999Z, the last instant of [`Date::YEARS`].
+    pub const MAX_UNIX_MILLIS: i64 = 253_402_300_799_999;
+
+    /// Why this instant is not one the host writes: an offset beyond ±18 h, or an instant whose
+    /// UTC or local time falls outside years 1 to 9999. What passes can be printed and added
+    /// to without overflow.
+    pub fn check(&self) -> Result<(), String> {
+        if self.offset_minutes.unsigned_abs() > DateTime::MAX_OFFSET_MINUTES as u16 {
+            return Err(format!(
+                "datetime offset {} minutes is outside ±{} minutes (±18 h)",
+                self.offset_minutes,
+                DateTime::MAX_OFFSET_MINUTES
+            ));
+        }
+        let range = DateTime::MIN_UNIX_MILLIS..=DateTime::MAX_UNIX_MILLIS;
+        let local = self.local_millis();
+        if !range.contains(&self.unix_millis) || !local.is_some_and(|local| range.contains(&local)) {
+            return Err(format!(
+                "datetime unix millis {} at offset {} minutes is outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z \
+                 ({} to {} unix millis, local time included)",
+                self.unix_millis,
+                self.offset_minutes,
+                DateTime::MIN_UNIX_MILLIS,
+                DateTime::MAX_UNIX_MILLIS
+            ));
+        }
+        Ok(())
+    }
+
+    /// Milliseconds since 1970-01-01T00:00:00 in the source's offset; `None` on overflow.
+    fn local_millis(&self) -> Option<i64> {
+        self.unix_millis.checked_add(i64::from(self.offset_minutes) * 60_000)
+    }
+}
+
 impl fmt::Display for DateTime {
     /// ISO 8601 in the offset the source used, e.g. `2024-03-01T09:30:00+01:00`.
+    /// A value outside what [`DateTime::check`] accepts prints as its raw numbers, never
+    /// wraps or panics.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let local_millis = self.unix_millis + i64::from(self.offset_minutes) * 60_000;
+        if self.check().is_err() {
+            return write!(f, "(invalid datetime: unix millis {}, offset {} minutes)", self.unix_millis, self.offset_minutes);
+        }
+        let local_millis = self.local_millis().expect("checked");
         let seconds = local_millis.div_euclid(1000);
         let date = Date::from_days_since_epoch(seconds.div_euclid(86_400));
         let second_of_day = seconds.rem_euclid(86_400);
@@ -130,7 +205,8 @@ impl fmt::Display for DateTime {
             0 => f.write_str("Z"),
             offset => {
                 let sign = if offset < 0 { '-' } else { '+' };
-                write!(f, "{sign}{:02}:{:02}", offset.abs() / 60, offset.abs() % 60)
+                let offset = offset.unsigned_abs();
+                write!(f, "{sign}{:02}:{:02}", offset / 60, offset % 60)
             }
         }
     }
@@ -202,5 +278,43 @@ mod tests {
         assert_eq!(warsaw.to_string(), "2024-03-01T10:30:00+01:00");
         let new_york = DateTime { unix_millis: 1_709_285_400_000, offset_minutes: -300 };
         assert_eq!(new_york.to_string(), "2024-03-01T04:30:00-05:00");
+    }
+
+    #[test]
+    fn extreme_datetimes_are_refused_by_check_and_print_without_panicking() {
+        let extremes = [
+            (0, i16::MIN),
+            (0, i16::MAX),
+            (0, 18 * 60 + 1),
+            (i64::MAX, 0),
+            (i64::MIN, 0),
+            (i64::MAX, i16::MAX),
+            (i64::MIN, i16::MIN),
+            (DateTime::MAX_UNIX_MILLIS + 1, 0),
+            (DateTime::MIN_UNIX_MILLIS - 1, 0),
+            (DateTime::MAX_UNIX_MILLIS, 60),
+            (DateTime::MIN_UNIX_MILLIS, -60),
+        ];
+        for (unix_millis, offset_minutes) in extremes {
+            let datetime = DateTime { unix_millis, offset_minutes };
+            assert!(datetime.check().is_err(), "{datetime:?} is refused");
+            assert!(datetime.to_string().starts_with("(invalid datetime"), "{datetime:?} prints as numbers");
+        }
+        let first = DateTime { unix_millis: DateTime::MIN_UNIX_MILLIS, offset_minutes: 0 };
+        assert_eq!(first.to_string(), "0001-01-01T00:00:00Z");
+        let last = DateTime { unix_millis: DateTime::MAX_UNIX_MILLIS, offset_minutes: -18 * 60 };
+        assert_eq!(last.to_string(), "9999-12-31T05:59:59-18:00");
+        assert_eq!(DateTime { unix_millis: 0, offset_minutes: 18 * 60 }.to_string(), "1970-01-01T18:00:00+18:00");
+    }
+
+    #[test]
+    fn dates_are_checked_for_year_month_and_day_of_the_month() {
+        let bad = [(2024, 13, 1), (2024, 0, 1), (2024, 1, 0), (2023, 2, 29), (1900, 2, 29), (2024, 4, 31), (0, 1, 1), (10_000, 1, 1), (i32::MAX, 12, 31), (i32::MIN, 1, 1), (2024, 255, 255)];
+        for (year, month, day) in bad {
+            assert!(Date { year, month, day }.check().is_err(), "{year}-{month}-{day}");
+        }
+        for (year, month, day) in [(2024, 2, 29), (2000, 2, 29), (1, 1, 1), (9999, 12, 31)] {
+            assert_eq!(Date { year, month, day }.check(), Ok(()), "{year}-{month}-{day}");
+        }
     }
 }

@@ -80,20 +80,26 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
             let file = source.files.get(object).map(String::as_str).unwrap_or("");
             for (id, lines) in duplicates {
                 let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
-                let _ = writeln!(text, "- {object} {id}: lines {} of {file}", lines.join(", "));
+                let _ = writeln!(text, "- {object} {}: lines {} of {}", crate::untrusted::markdown(id), lines.join(", "), crate::untrusted::markdown(file));
             }
         }
     }
     if !outcome.notes.is_empty() {
         let _ = writeln!(text, "\n## Linked or placed where the source did not say\n");
         for note in &outcome.notes {
-            let _ = writeln!(text, "- {note}");
+            let _ = writeln!(text, "- {}", crate::untrusted::markdown(note));
+        }
+    }
+    if !source.new_fields.is_empty() {
+        let _ = writeln!(text, "\n## Fields a plugin set that the export does not have (no mapping entry: not migrated)\n");
+        for ((object, field), (plugin, records)) in &source.new_fields {
+            let _ = writeln!(text, "- {object}.{}: set by {} on {} records", crate::untrusted::markdown(field), crate::untrusted::markdown(plugin), thousands(*records));
         }
     }
     if !source.plugin_failures.is_empty() {
         let _ = writeln!(text, "\n## Plugin batches that failed (their records are quarantined)\n");
         for failure in &source.plugin_failures {
-            let _ = writeln!(text, "- {failure}");
+            let _ = writeln!(text, "- {}", crate::untrusted::markdown(failure));
         }
     }
     let reconciliation = dir.join("reconciliation.md");

@@ -38,6 +38,9 @@ pub struct Source {
     pub survivors: HashMap<String, String>,
     /// What the plugins logged, for the run's report.
     pub plugin_failures: Vec<String>,
+    /// Fields a plugin set that the export does not have (so no mapping entry migrates them):
+    /// `(object, field)` -> the plugin and the number of records, for the run's report.
+    pub new_fields: BTreeMap<(ObjectKind, String), (String, u64)>,
     /// Per object, the source ids that more than one row of its file has, with the lines of
     /// those rows. Every row of such an id is quarantined (nothing is sent for it) until a
     /// person resolves it in the export; conversations: the conversations holding such a
@@ -171,10 +174,14 @@ impl Source {
             };
             for kind in kinds {
                 let Some(records) = self.records.remove(kind) else { continue };
+                let input_fields = pipeline::fields_of(&records);
                 let output = match hook {
                     Hook::Clean => pipeline::clean(plugin, records, batch_size, &mut ids),
                     _ => pipeline::dedup(plugin, records, batch_size, &mut ids),
                 };
+                for (key, records) in pipeline::new_fields(&output, &input_fields) {
+                    self.new_fields.entry(key).or_insert_with(|| (plugin.name(), 0)).1 += records;
+                }
                 let kept = self.settle(output, &plugin.name());
                 self.records.insert(*kind, kept);
             }

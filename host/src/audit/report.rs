@@ -51,10 +51,12 @@ pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPa
     Ok((audit, paths))
 }
 
-/// A table cell: one line, pipes escaped.
+/// A table cell: one line, at most 120 characters of the value, then made safe for Markdown
+/// (pipes, HTML and control characters escaped).
 fn cell(text: &str) -> String {
-    let one_line: String = text.replace("\r\n", "\n").replace('\n', " ⏎ ").replace('|', "\\|");
-    if one_line.chars().count() > 120 { one_line.chars().take(117).collect::<String>() + "..." } else { one_line }
+    let one_line: String = text.replace("\r\n", "\n").replace('\n', " ⏎ ");
+    let cut = if one_line.chars().count() > 120 { one_line.chars().take(117).collect::<String>() + "..." } else { one_line };
+    crate::untrusted::markdown(&cut)
 }
 
 /// `1234567` as "1,234,567", for figures a person reads.
@@ -330,6 +332,7 @@ mod tests {
     fn table_cells_stay_on_one_line_and_escape_pipes() {
         assert_eq!(cell("a|b\r\nc"), "a\\|b ⏎ c");
         assert_eq!(cell(&"x".repeat(200)).chars().count(), 120);
+        assert_eq!(cell("\u{1b}[2K<script>"), "\\u{1b}[2K&lt;script&gt;");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(12), "12");
     }

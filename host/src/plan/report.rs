@@ -127,7 +127,7 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     if !result.errors.is_empty() {
         let _ = writeln!(out, "## Fix before approving\n\n`{}` has {} problem(s); `approve` refuses it until they are fixed:\n", result.mapping_path.display(), result.errors.len());
         for error in &result.errors {
-            let _ = writeln!(out, "- {error}");
+            let _ = writeln!(out, "- {}", cell(&error.to_string()));
         }
         out.push('\n');
     }
@@ -138,15 +138,15 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     if !review.is_empty() {
         let _ = writeln!(out, "| Review | Proposal | Confidence | Why |\n|---|---|---|---|");
         for entry in review {
-            let _ = writeln!(out, "| `{}` | {} | {:.2} | {} |", entry.key(), cell(&describe(entry)), entry.confidence, cell(&entry.why.join("; ")));
+            let _ = writeln!(out, "| {} | {} | {:.2} | {} |", code(&entry.key()), cell(&describe(entry)), entry.confidence, cell(&entry.why.join("; ")));
         }
         out.push('\n');
     }
     if !result.kept_edits.is_empty() {
-        let _ = writeln!(out, "Kept your edits: {}.\n", result.kept_edits.iter().map(|key| format!("`{key}`")).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(out, "Kept your edits: {}.\n", result.kept_edits.iter().map(|key| code(key)).collect::<Vec<_>>().join(", "));
     }
     if !result.dropped.is_empty() {
-        let _ = writeln!(out, "Dropped (no longer in the export): {}.\n", result.dropped.iter().map(|key| format!("`{key}`")).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(out, "Dropped (no longer in the export): {}.\n", result.dropped.iter().map(|key| code(key)).collect::<Vec<_>>().join(", "));
     }
     let skipped: Vec<_> = result.mapping.fields.iter().filter_map(|entry| match &entry.landing {
         Landing::Skip { reason } => Some((entry.key(), reason)),
@@ -155,7 +155,7 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     if !skipped.is_empty() {
         let _ = writeln!(out, "| Not migrated | Why |\n|---|---|");
         for (key, reason) in skipped {
-            let _ = writeln!(out, "| `{key}` | {} |", cell(reason));
+            let _ = writeln!(out, "| {} | {} |", code(&key), cell(reason));
         }
         out.push('\n');
     }
@@ -165,7 +165,7 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     if !changes.new_fields.is_empty() {
         let _ = writeln!(out, "| Entity | New custom field | Type | Options | For |\n|---|---|---|---|---|");
         for field in &changes.new_fields {
-            let source = if field.source.is_empty() { "the migration's marker (idempotency)".to_owned() } else { format!("`{}`", field.source) };
+            let source = if field.source.is_empty() { "the migration's marker (idempotency)".to_owned() } else { code(&field.source) };
             let _ = writeln!(out, "| {} | {} | {} | {} | {source} |", field.entity, cell(&field.name), field.field_type, cell(&field.options.join(", ")));
         }
         out.push('\n');
@@ -175,18 +175,18 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
             let _ = writeln!(out, "- {title} ({}): {}", items.len(), items.join(", "));
         }
     };
-    list(&mut out, "Options added to existing fields", changes.options_to_add.iter().map(|(entity, field, options)| format!("{entity} '{field}' + {}", options.join(" / "))).collect());
-    list(&mut out, "Pipelines", changes.pipelines_to_create.clone());
-    list(&mut out, "Stages, in this order", changes.stages_to_create.iter().map(|(pipeline, stage)| format!("{pipeline} › {stage}")).collect());
-    list(&mut out, "Activity types", changes.activity_types_to_create.clone());
-    list(&mut out, "Labels", changes.labels_to_create.iter().map(|(entity, label)| format!("{label} ({entity})")).collect());
-    let _ = writeln!(out, "\nLabels: {}.\n", result.labels_by);
+    list(&mut out, "Options added to existing fields", changes.options_to_add.iter().map(|(entity, field, options)| format!("{entity} '{}' + {}", cell(field), cell(&options.join(" / ")))).collect());
+    list(&mut out, "Pipelines", changes.pipelines_to_create.iter().map(|pipeline| cell(pipeline)).collect());
+    list(&mut out, "Stages, in this order", changes.stages_to_create.iter().map(|(pipeline, stage)| format!("{} › {}", cell(pipeline), cell(stage))).collect());
+    list(&mut out, "Activity types", changes.activity_types_to_create.iter().map(|kind| cell(kind)).collect());
+    list(&mut out, "Labels", changes.labels_to_create.iter().map(|(entity, label)| format!("{} ({entity})", cell(label))).collect());
+    let _ = writeln!(out, "\nLabels: {}.\n", cell(&result.labels_by));
     if !changes.agents_to_default_owner.is_empty() {
         let _ = writeln!(
             out,
             "Agents without a Pipedrive user; their records go to the default owner {}: {}.\n",
             result.mapping.default_owner.target,
-            changes.agents_to_default_owner.iter().map(|(agent, records)| format!("{agent} ({records} records)")).collect::<Vec<_>>().join(", ")
+            changes.agents_to_default_owner.iter().map(|(agent, records)| format!("{} ({records} records)", cell(agent))).collect::<Vec<_>>().join(", ")
         );
     }
 
@@ -223,8 +223,15 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     out
 }
 
+/// A key (`contact.city`) as inline code: control characters escaped, a backtick or a `|` kept
+/// from ending the code span or the table cell.
+fn code(text: &str) -> String {
+    format!("`{}`", crate::untrusted::escape(text).replace('`', "'").replace('|', "\\|"))
+}
+
+/// Text from the export, a plugin or a person, safe in a Markdown table cell or list.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    crate::untrusted::markdown(text)
 }
 
 /// The short summary `plan` prints.

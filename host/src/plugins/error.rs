@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use super::types::Hook;
+// What a plugin says is escaped where an error shows it: errors reach terminals and reports.
+use crate::untrusted::escape;
 
 /// A plugin that cannot be loaded. Nothing of it ran.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +34,14 @@ pub enum LoadError {
         imports.join(", ")
     )]
     ForbiddenImports { path: PathBuf, imports: Vec<String> },
-    #[error("plugin {plugin} rejected its configuration: key '{key}': {message}")]
+    #[error("plugin {path} describes itself out of grammar: {}", problems.join("; "))]
+    InvalidDescription { path: PathBuf, problems: Vec<String> },
+    #[error(
+        "plugin {plugin} does not implement the {hook} hook (it declares: {}); it can be used only for a hook it declares",
+        if declared.is_empty() { "none".to_owned() } else { declared.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") }
+    )]
+    HookNotDeclared { plugin: String, hook: Hook, declared: Vec<Hook> },
+    #[error("plugin {plugin} rejected its configuration: key '{}': {}", escape(key), escape(message))]
     Config { plugin: String, key: String, message: String },
     #[error("plugin {path} failed while {stage}: {failure}")]
     Trapped { path: PathBuf, stage: &'static str, failure: HookFailure },
@@ -60,16 +69,18 @@ pub enum HookFailure {
     MemoryLimit { requested: usize, limit: usize },
     #[error("overflowed its stack")]
     StackOverflow,
-    #[error("panicked: {message}")]
+    #[error("panicked: {}", escape(message))]
     Panic { message: String },
-    #[error("trapped: {message}")]
+    #[error("trapped: {}", escape(message))]
     Trap { message: String },
     #[error("returned {bytes} bytes of output, over the limit of {limit} bytes")]
     OutputTooLarge { bytes: usize, limit: usize },
     #[error("returned an invalid answer: {detail}")]
     InvalidOutput { detail: String },
-    #[error("reported an error: {message}")]
+    #[error("was called for a hook it does not declare")]
+    HookNotDeclared,
+    #[error("reported an error: {}", escape(message))]
     PluginError { message: String },
-    #[error("rejected its configuration: key '{key}': {message}")]
+    #[error("rejected its configuration: key '{}': {}", escape(key), escape(message))]
     Config { key: String, message: String },
 }

@@ -6,8 +6,10 @@
 //!
 //! ```text
 //! PluginHost::open(path, pinned digest)  -> PluginComponent   compiled (or cached), checked, described
-//! PluginComponent::configure(config)     -> LoadedPlugin      the customer's options accepted
-//! LoadedPlugin::{clean, match_keys, merge, label}(batch)      fresh store + instance per call
+//!                                                             (name, version, option keys in grammar)
+//! PluginComponent::configure_for(hook, config) -> LoadedPlugin  a declared hook, the customer's options accepted
+//! LoadedPlugin::{clean, match_keys, merge, label}(batch)      fresh store + instance per call; every
+//!                                                             value of the answer checked (types.rs)
 //! ```
 
 mod cache;
@@ -94,6 +96,10 @@ impl PluginHost {
                 stage: "describing itself",
                 failure: self.sandbox.classify(&store, error, 0),
             })?;
+        let problems = info.problems();
+        if !problems.is_empty() {
+            return Err(LoadError::InvalidDescription { path: path.to_owned(), problems });
+        }
         Ok(PluginComponent {
             path: path.to_owned(),
             digest,
@@ -133,7 +139,28 @@ impl PluginComponent {
         self.contract.as_str()
     }
 
-    /// Gives the plugin the customer's configuration; a refused key fails the load.
+    /// Configures the plugin to run `hook`, which it must declare: every place that loads a
+    /// plugin for a hook (a project's plugins, `plugin run`) comes through here.
+    pub fn configure_for(self, hook: Hook, config: Vec<(String, String)>) -> Result<LoadedPlugin, LoadError> {
+        self.check_hook(hook)?;
+        self.configure(config)
+    }
+
+    /// Refuses a hook the plugin does not declare (`init` checks this before pinning it).
+    pub fn check_hook(&self, hook: Hook) -> Result<(), LoadError> {
+        if self.info.hooks.contains(&hook) {
+            return Ok(());
+        }
+        Err(LoadError::HookNotDeclared {
+            plugin: format!("{} {}", self.info.name, self.info.version),
+            hook,
+            declared: self.info.hooks.clone(),
+        })
+    }
+
+    /// Gives the plugin the customer's configuration; a refused key fails the load. A hook
+    /// the plugin does not declare is refused when called ([`PluginComponent::configure_for`]
+    /// refuses it up front).
     pub fn configure(self, config: Vec<(String, String)>) -> Result<LoadedPlugin, LoadError> {
         let plugin = LoadedPlugin { component: self, config };
         let mut store = plugin.component.sandbox.store(0);
@@ -199,7 +226,8 @@ impl LoadedPlugin {
         self.call(Hook::Clean, batch, records.len(), |instance, store| instance.clean(store, batch, records))
             .and_then(|call| {
                 self.check(Hook::Clean, batch, call, |outcomes| {
-                    expect_count("outcomes", outcomes.len(), "records", records.len())
+                    expect_count("outcomes", outcomes.len(), "records", records.len())?;
+                    check_values(outcomes.iter().zip(records).enumerate().map(|(position, (outcome, record))| (position, outcome.check(), *record)))
                 })
             })
     }
@@ -223,7 +251,14 @@ impl LoadedPlugin {
             .and_then(|call| {
                 self.check(Hook::Dedup, batch, call, |decisions| {
                     expect_count("merge decisions", decisions.len(), "groups", groups.len())?;
-                    decisions.iter().zip(groups).try_for_each(|(decision, group)| check_merge(decision, group))
+                    decisions.iter().zip(groups).try_for_each(|(decision, group)| check_merge(decision, group))?;
+                    check_values(decisions.iter().map(|decision| {
+                        let survivor = decision.survivor;
+                        let checked = decision.changes.iter().enumerate().try_for_each(|(index, change)| {
+                            change.check().map_err(|problem| format!("merge change {index}: {problem}"))
+                        });
+                        (survivor, checked, records[survivor])
+                    }))
                 })
             })
     }
@@ -240,7 +275,10 @@ impl LoadedPlugin {
                             decision.tag_id, tag.id
                         )),
                         None => Ok(()),
-                    }
+                    }?;
+                    decisions.iter().try_for_each(|decision| {
+                        decision.check().map_err(|problem| format!("tag {}: {problem}", crate::untrusted::quote(&decision.tag_id)))
+                    })
                 })
             })
     }
@@ -255,6 +293,9 @@ impl LoadedPlugin {
     ) -> Result<Call<T>, HookError> {
         let sandbox = &self.component.sandbox;
         let failed = |failure| HookError { plugin: self.name(), hook, batch, failure };
+        if !self.implements(hook) {
+            return Err(failed(HookFailure::HookNotDeclared));
+        }
         let mut store = sandbox.store(records);
         let fuel_before = store.get_fuel().ok();
         let answer = self.component.pre.instantiate(&mut store).and_then(|instance| {
@@ -297,6 +338,17 @@ fn expect_count(what: &str, got: usize, per: &str, expected: usize) -> Result<()
     } else {
         Err(format!("{got} {what} for {expected} {per}"))
     }
+}
+
+/// The first value out of range, named by the record it was for (its position in the batch
+/// and its source id).
+fn check_values<'r>(checked: impl Iterator<Item = (usize, Result<(), String>, &'r Record)>) -> Result<(), String> {
+    for (position, result, record) in checked {
+        if let Err(problem) = result {
+            return Err(format!("record {position} (source id {}): {problem}", crate::untrusted::quote(&record.source_id)));
+        }
+    }
+    Ok(())
 }
 
 fn check_merge(decision: &MergeDecision, group: &[u32]) -> Result<(), String> {
