@@ -20,6 +20,7 @@ mod v0_1;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::Store;
@@ -29,7 +30,10 @@ pub use cache::{CacheOutcome, ComponentCache};
 pub use contract::SUPPORTED_VERSIONS;
 pub use digest::Digest;
 pub use error::{HookError, HookFailure, LoadError};
-pub use sandbox::{CpuBudget, Limits};
+pub use sandbox::{
+    CpuBudget, LOG_BYTE_FUEL, LOG_CALL_FUEL, Limits, MAX_LOG_CALLS_PER_CALL, MAX_LOG_CALLS_PER_RECORD,
+    MAX_LOG_MESSAGE_BYTES, MAX_REASON_BYTES, OUTPUT_ELEMENT_BYTES, RunBudget, shorten, shorten_to,
+};
 pub use types::{
     CleanOutcome, ConfigOption, FieldChange, FieldIssue, Hook, LabelColor, MergeDecision, PluginInfo, PluginLog,
     Segment, Tag, TagDecision, TagFate,
@@ -37,7 +41,7 @@ pub use types::{
 
 use crate::record::{Record, Value};
 use contract::ContractVersion;
-use sandbox::{Sandbox, StoreState};
+use sandbox::{RunLeft, Sandbox, StoreState};
 
 /// Loads plugins. One per process is enough: it owns the engine and the compiled-code cache.
 pub struct PluginHost {
@@ -94,6 +98,14 @@ impl PluginHost {
                 stage: "describing itself",
                 failure: self.sandbox.classify(&store, error, 0),
             })?;
+        let (bytes, limit) = (info.output_bytes(), self.sandbox.limits().output_limit(0));
+        if bytes > limit {
+            return Err(LoadError::Trapped {
+                path: path.to_owned(),
+                stage: "describing itself",
+                failure: HookFailure::OutputTooLarge { bytes, limit },
+            });
+        }
         Ok(PluginComponent {
             path: path.to_owned(),
             digest,
@@ -135,7 +147,8 @@ impl PluginComponent {
 
     /// Gives the plugin the customer's configuration; a refused key fails the load.
     pub fn configure(self, config: Vec<(String, String)>) -> Result<LoadedPlugin, LoadError> {
-        let plugin = LoadedPlugin { component: self, config };
+        let run_budget = RunBudget::DEFAULT.capped(self.sandbox.limits().max_run_budget);
+        let plugin = LoadedPlugin { component: self, config, run_budget, run_spent: RunSpent::default() };
         let mut store = plugin.component.sandbox.store(0);
         let answer = plugin
             .component
@@ -144,7 +157,14 @@ impl PluginComponent {
             .and_then(|instance| instance.configure(&mut store, &plugin.config));
         match answer {
             Ok(Ok(())) => Ok(plugin),
-            Ok(Err((key, message))) => Err(LoadError::Config { plugin: plugin.name(), key, message }),
+            Ok(Err((key, message))) => match config_failure(plugin.component.sandbox.limits(), 0, key, message) {
+                HookFailure::Config { key, message } => Err(LoadError::Config { plugin: plugin.name(), key, message }),
+                failure => Err(LoadError::Trapped {
+                    path: plugin.component.path.clone(),
+                    stage: "taking its configuration",
+                    failure,
+                }),
+            },
             Err(error) => Err(LoadError::Trapped {
                 path: plugin.component.path.clone(),
                 stage: "taking its configuration",
@@ -167,6 +187,16 @@ pub struct Call<T> {
 pub struct LoadedPlugin {
     component: PluginComponent,
     config: Vec<(String, String)>,
+    /// What the plugin may spend over the whole run, and what it has spent.
+    run_budget: RunBudget,
+    run_spent: RunSpent,
+}
+
+/// Fuel and time spent over a run; atomics, so that calls may run on several threads.
+#[derive(Debug, Default)]
+struct RunSpent {
+    fuel: AtomicU64,
+    nanos: AtomicU64,
 }
 
 impl LoadedPlugin {
@@ -188,6 +218,34 @@ impl LoadedPlugin {
     pub fn instantiate(&self) -> wasmtime::Result<()> {
         let mut store = self.component.sandbox.store(0);
         self.component.pre.instantiate(&mut store).map(drop)
+    }
+
+    /// Gives the plugin a whole-run budget (from its `[[plugins]]` entry), capped by the host's
+    /// maximum; without one it has [`RunBudget::DEFAULT`].
+    pub fn with_run_budget(mut self, budget: RunBudget) -> LoadedPlugin {
+        self.run_budget = budget.capped(self.component.sandbox.limits().max_run_budget);
+        self
+    }
+
+    pub fn run_budget(&self) -> RunBudget {
+        self.run_budget
+    }
+
+    /// Fuel and wall-clock time the plugin has spent so far in this run, failed calls included.
+    pub fn run_spent(&self) -> (u64, Duration) {
+        let spent = &self.run_spent;
+        (spent.fuel.load(Ordering::Relaxed), Duration::from_nanos(spent.nanos.load(Ordering::Relaxed)))
+    }
+
+    /// What is left of the run budget, or `None` once either part is used up.
+    fn run_left(&self) -> Option<RunLeft> {
+        let (fuel, time) = self.run_spent();
+        let left = RunLeft {
+            fuel: self.run_budget.fuel.checked_sub(fuel).filter(|left| *left > 0)?,
+            time: self.run_budget.time.checked_sub(time).filter(|left| !left.is_zero())?,
+            budget: self.run_budget,
+        };
+        Some(left)
     }
 
     pub fn implements(&self, hook: Hook) -> bool {
@@ -254,25 +312,42 @@ impl LoadedPlugin {
         run: impl FnOnce(&ContractInstance, &mut Store<StoreState>) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<Call<T>, HookError> {
         let sandbox = &self.component.sandbox;
-        let failed = |failure| HookError { plugin: self.name(), hook, batch, failure };
-        let mut store = sandbox.store(records);
+        let limits = sandbox.limits();
+        let failed = |failure, fuel_used: Option<u64>| HookError {
+            plugin: self.name(),
+            hook,
+            batch,
+            failure,
+            fuel_used: fuel_used.unwrap_or(0),
+        };
+        let Some(run_left) = self.run_left() else {
+            let budget = self.run_budget;
+            let budget = format!("{} fuel, {:?}", budget.fuel, budget.time);
+            return Err(failed(HookFailure::RunBudgetExhausted { budget }, None));
+        };
+        let started = Instant::now();
+        let mut store = sandbox.store_within(records, Some(run_left));
         let fuel_before = store.get_fuel().ok();
         let answer = self.component.pre.instantiate(&mut store).and_then(|instance| {
             match instance.configure(&mut store, &self.config)? {
-                Ok(()) => Ok(run(&instance, &mut store)?.map_err(|message| HookFailure::PluginError { message })),
-                Err((key, message)) => Ok(Err(HookFailure::Config { key, message })),
+                Ok(()) => Ok(run(&instance, &mut store)?.map_err(|message| error_failure(limits, records, message))),
+                Err((key, message)) => Ok(Err(config_failure(limits, records, key, message))),
             }
         });
+        // Spent whatever the outcome: a failed batch used its fuel too.
+        let fuel_used = fuel_before.zip(store.get_fuel().ok()).map(|(before, after)| before.saturating_sub(after));
+        self.run_spent.fuel.fetch_add(fuel_used.unwrap_or(0), Ordering::Relaxed);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.run_spent.nanos.fetch_add(nanos, Ordering::Relaxed);
         let output = match answer {
             Ok(Ok(output)) => output,
-            Ok(Err(failure)) => return Err(failed(failure)),
-            Err(error) => return Err(failed(sandbox.classify(&store, error, records))),
+            Ok(Err(failure)) => return Err(failed(failure, fuel_used)),
+            Err(error) => return Err(failed(sandbox.classify(&store, error, records), fuel_used)),
         };
-        let (bytes, limit) = (output.output_bytes(), sandbox.limits().output_limit(records));
+        let (bytes, limit) = (output.output_bytes(), limits.output_limit(records));
         if bytes > limit {
-            return Err(failed(HookFailure::OutputTooLarge { bytes, limit }));
+            return Err(failed(HookFailure::OutputTooLarge { bytes, limit }, fuel_used));
         }
-        let fuel_used = fuel_before.zip(store.get_fuel().ok()).map(|(before, after)| before - after);
         Ok(Call { output, logs: store.data_mut().take_logs(), fuel_used })
     }
 
@@ -286,9 +361,33 @@ impl LoadedPlugin {
     ) -> Result<Call<T>, HookError> {
         match validate(&call.output) {
             Ok(()) => Ok(call),
-            Err(detail) => Err(HookError { plugin: self.name(), hook, batch, failure: HookFailure::InvalidOutput { detail } }),
+            Err(detail) => Err(HookError {
+                plugin: self.name(),
+                hook,
+                batch,
+                failure: HookFailure::InvalidOutput { detail: shorten(detail) },
+                fuel_used: call.fuel_used.unwrap_or(0),
+            }),
         }
     }
+}
+
+/// A hook's `Err` answer: counted in the output limit, and cut for the reports.
+fn error_failure(limits: &Limits, records: usize, message: String) -> HookFailure {
+    let (bytes, limit) = (message.output_bytes(), limits.output_limit(records));
+    if bytes > limit {
+        return HookFailure::OutputTooLarge { bytes, limit };
+    }
+    HookFailure::PluginError { message: shorten(message) }
+}
+
+/// A refused configuration: counted in the output limit, and cut for the reports.
+fn config_failure(limits: &Limits, records: usize, key: String, message: String) -> HookFailure {
+    let (bytes, limit) = (key.output_bytes() + message.output_bytes(), limits.output_limit(records));
+    if bytes > limit {
+        return HookFailure::OutputTooLarge { bytes, limit };
+    }
+    HookFailure::Config { key: shorten(key), message: shorten(message) }
 }
 
 fn expect_count(what: &str, got: usize, per: &str, expected: usize) -> Result<(), String> {
@@ -387,20 +486,28 @@ impl ContractInstance {
     }
 }
 
-/// Bytes of text a hook returned, checked against the output limit.
+/// What a hook's answer costs in the output limit: the bytes of its text, plus
+/// [`OUTPUT_ELEMENT_BYTES`] for each element (an outcome, a change, a choice, a key, an option),
+/// so that an answer made of empty strings or empty lists is not free.
 trait OutputBytes {
     fn output_bytes(&self) -> usize;
 }
 
 impl<T: OutputBytes> OutputBytes for Vec<T> {
     fn output_bytes(&self) -> usize {
-        self.iter().map(OutputBytes::output_bytes).sum()
+        self.iter().map(|element| OUTPUT_ELEMENT_BYTES.saturating_add(element.output_bytes())).fold(0, usize::saturating_add)
     }
 }
 
 impl OutputBytes for String {
     fn output_bytes(&self) -> usize {
         self.len()
+    }
+}
+
+impl OutputBytes for Option<String> {
+    fn output_bytes(&self) -> usize {
+        self.as_ref().map_or(0, String::len)
     }
 }
 
@@ -415,12 +522,18 @@ impl OutputBytes for FieldChange {
     }
 }
 
+impl OutputBytes for FieldIssue {
+    fn output_bytes(&self) -> usize {
+        self.field.len() + self.message.len()
+    }
+}
+
 impl OutputBytes for CleanOutcome {
     fn output_bytes(&self) -> usize {
         match self {
             CleanOutcome::Keep(changes) => changes.output_bytes(),
             CleanOutcome::Drop(reason) => reason.len(),
-            CleanOutcome::Reject(issues) => issues.iter().map(|issue| issue.field.len() + issue.message.len()).sum(),
+            CleanOutcome::Reject(issues) => issues.output_bytes(),
         }
     }
 }
@@ -438,5 +551,20 @@ impl OutputBytes for TagDecision {
                 TagFate::Label { name, .. } => name.len(),
                 TagFate::Skip { reason } => reason.len(),
             }
+    }
+}
+
+impl OutputBytes for ConfigOption {
+    fn output_bytes(&self) -> usize {
+        self.key.len() + self.description.len() + self.default.output_bytes()
+    }
+}
+
+impl OutputBytes for PluginInfo {
+    fn output_bytes(&self) -> usize {
+        let hooks = OUTPUT_ELEMENT_BYTES.saturating_mul(self.hooks.len());
+        [self.name.len(), self.version.len(), self.description.len(), hooks, self.options.output_bytes()]
+            .into_iter()
+            .fold(0, usize::saturating_add)
     }
 }
