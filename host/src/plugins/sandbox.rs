@@ -142,8 +142,10 @@ impl Limits {
 
 /// Each element of a plugin's output (a change, a choice, a key, an outcome, an option...)
 /// costs this many bytes of the output limit on top of its text, so that a list of empty
-/// strings is not free: the host holds each in a 24-byte `String` plus its container.
-pub const OUTPUT_ELEMENT_BYTES: usize = 32;
+/// strings is not free: the host holds each in a 24-byte `String` at least, and a change as a
+/// 56-byte `FieldChange`, then as a before/after `Change`. 16 KiB a record still allows 256
+/// elements a record.
+pub const OUTPUT_ELEMENT_BYTES: usize = 64;
 /// While a hook's answer (or a `host.log` message) is lifted into the host, wasmtime stops once
 /// the host would hold more than this many times the output limit, and at least
 /// [`LIFT_LIMIT_FLOOR`] (counted as the host types' sizes: 24 bytes for an empty string). The
@@ -155,7 +157,7 @@ const LIFT_LIMIT_FLOOR: usize = 64 << 20;
 /// What one `host.log` call costs in fuel: a fixed part (a host call with its lifting costs
 /// about as much host time as this much guest code) and a part per byte of the message
 /// (copied and checked as UTF-8). See the README for the measurement behind these.
-pub const LOG_CALL_FUEL: u64 = 50_000;
+pub const LOG_CALL_FUEL: u64 = 100_000;
 pub const LOG_BYTE_FUEL: u64 = 4;
 /// The longest message one `host.log` call may pass; a longer one fails the batch.
 pub const MAX_LOG_MESSAGE_BYTES: usize = 64 << 10;
