@@ -4,6 +4,9 @@
 //! whole, with the failure as the reason, and the run goes on with the next batch.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use crate::plugins::{Call, CleanOutcome, FieldChange, FieldIssue, HookError, LoadedPlugin, MAX_REASON_BYTES, MergeDecision, PluginLog, shorten_to};
 use crate::record::{ObjectKind, Record, Value};
@@ -46,9 +49,51 @@ pub enum Fate {
     /// The plugin found fields that cannot be migrated; to quarantine.
     Rejected { issues: Vec<FieldIssue> },
     /// The plugin failed on the record's batch; to quarantine.
-    Quarantined { reason: String },
+    Quarantined { reason: BatchReason },
     /// Merged into the record with this source id.
     Merged { survivor: String },
+}
+
+/// Why a batch was quarantined: one string shared by all of the batch's records (a 1,000-record
+/// batch holds its reason once, not 1,000 times), cut to a length fit for the reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReason(Arc<str>);
+
+impl BatchReason {
+    fn new(reason: String) -> BatchReason {
+        BatchReason(Arc::from(shorten_to(reason, 4 * MAX_REASON_BYTES)))
+    }
+}
+
+impl Deref for BatchReason {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BatchReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<String> for BatchReason {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<&str> for BatchReason {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl serde::Serialize for BatchReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
 }
 
 /// One record's fate, named by its kind and source id.
@@ -137,10 +182,9 @@ impl StageOutput {
     fn quarantine_batch(&mut self, records: impl IntoIterator<Item = Record>, error: HookError) {
         self.batches += 1;
         self.fuel_used += error.fuel_used;
-        // Each record carries the reason. The plugin's own text in it is already cut to
-        // MAX_REASON_BYTES; this cut is a safety net, so that a batch of 1,000 records holds at
-        // most a few MiB of reasons, whatever the failure.
-        let reason = shorten_to(error.to_string(), 4 * MAX_REASON_BYTES);
+        // The plugin's own text in the reason is already cut to MAX_REASON_BYTES; BatchReason
+        // cuts the whole as a safety net, and its records share it.
+        let reason = BatchReason::new(error.to_string());
         self.fates.extend(records.into_iter().map(|record| RecordFate {
             kind: record.kind,
             source_id: record.source_id,
