@@ -257,7 +257,12 @@ impl LoadedPlugin {
         self.call(Hook::Clean, batch, records.len(), |instance, store| instance.clean(store, batch, records))
             .and_then(|call| {
                 self.check(Hook::Clean, batch, call, |outcomes| {
-                    expect_count("outcomes", outcomes.len(), "records", records.len())
+                    expect_count("outcomes", outcomes.len(), "records", records.len())?;
+                    let changes = outcomes.iter().flat_map(|outcome| match outcome {
+                        CleanOutcome::Keep(changes) => changes.as_slice(),
+                        _ => &[],
+                    });
+                    check_new_fields(records, changes)
                 })
             })
     }
@@ -281,7 +286,8 @@ impl LoadedPlugin {
             .and_then(|call| {
                 self.check(Hook::Dedup, batch, call, |decisions| {
                     expect_count("merge decisions", decisions.len(), "groups", groups.len())?;
-                    decisions.iter().zip(groups).try_for_each(|(decision, group)| check_merge(decision, group))
+                    decisions.iter().zip(groups).try_for_each(|(decision, group)| check_merge(decision, group))?;
+                    check_new_fields(records, decisions.iter().flat_map(|decision| &decision.changes))
                 })
             })
     }
@@ -388,6 +394,28 @@ fn config_failure(limits: &Limits, records: usize, key: String, message: String)
         return HookFailure::OutputTooLarge { bytes, limit };
     }
     HookFailure::Config { key: shorten(key), message: shorten(message) }
+}
+
+/// Distinct fields a call may add that no record of its batch has. Records of a batch go on
+/// together to the next stage, whose batch is a dense table as wide as all of its records'
+/// fields together: 80,000 new fields on one record made the next batch of 1,000 records a
+/// table of 80 million cells (2.5 GB), where the output limit had let the changes through.
+pub const MAX_NEW_FIELDS_PER_CALL: usize = 256;
+
+fn check_new_fields<'c>(records: &[&Record], changes: impl IntoIterator<Item = &'c FieldChange>) -> Result<(), String> {
+    let mut known: Option<std::collections::HashSet<&str>> = None;
+    let mut new = std::collections::HashSet::new();
+    for change in changes {
+        let known = known.get_or_insert_with(|| {
+            records.iter().flat_map(|record| record.fields.iter().map(|(name, _)| name.as_str())).collect()
+        });
+        if !known.contains(change.field.as_str()) && new.insert(change.field.as_str()) && new.len() > MAX_NEW_FIELDS_PER_CALL {
+            return Err(format!(
+                "changes add more than {MAX_NEW_FIELDS_PER_CALL} fields that no record of the batch has (the limit per call)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn expect_count(what: &str, got: usize, per: &str, expected: usize) -> Result<(), String> {

@@ -1,5 +1,7 @@
-//! A plugin written against the raw contract that returns `changes` (default 80,000) changes,
-//! each to a new field, for a record marked attack=yes: applying them was quadratic in the host.
+//! A plugin written against the raw contract that returns `changes` (default 80,000) changes
+//! for a record marked attack=yes, to `fields` distinct new fields (default: as many as the
+//! changes) taken in turn: applying them was quadratic in the host, and 80,000 new fields on
+//! one record made the next stage's batch a table 80,000 columns wide.
 
 // The helpers below are shared, by copy, among the raw hostile plugins; each uses a part.
 #![allow(dead_code, unused_imports)]
@@ -65,7 +67,7 @@ struct HostileChanges;
 
 impl exports::crm_migrate::plugin::hooks::Guest for HostileChanges {
     fn describe() -> PluginInfo {
-        info("hostile-changes", "Tens of thousands of changes for one record", &["changes"])
+        info("hostile-changes", "Tens of thousands of changes for one record", &["changes", "fields"])
     }
 
     fn configure(config: Vec<(String, String)>) -> Result<(), ConfigError> {
@@ -76,9 +78,12 @@ impl exports::crm_migrate::plugin::hooks::Guest for HostileChanges {
     fn clean(batch: Batch) -> Result<Vec<CleanOutcome>, String> {
         let mut outcomes = keep_all(&batch);
         let changes = option("changes", 80_000);
+        let fields = option("fields", changes).max(1);
         for row in attacked(&batch) {
             outcomes[row] = CleanOutcome::Keep(
-                (0..changes).map(|i| FieldChange { field: format!("f{i}"), value: FieldValue::Boolean(true) }).collect(),
+                (0..changes)
+                    .map(|i| FieldChange { field: format!("f{}", i % fields), value: FieldValue::Number(i as f64) })
+                    .collect(),
             );
         }
         Ok(outcomes)
