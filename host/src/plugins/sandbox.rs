@@ -143,9 +143,11 @@ impl Limits {
 /// Each element of a plugin's output (a change, a choice, a key, an outcome, an option...)
 /// costs this many bytes of the output limit on top of its text, so that a list of empty
 /// strings is not free: the host holds each in a 24-byte `String` at least, and a change as a
-/// 56-byte `FieldChange`, then as a before/after `Change`. 16 KiB a record still allows 256
-/// elements a record.
-pub const OUTPUT_ELEMENT_BYTES: usize = 64;
+/// 56-byte `FieldChange`, then as a before/after `Change` and a record field (about 200 bytes).
+/// It also bounds the host's work on an answer: at 128, the most elements a 1,000-record batch
+/// may return (about 130,000) take the host less time than the batch's fuel budget lets the
+/// fastest guest loop run (see the README). 16 KiB a record still allows 128 elements a record.
+pub const OUTPUT_ELEMENT_BYTES: usize = 128;
 /// While a hook's answer (or a `host.log` message) is lifted into the host, wasmtime stops once
 /// the host would hold more than this many times the output limit, and at least
 /// [`LIFT_LIMIT_FLOOR`] (counted as the host types' sizes: 24 bytes for an empty string). The
