@@ -145,7 +145,7 @@ impl Limits {
 /// strings is not free: the host holds each in a 24-byte `String` at least, and a change as a
 /// 56-byte `FieldChange`, then as a before/after `Change` and a record field (about 200 bytes).
 /// It also bounds the host's work on an answer: at 128, the most elements a 1,000-record batch
-/// may return (about 130,000) take the host less time than the batch's fuel budget lets the
+/// may return (about 125,000) take the host about as long as the batch's fuel budget lets the
 /// fastest guest loop run (see the README). 16 KiB a record still allows 128 elements a record.
 pub const OUTPUT_ELEMENT_BYTES: usize = 128;
 /// While a hook's answer (or a `host.log` message) is lifted into the host, wasmtime stops once
