@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::pipedrive::{ApiToken, BudgetPolicy, ClientConfig, Plan, TargetUrlError, check_target_url};
-use crate::plugins::{ComponentCache, ConfigOption, Digest, Hook, Limits, LoadedPlugin, PluginHost};
+use crate::plugins::{ComponentCache, ConfigOption, Digest, Hook, Limits, LoadedPlugin, PluginHost, RunBudget};
 
 pub const CONFIG_FILE: &str = "migration.toml";
 pub const REPORTS_DIR: &str = "reports";
@@ -97,6 +98,24 @@ pub struct PluginConfig {
     pub digest: Spanned<String>,
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// Fuel the plugin may use over a whole run (default: `RunBudget::DEFAULT`; capped by the
+    /// host's maximum): a plugin that burns its full budget on every batch is stopped.
+    #[serde(default)]
+    pub max_run_fuel: Option<Spanned<u64>>,
+    /// Wall-clock seconds the plugin may run over a whole run (same default and cap).
+    #[serde(default)]
+    pub max_run_seconds: Option<Spanned<u64>>,
+}
+
+impl PluginConfig {
+    /// The whole-run budget of this plugin: its entry's values, the default for the others.
+    pub fn run_budget(&self) -> RunBudget {
+        let default = RunBudget::DEFAULT;
+        RunBudget {
+            fuel: self.max_run_fuel.as_ref().map_or(default.fuel, |fuel| *fuel.get_ref()),
+            time: self.max_run_seconds.as_ref().map_or(default.time, |seconds| Duration::from_secs(*seconds.get_ref())),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -187,6 +206,11 @@ impl Project {
             }
             previous = Some(hook);
             plugin.digest.get_ref().parse::<Digest>().map_err(|error| invalid(Some(plugin.digest.span()), error.to_string()))?;
+            for (key, value) in [("max_run_fuel", &plugin.max_run_fuel), ("max_run_seconds", &plugin.max_run_seconds)] {
+                if let Some(value) = value.as_ref().filter(|value| *value.get_ref() == 0) {
+                    return Err(invalid(Some(value.span()), format!("{key} must be at least 1")));
+                }
+            }
         }
         tighten_reports(&dir.join(REPORTS_DIR))?;
         Ok(Project { dir: dir.to_path_buf(), config, plan, budget_policy })
@@ -240,7 +264,7 @@ impl Project {
             let digest: Digest = plugin.digest.get_ref().parse().map_err(invalid)?;
             let component = host.open(&file, Some(&digest)).map_err(|error| invalid(format!("plugin {}: {error}", file.display())))?;
             let loaded = component.configure_for(*plugin.hook.get_ref(), plugin.config.clone().into_iter().collect()).map_err(|error| invalid(format!("plugin {}: {error}", file.display())))?;
-            plugins.push((*plugin.hook.get_ref(), loaded));
+            plugins.push((*plugin.hook.get_ref(), loaded.with_run_budget(plugin.run_budget())));
         }
         Ok(plugins)
     }
@@ -464,6 +488,21 @@ mod tests {
         let project = project.unwrap();
         assert_eq!(project.config.options.sample_size, 300);
         assert!(project.config.plugins.is_empty());
+    }
+
+    #[test]
+    fn plugin_run_budgets_default_are_set_per_plugin_and_refuse_zero() {
+        let entry = "[[plugins]]\nhook = \"clean\"\npath = \"p.wasm\"\ndigest = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n";
+        let (_dir, project) = project_with(&format!("{MINIMAL}{entry}"));
+        assert_eq!(project.unwrap().config.plugins[0].run_budget(), RunBudget::DEFAULT);
+        let (_dir, project) = project_with(&format!("{MINIMAL}{entry}max_run_fuel = 5000\nmax_run_seconds = 60\n"));
+        let budget = project.unwrap().config.plugins[0].run_budget();
+        assert_eq!(budget, RunBudget { fuel: 5000, time: Duration::from_secs(60) });
+        let (_dir, project) = project_with(&format!("{MINIMAL}{entry}max_run_seconds = 0\n"));
+        match project {
+            Err(ProjectError::Invalid { line: Some(_), message, .. }) => assert!(message.contains("max_run_seconds must be at least 1"), "{message}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct HookError {
     pub hook: Hook,
     pub batch: u64,
     pub failure: HookFailure,
+    /// Fuel the call used before it failed (0 under a wall-clock budget): spent all the same.
+    pub fuel_used: u64,
 }
 
 /// What went wrong inside a hook call.
@@ -67,6 +69,20 @@ pub enum HookFailure {
     CpuBudgetExhausted { budget: String },
     #[error("tried to grow its memory to {requested} bytes, over the limit of {limit} bytes")]
     MemoryLimit { requested: usize, limit: usize },
+    #[error("ran past its wall-clock deadline ({deadline}) and was stopped")]
+    DeadlineExceeded { deadline: String },
+    #[error(
+        "has used up its budget for the whole run ({budget}); max_run_fuel and max_run_seconds in its \
+         [[plugins]] entry of migration.toml set it"
+    )]
+    RunBudgetExhausted { budget: String },
+    #[error("logged past the host's limits: {detail}")]
+    LogLimit { detail: String },
+    #[error(
+        "passed the host more data in one answer or one host.log call than the host takes for this batch \
+         ({limit} bytes, counted as the host would hold them)"
+    )]
+    OutputTooLargeToLift { limit: usize },
     #[error("overflowed its stack")]
     StackOverflow,
     #[error("panicked: {}", escape(message))]

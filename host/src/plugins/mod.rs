@@ -22,6 +22,7 @@ mod v0_1;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::Store;
@@ -31,7 +32,10 @@ pub use cache::{CacheOutcome, ComponentCache};
 pub use contract::SUPPORTED_VERSIONS;
 pub use digest::Digest;
 pub use error::{HookError, HookFailure, LoadError};
-pub use sandbox::{CpuBudget, Limits};
+pub use sandbox::{
+    CpuBudget, LOG_BYTE_FUEL, LOG_CALL_FUEL, Limits, MAX_LOG_CALLS_PER_CALL, MAX_LOG_CALLS_PER_RECORD,
+    MAX_LOG_MESSAGE_BYTES, MAX_REASON_BYTES, OUTPUT_ELEMENT_BYTES, RunBudget, shorten, shorten_to,
+};
 pub use types::{
     CleanOutcome, ConfigOption, FieldChange, FieldIssue, Hook, LabelColor, MergeDecision, PluginInfo, PluginLog,
     Segment, Tag, TagDecision, TagFate,
@@ -39,7 +43,7 @@ pub use types::{
 
 use crate::record::{Record, Value};
 use contract::ContractVersion;
-use sandbox::{Sandbox, StoreState};
+use sandbox::{RunLeft, Sandbox, StoreState};
 
 /// Loads plugins. One per process is enough: it owns the engine and the compiled-code cache.
 pub struct PluginHost {
@@ -96,6 +100,14 @@ impl PluginHost {
                 stage: "describing itself",
                 failure: self.sandbox.classify(&store, error, 0),
             })?;
+        let (bytes, limit) = (info.output_bytes(), self.sandbox.limits().output_limit(0));
+        if bytes > limit {
+            return Err(LoadError::Trapped {
+                path: path.to_owned(),
+                stage: "describing itself",
+                failure: HookFailure::OutputTooLarge { bytes, limit },
+            });
+        }
         let problems = info.problems();
         if !problems.is_empty() {
             return Err(LoadError::InvalidDescription { path: path.to_owned(), problems });
@@ -162,7 +174,8 @@ impl PluginComponent {
     /// the plugin does not declare is refused when called ([`PluginComponent::configure_for`]
     /// refuses it up front).
     pub fn configure(self, config: Vec<(String, String)>) -> Result<LoadedPlugin, LoadError> {
-        let plugin = LoadedPlugin { component: self, config };
+        let run_budget = RunBudget::DEFAULT.capped(self.sandbox.limits().max_run_budget);
+        let plugin = LoadedPlugin { component: self, config, run_budget, run_spent: RunSpent::default() };
         let mut store = plugin.component.sandbox.store(0);
         let answer = plugin
             .component
@@ -171,7 +184,14 @@ impl PluginComponent {
             .and_then(|instance| instance.configure(&mut store, &plugin.config));
         match answer {
             Ok(Ok(())) => Ok(plugin),
-            Ok(Err((key, message))) => Err(LoadError::Config { plugin: plugin.name(), key, message }),
+            Ok(Err((key, message))) => match config_failure(plugin.component.sandbox.limits(), 0, key, message) {
+                HookFailure::Config { key, message } => Err(LoadError::Config { plugin: plugin.name(), key, message }),
+                failure => Err(LoadError::Trapped {
+                    path: plugin.component.path.clone(),
+                    stage: "taking its configuration",
+                    failure,
+                }),
+            },
             Err(error) => Err(LoadError::Trapped {
                 path: plugin.component.path.clone(),
                 stage: "taking its configuration",
@@ -194,6 +214,16 @@ pub struct Call<T> {
 pub struct LoadedPlugin {
     component: PluginComponent,
     config: Vec<(String, String)>,
+    /// What the plugin may spend over the whole run, and what it has spent.
+    run_budget: RunBudget,
+    run_spent: RunSpent,
+}
+
+/// Fuel and time spent over a run; atomics, so that calls may run on several threads.
+#[derive(Debug, Default)]
+struct RunSpent {
+    fuel: AtomicU64,
+    nanos: AtomicU64,
 }
 
 impl LoadedPlugin {
@@ -217,6 +247,34 @@ impl LoadedPlugin {
         self.component.pre.instantiate(&mut store).map(drop)
     }
 
+    /// Gives the plugin a whole-run budget (from its `[[plugins]]` entry), capped by the host's
+    /// maximum; without one it has [`RunBudget::DEFAULT`].
+    pub fn with_run_budget(mut self, budget: RunBudget) -> LoadedPlugin {
+        self.run_budget = budget.capped(self.component.sandbox.limits().max_run_budget);
+        self
+    }
+
+    pub fn run_budget(&self) -> RunBudget {
+        self.run_budget
+    }
+
+    /// Fuel and wall-clock time the plugin has spent so far in this run, failed calls included.
+    pub fn run_spent(&self) -> (u64, Duration) {
+        let spent = &self.run_spent;
+        (spent.fuel.load(Ordering::Relaxed), Duration::from_nanos(spent.nanos.load(Ordering::Relaxed)))
+    }
+
+    /// What is left of the run budget, or `None` once either part is used up.
+    fn run_left(&self) -> Option<RunLeft> {
+        let (fuel, time) = self.run_spent();
+        let left = RunLeft {
+            fuel: self.run_budget.fuel.checked_sub(fuel).filter(|left| *left > 0)?,
+            time: self.run_budget.time.checked_sub(time).filter(|left| !left.is_zero())?,
+            budget: self.run_budget,
+        };
+        Some(left)
+    }
+
     pub fn implements(&self, hook: Hook) -> bool {
         self.component.info.hooks.contains(&hook)
     }
@@ -227,7 +285,12 @@ impl LoadedPlugin {
             .and_then(|call| {
                 self.check(Hook::Clean, batch, call, |outcomes| {
                     expect_count("outcomes", outcomes.len(), "records", records.len())?;
-                    check_values(outcomes.iter().zip(records).enumerate().map(|(position, (outcome, record))| (position, outcome.check(), *record)))
+                    check_values(outcomes.iter().zip(records).enumerate().map(|(position, (outcome, record))| (position, outcome.check(), *record)))?;
+                    let changes = outcomes.iter().flat_map(|outcome| match outcome {
+                        CleanOutcome::Keep(changes) => changes.as_slice(),
+                        _ => &[],
+                    });
+                    check_new_fields(records, changes)
                 })
             })
     }
@@ -258,7 +321,8 @@ impl LoadedPlugin {
                             change.check().map_err(|problem| format!("merge change {index}: {problem}"))
                         });
                         (survivor, checked, records[survivor])
-                    }))
+                    }))?;
+                    check_new_fields(records, decisions.iter().flat_map(|decision| &decision.changes))
                 })
             })
     }
@@ -292,28 +356,45 @@ impl LoadedPlugin {
         run: impl FnOnce(&ContractInstance, &mut Store<StoreState>) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<Call<T>, HookError> {
         let sandbox = &self.component.sandbox;
-        let failed = |failure| HookError { plugin: self.name(), hook, batch, failure };
+        let limits = sandbox.limits();
+        let failed = |failure, fuel_used: Option<u64>| HookError {
+            plugin: self.name(),
+            hook,
+            batch,
+            failure,
+            fuel_used: fuel_used.unwrap_or(0),
+        };
+        let Some(run_left) = self.run_left() else {
+            let budget = self.run_budget;
+            let budget = format!("{} fuel, {:?}", budget.fuel, budget.time);
+            return Err(failed(HookFailure::RunBudgetExhausted { budget }, None));
+        };
         if !self.implements(hook) {
-            return Err(failed(HookFailure::HookNotDeclared));
+            return Err(failed(HookFailure::HookNotDeclared, None));
         }
-        let mut store = sandbox.store(records);
+        let started = Instant::now();
+        let mut store = sandbox.store_within(records, Some(run_left));
         let fuel_before = store.get_fuel().ok();
         let answer = self.component.pre.instantiate(&mut store).and_then(|instance| {
             match instance.configure(&mut store, &self.config)? {
-                Ok(()) => Ok(run(&instance, &mut store)?.map_err(|message| HookFailure::PluginError { message })),
-                Err((key, message)) => Ok(Err(HookFailure::Config { key, message })),
+                Ok(()) => Ok(run(&instance, &mut store)?.map_err(|message| error_failure(limits, records, message))),
+                Err((key, message)) => Ok(Err(config_failure(limits, records, key, message))),
             }
         });
+        // Spent whatever the outcome: a failed batch used its fuel too.
+        let fuel_used = fuel_before.zip(store.get_fuel().ok()).map(|(before, after)| before.saturating_sub(after));
+        self.run_spent.fuel.fetch_add(fuel_used.unwrap_or(0), Ordering::Relaxed);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.run_spent.nanos.fetch_add(nanos, Ordering::Relaxed);
         let output = match answer {
             Ok(Ok(output)) => output,
-            Ok(Err(failure)) => return Err(failed(failure)),
-            Err(error) => return Err(failed(sandbox.classify(&store, error, records))),
+            Ok(Err(failure)) => return Err(failed(failure, fuel_used)),
+            Err(error) => return Err(failed(sandbox.classify(&store, error, records), fuel_used)),
         };
-        let (bytes, limit) = (output.output_bytes(), sandbox.limits().output_limit(records));
+        let (bytes, limit) = (output.output_bytes(), limits.output_limit(records));
         if bytes > limit {
-            return Err(failed(HookFailure::OutputTooLarge { bytes, limit }));
+            return Err(failed(HookFailure::OutputTooLarge { bytes, limit }, fuel_used));
         }
-        let fuel_used = fuel_before.zip(store.get_fuel().ok()).map(|(before, after)| before - after);
         Ok(Call { output, logs: store.data_mut().take_logs(), fuel_used })
     }
 
@@ -327,9 +408,55 @@ impl LoadedPlugin {
     ) -> Result<Call<T>, HookError> {
         match validate(&call.output) {
             Ok(()) => Ok(call),
-            Err(detail) => Err(HookError { plugin: self.name(), hook, batch, failure: HookFailure::InvalidOutput { detail } }),
+            Err(detail) => Err(HookError {
+                plugin: self.name(),
+                hook,
+                batch,
+                failure: HookFailure::InvalidOutput { detail: shorten(detail) },
+                fuel_used: call.fuel_used.unwrap_or(0),
+            }),
         }
     }
+}
+
+/// A hook's `Err` answer: counted in the output limit, and cut for the reports.
+fn error_failure(limits: &Limits, records: usize, message: String) -> HookFailure {
+    let (bytes, limit) = (message.output_bytes(), limits.output_limit(records));
+    if bytes > limit {
+        return HookFailure::OutputTooLarge { bytes, limit };
+    }
+    HookFailure::PluginError { message: shorten(message) }
+}
+
+/// A refused configuration: counted in the output limit, and cut for the reports.
+fn config_failure(limits: &Limits, records: usize, key: String, message: String) -> HookFailure {
+    let (bytes, limit) = (key.output_bytes() + message.output_bytes(), limits.output_limit(records));
+    if bytes > limit {
+        return HookFailure::OutputTooLarge { bytes, limit };
+    }
+    HookFailure::Config { key: shorten(key), message: shorten(message) }
+}
+
+/// Distinct fields a call may add that no record of its batch has. Records of a batch go on
+/// together to the next stage, whose batch is a dense table as wide as all of its records'
+/// fields together: 80,000 new fields on one record made the next batch of 1,000 records a
+/// table of 80 million cells (2.5 GB), where the output limit had let the changes through.
+pub const MAX_NEW_FIELDS_PER_CALL: usize = 256;
+
+fn check_new_fields<'c>(records: &[&Record], changes: impl IntoIterator<Item = &'c FieldChange>) -> Result<(), String> {
+    let mut known: Option<std::collections::HashSet<&str>> = None;
+    let mut new = std::collections::HashSet::new();
+    for change in changes {
+        let known = known.get_or_insert_with(|| {
+            records.iter().flat_map(|record| record.fields.iter().map(|(name, _)| name.as_str())).collect()
+        });
+        if !known.contains(change.field.as_str()) && new.insert(change.field.as_str()) && new.len() > MAX_NEW_FIELDS_PER_CALL {
+            return Err(format!(
+                "changes add more than {MAX_NEW_FIELDS_PER_CALL} fields that no record of the batch has (the limit per call)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn expect_count(what: &str, got: usize, per: &str, expected: usize) -> Result<(), String> {
@@ -439,20 +566,28 @@ impl ContractInstance {
     }
 }
 
-/// Bytes of text a hook returned, checked against the output limit.
+/// What a hook's answer costs in the output limit: the bytes of its text, plus
+/// [`OUTPUT_ELEMENT_BYTES`] for each element (an outcome, a change, a choice, a key, an option),
+/// so that an answer made of empty strings or empty lists is not free.
 trait OutputBytes {
     fn output_bytes(&self) -> usize;
 }
 
 impl<T: OutputBytes> OutputBytes for Vec<T> {
     fn output_bytes(&self) -> usize {
-        self.iter().map(OutputBytes::output_bytes).sum()
+        self.iter().map(|element| OUTPUT_ELEMENT_BYTES.saturating_add(element.output_bytes())).fold(0, usize::saturating_add)
     }
 }
 
 impl OutputBytes for String {
     fn output_bytes(&self) -> usize {
         self.len()
+    }
+}
+
+impl OutputBytes for Option<String> {
+    fn output_bytes(&self) -> usize {
+        self.as_ref().map_or(0, String::len)
     }
 }
 
@@ -467,12 +602,18 @@ impl OutputBytes for FieldChange {
     }
 }
 
+impl OutputBytes for FieldIssue {
+    fn output_bytes(&self) -> usize {
+        self.field.len() + self.message.len()
+    }
+}
+
 impl OutputBytes for CleanOutcome {
     fn output_bytes(&self) -> usize {
         match self {
             CleanOutcome::Keep(changes) => changes.output_bytes(),
             CleanOutcome::Drop(reason) => reason.len(),
-            CleanOutcome::Reject(issues) => issues.iter().map(|issue| issue.field.len() + issue.message.len()).sum(),
+            CleanOutcome::Reject(issues) => issues.output_bytes(),
         }
     }
 }
@@ -490,5 +631,20 @@ impl OutputBytes for TagDecision {
                 TagFate::Label { name, .. } => name.len(),
                 TagFate::Skip { reason } => reason.len(),
             }
+    }
+}
+
+impl OutputBytes for ConfigOption {
+    fn output_bytes(&self) -> usize {
+        self.key.len() + self.description.len() + self.default.output_bytes()
+    }
+}
+
+impl OutputBytes for PluginInfo {
+    fn output_bytes(&self) -> usize {
+        let hooks = OUTPUT_ELEMENT_BYTES.saturating_mul(self.hooks.len());
+        [self.name.len(), self.version.len(), self.description.len(), hooks, self.options.output_bytes()]
+            .into_iter()
+            .fold(0, usize::saturating_add)
     }
 }

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use wasmtime::component::{HasData, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, StoreContextMut, Trap,
+};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::p2::bindings::{cli, random, sync::io};
 use wasmtime_wasi::random::WasiRandom;
@@ -53,6 +55,44 @@ pub struct Limits {
     pub output_bytes_per_record: usize,
     /// WebAssembly stack.
     pub stack_bytes: usize,
+    /// Wall-clock deadline of a call (a base plus an amount per record), whatever its CPU
+    /// budget: it backs fuel up for time that fuel does not count (the host lifting a plugin's
+    /// output, a machine that is much slower than expected). Checked by epoch interruption.
+    pub deadline_per_call: Duration,
+    pub deadline_per_record: Duration,
+    /// The largest whole-run budget a project may give a plugin (`[[plugins]]` `max_run_fuel`,
+    /// `max_run_seconds`); larger values are capped to it.
+    pub max_run_budget: RunBudget,
+}
+
+/// What one plugin may spend over a whole run, summed over its calls: a plugin that burns its
+/// full per-call budget on every batch is stopped once this is used up, and every later batch
+/// is quarantined without running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunBudget {
+    /// Fuel over all calls (used only when the CPU budget is counted in fuel).
+    pub fuel: u64,
+    /// Wall-clock time over all calls.
+    pub time: Duration,
+}
+
+impl RunBudget {
+    /// What a plugin gets when its `[[plugins]]` entry sets no budget: 40 times what
+    /// clean-basic needs for 100,000 records (27,000 fuel a record), and two hours.
+    pub const DEFAULT: RunBudget = RunBudget { fuel: 100_000_000_000, time: Duration::from_secs(2 * 3600) };
+    /// The most a project may give a plugin.
+    pub const HOST_MAXIMUM: RunBudget = RunBudget { fuel: 10_000_000_000_000, time: Duration::from_secs(24 * 3600) };
+
+    /// This budget, each part capped by `maximum`.
+    pub fn capped(self, maximum: RunBudget) -> RunBudget {
+        RunBudget { fuel: self.fuel.min(maximum.fuel), time: self.time.min(maximum.time) }
+    }
+}
+
+impl Default for RunBudget {
+    fn default() -> Self {
+        RunBudget::DEFAULT
+    }
 }
 
 impl Default for Limits {
@@ -63,6 +103,11 @@ impl Default for Limits {
             output_bytes_per_call: 1 << 20,
             output_bytes_per_record: 16 << 10,
             stack_bytes: 512 << 10,
+            // 30 s for a 1,000-record batch: the default fuel budget (5.1 billion) runs in about
+            // 3 s on one core of the CI machine, so only a call far off its fuel trips this.
+            deadline_per_call: Duration::from_secs(10),
+            deadline_per_record: Duration::from_millis(20),
+            max_run_budget: RunBudget::HOST_MAXIMUM,
         }
     }
 }
@@ -71,6 +116,95 @@ impl Limits {
     pub fn output_limit(&self, records: usize) -> usize {
         self.output_bytes_per_call.saturating_add(self.output_bytes_per_record.saturating_mul(records))
     }
+
+    /// The wall-clock deadline of a call over `records` records.
+    pub fn deadline(&self, records: usize) -> Duration {
+        let per_record = self.deadline_per_record.saturating_mul(u32::try_from(records).unwrap_or(u32::MAX));
+        self.deadline_per_call.saturating_add(per_record)
+    }
+
+    fn fuel(&self, records: usize) -> Option<u64> {
+        match self.cpu {
+            CpuBudget::Fuel { per_call, per_record } => Some(per_call.saturating_add(per_record.saturating_mul(records as u64))),
+            CpuBudget::WallClock { .. } => None,
+        }
+    }
+
+    fn cpu_time(&self, records: usize) -> Option<Duration> {
+        match self.cpu {
+            CpuBudget::Fuel { .. } => None,
+            CpuBudget::WallClock { per_call, per_record } => {
+                Some(per_call.saturating_add(per_record.saturating_mul(u32::try_from(records).unwrap_or(u32::MAX))))
+            }
+        }
+    }
+}
+
+/// Each element of a plugin's output (a change, a choice, a key, an outcome, an option...)
+/// costs this many bytes of the output limit on top of its text, so that a list of empty
+/// strings is not free: the host holds each in a 24-byte `String` at least, and a change as a
+/// 56-byte `FieldChange`, then as a before/after `Change` and a record field (about 200 bytes).
+/// It also bounds the host's work on an answer: at 128, the most elements a 1,000-record batch
+/// may return (about 125,000) take the host about as long as the batch's fuel budget lets the
+/// fastest guest loop run (see the README). 16 KiB a record still allows 128 elements a record.
+pub const OUTPUT_ELEMENT_BYTES: usize = 128;
+/// While a hook's answer (or a `host.log` message) is lifted into the host, wasmtime stops once
+/// the host would hold more than this many times the output limit, and at least
+/// [`LIFT_LIMIT_FLOOR`] (counted as the host types' sizes: 24 bytes for an empty string). The
+/// element-level check after lifting gives the precise error; this keeps the lifting itself
+/// bounded, so that a list of millions of empty strings is refused before it is allocated.
+const LIFT_LIMIT_FACTOR: usize = 4;
+const LIFT_LIMIT_FLOOR: usize = 64 << 20;
+
+/// What one `host.log` call costs in fuel: a fixed part (a host call with its lifting costs
+/// about as much host time as this much guest code) and a part per byte of the message
+/// (copied and checked as UTF-8). See the README for the measurement behind these.
+pub const LOG_CALL_FUEL: u64 = 100_000;
+pub const LOG_BYTE_FUEL: u64 = 4;
+/// The longest message one `host.log` call may pass; a longer one fails the batch.
+pub const MAX_LOG_MESSAGE_BYTES: usize = 64 << 10;
+/// `host.log` calls one hook call may make: a base plus an amount per record; one more fails
+/// the batch.
+pub const MAX_LOG_CALLS_PER_CALL: u64 = 10_000;
+pub const MAX_LOG_CALLS_PER_RECORD: u64 = 10;
+/// A failure reason kept for the reports is cut to this many bytes (plus a note of the size).
+pub const MAX_REASON_BYTES: usize = 1024;
+
+/// `text`, cut at a character boundary to [`MAX_REASON_BYTES`] with a note of its full size.
+pub fn shorten(text: String) -> String {
+    shorten_to(text, MAX_REASON_BYTES)
+}
+
+/// `text`, cut at a character boundary to `max` bytes with a note of its full size.
+pub fn shorten_to(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes in all, cut)", &text[..end], text.len())
+}
+
+/// What a call may still spend of its plugin's whole-run budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLeft {
+    pub fuel: u64,
+    pub time: Duration,
+    /// The run budget, as the failure names it.
+    pub budget: RunBudget,
+}
+
+/// The budgets one call got, and which one binds, so that a stop is named for what stopped it.
+#[derive(Debug, Clone, Copy, Default)]
+struct CallBudget {
+    fuel_cut_by_run: bool,
+    deadline: Duration,
+    deadline_is_cpu_budget: bool,
+    deadline_cut_by_run: bool,
+    run_budget: Option<RunBudget>,
+    records: usize,
 }
 
 /// What `wasi:random/insecure-seed` answers: always the same, so that a `HashMap` (whose
@@ -109,16 +243,13 @@ impl Sandbox {
             .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
             .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        match limits.cpu {
-            CpuBudget::Fuel { .. } => {
-                config.consume_fuel(true);
-            }
-            CpuBudget::WallClock { .. } => {
-                config.epoch_interruption(true);
-            }
+        if let CpuBudget::Fuel { .. } = limits.cpu {
+            config.consume_fuel(true);
         }
+        // Always on: with a fuel budget the epoch is the wall-clock deadline that backs it up.
+        config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
-        if let CpuBudget::WallClock { .. } = limits.cpu {
+        {
             let weak = engine.weak();
             std::thread::Builder::new().name("plugin-epoch-ticker".into()).spawn(move || {
                 while let Some(engine) = weak.upgrade() {
@@ -141,6 +272,12 @@ impl Sandbox {
 
     /// A fresh store for one call over `records` records, with its budgets set.
     pub fn store(&self, records: usize) -> Store<StoreState> {
+        self.store_within(records, None)
+    }
+
+    /// A fresh store for one call, its budgets also capped by what is left of its plugin's
+    /// whole-run budget.
+    pub fn store_within(&self, records: usize, run: Option<RunLeft>) -> Store<StoreState> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         // Deny-all WASI: no environment, arguments or preopened directories; stdin empty;
         // stdout discarded; stderr kept only to report panics; a fixed hash seed. Clocks, real
@@ -153,21 +290,39 @@ impl Sandbox {
             logs: Vec::new(),
             log_bytes: 0,
             logs_dropped: 0,
+            log_calls: 0,
+            max_log_calls: MAX_LOG_CALLS_PER_CALL.saturating_add(MAX_LOG_CALLS_PER_RECORD.saturating_mul(records as u64)),
+            log_failure: None,
+            budget: CallBudget { records, run_budget: run.map(|run| run.budget), ..CallBudget::default() },
             stderr,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
-        match self.limits.cpu {
-            CpuBudget::Fuel { per_call, per_record } => {
-                let fuel = per_call.saturating_add(per_record.saturating_mul(records as u64));
-                store.set_fuel(fuel).expect("fuel is enabled on this engine");
-            }
-            CpuBudget::WallClock { per_call, per_record } => {
-                let budget = per_call + per_record * records as u32;
-                let ticks = budget.as_millis() as u64 / EPOCH_TICK.as_millis() as u64 + 1;
-                store.set_epoch_deadline(ticks);
-            }
+        store.set_hostcall_fuel(self.limits.output_limit(records).saturating_mul(LIFT_LIMIT_FACTOR).max(LIFT_LIMIT_FLOOR));
+        let mut budget = store.data().budget;
+        if let Some(fuel) = self.limits.fuel(records) {
+            let fuel = match run {
+                Some(run) if run.fuel < fuel => {
+                    budget.fuel_cut_by_run = true;
+                    run.fuel
+                }
+                _ => fuel,
+            };
+            store.set_fuel(fuel).expect("fuel is enabled on this engine");
         }
+        let (mut deadline, backstop) = (self.limits.deadline(records), self.limits.deadline(records));
+        if let Some(cpu_time) = self.limits.cpu_time(records).filter(|cpu_time| *cpu_time <= backstop) {
+            deadline = cpu_time;
+            budget.deadline_is_cpu_budget = true;
+        }
+        if let Some(run) = run.filter(|run| run.time < deadline) {
+            deadline = run.time;
+            budget.deadline_cut_by_run = true;
+        }
+        budget.deadline = deadline;
+        store.data_mut().budget = budget;
+        let ticks = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX) / EPOCH_TICK.as_millis() as u64 + 1;
+        store.set_epoch_deadline(ticks);
         store
     }
 
@@ -176,13 +331,28 @@ impl Sandbox {
         if let Some(requested) = store.data().memory.refused {
             return HookFailure::MemoryLimit { requested, limit: self.limits.memory_bytes };
         }
+        if let Some(failure) = &store.data().log_failure {
+            return failure.clone();
+        }
+        let budget = store.data().budget;
+        let run_exhausted = || HookFailure::RunBudgetExhausted { budget: describe_run_budget(budget.run_budget) };
         match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) if budget.fuel_cut_by_run => run_exhausted(),
+            Some(Trap::Interrupt) if budget.deadline_cut_by_run => run_exhausted(),
+            Some(Trap::Interrupt) if !budget.deadline_is_cpu_budget => {
+                HookFailure::DeadlineExceeded { deadline: format!("{:?}", budget.deadline) }
+            }
             Some(Trap::OutOfFuel) | Some(Trap::Interrupt) => {
                 HookFailure::CpuBudgetExhausted { budget: self.limits.cpu.describe(records) }
             }
             Some(Trap::StackOverflow) => HookFailure::StackOverflow,
+            // wasmtime's own message when lifting an answer would exceed the store's hostcall
+            // fuel (its error type is private; the version is pinned in Cargo.toml).
+            _ if format!("{error:#}").contains("fuel allocated for hostcalls has been exhausted") => {
+                HookFailure::OutputTooLargeToLift { limit: store.hostcall_fuel() }
+            }
             _ => match store.data().panic_message() {
-                Some(message) => HookFailure::Panic { message },
+                Some(message) => HookFailure::Panic { message: shorten(message) },
                 None => HookFailure::Trap { message: format!("{error:#}") },
             },
         }
@@ -224,7 +394,49 @@ pub struct StoreState {
     logs: Vec<PluginLog>,
     log_bytes: usize,
     logs_dropped: usize,
+    log_calls: u64,
+    max_log_calls: u64,
+    /// Why a `host.log` call failed the call, for [`Sandbox::classify`].
+    log_failure: Option<HookFailure>,
+    budget: CallBudget,
     stderr: MemoryOutputPipe,
+}
+
+fn describe_run_budget(budget: Option<RunBudget>) -> String {
+    match budget {
+        Some(budget) => format!("{} fuel, {:?}", budget.fuel, budget.time),
+        None => "unknown".into(),
+    }
+}
+
+/// `host.log`: charged to the store's fuel in proportion to its bytes, refused beyond a
+/// message size and a number of calls per hook call (the batch then fails), and kept up to the
+/// per-call bound of [`StoreState::log`].
+pub fn host_log(store: &mut StoreContextMut<'_, StoreState>, level: &'static str, message: String) -> wasmtime::Result<()> {
+    let cost = LOG_CALL_FUEL.saturating_add(LOG_BYTE_FUEL.saturating_mul(message.len() as u64));
+    // Without fuel (a wall-clock budget) the caps below and the deadline bound the calls.
+    if let Ok(fuel) = store.get_fuel() {
+        if fuel < cost {
+            store.set_fuel(0)?;
+            return Err(Trap::OutOfFuel.into());
+        }
+        store.set_fuel(fuel - cost)?;
+    }
+    let state = store.data_mut();
+    state.log_calls += 1;
+    let failure = if message.len() > MAX_LOG_MESSAGE_BYTES {
+        Some(format!("a host.log message of {} bytes, over the limit of {MAX_LOG_MESSAGE_BYTES} bytes per call", message.len()))
+    } else if state.log_calls > state.max_log_calls {
+        Some(format!("more than {} host.log calls in one call, the limit for {} records", state.max_log_calls, state.budget.records))
+    } else {
+        None
+    };
+    if let Some(detail) = failure {
+        let failure = HookFailure::LogLimit { detail };
+        wasmtime::bail!(state.log_failure.insert(failure).to_string());
+    }
+    state.log(level, message);
+    Ok(())
 }
 
 impl StoreState {

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use wasmtime::Store;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Store, StoreContextMut};
 
-use super::sandbox::StoreState;
+use super::sandbox::{self, StoreState};
 use super::types::{
     CleanOutcome, ConfigOption, FieldChange, FieldIssue, Hook, LabelColor, MergeDecision, PluginInfo, Segment, Tag,
     TagDecision, TagFate,
@@ -22,23 +22,23 @@ wasmtime::component::bindgen!({
 use self::crm_migrate::plugin::host::LogLevel;
 use self::crm_migrate::plugin::types as wire;
 
-impl self::crm_migrate::plugin::host::Host for StoreState {
-    fn log(&mut self, level: LogLevel, message: String) {
-        let level = match level {
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-        };
-        StoreState::log(self, level, message);
-    }
-}
-
-impl self::crm_migrate::plugin::types::Host for StoreState {}
-
 /// Grants contract 0.1.0's imports (`host.log`) to plugins instantiated through `linker`.
+/// `host.log` is linked by hand rather than through the generated `Host` trait, because it
+/// needs the store to charge its bytes to the call's fuel ([`sandbox::host_log`]).
 pub fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
-    Plugin::add_to_linker::<StoreState, HasSelf<StoreState>>(linker, |state| state)
+    linker.instance("crm-migrate:plugin/types@0.1.0")?;
+    linker.instance("crm-migrate:plugin/host@0.1.0")?.func_wrap(
+        "log",
+        |mut store: StoreContextMut<'_, StoreState>, (level, message): (LogLevel, String)| {
+            let level = match level {
+                LogLevel::Debug => "debug",
+                LogLevel::Info => "info",
+                LogLevel::Warn => "warn",
+                LogLevel::Error => "error",
+            };
+            sandbox::host_log(&mut store, level, message)
+        },
+    )
 }
 
 /// A component checked against the 0.1.0 world, ready to instantiate cheaply.

@@ -16,6 +16,7 @@ mod pipedrive_client;
 mod pipedrive_support;
 mod pipeline;
 mod plan;
+mod plugin_bounds;
 mod plugin_sandbox;
 mod plugin_values;
 mod rate_limits;
