@@ -15,6 +15,7 @@ mod pipedrive_client;
 mod pipedrive_support;
 mod pipeline;
 mod plan;
+mod plugin_compile;
 mod plugin_sandbox;
 mod rate_limits;
 mod safety;
