@@ -5,7 +5,8 @@
 //! speaks in [`Record`]s and the outcome types of [`types`].
 //!
 //! ```text
-//! PluginHost::open(path, pinned digest)  -> PluginComponent   compiled (or cached), checked, described
+//! PluginHost::open(path, pinned digest)  -> PluginComponent   size and names checked, compiled in a
+//!                                                             bounded child (or cached), described
 //! PluginComponent::configure(config)     -> LoadedPlugin      the customer's options accepted
 //! LoadedPlugin::{clean, match_keys, merge, label}(batch)      fresh store + instance per call
 //! ```
