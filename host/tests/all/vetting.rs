@@ -86,7 +86,14 @@ fn a_plugin_describing_itself_in_toml_cannot_add_or_hide_an_entry_of_migration_t
         .env("CRM_MIGRATE_CACHE_DIR", dir.path().join("cache"))
         .output()
         .expect("the binary runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.code() == Some(1) && stderr.contains("hostile_toml_injection") && stderr.contains("name") && !stderr.contains("compil") {
+        // A host that holds describe's name to a grammar refuses the plugin outright: as safe,
+        // provided nothing was written. (The writer itself is tested in `project.rs`.)
+        assert!(!project_dir.join("migration.toml").exists(), "nothing written on a refused init");
+        return;
+    }
+    assert!(output.status.success(), "{stderr}");
     let text = std::fs::read_to_string(project_dir.join("migration.toml")).unwrap();
 
     let project = crm_migrate::project::Project::open(&project_dir).unwrap_or_else(|error| panic!("{error}\n{text}"));
