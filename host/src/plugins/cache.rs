@@ -74,8 +74,8 @@ impl ComponentCache {
             .or_else(|| env("HOME").map(|home| home.join(".cache").join("crm-migrate")))
     }
 
-    /// The compiled component for `wasm`, from the cache when a verified entry exists, else
-    /// from `compile` (bounded by the caller: see `compile`).
+    /// The compiled component of the plugin with `digest`, from the cache when a verified entry
+    /// exists, else from `compile` (the caller bounds it: see the `compile` module).
     pub(super) fn load_or_compile<E>(
         &self,
         engine: &Engine,
