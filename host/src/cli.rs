@@ -11,7 +11,7 @@ use crm_migrate::audit::report;
 use crm_migrate::extract::{Export, ExportOptions};
 use crm_migrate::pipeline::{self, BatchIds, Fate, StageOutput};
 use crm_migrate::plugins::{
-    CacheOutcome, ComponentCache, CpuBudget, Digest, Hook, Limits, LoadedPlugin, PluginComponent, PluginHost, SUPPORTED_VERSIONS, TagFate,
+    CacheOutcome, CompileLimits, Compiler, ComponentCache, CpuBudget, Digest, Hook, Limits, LoadedPlugin, PluginComponent, PluginHost, SUPPORTED_VERSIONS, TagFate,
 };
 use crm_migrate::approve::GateError;
 use crm_migrate::pipedrive::PipedriveClient;
@@ -223,6 +223,17 @@ enum PluginCommand {
         options separated by |); the rest is text, an empty cell is null. For --hook label the input is the tag \
         catalogue (id,name,record_count) and --segments the segment list (id,name,definition).")]
     Run(RunArgs),
+    /// Compile a component read from stdin, write its compiled code to stdout (run by crm-migrate
+    /// itself, in a child process with time and memory limits)
+    #[command(hide = true)]
+    Compile {
+        #[arg(long)]
+        stack_bytes: usize,
+        #[arg(long)]
+        cpu: String,
+        #[arg(long)]
+        max_file_bytes: u64,
+    },
     /// Create a new plugin crate that builds and passes its tests as is
     #[command(after_help = "Example:\n  crm-migrate plugin new acme-rules\n  cd acme-rules && cargo test && \
         cargo build --release --target wasm32-wasip2\n  crm-migrate plugin vet target/wasm32-wasip2/release/acme_rules.wasm")]
@@ -443,6 +454,15 @@ struct PluginArgs {
     /// CPU budget per record of a batch, in fuel (about one unit per WebAssembly instruction)
     #[arg(long, default_value_t = default_fuel_per_record())]
     fuel_per_record: u64,
+    /// Largest plugin file accepted, in MiB
+    #[arg(long, default_value_t = CompileLimits::default().max_file_bytes >> 20)]
+    max_file_mib: u64,
+    /// Time compiling a plugin may take, in seconds (it runs in a child process, killed then)
+    #[arg(long, default_value_t = CompileLimits::default().timeout.as_secs())]
+    compile_timeout_secs: u64,
+    /// Address space of the process compiling a plugin, in MiB
+    #[arg(long, default_value_t = CompileLimits::default().memory_bytes >> 20)]
+    compile_memory_mib: u64,
 }
 
 fn default_fuel_per_record() -> u64 {
@@ -465,7 +485,14 @@ impl PluginArgs {
         };
         let limits = Limits { cpu, memory_bytes: self.memory_limit_mib << 20, ..defaults };
         let cache_dir = if self.no_cache { None } else { self.cache_dir.clone().or_else(ComponentCache::default_dir) };
-        PluginHost::new(limits, ComponentCache::new(cache_dir)).map_err(|error| anyhow::anyhow!("{error:#}"))
+        let compile = CompileLimits {
+            max_file_bytes: self.max_file_mib << 20,
+            timeout: std::time::Duration::from_secs(self.compile_timeout_secs),
+            memory_bytes: self.compile_memory_mib << 20,
+            ..CompileLimits::default()
+        };
+        let host = PluginHost::new(limits, ComponentCache::new(cache_dir)).map_err(|error| anyhow::anyhow!("{error:#}"))?;
+        Ok(host.with_compiler(Compiler { limits: compile, ..Compiler::default() }))
     }
 }
 
@@ -503,6 +530,11 @@ fn parse_config_pair(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn main() -> ExitCode {
+    // Plugins are compiled in a child process of this binary, which can be stopped (see
+    // `plugins::compile`); without the path, on a thread, which cannot.
+    if let Ok(program) = std::env::current_exe() {
+        crm_migrate::plugins::compile_in_child_processes_of(program);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(args) => init(&args),
@@ -519,6 +551,9 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => crate::demo::demo(&args),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
+        Command::Plugin(PluginCommand::Compile { stack_bytes, cpu, max_file_bytes }) => {
+            Ok(crm_migrate::plugins::run_compile_child(stack_bytes, &cpu, max_file_bytes))
+        }
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
         Command::Sandbox(SandboxCommand::Serve(args)) => crate::sandbox_serve::serve(args).map(|()| ExitCode::SUCCESS),
     };

@@ -354,28 +354,74 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
     Project::open(dir)
 }
 
+/// One `[[plugins]]` entry, its options commented out for a person to fill in. Every text the
+/// plugin supplied (its name, option keys, descriptions and defaults) lands in a comment, and a
+/// newline there would end the comment and let the plugin write TOML of its own (another entry,
+/// for a file nobody vetted): it goes through [`comment_text`], and a default through
+/// [`single_line_string`], so that what a person uncomments is the plugin's value and no more.
 fn plugin_entry(plugin: &InitPlugin) -> std::io::Result<String> {
     let path = std::fs::canonicalize(&plugin.path)?;
+    let file_name = plugin.path.file_name().map(|name| name.to_string_lossy()).unwrap_or_default();
     let mut entry = format!(
         "# {} ({}): the customer's {} rules.\n[[plugins]]\nhook = \"{}\"\npath = {}\ndigest = \"{}\"\n[plugins.config]\n",
-        plugin.name,
-        plugin.path.file_name().map(|name| name.to_string_lossy()).unwrap_or_default(),
+        comment_text(&plugin.name),
+        comment_text(&file_name),
         plugin.hook,
         plugin.hook,
-        quoted(&path.display().to_string()),
+        single_line_string(&path.display().to_string()),
         plugin.digest
     );
     if plugin.options.is_empty() {
         entry.push_str("# (this plugin has no options)\n");
     }
     for option in &plugin.options {
-        entry.push_str(&format!("# {}\n", option.description.replace('\n', " ")));
-        match &option.default {
-            Some(default) => entry.push_str(&format!("# {} = {}\n", option.key, quoted(default))),
-            None => entry.push_str(&format!("# {} = \"\"\n", option.key)),
-        }
+        entry.push_str(&format!("# {}\n", comment_text(&option.description)));
+        let key = if !option.key.is_empty() && option.key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            option.key.clone()
+        } else {
+            single_line_string(&option.key)
+        };
+        let default = single_line_string(option.default.as_deref().unwrap_or_default());
+        entry.push_str(&format!("# {}\n", comment_text(&format!("{key} = {default}"))));
     }
     Ok(entry)
+}
+
+/// Text for one line of a TOML comment. TOML ends a comment at a newline and allows no other
+/// control character in it, so each is written as its escape (`\n`, `\r`, `\t`, `\u{1b}`):
+/// the text can neither end the comment nor make the file unreadable, and a person sees it.
+pub(crate) fn comment_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A TOML basic string on one line, whatever the text holds (the toml crate writes a text with
+/// a newline as a multi-line string, whose lines would leave a comment).
+pub(crate) fn single_line_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 pub(crate) fn quoted(text: &str) -> String {
@@ -480,6 +526,47 @@ mod tests {
         assert_eq!(project.markers().account(), Some("export"), "the account defaults to the export directory's name");
         let again = init(&dir.path().join("acme"), &options).unwrap_err();
         assert!(matches!(again, ProjectError::AlreadyAProject { .. }), "{again}");
+    }
+
+    #[test]
+    fn plugin_text_in_an_entry_stays_in_its_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rules.wasm");
+        std::fs::write(&file, b"").unwrap();
+        let evil = "\n[[plugins]]\r\nhook = \"label\"\u{1b}[2J\u{7f}\u{85}\ttab '''\"\"\"\\";
+        let option = |key: &str, description: &str, default: Option<&str>| ConfigOption {
+            key: key.into(),
+            description: description.into(),
+            default: default.map(Into::into),
+        };
+        let plugin = InitPlugin {
+            hook: Hook::Clean,
+            path: file.clone(),
+            digest: Digest::of(b""),
+            name: format!("rules{evil}"),
+            options: vec![option("country", evil, Some(evil)), option(&format!("key{evil}"), "plain", None)],
+        };
+        let entry = plugin_entry(&plugin).unwrap();
+        assert!(entry.lines().all(|line| !line.starts_with('[') || line == "[[plugins]]" || line == "[plugins.config]"), "{entry}");
+        assert_eq!(entry.matches("[[plugins]]\n").count(), 1, "{entry}");
+        assert!(!entry.chars().any(|c| c.is_control() && c != '\n'), "{entry:?}");
+        let table: toml::Table = toml::from_str(&entry).unwrap_or_else(|error| panic!("{error}\n{entry}"));
+        let plugins = table["plugins"].as_array().unwrap();
+        assert_eq!(plugins.len(), 1, "{entry}");
+        assert_eq!(plugins[0]["path"].as_str(), Some(std::fs::canonicalize(&file).unwrap().to_str().unwrap()));
+        assert!(plugins[0]["config"].as_table().unwrap().is_empty(), "{entry}");
+
+        // Uncommented, an option line sets exactly the plugin's key to exactly its default.
+        let uncommented = entry
+            .lines()
+            .map(|line| if line.starts_with("# country = ") || line.starts_with("# \"key") { &line[2..] } else { line })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let table: toml::Table = toml::from_str(&uncommented).unwrap_or_else(|error| panic!("{error}\n{uncommented}"));
+        let config = table["plugins"][0]["config"].as_table().unwrap();
+        assert_eq!(config["country"].as_str(), Some(evil));
+        assert_eq!(config[&format!("key{evil}")].as_str(), Some(""));
+        assert_eq!(config.len(), 2, "{uncommented}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Choice, FieldEntry, Landing, Mapping, NewFieldType, PipelineEntry};
-use crate::project::{line_of, quoted};
+use crate::project::{comment_text, line_of, quoted, single_line_string};
 use crate::record::ObjectKind;
 
 /// A problem in `mapping.toml`, at a line (0 when the whole file is meant).
@@ -41,25 +41,30 @@ pub fn comment_key(parts: &[&str]) -> String {
     parts.join(".")
 }
 
-/// A TOML key: bare when it can be, quoted otherwise.
+/// A TOML key: bare when it can be, quoted on one line otherwise (an attribute is named by
+/// the export's header, which may hold a newline; a key cannot be a multi-line string).
 fn key(text: &str) -> String {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
         text.to_owned()
     } else {
-        quoted(text)
+        single_line_string(text)
     }
 }
 
+/// Comments hold text from the export, the workspace and the project: a newline or another
+/// control character in it is written escaped, so that it can neither end the comment (and
+/// add TOML of its own) nor make the file unreadable.
 fn trailing(comment: Option<&str>) -> String {
-    comment.map(|comment| format!("  # {comment}")).unwrap_or_default()
+    comment.map(|comment| format!("  # {}", comment_text(comment))).unwrap_or_default()
 }
 
+/// A comment of several lines: each line of `text` is a comment line of its own.
 fn comment_lines(out: &mut String, text: &str) {
     for line in text.lines() {
         if line.is_empty() {
             out.push_str("#\n");
         } else {
-            let _ = writeln!(out, "# {line}");
+            let _ = writeln!(out, "# {}", comment_text(line));
         }
     }
 }
@@ -334,4 +339,57 @@ fn parse_entry(object: ObjectKind, attribute: &str, raw: &RawEntry, line: &impl 
         note: raw.note.clone(),
         line: at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(source: &str, target: &str) -> Choice {
+        Choice { source: source.into(), target: target.into(), line: 0 }
+    }
+
+    /// Comments carry text from the export (pipeline and stage names, column headers), the
+    /// workspace (user names) and the project (paths): a newline in one must not end its comment.
+    #[test]
+    fn text_in_comments_and_keys_cannot_add_toml_to_the_mapping() {
+        let evil = "x\n[owners.agents]\n\"evil@example.org\" = \"boss@example.org\"\r\n[contact.evil]\nto = \"skip\"\u{1b}[2J\u{7}";
+        let attribute = format!("note{evil}");
+        let mapping = Mapping {
+            default_owner: choice("default", "boss@example.org"),
+            agents: vec![choice("ada@example.org", "default")],
+            pipelines: Vec::new(),
+            deal_status: vec![choice("won", "won")],
+            activity_types: Vec::new(),
+            event_activity_type: choice("activity_type", "meeting"),
+            fields: vec![FieldEntry {
+                object: ObjectKind::Contact,
+                attribute: attribute.clone(),
+                landing: Landing::Skip { reason: evil.into() },
+                confidence: 0.5,
+                why: vec![evil.into()],
+                note: Some(evil.into()),
+                line: 0,
+            }],
+        };
+        let mut comments = Comments { header: format!("Planned from {evil}"), by_key: BTreeMap::new() };
+        for key in [
+            "owners.default".to_owned(),
+            comment_key(&["owners", "agents", "ada@example.org"]),
+            comment_key(&["deal_status", "won"]),
+            "events".to_owned(),
+            comment_key(&["object", "contact"]),
+            comment_key(&["contact", &attribute]),
+        ] {
+            comments.by_key.insert(key, evil.into());
+        }
+        let text = render(&mapping, &comments);
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        let parsed = parse(&text).unwrap_or_else(|errors| panic!("{errors:?}\n{text}"));
+        assert_eq!(parsed.agents.iter().map(|agent| agent.source.as_str()).collect::<Vec<_>>(), ["ada@example.org"], "{text}");
+        assert_eq!(parsed.fields.len(), 1, "{text}");
+        assert_eq!(parsed.fields[0].attribute, attribute);
+        assert_eq!(parsed.fields[0].landing, Landing::Skip { reason: evil.into() });
+        assert_eq!(parsed.fields[0].note.as_deref(), Some(evil));
+    }
 }

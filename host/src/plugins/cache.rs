@@ -74,21 +74,22 @@ impl ComponentCache {
             .or_else(|| env("HOME").map(|home| home.join(".cache").join("crm-migrate")))
     }
 
-    /// The compiled component for `wasm`, from the cache when a verified entry exists.
-    pub fn load_or_compile(
+    /// The compiled component of the plugin with `digest`, from the cache when a verified entry
+    /// exists, else from `compile` (the caller bounds it: see the `compile` module).
+    pub(super) fn load_or_compile<E>(
         &self,
         engine: &Engine,
         digest: &Digest,
-        wasm: &[u8],
-    ) -> wasmtime::Result<(Component, CacheOutcome)> {
+        compile: impl FnOnce() -> Result<Component, E>,
+    ) -> Result<(Component, CacheOutcome), E> {
         let Some(dir) = &self.dir else {
-            return Ok((Component::new(engine, wasm)?, CacheOutcome::Compiled));
+            return Ok((compile()?, CacheOutcome::Compiled));
         };
         let trusted = match TrustedDir::open(dir) {
             Ok(trusted) => trusted,
             Err(reason) => {
                 warn_once(&reason);
-                return Ok((Component::new(engine, wasm)?, CacheOutcome::Untrusted { reason }));
+                return Ok((compile()?, CacheOutcome::Untrusted { reason }));
             }
         };
         let binding = Binding { digest: digest.hex(), engine: engine_hash(engine) };
@@ -108,9 +109,11 @@ impl ComponentCache {
             }
             Err(reason) => CacheOutcome::Rebuilt { reason },
         };
-        let component = Component::new(engine, wasm)?;
+        let component = compile()?;
         // A cache that cannot be written only costs speed: the load goes on.
-        let _ = trusted.store(&entry, &binding, &component.serialize()?);
+        if let Ok(artifact) = component.serialize() {
+            let _ = trusted.store(&entry, &binding, &artifact);
+        }
         Ok((component, outcome))
     }
 }

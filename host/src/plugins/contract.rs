@@ -53,6 +53,41 @@ impl ContractVersion {
     }
 }
 
+/// The contract version named by a component's export names, with its imports checked by name
+/// (read before compiling; the host functions an import asks for are checked by [`inspect`]).
+pub fn check_names(path: &Path, exports: &[String], imports: &[String]) -> Result<ContractVersion, LoadError> {
+    let found = exports
+        .iter()
+        .find_map(|name| name.strip_prefix(HOOKS_INTERFACE))
+        .ok_or_else(|| LoadError::NoContract { path: path.to_owned() })?;
+    let version = match found {
+        "0.1.0" => ContractVersion::V0_1,
+        _ => {
+            return Err(LoadError::UnsupportedContract {
+                path: path.to_owned(),
+                found: found.to_owned(),
+                supported: SUPPORTED_VERSIONS.iter().map(|v| v.to_string()).collect(),
+            });
+        }
+    };
+    let own_version = |name: &str| name.rsplit_once('@').map(|(_, v)| v) == Some(version.as_str());
+    let forbidden: Vec<String> = imports
+        .iter()
+        .filter(|name| {
+            let interface = name.split('@').next().unwrap_or(name);
+            let granted = ((name.starts_with(HOST_INTERFACE) || name.starts_with(TYPES_INTERFACE)) && own_version(name))
+                || (STD_WASI_INTERFACES.contains(&interface) && name.contains("@0.2."));
+            !granted
+        })
+        .cloned()
+        .collect();
+    if forbidden.is_empty() {
+        Ok(version)
+    } else {
+        Err(LoadError::ForbiddenImports { path: path.to_owned(), imports: forbidden })
+    }
+}
+
 /// The component's contract version and imports, or why it must not run.
 pub fn inspect(engine: &Engine, component: &Component, path: &Path) -> Result<(ContractVersion, Vec<String>), LoadError> {
     let ty = component.component_type();

@@ -17,8 +17,20 @@ pub enum LoadError {
          vet it again (crm-migrate plugin vet) and update the digest"
     )]
     DigestMismatch { path: PathBuf, expected: String, actual: String },
+    #[error(
+        "plugin {path} is {bytes} bytes, over the limit of {limit} bytes for a plugin file; nothing of it was compiled \
+         (crm-migrate plugin vet --max-file-mib raises the limit)"
+    )]
+    TooLarge { path: PathBuf, bytes: u64, limit: u64 },
     #[error("{path} is not a valid WebAssembly component: {message}")]
     NotAComponent { path: PathBuf, message: String },
+    #[error(
+        "{path} has a function of {bytes} bytes of code (function {function} of core module {module}), over the \
+         limit of {limit} bytes for one function: compiling it could take minutes; nothing of it was compiled"
+    )]
+    FunctionTooLarge { path: PathBuf, module: usize, function: usize, bytes: usize, limit: usize },
+    #[error("compiling {path} was stopped: {stop}; nothing of it ran")]
+    CompileStopped { path: PathBuf, stop: CompileStop },
     #[error("{path} does not export crm-migrate:plugin/hooks: it is not a crm-migrate plugin")]
     NoContract { path: PathBuf },
     #[error(
@@ -47,6 +59,23 @@ pub enum LoadError {
     Trapped { path: PathBuf, stage: &'static str, failure: HookFailure },
     #[error("cannot prepare plugin {path}: {message}")]
     Instantiate { path: PathBuf, message: String },
+}
+
+/// Why compiling a plugin was given up.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CompileStop {
+    #[error(
+        "it did not finish within {}s (crm-migrate plugin vet --compile-timeout-secs raises the limit, on a busy machine)",
+        .limit.as_secs_f64()
+    )]
+    TimedOut { limit: std::time::Duration },
+    #[error(
+        "it needed more than {} MiB of memory (crm-migrate plugin vet --compile-memory-mib raises the limit)",
+        .limit >> 20
+    )]
+    MemoryLimit { limit: u64 },
+    #[error("the compiler process failed: {detail}")]
+    Failed { detail: String },
 }
 
 /// A hook call that failed. The host lives on; the batch's records go to quarantine.

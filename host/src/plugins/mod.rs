@@ -5,7 +5,8 @@
 //! speaks in [`Record`]s and the outcome types of [`types`].
 //!
 //! ```text
-//! PluginHost::open(path, pinned digest)  -> PluginComponent   compiled (or cached), checked, described
+//! PluginHost::open(path, pinned digest)  -> PluginComponent   size and names checked, compiled in a
+//!                                                             bounded child (or cached), described
 //!                                                             (name, version, option keys in grammar)
 //! PluginComponent::configure_for(hook, config) -> LoadedPlugin  a declared hook, the customer's options accepted
 //! LoadedPlugin::{clean, match_keys, merge, label}(batch)      fresh store + instance per call; every
@@ -13,6 +14,7 @@
 //! ```
 
 mod cache;
+mod compile;
 mod contract;
 mod digest;
 mod error;
@@ -29,9 +31,10 @@ use wasmtime::Store;
 use wasmtime::component::Linker;
 
 pub use cache::{CacheOutcome, ComponentCache};
+pub use compile::{CompileLimits, Compiler, Isolation, compile_in_child_processes_of, run_compile_child};
 pub use contract::SUPPORTED_VERSIONS;
 pub use digest::Digest;
-pub use error::{HookError, HookFailure, LoadError};
+pub use error::{CompileStop, HookError, HookFailure, LoadError};
 pub use sandbox::{
     CpuBudget, LOG_BYTE_FUEL, LOG_CALL_FUEL, Limits, MAX_LOG_CALLS_PER_CALL, MAX_LOG_CALLS_PER_RECORD,
     MAX_LOG_MESSAGE_BYTES, MAX_REASON_BYTES, OUTPUT_ELEMENT_BYTES, RunBudget, shorten, shorten_to,
@@ -50,6 +53,7 @@ pub struct PluginHost {
     sandbox: Arc<Sandbox>,
     linker: Linker<StoreState>,
     cache: ComponentCache,
+    compiler: Compiler,
 }
 
 impl PluginHost {
@@ -58,7 +62,13 @@ impl PluginHost {
         let mut linker = Linker::new(sandbox.engine());
         sandbox::link_std_wasi_stubs(&mut linker)?;
         v0_1::add_to_linker(&mut linker)?;
-        Ok(PluginHost { sandbox: Arc::new(sandbox), linker, cache })
+        Ok(PluginHost { sandbox: Arc::new(sandbox), linker, cache, compiler: Compiler::default() })
+    }
+
+    /// Compiles with these limits, in this kind of isolation (default: [`Compiler::default`]).
+    pub fn with_compiler(mut self, compiler: Compiler) -> PluginHost {
+        self.compiler = compiler;
+        self
     }
 
     pub fn limits(&self) -> &Limits {
@@ -66,9 +76,10 @@ impl PluginHost {
     }
 
     /// Reads, compiles (or loads from cache), checks and describes a plugin. With `pinned`, a
-    /// file whose sha256 differs is refused before anything of it is compiled.
+    /// file whose sha256 differs is refused before anything of it is compiled; so is a file
+    /// over the size limit, or one whose names or function sizes fail [`compile`]'s checks.
     pub fn open(&self, path: &Path, pinned: Option<&Digest>) -> Result<PluginComponent, LoadError> {
-        let wasm = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+        let wasm = compile::read_bounded(path, &self.compiler.limits)?;
         let digest = Digest::of(&wasm);
         if let Some(expected) = pinned.filter(|expected| **expected != digest) {
             return Err(LoadError::DigestMismatch {
@@ -77,11 +88,11 @@ impl PluginHost {
                 actual: digest.to_string(),
             });
         }
+        compile::check_before_compiling(path, &wasm, &self.compiler.limits)?;
         let started = Instant::now();
-        let (component, cache) = self
-            .cache
-            .load_or_compile(self.sandbox.engine(), &digest, &wasm)
-            .map_err(|error| LoadError::NotAComponent { path: path.to_owned(), message: format!("{error:#}") })?;
+        let (component, cache) = self.cache.load_or_compile(self.sandbox.engine(), &digest, || {
+            compile::compile(self.sandbox.engine(), self.sandbox.limits(), &wasm, &self.compiler, path)
+        })?;
         let load_time = started.elapsed();
         let (version, imports) = contract::inspect(self.sandbox.engine(), &component, path)?;
         let instantiate_error = |error: wasmtime::Error| LoadError::Instantiate {

@@ -221,6 +221,22 @@ const STDERR_CAPACITY: usize = 16 << 10;
 const LOG_LINES: usize = 100;
 const LOG_BYTES: usize = 64 << 10;
 
+/// The engine settings that shape compiled code: everything but how instances are allocated.
+/// A plugin is compiled in a child process (see `compile`) by an engine built from these alone,
+/// and its code must load into the sandbox's engine: a setting that changes compiled code
+/// belongs here, or every load fails with "incompatible" until it does.
+pub(super) fn compile_config(limits: &Limits) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.max_wasm_stack(limits.stack_bytes);
+    if let CpuBudget::Fuel { .. } = limits.cpu {
+        config.consume_fuel(true);
+    }
+    // Always on: with a fuel budget the epoch is the wall-clock deadline that backs it up.
+    config.epoch_interruption(true);
+    config
+}
+
 /// The engine, configured for the chosen CPU budget, and the limits it enforces.
 pub struct Sandbox {
     engine: Engine,
@@ -229,9 +245,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(limits: Limits) -> wasmtime::Result<Sandbox> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.max_wasm_stack(limits.stack_bytes);
+        let mut config = compile_config(&limits);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(POOL_INSTANCES)
             .total_core_instances(POOL_INSTANCES * 16)
@@ -243,11 +257,6 @@ impl Sandbox {
             .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
             .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        if let CpuBudget::Fuel { .. } = limits.cpu {
-            config.consume_fuel(true);
-        }
-        // Always on: with a fuel budget the epoch is the wall-clock deadline that backs it up.
-        config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
         {
             let weak = engine.weak();

@@ -17,6 +17,7 @@ mod pipedrive_support;
 mod pipeline;
 mod plan;
 mod plugin_bounds;
+mod plugin_compile;
 mod plugin_sandbox;
 mod plugin_values;
 mod rate_limits;

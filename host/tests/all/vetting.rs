@@ -73,3 +73,40 @@ fn a_bad_configuration_value_is_refused_naming_the_key() {
     let error = component.configure(vec![("no_such_option".into(), "1".into())]).err().expect("refused");
     assert!(error.to_string().contains("no_such_option") && error.to_string().contains("default_country"), "{error}");
 }
+
+#[test]
+fn a_plugin_describing_itself_in_toml_cannot_add_or_hide_an_entry_of_migration_toml() {
+    let hostile = plugin("hostile_toml_injection");
+    let dir = tempfile::tempdir().unwrap();
+    let project_dir = dir.path().join("acme");
+    let export = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/usercom-export");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+        .args(["init", project_dir.to_str().unwrap(), "--export", export.to_str().unwrap(), "--plugin"])
+        .arg(format!("clean={}", hostile.display()))
+        .env("CRM_MIGRATE_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.code() == Some(1) && stderr.contains("hostile_toml_injection") && stderr.contains("name") && !stderr.contains("compil") {
+        // A host that holds describe's name to a grammar refuses the plugin outright: as safe,
+        // provided nothing was written. (The writer itself is tested in `project.rs`.)
+        assert!(!project_dir.join("migration.toml").exists(), "nothing written on a refused init");
+        return;
+    }
+    assert!(output.status.success(), "{stderr}");
+    let text = std::fs::read_to_string(project_dir.join("migration.toml")).unwrap();
+
+    let project = crm_migrate::project::Project::open(&project_dir).unwrap_or_else(|error| panic!("{error}\n{text}"));
+    let [entry] = project.config.plugins.as_slice() else {
+        panic!("exactly the one plugin given, got {:?}\n{text}", project.config.plugins);
+    };
+    assert_eq!(entry.path, hostile.canonicalize().unwrap(), "{text}");
+    assert_eq!(*entry.digest.get_ref(), Digest::of(&std::fs::read(&hostile).unwrap()).to_string(), "{text}");
+    assert!(entry.config.is_empty(), "the plugin's text set no configuration: {:?}\n{text}", entry.config);
+    assert!(text.contains(r#"# tidy\n[[plugins]]\nhook = "clean""#), "the name is shown, escaped, in its comment:\n{text}");
+
+    // What plan and apply load: this file, and nothing else.
+    let loaded = project.load_plugins().unwrap_or_else(|error| panic!("{error}\n{text}"));
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(loaded[0].1.component().path, project.plugin_path(entry));
+}
