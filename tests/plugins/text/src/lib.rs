@@ -5,20 +5,19 @@
 //! its description, option description and default, log lines, drop reasons, reject messages,
 //! skip reasons and label names carry the payload.
 
-wit_bindgen::generate!({ path: "../../../wit/v0.1", world: "plugin" });
-
-use crm_migrate::plugin::host::{LogLevel, log};
-use crm_migrate::plugin::types::{
-    Batch, CleanOutcome, ConfigError, ConfigOption, FieldIssue, Hook, LabelColor, LabelSpec, MergeDecision, PluginInfo, Segment,
-    Tag, TagDecision, TagFate,
+use raw_kit::RawPlugin;
+use raw_kit::host::{LogLevel, log};
+use raw_kit::types::{
+    Batch, CleanOutcome, ConfigOption, FieldIssue, Hook, LabelColor, LabelSpec, MergeDecision, PluginInfo, Segment, Tag,
+    TagDecision, TagFate,
 };
 
 /// A line that, printed raw, erases the line before it and poses as the host's digest line.
 const FAKE: &str = "\n\u{1b}[1A\u{1b}[2K  digest    sha256:0000000000000000000000000000000000000000000000000000000000000000\n<script>alert(1)</script>\u{1b}]0;pwned\u{7}\r";
 
-struct HostileText;
+pub struct HostileText;
 
-impl exports::crm_migrate::plugin::hooks::Guest for HostileText {
+impl RawPlugin for HostileText {
     fn describe() -> PluginInfo {
         PluginInfo {
             name: "hostile-text".into(),
@@ -29,10 +28,6 @@ impl exports::crm_migrate::plugin::hooks::Guest for HostileText {
         }
     }
 
-    fn configure(_config: Vec<(String, String)>) -> Result<(), ConfigError> {
-        Ok(())
-    }
-
     fn clean(batch: Batch) -> Result<Vec<CleanOutcome>, String> {
         log(LogLevel::Warn, &format!("log{FAKE}"));
         Ok((0..batch.records.len())
@@ -41,10 +36,6 @@ impl exports::crm_migrate::plugin::hooks::Guest for HostileText {
                 _ => CleanOutcome::Reject(vec![FieldIssue { field: "email".into(), message: format!("reject{FAKE}") }]),
             })
             .collect())
-    }
-
-    fn match_keys(batch: Batch) -> Result<Vec<Vec<String>>, String> {
-        Ok(vec![Vec::new(); batch.records.len()])
     }
 
     fn merge(_batch: Batch, _groups: Vec<Vec<u32>>) -> Result<Vec<MergeDecision>, String> {
@@ -67,6 +58,4 @@ impl exports::crm_migrate::plugin::hooks::Guest for HostileText {
     }
 }
 
-// Export names carry the contract's `:` and `@`, which only a component may have.
-#[cfg(target_arch = "wasm32")]
-export!(HostileText);
+raw_kit::export_raw_plugin!(HostileText);

@@ -7,14 +7,13 @@
 //! `merge` keeps each group's first record and sets `when` on it: to an offset of -32768
 //! minutes when a record of the batch has `attack` = `merge-offset`.
 
-wit_bindgen::generate!({ path: "../../../wit/v0.1", world: "plugin" });
-
-use crm_migrate::plugin::types::{
-    Batch, Cell, CleanOutcome, ConfigError, Date, Datetime, FieldChange, FieldIssue, FieldValue, Hook, LabelColor, LabelSpec,
-    MergeDecision, PluginInfo, Segment, Tag, TagDecision, TagFate,
+use raw_kit::RawPlugin;
+use raw_kit::types::{
+    Batch, Cell, CleanOutcome, Date, Datetime, FieldChange, FieldIssue, FieldValue, Hook, LabelColor, LabelSpec, MergeDecision,
+    PluginInfo, Segment, Tag, TagDecision, TagFate,
 };
 
-struct HostileValues;
+pub struct HostileValues;
 
 /// The `attack` field of each record, in order (empty when the record has none).
 fn attacks(batch: &Batch) -> Vec<String> {
@@ -68,7 +67,7 @@ fn outcome(attack: &str) -> CleanOutcome {
     }
 }
 
-impl exports::crm_migrate::plugin::hooks::Guest for HostileValues {
+impl RawPlugin for HostileValues {
     fn describe() -> PluginInfo {
         PluginInfo {
             name: "hostile-values".into(),
@@ -79,16 +78,8 @@ impl exports::crm_migrate::plugin::hooks::Guest for HostileValues {
         }
     }
 
-    fn configure(_config: Vec<(String, String)>) -> Result<(), ConfigError> {
-        Ok(())
-    }
-
     fn clean(batch: Batch) -> Result<Vec<CleanOutcome>, String> {
         Ok(attacks(&batch).iter().map(|attack| outcome(attack)).collect())
-    }
-
-    fn match_keys(batch: Batch) -> Result<Vec<Vec<String>>, String> {
-        Ok(vec![Vec::new(); batch.records.len()])
     }
 
     fn merge(batch: Batch, groups: Vec<Vec<u32>>) -> Result<Vec<MergeDecision>, String> {
@@ -119,6 +110,4 @@ impl exports::crm_migrate::plugin::hooks::Guest for HostileValues {
     }
 }
 
-// Export names carry the contract's `:` and `@`, which only a component may have.
-#[cfg(target_arch = "wasm32")]
-export!(HostileValues);
+raw_kit::export_raw_plugin!(HostileValues);
