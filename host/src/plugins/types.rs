@@ -151,6 +151,8 @@ pub struct PluginLog {
 pub const MAX_FIELD_NAME_BYTES: usize = 255;
 /// Longest label name a plugin may give (Pipedrive's label names are short; 255 is generous).
 pub const MAX_LABEL_NAME_BYTES: usize = 255;
+/// Longest choice a plugin may set (a choice becomes an option or a label in Pipedrive).
+pub const MAX_CHOICE_BYTES: usize = 255;
 /// Longest plugin name, version and option key.
 pub const MAX_IDENTIFIER_BYTES: usize = 64;
 
@@ -169,12 +171,14 @@ fn check_printable(what: &str, name: &str, max: usize) -> Result<(), String> {
     }
 }
 
-/// A value the host can hold and write: a finite number, a date or datetime in range.
+/// A value the host can hold and write: a finite number, a date or datetime in range, choices
+/// that can be options (not blank, bounded, printable).
 pub fn check_value(value: &Value) -> Result<(), String> {
     match value {
         Value::Number(number) if !number.is_finite() => Err(format!("number {number} is not finite")),
         Value::Date(date) => date.check(),
         Value::DateTime(datetime) => datetime.check(),
+        Value::Choices(choices) => choices.iter().try_for_each(|choice| check_printable("choice", choice, MAX_CHOICE_BYTES)),
         _ => Ok(()),
     }
 }
@@ -265,6 +269,16 @@ fn is_semver(version: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choices_must_be_options_pipedrive_can_hold() {
+        let choices = |list: &[&str]| Value::Choices(list.iter().map(|choice| choice.to_string()).collect());
+        assert_eq!(check_value(&choices(&["VIP", "Retail customer"])), Ok(()));
+        for bad in ["", "  ", "VIP\u{1b}[2K", "line\nbreak"] {
+            assert!(check_value(&choices(&["ok", bad])).is_err(), "{bad:?}");
+        }
+        assert!(check_value(&choices(&[&"x".repeat(MAX_CHOICE_BYTES + 1)])).unwrap_err().contains("longer than 255 bytes"));
+    }
 
     #[test]
     fn semantic_versions_are_told_from_other_text() {
