@@ -117,6 +117,9 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
     let mut listings = Listings::default();
     let mut outcome = RollbackOutcome { sample_only, ..RollbackOutcome::default() };
     let mut deleted_ids: Vec<(ObjectKind, u64)> = Vec::new();
+    // What a kept record links to (its organization, person, deal) is kept with it, and named.
+    let mut linked_from_kept: HashSet<(&'static str, u64)> = HashSet::new();
+    let mut kept_as_linked: Vec<(ObjectKind, String, u64)> = Vec::new();
     for object in ORDER {
         let entries = journal.entries(object)?;
         let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
@@ -127,6 +130,17 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
             .collect();
         queue.sort();
         hold_back_changed(&client, &mut listings, object, &mut queue, &sent, &names, include_changed, &mut outcome.conflicts).await?;
+        for conflict in outcome.conflicts.iter().filter(|conflict| conflict.object == object && !conflict.overridden) {
+            links_of(sent.get(&conflict.source_id).cloned().flatten().as_deref(), &mut linked_from_kept);
+        }
+        if let Some(link) = link_name(object) {
+            let (held, rest): (Vec<_>, Vec<_>) = queue.into_iter().partition(|(_, id)| linked_from_kept.contains(&(link, *id)));
+            for (source_id, id) in held {
+                links_of(sent.get(&source_id).cloned().flatten().as_deref(), &mut linked_from_kept);
+                kept_as_linked.push((object, source_id, id));
+            }
+            queue = rest;
+        }
         let mut in_flight: JoinSet<(String, u64, Result<(), ClientError>)> = JoinSet::new();
         let mut queue = queue.into_iter();
         let mut stop = None;
@@ -153,9 +167,10 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
         }
     }
     let kept: Vec<&Conflict> = outcome.conflicts.iter().filter(|conflict| !conflict.overridden).collect();
+    let keeps_any = !kept.is_empty() || !kept_as_linked.is_empty();
     // Journal lines of records that were never created (quarantined, merged, excluded, or a
     // create whose outcome stayed unknown and was not found) go too: a later apply starts clean.
-    if !sample_only && kept.is_empty() {
+    if !sample_only && !keeps_any {
         for object in ORDER {
             for (source_id, entry) in journal.entries(object)? {
                 if entry.fate != Fate::Created {
@@ -164,7 +179,8 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
             }
         }
     }
-    let kept_ids: HashSet<(ObjectKind, u64)> = kept.iter().map(|conflict| (conflict.object, conflict.pipedrive_id)).collect();
+    let kept_ids: HashSet<(ObjectKind, u64)> =
+        kept.iter().map(|conflict| (conflict.object, conflict.pipedrive_id)).chain(kept_as_linked.iter().map(|(object, _, id)| (*object, *id))).collect();
     let mut residue: Vec<String> = kept
         .iter()
         .map(|conflict| {
@@ -177,10 +193,11 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
             )
         })
         .collect();
+    residue.extend(kept_as_linked.iter().map(|(object, source_id, id)| format!("{object} {source_id} (Pipedrive id {id}) kept: a record kept above links to it")));
     let still_there = record_residue(&client, sample_only, &deleted_ids, &journal, &project.markers()).await?;
     residue.extend(still_there.into_iter().filter(|line| !kept_ids.iter().any(|(object, id)| line.starts_with(&format!("{object} (Pipedrive id {id})")))));
     outcome.residue = residue;
-    if !sample_only && kept.is_empty() {
+    if !sample_only && !keeps_any {
         remove_workspace(&client, &journal, &mut outcome).await?;
     } else if !sample_only {
         outcome.residue.push("the workspace objects apply created (fields, options, labels, pipelines, stages, activity types) are kept with the records above".to_owned());
@@ -477,6 +494,21 @@ fn link_name(object: ObjectKind) -> Option<&'static str> {
         ObjectKind::Contact => Some("person_id"),
         ObjectKind::Deal => Some("deal_id"),
         _ => None,
+    }
+}
+
+/// Adds the records a payload links to (organization, person, deal, participants) to `links`.
+fn links_of(sent: Option<&str>, links: &mut HashSet<(&'static str, u64)>) {
+    let Some(body) = sent.and_then(|sent| serde_json::from_str::<serde_json::Value>(sent).ok()) else { return };
+    for link in ["org_id", "person_id", "deal_id"] {
+        if let Some(id) = body[link].as_u64() {
+            links.insert((link, id));
+        }
+    }
+    for participant in body["participants"].as_array().into_iter().flatten() {
+        if let Some(id) = participant["person_id"].as_u64() {
+            links.insert(("person_id", id));
+        }
     }
 }
 

@@ -226,11 +226,12 @@ fn edits_made_in_pipedrive_are_conflicts_that_delta_and_rollback_list_and_keep()
     let persons = by_marker(&sandbox.state(), "person", "persons");
     let city = |records: &Vec<(crm_migrate::record::Record, bool)>, id: &str| records.iter().find(|(r, _)| r.source_id == id).and_then(|(r, _)| text_of(r, "city"));
     // One contact the newer export changes, one it no longer has: both edited by a salesperson.
+    let migrated = canonical(&sandbox.state());
     let changed = new[&ObjectKind::Contact]
         .iter()
         .map(|(r, _)| r.source_id.clone())
-        .find(|id| persons.contains_key(id) && city(&old[&ObjectKind::Contact], id) != city(&new[&ObjectKind::Contact], id))
-        .expect("the newer export changes a migrated contact's city");
+        .find(|id| persons.contains_key(id) && city(&old[&ObjectKind::Contact], id) != city(&new[&ObjectKind::Contact], id) && !migrated[&format!("person {id}")]["org"].is_null())
+        .expect("the newer export changes the city of a migrated contact who belongs to an organization");
     let deleted = ids(&old[&ObjectKind::Contact]).difference(&ids(&new[&ObjectKind::Contact])).find(|id| persons.contains_key(*id)).cloned().expect("a migrated contact is gone");
     let pipedrive = client(&sandbox, Plan::Premium);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -259,8 +260,17 @@ fn edits_made_in_pipedrive_are_conflicts_that_delta_and_rollback_list_and_keep()
         assert!(stdout.contains(&format!("contact {id} (Pipedrive id {}) kept: changed in Pipedrive", persons[id])), "{stdout}");
     }
     let after = canonical(&sandbox.state());
-    let left: Vec<&String> = after.keys().collect();
-    assert_eq!(left, vec![&format!("person {changed}"), &format!("person {deleted}")], "only the edited persons are left");
+    let persons: Vec<&String> = after.keys().filter(|key| key.starts_with("person ")).collect();
+    assert_eq!(persons, vec![&format!("person {changed}"), &format!("person {deleted}")], "only the edited persons are left");
+    // With the organizations they belong to, so that the kept persons keep their links.
+    let organizations: BTreeSet<String> = after.keys().filter(|key| key.starts_with("organization ")).cloned().collect();
+    let linked: BTreeSet<String> = persons.iter().filter_map(|key| after[*key]["org"].as_str()).map(|org| format!("organization {}", org.rsplit(':').next().unwrap())).collect();
+    assert!(!linked.is_empty());
+    assert_eq!(organizations, linked, "exactly the organizations the kept persons link to are kept");
+    assert_eq!(after.len(), persons.len() + organizations.len(), "nothing else is left: {:?}", after.keys().collect::<Vec<_>>());
+    for org in &organizations {
+        assert!(stdout.contains("kept: a record kept above links to it") && stdout.contains(&format!("company {}", org.trim_start_matches("organization "))), "{stdout}");
+    }
 
     // Asked to, rollback deletes them as well.
     let output = in_project(&project, &["rollback", "--yes", "--include-changed"]);
