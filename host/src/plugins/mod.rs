@@ -455,9 +455,15 @@ fn config_failure(limits: &Limits, records: usize, key: String, message: String)
 pub const MAX_NEW_FIELDS_PER_CALL: usize = 256;
 
 fn check_new_fields<'c>(records: &[&Record], changes: impl IntoIterator<Item = &'c FieldChange>) -> Result<(), String> {
+    // The records of a batch mostly share one set of columns: the first record's names answer
+    // nearly every change, and the whole batch's are gathered only for a name it lacks.
+    let first: Vec<&str> = records.first().map(|record| record.fields.iter().map(|(name, _)| name.as_str()).collect()).unwrap_or_default();
     let mut known: Option<std::collections::HashSet<&str>> = None;
     let mut new = std::collections::HashSet::new();
     for change in changes {
+        if first.contains(&change.field.as_str()) {
+            continue;
+        }
         let known = known.get_or_insert_with(|| {
             records.iter().flat_map(|record| record.fields.iter().map(|(name, _)| name.as_str())).collect()
         });

@@ -159,13 +159,14 @@ pub const MAX_IDENTIFIER_BYTES: usize = 64;
 /// A name shown to people and sent to Pipedrive: not blank, at most `max` bytes, and free of
 /// control, line-breaking and bidirectional characters.
 fn check_printable(what: &str, name: &str, max: usize) -> Result<(), String> {
-    let quoted = crate::untrusted::quote(name);
+    // Quoted only when refused: this runs for every field of every change.
+    let quoted = || crate::untrusted::quote(name);
     if name.trim().is_empty() {
-        Err(format!("{what} {quoted} is empty"))
+        Err(format!("{what} {} is empty", quoted()))
     } else if name.len() > max {
-        Err(format!("{what} {quoted} is longer than {max} bytes"))
+        Err(format!("{what} {} is longer than {max} bytes", quoted()))
     } else if name.chars().any(crate::untrusted::is_unsafe) {
-        Err(format!("{what} {quoted} holds control characters"))
+        Err(format!("{what} {} holds control characters", quoted()))
     } else {
         Ok(())
     }
