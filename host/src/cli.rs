@@ -147,12 +147,16 @@ enum Command {
     Report,
     /// Undo the migration (or only its sample runs): delete what apply created, in reverse order
     #[command(after_help = "Examples:\n  crm-migrate -C acme rollback --sample     # before the production run\n  \
-        crm-migrate -C acme rollback --yes\n\n\
+        crm-migrate -C acme rollback --yes\n  \
+        crm-migrate -C acme rollback --run 7 --yes   # undo delta run 7 only (status lists the runs)\n\n\
         Deletes notes, activities and events, deals, persons and organizations that apply created (the journal knows \
         which), then, for a full rollback, the labels, options, custom fields, stages, pipelines and activity types it \
-        created. Never touches anything apply did not create. Rate-limited like apply, and resumable: run it again after \
-        a stop. Ends by listing the target and naming any residue. Asks first unless --yes. Exit codes: 0 no residue, \
-        9 residue left (listed), 1 error.")]
+        created. Never touches anything apply did not create. A record someone changed in Pipedrive since apply wrote \
+        it is kept, with what it links to and the workspace it uses, and named (--include-changed deletes it too). \
+        --run N undoes one delta instead: what it created is deleted, what it updated gets its prior values back, what \
+        it deleted is created again from its journalled payload. Rate-limited like apply, and resumable: run it again \
+        after a stop. Ends by listing the target and naming any residue. Asks first unless --yes. Exit codes: 0 no \
+        residue, 9 residue or kept records left (listed), 1 error.")]
     Rollback(RollbackArgs),
     /// Remove the customer data a finished migration no longer needs; ids, counts and the audit trail stay
     #[command(after_help = "Examples:\n  crm-migrate -C acme purge\n  crm-migrate -C acme purge --yes --json\n\n\
