@@ -110,7 +110,8 @@ pub fn text(status: &Status) -> String {
             _ => "did not finish (killed or crashed; apply resumes it)".to_owned(),
         };
         let tokens = run.tokens.map(|tokens| format!(", {} tokens", thousands(tokens))).unwrap_or_default();
-        let _ = writeln!(out, "run {} ({}), started {}: {end}{tokens}", run.id, run.kind, run.started_at);
+        let undone = run.undone_by.map(|by| format!("; undone by run {by}")).unwrap_or_default();
+        let _ = writeln!(out, "run {} ({}), started {}: {end}{tokens}{undone}", run.id, run.kind, run.started_at);
     }
     let _ = writeln!(out, "\n{:<14}{:<14}{:>8}{:>9}{:>8}{:>13}{:>10}{:>7}{:>7}", "phase", "object", "source", "created", "merged", "quarantined", "excluded", "open", "left");
     for object in &status.objects {

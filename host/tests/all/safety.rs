@@ -208,6 +208,8 @@ fn a_delta_refuses_deletions_from_a_partial_export_or_beyond_the_threshold_and_r
     assert_eq!(canonical(&sandbox.state()), migrated, "the account is as it was before the delta");
     let output = in_project(&project, &["rollback", "--run", &run.to_string(), "--yes"]);
     assert!(!output.status.success() && text(&output.stderr).contains("already undone"), "{}", text(&output.stderr));
+    let status = in_project(&project, &["status"]);
+    assert!(text(&status.stdout).contains(&format!("run {run} (delta)")) && text(&status.stdout).contains("undone by run"), "{}", text(&status.stdout));
     let verified = in_project(&project, &["verify"]);
     assert!(verified.status.success(), "{}", text(&verified.stdout));
 }
