@@ -265,11 +265,32 @@ async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: 
     let rank = |kind: &str| ["label", "option", "field", "stage", "pipeline", "activity_type"].iter().position(|k| *k == kind).unwrap_or(9);
     let mut ordered = created.clone();
     ordered.sort_by_key(|(kind, ..)| rank(kind));
+    // apply's records are gone: a value still held in a field, option or label apply created
+    // belongs to someone else (a record made by hand, another User.com account's migration).
+    let in_use = values_in_use(client).await?;
+    let mut kept = HashSet::new();
     for (kind, entity, name, id) in ordered {
         let gone = |result: Result<(), ClientError>| match result {
             Ok(()) | Err(ClientError::NotFound { .. }) => Ok(()),
             Err(error) => Err(error),
         };
+        let used = match kind.as_str() {
+            "field" => in_use.contains(&(entity.clone(), id.clone(), None)),
+            "label" => in_use.contains(&(entity.clone(), "label".to_owned(), id.parse().ok())),
+            "option" => {
+                let (entity_name, field) = entity.split_once(':').unwrap_or((&entity, ""));
+                let code = journal.workspace_object("field", entity_name, field)?.map(|(code, _)| code).unwrap_or_default();
+                in_use.contains(&(entity_name.to_owned(), code, id.parse().ok()))
+            }
+            "stage" | "pipeline" | "activity_type" => in_use.contains(&(String::new(), kind.clone(), id.parse().ok())),
+            _ => false,
+        };
+        if used {
+            journal.forget_workspace_object(&kind, &entity, &name)?;
+            outcome.residue.push(format!("{kind} {entity} '{name}' kept: records apply did not create use it").replace("  ", " "));
+            kept.insert((kind, entity, name));
+            continue;
+        }
         if !id.is_empty() {
             match kind.as_str() {
                 "label" => {
@@ -304,7 +325,7 @@ async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: 
         journal.forget_workspace_object(&kind, &entity, &name)?;
     }
     let workspace = crate::plan::workspace::Workspace::read(client, "", String::new()).await?;
-    for (kind, entity, name, _) in &created {
+    for (kind, entity, name, _) in created.iter().filter(|(kind, entity, name, _)| !kept.contains(&(kind.clone(), entity.clone(), name.clone()))) {
         let still = match (kind.as_str(), EntityKind::from_name(entity)) {
             ("field", Some(entity)) => workspace.custom_field(entity, name).is_some(),
             ("label", Some(entity)) => workspace.labels(entity).iter().any(|label| crate::plan::workspace::same_name(label, name)),
@@ -495,6 +516,38 @@ fn link_name(object: ObjectKind) -> Option<&'static str> {
         ObjectKind::Deal => Some("deal_id"),
         _ => None,
     }
+}
+
+/// What live records use: custom fields (entity name, field key, None), their options and labels
+/// (entity name, field key or `label`, Some(option id)), and the deals' stages and pipelines and
+/// the activities' types ("", `stage`, `pipeline` or `activity_type`, Some(id)).
+async fn values_in_use(client: &PipedriveClient) -> Result<HashSet<(String, String, Option<u64>)>, ClientError> {
+    let mut listings = Listings::default();
+    let mut used = HashSet::new();
+    for deal in listings.of(client, ObjectKind::Deal).await?.values() {
+        for (kind, key) in [("stage", "stage_id"), ("pipeline", "pipeline_id")] {
+            used.extend(deal[key].as_u64().map(|id| (String::new(), kind.to_owned(), Some(id))));
+        }
+    }
+    let types_used: HashSet<String> = listings.of(client, ObjectKind::Activity).await?.values().filter_map(|activity| activity["type"].as_str().map(str::to_owned)).collect();
+    for activity_type in client.activity_types().await? {
+        if types_used.contains(&activity_type.key_string) {
+            used.insert((String::new(), "activity_type".to_owned(), Some(activity_type.id)));
+        }
+    }
+    for (object, entity) in [(ObjectKind::Company, "organization"), (ObjectKind::Contact, "person"), (ObjectKind::Deal, "deal"), (ObjectKind::Activity, "activity")] {
+        for record in listings.of(client, object).await?.values() {
+            for (code, value) in record["custom_fields"].as_object().into_iter().flatten().filter(|(_, value)| !value.is_null()) {
+                used.insert((entity.to_owned(), code.clone(), None));
+                let ids = value.as_array().map_or_else(|| vec![value.clone()], Clone::clone);
+                used.extend(ids.iter().filter_map(serde_json::Value::as_u64).map(|option| (entity.to_owned(), code.clone(), Some(option))));
+            }
+            for label in record["label_ids"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_u64) {
+                used.insert((entity.to_owned(), "label".to_owned(), Some(label)));
+            }
+        }
+    }
+    Ok(used)
 }
 
 /// Adds the records a payload links to (organization, person, deal, participants) to `links`.

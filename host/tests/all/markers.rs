@@ -307,14 +307,28 @@ fn two_user_com_accounts_in_one_pipedrive_account_resolve_each_to_their_own_reco
         let report = verify_report(project);
         assert_eq!((report["mismatches"].clone(), report["unexpected"].clone()), (json!([]), json!([])), "{account}: the other account's records are not unexpected");
     }
-    // beta reused alpha's fields and created none: rolling it back removes its records only, and
-    // alpha's records (marked, but not beta's) are no residue.
+    // alpha created the fields, labels and options, beta reused them. Rolling alpha back removes
+    // its records only, and keeps (naming them) the fields, options and labels beta's records
+    // hold values in: beta verifies untouched.
     sandbox.set_faults(Faults::default());
+    let rollback = in_project(&journals[0].1, &["rollback", "--yes"]);
+    assert_eq!(rollback.status.code(), Some(9), "{}\n{}", text(&rollback.stdout), text(&rollback.stderr));
+    let stdout = text(&rollback.stdout);
+    assert!(stdout.contains("field person 'User.com ID' kept: records apply did not create use it"), "{stdout}");
+    // An option no record holds (its records were quarantined) went with alpha; beta's apply
+    // makes it again and writes no record twice.
+    let writes = sandbox.stats().writes_applied;
+    let apply = in_project(&journals[1].1, &["apply", "--concurrency", "16"]);
+    assert!(apply.status.success(), "{}", text(&apply.stderr));
+    assert!(!text(&apply.stderr).contains("updated)"), "beta's records are as they were: {}", text(&apply.stderr));
+    assert!(sandbox.stats().writes_applied - writes < 10, "beta's second apply only restores workspace objects: {} writes", sandbox.stats().writes_applied - writes);
+    let report = verify_report(&journals[1].1);
+    assert!(report["mismatches"].as_array().unwrap().is_empty() && report["missing"].as_array().unwrap().is_empty(), "beta is untouched: {report}");
+    assert_eq!(report["objects"]["contact"]["verified"], 481);
+    // beta created nothing of the workspace: its rollback removes its records, and alpha's
+    // (marked, but not beta's) are no residue.
     let rollback = in_project(&journals[1].1, &["rollback", "--yes"]);
     assert!(rollback.status.success() && text(&rollback.stdout).contains("residue: none"), "{}\n{}", text(&rollback.stdout), text(&rollback.stderr));
-    let report = verify_report(&journals[0].1);
-    assert!(report["mismatches"].as_array().unwrap().is_empty() && report["missing"].as_array().unwrap().is_empty(), "alpha is untouched: {report}");
-    assert_eq!(report["objects"]["contact"]["verified"], 481);
 }
 
 /// A Pipedrive stand-in whose `itemSearch/field` is lenient (it answers an "exact" search with
