@@ -358,6 +358,48 @@ fn a_full_apply_lands_every_record_as_the_source_says_and_reconciles() {
     assert_eq!(canonical(&sandbox.state()), state);
 }
 
+/// Runs apply, killing it (SIGKILL) at up to `kills` instants drawn from `seed`, then lets it
+/// finish. Returns how many times it was killed.
+pub(crate) fn apply_with_kills(project: &Path, kills: usize, seed: u64) -> usize {
+    let cache = tempfile::tempdir().unwrap();
+    let log = cache.path().join("apply.log");
+    let mut rng = seed;
+    let mut killed = 0;
+    for _ in 0..kills + 5 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+            .args(["-C", project.to_str().unwrap(), "apply", "--concurrency", "16"])
+            .env("CRM_MIGRATE_CACHE_DIR", cache.path())
+            .env("PIPEDRIVE_API_TOKEN", TOKEN)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let deadline = std::time::Instant::now() + if killed < kills { Duration::from_millis(200 + rng % 2500) } else { Duration::from_secs(300) };
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        match status {
+            Some(status) if status.success() => return killed,
+            Some(status) => panic!("apply failed on its own after {killed} kills: {status}\n{}", std::fs::read_to_string(&log).unwrap()),
+            None => {
+                child.kill().unwrap(); // SIGKILL: no chance to clean up.
+                child.wait().unwrap();
+                killed += 1;
+            }
+        }
+    }
+    panic!("apply did not finish after {killed} kills");
+}
+
 #[cfg(unix)]
 #[test]
 fn runs_killed_at_random_instants_with_faults_on_end_like_a_clean_run() {
@@ -372,48 +414,8 @@ fn runs_killed_at_random_instants_with_faults_on_end_like_a_clean_run() {
     let faults = Faults { seed: 11, server_error_rate: 0.05, lost_response_rate: 0.02, dropped_connection_rate: 0.01, throttle_rate: 0.005, ..Faults::default() };
     let faulty = fast(SandboxConfig { faults, ..SandboxConfig::default() });
     let (_dir, project) = approved_project(&faulty);
-    let cache = tempfile::tempdir().unwrap();
-    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut kills = 0;
-    let mut finished = false;
-    let log = cache.path().join("apply.log");
-    for _ in 0..30 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
-            .args(["-C", project.to_str().unwrap(), "apply", "--concurrency", "16"])
-            .env("CRM_MIGRATE_CACHE_DIR", cache.path())
-            .env("PIPEDRIVE_API_TOKEN", TOKEN)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let wait = Duration::from_millis(200 + rng % 2500);
-        let deadline = std::time::Instant::now() + if kills < 10 { wait } else { Duration::from_secs(300) };
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if std::time::Instant::now() >= deadline {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        match status {
-            Some(status) if status.success() => {
-                finished = true;
-                break;
-            }
-            Some(status) => panic!("apply failed on its own after {kills} kills: {status}\n{}", std::fs::read_to_string(&log).unwrap()),
-            None => {
-                child.kill().unwrap(); // SIGKILL: no chance to clean up.
-                child.wait().unwrap();
-                kills += 1;
-            }
-        }
-    }
-    assert!(finished && kills >= 10, "{kills} kills, finished: {finished}");
+    let kills = apply_with_kills(&project, 10, 0x9e37_79b9_7f4a_7c15);
+    assert_eq!(kills, 10, "killed ten times before it finished");
     let stats = faulty.stats();
     assert!(stats.server_errors > 0 && stats.lost_responses > 0 && stats.dropped_connections > 0, "faults happened: {stats:?}");
     assert!(stats.burst_429s > 0 && stats.blocked_403s == 0, "429 bursts happened and were honoured: {stats:?}");

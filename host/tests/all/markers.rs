@@ -15,6 +15,7 @@ use crm_migrate::state::State;
 use crm_migrate_sandbox::{Faults, SandboxConfig, SandboxHandle};
 use serde_json::{Value, json};
 
+use crate::apply::apply_with_kills;
 use crate::extract::sample_export;
 use crate::pipedrive_support::TOKEN;
 use crate::plan::{in_project, prepared_sandbox_with, run, text};
@@ -77,48 +78,6 @@ fn approved_project(parent: &Path, sandbox: &SandboxHandle, export: &Path, accou
         assert!(output.status.success(), "{step:?}: {}", text(&output.stderr));
     }
     project
-}
-
-/// Runs apply, killing it (SIGKILL) at up to `kills` instants drawn from `seed`, then lets it
-/// finish. Returns how many times it was killed.
-fn apply_with_kills(project: &Path, kills: usize, seed: u64) -> usize {
-    let cache = tempfile::tempdir().unwrap();
-    let log = cache.path().join("apply.log");
-    let mut rng = seed;
-    let mut killed = 0;
-    for _ in 0..kills + 5 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
-            .args(["-C", project.to_str().unwrap(), "apply", "--concurrency", "16"])
-            .env("CRM_MIGRATE_CACHE_DIR", cache.path())
-            .env("PIPEDRIVE_API_TOKEN", TOKEN)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let deadline = std::time::Instant::now() + if killed < kills { Duration::from_millis(300 + rng % 2000) } else { Duration::from_secs(300) };
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if std::time::Instant::now() >= deadline {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        match status {
-            Some(status) if status.success() => return killed,
-            Some(status) => panic!("apply failed on its own after {killed} kills: {status}\n{}", std::fs::read_to_string(&log).unwrap()),
-            None => {
-                child.kill().unwrap(); // SIGKILL: no chance to clean up.
-                child.wait().unwrap();
-                killed += 1;
-            }
-        }
-    }
-    panic!("apply did not finish after {killed} kills");
 }
 
 /// The marker apply writes for a record: in the marker field (`account:id`, or the bare id in the
