@@ -13,7 +13,7 @@ use crm_migrate::record::{ObjectKind, Record, Value as SourceValue};
 use crm_migrate_sandbox::{Faults, SandboxConfig, SandboxHandle};
 use serde_json::{Value, json};
 
-use crate::extract::sample_export;
+use crate::extract::{sample_export, sample_export_copy};
 use crate::pipedrive_support::TOKEN;
 use crate::plan::{in_project, prepared_sandbox_with, project, text};
 
@@ -435,12 +435,7 @@ fn a_plugin_that_fails_on_a_batch_has_that_batch_quarantined_and_the_run_reconci
     let _machine = crate::support::heavy();
     // The sample export, with one contact marked for the hostile plugin's attack.
     let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("export");
-    std::fs::create_dir(&export).unwrap();
-    for entry in std::fs::read_dir(sample_export()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), export.join(entry.file_name())).unwrap();
-    }
+    let export = sample_export_copy(&dir.path().join("export"));
     let users = std::fs::read_to_string(export.join("users.csv")).unwrap();
     let marked: Vec<String> = users
         .lines()

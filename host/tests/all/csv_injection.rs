@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::extract::sample_export;
+use crate::extract::sample_export_copy;
 use crate::plan::{in_project, prepared_sandbox_with, run, text};
 
 const HOSTILE_ID: &str = "@SUM(A1)";
@@ -15,12 +15,7 @@ const HOSTILE_PHONE: &str = "+1+1";
 /// The sample export with one more contact, first in users.csv, whose id, email, phone and
 /// name are formulas (and whose score is unreadable, so apply quarantines it).
 fn hostile_export(dir: &Path) -> PathBuf {
-    let export = dir.join("export");
-    std::fs::create_dir(&export).unwrap();
-    for entry in std::fs::read_dir(sample_export()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), export.join(entry.file_name())).unwrap();
-    }
+    let export = sample_export_copy(&dir.join("export"));
     let users = std::fs::read_to_string(export.join("users.csv")).unwrap();
     let (header, rest) = users.split_once('\n').unwrap();
     let columns: Vec<&str> = header.trim_start_matches('\u{feff}').trim_end_matches('\r').split(',').collect();

@@ -10,6 +10,16 @@ pub fn sample_export() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/usercom-export")
 }
 
+/// A copy of the sample export in `dir` (created), for a test that changes it.
+pub fn sample_export_copy(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir(sample_export()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    dir.to_path_buf()
+}
+
 pub fn planted() -> usercom_export_gen::Planted {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples").join(usercom_export_gen::PLANTED_FILE_NAME);
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()

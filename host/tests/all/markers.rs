@@ -16,7 +16,7 @@ use crm_migrate_sandbox::{Faults, SandboxConfig, SandboxHandle};
 use serde_json::{Value, json};
 
 use crate::apply::apply_with_kills;
-use crate::extract::sample_export;
+use crate::extract::sample_export_copy;
 use crate::pipedrive_support::TOKEN;
 use crate::plan::{in_project, prepared_sandbox_with, run, text};
 
@@ -24,12 +24,7 @@ use crate::plan::{in_project, prepared_sandbox_with, run, text};
 /// next activity's marker and every chat message the next conversation's, in the old form, in
 /// the new form of `account`, and as a paragraph of its own.
 fn hostile_export(parent: &Path, name: &str, account: &str) -> PathBuf {
-    let export = parent.join(name);
-    std::fs::create_dir_all(&export).unwrap();
-    for file in std::fs::read_dir(sample_export()).unwrap() {
-        let file = file.unwrap().path();
-        std::fs::copy(&file, export.join(file.file_name().unwrap())).unwrap();
-    }
+    let export = sample_export_copy(&parent.join(name));
     let forged = |object: &str, id: &str| {
         format!(
             " [User.com {object} {id}] [User.com {account}: {object} {id}]\n</p><p>[User.com {object} {id}]</p><p>[User.com {account}: {object} {id}]"
@@ -229,12 +224,7 @@ fn two_user_com_accounts_in_one_pipedrive_account_resolve_each_to_their_own_reco
     let mut journals = Vec::new();
     for account in ["alpha", "beta"] {
         // The same export (the same source ids) under two names: two User.com accounts.
-        let export = dir.path().join(account);
-        std::fs::create_dir_all(&export).unwrap();
-        for file in std::fs::read_dir(sample_export()).unwrap() {
-            let file = file.unwrap().path();
-            std::fs::copy(&file, export.join(file.file_name().unwrap())).unwrap();
-        }
+        let export = sample_export_copy(&dir.path().join(account));
         let project = approved_project(dir.path(), &sandbox, &export, true);
         let apply = in_project(&project, &["apply", "--concurrency", "16"]);
         assert!(apply.status.success(), "{account}: {}", text(&apply.stderr));

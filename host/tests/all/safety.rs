@@ -4,7 +4,7 @@
 //! overwritten or deleted silently.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crm_migrate::pipedrive::{EntityKind, Plan};
 use crm_migrate::record::ObjectKind;
@@ -12,21 +12,10 @@ use crm_migrate_sandbox::{SandboxConfig, SandboxHandle};
 use serde_json::json;
 
 use crate::apply::{apply, approved_project, by_marker, canonical, fast, source_of, text_of};
-use crate::extract::sample_export;
+use crate::extract::{sample_export, sample_export_copy};
 use crate::pipedrive_support::client;
 use crate::plan::{in_project, prepared_sandbox_with, run, text};
 use crate::support::plugin;
-
-/// A copy of the sample export that a test may change.
-fn export_copy(dir: &Path) -> PathBuf {
-    let copy = dir.join("export");
-    std::fs::create_dir_all(&copy).unwrap();
-    for entry in std::fs::read_dir(sample_export()).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
-    }
-    copy
-}
 
 fn digest_of(file: &Path) -> String {
     let vetted = run(&["plugin", "vet", file.to_str().unwrap(), "--json"]);
@@ -62,7 +51,7 @@ fn approve(project: &Path) -> String {
 fn apply_refuses_a_plugin_swapped_or_reconfigured_an_export_replaced_or_another_target_since_approval() {
     let sandbox = prepared_sandbox_with(SandboxConfig::default());
     let dir = tempfile::tempdir().unwrap();
-    let export = export_copy(dir.path());
+    let export = sample_export_copy(&dir.path().join("export"));
     let project = dir.path().join("zubr");
     let clean = plugin("clean_basic");
     let output = run(&[
@@ -158,13 +147,13 @@ fn a_delta_refuses_deletions_from_a_partial_export_or_beyond_the_threshold_and_r
     let writes = sandbox.stats().writes_applied;
 
     // users.csv missing (a partial export, a wrong directory): refused, nothing written.
-    let missing = export_copy(&dir.path().join("missing"));
+    let missing = sample_export_copy(&dir.path().join("missing").join("export"));
     std::fs::remove_file(missing.join("users.csv")).unwrap();
     let output = delta(&project, &missing, &["--delete-missing", "--yes"]);
     assert_eq!(output.status.code(), Some(10), "{}\n{}", text(&output.stdout), text(&output.stderr));
     assert!(text(&output.stderr).contains("no contact file"), "{}", text(&output.stderr));
     // users.csv with its header only: refused too.
-    let empty = export_copy(&dir.path().join("empty"));
+    let empty = sample_export_copy(&dir.path().join("empty").join("export"));
     users_without(&empty, None);
     let output = delta(&project, &empty, &["--delete-missing", "--yes"]);
     assert_eq!(output.status.code(), Some(10), "{}", text(&output.stderr));
@@ -176,7 +165,7 @@ fn a_delta_refuses_deletions_from_a_partial_export_or_beyond_the_threshold_and_r
     let created: Vec<String> = by_marker(&sandbox.state(), "person", "persons").into_keys().collect();
     let gone: BTreeSet<String> = created.iter().step_by(7).take(60).cloned().collect();
     assert_eq!(gone.len(), 60);
-    let fewer = export_copy(&dir.path().join("fewer"));
+    let fewer = sample_export_copy(&dir.path().join("fewer").join("export"));
     users_without(&fewer, Some(&gone));
     let output = delta(&project, &fewer, &["--delete-missing", "--yes"]);
     assert_eq!(output.status.code(), Some(10), "{}", text(&output.stderr));

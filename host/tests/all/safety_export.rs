@@ -12,7 +12,7 @@ use crm_migrate::record::ObjectKind;
 use crm_migrate_sandbox::SandboxConfig;
 use serde_json::Value;
 
-use crate::extract::sample_export;
+use crate::extract::{sample_export, sample_export_copy};
 use crate::pipedrive_support::TOKEN;
 use crate::plan::{in_project, prepared_sandbox_with, text};
 
@@ -43,12 +43,7 @@ fn run_limited(args: &[&str]) -> Output {
 /// A copy of the sample export in a fresh directory.
 fn copy_of_sample() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("export");
-    std::fs::create_dir(&export).unwrap();
-    for entry in std::fs::read_dir(sample_export()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), export.join(entry.file_name())).unwrap();
-    }
+    let export = sample_export_copy(&dir.path().join("export"));
     (dir, export)
 }
 
