@@ -1025,9 +1025,13 @@ fn undo_run(project: &Project, run: i64, args: &RollbackArgs) -> anyhow::Result<
                 println!("  conflict: {line}");
             }
         }
+        for line in &outcome.not_restored {
+            println!("  not restored: {line}");
+        }
         println!("run {run} undone: {} tokens", report::thousands(outcome.tokens));
     }
-    Ok(if outcome.conflicts.iter().any(|conflict| !conflict.overridden) { ExitCode::from(EXIT_RESIDUE) } else { ExitCode::SUCCESS })
+    let left = outcome.conflicts.iter().any(|conflict| !conflict.overridden) || !outcome.not_restored.is_empty();
+    Ok(if left { ExitCode::from(EXIT_RESIDUE) } else { ExitCode::SUCCESS })
 }
 
 fn purge(project_dir: &std::path::Path, args: &PurgeArgs) -> anyhow::Result<ExitCode> {

@@ -171,6 +171,7 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
     // Journal lines of records that were never created (quarantined, merged, excluded, or a
     // create whose outcome stayed unknown and was not found) go too: a later apply starts clean.
     if !sample_only && !keeps_any {
+        journal.mark_all_undone()?;
         for object in ORDER {
             for (source_id, entry) in journal.entries(object)? {
                 if entry.fate != Fate::Created {
@@ -354,6 +355,8 @@ pub struct UndoOutcome {
     pub relinked: BTreeMap<ObjectKind, u64>,
     /// Records changed in Pipedrive since the delta wrote them: kept as they are unless included.
     pub conflicts: Vec<Conflict>,
+    /// Records the delta updated that could not be given their prior values, and why.
+    pub not_restored: Vec<String>,
     pub tokens: u64,
 }
 
@@ -365,8 +368,10 @@ fn undoable(journal: &Journal, run_id: i64) -> Result<(), ApplyError> {
     if run.kind != "delta" {
         return refuse(format!("run {run_id} is a {} run; --run undoes one delta (a whole migration is undone by rollback without --run)", run.kind));
     }
-    if let Some(by) = run.undone_by {
-        return refuse(format!("run {run_id} was already undone (by run {by})"));
+    match run.undone_by {
+        Some(0) => return refuse(format!("run {run_id} was undone by a full rollback: nothing of it is left in Pipedrive")),
+        Some(by) => return refuse(format!("run {run_id} was already undone (by run {by})")),
+        None => {}
     }
     if let Some(later) = runs.iter().find(|later| later.id > run_id && later.kind != "undo" && later.undone_by.is_none()) {
         return refuse(format!("run {} ({}) came after run {run_id}: undo it first (rollback --run {})", later.id, later.kind, later.id));
@@ -390,33 +395,31 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
         )));
     }
     let names = field_names(&reader)?;
+    if let Some(deletion) = reader.deletions(run_id)?.into_iter().find(|deletion| deletion.sent.is_none()) {
+        return Err(ApplyError::UndoRefused(format!(
+            "{} {} was deleted by run {run_id}, but what was sent for it is not journalled (purged?): it cannot be created again, so nothing is undone",
+            deletion.object, deletion.source_id
+        )));
+    }
     let journal = Journal::start(State::open(&project.dir)?, crate::apply::journal::RunKind::Undo, &format!("undo of run {run_id}"))?;
     let mut listings = Listings::default();
     let mut outcome = UndoOutcome { run_id, ..UndoOutcome::default() };
 
-    // What the delta created goes.
-    for object in ORDER {
-        let entries = journal.entries(object)?;
-        let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
-        let mut queue: Vec<(String, u64)> =
-            entries.into_iter().filter(|(_, entry)| entry.fate == Fate::Created && entry.run_id == run_id).filter_map(|(id, entry)| Some((id, entry.pipedrive_id?))).collect();
-        queue.sort();
-        hold_back_changed(&client, &mut listings, object, &mut queue, &sent, &names, include_changed, &mut outcome.conflicts).await?;
-        for (source_id, id) in queue {
-            delete_record(&client, object, id).await?;
-            journal.forget(object, &source_id)?;
-            *outcome.deleted.entry(object).or_default() += 1;
-        }
-    }
-
-    // What it updated gets its prior values back, unless changed in Pipedrive since.
+    // What it updated gets its prior values back, unless changed in Pipedrive since (first:
+    // deleting what it created could unlink these records and fake a conflict).
     let mut updated: BTreeMap<(ObjectKind, String, u64), Vec<crate::apply::journal::Change>> = BTreeMap::new();
     for change in journal.changes(run_id)? {
         updated.entry((change.object, change.source_id.clone(), change.pipedrive_id)).or_default().push(change);
     }
     for ((object, source_id, id), changes) in updated {
-        let Some(entry) = journal.entries(object)?.remove(&source_id) else { continue };
-        let Some(actual) = listings.of(&client, object).await?.get(&id).cloned() else { continue };
+        let Some(entry) = journal.entries(object)?.remove(&source_id).filter(|entry| entry.fate == Fate::Created) else {
+            outcome.not_restored.push(format!("{object} {source_id} (Pipedrive id {id}): no longer in the journal (rolled back or deleted since); not restored"));
+            continue;
+        };
+        let Some(actual) = listings.of(&client, object).await?.get(&id).cloned() else {
+            outcome.not_restored.push(format!("{object} {source_id} (Pipedrive id {id}): gone from Pipedrive; not restored"));
+            continue;
+        };
         if let Some(mut conflict) = Conflict::between(object, &source_id, id, "restore", entry.sent.as_deref(), &actual, &names) {
             conflict.overridden = include_changed;
             outcome.conflicts.push(conflict);
@@ -439,12 +442,29 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
         *outcome.restored.entry(object).or_default() += 1;
     }
 
+    // What the delta created goes.
+    for object in ORDER {
+        let entries = journal.entries(object)?;
+        let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
+        let mut queue: Vec<(String, u64)> =
+            entries.into_iter().filter(|(_, entry)| entry.fate == Fate::Created && entry.run_id == run_id).filter_map(|(id, entry)| Some((id, entry.pipedrive_id?))).collect();
+        queue.sort();
+        hold_back_changed(&client, &mut listings, object, &mut queue, &sent, &names, include_changed, &mut outcome.conflicts).await?;
+        for (source_id, id) in queue {
+            delete_record(&client, object, id).await?;
+            journal.forget(object, &source_id)?;
+            *outcome.deleted.entry(object).or_default() += 1;
+        }
+    }
+
     // What it deleted comes back, in dependency order; links follow the records created again.
     let markers: HashMap<EntityKind, String> = [EntityKind::Organization, EntityKind::Person, EntityKind::Deal]
         .into_iter()
         .filter_map(|entity| Some((entity, journal.workspace_object("field", entity.name(), crate::mapping::check::MARKER_FIELD).ok()??.0)))
         .collect();
-    let mut moved: HashMap<(&'static str, u64), u64> = HashMap::new();
+    // An undo stopped midway already created some again: their new ids count too.
+    let mut moved: HashMap<(&'static str, u64), u64> =
+        journal.restored(run_id)?.into_iter().filter_map(|(object, old, new)| Some(((link_name(object)?, old), new))).collect();
     let mut deletions = journal.deletions(run_id)?;
     deletions.sort_by_key(|deletion| ORDER.iter().rev().position(|object| *object == deletion.object));
     for deletion in deletions {

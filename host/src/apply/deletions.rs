@@ -99,7 +99,7 @@ pub fn preview(journal: &Journal, scope: &BTreeMap<ObjectKind, HashSet<String>>,
                     "the newer export has no {object} file: none of the {} {object} records the migration created is deleted (a partial export cannot say what was deleted)",
                     row.created
                 )),
-                Some(file) if row.in_export == 0 && expected != Some(row.gone) => preview.refusals.push(format!(
+                Some(file) if row.in_export == 0 && expected.is_none() => preview.refusals.push(format!(
                     "{file} has no {object} records: deleting all {} the migration created needs --expect-deletions naming the total",
                     row.gone
                 )),
@@ -130,6 +130,14 @@ pub async fn run(client: &PipedriveClient, journal: &Journal, gone: &[Gone], del
         let Gone { object, source_id, pipedrive_id, sent } = record;
         if !delete {
             outcome.gone_from_source.push(format!("{object} {source_id}: deleted in User.com, kept in Pipedrive (id {pipedrive_id}); --delete-missing deletes it"));
+            continue;
+        }
+        if sent.is_none() {
+            // Without what was last sent (purged, or written by an older version) an edit made
+            // in Pipedrive cannot be told, and rollback --run could not create it again.
+            outcome.gone_from_source.push(format!(
+                "{object} {source_id}: deleted in User.com, kept in Pipedrive (id {pipedrive_id}): what was last sent for it is not journalled (purged?), so it could not be restored; delete it by hand if it should go"
+            ));
             continue;
         }
         let listed = listings.of(client, *object).await?.get(pipedrive_id).cloned();

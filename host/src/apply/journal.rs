@@ -175,6 +175,15 @@ impl Journal {
         written
     }
 
+    /// An open intent found applied (by its marker): created, with its id, and still counted to
+    /// the run that sent it (a later delta's undo must not take it for its own).
+    pub fn resolve_intent(&self, object: ObjectKind, source_id: &str, pipedrive_id: u64) -> Result<(), StateError> {
+        self.run(
+            "UPDATE records SET fate = 'created', pipedrive_id = ?3, detail = NULL, updated_at = ?4 WHERE object = ?1 AND source_id = ?2",
+            params![object.as_str(), source_id, pipedrive_id as i64, now_utc()],
+        )
+    }
+
     /// Remembers what was sent for a created record.
     pub fn set_sent(&self, object: ObjectKind, source_id: &str, sent: &str) -> Result<(), StateError> {
         self.run("UPDATE records SET sent = ?3 WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id, sent])
@@ -252,11 +261,42 @@ impl Journal {
     /// Journals a record deleted in Pipedrive because its source is gone (a delta): kept with what
     /// was last sent for it, and taken out of the records, in one transaction.
     pub fn record_deletion(&self, object: ObjectKind, source_id: &str, pipedrive_id: u64, sent: Option<&str>) -> Result<(), StateError> {
-        self.run(
-            "INSERT OR REPLACE INTO deletions (run_id, object, source_id, pipedrive_id, sent, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![self.run_id, object.as_str(), source_id, pipedrive_id as i64, sent, now_utc()],
-        )?;
-        self.forget(object, source_id)
+        let error = |error| self.state.error(error);
+        let transaction = self.state.connection().unchecked_transaction().map_err(error)?;
+        transaction
+            .execute(
+                "INSERT OR REPLACE INTO deletions (run_id, object, source_id, pipedrive_id, sent, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![self.run_id, object.as_str(), source_id, pipedrive_id as i64, sent, now_utc()],
+            )
+            .map_err(error)?;
+        transaction.execute("DELETE FROM records WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id]).map_err(error)?;
+        transaction.commit().map_err(error)
+    }
+
+    /// What an interrupted undo of run `run_id` already created again: (object, old Pipedrive id,
+    /// new Pipedrive id), so that a retry links to them.
+    pub fn restored(&self, run_id: i64) -> Result<Vec<(ObjectKind, u64, u64)>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT object, pipedrive_id, restored_as FROM deletions WHERE run_id = ?1 AND restored_as IS NOT NULL")
+            .map_err(error)?;
+        let rows = statement.query_map(params![run_id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))).map_err(error)?;
+        let mut restored = Vec::new();
+        for row in rows {
+            let (object, old, new) = row.map_err(error)?;
+            if let Ok(object) = object.parse::<ObjectKind>() {
+                restored.push((object, old as u64, new as u64));
+            }
+        }
+        Ok(restored)
+    }
+
+    /// Marks every run not undone yet as undone by a full rollback (run 0): nothing of theirs
+    /// is left to undo.
+    pub fn mark_all_undone(&self) -> Result<(), StateError> {
+        self.run("UPDATE runs SET undone_by = 0 WHERE undone_by IS NULL AND kind <> 'undo'", [])
     }
 
     /// What run `run_id` deleted, in the order it deleted them.

@@ -363,7 +363,7 @@ async fn run_phases(
             let mut created: HashMap<String, u64> = entries.iter().filter(|(_, e)| e.fate == Fate::Created).filter_map(|(id, e)| Some((id.clone(), e.pipedrive_id?))).collect();
             let open: Vec<String> = entries.iter().filter(|(id, e)| e.fate == Fate::Intent && scope.contains(*id)).map(|(id, _)| id.clone()).collect();
             for (id, pipedrive_id) in load::resolve(client, object, targets, &open).await? {
-                journal.set(object, &id, Fate::Created, Some(pipedrive_id), None)?;
+                journal.resolve_intent(object, &id, pipedrive_id)?;
                 created.insert(id, pipedrive_id);
             }
             add_links(links, object, &created, source);
@@ -402,7 +402,7 @@ async fn run_phases(
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let found = load::resolve(client, object, targets, &unknown).await?;
                 for (id, pipedrive_id) in &found {
-                    journal.set(object, id, Fate::Created, Some(*pipedrive_id), None)?;
+                    journal.resolve_intent(object, id, *pipedrive_id)?;
                 }
                 add_links(links, object, &found, source);
                 let again: Vec<String> = unknown.into_iter().filter(|id| !found.contains_key(id)).collect();
@@ -441,12 +441,15 @@ async fn update_changed(
     let names = crate::readback::field_names(targets);
     let mut listings = crate::readback::Listings::default();
     let mut updated = 0;
+    let mut without_baseline = 0;
     for (source_id, payload) in existing {
         let now = load::payload_json(payload);
         let (Some(entry), Some(id)) = (entries.get(source_id), created.get(source_id).copied()) else { continue };
         let Some(sent) = entry.sent.as_deref().and_then(|sent| serde_json::from_str::<serde_json::Value>(sent).ok()) else {
-            // Created before the journal kept what was sent: what would be sent now is the baseline.
+            // Nothing to tell a change by (purged, found by its marker, or written before the
+            // journal kept payloads): what would be sent now becomes the baseline, and says so.
             journal.set_sent(object, source_id, &now.to_string())?;
+            without_baseline += 1;
             continue;
         };
         let mut changes = load::changed_fields(&sent, &now);
@@ -483,6 +486,11 @@ async fn update_changed(
             Err(ClientError::NotFound { .. }) => outcome.notes.push(format!("{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again")),
             Err(error) => return Err(error.into()),
         }
+    }
+    if without_baseline > 0 {
+        outcome.notes.push(format!(
+            "{without_baseline} {object} records had no journalled payload to compare with (purged, or found again by their marker): not compared, not updated; what would be sent now is their baseline for the next delta"
+        ));
     }
     Ok(updated)
 }

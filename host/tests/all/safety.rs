@@ -201,6 +201,18 @@ fn a_delta_refuses_deletions_from_a_partial_export_or_beyond_the_threshold_and_r
     assert!(text(&status.stdout).contains(&format!("run {run} (delta)")) && text(&status.stdout).contains("undone by run"), "{}", text(&status.stdout));
     let verified = in_project(&project, &["verify"]);
     assert!(verified.status.success(), "{}", text(&verified.stdout));
+
+    // After a full rollback nothing of a delta is left to undo: --run refuses, creating nothing.
+    let output = delta(&project, &fewer, &["--delete-missing", "--expect-deletions", "60", "--yes", "--json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let done: serde_json::Value = text(&output.stdout).lines().filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok()).find(|event| event["event"] == "done").unwrap();
+    let second = done["outcome"]["run_id"].as_i64().unwrap().to_string();
+    let output = in_project(&project, &["rollback", "--yes"]);
+    assert!(output.status.success() && text(&output.stdout).contains("residue: none"), "{}", text(&output.stdout));
+    let writes = sandbox.stats().writes_applied;
+    let output = in_project(&project, &["rollback", "--run", &second, "--yes"]);
+    assert!(!output.status.success() && text(&output.stderr).contains("undone by a full rollback"), "{}", text(&output.stderr));
+    assert_eq!(sandbox.stats().writes_applied, writes);
 }
 
 #[test]
