@@ -24,8 +24,8 @@ use crate::project::Project;
 use crate::record::ObjectKind;
 use crate::state::State;
 
-/// Records in reverse dependency order.
-const ORDER: [ObjectKind; 6] = [ObjectKind::Conversation, ObjectKind::Event, ObjectKind::Activity, ObjectKind::Deal, ObjectKind::Contact, ObjectKind::Company];
+/// Records in reverse dependency order: what links to a record goes before it.
+const ORDER: [ObjectKind; 6] = crate::apply::deletions::REVERSE_ORDER;
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RollbackOutcome {
@@ -66,13 +66,11 @@ fn in_rollback(entry: &crate::apply::journal::Entry, sample_only: bool, sample_r
 /// Field key -> name, of the custom fields the journal knows (for the conflicts' field names).
 fn field_names(journal: &Journal) -> Result<HashMap<String, String>, ApplyError> {
     let mut names = HashMap::new();
-    for entity in ["organization", "person", "deal", "activity"] {
-        for (kind, object_entity, name) in journal.workspace_objects()? {
-            if kind == "field" && object_entity == entity
-                && let Some((code, _)) = journal.workspace_object("field", entity, &name)?
-            {
-                names.insert(code, name);
-            }
+    for (kind, entity, name) in journal.workspace_objects()? {
+        if kind == "field"
+            && let Some((code, _)) = journal.workspace_object("field", &entity, &name)?
+        {
+            names.insert(code, name);
         }
     }
     Ok(names)
