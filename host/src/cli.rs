@@ -39,6 +39,8 @@ const EXIT_RESIDUE: u8 = 9;
 /// `delta --delete-missing` refused its deletions (a file missing or empty in the newer export,
 /// more than the threshold, or not the number given to --expect-deletions); nothing was written.
 const EXIT_DELETIONS_REFUSED: u8 = 10;
+/// plan left decisions to a person (REVIEW in its summary); the mapping is written.
+const EXIT_PLAN_UNDECIDED: u8 = 11;
 
 #[derive(Parser)]
 #[command(
@@ -48,7 +50,7 @@ const EXIT_DELETIONS_REFUSED: u8 = 10;
     after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined), \
                   4 apply refused (mapping not approved, or changed since), 5 the mapping has problems, 6 approval declined, \
                   7 apply stopped at the daily token budget (run it again after the reset), 8 verify found differences, 9 rollback left residue, \
-                  10 delta refused its deletions (nothing written).\n\
+                  10 delta refused its deletions (nothing written), 11 plan left decisions marked REVIEW.\n\
                   A migration: init -> audit -> plan -> approve -> apply (-> verify -> report -> purge).\n\
                   Start with: crm-migrate init --help, crm-migrate audit --help, crm-migrate plugin --help, \
                   crm-migrate sandbox serve --help"
@@ -665,7 +667,13 @@ fn plan(project_dir: &std::path::Path, args: &PlanArgs) -> anyhow::Result<ExitCo
     } else {
         print!("{}", escape_lines(&crm_migrate::plan::report::summary(&result, project.budget_policy, &reports)));
     }
-    Ok(if result.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_MAPPING_INVALID) })
+    Ok(if !result.errors.is_empty() {
+        ExitCode::from(EXIT_MAPPING_INVALID)
+    } else if !result.decisions.is_empty() {
+        ExitCode::from(EXIT_PLAN_UNDECIDED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Progress of reading an export, on standard error: each file when done (records, rate), and

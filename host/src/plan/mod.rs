@@ -78,6 +78,20 @@ pub struct PlanResult {
     /// Tokens plan itself spent reading the workspace.
     pub plan_tokens: u64,
     pub planned_at: String,
+    /// Choices the plan cannot make for a person (REVIEW): plan exits non-zero while any is open.
+    pub decisions: Vec<Decision>,
+}
+
+/// A choice the plan leaves to a person: shown as REVIEW in the summary and the reports, and
+/// `plan` exits non-zero until it is decided where `how` says.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Decision {
+    /// What is undecided (`contact.name`, `duplicates`).
+    pub what: String,
+    /// What the plan found, in numbers.
+    pub found: String,
+    /// How to decide it (which file, which key, which values).
+    pub how: String,
 }
 
 /// Opens the project's export with its declared encodings.
@@ -160,6 +174,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         workspace,
         plan_tokens,
         planned_at,
+        decisions: Vec::new(),
     })
 }
 

@@ -106,6 +106,7 @@ pub fn to_json(result: &PlanResult) -> serde_json::Value {
         "mapping": result.mapping_path,
         "entries": entry_counts(&result.mapping),
         "review": result.mapping.fields.iter().filter(|entry| entry.needs_review()).map(|entry| entry.key()).collect::<Vec<_>>(),
+        "decisions": result.decisions,
         "kept_edits": result.kept_edits,
         "added": result.added,
         "dropped": result.dropped,
@@ -128,6 +129,13 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
         let _ = writeln!(out, "## Fix before approving\n\n`{}` has {} problem(s); `approve` refuses it until they are fixed:\n", result.mapping_path.display(), result.errors.len());
         for error in &result.errors {
             let _ = writeln!(out, "- {}", cell(&error.to_string()));
+        }
+        out.push('\n');
+    }
+    if !result.decisions.is_empty() {
+        let _ = writeln!(out, "## Decide before approving (REVIEW)\n\n`plan` exits with code 11 until each is decided.\n\n| Decision | Found | How to decide |\n|---|---|---|");
+        for decision in &result.decisions {
+            let _ = writeln!(out, "| {} | {} | {} |", code(&decision.what), cell(&decision.found), cell(&decision.how));
         }
         out.push('\n');
     }
@@ -267,6 +275,9 @@ pub fn summary(result: &PlanResult, policy: BudgetPolicy, reports: &[PathBuf]) -
     }
     for path in reports {
         let _ = writeln!(out, "  report {}", path.display());
+    }
+    for decision in &result.decisions {
+        let _ = writeln!(out, "  REVIEW {}: {}; decide: {}", decision.what, decision.found, decision.how);
     }
     if result.errors.is_empty() {
         let _ = writeln!(out, "next: review {} (entries marked REVIEW first), then: crm-migrate approve", result.mapping_path.display());
