@@ -32,10 +32,15 @@ pub fn is_boolean_word(text: &str) -> bool {
     !matches!(trim(text), "1" | "0") && parse_boolean(text).is_some()
 }
 
-/// A decimal number, `1250.00`, `-3`, `1e3`; no thousands separators, no decimal comma (in a
-/// comma-separated export `1,250` could be either), no `inf`/`NaN`.
+/// A decimal number: `1250.00`, `-3`, `1e3`, or written the Polish way (see
+/// [`parse_grouped_number`]): `12,5`, `1 250`, `1 250,50`. No `inf`/`NaN`, no suffixes (`12.5k`).
 pub fn parse_number(text: &str) -> Option<f64> {
     let text = trim(text);
+    parse_plain_number(text).or_else(|| parse_grouped_number(text))
+}
+
+/// `1250.00`, `-3`, `1e3`: what Rust (and every export) writes, no separators.
+fn parse_plain_number(text: &str) -> Option<f64> {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     let (mantissa, exponent) = match digits.find(['e', 'E']) {
         Some(at) => (&digits[..at], Some(&digits[at + 1..])),
@@ -53,14 +58,69 @@ pub fn parse_number(text: &str) -> Option<f64> {
     text.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
-/// A whole number that a 64-bit float holds exactly (|n| <= 2^53): `42`, `-7`, `+3`.
+/// What separates thousands in Polish text: a space, a non-breaking space, a narrow
+/// non-breaking space, a thin space (spreadsheets and User.com's CSV write each of them).
+const THOUSANDS: [char; 4] = [' ', '\u{a0}', '\u{202f}', '\u{2009}'];
+
+/// A number written the Polish way, read only where it cannot mean anything else:
+/// - a decimal comma, `12,5`, `-0,75`, `1250,500`;
+/// - thousands in groups of three after a first group of one to three digits (not starting with
+///   0), separated by one of [`THOUSANDS`], `1 250`, `12 500 000`, with a decimal comma or point,
+///   `1 250,50`, `1 250.50`.
+///
+/// Refused: `1,250` and `12,500` (one to three digits, a comma, three digits: a thousands
+/// comma in English, a decimal one in Polish; `0,250` is not ambiguous and reads 0.25); a
+/// leading `+` with groups (`+48 600 123 456` is a phone number); groups of other sizes
+/// (`12 34`, `022 123 45 67`); a comma and a point together (`1,250.50`, `1.250,50`).
+pub fn parse_grouped_number(text: &str) -> Option<f64> {
+    let text = trim(text);
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let (whole, fraction, point) = match (unsigned.split_once(','), unsigned.split_once('.')) {
+        (Some(_), Some(_)) => return None,
+        (Some((whole, fraction)), None) => (whole, Some(fraction), ','),
+        (None, Some((whole, fraction))) => (whole, Some(fraction), '.'),
+        (None, None) => (unsigned, None, ','),
+    };
+    if fraction.is_some_and(|fraction| !all_digits(fraction)) {
+        return None;
+    }
+    let groups: Vec<&str> = whole.split(THOUSANDS).collect();
+    let digits: String = if let [single] = groups.as_slice() {
+        // No thousands separator: only a decimal comma makes it a Polish number.
+        let fraction = fraction.filter(|_| point == ',')?;
+        let ambiguous = fraction.len() == 3 && (1..=3).contains(&single.len()) && !single.starts_with('0');
+        if !all_digits(single) || ambiguous {
+            return None;
+        }
+        (*single).to_owned()
+    } else {
+        let (first, rest) = groups.split_first()?;
+        let first_ok = all_digits(first) && first.len() <= 3 && (first.len() == 1 || !first.starts_with('0'));
+        if !first_ok || !rest.iter().all(|group| group.len() == 3 && all_digits(group)) {
+            return None;
+        }
+        groups.concat()
+    };
+    let number = format!("{}{digits}.{}", if negative { "-" } else { "" }, fraction.unwrap_or("0"));
+    number.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+/// A whole number that a 64-bit float holds exactly (|n| <= 2^53): `42`, `-7`, `+3`, `1 250`.
 pub fn parse_integer(text: &str) -> Option<i64> {
     let text = trim(text);
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse::<i64>().ok().filter(|n| n.unsigned_abs() <= 1 << 53);
+    }
+    // Thousands groups without a fraction: `1 250`.
+    if text.contains([',', '.']) {
         return None;
     }
-    text.parse::<i64>().ok().filter(|n| n.unsigned_abs() <= 1 << 53)
+    parse_grouped_number(text).filter(|n| n.abs() <= (1u64 << 53) as f64).map(|n| n as i64)
 }
 
 /// `YYYY-MM-DD`, a real calendar date.
@@ -349,18 +409,43 @@ mod tests {
     }
 
     #[test]
-    fn numbers_are_plain_decimals_only() {
+    fn plain_decimals_and_whole_numbers() {
         assert_eq!(parse_number("1250.00"), Some(1250.0));
         assert_eq!(parse_number(" -3 "), Some(-3.0));
         assert_eq!(parse_number(".5"), Some(0.5));
         assert_eq!(parse_number("1e3"), Some(1000.0));
-        for bad in ["", "12,5", "1 250", "12,5 tys.", "inf", "NaN", "0x10", "1.2.3", "e5", "+"] {
+        for bad in ["", "12,5 tys.", "12.5k", "inf", "NaN", "0x10", "1.2.3", "e5", "+", "TBD"] {
             assert_eq!(parse_number(bad), None, "{bad}");
         }
         assert_eq!(parse_integer("42"), Some(42));
         assert_eq!(parse_integer("+7"), Some(7));
-        for bad in ["4.0", "dwa", "", "-", "9007199254740993"] {
+        assert_eq!(parse_integer("1 250"), Some(1250));
+        for bad in ["4.0", "dwa", "", "-", "9007199254740993", "1 250,50", "12,5", "1,250"] {
             assert_eq!(parse_integer(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_written_the_polish_way_read_where_unambiguous() {
+        let cases = [
+            ("12,5", 12.5),
+            ("-0,75", -0.75),
+            ("0,250", 0.25),
+            ("1250,500", 1250.5),
+            ("1 250", 1250.0),
+            ("1 250,50", 1250.5),
+            ("1\u{a0}250,50", 1250.5),
+            ("12\u{202f}500\u{2009}000", 12_500_000.0),
+            ("1 250.50", 1250.5),
+            ("-1 250", -1250.0),
+            (" 1 250,5 ", 1250.5),
+        ];
+        for (text, number) in cases {
+            assert_eq!(parse_number(text), Some(number), "{text:?}");
+        }
+        // A thousands comma or a decimal one; a phone number; groups of other sizes; both marks.
+        for refused in ["1,250", "12,500", "999,000", "+48 600 123 456", "12 34", "022 123 45 67", "1  250", "1,250.50", "1.250,50", "1 250,", ",5", "12.5k", "1 250 zł"] {
+            assert_eq!(parse_number(refused), None, "{refused:?}");
         }
     }
 
