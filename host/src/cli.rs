@@ -1127,8 +1127,13 @@ fn text_progress() -> crm_migrate::apply::Reporter {
                     let updated = if row.updated > 0 { format!(" ({} updated)", report::thousands(row.updated)) } else { String::new() };
                     let duplicates =
                         if row.duplicate_rows > 0 { format!(" + {} duplicate-id rows quarantined", report::thousands(row.duplicate_rows)) } else { String::new() };
+                    let left_out = if row.fields_left_out > 0 {
+                        format!("; {} (see reports/quarantine.csv)", crm_migrate::apply::report::migrated_with_fields_left_out(row))
+                    } else {
+                        String::new()
+                    };
                     eprintln!(
-                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{duplicates}{updated}",
+                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{duplicates}{updated}{left_out}",
                         row.object,
                         report::thousands(row.in_scope),
                         report::thousands(c.created),

@@ -46,13 +46,18 @@ pub const CLEARED_IN_STATE: &[Cleared] = &[
         count: "SELECT COUNT(*) FROM records WHERE fate IN ('quarantined', 'excluded') AND detail IS NOT NULL AND detail <> 'purged'",
         clear: "UPDATE records SET detail = 'purged' WHERE fate IN ('quarantined', 'excluded') AND detail IS NOT NULL AND detail <> 'purged'",
     },
+    Cleared {
+        what: "left_out.value: the values records were migrated without (they did not fit their fields)",
+        count: "SELECT COUNT(*) FROM left_out WHERE value <> 'purged'",
+        clear: "UPDATE left_out SET value = 'purged' WHERE value <> 'purged'",
+    },
 ];
 
 /// Reports (under `reports/`) that quote records, with what they hold. The others (plan,
 /// reconciliation, the handoff's automations, segments, templates and summary) hold counts,
 /// names of fields and rules, no record values, and stay.
 pub const REMOVED_REPORTS: &[(&str, &str)] = &[
-    ("quarantine.csv", "quarantined records and why"),
+    ("quarantine.csv", "quarantined records, values left out of migrated records, and why"),
     ("billing-audit.csv", "every billable contact"),
     ("audit.md", "examples of values per problem"),
     ("audit.json", "examples of values per problem"),

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub const STATE_FILE: &str = "state.db";
 
 /// The schema this build reads and writes; an older file is migrated forward on open.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS changes (
 CREATE TABLE IF NOT EXISTS workspace_objects (
     kind TEXT NOT NULL, entity TEXT NOT NULL, name TEXT NOT NULL, pipedrive_id TEXT NOT NULL,
     created INTEGER NOT NULL, run_id INTEGER, PRIMARY KEY (kind, entity, name));
+-- Values a record was migrated without (they did not fit their field; the mapping's on_bad_value
+-- said to leave the field empty, or to keep the raw text in the note): where they are in the export
+-- and why, for reports/quarantine.csv. Rewritten each time the record is built; purge clears `value`.
+CREATE TABLE IF NOT EXISTS left_out (
+    object TEXT NOT NULL, source_id TEXT NOT NULL, field TEXT NOT NULL, file TEXT NOT NULL, line INTEGER NOT NULL,
+    column_header TEXT NOT NULL, value TEXT NOT NULL, why TEXT NOT NULL, in_note INTEGER NOT NULL, run_id INTEGER NOT NULL,
+    PRIMARY KEY (object, source_id, line, field));
 -- Records a delta deleted in Pipedrive (their source gone from User.com): the Pipedrive id they
 -- had and what was last sent for them (JSON), so that `rollback --run N` can create them again.
 CREATE TABLE IF NOT EXISTS deletions (
@@ -122,7 +129,7 @@ impl State {
             .and_then(|text| text.parse().ok());
         match found {
             Some(found) if found > SCHEMA_VERSION => return Err(StateError::NewerSchema { path, found }),
-            // Older schemas lack tables, which the batch above just created, and columns:
+            // Older schemas lack tables, which the batch above just created (5 -> 6: left_out), and columns:
             _ => {
                 if found == Some(2) {
                     connection.execute("ALTER TABLE runs ADD COLUMN tokens INTEGER", []).map_err(error)?;

@@ -58,6 +58,22 @@ pub struct Entry {
     pub sent: Option<String>,
 }
 
+/// A value a created record was migrated without, as the quarantine report lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOutField {
+    /// The record field (the mapping's attribute).
+    pub field: String,
+    pub file: String,
+    pub line: u64,
+    /// The column's header as written.
+    pub column: String,
+    /// The value as the export has it (`purged` after a purge).
+    pub value: String,
+    pub why: String,
+    /// Its raw text went into the record's note instead (`keep-raw-in-note`).
+    pub in_note: bool,
+}
+
 /// A sample run, the full migration, a delta (a newer export moved), or the undoing of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunKind {
@@ -195,6 +211,54 @@ impl Journal {
             "INSERT INTO changes (run_id, object, source_id, pipedrive_id, field, prior, new, changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![self.run_id, object.as_str(), source_id, pipedrive_id as i64, field, prior, new, now_utc()],
         )
+    }
+
+    /// Replaces what a record is migrated without, in one transaction.
+    pub fn set_left_out(&self, object: ObjectKind, source_id: &str, fields: &[LeftOutField]) -> Result<(), StateError> {
+        let error = |error| self.state.error(error);
+        let transaction = self.state.connection().unchecked_transaction().map_err(error)?;
+        transaction.execute("DELETE FROM left_out WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id]).map_err(error)?;
+        for field in fields {
+            transaction
+                .execute(
+                    "INSERT OR REPLACE INTO left_out (object, source_id, field, file, line, column_header, value, why, in_note, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![object.as_str(), source_id, field.field, field.file, field.line as i64, field.column, field.value, field.why, i64::from(field.in_note), self.run_id],
+                )
+                .map_err(error)?;
+        }
+        transaction.commit().map_err(error)
+    }
+
+    /// What each record of one object is migrated without, by source id, in file order.
+    pub fn left_out(&self, object: ObjectKind) -> Result<HashMap<String, Vec<LeftOutField>>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT source_id, field, file, line, column_header, value, why, in_note FROM left_out WHERE object = ?1 ORDER BY line, rowid")
+            .map_err(error)?;
+        let rows = statement
+            .query_map(params![object.as_str()], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    LeftOutField {
+                        field: row.get(1)?,
+                        file: row.get(2)?,
+                        line: row.get::<_, i64>(3)? as u64,
+                        column: row.get(4)?,
+                        value: row.get(5)?,
+                        why: row.get(6)?,
+                        in_note: row.get::<_, i64>(7)? != 0,
+                    },
+                ))
+            })
+            .map_err(error)?;
+        let mut by_record: HashMap<String, Vec<LeftOutField>> = HashMap::new();
+        for row in rows {
+            let (source_id, field) = row.map_err(error)?;
+            by_record.entry(source_id).or_default().push(field);
+        }
+        Ok(by_record)
     }
 
     /// Every journalled record of one object, by source id.

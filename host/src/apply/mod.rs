@@ -34,7 +34,7 @@ use crate::project::{Project, ProjectError};
 use crate::record::{ObjectKind, Record, Value};
 use crate::state::{State, StateError};
 
-use journal::{Fate, FateCounts, Journal, RunKind};
+use journal::{Fate, FateCounts, Journal, LeftOutField, RunKind};
 use load::{Job, Payload};
 use payload::{Links, domain};
 use source::Source;
@@ -108,6 +108,11 @@ pub struct Reconciliation {
     /// Rows of source ids that more than one row has, all quarantined: `in_scope` counts rows,
     /// so that source rows = created + merged + quarantined + excluded + these.
     pub duplicate_rows: u64,
+    /// Created records migrated with values left out (they did not fit their fields): a count
+    /// on `counts.created`, not a fate of its own.
+    pub records_with_fields_left_out: u64,
+    /// The values left out of those records, each listed in `reports/quarantine.csv`.
+    pub fields_left_out: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -371,9 +376,15 @@ async fn run_phases(
             let mut payloads: HashMap<String, Payload> = HashMap::new();
             let mut order = Vec::new();
             let mut existing: Vec<(String, Payload)> = Vec::new();
+            // What the journal lists as left out: written again only where the build differs.
+            let mut journalled_left_out = journal.left_out(object)?;
             for (source_id, built) in build(object, mapping, targets, source, links) {
                 if settled.contains(source_id.as_str()) {
                     continue;
+                }
+                let left_out = built.as_ref().map(|built| built.left_out.as_slice()).unwrap_or(&[]);
+                if journalled_left_out.remove(&source_id).unwrap_or_default() != left_out {
+                    journal.set_left_out(object, &source_id, left_out)?;
                 }
                 if created.contains_key(&source_id) {
                     if let Ok(built) = built {
@@ -382,7 +393,7 @@ async fn run_phases(
                     continue;
                 }
                 match built {
-                    Ok(Built { payload, note }) => {
+                    Ok(Built { payload, note, .. }) => {
                         outcome.notes.extend(note.map(|note| format!("{object} {source_id}: {note}")));
                         order.push(source_id.clone());
                         payloads.insert(source_id, payload);
@@ -409,8 +420,10 @@ async fn run_phases(
                 pending = jobs(&again);
             }
             let updated = update_changed(client, journal, object, targets, &existing, &created, options.overwrite_conflicts, outcome).await?;
-            let mut row = reconcile(phase, object, &scope, &journal.entries(object)?, source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation))?;
+            let entries = journal.entries(object)?;
+            let mut row = reconcile(phase, object, &scope, &entries, source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation))?;
             row.updated = updated;
+            (row.records_with_fields_left_out, row.fields_left_out) = count_left_out(&scope, &entries, &journal.left_out(object)?);
             reconciliation.push(row);
         }
         let tokens = client.bill().tokens() - tokens_before;
@@ -547,14 +560,35 @@ pub(crate) fn add_links(links: &mut Links, object: ObjectKind, created: &HashMap
     }
 }
 
-/// A record ready to send, and what is worth telling about how it was linked.
+/// A record ready to send, what is worth telling about how it was linked, and the values it is
+/// sent without.
 struct Built {
     payload: Payload,
     note: Option<String>,
+    left_out: Vec<LeftOutField>,
 }
 
 fn ready(payload: Payload) -> Built {
-    Built { payload, note: None }
+    Built { payload, note: None, left_out: Vec::new() }
+}
+
+/// The values a record is sent without, each with its place in the export (from the extract's
+/// finding, else the record's file, line and the column of its attribute).
+fn fields_left_out(record: &Record, mapping: &Mapping, targets: &Targets, source: &Source, issues: &[crate::extract::Issue]) -> Vec<LeftOutField> {
+    payload::left_out(record, mapping, targets, issues)
+        .into_iter()
+        .map(|left| {
+            let (file, line, column) = match &left.issue {
+                Some(issue) => (issue.file.file_name().map_or_else(|| issue.file.display().to_string(), |name| name.to_string_lossy().into_owned()), issue.line, issue.column.clone()),
+                None => (
+                    source.files.get(&record.kind).cloned().unwrap_or_default(),
+                    source.lines.get(&(record.kind, record.source_id.clone())).copied().unwrap_or(0),
+                    source.headers.get(&(record.kind, left.attribute.clone())).cloned().unwrap_or_else(|| left.attribute.clone()),
+                ),
+            };
+            LeftOutField { field: left.attribute, file, line, column, value: left.value, why: left.why, in_note: left.in_note }
+        })
+        .collect()
 }
 
 /// Every record of an object as its payload, or the reason it cannot be sent.
@@ -562,11 +596,16 @@ fn build(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Sour
     let empty = Vec::new();
     let issues = |record: &Record| source.issues.get(&(record.kind, record.source_id.clone())).unwrap_or(&empty);
     let records = source.records.get(&object).map(Vec::as_slice).unwrap_or(&[]);
-    let each = |make: &dyn Fn(&Record) -> Result<Built, String>| records.iter().map(|record| (record.source_id.clone(), make(record))).collect();
+    let each = |make: &dyn Fn(&Record) -> Result<Built, String>| {
+        records
+            .iter()
+            .map(|record| (record.source_id.clone(), make(record).map(|built| Built { left_out: fields_left_out(record, mapping, targets, source, issues(record)), ..built })))
+            .collect()
+    };
     match object {
         ObjectKind::Company => each(&|r| payload::organization(r, mapping, targets, issues(r)).map(Payload::Organization).map(ready)),
-        ObjectKind::Contact => each(&|r| payload::person(r, mapping, targets, issues(r), links).map(|(person, note)| Built { payload: Payload::Person(person), note })),
-        ObjectKind::Deal => each(&|r| payload::deal(r, mapping, targets, issues(r), links).map(|(deal, note)| Built { payload: Payload::Deal(deal), note })),
+        ObjectKind::Contact => each(&|r| payload::person(r, mapping, targets, issues(r), links).map(|(person, note)| Built { note, ..ready(Payload::Person(person)) })),
+        ObjectKind::Deal => each(&|r| payload::deal(r, mapping, targets, issues(r), links).map(|(deal, note)| Built { note, ..ready(Payload::Deal(deal)) })),
         ObjectKind::Activity | ObjectKind::Event => each(&|r| payload::activity(r, mapping, targets, issues(r), links).map(Payload::Activity).map(ready)),
         ObjectKind::Conversation => {
             let mut conversations: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
@@ -576,7 +615,10 @@ fn build(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Sour
             conversations
                 .into_iter()
                 .map(|(id, messages)| {
-                    let built = payload::note(&id, &messages, mapping, targets, &source.issues, links).map(Payload::Note).map(ready);
+                    let built = payload::note(&id, &messages, mapping, targets, &source.issues, links).map(Payload::Note).map(ready).map(|built| Built {
+                        left_out: messages.iter().flat_map(|message| fields_left_out(message, mapping, targets, source, issues(message))).collect(),
+                        ..built
+                    });
                     (id, built)
                 })
                 .collect()
@@ -587,6 +629,20 @@ fn build(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Sour
 /// What apply sends for each record of an object (or why it does not): what verify expects.
 pub(crate) fn expected_payloads(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Source, links: &Links) -> Vec<(String, Result<Payload, String>)> {
     build(object, mapping, targets, source, links).into_iter().map(|(id, built)| (id, built.map(|built| built.payload))).collect()
+}
+
+/// (created records migrated without some values, how many values): a count on created
+/// records, not a fate. Values kept in a note are not left out.
+fn count_left_out(scope: &HashSet<String>, entries: &HashMap<String, journal::Entry>, left_out: &HashMap<String, Vec<LeftOutField>>) -> (u64, u64) {
+    let mut counts = (0, 0);
+    for (id, fields) in left_out {
+        let fields = fields.iter().filter(|field| !field.in_note).count() as u64;
+        if fields > 0 && scope.contains(id) && entries.get(id).is_some_and(|entry| entry.fate == Fate::Created) {
+            counts.0 += 1;
+            counts.1 += fields;
+        }
+    }
+    counts
 }
 
 /// Source = created + merged + quarantined + excluded, over the records in scope; a duplicated
@@ -624,5 +680,5 @@ fn reconcile(
         missing.truncate(20);
         return Err(ApplyError::Unreconciled { phase, in_scope, counts, missing });
     }
-    Ok(Reconciliation { object, in_scope, counts, updated: 0, duplicate_rows })
+    Ok(Reconciliation { object, in_scope, counts, updated: 0, duplicate_rows, records_with_fields_left_out: 0, fields_left_out: 0 })
 }

@@ -1,13 +1,16 @@
 //! From a record to what Pipedrive is sent, by the approved mapping: each mapped attribute
 //! converted to its target field's type, links resolved through the ids of records created
-//! before, owners and labels through the workspace's ids. A record that does not fit (a value
-//! that did not read as its type, text too long for its field, an option the field lacks, a note
-//! without its person) is not sent: the error is the reason it is quarantined with.
+//! before, owners and labels through the workspace's ids. A value that does not fit its field (it
+//! did not read as its type, text too long for the field, an option the field lacks) is handled
+//! by its entry's `on_bad_value`: by default the field is left out of an otherwise migrated
+//! record and listed ([`LeftOut`]). A record that cannot be migrated at all (a note without its
+//! person, a field whose policy is quarantine-record) is not sent: the error is the reason it is
+//! quarantined with.
 
 use std::collections::HashMap;
 
 use crate::extract::Issue;
-use crate::mapping::{Landing, Mapping};
+use crate::mapping::{Accepts, Destination, Landing, Mapping, OnBadValue};
 use crate::pipedrive::{Attendee, ContactPoint, CustomValue, CustomValues, DealStatus, EntityKind, NewActivity, NewDeal, NewNote, NewOrganization, NewPerson, Participant};
 use crate::plan::profile::plain;
 use crate::record::{DateTime, ObjectKind, Record, Value};
@@ -86,12 +89,28 @@ fn escape(text: &str) -> String {
     crate::marker::escape_html(text)
 }
 
+/// A value a record is migrated without: it did not fit its field, and the field's policy is to
+/// leave it empty (or to keep its raw text in the record's note).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeftOut {
+    pub attribute: String,
+    /// The extract's finding, when the value did not read as its column's type: its file, line
+    /// and column as written.
+    pub issue: Option<Issue>,
+    /// The value as the export has it.
+    pub value: String,
+    pub why: String,
+    /// The raw text went into the record's note (`keep-raw-in-note`).
+    pub in_note: bool,
+}
+
 /// What a record's mapped attributes give: built-in fields by code (several for a shared one),
-/// custom values, and the first problem.
+/// custom values, and the values left out.
 struct Mapped<'a> {
     /// (code, attribute, value), in the mapping's order.
     standard: Vec<(&'a str, &'a str, &'a Value)>,
     custom: CustomValues,
+    left_out: Vec<LeftOut>,
 }
 
 impl<'a> Mapped<'a> {
@@ -111,30 +130,58 @@ impl<'a> Mapped<'a> {
     fn text(&self, code: &str) -> Option<String> {
         self.get(code).map(plain).map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
     }
+
+    /// Paragraphs for the note of the values whose policy keeps them there.
+    fn kept_in_note(&self) -> impl Iterator<Item = String> + '_ {
+        self.left_out.iter().filter(|left| left.in_note).map(|left| format!("<p>{} (not migrated to its field: {}): {}</p>", escape(&left.attribute), escape(&left.why), escape(&left.value)))
+    }
 }
 
+/// A record's mapped attributes. A value that does not fit is left out, kept in the note or
+/// quarantines the record, as its entry's `on_bad_value` says; the error is that reason.
 fn map_record<'a>(record: &'a Record, mapping: &'a Mapping, targets: &Targets, issues: &[Issue]) -> Result<Mapped<'a>, String> {
-    let mut mapped = Mapped { standard: Vec::new(), custom: CustomValues::new() };
+    let mut mapped = Mapped { standard: Vec::new(), custom: CustomValues::new(), left_out: Vec::new() };
+    let destination = Destination::of(record.kind);
     for entry in mapping.fields.iter().filter(|entry| entry.object == record.kind) {
         let Some(value) = record.get(&entry.attribute).filter(|value| !matches!(value, Value::Null)) else { continue };
-        if matches!(entry.landing, Landing::Skip { .. }) {
-            continue;
-        }
-        if let Some(issue) = issues.iter().find(|issue| issue.field == entry.attribute) {
-            return Err(format!("{issue}"));
-        }
-        match &entry.landing {
-            Landing::Standard { code } => mapped.standard.push((code.as_str(), entry.attribute.as_str(), value)),
-            Landing::Existing { .. } | Landing::New { .. } => {
+        // A field that takes any text (a note) takes a value that did not read as its type too.
+        let takes_any = matches!(&entry.landing, Landing::Standard { code } if destination.standard(code).is_some_and(|standard| standard.accepts == Accepts::Any));
+        let issue = issues.iter().find(|issue| issue.field == entry.attribute).filter(|_| !takes_any);
+        let refused = match (&entry.landing, issue) {
+            (Landing::Skip { .. }, _) => continue,
+            (_, Some(issue)) => format!("expected {}", issue.expected),
+            (Landing::Standard { code }, None) => {
+                mapped.standard.push((code.as_str(), entry.attribute.as_str(), value));
+                continue;
+            }
+            (Landing::Existing { .. } | Landing::New { .. }, None) => {
                 let target = targets.fields.get(&(record.kind, entry.attribute.clone())).ok_or_else(|| format!("no Pipedrive field for {}", entry.key()))?;
-                for (code, custom) in custom_values(target, value).map_err(|reason| format!("{}: {reason}", entry.attribute))? {
-                    mapped.custom.insert(code, custom);
+                match custom_values(target, value) {
+                    Ok(values) => {
+                        mapped.custom.extend(values);
+                        continue;
+                    }
+                    Err(reason) => reason,
                 }
             }
-            Landing::Skip { .. } => {}
+        };
+        match entry.on_bad_value {
+            OnBadValue::QuarantineRecord => return Err(issue.map_or_else(|| format!("{}: {refused}", entry.attribute), |issue| format!("{issue}"))),
+            policy => mapped.left_out.push(LeftOut {
+                attribute: entry.attribute.clone(),
+                issue: issue.cloned(),
+                value: issue.map_or_else(|| plain(value), |issue| issue.value.clone()),
+                why: refused,
+                in_note: policy == OnBadValue::KeepRawInNote,
+            }),
         }
     }
     Ok(mapped)
+}
+
+/// The values a record is migrated without (none when it is not migrated at all).
+pub fn left_out(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Issue]) -> Vec<LeftOut> {
+    map_record(record, mapping, targets, issues).map(|mapped| mapped.left_out).unwrap_or_default()
 }
 
 /// A value in the shape its custom field takes (a date+time field gives two).
@@ -339,6 +386,7 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
             note.push(format!("<p>{}: {}</p>", escape(&entry.attribute), escape(&text)));
         }
     }
+    note.extend(mapped.kept_in_note());
     // Last, after everything copied from User.com: the only place a marker is read from.
     note.push(targets.marking.paragraph(record.kind, &record.source_id));
     let due = mapped.get("due_date").and_then(|value| utc_parts(value));

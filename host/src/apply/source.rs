@@ -34,6 +34,8 @@ pub struct Source {
     pub issues: HashMap<(ObjectKind, String), Vec<Issue>>,
     /// The line each record starts on, for the quarantine report.
     pub lines: HashMap<(ObjectKind, String), u64>,
+    /// Each record field's column header as written, for the quarantine report.
+    pub headers: HashMap<(ObjectKind, String), String>,
     /// Contact merged away -> the contact it was merged into.
     pub survivors: HashMap<String, String>,
     /// What the plugins logged, for the run's report.
@@ -85,6 +87,7 @@ pub fn read(export: &Export, sample: Option<usize>) -> Result<Source, ExtractErr
         let file = reader.path().file_name().map_or_else(|| reader.path().display().to_string(), |name| name.to_string_lossy().into_owned());
         let mut records = Vec::new();
         let mut lines_of: HashMap<String, Vec<u64>> = HashMap::new();
+        source.headers.extend(reader.columns().iter().map(|column| ((kind, column.field.clone()), column.header.clone())));
         for read in reader {
             let ReadRecord { record, line, issues, .. } = read?;
             let key = (kind, record.source_id.clone());

@@ -89,7 +89,7 @@ impl FieldType {
             FieldType::Id | FieldType::Reference(_) | FieldType::Text | FieldType::Secret => "text".to_owned(),
             FieldType::Email => "an email address (name@domain.tld)".to_owned(),
             FieldType::Phone => "a phone number (6 to 15 digits)".to_owned(),
-            FieldType::Number => "a number (like 1250.00; no thousands separator or decimal comma)".to_owned(),
+            FieldType::Number => "a number (like 1250.00, or 1 250,50 written the Polish way)".to_owned(),
             FieldType::Integer => "a whole number".to_owned(),
             FieldType::Boolean => "a boolean (t/f, true/false, 1/0, yes/no)".to_owned(),
             FieldType::Date => "a date (YYYY-MM-DD)".to_owned(),

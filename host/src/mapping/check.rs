@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::file::MappingError;
-use super::{DEAL_STATUSES, DEFAULT_OWNER, Destination, FieldEntry, Landing, Mapping, NewFieldType, PIPEDRIVE_STATUSES, fits};
+use super::{DEAL_STATUSES, DEFAULT_OWNER, Destination, FieldEntry, Landing, Mapping, NewFieldType, OnBadValue, PIPEDRIVE_STATUSES, fits};
 use crate::extract::FieldType;
 use crate::plan::profile::{AttributeProfile, SourceProfile};
 use crate::plan::workspace::{Workspace, same_name};
@@ -57,6 +57,13 @@ fn check_fields(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspac
             continue;
         };
         let destination = Destination::of(entry.object);
+        if entry.on_bad_value == OnBadValue::KeepRawInNote && destination != Destination::Activity {
+            errors.push(at(format!(
+                "on_bad_value = \"keep-raw-in-note\" is for activities and events, whose note is theirs; a {} has no note of its own \
+                 to keep it in: use \"leave-empty\" (the value is listed in reports/quarantine.csv) or \"quarantine-record\"",
+                destination.name()
+            )));
+        }
         let ty = attribute.column.ty;
         let target_key = match &entry.landing {
             Landing::Skip { reason } => {

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Choice, FieldEntry, Landing, Mapping, NewFieldType, PipelineEntry};
+use super::{Choice, FieldEntry, Landing, Mapping, NewFieldType, OnBadValue, PipelineEntry};
 use crate::project::{comment_text, line_of, quoted, single_line_string};
 use crate::record::ObjectKind;
 
@@ -113,6 +113,15 @@ pub fn render(mapping: &Mapping, comments: &Comments) -> String {
     out.push_str("\n[events]\n");
     let _ = writeln!(out, "activity_type = {}{}", quoted(&mapping.event_activity_type.target), trailing(comments.get("events")));
 
+    if !mapping.fields.is_empty() {
+        let policies: Vec<String> = OnBadValue::ALL.iter().map(|policy| quoted(policy.as_str())).collect();
+        let _ = write!(
+            out,
+            "\n# A value that does not fit its field (does not read as its type, too long, not an option) leaves the field\n\
+             # empty and is listed in reports/quarantine.csv. To change that for one entry: on_bad_value = {}.\n",
+            policies.join(" | ")
+        );
+    }
     let mut object = None;
     for entry in &mapping.fields {
         if object != Some(entry.object) {
@@ -163,6 +172,9 @@ fn render_entry(out: &mut String, entry: &FieldEntry, comment: Option<&str>) {
     }
     if let Some(note) = &entry.note {
         let _ = writeln!(out, "note = {}", quoted(note));
+    }
+    if entry.on_bad_value != OnBadValue::default() {
+        let _ = writeln!(out, "on_bad_value = {}", quoted(entry.on_bad_value.as_str()));
     }
 }
 
@@ -228,6 +240,7 @@ struct RawEntry {
     #[serde(default)]
     why: Vec<String>,
     note: Option<String>,
+    on_bad_value: Option<Spanned<String>>,
 }
 
 /// Reads `mapping.toml`, keeping the file's order within each table. Returns every problem the
@@ -330,6 +343,13 @@ fn parse_entry(object: ObjectKind, attribute: &str, raw: &RawEntry, line: &impl 
     if !(0.0..=1.0).contains(&confidence) {
         return Err(error(at, format!("confidence {confidence} is not between 0 and 1")));
     }
+    let on_bad_value = match &raw.on_bad_value {
+        Some(policy) => OnBadValue::parse(policy.get_ref()).ok_or_else(|| {
+            let policies: Vec<&str> = OnBadValue::ALL.iter().map(|policy| policy.as_str()).collect();
+            error(line(policy.span()), format!("on_bad_value '{}' is not a policy; expected one of {}", policy.get_ref(), policies.join(", ")))
+        })?,
+        None => OnBadValue::default(),
+    };
     Ok(FieldEntry {
         object,
         attribute: attribute.to_owned(),
@@ -337,6 +357,7 @@ fn parse_entry(object: ObjectKind, attribute: &str, raw: &RawEntry, line: &impl 
         confidence,
         why: raw.why.clone(),
         note: raw.note.clone(),
+        on_bad_value,
         line: at,
     })
 }
@@ -369,6 +390,7 @@ mod tests {
                 confidence: 0.5,
                 why: vec![evil.into()],
                 note: Some(evil.into()),
+                on_bad_value: OnBadValue::QuarantineRecord,
                 line: 0,
             }],
         };
@@ -391,5 +413,6 @@ mod tests {
         assert_eq!(parsed.fields[0].attribute, attribute);
         assert_eq!(parsed.fields[0].landing, Landing::Skip { reason: evil.into() });
         assert_eq!(parsed.fields[0].note.as_deref(), Some(evil));
+        assert_eq!(parsed.fields[0].on_bad_value, OnBadValue::QuarantineRecord, "a policy survives the round trip");
     }
 }

@@ -299,9 +299,41 @@ pub struct FieldEntry {
     pub why: Vec<String>,
     /// A person's note, kept across re-plans.
     pub note: Option<String>,
+    /// What a value that does not fit (does not read as its type, too long, not an option) does.
+    #[serde(default)]
+    pub on_bad_value: OnBadValue,
     /// Where `to` is in the file it was read from (0: not read from a file).
     #[serde(skip)]
     pub line: usize,
+}
+
+/// A field's policy for a value that does not fit: `on_bad_value` in `mapping.toml`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnBadValue {
+    /// The field is left empty on a record migrated otherwise, and listed in the quarantine report.
+    #[default]
+    LeaveEmpty,
+    /// The whole record is quarantined, as for a record that cannot be migrated.
+    QuarantineRecord,
+    /// The field is left empty and its raw text written into the record's note (activities only).
+    KeepRawInNote,
+}
+
+impl OnBadValue {
+    pub const ALL: [OnBadValue; 3] = [OnBadValue::LeaveEmpty, OnBadValue::QuarantineRecord, OnBadValue::KeepRawInNote];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnBadValue::LeaveEmpty => "leave-empty",
+            OnBadValue::QuarantineRecord => "quarantine-record",
+            OnBadValue::KeepRawInNote => "keep-raw-in-note",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OnBadValue> {
+        OnBadValue::ALL.into_iter().find(|policy| policy.as_str() == text.trim())
+    }
 }
 
 impl FieldEntry {

@@ -60,7 +60,7 @@ pub fn merge(previous: Option<Mapping>, last_proposal: Option<&Mapping>, fresh: 
                 kept.push(entry.key());
                 return FieldEntry { line: 0, ..before.clone() };
             }
-            FieldEntry { note: before.note.clone(), ..entry.clone() }
+            FieldEntry { note: before.note.clone(), on_bad_value: before.on_bad_value, ..entry.clone() }
         })
         .collect();
     merged.dropped = previous.fields.iter().filter(|entry| fresh.field(entry.object, &entry.attribute).is_none()).map(FieldEntry::key).collect();

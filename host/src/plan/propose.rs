@@ -185,7 +185,7 @@ fn rule(kind: ObjectKind, field: &str, workspace: &Workspace) -> Option<Rule> {
 }
 
 fn entry(object: &ObjectProfile, attribute: &AttributeProfile, landing: Landing, confidence: f64, why: Vec<String>) -> FieldEntry {
-    FieldEntry { object: object.kind, attribute: attribute.field().to_owned(), landing, confidence: confidence.clamp(0.0, 1.0), why, note: None, line: 0 }
+    FieldEntry { object: object.kind, attribute: attribute.field().to_owned(), landing, confidence: confidence.clamp(0.0, 1.0), why, note: None, on_bad_value: Default::default(), line: 0 }
 }
 
 /// How full an attribute is, for the reasons.

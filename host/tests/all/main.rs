@@ -4,6 +4,7 @@
 
 mod apply;
 mod audit;
+mod bad_values;
 mod cache;
 mod cli;
 mod conformance;
