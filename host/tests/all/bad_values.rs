@@ -155,7 +155,7 @@ fn bad_values_leave_their_fields_empty_on_records_that_are_migrated_and_listed()
     assert!(!reconciliation.contains("**no**"), "{reconciliation}");
     assert!(reconciliation.contains("| 5 migrated with 5 fields left out |"), "{reconciliation}");
     assert!(reconciliation.contains("| 1 migrated with 2 fields left out |"), "{reconciliation}");
-    assert!(text(&applied.stderr).contains("; 5 migrated with 5 fields left out"), "{}", text(&applied.stderr));
+    assert!(text(&applied.stderr).contains("contact: 5 migrated with 5 fields left out, listed in reports/quarantine.csv"), "{}", text(&applied.stderr));
 }
 
 #[test]
