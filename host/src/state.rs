@@ -270,6 +270,20 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_5_file_gains_the_left_out_table_and_keeps_its_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        state.connection.execute_batch("DROP TABLE left_out; UPDATE meta SET value = '5' WHERE key = 'schema_version';").unwrap();
+        state.connection.execute("INSERT INTO records (object, source_id, fate, run_id, updated_at) VALUES ('contact', '1', 'created', 1, 't')", []).unwrap();
+        drop(state);
+        let state = State::open(dir.path()).unwrap();
+        assert_eq!(state.meta("schema_version").unwrap().as_deref(), Some("6"));
+        let left_out: i64 = state.connection.query_row("SELECT COUNT(*) FROM left_out", [], |row| row.get(0)).unwrap();
+        let records: i64 = state.connection.query_row("SELECT COUNT(*) FROM records", [], |row| row.get(0)).unwrap();
+        assert_eq!((left_out, records), (0, 1));
+    }
+
+    #[test]
     fn a_newer_schema_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         State::open(dir.path()).unwrap().connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", []).unwrap();

@@ -137,5 +137,6 @@ pub fn migrated_with_fields_left_out(row: &super::Reconciliation) -> String {
     if row.fields_left_out == 0 {
         return "none".to_owned();
     }
-    format!("{} migrated with {} fields left out", thousands(row.records_with_fields_left_out), thousands(row.fields_left_out))
+    let fields = if row.fields_left_out == 1 { "field" } else { "fields" };
+    format!("{} migrated with {} {fields} left out", thousands(row.records_with_fields_left_out), thousands(row.fields_left_out))
 }

@@ -17,7 +17,9 @@ const LONG_REFERRAL: usize = 300;
 
 /// Rewrites cells of a CSV file of the export: (source id in the first column, header, value).
 fn set_cells(file: &Path, cells: &[(&str, &str, String)]) {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(file).unwrap();
+    // Some of the sample's files are tab-separated, as some exports are.
+    let delimiter = if std::fs::read_to_string(file).unwrap().lines().next().unwrap().contains('\t') { b'\t' } else { b',' };
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).delimiter(delimiter).from_path(file).unwrap();
     let mut rows: Vec<Vec<String>> = reader.records().map(|row| row.unwrap().iter().map(str::to_owned).collect()).collect();
     let header: Vec<String> = rows[0].iter().map(|cell| cell.trim_start_matches('\u{feff}').to_owned()).collect();
     for (id, column, value) in cells {
@@ -25,7 +27,7 @@ fn set_cells(file: &Path, cells: &[(&str, &str, String)]) {
         let row = rows.iter_mut().find(|row| row[0] == *id).unwrap_or_else(|| panic!("row {id}"));
         row[at] = value.clone();
     }
-    let mut writer = csv::Writer::from_path(file).unwrap();
+    let mut writer = csv::WriterBuilder::new().delimiter(delimiter).from_path(file).unwrap();
     for row in rows {
         writer.write_record(&row).unwrap();
     }
@@ -53,6 +55,8 @@ fn hostile_export(dir: &Path) -> PathBuf {
         ],
     );
     set_cells(&export.join("deals.csv"), &[("7119", "value", "TBD".into()), ("7119", "contract_type", "kwartalna".into())]);
+    // An activity of contact 10000 whose done flag reads `maybe`.
+    set_cells(&export.join("activities.csv"), &[("30080", "done", "maybe".into())]);
     export
 }
 
@@ -133,6 +137,7 @@ fn bad_values_leave_their_fields_empty_on_records_that_are_migrated_and_listed()
         ("contact", "10004", "users.csv", "industry_segment", "handel"),
         ("deal", "7119", "deals.csv", "value", "TBD"),
         ("deal", "7119", "deals.csv", "contract_type", "kwartalna"),
+        ("activity", "30080", "activities.csv", "done", "maybe"),
         // Planted by the generator, in a company of the sample's contacts.
         ("company", "501", "companies.csv", "Employees", "50-100"),
     ];
@@ -156,6 +161,30 @@ fn bad_values_leave_their_fields_empty_on_records_that_are_migrated_and_listed()
     assert!(reconciliation.contains("| 5 migrated with 5 fields left out |"), "{reconciliation}");
     assert!(reconciliation.contains("| 1 migrated with 2 fields left out |"), "{reconciliation}");
     assert!(text(&applied.stderr).contains("contact: 5 migrated with 5 fields left out, listed in reports/quarantine.csv"), "{}", text(&applied.stderr));
+
+    // The list is journalled: a second run (nothing left to send) writes the same report.
+    let again = in_project(&project, &["apply", "--sample", "6"]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(quarantine_rows(&project), rows, "the same rows after a run that built nothing new");
+}
+
+#[test]
+fn keep_raw_in_note_writes_an_activitys_bad_value_into_its_note() {
+    let _machine = crate::support::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = fast(SandboxConfig::default());
+    let (project, _) = migrate(dir.path(), &sandbox, |mapping| set_in_table(mapping, "activity.done", "on_bad_value = \"keep-raw-in-note\""));
+    let state = canonical(&sandbox.state());
+    let activity = state.get("User.com activity 30080").expect("the activity is migrated");
+    let note = activity["note"].as_str().unwrap();
+    assert!(note.contains("done") && note.contains("maybe"), "the raw value is in the note: {note}");
+    assert_eq!(activity["done"], json!(false), "{activity}");
+    let rows = quarantine_rows(&project);
+    let row = rows.iter().find(|row| row["source_id"] == "30080").expect("listed");
+    assert_eq!((row["kind"].as_str(), row["column"].as_str(), row["value"].as_str()), ("field kept in note", "done", "maybe"), "{row:?}");
+    let reconciliation = std::fs::read_to_string(project.join("reports/reconciliation.md")).unwrap();
+    let activities = reconciliation.lines().find(|line| line.contains("| activity |")).unwrap();
+    assert!(activities.contains("| none |"), "a value kept in the note is not left out: {activities}");
 }
 
 #[test]

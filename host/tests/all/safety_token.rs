@@ -339,8 +339,10 @@ fn purge_after_apply_and_delta_leaves_no_sent_payload_or_value_in_state_db_and_s
     assert!(project.join("reports/quarantine.csv").exists() && project.join("reports/billing-audit.csv").exists());
     let counts = status_counts(&project);
 
+    assert!(count(&project, "SELECT COUNT(*) FROM left_out") > 0, "the sample's bad values are journalled as left out");
     let output = in_project_loose(&project, &["purge", "--yes"]);
     let stdout = text(&output.stdout);
+    assert_eq!(count(&project, "SELECT COUNT(*) FROM left_out WHERE value <> 'purged'"), 0, "the values left out are purged");
     assert!(stdout.contains("records.sent") && stdout.contains("quarantine.csv") && stdout.contains("a delta can no longer tell"), "{stdout}");
 
     // After: no payload, no value, none of the emails anywhere in the file; the audit trail whole.
