@@ -26,6 +26,9 @@ pub struct ObjectStatus {
     pub counts: FateCounts,
     /// Not yet accounted for (open intents included).
     pub left: u64,
+    /// Created records migrated with values left out (listed in reports/quarantine.csv).
+    pub records_with_fields_left_out: u64,
+    pub fields_left_out: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -72,7 +75,8 @@ pub fn status(project: &Project) -> Result<Status, StatusError> {
             let left = source_count.saturating_sub(counts.created + counts.merged + counts.quarantined + counts.excluded);
             calls_left += left;
             tokens_left += left * u64::from(crate::plan::bill::create_cost(object));
-            objects.push(ObjectStatus { phase, object, source: source_count, counts, left });
+            let (records_with_fields_left_out, fields_left_out) = journal.left_out_counts(object)?;
+            objects.push(ObjectStatus { phase, object, source: source_count, counts, left, records_with_fields_left_out, fields_left_out });
         }
     }
     let burst = f64::from(project.plan.burst_limit()) / pipedrive_api::BURST_WINDOW.as_secs_f64();
@@ -129,6 +133,15 @@ pub fn text(status: &Status) -> String {
             thousands(c.intent),
             thousands(object.left)
         );
+    }
+    let left_out: Vec<String> = status
+        .objects
+        .iter()
+        .filter(|object| object.fields_left_out > 0)
+        .map(|object| format!("{} {} in {} records", object.object, thousands(object.fields_left_out), thousands(object.records_with_fields_left_out)))
+        .collect();
+    if !left_out.is_empty() {
+        let _ = writeln!(out, "fields left out of created records (their values did not fit; reports/quarantine.csv): {}", left_out.join(", "));
     }
     let _ = writeln!(
         out,

@@ -261,6 +261,20 @@ impl Journal {
         Ok(by_record)
     }
 
+    /// (created records migrated with values left out, how many values), over the whole journal;
+    /// values kept in a note are not left out.
+    pub fn left_out_counts(&self, object: ObjectKind) -> Result<(u64, u64), StateError> {
+        self.state
+            .connection()
+            .query_row(
+                "SELECT COUNT(DISTINCT l.source_id), COUNT(*) FROM left_out l JOIN records r ON r.object = l.object AND r.source_id = l.source_id
+                 WHERE l.object = ?1 AND r.fate = 'created' AND l.in_note = 0",
+                params![object.as_str()],
+                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+            )
+            .map_err(|error| self.state.error(error))
+    }
+
     /// Every journalled record of one object, by source id.
     pub fn entries(&self, object: ObjectKind) -> Result<HashMap<String, Entry>, StateError> {
         let error = |error| self.state.error(error);

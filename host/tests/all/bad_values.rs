@@ -162,6 +162,9 @@ fn bad_values_leave_their_fields_empty_on_records_that_are_migrated_and_listed()
     assert!(reconciliation.contains("| 1 migrated with 2 fields left out |"), "{reconciliation}");
     assert!(text(&applied.stderr).contains("contact: 5 migrated with 5 fields left out, listed in reports/quarantine.csv"), "{}", text(&applied.stderr));
 
+    let status = text(&in_project(&project, &["status"]).stdout);
+    assert!(status.contains("fields left out of created records") && status.contains("contact 5 in 5 records") && status.contains("deal 2 in 1 records"), "{status}");
+
     // The list is journalled: a second run (nothing left to send) writes the same report.
     let again = in_project(&project, &["apply", "--sample", "6"]);
     assert!(again.status.success(), "{}", text(&again.stderr));
