@@ -13,7 +13,8 @@ const HOSTILE_EMAIL: &str = "=HYPERLINK(\"http://evil.example\",\"x\")";
 const HOSTILE_PHONE: &str = "+1+1";
 
 /// The sample export with one more contact, first in users.csv, whose id, email, phone and
-/// name are formulas (and whose score is unreadable, so apply quarantines it).
+/// name are formulas (and whose score, email and phone are unreadable, so apply lists them in
+/// quarantine.csv as fields left out, each with its formula value).
 fn hostile_export(dir: &Path) -> PathBuf {
     let export = sample_export_copy(&dir.join("export"));
     let users = std::fs::read_to_string(export.join("users.csv")).unwrap();
@@ -95,5 +96,7 @@ fn quarantine_csv_neutralizes_formula_cells_from_the_export() {
     let path = project.join("reports/quarantine.csv");
     let rows = rows(&path);
     assert_no_formula_starts(&path, &rows);
-    assert!(rows.iter().any(|row| row[0] == "contact" && row[1] == format!("'{HOSTILE_ID}")), "the hostile contact is quarantined, its id neutralized: {rows:?}");
+    assert!(rows.iter().any(|row| row[0] == "contact" && row[1] == format!("'{HOSTILE_ID}")), "the hostile contact's values are listed, its id neutralized: {rows:?}");
+    let email = rows.iter().find(|row| row[1] == format!("'{HOSTILE_ID}") && row[6] == "email").expect("its email is listed as left out");
+    assert_eq!(email[7], format!("'{HOSTILE_EMAIL}"), "the value column is neutralized too");
 }
