@@ -294,7 +294,7 @@ fn a_replan_keeps_edits_and_bad_edits_are_refused_with_their_line() {
     edit(&project, "[contact.city]\nto = \"new\"\nfield = \"City\"\ntype = \"varchar\"", "[contact.city]\nto = \"skip\"\nreason = \"the shop does not use cities\"");
     edit(&project, "\"katarzyna.lis@zubrshop.pl\" = \"default\"", "\"katarzyna.lis@zubrshop.pl\" = \"anna.nowak@zubrshop.pl\"");
     edit(&project, "archived = \"lost\"", "archived = \"open\"");
-    edit(&project, "[contact.score]\nto = \"existing\"\nfield = \"Score\"\n", "[contact.score]\nto = \"existing\"\nfield = \"Score\"\nnote = \"checked with the shop\"\n");
+    edit(&project, "[contact.score]\nto = \"existing\"\nfield = \"Score\"\n", "[contact.score]\nto = \"existing\"\nfield = \"Score\"\nnote = \"checked with the shop\"\non_bad_value = \"quarantine-record\"\n");
 
     let output = in_project(&project, &["plan"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -304,6 +304,7 @@ fn a_replan_keeps_edits_and_bad_edits_are_refused_with_their_line() {
     assert_eq!(mapping.agents.iter().find(|a| a.source == "katarzyna.lis@zubrshop.pl").unwrap().target, "anna.nowak@zubrshop.pl");
     assert_eq!(mapping.deal_status.iter().find(|c| c.source == "archived").unwrap().target, "open");
     assert_eq!(mapping.field(crm_migrate::record::ObjectKind::Contact, "score").unwrap().note.as_deref(), Some("checked with the shop"));
+    assert_eq!(mapping.field(crm_migrate::record::ObjectKind::Contact, "score").unwrap().on_bad_value, crm_migrate::mapping::OnBadValue::QuarantineRecord, "a bad-value policy is kept");
     let kept: Vec<String> = serde_json::from_value(plan_json(&project)["kept_edits"].clone()).unwrap();
     assert_eq!(kept, ["owners.agents.katarzyna.lis@zubrshop.pl", "deal_status.archived", "contact.city"]);
     assert!(mapping_text(&project).contains("# kept your edit (plan proposes a new person varchar field 'City')"));
@@ -319,6 +320,8 @@ fn a_replan_keeps_edits_and_bad_edits_are_refused_with_their_line() {
     };
     let line = edit(&project, "[contact.email]\nto = \"emails\"", "[contact.email]\nto = \"emials\"") + 1;
     refused(&project, line, "'emials' is not a person field this tool writes");
+    let line = edit(&project, "[contact.email]\nto = \"emails\"", "[contact.email]\nto = \"emails\"\non_bad_value = \"drop\"") + 2;
+    refused(&project, line, "on_bad_value 'drop' is not a policy; expected one of leave-empty, quarantine-record, keep-raw-in-note");
     let line = edit(&project, "[contact.country]\nto = \"new\"\nfield = \"Country\"\ntype = \"varchar\"", "[contact.country]\nto = \"existing\"\nfield = \"Score\"") + 1;
     refused(&project, line, "country holds text values like 'PL'; the Pipedrive field 'Score' (double) holds a number");
     let line = edit(&project, "[contact.industry_segment]\nto = \"existing\"\nfield = \"Industry segment\"\n", "[contact.industry_segment]\nto = \"existing\"\nfield = \"Industry segment\"\nvalues = { it = \"IT\" }\n") + 1;
