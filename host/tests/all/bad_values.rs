@@ -165,10 +165,14 @@ fn bad_values_leave_their_fields_empty_on_records_that_are_migrated_and_listed()
     let status = text(&in_project(&project, &["status"]).stdout);
     assert!(status.contains("fields left out of created records") && status.contains("contact 5 in 5 records") && status.contains("deal 2 in 1 records"), "{status}");
 
-    // The list is journalled: a second run (nothing left to send) writes the same report.
-    let again = in_project(&project, &["apply", "--sample", "6"]);
+    // The list is journalled: a second run (nothing left to send) writes the same report, and
+    // `--json` carries the counts.
+    let again = in_project(&project, &["apply", "--sample", "6", "--json"]);
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert_eq!(quarantine_rows(&project), rows, "the same rows after a run that built nothing new");
+    let done: Value = text(&again.stdout).lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).find(|event| event["event"] == "done").expect("a done event");
+    let contacts = done["outcome"]["phases"].as_array().unwrap().iter().flat_map(|phase| phase["reconciliation"].as_array().unwrap().clone()).find(|row| row["object"] == "contact").unwrap();
+    assert_eq!((contacts["counts"]["created"].clone(), contacts["records_with_fields_left_out"].clone(), contacts["fields_left_out"].clone()), (json!(6), json!(5), json!(5)), "--json: {contacts}");
 }
 
 #[test]
