@@ -821,6 +821,16 @@ mod tests {
     }
 
     #[test]
+    fn a_role_gives_its_place_whatever_the_mapping_and_an_events_timestamp_only_without_a_start() {
+        assert_eq!(role_place(ObjectKind::Event, "start", |_| true), Some(Role::Due));
+        assert_eq!(role_place(ObjectKind::Event, "timestamp", |other| other == "start"), None);
+        assert_eq!(role_place(ObjectKind::Event, "timestamp", |_| false), Some(Role::Due));
+        assert_eq!(role_place(ObjectKind::Contact, "first_name", |_| false), Some(Role::Name));
+        assert_eq!(role_place(ObjectKind::Contact, "city", |_| false), None);
+        assert_eq!(role(Destination::Activity, "due_date"), Some(Role::Due));
+    }
+
+    #[test]
     fn values_compare_by_their_kind() {
         assert!(same_text(&Value::Text(" Jan@Example.PL ".into()), FieldType::Email, &Json::String("jan@example.pl".into())));
         assert!(same_text(&Value::Text("+48 500-000-001".into()), FieldType::Phone, &Json::String("48500000001".into())));
