@@ -108,7 +108,7 @@ fn left_out(kind: impl Into<String>, why: impl Into<String>) -> Outcome {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Role {
     Text(&'static str),
-    /// One name for a person: a full name equals it, parts (first, last) appear in it.
+    /// One name for a person: see [`same_name`].
     Name,
     Emails,
     Phones,
@@ -500,10 +500,7 @@ impl<'a> Checker<'a> {
         let source_text = text(&plain(value));
         match role {
             Role::Text(field) => found(same_text(value, ty, &actual[field]), field),
-            Role::Name => {
-                let name = text(actual["name"].as_str().unwrap_or_default());
-                found(name == source_text || format!(" {name} ").contains(&format!(" {source_text} ")), "name")
-            }
+            Role::Name => found(same_name(record, &source_text, &text(actual["name"].as_str().unwrap_or_default())), "name"),
             Role::Emails => {
                 let email = source_text.to_lowercase();
                 found(points(&actual["emails"]).any(|point| text(point).to_lowercase() == email), "emails")
@@ -695,6 +692,22 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// Whether a person's name holds a contact's name once: its full name (`name`) equals it, or its
+/// parts (`first_name`, `last_name`) joined with a space, in either order, equal it. So a name
+/// joined twice ("Hanna Müller Hanna Müller") is not the contact's, although both parts appear
+/// in it. Another attribute mapped to the name appears in it as whole words.
+fn same_name(record: &Record, value: &str, name: &str) -> bool {
+    let get = |attribute: &str| record.get(attribute).filter(|value| !is_empty(value)).map(|value| text(&plain(value)));
+    let contains = |part: &str| format!(" {name} ").contains(&format!(" {part} "));
+    let full = get("name");
+    let parts: Vec<String> = [get("first_name"), get("last_name")].into_iter().flatten().collect();
+    if full.as_deref() != Some(value) && !parts.iter().any(|part| part == value) {
+        return contains(value);
+    }
+    let reversed: Vec<&str> = parts.iter().rev().map(String::as_str).collect();
+    full.as_deref() == Some(name) || (!parts.is_empty() && (parts.join(" ") == name || reversed.join(" ") == name))
+}
+
 fn points(points: &Json) -> impl Iterator<Item = &str> {
     points.as_array().into_iter().flatten().filter_map(|point| point["value"].as_str().or(point.as_str()))
 }
@@ -828,6 +841,21 @@ mod tests {
         assert_eq!(role_place(ObjectKind::Contact, "first_name", |_| false), Some(Role::Name));
         assert_eq!(role_place(ObjectKind::Contact, "city", |_| false), None);
         assert_eq!(role(Destination::Activity, "due_date"), Some(Role::Due));
+    }
+
+    #[test]
+    fn a_persons_name_holds_the_contacts_name_once() {
+        let contact = |fields: &[(&str, &str)]| fields.iter().fold(Record::new(ObjectKind::Contact, "1"), |record, (field, value)| record.with(field, Value::Text((*value).into())));
+        let both = contact(&[("name", "Hanna Müller"), ("first_name", "Hanna"), ("last_name", "Müller")]);
+        assert!(same_name(&both, "Hanna Müller", "Hanna Müller"));
+        assert!(same_name(&both, "Hanna", "Hanna Müller"));
+        assert!(!same_name(&both, "Hanna Müller", "Hanna Müller Hanna Müller"), "joined twice is not the name");
+        assert!(!same_name(&both, "Müller", "Hanna Müller Hanna Müller"));
+        let parts = contact(&[("first_name", "Jan"), ("last_name", "Kowalski")]);
+        assert!(same_name(&parts, "Kowalski", "Kowalski Jan"));
+        assert!(!same_name(&parts, "Jan", "Jan Kowalski Jan Kowalski"));
+        assert!(!same_name(&parts, "Jan", "Janina Kowalska"));
+        assert!(same_name(&contact(&[("name", "Ola")]), "Ola", "Ola"));
     }
 
     #[test]

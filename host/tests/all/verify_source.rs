@@ -50,7 +50,7 @@ fn remap(project: &Path, entry: &str, landing: &str) {
 }
 
 #[test]
-fn a_clean_apply_accounts_for_every_source_value_and_a_value_changed_or_blanked_afterwards_is_missing() {
+fn a_clean_apply_accounts_for_every_source_value_and_a_value_changed_doubled_or_blanked_afterwards_is_missing() {
     let _machine = crate::support::heavy();
     let sandbox = fast(SandboxConfig::default());
     let (_dir, project) = approved_project(&sandbox);
@@ -84,13 +84,22 @@ fn a_clean_apply_accounts_for_every_source_value_and_a_value_changed_or_blanked_
     let first_key = keys.records(crm_migrate::record::ObjectKind::Contact).unwrap().unwrap().next().unwrap().unwrap().record.get("key").map(crm_migrate::plan::profile::plain).unwrap();
     assert!(!markdown.contains(&first_key) && !text(&in_project(&project, &["verify", "--json"]).stdout).contains(&first_key), "a secret's value is never printed");
 
-    // A mapped custom value changed in Pipedrive after the migration, and the due dates of two
-    // events blanked: those values are missing, named by source id and attribute.
+    // A mapped custom value changed in Pipedrive after the migration, a name joined twice, and
+    // the due dates of two events blanked: those values are missing, named by source id and
+    // attribute.
     let state = sandbox.state();
     let persons = by_marker(&state, "person", "persons");
     let (changed, changed_id) = persons.iter().next().map(|(marker, id)| (marker.clone(), *id)).unwrap();
     let city = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == "person" && f["name"] == "City").unwrap()["code"].as_str().unwrap().to_owned();
     send(&sandbox, reqwest::Method::PATCH, &format!("/api/v2/persons/{changed_id}"), json!({"custom_fields": {&city: "Zmieniono"}}));
+    // A name joined twice (the parts appear in it, but it is not the contact's name).
+    let (doubled, doubled_id) = persons
+        .iter()
+        .map(|(marker, id)| (marker.clone(), *id))
+        .find(|(_, id)| *id != changed_id && state["persons"][id.to_string()]["name"].as_str().is_some_and(|name| name.split(' ').count() == 2 && !name.contains('@')))
+        .unwrap();
+    let name = state["persons"][doubled_id.to_string()]["name"].as_str().unwrap().to_owned();
+    send(&sandbox, reqwest::Method::PATCH, &format!("/api/v2/persons/{doubled_id}"), json!({"name": format!("{name} {name}")}));
     let events: Vec<(String, u64)> = state["activities"]
         .as_object()
         .unwrap()
@@ -118,7 +127,11 @@ fn a_clean_apply_accounts_for_every_source_value_and_a_value_changed_or_blanked_
     named.sort();
     blanked.sort();
     assert_eq!(named, blanked);
-    assert_eq!(report["coverage"]["attributes"].as_array().unwrap().iter().map(|row| row["missing"].as_u64().unwrap()).sum::<u64>(), 3, "{:?}", missing(&report));
+    for part in ["first_name", "last_name"] {
+        let row = row(&report, "contact", part);
+        assert_eq!((row["missing"].clone(), row["missing_examples"][0]["source_id"].clone()), (json!(1), json!(doubled)), "{row}");
+    }
+    assert_eq!(report["coverage"]["attributes"].as_array().unwrap().iter().map(|row| row["missing"].as_u64().unwrap()).sum::<u64>(), 5, "{:?}", missing(&report));
     let output = in_project(&project, &["verify"]);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("event source values:") && stdout.contains("2 missing") && stdout.contains(&format!("missing value: contact {changed} city")), "{stdout}");
