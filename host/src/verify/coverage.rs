@@ -16,7 +16,9 @@
 //! merged contact's survivor counts); text in a note found in the note's text once its HTML is
 //! taken off and unescaped.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -395,6 +397,9 @@ struct Checker<'a> {
     markers: HashMap<Destination, HashMap<u64, String>>,
     /// (entity, label id) -> label (lower case).
     labels: HashMap<(EntityKind, u64), String>,
+    /// The last note read as text, by Pipedrive id and field: a conversation's messages come one
+    /// after another and share one note, which is read once, not once per message.
+    last_note: RefCell<Option<(u64, &'static str, Rc<str>)>>,
 }
 
 impl<'a> Checker<'a> {
@@ -413,7 +418,20 @@ impl<'a> Checker<'a> {
             markers.insert(destination, ids);
         }
         let labels = targets.labels.iter().map(|((entity, label), id)| ((*entity, *id), label.clone())).collect();
-        Checker { context, markers, labels }
+        Checker { context, markers, labels, last_note: RefCell::new(None) }
+    }
+
+    fn note_text(&self, actual: &Json, field: &'static str) -> Rc<str> {
+        let id = actual["id"].as_u64().unwrap_or(0);
+        let mut last = self.last_note.borrow_mut();
+        match &*last {
+            Some((last_id, last_field, text)) if *last_id == id && *last_field == field => text.clone(),
+            _ => {
+                let text: Rc<str> = note_text(actual[field].as_str().unwrap_or_default()).into();
+                *last = Some((id, field, text.clone()));
+                text
+            }
+        }
     }
 
     /// How one source value ended; `forced`: the place its role gives it (see [`ROLE_PLACES`]).
@@ -577,7 +595,7 @@ impl<'a> Checker<'a> {
                 _ => found(false, "done"),
             },
             Role::InNote(field) => {
-                let haystack = note_text(actual[field].as_str().unwrap_or_default());
+                let haystack = self.note_text(actual, field);
                 if in_note_text(&haystack, value) { Outcome::Note } else { Outcome::Missing(format!("not in the {field} of the {}", Destination::of(record.kind).name())) }
             }
             Role::Address => {
@@ -615,7 +633,7 @@ impl<'a> Checker<'a> {
                 }
             }
             Role::MessageTime => {
-                let haystack = note_text(actual["content"].as_str().unwrap_or_default());
+                let haystack = self.note_text(actual, "content");
                 if in_note_text(&haystack, value) { Outcome::Note } else { Outcome::Missing("the message's time is not in the note".to_owned()) }
             }
             Role::MarketingStatus => left_out("the marketing status is not read back", "Pipedrive's listings do not return the marketing status: verify cannot read it back"),
