@@ -61,12 +61,6 @@ pub struct AttributeCoverage {
     pub missing_examples: Vec<Example>,
 }
 
-impl AttributeCoverage {
-    pub fn values(&self) -> u64 {
-        self.in_field + self.in_note + self.left_out + self.missing
-    }
-}
-
 /// The coverage of every object and attribute of the export.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Coverage {
