@@ -120,7 +120,10 @@ enum Command {
         emails and phones (primary first), labels, owner, links, add time. Reports verified, mismatched (field, \
         expected, actual), missing, and unexpected records (a User.com marker the journal does not know), with the \
         tokens spent, and the compatibility of every object and field: reports/verification.md and .json. \
-        Writes nothing to Pipedrive. Exit codes: 0 everything verified, 8 anything not verified, 1 error.")]
+        Then, from the export's side, the source coverage: each non-empty source value is looked for where the \
+        mapping sends it, or found listed as left out with its reason (skipped, a bad value, a record merged, \
+        quarantined or excluded, a secret); a value in neither is missing. \
+        Writes nothing to Pipedrive. Exit codes: 0 everything verified, 8 anything not verified or any source value missing, 1 error.")]
     Verify(VerifyArgs),
     /// Move what changed since the migrated export: new records created, changed ones updated, deleted ones listed
     #[command(after_help = "Examples:\n  crm-migrate -C acme delta --export exports/acme-cutover\n  \
@@ -927,6 +930,22 @@ fn verify(project_dir: &std::path::Path, args: &VerifyArgs) -> anyhow::Result<Ex
         }
         for unexpected in &verification.unexpected {
             println!("  unexpected: {} marked {} (Pipedrive id {})", unexpected.object, unexpected.marker, unexpected.pipedrive_id);
+        }
+        for (object, [in_field, in_note, left_out, missing]) in verification.coverage.per_object() {
+            println!(
+                "{object} source values: {} in a field, {} in a note, {} left out with a reason, {} missing",
+                report::thousands(in_field),
+                report::thousands(in_note),
+                report::thousands(left_out),
+                report::thousands(missing)
+            );
+        }
+        let examples = verification.coverage.attributes.iter().flat_map(|row| row.missing_examples.iter().map(move |example| (row.object, example)));
+        for (object, example) in examples.clone().take(20) {
+            println!("  missing value: {}", escape(&format!("{object} {} {}: {}", example.source_id, example.attribute, example.why)));
+        }
+        if verification.coverage.missing() > 20 {
+            println!("  ... {} more values missing: see the report", verification.coverage.missing() - examples.take(20).count() as u64);
         }
         println!("read back for {} tokens", report::thousands(verification.tokens));
         for path in &verification.reports {

@@ -36,6 +36,11 @@ impl Listings {
         Ok(&self.0[&destination])
     }
 
+    /// What was listed so far, per destination.
+    pub fn listed(&self) -> &HashMap<Destination, HashMap<u64, Value>> {
+        &self.0
+    }
+
     /// Forgets what was listed (after writes that change it).
     pub fn clear(&mut self) {
         self.0.clear();

@@ -197,9 +197,16 @@ pub struct Prepared {
     needs: workspace::Needs,
     /// The file each object was read from (`None`: the export has none).
     files: BTreeMap<ObjectKind, Option<String>>,
+    /// The export read, when not the project's own (a delta's newer one).
+    export_dir: Option<std::path::PathBuf>,
 }
 
 impl Prepared {
+    /// The export read, when not the project's own (verify reads it again for its coverage).
+    pub fn export_dir(&self) -> Option<&std::path::Path> {
+        self.export_dir.as_deref()
+    }
+
     pub fn into_parts(self) -> (Mapping, Source, workspace::Needs) {
         (self.mapping, self.source, self.needs)
     }
@@ -217,7 +224,7 @@ pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, Ap
     source.run_plugins(&plugins, options.batch_size.max(1));
     let needs = workspace_needs(&plugins, &mapping, &source, &export.catalogue()?)?;
     let files = ObjectKind::ALL.into_iter().map(|kind| (kind, export.file(crate::extract::FileKind::for_object(kind)).map(|file| file.name()))).collect();
-    Ok(Prepared { approval, mapping, source, needs, files })
+    Ok(Prepared { approval, mapping, source, needs, files, export_dir: options.export.clone() })
 }
 
 /// What a run will create, and what it would delete (records gone from the export), with the

@@ -361,6 +361,11 @@ pub struct Activity {
     #[serde(default)]
     pub done: bool,
     pub note: Option<String>,
+    /// A meeting's invitees and place, as listed (verify reads them back).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub attendees: Vec<Value>,
+    #[serde(default)]
+    pub location: Option<Value>,
     #[serde(default)]
     pub is_deleted: bool,
 }

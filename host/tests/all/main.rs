@@ -26,4 +26,5 @@ mod safety;
 mod safety_token;
 mod safety_export;
 mod support;
+mod verify_source;
 mod vetting;

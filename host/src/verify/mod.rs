@@ -3,7 +3,12 @@
 //! what apply sends for it (the same conversion, from the export after the plugins); the actual
 //! one comes from the cheapest listings (500 records a call). Each journalled record ends
 //! verified, mismatched (field, expected, actual), or missing; records that carry a User.com
-//! marker the journal does not know are unexpected.
+//! marker the journal does not know are unexpected. Besides, the source coverage
+//! ([`coverage`]) checks from the export's side that every source value arrived, or is listed
+//! as intentionally not migrated with its reason: a wrong mapping or a wrong payload, which the
+//! comparison with apply cannot see, shows there as values missing.
+
+pub mod coverage;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -24,6 +29,7 @@ use crate::project::Project;
 use crate::readback::{Listings, differences, field_names};
 use crate::record::ObjectKind;
 use crate::state::State;
+use coverage::Coverage;
 
 /// One field that differs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,12 +84,14 @@ pub struct Verification {
     pub tokens: u64,
     pub objects_compatibility: Vec<Compatibility>,
     pub fields_compatibility: Vec<Compatibility>,
+    /// Every source value: landed in a field, in a note, left out with a reason, or missing.
+    pub coverage: Coverage,
     pub reports: Vec<PathBuf>,
 }
 
 impl Verification {
     pub fn all_verified(&self) -> bool {
-        self.mismatches.is_empty() && self.missing.is_empty() && self.unexpected.is_empty()
+        self.mismatches.is_empty() && self.missing.is_empty() && self.unexpected.is_empty() && self.coverage.missing() == 0
     }
 }
 
@@ -91,6 +99,10 @@ impl Verification {
 pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveClient) -> Result<Verification, ApplyError> {
     let tokens_before = client.bill().tokens();
     let journal = Journal::read(State::open(&project.dir)?);
+    let export = match prepared.export_dir() {
+        Some(dir) => crate::plan::open_export_at(project, dir)?,
+        None => crate::plan::open_export(project)?,
+    };
     let (mapping, source, needs) = prepared.into_parts();
     let (mapping, source) = (&mapping, &source);
     let targets = Targets { marking: project.markers(), ..workspace::ensure(client, project.config.target.url.get_ref(), mapping, needs, &journal, false).await? };
@@ -110,6 +122,7 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
         tokens: 0,
         objects_compatibility: objects_compatibility(mapping),
         fields_compatibility: fields_compatibility(mapping),
+        coverage: Coverage::default(),
         reports: Vec::new(),
     };
     for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal, ObjectKind::Activity, ObjectKind::Event, ObjectKind::Conversation] {
@@ -155,6 +168,14 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
         verification.unexpected.sort_by(|a, b| (a.object, &a.marker, a.pipedrive_id).cmp(&(b.object, &b.marker, b.pipedrive_id)));
         verification.objects.insert(object, counts);
     }
+    // The fates and ids only: the payloads last sent are not needed here, and a big migration's
+    // are large.
+    let entries = ObjectKind::ALL
+        .into_iter()
+        .map(|object| Ok((object, journal.entries(object)?.into_iter().map(|(id, entry)| (id, crate::apply::journal::Entry { sent: None, ..entry })).collect())))
+        .collect::<Result<HashMap<_, _>, ApplyError>>()?;
+    let context = coverage::Context { mapping, targets: &targets, source, journal: &entries, listed: listings.listed() };
+    verification.coverage = coverage::coverage(&export, &context)?;
     verification.tokens = client.bill().tokens() - tokens_before;
     verification.reports = write_reports(project, &verification)?;
     Ok(verification)
@@ -243,6 +264,59 @@ fn fields_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
         .collect()
 }
 
+/// The source coverage section of verification.md: the table, then why values were left out
+/// and the first values missing. Source ids and reasons come from the export: escaped.
+fn write_coverage(text: &mut String, coverage: &Coverage) {
+    let cell = |text: &str| crate::untrusted::markdown(text);
+    let verdict = match coverage.missing() {
+        0 => "Every source value arrived, or is listed below as left out with its reason.".to_owned(),
+        missing => format!("**{} source values are missing in Pipedrive**: see the examples below.", thousands(missing)),
+    };
+    let _ = writeln!(
+        text,
+        "\n## Source coverage\n\n{verdict}\n\nEach non-empty value of the export is looked for where the approved mapping sends it, \
+         independently of what apply sends: text trimmed and whitespace-collapsed, emails case-insensitive, phones by their digits, \
+         numbers by value, dates and datetimes by the UTC instant at the field's precision, choices as sets of labels, tags by label \
+         names, links by the linked record's User.com marker, text in a note after its HTML is taken off. A value is left out when \
+         the mapping skips it, it did not read as its column's type, its record was merged, quarantined or excluded, or it is a secret.\n"
+    );
+    let _ = writeln!(text, "| Object | Attribute | Lands in | In a field | In a note | Left out | Missing |\n|---|---|---|---:|---:|---:|---:|");
+    for row in &coverage.attributes {
+        let _ = writeln!(
+            text,
+            "| {} | `{}` | {} | {} | {} | {} | {} |",
+            row.object,
+            cell(&row.attribute),
+            cell(&row.lands_in),
+            thousands(row.in_field),
+            thousands(row.in_note),
+            thousands(row.left_out),
+            thousands(row.missing)
+        );
+    }
+    let left_out: Vec<_> = coverage.attributes.iter().filter(|row| row.left_out > 0).collect();
+    if !left_out.is_empty() {
+        let _ = writeln!(text, "\n### Left out, with the reason\n");
+        for row in left_out {
+            let reasons: Vec<String> = row.left_out_reasons.iter().map(|(reason, count)| format!("{} {}", thousands(*count), cell(reason))).collect();
+            let _ = writeln!(text, "- {} `{}`: {}", row.object, cell(&row.attribute), reasons.join("; "));
+            for example in &row.left_out_examples {
+                let _ = writeln!(text, "  - {} {}: {}", row.object, cell(&example.source_id), cell(&example.why));
+            }
+        }
+    }
+    let missing: Vec<_> = coverage.attributes.iter().filter(|row| row.missing > 0).collect();
+    if !missing.is_empty() {
+        let _ = writeln!(text, "\n### Missing in Pipedrive (the first few of each attribute)\n");
+        for row in missing {
+            let _ = writeln!(text, "- {} `{}`: {} missing", row.object, cell(&row.attribute), thousands(row.missing));
+            for example in &row.missing_examples {
+                let _ = writeln!(text, "  - {} {}: {}", row.object, cell(&example.source_id), cell(&example.why));
+            }
+        }
+    }
+}
+
 fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<PathBuf>, ApplyError> {
     let dir = project.reports_dir();
     let io = |path: &PathBuf| {
@@ -251,7 +325,7 @@ fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<P
     };
     crate::private_files::create_dir(&dir).map_err(io(&dir))?;
     let mut text = String::new();
-    let verdict = if verification.all_verified() { "Every migrated record is verified." } else { "**Not everything is verified**: see below." };
+    let verdict = if verification.all_verified() { "Every migrated record is verified, and every source value is accounted for." } else { "**Not everything is verified**: see below." };
     let _ = writeln!(text, "# Verification\n\n{verdict} Reading Pipedrive back cost {} tokens.\n", thousands(verification.tokens));
     let _ = writeln!(
         text,
@@ -284,6 +358,7 @@ fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<P
             let _ = writeln!(text, "- {} marked {} (Pipedrive id {})", unexpected.object, unexpected.marker, unexpected.pipedrive_id);
         }
     }
+    write_coverage(&mut text, &verification.coverage);
     let _ = writeln!(text, "\n## Compatibility: objects\n\n| User.com | Pipedrive | How |\n|---|---|---|");
     for row in &verification.objects_compatibility {
         let _ = writeln!(text, "| {} | {} | {} |", row.source, row.landed, row.how);
