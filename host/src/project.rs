@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::pipedrive::{ApiToken, BudgetPolicy, ClientConfig, Plan, TargetUrlError, check_target_url};
-use crate::plugins::{ComponentCache, ConfigOption, Digest, Hook, Limits, LoadedPlugin, PluginHost, RunBudget};
+use crate::plugins::{ComponentCache, ConfigOption, Digest, Hook, Limits, LoadError, LoadedPlugin, PluginHost, RunBudget};
 
 pub const CONFIG_FILE: &str = "migration.toml";
 pub const REPORTS_DIR: &str = "reports";
@@ -127,11 +127,23 @@ pub struct Options {
     /// Contacts in the sample run (`apply --sample`).
     #[serde(default = "sample_size")]
     pub sample_size: usize,
+    /// `"none"`: contacts sharing an email or phone go to Pipedrive as they are, one person
+    /// each, by the customer's choice. Without it and without a dedup plugin, plan leaves the
+    /// duplicates to a person (REVIEW).
+    #[serde(default)]
+    pub dedup: Option<Spanned<String>>,
+}
+
+impl Options {
+    /// The project says duplicates are migrated as they are (`dedup = "none"`).
+    pub fn dedup_none(&self) -> bool {
+        self.dedup.as_ref().is_some_and(|dedup| dedup.get_ref() == "none")
+    }
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { on_budget_exhausted: wait(), sample_size: sample_size() }
+        Options { on_budget_exhausted: wait(), sample_size: sample_size(), dedup: None }
     }
 }
 
@@ -175,6 +187,9 @@ impl Project {
                 return Err(invalid(Some(config.options.on_budget_exhausted.span()), format!("on_budget_exhausted is '{other}'; expected wait or stop")));
             }
         };
+        if let Some(dedup) = config.options.dedup.as_ref().filter(|dedup| dedup.get_ref() != "none") {
+            return Err(invalid(Some(dedup.span()), format!("dedup is '{}'; the only value is \"none\" (to merge duplicates, add a dedup plugin)", dedup.get_ref())));
+        }
         let allow_host = config.target.allow_host.as_ref();
         if let Err(error) = check_target_url(config.target.url.get_ref(), allow_host.map(|host| host.get_ref().as_str())) {
             let span = match (&error, allow_host) {
@@ -307,6 +322,38 @@ pub struct InitPlugin {
     pub options: Vec<ConfigOption>,
 }
 
+impl InitPlugin {
+    /// Opens and checks the file (it must implement `hook`), as `init --plugin` does, and takes
+    /// the digest to pin.
+    pub fn vet(host: &PluginHost, hook: Hook, path: &Path) -> Result<InitPlugin, LoadError> {
+        let component = host.open(path, None)?;
+        component.check_hook(hook)?;
+        Ok(InitPlugin { hook, path: path.to_owned(), digest: component.digest, name: component.info.name.clone(), options: component.info.options.clone() })
+    }
+}
+
+/// The vetted plugins that come with crm-migrate, one per hook, by file stem.
+pub const VETTED_PLUGINS: [(Hook, &str); 3] = [(Hook::Clean, "clean_basic"), (Hook::Dedup, "dedup_email"), (Hook::Label, "segment_labels")];
+
+/// How the vetted plugins are built, from the crm-migrate checkout.
+pub const BUILD_PLUGINS: &str = "cargo build-plugins";
+
+/// Where `cargo build-plugins` puts the components: under `$CARGO_TARGET_DIR` when it is set
+/// (as cargo reads it), else under the workspace's `target/` this binary was built from.
+pub fn built_plugins_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"))
+        .join("wasm32-wasip2")
+        .join("plugin")
+}
+
+/// The built component of a plugin (`dedup_email`), or where it should be.
+pub fn built_plugin(file_stem: &str) -> Result<PathBuf, PathBuf> {
+    let path = built_plugins_dir().join(format!("{file_stem}.wasm"));
+    if path.is_file() { Ok(path) } else { Err(path) }
+}
+
 /// What `crm-migrate init` was told.
 #[derive(Debug, Clone)]
 pub struct InitOptions {
@@ -317,6 +364,9 @@ pub struct InitOptions {
     pub plan: Plan,
     pub seats: u32,
     pub plugins: Vec<InitPlugin>,
+    /// Plugins written commented out, pinned, for a person to take by uncommenting them (the
+    /// vetted ones, for hooks `plugins` leaves open).
+    pub proposed: Vec<InitPlugin>,
 }
 
 /// Creates the project directory with a commented `migration.toml` and `reports/`, then opens it
@@ -342,13 +392,22 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
     let mut plugins = options.plugins.clone();
     plugins.sort_by_key(|plugin| plugin.hook);
     let plugins = plugins.iter().map(|plugin| plugin_entry(plugin).map_err(io(&plugin.path))).collect::<Result<Vec<_>, _>>()?;
+    let mut proposed = String::new();
+    for plugin in &options.proposed {
+        let entry = plugin_entry(plugin).map_err(io(&plugin.path))?;
+        proposed.push_str("# Proposed (vetted, pinned by digest): to use it, take the first \"# \" off each line below.\n");
+        for line in entry.lines() {
+            proposed.push_str(&format!("# {line}\n"));
+        }
+        proposed.push('\n');
+    }
     let text = CONFIG_TEMPLATE
         .replace("{account}", &quoted(&account))
         .replace("{export}", &quoted(&export.display().to_string()))
         .replace("{url}", &quoted(&options.pipedrive_url))
         .replace("{plan}", &quoted(options.plan.as_str()))
         .replace("{seats}", &options.seats.to_string())
-        .replace("{plugins}", &if plugins.is_empty() { NO_PLUGINS.to_string() } else { plugins.join("\n") });
+        .replace("{plugins}", &if plugins.is_empty() && proposed.is_empty() { NO_PLUGINS.to_string() } else { plugins.join("\n") + &proposed });
     let path = dir.join(CONFIG_FILE);
     std::fs::write(&path, text).map_err(io(&path))?;
     Project::open(dir)
@@ -495,6 +554,9 @@ default_owner_email = \"\"
 on_budget_exhausted = \"wait\"
 # Contacts in the sample run (apply --sample), with everything they link to.
 sample_size = 300
+# Contacts sharing an email or phone become one person only through a dedup plugin (above);
+# without one, plan asks (REVIEW) until you add one, or say they go as they are, one each:
+# dedup = \"none\"
 ";
 
 #[cfg(test)]
@@ -516,7 +578,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let export = dir.path().join("export");
         std::fs::create_dir(&export).unwrap();
-        let options = InitOptions { export, account: None, pipedrive_url: "http://127.0.0.1:8089".into(), plan: Plan::Lite, seats: 2, plugins: Vec::new() };
+        let options = InitOptions { export, account: None, pipedrive_url: "http://127.0.0.1:8089".into(), plan: Plan::Lite, seats: 2, plugins: Vec::new(), proposed: Vec::new() };
         let project = init(&dir.path().join("acme"), &options).unwrap();
         assert_eq!((project.plan, project.config.target.seats), (Plan::Lite, 2));
         assert_eq!(project.budget_policy, BudgetPolicy::WaitForReset);
