@@ -52,7 +52,7 @@ const SWAPPED_IN: &str = "dedup_email_oldest";
 fn built_plugin(file_stem: &str) -> anyhow::Result<PathBuf> {
     project::built_plugin(file_stem).map_err(|path| {
         anyhow!(
-            "the demo's plugins are not built: {} is missing (CARGO_TARGET_DIR is honoured). Build them, then run the demo:\n  {} && cargo run -p crm-migrate -- demo",
+            "the demo's plugins are not built: {} is missing (CARGO_TARGET_DIR is honoured). Build them, then run the demo:\n  rustup target add wasm32-wasip2 && {} && cargo run -p crm-migrate -- demo",
             path.display(),
             project::BUILD_PLUGINS
         )
