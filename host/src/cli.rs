@@ -613,7 +613,7 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
         println!("  plugin  {} {} ({})", plugin.hook, escape(&plugin.name), plugin.digest);
     }
     for plugin in &options.proposed {
-        println!("  proposed plugin  {} {} ({}): commented out in {}, uncomment it to use it", plugin.hook, escape(&plugin.name), plugin.digest, project::CONFIG_FILE);
+        println!("  proposed plugin  {} {} ({}): commented out in {}; to use it, take the first \"# \" off each line of its entry", plugin.hook, escape(&plugin.name), plugin.digest, project::CONFIG_FILE);
     }
     if let Some(first) = missing.first() {
         println!(

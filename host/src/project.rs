@@ -389,25 +389,27 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
         None => crate::marker::default_account(&export.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()),
     };
     crate::private_files::create_dir(&dir.join(REPORTS_DIR)).map_err(io(dir))?;
-    let mut plugins = options.plugins.clone();
-    plugins.sort_by_key(|plugin| plugin.hook);
-    let plugins = plugins.iter().map(|plugin| plugin_entry(plugin).map_err(io(&plugin.path))).collect::<Result<Vec<_>, _>>()?;
-    let mut proposed = String::new();
-    for plugin in &options.proposed {
-        let entry = plugin_entry(plugin).map_err(io(&plugin.path))?;
-        proposed.push_str("# Proposed (vetted, pinned by digest): to use it, take the first \"# \" off each line below.\n");
-        for line in entry.lines() {
-            proposed.push_str(&format!("# {line}\n"));
-        }
-        proposed.push('\n');
+    // Taken and proposed entries in hook order, so that taking a proposed one keeps the order.
+    let mut entries: Vec<(Hook, String)> = Vec::new();
+    for plugin in &options.plugins {
+        entries.push((plugin.hook, plugin_entry(plugin).map_err(io(&plugin.path))?));
     }
+    for plugin in &options.proposed {
+        let mut entry = String::from("# Proposed (vetted, pinned by digest): to use it, take the first \"# \" off each line below.\n");
+        for line in plugin_entry(plugin).map_err(io(&plugin.path))?.lines() {
+            entry.push_str(&format!("# {line}\n"));
+        }
+        entries.push((plugin.hook, entry));
+    }
+    entries.sort_by_key(|(hook, _)| *hook);
+    let plugins: Vec<String> = entries.into_iter().map(|(_, entry)| entry).collect();
     let text = CONFIG_TEMPLATE
         .replace("{account}", &quoted(&account))
         .replace("{export}", &quoted(&export.display().to_string()))
         .replace("{url}", &quoted(&options.pipedrive_url))
         .replace("{plan}", &quoted(options.plan.as_str()))
         .replace("{seats}", &options.seats.to_string())
-        .replace("{plugins}", &if plugins.is_empty() && proposed.is_empty() { NO_PLUGINS.to_string() } else { plugins.join("\n") + &proposed });
+        .replace("{plugins}", &if plugins.is_empty() { NO_PLUGINS.to_string() } else { plugins.join("\n") });
     let path = dir.join(CONFIG_FILE);
     std::fs::write(&path, text).map_err(io(&path))?;
     Project::open(dir)
@@ -588,6 +590,40 @@ mod tests {
         assert_eq!(project.markers().account(), Some("export"), "the account defaults to the export directory's name");
         let again = init(&dir.path().join("acme"), &options).unwrap_err();
         assert!(matches!(again, ProjectError::AlreadyAProject { .. }), "{again}");
+    }
+
+    #[test]
+    fn proposed_plugins_are_commented_out_in_hook_order_and_taking_one_keeps_the_project_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let export = dir.path().join("export");
+        std::fs::create_dir(&export).unwrap();
+        let plugin = |hook: Hook, file: &str| {
+            let path = dir.path().join(file);
+            std::fs::write(&path, file).unwrap();
+            InitPlugin { hook, path, digest: Digest::of(file.as_bytes()), name: file.into(), options: Vec::new() }
+        };
+        let options = InitOptions {
+            export,
+            account: None,
+            pipedrive_url: "http://127.0.0.1:8089".into(),
+            plan: Plan::Lite,
+            seats: 1,
+            plugins: vec![plugin(Hook::Label, "labels.wasm")],
+            proposed: vec![plugin(Hook::Dedup, "dedup.wasm"), plugin(Hook::Clean, "clean.wasm")],
+        };
+        let project = init(&dir.path().join("acme"), &options).unwrap();
+        assert_eq!(project.config.plugins.len(), 1, "proposed plugins are not taken");
+        let path = dir.path().join("acme").join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (clean, dedup, label) = (text.find("# hook = \"clean\"").unwrap(), text.find("# hook = \"dedup\"").unwrap(), text.find("\nhook = \"label\"").unwrap());
+        assert!(clean < dedup && dedup < label, "in hook order:\n{text}");
+        let taken: Vec<String> = text
+            .split("\n\n")
+            .map(|block| if block.starts_with("# Proposed") && block.contains("dedup.wasm") { block.lines().skip(1).map(|line| &line[2..]).collect::<Vec<_>>().join("\n") } else { block.to_owned() })
+            .collect();
+        std::fs::write(&path, taken.join("\n\n")).unwrap();
+        let hooks: Vec<Hook> = Project::open(&dir.path().join("acme")).unwrap().config.plugins.iter().map(|plugin| *plugin.hook.get_ref()).collect();
+        assert_eq!(hooks, [Hook::Dedup, Hook::Label]);
     }
 
     #[test]
