@@ -131,8 +131,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
     step("approve", &mut || approve(&project))?;
 
     let before = through_plugins(&project)?;
-    let names = |hook: Hook| project.config.plugins.iter().position(|plugin| *plugin.hook.get_ref() == hook).and_then(|at| before.plugin_names.get(at).cloned()).unwrap_or_default();
-    let (clean_name, dedup_name, label_name) = (names(Hook::Clean), names(Hook::Dedup), names(Hook::Label));
+    let (clean_name, dedup_name, label_name) = (before.name(Hook::Clean), before.name(Hook::Dedup), before.name(Hook::Label));
     step(&format!("plugin {clean_name}"), &mut || {
         let counts = before.counts(&clean_name);
         Ok(format!("{} records cleaned (a value changed) of {}; {} dropped, {} rejected, {} quarantined", thousands(counts.changed as u64), thousands(counts.total() as u64), counts.dropped, counts.rejected, counts.quarantined))
@@ -169,13 +168,14 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
         println!("   {}", swapped.0);
         project = swapped.1;
         let after = through_plugins(&project)?;
-        let (old, new) = (before.counts(&dedup_name), after.counts(&after.plugin_names[1]));
+        let swapped_name = after.name(Hook::Dedup);
+        let (old, new) = (before.counts(&dedup_name), after.counts(&swapped_name));
         println!("   contacts per fate: kept {} -> {}, merged {} -> {}, quarantined {} -> {}", old.kept, new.kept, old.merged, new.merged, old.quarantined, new.quarantined);
         let changed = changed_survivors(&before, &after);
         for (old, new) in &changed {
             println!("   survivor {} -> {}", escape(old), escape(new));
         }
-        Ok(format!("{} builds another survivor rule, no host rebuilt: {} groups merged, the survivor changes in {} of them (shown above)", escape(&after.plugin_names[1]), after.groups.len(), changed.len()))
+        Ok(format!("{} builds another survivor rule, no host rebuilt: {} groups merged, the survivor changes in {} of them (shown above)", escape(&swapped_name), after.groups.len(), changed.len()))
     })?;
     step("apply (refused)", &mut || match apply::prepare(&project, &ApplyOptions::default()) {
         Ok(_) => bail!("apply did not refuse a plugin swapped since the approval"),
@@ -244,13 +244,17 @@ fn label_figures(project: &Project, result: &crm_migrate::plan::PlanResult) -> a
 /// The export through the project's plugins, as apply puts it (nothing is sent).
 struct PluginRun {
     source: Source,
-    /// The plugins' names, in the order they ran.
-    plugin_names: Vec<String>,
+    /// Each plugin's name (and version), by hook.
+    names: Vec<(Hook, String)>,
     /// Survivor -> the contacts merged into it.
     groups: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl PluginRun {
+    fn name(&self, hook: Hook) -> String {
+        self.names.iter().find(|(of, _)| *of == hook).map(|(_, name)| name.clone()).unwrap_or_default()
+    }
+
     /// What one plugin did, over every object it saw.
     fn counts(&self, plugin: &str) -> FateCounts {
         let mut total = FateCounts::default();
@@ -280,7 +284,7 @@ fn through_plugins(project: &Project) -> anyhow::Result<PluginRun> {
         groups.entry(survivor.clone()).or_default().push(absorbed.clone());
     }
     groups.values_mut().for_each(|members| members.sort());
-    Ok(PluginRun { source, plugin_names: plugins.iter().map(|(_, plugin)| plugin.name()).collect(), groups })
+    Ok(PluginRun { source, names: plugins.iter().map(|(hook, plugin)| (*hook, plugin.name())).collect(), groups })
 }
 
 /// Groups (the same members) whose survivor differs between two runs: old survivor -> new.

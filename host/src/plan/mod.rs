@@ -157,7 +157,7 @@ fn duplicates_decision(project: &Project, plugins: &[(Hook, crate::plugins::Load
             duplicates.by_phone.len()
         ),
         how: format!(
-            "add a dedup plugin to {CONFIG_FILE} (the vetted one: `cargo build-plugins`, then hook = \"dedup\" with target/wasm32-wasip2/plugin/dedup_email.wasm), or set dedup = \"none\" under [options] to migrate them as they are"
+            "add a dedup plugin to {CONFIG_FILE} (take the one init proposed there, or build the vetted dedup-email with `cargo build-plugins`), or set dedup = \"none\" under [options] to migrate them as they are"
         ),
     }))
 }
