@@ -588,15 +588,16 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     let host = PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir())).map_err(|error| anyhow::anyhow!("{error:#}"))?;
     let mut plugins = Vec::new();
     for (hook, path) in &args.plugins {
-        let component = host.open(path, None).with_context(|| format!("plugin {}", path.display()))?;
-        component.check_hook(*hook).with_context(|| format!("plugin {}", path.display()))?;
-        plugins.push(project::InitPlugin {
-            hook: *hook,
-            path: path.clone(),
-            digest: component.digest.clone(),
-            name: component.info.name.clone(),
-            options: component.info.options.clone(),
-        });
+        plugins.push(project::InitPlugin::vet(&host, *hook, path).with_context(|| format!("plugin {}", path.display()))?);
+    }
+    // The vetted plugins, for the hooks --plugin leaves open: proposed when built, else how to build them.
+    let mut proposed = Vec::new();
+    let mut missing = Vec::new();
+    for (hook, stem) in project::VETTED_PLUGINS.into_iter().filter(|(hook, _)| !args.plugins.iter().any(|(given, _)| given == hook)) {
+        match project::built_plugin(stem) {
+            Ok(path) => proposed.push(project::InitPlugin::vet(&host, hook, &path).with_context(|| format!("the vetted plugin {}", path.display()))?),
+            Err(path) => missing.push(path),
+        }
     }
     let options = project::InitOptions {
         export: args.export.clone(),
@@ -605,6 +606,7 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
         plan: args.plan,
         seats: args.seats,
         plugins,
+        proposed,
     };
     let project = project::init(&args.dir, &options)?;
     println!("created {}", project.dir.join(project::CONFIG_FILE).display());
@@ -612,6 +614,17 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     println!("  target  {} (plan {}, {} seat(s)); API token from $PIPEDRIVE_API_TOKEN", args.pipedrive, args.plan, args.seats);
     for plugin in &options.plugins {
         println!("  plugin  {} {} ({})", plugin.hook, escape(&plugin.name), plugin.digest);
+    }
+    for plugin in &options.proposed {
+        println!("  proposed plugin  {} {} ({}): commented out in {}; to use it, take the first \"# \" off each line of its entry", plugin.hook, escape(&plugin.name), plugin.digest, project::CONFIG_FILE);
+    }
+    if let Some(first) = missing.first() {
+        println!(
+            "  the vetted plugins are not built ({} is missing): run `{}` in the crm-migrate checkout, then add them with --plugin or in {}",
+            first.display(),
+            project::BUILD_PLUGINS,
+            project::CONFIG_FILE
+        );
     }
     println!("next: read and edit migration.toml, then: crm-migrate -C {} audit", args.dir.display());
     Ok(ExitCode::SUCCESS)

@@ -312,6 +312,7 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
                 thousands(counts.intent),
             ]);
             *totals.entry("created").or_default() += counts.created;
+            *totals.entry("merged").or_default() += counts.merged;
             *totals.entry("not moved").or_default() += counts.merged + counts.quarantined + counts.excluded;
             let mut entries: Vec<_> = journal.entries(object)?.into_iter().filter(|(_, e)| e.fate == Fate::Quarantined).collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -337,8 +338,9 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
             section(
                 "What moved",
                 format!(
-                    "{} records created in Pipedrive; {} not moved (merged into a survivor, quarantined with a reason, or excluded by a rule). {} runs from {first} to {last}, {} tokens.",
+                    "{} records created in Pipedrive; {} duplicates merged into their survivor (by the dedup plugin); {} not moved (merged into a survivor, quarantined with a reason, or excluded by a rule). {} runs from {first} to {last}, {} tokens.",
                     thousands(totals.get("created").copied().unwrap_or(0)),
+                    thousands(totals.get("merged").copied().unwrap_or(0)),
                     thousands(totals.get("not moved").copied().unwrap_or(0)),
                     runs.len(),
                     thousands(tokens)

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::pipedrive::{ApiToken, BudgetPolicy, ClientConfig, Plan, TargetUrlError, check_target_url};
-use crate::plugins::{ComponentCache, ConfigOption, Digest, Hook, Limits, LoadedPlugin, PluginHost, RunBudget};
+use crate::plugins::{ComponentCache, ConfigOption, Digest, Hook, Limits, LoadError, LoadedPlugin, PluginHost, RunBudget};
 
 pub const CONFIG_FILE: &str = "migration.toml";
 pub const REPORTS_DIR: &str = "reports";
@@ -127,11 +127,23 @@ pub struct Options {
     /// Contacts in the sample run (`apply --sample`).
     #[serde(default = "sample_size")]
     pub sample_size: usize,
+    /// `"none"`: contacts sharing an email or phone go to Pipedrive as they are, one person
+    /// each, by the customer's choice. Without it and without a dedup plugin, plan leaves the
+    /// duplicates to a person (REVIEW).
+    #[serde(default)]
+    pub dedup: Option<Spanned<String>>,
+}
+
+impl Options {
+    /// The project says duplicates are migrated as they are (`dedup = "none"`).
+    pub fn dedup_none(&self) -> bool {
+        self.dedup.as_ref().is_some_and(|dedup| dedup.get_ref() == "none")
+    }
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { on_budget_exhausted: wait(), sample_size: sample_size() }
+        Options { on_budget_exhausted: wait(), sample_size: sample_size(), dedup: None }
     }
 }
 
@@ -175,6 +187,9 @@ impl Project {
                 return Err(invalid(Some(config.options.on_budget_exhausted.span()), format!("on_budget_exhausted is '{other}'; expected wait or stop")));
             }
         };
+        if let Some(dedup) = config.options.dedup.as_ref().filter(|dedup| dedup.get_ref() != "none") {
+            return Err(invalid(Some(dedup.span()), format!("dedup is '{}'; the only value is \"none\" (to merge duplicates, add a dedup plugin)", dedup.get_ref())));
+        }
         let allow_host = config.target.allow_host.as_ref();
         if let Err(error) = check_target_url(config.target.url.get_ref(), allow_host.map(|host| host.get_ref().as_str())) {
             let span = match (&error, allow_host) {
@@ -307,6 +322,38 @@ pub struct InitPlugin {
     pub options: Vec<ConfigOption>,
 }
 
+impl InitPlugin {
+    /// Opens and checks the file (it must implement `hook`), as `init --plugin` does, and takes
+    /// the digest to pin.
+    pub fn vet(host: &PluginHost, hook: Hook, path: &Path) -> Result<InitPlugin, LoadError> {
+        let component = host.open(path, None)?;
+        component.check_hook(hook)?;
+        Ok(InitPlugin { hook, path: path.to_owned(), digest: component.digest, name: component.info.name.clone(), options: component.info.options.clone() })
+    }
+}
+
+/// The vetted plugins that come with crm-migrate, one per hook, by file stem.
+pub const VETTED_PLUGINS: [(Hook, &str); 3] = [(Hook::Clean, "clean_basic"), (Hook::Dedup, "dedup_email"), (Hook::Label, "segment_labels")];
+
+/// How the vetted plugins are built, from the crm-migrate checkout.
+pub const BUILD_PLUGINS: &str = "cargo build-plugins";
+
+/// Where `cargo build-plugins` puts the components: under `$CARGO_TARGET_DIR` when it is set
+/// (as cargo reads it), else under the workspace's `target/` this binary was built from.
+pub fn built_plugins_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"))
+        .join("wasm32-wasip2")
+        .join("plugin")
+}
+
+/// The built component of a plugin (`dedup_email`), or where it should be.
+pub fn built_plugin(file_stem: &str) -> Result<PathBuf, PathBuf> {
+    let path = built_plugins_dir().join(format!("{file_stem}.wasm"));
+    if path.is_file() { Ok(path) } else { Err(path) }
+}
+
 /// What `crm-migrate init` was told.
 #[derive(Debug, Clone)]
 pub struct InitOptions {
@@ -317,6 +364,9 @@ pub struct InitOptions {
     pub plan: Plan,
     pub seats: u32,
     pub plugins: Vec<InitPlugin>,
+    /// Plugins written commented out, pinned, for a person to take by uncommenting them (the
+    /// vetted ones, for hooks `plugins` leaves open).
+    pub proposed: Vec<InitPlugin>,
 }
 
 /// Creates the project directory with a commented `migration.toml` and `reports/`, then opens it
@@ -339,9 +389,20 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
         None => crate::marker::default_account(&export.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()),
     };
     crate::private_files::create_dir(&dir.join(REPORTS_DIR)).map_err(io(dir))?;
-    let mut plugins = options.plugins.clone();
-    plugins.sort_by_key(|plugin| plugin.hook);
-    let plugins = plugins.iter().map(|plugin| plugin_entry(plugin).map_err(io(&plugin.path))).collect::<Result<Vec<_>, _>>()?;
+    // Taken and proposed entries in hook order, so that taking a proposed one keeps the order.
+    let mut entries: Vec<(Hook, String)> = Vec::new();
+    for plugin in &options.plugins {
+        entries.push((plugin.hook, plugin_entry(plugin).map_err(io(&plugin.path))?));
+    }
+    for plugin in &options.proposed {
+        let mut entry = String::from("# Proposed (vetted, pinned by digest): to use it, take the first \"# \" off each line below.\n");
+        for line in plugin_entry(plugin).map_err(io(&plugin.path))?.lines() {
+            entry.push_str(&format!("# {line}\n"));
+        }
+        entries.push((plugin.hook, entry));
+    }
+    entries.sort_by_key(|(hook, _)| *hook);
+    let plugins: Vec<String> = entries.into_iter().map(|(_, entry)| entry).collect();
     let text = CONFIG_TEMPLATE
         .replace("{account}", &quoted(&account))
         .replace("{export}", &quoted(&export.display().to_string()))
@@ -495,6 +556,9 @@ default_owner_email = \"\"
 on_budget_exhausted = \"wait\"
 # Contacts in the sample run (apply --sample), with everything they link to.
 sample_size = 300
+# Contacts sharing an email or phone become one person only through a dedup plugin (above);
+# without one, plan asks (REVIEW) until you add one, or say they go as they are, one each:
+# dedup = \"none\"
 ";
 
 #[cfg(test)]
@@ -516,7 +580,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let export = dir.path().join("export");
         std::fs::create_dir(&export).unwrap();
-        let options = InitOptions { export, account: None, pipedrive_url: "http://127.0.0.1:8089".into(), plan: Plan::Lite, seats: 2, plugins: Vec::new() };
+        let options = InitOptions { export, account: None, pipedrive_url: "http://127.0.0.1:8089".into(), plan: Plan::Lite, seats: 2, plugins: Vec::new(), proposed: Vec::new() };
         let project = init(&dir.path().join("acme"), &options).unwrap();
         assert_eq!((project.plan, project.config.target.seats), (Plan::Lite, 2));
         assert_eq!(project.budget_policy, BudgetPolicy::WaitForReset);
@@ -526,6 +590,40 @@ mod tests {
         assert_eq!(project.markers().account(), Some("export"), "the account defaults to the export directory's name");
         let again = init(&dir.path().join("acme"), &options).unwrap_err();
         assert!(matches!(again, ProjectError::AlreadyAProject { .. }), "{again}");
+    }
+
+    #[test]
+    fn proposed_plugins_are_commented_out_in_hook_order_and_taking_one_keeps_the_project_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let export = dir.path().join("export");
+        std::fs::create_dir(&export).unwrap();
+        let plugin = |hook: Hook, file: &str| {
+            let path = dir.path().join(file);
+            std::fs::write(&path, file).unwrap();
+            InitPlugin { hook, path, digest: Digest::of(file.as_bytes()), name: file.into(), options: Vec::new() }
+        };
+        let options = InitOptions {
+            export,
+            account: None,
+            pipedrive_url: "http://127.0.0.1:8089".into(),
+            plan: Plan::Lite,
+            seats: 1,
+            plugins: vec![plugin(Hook::Label, "labels.wasm")],
+            proposed: vec![plugin(Hook::Dedup, "dedup.wasm"), plugin(Hook::Clean, "clean.wasm")],
+        };
+        let project = init(&dir.path().join("acme"), &options).unwrap();
+        assert_eq!(project.config.plugins.len(), 1, "proposed plugins are not taken");
+        let path = dir.path().join("acme").join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (clean, dedup, label) = (text.find("# hook = \"clean\"").unwrap(), text.find("# hook = \"dedup\"").unwrap(), text.find("\nhook = \"label\"").unwrap());
+        assert!(clean < dedup && dedup < label, "in hook order:\n{text}");
+        let taken: Vec<String> = text
+            .split("\n\n")
+            .map(|block| if block.starts_with("# Proposed") && block.contains("dedup.wasm") { block.lines().skip(1).map(|line| &line[2..]).collect::<Vec<_>>().join("\n") } else { block.to_owned() })
+            .collect();
+        std::fs::write(&path, taken.join("\n\n")).unwrap();
+        let hooks: Vec<Hook> = Project::open(&dir.path().join("acme")).unwrap().config.plugins.iter().map(|plugin| *plugin.hook.get_ref()).collect();
+        assert_eq!(hooks, [Hook::Dedup, Hook::Label]);
     }
 
     #[test]

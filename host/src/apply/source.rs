@@ -50,6 +50,9 @@ pub struct Source {
     pub duplicates: BTreeMap<ObjectKind, BTreeMap<String, Vec<u64>>>,
     /// The file each object was read from, for reasons and reports.
     pub files: BTreeMap<ObjectKind, String>,
+    /// What each plugin did to each object, in the order they ran: the plugin's name, the
+    /// object, and how many records ended each way (the demo shows them).
+    pub stage_counts: Vec<(String, ObjectKind, pipeline::FateCounts)>,
 }
 
 /// Why every row of a duplicated id is quarantined.
@@ -185,6 +188,7 @@ impl Source {
                 for (key, records) in pipeline::new_fields(&output, &input_fields) {
                     self.new_fields.entry(key).or_insert_with(|| (plugin.name(), 0)).1 += records;
                 }
+                self.stage_counts.push((plugin.name(), *kind, output.counts()));
                 let kept = self.settle(output, &plugin.name());
                 self.records.insert(*kind, kept);
             }

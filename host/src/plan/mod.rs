@@ -114,6 +114,8 @@ pub fn open_export_at(project: &Project, dir: &std::path::Path) -> Result<Export
 /// decisions. Plugins run here, outside any async runtime (their WASI calls block on their own).
 pub struct Prepared {
     pub profile: SourceProfile,
+    /// Duplicates nothing merges, when the project has not said they go as they are.
+    pub duplicates: Option<Decision>,
     pub labels_by: String,
     pub labels: LabelDecisions,
     pub planned_at: String,
@@ -125,13 +127,68 @@ pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result
     let profile = profile::profile(&export, progress)?;
     let plugins = project.load_plugins().map_err(|error| PlanError::Project(error.to_string()))?;
     let (labels_by, labels) = label_decisions(&plugins, &profile.catalogue, &profile.tag_use)?;
-    Ok(Prepared { profile, labels_by, labels, planned_at })
+    let duplicates = duplicates_decision(project, &plugins, &export)?;
+    Ok(Prepared { profile, duplicates, labels_by, labels, planned_at })
+}
+
+/// Contacts the audit finds sharing an email or phone become a person each unless a dedup
+/// plugin merges them: without one, and unless `migration.toml` says `dedup = "none"`, that is
+/// a person's decision. Found as the audit finds them (one more pass over the export, made only
+/// when the question is open).
+fn duplicates_decision(project: &Project, plugins: &[(Hook, crate::plugins::LoadedPlugin)], export: &Export) -> Result<Option<Decision>, PlanError> {
+    if project.config.options.dedup_none() || plugins.iter().any(|(hook, _)| *hook == Hook::Dedup) {
+        return Ok(None);
+    }
+    let audit = crate::audit::run(export, std::io::sink()).map_err(|error| match error {
+        crate::audit::AuditError::Extract(error) => PlanError::Extract(error),
+        other => PlanError::Project(other.to_string()),
+    })?;
+    let duplicates = &audit.duplicates;
+    let groups: Vec<Vec<&str>> = duplicates.by_email.iter().chain(&duplicates.by_phone).map(|group| group.contacts.iter().map(|contact| contact.id.as_str()).collect()).collect();
+    let twice = persons_created_twice(&groups);
+    if twice == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Decision {
+        what: "duplicates".into(),
+        found: format!(
+            "{twice} persons would be created twice: {} groups of contacts share an email, {} a phone (reports/audit.md lists them), and no dedup plugin merges them",
+            duplicates.by_email.len(),
+            duplicates.by_phone.len()
+        ),
+        how: format!(
+            "add a dedup plugin to {CONFIG_FILE} (take the one init proposed there, or build the vetted dedup-email with `cargo build-plugins`), or set dedup = \"none\" under [options] to migrate them as they are"
+        ),
+    }))
+}
+
+/// Persons created beyond one per real person: contacts linked by any shared key are one
+/// person (a contact in an email group and a phone group counts once).
+fn persons_created_twice(groups: &[Vec<&str>]) -> usize {
+    let mut parent: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    fn root<'a>(parent: &mut std::collections::HashMap<&'a str, &'a str>, id: &'a str) -> &'a str {
+        let mut at = id;
+        while let Some(&up) = parent.get(at).filter(|&&up| up != at) {
+            at = up;
+        }
+        parent.insert(id, at);
+        at
+    }
+    for group in groups {
+        for id in group {
+            let (first, other) = (root(&mut parent, group[0]), root(&mut parent, id));
+            parent.insert(other, first);
+        }
+    }
+    let contacts: Vec<&str> = parent.keys().copied().collect();
+    let persons: std::collections::HashSet<&str> = contacts.iter().map(|id| root(&mut parent, id)).collect();
+    contacts.len() - persons.len()
 }
 
 /// Runs the plan: read the workspace, propose, merge, check; writes `mapping.toml` and remembers
 /// the workspace and the proposal in `state.db`. The reports are [`report`]'s.
 pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepared) -> Result<PlanResult, PlanError> {
-    let Prepared { profile, labels_by, labels, planned_at } = prepared;
+    let Prepared { profile, duplicates, labels_by, labels, planned_at } = prepared;
     let tokens_before = client.bill().tokens();
     let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
@@ -174,7 +231,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         workspace,
         plan_tokens,
         planned_at,
-        decisions: Vec::new(),
+        decisions: duplicates.into_iter().collect(),
     })
 }
 
@@ -194,6 +251,47 @@ pub fn label_decisions(
     catalogue: &crate::extract::Catalogue,
     tag_use: &std::collections::BTreeMap<crate::record::ObjectKind, std::collections::BTreeMap<String, u64>>,
 ) -> Result<(String, LabelDecisions), PlanError> {
+    let Some((name, decisions)) = label_plugin_decisions(plugins, catalogue, tag_use)? else {
+        let tags = catalogue_tags(catalogue, tag_use);
+        return Ok(("every tag becomes a label of its name (no label plugin in migration.toml)".into(), tags.into_iter().map(|tag| (tag.name.clone(), Some(tag.name))).collect()));
+    };
+    let decisions = decisions
+        .into_iter()
+        .map(|(tag, decision)| {
+            let label = match decision.fate {
+                TagFate::Label { name, .. } => Some(name),
+                TagFate::Skip { .. } => None,
+            };
+            (tag.name, label)
+        })
+        .collect();
+    Ok((format!("the label plugin {name}"), decisions))
+}
+
+/// The label plugin's name, and each tag with its decision.
+pub type LabelPluginDecisions = (String, Vec<(Tag, crate::plugins::TagDecision)>);
+
+/// The label plugin's whole decision for each tag (its label or why not, and whether the tag
+/// came from a segment), with the plugin's name; None when the project has no label plugin.
+pub fn label_plugin_decisions(
+    plugins: &[(Hook, crate::plugins::LoadedPlugin)],
+    catalogue: &crate::extract::Catalogue,
+    tag_use: &std::collections::BTreeMap<crate::record::ObjectKind, std::collections::BTreeMap<String, u64>>,
+) -> Result<Option<LabelPluginDecisions>, PlanError> {
+    let Some((_, loaded)) = plugins.iter().find(|(hook, _)| *hook == Hook::Label) else { return Ok(None) };
+    let tags = catalogue_tags(catalogue, tag_use);
+    let segments: Vec<Segment> = catalogue
+        .segments
+        .iter()
+        .map(|segment| Segment { id: segment.id.clone(), name: segment.name.clone(), definition: Some(segment.rules.clone()).filter(|rules| !rules.is_empty()) })
+        .collect();
+    let call = loaded.label(&tags, &segments).map_err(|error| PlanError::LabelPlugin { message: format!("{}: {error}", loaded.name()) })?;
+    Ok(Some((loaded.name(), tags.into_iter().zip(call.output).collect())))
+}
+
+/// The catalogue's tags with the records carrying each, and tags records carry that the
+/// catalogue lacks.
+fn catalogue_tags(catalogue: &crate::extract::Catalogue, tag_use: &std::collections::BTreeMap<crate::record::ObjectKind, std::collections::BTreeMap<String, u64>>) -> Vec<Tag> {
     let mut tags: Vec<Tag> = catalogue.tags.iter().map(|tag| Tag { id: tag.id.clone(), name: tag.name.clone(), record_count: 0 }).collect();
     for uses in tag_use.values() {
         for (name, count) in uses {
@@ -203,26 +301,18 @@ pub fn label_decisions(
             }
         }
     }
-    let failed = |message: String| PlanError::LabelPlugin { message };
-    let Some((_, loaded)) = plugins.iter().find(|(hook, _)| *hook == Hook::Label) else {
-        return Ok(("every tag becomes a label of its name (no label plugin in migration.toml)".into(), tags.into_iter().map(|tag| (tag.name.clone(), Some(tag.name))).collect()));
-    };
-    let segments: Vec<Segment> = catalogue
-        .segments
-        .iter()
-        .map(|segment| Segment { id: segment.id.clone(), name: segment.name.clone(), definition: Some(segment.rules.clone()).filter(|rules| !rules.is_empty()) })
-        .collect();
-    let call = loaded.label(&tags, &segments).map_err(|error| failed(format!("{}: {error}", loaded.name())))?;
-    let decisions = tags
-        .iter()
-        .zip(call.output)
-        .map(|(tag, decision)| {
-            let label = match decision.fate {
-                TagFate::Label { name, .. } => Some(name),
-                TagFate::Skip { .. } => None,
-            };
-            (tag.name.clone(), label)
-        })
-        .collect();
-    Ok((format!("the label plugin {}", loaded.name()), decisions))
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::persons_created_twice;
+
+    #[test]
+    fn a_contact_in_an_email_group_and_a_phone_group_is_one_person_created_twice_once() {
+        assert_eq!(persons_created_twice(&[]), 0);
+        assert_eq!(persons_created_twice(&[vec!["a", "b"], vec!["c", "d", "e"]]), 3);
+        // a=b by email, b=c by phone: one person, created three times.
+        assert_eq!(persons_created_twice(&[vec!["a", "b"], vec!["b", "c"]]), 2);
+    }
 }

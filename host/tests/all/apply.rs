@@ -457,6 +457,7 @@ fn a_plugin_that_fails_on_a_batch_has_that_batch_quarantined_and_the_run_reconci
     let panic_plugin = format!("clean={}", crate::support::plugin("hostile_panic").display());
     let init = crate::plan::run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plugin", &panic_plugin]);
     assert!(init.status.success(), "{}", text(&init.stderr));
+    crate::plan::migrate_duplicates_as_they_are(&project);
     assert!(in_project(&project, &["plan"]).status.success());
     assert!(in_project(&project, &["approve", "--yes"]).status.success());
     let output = apply(&project, &["--batch-size", "100"]);

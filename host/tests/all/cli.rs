@@ -198,21 +198,3 @@ fn init_creates_a_project_that_audit_works_in_and_refuses_to_overwrite_it() {
     assert_eq!(outside.status.code(), Some(1));
     assert!(text(&outside.stderr).contains("crm-migrate init"), "says how to make a project: {}", text(&outside.stderr));
 }
-
-#[test]
-fn demo_runs_the_whole_story_and_says_where_the_reports_are() {
-    let _machine = crate::support::heavy();
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("demo");
-    let output = crm_migrate(&["demo", "--dir", project.to_str().unwrap()]);
-    let stdout = text(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
-    for step in ["init", "audit", "plan", "approve", "apply --sample 50", "rollback --sample", "apply", "delta --delete-missing", "verify", "report"] {
-        assert!(stdout.lines().any(|line| line.starts_with(step)), "the summary has the {step} step:\n{stdout}");
-    }
-    assert!(stdout.contains("residue: none"), "{stdout}");
-    assert!(stdout.contains("0 mismatches, 0 missing, 0 unexpected"), "{stdout}");
-    assert!(project.join("reports/handoff/handoff.html").is_file() && stdout.contains("handoff.html"));
-    let again = crm_migrate(&["demo", "--dir", project.to_str().unwrap()]);
-    assert_eq!(again.status.code(), Some(1), "a demo never overwrites a directory");
-}

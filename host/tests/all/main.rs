@@ -9,6 +9,7 @@ mod cache;
 mod cli;
 mod conformance;
 mod csv_injection;
+mod demo;
 mod extract;
 mod faults;
 mod handoff;

@@ -63,6 +63,7 @@ fn approved_project(parent: &Path, sandbox: &SandboxHandle, export: &Path, accou
     let project = parent.join(format!("project-{}", export.file_name().unwrap().to_string_lossy()));
     let init = run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
     assert!(init.status.success(), "{}", text(&init.stderr));
+    crate::plan::migrate_duplicates_as_they_are(&project);
     if !account {
         let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
         let old: Vec<&str> = config.lines().filter(|line| !line.trim_start().starts_with("account =")).collect();

@@ -55,7 +55,18 @@ pub fn project(sandbox: &SandboxHandle, plan: &str) -> (tempfile::TempDir, PathB
     let project = dir.path().join("zubr");
     let output = run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", plan]);
     assert!(output.status.success(), "{}", text(&output.stderr));
+    migrate_duplicates_as_they_are(&project);
     (dir, project)
+}
+
+/// Says `dedup = "none"` in the project's migration.toml: its duplicate contacts go to Pipedrive
+/// one person each, decided, so plan does not stop at them (the tests that use it look at
+/// other things; `plan_leaves_duplicates_to_a_person` looks at this one).
+pub fn migrate_duplicates_as_they_are(project: &Path) {
+    let path = project.join("migration.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.trim_end().ends_with("# dedup = \"none\""), "[options] ends the file:\n{text}");
+    std::fs::write(&path, format!("{text}dedup = \"none\"\n")).unwrap();
 }
 
 pub fn run(args: &[&str]) -> Output {
@@ -414,6 +425,7 @@ fn the_label_plugin_decides_which_tags_become_labels() {
     let label_plugin = format!("label={}", crate::support::plugin("segment_labels").display());
     let output = run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plugin", &label_plugin]);
     assert!(output.status.success(), "{}", text(&output.stderr));
+    migrate_duplicates_as_they_are(&project);
     let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
     std::fs::write(project.join("migration.toml"), config.replace("# skip_prefixes = \"\"", "skip_prefixes = \"Test,Zimny\"")).unwrap();
 

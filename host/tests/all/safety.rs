@@ -67,6 +67,7 @@ fn apply_refuses_a_plugin_swapped_or_reconfigured_an_export_replaced_or_another_
         &format!("clean={}", clean.display()),
     ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
+    crate::plan::migrate_duplicates_as_they_are(&project);
     let planned = in_project(&project, &["plan"]);
     assert!(planned.status.success() || planned.status.code() == Some(5), "{}", text(&planned.stderr));
     let approved = approve(&project);
@@ -86,7 +87,8 @@ fn apply_refuses_a_plugin_swapped_or_reconfigured_an_export_replaced_or_another_
     approve(&project);
 
     // The same plugin, configured otherwise.
-    replace_in(&config, "[plugins.config]\n", "[plugins.config]\ndrop_email_domains = \"zubrshop.pl\"\n");
+    // At a line's start: init's proposed plugins hold "# [plugins.config]" in their comments.
+    replace_in(&config, "\n[plugins.config]\n", "\n[plugins.config]\ndrop_email_domains = \"zubrshop.pl\"\n");
     refused(&project, &sandbox, "the clean plugin's option \"drop_email_domains\": (not set) approved, \"zubrshop.pl\" now");
     std::fs::write(&config, &original).unwrap();
 

@@ -169,6 +169,7 @@ fn the_limits_are_raised_in_migration_toml() {
     let project = dir.path().join("zubr");
     let output = crate::plan::run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
+    crate::plan::migrate_duplicates_as_they_are(&project);
     let template = std::fs::read_to_string(project.join("migration.toml")).unwrap();
     assert!(template.contains("# [source.limits]") && template.contains("max_columns") && template.contains("max_cell_bytes") && template.contains("max_record_bytes"), "documented:\n{template}");
     let refused = in_project(&project, &["audit"]);
@@ -229,6 +230,7 @@ fn a_duplicated_contact_id_is_named_by_the_audit_and_every_row_of_it_is_quaranti
     let project = dir.path().join("zubr");
     let output = crate::plan::run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
+    crate::plan::migrate_duplicates_as_they_are(&project);
     for step in [&["plan"][..], &["approve", "--yes", "--by", "test"]] {
         let output = in_project(&project, step);
         assert!(output.status.success(), "{}", text(&output.stderr));
@@ -311,6 +313,7 @@ fn a_duplicated_id_in_any_object_file_is_named_by_the_audit_and_quarantined_by_a
     let project = dir.path().join("zubr");
     let output = crate::plan::run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
+    crate::plan::migrate_duplicates_as_they_are(&project);
     for step in [&["plan"][..], &["approve", "--yes", "--by", "test"], &["apply", "--concurrency", "16"]] {
         let output = in_project(&project, step);
         assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
