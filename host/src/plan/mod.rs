@@ -152,6 +152,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
     // Read back what was written, so that errors point at the lines of the new file.
     let written = file::parse(&text).expect("a rendered mapping parses");
     let errors = check::check(&written, &profile, &workspace);
+    let decisions = role_decisions(&written, &merged.kept);
     let changes = changes::workspace_changes(&written, &profile, &workspace, &labels);
     let bill = bill::bill(&profile, &changes, project.plan, project.config.target.seats, project.config.target.top_up_tokens);
 
@@ -174,8 +175,30 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         workspace,
         plan_tokens,
         planned_at,
-        decisions: Vec::new(),
+        decisions,
     })
+}
+
+/// Roles (built-in fields) the plan could not read from a column with confidence (found only
+/// from values, several columns fitting): a person decides each in `mapping.toml`, unless they
+/// already did (their edit is kept).
+fn role_decisions(mapping: &Mapping, kept: &[String]) -> Vec<Decision> {
+    mapping
+        .fields
+        .iter()
+        .filter(|entry| entry.needs_review() && !kept.contains(&entry.key()))
+        .filter_map(|entry| match &entry.landing {
+            crate::mapping::Landing::Standard { code } => Some(Decision {
+                what: entry.key(),
+                found: format!("taken as the {} {code} with confidence {:.2}: {}", crate::mapping::Destination::of(entry.object).name(), entry.confidence, entry.why.join("; ")),
+                how: format!(
+                    "in {MAPPING_FILE} [{}]: confirm with confidence = 1.0, or give the role to another column (its to = \"{code}\", this one's to another field), or to = \"skip\" with a reason for none",
+                    entry.key()
+                ),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Writes a file whole or not at all (a crash leaves the old one).
