@@ -340,7 +340,7 @@ const ACTIVITY: &[Standard] = &[
     standard("custom_id", T::Text, &["custom_id"]),
     standard("name", T::Text, &["name", "title", "subject", "temat", "tytul", "nazwa"]),
     // An app-specific type id (e.g. 25946), resolved through the activity types catalogue.
-    standard("activity_type", T::Text, &["activity_type", "type", "type_id", "activity_type_id", "typ", "rodzaj", "typ_aktywnosci"]),
+    standard("activity_type", T::Text, &["activity_type", "type", "type_id", "activity_type_id", "kind", "typ", "rodzaj", "typ_aktywnosci"]),
     standard("deal_id", T::Reference(Target::Deal), &["deal_id", "deal", "szansa"]),
     standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id", "contact", "kontakt"]),
     standard("company_id", T::Reference(Target::Company), &["company_id", "company", "firma"]),
@@ -532,6 +532,10 @@ pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decid
                             && (matches!(columns[i].ty, FieldType::DateTime | FieldType::Date) || values.iter().all(|value| unix_seconds(value)))
                     })
                     .collect();
+                // The other candidates are times too (a note shows them as dates, not unix seconds).
+                for &other in candidates.iter().skip(1) {
+                    columns[other].ty = FieldType::DateTime;
+                }
                 assign(columns, &candidates, time, FieldType::DateTime, "its values are datetimes");
             }
             if kind == ObjectKind::Event && !has(columns, "attendees") {
@@ -640,6 +644,90 @@ mod tests {
         assert_eq!(definition_type("fixed", false), Some(FieldType::Choice));
         assert_eq!(definition_type("float", false), Some(FieldType::Number));
         assert_eq!(definition_type("geo", false), None);
+    }
+
+    #[test]
+    fn roles_are_found_by_header_in_display_case_and_polish() {
+        let fields = |kind, names: &[&str]| -> Vec<String> { plan_columns(kind, &headers(names), &[]).0.into_iter().map(|c| c.field).collect() };
+        assert_eq!(
+            fields(ObjectKind::Contact, &["ID", "Imię", "Nazwisko", "Imię i nazwisko", "Adres e-mail", "Telefon", "Firma", "Data utworzenia"]),
+            ["id", "first_name", "last_name", "name", "email", "phone_number", "company_id", "created_at"]
+        );
+        assert_eq!(fields(ObjectKind::Contact, &["First name", "Last Name", "Full name"]), ["first_name", "last_name", "name"]);
+        assert_eq!(
+            fields(ObjectKind::Event, &["ID", "Nazwa", "Początek", "Koniec", "Uczestnicy", "Miejsce/Lokalizacja", "Timestamp"]),
+            ["id", "name", "start", "end", "attendees", "location", "timestamp"]
+        );
+        assert_eq!(fields(ObjectKind::Event, &["Start", "End", "Attendees", "Location"]), ["start", "end", "attendees", "location"]);
+        assert_eq!(
+            fields(ObjectKind::Conversation, &["id", "Author type", "Agent name", "Kanał", "Treść", "Data"]),
+            ["id", "sender", "author_name", "source", "content", "timestamp"]
+        );
+        assert_eq!(fields(ObjectKind::Activity, &["id", "Typ", "Temat"]), ["id", "activity_type", "name"]);
+        assert_eq!(alias_key("Miejsce/Lokalizacja"), "miejsce_lokalizacja");
+    }
+
+    /// Columns as `decide_from_values` leaves them, from rows of cells.
+    fn decided(kind: ObjectKind, names: &[&str], rows: &[&[&str]]) -> Vec<Column> {
+        let (mut columns, to_decide) = plan_columns(kind, &headers(names), &[]);
+        decide_from_values(kind, &mut columns, &to_decide, |index| rows.iter().map(|row| row[index]).collect());
+        columns
+    }
+
+    #[test]
+    fn roles_the_headers_leave_open_are_found_from_the_values() {
+        let columns = decided(
+            ObjectKind::Event,
+            &["id", "when", "who", "note"],
+            &[&["1", "2024-03-01 09:30:00+01", "a@b.pl, c@d.com", "x"], &["2", "2024-03-02T10:00:00Z", "{e@f.pl}", ""]],
+        );
+        assert_eq!((columns[1].field.as_str(), columns[1].ty), ("start", FieldType::DateTime));
+        assert!(matches!(columns[1].origin, Origin::Values { sampled: 2, candidates: 1, .. }), "{:?}", columns[1].origin);
+        assert_eq!((columns[2].field.as_str(), columns[2].ty), ("attendees", FieldType::Text));
+        assert_eq!(columns[3].field, "note");
+
+        // Two columns of unix seconds: the first is the start, both are times, and it says two fit.
+        let columns = decided(ObjectKind::Event, &["id", "von", "bis"], &[&["1", "1709285400", "1709288100"]]);
+        assert_eq!((columns[1].field.as_str(), columns[1].ty, columns[2].ty), ("start", FieldType::DateTime, FieldType::DateTime));
+        assert!(matches!(columns[1].origin, Origin::Values { candidates: 2, .. }));
+        // A named time is not second-guessed.
+        let columns = decided(ObjectKind::Event, &["id", "timestamp", "later"], &[&["1", "1709285400", "2024-03-01 09:30:00"]]);
+        assert_eq!(columns[2].field, "later");
+
+        // `Autor` holding names is the author's name; holding roles, the author's role.
+        let columns = decided(ObjectKind::Conversation, &["id", "Autor"], &[&["1", "Anna Nowak"], &["2", "user"]]);
+        assert_eq!(columns[1].field, "author_name");
+        let columns = decided(ObjectKind::Conversation, &["id", "Autor", "kto"], &[&["1", "agent", "Anna"], &["2", "User", "Ola"]]);
+        assert_eq!((columns[1].field.as_str(), columns[2].field.as_str()), ("sender", "kto"));
+        let columns = decided(ObjectKind::Conversation, &["id", "kto"], &[&["1", "agent"], &["2", "bot"]]);
+        assert_eq!(columns[1].field, "sender");
+    }
+
+    #[test]
+    fn a_definition_types_a_column_whatever_its_header_and_a_plain_role() {
+        let definition = |name: &str, name_std: &str, ty| AttributeDefinition {
+            id: "9".into(),
+            name: name.into(),
+            name_std: name_std.into(),
+            value_type: String::new(),
+            ty,
+            object: Some(ObjectKind::Company),
+            content_type: "company".into(),
+            multiple: false,
+            options: vec![],
+            line: 2,
+        };
+        let employees = definition("Number of employees", "number_of_employees", FieldType::Integer);
+        for header in ["Number of employees", "number_of_employees", "NUMBER-OF-EMPLOYEES"] {
+            let (columns, to_decide) = plan_columns(ObjectKind::Company, &headers(&["id", header]), &[employees.clone()]);
+            assert_eq!((columns[1].field.as_str(), columns[1].ty), ("number_of_employees", FieldType::Integer), "{header}");
+            assert!(to_decide.is_empty());
+        }
+        // A role keeps its field; a definition states its type when the role's type is only a kind of value.
+        let (columns, _) = plan_columns(ObjectKind::Company, &headers(&["id", "city"]), &[definition("City", "city", FieldType::Choice)]);
+        assert_eq!((columns[1].field.as_str(), columns[1].ty, &columns[1].origin), ("city", FieldType::Choice, &Origin::Standard));
+        let (columns, _) = plan_columns(ObjectKind::Company, &headers(&["id", "email"]), &[definition("Email", "email", FieldType::Text)]);
+        assert_eq!(columns[1].ty, FieldType::Email);
     }
 
     #[test]

@@ -168,7 +168,8 @@ const DEAL: &[Standard] = &[
 
 const ACTIVITY: &[Standard] = &[
     standard("subject", "Subject", A::Text, false, "as is"),
-    standard("type", "Type", A::Text, false, "through [activity_types]"),
+    // An id (often written in digits): any value, looked up in [activity_types].
+    standard("type", "Type", A::Any, false, "through [activity_types]"),
     standard("deal_id", "Deal", A::Reference(Reference::Deal), false, "linked to the deal created from that deal"),
     standard("participants", "Participants", A::Reference(Reference::Contact), false, "the person, as the primary participant"),
     standard("org_id", "Organization", A::Reference(Reference::Company), false, "linked to the organization created from that company"),

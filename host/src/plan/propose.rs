@@ -264,21 +264,28 @@ fn propose_field(object: &ObjectProfile, attribute: &AttributeProfile, profile: 
         why.push(format!("{} values do not read as {} and will be quarantined at apply (see the audit)", attribute.unparsed, ty.name()));
         confidence -= 0.15;
     }
-    let custom_reason = match role_rule(object, attribute, profile).or_else(|| rule(object.kind, attribute.field(), workspace)) {
+    let by_role = role_rule(object, attribute, profile);
+    // A column whose header names nothing, given a role by its values.
+    let found_by_values = by_role.is_some() && matches!(attribute.column.origin, Origin::Inferred { .. });
+    let custom_reason = match by_role.or_else(|| rule(object.kind, attribute.field(), workspace)) {
         Some(Rule::Standard(code, reason)) => {
             debug_assert!(Destination::of(object.kind).standard(code).is_some(), "the rules name only standard fields");
             why.insert(0, format!("standard attribute: {reason}"));
             match &attribute.column.origin {
                 Origin::Standard => why.push(format!("column '{}' names it", attribute.column.header)),
                 Origin::Values { sampled, reason, candidates } => {
-                    why.push(format!("column '{}' does not name it; found from its values: {reason} ({sampled} values)", attribute.column.header));
+                    why.push(format!("column '{}' does not name it; found from its values: {reason} ({sampled} sampled)", attribute.column.header));
                     confidence = confidence.min(0.75);
                     if *candidates > 1 {
                         why.push(format!("{candidates} columns fit, the first was taken: check which one it is"));
                         confidence = confidence.min(0.5);
                     }
                 }
-                Origin::Definition { .. } | Origin::Inferred { .. } => {}
+                Origin::Inferred { .. } if found_by_values => {
+                    why.push(format!("column '{}' does not name it; found from its values", attribute.column.header));
+                    confidence = confidence.min(0.75);
+                }
+                Origin::Inferred { .. } | Origin::Definition { .. } => {}
             }
             if attribute.filled < object.records {
                 why.push(fill(object, attribute));

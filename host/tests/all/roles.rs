@@ -24,7 +24,8 @@ fn foreign_export(dir: &Path) {
         ("activity_types.csv", "id,name\n11,Call\n12,Lunch\n13,Webinar\n"),
         (
             "activities.csv",
-            "id,name,activity_type,user_id,due_date\n\
+            // The type's header names no role: its values, all ids of activity_types.csv, do.
+            "id,name,Typ zadania,user_id,due_date\n\
              100,Call: Bartłomiej Grabowski,11,1,2024-03-01 10:00:00+00\n\
              101,Lunch: Łukasz García,12,2,2024-03-02 12:00:00+00\n\
              102,Webinar: onboarding,13,3,2024-03-03 15:00:00+00\n\
@@ -147,4 +148,39 @@ fn a_defined_type_wins_over_the_header_whichever_its_spelling() {
         proposals.push(entry);
     }
     assert_eq!(proposals[0], proposals[1]);
+}
+
+/// Two columns of times on events, neither named: the first is taken as the start but marked
+/// REVIEW, plan exits 11 with the decision, and a person confirming it in mapping.toml closes it.
+#[test]
+fn a_role_found_only_from_ambiguous_values_waits_for_a_person() {
+    let _machine = crate::support::heavy();
+    let sandbox = fast(SandboxConfig::default());
+    let root = tempfile::tempdir().unwrap();
+    let export = root.path().join("export");
+    std::fs::create_dir_all(&export).unwrap();
+    std::fs::write(export.join("users.csv"), "id,email\n1,hanna@example.com\n").unwrap();
+    std::fs::write(export.join("events.csv"), "ID,Name,User ID,Von,Bis\n500,Demo,1,1709285400,1709288100\n").unwrap();
+    let project = root.path().join("ambiguous");
+    let output = run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let planned = in_project(&project, &["plan"]);
+    assert_eq!(planned.status.code(), Some(11), "{}\n{}", text(&planned.stdout), text(&planned.stderr));
+    assert!(text(&planned.stdout).contains("REVIEW event.start"), "{}", text(&planned.stdout));
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(project.join("reports/plan.json")).unwrap()).unwrap();
+    let decided: Vec<&str> = plan["decisions"].as_array().unwrap().iter().map(|decision| decision["what"].as_str().unwrap()).collect();
+    assert_eq!(decided, ["event.start"], "{plan:#}");
+    let mapping = std::fs::read_to_string(project.join("mapping.toml")).unwrap();
+    // The other time is a time too: a note shows it as a date, never as unix seconds.
+    assert!(mapping.contains("[event.bis]\nto = \"note\""), "{mapping}");
+    assert!(mapping.contains("roles (built-in field <- column): subject <- 'Name' (0.95), participants <- 'User ID' (0.95), due_date <- 'Von' (0.50 REVIEW)"), "{mapping}");
+
+    let at = mapping.find("[event.start]").unwrap();
+    let confirmed = format!("{}{}", &mapping[..at], mapping[at..].replacen("confidence = 0.50", "confidence = 1.0", 1));
+    std::fs::write(project.join("mapping.toml"), confirmed).unwrap();
+    let replanned = in_project(&project, &["plan"]);
+    assert!(replanned.status.success(), "{}\n{}", text(&replanned.stdout), text(&replanned.stderr));
+    let mapping = std::fs::read_to_string(project.join("mapping.toml")).unwrap();
+    assert!(mapping.contains("[event.start]\nto = \"due_date\"\nconfidence = 1.00"), "{mapping}");
 }
