@@ -19,6 +19,8 @@ Each [object.attribute] entry says where the attribute goes:
   to = \"new\", field = \"Name\", type = \"...\"   a custom field apply creates: varchar, text, double, monetary
                                    (with currency), date, date+time, enum or set (with options), phone
   to = \"skip\", reason = \"...\"      not migrated; the reason goes into the handoff report
+An entry whose `to` is a built-in field is a source role (the column that field is read from):
+move it to another column by giving that one the `to`; confirm one marked REVIEW with confidence = 1.0.
 confidence and why are the proposal's; entries below";
 
 /// What a landing does, in a few words.
