@@ -540,7 +540,8 @@ pub(crate) fn contact_emails(source: &Source) -> HashMap<String, (String, String
         .flatten()
         .filter(|contact| !text(contact, "email").is_empty())
         .map(|contact| {
-            let name = [text(contact, "first_name"), text(contact, "last_name")].into_iter().filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" ");
+            let parts = [text(contact, "first_name"), text(contact, "last_name")].into_iter().filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" ");
+            let name = Some(text(contact, "name")).filter(|name| !name.is_empty()).unwrap_or(parts);
             (contact.source_id.clone(), (text(contact, "email"), name))
         })
         .collect()

@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 
 use crate::extract::Issue;
-use crate::mapping::{Accepts, Destination, Landing, Mapping, OnBadValue};
-use crate::pipedrive::{Attendee, ContactPoint, CustomValue, CustomValues, DealStatus, EntityKind, NewActivity, NewDeal, NewNote, NewOrganization, NewPerson, Participant};
+use crate::mapping::{Accepts, Destination, Landing, Mapping, NamePreference, OnBadValue};
+use crate::pipedrive::{Attendee, ContactPoint, CustomValue, CustomValues, DealStatus, EntityKind, Location, NewActivity, NewDeal, NewNote, NewOrganization, NewPerson, Participant};
 use crate::plan::profile::plain;
 use crate::record::{DateTime, ObjectKind, Record, Value};
 
@@ -41,6 +41,8 @@ pub struct Links {
     pub survivors: HashMap<String, String>,
     /// User.com contact id -> (email, name), for meeting attendees.
     pub contacts: HashMap<String, (String, String)>,
+    /// Lower-case email -> User.com contact id, built from `contacts` on first use.
+    pub by_email: std::sync::OnceLock<HashMap<String, String>>,
 }
 
 impl Links {
@@ -53,6 +55,12 @@ impl Links {
             }
         }
         self.persons.get(id).copied()
+    }
+
+    /// The contact an email address is, when one has it.
+    pub fn contact_by_email(&self, email: &str) -> Option<&str> {
+        let index = self.by_email.get_or_init(|| self.contacts.iter().map(|(id, (email, _))| (email.trim().to_lowercase(), id.clone())).collect());
+        index.get(&email.trim().to_lowercase()).map(String::as_str)
     }
 }
 
@@ -265,10 +273,17 @@ pub fn organization(record: &Record, mapping: &Mapping, targets: &Targets, issue
 /// A person, and how its organization was found when not by company id.
 pub fn person(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Issue], links: &Links) -> Result<(NewPerson, Option<String>), String> {
     let mapped = map_record(record, mapping, targets, issues)?;
-    let name: Vec<String> = mapped.all("name").into_iter().map(plain).map(|part| part.trim().to_owned()).filter(|part| !part.is_empty()).collect();
+    // One name: the full name or its parts, as [names] says, never both joined.
+    let full = mapped.text("name");
+    let parts: Vec<String> = ["first_name", "last_name"].into_iter().filter_map(|code| mapped.text(code)).collect();
+    let parts = (!parts.is_empty()).then(|| parts.join(" "));
+    let name = match mapping.names {
+        NamePreference::Full => full.or(parts),
+        NamePreference::Parts => parts.or(full),
+    };
     let email = mapped.text("emails");
     let phone = mapped.text("phones");
-    let name = if name.is_empty() { email.clone().or_else(|| phone.clone()).unwrap_or_else(|| format!("User.com contact {}", record.source_id)) } else { name.join(" ") };
+    let name = name.or_else(|| email.clone()).or_else(|| phone.clone()).unwrap_or_else(|| format!("User.com contact {}", record.source_id));
     let mut fallback = None;
     let org_id = match mapped.text("org_id") {
         Some(company) if links.organizations.contains_key(&company) => Some(links.organizations[&company]),
@@ -390,38 +405,81 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
     // Last, after everything copied from User.com: the only place a marker is read from.
     note.push(targets.marking.paragraph(record.kind, &record.source_id));
     let due = mapped.get("due_date").and_then(|value| utc_parts(value));
-    let duration = match mapped.get("duration") {
-        Some(Value::Number(minutes)) if *minutes > 0.0 => Some(format!("{:02}:{:02}", (*minutes as u64) / 60, (*minutes as u64) % 60)),
+    // Minutes: the duration column's, else the end minus the start.
+    let minutes = match (mapped.get("duration"), mapped.get("due_date"), mapped.get("end_time")) {
+        (Some(Value::Number(minutes)), _, _) => Some(*minutes),
+        (_, Some(Value::DateTime(start)), Some(Value::DateTime(end))) => Some((end.unix_millis - start.unix_millis) as f64 / 60_000.0),
         _ => None,
     };
+    let duration = minutes.filter(|minutes| *minutes > 0.0).map(|minutes| format!("{:02}:{:02}", (minutes as u64) / 60, (minutes as u64) % 60));
     let person = mapped.text("participants").and_then(|contact| links.person(&contact).map(|person_id| (contact, person_id)));
-    // An event is a meeting: its contact is invited, by email.
-    let attendees = match (&person, event) {
-        (Some((contact, person_id)), true) => links
-            .contacts
-            .get(contact)
-            .map(|(email, name)| Attendee { email: email.clone(), name: Some(name.clone()).filter(|name| !name.is_empty()), person_id: Some(*person_id) })
-            .into_iter()
-            .collect(),
-        _ => Vec::new(),
+    let mut participants: Vec<Participant> = person.iter().map(|(_, person_id)| Participant { person_id: *person_id, primary: true }).collect();
+    let mut attendees: Vec<Attendee> = Vec::new();
+    let mut invite = |email: &str, name: &str, person_id: Option<u64>| {
+        if !attendees.iter().any(|attendee| attendee.email.eq_ignore_ascii_case(email)) {
+            attendees.push(Attendee { email: email.to_owned(), name: Some(name.to_owned()).filter(|name| !name.is_empty()), person_id });
+        }
     };
+    // An event is a meeting: its contact is invited, by email.
+    if let (Some((contact, person_id)), true) = (&person, event) {
+        if let Some((email, name)) = links.contacts.get(contact) {
+            invite(email, name, Some(*person_id));
+        }
+    }
+    // Its attendees: each a migrated person's (a participant too) or another's (an attendee).
+    let listed = mapped.text("attendees").unwrap_or_default();
+    for token in listed.split(|c: char| c == ',' || c == ';' || c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | '"' | '\'' | '<' | '>')) {
+        let token = token.trim();
+        let contact = if crate::extract::values::is_email(token) { links.contact_by_email(token).map(str::to_owned) } else { Some(token.to_owned()).filter(|id| links.contacts.contains_key(id)) };
+        let person_id = contact.as_deref().and_then(|contact| links.person(contact));
+        if let Some(person_id) = person_id.filter(|id| !participants.iter().any(|participant| participant.person_id == *id)) {
+            participants.push(Participant { person_id, primary: participants.is_empty() });
+        }
+        match contact.as_deref().and_then(|contact| links.contacts.get(contact)) {
+            Some((email, name)) => invite(email, name, person_id),
+            None if crate::extract::values::is_email(token) => invite(token, "", None),
+            None => {}
+        }
+    }
     Ok(NewActivity {
         subject: mapped.text("subject").unwrap_or_else(|| if event { "User.com event".to_owned() } else { "Activity".to_owned() }),
         type_key,
         owner_id: Some(targets.owner(mapped.text("owner_id").as_deref())),
         deal_id: mapped.text("deal_id").and_then(|deal| links.deals.get(&deal).copied()),
         org_id: mapped.text("org_id").and_then(|company| links.organizations.get(&company).copied()),
-        participants: person.map(|(_, person_id)| Participant { person_id, primary: true }).into_iter().collect(),
+        participants,
         attendees,
         due_date: due.as_ref().map(|(date, _)| date.clone()),
         due_time: due.and_then(|(_, time)| time).map(|time| time[..5].to_owned()),
         duration,
         done: event || matches!(mapped.get("done"), Some(Value::Boolean(true))),
+        location: mapped.text("location").map(|value| Location { value }),
         note: Some(note.join("")),
     })
 }
 
-/// One note for a conversation: its messages in time order, each with its sender and time.
+/// Roles of a message's author that are the contact (whose name the note then shows).
+const CONTACT_ROLES: &[&str] = &["user", "contact", "visitor", "customer", "client", "uzytkownik", "użytkownik", "klient", "in", "inbound", "incoming"];
+
+/// Who wrote a message: `Anna Nowak (agent)`, the contact's name for the contact's own messages
+/// (`Hanna Müller (user)`), the role alone when no name is known, `unknown author` without either.
+fn author(mapped: &Mapped, links: &Links) -> String {
+    let role = mapped.text("author_role");
+    let contact_wrote = role.as_deref().is_none_or(|role| CONTACT_ROLES.contains(&role.to_lowercase().as_str()));
+    let name = mapped.text("author_name").or_else(|| {
+        let contact = mapped.text("person_id").filter(|_| contact_wrote)?;
+        links.contacts.get(&contact).map(|(_, name)| name.trim().to_owned()).filter(|name| !name.is_empty())
+    });
+    match (name, role) {
+        (Some(name), Some(role)) => format!("{name} ({role})"),
+        (Some(name), None) => name,
+        (None, Some(role)) => role,
+        (None, None) => "unknown author".to_owned(),
+    }
+}
+
+/// One note for a conversation: its messages in time order, each with its time and author, the
+/// channel in its header.
 pub fn note(conversation: &str, messages: &[&Record], mapping: &Mapping, targets: &Targets, issues: &HashMap<(ObjectKind, String), Vec<Issue>>, links: &Links) -> Result<NewNote, String> {
     let mut lines = Vec::new();
     let mut person = None;
@@ -446,13 +504,12 @@ pub fn note(conversation: &str, messages: &[&Record], mapping: &Mapping, targets
         if first.is_none() {
             first = time;
         }
-        let sender = mapped.attribute("sender").unwrap_or_default();
         if channel.is_none() {
-            channel = mapped.attribute("source");
+            channel = mapped.text("channel");
         }
         let stamp = time.map(|time| utc(&time)[..16].replace('T', " ") + " UTC").unwrap_or_default();
         let content = mapped.attribute("content").unwrap_or_default();
-        lines.push(format!("<p>[{stamp}] <b>{}</b>: {}</p>", escape(&sender), escape(&content)));
+        lines.push(format!("<p>[{stamp}] <b>{}</b>: {}</p>", escape(&author(mapped, links)), escape(&content)));
     }
     let Some(person_id) = person else {
         let contact = ordered.iter().find_map(|(message, _)| message.get("contact_id").map(plain)).unwrap_or_default();

@@ -757,7 +757,7 @@ impl State {
                         let definition = export.definitions.iter().find(|d| d.id == *attribute_id);
                         ("definition", definition.map_or_else(|| column.header.clone(), |d| d.name.clone()))
                     }
-                    Origin::Standard => unreachable!("custom columns only"),
+                    Origin::Standard | Origin::Values { .. } => unreachable!("custom columns only"),
                 };
                 custom_attributes.push(CustomAttribute {
                     object: kind.as_str().to_owned(),

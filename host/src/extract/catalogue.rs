@@ -1,5 +1,5 @@
 //! The small files of an export, read whole: custom attribute definitions, pipelines and
-//! stages, tags, segments (with their rules), automations and email templates. They become the
+//! stages, activity types, tags, segments (with their rules), automations and email templates. They become the
 //! audit's inventory, and the definitions type the custom attribute columns.
 
 use std::sync::Arc;
@@ -20,6 +20,13 @@ pub struct Stage {
     pub name: String,
     pub pipeline_id: String,
     pub order: String,
+}
+
+/// An activity type of the account, as activities reference it (`activity_type` is its id).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ActivityType {
+    pub id: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -63,6 +70,7 @@ pub struct EmailTemplate {
 pub struct Catalogue {
     pub pipelines: Vec<Pipeline>,
     pub stages: Vec<Stage>,
+    pub activity_types: Vec<ActivityType>,
     pub tags: Vec<Tag>,
     pub segments: Vec<Segment>,
     pub automations: Vec<Automation>,
@@ -174,6 +182,11 @@ pub(super) fn read_catalogue(export: &Export) -> Result<Catalogue, ExtractError>
                 pipeline_id: row.get(&["pipeline", "pipeline_id"]),
                 order: row.get(&["order", "position"]),
             })
+        })?;
+    }
+    if let Some(file) = export.file(FileKind::ActivityTypes) {
+        read_rows(file, |row| {
+            catalogue.activity_types.push(ActivityType { id: row.get(&["id", "type_id", "activity_type_id"]), name: row.get(&["name", "nazwa", "label", "title"]) })
         })?;
     }
     if let Some(file) = export.file(FileKind::Tags) {

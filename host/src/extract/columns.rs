@@ -113,6 +113,9 @@ pub enum Origin {
     Definition { attribute_id: String },
     /// Not defined anywhere: inferred from the first `sampled` non-empty values.
     Inferred { sampled: usize },
+    /// A role the header does not name, recognised from the first `sampled` non-empty values
+    /// (`reason` says how); `candidates` columns fitted it, and only the first took it.
+    Values { sampled: usize, reason: String, candidates: usize },
 }
 
 /// One column of a file: where it is, what field it becomes, its type.
@@ -132,7 +135,7 @@ pub struct Column {
 
 impl Column {
     pub fn is_custom(&self) -> bool {
-        !matches!(self.origin, Origin::Standard)
+        !matches!(self.origin, Origin::Standard | Origin::Values { .. })
     }
 
     /// What a cell must look like, including how the type was decided when it was a guess.
@@ -207,6 +210,28 @@ pub fn normalize_header(header: &str) -> String {
     normalized
 }
 
+/// A normalized header without diacritics, for matching aliases: `Imię i nazwisko` ->
+/// `imie_i_nazwisko`, `Kanał` -> `kanal`, `Miejsce/Lokalizacja` -> `miejsce_lokalizacja`.
+pub fn alias_key(header: &str) -> String {
+    normalize_header(header)
+        .chars()
+        .map(|c| match c {
+            'ą' | 'ä' | 'á' | 'à' | 'â' => 'a',
+            'ć' | 'č' | 'ç' => 'c',
+            'ę' | 'é' | 'è' | 'ë' | 'ê' | 'ě' => 'e',
+            'ł' => 'l',
+            'ń' | 'ñ' => 'n',
+            'ó' | 'ö' | 'ô' => 'o',
+            'ś' | 'š' | 'ß' => 's',
+            'ź' | 'ż' | 'ž' => 'z',
+            'ü' | 'ú' | 'ů' => 'u',
+            'í' => 'i',
+            'ř' => 'r',
+            other => other,
+        })
+        .collect()
+}
+
 /// A standard attribute: its field name, type, and the (normalized) headers that mean it.
 struct Standard {
     field: &'static str,
@@ -220,38 +245,45 @@ const fn standard(field: &'static str, ty: FieldType, aliases: &'static [&'stati
 
 use FieldType as T;
 
+// Aliases are compared with `alias_key` (normalized, no diacritics): English in snake and
+// display case, and the Polish headers User.com writes for Polish accounts.
 const CONTACT: &[Standard] = &[
-    standard("id", T::Id, &["id"]),
+    standard("id", T::Id, &["id", "user_id_internal"]),
     // User.com renamed `user_id` to `custom_id`; both are the customer's own id for the contact.
-    standard("user_id", T::Text, &["user_id", "custom_id", "client_id", "external_id"]),
+    standard("user_id", T::Text, &["user_id", "custom_id", "client_id", "external_id", "id_klienta"]),
     standard("key", T::Secret, &["key", "user_key", "userkey"]),
-    standard("email", T::Email, &["email", "e_mail", "email_address", "mail"]),
-    standard("first_name", T::Text, &["first_name", "firstname", "given_name"]),
-    standard("last_name", T::Text, &["last_name", "lastname", "surname", "family_name"]),
-    standard("name", T::Text, &["name", "full_name"]),
-    standard("phone_number", T::Phone, &["phone_number", "phone", "telephone", "mobile", "mobile_phone"]),
-    standard("gender", T::Gender, &["gender", "sex"]),
+    standard("email", T::Email, &["email", "e_mail", "email_address", "e_mail_address", "mail", "adres_e_mail", "adres_email"]),
+    // One role, the person's name: the full name, or its parts (see `mapping::Names`).
+    standard("first_name", T::Text, &["first_name", "firstname", "given_name", "forename", "first", "imie"]),
+    standard("last_name", T::Text, &["last_name", "lastname", "surname", "family_name", "last", "nazwisko"]),
+    standard("name", T::Text, &["name", "full_name", "fullname", "contact_name", "person_name", "display_name", "imie_i_nazwisko", "imie_nazwisko"]),
+    standard(
+        "phone_number",
+        T::Phone,
+        &["phone_number", "phone", "telephone", "mobile", "mobile_phone", "phone_no", "tel", "telefon", "numer_telefonu", "telefon_komorkowy", "komorka"],
+    ),
+    standard("gender", T::Gender, &["gender", "sex", "plec"]),
     standard("status", T::ContactStatus, &["status"]),
-    standard("company_id", T::Reference(Target::Company), &["company_id", "company"]),
-    standard("city", T::Text, &["city"]),
-    standard("region", T::Text, &["region", "state"]),
-    standard("country", T::Text, &["country"]),
-    standard("timezone", T::Text, &["timezone", "time_zone"]),
-    standard("unsubscribed", T::Boolean, &["unsubscribed"]),
+    standard("company_id", T::Reference(Target::Company), &["company_id", "company", "firma", "firma_id", "id_firmy"]),
+    standard("city", T::Text, &["city", "miasto"]),
+    standard("region", T::Text, &["region", "state", "wojewodztwo"]),
+    standard("country", T::Text, &["country", "kraj"]),
+    standard("timezone", T::Text, &["timezone", "time_zone", "strefa_czasowa"]),
+    standard("unsubscribed", T::Boolean, &["unsubscribed", "wypisany"]),
     standard("notifications", T::Boolean, &["notifications", "enable_notifications"]),
-    standard("created_at", T::DateTime, &["created_at", "created", "date_created"]),
-    standard("updated_at", T::DateTime, &["updated_at", "updated", "modified_at"]),
+    standard("created_at", T::DateTime, &["created_at", "created", "date_created", "created_on", "date_added", "data_utworzenia", "utworzono", "data_dodania"]),
+    standard("updated_at", T::DateTime, &["updated_at", "updated", "modified_at", "last_updated", "data_modyfikacji", "zaktualizowano"]),
     standard("first_seen", T::DateTime, &["first_seen"]),
-    standard("last_seen", T::DateTime, &["last_seen"]),
+    standard("last_seen", T::DateTime, &["last_seen", "ostatnio_widziany"]),
     standard("last_contacted", T::DateTime, &["last_contacted"]),
     standard("last_heard", T::DateTime, &["last_heard", "last_message_received"]),
     standard("web_push_subscription", T::Boolean, &["web_push_subscription", "web_push", "webpush", "web_push_subscribed"]),
     standard("fcm_key", T::Secret, &["fcm_key", "fcm_token", "mobile_fcm_key"]),
-    standard("tags", T::Choices, &["tags"]),
-    standard("lists", T::Choices, &["lists"]),
+    standard("tags", T::Choices, &["tags", "tagi"]),
+    standard("lists", T::Choices, &["lists", "listy"]),
     standard("score", T::Integer, &["score"]),
     standard("page_views", T::Integer, &["page_views", "page_visits"]),
-    standard("assigned_to", T::Text, &["assigned_to", "owner"]),
+    standard("assigned_to", T::Text, &["assigned_to", "owner", "opiekun", "wlasciciel"]),
     standard("last_ip", T::Text, &["last_ip", "ip"]),
     standard("browser", T::Text, &["browser"]),
     standard("browser_language", T::Text, &["browser_language"]),
@@ -267,78 +299,86 @@ const CONTACT: &[Standard] = &[
 const COMPANY: &[Standard] = &[
     standard("id", T::Id, &["id"]),
     standard("custom_id", T::Text, &["custom_id", "company_custom_id", "external_id"]),
-    standard("name", T::Text, &["name", "company_name"]),
-    standard("email", T::Email, &["email", "e_mail", "email_address"]),
-    standard("phone_number", T::Phone, &["phone_number", "phone", "telephone"]),
-    standard("website", T::Text, &["website", "url", "www"]),
-    standard("address", T::Text, &["address", "street"]),
-    standard("city", T::Text, &["city"]),
-    standard("region", T::Text, &["region", "state"]),
-    standard("country", T::Text, &["country"]),
-    standard("assigned_to", T::Text, &["assigned_to", "owner"]),
-    standard("created_at", T::DateTime, &["created_at", "created"]),
-    standard("updated_at", T::DateTime, &["updated_at", "updated"]),
-    standard("tags", T::Choices, &["tags"]),
+    standard("name", T::Text, &["name", "company_name", "nazwa", "nazwa_firmy", "firma"]),
+    standard("email", T::Email, &["email", "e_mail", "email_address", "adres_e_mail", "adres_email"]),
+    standard("phone_number", T::Phone, &["phone_number", "phone", "telephone", "tel", "telefon", "numer_telefonu"]),
+    standard("website", T::Text, &["website", "url", "www", "strona", "strona_www", "strona_internetowa"]),
+    standard("address", T::Text, &["address", "street", "adres", "ulica"]),
+    standard("city", T::Text, &["city", "miasto"]),
+    standard("region", T::Text, &["region", "state", "wojewodztwo"]),
+    standard("country", T::Text, &["country", "kraj"]),
+    standard("assigned_to", T::Text, &["assigned_to", "owner", "opiekun", "wlasciciel"]),
+    standard("created_at", T::DateTime, &["created_at", "created", "created_on", "data_utworzenia", "utworzono"]),
+    standard("updated_at", T::DateTime, &["updated_at", "updated", "data_modyfikacji"]),
+    standard("tags", T::Choices, &["tags", "tagi"]),
 ];
 
 const DEAL: &[Standard] = &[
     standard("id", T::Id, &["id"]),
     standard("custom_id", T::Text, &["custom_id"]),
-    standard("name", T::Text, &["name", "title"]),
-    standard("value", T::Number, &["value", "amount"]),
-    standard("currency", T::Text, &["currency"]),
+    standard("name", T::Text, &["name", "title", "deal_name", "nazwa", "tytul"]),
+    standard("value", T::Number, &["value", "amount", "wartosc", "kwota"]),
+    standard("currency", T::Text, &["currency", "waluta"]),
     standard("status", T::DealStatus, &["status"]),
-    standard("pipeline_id", T::Reference(Target::Pipeline), &["pipeline_id", "pipeline"]),
-    standard("stage_id", T::Reference(Target::Stage), &["stage_id", "stage"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id"]),
-    standard("company_id", T::Reference(Target::Company), &["company_id", "company"]),
-    standard("assigned_to", T::Text, &["assigned_to", "agent", "owner"]),
-    standard("created_at", T::DateTime, &["created_at", "created"]),
-    standard("updated_at", T::DateTime, &["updated_at", "updated"]),
-    standard("expected_close_date", T::Date, &["expected_close_date", "close_date"]),
+    standard("pipeline_id", T::Reference(Target::Pipeline), &["pipeline_id", "pipeline", "lejek"]),
+    standard("stage_id", T::Reference(Target::Stage), &["stage_id", "stage", "etap"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id", "contact", "kontakt"]),
+    standard("company_id", T::Reference(Target::Company), &["company_id", "company", "firma"]),
+    standard("assigned_to", T::Text, &["assigned_to", "agent", "owner", "opiekun", "wlasciciel"]),
+    standard("created_at", T::DateTime, &["created_at", "created", "data_utworzenia", "utworzono"]),
+    standard("updated_at", T::DateTime, &["updated_at", "updated", "data_modyfikacji"]),
+    standard("expected_close_date", T::Date, &["expected_close_date", "close_date", "przewidywana_data_zamkniecia"]),
     standard("won_at", T::DateTime, &["won_at"]),
     standard("lost_at", T::DateTime, &["lost_at"]),
-    standard("loss_reason", T::Text, &["loss_reason", "loss_reason_description"]),
+    standard("loss_reason", T::Text, &["loss_reason", "loss_reason_description", "powod_utraty"]),
     standard("activities_status", T::Text, &["activities_status"]),
-    standard("tags", T::Choices, &["tags"]),
+    standard("tags", T::Choices, &["tags", "tagi"]),
 ];
 
 const ACTIVITY: &[Standard] = &[
     standard("id", T::Id, &["id"]),
     standard("custom_id", T::Text, &["custom_id"]),
-    standard("name", T::Text, &["name", "title", "subject"]),
-    // An app-specific type id (e.g. 25946), not a fixed enum: kept as text.
-    standard("activity_type", T::Text, &["activity_type", "type"]),
-    standard("deal_id", T::Reference(Target::Deal), &["deal_id", "deal"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id"]),
-    standard("company_id", T::Reference(Target::Company), &["company_id", "company"]),
-    standard("description", T::Text, &["description", "note", "notes"]),
-    standard("done", T::Boolean, &["done", "completed"]),
+    standard("name", T::Text, &["name", "title", "subject", "temat", "tytul", "nazwa"]),
+    // An app-specific type id (e.g. 25946), resolved through the activity types catalogue.
+    standard("activity_type", T::Text, &["activity_type", "type", "type_id", "activity_type_id", "kind", "typ", "rodzaj", "typ_aktywnosci"]),
+    standard("deal_id", T::Reference(Target::Deal), &["deal_id", "deal", "szansa"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id", "contact", "kontakt"]),
+    standard("company_id", T::Reference(Target::Company), &["company_id", "company", "firma"]),
+    standard("description", T::Text, &["description", "note", "notes", "opis", "notatka"]),
+    standard("done", T::Boolean, &["done", "completed", "is_done", "wykonane", "zakonczone"]),
     standard("done_date", T::DateTime, &["done_date", "completed_at"]),
-    standard("due_date", T::DateTime, &["due_date", "datetime", "due"]),
-    standard("duration", T::Integer, &["duration"]),
-    standard("assigned_to", T::Text, &["assigned_to", "owner"]),
-    standard("created_by", T::Text, &["created_by"]),
-    standard("created_at", T::DateTime, &["created_at", "created"]),
-    standard("updated_at", T::DateTime, &["updated_at", "updated"]),
+    standard("due_date", T::DateTime, &["due_date", "datetime", "due", "due_at", "scheduled_at", "termin", "start", "poczatek"]),
+    standard("duration", T::Integer, &["duration", "czas_trwania"]),
+    standard("assigned_to", T::Text, &["assigned_to", "owner", "opiekun", "wlasciciel"]),
+    standard("created_by", T::Text, &["created_by", "autor"]),
+    standard("created_at", T::DateTime, &["created_at", "created", "data_utworzenia", "utworzono"]),
+    standard("updated_at", T::DateTime, &["updated_at", "updated", "data_modyfikacji"]),
 ];
 
 const EVENT: &[Standard] = &[
     standard("id", T::Id, &["id"]),
-    standard("name", T::Text, &["name", "event", "event_name"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person"]),
-    standard("timestamp", T::DateTime, &["timestamp", "created_at", "date", "time"]),
-    standard("data", T::Text, &["data", "payload", "properties"]),
+    standard("name", T::Text, &["name", "event", "event_name", "title", "subject", "nazwa", "temat", "tytul"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "contact", "kontakt"]),
+    // When the event happens; `timestamp` (when it was recorded) is its time only without one.
+    standard("start", T::DateTime, &["start", "starts_at", "start_at", "start_time", "start_date", "begin", "begins_at", "poczatek", "rozpoczecie", "data_rozpoczecia"]),
+    standard("end", T::DateTime, &["end", "ends_at", "end_at", "end_time", "end_date", "finish", "koniec", "zakonczenie", "data_zakonczenia"]),
+    standard("attendees", T::Text, &["attendees", "participants", "guests", "invitees", "uczestnicy", "goscie"]),
+    standard("location", T::Text, &["location", "place", "venue", "address", "miejsce", "lokalizacja", "miejsce_lokalizacja", "adres"]),
+    standard("timestamp", T::DateTime, &["timestamp", "created_at", "date", "time", "data_utworzenia", "czas"]),
+    standard("data", T::Text, &["data", "payload", "properties", "dane", "wlasciwosci"]),
 ];
 
 const CONVERSATION: &[Standard] = &[
     standard("id", T::Id, &["id", "message_id"]),
-    standard("conversation_id", T::Text, &["conversation_id", "conversation", "chat", "chat_id"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user"]),
-    standard("sender", T::Text, &["sender", "author", "from", "direction"]),
-    standard("content", T::Text, &["content", "message", "text", "body"]),
-    standard("timestamp", T::DateTime, &["timestamp", "created_at", "sent_at", "date"]),
-    standard("source", T::Text, &["source", "channel"]),
+    standard("conversation_id", T::Text, &["conversation_id", "conversation", "chat", "chat_id", "thread", "thread_id", "rozmowa", "id_rozmowy"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "contact", "kontakt"]),
+    // The author's role (user, agent, bot); `author` and `autor` may be a name instead: the
+    // values decide (see `decide_from_values`).
+    standard("sender", T::Text, &["sender", "sender_type", "author_type", "author_role", "from_type", "role", "direction", "typ_autora", "kierunek", "author", "autor", "from"]),
+    standard("author_name", T::Text, &["author_name", "agent_name", "sender_name", "from_name", "agent", "operator", "konsultant", "nadawca", "imie_autora", "autor_nazwa"]),
+    standard("content", T::Text, &["content", "message", "text", "body", "tresc", "wiadomosc"]),
+    standard("timestamp", T::DateTime, &["timestamp", "created_at", "sent_at", "date", "time", "created", "data", "czas", "data_wyslania"]),
+    standard("source", T::Text, &["source", "channel", "medium", "platform", "via", "kanal", "zrodlo"]),
 ];
 
 fn standards(kind: ObjectKind) -> &'static [Standard] {
@@ -352,27 +392,54 @@ fn standards(kind: ObjectKind) -> &'static [Standard] {
     }
 }
 
-/// The columns of a header: each standard, defined or (type still unknown) to infer.
-/// Returns the columns and the indexes of those whose type must be inferred from values.
+/// Headers that name a conversation's author without saying whether they hold its role (user,
+/// agent, bot) or its name: the values decide.
+const AUTHOR_EITHER: &[&str] = &["author", "autor", "from"];
+
+/// Words a column of authors' roles holds (compared lower case).
+const AUTHOR_ROLES: &[&str] = &[
+    "user", "agent", "bot", "admin", "system", "visitor", "contact", "customer", "client", "operator", "automation", "in", "out", "inbound", "outbound",
+    "incoming", "outgoing", "uzytkownik", "użytkownik", "klient", "konsultant", "automat",
+];
+
+/// Whether a standard's type is only a kind of value (which a definition may state otherwise),
+/// not what the role is read as (an id, a link, an email, a status code).
+fn value_type(ty: FieldType) -> bool {
+    matches!(
+        ty,
+        FieldType::Text | FieldType::Number | FieldType::Integer | FieldType::Boolean | FieldType::Date | FieldType::DateTime | FieldType::Choice | FieldType::Choices
+    )
+}
+
+/// The columns of a header: each standard (a role, found by its header in any spelling),
+/// defined or (type still unknown) to infer. A type the definitions file gives wins over the
+/// standard's, except where the standard's type is its role (an id, a link, an email...).
+/// Returns the columns and the indexes of those the values decide ([`decide_from_values`]):
+/// the types to infer, and roles the header leaves open.
 pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[AttributeDefinition]) -> (Vec<Column>, Vec<usize>) {
     let mut columns: Vec<Column> = Vec::with_capacity(headers.len());
-    let mut to_infer = Vec::new();
+    let mut to_decide = Vec::new();
     for (index, header) in headers.iter().enumerate() {
         let normalized = normalize_header(header);
+        let key = alias_key(header);
         let taken = |field: &str| columns.iter().any(|column| column.field == field);
-        let standard = standards(kind).iter().find(|s| s.aliases.contains(&normalized.as_str()) && !taken(s.field));
-        let definition = definitions.iter().find(|d| {
-            d.object == Some(kind) && (normalize_header(&d.name_std) == normalized || normalize_header(&d.name) == normalized)
-        });
+        let standard = standards(kind).iter().find(|s| s.aliases.contains(&key.as_str()) && !taken(s.field));
+        let definition = definitions.iter().find(|d| d.object == Some(kind) && (alias_key(&d.name_std) == key || alias_key(&d.name) == key));
         let column = match (standard, definition) {
-            (Some(standard), _) => Column {
-                index,
-                header: header.clone(),
-                field: standard.field.to_owned(),
-                ty: standard.ty,
-                options: Vec::new(),
-                origin: Origin::Standard,
-            },
+            (Some(standard), definition) => {
+                if kind == ObjectKind::Conversation && AUTHOR_EITHER.contains(&key.as_str()) {
+                    to_decide.push(index);
+                }
+                let defined = definition.filter(|_| value_type(standard.ty));
+                Column {
+                    index,
+                    header: header.clone(),
+                    field: standard.field.to_owned(),
+                    ty: defined.map_or(standard.ty, |definition| definition.ty),
+                    options: defined.map(|definition| definition.options.clone()).unwrap_or_default(),
+                    origin: Origin::Standard,
+                }
+            }
             (None, Some(definition)) => Column {
                 index,
                 header: header.clone(),
@@ -382,7 +449,7 @@ pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[Attribu
                 origin: Origin::Definition { attribute_id: definition.id.clone() },
             },
             (None, None) => {
-                to_infer.push(index);
+                to_decide.push(index);
                 // An empty or repeated header still keeps its cells, under a name of its own.
                 let field = if normalized.is_empty() || taken(&normalized) { format!("column_{}", index + 1) } else { normalized };
                 Column { index, header: header.clone(), field, ty: FieldType::Text, options: Vec::new(), origin: Origin::Inferred { sampled: 0 } }
@@ -390,7 +457,100 @@ pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[Attribu
         };
         columns.push(column);
     }
-    (columns, to_infer)
+    (columns, to_decide)
+}
+
+/// Unix seconds between 2000 and 2100: a time written as a number.
+fn unix_seconds(value: &str) -> bool {
+    value.len() == 10 && value.parse::<u64>().is_ok_and(|seconds| (946_684_800..4_102_444_800).contains(&seconds))
+}
+
+/// The email addresses of a list (`a@x.pl, b@y.com`, `{a@x.pl,b@y.com}`, `["a@x.pl"]`, `a@x.pl; b@y.com`).
+pub fn email_list(value: &str) -> Vec<&str> {
+    value
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | '"' | '\'' | '<' | '>'))
+        .filter(|token| values::is_email(token))
+        .collect()
+}
+
+/// After [`plan_columns`], from the first rows' values (`sample(index)`, non-empty and empty
+/// alike): the type of each undefined column, and the roles the headers leave open. A column of
+/// datetimes (or unix seconds) is an event's start or an activity's due time when no header
+/// names one; a column of email lists is an event's attendees; a conversation's `author` column
+/// is the author's role when its values are roles (user, agent, bot), else the author's name.
+pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decide: &[usize], sample: impl Fn(usize) -> Vec<&'a str>) {
+    let filled = |index: usize| -> Vec<&'a str> { sample(index).into_iter().map(str::trim).filter(|value| !value.is_empty()).collect() };
+    for &index in to_decide {
+        if let Origin::Inferred { .. } = columns[index].origin {
+            let (ty, sampled) = infer_type(filled(index));
+            columns[index].ty = ty;
+            columns[index].origin = Origin::Inferred { sampled };
+        }
+    }
+    let has = |columns: &[Column], field: &str| columns.iter().any(|column| column.field == field);
+    let inferred = |columns: &[Column]| -> Vec<usize> { to_decide.iter().copied().filter(|&i| matches!(columns[i].origin, Origin::Inferred { .. })).collect() };
+    let assign = |columns: &mut [Column], candidates: &[usize], field: &str, ty: FieldType, reason: &str| {
+        if let Some(&first) = candidates.first() {
+            let sampled = filled(first).len();
+            let column = &mut columns[first];
+            column.field = field.to_owned();
+            column.ty = ty;
+            column.origin = Origin::Values { sampled, reason: reason.to_owned(), candidates: candidates.len() };
+        }
+    };
+    match kind {
+        ObjectKind::Conversation => {
+            let either: Vec<usize> = to_decide.iter().copied().filter(|&i| matches!(columns[i].origin, Origin::Standard) && columns[i].field == "sender").collect();
+            for index in either {
+                let values = filled(index);
+                let roles = values.iter().all(|value| AUTHOR_ROLES.contains(&value.to_lowercase().as_str()));
+                if !roles && !has(columns, "author_name") {
+                    let sampled = values.len();
+                    columns[index].field = "author_name".to_owned();
+                    columns[index].origin = Origin::Values { sampled, reason: "its values are names, not roles (user, agent, bot)".into(), candidates: 1 };
+                }
+            }
+            if !has(columns, "sender") {
+                let candidates: Vec<usize> = inferred(columns)
+                    .into_iter()
+                    .filter(|&i| {
+                        let values = filled(i);
+                        !values.is_empty() && values.iter().all(|value| AUTHOR_ROLES.contains(&value.to_lowercase().as_str()))
+                    })
+                    .collect();
+                assign(columns, &candidates, "sender", FieldType::Text, "its values are authors' roles (user, agent, bot)");
+            }
+        }
+        ObjectKind::Event | ObjectKind::Activity => {
+            let time = if kind == ObjectKind::Event { "start" } else { "due_date" };
+            if !has(columns, time) && !(kind == ObjectKind::Event && has(columns, "timestamp")) {
+                let candidates: Vec<usize> = inferred(columns)
+                    .into_iter()
+                    .filter(|&i| {
+                        let values = filled(i);
+                        !values.is_empty()
+                            && (matches!(columns[i].ty, FieldType::DateTime | FieldType::Date) || values.iter().all(|value| unix_seconds(value)))
+                    })
+                    .collect();
+                // The other candidates are times too (a note shows them as dates, not unix seconds).
+                for &other in candidates.iter().skip(1) {
+                    columns[other].ty = FieldType::DateTime;
+                }
+                assign(columns, &candidates, time, FieldType::DateTime, "its values are datetimes");
+            }
+            if kind == ObjectKind::Event && !has(columns, "attendees") {
+                let candidates: Vec<usize> = inferred(columns)
+                    .into_iter()
+                    .filter(|&i| {
+                        let values = filled(i);
+                        !values.is_empty() && values.iter().all(|value| !email_list(value).is_empty() && email_list(value).len() == value.matches('@').count())
+                    })
+                    .collect();
+                assign(columns, &candidates, "attendees", FieldType::Text, "its values are lists of email addresses");
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The type the values of an undefined column show. Takes the narrowest type all non-empty
@@ -484,6 +644,90 @@ mod tests {
         assert_eq!(definition_type("fixed", false), Some(FieldType::Choice));
         assert_eq!(definition_type("float", false), Some(FieldType::Number));
         assert_eq!(definition_type("geo", false), None);
+    }
+
+    #[test]
+    fn roles_are_found_by_header_in_display_case_and_polish() {
+        let fields = |kind, names: &[&str]| -> Vec<String> { plan_columns(kind, &headers(names), &[]).0.into_iter().map(|c| c.field).collect() };
+        assert_eq!(
+            fields(ObjectKind::Contact, &["ID", "Imię", "Nazwisko", "Imię i nazwisko", "Adres e-mail", "Telefon", "Firma", "Data utworzenia"]),
+            ["id", "first_name", "last_name", "name", "email", "phone_number", "company_id", "created_at"]
+        );
+        assert_eq!(fields(ObjectKind::Contact, &["First name", "Last Name", "Full name"]), ["first_name", "last_name", "name"]);
+        assert_eq!(
+            fields(ObjectKind::Event, &["ID", "Nazwa", "Początek", "Koniec", "Uczestnicy", "Miejsce/Lokalizacja", "Timestamp"]),
+            ["id", "name", "start", "end", "attendees", "location", "timestamp"]
+        );
+        assert_eq!(fields(ObjectKind::Event, &["Start", "End", "Attendees", "Location"]), ["start", "end", "attendees", "location"]);
+        assert_eq!(
+            fields(ObjectKind::Conversation, &["id", "Author type", "Agent name", "Kanał", "Treść", "Data"]),
+            ["id", "sender", "author_name", "source", "content", "timestamp"]
+        );
+        assert_eq!(fields(ObjectKind::Activity, &["id", "Typ", "Temat"]), ["id", "activity_type", "name"]);
+        assert_eq!(alias_key("Miejsce/Lokalizacja"), "miejsce_lokalizacja");
+    }
+
+    /// Columns as `decide_from_values` leaves them, from rows of cells.
+    fn decided(kind: ObjectKind, names: &[&str], rows: &[&[&str]]) -> Vec<Column> {
+        let (mut columns, to_decide) = plan_columns(kind, &headers(names), &[]);
+        decide_from_values(kind, &mut columns, &to_decide, |index| rows.iter().map(|row| row[index]).collect());
+        columns
+    }
+
+    #[test]
+    fn roles_the_headers_leave_open_are_found_from_the_values() {
+        let columns = decided(
+            ObjectKind::Event,
+            &["id", "when", "who", "note"],
+            &[&["1", "2024-03-01 09:30:00+01", "a@b.pl, c@d.com", "x"], &["2", "2024-03-02T10:00:00Z", "{e@f.pl}", ""]],
+        );
+        assert_eq!((columns[1].field.as_str(), columns[1].ty), ("start", FieldType::DateTime));
+        assert!(matches!(columns[1].origin, Origin::Values { sampled: 2, candidates: 1, .. }), "{:?}", columns[1].origin);
+        assert_eq!((columns[2].field.as_str(), columns[2].ty), ("attendees", FieldType::Text));
+        assert_eq!(columns[3].field, "note");
+
+        // Two columns of unix seconds: the first is the start, both are times, and it says two fit.
+        let columns = decided(ObjectKind::Event, &["id", "von", "bis"], &[&["1", "1709285400", "1709288100"]]);
+        assert_eq!((columns[1].field.as_str(), columns[1].ty, columns[2].ty), ("start", FieldType::DateTime, FieldType::DateTime));
+        assert!(matches!(columns[1].origin, Origin::Values { candidates: 2, .. }));
+        // A named time is not second-guessed.
+        let columns = decided(ObjectKind::Event, &["id", "timestamp", "later"], &[&["1", "1709285400", "2024-03-01 09:30:00"]]);
+        assert_eq!(columns[2].field, "later");
+
+        // `Autor` holding names is the author's name; holding roles, the author's role.
+        let columns = decided(ObjectKind::Conversation, &["id", "Autor"], &[&["1", "Anna Nowak"], &["2", "user"]]);
+        assert_eq!(columns[1].field, "author_name");
+        let columns = decided(ObjectKind::Conversation, &["id", "Autor", "kto"], &[&["1", "agent", "Anna"], &["2", "User", "Ola"]]);
+        assert_eq!((columns[1].field.as_str(), columns[2].field.as_str()), ("sender", "kto"));
+        let columns = decided(ObjectKind::Conversation, &["id", "kto"], &[&["1", "agent"], &["2", "bot"]]);
+        assert_eq!(columns[1].field, "sender");
+    }
+
+    #[test]
+    fn a_definition_types_a_column_whatever_its_header_and_a_plain_role() {
+        let definition = |name: &str, name_std: &str, ty| AttributeDefinition {
+            id: "9".into(),
+            name: name.into(),
+            name_std: name_std.into(),
+            value_type: String::new(),
+            ty,
+            object: Some(ObjectKind::Company),
+            content_type: "company".into(),
+            multiple: false,
+            options: vec![],
+            line: 2,
+        };
+        let employees = definition("Number of employees", "number_of_employees", FieldType::Integer);
+        for header in ["Number of employees", "number_of_employees", "NUMBER-OF-EMPLOYEES"] {
+            let (columns, to_decide) = plan_columns(ObjectKind::Company, &headers(&["id", header]), &[employees.clone()]);
+            assert_eq!((columns[1].field.as_str(), columns[1].ty), ("number_of_employees", FieldType::Integer), "{header}");
+            assert!(to_decide.is_empty());
+        }
+        // A role keeps its field; a definition states its type when the role's type is only a kind of value.
+        let (columns, _) = plan_columns(ObjectKind::Company, &headers(&["id", "city"]), &[definition("City", "city", FieldType::Choice)]);
+        assert_eq!((columns[1].field.as_str(), columns[1].ty, &columns[1].origin), ("city", FieldType::Choice, &Origin::Standard));
+        let (columns, _) = plan_columns(ObjectKind::Company, &headers(&["id", "email"]), &[definition("Email", "email", FieldType::Text)]);
+        assert_eq!(columns[1].ty, FieldType::Email);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! [`Export::records`] then streams one object's records ([`reader::RecordReader`]): columns
 //! matched to standard attributes by name and alias, other columns typed as custom attributes
 //! ([`columns`]), each cell parsed by the tolerant rules of [`values`]. The small files
-//! (pipelines, stages, tags, segments, automations, email templates) are read whole by
+//! (pipelines, stages, activity types, tags, segments, automations, email templates) are read whole by
 //! [`Export::catalogue`].
 //!
 //! A cell that does not parse is never dropped or coerced: the record keeps the raw text and the
@@ -44,6 +44,8 @@ pub enum FileKind {
     Pipelines,
     Stages,
     Activities,
+    /// The catalogue of activity types (id, name) activities reference by id.
+    ActivityTypes,
     Events,
     Conversations,
     Tags,
@@ -54,13 +56,14 @@ pub enum FileKind {
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 13] = [
+    pub const ALL: [FileKind; 14] = [
         FileKind::Contacts,
         FileKind::Companies,
         FileKind::Deals,
         FileKind::Pipelines,
         FileKind::Stages,
         FileKind::Activities,
+        FileKind::ActivityTypes,
         FileKind::Events,
         FileKind::Conversations,
         FileKind::Tags,
@@ -78,6 +81,7 @@ impl FileKind {
             FileKind::Pipelines => "pipelines",
             FileKind::Stages => "stages",
             FileKind::Activities => "activities",
+            FileKind::ActivityTypes => "activity types",
             FileKind::Events => "events",
             FileKind::Conversations => "conversations",
             FileKind::Tags => "tags",
@@ -98,6 +102,7 @@ impl FileKind {
             FileKind::Pipelines => &["pipelines"],
             FileKind::Stages => &["stages", "pipeline_stages", "deal_stages"],
             FileKind::Activities => &["activities", "tasks"],
+            FileKind::ActivityTypes => &["activity_types", "activity_type", "types"],
             FileKind::Events => &["events"],
             FileKind::Conversations => &["conversations", "chat_messages", "messages", "chats"],
             FileKind::Tags => &["tags"],
@@ -106,6 +111,12 @@ impl FileKind {
             FileKind::Automations => &["automations"],
             FileKind::EmailTemplates => &["email_templates", "templates"],
         }
+    }
+
+    /// A file some exports have and others not (never listed as missing): the activity types
+    /// catalogue, without which activities' types are known by id only.
+    pub fn optional(self) -> bool {
+        self == FileKind::ActivityTypes
     }
 
     /// The record kind of a file of records; `None` for the catalogues.
@@ -236,6 +247,7 @@ pub struct IgnoredFile {
 pub struct Export {
     pub dir: PathBuf,
     pub files: Vec<ExportFile>,
+    /// Files every export has that this one lacks ([`FileKind::optional`] ones aside).
     pub missing: Vec<FileKind>,
     pub ignored: Vec<IgnoredFile>,
     pub definitions: Vec<AttributeDefinition>,
@@ -283,7 +295,7 @@ impl Export {
             }
             files.push(sniff_file(kind, &path, &options)?);
         }
-        let missing = FileKind::ALL.into_iter().filter(|kind| !files.iter().any(|file| file.kind == *kind)).collect();
+        let missing = FileKind::ALL.into_iter().filter(|kind| !kind.optional() && !files.iter().any(|file| file.kind == *kind)).collect();
         let mut export = Export { dir: dir.to_owned(), files, missing, ignored, definitions: Vec::new(), definition_issues: Vec::new(), options };
         if let Some(file) = export.file(FileKind::AttributeDefinitions) {
             let (definitions, issues) = catalogue::read_definitions(file)?;
@@ -305,7 +317,7 @@ impl Export {
         }
     }
 
-    /// Pipelines, stages, tags, segments, automations and email templates (small files, read whole).
+    /// Pipelines, stages, activity types, tags, segments, automations and email templates (small files, read whole).
     pub fn catalogue(&self) -> Result<Catalogue, ExtractError> {
         catalogue::read_catalogue(self)
     }

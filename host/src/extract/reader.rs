@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::record::{ObjectKind, Record, Value};
 
-use super::columns::{self, AttributeDefinition, Column, FieldType, Origin};
+use super::columns::{self, AttributeDefinition, Column, FieldType};
 use super::sniff::DecodingReader;
 use super::values::{self, Moment};
 use super::{ExportFile, ExtractError, InputLimits, Issue};
@@ -456,12 +456,9 @@ impl RecordReader {
                     break;
                 }
             }
-            for index in to_infer {
-                let sample = held.iter().filter_map(|(row, _)| row.get(index)).filter_map(|bytes| std::str::from_utf8(bytes).ok());
-                let (ty, sampled) = columns::infer_type(sample);
-                columns[index].ty = ty;
-                columns[index].origin = Origin::Inferred { sampled };
-            }
+            columns::decide_from_values(kind, &mut columns, &to_infer, |index| {
+                held.iter().filter_map(|(row, _)| row.get(index)).filter_map(|bytes| std::str::from_utf8(bytes).ok()).collect()
+            });
         }
         let id_column = columns.iter().position(|column| column.ty == FieldType::Id);
         let column_count = columns.len();
@@ -787,7 +784,7 @@ mod tests {
             field: "f".into(),
             ty,
             options: options.iter().map(|s| s.to_string()).collect(),
-            origin: Origin::Standard,
+            origin: columns::Origin::Standard,
         }
     }
 

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Choice, FieldEntry, Landing, Mapping, NewFieldType, OnBadValue, PipelineEntry};
+use super::{Choice, FieldEntry, Landing, Mapping, NamePreference, NewFieldType, OnBadValue, PipelineEntry};
 use crate::project::{comment_text, line_of, quoted, single_line_string};
 use crate::record::ObjectKind;
 
@@ -35,7 +35,7 @@ impl Comments {
 }
 
 /// Keys of [`Comments::by_key`]: `owners.default`, `owners.agents.EMAIL`, `pipelines.ID`,
-/// `pipelines.ID.stages.ID`, `deal_status.WORD`, `activity_types.ID`, `events`, `object.KIND`
+/// `pipelines.ID.stages.ID`, `deal_status.WORD`, `activity_types.ID`, `events`, `names`, `object.KIND`
 /// (a line above the object's entries) and `KIND.ATTRIBUTE` (above an entry).
 pub fn comment_key(parts: &[&str]) -> String {
     parts.join(".")
@@ -113,6 +113,9 @@ pub fn render(mapping: &Mapping, comments: &Comments) -> String {
     out.push_str("\n[events]\n");
     let _ = writeln!(out, "activity_type = {}{}", quoted(&mapping.event_activity_type.target), trailing(comments.get("events")));
 
+    out.push_str("\n[names]\n");
+    let _ = writeln!(out, "prefer = {}{}", quoted(mapping.names.as_str()), trailing(comments.get("names")));
+
     if !mapping.fields.is_empty() {
         let policies: Vec<String> = OnBadValue::ALL.iter().map(|policy| quoted(policy.as_str())).collect();
         let _ = write!(
@@ -189,6 +192,7 @@ struct RawMapping {
     #[serde(default)]
     activity_types: BTreeMap<String, Spanned<String>>,
     events: Option<RawEvents>,
+    names: Option<RawNames>,
     #[serde(default)]
     contact: BTreeMap<String, RawEntry>,
     #[serde(default)]
@@ -223,6 +227,12 @@ struct RawPipeline {
 #[serde(deny_unknown_fields)]
 struct RawEvents {
     activity_type: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNames {
+    prefer: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -273,6 +283,16 @@ pub fn parse(text: &str) -> Result<Mapping, Vec<MappingError>> {
     match &raw.events {
         Some(events) => mapping.event_activity_type = choice("activity_type", &events.activity_type),
         None => errors.push(MappingError { line: 0, message: "[events] is missing: it names the activity type events become".into() }),
+    }
+    // Without [names] (a file from before it existed), the default: the full name.
+    if let Some(names) = &raw.names {
+        match NamePreference::parse(names.prefer.get_ref()) {
+            Some(preference) => mapping.names = preference,
+            None => errors.push(MappingError {
+                line: line(names.prefer.span()),
+                message: format!("[names] prefer = \"{}\" is not a rule; expected \"full\" (the full name column) or \"parts\" (first and last name)", names.prefer.get_ref()),
+            }),
+        }
     }
     let objects = [
         (ObjectKind::Contact, &raw.contact),
@@ -383,6 +403,7 @@ mod tests {
             deal_status: vec![choice("won", "won")],
             activity_types: Vec::new(),
             event_activity_type: choice("activity_type", "meeting"),
+            names: NamePreference::Parts,
             fields: vec![FieldEntry {
                 object: ObjectKind::Contact,
                 attribute: attribute.clone(),
@@ -413,6 +434,7 @@ mod tests {
         assert_eq!(parsed.fields[0].attribute, attribute);
         assert_eq!(parsed.fields[0].landing, Landing::Skip { reason: evil.into() });
         assert_eq!(parsed.fields[0].note.as_deref(), Some(evil));
+        assert_eq!(parsed.names, NamePreference::Parts, "the rule for names reads back");
         assert_eq!(parsed.fields[0].on_bad_value, OnBadValue::QuarantineRecord, "a policy survives the round trip");
     }
 }

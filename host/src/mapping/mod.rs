@@ -127,7 +127,10 @@ const fn standard(code: &'static str, label: &'static str, accepts: Accepts, sha
 use Accepts as A;
 
 const PERSON: &[Standard] = &[
-    standard("name", "Name", A::Text, true, "first name and last name joined with a space"),
+    // One role, the name: never joined from several columns; [names] says which part wins.
+    standard("name", "Name", A::Text, false, "the full name; without one, first and last name (the rule in [names])"),
+    standard("first_name", "First name", A::Text, false, "with the last name, the name when there is no full name (the rule in [names])"),
+    standard("last_name", "Last name", A::Text, false, "with the first name, the name when there is no full name (the rule in [names])"),
     standard("emails", "Emails", A::Email, false, "the primary email"),
     standard("phones", "Phones", A::Phone, false, "the primary phone"),
     standard("org_id", "Organization", A::Reference(Reference::Company), false, "linked to the organization created from that company"),
@@ -165,7 +168,8 @@ const DEAL: &[Standard] = &[
 
 const ACTIVITY: &[Standard] = &[
     standard("subject", "Subject", A::Text, false, "as is"),
-    standard("type", "Type", A::Text, false, "through [activity_types]"),
+    // An id (often written in digits): any value, looked up in [activity_types].
+    standard("type", "Type", A::Any, false, "through [activity_types]"),
     standard("deal_id", "Deal", A::Reference(Reference::Deal), false, "linked to the deal created from that deal"),
     standard("participants", "Participants", A::Reference(Reference::Contact), false, "the person, as the primary participant"),
     standard("org_id", "Organization", A::Reference(Reference::Company), false, "linked to the organization created from that company"),
@@ -173,11 +177,17 @@ const ACTIVITY: &[Standard] = &[
     standard("done", "Done", A::Boolean, false, "as is"),
     standard("due_date", "Due date and time", A::Moment, false, "due date and due time, in UTC"),
     standard("duration", "Duration", A::Number, false, "minutes, sent as HH:MM"),
+    standard("end_time", "End", A::Moment, false, "the end minus the due time is the duration"),
+    standard("attendees", "Attendees", A::Any, false, "each email (or contact id): a participant when it is a migrated person's, else an attendee"),
+    standard("location", "Location", A::Text, false, "the activity's location"),
     standard("owner_id", "Assigned to user", A::Text, false, "the agent's Pipedrive user, through [owners]"),
 ];
 
 const NOTE: &[Standard] = &[
-    standard("content", "Content", A::Any, true, "the conversation's messages in order, each with its sender and time"),
+    standard("content", "Content", A::Any, true, "the conversation's messages in order, each with its time and author"),
+    standard("author_role", "Author's role", A::Text, false, "beside each message: user, agent or bot"),
+    standard("author_name", "Author's name", A::Text, false, "beside each message, before its role"),
+    standard("channel", "Channel", A::Text, false, "in the note's header"),
     standard("person_id", "Person", A::Reference(Reference::Contact), false, "the note is attached to that contact's person"),
     standard("add_time", "Note created", A::Moment, false, "the first message's time, in UTC"),
     standard("conversation", "One note per conversation", A::Text, false, "messages with the same conversation id form one note"),
@@ -380,7 +390,36 @@ pub struct Mapping {
     pub activity_types: Vec<Choice>,
     /// The Pipedrive activity type User.com events become.
     pub event_activity_type: Choice,
+    /// Which of a person's full name and first + last name is their name when both are there.
+    #[serde(default)]
+    pub names: NamePreference,
     pub fields: Vec<FieldEntry>,
+}
+
+/// `[names] prefer`: a person's name is one role; when the export has both a full name and its
+/// parts, this says which one is the name (the other is not migrated as the name, and records
+/// where they disagree are listed by plan). Either falls back to the other where it is empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamePreference {
+    /// The full name column.
+    #[default]
+    Full,
+    /// First name and last name, joined with a space.
+    Parts,
+}
+
+impl NamePreference {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NamePreference::Full => "full",
+            NamePreference::Parts => "parts",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NamePreference> {
+        [NamePreference::Full, NamePreference::Parts].into_iter().find(|preference| preference.as_str() == text.trim())
+    }
 }
 
 /// The word `default` in `[owners.agents]`: the record goes to the default owner.

@@ -338,9 +338,17 @@ pub struct NewActivity {
     pub duration: Option<String>,
     #[serde(skip_serializing_if = "is_false")]
     pub done: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
     /// HTML.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// Where an activity happens: API v2 takes an address object; `value` is the whole address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Location {
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

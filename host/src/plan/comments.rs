@@ -19,6 +19,8 @@ Each [object.attribute] entry says where the attribute goes:
   to = \"new\", field = \"Name\", type = \"...\"   a custom field apply creates: varchar, text, double, monetary
                                    (with currency), date, date+time, enum or set (with options), phone
   to = \"skip\", reason = \"...\"      not migrated; the reason goes into the handoff report
+An entry whose `to` is a built-in field is a source role (the column that field is read from):
+move it to another column by giving that one the `to`; confirm one marked REVIEW with confidence = 1.0.
 confidence and why are the proposal's; entries below";
 
 /// What a landing does, in a few words.
@@ -95,32 +97,58 @@ pub fn comments(mapping: &Mapping, fresh: &Mapping, kept: &[String], profile: &S
         add(key.clone(), format!("{deals} deals{how}{}", edited(is_kept(&key))));
     }
     for kind in &mapping.activity_types {
-        let names = profile.activity_types.get(&kind.source).cloned().unwrap_or_default();
         let key = format!("activity_types.{}", kind.source);
         let what = match workspace.activity_type(&kind.target) {
-            Some(found) if fresh.activity_types.iter().any(|c| c.source == kind.source && c.target == kind.target) => propose_activity_type(&names, workspace).1 + &format!(" (id {})", found.id),
+            Some(found) if fresh.activity_types.iter().any(|c| c.source == kind.source && c.target == kind.target) => {
+                propose_activity_type(profile, &kind.source, workspace).1 + &format!(" (id {})", found.id)
+            }
             Some(found) => format!("Pipedrive's {} (id {})", found.name, found.id),
             None => "no such Pipedrive type: created as a custom activity type".to_owned(),
         };
         add(key.clone(), format!("{what}{}", edited(is_kept(&key))));
     }
+    let names = &profile.names;
+    let disagree = if names.disagree > 0 {
+        format!("; {} of {} contacts with both disagree (listed in reports/plan.md)", names.disagree, names.both)
+    } else {
+        String::new()
+    };
+    add(
+        "names".into(),
+        format!("a person's name: \"full\" (the full name column) or \"parts\" (first + last name); either falls back to the other{disagree}{}", edited(is_kept("names.prefer"))),
+    );
     let events = profile.records(ObjectKind::Event);
     let created = if workspace.activity_type(&mapping.event_activity_type.target).is_some() { "" } else { " (created as a custom type)" };
-    add("events".into(), format!("{events} events become done activities of this type{created}, their data in the note{}", edited(is_kept("events.activity_type"))));
+    add("events".into(), format!("{events} events become done activities of this type{created}, at their start, their other data in the note{}", edited(is_kept("events.activity_type"))));
 
     for object in &profile.objects {
         let destination = Destination::of(object.kind);
         let codes: Vec<&str> = destination.standard_fields().iter().map(|standard| standard.code).collect();
+        // The source roles: which column each built-in field is read from, and how sure.
+        let roles: Vec<String> = mapping
+            .fields
+            .iter()
+            .filter(|entry| entry.object == object.kind)
+            .filter_map(|entry| match &entry.landing {
+                Landing::Standard { code } => {
+                    let column = object.attribute(&entry.attribute).map_or(entry.attribute.as_str(), |attribute| attribute.column.header.as_str());
+                    let review = if entry.needs_review() { " REVIEW" } else { "" };
+                    Some(format!("{code} <- '{column}' ({:.2}{review})", entry.confidence))
+                }
+                _ => None,
+            })
+            .collect();
         let custom = if destination.entity().is_some() { "; or existing, new, skip" } else { "; or skip (no custom fields here)" };
         add(
             comment_key(&["object", object.kind.as_str()]),
             format!(
-                "---- {} ({}, {} records) -> Pipedrive {}s ----\nbuilt-in fields: {}{custom}",
+                "---- {} ({}, {} records) -> Pipedrive {}s ----\nbuilt-in fields: {}{custom}\nroles (built-in field <- column): {}",
                 object.kind,
                 object.file,
                 object.records,
                 destination.name(),
-                codes.join(", ")
+                codes.join(", "),
+                if roles.is_empty() { "none".to_owned() } else { roles.join(", ") }
             ),
         );
     }

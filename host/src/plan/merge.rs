@@ -28,6 +28,10 @@ pub fn merge(previous: Option<Mapping>, last_proposal: Option<&Mapping>, fresh: 
         choices("activity_types", &previous.activity_types, last_proposal.map(|last| last.activity_types.as_slice()), &fresh.activity_types, kept);
     merged.mapping.event_activity_type =
         pick("events.activity_type", Some(&previous.event_activity_type), last_proposal.map(|last| &last.event_activity_type), &fresh.event_activity_type, kept);
+    if previous.names != last_proposal.map_or(fresh.names, |last| last.names) {
+        merged.mapping.names = previous.names;
+        kept.push("names.prefer".to_owned());
+    }
     merged.mapping.pipelines = fresh
         .pipelines
         .iter()
@@ -56,7 +60,8 @@ pub fn merge(previous: Option<Mapping>, last_proposal: Option<&Mapping>, fresh: 
                 return entry.clone();
             };
             let proposed_then = last_proposal.and_then(|last| last.field(entry.object, &entry.attribute)).unwrap_or(entry);
-            if before.landing != proposed_then.landing {
+            // A person confirming a proposal marked REVIEW (raising its confidence) decided it too.
+            if before.landing != proposed_then.landing || (proposed_then.needs_review() && !before.needs_review()) {
                 kept.push(entry.key());
                 return FieldEntry { line: 0, ..before.clone() };
             }

@@ -209,6 +209,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
     // Read back what was written, so that errors point at the lines of the new file.
     let written = file::parse(&text).expect("a rendered mapping parses");
     let errors = check::check(&written, &profile, &workspace);
+    let decisions = role_decisions(&written, &merged.kept, &profile);
     let changes = changes::workspace_changes(&written, &profile, &workspace, &labels);
     let bill = bill::bill(&profile, &changes, project.plan, project.config.target.seats, project.config.target.top_up_tokens);
 
@@ -231,8 +232,40 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         workspace,
         plan_tokens,
         planned_at,
-        decisions: duplicates.into_iter().collect(),
+        decisions: decisions.into_iter().chain(duplicates).collect(),
     })
+}
+
+/// Roles (built-in fields) the plan could not read from a column with confidence (found only
+/// from values, several columns fitting): a person decides each in `mapping.toml`, unless they
+/// already did (their edit is kept).
+fn role_decisions(mapping: &Mapping, kept: &[String], profile: &SourceProfile) -> Vec<Decision> {
+    mapping
+        .fields
+        .iter()
+        .filter(|entry| entry.needs_review() && !kept.contains(&entry.key()))
+        .filter_map(|entry| match &entry.landing {
+            crate::mapping::Landing::Standard { code } => Some(Decision {
+                what: entry.key(),
+                // Headers and counts only: the summary shows no value of the export.
+                found: {
+                    let column = profile.object(entry.object).and_then(|object| object.attribute(&entry.attribute)).map(|attribute| &attribute.column);
+                    let how = match column.map(|column| &column.origin) {
+                        Some(crate::extract::Origin::Values { reason, candidates, .. }) if *candidates > 1 => format!("{reason}, like {} other column(s)", candidates - 1),
+                        Some(crate::extract::Origin::Values { reason, .. }) => reason.clone(),
+                        _ => "a weak match".to_owned(),
+                    };
+                    let header = column.map_or(entry.attribute.as_str(), |column| column.header.as_str());
+                    format!("column '{header}' taken as the {} {code} (confidence {:.2}): {how}", crate::mapping::Destination::of(entry.object).name(), entry.confidence)
+                },
+                how: format!(
+                    "in {MAPPING_FILE} [{}]: confirm with confidence = 1.0, or give the role to another column (its to = \"{code}\", this one's to another field), or to = \"skip\" with a reason for none",
+                    entry.key()
+                ),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Writes a file whole or not at all (a crash leaves the old one).

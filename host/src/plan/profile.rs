@@ -152,6 +152,41 @@ pub struct SourceProfile {
     pub currencies: BTreeMap<String, u64>,
     /// Per object: tag name -> records carrying it.
     pub tag_use: BTreeMap<ObjectKind, BTreeMap<String, u64>>,
+    /// Contacts with both a full name and first/last name, and those where they disagree.
+    pub names: NameAgreement,
+}
+
+/// Examples of contacts whose names disagree, listed in the plan.
+const NAME_EXAMPLES: usize = 10;
+
+/// Whether a contact's full name is its first and last name: one role, so where the two say
+/// different things the rule in `[names]` picks one and the records are listed (by id only).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct NameAgreement {
+    /// Contacts with a full name and at least one of first and last name.
+    pub both: u64,
+    /// Of those, the ones whose full name is not first + " " + last (case and spaces aside).
+    pub disagree: u64,
+    /// The first of them, by source id.
+    pub examples: Vec<String>,
+}
+
+impl NameAgreement {
+    fn observe(&mut self, source_id: &str, full: Option<String>, first: Option<String>, last: Option<String>) {
+        let Some(full) = full else { return };
+        if first.is_none() && last.is_none() {
+            return;
+        }
+        self.both += 1;
+        let squeeze = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let parts = [first, last].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        if squeeze(&full) != squeeze(&parts) {
+            self.disagree += 1;
+            if self.examples.len() < NAME_EXAMPLES {
+                self.examples.push(source_id.to_owned());
+            }
+        }
+    }
 }
 
 impl SourceProfile {
@@ -216,6 +251,7 @@ pub fn profile(export: &Export, progress: ReadProgress<'_>) -> Result<SourceProf
                 }
             }
             match kind {
+                ObjectKind::Contact => profile.names.observe(&record.source_id, text("name"), text("first_name"), text("last_name")),
                 ObjectKind::Deal => {
                     if let Some(status) = text("status") {
                         *profile.deal_statuses.entry(status).or_default() += 1;

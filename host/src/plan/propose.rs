@@ -5,7 +5,7 @@
 //! target's workspace alone; a person confirms.
 
 use crate::extract::{FieldType, Origin, columns::normalize_header};
-use crate::mapping::{Choice, DEAL_STATUSES, DEFAULT_OWNER, Destination, FieldEntry, Landing, Mapping, NewFieldType, PipelineEntry, fits};
+use crate::mapping::{Choice, DEAL_STATUSES, DEFAULT_OWNER, Destination, FieldEntry, Landing, Mapping, NamePreference, NewFieldType, PipelineEntry, fits};
 use crate::plan::profile::{AttributeProfile, ObjectProfile, SourceProfile};
 use crate::plan::workspace::{Workspace, same_name};
 use crate::record::ObjectKind;
@@ -41,12 +41,12 @@ pub fn propose(profile: &SourceProfile, workspace: &Workspace, default_owner_ema
                 line: 0,
             })
             .collect(),
-        activity_types: profile
-            .activity_types
-            .iter()
-            .map(|(type_id, names)| Choice { source: type_id.clone(), target: propose_activity_type(names, workspace).0, line: 0 })
+        activity_types: activity_type_ids(profile)
+            .into_iter()
+            .map(|type_id| Choice { target: propose_activity_type(profile, &type_id, workspace).0, source: type_id, line: 0 })
             .collect(),
         event_activity_type: Choice { source: "activity_type".into(), target: workspace.activity_type("meeting").map_or("Meeting".to_owned(), |kind| kind.key_string.clone()), line: 0 },
+        names: NamePreference::Full,
         fields,
     }
 }
@@ -97,25 +97,54 @@ const ACTIVITY_WORDS: &[(&str, &[&str])] = &[
     ("lunch", &["lunch", "obiad"]),
 ];
 
-/// A User.com activity type (known only by its id) named by its most used activity name, and
-/// the Pipedrive type that name means: (target, why).
-pub fn propose_activity_type(names: &std::collections::BTreeMap<String, u64>, workspace: &Workspace) -> (String, String) {
-    let Some((name, used)) = names.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))) else {
-        return ("task".into(), "no activity of this type has a name".into());
-    };
-    let total: u64 = names.values().sum();
-    let word = name.trim().to_lowercase();
-    if let Some(found) = workspace.activity_type(&word) {
-        return (found.key_string.clone(), format!("\"{name}\" ({used} of {total} activities) is Pipedrive's {}", found.name));
-    }
-    for (key, words) in ACTIVITY_WORDS {
-        if words.contains(&word.as_str()) {
-            if let Some(found) = workspace.activity_type(key) {
-                return (found.key_string.clone(), format!("\"{name}\" ({used} of {total} activities) means {}", found.name));
-            }
+/// The activity type ids to map: the catalogue's and those activities use, in that order.
+pub fn activity_type_ids(profile: &SourceProfile) -> Vec<String> {
+    let mut ids: Vec<String> = profile.catalogue.activity_types.iter().map(|kind| kind.id.clone()).collect();
+    for used in profile.activity_types.keys() {
+        if !ids.contains(used) {
+            ids.push(used.clone());
         }
     }
-    (name.trim().to_owned(), format!("\"{name}\" ({used} of {total} activities) has no Pipedrive type: created as a custom type"))
+    ids
+}
+
+/// The Pipedrive type a type's name means: one of the account's by name, or a default one by
+/// its words (Polish or English).
+fn pipedrive_type_named(name: &str, workspace: &Workspace) -> Option<(String, String)> {
+    let word = name.trim().to_lowercase();
+    if let Some(found) = workspace.activity_type(&word) {
+        return Some((found.key_string.clone(), found.name.clone()));
+    }
+    ACTIVITY_WORDS
+        .iter()
+        .filter(|(_, words)| words.contains(&word.as_str()))
+        .find_map(|(key, _)| workspace.activity_type(key))
+        .map(|found| (found.key_string.clone(), found.name.clone()))
+}
+
+/// A User.com activity type and the Pipedrive type it becomes: (target, why). The catalogue's
+/// name decides (created as a custom type when Pipedrive has none of that name). Without a
+/// catalogue entry, the activities' subjects may name one of Pipedrive's types; a type is never
+/// created from a subject (a subject is one activity's, not its type's): else `task`.
+pub fn propose_activity_type(profile: &SourceProfile, type_id: &str, workspace: &Workspace) -> (String, String) {
+    if let Some(kind) = profile.catalogue.activity_types.iter().find(|kind| kind.id == type_id && !kind.name.trim().is_empty()) {
+        return match pipedrive_type_named(&kind.name, workspace) {
+            Some((key, name)) => (key, format!("\"{}\" in the activity types file is Pipedrive's {name}", kind.name)),
+            None => (kind.name.trim().to_owned(), format!("\"{}\" in the activity types file has no Pipedrive type: created as a custom type", kind.name)),
+        };
+    }
+    let names = profile.activity_types.get(type_id).cloned().unwrap_or_default();
+    let Some((name, used)) = names.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))) else {
+        return ("task".into(), "not in an activity types file, and no activity of this type has a subject".into());
+    };
+    let total: u64 = names.values().sum();
+    match pipedrive_type_named(name, workspace) {
+        Some((key, found)) => (key, format!("not in an activity types file; the subject \"{name}\" ({used} of {total} activities) means {found}")),
+        None => (
+            "task".into(),
+            format!("not in an activity types file, and the subject \"{name}\" ({used} of {total} activities) names no Pipedrive type: task (a type is never made from a subject)"),
+        ),
+    }
 }
 
 /// A standard attribute's landing, as the table of User.com -> Pipedrive built-ins has it.
@@ -132,7 +161,9 @@ const UPDATED: &str = "Pipedrive keeps its own update time, set on every change"
 fn rule(kind: ObjectKind, field: &str, workspace: &Workspace) -> Option<Rule> {
     use Rule::*;
     Some(match (kind, field) {
-        (ObjectKind::Contact, "first_name" | "last_name" | "name") => Standard("name", "Pipedrive keeps one name per person"),
+        (ObjectKind::Contact, "name") => Standard("name", "the person's full name: one name per person, never joined with its parts"),
+        (ObjectKind::Contact, "first_name") => Standard("first_name", "part of the person's name: the name when there is no full name ([names])"),
+        (ObjectKind::Contact, "last_name") => Standard("last_name", "part of the person's name: the name when there is no full name ([names])"),
         (ObjectKind::Contact, "email") => Standard("emails", "User.com's email is the person's primary email"),
         (ObjectKind::Contact, "phone_number") => Standard("phones", "User.com's phone is the person's primary phone"),
         (ObjectKind::Contact | ObjectKind::Deal, "company_id") | (ObjectKind::Activity, "company_id") => Standard("org_id", "links to the company's organization"),
@@ -169,11 +200,17 @@ fn rule(kind: ObjectKind, field: &str, workspace: &Workspace) -> Option<Rule> {
         (ObjectKind::Activity | ObjectKind::Event, "contact_id") => Standard("participants", "the contact's person is the primary participant"),
         (ObjectKind::Activity, "description") | (ObjectKind::Event, "data") => Standard("note", "kept in the activity's note"),
         (ObjectKind::Activity, "done") => Standard("done", "whether it is done"),
-        (ObjectKind::Activity, "due_date") | (ObjectKind::Event, "timestamp") => Standard("due_date", "when it happens"),
+        (ObjectKind::Activity, "due_date") | (ObjectKind::Event, "start" | "timestamp") => Standard("due_date", "when it happens"),
+        (ObjectKind::Event, "end") => Standard("end_time", "when it ends: the end minus the start is the duration"),
+        (ObjectKind::Event, "attendees") => Standard("attendees", "who takes part: migrated persons as participants, other emails as attendees"),
+        (ObjectKind::Event, "location") => Standard("location", "where it happens"),
         (ObjectKind::Activity, "duration") => Standard("duration", "how long it takes"),
         (ObjectKind::Activity, "done_date") => Skip("Pipedrive records when an activity is marked done; the API cannot set it"),
         (ObjectKind::Activity, "created_at" | "created_by") => Standard("note", "the API cannot set an activity's creation time or creator; kept in the note"),
-        (ObjectKind::Conversation, "content" | "sender" | "source") => Standard("content", "each conversation becomes one note"),
+        (ObjectKind::Conversation, "content") => Standard("content", "each conversation becomes one note"),
+        (ObjectKind::Conversation, "sender") => Standard("author_role", "each message shows its author's role (user, agent, bot)"),
+        (ObjectKind::Conversation, "author_name") => Standard("author_name", "each message shows its author's name"),
+        (ObjectKind::Conversation, "source") => Standard("channel", "the note's header names the channel"),
         (ObjectKind::Conversation, "contact_id") => Standard("person_id", "the note is attached to the contact's person"),
         (ObjectKind::Conversation, "timestamp") => Standard("add_time", "notes keep their original time"),
         (ObjectKind::Conversation, "conversation_id") => Standard("conversation", "messages of one conversation form one note"),
@@ -182,6 +219,28 @@ fn rule(kind: ObjectKind, field: &str, workspace: &Workspace) -> Option<Rule> {
         }
         _ => return None,
     })
+}
+
+/// Roles that depend on the other columns of the file: an event's recorded time is its time
+/// only without a start; a column whose values are all the activity types file's ids is the
+/// activity's type (a link found by its values).
+fn role_rule(object: &ObjectProfile, attribute: &AttributeProfile, profile: &SourceProfile) -> Option<Rule> {
+    match (object.kind, attribute.field()) {
+        (ObjectKind::Event, "timestamp") if object.attribute("start").is_some() => {
+            Some(Rule::Standard("note", "when the event was recorded; its time is the start column"))
+        }
+        (ObjectKind::Activity, _)
+            if matches!(attribute.column.origin, Origin::Inferred { .. })
+                && object.attribute("activity_type").is_none()
+                && !profile.catalogue.activity_types.is_empty()
+                && !attribute.distinct.is_empty()
+                && !attribute.distinct_overflow
+                && attribute.distinct.keys().all(|value| profile.catalogue.activity_types.iter().any(|kind| kind.id == *value)) =>
+        {
+            Some(Rule::Standard("type", "every value is an id of the activity types file: the activity's type"))
+        }
+        _ => None,
+    }
 }
 
 fn entry(object: &ObjectProfile, attribute: &AttributeProfile, landing: Landing, confidence: f64, why: Vec<String>) -> FieldEntry {
@@ -205,10 +264,29 @@ fn propose_field(object: &ObjectProfile, attribute: &AttributeProfile, profile: 
         why.push(format!("{} values do not read as {} and will be quarantined at apply (see the audit)", attribute.unparsed, ty.name()));
         confidence -= 0.15;
     }
-    let custom_reason = match rule(object.kind, attribute.field(), workspace) {
+    let by_role = role_rule(object, attribute, profile);
+    // A column whose header names nothing, given a role by its values.
+    let found_by_values = by_role.is_some() && matches!(attribute.column.origin, Origin::Inferred { .. });
+    let custom_reason = match by_role.or_else(|| rule(object.kind, attribute.field(), workspace)) {
         Some(Rule::Standard(code, reason)) => {
             debug_assert!(Destination::of(object.kind).standard(code).is_some(), "the rules name only standard fields");
             why.insert(0, format!("standard attribute: {reason}"));
+            match &attribute.column.origin {
+                Origin::Standard => why.push(format!("column '{}' names it", attribute.column.header)),
+                Origin::Values { sampled, reason, candidates } => {
+                    why.push(format!("column '{}' does not name it; found from its values: {reason} ({sampled} sampled)", attribute.column.header));
+                    confidence = confidence.min(0.75);
+                    if *candidates > 1 {
+                        why.push(format!("{candidates} columns fit, the first was taken: check which one it is"));
+                        confidence = confidence.min(0.5);
+                    }
+                }
+                Origin::Inferred { .. } if found_by_values => {
+                    why.push(format!("column '{}' does not name it; found from its values", attribute.column.header));
+                    confidence = confidence.min(0.75);
+                }
+                Origin::Inferred { .. } | Origin::Definition { .. } => {}
+            }
             if attribute.filled < object.records {
                 why.push(fill(object, attribute));
             }
@@ -229,7 +307,7 @@ fn propose_field(object: &ObjectProfile, attribute: &AttributeProfile, profile: 
         why.push(reason.to_owned());
     }
     match &attribute.column.origin {
-        Origin::Standard => why.push(format!("User.com attribute {}", attribute.field())),
+        Origin::Standard | Origin::Values { .. } => why.push(format!("User.com attribute {}", attribute.field())),
         Origin::Definition { attribute_id } => why.push(format!("custom attribute {attribute_id} of attributes.csv, type {}", ty.name())),
         Origin::Inferred { sampled } => {
             why.push(format!("not in attributes.csv: type {} inferred from {sampled} values", ty.name()));
@@ -316,7 +394,9 @@ fn new_field(attribute: &AttributeProfile, profile: &SourceProfile, name: String
         FieldType::Phone => (new(NewFieldType::Phone, vec![], None), "phone: the values are phone numbers".into(), 0.9),
         FieldType::Number | FieldType::Integer => {
             let big_whole = attribute.fractional == 0 && attribute.distinct.keys().all(|value| value.parse::<f64>().is_ok_and(|n| n.abs() >= 1e8));
-            if has_word(IDENTIFIER_WORDS) || (big_whole && !attribute.distinct.is_empty()) {
+            // A type the definitions give is the type: the name heuristics decide undefined columns only.
+            let defined = matches!(attribute.column.origin, Origin::Definition { .. });
+            if !defined && (has_word(IDENTIFIER_WORDS) || (big_whole && !attribute.distinct.is_empty())) {
                 (
                     new(NewFieldType::Varchar, vec![], None),
                     "varchar: an identifier written in digits (a number field would drop leading zeros and show 1,234,567,890)".into(),

@@ -107,6 +107,7 @@ pub fn to_json(result: &PlanResult) -> serde_json::Value {
         "entries": entry_counts(&result.mapping),
         "review": result.mapping.fields.iter().filter(|entry| entry.needs_review()).map(|entry| entry.key()).collect::<Vec<_>>(),
         "decisions": result.decisions,
+        "names": {"prefer": result.mapping.names.as_str(), "both": result.profile.names.both, "disagree": result.profile.names.disagree, "examples": result.profile.names.examples},
         "kept_edits": result.kept_edits,
         "added": result.added,
         "dropped": result.dropped,
@@ -138,6 +139,21 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
             let _ = writeln!(out, "| {} | {} | {} |", code(&decision.what), cell(&decision.found), cell(&decision.how));
         }
         out.push('\n');
+    }
+
+    let names = &result.profile.names;
+    if names.disagree > 0 {
+        let _ = writeln!(
+            out,
+            "## Names that disagree\n\n{} of {} contacts with both a full name and first/last name have a full name that is not their first and last name. \
+             Their name is the {} (`[names] prefer = \"{}\"` in mapping.toml). Contacts (User.com ids){}: {}\n",
+            names.disagree,
+            names.both,
+            if result.mapping.names == crate::mapping::NamePreference::Full { "full name" } else { "first and last name" },
+            result.mapping.names.as_str(),
+            if names.disagree > names.examples.len() as u64 { ", the first" } else { "" },
+            names.examples.iter().map(|id| code(id)).collect::<Vec<_>>().join(", ")
+        );
     }
 
     let _ = writeln!(out, "## Mapping\n");

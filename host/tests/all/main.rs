@@ -22,6 +22,7 @@ mod plugin_bounds;
 mod plugin_compile;
 mod plugin_sandbox;
 mod plugin_values;
+mod roles;
 mod rate_limits;
 mod safety;
 mod safety_token;

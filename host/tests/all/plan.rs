@@ -121,8 +121,8 @@ const EXPECTED_LANDINGS: &[&str] = &[
     "contact.user_id = new:User.com custom ID:varchar",
     "contact.key = skip",
     "contact.email = emails",
-    "contact.first_name = name",
-    "contact.last_name = name",
+    "contact.first_name = first_name",
+    "contact.last_name = last_name",
     "contact.phone_number = phones",
     "contact.gender = new:Gender:enum",
     "contact.status = new:User.com status:enum",
@@ -190,10 +190,10 @@ const EXPECTED_LANDINGS: &[&str] = &[
     "event.data = note",
     "conversation.conversation_id = conversation",
     "conversation.contact_id = person_id",
-    "conversation.sender = content",
+    "conversation.sender = author_role",
     "conversation.content = content",
     "conversation.timestamp = add_time",
-    "conversation.source = content",
+    "conversation.source = channel",
 ];
 
 #[test]
