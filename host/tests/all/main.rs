@@ -8,6 +8,7 @@ mod cache;
 mod cli;
 mod conformance;
 mod csv_injection;
+mod dialects;
 mod extract;
 mod faults;
 mod handoff;
