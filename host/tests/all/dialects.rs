@@ -179,9 +179,14 @@ fn the_panel_pl_dialect_migrates_to_the_same_pipedrive_content_as_the_sample() {
     assert_same_content_as_the_sample(Dialect::PanelPl);
 }
 
+/// A record: (object, source id).
+type RecordKey = (String, String);
+/// A value of a record: (object, source id, folded field).
+type ValueKey = (String, String, String);
+
 /// What `reports/quarantine.csv` says was left out: values (a row naming a field) and whole
-/// records (a row naming none), each as (object, source id, folded field).
-fn left_out(migration: &Migration) -> (BTreeSet<(String, String, String)>, BTreeSet<(String, String)>) {
+/// records (a row naming none).
+fn left_out(migration: &Migration) -> (BTreeSet<ValueKey>, BTreeSet<RecordKey>) {
     let (mut values, mut records) = (BTreeSet::new(), BTreeSet::new());
     for row in &migration.quarantine {
         let cell = |name: &str| row.get(name).cloned().unwrap_or_default();
@@ -212,7 +217,7 @@ fn assert_left_out_exactly_what_was_planted(dialect: Dialect) {
         .filter(|(object, id, field)| !bad.iter().any(|v| &v.object == object && &v.source_id == id && (folded(&v.attribute) == *field || folded(&v.column) == *field)))
         .map(|(object, id, field)| format!("  {object} {id} {field}"))
         .collect();
-    let orphans: BTreeSet<(String, String)> = planted.iter().filter(|value| value.kind == "orphan").map(|v| (v.object.clone(), v.source_id.clone())).collect();
+    let orphans: BTreeSet<RecordKey> = planted.iter().filter(|value| value.kind == "orphan").map(|v| (v.object.clone(), v.source_id.clone())).collect();
     let whole: Vec<String> = records.difference(&orphans).map(|(object, id)| format!("  {object} {id}")).collect();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for row in migration.quarantine.iter().filter(|row| whole.contains(&format!("  {} {}", row["object"], row["source_id"]))) {
