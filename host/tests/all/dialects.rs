@@ -72,24 +72,56 @@ fn migrate(dialect: Dialect) -> Result<Migration, String> {
     })
 }
 
-/// `plan`, and the decisions it leaves to a person (exit 11, REVIEW) taken as they are
-/// documented: none is expected on an export whose roles read unambiguously.
+/// `plan`, and the decisions it leaves to a person (exit 11, REVIEW) taken the documented way:
+/// each role the plan proposed is confirmed in `mapping.toml` (its entry's `confidence = 1.0`).
+/// A wrong proposal confirmed so shows as a difference from the sample's content.
 fn plan_and_decide(project: &Path) -> Result<(), String> {
-    let planned = in_project(project, &["plan"]);
-    match planned.status.code() {
-        Some(0) => Ok(()),
-        Some(11) => {
-            let plan: Value = serde_json::from_slice(&std::fs::read(project.join("reports/plan.json")).unwrap_or_default()).unwrap_or(Value::Null);
-            let open: Vec<String> = plan["decisions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|decision| format!("  REVIEW {}: {} (decide: {})", decision["what"], decision["found"], decision["how"]))
-                .collect();
-            Err(format!("plan left decisions open:\n{}", open.join("\n")))
+    let mut confirmed = Vec::new();
+    loop {
+        let planned = in_project(project, &["plan"]);
+        match planned.status.code() {
+            Some(0) => return Ok(()),
+            Some(11) => {
+                let plan: Value = serde_json::from_slice(&std::fs::read(project.join("reports/plan.json")).unwrap_or_default()).unwrap_or(Value::Null);
+                let open: Vec<(String, String)> = plan["decisions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|decision| (decision["what"].as_str().unwrap_or("").to_owned(), format!("  REVIEW {}: {} (decide: {})", decision["what"], decision["found"], decision["how"])))
+                    .collect();
+                let undecided: Vec<&(String, String)> = open.iter().filter(|(what, _)| confirmed.contains(what) || !confirm(project, what)).collect();
+                if !undecided.is_empty() {
+                    return Err(format!("plan left decisions open that confirming in mapping.toml did not close:\n{}", undecided.iter().map(|(_, line)| line.as_str()).collect::<Vec<_>>().join("\n")));
+                }
+                confirmed.extend(open.into_iter().map(|(what, _)| what));
+            }
+            code => return Err(format!("plan exited {code:?}:\n{}\n{}", text(&planned.stdout), text(&planned.stderr))),
         }
-        code => Err(format!("plan exited {code:?}:\n{}\n{}", text(&planned.stdout), text(&planned.stderr))),
     }
+}
+
+/// Sets `confidence = 1.0` in the entry `[object.attribute]` of `mapping.toml` (the attribute
+/// quoted or not); false when there is no such entry.
+fn confirm(project: &Path, what: &str) -> bool {
+    let Some((object, attribute)) = what.split_once('.') else { return false };
+    let path = project.join("mapping.toml");
+    let Ok(mapping) = std::fs::read_to_string(&path) else { return false };
+    let headers = [format!("[{object}.{attribute}]"), format!("[{object}.\"{attribute}\"]")];
+    let mut inside = false;
+    let mut done = false;
+    let lines: Vec<String> = mapping
+        .lines()
+        .map(|line| {
+            if line.starts_with('[') {
+                inside = headers.iter().any(|header| line.trim() == header);
+            } else if inside && !done && line.starts_with("confidence =") {
+                done = true;
+                return "confidence = 1.0".to_owned();
+            }
+            line.to_owned()
+        })
+        .collect();
+    done && std::fs::write(&path, lines.join("\n") + "\n").is_ok()
 }
 
 /// `a b-c` and `A_B C` alike: letters and digits only, lower case.
