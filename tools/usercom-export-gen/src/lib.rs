@@ -1363,6 +1363,30 @@ mod tests {
     }
 
     #[test]
+    fn every_planted_value_is_where_the_manifest_says() {
+        for dialect in Dialect::ALL {
+            let dir = tempdir(&format!("where-{}", dialect.name()));
+            let planted = generate(&dir, &Options { dialect, ..Options::default() }).unwrap();
+            for value in &planted.values {
+                let bytes = std::fs::read(dir.join(&value.file)).unwrap();
+                let text = match planted.encodings[&value.file].as_str() {
+                    "windows-1250" => encoding_rs::WINDOWS_1250.decode(&bytes).0.into_owned(),
+                    _ => String::from_utf8(bytes).unwrap().trim_start_matches('\u{feff}').to_owned(),
+                };
+                let first_line = text.lines().next().unwrap();
+                let delimiter = [b';', b'\t', b','].into_iter().find(|d| first_line.contains(*d as char)).unwrap();
+                let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(text.as_bytes());
+                let headers = reader.headers().unwrap().clone();
+                let at = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name)).unwrap_or_else(|| panic!("{}: no column {name}", value.file));
+                let (id, column) = (at("id"), at(&value.column));
+                let row = reader.records().map(Result::unwrap).find(|row| row[id] == value.source_id).unwrap_or_else(|| panic!("{}: no row {}", value.file, value.source_id));
+                assert_eq!(row[column], value.value, "{} {:?}", dialect.name(), value);
+            }
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
     fn the_display_dialect_writes_full_names_attendees_and_polish_numbers() {
         let dir = tempdir("display-rows");
         generate(&dir, &Options { dialect: Dialect::Display, ..Options::default() }).unwrap();
