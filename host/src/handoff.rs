@@ -110,24 +110,337 @@ pub fn html(documents: &[Document], project_name: &str) -> String {
     out
 }
 
+/// A rule as User.com writes it (a segment's rules, an automation's conditions): conditions
+/// joined by and/or, groups nested.
+#[derive(Debug, Clone, PartialEq)]
+enum Rule {
+    Condition(Condition),
+    Group { any: bool, rules: Vec<Rule> },
+}
+
+/// One condition: on an attribute or on an event, an operator, a value (as text).
+#[derive(Debug, Clone, PartialEq)]
+struct Condition {
+    subject: Subject,
+    operator: String,
+    value: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Subject {
+    Attribute(String),
+    Event(String),
+}
+
+/// What a person sees for a value that did not read: the raw text, made inert, never a "-".
+fn not_read(raw: &str) -> String {
+    format!("not read: {}", crate::untrusted::escape(raw.trim()))
+}
+
+/// The first of `keys` that `object` has as text.
+fn text_at<'a>(object: &'a serde_json::Map<String, Value>, keys: &[&str]) -> Option<&'a str> {
+    keys.iter().find_map(|key| object.get(*key).and_then(Value::as_str))
+}
+
+/// A JSON scalar as text (strings without their quotes).
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads rules from the forms User.com writes: JSON (`{"and": [...]}`, `{"operator": "and",
+/// "filters": [...]}`, groups nested in groups, a bare array of conditions, one condition) or
+/// the text form (`status = user and score > 5`). `Ok(None)`: no rules; `Err`: they do not read.
+fn parse_rules(text: &str) -> Result<Option<Rule>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(json) => rule_of_json(&json).map(Some).ok_or_else(|| not_read(text)),
+        Err(_) if text.starts_with(['{', '[']) => Err(not_read(text)),
+        Err(_) => rule_of_text(text).map(Some).ok_or_else(|| not_read(text)),
+    }
+}
+
+fn rule_of_json(json: &Value) -> Option<Rule> {
+    let group = |any: bool, items: &Value| -> Option<Rule> {
+        let rules = items.as_array()?.iter().map(rule_of_json).collect::<Option<Vec<_>>>()?;
+        Some(Rule::Group { any, rules })
+    };
+    let glue = |word: &str| match word.to_lowercase().as_str() {
+        "and" | "all" => Some(false),
+        "or" | "any" => Some(true),
+        _ => None,
+    };
+    match json {
+        Value::Array(_) => group(false, json),
+        Value::Object(object) => {
+            let subject = match (text_at(object, &["attribute", "field", "attr", "property"]), text_at(object, &["event", "event_name"])) {
+                (Some(attribute), _) => Some(Subject::Attribute(attribute.to_owned())),
+                (None, Some(event)) => Some(Subject::Event(event.to_owned())),
+                (None, None) => None,
+            };
+            if let Some(subject) = subject {
+                let operator = text_at(object, &["operator", "op", "comparison", "condition"])?.to_owned();
+                return Some(Rule::Condition(Condition { subject, operator, value: object.get("value").map(scalar).unwrap_or_default() }));
+            }
+            if let [(word, items)] = object.iter().collect::<Vec<_>>()[..]
+                && let Some(any) = glue(word)
+            {
+                return group(any, items);
+            }
+            let any = glue(text_at(object, &["operator", "logic", "match", "glue", "type"])?)?;
+            let items = ["filters", "conditions", "rules", "items"].iter().find_map(|key| object.get(*key))?;
+            group(any, items)
+        }
+        _ => None,
+    }
+}
+
+/// `attribute <op> value`, joined by ` and ` or by ` or ` (not both: the text form has no brackets).
+fn rule_of_text(text: &str) -> Option<Rule> {
+    let lower = text.to_lowercase();
+    let (any, separator) = if lower.contains(" or ") { (true, " or ") } else { (false, " and ") };
+    if any && lower.contains(" and ") {
+        return None;
+    }
+    let mut rules = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let at = rest.to_lowercase().find(separator).unwrap_or(rest.len());
+        let part = rest[..at].trim();
+        rest = rest.get(at + separator.len()..).unwrap_or("");
+        let (attribute, operator, value) = ["!=", ">=", "<=", "=", ">", "<"].iter().find_map(|symbol| part.split_once(symbol).map(|(a, v)| (a.trim(), *symbol, v.trim())))?;
+        if attribute.is_empty() || attribute.contains(char::is_whitespace) {
+            return None;
+        }
+        let operator = match operator {
+            "=" => "is",
+            "!=" => "is_not",
+            ">" => "greater_than",
+            "<" => "less_than",
+            ">=" => "at_least",
+            _ => "at_most",
+        };
+        rules.push(Rule::Condition(Condition { subject: Subject::Attribute(attribute.to_owned()), operator: operator.to_owned(), value: value.to_owned() }));
+    }
+    Some(if rules.len() == 1 { rules.remove(0) } else { Rule::Group { any, rules } })
+}
+
+/// The operator of a condition by its meaning, whatever the spelling.
+fn operator_meaning(operator: &str) -> &str {
+    match operator.to_lowercase().as_str() {
+        "is" | "equals" | "eq" | "=" | "==" => "is",
+        "is_not" | "not_equals" | "neq" | "ne" | "!=" => "is_not",
+        "contains" | "has" | "includes" | "in" => "contains",
+        "greater_than" | "gt" | ">" => "greater_than",
+        "less_than" | "lt" | "<" => "less_than",
+        "at_least" | "gte" | "greater_than_or_equal" | ">=" => "at_least",
+        "at_most" | "lte" | "less_than_or_equal" | "<=" => "at_most",
+        "less_than_days_ago" | "within_last_days" => "less_than_days_ago",
+        "more_than_days_ago" | "not_within_last_days" => "more_than_days_ago",
+        "is_set" | "exists" | "is_not_empty" | "present" => "is_set",
+        "is_not_set" | "not_exists" | "is_empty" | "absent" => "is_not_set",
+        _ => operator,
+    }
+}
+
+impl Rule {
+    /// The rule as the sample's text form writes it (`status = user and unsubscribed = false`).
+    fn text(&self, top: bool) -> String {
+        match self {
+            Rule::Condition(condition) => {
+                let symbol = match operator_meaning(&condition.operator) {
+                    "is" => "=",
+                    "is_not" => "!=",
+                    "greater_than" => ">",
+                    "less_than" => "<",
+                    "at_least" => ">=",
+                    "at_most" => "<=",
+                    _ => condition.operator.as_str(),
+                };
+                let value = if condition.value.is_empty() { String::new() } else { format!(" {}", condition.value) };
+                match &condition.subject {
+                    Subject::Attribute(attribute) => format!("{attribute} {symbol}{value}"),
+                    Subject::Event(event) => format!("event {event} {symbol}{value}"),
+                }
+            }
+            Rule::Group { any, rules } => {
+                let joined = rules.iter().map(|rule| rule.text(false)).collect::<Vec<_>>().join(if *any { " or " } else { " and " });
+                if top || rules.len() < 2 { joined } else { format!("({joined})") }
+            }
+        }
+    }
+}
+
+/// An automation's trigger: its kind (`event`, `user_created`) and what it names (`cart_abandoned`).
+#[derive(Debug, Clone, PartialEq)]
+struct Trigger {
+    kind: String,
+    argument: Option<String>,
+}
+
+/// Reads a trigger from the text form (`event: cart_abandoned`) or JSON (`{"type": "event",
+/// "event": "cart_abandoned"}`).
+fn parse_trigger(text: &str) -> Result<Trigger, String> {
+    let text = text.trim();
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => {
+            let kind = text_at(&object, &["type", "trigger", "kind", "name"]).ok_or_else(|| not_read(text))?;
+            let argument = object.iter().filter(|(key, _)| !["type", "trigger", "kind", "name"].contains(&key.as_str())).map(|(_, value)| scalar(value)).find(|value| !value.is_empty());
+            Ok(Trigger { kind: kind.to_owned(), argument })
+        }
+        Ok(Value::String(kind)) => Ok(Trigger { kind, argument: None }),
+        Ok(_) => Err(not_read(text)),
+        Err(_) if text.is_empty() || text.starts_with(['{', '[']) => Err(not_read(text)),
+        Err(_) => Ok(match text.split_once(':') {
+            Some((kind, argument)) => Trigger { kind: kind.trim().to_owned(), argument: Some(argument.trim().to_owned()) },
+            None => Trigger { kind: text.to_owned(), argument: None },
+        }),
+    }
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.argument {
+            Some(argument) => write!(f, "{}: {argument}", self.kind),
+            None => f.write_str(&self.kind),
+        }
+    }
+}
+
+/// One step of an automation: a delay, an action (`send_email(template: Witamy)`), or one that
+/// did not read.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Wait(String),
+    Action(String),
+    NotRead(String),
+}
+
+impl Step {
+    /// The action's name (`send_email`), lower case.
+    fn action(&self) -> Option<String> {
+        match self {
+            Step::Action(action) => Some(action.split('(').next().unwrap_or("").trim().to_lowercase()),
+            _ => None,
+        }
+    }
+}
+
+/// Reads an automation's steps from the text form (`wait 1h; send_email(template: Witamy)`, or
+/// one a line) or JSON (an array of steps, each `{"type": "send_email", "params": {...}}` or a
+/// delay such as `{"type": "wait", "delay": {"value": 2, "unit": "hours"}}`).
+fn parse_steps(text: &str) -> Vec<Step> {
+    let text = text.trim();
+    let json = serde_json::from_str::<Value>(text).ok().filter(|json| json.is_array() || json.is_object());
+    let Some(json) = json else {
+        if text.starts_with(['{', '[']) {
+            return vec![Step::NotRead(not_read(text))];
+        }
+        return text
+            .split([';', '\n'])
+            .map(str::trim)
+            .filter(|step| !step.is_empty())
+            .map(|step| if step.to_lowercase().starts_with("wait") { Step::Wait(step.to_owned()) } else { Step::Action(step.to_owned()) })
+            .collect();
+    };
+    let steps = match &json {
+        Value::Object(object) => ["steps", "actions"].iter().find_map(|key| object.get(*key)).cloned().unwrap_or_else(|| Value::Array(vec![json.clone()])),
+        _ => json.clone(),
+    };
+    match steps.as_array() {
+        Some(steps) => steps.iter().map(step_of_json).collect(),
+        None => vec![Step::NotRead(not_read(text))],
+    }
+}
+
+fn step_of_json(step: &Value) -> Step {
+    let raw = || Step::NotRead(not_read(&step.to_string()));
+    let Some(object) = step.as_object() else {
+        return match step.as_str() {
+            Some(name) => Step::Action(name.to_owned()),
+            None => raw(),
+        };
+    };
+    let kind = text_at(object, &["type", "action", "kind", "name"]);
+    let delay = ["delay", "wait", "duration", "after"].iter().find_map(|key| object.get(*key));
+    if matches!(kind.map(str::to_lowercase).as_deref(), Some("wait" | "delay")) || (kind.is_none() && delay.is_some()) {
+        let delay = delay.unwrap_or(step);
+        return delay_text(delay).map_or_else(raw, |delay| Step::Wait(format!("wait {delay}")));
+    }
+    let Some(kind) = kind else { return raw() };
+    let params = match object.get("params").or(object.get("parameters")) {
+        Some(Value::Object(params)) => params.iter().map(|(key, value)| format!("{key}: {}", scalar(value))).collect::<Vec<_>>(),
+        _ => object.iter().filter(|(key, _)| !["type", "action", "kind", "name"].contains(&key.as_str())).map(|(key, value)| format!("{key}: {}", scalar(value))).collect(),
+    };
+    Step::Action(if params.is_empty() { kind.to_owned() } else { format!("{kind}({})", params.join(", ")) })
+}
+
+/// A delay as words: `{"value": 2, "unit": "hours"}`, `{"hours": 2}`, `"2h"`, a number of seconds.
+fn delay_text(delay: &Value) -> Option<String> {
+    let amount = |value: &Value| value.as_f64().or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()));
+    let words = |amount: f64, unit: &str| {
+        let unit = match unit.trim().to_lowercase().trim_end_matches('s') {
+            "s" | "sec" | "second" => "second",
+            "m" | "min" | "minute" => "minute",
+            "h" | "hour" => "hour",
+            "d" | "day" => "day",
+            "w" | "week" => "week",
+            _ => return None,
+        };
+        let amount = if amount.fract() == 0.0 { format!("{amount:.0}") } else { amount.to_string() };
+        Some(format!("{amount} {unit}{}", if amount == "1" { "" } else { "s" }))
+    };
+    match delay {
+        Value::Object(object) => {
+            if let (Some(value), Some(unit)) = (["value", "amount", "count"].iter().find_map(|key| object.get(*key)).and_then(amount), text_at(object, &["unit", "units", "period"])) {
+                return words(value, unit);
+            }
+            let [(unit, value)] = object.iter().collect::<Vec<_>>()[..] else { return None };
+            words(amount(value)?, unit)
+        }
+        Value::Number(seconds) => words(seconds.as_f64()?, "seconds"),
+        Value::String(text) => {
+            let text = text.trim();
+            let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+            words(text[..split].parse().ok()?, &text[split..])
+        }
+        _ => None,
+    }
+}
+
 /// What a User.com automation becomes in Pipedrive, and why.
 pub fn automation_equivalent(trigger: &str, actions: &str) -> (&'static str, String) {
-    let trigger = trigger.trim().to_lowercase();
-    let steps: Vec<String> = actions.split([';', '\n']).map(|step| step.trim().to_lowercase()).filter(|step| !step.is_empty()).collect();
-    let emails = steps.iter().filter(|step| step.starts_with("send_email")).count();
-    let waits = steps.iter().filter(|step| step.starts_with("wait")).count();
-    let manual_trigger = if trigger.starts_with("event") {
+    equivalent_of(parse_trigger(trigger).as_ref().ok(), &parse_steps(actions))
+}
+
+fn equivalent_of(trigger: Option<&Trigger>, steps: &[Step]) -> (&'static str, String) {
+    let kind = trigger.map(|trigger| trigger.kind.trim().to_lowercase()).unwrap_or_default();
+    let actions: Vec<String> = steps.iter().filter_map(Step::action).collect();
+    let emails = actions.iter().filter(|action| *action == "send_email").count();
+    let waits = steps.iter().filter(|step| matches!(step, Step::Wait(_))).count();
+    let manual_trigger = if trigger.is_none() {
+        Some("the trigger did not read: rebuild it by hand from User.com")
+    } else if kind.starts_with("event") {
         Some("Pipedrive has no triggers on website events; an integration would have to create an activity or update a field first")
-    } else if trigger.starts_with("date_attribute") {
+    } else if kind.starts_with("date_attribute") {
         Some("Pipedrive automations cannot fire on a date field's anniversary; use a recurring reminder activity or Campaigns")
-    } else if trigger.starts_with("segment_entered") {
+    } else if kind.starts_with("segment_entered") {
         Some("Pipedrive has no trigger for entering a filter; run a Campaigns send to the filter instead")
     } else {
         None
     };
     let mut notes = Vec::new();
-    if steps.iter().any(|step| step.starts_with("send_sms")) {
+    if actions.iter().any(|action| action == "send_sms") {
         notes.push("Pipedrive sends no SMS: a marketplace app or manual".to_owned());
+    }
+    if steps.iter().any(|step| matches!(step, Step::NotRead(_))) {
+        notes.push("a step did not read: rebuild it by hand from User.com".to_owned());
     }
     if let Some(reason) = manual_trigger {
         return ("manual", std::iter::once(reason.to_owned()).chain(notes).collect::<Vec<_>>().join("; "));
@@ -136,9 +449,9 @@ pub fn automation_equivalent(trigger: &str, actions: &str) -> (&'static str, Str
         notes.insert(0, format!("{emails} email(s) with {waits} delay(s): a sequence (Sales Assistant sequences, or Campaigns for marketing email)"));
         return ("sequence", notes.join("; "));
     }
-    let what = steps
+    let what = actions
         .iter()
-        .map(|step| match step.split('(').next().unwrap_or("") {
+        .map(|action| match action.as_str() {
             "send_email" => "send an email".to_owned(),
             "add_tag" => "update the labels".to_owned(),
             "create_deal" => "create a deal".to_owned(),
@@ -148,58 +461,86 @@ pub fn automation_equivalent(trigger: &str, actions: &str) -> (&'static str, Str
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let on = if trigger.starts_with("deal") { "a deal updated" } else if trigger.starts_with("user_created") { "a person created" } else { "a person or lead created" };
+    let on = if kind.starts_with("deal") { "a deal updated" } else if kind.starts_with("user_created") { "a person created" } else { "a person or lead created" };
     notes.insert(0, format!("a workflow automation on {on} that will {what}"));
     ("workflow automation", notes.join("; "))
 }
 
+/// The contact attribute a rule names, as the mapping has it: by its name, or by the same
+/// letters in another spelling (`last_seen`, "Last seen").
+fn mapped_attribute<'a>(mapping: &'a Mapping, attribute: &str) -> Option<&'a crate::mapping::FieldEntry> {
+    let folded = |name: &str| name.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
+    mapping.field(ObjectKind::Contact, attribute).or_else(|| mapping.fields.iter().find(|entry| entry.object == ObjectKind::Contact && folded(&entry.attribute) == folded(attribute)))
+}
+
 /// A User.com segment condition as a Pipedrive filter condition, or why it cannot be one.
-fn filter_condition(condition: &Value, mapping: &Mapping) -> Result<String, String> {
-    if let Some(event) = condition.get("event").and_then(Value::as_str) {
-        return Err(format!("event '{event}': events became activities; filter activities by subject '{event}' instead (a person filter cannot)"));
-    }
-    let attribute = condition.get("attribute").and_then(Value::as_str).unwrap_or("?");
-    let operator = condition.get("operator").and_then(Value::as_str).unwrap_or("?");
-    let value = match condition.get("value") {
-        Some(Value::String(text)) => text.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
+fn filter_condition(condition: &Condition, mapping: &Mapping) -> Result<String, String> {
+    let attribute = match &condition.subject {
+        Subject::Event(event) => return Err(format!("event '{event}': events became activities; filter activities by subject '{event}' instead (a person filter cannot)")),
+        Subject::Attribute(attribute) => attribute,
     };
-    let Some(entry) = mapping.field(ObjectKind::Contact, attribute) else { return Err(format!("'{attribute}' is not an attribute of the export")) };
+    let Some(entry) = mapped_attribute(mapping, attribute) else { return Err(format!("'{attribute}' is not an attribute of the export")) };
     let field = match &entry.landing {
         Landing::Standard { code } => Destination::Person.standard(code).map_or(code.clone(), |standard| standard.label.to_owned()),
         Landing::Existing { field, .. } | Landing::New { field, .. } => field.clone(),
         Landing::Skip { reason } => return Err(format!("'{attribute}' was not migrated ({reason})")),
     };
-    let value = match value.as_str() {
+    let value = match condition.value.to_lowercase().as_str() {
         "true" => "Yes".to_owned(),
         "false" => "No".to_owned(),
-        _ => value,
+        _ => condition.value.clone(),
     };
-    Ok(match operator {
-        "is" | "equals" => format!("{field} is {value}"),
-        "contains" => format!("{field} is {value}"),
+    Ok(match operator_meaning(&condition.operator) {
+        "is" | "contains" => format!("{field} is {value}"),
+        "is_not" => format!("{field} is not {value}"),
         "less_than_days_ago" => format!("{field} is later than {value} days ago (a relative date)"),
         "more_than_days_ago" => format!("{field} is earlier than {value} days ago (a relative date)"),
         "greater_than" => format!("{field} > {value}"),
         "less_than" => format!("{field} < {value}"),
+        "at_least" => format!("{field} >= {value}"),
+        "at_most" => format!("{field} <= {value}"),
+        "is_set" => format!("{field} is not empty"),
+        "is_not_set" => format!("{field} is empty"),
         other => return Err(format!("operator '{other}' has no Pipedrive filter equivalent")),
     })
+}
+
+/// A rule as Pipedrive filter conditions (groups of more than one in brackets below the top);
+/// what cannot be a filter condition goes to `flags`.
+fn filter_of(rule: &Rule, mapping: &Mapping, flags: &mut Vec<String>, top: bool) -> Option<String> {
+    match rule {
+        Rule::Condition(condition) => filter_condition(condition, mapping).map_err(|flag| flags.push(flag)).ok(),
+        Rule::Group { any, rules } => {
+            let parts: Vec<String> = rules.iter().filter_map(|rule| filter_of(rule, mapping, flags, false)).collect();
+            let joined = parts.join(if *any { " OR " } else { " AND " });
+            match parts.len() {
+                0 => None,
+                1 => Some(joined),
+                _ if top => Some(joined),
+                _ => Some(format!("({joined})")),
+            }
+        }
+    }
 }
 
 fn segments_document(catalogue: &Catalogue, mapping: &Mapping) -> Document {
     let mut rows = Vec::new();
     for segment in &catalogue.segments {
-        let rules: Value = serde_json::from_str(&segment.rules).unwrap_or(Value::Null);
-        let (glue, conditions) = match rules.as_object().and_then(|rules| rules.iter().next()) {
-            Some((glue, Value::Array(conditions))) => (glue.to_uppercase(), conditions.clone()),
-            _ => ("AND".to_owned(), Vec::new()),
+        let (filter, verdict, flags) = match parse_rules(&segment.rules) {
+            Err(raw) => (raw, "not read", "the rules did not read: rebuild the segment by hand from User.com".to_owned()),
+            Ok(None) => ("-".to_owned(), "not expressible", "the segment has no rules".to_owned()),
+            Ok(Some(rule)) => {
+                let mut flags = Vec::new();
+                let filter = filter_of(&rule, mapping, &mut flags, true);
+                let verdict = match (&filter, flags.is_empty()) {
+                    (_, true) => "expressible",
+                    (None, false) => "not expressible",
+                    (Some(_), false) => "partly expressible",
+                };
+                (filter.unwrap_or_else(|| "-".into()), verdict, flags.join("; "))
+            }
         };
-        let translated: Vec<Result<String, String>> = conditions.iter().map(|condition| filter_condition(condition, mapping)).collect();
-        let filter = translated.iter().filter_map(|result| result.as_ref().ok().cloned()).collect::<Vec<_>>().join(&format!(" {glue} "));
-        let flags = translated.iter().filter_map(|result| result.as_ref().err().cloned()).collect::<Vec<_>>().join("; ");
-        let verdict = if flags.is_empty() { "expressible" } else if filter.is_empty() { "not expressible" } else { "partly expressible" };
-        rows.push(vec![segment.name.clone(), segment.object_count.clone(), if filter.is_empty() { "-".into() } else { filter }, verdict.to_owned(), flags]);
+        rows.push(vec![segment.name.clone(), segment.object_count.clone(), filter, verdict.to_owned(), flags]);
     }
     let tags: Vec<Vec<String>> = catalogue
         .tags
@@ -227,10 +568,17 @@ fn automations_document(catalogue: &Catalogue) -> Document {
         .automations
         .iter()
         .map(|automation| {
-            let steps: Vec<&str> = automation.actions.split([';', '\n']).map(str::trim).filter(|step| !step.is_empty()).collect();
-            let delays: Vec<&str> = steps.iter().copied().filter(|step| step.starts_with("wait")).collect();
-            let actions: Vec<&str> = steps.iter().copied().filter(|step| !step.starts_with("wait")).collect();
-            let (equivalent, why) = automation_equivalent(&automation.trigger, &automation.actions);
+            let trigger = parse_trigger(&automation.trigger);
+            let steps = parse_steps(&automation.actions);
+            let shown = |steps: Vec<&String>| if steps.is_empty() { "-".to_owned() } else { steps.into_iter().cloned().collect::<Vec<_>>().join(", ") };
+            let delays = shown(steps.iter().filter_map(|step| if let Step::Wait(wait) = step { Some(wait) } else { None }).collect());
+            let actions = shown(steps.iter().filter_map(|step| if let Step::Action(action) | Step::NotRead(action) = step { Some(action) } else { None }).collect());
+            let conditions = match parse_rules(&automation.conditions) {
+                Ok(None) => "-".to_owned(),
+                Ok(Some(rule)) => rule.text(true),
+                Err(raw) => raw,
+            };
+            let (equivalent, why) = equivalent_of(trigger.as_ref().ok(), &steps);
             let active = match automation.active {
                 Some(true) => "yes",
                 Some(false) => "no",
@@ -239,10 +587,10 @@ fn automations_document(catalogue: &Catalogue) -> Document {
             vec![
                 automation.name.clone(),
                 active.to_owned(),
-                automation.trigger.clone(),
-                if automation.conditions.is_empty() { "-".into() } else { automation.conditions.clone() },
-                if delays.is_empty() { "-".into() } else { delays.join(", ") },
-                actions.join(", "),
+                trigger.map_or_else(|raw| raw, |trigger| trigger.to_string()),
+                conditions,
+                delays,
+                actions,
                 equivalent.to_owned(),
                 why,
             ]
@@ -433,5 +781,138 @@ mod tests {
         assert_eq!(kind, "workflow automation");
         assert!(why.contains("a deal updated") && why.contains("update the labels") && why.contains("send a notification"), "{why}");
         assert_eq!(automation_equivalent("segment_entered: X", "send_email(t)").0, "manual");
+        // The same automations written as JSON.
+        let steps = r#"[{"type": "wait", "delay": {"value": 1, "unit": "hours"}}, {"type": "send_email", "params": {"template": "Witamy"}}]"#;
+        assert_eq!(automation_equivalent(r#"{"type": "user_created"}"#, steps).0, "sequence");
+        assert_eq!(automation_equivalent(r#"{"type": "event", "event": "cart_abandoned"}"#, r#"[{"type": "send_sms"}]"#).0, "manual");
+        let (kind, why) = automation_equivalent(r#"{"type": "deal_status_changed", "status": "won"}"#, r#"[{"type": "add_tag", "params": {"tag": "Partner"}}, {"type": "notify_agent"}]"#);
+        assert_eq!(kind, "workflow automation");
+        assert!(why.contains("a deal updated") && why.contains("update the labels"), "{why}");
+        // What does not read is said so, never taken for an automation a workflow can rebuild.
+        let (kind, why) = automation_equivalent("{\"trigger", "send_email(t)");
+        assert_eq!(kind, "manual");
+        assert!(why.contains("did not read"), "{why}");
+    }
+
+    #[test]
+    fn triggers_read_from_text_and_json() {
+        assert_eq!(parse_trigger("event: cart_abandoned").unwrap().to_string(), "event: cart_abandoned");
+        assert_eq!(parse_trigger("user_created").unwrap().to_string(), "user_created");
+        assert_eq!(parse_trigger(r#"{"type": "event", "event": "cart_abandoned"}"#).unwrap().to_string(), "event: cart_abandoned");
+        assert_eq!(parse_trigger(r#"{"type": "segment_entered", "segment": "Nieaktywni 90 dni"}"#).unwrap().to_string(), "segment_entered: Nieaktywni 90 dni");
+        assert_eq!(parse_trigger(r#"{"segment": "X"}"#), Err(r#"not read: {"segment": "X"}"#.to_owned()));
+        assert_eq!(parse_trigger("{broken\n"), Err("not read: {broken".to_owned()));
+    }
+
+    #[test]
+    fn steps_read_from_text_and_json_with_delays_in_every_form() {
+        let text = parse_steps("wait 2h; send_email(template: Twój koszyk czeka)\nwait 1d; send_sms");
+        assert_eq!(
+            text,
+            [Step::Wait("wait 2h".into()), Step::Action("send_email(template: Twój koszyk czeka)".into()), Step::Wait("wait 1d".into()), Step::Action("send_sms".into())]
+        );
+        let json = parse_steps(
+            r#"[{"type": "wait", "delay": {"value": 2, "unit": "hours"}}, {"type": "send_email", "params": {"template": "Twój koszyk czeka"}}, {"delay": {"days": 1}}, {"type": "send_sms"}]"#,
+        );
+        assert_eq!(
+            json,
+            [Step::Wait("wait 2 hours".into()), Step::Action("send_email(template: Twój koszyk czeka)".into()), Step::Wait("wait 1 day".into()), Step::Action("send_sms".into())]
+        );
+        assert_eq!(parse_steps(r#"{"steps": [{"wait": "30m"}, {"action": "add_tag", "tag": "VIP"}]}"#), [Step::Wait("wait 30 minutes".into()), Step::Action("add_tag(tag: VIP)".into())]);
+        assert_eq!(parse_steps(r#"[{"type": "wait", "delay": 3600}]"#), [Step::Wait("wait 3600 seconds".into())]);
+        assert_eq!(parse_steps(r#"[{"type": "wait", "delay": {"value": 2, "unit": "fortnights"}}]"#), [Step::NotRead(r#"not read: {"delay":{"unit":"fortnights","value":2},"type":"wait"}"#.into())]);
+        assert_eq!(parse_steps("[1, 2"), [Step::NotRead("not read: [1, 2".into())]);
+    }
+
+    fn contact_field(attribute: &str, landing: Landing) -> crate::mapping::FieldEntry {
+        crate::mapping::FieldEntry { object: ObjectKind::Contact, attribute: attribute.into(), landing, confidence: 1.0, why: Vec::new(), note: None, line: 0 }
+    }
+
+    fn new_field(name: &str) -> Landing {
+        Landing::New { field: name.into(), ty: crate::mapping::NewFieldType::Varchar, options: Vec::new(), currency: None }
+    }
+
+    fn sample_mapping() -> Mapping {
+        Mapping {
+            fields: vec![
+                contact_field("tags", Landing::Standard { code: "label".into() }),
+                contact_field("orders_count", new_field("Orders count")),
+                contact_field("Last seen", new_field("Last seen")),
+                contact_field("unsubscribed", new_field("Unsubscribed (User.com)")),
+                contact_field("newsletter_opt_in", new_field("Newsletter opt in")),
+                contact_field("key", Landing::Skip { reason: "an internal key".into() }),
+            ],
+            ..Mapping::default()
+        }
+    }
+
+    /// A segment's rules as its filter, verdict and flags.
+    fn segment(rules: &str) -> (String, String, String) {
+        let catalogue = Catalogue {
+            segments: vec![crate::extract::catalogue::Segment { id: "1".into(), name: "S".into(), description: String::new(), rules: rules.into(), object_count: "1".into() }],
+            ..Catalogue::default()
+        };
+        let row = segments_document(&catalogue, &sample_mapping()).sections[0].rows[0].clone();
+        (row[2].clone(), row[3].clone(), row[4].clone())
+    }
+
+    #[test]
+    fn segment_rules_read_in_every_shape_user_com_writes() {
+        let expected = "Orders count > 5 AND Unsubscribed (User.com) is No".to_owned();
+        for rules in [
+            r#"{"and":[{"attribute":"orders_count","operator":"greater_than","value":5},{"attribute":"unsubscribed","operator":"is","value":false}]}"#,
+            r#"{"operator": "and", "filters": [{"attribute": "orders_count", "op": "gt", "value": 5}, {"attribute": "unsubscribed", "op": "eq", "value": false}]}"#,
+            r#"[{"attribute":"orders_count","operator":">","value":"5"},{"attribute":"unsubscribed","operator":"=","value":"false"}]"#,
+            "orders_count > 5 and unsubscribed = false",
+        ] {
+            assert_eq!(segment(rules), (expected.clone(), "expressible".into(), String::new()), "{rules}");
+        }
+        // Nested groups keep their brackets; a group of one needs none.
+        let nested = r#"{"or":[{"and":[{"attribute":"tags","operator":"contains","value":"VIP"}]},{"and":[{"attribute":"orders_count","operator":"greater_than","value":5},{"attribute":"last_seen","operator":"more_than_days_ago","value":90}]}]}"#;
+        assert_eq!(segment(nested).0, "Labels is VIP OR (Orders count > 5 AND Last seen is earlier than 90 days ago (a relative date))");
+        // One condition on its own.
+        assert_eq!(segment(r#"{"attribute":"newsletter_opt_in","operator":"is","value":true}"#).0, "Newsletter opt in is Yes");
+    }
+
+    #[test]
+    fn plain_conditions_translate_and_the_rest_is_flagged_or_shown_as_not_read() {
+        // A number greater than, a date more than N days ago, a flag is false, a tag is present.
+        assert_eq!(segment(r#"[{"attribute":"orders_count","op":"greater_than","value":5}]"#).0, "Orders count > 5");
+        assert_eq!(segment(r#"[{"attribute":"last_seen","op":"more_than_days_ago","value":90}]"#).0, "Last seen is earlier than 90 days ago (a relative date)");
+        assert_eq!(segment(r#"[{"attribute":"unsubscribed","op":"is","value":false}]"#).0, "Unsubscribed (User.com) is No");
+        assert_eq!(segment(r#"[{"attribute":"tags","op":"contains","value":"VIP"}]"#).0, "Labels is VIP");
+        let (filter, verdict, flags) = segment(r#"{"operator":"and","filters":[{"event":"cart_abandoned","op":"occurred_within_days","value":30},{"attribute":"tags","op":"contains","value":"VIP"}]}"#);
+        assert_eq!((filter.as_str(), verdict.as_str()), ("Labels is VIP", "partly expressible"));
+        assert!(flags.contains("event 'cart_abandoned'"), "{flags}");
+        let (filter, verdict, flags) = segment(r#"[{"attribute":"key","op":"is","value":"x"},{"attribute":"nope","op":"is","value":"x"},{"attribute":"tags","op":"matches","value":"x"}]"#);
+        assert_eq!((filter.as_str(), verdict.as_str()), ("-", "not expressible"));
+        assert!(flags.contains("not migrated (an internal key)") && flags.contains("'nope' is not an attribute") && flags.contains("operator 'matches'"), "{flags}");
+        // Rules that do not read are shown raw and inert, never as a silent "-".
+        let (filter, verdict, _) = segment("{\"and\": [{\"attribute\": \"tags\"}]}\u{1b}[2K");
+        assert_eq!((filter.as_str(), verdict.as_str()), ("not read: {\"and\": [{\"attribute\": \"tags\"}]}\\u{1b}[2K", "not read"));
+        assert_eq!(segment(r#"{"xor": [1]}"#).1, "not read");
+    }
+
+    #[test]
+    fn automation_conditions_show_in_the_text_form_whatever_shape_they_came_in() {
+        let conditions = |text: &str| {
+            let catalogue = Catalogue {
+                automations: vec![crate::extract::catalogue::Automation {
+                    id: "1".into(),
+                    name: "A".into(),
+                    trigger: "user_created".into(),
+                    conditions: text.into(),
+                    actions: "send_email(t)".into(),
+                    active: Some(true),
+                }],
+                ..Catalogue::default()
+            };
+            automations_document(&catalogue).sections[0].rows[0][3].clone()
+        };
+        assert_eq!(conditions("status = user"), "status = user");
+        assert_eq!(conditions(""), "-");
+        assert_eq!(conditions(r#"{"operator": "and", "filters": [{"attribute": "status", "op": "is", "value": "user"}, {"attribute": "score", "op": "gt", "value": 5}]}"#), "status = user and score > 5");
+        assert_eq!(conditions(r#"{"or": [{"attribute": "a", "operator": "is", "value": 1}, {"and": [{"attribute": "b", "operator": "is", "value": 2}, {"attribute": "c", "operator": "is", "value": 3}]}]}"#), "a = 1 or (b = 2 and c = 3)");
+        assert_eq!(conditions("status ~ user"), "not read: status ~ user");
     }
 }

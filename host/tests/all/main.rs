@@ -10,6 +10,7 @@ mod cli;
 mod conformance;
 mod csv_injection;
 mod demo;
+mod dialects;
 mod extract;
 mod faults;
 mod handoff;

@@ -14,6 +14,11 @@
 //! the `custom_id` / `Phone number` headers, `companies.csv` is Windows-1250 with `;` and
 //! title-case headers, `activities.csv` is tab-separated with multi-line descriptions.
 //!
+//! The same account can be written in other dialects (`Options::dialect`, see `dialect.rs`):
+//! other headers, column orders, value forms, file names and files, the same records and values.
+//! `Planted::values` lists every planted bad value and orphan where the dialect wrote it, so a
+//! test can check that what a migration leaves out is exactly what was planted.
+//!
 //! Every figure scales with `contacts` (the sample has 500): about 80 companies, 150 deals in two
 //! pipelines, 400 activities, 100 events and 60 conversations per 500 contacts, and the same
 //! share of planted troubles. Each record draws from its own random stream (seed, object, index),
@@ -23,6 +28,11 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+
+mod dialect;
+
+pub use dialect::Dialect;
+use dialect::{Shape, Table};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -34,12 +44,15 @@ pub struct Options {
     /// changed (city, score, last seen; a deal won or worth more), and half of the anonymous
     /// visitors were deleted. Planted troubles are unchanged.
     pub changes: bool,
+    /// How the export is written (`Dialect::Sample`: as `examples/usercom-export/`). Every
+    /// dialect holds the same records with the same values and the same planted troubles.
+    pub dialect: Dialect,
 }
 
 /// The sample export's settings: `examples/usercom-export/` is `generate(dir, &Options::default())`.
 impl Default for Options {
     fn default() -> Self {
-        Options { seed: 2024, contacts: 500, changes: false }
+        Options { seed: 2024, contacts: 500, changes: false, dialect: Dialect::Sample }
     }
 }
 
@@ -71,6 +84,44 @@ pub struct Planted {
     /// keyed `contacts_added`, `contacts_changed`, `contacts_deleted`, `deals_added`, `deals_changed`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub changes: BTreeMap<String, u64>,
+    /// Every planted bad value (a value that does not read as its attribute's type) and every
+    /// orphaned reference, one by one, where this dialect wrote it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<PlantedValue>,
+    /// A dialect other than the sample's: what it changed. The records and values are the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<DialectManifest>,
+}
+
+/// One planted value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct PlantedValue {
+    /// `bad value` (does not read as its attribute's type) or `orphan` (names a record that does not exist).
+    pub kind: String,
+    /// contact, company, deal or activity.
+    pub object: String,
+    pub source_id: String,
+    /// The attribute as the sample names it (`orders_count`, `employees`, `stage_id`).
+    pub attribute: String,
+    /// The file and the column's header as this dialect wrote them.
+    pub file: String,
+    pub column: String,
+    /// The value as written.
+    pub value: String,
+}
+
+/// What a dialect changed against the sample.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DialectManifest {
+    pub name: String,
+    pub changes: Vec<String>,
+    /// The sample's file name -> this dialect's.
+    pub files: BTreeMap<String, String>,
+    /// Files only this dialect has (the reader is not expected to migrate them).
+    pub extra_files: Vec<String>,
+    /// Columns only this dialect has that carry information the sample has not (`file: header`):
+    /// what a migration makes of them differs from the sample's by design.
+    pub extra_columns: Vec<String>,
 }
 
 pub const PLANTED_FILE_NAME: &str = "usercom-export.planted.json";
@@ -97,16 +148,24 @@ pub fn generate(dir: &Path, options: &Options) -> io::Result<Planted> {
         ]),
         encodings: BTreeMap::new(),
         changes: BTreeMap::new(),
+        values: Vec::new(),
+        dialect: (options.dialect != Dialect::Sample).then(|| DialectManifest {
+            name: options.dialect.name().to_owned(),
+            changes: options.dialect.changes().iter().map(|change| (*change).to_owned()).collect(),
+            files: BTreeMap::new(),
+            extra_files: Vec::new(),
+            extra_columns: Vec::new(),
+        }),
     };
-    planted.orphans.insert("contact.company_id".into(), plan.count(Role::MissingCompany) as u64);
-    write_catalogues(dir, &mut planted)?;
+    write_catalogues(dir, options.dialect, &mut planted)?;
     write_contacts(dir, &plan, &mut planted)?;
     write_companies(dir, &plan, &mut planted)?;
     write_deals(dir, &plan, &mut planted)?;
     write_activities(dir, &plan, &mut planted)?;
     write_events(dir, &plan, &mut planted)?;
     write_conversations(dir, &plan, &mut planted)?;
-    planted.mismatches.retain(|_, count| *count > 0);
+    write_extra_files(dir, options.dialect, &mut planted)?;
+    planted.values.sort();
     Ok(planted)
 }
 
@@ -190,6 +249,7 @@ const CONTACT_BAD_VALUES: &[(BadValue, usize)] = &[
 
 struct Plan {
     seed: u64,
+    dialect: Dialect,
     changes: bool,
     contacts: usize,
     companies: usize,
@@ -279,6 +339,7 @@ impl Plan {
         }
         Plan {
             seed: options.seed,
+            dialect: options.dialect,
             changes: options.changes,
             contacts: n,
             companies: n * 80 / 500,
@@ -523,42 +584,128 @@ fn some_of<'a>(items: &[&'a str], max: usize, rng: &mut Rng) -> Vec<&'a str> {
 // Files.
 
 #[derive(Clone, Copy)]
-enum Encoding {
+pub(crate) enum Encoding {
     Utf8,
     Utf8Bom,
     Windows1250,
 }
 
+/// One file being written: rows come in the sample's columns (and the table's extras) and leave
+/// in the dialect's shape.
 struct Out {
     writer: csv::Writer<Vec<u8>>,
     builder: csv::WriterBuilder,
     file: BufWriter<File>,
     encoding: Encoding,
+    /// The file's name as written.
+    name: String,
+    /// The sample's columns (then the extras), to find a column by its sample header.
+    table: &'static [&'static str],
+    extras: &'static [&'static str],
+    /// The dialect's columns: each the index of the value it shows and its form; `None`: the
+    /// sample's columns as given.
+    shape: Option<Vec<(Option<usize>, dialect::Form)>>,
+    headers: Vec<&'static str>,
 }
 
 impl Out {
-    fn create(dir: &Path, name: &str, delimiter: u8, crlf: bool, encoding: Encoding, planted: &mut Planted) -> io::Result<Out> {
+    fn create(dir: &Path, table: &Table, dialect: Dialect, planted: &mut Planted) -> io::Result<Out> {
+        let shape = dialect.shape(table);
+        let (name, delimiter, crlf, encoding) = match &shape {
+            Some(Shape { name, delimiter, crlf, encoding, .. }) => (name.clone(), *delimiter, *crlf, *encoding),
+            None => (table.file.to_owned(), table.delimiter, table.crlf, table.encoding),
+        };
         let label = match encoding {
             Encoding::Utf8 | Encoding::Utf8Bom => "utf-8",
             Encoding::Windows1250 => "windows-1250",
         };
-        planted.encodings.insert(name.to_owned(), label.to_owned());
-        let mut file = BufWriter::with_capacity(1 << 16, File::create(dir.join(name))?);
+        planted.encodings.insert(name.clone(), label.to_owned());
+        if let Some(manifest) = &mut planted.dialect {
+            manifest.files.insert(table.file.to_owned(), name.clone());
+        }
+        let mut file = BufWriter::with_capacity(1 << 16, File::create(dir.join(&name))?);
         if let Encoding::Utf8Bom = encoding {
             file.write_all(b"\xEF\xBB\xBF")?;
         }
         let mut builder = csv::WriterBuilder::new();
         builder.delimiter(delimiter).terminator(if crlf { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') });
         let writer = builder.from_writer(Vec::with_capacity(1 << 16));
-        Ok(Out { writer, builder, file, encoding })
+        let index = |header: &str| {
+            table.header.iter().chain(table.extras).position(|name| *name == header).unwrap_or_else(|| panic!("{} has no column {header}", table.file))
+        };
+        let (shape, headers) = match shape {
+            Some(shape) => {
+                if let Some(manifest) = &mut planted.dialect {
+                    for column in &shape.columns {
+                        if column.from.is_some_and(|from| table.extras.contains(&from) && DIALECT_ONLY.contains(&from)) {
+                            manifest.extra_columns.push(format!("{name}: {}", column.header));
+                        }
+                    }
+                }
+                let headers = shape.columns.iter().map(|column| column.header).collect();
+                (Some(shape.columns.iter().map(|column| (column.from.map(index), column.form)).collect()), headers)
+            }
+            None => (None, table.header.to_vec()),
+        };
+        let mut out = Out { writer, builder, file, encoding, name, table: table.header, extras: table.extras, shape, headers };
+        out.writer.write_record(&out.headers)?;
+        Ok(out)
     }
 
-    fn row<I: AsRef<[u8]>>(&mut self, fields: impl IntoIterator<Item = I>) -> io::Result<()> {
-        self.writer.write_record(fields)?;
+    /// Writes one row given in the sample's columns, then the table's extras.
+    fn row<I: AsRef<str>>(&mut self, fields: impl IntoIterator<Item = I>) -> io::Result<()> {
+        match &self.shape {
+            None => {
+                for field in fields.into_iter().take(self.table.len()) {
+                    self.writer.write_field(field.as_ref())?;
+                }
+            }
+            Some(shape) => {
+                let values: Vec<I> = fields.into_iter().collect();
+                for (from, form) in shape {
+                    let value = from.map_or("", |index| values[index].as_ref());
+                    self.writer.write_field(form.apply(value).as_ref())?;
+                }
+            }
+        }
+        self.writer.write_record(None::<&[u8]>)?;
         if self.writer.get_ref().len() > 1 << 16 {
             self.drain()?;
         }
         Ok(())
+    }
+
+    /// The header and the form of the column this file shows the sample's `header` in.
+    fn column(&self, header: &str) -> (&'static str, dialect::Form) {
+        let index = self.table.iter().chain(self.extras).position(|name| *name == header).expect("a column of the table");
+        match &self.shape {
+            None => (self.table[index], dialect::Form::Same),
+            Some(shape) => {
+                let at = shape.iter().position(|(from, _)| *from == Some(index)).expect("every dialect shows every column of the sample");
+                (self.headers[at], shape[at].1)
+            }
+        }
+    }
+
+    /// Counts and lists a planted value, keyed `object.attribute`, of the sample's column
+    /// `header`, as this file writes it.
+    fn plant(&self, planted: &mut Planted, planting: Planting, key: &str, source_id: impl ToString, header: &str, value: &str) {
+        let (counts, kind) = match planting {
+            Planting::BadValue => (&mut planted.mismatches, "bad value"),
+            Planting::Orphan => (&mut planted.orphans, "orphan"),
+        };
+        *counts.entry(key.to_owned()).or_default() += 1;
+        let (object, attribute) = key.split_once('.').expect("keys are object.attribute");
+        let (column, form) = self.column(header);
+        planted.values.push(PlantedValue {
+            kind: kind.to_owned(),
+            object: object.to_owned(),
+            source_id: source_id.to_string(),
+            attribute: attribute.to_owned(),
+            file: self.name.clone(),
+            column: column.to_owned(),
+            value: form.apply(value).into_owned(),
+        });
     }
 
     fn drain(&mut self) -> io::Result<()> {
@@ -582,17 +729,30 @@ impl Out {
     }
 }
 
+/// Extras that carry information the sample's files have not got (the others, a full name or
+/// an attendee's email, say what the sample says in another way).
+const DIALECT_ONLY: &[&str] = &["sessions", "browser"];
+
 fn count(planted: &mut Planted, object: &str, rows: usize) {
     planted.counts.insert(object.to_owned(), rows as u64);
 }
 
-fn mismatch(planted: &mut Planted, key: &str) {
-    *planted.mismatches.entry(key.to_owned()).or_default() += 1;
+/// What a planted value is.
+#[derive(Clone, Copy)]
+enum Planting {
+    /// A value that does not read as its attribute's type: counted in `mismatches`.
+    BadValue,
+    /// A reference to a record that does not exist: counted in `orphans`.
+    Orphan,
 }
 
-fn write_catalogues(dir: &Path, planted: &mut Planted) -> io::Result<()> {
-    let mut out = Out::create(dir, "attributes.csv", b',', false, Encoding::Utf8, planted)?;
-    out.row(["id", "name", "name_std", "value_type", "content_type", "multiple", "choices"])?;
+/// A small UTF-8, comma-separated file with LF line ends and no extras.
+const fn table(file: &'static str, header: &'static [&'static str]) -> Table {
+    Table { file, delimiter: b',', crlf: false, encoding: Encoding::Utf8, header, extras: &[] }
+}
+
+fn write_catalogues(dir: &Path, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
+    let mut out = Out::create(dir, &table("attributes.csv", &["id", "name", "name_std", "value_type", "content_type", "multiple", "choices"]), dialect, planted)?;
     let attributes: &[[&str; 6]] = &[
         ["Industry segment", "industry_segment", "fixed", "user", "f", "{retail,services,manufacturing,it,public}"],
         ["Interests", "interests", "fixed", "user", "t", "{sport,muzyka,\"kultura i sztuka\",podróże,technologia}"],
@@ -612,62 +772,44 @@ fn write_catalogues(dir: &Path, planted: &mut Planted) -> io::Result<()> {
     out.finish()?;
     count(planted, "custom_attributes", attributes.len());
 
-    let mut out = Out::create(dir, "pipelines.csv", b',', false, Encoding::Utf8, planted)?;
-    out.row(["id", "name"])?;
+    let mut out = Out::create(dir, &table("pipelines.csv", &["id", "name"]), dialect, planted)?;
     out.row(["1", "Sprzedaż"])?;
     out.row(["2", "Partnerzy"])?;
     out.finish()?;
     count(planted, "pipelines", 2);
 
-    let mut out = Out::create(dir, "stages.csv", b',', false, Encoding::Utf8, planted)?;
-    out.row(["id", "name", "pipeline", "order"])?;
+    let mut out = Out::create(dir, &table("stages.csv", &["id", "name", "pipeline", "order"]), dialect, planted)?;
     for (id, name, pipeline, order) in STAGES {
         out.row([id.to_string(), name.to_string(), pipeline.to_string(), order.to_string()])?;
     }
     out.finish()?;
     count(planted, "stages", STAGES.len());
 
-    let mut out = Out::create(dir, "tags.csv", b',', false, Encoding::Utf8, planted)?;
-    out.row(["id", "name"])?;
+    let mut out = Out::create(dir, &table("tags.csv", &["id", "name"]), dialect, planted)?;
     for (i, tag) in TAGS.iter().enumerate() {
         out.row([(41 + i).to_string(), tag.to_string()])?;
     }
     out.finish()?;
     count(planted, "tags", TAGS.len());
 
-    let mut out = Out::create(dir, "segments.csv", b',', false, Encoding::Utf8, planted)?;
-    out.row(["id", "name", "description", "rules", "object_count"])?;
-    let segments = [
-        ("VIP", "Klienci oznaczeni jako VIP", r#"{"and":[{"attribute":"tags","operator":"contains","value":"VIP"}]}"#),
-        ("Newsletter – aktywni", "Zapisani na newsletter, otwarcie w 90 dni", r#"{"and":[{"attribute":"newsletter_opt_in","operator":"is","value":true},{"attribute":"last_seen","operator":"less_than_days_ago","value":90}]}"#),
-        ("Porzucone koszyki 30 dni", "", r#"{"and":[{"event":"cart_abandoned","operator":"occurred_within_days","value":30}]}"#),
-        ("Leady B2B", "Firmy z branży usługowej i IT", r#"{"or":[{"attribute":"industry_segment","operator":"is","value":"services"},{"attribute":"industry_segment","operator":"is","value":"it"}]}"#),
-        ("Nieaktywni 90 dni", "Do kampanii reaktywacyjnej", r#"{"and":[{"attribute":"last_seen","operator":"more_than_days_ago","value":90},{"attribute":"unsubscribed","operator":"is","value":false}]}"#),
-    ];
+    let mut out = Out::create(dir, &table("segments.csv", &["id", "name", "description", "rules", "object_count"]), dialect, planted)?;
+    let segments = dialect::segments(dialect);
     for (i, (name, description, rules)) in segments.iter().enumerate() {
         out.row([(61 + i).to_string(), name.to_string(), description.to_string(), rules.to_string(), (37 + 41 * i).to_string()])?;
     }
     out.finish()?;
     count(planted, "segments", segments.len());
 
-    let mut out = Out::create(dir, "automations.csv", b',', false, Encoding::Utf8, planted)?;
-    out.row(["id", "name", "trigger", "conditions", "actions", "active"])?;
-    let automations = [
-        ("Powitanie nowego użytkownika", "user_created", "status = user", "wait 1h; send_email(template: Witamy)", "t"),
-        ("Porzucony koszyk", "event: cart_abandoned", "newsletter_opt_in = true", "wait 2h; send_email(template: Twój koszyk czeka); wait 1d; send_sms", "t"),
-        ("Lead z formularza", "form_submitted: kontakt", "", "add_tag(Lead z targów); assign_to(round_robin); create_deal(pipeline: Sprzedaż)", "t"),
-        ("Urodziny", "date_attribute: birthday", "unsubscribed = false", "send_email(template: Wszystkiego najlepszego)", "t"),
-        ("Reaktywacja 90 dni", "segment_entered: Nieaktywni 90 dni", "", "send_email(template: Tęsknimy)\nwait 7d\nremove_from_segment", "f"),
-        ("Wygrany deal", "deal_status_changed: won", "pipeline = Partnerzy", "add_tag(Partner); notify_agent", "t"),
-    ];
+    let mut out = Out::create(dir, &table("automations.csv", &["id", "name", "trigger", "conditions", "actions", "active"]), dialect, planted)?;
+    let automations = dialect::automations(dialect);
     for (i, (name, trigger, conditions, actions, active)) in automations.iter().enumerate() {
         out.row([(81 + i).to_string(), name.to_string(), trigger.to_string(), conditions.to_string(), actions.to_string(), active.to_string()])?;
     }
     out.finish()?;
     count(planted, "automations", automations.len());
 
-    let mut out = Out::create(dir, "email_templates.csv", b',', true, Encoding::Utf8, planted)?;
-    out.row(["id", "name", "subject", "body", "updated_at"])?;
+    let templates_table = Table { crlf: true, ..table("email_templates.csv", &["id", "name", "subject", "body", "updated_at"]) };
+    let mut out = Out::create(dir, &templates_table, dialect, planted)?;
     let templates = [
         ("Witamy", "Witamy w Żubr Shop, {{ user.first_name }}!", "<h1>Cześć {{ user.first_name }}!</h1>\r\n<p>Dziękujemy za rejestrację.</p>", "2023-11-02 09:15:00+01"),
         ("Twój koszyk czeka", "Zapomniałeś o czymś?", "<p>W koszyku zostały produkty:</p>\r\n{% for item in event.items %}<li>{{ item.name }}</li>{% endfor %}", "2024-01-15T12:00:00Z"),
@@ -683,16 +825,23 @@ fn write_catalogues(dir: &Path, planted: &mut Planted) -> io::Result<()> {
 }
 
 fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
-    let mut out = Out::create(dir, "users.csv", b',', true, Encoding::Utf8Bom, planted)?;
-    out.row([
-        "id", "custom_id", "key", "email", "first_name", "last_name", "Phone number", "gender", "status", "company_id",
-        "city", "country", "unsubscribed", "created_at", "last_seen", "last_heard", "web_push_subscription", "fcm_key",
-        "tags", "score", "industry_segment", "interests", "lifetime_value", "orders_count", "newsletter_opt_in",
-        "birthday", "trial_ends_at", "referral_code", "loyalty_member",
-    ])?;
+    const USERS: Table = Table {
+        file: "users.csv",
+        delimiter: b',',
+        crlf: true,
+        encoding: Encoding::Utf8Bom,
+        header: &[
+            "id", "custom_id", "key", "email", "first_name", "last_name", "Phone number", "gender", "status", "company_id",
+            "city", "country", "unsubscribed", "created_at", "last_seen", "last_heard", "web_push_subscription", "fcm_key",
+            "tags", "score", "industry_segment", "interests", "lifetime_value", "orders_count", "newsletter_opt_in",
+            "birthday", "trial_ends_at", "referral_code", "loyalty_member",
+        ],
+        extras: &["full_name", "sessions", "browser"],
+    };
+    let mut out = Out::create(dir, &USERS, plan.dialect, planted)?;
     let mut reasons: BTreeMap<&str, u64> = ["billable", "email", "phone", "user_id", "chat", "web_push", "fcm"].into_iter().map(|r| (r, 0)).collect();
     let seed = plan.seed;
-    let mut row: Vec<String> = Vec::with_capacity(29);
+    let mut row: Vec<String> = Vec::with_capacity(32);
     let mut changes = [0u64; 3]; // added, changed, deleted
     for index in 0..plan.contacts + plan.added_contacts() {
         let mut rng = Rng::of(seed, CONTACTS, index as u64);
@@ -788,8 +937,12 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
         row.push(if rng.percent(70) { String::new() } else { datetime(created + 14 * 86_400, &mut rng) });
         row.push(if rng.percent(75) { String::new() } else { format!("REF-{:04X}", rng.below(65_536)) });
         row.push(boolean(rng.percent(20), &mut rng).to_owned());
+        let id = contact_id(index);
         if let Some(bad) = bad {
-            mismatch(planted, &format!("contact.{}", bad.field));
+            out.plant(planted, Planting::BadValue, &format!("contact.{}", bad.field), id, bad.field, bad.value);
+        }
+        if role == Role::MissingCompany {
+            out.plant(planted, Planting::Orphan, "contact.company_id", id, "company_id", &row[9]);
         }
         if index >= plan.contacts {
             changes[0] += 1;
@@ -801,8 +954,14 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
             changes[1] += 1;
         }
         if role == Role::BadEmail {
-            mismatch(planted, "contact.email");
+            out.plant(planted, Planting::BadValue, "contact.email", id, "email", &email);
         }
+        // What other exports show beside the sample's columns, from a stream of its own so that
+        // the sample's values do not change.
+        let mut more = Rng::of(seed, CONTACTS + 300, index as u64);
+        row.push(if visitor { String::new() } else { format!("{first} {last}") });
+        row.push((1 + more.below(200)).to_string());
+        row.push(more.pick(&["Chrome", "Firefox", "Safari", "Edge", "Opera"]).to_string());
         out.row(&row)?;
 
         let flags = [
@@ -834,8 +993,15 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
 }
 
 fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
-    let mut out = Out::create(dir, "companies.csv", b';', true, Encoding::Windows1250, planted)?;
-    out.row(["ID", "Name", "Phone number", "Email", "City", "Country", "Created at", "Tags", "NIP", "Employees"])?;
+    const COMPANIES_TABLE: Table = Table {
+        file: "companies.csv",
+        delimiter: b';',
+        crlf: true,
+        encoding: Encoding::Windows1250,
+        header: &["ID", "Name", "Phone number", "Email", "City", "Country", "Created at", "Tags", "NIP", "Employees"],
+        extras: &[],
+    };
+    let mut out = Out::create(dir, &COMPANIES_TABLE, plan.dialect, planted)?;
     let bad_employees = plan.scaled(2);
     let kinds = ["sp. z o.o.", "S.A.", "sp.k.", "s.c.", "sp. j."];
     let trades = ["Usługi Remontowe", "Hurtownia Spożywcza", "Biuro Rachunkowe", "Zakład Ślusarski", "Piekarnia", "Przychodnia Zdrowie", "Drukarnia Cyfrowa", "Transport i Spedycja", "Szkoła Języków Obcych", "Studio Graficzne"];
@@ -853,8 +1019,9 @@ fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result
             }
         };
         let employees = if index % (plan.companies / bad_employees) == 1 && index / (plan.companies / bad_employees) < bad_employees {
-            mismatch(planted, "company.employees");
-            if index % 2 == 0 { "ok. 50".to_owned() } else { "50-100".to_owned() }
+            let bad = if index % 2 == 0 { "ok. 50" } else { "50-100" };
+            out.plant(planted, Planting::BadValue, "company.employees", company_id(index), "Employees", bad);
+            bad.to_owned()
         } else {
             (1 + rng.below(400)).to_string()
         };
@@ -879,8 +1046,11 @@ fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result
 }
 
 fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
-    let mut out = Out::create(dir, "deals.csv", b',', false, Encoding::Utf8, planted)?;
-    out.row(["id", "name", "value", "currency", "status", "pipeline", "stage", "user_id", "company_id", "created_at", "expected_close_date", "won_at", "lost_at", "tags", "contract_type", "assigned_to"])?;
+    let deals = table(
+        "deals.csv",
+        &["id", "name", "value", "currency", "status", "pipeline", "stage", "user_id", "company_id", "created_at", "expected_close_date", "won_at", "lost_at", "tags", "contract_type", "assigned_to"],
+    );
+    let mut out = Out::create(dir, &deals, plan.dialect, planted)?;
     let (missing_stage, missing_contact) = (plan.scaled(5), plan.scaled(3));
     let products = ["Abonament Pro", "Wdrożenie CRM", "Pakiet szkoleń", "Licencja roczna", "Integracja API"];
     let step = plan.deals / (missing_stage + missing_contact + 2);
@@ -905,19 +1075,19 @@ fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()>
         match slot {
             Some(k) if k < missing_stage => {
                 stage = MISSING_STAGE.to_string();
-                *planted.orphans.entry("deal.stage_id".into()).or_default() += 1;
+                out.plant(planted, Planting::Orphan, "deal.stage_id", deal_id(index), "stage", &stage);
             }
             Some(k) if k < missing_stage + missing_contact => {
                 contact = (MISSING_CONTACT + index as u64).to_string();
-                *planted.orphans.entry("deal.contact_id".into()).or_default() += 1;
+                out.plant(planted, Planting::Orphan, "deal.contact_id", deal_id(index), "user_id", &contact);
             }
             Some(k) if k == missing_stage + missing_contact => {
                 status = "9".into();
-                mismatch(planted, "deal.status");
+                out.plant(planted, Planting::BadValue, "deal.status", deal_id(index), "status", &status);
             }
             Some(k) if k == missing_stage + missing_contact + 1 => {
                 value = "12,5 tys.".into();
-                mismatch(planted, "deal.value");
+                out.plant(planted, Planting::BadValue, "deal.value", deal_id(index), "value", &value);
             }
             _ => {}
         }
@@ -969,25 +1139,27 @@ fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()>
 }
 
 fn write_activities(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
-    let mut out = Out::create(dir, "activities.csv", b'\t', false, Encoding::Utf8, planted)?;
-    out.row(["id", "name", "activity_type", "deal_id", "user_id", "company_id", "description", "done", "due_date", "created_at", "duration", "assigned_to"])?;
+    let activities = Table {
+        delimiter: b'\t',
+        ..table("activities.csv", &["id", "name", "activity_type", "deal_id", "user_id", "company_id", "description", "done", "due_date", "created_at", "duration", "assigned_to"])
+    };
+    let mut out = Out::create(dir, &activities, plan.dialect, planted)?;
     let (missing_deal, missing_contact) = (plan.scaled(4), plan.scaled(2));
     let step = plan.activities / (missing_deal + missing_contact + 1);
-    let kinds = [("Telefon", 25_946), ("Spotkanie", 25_947), ("E-mail", 25_948), ("Zadanie", 25_949)];
     for index in 0..plan.activities {
         let mut rng = Rng::of(plan.seed, ACTIVITIES, index as u64);
-        let (name, kind) = rng.pick(&kinds);
+        let (name, kind) = rng.pick(ACTIVITY_TYPES);
         let mut deal = if rng.percent(70) { deal_id(rng.below(plan.deals)).to_string() } else { String::new() };
         let mut contact = contact_id(plan.some_person(&mut rng)).to_string();
         let slot = if index % step == step / 2 { Some(index / step) } else { None };
         match slot {
             Some(k) if k < missing_deal => {
                 deal = (MISSING_DEAL + index as u64).to_string();
-                *planted.orphans.entry("activity.deal_id".into()).or_default() += 1;
+                out.plant(planted, Planting::Orphan, "activity.deal_id", 30_000 + index, "deal_id", &deal);
             }
             Some(k) if k < missing_deal + missing_contact => {
                 contact = (MISSING_CONTACT + index as u64).to_string();
-                *planted.orphans.entry("activity.contact_id".into()).or_default() += 1;
+                out.plant(planted, Planting::Orphan, "activity.contact_id", 30_000 + index, "user_id", &contact);
             }
             _ => {}
         }
@@ -1018,14 +1190,44 @@ fn write_activities(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Resul
     Ok(())
 }
 
+/// The activity types (name, User.com id).
+const ACTIVITY_TYPES: &[(&str, u64)] = &[("Telefon", 25_946), ("Spotkanie", 25_947), ("E-mail", 25_948), ("Zadanie", 25_949)];
+
+/// Files some dialects add: the display export's activity-type catalogue, and in each one file
+/// the reader does not know (listed in the manifest's `extra_files`).
+fn write_extra_files(dir: &Path, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
+    let type_rows: Vec<Vec<String>> = ACTIVITY_TYPES.iter().map(|(name, id)| vec![id.to_string(), name.to_string()]).collect();
+    let rows = |rows: &[&[&str]]| -> Vec<Vec<String>> { rows.iter().map(|row| row.iter().map(|cell| cell.to_string()).collect()).collect() };
+    // Each: the file, its rows, whether the reader is expected not to know it.
+    let files: Vec<(Table, Vec<Vec<String>>, bool)> = match dialect {
+        Dialect::Sample => Vec::new(),
+        Dialect::Display => vec![
+            (table("activity_types.csv", &["id", "name"]), type_rows, false),
+            (table("products.csv", &["id", "name", "price"]), rows(&[&["1", "Abonament Pro", "199.00"], &["2", "Wdrożenie CRM", "4500.00"], &["3", "Pakiet szkoleń", "1200.00"]]), true),
+        ],
+        Dialect::PanelPl => vec![(table("formularze.csv", &["id", "name", "submissions"]), rows(&[&["1", "kontakt", "412"], &["2", "newsletter", "1893"]]), true)],
+    };
+    for (table, rows, unknown) in files {
+        let mut out = Out::create(dir, &table, dialect, planted)?;
+        for row in &rows {
+            out.row(row)?;
+        }
+        if let (true, Some(manifest)) = (unknown, &mut planted.dialect) {
+            manifest.extra_files.push(out.name.clone());
+        }
+        out.finish()?;
+    }
+    Ok(())
+}
+
 /// An agent's email, or (one time in ten) nobody.
 fn agent(rng: &mut Rng) -> String {
     if rng.percent(10) { String::new() } else { rng.pick(AGENTS).to_string() }
 }
 
 fn write_events(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
-    let mut out = Out::create(dir, "events.csv", b',', false, Encoding::Utf8, planted)?;
-    out.row(["id", "name", "user_id", "timestamp", "data"])?;
+    let events = Table { extras: &["attendee_email"], ..table("events.csv", &["id", "name", "user_id", "timestamp", "data"]) };
+    let mut out = Out::create(dir, &events, plan.dialect, planted)?;
     let names = ["order_completed", "newsletter_signup", "cart_abandoned", "webinar_joined", "form_submitted"];
     for index in 0..plan.events {
         let mut rng = Rng::of(plan.seed, EVENTS, index as u64);
@@ -1035,7 +1237,8 @@ fn write_events(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()
             "form_submitted" => r#"{"form": "kontakt", "source": "landing, wiosna"}"#.to_owned(),
             _ => "{}".to_owned(),
         };
-        out.row([(50_000 + index).to_string(), name.to_string(), contact_id(plan.some_person(&mut rng)).to_string(), some_time(&mut rng).to_string(), data])?;
+        let contact = plan.some_person(&mut rng);
+        out.row([(50_000 + index).to_string(), name.to_string(), contact_id(contact).to_string(), some_time(&mut rng).to_string(), data, email_of(plan.seed, contact)])?;
     }
     out.finish()?;
     count(planted, "events", plan.events);
@@ -1043,8 +1246,8 @@ fn write_events(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()
 }
 
 fn write_conversations(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
-    let mut out = Out::create(dir, "conversations.csv", b',', false, Encoding::Utf8, planted)?;
-    out.row(["id", "conversation_id", "user_id", "sender", "content", "timestamp", "source"])?;
+    let conversations = table("conversations.csv", &["id", "conversation_id", "user_id", "sender", "content", "timestamp", "source"]);
+    let mut out = Out::create(dir, &conversations, plan.dialect, planted)?;
     let user_lines = ["Dzień dobry, mam pytanie o zamówienie.", "Czy wysyłka do Czech jest możliwa?", "Nie działa mi kod rabatowy :(", "Dziękuję, wszystko jasne!\nPozdrawiam"];
     let agent_lines = ["Dzień dobry! W czym mogę pomóc?", "Sprawdzę to i wrócę z odpowiedzią.", "Oferta ważna do końca miesiąca, zapraszamy."];
     let mut messages = 0;
@@ -1131,6 +1334,75 @@ mod tests {
         for dir in [first, newer] {
             std::fs::remove_dir_all(dir).unwrap();
         }
+    }
+
+    #[test]
+    fn every_dialect_holds_the_same_records_and_planted_values() {
+        let sample_dir = tempdir("sample");
+        let sample = generate(&sample_dir, &Options::default()).unwrap();
+        assert_eq!(sample.dialect, None);
+        let key = |planted: &Planted| -> Vec<(String, String, String, String)> {
+            planted.values.iter().map(|v| (v.kind.clone(), v.object.clone(), v.source_id.clone(), v.attribute.clone())).collect()
+        };
+        for dialect in [Dialect::Display, Dialect::PanelPl] {
+            let dir = tempdir(dialect.name());
+            let planted = generate(&dir, &Options { dialect, ..Options::default() }).unwrap();
+            assert_eq!(key(&planted), key(&sample), "{}", dialect.name());
+            assert_eq!((&planted.mismatches, &planted.orphans, &planted.billing), (&sample.mismatches, &sample.orphans, &sample.billing));
+            for object in ["contacts", "companies", "deals", "activities", "events", "conversation_messages"] {
+                assert_eq!(planted.counts[object], sample.counts[object], "{object}");
+            }
+            let manifest = planted.dialect.as_ref().unwrap();
+            assert!(!manifest.changes.is_empty() && !manifest.extra_files.is_empty());
+            for name in manifest.files.values() {
+                assert!(dir.join(name).is_file(), "{name}");
+            }
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+        std::fs::remove_dir_all(sample_dir).unwrap();
+    }
+
+    #[test]
+    fn every_planted_value_is_where_the_manifest_says() {
+        for dialect in Dialect::ALL {
+            let dir = tempdir(&format!("where-{}", dialect.name()));
+            let planted = generate(&dir, &Options { dialect, ..Options::default() }).unwrap();
+            for value in &planted.values {
+                let bytes = std::fs::read(dir.join(&value.file)).unwrap();
+                let text = match planted.encodings[&value.file].as_str() {
+                    "windows-1250" => encoding_rs::WINDOWS_1250.decode(&bytes).0.into_owned(),
+                    _ => String::from_utf8(bytes).unwrap().trim_start_matches('\u{feff}').to_owned(),
+                };
+                let first_line = text.lines().next().unwrap();
+                let delimiter = [b';', b'\t', b','].into_iter().find(|d| first_line.contains(*d as char)).unwrap();
+                let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(text.as_bytes());
+                let headers = reader.headers().unwrap().clone();
+                let at = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name)).unwrap_or_else(|| panic!("{}: no column {name}", value.file));
+                let (id, column) = (at("id"), at(&value.column));
+                let row = reader.records().map(Result::unwrap).find(|row| row[id] == value.source_id).unwrap_or_else(|| panic!("{}: no row {}", value.file, value.source_id));
+                assert_eq!(row[column], value.value, "{} {:?}", dialect.name(), value);
+            }
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_display_dialect_writes_full_names_attendees_and_polish_numbers() {
+        let dir = tempdir("display-rows");
+        generate(&dir, &Options { dialect: Dialect::Display, ..Options::default() }).unwrap();
+        let bytes = std::fs::read(dir.join("users.csv")).unwrap();
+        let (users, _, unmappable) = encoding_rs::WINDOWS_1250.decode(&bytes);
+        assert!(!unmappable);
+        let mut lines = users.split("\r\n");
+        let header: Vec<&str> = lines.next().unwrap().split(';').collect();
+        assert_eq!(&header[3..7], ["E-mail address", "First name", "Last name", "Full name"]);
+        let first: Vec<&str> = lines.next().unwrap().split(';').collect();
+        assert_eq!(first[6], format!("{} {}", first[4], first[5]));
+        let events = std::fs::read_to_string(dir.join("events.csv")).unwrap();
+        assert!(events.starts_with("ID,Event name,Contact ID,start,end,attendees,location,Data\n50000,cart_abandoned,10415,2021-12-01T07:41:15Z,2021-12-01T07:41:15Z,"), "{events}");
+        let deals = std::fs::read_to_string(dir.join("deals.csv")).unwrap();
+        assert!(deals.contains(",\"13 063,67\",PLN,"), "{deals}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use usercom_export_gen::{Options, generate};
+use usercom_export_gen::{Dialect, Options, generate};
 
-const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes] [--planted FILE]
+const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes] [--dialect NAME] [--planted FILE]
 
 Writes a User.com-style CSV export (users, companies, deals, pipelines, stages, activities,
 events, conversations, tags, segments, attributes, automations, email templates) into DIR, and
@@ -16,6 +16,14 @@ Defaults: --seed 2024 --contacts 500, which is exactly examples/usercom-export/.
 --changes writes the same account a month later (for delta migrations): the same records,
 plus new contacts and deals, some changed, some anonymous visitors deleted; what changed is
 listed under `changes` in the planted JSON.
+--dialect writes the same account as another User.com export writes it: `sample` (the
+default), `display` (the web panel's display-case export: a full-name column, an
+activity-type catalogue, calendar-style events, JSON segment rules and automations, Polish
+numbers, other delimiters and encodings, an extra file) or `panel-pl` (a Polish-language
+panel's later export: Polish headers in another order, date-stamped file names, `;`,
+tak/nie, DD.MM.YYYY dates, ISO times with milliseconds, columns the sample has not got).
+The planted JSON says under `dialect` what it changed; `values` lists every planted bad
+value and orphan where the dialect wrote it.
 
 Example:
   cargo run -p usercom-export-gen -- --out /tmp/big-export --contacts 1000000";
@@ -45,6 +53,11 @@ fn run() -> Result<(), String> {
                 options.contacts = value("--contacts")?.replace('_', "").parse().map_err(|_| "--contacts takes a whole number".to_owned())?
             }
             "--changes" => options.changes = true,
+            "--dialect" => {
+                let name = value("--dialect")?;
+                let names: Vec<&str> = Dialect::ALL.iter().map(|dialect| dialect.name()).collect();
+                options.dialect = Dialect::from_name(&name).ok_or_else(|| format!("--dialect takes one of {}, not '{name}'", names.join(", ")))?;
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
