@@ -825,7 +825,7 @@ mod tests {
     }
 
     fn contact_field(attribute: &str, landing: Landing) -> crate::mapping::FieldEntry {
-        crate::mapping::FieldEntry { object: ObjectKind::Contact, attribute: attribute.into(), landing, confidence: 1.0, why: Vec::new(), note: None, line: 0 }
+        crate::mapping::FieldEntry { object: ObjectKind::Contact, attribute: attribute.into(), landing, confidence: 1.0, why: Vec::new(), note: None, on_bad_value: Default::default(), line: 0 }
     }
 
     fn new_field(name: &str) -> Landing {
