@@ -73,6 +73,7 @@ fn migrate(dir: &Path, sandbox: &crm_migrate_sandbox::SandboxHandle, edit: impl 
     let project = dir.join("zubr");
     let init = run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url()]);
     assert!(init.status.success(), "{}", text(&init.stderr));
+    crate::plan::migrate_duplicates_as_they_are(&project);
     let planned = in_project(&project, &["plan"]);
     assert!(planned.status.success(), "{}\n{}", text(&planned.stdout), text(&planned.stderr));
     let mapping = project.join("mapping.toml");
@@ -218,6 +219,7 @@ fn keep_raw_in_note_is_refused_for_a_person_field_by_name() {
     let export = hostile_export(dir.path());
     let project = dir.path().join("zubr");
     assert!(run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url()]).status.success());
+    crate::plan::migrate_duplicates_as_they_are(&project);
     assert!(in_project(&project, &["plan"]).status.success());
     let mapping = project.join("mapping.toml");
     let text_before = std::fs::read_to_string(&mapping).unwrap();

@@ -48,6 +48,7 @@ fn migrate(dialect: Dialect) -> Result<Migration, String> {
     if !init.status.success() {
         return Err(format!("init: {}", text(&init.stderr)));
     }
+    crate::plan::migrate_duplicates_as_they_are(&project);
     plan_and_decide(&project)?;
     for step in [&["approve", "--yes", "--by", "test"][..], &["apply", "--concurrency", "16"], &["report"]] {
         let output = in_project(&project, step);
