@@ -41,8 +41,9 @@ pub struct Links {
     pub survivors: HashMap<String, String>,
     /// User.com contact id -> (email, name), for meeting attendees.
     pub contacts: HashMap<String, (String, String)>,
-    /// Lower-case email -> User.com contact id, built from `contacts` on first use.
-    pub by_email: std::sync::OnceLock<HashMap<String, String>>,
+    /// Lower-case email -> the User.com contacts that have it (sorted), built from `contacts` on
+    /// first use.
+    pub by_email: std::sync::OnceLock<HashMap<String, Vec<String>>>,
 }
 
 impl Links {
@@ -57,10 +58,22 @@ impl Links {
         self.persons.get(id).copied()
     }
 
-    /// The contact an email address is, when one has it.
-    pub fn contact_by_email(&self, email: &str) -> Option<&str> {
-        let index = self.by_email.get_or_init(|| self.contacts.iter().map(|(id, (email, _))| (email.trim().to_lowercase(), id.clone())).collect());
-        index.get(&email.trim().to_lowercase()).map(String::as_str)
+    /// The contact an email address is: the one contact that has it, or `preferred` when it is
+    /// one of several that share it (duplicates not merged); none when that is still ambiguous.
+    pub fn contact_by_email(&self, email: &str, preferred: Option<&str>) -> Option<&str> {
+        let index = self.by_email.get_or_init(|| {
+            let mut index: HashMap<String, Vec<String>> = HashMap::new();
+            for (id, (email, _)) in &self.contacts {
+                index.entry(email.trim().to_lowercase()).or_default().push(id.clone());
+            }
+            index.values_mut().for_each(|ids| ids.sort());
+            index
+        });
+        match index.get(&email.trim().to_lowercase()).map(Vec::as_slice) {
+            Some([only]) => Some(only.as_str()),
+            Some(several) => several.iter().map(String::as_str).find(|id| Some(*id) == preferred),
+            None => None,
+        }
     }
 }
 
@@ -430,7 +443,7 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
     let listed = mapped.text("attendees").unwrap_or_default();
     for token in listed.split(|c: char| c == ',' || c == ';' || c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | '"' | '\'' | '<' | '>')) {
         let token = token.trim();
-        let contact = if crate::extract::values::is_email(token) { links.contact_by_email(token).map(str::to_owned) } else { Some(token.to_owned()).filter(|id| links.contacts.contains_key(id)) };
+        let contact = if crate::extract::values::is_email(token) { links.contact_by_email(token, mapped.text("participants").as_deref()).map(str::to_owned) } else { Some(token.to_owned()).filter(|id| links.contacts.contains_key(id)) };
         let person_id = contact.as_deref().and_then(|contact| links.person(contact));
         if let Some(person_id) = person_id.filter(|id| !participants.iter().any(|participant| participant.person_id == *id)) {
             participants.push(Participant { person_id, primary: participants.is_empty() });

@@ -753,10 +753,7 @@ impl State {
                         inferred_columns.push(InferredColumn { object: *kind, column: column.header.clone(), field: column.field.clone(), ty: column.ty.name(), sampled });
                         ("inferred", column.header.clone())
                     }
-                    Origin::Definition { attribute_id } => {
-                        let definition = export.definitions.iter().find(|d| d.id == *attribute_id);
-                        ("definition", definition.map_or_else(|| column.header.clone(), |d| d.name.clone()))
-                    }
+                    Origin::Definition { name, .. } => ("definition", if name.is_empty() { column.header.clone() } else { name.clone() }),
                     Origin::Standard | Origin::Values { .. } => unreachable!("custom columns only"),
                 };
                 custom_attributes.push(CustomAttribute {
@@ -772,7 +769,7 @@ impl State {
         for definition in &export.definitions {
             let in_a_file = columns.iter().any(|(kind, columns)| {
                 Some(*kind) == definition.object
-                    && columns.iter().any(|c| matches!(&c.origin, Origin::Definition { attribute_id } if *attribute_id == definition.id))
+                    && columns.iter().any(|c| matches!(&c.origin, Origin::Definition { attribute_id, .. } if *attribute_id == definition.id))
             });
             if !in_a_file {
                 custom_attributes.push(CustomAttribute {

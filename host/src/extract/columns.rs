@@ -109,8 +109,9 @@ impl FieldType {
 pub enum Origin {
     /// One of User.com's standard attributes.
     Standard,
-    /// The attribute definitions file (`attributes.csv`), its row id.
-    Definition { attribute_id: String },
+    /// The attribute definitions file (`attributes.csv`): its row id and the attribute's name
+    /// as User.com shows it (which names the Pipedrive field, whatever the header's spelling).
+    Definition { attribute_id: String, name: String },
     /// Not defined anywhere: inferred from the first `sampled` non-empty values.
     Inferred { sampled: usize },
     /// A role the header does not name, recognised from the first `sampled` non-empty values
@@ -198,7 +199,8 @@ pub fn definition_object(content_type: &str) -> Option<ObjectKind> {
 pub fn normalize_header(header: &str) -> String {
     let mut normalized = String::with_capacity(header.len());
     for c in header.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}').chars() {
-        let c = if c.is_whitespace() || matches!(c, '-' | '.' | '/') { '_' } else { c };
+        // Punctuation separates words: `Duration (minutes)` -> `duration_minutes`.
+        let c = if c.is_whitespace() || matches!(c, '-' | '.' | '/' | '(' | ')' | '[' | ']' | ':' | ',' | '#' | '?') { '_' } else { c };
         if c == '_' && (normalized.is_empty() || normalized.ends_with('_')) {
             continue;
         }
@@ -348,7 +350,8 @@ const ACTIVITY: &[Standard] = &[
     standard("done", T::Boolean, &["done", "completed", "is_done", "wykonane", "zakonczone"]),
     standard("done_date", T::DateTime, &["done_date", "completed_at"]),
     standard("due_date", T::DateTime, &["due_date", "datetime", "due", "due_at", "scheduled_at", "termin", "start", "poczatek"]),
-    standard("duration", T::Integer, &["duration", "czas_trwania"]),
+    // In minutes, as User.com keeps it; a header naming another unit is not this role.
+    standard("duration", T::Integer, &["duration", "duration_minutes", "duration_min", "czas_trwania", "czas_trwania_minuty", "czas_trwania_min"]),
     standard("assigned_to", T::Text, &["assigned_to", "owner", "opiekun", "wlasciciel"]),
     standard("created_by", T::Text, &["created_by", "autor"]),
     standard("created_at", T::DateTime, &["created_at", "created", "data_utworzenia", "utworzono"]),
@@ -423,7 +426,9 @@ pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[Attribu
         let normalized = normalize_header(header);
         let key = alias_key(header);
         let taken = |field: &str| columns.iter().any(|column| column.field == field);
-        let standard = standards(kind).iter().find(|s| s.aliases.contains(&key.as_str()) && !taken(s.field));
+        // Words run together or apart mean the same: `E-mail address`, `email_address`, `Emailaddress`.
+        let joined = key.replace('_', "");
+        let standard = standards(kind).iter().find(|s| s.aliases.iter().any(|alias| alias.replace('_', "") == joined) && !taken(s.field));
         let definition = definitions.iter().find(|d| d.object == Some(kind) && (alias_key(&d.name_std) == key || alias_key(&d.name) == key));
         let column = match (standard, definition) {
             (Some(standard), definition) => {
@@ -446,7 +451,7 @@ pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[Attribu
                 field: if definition.name_std.trim().is_empty() { normalized } else { definition.name_std.trim().to_owned() },
                 ty: definition.ty,
                 options: definition.options.clone(),
-                origin: Origin::Definition { attribute_id: definition.id.clone() },
+                origin: Origin::Definition { attribute_id: definition.id.clone(), name: definition.name.trim().to_owned() },
             },
             (None, None) => {
                 to_decide.push(index);
@@ -600,6 +605,7 @@ mod tests {
         assert_eq!(normalize_header(" Phone  number "), "phone_number");
         assert_eq!(normalize_header("\u{feff}ID"), "id");
         assert_eq!(normalize_header("Created at"), "created_at");
+        assert_eq!(normalize_header("Duration (minutes)"), "duration_minutes");
     }
 
     #[test]

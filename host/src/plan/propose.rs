@@ -308,7 +308,7 @@ fn propose_field(object: &ObjectProfile, attribute: &AttributeProfile, profile: 
     }
     match &attribute.column.origin {
         Origin::Standard | Origin::Values { .. } => why.push(format!("User.com attribute {}", attribute.field())),
-        Origin::Definition { attribute_id } => why.push(format!("custom attribute {attribute_id} of attributes.csv, type {}", ty.name())),
+        Origin::Definition { attribute_id, .. } => why.push(format!("custom attribute {attribute_id} of attributes.csv, type {}", ty.name())),
         Origin::Inferred { sampled } => {
             why.push(format!("not in attributes.csv: type {} inferred from {sampled} values", ty.name()));
             confidence -= 0.15;
@@ -361,8 +361,16 @@ fn field_name(kind: ObjectKind, attribute: &AttributeProfile) -> String {
     if let Some(named) = named {
         return named.to_owned();
     }
+    // The same attribute gets the same field whatever its header's spelling: a defined one is
+    // named as User.com names it, a standard one after its role; only an undefined column has
+    // nothing but its header.
     let header = attribute.column.header.trim();
-    let base = if header.is_empty() { attribute.field() } else { header };
+    let base = match &attribute.column.origin {
+        Origin::Definition { name, .. } if !name.is_empty() => name.as_str(),
+        Origin::Standard => attribute.field(),
+        _ if header.is_empty() => attribute.field(),
+        _ => header,
+    };
     if base.chars().any(|c| c.is_uppercase() || c == ' ') {
         return base.to_owned();
     }
