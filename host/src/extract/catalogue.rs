@@ -85,10 +85,12 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
+    /// The cell under the first of `names` (ASCII aliases, English and Polish) the file has; a
+    /// header matches with its diacritics and word breaks set aside (`Kolejność` is `kolejnosc`).
     fn get(&self, names: &[&str]) -> String {
         names
             .iter()
-            .find_map(|name| self.headers.iter().position(|header| header == name))
+            .find_map(|name| self.headers.iter().position(|header| *header == name.replace('_', "")))
             .and_then(|index| self.cells.get(index))
             .unwrap_or_default()
             .trim()
@@ -98,7 +100,7 @@ impl Row<'_> {
 
 fn read_rows(file: &ExportFile, mut each: impl FnMut(&Row<'_>)) -> Result<(), ExtractError> {
     let mut csv = open_csv(file)?;
-    let headers: Vec<String> = read_header(&mut csv, &file.path)?.iter().map(|h| columns::normalize_header(h)).collect();
+    let headers: Vec<String> = read_header(&mut csv, &file.path)?.iter().map(|h| columns::alias_key(h).replace('_', "")).collect();
     let mut cells = csv::StringRecord::new();
     while csv.read_record(&mut cells).map_err(|error| csv_error(&file.path, error))? {
         let line = record_line(&mut csv, cells.position());
@@ -172,15 +174,15 @@ pub fn read_definitions(file: &ExportFile) -> Result<(Vec<AttributeDefinition>, 
 pub(super) fn read_catalogue(export: &Export) -> Result<Catalogue, ExtractError> {
     let mut catalogue = Catalogue::default();
     if let Some(file) = export.file(FileKind::Pipelines) {
-        read_rows(file, |row| catalogue.pipelines.push(Pipeline { id: row.get(&["id"]), name: row.get(&["name"]) }))?;
+        read_rows(file, |row| catalogue.pipelines.push(Pipeline { id: row.get(&["id"]), name: row.get(&["name", "nazwa"]) }))?;
     }
     if let Some(file) = export.file(FileKind::Stages) {
         read_rows(file, |row| {
             catalogue.stages.push(Stage {
                 id: row.get(&["id"]),
-                name: row.get(&["name"]),
-                pipeline_id: row.get(&["pipeline", "pipeline_id"]),
-                order: row.get(&["order", "position"]),
+                name: row.get(&["name", "nazwa"]),
+                pipeline_id: row.get(&["pipeline", "pipeline_id", "lejek", "lejek_id"]),
+                order: row.get(&["order", "position", "kolejnosc", "pozycja"]),
             })
         })?;
     }
@@ -190,16 +192,16 @@ pub(super) fn read_catalogue(export: &Export) -> Result<Catalogue, ExtractError>
         })?;
     }
     if let Some(file) = export.file(FileKind::Tags) {
-        read_rows(file, |row| catalogue.tags.push(Tag { id: row.get(&["id"]), name: row.get(&["name"]) }))?;
+        read_rows(file, |row| catalogue.tags.push(Tag { id: row.get(&["id"]), name: row.get(&["name", "nazwa"]) }))?;
     }
     if let Some(file) = export.file(FileKind::Segments) {
         read_rows(file, |row| {
             catalogue.segments.push(Segment {
                 id: row.get(&["id"]),
-                name: row.get(&["name"]),
-                description: row.get(&["description"]),
-                rules: row.get(&["rules", "definition", "conditions", "filters", "filter"]),
-                object_count: row.get(&["object_count", "count", "users"]),
+                name: row.get(&["name", "nazwa"]),
+                description: row.get(&["description", "opis"]),
+                rules: row.get(&["rules", "definition", "conditions", "filters", "filter", "reguly", "warunki"]),
+                object_count: row.get(&["object_count", "count", "users", "liczba_kontaktow", "liczba"]),
             })
         })?;
     }
@@ -207,11 +209,11 @@ pub(super) fn read_catalogue(export: &Export) -> Result<Catalogue, ExtractError>
         read_rows(file, |row| {
             catalogue.automations.push(Automation {
                 id: row.get(&["id"]),
-                name: row.get(&["name"]),
-                trigger: row.get(&["trigger", "trigger_type"]),
-                conditions: row.get(&["conditions", "condition", "filters"]),
-                actions: row.get(&["actions", "action", "steps"]),
-                active: values::parse_boolean(&row.get(&["active", "enabled", "is_active"])),
+                name: row.get(&["name", "nazwa"]),
+                trigger: row.get(&["trigger", "trigger_type", "wyzwalacz"]),
+                conditions: row.get(&["conditions", "condition", "filters", "warunki"]),
+                actions: row.get(&["actions", "action", "steps", "akcje"]),
+                active: values::parse_boolean(&row.get(&["active", "enabled", "is_active", "aktywna", "aktywny"])),
             })
         })?;
     }
@@ -219,10 +221,10 @@ pub(super) fn read_catalogue(export: &Export) -> Result<Catalogue, ExtractError>
         read_rows(file, |row| {
             catalogue.email_templates.push(EmailTemplate {
                 id: row.get(&["id"]),
-                name: row.get(&["name"]),
-                subject: row.get(&["subject", "title"]),
-                body_chars: row.get(&["body", "html", "content"]).chars().count(),
-                updated_at: row.get(&["updated_at", "modified_at", "created_at"]),
+                name: row.get(&["name", "nazwa"]),
+                subject: row.get(&["subject", "title", "temat"]),
+                body_chars: row.get(&["body", "html", "content", "tresc"]).chars().count(),
+                updated_at: row.get(&["updated_at", "modified_at", "created_at", "zaktualizowano"]),
             })
         })?;
     }

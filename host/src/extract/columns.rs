@@ -252,8 +252,8 @@ use FieldType as T;
 const CONTACT: &[Standard] = &[
     standard("id", T::Id, &["id", "user_id_internal"]),
     // User.com renamed `user_id` to `custom_id`; both are the customer's own id for the contact.
-    standard("user_id", T::Text, &["user_id", "custom_id", "client_id", "external_id", "id_klienta"]),
-    standard("key", T::Secret, &["key", "user_key", "userkey"]),
+    standard("user_id", T::Text, &["user_id", "custom_id", "client_id", "external_id", "id_klienta", "wlasny_identyfikator", "identyfikator_wlasny"]),
+    standard("key", T::Secret, &["key", "user_key", "userkey", "klucz", "klucz_uzytkownika"]),
     standard("email", T::Email, &["email", "e_mail", "email_address", "e_mail_address", "mail", "adres_e_mail", "adres_email"]),
     // One role, the person's name: the full name, or its parts (see `mapping::Names`).
     standard("first_name", T::Text, &["first_name", "firstname", "given_name", "forename", "first", "imie"]),
@@ -276,14 +276,14 @@ const CONTACT: &[Standard] = &[
     standard("created_at", T::DateTime, &["created_at", "created", "date_created", "created_on", "date_added", "data_utworzenia", "utworzono", "data_dodania"]),
     standard("updated_at", T::DateTime, &["updated_at", "updated", "modified_at", "last_updated", "data_modyfikacji", "zaktualizowano"]),
     standard("first_seen", T::DateTime, &["first_seen"]),
-    standard("last_seen", T::DateTime, &["last_seen", "ostatnio_widziany"]),
+    standard("last_seen", T::DateTime, &["last_seen", "ostatnio_widziany", "ostatnia_wizyta"]),
     standard("last_contacted", T::DateTime, &["last_contacted"]),
-    standard("last_heard", T::DateTime, &["last_heard", "last_message_received"]),
-    standard("web_push_subscription", T::Boolean, &["web_push_subscription", "web_push", "webpush", "web_push_subscribed"]),
-    standard("fcm_key", T::Secret, &["fcm_key", "fcm_token", "mobile_fcm_key"]),
+    standard("last_heard", T::DateTime, &["last_heard", "last_message_received", "ostatni_kontakt", "ostatnia_wiadomosc"]),
+    standard("web_push_subscription", T::Boolean, &["web_push_subscription", "web_push", "webpush", "web_push_subscribed", "powiadomienia_web_push"]),
+    standard("fcm_key", T::Secret, &["fcm_key", "fcm_token", "mobile_fcm_key", "klucz_fcm", "token_fcm"]),
     standard("tags", T::Choices, &["tags", "tagi"]),
     standard("lists", T::Choices, &["lists", "listy"]),
-    standard("score", T::Integer, &["score"]),
+    standard("score", T::Integer, &["score", "punkty", "wynik"]),
     standard("page_views", T::Integer, &["page_views", "page_visits"]),
     standard("assigned_to", T::Text, &["assigned_to", "owner", "opiekun", "wlasciciel"]),
     standard("last_ip", T::Text, &["last_ip", "ip"]),
@@ -324,14 +324,14 @@ const DEAL: &[Standard] = &[
     standard("status", T::DealStatus, &["status"]),
     standard("pipeline_id", T::Reference(Target::Pipeline), &["pipeline_id", "pipeline", "lejek"]),
     standard("stage_id", T::Reference(Target::Stage), &["stage_id", "stage", "etap"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id", "contact", "kontakt"]),
-    standard("company_id", T::Reference(Target::Company), &["company_id", "company", "firma"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id", "contact", "kontakt", "kontakt_id", "id_kontaktu"]),
+    standard("company_id", T::Reference(Target::Company), &["company_id", "company", "firma", "firma_id", "id_firmy"]),
     standard("assigned_to", T::Text, &["assigned_to", "agent", "owner", "opiekun", "wlasciciel"]),
     standard("created_at", T::DateTime, &["created_at", "created", "data_utworzenia", "utworzono"]),
     standard("updated_at", T::DateTime, &["updated_at", "updated", "data_modyfikacji"]),
-    standard("expected_close_date", T::Date, &["expected_close_date", "close_date", "przewidywana_data_zamkniecia"]),
-    standard("won_at", T::DateTime, &["won_at"]),
-    standard("lost_at", T::DateTime, &["lost_at"]),
+    standard("expected_close_date", T::Date, &["expected_close_date", "close_date", "przewidywana_data_zamkniecia", "przewidywane_zamkniecie", "data_zamkniecia"]),
+    standard("won_at", T::DateTime, &["won_at", "won", "wygrano", "data_wygrania"]),
+    standard("lost_at", T::DateTime, &["lost_at", "lost", "przegrano", "data_przegrania"]),
     standard("loss_reason", T::Text, &["loss_reason", "loss_reason_description", "powod_utraty"]),
     standard("activities_status", T::Text, &["activities_status"]),
     standard("tags", T::Choices, &["tags", "tagi"]),
@@ -343,9 +343,9 @@ const ACTIVITY: &[Standard] = &[
     standard("name", T::Text, &["name", "title", "subject", "temat", "tytul", "nazwa"]),
     // An app-specific type id (e.g. 25946), resolved through the activity types catalogue.
     standard("activity_type", T::Text, &["activity_type", "type", "type_id", "activity_type_id", "kind", "typ", "rodzaj", "typ_aktywnosci"]),
-    standard("deal_id", T::Reference(Target::Deal), &["deal_id", "deal", "szansa"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id", "contact", "kontakt"]),
-    standard("company_id", T::Reference(Target::Company), &["company_id", "company", "firma"]),
+    standard("deal_id", T::Reference(Target::Deal), &["deal_id", "deal", "szansa", "szansa_id"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id", "contact", "kontakt", "kontakt_id", "id_kontaktu"]),
+    standard("company_id", T::Reference(Target::Company), &["company_id", "company", "firma", "firma_id", "id_firmy"]),
     standard("description", T::Text, &["description", "note", "notes", "opis", "notatka"]),
     standard("done", T::Boolean, &["done", "completed", "is_done", "wykonane", "zakonczone"]),
     standard("done_date", T::DateTime, &["done_date", "completed_at"]),
@@ -360,8 +360,8 @@ const ACTIVITY: &[Standard] = &[
 
 const EVENT: &[Standard] = &[
     standard("id", T::Id, &["id"]),
-    standard("name", T::Text, &["name", "event", "event_name", "title", "subject", "nazwa", "temat", "tytul"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "contact", "kontakt"]),
+    standard("name", T::Text, &["name", "event", "event_name", "title", "subject", "nazwa", "temat", "tytul", "zdarzenie", "nazwa_zdarzenia"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "contact", "kontakt", "kontakt_id", "id_kontaktu"]),
     // When the event happens; `timestamp` (when it was recorded) is its time only without one.
     standard("start", T::DateTime, &["start", "starts_at", "start_at", "start_time", "start_date", "begin", "begins_at", "poczatek", "rozpoczecie", "data_rozpoczecia"]),
     standard("end", T::DateTime, &["end", "ends_at", "end_at", "end_time", "end_date", "finish", "koniec", "zakonczenie", "data_zakonczenia"]),
@@ -374,13 +374,13 @@ const EVENT: &[Standard] = &[
 const CONVERSATION: &[Standard] = &[
     standard("id", T::Id, &["id", "message_id"]),
     standard("conversation_id", T::Text, &["conversation_id", "conversation", "chat", "chat_id", "thread", "thread_id", "rozmowa", "id_rozmowy"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "contact", "kontakt"]),
+    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "contact", "kontakt", "kontakt_id", "id_kontaktu"]),
     // The author's role (user, agent, bot); `author` and `autor` may be a name instead: the
     // values decide (see `decide_from_values`).
-    standard("sender", T::Text, &["sender", "sender_type", "author_type", "author_role", "from_type", "role", "direction", "typ_autora", "kierunek", "author", "autor", "from"]),
-    standard("author_name", T::Text, &["author_name", "agent_name", "sender_name", "from_name", "agent", "operator", "konsultant", "nadawca", "imie_autora", "autor_nazwa"]),
+    standard("sender", T::Text, &["sender", "sender_type", "author_type", "author_role", "from_type", "role", "direction", "typ_autora", "kierunek", "author", "autor", "from", "nadawca"]),
+    standard("author_name", T::Text, &["author_name", "agent_name", "sender_name", "from_name", "agent", "operator", "konsultant", "imie_autora", "autor_nazwa", "nazwa_nadawcy"]),
     standard("content", T::Text, &["content", "message", "text", "body", "tresc", "wiadomosc"]),
-    standard("timestamp", T::DateTime, &["timestamp", "created_at", "sent_at", "date", "time", "created", "data", "czas", "data_wyslania"]),
+    standard("timestamp", T::DateTime, &["timestamp", "created_at", "sent_at", "date", "time", "created", "data", "czas", "data_wyslania", "wyslano"]),
     standard("source", T::Text, &["source", "channel", "medium", "platform", "via", "kanal", "zrodlo"]),
 ];
 
@@ -395,9 +395,15 @@ fn standards(kind: ObjectKind) -> &'static [Standard] {
     }
 }
 
-/// Headers that name a conversation's author without saying whether they hold its role (user,
-/// agent, bot) or its name: the values decide.
-const AUTHOR_EITHER: &[&str] = &["author", "autor", "from"];
+/// Headers that can mean two roles, which the values decide: a conversation's author (its role:
+/// user, agent, bot; or its name) and an event's `Data` (English: its payload; Polish: its date).
+const EITHER: &[(ObjectKind, &str)] = &[
+    (ObjectKind::Conversation, "author"),
+    (ObjectKind::Conversation, "autor"),
+    (ObjectKind::Conversation, "from"),
+    (ObjectKind::Conversation, "nadawca"),
+    (ObjectKind::Event, "data"),
+];
 
 /// Words a column of authors' roles holds (compared lower case).
 const AUTHOR_ROLES: &[&str] = &[
@@ -432,7 +438,7 @@ pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[Attribu
         let definition = definitions.iter().find(|d| d.object == Some(kind) && (alias_key(&d.name_std) == key || alias_key(&d.name) == key));
         let column = match (standard, definition) {
             (Some(standard), definition) => {
-                if kind == ObjectKind::Conversation && AUTHOR_EITHER.contains(&key.as_str()) {
+                if EITHER.contains(&(kind, key.as_str())) {
                     to_decide.push(index);
                 }
                 let defined = definition.filter(|_| value_type(standard.ty));
@@ -527,6 +533,26 @@ pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decid
             }
         }
         ObjectKind::Event | ObjectKind::Activity => {
+            let either: Vec<usize> = to_decide.iter().copied().filter(|&i| matches!(columns[i].origin, Origin::Standard) && columns[i].field == "data").collect();
+            for index in either {
+                let values = filled(index);
+                let times = !values.is_empty() && values.iter().all(|value| unix_seconds(value) || values::parse_moment(value).is_some());
+                if times && !has(columns, "timestamp") {
+                    let sampled = values.len();
+                    let column = &mut columns[index];
+                    column.field = "timestamp".to_owned();
+                    column.ty = FieldType::DateTime;
+                    column.origin = Origin::Values { sampled, reason: "its values are datetimes (Polish `data` is a date, not a payload)".into(), candidates: 1 };
+                    // The payload role is free again for the column that names it (`Dane`).
+                    let payload = standards(kind).iter().find(|standard| standard.field == "data").expect("events have a payload role");
+                    let named = |column: &Column| payload.aliases.iter().any(|alias| alias.replace('_', "") == alias_key(&column.header).replace('_', ""));
+                    if let Some(column) = columns.iter_mut().find(|column| matches!(column.origin, Origin::Inferred { .. }) && named(column)) {
+                        column.field = payload.field.to_owned();
+                        column.ty = payload.ty;
+                        column.origin = Origin::Standard;
+                    }
+                }
+            }
             let time = if kind == ObjectKind::Event { "start" } else { "due_date" };
             if !has(columns, time) && !(kind == ObjectKind::Event && has(columns, "timestamp")) {
                 let candidates: Vec<usize> = inferred(columns)

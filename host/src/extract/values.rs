@@ -15,8 +15,9 @@ pub fn trim(text: &str) -> &str {
 /// `t/f`, `true/false`, `1/0`, `yes/no`, any letter case, surrounding spaces ignored.
 pub fn parse_boolean(text: &str) -> Option<bool> {
     let text = trim(text);
-    const TRUE: [&str; 4] = ["t", "true", "1", "yes"];
-    const FALSE: [&str; 4] = ["f", "false", "0", "no"];
+    // `tak`/`nie`: a Polish-language panel's export.
+    const TRUE: [&str; 5] = ["t", "true", "1", "yes", "tak"];
+    const FALSE: [&str; 5] = ["f", "false", "0", "no", "nie"];
     if TRUE.iter().any(|word| word.eq_ignore_ascii_case(text)) {
         Some(true)
     } else if FALSE.iter().any(|word| word.eq_ignore_ascii_case(text)) {
@@ -127,12 +128,13 @@ pub fn parse_integer(text: &str) -> Option<i64> {
 pub fn parse_date(text: &str) -> Option<Date> {
     let text = trim(text);
     let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let year = digits(&b[0..4])?;
-    let month = digits(&b[5..7])?;
-    let day = digits(&b[8..10])?;
+    let (year, month, day) = match b {
+        [_, _, _, _, b'-', _, _, b'-', _, _] => (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?),
+        // `DD.MM.YYYY`, as a Polish (or any European) panel writes dates: dots always mean day
+        // first (the ambiguous `MM/DD` vs `DD/MM` with slashes is not read).
+        [_, _, b'.', _, _, b'.', _, _, _, _] => (digits(&b[6..10])?, digits(&b[3..5])?, digits(&b[0..2])?),
+        _ => return None,
+    };
     ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then(|| Date { year: year as i32, month: month as u8, day: day as u8 })
 }
 
