@@ -23,6 +23,9 @@ struct Migration {
     quarantine: Vec<BTreeMap<String, String>>,
     segments_md: String,
     automations_md: String,
+    /// `verify --json`: its exit code and report (the comparison and the source coverage).
+    verify_code: Option<i32>,
+    verification: Value,
 }
 
 /// Each dialect is migrated once for all the tests here (a whole migration takes a while); a
@@ -56,6 +59,8 @@ fn migrate(dialect: Dialect) -> Result<Migration, String> {
             return Err(format!("{step:?} exited {:?}:\n{}\n{}", output.status.code(), text(&output.stdout), text(&output.stderr)));
         }
     }
+    let verified = in_project(&project, &["verify", "--json"]);
+    let verification: Value = serde_json::from_slice(&verified.stdout).map_err(|error| format!("verify --json: {error}: {}", text(&verified.stderr)))?;
     let read = |path: &str| std::fs::read_to_string(project.join(path)).map_err(|error| format!("{path}: {error}"));
     let mut quarantine = Vec::new();
     let mut reader = csv::Reader::from_path(project.join("reports/quarantine.csv")).map_err(|error| error.to_string())?;
@@ -70,6 +75,8 @@ fn migrate(dialect: Dialect) -> Result<Migration, String> {
         quarantine,
         segments_md: read("reports/handoff/segments.md")?,
         automations_md: read("reports/handoff/automations.md")?,
+        verify_code: verified.status.code(),
+        verification,
     })
 }
 
@@ -336,4 +343,34 @@ fn the_display_dialects_handoff_translates_its_plain_segments_and_reads_delays_a
     assert_eq!(cart[6], "manual");
     assert_eq!(by_name["Powitanie nowego użytkownika"][6], "sequence", "{}", migration.automations_md);
     assert!(automations.iter().all(|row| !row.join(" ").contains("not read")), "{}", migration.automations_md);
+}
+
+/// Verify's promise on every dialect: each source value landed in a field or a note, or is
+/// listed as left out with a reason; none missing.
+fn assert_every_source_value_accounted_for(dialect: Dialect) {
+    let migration = migration(dialect);
+    let missing: Vec<String> = migration.verification["coverage"]["attributes"]
+        .as_array()
+        .expect("verify --json has the source coverage")
+        .iter()
+        .filter(|row| row["missing"].as_u64() != Some(0))
+        .map(|row| format!("{}.{}: {} missing, e.g. {}", row["object"], row["attribute"], row["missing"], row["missing_examples"]))
+        .collect();
+    assert!(missing.is_empty(), "the {} dialect: source values missing in Pipedrive:\n{}", dialect.name(), missing.join("\n"));
+    assert_eq!(migration.verify_code, Some(0), "the {} dialect verifies clean", dialect.name());
+}
+
+#[test]
+fn every_source_value_of_the_sample_is_accounted_for_by_verify() {
+    assert_every_source_value_accounted_for(Dialect::Sample);
+}
+
+#[test]
+fn every_source_value_of_the_display_dialect_is_accounted_for_by_verify() {
+    assert_every_source_value_accounted_for(Dialect::Display);
+}
+
+#[test]
+fn every_source_value_of_the_panel_pl_dialect_is_accounted_for_by_verify() {
+    assert_every_source_value_accounted_for(Dialect::PanelPl);
 }
