@@ -465,12 +465,15 @@ fn unix_seconds(value: &str) -> bool {
     value.len() == 10 && value.parse::<u64>().is_ok_and(|seconds| (946_684_800..4_102_444_800).contains(&seconds))
 }
 
-/// The email addresses of a list (`a@x.pl, b@y.com`, `{a@x.pl,b@y.com}`, `["a@x.pl"]`, `a@x.pl; b@y.com`).
+/// The items of a list cell, as exports write lists: `a@x.pl, b@y.com`, `{a@x.pl,b@y.com}`,
+/// `["a@x.pl"]`, `a@x.pl; b@y.com`, `Anna <a@x.pl>` (items never hold spaces: emails and ids).
+pub fn list_items(value: &str) -> impl Iterator<Item = &str> {
+    value.split(|c: char| c == ',' || c == ';' || c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | '"' | '\'' | '<' | '>')).filter(|item| !item.is_empty())
+}
+
+/// The email addresses of a list cell ([`list_items`]).
 pub fn email_list(value: &str) -> Vec<&str> {
-    value
-        .split(|c: char| c == ',' || c == ';' || c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | '"' | '\'' | '<' | '>'))
-        .filter(|token| values::is_email(token))
-        .collect()
+    list_items(value).filter(|item| values::is_email(item)).collect()
 }
 
 /// After [`plan_columns`], from the first rows' values (`sample(index)`, non-empty and empty
