@@ -427,7 +427,7 @@ pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[Attribu
         let definition = definitions.iter().find(|d| d.object == Some(kind) && (alias_key(&d.name_std) == key || alias_key(&d.name) == key));
         let column = match (standard, definition) {
             (Some(standard), definition) => {
-                if kind == ObjectKind::Conversation && AUTHOR_EITHER.contains(&key.as_str()) {
+                if (kind == ObjectKind::Conversation && AUTHOR_EITHER.contains(&key.as_str())) || (kind == ObjectKind::Event && key == "data") {
                     to_decide.push(index);
                 }
                 let defined = definition.filter(|_| value_type(standard.ty));
@@ -480,7 +480,8 @@ pub fn email_list(value: &str) -> Vec<&str> {
 /// alike): the type of each undefined column, and the roles the headers leave open. A column of
 /// datetimes (or unix seconds) is an event's start or an activity's due time when no header
 /// names one; a column of email lists is an event's attendees; a conversation's `author` column
-/// is the author's role when its values are roles (user, agent, bot), else the author's name.
+/// is the author's role when its values are roles (user, agent, bot), else the author's name; an
+/// event's `Data` column is its time when its values are datetimes, else its payload.
 pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decide: &[usize], sample: impl Fn(usize) -> Vec<&'a str>) {
     let filled = |index: usize| -> Vec<&'a str> { sample(index).into_iter().map(str::trim).filter(|value| !value.is_empty()).collect() };
     for &index in to_decide {
@@ -526,6 +527,16 @@ pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decid
         }
         ObjectKind::Event | ObjectKind::Activity => {
             let time = if kind == ObjectKind::Event { "start" } else { "due_date" };
+            // Polish `Data` is a date, English `data` the event's payload: the values say which.
+            let data = to_decide.iter().copied().find(|&i| matches!(columns[i].origin, Origin::Standard) && columns[i].field == "data");
+            if let Some(index) = data.filter(|_| !has(columns, time) && !has(columns, "timestamp")) {
+                let values = filled(index);
+                if !values.is_empty() && (matches!(infer_type(values.iter().copied()).0, FieldType::DateTime | FieldType::Date) || values.iter().all(|value| unix_seconds(value))) {
+                    columns[index].field = "timestamp".to_owned();
+                    columns[index].ty = FieldType::DateTime;
+                    columns[index].origin = Origin::Values { sampled: values.len(), reason: "its values are datetimes, not the event's data".into(), candidates: 1 };
+                }
+            }
             if !has(columns, time) && !(kind == ObjectKind::Event && has(columns, "timestamp")) {
                 let candidates: Vec<usize> = inferred(columns)
                     .into_iter()
@@ -693,6 +704,11 @@ mod tests {
         let columns = decided(ObjectKind::Event, &["id", "von", "bis"], &[&["1", "1709285400", "1709288100"]]);
         assert_eq!((columns[1].field.as_str(), columns[1].ty, columns[2].ty), ("start", FieldType::DateTime, FieldType::DateTime));
         assert!(matches!(columns[1].origin, Origin::Values { candidates: 2, .. }));
+        // Polish `Data` holding dates is the event's time; English `data` holding JSON its payload.
+        let columns = decided(ObjectKind::Event, &["id", "Data"], &[&["1", "2024-03-01 09:30:00"]]);
+        assert_eq!((columns[1].field.as_str(), columns[1].ty), ("timestamp", FieldType::DateTime));
+        let columns = decided(ObjectKind::Event, &["id", "data"], &[&["1", "{\"value\": 3}"]]);
+        assert_eq!((columns[1].field.as_str(), columns[1].ty), ("data", FieldType::Text));
         // A named time is not second-guessed.
         let columns = decided(ObjectKind::Event, &["id", "timestamp", "later"], &[&["1", "1709285400", "2024-03-01 09:30:00"]]);
         assert_eq!(columns[2].field, "later");
