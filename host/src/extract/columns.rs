@@ -210,10 +210,20 @@ pub fn normalize_header(header: &str) -> String {
     normalized
 }
 
-/// A normalized header without diacritics, for matching aliases: `Imię i nazwisko` ->
-/// `imie_i_nazwisko`, `Kanał` -> `kanal`, `Miejsce/Lokalizacja` -> `miejsce_lokalizacja`.
+/// A normalized header without diacritics and camel case, for matching aliases: `Imię i
+/// nazwisko` -> `imie_i_nazwisko`, `Kanał` -> `kanal`, `Miejsce/Lokalizacja` ->
+/// `miejsce_lokalizacja`, `createdAt` -> `created_at`, `userID` -> `user_id`.
 pub fn alias_key(header: &str) -> String {
-    normalize_header(header)
+    let mut split = String::with_capacity(header.len() + 4);
+    let mut previous: Option<char> = None;
+    for c in header.chars() {
+        if c.is_uppercase() && previous.is_some_and(|p| p.is_lowercase() || p.is_ascii_digit()) {
+            split.push('_');
+        }
+        split.push(c);
+        previous = Some(c);
+    }
+    normalize_header(&split)
         .chars()
         .map(|c| match c {
             'ą' | 'ä' | 'á' | 'à' | 'â' => 'a',
@@ -679,6 +689,7 @@ mod tests {
         );
         assert_eq!(fields(ObjectKind::Activity, &["id", "Typ", "Temat"]), ["id", "activity_type", "name"]);
         assert_eq!(alias_key("Miejsce/Lokalizacja"), "miejsce_lokalizacja");
+        assert_eq!(fields(ObjectKind::Deal, &["ID", "userId", "createdAt", "expectedCloseDate", "NIP"]), ["id", "contact_id", "created_at", "expected_close_date", "nip"]);
     }
 
     /// Columns as `decide_from_values` leaves them, from rows of cells.
