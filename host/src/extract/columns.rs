@@ -414,7 +414,7 @@ const AUTHOR_ROLES: &[&str] = &[
 
 /// Whether a standard's type is only a kind of value (which a definition may state otherwise),
 /// not what the role is read as (an id, a link, an email, a status code).
-fn value_type(ty: FieldType) -> bool {
+fn is_value_kind(ty: FieldType) -> bool {
     matches!(
         ty,
         FieldType::Text | FieldType::Number | FieldType::Integer | FieldType::Boolean | FieldType::Date | FieldType::DateTime | FieldType::Choice | FieldType::Choices
@@ -440,7 +440,7 @@ pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[Attribu
                 if (kind == ObjectKind::Conversation && AUTHOR_EITHER.contains(&key.as_str())) || (kind == ObjectKind::Event && key == "data") {
                     to_decide.push(index);
                 }
-                let defined = definition.filter(|_| value_type(standard.ty));
+                let defined = definition.filter(|_| is_value_kind(standard.ty));
                 Column {
                     index,
                     header: header.clone(),
