@@ -441,8 +441,7 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
     }
     // Its attendees: each a migrated person's (a participant too) or another's (an attendee).
     let listed = mapped.text("attendees").unwrap_or_default();
-    for token in listed.split(|c: char| c == ',' || c == ';' || c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | '"' | '\'' | '<' | '>')) {
-        let token = token.trim();
+    for token in crate::extract::columns::list_items(&listed) {
         let contact = if crate::extract::values::is_email(token) { links.contact_by_email(token, mapped.text("participants").as_deref()).map(str::to_owned) } else { Some(token.to_owned()).filter(|id| links.contacts.contains_key(id)) };
         let person_id = contact.as_deref().and_then(|contact| links.person(contact));
         if let Some(person_id) = person_id.filter(|id| !participants.iter().any(|participant| participant.person_id == *id)) {
@@ -474,11 +473,12 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
 /// Roles of a message's author that are the contact (whose name the note then shows).
 const CONTACT_ROLES: &[&str] = &["user", "contact", "visitor", "customer", "client", "uzytkownik", "użytkownik", "klient", "in", "inbound", "incoming"];
 
-/// Who wrote a message: `Anna Nowak (agent)`, the contact's name for the contact's own messages
-/// (`Hanna Müller (user)`), the role alone when no name is known, `unknown author` without either.
+/// Who wrote a message: `Anna Nowak (agent)`, the contact's name for messages whose role says
+/// the contact wrote them (`Hanna Müller (user)`), the role alone when no name is known,
+/// `unknown author` without either.
 fn author(mapped: &Mapped, links: &Links) -> String {
     let role = mapped.text("author_role");
-    let contact_wrote = role.as_deref().is_none_or(|role| CONTACT_ROLES.contains(&role.to_lowercase().as_str()));
+    let contact_wrote = role.as_deref().is_some_and(|role| CONTACT_ROLES.contains(&role.to_lowercase().as_str()));
     let name = mapped.text("author_name").or_else(|| {
         let contact = mapped.text("person_id").filter(|_| contact_wrote)?;
         links.contacts.get(&contact).map(|(_, name)| name.trim().to_owned()).filter(|name| !name.is_empty())

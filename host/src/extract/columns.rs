@@ -212,10 +212,20 @@ pub fn normalize_header(header: &str) -> String {
     normalized
 }
 
-/// A normalized header without diacritics, for matching aliases: `Imię i nazwisko` ->
-/// `imie_i_nazwisko`, `Kanał` -> `kanal`, `Miejsce/Lokalizacja` -> `miejsce_lokalizacja`.
+/// A normalized header without diacritics and camel case, for matching aliases: `Imię i
+/// nazwisko` -> `imie_i_nazwisko`, `Kanał` -> `kanal`, `Miejsce/Lokalizacja` ->
+/// `miejsce_lokalizacja`, `createdAt` -> `created_at`, `userID` -> `user_id`.
 pub fn alias_key(header: &str) -> String {
-    normalize_header(header)
+    let mut split = String::with_capacity(header.len() + 4);
+    let mut previous: Option<char> = None;
+    for c in header.chars() {
+        if c.is_uppercase() && previous.is_some_and(|p| p.is_lowercase() || p.is_ascii_digit()) {
+            split.push('_');
+        }
+        split.push(c);
+        previous = Some(c);
+    }
+    normalize_header(&split)
         .chars()
         .map(|c| match c {
             'ą' | 'ä' | 'á' | 'à' | 'â' => 'a',
@@ -413,7 +423,7 @@ const AUTHOR_ROLES: &[&str] = &[
 
 /// Whether a standard's type is only a kind of value (which a definition may state otherwise),
 /// not what the role is read as (an id, a link, an email, a status code).
-fn value_type(ty: FieldType) -> bool {
+fn is_value_kind(ty: FieldType) -> bool {
     matches!(
         ty,
         FieldType::Text | FieldType::Number | FieldType::Integer | FieldType::Boolean | FieldType::Date | FieldType::DateTime | FieldType::Choice | FieldType::Choices
@@ -441,7 +451,7 @@ pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[Attribu
                 if EITHER.contains(&(kind, key.as_str())) {
                     to_decide.push(index);
                 }
-                let defined = definition.filter(|_| value_type(standard.ty));
+                let defined = definition.filter(|_| is_value_kind(standard.ty));
                 Column {
                     index,
                     header: header.clone(),
@@ -476,19 +486,23 @@ fn unix_seconds(value: &str) -> bool {
     value.len() == 10 && value.parse::<u64>().is_ok_and(|seconds| (946_684_800..4_102_444_800).contains(&seconds))
 }
 
-/// The email addresses of a list (`a@x.pl, b@y.com`, `{a@x.pl,b@y.com}`, `["a@x.pl"]`, `a@x.pl; b@y.com`).
+/// The items of a list cell, as exports write lists: `a@x.pl, b@y.com`, `{a@x.pl,b@y.com}`,
+/// `["a@x.pl"]`, `a@x.pl; b@y.com`, `Anna <a@x.pl>` (items never hold spaces: emails and ids).
+pub fn list_items(value: &str) -> impl Iterator<Item = &str> {
+    value.split(|c: char| c == ',' || c == ';' || c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | '"' | '\'' | '<' | '>')).filter(|item| !item.is_empty())
+}
+
+/// The email addresses of a list cell ([`list_items`]).
 pub fn email_list(value: &str) -> Vec<&str> {
-    value
-        .split(|c: char| c == ',' || c == ';' || c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | '"' | '\'' | '<' | '>'))
-        .filter(|token| values::is_email(token))
-        .collect()
+    list_items(value).filter(|item| values::is_email(item)).collect()
 }
 
 /// After [`plan_columns`], from the first rows' values (`sample(index)`, non-empty and empty
 /// alike): the type of each undefined column, and the roles the headers leave open. A column of
 /// datetimes (or unix seconds) is an event's start or an activity's due time when no header
 /// names one; a column of email lists is an event's attendees; a conversation's `author` column
-/// is the author's role when its values are roles (user, agent, bot), else the author's name.
+/// is the author's role when its values are roles (user, agent, bot), else the author's name; an
+/// event's `Data` column is its time when its values are datetimes, else its payload.
 pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decide: &[usize], sample: impl Fn(usize) -> Vec<&'a str>) {
     let filled = |index: usize| -> Vec<&'a str> { sample(index).into_iter().map(str::trim).filter(|value| !value.is_empty()).collect() };
     for &index in to_decide {
@@ -697,6 +711,7 @@ mod tests {
         );
         assert_eq!(fields(ObjectKind::Activity, &["id", "Typ", "Temat"]), ["id", "activity_type", "name"]);
         assert_eq!(alias_key("Miejsce/Lokalizacja"), "miejsce_lokalizacja");
+        assert_eq!(fields(ObjectKind::Deal, &["ID", "userId", "createdAt", "expectedCloseDate", "NIP"]), ["id", "contact_id", "created_at", "expected_close_date", "nip"]);
     }
 
     /// Columns as `decide_from_values` leaves them, from rows of cells.
@@ -722,6 +737,11 @@ mod tests {
         let columns = decided(ObjectKind::Event, &["id", "von", "bis"], &[&["1", "1709285400", "1709288100"]]);
         assert_eq!((columns[1].field.as_str(), columns[1].ty, columns[2].ty), ("start", FieldType::DateTime, FieldType::DateTime));
         assert!(matches!(columns[1].origin, Origin::Values { candidates: 2, .. }));
+        // Polish `Data` holding dates is the event's time; English `data` holding JSON its payload.
+        let columns = decided(ObjectKind::Event, &["id", "Data"], &[&["1", "2024-03-01 09:30:00"]]);
+        assert_eq!((columns[1].field.as_str(), columns[1].ty), ("timestamp", FieldType::DateTime));
+        let columns = decided(ObjectKind::Event, &["id", "data"], &[&["1", "{\"value\": 3}"]]);
+        assert_eq!((columns[1].field.as_str(), columns[1].ty), ("data", FieldType::Text));
         // A named time is not second-guessed.
         let columns = decided(ObjectKind::Event, &["id", "timestamp", "later"], &[&["1", "1709285400", "2024-03-01 09:30:00"]]);
         assert_eq!(columns[2].field, "later");

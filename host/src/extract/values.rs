@@ -398,13 +398,13 @@ mod tests {
 
     #[test]
     fn booleans_accept_postgres_letters_words_and_digits() {
-        for yes in ["t", "T", "true", "TRUE", "1", "yes", " Yes "] {
+        for yes in ["t", "T", "true", "TRUE", "1", "yes", " Yes ", "tak", "Tak"] {
             assert_eq!(parse_boolean(yes), Some(true), "{yes}");
         }
-        for no in ["f", "false", "False", "0", "no", "NO"] {
+        for no in ["f", "false", "False", "0", "no", "NO", "nie"] {
             assert_eq!(parse_boolean(no), Some(false), "{no}");
         }
-        for neither in ["", "maybe", "tak", "2", "y", "truee"] {
+        for neither in ["", "maybe", "2", "y", "truee"] {
             assert_eq!(parse_boolean(neither), None, "{neither}");
         }
         assert!(is_boolean_word("t") && !is_boolean_word("1"));
@@ -473,7 +473,10 @@ mod tests {
         let Some(Moment::DateTime { value, .. }) = parse_moment("2024-03-01 09:30:00.250Z") else { panic!() };
         assert_eq!(value.unix_millis, 1_709_285_400_250);
         assert_eq!(parse_moment("2024-03-01"), Some(Moment::Date(Date { year: 2024, month: 3, day: 1 })));
-        for bad in ["yesterday", "", "2024-03-01T25:00:00Z", "2024-02-30 10:00:00", "01.03.2024 10:00", "2024-03-01T09:30:00+25", "12345", "2024-03-01X09:30:00"] {
+        // A Polish panel's day-first dates, with dots (never the ambiguous slashes).
+        assert_eq!(parse_moment("01.03.2024"), Some(Moment::Date(Date { year: 2024, month: 3, day: 1 })));
+        assert_eq!(datetime("01.03.2024 09:30:00"), ("2024-03-01T09:30:00Z".into(), false));
+        for bad in ["yesterday", "", "2024-03-01T25:00:00Z", "2024-02-30 10:00:00", "03/01/2024", "31.02.2024", "2024-03-01T09:30:00+25", "12345", "2024-03-01X09:30:00"] {
             assert_eq!(parse_moment(bad), None, "{bad}");
         }
     }

@@ -184,3 +184,28 @@ fn a_role_found_only_from_ambiguous_values_waits_for_a_person() {
     let mapping = std::fs::read_to_string(project.join("mapping.toml")).unwrap();
     assert!(mapping.contains("[event.start]\nto = \"due_date\"\nconfidence = 1.00"), "{mapping}");
 }
+
+/// `[names] prefer = "parts"`: a person's choice, kept across a re-plan, makes first + last name
+/// the name where both are there.
+#[test]
+fn the_name_rule_is_a_persons_choice_in_the_mapping() {
+    let _machine = crate::support::heavy();
+    let sandbox = fast(SandboxConfig::default());
+    let root = tempfile::tempdir().unwrap();
+    let export = root.path().join("export");
+    foreign_export(&export);
+    let project = approved(&sandbox, &export, root.path());
+    let mapping = std::fs::read_to_string(project.join("mapping.toml")).unwrap();
+    assert!(mapping.contains("[names]\nprefer = \"full\""), "{mapping}");
+    std::fs::write(project.join("mapping.toml"), mapping.replace("[names]\nprefer = \"full\"", "[names]\nprefer = \"parts\"")).unwrap();
+    let replanned = in_project(&project, &["plan"]);
+    assert!(replanned.status.success(), "{}\n{}", text(&replanned.stdout), text(&replanned.stderr));
+    assert!(std::fs::read_to_string(project.join("mapping.toml")).unwrap().contains("[names]\nprefer = \"parts\""));
+    let approved = in_project(&project, &["approve", "--yes", "--by", "test"]);
+    assert!(approved.status.success(), "{}", text(&approved.stderr));
+    apply(&project, &[]);
+    let state = sandbox.state();
+    let mut names: Vec<String> = live(&state, "persons").iter().map(|person| person["name"].as_str().unwrap().to_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["Ewa Nowak", "Hanna Müller", "Jan Kowalski"]);
+}
