@@ -1,5 +1,6 @@
 //! `crm-migrate rollback`: undoes what apply did (or only its sample runs), in reverse dependency
-//! order: notes, activities and events, deals, persons, organizations; then, for a full rollback,
+//! order: notes, activities and events, deals, persons, the parent relationships between
+//! organizations, organizations; then, for a full rollback,
 //! the labels, options, custom fields, stages, pipelines and activity types apply created. Only
 //! what the journal says apply created is touched. Each delete is journalled as it is answered
 //! (a record already gone counts as deleted), so a rollback stopped anywhere continues when run
@@ -32,6 +33,8 @@ pub struct RollbackOutcome {
     pub sample_only: bool,
     /// Records deleted per object.
     pub deleted: BTreeMap<ObjectKind, u64>,
+    /// Parent relationships between organizations deleted (company hierarchies).
+    pub relationships_deleted: u64,
     /// Workspace objects removed: `kind entity name`.
     pub workspace_removed: Vec<String>,
     /// What is still there that apply created, and why (empty: the rollback is complete).
@@ -119,6 +122,9 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
     let mut linked_from_kept: HashSet<(&'static str, u64)> = HashSet::new();
     let mut kept_as_linked: Vec<(ObjectKind, String, u64)> = Vec::new();
     for object in ORDER {
+        if object == ObjectKind::Company {
+            delete_relationships(&client, &journal, sample_only, &runs, &mut outcome).await?;
+        }
         let entries = journal.entries(object)?;
         let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
         let mut queue: Vec<(String, u64)> = entries
@@ -195,7 +201,7 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
     residue.extend(kept_as_linked.iter().map(|(object, source_id, id)| format!("{object} {source_id} (Pipedrive id {id}) kept: a record kept above links to it")));
     let still_there = record_residue(&client, sample_only, &deleted_ids, &journal, &project.markers()).await?;
     residue.extend(still_there.into_iter().filter(|line| !kept_ids.iter().any(|(object, id)| line.starts_with(&format!("{object} (Pipedrive id {id})")))));
-    outcome.residue = residue;
+    outcome.residue.extend(residue);
     if !sample_only && !keeps_any {
         remove_workspace(&client, &journal, &mut outcome).await?;
     } else if !sample_only {
@@ -203,6 +209,44 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
     }
     outcome.tokens = client.bill().tokens() - tokens_before;
     Ok(outcome)
+}
+
+/// Deletes the parent relationships apply made (a sample rollback: those linking an organization
+/// it deletes), before the organizations: an open intent is looked for first, as its create may
+/// have been applied. Each is forgotten as it is answered (one already gone counts as deleted),
+/// and each is read again after: one still there is residue.
+async fn delete_relationships(client: &PipedriveClient, journal: &Journal, sample_only: bool, runs: &HashSet<i64>, outcome: &mut RollbackOutcome) -> Result<(), ApplyError> {
+    let companies = journal.entries(ObjectKind::Company)?;
+    let organization = |id: &str| companies.get(id).filter(|entry| entry.fate == Fate::Created).and_then(|entry| entry.pipedrive_id);
+    let leaving = |id: &str| companies.get(id).is_some_and(|entry| in_rollback(entry, sample_only, runs));
+    let mut relationships: Vec<(String, crate::apply::journal::Entry)> = journal.relationships()?.into_iter().collect();
+    relationships.sort_by(|a, b| a.0.cmp(&b.0));
+    for (child, entry) in relationships {
+        let parent = entry.detail.clone().unwrap_or_default();
+        if sample_only && !leaving(&child) && !leaving(&parent) {
+            continue;
+        }
+        let id = match (entry.fate, entry.pipedrive_id) {
+            (Fate::Created, Some(id)) => Some(id),
+            _ => match (organization(&parent), organization(&child)) {
+                (Some(parent_org), Some(child_org)) => client.parent_relationship(parent_org, child_org).await?.map(|found| found.id),
+                _ => None,
+            },
+        };
+        if let Some(id) = id {
+            match client.delete_organization_relationship(id).await {
+                Ok(()) | Err(ClientError::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+            match client.organization_relationship(id).await {
+                Ok(still) if still.active_flag => outcome.residue.push(format!("organization relationship (Pipedrive id {id}, company {child}'s parent) is still there")),
+                Ok(_) | Err(ClientError::NotFound { .. }) => outcome.relationships_deleted += 1,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        journal.forget_relationship(&child)?;
+    }
+    Ok(())
 }
 
 /// What apply created that a listing still shows. After a full rollback: any record carrying
