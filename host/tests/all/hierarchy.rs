@@ -219,3 +219,15 @@ fn a_kill_during_the_relationships_step_resumes_without_duplicates() {
     assert_eq!(pairs.len(), expected.pairs.len(), "no duplicates after the resume: {pairs:?}");
     assert_eq!(pairs.into_iter().collect::<BTreeSet<_>>(), expected.pairs);
 }
+
+#[test]
+fn the_audit_finds_the_planted_parent_that_is_not_in_the_export_as_an_orphan() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("usercom-export");
+    let planted = usercom_export_gen::generate(&export, &usercom_export_gen::Options { contacts: 200, hierarchy: true, ..usercom_export_gen::Options::default() }).unwrap();
+    assert_eq!(planted.orphans.get("company.parent_company_id"), Some(&1), "{:?}", planted.orphans);
+    let opened = crm_migrate::extract::Export::open(&export, crm_migrate::extract::ExportOptions::default()).unwrap();
+    let audit = crm_migrate::audit::run(&opened, &mut Vec::new()).unwrap();
+    let orphans: BTreeMap<String, u64> = audit.orphans.iter().map(|orphan| (format!("{}.{}", orphan.object, orphan.field), orphan.count)).collect();
+    assert_eq!(orphans, planted.orphans, "every planted orphan, the parent among them, and no other");
+}
