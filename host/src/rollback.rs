@@ -123,7 +123,10 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
     let mut kept_as_linked: Vec<(ObjectKind, String, u64)> = Vec::new();
     for object in ORDER {
         if object == ObjectKind::Company {
-            delete_relationships(&client, &journal, sample_only, &runs, &mut outcome).await?;
+            let companies = journal.entries(ObjectKind::Company)?;
+            let leaving = |id: &str| companies.get(id).is_some_and(|entry| in_rollback(entry, sample_only, &runs));
+            let which = |child: &str, entry: &crate::apply::journal::Entry| !sample_only || leaving(child) || entry.detail.as_deref().is_some_and(leaving);
+            outcome.relationships_deleted += delete_relationships(&client, &journal, which, &mut outcome.residue).await?;
         }
         let entries = journal.entries(object)?;
         let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
@@ -211,21 +214,23 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
     Ok(outcome)
 }
 
-/// Deletes the parent relationships apply made (a sample rollback: those linking an organization
-/// it deletes), before the organizations: an open intent is looked for first, as its create may
-/// have been applied. Each is forgotten as it is answered (one already gone counts as deleted),
-/// and each is read again after: one still there is residue.
-async fn delete_relationships(client: &PipedriveClient, journal: &Journal, sample_only: bool, runs: &HashSet<i64>, outcome: &mut RollbackOutcome) -> Result<(), ApplyError> {
+/// Deletes the parent relationships apply made that `which` takes (daughter company id, its
+/// journal line), before the organizations go: an open intent is looked for first, as its create
+/// may have been applied. Each is forgotten as it is answered (one already gone counts as
+/// deleted) and read again: one still there is residue. Returns how many were deleted.
+async fn delete_relationships(
+    client: &PipedriveClient,
+    journal: &Journal,
+    which: impl Fn(&str, &crate::apply::journal::Entry) -> bool,
+    residue: &mut Vec<String>,
+) -> Result<u64, ApplyError> {
     let companies = journal.entries(ObjectKind::Company)?;
     let organization = |id: &str| companies.get(id).filter(|entry| entry.fate == Fate::Created).and_then(|entry| entry.pipedrive_id);
-    let leaving = |id: &str| companies.get(id).is_some_and(|entry| in_rollback(entry, sample_only, runs));
-    let mut relationships: Vec<(String, crate::apply::journal::Entry)> = journal.relationships()?.into_iter().collect();
+    let mut relationships: Vec<(String, crate::apply::journal::Entry)> = journal.relationships()?.into_iter().filter(|(child, entry)| which(child, entry)).collect();
     relationships.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut deleted = 0;
     for (child, entry) in relationships {
         let parent = entry.detail.clone().unwrap_or_default();
-        if sample_only && !leaving(&child) && !leaving(&parent) {
-            continue;
-        }
         let id = match (entry.fate, entry.pipedrive_id) {
             (Fate::Created, Some(id)) => Some(id),
             _ => match (organization(&parent), organization(&child)) {
@@ -239,14 +244,14 @@ async fn delete_relationships(client: &PipedriveClient, journal: &Journal, sampl
                 Err(error) => return Err(error.into()),
             }
             match client.organization_relationship(id).await {
-                Ok(still) if still.active_flag => outcome.residue.push(format!("organization relationship (Pipedrive id {id}, company {child}'s parent) is still there")),
-                Ok(_) | Err(ClientError::NotFound { .. }) => outcome.relationships_deleted += 1,
+                Ok(still) if still.active_flag => residue.push(format!("organization relationship (Pipedrive id {id}, company {child}'s parent) is still there")),
+                Ok(_) | Err(ClientError::NotFound { .. }) => deleted += 1,
                 Err(error) => return Err(error.into()),
             }
         }
         journal.forget_relationship(&child)?;
     }
-    Ok(())
+    Ok(deleted)
 }
 
 /// What apply created that a listing still shows. After a full rollback: any record carrying
@@ -397,8 +402,11 @@ pub struct UndoOutcome {
     pub relinked: BTreeMap<ObjectKind, u64>,
     /// Records changed in Pipedrive since the delta wrote them: kept as they are unless included.
     pub conflicts: Vec<Conflict>,
-    /// Records the delta updated that could not be given their prior values, and why.
+    /// Records the delta updated that could not be given their prior values, and why (and a
+    /// relationship it made that is still there).
     pub not_restored: Vec<String>,
+    /// Parent relationships the delta made, deleted.
+    pub relationships_deleted: u64,
     pub tokens: u64,
 }
 
@@ -486,6 +494,9 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
 
     // What the delta created goes.
     for object in ORDER {
+        if object == ObjectKind::Company {
+            outcome.relationships_deleted += delete_relationships(&client, &journal, |_, entry| entry.run_id == run_id, &mut outcome.not_restored).await?;
+        }
         let entries = journal.entries(object)?;
         let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
         let mut queue: Vec<(String, u64)> =
