@@ -276,7 +276,7 @@ fn objects_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
     let row = |source: &str, landed: &str, how: &str| Compatibility { source: source.into(), landed: landed.into(), how: how.into() };
     vec![
         row("contacts", "persons", "1:1; tags as labels, the opt-out as marketing status where the account has Campaigns"),
-        row("companies", "organizations", "1:1; street, city, region and country joined into one address"),
+        row("companies", "organizations", "1:1; street, city, region and country joined into one address; a parent company as a parent relationship between the two organizations"),
         row("deals", "deals", "lossy: the creation time in a custom field (Pipedrive's API takes no add_time on deals); abandoned and archived become lost, with the reason"),
         row("activities", "activities", "lossy: the creation time and creator in the note (the API cannot set them)"),
         row("events", "activities", &format!("mapping required: each event a done activity of type '{}', its data in the note", mapping.event_activity_type.target)),

@@ -233,3 +233,26 @@ fn the_audit_finds_the_planted_parent_that_is_not_in_the_export_as_an_orphan() {
     let orphans: BTreeMap<String, u64> = audit.orphans.iter().map(|orphan| (format!("{}.{}", orphan.object, orphan.field), orphan.count)).collect();
     assert_eq!(orphans, planted.orphans, "every planted orphan, the parent among them, and no other");
 }
+
+#[test]
+fn a_sample_run_links_the_pairs_it_migrated_and_its_rollback_takes_them_back() {
+    let _machine = crate::support::heavy();
+    let sandbox = fast(SandboxConfig::default());
+    let (dir, project) = hierarchy_project(&sandbox);
+    let expected = expected(&dir.path().join("usercom-export"));
+    apply(&project, &["--sample", "60"]);
+    let state = sandbox.state();
+    let migrated: BTreeSet<String> = state["organizations"].as_object().unwrap().keys().map(|id| landed_marker(&state, &serde_json::json!(id.parse::<u64>().unwrap()))).collect();
+    let within: BTreeSet<(String, String)> = expected.pairs.iter().filter(|(parent, child)| migrated.contains(parent) && migrated.contains(child)).cloned().collect();
+    assert!(!within.is_empty() && migrated.len() < 32, "the sample holds some pairs, not every company: {migrated:?}");
+    assert_eq!(landed(&sandbox).into_iter().collect::<BTreeSet<_>>(), within, "each pair the sample migrated both companies of, and no other");
+
+    let rolled_back = in_project(&project, &["rollback", "--sample", "--yes"]);
+    assert!(rolled_back.status.success(), "{}\n{}", text(&rolled_back.stdout), text(&rolled_back.stderr));
+    assert!(relationships(&sandbox.state()).is_empty(), "the sample's relationships go with its organizations");
+
+    apply(&project, &[]);
+    let pairs = landed(&sandbox);
+    assert_eq!(pairs.len(), expected.pairs.len());
+    assert_eq!(pairs.into_iter().collect::<BTreeSet<_>>(), expected.pairs, "the full run makes them all again");
+}
