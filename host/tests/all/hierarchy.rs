@@ -113,6 +113,19 @@ fn landed(sandbox: &SandboxHandle) -> Vec<(String, String)> {
     pairs
 }
 
+/// Every relationship request the client sent during the test, and each answer, checked against
+/// Pipedrive's v1 spec (skipped, with a message, when the specs are missing).
+fn assert_relationship_requests_conform(record: &Path) {
+    let Some(specs) = openapi_check::Specs::for_tests() else { return };
+    let lines: Vec<String> = std::fs::read_to_string(record).unwrap().lines().filter(|line| line.contains("/organizationRelationships")).map(str::to_owned).collect();
+    assert!(!lines.is_empty(), "relationship requests were recorded");
+    let only = record.with_extension("relationships.jsonl");
+    std::fs::write(&only, lines.join("\n") + "\n").unwrap();
+    let report = crm_migrate_sandbox::conformance::check_record_file(specs, &only).unwrap();
+    assert_eq!(report.requests_checked, lines.len());
+    assert!(report.problems.is_empty(), "{} problems:\n{}", report.problems.len(), report.problems.join("\n"));
+}
+
 fn relationships(state: &Value) -> Vec<Value> {
     state["organization_relationships"].as_object().into_iter().flatten().map(|(_, relationship)| relationship.clone()).filter(|relationship| relationship["active_flag"] != false).collect()
 }
@@ -120,7 +133,8 @@ fn relationships(state: &Value) -> Vec<Value> {
 #[test]
 fn parent_companies_become_parent_relationships_verified_and_rolled_back() {
     let _machine = crate::support::heavy();
-    let sandbox = fast(SandboxConfig::default());
+    let record = tempfile::tempdir().unwrap();
+    let sandbox = fast(SandboxConfig { record_path: Some(record.path().join("requests.jsonl")), ..SandboxConfig::default() });
     let (dir, project) = hierarchy_project(&sandbox);
     let expected = expected(&dir.path().join("usercom-export"));
     apply(&project, &[]);
@@ -169,6 +183,8 @@ fn parent_companies_become_parent_relationships_verified_and_rolled_back() {
     assert!(!text(&rolled_back.stdout).contains("still there"), "no residue:\n{}", text(&rolled_back.stdout));
     // The one deleted behind its back counts as deleted: it is gone either way.
     assert!(text(&rolled_back.stdout).contains(&format!("deleted {} parent relationships", expected.pairs.len())), "{}", text(&rolled_back.stdout));
+    drop(sandbox);
+    assert_relationship_requests_conform(&record.path().join("requests.jsonl"));
 }
 
 fn landed_marker(state: &Value, id: &Value) -> String {
@@ -180,7 +196,8 @@ fn landed_marker(state: &Value, id: &Value) -> String {
 #[test]
 fn a_kill_during_the_relationships_step_resumes_without_duplicates() {
     let _machine = crate::support::heavy();
-    let sandbox = fast(SandboxConfig::default());
+    let record = tempfile::tempdir().unwrap();
+    let sandbox = fast(SandboxConfig { record_path: Some(record.path().join("requests.jsonl")), ..SandboxConfig::default() });
     let (dir, project) = hierarchy_project(&sandbox);
     let expected = expected(&dir.path().join("usercom-export"));
     let companies = std::fs::read(dir.path().join("usercom-export/companies.csv")).unwrap().split(|byte| *byte == b'\n').filter(|line| line.len() > 1).count() - 1;
@@ -220,6 +237,11 @@ fn a_kill_during_the_relationships_step_resumes_without_duplicates() {
     let pairs = landed(&sandbox);
     assert_eq!(pairs.len(), expected.pairs.len(), "no duplicates after the resume: {pairs:?}");
     assert_eq!(pairs.into_iter().collect::<BTreeSet<_>>(), expected.pairs);
+    drop(sandbox);
+    let requests = std::fs::read_to_string(record.path().join("requests.jsonl")).unwrap();
+    let lookups = requests.lines().map(|line| serde_json::from_str::<Value>(line).unwrap()).filter(|line| line["method"] == "GET" && line["path"] == "/api/v1/organizationRelationships").count();
+    assert!(lookups > 0, "the resume looked for the creates the kill left open before sending them again");
+    assert_relationship_requests_conform(&record.path().join("requests.jsonl"));
 }
 
 #[test]
