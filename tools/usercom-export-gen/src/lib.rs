@@ -135,6 +135,10 @@ pub fn generate(dir: &Path, options: &Options) -> io::Result<Planted> {
     if options.contacts < 200 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "--contacts must be at least 200"));
     }
+    if options.hierarchy && options.dialect != Dialect::Sample {
+        // The other dialects name their columns one by one, and none has a parent company.
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "--hierarchy is written in the sample dialect only"));
+    }
     std::fs::create_dir_all(dir)?;
     let plan = Plan::new(options);
     let mut planted = Planted {
