@@ -14,7 +14,8 @@
 //! option labels (case-insensitive, booleans as Yes/No, through the mapping's `values`); tags by
 //! label names (through the label decisions); links by the linked record's User.com marker (a
 //! merged contact's survivor counts); text in a note found in the note's text once its HTML is
-//! taken off and unescaped.
+//! taken off and unescaped; a company's parent by the parent relationship read back, linking the
+//! daughter's organization to the parent's (parents in a cycle are left out: none can hold them).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
