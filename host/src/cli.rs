@@ -873,6 +873,14 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
                 if outcome.conflicts.iter().any(|conflict| !conflict.overridden) {
                     println!("  records changed in Pipedrive were left alone; --overwrite-conflicts writes them anyway");
                 }
+                if let Some(hierarchy) = outcome.relationships.as_ref().filter(|hierarchy| hierarchy.created + hierarchy.existing > 0 || !hierarchy.unsent.is_empty()) {
+                    println!(
+                        "  company hierarchy: {} parent relationships made, {} made before, {} not sent (reconciliation.md says why)",
+                        report::thousands(hierarchy.created),
+                        report::thousands(hierarchy.existing),
+                        report::thousands(hierarchy.unsent.len() as u64)
+                    );
+                }
                 println!(
                     "{} run {} done: {} tokens, {:.1} s",
                     outcome.kind,
@@ -1014,6 +1022,9 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
     } else {
         for (object, count) in &outcome.deleted {
             println!("  deleted {} {object}", report::thousands(*count));
+        }
+        if outcome.relationships_deleted > 0 {
+            println!("  deleted {} parent relationships between organizations", report::thousands(outcome.relationships_deleted));
         }
         if !outcome.workspace_removed.is_empty() {
             println!("  removed {} workspace objects apply had created", outcome.workspace_removed.len());

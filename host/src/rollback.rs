@@ -1,5 +1,6 @@
 //! `crm-migrate rollback`: undoes what apply did (or only its sample runs), in reverse dependency
-//! order: notes, activities and events, deals, persons, organizations; then, for a full rollback,
+//! order: notes, activities and events, deals, persons, the parent relationships between
+//! organizations, organizations; then, for a full rollback,
 //! the labels, options, custom fields, stages, pipelines and activity types apply created. Only
 //! what the journal says apply created is touched. Each delete is journalled as it is answered
 //! (a record already gone counts as deleted), so a rollback stopped anywhere continues when run
@@ -32,6 +33,8 @@ pub struct RollbackOutcome {
     pub sample_only: bool,
     /// Records deleted per object.
     pub deleted: BTreeMap<ObjectKind, u64>,
+    /// Parent relationships between organizations deleted (company hierarchies).
+    pub relationships_deleted: u64,
     /// Workspace objects removed: `kind entity name`.
     pub workspace_removed: Vec<String>,
     /// What is still there that apply created, and why (empty: the rollback is complete).
@@ -119,6 +122,12 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
     let mut linked_from_kept: HashSet<(&'static str, u64)> = HashSet::new();
     let mut kept_as_linked: Vec<(ObjectKind, String, u64)> = Vec::new();
     for object in ORDER {
+        if object == ObjectKind::Company {
+            let companies = journal.entries(ObjectKind::Company)?;
+            let leaving = |id: &str| companies.get(id).is_some_and(|entry| in_rollback(entry, sample_only, &runs));
+            let which = |child: &str, entry: &crate::apply::journal::Entry| !sample_only || leaving(child) || entry.detail.as_deref().is_some_and(leaving);
+            outcome.relationships_deleted += delete_relationships(&client, &journal, which, &mut outcome.residue).await?;
+        }
         let entries = journal.entries(object)?;
         let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
         let mut queue: Vec<(String, u64)> = entries
@@ -195,7 +204,7 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
     residue.extend(kept_as_linked.iter().map(|(object, source_id, id)| format!("{object} {source_id} (Pipedrive id {id}) kept: a record kept above links to it")));
     let still_there = record_residue(&client, sample_only, &deleted_ids, &journal, &project.markers()).await?;
     residue.extend(still_there.into_iter().filter(|line| !kept_ids.iter().any(|(object, id)| line.starts_with(&format!("{object} (Pipedrive id {id})")))));
-    outcome.residue = residue;
+    outcome.residue.extend(residue);
     if !sample_only && !keeps_any {
         remove_workspace(&client, &journal, &mut outcome).await?;
     } else if !sample_only {
@@ -203,6 +212,46 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
     }
     outcome.tokens = client.bill().tokens() - tokens_before;
     Ok(outcome)
+}
+
+/// Deletes the parent relationships apply made that `which` takes (daughter company id, its
+/// journal line), before the organizations go: an open intent is looked for first, as its create
+/// may have been applied. Each is forgotten as it is answered (one already gone counts as
+/// deleted) and read again: one still there is residue. Returns how many were deleted.
+async fn delete_relationships(
+    client: &PipedriveClient,
+    journal: &Journal,
+    which: impl Fn(&str, &crate::apply::journal::Entry) -> bool,
+    residue: &mut Vec<String>,
+) -> Result<u64, ApplyError> {
+    let companies = journal.entries(ObjectKind::Company)?;
+    let organization = |id: &str| companies.get(id).filter(|entry| entry.fate == Fate::Created).and_then(|entry| entry.pipedrive_id);
+    let mut relationships: Vec<(String, crate::apply::journal::Entry)> = journal.relationships()?.into_iter().filter(|(child, entry)| which(child, entry)).collect();
+    relationships.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut deleted = 0;
+    for (child, entry) in relationships {
+        let parent = entry.detail.clone().unwrap_or_default();
+        let id = match (entry.fate, entry.pipedrive_id) {
+            (Fate::Created, Some(id)) => Some(id),
+            _ => match (organization(&parent), organization(&child)) {
+                (Some(parent_org), Some(child_org)) => client.parent_relationship(parent_org, child_org).await?.map(|found| found.id),
+                _ => None,
+            },
+        };
+        if let Some(id) = id {
+            match client.delete_organization_relationship(id).await {
+                Ok(()) | Err(ClientError::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+            match client.organization_relationship(id).await {
+                Ok(still) if still.active_flag => residue.push(format!("organization relationship (Pipedrive id {id}, company {child}'s parent) is still there")),
+                Ok(_) | Err(ClientError::NotFound { .. }) => deleted += 1,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        journal.forget_relationship(&child)?;
+    }
+    Ok(deleted)
 }
 
 /// What apply created that a listing still shows. After a full rollback: any record carrying
@@ -353,8 +402,11 @@ pub struct UndoOutcome {
     pub relinked: BTreeMap<ObjectKind, u64>,
     /// Records changed in Pipedrive since the delta wrote them: kept as they are unless included.
     pub conflicts: Vec<Conflict>,
-    /// Records the delta updated that could not be given their prior values, and why.
+    /// Records the delta updated that could not be given their prior values, and why (and a
+    /// relationship it made that is still there).
     pub not_restored: Vec<String>,
+    /// Parent relationships the delta made, deleted.
+    pub relationships_deleted: u64,
     pub tokens: u64,
 }
 
@@ -442,6 +494,9 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
 
     // What the delta created goes.
     for object in ORDER {
+        if object == ObjectKind::Company {
+            outcome.relationships_deleted += delete_relationships(&client, &journal, |_, entry| entry.run_id == run_id, &mut outcome.not_restored).await?;
+        }
         let entries = journal.entries(object)?;
         let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
         let mut queue: Vec<(String, u64)> =

@@ -69,6 +69,10 @@
 //!   `limit` <= 100, GET/DELETE `{id}`), and `personFields`/`organizationFields`/`dealFields`
 //!   (GET list, POST, GET/PUT/DELETE `{id}`; a PUT's `options` replace the whole set) and
 //!   `GET activityFields`.
+//! - `organizationRelationships`: GET list (`org_id` required: its relationships as parent,
+//!   daughter or related, with the calculated type seen from it), POST (`type` parent/related,
+//!   `rel_owner_org_id` the parent, `rel_linked_org_id` the daughter, both live organizations),
+//!   GET/DELETE `{id}` (a deleted one is 404).
 //!
 //! ## Semantics
 //! - Custom field keys are 40 hex digits drawn from a PRNG seeded per account

@@ -263,6 +263,10 @@ pub struct Account {
     pub notes: BTreeMap<u64, Value>,
     pub files: BTreeMap<u64, Value>,
     pub activity_types: BTreeMap<u64, Value>,
+    /// API v1 organization relationships (see `routes/relationships.rs`); absent from state
+    /// files saved before the sandbox had them.
+    #[serde(default)]
+    pub organization_relationships: BTreeMap<u64, Value>,
 }
 
 /// Built-in fields of each entity: (field_code, name, type).
@@ -392,6 +396,7 @@ impl Account {
             notes: BTreeMap::new(),
             files: BTreeMap::new(),
             activity_types: BTreeMap::new(),
+            organization_relationships: BTreeMap::new(),
         };
         for seed in users {
             let id = account.next_id("users");

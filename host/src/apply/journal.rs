@@ -74,6 +74,11 @@ pub struct LeftOutField {
     pub in_note: bool,
 }
 
+/// The journal's `object` of organization relationships (company hierarchies): one row per
+/// daughter company, its parent company's id in `detail`, the relationship's id as its
+/// Pipedrive id. Not an [`ObjectKind`]: nothing that walks the objects sees these rows.
+pub const RELATIONSHIP: &str = "organization_relationship";
+
 /// A sample run, the full migration, a delta (a newer export moved), or the undoing of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunKind {
@@ -167,11 +172,31 @@ impl Journal {
 
     /// Sets a record's fate (and Pipedrive id or detail), replacing what the journal had.
     pub fn set(&self, object: ObjectKind, source_id: &str, fate: Fate, pipedrive_id: Option<u64>, detail: Option<&str>) -> Result<(), StateError> {
+        self.set_row(object.as_str(), source_id, fate, pipedrive_id, detail)
+    }
+
+    fn set_row(&self, object: &str, source_id: &str, fate: Fate, pipedrive_id: Option<u64>, detail: Option<&str>) -> Result<(), StateError> {
         self.run(
             "INSERT INTO records (object, source_id, fate, pipedrive_id, detail, run_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (object, source_id) DO UPDATE SET fate = ?3, pipedrive_id = ?4, detail = ?5, run_id = ?6, updated_at = ?7",
-            params![object.as_str(), source_id, fate.as_str(), pipedrive_id.map(|id| id as i64), detail, self.run_id, now_utc()],
+            params![object, source_id, fate.as_str(), pipedrive_id.map(|id| id as i64), detail, self.run_id, now_utc()],
         )
+    }
+
+    /// Journals a daughter company's parent relationship: an intent before it is sent, created
+    /// (with the relationship's id) after. The parent's id is kept with it, for rollback and resume.
+    pub fn set_relationship(&self, child: &str, fate: Fate, pipedrive_id: Option<u64>, parent: &str) -> Result<(), StateError> {
+        self.set_row(RELATIONSHIP, child, fate, pipedrive_id, Some(parent))
+    }
+
+    /// Every journalled parent relationship, by daughter company id (`detail`: the parent's id).
+    pub fn relationships(&self) -> Result<HashMap<String, Entry>, StateError> {
+        self.entries_of(RELATIONSHIP)
+    }
+
+    /// Forgets a relationship (rollback deleted it, or Pipedrive refused it).
+    pub fn forget_relationship(&self, child: &str) -> Result<(), StateError> {
+        self.run("DELETE FROM records WHERE object = ?1 AND source_id = ?2", params![RELATIONSHIP, child])
     }
 
     /// Journals a create's answer: the record created, its Pipedrive id and what was sent, in one
@@ -277,6 +302,10 @@ impl Journal {
 
     /// Every journalled record of one object, by source id.
     pub fn entries(&self, object: ObjectKind) -> Result<HashMap<String, Entry>, StateError> {
+        self.entries_of(object.as_str())
+    }
+
+    fn entries_of(&self, object: &str) -> Result<HashMap<String, Entry>, StateError> {
         let error = |error| self.state.error(error);
         let mut statement = self
             .state
@@ -284,7 +313,7 @@ impl Journal {
             .prepare("SELECT source_id, fate, pipedrive_id, detail, run_id, sent FROM records WHERE object = ?1")
             .map_err(error)?;
         let rows = statement
-            .query_map(params![object.as_str()], |row| {
+            .query_map(params![object], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     Entry {

@@ -8,6 +8,7 @@
 //! workspace  phase 1: users, fields, markers, options, pipelines, stages, activity types, labels
 //! payload    a record as Pipedrive is sent it, by the mapping; or why it is quarantined
 //! load       creates sent and journalled; open intents resolved by marker
+//! relationships  after the organizations: each company's parent as a parent relationship
 //! deletions  records gone from the export: listed, or deleted within bounds (a delta)
 //! journal    runs, record fates and ids, workspace objects (state.db)
 //! report     reports/quarantine.csv, reports/reconciliation.md
@@ -17,6 +18,7 @@ pub mod deletions;
 pub mod journal;
 pub mod load;
 pub mod payload;
+pub mod relationships;
 pub mod report;
 pub mod source;
 pub mod workspace;
@@ -164,6 +166,8 @@ pub struct ApplyOutcome {
     /// Records changed in Pipedrive since the migration wrote them, which this run was to update
     /// or delete: left alone (or, with `overwrite_conflicts`, written anyway).
     pub conflicts: Vec<crate::readback::Conflict>,
+    /// The company hierarchy, made after the organizations phase (`None`: the run stopped before).
+    pub relationships: Option<relationships::RelationshipsOutcome>,
     pub reports: Vec<std::path::PathBuf>,
 }
 
@@ -263,6 +267,7 @@ pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveC
         gone_from_source: Vec::new(),
         deleted: 0,
         conflicts: Vec::new(),
+        relationships: None,
         reports: Vec::new(),
     };
     let result = async {
@@ -437,6 +442,10 @@ async fn run_phases(
         let seconds = started.elapsed().as_secs_f64();
         reporter.report(ProgressEvent::PhaseDone { phase, reconciliation: reconciliation.clone(), tokens, seconds });
         outcome.phases.push(PhaseOutcome { phase, reconciliation, tokens, seconds });
+        if phase == "organizations" {
+            // Both organizations of every pair exist now: the hierarchy goes in before the persons.
+            outcome.relationships = Some(relationships::run(client, journal, mapping, source, options.concurrency, options.sample.is_some()).await?);
+        }
     }
     Ok(())
 }

@@ -109,6 +109,18 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
             }
         }
     }
+    if let Some(hierarchy) = outcome.relationships.as_ref().filter(|hierarchy| hierarchy.created + hierarchy.existing > 0 || !hierarchy.unsent.is_empty()) {
+        let _ = writeln!(
+            text,
+            "\n## Company hierarchy: parent relationships\n\n{} made by this run, {} made before ({} tokens). Not sent, with the reason:\n",
+            thousands(hierarchy.created),
+            thousands(hierarchy.existing),
+            thousands(hierarchy.tokens)
+        );
+        for line in &hierarchy.unsent {
+            let _ = writeln!(text, "- {}", crate::untrusted::markdown(line));
+        }
+    }
     if !outcome.notes.is_empty() {
         let _ = writeln!(text, "\n## Linked or placed where the source did not say\n");
         for note in &outcome.notes {

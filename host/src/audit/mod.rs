@@ -241,6 +241,9 @@ pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
         let mut seen = IdSet::default();
         let mut seen_again: HashSet<String> = HashSet::new();
         let has_ids = reader.has_id_column();
+        // Companies naming a parent company: checked once the whole file is read (a parent may
+        // come later in it).
+        let mut with_parents: Vec<ReadRecord> = Vec::new();
         while reader.read_into(&mut out)? {
             if has_ids {
                 let key = id_hash(&out.record.source_id);
@@ -256,6 +259,9 @@ pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
             match kind {
                 ObjectKind::Company => {
                     state.companies.insert(id_hash(&out.record.source_id));
+                    if fields.references.iter().any(|(at, ..)| matches!(out.record.fields.get(*at), Some((_, Value::Text(_))))) {
+                        with_parents.push(out.clone());
+                    }
                 }
                 ObjectKind::Conversation => state.conversation(&out, &fields),
                 ObjectKind::Contact => state.contact(&out, &fields, &mut billing_csv)?,
@@ -265,6 +271,9 @@ pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
                 }
                 ObjectKind::Activity | ObjectKind::Event => state.check_references(&out, &fields),
             }
+        }
+        for company in &with_parents {
+            state.check_references(company, &fields);
         }
         rows.insert(FileKind::for_object(kind), reader.stats.rows);
         for column in reader.columns() {

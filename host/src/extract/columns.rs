@@ -323,6 +323,12 @@ const COMPANY: &[Standard] = &[
     standard("created_at", T::DateTime, &["created_at", "created", "created_on", "data_utworzenia", "utworzono"]),
     standard("updated_at", T::DateTime, &["updated_at", "updated", "data_modyfikacji"]),
     standard("tags", T::Choices, &["tags", "tagi"]),
+    // The company this one belongs to (a group's daughter): a parent relationship in Pipedrive.
+    standard(
+        "parent_company_id",
+        T::Reference(Target::Company),
+        &["parent_company_id", "parent_id", "parent_company", "firma_nadrzedna", "id_firmy_nadrzednej", "spolka_matka", "spolka_dominujaca"],
+    ),
 ];
 
 const DEAL: &[Standard] = &[

@@ -147,6 +147,13 @@ const ORGANIZATION: &[Standard] = &[
     standard("owner_id", "Owner", A::Text, false, "the agent's Pipedrive user, through [owners]"),
     standard("add_time", "Organization created", A::Moment, false, "kept as the creation time, in UTC"),
     standard("label", "Labels", A::Choices, false, "tags become labels as the label plugin decides"),
+    standard(
+        "parent_org_id",
+        "Parent organization",
+        A::Reference(Reference::Company),
+        false,
+        "a parent relationship to the organization created from that company, made once both exist",
+    ),
 ];
 
 const DEAL: &[Standard] = &[

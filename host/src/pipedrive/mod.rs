@@ -357,6 +357,57 @@ impl PipedriveClient {
         self.delete(&format!("/api/v1/files/{id}")).await
     }
 
+    // ----- organization relationships (v1 only) -----
+
+    /// Makes `parent` the parent organization of `child`. A lost answer is resolved by looking
+    /// for that relationship among the child's (one listing) before sending it again.
+    pub async fn create_parent_relationship(&self, parent: u64, child: u64) -> Result<OrganizationRelationship, ClientError> {
+        let path = "/api/v1/organizationRelationships";
+        let payload = Payload::Json(json!({ "type": "parent", "rel_owner_org_id": parent, "rel_linked_org_id": child }));
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let error = match self.transport.call(Method::POST, path, &[], &payload).await {
+                Ok(body) => return data("addOrganizationRelationship", body),
+                Err(error @ ClientError::WriteOutcomeUnknown { .. }) => error,
+                Err(other) => return Err(other),
+            };
+            if let Some(found) = self.parent_relationship(parent, child).await? {
+                self.transport.note_lost_write_found("addOrganizationRelationship", found.id);
+                return Ok(found);
+            }
+            if attempts >= LOST_WRITE_ATTEMPTS {
+                return Err(error);
+            }
+        }
+    }
+
+    /// The live parent relationship making `parent` the parent of `child`, if there is one.
+    pub async fn parent_relationship(&self, parent: u64, child: u64) -> Result<Option<OrganizationRelationship>, ClientError> {
+        Ok(self
+            .organization_relationships(child)
+            .await?
+            .into_iter()
+            .filter(|relationship| relationship.active_flag && relationship.kind == "parent")
+            .filter(|relationship| relationship.rel_owner_org_id == parent && relationship.rel_linked_org_id == child)
+            .min_by_key(|relationship| relationship.id))
+    }
+
+    /// Every relationship of one organization (as parent, daughter or related); one page, as
+    /// the spec documents no paging parameters for it.
+    pub async fn organization_relationships(&self, org_id: u64) -> Result<Vec<OrganizationRelationship>, ClientError> {
+        let body = self.transport.call(Method::GET, "/api/v1/organizationRelationships", &[("org_id", org_id.to_string())], &Payload::Empty).await?;
+        Ok(data::<Option<Vec<OrganizationRelationship>>>("getOrganizationRelationships", body)?.unwrap_or_default())
+    }
+
+    pub async fn organization_relationship(&self, id: u64) -> Result<OrganizationRelationship, ClientError> {
+        self.get_data(&format!("/api/v1/organizationRelationships/{id}"), &[]).await
+    }
+
+    pub async fn delete_organization_relationship(&self, id: u64) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v1/organizationRelationships/{id}")).await
+    }
+
     // ----- the plumbing every call above shares -----
 
     /// POSTs a new record. If the answer is lost, looks the record up by its marker: found means

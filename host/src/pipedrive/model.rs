@@ -548,6 +548,41 @@ pub struct NewFile {
     pub activity_id: Option<u64>,
 }
 
+/// A relationship between two organizations (API v1): with `kind` "parent", the owner
+/// organization is the parent of the linked one (its daughter).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct OrganizationRelationship {
+    pub id: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The parent, for a parent relationship (the spec sends the organization as an object
+    /// whose `value` is its id).
+    #[serde(deserialize_with = "organization_id")]
+    pub rel_owner_org_id: u64,
+    /// The daughter, for a parent relationship.
+    #[serde(deserialize_with = "organization_id")]
+    pub rel_linked_org_id: u64,
+    /// The spec types it as a string ("true"); booleans and 0/1 are read too.
+    #[serde(default = "active", deserialize_with = "text_flag")]
+    pub active_flag: bool,
+}
+
+/// An organization in a relationship: `{"name", ..., "value": id}`, or the bare id.
+fn organization_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    value.get("value").unwrap_or(&value).as_u64().ok_or_else(|| serde::de::Error::custom(format!("an organization id, got {value}")))
+}
+
+/// A flag written as "true"/"false", a boolean or 0/1.
+fn text_flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::String(text) => !matches!(text.as_str(), "false" | "0" | ""),
+        Value::Bool(flag) => flag,
+        Value::Number(number) => number.as_i64() != Some(0),
+        _ => true,
+    })
+}
+
 /// One hit of `persons/search`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct PersonHit {

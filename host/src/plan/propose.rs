@@ -168,6 +168,7 @@ fn rule(kind: ObjectKind, field: &str, workspace: &Workspace) -> Option<Rule> {
         (ObjectKind::Contact, "phone_number") => Standard("phones", "User.com's phone is the person's primary phone"),
         (ObjectKind::Contact | ObjectKind::Deal, "company_id") | (ObjectKind::Activity, "company_id") => Standard("org_id", "links to the company's organization"),
         (ObjectKind::Company, "company_id") => return None,
+        (ObjectKind::Company, "parent_company_id") => Standard("parent_org_id", "the parent company becomes a parent relationship between the two organizations"),
         (_, "assigned_to") => Standard("owner_id", "the agent becomes the owner"),
         (ObjectKind::Contact | ObjectKind::Company, "created_at") => Standard("add_time", "Pipedrive keeps the original creation time when it is sent on create"),
         (ObjectKind::Contact | ObjectKind::Company | ObjectKind::Deal, "tags") => Standard("label", "User.com tags are Pipedrive labels"),

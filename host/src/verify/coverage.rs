@@ -14,10 +14,11 @@
 //! option labels (case-insensitive, booleans as Yes/No, through the mapping's `values`); tags by
 //! label names (through the label decisions); links by the linked record's User.com marker (a
 //! merged contact's survivor counts); text in a note found in the note's text once its HTML is
-//! taken off and unescaped.
+//! taken off and unescaped; a company's parent by the parent relationship read back, linking the
+//! daughter's organization to the parent's (parents in a cycle are left out: none can hold them).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 use serde::Serialize;
@@ -139,6 +140,8 @@ enum Role {
     /// A message's time: its stamp in the note.
     MessageTime,
     MarketingStatus,
+    /// A company's parent: the parent relationship read back (a cycle of parents: left out).
+    Parent,
 }
 
 const ROLES: &[(Destination, &str, Role)] = &[
@@ -156,6 +159,7 @@ const ROLES: &[(Destination, &str, Role)] = &[
     (Destination::Organization, "owner_id", Role::Owner),
     (Destination::Organization, "add_time", Role::Time("add_time")),
     (Destination::Organization, "label", Role::Labels),
+    (Destination::Organization, "parent_org_id", Role::Parent),
     (Destination::Deal, "title", Role::Text("title")),
     (Destination::Deal, "value", Role::Number("value")),
     (Destination::Deal, "currency", Role::Currency),
@@ -230,6 +234,8 @@ pub struct Context<'a> {
     pub journal: &'a HashMap<ObjectKind, HashMap<String, Entry>>,
     /// Per destination, the live records by Pipedrive id.
     pub listed: &'a HashMap<Destination, HashMap<u64, Json>>,
+    /// Daughter organization id -> parent organization id, as the parent relationships read back.
+    pub parents: &'a HashMap<u64, u64>,
 }
 
 /// Reads the export object by object (one object's records at a time) and accounts for every
@@ -394,6 +400,8 @@ struct Checker<'a> {
     markers: HashMap<Destination, HashMap<u64, String>>,
     /// (entity, label id) -> label (lower case).
     labels: HashMap<(EntityKind, u64), String>,
+    /// Companies whose chain of parents returns to them.
+    parent_cycles: HashSet<String>,
     /// The last note read as text, by Pipedrive id and field: a conversation's messages come one
     /// after another and share one note, which is read once, not once per message.
     last_note: RefCell<Option<(u64, &'static str, Rc<str>)>>,
@@ -415,7 +423,7 @@ impl<'a> Checker<'a> {
             markers.insert(destination, ids);
         }
         let labels = targets.labels.iter().map(|((entity, label), id)| ((*entity, *id), label.clone())).collect();
-        Checker { context, markers, labels, last_note: RefCell::new(None) }
+        Checker { context, markers, labels, parent_cycles: parent_cycles(context), last_note: RefCell::new(None) }
     }
 
     fn note_text(&self, actual: &Json, field: &'static str) -> Rc<str> {
@@ -633,6 +641,16 @@ impl<'a> Checker<'a> {
                 let haystack = self.note_text(actual, "content");
                 if in_note_text(&haystack, value) { Outcome::Note } else { Outcome::Missing("the message's time is not in the note".to_owned()) }
             }
+            Role::Parent => {
+                let parent = actual["id"].as_u64().and_then(|id| self.context.parents.get(&id).copied());
+                match self.link(ObjectKind::Company, &source_text, &[parent], "the parent relationship") {
+                    Outcome::Missing(_) if self.parent_cycles.contains(&record.source_id) => left_out(
+                        "its parent companies form a cycle",
+                        format!("company {}: its parent companies form a cycle, which no parent relationship can hold", record.source_id),
+                    ),
+                    outcome => outcome,
+                }
+            }
             Role::MarketingStatus => left_out("the marketing status is not read back", "Pipedrive's listings do not return the marketing status: verify cannot read it back"),
         }
     }
@@ -705,6 +723,43 @@ impl<'a> Checker<'a> {
         let absent: Vec<&String> = wanted.iter().filter(|label| !have.contains(label)).collect();
         if absent.is_empty() { Outcome::Field } else { Outcome::Missing(format!("labels {absent:?} are not on the record")) }
     }
+}
+
+/// The companies whose chain of parents (the attributes the mapping sends to `parent_org_id`)
+/// returns to them: A parent of B parent of A, or a company its own parent.
+fn parent_cycles(context: &Context) -> HashSet<String> {
+    let attributes: Vec<&str> = context
+        .mapping
+        .fields
+        .iter()
+        .filter(|entry| entry.object == ObjectKind::Company && matches!(&entry.landing, Landing::Standard { code } if code == "parent_org_id"))
+        .map(|entry| entry.attribute.as_str())
+        .collect();
+    let parent_of: HashMap<&str, String> = context
+        .source
+        .records
+        .get(&ObjectKind::Company)
+        .into_iter()
+        .flatten()
+        .filter_map(|company| {
+            let parent = attributes.iter().filter_map(|attribute| company.get(attribute)).map(|value| text(&plain(value))).find(|parent| !parent.is_empty())?;
+            Some((company.source_id.as_str(), parent))
+        })
+        .collect();
+    let returns = |start: &str| {
+        let mut at = parent_of[start].as_str();
+        for _ in 0..parent_of.len() {
+            if at == start {
+                return true;
+            }
+            match parent_of.get(at) {
+                Some(next) => at = next,
+                None => return false,
+            }
+        }
+        false
+    };
+    parent_of.keys().filter(|start| returns(start)).map(|start| start.to_string()).collect()
 }
 
 /// Whether a person's name holds a contact's name once: its full name (`name`) equals it, or its

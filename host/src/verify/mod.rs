@@ -3,7 +3,9 @@
 //! what apply sends for it (the same conversion, from the export after the plugins); the actual
 //! one comes from the cheapest listings (500 records a call). Each journalled record ends
 //! verified, mismatched (field, expected, actual), or missing; records that carry a User.com
-//! marker the journal does not know are unexpected. Besides, the source coverage
+//! marker the journal does not know are unexpected. Each parent relationship the export gives
+//! (company hierarchies) is read back by its journalled id and must link the parent's
+//! organization to the daughter's; one missing is named. Besides, the source coverage
 //! ([`coverage`]) checks from the export's side that every source value arrived, or is listed
 //! as intentionally not migrated with its reason: a wrong mapping or a wrong payload, which the
 //! comparison with apply cannot see, shows there as values missing.
@@ -67,6 +69,16 @@ pub struct ObjectCounts {
     pub unexpected: u64,
 }
 
+/// The company hierarchy read back: parent relationships as the export gives them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Hierarchy {
+    pub verified: u64,
+    /// Pairs whose relationship is not in Pipedrive (or links other organizations), each a line.
+    pub missing: Vec<String>,
+    /// Pairs apply does not send, with the reason (a parent not in the export, a cycle, ...).
+    pub not_sent: Vec<String>,
+}
+
 /// How one User.com object or attribute landed, as migration buyers read it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Compatibility {
@@ -81,6 +93,7 @@ pub struct Verification {
     pub mismatches: Vec<Mismatch>,
     pub missing: Vec<Missing>,
     pub unexpected: Vec<Unexpected>,
+    pub hierarchy: Hierarchy,
     pub tokens: u64,
     pub objects_compatibility: Vec<Compatibility>,
     pub fields_compatibility: Vec<Compatibility>,
@@ -91,7 +104,7 @@ pub struct Verification {
 
 impl Verification {
     pub fn all_verified(&self) -> bool {
-        self.mismatches.is_empty() && self.missing.is_empty() && self.unexpected.is_empty() && self.coverage.missing() == 0
+        self.mismatches.is_empty() && self.missing.is_empty() && self.unexpected.is_empty() && self.hierarchy.missing.is_empty() && self.coverage.missing() == 0
     }
 }
 
@@ -119,6 +132,7 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
         mismatches: Vec::new(),
         missing: Vec::new(),
         unexpected: Vec::new(),
+        hierarchy: Hierarchy::default(),
         tokens: 0,
         objects_compatibility: objects_compatibility(mapping),
         fields_compatibility: fields_compatibility(mapping),
@@ -174,11 +188,49 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
         .into_iter()
         .map(|object| Ok((object, journal.entries(object)?.into_iter().map(|(id, entry)| (id, crate::apply::journal::Entry { sent: None, ..entry })).collect())))
         .collect::<Result<HashMap<_, _>, ApplyError>>()?;
-    let context = coverage::Context { mapping, targets: &targets, source, journal: &entries, listed: listings.listed() };
+    let (read_back, parents) = hierarchy(client, &journal, mapping, source).await?;
+    verification.hierarchy = read_back;
+    let context = coverage::Context { mapping, targets: &targets, source, journal: &entries, listed: listings.listed(), parents: &parents };
     verification.coverage = coverage::coverage(&export, &context)?;
     verification.tokens = client.bill().tokens() - tokens_before;
     verification.reports = write_reports(project, &verification)?;
     Ok(verification)
+}
+
+/// Reads back the parent relationship of each pair the export gives, by its journalled id (2
+/// tokens each): it must be live, of type parent, and link the parent's organization to the
+/// daughter's. Returns the check and what the relationships read hold (daughter organization ->
+/// parent organization), for the coverage.
+async fn hierarchy(client: &PipedriveClient, journal: &Journal, mapping: &Mapping, source: &crate::apply::source::Source) -> Result<(Hierarchy, HashMap<u64, u64>), ApplyError> {
+    let expected = apply::relationships::resolve(mapping, source, &journal.entries(ObjectKind::Company)?, false);
+    let journalled = journal.relationships()?;
+    let mut checked = Hierarchy { not_sent: expected.unsent.into_iter().map(|(_, why)| why).collect(), ..Hierarchy::default() };
+    let mut parents = HashMap::new();
+    for apply::relationships::Resolvable { pair, parent_org, child_org } in expected.resolvable {
+        let id = journalled.get(&pair.child).filter(|entry| entry.fate == Fate::Created && entry.detail.as_deref() == Some(pair.parent.as_str())).and_then(|entry| entry.pipedrive_id);
+        let read = match id {
+            Some(id) => match client.organization_relationship(id).await {
+                Ok(relationship) => Some(relationship).filter(|relationship| relationship.active_flag && relationship.kind == "parent"),
+                Err(crate::pipedrive::ClientError::NotFound { .. }) => None,
+                Err(error) => return Err(error.into()),
+            },
+            None => None,
+        };
+        let what = format!("company {}'s parent relationship to company {} (organization {parent_org} parent of {child_org})", pair.child, pair.parent);
+        match (read, id) {
+            (Some(relationship), _) if relationship.rel_owner_org_id == parent_org && relationship.rel_linked_org_id == child_org => {
+                parents.insert(child_org, parent_org);
+                checked.verified += 1;
+            }
+            (Some(relationship), Some(id)) => {
+                parents.insert(relationship.rel_linked_org_id, relationship.rel_owner_org_id);
+                checked.missing.push(format!("{what}: missing; relationship {id} links organization {} to {} instead", relationship.rel_owner_org_id, relationship.rel_linked_org_id));
+            }
+            (_, Some(id)) => checked.missing.push(format!("{what}: missing in Pipedrive (was relationship {id})")),
+            (_, None) => checked.missing.push(format!("{what}: missing, never made (run apply)")),
+        }
+    }
+    Ok((checked, parents))
 }
 
 /// Source id -> Pipedrive id of every record the journal says was created.
@@ -224,7 +276,7 @@ fn objects_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
     let row = |source: &str, landed: &str, how: &str| Compatibility { source: source.into(), landed: landed.into(), how: how.into() };
     vec![
         row("contacts", "persons", "1:1; tags as labels, the opt-out as marketing status where the account has Campaigns"),
-        row("companies", "organizations", "1:1; street, city, region and country joined into one address"),
+        row("companies", "organizations", "1:1; street, city, region and country joined into one address; a parent company as a parent relationship between the two organizations"),
         row("deals", "deals", "lossy: the creation time in a custom field (Pipedrive's API takes no add_time on deals); abandoned and archived become lost, with the reason"),
         row("activities", "activities", "lossy: the creation time and creator in the note (the API cannot set them)"),
         row("events", "activities", &format!("mapping required: each event a done activity of type '{}', its data in the note", mapping.event_activity_type.target)),
@@ -262,6 +314,24 @@ fn fields_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
             Compatibility { source: entry.key(), landed, how }
         })
         .collect()
+}
+
+/// The company hierarchy section of verification.md (none when the export gives no parents).
+/// The lines name source ids and quote reasons from the export: escaped.
+fn write_hierarchy(text: &mut String, hierarchy: &Hierarchy) {
+    if hierarchy.verified == 0 && hierarchy.missing.is_empty() && hierarchy.not_sent.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        text,
+        "\n## Company hierarchy\n\nParent relationships: {} verified, {} missing in Pipedrive, {} not sent by apply (listed with the reason).\n",
+        thousands(hierarchy.verified),
+        thousands(hierarchy.missing.len() as u64),
+        thousands(hierarchy.not_sent.len() as u64)
+    );
+    for line in hierarchy.missing.iter().chain(&hierarchy.not_sent) {
+        let _ = writeln!(text, "- {}", crate::untrusted::markdown(line));
+    }
 }
 
 /// The source coverage section of verification.md: the table, then why values were left out
@@ -358,6 +428,7 @@ fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<P
             let _ = writeln!(text, "- {} marked {} (Pipedrive id {})", unexpected.object, unexpected.marker, unexpected.pipedrive_id);
         }
     }
+    write_hierarchy(&mut text, &verification.hierarchy);
     write_coverage(&mut text, &verification.coverage);
     let _ = writeln!(text, "\n## Compatibility: objects\n\n| User.com | Pipedrive | How |\n|---|---|---|");
     for row in &verification.objects_compatibility {

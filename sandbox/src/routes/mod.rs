@@ -6,6 +6,7 @@ mod fields;
 mod files;
 mod notes;
 mod pipelines;
+mod relationships;
 mod search;
 mod users;
 
@@ -117,6 +118,10 @@ pub enum Route {
     FileUpload,
     FileGet,
     FileDelete,
+    RelationshipList,
+    RelationshipCreate,
+    RelationshipGet,
+    RelationshipDelete,
 }
 
 fn entity_of_collection(collection: &str) -> Option<Entity> {
@@ -200,6 +205,10 @@ pub fn route(operation: &Operation) -> Option<Route> {
         (ApiVersion::V1, "POST", "files", []) => Route::FileUpload,
         (ApiVersion::V1, "GET", "files", [_]) => Route::FileGet,
         (ApiVersion::V1, "DELETE", "files", [_]) => Route::FileDelete,
+        (ApiVersion::V1, "GET", "organizationRelationships", []) => Route::RelationshipList,
+        (ApiVersion::V1, "POST", "organizationRelationships", []) => Route::RelationshipCreate,
+        (ApiVersion::V1, "GET", "organizationRelationships", [_]) => Route::RelationshipGet,
+        (ApiVersion::V1, "DELETE", "organizationRelationships", [_]) => Route::RelationshipDelete,
         _ => return None,
     };
     Some(route)
@@ -259,6 +268,8 @@ pub fn is_write(route: Route) -> bool {
             | Route::ActivityTypeList
             | Route::FileList
             | Route::FileGet
+            | Route::RelationshipList
+            | Route::RelationshipGet
     )
 }
 
@@ -309,5 +320,9 @@ pub fn run(route: Route, ctx: &mut Ctx) -> ApiResult {
         Route::FileUpload => files::upload(ctx),
         Route::FileGet => files::get(ctx),
         Route::FileDelete => files::delete(ctx),
+        Route::RelationshipList => relationships::list(ctx),
+        Route::RelationshipCreate => relationships::create(ctx),
+        Route::RelationshipGet => relationships::get(ctx),
+        Route::RelationshipDelete => relationships::delete(ctx),
     }
 }

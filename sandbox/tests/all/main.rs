@@ -9,6 +9,7 @@ mod entities;
 mod faults;
 mod files_and_state;
 mod limits;
+mod relationships;
 mod search;
 mod v1;
 mod validation;

@@ -47,12 +47,16 @@ pub struct Options {
     /// How the export is written (`Dialect::Sample`: as `examples/usercom-export/`). Every
     /// dialect holds the same records with the same values and the same planted troubles.
     pub dialect: Dialect,
+    /// Companies with parent companies (a `Parent company ID` column, sample dialect only):
+    /// chains two and three deep, one parent the export does not have (an orphan) and two
+    /// companies that are each other's parent (a cycle). Off in the sample, which stays as it is.
+    pub hierarchy: bool,
 }
 
 /// The sample export's settings: `examples/usercom-export/` is `generate(dir, &Options::default())`.
 impl Default for Options {
     fn default() -> Self {
-        Options { seed: 2024, contacts: 500, changes: false, dialect: Dialect::Sample }
+        Options { seed: 2024, contacts: 500, changes: false, dialect: Dialect::Sample, hierarchy: false }
     }
 }
 
@@ -130,6 +134,10 @@ pub const PLANTED_FILE_NAME: &str = "usercom-export.planted.json";
 pub fn generate(dir: &Path, options: &Options) -> io::Result<Planted> {
     if options.contacts < 200 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "--contacts must be at least 200"));
+    }
+    if options.hierarchy && options.dialect != Dialect::Sample {
+        // The other dialects name their columns one by one, and none has a parent company.
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "--hierarchy is written in the sample dialect only"));
     }
     std::fs::create_dir_all(dir)?;
     let plan = Plan::new(options);
@@ -251,6 +259,7 @@ struct Plan {
     seed: u64,
     dialect: Dialect,
     changes: bool,
+    hierarchy: bool,
     contacts: usize,
     companies: usize,
     deals: usize,
@@ -341,6 +350,7 @@ impl Plan {
             seed: options.seed,
             dialect: options.dialect,
             changes: options.changes,
+            hierarchy: options.hierarchy,
             contacts: n,
             companies: n * 80 / 500,
             deals: n * 150 / 500,
@@ -1001,7 +1011,12 @@ fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result
         header: &["ID", "Name", "Phone number", "Email", "City", "Country", "Created at", "Tags", "NIP", "Employees"],
         extras: &[],
     };
-    let mut out = Out::create(dir, &COMPANIES_TABLE, plan.dialect, planted)?;
+    const COMPANIES_WITH_PARENTS: Table = Table {
+        header: &["ID", "Name", "Phone number", "Email", "City", "Country", "Created at", "Tags", "NIP", "Employees", "Parent company ID"],
+        ..COMPANIES_TABLE
+    };
+    let table = if plan.hierarchy { &COMPANIES_WITH_PARENTS } else { &COMPANIES_TABLE };
+    let mut out = Out::create(dir, table, plan.dialect, planted)?;
     let bad_employees = plan.scaled(2);
     let kinds = ["sp. z o.o.", "S.A.", "sp.k.", "s.c.", "sp. j."];
     let trades = ["Usługi Remontowe", "Hurtownia Spożywcza", "Biuro Rachunkowe", "Zakład Ślusarski", "Piekarnia", "Przychodnia Zdrowie", "Drukarnia Cyfrowa", "Transport i Spedycja", "Szkoła Języków Obcych", "Studio Graficzne"];
@@ -1027,6 +1042,7 @@ fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result
         };
         let tags = if rng.percent(50) { String::new() } else { pg_array(&some_of(&TAGS[..4], 2, &mut rng)) };
         let created = some_time(&mut rng);
+        let parent = if plan.hierarchy { parent_company(plan, &out, planted, index) } else { String::new() };
         out.row([
             company_id(index).to_string(),
             name,
@@ -1038,11 +1054,30 @@ fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result
             tags,
             format!("{:010}", rng.next() % 10_000_000_000),
             employees,
+            parent,
         ])?;
     }
     out.finish()?;
     count(planted, "companies", plan.companies);
     Ok(())
+}
+
+/// The parent of company `index` when the export has hierarchies: every sixth company heads a
+/// chain of three (the second's parent is the first, the third's the second); the last company's
+/// parent is not in the export (planted as an orphan); the two before it are each other's parent.
+fn parent_company(plan: &Plan, out: &Out, planted: &mut Planted, index: usize) -> String {
+    let last = plan.companies - 1;
+    match index {
+        _ if index == last => {
+            let missing = company_id(plan.companies + 50);
+            out.plant(planted, Planting::Orphan, "company.parent_company_id", company_id(index), "Parent company ID", &missing.to_string());
+            missing.to_string()
+        }
+        _ if index == last - 1 => company_id(last - 2).to_string(),
+        _ if index == last - 2 => company_id(last - 1).to_string(),
+        _ if index % 6 == 1 || index % 6 == 2 => company_id(index - 1).to_string(),
+        _ => String::new(),
+    }
 }
 
 fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use usercom_export_gen::{Dialect, Options, generate};
 
-const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes] [--dialect NAME] [--planted FILE]
+const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes] [--dialect NAME] [--hierarchy] [--planted FILE]
 
 Writes a User.com-style CSV export (users, companies, deals, pipelines, stages, activities,
 events, conversations, tags, segments, attributes, automations, email templates) into DIR, and
@@ -22,6 +22,8 @@ activity-type catalogue, calendar-style events, JSON segment rules and automatio
 numbers, other delimiters and encodings, an extra file) or `panel-pl` (a Polish-language
 panel's later export: Polish headers in another order, date-stamped file names, `;`,
 tak/nie, DD.MM.YYYY dates, ISO times with milliseconds, columns the sample has not got).
+--hierarchy gives companies parent companies (a `Parent company ID` column; chains, a parent
+the export does not have, a cycle); the sample has none.
 The planted JSON says under `dialect` what it changed; `values` lists every planted bad
 value and orphan where the dialect wrote it.
 
@@ -53,6 +55,7 @@ fn run() -> Result<(), String> {
                 options.contacts = value("--contacts")?.replace('_', "").parse().map_err(|_| "--contacts takes a whole number".to_owned())?
             }
             "--changes" => options.changes = true,
+            "--hierarchy" => options.hierarchy = true,
             "--dialect" => {
                 let name = value("--dialect")?;
                 let names: Vec<&str> = Dialect::ALL.iter().map(|dialect| dialect.name()).collect();
