@@ -14,6 +14,7 @@ mod dialects;
 mod extract;
 mod faults;
 mod handoff;
+mod limits;
 mod markers;
 mod pipedrive_client;
 mod pipedrive_support;
