@@ -167,6 +167,13 @@ fn the_sample_grades_standard_for_the_reasons_its_planted_figures_give() {
     assert!(stdout.contains(&format!("grade: standard (records {}: standard", crm_migrate::audit::report::thousands(records))), "{stdout}");
     let markdown = std::fs::read_to_string(project.join("reports/plan.md")).unwrap();
     assert!(markdown.contains("## Complexity: standard") && markdown.contains("| automations and segments to rebuild | 11 | 5 | 30 | standard |"), "{markdown}");
+
+    // `report` carries it into the handoff's summary.
+    let reported = in_project(&project, &["report"]);
+    assert!(reported.status.success(), "{}", text(&reported.stderr));
+    let summary = std::fs::read_to_string(project.join("reports/handoff/summary.md")).unwrap();
+    assert!(summary.contains("## Complexity") && summary.contains("Graded standard by plan"), "{summary}");
+    assert!(summary.contains(&format!("| records | {} | 1,000 | 50,000 | standard |", crm_migrate::audit::report::thousands(records))), "{summary}");
 }
 
 #[test]
