@@ -274,20 +274,36 @@ pub fn check_project(
     Ok(check(mapping, profile, workspace, &changes, &notes, project.plan, project.config.target.seats))
 }
 
+/// The source id apply journals part `part` (from 1) of a split conversation under: the
+/// conversation's own id for the first part (so a conversation is one record whatever its
+/// length), `ID/part-N` for the others, each its own note with its own marker.
+pub fn conversation_part_id(conversation: &str, part: usize) -> String {
+    if part <= 1 { conversation.to_owned() } else { format!("{conversation}/part-{part}") }
+}
+
+/// The conversation a journalled note belongs to (its own id, or the id of the part's conversation).
+pub fn conversation_of_part(id: &str) -> &str {
+    match id.rsplit_once("/part-") {
+        Some((conversation, part)) if part.parse::<usize>().is_ok_and(|part| part > 1) => conversation,
+        _ => id,
+    }
+}
+
 /// Splits the messages of a conversation (each a paragraph of HTML, in order) into parts that
 /// each fit `room` bytes; a message longer than a part on its own is cut at a character that is
-/// not inside an HTML entity or tag. The parts keep the messages' order.
-pub fn split_paragraphs(paragraphs: &[String], room: usize) -> Vec<Vec<String>> {
-    let mut parts: Vec<Vec<String>> = vec![Vec::new()];
+/// not inside an HTML entity or tag. The parts keep the messages' order; each comes with the
+/// index of the message it starts in.
+pub fn split_paragraphs(paragraphs: &[String], room: usize) -> Vec<(usize, Vec<String>)> {
+    let mut parts: Vec<(usize, Vec<String>)> = vec![(0, Vec::new())];
     let mut used = 0;
-    for paragraph in paragraphs {
+    for (index, paragraph) in paragraphs.iter().enumerate() {
         for piece in cut(paragraph, room) {
-            if used + piece.len() > room && !parts.last().is_some_and(Vec::is_empty) {
-                parts.push(Vec::new());
+            if used + piece.len() > room && !parts.last().is_some_and(|(_, pieces)| pieces.is_empty()) {
+                parts.push((index, Vec::new()));
                 used = 0;
             }
             used += piece.len();
-            parts.last_mut().expect("one part at least").push(piece);
+            parts.last_mut().expect("one part at least").1.push(piece);
         }
     }
     parts
@@ -331,10 +347,10 @@ mod tests {
         let paragraphs: Vec<String> = (0..10).map(|i| format!("<p>message {i} {}</p>", "x&amp;y".repeat(20))).collect();
         let parts = split_paragraphs(&paragraphs, 400);
         assert!(parts.len() > 1);
-        assert_eq!(parts.concat(), paragraphs);
-        assert!(parts.iter().all(|part| part.iter().map(String::len).sum::<usize>() <= 400));
+        assert_eq!(parts.iter().map(|(_, part)| part.concat()).collect::<String>(), paragraphs.concat());
+        assert!(parts.iter().all(|(first, part)| part[0] == paragraphs[*first] && part.iter().map(String::len).sum::<usize>() <= 400));
         let long = vec![format!("<p>{}</p>", "a&amp;b ".repeat(200))];
-        let pieces = split_paragraphs(&long, 100).concat();
+        let pieces: Vec<String> = split_paragraphs(&long, 100).into_iter().flat_map(|(_, part)| part).collect();
         assert!(pieces.iter().all(|piece| piece.len() <= 100 && piece.starts_with("<p>") && piece.ends_with("</p>")));
         assert!(pieces.iter().all(|piece| !piece.contains("&am</p>") && !piece.contains("<p>p;")));
         let text: String = pieces.iter().map(|piece| &piece[3..piece.len() - 4]).collect();

@@ -202,3 +202,49 @@ fn a_generated_export_of_3000_contacts_with_many_automations_grades_complex() {
     let records = reason(&json, "records")["value"].as_f64().unwrap();
     assert!(records > 3000.0);
 }
+
+#[test]
+fn a_conversation_longer_than_a_note_holds_is_split_into_ordered_parts_and_verified() {
+    let _machine = crate::support::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let export = crate::extract::sample_export_copy(&dir.path().join("export"));
+    // Conversation 99999 of contact 10010: 30 messages of 3,200 characters, 5,200 bytes of note HTML each (`&` is `&amp;`, `ł` two bytes): about 160 KB.
+    let conversations = export.join("conversations.csv");
+    let mut csv = std::fs::read_to_string(&conversations).unwrap();
+    for index in 0..30 {
+        csv.push_str(&format!("{},99999,10010,user,message {index:02} {},2020-01-01T10:{index:02}:00+00:00,chat\n", 80_000 + index, "słowo & ".repeat(400)));
+    }
+    std::fs::write(&conversations, csv).unwrap();
+
+    let sandbox = crate::apply::fast(SandboxConfig { account_limits: Some(AccountLimits::of(Plan::Premium, 1)), ..SandboxConfig::default() });
+    let (_project_dir, project) = project_on(&sandbox, &export, "premium");
+    let planned = in_project(&project, &["plan"]);
+    assert!(planned.status.success(), "a long conversation is no refusal:\n{}\n{}", text(&planned.stdout), text(&planned.stderr));
+    let splits = &plan_json(&project)["limits"]["splits"];
+    assert_eq!((splits[0]["conversation"].as_str(), splits[0]["parts"].as_u64(), splits.as_array().unwrap().len()), (Some("99999"), Some(2), 1), "{splits}");
+    assert!(text(&planned.stdout).contains("1 conversation(s) too long for one note"), "{}", text(&planned.stdout));
+    assert!(in_project(&project, &["approve", "--yes", "--by", "test"]).status.success());
+    crate::apply::apply(&project, &[]);
+
+    let state = sandbox.state();
+    let mut parts: Vec<&Value> = state["notes"].as_object().unwrap().values().filter(|note| note["content"].as_str().unwrap().contains("conversation 99999")).collect();
+    parts.sort_by_key(|note| note["content"].as_str().unwrap().contains("part 2 of 2"));
+    assert_eq!(parts.len(), 2, "two notes");
+    let contents: Vec<&str> = parts.iter().map(|note| note["content"].as_str().unwrap()).collect();
+    assert!(contents[0].contains(", part 1 of 2</p>") && contents[0].ends_with("conversation 99999]</p>"), "{}", &contents[0][..200]);
+    assert!(contents[1].contains(", part 2 of 2</p>") && contents[1].ends_with("conversation 99999/part-2]</p>"));
+    assert!(contents.iter().all(|content| content.len() <= 100_000));
+    assert!(parts[0]["add_time"].as_str() < parts[1]["add_time"].as_str(), "dated in order");
+    assert_eq!(parts[0]["person_id"], parts[1]["person_id"]);
+    // Every message once, in time order across the parts.
+    let joined = contents.concat();
+    let order: Vec<usize> = (0..30).map(|index| joined.find(&format!("message {index:02} ")).unwrap_or_else(|| panic!("message {index} is in a part"))).collect();
+    assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "in order");
+    assert_eq!(joined.matches("message ").count(), 30);
+
+    let verified = in_project(&project, &["verify", "--json"]);
+    assert!(verified.status.success(), "{}\n{}", text(&verified.stdout), text(&verified.stderr));
+    let report: Value = serde_json::from_slice(&verified.stdout).unwrap();
+    assert_eq!((report["mismatches"].clone(), report["missing"].clone(), report["unexpected"].clone()), (serde_json::json!([]), serde_json::json!([]), serde_json::json!([])));
+    assert_eq!(report["objects"]["conversation"]["verified"], 62, "the sample's 60 notes, and this conversation's two");
+}
