@@ -220,7 +220,9 @@ pub fn review(project: &Project, progress: ReadProgress<'_>) -> Result<Review, A
     let workspace: Workspace = serde_json::from_str(&snapshot).map_err(|_| ApproveError::NoWorkspace)?;
     let export = open_export(project)?;
     let profile = profile(&export, progress).map_err(PlanError::from)?;
-    let errors = check::check(&mapping, &profile, &workspace);
+    let mut errors = check::check(&mapping, &profile, &workspace);
+    // The account's limits too (labels aside: the label plugin decides them, and plan checked them).
+    errors.extend(crate::plan::limits::check_project(project, &mapping, &profile, &workspace, &Default::default())?.errors());
     if !errors.is_empty() {
         return Err(ApproveError::Invalid { path, errors });
     }

@@ -635,6 +635,36 @@ fn templates_document(catalogue: &Catalogue) -> Document {
     }
 }
 
+/// The grade plan gave the migration (its `reports/plan.json`), each factor against its thresholds.
+fn complexity_section(project: &Project) -> Section {
+    let plan: serde_json::Value = std::fs::read(project.reports_dir().join("plan.json")).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default();
+    let grade = &plan["grade"];
+    let intro = match grade["grade"].as_str() {
+        Some(name) => format!("Graded {name} by plan (the highest grade any factor reaches). Estimate: {}.", grade["estimate"].as_str().unwrap_or_default()),
+        None => "No grade: reports/plan.json is gone (run crm-migrate plan to grade the migration).".to_owned(),
+    };
+    let number = |value: &serde_json::Value| match value.as_f64() {
+        Some(number) if number.fract() == 0.0 => thousands(number as u64),
+        Some(number) => format!("{number:.2}"),
+        None => String::new(),
+    };
+    let rows = grade["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|reason| {
+            vec![
+                reason["factor"].as_str().unwrap_or_default().to_owned(),
+                number(&reason["value"]),
+                number(&reason["standard_from"]),
+                number(&reason["complex_from"]),
+                reason["grade"].as_str().unwrap_or_default().to_owned(),
+            ]
+        })
+        .collect();
+    section("Complexity", intro, &["Factor", "Measured", "Standard from", "Complex from", "Grade"], rows)
+}
+
 /// Writes `reports/handoff/`: the documents as Markdown, and `handoff.html` with all of them.
 pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
     let mapping = crate::mapping::file::parse(&std::fs::read_to_string(project.dir.join(crate::mapping::MAPPING_FILE)).unwrap_or_default())
@@ -696,6 +726,7 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
                 &["Phase", "Object", "Created", "Merged", "Quarantined", "Excluded", "Unresolved"],
                 moved,
             ),
+            complexity_section(project),
             section("What did not move, and why", "Attributes the mapping skips (the reason is the mapping's).", &["Attribute", "Why"], skipped),
             section(
                 "Runs",

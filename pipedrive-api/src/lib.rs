@@ -5,6 +5,8 @@
 //! Sources: Pipedrive's rate-limiting docs (token budgets since December 2024) and the `x-token-cost`
 //! of every operation in the official OpenAPI specs, kept in `token-costs.tsv`.
 
+pub mod limits;
+
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;

@@ -95,6 +95,12 @@
 //!   still returns it with `is_deleted: true` (Pipedrive keeps it 30 days); PATCH of one is 404;
 //!   a second DELETE answers 200 again.
 //!
+//! - **Usage limits** (with [`SandboxConfig::account_limits`]): a custom field past the
+//!   company's limit (persons, organizations and deals together) is 403 with
+//!   `"code":"feature_capping_custom_fields_limit"`, a deal past the deals limit 403 with
+//!   `"code":"feature_capping_deals_limit"`, both in the documented error envelope; more options
+//!   than a field holds, or a note's `content` or an activity's `note` over the size limit, 400.
+//!
 //! ## Control endpoints (no auth, no limits, not counted, not recorded)
 //! `GET /_sandbox/state`, `GET /_sandbox/stats`, `POST /_sandbox/clock {"advance_seconds": N}`,
 //! `POST /_sandbox/faults {"seed", "server_error_rate", "lost_response_rate",
@@ -108,6 +114,7 @@
 //! - `state_path`: loaded at start when the file exists; saved on shutdown and on
 //!   `POST /_sandbox/save`. It holds the whole account, the token ledger and the clock offset.
 
+mod capping;
 mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -124,6 +131,7 @@ mod validate;
 
 pub use faults::{Faults, FaultsWire};
 pub use pipedrive_api::Plan;
+pub use pipedrive_api::limits::AccountLimits;
 pub use store::UserSeed;
 
 use serde::{Deserialize, Serialize};
@@ -163,6 +171,9 @@ pub struct SandboxConfig {
     pub daily_token_budget: Option<u64>,
     /// The account has Campaigns: persons have a `marketing_status` field.
     pub campaigns: bool,
+    /// Usage limits to enforce (custom fields, deals, options per field, note size), as
+    /// `AccountLimits::of(plan, seats)` gives them or set lower by a test; None enforces none.
+    pub account_limits: Option<AccountLimits>,
 }
 
 impl Default for SandboxConfig {
@@ -183,6 +194,7 @@ impl Default for SandboxConfig {
             account_seed: None,
             daily_token_budget: None,
             campaigns: false,
+            account_limits: None,
         }
     }
 }

@@ -399,7 +399,7 @@ async fn process(shared: &Shared, method: &str, path: &str, headers: &HeaderMap,
     let params = routes::path_params(operation, path);
     let result = {
         let mut account = lock(&shared.account);
-        let mut ctx = Ctx { account: &mut account, now: shared.clock.now_secs(), user_id: 1, query, body, params };
+        let mut ctx = Ctx { account: &mut account, now: shared.clock.now_secs(), user_id: 1, query, body, params, limits: shared.config.account_limits };
         routes::run(route, &mut ctx)
     };
     let Reply { status, body } = result.unwrap_or_else(|error| Reply { status: error.status, body: error.body });

@@ -79,7 +79,8 @@ pub fn preview(journal: &Journal, scope: &BTreeMap<ObjectKind, HashSet<String>>,
         let created: Vec<(&String, &super::journal::Entry)> = entries.iter().filter(|(_, entry)| entry.fate == Fate::Created && entry.pipedrive_id.is_some()).collect();
         let mut gone: Vec<Gone> = created
             .iter()
-            .filter(|(id, _)| !ids.contains(*id))
+            // A part of a split conversation goes with its conversation.
+            .filter(|(id, _)| !ids.contains(if object == ObjectKind::Conversation { crate::plan::limits::conversation_of_part(id) } else { id.as_str() }))
             .map(|(id, entry)| Gone { object, source_id: (*id).clone(), pipedrive_id: entry.pipedrive_id.unwrap_or_default(), sent: entry.sent.clone() })
             .collect();
         gone.sort_by(|a, b| a.source_id.cmp(&b.source_id));

@@ -378,7 +378,9 @@ async fn run_phases(
             let entries = journal.entries(object)?;
             // Created before (an earlier run, the sample): linked, not sent again.
             let mut created: HashMap<String, u64> = entries.iter().filter(|(_, e)| e.fate == Fate::Created).filter_map(|(id, e)| Some((id.clone(), e.pipedrive_id?))).collect();
-            let open: Vec<String> = entries.iter().filter(|(id, e)| e.fate == Fate::Intent && scope.contains(*id)).map(|(id, _)| id.clone()).collect();
+            // A split conversation's later parts are looked for with their conversation.
+            let in_scope = |id: &str| scope.contains(if object == ObjectKind::Conversation { crate::plan::limits::conversation_of_part(id) } else { id });
+            let open: Vec<String> = entries.iter().filter(|(id, e)| e.fate == Fate::Intent && in_scope(id)).map(|(id, _)| id.clone()).collect();
             for (id, pipedrive_id) in load::resolve(client, object, targets, &open).await? {
                 journal.resolve_intent(object, &id, pipedrive_id)?;
                 created.insert(id, pipedrive_id);
@@ -629,14 +631,15 @@ fn build(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Sour
             for message in records {
                 conversations.entry(source::conversation_of(message)).or_default().push(message);
             }
+            // A conversation too long for one note is several (its parts after the first under ids of their own).
             conversations
                 .into_iter()
-                .map(|(id, messages)| {
-                    let built = payload::note(&id, &messages, mapping, targets, &source.issues, links).map(Payload::Note).map(ready).map(|built| Built {
-                        left_out: messages.iter().flat_map(|message| fields_left_out(message, mapping, targets, source, issues(message))).collect(),
-                        ..built
-                    });
-                    (id, built)
+                .flat_map(|(id, messages)| match payload::note(&id, &messages, mapping, targets, &source.issues, links) {
+                    Ok(parts) => {
+                        let mut left_out: Vec<LeftOutField> = messages.iter().flat_map(|message| fields_left_out(message, mapping, targets, source, issues(message))).collect();
+                        parts.into_iter().map(|(part_id, note)| (part_id, Ok(Built { left_out: std::mem::take(&mut left_out), ..ready(Payload::Note(note)) }))).collect::<Vec<_>>()
+                    }
+                    Err(reason) => vec![(id, Err(reason))],
                 })
                 .collect()
         }

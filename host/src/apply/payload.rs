@@ -491,13 +491,23 @@ fn author(mapped: &Mapped, links: &Links) -> String {
     }
 }
 
-/// One note for a conversation: its messages in time order, each with its time and author, the
-/// channel in its header.
-pub fn note(conversation: &str, messages: &[&Record], mapping: &Mapping, targets: &Targets, issues: &HashMap<(ObjectKind, String), Vec<Issue>>, links: &Links) -> Result<NewNote, String> {
+/// The notes for a conversation: its messages in time order, each with its time and author, the
+/// channel in its header. One note, unless the messages are more than a note holds (Pipedrive's
+/// 100 KB): then several, in order, each headed "part i of n" and journalled under its own id
+/// ([`crate::plan::limits::conversation_part_id`]), dated by its first message.
+pub fn note(
+    conversation: &str,
+    messages: &[&Record],
+    mapping: &Mapping,
+    targets: &Targets,
+    issues: &HashMap<(ObjectKind, String), Vec<Issue>>,
+    links: &Links,
+) -> Result<Vec<(String, NewNote)>, String> {
     let mut lines = Vec::new();
     let mut person = None;
     let mut first: Option<DateTime> = None;
     let mut channel = None;
+    let mut times = Vec::new();
     let mut ordered: Vec<(&Record, Mapped)> = Vec::new();
     for message in messages {
         let empty = Vec::new();
@@ -522,22 +532,37 @@ pub fn note(conversation: &str, messages: &[&Record], mapping: &Mapping, targets
         }
         let stamp = time.map(|time| utc(&time)[..16].replace('T', " ") + " UTC").unwrap_or_default();
         let content = mapped.attribute("content").unwrap_or_default();
+        times.push(time);
         lines.push(format!("<p>[{stamp}] <b>{}</b>: {}</p>", escape(&author(mapped, links)), escape(&content)));
     }
     let Some(person_id) = person else {
         let contact = ordered.iter().find_map(|(message, _)| message.get("contact_id").map(plain)).unwrap_or_default();
         return Err(format!("its contact {contact} was not migrated (see the contacts' fates), and a note needs a person"));
     };
-    let header = format!(
-        "<p><b>User.com conversation</b>{}</p>",
-        channel.map(|channel| format!(" ({})", escape(&channel))).unwrap_or_default()
-    );
-    Ok(NewNote {
-        content: format!("{header}{}{}", lines.join(""), targets.marking.paragraph(ObjectKind::Conversation, conversation)),
-        person_id: Some(person_id),
-        org_id: None,
-        deal_id: None,
-        add_time: first.map(|time| utc(&time)[..19].replace('T', " ")),
-        user_id: None,
-    })
+    let channel = channel.map(|channel| format!(" ({})", escape(&channel))).unwrap_or_default();
+    let stamp = |time: Option<DateTime>| time.map(|time| utc(&time)[..19].replace('T', " "));
+    let whole = lines.iter().map(String::len).sum::<usize>() as u64;
+    if whole + crate::plan::limits::NOTE_FRAME_BYTES <= pipedrive_api::limits::NOTE_MAX_BYTES {
+        let content = format!("<p><b>User.com conversation</b>{channel}</p>{}{}", lines.join(""), targets.marking.paragraph(ObjectKind::Conversation, conversation));
+        return Ok(vec![(conversation.to_owned(), NewNote { content, person_id: Some(person_id), org_id: None, deal_id: None, add_time: stamp(first), user_id: None })]);
+    }
+    let room = (pipedrive_api::limits::NOTE_MAX_BYTES - crate::plan::limits::NOTE_FRAME_BYTES) as usize;
+    let parts = crate::plan::limits::split_paragraphs(&lines, room);
+    let total = parts.len();
+    Ok(parts
+        .into_iter()
+        .enumerate()
+        .map(|(index, (starts_in, part))| {
+            // Dated by the message it starts in: Pipedrive shows notes by date, so they stay in order.
+            let start = times.get(starts_in).copied().flatten().or(first);
+            let id = crate::plan::limits::conversation_part_id(conversation, index + 1);
+            let content = format!(
+                "<p><b>User.com conversation</b>{channel}, part {} of {total}</p>{}{}",
+                index + 1,
+                part.join(""),
+                targets.marking.paragraph(ObjectKind::Conversation, &id)
+            );
+            (id, NewNote { content, person_id: Some(person_id), org_id: None, deal_id: None, add_time: stamp(start), user_id: None })
+        })
+        .collect())
 }

@@ -9,6 +9,8 @@
 //! merge      a re-plan keeps what a person changed, takes fresh proposals for the rest
 //! changes    what apply creates in the workspace
 //! bill       tokens per phase, days of budget, wall time
+//! limits     what the account's plan can hold: refusals, conversations split into parts
+//! grade      simple / standard / complex, with its reasons, and the calendar estimate
 //! comments   the notes beside each choice in mapping.toml
 //! report     reports/plan.md and plan.json
 //! ```
@@ -16,6 +18,8 @@
 pub mod bill;
 pub mod changes;
 pub mod comments;
+pub mod grade;
+pub mod limits;
 pub mod merge;
 pub mod profile;
 pub mod propose;
@@ -80,6 +84,10 @@ pub struct PlanResult {
     pub planned_at: String,
     /// Choices the plan cannot make for a person (REVIEW): plan exits non-zero while any is open.
     pub decisions: Vec<Decision>,
+    /// The account's limits against the migration; its refusals are among `errors` too.
+    pub limits: limits::LimitsCheck,
+    /// How hard the migration is, why, and how long the load takes.
+    pub assessment: grade::Assessment,
 }
 
 /// A choice the plan leaves to a person: shown as REVIEW in the summary and the reports, and
@@ -119,6 +127,9 @@ pub struct Prepared {
     pub labels_by: String,
     pub labels: LabelDecisions,
     pub planned_at: String,
+    /// What the grade needs of the audit: duplicate groups (by email and by phone) and orphaned references.
+    pub duplicate_groups: u64,
+    pub orphans: u64,
 }
 
 pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result<Prepared, PlanError> {
@@ -127,29 +138,30 @@ pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result
     let profile = profile::profile(&export, progress)?;
     let plugins = project.load_plugins().map_err(|error| PlanError::Project(error.to_string()))?;
     let (labels_by, labels) = label_decisions(&plugins, &profile.catalogue, &profile.tag_use)?;
-    let duplicates = duplicates_decision(project, &plugins, &export)?;
-    Ok(Prepared { profile, duplicates, labels_by, labels, planned_at })
+    let audit = crate::audit::run(&export, std::io::sink()).map_err(|error| match error {
+        crate::audit::AuditError::Extract(error) => PlanError::Extract(error),
+        other => PlanError::Project(other.to_string()),
+    })?;
+    let duplicates = duplicates_decision(project, &plugins, &audit);
+    let duplicate_groups = (audit.duplicates.by_email.len() + audit.duplicates.by_phone.len()) as u64;
+    let orphans = audit.orphans.iter().map(|orphans| orphans.count).sum();
+    Ok(Prepared { profile, duplicates, labels_by, labels, planned_at, duplicate_groups, orphans })
 }
 
 /// Contacts the audit finds sharing an email or phone become a person each unless a dedup
 /// plugin merges them: without one, and unless `migration.toml` says `dedup = "none"`, that is
-/// a person's decision. Found as the audit finds them (one more pass over the export, made only
-/// when the question is open).
-fn duplicates_decision(project: &Project, plugins: &[(Hook, crate::plugins::LoadedPlugin)], export: &Export) -> Result<Option<Decision>, PlanError> {
+/// a person's decision. Found as the audit finds them.
+fn duplicates_decision(project: &Project, plugins: &[(Hook, crate::plugins::LoadedPlugin)], audit: &crate::audit::Audit) -> Option<Decision> {
     if project.config.options.dedup_none() || plugins.iter().any(|(hook, _)| *hook == Hook::Dedup) {
-        return Ok(None);
+        return None;
     }
-    let audit = crate::audit::run(export, std::io::sink()).map_err(|error| match error {
-        crate::audit::AuditError::Extract(error) => PlanError::Extract(error),
-        other => PlanError::Project(other.to_string()),
-    })?;
     let duplicates = &audit.duplicates;
     let groups: Vec<Vec<&str>> = duplicates.by_email.iter().chain(&duplicates.by_phone).map(|group| group.contacts.iter().map(|contact| contact.id.as_str()).collect()).collect();
     let twice = persons_created_twice(&groups);
     if twice == 0 {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(Decision {
+    Some(Decision {
         what: "duplicates".into(),
         found: format!(
             "{twice} persons would be created twice: {} groups of contacts share an email, {} a phone (reports/audit.md lists them), and no dedup plugin merges them",
@@ -159,7 +171,7 @@ fn duplicates_decision(project: &Project, plugins: &[(Hook, crate::plugins::Load
         how: format!(
             "add a dedup plugin to {CONFIG_FILE} (take the one init proposed there, or build the vetted dedup-email with `cargo build-plugins`), or set dedup = \"none\" under [options] to migrate them as they are"
         ),
-    }))
+    })
 }
 
 /// Persons created beyond one per real person: contacts linked by any shared key are one
@@ -188,7 +200,7 @@ fn persons_created_twice(groups: &[Vec<&str>]) -> usize {
 /// Runs the plan: read the workspace, propose, merge, check; writes `mapping.toml` and remembers
 /// the workspace and the proposal in `state.db`. The reports are [`report`]'s.
 pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepared) -> Result<PlanResult, PlanError> {
-    let Prepared { profile, duplicates, labels_by, labels, planned_at } = prepared;
+    let Prepared { profile, duplicates, labels_by, labels, planned_at, duplicate_groups, orphans } = prepared;
     let tokens_before = client.bill().tokens();
     let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
@@ -208,10 +220,22 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
     let text = file::render(&merged.mapping, &comments);
     // Read back what was written, so that errors point at the lines of the new file.
     let written = file::parse(&text).expect("a rendered mapping parses");
-    let errors = check::check(&written, &profile, &workspace);
+    let mut errors = check::check(&written, &profile, &workspace);
     let decisions = role_decisions(&written, &merged.kept, &profile);
     let changes = changes::workspace_changes(&written, &profile, &workspace, &labels);
     let bill = bill::bill(&profile, &changes, project.plan, project.config.target.seats, project.config.target.top_up_tokens);
+    let limits = limits::check_project(project, &written, &profile, &workspace, &labels)?;
+    errors.extend(limits.errors());
+    let measured = grade::Measured {
+        records: profile.objects.iter().map(|object| object.records).sum(),
+        custom_attributes: written.fields.iter().filter(|entry| matches!(entry.landing, crate::mapping::Landing::New { .. } | crate::mapping::Landing::Existing { .. })).count() as u64,
+        duplicate_groups,
+        orphans,
+        automations: profile.catalogue.automations.len() as u64,
+        segments: profile.catalogue.segments.len() as u64,
+        conversations: profile.conversations,
+    };
+    let assessment = grade::grade(&measured, &bill);
 
     write_atomically(&mapping_path, &text)?;
     let snapshot = serde_json::to_string(&workspace).expect("plain data serializes");
@@ -233,6 +257,8 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         plan_tokens,
         planned_at,
         decisions: decisions.into_iter().chain(duplicates).collect(),
+        limits,
+        assessment,
     })
 }
 

@@ -12,6 +12,8 @@ use crate::mapping::{Landing, Mapping};
 use crate::pipedrive::BudgetPolicy;
 use crate::plan::bill::Bill;
 use crate::plan::comments::describe;
+use crate::plan::grade::Assessment;
+use crate::plan::limits::LimitsCheck;
 use crate::plan::{PlanError, PlanResult};
 
 /// Counts of the mapping's entries by kind of landing.
@@ -116,6 +118,8 @@ pub fn to_json(result: &PlanResult) -> serde_json::Value {
         "labels_by": result.labels_by,
         "bill": result.bill,
         "plan_tokens": result.plan_tokens,
+        "limits": result.limits,
+        "grade": result.assessment,
     })
 }
 
@@ -125,6 +129,7 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     let _ = writeln!(out, "# Migration plan\n");
     let _ = writeln!(out, "Planned {} against {}. Reading the workspace cost {} tokens; nothing was written to Pipedrive.\n", result.planned_at, result.workspace.url, result.plan_tokens);
     let _ = writeln!(out, "{}\n", budget_sentence(&result.bill, policy));
+    grade_section(&mut out, &result.assessment);
 
     if !result.errors.is_empty() {
         let _ = writeln!(out, "## Fix before approving\n\n`{}` has {} problem(s); `approve` refuses it until they are fixed:\n", result.mapping_path.display(), result.errors.len());
@@ -214,6 +219,8 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
         );
     }
 
+    limits_section(&mut out, &result.limits);
+
     let bill = &result.bill;
     let _ = writeln!(out, "## Token bill\n");
     let _ = writeln!(
@@ -245,6 +252,53 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     );
     let _ = writeln!(out, "Next: read and edit `{}`, then `crm-migrate approve`.", result.mapping_path.display());
     out
+}
+
+/// The grade, each factor against its thresholds, and the calendar estimate.
+fn grade_section(out: &mut String, assessment: &Assessment) {
+    let _ = writeln!(out, "## Complexity: {}\n", assessment.grade);
+    let _ = writeln!(out, "The grade is the highest any factor reaches. Estimate: {}.\n", assessment.estimate);
+    let _ = writeln!(out, "| Factor | Measured | Standard from | Complex from | Grade | Why it counts |\n|---|---:|---:|---:|---|---|");
+    for reason in &assessment.reasons {
+        let value = if reason.value.fract() == 0.0 { thousands(reason.value as u64) } else { format!("{:.2}", reason.value) };
+        let _ = writeln!(out, "| {} | {value} | {} | {} | {} | {} |", reason.factor, reason.standard_from, reason.complex_from, reason.grade, reason.why);
+    }
+    out.push('\n');
+}
+
+/// The account's limits against the migration: what is refused, and the conversations split.
+fn limits_section(out: &mut String, limits: &LimitsCheck) {
+    let allows = |limit: Option<u64>| limit.map_or_else(|| "no limit".to_owned(), thousands);
+    let _ = writeln!(out, "## Account limits (plan {}, {} seat(s))\n", limits.plan, limits.seats);
+    let _ = writeln!(
+        out,
+        "- Custom fields per company: {} after apply ({} in the account now), the plan allows {}.\n- Deals: {} in the export, the plan allows {}.\n- Options or labels per field: at most {}. A note or an activity note: at most {} bytes.\n",
+        thousands(limits.custom_fields_after),
+        thousands(limits.custom_fields_existing),
+        allows(limits.custom_fields_limit),
+        thousands(limits.deals),
+        allows(limits.deals_limit),
+        thousands(limits.options_per_field),
+        thousands(limits.note_bytes)
+    );
+    if !limits.refusals.is_empty() {
+        let _ = writeln!(out, "**Refused: the account cannot hold this mapping.** Nothing is written; `approve` refuses until each is resolved.\n\n| Limit | Found | Allowed | What to do |\n|---|---:|---:|---|");
+        for refusal in &limits.refusals {
+            let _ = writeln!(out, "| {} | {} | {} | {} |", cell(&refusal.what), thousands(refusal.found), thousands(refusal.limit), cell(&refusal.how));
+        }
+        out.push('\n');
+    }
+    if !limits.splits.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} conversation(s) are longer than one note holds: each is written as several notes on its person, in order, each headed \"part i of n\":\n\n| Conversation | Bytes | Notes |\n|---|---:|---:|",
+            limits.splits.len()
+        );
+        for split in &limits.splits {
+            let _ = writeln!(out, "| {} | {} | {} |", code(&split.conversation), thousands(split.bytes), split.parts);
+        }
+        out.push('\n');
+    }
 }
 
 /// A key (`contact.city`) as inline code: control characters escaped, a backtick or a `|` kept
@@ -288,6 +342,17 @@ pub fn summary(result: &PlanResult, policy: BudgetPolicy, reports: &[PathBuf]) -
     );
     if result.bill.budget_days > 1.0 {
         let _ = writeln!(out, "  {}", budget_sentence(&result.bill, policy).replace("**", ""));
+    }
+    let assessment = &result.assessment;
+    let _ = writeln!(
+        out,
+        "  grade: {} ({}); load: {} calendar day(s)",
+        assessment.grade,
+        assessment.deciding().iter().map(|reason| reason.sentence()).collect::<Vec<_>>().join("; "),
+        assessment.load_days
+    );
+    if !result.limits.splits.is_empty() {
+        let _ = writeln!(out, "  {} conversation(s) too long for one note: each split into parts, in order (plan.md lists them)", result.limits.splits.len());
     }
     for path in reports {
         let _ = writeln!(out, "  report {}", path.display());

@@ -439,6 +439,25 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A conversation apply split into several notes, read as one: its later parts' contents, then
+    /// the first part's (whose marker, the conversation's, ends it). None when it is one note.
+    fn split_conversation(&self, key: &str, first: &Json) -> Option<Json> {
+        let entries = self.context.journal.get(&ObjectKind::Conversation)?;
+        let notes = self.context.listed.get(&Destination::of(ObjectKind::Conversation))?;
+        let mut content = String::new();
+        for part in 2.. {
+            let Some(Entry { fate: Fate::Created, pipedrive_id: Some(id), .. }) = entries.get(&crate::plan::limits::conversation_part_id(key, part)) else { break };
+            content.push_str(notes.get(id).and_then(|note| note["content"].as_str()).unwrap_or_default());
+        }
+        if content.is_empty() {
+            return None;
+        }
+        content.push_str(first["content"].as_str().unwrap_or_default());
+        let mut whole = first.clone();
+        whole["content"] = Json::String(content);
+        Some(whole)
+    }
+
     /// How one source value ended; `forced`: the place its role gives it (see [`ROLE_PLACES`]).
     #[allow(clippy::too_many_arguments)]
     fn value(&self, record: &Record, attribute: &str, value: &Value, ty: FieldType, issues: &[Issue], plugged: Option<&Record>, forced: Option<Role>) -> Outcome {
@@ -471,6 +490,8 @@ impl<'a> Checker<'a> {
         let Some(actual) = self.context.listed.get(&Destination::of(object)).and_then(|records| records.get(&pipedrive_id)) else {
             return Outcome::Missing(format!("{object} {key} (Pipedrive id {pipedrive_id}) is not in Pipedrive"));
         };
+        let split = if object == ObjectKind::Conversation { self.split_conversation(&key, actual) } else { None };
+        let actual = split.as_ref().unwrap_or(actual);
         let place = |record: &Record, value: &Value| match (forced, landing) {
             (Some(role), _) => self.role(record, role, value, ty, actual),
             (None, Some(landing)) => self.landing(record, attribute, landing, value, ty, actual),

@@ -15,6 +15,7 @@ mod extract;
 mod faults;
 mod handoff;
 mod hierarchy;
+mod limits;
 mod markers;
 mod pipedrive_client;
 mod pipedrive_support;

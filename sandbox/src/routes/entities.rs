@@ -208,6 +208,11 @@ pub fn get(ctx: &mut Ctx, entity: Entity) -> ApiResult {
 
 pub fn create(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let body = ctx.body.json()?.clone();
+    match entity {
+        Entity::Deal => crate::capping::deal_room(ctx)?,
+        Entity::Activity => crate::capping::note_size(ctx, "note", body.get("note"))?,
+        _ => {}
+    }
     let id = ctx.account.last_ids.get(collection(entity)).copied().unwrap_or(0) + 1;
     let record = write(ctx, entity, &body, None, id)?;
     ctx.account.next_id(collection(entity));
@@ -219,6 +224,9 @@ pub fn update(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let id = ctx.id()?;
     let existing = Account::live(ctx.account.table(entity), id).cloned().ok_or_else(ApiError::entity_not_found)?;
     let body = ctx.body.json()?.clone();
+    if entity == Entity::Activity {
+        crate::capping::note_size(ctx, "note", body.get("note"))?;
+    }
     if body.as_object().is_some_and(|object| object.is_empty()) {
         return Err(ApiError::bad_request("Validation failed: body: at least one property must be provided"));
     }

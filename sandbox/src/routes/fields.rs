@@ -59,8 +59,10 @@ fn create_field(ctx: &mut Ctx, entity: Entity, name: String, field_type: &str, o
     if name.trim().is_empty() || name.chars().count() > 255 {
         return Err(ApiError::invalid("field_name", "must be 1 to 255 characters"));
     }
+    crate::capping::custom_field_room(ctx)?;
     let options = if matches!(field_type, "enum" | "set") {
         let Some(options) = options else { return Err(ApiError::invalid("options", "are required for enum and set fields")) };
+        crate::capping::options_room(ctx, options.as_array().map_or(0, Vec::len))?;
         Some(options_from_labels(ctx, options, "options")?)
     } else {
         if options.is_some_and(|options| options.as_array().is_some_and(|items| !items.is_empty())) {
@@ -182,7 +184,8 @@ fn option_json(option: &FieldOption) -> Value {
 
 pub fn add_options(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let items = options_body(ctx, &[prop("label", Kind::String), nullable("color", Kind::String)])?;
-    option_field_mut(ctx, entity)?;
+    let existing = option_field_mut(ctx, entity)?.options.as_ref().map_or(0, Vec::len);
+    crate::capping::options_room(ctx, existing + items.len())?;
     let now = ctx.now;
     let new: Vec<FieldOption> = items
         .iter()
@@ -288,6 +291,7 @@ pub fn v1_update(ctx: &mut Ctx, entity: Entity) -> ApiResult {
                 return Err(ApiError::invalid("options", "are only allowed for enum and set fields"));
             }
             let Some(items) = options.as_array() else { return Err(ApiError::invalid("options", "must be an array")) };
+            crate::capping::options_room(ctx, items.len())?;
             // All active options must be supplied: existing ones by id, new ones by label only.
             let mut replacement = Vec::new();
             for (index, item) in items.iter().enumerate() {

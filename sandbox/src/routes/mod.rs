@@ -57,6 +57,8 @@ pub struct Ctx<'a> {
     pub body: &'a Body,
     /// The path parameters, in template order.
     pub params: Vec<String>,
+    /// The account's usage limits, when the sandbox enforces them.
+    pub limits: Option<pipedrive_api::limits::AccountLimits>,
 }
 
 impl Ctx<'_> {

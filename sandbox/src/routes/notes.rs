@@ -109,6 +109,7 @@ pub fn create(ctx: &mut Ctx) -> ApiResult {
     if body.get("content").is_none() {
         return Err(ApiError::invalid("content", "is required"));
     }
+    crate::capping::note_size(ctx, "content", body.get("content"))?;
     let id = ctx.account.last_ids.get("notes").copied().unwrap_or(0) + 1;
     let stamp = clock::v1_time(ctx.now);
     let mut note = json!({
@@ -137,6 +138,7 @@ pub fn update(ctx: &mut Ctx) -> ApiResult {
     let id = ctx.id().map_err(|_| ApiError::not_found("Note"))?;
     let body = ctx.body.json()?.as_object().cloned().ok_or_else(|| ApiError::bad_request("Validation failed: body: must be a JSON object"))?;
     let mut note = Account::live(&ctx.account.notes, id).and_then(Value::as_object).cloned().ok_or_else(|| ApiError::not_found("Note"))?;
+    crate::capping::note_size(ctx, "content", body.get("content"))?;
     apply(ctx, &body, &mut note)?;
     let note = Value::Object(note);
     ctx.account.notes.insert(id, note.clone());

@@ -1,0 +1,359 @@
+//! Pipedrive's account limits, checked by plan before anything is written: custom fields per
+//! company, options of a field, labels, deals, and the size of notes and activity notes. A
+//! mapping the account cannot hold is refused (a problem of the mapping: plan exits 5 and
+//! approve refuses it) with the number, the limit and what to do; a conversation too long for
+//! one note is not refused but split into parts, in order, and plan says which.
+//!
+//! The numbers are `pipedrive_api::limits` (the sandbox enforces the same ones).
+
+use std::collections::HashMap;
+
+use pipedrive_api::Plan;
+use pipedrive_api::limits::AccountLimits;
+use serde::Serialize;
+
+use crate::extract::{Export, ExtractError, ReadRecord};
+use crate::mapping::file::MappingError;
+use crate::mapping::{Landing, Mapping};
+use crate::pipedrive::EntityKind;
+use crate::plan::changes::WorkspaceChanges;
+use crate::plan::profile::{SourceProfile, plain};
+use crate::plan::workspace::Workspace;
+use crate::record::{ObjectKind, Value};
+
+/// Room a note part keeps for what frames its messages: the conversation's header with
+/// "part i of n" and the marker paragraph.
+pub const NOTE_FRAME_BYTES: u64 = 400;
+
+/// What the account cannot hold: one limit gone over.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refusal {
+    /// `custom fields`, `options of person field 'Industry'`, `deals`, `activity 123's note`.
+    pub what: String,
+    pub found: u64,
+    pub limit: u64,
+    /// What to do about it.
+    pub how: String,
+    /// The line of mapping.toml it concerns (0: the whole mapping).
+    pub line: usize,
+}
+
+impl Refusal {
+    /// As a problem of the mapping, which blocks approve as every other does.
+    pub fn error(&self) -> MappingError {
+        MappingError {
+            line: self.line,
+            message: format!(
+                "Pipedrive account limit: {} {} where the account allows {}; {}",
+                self.what,
+                crate::audit::report::thousands(self.found),
+                crate::audit::report::thousands(self.limit),
+                self.how
+            ),
+        }
+    }
+}
+
+/// A conversation whose note is over the size limit: apply writes it as `parts` notes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Split {
+    pub conversation: String,
+    /// Bytes of its messages as HTML (about what its one note would be).
+    pub bytes: u64,
+    pub parts: u64,
+}
+
+/// The limits of the account and how the migration stands against them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LimitsCheck {
+    pub plan: &'static str,
+    pub seats: u32,
+    pub custom_fields_limit: Option<u64>,
+    /// Custom fields the account has (persons, organizations, deals) and will have after apply.
+    pub custom_fields_existing: u64,
+    pub custom_fields_after: u64,
+    pub deals_limit: Option<u64>,
+    pub deals: u64,
+    pub options_per_field: u64,
+    pub note_bytes: u64,
+    pub refusals: Vec<Refusal>,
+    pub splits: Vec<Split>,
+}
+
+impl LimitsCheck {
+    pub fn errors(&self) -> Vec<MappingError> {
+        self.refusals.iter().map(Refusal::error).collect()
+    }
+}
+
+/// The size of the notes apply will write, measured on the export.
+#[derive(Debug, Clone, Default)]
+pub struct NoteSizes {
+    /// Conversation id -> bytes of its messages as note HTML.
+    pub conversations: HashMap<String, u64>,
+    /// Activities and events whose note is over the limit: (object, id, bytes).
+    pub activities_over: Vec<(ObjectKind, String, u64)>,
+}
+
+/// One message as the note shows it: `<p>[stamp] <b>author</b>: text</p>`, its text escaped as
+/// apply escapes it. The author and stamp are counted at their longest usual size.
+pub fn message_bytes(content: &str) -> u64 {
+    crate::marker::escape_html(content).len() as u64 + 80
+}
+
+/// Reads the conversations and the activities and events once, measuring the notes apply writes.
+pub fn measure_notes(export: &Export, mapping: &Mapping, limit: u64) -> Result<NoteSizes, ExtractError> {
+    let mut sizes = NoteSizes::default();
+    let content_attributes: Vec<&str> = mapping
+        .fields
+        .iter()
+        .filter(|entry| entry.object == ObjectKind::Conversation && matches!(&entry.landing, Landing::Standard { code } if code == "content"))
+        .map(|entry| entry.attribute.as_str())
+        .collect();
+    if let Some(mut reader) = export.records(ObjectKind::Conversation)? {
+        let mut read = ReadRecord::new(ObjectKind::Conversation);
+        while reader.read_into(&mut read)? {
+            let record = &read.record;
+            let content: String = content_attributes.iter().filter_map(|attribute| record.get(attribute)).map(plain).collect();
+            *sizes.conversations.entry(crate::apply::source::conversation_of(record)).or_default() += message_bytes(&content);
+        }
+    }
+    for kind in [ObjectKind::Activity, ObjectKind::Event] {
+        let noted: Vec<&str> = mapping
+            .fields
+            .iter()
+            .filter(|entry| entry.object == kind && matches!(&entry.landing, Landing::Standard { code } if code == "note"))
+            .map(|entry| entry.attribute.as_str())
+            .collect();
+        let Some(mut reader) = export.records(kind)? else { continue };
+        let mut read = ReadRecord::new(kind);
+        while reader.read_into(&mut read)? {
+            let record = &read.record;
+            let bytes: u64 = noted
+                .iter()
+                .filter_map(|attribute| record.get(attribute).filter(|value| !matches!(value, Value::Null)).map(|value| (attribute, plain(value))))
+                .map(|(attribute, text)| (crate::marker::escape_html(&text).len() + attribute.len() + 9) as u64)
+                .sum();
+            if bytes + NOTE_FRAME_BYTES > limit {
+                sizes.activities_over.push((kind, record.source_id.clone(), bytes + NOTE_FRAME_BYTES));
+            }
+        }
+    }
+    Ok(sizes)
+}
+
+/// Checks the migration against the account's limits.
+pub fn check(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspace, changes: &WorkspaceChanges, notes: &NoteSizes, plan: Plan, seats: u32) -> LimitsCheck {
+    let limits = AccountLimits::of(plan, seats);
+    let mut refusals = Vec::new();
+    let entities = [EntityKind::Person, EntityKind::Organization, EntityKind::Deal];
+    let existing: u64 = entities.iter().map(|entity| workspace.fields(*entity).iter().filter(|field| field.is_custom_field).count() as u64).sum();
+    let after = existing + changes.new_fields.len() as u64;
+    if let Some(limit) = limits.custom_fields.filter(|limit| after > *limit) {
+        let per_entity: Vec<String> = entities
+            .iter()
+            .map(|entity| {
+                let has = workspace.fields(*entity).iter().filter(|field| field.is_custom_field).count();
+                format!("{} {has} + {} new", entity.name(), changes.field_creates(entity.name()))
+            })
+            .collect();
+        let fewer = after - limit;
+        refusals.push(Refusal {
+            what: format!("custom fields per company (the account has {existing}, the mapping adds {}: {})", changes.new_fields.len(), per_entity.join(", ")),
+            found: after,
+            limit,
+            how: format!(
+                "the {plan} plan allows {limit}: map {fewer} fewer attributes to new fields in mapping.toml (to = \"skip\" with a reason, to = \"note\", or to = \"existing\" with a field the account has), delete unused custom fields in Pipedrive, or move the account to a plan that allows more{}",
+                next_plan_fields(plan).map(|(next, allows)| format!(" ({next} allows {allows})")).unwrap_or_default()
+            ),
+            line: 0,
+        });
+    }
+    let line_of = |source: &str| mapping.fields.iter().find(|entry| entry.key() == source).map_or(0, |entry| entry.line);
+    for field in &changes.new_fields {
+        let options = field.options.len() as u64;
+        if options > limits.options_per_field {
+            refusals.push(Refusal {
+                what: format!("options of the new {} field '{}'", field.entity, field.name),
+                found: options,
+                limit: limits.options_per_field,
+                how: "map it to a text field instead (type = \"varchar\") or skip it: a list this long is not a choice".to_owned(),
+                line: line_of(&field.source),
+            });
+        }
+    }
+    for (entity, name, added) in &changes.options_to_add {
+        let kind = entities.into_iter().find(|kind| kind.name() == *entity);
+        let has = kind.and_then(|kind| workspace.custom_field(kind, name)).map_or(0, |field| field.options.len()) as u64;
+        let total = has + added.len() as u64;
+        if total > limits.options_per_field {
+            refusals.push(Refusal {
+                what: format!("options of the {entity} field '{name}' (it has {has}, the mapping adds {})", added.len()),
+                found: total,
+                limit: limits.options_per_field,
+                how: "map the attribute to a new text field instead, or delete unused options in Pipedrive".to_owned(),
+                line: 0,
+            });
+        }
+    }
+    for entity in entities {
+        let has = workspace.labels(entity).len() as u64;
+        let new = changes.labels_to_create.iter().filter(|(kind, _)| *kind == entity.name()).count() as u64;
+        if has + new > limits.options_per_field {
+            refusals.push(Refusal {
+                what: format!("{} labels (the account has {has}, the tags add {new})", entity.name()),
+                found: has + new,
+                limit: limits.options_per_field,
+                how: "skip tags in the label plugin's configuration (or turn segments' tags into none), or delete unused labels in Pipedrive".to_owned(),
+                line: 0,
+            });
+        }
+    }
+    let deals = profile.records(ObjectKind::Deal);
+    if let Some(limit) = limits.deals.filter(|limit| deals > *limit) {
+        refusals.push(Refusal {
+            what: "deals (the export's; the deals the account already has count too)".to_owned(),
+            found: deals,
+            limit,
+            how: format!(
+                "the {plan} plan with {seats} seat(s) allows {limit} (per seat, at most 300,000): add seats or move to a larger plan before apply, or leave old lost deals out of the export; over the limit Pipedrive refuses each deal with 403"
+            ),
+            line: 0,
+        });
+    }
+    for (kind, id, bytes) in &notes.activities_over {
+        refusals.push(Refusal {
+            what: format!("bytes in the note of {kind} {id}"),
+            found: *bytes,
+            limit: limits.note_bytes,
+            how: format!("map the long attribute of {kind} to a custom text field or skip it (to = \"skip\") in mapping.toml; Pipedrive refuses an activity note over 100 KB"),
+            line: 0,
+        });
+    }
+    let room = limits.note_bytes.saturating_sub(NOTE_FRAME_BYTES).max(1);
+    let mut splits: Vec<Split> = notes
+        .conversations
+        .iter()
+        .filter(|(_, bytes)| **bytes + NOTE_FRAME_BYTES > limits.note_bytes)
+        .map(|(conversation, bytes)| Split { conversation: conversation.clone(), bytes: *bytes, parts: bytes.div_ceil(room) })
+        .collect();
+    splits.sort_by(|a, b| a.conversation.cmp(&b.conversation));
+    LimitsCheck {
+        plan: plan.as_str(),
+        seats,
+        custom_fields_limit: limits.custom_fields,
+        custom_fields_existing: existing,
+        custom_fields_after: after,
+        deals_limit: limits.deals,
+        deals,
+        options_per_field: limits.options_per_field,
+        note_bytes: limits.note_bytes,
+        refusals,
+        splits,
+    }
+}
+
+/// The next plan up and the custom fields it allows.
+fn next_plan_fields(plan: Plan) -> Option<(Plan, u64)> {
+    let next = Plan::ALL.into_iter().skip_while(|other| *other != plan).nth(1)?;
+    AccountLimits::of(next, 1).custom_fields.map(|allows| (next, allows))
+}
+
+/// The check as plan and approve run it on a project: the notes measured on its export.
+pub fn check_project(
+    project: &crate::project::Project,
+    mapping: &Mapping,
+    profile: &SourceProfile,
+    workspace: &Workspace,
+    labels: &crate::plan::changes::LabelDecisions,
+) -> Result<LimitsCheck, crate::plan::PlanError> {
+    let export = crate::plan::open_export(project)?;
+    let limits = AccountLimits::of(project.plan, project.config.target.seats);
+    let notes = measure_notes(&export, mapping, limits.note_bytes)?;
+    let changes = crate::plan::changes::workspace_changes(mapping, profile, workspace, labels);
+    Ok(check(mapping, profile, workspace, &changes, &notes, project.plan, project.config.target.seats))
+}
+
+/// The source id apply journals part `part` (from 1) of a split conversation under: the
+/// conversation's own id for the first part (so a conversation is one record whatever its
+/// length), `ID/part-N` for the others, each its own note with its own marker.
+pub fn conversation_part_id(conversation: &str, part: usize) -> String {
+    if part <= 1 { conversation.to_owned() } else { format!("{conversation}/part-{part}") }
+}
+
+/// The conversation a journalled note belongs to (its own id, or the id of the part's conversation).
+pub fn conversation_of_part(id: &str) -> &str {
+    match id.rsplit_once("/part-") {
+        Some((conversation, part)) if part.parse::<usize>().is_ok_and(|part| part > 1) => conversation,
+        _ => id,
+    }
+}
+
+/// Splits the messages of a conversation (each a paragraph of HTML, in order) into parts that
+/// each fit `room` bytes; a message longer than a part on its own is cut at a character that is
+/// not inside an HTML entity or tag. The parts keep the messages' order; each comes with the
+/// index of the message it starts in.
+pub fn split_paragraphs(paragraphs: &[String], room: usize) -> Vec<(usize, Vec<String>)> {
+    let mut parts: Vec<(usize, Vec<String>)> = vec![(0, Vec::new())];
+    let mut used = 0;
+    for (index, paragraph) in paragraphs.iter().enumerate() {
+        for piece in cut(paragraph, room) {
+            if used + piece.len() > room && !parts.last().is_some_and(|(_, pieces)| pieces.is_empty()) {
+                parts.push((index, Vec::new()));
+                used = 0;
+            }
+            used += piece.len();
+            parts.last_mut().expect("one part at least").1.push(piece);
+        }
+    }
+    parts
+}
+
+/// A paragraph in pieces of at most `room` bytes, each closed and reopened as a paragraph.
+fn cut(paragraph: &str, room: usize) -> Vec<String> {
+    if paragraph.len() <= room {
+        return vec![paragraph.to_owned()];
+    }
+    let inner = paragraph.strip_prefix("<p>").and_then(|text| text.strip_suffix("</p>")).unwrap_or(paragraph);
+    let room = room.saturating_sub(7).max(16);
+    let mut pieces = Vec::new();
+    let mut rest = inner;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(room);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        // Never inside `&amp;` or `<br>`: back up to before an opening that is not closed.
+        if end < rest.len() {
+            let head = &rest[..end];
+            for (open, close) in [('&', ';'), ('<', '>')] {
+                if let Some(at) = head.rfind(open).filter(|at| !head[*at..].contains(close)).filter(|at| *at > 0) {
+                    end = end.min(at);
+                }
+            }
+        }
+        pieces.push(format!("<p>{}</p>", &rest[..end]));
+        rest = &rest[end..];
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_paragraphs_are_cut_outside_entities_and_parts_keep_their_order() {
+        let paragraphs: Vec<String> = (0..10).map(|i| format!("<p>message {i} {}</p>", "x&amp;y".repeat(20))).collect();
+        let parts = split_paragraphs(&paragraphs, 400);
+        assert!(parts.len() > 1);
+        assert_eq!(parts.iter().map(|(_, part)| part.concat()).collect::<String>(), paragraphs.concat());
+        assert!(parts.iter().all(|(first, part)| part[0] == paragraphs[*first] && part.iter().map(String::len).sum::<usize>() <= 400));
+        let long = vec![format!("<p>{}</p>", "a&amp;b ".repeat(200))];
+        let pieces: Vec<String> = split_paragraphs(&long, 100).into_iter().flat_map(|(_, part)| part).collect();
+        assert!(pieces.iter().all(|piece| piece.len() <= 100 && piece.starts_with("<p>") && piece.ends_with("</p>")));
+        assert!(pieces.iter().all(|piece| !piece.contains("&am</p>") && !piece.contains("<p>p;")));
+        let text: String = pieces.iter().map(|piece| &piece[3..piece.len() - 4]).collect();
+        assert_eq!(text, "a&amp;b ".repeat(200));
+    }
+}
