@@ -781,6 +781,15 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
         for change in &review.basis_changes {
             println!("  changed since the last approval: {change}");
         }
+        // A plugin swapped since: what the swap does to this export, before anyone approves it.
+        if let Some(approved) = review.previous_basis() {
+            for (hook, swap) in crm_migrate::plugin_diff::since_approval(&project, &approved, &mut |line: &str| eprintln!("{line}")) {
+                match swap {
+                    Ok(diff) => print!("what the swapped {hook} plugin changes on this export: {}", diff.summary()),
+                    Err(error) => println!("  the {hook} plugin changed; what it changes cannot be shown: {}", escape(&error.to_string())),
+                }
+            }
+        }
     }
     if !args.yes && !confirm("Approve this mapping? Nothing is written to Pipedrive until apply.")? {
         println!("not approved");

@@ -3,7 +3,7 @@
 //! configuration, as apply would run them (`apply::source`); per object, the records whose fate
 //! changes (kept, dropped, quarantined, merged and into whom), the fields whose values change,
 //! and for the label hook the tags whose decision changes. `plan` and `approve` show it for a
-//! plugin swapped since the last approval, from the approved build kept in the project.
+//! plugin swapped since the last approval, against the approved build `approve` keeps.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::apply::ApplyOptions;
 use crate::apply::journal::Fate as JournalFate;
 use crate::apply::source::{self, Source};
-use crate::approve::Basis;
+use crate::approve::{APPROVED_PLUGINS_DIR, Basis, approved_copy};
 use crate::audit::report::thousands;
 use crate::extract::{ExtractError, FieldType};
 use crate::plan::PlanError;
@@ -30,10 +30,6 @@ const EXAMPLES_PER_FIELD: usize = 3;
 const FATES_IN_MARKDOWN: usize = 200;
 /// Characters of a value shown in an example.
 const EXAMPLE_CHARS: usize = 80;
-/// Where `approve` keeps each approved plugin build, by digest, so that a later swap can be
-/// diffed against exactly what was approved.
-pub const APPROVED_PLUGINS_DIR: &str = "approved-plugins";
-
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
     #[error("{old} is a {old_hooks} plugin and {new} a {new_hooks} plugin: a diff compares two builds for the same hook")]
@@ -405,38 +401,9 @@ fn label_changes(project: &Project, old: LoadedPlugin, new: LoadedPlugin, progre
         .collect())
 }
 
-/// Where `approve` keeps the approved build with this digest.
-pub fn approved_copy(project: &Project, digest: &str) -> PathBuf {
-    project.dir.join(APPROVED_PLUGINS_DIR).join(format!("{}.wasm", digest.trim().replace(':', "-")))
-}
-
-/// Keeps a copy of each of the project's plugin files by digest, as approved (the gate then
-/// holds the project to these digests, and a later swap is diffed against the copy).
-pub fn keep_approved(project: &Project) -> Result<(), DiffError> {
-    let dir = project.dir.join(APPROVED_PLUGINS_DIR);
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| DiffError::Io { path, source }
-    };
-    crate::private_files::create_dir(&dir).map_err(io(&dir))?;
-    for plugin in &project.config.plugins {
-        let copy = approved_copy(project, plugin.digest.get_ref());
-        if copy.is_file() {
-            continue;
-        }
-        let file = project.plugin_path(plugin);
-        let bytes = std::fs::read(&file).map_err(io(&file))?;
-        // Only the pinned bytes are kept: a file changed since init is not the one approved.
-        if Digest::of(&bytes).to_string() == plugin.digest.get_ref().trim() {
-            crate::private_files::write(&copy, bytes).map_err(io(&copy))?;
-        }
-    }
-    Ok(())
-}
-
 /// For each plugin whose digest changed since `approved` (its hook still in the project): what
 /// the change does, diffed from the approved build kept by [`keep_approved`].
-pub fn since_approval(project: &Project, approved: &Basis, progress: Progress<'_>) -> Vec<(Hook, Result<PluginDiff, DiffError>)> {
+pub fn since_approval(project: &Project, approved: &Basis, progress: Progress<'_>) -> Vec<Swap> {
     let mut diffs = Vec::new();
     for plugin in &project.config.plugins {
         let hook = *plugin.hook.get_ref();
@@ -458,6 +425,16 @@ pub fn since_approval(project: &Project, approved: &Basis, progress: Progress<'_
         diffs.push((hook, result));
     }
     diffs
+}
+
+/// A plugin swapped since the last approval: what the swap does, or why it cannot be shown.
+pub type Swap = (Hook, Result<PluginDiff, DiffError>);
+
+/// [`since_approval`] against the project's last approval; none before a first approval.
+pub fn since_last_approval(project: &Project) -> Result<Vec<Swap>, crate::state::StateError> {
+    let approval = crate::state::State::open(&project.dir)?.last_approval()?;
+    let Some(approved) = approval.and_then(|approval| serde_json::from_str::<Basis>(approval.basis.as_deref()?).ok()) else { return Ok(Vec::new()) };
+    Ok(since_approval(project, &approved, &mut |_: &str| {}))
 }
 
 impl PluginDiff {

@@ -80,6 +80,8 @@ pub struct PlanResult {
     pub planned_at: String,
     /// Choices the plan cannot make for a person (REVIEW): plan exits non-zero while any is open.
     pub decisions: Vec<Decision>,
+    /// Plugins swapped since the last approval, with what each swap does to the export.
+    pub plugin_swaps: Vec<crate::plugin_diff::Swap>,
 }
 
 /// A choice the plan leaves to a person: shown as REVIEW in the summary and the reports, and
@@ -119,6 +121,7 @@ pub struct Prepared {
     pub labels_by: String,
     pub labels: LabelDecisions,
     pub planned_at: String,
+    pub plugin_swaps: Vec<crate::plugin_diff::Swap>,
 }
 
 pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result<Prepared, PlanError> {
@@ -128,7 +131,8 @@ pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result
     let plugins = project.load_plugins().map_err(|error| PlanError::Project(error.to_string()))?;
     let (labels_by, labels) = label_decisions(&plugins, &profile.catalogue, &profile.tag_use)?;
     let duplicates = duplicates_decision(project, &plugins, &export)?;
-    Ok(Prepared { profile, duplicates, labels_by, labels, planned_at })
+    let plugin_swaps = crate::plugin_diff::since_last_approval(project)?;
+    Ok(Prepared { profile, duplicates, labels_by, labels, planned_at, plugin_swaps })
 }
 
 /// Contacts the audit finds sharing an email or phone become a person each unless a dedup
@@ -188,7 +192,7 @@ fn persons_created_twice(groups: &[Vec<&str>]) -> usize {
 /// Runs the plan: read the workspace, propose, merge, check; writes `mapping.toml` and remembers
 /// the workspace and the proposal in `state.db`. The reports are [`report`]'s.
 pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepared) -> Result<PlanResult, PlanError> {
-    let Prepared { profile, duplicates, labels_by, labels, planned_at } = prepared;
+    let Prepared { profile, duplicates, labels_by, labels, planned_at, plugin_swaps } = prepared;
     let tokens_before = client.bill().tokens();
     let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
@@ -233,6 +237,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         plan_tokens,
         planned_at,
         decisions: decisions.into_iter().chain(duplicates).collect(),
+        plugin_swaps,
     })
 }
 

@@ -218,3 +218,43 @@ fn plugin_diff_refuses_plugins_for_different_hooks() {
     assert!(stderr.contains("clean") && stderr.contains("dedup") && stderr.contains("same hook"), "{stderr}");
     assert!(!project.join("reports/plugin-diff.md").exists(), "nothing is written");
 }
+
+/// Points the project's dedup entry at dedup_email_oldest (path and digest), as a person does.
+fn swap_to_oldest(project: &Path) {
+    let path = project.join("migration.toml");
+    let digest = |stem: &str| crm_migrate::plugins::Digest::of(&std::fs::read(plugin(stem)).unwrap()).to_string();
+    let config = std::fs::read_to_string(&path).unwrap();
+    assert!(config.contains("dedup_email.wasm") && config.contains(&digest("dedup_email")), "{config}");
+    std::fs::write(&path, config.replace("dedup_email.wasm", "dedup_email_oldest.wasm").replace(&digest("dedup_email"), &digest("dedup_email_oldest"))).unwrap();
+}
+
+#[test]
+fn plan_and_approve_show_what_a_plugin_swapped_since_the_approval_changes() {
+    let _machine = crate::support::heavy();
+    let sandbox = crate::apply::fast(crm_migrate_sandbox::SandboxConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("acme");
+    let dedup = format!("dedup={}", plugin("dedup_email").display());
+    let init = run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plugin", &dedup]);
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    for step in [&["plan"][..], &["approve", "--yes"]] {
+        let output = in_project(&project, step);
+        assert!(output.status.success(), "{step:?}: {}\n{}", text(&output.stdout), text(&output.stderr));
+        assert!(!text(&output.stdout).contains("records change fate"), "nothing swapped yet: {}", text(&output.stdout));
+    }
+    let expected = contacts_whose_survivor_changes().len();
+
+    swap_to_oldest(&project);
+    let plan = in_project(&project, &["plan"]);
+    let stdout = text(&plan.stdout);
+    assert!(plan.status.success(), "{stdout}\n{}", text(&plan.stderr));
+    assert!(stdout.contains("dedup-email-oldest") && stdout.contains(&format!("contact: {expected} records change fate")), "{stdout}");
+    let plan_md = std::fs::read_to_string(project.join("reports/plan.md")).unwrap();
+    assert!(plan_md.contains("## What the swapped plugin changes") && plan_md.contains(&format!("contact: {expected} records change fate")), "{plan_md}");
+
+    let approve = in_project(&project, &["approve", "--yes"]);
+    let stdout = text(&approve.stdout);
+    assert!(approve.status.success(), "{stdout}\n{}", text(&approve.stderr));
+    let summary = stdout.find(&format!("contact: {expected} records change fate")).unwrap_or_else(|| panic!("approve shows the swap's effect: {stdout}"));
+    assert!(summary < stdout.find("approved by").unwrap(), "shown before the approval: {stdout}");
+}
