@@ -94,8 +94,8 @@ enum Command {
     /// Approve mapping.toml (after showing what changed since the last approval); apply needs it
     #[command(after_help = "Examples:\n  crm-migrate -C acme approve\n  crm-migrate -C acme approve --yes --by \"Ola Nowak\"\n\n\
         Checks the mapping against the export and the workspace plan read, shows its summary and the diff since the \
-        last approval, asks for confirmation (or takes --yes), and records the mapping's sha256, who and when in \
-        state.db. Change mapping.toml afterwards and apply refuses to start until it is approved again.")]
+        last approval (for a plugin swapped since, what the swap changes on the export), asks for confirmation (or \
+        takes --yes), and records the mapping's sha256, who and when in state.db. Change mapping.toml afterwards and apply refuses to start until it is approved again.")]
     Approve(ApproveArgs),
     /// Load the export into Pipedrive by the approved mapping: phase by phase, journalled, reconciled, resumable
     #[command(after_help = "Examples:\n  crm-migrate -C acme apply --sample        # 300 contacts and what they link to, first\n  \
@@ -181,7 +181,8 @@ enum Command {
         subcommand,
         after_help = "A plugin's life:\n  crm-migrate plugin new acme-rules          # a crate that builds and passes its tests\n  \
             crm-migrate plugin vet acme_rules.wasm     # check it, get the digest to pin\n  \
-            crm-migrate plugin run acme_rules.wasm --hook clean --input records.csv   # see what it does"
+            crm-migrate plugin run acme_rules.wasm --hook clean --input records.csv   # see what it does\n  \
+            crm-migrate -C acme plugin diff acme_rules_v1.wasm acme_rules.wasm       # what a swap changes on the export"
     )]
     Plugin(PluginCommand),
     /// The whole story on the sample exports against an in-process Pipedrive sandbox, in a few minutes
