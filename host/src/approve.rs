@@ -133,6 +133,38 @@ impl Basis {
     }
 }
 
+/// Where `approve` keeps each approved plugin build, by digest: a later swap is diffed
+/// against exactly what was approved (`plugin_diff::since_approval`).
+pub const APPROVED_PLUGINS_DIR: &str = "approved-plugins";
+
+/// Where the approved build with this digest is kept.
+pub fn approved_copy(project: &Project, digest: &str) -> PathBuf {
+    project.dir.join(APPROVED_PLUGINS_DIR).join(format!("{}.wasm", digest.trim().replace(':', "-")))
+}
+
+/// Keeps a copy of each of the project's plugin files, by digest, as they are approved.
+fn keep_approved_plugins(project: &Project) -> Result<(), ApproveError> {
+    let dir = project.dir.join(APPROVED_PLUGINS_DIR);
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ApproveError::Io { path, source }
+    };
+    crate::private_files::create_dir(&dir).map_err(io(&dir))?;
+    for plugin in &project.config.plugins {
+        let copy = approved_copy(project, plugin.digest.get_ref());
+        let file = project.plugin_path(plugin);
+        if copy.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&file).map_err(io(&file))?;
+        // Only the pinned bytes are kept: a file changed since it was pinned is not what the basis names.
+        if crate::plugins::Digest::of(&bytes).to_string() == plugin.digest.get_ref().trim() {
+            crate::private_files::write(&copy, bytes).map_err(io(&copy))?;
+        }
+    }
+    Ok(())
+}
+
 fn short(digest: &str) -> &str {
     &digest[..digest.len().min("sha256:".len() + 12)]
 }
@@ -196,7 +228,8 @@ impl Review {
         self.previous.as_ref().is_some_and(|previous| previous.digest == self.digest) && self.previous_basis().is_some_and(|basis| basis == self.basis)
     }
 
-    fn previous_basis(&self) -> Option<Basis> {
+    /// What the previous approval covered besides the mapping, when it says.
+    pub fn previous_basis(&self) -> Option<Basis> {
         self.previous.as_ref()?.basis.as_deref().and_then(|basis| serde_json::from_str(basis).ok())
     }
 }
@@ -247,6 +280,7 @@ pub fn approve(project: &Project, review: &Review, approved_by: &str) -> Result<
         approved_at: now_utc(),
         basis: Some(serde_json::to_string(&review.basis).expect("plain data serializes")),
     };
+    keep_approved_plugins(project)?;
     State::open(&project.dir)?.record_approval(&approval)?;
     Ok(approval)
 }

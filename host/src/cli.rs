@@ -94,8 +94,8 @@ enum Command {
     /// Approve mapping.toml (after showing what changed since the last approval); apply needs it
     #[command(after_help = "Examples:\n  crm-migrate -C acme approve\n  crm-migrate -C acme approve --yes --by \"Ola Nowak\"\n\n\
         Checks the mapping against the export and the workspace plan read, shows its summary and the diff since the \
-        last approval, asks for confirmation (or takes --yes), and records the mapping's sha256, who and when in \
-        state.db. Change mapping.toml afterwards and apply refuses to start until it is approved again.")]
+        last approval (for a plugin swapped since, what the swap changes on the export), asks for confirmation (or \
+        takes --yes), and records the mapping's sha256, who and when in state.db. Change mapping.toml afterwards and apply refuses to start until it is approved again.")]
     Approve(ApproveArgs),
     /// Load the export into Pipedrive by the approved mapping: phase by phase, journalled, reconciled, resumable
     #[command(after_help = "Examples:\n  crm-migrate -C acme apply --sample        # 300 contacts and what they link to, first\n  \
@@ -181,7 +181,8 @@ enum Command {
         subcommand,
         after_help = "A plugin's life:\n  crm-migrate plugin new acme-rules          # a crate that builds and passes its tests\n  \
             crm-migrate plugin vet acme_rules.wasm     # check it, get the digest to pin\n  \
-            crm-migrate plugin run acme_rules.wasm --hook clean --input records.csv   # see what it does"
+            crm-migrate plugin run acme_rules.wasm --hook clean --input records.csv   # see what it does\n  \
+            crm-migrate -C acme plugin diff acme_rules_v1.wasm acme_rules.wasm       # what a swap changes on the export"
     )]
     Plugin(PluginCommand),
     /// The whole story on the sample exports against an in-process Pipedrive sandbox, in a few minutes
@@ -232,6 +233,14 @@ enum PluginCommand {
         options separated by |); the rest is text, an empty cell is null. For --hook label the input is the tag \
         catalogue (id,name,record_count) and --segments the segment list (id,name,definition).")]
     Run(RunArgs),
+    /// Run two builds of a plugin over the project's export and report what swapping them changes
+    #[command(after_help = "Example:\n  crm-migrate -C acme plugin diff plugins/dedup_email.wasm plugins/dedup_email_oldest.wasm\n\n\
+        Both builds must be for the same hook. Each runs over the project's export with the project's other plugins \
+        and its configuration, as apply would run it; nothing is sent anywhere. Reports, per object, the records whose \
+        fate changes (kept, dropped, quarantined, merged and into which record), the fields whose values change (with \
+        examples; secrets never shown) and, for the label hook, the tags decided otherwise: reports/plugin-diff.md, \
+        .json and .csv (every change). Exit code 0 when it ran, whether or not anything changes.")]
+    Diff(DiffArgs),
     /// Compile a component read from stdin, write its compiled code to stdout (run by crm-migrate
     /// itself, in a child process with time and memory limits)
     #[command(hide = true)]
@@ -256,6 +265,20 @@ enum PluginCommand {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    /// The build the project runs now (or ran when last approved)
+    old: PathBuf,
+    /// The build to swap in
+    new: PathBuf,
+    /// Print the diff as JSON (the same as reports/plugin-diff.json) instead of the summary
+    #[arg(long)]
+    json: bool,
+    /// Where the reports go (default: the project's reports/)
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -560,6 +583,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => crate::demo::demo(&args),
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
+        Command::Plugin(PluginCommand::Diff(args)) => plugin_diff(&cli.project, &args),
         Command::Plugin(PluginCommand::Compile { stack_bytes, cpu, max_file_bytes }) => {
             Ok(crm_migrate::plugins::run_compile_child(stack_bytes, &cpu, max_file_bytes))
         }
@@ -707,6 +731,21 @@ fn read_progress() -> impl FnMut(&str, u64, bool) {
     }
 }
 
+fn plugin_diff(project_dir: &std::path::Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::open(project_dir)?;
+    let diff = crm_migrate::plugin_diff::diff_files(&project, &args.old, &args.new, &mut |line: &str| eprintln!("{line}"))?;
+    let reports = diff.write_reports(&args.out.clone().unwrap_or_else(|| project.reports_dir()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&diff)?);
+    } else {
+        print!("{}", diff.summary());
+        for path in reports {
+            println!("  report {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
     use crm_migrate::approve::{self as approval, ApproveError};
     let project = Project::open(project_dir)?;
@@ -742,6 +781,15 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
         }
         for change in &review.basis_changes {
             println!("  changed since the last approval: {change}");
+        }
+        // A plugin swapped since: what the swap does to this export, before anyone approves it.
+        if let Some(approved) = review.previous_basis() {
+            for (hook, swap) in crm_migrate::plugin_diff::since_approval(&project, &approved, &mut |line: &str| eprintln!("{line}")) {
+                match swap {
+                    Ok(diff) => print!("what the swapped {hook} plugin changes on this export: {}", diff.summary()),
+                    Err(error) => println!("  the {hook} plugin changed; what it changes cannot be shown: {}", escape(&error.to_string())),
+                }
+            }
         }
     }
     if !args.yes && !confirm("Approve this mapping? Nothing is written to Pipedrive until apply.")? {

@@ -2,7 +2,7 @@
 //! in-process (plan premium, its real pacing): init with the three vetted plugins, audit, plan,
 //! approve, what each plugin did (records cleaned, duplicates merged into named survivors, tags
 //! made labels), a sample apply and its rollback; then the dedup plugin swapped for another build
-//! without rebuilding the host (what the swap changes, apply refusing until it is approved again),
+//! without rebuilding the host (what the swap changes, by `plugin diff`; apply refusing until it is approved again),
 //! the full apply, a delta with the second export, verify, the handoff; then a summary table and
 //! where the reports are. The plugins are `cargo build-plugins`'s: missing, the demo says so.
 
@@ -19,7 +19,9 @@ use crm_migrate::audit::report::thousands;
 use crm_migrate::extract::{Export, ExportOptions};
 use crm_migrate::pipedrive::{ApiToken, ClientConfig, PipedriveClient, Plan};
 use crm_migrate::pipeline::FateCounts;
+use crm_migrate::plugin_diff;
 use crm_migrate::plugins::{ComponentCache, Hook, Limits, PluginHost, TagFate};
+use crm_migrate::record::ObjectKind;
 use crm_migrate::project::{self, InitPlugin, Project};
 use crm_migrate::untrusted::escape;
 use crm_migrate_sandbox::{SandboxConfig, SandboxHandle};
@@ -164,18 +166,28 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
 
     // The swap: a person points the dedup entry at another build; the host stays as it is.
     step("swap the dedup plugin", &mut || {
+        // What the swap does to this export, shown before the swap is made: `plugin diff`.
+        let current = project.config.plugins.iter().find(|plugin| *plugin.hook.get_ref() == Hook::Dedup).context("the project has no dedup plugin")?;
+        let diff = plugin_diff::diff_files(&project, &project.plugin_path(current), &swapped_in, &mut |_: &str| {})?;
+        let reports = diff.write_reports(&project.reports_dir())?;
         let swapped = swap_dedup(&project, &host, &swapped_in)?;
         println!("   {}", swapped.0);
         project = swapped.1;
-        let after = through_plugins(&project)?;
-        let swapped_name = after.name(Hook::Dedup);
-        let (old, new) = (before.counts(&dedup_name), after.counts(&swapped_name));
-        println!("   contacts per fate: kept {} -> {}, merged {} -> {}, quarantined {} -> {}", old.kept, new.kept, old.merged, new.merged, old.quarantined, new.quarantined);
-        let changed = changed_survivors(&before, &after);
+        if let Some(contacts) = diff.objects.iter().find(|object| object.object == ObjectKind::Contact.as_str()) {
+            let (old, new) = (contacts.old_counts, contacts.new_counts);
+            println!("   contacts per fate: kept {} -> {}, merged {} -> {}, quarantined {} -> {}", old.kept, new.kept, old.merged, new.merged, old.quarantined, new.quarantined);
+        }
+        print!("{}", diff.summary().lines().map(|line| format!("   {line}\n")).collect::<String>());
+        let changed = diff.survivor_changes(ObjectKind::Contact);
         for (old, new) in &changed {
             println!("   survivor {} -> {}", escape(old), escape(new));
         }
-        Ok(format!("{} builds another survivor rule, no host rebuilt: {} groups merged, the survivor changes in {} of them (shown above)", escape(&swapped_name), after.groups.len(), changed.len()))
+        Ok(format!(
+            "{} builds another survivor rule, no host rebuilt: the survivor changes in {} groups (shown above; {} names every record)",
+            escape(&diff.new.name),
+            changed.len(),
+            reports[0].display()
+        ))
     })?;
     step("apply (refused)", &mut || match apply::prepare(&project, &ApplyOptions::default()) {
         Ok(_) => bail!("apply did not refuse a plugin swapped since the approval"),
@@ -285,21 +297,6 @@ fn through_plugins(project: &Project) -> anyhow::Result<PluginRun> {
     }
     groups.values_mut().for_each(|members| members.sort());
     Ok(PluginRun { source, names: plugins.iter().map(|(hook, plugin)| (*hook, plugin.name())).collect(), groups })
-}
-
-/// Groups (the same members) whose survivor differs between two runs: old survivor -> new.
-fn changed_survivors(before: &PluginRun, after: &PluginRun) -> Vec<(String, String)> {
-    let members = |survivor: &String, absorbed: &Vec<String>| {
-        let mut all: Vec<String> = absorbed.iter().chain([survivor]).cloned().collect();
-        all.sort();
-        all
-    };
-    let after_by_members: std::collections::HashMap<Vec<String>, &String> = after.groups.iter().map(|(survivor, absorbed)| (members(survivor, absorbed), survivor)).collect();
-    before
-        .groups
-        .iter()
-        .filter_map(|(survivor, absorbed)| after_by_members.get(&members(survivor, absorbed)).filter(|new| *new != &survivor).map(|new| (survivor.clone(), (*new).clone())))
-        .collect()
 }
 
 /// Points the project's dedup entry at `file` (its path and its digest, as a person edits

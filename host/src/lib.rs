@@ -34,6 +34,7 @@ pub mod mapping;
 pub mod marker;
 pub mod pipedrive;
 pub mod plan;
+pub mod plugin_diff;
 pub mod pipeline;
 pub mod plugins;
 pub mod private_files;

@@ -88,6 +88,8 @@ pub struct PlanResult {
     pub limits: limits::LimitsCheck,
     /// How hard the migration is, why, and how long the load takes.
     pub assessment: grade::Assessment,
+    /// Plugins swapped since the last approval, with what each swap does to the export.
+    pub plugin_swaps: Vec<crate::plugin_diff::Swap>,
 }
 
 /// A choice the plan leaves to a person: shown as REVIEW in the summary and the reports, and
@@ -130,6 +132,8 @@ pub struct Prepared {
     /// What the grade needs of the audit: duplicate groups (by email and by phone) and orphaned references.
     pub duplicate_groups: u64,
     pub orphans: u64,
+    /// Plugins swapped since the last approval, with what each swap does to the export.
+    pub plugin_swaps: Vec<crate::plugin_diff::Swap>,
 }
 
 pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result<Prepared, PlanError> {
@@ -145,7 +149,8 @@ pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result
     let duplicates = duplicates_decision(project, &plugins, &audit);
     let duplicate_groups = (audit.duplicates.by_email.len() + audit.duplicates.by_phone.len()) as u64;
     let orphans = audit.orphans.iter().map(|orphans| orphans.count).sum();
-    Ok(Prepared { profile, duplicates, labels_by, labels, planned_at, duplicate_groups, orphans })
+    let plugin_swaps = crate::plugin_diff::since_last_approval(project)?;
+    Ok(Prepared { profile, duplicates, labels_by, labels, planned_at, duplicate_groups, orphans, plugin_swaps })
 }
 
 /// Contacts the audit finds sharing an email or phone become a person each unless a dedup
@@ -200,7 +205,7 @@ fn persons_created_twice(groups: &[Vec<&str>]) -> usize {
 /// Runs the plan: read the workspace, propose, merge, check; writes `mapping.toml` and remembers
 /// the workspace and the proposal in `state.db`. The reports are [`report`]'s.
 pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepared) -> Result<PlanResult, PlanError> {
-    let Prepared { profile, duplicates, labels_by, labels, planned_at, duplicate_groups, orphans } = prepared;
+    let Prepared { profile, duplicates, labels_by, labels, planned_at, duplicate_groups, orphans, plugin_swaps } = prepared;
     let tokens_before = client.bill().tokens();
     let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
@@ -259,6 +264,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         decisions: decisions.into_iter().chain(duplicates).collect(),
         limits,
         assessment,
+        plugin_swaps,
     })
 }
 

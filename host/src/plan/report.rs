@@ -120,6 +120,10 @@ pub fn to_json(result: &PlanResult) -> serde_json::Value {
         "plan_tokens": result.plan_tokens,
         "limits": result.limits,
         "grade": result.assessment,
+        "plugin_swaps": result.plugin_swaps.iter().map(|(hook, swap)| match swap {
+            Ok(diff) => json!({"hook": hook, "diff": diff}),
+            Err(error) => json!({"hook": hook, "error": error.to_string()}),
+        }).collect::<Vec<_>>(),
     })
 }
 
@@ -144,6 +148,23 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
             let _ = writeln!(out, "| {} | {} | {} |", code(&decision.what), cell(&decision.found), cell(&decision.how));
         }
         out.push('\n');
+    }
+
+    if !result.plugin_swaps.is_empty() {
+        // Counts and field names only: plan.md stays free of record values (purge keeps it).
+        let _ = writeln!(
+            out,
+            "## What the swapped plugin changes\n\nSince the last approval, run over this export against the approved build (kept in `{}/`); \
+             `crm-migrate plugin diff OLD.wasm NEW.wasm` names every record and value that changes.\n",
+            crate::approve::APPROVED_PLUGINS_DIR
+        );
+        for (hook, swap) in &result.plugin_swaps {
+            let lines = match swap {
+                Ok(diff) => diff.summary().lines().map(|line| format!("- {}", cell(line.trim()))).collect(),
+                Err(error) => vec![format!("- the {hook} plugin changed; what it changes cannot be shown: {}", cell(&error.to_string()))],
+            };
+            let _ = writeln!(out, "{}\n", lines.join("\n"));
+        }
     }
 
     let names = &result.profile.names;
@@ -359,6 +380,12 @@ pub fn summary(result: &PlanResult, policy: BudgetPolicy, reports: &[PathBuf]) -
     }
     for decision in &result.decisions {
         let _ = writeln!(out, "  REVIEW {}: {}; decide: {}", decision.what, decision.found, decision.how);
+    }
+    for (hook, swap) in &result.plugin_swaps {
+        match swap {
+            Ok(diff) => out.extend(diff.summary().lines().map(|line| format!("  swapped since the approval: {line}\n"))),
+            Err(error) => out.push_str(&format!("  the {hook} plugin changed since the approval; what it changes cannot be shown: {error}\n")),
+        }
     }
     if result.errors.is_empty() {
         let _ = writeln!(out, "next: review {} (entries marked REVIEW first), then: crm-migrate approve", result.mapping_path.display());

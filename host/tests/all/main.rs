@@ -23,6 +23,7 @@ mod pipeline;
 mod plan;
 mod plugin_bounds;
 mod plugin_compile;
+mod plugin_diff;
 mod plugin_sandbox;
 mod plugin_values;
 mod roles;
