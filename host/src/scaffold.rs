@@ -1,6 +1,6 @@
 //! `crm-migrate plugin new`: a plugin crate that builds and passes its tests as is.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -16,7 +16,7 @@ publish = false
 crate-type = ["cdylib", "rlib"]
 
 [dependencies]
-crm-migrate-plugin-sdk = { path = "{sdk}" }
+crm-migrate-plugin-sdk = {sdk}
 
 # Small, fast components: build with `cargo build --release --target wasm32-wasip2`.
 [profile.release]
@@ -101,6 +101,27 @@ A crm-migrate plugin. Test natively, build the component, vet it:
     crm-migrate plugin run target/wasm32-wasip2/release/{crate_file}.wasm --hook clean --input records.csv
 "#;
 
+/// The SDK version a new plugin depends on by default: the workspace versions the host and the
+/// SDK together, so this binary's version is the SDK's it speaks the contract of.
+const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The `crm-migrate-plugin-sdk` dependency of a new plugin, as a TOML value: the published
+/// version by default, or the crate at `sdk` (a checkout, or an unpacked `cargo package`),
+/// written as an absolute path so the plugin builds from wherever it is moved to.
+fn sdk_dependency(sdk: Option<&Path>) -> anyhow::Result<String> {
+    let Some(sdk) = sdk else { return Ok(format!("\"{SDK_VERSION}\"")) };
+    let manifest = sdk.join("Cargo.toml");
+    let is_sdk = std::fs::read_to_string(&manifest)
+        .is_ok_and(|text| text.lines().any(|line| line.trim() == r#"name = "crm-migrate-plugin-sdk""#));
+    if !is_sdk {
+        bail!("{} is not the crm-migrate-plugin-sdk crate (no Cargo.toml naming it); pass --sdk the SDK's directory", sdk.display());
+    }
+    let sdk = sdk.canonicalize().with_context(|| format!("cannot resolve {}", sdk.display()))?;
+    let Some(path) = sdk.to_str() else { bail!("the SDK's path {} is not UTF-8; move it", sdk.display()) };
+    // A TOML string, escaped: a path may hold quotes or backslashes.
+    Ok(format!("{{ path = {} }}", toml::Value::String(path.to_owned())))
+}
+
 pub fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let valid = !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -112,13 +133,7 @@ pub fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> any
     if dir.exists() {
         bail!("{} already exists; choose another --dir or name", dir.display());
     }
-    let sdk = match sdk {
-        Some(sdk) => sdk,
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk"),
-    };
-    let sdk = sdk
-        .canonicalize()
-        .with_context(|| format!("the plugin SDK is not at {}; pass --sdk PATH to crm-migrate-plugin-sdk", sdk.display()))?;
+    let sdk = sdk_dependency(sdk.as_deref())?;
     let type_name: String = name
         .split('-')
         .map(|part| {
@@ -132,7 +147,7 @@ pub fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> any
             .replace("{type_name}", &type_name)
             .replace("{customer}", "the customer")
             .replace("{crate_file}", &name.replace('-', "_"))
-            .replace("{sdk}", &sdk.display().to_string())
+            .replace("{sdk}", &sdk)
     };
     std::fs::create_dir_all(dir.join("src")).with_context(|| format!("cannot create {}", dir.display()))?;
     for (file, template) in [("Cargo.toml", CARGO_TOML), ("src/lib.rs", LIB_RS), ("README.md", README)] {

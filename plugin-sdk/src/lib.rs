@@ -1,9 +1,10 @@
 //! Write a crm-migrate plugin in plain Rust: implement [`Plugin`], call [`export_plugin!`].
 //!
 //! A plugin holds one customer's rules for a User.com -> Pipedrive migration. The host runs it
-//! as a sandboxed WebAssembly component; the contract is `wit/v0.1/plugin.wit`. This crate hides
-//! the contract's wire form (batches with a shared text arena, sparse changes) behind typed
-//! [`Record`]s, so a plugin is written and unit-tested as ordinary Rust:
+//! as a sandboxed WebAssembly component; the contract is `wit/v0.1/plugin.wit`, shipped inside
+//! this crate (the host's bindings read the same file). This crate hides the contract's wire
+//! form (batches with a shared text arena, sparse changes) behind typed [`Record`]s, so a
+//! plugin is written and unit-tested as ordinary Rust:
 //!
 //! ```
 //! use crm_migrate_plugin_sdk::{Config, ConfigError, Hook, Info, Outcome, Plugin, Record};
@@ -54,7 +55,7 @@ pub use value::{Date, DateTime, ObjectKind, Value};
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit/v0.1",
+        path: "wit/v0.1",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_plugin_bindings",
