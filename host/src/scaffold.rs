@@ -32,7 +32,7 @@ panic = "abort"
 
 const LIB_RS: &str = r#"//! {name}: {customer}'s rules for the User.com -> Pipedrive migration.
 
-use crm_migrate_plugin_sdk::{Config, ConfigError, ConfigOption, Hook, Info, Outcome, Plugin, Record};
+use crm_migrate_plugin_sdk::{Clean, Config, ConfigError, ConfigOption, HookError, Info, Outcome, Plugin, Record};
 
 pub struct {type_name} {
     country_field: String,
@@ -44,7 +44,6 @@ const OPTIONS: &[ConfigOption] =
 impl Plugin for {type_name} {
     fn describe() -> Info {
         Info::new("{name}", env!("CARGO_PKG_VERSION"), "Upper-cases country codes; rejects records without an id")
-            .hooks(&[Hook::Clean])
             .options(OPTIONS)
     }
 
@@ -55,16 +54,21 @@ impl Plugin for {type_name} {
         }
         Ok({type_name} { country_field })
     }
+}
 
-    fn clean(&self, record: &mut Record<'_>) -> Outcome {
+// Implementing a hook trait (Clean, Dedup, Label) is what tells the host the plugin has that hook.
+impl Clean for {type_name} {
+    // An Err quarantines the record's batch with the message as the reason; prefer a record's
+    // Outcome::reject when only that record is at fault.
+    fn clean(&self, record: &mut Record<'_>) -> Result<Outcome, HookError> {
         if record.source_id().trim().is_empty() {
-            return Outcome::reject("id", "the record has no User.com id");
+            return Ok(Outcome::reject("id", "the record has no User.com id"));
         }
         if let Some(country) = record.text(&self.country_field) {
             let upper = country.trim().to_uppercase();
             record.set(&self.country_field, upper);
         }
-        Outcome::Keep
+        Ok(Outcome::Keep)
     }
 }
 
@@ -78,8 +82,13 @@ mod tests {
     fn country_codes_are_upper_cased() {
         let plugin = {type_name}::with_config(&[]).unwrap();
         let mut record = Record::contact("u1").with("country", " pl ");
-        assert_eq!(plugin.clean(&mut record), Outcome::Keep);
+        assert_eq!(plugin.clean(&mut record), Ok(Outcome::Keep));
         assert_eq!(record.text("country"), Some("PL"));
+    }
+
+    #[test]
+    fn the_plugin_tells_the_host_it_cleans() {
+        assert_eq!(crm_migrate_plugin_sdk::implemented_hooks!({type_name}), [crm_migrate_plugin_sdk::Hook::Clean]);
     }
 
     #[test]

@@ -102,3 +102,55 @@ fn a_scaffold_refuses_an_sdk_path_that_is_not_the_sdk() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("is not the crm-migrate-plugin-sdk crate"));
     assert!(!work.path().join("acme").exists(), "nothing is written");
 }
+
+#[test]
+fn a_hook_error_from_the_sdk_is_the_quarantine_reason_bounded_and_escaped() {
+    use crm_migrate::pipeline::{self, BatchIds, Fate};
+    use crm_migrate::plugins::{HookFailure, MAX_REASON_BYTES};
+
+    let host = crate::support::host();
+    let plugin = crate::support::load(&host, "sdk_error", &[]);
+    let mut records = vec![crate::support::contact("attacker", &[("attack", "yes")])];
+    records.extend(crate::support::contacts("victim", 3));
+    records.extend(crate::support::contacts("later", 2));
+    let output = pipeline::clean(&plugin, records, 4, &mut BatchIds::default());
+
+    assert_eq!(output.failures.len(), 1, "{:?}", output.failures);
+    match &output.failures[0].failure {
+        HookFailure::PluginError { message } => {
+            assert!(message.starts_with("record attacker: the phone field holds a fax number\n\u{1b}[2Jforged line xxx"), "{message}");
+            assert!(message.ends_with("(5051 bytes in all)"), "the SDK cut it and said so: {message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let reason = output.failures[0].to_string();
+    assert!(reason.contains("sdk-error") && reason.contains("hook clean") && reason.contains("batch 1"), "{reason}");
+    assert!(reason.contains("fax number\\n\\u{1b}[2Jforged line"), "escaped, on one line: {reason}");
+    assert!(!reason.contains('\n') && !reason.contains('\u{1b}'));
+    assert!(reason.len() <= 2 * MAX_REASON_BYTES, "{} bytes", reason.len());
+    let quarantined: Vec<&str> = output
+        .fates
+        .iter()
+        .filter(|entry| matches!(&entry.fate, Fate::Quarantined { reason: quarantine } if **quarantine == *reason))
+        .map(|entry| entry.source_id.as_str())
+        .collect();
+    assert_eq!(quarantined.len(), 4, "the failing record's whole batch, with the plugin's words as the reason");
+    let survivors: Vec<&str> = output.records.iter().map(|record| record.source_id.as_str()).collect();
+    assert_eq!(survivors, ["later-0", "later-1"], "the next batch runs");
+}
+
+#[test]
+fn the_vetted_plugins_declare_exactly_the_hooks_they_implement() {
+    use crm_migrate::plugins::Hook;
+
+    let host = crate::support::host();
+    for (file_stem, hooks) in [
+        ("clean_basic", vec![Hook::Clean]),
+        ("dedup_email", vec![Hook::Dedup]),
+        ("dedup_email_oldest", vec![Hook::Dedup]),
+        ("segment_labels", vec![Hook::Label]),
+    ] {
+        let plugin = crate::support::load(&host, file_stem, &[]);
+        assert_eq!(plugin.info().hooks, hooks, "{file_stem}");
+    }
+}
