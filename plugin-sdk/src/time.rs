@@ -294,5 +294,9 @@ mod tests {
         assert_eq!(Value::Date(Date::new(2024, 3, 2).unwrap()).as_datetime().map(|d| d.unix_millis), Some(1_709_337_600_000));
         assert_eq!(Value::from("last Tuesday").as_datetime(), None);
         assert_eq!(Value::Number(5.0).as_date(), None);
+        let record = crate::Record::contact("u1").with("updated_at", "2024-03-01T23:30:00-05:00");
+        assert_eq!(record.datetime("updated_at").map(|at| at.unix_millis), Some(1_709_353_800_000));
+        assert_eq!(record.date("updated_at"), Date::new(2024, 3, 1), "the date where it was written");
+        assert_eq!(record.date("created_at"), None);
     }
 }

@@ -22,10 +22,7 @@ impl Policy {
     pub fn rank(self, group: &[Record<'_>]) -> Vec<usize> {
         let dates: Vec<Option<i64>> = group
             .iter()
-            .map(|record| {
-                let date = self.date_field().and_then(|field| record.get(field)).and_then(|value| value.as_datetime());
-                date.map(|datetime| datetime.unix_millis)
-            })
+            .map(|record| self.date_field().and_then(|field| record.datetime(field)).map(|at| at.unix_millis))
             .collect();
         let filled: Vec<usize> =
             group.iter().map(|record| record.fields().filter(|(_, value)| !value.is_empty()).count()).collect();
