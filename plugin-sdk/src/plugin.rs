@@ -31,7 +31,7 @@ impl Info {
     }
 }
 /// How one group of duplicates merges. Indices are positions in the group given to
-/// [`Plugin::merge`].
+/// [`Dedup::merge`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merge<'a> {
     pub survivor: usize,
