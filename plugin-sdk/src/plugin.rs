@@ -30,6 +30,7 @@ impl Info {
         self
     }
 }
+
 /// How one group of duplicates merges. Indices are positions in the group given to
 /// [`Dedup::merge`].
 #[derive(Debug, Clone, PartialEq)]
