@@ -18,7 +18,7 @@ use crm_migrate::plugins::{
     Call, CleanOutcome, ComponentCache, CpuBudget, FieldChange, FieldIssue, HookError, Limits, MergeDecision, PluginHost,
 };
 use crm_migrate::record::{ObjectKind, Record, Value};
-use crm_migrate_plugin_sdk::{self as sdk, Plugin};
+use crm_migrate_plugin_sdk::{self as sdk, Clean, Plugin};
 
 const DEFAULT_RECORDS: usize = 100_000;
 static RECORDS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
@@ -135,7 +135,7 @@ impl Hooks for NativeCleanBasic {
                 for (name, value) in &record.fields {
                     view = view.with(name.as_str(), to_sdk(value));
                 }
-                match self.0.clean(&mut view) {
+                match self.0.clean(&mut view).expect("clean-basic reports no errors") {
                     sdk::Outcome::Keep => CleanOutcome::Keep(
                         view.changes()
                             .map(|(field, value)| FieldChange { field: field.to_owned(), value: from_sdk(value) })

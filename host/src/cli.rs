@@ -261,7 +261,8 @@ enum PluginCommand {
         /// Where to create it (default: ./NAME)
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// The crm-migrate-plugin-sdk crate to depend on (default: the one this binary was built with)
+        /// The crm-migrate-plugin-sdk crate to depend on, by its directory (default: the published
+        /// crate, at this binary's version)
         #[arg(long)]
         sdk: Option<PathBuf>,
     },

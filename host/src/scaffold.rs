@@ -1,6 +1,6 @@
 //! `crm-migrate plugin new`: a plugin crate that builds and passes its tests as is.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -16,7 +16,7 @@ publish = false
 crate-type = ["cdylib", "rlib"]
 
 [dependencies]
-crm-migrate-plugin-sdk = { path = "{sdk}" }
+crm-migrate-plugin-sdk = {sdk}
 
 # Small, fast components: build with `cargo build --release --target wasm32-wasip2`.
 [profile.release]
@@ -32,7 +32,7 @@ panic = "abort"
 
 const LIB_RS: &str = r#"//! {name}: {customer}'s rules for the User.com -> Pipedrive migration.
 
-use crm_migrate_plugin_sdk::{Config, ConfigError, ConfigOption, Hook, Info, Outcome, Plugin, Record};
+use crm_migrate_plugin_sdk::{Clean, Config, ConfigError, ConfigOption, HookError, Info, Outcome, Plugin, Record};
 
 pub struct {type_name} {
     country_field: String,
@@ -44,7 +44,6 @@ const OPTIONS: &[ConfigOption] =
 impl Plugin for {type_name} {
     fn describe() -> Info {
         Info::new("{name}", env!("CARGO_PKG_VERSION"), "Upper-cases country codes; rejects records without an id")
-            .hooks(&[Hook::Clean])
             .options(OPTIONS)
     }
 
@@ -55,16 +54,21 @@ impl Plugin for {type_name} {
         }
         Ok({type_name} { country_field })
     }
+}
 
-    fn clean(&self, record: &mut Record<'_>) -> Outcome {
+// Implementing a hook trait (Clean, Dedup, Label) is what tells the host the plugin has that hook.
+impl Clean for {type_name} {
+    // An Err quarantines the record's batch with the message as the reason; prefer a record's
+    // Outcome::reject when only that record is at fault.
+    fn clean(&self, record: &mut Record<'_>) -> Result<Outcome, HookError> {
         if record.source_id().trim().is_empty() {
-            return Outcome::reject("id", "the record has no User.com id");
+            return Ok(Outcome::reject("id", "the record has no User.com id"));
         }
         if let Some(country) = record.text(&self.country_field) {
             let upper = country.trim().to_uppercase();
             record.set(&self.country_field, upper);
         }
-        Outcome::Keep
+        Ok(Outcome::Keep)
     }
 }
 
@@ -78,8 +82,13 @@ mod tests {
     fn country_codes_are_upper_cased() {
         let plugin = {type_name}::with_config(&[]).unwrap();
         let mut record = Record::contact("u1").with("country", " pl ");
-        assert_eq!(plugin.clean(&mut record), Outcome::Keep);
+        assert_eq!(plugin.clean(&mut record), Ok(Outcome::Keep));
         assert_eq!(record.text("country"), Some("PL"));
+    }
+
+    #[test]
+    fn the_plugin_tells_the_host_it_cleans() {
+        assert_eq!(crm_migrate_plugin_sdk::implemented_hooks!({type_name}), [crm_migrate_plugin_sdk::Hook::Clean]);
     }
 
     #[test]
@@ -101,6 +110,27 @@ A crm-migrate plugin. Test natively, build the component, vet it:
     crm-migrate plugin run target/wasm32-wasip2/release/{crate_file}.wasm --hook clean --input records.csv
 "#;
 
+/// The SDK version a new plugin depends on by default: the workspace versions the host and the
+/// SDK together, so this binary's version is the SDK's it speaks the contract of.
+const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The `crm-migrate-plugin-sdk` dependency of a new plugin, as a TOML value: the published
+/// version by default, or the crate at `sdk` (a checkout, or an unpacked `cargo package`),
+/// written as an absolute path so the plugin builds from wherever it is moved to.
+fn sdk_dependency(sdk: Option<&Path>) -> anyhow::Result<String> {
+    let Some(sdk) = sdk else { return Ok(format!("\"{SDK_VERSION}\"")) };
+    let manifest = sdk.join("Cargo.toml");
+    let is_sdk = std::fs::read_to_string(&manifest)
+        .is_ok_and(|text| text.lines().any(|line| line.trim() == r#"name = "crm-migrate-plugin-sdk""#));
+    if !is_sdk {
+        bail!("{} is not the crm-migrate-plugin-sdk crate (no Cargo.toml naming it); pass --sdk the SDK's directory", sdk.display());
+    }
+    let sdk = sdk.canonicalize().with_context(|| format!("cannot resolve {}", sdk.display()))?;
+    let Some(path) = sdk.to_str() else { bail!("the SDK's path {} is not UTF-8; move it", sdk.display()) };
+    // A TOML string, escaped: a path may hold quotes or backslashes.
+    Ok(format!("{{ path = {} }}", toml::Value::String(path.to_owned())))
+}
+
 pub fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let valid = !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -112,13 +142,7 @@ pub fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> any
     if dir.exists() {
         bail!("{} already exists; choose another --dir or name", dir.display());
     }
-    let sdk = match sdk {
-        Some(sdk) => sdk,
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk"),
-    };
-    let sdk = sdk
-        .canonicalize()
-        .with_context(|| format!("the plugin SDK is not at {}; pass --sdk PATH to crm-migrate-plugin-sdk", sdk.display()))?;
+    let sdk = sdk_dependency(sdk.as_deref())?;
     let type_name: String = name
         .split('-')
         .map(|part| {
@@ -132,7 +156,7 @@ pub fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> any
             .replace("{type_name}", &type_name)
             .replace("{customer}", "the customer")
             .replace("{crate_file}", &name.replace('-', "_"))
-            .replace("{sdk}", &sdk.display().to_string())
+            .replace("{sdk}", &sdk)
     };
     std::fs::create_dir_all(dir.join("src")).with_context(|| format!("cannot create {}", dir.display()))?;
     for (file, template) in [("Cargo.toml", CARGO_TOML), ("src/lib.rs", LIB_RS), ("README.md", README)] {

@@ -1,10 +1,14 @@
-//! The glue `export_plugin!` expands to: wire batches in, typed records to the plugin, sparse
-//! outcomes back. Not for plugin authors.
+//! The glue `export_plugin!` expands to: which hooks a plugin implements, and for each, wire
+//! batches in, typed records to the plugin, sparse outcomes (or its error) back. Not for plugin
+//! authors.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 use crate::config::Config;
-use crate::plugin::{Merge, Plugin};
+use crate::error::{HookError, bounded};
+use crate::label::{LabelColor, Segment, Tag, TagDecision, TagFate};
+use crate::plugin::{Clean, Dedup, Hook, Label, Merge, Plugin};
 use crate::record::{Outcome, Record};
 use crate::value::Value;
 
@@ -13,18 +17,110 @@ pub use crate::bindings::exports::crm_migrate::plugin::hooks::Guest;
 /// The contract's generated types, as the wire carries them.
 pub mod wire {
     pub use crate::bindings::crm_migrate::plugin::types::{
-        Batch, Cell, CleanOutcome, ConfigError, ConfigOption, FieldChange, FieldIssue, FieldValue,
-        MergeDecision, PluginInfo, Segment, Tag, TagDecision, TextRef,
+        Batch, Cell, CleanOutcome, ConfigError, ConfigOption, FieldChange, FieldIssue, FieldValue, LabelColor,
+        LabelSpec, MergeDecision, PluginInfo, Segment, Tag, TagDecision, TagFate, TextRef,
     };
 }
 
-pub fn describe<P: Plugin>() -> wire::PluginInfo {
+pub type CleanFn<P> = fn(&P, &wire::Batch) -> Result<Vec<wire::CleanOutcome>, String>;
+pub type MatchKeysFn<P> = fn(&P, &wire::Batch) -> Result<Vec<Vec<String>>, String>;
+pub type MergeFn<P> = fn(&P, &wire::Batch, &[Vec<u32>]) -> Result<Vec<wire::MergeDecision>, String>;
+pub type LabelFn<P> = fn(&P, Vec<wire::Tag>, Vec<wire::Segment>) -> Result<Vec<wire::TagDecision>, String>;
+
+/// The hooks plugin `P` implements, each as the function that serves it over the wire.
+/// Built by `__hooks!`, which looks at the hook traits `P` implements.
+pub struct Hooks<P> {
+    pub clean: Option<CleanFn<P>>,
+    pub dedup: Option<(MatchKeysFn<P>, MergeFn<P>)>,
+    pub label: Option<LabelFn<P>>,
+}
+
+impl<P> Hooks<P> {
+    /// What `describe` tells the host.
+    pub fn declared(&self) -> Vec<Hook> {
+        [(self.clean.is_some(), Hook::Clean), (self.dedup.is_some(), Hook::Dedup), (self.label.is_some(), Hook::Label)]
+            .into_iter()
+            .filter_map(|(implemented, hook)| implemented.then_some(hook))
+            .collect()
+    }
+
+    pub fn clean(&self, plugin: &P, batch: &wire::Batch) -> Result<Vec<wire::CleanOutcome>, String> {
+        self.clean.ok_or_else(|| not_implemented("clean"))?(plugin, batch)
+    }
+
+    pub fn match_keys(&self, plugin: &P, batch: &wire::Batch) -> Result<Vec<Vec<String>>, String> {
+        self.dedup.ok_or_else(|| not_implemented("dedup")).and_then(|(match_keys, _)| match_keys(plugin, batch))
+    }
+
+    pub fn merge(&self, plugin: &P, batch: &wire::Batch, groups: &[Vec<u32>]) -> Result<Vec<wire::MergeDecision>, String> {
+        self.dedup.ok_or_else(|| not_implemented("dedup")).and_then(|(_, merge)| merge(plugin, batch, groups))
+    }
+
+    pub fn label(&self, plugin: &P, tags: Vec<wire::Tag>, segments: Vec<wire::Segment>) -> Result<Vec<wire::TagDecision>, String> {
+        self.label.ok_or_else(|| not_implemented("label"))?(plugin, tags, segments)
+    }
+}
+
+fn not_implemented(hook: &str) -> String {
+    format!("the plugin does not implement the {hook} hook (it is not among those its describe names)")
+}
+
+/// Which hook traits a concrete plugin type implements, told apart at compile time by method
+/// resolution ("autoref specialization"): on `&Probe<P>`, a `*Implemented` trait implemented
+/// for `Probe<P>` when `P` implements the hook is found before the `*Missing` one implemented
+/// for every `&Probe<P>`. It works only where `P` is a concrete type, as in `export_plugin!`.
+pub mod probe {
+    use super::*;
+
+    pub struct Probe<P>(PhantomData<P>);
+
+    impl<P> Probe<P> {
+        pub const NEW: Self = Probe(PhantomData);
+    }
+
+    macro_rules! probe {
+        ($implemented:ident, $missing:ident, $hook:ident, $bound:ident, $ty:ty, $found:expr) => {
+            pub trait $implemented {
+                type Plugin;
+                fn $hook(&self) -> Option<$ty>;
+            }
+            impl<P: $bound> $implemented for Probe<P> {
+                type Plugin = P;
+                fn $hook(&self) -> Option<$ty> {
+                    Some($found)
+                }
+            }
+            pub trait $missing {
+                type Plugin;
+                fn $hook(&self) -> Option<$ty> {
+                    None
+                }
+            }
+            impl<P> $missing for &Probe<P> {
+                type Plugin = P;
+            }
+        };
+    }
+
+    probe!(CleanImplemented, CleanMissing, clean_hook, Clean, CleanFn<Self::Plugin>, clean::<P>);
+    probe!(
+        DedupImplemented,
+        DedupMissing,
+        dedup_hook,
+        Dedup,
+        (MatchKeysFn<Self::Plugin>, MergeFn<Self::Plugin>),
+        (match_keys::<P>, merge::<P>)
+    );
+    probe!(LabelImplemented, LabelMissing, label_hook, Label, LabelFn<Self::Plugin>, label::<P>);
+}
+
+pub fn describe<P: Plugin>(hooks: Vec<Hook>) -> wire::PluginInfo {
     let info = P::describe();
     wire::PluginInfo {
         name: info.name.to_owned(),
         version: info.version.to_owned(),
         description: info.description.to_owned(),
-        hooks: info.hooks.to_vec(),
+        hooks,
         options: info
             .options
             .iter()
@@ -43,34 +139,43 @@ pub fn configure<P: Plugin>(pairs: Vec<(String, String)>) -> Result<P, wire::Con
         .map_err(|error| wire::ConfigError { key: error.key, message: error.message })
 }
 
-pub fn clean<P: Plugin>(plugin: &P, batch: &wire::Batch) -> Result<Vec<wire::CleanOutcome>, String> {
-    let records = decode_batch(batch)?;
-    Ok(records
+/// At most this many bytes of an id are quoted in an error (ids come from the export).
+const ID_BYTES_IN_ERROR: usize = 64;
+
+/// A hook's error as the batch's answer: what the plugin said, and where it was.
+fn failed_at(what: &str, id: &str, error: HookError) -> String {
+    format!("{what} {}: {error}", bounded(id, ID_BYTES_IN_ERROR))
+}
+
+fn clean<P: Clean>(plugin: &P, batch: &wire::Batch) -> Result<Vec<wire::CleanOutcome>, String> {
+    decode_batch(batch)?
         .into_iter()
-        .map(|mut record| match plugin.clean(&mut record) {
-            Outcome::Keep => wire::CleanOutcome::Keep(
-                record.changes().map(|(field, value)| field_change(field, value)).collect(),
-            ),
-            Outcome::Drop(reason) => wire::CleanOutcome::Drop(reason),
-            Outcome::Reject(issues) => wire::CleanOutcome::Reject(
-                issues
-                    .into_iter()
-                    .map(|issue| wire::FieldIssue { field: issue.field, message: issue.message })
-                    .collect(),
-            ),
+        .map(|mut record| {
+            let outcome = plugin.clean(&mut record).map_err(|error| failed_at("record", record.source_id(), error))?;
+            Ok(match outcome {
+                Outcome::Keep => wire::CleanOutcome::Keep(
+                    record.changes().map(|(field, value)| field_change(field, value)).collect(),
+                ),
+                Outcome::Drop(reason) => wire::CleanOutcome::Drop(reason),
+                Outcome::Reject(issues) => wire::CleanOutcome::Reject(
+                    issues
+                        .into_iter()
+                        .map(|issue| wire::FieldIssue { field: issue.field, message: issue.message })
+                        .collect(),
+                ),
+            })
         })
-        .collect())
+        .collect()
 }
 
-pub fn match_keys<P: Plugin>(plugin: &P, batch: &wire::Batch) -> Result<Vec<Vec<String>>, String> {
-    Ok(decode_batch(batch)?.iter().map(|record| plugin.match_keys(record)).collect())
+fn match_keys<P: Dedup>(plugin: &P, batch: &wire::Batch) -> Result<Vec<Vec<String>>, String> {
+    decode_batch(batch)?
+        .iter()
+        .map(|record| plugin.match_keys(record).map_err(|error| failed_at("record", record.source_id(), error)))
+        .collect()
 }
 
-pub fn merge<P: Plugin>(
-    plugin: &P,
-    batch: &wire::Batch,
-    groups: &[Vec<u32>],
-) -> Result<Vec<wire::MergeDecision>, String> {
+fn merge<P: Dedup>(plugin: &P, batch: &wire::Batch, groups: &[Vec<u32>]) -> Result<Vec<wire::MergeDecision>, String> {
     let records = decode_batch(batch)?;
     groups
         .iter()
@@ -83,7 +188,9 @@ pub fn merge<P: Plugin>(
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let Merge { survivor, absorbed, changes } = plugin.merge(&group);
+            let first = group.first().map(Record::source_id).unwrap_or_default();
+            let Merge { survivor, absorbed, changes } =
+                plugin.merge(&group).map_err(|error| failed_at("merging the group of record", first, error))?;
             let batch_position = |member: usize| {
                 positions.get(member).copied().ok_or_else(|| {
                     format!("merge names member {member} of a group of {}", positions.len())
@@ -98,12 +205,38 @@ pub fn merge<P: Plugin>(
         .collect()
 }
 
-pub fn label<P: Plugin>(
-    plugin: &P,
-    tags: Vec<wire::Tag>,
-    segments: Vec<wire::Segment>,
-) -> Vec<wire::TagDecision> {
-    plugin.label(&tags, &segments)
+fn label<P: Label>(plugin: &P, tags: Vec<wire::Tag>, segments: Vec<wire::Segment>) -> Result<Vec<wire::TagDecision>, String> {
+    let segments: Vec<Segment> = segments
+        .into_iter()
+        .map(|segment| Segment { id: segment.id, name: segment.name, definition: segment.definition })
+        .collect();
+    tags.into_iter()
+        .map(|tag| {
+            let tag = Tag { id: tag.id, name: tag.name, record_count: tag.record_count };
+            let TagDecision { fate, segment_origin } =
+                plugin.label(&tag, &segments).map_err(|error| failed_at("tag", &tag.id, error))?;
+            let fate = match fate {
+                TagFate::Label { name, color } => wire::TagFate::Label(wire::LabelSpec { name, color: label_color(color) }),
+                TagFate::Skip { reason } => wire::TagFate::Skip(reason),
+            };
+            Ok(wire::TagDecision { tag_id: tag.id, fate, segment_origin })
+        })
+        .collect()
+}
+
+fn label_color(color: LabelColor) -> wire::LabelColor {
+    match color {
+        LabelColor::Blue => wire::LabelColor::Blue,
+        LabelColor::Brown => wire::LabelColor::Brown,
+        LabelColor::DarkGray => wire::LabelColor::DarkGray,
+        LabelColor::Gray => wire::LabelColor::Gray,
+        LabelColor::Green => wire::LabelColor::Green,
+        LabelColor::Orange => wire::LabelColor::Orange,
+        LabelColor::Pink => wire::LabelColor::Pink,
+        LabelColor::Purple => wire::LabelColor::Purple,
+        LabelColor::Red => wire::LabelColor::Red,
+        LabelColor::Yellow => wire::LabelColor::Yellow,
+    }
 }
 
 /// Typed records borrowing the batch's column names and text arena.
@@ -169,24 +302,116 @@ fn field_change(field: &str, value: &Value<'_>) -> wire::FieldChange {
 mod tests {
     use super::*;
     use crate::bindings::crm_migrate::plugin::types::{ObjectKind, RecordHeader};
-    use crate::{Config, ConfigError, Hook, Info};
+    use crate::{Config, ConfigError, Info};
 
+    /// Upper-cases names; fails on a record named "fail".
     struct Upper;
 
     impl Plugin for Upper {
         fn describe() -> Info {
-            Info::new("upper", "0.1.0", "upper-cases names").hooks(&[Hook::Clean])
+            Info::new("upper", "0.1.0", "upper-cases names")
         }
         fn configure(_config: &Config) -> Result<Self, ConfigError> {
             Ok(Upper)
         }
-        fn clean(&self, record: &mut Record<'_>) -> Outcome {
+    }
+
+    impl Clean for Upper {
+        fn clean(&self, record: &mut Record<'_>) -> Result<Outcome, HookError> {
             let upper = record.text("name").map(str::to_uppercase);
+            if upper.as_deref() == Some("FAIL") {
+                return Err(HookError::new("cannot upper-case\na name that says fail"));
+            }
             if let Some(upper) = upper {
                 record.set("name", upper);
             }
-            Outcome::Keep
+            Ok(Outcome::Keep)
         }
+    }
+
+    /// Labels every tag red, and dedups by name.
+    struct Labeller;
+
+    impl Plugin for Labeller {
+        fn describe() -> Info {
+            Info::new("labeller", "0.1.0", "labels")
+        }
+        fn configure(_config: &Config) -> Result<Self, ConfigError> {
+            Ok(Labeller)
+        }
+    }
+
+    impl Label for Labeller {
+        fn label(&self, tag: &Tag, segments: &[Segment]) -> Result<TagDecision, HookError> {
+            if tag.name.is_empty() {
+                return Err(HookError::new("a tag without a name"));
+            }
+            let from_segment = segments.iter().any(|segment| segment.name == tag.name);
+            Ok(TagDecision::label(tag.name.to_uppercase(), LabelColor::Red).from_segment(from_segment))
+        }
+    }
+
+    impl Dedup for Labeller {
+        fn match_keys(&self, record: &Record<'_>) -> Result<Vec<String>, HookError> {
+            Ok(record.text("name").map(str::to_owned).into_iter().collect())
+        }
+        fn merge<'a>(&self, group: &[Record<'a>]) -> Result<Merge<'a>, HookError> {
+            Ok(Merge::survivor(0, group.len()))
+        }
+    }
+
+    struct Nothing;
+
+    impl Plugin for Nothing {
+        fn describe() -> Info {
+            Info::new("nothing", "0.1.0", "does nothing")
+        }
+        fn configure(_config: &Config) -> Result<Self, ConfigError> {
+            Ok(Nothing)
+        }
+    }
+
+    #[test]
+    fn the_declared_hooks_are_the_hook_traits_a_plugin_implements() {
+        assert_eq!(crate::implemented_hooks!(Upper), [Hook::Clean]);
+        assert_eq!(crate::implemented_hooks!(Labeller), [Hook::Dedup, Hook::Label]);
+        assert_eq!(crate::implemented_hooks!(Nothing), []);
+        let info = describe::<Labeller>(crate::implemented_hooks!(Labeller));
+        assert_eq!(info.hooks, [Hook::Dedup, Hook::Label]);
+    }
+
+    #[test]
+    fn a_hook_a_plugin_lacks_answers_an_error_instead_of_passing_records_through() {
+        let hooks = crate::__hooks!(Labeller);
+        let batch = batch(&["name"], &[("a", &["ada"])]);
+        assert!(hooks.clean(&Labeller, &batch).unwrap_err().contains("does not implement the clean hook"));
+        assert_eq!(hooks.match_keys(&Labeller, &batch).unwrap(), [vec!["ada".to_owned()]]);
+    }
+
+    #[test]
+    fn a_hook_error_is_the_batch_answer_naming_the_record() {
+        let batch = batch(&["name"], &[("a", &["ada"]), ("u-42", &["fail"])]);
+        let error = clean(&Upper, &batch).unwrap_err();
+        assert_eq!(error, "record u-42: cannot upper-case\na name that says fail");
+    }
+
+    #[test]
+    fn label_decisions_answer_each_tag_in_order_with_its_id() {
+        let tags = vec![
+            wire::Tag { id: "t1".into(), name: "vip".into(), record_count: 3 },
+            wire::Tag { id: "t2".into(), name: "trial".into(), record_count: 0 },
+        ];
+        let segments = vec![wire::Segment { id: "s1".into(), name: "trial".into(), definition: None }];
+        let decisions = label(&Labeller, tags.clone(), segments).unwrap();
+        assert_eq!(decisions.iter().map(|decision| decision.tag_id.as_str()).collect::<Vec<_>>(), ["t1", "t2"]);
+        assert_eq!(
+            decisions[0].fate,
+            wire::TagFate::Label(wire::LabelSpec { name: "VIP".into(), color: wire::LabelColor::Red })
+        );
+        assert!(!decisions[0].segment_origin && decisions[1].segment_origin);
+
+        let nameless = vec![wire::Tag { id: "t\u{1b}3".into(), name: String::new(), record_count: 1 }];
+        assert_eq!(label(&Labeller, nameless, Vec::new()).unwrap_err(), "tag t\u{1b}3: a tag without a name");
     }
 
     fn batch(columns: &[&str], rows: &[(&str, &[&str])]) -> wire::Batch {

@@ -1,33 +1,28 @@
-//! The `Plugin` trait: the hooks a plugin implements, with pass-through defaults.
+//! The `Plugin` trait (who a plugin is, its configuration) and one trait per hook: the hooks a
+//! plugin implements are the ones it tells the host about, so none can be forgotten.
 
 use crate::config::{Config, ConfigError, ConfigOption};
+use crate::error::HookError;
+use crate::label::{Segment, Tag, TagDecision};
 use crate::record::{Outcome, Record};
 use crate::value::Value;
 
-pub use crate::bindings::crm_migrate::plugin::types::{
-    Hook, LabelColor, LabelSpec, Segment, Tag, TagDecision, TagFate,
-};
+pub use crate::bindings::crm_migrate::plugin::types::Hook;
 
-/// Who a plugin is: reported by `describe` and printed by `crm-migrate plugin vet`.
+/// Who a plugin is: reported by `describe` and printed by `crm-migrate plugin vet`, with the
+/// hooks it implements (derived by [`export_plugin!`](crate::export_plugin) from the hook traits).
 #[derive(Debug, Clone, Copy)]
 pub struct Info {
     pub name: &'static str,
     /// The plugin's own version (semver).
     pub version: &'static str,
     pub description: &'static str,
-    /// The hooks the plugin implements; the host calls only these.
-    pub hooks: &'static [Hook],
     pub options: &'static [ConfigOption],
 }
 
 impl Info {
     pub const fn new(name: &'static str, version: &'static str, description: &'static str) -> Self {
-        Info { name, version, description, hooks: &[], options: &[] }
-    }
-
-    pub const fn hooks(mut self, hooks: &'static [Hook]) -> Self {
-        self.hooks = hooks;
-        self
+        Info { name, version, description, options: &[] }
     }
 
     pub const fn options(mut self, options: &'static [ConfigOption]) -> Self {
@@ -37,7 +32,7 @@ impl Info {
 }
 
 /// How one group of duplicates merges. Indices are positions in the group given to
-/// [`Plugin::merge`].
+/// [`Dedup::merge`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merge<'a> {
     pub survivor: usize,
@@ -63,44 +58,40 @@ impl<'a> Merge<'a> {
     }
 }
 
-/// A crm-migrate plugin. Implement `describe` and `configure`, and the hooks you declare in
-/// `describe`; the others default to passing records through unchanged.
+/// A crm-migrate plugin: who it is and how it reads its configuration. What it does is in the
+/// hook traits it implements: [`Clean`], [`Dedup`], [`Label`].
 pub trait Plugin: Sized + 'static {
-    /// Name, version, hooks and options.
+    /// Name, version, description and options.
     fn describe() -> Info;
 
     /// Builds the plugin from the customer's configuration; a bad value is an error naming
     /// its key.
     fn configure(config: &Config) -> Result<Self, ConfigError>;
 
-    /// Decides one record's fate; changes made to `record` travel with `Outcome::Keep`.
-    fn clean(&self, _record: &mut Record<'_>) -> Outcome {
-        Outcome::Keep
-    }
-
-    /// The keys that identify a record; records sharing any key form a group for `merge`.
-    fn match_keys(&self, _record: &Record<'_>) -> Vec<String> {
-        Vec::new()
-    }
-
-    /// Merges a group of records that share a match key (at least two).
-    fn merge<'a>(&self, group: &[Record<'a>]) -> Merge<'a> {
-        Merge::survivor(0, group.len())
-    }
-
-    /// Decides, for each tag of the catalogue in order, whether it becomes a label.
-    fn label(&self, tags: &[Tag], _segments: &[Segment]) -> Vec<TagDecision> {
-        tags.iter()
-            .map(|tag| TagDecision {
-                tag_id: tag.id.clone(),
-                fate: TagFate::Label(LabelSpec { name: tag.name.clone(), color: LabelColor::Gray }),
-                segment_origin: false,
-            })
-            .collect()
-    }
-
     /// Configures the plugin from literal pairs, as the host would: for native tests.
     fn with_config(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
         Self::configure(&Config::from_pairs(&Self::describe(), pairs)?)
     }
+}
+
+/// The clean hook: each record's fate, and its fields fixed.
+pub trait Clean: Plugin {
+    /// Decides one record's fate; changes made to `record` travel with `Outcome::Keep`. An
+    /// error quarantines the record's whole batch with the error as the reason.
+    fn clean(&self, record: &mut Record<'_>) -> Result<Outcome, HookError>;
+}
+
+/// The dedup hook: which records are the same, and how each group merges.
+pub trait Dedup: Plugin {
+    /// The keys that identify a record; records sharing any key form a group for `merge`.
+    fn match_keys(&self, record: &Record<'_>) -> Result<Vec<String>, HookError>;
+
+    /// Merges a group of records that share a match key (at least two).
+    fn merge<'a>(&self, group: &[Record<'a>]) -> Result<Merge<'a>, HookError>;
+}
+
+/// The label hook: which User.com tags become Pipedrive labels.
+pub trait Label: Plugin {
+    /// Decides the fate of one tag of the catalogue; `segments` are all of the export's.
+    fn label(&self, tag: &Tag, segments: &[Segment]) -> Result<TagDecision, HookError>;
 }

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::value::{ObjectKind, Value};
+use crate::value::{Date, DateTime, ObjectKind, Value};
 
 /// One User.com record: its kind, its source id and its fields. Changes made with [`set`]
 /// are tracked, so the host receives only what changed.
@@ -62,6 +62,18 @@ impl<'a> Record<'a> {
     /// The field's text, when it holds text.
     pub fn text(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(Value::as_text)
+    }
+
+    /// The field as an instant, whether it holds a datetime, a date or ISO 8601 text
+    /// ([`Value::as_datetime`]).
+    pub fn datetime(&self, name: &str) -> Option<DateTime> {
+        self.get(name).and_then(Value::as_datetime)
+    }
+
+    /// The field as a calendar date, whether it holds a date, a datetime or ISO 8601 text
+    /// ([`Value::as_date`]).
+    pub fn date(&self, name: &str) -> Option<Date> {
+        self.get(name).and_then(Value::as_date)
     }
 
     /// Sets a field, adding it when the record lacks it. Setting the value it already has is

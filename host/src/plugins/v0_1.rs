@@ -1,5 +1,5 @@
-//! Contract 0.1.0 (`wit/v0.1/plugin.wit`): its generated bindings, and the translation between
-//! them and the host's types. When a new contract version ships, it gets a module like this
+//! Contract 0.1.0 (`plugin-sdk/wit/v0.1/plugin.wit`, the one copy, shipped inside the SDK crate):
+//! its generated bindings, and the translation between them and the host's types. When a new contract version ships, it gets a module like this
 //! one, and this one stays so that plugins built against 0.1.0 keep running.
 
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use super::types::{
 use crate::record::{Date, DateTime, ObjectKind, Record, Value};
 
 wasmtime::component::bindgen!({
-    path: "../wit/v0.1",
+    path: "../plugin-sdk/wit/v0.1",
     world: "plugin",
 });
 

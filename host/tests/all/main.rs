@@ -31,6 +31,7 @@ mod rate_limits;
 mod safety;
 mod safety_token;
 mod safety_export;
+mod sdk;
 mod support;
 mod verify_source;
 mod vetting;

@@ -12,7 +12,7 @@ mod email;
 mod phone;
 mod whitespace;
 
-use crm_migrate_plugin_sdk::{Config, ConfigError, ConfigOption, Hook, Info, Issue, Outcome, Plugin, Record};
+use crm_migrate_plugin_sdk::{Clean, Config, ConfigError, ConfigOption, HookError, Info, Issue, Outcome, Plugin, Record};
 
 pub use phone::Country;
 
@@ -59,7 +59,6 @@ impl Plugin for CleanBasic {
             env!("CARGO_PKG_VERSION"),
             "Trims whitespace, lower-cases and validates emails, normalizes phones to E.164, drops test accounts, fills names",
         )
-        .hooks(&[Hook::Clean])
         .options(OPTIONS)
     }
 
@@ -89,8 +88,10 @@ impl Plugin for CleanBasic {
             invalid_phone,
         })
     }
+}
 
-    fn clean(&self, record: &mut Record<'_>) -> Outcome {
+impl Clean for CleanBasic {
+    fn clean(&self, record: &mut Record<'_>) -> Result<Outcome, HookError> {
         record.edit_texts(|field, text| {
             let multiline = text.contains('\n') && self.multiline_fields.iter().any(|name| name == field);
             whitespace::normalize(text, multiline)
@@ -111,7 +112,7 @@ impl Plugin for CleanBasic {
             }
             let domain = email.rsplit('@').next().unwrap_or_default();
             if let Some(listed) = self.drop_email_domains.iter().find(|listed| email::domain_matches(domain, listed)) {
-                return Outcome::drop_because(format!("{field} domain {domain} is on drop_email_domains ({listed})"));
+                return Ok(Outcome::drop_because(format!("{field} domain {domain} is on drop_email_domains ({listed})")));
             }
             if let Some(lowered) = lowered {
                 record.set(field, lowered);
@@ -137,7 +138,7 @@ impl Plugin for CleanBasic {
         }
 
         if !issues.is_empty() {
-            return Outcome::Reject(issues);
+            return Ok(Outcome::Reject(issues));
         }
 
         let name_is_empty = record.get("name").is_none_or(|name| name.is_empty());
@@ -149,7 +150,7 @@ impl Plugin for CleanBasic {
                 record.set("name", full);
             }
         }
-        Outcome::Keep
+        Ok(Outcome::Keep)
     }
 }
 

@@ -1,4 +1,4 @@
-use crm_migrate_plugin_sdk::{Outcome, Plugin, Record, Value};
+use crm_migrate_plugin_sdk::{Clean, Outcome, Plugin, Record, Value};
 
 use super::*;
 
@@ -9,7 +9,7 @@ fn plugin(pairs: &[(&str, &str)]) -> CleanBasic {
 #[test]
 fn trims_and_collapses_whitespace_in_every_text_field() {
     let mut record = Record::contact("1").with("company_name", "  Acme \t Sp.\u{a0}z o.o. ").with("city", "Kraków");
-    assert_eq!(plugin(&[]).clean(&mut record), Outcome::Keep);
+    assert_eq!(plugin(&[]).clean(&mut record).unwrap(), Outcome::Keep);
     assert_eq!(record.text("company_name"), Some("Acme Sp. z o.o."));
     assert!(!record.is_changed("city"), "an already clean field is not reported as changed");
 }
@@ -17,14 +17,14 @@ fn trims_and_collapses_whitespace_in_every_text_field() {
 #[test]
 fn multiline_fields_keep_their_line_breaks() {
     let mut record = Record::contact("1").with("notes", "first line  \r\nsecond   line\n");
-    plugin(&[]).clean(&mut record);
+    plugin(&[]).clean(&mut record).unwrap();
     assert_eq!(record.text("notes"), Some("first line\nsecond line"));
 }
 
 #[test]
 fn emails_are_lower_cased() {
     let mut record = Record::contact("1").with("email", " Ada.Lovelace@Example.COM ");
-    assert_eq!(plugin(&[]).clean(&mut record), Outcome::Keep);
+    assert_eq!(plugin(&[]).clean(&mut record).unwrap(), Outcome::Keep);
     assert_eq!(record.text("email"), Some("ada.lovelace@example.com"));
 }
 
@@ -32,7 +32,7 @@ fn emails_are_lower_cased() {
 fn invalid_email_rejects_the_record_naming_the_field() {
     for bad in ["ada@", "ada", "ada@@example.com", "ada@example", "a b@example.com", "ada@example.c0m"] {
         let mut record = Record::contact("1").with("email", bad);
-        match plugin(&[]).clean(&mut record) {
+        match plugin(&[]).clean(&mut record).unwrap() {
             Outcome::Reject(issues) => {
                 assert_eq!(issues.len(), 1, "{bad}");
                 assert_eq!(issues[0].field, "email");
@@ -49,9 +49,9 @@ fn records_on_a_dropped_domain_are_dropped_with_the_reason() {
     let mut test_account = Record::contact("1").with("email", "qa@Example.com");
     let mut internal = Record::contact("2").with("email", "ops@eu.internal.acme.pl");
     let mut customer = Record::contact("3").with("email", "buyer@notexample.com");
-    assert!(matches!(plugin.clean(&mut test_account), Outcome::Drop(reason) if reason.contains("example.com")));
-    assert!(matches!(plugin.clean(&mut internal), Outcome::Drop(_)));
-    assert_eq!(plugin.clean(&mut customer), Outcome::Keep);
+    assert!(matches!(plugin.clean(&mut test_account).unwrap(), Outcome::Drop(reason) if reason.contains("example.com")));
+    assert!(matches!(plugin.clean(&mut internal).unwrap(), Outcome::Drop(_)));
+    assert_eq!(plugin.clean(&mut customer).unwrap(), Outcome::Keep);
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn phones_become_e164_using_the_default_country() {
     ];
     for (country, raw, expected) in cases {
         let mut record = Record::contact("1").with("phone_number", raw);
-        plugin(&[("default_country", country)]).clean(&mut record);
+        plugin(&[("default_country", country)]).clean(&mut record).unwrap();
         assert_eq!(record.text("phone_number"), Some(expected), "{country} {raw}");
     }
 }
@@ -76,25 +76,25 @@ fn phones_become_e164_using_the_default_country() {
 fn unreadable_phone_is_kept_cleared_or_rejected_as_configured() {
     let raw = "call me maybe";
     let mut kept = Record::contact("1").with("phone", raw);
-    assert_eq!(plugin(&[]).clean(&mut kept), Outcome::Keep);
+    assert_eq!(plugin(&[]).clean(&mut kept).unwrap(), Outcome::Keep);
     assert_eq!(kept.text("phone"), Some(raw));
 
     let mut cleared = Record::contact("1").with("phone", raw);
-    plugin(&[("invalid_phone", "clear")]).clean(&mut cleared);
+    plugin(&[("invalid_phone", "clear")]).clean(&mut cleared).unwrap();
     assert_eq!(cleared.get("phone"), Some(&Value::Null));
 
     let mut rejected = Record::contact("1").with("phone", "12");
-    assert!(matches!(plugin(&[("invalid_phone", "reject")]).clean(&mut rejected), Outcome::Reject(issues) if issues[0].field == "phone"));
+    assert!(matches!(plugin(&[("invalid_phone", "reject")]).clean(&mut rejected).unwrap(), Outcome::Reject(issues) if issues[0].field == "phone"));
 }
 
 #[test]
 fn empty_name_is_filled_from_first_and_last_name() {
     let mut record = Record::contact("1").with("first_name", " Ada ").with("last_name", "Lovelace").with("name", "");
-    plugin(&[]).clean(&mut record);
+    plugin(&[]).clean(&mut record).unwrap();
     assert_eq!(record.text("name"), Some("Ada Lovelace"));
 
     let mut named = Record::contact("2").with("first_name", "Ada").with("name", "Countess of Lovelace");
-    plugin(&[]).clean(&mut named);
+    plugin(&[]).clean(&mut named).unwrap();
     assert!(!named.is_changed("name"));
 }
 

@@ -3,9 +3,7 @@
 //! build of its own, with its own digest: swapping it for dedup-email changes what apply writes
 //! without rebuilding the host, and needs a new approval.
 
-use crm_migrate_plugin_sdk::{
-    Config, ConfigError, ConfigOption, Hook, Info, Merge, Plugin, Record,
-};
+use crm_migrate_plugin_sdk::{Config, ConfigError, ConfigOption, Dedup, HookError, Info, Merge, Plugin, Record};
 use dedup_rules::DedupEmail;
 
 pub struct DedupEmailOldest(DedupEmail);
@@ -19,19 +17,20 @@ impl Plugin for DedupEmailOldest {
             env!("CARGO_PKG_VERSION"),
             "Matches records by normalized email and phone, keeps the oldest one, fills its gaps and unions tags",
         )
-        .hooks(&[Hook::Dedup])
         .options(OPTIONS)
     }
 
     fn configure(config: &Config) -> Result<Self, ConfigError> {
         DedupEmail::configure(config).map(DedupEmailOldest)
     }
+}
 
-    fn match_keys(&self, record: &Record<'_>) -> Vec<String> {
+impl Dedup for DedupEmailOldest {
+    fn match_keys(&self, record: &Record<'_>) -> Result<Vec<String>, HookError> {
         self.0.match_keys(record)
     }
 
-    fn merge<'a>(&self, group: &[Record<'a>]) -> Merge<'a> {
+    fn merge<'a>(&self, group: &[Record<'a>]) -> Result<Merge<'a>, HookError> {
         self.0.merge(group)
     }
 }
@@ -63,16 +62,7 @@ mod tests {
                 .with("created_at", at(1_000))
                 .with("updated_at", at(3_000)),
         ];
-        assert_eq!(
-            DedupEmailOldest::with_config(&[])
-                .unwrap()
-                .merge(&group)
-                .survivor,
-            1
-        );
-        assert_eq!(
-            DedupEmail::with_config(&[]).unwrap().merge(&group).survivor,
-            0
-        );
+        assert_eq!(DedupEmailOldest::with_config(&[]).unwrap().merge(&group).unwrap().survivor, 1);
+        assert_eq!(DedupEmail::with_config(&[]).unwrap().merge(&group).unwrap().survivor, 0);
     }
 }

@@ -17,9 +17,8 @@
 mod keys;
 mod survivor;
 mod tags;
-mod timestamp;
 
-use crm_migrate_plugin_sdk::{Config, ConfigError, ConfigOption, Hook, Info, Merge, Plugin, Record};
+use crm_migrate_plugin_sdk::{Config, ConfigError, ConfigOption, Dedup, HookError, Info, Merge, Plugin, Record};
 
 pub use survivor::Policy;
 
@@ -64,7 +63,6 @@ impl Plugin for DedupEmail {
             env!("CARGO_PKG_VERSION"),
             "Matches records by normalized email and phone, keeps the best one, fills its gaps and unions tags",
         )
-        .hooks(&[Hook::Dedup])
         .options(OPTIONS)
     }
 
@@ -82,8 +80,10 @@ impl Plugin for DedupEmail {
             tags_field: config.get("tags_field").unwrap_or_default().trim().to_owned(),
         })
     }
+}
 
-    fn match_keys(&self, record: &Record<'_>) -> Vec<String> {
+impl Dedup for DedupEmail {
+    fn match_keys(&self, record: &Record<'_>) -> Result<Vec<String>, HookError> {
         let emails = self
             .email_fields
             .iter()
@@ -96,12 +96,12 @@ impl Plugin for DedupEmail {
                 keys.push(key);
             }
         }
-        keys
+        Ok(keys)
     }
 
-    fn merge<'a>(&self, group: &[Record<'a>]) -> Merge<'a> {
+    fn merge<'a>(&self, group: &[Record<'a>]) -> Result<Merge<'a>, HookError> {
         let order = self.survivor.rank(group);
-        let Some(&best) = order.first() else { return Merge::survivor(0, 0) };
+        let Some(&best) = order.first() else { return Ok(Merge::survivor(0, 0)) };
         let ranked: Vec<&Record<'a>> = order.iter().map(|&member| &group[member]).collect();
         let (survivor, donors) = (ranked[0], &ranked[1..]);
         let mut merge = Merge::survivor(best, group.len());
@@ -118,7 +118,7 @@ impl Plugin for DedupEmail {
         if let Some(union) = tags::union(&self.tags_field, &ranked) {
             merge.set(&self.tags_field, union);
         }
-        merge
+        Ok(merge)
     }
 }
 

@@ -4,8 +4,6 @@ use std::cmp::Ordering;
 
 use crm_migrate_plugin_sdk::Record;
 
-use crate::timestamp;
-
 /// How the survivor of a group is picked.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Policy {
@@ -24,7 +22,7 @@ impl Policy {
     pub fn rank(self, group: &[Record<'_>]) -> Vec<usize> {
         let dates: Vec<Option<i64>> = group
             .iter()
-            .map(|record| self.date_field().and_then(|field| record.get(field)).and_then(timestamp::unix_millis))
+            .map(|record| self.date_field().and_then(|field| record.datetime(field)).map(|at| at.unix_millis))
             .collect();
         let filled: Vec<usize> =
             group.iter().map(|record| record.fields().filter(|(_, value)| !value.is_empty()).count()).collect();

@@ -4,26 +4,12 @@ use std::collections::BTreeMap;
 
 use crm_migrate_plugin_sdk::{ConfigError, LabelColor};
 
-/// The contract's `label-color` names.
-const COLORS: &[(&str, LabelColor)] = &[
-    ("blue", LabelColor::Blue),
-    ("brown", LabelColor::Brown),
-    ("dark-gray", LabelColor::DarkGray),
-    ("gray", LabelColor::Gray),
-    ("green", LabelColor::Green),
-    ("orange", LabelColor::Orange),
-    ("pink", LabelColor::Pink),
-    ("purple", LabelColor::Purple),
-    ("red", LabelColor::Red),
-    ("yellow", LabelColor::Yellow),
-];
-
 /// The colour named `name` (case ignored); an unknown name is an error on `key` listing the
 /// allowed ones.
 pub fn by_name(key: &str, name: &str) -> Result<LabelColor, ConfigError> {
     let wanted = name.trim().to_lowercase();
-    COLORS.iter().find(|(known, _)| *known == wanted).map(|&(_, color)| color).ok_or_else(|| {
-        let allowed: Vec<&str> = COLORS.iter().map(|(known, _)| *known).collect();
+    LabelColor::ALL.iter().find(|(known, _)| *known == wanted).map(|&(_, color)| color).ok_or_else(|| {
+        let allowed: Vec<&str> = LabelColor::ALL.iter().map(|(known, _)| *known).collect();
         ConfigError::new(key, format!("unknown colour '{}'; use one of {}", name.trim(), allowed.join(", ")))
     })
 }

@@ -12,11 +12,10 @@
 
 mod colors;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use crm_migrate_plugin_sdk::LabelSpec;
 use crm_migrate_plugin_sdk::{
-    Config, ConfigError, ConfigOption, Hook, Info, LabelColor, Plugin, Segment, Tag, TagDecision, TagFate,
+    Config, ConfigError, ConfigOption, HookError, Info, Label, LabelColor, Plugin, Segment, Tag, TagDecision,
 };
 
 /// How a tag's name is compared with segment names.
@@ -74,7 +73,6 @@ impl Plugin for SegmentLabels {
             env!("CARGO_PKG_VERSION"),
             "Turns tags into coloured labels, skips internal and unused tags, flags tags that stand for segments",
         )
-        .hooks(&[Hook::Label])
         .options(OPTIONS)
     }
 
@@ -90,37 +88,32 @@ impl Plugin for SegmentLabels {
         })
     }
 
-    fn label(&self, tags: &[Tag], segments: &[Segment]) -> Vec<TagDecision> {
-        let segment_names: BTreeSet<String> = segments
-            .iter()
-            .map(|segment| self.segment_match.key(&segment.name))
-            .filter(|name| !name.is_empty())
-            .collect();
-        tags.iter()
-            .map(|tag| TagDecision {
-                tag_id: tag.id.clone(),
-                fate: self.fate(tag),
-                segment_origin: segment_names.contains(&self.segment_match.key(&tag.name)),
-            })
-            .collect()
+}
+
+impl Label for SegmentLabels {
+    fn label(&self, tag: &Tag, segments: &[Segment]) -> Result<TagDecision, HookError> {
+        let tag_key = self.segment_match.key(&tag.name);
+        let from_segment = !tag_key.is_empty()
+            && segments.iter().any(|segment| self.segment_match.key(&segment.name) == tag_key);
+        Ok(self.decision(tag).from_segment(from_segment))
     }
 }
 
 impl SegmentLabels {
-    fn fate(&self, tag: &Tag) -> TagFate {
+    fn decision(&self, tag: &Tag) -> TagDecision {
         let name = tag.name.trim();
         let lower = name.to_lowercase();
         if let Some(prefix) = self.skip_prefixes.iter().find(|prefix| lower.starts_with(prefix.as_str())) {
-            return TagFate::Skip(format!("its name starts with '{prefix}', listed in skip_prefixes"));
+            return TagDecision::skip(format!("its name starts with '{prefix}', listed in skip_prefixes"));
         }
         if name.is_empty() {
-            return TagFate::Skip("it has no name".to_owned());
+            return TagDecision::skip("it has no name");
         }
         if self.skip_empty && tag.record_count == 0 {
-            return TagFate::Skip("no record carries it".to_owned());
+            return TagDecision::skip("no record carries it");
         }
         let color = self.colors.get(&lower).copied().unwrap_or(self.default_color);
-        TagFate::Label(LabelSpec { name: name.to_owned(), color })
+        TagDecision::label(name, color)
     }
 }
 

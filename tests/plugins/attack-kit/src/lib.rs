@@ -12,16 +12,21 @@ macro_rules! attack_plugin {
 
         impl $crate::sdk::Plugin for $plugin {
             fn describe() -> $crate::sdk::Info {
-                $crate::sdk::Info::new($name, "0.1.0", $description).hooks(&[$crate::sdk::Hook::Clean])
+                $crate::sdk::Info::new($name, "0.1.0", $description)
             }
 
             fn configure(_config: &$crate::sdk::Config) -> Result<Self, $crate::sdk::ConfigError> {
                 Ok($plugin)
             }
+        }
 
-            fn clean(&self, $record: &mut $crate::sdk::Record<'_>) -> $crate::sdk::Outcome {
+        impl $crate::sdk::Clean for $plugin {
+            fn clean(
+                &self,
+                $record: &mut $crate::sdk::Record<'_>,
+            ) -> Result<$crate::sdk::Outcome, $crate::sdk::HookError> {
                 if $record.text("attack") == Some("yes") $attack
-                $crate::sdk::Outcome::Keep
+                Ok($crate::sdk::Outcome::Keep)
             }
         }
 

@@ -2,7 +2,7 @@
 //! a record marked attack=yes: one clean outcome too many, one key list too few, and a merge
 //! survivor outside its group. Otherwise it answers correctly.
 
-wit_bindgen::generate!({ path: "../../../wit/v0.1", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../plugin-sdk/wit/v0.1", world: "plugin" });
 
 use crm_migrate::plugin::types::{Batch, Cell, CleanOutcome, ConfigError, Hook, MergeDecision, PluginInfo, Segment, Tag, TagDecision};
 

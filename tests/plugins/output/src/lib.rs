@@ -1,6 +1,6 @@
 //! A plugin that returns an oversized field (`bytes` long) on a record marked attack=yes.
 
-use crm_migrate_plugin_sdk::{Config, ConfigError, ConfigOption, Hook, Info, Outcome, Plugin, Record};
+use crm_migrate_plugin_sdk::{Clean, Config, ConfigError, ConfigOption, HookError, Info, Outcome, Plugin, Record};
 
 const OPTIONS: &[ConfigOption] = &[ConfigOption::new("bytes", "size of the payload").default_value("33554432")];
 
@@ -10,20 +10,20 @@ pub struct HostileOutput {
 
 impl Plugin for HostileOutput {
     fn describe() -> Info {
-        Info::new("hostile-output", "0.1.0", "Returns an oversized field")
-            .hooks(&[Hook::Clean])
-            .options(OPTIONS)
+        Info::new("hostile-output", "0.1.0", "Returns an oversized field").options(OPTIONS)
     }
 
     fn configure(config: &Config) -> Result<Self, ConfigError> {
         Ok(HostileOutput { bytes: config.parse("bytes")?.unwrap_or(32 << 20) })
     }
+}
 
-    fn clean(&self, record: &mut Record<'_>) -> Outcome {
+impl Clean for HostileOutput {
+    fn clean(&self, record: &mut Record<'_>) -> Result<Outcome, HookError> {
         if record.text("attack") == Some("yes") {
             record.set("payload", "x".repeat(self.bytes));
         }
-        Outcome::Keep
+        Ok(Outcome::Keep)
     }
 }
 

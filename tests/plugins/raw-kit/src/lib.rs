@@ -1,4 +1,4 @@
-//! Shared by the hostile test plugins written against the raw contract (`wit/v0.1`, no SDK: the
+//! Shared by the hostile test plugins written against the raw contract (`plugin-sdk/wit/v0.1`, no SDK: the
 //! SDK's types cannot express what they send): the contract's bindings, generated once, a
 //! [`RawPlugin`] trait whose hooks default to changing nothing, [`export_raw_plugin!`], and the
 //! helpers their attacks use (options, the records marked attack=yes, a describe answer).
@@ -34,7 +34,7 @@ use std::sync::Mutex;
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../../wit/v0.1",
+        path: "../../../plugin-sdk/wit/v0.1",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_raw_plugin_bindings",
