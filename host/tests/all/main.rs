@@ -29,5 +29,6 @@ mod safety;
 mod safety_token;
 mod safety_export;
 mod support;
+mod trust_store;
 mod verify_source;
 mod vetting;
