@@ -544,7 +544,7 @@ impl PluginArgs {
         // Pinned to the digest its limits were chosen for: a file changed in between is refused.
         let digest = match &self.digest {
             Some(digest) => *digest,
-            None => file_digest(&self.file, &compile).map_err(load_error)?,
+            None => file_digest(&self.file, &compile)?,
         };
         let defaults = Limits::default();
         let cpu = match defaults.cpu {
@@ -556,19 +556,12 @@ impl PluginArgs {
         let cache_dir = if self.no_cache { None } else { self.cache_dir.clone().or_else(ComponentCache::default_dir) };
         let host = PluginHost::new(in_force.limits, ComponentCache::new(cache_dir)).map_err(|error| anyhow::anyhow!("{error:#}"))?;
         let host = host.with_compiler(Compiler { limits: compile, ..Compiler::default() }).with_trust_store(store.clone().filter(|_| require_trust));
-        let component = host.open(&self.file, Some(&digest)).map_err(load_error)?;
+        let component = host.open(&self.file, Some(&digest))?;
         Ok((component, in_force, store))
     }
 }
 
-/// A load error for the CLI: a trust store's refusal stays a [`TrustError`], which `main` maps
-/// to its exit code.
-fn load_error(error: LoadError) -> anyhow::Error {
-    match error {
-        LoadError::Trust(error) => error.into(),
-        error => error.into(),
-    }
-}
+
 
 #[derive(Args)]
 struct RunArgs {
@@ -638,10 +631,36 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", escape_lines(&format!("{error:#}")));
-            let untrusted = error.downcast_ref::<TrustError>().is_some_and(TrustError::refuses_plugin);
-            ExitCode::from(if untrusted { EXIT_NOT_TRUSTED } else { EXIT_ERROR })
+            ExitCode::from(if refused_by_trust_store(&error) { EXIT_NOT_TRUSTED } else { EXIT_ERROR })
         }
     }
+}
+
+/// Whether the machine's trust store refused a plugin, wherever the refusal sits in the error's
+/// chain (the library's errors carry it transparently, as each layer's own variant).
+fn refused_by_trust_store(error: &anyhow::Error) -> bool {
+    use crm_migrate::{apply::ApplyError, plan::PlanError, project::ProjectError};
+    error.chain().any(|cause| {
+        let refusal = cause
+            .downcast_ref::<TrustError>()
+            .or_else(|| match cause.downcast_ref::<LoadError>() {
+                Some(LoadError::Trust(error)) => Some(error),
+                _ => None,
+            })
+            .or_else(|| match cause.downcast_ref::<ProjectError>() {
+                Some(ProjectError::Trust(error)) => Some(error),
+                _ => None,
+            })
+            .or_else(|| match cause.downcast_ref::<PlanError>() {
+                Some(PlanError::Trust(error)) => Some(error),
+                _ => None,
+            })
+            .or_else(|| match cause.downcast_ref::<ApplyError>() {
+                Some(ApplyError::Project(ProjectError::Trust(error))) => Some(error),
+                _ => None,
+            });
+        refusal.is_some_and(TrustError::refuses_plugin)
+    })
 }
 
 /// `text` with each line [`escape`]d: the host's own line breaks stay, anything a line holds
@@ -750,10 +769,7 @@ fn plan(project_dir: &std::path::Path, args: &PlanArgs) -> anyhow::Result<ExitCo
             eprintln!("  plugin {} limits: {capped}", plugin.hook.get_ref());
         }
     }
-    let prepared = crm_migrate::plan::prepare(&project, &mut read_progress()).map_err(|error| match error {
-        crm_migrate::plan::PlanError::Trust(error) => anyhow::Error::from(error),
-        error => error.into(),
-    })?;
+    let prepared = crm_migrate::plan::prepare(&project, &mut read_progress())?;
     let result = runtime.block_on(crm_migrate::plan::plan(&project, &client, prepared))?;
     let reports = crm_migrate::plan::report::write_reports(&result, project.budget_policy, &project.reports_dir())?;
     if args.json {
@@ -982,7 +998,6 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
             eprintln!("error: {error}");
             Ok(ExitCode::from(EXIT_DELETIONS_REFUSED))
         }
-        Err(ApplyError::Project(crm_migrate::project::ProjectError::Trust(error))) => Err(error.into()),
         Err(error) if error.is_budget_stop() => {
             eprintln!("stopped: {:#}. Everything sent so far is journalled; run `crm-migrate -C {} apply` again after the reset to continue.", anyhow::Error::from(error), project_dir.display());
             Ok(ExitCode::from(EXIT_BUDGET_STOP))

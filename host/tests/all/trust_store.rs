@@ -223,8 +223,12 @@ fn plan_and_apply_refuse_a_project_plugin_the_store_does_not_list() {
     assert!(text(&output.stderr).contains(&digest_of(&clean)), "{}", text(&output.stderr));
 
     trust(&store, "clean_basic");
+    let written = std::fs::read_to_string(&store).unwrap();
+    std::fs::write(&store, format!("[maxima]\nmemory_mib = 128\n\n{written}")).unwrap();
     let output = in_project(&["plan"]);
     assert!(output.status.success(), "a trusted plugin runs: {}", text(&output.stderr));
+    let capped = format!("plugin clean limits: memory: 256 MiB asked, capped to 128 MiB by the trust store {}", store.display());
+    assert!(text(&output.stderr).contains(&capped), "plan says what capped it: {}", text(&output.stderr));
     let output = in_project(&["approve", "--yes", "--by", "test"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
 
