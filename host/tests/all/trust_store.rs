@@ -143,7 +143,7 @@ fn a_malformed_store_is_an_error_naming_its_file_and_line_never_no_store() {
     let written = std::fs::read_to_string(&store).unwrap();
     let line = written.lines().position(|line| line.starts_with("digest = ")).expect("a digest line") + 1;
     std::fs::write(&store, written.replace(&digest_of(&clean), "sha256:00")).unwrap();
-    let error = TrustStore::open(&store).err().expect("refused").to_string();
+    let error = TrustStore::open(&store).expect_err("refused").to_string();
     assert!(error.contains(&format!("line {line}")) && error.contains("not a sha256 digest"), "{error}");
 }
 
@@ -166,7 +166,7 @@ fn memory_failure(project: &Project, store: Option<&TrustStore>) -> (usize, Hook
     let (hook, plugin) = &plugins[0];
     assert_eq!(*hook, Hook::Clean);
     let record: Record = contact("u1", &[("attack", "yes")]);
-    let error = plugin.clean(1, &[&record]).err().expect("the hoarder is stopped");
+    let error = plugin.clean(1, &[&record]).expect_err("the hoarder is stopped");
     (plugin.limits().memory_bytes, error.failure)
 }
 
