@@ -697,6 +697,7 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
         proposed,
     };
     let project = project::init(&args.dir, &options)?;
+    let store = TrustStore::configured()?;
     println!("created {}", project.dir.join(project::CONFIG_FILE).display());
     println!("  source  {} (account {})", project.export_dir().display(), project.markers().account().unwrap_or_default());
     println!("  target  {} (plan {}, {} seat(s)); API token from $PIPEDRIVE_API_TOKEN", args.pipedrive, args.plan, args.seats);
@@ -705,6 +706,11 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     }
     for plugin in &options.proposed {
         println!("  proposed plugin  {} {} ({}): commented out in {}; to use it, take the first \"# \" off each line of its entry", plugin.hook, escape(&plugin.name), plugin.digest, project::CONFIG_FILE);
+    }
+    if let Some(store) = &store {
+        for plugin in options.plugins.iter().chain(&options.proposed).filter(|plugin| store.find(&plugin.digest).is_none()) {
+            println!("  plugin  {} is not listed by this machine's trust store {}: plan refuses it until an operator runs crm-migrate plugin trust", escape(&plugin.name), store.path().display());
+        }
     }
     if let Some(first) = missing.first() {
         println!(

@@ -233,10 +233,11 @@ impl TrustStore {
     /// is looked for). A store that is there but unreadable or malformed is an error, never
     /// "no store".
     pub fn configured() -> Result<Option<TrustStore>, TrustError> {
-        if let Some(path) = std::env::var_os(STORE_VARIABLE).filter(|path| !path.is_empty()) {
-            return TrustStore::open(Path::new(&path)).map(Some);
+        let (named, candidates) = locations(|variable| std::env::var_os(variable));
+        if let Some(path) = named {
+            return TrustStore::open(&path).map(Some);
         }
-        for path in [user_store(), Some(PathBuf::from(SYSTEM_STORE))].into_iter().flatten() {
+        for path in candidates {
             match std::fs::metadata(&path) {
                 Ok(_) => return TrustStore::open(&path).map(Some),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
@@ -251,7 +252,11 @@ impl TrustStore {
     pub fn for_writing() -> Result<TrustStore, TrustError> {
         match TrustStore::configured()? {
             Some(store) => Ok(store),
-            None => Ok(TrustStore { path: user_store().unwrap_or_else(|| PathBuf::from(SYSTEM_STORE)), file: StoreFile::default() }),
+            None => {
+                let (_, candidates) = locations(|variable| std::env::var_os(variable));
+                let path = candidates.into_iter().next().expect("the system store is always a candidate");
+                Ok(TrustStore { path, file: StoreFile::default() })
+            }
         }
     }
 
@@ -340,11 +345,16 @@ impl TrustStore {
     }
 }
 
-/// `$XDG_CONFIG_HOME/crm-migrate/trust.toml`, else `~/.config/crm-migrate/trust.toml`.
-fn user_store() -> Option<PathBuf> {
-    let absolute = |variable: &str| std::env::var_os(variable).map(PathBuf::from).filter(|path| path.is_absolute());
-    let config = absolute("XDG_CONFIG_HOME").or_else(|| absolute("HOME").map(|home| home.join(".config")))?;
-    Some(config.join("crm-migrate").join("trust.toml"))
+/// Where the store is looked for, given the environment: the file `$CRM_MIGRATE_TRUST_STORE`
+/// names (in force whether or not it exists), then the files in force only when they exist, in
+/// order: the user's (`$XDG_CONFIG_HOME`, else `~/.config`; a relative one is ignored, as the
+/// XDG specification says), then the machine's.
+fn locations(variable: impl Fn(&str) -> Option<std::ffi::OsString>) -> (Option<PathBuf>, Vec<PathBuf>) {
+    let named = variable(STORE_VARIABLE).filter(|path| !path.is_empty()).map(PathBuf::from);
+    let absolute = |name: &str| variable(name).map(PathBuf::from).filter(|path| path.is_absolute());
+    let user = absolute("XDG_CONFIG_HOME").or_else(|| absolute("HOME").map(|home| home.join(".config")));
+    let candidates = user.map(|config| config.join("crm-migrate").join("trust.toml")).into_iter().chain([PathBuf::from(SYSTEM_STORE)]).collect();
+    (named, candidates)
 }
 
 /// The limits a plugin runs with, and what lowered them.
@@ -378,6 +388,19 @@ pub fn file_digest(path: &Path, limits: &CompileLimits) -> Result<Digest, LoadEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_variable_comes_first_then_the_users_store_then_the_machines() {
+        fn environment<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
+            move |name| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| std::ffi::OsString::from(value))
+        }
+        let system = PathBuf::from(SYSTEM_STORE);
+        let all = [(STORE_VARIABLE, "/srv/trust.toml"), ("XDG_CONFIG_HOME", "/home/ola/.cfg"), ("HOME", "/home/ola")];
+        assert_eq!(locations(environment(&all)), (Some(PathBuf::from("/srv/trust.toml")), vec![PathBuf::from("/home/ola/.cfg/crm-migrate/trust.toml"), system.clone()]));
+        let home_only = [(STORE_VARIABLE, ""), ("XDG_CONFIG_HOME", "relative"), ("HOME", "/home/ola")];
+        assert_eq!(locations(environment(&home_only)), (None, vec![PathBuf::from("/home/ola/.config/crm-migrate/trust.toml"), system.clone()]));
+        assert_eq!(locations(environment(&[])), (None, vec![system]));
+    }
 
     #[test]
     fn maxima_lower_what_is_over_them_and_say_so() {

@@ -215,6 +215,7 @@ fn plan_and_apply_refuse_a_project_plugin_the_store_does_not_list() {
         &["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium", "--plugin", &format!("clean={}", clean.display())],
     );
     assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("clean-basic is not listed by this machine's trust store"), "init warns: {}", text(&output.stdout));
     crate::plan::migrate_duplicates_as_they_are(&project);
     let in_project = |args: &[&str]| with_store(&store, &[&["-C", project.to_str().unwrap()], args].concat());
 
