@@ -1361,7 +1361,7 @@ fn trust(plugin: &PluginArgs, name: Option<&str>, version: Option<&str>, by: Opt
     let (component, in_force, _) = plugin.open_under(Some(store.clone()), false)?;
     for (expected, found) in [(name, &component.info.name), (version, &component.info.version)] {
         if let Some(expected) = expected.filter(|expected| *expected != found.as_str()) {
-            return Err(TrustError::NotAsNamed { path: component.path.clone(), expected: expected.to_owned(), found: escape(found).into_owned() }.into());
+            return Err(TrustError::NotAsNamed { path: component.path.clone(), expected: expected.to_owned(), found: found.clone() }.into());
         }
     }
     let entry = TrustedPlugin::vetted(&component, &in_force.limits, crm_migrate::approve::approver(by));

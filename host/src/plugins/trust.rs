@@ -48,6 +48,12 @@ pub enum TrustError {
     Malformed { path: PathBuf, line: Option<usize>, message: String },
     #[error("the trust store {}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the trust store {} is not trusted: {} is writable by others (mode {mode:o}), so anyone could list a plugin \
+         in it; make it writable by its owner only (chmod go-w)",
+        .path.display(), .writable.display()
+    )]
+    WritableByOthers { path: PathBuf, writable: PathBuf, mode: u32 },
     #[error("{digest} is not in the trust store {}", .store.display())]
     NotListed { digest: String, store: PathBuf },
     #[error("{} describes itself as {found}, not {expected}: not trusted", .path.display())]
@@ -267,6 +273,7 @@ impl TrustStore {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(TrustStore { path: path.to_owned(), file: StoreFile::default() }),
             Err(source) => return Err(TrustError::Io { path: path.to_owned(), source }),
         };
+        check_not_writable_by_others(path)?;
         // The line is quoted: a type error alone ("expected a nonzero u64") does not name its key.
         let malformed = |span: Option<std::ops::Range<usize>>, message: String| {
             let line = span.map(|span| crate::project::line_of(&text, span.start));
@@ -338,11 +345,42 @@ impl TrustStore {
         let file_name = self.path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
         let temporary = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
         crate::private_files::write(&temporary, format!("{HEADER}{text}")).map_err(io(&temporary))?;
+        // A store its operator made readable by all (as /etc's must be, for every user's runs
+        // to read it) stays readable; never writable by others.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(metadata) = std::fs::metadata(&self.path) {
+                let mode = metadata.permissions().mode() & 0o644;
+                std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(mode | 0o600)).map_err(io(&temporary))?;
+            }
+        }
         std::fs::rename(&temporary, &self.path).map_err(|source| {
             let _ = std::fs::remove_file(&temporary);
             TrustError::Io { path: self.path.clone(), source }
         })
     }
+}
+
+/// A store (or its directory, where it could be replaced) that others may write lists what
+/// anyone wants: refused. A directory with the sticky bit (`/tmp`) lets only the owner replace
+/// the file, but the check keeps to the simple rule.
+fn check_not_writable_by_others(path: &Path) -> Result<(), TrustError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        for checked in [path, dir] {
+            let metadata = std::fs::metadata(checked).map_err(|source| TrustError::Io { path: checked.to_owned(), source })?;
+            let mode = metadata.permissions().mode() & 0o7777;
+            if mode & 0o022 != 0 {
+                return Err(TrustError::WritableByOthers { path: path.to_owned(), writable: checked.to_owned(), mode });
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Where the store is looked for, given the environment: the file `$CRM_MIGRATE_TRUST_STORE`

@@ -70,7 +70,18 @@ fn trust_untrust_and_list_round_trip_in_a_private_file() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&store).unwrap().permissions().mode() & 0o777, 0o600);
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&store), 0o600);
+        // A store the operator made readable by all (as /etc's must be) stays readable, and one
+        // that others may write is refused.
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o644)).unwrap();
+        trust(&store, "dedup_email");
+        assert_eq!(mode(&store), 0o644);
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let output = with_store(&store, &["plugin", "list"]);
+        assert_eq!(output.status.code(), Some(1));
+        assert!(text(&output.stderr).contains("is writable by others (mode 666)"), "{}", text(&output.stderr));
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 
     // Trusting the same file again replaces its entry; a name or version the file does not
