@@ -11,7 +11,8 @@ use crm_migrate::audit::report;
 use crm_migrate::extract::{Export, ExportOptions};
 use crm_migrate::pipeline::{self, BatchIds, Fate, StageOutput};
 use crm_migrate::plugins::{
-    CacheOutcome, CompileLimits, Compiler, ComponentCache, CpuBudget, Digest, Hook, Limits, LoadedPlugin, PluginComponent, PluginHost, SUPPORTED_VERSIONS, TagFate,
+    CacheOutcome, CompileLimits, Compiler, ComponentCache, CpuBudget, Digest, Hook, Limits, LimitsInForce, LimitsReport, LoadError, LoadedPlugin, PluginComponent,
+    PluginHost, SUPPORTED_VERSIONS, TagFate, TrustError, TrustStore, TrustedPlugin, file_digest, limits_in_force,
 };
 use crm_migrate::approve::GateError;
 use crm_migrate::pipedrive::PipedriveClient;
@@ -41,6 +42,8 @@ const EXIT_RESIDUE: u8 = 9;
 const EXIT_DELETIONS_REFUSED: u8 = 10;
 /// plan left decisions to a person (REVIEW in its summary); the mapping is written.
 const EXIT_PLAN_UNDECIDED: u8 = 11;
+/// A plugin is not trusted on this machine: the trust store does not list its digest.
+const EXIT_NOT_TRUSTED: u8 = 12;
 
 #[derive(Parser)]
 #[command(
@@ -50,7 +53,8 @@ const EXIT_PLAN_UNDECIDED: u8 = 11;
     after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 plugin run finished with failed batches (quarantined), \
                   4 apply refused (mapping not approved, or changed since), 5 the mapping has problems, 6 approval declined, \
                   7 apply stopped at the daily token budget (run it again after the reset), 8 verify found differences, 9 rollback left residue, \
-                  10 delta refused its deletions (nothing written), 11 plan left decisions marked REVIEW.\n\
+                  10 delta refused its deletions (nothing written), 11 plan left decisions marked REVIEW, \
+                  12 a plugin is not trusted on this machine (the trust store does not list its digest).\n\
                   A migration: init -> audit -> plan -> approve -> apply (-> verify -> report -> purge).\n\
                   Start with: crm-migrate init --help, crm-migrate audit --help, crm-migrate plugin --help, \
                   crm-migrate sandbox serve --help"
@@ -182,7 +186,10 @@ enum Command {
         after_help = "A plugin's life:\n  crm-migrate plugin new acme-rules          # a crate that builds and passes its tests\n  \
             crm-migrate plugin vet acme_rules.wasm     # check it, get the digest to pin\n  \
             crm-migrate plugin run acme_rules.wasm --hook clean --input records.csv   # see what it does\n  \
-            crm-migrate -C acme plugin diff acme_rules_v1.wasm acme_rules.wasm       # what a swap changes on the export"
+            crm-migrate -C acme plugin diff acme_rules_v1.wasm acme_rules.wasm       # what a swap changes on the export\n\n\
+            On a shared machine, the operator's trust store lists the plugins that may run (plugin trust, untrust, \
+            list): $CRM_MIGRATE_TRUST_STORE, else $XDG_CONFIG_HOME/crm-migrate/trust.toml (~/.config/...), else \
+            /etc/crm-migrate/trust.toml."
     )]
     Plugin(PluginCommand),
     /// The whole story on the sample exports against an in-process Pipedrive sandbox, in a few minutes
@@ -241,6 +248,40 @@ enum PluginCommand {
         examples; secrets never shown) and, for the label hook, the tags decided otherwise: reports/plugin-diff.md, \
         .json and .csv (every change). Exit code 0 when it ran, whether or not anything changes.")]
     Diff(DiffArgs),
+    /// Vet a plugin and add it to this machine's trust store: only listed plugins load while a store is configured
+    #[command(after_help = "Examples:\n  crm-migrate plugin trust acme_rules.wasm --by \"Ola Nowak\"\n  \
+        CRM_MIGRATE_TRUST_STORE=/srv/crm/trust.toml crm-migrate plugin trust acme_rules.wasm --name acme-rules --version 1.2.0\n\n\
+        Vets the file as plugin vet does (a plugin that fails vetting is not added) and records its digest, name, \
+        version, who vetted it and when, its contract, hooks, imports and the limits it was vetted under. The store \
+        is $CRM_MIGRATE_TRUST_STORE, else $XDG_CONFIG_HOME/crm-migrate/trust.toml (else ~/.config/crm-migrate/trust.toml), \
+        else /etc/crm-migrate/trust.toml: the first that is set or exists; a new one is written in the user's \
+        configuration directory. Maxima of the limits go in its [maxima] table (memory_mib, fuel_per_call, \
+        fuel_per_record, batch_seconds, run_fuel, run_seconds), or an entry's [plugins.maxima].")]
+    Trust {
+        #[command(flatten)]
+        plugin: PluginArgs,
+        /// Refuse the file unless it describes itself with this name
+        #[arg(long)]
+        name: Option<String>,
+        /// Refuse the file unless it describes itself with this version
+        #[arg(long)]
+        version: Option<String>,
+        /// Who vetted it, as the store records it (default: the login name)
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+    /// Remove a plugin from this machine's trust store, by digest or by its file
+    Untrust {
+        /// sha256:<hex>, or the plugin's .wasm file
+        #[arg(value_name = "DIGEST|FILE")]
+        plugin: String,
+    },
+    /// List the plugins this machine's trust store lists, and its maxima
+    List {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Compile a component read from stdin, write its compiled code to stdout (run by crm-migrate
     /// itself, in a child process with time and memory limits)
     #[command(hide = true)]
@@ -506,28 +547,45 @@ fn default_fuel_per_record() -> u64 {
 }
 
 impl PluginArgs {
-    fn open(&self) -> anyhow::Result<PluginComponent> {
-        Ok(self.host()?.open(&self.file, self.digest.as_ref())?)
+    /// Opens the plugin to vet it: under the limits the flags ask, capped by the trust store's
+    /// maxima, but not refused for being unlisted (vetting is how a plugin gets listed).
+    fn vet(&self) -> anyhow::Result<(PluginComponent, LimitsInForce, Option<TrustStore>)> {
+        self.open_under(TrustStore::configured()?, false)
     }
 
-    fn host(&self) -> anyhow::Result<PluginHost> {
-        let defaults = Limits::default();
-        let cpu = match defaults.cpu {
-            CpuBudget::Fuel { per_call, .. } => CpuBudget::Fuel { per_call, per_record: self.fuel_per_record },
-            other => other,
-        };
-        let limits = Limits { cpu, memory_bytes: self.memory_limit_mib << 20, ..defaults };
-        let cache_dir = if self.no_cache { None } else { self.cache_dir.clone().or_else(ComponentCache::default_dir) };
+    /// Opens the plugin to run it: refused unless the trust store, when one is configured, lists it.
+    fn open_trusted(&self) -> anyhow::Result<PluginComponent> {
+        self.open_under(TrustStore::configured()?, true).map(|(component, _, _)| component)
+    }
+
+    fn open_under(&self, store: Option<TrustStore>, require_trust: bool) -> anyhow::Result<(PluginComponent, LimitsInForce, Option<TrustStore>)> {
         let compile = CompileLimits {
             max_file_bytes: self.max_file_mib << 20,
             timeout: std::time::Duration::from_secs(self.compile_timeout_secs),
             memory_bytes: self.compile_memory_mib << 20,
             ..CompileLimits::default()
         };
-        let host = PluginHost::new(limits, ComponentCache::new(cache_dir)).map_err(|error| anyhow::anyhow!("{error:#}"))?;
-        Ok(host.with_compiler(Compiler { limits: compile, ..Compiler::default() }))
+        // Pinned to the digest its limits were chosen for: a file changed in between is refused.
+        let digest = match &self.digest {
+            Some(digest) => *digest,
+            None => file_digest(&self.file, &compile)?,
+        };
+        let defaults = Limits::default();
+        let cpu = match defaults.cpu {
+            CpuBudget::Fuel { per_call, .. } => CpuBudget::Fuel { per_call, per_record: self.fuel_per_record },
+            other => other,
+        };
+        let requested = Limits { cpu, memory_bytes: self.memory_limit_mib << 20, ..defaults };
+        let in_force = limits_in_force(requested, store.as_ref(), &digest);
+        let cache_dir = if self.no_cache { None } else { self.cache_dir.clone().or_else(ComponentCache::default_dir) };
+        let host = PluginHost::new(in_force.limits, ComponentCache::new(cache_dir)).map_err(|error| anyhow::anyhow!("{error:#}"))?;
+        let host = host.with_compiler(Compiler { limits: compile, ..Compiler::default() }).with_trust_store(store.clone().filter(|_| require_trust));
+        let component = host.open(&self.file, Some(&digest))?;
+        Ok((component, in_force, store))
     }
 }
+
+
 
 #[derive(Args)]
 struct RunArgs {
@@ -585,6 +643,9 @@ pub fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::Diff(args)) => plugin_diff(&cli.project, &args),
+        Command::Plugin(PluginCommand::Trust { plugin, name, version, by }) => trust(&plugin, name.as_deref(), version.as_deref(), by.as_deref()),
+        Command::Plugin(PluginCommand::Untrust { plugin }) => untrust(&plugin),
+        Command::Plugin(PluginCommand::List { json }) => list_trusted(json),
         Command::Plugin(PluginCommand::Compile { stack_bytes, cpu, max_file_bytes }) => {
             Ok(crm_migrate::plugins::run_compile_child(stack_bytes, &cpu, max_file_bytes))
         }
@@ -595,9 +656,36 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", escape_lines(&format!("{error:#}")));
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(if refused_by_trust_store(&error) { EXIT_NOT_TRUSTED } else { EXIT_ERROR })
         }
     }
+}
+
+/// Whether the machine's trust store refused a plugin, wherever the refusal sits in the error's
+/// chain (the library's errors carry it transparently, as each layer's own variant).
+fn refused_by_trust_store(error: &anyhow::Error) -> bool {
+    use crm_migrate::{apply::ApplyError, plan::PlanError, project::ProjectError};
+    error.chain().any(|cause| {
+        let refusal = cause
+            .downcast_ref::<TrustError>()
+            .or_else(|| match cause.downcast_ref::<LoadError>() {
+                Some(LoadError::Trust(error)) => Some(error),
+                _ => None,
+            })
+            .or_else(|| match cause.downcast_ref::<ProjectError>() {
+                Some(ProjectError::Trust(error)) => Some(error),
+                _ => None,
+            })
+            .or_else(|| match cause.downcast_ref::<PlanError>() {
+                Some(PlanError::Trust(error)) => Some(error),
+                _ => None,
+            })
+            .or_else(|| match cause.downcast_ref::<ApplyError>() {
+                Some(ApplyError::Project(ProjectError::Trust(error))) => Some(error),
+                _ => None,
+            });
+        refusal.is_some_and(TrustError::refuses_plugin)
+    })
 }
 
 /// `text` with each line [`escape`]d: the host's own line breaks stay, anything a line holds
@@ -634,6 +722,7 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
         proposed,
     };
     let project = project::init(&args.dir, &options)?;
+    let store = TrustStore::configured()?;
     println!("created {}", project.dir.join(project::CONFIG_FILE).display());
     println!("  source  {} (account {})", project.export_dir().display(), project.markers().account().unwrap_or_default());
     println!("  target  {} (plan {}, {} seat(s)); API token from $PIPEDRIVE_API_TOKEN", args.pipedrive, args.plan, args.seats);
@@ -642,6 +731,11 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     }
     for plugin in &options.proposed {
         println!("  proposed plugin  {} {} ({}): commented out in {}; to use it, take the first \"# \" off each line of its entry", plugin.hook, escape(&plugin.name), plugin.digest, project::CONFIG_FILE);
+    }
+    if let Some(store) = &store {
+        for plugin in options.plugins.iter().chain(&options.proposed).filter(|plugin| store.find(&plugin.digest).is_none()) {
+            println!("  plugin  {} is not listed by this machine's trust store {}: plan refuses it until an operator runs crm-migrate plugin trust", escape(&plugin.name), store.path().display());
+        }
     }
     if let Some(first) = missing.first() {
         println!(
@@ -700,6 +794,12 @@ fn plan(project_dir: &std::path::Path, args: &PlanArgs) -> anyhow::Result<ExitCo
     let client = PipedriveClient::new(project.client_config()?, None)?;
     eprintln!("reading the export {} and the workspace at {}", project.export_dir().display(), project.config.target.url.get_ref());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let store = TrustStore::configured()?;
+    for plugin in &project.config.plugins {
+        for capped in project.plugin_limits(plugin, store.as_ref())?.capped {
+            eprintln!("  plugin {} limits: {capped}", plugin.hook.get_ref());
+        }
+    }
     let prepared = crm_migrate::plan::prepare(&project, &mut read_progress())?;
     let result = runtime.block_on(crm_migrate::plan::plan(&project, &client, prepared))?;
     let reports = crm_migrate::plan::report::write_reports(&result, project.budget_policy, &project.reports_dir())?;
@@ -1240,8 +1340,10 @@ fn text_progress() -> crm_migrate::apply::Reporter {
 }
 
 fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let component = plugin.open()?;
+    let (component, in_force, store) = plugin.vet()?;
     let info = &component.info;
+    let limits = LimitsReport::from(&in_force.limits);
+    let trusted = store.as_ref().map(|store| store.find(&component.digest).is_some());
     if json {
         let report = json!({
             "file": component.path,
@@ -1253,6 +1355,9 @@ fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
             "imports": component.imports,
             "compiled": component.cache,
             "load_ms": component.load_time.as_secs_f64() * 1000.0,
+            "limits": limits,
+            "capped": in_force.capped,
+            "trust_store": store.as_ref().map(|store| json!({"path": store.path(), "lists_it": trusted})),
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
@@ -1282,12 +1387,98 @@ fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
         CacheOutcome::Untrusted { reason } => format!("compiled, cache not used ({reason})"),
     };
     println!("  loaded    {cache} in {:.1} ms", component.load_time.as_secs_f64() * 1000.0);
+    println!("  limits    {}", limits_text(&limits));
+    for capped in &in_force.capped {
+        println!("    {capped}");
+    }
+    match &store {
+        Some(store) if trusted == Some(true) => println!("  trusted   listed by the trust store {}", store.path().display()),
+        Some(store) => println!("  trusted   NO: the trust store {} does not list it (crm-migrate plugin trust adds it)", store.path().display()),
+        None => println!("  trusted   no trust store is configured on this machine"),
+    }
     println!("\nvetted: pin it with  digest = \"{}\"", component.digest);
     Ok(ExitCode::SUCCESS)
 }
 
+/// A plugin's limits on one line.
+fn limits_text(limits: &LimitsReport) -> String {
+    let fuel = match (limits.fuel_per_call, limits.fuel_per_record) {
+        (Some(per_call), Some(per_record)) => format!("{} fuel a call + {} a record", report::thousands(per_call), report::thousands(per_record)),
+        _ => "a wall-clock CPU budget".to_owned(),
+    };
+    format!(
+        "memory {} MiB, {fuel}, {} s for a 1,000-record batch, at most {} fuel and {} s a run",
+        limits.memory_mib,
+        limits.batch_seconds,
+        report::thousands(limits.run_fuel),
+        limits.run_seconds
+    )
+}
+
+/// `plugin trust`: vets the file as `plugin vet` does, and adds it to the store.
+fn trust(plugin: &PluginArgs, name: Option<&str>, version: Option<&str>, by: Option<&str>) -> anyhow::Result<ExitCode> {
+    let mut store = TrustStore::for_writing()?;
+    let (component, in_force, _) = plugin.open_under(Some(store.clone()), false)?;
+    for (expected, found) in [(name, &component.info.name), (version, &component.info.version)] {
+        if let Some(expected) = expected.filter(|expected| *expected != found.as_str()) {
+            return Err(TrustError::NotAsNamed { path: component.path.clone(), expected: expected.to_owned(), found: found.clone() }.into());
+        }
+    }
+    let entry = TrustedPlugin::vetted(&component, &in_force.limits, crm_migrate::approve::approver(by));
+    println!(
+        "trusted {} {} ({}), vetted by {} at {}",
+        escape(&entry.name),
+        escape(&entry.version),
+        entry.digest.get_ref(),
+        escape(&entry.vetted_by),
+        entry.vetted_at
+    );
+    store.add(entry);
+    store.save()?;
+    println!("  in the trust store {}", store.path().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `plugin untrust DIGEST|FILE`.
+fn untrust(plugin: &str) -> anyhow::Result<ExitCode> {
+    let mut store = TrustStore::for_writing()?;
+    let digest = match plugin.parse::<Digest>() {
+        Ok(digest) => digest,
+        Err(_) => file_digest(std::path::Path::new(plugin), &CompileLimits::default())?,
+    };
+    let removed = store.remove(&digest)?;
+    store.save()?;
+    println!("untrusted {} {} ({}) in the trust store {}", escape(&removed.name), escape(&removed.version), digest, store.path().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `plugin list`: the store in force, its maxima and its plugins.
+fn list_trusted(json_output: bool) -> anyhow::Result<ExitCode> {
+    let store = TrustStore::configured()?;
+    if json_output {
+        let listing = match &store {
+            Some(store) => json!({"store": store.path(), "maxima": store.maxima(), "plugins": store.plugins()}),
+            None => json!({"store": null, "maxima": {}, "plugins": []}),
+        };
+        println!("{}", serde_json::to_string_pretty(&listing)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(store) = store else {
+        println!("no trust store is configured on this machine: every plugin a project pins may load");
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!("trust store {}: {} plugin(s)", store.path().display(), store.plugins().len());
+    println!("  maxima    {}", serde_json::to_string(store.maxima())?);
+    for plugin in store.plugins() {
+        let hooks: Vec<String> = plugin.hooks.iter().map(ToString::to_string).collect();
+        println!("  {} {} ({})", escape(&plugin.name), escape(&plugin.version), plugin.digest.get_ref());
+        println!("    hooks {}; vetted by {} at {}; {}", hooks.join(", "), escape(&plugin.vetted_by), escape(&plugin.vetted_at), limits_text(&plugin.limits));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let component = args.plugin.open()?;
+    let component = args.plugin.open_trusted()?;
     let plugin = component.configure_for(Hook::from(args.hook), args.config.clone())?;
     match args.hook {
         HookArg::Label => run_label(args, &plugin),

@@ -10,7 +10,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::pipedrive::{ApiToken, BudgetPolicy, ClientConfig, Plan, TargetUrlError, check_target_url};
-use crate::plugins::{ComponentCache, ConfigOption, Digest, Hook, Limits, LoadError, LoadedPlugin, PluginHost, RunBudget};
+use crate::plugins::{
+    ComponentCache, ConfigOption, Digest, Hook, Limits, LimitsInForce, LoadError, LoadedPlugin, PluginHost, RunBudget, TrustError, TrustStore,
+    limits_in_force,
+};
 
 pub const CONFIG_FILE: &str = "migration.toml";
 pub const REPORTS_DIR: &str = "reports";
@@ -27,6 +30,9 @@ pub enum ProjectError {
     #[error("{}{}: {message}", .path.display(), .line.map(|line| format!(" line {line}")).unwrap_or_default())]
     Invalid { path: PathBuf, line: Option<usize>, message: String },
     /// `init --pipedrive URL` with a URL the token must not go to; nothing was written.
+    /// The machine's trust store refused a plugin, or could not be read.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
     #[error("--pipedrive {source}; nothing was written (for a host other than Pipedrive's, init with https://COMPANY.pipedrive.com, then set url and allow_host in {CONFIG_FILE})")]
     InitUrl { source: TargetUrlError },
 }
@@ -105,7 +111,14 @@ pub struct PluginConfig {
     /// Wall-clock seconds the plugin may run over a whole run (same default and cap).
     #[serde(default)]
     pub max_run_seconds: Option<Spanned<u64>>,
+    /// Linear memory of one instance of the plugin, in MiB (default: the host's, 256; at most
+    /// 4096, a 32-bit memory's size; capped by the trust store's maximum when one is configured).
+    #[serde(default)]
+    pub memory_mib: Option<Spanned<u64>>,
 }
+
+/// The most `memory_mib` may ask: all a 32-bit linear memory can address.
+pub const MAX_PLUGIN_MEMORY_MIB: u64 = 4096;
 
 impl PluginConfig {
     /// The whole-run budget of this plugin: its entry's values, the default for the others.
@@ -226,6 +239,9 @@ impl Project {
                     return Err(invalid(Some(value.span()), format!("{key} must be at least 1")));
                 }
             }
+            if let Some(memory) = plugin.memory_mib.as_ref().filter(|memory| !(1..=MAX_PLUGIN_MEMORY_MIB).contains(memory.get_ref())) {
+                return Err(invalid(Some(memory.span()), format!("memory_mib must be from 1 to {MAX_PLUGIN_MEMORY_MIB}")));
+            }
         }
         tighten_reports(&dir.join(REPORTS_DIR))?;
         Ok(Project { dir: dir.to_path_buf(), config, plan, budget_policy })
@@ -264,24 +280,45 @@ impl Project {
         ApiToken::new(token).map_err(|reason| invalid(reason.to_string()))
     }
 
-    /// The project's plugins, opened (their digests checked against the pinned ones) and
-    /// configured, in hook order.
+    /// The project's plugins, opened (their digests checked against the pinned ones, and
+    /// against the machine's trust store when one is configured) and configured, in hook order.
     pub fn load_plugins(&self) -> Result<Vec<(Hook, LoadedPlugin)>, ProjectError> {
-        let path = self.dir.join(CONFIG_FILE);
-        let invalid = |message: String| ProjectError::Invalid { path: path.clone(), line: None, message };
         if self.config.plugins.is_empty() {
             return Ok(Vec::new());
         }
-        let host = PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir())).map_err(|error| invalid(format!("{error:#}")))?;
+        self.load_plugins_with(TrustStore::configured()?.as_ref())
+    }
+
+    /// [`Project::load_plugins`] under this trust store (`None`: no store is configured).
+    pub fn load_plugins_with(&self, store: Option<&TrustStore>) -> Result<Vec<(Hook, LoadedPlugin)>, ProjectError> {
+        let path = self.dir.join(CONFIG_FILE);
+        let invalid = |message: String| ProjectError::Invalid { path: path.clone(), line: None, message };
+        let cache = ComponentCache::new(ComponentCache::default_dir());
         let mut plugins = Vec::new();
         for plugin in &self.config.plugins {
             let file = self.plugin_path(plugin);
             let digest: Digest = plugin.digest.get_ref().parse().map_err(invalid)?;
-            let component = host.open(&file, Some(&digest)).map_err(|error| invalid(format!("plugin {}: {error}", file.display())))?;
-            let loaded = component.configure_for(*plugin.hook.get_ref(), plugin.config.clone().into_iter().collect()).map_err(|error| invalid(format!("plugin {}: {error}", file.display())))?;
+            // A host per plugin: memory and CPU limits are the engine's, and each plugin has its own.
+            let limits = self.plugin_limits(plugin, store)?.limits;
+            let host = PluginHost::new(limits, cache.clone()).map_err(|error| invalid(format!("{error:#}")))?.with_trust_store(store.cloned());
+            let load_error = |error: LoadError| match error {
+                LoadError::Trust(error) => ProjectError::Trust(error),
+                error => invalid(format!("plugin {}: {error}", file.display())),
+            };
+            let component = host.open(&file, Some(&digest)).map_err(load_error)?;
+            let loaded = component.configure_for(*plugin.hook.get_ref(), plugin.config.clone().into_iter().collect()).map_err(load_error)?;
             plugins.push((*plugin.hook.get_ref(), loaded.with_run_budget(plugin.run_budget())));
         }
         Ok(plugins)
+    }
+
+    /// The limits `plugin` runs under: the host's, with its entry's `memory_mib`, capped by the
+    /// trust store's maxima (and what they capped).
+    pub fn plugin_limits(&self, plugin: &PluginConfig, store: Option<&TrustStore>) -> Result<LimitsInForce, ProjectError> {
+        let digest: Digest = plugin.digest.get_ref().parse().map_err(|message| ProjectError::Invalid { path: self.dir.join(CONFIG_FILE), line: None, message })?;
+        let defaults = Limits::default();
+        let memory_bytes = plugin.memory_mib.as_ref().map_or(defaults.memory_bytes, |mib| usize::try_from(*mib.get_ref() << 20).unwrap_or(usize::MAX));
+        Ok(limits_in_force(Limits { memory_bytes, ..defaults }, store, &digest))
     }
 
     /// How to reach the target account: its URL, token, plan and budget policy.
@@ -721,6 +758,11 @@ mod tests {
             (MINIMAL.replace("token_env", "allow_host = \"https://crm.example.net\"\ntoken_env"), 5, "is not a host name"),
             (MINIMAL.replace("[target]", "account = \"Acme Shop\"\n[target]"), 3, "lower-case letters"),
             (format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:00\"\n"), 10, "sha256"),
+            (
+                format!("{MINIMAL}[[plugins]]\nhook = \"clean\"\npath = \"a.wasm\"\ndigest = \"sha256:{}\"\nmemory_mib = 5000\n", "0".repeat(64)),
+                11,
+                "memory_mib must be from 1 to 4096",
+            ),
             (
                 format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:{0}\"\n[[plugins]]\nhook = \"clean\"\npath = \"b.wasm\"\ndigest = \"sha256:{0}\"\n", "0".repeat(64)),
                 12,

@@ -57,6 +57,9 @@ pub enum PlanError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Project(String),
+    /// The machine's trust store refused a plugin (the CLI exits 12).
+    #[error(transparent)]
+    Trust(#[from] crate::plugins::TrustError),
 }
 
 /// Everything a plan found and decided.
@@ -140,7 +143,10 @@ pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result
     let planned_at = now_utc();
     let export = open_export(project)?;
     let profile = profile::profile(&export, progress)?;
-    let plugins = project.load_plugins().map_err(|error| PlanError::Project(error.to_string()))?;
+    let plugins = project.load_plugins().map_err(|error| match error {
+        crate::project::ProjectError::Trust(error) => PlanError::Trust(error),
+        error => PlanError::Project(error.to_string()),
+    })?;
     let (labels_by, labels) = label_decisions(&plugins, &profile.catalogue, &profile.tag_use)?;
     let audit = crate::audit::run(&export, std::io::sink()).map_err(|error| match error {
         crate::audit::AuditError::Extract(error) => PlanError::Extract(error),

@@ -59,6 +59,9 @@ pub enum LoadError {
     Trapped { path: PathBuf, stage: &'static str, failure: HookFailure },
     #[error("cannot prepare plugin {path}: {message}")]
     Instantiate { path: PathBuf, message: String },
+    /// The trust store does not list it, or its limits are over the store's maxima.
+    #[error(transparent)]
+    Trust(#[from] super::trust::TrustError),
 }
 
 /// Why compiling a plugin was given up.

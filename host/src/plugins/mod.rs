@@ -5,7 +5,9 @@
 //! speaks in [`Record`]s and the outcome types of [`types`].
 //!
 //! ```text
-//! PluginHost::open(path, pinned digest)  -> PluginComponent   size and names checked, compiled in a
+//! PluginHost::open(path, pinned digest)  -> PluginComponent   listed by the trust store (when one is
+//!                                                             configured; trust.rs), size and names
+//!                                                             checked, compiled in a
 //!                                                             bounded child (or cached), described
 //!                                                             (name, version, option keys in grammar)
 //! PluginComponent::configure_for(hook, config) -> LoadedPlugin  a declared hook, the customer's options accepted
@@ -19,6 +21,7 @@ mod contract;
 mod digest;
 mod error;
 mod sandbox;
+mod trust;
 mod types;
 mod v0_1;
 
@@ -39,6 +42,7 @@ pub use sandbox::{
     CpuBudget, LOG_BYTE_FUEL, LOG_CALL_FUEL, Limits, MAX_LOG_CALLS_PER_CALL, MAX_LOG_CALLS_PER_RECORD,
     MAX_LOG_MESSAGE_BYTES, MAX_REASON_BYTES, OUTPUT_ELEMENT_BYTES, RunBudget, shorten, shorten_to,
 };
+pub use trust::{LimitsInForce, LimitsReport, Maxima, STORE_VARIABLE, SYSTEM_STORE, TrustError, TrustStore, TrustedPlugin, file_digest, limits_in_force};
 pub use types::{
     CleanOutcome, ConfigOption, FieldChange, FieldIssue, Hook, LabelColor, MergeDecision, PluginInfo, PluginLog,
     Segment, Tag, TagDecision, TagFate,
@@ -54,6 +58,8 @@ pub struct PluginHost {
     linker: Linker<StoreState>,
     cache: ComponentCache,
     compiler: Compiler,
+    /// When set, only the plugins it lists are opened.
+    trust: Option<TrustStore>,
 }
 
 impl PluginHost {
@@ -62,12 +68,19 @@ impl PluginHost {
         let mut linker = Linker::new(sandbox.engine());
         sandbox::link_std_wasi_stubs(&mut linker)?;
         v0_1::add_to_linker(&mut linker)?;
-        Ok(PluginHost { sandbox: Arc::new(sandbox), linker, cache, compiler: Compiler::default() })
+        Ok(PluginHost { sandbox: Arc::new(sandbox), linker, cache, compiler: Compiler::default(), trust: None })
     }
 
     /// Compiles with these limits, in this kind of isolation (default: [`Compiler::default`]).
     pub fn with_compiler(mut self, compiler: Compiler) -> PluginHost {
         self.compiler = compiler;
+        self
+    }
+
+    /// Opens only the plugins `store` lists, and only within its maxima (the host's limits must
+    /// already be capped to them: [`limits_in_force`]).
+    pub fn with_trust_store(mut self, store: Option<TrustStore>) -> PluginHost {
+        self.trust = store;
         self
     }
 
@@ -87,6 +100,9 @@ impl PluginHost {
                 expected: expected.to_string(),
                 actual: digest.to_string(),
             });
+        }
+        if let Some(store) = &self.trust {
+            store.check(&digest, path, self.sandbox.limits())?;
         }
         compile::check_before_compiling(path, &wasm, &self.compiler.limits)?;
         let started = Instant::now();
@@ -244,6 +260,11 @@ impl LoadedPlugin {
 
     pub fn info(&self) -> &PluginInfo {
         &self.component.info
+    }
+
+    /// The limits its calls run under (after the trust store's maxima).
+    pub fn limits(&self) -> &Limits {
+        self.component.sandbox.limits()
     }
 
     /// `name version`, as errors and reports name the plugin.

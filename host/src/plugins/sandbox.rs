@@ -60,6 +60,8 @@ pub struct Limits {
     /// output, a machine that is much slower than expected). Checked by epoch interruption.
     pub deadline_per_call: Duration,
     pub deadline_per_record: Duration,
+    /// A cap on that deadline, whatever the batch's size (a trust store's `batch_seconds`).
+    pub max_deadline: Option<Duration>,
     /// The largest whole-run budget a project may give a plugin (`[[plugins]]` `max_run_fuel`,
     /// `max_run_seconds`); larger values are capped to it.
     pub max_run_budget: RunBudget,
@@ -107,6 +109,7 @@ impl Default for Limits {
             // 3 s on one core of the CI machine, so only a call far off its fuel trips this.
             deadline_per_call: Duration::from_secs(10),
             deadline_per_record: Duration::from_millis(20),
+            max_deadline: None,
             max_run_budget: RunBudget::HOST_MAXIMUM,
         }
     }
@@ -120,7 +123,8 @@ impl Limits {
     /// The wall-clock deadline of a call over `records` records.
     pub fn deadline(&self, records: usize) -> Duration {
         let per_record = self.deadline_per_record.saturating_mul(u32::try_from(records).unwrap_or(u32::MAX));
-        self.deadline_per_call.saturating_add(per_record)
+        let deadline = self.deadline_per_call.saturating_add(per_record);
+        self.max_deadline.map_or(deadline, |max| deadline.min(max))
     }
 
     fn fuel(&self, records: usize) -> Option<u64> {

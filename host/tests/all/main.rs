@@ -33,5 +33,6 @@ mod safety_token;
 mod safety_export;
 mod sdk;
 mod support;
+mod trust_store;
 mod verify_source;
 mod vetting;
