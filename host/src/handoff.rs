@@ -643,11 +643,7 @@ fn complexity_section(project: &Project) -> Section {
         Some(name) => format!("Graded {name} by plan (the highest grade any factor reaches). Estimate: {}.", grade["estimate"].as_str().unwrap_or_default()),
         None => "No grade: reports/plan.json is gone (run crm-migrate plan to grade the migration).".to_owned(),
     };
-    let number = |value: &serde_json::Value| match value.as_f64() {
-        Some(number) if number.fract() == 0.0 => thousands(number as u64),
-        Some(number) => format!("{number:.2}"),
-        None => String::new(),
-    };
+    let number = |value: &serde_json::Value| value.as_f64().map(crate::plan::grade::number).unwrap_or_default();
     let rows = grade["reasons"]
         .as_array()
         .into_iter()

@@ -88,7 +88,8 @@ impl Reason {
     }
 }
 
-fn number(value: f64) -> String {
+/// A factor's value or threshold as plan.md and the handoff print it: `1,369`, `0.12`.
+pub fn number(value: f64) -> String {
     if value.fract() == 0.0 { crate::audit::report::thousands(value as u64) } else { format!("{value:.2}") }
 }
 

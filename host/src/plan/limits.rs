@@ -204,7 +204,7 @@ pub fn check(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspace, 
                 what: format!("{} labels (the account has {has}, the tags add {new})", entity.name()),
                 found: has + new,
                 limit: limits.options_per_field,
-                how: "skip tags in the label plugin's configuration (or turn segments' tags into none), or delete unused labels in Pipedrive".to_owned(),
+                how: "have the label plugin skip tags (its options in migration.toml), or delete unused labels in Pipedrive".to_owned(),
                 line: 0,
             });
         }
@@ -221,12 +221,16 @@ pub fn check(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspace, 
             line: 0,
         });
     }
-    for (kind, id, bytes) in &notes.activities_over {
+    // One refusal per object, however many records: the largest, and the first few by id.
+    for kind in [ObjectKind::Activity, ObjectKind::Event] {
+        let over: Vec<&(ObjectKind, String, u64)> = notes.activities_over.iter().filter(|(object, _, _)| *object == kind).collect();
+        let Some(largest) = over.iter().max_by_key(|(_, _, bytes)| *bytes) else { continue };
+        let first: Vec<&str> = over.iter().take(5).map(|(_, id, _)| id.as_str()).collect();
         refusals.push(Refusal {
-            what: format!("bytes in the note of {kind} {id}"),
-            found: *bytes,
+            what: format!("bytes in the note of {kind} {} ({} {kind} record(s) over the limit: {}{})", largest.1, over.len(), first.join(", "), if over.len() > first.len() { ", ..." } else { "" }),
+            found: largest.2,
             limit: limits.note_bytes,
-            how: format!("map the long attribute of {kind} to a custom text field or skip it (to = \"skip\") in mapping.toml; Pipedrive refuses an activity note over 100 KB"),
+            how: format!("skip the long attribute of {kind} (to = \"skip\" with a reason) in mapping.toml, or shorten its values in User.com: Pipedrive refuses an activity note over 100 KB, and a long text field holds 65,000 characters"),
             line: 0,
         });
     }

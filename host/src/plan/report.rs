@@ -12,7 +12,7 @@ use crate::mapping::{Landing, Mapping};
 use crate::pipedrive::BudgetPolicy;
 use crate::plan::bill::Bill;
 use crate::plan::comments::describe;
-use crate::plan::grade::Assessment;
+use crate::plan::grade::{Assessment, number};
 use crate::plan::limits::LimitsCheck;
 use crate::plan::{PlanError, PlanResult};
 
@@ -281,8 +281,7 @@ fn grade_section(out: &mut String, assessment: &Assessment) {
     let _ = writeln!(out, "The grade is the highest any factor reaches. Estimate: {}.\n", assessment.estimate);
     let _ = writeln!(out, "| Factor | Measured | Standard from | Complex from | Grade | Why it counts |\n|---|---:|---:|---:|---|---|");
     for reason in &assessment.reasons {
-        let value = if reason.value.fract() == 0.0 { thousands(reason.value as u64) } else { format!("{:.2}", reason.value) };
-        let _ = writeln!(out, "| {} | {value} | {} | {} | {} | {} |", reason.factor, reason.standard_from, reason.complex_from, reason.grade, reason.why);
+        let _ = writeln!(out, "| {} | {} | {} | {} | {} | {} |", reason.factor, number(reason.value), number(reason.standard_from), number(reason.complex_from), reason.grade, reason.why);
     }
     out.push('\n');
 }

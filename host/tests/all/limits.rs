@@ -248,3 +248,28 @@ fn a_conversation_longer_than_a_note_holds_is_split_into_ordered_parts_and_verif
     assert_eq!((report["mismatches"].clone(), report["missing"].clone(), report["unexpected"].clone()), (serde_json::json!([]), serde_json::json!([]), serde_json::json!([])));
     assert_eq!(report["objects"]["conversation"]["verified"], 62, "the sample's 60 notes, and this conversation's two");
 }
+
+#[test]
+fn plan_refuses_an_activity_whose_note_is_over_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = crate::extract::sample_export_copy(&dir.path().join("export"));
+    // Activity 30000's description (its note) made 120,000 characters long.
+    let activities = export.join("activities.csv");
+    let text_of_file = std::fs::read_to_string(&activities).unwrap();
+    let mut lines: Vec<String> = text_of_file.lines().map(str::to_owned).collect();
+    let mut cells: Vec<String> = lines[1].split('\t').map(str::to_owned).collect();
+    assert_eq!((cells[0].as_str(), lines[0].split('\t').nth(6)), ("30000", Some("description")));
+    cells[6] = "x".repeat(120_000);
+    lines[1] = cells.join("\t");
+    std::fs::write(&activities, lines.join("\n") + "\n").unwrap();
+
+    let sandbox = prepared_sandbox_with(SandboxConfig::default());
+    let (_project_dir, project) = project_on(&sandbox, &export, "premium");
+    let planned = in_project(&project, &["plan"]);
+    assert_eq!(planned.status.code(), Some(5), "{}\n{}", text(&planned.stdout), text(&planned.stderr));
+    let refusals = plan_json(&project)["limits"]["refusals"].clone();
+    let refusal = refusals.as_array().unwrap().iter().find(|refusal| refusal["what"].as_str().unwrap().starts_with("bytes in the note of activity 30000")).unwrap_or_else(|| panic!("{refusals}"));
+    assert!(refusal["found"].as_u64().unwrap() >= 120_000);
+    assert_eq!(refusal["limit"], 100_000);
+    assert!(text(&planned.stdout).contains("Pipedrive account limit: bytes in the note of activity 30000"), "{}", text(&planned.stdout));
+}
