@@ -36,6 +36,8 @@ pub enum DiffError {
     HooksDiffer { old: String, old_hooks: String, new: String, new_hooks: String },
     #[error("{plugin} implements several hooks ({hooks}) and the project runs it for none of them: nothing to compare")]
     NoHook { plugin: String, hooks: String },
+    #[error("starting the plugin engine: {0}")]
+    Engine(String),
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
@@ -173,7 +175,7 @@ pub type Progress<'a> = &'a mut dyn FnMut(&str);
 
 fn host() -> Result<PluginHost, DiffError> {
     PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir()))
-        .map_err(|error| DiffError::Load(LoadError::Instantiate { path: PathBuf::new(), message: format!("{error:#}") }))
+        .map_err(|error| DiffError::Engine(format!("{error:#}")))
 }
 
 fn hooks_of(component: &PluginComponent) -> String {
@@ -291,7 +293,12 @@ fn shown(value: Option<&Value>, secret: bool) -> String {
         None | Some(Value::Null) => "(empty)".to_owned(),
         Some(_) if secret => "(hidden)".to_owned(),
         Some(value) => {
-            let text = value.to_string();
+            // As a person reads the value (escaped where it is written: Markdown, CSV).
+            let text = match value {
+                Value::Text(text) => text.clone(),
+                Value::Choices(choices) => choices.join(", "),
+                other => other.to_string(),
+            };
             match text.char_indices().nth(EXAMPLE_CHARS) {
                 Some((cut, _)) => format!("{}...", &text[..cut]),
                 None => text,
@@ -571,5 +578,67 @@ fn outcome_cell(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Merged { into } => format!("merged into {}", code(into)),
         other => markdown(&other.words()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(records: Vec<Record>, settled: Vec<(&str, Outcome)>) -> Run {
+        let mut run = Run { outcomes: BTreeMap::new(), records: HashMap::new() };
+        for record in records {
+            let key = (record.kind, record.source_id.clone());
+            run.outcomes.insert(key.clone(), Outcome::Kept);
+            run.records.insert(key, record);
+        }
+        for (id, outcome) in settled {
+            run.outcomes.insert((ObjectKind::Contact, id.to_owned()), outcome);
+        }
+        run
+    }
+
+    fn contact(id: &str, fields: &[(&str, &str)]) -> Record {
+        fields.iter().fold(Record::new(ObjectKind::Contact, id), |record, (name, value)| record.with(name, Value::Text((*value).to_owned())))
+    }
+
+    #[test]
+    fn changed_values_are_counted_per_field_with_examples_secrets_hidden_and_the_csv_safe_in_a_spreadsheet() {
+        let old = run(
+            vec![contact("1", &[("email", "ada@x.pl"), ("key", "s3cret-old")]), contact("2", &[("email", "bob@x.pl"), ("city", "Kraków")]), contact("4", &[("city", "Łódź")])],
+            vec![("3", Outcome::Merged { into: "1".into() })],
+        );
+        let new = run(
+            vec![contact("1", &[("email", "=HYPERLINK(\"http://evil\")"), ("key", "s3cret-new")]), contact("2", &[("email", "BOB@x.pl")]), contact("4", &[("city", "Łódź")])],
+            vec![("3", Outcome::Quarantined { reason: "dedup-x: batch failed".into() })],
+        );
+        let secret = BTreeSet::from([(ObjectKind::Contact, "key".to_owned())]);
+        let objects = compare(&old, &new, &secret);
+        let [contacts] = objects.as_slice() else { panic!("{objects:?}") };
+        assert_eq!(contacts.fates.len(), 1);
+        assert_eq!((contacts.fates[0].source_id.as_str(), contacts.fates[0].new.kind()), ("3", "quarantined"));
+        assert_eq!(contacts.records_changed, 2, "records 1 and 2; 4 is the same");
+        let fields: Vec<(&str, u64)> = contacts.fields.iter().map(|field| (field.field.as_str(), field.records)).collect();
+        assert_eq!(fields, [("email", 2), ("city", 1), ("key", 1)]);
+        let key = &contacts.fields[2].examples[0];
+        assert_eq!((key.old.as_str(), key.new.as_str()), ("(hidden)", "(hidden)"), "a secret is never shown");
+        let city = &contacts.fields[1].examples[0];
+        assert_eq!((city.source_id.as_str(), city.old.as_str(), city.new.as_str()), ("2", "Kraków", "(empty)"));
+
+        let diff = PluginDiff {
+            hook: Hook::Dedup,
+            old: Side { name: "a 1".into(), digest: "sha256:00".into(), path: "a.wasm".into() },
+            new: Side { name: "b\u{1b}[2K 1".into(), digest: "sha256:11".into(), path: "b.wasm".into() },
+            changed: true,
+            objects,
+            labels: Vec::new(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        diff.write_reports(dir.path()).unwrap();
+        let csv = std::fs::read_to_string(dir.path().join("plugin-diff.csv")).unwrap();
+        assert!(csv.contains("'=HYPERLINK") && !csv.contains(",=HYPERLINK") && !csv.contains("s3cret"), "{csv}");
+        let markdown = std::fs::read_to_string(dir.path().join("plugin-diff.md")).unwrap();
+        assert!(!markdown.contains('\u{1b}') && !markdown.contains("s3cret") && markdown.contains("| `email` | 2 |"), "{markdown}");
+        assert!(!diff.summary().contains('\u{1b}'), "{}", diff.summary());
     }
 }
