@@ -261,12 +261,12 @@ pub struct Account {
     pub pipelines: BTreeMap<u64, Value>,
     pub stages: BTreeMap<u64, Value>,
     pub notes: BTreeMap<u64, Value>,
-    pub files: BTreeMap<u64, Value>,
-    pub activity_types: BTreeMap<u64, Value>,
     /// API v1 organization relationships (see `routes/relationships.rs`); absent from state
     /// files saved before the sandbox had them.
     #[serde(default)]
     pub organization_relationships: BTreeMap<u64, Value>,
+    pub files: BTreeMap<u64, Value>,
+    pub activity_types: BTreeMap<u64, Value>,
 }
 
 /// Built-in fields of each entity: (field_code, name, type).
@@ -394,9 +394,9 @@ impl Account {
             pipelines: BTreeMap::new(),
             stages: BTreeMap::new(),
             notes: BTreeMap::new(),
+            organization_relationships: BTreeMap::new(),
             files: BTreeMap::new(),
             activity_types: BTreeMap::new(),
-            organization_relationships: BTreeMap::new(),
         };
         for seed in users {
             let id = account.next_id("users");

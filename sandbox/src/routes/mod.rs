@@ -110,6 +110,10 @@ pub enum Route {
     NoteGet,
     NoteUpdate,
     NoteDelete,
+    RelationshipList,
+    RelationshipCreate,
+    RelationshipGet,
+    RelationshipDelete,
     UserList,
     UserMe,
     ActivityTypeList,
@@ -120,10 +124,6 @@ pub enum Route {
     FileUpload,
     FileGet,
     FileDelete,
-    RelationshipList,
-    RelationshipCreate,
-    RelationshipGet,
-    RelationshipDelete,
 }
 
 fn entity_of_collection(collection: &str) -> Option<Entity> {
@@ -197,6 +197,10 @@ pub fn route(operation: &Operation) -> Option<Route> {
         (ApiVersion::V1, "GET", "notes", [_]) => Route::NoteGet,
         (ApiVersion::V1, "PUT", "notes", [_]) => Route::NoteUpdate,
         (ApiVersion::V1, "DELETE", "notes", [_]) => Route::NoteDelete,
+        (ApiVersion::V1, "GET", "organizationRelationships", []) => Route::RelationshipList,
+        (ApiVersion::V1, "POST", "organizationRelationships", []) => Route::RelationshipCreate,
+        (ApiVersion::V1, "GET", "organizationRelationships", [_]) => Route::RelationshipGet,
+        (ApiVersion::V1, "DELETE", "organizationRelationships", [_]) => Route::RelationshipDelete,
         (ApiVersion::V1, "GET", "users", []) => Route::UserList,
         (ApiVersion::V1, "GET", "users", ["me"]) => Route::UserMe,
         (ApiVersion::V1, "GET", "activityTypes", []) => Route::ActivityTypeList,
@@ -207,10 +211,6 @@ pub fn route(operation: &Operation) -> Option<Route> {
         (ApiVersion::V1, "POST", "files", []) => Route::FileUpload,
         (ApiVersion::V1, "GET", "files", [_]) => Route::FileGet,
         (ApiVersion::V1, "DELETE", "files", [_]) => Route::FileDelete,
-        (ApiVersion::V1, "GET", "organizationRelationships", []) => Route::RelationshipList,
-        (ApiVersion::V1, "POST", "organizationRelationships", []) => Route::RelationshipCreate,
-        (ApiVersion::V1, "GET", "organizationRelationships", [_]) => Route::RelationshipGet,
-        (ApiVersion::V1, "DELETE", "organizationRelationships", [_]) => Route::RelationshipDelete,
         _ => return None,
     };
     Some(route)
@@ -265,13 +265,13 @@ pub fn is_write(route: Route) -> bool {
             | Route::V1FieldGet(_)
             | Route::NoteList
             | Route::NoteGet
+            | Route::RelationshipList
+            | Route::RelationshipGet
             | Route::UserList
             | Route::UserMe
             | Route::ActivityTypeList
             | Route::FileList
             | Route::FileGet
-            | Route::RelationshipList
-            | Route::RelationshipGet
     )
 }
 
@@ -312,6 +312,10 @@ pub fn run(route: Route, ctx: &mut Ctx) -> ApiResult {
         Route::NoteGet => notes::get(ctx),
         Route::NoteUpdate => notes::update(ctx),
         Route::NoteDelete => notes::delete(ctx),
+        Route::RelationshipList => relationships::list(ctx),
+        Route::RelationshipCreate => relationships::create(ctx),
+        Route::RelationshipGet => relationships::get(ctx),
+        Route::RelationshipDelete => relationships::delete(ctx),
         Route::UserList => users::list(ctx),
         Route::UserMe => users::me(ctx),
         Route::ActivityTypeList => users::list_activity_types(ctx),
@@ -322,9 +326,5 @@ pub fn run(route: Route, ctx: &mut Ctx) -> ApiResult {
         Route::FileUpload => files::upload(ctx),
         Route::FileGet => files::get(ctx),
         Route::FileDelete => files::delete(ctx),
-        Route::RelationshipList => relationships::list(ctx),
-        Route::RelationshipCreate => relationships::create(ctx),
-        Route::RelationshipGet => relationships::get(ctx),
-        Route::RelationshipDelete => relationships::delete(ctx),
     }
 }
