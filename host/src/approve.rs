@@ -156,8 +156,9 @@ fn keep_approved_plugins(project: &Project) -> Result<(), ApproveError> {
         if copy.is_file() {
             continue;
         }
-        let bytes = std::fs::read(&file).map_err(io(&file))?;
-        // Only the pinned bytes are kept: a file changed since it was pinned is not what the basis names.
+        // Only the pinned bytes are kept: a file missing or changed since it was pinned is not
+        // what the basis names (apply refuses it; a later diff says the approved build is not kept).
+        let Ok(bytes) = std::fs::read(&file) else { continue };
         if crate::plugins::Digest::of(&bytes).to_string() == plugin.digest.get_ref().trim() {
             crate::private_files::write(&copy, bytes).map_err(io(&copy))?;
         }

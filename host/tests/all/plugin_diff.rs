@@ -257,4 +257,15 @@ fn plan_and_approve_show_what_a_plugin_swapped_since_the_approval_changes() {
     assert!(approve.status.success(), "{stdout}\n{}", text(&approve.stderr));
     let summary = stdout.find(&format!("contact: {expected} records change fate")).unwrap_or_else(|| panic!("approve shows the swap's effect: {stdout}"));
     assert!(summary < stdout.find("approved by").unwrap(), "shown before the approval: {stdout}");
+
+    // An approved build that is not kept (approved by an older crm-migrate): plan says so and
+    // how to diff by hand, and goes on.
+    std::fs::remove_dir_all(project.join("approved-plugins")).unwrap();
+    let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
+    let digest = |stem: &str| crm_migrate::plugins::Digest::of(&std::fs::read(plugin(stem)).unwrap()).to_string();
+    std::fs::write(project.join("migration.toml"), config.replace("dedup_email_oldest.wasm", "dedup_email.wasm").replace(&digest("dedup_email_oldest"), &digest("dedup_email"))).unwrap();
+    let plan = in_project(&project, &["plan"]);
+    let stdout = text(&plan.stdout);
+    assert!(plan.status.success(), "{stdout}\n{}", text(&plan.stderr));
+    assert!(stdout.contains("the dedup plugin changed since the approval; what it changes cannot be shown") && stdout.contains("crm-migrate plugin diff OLD.wasm NEW.wasm"), "{stdout}");
 }
