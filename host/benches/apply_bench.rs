@@ -94,6 +94,7 @@ fn run(args: &[&str]) {
 /// The full apply as a child, waited for with `wait4` for its own peak memory; its JSON outcome.
 fn apply_measured(project: &Path) -> (Value, u64) {
     let stdout = tempfile::NamedTempFile::new().unwrap();
+    #[allow(clippy::zombie_processes)] // waited for below, with wait4, for its peak memory
     let child = command(&["-C", project.to_str().unwrap(), "apply", "--json", "--concurrency", "16"])
         .stdout(stdout.reopen().unwrap())
         .stderr(std::process::Stdio::inherit())

@@ -22,7 +22,7 @@ impl Listings {
     /// The live records (not deleted) a source object lands in, by Pipedrive id.
     pub async fn of(&mut self, client: &PipedriveClient, object: ObjectKind) -> Result<&HashMap<u64, Value>, ClientError> {
         let destination = Destination::of(object);
-        if !self.0.contains_key(&destination) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.0.entry(destination) {
             let records = match destination {
                 Destination::Organization => to_values(client.organizations().await?),
                 Destination::Person => to_values(client.persons().await?),
@@ -31,7 +31,7 @@ impl Listings {
                 Destination::Note => to_values(client.notes(None).await?).into_iter().filter(|note| note["active_flag"] != false).collect(),
             };
             let live = records.into_iter().filter(|record| record["is_deleted"] != true).filter_map(|record| Some((record["id"].as_u64()?, record))).collect();
-            self.0.insert(destination, live);
+            e.insert(live);
         }
         Ok(&self.0[&destination])
     }

@@ -120,11 +120,7 @@ impl ApiVersion {
     pub fn split_path(path: &str) -> Option<(ApiVersion, &str)> {
         if let Some(rest) = path.strip_prefix("/api/v2") {
             Some((ApiVersion::V2, rest))
-        } else if let Some(rest) = path.strip_prefix("/api/v1").or_else(|| path.strip_prefix("/v1")) {
-            Some((ApiVersion::V1, rest))
-        } else {
-            None
-        }
+        } else { path.strip_prefix("/api/v1").or_else(|| path.strip_prefix("/v1")).map(|rest| (ApiVersion::V1, rest)) }
         .filter(|(_, rest)| rest.is_empty() || rest.starts_with('/'))
     }
 }

@@ -277,7 +277,7 @@ pub fn organization(record: &Record, mapping: &Mapping, targets: &Targets, issue
         address: (!address.is_empty()).then(|| address.join(", ")),
         website: mapped.text("website"),
         label_ids: targets.label_ids(EntityKind::Organization, &tags(mapped.get("label"))),
-        add_time: mapped.get("add_time").and_then(|value| utc_parts(value)).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "00:00:00".into()))),
+        add_time: mapped.get("add_time").and_then(utc_parts).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "00:00:00".into()))),
         visible_to: None,
         custom_fields: with_marker(mapped.custom, targets, EntityKind::Organization, &record.source_id),
     })
@@ -323,7 +323,7 @@ pub fn person(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[I
         emails: email.map(ContactPoint::primary).into_iter().collect(),
         phones: phone.map(ContactPoint::primary).into_iter().collect(),
         label_ids: targets.label_ids(EntityKind::Person, &tags(mapped.get("label"))),
-        add_time: mapped.get("add_time").and_then(|value| utc_parts(value)).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "00:00:00".into()))),
+        add_time: mapped.get("add_time").and_then(utc_parts).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "00:00:00".into()))),
         visible_to: None,
         marketing_status,
         custom_fields: with_marker(mapped.custom, targets, EntityKind::Person, &record.source_id),
@@ -335,7 +335,7 @@ pub fn deal(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Iss
     let mapped = map_record(record, mapping, targets, issues)?;
     let word = mapped.text("status").unwrap_or_else(|| "in_progress".to_owned());
     let status = mapping.deal_status.iter().find(|choice| choice.source == word).map_or("open", |choice| choice.target.as_str());
-    let time = |code| mapped.get(code).and_then(|value| utc_parts(value)).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "12:00:00".into())));
+    let time = |code| mapped.get(code).and_then(utc_parts).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "12:00:00".into())));
     let mut note = None;
     let (stage_id, pipeline_id) = match mapped.text("stage_id").and_then(|stage| targets.stages.get(&stage).copied()) {
         Some((stage, pipeline)) => (Some(stage), Some(pipeline)),
@@ -380,7 +380,7 @@ pub fn deal(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Iss
         lost_time: if status == "lost" { time("lost_time") } else { None },
         lost_reason,
         close_time: None,
-        expected_close_date: mapped.get("expected_close_date").and_then(|value| utc_parts(value)).map(|(date, _)| date),
+        expected_close_date: mapped.get("expected_close_date").and_then(utc_parts).map(|(date, _)| date),
         label_ids: targets.label_ids(EntityKind::Deal, &tags(mapped.get("label"))),
         custom_fields: with_marker(mapped.custom, targets, EntityKind::Deal, &record.source_id),
     };
@@ -417,7 +417,7 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
     note.extend(mapped.kept_in_note());
     // Last, after everything copied from User.com: the only place a marker is read from.
     note.push(targets.marking.paragraph(record.kind, &record.source_id));
-    let due = mapped.get("due_date").and_then(|value| utc_parts(value));
+    let due = mapped.get("due_date").and_then(utc_parts);
     // Minutes: the duration column's, else the end minus the start.
     let minutes = match (mapped.get("duration"), mapped.get("due_date"), mapped.get("end_time")) {
         (Some(Value::Number(minutes)), _, _) => Some(*minutes),
@@ -434,11 +434,10 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
         }
     };
     // An event is a meeting: its contact is invited, by email.
-    if let (Some((contact, person_id)), true) = (&person, event) {
-        if let Some((email, name)) = links.contacts.get(contact) {
+    if let (Some((contact, person_id)), true) = (&person, event)
+        && let Some((email, name)) = links.contacts.get(contact) {
             invite(email, name, Some(*person_id));
         }
-    }
     // Its attendees: each a migrated person's (a participant too) or another's (an attendee).
     let listed = mapped.text("attendees").unwrap_or_default();
     for token in crate::extract::columns::list_items(&listed) {

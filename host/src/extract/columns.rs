@@ -574,7 +574,7 @@ pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decid
                 }
             }
             let time = if kind == ObjectKind::Event { "start" } else { "due_date" };
-            if !has(columns, time) && !(kind == ObjectKind::Event && has(columns, "timestamp")) {
+            if !has(columns, time) && (kind != ObjectKind::Event || !has(columns, "timestamp")) {
                 let candidates: Vec<usize> = inferred(columns)
                     .into_iter()
                     .filter(|&i| {
@@ -686,7 +686,7 @@ mod tests {
             options: vec![],
             line: 2,
         };
-        let (columns, to_infer) = plan_columns(ObjectKind::Contact, &headers(&["id", "Orders count"]), &[definition.clone()]);
+        let (columns, to_infer) = plan_columns(ObjectKind::Contact, &headers(&["id", "Orders count"]), std::slice::from_ref(&definition));
         assert_eq!((columns[1].field.as_str(), columns[1].ty), ("orders_count", FieldType::Integer));
         assert!(to_infer.is_empty());
         // A definition for companies does not type a contact column.
@@ -777,7 +777,7 @@ mod tests {
         };
         let employees = definition("Number of employees", "number_of_employees", FieldType::Integer);
         for header in ["Number of employees", "number_of_employees", "NUMBER-OF-EMPLOYEES"] {
-            let (columns, to_decide) = plan_columns(ObjectKind::Company, &headers(&["id", header]), &[employees.clone()]);
+            let (columns, to_decide) = plan_columns(ObjectKind::Company, &headers(&["id", header]), std::slice::from_ref(&employees));
             assert_eq!((columns[1].field.as_str(), columns[1].ty), ("number_of_employees", FieldType::Integer), "{header}");
             assert!(to_decide.is_empty());
         }

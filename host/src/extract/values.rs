@@ -135,7 +135,7 @@ pub fn parse_date(text: &str) -> Option<Date> {
         [_, _, b'.', _, _, b'.', _, _, _, _] => (digits(&b[6..10])?, digits(&b[3..5])?, digits(&b[0..2])?),
         _ => return None,
     };
-    ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then(|| Date { year: year as i32, month: month as u8, day: day as u8 })
+    ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some(Date { year: year as i32, month: month as u8, day: day as u8 })
 }
 
 /// The value of a run of ASCII digits.
@@ -329,7 +329,7 @@ fn split_list(inner: &str, postgres: bool, items: &mut Vec<String>) -> bool {
             if item.contains('"') || (postgres && item.contains(['{', '}'])) {
                 return false;
             }
-            if !item.is_empty() && !(postgres && item == "NULL") {
+            if !item.is_empty() && (!postgres || item != "NULL") {
                 push(items, item);
             }
             at = end;

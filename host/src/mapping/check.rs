@@ -150,11 +150,10 @@ fn check_fields(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspac
                 Some(field.to_lowercase())
             }
         };
-        if let Some(target) = target_key {
-            if let Some(first) = taken.insert((entry.object.as_str(), target.clone()), entry) {
+        if let Some(target) = target_key
+            && let Some(first) = taken.insert((entry.object.as_str(), target.clone()), entry) {
                 errors.push(at(format!("lands in the same {} field as {} (line {}); one attribute per field", destination.name(), first.key(), first.line)));
             }
-        }
     }
 }
 

@@ -314,7 +314,7 @@ pub fn parse(text: &str) -> Result<Mapping, Vec<MappingError>> {
 }
 
 /// A table's entries in the order they are written in the file.
-fn by_file_order<'a, T>(table: &'a BTreeMap<String, T>, offset: impl Fn(&T) -> usize) -> impl Iterator<Item = (&'a String, &'a T)> {
+fn by_file_order<T>(table: &BTreeMap<String, T>, offset: impl Fn(&T) -> usize) -> impl Iterator<Item = (&String, &T)> {
     let mut entries: Vec<(&String, &T)> = table.iter().collect();
     entries.sort_by_key(|(_, value)| offset(value));
     entries.into_iter()

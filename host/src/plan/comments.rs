@@ -162,11 +162,10 @@ pub fn comments(mapping: &Mapping, fresh: &Mapping, kept: &[String], profile: &S
             lines.push(format!("REVIEW: confidence {:.2}", entry.confidence));
         }
         lines.push(format!("-> {}", describe(entry)));
-        if let Some(attribute) = profile.object(entry.object).and_then(|object| object.attribute(&entry.attribute)) {
-            if attribute.column.header != attribute.field() {
+        if let Some(attribute) = profile.object(entry.object).and_then(|object| object.attribute(&entry.attribute))
+            && attribute.column.header != attribute.field() {
                 lines.push(format!("column '{}'", attribute.column.header));
             }
-        }
         add(comment_key(&[entry.object.as_str(), &entry.attribute]), lines.join("\n"));
     }
     comments

@@ -59,7 +59,7 @@ fn plan_refuses_a_mapping_with_more_custom_fields_than_the_plan_allows_and_apply
     let fewer = existing + new_fields - 30;
     let how = refusal["how"].as_str().unwrap();
     assert!(how.contains(&format!("map {fewer} fewer attributes")) && how.contains("growth allows 100"), "{how}");
-    assert!(stdout.contains(&format!("Pipedrive account limit: custom fields per company")) && stdout.contains(&format!("{} where the account allows 30", existing + new_fields)), "{stdout}");
+    assert!(stdout.contains(&"Pipedrive account limit: custom fields per company".to_string()) && stdout.contains(&format!("{} where the account allows 30", existing + new_fields)), "{stdout}");
     let markdown = std::fs::read_to_string(project.join("reports/plan.md")).unwrap();
     assert!(markdown.contains("**Refused: the account cannot hold this mapping.**"), "{markdown}");
     assert_eq!(sandbox.stats().writes_applied, writes_before, "plan writes nothing to Pipedrive");

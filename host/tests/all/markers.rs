@@ -242,11 +242,10 @@ fn two_user_com_accounts_in_one_pipedrive_account_resolve_each_to_their_own_reco
                 _ => "notes",
             };
             for (_, entry) in journal.entries(object).unwrap() {
-                if let Some(id) = entry.pipedrive_id {
-                    if let Some(other) = claimed.insert((collection, id), account) {
+                if let Some(id) = entry.pipedrive_id
+                    && let Some(other) = claimed.insert((collection, id), account) {
                         panic!("{collection} {id} is in the journals of {other} and {account}");
                     }
-                }
             }
         }
     }

@@ -10,6 +10,7 @@ use crm_migrate_sandbox::SandboxConfig;
 use crate::pipedrive_support::{client, client_config, create_persons, live_persons, sandbox};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // the guard only keeps other timing-sensitive tests out while this one runs
 async fn steady_load_at_every_plan_sees_no_429() {
     let _machine = crate::support::timing_sensitive();
     let mut runs = tokio::task::JoinSet::new();
@@ -33,6 +34,7 @@ async fn steady_load_at_every_plan_sees_no_429() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // the guard only keeps other timing-sensitive tests out while this one runs
 async fn the_client_learns_the_accounts_limit_from_the_first_answer() {
     let _machine = crate::support::timing_sensitive();
     // The account allows 10 requests per 2 s; the client was told it is on Premium (100).
@@ -45,6 +47,7 @@ async fn the_client_learns_the_accounts_limit_from_the_first_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // the guard only keeps other timing-sensitive tests out while this one runs
 async fn a_burst_of_429s_is_recovered_without_losing_or_repeating_a_write() {
     // Someone else's integration uses the same token in bursts, so the client's requests meet
     // full windows it did not fill and get 429s.
@@ -85,6 +88,7 @@ async fn a_burst_of_429s_is_recovered_without_losing_or_repeating_a_write() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // the guard only keeps other timing-sensitive tests out while this one runs
 async fn an_exhausted_daily_budget_stops_cleanly_and_the_run_resumes_after_the_reset() {
     // 100 tokens: twenty person creates at 5 tokens each.
     let sandbox = sandbox(SandboxConfig { plan: Plan::Lite, daily_token_budget: Some(100), ..SandboxConfig::default() });
@@ -113,6 +117,7 @@ async fn an_exhausted_daily_budget_stops_cleanly_and_the_run_resumes_after_the_r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // the guard only keeps other timing-sensitive tests out while this one runs
 async fn the_client_waits_for_the_daily_reset_when_told_to() {
     let sandbox = sandbox(SandboxConfig { plan: Plan::Lite, daily_token_budget: Some(50), ..SandboxConfig::default() });
     // Put the sandbox's clock three seconds before its midnight (UTC), so the wait is short.
