@@ -29,14 +29,35 @@ fn main() {
     let export = target.join(format!("usercom-{contacts}-seed2024"));
     if !export.join("users.csv").is_file() {
         std::fs::create_dir_all(&export).unwrap();
-        usercom_export_gen::generate(&export, &usercom_export_gen::Options { contacts, ..usercom_export_gen::Options::default() }).unwrap();
+        usercom_export_gen::generate(
+            &export,
+            &usercom_export_gen::Options { contacts, ..usercom_export_gen::Options::default() },
+        )
+        .unwrap();
     }
     let plan = Plan::Premium;
     // Two seats: 300,000 tokens a day, more than the run needs.
-    let sandbox = SandboxHandle::spawn(SandboxConfig { plan, seats: 2, api_tokens: vec![TOKEN.into()], ..SandboxConfig::default() }).unwrap();
+    let sandbox = SandboxHandle::spawn(SandboxConfig {
+        plan,
+        seats: 2,
+        api_tokens: vec![TOKEN.into()],
+        ..SandboxConfig::default()
+    })
+    .unwrap();
     let work = tempfile::tempdir().unwrap();
     let project = work.path().join("bench");
-    run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium", "--seats", "2"]);
+    run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plan",
+        "premium",
+        "--seats",
+        "2",
+    ]);
     let project_arg = project.to_str().unwrap();
     run(&["-C", project_arg, "plan"]);
     run(&["-C", project_arg, "approve", "--yes", "--by", "bench"]);
@@ -68,15 +89,28 @@ fn main() {
     let rate = f64::from(plan.burst_limit()) / pipedrive_api::BURST_WINDOW.as_secs_f64();
     let minimum_seconds = (created + reads) as f64 / rate;
     let tokens = after.tokens_debited - after_workspace.tokens_debited;
-    println!("apply at plan {plan} ({} requests per 2 s), sample export x{scale} ({contacts} contacts):", plan.burst_limit());
+    println!(
+        "apply at plan {plan} ({} requests per 2 s), sample export x{scale} ({contacts} contacts):",
+        plan.burst_limit()
+    );
     println!(
         "  workspace phase: {} requests, {} tokens, {workspace_seconds:.1} s",
         after_workspace.requests - before.requests,
         after_workspace.tokens_debited - before.tokens_debited
     );
-    println!("  record phases: {created} records created in {seconds:.1} s; {} requests; {} 429s", after.requests - after_workspace.requests, after.too_many_requests());
-    println!("  wall time / minimum ({created} creates + {reads} reads at {rate:.0}/s = {minimum_seconds:.1} s): {:.3} (target <= 1.10)", seconds / minimum_seconds);
-    println!("  tokens / minimum ({tokens} / {minimum_tokens}: the creates at their cost + 80 for the reads): {:.3} (target <= 1.05)", tokens as f64 / minimum_tokens as f64);
+    println!(
+        "  record phases: {created} records created in {seconds:.1} s; {} requests; {} 429s",
+        after.requests - after_workspace.requests,
+        after.too_many_requests()
+    );
+    println!(
+        "  wall time / minimum ({created} creates + {reads} reads at {rate:.0}/s = {minimum_seconds:.1} s): {:.3} (target <= 1.10)",
+        seconds / minimum_seconds
+    );
+    println!(
+        "  tokens / minimum ({tokens} / {minimum_tokens}: the creates at their cost + 80 for the reads): {:.3} (target <= 1.05)",
+        tokens as f64 / minimum_tokens as f64
+    );
     println!("  peak RSS of the apply process: {:.1} MB", peak_rss_kb as f64 / 1024.0);
 }
 
@@ -88,7 +122,12 @@ fn command(args: &[&str]) -> Command {
 
 fn run(args: &[&str]) {
     let output = command(args).output().expect("crm-migrate runs");
-    assert!(output.status.success(), "{args:?}: {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{args:?}: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The full apply as a child, waited for with `wait4` for its own peak memory; its JSON outcome.
@@ -107,7 +146,11 @@ fn apply_measured(project: &Path) -> (Value, u64) {
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "apply failed: status {status}");
     let lines = std::fs::read_to_string(stdout.path()).unwrap();
-    let done = lines.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).find(|event| event["event"] == "done").expect("apply printed its outcome");
+    let done = lines
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|event| event["event"] == "done")
+        .expect("apply printed its outcome");
     // ru_maxrss is in kilobytes on Linux.
     (done["outcome"].clone(), usage.ru_maxrss as u64)
 }

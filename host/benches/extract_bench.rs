@@ -25,7 +25,10 @@ fn main() {
         child(&role, &dir);
         return;
     }
-    let contacts = std::env::var("CRM_BENCH_CONTACTS").ok().map(|n| n.replace('_', "").parse().expect("CRM_BENCH_CONTACTS is a number")).unwrap_or(DEFAULT_CONTACTS);
+    let contacts = std::env::var("CRM_BENCH_CONTACTS")
+        .ok()
+        .map(|n| n.replace('_', "").parse().expect("CRM_BENCH_CONTACTS is a number"))
+        .unwrap_or(DEFAULT_CONTACTS);
     let dir = export_dir(contacts);
     let files: Vec<PathBuf> = csv_files(&dir);
     let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
@@ -73,7 +76,11 @@ impl Measurement {
 
     /// The fastest time; the highest peak memory seen in any round.
     fn best(self, other: Measurement) -> Measurement {
-        Measurement { elapsed: self.elapsed.min(other.elapsed), records: other.records, peak_rss_kb: self.peak_rss_kb.max(other.peak_rss_kb) }
+        Measurement {
+            elapsed: self.elapsed.min(other.elapsed),
+            records: other.records,
+            peak_rss_kb: self.peak_rss_kb.max(other.peak_rss_kb),
+        }
     }
 }
 
@@ -107,7 +114,8 @@ fn bare_parse(dir: &Path) -> u64 {
     let mut records = 0;
     for path in csv_files(dir) {
         let mut head = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(&path).unwrap(), 4096), &mut head).unwrap();
+        std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(&path).unwrap(), 4096), &mut head)
+            .unwrap();
         let delimiter = crm_migrate::extract::sniff::sniff_delimiter(&String::from_utf8_lossy(&head));
         let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_path(&path).unwrap();
         let mut row = csv::ByteRecord::new();
@@ -136,7 +144,11 @@ fn peak_rss_kb() -> u64 {
 }
 
 fn csv_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "csv")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
     files.sort();
     files
 }

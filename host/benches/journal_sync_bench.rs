@@ -51,10 +51,15 @@ fn main() {
         }
     }
     // The fastest apply: Ultimate's 120 requests per 2 s, one create each.
-    let fastest_apply = f64::from(pipedrive_api::Plan::Ultimate.burst_limit()) / pipedrive_api::BURST_WINDOW.as_secs_f64();
+    let fastest_apply =
+        f64::from(pipedrive_api::Plan::Ultimate.burst_limit()) / pipedrive_api::BURST_WINDOW.as_secs_f64();
     println!("creates journalled per second ({creates} creates, best of 3, WAL):");
     for (way, rate) in &best {
-        println!("  {:<38} {rate:>10.0}   ({:.1}x the fastest apply, {fastest_apply:.0} creates/s)", way.name(), rate / fastest_apply);
+        println!(
+            "  {:<38} {rate:>10.0}   ({:.1}x the fastest apply, {fastest_apply:.0} creates/s)",
+            way.name(),
+            rate / fastest_apply
+        );
     }
     println!("  apply's way is {:.1}x faster than every write FULL", best[&Way::Apply] / best[&Way::Full]);
 }

@@ -23,14 +23,26 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
     let plan = Plan::Growth;
-    let sandbox = SandboxHandle::spawn(SandboxConfig { plan, api_tokens: vec![TOKEN.into()], ..SandboxConfig::default() }).unwrap();
+    let sandbox =
+        SandboxHandle::spawn(SandboxConfig { plan, api_tokens: vec![TOKEN.into()], ..SandboxConfig::default() })
+            .unwrap();
     let run = runtime.block_on(create_persons(&sandbox, plan, persons));
     let stats = sandbox.stats();
     let allowed_rate = f64::from(plan.burst_limit()) / pipedrive_api::BURST_WINDOW.as_secs_f64();
     let achieved_rate = run.requests as f64 / run.seconds;
-    println!("load efficiency, plan {plan} ({} requests per 2 s), {persons} persons from 16 tasks:", plan.burst_limit());
-    println!("  {} requests in {:.1} s: {achieved_rate:.2} req/s of {allowed_rate:.0} allowed", run.requests, run.seconds);
-    println!("  efficiency {:.3} (target >= 0.95); 429s: {} (target 0)", achieved_rate / allowed_rate, stats.too_many_requests());
+    println!(
+        "load efficiency, plan {plan} ({} requests per 2 s), {persons} persons from 16 tasks:",
+        plan.burst_limit()
+    );
+    println!(
+        "  {} requests in {:.1} s: {achieved_rate:.2} req/s of {allowed_rate:.0} allowed",
+        run.requests, run.seconds
+    );
+    println!(
+        "  efficiency {:.3} (target >= 0.95); 429s: {} (target 0)",
+        achieved_rate / allowed_rate,
+        stats.too_many_requests()
+    );
     println!("token bill without faults:");
     print_bill(&run, stats.tokens_debited);
     drop(sandbox);

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use clean_basic::CleanBasic;
 use crm_migrate::pipeline::{self, BatchIds, Hooks};
 use crm_migrate::plugins::{
-    Call, CleanOutcome, ComponentCache, CpuBudget, FieldChange, FieldIssue, HookError, Limits, MergeDecision, PluginHost,
+    Call, CleanOutcome, ComponentCache, CpuBudget, FieldChange, FieldIssue, HookError, Limits, MergeDecision,
+    PluginHost,
 };
 use crm_migrate::record::{ObjectKind, Record, Value};
 use crm_migrate_plugin_sdk::{self as sdk, Clean, Plugin};
@@ -57,7 +58,8 @@ fn main() {
     };
     let native_run = |input| pipeline::clean(&native_plugin, input, 1000, &mut BatchIds::default());
     let fuel_plugin = &fuel_plugin;
-    let wasm_run = |batch_size: usize| move |input| pipeline::clean(fuel_plugin, input, batch_size, &mut BatchIds::default());
+    let wasm_run =
+        |batch_size: usize| move |input| pipeline::clean(fuel_plugin, input, batch_size, &mut BatchIds::default());
     let epoch_run = |input| pipeline::clean(&epoch_plugin, input, 1000, &mut BatchIds::default());
 
     // Rounds interleave the contenders, so that the machine's drift hits them alike; each
@@ -88,7 +90,11 @@ fn main() {
         line(&format!("wasm, batch {batch_size}, fuel budget"), elapsed, String::new());
     }
     line("wasm, batch 1000, fuel budget", fuel, format!("  ({fuel_per_record} fuel/record)"));
-    line("wasm, batch 1000, wall-clock budget", epoch, format!("  (fuel costs {:+.0}%)", (fuel.as_secs_f64() / epoch.as_secs_f64() - 1.0) * 100.0));
+    line(
+        "wasm, batch 1000, wall-clock budget",
+        epoch,
+        format!("  (fuel costs {:+.0}%)", (fuel.as_secs_f64() / epoch.as_secs_f64() - 1.0) * 100.0),
+    );
 
     println!("plugin load (clean_basic.wasm, {} KB)", std::fs::metadata(&wasm).unwrap().len() / 1024);
     let cache_dir = tempfile::tempdir().unwrap();
@@ -117,9 +123,16 @@ fn main() {
     }
     let empty_call = started.elapsed() / instantiations;
     println!("  cold compile                       {:>8.2} ms", ms(cold));
-    println!("  load from cache                    {:>8.3} ms  ({:.0}x faster than compiling)", ms(warm), cold.as_secs_f64() / warm.as_secs_f64());
+    println!(
+        "  load from cache                    {:>8.3} ms  ({:.0}x faster than compiling)",
+        ms(warm),
+        cold.as_secs_f64() / warm.as_secs_f64()
+    );
     println!("  new store + instance               {:>8.1} us", instantiate.as_secs_f64() * 1e6);
-    println!("  per-batch overhead (store, instance, configure, empty clean)  {:.1} us", empty_call.as_secs_f64() * 1e6);
+    println!(
+        "  per-batch overhead (store, instance, configure, empty clean)  {:.1} us",
+        empty_call.as_secs_f64() * 1e6
+    );
 }
 
 /// The native baseline: clean-basic's logic compiled into the host, answering the pipeline's
@@ -143,7 +156,10 @@ impl Hooks for NativeCleanBasic {
                     ),
                     sdk::Outcome::Drop(reason) => CleanOutcome::Drop(reason),
                     sdk::Outcome::Reject(issues) => CleanOutcome::Reject(
-                        issues.into_iter().map(|issue| FieldIssue { field: issue.field, message: issue.message }).collect(),
+                        issues
+                            .into_iter()
+                            .map(|issue| FieldIssue { field: issue.field, message: issue.message })
+                            .collect(),
                     ),
                 }
             })
@@ -155,7 +171,12 @@ impl Hooks for NativeCleanBasic {
         unreachable!("clean-basic has no dedup hook")
     }
 
-    fn merge(&self, _batch: u64, _records: &[&Record], _groups: &[Vec<u32>]) -> Result<Call<Vec<MergeDecision>>, HookError> {
+    fn merge(
+        &self,
+        _batch: u64,
+        _records: &[&Record],
+        _groups: &[Vec<u32>],
+    ) -> Result<Call<Vec<MergeDecision>>, HookError> {
         unreachable!("clean-basic has no dedup hook")
     }
 }
@@ -193,7 +214,11 @@ fn contacts(n: usize) -> Vec<Record> {
     (0..n)
         .map(|i| {
             let (f, l) = (first[next() % first.len()], last[next() % last.len()]);
-            let email = if i % 7 == 0 { format!(" {f}.{l}{i}@Example.COM") } else { format!("{}.{}{i}@firma.pl", f.trim(), l).to_lowercase() };
+            let email = if i % 7 == 0 {
+                format!(" {f}.{l}{i}@Example.COM")
+            } else {
+                format!("{}.{}{i}@firma.pl", f.trim(), l).to_lowercase()
+            };
             let text = |s: &str| Value::Text(s.to_owned());
             Record {
                 kind: ObjectKind::Contact,

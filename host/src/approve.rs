@@ -25,7 +25,9 @@ pub enum ApproveError {
     NoMapping(PathBuf),
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("no workspace on record: run `crm-migrate plan` first (it reads the Pipedrive workspace the mapping is checked against)")]
+    #[error(
+        "no workspace on record: run `crm-migrate plan` first (it reads the Pipedrive workspace the mapping is checked against)"
+    )]
     NoWorkspace,
     #[error(transparent)]
     State(#[from] StateError),
@@ -86,28 +88,47 @@ impl Basis {
             .config
             .plugins
             .iter()
-            .map(|plugin| PluginPin { hook: plugin.hook.get_ref().to_string(), digest: plugin.digest.get_ref().trim().to_owned(), config: plugin.config.clone() })
+            .map(|plugin| PluginPin {
+                hook: plugin.hook.get_ref().to_string(),
+                digest: plugin.digest.get_ref().trim().to_owned(),
+                config: plugin.config.clone(),
+            })
             .collect();
-        Ok(Basis { plugins, export: export_digests(export_dir)?, target_url: project.config.target.url.get_ref().trim().to_owned() })
+        Ok(Basis {
+            plugins,
+            export: export_digests(export_dir)?,
+            target_url: project.config.target.url.get_ref().trim().to_owned(),
+        })
     }
 
     /// What differs from `now`, one line each; the export is left out when `with_export` is false
     /// (a delta moves a newer export, which it shows and confirms itself).
     pub fn changes_to(&self, now: &Basis, with_export: bool) -> Vec<String> {
         let mut changes = Vec::new();
-        let by_hook = |plugins: &[PluginPin]| plugins.iter().map(|pin| (pin.hook.clone(), pin.clone())).collect::<BTreeMap<_, _>>();
+        let by_hook = |plugins: &[PluginPin]| {
+            plugins.iter().map(|pin| (pin.hook.clone(), pin.clone())).collect::<BTreeMap<_, _>>()
+        };
         let (before, after) = (by_hook(&self.plugins), by_hook(&now.plugins));
         for hook in before.keys().chain(after.keys()).collect::<std::collections::BTreeSet<_>>() {
             match (before.get(hook), after.get(hook)) {
                 (Some(was), Some(is)) => {
                     if was.digest != is.digest {
-                        changes.push(format!("the {hook} plugin is another file: {} approved, {} now", was.digest, is.digest));
+                        changes.push(format!(
+                            "the {hook} plugin is another file: {} approved, {} now",
+                            was.digest, is.digest
+                        ));
                     }
                     for key in was.config.keys().chain(is.config.keys()).collect::<std::collections::BTreeSet<_>>() {
                         let (a, b) = (was.config.get(key), is.config.get(key));
                         if a != b {
-                            let show = |value: Option<&String>| value.map_or("(not set)".to_owned(), |value| format!("{value:?}"));
-                            changes.push(format!("the {hook} plugin's option {key:?}: {} approved, {} now", show(a), show(b)));
+                            let show = |value: Option<&String>| {
+                                value.map_or("(not set)".to_owned(), |value| format!("{value:?}"))
+                            };
+                            changes.push(format!(
+                                "the {hook} plugin's option {key:?}: {} approved, {} now",
+                                show(a),
+                                show(b)
+                            ));
                         }
                     }
                 }
@@ -119,7 +140,9 @@ impl Basis {
         if with_export {
             for name in self.export.keys().chain(now.export.keys()).collect::<std::collections::BTreeSet<_>>() {
                 match (self.export.get(name), now.export.get(name)) {
-                    (Some(a), Some(b)) if a != b => changes.push(format!("the export's {name} changed ({} approved, {} now)", short(a), short(b))),
+                    (Some(a), Some(b)) if a != b => {
+                        changes.push(format!("the export's {name} changed ({} approved, {} now)", short(a), short(b)))
+                    }
                     (Some(_), None) => changes.push(format!("the export's {name} is gone")),
                     (None, Some(_)) => changes.push(format!("the export has a new file {name}")),
                     _ => {}
@@ -127,7 +150,8 @@ impl Basis {
             }
         }
         if self.target_url != now.target_url {
-            changes.push(format!("the target is another account: {} approved, {} now", self.target_url, now.target_url));
+            changes
+                .push(format!("the target is another account: {} approved, {} now", self.target_url, now.target_url));
         }
         changes
     }
@@ -192,7 +216,10 @@ fn export_digests(dir: &Path) -> Result<BTreeMap<String, String>, GateError> {
             }
             hasher.update(&buffer[..read]);
         }
-        digests.insert(path.file_name().unwrap_or_default().to_string_lossy().into_owned(), format!("sha256:{}", hex::encode(hasher.finalize())));
+        digests.insert(
+            path.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+            format!("sha256:{}", hex::encode(hasher.finalize())),
+        );
     }
     Ok(digests)
 }
@@ -204,7 +231,11 @@ pub fn digest(text: &str) -> String {
 
 /// A unified diff between two versions of the mapping (empty when equal).
 pub fn diff(before: &str, after: &str) -> String {
-    similar::TextDiff::from_lines(before, after).unified_diff().context_radius(2).header("approved mapping.toml", "mapping.toml now").to_string()
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(2)
+        .header("approved mapping.toml", "mapping.toml now")
+        .to_string()
 }
 
 /// What a person is asked to approve.
@@ -226,7 +257,8 @@ pub struct Review {
 
 impl Review {
     pub fn already_approved(&self) -> bool {
-        self.previous.as_ref().is_some_and(|previous| previous.digest == self.digest) && self.previous_basis().is_some_and(|basis| basis == self.basis)
+        self.previous.as_ref().is_some_and(|previous| previous.digest == self.digest)
+            && self.previous_basis().is_some_and(|basis| basis == self.basis)
     }
 
     /// What the previous approval covered besides the mapping, when it says.
@@ -247,7 +279,9 @@ fn read_mapping(path: &Path) -> Result<Option<String>, std::io::Error> {
 /// mapping with problems.
 pub fn review(project: &Project, progress: ReadProgress<'_>) -> Result<Review, ApproveError> {
     let path = project.dir.join(MAPPING_FILE);
-    let text = read_mapping(&path).map_err(|source| ApproveError::Io { path: path.clone(), source })?.ok_or_else(|| ApproveError::NoMapping(path.clone()))?;
+    let text = read_mapping(&path)
+        .map_err(|source| ApproveError::Io { path: path.clone(), source })?
+        .ok_or_else(|| ApproveError::NoMapping(path.clone()))?;
     let mapping = file::parse(&text).map_err(|errors| ApproveError::Invalid { path: path.clone(), errors })?;
     let state = State::open(&project.dir)?;
     let (_, _, snapshot) = state.last_workspace()?.ok_or(ApproveError::NoWorkspace)?;
@@ -256,13 +290,16 @@ pub fn review(project: &Project, progress: ReadProgress<'_>) -> Result<Review, A
     let profile = profile(&export, progress).map_err(PlanError::from)?;
     let mut errors = check::check(&mapping, &profile, &workspace);
     // The account's limits too (labels aside: the label plugin decides them, and plan checked them).
-    errors.extend(crate::plan::limits::check_project(project, &mapping, &profile, &workspace, &Default::default())?.errors());
+    errors.extend(
+        crate::plan::limits::check_project(project, &mapping, &profile, &workspace, &Default::default())?.errors(),
+    );
     if !errors.is_empty() {
         return Err(ApproveError::Invalid { path, errors });
     }
     let previous = state.last_approval()?;
     let digest = digest(&text);
-    let diff = previous.as_ref().filter(|previous| previous.digest != digest).map(|previous| diff(&previous.mapping, &text));
+    let diff =
+        previous.as_ref().filter(|previous| previous.digest != digest).map(|previous| diff(&previous.mapping, &text));
     let basis = Basis::of(project, &project.export_dir())?;
     let basis_changes = match previous.as_ref().map(|previous| previous.basis.as_deref().and_then(|basis| serde_json::from_str::<Basis>(basis).ok())) {
         Some(Some(approved)) => approved.changes_to(&basis, true),
@@ -310,10 +347,17 @@ pub enum ExportCheck {
 /// Returns that approval.
 pub fn require_approval(project: &Project, export: ExportCheck) -> Result<Approval, GateError> {
     let path = project.dir.join(MAPPING_FILE);
-    let text = read_mapping(&path).map_err(|source| GateError::Io { path: path.clone(), source })?.ok_or_else(|| GateError::NoMapping(path.clone()))?;
+    let text = read_mapping(&path)
+        .map_err(|source| GateError::Io { path: path.clone(), source })?
+        .ok_or_else(|| GateError::NoMapping(path.clone()))?;
     let approval = State::open(&project.dir)?.last_approval()?.ok_or_else(|| GateError::NotApproved(path.clone()))?;
     if approval.digest != digest(&text) {
-        return Err(GateError::Changed { diff: diff(&approval.mapping, &text), path, approved_by: approval.approved_by, approved_at: approval.approved_at });
+        return Err(GateError::Changed {
+            diff: diff(&approval.mapping, &text),
+            path,
+            approved_by: approval.approved_by,
+            approved_at: approval.approved_at,
+        });
     }
     let now = Basis::of(project, &project.export_dir())?;
     let changes = match approval.basis.as_deref().and_then(|basis| serde_json::from_str::<Basis>(basis).ok()) {
@@ -321,8 +365,17 @@ pub fn require_approval(project: &Project, export: ExportCheck) -> Result<Approv
         None => vec!["the approval on record covers the mapping only (an earlier crm-migrate); approve again to cover the plugins, the export and the target".to_owned()],
     };
     if !changes.is_empty() {
-        let what = if changes.iter().all(|change| change.starts_with("the export")) { "the export" } else { "what the migration runs on" };
-        return Err(GateError::BasisChanged { what: what.to_owned(), approved_by: approval.approved_by, approved_at: approval.approved_at, changes });
+        let what = if changes.iter().all(|change| change.starts_with("the export")) {
+            "the export"
+        } else {
+            "what the migration runs on"
+        };
+        return Err(GateError::BasisChanged {
+            what: what.to_owned(),
+            approved_by: approval.approved_by,
+            approved_at: approval.approved_at,
+            changes,
+        });
     }
     Ok(approval)
 }

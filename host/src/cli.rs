@@ -7,15 +7,16 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+use crm_migrate::approve::GateError;
 use crm_migrate::audit::report;
 use crm_migrate::extract::{Export, ExportOptions};
+use crm_migrate::pipedrive::PipedriveClient;
 use crm_migrate::pipeline::{self, BatchIds, Fate, StageOutput};
 use crm_migrate::plugins::{
-    CacheOutcome, CompileLimits, Compiler, ComponentCache, CpuBudget, Digest, Hook, Limits, LimitsInForce, LimitsReport, LoadError, LoadedPlugin, PluginComponent,
-    PluginHost, SUPPORTED_VERSIONS, TagFate, TrustError, TrustStore, TrustedPlugin, file_digest, limits_in_force,
+    CacheOutcome, CompileLimits, Compiler, ComponentCache, CpuBudget, Digest, Hook, Limits, LimitsInForce,
+    LimitsReport, LoadError, LoadedPlugin, PluginComponent, PluginHost, SUPPORTED_VERSIONS, TagFate, TrustError,
+    TrustStore, TrustedPlugin, file_digest, limits_in_force,
 };
-use crm_migrate::approve::GateError;
-use crm_migrate::pipedrive::PipedriveClient;
 use crm_migrate::project::{self, Project};
 use crm_migrate::record::ObjectKind;
 use crm_migrate::records_csv;
@@ -96,13 +97,16 @@ enum Command {
         Exit codes: 0 a mapping apply can follow, 5 the mapping has problems (listed; fix them, then plan or approve).")]
     Plan(PlanArgs),
     /// Approve mapping.toml (after showing what changed since the last approval); apply needs it
-    #[command(after_help = "Examples:\n  crm-migrate -C acme approve\n  crm-migrate -C acme approve --yes --by \"Ola Nowak\"\n\n\
+    #[command(
+        after_help = "Examples:\n  crm-migrate -C acme approve\n  crm-migrate -C acme approve --yes --by \"Ola Nowak\"\n\n\
         Checks the mapping against the export and the workspace plan read, shows its summary and the diff since the \
         last approval (for a plugin swapped since, what the swap changes on the export), asks for confirmation (or \
-        takes --yes), and records the mapping's sha256, who and when in state.db. Change mapping.toml afterwards and apply refuses to start until it is approved again.")]
+        takes --yes), and records the mapping's sha256, who and when in state.db. Change mapping.toml afterwards and apply refuses to start until it is approved again."
+    )]
     Approve(ApproveArgs),
     /// Load the export into Pipedrive by the approved mapping: phase by phase, journalled, reconciled, resumable
-    #[command(after_help = "Examples:\n  crm-migrate -C acme apply --sample        # 300 contacts and what they link to, first\n  \
+    #[command(
+        after_help = "Examples:\n  crm-migrate -C acme apply --sample        # 300 contacts and what they link to, first\n  \
         crm-migrate -C acme apply                 # the full migration\n\n\
         Refuses to start (exit code 4) when mapping.toml was never approved or changed since its approval, printing the \
         diff. Runs the project's plugins (clean, dedup), then: workspace (users, fields, pipelines, stages, activity types, \
@@ -110,7 +114,8 @@ enum Command {
         merged + quarantined + excluded) before the next. Every create is journalled in state.db: after a crash or a \
         stop, run apply again and it continues where it stopped, without duplicates. Reports: reports/quarantine.csv, \
         reports/reconciliation.md. Exit codes: 0 done, 4 not approved, 7 stopped because the daily token budget ran out \
-        (on_budget_exhausted = \"stop\"; run apply again after midnight UTC), 1 any other error.")]
+        (on_budget_exhausted = \"stop\"; run apply again after midnight UTC), 1 any other error."
+    )]
     Apply(ApplyArgs),
     /// Show where the migration stands: approval, runs, each object's fates against the export, tokens left
     #[command(after_help = "Example:\n  crm-migrate -C acme status\n  crm-migrate -C acme status --json\n\n\
@@ -241,12 +246,14 @@ enum PluginCommand {
         catalogue (id,name,record_count) and --segments the segment list (id,name,definition).")]
     Run(RunArgs),
     /// Run two builds of a plugin over the project's export and report what swapping them changes
-    #[command(after_help = "Example:\n  crm-migrate -C acme plugin diff plugins/dedup_email.wasm plugins/dedup_email_oldest.wasm\n\n\
+    #[command(
+        after_help = "Example:\n  crm-migrate -C acme plugin diff plugins/dedup_email.wasm plugins/dedup_email_oldest.wasm\n\n\
         Both builds must be for the same hook. Each runs over the project's export with the project's other plugins \
         and its configuration, as apply would run it; nothing is sent anywhere. Reports, per object, the records whose \
         fate changes (kept, dropped, quarantined, merged and into which record), the fields whose values change (with \
         examples; secrets never shown) and, for the label hook, the tags decided otherwise: reports/plugin-diff.md, \
-        .json and .csv (every change). Exit code 0 when it ran, whether or not anything changes.")]
+        .json and .csv (every change). Exit code 0 when it ran, whether or not anything changes."
+    )]
     Diff(DiffArgs),
     /// Vet a plugin and add it to this machine's trust store: only listed plugins load while a store is configured
     #[command(after_help = "Examples:\n  crm-migrate plugin trust acme_rules.wasm --by \"Ola Nowak\"\n  \
@@ -465,7 +472,8 @@ struct InitArgs {
 }
 
 fn parse_plugin_arg(text: &str) -> Result<(Hook, PathBuf), String> {
-    let (hook, file) = text.split_once('=').ok_or_else(|| format!("'{text}' is not HOOK=FILE (e.g. clean=acme_clean.wasm)"))?;
+    let (hook, file) =
+        text.split_once('=').ok_or_else(|| format!("'{text}' is not HOOK=FILE (e.g. clean=acme_clean.wasm)"))?;
     let hook = match hook.trim() {
         "clean" => Hook::Clean,
         "dedup" => Hook::Dedup,
@@ -558,7 +566,11 @@ impl PluginArgs {
         self.open_under(TrustStore::configured()?, true).map(|(component, _, _)| component)
     }
 
-    fn open_under(&self, store: Option<TrustStore>, require_trust: bool) -> anyhow::Result<(PluginComponent, LimitsInForce, Option<TrustStore>)> {
+    fn open_under(
+        &self,
+        store: Option<TrustStore>,
+        require_trust: bool,
+    ) -> anyhow::Result<(PluginComponent, LimitsInForce, Option<TrustStore>)> {
         let compile = CompileLimits {
             max_file_bytes: self.max_file_mib << 20,
             timeout: std::time::Duration::from_secs(self.compile_timeout_secs),
@@ -578,14 +590,15 @@ impl PluginArgs {
         let requested = Limits { cpu, memory_bytes: self.memory_limit_mib << 20, ..defaults };
         let in_force = limits_in_force(requested, store.as_ref(), &digest);
         let cache_dir = if self.no_cache { None } else { self.cache_dir.clone().or_else(ComponentCache::default_dir) };
-        let host = PluginHost::new(in_force.limits, ComponentCache::new(cache_dir)).map_err(|error| anyhow::anyhow!("{error:#}"))?;
-        let host = host.with_compiler(Compiler { limits: compile, ..Compiler::default() }).with_trust_store(store.clone().filter(|_| require_trust));
+        let host = PluginHost::new(in_force.limits, ComponentCache::new(cache_dir))
+            .map_err(|error| anyhow::anyhow!("{error:#}"))?;
+        let host = host
+            .with_compiler(Compiler { limits: compile, ..Compiler::default() })
+            .with_trust_store(store.clone().filter(|_| require_trust));
         let component = host.open(&self.file, Some(&digest))?;
         Ok((component, in_force, store))
     }
 }
-
-
 
 #[derive(Args)]
 struct RunArgs {
@@ -643,7 +656,9 @@ pub fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Vet { plugin, json }) => vet(&plugin, json),
         Command::Plugin(PluginCommand::Run(args)) => run(&args),
         Command::Plugin(PluginCommand::Diff(args)) => plugin_diff(&cli.project, &args),
-        Command::Plugin(PluginCommand::Trust { plugin, name, version, by }) => trust(&plugin, name.as_deref(), version.as_deref(), by.as_deref()),
+        Command::Plugin(PluginCommand::Trust { plugin, name, version, by }) => {
+            trust(&plugin, name.as_deref(), version.as_deref(), by.as_deref())
+        }
         Command::Plugin(PluginCommand::Untrust { plugin }) => untrust(&plugin),
         Command::Plugin(PluginCommand::List { json }) => list_trusted(json),
         Command::Plugin(PluginCommand::Compile { stack_bytes, cpu, max_file_bytes }) => {
@@ -696,19 +711,29 @@ fn escape_lines(text: &str) -> String {
 
 fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     if !args.export.is_dir() {
-        bail!("the export {} is not a directory (a User.com export is a directory of CSV files)", args.export.display());
+        bail!(
+            "the export {} is not a directory (a User.com export is a directory of CSV files)",
+            args.export.display()
+        );
     }
-    let host = PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir())).map_err(|error| anyhow::anyhow!("{error:#}"))?;
+    let host = PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir()))
+        .map_err(|error| anyhow::anyhow!("{error:#}"))?;
     let mut plugins = Vec::new();
     for (hook, path) in &args.plugins {
-        plugins.push(project::InitPlugin::vet(&host, *hook, path).with_context(|| format!("plugin {}", path.display()))?);
+        plugins
+            .push(project::InitPlugin::vet(&host, *hook, path).with_context(|| format!("plugin {}", path.display()))?);
     }
     // The vetted plugins, for the hooks --plugin leaves open: proposed when built, else how to build them.
     let mut proposed = Vec::new();
     let mut missing = Vec::new();
-    for (hook, stem) in project::VETTED_PLUGINS.into_iter().filter(|(hook, _)| !args.plugins.iter().any(|(given, _)| given == hook)) {
+    for (hook, stem) in
+        project::VETTED_PLUGINS.into_iter().filter(|(hook, _)| !args.plugins.iter().any(|(given, _)| given == hook))
+    {
         match project::built_plugin(stem) {
-            Ok(path) => proposed.push(project::InitPlugin::vet(&host, hook, &path).with_context(|| format!("the vetted plugin {}", path.display()))?),
+            Ok(path) => proposed.push(
+                project::InitPlugin::vet(&host, hook, &path)
+                    .with_context(|| format!("the vetted plugin {}", path.display()))?,
+            ),
             Err(path) => missing.push(path),
         }
     }
@@ -724,17 +749,36 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     let project = project::init(&args.dir, &options)?;
     let store = TrustStore::configured()?;
     println!("created {}", project.dir.join(project::CONFIG_FILE).display());
-    println!("  source  {} (account {})", project.export_dir().display(), project.markers().account().unwrap_or_default());
-    println!("  target  {} (plan {}, {} seat(s)); API token from $PIPEDRIVE_API_TOKEN", args.pipedrive, args.plan, args.seats);
+    println!(
+        "  source  {} (account {})",
+        project.export_dir().display(),
+        project.markers().account().unwrap_or_default()
+    );
+    println!(
+        "  target  {} (plan {}, {} seat(s)); API token from $PIPEDRIVE_API_TOKEN",
+        args.pipedrive, args.plan, args.seats
+    );
     for plugin in &options.plugins {
         println!("  plugin  {} {} ({})", plugin.hook, escape(&plugin.name), plugin.digest);
     }
     for plugin in &options.proposed {
-        println!("  proposed plugin  {} {} ({}): commented out in {}; to use it, take the first \"# \" off each line of its entry", plugin.hook, escape(&plugin.name), plugin.digest, project::CONFIG_FILE);
+        println!(
+            "  proposed plugin  {} {} ({}): commented out in {}; to use it, take the first \"# \" off each line of its entry",
+            plugin.hook,
+            escape(&plugin.name),
+            plugin.digest,
+            project::CONFIG_FILE
+        );
     }
     if let Some(store) = &store {
-        for plugin in options.plugins.iter().chain(&options.proposed).filter(|plugin| store.find(&plugin.digest).is_none()) {
-            println!("  plugin  {} is not listed by this machine's trust store {}: plan refuses it until an operator runs crm-migrate plugin trust", escape(&plugin.name), store.path().display());
+        for plugin in
+            options.plugins.iter().chain(&options.proposed).filter(|plugin| store.find(&plugin.digest).is_none())
+        {
+            println!(
+                "  plugin  {} is not listed by this machine's trust store {}: plan refuses it until an operator runs crm-migrate plugin trust",
+                escape(&plugin.name),
+                store.path().display()
+            );
         }
     }
     if let Some(first) = missing.first() {
@@ -758,13 +802,21 @@ fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<Exit
     let mut encodings = args.encodings.clone();
     if let Some(project) = &project {
         for (file, label) in &project.config.source.encodings {
-            let encoding = crm_migrate::extract::sniff::encoding_for_label(label)
-                .ok_or_else(|| anyhow::anyhow!("{}: unknown encoding '{label}' for {file}", project.dir.join(project::CONFIG_FILE).display()))?;
+            let encoding = crm_migrate::extract::sniff::encoding_for_label(label).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: unknown encoding '{label}' for {file}",
+                    project.dir.join(project::CONFIG_FILE).display()
+                )
+            })?;
             encodings.push((Some(file.clone()), encoding));
         }
     }
     let export_dir = args.export.clone().or_else(|| project.as_ref().map(Project::export_dir)).expect("one of the two");
-    let out = args.out.clone().or_else(|| project.as_ref().map(Project::reports_dir)).unwrap_or_else(|| PathBuf::from("reports"));
+    let out = args
+        .out
+        .clone()
+        .or_else(|| project.as_ref().map(Project::reports_dir))
+        .unwrap_or_else(|| PathBuf::from("reports"));
     let limits = project.as_ref().map(|project| *project.config.source.limits.get_ref()).unwrap_or_default();
     let options = ExportOptions { encodings, limits, ..ExportOptions::default() };
     let export = Export::open(&export_dir, options)?;
@@ -792,7 +844,11 @@ fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<Exit
 fn plan(project_dir: &std::path::Path, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(project_dir)?;
     let client = PipedriveClient::new(project.client_config()?, None)?;
-    eprintln!("reading the export {} and the workspace at {}", project.export_dir().display(), project.config.target.url.get_ref());
+    eprintln!(
+        "reading the export {} and the workspace at {}",
+        project.export_dir().display(),
+        project.config.target.url.get_ref()
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // What the trust store capped (the load itself refuses what it does not list).
     let store = if project.config.plugins.is_empty() { None } else { TrustStore::configured()? };
@@ -829,13 +885,19 @@ fn read_progress() -> impl FnMut(&str, u64, bool) {
         }
         let rate = records as f64 / started.elapsed().as_secs_f64().max(1e-3);
         let state = if done { "read" } else { "reading" };
-        eprintln!("  {state} {}: {} records ({} a second)", escape(file), report::thousands(records), report::thousands(rate as u64));
+        eprintln!(
+            "  {state} {}: {} records ({} a second)",
+            escape(file),
+            report::thousands(records),
+            report::thousands(rate as u64)
+        );
     }
 }
 
 fn plugin_diff(project_dir: &std::path::Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(project_dir)?;
-    let diff = crm_migrate::plugin_diff::diff_files(&project, &args.old, &args.new, &mut |line: &str| eprintln!("{line}"))?;
+    let diff =
+        crm_migrate::plugin_diff::diff_files(&project, &args.old, &args.new, &mut |line: &str| eprintln!("{line}"))?;
     let reports = diff.write_reports(&args.out.clone().unwrap_or_else(|| project.reports_dir()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&diff)?);
@@ -863,33 +925,59 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
     if review.already_approved() {
         let previous = review.previous.as_ref().expect("approved before");
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&json!({"approved": true, "digest": review.digest, "approved_by": previous.approved_by, "approved_at": previous.approved_at, "changed": false}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &json!({"approved": true, "digest": review.digest, "approved_by": previous.approved_by, "approved_at": previous.approved_at, "changed": false})
+                )?
+            );
         } else {
-            println!("{} is already approved, unchanged ({} at {}; {})", review.path.display(), previous.approved_by, previous.approved_at, review.digest);
+            println!(
+                "{} is already approved, unchanged ({} at {}; {})",
+                review.path.display(),
+                previous.approved_by,
+                previous.approved_at,
+                review.digest
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
     if !args.json {
         println!("{} ({})", review.path.display(), review.digest);
         println!("  {counts}");
-        println!("  {} agents, {} pipelines, {} activity types mapped; checked against the workspace read at {}", review.mapping.agents.len(), review.mapping.pipelines.len(), review.mapping.activity_types.len(), review.workspace.taken_at);
+        println!(
+            "  {} agents, {} pipelines, {} activity types mapped; checked against the workspace read at {}",
+            review.mapping.agents.len(),
+            review.mapping.pipelines.len(),
+            review.mapping.activity_types.len(),
+            review.workspace.taken_at
+        );
         let plugins = review.basis.plugins.iter().map(|pin| format!("{} {}", pin.hook, pin.digest)).collect::<Vec<_>>();
         println!("  plugins: {}", if plugins.is_empty() { "none".to_owned() } else { plugins.join(", ") });
         println!("  export: {} files; target: {}", review.basis.export.len(), review.basis.target_url);
         match (&review.previous, &review.diff) {
-            (Some(previous), Some(diff)) => println!("changed since {} approved it at {}:\n{diff}", previous.approved_by, previous.approved_at),
+            (Some(previous), Some(diff)) => {
+                println!("changed since {} approved it at {}:\n{diff}", previous.approved_by, previous.approved_at)
+            }
             (Some(_), None) => println!("  the mapping is unchanged since the last approval"),
-            _ => println!("  first approval of this project's mapping (the full text is recorded; the next approval shows a diff)"),
+            _ => println!(
+                "  first approval of this project's mapping (the full text is recorded; the next approval shows a diff)"
+            ),
         }
         for change in &review.basis_changes {
             println!("  changed since the last approval: {change}");
         }
         // A plugin swapped since: what the swap does to this export, before anyone approves it.
         if let Some(approved) = review.previous_basis() {
-            for (hook, swap) in crm_migrate::plugin_diff::since_approval(&project, &approved, &mut |line: &str| eprintln!("{line}")) {
+            for (hook, swap) in
+                crm_migrate::plugin_diff::since_approval(&project, &approved, &mut |line: &str| eprintln!("{line}"))
+            {
                 match swap {
                     Ok(diff) => print!("what the swapped {hook} plugin changes on this export: {}", diff.summary()),
-                    Err(error) => println!("  the {hook} plugin changed; what it changes cannot be shown: {}", escape(&error.to_string())),
+                    Err(error) => println!(
+                        "  the {hook} plugin changed; what it changes cannot be shown: {}",
+                        escape(&error.to_string())
+                    ),
                 }
             }
         }
@@ -902,7 +990,9 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"approved": true, "digest": approval.digest, "approved_by": approval.approved_by, "approved_at": approval.approved_at, "changed": review.previous.is_some(), "diff": review.diff, "basis": review.basis, "basis_changes": review.basis_changes}))?
+            serde_json::to_string_pretty(
+                &json!({"approved": true, "digest": approval.digest, "approved_by": approval.approved_by, "approved_at": approval.approved_at, "changed": review.previous.is_some(), "diff": review.diff, "basis": review.basis, "basis_changes": review.basis_changes})
+            )?
         );
     } else {
         println!("approved by {} at {} ({})", approval.approved_by, approval.approved_at, approval.digest);
@@ -927,7 +1017,10 @@ fn apply(project_dir: &std::path::Path, args: &ApplyArgs) -> anyhow::Result<Exit
 fn delta(project_dir: &std::path::Path, args: &DeltaArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(project_dir)?;
     if !args.export.is_dir() {
-        bail!("the export {} is not a directory (a User.com export is a directory of CSV files)", args.export.display());
+        bail!(
+            "the export {} is not a directory (a User.com export is a directory of CSV files)",
+            args.export.display()
+        );
     }
     let options = crm_migrate::apply::ApplyOptions {
         concurrency: args.load.concurrency,
@@ -943,12 +1036,20 @@ fn delta(project_dir: &std::path::Path, args: &DeltaArgs) -> anyhow::Result<Exit
 
 /// A delta's preview: per object what is in the newer export, new, and gone from it; the
 /// deletions refused, or asked for. Returns the exit code when the delta must not go on.
-fn delta_preview(project: &Project, prepared: &crm_migrate::apply::Prepared, options: &crm_migrate::apply::ApplyOptions, yes: bool, json_output: bool) -> anyhow::Result<Option<ExitCode>> {
+fn delta_preview(
+    project: &Project,
+    prepared: &crm_migrate::apply::Prepared,
+    options: &crm_migrate::apply::ApplyOptions,
+    yes: bool,
+    json_output: bool,
+) -> anyhow::Result<Option<ExitCode>> {
     let preview = crm_migrate::apply::preview(project, prepared, options.expect_deletions)?;
     if json_output {
         println!("{}", serde_json::to_string(&json!({"event": "delta_plan", "plan": preview}))?);
     } else {
-        println!("delta: per object, records in the newer export / new (to create) / gone from it (deleted in User.com)");
+        println!(
+            "delta: per object, records in the newer export / new (to create) / gone from it (deleted in User.com)"
+        );
         for row in preview.objects.iter().filter(|row| row.in_export + row.created > 0) {
             println!(
                 "  {:<13} {:>8} / {:>6} / {:>6}   ({})",
@@ -962,7 +1063,10 @@ fn delta_preview(project: &Project, prepared: &crm_migrate::apply::Prepared, opt
     }
     if !options.delete_missing || preview.deletions == 0 {
         if preview.deletions > 0 && !json_output {
-            println!("  the {} records gone from the export are kept in Pipedrive (--delete-missing deletes them)", preview.deletions);
+            println!(
+                "  the {} records gone from the export are kept in Pipedrive (--delete-missing deletes them)",
+                preview.deletions
+            );
         }
         return Ok(None);
     }
@@ -970,10 +1074,18 @@ fn delta_preview(project: &Project, prepared: &crm_migrate::apply::Prepared, opt
         for refusal in &preview.refusals {
             eprintln!("refused: {refusal}");
         }
-        eprintln!("nothing was written to Pipedrive. Check the newer export; when the deletions are real, name their number: --expect-deletions {}", preview.deletions);
+        eprintln!(
+            "nothing was written to Pipedrive. Check the newer export; when the deletions are real, name their number: --expect-deletions {}",
+            preview.deletions
+        );
         return Ok(Some(ExitCode::from(EXIT_DELETIONS_REFUSED)));
     }
-    if !yes && !confirm(&format!("Delete {} records from Pipedrive (their last values are journalled; rollback --run undoes it)?", preview.deletions))? {
+    if !yes
+        && !confirm(&format!(
+            "Delete {} records from Pipedrive (their last values are journalled; rollback --run undoes it)?",
+            preview.deletions
+        ))?
+    {
         println!("nothing written");
         return Ok(Some(ExitCode::from(EXIT_DECLINED)));
     }
@@ -982,19 +1094,29 @@ fn delta_preview(project: &Project, prepared: &crm_migrate::apply::Prepared, opt
 
 /// An apply (or a delta, with its preview and `--yes`) with progress, its outcome, and the exit
 /// code scripts rely on.
-fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_migrate::apply::ApplyOptions, json_output: bool, delta_yes: Option<bool>) -> anyhow::Result<ExitCode> {
+fn run_apply(
+    project: &Project,
+    project_dir: &std::path::Path,
+    options: &crm_migrate::apply::ApplyOptions,
+    json_output: bool,
+    delta_yes: Option<bool>,
+) -> anyhow::Result<ExitCode> {
     use crm_migrate::apply::{self as migration, ApplyError, ProgressEvent, Reporter};
-    let observer: crm_migrate::pipedrive::EventObserver = std::sync::Arc::new(|event: &crm_migrate::pipedrive::ClientEvent| {
-        if let crm_migrate::pipedrive::ClientEvent::WaitingForBudgetReset { resets_in } = event {
-            eprintln!(
-                "  the daily token budget is used up: waiting {} for Pipedrive's reset (midnight UTC); stop with Ctrl-C and run apply again later to resume",
-                crm_migrate::pipedrive::human_duration(*resets_in)
-            );
-        }
-    });
+    let observer: crm_migrate::pipedrive::EventObserver = std::sync::Arc::new(
+        |event: &crm_migrate::pipedrive::ClientEvent| {
+            if let crm_migrate::pipedrive::ClientEvent::WaitingForBudgetReset { resets_in } = event {
+                eprintln!(
+                    "  the daily token budget is used up: waiting {} for Pipedrive's reset (midnight UTC); stop with Ctrl-C and run apply again later to resume",
+                    crm_migrate::pipedrive::human_duration(*resets_in)
+                );
+            }
+        },
+    );
     let client = std::sync::Arc::new(PipedriveClient::new(project.client_config()?, Some(observer))?);
     let reporter = if json_output {
-        Reporter::new(|event: &ProgressEvent| println!("{}", serde_json::to_string(event).expect("plain data serializes")))
+        Reporter::new(|event: &ProgressEvent| {
+            println!("{}", serde_json::to_string(event).expect("plain data serializes"))
+        })
     } else {
         text_progress()
     };
@@ -1006,7 +1128,8 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
         },
         (prepared, _) => prepared,
     };
-    let result = prepared.and_then(|prepared| runtime.block_on(migration::apply(project, prepared, client.clone(), options, &reporter)));
+    let result = prepared
+        .and_then(|prepared| runtime.block_on(migration::apply(project, prepared, client.clone(), options, &reporter)));
     match result {
         Ok(outcome) => {
             if json_output {
@@ -1021,9 +1144,15 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
                     }
                 }
                 if outcome.conflicts.iter().any(|conflict| !conflict.overridden) {
-                    println!("  records changed in Pipedrive were left alone; --overwrite-conflicts writes them anyway");
+                    println!(
+                        "  records changed in Pipedrive were left alone; --overwrite-conflicts writes them anyway"
+                    );
                 }
-                if let Some(hierarchy) = outcome.relationships.as_ref().filter(|hierarchy| hierarchy.created + hierarchy.existing > 0 || !hierarchy.unsent.is_empty()) {
+                if let Some(hierarchy) = outcome
+                    .relationships
+                    .as_ref()
+                    .filter(|hierarchy| hierarchy.created + hierarchy.existing > 0 || !hierarchy.unsent.is_empty())
+                {
                     println!(
                         "  company hierarchy: {} parent relationships made, {} made before, {} not sent (reconciliation.md says why)",
                         report::thousands(hierarchy.created),
@@ -1044,7 +1173,14 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(error @ ApplyError::Gate(GateError::NotApproved(_) | GateError::Changed { .. } | GateError::BasisChanged { .. } | GateError::NoMapping(_))) => {
+        Err(
+            error @ ApplyError::Gate(
+                GateError::NotApproved(_)
+                | GateError::Changed { .. }
+                | GateError::BasisChanged { .. }
+                | GateError::NoMapping(_),
+            ),
+        ) => {
             let ApplyError::Gate(gate) = &error else { unreachable!("matched above") };
             if json_output {
                 let reason = match gate {
@@ -1052,7 +1188,12 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
                     GateError::Changed { .. } | GateError::BasisChanged { .. } => "changed_since_approval",
                     _ => "no_mapping",
                 };
-                println!("{}", serde_json::to_string_pretty(&json!({"applied": false, "refused": reason, "message": error.to_string()}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"applied": false, "refused": reason, "message": error.to_string()})
+                    )?
+                );
             } else {
                 eprintln!("error: {error}");
             }
@@ -1063,7 +1204,11 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
             Ok(ExitCode::from(EXIT_DELETIONS_REFUSED))
         }
         Err(error) if error.is_budget_stop() => {
-            eprintln!("stopped: {:#}. Everything sent so far is journalled; run `crm-migrate -C {} apply` again after the reset to continue.", anyhow::Error::from(error), project_dir.display());
+            eprintln!(
+                "stopped: {:#}. Everything sent so far is journalled; run `crm-migrate -C {} apply` again after the reset to continue.",
+                anyhow::Error::from(error),
+                project_dir.display()
+            );
             Ok(ExitCode::from(EXIT_BUDGET_STOP))
         }
         Err(error) => Err(error.into()),
@@ -1073,7 +1218,8 @@ fn run_apply(project: &Project, project_dir: &std::path::Path, options: &crm_mig
 fn verify(project_dir: &std::path::Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(project_dir)?;
     let client = PipedriveClient::new(project.client_config()?, None)?;
-    let options = crm_migrate::apply::ApplyOptions { export: args.export.clone(), ..crm_migrate::apply::ApplyOptions::default() };
+    let options =
+        crm_migrate::apply::ApplyOptions { export: args.export.clone(), ..crm_migrate::apply::ApplyOptions::default() };
     let prepared = crm_migrate::apply::prepare(&project, &options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let verification = runtime.block_on(crm_migrate::verify::verify(&project, prepared, &client))?;
@@ -1090,17 +1236,28 @@ fn verify(project_dir: &std::path::Path, args: &VerifyArgs) -> anyhow::Result<Ex
             );
         }
         for mismatch in verification.mismatches.iter().take(20) {
-            let line = format!("{} {}: {}: expected {}, found {}", mismatch.object, mismatch.source_id, mismatch.field, mismatch.expected, mismatch.actual);
+            let line = format!(
+                "{} {}: {}: expected {}, found {}",
+                mismatch.object, mismatch.source_id, mismatch.field, mismatch.expected, mismatch.actual
+            );
             println!("  {}", escape(&line));
         }
         if verification.mismatches.len() > 20 {
             println!("  ... {} more mismatches in the report", verification.mismatches.len() - 20);
         }
         for missing in &verification.missing {
-            println!("  missing: {} {} (was Pipedrive id {})", missing.object, escape(&missing.source_id), missing.pipedrive_id);
+            println!(
+                "  missing: {} {} (was Pipedrive id {})",
+                missing.object,
+                escape(&missing.source_id),
+                missing.pipedrive_id
+            );
         }
         for unexpected in &verification.unexpected {
-            println!("  unexpected: {} marked {} (Pipedrive id {})", unexpected.object, unexpected.marker, unexpected.pipedrive_id);
+            println!(
+                "  unexpected: {} marked {} (Pipedrive id {})",
+                unexpected.object, unexpected.marker, unexpected.pipedrive_id
+            );
         }
         for (object, [in_field, in_note, left_out, missing]) in verification.coverage.per_object() {
             println!(
@@ -1111,12 +1268,22 @@ fn verify(project_dir: &std::path::Path, args: &VerifyArgs) -> anyhow::Result<Ex
                 report::thousands(missing)
             );
         }
-        let examples = verification.coverage.attributes.iter().flat_map(|row| row.missing_examples.iter().map(move |example| (row.object, example)));
+        let examples = verification
+            .coverage
+            .attributes
+            .iter()
+            .flat_map(|row| row.missing_examples.iter().map(move |example| (row.object, example)));
         for (object, example) in examples.clone().take(20) {
-            println!("  missing value: {}", escape(&format!("{object} {} {}: {}", example.source_id, example.attribute, example.why)));
+            println!(
+                "  missing value: {}",
+                escape(&format!("{object} {} {}: {}", example.source_id, example.attribute, example.why))
+            );
         }
         if verification.coverage.missing() > 20 {
-            println!("  ... {} more values missing: see the report", verification.coverage.missing() - examples.take(20).count() as u64);
+            println!(
+                "  ... {} more values missing: see the report",
+                verification.coverage.missing() - examples.take(20).count() as u64
+            );
         }
         println!("read back for {} tokens", report::thousands(verification.tokens));
         for path in &verification.reports {
@@ -1155,10 +1322,19 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
         return undo_run(&project, run, args);
     }
     let (records, workspace) = crm_migrate::rollback::preview(&project, args.sample)?;
-    let what = records.iter().filter(|(_, count)| **count > 0).map(|(object, count)| format!("{} {object}", report::thousands(*count))).collect::<Vec<_>>().join(", ");
+    let what = records
+        .iter()
+        .filter(|(_, count)| **count > 0)
+        .map(|(object, count)| format!("{} {object}", report::thousands(*count)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let scope = if args.sample { "the sample runs' records" } else { "everything apply created" };
     if !args.json {
-        println!("rollback of {scope}: {} records ({}), {workspace} workspace objects", records.values().sum::<u64>(), if what.is_empty() { "none".into() } else { what });
+        println!(
+            "rollback of {scope}: {} records ({}), {workspace} workspace objects",
+            records.values().sum::<u64>(),
+            if what.is_empty() { "none".into() } else { what }
+        );
     }
     if !args.yes && !confirm("Delete them from Pipedrive?")? {
         println!("nothing deleted");
@@ -1166,7 +1342,13 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
     }
     let client = std::sync::Arc::new(PipedriveClient::new(project.client_config()?, None)?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = runtime.block_on(crm_migrate::rollback::rollback(&project, client, args.sample, args.include_changed, args.concurrency))?;
+    let outcome = runtime.block_on(crm_migrate::rollback::rollback(
+        &project,
+        client,
+        args.sample,
+        args.include_changed,
+        args.concurrency,
+    ))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
@@ -1174,7 +1356,10 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
             println!("  deleted {} {object}", report::thousands(*count));
         }
         if outcome.relationships_deleted > 0 {
-            println!("  deleted {} parent relationships between organizations", report::thousands(outcome.relationships_deleted));
+            println!(
+                "  deleted {} parent relationships between organizations",
+                report::thousands(outcome.relationships_deleted)
+            );
         }
         if !outcome.workspace_removed.is_empty() {
             println!("  removed {} workspace objects apply had created", outcome.workspace_removed.len());
@@ -1200,7 +1385,9 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
 /// `rollback --run N`: undoes one delta.
 fn undo_run(project: &Project, run: i64, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
     if !args.json {
-        println!("undo of delta run {run}: what it created is deleted, what it updated gets its prior values, what it deleted is created again");
+        println!(
+            "undo of delta run {run}: what it created is deleted, what it updated gets its prior values, what it deleted is created again"
+        );
     }
     if !args.yes && !confirm(&format!("Undo run {run} in Pipedrive?"))? {
         println!("nothing changed");
@@ -1317,9 +1504,16 @@ fn text_progress() -> crm_migrate::apply::Reporter {
             ProgressEvent::PhaseDone { phase, reconciliation, tokens, seconds } => {
                 for row in reconciliation {
                     let c = row.counts;
-                    let updated = if row.updated > 0 { format!(" ({} updated)", report::thousands(row.updated)) } else { String::new() };
-                    let duplicates =
-                        if row.duplicate_rows > 0 { format!(" + {} duplicate-id rows quarantined", report::thousands(row.duplicate_rows)) } else { String::new() };
+                    let updated = if row.updated > 0 {
+                        format!(" ({} updated)", report::thousands(row.updated))
+                    } else {
+                        String::new()
+                    };
+                    let duplicates = if row.duplicate_rows > 0 {
+                        format!(" + {} duplicate-id rows quarantined", report::thousands(row.duplicate_rows))
+                    } else {
+                        String::new()
+                    };
                     eprintln!(
                         "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{duplicates}{updated}",
                         row.object,
@@ -1331,7 +1525,11 @@ fn text_progress() -> crm_migrate::apply::Reporter {
                     );
                     if row.fields_left_out > 0 {
                         // A line of its own: the line above adds up to the source, this one counts within `created`.
-                        eprintln!("  {}: {}, listed in reports/quarantine.csv", row.object, crm_migrate::apply::report::migrated_with_fields_left_out(row));
+                        eprintln!(
+                            "  {}: {}, listed in reports/quarantine.csv",
+                            row.object,
+                            crm_migrate::apply::report::migrated_with_fields_left_out(row)
+                        );
                     }
                 }
                 eprintln!("  {phase} done: {} tokens, {seconds:.1} s", report::thousands(*tokens));
@@ -1366,7 +1564,11 @@ fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
     println!("{} {}  ({})", escape(&info.name), escape(&info.version), escape(&info.description));
     println!("  file      {} ({} bytes)", component.path.display(), component.size);
     println!("  digest    {}", component.digest);
-    println!("  contract  crm-migrate:plugin@{} (this host supports {})", component.contract_version(), SUPPORTED_VERSIONS.join(", "));
+    println!(
+        "  contract  crm-migrate:plugin@{} (this host supports {})",
+        component.contract_version(),
+        SUPPORTED_VERSIONS.join(", ")
+    );
     let hooks: Vec<String> = info.hooks.iter().map(ToString::to_string).collect();
     println!("  hooks     {}", if hooks.is_empty() { "none".to_owned() } else { hooks.join(", ") });
     println!("  options");
@@ -1393,8 +1595,13 @@ fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
         println!("    {capped}");
     }
     match &store {
-        Some(store) if trusted == Some(true) => println!("  trusted   listed by the trust store {}", store.path().display()),
-        Some(store) => println!("  trusted   NO: the trust store {} does not list it (crm-migrate plugin trust adds it)", store.path().display()),
+        Some(store) if trusted == Some(true) => {
+            println!("  trusted   listed by the trust store {}", store.path().display())
+        }
+        Some(store) => println!(
+            "  trusted   NO: the trust store {} does not list it (crm-migrate plugin trust adds it)",
+            store.path().display()
+        ),
         None => println!("  trusted   no trust store is configured on this machine"),
     }
     println!("\nvetted: pin it with  digest = \"{}\"", component.digest);
@@ -1404,7 +1611,9 @@ fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
 /// A plugin's limits on one line.
 fn limits_text(limits: &LimitsReport) -> String {
     let fuel = match (limits.fuel_per_call, limits.fuel_per_record) {
-        (Some(per_call), Some(per_record)) => format!("{} fuel a call + {} a record", report::thousands(per_call), report::thousands(per_record)),
+        (Some(per_call), Some(per_record)) => {
+            format!("{} fuel a call + {} a record", report::thousands(per_call), report::thousands(per_record))
+        }
         _ => "a wall-clock CPU budget".to_owned(),
     };
     format!(
@@ -1422,7 +1631,12 @@ fn trust(plugin: &PluginArgs, name: Option<&str>, version: Option<&str>, by: Opt
     let (component, in_force, _) = plugin.open_under(Some(store.clone()), false)?;
     for (expected, found) in [(name, &component.info.name), (version, &component.info.version)] {
         if let Some(expected) = expected.filter(|expected| *expected != found.as_str()) {
-            return Err(TrustError::NotAsNamed { path: component.path.clone(), expected: expected.to_owned(), found: found.clone() }.into());
+            return Err(TrustError::NotAsNamed {
+                path: component.path.clone(),
+                expected: expected.to_owned(),
+                found: found.clone(),
+            }
+            .into());
         }
     }
     let entry = TrustedPlugin::vetted(&component, &in_force.limits, crm_migrate::approve::approver(by));
@@ -1449,7 +1663,13 @@ fn untrust(plugin: &str) -> anyhow::Result<ExitCode> {
     };
     let removed = store.remove(&digest)?;
     store.save()?;
-    println!("untrusted {} {} ({}) in the trust store {}", escape(&removed.name), escape(&removed.version), digest, store.path().display());
+    println!(
+        "untrusted {} {} ({}) in the trust store {}",
+        escape(&removed.name),
+        escape(&removed.version),
+        digest,
+        store.path().display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -1473,7 +1693,13 @@ fn list_trusted(json_output: bool) -> anyhow::Result<ExitCode> {
     for plugin in store.plugins() {
         let hooks: Vec<String> = plugin.hooks.iter().map(ToString::to_string).collect();
         println!("  {} {} ({})", escape(&plugin.name), escape(&plugin.version), plugin.digest.get_ref());
-        println!("    hooks {}; vetted by {} at {}; {}", hooks.join(", "), escape(&plugin.vetted_by), escape(&plugin.vetted_at), limits_text(&plugin.limits));
+        println!(
+            "    hooks {}; vetted by {} at {}; {}",
+            hooks.join(", "),
+            escape(&plugin.vetted_by),
+            escape(&plugin.vetted_at),
+            limits_text(&plugin.limits)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -1510,7 +1736,11 @@ fn run_records(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode
     } else {
         print_stage_text(args, plugin, &output, &lines, total, elapsed);
         for ((kind, field), records) in &new_fields {
-            println!("  new field (not in the input): {kind}.{}, set on {records} record{}", escape(field), if *records == 1 { "" } else { "s" });
+            println!(
+                "  new field (not in the input): {kind}.{}, set on {records} record{}",
+                escape(field),
+                if *records == 1 { "" } else { "s" }
+            );
         }
     }
     Ok(if output.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_BATCHES_FAILED) })
@@ -1552,7 +1782,11 @@ fn print_stage_text(
             Fate::Kept { changes } if changes.is_empty() => continue,
             Fate::Kept { changes } => format!(
                 "changed      {}",
-                changes.iter().map(|c| format!("{}: {} -> {}", c.field, c.before, c.after)).collect::<Vec<_>>().join("; ")
+                changes
+                    .iter()
+                    .map(|c| format!("{}: {} -> {}", c.field, c.before, c.after))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
             Fate::Dropped { reason } => format!("dropped      {reason}"),
             Fate::Rejected { issues } => format!(

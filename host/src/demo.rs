@@ -21,8 +21,8 @@ use crm_migrate::pipedrive::{ApiToken, ClientConfig, PipedriveClient, Plan};
 use crm_migrate::pipeline::FateCounts;
 use crm_migrate::plugin_diff;
 use crm_migrate::plugins::{ComponentCache, Hook, Limits, PluginHost, TagFate};
-use crm_migrate::record::ObjectKind;
 use crm_migrate::project::{self, InitPlugin, Project};
+use crm_migrate::record::ObjectKind;
 use crm_migrate::untrusted::escape;
 use crm_migrate_sandbox::{SandboxConfig, SandboxHandle};
 
@@ -73,20 +73,35 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
     let changes = args.changes.clone().unwrap_or_else(|| example("usercom-export-changes"));
     for dir in [&export, &changes] {
         if !dir.is_dir() {
-            bail!("the export {} is missing: run the demo from the repository's root, or pass --export and --changes", dir.display());
+            bail!(
+                "the export {} is missing: run the demo from the repository's root, or pass --export and --changes",
+                dir.display()
+            );
         }
     }
     if args.dir.exists() {
         bail!("{} exists (a demo ran there before?): remove it, or pass --dir NEW", args.dir.display());
     }
     // Every plugin is found before anything starts, so that a fresh clone learns what to run at once.
-    let vetted = project::VETTED_PLUGINS.iter().map(|(hook, stem)| Ok((*hook, built_plugin(stem)?))).collect::<anyhow::Result<Vec<_>>>()?;
+    let vetted = project::VETTED_PLUGINS
+        .iter()
+        .map(|(hook, stem)| Ok((*hook, built_plugin(stem)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let swapped_in = built_plugin(SWAPPED_IN)?;
-    let host = PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir())).map_err(|error| anyhow!("{error:#}"))?;
+    let host = PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir()))
+        .map_err(|error| anyhow!("{error:#}"))?;
 
-    let sandbox = SandboxHandle::spawn(SandboxConfig { plan: Plan::Premium, api_tokens: vec![TOKEN.into()], ..SandboxConfig::default() }).context("starting the sandbox")?;
+    let sandbox = SandboxHandle::spawn(SandboxConfig {
+        plan: Plan::Premium,
+        api_tokens: vec![TOKEN.into()],
+        ..SandboxConfig::default()
+    })
+    .context("starting the sandbox")?;
     println!("a Pipedrive sandbox (plan premium, 100 requests per 2 s) on {}", sandbox.url());
-    let client = Arc::new(PipedriveClient::new(ClientConfig::new(sandbox.url(), ApiToken::new(TOKEN).map_err(anyhow::Error::msg)?, Plan::Premium), None)?);
+    let client = Arc::new(PipedriveClient::new(
+        ClientConfig::new(sandbox.url(), ApiToken::new(TOKEN).map_err(anyhow::Error::msg)?, Plan::Premium),
+        None,
+    )?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut steps: Vec<Step> = Vec::new();
     let mut step = |name: &str, run: &mut dyn FnMut() -> anyhow::Result<String>| -> anyhow::Result<()> {
@@ -94,16 +109,39 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
         println!("\n== {name}");
         let outcome = run().with_context(|| format!("the demo's {name} step"))?;
         println!("   {outcome}");
-        steps.push(Step { name: name.to_owned(), outcome, tokens: client.bill().tokens() - tokens, seconds: started.elapsed().as_secs_f64() });
+        steps.push(Step {
+            name: name.to_owned(),
+            outcome,
+            tokens: client.bill().tokens() - tokens,
+            seconds: started.elapsed().as_secs_f64(),
+        });
         Ok(())
     };
     let mut project: Option<Project> = None;
     step("init", &mut || {
-        let plugins = vetted.iter().map(|(hook, path)| InitPlugin::vet(&host, *hook, path).with_context(|| format!("the vetted plugin {}", path.display()))).collect::<anyhow::Result<Vec<_>>>()?;
-        let names: Vec<String> = plugins.iter().map(|plugin| format!("{} {}", plugin.hook, escape(&plugin.name))).collect();
-        let options = project::InitOptions { export: export.clone(), account: None, pipedrive_url: sandbox.url(), plan: Plan::Premium, seats: 1, plugins, proposed: Vec::new() };
+        let plugins = vetted
+            .iter()
+            .map(|(hook, path)| {
+                InitPlugin::vet(&host, *hook, path).with_context(|| format!("the vetted plugin {}", path.display()))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let names: Vec<String> =
+            plugins.iter().map(|plugin| format!("{} {}", plugin.hook, escape(&plugin.name))).collect();
+        let options = project::InitOptions {
+            export: export.clone(),
+            account: None,
+            pipedrive_url: sandbox.url(),
+            plan: Plan::Premium,
+            seats: 1,
+            plugins,
+            proposed: Vec::new(),
+        };
         project = Some(project::init(&args.dir, &options)?);
-        Ok(format!("{}, with the vetted plugins pinned by digest: {}", args.dir.join(project::CONFIG_FILE).display(), names.join(", ")))
+        Ok(format!(
+            "{}, with the vetted plugins pinned by digest: {}",
+            args.dir.join(project::CONFIG_FILE).display(),
+            names.join(", ")
+        ))
     })?;
     let mut project = project.expect("init made it");
     step("audit", &mut || {
@@ -128,21 +166,44 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
         }
         labels = label_figures(&project, &result)?;
         let counts = crm_migrate::plan::report::entry_counts(&result.mapping);
-        Ok(format!("{} attributes mapped ({} new custom fields, {} skipped); bill {} tokens", result.mapping.fields.len(), counts.new, counts.skip, thousands(result.bill.tokens)))
+        Ok(format!(
+            "{} attributes mapped ({} new custom fields, {} skipped); bill {} tokens",
+            result.mapping.fields.len(),
+            counts.new,
+            counts.skip,
+            thousands(result.bill.tokens)
+        ))
     })?;
     step("approve", &mut || approve(&project))?;
 
     let before = through_plugins(&project)?;
-    let (clean_name, dedup_name, label_name) = (before.name(Hook::Clean), before.name(Hook::Dedup), before.name(Hook::Label));
+    let (clean_name, dedup_name, label_name) =
+        (before.name(Hook::Clean), before.name(Hook::Dedup), before.name(Hook::Label));
     step(&format!("plugin {clean_name}"), &mut || {
         let counts = before.counts(&clean_name);
-        Ok(format!("{} records cleaned (a value changed) of {}; {} dropped, {} rejected, {} quarantined", thousands(counts.changed as u64), thousands(counts.total() as u64), counts.dropped, counts.rejected, counts.quarantined))
+        Ok(format!(
+            "{} records cleaned (a value changed) of {}; {} dropped, {} rejected, {} quarantined",
+            thousands(counts.changed as u64),
+            thousands(counts.total() as u64),
+            counts.dropped,
+            counts.rejected,
+            counts.quarantined
+        ))
     })?;
     step(&format!("plugin {dedup_name}"), &mut || {
         for (survivor, absorbed) in &before.groups {
-            println!("   survivor {} <- {}", escape(survivor), absorbed.iter().map(|id| escape(id).into_owned()).collect::<Vec<_>>().join(", "));
+            println!(
+                "   survivor {} <- {}",
+                escape(survivor),
+                absorbed.iter().map(|id| escape(id).into_owned()).collect::<Vec<_>>().join(", ")
+            );
         }
-        Ok(format!("{} duplicate groups merged: {} contacts into {} survivors (named above)", before.groups.len(), before.merged(), before.groups.len()))
+        Ok(format!(
+            "{} duplicate groups merged: {} contacts into {} survivors (named above)",
+            before.groups.len(),
+            before.merged(),
+            before.groups.len()
+        ))
     })?;
     step(&format!("plugin {label_name}"), &mut || Ok(labels.clone()))?;
 
@@ -155,19 +216,34 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
         let merged: u64 = rows().map(|row| row.counts.merged).sum();
         let updated: u64 = rows().map(|row| row.updated).sum();
         let quarantined: u64 = rows().map(|row| row.counts.quarantined).sum();
-        Ok(format!("{} records in Pipedrive, {} merged into a survivor, {} updated, {} quarantined; every phase reconciled", thousands(created), thousands(merged), thousands(updated), thousands(quarantined)))
+        Ok(format!(
+            "{} records in Pipedrive, {} merged into a survivor, {} updated, {} quarantined; every phase reconciled",
+            thousands(created),
+            thousands(merged),
+            thousands(updated),
+            thousands(quarantined)
+        ))
     };
     step("apply --sample 50", &mut || migrate(&project, ApplyOptions { sample: Some(50), ..ApplyOptions::default() }))?;
     step("rollback --sample", &mut || {
         let outcome = runtime.block_on(crm_migrate::rollback::rollback(&project, client.clone(), true, false, 16))?;
         let deleted: u64 = outcome.deleted.values().sum();
-        Ok(format!("{} records deleted; residue: {}", thousands(deleted), if outcome.residue.is_empty() { "none".to_owned() } else { outcome.residue.join("; ") }))
+        Ok(format!(
+            "{} records deleted; residue: {}",
+            thousands(deleted),
+            if outcome.residue.is_empty() { "none".to_owned() } else { outcome.residue.join("; ") }
+        ))
     })?;
 
     // The swap: a person points the dedup entry at another build; the host stays as it is.
     step("swap the dedup plugin", &mut || {
         // What the swap does to this export, shown before the swap is made: `plugin diff`.
-        let current = project.config.plugins.iter().find(|plugin| *plugin.hook.get_ref() == Hook::Dedup).context("the project has no dedup plugin")?;
+        let current = project
+            .config
+            .plugins
+            .iter()
+            .find(|plugin| *plugin.hook.get_ref() == Hook::Dedup)
+            .context("the project has no dedup plugin")?;
         let diff = plugin_diff::diff_files(&project, &project.plugin_path(current), &swapped_in, &mut |_: &str| {})?;
         let reports = diff.write_reports(&project.reports_dir())?;
         let swapped = swap_dedup(&project, &host, &swapped_in)?;
@@ -175,7 +251,10 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
         project = swapped.1;
         if let Some(contacts) = diff.objects.iter().find(|object| object.object == ObjectKind::Contact.as_str()) {
             let (old, new) = (contacts.old_counts, contacts.new_counts);
-            println!("   contacts per fate: kept {} -> {}, merged {} -> {}, quarantined {} -> {}", old.kept, new.kept, old.merged, new.merged, old.quarantined, new.quarantined);
+            println!(
+                "   contacts per fate: kept {} -> {}, merged {} -> {}, quarantined {} -> {}",
+                old.kept, new.kept, old.merged, new.merged, old.quarantined, new.quarantined
+            );
         }
         print!("{}", diff.summary().lines().map(|line| format!("   {line}\n")).collect::<String>());
         let changed = diff.survivor_changes(ObjectKind::Contact);
@@ -204,13 +283,24 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
     step("approve (the swap)", &mut || approve(&project))?;
 
     step("apply", &mut || migrate(&project, ApplyOptions::default()))?;
-    step("delta --delete-missing", &mut || migrate(&project, ApplyOptions { export: Some(changes.clone()), delete_missing: true, ..ApplyOptions::default() }))?;
+    step("delta --delete-missing", &mut || {
+        migrate(
+            &project,
+            ApplyOptions { export: Some(changes.clone()), delete_missing: true, ..ApplyOptions::default() },
+        )
+    })?;
     step("verify", &mut || {
         let options = ApplyOptions { export: Some(changes.clone()), ..ApplyOptions::default() };
         let prepared = apply::prepare(&project, &options)?;
         let verification = runtime.block_on(crm_migrate::verify::verify(&project, prepared, &client))?;
         let verified: u64 = verification.objects.values().map(|counts| counts.verified).sum();
-        Ok(format!("{} records verified field by field; {} mismatches, {} missing, {} unexpected", thousands(verified), verification.mismatches.len(), verification.missing.len(), verification.unexpected.len()))
+        Ok(format!(
+            "{} records verified field by field; {} mismatches, {} missing, {} unexpected",
+            thousands(verified),
+            verification.mismatches.len(),
+            verification.missing.len(),
+            verification.unexpected.len()
+        ))
     })?;
     step("report", &mut || {
         let paths = crm_migrate::handoff::write(&project)?;
@@ -222,7 +312,11 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
         println!("{:<32} {:>8} {:>8.1}  {}", escape(&step.name), thousands(step.tokens), step.seconds, step.outcome);
     }
     let reports = canonical(&project.reports_dir());
-    println!("\nreports: {}\n  the handoff page: {}", reports.display(), reports.join("handoff/handoff.html").display());
+    println!(
+        "\nreports: {}\n  the handoff page: {}",
+        reports.display(),
+        reports.join("handoff/handoff.html").display()
+    );
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -231,18 +325,25 @@ fn approve(project: &Project) -> anyhow::Result<String> {
     let approval = crm_migrate::approve::approve(project, &review, "demo")?;
     // Enough of each digest to tell two builds apart in the table.
     let short = |digest: &str| digest.chars().take("sha256:".len() + 12).collect::<String>();
-    let plugins: Vec<String> = review.basis.plugins.iter().map(|pin| format!("{} {}", pin.hook, short(&pin.digest))).collect();
+    let plugins: Vec<String> =
+        review.basis.plugins.iter().map(|pin| format!("{} {}", pin.hook, short(&pin.digest))).collect();
     Ok(format!("approved ({}), plugins: {}", short(&approval.digest), plugins.join(", ")))
 }
 
 /// The label plugin's figures: labels made, tags skipped, tags flagged as a segment's.
 fn label_figures(project: &Project, result: &crm_migrate::plan::PlanResult) -> anyhow::Result<String> {
     let plugins = project.load_plugins()?;
-    let Some((name, decisions)) = crm_migrate::plan::label_plugin_decisions(&plugins, &result.profile.catalogue, &result.profile.tag_use)? else {
+    let Some((name, decisions)) =
+        crm_migrate::plan::label_plugin_decisions(&plugins, &result.profile.catalogue, &result.profile.tag_use)?
+    else {
         bail!("the project has no label plugin");
     };
     let labels = decisions.iter().filter(|(_, decision)| matches!(decision.fate, TagFate::Label { .. })).count();
-    let origins: Vec<String> = decisions.iter().filter(|(_, decision)| decision.segment_origin).map(|(tag, _)| escape(&tag.name).into_owned()).collect();
+    let origins: Vec<String> = decisions
+        .iter()
+        .filter(|(_, decision)| decision.segment_origin)
+        .map(|(tag, _)| escape(&tag.name).into_owned())
+        .collect();
     Ok(format!(
         "{} tags decided by {}: {labels} become labels, {} skipped; {} flagged segment-origin (rebuild as Pipedrive filters): {}",
         decisions.len(),
@@ -302,8 +403,14 @@ fn through_plugins(project: &Project) -> anyhow::Result<PluginRun> {
 /// Points the project's dedup entry at `file` (its path and its digest, as a person edits
 /// migration.toml) and opens the project again.
 fn swap_dedup(project: &Project, host: &PluginHost, file: &Path) -> anyhow::Result<(String, Project)> {
-    let swapped_in = InitPlugin::vet(host, Hook::Dedup, file).with_context(|| format!("the plugin {}", file.display()))?;
-    let current = project.config.plugins.iter().find(|plugin| *plugin.hook.get_ref() == Hook::Dedup).context("the project has no dedup plugin")?;
+    let swapped_in =
+        InitPlugin::vet(host, Hook::Dedup, file).with_context(|| format!("the plugin {}", file.display()))?;
+    let current = project
+        .config
+        .plugins
+        .iter()
+        .find(|plugin| *plugin.hook.get_ref() == Hook::Dedup)
+        .context("the project has no dedup plugin")?;
     let (old_path, new_path) = (project.plugin_path(current).canonicalize()?, file.canonicalize()?);
     let path = project.dir.join(project::CONFIG_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -312,8 +419,16 @@ fn swap_dedup(project: &Project, host: &PluginHost, file: &Path) -> anyhow::Resu
     if text.matches(&quoted(&old_path)).count() != 1 || text.matches(&old_digest).count() != 1 {
         bail!("{}: the dedup entry is not as init wrote it; swap it by hand", path.display());
     }
-    std::fs::write(&path, text.replace(&quoted(&old_path), &quoted(&new_path)).replace(&old_digest, &new_digest)).with_context(|| format!("writing {}", path.display()))?;
-    let said = format!("{}: the dedup entry now runs {} ({}), was {} ({})", path.display(), new_path.display(), new_digest, old_path.display(), old_digest);
+    std::fs::write(&path, text.replace(&quoted(&old_path), &quoted(&new_path)).replace(&old_digest, &new_digest))
+        .with_context(|| format!("writing {}", path.display()))?;
+    let said = format!(
+        "{}: the dedup entry now runs {} ({}), was {} ({})",
+        path.display(),
+        new_path.display(),
+        new_digest,
+        old_path.display(),
+        old_digest
+    );
     Ok((said, Project::open(&project.dir)?))
 }
 

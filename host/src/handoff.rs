@@ -37,7 +37,12 @@ pub struct Document {
     pub sections: Vec<Section>,
 }
 
-fn section(title: impl Into<String>, intro: impl Into<String>, headers: &[&'static str], rows: Vec<Vec<String>>) -> Section {
+fn section(
+    title: impl Into<String>,
+    intro: impl Into<String>,
+    headers: &[&'static str],
+    rows: Vec<Vec<String>>,
+) -> Section {
     Section { title: title.into(), intro: intro.into(), headers: headers.to_vec(), rows }
 }
 
@@ -179,14 +184,21 @@ fn rule_of_json(json: &Value) -> Option<Rule> {
     match json {
         Value::Array(_) => group(false, json),
         Value::Object(object) => {
-            let subject = match (text_at(object, &["attribute", "field", "attr", "property"]), text_at(object, &["event", "event_name"])) {
+            let subject = match (
+                text_at(object, &["attribute", "field", "attr", "property"]),
+                text_at(object, &["event", "event_name"]),
+            ) {
                 (Some(attribute), _) => Some(Subject::Attribute(attribute.to_owned())),
                 (None, Some(event)) => Some(Subject::Event(event.to_owned())),
                 (None, None) => None,
             };
             if let Some(subject) = subject {
                 let operator = text_at(object, &["operator", "op", "comparison", "condition"])?.to_owned();
-                return Some(Rule::Condition(Condition { subject, operator, value: object.get("value").map(scalar).unwrap_or_default() }));
+                return Some(Rule::Condition(Condition {
+                    subject,
+                    operator,
+                    value: object.get("value").map(scalar).unwrap_or_default(),
+                }));
             }
             if let [(word, items)] = object.iter().collect::<Vec<_>>()[..]
                 && let Some(any) = glue(word)
@@ -214,7 +226,9 @@ fn rule_of_text(text: &str) -> Option<Rule> {
         let at = rest.to_lowercase().find(separator).unwrap_or(rest.len());
         let part = rest[..at].trim();
         rest = rest.get(at + separator.len()..).unwrap_or("");
-        let (attribute, operator, value) = ["!=", ">=", "<=", "=", ">", "<"].iter().find_map(|symbol| part.split_once(symbol).map(|(a, v)| (a.trim(), *symbol, v.trim())))?;
+        let (attribute, operator, value) = ["!=", ">=", "<=", "=", ">", "<"]
+            .iter()
+            .find_map(|symbol| part.split_once(symbol).map(|(a, v)| (a.trim(), *symbol, v.trim())))?;
         if attribute.is_empty() || attribute.contains(char::is_whitespace) {
             return None;
         }
@@ -226,7 +240,11 @@ fn rule_of_text(text: &str) -> Option<Rule> {
             ">=" => "at_least",
             _ => "at_most",
         };
-        rules.push(Rule::Condition(Condition { subject: Subject::Attribute(attribute.to_owned()), operator: operator.to_owned(), value: value.to_owned() }));
+        rules.push(Rule::Condition(Condition {
+            subject: Subject::Attribute(attribute.to_owned()),
+            operator: operator.to_owned(),
+            value: value.to_owned(),
+        }));
     }
     Some(if rules.len() == 1 { rules.remove(0) } else { Rule::Group { any, rules } })
 }
@@ -270,7 +288,11 @@ impl Rule {
                 }
             }
             Rule::Group { any, rules } => {
-                let joined = rules.iter().map(|rule| rule.text(false)).collect::<Vec<_>>().join(if *any { " or " } else { " and " });
+                let joined = rules.iter().map(|rule| rule.text(false)).collect::<Vec<_>>().join(if *any {
+                    " or "
+                } else {
+                    " and "
+                });
                 if top || rules.len() < 2 { joined } else { format!("({joined})") }
             }
         }
@@ -291,14 +313,20 @@ fn parse_trigger(text: &str) -> Result<Trigger, String> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => {
             let kind = text_at(&object, &["type", "trigger", "kind", "name"]).ok_or_else(|| not_read(text))?;
-            let argument = object.iter().filter(|(key, _)| !["type", "trigger", "kind", "name"].contains(&key.as_str())).map(|(_, value)| scalar(value)).find(|value| !value.is_empty());
+            let argument = object
+                .iter()
+                .filter(|(key, _)| !["type", "trigger", "kind", "name"].contains(&key.as_str()))
+                .map(|(_, value)| scalar(value))
+                .find(|value| !value.is_empty());
             Ok(Trigger { kind: kind.to_owned(), argument })
         }
         Ok(Value::String(kind)) => Ok(Trigger { kind, argument: None }),
         Ok(_) => Err(not_read(text)),
         Err(_) if text.is_empty() || text.starts_with(['{', '[']) => Err(not_read(text)),
         Err(_) => Ok(match text.split_once(':') {
-            Some((kind, argument)) => Trigger { kind: kind.trim().to_owned(), argument: Some(argument.trim().to_owned()) },
+            Some((kind, argument)) => {
+                Trigger { kind: kind.trim().to_owned(), argument: Some(argument.trim().to_owned()) }
+            }
             None => Trigger { kind: text.to_owned(), argument: None },
         }),
     }
@@ -346,11 +374,21 @@ fn parse_steps(text: &str) -> Vec<Step> {
             .split([';', '\n'])
             .map(str::trim)
             .filter(|step| !step.is_empty())
-            .map(|step| if step.to_lowercase().starts_with("wait") { Step::Wait(step.to_owned()) } else { Step::Action(step.to_owned()) })
+            .map(|step| {
+                if step.to_lowercase().starts_with("wait") {
+                    Step::Wait(step.to_owned())
+                } else {
+                    Step::Action(step.to_owned())
+                }
+            })
             .collect();
     };
     let steps = match &json {
-        Value::Object(object) => ["steps", "actions"].iter().find_map(|key| object.get(*key)).cloned().unwrap_or_else(|| Value::Array(vec![json.clone()])),
+        Value::Object(object) => ["steps", "actions"]
+            .iter()
+            .find_map(|key| object.get(*key))
+            .cloned()
+            .unwrap_or_else(|| Value::Array(vec![json.clone()])),
         _ => json.clone(),
     };
     match steps.as_array() {
@@ -375,8 +413,14 @@ fn step_of_json(step: &Value) -> Step {
     }
     let Some(kind) = kind else { return raw() };
     let params = match object.get("params").or(object.get("parameters")) {
-        Some(Value::Object(params)) => params.iter().map(|(key, value)| format!("{key}: {}", scalar(value))).collect::<Vec<_>>(),
-        _ => object.iter().filter(|(key, _)| !["type", "action", "kind", "name"].contains(&key.as_str())).map(|(key, value)| format!("{key}: {}", scalar(value))).collect(),
+        Some(Value::Object(params)) => {
+            params.iter().map(|(key, value)| format!("{key}: {}", scalar(value))).collect::<Vec<_>>()
+        }
+        _ => object
+            .iter()
+            .filter(|(key, _)| !["type", "action", "kind", "name"].contains(&key.as_str()))
+            .map(|(key, value)| format!("{key}: {}", scalar(value)))
+            .collect(),
     };
     Step::Action(if params.is_empty() { kind.to_owned() } else { format!("{kind}({})", params.join(", ")) })
 }
@@ -398,7 +442,10 @@ fn delay_text(delay: &Value) -> Option<String> {
     };
     match delay {
         Value::Object(object) => {
-            if let (Some(value), Some(unit)) = (["value", "amount", "count"].iter().find_map(|key| object.get(*key)).and_then(amount), text_at(object, &["unit", "units", "period"])) {
+            if let (Some(value), Some(unit)) = (
+                ["value", "amount", "count"].iter().find_map(|key| object.get(*key)).and_then(amount),
+                text_at(object, &["unit", "units", "period"]),
+            ) {
                 return words(value, unit);
             }
             let [(unit, value)] = object.iter().collect::<Vec<_>>()[..] else { return None };
@@ -427,9 +474,13 @@ fn equivalent_of(trigger: Option<&Trigger>, steps: &[Step]) -> (&'static str, St
     let manual_trigger = if trigger.is_none() {
         Some("the trigger did not read: rebuild it by hand from User.com")
     } else if kind.starts_with("event") {
-        Some("Pipedrive has no triggers on website events; an integration would have to create an activity or update a field first")
+        Some(
+            "Pipedrive has no triggers on website events; an integration would have to create an activity or update a field first",
+        )
     } else if kind.starts_with("date_attribute") {
-        Some("Pipedrive automations cannot fire on a date field's anniversary; use a recurring reminder activity or Campaigns")
+        Some(
+            "Pipedrive automations cannot fire on a date field's anniversary; use a recurring reminder activity or Campaigns",
+        )
     } else if kind.starts_with("segment_entered") {
         Some("Pipedrive has no trigger for entering a filter; run a Campaigns send to the filter instead")
     } else {
@@ -461,7 +512,13 @@ fn equivalent_of(trigger: Option<&Trigger>, steps: &[Step]) -> (&'static str, St
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let on = if kind.starts_with("deal") { "a deal updated" } else if kind.starts_with("user_created") { "a person created" } else { "a person or lead created" };
+    let on = if kind.starts_with("deal") {
+        "a deal updated"
+    } else if kind.starts_with("user_created") {
+        "a person created"
+    } else {
+        "a person or lead created"
+    };
     notes.insert(0, format!("a workflow automation on {on} that will {what}"));
     ("workflow automation", notes.join("; "))
 }
@@ -469,19 +526,33 @@ fn equivalent_of(trigger: Option<&Trigger>, steps: &[Step]) -> (&'static str, St
 /// The contact attribute a rule names, as the mapping has it: by its name, or by the same
 /// letters in another spelling (`last_seen`, "Last seen").
 fn mapped_attribute<'a>(mapping: &'a Mapping, attribute: &str) -> Option<&'a crate::mapping::FieldEntry> {
-    let folded = |name: &str| name.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
-    mapping.field(ObjectKind::Contact, attribute).or_else(|| mapping.fields.iter().find(|entry| entry.object == ObjectKind::Contact && folded(&entry.attribute) == folded(attribute)))
+    let folded =
+        |name: &str| name.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
+    mapping.field(ObjectKind::Contact, attribute).or_else(|| {
+        mapping
+            .fields
+            .iter()
+            .find(|entry| entry.object == ObjectKind::Contact && folded(&entry.attribute) == folded(attribute))
+    })
 }
 
 /// A User.com segment condition as a Pipedrive filter condition, or why it cannot be one.
 fn filter_condition(condition: &Condition, mapping: &Mapping) -> Result<String, String> {
     let attribute = match &condition.subject {
-        Subject::Event(event) => return Err(format!("event '{event}': events became activities; filter activities by subject '{event}' instead (a person filter cannot)")),
+        Subject::Event(event) => {
+            return Err(format!(
+                "event '{event}': events became activities; filter activities by subject '{event}' instead (a person filter cannot)"
+            ));
+        }
         Subject::Attribute(attribute) => attribute,
     };
-    let Some(entry) = mapped_attribute(mapping, attribute) else { return Err(format!("'{attribute}' is not an attribute of the export")) };
+    let Some(entry) = mapped_attribute(mapping, attribute) else {
+        return Err(format!("'{attribute}' is not an attribute of the export"));
+    };
     let field = match &entry.landing {
-        Landing::Standard { code } => Destination::Person.standard(code).map_or(code.clone(), |standard| standard.label.to_owned()),
+        Landing::Standard { code } => {
+            Destination::Person.standard(code).map_or(code.clone(), |standard| standard.label.to_owned())
+        }
         Landing::Existing { field, .. } | Landing::New { field, .. } => field.clone(),
         Landing::Skip { reason } => return Err(format!("'{attribute}' was not migrated ({reason})")),
     };
@@ -527,7 +598,9 @@ fn segments_document(catalogue: &Catalogue, mapping: &Mapping) -> Document {
     let mut rows = Vec::new();
     for segment in &catalogue.segments {
         let (filter, verdict, flags) = match parse_rules(&segment.rules) {
-            Err(raw) => (raw, "not read", "the rules did not read: rebuild the segment by hand from User.com".to_owned()),
+            Err(raw) => {
+                (raw, "not read", "the rules did not read: rebuild the segment by hand from User.com".to_owned())
+            }
             Ok(None) => ("-".to_owned(), "not expressible", "the segment has no rules".to_owned()),
             Ok(Some(rule)) => {
                 let mut flags = Vec::new();
@@ -558,7 +631,12 @@ fn segments_document(catalogue: &Catalogue, mapping: &Mapping) -> Document {
                 &["Segment", "Contacts", "Pipedrive filter", "Verdict", "Flagged"],
                 rows,
             ),
-            section("Tags that were segments", "Tags that carry a segment's name became labels; a label does not update itself.", &["Tag", "What to do"], tags),
+            section(
+                "Tags that were segments",
+                "Tags that carry a segment's name became labels; a label does not update itself.",
+                &["Tag", "What to do"],
+                tags,
+            ),
         ],
     }
 }
@@ -570,9 +648,24 @@ fn automations_document(catalogue: &Catalogue) -> Document {
         .map(|automation| {
             let trigger = parse_trigger(&automation.trigger);
             let steps = parse_steps(&automation.actions);
-            let shown = |steps: Vec<&String>| if steps.is_empty() { "-".to_owned() } else { steps.into_iter().cloned().collect::<Vec<_>>().join(", ") };
-            let delays = shown(steps.iter().filter_map(|step| if let Step::Wait(wait) = step { Some(wait) } else { None }).collect());
-            let actions = shown(steps.iter().filter_map(|step| if let Step::Action(action) | Step::NotRead(action) = step { Some(action) } else { None }).collect());
+            let shown = |steps: Vec<&String>| {
+                if steps.is_empty() {
+                    "-".to_owned()
+                } else {
+                    steps.into_iter().cloned().collect::<Vec<_>>().join(", ")
+                }
+            };
+            let delays = shown(
+                steps.iter().filter_map(|step| if let Step::Wait(wait) = step { Some(wait) } else { None }).collect(),
+            );
+            let actions = shown(
+                steps
+                    .iter()
+                    .filter_map(|step| {
+                        if let Step::Action(action) | Step::NotRead(action) = step { Some(action) } else { None }
+                    })
+                    .collect(),
+            );
             let conditions = match parse_rules(&automation.conditions) {
                 Ok(None) => "-".to_owned(),
                 Ok(Some(rule)) => rule.text(true),
@@ -602,7 +695,16 @@ fn automations_document(catalogue: &Catalogue) -> Document {
         sections: vec![section(
             "Every User.com automation and its Pipedrive equivalent",
             "No API creates Pipedrive automations: each is rebuilt by hand (Automations, Sequences or Campaigns), or done manually where Pipedrive has no equivalent.",
-            &["Automation", "Active", "Trigger", "Conditions", "Delays", "Actions", "Pipedrive equivalent", "How and why"],
+            &[
+                "Automation",
+                "Active",
+                "Trigger",
+                "Conditions",
+                "Delays",
+                "Actions",
+                "Pipedrive equivalent",
+                "How and why",
+            ],
             rows,
         )],
     }
@@ -613,7 +715,13 @@ fn templates_document(catalogue: &Catalogue) -> Document {
         .email_templates
         .iter()
         .map(|template| {
-            let placeholders: Vec<String> = template.subject.split("{{").skip(1).filter_map(|part| part.split("}}").next()).map(|p| p.trim().to_owned()).collect();
+            let placeholders: Vec<String> = template
+                .subject
+                .split("{{")
+                .skip(1)
+                .filter_map(|part| part.split("}}").next())
+                .map(|p| p.trim().to_owned())
+                .collect();
             vec![
                 template.name.clone(),
                 template.subject.clone(),
@@ -637,10 +745,16 @@ fn templates_document(catalogue: &Catalogue) -> Document {
 
 /// The grade plan gave the migration (its `reports/plan.json`), each factor against its thresholds.
 fn complexity_section(project: &Project) -> Section {
-    let plan: serde_json::Value = std::fs::read(project.reports_dir().join("plan.json")).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default();
+    let plan: serde_json::Value = std::fs::read(project.reports_dir().join("plan.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
     let grade = &plan["grade"];
     let intro = match grade["grade"].as_str() {
-        Some(name) => format!("Graded {name} by plan (the highest grade any factor reaches). Estimate: {}.", grade["estimate"].as_str().unwrap_or_default()),
+        Some(name) => format!(
+            "Graded {name} by plan (the highest grade any factor reaches). Estimate: {}.",
+            grade["estimate"].as_str().unwrap_or_default()
+        ),
         None => "No grade: reports/plan.json is gone (run crm-migrate plan to grade the migration).".to_owned(),
     };
     let number = |value: &serde_json::Value| value.as_f64().map(crate::plan::grade::number).unwrap_or_default();
@@ -663,11 +777,14 @@ fn complexity_section(project: &Project) -> Section {
 
 /// Writes `reports/handoff/`: the documents as Markdown, and `handoff.html` with all of them.
 pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
-    let mapping = crate::mapping::file::parse(&std::fs::read_to_string(project.dir.join(crate::mapping::MAPPING_FILE)).unwrap_or_default())
-        .map_err(|errors| ApplyError::Workspace(format!("mapping.toml does not read: {errors:?}")))?;
+    let mapping = crate::mapping::file::parse(
+        &std::fs::read_to_string(project.dir.join(crate::mapping::MAPPING_FILE)).unwrap_or_default(),
+    )
+    .map_err(|errors| ApplyError::Workspace(format!("mapping.toml does not read: {errors:?}")))?;
     let export = open_export(project)?;
     let catalogue = export.catalogue()?;
-    let audit = crate::audit::run(&export, std::io::sink()).map_err(|error| ApplyError::Workspace(format!("the billing audit: {error}")))?;
+    let audit = crate::audit::run(&export, std::io::sink())
+        .map_err(|error| ApplyError::Workspace(format!("the billing audit: {error}")))?;
     let journal = Journal::read(State::open(&project.dir)?);
 
     let mut moved = Vec::new();
@@ -688,9 +805,14 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
             *totals.entry("created").or_default() += counts.created;
             *totals.entry("merged").or_default() += counts.merged;
             *totals.entry("not moved").or_default() += counts.merged + counts.quarantined + counts.excluded;
-            let mut entries: Vec<_> = journal.entries(object)?.into_iter().filter(|(_, e)| e.fate == Fate::Quarantined).collect();
+            let mut entries: Vec<_> =
+                journal.entries(object)?.into_iter().filter(|(_, e)| e.fate == Fate::Quarantined).collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            quarantine.extend(entries.into_iter().map(|(id, entry)| vec![object.as_str().to_owned(), id, entry.detail.unwrap_or_default()]));
+            quarantine.extend(
+                entries
+                    .into_iter()
+                    .map(|(id, entry)| vec![object.as_str().to_owned(), id, entry.detail.unwrap_or_default()]),
+            );
         }
     }
     let runs = journal.runs()?;
@@ -723,7 +845,12 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
                 moved,
             ),
             complexity_section(project),
-            section("What did not move, and why", "Attributes the mapping skips (the reason is the mapping's).", &["Attribute", "Why"], skipped),
+            section(
+                "What did not move, and why",
+                "Attributes the mapping skips (the reason is the mapping's).",
+                &["Attribute", "Why"],
+                skipped,
+            ),
             section(
                 "Runs",
                 "Every apply, delta and sample, as the journal keeps them.",
@@ -769,7 +896,14 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
             quarantine,
         )],
     };
-    let documents = vec![summary, automations_document(&catalogue), segments_document(&catalogue, &mapping), templates_document(&catalogue), billing_document, quarantine_document];
+    let documents = vec![
+        summary,
+        automations_document(&catalogue),
+        segments_document(&catalogue, &mapping),
+        templates_document(&catalogue),
+        billing_document,
+        quarantine_document,
+    ];
 
     let dir = project.reports_dir().join("handoff");
     let io = |path: &PathBuf| {
@@ -783,7 +917,12 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
         crate::private_files::write(&path, markdown(document)).map_err(io(&path))?;
         paths.push(path);
     }
-    let name = project.dir.canonicalize().ok().and_then(|dir| dir.file_name().map(|name| name.to_string_lossy().into_owned())).unwrap_or_else(|| "migration".into());
+    let name = project
+        .dir
+        .canonicalize()
+        .ok()
+        .and_then(|dir| dir.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "migration".into());
     let page = dir.join("handoff.html");
     crate::private_files::write(&page, html(&documents, &name)).map_err(io(&page))?;
     paths.push(page);
@@ -806,13 +945,22 @@ mod tests {
         assert!(automation_equivalent("event: cart_abandoned", "send_sms").1.contains("no SMS"));
         let (kind, why) = automation_equivalent("deal_status_changed: won", "add_tag(Partner); notify_agent");
         assert_eq!(kind, "workflow automation");
-        assert!(why.contains("a deal updated") && why.contains("update the labels") && why.contains("send a notification"), "{why}");
+        assert!(
+            why.contains("a deal updated") && why.contains("update the labels") && why.contains("send a notification"),
+            "{why}"
+        );
         assert_eq!(automation_equivalent("segment_entered: X", "send_email(t)").0, "manual");
         // The same automations written as JSON.
         let steps = r#"[{"type": "wait", "delay": {"value": 1, "unit": "hours"}}, {"type": "send_email", "params": {"template": "Witamy"}}]"#;
         assert_eq!(automation_equivalent(r#"{"type": "user_created"}"#, steps).0, "sequence");
-        assert_eq!(automation_equivalent(r#"{"type": "event", "event": "cart_abandoned"}"#, r#"[{"type": "send_sms"}]"#).0, "manual");
-        let (kind, why) = automation_equivalent(r#"{"type": "deal_status_changed", "status": "won"}"#, r#"[{"type": "add_tag", "params": {"tag": "Partner"}}, {"type": "notify_agent"}]"#);
+        assert_eq!(
+            automation_equivalent(r#"{"type": "event", "event": "cart_abandoned"}"#, r#"[{"type": "send_sms"}]"#).0,
+            "manual"
+        );
+        let (kind, why) = automation_equivalent(
+            r#"{"type": "deal_status_changed", "status": "won"}"#,
+            r#"[{"type": "add_tag", "params": {"tag": "Partner"}}, {"type": "notify_agent"}]"#,
+        );
         assert_eq!(kind, "workflow automation");
         assert!(why.contains("a deal updated") && why.contains("update the labels"), "{why}");
         // What does not read is said so, never taken for an automation a workflow can rebuild.
@@ -825,8 +973,14 @@ mod tests {
     fn triggers_read_from_text_and_json() {
         assert_eq!(parse_trigger("event: cart_abandoned").unwrap().to_string(), "event: cart_abandoned");
         assert_eq!(parse_trigger("user_created").unwrap().to_string(), "user_created");
-        assert_eq!(parse_trigger(r#"{"type": "event", "event": "cart_abandoned"}"#).unwrap().to_string(), "event: cart_abandoned");
-        assert_eq!(parse_trigger(r#"{"type": "segment_entered", "segment": "Nieaktywni 90 dni"}"#).unwrap().to_string(), "segment_entered: Nieaktywni 90 dni");
+        assert_eq!(
+            parse_trigger(r#"{"type": "event", "event": "cart_abandoned"}"#).unwrap().to_string(),
+            "event: cart_abandoned"
+        );
+        assert_eq!(
+            parse_trigger(r#"{"type": "segment_entered", "segment": "Nieaktywni 90 dni"}"#).unwrap().to_string(),
+            "segment_entered: Nieaktywni 90 dni"
+        );
         assert_eq!(parse_trigger(r#"{"segment": "X"}"#), Err(r#"not read: {"segment": "X"}"#.to_owned()));
         assert_eq!(parse_trigger("{broken\n"), Err("not read: {broken".to_owned()));
     }
@@ -836,27 +990,57 @@ mod tests {
         let text = parse_steps("wait 2h; send_email(template: Twój koszyk czeka)\nwait 1d; send_sms");
         assert_eq!(
             text,
-            [Step::Wait("wait 2h".into()), Step::Action("send_email(template: Twój koszyk czeka)".into()), Step::Wait("wait 1d".into()), Step::Action("send_sms".into())]
+            [
+                Step::Wait("wait 2h".into()),
+                Step::Action("send_email(template: Twój koszyk czeka)".into()),
+                Step::Wait("wait 1d".into()),
+                Step::Action("send_sms".into())
+            ]
         );
         let json = parse_steps(
             r#"[{"type": "wait", "delay": {"value": 2, "unit": "hours"}}, {"type": "send_email", "params": {"template": "Twój koszyk czeka"}}, {"delay": {"days": 1}}, {"type": "send_sms"}]"#,
         );
         assert_eq!(
             json,
-            [Step::Wait("wait 2 hours".into()), Step::Action("send_email(template: Twój koszyk czeka)".into()), Step::Wait("wait 1 day".into()), Step::Action("send_sms".into())]
+            [
+                Step::Wait("wait 2 hours".into()),
+                Step::Action("send_email(template: Twój koszyk czeka)".into()),
+                Step::Wait("wait 1 day".into()),
+                Step::Action("send_sms".into())
+            ]
         );
-        assert_eq!(parse_steps(r#"{"steps": [{"wait": "30m"}, {"action": "add_tag", "tag": "VIP"}]}"#), [Step::Wait("wait 30 minutes".into()), Step::Action("add_tag(tag: VIP)".into())]);
+        assert_eq!(
+            parse_steps(r#"{"steps": [{"wait": "30m"}, {"action": "add_tag", "tag": "VIP"}]}"#),
+            [Step::Wait("wait 30 minutes".into()), Step::Action("add_tag(tag: VIP)".into())]
+        );
         assert_eq!(parse_steps(r#"[{"type": "wait", "delay": 3600}]"#), [Step::Wait("wait 3600 seconds".into())]);
-        assert_eq!(parse_steps(r#"[{"type": "wait", "delay": {"value": 2, "unit": "fortnights"}}]"#), [Step::NotRead(r#"not read: {"delay":{"unit":"fortnights","value":2},"type":"wait"}"#.into())]);
+        assert_eq!(
+            parse_steps(r#"[{"type": "wait", "delay": {"value": 2, "unit": "fortnights"}}]"#),
+            [Step::NotRead(r#"not read: {"delay":{"unit":"fortnights","value":2},"type":"wait"}"#.into())]
+        );
         assert_eq!(parse_steps("[1, 2"), [Step::NotRead("not read: [1, 2".into())]);
     }
 
     fn contact_field(attribute: &str, landing: Landing) -> crate::mapping::FieldEntry {
-        crate::mapping::FieldEntry { object: ObjectKind::Contact, attribute: attribute.into(), landing, confidence: 1.0, why: Vec::new(), note: None, on_bad_value: Default::default(), line: 0 }
+        crate::mapping::FieldEntry {
+            object: ObjectKind::Contact,
+            attribute: attribute.into(),
+            landing,
+            confidence: 1.0,
+            why: Vec::new(),
+            note: None,
+            on_bad_value: Default::default(),
+            line: 0,
+        }
     }
 
     fn new_field(name: &str) -> Landing {
-        Landing::New { field: name.into(), ty: crate::mapping::NewFieldType::Varchar, options: Vec::new(), currency: None }
+        Landing::New {
+            field: name.into(),
+            ty: crate::mapping::NewFieldType::Varchar,
+            options: Vec::new(),
+            currency: None,
+        }
     }
 
     fn sample_mapping() -> Mapping {
@@ -876,7 +1060,13 @@ mod tests {
     /// A segment's rules as its filter, verdict and flags.
     fn segment(rules: &str) -> (String, String, String) {
         let catalogue = Catalogue {
-            segments: vec![crate::extract::catalogue::Segment { id: "1".into(), name: "S".into(), description: String::new(), rules: rules.into(), object_count: "1".into() }],
+            segments: vec![crate::extract::catalogue::Segment {
+                id: "1".into(),
+                name: "S".into(),
+                description: String::new(),
+                rules: rules.into(),
+                object_count: "1".into(),
+            }],
             ..Catalogue::default()
         };
         let row = segments_document(&catalogue, &sample_mapping()).sections[0].rows[0].clone();
@@ -896,27 +1086,51 @@ mod tests {
         }
         // Nested groups keep their brackets; a group of one needs none.
         let nested = r#"{"or":[{"and":[{"attribute":"tags","operator":"contains","value":"VIP"}]},{"and":[{"attribute":"orders_count","operator":"greater_than","value":5},{"attribute":"last_seen","operator":"more_than_days_ago","value":90}]}]}"#;
-        assert_eq!(segment(nested).0, "Labels is VIP OR (Orders count > 5 AND Last seen is earlier than 90 days ago (a relative date))");
+        assert_eq!(
+            segment(nested).0,
+            "Labels is VIP OR (Orders count > 5 AND Last seen is earlier than 90 days ago (a relative date))"
+        );
         // One condition on its own.
-        assert_eq!(segment(r#"{"attribute":"newsletter_opt_in","operator":"is","value":true}"#).0, "Newsletter opt in is Yes");
+        assert_eq!(
+            segment(r#"{"attribute":"newsletter_opt_in","operator":"is","value":true}"#).0,
+            "Newsletter opt in is Yes"
+        );
     }
 
     #[test]
     fn plain_conditions_translate_and_the_rest_is_flagged_or_shown_as_not_read() {
         // A number greater than, a date more than N days ago, a flag is false, a tag is present.
         assert_eq!(segment(r#"[{"attribute":"orders_count","op":"greater_than","value":5}]"#).0, "Orders count > 5");
-        assert_eq!(segment(r#"[{"attribute":"last_seen","op":"more_than_days_ago","value":90}]"#).0, "Last seen is earlier than 90 days ago (a relative date)");
-        assert_eq!(segment(r#"[{"attribute":"unsubscribed","op":"is","value":false}]"#).0, "Unsubscribed (User.com) is No");
+        assert_eq!(
+            segment(r#"[{"attribute":"last_seen","op":"more_than_days_ago","value":90}]"#).0,
+            "Last seen is earlier than 90 days ago (a relative date)"
+        );
+        assert_eq!(
+            segment(r#"[{"attribute":"unsubscribed","op":"is","value":false}]"#).0,
+            "Unsubscribed (User.com) is No"
+        );
         assert_eq!(segment(r#"[{"attribute":"tags","op":"contains","value":"VIP"}]"#).0, "Labels is VIP");
-        let (filter, verdict, flags) = segment(r#"{"operator":"and","filters":[{"event":"cart_abandoned","op":"occurred_within_days","value":30},{"attribute":"tags","op":"contains","value":"VIP"}]}"#);
+        let (filter, verdict, flags) = segment(
+            r#"{"operator":"and","filters":[{"event":"cart_abandoned","op":"occurred_within_days","value":30},{"attribute":"tags","op":"contains","value":"VIP"}]}"#,
+        );
         assert_eq!((filter.as_str(), verdict.as_str()), ("Labels is VIP", "partly expressible"));
         assert!(flags.contains("event 'cart_abandoned'"), "{flags}");
-        let (filter, verdict, flags) = segment(r#"[{"attribute":"key","op":"is","value":"x"},{"attribute":"nope","op":"is","value":"x"},{"attribute":"tags","op":"matches","value":"x"}]"#);
+        let (filter, verdict, flags) = segment(
+            r#"[{"attribute":"key","op":"is","value":"x"},{"attribute":"nope","op":"is","value":"x"},{"attribute":"tags","op":"matches","value":"x"}]"#,
+        );
         assert_eq!((filter.as_str(), verdict.as_str()), ("-", "not expressible"));
-        assert!(flags.contains("not migrated (an internal key)") && flags.contains("'nope' is not an attribute") && flags.contains("operator 'matches'"), "{flags}");
+        assert!(
+            flags.contains("not migrated (an internal key)")
+                && flags.contains("'nope' is not an attribute")
+                && flags.contains("operator 'matches'"),
+            "{flags}"
+        );
         // Rules that do not read are shown raw and inert, never as a silent "-".
         let (filter, verdict, _) = segment("{\"and\": [{\"attribute\": \"tags\"}]}\u{1b}[2K");
-        assert_eq!((filter.as_str(), verdict.as_str()), ("not read: {\"and\": [{\"attribute\": \"tags\"}]}\\u{1b}[2K", "not read"));
+        assert_eq!(
+            (filter.as_str(), verdict.as_str()),
+            ("not read: {\"and\": [{\"attribute\": \"tags\"}]}\\u{1b}[2K", "not read")
+        );
         assert_eq!(segment(r#"{"xor": [1]}"#).1, "not read");
     }
 
@@ -938,8 +1152,18 @@ mod tests {
         };
         assert_eq!(conditions("status = user"), "status = user");
         assert_eq!(conditions(""), "-");
-        assert_eq!(conditions(r#"{"operator": "and", "filters": [{"attribute": "status", "op": "is", "value": "user"}, {"attribute": "score", "op": "gt", "value": 5}]}"#), "status = user and score > 5");
-        assert_eq!(conditions(r#"{"or": [{"attribute": "a", "operator": "is", "value": 1}, {"and": [{"attribute": "b", "operator": "is", "value": 2}, {"attribute": "c", "operator": "is", "value": 3}]}]}"#), "a = 1 or (b = 2 and c = 3)");
+        assert_eq!(
+            conditions(
+                r#"{"operator": "and", "filters": [{"attribute": "status", "op": "is", "value": "user"}, {"attribute": "score", "op": "gt", "value": 5}]}"#
+            ),
+            "status = user and score > 5"
+        );
+        assert_eq!(
+            conditions(
+                r#"{"or": [{"attribute": "a", "operator": "is", "value": 1}, {"and": [{"attribute": "b", "operator": "is", "value": 2}, {"attribute": "c", "operator": "is", "value": 3}]}]}"#
+            ),
+            "a = 1 or (b = 2 and c = 3)"
+        );
         assert_eq!(conditions("status ~ user"), "not read: status ~ user");
     }
 }

@@ -147,7 +147,9 @@ pub fn check_account(name: &str) -> Result<(), String> {
     if well_formed {
         Ok(())
     } else {
-        Err(format!("account '{name}' must be 1 to {ACCOUNT_MAX} lower-case letters, digits and inner hyphens (the User.com account, e.g. \"acme\" for acme.user.com)"))
+        Err(format!(
+            "account '{name}' must be 1 to {ACCOUNT_MAX} lower-case letters, digits and inner hyphens (the User.com account, e.g. \"acme\" for acme.user.com)"
+        ))
     }
 }
 
@@ -216,7 +218,11 @@ mod tests {
             assert_eq!(parse(forged), None, "{forged:?}");
         }
         let old = Markers::new(None);
-        assert_eq!(old.parse_text(ObjectKind::Activity, "<p>[User.com acme: activity 7]</p>"), None, "an old-form project knows no account");
+        assert_eq!(
+            old.parse_text(ObjectKind::Activity, "<p>[User.com acme: activity 7]</p>"),
+            None,
+            "an old-form project knows no account"
+        );
         assert_eq!(old.parse_text(ObjectKind::Activity, "<p>x</p><p>[User.com activity 7]</p>"), Some("7".into()));
     }
 
@@ -246,7 +252,10 @@ mod tests {
         assert_eq!(acme.parse_field("Other:1"), None, "with an account, a value with a colon is ours or none");
         assert_eq!(acme.parse_field(""), None);
         let old = Markers::new(None);
-        assert_eq!((old.field_value("12345"), old.field_values("12345")), ("12345".to_owned(), vec!["12345".to_owned()]));
+        assert_eq!(
+            (old.field_value("12345"), old.field_values("12345")),
+            ("12345".to_owned(), vec!["12345".to_owned()])
+        );
         assert_eq!(old.parse_field("12345"), Some("12345".into()));
         assert_eq!(old.parse_field("acme:12345"), None, "a newer project's, with its account");
     }

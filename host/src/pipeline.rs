@@ -8,7 +8,10 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::plugins::{Call, CleanOutcome, FieldChange, FieldIssue, HookError, LoadedPlugin, MAX_REASON_BYTES, MergeDecision, PluginLog, shorten_to};
+use crate::plugins::{
+    Call, CleanOutcome, FieldChange, FieldIssue, HookError, LoadedPlugin, MAX_REASON_BYTES, MergeDecision, PluginLog,
+    shorten_to,
+};
 use crate::record::{ObjectKind, Record, Value};
 
 /// The hook calls a stage makes. [`LoadedPlugin`] answers them from a sandboxed component; the
@@ -16,7 +19,12 @@ use crate::record::{ObjectKind, Record, Value};
 pub trait Hooks {
     fn clean(&self, batch: u64, records: &[&Record]) -> Result<Call<Vec<CleanOutcome>>, HookError>;
     fn match_keys(&self, batch: u64, records: &[&Record]) -> Result<Call<Vec<Vec<String>>>, HookError>;
-    fn merge(&self, batch: u64, records: &[&Record], groups: &[Vec<u32>]) -> Result<Call<Vec<MergeDecision>>, HookError>;
+    fn merge(
+        &self,
+        batch: u64,
+        records: &[&Record],
+        groups: &[Vec<u32>],
+    ) -> Result<Call<Vec<MergeDecision>>, HookError>;
 }
 
 impl Hooks for LoadedPlugin {
@@ -26,7 +34,12 @@ impl Hooks for LoadedPlugin {
     fn match_keys(&self, batch: u64, records: &[&Record]) -> Result<Call<Vec<Vec<String>>>, HookError> {
         LoadedPlugin::match_keys(self, batch, records)
     }
-    fn merge(&self, batch: u64, records: &[&Record], groups: &[Vec<u32>]) -> Result<Call<Vec<MergeDecision>>, HookError> {
+    fn merge(
+        &self,
+        batch: u64,
+        records: &[&Record],
+        groups: &[Vec<u32>],
+    ) -> Result<Call<Vec<MergeDecision>>, HookError> {
         LoadedPlugin::merge(self, batch, records, groups)
     }
 }
@@ -279,10 +292,13 @@ pub fn dedup(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: 
     }
     let mut groups: Vec<Vec<usize>> = groups.into_values().filter(|members| members.len() > 1).collect();
     groups.sort_by_key(|members| members[0]);
-    let (groups, oversized): (Vec<_>, Vec<_>) = groups.into_iter().partition(|members| members.len() <= MAX_MERGE_GROUP);
+    let (groups, oversized): (Vec<_>, Vec<_>) =
+        groups.into_iter().partition(|members| members.len() <= MAX_MERGE_GROUP);
     output.unmerged_groups = oversized
         .iter()
-        .map(|members| members.iter().map(|&index| slots[index].as_ref().expect("in place").source_id.clone()).collect())
+        .map(|members| {
+            members.iter().map(|&index| slots[index].as_ref().expect("in place").source_id.clone()).collect()
+        })
         .collect();
 
     // 3. Merge, packing whole groups into batches.

@@ -18,7 +18,9 @@ use crate::approve::{APPROVED_PLUGINS_DIR, Basis, approved_copy};
 use crate::audit::report::thousands;
 use crate::extract::{ExtractError, FieldType};
 use crate::plan::PlanError;
-use crate::plugins::{ComponentCache, Digest, Hook, Limits, LoadError, LoadedPlugin, PluginComponent, PluginHost, TagFate};
+use crate::plugins::{
+    ComponentCache, Digest, Hook, Limits, LoadError, LoadedPlugin, PluginComponent, PluginHost, TagFate,
+};
 use crate::project::{Project, ProjectError};
 use crate::record::{ObjectKind, Record, Value};
 use crate::untrusted::{escape, markdown};
@@ -32,7 +34,9 @@ const FATES_IN_MARKDOWN: usize = 200;
 const EXAMPLE_CHARS: usize = 80;
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
-    #[error("{old} is a {old_hooks} plugin and {new} a {new_hooks} plugin: a diff compares two builds for the same hook")]
+    #[error(
+        "{old} is a {old_hooks} plugin and {new} a {new_hooks} plugin: a diff compares two builds for the same hook"
+    )]
     HooksDiffer { old: String, old_hooks: String, new: String, new_hooks: String },
     #[error("{plugin} implements several hooks ({hooks}) and the project runs it for none of them: nothing to compare")]
     NoHook { plugin: String, hooks: String },
@@ -66,10 +70,16 @@ pub struct Side {
 #[serde(tag = "fate", rename_all = "lowercase")]
 pub enum Outcome {
     Kept,
-    Dropped { reason: String },
+    Dropped {
+        reason: String,
+    },
     /// Rejected by a plugin or in a batch that failed (the reason says which).
-    Quarantined { reason: String },
-    Merged { into: String },
+    Quarantined {
+        reason: String,
+    },
+    Merged {
+        into: String,
+    },
 }
 
 impl Outcome {
@@ -186,12 +196,19 @@ fn hooks_of(component: &PluginComponent) -> String {
 pub fn diff_files(project: &Project, old: &Path, new: &Path, progress: Progress<'_>) -> Result<PluginDiff, DiffError> {
     let host = host()?;
     let (old, new) = (host.open(old, None)?, host.open(new, None)?);
-    let name = |component: &PluginComponent| format!("{} {} ({})", component.info.name, component.info.version, component.path.display());
+    let name = |component: &PluginComponent| {
+        format!("{} {} ({})", component.info.name, component.info.version, component.path.display())
+    };
     let (mut old_hooks, mut new_hooks) = (old.info.hooks.clone(), new.info.hooks.clone());
     old_hooks.sort();
     new_hooks.sort();
     if old_hooks != new_hooks {
-        return Err(DiffError::HooksDiffer { old: name(&old), old_hooks: hooks_of(&old), new: name(&new), new_hooks: hooks_of(&new) });
+        return Err(DiffError::HooksDiffer {
+            old: name(&old),
+            old_hooks: hooks_of(&old),
+            new: name(&new),
+            new_hooks: hooks_of(&new),
+        });
     }
     let hook = match old_hooks.as_slice() {
         [hook] => *hook,
@@ -205,7 +222,13 @@ pub fn diff_files(project: &Project, old: &Path, new: &Path, progress: Progress<
 
 /// Diffs two opened builds, run for `hook` with the project's configuration of that hook (none
 /// when the project has no plugin for it) among the project's other plugins.
-pub fn diff(project: &Project, hook: Hook, old: PluginComponent, new: PluginComponent, progress: Progress<'_>) -> Result<PluginDiff, DiffError> {
+pub fn diff(
+    project: &Project,
+    hook: Hook,
+    old: PluginComponent,
+    new: PluginComponent,
+    progress: Progress<'_>,
+) -> Result<PluginDiff, DiffError> {
     let side = |component: &PluginComponent| Side {
         name: format!("{} {}", component.info.name, component.info.version),
         digest: component.digest.to_string(),
@@ -213,7 +236,8 @@ pub fn diff(project: &Project, hook: Hook, old: PluginComponent, new: PluginComp
     };
     let (old_side, new_side) = (side(&old), side(&new));
     let entry = project.config.plugins.iter().find(|plugin| *plugin.hook.get_ref() == hook);
-    let config: Vec<(String, String)> = entry.map(|entry| entry.config.clone().into_iter().collect()).unwrap_or_default();
+    let config: Vec<(String, String)> =
+        entry.map(|entry| entry.config.clone().into_iter().collect()).unwrap_or_default();
     let configure = |component: PluginComponent| -> Result<LoadedPlugin, DiffError> {
         let loaded = component.configure_for(hook, config.clone())?;
         Ok(match entry {
@@ -222,15 +246,20 @@ pub fn diff(project: &Project, hook: Hook, old: PluginComponent, new: PluginComp
         })
     };
     let (old, new) = (configure(old)?, configure(new)?);
-    let mut diff = PluginDiff { hook, old: old_side, new: new_side, changed: false, objects: Vec::new(), labels: Vec::new() };
+    let mut diff =
+        PluginDiff { hook, old: old_side, new: new_side, changed: false, objects: Vec::new(), labels: Vec::new() };
     if hook == Hook::Label {
         diff.labels = label_changes(project, old, new, progress)?;
     } else {
         // The project's plugins, with the one for `hook` taken out (each run puts in its build).
-        let mut others: Vec<(Hook, LoadedPlugin)> = project.load_plugins()?.into_iter().filter(|(of, _)| *of != hook).collect();
+        let mut others: Vec<(Hook, LoadedPlugin)> =
+            project.load_plugins()?.into_iter().filter(|(of, _)| *of != hook).collect();
         let mut runs = Vec::new();
         for (which, plugin) in [("old", old), ("new", new)] {
-            progress(&format!("running the project's plugins with the {which} {hook} plugin {} over the export", escape(&plugin.name())));
+            progress(&format!(
+                "running the project's plugins with the {which} {hook} plugin {} over the export",
+                escape(&plugin.name())
+            ));
             let at = others.iter().position(|(of, _)| *of > hook).unwrap_or(others.len());
             others.insert(at, (hook, plugin));
             runs.push(run(project, &others)?);
@@ -242,7 +271,8 @@ pub fn diff(project: &Project, hook: Hook, old: PluginComponent, new: PluginComp
         let old_run = runs.pop().expect("two runs");
         diff.objects = compare(&old_run, &new_run, &secret_fields(project)?);
     }
-    diff.changed = !diff.labels.is_empty() || diff.objects.iter().any(|object| !object.fates.is_empty() || !object.fields.is_empty());
+    diff.changed = !diff.labels.is_empty()
+        || diff.objects.iter().any(|object| !object.fates.is_empty() || !object.fields.is_empty());
     Ok(diff)
 }
 
@@ -282,7 +312,13 @@ fn secret_fields(project: &Project) -> Result<BTreeSet<(ObjectKind, String)>, Di
     let mut secret = BTreeSet::new();
     for kind in ObjectKind::ALL {
         if let Some(reader) = export.records(kind)? {
-            secret.extend(reader.columns().iter().filter(|column| column.ty == FieldType::Secret).map(|column| (kind, column.field.clone())));
+            secret.extend(
+                reader
+                    .columns()
+                    .iter()
+                    .filter(|column| column.ty == FieldType::Secret)
+                    .map(|column| (kind, column.field.clone())),
+            );
         }
     }
     Ok(secret)
@@ -342,7 +378,10 @@ fn compare(old: &Run, new: &Run, secret: &BTreeSet<(ObjectKind, String)>) -> Vec
         let (before, after) = (field_values(before), field_values(after));
         let mut record_changed = false;
         for field in before.keys().chain(after.keys()).collect::<BTreeSet<_>>() {
-            let (a, b) = (before.get(field).copied().filter(|value| **value != Value::Null), after.get(field).copied().filter(|value| **value != Value::Null));
+            let (a, b) = (
+                before.get(field).copied().filter(|value| **value != Value::Null),
+                after.get(field).copied().filter(|value| **value != Value::Null),
+            );
             if a == b {
                 continue;
             }
@@ -375,14 +414,21 @@ fn field_values(record: &Record) -> BTreeMap<&str, &Value> {
     record.fields.iter().map(|(name, value)| (name.as_str(), value)).collect()
 }
 
-fn label_changes(project: &Project, old: LoadedPlugin, new: LoadedPlugin, progress: Progress<'_>) -> Result<Vec<LabelChange>, DiffError> {
+fn label_changes(
+    project: &Project,
+    old: LoadedPlugin,
+    new: LoadedPlugin,
+    progress: Progress<'_>,
+) -> Result<Vec<LabelChange>, DiffError> {
     progress("reading the export's tags and segments");
     let export = crate::plan::open_export(project)?;
     let profile = crate::plan::profile::profile(&export, &mut |_: &str, _: u64, _: bool| {})?;
     let decide = |plugin: LoadedPlugin| -> Result<Vec<(String, String)>, DiffError> {
         // The label hook is run on its own: the decisions do not depend on the other plugins.
         let plugins = [(Hook::Label, plugin)];
-        let decisions = crate::plan::label_plugin_decisions(&plugins, &profile.catalogue, &profile.tag_use)?.map(|(_, decisions)| decisions).unwrap_or_default();
+        let decisions = crate::plan::label_plugin_decisions(&plugins, &profile.catalogue, &profile.tag_use)?
+            .map(|(_, decisions)| decisions)
+            .unwrap_or_default();
         Ok(decisions
             .into_iter()
             .map(|(tag, decision)| {
@@ -421,11 +467,22 @@ pub fn since_approval(project: &Project, approved: &Basis, progress: Progress<'_
         let result = (|| {
             let copy = approved_copy(project, &was.digest);
             if !copy.is_file() {
-                return Err(DiffError::ApprovedNotKept { hook, digest: was.digest.clone(), dir: project.dir.join(APPROVED_PLUGINS_DIR) });
+                return Err(DiffError::ApprovedNotKept {
+                    hook,
+                    digest: was.digest.clone(),
+                    dir: project.dir.join(APPROVED_PLUGINS_DIR),
+                });
             }
             let host = host()?;
-            let old = host.open(&copy, Some(&was.digest.parse().map_err(|message: String| DiffError::Project(ProjectError::Invalid { path: copy.clone(), line: None, message }))?))?;
-            let new_digest: Digest = plugin.digest.get_ref().parse().map_err(|message: String| DiffError::Project(ProjectError::Invalid { path: project.plugin_path(plugin), line: None, message }))?;
+            let old = host.open(
+                &copy,
+                Some(&was.digest.parse().map_err(|message: String| {
+                    DiffError::Project(ProjectError::Invalid { path: copy.clone(), line: None, message })
+                })?),
+            )?;
+            let new_digest: Digest = plugin.digest.get_ref().parse().map_err(|message: String| {
+                DiffError::Project(ProjectError::Invalid { path: project.plugin_path(plugin), line: None, message })
+            })?;
             let new = host.open(&project.plugin_path(plugin), Some(&new_digest))?;
             diff(project, hook, old, new, progress)
         })();
@@ -440,7 +497,10 @@ pub type Swap = (Hook, Result<PluginDiff, DiffError>);
 /// [`since_approval`] against the project's last approval; none before a first approval.
 pub fn since_last_approval(project: &Project) -> Result<Vec<Swap>, crate::state::StateError> {
     let approval = crate::state::State::open(&project.dir)?.last_approval()?;
-    let Some(approved) = approval.and_then(|approval| serde_json::from_str::<Basis>(approval.basis.as_deref()?).ok()) else { return Ok(Vec::new()) };
+    let Some(approved) = approval.and_then(|approval| serde_json::from_str::<Basis>(approval.basis.as_deref()?).ok())
+    else {
+        return Ok(Vec::new());
+    };
     Ok(since_approval(project, &approved, &mut |_: &str| {}))
 }
 
@@ -448,7 +508,15 @@ impl PluginDiff {
     /// A few lines: which builds, and per object what changes (or that nothing does).
     pub fn summary(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "the {} plugin {} ({}) -> {} ({})", self.hook, escape(&self.old.name), short(&self.old.digest), escape(&self.new.name), short(&self.new.digest));
+        let _ = writeln!(
+            out,
+            "the {} plugin {} ({}) -> {} ({})",
+            self.hook,
+            escape(&self.old.name),
+            short(&self.old.digest),
+            escape(&self.new.name),
+            short(&self.new.digest)
+        );
         if !self.changed {
             let _ = writeln!(out, "  no change: both builds do the same to this export");
             return out;
@@ -459,14 +527,40 @@ impl PluginDiff {
                 for change in &object.fates {
                     *moves.entry((change.old.kind(), change.new.kind())).or_default() += 1;
                 }
-                let moves: Vec<String> = moves.iter().map(|((was, is), count)| format!("{was} -> {is} {count}")).collect();
-                let total = object.old_counts.kept + object.old_counts.dropped + object.old_counts.quarantined + object.old_counts.merged;
-                let _ = writeln!(out, "  {}: {} records change fate (of {}): {}", object.object, thousands(object.fates.len() as u64), thousands(total), moves.join(", "));
+                let moves: Vec<String> =
+                    moves.iter().map(|((was, is), count)| format!("{was} -> {is} {count}")).collect();
+                let total = object.old_counts.kept
+                    + object.old_counts.dropped
+                    + object.old_counts.quarantined
+                    + object.old_counts.merged;
+                let _ = writeln!(
+                    out,
+                    "  {}: {} records change fate (of {}): {}",
+                    object.object,
+                    thousands(object.fates.len() as u64),
+                    thousands(total),
+                    moves.join(", ")
+                );
             }
             if !object.fields.is_empty() {
-                let fields: Vec<String> = object.fields.iter().take(5).map(|field| format!("{} ({})", escape(&field.field), thousands(field.records))).collect();
-                let more = if object.fields.len() > 5 { format!(" and {} more fields", object.fields.len() - 5) } else { String::new() };
-                let _ = writeln!(out, "  {}: {} records change values: {}{more}", object.object, thousands(object.records_changed), fields.join(", "));
+                let fields: Vec<String> = object
+                    .fields
+                    .iter()
+                    .take(5)
+                    .map(|field| format!("{} ({})", escape(&field.field), thousands(field.records)))
+                    .collect();
+                let more = if object.fields.len() > 5 {
+                    format!(" and {} more fields", object.fields.len() - 5)
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "  {}: {} records change values: {}{more}",
+                    object.object,
+                    thousands(object.records_changed),
+                    fields.join(", ")
+                );
             }
         }
         if !self.labels.is_empty() {
@@ -495,9 +589,18 @@ impl PluginDiff {
         let _ = writeln!(out, "# Plugin diff: the {} plugin\n", self.hook);
         let _ = writeln!(out, "| | Plugin | Digest | File |\n|---|---|---|---|");
         for (which, side) in [("before", &self.old), ("after", &self.new)] {
-            let _ = writeln!(out, "| {which} | {} | `{}` | {} |", markdown(&side.name), side.digest, markdown(&side.path.display().to_string()));
+            let _ = writeln!(
+                out,
+                "| {which} | {} | `{}` | {} |",
+                markdown(&side.name),
+                side.digest,
+                markdown(&side.path.display().to_string())
+            );
         }
-        let _ = writeln!(out, "\nBoth ran over the project's export with its other plugins and its configuration, as apply runs them; nothing was sent anywhere.\n");
+        let _ = writeln!(
+            out,
+            "\nBoth ran over the project's export with its other plugins and its configuration, as apply runs them; nothing was sent anywhere.\n"
+        );
         if !self.changed {
             let _ = writeln!(out, "**No change**: both builds do the same to every record of this export.");
             return out;
@@ -506,23 +609,63 @@ impl PluginDiff {
             let _ = writeln!(out, "## {}\n", object.object);
             let (a, b) = (object.old_counts, object.new_counts);
             let _ = writeln!(out, "| Fate | Before | After |\n|---|---:|---:|");
-            for (fate, was, is) in [("kept", a.kept, b.kept), ("dropped", a.dropped, b.dropped), ("quarantined", a.quarantined, b.quarantined), ("merged", a.merged, b.merged)] {
+            for (fate, was, is) in [
+                ("kept", a.kept, b.kept),
+                ("dropped", a.dropped, b.dropped),
+                ("quarantined", a.quarantined, b.quarantined),
+                ("merged", a.merged, b.merged),
+            ] {
                 let _ = writeln!(out, "| {fate} | {} | {} |", thousands(was), thousands(is));
             }
             if !object.fates.is_empty() {
-                let _ = writeln!(out, "\n{} records change fate:\n\n| Record | Before | After |\n|---|---|---|", object.fates.len());
+                let _ = writeln!(
+                    out,
+                    "\n{} records change fate:\n\n| Record | Before | After |\n|---|---|---|",
+                    object.fates.len()
+                );
                 for change in object.fates.iter().take(FATES_IN_MARKDOWN) {
-                    let _ = writeln!(out, "| {} | {} | {} |", code(&change.source_id), outcome_cell(&change.old), outcome_cell(&change.new));
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} |",
+                        code(&change.source_id),
+                        outcome_cell(&change.old),
+                        outcome_cell(&change.new)
+                    );
                 }
                 if object.fates.len() > FATES_IN_MARKDOWN {
-                    let _ = writeln!(out, "\n... and {} more (plugin-diff.csv and .json have every one).", object.fates.len() - FATES_IN_MARKDOWN);
+                    let _ = writeln!(
+                        out,
+                        "\n... and {} more (plugin-diff.csv and .json have every one).",
+                        object.fates.len() - FATES_IN_MARKDOWN
+                    );
                 }
             }
             if !object.fields.is_empty() {
-                let _ = writeln!(out, "\n{} records kept by both change values:\n\n| Field | Records | Examples (record: before -> after) |\n|---|---:|---|", object.records_changed);
+                let _ = writeln!(
+                    out,
+                    "\n{} records kept by both change values:\n\n| Field | Records | Examples (record: before -> after) |\n|---|---:|---|",
+                    object.records_changed
+                );
                 for field in &object.fields {
-                    let examples: Vec<String> = field.examples.iter().map(|example| format!("{}: {} -> {}", code(&example.source_id), markdown(&example.old), markdown(&example.new))).collect();
-                    let _ = writeln!(out, "| {} | {} | {} |", code(&field.field), thousands(field.records), examples.join("<br>"));
+                    let examples: Vec<String> = field
+                        .examples
+                        .iter()
+                        .map(|example| {
+                            format!(
+                                "{}: {} -> {}",
+                                code(&example.source_id),
+                                markdown(&example.old),
+                                markdown(&example.new)
+                            )
+                        })
+                        .collect();
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} |",
+                        code(&field.field),
+                        thousands(field.records),
+                        examples.join("<br>")
+                    );
                 }
             }
             out.push('\n');
@@ -530,7 +673,13 @@ impl PluginDiff {
         if !self.labels.is_empty() {
             let _ = writeln!(out, "## Labels\n\n| Tag | Before | After |\n|---|---|---|");
             for change in &self.labels {
-                let _ = writeln!(out, "| {} | {} | {} |", markdown(&change.tag), markdown(&change.old), markdown(&change.new));
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    markdown(&change.tag),
+                    markdown(&change.old),
+                    markdown(&change.new)
+                );
             }
         }
         out
@@ -545,13 +694,20 @@ impl PluginDiff {
         crate::private_files::create_dir(dir).map_err(io(dir))?;
         let (md, json, csv) = (dir.join("plugin-diff.md"), dir.join("plugin-diff.json"), dir.join("plugin-diff.csv"));
         crate::private_files::write(&md, self.markdown()).map_err(io(&md))?;
-        crate::private_files::write(&json, serde_json::to_string_pretty(self).expect("plain data serializes") + "\n").map_err(io(&json))?;
+        crate::private_files::write(&json, serde_json::to_string_pretty(self).expect("plain data serializes") + "\n")
+            .map_err(io(&json))?;
         let mut writer = csv::Writer::from_writer(Vec::new());
-        let row = |writer: &mut csv::Writer<Vec<u8>>, cells: [&str; 6]| crate::records_csv::write_report_row(writer, cells).map_err(|error| DiffError::Io { path: csv.clone(), source: error.into() });
+        let row = |writer: &mut csv::Writer<Vec<u8>>, cells: [&str; 6]| {
+            crate::records_csv::write_report_row(writer, cells)
+                .map_err(|error| DiffError::Io { path: csv.clone(), source: error.into() })
+        };
         row(&mut writer, ["object", "source_id", "change", "field", "before", "after"])?;
         for object in &self.objects {
             for change in &object.fates {
-                row(&mut writer, [object.object, &change.source_id, "fate", "", &change.old.words(), &change.new.words()])?;
+                row(
+                    &mut writer,
+                    [object.object, &change.source_id, "fate", "", &change.old.words(), &change.new.words()],
+                )?;
             }
             for (id, field, old, new) in &object.all_values {
                 row(&mut writer, [object.object, id, "value", field, old, new])?;
@@ -560,7 +716,8 @@ impl PluginDiff {
         for change in &self.labels {
             row(&mut writer, ["tag", &change.tag, "label", "", &change.old, &change.new])?;
         }
-        let bytes = writer.into_inner().map_err(|error| DiffError::Io { path: csv.clone(), source: error.into_error() })?;
+        let bytes =
+            writer.into_inner().map_err(|error| DiffError::Io { path: csv.clone(), source: error.into_error() })?;
         crate::private_files::write(&csv, bytes).map_err(io(&csv))?;
         Ok(vec![md, json, csv])
     }
@@ -599,17 +756,27 @@ mod tests {
     }
 
     fn contact(id: &str, fields: &[(&str, &str)]) -> Record {
-        fields.iter().fold(Record::new(ObjectKind::Contact, id), |record, (name, value)| record.with(name, Value::Text((*value).to_owned())))
+        fields.iter().fold(Record::new(ObjectKind::Contact, id), |record, (name, value)| {
+            record.with(name, Value::Text((*value).to_owned()))
+        })
     }
 
     #[test]
     fn changed_values_are_counted_per_field_with_examples_secrets_hidden_and_the_csv_safe_in_a_spreadsheet() {
         let old = run(
-            vec![contact("1", &[("email", "ada@x.pl"), ("key", "s3cret-old")]), contact("2", &[("email", "bob@x.pl"), ("city", "Kraków")]), contact("4", &[("city", "Łódź")])],
+            vec![
+                contact("1", &[("email", "ada@x.pl"), ("key", "s3cret-old")]),
+                contact("2", &[("email", "bob@x.pl"), ("city", "Kraków")]),
+                contact("4", &[("city", "Łódź")]),
+            ],
             vec![("3", Outcome::Merged { into: "1".into() })],
         );
         let new = run(
-            vec![contact("1", &[("email", "=HYPERLINK(\"http://evil\")"), ("key", "s3cret-new")]), contact("2", &[("email", "BOB@x.pl")]), contact("4", &[("city", "Łódź")])],
+            vec![
+                contact("1", &[("email", "=HYPERLINK(\"http://evil\")"), ("key", "s3cret-new")]),
+                contact("2", &[("email", "BOB@x.pl")]),
+                contact("4", &[("city", "Łódź")]),
+            ],
             vec![("3", Outcome::Quarantined { reason: "dedup-x: batch failed".into() })],
         );
         let secret = BTreeSet::from([(ObjectKind::Contact, "key".to_owned())]);
@@ -618,7 +785,8 @@ mod tests {
         assert_eq!(contacts.fates.len(), 1);
         assert_eq!((contacts.fates[0].source_id.as_str(), contacts.fates[0].new.kind()), ("3", "quarantined"));
         assert_eq!(contacts.records_changed, 2, "records 1 and 2; 4 is the same");
-        let fields: Vec<(&str, u64)> = contacts.fields.iter().map(|field| (field.field.as_str(), field.records)).collect();
+        let fields: Vec<(&str, u64)> =
+            contacts.fields.iter().map(|field| (field.field.as_str(), field.records)).collect();
         assert_eq!(fields, [("email", 2), ("city", 1), ("key", 1)]);
         let key = &contacts.fields[2].examples[0];
         assert_eq!((key.old.as_str(), key.new.as_str()), ("(hidden)", "(hidden)"), "a secret is never shown");
@@ -638,7 +806,10 @@ mod tests {
         let csv = std::fs::read_to_string(dir.path().join("plugin-diff.csv")).unwrap();
         assert!(csv.contains("'=HYPERLINK") && !csv.contains(",=HYPERLINK") && !csv.contains("s3cret"), "{csv}");
         let markdown = std::fs::read_to_string(dir.path().join("plugin-diff.md")).unwrap();
-        assert!(!markdown.contains('\u{1b}') && !markdown.contains("s3cret") && markdown.contains("| `email` | 2 |"), "{markdown}");
+        assert!(
+            !markdown.contains('\u{1b}') && !markdown.contains("s3cret") && markdown.contains("| `email` | 2 |"),
+            "{markdown}"
+        );
         assert!(!diff.summary().contains('\u{1b}'), "{}", diff.summary());
     }
 }

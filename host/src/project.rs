@@ -11,8 +11,8 @@ use toml::Spanned;
 
 use crate::pipedrive::{ApiToken, BudgetPolicy, ClientConfig, Plan, TargetUrlError, check_target_url};
 use crate::plugins::{
-    ComponentCache, ConfigOption, Digest, Hook, Limits, LimitsInForce, LoadError, LoadedPlugin, PluginHost, RunBudget, TrustError, TrustStore,
-    limits_in_force,
+    ComponentCache, ConfigOption, Digest, Hook, Limits, LimitsInForce, LoadError, LoadedPlugin, PluginHost, RunBudget,
+    TrustError, TrustStore, limits_in_force,
 };
 
 pub const CONFIG_FILE: &str = "migration.toml";
@@ -33,7 +33,9 @@ pub enum ProjectError {
     /// The machine's trust store refused a plugin, or could not be read.
     #[error(transparent)]
     Trust(#[from] TrustError),
-    #[error("--pipedrive {source}; nothing was written (for a host other than Pipedrive's, init with https://COMPANY.pipedrive.com, then set url and allow_host in {CONFIG_FILE})")]
+    #[error(
+        "--pipedrive {source}; nothing was written (for a host other than Pipedrive's, init with https://COMPANY.pipedrive.com, then set url and allow_host in {CONFIG_FILE})"
+    )]
     InitUrl { source: TargetUrlError },
 }
 
@@ -190,21 +192,38 @@ impl Project {
             line: span.map(|span| line_of(&text, span.start)),
             message,
         };
-        let config: MigrationConfig = toml::from_str(&text).map_err(|error| invalid(error.span(), error.message().trim().to_string()))?;
+        let config: MigrationConfig =
+            toml::from_str(&text).map_err(|error| invalid(error.span(), error.message().trim().to_string()))?;
 
-        let plan: Plan = config.target.plan.get_ref().parse().map_err(|message| invalid(Some(config.target.plan.span()), message))?;
+        let plan: Plan = config
+            .target
+            .plan
+            .get_ref()
+            .parse()
+            .map_err(|message| invalid(Some(config.target.plan.span()), message))?;
         let budget_policy = match config.options.on_budget_exhausted.get_ref().as_str() {
             "wait" => BudgetPolicy::WaitForReset,
             "stop" => BudgetPolicy::Stop,
             other => {
-                return Err(invalid(Some(config.options.on_budget_exhausted.span()), format!("on_budget_exhausted is '{other}'; expected wait or stop")));
+                return Err(invalid(
+                    Some(config.options.on_budget_exhausted.span()),
+                    format!("on_budget_exhausted is '{other}'; expected wait or stop"),
+                ));
             }
         };
         if let Some(dedup) = config.options.dedup.as_ref().filter(|dedup| dedup.get_ref() != "none") {
-            return Err(invalid(Some(dedup.span()), format!("dedup is '{}'; the only value is \"none\" (to merge duplicates, add a dedup plugin)", dedup.get_ref())));
+            return Err(invalid(
+                Some(dedup.span()),
+                format!(
+                    "dedup is '{}'; the only value is \"none\" (to merge duplicates, add a dedup plugin)",
+                    dedup.get_ref()
+                ),
+            ));
         }
         let allow_host = config.target.allow_host.as_ref();
-        if let Err(error) = check_target_url(config.target.url.get_ref(), allow_host.map(|host| host.get_ref().as_str())) {
+        if let Err(error) =
+            check_target_url(config.target.url.get_ref(), allow_host.map(|host| host.get_ref().as_str()))
+        {
             let span = match (&error, allow_host) {
                 (TargetUrlError::BadAllowHost { .. }, Some(host)) => host.span(),
                 _ => config.target.url.span(),
@@ -217,30 +236,49 @@ impl Project {
         }
         let limits = config.source.limits.get_ref();
         if limits.max_columns == 0 || limits.max_cell_bytes == 0 || limits.max_record_bytes == 0 {
-            return Err(invalid(Some(config.source.limits.span()), "[source.limits]: each limit must be at least 1".into()));
+            return Err(invalid(
+                Some(config.source.limits.span()),
+                "[source.limits]: each limit must be at least 1".into(),
+            ));
         }
         if let Some(account) = &config.source.account {
-            crate::marker::check_account(account.get_ref()).map_err(|message| invalid(Some(account.span()), message))?;
+            crate::marker::check_account(account.get_ref())
+                .map_err(|message| invalid(Some(account.span()), message))?;
         }
         let export = dir.join(config.source.export.get_ref());
         if !export.is_dir() {
-            return Err(invalid(Some(config.source.export.span()), format!("the export directory {} does not exist", export.display())));
+            return Err(invalid(
+                Some(config.source.export.span()),
+                format!("the export directory {} does not exist", export.display()),
+            ));
         }
         let mut previous: Option<Hook> = None;
         for plugin in &config.plugins {
             let hook = *plugin.hook.get_ref();
             if previous.is_some_and(|previous| previous >= hook) {
-                return Err(invalid(Some(plugin.hook.span()), format!("plugins run clean, then dedup, then label, one each; '{hook}' is out of order")));
+                return Err(invalid(
+                    Some(plugin.hook.span()),
+                    format!("plugins run clean, then dedup, then label, one each; '{hook}' is out of order"),
+                ));
             }
             previous = Some(hook);
-            plugin.digest.get_ref().parse::<Digest>().map_err(|error| invalid(Some(plugin.digest.span()), error.to_string()))?;
+            plugin
+                .digest
+                .get_ref()
+                .parse::<Digest>()
+                .map_err(|error| invalid(Some(plugin.digest.span()), error.to_string()))?;
             for (key, value) in [("max_run_fuel", &plugin.max_run_fuel), ("max_run_seconds", &plugin.max_run_seconds)] {
                 if let Some(value) = value.as_ref().filter(|value| *value.get_ref() == 0) {
                     return Err(invalid(Some(value.span()), format!("{key} must be at least 1")));
                 }
             }
-            if let Some(memory) = plugin.memory_mib.as_ref().filter(|memory| !(1..=MAX_PLUGIN_MEMORY_MIB).contains(memory.get_ref())) {
-                return Err(invalid(Some(memory.span()), format!("memory_mib must be from 1 to {MAX_PLUGIN_MEMORY_MIB}")));
+            if let Some(memory) =
+                plugin.memory_mib.as_ref().filter(|memory| !(1..=MAX_PLUGIN_MEMORY_MIB).contains(memory.get_ref()))
+            {
+                return Err(invalid(
+                    Some(memory.span()),
+                    format!("memory_mib must be from 1 to {MAX_PLUGIN_MEMORY_MIB}"),
+                ));
             }
         }
         tighten_reports(&dir.join(REPORTS_DIR))?;
@@ -270,7 +308,8 @@ impl Project {
         let path = self.dir.join(CONFIG_FILE);
         let invalid = |message: String| ProjectError::Invalid { path: path.clone(), line: None, message };
         let token = match (&self.config.target.token_env, &self.config.target.token_file) {
-            (Some(variable), _) => std::env::var(variable).map_err(|_| invalid(format!("the environment variable {variable} (token_env) is not set")))?,
+            (Some(variable), _) => std::env::var(variable)
+                .map_err(|_| invalid(format!("the environment variable {variable} (token_env) is not set")))?,
             (None, Some(file)) => {
                 let file = self.dir.join(file);
                 std::fs::read_to_string(&file).map_err(|source| ProjectError::Io { path: file, source })?
@@ -300,13 +339,17 @@ impl Project {
             let digest: Digest = plugin.digest.get_ref().parse().map_err(invalid)?;
             // A host per plugin: memory and CPU limits are the engine's, and each plugin has its own.
             let limits = self.plugin_limits(plugin, store)?.limits;
-            let host = PluginHost::new(limits, cache.clone()).map_err(|error| invalid(format!("{error:#}")))?.with_trust_store(store.cloned());
+            let host = PluginHost::new(limits, cache.clone())
+                .map_err(|error| invalid(format!("{error:#}")))?
+                .with_trust_store(store.cloned());
             let load_error = |error: LoadError| match error {
                 LoadError::Trust(error) => ProjectError::Trust(error),
                 error => invalid(format!("plugin {}: {error}", file.display())),
             };
             let component = host.open(&file, Some(&digest)).map_err(load_error)?;
-            let loaded = component.configure_for(*plugin.hook.get_ref(), plugin.config.clone().into_iter().collect()).map_err(load_error)?;
+            let loaded = component
+                .configure_for(*plugin.hook.get_ref(), plugin.config.clone().into_iter().collect())
+                .map_err(load_error)?;
             plugins.push((*plugin.hook.get_ref(), loaded.with_run_budget(plugin.run_budget())));
         }
         Ok(plugins)
@@ -314,10 +357,21 @@ impl Project {
 
     /// The limits `plugin` runs under: the host's, with its entry's `memory_mib`, capped by the
     /// trust store's maxima (and what they capped).
-    pub fn plugin_limits(&self, plugin: &PluginConfig, store: Option<&TrustStore>) -> Result<LimitsInForce, ProjectError> {
-        let digest: Digest = plugin.digest.get_ref().parse().map_err(|message| ProjectError::Invalid { path: self.dir.join(CONFIG_FILE), line: None, message })?;
+    pub fn plugin_limits(
+        &self,
+        plugin: &PluginConfig,
+        store: Option<&TrustStore>,
+    ) -> Result<LimitsInForce, ProjectError> {
+        let digest: Digest = plugin.digest.get_ref().parse().map_err(|message| ProjectError::Invalid {
+            path: self.dir.join(CONFIG_FILE),
+            line: None,
+            message,
+        })?;
         let defaults = Limits::default();
-        let memory_bytes = plugin.memory_mib.as_ref().map_or(defaults.memory_bytes, |mib| usize::try_from(*mib.get_ref() << 20).unwrap_or(usize::MAX));
+        let memory_bytes = plugin
+            .memory_mib
+            .as_ref()
+            .map_or(defaults.memory_bytes, |mib| usize::try_from(*mib.get_ref() << 20).unwrap_or(usize::MAX));
         Ok(limits_in_force(Limits { memory_bytes, ..defaults }, store, &digest))
     }
 
@@ -365,12 +419,19 @@ impl InitPlugin {
     pub fn vet(host: &PluginHost, hook: Hook, path: &Path) -> Result<InitPlugin, LoadError> {
         let component = host.open(path, None)?;
         component.check_hook(hook)?;
-        Ok(InitPlugin { hook, path: path.to_owned(), digest: component.digest, name: component.info.name.clone(), options: component.info.options.clone() })
+        Ok(InitPlugin {
+            hook,
+            path: path.to_owned(),
+            digest: component.digest,
+            name: component.info.name.clone(),
+            options: component.info.options.clone(),
+        })
     }
 }
 
 /// The vetted plugins that come with crm-migrate, one per hook, by file stem.
-pub const VETTED_PLUGINS: [(Hook, &str); 3] = [(Hook::Clean, "clean_basic"), (Hook::Dedup, "dedup_email"), (Hook::Label, "segment_labels")];
+pub const VETTED_PLUGINS: [(Hook, &str); 3] =
+    [(Hook::Clean, "clean_basic"), (Hook::Dedup, "dedup_email"), (Hook::Label, "segment_labels")];
 
 /// How the vetted plugins are built, from the crm-migrate checkout.
 pub const BUILD_PLUGINS: &str = "cargo build-plugins";
@@ -420,10 +481,16 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
     let export = std::fs::canonicalize(&options.export).map_err(io(&options.export))?;
     let account = match &options.account {
         Some(account) => {
-            crate::marker::check_account(account).map_err(|message| ProjectError::Invalid { path: dir.join(CONFIG_FILE), line: None, message })?;
+            crate::marker::check_account(account).map_err(|message| ProjectError::Invalid {
+                path: dir.join(CONFIG_FILE),
+                line: None,
+                message,
+            })?;
             account.clone()
         }
-        None => crate::marker::default_account(&export.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()),
+        None => crate::marker::default_account(
+            &export.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default(),
+        ),
     };
     crate::private_files::create_dir(&dir.join(REPORTS_DIR)).map_err(io(dir))?;
     // Taken and proposed entries in hook order, so that taking a proposed one keeps the order.
@@ -432,7 +499,9 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
         entries.push((plugin.hook, plugin_entry(plugin).map_err(io(&plugin.path))?));
     }
     for plugin in &options.proposed {
-        let mut entry = String::from("# Proposed (vetted, pinned by digest): to use it, take the first \"# \" off each line below.\n");
+        let mut entry = String::from(
+            "# Proposed (vetted, pinned by digest): to use it, take the first \"# \" off each line below.\n",
+        );
         for line in plugin_entry(plugin).map_err(io(&plugin.path))?.lines() {
             entry.push_str(&format!("# {line}\n"));
         }
@@ -474,7 +543,9 @@ fn plugin_entry(plugin: &InitPlugin) -> std::io::Result<String> {
     }
     for option in &plugin.options {
         entry.push_str(&format!("# {}\n", comment_text(&option.description)));
-        let key = if !option.key.is_empty() && option.key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        let key = if !option.key.is_empty()
+            && option.key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
             option.key.clone()
         } else {
             single_line_string(&option.key)
@@ -530,7 +601,8 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-const NO_PLUGINS: &str = "# No plugins yet. Add one per hook, in this order (crm-migrate plugin vet FILE prints the digest):
+const NO_PLUGINS: &str =
+    "# No plugins yet. Add one per hook, in this order (crm-migrate plugin vet FILE prints the digest):
 # [[plugins]]
 # hook = \"clean\"
 # path = \"plugins/acme_rules.wasm\"
@@ -617,7 +689,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let export = dir.path().join("export");
         std::fs::create_dir(&export).unwrap();
-        let options = InitOptions { export, account: None, pipedrive_url: "http://127.0.0.1:8089".into(), plan: Plan::Lite, seats: 2, plugins: Vec::new(), proposed: Vec::new() };
+        let options = InitOptions {
+            export,
+            account: None,
+            pipedrive_url: "http://127.0.0.1:8089".into(),
+            plan: Plan::Lite,
+            seats: 2,
+            plugins: Vec::new(),
+            proposed: Vec::new(),
+        };
         let project = init(&dir.path().join("acme"), &options).unwrap();
         assert_eq!((project.plan, project.config.target.seats), (Plan::Lite, 2));
         assert_eq!(project.budget_policy, BudgetPolicy::WaitForReset);
@@ -652,14 +732,30 @@ mod tests {
         assert_eq!(project.config.plugins.len(), 1, "proposed plugins are not taken");
         let path = dir.path().join("acme").join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path).unwrap();
-        let (clean, dedup, label) = (text.find("# hook = \"clean\"").unwrap(), text.find("# hook = \"dedup\"").unwrap(), text.find("\nhook = \"label\"").unwrap());
+        let (clean, dedup, label) = (
+            text.find("# hook = \"clean\"").unwrap(),
+            text.find("# hook = \"dedup\"").unwrap(),
+            text.find("\nhook = \"label\"").unwrap(),
+        );
         assert!(clean < dedup && dedup < label, "in hook order:\n{text}");
         let taken: Vec<String> = text
             .split("\n\n")
-            .map(|block| if block.starts_with("# Proposed") && block.contains("dedup.wasm") { block.lines().skip(1).map(|line| &line[2..]).collect::<Vec<_>>().join("\n") } else { block.to_owned() })
+            .map(|block| {
+                if block.starts_with("# Proposed") && block.contains("dedup.wasm") {
+                    block.lines().skip(1).map(|line| &line[2..]).collect::<Vec<_>>().join("\n")
+                } else {
+                    block.to_owned()
+                }
+            })
             .collect();
         std::fs::write(&path, taken.join("\n\n")).unwrap();
-        let hooks: Vec<Hook> = Project::open(&dir.path().join("acme")).unwrap().config.plugins.iter().map(|plugin| *plugin.hook.get_ref()).collect();
+        let hooks: Vec<Hook> = Project::open(&dir.path().join("acme"))
+            .unwrap()
+            .config
+            .plugins
+            .iter()
+            .map(|plugin| *plugin.hook.get_ref())
+            .collect();
         assert_eq!(hooks, [Hook::Dedup, Hook::Label]);
     }
 
@@ -682,7 +778,10 @@ mod tests {
             options: vec![option("country", evil, Some(evil)), option(&format!("key{evil}"), "plain", None)],
         };
         let entry = plugin_entry(&plugin).unwrap();
-        assert!(entry.lines().all(|line| !line.starts_with('[') || line == "[[plugins]]" || line == "[plugins.config]"), "{entry}");
+        assert!(
+            entry.lines().all(|line| !line.starts_with('[') || line == "[[plugins]]" || line == "[plugins.config]"),
+            "{entry}"
+        );
         assert_eq!(entry.matches("[[plugins]]\n").count(), 1, "{entry}");
         assert!(!entry.chars().any(|c| c.is_control() && c != '\n'), "{entry:?}");
         let table: toml::Table = toml::from_str(&entry).unwrap_or_else(|error| panic!("{error}\n{entry}"));
@@ -722,7 +821,9 @@ mod tests {
         assert_eq!(budget, RunBudget { fuel: 5000, time: Duration::from_secs(60) });
         let (_dir, project) = project_with(&format!("{MINIMAL}{entry}max_run_seconds = 0\n"));
         match project {
-            Err(ProjectError::Invalid { line: Some(_), message, .. }) => assert!(message.contains("max_run_seconds must be at least 1"), "{message}"),
+            Err(ProjectError::Invalid { line: Some(_), message, .. }) => {
+                assert!(message.contains("max_run_seconds must be at least 1"), "{message}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -734,9 +835,13 @@ mod tests {
         let raised = MINIMAL.replace("[target]", "[source.limits]\nmax_columns = 5000\n[target]");
         let (_dir, project) = project_with(&raised);
         let limits = *project.unwrap().config.source.limits.get_ref();
-        assert_eq!((limits.max_columns, limits.max_cell_bytes), (5000, crate::extract::InputLimits::default().max_cell_bytes));
+        assert_eq!(
+            (limits.max_columns, limits.max_cell_bytes),
+            (5000, crate::extract::InputLimits::default().max_cell_bytes)
+        );
         for (bad, expected) in [("max_columns = 0", "at least 1"), ("max_cells = 3", "unknown field `max_cells`")] {
-            let (_dir, project) = project_with(&MINIMAL.replace("[target]", &format!("[source.limits]\n{bad}\n[target]")));
+            let (_dir, project) =
+                project_with(&MINIMAL.replace("[target]", &format!("[source.limits]\n{bad}\n[target]")));
             match project {
                 Err(ProjectError::Invalid { line: Some(line), message, .. }) => {
                     assert!(message.contains(expected), "{message}");
@@ -754,17 +859,35 @@ mod tests {
             (MINIMAL.replace("token_env", "token_variable"), 5, "unknown field `token_variable`"),
             (MINIMAL.replace("\"export\"", "\"missing\""), 2, "does not exist"),
             (MINIMAL.replace("https://acme", "http://acme"), 4, "must be https://"),
-            (MINIMAL.replace("https://acme.pipedrive.com", "https://crm.example.net"), 4, "allow_host = \"crm.example.net\""),
-            (MINIMAL.replace("token_env", "allow_host = \"https://crm.example.net\"\ntoken_env"), 5, "is not a host name"),
-            (MINIMAL.replace("[target]", "account = \"Acme Shop\"\n[target]"), 3, "lower-case letters"),
-            (format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:00\"\n"), 10, "sha256"),
             (
-                format!("{MINIMAL}[[plugins]]\nhook = \"clean\"\npath = \"a.wasm\"\ndigest = \"sha256:{}\"\nmemory_mib = 5000\n", "0".repeat(64)),
+                MINIMAL.replace("https://acme.pipedrive.com", "https://crm.example.net"),
+                4,
+                "allow_host = \"crm.example.net\"",
+            ),
+            (
+                MINIMAL.replace("token_env", "allow_host = \"https://crm.example.net\"\ntoken_env"),
+                5,
+                "is not a host name",
+            ),
+            (MINIMAL.replace("[target]", "account = \"Acme Shop\"\n[target]"), 3, "lower-case letters"),
+            (
+                format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:00\"\n"),
+                10,
+                "sha256",
+            ),
+            (
+                format!(
+                    "{MINIMAL}[[plugins]]\nhook = \"clean\"\npath = \"a.wasm\"\ndigest = \"sha256:{}\"\nmemory_mib = 5000\n",
+                    "0".repeat(64)
+                ),
                 11,
                 "memory_mib must be from 1 to 4096",
             ),
             (
-                format!("{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:{0}\"\n[[plugins]]\nhook = \"clean\"\npath = \"b.wasm\"\ndigest = \"sha256:{0}\"\n", "0".repeat(64)),
+                format!(
+                    "{MINIMAL}[[plugins]]\nhook = \"label\"\npath = \"a.wasm\"\ndigest = \"sha256:{0}\"\n[[plugins]]\nhook = \"clean\"\npath = \"b.wasm\"\ndigest = \"sha256:{0}\"\n",
+                    "0".repeat(64)
+                ),
                 12,
                 "out of order",
             ),

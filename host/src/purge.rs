@@ -98,11 +98,17 @@ pub enum PurgeError {
          resume it: run `crm-migrate apply` (or the delta) again until it ends with done, then purge"
     )]
     Unfinished { run_id: i64, started_at: String },
-    #[error("run {run_id} ended '{outcome}', not done; finish the migration (run apply, or the delta, again), then purge")]
+    #[error(
+        "run {run_id} ended '{outcome}', not done; finish the migration (run apply, or the delta, again), then purge"
+    )]
     NotDone { run_id: i64, outcome: String },
-    #[error("creates sent without a recorded answer: {count}; run `crm-migrate apply` again to resolve them, then purge")]
+    #[error(
+        "creates sent without a recorded answer: {count}; run `crm-migrate apply` again to resolve them, then purge"
+    )]
     OpenIntents { count: u64 },
-    #[error("state.db is in use by another crm-migrate command (its log could not be emptied); run purge again when it ends")]
+    #[error(
+        "state.db is in use by another crm-migrate command (its log could not be emptied); run purge again when it ends"
+    )]
     Busy,
     #[error(transparent)]
     State(#[from] StateError),
@@ -150,7 +156,8 @@ pub fn preview(project: &Project) -> Result<PurgePreview, PurgeError> {
     require_finished(&state)?;
     let mut counts = Vec::new();
     for cleared in CLEARED_IN_STATE {
-        let rows: i64 = state.connection().query_row(cleared.count, [], |row| row.get(0)).map_err(|error| state.error(error))?;
+        let rows: i64 =
+            state.connection().query_row(cleared.count, [], |row| row.get(0)).map_err(|error| state.error(error))?;
         counts.push(ClearedCount { what: cleared.what, rows: rows as u64 });
     }
     let reports = REMOVED_REPORTS
@@ -180,7 +187,8 @@ pub fn purge(project: &Project) -> Result<PurgeOutcome, PurgeError> {
             let rows = connection.execute(cleared.clear, [])?;
             counts.push(ClearedCount { what: cleared.what, rows: rows as u64 });
         }
-        connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![PURGED_AT_KEY, now_utc()])?;
+        connection
+            .execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![PURGED_AT_KEY, now_utc()])?;
         connection.execute_batch("COMMIT")
     })();
     if let Err(failure) = cleared {
@@ -190,8 +198,9 @@ pub fn purge(project: &Project) -> Result<PurgeOutcome, PurgeError> {
     connection.execute_batch("VACUUM").map_err(error)?;
     // The log still holds the pages as they were before the updates: copy what is current into
     // the file and empty the log.
-    let (busy, _, _): (i64, i64, i64) =
-        connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).map_err(error)?;
+    let (busy, _, _): (i64, i64, i64) = connection
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .map_err(error)?;
     if busy != 0 {
         return Err(PurgeError::Busy);
     }
@@ -205,7 +214,13 @@ pub fn purge(project: &Project) -> Result<PurgeOutcome, PurgeError> {
             Err(source) => return Err(PurgeError::Io { path: report, source }),
         }
     }
-    Ok(PurgeOutcome { state: counts, reports_removed, state_bytes_before, state_bytes_after: bytes(), afterwards: AFTERWARDS })
+    Ok(PurgeOutcome {
+        state: counts,
+        reports_removed,
+        state_bytes_before,
+        state_bytes_after: bytes(),
+        afterwards: AFTERWARDS,
+    })
 }
 
 /// Purge needs a migration that ended: a run that did not may be resumed, and resuming needs what
@@ -214,7 +229,9 @@ fn require_finished(state: &State) -> Result<(), PurgeError> {
     let error = |error| state.error(error);
     let last: Option<(i64, String, Option<String>)> = state
         .connection()
-        .query_row("SELECT id, started_at, outcome FROM runs ORDER BY id DESC LIMIT 1", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .query_row("SELECT id, started_at, outcome FROM runs ORDER BY id DESC LIMIT 1", [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()
         .map_err(error)?;
     match last {
@@ -223,7 +240,10 @@ fn require_finished(state: &State) -> Result<(), PurgeError> {
         Some((run_id, _, Some(outcome))) if outcome != "done" => return Err(PurgeError::NotDone { run_id, outcome }),
         Some(_) => {}
     }
-    let open: i64 = state.connection().query_row("SELECT COUNT(*) FROM records WHERE fate = 'intent'", [], |row| row.get(0)).map_err(error)?;
+    let open: i64 = state
+        .connection()
+        .query_row("SELECT COUNT(*) FROM records WHERE fate = 'intent'", [], |row| row.get(0))
+        .map_err(error)?;
     if open > 0 {
         return Err(PurgeError::OpenIntents { count: open as u64 });
     }
@@ -272,7 +292,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = State::open(dir.path()).unwrap();
         for cleared in CLEARED_IN_STATE {
-            state.connection().query_row(cleared.count, [], |row| row.get::<_, i64>(0)).unwrap_or_else(|error| panic!("{}: {error}", cleared.count));
+            state
+                .connection()
+                .query_row(cleared.count, [], |row| row.get::<_, i64>(0))
+                .unwrap_or_else(|error| panic!("{}: {error}", cleared.count));
             state.connection().execute(cleared.clear, []).unwrap_or_else(|error| panic!("{}: {error}", cleared.clear));
         }
     }

@@ -20,7 +20,11 @@ pub struct Listings(HashMap<Destination, HashMap<u64, Value>>);
 
 impl Listings {
     /// The live records (not deleted) a source object lands in, by Pipedrive id.
-    pub async fn of(&mut self, client: &PipedriveClient, object: ObjectKind) -> Result<&HashMap<u64, Value>, ClientError> {
+    pub async fn of(
+        &mut self,
+        client: &PipedriveClient,
+        object: ObjectKind,
+    ) -> Result<&HashMap<u64, Value>, ClientError> {
         let destination = Destination::of(object);
         if let std::collections::hash_map::Entry::Vacant(e) = self.0.entry(destination) {
             let records = match destination {
@@ -28,9 +32,16 @@ impl Listings {
                 Destination::Person => to_values(client.persons().await?),
                 Destination::Deal => to_values(client.deals().await?),
                 Destination::Activity => to_values(client.activities().await?),
-                Destination::Note => to_values(client.notes(None).await?).into_iter().filter(|note| note["active_flag"] != false).collect(),
+                Destination::Note => to_values(client.notes(None).await?)
+                    .into_iter()
+                    .filter(|note| note["active_flag"] != false)
+                    .collect(),
             };
-            let live = records.into_iter().filter(|record| record["is_deleted"] != true).filter_map(|record| Some((record["id"].as_u64()?, record))).collect();
+            let live = records
+                .into_iter()
+                .filter(|record| record["is_deleted"] != true)
+                .filter_map(|record| Some((record["id"].as_u64()?, record)))
+                .collect();
             e.insert(live);
         }
         Ok(&self.0[&destination])
@@ -53,7 +64,8 @@ fn to_values<T: Serialize>(records: Vec<T>) -> Vec<Value> {
 
 /// Field key -> its name, for the report.
 pub fn field_names(targets: &Targets) -> HashMap<String, String> {
-    let mut names: HashMap<String, String> = targets.fields.iter().map(|((_, attribute), target)| (target.code.clone(), attribute.clone())).collect();
+    let mut names: HashMap<String, String> =
+        targets.fields.iter().map(|((_, attribute), target)| (target.code.clone(), attribute.clone())).collect();
     for ((_, attribute), target) in &targets.fields {
         if let Some(time) = &target.time_code {
             names.insert(time.clone(), format!("{attribute} (time)"));
@@ -68,7 +80,12 @@ pub fn field_names(targets: &Targets) -> HashMap<String, String> {
 /// The fields of a record of `object` that differ between `expected` (a payload as apply sends
 /// it, or as the journal kept it) and `actual` (the record as Pipedrive lists it):
 /// (field, expected, actual), custom fields by name.
-pub fn differences(object: ObjectKind, expected: &Value, actual: &Value, names: &HashMap<String, String>) -> Vec<(String, Value, Value)> {
+pub fn differences(
+    object: ObjectKind,
+    expected: &Value,
+    actual: &Value,
+    names: &HashMap<String, String>,
+) -> Vec<(String, Value, Value)> {
     let mut differences = Vec::new();
     let mut differ = |field: &str, expected: Value, actual: Value| {
         if !same(&expected, &actual) {
@@ -95,18 +112,40 @@ pub fn differences(object: ObjectKind, expected: &Value, actual: &Value, names: 
                 let actual_fields = actual.get("custom_fields").cloned().unwrap_or(Value::Null);
                 for (code, value) in expected_value.as_object().into_iter().flatten() {
                     let name = names.get(code).cloned().unwrap_or_else(|| code.clone());
-                    differ(&format!("custom field {name}"), value.clone(), actual_fields.get(code).cloned().unwrap_or(Value::Null));
+                    differ(
+                        &format!("custom field {name}"),
+                        value.clone(),
+                        actual_fields.get(code).cloned().unwrap_or(Value::Null),
+                    );
                 }
             }
-            "emails" | "phones" => differ(key, contact_values(&expected_value), contact_values(actual.get(key).unwrap_or(&Value::Null))),
-            "participants" => differ(key, person_ids(&expected_value), person_ids(actual.get(key).unwrap_or(&Value::Null))),
+            "emails" | "phones" => {
+                differ(key, contact_values(&expected_value), contact_values(actual.get(key).unwrap_or(&Value::Null)))
+            }
+            "participants" => {
+                differ(key, person_ids(&expected_value), person_ids(actual.get(key).unwrap_or(&Value::Null)))
+            }
             "label_ids" => differ("labels", sorted(&expected_value), sorted(actual.get(key).unwrap_or(&Value::Null))),
             "address" => {
-                let value = |address: Option<&Value>| address.and_then(|address| address.get("value")).cloned().unwrap_or(Value::Null);
+                let value = |address: Option<&Value>| {
+                    address.and_then(|address| address.get("value")).cloned().unwrap_or(Value::Null)
+                };
                 differ(key, value(Some(&expected_value)), value(actual.get(key)))
             }
-            "due_time" => differ(key, expected_value, actual.get(key).and_then(Value::as_str).map(|time| json!(&time[..time.len().min(5)])).unwrap_or(Value::Null)),
-            "done" => differ(key, json!(expected_value.as_bool().unwrap_or(false)), json!(actual.get(key).and_then(Value::as_bool).unwrap_or(false))),
+            "due_time" => differ(
+                key,
+                expected_value,
+                actual
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .map(|time| json!(&time[..time.len().min(5)]))
+                    .unwrap_or(Value::Null),
+            ),
+            "done" => differ(
+                key,
+                json!(expected_value.as_bool().unwrap_or(false)),
+                json!(actual.get(key).and_then(Value::as_bool).unwrap_or(false)),
+            ),
             _ => differ(key, expected_value, actual.get(key).cloned().unwrap_or(Value::Null)),
         }
     }
@@ -116,8 +155,12 @@ pub fn differences(object: ObjectKind, expected: &Value, actual: &Value, names: 
 /// Equal as Pipedrive means it: numbers by value, everything else exactly.
 fn same(expected: &Value, actual: &Value) -> bool {
     match (expected, actual) {
-        (Value::Number(a), Value::Number(b)) => (a.as_f64().unwrap_or(f64::NAN) - b.as_f64().unwrap_or(f64::NAN)).abs() < 1e-9,
-        (Value::Object(a), Value::Object(b)) => a.len() == b.len() && a.iter().all(|(key, value)| b.get(key).is_some_and(|other| same(value, other))),
+        (Value::Number(a), Value::Number(b)) => {
+            (a.as_f64().unwrap_or(f64::NAN) - b.as_f64().unwrap_or(f64::NAN)).abs() < 1e-9
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len() && a.iter().all(|(key, value)| b.get(key).is_some_and(|other| same(value, other)))
+        }
         (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y)),
         (Value::Array(a), Value::Null) | (Value::Null, Value::Array(a)) => a.is_empty(),
         _ => expected == actual,
@@ -132,7 +175,8 @@ fn contact_values(points: &Value) -> Value {
 }
 
 fn person_ids(participants: &Value) -> Value {
-    let mut ids: Vec<u64> = participants.as_array().into_iter().flatten().filter_map(|p| p["person_id"].as_u64()).collect();
+    let mut ids: Vec<u64> =
+        participants.as_array().into_iter().flatten().filter_map(|p| p["person_id"].as_u64()).collect();
     ids.sort_unstable();
     json!(ids)
 }
@@ -142,7 +186,6 @@ fn sorted(ids: &Value) -> Value {
     ids.sort_unstable();
     json!(ids)
 }
-
 
 /// A record someone changed in Pipedrive since the migration last wrote it: a delta does not
 /// overwrite or delete it, and a rollback does not delete it, unless told to.
@@ -163,10 +206,25 @@ impl Conflict {
     /// The conflict, if the record as listed differs from what the journal says was last sent.
     /// Without a journalled payload (a record written before the journal kept them, or purged)
     /// nothing can be told, and there is no conflict.
-    pub fn between(object: ObjectKind, source_id: &str, pipedrive_id: u64, action: &'static str, sent: Option<&str>, actual: &Value, names: &HashMap<String, String>) -> Option<Conflict> {
+    pub fn between(
+        object: ObjectKind,
+        source_id: &str,
+        pipedrive_id: u64,
+        action: &'static str,
+        sent: Option<&str>,
+        actual: &Value,
+        names: &HashMap<String, String>,
+    ) -> Option<Conflict> {
         let sent: Value = serde_json::from_str(sent?).ok()?;
         let fields = differences(object, &sent, actual, names);
-        (!fields.is_empty()).then(|| Conflict { object, source_id: source_id.to_owned(), pipedrive_id, action, fields, overridden: false })
+        (!fields.is_empty()).then(|| Conflict {
+            object,
+            source_id: source_id.to_owned(),
+            pipedrive_id,
+            action,
+            fields,
+            overridden: false,
+        })
     }
 
     /// One line per field, for the terminal and the reports.

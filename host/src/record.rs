@@ -47,7 +47,9 @@ impl FromStr for ObjectKind {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         ObjectKind::ALL.into_iter().find(|kind| kind.as_str().eq_ignore_ascii_case(text.trim())).ok_or_else(|| {
-            format!("unknown object kind '{text}'; expected one of contact, company, deal, activity, event, conversation")
+            format!(
+                "unknown object kind '{text}'; expected one of contact, company, deal, activity, event, conversation"
+            )
         })
     }
 }
@@ -111,7 +113,10 @@ impl Date {
         }
         let days = Date::days_in_month(self.year, self.month);
         if !(1..=days).contains(&self.day) {
-            return Err(format!("date day {} is outside 1 to {days} ({:04}-{:02} has {days} days)", self.day, self.year, self.month));
+            return Err(format!(
+                "date day {} is outside 1 to {days} ({:04}-{:02} has {days} days)",
+                self.day, self.year, self.month
+            ));
         }
         Ok(())
     }
@@ -188,19 +193,17 @@ impl fmt::Display for DateTime {
     /// wraps or panics.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.check().is_err() {
-            return write!(f, "(invalid datetime: unix millis {}, offset {} minutes)", self.unix_millis, self.offset_minutes);
+            return write!(
+                f,
+                "(invalid datetime: unix millis {}, offset {} minutes)",
+                self.unix_millis, self.offset_minutes
+            );
         }
         let local_millis = self.local_millis().expect("checked");
         let seconds = local_millis.div_euclid(1000);
         let date = Date::from_days_since_epoch(seconds.div_euclid(86_400));
         let second_of_day = seconds.rem_euclid(86_400);
-        write!(
-            f,
-            "{date}T{:02}:{:02}:{:02}",
-            second_of_day / 3600,
-            second_of_day / 60 % 60,
-            second_of_day % 60
-        )?;
+        write!(f, "{date}T{:02}:{:02}:{:02}", second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60)?;
         match self.offset_minutes {
             0 => f.write_str("Z"),
             offset => {
@@ -309,7 +312,19 @@ mod tests {
 
     #[test]
     fn dates_are_checked_for_year_month_and_day_of_the_month() {
-        let bad = [(2024, 13, 1), (2024, 0, 1), (2024, 1, 0), (2023, 2, 29), (1900, 2, 29), (2024, 4, 31), (0, 1, 1), (10_000, 1, 1), (i32::MAX, 12, 31), (i32::MIN, 1, 1), (2024, 255, 255)];
+        let bad = [
+            (2024, 13, 1),
+            (2024, 0, 1),
+            (2024, 1, 0),
+            (2023, 2, 29),
+            (1900, 2, 29),
+            (2024, 4, 31),
+            (0, 1, 1),
+            (10_000, 1, 1),
+            (i32::MAX, 12, 31),
+            (i32::MIN, 1, 1),
+            (2024, 255, 255),
+        ];
         for (year, month, day) in bad {
             assert!(Date { year, month, day }.check().is_err(), "{year}-{month}-{day}");
         }

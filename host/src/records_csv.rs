@@ -188,7 +188,9 @@ fn parse_cell(raw: &str, ty: ColumnType) -> Result<Value, String> {
             "false" | "f" | "no" | "0" => Ok(Value::Boolean(false)),
             _ => Err(format!("'{raw}' is not a boolean (true/false, t/f, yes/no, 1/0)")),
         },
-        ColumnType::Date => parse_date(trimmed).map(Value::Date).ok_or_else(|| format!("'{raw}' is not a date (YYYY-MM-DD)")),
+        ColumnType::Date => {
+            parse_date(trimmed).map(Value::Date).ok_or_else(|| format!("'{raw}' is not a date (YYYY-MM-DD)"))
+        }
         ColumnType::DateTime => parse_datetime(trimmed)
             .map(Value::DateTime)
             .ok_or_else(|| format!("'{raw}' is not an ISO 8601 datetime (YYYY-MM-DDTHH:MM:SS with Z or +HH:MM)")),
@@ -236,7 +238,10 @@ fn parse_datetime(text: &str) -> Option<DateTime> {
 /// Writes one row of a CSV report (`billing-audit.csv`, `quarantine.csv`...), every cell through
 /// [`spreadsheet_safe`]: reports carry text from the export and from plugins, and people open
 /// them in Excel or LibreOffice.
-pub fn write_report_row<W: std::io::Write, const N: usize>(writer: &mut csv::Writer<W>, cells: [&str; N]) -> csv::Result<()> {
+pub fn write_report_row<W: std::io::Write, const N: usize>(
+    writer: &mut csv::Writer<W>,
+    cells: [&str; N],
+) -> csv::Result<()> {
     writer.write_record(cells.map(spreadsheet_safe).iter().map(|cell| cell.as_bytes()))
 }
 
@@ -264,7 +269,18 @@ mod tests {
 
     #[test]
     fn formula_cells_are_neutralized_and_plain_numbers_kept() {
-        for formula in ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1", "-", "+", "-1.2.3", "--1"] {
+        for formula in [
+            "=HYPERLINK(\"http://evil\",\"x\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tcmd",
+            "\r=1",
+            "-",
+            "+",
+            "-1.2.3",
+            "--1",
+        ] {
             assert_eq!(spreadsheet_safe(formula), format!("'{formula}"), "{formula:?}");
         }
         for plain in ["-12.5", "+48500000002", "-7", "12", "", "Ada", "'quoted", " =1"] {

@@ -19,9 +19,9 @@ use tokio::task::JoinSet;
 use crate::apply::ApplyError;
 use crate::apply::deletions::delete_record;
 use crate::apply::journal::{Fate, Journal};
-use crate::readback::{Conflict, Listings};
 use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
 use crate::project::Project;
+use crate::readback::{Conflict, Listings};
 use crate::record::ObjectKind;
 use crate::state::State;
 
@@ -50,7 +50,8 @@ pub fn preview(project: &Project, sample_only: bool) -> Result<(BTreeMap<ObjectK
     let runs = sample_runs(&journal)?;
     let mut records = BTreeMap::new();
     for object in ORDER {
-        let count = journal.entries(object)?.values().filter(|entry| in_rollback(entry, sample_only, &runs)).count() as u64;
+        let count =
+            journal.entries(object)?.values().filter(|entry| in_rollback(entry, sample_only, &runs)).count() as u64;
         records.insert(object, count);
     }
     let workspace = if sample_only { 0 } else { journal.created_workspace_objects()?.len() };
@@ -99,7 +100,15 @@ async fn hold_back_changed(
     let mut kept = HashSet::new();
     for (source_id, id) in queue.iter() {
         let Some(actual) = listed.get(id) else { continue };
-        if let Some(mut conflict) = Conflict::between(object, source_id, *id, "delete", sent.get(source_id).cloned().flatten().as_deref(), actual, names) {
+        if let Some(mut conflict) = Conflict::between(
+            object,
+            source_id,
+            *id,
+            "delete",
+            sent.get(source_id).cloned().flatten().as_deref(),
+            actual,
+            names,
+        ) {
             conflict.overridden = include_changed;
             conflicts.push(conflict);
             if !include_changed {
@@ -111,7 +120,13 @@ async fn hold_back_changed(
     Ok(())
 }
 
-pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_only: bool, include_changed: bool, concurrency: usize) -> Result<RollbackOutcome, ApplyError> {
+pub async fn rollback(
+    project: &Project,
+    client: Arc<PipedriveClient>,
+    sample_only: bool,
+    include_changed: bool,
+    concurrency: usize,
+) -> Result<RollbackOutcome, ApplyError> {
     let tokens_before = client.bill().tokens();
     let journal = Journal::read(State::open(&project.dir)?);
     let runs = sample_runs(&journal)?;
@@ -126,23 +141,38 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
         if object == ObjectKind::Company {
             let companies = journal.entries(ObjectKind::Company)?;
             let leaving = |id: &str| companies.get(id).is_some_and(|entry| in_rollback(entry, sample_only, &runs));
-            let which = |child: &str, entry: &crate::apply::journal::Entry| !sample_only || leaving(child) || entry.detail.as_deref().is_some_and(leaving);
-            outcome.relationships_deleted += delete_relationships(&client, &journal, which, &mut outcome.residue).await?;
+            let which = |child: &str, entry: &crate::apply::journal::Entry| {
+                !sample_only || leaving(child) || entry.detail.as_deref().is_some_and(leaving)
+            };
+            outcome.relationships_deleted +=
+                delete_relationships(&client, &journal, which, &mut outcome.residue).await?;
         }
         let entries = journal.entries(object)?;
-        let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
+        let sent: HashMap<String, Option<String>> =
+            entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
         let mut queue: Vec<(String, u64)> = entries
             .into_iter()
             .filter(|(_, entry)| in_rollback(entry, sample_only, &runs))
             .filter_map(|(id, entry)| Some((id, entry.pipedrive_id?)))
             .collect();
         queue.sort();
-        hold_back_changed(&client, &mut listings, object, &mut queue, &sent, &names, include_changed, &mut outcome.conflicts).await?;
+        hold_back_changed(
+            &client,
+            &mut listings,
+            object,
+            &mut queue,
+            &sent,
+            &names,
+            include_changed,
+            &mut outcome.conflicts,
+        )
+        .await?;
         for conflict in outcome.conflicts.iter().filter(|conflict| conflict.object == object && !conflict.overridden) {
             links_of(sent.get(&conflict.source_id).cloned().flatten().as_deref(), &mut linked_from_kept);
         }
         if let Some(link) = link_name(object) {
-            let (held, rest): (Vec<_>, Vec<_>) = queue.into_iter().partition(|(_, id)| linked_from_kept.contains(&(link, *id)));
+            let (held, rest): (Vec<_>, Vec<_>) =
+                queue.into_iter().partition(|(_, id)| linked_from_kept.contains(&(link, *id)));
             for (source_id, id) in held {
                 links_of(sent.get(&source_id).cloned().flatten().as_deref(), &mut linked_from_kept);
                 kept_as_linked.push((object, source_id, id));
@@ -159,7 +189,8 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
                 in_flight.spawn(async move { (source_id, id, delete_record(&client, object, id).await) });
             }
             let Some(joined) = in_flight.join_next().await else { break };
-            let (source_id, id, result) = joined.map_err(|error| ApplyError::Workspace(format!("a delete task failed: {error}")))?;
+            let (source_id, id, result) =
+                joined.map_err(|error| ApplyError::Workspace(format!("a delete task failed: {error}")))?;
             match result {
                 Ok(()) => {
                     journal.forget(object, &source_id)?;
@@ -188,8 +219,11 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
             }
         }
     }
-    let kept_ids: HashSet<(ObjectKind, u64)> =
-        kept.iter().map(|conflict| (conflict.object, conflict.pipedrive_id)).chain(kept_as_linked.iter().map(|(object, _, id)| (*object, *id))).collect();
+    let kept_ids: HashSet<(ObjectKind, u64)> = kept
+        .iter()
+        .map(|conflict| (conflict.object, conflict.pipedrive_id))
+        .chain(kept_as_linked.iter().map(|(object, _, id)| (*object, *id)))
+        .collect();
     let mut residue: Vec<String> = kept
         .iter()
         .map(|conflict| {
@@ -202,9 +236,13 @@ pub async fn rollback(project: &Project, client: Arc<PipedriveClient>, sample_on
             )
         })
         .collect();
-    residue.extend(kept_as_linked.iter().map(|(object, source_id, id)| format!("{object} {source_id} (Pipedrive id {id}) kept: a record kept above links to it")));
+    residue.extend(kept_as_linked.iter().map(|(object, source_id, id)| {
+        format!("{object} {source_id} (Pipedrive id {id}) kept: a record kept above links to it")
+    }));
     let still_there = record_residue(&client, sample_only, &deleted_ids, &journal, &project.markers()).await?;
-    residue.extend(still_there.into_iter().filter(|line| !kept_ids.iter().any(|(object, id)| line.starts_with(&format!("{object} (Pipedrive id {id})")))));
+    residue.extend(still_there.into_iter().filter(|line| {
+        !kept_ids.iter().any(|(object, id)| line.starts_with(&format!("{object} (Pipedrive id {id})")))
+    }));
     outcome.residue.extend(residue);
     if !sample_only && !keeps_any {
         remove_workspace(&client, &journal, &mut outcome).await?;
@@ -226,8 +264,10 @@ async fn delete_relationships(
     residue: &mut Vec<String>,
 ) -> Result<u64, ApplyError> {
     let companies = journal.entries(ObjectKind::Company)?;
-    let organization = |id: &str| companies.get(id).filter(|entry| entry.fate == Fate::Created).and_then(|entry| entry.pipedrive_id);
-    let mut relationships: Vec<(String, crate::apply::journal::Entry)> = journal.relationships()?.into_iter().filter(|(child, entry)| which(child, entry)).collect();
+    let organization =
+        |id: &str| companies.get(id).filter(|entry| entry.fate == Fate::Created).and_then(|entry| entry.pipedrive_id);
+    let mut relationships: Vec<(String, crate::apply::journal::Entry)> =
+        journal.relationships()?.into_iter().filter(|(child, entry)| which(child, entry)).collect();
     relationships.sort_by(|a, b| a.0.cmp(&b.0));
     let mut deleted = 0;
     for (child, entry) in relationships {
@@ -235,7 +275,9 @@ async fn delete_relationships(
         let id = match (entry.fate, entry.pipedrive_id) {
             (Fate::Created, Some(id)) => Some(id),
             _ => match (organization(&parent), organization(&child)) {
-                (Some(parent_org), Some(child_org)) => client.parent_relationship(parent_org, child_org).await?.map(|found| found.id),
+                (Some(parent_org), Some(child_org)) => {
+                    client.parent_relationship(parent_org, child_org).await?.map(|found| found.id)
+                }
                 _ => None,
             },
         };
@@ -245,7 +287,9 @@ async fn delete_relationships(
                 Err(error) => return Err(error.into()),
             }
             match client.organization_relationship(id).await {
-                Ok(still) if still.active_flag => residue.push(format!("organization relationship (Pipedrive id {id}, company {child}'s parent) is still there")),
+                Ok(still) if still.active_flag => residue.push(format!(
+                    "organization relationship (Pipedrive id {id}, company {child}'s parent) is still there"
+                )),
                 Ok(_) | Err(ClientError::NotFound { .. }) => deleted += 1,
                 Err(error) => return Err(error.into()),
             }
@@ -258,7 +302,13 @@ async fn delete_relationships(
 /// What apply created that a listing still shows. After a full rollback: any record carrying
 /// this project's marker (another account's records in the same Pipedrive account are not
 /// ours); after a sample rollback: any record the rollback deleted.
-async fn record_residue(client: &PipedriveClient, sample_only: bool, deleted: &[(ObjectKind, u64)], journal: &Journal, marking: &crate::marker::Markers) -> Result<Vec<String>, ApplyError> {
+async fn record_residue(
+    client: &PipedriveClient,
+    sample_only: bool,
+    deleted: &[(ObjectKind, u64)],
+    journal: &Journal,
+    marking: &crate::marker::Markers,
+) -> Result<Vec<String>, ApplyError> {
     let mut residue = Vec::new();
     let markers: BTreeMap<String, String> = journal
         .created_workspace_objects()?
@@ -274,7 +324,9 @@ async fn record_residue(client: &PipedriveClient, sample_only: bool, deleted: &[
         }
     };
     let marked = |entity: &str, fields: &crate::pipedrive::CustomFieldsRead| {
-        markers.get(entity).is_some_and(|code| fields.get(code).and_then(|value| value.as_str()).and_then(|value| marking.parse_field(value)).is_some())
+        markers.get(entity).is_some_and(|code| {
+            fields.get(code).and_then(|value| value.as_str()).and_then(|value| marking.parse_field(value)).is_some()
+        })
     };
     for organization in client.organizations().await?.into_iter().filter(|o| !o.is_deleted) {
         check(ObjectKind::Company, organization.id, marked("organization", &organization.custom_fields));
@@ -287,7 +339,11 @@ async fn record_residue(client: &PipedriveClient, sample_only: bool, deleted: &[
     }
     for activity in client.activities().await?.into_iter().filter(|a| !a.is_deleted) {
         let note = activity.note.unwrap_or_default();
-        let object = if marking.parse_text(ObjectKind::Event, &note).is_some() { ObjectKind::Event } else { ObjectKind::Activity };
+        let object = if marking.parse_text(ObjectKind::Event, &note).is_some() {
+            ObjectKind::Event
+        } else {
+            ObjectKind::Activity
+        };
         check(object, activity.id, marking.parse_text(object, &note).is_some());
     }
     for note in client.notes(None).await?.into_iter().filter(|n| n.active_flag) {
@@ -309,9 +365,15 @@ fn existing_markers(journal: &Journal) -> Result<Vec<(String, String, String, St
 
 /// Removes the workspace objects apply created: labels and options, fields, stages, pipelines,
 /// activity types (in that order: nothing is removed while something of apply's still uses it).
-async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: &mut RollbackOutcome) -> Result<(), ApplyError> {
+async fn remove_workspace(
+    client: &PipedriveClient,
+    journal: &Journal,
+    outcome: &mut RollbackOutcome,
+) -> Result<(), ApplyError> {
     let created = journal.created_workspace_objects()?;
-    let rank = |kind: &str| ["label", "option", "field", "stage", "pipeline", "activity_type"].iter().position(|k| *k == kind).unwrap_or(9);
+    let rank = |kind: &str| {
+        ["label", "option", "field", "stage", "pipeline", "activity_type"].iter().position(|k| *k == kind).unwrap_or(9)
+    };
     let mut ordered = created.clone();
     ordered.sort_by_key(|(kind, ..)| rank(kind));
     // apply's records are gone: a value still held in a field, option or label apply created
@@ -328,7 +390,8 @@ async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: 
             "label" => in_use.contains(&(entity.clone(), "label".to_owned(), id.parse().ok())),
             "option" => {
                 let (entity_name, field) = entity.split_once(':').unwrap_or((&entity, ""));
-                let code = journal.workspace_object("field", entity_name, field)?.map(|(code, _)| code).unwrap_or_default();
+                let code =
+                    journal.workspace_object("field", entity_name, field)?.map(|(code, _)| code).unwrap_or_default();
                 in_use.contains(&(entity_name.to_owned(), code, id.parse().ok()))
             }
             "stage" | "pipeline" | "activity_type" => in_use.contains(&(String::new(), kind.clone(), id.parse().ok())),
@@ -336,7 +399,9 @@ async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: 
         };
         if used {
             journal.forget_workspace_object(&kind, &entity, &name)?;
-            outcome.residue.push(format!("{kind} {entity} '{name}' kept: records apply did not create use it").replace("  ", " "));
+            outcome
+                .residue
+                .push(format!("{kind} {entity} '{name}' kept: records apply did not create use it").replace("  ", " "));
             kept.insert((kind, entity, name));
             continue;
         }
@@ -351,7 +416,9 @@ async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: 
                     // entity is `person:Field name`; the field's key is journalled with it.
                     let (entity_name, field) = entity.split_once(':').unwrap_or((&entity, ""));
                     let code = journal.workspace_object("field", entity_name, field)?.map(|(code, _)| code);
-                    if let (Some(entity), Some(code), Ok(option)) = (EntityKind::from_name(entity_name), code, id.parse::<u64>()) {
+                    if let (Some(entity), Some(code), Ok(option)) =
+                        (EntityKind::from_name(entity_name), code, id.parse::<u64>())
+                    {
                         gone(client.delete_field_options(entity, &code, &[option]).await)?;
                     }
                 }
@@ -374,10 +441,14 @@ async fn remove_workspace(client: &PipedriveClient, journal: &Journal, outcome: 
         journal.forget_workspace_object(&kind, &entity, &name)?;
     }
     let workspace = crate::plan::workspace::Workspace::read(client, "", String::new()).await?;
-    for (kind, entity, name, _) in created.iter().filter(|(kind, entity, name, _)| !kept.contains(&(kind.clone(), entity.clone(), name.clone()))) {
+    for (kind, entity, name, _) in
+        created.iter().filter(|(kind, entity, name, _)| !kept.contains(&(kind.clone(), entity.clone(), name.clone())))
+    {
         let still = match (kind.as_str(), EntityKind::from_name(entity)) {
             ("field", Some(entity)) => workspace.custom_field(entity, name).is_some(),
-            ("label", Some(entity)) => workspace.labels(entity).iter().any(|label| crate::plan::workspace::same_name(label, name)),
+            ("label", Some(entity)) => {
+                workspace.labels(entity).iter().any(|label| crate::plan::workspace::same_name(label, name))
+            }
             ("pipeline", _) => workspace.pipeline(name).is_some(),
             ("activity_type", _) => workspace.activity_type(name).is_some_and(|kind| kind.is_custom_flag),
             _ => false,
@@ -415,17 +486,29 @@ pub struct UndoOutcome {
 fn undoable(journal: &Journal, run_id: i64) -> Result<(), ApplyError> {
     let runs = journal.runs()?;
     let refuse = |reason: String| Err(ApplyError::UndoRefused(reason));
-    let Some(run) = runs.iter().find(|run| run.id == run_id) else { return refuse(format!("there is no run {run_id} (crm-migrate status lists the runs)")) };
+    let Some(run) = runs.iter().find(|run| run.id == run_id) else {
+        return refuse(format!("there is no run {run_id} (crm-migrate status lists the runs)"));
+    };
     if run.kind != "delta" {
-        return refuse(format!("run {run_id} is a {} run; --run undoes one delta (a whole migration is undone by rollback without --run)", run.kind));
+        return refuse(format!(
+            "run {run_id} is a {} run; --run undoes one delta (a whole migration is undone by rollback without --run)",
+            run.kind
+        ));
     }
     match run.undone_by {
-        Some(0) => return refuse(format!("run {run_id} was undone by a full rollback: nothing of it is left in Pipedrive")),
+        Some(0) => {
+            return refuse(format!("run {run_id} was undone by a full rollback: nothing of it is left in Pipedrive"));
+        }
         Some(by) => return refuse(format!("run {run_id} was already undone (by run {by})")),
         None => {}
     }
-    if let Some(later) = runs.iter().find(|later| later.id > run_id && later.kind != "undo" && later.undone_by.is_none()) {
-        return refuse(format!("run {} ({}) came after run {run_id}: undo it first (rollback --run {})", later.id, later.kind, later.id));
+    if let Some(later) =
+        runs.iter().find(|later| later.id > run_id && later.kind != "undo" && later.undone_by.is_none())
+    {
+        return refuse(format!(
+            "run {} ({}) came after run {run_id}: undo it first (rollback --run {})",
+            later.id, later.kind, later.id
+        ));
     }
     Ok(())
 }
@@ -433,14 +516,26 @@ fn undoable(journal: &Journal, run_id: i64) -> Result<(), ApplyError> {
 /// Undoes one delta: deletes what it created, gives what it updated its prior values back, and
 /// creates again what it deleted (links to records created again follow them). Records changed in
 /// Pipedrive since the delta wrote them are left as they are unless `include_changed`.
-pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i64, include_changed: bool) -> Result<UndoOutcome, ApplyError> {
+pub async fn undo_run(
+    project: &Project,
+    client: Arc<PipedriveClient>,
+    run_id: i64,
+    include_changed: bool,
+) -> Result<UndoOutcome, ApplyError> {
     let tokens_before = client.bill().tokens();
     let state = State::open(&project.dir)?;
     let purged_at = state.meta(crate::purge::PURGED_AT_KEY)?;
     let reader = Journal::read(state);
     undoable(&reader, run_id)?;
     // Both are UTC ISO 8601 to the second: they order as text.
-    if let Some(purged_at) = purged_at.filter(|purged_at| reader.runs().ok().into_iter().flatten().any(|run| run.id == run_id && run.started_at.as_str() <= purged_at.as_str())) {
+    if let Some(purged_at) = purged_at.filter(|purged_at| {
+        reader
+            .runs()
+            .ok()
+            .into_iter()
+            .flatten()
+            .any(|run| run.id == run_id && run.started_at.as_str() <= purged_at.as_str())
+    }) {
         return Err(ApplyError::UndoRefused(format!(
             "the journal's values were purged at {purged_at} (crm-migrate purge), after run {run_id}: what it changed and deleted is no longer known, so it cannot be undone"
         )));
@@ -452,7 +547,11 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
             deletion.object, deletion.source_id
         )));
     }
-    let journal = Journal::start(State::open(&project.dir)?, crate::apply::journal::RunKind::Undo, &format!("undo of run {run_id}"))?;
+    let journal = Journal::start(
+        State::open(&project.dir)?,
+        crate::apply::journal::RunKind::Undo,
+        &format!("undo of run {run_id}"),
+    )?;
     let mut listings = Listings::default();
     let mut outcome = UndoOutcome { run_id, ..UndoOutcome::default() };
 
@@ -463,15 +562,20 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
         updated.entry((change.object, change.source_id.clone(), change.pipedrive_id)).or_default().push(change);
     }
     for ((object, source_id, id), changes) in updated {
-        let Some(entry) = journal.entries(object)?.remove(&source_id).filter(|entry| entry.fate == Fate::Created) else {
+        let Some(entry) = journal.entries(object)?.remove(&source_id).filter(|entry| entry.fate == Fate::Created)
+        else {
             outcome.not_restored.push(format!("{object} {source_id} (Pipedrive id {id}): no longer in the journal (rolled back or deleted since); not restored"));
             continue;
         };
         let Some(actual) = listings.of(&client, object).await?.get(&id).cloned() else {
-            outcome.not_restored.push(format!("{object} {source_id} (Pipedrive id {id}): gone from Pipedrive; not restored"));
+            outcome
+                .not_restored
+                .push(format!("{object} {source_id} (Pipedrive id {id}): gone from Pipedrive; not restored"));
             continue;
         };
-        if let Some(mut conflict) = Conflict::between(object, &source_id, id, "restore", entry.sent.as_deref(), &actual, &names) {
+        if let Some(mut conflict) =
+            Conflict::between(object, &source_id, id, "restore", entry.sent.as_deref(), &actual, &names)
+        {
             conflict.overridden = include_changed;
             outcome.conflicts.push(conflict);
             if !include_changed {
@@ -479,7 +583,11 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
             }
         }
         let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null);
-        let back: Vec<(String, serde_json::Value, serde_json::Value)> = changes.iter().rev().map(|change| (change.field.clone(), parse(&change.new), parse(&change.prior))).collect();
+        let back: Vec<(String, serde_json::Value, serde_json::Value)> = changes
+            .iter()
+            .rev()
+            .map(|change| (change.field.clone(), parse(&change.new), parse(&change.prior)))
+            .collect();
         crate::apply::load::update(&client, object, id, &back).await?;
         let mut sent = entry.sent.as_deref().map(parse).unwrap_or_else(|| serde_json::json!({}));
         for (field, now, prior) in &back {
@@ -496,14 +604,30 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
     // What the delta created goes.
     for object in ORDER {
         if object == ObjectKind::Company {
-            outcome.relationships_deleted += delete_relationships(&client, &journal, |_, entry| entry.run_id == run_id, &mut outcome.not_restored).await?;
+            outcome.relationships_deleted +=
+                delete_relationships(&client, &journal, |_, entry| entry.run_id == run_id, &mut outcome.not_restored)
+                    .await?;
         }
         let entries = journal.entries(object)?;
-        let sent: HashMap<String, Option<String>> = entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
-        let mut queue: Vec<(String, u64)> =
-            entries.into_iter().filter(|(_, entry)| entry.fate == Fate::Created && entry.run_id == run_id).filter_map(|(id, entry)| Some((id, entry.pipedrive_id?))).collect();
+        let sent: HashMap<String, Option<String>> =
+            entries.iter().map(|(id, entry)| (id.clone(), entry.sent.clone())).collect();
+        let mut queue: Vec<(String, u64)> = entries
+            .into_iter()
+            .filter(|(_, entry)| entry.fate == Fate::Created && entry.run_id == run_id)
+            .filter_map(|(id, entry)| Some((id, entry.pipedrive_id?)))
+            .collect();
         queue.sort();
-        hold_back_changed(&client, &mut listings, object, &mut queue, &sent, &names, include_changed, &mut outcome.conflicts).await?;
+        hold_back_changed(
+            &client,
+            &mut listings,
+            object,
+            &mut queue,
+            &sent,
+            &names,
+            include_changed,
+            &mut outcome.conflicts,
+        )
+        .await?;
         for (source_id, id) in queue {
             delete_record(&client, object, id).await?;
             journal.forget(object, &source_id)?;
@@ -514,11 +638,19 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
     // What it deleted comes back, in dependency order; links follow the records created again.
     let markers: HashMap<EntityKind, String> = [EntityKind::Organization, EntityKind::Person, EntityKind::Deal]
         .into_iter()
-        .filter_map(|entity| Some((entity, journal.workspace_object("field", entity.name(), crate::mapping::check::MARKER_FIELD).ok()??.0)))
+        .filter_map(|entity| {
+            Some((
+                entity,
+                journal.workspace_object("field", entity.name(), crate::mapping::check::MARKER_FIELD).ok()??.0,
+            ))
+        })
         .collect();
     // An undo stopped midway already created some again: their new ids count too.
-    let mut moved: HashMap<(&'static str, u64), u64> =
-        journal.restored(run_id)?.into_iter().filter_map(|(object, old, new)| Some(((link_name(object)?, old), new))).collect();
+    let mut moved: HashMap<(&'static str, u64), u64> = journal
+        .restored(run_id)?
+        .into_iter()
+        .filter_map(|(object, old, new)| Some(((link_name(object)?, old), new)))
+        .collect();
     let mut deletions = journal.deletions(run_id)?;
     deletions.sort_by_key(|deletion| ORDER.iter().rev().position(|object| *object == deletion.object));
     for deletion in deletions {
@@ -528,7 +660,12 @@ pub async fn undo_run(project: &Project, client: Arc<PipedriveClient>, run_id: i
                 deletion.object, deletion.source_id
             )));
         };
-        let mut body = sent.map_err(|error| ApplyError::Workspace(format!("the journal's payload of {} {}: {error}", deletion.object, deletion.source_id)))?;
+        let mut body = sent.map_err(|error| {
+            ApplyError::Workspace(format!(
+                "the journal's payload of {} {}: {error}",
+                deletion.object, deletion.source_id
+            ))
+        })?;
         relink(&mut body, &moved);
         let entity = match deletion.object {
             ObjectKind::Company => Some(EntityKind::Organization),
@@ -603,18 +740,34 @@ async fn values_in_use(client: &PipedriveClient) -> Result<HashSet<(String, Stri
             used.extend(deal[key].as_u64().map(|id| (String::new(), kind.to_owned(), Some(id))));
         }
     }
-    let types_used: HashSet<String> = listings.of(client, ObjectKind::Activity).await?.values().filter_map(|activity| activity["type"].as_str().map(str::to_owned)).collect();
+    let types_used: HashSet<String> = listings
+        .of(client, ObjectKind::Activity)
+        .await?
+        .values()
+        .filter_map(|activity| activity["type"].as_str().map(str::to_owned))
+        .collect();
     for activity_type in client.activity_types().await? {
         if types_used.contains(&activity_type.key_string) {
             used.insert((String::new(), "activity_type".to_owned(), Some(activity_type.id)));
         }
     }
-    for (object, entity) in [(ObjectKind::Company, "organization"), (ObjectKind::Contact, "person"), (ObjectKind::Deal, "deal"), (ObjectKind::Activity, "activity")] {
+    for (object, entity) in [
+        (ObjectKind::Company, "organization"),
+        (ObjectKind::Contact, "person"),
+        (ObjectKind::Deal, "deal"),
+        (ObjectKind::Activity, "activity"),
+    ] {
         for record in listings.of(client, object).await?.values() {
-            for (code, value) in record["custom_fields"].as_object().into_iter().flatten().filter(|(_, value)| !value.is_null()) {
+            for (code, value) in
+                record["custom_fields"].as_object().into_iter().flatten().filter(|(_, value)| !value.is_null())
+            {
                 used.insert((entity.to_owned(), code.clone(), None));
                 let ids = value.as_array().map_or_else(|| vec![value.clone()], Clone::clone);
-                used.extend(ids.iter().filter_map(serde_json::Value::as_u64).map(|option| (entity.to_owned(), code.clone(), Some(option))));
+                used.extend(
+                    ids.iter()
+                        .filter_map(serde_json::Value::as_u64)
+                        .map(|option| (entity.to_owned(), code.clone(), Some(option))),
+                );
             }
             for label in record["label_ids"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_u64) {
                 used.insert((entity.to_owned(), "label".to_owned(), Some(label)));

@@ -95,20 +95,28 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         ..SandboxConfig::default()
     };
-    let budget = args.daily_token_budget.unwrap_or_else(|| args.plan.daily_token_budget(args.seats, args.top_up_tokens));
+    let budget =
+        args.daily_token_budget.unwrap_or_else(|| args.plan.daily_token_budget(args.seats, args.top_up_tokens));
     let burst = args.burst_limit.unwrap_or_else(|| args.plan.burst_limit());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         // Ctrl-C is caught from here on, before the address is printed: whoever starts the
         // sandbox and waits for that line can stop it cleanly at once.
         let interrupted = interrupt_signal()?;
-        let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr()?;
         if !address.ip().is_loopback() {
             eprintln!("warning: listening on {address}, reachable from other machines");
         }
         println!("Pipedrive sandbox on http://{address}");
-        println!("  plan {}, {} seat(s): {} tokens a day, {burst} requests per 2 s per token", args.plan, args.seats, thousands(budget));
+        println!(
+            "  plan {}, {} seat(s): {} tokens a day, {burst} requests per 2 s per token",
+            args.plan,
+            args.seats,
+            thousands(budget)
+        );
         println!("  accepts the token(s) given with --token (default: sandbox-token)");
         if let Some(record) = &args.record {
             println!("  recording requests to {}", record.display());
@@ -118,7 +126,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         println!("  inspect: curl http://{address}/_sandbox/state | curl http://{address}/_sandbox/stats");
         println!("Ctrl-C stops it.");
-        crm_migrate_sandbox::serve_with_shutdown(config, listener, interrupted).await.context("the sandbox stopped with an error")
+        crm_migrate_sandbox::serve_with_shutdown(config, listener, interrupted)
+            .await
+            .context("the sandbox stopped with an error")
     })
 }
 

@@ -123,7 +123,10 @@ fn sdk_dependency(sdk: Option<&Path>) -> anyhow::Result<String> {
     let is_sdk = std::fs::read_to_string(&manifest)
         .is_ok_and(|text| text.lines().any(|line| line.trim() == r#"name = "crm-migrate-plugin-sdk""#));
     if !is_sdk {
-        bail!("{} is not the crm-migrate-plugin-sdk crate (no Cargo.toml naming it); pass --sdk the SDK's directory", sdk.display());
+        bail!(
+            "{} is not the crm-migrate-plugin-sdk crate (no Cargo.toml naming it); pass --sdk the SDK's directory",
+            sdk.display()
+        );
     }
     let sdk = sdk.canonicalize().with_context(|| format!("cannot resolve {}", sdk.display()))?;
     let Some(path) = sdk.to_str() else { bail!("the SDK's path {} is not UTF-8; move it", sdk.display()) };

@@ -142,7 +142,10 @@ impl State {
                     connection.execute("ALTER TABLE runs ADD COLUMN undone_by INTEGER", []).map_err(error)?;
                 }
                 connection
-                    .execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
+                    .execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
+                        params![SCHEMA_VERSION.to_string()],
+                    )
                     .map_err(error)?;
             }
         }
@@ -166,12 +169,18 @@ impl State {
 
     /// A value kept in `meta` (the schema version, when the project was purged).
     pub fn meta(&self, key: &str) -> Result<Option<String>, StateError> {
-        self.connection.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |row| row.get(0)).optional().map_err(|error| self.error(error))
+        self.connection
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |row| row.get(0))
+            .optional()
+            .map_err(|error| self.error(error))
     }
 
     pub fn save_workspace(&self, taken_at: &str, url: &str, snapshot_json: &str) -> Result<(), StateError> {
         self.connection
-            .execute("INSERT INTO workspace_snapshots (taken_at, url, snapshot) VALUES (?1, ?2, ?3)", params![taken_at, url, snapshot_json])
+            .execute(
+                "INSERT INTO workspace_snapshots (taken_at, url, snapshot) VALUES (?1, ?2, ?3)",
+                params![taken_at, url, snapshot_json],
+            )
             .map(drop)
             .map_err(|error| self.error(error))
     }
@@ -188,7 +197,10 @@ impl State {
 
     pub fn save_proposal(&self, proposed_at: &str, proposal_json: &str) -> Result<(), StateError> {
         self.connection
-            .execute("INSERT INTO proposals (proposed_at, proposal) VALUES (?1, ?2)", params![proposed_at, proposal_json])
+            .execute(
+                "INSERT INTO proposals (proposed_at, proposal) VALUES (?1, ?2)",
+                params![proposed_at, proposal_json],
+            )
             .map(drop)
             .map_err(|error| self.error(error))
     }
@@ -212,9 +224,19 @@ impl State {
 
     pub fn last_approval(&self) -> Result<Option<Approval>, StateError> {
         self.connection
-            .query_row("SELECT digest, mapping, approved_by, approved_at, basis FROM approvals ORDER BY id DESC LIMIT 1", [], |row| {
-                Ok(Approval { digest: row.get(0)?, mapping: row.get(1)?, approved_by: row.get(2)?, approved_at: row.get(3)?, basis: row.get(4)? })
-            })
+            .query_row(
+                "SELECT digest, mapping, approved_by, approved_at, basis FROM approvals ORDER BY id DESC LIMIT 1",
+                [],
+                |row| {
+                    Ok(Approval {
+                        digest: row.get(0)?,
+                        mapping: row.get(1)?,
+                        approved_by: row.get(2)?,
+                        approved_at: row.get(3)?,
+                        basis: row.get(4)?,
+                    })
+                },
+            )
             .optional()
             .map_err(|error| self.error(error))
     }
@@ -238,7 +260,8 @@ fn private_state_files(path: &Path) -> std::io::Result<()> {
 
 /// Now, as UTC ISO 8601 to the second (`2026-11-29T08:41:07Z`).
 pub fn now_utc() -> String {
-    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as i64);
+    let millis =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as i64);
     crate::record::DateTime { unix_millis: millis - millis % 1000, offset_minutes: 0 }.to_string()
 }
 
@@ -251,7 +274,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = State::open(dir.path()).unwrap();
         assert_eq!(state.last_approval().unwrap(), None);
-        let approval = Approval { digest: "sha256:ab".into(), mapping: "x = 1\n".into(), approved_by: "ola".into(), approved_at: now_utc(), basis: Some("{}".into()) };
+        let approval = Approval {
+            digest: "sha256:ab".into(),
+            mapping: "x = 1\n".into(),
+            approved_by: "ola".into(),
+            approved_at: now_utc(),
+            basis: Some("{}".into()),
+        };
         state.record_approval(&approval).unwrap();
         state.save_workspace("t", "http://127.0.0.1:1", "{}").unwrap();
         drop(state);
@@ -273,7 +302,10 @@ mod tests {
     fn a_schema_5_file_gains_the_left_out_table_and_keeps_its_journal() {
         let dir = tempfile::tempdir().unwrap();
         let state = State::open(dir.path()).unwrap();
-        state.connection.execute_batch("DROP TABLE left_out; UPDATE meta SET value = '5' WHERE key = 'schema_version';").unwrap();
+        state
+            .connection
+            .execute_batch("DROP TABLE left_out; UPDATE meta SET value = '5' WHERE key = 'schema_version';")
+            .unwrap();
         state.connection.execute("INSERT INTO records (object, source_id, fate, run_id, updated_at) VALUES ('contact', '1', 'created', 1, 't')", []).unwrap();
         drop(state);
         let state = State::open(dir.path()).unwrap();
@@ -286,7 +318,11 @@ mod tests {
     #[test]
     fn a_newer_schema_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
-        State::open(dir.path()).unwrap().connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", []).unwrap();
+        State::open(dir.path())
+            .unwrap()
+            .connection
+            .execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", [])
+            .unwrap();
         let error = State::open(dir.path()).err().unwrap().to_string();
         assert!(error.contains("schema 99"), "{error}");
     }

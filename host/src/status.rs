@@ -72,11 +72,20 @@ pub fn status(project: &Project) -> Result<Status, StatusError> {
         for object in kinds.iter().copied() {
             let counts = journal.counts(object)?;
             let source_count = source.in_scope.get(&object).copied().unwrap_or(0);
-            let left = source_count.saturating_sub(counts.created + counts.merged + counts.quarantined + counts.excluded);
+            let left =
+                source_count.saturating_sub(counts.created + counts.merged + counts.quarantined + counts.excluded);
             calls_left += left;
             tokens_left += left * u64::from(crate::plan::bill::create_cost(object));
             let (records_with_fields_left_out, fields_left_out) = journal.left_out_counts(object)?;
-            objects.push(ObjectStatus { phase, object, source: source_count, counts, left, records_with_fields_left_out, fields_left_out });
+            objects.push(ObjectStatus {
+                phase,
+                object,
+                source: source_count,
+                counts,
+                left,
+                records_with_fields_left_out,
+                fields_left_out,
+            });
         }
     }
     let burst = f64::from(project.plan.burst_limit()) / pipedrive_api::BURST_WINDOW.as_secs_f64();
@@ -98,10 +107,18 @@ pub fn text(status: &Status) -> String {
     let mut out = String::new();
     match &status.approval {
         Some(approval) if status.mapping_changed => {
-            let _ = writeln!(out, "mapping: CHANGED since {} approved it at {}: apply refuses until `crm-migrate approve`", approval.approved_by, approval.approved_at);
+            let _ = writeln!(
+                out,
+                "mapping: CHANGED since {} approved it at {}: apply refuses until `crm-migrate approve`",
+                approval.approved_by, approval.approved_at
+            );
         }
         Some(approval) => {
-            let _ = writeln!(out, "mapping: approved by {} at {} ({})", approval.approved_by, approval.approved_at, approval.digest);
+            let _ = writeln!(
+                out,
+                "mapping: approved by {} at {} ({})",
+                approval.approved_by, approval.approved_at, approval.digest
+            );
         }
         None => out.push_str("mapping: not approved (run `crm-migrate plan`, then `crm-migrate approve`)\n"),
     }
@@ -117,7 +134,11 @@ pub fn text(status: &Status) -> String {
         let undone = run.undone_by.map(|by| format!("; undone by run {by}")).unwrap_or_default();
         let _ = writeln!(out, "run {} ({}), started {}: {end}{tokens}{undone}", run.id, run.kind, run.started_at);
     }
-    let _ = writeln!(out, "\n{:<14}{:<14}{:>8}{:>9}{:>8}{:>13}{:>10}{:>7}{:>7}", "phase", "object", "source", "created", "merged", "quarantined", "excluded", "open", "left");
+    let _ = writeln!(
+        out,
+        "\n{:<14}{:<14}{:>8}{:>9}{:>8}{:>13}{:>10}{:>7}{:>7}",
+        "phase", "object", "source", "created", "merged", "quarantined", "excluded", "open", "left"
+    );
     for object in &status.objects {
         let c = object.counts;
         let _ = writeln!(
@@ -138,10 +159,21 @@ pub fn text(status: &Status) -> String {
         .objects
         .iter()
         .filter(|object| object.fields_left_out > 0)
-        .map(|object| format!("{} {} in {} records", object.object, thousands(object.fields_left_out), thousands(object.records_with_fields_left_out)))
+        .map(|object| {
+            format!(
+                "{} {} in {} records",
+                object.object,
+                thousands(object.fields_left_out),
+                thousands(object.records_with_fields_left_out)
+            )
+        })
         .collect();
     if !left_out.is_empty() {
-        let _ = writeln!(out, "fields left out of created records (their values did not fit; reports/quarantine.csv): {}", left_out.join(", "));
+        let _ = writeln!(
+            out,
+            "fields left out of created records (their values did not fit; reports/quarantine.csv): {}",
+            left_out.join(", ")
+        );
     }
     let _ = writeln!(
         out,

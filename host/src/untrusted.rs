@@ -12,7 +12,8 @@ use std::fmt::Write;
 /// return, escape, bell...), and the bidirectional overrides and isolates that reorder what a
 /// reader sees (the "Trojan Source" characters).
 pub fn is_unsafe(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `text` with every unsafe character written as a visible escape (`\n`, `\r`, `\t`,
@@ -73,7 +74,10 @@ mod tests {
     #[test]
     fn control_and_bidi_characters_are_escaped_and_safe_text_is_not_copied() {
         assert!(matches!(escape("Zubr sp. z o.o. ąę"), Cow::Borrowed(_)));
-        assert_eq!(escape("a\nb\r\tc\u{1b}[2Kd\u{7}\u{9b}e\u{202e}f\u{7f}"), "a\\nb\\r\\tc\\u{1b}[2Kd\\u{7}\\u{9b}e\\u{202e}f\\u{7f}");
+        assert_eq!(
+            escape("a\nb\r\tc\u{1b}[2Kd\u{7}\u{9b}e\u{202e}f\u{7f}"),
+            "a\\nb\\r\\tc\\u{1b}[2Kd\\u{7}\\u{9b}e\\u{202e}f\\u{7f}"
+        );
         assert_eq!(markdown("<script>a|b & c</script>\n"), "&lt;script&gt;a\\|b &amp; c&lt;/script&gt;\\n");
     }
 

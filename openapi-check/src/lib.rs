@@ -52,15 +52,9 @@ impl fmt::Display for Violation {
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("cannot read OpenAPI document {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("OpenAPI document {path} is not valid YAML: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_norway::Error,
-    },
+    Parse { path: PathBuf, source: serde_norway::Error },
     #[error("OpenAPI document {path} is not usable: {reason}")]
     Invalid { path: PathBuf, reason: String },
 }
@@ -112,60 +106,40 @@ enum Segment {
     Parameter(String),
 }
 
-const METHOD_KEYS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+const METHOD_KEYS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 impl Spec {
     /// Reads and indexes a YAML (or JSON) OpenAPI 3.0 document.
     pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_path_buf(), source })?;
         Spec::from_yaml_str(&text, path)
     }
 
     /// Parses a document held in memory; `source` only names it in errors.
     pub fn from_yaml_str(yaml: &str, source: &Path) -> Result<Spec, SpecError> {
-        let document: Value = serde_norway::from_str(yaml).map_err(|error| SpecError::Parse {
-            path: source.to_path_buf(),
-            source: error,
-        })?;
-        let invalid = |reason: String| SpecError::Invalid {
-            path: source.to_path_buf(),
-            reason,
-        };
-        let version = document
-            .get("openapi")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let document: Value = serde_norway::from_str(yaml)
+            .map_err(|error| SpecError::Parse { path: source.to_path_buf(), source: error })?;
+        let invalid = |reason: String| SpecError::Invalid { path: source.to_path_buf(), reason };
+        let version = document.get("openapi").and_then(Value::as_str).unwrap_or("");
         // 3.1 changed the schema dialect (no `nullable`, JSON Schema 2020): validating it with
         // 3.0 rules would give wrong answers, so refuse it.
         if !version.starts_with("3.0") {
-            return Err(invalid(format!(
-                "openapi version {version:?}; only 3.0.x is supported"
-            )));
+            return Err(invalid(format!("openapi version {version:?}; only 3.0.x is supported")));
         }
-        let paths = document
-            .get("paths")
-            .and_then(Value::as_object)
-            .ok_or_else(|| invalid("no `paths` object".to_string()))?;
+        let paths =
+            document.get("paths").and_then(Value::as_object).ok_or_else(|| invalid("no `paths` object".to_string()))?;
         let document_prefixes = server_prefixes(document.get("servers"));
         let mut routes = Vec::new();
         for (template, path_item) in paths {
-            let path_prefixes = path_item
-                .get("servers")
-                .map(|servers| server_prefixes(Some(servers)));
+            let path_prefixes = path_item.get("servers").map(|servers| server_prefixes(Some(servers)));
             for &method_key in METHOD_KEYS {
                 let Some(operation) = path_item.get(method_key) else {
                     continue;
                 };
                 let prefixes = match operation.get("servers") {
                     Some(servers) => server_prefixes(Some(servers)),
-                    None => path_prefixes
-                        .clone()
-                        .unwrap_or_else(|| document_prefixes.clone()),
+                    None => path_prefixes.clone().unwrap_or_else(|| document_prefixes.clone()),
                 };
                 routes.push(Route {
                     method: method_key.to_ascii_uppercase(),
@@ -176,11 +150,7 @@ impl Spec {
                 });
             }
         }
-        Ok(Spec {
-            source: source.to_path_buf(),
-            document,
-            routes,
-        })
+        Ok(Spec { source: source.to_path_buf(), document, routes })
     }
 
     /// The file (or name) the document was read from.
@@ -200,11 +170,7 @@ impl Spec {
     /// parameters: "/persons/search" is not "/persons/{id}".
     pub fn operation(&self, method: &str, path: &str) -> Option<Operation<'_>> {
         let mut best: Option<(Vec<bool>, Operation<'_>)> = None;
-        for route in self
-            .routes
-            .iter()
-            .filter(|route| route.method.eq_ignore_ascii_case(method))
-        {
+        for route in self.routes.iter().filter(|route| route.method.eq_ignore_ascii_case(method)) {
             for prefix in &route.prefixes {
                 let Some(rest) = path.strip_prefix(prefix.as_str()) else {
                     continue;
@@ -218,17 +184,10 @@ impl Spec {
                     continue;
                 };
                 // Ranks compare segment by segment; a literal (false) sorts before a parameter.
-                let rank: Vec<bool> = route
-                    .segments
-                    .iter()
-                    .map(|segment| matches!(segment, Segment::Parameter(_)))
-                    .collect();
+                let rank: Vec<bool> =
+                    route.segments.iter().map(|segment| matches!(segment, Segment::Parameter(_))).collect();
                 if best.as_ref().is_none_or(|(best_rank, _)| rank < *best_rank) {
-                    let operation = Operation {
-                        spec: self,
-                        route,
-                        path_arguments: arguments,
-                    };
+                    let operation = Operation { spec: self, route, path_arguments: arguments };
                     best = Some((rank, operation));
                 }
             }
@@ -238,11 +197,7 @@ impl Spec {
 
     /// Every operation of the document in path order.
     pub fn operations(&self) -> impl Iterator<Item = Operation<'_>> {
-        self.routes.iter().map(|route| Operation {
-            spec: self,
-            route,
-            path_arguments: Vec::new(),
-        })
+        self.routes.iter().map(|route| Operation { spec: self, route, path_arguments: Vec::new() })
     }
 
     /// Method, path template, operationId, `x-token-cost` and deprecation of every operation.
@@ -255,10 +210,7 @@ impl Spec {
                     template: operation.route.template.clone(),
                     operation_id: operation.id().to_string(),
                     token_cost: operation.token_cost(),
-                    deprecated: body
-                        .get("deprecated")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
+                    deprecated: body.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
                 }
             })
             .collect()
@@ -269,8 +221,7 @@ impl Spec {
     pub fn check_response_examples(&self) -> ExampleReport {
         let mut report = ExampleReport::default();
         for operation in self.operations() {
-            let Some(responses) = operation.body().get("responses").and_then(Value::as_object)
-            else {
+            let Some(responses) = operation.body().get("responses").and_then(Value::as_object) else {
                 continue;
             };
             for (status, response) in responses {
@@ -278,20 +229,17 @@ impl Spec {
                 let Some((_, media)) = json_media(response.get("content")) else {
                     continue;
                 };
-                let (Some(schema), Some(example)) = (media.get("schema"), media.get("example"))
-                else {
+                let (Some(schema), Some(example)) = (media.get("schema"), media.get("example")) else {
                     continue;
                 };
                 report.checked += 1;
                 let prefix = format!("response {status} example");
-                let violations = SchemaValidator::new(&self.document, Direction::Response)
-                    .validate(schema, example, &prefix);
+                let violations =
+                    SchemaValidator::new(&self.document, Direction::Response).validate(schema, example, &prefix);
                 if violations.is_empty() {
                     report.passed += 1;
                 } else {
-                    report
-                        .failures
-                        .push((operation.id().to_string(), status.clone(), violations));
+                    report.failures.push((operation.id().to_string(), status.clone(), violations));
                 }
             }
         }
@@ -311,31 +259,19 @@ impl Spec {
                 let name = parameter.get("name").and_then(Value::as_str).unwrap_or("?");
                 let location = parameter.get("in").and_then(Value::as_str).unwrap_or("?");
                 if matches!(location, "header" | "cookie") {
-                    lines.push(format!(
-                        "{location} parameter {name} of {id} is not checked"
-                    ));
+                    lines.push(format!("{location} parameter {name} of {id} is not checked"));
                 }
                 if parameter.get("content").is_some() {
-                    lines.push(format!(
-                        "parameter {name} of {id} uses `content`, which is not checked"
-                    ));
+                    lines.push(format!("parameter {name} of {id} uses `content`, which is not checked"));
                 }
                 if let Some(schema) = parameter.get("schema") {
-                    collect_unsupported(
-                        schema,
-                        &format!("{id} parameter {name}"),
-                        &mut keywords,
-                        &mut formats,
-                    );
+                    collect_unsupported(schema, &format!("{id} parameter {name}"), &mut keywords, &mut formats);
                 }
             }
             if let Some(request_body) = operation.body().get("requestBody") {
                 let request_body = self.resolve(request_body);
-                for (content_type, media) in request_body
-                    .get("content")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
+                for (content_type, media) in
+                    request_body.get("content").and_then(Value::as_object).into_iter().flatten()
                 {
                     if let Some(schema) = media.get("schema") {
                         collect_unsupported(
@@ -347,20 +283,10 @@ impl Spec {
                     }
                 }
             }
-            for (status, response) in operation
-                .body()
-                .get("responses")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
+            for (status, response) in operation.body().get("responses").and_then(Value::as_object).into_iter().flatten()
             {
                 let response = self.resolve(response);
-                for (content_type, media) in response
-                    .get("content")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                {
+                for (content_type, media) in response.get("content").and_then(Value::as_object).into_iter().flatten() {
                     if let Some(schema) = media.get("schema") {
                         let location = format!("{id} response {status} {content_type}");
                         collect_unsupported(schema, &location, &mut keywords, &mut formats);
@@ -368,28 +294,12 @@ impl Spec {
                 }
             }
         }
-        let components = self
-            .document
-            .pointer("/components/schemas")
-            .and_then(Value::as_object);
+        let components = self.document.pointer("/components/schemas").and_then(Value::as_object);
         for (name, schema) in components.into_iter().flatten() {
-            collect_unsupported(
-                schema,
-                &format!("components/schemas/{name}"),
-                &mut keywords,
-                &mut formats,
-            );
+            collect_unsupported(schema, &format!("components/schemas/{name}"), &mut keywords, &mut formats);
         }
-        lines.extend(
-            keywords
-                .into_iter()
-                .map(|keyword| format!("schema keyword {keyword} is not checked")),
-        );
-        lines.extend(
-            formats
-                .into_iter()
-                .map(|format| format!("format {format} is not checked")),
-        );
+        lines.extend(keywords.into_iter().map(|keyword| format!("schema keyword {keyword} is not checked")));
+        lines.extend(formats.into_iter().map(|format| format!("format {format} is not checked")));
         lines
     }
 
@@ -409,10 +319,7 @@ pub struct Operation<'s> {
 impl<'s> Operation<'s> {
     /// The operationId, or "" when the document gives none.
     pub fn id(&self) -> &'s str {
-        self.body()
-            .get("operationId")
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.body().get("operationId").and_then(Value::as_str).unwrap_or("")
     }
 
     /// The path template: "/persons/{id}".
@@ -427,10 +334,7 @@ impl<'s> Operation<'s> {
 
     /// Pipedrive's `x-token-cost` for one call.
     pub fn token_cost(&self) -> Option<u32> {
-        self.body()
-            .get("x-token-cost")
-            .and_then(Value::as_u64)
-            .and_then(|cost| u32::try_from(cost).ok())
+        self.body().get("x-token-cost").and_then(Value::as_u64).and_then(|cost| u32::try_from(cost).ok())
     }
 
     /// The path parameters as captured from the concrete path: [("id", "12")].
@@ -451,70 +355,44 @@ impl<'s> Operation<'s> {
         let mut violations = Vec::new();
         let parameters = self.parameters();
         let declared = |location: &'static str| {
-            parameters.iter().filter(move |parameter| {
-                parameter.get("in").and_then(Value::as_str) == Some(location)
-            })
+            parameters.iter().filter(move |parameter| parameter.get("in").and_then(Value::as_str) == Some(location))
         };
 
         for parameter in declared("path") {
             let name = parameter_name(parameter);
-            let Some((_, text)) = self
-                .path_arguments
-                .iter()
-                .find(|(captured, _)| captured == name)
-            else {
+            let Some((_, text)) = self.path_arguments.iter().find(|(captured, _)| captured == name) else {
                 continue;
             };
-            let schema = self
-                .spec
-                .resolve(parameter.get("schema").unwrap_or(&Value::Null));
+            let schema = self.spec.resolve(parameter.get("schema").unwrap_or(&Value::Null));
             for message in check_text(schema, &percent_decode(text), Listing::Single) {
-                violations.push(Violation {
-                    location: format!("path {name}"),
-                    message,
-                });
+                violations.push(Violation { location: format!("path {name}"), message });
             }
         }
 
         let query_security_names = self.query_security_names();
         for parameter in declared("query") {
             let name = parameter_name(parameter);
-            let given: Vec<&str> = query
-                .iter()
-                .filter(|(sent, _)| sent == name)
-                .map(|(_, value)| value.as_str())
-                .collect();
+            let given: Vec<&str> =
+                query.iter().filter(|(sent, _)| sent == name).map(|(_, value)| value.as_str()).collect();
             let location = format!("query {name}");
-            let schema = with_described_maximum(
-                parameter,
-                self.spec
-                    .resolve(parameter.get("schema").unwrap_or(&Value::Null)),
-            );
+            let schema =
+                with_described_maximum(parameter, self.spec.resolve(parameter.get("schema").unwrap_or(&Value::Null)));
             let schema = &schema;
             if given.is_empty() {
                 if parameter.get("required").and_then(Value::as_bool) == Some(true) {
-                    violations.push(Violation {
-                        location,
-                        message: "required query parameter is missing".into(),
-                    });
+                    violations.push(Violation { location, message: "required query parameter is missing".into() });
                 }
                 continue;
             }
             let is_array = schema.get("type").and_then(Value::as_str) == Some("array");
             if given.len() > 1 && !is_array {
                 let message = format!("given {} times but it is not an array", given.len());
-                violations.push(Violation {
-                    location: location.clone(),
-                    message,
-                });
+                violations.push(Violation { location: location.clone(), message });
             }
             let listing = comma_listing(parameter);
             for text in given {
                 for message in check_text(schema, text, listing) {
-                    violations.push(Violation {
-                        location: location.clone(),
-                        message,
-                    });
+                    violations.push(Violation { location: location.clone(), message });
                 }
             }
         }
@@ -523,15 +401,8 @@ impl<'s> Operation<'s> {
                 || query_security_names.iter().any(|allowed| allowed == name);
             // Report each unknown name once even when it is repeated.
             let location = format!("query {name}");
-            if !known
-                && !violations
-                    .iter()
-                    .any(|violation| violation.location == location)
-            {
-                violations.push(Violation {
-                    location,
-                    message: format!("not a query parameter of {}", self.id()),
-                });
+            if !known && !violations.iter().any(|violation| violation.location == location) {
+                violations.push(Violation { location, message: format!("not a query parameter of {}", self.id()) });
             }
         }
 
@@ -571,12 +442,7 @@ impl<'s> Operation<'s> {
         // OpenAPI: an explicit code wins over a range, which wins over `default`.
         let response = responses
             .get(&exact)
-            .or_else(|| {
-                responses
-                    .iter()
-                    .find(|(key, _)| key.eq_ignore_ascii_case(&range))
-                    .map(|(_, value)| value)
-            })
+            .or_else(|| responses.iter().find(|(key, _)| key.eq_ignore_ascii_case(&range)).map(|(_, value)| value))
             .or_else(|| responses.get("default"))?;
         let response = self.spec.resolve(response);
         json_media(response.get("content")).and_then(|(_, media)| media.get("schema"))
@@ -590,8 +456,7 @@ impl<'s> Operation<'s> {
             for parameter in list.and_then(Value::as_array).into_iter().flatten() {
                 let parameter = self.spec.resolve(parameter);
                 let same = |other: &&Value| {
-                    parameter_name(other) == parameter_name(parameter)
-                        && other.get("in") == parameter.get("in")
+                    parameter_name(other) == parameter_name(parameter) && other.get("in") == parameter.get("in")
                 };
                 merged.retain(|other| !same(other));
                 merged.push(parameter);
@@ -602,11 +467,7 @@ impl<'s> Operation<'s> {
 
     /// Names of apiKey security schemes passed in the query: they are allowed in any request.
     fn query_security_names(&self) -> Vec<String> {
-        let schemes = self
-            .spec
-            .document
-            .pointer("/components/securitySchemes")
-            .and_then(Value::as_object);
+        let schemes = self.spec.document.pointer("/components/securitySchemes").and_then(Value::as_object);
         schemes
             .into_iter()
             .flatten()
@@ -615,74 +476,37 @@ impl<'s> Operation<'s> {
                 scheme.get("type").and_then(Value::as_str) == Some("apiKey")
                     && scheme.get("in").and_then(Value::as_str) == Some("query")
             })
-            .filter_map(|scheme| {
-                scheme
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
+            .filter_map(|scheme| scheme.get("name").and_then(Value::as_str).map(str::to_string))
             .collect()
     }
 
-    fn validate_request_body(
-        &self,
-        content_type: Option<&str>,
-        body: Option<&Value>,
-        violations: &mut Vec<Violation>,
-    ) {
-        let request_body = self
-            .body()
-            .get("requestBody")
-            .map(|request_body| self.spec.resolve(request_body));
+    fn validate_request_body(&self, content_type: Option<&str>, body: Option<&Value>, violations: &mut Vec<Violation>) {
+        let request_body = self.body().get("requestBody").map(|request_body| self.spec.resolve(request_body));
         let mut report = |location: &str, message: String| {
-            violations.push(Violation {
-                location: location.to_string(),
-                message,
-            });
+            violations.push(Violation { location: location.to_string(), message });
         };
         let (request_body, body) = match (request_body, body) {
             (None, None) => return,
             (None, Some(_)) => {
-                return report(
-                    "request body",
-                    format!("{} declares no request body", self.id()),
-                );
+                return report("request body", format!("{} declares no request body", self.id()));
             }
             (Some(request_body), None) => {
                 if request_body.get("required").and_then(Value::as_bool) == Some(true) {
-                    report(
-                        "request body",
-                        "required request body is missing".to_string(),
-                    );
+                    report("request body", "required request body is missing".to_string());
                 }
                 return;
             }
             (Some(request_body), Some(body)) => (request_body, body),
         };
         let content_type = content_type.unwrap_or("application/json");
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         let declared = request_body.get("content").and_then(Value::as_object);
         let media = declared.and_then(|content| {
-            content
-                .iter()
-                .find(|(key, _)| media_range_matches(key, &essence))
-                .map(|(_, media)| media)
+            content.iter().find(|(key, _)| media_range_matches(key, &essence)).map(|(_, media)| media)
         });
         let Some(media) = media else {
-            let listed: Vec<&str> = declared
-                .into_iter()
-                .flatten()
-                .map(|(key, _)| key.as_str())
-                .collect();
-            let message = format!(
-                "{essence} is not declared (declared: {})",
-                listed.join(", ")
-            );
+            let listed: Vec<&str> = declared.into_iter().flatten().map(|(key, _)| key.as_str()).collect();
+            let message = format!("{essence} is not declared (declared: {})", listed.join(", "));
             return report("request content type", message);
         };
         let Some(schema) = media.get("schema") else {
@@ -691,8 +515,7 @@ impl<'s> Operation<'s> {
         if is_json(&essence) {
             let mut validator = SchemaValidator::new(&self.spec.document, Direction::Request);
             violations.extend(validator.validate(schema, body, "request body"));
-        } else if essence == "multipart/form-data" || essence == "application/x-www-form-urlencoded"
-        {
+        } else if essence == "multipart/form-data" || essence == "application/x-www-form-urlencoded" {
             self.validate_form(schema, body, violations);
         }
     }
@@ -701,59 +524,34 @@ impl<'s> Operation<'s> {
     fn validate_form(&self, schema: &'s Value, body: &Value, violations: &mut Vec<Violation>) {
         let Some(fields) = body.as_object() else {
             let message = "a form body is given as a JSON object of its fields".to_string();
-            return violations.push(Violation {
-                location: "request body".into(),
-                message,
-            });
+            return violations.push(Violation { location: "request body".into(), message });
         };
         let mut properties: Vec<(&'s str, &'s Value)> = Vec::new();
         let mut required: Vec<&'s str> = Vec::new();
         let schema = self.spec.resolve(schema);
         let members = std::iter::once(schema).chain(
-            schema
-                .get("allOf")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|member| self.spec.resolve(member)),
+            schema.get("allOf").and_then(Value::as_array).into_iter().flatten().map(|member| self.spec.resolve(member)),
         );
         for member in members {
-            for (name, property) in member
-                .get("properties")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
+            for (name, property) in member.get("properties").and_then(Value::as_object).into_iter().flatten() {
                 properties.push((name, self.spec.resolve(property)));
             }
             required.extend(
-                member
-                    .get("required")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str),
+                member.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str),
             );
         }
         for name in required {
             if !fields.contains_key(name) {
                 let message = "required form field is missing".to_string();
-                violations.push(Violation {
-                    location: format!("request form field {name}"),
-                    message,
-                });
+                violations.push(Violation { location: format!("request form field {name}"), message });
             }
         }
         for (name, value) in fields {
             let location = format!("request form field {name}");
             // Unlike JSON bodies, unknown form fields are reported: a form has no custom fields,
             // and Pipedrive drops unknown ones silently, which would hide a client bug.
-            let Some((_, property)) = properties.iter().find(|(declared, _)| declared == name)
-            else {
-                violations.push(Violation {
-                    location,
-                    message: format!("not a form field of {}", self.id()),
-                });
+            let Some((_, property)) = properties.iter().find(|(declared, _)| declared == name) else {
+                violations.push(Violation { location, message: format!("not a form field of {}", self.id()) });
                 continue;
             };
             if property.get("format").and_then(Value::as_str) == Some("binary") {
@@ -765,10 +563,7 @@ impl<'s> Operation<'s> {
                 continue;
             };
             for message in check_text(property, text, Listing::Single) {
-                violations.push(Violation {
-                    location: location.clone(),
-                    message,
-                });
+                violations.push(Violation { location: location.clone(), message });
             }
         }
     }
@@ -786,11 +581,7 @@ impl Specs {
         let (v1, v2) = std::thread::scope(|scope| {
             let v2 = scope.spawn(|| Spec::from_file(&dir.join("v2.yaml")));
             let v1 = Spec::from_file(&dir.join("v1.yaml"));
-            (
-                v1,
-                v2.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            )
+            (v1, v2.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
         Ok(Specs { v1: v1?, v2: v2? })
     }
@@ -798,11 +589,7 @@ impl Specs {
     /// The operation for a concrete path: "/api/v2/..." is looked up in v2, anything else in v1.
     pub fn operation(&self, method: &str, path: &str) -> Option<Operation<'_>> {
         let is_v2 = path == "/api/v2" || path.starts_with("/api/v2/");
-        if is_v2 {
-            self.v2.operation(method, path)
-        } else {
-            self.v1.operation(method, path)
-        }
+        if is_v2 { self.v2.operation(method, path) } else { self.v1.operation(method, path) }
     }
 
     /// The specs for tests, loaded once per test binary from [`spec_dir`]. When the files are
@@ -858,21 +645,12 @@ fn parameter_name(parameter: &Value) -> &str {
 /// yet Pipedrive rejects 501, so a client sending it must be caught here.
 fn with_described_maximum(parameter: &Value, schema: &Value) -> Value {
     let mut schema = schema.clone();
-    let numeric = matches!(
-        schema.get("type").and_then(Value::as_str),
-        Some("integer" | "number")
-    );
-    let description = parameter
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let numeric = matches!(schema.get("type").and_then(Value::as_str), Some("integer" | "number"));
+    let description = parameter.get("description").and_then(Value::as_str).unwrap_or("");
     let stated = description
         .split("maximum value of ")
         .nth(1)
-        .and_then(|rest| {
-            rest.split(|character: char| !character.is_ascii_digit())
-                .next()
-        })
+        .and_then(|rest| rest.split(|character: char| !character.is_ascii_digit()).next())
         .and_then(|digits| digits.parse::<u64>().ok());
     if let (true, Some(maximum), Some(members)) = (numeric, stated, schema.as_object_mut()) {
         members.entry("maximum").or_insert(Value::from(maximum));
@@ -885,16 +663,8 @@ fn with_described_maximum(parameter: &Value, schema: &Value) -> Value {
 fn comma_listing(parameter: &Value) -> Listing {
     let unexploded_form = parameter.get("style").and_then(Value::as_str) == Some("form")
         && parameter.get("explode").and_then(Value::as_bool) == Some(false);
-    let description = parameter
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if unexploded_form || description.contains("comma") {
-        Listing::CommaSeparated
-    } else {
-        Listing::Single
-    }
+    let description = parameter.get("description").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+    if unexploded_form || description.contains("comma") { Listing::CommaSeparated } else { Listing::Single }
 }
 
 /// The path prefixes of a `servers` list: "https://api.pipedrive.com/v1" gives "/v1" and, since
@@ -910,17 +680,12 @@ fn server_prefixes(servers: Option<&Value>) -> Vec<String> {
     let mut prefixes = Vec::new();
     for url in urls {
         let after_scheme = url.find("://").map_or(url, |index| &url[index + 3..]);
-        let path = if url.contains("://") {
-            after_scheme
-                .find('/')
-                .map_or("", |index| &after_scheme[index..])
-        } else {
-            url
-        };
+        let path =
+            if url.contains("://") { after_scheme.find('/').map_or("", |index| &after_scheme[index..]) } else { url };
         let path = path.trim_end_matches('/').to_string();
-        let is_bare_version = path.strip_prefix("/v").is_some_and(|number| {
-            !number.is_empty() && number.bytes().all(|byte| byte.is_ascii_digit())
-        });
+        let is_bare_version = path
+            .strip_prefix("/v")
+            .is_some_and(|number| !number.is_empty() && number.bytes().all(|byte| byte.is_ascii_digit()));
         let alias = is_bare_version.then(|| format!("/api{path}"));
         prefixes.push(path);
         prefixes.extend(alias);
@@ -932,14 +697,9 @@ fn parse_template(template: &str) -> Vec<Segment> {
     template
         .split('/')
         .skip(1)
-        .map(|segment| {
-            match segment
-                .strip_prefix('{')
-                .and_then(|inner| inner.strip_suffix('}'))
-            {
-                Some(name) => Segment::Parameter(name.to_string()),
-                None => Segment::Literal(segment.to_string()),
-            }
+        .map(|segment| match segment.strip_prefix('{').and_then(|inner| inner.strip_suffix('}')) {
+            Some(name) => Segment::Parameter(name.to_string()),
+            None => Segment::Literal(segment.to_string()),
         })
         .collect()
 }
@@ -953,9 +713,7 @@ fn match_template(segments: &[Segment], path: &str) -> Option<Vec<(String, Strin
     for (segment, part) in segments.iter().zip(parts) {
         match segment {
             Segment::Literal(literal) if literal == part => {}
-            Segment::Parameter(name) if !part.is_empty() => {
-                arguments.push((name.clone(), part.to_string()))
-            }
+            Segment::Parameter(name) if !part.is_empty() => arguments.push((name.clone(), part.to_string())),
             _ => return None,
         }
     }
@@ -968,30 +726,18 @@ fn is_json(essence: &str) -> bool {
 
 /// Whether a declared media range ("application/json", "image/*", "*/*") covers a content type.
 fn media_range_matches(declared: &str, essence: &str) -> bool {
-    let declared = declared
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let declared = declared.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     declared == essence
         || declared == "*/*"
-        || declared
-            .strip_suffix("/*")
-            .is_some_and(|kind| essence.split('/').next() == Some(kind))
+        || declared.strip_suffix("/*").is_some_and(|kind| essence.split('/').next() == Some(kind))
 }
 
 /// The JSON media type entry of a `content` map, if any.
 fn json_media(content: Option<&Value>) -> Option<(&String, &Value)> {
-    content?.as_object()?.iter().find(|(key, _)| {
-        is_json(
-            &key.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase(),
-        )
-    })
+    content?
+        .as_object()?
+        .iter()
+        .find(|(key, _)| is_json(&key.split(';').next().unwrap_or("").trim().to_ascii_lowercase()))
 }
 
 #[cfg(test)]

@@ -49,16 +49,8 @@ pub(crate) const VALIDATED_KEYWORDS: &[&str] = &[
 ];
 
 /// Keywords that document a schema without constraining values.
-pub(crate) const ANNOTATION_KEYWORDS: &[&str] = &[
-    "title",
-    "description",
-    "default",
-    "example",
-    "examples",
-    "deprecated",
-    "externalDocs",
-    "xml",
-];
+pub(crate) const ANNOTATION_KEYWORDS: &[&str] =
+    &["title", "description", "default", "example", "examples", "deprecated", "externalDocs", "xml"];
 
 /// Formats that are checked; any other `format` (uuid, binary, url, byte...) is documentation only.
 pub(crate) const VALIDATED_FORMATS: &[&str] = &["date", "date-time"];
@@ -76,32 +68,15 @@ pub(crate) struct SchemaValidator<'d> {
 
 impl<'d> SchemaValidator<'d> {
     pub(crate) fn new(root: &'d Value, direction: Direction) -> Self {
-        SchemaValidator {
-            root,
-            direction,
-            expanding: Vec::new(),
-        }
+        SchemaValidator { root, direction, expanding: Vec::new() }
     }
 
     /// Validates `value` against `schema`; violations are located as `prefix` followed by the
     /// JSON pointer of the offending value (e.g. "request body /emails/0/primary").
-    pub(crate) fn validate(
-        &mut self,
-        schema: &'d Value,
-        value: &Value,
-        prefix: &str,
-    ) -> Vec<Violation> {
+    pub(crate) fn validate(&mut self, schema: &'d Value, value: &Value, prefix: &str) -> Vec<Violation> {
         let mut out = Vec::new();
         let mut pointer = String::new();
-        self.check(
-            schema,
-            value,
-            &mut pointer,
-            &mut Checked {
-                prefix,
-                out: &mut out,
-            },
-        );
+        self.check(schema, value, &mut pointer, &mut Checked { prefix, out: &mut out });
         out
     }
 
@@ -119,13 +94,7 @@ impl<'d> SchemaValidator<'d> {
         schema
     }
 
-    fn check(
-        &mut self,
-        schema: &'d Value,
-        value: &Value,
-        pointer: &mut String,
-        sink: &mut Checked<'_>,
-    ) {
+    fn check(&mut self, schema: &'d Value, value: &Value, pointer: &mut String, sink: &mut Checked<'_>) {
         let Some(keywords) = schema.as_object() else {
             return;
         };
@@ -149,10 +118,7 @@ impl<'d> SchemaValidator<'d> {
             return;
         }
 
-        let nullable = keywords
-            .get("nullable")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let nullable = keywords.get("nullable").and_then(Value::as_bool).unwrap_or(false);
         if value.is_null() && nullable {
             return;
         }
@@ -160,9 +126,7 @@ impl<'d> SchemaValidator<'d> {
             && !has_type(value, expected)
         {
             let message = if value.is_null() {
-                format!(
-                    "null is not allowed here: the schema says type {expected} without nullable: true"
-                )
+                format!("null is not allowed here: the schema says type {expected} without nullable: true")
             } else {
                 format!("expected {expected}, got {}", describe(value))
             };
@@ -179,9 +143,7 @@ impl<'d> SchemaValidator<'d> {
 
         match value {
             Value::String(text) => self.check_string(keywords, text, pointer, sink),
-            Value::Number(_) => {
-                check_number(keywords, value.as_f64().unwrap_or(f64::NAN), pointer, sink)
-            }
+            Value::Number(_) => check_number(keywords, value.as_f64().unwrap_or(f64::NAN), pointer, sink),
             Value::Array(items) => self.check_array(keywords, items, pointer, sink),
             Value::Object(members) => self.check_object(keywords, members, pointer, sink),
             Value::Bool(_) | Value::Null => {}
@@ -202,10 +164,7 @@ impl<'d> SchemaValidator<'d> {
         if let Some(negated) = keywords.get("not")
             && self.matches(negated, value, pointer)
         {
-            sink.push(
-                pointer,
-                "the value matches the schema under `not`".to_string(),
-            );
+            sink.push(pointer, "the value matches the schema under `not`".to_string());
         }
     }
 
@@ -213,22 +172,9 @@ impl<'d> SchemaValidator<'d> {
         self.violations_of(schema, value, pointer).is_empty()
     }
 
-    fn violations_of(
-        &mut self,
-        schema: &'d Value,
-        value: &Value,
-        pointer: &mut String,
-    ) -> Vec<Violation> {
+    fn violations_of(&mut self, schema: &'d Value, value: &Value, pointer: &mut String) -> Vec<Violation> {
         let mut out = Vec::new();
-        self.check(
-            schema,
-            value,
-            pointer,
-            &mut Checked {
-                prefix: "",
-                out: &mut out,
-            },
-        );
+        self.check(schema, value, pointer, &mut Checked { prefix: "", out: &mut out });
         out
     }
 
@@ -247,31 +193,16 @@ impl<'d> SchemaValidator<'d> {
                 None => return,
                 Some(first) => {
                     let extra = violations.len() - 1;
-                    let more = if extra > 0 {
-                        format!(" (+{extra} more)")
-                    } else {
-                        String::new()
-                    };
-                    reasons.push(format!(
-                        "{}: {}{more}",
-                        first.location.trim(),
-                        first.message
-                    ));
+                    let more = if extra > 0 { format!(" (+{extra} more)") } else { String::new() };
+                    reasons.push(format!("{}: {}{more}", first.location.trim(), first.message));
                 }
             }
         }
-        let listed: Vec<String> = reasons
-            .iter()
-            .enumerate()
-            .map(|(index, reason)| format!("[{}] {reason}", index + 1))
-            .collect();
+        let listed: Vec<String> =
+            reasons.iter().enumerate().map(|(index, reason)| format!("[{}] {reason}", index + 1)).collect();
         sink.push(
             pointer,
-            format!(
-                "matches none of the {} {combinator} alternatives: {}",
-                alternatives.len(),
-                listed.join("; ")
-            ),
+            format!("matches none of the {} {combinator} alternatives: {}", alternatives.len(), listed.join("; ")),
         );
     }
 
@@ -286,18 +217,12 @@ impl<'d> SchemaValidator<'d> {
         if let Some(min) = keywords.get("minLength").and_then(Value::as_u64)
             && length < min
         {
-            sink.push(
-                pointer,
-                format!("string of {length} characters is shorter than minLength {min}"),
-            );
+            sink.push(pointer, format!("string of {length} characters is shorter than minLength {min}"));
         }
         if let Some(max) = keywords.get("maxLength").and_then(Value::as_u64)
             && length > max
         {
-            sink.push(
-                pointer,
-                format!("string of {length} characters is longer than maxLength {max}"),
-            );
+            sink.push(pointer, format!("string of {length} characters is longer than maxLength {max}"));
         }
         if let Some(format) = keywords.get("format").and_then(Value::as_str)
             && let Err(problem) = check_format(format, text)
@@ -317,29 +242,17 @@ impl<'d> SchemaValidator<'d> {
         if let Some(min) = keywords.get("minItems").and_then(Value::as_u64)
             && count < min
         {
-            sink.push(
-                pointer,
-                format!("array of {count} items has fewer than minItems {min}"),
-            );
+            sink.push(pointer, format!("array of {count} items has fewer than minItems {min}"));
         }
         if let Some(max) = keywords.get("maxItems").and_then(Value::as_u64)
             && count > max
         {
-            sink.push(
-                pointer,
-                format!("array of {count} items has more than maxItems {max}"),
-            );
+            sink.push(pointer, format!("array of {count} items has more than maxItems {max}"));
         }
         if keywords.get("uniqueItems").and_then(Value::as_bool) == Some(true) {
             for (index, item) in items.iter().enumerate() {
-                if let Some(first) = items[..index]
-                    .iter()
-                    .position(|earlier| json_equal(earlier, item))
-                {
-                    sink.push(
-                        pointer,
-                        format!("items {first} and {index} are equal but uniqueItems is true"),
-                    );
+                if let Some(first) = items[..index].iter().position(|earlier| json_equal(earlier, item)) {
+                    sink.push(pointer, format!("items {first} and {index} are equal but uniqueItems is true"));
                     break;
                 }
             }
@@ -367,18 +280,12 @@ impl<'d> SchemaValidator<'d> {
         if let Some(min) = keywords.get("minProperties").and_then(Value::as_u64)
             && count < min
         {
-            sink.push(
-                pointer,
-                format!("object with {count} properties has fewer than minProperties {min}"),
-            );
+            sink.push(pointer, format!("object with {count} properties has fewer than minProperties {min}"));
         }
         if let Some(max) = keywords.get("maxProperties").and_then(Value::as_u64)
             && count > max
         {
-            sink.push(
-                pointer,
-                format!("object with {count} properties has more than maxProperties {max}"),
-            );
+            sink.push(pointer, format!("object with {count} properties has more than maxProperties {max}"));
         }
         if let Some(required) = keywords.get("required").and_then(Value::as_array) {
             for name in required.iter().filter_map(Value::as_str) {
@@ -387,9 +294,7 @@ impl<'d> SchemaValidator<'d> {
                 }
                 // OpenAPI 3.0: a required readOnly property is required in responses only, and a
                 // required writeOnly one in requests only.
-                let property = properties
-                    .and_then(|declared| declared.get(name))
-                    .map(|schema| self.resolve(schema));
+                let property = properties.and_then(|declared| declared.get(name)).map(|schema| self.resolve(schema));
                 if property.is_some_and(|schema| self.belongs_to_other_direction(schema)) {
                     continue;
                 }
@@ -409,16 +314,16 @@ impl<'d> SchemaValidator<'d> {
                             Direction::Request => ("readOnly", "requests"),
                             Direction::Response => ("writeOnly", "responses"),
                         };
-                        sink.push(
-                            pointer,
-                            format!("property is {keyword}: it must not appear in {side}"),
-                        );
+                        sink.push(pointer, format!("property is {keyword}: it must not appear in {side}"));
                     }
                     self.check(property_schema, member, pointer, sink);
                 }
                 None => match additional {
                     Some(Value::Bool(false)) => {
-                        sink.push(pointer, format!("property {name:?} is not declared and additionalProperties is false"));
+                        sink.push(
+                            pointer,
+                            format!("property {name:?} is not declared and additionalProperties is false"),
+                        );
                     }
                     Some(schema @ Value::Object(_)) => self.check(schema, member, pointer, sink),
                     _ => {}
@@ -494,11 +399,7 @@ pub(crate) fn has_type(value: &Value, expected: &str) -> bool {
         "array" => value.is_array(),
         "number" => value.is_number(),
         // JSON does not distinguish 1 from 1.0; JSON Schema calls both integers.
-        "integer" => {
-            value.is_i64()
-                || value.is_u64()
-                || value.as_f64().is_some_and(|number| number.fract() == 0.0)
-        }
+        "integer" => value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|number| number.fract() == 0.0),
         // An unknown type name is a broken document, not a broken value: don't blame the value.
         _ => true,
     }
@@ -508,13 +409,9 @@ pub(crate) fn has_type(value: &Value, expected: &str) -> bool {
 pub(crate) fn json_equal(left: &Value, right: &Value) -> bool {
     match (left, right) {
         (Value::Number(a), Value::Number(b)) => a == b || a.as_f64() == b.as_f64(),
-        (Value::Array(a), Value::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| json_equal(x, y))
-        }
+        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| json_equal(x, y)),
         (Value::Object(a), Value::Object(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .all(|(key, x)| b.get(key).is_some_and(|y| json_equal(x, y)))
+            a.len() == b.len() && a.iter().all(|(key, x)| b.get(key).is_some_and(|y| json_equal(x, y)))
         }
         _ => left == right,
     }
@@ -531,15 +428,9 @@ pub(crate) fn enum_message(value: &Value, options: &[Value]) -> String {
     };
     let listed: Vec<String> = options.iter().take(12).map(Value::to_string).collect();
     let ellipsis = if options.len() > 12 { ", ..." } else { "" };
-    let mut message = format!(
-        "{} is not one of the enum values [{}{ellipsis}]",
-        describe(value),
-        listed.join(", ")
-    );
+    let mut message = format!("{} is not one of the enum values [{}{ellipsis}]", describe(value), listed.join(", "));
     if let Some(text) = text_of(value)
-        && let Some(twin) = options
-            .iter()
-            .find(|option| text_of(option).as_deref() == Some(text.as_str()))
+        && let Some(twin) = options.iter().find(|option| text_of(option).as_deref() == Some(text.as_str()))
     {
         message.push_str(&format!(
             " (the enum lists {twin} as a {}, the value is a {})",
@@ -575,39 +466,20 @@ pub(crate) fn describe(value: &Value) -> String {
     }
 }
 
-fn check_number(
-    keywords: &serde_json::Map<String, Value>,
-    number: f64,
-    pointer: &str,
-    sink: &mut Checked<'_>,
-) {
+fn check_number(keywords: &serde_json::Map<String, Value>, number: f64, pointer: &str, sink: &mut Checked<'_>) {
     // OpenAPI 3.0 (draft 5): exclusiveMinimum/exclusiveMaximum are booleans modifying min/max.
     let exclusive = |name: &str| keywords.get(name).and_then(Value::as_bool).unwrap_or(false);
     if let Some(min) = keywords.get("minimum").and_then(Value::as_f64)
         && (number < min || (exclusive("exclusiveMinimum") && number == min))
     {
-        let relation = if exclusive("exclusiveMinimum") {
-            "greater than"
-        } else {
-            "at least"
-        };
-        sink.push(
-            pointer,
-            format!("{number} is below the minimum: must be {relation} {min}"),
-        );
+        let relation = if exclusive("exclusiveMinimum") { "greater than" } else { "at least" };
+        sink.push(pointer, format!("{number} is below the minimum: must be {relation} {min}"));
     }
     if let Some(max) = keywords.get("maximum").and_then(Value::as_f64)
         && (number > max || (exclusive("exclusiveMaximum") && number == max))
     {
-        let relation = if exclusive("exclusiveMaximum") {
-            "less than"
-        } else {
-            "at most"
-        };
-        sink.push(
-            pointer,
-            format!("{number} is above the maximum: must be {relation} {max}"),
-        );
+        let relation = if exclusive("exclusiveMaximum") { "less than" } else { "at most" };
+        sink.push(pointer, format!("{number} is above the maximum: must be {relation} {max}"));
     }
     if let Some(step) = keywords.get("multipleOf").and_then(Value::as_f64) {
         let quotient = number / step;
@@ -627,31 +499,21 @@ pub(crate) fn check_format(format: &str, text: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        let expected = if format == "date" {
-            "YYYY-MM-DD"
-        } else {
-            "RFC 3339, e.g. 2024-05-01T12:30:00Z"
-        };
+        let expected = if format == "date" { "YYYY-MM-DD" } else { "RFC 3339, e.g. 2024-05-01T12:30:00Z" };
         Err(format!("{text:?} is not a valid {format} ({expected})"))
     }
 }
 
 fn digits(text: &str, range: std::ops::Range<usize>) -> Option<u32> {
     let part = text.get(range)?;
-    if part.bytes().all(|byte| byte.is_ascii_digit()) {
-        part.parse().ok()
-    } else {
-        None
-    }
+    if part.bytes().all(|byte| byte.is_ascii_digit()) { part.parse().ok() } else { None }
 }
 
 fn is_date(text: &str) -> bool {
     if text.len() != 10 || &text[4..5] != "-" || &text[7..8] != "-" {
         return false;
     }
-    let (Some(year), Some(month), Some(day)) =
-        (digits(text, 0..4), digits(text, 5..7), digits(text, 8..10))
-    else {
+    let (Some(year), Some(month), Some(day)) = (digits(text, 0..4), digits(text, 5..7), digits(text, 8..10)) else {
         return false;
     };
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
@@ -667,11 +529,7 @@ fn is_date(text: &str) -> bool {
 
 /// RFC 3339 `date-time`: full-date "T" partial-time time-offset ("t"/"z" allowed, as the RFC says).
 fn is_date_time(text: &str) -> bool {
-    if !text.is_ascii()
-        || text.len() < 20
-        || !is_date(&text[..10])
-        || !matches!(&text[10..11], "T" | "t")
-    {
+    if !text.is_ascii() || text.len() < 20 || !is_date(&text[..10]) || !matches!(&text[10..11], "T" | "t") {
         return false;
     }
     let time = &text[11..];
@@ -733,33 +591,18 @@ pub(crate) fn collect_unsupported(
     }
     if let Some(properties) = members.get("properties").and_then(Value::as_object) {
         for (name, property) in properties {
-            collect_unsupported(
-                property,
-                &format!("{location}/properties/{name}"),
-                keywords_found,
-                formats_found,
-            );
+            collect_unsupported(property, &format!("{location}/properties/{name}"), keywords_found, formats_found);
         }
     }
     for single in ["items", "additionalProperties", "not"] {
         if let Some(subschema) = members.get(single) {
-            collect_unsupported(
-                subschema,
-                &format!("{location}/{single}"),
-                keywords_found,
-                formats_found,
-            );
+            collect_unsupported(subschema, &format!("{location}/{single}"), keywords_found, formats_found);
         }
     }
     for list in ["allOf", "oneOf", "anyOf"] {
         if let Some(subschemas) = members.get(list).and_then(Value::as_array) {
             for (index, subschema) in subschemas.iter().enumerate() {
-                collect_unsupported(
-                    subschema,
-                    &format!("{location}/{list}/{index}"),
-                    keywords_found,
-                    formats_found,
-                );
+                collect_unsupported(subschema, &format!("{location}/{list}/{index}"), keywords_found, formats_found);
             }
         }
     }
@@ -778,18 +621,12 @@ mod tests {
     }
 
     fn messages(schema: Value, value: Value) -> Vec<String> {
-        violations(schema, value)
-            .into_iter()
-            .map(|violation| violation.to_string())
-            .collect()
+        violations(schema, value).into_iter().map(|violation| violation.to_string()).collect()
     }
 
     #[test]
     fn type_mismatch_is_reported_with_the_value() {
-        assert_eq!(
-            messages(json!({"type": "integer"}), json!("12")),
-            ["body: expected integer, got string \"12\""]
-        );
+        assert_eq!(messages(json!({"type": "integer"}), json!("12")), ["body: expected integer, got string \"12\""]);
         assert!(messages(json!({"type": "integer"}), json!(12.0)).is_empty());
         assert!(!messages(json!({"type": "integer"}), json!(12.5)).is_empty());
         assert!(messages(json!({"type": "number"}), json!(12)).is_empty());
@@ -800,23 +637,14 @@ mod tests {
         assert!(messages(json!({"type": "string"}), Value::Null)[0].contains("nullable"));
         assert!(messages(json!({"type": "string", "nullable": true}), Value::Null).is_empty());
         assert!(messages(json!({"description": "anything"}), Value::Null).is_empty());
-        assert!(
-            messages(
-                json!({"type": "string", "nullable": true, "enum": ["a"]}),
-                Value::Null
-            )
-            .is_empty()
-        );
+        assert!(messages(json!({"type": "string", "nullable": true, "enum": ["a"]}), Value::Null).is_empty());
     }
 
     #[test]
     fn nested_locations_are_json_pointers() {
         let schema = json!({"type": "object", "properties": {"emails": {"type": "array", "items": {
             "type": "object", "properties": {"primary": {"type": "boolean"}}}}}});
-        let found = violations(
-            schema,
-            json!({"emails": [{"primary": true}, {"primary": "true"}]}),
-        );
+        let found = violations(schema, json!({"emails": [{"primary": true}, {"primary": "true"}]}));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].location, "body /emails/1/primary");
     }
@@ -835,10 +663,7 @@ mod tests {
         let open = json!({"type": "object", "properties": {"name": {"type": "string"}}});
         assert!(messages(open, json!({"custom_hash_key": 1})).is_empty());
         let map = json!({"type": "object", "additionalProperties": {"type": "integer"}});
-        assert_eq!(
-            messages(map, json!({"a": 1, "b": "2"})),
-            ["body /b: expected integer, got string \"2\""]
-        );
+        assert_eq!(messages(map, json!({"a": 1, "b": "2"})), ["body /b: expected integer, got string \"2\""]);
     }
 
     #[test]
@@ -847,13 +672,8 @@ mod tests {
         assert!(messages(json!({"enum": [0, 1]}), json!(1.0)).is_empty());
         let found = messages(json!({"enum": ["0", "1"]}), json!(1));
         assert_eq!(found.len(), 1);
-        assert!(
-            found[0].contains("the enum lists \"1\" as a string, the value is a integer"),
-            "{found:?}"
-        );
-        assert!(
-            messages(json!({"enum": ["open", "won"]}), json!("lost"))[0].contains("not one of")
-        );
+        assert!(found[0].contains("the enum lists \"1\" as a string, the value is a integer"), "{found:?}");
+        assert!(messages(json!({"enum": ["open", "won"]}), json!("lost"))[0].contains("not one of"));
     }
 
     #[test]
@@ -867,28 +687,19 @@ mod tests {
         assert!(messages(any.clone(), json!("2024-02-29")).is_empty());
         let found = messages(any, json!("2023-02-29"));
         assert_eq!(found.len(), 1);
-        assert!(
-            found[0].starts_with("body: matches none of the 2 anyOf alternatives: [1]"),
-            "{found:?}"
-        );
+        assert!(found[0].starts_with("body: matches none of the 2 anyOf alternatives: [1]"), "{found:?}");
     }
 
     #[test]
     fn not_rejects_what_it_matches() {
-        assert_eq!(
-            messages(json!({"not": {"type": "string"}}), json!("x")).len(),
-            1
-        );
+        assert_eq!(messages(json!({"not": {"type": "string"}}), json!("x")).len(), 1);
         assert!(messages(json!({"not": {"type": "string"}}), json!(1)).is_empty());
     }
 
     #[test]
     fn numeric_and_length_limits() {
         assert!(messages(json!({"type": "integer", "maximum": 500}), json!(500)).is_empty());
-        assert!(
-            messages(json!({"type": "integer", "maximum": 500}), json!(501))[0]
-                .contains("at most 500")
-        );
+        assert!(messages(json!({"type": "integer", "maximum": 500}), json!(501))[0].contains("at most 500"));
         assert!(!messages(json!({"minimum": 0, "exclusiveMinimum": true}), json!(0)).is_empty());
         assert!(!messages(json!({"type": "string", "minLength": 1}), json!("")).is_empty());
         assert!(!messages(json!({"type": "string", "maxLength": 2}), json!("äöü")).is_empty());
@@ -905,33 +716,15 @@ mod tests {
         assert!(!messages(date.clone(), json!("2024-13-01")).is_empty());
         assert!(!messages(date, json!("2024-1-01")).is_empty());
         let date_time = json!({"type": "string", "format": "date-time"});
-        for good in [
-            "2024-05-01T12:30:00Z",
-            "2024-05-01T12:30:00.123+02:00",
-            "2024-05-01t12:30:00z",
-        ] {
-            assert!(
-                messages(date_time.clone(), json!(good)).is_empty(),
-                "{good}"
-            );
+        for good in ["2024-05-01T12:30:00Z", "2024-05-01T12:30:00.123+02:00", "2024-05-01t12:30:00z"] {
+            assert!(messages(date_time.clone(), json!(good)).is_empty(), "{good}");
         }
-        for bad in [
-            "2024-05-01 12:30:00",
-            "2024-05-01T12:30:00",
-            "2024-05-01T25:00:00Z",
-            "2024-05-01",
-        ] {
+        for bad in ["2024-05-01 12:30:00", "2024-05-01T12:30:00", "2024-05-01T25:00:00Z", "2024-05-01"] {
             assert!(!messages(date_time.clone(), json!(bad)).is_empty(), "{bad}");
         }
         // A number is not a string: `format` only constrains strings.
         assert!(messages(json!({"format": "date"}), json!(20240501)).is_empty());
-        assert!(
-            messages(
-                json!({"type": "string", "format": "uuid"}),
-                json!("not-a-uuid")
-            )
-            .is_empty()
-        );
+        assert!(messages(json!({"type": "string", "format": "uuid"}), json!("not-a-uuid")).is_empty());
     }
 
     #[test]
@@ -949,15 +742,10 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].location, "body /child/child/name");
         let looping = json!({"$ref": "#/components/schemas/Loop"});
-        let found =
-            SchemaValidator::new(&root, Direction::Response).validate(&looping, &json!({}), "body");
+        let found = SchemaValidator::new(&root, Direction::Response).validate(&looping, &json!({}), "body");
         assert!(found.is_empty());
         let dangling = json!({"$ref": "#/components/schemas/Missing"});
-        let found = SchemaValidator::new(&root, Direction::Response).validate(
-            &dangling,
-            &json!({}),
-            "body",
-        );
+        let found = SchemaValidator::new(&root, Direction::Response).validate(&dangling, &json!({}), "body");
         assert!(found[0].message.contains("does not resolve"));
     }
 
@@ -966,23 +754,12 @@ mod tests {
         let root = json!({});
         let schema = json!({"type": "object", "required": ["id", "password"], "properties": {
             "id": {"type": "integer", "readOnly": true}, "password": {"type": "string", "writeOnly": true}}});
-        let request = SchemaValidator::new(&root, Direction::Request).validate(
-            &schema,
-            &json!({"password": "x"}),
-            "b",
-        );
+        let request = SchemaValidator::new(&root, Direction::Request).validate(&schema, &json!({"password": "x"}), "b");
         assert!(request.is_empty(), "{request:?}");
-        let response = SchemaValidator::new(&root, Direction::Response).validate(
-            &schema,
-            &json!({"id": 1}),
-            "b",
-        );
+        let response = SchemaValidator::new(&root, Direction::Response).validate(&schema, &json!({"id": 1}), "b");
         assert!(response.is_empty(), "{response:?}");
-        let sent_id = SchemaValidator::new(&root, Direction::Request).validate(
-            &schema,
-            &json!({"id": 1, "password": "x"}),
-            "b",
-        );
+        let sent_id =
+            SchemaValidator::new(&root, Direction::Request).validate(&schema, &json!({"id": 1, "password": "x"}), "b");
         assert_eq!(sent_id.len(), 1);
         assert!(sent_id[0].message.contains("readOnly"));
     }

@@ -181,10 +181,7 @@ fn spec() -> Spec {
 }
 
 fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect()
+    pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
 }
 
 fn rendered(violations: Vec<Violation>) -> Vec<String> {
@@ -194,53 +191,29 @@ fn rendered(violations: Vec<Violation>) -> Vec<String> {
 #[test]
 fn lookup_strips_the_server_prefix_and_accepts_api_v1() {
     let spec = spec();
-    assert_eq!(
-        spec.operation("GET", "/v1/persons")
-            .map(|operation| operation.id()),
-        Some("getPersons")
-    );
-    assert_eq!(
-        spec.operation("get", "/api/v1/persons")
-            .map(|operation| operation.id()),
-        Some("getPersons")
-    );
-    assert!(
-        spec.operation("GET", "/persons").is_none(),
-        "the server prefix is part of the sent path"
-    );
+    assert_eq!(spec.operation("GET", "/v1/persons").map(|operation| operation.id()), Some("getPersons"));
+    assert_eq!(spec.operation("get", "/api/v1/persons").map(|operation| operation.id()), Some("getPersons"));
+    assert!(spec.operation("GET", "/persons").is_none(), "the server prefix is part of the sent path");
     assert!(spec.operation("GET", "/v2/persons").is_none());
     assert!(spec.operation("DELETE", "/v1/persons").is_none());
-    assert!(
-        spec.operation("GET", "/v1/persons?limit=5").is_none(),
-        "the query string is passed apart"
-    );
+    assert!(spec.operation("GET", "/v1/persons?limit=5").is_none(), "the query string is passed apart");
 }
 
 #[test]
 fn literal_segments_win_over_parameters() {
     let spec = spec();
     let search = spec.operation("GET", "/v1/persons/search").expect("search");
-    assert_eq!(
-        (search.id(), search.template()),
-        ("searchPersons", "/persons/search")
-    );
+    assert_eq!((search.id(), search.template()), ("searchPersons", "/persons/search"));
     let one = spec.operation("GET", "/v1/persons/12").expect("one person");
     assert_eq!((one.id(), one.template()), ("getPerson", "/persons/{id}"));
     assert_eq!(one.path_arguments(), [("id".to_string(), "12".to_string())]);
-    assert!(
-        spec.operation("GET", "/v1/persons/").is_none(),
-        "an empty segment is no id"
-    );
+    assert!(spec.operation("GET", "/v1/persons/").is_none(), "an empty segment is no id");
 }
 
 #[test]
 fn operation_servers_override_the_document_servers() {
     let spec = spec();
-    assert_eq!(
-        spec.operation("POST", "/oauth/token")
-            .map(|operation| operation.id()),
-        Some("getTokens")
-    );
+    assert_eq!(spec.operation("POST", "/oauth/token").map(|operation| operation.id()), Some("getTokens"));
     assert!(spec.operation("POST", "/v1/oauth/token").is_none());
 }
 
@@ -248,36 +221,17 @@ fn operation_servers_override_the_document_servers() {
 fn token_costs_list_every_operation() {
     let costs = spec().token_costs();
     assert_eq!(costs.len(), 6);
-    let get_person = costs
-        .iter()
-        .find(|cost| cost.operation_id == "getPerson")
-        .expect("getPerson");
-    assert_eq!(
-        (get_person.method.as_str(), get_person.template.as_str()),
-        ("GET", "/persons/{id}")
-    );
-    assert_eq!(
-        (get_person.token_cost, get_person.deprecated),
-        (Some(2), true)
-    );
-    assert_eq!(
-        spec()
-            .operation("POST", "/v1/files")
-            .and_then(|operation| operation.token_cost()),
-        Some(20)
-    );
+    let get_person = costs.iter().find(|cost| cost.operation_id == "getPerson").expect("getPerson");
+    assert_eq!((get_person.method.as_str(), get_person.template.as_str()), ("GET", "/persons/{id}"));
+    assert_eq!((get_person.token_cost, get_person.deprecated), (Some(2), true));
+    assert_eq!(spec().operation("POST", "/v1/files").and_then(|operation| operation.token_cost()), Some(20));
 }
 
 #[test]
 fn path_arguments_are_checked_against_path_parameters() {
     let spec = spec();
-    let operation = spec
-        .operation("GET", "/v1/persons/abc")
-        .expect("matches the template");
-    assert_eq!(
-        rendered(operation.validate_request(&[], None, None)),
-        ["path id: \"abc\" is not an integer"]
-    );
+    let operation = spec.operation("GET", "/v1/persons/abc").expect("matches the template");
+    assert_eq!(rendered(operation.validate_request(&[], None, None)), ["path id: \"abc\" is not an integer"]);
 }
 
 #[test]
@@ -293,10 +247,7 @@ fn query_values_must_parse_as_their_declared_types() {
         ("archived", "false"),
         ("since", "2024-02-29"),
     ]);
-    assert_eq!(
-        rendered(operation.validate_request(&good, None, None)),
-        Vec::<String>::new()
-    );
+    assert_eq!(rendered(operation.validate_request(&good, None, None)), Vec::<String>::new());
     let bad = query(&[
         ("limit", "501"),
         ("owned_by_you", "true"),
@@ -319,10 +270,7 @@ fn query_values_must_parse_as_their_declared_types() {
         "query api_token: not a query parameter of getPersons",
     ];
     for start in expected_starts {
-        assert!(
-            found.iter().any(|line| line.starts_with(start)),
-            "{start} in {found:#?}"
-        );
+        assert!(found.iter().any(|line| line.starts_with(start)), "{start} in {found:#?}");
     }
     assert_eq!(found.len(), 8, "{found:#?}");
 }
@@ -330,9 +278,7 @@ fn query_values_must_parse_as_their_declared_types() {
 #[test]
 fn required_query_parameters_must_be_present() {
     let spec = spec();
-    let operation = spec
-        .operation("GET", "/v1/persons/search")
-        .expect("searchPersons");
+    let operation = spec.operation("GET", "/v1/persons/search").expect("searchPersons");
     assert_eq!(
         rendered(operation.validate_request(&[], None, None)),
         ["query term: required query parameter is missing"]
@@ -351,11 +297,7 @@ fn a_valid_json_body_passes_through_request_body_refs_and_all_of() {
     let body = json!({"name": "Ada", "emails": [{"value": "a@b.c", "primary": true, "label": null}],
                       "birthday": null, "owner_id": {"id": 3}, "custom_1f2e": "anything"});
     assert_eq!(
-        rendered(operation.validate_request(
-            &[],
-            Some("application/json; charset=utf-8"),
-            Some(&body)
-        )),
+        rendered(operation.validate_request(&[], Some("application/json; charset=utf-8"), Some(&body))),
         Vec::<String>::new()
     );
 }
@@ -381,24 +323,13 @@ fn request_body_presence_content_type_and_read_only_are_checked() {
     );
     let body = json!({"name": "Ada"});
     let found = rendered(add_person.validate_request(&[], Some("text/plain"), Some(&body)));
-    assert_eq!(
-        found,
-        ["request content type: text/plain is not declared (declared: application/json)"]
-    );
+    assert_eq!(found, ["request content type: text/plain is not declared (declared: application/json)"]);
     let with_id = json!({"name": "Ada", "id": 5});
-    let found =
-        rendered(add_person.validate_request(&[], Some("application/json"), Some(&with_id)));
-    assert_eq!(
-        found,
-        ["request body /id: property is readOnly: it must not appear in requests"]
-    );
+    let found = rendered(add_person.validate_request(&[], Some("application/json"), Some(&with_id)));
+    assert_eq!(found, ["request body /id: property is readOnly: it must not appear in requests"]);
     let nameless = json!({"emails": []});
-    let found =
-        rendered(add_person.validate_request(&[], Some("application/json"), Some(&nameless)));
-    assert_eq!(
-        found,
-        ["request body: required property \"name\" is missing"]
-    );
+    let found = rendered(add_person.validate_request(&[], Some("application/json"), Some(&nameless)));
+    assert_eq!(found, ["request body: required property \"name\" is missing"]);
     let get_persons = spec.operation("GET", "/v1/persons").expect("getPersons");
     let found = rendered(get_persons.validate_request(&[], Some("application/json"), Some(&body)));
     assert_eq!(found, ["request body: getPersons declares no request body"]);
@@ -410,10 +341,7 @@ fn form_bodies_are_checked_field_by_field_as_text() {
     let add_file = spec.operation("POST", "/v1/files").expect("addFile");
     let good = json!({"file": "<bytes>", "deal_id": "12"});
     let content_type = Some("multipart/form-data; boundary=xyz");
-    assert_eq!(
-        rendered(add_file.validate_request(&[], content_type, Some(&good))),
-        Vec::<String>::new()
-    );
+    assert_eq!(rendered(add_file.validate_request(&[], content_type, Some(&good))), Vec::<String>::new());
     let bad = json!({"deal_id": "twelve", "person_id": "3"});
     assert_eq!(
         rendered(add_file.validate_request(&[], content_type, Some(&bad))),
@@ -423,8 +351,7 @@ fn form_bodies_are_checked_field_by_field_as_text() {
             "request form field person_id: not a form field of addFile",
         ]
     );
-    let json_instead =
-        rendered(add_file.validate_request(&[], Some("application/json"), Some(&good)));
+    let json_instead = rendered(add_file.validate_request(&[], Some("application/json"), Some(&good)));
     assert_eq!(
         json_instead,
         ["request content type: application/json is not declared (declared: multipart/form-data)"]
@@ -435,22 +362,13 @@ fn form_bodies_are_checked_field_by_field_as_text() {
 fn responses_use_the_exact_status_then_the_range_then_default() {
     let spec = spec();
     let add_person = spec.operation("POST", "/v1/persons").expect("addPerson");
-    assert!(
-        add_person
-            .validate_response(201, &json!({"data": {"id": 1, "name": "Ada"}}))
-            .is_empty()
-    );
+    assert!(add_person.validate_response(201, &json!({"data": {"id": 1, "name": "Ada"}})).is_empty());
     let found = rendered(add_person.validate_response(201, &json!({"data": {"id": "1"}})));
-    assert_eq!(
-        found,
-        ["response 201 body /data/id: expected integer, got string \"1\""]
-    );
+    assert_eq!(found, ["response 201 body /data/id: expected integer, got string \"1\""]);
     let found = rendered(add_person.validate_response(400, &json!({"success": true})));
     assert_eq!(found.len(), 2, "{found:#?}");
     assert!(found[0].starts_with("response 400 body: required property \"error\""));
-    assert!(found[1].starts_with(
-        "response 400 body /success: boolean true is not one of the enum values [false]"
-    ));
+    assert!(found[1].starts_with("response 400 body /success: boolean true is not one of the enum values [false]"));
     assert!(add_person.documents_status(201) && add_person.documents_status(503));
 }
 
@@ -459,50 +377,29 @@ fn undocumented_statuses_are_unchecked_and_say_so() {
     let spec = spec();
     let get_persons = spec.operation("GET", "/v1/persons").expect("getPersons");
     assert!(get_persons.documents_status(200));
-    assert!(
-        !get_persons.documents_status(404),
-        "404 is documented without content"
-    );
+    assert!(!get_persons.documents_status(404), "404 is documented without content");
     assert!(!get_persons.documents_status(500));
-    assert!(
-        get_persons
-            .validate_response(500, &json!("anything"))
-            .is_empty()
-    );
+    assert!(get_persons.validate_response(500, &json!("anything")).is_empty());
 }
 
 #[test]
 fn nullable_one_of_and_formats_apply_in_responses() {
     let spec = spec();
     let get_persons = spec.operation("GET", "/v1/persons").expect("getPersons");
-    assert!(
-        get_persons
-            .validate_response(200, &json!({"success": true, "data": null}))
-            .is_empty()
-    );
+    assert!(get_persons.validate_response(200, &json!({"success": true, "data": null})).is_empty());
     let body = json!({"success": true, "data": [{"id": 1, "birthday": "1815-12-10", "owner_id": 7},
                                                 {"id": 2, "birthday": "10.12.1815", "owner_id": "7", "emails": null}]});
     let found = rendered(get_persons.validate_response(200, &body));
     assert_eq!(found.len(), 3, "{found:#?}");
-    assert!(
-        found[0]
-            .starts_with("response 200 body /data/1/birthday: \"10.12.1815\" is not a valid date")
-    );
+    assert!(found[0].starts_with("response 200 body /data/1/birthday: \"10.12.1815\" is not a valid date"));
     assert!(found[1].starts_with("response 200 body /data/1/emails: null is not allowed here"));
-    assert!(found[2].starts_with(
-        "response 200 body /data/1/owner_id: matches none of the 2 oneOf alternatives"
-    ));
+    assert!(found[2].starts_with("response 200 body /data/1/owner_id: matches none of the 2 oneOf alternatives"));
 }
 
 #[test]
 fn the_documents_own_examples_are_checked() {
     let report = spec().check_response_examples();
-    assert_eq!(
-        (report.checked, report.passed),
-        (1, 1),
-        "{:?}",
-        report.failures
-    );
+    assert_eq!((report.checked, report.passed), (1, 1), "{:?}", report.failures);
 }
 
 #[test]
@@ -533,34 +430,17 @@ paths:
             "format uuid is not checked",
         ]
     );
-    assert!(
-        spec.operation("GET", "/things").is_some(),
-        "no servers means the root"
-    );
+    assert!(spec.operation("GET", "/things").is_some(), "no servers means the root");
 }
 
 #[test]
 fn errors_name_the_document() {
-    let missing = Spec::from_file(Path::new("/nonexistent/v9.yaml"))
-        .err()
-        .expect("missing file");
+    let missing = Spec::from_file(Path::new("/nonexistent/v9.yaml")).err().expect("missing file");
     assert!(matches!(missing, SpecError::Read { .. }));
-    assert!(
-        missing.to_string().contains("/nonexistent/v9.yaml"),
-        "{missing}"
-    );
-    let broken = Spec::from_yaml_str("openapi: [3", Path::new("broken.yaml"))
-        .err()
-        .expect("bad YAML");
-    assert!(
-        broken
-            .to_string()
-            .starts_with("OpenAPI document broken.yaml is not valid YAML"),
-        "{broken}"
-    );
-    let swagger = Spec::from_yaml_str("swagger: '2.0'\npaths: {}", Path::new("old.yaml"))
-        .err()
-        .expect("not 3.0");
+    assert!(missing.to_string().contains("/nonexistent/v9.yaml"), "{missing}");
+    let broken = Spec::from_yaml_str("openapi: [3", Path::new("broken.yaml")).err().expect("bad YAML");
+    assert!(broken.to_string().starts_with("OpenAPI document broken.yaml is not valid YAML"), "{broken}");
+    let swagger = Spec::from_yaml_str("swagger: '2.0'\npaths: {}", Path::new("old.yaml")).err().expect("not 3.0");
     assert!(swagger.to_string().contains("only 3.0.x"), "{swagger}");
 }
 
@@ -592,11 +472,7 @@ paths:
 "#;
     let spec = Spec::from_yaml_str(yaml, Path::new("inline.yaml")).expect("parses");
     let operation = spec.operation("GET", "/api/v2/deals").expect("getDeals");
-    assert!(
-        operation
-            .validate_request(&query(&[("limit", "500")]), None, None)
-            .is_empty()
-    );
+    assert!(operation.validate_request(&query(&[("limit", "500")]), None, None).is_empty());
     assert_eq!(
         rendered(operation.validate_request(&query(&[("limit", "501")]), None, None)),
         ["query limit: 501 is above the maximum 500"]

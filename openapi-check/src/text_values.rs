@@ -36,10 +36,7 @@ pub(crate) fn check_text(schema: &Value, text: &str, listing: Listing) -> Vec<St
     // single names ("fields": name, email...), and `sort` items carry a direction ("add_time DESC").
     let every_item_fits = text.split(',').map(str::trim).all(|item| {
         check_scalar_text(schema, item).is_empty()
-            || item
-                .split_whitespace()
-                .next()
-                .is_some_and(|name| check_scalar_text(schema, name).is_empty())
+            || item.split_whitespace().next().is_some_and(|name| check_scalar_text(schema, name).is_empty())
     });
     if every_item_fits { Vec::new() } else { whole }
 }
@@ -52,9 +49,9 @@ fn check_scalar_text(schema: &Value, text: &str) -> Vec<String> {
             Err(_) => return vec![format!("{text:?} is not an integer")],
         },
         Some("number") => match text.parse::<f64>() {
-            Ok(number) if number.is_finite() => serde_json::Number::from_f64(number)
-                .map(Value::Number)
-                .unwrap_or(Value::Null),
+            Ok(number) if number.is_finite() => {
+                serde_json::Number::from_f64(number).map(Value::Number).unwrap_or(Value::Null)
+            }
             _ => return vec![format!("{text:?} is not a number")],
         },
         Some("boolean") => match text {
@@ -122,26 +119,9 @@ mod tests {
     #[test]
     fn integers_numbers_and_booleans_must_parse() {
         assert!(check_text(&json!({"type": "integer"}), "12", Listing::Single).is_empty());
-        assert_eq!(
-            check_text(&json!({"type": "integer"}), "12a", Listing::Single),
-            ["\"12a\" is not an integer"]
-        );
-        assert!(
-            check_text(
-                &json!({"type": "number", "enum": [0, 1]}),
-                "1",
-                Listing::Single
-            )
-            .is_empty()
-        );
-        assert!(
-            !check_text(
-                &json!({"type": "number", "enum": [0, 1]}),
-                "2",
-                Listing::Single
-            )
-            .is_empty()
-        );
+        assert_eq!(check_text(&json!({"type": "integer"}), "12a", Listing::Single), ["\"12a\" is not an integer"]);
+        assert!(check_text(&json!({"type": "number", "enum": [0, 1]}), "1", Listing::Single).is_empty());
+        assert!(!check_text(&json!({"type": "number", "enum": [0, 1]}), "2", Listing::Single).is_empty());
         assert!(check_text(&json!({"type": "boolean"}), "false", Listing::Single).is_empty());
         assert!(!check_text(&json!({"type": "boolean"}), "1", Listing::Single).is_empty());
     }
@@ -150,10 +130,7 @@ mod tests {
     fn maximum_applies_to_limit() {
         let limit = json!({"type": "integer", "maximum": 500});
         assert!(check_text(&limit, "500", Listing::Single).is_empty());
-        assert_eq!(
-            check_text(&limit, "501", Listing::Single),
-            ["501 is above the maximum 500"]
-        );
+        assert_eq!(check_text(&limit, "501", Listing::Single), ["501 is above the maximum 500"]);
     }
 
     #[test]
@@ -166,37 +143,13 @@ mod tests {
         assert!(check_text(&sort, "add_time DESC, id ASC", Listing::CommaSeparated).is_empty());
         let ids = json!({"type": "array", "items": {"type": "integer"}});
         assert!(check_text(&ids, "1,2,3", Listing::Single).is_empty());
-        assert_eq!(
-            check_text(&ids, "1,x", Listing::Single),
-            ["item 1: \"x\" is not an integer"]
-        );
+        assert_eq!(check_text(&ids, "1,x", Listing::Single), ["item 1: \"x\" is not an integer"]);
     }
 
     #[test]
     fn string_formats_and_enums_as_text() {
-        assert!(
-            !check_text(
-                &json!({"type": "string", "format": "date"}),
-                "01.02.2024",
-                Listing::Single
-            )
-            .is_empty()
-        );
-        assert!(
-            check_text(
-                &json!({"type": "string", "enum": ["1"]}),
-                "1",
-                Listing::Single
-            )
-            .is_empty()
-        );
-        assert!(
-            check_text(
-                &json!({"type": "integer", "enum": ["1"]}),
-                "1",
-                Listing::Single
-            )
-            .is_empty()
-        );
+        assert!(!check_text(&json!({"type": "string", "format": "date"}), "01.02.2024", Listing::Single).is_empty());
+        assert!(check_text(&json!({"type": "string", "enum": ["1"]}), "1", Listing::Single).is_empty());
+        assert!(check_text(&json!({"type": "integer", "enum": ["1"]}), "1", Listing::Single).is_empty());
     }
 }

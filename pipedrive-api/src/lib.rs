@@ -120,7 +120,9 @@ impl ApiVersion {
     pub fn split_path(path: &str) -> Option<(ApiVersion, &str)> {
         if let Some(rest) = path.strip_prefix("/api/v2") {
             Some((ApiVersion::V2, rest))
-        } else { path.strip_prefix("/api/v1").or_else(|| path.strip_prefix("/v1")).map(|rest| (ApiVersion::V1, rest)) }
+        } else {
+            path.strip_prefix("/api/v1").or_else(|| path.strip_prefix("/v1")).map(|rest| (ApiVersion::V1, rest))
+        }
         .filter(|(_, rest)| rest.is_empty() || rest.starts_with('/'))
     }
 }
@@ -186,7 +188,9 @@ const TOKEN_COSTS: &str = include_str!("../token-costs.tsv");
 /// Every operation of the v1 and v2 specs with its token cost.
 pub fn operations() -> &'static [Operation] {
     static TABLE: OnceLock<Vec<Operation>> = OnceLock::new();
-    TABLE.get_or_init(|| parse_table(TOKEN_COSTS).expect("the token cost table compiled into this crate is well-formed (unit-tested)"))
+    TABLE.get_or_init(|| {
+        parse_table(TOKEN_COSTS).expect("the token cost table compiled into this crate is well-formed (unit-tested)")
+    })
 }
 
 /// The operation a request is, by method and full path (`/api/v2/persons/7`, `/v1/notes`).
@@ -215,7 +219,14 @@ fn parse_table(text: &'static str) -> Result<Vec<Operation>, TableError> {
             other => return Err(error(format!("unknown version '{other}'"))),
         };
         let token_cost = cost.parse().map_err(|_| error(format!("token cost '{cost}' is not a number")))?;
-        operations.push(Operation { version, method, template, token_cost, operation_id, deprecated: deprecated == "deprecated" });
+        operations.push(Operation {
+            version,
+            method,
+            template,
+            token_cost,
+            operation_id,
+            deprecated: deprecated == "deprecated",
+        });
     }
     Ok(operations)
 }

@@ -52,11 +52,21 @@ impl<P> Hooks<P> {
         self.dedup.ok_or_else(|| not_implemented("dedup")).and_then(|(match_keys, _)| match_keys(plugin, batch))
     }
 
-    pub fn merge(&self, plugin: &P, batch: &wire::Batch, groups: &[Vec<u32>]) -> Result<Vec<wire::MergeDecision>, String> {
+    pub fn merge(
+        &self,
+        plugin: &P,
+        batch: &wire::Batch,
+        groups: &[Vec<u32>],
+    ) -> Result<Vec<wire::MergeDecision>, String> {
         self.dedup.ok_or_else(|| not_implemented("dedup")).and_then(|(_, merge)| merge(plugin, batch, groups))
     }
 
-    pub fn label(&self, plugin: &P, tags: Vec<wire::Tag>, segments: Vec<wire::Segment>) -> Result<Vec<wire::TagDecision>, String> {
+    pub fn label(
+        &self,
+        plugin: &P,
+        tags: Vec<wire::Tag>,
+        segments: Vec<wire::Segment>,
+    ) -> Result<Vec<wire::TagDecision>, String> {
         self.label.ok_or_else(|| not_implemented("label"))?(plugin, tags, segments)
     }
 }
@@ -183,18 +193,20 @@ fn merge<P: Dedup>(plugin: &P, batch: &wire::Batch, groups: &[Vec<u32>]) -> Resu
             let group = positions
                 .iter()
                 .map(|&position| {
-                    records.get(position as usize).cloned().ok_or_else(|| {
-                        format!("group names record {position}, the batch has {}", records.len())
-                    })
+                    records
+                        .get(position as usize)
+                        .cloned()
+                        .ok_or_else(|| format!("group names record {position}, the batch has {}", records.len()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let first = group.first().map(Record::source_id).unwrap_or_default();
             let Merge { survivor, absorbed, changes } =
                 plugin.merge(&group).map_err(|error| failed_at("merging the group of record", first, error))?;
             let batch_position = |member: usize| {
-                positions.get(member).copied().ok_or_else(|| {
-                    format!("merge names member {member} of a group of {}", positions.len())
-                })
+                positions
+                    .get(member)
+                    .copied()
+                    .ok_or_else(|| format!("merge names member {member} of a group of {}", positions.len()))
             };
             Ok(wire::MergeDecision {
                 survivor: batch_position(survivor)?,
@@ -205,7 +217,11 @@ fn merge<P: Dedup>(plugin: &P, batch: &wire::Batch, groups: &[Vec<u32>]) -> Resu
         .collect()
 }
 
-fn label<P: Label>(plugin: &P, tags: Vec<wire::Tag>, segments: Vec<wire::Segment>) -> Result<Vec<wire::TagDecision>, String> {
+fn label<P: Label>(
+    plugin: &P,
+    tags: Vec<wire::Tag>,
+    segments: Vec<wire::Segment>,
+) -> Result<Vec<wire::TagDecision>, String> {
     let segments: Vec<Segment> = segments
         .into_iter()
         .map(|segment| Segment { id: segment.id, name: segment.name, definition: segment.definition })
@@ -216,7 +232,9 @@ fn label<P: Label>(plugin: &P, tags: Vec<wire::Tag>, segments: Vec<wire::Segment
             let TagDecision { fate, segment_origin } =
                 plugin.label(&tag, &segments).map_err(|error| failed_at("tag", &tag.id, error))?;
             let fate = match fate {
-                TagFate::Label { name, color } => wire::TagFate::Label(wire::LabelSpec { name, color: label_color(color) }),
+                TagFate::Label { name, color } => {
+                    wire::TagFate::Label(wire::LabelSpec { name, color: label_color(color) })
+                }
                 TagFate::Skip { reason } => wire::TagFate::Skip(reason),
             };
             Ok(wire::TagDecision { tag_id: tag.id, fate, segment_origin })
@@ -274,9 +292,9 @@ fn decode_batch(batch: &wire::Batch) -> Result<Vec<Record<'_>>, String> {
                     wire::Cell::Boolean(boolean) => Value::Boolean(*boolean),
                     wire::Cell::Date(date) => Value::Date(*date),
                     wire::Cell::Datetime(datetime) => Value::DateTime(*datetime),
-                    wire::Cell::Choices(choices) => Value::Choices(
-                        choices.iter().map(|c| text(c).map(Cow::Borrowed)).collect::<Result<_, _>>()?,
-                    ),
+                    wire::Cell::Choices(choices) => {
+                        Value::Choices(choices.iter().map(|c| text(c).map(Cow::Borrowed)).collect::<Result<_, _>>()?)
+                    }
                 };
                 record.push_source_field(Cow::Borrowed(column), value);
             }

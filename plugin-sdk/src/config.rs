@@ -56,10 +56,7 @@ pub struct Config {
 
 impl Config {
     /// Checks `pairs` against the plugin's declared options and fills in defaults.
-    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
-        info: &Info,
-        pairs: &[(K, V)],
-    ) -> Result<Config, ConfigError> {
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(info: &Info, pairs: &[(K, V)]) -> Result<Config, ConfigError> {
         let mut values = BTreeMap::new();
         for option in info.options {
             if let Some(default) = option.default {
@@ -89,9 +86,7 @@ impl Config {
     /// A comma-separated list: items trimmed, empty items left out.
     pub fn list(&self, key: &str) -> Vec<String> {
         self.get(key)
-            .map(|value| {
-                value.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect()
-            })
+            .map(|value| value.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default()
     }
 

@@ -104,7 +104,11 @@ macro_rules! __hooks {
             LabelMissing as _,
         };
         let probe = &$crate::__guest::probe::Probe::<$plugin>::NEW;
-        $crate::__guest::Hooks::<$plugin> { clean: probe.clean_hook(), dedup: probe.dedup_hook(), label: probe.label_hook() }
+        $crate::__guest::Hooks::<$plugin> {
+            clean: probe.clean_hook(),
+            dedup: probe.dedup_hook(),
+            label: probe.label_hook(),
+        }
     }};
 }
 

@@ -252,7 +252,15 @@ mod tests {
         assert_eq!(millis("2024-03-01T05:30:00.250-0500"), Some(1_709_289_000_250));
         assert_eq!(millis("1969-12-31T23:59:59Z"), Some(-1_000));
         assert_eq!(DateTime::parse_iso("2024-03-01 11:30+01:00").unwrap().offset_minutes, 60);
-        for bad in ["", "2024-13-01", "2024-02-30", "2024-03-01T25:00", "2024-03-01T10:30 UTC", "01.03.2024", "2024-03-01T10:30+99:00"] {
+        for bad in [
+            "",
+            "2024-13-01",
+            "2024-02-30",
+            "2024-03-01T25:00",
+            "2024-03-01T10:30 UTC",
+            "01.03.2024",
+            "2024-03-01T10:30+99:00",
+        ] {
             assert_eq!(millis(bad), None, "{bad}");
         }
     }
@@ -291,7 +299,10 @@ mod tests {
     #[test]
     fn values_read_as_instants_whatever_their_type() {
         assert_eq!(Value::from("2024-03-02").as_datetime(), Some(DateTime::from_unix_millis(1_709_337_600_000)));
-        assert_eq!(Value::Date(Date::new(2024, 3, 2).unwrap()).as_datetime().map(|d| d.unix_millis), Some(1_709_337_600_000));
+        assert_eq!(
+            Value::Date(Date::new(2024, 3, 2).unwrap()).as_datetime().map(|d| d.unix_millis),
+            Some(1_709_337_600_000)
+        );
         assert_eq!(Value::from("last Tuesday").as_datetime(), None);
         assert_eq!(Value::Number(5.0).as_date(), None);
         let record = crate::Record::contact("u1").with("updated_at", "2024-03-01T23:30:00-05:00");

@@ -22,9 +22,17 @@ fn capped(message: String, code: &str) -> ApiError {
 /// Before a custom field is created: the company's live custom fields leave room for one more.
 pub fn custom_field_room(ctx: &Ctx) -> Result<(), ApiError> {
     let Some(limit) = ctx.limits.and_then(|limits| limits.custom_fields) else { return Ok(()) };
-    let used = Entity::ALL.iter().map(|entity| ctx.account.fields_of(*entity).filter(|field| field.is_custom).count() as u64).sum::<u64>();
+    let used = Entity::ALL
+        .iter()
+        .map(|entity| ctx.account.fields_of(*entity).filter(|field| field.is_custom).count() as u64)
+        .sum::<u64>();
     if used >= limit {
-        return Err(capped(format!("You have reached the custom fields limit of your plan ({used} of {limit}). Upgrade your plan or delete unused custom fields."), CUSTOM_FIELDS_LIMIT_CODE));
+        return Err(capped(
+            format!(
+                "You have reached the custom fields limit of your plan ({used} of {limit}). Upgrade your plan or delete unused custom fields."
+            ),
+            CUSTOM_FIELDS_LIMIT_CODE,
+        ));
     }
     Ok(())
 }
@@ -33,7 +41,10 @@ pub fn custom_field_room(ctx: &Ctx) -> Result<(), ApiError> {
 pub fn options_room(ctx: &Ctx, total: usize) -> Result<(), ApiError> {
     let Some(limit) = ctx.limits.map(|limits| limits.options_per_field) else { return Ok(()) };
     if total as u64 > limit {
-        return Err(ApiError::invalid("options", format!("a field holds at most {limit} options, this one would hold {total}")));
+        return Err(ApiError::invalid(
+            "options",
+            format!("a field holds at most {limit} options, this one would hold {total}"),
+        ));
     }
     Ok(())
 }

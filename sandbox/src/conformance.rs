@@ -32,7 +32,9 @@ pub fn check_record_file(specs: &Specs, record: &Path) -> std::io::Result<Confor
         };
         let query: Vec<(String, String)> = exchange["query"]
             .as_object()
-            .map(|query| query.iter().map(|(name, value)| (name.clone(), value.as_str().unwrap_or("").to_owned())).collect())
+            .map(|query| {
+                query.iter().map(|(name, value)| (name.clone(), value.as_str().unwrap_or("").to_owned())).collect()
+            })
             .unwrap_or_default();
         let (content_type, body) = request_body(&exchange["request_body"]);
         for violation in operation.validate_request(&query, content_type, body.as_ref()) {

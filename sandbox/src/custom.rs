@@ -33,7 +33,10 @@ pub fn address(field: &str, value: &Value) -> Result<Value, ApiError> {
             return Err(ApiError::invalid(&format!("{field}.{key}"), "is not an allowed property of this request"));
         }
         if !(part.is_string() || part.is_null()) {
-            return Err(ApiError::invalid(&format!("{field}.{key}"), format!("Expected 'string' but got '{}'", json_type(part))));
+            return Err(ApiError::invalid(
+                &format!("{field}.{key}"),
+                format!("Expected 'string' but got '{}'", json_type(part)),
+            ));
         }
     }
     if !object.get("value").is_some_and(Value::is_string) {
@@ -63,7 +66,12 @@ fn range(field: &Field, value: &Value, parse: fn(&str) -> Option<i64>) -> Result
     for key in ["value", "until"] {
         match object.get(key).and_then(Value::as_str) {
             Some(text) if parse(text).is_some() => {}
-            _ => return Err(type_error(field, format!("'{key}' is required and must be a valid {}", field.field_type.trim_end_matches("range")))),
+            _ => {
+                return Err(type_error(
+                    field,
+                    format!("'{key}' is required and must be a valid {}", field.field_type.trim_end_matches("range")),
+                ));
+            }
         }
     }
     Ok(value.clone())
@@ -107,7 +115,9 @@ fn check_value(account: &Account, field: &Field, value: &Value) -> Result<Value,
             match object.get("currency") {
                 None | Some(Value::Null) => Ok(json!({"value": object["value"], "currency": "USD"})),
                 Some(Value::String(code)) if code.len() == 3 => Ok(value.clone()),
-                Some(other) => Err(type_error(field, format!("'currency' must be a 3-letter currency code, got {other}"))),
+                Some(other) => {
+                    Err(type_error(field, format!("'currency' must be a 3-letter currency code, got {other}")))
+                }
             }
         }
         "address" => address(&format!("custom_fields.{}", field.code), value),
@@ -125,7 +135,10 @@ fn check_value(account: &Account, field: &Field, value: &Value) -> Result<Value,
             }
             for id in ids {
                 let Some(id) = id.as_i64().filter(|_| id.is_i64() || id.is_u64()) else {
-                    return Err(type_error(field, format!("Expected 'number' as option id but got '{}'", json_type(id))));
+                    return Err(type_error(
+                        field,
+                        format!("Expected 'number' as option id but got '{}'", json_type(id)),
+                    ));
                 };
                 if field.option(id).is_none() {
                     return Err(type_error(field, format!("option {id} does not exist")));

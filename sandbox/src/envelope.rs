@@ -85,7 +85,9 @@ impl CursorPage {
         let descending = match query.get("sort_direction").map(String::as_str) {
             None | Some("asc") => false,
             Some("desc") => true,
-            Some(other) => return Err(ApiError::invalid("sort_direction", format!("must be asc or desc, got '{other}'"))),
+            Some(other) => {
+                return Err(ApiError::invalid("sort_direction", format!("must be asc or desc, got '{other}'")));
+            }
         };
         let after = match query.get("cursor") {
             None => None,
@@ -155,10 +157,16 @@ fn compare_values(a: &Value, b: &Value) -> Ordering {
 }
 
 /// v1 offset pagination: `start` (default 0) and `limit` (default 100, at most `max`).
-pub fn v1_page(items: Vec<Value>, query: &HashMap<String, String>, max: usize) -> Result<(Vec<Value>, Value), ApiError> {
+pub fn v1_page(
+    items: Vec<Value>,
+    query: &HashMap<String, String>,
+    max: usize,
+) -> Result<(Vec<Value>, Value), ApiError> {
     let start = match query.get("start") {
         None => 0,
-        Some(text) => text.parse::<usize>().map_err(|_| ApiError::invalid("start", format!("must be a non-negative integer, got '{text}'")))?,
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid("start", format!("must be a non-negative integer, got '{text}'")))?,
     };
     let limit = query_limit(query, 100, max)?;
     let total = items.len();
@@ -182,11 +190,16 @@ pub fn offset_page(items: Vec<Value>, query: &HashMap<String, String>) -> Result
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
             .and_then(|value| value["offset"].as_u64())
-            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list handed out"))? as usize,
+            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list handed out"))?
+            as usize,
     };
     let total = items.len();
     let page: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
     let next = start + page.len();
-    let next_cursor = if next < total { Value::String(URL_SAFE_NO_PAD.encode(json!({"offset": next}).to_string())) } else { Value::Null };
+    let next_cursor = if next < total {
+        Value::String(URL_SAFE_NO_PAD.encode(json!({"offset": next}).to_string()))
+    } else {
+        Value::Null
+    };
     Ok((page, json!({"next_cursor": next_cursor})))
 }

@@ -185,7 +185,11 @@ impl Default for SandboxConfig {
             burst_limit: None,
             search_burst_limit: None,
             api_tokens: vec!["sandbox-token".to_owned()],
-            users: vec![UserSeed { name: "Sandbox Admin".to_owned(), email: "admin@sandbox.example".to_owned(), is_admin: true }],
+            users: vec![UserSeed {
+                name: "Sandbox Admin".to_owned(),
+                email: "admin@sandbox.example".to_owned(),
+                is_admin: true,
+            }],
             faults: Faults::default(),
             block_after_ignored_429s: 10,
             block_duration: Duration::from_secs(60),
@@ -239,12 +243,20 @@ pub async fn serve(config: SandboxConfig, listener: tokio::net::TcpListener) -> 
 }
 
 /// Serves until `shutdown` completes, then saves the state (when `state_path` is set).
-pub async fn serve_with_shutdown(config: SandboxConfig, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve_with_shutdown(
+    config: SandboxConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let shared = Arc::new(Shared::new(config)?);
     run(shared, listener, shutdown).await
 }
 
-async fn run(shared: Arc<Shared>, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+async fn run(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = server::router(shared.clone());
     let server = tokio::spawn(
@@ -279,7 +291,11 @@ impl SandboxHandle {
         let address = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config)?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("pipedrive-sandbox").enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pipedrive-sandbox")
+            .enable_all()
+            .build()?;
         let served = shared.clone();
         let thread = std::thread::Builder::new().name("pipedrive-sandbox".to_owned()).spawn(move || {
             runtime.block_on(async move {

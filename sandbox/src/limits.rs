@@ -35,9 +35,17 @@ pub struct WindowReport {
 pub enum Admission {
     Admitted(WindowReport),
     /// Over the burst limit: 429 with `retry-after`.
-    BurstLimited { window: WindowReport, retry_after: u64, block_started: bool },
+    BurstLimited {
+        window: WindowReport,
+        retry_after: u64,
+        block_started: bool,
+    },
     /// The daily budget cannot pay for the request: 429 until midnight UTC.
-    BudgetExhausted { window: WindowReport, retry_after: u64, block_started: bool },
+    BudgetExhausted {
+        window: WindowReport,
+        retry_after: u64,
+        block_started: bool,
+    },
 }
 
 /// The limits in force, from the configuration.
@@ -76,7 +84,8 @@ fn prune(window: &mut VecDeque<i64>, now_ms: i64) {
 }
 
 fn report(window: &VecDeque<i64>, limit: u32, now_ms: i64) -> WindowReport {
-    let reset_secs = window.front().map(|oldest| ((oldest + window_ms() - now_ms).max(0) as u64).div_ceil(1000)).unwrap_or(0);
+    let reset_secs =
+        window.front().map(|oldest| ((oldest + window_ms() - now_ms).max(0) as u64).div_ceil(1000)).unwrap_or(0);
     WindowReport { limit, remaining: limit.saturating_sub(window.len() as u32), reset_secs }
 }
 
@@ -122,12 +131,23 @@ impl Limits {
 
     /// Burst window, then daily budget. An admitted request is counted in its window and its
     /// cost (None: not a simulated operation, nothing to pay) is debited.
-    pub fn admit(&mut self, token: &str, moment: Moment, search: bool, cost: Option<u64>, settings: &LimitSettings) -> Admission {
+    pub fn admit(
+        &mut self,
+        token: &str,
+        moment: Moment,
+        search: bool,
+        cost: Option<u64>,
+        settings: &LimitSettings,
+    ) -> Admission {
         let Moment { now_ms, day, seconds_to_midnight } = moment;
         self.roll_day(day);
         let remaining_budget = settings.daily_budget.saturating_sub(self.ledger.used);
         let state = self.tokens.entry(token.to_owned()).or_default();
-        let (window, limit) = if search { (&mut state.search, settings.search_burst_limit) } else { (&mut state.general, settings.burst_limit) };
+        let (window, limit) = if search {
+            (&mut state.search, settings.search_burst_limit)
+        } else {
+            (&mut state.general, settings.burst_limit)
+        };
         prune(window, now_ms);
         if window.len() as u32 >= limit {
             let window_report = report(window, limit, now_ms);
@@ -140,7 +160,11 @@ impl Limits {
         {
             let window_report = report(window, limit, now_ms);
             let block_started = Self::count_429(state, settings, now_ms);
-            return Admission::BudgetExhausted { window: window_report, retry_after: seconds_to_midnight, block_started };
+            return Admission::BudgetExhausted {
+                window: window_report,
+                retry_after: seconds_to_midnight,
+                block_started,
+            };
         }
         window.push_back(now_ms);
         let window_report = report(window, limit, now_ms);

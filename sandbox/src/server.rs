@@ -55,7 +55,9 @@ impl Shared {
         let settings = LimitSettings {
             burst_limit: config.burst_limit.unwrap_or(config.plan.burst_limit()),
             search_burst_limit: config.search_burst_limit.unwrap_or(pipedrive_api::SEARCH_BURST_LIMIT),
-            daily_budget: config.daily_token_budget.unwrap_or_else(|| config.plan.daily_token_budget(config.seats, config.top_up_tokens)),
+            daily_budget: config
+                .daily_token_budget
+                .unwrap_or_else(|| config.plan.daily_token_budget(config.seats, config.top_up_tokens)),
             block_after_ignored_429s: config.block_after_ignored_429s,
             block_ms: config.block_duration.as_millis() as i64,
         };
@@ -98,16 +100,22 @@ impl Shared {
 }
 
 fn random_seed() -> u64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     let mut rng = crate::rng::SplitMix64::new(nanos ^ (u64::from(std::process::id()) << 32));
     rng.next_u64()
 }
 
 fn load_state(bytes: &[u8]) -> std::io::Result<(Account, TokenLedger, i64)> {
-    let invalid = |error: serde_json::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("sandbox state file: {error}"));
+    let invalid = |error: serde_json::Error| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("sandbox state file: {error}"))
+    };
     let mut value: Value = serde_json::from_slice(bytes).map_err(invalid)?;
-    let object = value.as_object_mut().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "sandbox state file: not a JSON object"))?;
-    let ledger = object.remove("token_ledger").map(serde_json::from_value).transpose().map_err(invalid)?.unwrap_or_default();
+    let object = value
+        .as_object_mut()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "sandbox state file: not a JSON object"))?;
+    let ledger =
+        object.remove("token_ledger").map(serde_json::from_value).transpose().map_err(invalid)?.unwrap_or_default();
     let offset = object.remove("clock_offset_ms").and_then(|offset| offset.as_i64()).unwrap_or(0);
     let account = serde_json::from_value(value).map_err(invalid)?;
     Ok((account, ledger, offset))
@@ -140,7 +148,10 @@ async fn control_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> Respon
     let seconds = serde_json::from_slice::<Value>(&body).ok().and_then(|value| value["advance_seconds"].as_u64());
     let Some(seconds) = seconds else { return control_error("expected {\"advance_seconds\": N}".to_owned()) };
     shared.clock.advance(Duration::from_secs(seconds));
-    axum::Json(json!({"success": true, "now": clock::rfc3339(shared.clock.now_secs()), "offset_ms": shared.clock.offset_ms()})).into_response()
+    axum::Json(
+        json!({"success": true, "now": clock::rfc3339(shared.clock.now_secs()), "offset_ms": shared.clock.offset_ms()}),
+    )
+    .into_response()
 }
 
 async fn control_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -157,7 +168,10 @@ async fn control_save(State(shared): State<Arc<Shared>>) -> Response {
     match shared.save() {
         Ok(true) => axum::Json(json!({"success": true})).into_response(),
         Ok(false) => control_error("the sandbox was started without a state path".to_owned()),
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"success": false, "error": error.to_string()}))).into_response(),
+        Err(error) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"success": false, "error": error.to_string()})))
+                .into_response()
+        }
     }
 }
 
@@ -190,9 +204,14 @@ async fn parse_body(headers: &HeaderMap, bytes: Bytes) -> Body {
                     let name = field.name().unwrap_or("").to_owned();
                     let file_name = field.file_name().map(str::to_owned);
                     let part_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
-                    let Ok(data) = field.bytes().await else { return Body::Invalid("malformed multipart body".to_owned()) };
+                    let Ok(data) = field.bytes().await else {
+                        return Body::Invalid("malformed multipart body".to_owned());
+                    };
                     match (name.as_str(), file_name) {
-                        ("file", file_name) => form.file = Some((file_name.unwrap_or_else(|| "file".to_owned()), part_type, data.len() as u64)),
+                        ("file", file_name) => {
+                            form.file =
+                                Some((file_name.unwrap_or_else(|| "file".to_owned()), part_type, data.len() as u64))
+                        }
                         _ => form.fields.push((name, String::from_utf8_lossy(&data).into_owned())),
                     }
                 }
@@ -207,7 +226,9 @@ async fn parse_body(headers: &HeaderMap, bytes: Bytes) -> Body {
     }
     match serde_json::from_slice(&bytes) {
         Ok(value) => Body::Json(value),
-        Err(error) => Body::Invalid(format!("the request body is not valid JSON ({error}); the sandbox accepts JSON and multipart bodies")),
+        Err(error) => Body::Invalid(format!(
+            "the request body is not valid JSON ({error}); the sandbox accepts JSON and multipart bodies"
+        )),
     }
 }
 
@@ -268,7 +289,8 @@ async fn api(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let bytes = axum::body::to_bytes(body, 256 * 1024 * 1024).await.unwrap_or_default();
     let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
-    let pairs: Vec<(String, String)> = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map(|query| query.0).unwrap_or_default();
+    let pairs: Vec<(String, String)> =
+        Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map(|query| query.0).unwrap_or_default();
     let query: HashMap<String, String> = pairs.iter().cloned().collect();
     let body = parse_body(&parts.headers, bytes).await;
     let started = clock::rfc3339(shared.clock.now_secs());
@@ -289,8 +311,11 @@ async fn api(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         }
     }
     if let Some(recorder) = &shared.recorder {
-        let recorded_query: serde_json::Map<String, Value> =
-            pairs.iter().filter(|(key, _)| key != "api_token").map(|(key, value)| (key.clone(), json!(value))).collect();
+        let recorded_query: serde_json::Map<String, Value> = pairs
+            .iter()
+            .filter(|(key, _)| key != "api_token")
+            .map(|(key, value)| (key.clone(), json!(value)))
+            .collect();
         let response = match &outcome {
             Outcome::Json { body, .. } => body.clone(),
             Outcome::Html { body, .. } => json!(body),
@@ -304,7 +329,9 @@ async fn api(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     }
     match outcome {
         Outcome::Json { status, body, headers } => {
-            let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(body)).into_response();
+            let mut response =
+                (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(body))
+                    .into_response();
             for (name, value) in headers {
                 if let Ok(value) = HeaderValue::from_str(&value) {
                     response.headers_mut().insert(name, value);
@@ -323,13 +350,21 @@ async fn api(State(shared): State<Arc<Shared>>, request: Request) -> Response {
 }
 
 /// The flow of one API request. Returns the outcome and the tokens it cost.
-async fn process(shared: &Shared, method: &str, path: &str, headers: &HeaderMap, query: &HashMap<String, String>, body: &Body) -> (Outcome, u64) {
+async fn process(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    body: &Body,
+) -> (Outcome, u64) {
     let settings = shared.settings;
     let json = |status: u16, body: Value, headers: Vec<(&'static str, String)>| Outcome::Json { status, body, headers };
     if ApiVersion::split_path(path).is_none() {
         return (json(404, json!({"success": false, "error": "Not found", "errorCode": 404}), Vec::new()), 0);
     }
-    let token = token_of(headers, query).filter(|token| shared.config.api_tokens.iter().any(|accepted| accepted == token));
+    let token =
+        token_of(headers, query).filter(|token| shared.config.api_tokens.iter().any(|accepted| accepted == token));
     let Some(token) = token else {
         lock(&shared.stats).unauthorized += 1;
         return (json(401, json!({"success": false, "error": "unauthorized access", "errorCode": 401}), Vec::new()), 0);
@@ -344,15 +379,26 @@ async fn process(shared: &Shared, method: &str, path: &str, headers: &HeaderMap,
     let cost = route.and(operation).map(|operation| u64::from(operation.token_cost));
     let search = operation.is_some_and(|operation| operation.is_search());
     let day = shared.clock.day();
-    let admission = lock(&shared.limits).admit(&token, Moment { now_ms, day, seconds_to_midnight: shared.clock.seconds_to_midnight() }, search, cost, &settings);
+    let admission = lock(&shared.limits).admit(
+        &token,
+        Moment { now_ms, day, seconds_to_midnight: shared.clock.seconds_to_midnight() },
+        search,
+        cost,
+        &settings,
+    );
     let daily_remaining = || lock(&shared.limits).daily_remaining(&settings, day);
     let window = match admission {
         Admission::Admitted(window) => window,
-        Admission::BurstLimited { window, retry_after, block_started } | Admission::BudgetExhausted { window, retry_after, block_started } => {
+        Admission::BurstLimited { window, retry_after, block_started }
+        | Admission::BudgetExhausted { window, retry_after, block_started } => {
             let burst = matches!(admission, Admission::BurstLimited { .. });
             {
                 let mut stats = lock(&shared.stats);
-                if burst { stats.burst_429s += 1 } else { stats.budget_429s += 1 }
+                if burst {
+                    stats.burst_429s += 1
+                } else {
+                    stats.budget_429s += 1
+                }
                 stats.blocks_started += u64::from(block_started);
             }
             let error = if burst { "Too many requests" } else { "daily request budget exceeded" };
@@ -399,7 +445,15 @@ async fn process(shared: &Shared, method: &str, path: &str, headers: &HeaderMap,
     let params = routes::path_params(operation, path);
     let result = {
         let mut account = lock(&shared.account);
-        let mut ctx = Ctx { account: &mut account, now: shared.clock.now_secs(), user_id: 1, query, body, params, limits: shared.config.account_limits };
+        let mut ctx = Ctx {
+            account: &mut account,
+            now: shared.clock.now_secs(),
+            user_id: 1,
+            query,
+            body,
+            params,
+            limits: shared.config.account_limits,
+        };
         routes::run(route, &mut ctx)
     };
     let Reply { status, body } = result.unwrap_or_else(|error| Reply { status: error.status, body: error.body });

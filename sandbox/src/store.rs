@@ -116,7 +116,8 @@ impl Field {
         Value::Array(
             list.iter()
                 .map(|(sub, name, kind)| {
-                    let field_code = if *sub == "value" && self.is_custom { code.clone() } else { format!("{code}_{sub}") };
+                    let field_code =
+                        if *sub == "value" && self.is_custom { code.clone() } else { format!("{code}_{sub}") };
                     json!({"field_code": field_code, "field_name": name, "field_type": kind})
                 })
                 .collect(),
@@ -156,8 +157,7 @@ impl Field {
             "is_optional_response_field": false,
         });
         if include.contains(&"ui_visibility") {
-            value["ui_visibility"] =
-                json!({"add_visible_flag": true, "details_visible_flag": true, "show_in_add_deal_dialog": {"show": false, "order": null}});
+            value["ui_visibility"] = json!({"add_visible_flag": true, "details_visible_flag": true, "show_in_add_deal_dialog": {"show": false, "order": null}});
         }
         if include.contains(&"important_fields") {
             value["important_fields"] = json!({"enabled": false, "stage_ids": []});
@@ -355,7 +355,9 @@ const MARKETING_STATUSES: [&str; 4] = ["no_consent", "unsubscribed", "subscribed
 /// The labels a new Pipedrive account has, per entity.
 fn default_labels(entity: Entity) -> &'static [(&'static str, &'static str)] {
     match entity {
-        Entity::Person | Entity::Organization => &[("Customer", "green"), ("Hot lead", "red"), ("Warm lead", "yellow"), ("Cold lead", "blue")],
+        Entity::Person | Entity::Organization => {
+            &[("Customer", "green"), ("Hot lead", "red"), ("Warm lead", "yellow"), ("Cold lead", "blue")]
+        }
         Entity::Deal => &[("Hot", "red"), ("Warm", "yellow"), ("Cold", "blue")],
         Entity::Activity => &[],
     }
@@ -371,8 +373,13 @@ const DEFAULT_ACTIVITY_TYPES: [(&str, &str, &str); 6] = [
     ("Lunch", "lunch", "lunch"),
 ];
 
-const DEFAULT_STAGES: [(&str, i64); 5] =
-    [("Qualified", 10), ("Contact Made", 20), ("Demo Scheduled", 40), ("Proposal Made", 60), ("Negotiations Started", 80)];
+const DEFAULT_STAGES: [(&str, i64); 5] = [
+    ("Qualified", 10),
+    ("Contact Made", 20),
+    ("Demo Scheduled", 40),
+    ("Proposal Made", 60),
+    ("Negotiations Started", 80),
+];
 
 impl Account {
     /// A fresh account as Pipedrive sets one up: the users, built-in fields with default labels
@@ -400,10 +407,17 @@ impl Account {
         };
         for seed in users {
             let id = account.next_id("users");
-            account.users.push(User { id, name: seed.name.clone(), email: seed.email.clone(), is_admin: seed.is_admin, created: now });
+            account.users.push(User {
+                id,
+                name: seed.name.clone(),
+                email: seed.email.clone(),
+                is_admin: seed.is_admin,
+                created: now,
+            });
         }
         for entity in Entity::ALL {
-            let campaign_fields: &[(&str, &str, &str)] = if campaigns && entity == Entity::Person { &[MARKETING_STATUS] } else { &[] };
+            let campaign_fields: &[(&str, &str, &str)] =
+                if campaigns && entity == Entity::Person { &[MARKETING_STATUS] } else { &[] };
             for (order, (code, name, field_type)) in system_fields(entity).iter().chain(campaign_fields).enumerate() {
                 let id = account.next_id("fields");
                 let options = match (*code, *field_type) {
@@ -413,8 +427,12 @@ impl Account {
                             .map(|(label, color)| account.new_option(label, Some(color.to_string()), now))
                             .collect(),
                     ),
-                    ("priority", _) => Some(["High", "Medium", "Low"].iter().map(|label| account.new_option(label, None, now)).collect()),
-                    ("marketing_status", _) => Some(MARKETING_STATUSES.iter().map(|label| account.new_option(label, None, now)).collect()),
+                    ("priority", _) => Some(
+                        ["High", "Medium", "Low"].iter().map(|label| account.new_option(label, None, now)).collect(),
+                    ),
+                    ("marketing_status", _) => {
+                        Some(MARKETING_STATUSES.iter().map(|label| account.new_option(label, None, now)).collect())
+                    }
                     _ => None,
                 };
                 account.fields.push(Field {
@@ -467,7 +485,13 @@ impl Account {
     }
 
     pub fn new_option(&mut self, label: &str, color: Option<String>, now: i64) -> FieldOption {
-        FieldOption { id: self.next_id("field_options") as i64, label: label.to_owned(), color, add_time: now, update_time: now }
+        FieldOption {
+            id: self.next_id("field_options") as i64,
+            label: label.to_owned(),
+            color,
+            add_time: now,
+            update_time: now,
+        }
     }
 
     pub fn table(&self, entity: Entity) -> &BTreeMap<u64, Value> {
@@ -512,7 +536,13 @@ impl Account {
 
     /// Renders a stored entity for API v2: every live custom field of the entity appears in
     /// `custom_fields` (null when unset); option ids can be swapped for `{id,label}` objects.
-    pub fn render_v2(&self, entity: Entity, stored: &Value, option_labels: bool, only_custom: Option<&[String]>) -> Value {
+    pub fn render_v2(
+        &self,
+        entity: Entity,
+        stored: &Value,
+        option_labels: bool,
+        only_custom: Option<&[String]>,
+    ) -> Value {
         let mut rendered = stored.clone();
         if entity == Entity::Activity && !self.fields_of(entity).any(|field| field.is_custom) {
             if let Some(object) = rendered.as_object_mut() {

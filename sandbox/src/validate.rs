@@ -94,7 +94,10 @@ pub fn check_kind(field: &str, kind: Kind, value: &Value) -> Result<(), ApiError
         Kind::DateTime => {
             let Some(text) = value.as_str() else { return Err(expected(field, "string", value)) };
             if clock::parse_rfc3339(text).is_none() {
-                return Err(ApiError::invalid(field, format!("'{text}' is not an RFC 3339 date-time such as 2024-01-01T00:00:00Z")));
+                return Err(ApiError::invalid(
+                    field,
+                    format!("'{text}' is not an RFC 3339 date-time such as 2024-01-01T00:00:00Z"),
+                ));
             }
             true
         }
@@ -116,7 +119,9 @@ pub fn check_kind(field: &str, kind: Kind, value: &Value) -> Result<(), ApiError
 /// Checks a JSON object body against the accepted properties: unknown ones and wrong types are 400.
 pub fn check_object<'a>(body: &'a Value, props: &[Prop], context: &str) -> Result<&'a Map<String, Value>, ApiError> {
     let Some(object) = body.as_object() else {
-        return Err(ApiError::bad_request(format!("Validation failed: {context}: the request body must be a JSON object")));
+        return Err(ApiError::bad_request(format!(
+            "Validation failed: {context}: the request body must be a JSON object"
+        )));
     };
     for (name, value) in object {
         let Some(prop) = props.iter().find(|prop| prop.name == name) else {
@@ -160,7 +165,10 @@ pub fn require<'a>(object: &'a Map<String, Value>, name: &str) -> Result<&'a Val
 pub fn query_integer(query: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
     match query.get(name) {
         None => Ok(None),
-        Some(text) => text.parse::<i64>().map(Some).map_err(|_| ApiError::invalid(name, format!("Expected 'integer' but got '{text}'"))),
+        Some(text) => text
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::invalid(name, format!("Expected 'integer' but got '{text}'"))),
     }
 }
 
@@ -177,7 +185,8 @@ pub fn query_boolean(query: &HashMap<String, String>, name: &str) -> Result<Opti
 /// `ids=1,2,3` (at most 100).
 pub fn query_ids(query: &HashMap<String, String>) -> Result<Option<Vec<u64>>, ApiError> {
     let Some(text) = query.get("ids") else { return Ok(None) };
-    let ids: Result<Vec<u64>, _> = text.split(',').filter(|part| !part.is_empty()).map(|part| part.trim().parse::<u64>()).collect();
+    let ids: Result<Vec<u64>, _> =
+        text.split(',').filter(|part| !part.is_empty()).map(|part| part.trim().parse::<u64>()).collect();
     match ids {
         Ok(ids) if ids.len() <= 100 => Ok(Some(ids)),
         Ok(_) => Err(ApiError::invalid("ids", "at most 100 ids are allowed")),

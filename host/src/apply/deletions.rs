@@ -20,7 +20,14 @@ use super::journal::{Fate, Journal};
 use super::{ApplyError, ApplyOutcome};
 
 /// Records in reverse dependency order: what links to a record goes before it.
-pub const REVERSE_ORDER: [ObjectKind; 6] = [ObjectKind::Conversation, ObjectKind::Event, ObjectKind::Activity, ObjectKind::Deal, ObjectKind::Contact, ObjectKind::Company];
+pub const REVERSE_ORDER: [ObjectKind; 6] = [
+    ObjectKind::Conversation,
+    ObjectKind::Event,
+    ObjectKind::Activity,
+    ObjectKind::Deal,
+    ObjectKind::Contact,
+    ObjectKind::Company,
+];
 
 /// Deletions allowed without naming their number: the larger of 2% of the records created and 50.
 pub fn threshold(created: u64) -> u64 {
@@ -70,21 +77,39 @@ pub struct Preview {
 /// Compares the journal with the records in scope (`scope`: per object, the source ids the export
 /// holds; `files`: the file each object was read from). `expected`: the number of deletions the
 /// user named.
-pub fn preview(journal: &Journal, scope: &BTreeMap<ObjectKind, HashSet<String>>, files: &BTreeMap<ObjectKind, Option<String>>, expected: Option<u64>) -> Result<Preview, StateError> {
+pub fn preview(
+    journal: &Journal,
+    scope: &BTreeMap<ObjectKind, HashSet<String>>,
+    files: &BTreeMap<ObjectKind, Option<String>>,
+    expected: Option<u64>,
+) -> Result<Preview, StateError> {
     let mut preview = Preview::default();
     let empty = HashSet::new();
     for object in REVERSE_ORDER {
         let ids = scope.get(&object).unwrap_or(&empty);
         let entries = journal.entries(object)?;
-        let created: Vec<(&String, &super::journal::Entry)> = entries.iter().filter(|(_, entry)| entry.fate == Fate::Created && entry.pipedrive_id.is_some()).collect();
+        let created: Vec<(&String, &super::journal::Entry)> =
+            entries.iter().filter(|(_, entry)| entry.fate == Fate::Created && entry.pipedrive_id.is_some()).collect();
         let mut gone: Vec<Gone> = created
             .iter()
             // A part of a split conversation goes with its conversation.
-            .filter(|(id, _)| !ids.contains(if object == ObjectKind::Conversation { crate::plan::limits::conversation_of_part(id) } else { id.as_str() }))
-            .map(|(id, entry)| Gone { object, source_id: (*id).clone(), pipedrive_id: entry.pipedrive_id.unwrap_or_default(), sent: entry.sent.clone() })
+            .filter(|(id, _)| {
+                !ids.contains(if object == ObjectKind::Conversation {
+                    crate::plan::limits::conversation_of_part(id)
+                } else {
+                    id.as_str()
+                })
+            })
+            .map(|(id, entry)| Gone {
+                object,
+                source_id: (*id).clone(),
+                pipedrive_id: entry.pipedrive_id.unwrap_or_default(),
+                sent: entry.sent.clone(),
+            })
             .collect();
         gone.sort_by(|a, b| a.source_id.cmp(&b.source_id));
-        let new = ids.iter().filter(|id| entries.get(*id).is_none_or(|entry| entry.fate == Fate::Intent)).count() as u64;
+        let new =
+            ids.iter().filter(|id| entries.get(*id).is_none_or(|entry| entry.fate == Fate::Intent)).count() as u64;
         let row = ObjectPreview {
             object,
             file: files.get(&object).cloned().flatten(),
@@ -117,14 +142,25 @@ pub fn preview(journal: &Journal, scope: &BTreeMap<ObjectKind, HashSet<String>>,
     }
     preview.objects.reverse();
     if let Some(expected) = expected.filter(|expected| *expected != preview.deletions) {
-        preview.refusals.push(format!("--expect-deletions {expected}, but the newer export would delete {}: nothing is deleted", preview.deletions));
+        preview.refusals.push(format!(
+            "--expect-deletions {expected}, but the newer export would delete {}: nothing is deleted",
+            preview.deletions
+        ));
     }
     Ok(preview)
 }
 
 /// Lists the records gone from the export and, with `delete`, deletes them (conflicts kept unless
 /// `overwrite`). Returns how many were deleted.
-pub async fn run(client: &PipedriveClient, journal: &Journal, gone: &[Gone], delete: bool, overwrite: bool, names: &HashMap<String, String>, outcome: &mut ApplyOutcome) -> Result<u64, ApplyError> {
+pub async fn run(
+    client: &PipedriveClient,
+    journal: &Journal,
+    gone: &[Gone],
+    delete: bool,
+    overwrite: bool,
+    names: &HashMap<String, String>,
+    outcome: &mut ApplyOutcome,
+) -> Result<u64, ApplyError> {
     let mut deleted = 0;
     let mut listings = Listings::default();
     for record in gone {
@@ -143,7 +179,8 @@ pub async fn run(client: &PipedriveClient, journal: &Journal, gone: &[Gone], del
         }
         let listed = listings.of(client, *object).await?.get(pipedrive_id).cloned();
         if let Some(actual) = &listed
-            && let Some(mut conflict) = Conflict::between(*object, source_id, *pipedrive_id, "delete", sent.as_deref(), actual, names)
+            && let Some(mut conflict) =
+                Conflict::between(*object, source_id, *pipedrive_id, "delete", sent.as_deref(), actual, names)
         {
             conflict.overridden = overwrite;
             outcome.conflicts.push(conflict);
@@ -156,7 +193,10 @@ pub async fn run(client: &PipedriveClient, journal: &Journal, gone: &[Gone], del
         journal.record_deletion(*object, source_id, *pipedrive_id, sent.as_deref())?;
         deleted += 1;
         let how = if listed.is_some() { "deleted in Pipedrive" } else { "already gone from Pipedrive" };
-        outcome.gone_from_source.push(format!("{object} {source_id}: deleted in User.com, {how} (id {pipedrive_id}); rollback --run {} creates it again", journal.run_id));
+        outcome.gone_from_source.push(format!(
+            "{object} {source_id}: deleted in User.com, {how} (id {pipedrive_id}); rollback --run {} creates it again",
+            journal.run_id
+        ));
     }
     Ok(deleted)
 }

@@ -160,7 +160,10 @@ impl Journal {
     pub fn start(state: State, kind: RunKind, mapping_digest: &str) -> Result<Journal, StateError> {
         state
             .connection()
-            .execute("INSERT INTO runs (kind, mapping_digest, started_at) VALUES (?1, ?2, ?3)", params![kind.as_str(), mapping_digest, now_utc()])
+            .execute(
+                "INSERT INTO runs (kind, mapping_digest, started_at) VALUES (?1, ?2, ?3)",
+                params![kind.as_str(), mapping_digest, now_utc()],
+            )
             .map_err(|error| state.error(error))?;
         let run_id = state.connection().last_insert_rowid();
         Ok(Journal { state, run_id })
@@ -171,11 +174,25 @@ impl Journal {
     }
 
     /// Sets a record's fate (and Pipedrive id or detail), replacing what the journal had.
-    pub fn set(&self, object: ObjectKind, source_id: &str, fate: Fate, pipedrive_id: Option<u64>, detail: Option<&str>) -> Result<(), StateError> {
+    pub fn set(
+        &self,
+        object: ObjectKind,
+        source_id: &str,
+        fate: Fate,
+        pipedrive_id: Option<u64>,
+        detail: Option<&str>,
+    ) -> Result<(), StateError> {
         self.set_row(object.as_str(), source_id, fate, pipedrive_id, detail)
     }
 
-    fn set_row(&self, object: &str, source_id: &str, fate: Fate, pipedrive_id: Option<u64>, detail: Option<&str>) -> Result<(), StateError> {
+    fn set_row(
+        &self,
+        object: &str,
+        source_id: &str,
+        fate: Fate,
+        pipedrive_id: Option<u64>,
+        detail: Option<&str>,
+    ) -> Result<(), StateError> {
         self.run(
             "INSERT INTO records (object, source_id, fate, pipedrive_id, detail, run_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (object, source_id) DO UPDATE SET fate = ?3, pipedrive_id = ?4, detail = ?5, run_id = ?6, updated_at = ?7",
@@ -185,7 +202,13 @@ impl Journal {
 
     /// Journals a daughter company's parent relationship: an intent before it is sent, created
     /// (with the relationship's id) after. The parent's id is kept with it, for rollback and resume.
-    pub fn set_relationship(&self, child: &str, fate: Fate, pipedrive_id: Option<u64>, parent: &str) -> Result<(), StateError> {
+    pub fn set_relationship(
+        &self,
+        child: &str,
+        fate: Fate,
+        pipedrive_id: Option<u64>,
+        parent: &str,
+    ) -> Result<(), StateError> {
         self.set_row(RELATIONSHIP, child, fate, pipedrive_id, Some(parent))
     }
 
@@ -204,7 +227,13 @@ impl Journal {
     /// intent before it did wait: an answer lost to a power cut leaves that intent open, and the
     /// next run resolves it by the record's marker without sending it again. The next durable
     /// write (any intent) carries this one to the disk with it.
-    pub fn set_answered(&self, object: ObjectKind, source_id: &str, pipedrive_id: u64, sent: &str) -> Result<(), StateError> {
+    pub fn set_answered(
+        &self,
+        object: ObjectKind,
+        source_id: &str,
+        pipedrive_id: u64,
+        sent: &str,
+    ) -> Result<(), StateError> {
         let connection = self.state.connection();
         connection.pragma_update(None, "synchronous", "NORMAL").map_err(|error| self.state.error(error))?;
         let written = self.run(
@@ -212,7 +241,9 @@ impl Journal {
              ON CONFLICT (object, source_id) DO UPDATE SET fate = 'created', pipedrive_id = ?3, detail = NULL, run_id = ?4, updated_at = ?5, sent = ?6",
             params![object.as_str(), source_id, pipedrive_id as i64, self.run_id, now_utc(), sent],
         );
-        connection.pragma_update(None, "synchronous", crate::state::Synchronous::JOURNAL.as_str()).map_err(|error| self.state.error(error))?;
+        connection
+            .pragma_update(None, "synchronous", crate::state::Synchronous::JOURNAL.as_str())
+            .map_err(|error| self.state.error(error))?;
         written
     }
 
@@ -227,11 +258,22 @@ impl Journal {
 
     /// Remembers what was sent for a created record.
     pub fn set_sent(&self, object: ObjectKind, source_id: &str, sent: &str) -> Result<(), StateError> {
-        self.run("UPDATE records SET sent = ?3 WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id, sent])
+        self.run(
+            "UPDATE records SET sent = ?3 WHERE object = ?1 AND source_id = ?2",
+            params![object.as_str(), source_id, sent],
+        )
     }
 
     /// Journals one field a run changed on a record: its prior and new values (JSON).
-    pub fn record_change(&self, object: ObjectKind, source_id: &str, pipedrive_id: u64, field: &str, prior: &str, new: &str) -> Result<(), StateError> {
+    pub fn record_change(
+        &self,
+        object: ObjectKind,
+        source_id: &str,
+        pipedrive_id: u64,
+        field: &str,
+        prior: &str,
+        new: &str,
+    ) -> Result<(), StateError> {
         self.run(
             "INSERT INTO changes (run_id, object, source_id, pipedrive_id, field, prior, new, changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![self.run_id, object.as_str(), source_id, pipedrive_id as i64, field, prior, new, now_utc()],
@@ -242,7 +284,9 @@ impl Journal {
     pub fn set_left_out(&self, object: ObjectKind, source_id: &str, fields: &[LeftOutField]) -> Result<(), StateError> {
         let error = |error| self.state.error(error);
         let transaction = self.state.connection().unchecked_transaction().map_err(error)?;
-        transaction.execute("DELETE FROM left_out WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id]).map_err(error)?;
+        transaction
+            .execute("DELETE FROM left_out WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id])
+            .map_err(error)?;
         for field in fields {
             transaction
                 .execute(
@@ -357,7 +401,14 @@ impl Journal {
     }
 
     /// Remembers a workspace object; one apply created stays created across later runs.
-    pub fn record_workspace_object(&self, kind: &str, entity: &str, name: &str, pipedrive_id: &str, created: bool) -> Result<(), StateError> {
+    pub fn record_workspace_object(
+        &self,
+        kind: &str,
+        entity: &str,
+        name: &str,
+        pipedrive_id: &str,
+        created: bool,
+    ) -> Result<(), StateError> {
         self.run(
             "INSERT INTO workspace_objects (kind, entity, name, pipedrive_id, created, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (kind, entity, name) DO UPDATE SET pipedrive_id = ?4, created = MAX(created, ?5)",
@@ -367,7 +418,13 @@ impl Journal {
 
     /// Journals a record deleted in Pipedrive because its source is gone (a delta): kept with what
     /// was last sent for it, and taken out of the records, in one transaction.
-    pub fn record_deletion(&self, object: ObjectKind, source_id: &str, pipedrive_id: u64, sent: Option<&str>) -> Result<(), StateError> {
+    pub fn record_deletion(
+        &self,
+        object: ObjectKind,
+        source_id: &str,
+        pipedrive_id: u64,
+        sent: Option<&str>,
+    ) -> Result<(), StateError> {
         let error = |error| self.state.error(error);
         let transaction = self.state.connection().unchecked_transaction().map_err(error)?;
         transaction
@@ -376,7 +433,9 @@ impl Journal {
                 params![self.run_id, object.as_str(), source_id, pipedrive_id as i64, sent, now_utc()],
             )
             .map_err(error)?;
-        transaction.execute("DELETE FROM records WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id]).map_err(error)?;
+        transaction
+            .execute("DELETE FROM records WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id])
+            .map_err(error)?;
         transaction.commit().map_err(error)
     }
 
@@ -387,9 +446,15 @@ impl Journal {
         let mut statement = self
             .state
             .connection()
-            .prepare("SELECT object, pipedrive_id, restored_as FROM deletions WHERE run_id = ?1 AND restored_as IS NOT NULL")
+            .prepare(
+                "SELECT object, pipedrive_id, restored_as FROM deletions WHERE run_id = ?1 AND restored_as IS NOT NULL",
+            )
             .map_err(error)?;
-        let rows = statement.query_map(params![run_id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))).map_err(error)?;
+        let rows = statement
+            .query_map(params![run_id], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            })
+            .map_err(error)?;
         let mut restored = Vec::new();
         for row in rows {
             let (object, old, new) = row.map_err(error)?;
@@ -416,7 +481,12 @@ impl Journal {
             .map_err(error)?;
         let rows = statement
             .query_map(params![run_id], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?, row.get::<_, Option<String>>(3)?))
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                ))
             })
             .map_err(error)?;
         let mut deletions = Vec::new();
@@ -429,7 +499,13 @@ impl Journal {
     }
 
     /// A deleted record created again (by `rollback --run`), with its new Pipedrive id.
-    pub fn record_restored(&self, deleted_by: i64, object: ObjectKind, source_id: &str, pipedrive_id: u64) -> Result<(), StateError> {
+    pub fn record_restored(
+        &self,
+        deleted_by: i64,
+        object: ObjectKind,
+        source_id: &str,
+        pipedrive_id: u64,
+    ) -> Result<(), StateError> {
         self.run(
             "UPDATE deletions SET restored_as = ?4 WHERE run_id = ?1 AND object = ?2 AND source_id = ?3",
             params![deleted_by, object.as_str(), source_id, pipedrive_id as i64],
@@ -442,11 +518,20 @@ impl Journal {
         let mut statement = self
             .state
             .connection()
-            .prepare("SELECT object, source_id, pipedrive_id, field, prior, new FROM changes WHERE run_id = ?1 ORDER BY id")
+            .prepare(
+                "SELECT object, source_id, pipedrive_id, field, prior, new FROM changes WHERE run_id = ?1 ORDER BY id",
+            )
             .map_err(error)?;
         let rows = statement
             .query_map(params![run_id], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?, row.get::<_, String>(3)?, row.get::<_, String>(4)?, row.get::<_, String>(5)?))
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
             })
             .map_err(error)?;
         let mut changes = Vec::new();
@@ -471,27 +556,41 @@ impl Journal {
     /// The workspace objects apply created: (kind, entity, name, Pipedrive id or key).
     pub fn created_workspace_objects(&self) -> Result<Vec<(String, String, String, String)>, StateError> {
         let error = |error| self.state.error(error);
-        let mut statement =
-            self.state.connection().prepare("SELECT kind, entity, name, pipedrive_id FROM workspace_objects WHERE created = 1 ORDER BY rowid").map_err(error)?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))).map_err(error)?;
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT kind, entity, name, pipedrive_id FROM workspace_objects WHERE created = 1 ORDER BY rowid")
+            .map_err(error)?;
+        let rows =
+            statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))).map_err(error)?;
         rows.collect::<Result<_, _>>().map_err(error)
     }
 
     /// Every workspace object apply used, created or reused: (kind, entity, name).
     pub fn workspace_objects(&self) -> Result<Vec<(String, String, String)>, StateError> {
         let error = |error| self.state.error(error);
-        let mut statement = self.state.connection().prepare("SELECT kind, entity, name FROM workspace_objects ORDER BY rowid").map_err(error)?;
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT kind, entity, name FROM workspace_objects ORDER BY rowid")
+            .map_err(error)?;
         let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).map_err(error)?;
         rows.collect::<Result<_, _>>().map_err(error)
     }
 
     pub fn forget_workspace_object(&self, kind: &str, entity: &str, name: &str) -> Result<(), StateError> {
-        self.run("DELETE FROM workspace_objects WHERE kind = ?1 AND entity = ?2 AND name = ?3", params![kind, entity, name])
+        self.run(
+            "DELETE FROM workspace_objects WHERE kind = ?1 AND entity = ?2 AND name = ?3",
+            params![kind, entity, name],
+        )
     }
 
     /// Closes the run with its outcome and the tokens it spent.
     pub fn finish(&self, outcome: &str, tokens: u64) -> Result<(), StateError> {
-        self.run("UPDATE runs SET finished_at = ?1, outcome = ?2, tokens = ?3 WHERE id = ?4", params![now_utc(), outcome, tokens as i64, self.run_id])
+        self.run(
+            "UPDATE runs SET finished_at = ?1, outcome = ?2, tokens = ?3 WHERE id = ?4",
+            params![now_utc(), outcome, tokens as i64, self.run_id],
+        )
     }
 
     /// The journal to read (status), without starting a run.
@@ -502,7 +601,11 @@ impl Journal {
     /// Every run so far, oldest first.
     pub fn runs(&self) -> Result<Vec<Run>, StateError> {
         let error = |error| self.state.error(error);
-        let mut statement = self.state.connection().prepare("SELECT id, kind, started_at, finished_at, outcome, tokens, undone_by FROM runs ORDER BY id").map_err(error)?;
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT id, kind, started_at, finished_at, outcome, tokens, undone_by FROM runs ORDER BY id")
+            .map_err(error)?;
         let rows = statement
             .query_map([], |row| {
                 Ok(Run {

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use crate::pipedrive::{ClientError, EntityKind, Marker, NewActivity, NewDeal, NewNote, NewOrganization, NewPerson, PipedriveClient};
+use crate::pipedrive::{
+    ClientError, EntityKind, Marker, NewActivity, NewDeal, NewNote, NewOrganization, NewPerson, PipedriveClient,
+};
 use crate::record::ObjectKind;
 
 use super::journal::{Fate, Journal};
@@ -48,7 +50,10 @@ pub fn payload_json(payload: &Payload) -> serde_json::Value {
 /// The fields whose values differ between what was sent and what would be sent now:
 /// (field, prior, new); custom fields one by one, as `custom_fields.KEY`. A custom field no
 /// longer set is cleared (new: null); a built-in one is left as it is.
-pub fn changed_fields(sent: &serde_json::Value, now: &serde_json::Value) -> Vec<(String, serde_json::Value, serde_json::Value)> {
+pub fn changed_fields(
+    sent: &serde_json::Value,
+    now: &serde_json::Value,
+) -> Vec<(String, serde_json::Value, serde_json::Value)> {
     let empty = serde_json::Map::new();
     let (sent, now) = (sent.as_object().unwrap_or(&empty), now.as_object().unwrap_or(&empty));
     let mut changes = Vec::new();
@@ -57,7 +62,8 @@ pub fn changed_fields(sent: &serde_json::Value, now: &serde_json::Value) -> Vec<
             let before = sent.get(key).and_then(|v| v.as_object()).cloned().unwrap_or_default();
             let after = value.as_object().cloned().unwrap_or_default();
             for code in before.keys().chain(after.keys()).collect::<std::collections::BTreeSet<_>>() {
-                let (prior, new) = (before.get(code).cloned().unwrap_or_default(), after.get(code).cloned().unwrap_or_default());
+                let (prior, new) =
+                    (before.get(code).cloned().unwrap_or_default(), after.get(code).cloned().unwrap_or_default());
                 if prior != new {
                     changes.push((format!("custom_fields.{code}"), prior, new));
                 }
@@ -70,7 +76,12 @@ pub fn changed_fields(sent: &serde_json::Value, now: &serde_json::Value) -> Vec<
 }
 
 /// Sends the changed fields of a record created before (a PATCH of only those; a note's PUT).
-pub async fn update(client: &PipedriveClient, object: ObjectKind, id: u64, changes: &[(String, serde_json::Value, serde_json::Value)]) -> Result<(), ClientError> {
+pub async fn update(
+    client: &PipedriveClient,
+    object: ObjectKind,
+    id: u64,
+    changes: &[(String, serde_json::Value, serde_json::Value)],
+) -> Result<(), ClientError> {
     let mut body = serde_json::Map::new();
     for (field, _, new) in changes {
         match field.strip_prefix("custom_fields.") {
@@ -140,7 +151,10 @@ pub async fn send_all(
             let Some(job) = queue.next() else { break };
             journal.set(object, &job.source_id, Fate::Intent, None, None)?;
             let client = client.clone();
-            let marker = marker_code.as_ref().map(|field_code| Marker { field_code: field_code.clone(), value: targets.marking.field_value(&job.source_id) });
+            let marker = marker_code.as_ref().map(|field_code| Marker {
+                field_code: field_code.clone(),
+                value: targets.marking.field_value(&job.source_id),
+            });
             let sent = payload_json(&job.payload).to_string();
             in_flight.spawn(async move {
                 let result = send(&client, &job.payload, marker.as_ref()).await;
@@ -148,7 +162,8 @@ pub async fn send_all(
             });
         }
         let Some(joined) = in_flight.join_next().await else { break };
-        let (source_id, sent, result) = joined.map_err(|error| ApplyError::Workspace(format!("a create task failed: {error}")))?;
+        let (source_id, sent, result) =
+            joined.map_err(|error| ApplyError::Workspace(format!("a create task failed: {error}")))?;
         done += 1;
         match result {
             Ok(id) => {
@@ -156,7 +171,13 @@ pub async fn send_all(
                 created.insert(source_id, id);
             }
             Err(ClientError::Rejected { status, message, .. }) => {
-                journal.set(object, &source_id, Fate::Quarantined, None, Some(&format!("Pipedrive refused it ({status}): {message}")))?;
+                journal.set(
+                    object,
+                    &source_id,
+                    Fate::Quarantined,
+                    None,
+                    Some(&format!("Pipedrive refused it ({status}): {message}")),
+                )?;
             }
             Err(ClientError::WriteOutcomeUnknown { .. } | ClientError::GaveUp { .. }) => unknown.push(source_id),
             Err(error) => {
@@ -180,7 +201,12 @@ pub async fn send_all(
 /// bare id) or by the marker ending their text (activities, events, conversations: one listing
 /// of all activities or notes). Marker-like text anywhere else, and other accounts' markers, do
 /// not count (see `crate::marker`). Returns those found.
-pub async fn resolve(client: &PipedriveClient, object: ObjectKind, targets: &Targets, source_ids: &[String]) -> Result<HashMap<String, u64>, ClientError> {
+pub async fn resolve(
+    client: &PipedriveClient,
+    object: ObjectKind,
+    targets: &Targets,
+    source_ids: &[String],
+) -> Result<HashMap<String, u64>, ClientError> {
     let mut found = HashMap::new();
     if source_ids.is_empty() {
         return Ok(found);
@@ -199,11 +225,19 @@ pub async fn resolve(client: &PipedriveClient, object: ObjectKind, targets: &Tar
     }
     let texts: Vec<(u64, String)> = match object {
         ObjectKind::Conversation => client.notes(None).await?.into_iter().map(|note| (note.id, note.content)).collect(),
-        _ => client.activities().await?.into_iter().map(|activity| (activity.id, activity.note.unwrap_or_default())).collect(),
+        _ => client
+            .activities()
+            .await?
+            .into_iter()
+            .map(|activity| (activity.id, activity.note.unwrap_or_default()))
+            .collect(),
     };
     let wanted: std::collections::HashSet<&String> = source_ids.iter().collect();
     for (id, text) in texts {
-        let Some(source_id) = targets.marking.parse_text(object, &text).filter(|source_id| wanted.contains(source_id)) else { continue };
+        let Some(source_id) = targets.marking.parse_text(object, &text).filter(|source_id| wanted.contains(source_id))
+        else {
+            continue;
+        };
         let lowest = found.entry(source_id).or_insert(id);
         *lowest = (*lowest).min(id);
     }

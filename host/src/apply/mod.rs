@@ -140,7 +140,16 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> ApplyOptions {
-        ApplyOptions { sample: None, concurrency: 16, until: None, batch_size: 1000, export: None, delete_missing: false, expect_deletions: None, overwrite_conflicts: false }
+        ApplyOptions {
+            sample: None,
+            concurrency: 16,
+            until: None,
+            batch_size: 1000,
+            export: None,
+            delete_missing: false,
+            expect_deletions: None,
+            overwrite_conflicts: false,
+        }
     }
 }
 
@@ -217,8 +226,10 @@ impl Prepared {
 }
 
 pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, ApplyError> {
-    let approval = require_approval(project, if options.export.is_some() { ExportCheck::Newer } else { ExportCheck::Approved })?;
-    let mapping = parse(&approval.mapping).map_err(|errors| ApplyError::Workspace(format!("the approved mapping does not parse: {errors:?}")))?;
+    let approval =
+        require_approval(project, if options.export.is_some() { ExportCheck::Newer } else { ExportCheck::Approved })?;
+    let mapping = parse(&approval.mapping)
+        .map_err(|errors| ApplyError::Workspace(format!("the approved mapping does not parse: {errors:?}")))?;
     let export = match &options.export {
         Some(dir) => crate::plan::open_export_at(project, dir)?,
         None => open_export(project)?,
@@ -227,26 +238,40 @@ pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, Ap
     let plugins = project.load_plugins()?;
     source.run_plugins(&plugins, options.batch_size.max(1));
     let needs = workspace_needs(&plugins, &mapping, &source, &export.catalogue()?)?;
-    let files = ObjectKind::ALL.into_iter().map(|kind| (kind, export.file(crate::extract::FileKind::for_object(kind)).map(|file| file.name()))).collect();
+    let files = ObjectKind::ALL
+        .into_iter()
+        .map(|kind| (kind, export.file(crate::extract::FileKind::for_object(kind)).map(|file| file.name())))
+        .collect();
     Ok(Prepared { approval, mapping, source, needs, files, export_dir: options.export.clone() })
 }
 
 /// What a run will create, and what it would delete (records gone from the export), with the
 /// reasons it refuses to delete; reads the journal, sends nothing.
-pub fn preview(project: &Project, prepared: &Prepared, expect_deletions: Option<u64>) -> Result<deletions::Preview, ApplyError> {
+pub fn preview(
+    project: &Project,
+    prepared: &Prepared,
+    expect_deletions: Option<u64>,
+) -> Result<deletions::Preview, ApplyError> {
     let journal = Journal::read(State::open(&project.dir)?);
     let scope = ObjectKind::ALL.into_iter().map(|kind| (kind, scope_ids(&prepared.source, kind))).collect();
     Ok(deletions::preview(&journal, &scope, &prepared.files, expect_deletions)?)
 }
 
 /// Runs the migration (or a sample of it).
-pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveClient>, options: &ApplyOptions, reporter: &Reporter) -> Result<ApplyOutcome, ApplyError> {
+pub async fn apply(
+    project: &Project,
+    prepared: Prepared,
+    client: Arc<PipedriveClient>,
+    options: &ApplyOptions,
+    reporter: &Reporter,
+) -> Result<ApplyOutcome, ApplyError> {
     let started = Instant::now();
     let whole_run = options.sample.is_none() && options.until.is_none();
     // Deletions are checked before anything is sent: a refused delta writes nothing.
     let deletion_preview = if whole_run { Some(preview(project, &prepared, options.expect_deletions)?) } else { None };
     if options.delete_missing
-        && let Some(refusals) = deletion_preview.as_ref().map(|preview| &preview.refusals).filter(|refusals| !refusals.is_empty())
+        && let Some(refusals) =
+            deletion_preview.as_ref().map(|preview| &preview.refusals).filter(|refusals| !refusals.is_empty())
     {
         return Err(ApplyError::DeletionsRefused(refusals.clone()));
     }
@@ -274,15 +299,38 @@ pub async fn apply(project: &Project, prepared: Prepared, client: Arc<PipedriveC
         settle_plugin_fates(&journal, &source)?;
         reporter.report(ProgressEvent::PhaseStarted { phase: "workspace", records: 0 });
         let tokens_before = client.bill().tokens();
-        let targets = workspace::Targets { marking: project.markers(), ..workspace::ensure(&client, project.config.target.url.get_ref(), &mapping, needs, &journal, true).await? };
-        let workspace_phase = PhaseOutcome { phase: "workspace", reconciliation: Vec::new(), tokens: client.bill().tokens() - tokens_before, seconds: started.elapsed().as_secs_f64() };
-        reporter.report(ProgressEvent::PhaseDone { phase: "workspace", reconciliation: Vec::new(), tokens: workspace_phase.tokens, seconds: workspace_phase.seconds });
+        let targets = workspace::Targets {
+            marking: project.markers(),
+            ..workspace::ensure(&client, project.config.target.url.get_ref(), &mapping, needs, &journal, true).await?
+        };
+        let workspace_phase = PhaseOutcome {
+            phase: "workspace",
+            reconciliation: Vec::new(),
+            tokens: client.bill().tokens() - tokens_before,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        reporter.report(ProgressEvent::PhaseDone {
+            phase: "workspace",
+            reconciliation: Vec::new(),
+            tokens: workspace_phase.tokens,
+            seconds: workspace_phase.seconds,
+        });
         outcome.phases.push(workspace_phase);
-        let mut links = Links { survivors: source.survivors.clone(), contacts: contact_emails(&source), ..Links::default() };
+        let mut links =
+            Links { survivors: source.survivors.clone(), contacts: contact_emails(&source), ..Links::default() };
         run_phases(&client, &journal, &mapping, &targets, &source, &mut links, options, reporter, &mut outcome).await?;
         if let Some(preview) = &deletion_preview {
             let names = crate::readback::field_names(&targets);
-            outcome.deleted = deletions::run(&client, &journal, &preview.gone, options.delete_missing, options.overwrite_conflicts, &names, &mut outcome).await?;
+            outcome.deleted = deletions::run(
+                &client,
+                &journal,
+                &preview.gone,
+                options.delete_missing,
+                options.overwrite_conflicts,
+                &names,
+                &mut outcome,
+            )
+            .await?;
         }
         Ok::<(), ApplyError>(())
     }
@@ -304,7 +352,12 @@ fn settle_plugin_fates(journal: &Journal, source: &Source) -> Result<(), ApplyEr
     let mut created: HashMap<ObjectKind, HashSet<String>> = HashMap::new();
     for settled in &source.settled {
         let done = created.entry(settled.object).or_insert_with(|| {
-            journal.entries(settled.object).map(|entries| entries.into_iter().filter(|(_, entry)| entry.fate == Fate::Created).map(|(id, _)| id).collect()).unwrap_or_default()
+            journal
+                .entries(settled.object)
+                .map(|entries| {
+                    entries.into_iter().filter(|(_, entry)| entry.fate == Fate::Created).map(|(id, _)| id).collect()
+                })
+                .unwrap_or_default()
         });
         if !done.contains(&settled.source_id) {
             journal.set(settled.object, &settled.source_id, settled.fate, None, Some(&settled.detail))?;
@@ -315,7 +368,12 @@ fn settle_plugin_fates(journal: &Journal, source: &Source) -> Result<(), ApplyEr
 
 /// The values of mapped choice attributes (options an existing field may lack) and the labels
 /// each entity's records carry.
-fn workspace_needs(plugins: &[(crate::plugins::Hook, crate::plugins::LoadedPlugin)], mapping: &Mapping, source: &Source, catalogue: &crate::extract::Catalogue) -> Result<workspace::Needs, ApplyError> {
+fn workspace_needs(
+    plugins: &[(crate::plugins::Hook, crate::plugins::LoadedPlugin)],
+    mapping: &Mapping,
+    source: &Source,
+    catalogue: &crate::extract::Catalogue,
+) -> Result<workspace::Needs, ApplyError> {
     let mut values: HashMap<(ObjectKind, String), BTreeSet<String>> = HashMap::new();
     let mut tag_use: BTreeMap<ObjectKind, BTreeMap<String, u64>> = BTreeMap::new();
     for entry in &mapping.fields {
@@ -365,7 +423,9 @@ async fn run_phases(
     outcome: &mut ApplyOutcome,
 ) -> Result<(), ApplyError> {
     for (phase, objects) in PHASES {
-        if options.until.as_deref().is_some_and(|until| PHASE_NAMES.iter().position(|p| *p == until) < PHASE_NAMES.iter().position(|p| *p == phase)) {
+        if options.until.as_deref().is_some_and(|until| {
+            PHASE_NAMES.iter().position(|p| *p == until) < PHASE_NAMES.iter().position(|p| *p == phase)
+        }) {
             break;
         }
         let started = Instant::now();
@@ -377,16 +437,31 @@ async fn run_phases(
             let scope = scope_ids(source, object);
             let entries = journal.entries(object)?;
             // Created before (an earlier run, the sample): linked, not sent again.
-            let mut created: HashMap<String, u64> = entries.iter().filter(|(_, e)| e.fate == Fate::Created).filter_map(|(id, e)| Some((id.clone(), e.pipedrive_id?))).collect();
+            let mut created: HashMap<String, u64> = entries
+                .iter()
+                .filter(|(_, e)| e.fate == Fate::Created)
+                .filter_map(|(id, e)| Some((id.clone(), e.pipedrive_id?)))
+                .collect();
             // A split conversation's later parts are looked for with their conversation.
-            let in_scope = |id: &str| scope.contains(if object == ObjectKind::Conversation { crate::plan::limits::conversation_of_part(id) } else { id });
-            let open: Vec<String> = entries.iter().filter(|(id, e)| e.fate == Fate::Intent && in_scope(id)).map(|(id, _)| id.clone()).collect();
+            let in_scope = |id: &str| {
+                scope.contains(if object == ObjectKind::Conversation {
+                    crate::plan::limits::conversation_of_part(id)
+                } else {
+                    id
+                })
+            };
+            let open: Vec<String> = entries
+                .iter()
+                .filter(|(id, e)| e.fate == Fate::Intent && in_scope(id))
+                .map(|(id, _)| id.clone())
+                .collect();
             for (id, pipedrive_id) in load::resolve(client, object, targets, &open).await? {
                 journal.resolve_intent(object, &id, pipedrive_id)?;
                 created.insert(id, pipedrive_id);
             }
             add_links(links, object, &created, source);
-            let settled: HashSet<&str> = source.settled.iter().filter(|s| s.object == object).map(|s| s.source_id.as_str()).collect();
+            let settled: HashSet<&str> =
+                source.settled.iter().filter(|s| s.object == object).map(|s| s.source_id.as_str()).collect();
             let mut payloads: HashMap<String, Payload> = HashMap::new();
             let mut order = Vec::new();
             let mut existing: Vec<(String, Payload)> = Vec::new();
@@ -415,10 +490,13 @@ async fn run_phases(
                     Err(reason) => journal.set(object, &source_id, Fate::Quarantined, None, Some(&reason))?,
                 }
             }
-            let jobs = |ids: &[String]| ids.iter().map(|id| Job { source_id: id.clone(), payload: payloads[id].clone() }).collect::<Vec<_>>();
+            let jobs = |ids: &[String]| {
+                ids.iter().map(|id| Job { source_id: id.clone(), payload: payloads[id].clone() }).collect::<Vec<_>>()
+            };
             let mut pending = jobs(&order);
             for round in 0..=RESOLVE_ROUNDS {
-                let (new, unknown) = load::send_all(client, journal, object, targets, pending, options.concurrency, reporter).await?;
+                let (new, unknown) =
+                    load::send_all(client, journal, object, targets, pending, options.concurrency, reporter).await?;
                 add_links(links, object, &new, source);
                 if unknown.is_empty() || round == RESOLVE_ROUNDS {
                     break;
@@ -433,11 +511,28 @@ async fn run_phases(
                 let again: Vec<String> = unknown.into_iter().filter(|id| !found.contains_key(id)).collect();
                 pending = jobs(&again);
             }
-            let updated = update_changed(client, journal, object, targets, &existing, &created, options.overwrite_conflicts, outcome).await?;
+            let updated = update_changed(
+                client,
+                journal,
+                object,
+                targets,
+                &existing,
+                &created,
+                options.overwrite_conflicts,
+                outcome,
+            )
+            .await?;
             let entries = journal.entries(object)?;
-            let mut row = reconcile(phase, object, &scope, &entries, source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation))?;
+            let mut row = reconcile(
+                phase,
+                object,
+                &scope,
+                &entries,
+                source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation),
+            )?;
             row.updated = updated;
-            (row.records_with_fields_left_out, row.fields_left_out) = count_left_out(&scope, &entries, &journal.left_out(object)?);
+            (row.records_with_fields_left_out, row.fields_left_out) =
+                count_left_out(&scope, &entries, &journal.left_out(object)?);
             reconciliation.push(row);
         }
         let tokens = client.bill().tokens() - tokens_before;
@@ -446,7 +541,10 @@ async fn run_phases(
         outcome.phases.push(PhaseOutcome { phase, reconciliation, tokens, seconds });
         if phase == "organizations" {
             // Both organizations of every pair exist now: the hierarchy goes in before the persons.
-            outcome.relationships = Some(relationships::run(client, journal, mapping, source, options.concurrency, options.sample.is_some()).await?);
+            outcome.relationships = Some(
+                relationships::run(client, journal, mapping, source, options.concurrency, options.sample.is_some())
+                    .await?,
+            );
         }
     }
     Ok(())
@@ -476,7 +574,8 @@ async fn update_changed(
     for (source_id, payload) in existing {
         let now = load::payload_json(payload);
         let (Some(entry), Some(id)) = (entries.get(source_id), created.get(source_id).copied()) else { continue };
-        let Some(sent) = entry.sent.as_deref().and_then(|sent| serde_json::from_str::<serde_json::Value>(sent).ok()) else {
+        let Some(sent) = entry.sent.as_deref().and_then(|sent| serde_json::from_str::<serde_json::Value>(sent).ok())
+        else {
             // Nothing to tell a change by (purged, found by its marker, or written before the
             // journal kept payloads): what would be sent now becomes the baseline, and says so.
             journal.set_sent(object, source_id, &now.to_string())?;
@@ -489,10 +588,14 @@ async fn update_changed(
         }
         // Read back only when there is something to write: what Pipedrive holds now.
         let Some(actual) = listings.of(client, object).await?.get(&id).cloned() else {
-            outcome.notes.push(format!("{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again"));
+            outcome.notes.push(format!(
+                "{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again"
+            ));
             continue;
         };
-        if let Some(mut conflict) = crate::readback::Conflict::between(object, source_id, id, "update", entry.sent.as_deref(), &actual, &names) {
+        if let Some(mut conflict) =
+            crate::readback::Conflict::between(object, source_id, id, "update", entry.sent.as_deref(), &actual, &names)
+        {
             conflict.overridden = overwrite;
             outcome.conflicts.push(conflict);
             if !overwrite {
@@ -514,7 +617,9 @@ async fn update_changed(
                 journal.set_sent(object, source_id, &now.to_string())?;
                 updated += 1;
             }
-            Err(ClientError::NotFound { .. }) => outcome.notes.push(format!("{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again")),
+            Err(ClientError::NotFound { .. }) => outcome.notes.push(format!(
+                "{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again"
+            )),
             Err(error) => return Err(error.into()),
         }
     }
@@ -534,7 +639,9 @@ fn scope_ids(source: &Source, object: ObjectKind) -> HashSet<String> {
     } else {
         records.map(|record| record.source_id.clone()).collect()
     };
-    ids.extend(source.settled.iter().filter(|settled| settled.object == object).map(|settled| settled.source_id.clone()));
+    ids.extend(
+        source.settled.iter().filter(|settled| settled.object == object).map(|settled| settled.source_id.clone()),
+    );
     ids
 }
 
@@ -551,7 +658,11 @@ pub(crate) fn contact_emails(source: &Source) -> HashMap<String, (String, String
         .flatten()
         .filter(|contact| !text(contact, "email").is_empty())
         .map(|contact| {
-            let parts = [text(contact, "first_name"), text(contact, "last_name")].into_iter().filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" ");
+            let parts = [text(contact, "first_name"), text(contact, "last_name")]
+                .into_iter()
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
             let name = Some(text(contact, "name")).filter(|name| !name.is_empty()).unwrap_or(parts);
             (contact.source_id.clone(), (text(contact, "email"), name))
         })
@@ -593,39 +704,88 @@ fn ready(payload: Payload) -> Built {
 
 /// The values a record is sent without, each with its place in the export (from the extract's
 /// finding, else the record's file, line and the column of its attribute).
-fn fields_left_out(record: &Record, mapping: &Mapping, targets: &Targets, source: &Source, issues: &[crate::extract::Issue]) -> Vec<LeftOutField> {
+fn fields_left_out(
+    record: &Record,
+    mapping: &Mapping,
+    targets: &Targets,
+    source: &Source,
+    issues: &[crate::extract::Issue],
+) -> Vec<LeftOutField> {
     payload::left_out(record, mapping, targets, issues)
         .into_iter()
         .map(|left| {
             let (file, line, column) = match &left.issue {
-                Some(issue) => (issue.file.file_name().map_or_else(|| issue.file.display().to_string(), |name| name.to_string_lossy().into_owned()), issue.line, issue.column.clone()),
+                Some(issue) => (
+                    issue
+                        .file
+                        .file_name()
+                        .map_or_else(|| issue.file.display().to_string(), |name| name.to_string_lossy().into_owned()),
+                    issue.line,
+                    issue.column.clone(),
+                ),
                 None => (
                     source.files.get(&record.kind).cloned().unwrap_or_default(),
                     source.lines.get(&(record.kind, record.source_id.clone())).copied().unwrap_or(0),
-                    source.headers.get(&(record.kind, left.attribute.clone())).cloned().unwrap_or_else(|| left.attribute.clone()),
+                    source
+                        .headers
+                        .get(&(record.kind, left.attribute.clone()))
+                        .cloned()
+                        .unwrap_or_else(|| left.attribute.clone()),
                 ),
             };
-            LeftOutField { field: left.attribute, file, line, column, value: left.value, why: left.why, in_note: left.in_note }
+            LeftOutField {
+                field: left.attribute,
+                file,
+                line,
+                column,
+                value: left.value,
+                why: left.why,
+                in_note: left.in_note,
+            }
         })
         .collect()
 }
 
 /// Every record of an object as its payload, or the reason it cannot be sent.
-fn build(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Source, links: &Links) -> Vec<(String, Result<Built, String>)> {
+fn build(
+    object: ObjectKind,
+    mapping: &Mapping,
+    targets: &Targets,
+    source: &Source,
+    links: &Links,
+) -> Vec<(String, Result<Built, String>)> {
     let empty = Vec::new();
     let issues = |record: &Record| source.issues.get(&(record.kind, record.source_id.clone())).unwrap_or(&empty);
     let records = source.records.get(&object).map(Vec::as_slice).unwrap_or(&[]);
     let each = |make: &dyn Fn(&Record) -> Result<Built, String>| {
         records
             .iter()
-            .map(|record| (record.source_id.clone(), make(record).map(|built| Built { left_out: fields_left_out(record, mapping, targets, source, issues(record)), ..built })))
+            .map(|record| {
+                (
+                    record.source_id.clone(),
+                    make(record).map(|built| Built {
+                        left_out: fields_left_out(record, mapping, targets, source, issues(record)),
+                        ..built
+                    }),
+                )
+            })
             .collect()
     };
     match object {
-        ObjectKind::Company => each(&|r| payload::organization(r, mapping, targets, issues(r)).map(Payload::Organization).map(ready)),
-        ObjectKind::Contact => each(&|r| payload::person(r, mapping, targets, issues(r), links).map(|(person, note)| Built { note, ..ready(Payload::Person(person)) })),
-        ObjectKind::Deal => each(&|r| payload::deal(r, mapping, targets, issues(r), links).map(|(deal, note)| Built { note, ..ready(Payload::Deal(deal)) })),
-        ObjectKind::Activity | ObjectKind::Event => each(&|r| payload::activity(r, mapping, targets, issues(r), links).map(Payload::Activity).map(ready)),
+        ObjectKind::Company => {
+            each(&|r| payload::organization(r, mapping, targets, issues(r)).map(Payload::Organization).map(ready))
+        }
+        ObjectKind::Contact => each(&|r| {
+            payload::person(r, mapping, targets, issues(r), links)
+                .map(|(person, note)| Built { note, ..ready(Payload::Person(person)) })
+        }),
+        ObjectKind::Deal => each(&|r| {
+            payload::deal(r, mapping, targets, issues(r), links)
+                .map(|(deal, note)| Built { note, ..ready(Payload::Deal(deal)) })
+        }),
+        ObjectKind::Activity | ObjectKind::Event => {
+            each(&|r| payload::activity(r, mapping, targets, issues(r), links).map(Payload::Activity).map(ready))
+        }
         ObjectKind::Conversation => {
             let mut conversations: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
             for message in records {
@@ -634,12 +794,28 @@ fn build(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Sour
             // A conversation too long for one note is several (its parts after the first under ids of their own).
             conversations
                 .into_iter()
-                .flat_map(|(id, messages)| match payload::note(&id, &messages, mapping, targets, &source.issues, links) {
-                    Ok(parts) => {
-                        let mut left_out: Vec<LeftOutField> = messages.iter().flat_map(|message| fields_left_out(message, mapping, targets, source, issues(message))).collect();
-                        parts.into_iter().map(|(part_id, note)| (part_id, Ok(Built { left_out: std::mem::take(&mut left_out), ..ready(Payload::Note(note)) }))).collect::<Vec<_>>()
+                .flat_map(|(id, messages)| {
+                    match payload::note(&id, &messages, mapping, targets, &source.issues, links) {
+                        Ok(parts) => {
+                            let mut left_out: Vec<LeftOutField> = messages
+                                .iter()
+                                .flat_map(|message| fields_left_out(message, mapping, targets, source, issues(message)))
+                                .collect();
+                            parts
+                                .into_iter()
+                                .map(|(part_id, note)| {
+                                    (
+                                        part_id,
+                                        Ok(Built {
+                                            left_out: std::mem::take(&mut left_out),
+                                            ..ready(Payload::Note(note))
+                                        }),
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                        }
+                        Err(reason) => vec![(id, Err(reason))],
                     }
-                    Err(reason) => vec![(id, Err(reason))],
                 })
                 .collect()
         }
@@ -647,13 +823,26 @@ fn build(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Sour
 }
 
 /// What apply sends for each record of an object (or why it does not): what verify expects.
-pub(crate) fn expected_payloads(object: ObjectKind, mapping: &Mapping, targets: &Targets, source: &Source, links: &Links) -> Vec<(String, Result<Payload, String>)> {
-    build(object, mapping, targets, source, links).into_iter().map(|(id, built)| (id, built.map(|built| built.payload))).collect()
+pub(crate) fn expected_payloads(
+    object: ObjectKind,
+    mapping: &Mapping,
+    targets: &Targets,
+    source: &Source,
+    links: &Links,
+) -> Vec<(String, Result<Payload, String>)> {
+    build(object, mapping, targets, source, links)
+        .into_iter()
+        .map(|(id, built)| (id, built.map(|built| built.payload)))
+        .collect()
 }
 
 /// (created records migrated without some values, how many values): a count on created
 /// records, not a fate. Values kept in a note are not left out.
-fn count_left_out(scope: &HashSet<String>, entries: &HashMap<String, journal::Entry>, left_out: &HashMap<String, Vec<LeftOutField>>) -> (u64, u64) {
+fn count_left_out(
+    scope: &HashSet<String>,
+    entries: &HashMap<String, journal::Entry>,
+    left_out: &HashMap<String, Vec<LeftOutField>>,
+) -> (u64, u64) {
     let mut counts = (0, 0);
     for (id, fields) in left_out {
         let fields = fields.iter().filter(|field| !field.in_note).count() as u64;
@@ -700,5 +889,13 @@ fn reconcile(
         missing.truncate(20);
         return Err(ApplyError::Unreconciled { phase, in_scope, counts, missing });
     }
-    Ok(Reconciliation { object, in_scope, counts, updated: 0, duplicate_rows, records_with_fields_left_out: 0, fields_left_out: 0 })
+    Ok(Reconciliation {
+        object,
+        in_scope,
+        counts,
+        updated: 0,
+        duplicate_rows,
+        records_with_fields_left_out: 0,
+        fields_left_out: 0,
+    })
 }

@@ -11,7 +11,10 @@ use std::collections::HashMap;
 
 use crate::extract::Issue;
 use crate::mapping::{Accepts, Destination, Landing, Mapping, NamePreference, OnBadValue};
-use crate::pipedrive::{Attendee, ContactPoint, CustomValue, CustomValues, DealStatus, EntityKind, Location, NewActivity, NewDeal, NewNote, NewOrganization, NewPerson, Participant};
+use crate::pipedrive::{
+    Attendee, ContactPoint, CustomValue, CustomValues, DealStatus, EntityKind, Location, NewActivity, NewDeal, NewNote,
+    NewOrganization, NewPerson, Participant,
+};
 use crate::plan::profile::plain;
 use crate::record::{DateTime, ObjectKind, Record, Value};
 
@@ -22,8 +25,28 @@ const VARCHAR_MAX: usize = 255;
 
 /// Free email services: their domain says nothing about a person's company.
 const FREE_MAIL: &[&str] = &[
-    "gmail.com", "googlemail.com", "wp.pl", "onet.pl", "op.pl", "o2.pl", "interia.pl", "interia.eu", "poczta.fm", "gazeta.pl", "tlen.pl",
-    "yahoo.com", "hotmail.com", "outlook.com", "live.com", "icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de",
+    "gmail.com",
+    "googlemail.com",
+    "wp.pl",
+    "onet.pl",
+    "op.pl",
+    "o2.pl",
+    "interia.pl",
+    "interia.eu",
+    "poczta.fm",
+    "gazeta.pl",
+    "tlen.pl",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "icloud.com",
+    "me.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
 ];
 
 /// Ids of what was created before, for links.
@@ -82,7 +105,13 @@ pub fn domain(text: &str) -> Option<String> {
     let text = text.trim().to_lowercase();
     let host = match text.split_once('@') {
         Some((_, domain)) => domain.to_owned(),
-        None => text.trim_start_matches("https://").trim_start_matches("http://").split(['/', '?', '#']).next().unwrap_or("").to_owned(),
+        None => text
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("")
+            .to_owned(),
     };
     let host = host.trim_start_matches("www.").to_owned();
     (host.contains('.') && !FREE_MAIL.contains(&host.as_str())).then_some(host)
@@ -145,7 +174,11 @@ impl<'a> Mapped<'a> {
 
     /// An attribute's value, when it is mapped to a built-in field (not skipped).
     fn attribute(&self, attribute: &str) -> Option<String> {
-        self.standard.iter().find(|(_, a, _)| *a == attribute).map(|(_, _, value)| plain(value)).filter(|text| !text.trim().is_empty())
+        self.standard
+            .iter()
+            .find(|(_, a, _)| *a == attribute)
+            .map(|(_, _, value)| plain(value))
+            .filter(|text| !text.trim().is_empty())
     }
 
     fn text(&self, code: &str) -> Option<String> {
@@ -154,13 +187,25 @@ impl<'a> Mapped<'a> {
 
     /// Paragraphs for the note of the values whose policy keeps them there.
     fn kept_in_note(&self) -> impl Iterator<Item = String> + '_ {
-        self.left_out.iter().filter(|left| left.in_note).map(|left| format!("<p>{} (not migrated to its field: {}): {}</p>", escape(&left.attribute), escape(&left.why), escape(&left.value)))
+        self.left_out.iter().filter(|left| left.in_note).map(|left| {
+            format!(
+                "<p>{} (not migrated to its field: {}): {}</p>",
+                escape(&left.attribute),
+                escape(&left.why),
+                escape(&left.value)
+            )
+        })
     }
 }
 
 /// A record's mapped attributes. A value that does not fit is left out, kept in the note or
 /// quarantines the record, as its entry's `on_bad_value` says; the error is that reason.
-fn map_record<'a>(record: &'a Record, mapping: &'a Mapping, targets: &Targets, issues: &[Issue]) -> Result<Mapped<'a>, String> {
+fn map_record<'a>(
+    record: &'a Record,
+    mapping: &'a Mapping,
+    targets: &Targets,
+    issues: &[Issue],
+) -> Result<Mapped<'a>, String> {
     let mut mapped = Mapped { standard: Vec::new(), custom: CustomValues::new(), left_out: Vec::new() };
     let destination = Destination::of(record.kind);
     for entry in mapping.fields.iter().filter(|entry| entry.object == record.kind) {
@@ -176,7 +221,10 @@ fn map_record<'a>(record: &'a Record, mapping: &'a Mapping, targets: &Targets, i
                 continue;
             }
             (Landing::Existing { .. } | Landing::New { .. }, None) => {
-                let target = targets.fields.get(&(record.kind, entry.attribute.clone())).ok_or_else(|| format!("no Pipedrive field for {}", entry.key()))?;
+                let target = targets
+                    .fields
+                    .get(&(record.kind, entry.attribute.clone()))
+                    .ok_or_else(|| format!("no Pipedrive field for {}", entry.key()))?;
                 match custom_values(target, value) {
                     Ok(values) => {
                         mapped.custom.extend(values);
@@ -187,7 +235,9 @@ fn map_record<'a>(record: &'a Record, mapping: &'a Mapping, targets: &Targets, i
             }
         };
         match entry.on_bad_value {
-            OnBadValue::QuarantineRecord => return Err(issue.map_or_else(|| format!("{}: {refused}", entry.attribute), |issue| format!("{issue}"))),
+            OnBadValue::QuarantineRecord => {
+                return Err(issue.map_or_else(|| format!("{}: {refused}", entry.attribute), |issue| format!("{issue}")));
+            }
             policy => mapped.left_out.push(LeftOut {
                 attribute: entry.attribute.clone(),
                 issue: issue.cloned(),
@@ -213,7 +263,10 @@ pub fn custom_values(target: &CustomTarget, value: &Value) -> Result<Vec<(String
         "varchar" | "varchar_auto" | "phone" => {
             let length = text.chars().count();
             if length > VARCHAR_MAX {
-                return Err(format!("{length} characters, more than the {VARCHAR_MAX} a {} field holds", target.field_type));
+                return Err(format!(
+                    "{length} characters, more than the {VARCHAR_MAX} a {} field holds",
+                    target.field_type
+                ));
             }
             one(CustomValue::Text(text))
         }
@@ -223,7 +276,10 @@ pub fn custom_values(target: &CustomTarget, value: &Value) -> Result<Vec<(String
             _ => Err(format!("'{text}' is not a number")),
         },
         "monetary" => match value {
-            Value::Number(amount) => one(CustomValue::Money { amount: *amount, currency: target.currency.clone().unwrap_or_else(|| "EUR".into()) }),
+            Value::Number(amount) => one(CustomValue::Money {
+                amount: *amount,
+                currency: target.currency.clone().unwrap_or_else(|| "EUR".into()),
+            }),
             _ => Err(format!("'{text}' is not an amount")),
         },
         "date" => {
@@ -238,7 +294,10 @@ pub fn custom_values(target: &CustomTarget, value: &Value) -> Result<Vec<(String
             Some((_, Some(time))) => one(CustomValue::Text(time)),
             _ => Err(format!("'{text}' has no time of day")),
         },
-        "enum" => target.option(&text).map(CustomValue::Option).map_or_else(|| Err(format!("'{text}' is not an option of the field")), one),
+        "enum" => target
+            .option(&text)
+            .map(CustomValue::Option)
+            .map_or_else(|| Err(format!("'{text}' is not an option of the field")), one),
         "set" => {
             let choices: Vec<String> = match value {
                 Value::Choices(choices) => choices.clone(),
@@ -268,23 +327,43 @@ fn tags(value: Option<&Value>) -> Vec<String> {
     }
 }
 
-pub fn organization(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Issue]) -> Result<NewOrganization, String> {
+pub fn organization(
+    record: &Record,
+    mapping: &Mapping,
+    targets: &Targets,
+    issues: &[Issue],
+) -> Result<NewOrganization, String> {
     let mapped = map_record(record, mapping, targets, issues)?;
-    let address: Vec<String> = mapped.all("address").into_iter().map(plain).map(|part| part.trim().to_owned()).filter(|part| !part.is_empty()).collect();
+    let address: Vec<String> = mapped
+        .all("address")
+        .into_iter()
+        .map(plain)
+        .map(|part| part.trim().to_owned())
+        .filter(|part| !part.is_empty())
+        .collect();
     Ok(NewOrganization {
         name: mapped.text("name").unwrap_or_else(|| format!("User.com company {}", record.source_id)),
         owner_id: Some(targets.owner(mapped.text("owner_id").as_deref())),
         address: (!address.is_empty()).then(|| address.join(", ")),
         website: mapped.text("website"),
         label_ids: targets.label_ids(EntityKind::Organization, &tags(mapped.get("label"))),
-        add_time: mapped.get("add_time").and_then(utc_parts).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "00:00:00".into()))),
+        add_time: mapped
+            .get("add_time")
+            .and_then(utc_parts)
+            .map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "00:00:00".into()))),
         visible_to: None,
         custom_fields: with_marker(mapped.custom, targets, EntityKind::Organization, &record.source_id),
     })
 }
 
 /// A person, and how its organization was found when not by company id.
-pub fn person(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Issue], links: &Links) -> Result<(NewPerson, Option<String>), String> {
+pub fn person(
+    record: &Record,
+    mapping: &Mapping,
+    targets: &Targets,
+    issues: &[Issue],
+    links: &Links,
+) -> Result<(NewPerson, Option<String>), String> {
     let mapped = map_record(record, mapping, targets, issues)?;
     // One name: the full name or its parts, as [names] says, never both joined.
     let full = mapped.text("name");
@@ -296,12 +375,18 @@ pub fn person(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[I
     };
     let email = mapped.text("emails");
     let phone = mapped.text("phones");
-    let name = name.or_else(|| email.clone()).or_else(|| phone.clone()).unwrap_or_else(|| format!("User.com contact {}", record.source_id));
+    let name = name
+        .or_else(|| email.clone())
+        .or_else(|| phone.clone())
+        .unwrap_or_else(|| format!("User.com contact {}", record.source_id));
     let mut fallback = None;
     let org_id = match mapped.text("org_id") {
         Some(company) if links.organizations.contains_key(&company) => Some(links.organizations[&company]),
         company => {
-            let by_domain = email.as_deref().and_then(domain).and_then(|domain| links.organizations_by_domain.get(&domain).map(|id| (domain, *id)));
+            let by_domain = email
+                .as_deref()
+                .and_then(domain)
+                .and_then(|domain| links.organizations_by_domain.get(&domain).map(|id| (domain, *id)));
             by_domain.map(|(domain, id)| {
                 let why = match company {
                     Some(company) => format!("company {company} was not migrated"),
@@ -323,7 +408,10 @@ pub fn person(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[I
         emails: email.map(ContactPoint::primary).into_iter().collect(),
         phones: phone.map(ContactPoint::primary).into_iter().collect(),
         label_ids: targets.label_ids(EntityKind::Person, &tags(mapped.get("label"))),
-        add_time: mapped.get("add_time").and_then(utc_parts).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "00:00:00".into()))),
+        add_time: mapped
+            .get("add_time")
+            .and_then(utc_parts)
+            .map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "00:00:00".into()))),
         visible_to: None,
         marketing_status,
         custom_fields: with_marker(mapped.custom, targets, EntityKind::Person, &record.source_id),
@@ -331,11 +419,23 @@ pub fn person(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[I
     Ok((person, fallback))
 }
 
-pub fn deal(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Issue], links: &Links) -> Result<(NewDeal, Option<String>), String> {
+pub fn deal(
+    record: &Record,
+    mapping: &Mapping,
+    targets: &Targets,
+    issues: &[Issue],
+    links: &Links,
+) -> Result<(NewDeal, Option<String>), String> {
     let mapped = map_record(record, mapping, targets, issues)?;
     let word = mapped.text("status").unwrap_or_else(|| "in_progress".to_owned());
-    let status = mapping.deal_status.iter().find(|choice| choice.source == word).map_or("open", |choice| choice.target.as_str());
-    let time = |code| mapped.get(code).and_then(utc_parts).map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "12:00:00".into())));
+    let status =
+        mapping.deal_status.iter().find(|choice| choice.source == word).map_or("open", |choice| choice.target.as_str());
+    let time = |code| {
+        mapped
+            .get(code)
+            .and_then(utc_parts)
+            .map(|(date, time)| format!("{date}T{}Z", time.unwrap_or_else(|| "12:00:00".into())))
+    };
     let mut note = None;
     let (stage_id, pipeline_id) = match mapped.text("stage_id").and_then(|stage| targets.stages.get(&stage).copied()) {
         Some((stage, pipeline)) => (Some(stage), Some(pipeline)),
@@ -348,8 +448,13 @@ pub fn deal(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Iss
                 .filter(|entry| pipeline.is_none() || targets.pipelines.get(&entry.source_id) == pipeline.as_ref())
                 .flat_map(|entry| entry.stages.first())
                 .find_map(|stage| targets.stages.get(&stage.source).copied());
-            let Some((stage, pipeline)) = first else { return Err("its stage and pipeline have no Pipedrive stage".into()) };
-            note = Some(format!("stage {} is not in stages.csv: put in the first stage of its pipeline", mapped.text("stage_id").unwrap_or_default()));
+            let Some((stage, pipeline)) = first else {
+                return Err("its stage and pipeline have no Pipedrive stage".into());
+            };
+            note = Some(format!(
+                "stage {} is not in stages.csv: put in the first stage of its pipeline",
+                mapped.text("stage_id").unwrap_or_default()
+            ));
             (Some(stage), Some(pipeline))
         }
     };
@@ -388,7 +493,13 @@ pub fn deal(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Iss
 }
 
 /// An activity, or (for an event) a done activity of the events' type.
-pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &[Issue], links: &Links) -> Result<NewActivity, String> {
+pub fn activity(
+    record: &Record,
+    mapping: &Mapping,
+    targets: &Targets,
+    issues: &[Issue],
+    links: &Links,
+) -> Result<NewActivity, String> {
     let mapped = map_record(record, mapping, targets, issues)?;
     let event = record.kind == ObjectKind::Event;
     let type_key = if event {
@@ -398,7 +509,9 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
         targets.activity_types.get(&source_type).cloned().unwrap_or_else(|| "task".to_owned())
     };
     let mut note: Vec<String> = Vec::new();
-    for entry in mapping.fields.iter().filter(|entry| entry.object == record.kind && matches!(&entry.landing, Landing::Standard { code } if code == "note")) {
+    for entry in mapping.fields.iter().filter(|entry| {
+        entry.object == record.kind && matches!(&entry.landing, Landing::Standard { code } if code == "note")
+    }) {
         let Some(value) = record.get(&entry.attribute).filter(|value| !matches!(value, Value::Null)) else { continue };
         let text = match value {
             Value::DateTime(datetime) => utc(datetime),
@@ -421,29 +534,46 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
     // Minutes: the duration column's, else the end minus the start.
     let minutes = match (mapped.get("duration"), mapped.get("due_date"), mapped.get("end_time")) {
         (Some(Value::Number(minutes)), _, _) => Some(*minutes),
-        (_, Some(Value::DateTime(start)), Some(Value::DateTime(end))) => Some((end.unix_millis - start.unix_millis) as f64 / 60_000.0),
+        (_, Some(Value::DateTime(start)), Some(Value::DateTime(end))) => {
+            Some((end.unix_millis - start.unix_millis) as f64 / 60_000.0)
+        }
         _ => None,
     };
-    let duration = minutes.filter(|minutes| *minutes > 0.0).map(|minutes| format!("{:02}:{:02}", (minutes as u64) / 60, (minutes as u64) % 60));
-    let person = mapped.text("participants").and_then(|contact| links.person(&contact).map(|person_id| (contact, person_id)));
-    let mut participants: Vec<Participant> = person.iter().map(|(_, person_id)| Participant { person_id: *person_id, primary: true }).collect();
+    let duration = minutes
+        .filter(|minutes| *minutes > 0.0)
+        .map(|minutes| format!("{:02}:{:02}", (minutes as u64) / 60, (minutes as u64) % 60));
+    let person =
+        mapped.text("participants").and_then(|contact| links.person(&contact).map(|person_id| (contact, person_id)));
+    let mut participants: Vec<Participant> =
+        person.iter().map(|(_, person_id)| Participant { person_id: *person_id, primary: true }).collect();
     let mut attendees: Vec<Attendee> = Vec::new();
     let mut invite = |email: &str, name: &str, person_id: Option<u64>| {
         if !attendees.iter().any(|attendee| attendee.email.eq_ignore_ascii_case(email)) {
-            attendees.push(Attendee { email: email.to_owned(), name: Some(name.to_owned()).filter(|name| !name.is_empty()), person_id });
+            attendees.push(Attendee {
+                email: email.to_owned(),
+                name: Some(name.to_owned()).filter(|name| !name.is_empty()),
+                person_id,
+            });
         }
     };
     // An event is a meeting: its contact is invited, by email.
     if let (Some((contact, person_id)), true) = (&person, event)
-        && let Some((email, name)) = links.contacts.get(contact) {
-            invite(email, name, Some(*person_id));
-        }
+        && let Some((email, name)) = links.contacts.get(contact)
+    {
+        invite(email, name, Some(*person_id));
+    }
     // Its attendees: each a migrated person's (a participant too) or another's (an attendee).
     let listed = mapped.text("attendees").unwrap_or_default();
     for token in crate::extract::columns::list_items(&listed) {
-        let contact = if crate::extract::values::is_email(token) { links.contact_by_email(token, mapped.text("participants").as_deref()).map(str::to_owned) } else { Some(token.to_owned()).filter(|id| links.contacts.contains_key(id)) };
+        let contact = if crate::extract::values::is_email(token) {
+            links.contact_by_email(token, mapped.text("participants").as_deref()).map(str::to_owned)
+        } else {
+            Some(token.to_owned()).filter(|id| links.contacts.contains_key(id))
+        };
         let person_id = contact.as_deref().and_then(|contact| links.person(contact));
-        if let Some(person_id) = person_id.filter(|id| !participants.iter().any(|participant| participant.person_id == *id)) {
+        if let Some(person_id) =
+            person_id.filter(|id| !participants.iter().any(|participant| participant.person_id == *id))
+        {
             participants.push(Participant { person_id, primary: participants.is_empty() });
         }
         match contact.as_deref().and_then(|contact| links.contacts.get(contact)) {
@@ -453,7 +583,9 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
         }
     }
     Ok(NewActivity {
-        subject: mapped.text("subject").unwrap_or_else(|| if event { "User.com event".to_owned() } else { "Activity".to_owned() }),
+        subject: mapped
+            .text("subject")
+            .unwrap_or_else(|| if event { "User.com event".to_owned() } else { "Activity".to_owned() }),
         type_key,
         owner_id: Some(targets.owner(mapped.text("owner_id").as_deref())),
         deal_id: mapped.text("deal_id").and_then(|deal| links.deals.get(&deal).copied()),
@@ -470,7 +602,19 @@ pub fn activity(record: &Record, mapping: &Mapping, targets: &Targets, issues: &
 }
 
 /// Roles of a message's author that are the contact (whose name the note then shows).
-const CONTACT_ROLES: &[&str] = &["user", "contact", "visitor", "customer", "client", "uzytkownik", "użytkownik", "klient", "in", "inbound", "incoming"];
+const CONTACT_ROLES: &[&str] = &[
+    "user",
+    "contact",
+    "visitor",
+    "customer",
+    "client",
+    "uzytkownik",
+    "użytkownik",
+    "klient",
+    "in",
+    "inbound",
+    "incoming",
+];
 
 /// Who wrote a message: `Anna Nowak (agent)`, the contact's name for messages whose role says
 /// the contact wrote them (`Hanna Müller (user)`), the role alone when no name is known,
@@ -510,14 +654,21 @@ pub fn note(
     let mut ordered: Vec<(&Record, Mapped)> = Vec::new();
     for message in messages {
         let empty = Vec::new();
-        let mapped = map_record(message, mapping, targets, issues.get(&(ObjectKind::Conversation, message.source_id.clone())).unwrap_or(&empty))?;
+        let mapped = map_record(
+            message,
+            mapping,
+            targets,
+            issues.get(&(ObjectKind::Conversation, message.source_id.clone())).unwrap_or(&empty),
+        )?;
         ordered.push((message, mapped));
     }
     let time_of = |mapped: &Mapped| match mapped.get("add_time") {
         Some(Value::DateTime(datetime)) => Some(*datetime),
         _ => None,
     };
-    ordered.sort_by_key(|(message, mapped)| (time_of(mapped).map_or(i64::MAX, |time| time.unix_millis), message.source_id.clone()));
+    ordered.sort_by_key(|(message, mapped)| {
+        (time_of(mapped).map_or(i64::MAX, |time| time.unix_millis), message.source_id.clone())
+    });
     for (_, mapped) in &ordered {
         if person.is_none() {
             person = mapped.text("person_id").and_then(|contact| links.person(&contact));
@@ -536,14 +687,30 @@ pub fn note(
     }
     let Some(person_id) = person else {
         let contact = ordered.iter().find_map(|(message, _)| message.get("contact_id").map(plain)).unwrap_or_default();
-        return Err(format!("its contact {contact} was not migrated (see the contacts' fates), and a note needs a person"));
+        return Err(format!(
+            "its contact {contact} was not migrated (see the contacts' fates), and a note needs a person"
+        ));
     };
     let channel = channel.map(|channel| format!(" ({})", escape(&channel))).unwrap_or_default();
     let stamp = |time: Option<DateTime>| time.map(|time| utc(&time)[..19].replace('T', " "));
     let whole = lines.iter().map(String::len).sum::<usize>() as u64;
     if whole + crate::plan::limits::NOTE_FRAME_BYTES <= pipedrive_api::limits::NOTE_MAX_BYTES {
-        let content = format!("<p><b>User.com conversation</b>{channel}</p>{}{}", lines.join(""), targets.marking.paragraph(ObjectKind::Conversation, conversation));
-        return Ok(vec![(conversation.to_owned(), NewNote { content, person_id: Some(person_id), org_id: None, deal_id: None, add_time: stamp(first), user_id: None })]);
+        let content = format!(
+            "<p><b>User.com conversation</b>{channel}</p>{}{}",
+            lines.join(""),
+            targets.marking.paragraph(ObjectKind::Conversation, conversation)
+        );
+        return Ok(vec![(
+            conversation.to_owned(),
+            NewNote {
+                content,
+                person_id: Some(person_id),
+                org_id: None,
+                deal_id: None,
+                add_time: stamp(first),
+                user_id: None,
+            },
+        )]);
     }
     let room = (pipedrive_api::limits::NOTE_MAX_BYTES - crate::plan::limits::NOTE_FRAME_BYTES) as usize;
     let parts = crate::plan::limits::split_paragraphs(&lines, room);
@@ -561,7 +728,17 @@ pub fn note(
                 part.join(""),
                 targets.marking.paragraph(ObjectKind::Conversation, &id)
             );
-            (id, NewNote { content, person_id: Some(person_id), org_id: None, deal_id: None, add_time: stamp(start), user_id: None })
+            (
+                id,
+                NewNote {
+                    content,
+                    person_id: Some(person_id),
+                    org_id: None,
+                    deal_id: None,
+                    add_time: stamp(start),
+                    user_id: None,
+                },
+            )
         })
         .collect())
 }

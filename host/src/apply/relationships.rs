@@ -65,7 +65,10 @@ pub fn parents(mapping: &Mapping, source: &Source) -> BTreeMap<String, String> {
     let attributes: Vec<&str> = mapping
         .fields
         .iter()
-        .filter(|entry| entry.object == ObjectKind::Company && matches!(&entry.landing, Landing::Standard { code } if code == PARENT_CODE))
+        .filter(|entry| {
+            entry.object == ObjectKind::Company
+                && matches!(&entry.landing, Landing::Standard { code } if code == PARENT_CODE)
+        })
         .map(|entry| entry.attribute.as_str())
         .collect();
     let mut parents = BTreeMap::new();
@@ -105,11 +108,22 @@ pub fn resolve(mapping: &Mapping, source: &Source, companies: &HashMap<String, E
         .into_iter()
         .flatten()
         .map(|company| company.source_id.as_str())
-        .chain(source.settled.iter().filter(|settled| settled.object == ObjectKind::Company).map(|settled| settled.source_id.as_str()))
+        .chain(
+            source
+                .settled
+                .iter()
+                .filter(|settled| settled.object == ObjectKind::Company)
+                .map(|settled| settled.source_id.as_str()),
+        )
         .collect();
-    let created = |id: &str| companies.get(id).filter(|entry| entry.fate == Fate::Created).and_then(|entry| entry.pipedrive_id);
+    let created =
+        |id: &str| companies.get(id).filter(|entry| entry.fate == Fate::Created).and_then(|entry| entry.pipedrive_id);
     let not_migrated = |id: &str| match companies.get(id) {
-        Some(entry) => format!("{}{}", entry.fate.as_str(), entry.detail.as_deref().map(|detail| format!(": {detail}")).unwrap_or_default()),
+        Some(entry) => format!(
+            "{}{}",
+            entry.fate.as_str(),
+            entry.detail.as_deref().map(|detail| format!(": {detail}")).unwrap_or_default()
+        ),
         None => "not created yet".to_owned(),
     };
     let mut hierarchy = Hierarchy::default();
@@ -123,14 +137,22 @@ pub fn resolve(mapping: &Mapping, source: &Source, companies: &HashMap<String, E
             let place = if sample { "in this sample" } else { "in the export" };
             Some(format!("company {child}: its parent company {parent} is not {place}: not sent"))
         } else if created(child).is_none() {
-            Some(format!("company {child} was not migrated ({}): its parent {parent} is not linked", not_migrated(child)))
+            Some(format!(
+                "company {child} was not migrated ({}): its parent {parent} is not linked",
+                not_migrated(child)
+            ))
         } else if created(parent).is_none() {
-            Some(format!("company {child}: its parent company {parent} was not migrated ({}): not sent", not_migrated(parent)))
+            Some(format!(
+                "company {child}: its parent company {parent} was not migrated ({}): not sent",
+                not_migrated(parent)
+            ))
         } else {
             None
         };
         match (why, created(parent), created(child)) {
-            (None, Some(parent_org), Some(child_org)) => hierarchy.resolvable.push(Resolvable { pair, parent_org, child_org }),
+            (None, Some(parent_org), Some(child_org)) => {
+                hierarchy.resolvable.push(Resolvable { pair, parent_org, child_org })
+            }
             (why, ..) => hierarchy.unsent.push((pair, why.unwrap_or_default())),
         }
     }
@@ -139,11 +161,21 @@ pub fn resolve(mapping: &Mapping, source: &Source, companies: &HashMap<String, E
 
 /// Makes the parent relationships the export gives, after the organizations phase: those made
 /// before are left as they are, open intents are looked for before they are sent again.
-pub async fn run(client: &Arc<PipedriveClient>, journal: &Journal, mapping: &Mapping, source: &Source, concurrency: usize, sample: bool) -> Result<RelationshipsOutcome, ApplyError> {
+pub async fn run(
+    client: &Arc<PipedriveClient>,
+    journal: &Journal,
+    mapping: &Mapping,
+    source: &Source,
+    concurrency: usize,
+    sample: bool,
+) -> Result<RelationshipsOutcome, ApplyError> {
     let tokens_before = client.bill().tokens();
     let hierarchy = resolve(mapping, source, &journal.entries(ObjectKind::Company)?, sample);
     let journalled = journal.relationships()?;
-    let mut outcome = RelationshipsOutcome { unsent: hierarchy.unsent.iter().map(|(_, why)| why.clone()).collect(), ..RelationshipsOutcome::default() };
+    let mut outcome = RelationshipsOutcome {
+        unsent: hierarchy.unsent.iter().map(|(_, why)| why.clone()).collect(),
+        ..RelationshipsOutcome::default()
+    };
     let mut jobs = Vec::new();
     for resolvable in hierarchy.resolvable {
         let Resolvable { pair, parent_org, child_org } = &resolvable;
@@ -181,12 +213,14 @@ pub async fn run(client: &Arc<PipedriveClient>, journal: &Journal, mapping: &Map
             journal.set_relationship(&pair.child, Fate::Intent, None, &pair.parent)?;
             let client = client.clone();
             in_flight.spawn(async move {
-                let result = client.create_parent_relationship(parent_org, child_org).await.map(|relationship| relationship.id);
+                let result =
+                    client.create_parent_relationship(parent_org, child_org).await.map(|relationship| relationship.id);
                 (pair, result)
             });
         }
         let Some(joined) = in_flight.join_next().await else { break };
-        let (pair, result) = joined.map_err(|error| ApplyError::Workspace(format!("a relationship task failed: {error}")))?;
+        let (pair, result) =
+            joined.map_err(|error| ApplyError::Workspace(format!("a relationship task failed: {error}")))?;
         match result {
             Ok(id) => {
                 journal.set_relationship(&pair.child, Fate::Created, Some(id), &pair.parent)?;
@@ -194,11 +228,17 @@ pub async fn run(client: &Arc<PipedriveClient>, journal: &Journal, mapping: &Map
             }
             Err(ClientError::Rejected { status, message, .. }) => {
                 journal.forget_relationship(&pair.child)?;
-                outcome.unsent.push(format!("company {}: Pipedrive refused its parent {} ({status}): {message}", pair.child, pair.parent));
+                outcome.unsent.push(format!(
+                    "company {}: Pipedrive refused its parent {} ({status}): {message}",
+                    pair.child, pair.parent
+                ));
             }
             // Left as an open intent: the next run looks for it before sending it again.
             Err(ClientError::WriteOutcomeUnknown { .. } | ClientError::GaveUp { .. }) => {
-                outcome.unsent.push(format!("company {}: the relationship to its parent {} was sent, its outcome is unknown: run apply again", pair.child, pair.parent));
+                outcome.unsent.push(format!(
+                    "company {}: the relationship to its parent {} was sent, its outcome is unknown: run apply again",
+                    pair.child, pair.parent
+                ));
             }
             Err(error) => {
                 if stop.is_none() {

@@ -23,7 +23,12 @@ pub const FIELD_LEFT_OUT: &str = "field left out";
 /// quarantine.csv's `kind`: the record was migrated with this value's raw text in its note.
 pub const FIELD_KEPT_IN_NOTE: &str = "field kept in note";
 
-pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &ApplyOutcome) -> Result<Vec<PathBuf>, ApplyError> {
+pub fn write(
+    project: &Project,
+    journal: &Journal,
+    source: &Source,
+    outcome: &ApplyOutcome,
+) -> Result<Vec<PathBuf>, ApplyError> {
     let dir = project.reports_dir();
     let io = |path: &PathBuf| {
         let path = path.clone();
@@ -35,7 +40,8 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
     let mut csv = csv::Writer::from_writer(crate::private_files::create(&quarantine).map_err(io(&quarantine))?);
     let csv_error = |error: csv::Error| ApplyError::Workspace(format!("writing {}: {error}", quarantine.display()));
     // The first four columns are those of the report before values were left out field by field.
-    write_report_row(&mut csv, ["object", "source_id", "line", "reason", "kind", "file", "column", "value"]).map_err(csv_error)?;
+    write_report_row(&mut csv, ["object", "source_id", "line", "reason", "kind", "file", "column", "value"])
+        .map_err(csv_error)?;
     for object in ObjectKind::ALL {
         let entries = journal.entries(object)?;
         let mut quarantined: Vec<_> = entries.iter().filter(|(_, entry)| entry.fate == Fate::Quarantined).collect();
@@ -49,15 +55,45 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
                 None => vec![source.lines.get(&(object, id.clone())).map(u64::to_string).unwrap_or_default()],
             };
             for line in lines {
-                write_report_row(&mut csv, [object.as_str(), id, &line, entry.detail.as_deref().unwrap_or(""), RECORD_QUARANTINED, file, "", ""]).map_err(csv_error)?;
+                write_report_row(
+                    &mut csv,
+                    [
+                        object.as_str(),
+                        id,
+                        &line,
+                        entry.detail.as_deref().unwrap_or(""),
+                        RECORD_QUARANTINED,
+                        file,
+                        "",
+                        "",
+                    ],
+                )
+                .map_err(csv_error)?;
             }
         }
-        let mut left_out: Vec<_> = journal.left_out(object)?.into_iter().filter(|(id, _)| entries.get(id).is_some_and(|entry| entry.fate == Fate::Created)).collect();
+        let mut left_out: Vec<_> = journal
+            .left_out(object)?
+            .into_iter()
+            .filter(|(id, _)| entries.get(id).is_some_and(|entry| entry.fate == Fate::Created))
+            .collect();
         left_out.sort_by(|a, b| a.0.cmp(&b.0));
         for (id, fields) in left_out {
             for field in fields {
                 let kind = if field.in_note { FIELD_KEPT_IN_NOTE } else { FIELD_LEFT_OUT };
-                write_report_row(&mut csv, [object.as_str(), &id, &field.line.to_string(), &field.why, kind, &field.file, &field.column, &field.value]).map_err(csv_error)?;
+                write_report_row(
+                    &mut csv,
+                    [
+                        object.as_str(),
+                        &id,
+                        &field.line.to_string(),
+                        &field.why,
+                        kind,
+                        &field.file,
+                        &field.column,
+                        &field.value,
+                    ],
+                )
+                .map_err(csv_error)?;
             }
         }
     }
@@ -78,12 +114,23 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
     );
     for phase in &outcome.phases {
         if phase.reconciliation.is_empty() {
-            let _ = writeln!(text, "| {} | | | | | | | | | | {} | {:.1} s |", phase.phase, thousands(phase.tokens), phase.seconds);
+            let _ = writeln!(
+                text,
+                "| {} | | | | | | | | | | {} | {:.1} s |",
+                phase.phase,
+                thousands(phase.tokens),
+                phase.seconds
+            );
         }
         for (index, row) in phase.reconciliation.iter().enumerate() {
             let c = row.counts;
-            let adds_up = if c.total() + row.duplicate_rows == row.in_scope && c.intent == 0 { "yes" } else { "**no**" };
-            let (tokens, time) = if index == 0 { (thousands(phase.tokens), format!("{:.1} s", phase.seconds)) } else { (String::new(), String::new()) };
+            let adds_up =
+                if c.total() + row.duplicate_rows == row.in_scope && c.intent == 0 { "yes" } else { "**no**" };
+            let (tokens, time) = if index == 0 {
+                (thousands(phase.tokens), format!("{:.1} s", phase.seconds))
+            } else {
+                (String::new(), String::new())
+            };
             let left_out = migrated_with_fields_left_out(row);
             let _ = writeln!(
                 text,
@@ -105,11 +152,21 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
             let file = source.files.get(object).map(String::as_str).unwrap_or("");
             for (id, lines) in duplicates {
                 let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
-                let _ = writeln!(text, "- {object} {}: lines {} of {}", crate::untrusted::markdown(id), lines.join(", "), crate::untrusted::markdown(file));
+                let _ = writeln!(
+                    text,
+                    "- {object} {}: lines {} of {}",
+                    crate::untrusted::markdown(id),
+                    lines.join(", "),
+                    crate::untrusted::markdown(file)
+                );
             }
         }
     }
-    if let Some(hierarchy) = outcome.relationships.as_ref().filter(|hierarchy| hierarchy.created + hierarchy.existing > 0 || !hierarchy.unsent.is_empty()) {
+    if let Some(hierarchy) = outcome
+        .relationships
+        .as_ref()
+        .filter(|hierarchy| hierarchy.created + hierarchy.existing > 0 || !hierarchy.unsent.is_empty())
+    {
         let _ = writeln!(
             text,
             "\n## Company hierarchy: parent relationships\n\n{} made by this run, {} made before ({} tokens). Not sent, with the reason:\n",
@@ -128,9 +185,16 @@ pub fn write(project: &Project, journal: &Journal, source: &Source, outcome: &Ap
         }
     }
     if !source.new_fields.is_empty() {
-        let _ = writeln!(text, "\n## Fields a plugin set that the export does not have (no mapping entry: not migrated)\n");
+        let _ =
+            writeln!(text, "\n## Fields a plugin set that the export does not have (no mapping entry: not migrated)\n");
         for ((object, field), (plugin, records)) in &source.new_fields {
-            let _ = writeln!(text, "- {object}.{}: set by {} on {} records", crate::untrusted::markdown(field), crate::untrusted::markdown(plugin), thousands(*records));
+            let _ = writeln!(
+                text,
+                "- {object}.{}: set by {} on {} records",
+                crate::untrusted::markdown(field),
+                crate::untrusted::markdown(plugin),
+                thousands(*records)
+            );
         }
     }
     if !source.plugin_failures.is_empty() {
@@ -150,5 +214,9 @@ pub fn migrated_with_fields_left_out(row: &super::Reconciliation) -> String {
         return "none".to_owned();
     }
     let fields = if row.fields_left_out == 1 { "field" } else { "fields" };
-    format!("{} migrated with {} {fields} left out", thousands(row.records_with_fields_left_out), thousands(row.fields_left_out))
+    format!(
+        "{} migrated with {} {fields} left out",
+        thousands(row.records_with_fields_left_out),
+        thousands(row.fields_left_out)
+    )
 }

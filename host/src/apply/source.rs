@@ -87,10 +87,15 @@ pub fn read(export: &Export, sample: Option<usize>) -> Result<Source, ExtractErr
     for kind in ObjectKind::ALL {
         let Some(reader) = export.records(kind)? else { continue };
         let has_ids = reader.has_id_column();
-        let file = reader.path().file_name().map_or_else(|| reader.path().display().to_string(), |name| name.to_string_lossy().into_owned());
+        let file = reader
+            .path()
+            .file_name()
+            .map_or_else(|| reader.path().display().to_string(), |name| name.to_string_lossy().into_owned());
         let mut records = Vec::new();
         let mut lines_of: HashMap<String, Vec<u64>> = HashMap::new();
-        source.headers.extend(reader.columns().iter().map(|column| ((kind, column.field.clone()), column.header.clone())));
+        source
+            .headers
+            .extend(reader.columns().iter().map(|column| ((kind, column.field.clone()), column.header.clone())));
         for read in reader {
             let ReadRecord { record, line, issues, .. } = read?;
             let key = (kind, record.source_id.clone());
@@ -103,18 +108,22 @@ pub fn read(export: &Export, sample: Option<usize>) -> Result<Source, ExtractErr
             }
             records.push(record);
         }
-        let duplicates: BTreeMap<String, Vec<u64>> = lines_of.into_iter().filter(|(_, lines)| lines.len() > 1).collect();
+        let duplicates: BTreeMap<String, Vec<u64>> =
+            lines_of.into_iter().filter(|(_, lines)| lines.len() > 1).collect();
         if !duplicates.is_empty() {
-            duplicated_scope.insert(kind, settle_duplicates(&mut source.settled, kind, &file, &duplicates, &mut records));
+            duplicated_scope
+                .insert(kind, settle_duplicates(&mut source.settled, kind, &file, &duplicates, &mut records));
             source.duplicates.insert(kind, duplicates);
         }
         source.files.insert(kind, file);
         all.insert(kind, records);
     }
     if let Some(size) = sample {
-        let contacts: Vec<Record> = all.remove(&ObjectKind::Contact).unwrap_or_default().into_iter().take(size).collect();
+        let contacts: Vec<Record> =
+            all.remove(&ObjectKind::Contact).unwrap_or_default().into_iter().take(size).collect();
         let contact_ids: BTreeSet<String> = contacts.iter().map(|contact| contact.source_id.clone()).collect();
-        let company_ids: BTreeSet<String> = contacts.iter().filter_map(|contact| reference(contact, "company_id")).collect();
+        let company_ids: BTreeSet<String> =
+            contacts.iter().filter_map(|contact| reference(contact, "company_id")).collect();
         let linked = |record: &Record| reference(record, "contact_id").is_some_and(|id| contact_ids.contains(&id));
         let deals: Vec<Record> = all.remove(&ObjectKind::Deal).unwrap_or_default().into_iter().filter(linked).collect();
         let deal_ids: BTreeSet<String> = deals.iter().map(|deal| deal.source_id.clone()).collect();
@@ -125,14 +134,20 @@ pub fn read(export: &Export, sample: Option<usize>) -> Result<Source, ExtractErr
             all.insert(kind, records);
         };
         keep(ObjectKind::Company, &|company| companies.contains(&company.source_id));
-        keep(ObjectKind::Activity, &|activity| linked(activity) || reference(activity, "deal_id").is_some_and(|id| deal_ids.contains(&id)));
+        keep(ObjectKind::Activity, &|activity| {
+            linked(activity) || reference(activity, "deal_id").is_some_and(|id| deal_ids.contains(&id))
+        });
         keep(ObjectKind::Event, &linked);
         keep(ObjectKind::Conversation, &linked);
         all.insert(ObjectKind::Contact, contacts);
         all.insert(ObjectKind::Deal, deals);
     }
     for (kind, records) in &all {
-        let count = if *kind == ObjectKind::Conversation { records.iter().map(conversation_of).collect::<BTreeSet<_>>().len() } else { records.len() };
+        let count = if *kind == ObjectKind::Conversation {
+            records.iter().map(conversation_of).collect::<BTreeSet<_>>().len()
+        } else {
+            records.len()
+        };
         source.in_scope.insert(*kind, count as u64 + duplicated_scope.get(kind).copied().unwrap_or(0));
     }
     source.records = all;
@@ -142,7 +157,13 @@ pub fn read(export: &Export, sample: Option<usize>) -> Result<Source, ExtractErr
 /// Takes every row of a duplicated id out of `records` and quarantines the id (for messages:
 /// the conversations they belong to), with the lines. Returns how many ids (conversations) it
 /// settled: they stay in scope, so that reconciliation accounts for them.
-fn settle_duplicates(settled: &mut Vec<Settled>, kind: ObjectKind, file: &str, duplicates: &BTreeMap<String, Vec<u64>>, records: &mut Vec<Record>) -> u64 {
+fn settle_duplicates(
+    settled: &mut Vec<Settled>,
+    kind: ObjectKind,
+    file: &str,
+    duplicates: &BTreeMap<String, Vec<u64>>,
+    records: &mut Vec<Record>,
+) -> u64 {
     if kind == ObjectKind::Conversation {
         // A note is one conversation: one whose messages are in doubt is not written at all.
         let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -156,13 +177,23 @@ fn settle_duplicates(settled: &mut Vec<Settled>, kind: ObjectKind, file: &str, d
         records.retain(|message| !reasons.contains_key(&conversation_of(message)));
         let count = reasons.len() as u64;
         for (conversation, reasons) in reasons {
-            settled.push(Settled { object: kind, source_id: conversation, fate: Fate::Quarantined, detail: format!("a message's {}", reasons.join("; ")) });
+            settled.push(Settled {
+                object: kind,
+                source_id: conversation,
+                fate: Fate::Quarantined,
+                detail: format!("a message's {}", reasons.join("; ")),
+            });
         }
         return count;
     }
     records.retain(|record| !duplicates.contains_key(&record.source_id));
     for (id, lines) in duplicates {
-        settled.push(Settled { object: kind, source_id: id.clone(), fate: Fate::Quarantined, detail: duplicate_reason(id, lines, file) });
+        settled.push(Settled {
+            object: kind,
+            source_id: id.clone(),
+            fate: Fate::Quarantined,
+            detail: duplicate_reason(id, lines, file),
+        });
     }
     duplicates.len() as u64
 }
@@ -174,7 +205,13 @@ impl Source {
         let mut ids = BatchIds::default();
         for (hook, plugin) in plugins {
             let kinds: &[ObjectKind] = match hook {
-                Hook::Clean => &[ObjectKind::Contact, ObjectKind::Company, ObjectKind::Deal, ObjectKind::Activity, ObjectKind::Event],
+                Hook::Clean => &[
+                    ObjectKind::Contact,
+                    ObjectKind::Company,
+                    ObjectKind::Deal,
+                    ObjectKind::Activity,
+                    ObjectKind::Event,
+                ],
                 Hook::Dedup => &[ObjectKind::Contact],
                 Hook::Label => continue,
             };
@@ -204,10 +241,20 @@ impl Source {
             let (fate, detail) = match entry.fate {
                 StageFate::Kept { .. } => continue,
                 StageFate::Dropped { reason } => (Fate::Excluded, format!("{plugin}: {reason}")),
-                StageFate::Rejected { issues } => {
-                    (Fate::Quarantined, format!("{plugin}: {}", issues.iter().map(|issue| format!("{}: {}", issue.field, issue.message)).collect::<Vec<_>>().join("; ")))
+                StageFate::Rejected { issues } => (
+                    Fate::Quarantined,
+                    format!(
+                        "{plugin}: {}",
+                        issues
+                            .iter()
+                            .map(|issue| format!("{}: {}", issue.field, issue.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                ),
+                StageFate::Quarantined { reason } => {
+                    (Fate::Quarantined, format!("{plugin} failed on its batch: {reason}"))
                 }
-                StageFate::Quarantined { reason } => (Fate::Quarantined, format!("{plugin} failed on its batch: {reason}")),
                 StageFate::Merged { survivor } => {
                     self.survivors.insert(entry.source_id.clone(), survivor.clone());
                     (Fate::Merged, survivor)

@@ -8,7 +8,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::mapping::check::MARKER_FIELD;
 use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping, NewFieldType};
-use crate::pipedrive::{ActivityType, ClientError, EntityKind, Field, FieldOption, FieldType, NewField, NewStage, PipedriveClient};
+use crate::pipedrive::{
+    ActivityType, ClientError, EntityKind, Field, FieldOption, FieldType, NewField, NewStage, PipedriveClient,
+};
 use crate::plan::changes::{LabelDecisions, time_field_name};
 use crate::plan::workspace::{Workspace, same_name};
 use crate::record::ObjectKind;
@@ -117,20 +119,36 @@ pub struct Needs {
 /// Makes the workspace hold what the mapping needs; returns the ids records are written with.
 ///
 /// With `write` off (verify), nothing is created: what is missing is an error.
-pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, needs: Needs, journal: &Journal, write: bool) -> Result<Targets, ApplyError> {
+pub async fn ensure(
+    client: &PipedriveClient,
+    url: &str,
+    mapping: &Mapping,
+    needs: Needs,
+    journal: &Journal,
+    write: bool,
+) -> Result<Targets, ApplyError> {
     let mut workspace = Workspace::read(client, url, now_utc()).await?;
     let mut targets = Targets { tag_labels: needs.tag_labels.clone(), ..Targets::default() };
 
     let user = |email: &str| workspace.user_by_email(email).map(|user| user.id);
-    targets.default_owner = user(&mapping.default_owner.target)
-        .ok_or_else(|| ApplyError::Workspace(format!("the default owner {} is not a Pipedrive user (any more); plan again", mapping.default_owner.target)))?;
+    targets.default_owner = user(&mapping.default_owner.target).ok_or_else(|| {
+        ApplyError::Workspace(format!(
+            "the default owner {} is not a Pipedrive user (any more); plan again",
+            mapping.default_owner.target
+        ))
+    })?;
     for agent in &mapping.agents {
-        let id = if agent.target == DEFAULT_OWNER { targets.default_owner } else { user(&agent.target).unwrap_or(targets.default_owner) };
+        let id = if agent.target == DEFAULT_OWNER {
+            targets.default_owner
+        } else {
+            user(&agent.target).unwrap_or(targets.default_owner)
+        };
         targets.owners.insert(agent.source.to_lowercase(), id);
     }
 
     for entity in [EntityKind::Organization, EntityKind::Person, EntityKind::Deal] {
-        let field = ensure_field(client, &mut workspace, journal, write, entity, MARKER_FIELD, FieldType::Varchar, &[]).await?;
+        let field =
+            ensure_field(client, &mut workspace, journal, write, entity, MARKER_FIELD, FieldType::Varchar, &[]).await?;
         targets.markers.insert(entity, field.field_code);
     }
     for entry in &mapping.fields {
@@ -138,42 +156,112 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
         let key = (entry.object, entry.attribute.clone());
         match &entry.landing {
             Landing::Existing { field, values } => {
-                let existing = workspace
-                    .custom_field(entity, field)
-                    .cloned()
-                    .ok_or_else(|| ApplyError::Workspace(format!("the {} field '{field}' is gone from Pipedrive; plan again", entity.name())))?;
+                let existing = workspace.custom_field(entity, field).cloned().ok_or_else(|| {
+                    ApplyError::Workspace(format!(
+                        "the {} field '{field}' is gone from Pipedrive; plan again",
+                        entity.name()
+                    ))
+                })?;
                 let mut options = options_of(&existing);
                 if matches!(existing.field_type.as_str(), "enum" | "set") {
-                    let target = CustomTarget { code: existing.field_code.clone(), field_type: existing.field_type.clone(), options: options.clone(), values: values.clone(), time_code: None, currency: None };
-                    let missing: Vec<String> = needs.values.get(&key).into_iter().flatten().filter(|value| target.option(value).is_none()).cloned().collect();
+                    let target = CustomTarget {
+                        code: existing.field_code.clone(),
+                        field_type: existing.field_type.clone(),
+                        options: options.clone(),
+                        values: values.clone(),
+                        time_code: None,
+                        currency: None,
+                    };
+                    let missing: Vec<String> = needs
+                        .values
+                        .get(&key)
+                        .into_iter()
+                        .flatten()
+                        .filter(|value| target.option(value).is_none())
+                        .cloned()
+                        .collect();
                     if !missing.is_empty() {
                         for label in &missing {
-                            journal.record_workspace_object("option", &format!("{}:{}", entity.name(), existing.field_name), label, "", true)?;
+                            journal.record_workspace_object(
+                                "option",
+                                &format!("{}:{}", entity.name(), existing.field_name),
+                                label,
+                                "",
+                                true,
+                            )?;
                         }
                         let after = add_options(client, write, entity, &existing.field_code, &missing).await?;
                         for option in &after {
                             if missing.iter().any(|label| same_name(label, &option.label)) {
                                 let id = option.numeric_id().map(|id| id.to_string()).unwrap_or_default();
-                                journal.record_workspace_object("option", &format!("{}:{}", entity.name(), existing.field_name), &option.label, &id, true)?;
+                                journal.record_workspace_object(
+                                    "option",
+                                    &format!("{}:{}", entity.name(), existing.field_name),
+                                    &option.label,
+                                    &id,
+                                    true,
+                                )?;
                             }
                         }
                         // Whether the answer lists every option or only the new ones, both are known now.
-                        options.extend(after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))));
+                        options.extend(
+                            after
+                                .iter()
+                                .filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))),
+                        );
                     }
                 }
-                journal.record_workspace_object("field", entity.name(), &existing.field_name, &existing.field_code, false)?;
-                targets.fields.insert(key, CustomTarget { code: existing.field_code, field_type: existing.field_type, options, values: values.clone(), time_code: None, currency: None });
+                journal.record_workspace_object(
+                    "field",
+                    entity.name(),
+                    &existing.field_name,
+                    &existing.field_code,
+                    false,
+                )?;
+                targets.fields.insert(
+                    key,
+                    CustomTarget {
+                        code: existing.field_code,
+                        field_type: existing.field_type,
+                        options,
+                        values: values.clone(),
+                        time_code: None,
+                        currency: None,
+                    },
+                );
             }
             Landing::New { field, ty, options, currency } => {
-                let created = ensure_field(client, &mut workspace, journal, write, entity, field, field_type(*ty), options).await?;
+                let created =
+                    ensure_field(client, &mut workspace, journal, write, entity, field, field_type(*ty), options)
+                        .await?;
                 let time_code = if *ty == NewFieldType::DateTime {
-                    Some(ensure_field(client, &mut workspace, journal, write, entity, &time_field_name(field), FieldType::Time, &[]).await?.field_code)
+                    Some(
+                        ensure_field(
+                            client,
+                            &mut workspace,
+                            journal,
+                            write,
+                            entity,
+                            &time_field_name(field),
+                            FieldType::Time,
+                            &[],
+                        )
+                        .await?
+                        .field_code,
+                    )
                 } else {
                     None
                 };
                 targets.fields.insert(
                     key,
-                    CustomTarget { options: options_of(&created), code: created.field_code, field_type: created.field_type, values: Vec::new(), time_code, currency: currency.clone() },
+                    CustomTarget {
+                        options: options_of(&created),
+                        code: created.field_code,
+                        field_type: created.field_type,
+                        values: Vec::new(),
+                        time_code,
+                        currency: currency.clone(),
+                    },
                 );
             }
             _ => {}
@@ -192,7 +280,13 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
                     write,
                     &format!("the pipeline '{}'", pipeline.name),
                     async || client.create_pipeline(&pipeline.name).await,
-                    async || Ok(client.pipelines().await?.into_iter().find(|found| !found.is_deleted && same_name(&found.name, &pipeline.name))),
+                    async || {
+                        Ok(client
+                            .pipelines()
+                            .await?
+                            .into_iter()
+                            .find(|found| !found.is_deleted && same_name(&found.name, &pipeline.name)))
+                    },
                 )
                 .await?;
                 journal.record_workspace_object("pipeline", "", &pipeline.name, &created.id.to_string(), true)?;
@@ -213,8 +307,22 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
                     let created = create_or_find(
                         write,
                         &format!("the stage '{}' of '{}'", stage.target, pipeline.name),
-                        async || client.create_stage(&NewStage { name: stage.target.clone(), pipeline_id, deal_probability: None }).await,
-                        async || Ok(client.stages(Some(pipeline_id)).await?.into_iter().find(|found| !found.is_deleted && same_name(&found.name, &stage.target))),
+                        async || {
+                            client
+                                .create_stage(&NewStage {
+                                    name: stage.target.clone(),
+                                    pipeline_id,
+                                    deal_probability: None,
+                                })
+                                .await
+                        },
+                        async || {
+                            Ok(client
+                                .stages(Some(pipeline_id))
+                                .await?
+                                .into_iter()
+                                .find(|found| !found.is_deleted && same_name(&found.name, &stage.target)))
+                        },
                     )
                     .await?;
                     journal.record_workspace_object("stage", &scope, &stage.target, &created.id.to_string(), true)?;
@@ -230,12 +338,16 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
         let kind = ensure_activity_type(client, &mut workspace, journal, write, &choice.target).await?;
         targets.activity_types.insert(choice.source.clone(), kind.key_string);
     }
-    targets.event_type = ensure_activity_type(client, &mut workspace, journal, write, &mapping.event_activity_type.target).await?.key_string;
+    targets.event_type =
+        ensure_activity_type(client, &mut workspace, journal, write, &mapping.event_activity_type.target)
+            .await?
+            .key_string;
 
     for (entity, labels) in &needs.labels {
         let existing = workspace.standard_field(*entity, "label").cloned();
         let mut known: HashMap<String, u64> = existing.as_ref().map(options_of).unwrap_or_default();
-        let missing: Vec<String> = labels.iter().filter(|label| !known.contains_key(&label.to_lowercase())).cloned().collect();
+        let missing: Vec<String> =
+            labels.iter().filter(|label| !known.contains_key(&label.to_lowercase())).cloned().collect();
         for label in labels.iter().filter(|label| known.contains_key(&label.to_lowercase())) {
             let id = known[&label.to_lowercase()].to_string();
             journal.record_workspace_object("label", entity.name(), label, &id, false)?;
@@ -245,7 +357,9 @@ pub async fn ensure(client: &PipedriveClient, url: &str, mapping: &Mapping, need
                 journal.record_workspace_object("label", entity.name(), label, "", true)?;
             }
             let after = add_options(client, write, *entity, "label", &missing).await?;
-            known.extend(after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))));
+            known.extend(
+                after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))),
+            );
             for label in &missing {
                 let id = known.get(&label.to_lowercase()).map(u64::to_string).unwrap_or_default();
                 journal.record_workspace_object("label", entity.name(), label, &id, true)?;
@@ -286,7 +400,13 @@ async fn create_or_find<T>(
 }
 
 /// Adds options to a field (labels to `label`), each once even when an answer is lost.
-async fn add_options(client: &PipedriveClient, write: bool, entity: EntityKind, field_code: &str, labels: &[String]) -> Result<Vec<FieldOption>, ApplyError> {
+async fn add_options(
+    client: &PipedriveClient,
+    write: bool,
+    entity: EntityKind,
+    field_code: &str,
+    labels: &[String],
+) -> Result<Vec<FieldOption>, ApplyError> {
     create_or_find(
         write,
         &format!("the options {} of {} field {field_code}", labels.join(", "), entity.name()),
@@ -294,7 +414,11 @@ async fn add_options(client: &PipedriveClient, write: bool, entity: EntityKind, 
         async || {
             let fields = client.fields(entity).await?;
             let Some(field) = fields.into_iter().find(|field| field.field_code == field_code) else { return Ok(None) };
-            let added: Vec<FieldOption> = field.options.into_iter().filter(|option| labels.iter().any(|label| same_name(label, &option.label))).collect();
+            let added: Vec<FieldOption> = field
+                .options
+                .into_iter()
+                .filter(|option| labels.iter().any(|label| same_name(label, &option.label)))
+                .collect();
             Ok((added.len() >= labels.len()).then_some(added))
         },
     )
@@ -323,8 +447,18 @@ async fn ensure_field(
     let created = create_or_find(
         write,
         &format!("the {} field '{name}'", entity.name()),
-        async || client.create_field(entity, &NewField { field_name: name.to_owned(), field_type, options: options.to_vec() }).await,
-        async || Ok(client.fields(entity).await?.into_iter().find(|field| field.is_custom_field && same_name(&field.field_name, name))),
+        async || {
+            client
+                .create_field(entity, &NewField { field_name: name.to_owned(), field_type, options: options.to_vec() })
+                .await
+        },
+        async || {
+            Ok(client
+                .fields(entity)
+                .await?
+                .into_iter()
+                .find(|field| field.is_custom_field && same_name(&field.field_name, name)))
+        },
     )
     .await?;
     journal.record_workspace_object("field", entity.name(), name, &created.field_code, true)?;
@@ -337,7 +471,13 @@ async fn ensure_field(
     Ok(created)
 }
 
-async fn ensure_activity_type(client: &PipedriveClient, workspace: &mut Workspace, journal: &Journal, write: bool, name: &str) -> Result<ActivityType, ApplyError> {
+async fn ensure_activity_type(
+    client: &PipedriveClient,
+    workspace: &mut Workspace,
+    journal: &Journal,
+    write: bool,
+    name: &str,
+) -> Result<ActivityType, ApplyError> {
     if let Some(existing) = workspace.activity_type(name) {
         let created = journal.workspace_object("activity_type", "", name)?.is_some_and(|(_, created)| created);
         journal.record_workspace_object("activity_type", "", name, &existing.id.to_string(), created)?;
@@ -348,7 +488,13 @@ async fn ensure_activity_type(client: &PipedriveClient, workspace: &mut Workspac
         write,
         &format!("the activity type '{name}'"),
         async || client.create_activity_type(name, "task").await,
-        async || Ok(client.activity_types().await?.into_iter().find(|found| found.active_flag && same_name(&found.name, name))),
+        async || {
+            Ok(client
+                .activity_types()
+                .await?
+                .into_iter()
+                .find(|found| found.active_flag && same_name(&found.name, name)))
+        },
     )
     .await?;
     journal.record_workspace_object("activity_type", "", name, &created.id.to_string(), true)?;

@@ -197,7 +197,8 @@ pub struct PipelineWithStages {
 /// Reads the whole export and audits it, writing one CSV row per billable contact to `billing`.
 pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
     let mut billing_csv = csv::Writer::from_writer(billing);
-    write_report_row(&mut billing_csv, ["contact_id", "line", "email", "phone_number", "user_id", "reasons"]).map_err(AuditError::billing)?;
+    write_report_row(&mut billing_csv, ["contact_id", "line", "email", "phone_number", "user_id", "reasons"])
+        .map_err(AuditError::billing)?;
     let catalogue = export.catalogue()?;
     let mut state = State::default();
     // A reference can only be checked against a file the export has.
@@ -229,7 +230,14 @@ pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
 
     // Order matters: companies before contacts (contact -> company), conversations before
     // contacts (who wrote in chat is a billing reason), contacts and deals before activities.
-    let order = [ObjectKind::Company, ObjectKind::Conversation, ObjectKind::Contact, ObjectKind::Deal, ObjectKind::Activity, ObjectKind::Event];
+    let order = [
+        ObjectKind::Company,
+        ObjectKind::Conversation,
+        ObjectKind::Contact,
+        ObjectKind::Deal,
+        ObjectKind::Activity,
+        ObjectKind::Event,
+    ];
     let mut audit_columns: Vec<(ObjectKind, Vec<Column>)> = Vec::new();
     let mut duplicate_ids = Vec::new();
     for kind in order {
@@ -259,7 +267,11 @@ pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
             match kind {
                 ObjectKind::Company => {
                     state.companies.insert(id_hash(&out.record.source_id));
-                    if fields.references.iter().any(|(at, ..)| matches!(out.record.fields.get(*at), Some((_, Value::Text(_))))) {
+                    if fields
+                        .references
+                        .iter()
+                        .any(|(at, ..)| matches!(out.record.fields.get(*at), Some((_, Value::Text(_)))))
+                    {
                         with_parents.push(out.clone());
                     }
                 }
@@ -295,7 +307,12 @@ pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
 
 /// Every line of the ids (seen twice by key) in one file, read again: only files with a
 /// duplicate pay for it. Ids on one line only (two ids sharing a key) are dropped.
-fn lines_of_ids(export: &Export, kind: ObjectKind, file: &str, ids: &HashSet<String>) -> Result<Vec<DuplicateId>, AuditError> {
+fn lines_of_ids(
+    export: &Export,
+    kind: ObjectKind,
+    file: &str,
+    ids: &HashSet<String>,
+) -> Result<Vec<DuplicateId>, AuditError> {
     let Some(mut reader) = export.records(kind)? else { return Ok(Vec::new()) };
     let mut out = ReadRecord::new(kind);
     let mut lines: HashMap<String, Vec<u64>> = HashMap::new();
@@ -304,8 +321,11 @@ fn lines_of_ids(export: &Export, kind: ObjectKind, file: &str, ids: &HashSet<Str
             lines.entry(out.record.source_id.clone()).or_default().push(out.line);
         }
     }
-    let mut duplicates: Vec<DuplicateId> =
-        lines.into_iter().filter(|(_, lines)| lines.len() > 1).map(|(id, lines)| DuplicateId { object: kind, file: file.to_owned(), id, lines }).collect();
+    let mut duplicates: Vec<DuplicateId> = lines
+        .into_iter()
+        .filter(|(_, lines)| lines.len() > 1)
+        .map(|(id, lines)| DuplicateId { object: kind, file: file.to_owned(), id, lines })
+        .collect();
     duplicates.sort_by_key(|duplicate| duplicate.lines[0]);
     Ok(duplicates)
 }
@@ -615,14 +635,21 @@ impl State {
             self.conversations.insert(id_hash(conversation));
         }
         let wrote = text(out, fields.sender).is_some_and(|sender| {
-            ["user", "contact", "visitor", "client", "customer", "inbound", "in"].iter().any(|word| word.eq_ignore_ascii_case(sender))
+            ["user", "contact", "visitor", "client", "customer", "inbound", "in"]
+                .iter()
+                .any(|word| word.eq_ignore_ascii_case(sender))
         });
         if let (true, Some(contact)) = (wrote, text(out, fields.contact_id)) {
             self.chat_writers.insert(id_hash(contact));
         }
     }
 
-    fn contact<W: Write>(&mut self, out: &ReadRecord, fields: &FieldPositions, billing: &mut csv::Writer<W>) -> Result<(), AuditError> {
+    fn contact<W: Write>(
+        &mut self,
+        out: &ReadRecord,
+        fields: &FieldPositions,
+        billing: &mut csv::Writer<W>,
+    ) -> Result<(), AuditError> {
         let id = &out.record.source_id;
         let id_hash = id_hash(id);
         self.contacts.insert(id_hash);
@@ -650,7 +677,11 @@ impl State {
         let chat = field(out, fields.last_heard).is_some() || self.chat_writers.contains(&id_hash);
         let web_push = matches!(field(out, fields.web_push), Some(Value::Boolean(true)));
         let fcm = field(out, fields.fcm).is_some();
-        for ((reason, yes), count) in BILLING_REASONS.iter().zip([email.is_some(), phone.is_some(), user_id.is_some(), chat, web_push, fcm]).zip(&mut self.reason_counts) {
+        for ((reason, yes), count) in BILLING_REASONS
+            .iter()
+            .zip([email.is_some(), phone.is_some(), user_id.is_some(), chat, web_push, fcm])
+            .zip(&mut self.reason_counts)
+        {
             if yes {
                 if !self.reasons.is_empty() {
                     self.reasons_text.push('|');
@@ -665,8 +696,18 @@ impl State {
             self.billing.billable += 1;
             self.line_text.clear();
             let _ = write!(self.line_text, "{}", out.line);
-            write_report_row(billing, [id.as_str(), &self.line_text, email.unwrap_or(""), phone.unwrap_or(""), user_id.unwrap_or(""), &self.reasons_text])
-                .map_err(AuditError::billing)?;
+            write_report_row(
+                billing,
+                [
+                    id.as_str(),
+                    &self.line_text,
+                    email.unwrap_or(""),
+                    phone.unwrap_or(""),
+                    user_id.unwrap_or(""),
+                    &self.reasons_text,
+                ],
+            )
+            .map_err(AuditError::billing)?;
         }
         Ok(())
     }
@@ -695,7 +736,11 @@ impl State {
                 });
                 entry.count += 1;
                 if entry.examples.len() < EXAMPLES {
-                    entry.examples.push(OrphanExample { id: out.record.source_id.clone(), line: out.line, missing_id: reference.clone() });
+                    entry.examples.push(OrphanExample {
+                        id: out.record.source_id.clone(),
+                        line: out.line,
+                        missing_id: reference.clone(),
+                    });
                 }
             }
         }
@@ -704,7 +749,10 @@ impl State {
     fn contact_ref(&self, ordinal: u32) -> ContactRef {
         let end = self.contact_id_ends[ordinal as usize] as usize;
         let start = if ordinal == 0 { 0 } else { self.contact_id_ends[ordinal as usize - 1] as usize };
-        ContactRef { id: self.contact_ids[start..end].to_owned(), line: u64::from(self.contact_lines[ordinal as usize]) }
+        ContactRef {
+            id: self.contact_ids[start..end].to_owned(),
+            line: u64::from(self.contact_lines[ordinal as usize]),
+        }
     }
 
     fn finish(
@@ -743,7 +791,10 @@ impl State {
             groups
                 .groups
                 .iter()
-                .map(|(key, members)| DuplicateGroup { key: key.clone(), contacts: members.iter().map(|m| state.contact_ref(*m)).collect() })
+                .map(|(key, members)| DuplicateGroup {
+                    key: key.clone(),
+                    contacts: members.iter().map(|m| state.contact_ref(*m)).collect(),
+                })
                 .collect()
         };
         let duplicates = Duplicates { by_email: groups(&self.emails, &self), by_phone: groups(&self.phones, &self) };
@@ -759,10 +810,18 @@ impl State {
                 let (source, name) = match &column.origin {
                     Origin::Inferred { sampled } => {
                         let sampled = *sampled;
-                        inferred_columns.push(InferredColumn { object: *kind, column: column.header.clone(), field: column.field.clone(), ty: column.ty.name(), sampled });
+                        inferred_columns.push(InferredColumn {
+                            object: *kind,
+                            column: column.header.clone(),
+                            field: column.field.clone(),
+                            ty: column.ty.name(),
+                            sampled,
+                        });
                         ("inferred", column.header.clone())
                     }
-                    Origin::Definition { name, .. } => ("definition", if name.is_empty() { column.header.clone() } else { name.clone() }),
+                    Origin::Definition { name, .. } => {
+                        ("definition", if name.is_empty() { column.header.clone() } else { name.clone() })
+                    }
                     Origin::Standard | Origin::Values { .. } => unreachable!("custom columns only"),
                 };
                 custom_attributes.push(CustomAttribute {
@@ -782,7 +841,9 @@ impl State {
             });
             if !in_a_file {
                 custom_attributes.push(CustomAttribute {
-                    object: definition.object.map_or_else(|| definition.content_type.clone(), |kind| kind.as_str().to_owned()),
+                    object: definition
+                        .object
+                        .map_or_else(|| definition.content_type.clone(), |kind| kind.as_str().to_owned()),
                     name: definition.name.clone(),
                     field: definition.name_std.clone(),
                     ty: definition.ty.name().to_owned(),

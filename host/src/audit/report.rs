@@ -20,7 +20,10 @@ pub struct ReportPaths {
 /// is written beside its final name and renamed into place, so a failed run leaves the previous
 /// reports whole.
 pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPaths), AuditError> {
-    let write_error = |path: &Path, error: &dyn std::fmt::Display| AuditError::Write { path: path.to_owned(), message: error.to_string() };
+    let write_error = |path: &Path, error: &dyn std::fmt::Display| AuditError::Write {
+        path: path.to_owned(),
+        message: error.to_string(),
+    };
     crate::private_files::create_dir(out_dir).map_err(|error| write_error(out_dir, &error))?;
     let paths = ReportPaths {
         markdown: out_dir.join("audit.md"),
@@ -33,7 +36,8 @@ pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPa
         path.with_file_name(name)
     };
     let billing_partial = partial(&paths.billing_csv);
-    let billing_file = crate::private_files::create(&billing_partial).map_err(|error| write_error(&billing_partial, &error))?;
+    let billing_file =
+        crate::private_files::create(&billing_partial).map_err(|error| write_error(&billing_partial, &error))?;
     let audit = match super::run(export, BufWriter::with_capacity(1 << 16, billing_file)) {
         Ok(audit) => audit,
         Err(error) => {
@@ -55,7 +59,8 @@ pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPa
 /// (pipes, HTML and control characters escaped).
 fn cell(text: &str) -> String {
     let one_line: String = text.replace("\r\n", "\n").replace('\n', " ⏎ ");
-    let cut = if one_line.chars().count() > 120 { one_line.chars().take(117).collect::<String>() + "..." } else { one_line };
+    let cut =
+        if one_line.chars().count() > 120 { one_line.chars().take(117).collect::<String>() + "..." } else { one_line };
     crate::untrusted::markdown(&cut)
 }
 
@@ -99,7 +104,11 @@ pub fn summary(audit: &Audit, paths: &ReportPaths) -> String {
         let _ = writeln!(out, "  duplicate ids  none");
     } else {
         // Each one: apply quarantines its rows, so a person must see them all.
-        let _ = writeln!(out, "  duplicate ids  {} (every row of each is quarantined by apply; resolve them in the export):", thousands(audit.duplicate_ids.len() as u64));
+        let _ = writeln!(
+            out,
+            "  duplicate ids  {} (every row of each is quarantined by apply; resolve them in the export):",
+            thousands(audit.duplicate_ids.len() as u64)
+        );
         for duplicate in audit.duplicate_ids.iter().take(20) {
             let _ = writeln!(out, "    {}", duplicate.describe());
         }
@@ -115,7 +124,15 @@ pub fn summary(audit: &Audit, paths: &ReportPaths) -> String {
         if audit.orphans.is_empty() {
             String::new()
         } else {
-            format!(" ({})", audit.orphans.iter().map(|o| format!("{}.{} {}", o.object, o.field, o.count)).collect::<Vec<_>>().join(", "))
+            format!(
+                " ({})",
+                audit
+                    .orphans
+                    .iter()
+                    .map(|o| format!("{}.{} {}", o.object, o.field, o.count))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
     );
     let bad: u64 = audit.mismatches.iter().map(|m| m.count).sum();
@@ -126,7 +143,11 @@ pub fn summary(audit: &Audit, paths: &ReportPaths) -> String {
         "  billable    {} of {} contacts ({})",
         thousands(billing.billable),
         thousands(billing.contacts),
-        BILLING_REASONS.iter().map(|r| format!("{r} {}", billing.reasons.get(*r).copied().unwrap_or(0))).collect::<Vec<_>>().join(", ")
+        BILLING_REASONS
+            .iter()
+            .map(|r| format!("{r} {}", billing.reasons.get(*r).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let inventory = &audit.inventory;
     let _ = writeln!(
@@ -138,7 +159,13 @@ pub fn summary(audit: &Audit, paths: &ReportPaths) -> String {
         inventory.email_templates.len(),
         inventory.tags.len()
     );
-    let _ = writeln!(out, "reports: {}, {}, {}", paths.markdown.display(), paths.json.display(), paths.billing_csv.display());
+    let _ = writeln!(
+        out,
+        "reports: {}, {}, {}",
+        paths.markdown.display(),
+        paths.json.display(),
+        paths.billing_csv.display()
+    );
     out
 }
 
@@ -147,13 +174,24 @@ pub fn markdown(audit: &Audit) -> String {
     let mut md = String::new();
     let w = &mut md;
     let _ = writeln!(w, "# Audit of the User.com export `{}`\n", audit.export);
-    let _ = writeln!(w, "Written by `crm-migrate audit`. Nothing was changed; every value that did not read is kept raw in the record and listed here.\n");
+    let _ = writeln!(
+        w,
+        "Written by `crm-migrate audit`. Nothing was changed; every value that did not read is kept raw in the record and listed here.\n"
+    );
 
     let _ = writeln!(w, "## Files\n");
     let _ = writeln!(w, "| object | file | encoding | how decided | delimiter | rows |\n|---|---|---|---|---|---:|");
     for file in &audit.files {
         let how = file.encoding_source.describe();
-        let _ = writeln!(w, "| {} | `{}` | {} | {how} | {} | {} |", file.kind, file.file, file.encoding, file.delimiter, thousands(file.rows));
+        let _ = writeln!(
+            w,
+            "| {} | `{}` | {} | {how} | {} | {} |",
+            file.kind,
+            file.file,
+            file.encoding,
+            file.delimiter,
+            thousands(file.rows)
+        );
     }
     if audit.missing_files.is_empty() {
         let _ = writeln!(w, "\nNo file is missing.");
@@ -172,7 +210,10 @@ pub fn markdown(audit: &Audit) -> String {
 
     let _ = writeln!(w, "\n## Data quality\n\n### Duplicate candidates\n");
     let _ = writeln!(w, "Contacts that may be one person (not merged: the dedup plugin decides).\n");
-    for (label, groups) in [("email (trimmed, lower case)", &audit.duplicates.by_email), ("phone (last 9 digits)", &audit.duplicates.by_phone)] {
+    for (label, groups) in [
+        ("email (trimmed, lower case)", &audit.duplicates.by_email),
+        ("phone (last 9 digits)", &audit.duplicates.by_phone),
+    ] {
         let contacts: usize = groups.iter().map(|g| g.contacts.len()).sum();
         let _ = writeln!(w, "By {label}: **{} groups**, {} contacts.\n", groups.len(), contacts);
         if !groups.is_empty() {
@@ -210,8 +251,17 @@ pub fn markdown(audit: &Audit) -> String {
     } else {
         let _ = writeln!(w, "| reference | to | count | examples (record @ line -> missing id) |\n|---|---|---:|---|");
         for orphans in &audit.orphans {
-            let examples: Vec<String> = orphans.examples.iter().map(|e| format!("{} @ {} -> {}", e.id, e.line, e.missing_id)).collect();
-            let _ = writeln!(w, "| {}.{} | {} | {} | {} |", orphans.object, orphans.field, orphans.target.as_str(), thousands(orphans.count), examples.join("; "));
+            let examples: Vec<String> =
+                orphans.examples.iter().map(|e| format!("{} @ {} -> {}", e.id, e.line, e.missing_id)).collect();
+            let _ = writeln!(
+                w,
+                "| {}.{} | {} | {} | {} |",
+                orphans.object,
+                orphans.field,
+                orphans.target.as_str(),
+                thousands(orphans.count),
+                examples.join("; ")
+            );
         }
         let _ = writeln!(w);
     }
@@ -221,9 +271,11 @@ pub fn markdown(audit: &Audit) -> String {
         let _ = writeln!(w, "None.\n");
     } else {
         let _ = writeln!(w, "Each is kept raw (as text) in its record. Up to {EXAMPLES} examples per field.\n");
-        let _ = writeln!(w, "| field | file, column | count | expected | examples (line: value) |\n|---|---|---:|---|---|");
+        let _ =
+            writeln!(w, "| field | file, column | count | expected | examples (line: value) |\n|---|---|---:|---|---|");
         for field in &audit.mismatches {
-            let examples: Vec<String> = field.examples.iter().map(|e| format!("{}: `{}`", e.line, cell(&e.value))).collect();
+            let examples: Vec<String> =
+                field.examples.iter().map(|e| format!("{}: `{}`", e.line, cell(&e.value))).collect();
             let _ = writeln!(
                 w,
                 "| {}.{} | `{}`, `{}` | {} | {} | {} |",
@@ -243,10 +295,14 @@ pub fn markdown(audit: &Audit) -> String {
     if audit.inferred_columns.is_empty() {
         let _ = writeln!(w, "None: every custom column has a definition.\n");
     } else {
-        let _ = writeln!(w, "These columns have no definition in the attributes file; their type was read from their values. Confirm them.\n");
+        let _ = writeln!(
+            w,
+            "These columns have no definition in the attributes file; their type was read from their values. Confirm them.\n"
+        );
         let _ = writeln!(w, "| object | column | type | from values |\n|---|---|---|---:|");
         for column in &audit.inferred_columns {
-            let _ = writeln!(w, "| {} | `{}` | {} | {} |", column.object, cell(&column.column), column.ty, column.sampled);
+            let _ =
+                writeln!(w, "| {} | `{}` | {} | {} |", column.object, cell(&column.column), column.ty, column.sampled);
         }
         let _ = writeln!(w);
     }
@@ -271,12 +327,21 @@ pub fn markdown(audit: &Audit) -> String {
     );
     let _ = writeln!(w, "| reason | contacts |\n|---|---:|");
     for reason in BILLING_REASONS {
-        let _ = writeln!(w, "| {} | {} |", reason.replace('_', " "), thousands(billing.reasons.get(reason).copied().unwrap_or(0)));
+        let _ = writeln!(
+            w,
+            "| {} | {} |",
+            reason.replace('_', " "),
+            thousands(billing.reasons.get(reason).copied().unwrap_or(0))
+        );
     }
 
     let inventory = &audit.inventory;
     let _ = writeln!(w, "\n## Inventory for the handoff\n");
-    let _ = writeln!(w, "### Custom attributes ({})\n\n| object | name | field | type | options | source |\n|---|---|---|---|---|---|", inventory.custom_attributes.len());
+    let _ = writeln!(
+        w,
+        "### Custom attributes ({})\n\n| object | name | field | type | options | source |\n|---|---|---|---|---|---|",
+        inventory.custom_attributes.len()
+    );
     for attribute in &inventory.custom_attributes {
         let _ = writeln!(
             w,
@@ -295,14 +360,20 @@ pub fn markdown(audit: &Audit) -> String {
     let _ = writeln!(w, "\n### Pipelines ({})\n", inventory.pipelines.len());
     for pipeline in &inventory.pipelines {
         let stages: Vec<String> = pipeline.stages.iter().map(|s| format!("{} ({})", s.name, s.id)).collect();
-        let _ = writeln!(w, "- **{}** ({}): {}", cell(&pipeline.pipeline.name), pipeline.pipeline.id, stages.join(" -> "));
+        let _ =
+            writeln!(w, "- **{}** ({}): {}", cell(&pipeline.pipeline.name), pipeline.pipeline.id, stages.join(" -> "));
     }
     let _ = writeln!(w, "\n### Tags ({})\n", inventory.tags.len());
     let tags: Vec<String> = inventory.tags.iter().map(|t| format!("`{}`", cell(&t.name))).collect();
     let _ = writeln!(w, "{}", tags.join(", "));
-    let _ = writeln!(w, "\n### Segments ({}): rebuild as Pipedrive filters\n\n| name | contacts | rules |\n|---|---:|---|", inventory.segments.len());
+    let _ = writeln!(
+        w,
+        "\n### Segments ({}): rebuild as Pipedrive filters\n\n| name | contacts | rules |\n|---|---:|---|",
+        inventory.segments.len()
+    );
     for segment in &inventory.segments {
-        let _ = writeln!(w, "| {} | {} | `{}` |", cell(&segment.name), cell(&segment.object_count), cell(&segment.rules));
+        let _ =
+            writeln!(w, "| {} | {} | `{}` |", cell(&segment.name), cell(&segment.object_count), cell(&segment.rules));
     }
     let _ = writeln!(
         w,
@@ -315,11 +386,29 @@ pub fn markdown(audit: &Audit) -> String {
             Some(false) => "no",
             None => "?",
         };
-        let _ = writeln!(w, "| {} | {active} | {} | {} | {} |", cell(&automation.name), cell(&automation.trigger), cell(&automation.conditions), cell(&automation.actions));
+        let _ = writeln!(
+            w,
+            "| {} | {active} | {} | {} | {} |",
+            cell(&automation.name),
+            cell(&automation.trigger),
+            cell(&automation.conditions),
+            cell(&automation.actions)
+        );
     }
-    let _ = writeln!(w, "\n### Email templates ({})\n\n| name | subject | updated | body |\n|---|---|---|---:|", inventory.email_templates.len());
+    let _ = writeln!(
+        w,
+        "\n### Email templates ({})\n\n| name | subject | updated | body |\n|---|---|---|---:|",
+        inventory.email_templates.len()
+    );
     for template in &inventory.email_templates {
-        let _ = writeln!(w, "| {} | {} | {} | {} chars |", cell(&template.name), cell(&template.subject), cell(&template.updated_at), template.body_chars);
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} chars |",
+            cell(&template.name),
+            cell(&template.subject),
+            cell(&template.updated_at),
+            template.body_chars
+        );
     }
     md
 }

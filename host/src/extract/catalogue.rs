@@ -100,7 +100,8 @@ impl Row<'_> {
 
 fn read_rows(file: &ExportFile, mut each: impl FnMut(&Row<'_>)) -> Result<(), ExtractError> {
     let mut csv = open_csv(file)?;
-    let headers: Vec<String> = read_header(&mut csv, &file.path)?.iter().map(|h| columns::alias_key(h).replace('_', "")).collect();
+    let headers: Vec<String> =
+        read_header(&mut csv, &file.path)?.iter().map(|h| columns::alias_key(h).replace('_', "")).collect();
     let mut cells = csv::StringRecord::new();
     while csv.read_record(&mut cells).map_err(|error| csv_error(&file.path, error))? {
         let line = record_line(&mut csv, cells.position());
@@ -136,7 +137,11 @@ pub fn read_definitions(file: &ExportFile) -> Result<(Vec<AttributeDefinition>, 
             issues.push(issue("multiple", multiple_text.clone(), "a boolean (t/f)"));
         }
         let ty = columns::definition_type(&value_type, multiple).unwrap_or_else(|| {
-            issues.push(issue("value_type", value_type.clone(), "one of boolean, integer, float, date, datetime, string, fixed (read as text)"));
+            issues.push(issue(
+                "value_type",
+                value_type.clone(),
+                "one of boolean, integer, float, date, datetime, string, fixed (read as text)",
+            ));
             columns::FieldType::Text
         });
         let content_type = row.get(&["content_type", "object", "for"]);
@@ -174,7 +179,9 @@ pub fn read_definitions(file: &ExportFile) -> Result<(Vec<AttributeDefinition>, 
 pub(super) fn read_catalogue(export: &Export) -> Result<Catalogue, ExtractError> {
     let mut catalogue = Catalogue::default();
     if let Some(file) = export.file(FileKind::Pipelines) {
-        read_rows(file, |row| catalogue.pipelines.push(Pipeline { id: row.get(&["id"]), name: row.get(&["name", "nazwa"]) }))?;
+        read_rows(file, |row| {
+            catalogue.pipelines.push(Pipeline { id: row.get(&["id"]), name: row.get(&["name", "nazwa"]) })
+        })?;
     }
     if let Some(file) = export.file(FileKind::Stages) {
         read_rows(file, |row| {
@@ -188,7 +195,10 @@ pub(super) fn read_catalogue(export: &Export) -> Result<Catalogue, ExtractError>
     }
     if let Some(file) = export.file(FileKind::ActivityTypes) {
         read_rows(file, |row| {
-            catalogue.activity_types.push(ActivityType { id: row.get(&["id", "type_id", "activity_type_id"]), name: row.get(&["name", "nazwa", "label", "title"]) })
+            catalogue.activity_types.push(ActivityType {
+                id: row.get(&["id", "type_id", "activity_type_id"]),
+                name: row.get(&["name", "nazwa", "label", "title"]),
+            })
         })?;
     }
     if let Some(file) = export.file(FileKind::Tags) {

@@ -93,7 +93,9 @@ impl FieldType {
             FieldType::Integer => "a whole number".to_owned(),
             FieldType::Boolean => "a boolean (t/f, true/false, 1/0, yes/no)".to_owned(),
             FieldType::Date => "a date (YYYY-MM-DD)".to_owned(),
-            FieldType::DateTime => "a datetime (ISO 8601, YYYY-MM-DD HH:MM:SS[+TZ], unix seconds or YYYY-MM-DD)".to_owned(),
+            FieldType::DateTime => {
+                "a datetime (ISO 8601, YYYY-MM-DD HH:MM:SS[+TZ], unix seconds or YYYY-MM-DD)".to_owned()
+            }
             FieldType::Choice => format!("one choice{from}"),
             FieldType::Choices => format!("a list of choices ({{a,b}}, [a, b] or a,b){from}"),
             FieldType::DealStatus => "a deal status (0 abandoned, 1 in progress, 2 won, 3 lost, 4 archived)".to_owned(),
@@ -200,7 +202,11 @@ pub fn normalize_header(header: &str) -> String {
     let mut normalized = String::with_capacity(header.len());
     for c in header.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}').chars() {
         // Punctuation separates words: `Duration (minutes)` -> `duration_minutes`.
-        let c = if c.is_whitespace() || matches!(c, '-' | '.' | '/' | '(' | ')' | '[' | ']' | ':' | ',' | '#' | '?') { '_' } else { c };
+        let c = if c.is_whitespace() || matches!(c, '-' | '.' | '/' | '(' | ')' | '[' | ']' | ':' | ',' | '#' | '?') {
+            '_'
+        } else {
+            c
+        };
         if c == '_' && (normalized.is_empty() || normalized.ends_with('_')) {
             continue;
         }
@@ -262,17 +268,58 @@ use FieldType as T;
 const CONTACT: &[Standard] = &[
     standard("id", T::Id, &["id", "user_id_internal"]),
     // User.com renamed `user_id` to `custom_id`; both are the customer's own id for the contact.
-    standard("user_id", T::Text, &["user_id", "custom_id", "client_id", "external_id", "id_klienta", "wlasny_identyfikator", "identyfikator_wlasny"]),
+    standard(
+        "user_id",
+        T::Text,
+        &[
+            "user_id",
+            "custom_id",
+            "client_id",
+            "external_id",
+            "id_klienta",
+            "wlasny_identyfikator",
+            "identyfikator_wlasny",
+        ],
+    ),
     standard("key", T::Secret, &["key", "user_key", "userkey", "klucz", "klucz_uzytkownika"]),
-    standard("email", T::Email, &["email", "e_mail", "email_address", "e_mail_address", "mail", "adres_e_mail", "adres_email"]),
+    standard(
+        "email",
+        T::Email,
+        &["email", "e_mail", "email_address", "e_mail_address", "mail", "adres_e_mail", "adres_email"],
+    ),
     // One role, the person's name: the full name, or its parts (see `mapping::Names`).
     standard("first_name", T::Text, &["first_name", "firstname", "given_name", "forename", "first", "imie"]),
     standard("last_name", T::Text, &["last_name", "lastname", "surname", "family_name", "last", "nazwisko"]),
-    standard("name", T::Text, &["name", "full_name", "fullname", "contact_name", "person_name", "display_name", "imie_i_nazwisko", "imie_nazwisko"]),
+    standard(
+        "name",
+        T::Text,
+        &[
+            "name",
+            "full_name",
+            "fullname",
+            "contact_name",
+            "person_name",
+            "display_name",
+            "imie_i_nazwisko",
+            "imie_nazwisko",
+        ],
+    ),
     standard(
         "phone_number",
         T::Phone,
-        &["phone_number", "phone", "telephone", "mobile", "mobile_phone", "phone_no", "tel", "telefon", "numer_telefonu", "telefon_komorkowy", "komorka"],
+        &[
+            "phone_number",
+            "phone",
+            "telephone",
+            "mobile",
+            "mobile_phone",
+            "phone_no",
+            "tel",
+            "telefon",
+            "numer_telefonu",
+            "telefon_komorkowy",
+            "komorka",
+        ],
     ),
     standard("gender", T::Gender, &["gender", "sex", "plec"]),
     standard("status", T::ContactStatus, &["status"]),
@@ -283,13 +330,38 @@ const CONTACT: &[Standard] = &[
     standard("timezone", T::Text, &["timezone", "time_zone", "strefa_czasowa"]),
     standard("unsubscribed", T::Boolean, &["unsubscribed", "wypisany"]),
     standard("notifications", T::Boolean, &["notifications", "enable_notifications"]),
-    standard("created_at", T::DateTime, &["created_at", "created", "date_created", "created_on", "date_added", "data_utworzenia", "utworzono", "data_dodania"]),
-    standard("updated_at", T::DateTime, &["updated_at", "updated", "modified_at", "last_updated", "data_modyfikacji", "zaktualizowano"]),
+    standard(
+        "created_at",
+        T::DateTime,
+        &[
+            "created_at",
+            "created",
+            "date_created",
+            "created_on",
+            "date_added",
+            "data_utworzenia",
+            "utworzono",
+            "data_dodania",
+        ],
+    ),
+    standard(
+        "updated_at",
+        T::DateTime,
+        &["updated_at", "updated", "modified_at", "last_updated", "data_modyfikacji", "zaktualizowano"],
+    ),
     standard("first_seen", T::DateTime, &["first_seen"]),
     standard("last_seen", T::DateTime, &["last_seen", "ostatnio_widziany", "ostatnia_wizyta"]),
     standard("last_contacted", T::DateTime, &["last_contacted"]),
-    standard("last_heard", T::DateTime, &["last_heard", "last_message_received", "ostatni_kontakt", "ostatnia_wiadomosc"]),
-    standard("web_push_subscription", T::Boolean, &["web_push_subscription", "web_push", "webpush", "web_push_subscribed", "powiadomienia_web_push"]),
+    standard(
+        "last_heard",
+        T::DateTime,
+        &["last_heard", "last_message_received", "ostatni_kontakt", "ostatnia_wiadomosc"],
+    ),
+    standard(
+        "web_push_subscription",
+        T::Boolean,
+        &["web_push_subscription", "web_push", "webpush", "web_push_subscribed", "powiadomienia_web_push"],
+    ),
     standard("fcm_key", T::Secret, &["fcm_key", "fcm_token", "mobile_fcm_key", "klucz_fcm", "token_fcm"]),
     standard("tags", T::Choices, &["tags", "tagi"]),
     standard("lists", T::Choices, &["lists", "listy"]),
@@ -327,7 +399,15 @@ const COMPANY: &[Standard] = &[
     standard(
         "parent_company_id",
         T::Reference(Target::Company),
-        &["parent_company_id", "parent_id", "parent_company", "firma_nadrzedna", "id_firmy_nadrzednej", "spolka_matka", "spolka_dominujaca"],
+        &[
+            "parent_company_id",
+            "parent_id",
+            "parent_company",
+            "firma_nadrzedna",
+            "id_firmy_nadrzednej",
+            "spolka_matka",
+            "spolka_dominujaca",
+        ],
     ),
 ];
 
@@ -340,12 +420,26 @@ const DEAL: &[Standard] = &[
     standard("status", T::DealStatus, &["status"]),
     standard("pipeline_id", T::Reference(Target::Pipeline), &["pipeline_id", "pipeline", "lejek"]),
     standard("stage_id", T::Reference(Target::Stage), &["stage_id", "stage", "etap"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id", "contact", "kontakt", "kontakt_id", "id_kontaktu"]),
+    standard(
+        "contact_id",
+        T::Reference(Target::Contact),
+        &["contact_id", "user_id", "user", "person", "person_id", "contact", "kontakt", "kontakt_id", "id_kontaktu"],
+    ),
     standard("company_id", T::Reference(Target::Company), &["company_id", "company", "firma", "firma_id", "id_firmy"]),
     standard("assigned_to", T::Text, &["assigned_to", "agent", "owner", "opiekun", "wlasciciel"]),
     standard("created_at", T::DateTime, &["created_at", "created", "data_utworzenia", "utworzono"]),
     standard("updated_at", T::DateTime, &["updated_at", "updated", "data_modyfikacji"]),
-    standard("expected_close_date", T::Date, &["expected_close_date", "close_date", "przewidywana_data_zamkniecia", "przewidywane_zamkniecie", "data_zamkniecia"]),
+    standard(
+        "expected_close_date",
+        T::Date,
+        &[
+            "expected_close_date",
+            "close_date",
+            "przewidywana_data_zamkniecia",
+            "przewidywane_zamkniecie",
+            "data_zamkniecia",
+        ],
+    ),
     standard("won_at", T::DateTime, &["won_at", "won", "wygrano", "data_wygrania"]),
     standard("lost_at", T::DateTime, &["lost_at", "lost", "przegrano", "data_przegrania"]),
     standard("loss_reason", T::Text, &["loss_reason", "loss_reason_description", "powod_utraty"]),
@@ -358,16 +452,32 @@ const ACTIVITY: &[Standard] = &[
     standard("custom_id", T::Text, &["custom_id"]),
     standard("name", T::Text, &["name", "title", "subject", "temat", "tytul", "nazwa"]),
     // An app-specific type id (e.g. 25946), resolved through the activity types catalogue.
-    standard("activity_type", T::Text, &["activity_type", "type", "type_id", "activity_type_id", "kind", "typ", "rodzaj", "typ_aktywnosci"]),
+    standard(
+        "activity_type",
+        T::Text,
+        &["activity_type", "type", "type_id", "activity_type_id", "kind", "typ", "rodzaj", "typ_aktywnosci"],
+    ),
     standard("deal_id", T::Reference(Target::Deal), &["deal_id", "deal", "szansa", "szansa_id"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "person_id", "contact", "kontakt", "kontakt_id", "id_kontaktu"]),
+    standard(
+        "contact_id",
+        T::Reference(Target::Contact),
+        &["contact_id", "user_id", "user", "person", "person_id", "contact", "kontakt", "kontakt_id", "id_kontaktu"],
+    ),
     standard("company_id", T::Reference(Target::Company), &["company_id", "company", "firma", "firma_id", "id_firmy"]),
     standard("description", T::Text, &["description", "note", "notes", "opis", "notatka"]),
     standard("done", T::Boolean, &["done", "completed", "is_done", "wykonane", "zakonczone"]),
     standard("done_date", T::DateTime, &["done_date", "completed_at"]),
-    standard("due_date", T::DateTime, &["due_date", "datetime", "due", "due_at", "scheduled_at", "termin", "start", "poczatek"]),
+    standard(
+        "due_date",
+        T::DateTime,
+        &["due_date", "datetime", "due", "due_at", "scheduled_at", "termin", "start", "poczatek"],
+    ),
     // In minutes, as User.com keeps it; a header naming another unit is not this role.
-    standard("duration", T::Integer, &["duration", "duration_minutes", "duration_min", "czas_trwania", "czas_trwania_minuty", "czas_trwania_min"]),
+    standard(
+        "duration",
+        T::Integer,
+        &["duration", "duration_minutes", "duration_min", "czas_trwania", "czas_trwania_minuty", "czas_trwania_min"],
+    ),
     standard("assigned_to", T::Text, &["assigned_to", "owner", "opiekun", "wlasciciel"]),
     standard("created_by", T::Text, &["created_by", "autor"]),
     standard("created_at", T::DateTime, &["created_at", "created", "data_utworzenia", "utworzono"]),
@@ -376,27 +486,103 @@ const ACTIVITY: &[Standard] = &[
 
 const EVENT: &[Standard] = &[
     standard("id", T::Id, &["id"]),
-    standard("name", T::Text, &["name", "event", "event_name", "title", "subject", "nazwa", "temat", "tytul", "zdarzenie", "nazwa_zdarzenia"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "person", "contact", "kontakt", "kontakt_id", "id_kontaktu"]),
+    standard(
+        "name",
+        T::Text,
+        &["name", "event", "event_name", "title", "subject", "nazwa", "temat", "tytul", "zdarzenie", "nazwa_zdarzenia"],
+    ),
+    standard(
+        "contact_id",
+        T::Reference(Target::Contact),
+        &["contact_id", "user_id", "user", "person", "contact", "kontakt", "kontakt_id", "id_kontaktu"],
+    ),
     // When the event happens; `timestamp` (when it was recorded) is its time only without one.
-    standard("start", T::DateTime, &["start", "starts_at", "start_at", "start_time", "start_date", "begin", "begins_at", "poczatek", "rozpoczecie", "data_rozpoczecia"]),
-    standard("end", T::DateTime, &["end", "ends_at", "end_at", "end_time", "end_date", "finish", "koniec", "zakonczenie", "data_zakonczenia"]),
+    standard(
+        "start",
+        T::DateTime,
+        &[
+            "start",
+            "starts_at",
+            "start_at",
+            "start_time",
+            "start_date",
+            "begin",
+            "begins_at",
+            "poczatek",
+            "rozpoczecie",
+            "data_rozpoczecia",
+        ],
+    ),
+    standard(
+        "end",
+        T::DateTime,
+        &["end", "ends_at", "end_at", "end_time", "end_date", "finish", "koniec", "zakonczenie", "data_zakonczenia"],
+    ),
     standard("attendees", T::Text, &["attendees", "participants", "guests", "invitees", "uczestnicy", "goscie"]),
-    standard("location", T::Text, &["location", "place", "venue", "address", "miejsce", "lokalizacja", "miejsce_lokalizacja", "adres"]),
+    standard(
+        "location",
+        T::Text,
+        &["location", "place", "venue", "address", "miejsce", "lokalizacja", "miejsce_lokalizacja", "adres"],
+    ),
     standard("timestamp", T::DateTime, &["timestamp", "created_at", "date", "time", "data_utworzenia", "czas"]),
     standard("data", T::Text, &["data", "payload", "properties", "dane", "wlasciwosci"]),
 ];
 
 const CONVERSATION: &[Standard] = &[
     standard("id", T::Id, &["id", "message_id"]),
-    standard("conversation_id", T::Text, &["conversation_id", "conversation", "chat", "chat_id", "thread", "thread_id", "rozmowa", "id_rozmowy"]),
-    standard("contact_id", T::Reference(Target::Contact), &["contact_id", "user_id", "user", "contact", "kontakt", "kontakt_id", "id_kontaktu"]),
+    standard(
+        "conversation_id",
+        T::Text,
+        &["conversation_id", "conversation", "chat", "chat_id", "thread", "thread_id", "rozmowa", "id_rozmowy"],
+    ),
+    standard(
+        "contact_id",
+        T::Reference(Target::Contact),
+        &["contact_id", "user_id", "user", "contact", "kontakt", "kontakt_id", "id_kontaktu"],
+    ),
     // The author's role (user, agent, bot); `author` and `autor` may be a name instead: the
     // values decide (see `decide_from_values`).
-    standard("sender", T::Text, &["sender", "sender_type", "author_type", "author_role", "from_type", "role", "direction", "typ_autora", "kierunek", "author", "autor", "from", "nadawca"]),
-    standard("author_name", T::Text, &["author_name", "agent_name", "sender_name", "from_name", "agent", "operator", "konsultant", "imie_autora", "autor_nazwa", "nazwa_nadawcy"]),
+    standard(
+        "sender",
+        T::Text,
+        &[
+            "sender",
+            "sender_type",
+            "author_type",
+            "author_role",
+            "from_type",
+            "role",
+            "direction",
+            "typ_autora",
+            "kierunek",
+            "author",
+            "autor",
+            "from",
+            "nadawca",
+        ],
+    ),
+    standard(
+        "author_name",
+        T::Text,
+        &[
+            "author_name",
+            "agent_name",
+            "sender_name",
+            "from_name",
+            "agent",
+            "operator",
+            "konsultant",
+            "imie_autora",
+            "autor_nazwa",
+            "nazwa_nadawcy",
+        ],
+    ),
     standard("content", T::Text, &["content", "message", "text", "body", "tresc", "wiadomosc"]),
-    standard("timestamp", T::DateTime, &["timestamp", "created_at", "sent_at", "date", "time", "created", "data", "czas", "data_wyslania", "wyslano"]),
+    standard(
+        "timestamp",
+        T::DateTime,
+        &["timestamp", "created_at", "sent_at", "date", "time", "created", "data", "czas", "data_wyslania", "wyslano"],
+    ),
     standard("source", T::Text, &["source", "channel", "medium", "platform", "via", "kanal", "zrodlo"]),
 ];
 
@@ -423,8 +609,28 @@ const EITHER: &[(ObjectKind, &str)] = &[
 
 /// Words a column of authors' roles holds (compared lower case).
 const AUTHOR_ROLES: &[&str] = &[
-    "user", "agent", "bot", "admin", "system", "visitor", "contact", "customer", "client", "operator", "automation", "in", "out", "inbound", "outbound",
-    "incoming", "outgoing", "uzytkownik", "użytkownik", "klient", "konsultant", "automat",
+    "user",
+    "agent",
+    "bot",
+    "admin",
+    "system",
+    "visitor",
+    "contact",
+    "customer",
+    "client",
+    "operator",
+    "automation",
+    "in",
+    "out",
+    "inbound",
+    "outbound",
+    "incoming",
+    "outgoing",
+    "uzytkownik",
+    "użytkownik",
+    "klient",
+    "konsultant",
+    "automat",
 ];
 
 /// Whether a standard's type is only a kind of value (which a definition may state otherwise),
@@ -432,7 +638,14 @@ const AUTHOR_ROLES: &[&str] = &[
 fn is_value_kind(ty: FieldType) -> bool {
     matches!(
         ty,
-        FieldType::Text | FieldType::Number | FieldType::Integer | FieldType::Boolean | FieldType::Date | FieldType::DateTime | FieldType::Choice | FieldType::Choices
+        FieldType::Text
+            | FieldType::Number
+            | FieldType::Integer
+            | FieldType::Boolean
+            | FieldType::Date
+            | FieldType::DateTime
+            | FieldType::Choice
+            | FieldType::Choices
     )
 }
 
@@ -441,7 +654,11 @@ fn is_value_kind(ty: FieldType) -> bool {
 /// standard's, except where the standard's type is its role (an id, a link, an email...).
 /// Returns the columns and the indexes of those the values decide ([`decide_from_values`]):
 /// the types to infer, and roles the header leaves open.
-pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[AttributeDefinition]) -> (Vec<Column>, Vec<usize>) {
+pub fn plan_columns(
+    kind: ObjectKind,
+    headers: &[String],
+    definitions: &[AttributeDefinition],
+) -> (Vec<Column>, Vec<usize>) {
     let mut columns: Vec<Column> = Vec::with_capacity(headers.len());
     let mut to_decide = Vec::new();
     for (index, header) in headers.iter().enumerate() {
@@ -450,8 +667,12 @@ pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[Attribu
         let taken = |field: &str| columns.iter().any(|column| column.field == field);
         // Words run together or apart mean the same: `E-mail address`, `email_address`, `Emailaddress`.
         let joined = key.replace('_', "");
-        let standard = standards(kind).iter().find(|s| s.aliases.iter().any(|alias| alias.replace('_', "") == joined) && !taken(s.field));
-        let definition = definitions.iter().find(|d| d.object == Some(kind) && (alias_key(&d.name_std) == key || alias_key(&d.name) == key));
+        let standard = standards(kind)
+            .iter()
+            .find(|s| s.aliases.iter().any(|alias| alias.replace('_', "") == joined) && !taken(s.field));
+        let definition = definitions
+            .iter()
+            .find(|d| d.object == Some(kind) && (alias_key(&d.name_std) == key || alias_key(&d.name) == key));
         let column = match (standard, definition) {
             (Some(standard), definition) => {
                 if EITHER.contains(&(kind, key.as_str())) {
@@ -470,16 +691,34 @@ pub fn plan_columns(kind: ObjectKind, headers: &[String], definitions: &[Attribu
             (None, Some(definition)) => Column {
                 index,
                 header: header.clone(),
-                field: if definition.name_std.trim().is_empty() { normalized } else { definition.name_std.trim().to_owned() },
+                field: if definition.name_std.trim().is_empty() {
+                    normalized
+                } else {
+                    definition.name_std.trim().to_owned()
+                },
                 ty: definition.ty,
                 options: definition.options.clone(),
-                origin: Origin::Definition { attribute_id: definition.id.clone(), name: definition.name.trim().to_owned() },
+                origin: Origin::Definition {
+                    attribute_id: definition.id.clone(),
+                    name: definition.name.trim().to_owned(),
+                },
             },
             (None, None) => {
                 to_decide.push(index);
                 // An empty or repeated header still keeps its cells, under a name of its own.
-                let field = if normalized.is_empty() || taken(&normalized) { format!("column_{}", index + 1) } else { normalized };
-                Column { index, header: header.clone(), field, ty: FieldType::Text, options: Vec::new(), origin: Origin::Inferred { sampled: 0 } }
+                let field = if normalized.is_empty() || taken(&normalized) {
+                    format!("column_{}", index + 1)
+                } else {
+                    normalized
+                };
+                Column {
+                    index,
+                    header: header.clone(),
+                    field,
+                    ty: FieldType::Text,
+                    options: Vec::new(),
+                    origin: Origin::Inferred { sampled: 0 },
+                }
             }
         };
         columns.push(column);
@@ -495,7 +734,11 @@ fn unix_seconds(value: &str) -> bool {
 /// The items of a list cell, as exports write lists: `a@x.pl, b@y.com`, `{a@x.pl,b@y.com}`,
 /// `["a@x.pl"]`, `a@x.pl; b@y.com`, `Anna <a@x.pl>` (items never hold spaces: emails and ids).
 pub fn list_items(value: &str) -> impl Iterator<Item = &str> {
-    value.split(|c: char| c == ',' || c == ';' || c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | '"' | '\'' | '<' | '>')).filter(|item| !item.is_empty())
+    value
+        .split(|c: char| {
+            c == ',' || c == ';' || c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | '"' | '\'' | '<' | '>')
+        })
+        .filter(|item| !item.is_empty())
 }
 
 /// The email addresses of a list cell ([`list_items`]).
@@ -509,8 +752,15 @@ pub fn email_list(value: &str) -> Vec<&str> {
 /// names one; a column of email lists is an event's attendees; a conversation's `author` column
 /// is the author's role when its values are roles (user, agent, bot), else the author's name; an
 /// event's `Data` column is its time when its values are datetimes, else its payload.
-pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decide: &[usize], sample: impl Fn(usize) -> Vec<&'a str>) {
-    let filled = |index: usize| -> Vec<&'a str> { sample(index).into_iter().map(str::trim).filter(|value| !value.is_empty()).collect() };
+pub fn decide_from_values<'a>(
+    kind: ObjectKind,
+    columns: &mut [Column],
+    to_decide: &[usize],
+    sample: impl Fn(usize) -> Vec<&'a str>,
+) {
+    let filled = |index: usize| -> Vec<&'a str> {
+        sample(index).into_iter().map(str::trim).filter(|value| !value.is_empty()).collect()
+    };
     for &index in to_decide {
         if let Origin::Inferred { .. } = columns[index].origin {
             let (ty, sampled) = infer_type(filled(index));
@@ -519,7 +769,9 @@ pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decid
         }
     }
     let has = |columns: &[Column], field: &str| columns.iter().any(|column| column.field == field);
-    let inferred = |columns: &[Column]| -> Vec<usize> { to_decide.iter().copied().filter(|&i| matches!(columns[i].origin, Origin::Inferred { .. })).collect() };
+    let inferred = |columns: &[Column]| -> Vec<usize> {
+        to_decide.iter().copied().filter(|&i| matches!(columns[i].origin, Origin::Inferred { .. })).collect()
+    };
     let assign = |columns: &mut [Column], candidates: &[usize], field: &str, ty: FieldType, reason: &str| {
         if let Some(&first) = candidates.first() {
             let sampled = filled(first).len();
@@ -531,14 +783,22 @@ pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decid
     };
     match kind {
         ObjectKind::Conversation => {
-            let either: Vec<usize> = to_decide.iter().copied().filter(|&i| matches!(columns[i].origin, Origin::Standard) && columns[i].field == "sender").collect();
+            let either: Vec<usize> = to_decide
+                .iter()
+                .copied()
+                .filter(|&i| matches!(columns[i].origin, Origin::Standard) && columns[i].field == "sender")
+                .collect();
             for index in either {
                 let values = filled(index);
                 let roles = values.iter().all(|value| AUTHOR_ROLES.contains(&value.to_lowercase().as_str()));
                 if !roles && !has(columns, "author_name") {
                     let sampled = values.len();
                     columns[index].field = "author_name".to_owned();
-                    columns[index].origin = Origin::Values { sampled, reason: "its values are names, not roles (user, agent, bot)".into(), candidates: 1 };
+                    columns[index].origin = Origin::Values {
+                        sampled,
+                        reason: "its values are names, not roles (user, agent, bot)".into(),
+                        candidates: 1,
+                    };
                 }
             }
             if !has(columns, "sender") {
@@ -546,27 +806,54 @@ pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decid
                     .into_iter()
                     .filter(|&i| {
                         let values = filled(i);
-                        !values.is_empty() && values.iter().all(|value| AUTHOR_ROLES.contains(&value.to_lowercase().as_str()))
+                        !values.is_empty()
+                            && values.iter().all(|value| AUTHOR_ROLES.contains(&value.to_lowercase().as_str()))
                     })
                     .collect();
-                assign(columns, &candidates, "sender", FieldType::Text, "its values are authors' roles (user, agent, bot)");
+                assign(
+                    columns,
+                    &candidates,
+                    "sender",
+                    FieldType::Text,
+                    "its values are authors' roles (user, agent, bot)",
+                );
             }
         }
         ObjectKind::Event | ObjectKind::Activity => {
-            let either: Vec<usize> = to_decide.iter().copied().filter(|&i| matches!(columns[i].origin, Origin::Standard) && columns[i].field == "data").collect();
+            let either: Vec<usize> = to_decide
+                .iter()
+                .copied()
+                .filter(|&i| matches!(columns[i].origin, Origin::Standard) && columns[i].field == "data")
+                .collect();
             for index in either {
                 let values = filled(index);
-                let times = !values.is_empty() && values.iter().all(|value| unix_seconds(value) || values::parse_moment(value).is_some());
+                let times = !values.is_empty()
+                    && values.iter().all(|value| unix_seconds(value) || values::parse_moment(value).is_some());
                 if times && !has(columns, "timestamp") {
                     let sampled = values.len();
                     let column = &mut columns[index];
                     column.field = "timestamp".to_owned();
                     column.ty = FieldType::DateTime;
-                    column.origin = Origin::Values { sampled, reason: "its values are datetimes (Polish `data` is a date, not a payload)".into(), candidates: 1 };
+                    column.origin = Origin::Values {
+                        sampled,
+                        reason: "its values are datetimes (Polish `data` is a date, not a payload)".into(),
+                        candidates: 1,
+                    };
                     // The payload role is free again for the column that names it (`Dane`).
-                    let payload = standards(kind).iter().find(|standard| standard.field == "data").expect("events have a payload role");
-                    let named = |column: &Column| payload.aliases.iter().any(|alias| alias.replace('_', "") == alias_key(&column.header).replace('_', ""));
-                    if let Some(column) = columns.iter_mut().find(|column| matches!(column.origin, Origin::Inferred { .. }) && named(column)) {
+                    let payload = standards(kind)
+                        .iter()
+                        .find(|standard| standard.field == "data")
+                        .expect("events have a payload role");
+                    let named = |column: &Column| {
+                        payload
+                            .aliases
+                            .iter()
+                            .any(|alias| alias.replace('_', "") == alias_key(&column.header).replace('_', ""))
+                    };
+                    if let Some(column) = columns
+                        .iter_mut()
+                        .find(|column| matches!(column.origin, Origin::Inferred { .. }) && named(column))
+                    {
                         column.field = payload.field.to_owned();
                         column.ty = payload.ty;
                         column.origin = Origin::Standard;
@@ -580,7 +867,8 @@ pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decid
                     .filter(|&i| {
                         let values = filled(i);
                         !values.is_empty()
-                            && (matches!(columns[i].ty, FieldType::DateTime | FieldType::Date) || values.iter().all(|value| unix_seconds(value)))
+                            && (matches!(columns[i].ty, FieldType::DateTime | FieldType::Date)
+                                || values.iter().all(|value| unix_seconds(value)))
                     })
                     .collect();
                 // The other candidates are times too (a note shows them as dates, not unix seconds).
@@ -594,7 +882,10 @@ pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decid
                     .into_iter()
                     .filter(|&i| {
                         let values = filled(i);
-                        !values.is_empty() && values.iter().all(|value| !email_list(value).is_empty() && email_list(value).len() == value.matches('@').count())
+                        !values.is_empty()
+                            && values.iter().all(|value| {
+                                !email_list(value).is_empty() && email_list(value).len() == value.matches('@').count()
+                            })
                     })
                     .collect();
                 assign(columns, &candidates, "attendees", FieldType::Text, "its values are lists of email addresses");
@@ -609,8 +900,15 @@ pub fn decide_from_values<'a>(kind: ObjectKind, columns: &mut [Column], to_decid
 /// array-like choices (`{...}` or `[...]`), else text. Returns the type and how many values
 /// were looked at; no values means text.
 pub fn infer_type<'a>(values: impl IntoIterator<Item = &'a str>) -> (FieldType, usize) {
-    let mut candidates = [FieldType::Boolean, FieldType::Integer, FieldType::Number, FieldType::Date, FieldType::DateTime, FieldType::Choices]
-        .to_vec();
+    let mut candidates = [
+        FieldType::Boolean,
+        FieldType::Integer,
+        FieldType::Number,
+        FieldType::Date,
+        FieldType::DateTime,
+        FieldType::Choices,
+    ]
+    .to_vec();
     let mut sampled = 0;
     for value in values {
         let value = value.trim();
@@ -624,7 +922,8 @@ pub fn infer_type<'a>(values: impl IntoIterator<Item = &'a str>) -> (FieldType, 
             FieldType::Number => values::parse_number(value).is_some(),
             FieldType::Date => values::parse_date(value).is_some(),
             FieldType::DateTime => {
-                values::parse_date(value).is_none() && matches!(values::parse_moment(value), Some(values::Moment::DateTime { .. }))
+                values::parse_date(value).is_none()
+                    && matches!(values::parse_moment(value), Some(values::Moment::DateTime { .. }))
                     && !value.bytes().all(|b| b.is_ascii_digit())
             }
             FieldType::Choices => value.starts_with(['{', '[']) && values::parse_choices(value).is_some(),
@@ -686,11 +985,16 @@ mod tests {
             options: vec![],
             line: 2,
         };
-        let (columns, to_infer) = plan_columns(ObjectKind::Contact, &headers(&["id", "Orders count"]), std::slice::from_ref(&definition));
+        let (columns, to_infer) =
+            plan_columns(ObjectKind::Contact, &headers(&["id", "Orders count"]), std::slice::from_ref(&definition));
         assert_eq!((columns[1].field.as_str(), columns[1].ty), ("orders_count", FieldType::Integer));
         assert!(to_infer.is_empty());
         // A definition for companies does not type a contact column.
-        let (_, to_infer) = plan_columns(ObjectKind::Contact, &headers(&["id", "orders_count"]), &[AttributeDefinition { object: Some(ObjectKind::Company), ..definition }]);
+        let (_, to_infer) = plan_columns(
+            ObjectKind::Contact,
+            &headers(&["id", "orders_count"]),
+            &[AttributeDefinition { object: Some(ObjectKind::Company), ..definition }],
+        );
         assert_eq!(to_infer, [1]);
         assert_eq!(definition_type("fixed", true), Some(FieldType::Choices));
         assert_eq!(definition_type("fixed", false), Some(FieldType::Choice));
@@ -700,24 +1004,41 @@ mod tests {
 
     #[test]
     fn roles_are_found_by_header_in_display_case_and_polish() {
-        let fields = |kind, names: &[&str]| -> Vec<String> { plan_columns(kind, &headers(names), &[]).0.into_iter().map(|c| c.field).collect() };
+        let fields = |kind, names: &[&str]| -> Vec<String> {
+            plan_columns(kind, &headers(names), &[]).0.into_iter().map(|c| c.field).collect()
+        };
         assert_eq!(
-            fields(ObjectKind::Contact, &["ID", "Imię", "Nazwisko", "Imię i nazwisko", "Adres e-mail", "Telefon", "Firma", "Data utworzenia"]),
+            fields(
+                ObjectKind::Contact,
+                &["ID", "Imię", "Nazwisko", "Imię i nazwisko", "Adres e-mail", "Telefon", "Firma", "Data utworzenia"]
+            ),
             ["id", "first_name", "last_name", "name", "email", "phone_number", "company_id", "created_at"]
         );
-        assert_eq!(fields(ObjectKind::Contact, &["First name", "Last Name", "Full name"]), ["first_name", "last_name", "name"]);
         assert_eq!(
-            fields(ObjectKind::Event, &["ID", "Nazwa", "Początek", "Koniec", "Uczestnicy", "Miejsce/Lokalizacja", "Timestamp"]),
+            fields(ObjectKind::Contact, &["First name", "Last Name", "Full name"]),
+            ["first_name", "last_name", "name"]
+        );
+        assert_eq!(
+            fields(
+                ObjectKind::Event,
+                &["ID", "Nazwa", "Początek", "Koniec", "Uczestnicy", "Miejsce/Lokalizacja", "Timestamp"]
+            ),
             ["id", "name", "start", "end", "attendees", "location", "timestamp"]
         );
-        assert_eq!(fields(ObjectKind::Event, &["Start", "End", "Attendees", "Location"]), ["start", "end", "attendees", "location"]);
+        assert_eq!(
+            fields(ObjectKind::Event, &["Start", "End", "Attendees", "Location"]),
+            ["start", "end", "attendees", "location"]
+        );
         assert_eq!(
             fields(ObjectKind::Conversation, &["id", "Author type", "Agent name", "Kanał", "Treść", "Data"]),
             ["id", "sender", "author_name", "source", "content", "timestamp"]
         );
         assert_eq!(fields(ObjectKind::Activity, &["id", "Typ", "Temat"]), ["id", "activity_type", "name"]);
         assert_eq!(alias_key("Miejsce/Lokalizacja"), "miejsce_lokalizacja");
-        assert_eq!(fields(ObjectKind::Deal, &["ID", "userId", "createdAt", "expectedCloseDate", "NIP"]), ["id", "contact_id", "created_at", "expected_close_date", "nip"]);
+        assert_eq!(
+            fields(ObjectKind::Deal, &["ID", "userId", "createdAt", "expectedCloseDate", "NIP"]),
+            ["id", "contact_id", "created_at", "expected_close_date", "nip"]
+        );
     }
 
     /// Columns as `decide_from_values` leaves them, from rows of cells.
@@ -735,13 +1056,20 @@ mod tests {
             &[&["1", "2024-03-01 09:30:00+01", "a@b.pl, c@d.com", "x"], &["2", "2024-03-02T10:00:00Z", "{e@f.pl}", ""]],
         );
         assert_eq!((columns[1].field.as_str(), columns[1].ty), ("start", FieldType::DateTime));
-        assert!(matches!(columns[1].origin, Origin::Values { sampled: 2, candidates: 1, .. }), "{:?}", columns[1].origin);
+        assert!(
+            matches!(columns[1].origin, Origin::Values { sampled: 2, candidates: 1, .. }),
+            "{:?}",
+            columns[1].origin
+        );
         assert_eq!((columns[2].field.as_str(), columns[2].ty), ("attendees", FieldType::Text));
         assert_eq!(columns[3].field, "note");
 
         // Two columns of unix seconds: the first is the start, both are times, and it says two fit.
         let columns = decided(ObjectKind::Event, &["id", "von", "bis"], &[&["1", "1709285400", "1709288100"]]);
-        assert_eq!((columns[1].field.as_str(), columns[1].ty, columns[2].ty), ("start", FieldType::DateTime, FieldType::DateTime));
+        assert_eq!(
+            (columns[1].field.as_str(), columns[1].ty, columns[2].ty),
+            ("start", FieldType::DateTime, FieldType::DateTime)
+        );
         assert!(matches!(columns[1].origin, Origin::Values { candidates: 2, .. }));
         // Polish `Data` holding dates is the event's time; English `data` holding JSON its payload.
         let columns = decided(ObjectKind::Event, &["id", "Data"], &[&["1", "2024-03-01 09:30:00"]]);
@@ -749,13 +1077,18 @@ mod tests {
         let columns = decided(ObjectKind::Event, &["id", "data"], &[&["1", "{\"value\": 3}"]]);
         assert_eq!((columns[1].field.as_str(), columns[1].ty), ("data", FieldType::Text));
         // A named time is not second-guessed.
-        let columns = decided(ObjectKind::Event, &["id", "timestamp", "later"], &[&["1", "1709285400", "2024-03-01 09:30:00"]]);
+        let columns =
+            decided(ObjectKind::Event, &["id", "timestamp", "later"], &[&["1", "1709285400", "2024-03-01 09:30:00"]]);
         assert_eq!(columns[2].field, "later");
 
         // `Autor` holding names is the author's name; holding roles, the author's role.
         let columns = decided(ObjectKind::Conversation, &["id", "Autor"], &[&["1", "Anna Nowak"], &["2", "user"]]);
         assert_eq!(columns[1].field, "author_name");
-        let columns = decided(ObjectKind::Conversation, &["id", "Autor", "kto"], &[&["1", "agent", "Anna"], &["2", "User", "Ola"]]);
+        let columns = decided(
+            ObjectKind::Conversation,
+            &["id", "Autor", "kto"],
+            &[&["1", "agent", "Anna"], &["2", "User", "Ola"]],
+        );
         assert_eq!((columns[1].field.as_str(), columns[2].field.as_str()), ("sender", "kto"));
         let columns = decided(ObjectKind::Conversation, &["id", "kto"], &[&["1", "agent"], &["2", "bot"]]);
         assert_eq!(columns[1].field, "sender");
@@ -777,20 +1110,37 @@ mod tests {
         };
         let employees = definition("Number of employees", "number_of_employees", FieldType::Integer);
         for header in ["Number of employees", "number_of_employees", "NUMBER-OF-EMPLOYEES"] {
-            let (columns, to_decide) = plan_columns(ObjectKind::Company, &headers(&["id", header]), std::slice::from_ref(&employees));
-            assert_eq!((columns[1].field.as_str(), columns[1].ty), ("number_of_employees", FieldType::Integer), "{header}");
+            let (columns, to_decide) =
+                plan_columns(ObjectKind::Company, &headers(&["id", header]), std::slice::from_ref(&employees));
+            assert_eq!(
+                (columns[1].field.as_str(), columns[1].ty),
+                ("number_of_employees", FieldType::Integer),
+                "{header}"
+            );
             assert!(to_decide.is_empty());
         }
         // A role keeps its field; a definition states its type when the role's type is only a kind of value.
-        let (columns, _) = plan_columns(ObjectKind::Company, &headers(&["id", "city"]), &[definition("City", "city", FieldType::Choice)]);
-        assert_eq!((columns[1].field.as_str(), columns[1].ty, &columns[1].origin), ("city", FieldType::Choice, &Origin::Standard));
-        let (columns, _) = plan_columns(ObjectKind::Company, &headers(&["id", "email"]), &[definition("Email", "email", FieldType::Text)]);
+        let (columns, _) = plan_columns(
+            ObjectKind::Company,
+            &headers(&["id", "city"]),
+            &[definition("City", "city", FieldType::Choice)],
+        );
+        assert_eq!(
+            (columns[1].field.as_str(), columns[1].ty, &columns[1].origin),
+            ("city", FieldType::Choice, &Origin::Standard)
+        );
+        let (columns, _) = plan_columns(
+            ObjectKind::Company,
+            &headers(&["id", "email"]),
+            &[definition("Email", "email", FieldType::Text)],
+        );
         assert_eq!(columns[1].ty, FieldType::Email);
     }
 
     #[test]
     fn repeated_and_empty_headers_keep_their_cells() {
-        let (columns, _) = plan_columns(ObjectKind::Contact, &headers(&["id", "email", "Email", "", "note", "note"]), &[]);
+        let (columns, _) =
+            plan_columns(ObjectKind::Contact, &headers(&["id", "email", "Email", "", "note", "note"]), &[]);
         let fields: Vec<_> = columns.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, ["id", "email", "column_3", "column_4", "note", "column_6"]);
     }

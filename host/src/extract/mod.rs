@@ -184,7 +184,9 @@ pub struct ExportFile {
 
 impl ExportFile {
     pub fn name(&self) -> String {
-        self.path.file_name().map_or_else(|| self.path.display().to_string(), |name| name.to_string_lossy().into_owned())
+        self.path
+            .file_name()
+            .map_or_else(|| self.path.display().to_string(), |name| name.to_string_lossy().into_owned())
     }
 
     pub fn delimiter_name(&self) -> &'static str {
@@ -259,10 +261,12 @@ pub struct Export {
 impl Export {
     /// Finds the export's files and reads the attribute definitions. Nothing is written.
     pub fn open(dir: &Path, options: ExportOptions) -> Result<Export, ExtractError> {
-        let entries = std::fs::read_dir(dir).map_err(|error| ExtractError::Directory { path: dir.to_owned(), message: error.to_string() })?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|error| ExtractError::Directory { path: dir.to_owned(), message: error.to_string() })?;
         let mut names: Vec<PathBuf> = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|error| ExtractError::Directory { path: dir.to_owned(), message: error.to_string() })?;
+            let entry =
+                entry.map_err(|error| ExtractError::Directory { path: dir.to_owned(), message: error.to_string() })?;
             if entry.file_type().is_ok_and(|t| t.is_file()) {
                 names.push(entry.path());
             }
@@ -279,7 +283,10 @@ impl Export {
             let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
             match FileKind::of_file_name(&stem) {
                 Some((kind, exact)) => found.push((kind, exact, path)),
-                None => ignored.push(IgnoredFile { file: file_name, reason: "not a file User.com exports (unknown name)".to_owned() }),
+                None => ignored.push(IgnoredFile {
+                    file: file_name,
+                    reason: "not a file User.com exports (unknown name)".to_owned(),
+                }),
             }
         }
         // One file per kind: an exact name beats a prefixed one, then the first by name.
@@ -295,8 +302,19 @@ impl Export {
             }
             files.push(sniff_file(kind, &path, &options)?);
         }
-        let missing = FileKind::ALL.into_iter().filter(|kind| !kind.optional() && !files.iter().any(|file| file.kind == *kind)).collect();
-        let mut export = Export { dir: dir.to_owned(), files, missing, ignored, definitions: Vec::new(), definition_issues: Vec::new(), options };
+        let missing = FileKind::ALL
+            .into_iter()
+            .filter(|kind| !kind.optional() && !files.iter().any(|file| file.kind == *kind))
+            .collect();
+        let mut export = Export {
+            dir: dir.to_owned(),
+            files,
+            missing,
+            ignored,
+            definitions: Vec::new(),
+            definition_issues: Vec::new(),
+            options,
+        };
         if let Some(file) = export.file(FileKind::AttributeDefinitions) {
             let (definitions, issues) = catalogue::read_definitions(file)?;
             export.definitions = definitions;
@@ -327,7 +345,11 @@ impl Export {
 fn sniff_file(kind: FileKind, path: &Path, options: &ExportOptions) -> Result<ExportFile, ExtractError> {
     let file_error = |error: std::io::Error| ExtractError::File { path: path.to_owned(), message: error.to_string() };
     let mut sample = Vec::with_capacity(sniff::SAMPLE_BYTES);
-    std::fs::File::open(path).map_err(file_error)?.take(sniff::SAMPLE_BYTES as u64).read_to_end(&mut sample).map_err(file_error)?;
+    std::fs::File::open(path)
+        .map_err(file_error)?
+        .take(sniff::SAMPLE_BYTES as u64)
+        .read_to_end(&mut sample)
+        .map_err(file_error)?;
     let file_name = path.file_name().unwrap_or_default().to_string_lossy();
     let declared = options
         .encodings
@@ -342,7 +364,11 @@ fn sniff_file(kind: FileKind, path: &Path, options: &ExportOptions) -> Result<Ex
         (None, None) => sniff::detect_encoding(&sample),
     };
     let (text, _) = encoding.decode_without_bom_handling(&sample[bom_length..]);
-    let delimiter = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv")) { b'\t' } else { sniff::sniff_delimiter(&text) };
+    let delimiter = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv")) {
+        b'\t'
+    } else {
+        sniff::sniff_delimiter(&text)
+    };
     let bom_length = if encoding == encoding_rs::UTF_8 { bom_length } else { 0 };
     Ok(ExportFile { kind, path: path.into(), encoding, encoding_source, bom_length, delimiter, limits: options.limits })
 }
@@ -364,7 +390,8 @@ pub struct Issue {
 
 impl fmt::Display for Issue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let file = self.file.file_name().map_or_else(|| self.file.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let file =
+            self.file.file_name().map_or_else(|| self.file.display().to_string(), |n| n.to_string_lossy().into_owned());
         write!(f, "{file}, line {}, column '{}': '{}', expected {}", self.line, self.column, self.value, self.expected)
     }
 }

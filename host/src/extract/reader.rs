@@ -120,7 +120,18 @@ impl std::error::Error for BoundBroken {}
 
 impl Bounds {
     pub(crate) fn new(limits: InputLimits, delimiter: u8) -> Bounds {
-        Bounds { limits, delimiter, in_record: false, state: CellState::Start, line: 1, record_line: 1, quote_line: 1, cell_bytes: 0, record_bytes: 0, delimiters: 0 }
+        Bounds {
+            limits,
+            delimiter,
+            in_record: false,
+            state: CellState::Start,
+            line: 1,
+            record_line: 1,
+            quote_line: 1,
+            cell_bytes: 0,
+            record_bytes: 0,
+            delimiters: 0,
+        }
     }
 
     /// Follows `buf`; returns the offset of the first byte that breaks a limit, and which.
@@ -262,12 +273,22 @@ impl Bounds {
         let record_over = (record > record_room).then_some(record_room);
         match (cell_over, record_over) {
             (None, None) => None,
-            (Some(cell), record) if record.is_none_or(|record| cell <= record) => {
-                Some((at + cell as usize, self.broken("max_cell_bytes", self.limits.max_cell_bytes, format!("bytes in one cell{}", self.unclosed()))))
-            }
-            (_, Some(record)) => {
-                Some((at + record as usize, self.broken("max_record_bytes", self.limits.max_record_bytes, format!("bytes in one row{}", self.unclosed()))))
-            }
+            (Some(cell), record) if record.is_none_or(|record| cell <= record) => Some((
+                at + cell as usize,
+                self.broken(
+                    "max_cell_bytes",
+                    self.limits.max_cell_bytes,
+                    format!("bytes in one cell{}", self.unclosed()),
+                ),
+            )),
+            (_, Some(record)) => Some((
+                at + record as usize,
+                self.broken(
+                    "max_record_bytes",
+                    self.limits.max_record_bytes,
+                    format!("bytes in one row{}", self.unclosed()),
+                ),
+            )),
             (Some(_), None) => unreachable!("matched above"),
         }
     }
@@ -335,7 +356,8 @@ pub(crate) fn record_line(csv: &mut csv::Reader<LineCounter>, position: Option<&
 
 /// A CSV reader over a file of the export, decoding it to UTF-8 as it goes.
 pub(crate) fn open_csv(file: &ExportFile) -> Result<csv::Reader<LineCounter>, ExtractError> {
-    let file_error = |error: std::io::Error| ExtractError::File { path: file.path.to_path_buf(), message: error.to_string() };
+    let file_error =
+        |error: std::io::Error| ExtractError::File { path: file.path.to_path_buf(), message: error.to_string() };
     let mut handle = std::fs::File::open(&file.path).map_err(file_error)?;
     let input: Box<dyn Read + Send> = if file.encoding == encoding_rs::UTF_8 {
         handle.seek(SeekFrom::Start(file.bom_length as u64)).map_err(file_error)?;
@@ -357,22 +379,41 @@ pub(crate) fn csv_error(path: &Path, error: csv::Error) -> ExtractError {
         && let Some(broken) = io.get_ref().and_then(|inner| inner.downcast_ref::<BoundBroken>())
     {
         return match broken.limit {
-            Some(limit) => ExtractError::Limit { path: path.to_owned(), line: broken.line, limit, max: broken.max, found: broken.found.clone() },
+            Some(limit) => ExtractError::Limit {
+                path: path.to_owned(),
+                line: broken.line,
+                limit,
+                max: broken.max,
+                found: broken.found.clone(),
+            },
             None => ExtractError::Row { path: path.to_owned(), line: broken.line, message: broken.found.clone() },
         };
     }
     match error.position() {
-        Some(position) => ExtractError::Row { path: path.to_owned(), line: position.line(), message: error.to_string() },
+        Some(position) => {
+            ExtractError::Row { path: path.to_owned(), line: position.line(), message: error.to_string() }
+        }
         None => ExtractError::File { path: path.to_owned(), message: error.to_string() },
     }
 }
 
 /// A row of more cells than `max_columns` allows. Counted on the parsed row: the parser holds
 /// one offset per cell of a row whose bytes [`Bounds`] has already bounded.
-pub(crate) fn check_columns(csv: &csv::Reader<LineCounter>, path: &Path, line: u64, cells: usize) -> Result<(), ExtractError> {
+pub(crate) fn check_columns(
+    csv: &csv::Reader<LineCounter>,
+    path: &Path,
+    line: u64,
+    cells: usize,
+) -> Result<(), ExtractError> {
     let max = csv.get_ref().bounds.limits.max_columns;
     if cells as u64 > max {
-        return Err(ExtractError::Limit { path: path.to_owned(), line, limit: "max_columns", max, found: "cells in one row".to_owned() });
+        return Err(ExtractError::Limit {
+            path: path.to_owned(),
+            line,
+            limit: "max_columns",
+            max,
+            found: "cells in one row".to_owned(),
+        });
     }
     Ok(())
 }
@@ -435,7 +476,12 @@ pub struct ReadStats {
 }
 
 impl RecordReader {
-    pub fn open(file: &ExportFile, kind: ObjectKind, definitions: &[AttributeDefinition], inference_rows: usize) -> Result<Self, ExtractError> {
+    pub fn open(
+        file: &ExportFile,
+        kind: ObjectKind,
+        definitions: &[AttributeDefinition],
+        inference_rows: usize,
+    ) -> Result<Self, ExtractError> {
         let mut csv = open_csv(file)?;
         let headers = read_header(&mut csv, &file.path)?;
         let (mut columns, to_infer) = columns::plan_columns(kind, &headers, definitions);
@@ -457,7 +503,10 @@ impl RecordReader {
                 }
             }
             columns::decide_from_values(kind, &mut columns, &to_infer, |index| {
-                held.iter().filter_map(|(row, _)| row.get(index)).filter_map(|bytes| std::str::from_utf8(bytes).ok()).collect()
+                held.iter()
+                    .filter_map(|(row, _)| row.get(index))
+                    .filter_map(|bytes| std::str::from_utf8(bytes).ok())
+                    .collect()
             });
         }
         let id_column = columns.iter().position(|column| column.ty == FieldType::Id);
@@ -518,7 +567,8 @@ impl RecordReader {
         out.record.kind = self.kind;
         let layout_fits = out.layout == self.id && out.record.fields.len() == self.field_count();
         if !layout_fits {
-            out.record.fields = self.columns.iter().filter(|c| c.ty != FieldType::Id).map(|c| (c.field.clone(), Value::Null)).collect();
+            out.record.fields =
+                self.columns.iter().filter(|c| c.ty != FieldType::Id).map(|c| (c.field.clone(), Value::Null)).collect();
             out.layout = self.id;
         }
 
@@ -537,7 +587,14 @@ impl RecordReader {
                         Ok(text) => text,
                         Err(_) => {
                             *scratch = String::from_utf8_lossy(bytes).into_owned();
-                            out.issues.push(make_issue(path, line, column, scratch, "UTF-8 text (the file was read as UTF-8: name its encoding with --encoding FILE=LABEL)".to_owned()));
+                            out.issues.push(make_issue(
+                                path,
+                                line,
+                                column,
+                                scratch,
+                                "UTF-8 text (the file was read as UTF-8: name its encoding with --encoding FILE=LABEL)"
+                                    .to_owned(),
+                            ));
                             scratch.as_str()
                         }
                     }
@@ -590,7 +647,6 @@ impl RecordReader {
     fn field_count(&self) -> usize {
         self.columns.len() - usize::from(self.id_column.is_some())
     }
-
 }
 
 fn make_issue(path: &Arc<Path>, line: u64, column: &Column, value: &str, expected: String) -> Issue {
@@ -681,7 +737,9 @@ fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64, 
         FieldType::Date => match values::parse_moment(trimmed) {
             Some(Moment::Date(date)) => Some(Value::Date(date)),
             // PostgreSQL writes some dates as midnight timestamps.
-            Some(Moment::DateTime { value, .. }) if value.unix_millis.rem_euclid(86_400_000) == 0 && value.offset_minutes == 0 => {
+            Some(Moment::DateTime { value, .. })
+                if value.unix_millis.rem_euclid(86_400_000) == 0 && value.offset_minutes == 0 =>
+            {
                 Some(Value::Date(crate::record::Date::from_days_since_epoch(value.unix_millis.div_euclid(86_400_000))))
             }
             _ => None,
@@ -768,7 +826,8 @@ fn option_spelling<'a>(options: &'a [String], choice: &'a str) -> Option<&'a str
     }
     let same = |option: &&String| {
         option.eq_ignore_ascii_case(choice)
-            || (!choice.is_ascii() && option.chars().flat_map(char::to_lowercase).eq(choice.chars().flat_map(char::to_lowercase)))
+            || (!choice.is_ascii()
+                && option.chars().flat_map(char::to_lowercase).eq(choice.chars().flat_map(char::to_lowercase)))
     };
     options.iter().find(same).map(String::as_str)
 }
@@ -824,7 +883,8 @@ mod tests {
     fn lines_of(data: &str) -> Vec<(String, u64)> {
         let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(data.as_bytes().to_vec()));
         let counter = LineCounter::new(input, Bounds::new(InputLimits::default(), b','));
-        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(8).from_reader(counter);
+        let mut csv =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(8).from_reader(counter);
         let mut row = csv::ByteRecord::new();
         let mut lines = Vec::new();
         while csv.read_byte_record(&mut row).unwrap() {
@@ -848,7 +908,8 @@ mod tests {
     fn bounded(data: &str, limits: InputLimits) -> Result<Vec<Vec<String>>, ExtractError> {
         let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(data.as_bytes().to_vec()));
         let counter = LineCounter::new(input, Bounds::new(limits, b','));
-        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(8).from_reader(counter);
+        let mut csv =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(8).from_reader(counter);
         let mut row = csv::ByteRecord::new();
         let mut rows = Vec::new();
         while csv.read_byte_record(&mut row).map_err(|error| csv_error(Path::new("f.csv"), error))? {
@@ -883,7 +944,11 @@ mod tests {
         // A row too long to count its cells after parsing: counted while read.
         let wide = InputLimits { max_columns: 10, max_cell_bytes: 100, max_record_bytes: 1000 };
         assert_eq!(limit_of(bounded(&format!("h\n{}\n", ",".repeat(500)), wide)), (2, "max_columns"));
-        assert_eq!(bounded(&format!("h\n\"{}\",a\n", ",".repeat(50)), wide).unwrap()[1].len(), 2, "delimiters in quotes are not cells");
+        assert_eq!(
+            bounded(&format!("h\n\"{}\",a\n", ",".repeat(50)), wide).unwrap()[1].len(),
+            2,
+            "delimiters in quotes are not cells"
+        );
         assert_eq!(limit_of(bounded("a,b\n\"1\n2\n\",x\nabcdefg\n", limits)), (5, "max_cell_bytes"));
         // A quote never closed: the cell limit, at the row the quote opened in.
         assert_eq!(limit_of(bounded("a,b\nc,\"d\ne\nf\ng\nh\n", limits)), (2, "max_cell_bytes"));
@@ -893,12 +958,19 @@ mod tests {
             assert_eq!(limit_of(bounded(&format!("h\n{row}\n"), limits)), (2, "max_cell_bytes"), "{row}");
         }
         let long = InputLimits { max_cell_bytes: 4, max_record_bytes: 100, ..limits };
-        assert_eq!(limit_of(bounded("h\nab,abcde,c\n", long)), (2, "max_cell_bytes"), "a cell in a stretch longer than a cell may be");
+        assert_eq!(
+            limit_of(bounded("h\nab,abcde,c\n", long)),
+            (2, "max_cell_bytes"),
+            "a cell in a stretch longer than a cell may be"
+        );
         assert_eq!(bounded("h\nab,abcd,c\n", long).unwrap()[1], vec!["ab", "abcd", "c"]);
         // The rows before the one over a limit are read first.
         let limits = InputLimits { max_record_bytes: 6, ..InputLimits::default() };
         let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(b"a,b\nc,d\ne,f,g,h\n".to_vec()));
-        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(LineCounter::new(input, Bounds::new(limits, b',')));
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(LineCounter::new(input, Bounds::new(limits, b',')));
         let mut row = csv::ByteRecord::new();
         assert!(csv.read_byte_record(&mut row).unwrap() && csv.read_byte_record(&mut row).unwrap());
         assert_eq!(&row[0], b"c");
@@ -908,10 +980,16 @@ mod tests {
     #[test]
     fn a_file_ending_inside_a_quote_is_an_error_at_its_row() {
         match bounded("a,b\nc,d\ne,\"f\ng,h\n", InputLimits::default()) {
-            Err(ExtractError::Row { line: 3, message, .. }) => assert!(message.contains("quote opened on line 3 is never closed"), "{message}"),
+            Err(ExtractError::Row { line: 3, message, .. }) => {
+                assert!(message.contains("quote opened on line 3 is never closed"), "{message}")
+            }
             other => panic!("{other:?}"),
         }
-        assert_eq!(bounded("a,\"b\"", InputLimits::default()).unwrap(), vec![vec!["a", "b"]], "a closed quote at the very end is fine");
+        assert_eq!(
+            bounded("a,\"b\"", InputLimits::default()).unwrap(),
+            vec![vec!["a", "b"]],
+            "a closed quote at the very end is fine"
+        );
     }
 
     #[test]

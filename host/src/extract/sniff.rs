@@ -199,7 +199,8 @@ mod tests {
     }
 
     const POLISH: &str = "id;name;city\n1;Łódzka Spółdzielnia Mleczarska „Żubr”;Łódź\n2;Zakład Ślusarski Wójcik;Częstochowa\n3;Piekarnia Źródło;Białystok\n";
-    const RUSSIAN: &str = "id,name,city\n1,Общество с ограниченной ответственностью Ромашка,Москва\n2,Иван Петров,Санкт-Петербург\n";
+    const RUSSIAN: &str =
+        "id,name,city\n1,Общество с ограниченной ответственностью Ромашка,Москва\n2,Иван Петров,Санкт-Петербург\n";
 
     #[test]
     fn byte_order_marks_decide_first() {

@@ -135,7 +135,11 @@ pub fn parse_date(text: &str) -> Option<Date> {
         [_, _, b'.', _, _, b'.', _, _, _, _] => (digits(&b[6..10])?, digits(&b[3..5])?, digits(&b[0..2])?),
         _ => return None,
     };
-    ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some(Date { year: year as i32, month: month as u8, day: day as u8 })
+    ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some(Date {
+        year: year as i32,
+        month: month as u8,
+        day: day as u8,
+    })
 }
 
 /// The value of a run of ASCII digits.
@@ -208,7 +212,8 @@ pub fn parse_moment(text: &str) -> Option<Moment> {
     if !fraction.bytes().all(|b| b.is_ascii_digit()) || (hms.len() != 8 && !fraction.is_empty()) {
         return None;
     }
-    let millis = fraction.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
+    let millis =
+        fraction.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
     let (offset_minutes, zoned) = match zone {
         "" => (0, false),
         "Z" | "z" => (0, true),
@@ -349,12 +354,16 @@ pub fn is_email(text: &str) -> bool {
     let text = trim(text);
     let Some(at) = text.bytes().position(|b| b == b'@') else { return false };
     let (local, domain) = (&text.as_bytes()[..at], &text.as_bytes()[at + 1..]);
-    let bad = |b: &u8| b.is_ascii_whitespace() || matches!(b, b',' | b';' | b'<' | b'>' | b'(' | b')' | b'[' | b']' | b'"' | b'@');
+    let bad = |b: &u8| {
+        b.is_ascii_whitespace() || matches!(b, b',' | b';' | b'<' | b'>' | b'(' | b')' | b'[' | b']' | b'"' | b'@')
+    };
     !local.is_empty()
         && !local.iter().any(bad)
         && !domain.iter().any(bad)
         && domain.contains(&b'.')
-        && domain.split(|b| *b == b'.').all(|label| !label.is_empty() && label[0] != b'-' && label[label.len() - 1] != b'-')
+        && domain
+            .split(|b| *b == b'.')
+            .all(|label| !label.is_empty() && label[0] != b'-' && label[label.len() - 1] != b'-')
 }
 
 /// Plausible phone number: digits with spaces, `+`, `-`, `.`, `/`, parentheses; 6 to 15 digits.
@@ -446,7 +455,21 @@ mod tests {
             assert_eq!(parse_number(text), Some(number), "{text:?}");
         }
         // A thousands comma or a decimal one; a phone number; groups of other sizes; both marks.
-        for refused in ["1,250", "12,500", "999,000", "+48 600 123 456", "12 34", "022 123 45 67", "1  250", "1,250.50", "1.250,50", "1 250,", ",5", "12.5k", "1 250 zł"] {
+        for refused in [
+            "1,250",
+            "12,500",
+            "999,000",
+            "+48 600 123 456",
+            "12 34",
+            "022 123 45 67",
+            "1  250",
+            "1,250.50",
+            "1.250,50",
+            "1 250,",
+            ",5",
+            "12.5k",
+            "1 250 zł",
+        ] {
             assert_eq!(parse_number(refused), None, "{refused:?}");
         }
     }
@@ -476,7 +499,17 @@ mod tests {
         // A Polish panel's day-first dates, with dots (never the ambiguous slashes).
         assert_eq!(parse_moment("01.03.2024"), Some(Moment::Date(Date { year: 2024, month: 3, day: 1 })));
         assert_eq!(datetime("01.03.2024 09:30:00"), ("2024-03-01T09:30:00Z".into(), false));
-        for bad in ["yesterday", "", "2024-03-01T25:00:00Z", "2024-02-30 10:00:00", "03/01/2024", "31.02.2024", "2024-03-01T09:30:00+25", "12345", "2024-03-01X09:30:00"] {
+        for bad in [
+            "yesterday",
+            "",
+            "2024-03-01T25:00:00Z",
+            "2024-02-30 10:00:00",
+            "03/01/2024",
+            "31.02.2024",
+            "2024-03-01T09:30:00+25",
+            "12345",
+            "2024-03-01X09:30:00",
+        ] {
             assert_eq!(parse_moment(bad), None, "{bad}");
         }
     }
@@ -504,7 +537,9 @@ mod tests {
         for good in ["jan.kowalski@firma.pl", "Jan.Kowalski@FIRMA.PL", "a+tag@sub.example.co.uk"] {
             assert!(is_email(good), "{good}");
         }
-        for bad in ["jan@", "jan at firma.pl", "jan@@firma.pl", "jan@firma", "jan@firma.pl,", "@firma.pl", "jan@.pl", ""] {
+        for bad in
+            ["jan@", "jan at firma.pl", "jan@@firma.pl", "jan@firma", "jan@firma.pl,", "@firma.pl", "jan@.pl", ""]
+        {
             assert!(!is_email(bad), "{bad}");
         }
         for good in ["+48 501 234 567", "0048 501-234-567", "(22) 123-45-67"] {

@@ -6,7 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::file::MappingError;
-use super::{DEAL_STATUSES, DEFAULT_OWNER, Destination, FieldEntry, Landing, Mapping, NewFieldType, OnBadValue, PIPEDRIVE_STATUSES, fits};
+use super::{
+    DEAL_STATUSES, DEFAULT_OWNER, Destination, FieldEntry, Landing, Mapping, NewFieldType, OnBadValue,
+    PIPEDRIVE_STATUSES, fits,
+};
 use crate::extract::FieldType;
 use crate::plan::profile::{AttributeProfile, SourceProfile};
 use crate::plan::workspace::{Workspace, same_name};
@@ -36,7 +39,13 @@ fn check_fields(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspac
             if mapping.field(object.kind, attribute.field()).is_none() {
                 errors.push(error(
                     0,
-                    format!("{} column '{}' ({}.{}) has no entry; run `crm-migrate plan` to propose one", object.file, attribute.column.header, object.kind, attribute.field()),
+                    format!(
+                        "{} column '{}' ({}.{}) has no entry; run `crm-migrate plan` to propose one",
+                        object.file,
+                        attribute.column.header,
+                        object.kind,
+                        attribute.field()
+                    ),
                 ));
             }
         }
@@ -53,7 +62,12 @@ fn check_fields(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspac
         };
         let Some(attribute) = object.attribute(&entry.attribute) else {
             let columns: Vec<&str> = object.attributes.iter().map(|attribute| attribute.field()).collect();
-            errors.push(at(format!("{} has no attribute '{}' (it has: {})", object.file, entry.attribute, columns.join(", "))));
+            errors.push(at(format!(
+                "{} has no attribute '{}' (it has: {})",
+                object.file,
+                entry.attribute,
+                columns.join(", ")
+            )));
             continue;
         };
         let destination = Destination::of(entry.object);
@@ -95,11 +109,19 @@ fn check_fields(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspac
             }
             Landing::Existing { field, values } => {
                 let Some(entity) = destination.entity() else {
-                    errors.push(at(format!("{}s have no custom fields the API can fill; use one of their fields or skip", destination.name())));
+                    errors.push(at(format!(
+                        "{}s have no custom fields the API can fill; use one of their fields or skip",
+                        destination.name()
+                    )));
                     continue;
                 };
                 let Some(existing) = workspace.custom_field(entity, field) else {
-                    let names: Vec<&str> = workspace.fields(entity).iter().filter(|f| f.is_custom_field).map(|f| f.field_name.as_str()).collect();
+                    let names: Vec<&str> = workspace
+                        .fields(entity)
+                        .iter()
+                        .filter(|f| f.is_custom_field)
+                        .map(|f| f.field_name.as_str())
+                        .collect();
                     let names = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
                     errors.push(at(format!(
                         "Pipedrive has no custom {} field named '{field}' (it has: {names}); to create it, to = \"new\"",
@@ -108,34 +130,64 @@ fn check_fields(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspac
                     continue;
                 };
                 if let Err(holds_what) = fits(ty, &existing.field_type) {
-                    errors.push(at(format!("{}; the Pipedrive field '{}' ({}) holds {holds_what}", holds_sentence(ty, attribute), existing.field_name, existing.field_type)));
+                    errors.push(at(format!(
+                        "{}; the Pipedrive field '{}' ({}) holds {holds_what}",
+                        holds_sentence(ty, attribute),
+                        existing.field_name,
+                        existing.field_type
+                    )));
                 }
                 for (from, to) in values {
                     if !existing.options.iter().any(|option| same_name(&option.label, to)) {
                         let options: Vec<&str> = existing.options.iter().map(|option| option.label.as_str()).collect();
-                        errors.push(at(format!("values maps '{from}' to '{to}', which is not an option of '{}' (options: {})", existing.field_name, options.join(", "))));
+                        errors.push(at(format!(
+                            "values maps '{from}' to '{to}', which is not an option of '{}' (options: {})",
+                            existing.field_name,
+                            options.join(", ")
+                        )));
                     }
                 }
                 Some(existing.field_name.to_lowercase())
             }
             Landing::New { field, ty: new_type, options, currency } => {
                 let Some(entity) = destination.entity() else {
-                    errors.push(at(format!("{}s have no custom fields the API can create; use one of their fields or skip", destination.name())));
+                    errors.push(at(format!(
+                        "{}s have no custom fields the API can create; use one of their fields or skip",
+                        destination.name()
+                    )));
                     continue;
                 };
                 if let Some(existing) = workspace.custom_field(entity, field) {
-                    errors.push(at(format!("Pipedrive already has a custom {} field named '{}': use to = \"existing\", or another name", destination.name(), existing.field_name)));
+                    errors.push(at(format!(
+                        "Pipedrive already has a custom {} field named '{}': use to = \"existing\", or another name",
+                        destination.name(),
+                        existing.field_name
+                    )));
                 }
                 if same_name(field, MARKER_FIELD) {
-                    errors.push(at(format!("'{MARKER_FIELD}' is the field the migration keeps User.com ids in; pick another name")));
+                    errors.push(at(format!(
+                        "'{MARKER_FIELD}' is the field the migration keeps User.com ids in; pick another name"
+                    )));
                 }
                 if let Some(first) = new_names.insert((destination.name(), field.to_lowercase()), entry) {
-                    errors.push(at(format!("a new field named '{field}' is already created for {} (line {})", first.key(), first.line)));
+                    errors.push(at(format!(
+                        "a new field named '{field}' is already created for {} (line {})",
+                        first.key(),
+                        first.line
+                    )));
                 }
                 if let Err(holds_what) = fits(ty, new_type.pipedrive_type()) {
-                    errors.push(at(format!("{}; a {} field holds {holds_what}", holds_sentence(ty, attribute), new_type.as_str())));
+                    errors.push(at(format!(
+                        "{}; a {} field holds {holds_what}",
+                        holds_sentence(ty, attribute),
+                        new_type.as_str()
+                    )));
                 } else if *new_type == NewFieldType::DateTime && ty != FieldType::DateTime {
-                    errors.push(at(format!("type date+time is for datetimes; {} holds {}", entry.attribute, ty.name())));
+                    errors.push(at(format!(
+                        "type date+time is for datetimes; {} holds {}",
+                        entry.attribute,
+                        ty.name()
+                    )));
                 }
                 if new_type.has_options() {
                     check_options(entry, attribute, options, errors);
@@ -143,17 +195,27 @@ fn check_fields(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspac
                 if *new_type == NewFieldType::Monetary {
                     match currency {
                         Some(code) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) => {}
-                        Some(code) => errors.push(at(format!("currency '{code}' is not an ISO 4217 code like PLN or EUR"))),
-                        None => errors.push(at("a monetary field needs currency = \"PLN\" (the currency its values are in)".into())),
+                        Some(code) => {
+                            errors.push(at(format!("currency '{code}' is not an ISO 4217 code like PLN or EUR")))
+                        }
+                        None => errors.push(at(
+                            "a monetary field needs currency = \"PLN\" (the currency its values are in)".into(),
+                        )),
                     }
                 }
                 Some(field.to_lowercase())
             }
         };
         if let Some(target) = target_key
-            && let Some(first) = taken.insert((entry.object.as_str(), target.clone()), entry) {
-                errors.push(at(format!("lands in the same {} field as {} (line {}); one attribute per field", destination.name(), first.key(), first.line)));
-            }
+            && let Some(first) = taken.insert((entry.object.as_str(), target.clone()), entry)
+        {
+            errors.push(at(format!(
+                "lands in the same {} field as {} (line {}); one attribute per field",
+                destination.name(),
+                first.key(),
+                first.line
+            )));
+        }
     }
 }
 
@@ -165,7 +227,11 @@ fn check_options(entry: &FieldEntry, attribute: &AttributeProfile, options: &[St
         return;
     }
     if attribute.distinct_overflow {
-        errors.push(at(format!("{} has more than {} different values: a list of options cannot hold them; use varchar", entry.attribute, crate::plan::profile::DISTINCT_CAP)));
+        errors.push(at(format!(
+            "{} has more than {} different values: a list of options cannot hold them; use varchar",
+            entry.attribute,
+            crate::plan::profile::DISTINCT_CAP
+        )));
         return;
     }
     let mut seen = BTreeSet::new();
@@ -207,16 +273,32 @@ fn holds_sentence(ty: FieldType, attribute: &AttributeProfile) -> String {
 }
 
 fn check_owners(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspace, errors: &mut Vec<MappingError>) {
-    let users = || workspace.users.iter().filter(|user| user.active_flag).map(|user| user.email.as_str()).collect::<Vec<_>>().join(", ");
+    let users = || {
+        workspace
+            .users
+            .iter()
+            .filter(|user| user.active_flag)
+            .map(|user| user.email.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let default = &mapping.default_owner;
     if workspace.user_by_email(&default.target).is_none() {
-        errors.push(error(default.line, format!("[owners] default = '{}' is not a Pipedrive user's email (users: {})", default.target, users())));
+        errors.push(error(
+            default.line,
+            format!("[owners] default = '{}' is not a Pipedrive user's email (users: {})", default.target, users()),
+        ));
     }
     for agent in &mapping.agents {
         if agent.target != DEFAULT_OWNER && workspace.user_by_email(&agent.target).is_none() {
             errors.push(error(
                 agent.line,
-                format!("[owners.agents] '{}' = '{}' is neither \"default\" nor a Pipedrive user's email (users: {})", agent.source, agent.target, users()),
+                format!(
+                    "[owners.agents] '{}' = '{}' is neither \"default\" nor a Pipedrive user's email (users: {})",
+                    agent.source,
+                    agent.target,
+                    users()
+                ),
             ));
         }
     }
@@ -230,7 +312,10 @@ fn check_owners(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspac
 fn check_pipelines(mapping: &Mapping, profile: &SourceProfile, errors: &mut Vec<MappingError>) {
     for pipeline in &profile.catalogue.pipelines {
         let Some(entry) = mapping.pipelines.iter().find(|entry| entry.source_id == pipeline.id) else {
-            errors.push(error(0, format!("[pipelines] User.com pipeline {} '{}' is not mapped", pipeline.id, pipeline.name)));
+            errors.push(error(
+                0,
+                format!("[pipelines] User.com pipeline {} '{}' is not mapped", pipeline.id, pipeline.name),
+            ));
             continue;
         };
         if entry.name.is_empty() {
@@ -238,15 +323,27 @@ fn check_pipelines(mapping: &Mapping, profile: &SourceProfile, errors: &mut Vec<
         }
         for stage in profile.catalogue.stages.iter().filter(|stage| stage.pipeline_id == pipeline.id) {
             match entry.stages.iter().find(|choice| choice.source == stage.id) {
-                Some(choice) if choice.target.is_empty() => errors.push(error(choice.line, format!("[pipelines.{}.stages] stage {} has an empty name", pipeline.id, stage.id))),
+                Some(choice) if choice.target.is_empty() => errors.push(error(
+                    choice.line,
+                    format!("[pipelines.{}.stages] stage {} has an empty name", pipeline.id, stage.id),
+                )),
                 Some(_) => {}
-                None => errors.push(error(entry.line, format!("[pipelines.{}.stages] User.com stage {} '{}' is not mapped", pipeline.id, stage.id, stage.name))),
+                None => errors.push(error(
+                    entry.line,
+                    format!(
+                        "[pipelines.{}.stages] User.com stage {} '{}' is not mapped",
+                        pipeline.id, stage.id, stage.name
+                    ),
+                )),
             }
         }
     }
     for entry in &mapping.pipelines {
         if !profile.catalogue.pipelines.iter().any(|pipeline| pipeline.id == entry.source_id) {
-            errors.push(error(entry.line, format!("[pipelines.{}] the export has no pipeline {}", entry.source_id, entry.source_id)));
+            errors.push(error(
+                entry.line,
+                format!("[pipelines.{}] the export has no pipeline {}", entry.source_id, entry.source_id),
+            ));
         }
     }
 }
@@ -256,24 +353,43 @@ fn check_choices(mapping: &Mapping, profile: &SourceProfile, errors: &mut Vec<Ma
         match mapping.deal_status.iter().find(|choice| choice.source == word) {
             Some(choice) if !PIPEDRIVE_STATUSES.contains(&choice.target.as_str()) => errors.push(error(
                 choice.line,
-                format!("[deal_status] {word} = '{}': Pipedrive's statuses are {}", choice.target, PIPEDRIVE_STATUSES.join(", ")),
+                format!(
+                    "[deal_status] {word} = '{}': Pipedrive's statuses are {}",
+                    choice.target,
+                    PIPEDRIVE_STATUSES.join(", ")
+                ),
             )),
             Some(_) => {}
-            None => errors.push(error(0, format!("[deal_status] {word} is not mapped (to one of {})", PIPEDRIVE_STATUSES.join(", ")))),
+            None => errors.push(error(
+                0,
+                format!("[deal_status] {word} is not mapped (to one of {})", PIPEDRIVE_STATUSES.join(", ")),
+            )),
         }
     }
     for choice in &mapping.deal_status {
         if !DEAL_STATUSES.contains(&choice.source.as_str()) {
-            errors.push(error(choice.line, format!("[deal_status] '{}' is not a User.com deal status ({})", choice.source, DEAL_STATUSES.join(", "))));
+            errors.push(error(
+                choice.line,
+                format!(
+                    "[deal_status] '{}' is not a User.com deal status ({})",
+                    choice.source,
+                    DEAL_STATUSES.join(", ")
+                ),
+            ));
         }
     }
     for (type_id, names) in &profile.activity_types {
         match mapping.activity_types.iter().find(|choice| &choice.source == type_id) {
-            Some(choice) if choice.target.is_empty() => errors.push(error(choice.line, format!("[activity_types] {type_id} is empty"))),
+            Some(choice) if choice.target.is_empty() => {
+                errors.push(error(choice.line, format!("[activity_types] {type_id} is empty")))
+            }
             Some(_) => {}
             None => {
                 let used: u64 = names.values().sum();
-                errors.push(error(0, format!("[activity_types] User.com activity type '{type_id}' ({used} activities) is not mapped")));
+                errors.push(error(
+                    0,
+                    format!("[activity_types] User.com activity type '{type_id}' ({used} activities) is not mapped"),
+                ));
             }
         }
     }

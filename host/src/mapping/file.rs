@@ -78,11 +78,22 @@ pub fn render(mapping: &Mapping, comments: &Comments) -> String {
     let mut out = String::new();
     comment_lines(&mut out, &comments.header);
     let choice = |out: &mut String, choice: &Choice, comment_key: String| {
-        let _ = writeln!(out, "{} = {}{}", key(&choice.source), quoted(&choice.target), trailing(comments.get(&comment_key)));
+        let _ = writeln!(
+            out,
+            "{} = {}{}",
+            key(&choice.source),
+            quoted(&choice.target),
+            trailing(comments.get(&comment_key))
+        );
     };
 
     out.push_str("\n[owners]\n");
-    let _ = writeln!(out, "default = {}{}", quoted(&mapping.default_owner.target), trailing(comments.get("owners.default")));
+    let _ = writeln!(
+        out,
+        "default = {}{}",
+        quoted(&mapping.default_owner.target),
+        trailing(comments.get("owners.default"))
+    );
     out.push_str("\n[owners.agents]\n");
     if mapping.agents.is_empty() {
         out.push_str("# (no record of the export names an agent)\n");
@@ -93,7 +104,12 @@ pub fn render(mapping: &Mapping, comments: &Comments) -> String {
 
     for pipeline in &mapping.pipelines {
         let _ = writeln!(out, "\n[pipelines.{}]", key(&pipeline.source_id));
-        let _ = writeln!(out, "name = {}{}", quoted(&pipeline.name), trailing(comments.get(&comment_key(&["pipelines", &pipeline.source_id]))));
+        let _ = writeln!(
+            out,
+            "name = {}{}",
+            quoted(&pipeline.name),
+            trailing(comments.get(&comment_key(&["pipelines", &pipeline.source_id])))
+        );
         let _ = writeln!(out, "\n[pipelines.{}.stages]", key(&pipeline.source_id));
         for stage in &pipeline.stages {
             choice(&mut out, stage, comment_key(&["pipelines", &pipeline.source_id, "stages", &stage.source]));
@@ -111,7 +127,12 @@ pub fn render(mapping: &Mapping, comments: &Comments) -> String {
     }
 
     out.push_str("\n[events]\n");
-    let _ = writeln!(out, "activity_type = {}{}", quoted(&mapping.event_activity_type.target), trailing(comments.get("events")));
+    let _ = writeln!(
+        out,
+        "activity_type = {}{}",
+        quoted(&mapping.event_activity_type.target),
+        trailing(comments.get("events"))
+    );
 
     out.push_str("\n[names]\n");
     let _ = writeln!(out, "prefer = {}{}", quoted(mapping.names.as_str()), trailing(comments.get("names")));
@@ -152,7 +173,8 @@ fn render_entry(out: &mut String, entry: &FieldEntry, comment: Option<&str>) {
         Landing::Existing { field, values } => {
             let _ = writeln!(out, "to = \"existing\"\nfield = {}", quoted(field));
             if !values.is_empty() {
-                let pairs: Vec<String> = values.iter().map(|(from, to)| format!("{} = {}", key(from), quoted(to))).collect();
+                let pairs: Vec<String> =
+                    values.iter().map(|(from, to)| format!("{} = {}", key(from), quoted(to))).collect();
                 let _ = writeln!(out, "values = {{ {} }}", pairs.join(", "));
             }
         }
@@ -257,32 +279,53 @@ struct RawEntry {
 /// file's own shape has; the checks against the export and the workspace are [`super::check`]'s.
 pub fn parse(text: &str) -> Result<Mapping, Vec<MappingError>> {
     let raw: RawMapping = toml::from_str(text).map_err(|error| {
-        vec![MappingError { line: error.span().map_or(0, |span| line_of(text, span.start)), message: error.message().trim().to_owned() }]
+        vec![MappingError {
+            line: error.span().map_or(0, |span| line_of(text, span.start)),
+            message: error.message().trim().to_owned(),
+        }]
     })?;
     let line = |span: std::ops::Range<usize>| line_of(text, span.start);
-    let choice = |source: &str, target: &Spanned<String>| Choice { source: source.to_owned(), target: target.get_ref().trim().to_owned(), line: line(target.span()) };
+    let choice = |source: &str, target: &Spanned<String>| Choice {
+        source: source.to_owned(),
+        target: target.get_ref().trim().to_owned(),
+        line: line(target.span()),
+    };
     let mut errors = Vec::new();
     let mut mapping = Mapping::default();
     match &raw.owners {
         Some(owners) => {
             mapping.default_owner = choice("default", &owners.default);
-            mapping.agents = by_file_order(&owners.agents, |target| target.span().start).map(|(agent, target)| choice(agent, target)).collect();
+            mapping.agents = by_file_order(&owners.agents, |target| target.span().start)
+                .map(|(agent, target)| choice(agent, target))
+                .collect();
         }
-        None => errors.push(MappingError { line: 0, message: "[owners] is missing: it names the default owner (a Pipedrive user's email)".into() }),
+        None => errors.push(MappingError {
+            line: 0,
+            message: "[owners] is missing: it names the default owner (a Pipedrive user's email)".into(),
+        }),
     }
     mapping.pipelines = by_file_order(&raw.pipelines, |pipeline| pipeline.name.span().start)
         .map(|(id, pipeline)| PipelineEntry {
             source_id: id.clone(),
             name: pipeline.name.get_ref().trim().to_owned(),
-            stages: by_file_order(&pipeline.stages, |target| target.span().start).map(|(stage, target)| choice(stage, target)).collect(),
+            stages: by_file_order(&pipeline.stages, |target| target.span().start)
+                .map(|(stage, target)| choice(stage, target))
+                .collect(),
             line: line(pipeline.name.span()),
         })
         .collect();
-    mapping.deal_status = by_file_order(&raw.deal_status, |target| target.span().start).map(|(word, target)| choice(word, target)).collect();
-    mapping.activity_types = by_file_order(&raw.activity_types, |target| target.span().start).map(|(id, target)| choice(id, target)).collect();
+    mapping.deal_status = by_file_order(&raw.deal_status, |target| target.span().start)
+        .map(|(word, target)| choice(word, target))
+        .collect();
+    mapping.activity_types = by_file_order(&raw.activity_types, |target| target.span().start)
+        .map(|(id, target)| choice(id, target))
+        .collect();
     match &raw.events {
         Some(events) => mapping.event_activity_type = choice("activity_type", &events.activity_type),
-        None => errors.push(MappingError { line: 0, message: "[events] is missing: it names the activity type events become".into() }),
+        None => errors.push(MappingError {
+            line: 0,
+            message: "[events] is missing: it names the activity type events become".into(),
+        }),
     }
     // Without [names] (a file from before it existed), the default: the full name.
     if let Some(names) = &raw.names {
@@ -320,7 +363,12 @@ fn by_file_order<T>(table: &BTreeMap<String, T>, offset: impl Fn(&T) -> usize) -
     entries.into_iter()
 }
 
-fn parse_entry(object: ObjectKind, attribute: &str, raw: &RawEntry, line: &impl Fn(std::ops::Range<usize>) -> usize) -> Result<FieldEntry, MappingError> {
+fn parse_entry(
+    object: ObjectKind,
+    attribute: &str,
+    raw: &RawEntry,
+    line: &impl Fn(std::ops::Range<usize>) -> usize,
+) -> Result<FieldEntry, MappingError> {
     let at = line(raw.to.span());
     let name = format!("{object}.{attribute}");
     let error = |line: usize, message: String| MappingError { line, message: format!("[{name}] {message}") };
@@ -331,7 +379,9 @@ fn parse_entry(object: ObjectKind, attribute: &str, raw: &RawEntry, line: &impl 
             None => Err(error(at, format!("to = \"{}\" needs field = \"<Pipedrive field name>\"", raw.to.get_ref()))),
         }
     };
-    let unexpected = |key: &str, present: bool| if present { Err(error(at, format!("{key} is not used with to = \"{}\"", raw.to.get_ref()))) } else { Ok(()) };
+    let unexpected = |key: &str, present: bool| {
+        if present { Err(error(at, format!("{key} is not used with to = \"{}\"", raw.to.get_ref()))) } else { Ok(()) }
+    };
     let landing = match raw.to.get_ref().trim() {
         "existing" => {
             unexpected("type", raw.ty.is_some())?;
@@ -347,7 +397,12 @@ fn parse_entry(object: ObjectKind, attribute: &str, raw: &RawEntry, line: &impl 
                 })?,
                 None => return Err(error(at, "to = \"new\" needs type = \"...\" (varchar, text, double, monetary, date, date+time, enum, set, phone)".into())),
             };
-            Landing::New { field: field()?, ty, options: raw.options.clone().unwrap_or_default(), currency: raw.currency.clone() }
+            Landing::New {
+                field: field()?,
+                ty,
+                options: raw.options.clone().unwrap_or_default(),
+                currency: raw.currency.clone(),
+            }
         }
         "skip" => {
             unexpected("field", raw.field.is_some())?;
@@ -366,7 +421,10 @@ fn parse_entry(object: ObjectKind, attribute: &str, raw: &RawEntry, line: &impl 
     let on_bad_value = match &raw.on_bad_value {
         Some(policy) => OnBadValue::parse(policy.get_ref()).ok_or_else(|| {
             let policies: Vec<&str> = OnBadValue::ALL.iter().map(|policy| policy.as_str()).collect();
-            error(line(policy.span()), format!("on_bad_value '{}' is not a policy; expected one of {}", policy.get_ref(), policies.join(", ")))
+            error(
+                line(policy.span()),
+                format!("on_bad_value '{}' is not a policy; expected one of {}", policy.get_ref(), policies.join(", ")),
+            )
         })?,
         None => OnBadValue::default(),
     };
@@ -429,7 +487,11 @@ mod tests {
         let text = render(&mapping, &comments);
         assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
         let parsed = parse(&text).unwrap_or_else(|errors| panic!("{errors:?}\n{text}"));
-        assert_eq!(parsed.agents.iter().map(|agent| agent.source.as_str()).collect::<Vec<_>>(), ["ada@example.org"], "{text}");
+        assert_eq!(
+            parsed.agents.iter().map(|agent| agent.source.as_str()).collect::<Vec<_>>(),
+            ["ada@example.org"],
+            "{text}"
+        );
         assert_eq!(parsed.fields.len(), 1, "{text}");
         assert_eq!(parsed.fields[0].attribute, attribute);
         assert_eq!(parsed.fields[0].landing, Landing::Skip { reason: evil.into() });

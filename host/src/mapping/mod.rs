@@ -120,7 +120,13 @@ pub struct Standard {
     pub how: &'static str,
 }
 
-const fn standard(code: &'static str, label: &'static str, accepts: Accepts, shared: bool, how: &'static str) -> Standard {
+const fn standard(
+    code: &'static str,
+    label: &'static str,
+    accepts: Accepts,
+    shared: bool,
+    how: &'static str,
+) -> Standard {
     Standard { code, label, accepts, shared, how }
 }
 
@@ -129,11 +135,29 @@ use Accepts as A;
 const PERSON: &[Standard] = &[
     // One role, the name: never joined from several columns; [names] says which part wins.
     standard("name", "Name", A::Text, false, "the full name; without one, first and last name (the rule in [names])"),
-    standard("first_name", "First name", A::Text, false, "with the last name, the name when there is no full name (the rule in [names])"),
-    standard("last_name", "Last name", A::Text, false, "with the first name, the name when there is no full name (the rule in [names])"),
+    standard(
+        "first_name",
+        "First name",
+        A::Text,
+        false,
+        "with the last name, the name when there is no full name (the rule in [names])",
+    ),
+    standard(
+        "last_name",
+        "Last name",
+        A::Text,
+        false,
+        "with the first name, the name when there is no full name (the rule in [names])",
+    ),
     standard("emails", "Emails", A::Email, false, "the primary email"),
     standard("phones", "Phones", A::Phone, false, "the primary phone"),
-    standard("org_id", "Organization", A::Reference(Reference::Company), false, "linked to the organization created from that company"),
+    standard(
+        "org_id",
+        "Organization",
+        A::Reference(Reference::Company),
+        false,
+        "linked to the organization created from that company",
+    ),
     standard("owner_id", "Owner", A::Text, false, "the agent's Pipedrive user, through [owners]"),
     standard("add_time", "Person created", A::Moment, false, "kept as the creation time, in UTC"),
     standard("label", "Labels", A::Choices, false, "tags become labels as the label plugin decides"),
@@ -163,8 +187,20 @@ const DEAL: &[Standard] = &[
     standard("status", "Status", A::DealStatus, false, "through [deal_status]"),
     standard("pipeline_id", "Pipeline", A::Reference(Reference::Pipeline), false, "through [pipelines]"),
     standard("stage_id", "Stage", A::Reference(Reference::Stage), false, "through [pipelines.*.stages]"),
-    standard("person_id", "Contact person", A::Reference(Reference::Contact), false, "linked to the person created from that contact"),
-    standard("org_id", "Organization", A::Reference(Reference::Company), false, "linked to the organization created from that company"),
+    standard(
+        "person_id",
+        "Contact person",
+        A::Reference(Reference::Contact),
+        false,
+        "linked to the person created from that contact",
+    ),
+    standard(
+        "org_id",
+        "Organization",
+        A::Reference(Reference::Company),
+        false,
+        "linked to the organization created from that company",
+    ),
     standard("owner_id", "Owner", A::Text, false, "the agent's Pipedrive user, through [owners]"),
     standard("expected_close_date", "Expected close date", A::Moment, false, "the date"),
     standard("won_time", "Won time", A::Moment, false, "in UTC; only sent for won deals"),
@@ -178,14 +214,32 @@ const ACTIVITY: &[Standard] = &[
     // An id (often written in digits): any value, looked up in [activity_types].
     standard("type", "Type", A::Any, false, "through [activity_types]"),
     standard("deal_id", "Deal", A::Reference(Reference::Deal), false, "linked to the deal created from that deal"),
-    standard("participants", "Participants", A::Reference(Reference::Contact), false, "the person, as the primary participant"),
-    standard("org_id", "Organization", A::Reference(Reference::Company), false, "linked to the organization created from that company"),
+    standard(
+        "participants",
+        "Participants",
+        A::Reference(Reference::Contact),
+        false,
+        "the person, as the primary participant",
+    ),
+    standard(
+        "org_id",
+        "Organization",
+        A::Reference(Reference::Company),
+        false,
+        "linked to the organization created from that company",
+    ),
     standard("note", "Note", A::Any, true, "appended to the activity's note, one labelled line each"),
     standard("done", "Done", A::Boolean, false, "as is"),
     standard("due_date", "Due date and time", A::Moment, false, "due date and due time, in UTC"),
     standard("duration", "Duration", A::Number, false, "minutes, sent as HH:MM"),
     standard("end_time", "End", A::Moment, false, "the end minus the due time is the duration"),
-    standard("attendees", "Attendees", A::Any, false, "each email (or contact id): a participant when it is a migrated person's, else an attendee"),
+    standard(
+        "attendees",
+        "Attendees",
+        A::Any,
+        false,
+        "each email (or contact id): a participant when it is a migrated person's, else an attendee",
+    ),
     standard("location", "Location", A::Text, false, "the activity's location"),
     standard("owner_id", "Assigned to user", A::Text, false, "the agent's Pipedrive user, through [owners]"),
 ];
@@ -195,9 +249,21 @@ const NOTE: &[Standard] = &[
     standard("author_role", "Author's role", A::Text, false, "beside each message: user, agent or bot"),
     standard("author_name", "Author's name", A::Text, false, "beside each message, before its role"),
     standard("channel", "Channel", A::Text, false, "in the note's header"),
-    standard("person_id", "Person", A::Reference(Reference::Contact), false, "the note is attached to that contact's person"),
+    standard(
+        "person_id",
+        "Person",
+        A::Reference(Reference::Contact),
+        false,
+        "the note is attached to that contact's person",
+    ),
     standard("add_time", "Note created", A::Moment, false, "the first message's time, in UTC"),
-    standard("conversation", "One note per conversation", A::Text, false, "messages with the same conversation id form one note"),
+    standard(
+        "conversation",
+        "One note per conversation",
+        A::Text,
+        false,
+        "messages with the same conversation id form one note",
+    ),
 ];
 
 /// The type of a custom field the migration creates.
@@ -279,7 +345,12 @@ pub fn fits(source: FieldType, field_type: &str) -> Result<(), &'static str> {
         "enum" => (
             matches!(
                 source,
-                FieldType::Choice | FieldType::Boolean | FieldType::Gender | FieldType::ContactStatus | FieldType::DealStatus | FieldType::Text
+                FieldType::Choice
+                    | FieldType::Boolean
+                    | FieldType::Gender
+                    | FieldType::ContactStatus
+                    | FieldType::DealStatus
+                    | FieldType::Text
             ),
             "one option of a list",
         ),
@@ -295,13 +366,25 @@ pub fn fits(source: FieldType, field_type: &str) -> Result<(), &'static str> {
 #[serde(tag = "to", rename_all = "snake_case")]
 pub enum Landing {
     /// A built-in field: `to = "emails"`.
-    Standard { code: String },
+    Standard {
+        code: String,
+    },
     /// A custom field the account has, by name; `values` maps source values to its option labels
     /// where they are spelled differently.
-    Existing { field: String, values: Vec<(String, String)> },
+    Existing {
+        field: String,
+        values: Vec<(String, String)>,
+    },
     /// A custom field the migration creates.
-    New { field: String, ty: NewFieldType, options: Vec<String>, currency: Option<String> },
-    Skip { reason: String },
+    New {
+        field: String,
+        ty: NewFieldType,
+        options: Vec<String>,
+        currency: Option<String>,
+    },
+    Skip {
+        reason: String,
+    },
 }
 
 /// One attribute of one object, and where it lands.

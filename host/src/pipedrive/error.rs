@@ -31,7 +31,9 @@ pub enum ClientError {
     UnsafeTargetUrl(#[from] super::TargetUrlError),
     /// The server answered with a redirect. Redirects are never followed: the token would go with
     /// the request to wherever `Location` points, maybe another host or plain http.
-    #[error("{operation}: the account URL answered {status}, a redirect to {location_host}; crm-migrate does not follow redirects (the API token would go along): check [target] url in migration.toml")]
+    #[error(
+        "{operation}: the account URL answered {status}, a redirect to {location_host}; crm-migrate does not follow redirects (the API token would go along): check [target] url in migration.toml"
+    )]
     Redirected { operation: &'static str, status: u16, location_host: String },
     #[error("no Pipedrive operation {method} {path} in the API this client knows")]
     UnknownOperation { method: String, path: String },
@@ -40,7 +42,10 @@ pub enum ClientError {
 impl ClientError {
     /// Whether a later run could succeed without anyone changing anything.
     pub fn is_temporary(&self) -> bool {
-        matches!(self, ClientError::BudgetExhausted { .. } | ClientError::GaveUp { .. } | ClientError::WriteOutcomeUnknown { .. })
+        matches!(
+            self,
+            ClientError::BudgetExhausted { .. } | ClientError::GaveUp { .. } | ClientError::WriteOutcomeUnknown { .. }
+        )
     }
 }
 

@@ -113,13 +113,23 @@ impl PipedriveClient {
     }
 
     /// Adds options to an enum or set field (or labels to `label`); returns the options added.
-    pub async fn add_field_options(&self, kind: EntityKind, field_code: &str, labels: &[String]) -> Result<Vec<FieldOption>, ClientError> {
+    pub async fn add_field_options(
+        &self,
+        kind: EntityKind,
+        field_code: &str,
+        labels: &[String],
+    ) -> Result<Vec<FieldOption>, ClientError> {
         let body: Vec<Value> = labels.iter().map(|label| json!({ "label": label })).collect();
         let path = format!("/api/v2/{}/{field_code}/options", kind.fields_collection());
         self.send_data(Method::POST, &path, Value::Array(body)).await
     }
 
-    pub async fn delete_field_options(&self, kind: EntityKind, field_code: &str, option_ids: &[u64]) -> Result<(), ClientError> {
+    pub async fn delete_field_options(
+        &self,
+        kind: EntityKind,
+        field_code: &str,
+        option_ids: &[u64],
+    ) -> Result<(), ClientError> {
         let body: Vec<Value> = option_ids.iter().map(|id| json!({ "id": id })).collect();
         let path = format!("/api/v2/{}/{field_code}/options", kind.fields_collection());
         self.transport.call(Method::DELETE, &path, &[], &Payload::Json(Value::Array(body))).await.map(drop)
@@ -178,7 +188,12 @@ impl PipedriveClient {
 
     /// Creates a person, organization, deal or activity from the JSON it was sent as before
     /// (`rollback --run` creating again what a delta deleted). Returns its id.
-    pub async fn create_from_json(&self, kind: EntityKind, record: &Value, marker: Option<&Marker>) -> Result<u64, ClientError> {
+    pub async fn create_from_json(
+        &self,
+        kind: EntityKind,
+        record: &Value,
+        marker: Option<&Marker>,
+    ) -> Result<u64, ClientError> {
         let created: Value = self.create(kind, record, marker).await?;
         id_of(&created)
     }
@@ -192,7 +207,11 @@ impl PipedriveClient {
         self.list_by_cursor("/api/v2/persons", Vec::new()).await
     }
 
-    pub async fn create_organization(&self, organization: &NewOrganization, marker: Option<&Marker>) -> Result<Organization, ClientError> {
+    pub async fn create_organization(
+        &self,
+        organization: &NewOrganization,
+        marker: Option<&Marker>,
+    ) -> Result<Organization, ClientError> {
         self.create(EntityKind::Organization, organization, marker).await
     }
 
@@ -263,7 +282,12 @@ impl PipedriveClient {
 
     /// Persons whose email is exactly `email` (Pipedrive compares without case).
     pub async fn search_persons_by_email(&self, email: &str) -> Result<Vec<PersonHit>, ClientError> {
-        let query = [("term", email.to_string()), ("fields", "email".into()), ("exact_match", "true".into()), ("limit", PAGE_LIMIT.to_string())];
+        let query = [
+            ("term", email.to_string()),
+            ("fields", "email".into()),
+            ("exact_match", "true".into()),
+            ("limit", PAGE_LIMIT.to_string()),
+        ];
         let body = self.transport.call(Method::GET, "/api/v2/persons/search", &query, &Payload::Empty).await?;
         let items = body.pointer("/data/items").cloned().unwrap_or(Value::Array(Vec::new()));
         let items: Vec<Value> = parse("searchPersons", items)?;
@@ -274,7 +298,12 @@ impl PipedriveClient {
     /// Pipedrive is asked for an exact match, and each hit is then read (1 token, against the
     /// search's 20) and kept only if its field holds exactly `value`: a marker must never match a
     /// record because a search was lenient (a prefix, another case, spaces).
-    pub async fn find_by_field(&self, kind: EntityKind, field_code: &str, value: &str) -> Result<Vec<u64>, ClientError> {
+    pub async fn find_by_field(
+        &self,
+        kind: EntityKind,
+        field_code: &str,
+        value: &str,
+    ) -> Result<Vec<u64>, ClientError> {
         let entity_type = kind.search_type().ok_or_else(|| ClientError::UnknownOperation {
             method: "GET".into(),
             path: format!("/api/v2/itemSearch/field for {}", kind.collection()),
@@ -289,7 +318,8 @@ impl PipedriveClient {
         let body = self.transport.call(Method::GET, "/api/v2/itemSearch/field", &query, &Payload::Empty).await?;
         let hits = body.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
         // The spec's schema wraps hits as {result_score, item}; its example has them bare.
-        let mut ids: Vec<u64> = hits.iter().filter_map(|hit| hit.get("item").unwrap_or(hit).get("id")?.as_u64()).collect();
+        let mut ids: Vec<u64> =
+            hits.iter().filter_map(|hit| hit.get("item").unwrap_or(hit).get("id")?.as_u64()).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut exact = Vec::new();
@@ -342,7 +372,12 @@ impl PipedriveClient {
     }
 
     pub async fn upload_file(&self, file: &NewFile) -> Result<FileRecord, ClientError> {
-        let links = [("person_id", file.person_id), ("org_id", file.org_id), ("deal_id", file.deal_id), ("activity_id", file.activity_id)];
+        let links = [
+            ("person_id", file.person_id),
+            ("org_id", file.org_id),
+            ("deal_id", file.deal_id),
+            ("activity_id", file.activity_id),
+        ];
         let fields = links.iter().filter_map(|(name, id)| Some((name.to_string(), (*id)?.to_string()))).collect();
         let payload = Payload::Multipart { fields, file_name: file.file_name.clone(), bytes: file.bytes.clone() };
         let body = self.transport.call(Method::POST, "/api/v1/files", &[], &payload).await?;
@@ -361,9 +396,14 @@ impl PipedriveClient {
 
     /// Makes `parent` the parent organization of `child`. A lost answer is resolved by looking
     /// for that relationship among the child's (one listing) before sending it again.
-    pub async fn create_parent_relationship(&self, parent: u64, child: u64) -> Result<OrganizationRelationship, ClientError> {
+    pub async fn create_parent_relationship(
+        &self,
+        parent: u64,
+        child: u64,
+    ) -> Result<OrganizationRelationship, ClientError> {
         let path = "/api/v1/organizationRelationships";
-        let payload = Payload::Json(json!({ "type": "parent", "rel_owner_org_id": parent, "rel_linked_org_id": child }));
+        let payload =
+            Payload::Json(json!({ "type": "parent", "rel_owner_org_id": parent, "rel_linked_org_id": child }));
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -383,7 +423,11 @@ impl PipedriveClient {
     }
 
     /// The live parent relationship making `parent` the parent of `child`, if there is one.
-    pub async fn parent_relationship(&self, parent: u64, child: u64) -> Result<Option<OrganizationRelationship>, ClientError> {
+    pub async fn parent_relationship(
+        &self,
+        parent: u64,
+        child: u64,
+    ) -> Result<Option<OrganizationRelationship>, ClientError> {
         Ok(self
             .organization_relationships(child)
             .await?
@@ -396,7 +440,10 @@ impl PipedriveClient {
     /// Every relationship of one organization (as parent, daughter or related); one page, as
     /// the spec documents no paging parameters for it.
     pub async fn organization_relationships(&self, org_id: u64) -> Result<Vec<OrganizationRelationship>, ClientError> {
-        let body = self.transport.call(Method::GET, "/api/v1/organizationRelationships", &[("org_id", org_id.to_string())], &Payload::Empty).await?;
+        let body = self
+            .transport
+            .call(Method::GET, "/api/v1/organizationRelationships", &[("org_id", org_id.to_string())], &Payload::Empty)
+            .await?;
         Ok(data::<Option<Vec<OrganizationRelationship>>>("getOrganizationRelationships", body)?.unwrap_or_default())
     }
 
@@ -412,7 +459,12 @@ impl PipedriveClient {
 
     /// POSTs a new record. If the answer is lost, looks the record up by its marker: found means
     /// the write was applied (no second write); not found means it was not, so it is sent again.
-    async fn create<N: Serialize, T: DeserializeOwned>(&self, kind: EntityKind, record: &N, marker: Option<&Marker>) -> Result<T, ClientError> {
+    async fn create<N: Serialize, T: DeserializeOwned>(
+        &self,
+        kind: EntityKind,
+        record: &N,
+        marker: Option<&Marker>,
+    ) -> Result<T, ClientError> {
         let path = format!("/api/v2/{}", kind.collection());
         let payload = Payload::Json(to_json(record)?);
         let mut attempts = 0;
@@ -425,7 +477,10 @@ impl PipedriveClient {
             };
             let Some(marker) = marker else { return Err(error) };
             if let Some(id) = self.find_lost_write(kind, marker).await? {
-                self.transport.note_lost_write_found(pipedrive_api::operation("POST", &path).map_or("create", |op| op.operation_id), id);
+                self.transport.note_lost_write_found(
+                    pipedrive_api::operation("POST", &path).map_or("create", |op| op.operation_id),
+                    id,
+                );
                 return self.get_data(&format!("{path}/{id}"), &[]).await;
             }
             if attempts >= LOST_WRITE_ATTEMPTS {
@@ -463,7 +518,11 @@ impl PipedriveClient {
     }
 
     /// A v2 list, all pages: `cursor` and `limit`, until `next_cursor` is null.
-    async fn list_by_cursor<T: DeserializeOwned>(&self, path: &str, filter: Vec<(&str, String)>) -> Result<Vec<T>, ClientError> {
+    async fn list_by_cursor<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        filter: Vec<(&str, String)>,
+    ) -> Result<Vec<T>, ClientError> {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -482,7 +541,12 @@ impl PipedriveClient {
     }
 
     /// A v1 list, all pages: `start` and `limit`, until `more_items_in_collection` is false.
-    async fn list_by_offset<T: DeserializeOwned>(&self, path: &str, filter: Vec<(&str, String)>, limit: u32) -> Result<Vec<T>, ClientError> {
+    async fn list_by_offset<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        filter: Vec<(&str, String)>,
+        limit: u32,
+    ) -> Result<Vec<T>, ClientError> {
         let mut all = Vec::new();
         let mut start = 0u64;
         loop {
@@ -491,7 +555,11 @@ impl PipedriveClient {
             query.push(("limit", limit.to_string()));
             let body = self.transport.call(Method::GET, path, &query, &Payload::Empty).await?;
             // Most v1 lists wrap the page in `pagination`; a few put it directly in additional_data.
-            let page = body.pointer("/additional_data/pagination").or_else(|| body.get("additional_data")).cloned().unwrap_or(Value::Null);
+            let page = body
+                .pointer("/additional_data/pagination")
+                .or_else(|| body.get("additional_data"))
+                .cloned()
+                .unwrap_or(Value::Null);
             let more = page.get("more_items_in_collection").and_then(Value::as_bool).unwrap_or(false);
             let received = data::<Option<Vec<T>>>(path, body)?.unwrap_or_default();
             start = page.get("next_start").and_then(Value::as_u64).unwrap_or(start + received.len() as u64);
@@ -504,11 +572,14 @@ impl PipedriveClient {
 }
 
 fn id_of(record: &Value) -> Result<u64, ClientError> {
-    record["id"].as_u64().ok_or_else(|| ClientError::BadResponse { operation: "create", reason: "the answer has no id".to_owned() })
+    record["id"]
+        .as_u64()
+        .ok_or_else(|| ClientError::BadResponse { operation: "create", reason: "the answer has no id".to_owned() })
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Value, ClientError> {
-    serde_json::to_value(value).map_err(|error| ClientError::BadResponse { operation: "encode request", reason: error.to_string() })
+    serde_json::to_value(value)
+        .map_err(|error| ClientError::BadResponse { operation: "encode request", reason: error.to_string() })
 }
 
 /// The `data` of Pipedrive's envelope, as our type.

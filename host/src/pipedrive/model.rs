@@ -19,7 +19,8 @@ pub enum EntityKind {
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 4] = [EntityKind::Person, EntityKind::Organization, EntityKind::Deal, EntityKind::Activity];
+    pub const ALL: [EntityKind; 4] =
+        [EntityKind::Person, EntityKind::Organization, EntityKind::Deal, EntityKind::Activity];
 
     /// The singular name (`person`), as reports and the journal write it.
     pub fn name(self) -> &'static str {
@@ -570,7 +571,11 @@ pub struct OrganizationRelationship {
 /// An organization in a relationship: `{"name", ..., "value": id}`, or the bare id.
 fn organization_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     let value = Value::deserialize(deserializer)?;
-    value.get("value").unwrap_or(&value).as_u64().ok_or_else(|| serde::de::Error::custom(format!("an organization id, got {value}")))
+    value
+        .get("value")
+        .unwrap_or(&value)
+        .as_u64()
+        .ok_or_else(|| serde::de::Error::custom(format!("an organization id, got {value}")))
 }
 
 /// A flag written as "true"/"false", a boolean or 0/1.

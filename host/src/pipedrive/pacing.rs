@@ -106,7 +106,11 @@ struct PacerState {
 impl Pacer {
     pub fn new(burst_limit: u32, search_limit: u32) -> Pacer {
         Pacer {
-            state: Mutex::new(PacerState { general: Window::new(burst_limit), search: Window::new(search_limit), paused_until: None }),
+            state: Mutex::new(PacerState {
+                general: Window::new(burst_limit),
+                search: Window::new(search_limit),
+                paused_until: None,
+            }),
         }
     }
 

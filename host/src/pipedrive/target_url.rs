@@ -34,17 +34,25 @@ pub enum TargetUrlError {
     NotAUrl { shown: String, reason: String },
     #[error("'{shown}': the scheme must be https (or http for a sandbox on this machine), not '{scheme}'")]
     Scheme { shown: String, scheme: String },
-    #[error("'{shown}' carries a user name or password before '@'; the token would go to the host after '@' ({host}); write only https://COMPANY.pipedrive.com")]
+    #[error(
+        "'{shown}' carries a user name or password before '@'; the token would go to the host after '@' ({host}); write only https://COMPANY.pipedrive.com"
+    )]
     UserInfo { shown: String, host: String },
     #[error("'{shown}' has a query or fragment ('?' or '#'); the account URL is only https://HOST[:PORT]")]
     QueryOrFragment { shown: String },
     #[error("'{shown}' has a path ('{path}'); the account URL is only https://HOST[:PORT] (crm-migrate adds /api/...)")]
     Path { shown: String, path: String },
-    #[error("'{shown}' must be https://: plain http would send the API token in clear to {host} (http is allowed only for 127.0.0.1, ::1 and localhost)")]
+    #[error(
+        "'{shown}' must be https://: plain http would send the API token in clear to {host} (http is allowed only for 127.0.0.1, ::1 and localhost)"
+    )]
     PlainHttp { shown: String, host: String },
-    #[error("'{shown}': {host} is not a Pipedrive host (*.pipedrive.com); to send the API token there anyway, name it in migration.toml: [target] allow_host = \"{host}\"")]
+    #[error(
+        "'{shown}': {host} is not a Pipedrive host (*.pipedrive.com); to send the API token there anyway, name it in migration.toml: [target] allow_host = \"{host}\""
+    )]
     ForeignHost { shown: String, host: String },
-    #[error("allow_host '{given}' is not a host name (write only the host, e.g. crm.example.net, without scheme, port or path)")]
+    #[error(
+        "allow_host '{given}' is not a host name (write only the host, e.g. crm.example.net, without scheme, port or path)"
+    )]
     BadAllowHost { given: String },
 }
 
@@ -52,7 +60,8 @@ pub enum TargetUrlError {
 /// host `localhost`), a Pipedrive host (`*.pipedrive.com`) unless it is loopback or exactly
 /// `allowed_host`, no userinfo, path, query or fragment.
 pub fn check_target_url(url: &str, allowed_host: Option<&str>) -> Result<TargetUrl, TargetUrlError> {
-    let parsed = Url::parse(url.trim()).map_err(|error| TargetUrlError::NotAUrl { shown: shown_without_secrets(url), reason: error.to_string() })?;
+    let parsed = Url::parse(url.trim())
+        .map_err(|error| TargetUrlError::NotAUrl { shown: shown_without_secrets(url), reason: error.to_string() })?;
     let shown = shown_of(&parsed);
     let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
     if !matches!(parsed.scheme(), "https" | "http") {
@@ -75,7 +84,9 @@ pub fn check_target_url(url: &str, allowed_host: Option<&str>) -> Result<TargetU
         return Err(TargetUrlError::PlainHttp { shown, host });
     }
     let allowed = match allowed_host {
-        Some(given) => Some(normalized_host(given).ok_or_else(|| TargetUrlError::BadAllowHost { given: given.to_string() })?),
+        Some(given) => {
+            Some(normalized_host(given).ok_or_else(|| TargetUrlError::BadAllowHost { given: given.to_string() })?)
+        }
         None => None,
     };
     let pipedrive = host.ends_with(&format!(".{PIPEDRIVE_DOMAIN}"));
@@ -150,7 +161,14 @@ mod tests {
         ] {
             assert!(check_target_url(bad, None).is_err(), "{bad} was accepted");
         }
-        for good in ["https://acme.pipedrive.com", "https://acme.pipedrive.com/", "http://127.0.0.1:8089", "http://[::1]:8089", "http://localhost:1", "http://127.1.2.3"] {
+        for good in [
+            "https://acme.pipedrive.com",
+            "https://acme.pipedrive.com/",
+            "http://127.0.0.1:8089",
+            "http://[::1]:8089",
+            "http://localhost:1",
+            "http://127.1.2.3",
+        ] {
             assert!(check_target_url(good, None).is_ok(), "{good} was refused: {:?}", check_target_url(good, None));
         }
         assert_eq!(check_target_url("https://acme.pipedrive.com/", None).unwrap().base(), "https://acme.pipedrive.com");
@@ -162,12 +180,20 @@ mod tests {
         assert!(check_target_url("https://CRM.example.net", Some("crm.EXAMPLE.net")).is_ok());
         assert!(check_target_url("https://crm.example.net.evil.example", Some("crm.example.net")).is_err());
         assert!(check_target_url("http://crm.example.net", Some("crm.example.net")).is_err(), "http stays refused");
-        assert!(matches!(check_target_url("https://crm.example.net", Some("https://crm.example.net")), Err(TargetUrlError::BadAllowHost { .. })));
+        assert!(matches!(
+            check_target_url("https://crm.example.net", Some("https://crm.example.net")),
+            Err(TargetUrlError::BadAllowHost { .. })
+        ));
     }
 
     #[test]
     fn messages_never_repeat_a_password_or_query() {
-        for url in ["https://user:s3cret@acme.pipedrive.com", "https://acme.pipedrive.com?api_token=s3cret", "https://u:s3cret@[bad", "http://evil.example/?s3cret"] {
+        for url in [
+            "https://user:s3cret@acme.pipedrive.com",
+            "https://acme.pipedrive.com?api_token=s3cret",
+            "https://u:s3cret@[bad",
+            "http://evil.example/?s3cret",
+        ] {
             let message = check_target_url(url, None).unwrap_err().to_string();
             assert!(!message.contains("s3cret"), "{message}");
         }

@@ -76,12 +76,23 @@ impl ClientConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
     /// A 429 for the burst window: every request waits this long.
-    Throttled { retry_after: Duration },
+    Throttled {
+        retry_after: Duration,
+    },
     /// The daily budget is used up; the run sleeps until it resets.
-    WaitingForBudgetReset { resets_in: Duration },
-    Retrying { operation: &'static str, attempt: u32, reason: String },
+    WaitingForBudgetReset {
+        resets_in: Duration,
+    },
+    Retrying {
+        operation: &'static str,
+        attempt: u32,
+        reason: String,
+    },
     /// A write whose answer was lost turned out to have been applied; its record was found.
-    LostWriteFound { operation: &'static str, id: u64 },
+    LostWriteFound {
+        operation: &'static str,
+        id: u64,
+    },
 }
 
 pub type EventObserver = Arc<dyn Fn(&ClientEvent) + Send + Sync>;
@@ -110,7 +121,11 @@ pub enum Payload {
     Empty,
     Json(Value),
     /// A file upload: form fields plus one file part named `file`.
-    Multipart { fields: Vec<(String, String)>, file_name: String, bytes: Vec<u8> },
+    Multipart {
+        fields: Vec<(String, String)>,
+        file_name: String,
+        bytes: Vec<u8>,
+    },
 }
 
 pub struct Transport {
@@ -160,7 +175,10 @@ impl Transport {
             .build()
             .map_err(|error| ClientError::BadResponse { operation: "connect", reason: error.to_string() })?;
         let pacer = Pacer::new(config.plan.burst_limit(), SEARCH_BURST_LIMIT);
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |since| since.as_nanos() as u64) | 1;
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |since| since.as_nanos() as u64)
+            | 1;
         Ok(Transport {
             http,
             config,
@@ -206,7 +224,13 @@ impl Transport {
     /// Sends a request and returns Pipedrive's JSON envelope. Retries 5xx answers and dropped
     /// connections for reads and idempotent writes; a create whose answer is lost comes back as
     /// [`ClientError::WriteOutcomeUnknown`] for the caller to resolve.
-    pub async fn call(&self, method: Method, path: &str, query: &[(&str, String)], payload: &Payload) -> Result<Value, ClientError> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        payload: &Payload,
+    ) -> Result<Value, ClientError> {
         let operation = pipedrive_api::operation(method.as_str(), path)
             .ok_or_else(|| ClientError::UnknownOperation { method: method.to_string(), path: path.to_string() })?;
         let mut attempt = 1;
@@ -239,7 +263,14 @@ impl Transport {
         }
     }
 
-    async fn attempt(&self, operation: &'static Operation, method: &Method, path: &str, query: &[(&str, String)], payload: &Payload) -> Verdict {
+    async fn attempt(
+        &self,
+        operation: &'static Operation,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        payload: &Payload,
+    ) -> Verdict {
         let search = operation.is_search();
         loop {
             let send_at = self.pacer.reserve(search, Instant::now());
@@ -275,7 +306,9 @@ impl Transport {
         let response = match request.send().await {
             Ok(response) => response,
             // Nothing reached Pipedrive: always safe to send again.
-            Err(error) if error.is_connect() => return Verdict::Retry(format!("could not connect: {}", without_url(error))),
+            Err(error) if error.is_connect() => {
+                return Verdict::Retry(format!("could not connect: {}", without_url(error)));
+            }
             Err(error) => return self.unanswered(operation, without_url(error)),
         };
         let status = response.status();
@@ -285,7 +318,8 @@ impl Transport {
             self.limit_confirmed.store(true, std::sync::atomic::Ordering::Release);
         }
         let retry_after = header_number(response.headers(), headers::RETRY_AFTER).map(Duration::from_secs);
-        let location = response.headers().get(reqwest::header::LOCATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
+        let location =
+            response.headers().get(reqwest::header::LOCATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
         let is_html = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -296,14 +330,20 @@ impl Transport {
             Err(error) => return self.unanswered(operation, format!("the answer broke off: {}", without_url(error))),
         };
         let json: Option<Value> = serde_json::from_slice(&body).ok();
-        let message = json.as_ref().and_then(error_message).unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
+        let message = json
+            .as_ref()
+            .and_then(error_message)
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
 
         match status {
             status if status.is_success() => {
                 self.ledger.lock().expect("ledger lock").bill.charge(operation.operation_id, operation.token_cost);
                 match json {
                     Some(json) => Verdict::Done(json),
-                    None => Verdict::Fail(ClientError::BadResponse { operation: operation.operation_id, reason: "the body is not JSON".into() }),
+                    None => Verdict::Fail(ClientError::BadResponse {
+                        operation: operation.operation_id,
+                        reason: "the body is not JSON".into(),
+                    }),
                 }
             }
             StatusCode::TOO_MANY_REQUESTS => {
@@ -333,7 +373,11 @@ impl Transport {
             }
             status => {
                 self.ledger.lock().expect("ledger lock").bill.charge(operation.operation_id, operation.token_cost);
-                Verdict::Fail(ClientError::Rejected { operation: operation.operation_id, status: status.as_u16(), message })
+                Verdict::Fail(ClientError::Rejected {
+                    operation: operation.operation_id,
+                    status: status.as_u16(),
+                    message,
+                })
             }
         }
     }
@@ -368,7 +412,9 @@ impl Transport {
     }
 
     fn observe_headers(&self, search: bool, headers: &reqwest::header::HeaderMap) {
-        if let (Some(limit), Some(remaining)) = (header_number(headers, headers::BURST_LIMIT), header_number(headers, headers::BURST_REMAINING)) {
+        if let (Some(limit), Some(remaining)) =
+            (header_number(headers, headers::BURST_LIMIT), header_number(headers, headers::BURST_REMAINING))
+        {
             let report = WindowReport { limit: limit as u32, remaining: remaining as u32 };
             self.pacer.observe(search, report, Instant::now());
         }

@@ -71,7 +71,9 @@ pub fn create_cost(object: ObjectKind) -> u32 {
 }
 
 fn line(what: impl Into<String>, method: &str, path: &str, calls: u64) -> BillLine {
-    let cost = pipedrive_api::operation(method, path).unwrap_or_else(|| panic!("{method} {path} is in Pipedrive's specs")).token_cost;
+    let cost = pipedrive_api::operation(method, path)
+        .unwrap_or_else(|| panic!("{method} {path} is in Pipedrive's specs"))
+        .token_cost;
     BillLine { what: what.into(), operation: format!("{method} {path}"), calls, cost, tokens: calls * u64::from(cost) }
 }
 
@@ -86,7 +88,11 @@ pub fn bill(profile: &SourceProfile, changes: &WorkspaceChanges, plan: Plan, sea
         line("read stages", "GET", "/api/v2/stages", 1),
         line("read activity types", "GET", "/v1/activityTypes", 1),
     ];
-    for (entity, path) in [("person", "/api/v2/personFields"), ("organization", "/api/v2/organizationFields"), ("deal", "/api/v2/dealFields")] {
+    for (entity, path) in [
+        ("person", "/api/v2/personFields"),
+        ("organization", "/api/v2/organizationFields"),
+        ("deal", "/api/v2/dealFields"),
+    ] {
         let creates = changes.field_creates(entity);
         if creates > 0 {
             workspace.push(line(format!("create {entity} fields"), "POST", path, creates));
@@ -94,13 +100,25 @@ pub fn bill(profile: &SourceProfile, changes: &WorkspaceChanges, plan: Plan, sea
         let option_adds = changes.options_to_add.iter().filter(|(kind, _, _)| *kind == entity).count() as u64
             + u64::from(changes.labels_to_create.iter().any(|(kind, _)| *kind == entity));
         if option_adds > 0 {
-            workspace.push(line(format!("add {entity} field options and labels"), "POST", &format!("{path}/{{field_code}}/options"), option_adds));
+            workspace.push(line(
+                format!("add {entity} field options and labels"),
+                "POST",
+                &format!("{path}/{{field_code}}/options"),
+                option_adds,
+            ));
         }
     }
-    let counted = |what: &str, method: &str, path: &str, calls: usize| (calls > 0).then(|| line(what, method, path, calls as u64));
+    let counted = |what: &str, method: &str, path: &str, calls: usize| {
+        (calls > 0).then(|| line(what, method, path, calls as u64))
+    };
     workspace.extend(counted("create pipelines", "POST", "/api/v2/pipelines", changes.pipelines_to_create.len()));
     workspace.extend(counted("create stages", "POST", "/api/v2/stages", changes.stages_to_create.len()));
-    workspace.extend(counted("create activity types", "POST", "/v1/activityTypes", changes.activity_types_to_create.len()));
+    workspace.extend(counted(
+        "create activity types",
+        "POST",
+        "/v1/activityTypes",
+        changes.activity_types_to_create.len(),
+    ));
 
     let records = |kind| profile.records(kind);
     let creates = |what: &str, object: ObjectKind, calls: u64| {
@@ -110,11 +128,31 @@ pub fn bill(profile: &SourceProfile, changes: &WorkspaceChanges, plan: Plan, sea
     let activities = records(ObjectKind::Activity) + records(ObjectKind::Event);
     let phases = vec![
         PhaseBill { phase: "workspace", records: 0, lines: workspace },
-        PhaseBill { phase: "organizations", records: records(ObjectKind::Company), lines: creates("create organizations", ObjectKind::Company, records(ObjectKind::Company)) },
-        PhaseBill { phase: "persons", records: records(ObjectKind::Contact), lines: creates("create persons", ObjectKind::Contact, records(ObjectKind::Contact)) },
-        PhaseBill { phase: "deals", records: records(ObjectKind::Deal), lines: creates("create deals", ObjectKind::Deal, records(ObjectKind::Deal)) },
-        PhaseBill { phase: "activities", records: activities, lines: creates("create activities and events", ObjectKind::Activity, activities) },
-        PhaseBill { phase: "notes", records: profile.conversations, lines: creates("create notes (one per conversation)", ObjectKind::Conversation, profile.conversations) },
+        PhaseBill {
+            phase: "organizations",
+            records: records(ObjectKind::Company),
+            lines: creates("create organizations", ObjectKind::Company, records(ObjectKind::Company)),
+        },
+        PhaseBill {
+            phase: "persons",
+            records: records(ObjectKind::Contact),
+            lines: creates("create persons", ObjectKind::Contact, records(ObjectKind::Contact)),
+        },
+        PhaseBill {
+            phase: "deals",
+            records: records(ObjectKind::Deal),
+            lines: creates("create deals", ObjectKind::Deal, records(ObjectKind::Deal)),
+        },
+        PhaseBill {
+            phase: "activities",
+            records: activities,
+            lines: creates("create activities and events", ObjectKind::Activity, activities),
+        },
+        PhaseBill {
+            phase: "notes",
+            records: profile.conversations,
+            lines: creates("create notes (one per conversation)", ObjectKind::Conversation, profile.conversations),
+        },
     ];
     let tokens = phases.iter().map(PhaseBill::tokens).sum();
     let calls = phases.iter().map(PhaseBill::calls).sum();

@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::mapping::check::MARKER_FIELD;
 use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping, NewFieldType};
+use crate::pipedrive::EntityKind;
 use crate::plan::profile::SourceProfile;
 use crate::plan::workspace::{Workspace, same_name};
-use crate::pipedrive::EntityKind;
 use crate::record::ObjectKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,11 +51,22 @@ impl WorkspaceChanges {
 /// every tag its own label) decided.
 pub type LabelDecisions = BTreeMap<String, Option<String>>;
 
-pub fn workspace_changes(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspace, labels: &LabelDecisions) -> WorkspaceChanges {
+pub fn workspace_changes(
+    mapping: &Mapping,
+    profile: &SourceProfile,
+    workspace: &Workspace,
+    labels: &LabelDecisions,
+) -> WorkspaceChanges {
     let mut changes = WorkspaceChanges::default();
     for entity in [EntityKind::Organization, EntityKind::Person, EntityKind::Deal] {
         if workspace.custom_field(entity, MARKER_FIELD).is_none() {
-            changes.new_fields.push(NewCustomField { entity: entity.name(), name: MARKER_FIELD.into(), field_type: "varchar", options: vec![], source: String::new() });
+            changes.new_fields.push(NewCustomField {
+                entity: entity.name(),
+                name: MARKER_FIELD.into(),
+                field_type: "varchar",
+                options: vec![],
+                source: String::new(),
+            });
         }
     }
     for entry in &mapping.fields {
@@ -63,9 +74,21 @@ pub fn workspace_changes(mapping: &Mapping, profile: &SourceProfile, workspace: 
         let Some(entity) = destination.entity() else { continue };
         match &entry.landing {
             Landing::New { field, ty, options, .. } => {
-                changes.new_fields.push(NewCustomField { entity: destination.name(), name: field.clone(), field_type: ty.pipedrive_type(), options: options.clone(), source: entry.key() });
+                changes.new_fields.push(NewCustomField {
+                    entity: destination.name(),
+                    name: field.clone(),
+                    field_type: ty.pipedrive_type(),
+                    options: options.clone(),
+                    source: entry.key(),
+                });
                 if *ty == NewFieldType::DateTime {
-                    changes.new_fields.push(NewCustomField { entity: destination.name(), name: time_field_name(field), field_type: "time", options: vec![], source: entry.key() });
+                    changes.new_fields.push(NewCustomField {
+                        entity: destination.name(),
+                        name: time_field_name(field),
+                        field_type: "time",
+                        options: vec![],
+                        source: entry.key(),
+                    });
                 }
             }
             Landing::Existing { field, values } => {
@@ -73,7 +96,11 @@ pub fn workspace_changes(mapping: &Mapping, profile: &SourceProfile, workspace: 
                 if !matches!(existing.field_type.as_str(), "enum" | "set") {
                     continue;
                 }
-                let Some(attribute) = profile.object(entry.object).and_then(|object| object.attribute(&entry.attribute)) else { continue };
+                let Some(attribute) =
+                    profile.object(entry.object).and_then(|object| object.attribute(&entry.attribute))
+                else {
+                    continue;
+                };
                 let missing: Vec<String> = attribute
                     .distinct
                     .keys()
@@ -107,18 +134,23 @@ pub fn workspace_changes(mapping: &Mapping, profile: &SourceProfile, workspace: 
         types.push(&mapping.event_activity_type.target);
     }
     for name in types {
-        if workspace.activity_type(name).is_none() && !changes.activity_types_to_create.iter().any(|created| same_name(created, name)) {
+        if workspace.activity_type(name).is_none()
+            && !changes.activity_types_to_create.iter().any(|created| same_name(created, name))
+        {
             changes.activity_types_to_create.push(name.to_owned());
         }
     }
     for (object, tags) in &profile.tag_use {
-        let labelled = mapping.field(*object, "tags").is_some_and(|entry| matches!(&entry.landing, Landing::Standard { code } if code == "label"));
+        let labelled = mapping
+            .field(*object, "tags")
+            .is_some_and(|entry| matches!(&entry.landing, Landing::Standard { code } if code == "label"));
         let Some(entity) = Destination::of(*object).entity().filter(|_| labelled) else { continue };
         let existing = workspace.labels(entity);
         for tag in tags.keys() {
             let Some(Some(label)) = labels.get(tag).cloned().or_else(|| Some(Some(tag.clone()))) else { continue };
             let name = entity.name();
-            let planned = changes.labels_to_create.iter().any(|(kind, created)| *kind == name && same_name(created, &label));
+            let planned =
+                changes.labels_to_create.iter().any(|(kind, created)| *kind == name && same_name(created, &label));
             if !planned && !existing.iter().any(|have| same_name(have, &label)) {
                 changes.labels_to_create.push((name, label));
             }
@@ -126,7 +158,9 @@ pub fn workspace_changes(mapping: &Mapping, profile: &SourceProfile, workspace: 
     }
     for agent in &mapping.agents {
         if agent.target == DEFAULT_OWNER {
-            changes.agents_to_default_owner.push((agent.source.clone(), profile.agents.get(&agent.source).copied().unwrap_or(0)));
+            changes
+                .agents_to_default_owner
+                .push((agent.source.clone(), profile.agents.get(&agent.source).copied().unwrap_or(0)));
         }
     }
     changes

@@ -37,7 +37,15 @@ pub fn describe(entry: &FieldEntry) -> String {
     }
 }
 
-pub fn comments(mapping: &Mapping, fresh: &Mapping, kept: &[String], profile: &SourceProfile, workspace: &Workspace, project: &Project, planned_at: &str) -> Comments {
+pub fn comments(
+    mapping: &Mapping,
+    fresh: &Mapping,
+    kept: &[String],
+    profile: &SourceProfile,
+    workspace: &Workspace,
+    project: &Project,
+    planned_at: &str,
+) -> Comments {
     let mut comments = Comments {
         header: format!(
             "{HEADER} {REVIEW_BELOW:.2} are marked REVIEW.\nEvery person, organization and deal also gets a 'User.com ID' field: the migration's marker.\n\n\
@@ -55,20 +63,29 @@ pub fn comments(mapping: &Mapping, fresh: &Mapping, kept: &[String], profile: &S
     };
 
     if let Some(user) = workspace.user_by_email(&mapping.default_owner.target) {
-        add("owners.default".into(), format!("Pipedrive user {} (id {}): owns records whose agent has no user", user.name, user.id));
+        add(
+            "owners.default".into(),
+            format!("Pipedrive user {} (id {}): owns records whose agent has no user", user.name, user.id),
+        );
     }
     for agent in &mapping.agents {
         let records = profile.agents.get(&agent.source).copied().unwrap_or(0);
         let what = match workspace.user_by_email(&agent.target) {
-            Some(user) if agent.target.eq_ignore_ascii_case(&agent.source) => format!("the same email in Pipedrive: {} (id {})", user.name, user.id),
+            Some(user) if agent.target.eq_ignore_ascii_case(&agent.source) => {
+                format!("the same email in Pipedrive: {} (id {})", user.name, user.id)
+            }
             Some(user) => format!("{} (id {})", user.name, user.id),
             None if agent.target == DEFAULT_OWNER => "no Pipedrive user has this email: the default owner".to_owned(),
             None => "not a Pipedrive user".to_owned(),
         };
-        add(comment_key(&["owners", "agents", &agent.source]), format!("{records} records; {what}{}", edited(is_kept(&format!("owners.agents.{}", agent.source)))));
+        add(
+            comment_key(&["owners", "agents", &agent.source]),
+            format!("{records} records; {what}{}", edited(is_kept(&format!("owners.agents.{}", agent.source)))),
+        );
     }
     for pipeline in &mapping.pipelines {
-        let source = profile.catalogue.pipelines.iter().find(|p| p.id == pipeline.source_id).map_or("", |p| p.name.as_str());
+        let source =
+            profile.catalogue.pipelines.iter().find(|p| p.id == pipeline.source_id).map_or("", |p| p.name.as_str());
         let existing = workspace.pipeline(&pipeline.name);
         let what = match existing {
             Some(found) => format!("exists in Pipedrive (id {}): reused", found.id),
@@ -90,7 +107,9 @@ pub fn comments(mapping: &Mapping, fresh: &Mapping, kept: &[String], profile: &S
         let deals = profile.deal_statuses.get(&status.source).copied().unwrap_or(0);
         let how = match (status.source.as_str(), status.target.as_str()) {
             ("abandoned", "lost") => ", lost reason \"Abandoned in User.com\"",
-            ("archived", "lost") => ": Pipedrive's archive is a flag, not a status; lost reason \"Archived in User.com\"",
+            ("archived", "lost") => {
+                ": Pipedrive's archive is a flag, not a status; lost reason \"Archived in User.com\""
+            }
             _ => "",
         };
         let key = format!("deal_status.{}", status.source);
@@ -115,11 +134,24 @@ pub fn comments(mapping: &Mapping, fresh: &Mapping, kept: &[String], profile: &S
     };
     add(
         "names".into(),
-        format!("a person's name: \"full\" (the full name column) or \"parts\" (first + last name); either falls back to the other{disagree}{}", edited(is_kept("names.prefer"))),
+        format!(
+            "a person's name: \"full\" (the full name column) or \"parts\" (first + last name); either falls back to the other{disagree}{}",
+            edited(is_kept("names.prefer"))
+        ),
     );
     let events = profile.records(ObjectKind::Event);
-    let created = if workspace.activity_type(&mapping.event_activity_type.target).is_some() { "" } else { " (created as a custom type)" };
-    add("events".into(), format!("{events} events become done activities of this type{created}, at their start, their other data in the note{}", edited(is_kept("events.activity_type"))));
+    let created = if workspace.activity_type(&mapping.event_activity_type.target).is_some() {
+        ""
+    } else {
+        " (created as a custom type)"
+    };
+    add(
+        "events".into(),
+        format!(
+            "{events} events become done activities of this type{created}, at their start, their other data in the note{}",
+            edited(is_kept("events.activity_type"))
+        ),
+    );
 
     for object in &profile.objects {
         let destination = Destination::of(object.kind);
@@ -131,14 +163,20 @@ pub fn comments(mapping: &Mapping, fresh: &Mapping, kept: &[String], profile: &S
             .filter(|entry| entry.object == object.kind)
             .filter_map(|entry| match &entry.landing {
                 Landing::Standard { code } => {
-                    let column = object.attribute(&entry.attribute).map_or(entry.attribute.as_str(), |attribute| attribute.column.header.as_str());
+                    let column = object
+                        .attribute(&entry.attribute)
+                        .map_or(entry.attribute.as_str(), |attribute| attribute.column.header.as_str());
                     let review = if entry.needs_review() { " REVIEW" } else { "" };
                     Some(format!("{code} <- '{column}' ({:.2}{review})", entry.confidence))
                 }
                 _ => None,
             })
             .collect();
-        let custom = if destination.entity().is_some() { "; or existing, new, skip" } else { "; or skip (no custom fields here)" };
+        let custom = if destination.entity().is_some() {
+            "; or existing, new, skip"
+        } else {
+            "; or skip (no custom fields here)"
+        };
         add(
             comment_key(&["object", object.kind.as_str()]),
             format!(
@@ -163,9 +201,10 @@ pub fn comments(mapping: &Mapping, fresh: &Mapping, kept: &[String], profile: &S
         }
         lines.push(format!("-> {}", describe(entry)));
         if let Some(attribute) = profile.object(entry.object).and_then(|object| object.attribute(&entry.attribute))
-            && attribute.column.header != attribute.field() {
-                lines.push(format!("column '{}'", attribute.column.header));
-            }
+            && attribute.column.header != attribute.field()
+        {
+            lines.push(format!("column '{}'", attribute.column.header));
+        }
         add(comment_key(&[entry.object.as_str(), &entry.attribute]), lines.join("\n"));
     }
     comments

@@ -49,13 +49,48 @@ pub struct Threshold {
 /// The thresholds, factor by factor. Records are the export's rows (contacts, companies, deals,
 /// activities, events, messages); days of budget are the token bill over the daily budget.
 pub const THRESHOLDS: [Threshold; 7] = [
-    Threshold { factor: "records", standard_from: 1_000.0, complex_from: 50_000.0, why: "records to load, reconcile and verify" },
-    Threshold { factor: "attributes into custom fields", standard_from: 10.0, complex_from: 50.0, why: "each a field to create, check and explain" },
-    Threshold { factor: "duplicate groups", standard_from: 1.0, complex_from: 100.0, why: "each a merge to decide or review" },
-    Threshold { factor: "orphaned references", standard_from: 1.0, complex_from: 500.0, why: "links that point nowhere, to fix in User.com or leave" },
-    Threshold { factor: "automations and segments to rebuild", standard_from: 5.0, complex_from: 30.0, why: "rebuilt by hand in Pipedrive (workflows, filters)" },
-    Threshold { factor: "conversations", standard_from: 50.0, complex_from: 5_000.0, why: "notes to load, the slowest records per token" },
-    Threshold { factor: "days of token budget", standard_from: 0.5, complex_from: 3.0, why: "a load over several days needs a cutover plan and a delta" },
+    Threshold {
+        factor: "records",
+        standard_from: 1_000.0,
+        complex_from: 50_000.0,
+        why: "records to load, reconcile and verify",
+    },
+    Threshold {
+        factor: "attributes into custom fields",
+        standard_from: 10.0,
+        complex_from: 50.0,
+        why: "each a field to create, check and explain",
+    },
+    Threshold {
+        factor: "duplicate groups",
+        standard_from: 1.0,
+        complex_from: 100.0,
+        why: "each a merge to decide or review",
+    },
+    Threshold {
+        factor: "orphaned references",
+        standard_from: 1.0,
+        complex_from: 500.0,
+        why: "links that point nowhere, to fix in User.com or leave",
+    },
+    Threshold {
+        factor: "automations and segments to rebuild",
+        standard_from: 5.0,
+        complex_from: 30.0,
+        why: "rebuilt by hand in Pipedrive (workflows, filters)",
+    },
+    Threshold {
+        factor: "conversations",
+        standard_from: 50.0,
+        complex_from: 5_000.0,
+        why: "notes to load, the slowest records per token",
+    },
+    Threshold {
+        factor: "days of token budget",
+        standard_from: 0.5,
+        complex_from: 3.0,
+        why: "a load over several days needs a cutover plan and a delta",
+    },
 ];
 
 /// What the grade is computed from, as plan measured it.
@@ -84,7 +119,14 @@ pub struct Reason {
 impl Reason {
     /// `records 1,369: standard (standard from 1,000, complex from 50,000)`.
     pub fn sentence(&self) -> String {
-        format!("{} {}: {} (standard from {}, complex from {})", self.factor, number(self.value), self.grade, number(self.standard_from), number(self.complex_from))
+        format!(
+            "{} {}: {} (standard from {}, complex from {})",
+            self.factor,
+            number(self.value),
+            self.grade,
+            number(self.standard_from),
+            number(self.complex_from)
+        )
     }
 }
 

@@ -107,22 +107,29 @@ pub fn measure_notes(export: &Export, mapping: &Mapping, limit: u64) -> Result<N
     let content_attributes: Vec<&str> = mapping
         .fields
         .iter()
-        .filter(|entry| entry.object == ObjectKind::Conversation && matches!(&entry.landing, Landing::Standard { code } if code == "content"))
+        .filter(|entry| {
+            entry.object == ObjectKind::Conversation
+                && matches!(&entry.landing, Landing::Standard { code } if code == "content")
+        })
         .map(|entry| entry.attribute.as_str())
         .collect();
     if let Some(mut reader) = export.records(ObjectKind::Conversation)? {
         let mut read = ReadRecord::new(ObjectKind::Conversation);
         while reader.read_into(&mut read)? {
             let record = &read.record;
-            let content: String = content_attributes.iter().filter_map(|attribute| record.get(attribute)).map(plain).collect();
-            *sizes.conversations.entry(crate::apply::source::conversation_of(record)).or_default() += message_bytes(&content);
+            let content: String =
+                content_attributes.iter().filter_map(|attribute| record.get(attribute)).map(plain).collect();
+            *sizes.conversations.entry(crate::apply::source::conversation_of(record)).or_default() +=
+                message_bytes(&content);
         }
     }
     for kind in [ObjectKind::Activity, ObjectKind::Event] {
         let noted: Vec<&str> = mapping
             .fields
             .iter()
-            .filter(|entry| entry.object == kind && matches!(&entry.landing, Landing::Standard { code } if code == "note"))
+            .filter(|entry| {
+                entry.object == kind && matches!(&entry.landing, Landing::Standard { code } if code == "note")
+            })
             .map(|entry| entry.attribute.as_str())
             .collect();
         let Some(mut reader) = export.records(kind)? else { continue };
@@ -131,7 +138,12 @@ pub fn measure_notes(export: &Export, mapping: &Mapping, limit: u64) -> Result<N
             let record = &read.record;
             let bytes: u64 = noted
                 .iter()
-                .filter_map(|attribute| record.get(attribute).filter(|value| !matches!(value, Value::Null)).map(|value| (attribute, plain(value))))
+                .filter_map(|attribute| {
+                    record
+                        .get(attribute)
+                        .filter(|value| !matches!(value, Value::Null))
+                        .map(|value| (attribute, plain(value)))
+                })
                 .map(|(attribute, text)| (crate::marker::escape_html(&text).len() + attribute.len() + 9) as u64)
                 .sum();
             if bytes + NOTE_FRAME_BYTES > limit {
@@ -143,11 +155,22 @@ pub fn measure_notes(export: &Export, mapping: &Mapping, limit: u64) -> Result<N
 }
 
 /// Checks the migration against the account's limits.
-pub fn check(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspace, changes: &WorkspaceChanges, notes: &NoteSizes, plan: Plan, seats: u32) -> LimitsCheck {
+pub fn check(
+    mapping: &Mapping,
+    profile: &SourceProfile,
+    workspace: &Workspace,
+    changes: &WorkspaceChanges,
+    notes: &NoteSizes,
+    plan: Plan,
+    seats: u32,
+) -> LimitsCheck {
     let limits = AccountLimits::of(plan, seats);
     let mut refusals = Vec::new();
     let entities = [EntityKind::Person, EntityKind::Organization, EntityKind::Deal];
-    let existing: u64 = entities.iter().map(|entity| workspace.fields(*entity).iter().filter(|field| field.is_custom_field).count() as u64).sum();
+    let existing: u64 = entities
+        .iter()
+        .map(|entity| workspace.fields(*entity).iter().filter(|field| field.is_custom_field).count() as u64)
+        .sum();
     let after = existing + changes.new_fields.len() as u64;
     if let Some(limit) = limits.custom_fields.filter(|limit| after > *limit) {
         let per_entity: Vec<String> = entities
@@ -169,7 +192,8 @@ pub fn check(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspace, 
             line: 0,
         });
     }
-    let line_of = |source: &str| mapping.fields.iter().find(|entry| entry.key() == source).map_or(0, |entry| entry.line);
+    let line_of =
+        |source: &str| mapping.fields.iter().find(|entry| entry.key() == source).map_or(0, |entry| entry.line);
     for field in &changes.new_fields {
         let options = field.options.len() as u64;
         if options > limits.options_per_field {
@@ -177,18 +201,23 @@ pub fn check(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspace, 
                 what: format!("options of the new {} field '{}'", field.entity, field.name),
                 found: options,
                 limit: limits.options_per_field,
-                how: "map it to a text field instead (type = \"varchar\") or skip it: a list this long is not a choice".to_owned(),
+                how: "map it to a text field instead (type = \"varchar\") or skip it: a list this long is not a choice"
+                    .to_owned(),
                 line: line_of(&field.source),
             });
         }
     }
     for (entity, name, added) in &changes.options_to_add {
         let kind = entities.into_iter().find(|kind| kind.name() == *entity);
-        let has = kind.and_then(|kind| workspace.custom_field(kind, name)).map_or(0, |field| field.options.len()) as u64;
+        let has =
+            kind.and_then(|kind| workspace.custom_field(kind, name)).map_or(0, |field| field.options.len()) as u64;
         let total = has + added.len() as u64;
         if total > limits.options_per_field {
             refusals.push(Refusal {
-                what: format!("options of the {entity} field '{name}' (it has {has}, the mapping adds {})", added.len()),
+                what: format!(
+                    "options of the {entity} field '{name}' (it has {has}, the mapping adds {})",
+                    added.len()
+                ),
                 found: total,
                 limit: limits.options_per_field,
                 how: "map the attribute to a new text field instead, or delete unused options in Pipedrive".to_owned(),
@@ -223,7 +252,8 @@ pub fn check(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspace, 
     }
     // One refusal per object, however many records: the largest, and the first few by id.
     for kind in [ObjectKind::Activity, ObjectKind::Event] {
-        let over: Vec<&(ObjectKind, String, u64)> = notes.activities_over.iter().filter(|(object, _, _)| *object == kind).collect();
+        let over: Vec<&(ObjectKind, String, u64)> =
+            notes.activities_over.iter().filter(|(object, _, _)| *object == kind).collect();
         let Some(largest) = over.iter().max_by_key(|(_, _, bytes)| *bytes) else { continue };
         let first: Vec<&str> = over.iter().take(5).map(|(_, id, _)| id.as_str()).collect();
         refusals.push(Refusal {
@@ -239,7 +269,11 @@ pub fn check(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspace, 
         .conversations
         .iter()
         .filter(|(_, bytes)| **bytes + NOTE_FRAME_BYTES > limits.note_bytes)
-        .map(|(conversation, bytes)| Split { conversation: conversation.clone(), bytes: *bytes, parts: bytes.div_ceil(room) })
+        .map(|(conversation, bytes)| Split {
+            conversation: conversation.clone(),
+            bytes: *bytes,
+            parts: bytes.div_ceil(room),
+        })
         .collect();
     splits.sort_by(|a, b| a.conversation.cmp(&b.conversation));
     LimitsCheck {
@@ -352,7 +386,11 @@ mod tests {
         let parts = split_paragraphs(&paragraphs, 400);
         assert!(parts.len() > 1);
         assert_eq!(parts.iter().map(|(_, part)| part.concat()).collect::<String>(), paragraphs.concat());
-        assert!(parts.iter().all(|(first, part)| part[0] == paragraphs[*first] && part.iter().map(String::len).sum::<usize>() <= 400));
+        assert!(
+            parts.iter().all(
+                |(first, part)| part[0] == paragraphs[*first] && part.iter().map(String::len).sum::<usize>() <= 400
+            )
+        );
         let long = vec![format!("<p>{}</p>", "a&amp;b ".repeat(200))];
         let pieces: Vec<String> = split_paragraphs(&long, 100).into_iter().flat_map(|(_, part)| part).collect();
         assert!(pieces.iter().all(|piece| piece.len() <= 100 && piece.starts_with("<p>") && piece.ends_with("</p>")));

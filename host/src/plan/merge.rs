@@ -21,13 +21,41 @@ pub fn merge(previous: Option<Mapping>, last_proposal: Option<&Mapping>, fresh: 
     let mut merged = Merged { mapping: fresh.clone(), kept: Vec::new(), added: Vec::new(), dropped: Vec::new() };
     let kept = &mut merged.kept;
 
-    merged.mapping.default_owner = pick("owners.default", Some(&previous.default_owner), last_proposal.map(|last| &last.default_owner), &fresh.default_owner, kept);
-    merged.mapping.agents = choices("owners.agents", &previous.agents, last_proposal.map(|last| last.agents.as_slice()), &fresh.agents, kept);
-    merged.mapping.deal_status = choices("deal_status", &previous.deal_status, last_proposal.map(|last| last.deal_status.as_slice()), &fresh.deal_status, kept);
-    merged.mapping.activity_types =
-        choices("activity_types", &previous.activity_types, last_proposal.map(|last| last.activity_types.as_slice()), &fresh.activity_types, kept);
-    merged.mapping.event_activity_type =
-        pick("events.activity_type", Some(&previous.event_activity_type), last_proposal.map(|last| &last.event_activity_type), &fresh.event_activity_type, kept);
+    merged.mapping.default_owner = pick(
+        "owners.default",
+        Some(&previous.default_owner),
+        last_proposal.map(|last| &last.default_owner),
+        &fresh.default_owner,
+        kept,
+    );
+    merged.mapping.agents = choices(
+        "owners.agents",
+        &previous.agents,
+        last_proposal.map(|last| last.agents.as_slice()),
+        &fresh.agents,
+        kept,
+    );
+    merged.mapping.deal_status = choices(
+        "deal_status",
+        &previous.deal_status,
+        last_proposal.map(|last| last.deal_status.as_slice()),
+        &fresh.deal_status,
+        kept,
+    );
+    merged.mapping.activity_types = choices(
+        "activity_types",
+        &previous.activity_types,
+        last_proposal.map(|last| last.activity_types.as_slice()),
+        &fresh.activity_types,
+        kept,
+    );
+    merged.mapping.event_activity_type = pick(
+        "events.activity_type",
+        Some(&previous.event_activity_type),
+        last_proposal.map(|last| &last.event_activity_type),
+        &fresh.event_activity_type,
+        kept,
+    );
     if previous.names != last_proposal.map_or(fresh.names, |last| last.names) {
         merged.mapping.names = previous.names;
         kept.push("names.prefer".to_owned());
@@ -46,7 +74,13 @@ pub fn merge(previous: Option<Mapping>, last_proposal: Option<&Mapping>, fresh: 
                 &Choice { source: key.clone(), target: pipeline.name.clone(), line: 0 },
                 kept,
             );
-            let stages = choices(&format!("{key}.stages"), before.map_or(&[][..], |p| &p.stages), last.map(|p| p.stages.as_slice()), &pipeline.stages, kept);
+            let stages = choices(
+                &format!("{key}.stages"),
+                before.map_or(&[][..], |p| &p.stages),
+                last.map(|p| p.stages.as_slice()),
+                &pipeline.stages,
+                kept,
+            );
             PipelineEntry { source_id: pipeline.source_id.clone(), name: name.target, stages, line: 0 }
         })
         .collect();
@@ -59,7 +93,8 @@ pub fn merge(previous: Option<Mapping>, last_proposal: Option<&Mapping>, fresh: 
                 merged.added.push(entry.key());
                 return entry.clone();
             };
-            let proposed_then = last_proposal.and_then(|last| last.field(entry.object, &entry.attribute)).unwrap_or(entry);
+            let proposed_then =
+                last_proposal.and_then(|last| last.field(entry.object, &entry.attribute)).unwrap_or(entry);
             // A person confirming a proposal marked REVIEW (raising its confidence) decided it too.
             if before.landing != proposed_then.landing || (proposed_then.needs_review() && !before.needs_review()) {
                 kept.push(entry.key());
@@ -68,7 +103,12 @@ pub fn merge(previous: Option<Mapping>, last_proposal: Option<&Mapping>, fresh: 
             FieldEntry { note: before.note.clone(), on_bad_value: before.on_bad_value, ..entry.clone() }
         })
         .collect();
-    merged.dropped = previous.fields.iter().filter(|entry| fresh.field(entry.object, &entry.attribute).is_none()).map(FieldEntry::key).collect();
+    merged.dropped = previous
+        .fields
+        .iter()
+        .filter(|entry| fresh.field(entry.object, &entry.attribute).is_none())
+        .map(FieldEntry::key)
+        .collect();
     for agent in &previous.agents {
         if !fresh.agents.iter().any(|choice| choice.source == agent.source) {
             merged.dropped.push(format!("owners.agents.{}", agent.source));
@@ -83,7 +123,13 @@ pub fn merge(previous: Option<Mapping>, last_proposal: Option<&Mapping>, fresh: 
 }
 
 /// The previous choice when a person changed it, else the fresh one.
-fn pick(key: &str, previous: Option<&Choice>, last_proposal: Option<&Choice>, fresh: &Choice, kept: &mut Vec<String>) -> Choice {
+fn pick(
+    key: &str,
+    previous: Option<&Choice>,
+    last_proposal: Option<&Choice>,
+    fresh: &Choice,
+    kept: &mut Vec<String>,
+) -> Choice {
     match previous {
         Some(previous) if previous.target != last_proposal.unwrap_or(fresh).target => {
             kept.push(key.to_owned());
@@ -93,7 +139,13 @@ fn pick(key: &str, previous: Option<&Choice>, last_proposal: Option<&Choice>, fr
     }
 }
 
-fn choices(section: &str, previous: &[Choice], last_proposal: Option<&[Choice]>, fresh: &[Choice], kept: &mut Vec<String>) -> Vec<Choice> {
+fn choices(
+    section: &str,
+    previous: &[Choice],
+    last_proposal: Option<&[Choice]>,
+    fresh: &[Choice],
+    kept: &mut Vec<String>,
+) -> Vec<Choice> {
     fresh
         .iter()
         .map(|choice| {

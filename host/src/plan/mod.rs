@@ -116,11 +116,18 @@ pub fn open_export(project: &Project) -> Result<Export, PlanError> {
 pub fn open_export_at(project: &Project, dir: &std::path::Path) -> Result<Export, PlanError> {
     let mut encodings = Vec::new();
     for (file, label) in &project.config.source.encodings {
-        let encoding = crate::extract::sniff::encoding_for_label(label)
-            .ok_or_else(|| PlanError::Project(format!("{}: unknown encoding '{label}' for {file}", project.dir.join(CONFIG_FILE).display())))?;
+        let encoding = crate::extract::sniff::encoding_for_label(label).ok_or_else(|| {
+            PlanError::Project(format!(
+                "{}: unknown encoding '{label}' for {file}",
+                project.dir.join(CONFIG_FILE).display()
+            ))
+        })?;
         encodings.push((Some(file.clone()), encoding));
     }
-    Ok(Export::open(dir, ExportOptions { encodings, limits: *project.config.source.limits.get_ref(), ..ExportOptions::default() })?)
+    Ok(Export::open(
+        dir,
+        ExportOptions { encodings, limits: *project.config.source.limits.get_ref(), ..ExportOptions::default() },
+    )?)
 }
 
 /// What plan learns before it talks to Pipedrive: the export's profile and the label plugin's
@@ -162,12 +169,21 @@ pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result
 /// Contacts the audit finds sharing an email or phone become a person each unless a dedup
 /// plugin merges them: without one, and unless `migration.toml` says `dedup = "none"`, that is
 /// a person's decision. Found as the audit finds them.
-fn duplicates_decision(project: &Project, plugins: &[(Hook, crate::plugins::LoadedPlugin)], audit: &crate::audit::Audit) -> Option<Decision> {
+fn duplicates_decision(
+    project: &Project,
+    plugins: &[(Hook, crate::plugins::LoadedPlugin)],
+    audit: &crate::audit::Audit,
+) -> Option<Decision> {
     if project.config.options.dedup_none() || plugins.iter().any(|(hook, _)| *hook == Hook::Dedup) {
         return None;
     }
     let duplicates = &audit.duplicates;
-    let groups: Vec<Vec<&str>> = duplicates.by_email.iter().chain(&duplicates.by_phone).map(|group| group.contacts.iter().map(|contact| contact.id.as_str()).collect()).collect();
+    let groups: Vec<Vec<&str>> = duplicates
+        .by_email
+        .iter()
+        .chain(&duplicates.by_phone)
+        .map(|group| group.contacts.iter().map(|contact| contact.id.as_str()).collect())
+        .collect();
     let twice = persons_created_twice(&groups);
     if twice == 0 {
         return None;
@@ -211,14 +227,17 @@ fn persons_created_twice(groups: &[Vec<&str>]) -> usize {
 /// Runs the plan: read the workspace, propose, merge, check; writes `mapping.toml` and remembers
 /// the workspace and the proposal in `state.db`. The reports are [`report`]'s.
 pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepared) -> Result<PlanResult, PlanError> {
-    let Prepared { profile, duplicates, labels_by, labels, planned_at, duplicate_groups, orphans, plugin_swaps } = prepared;
+    let Prepared { profile, duplicates, labels_by, labels, planned_at, duplicate_groups, orphans, plugin_swaps } =
+        prepared;
     let tokens_before = client.bill().tokens();
     let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
 
     let mapping_path = project.dir.join(MAPPING_FILE);
     let previous = match std::fs::read_to_string(&mapping_path) {
-        Ok(text) => Some(file::parse(&text).map_err(|errors| PlanError::UnreadableMapping { path: mapping_path.clone(), errors })?),
+        Ok(text) => Some(
+            file::parse(&text).map_err(|errors| PlanError::UnreadableMapping { path: mapping_path.clone(), errors })?,
+        ),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(source) => return Err(PlanError::Io { path: mapping_path, source }),
     };
@@ -227,19 +246,27 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
     let fresh = propose::propose(&profile, &workspace, &project.config.target.default_owner_email);
     let merged = merge::merge(previous, last_proposal.as_ref(), &fresh);
 
-    let comments = comments::comments(&merged.mapping, &fresh, &merged.kept, &profile, &workspace, project, &planned_at);
+    let comments =
+        comments::comments(&merged.mapping, &fresh, &merged.kept, &profile, &workspace, project, &planned_at);
     let text = file::render(&merged.mapping, &comments);
     // Read back what was written, so that errors point at the lines of the new file.
     let written = file::parse(&text).expect("a rendered mapping parses");
     let mut errors = check::check(&written, &profile, &workspace);
     let decisions = role_decisions(&written, &merged.kept, &profile);
     let changes = changes::workspace_changes(&written, &profile, &workspace, &labels);
-    let bill = bill::bill(&profile, &changes, project.plan, project.config.target.seats, project.config.target.top_up_tokens);
+    let bill =
+        bill::bill(&profile, &changes, project.plan, project.config.target.seats, project.config.target.top_up_tokens);
     let limits = limits::check_project(project, &written, &profile, &workspace, &labels)?;
     errors.extend(limits.errors());
     let measured = grade::Measured {
         records: profile.objects.iter().map(|object| object.records).sum(),
-        custom_attributes: written.fields.iter().filter(|entry| matches!(entry.landing, crate::mapping::Landing::New { .. } | crate::mapping::Landing::Existing { .. })).count() as u64,
+        custom_attributes: written
+            .fields
+            .iter()
+            .filter(|entry| {
+                matches!(entry.landing, crate::mapping::Landing::New { .. } | crate::mapping::Landing::Existing { .. })
+            })
+            .count() as u64,
         duplicate_groups,
         orphans,
         automations: profile.catalogue.automations.len() as u64,
@@ -324,7 +351,10 @@ pub fn label_decisions(
 ) -> Result<(String, LabelDecisions), PlanError> {
     let Some((name, decisions)) = label_plugin_decisions(plugins, catalogue, tag_use)? else {
         let tags = catalogue_tags(catalogue, tag_use);
-        return Ok(("every tag becomes a label of its name (no label plugin in migration.toml)".into(), tags.into_iter().map(|tag| (tag.name.clone(), Some(tag.name))).collect()));
+        return Ok((
+            "every tag becomes a label of its name (no label plugin in migration.toml)".into(),
+            tags.into_iter().map(|tag| (tag.name.clone(), Some(tag.name))).collect(),
+        ));
     };
     let decisions = decisions
         .into_iter()
@@ -354,16 +384,26 @@ pub fn label_plugin_decisions(
     let segments: Vec<Segment> = catalogue
         .segments
         .iter()
-        .map(|segment| Segment { id: segment.id.clone(), name: segment.name.clone(), definition: Some(segment.rules.clone()).filter(|rules| !rules.is_empty()) })
+        .map(|segment| Segment {
+            id: segment.id.clone(),
+            name: segment.name.clone(),
+            definition: Some(segment.rules.clone()).filter(|rules| !rules.is_empty()),
+        })
         .collect();
-    let call = loaded.label(&tags, &segments).map_err(|error| PlanError::LabelPlugin { message: format!("{}: {error}", loaded.name()) })?;
+    let call = loaded
+        .label(&tags, &segments)
+        .map_err(|error| PlanError::LabelPlugin { message: format!("{}: {error}", loaded.name()) })?;
     Ok(Some((loaded.name(), tags.into_iter().zip(call.output).collect())))
 }
 
 /// The catalogue's tags with the records carrying each, and tags records carry that the
 /// catalogue lacks.
-fn catalogue_tags(catalogue: &crate::extract::Catalogue, tag_use: &std::collections::BTreeMap<crate::record::ObjectKind, std::collections::BTreeMap<String, u64>>) -> Vec<Tag> {
-    let mut tags: Vec<Tag> = catalogue.tags.iter().map(|tag| Tag { id: tag.id.clone(), name: tag.name.clone(), record_count: 0 }).collect();
+fn catalogue_tags(
+    catalogue: &crate::extract::Catalogue,
+    tag_use: &std::collections::BTreeMap<crate::record::ObjectKind, std::collections::BTreeMap<String, u64>>,
+) -> Vec<Tag> {
+    let mut tags: Vec<Tag> =
+        catalogue.tags.iter().map(|tag| Tag { id: tag.id.clone(), name: tag.name.clone(), record_count: 0 }).collect();
     for uses in tag_use.values() {
         for (name, count) in uses {
             match tags.iter_mut().find(|tag| tag.name == *name) {

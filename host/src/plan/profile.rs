@@ -68,7 +68,8 @@ impl AttributeProfile {
                 }
             }
             Value::DateTime(datetime) => {
-                let local_seconds = (datetime.unix_millis / 1000 + i64::from(datetime.offset_minutes) * 60).rem_euclid(86_400);
+                let local_seconds =
+                    (datetime.unix_millis / 1000 + i64::from(datetime.offset_minutes) * 60).rem_euclid(86_400);
                 if local_seconds != 0 {
                     self.with_time += 1;
                 }
@@ -218,9 +219,15 @@ pub fn profile(export: &Export, progress: ReadProgress<'_>) -> Result<SourceProf
     for kind in ObjectKind::ALL {
         let Some(mut reader) = export.records(kind)? else { continue };
         let file = reader.path().file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
-        let mut attributes: Vec<AttributeProfile> =
-            reader.columns().iter().filter(|column| column.ty != FieldType::Id).cloned().map(AttributeProfile::new).collect();
-        let index: HashMap<String, usize> = attributes.iter().enumerate().map(|(i, attribute)| (attribute.field().to_owned(), i)).collect();
+        let mut attributes: Vec<AttributeProfile> = reader
+            .columns()
+            .iter()
+            .filter(|column| column.ty != FieldType::Id)
+            .cloned()
+            .map(AttributeProfile::new)
+            .collect();
+        let index: HashMap<String, usize> =
+            attributes.iter().enumerate().map(|(i, attribute)| (attribute.field().to_owned(), i)).collect();
         let mut read = ReadRecord::new(kind);
         let mut records = 0;
         progress(&file, 0, false);
@@ -251,7 +258,9 @@ pub fn profile(export: &Export, progress: ReadProgress<'_>) -> Result<SourceProf
                 }
             }
             match kind {
-                ObjectKind::Contact => profile.names.observe(&record.source_id, text("name"), text("first_name"), text("last_name")),
+                ObjectKind::Contact => {
+                    profile.names.observe(&record.source_id, text("name"), text("first_name"), text("last_name"))
+                }
                 ObjectKind::Deal => {
                     if let Some(status) = text("status") {
                         *profile.deal_statuses.entry(status).or_default() += 1;

@@ -5,7 +5,10 @@
 //! target's workspace alone; a person confirms.
 
 use crate::extract::{FieldType, Origin, columns::normalize_header};
-use crate::mapping::{Choice, DEAL_STATUSES, DEFAULT_OWNER, Destination, FieldEntry, Landing, Mapping, NamePreference, NewFieldType, PipelineEntry, fits};
+use crate::mapping::{
+    Choice, DEAL_STATUSES, DEFAULT_OWNER, Destination, FieldEntry, Landing, Mapping, NamePreference, NewFieldType,
+    PipelineEntry, fits,
+};
 use crate::plan::profile::{AttributeProfile, ObjectProfile, SourceProfile};
 use crate::plan::workspace::{Workspace, same_name};
 use crate::record::ObjectKind;
@@ -15,9 +18,19 @@ pub const VARCHAR_MAX: usize = 255;
 
 /// The whole proposal for an export and a workspace.
 pub fn propose(profile: &SourceProfile, workspace: &Workspace, default_owner_email: &str) -> Mapping {
-    let fields = profile.objects.iter().flat_map(|object| object.attributes.iter().map(move |attribute| propose_field(object, attribute, profile, workspace))).collect();
+    let fields = profile
+        .objects
+        .iter()
+        .flat_map(|object| {
+            object.attributes.iter().map(move |attribute| propose_field(object, attribute, profile, workspace))
+        })
+        .collect();
     Mapping {
-        default_owner: Choice { source: "default".into(), target: default_owner(workspace, default_owner_email), line: 0 },
+        default_owner: Choice {
+            source: "default".into(),
+            target: default_owner(workspace, default_owner_email),
+            line: 0,
+        },
         agents: profile
             .agents
             .keys()
@@ -43,9 +56,17 @@ pub fn propose(profile: &SourceProfile, workspace: &Workspace, default_owner_ema
             .collect(),
         activity_types: activity_type_ids(profile)
             .into_iter()
-            .map(|type_id| Choice { target: propose_activity_type(profile, &type_id, workspace).0, source: type_id, line: 0 })
+            .map(|type_id| Choice {
+                target: propose_activity_type(profile, &type_id, workspace).0,
+                source: type_id,
+                line: 0,
+            })
             .collect(),
-        event_activity_type: Choice { source: "activity_type".into(), target: workspace.activity_type("meeting").map_or("Meeting".to_owned(), |kind| kind.key_string.clone()), line: 0 },
+        event_activity_type: Choice {
+            source: "activity_type".into(),
+            target: workspace.activity_type("meeting").map_or("Meeting".to_owned(), |kind| kind.key_string.clone()),
+            line: 0,
+        },
         names: NamePreference::Full,
         fields,
     }
@@ -67,8 +88,11 @@ fn propose_pipelines(profile: &SourceProfile, workspace: &Workspace) -> Vec<Pipe
         .iter()
         .map(|pipeline| {
             let existing = workspace.pipeline(&pipeline.name);
-            let mut stages: Vec<_> = profile.catalogue.stages.iter().filter(|stage| stage.pipeline_id == pipeline.id).collect();
-            stages.sort_by_key(|stage| (stage.order.parse::<i64>().unwrap_or(i64::MAX), stage.id.parse::<i64>().unwrap_or(i64::MAX)));
+            let mut stages: Vec<_> =
+                profile.catalogue.stages.iter().filter(|stage| stage.pipeline_id == pipeline.id).collect();
+            stages.sort_by_key(|stage| {
+                (stage.order.parse::<i64>().unwrap_or(i64::MAX), stage.id.parse::<i64>().unwrap_or(i64::MAX))
+            });
             PipelineEntry {
                 source_id: pipeline.id.clone(),
                 name: existing.map_or_else(|| pipeline.name.clone(), |existing| existing.name.clone()),
@@ -76,7 +100,9 @@ fn propose_pipelines(profile: &SourceProfile, workspace: &Workspace) -> Vec<Pipe
                     .iter()
                     .map(|stage| Choice {
                         source: stage.id.clone(),
-                        target: existing.and_then(|existing| workspace.stage(existing.id, &stage.name)).map_or_else(|| stage.name.clone(), |found| found.name.clone()),
+                        target: existing
+                            .and_then(|existing| workspace.stage(existing.id, &stage.name))
+                            .map_or_else(|| stage.name.clone(), |found| found.name.clone()),
                         line: 0,
                     })
                     .collect(),
@@ -127,10 +153,15 @@ fn pipedrive_type_named(name: &str, workspace: &Workspace) -> Option<(String, St
 /// catalogue entry, the activities' subjects may name one of Pipedrive's types; a type is never
 /// created from a subject (a subject is one activity's, not its type's): else `task`.
 pub fn propose_activity_type(profile: &SourceProfile, type_id: &str, workspace: &Workspace) -> (String, String) {
-    if let Some(kind) = profile.catalogue.activity_types.iter().find(|kind| kind.id == type_id && !kind.name.trim().is_empty()) {
+    if let Some(kind) =
+        profile.catalogue.activity_types.iter().find(|kind| kind.id == type_id && !kind.name.trim().is_empty())
+    {
         return match pipedrive_type_named(&kind.name, workspace) {
             Some((key, name)) => (key, format!("\"{}\" in the activity types file is Pipedrive's {name}", kind.name)),
-            None => (kind.name.trim().to_owned(), format!("\"{}\" in the activity types file has no Pipedrive type: created as a custom type", kind.name)),
+            None => (
+                kind.name.trim().to_owned(),
+                format!("\"{}\" in the activity types file has no Pipedrive type: created as a custom type", kind.name),
+            ),
         };
     }
     let names = profile.activity_types.get(type_id).cloned().unwrap_or_default();
@@ -139,10 +170,17 @@ pub fn propose_activity_type(profile: &SourceProfile, type_id: &str, workspace: 
     };
     let total: u64 = names.values().sum();
     match pipedrive_type_named(name, workspace) {
-        Some((key, found)) => (key, format!("not in an activity types file; the subject \"{name}\" ({used} of {total} activities) means {found}")),
+        Some((key, found)) => (
+            key,
+            format!(
+                "not in an activity types file; the subject \"{name}\" ({used} of {total} activities) means {found}"
+            ),
+        ),
         None => (
             "task".into(),
-            format!("not in an activity types file, and the subject \"{name}\" ({used} of {total} activities) names no Pipedrive type: task (a type is never made from a subject)"),
+            format!(
+                "not in an activity types file, and the subject \"{name}\" ({used} of {total} activities) names no Pipedrive type: task (a type is never made from a subject)"
+            ),
         ),
     }
 }
@@ -161,26 +199,55 @@ const UPDATED: &str = "Pipedrive keeps its own update time, set on every change"
 fn rule(kind: ObjectKind, field: &str, workspace: &Workspace) -> Option<Rule> {
     use Rule::*;
     Some(match (kind, field) {
-        (ObjectKind::Contact, "name") => Standard("name", "the person's full name: one name per person, never joined with its parts"),
-        (ObjectKind::Contact, "first_name") => Standard("first_name", "part of the person's name: the name when there is no full name ([names])"),
-        (ObjectKind::Contact, "last_name") => Standard("last_name", "part of the person's name: the name when there is no full name ([names])"),
+        (ObjectKind::Contact, "name") => {
+            Standard("name", "the person's full name: one name per person, never joined with its parts")
+        }
+        (ObjectKind::Contact, "first_name") => {
+            Standard("first_name", "part of the person's name: the name when there is no full name ([names])")
+        }
+        (ObjectKind::Contact, "last_name") => {
+            Standard("last_name", "part of the person's name: the name when there is no full name ([names])")
+        }
         (ObjectKind::Contact, "email") => Standard("emails", "User.com's email is the person's primary email"),
         (ObjectKind::Contact, "phone_number") => Standard("phones", "User.com's phone is the person's primary phone"),
-        (ObjectKind::Contact | ObjectKind::Deal, "company_id") | (ObjectKind::Activity, "company_id") => Standard("org_id", "links to the company's organization"),
+        (ObjectKind::Contact | ObjectKind::Deal, "company_id") | (ObjectKind::Activity, "company_id") => {
+            Standard("org_id", "links to the company's organization")
+        }
         (ObjectKind::Company, "company_id") => return None,
-        (ObjectKind::Company, "parent_company_id") => Standard("parent_org_id", "the parent company becomes a parent relationship between the two organizations"),
+        (ObjectKind::Company, "parent_company_id") => {
+            Standard("parent_org_id", "the parent company becomes a parent relationship between the two organizations")
+        }
         (_, "assigned_to") => Standard("owner_id", "the agent becomes the owner"),
-        (ObjectKind::Contact | ObjectKind::Company, "created_at") => Standard("add_time", "Pipedrive keeps the original creation time when it is sent on create"),
-        (ObjectKind::Contact | ObjectKind::Company | ObjectKind::Deal, "tags") => Standard("label", "User.com tags are Pipedrive labels"),
-        (ObjectKind::Contact, "unsubscribed") if workspace.has_marketing_status() => Standard("marketing_status", "the opt-out is Pipedrive's marketing status (Campaigns)"),
-        (ObjectKind::Contact, "unsubscribed") => Custom("this account has no Campaigns, so persons have no marketing status; the opt-out is kept in a field"),
+        (ObjectKind::Contact | ObjectKind::Company, "created_at") => {
+            Standard("add_time", "Pipedrive keeps the original creation time when it is sent on create")
+        }
+        (ObjectKind::Contact | ObjectKind::Company | ObjectKind::Deal, "tags") => {
+            Standard("label", "User.com tags are Pipedrive labels")
+        }
+        (ObjectKind::Contact, "unsubscribed") if workspace.has_marketing_status() => {
+            Standard("marketing_status", "the opt-out is Pipedrive's marketing status (Campaigns)")
+        }
+        (ObjectKind::Contact, "unsubscribed") => {
+            Custom("this account has no Campaigns, so persons have no marketing status; the opt-out is kept in a field")
+        }
         (_, "updated_at") => Skip(UPDATED),
         (ObjectKind::Contact, "key" | "fcm_key") => Skip("a secret (cookie or push key): it never leaves User.com"),
-        (ObjectKind::Contact, "web_push_subscription" | "notifications" | "last_ip" | "browser" | "browser_language" | "os_type" | "resolution" | "gravatar_url" | "page_views") => {
-            Skip(TECHNICAL)
-        }
+        (
+            ObjectKind::Contact,
+            "web_push_subscription"
+            | "notifications"
+            | "last_ip"
+            | "browser"
+            | "browser_language"
+            | "os_type"
+            | "resolution"
+            | "gravatar_url"
+            | "page_views",
+        ) => Skip(TECHNICAL),
         (ObjectKind::Company, "name") => Standard("name", "the company's name"),
-        (ObjectKind::Company, "address" | "city" | "region" | "country") => Standard("address", "Pipedrive keeps one address per organization"),
+        (ObjectKind::Company, "address" | "city" | "region" | "country") => {
+            Standard("address", "Pipedrive keeps one address per organization")
+        }
         (ObjectKind::Company, "website") => Standard("website", "the company's website"),
         (ObjectKind::Deal, "name") => Standard("title", "the deal's name is its title"),
         (ObjectKind::Deal, "value") => Standard("value", "the deal's value"),
@@ -193,31 +260,52 @@ fn rule(kind: ObjectKind, field: &str, workspace: &Workspace) -> Option<Rule> {
         (ObjectKind::Deal, "won_at") => Standard("won_time", "the time the deal was won"),
         (ObjectKind::Deal, "lost_at") => Standard("lost_time", "the time the deal was lost"),
         (ObjectKind::Deal, "loss_reason") => Standard("lost_reason", "why the deal was lost"),
-        (ObjectKind::Deal, "created_at") => Custom("Pipedrive's v2 API does not accept add_time on deals, so the original creation time is kept in a field"),
+        (ObjectKind::Deal, "created_at") => Custom(
+            "Pipedrive's v2 API does not accept add_time on deals, so the original creation time is kept in a field",
+        ),
         (ObjectKind::Deal, "activities_status") => Skip("User.com's activity summary; Pipedrive computes its own"),
         (ObjectKind::Activity, "name") | (ObjectKind::Event, "name") => Standard("subject", "the activity's subject"),
         (ObjectKind::Activity, "activity_type") => Standard("type", "the activity's type"),
         (ObjectKind::Activity, "deal_id") => Standard("deal_id", "links to the deal"),
-        (ObjectKind::Activity | ObjectKind::Event, "contact_id") => Standard("participants", "the contact's person is the primary participant"),
-        (ObjectKind::Activity, "description") | (ObjectKind::Event, "data") => Standard("note", "kept in the activity's note"),
+        (ObjectKind::Activity | ObjectKind::Event, "contact_id") => {
+            Standard("participants", "the contact's person is the primary participant")
+        }
+        (ObjectKind::Activity, "description") | (ObjectKind::Event, "data") => {
+            Standard("note", "kept in the activity's note")
+        }
         (ObjectKind::Activity, "done") => Standard("done", "whether it is done"),
-        (ObjectKind::Activity, "due_date") | (ObjectKind::Event, "start" | "timestamp") => Standard("due_date", "when it happens"),
+        (ObjectKind::Activity, "due_date") | (ObjectKind::Event, "start" | "timestamp") => {
+            Standard("due_date", "when it happens")
+        }
         (ObjectKind::Event, "end") => Standard("end_time", "when it ends: the end minus the start is the duration"),
-        (ObjectKind::Event, "attendees") => Standard("attendees", "who takes part: migrated persons as participants, other emails as attendees"),
+        (ObjectKind::Event, "attendees") => {
+            Standard("attendees", "who takes part: migrated persons as participants, other emails as attendees")
+        }
         (ObjectKind::Event, "location") => Standard("location", "where it happens"),
         (ObjectKind::Activity, "duration") => Standard("duration", "how long it takes"),
-        (ObjectKind::Activity, "done_date") => Skip("Pipedrive records when an activity is marked done; the API cannot set it"),
-        (ObjectKind::Activity, "created_at" | "created_by") => Standard("note", "the API cannot set an activity's creation time or creator; kept in the note"),
+        (ObjectKind::Activity, "done_date") => {
+            Skip("Pipedrive records when an activity is marked done; the API cannot set it")
+        }
+        (ObjectKind::Activity, "created_at" | "created_by") => {
+            Standard("note", "the API cannot set an activity's creation time or creator; kept in the note")
+        }
         (ObjectKind::Conversation, "content") => Standard("content", "each conversation becomes one note"),
-        (ObjectKind::Conversation, "sender") => Standard("author_role", "each message shows its author's role (user, agent, bot)"),
+        (ObjectKind::Conversation, "sender") => {
+            Standard("author_role", "each message shows its author's role (user, agent, bot)")
+        }
         (ObjectKind::Conversation, "author_name") => Standard("author_name", "each message shows its author's name"),
         (ObjectKind::Conversation, "source") => Standard("channel", "the note's header names the channel"),
-        (ObjectKind::Conversation, "contact_id") => Standard("person_id", "the note is attached to the contact's person"),
-        (ObjectKind::Conversation, "timestamp") => Standard("add_time", "notes keep their original time"),
-        (ObjectKind::Conversation, "conversation_id") => Standard("conversation", "messages of one conversation form one note"),
-        (ObjectKind::Activity | ObjectKind::Event | ObjectKind::Conversation, _) => {
-            Standard(if kind == ObjectKind::Conversation { "content" } else { "note" }, "activities and notes have no custom fields the API can fill; kept in the text")
+        (ObjectKind::Conversation, "contact_id") => {
+            Standard("person_id", "the note is attached to the contact's person")
         }
+        (ObjectKind::Conversation, "timestamp") => Standard("add_time", "notes keep their original time"),
+        (ObjectKind::Conversation, "conversation_id") => {
+            Standard("conversation", "messages of one conversation form one note")
+        }
+        (ObjectKind::Activity | ObjectKind::Event | ObjectKind::Conversation, _) => Standard(
+            if kind == ObjectKind::Conversation { "content" } else { "note" },
+            "activities and notes have no custom fields the API can fill; kept in the text",
+        ),
         _ => return None,
     })
 }
@@ -236,7 +324,10 @@ fn role_rule(object: &ObjectProfile, attribute: &AttributeProfile, profile: &Sou
                 && !profile.catalogue.activity_types.is_empty()
                 && !attribute.distinct.is_empty()
                 && !attribute.distinct_overflow
-                && attribute.distinct.keys().all(|value| profile.catalogue.activity_types.iter().any(|kind| kind.id == *value)) =>
+                && attribute
+                    .distinct
+                    .keys()
+                    .all(|value| profile.catalogue.activity_types.iter().any(|kind| kind.id == *value)) =>
         {
             Some(Rule::Standard("type", "every value is an id of the activity types file: the activity's type"))
         }
@@ -244,8 +335,23 @@ fn role_rule(object: &ObjectProfile, attribute: &AttributeProfile, profile: &Sou
     }
 }
 
-fn entry(object: &ObjectProfile, attribute: &AttributeProfile, landing: Landing, confidence: f64, why: Vec<String>) -> FieldEntry {
-    FieldEntry { object: object.kind, attribute: attribute.field().to_owned(), landing, confidence: confidence.clamp(0.0, 1.0), why, note: None, on_bad_value: Default::default(), line: 0 }
+fn entry(
+    object: &ObjectProfile,
+    attribute: &AttributeProfile,
+    landing: Landing,
+    confidence: f64,
+    why: Vec<String>,
+) -> FieldEntry {
+    FieldEntry {
+        object: object.kind,
+        attribute: attribute.field().to_owned(),
+        landing,
+        confidence: confidence.clamp(0.0, 1.0),
+        why,
+        note: None,
+        on_bad_value: Default::default(),
+        line: 0,
+    }
 }
 
 /// How full an attribute is, for the reasons.
@@ -257,12 +363,21 @@ fn fill(object: &ObjectProfile, attribute: &AttributeProfile) -> String {
     text
 }
 
-fn propose_field(object: &ObjectProfile, attribute: &AttributeProfile, profile: &SourceProfile, workspace: &Workspace) -> FieldEntry {
+fn propose_field(
+    object: &ObjectProfile,
+    attribute: &AttributeProfile,
+    profile: &SourceProfile,
+    workspace: &Workspace,
+) -> FieldEntry {
     let ty = attribute.column.ty;
     let mut why = Vec::new();
     let mut confidence: f64 = 0.95;
     if attribute.unparsed > 0 {
-        why.push(format!("{} values do not read as {} and will be quarantined at apply (see the audit)", attribute.unparsed, ty.name()));
+        why.push(format!(
+            "{} values do not read as {} and will be quarantined at apply (see the audit)",
+            attribute.unparsed,
+            ty.name()
+        ));
         confidence -= 0.15;
     }
     let by_role = role_rule(object, attribute, profile);
@@ -275,7 +390,10 @@ fn propose_field(object: &ObjectProfile, attribute: &AttributeProfile, profile: 
             match &attribute.column.origin {
                 Origin::Standard => why.push(format!("column '{}' names it", attribute.column.header)),
                 Origin::Values { sampled, reason, candidates } => {
-                    why.push(format!("column '{}' does not name it; found from its values: {reason} ({sampled} sampled)", attribute.column.header));
+                    why.push(format!(
+                        "column '{}' does not name it; found from its values: {reason} ({sampled} sampled)",
+                        attribute.column.header
+                    ));
                     confidence = confidence.min(0.75);
                     if *candidates > 1 {
                         why.push(format!("{candidates} columns fit, the first was taken: check which one it is"));
@@ -293,23 +411,46 @@ fn propose_field(object: &ObjectProfile, attribute: &AttributeProfile, profile: 
             }
             return entry(object, attribute, Landing::Standard { code: code.into() }, confidence, why);
         }
-        Some(Rule::Skip(reason)) => return entry(object, attribute, Landing::Skip { reason: reason.into() }, 0.9, vec![fill(object, attribute)]),
+        Some(Rule::Skip(reason)) => {
+            return entry(
+                object,
+                attribute,
+                Landing::Skip { reason: reason.into() },
+                0.9,
+                vec![fill(object, attribute)],
+            );
+        }
         Some(Rule::Custom(reason)) => Some(reason),
         None => None,
     };
     if ty == FieldType::Secret {
-        return entry(object, attribute, Landing::Skip { reason: "a secret: it never leaves User.com".into() }, 1.0, Vec::new());
+        return entry(
+            object,
+            attribute,
+            Landing::Skip { reason: "a secret: it never leaves User.com".into() },
+            1.0,
+            Vec::new(),
+        );
     }
     if attribute.filled == 0 {
-        return entry(object, attribute, Landing::Skip { reason: "no record has a value".into() }, 0.8, vec![format!("all {} records are empty", object.records)]);
+        return entry(
+            object,
+            attribute,
+            Landing::Skip { reason: "no record has a value".into() },
+            0.8,
+            vec![format!("all {} records are empty", object.records)],
+        );
     }
-    let entity = Destination::of(object.kind).entity().expect("activities, events and conversations always have a rule");
+    let entity =
+        Destination::of(object.kind).entity().expect("activities, events and conversations always have a rule");
     if let Some(reason) = custom_reason {
         why.push(reason.to_owned());
     }
     match &attribute.column.origin {
         Origin::Standard | Origin::Values { .. } => why.push(format!("User.com attribute {}", attribute.field())),
-        Origin::Definition { attribute_id, .. } => why.push(format!("custom attribute {attribute_id} of attributes.csv, type {}", ty.name())),
+        Origin::Definition { attribute_id, .. } => {
+            why.push(format!("custom attribute {attribute_id} of attributes.csv, type {}", ty.name()))
+        }
         Origin::Inferred { sampled } => {
             why.push(format!("not in attributes.csv: type {} inferred from {sampled} values", ty.name()));
             confidence -= 0.15;
@@ -318,22 +459,38 @@ fn propose_field(object: &ObjectProfile, attribute: &AttributeProfile, profile: 
     why.push(fill(object, attribute));
     let name = field_name(object.kind, attribute);
     // A custom field the account already has, by name.
-    let existing = [name.as_str(), attribute.column.header.as_str(), attribute.field()]
-        .iter()
-        .find_map(|candidate| workspace.fields(entity).iter().find(|field| field.is_custom_field && (same_name(&field.field_name, candidate) || normalize_header(&field.field_name) == normalize_header(candidate))));
+    let existing = [name.as_str(), attribute.column.header.as_str(), attribute.field()].iter().find_map(|candidate| {
+        workspace.fields(entity).iter().find(|field| {
+            field.is_custom_field
+                && (same_name(&field.field_name, candidate)
+                    || normalize_header(&field.field_name) == normalize_header(candidate))
+        })
+    });
     if let Some(existing) = existing {
         match fits(ty, &existing.field_type) {
             Ok(()) => {
-                why.insert(0, format!("name match: Pipedrive's custom field '{}' ({})", existing.field_name, existing.field_type));
+                why.insert(
+                    0,
+                    format!("name match: Pipedrive's custom field '{}' ({})", existing.field_name, existing.field_type),
+                );
                 let missing = missing_options(attribute, existing.options.iter().map(|option| option.label.as_str()));
                 if !missing.is_empty() {
                     why.push(format!("options to add: {}", missing.join(", ")));
                     confidence -= 0.1;
                 }
-                return entry(object, attribute, Landing::Existing { field: existing.field_name.clone(), values: Vec::new() }, confidence, why);
+                return entry(
+                    object,
+                    attribute,
+                    Landing::Existing { field: existing.field_name.clone(), values: Vec::new() },
+                    confidence,
+                    why,
+                );
             }
             Err(holds) => {
-                why.push(format!("Pipedrive's '{}' has the same name but holds {holds}; a new field is proposed", existing.field_name));
+                why.push(format!(
+                    "Pipedrive's '{}' has the same name but holds {holds}; a new field is proposed",
+                    existing.field_name
+                ));
                 confidence -= 0.3;
             }
         }
@@ -380,8 +537,28 @@ fn field_name(kind: ObjectKind, attribute: &AttributeProfile) -> String {
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-const MONEY_WORDS: &[&str] = &["value", "revenue", "price", "amount", "ltv", "spent", "spend", "cost", "budget", "salary", "income", "wartosc", "wartość", "kwota", "przychod", "przychód"];
-const IDENTIFIER_WORDS: &[&str] = &["nip", "regon", "krs", "pesel", "vat", "tax", "iban", "zip", "postal", "postcode", "code", "id", "number", "nr", "ean", "sku"];
+const MONEY_WORDS: &[&str] = &[
+    "value",
+    "revenue",
+    "price",
+    "amount",
+    "ltv",
+    "spent",
+    "spend",
+    "cost",
+    "budget",
+    "salary",
+    "income",
+    "wartosc",
+    "wartość",
+    "kwota",
+    "przychod",
+    "przychód",
+];
+const IDENTIFIER_WORDS: &[&str] = &[
+    "nip", "regon", "krs", "pesel", "vat", "tax", "iban", "zip", "postal", "postcode", "code", "id", "number", "nr",
+    "ean", "sku",
+];
 
 fn words(name: &str) -> Vec<String> {
     normalize_header(name).split('_').map(str::to_owned).collect()
@@ -389,20 +566,40 @@ fn words(name: &str) -> Vec<String> {
 
 /// A new custom field for an attribute: its landing, why that type, and how sure.
 fn new_field(attribute: &AttributeProfile, profile: &SourceProfile, name: String) -> (Landing, String, f64) {
-    let new = |ty: NewFieldType, options: Vec<String>, currency: Option<String>| Landing::New { field: name.clone(), ty, options, currency };
+    let new = |ty: NewFieldType, options: Vec<String>, currency: Option<String>| Landing::New {
+        field: name.clone(),
+        ty,
+        options,
+        currency,
+    };
     let words = words(&format!("{} {}", attribute.column.header, attribute.field()));
     let has_word = |list: &[&str]| words.iter().any(|word| list.contains(&word.as_str()));
     match attribute.column.ty {
         FieldType::Text | FieldType::Email | FieldType::Reference(_) | FieldType::Id | FieldType::Secret => {
             if attribute.max_chars > VARCHAR_MAX {
-                (new(NewFieldType::Text, vec![], None), format!("text: the longest value has {} characters, more than varchar's {VARCHAR_MAX}", attribute.max_chars), 0.9)
+                (
+                    new(NewFieldType::Text, vec![], None),
+                    format!(
+                        "text: the longest value has {} characters, more than varchar's {VARCHAR_MAX}",
+                        attribute.max_chars
+                    ),
+                    0.9,
+                )
             } else {
-                (new(NewFieldType::Varchar, vec![], None), format!("varchar: text, the longest value {} characters (varchar holds {VARCHAR_MAX})", attribute.max_chars), 0.9)
+                (
+                    new(NewFieldType::Varchar, vec![], None),
+                    format!(
+                        "varchar: text, the longest value {} characters (varchar holds {VARCHAR_MAX})",
+                        attribute.max_chars
+                    ),
+                    0.9,
+                )
             }
         }
         FieldType::Phone => (new(NewFieldType::Phone, vec![], None), "phone: the values are phone numbers".into(), 0.9),
         FieldType::Number | FieldType::Integer => {
-            let big_whole = attribute.fractional == 0 && attribute.distinct.keys().all(|value| value.parse::<f64>().is_ok_and(|n| n.abs() >= 1e8));
+            let big_whole = attribute.fractional == 0
+                && attribute.distinct.keys().all(|value| value.parse::<f64>().is_ok_and(|n| n.abs() >= 1e8));
             // A type the definitions give is the type: the name heuristics decide undefined columns only.
             let defined = matches!(attribute.column.origin, Origin::Definition { .. });
             if !defined && (has_word(IDENTIFIER_WORDS) || (big_whole && !attribute.distinct.is_empty())) {
@@ -415,21 +612,34 @@ fn new_field(attribute: &AttributeProfile, profile: &SourceProfile, name: String
                 let currency = profile.main_currency().unwrap_or("EUR").to_owned();
                 let deals = profile.currencies.get(&currency).copied().unwrap_or(0);
                 let why = if deals > 0 {
-                    format!("monetary: the name says money; in {currency}, the currency of most deals ({deals} of {})", profile.currencies.values().sum::<u64>())
+                    format!(
+                        "monetary: the name says money; in {currency}, the currency of most deals ({deals} of {})",
+                        profile.currencies.values().sum::<u64>()
+                    )
                 } else {
                     format!("monetary: the name says money; the export names no currency, {currency} assumed")
                 };
                 (new(NewFieldType::Monetary, vec![], Some(currency)), why, 0.6)
             } else {
-                let kind = if attribute.column.ty == FieldType::Integer || attribute.fractional == 0 { "whole numbers" } else { "numbers" };
+                let kind = if attribute.column.ty == FieldType::Integer || attribute.fractional == 0 {
+                    "whole numbers"
+                } else {
+                    "numbers"
+                };
                 (new(NewFieldType::Double, vec![], None), format!("double: the values are {kind}"), 0.9)
             }
         }
-        FieldType::Boolean => (new(NewFieldType::Enum, vec!["Yes".into(), "No".into()], None), "enum Yes/No: Pipedrive has no boolean custom field".into(), 0.85),
+        FieldType::Boolean => (
+            new(NewFieldType::Enum, vec!["Yes".into(), "No".into()], None),
+            "enum Yes/No: Pipedrive has no boolean custom field".into(),
+            0.85,
+        ),
         FieldType::Date => (new(NewFieldType::Date, vec![], None), "date: the values are dates".into(), 0.95),
-        FieldType::DateTime if attribute.with_time == 0 => {
-            (new(NewFieldType::Date, vec![], None), format!("date: all {} values are at midnight, so a date field loses nothing", attribute.filled), 0.9)
-        }
+        FieldType::DateTime if attribute.with_time == 0 => (
+            new(NewFieldType::Date, vec![], None),
+            format!("date: all {} values are at midnight, so a date field loses nothing", attribute.filled),
+            0.9,
+        ),
         FieldType::DateTime => (
             new(NewFieldType::DateTime, vec![], None),
             format!(
@@ -447,7 +657,14 @@ fn new_field(attribute: &AttributeProfile, profile: &SourceProfile, name: String
                 }
             }
             if attribute.distinct_overflow {
-                return (new(NewFieldType::Varchar, vec![], None), format!("varchar: more than {} different values, too many for a list", crate::plan::profile::DISTINCT_CAP), 0.6);
+                return (
+                    new(NewFieldType::Varchar, vec![], None),
+                    format!(
+                        "varchar: more than {} different values, too many for a list",
+                        crate::plan::profile::DISTINCT_CAP
+                    ),
+                    0.6,
+                );
             }
             let undefined: Vec<String> = options[attribute.column.options.len()..].to_vec();
             let listed = match (attribute.column.options.is_empty(), undefined.is_empty()) {
@@ -458,10 +675,30 @@ fn new_field(attribute: &AttributeProfile, profile: &SourceProfile, name: String
                     undefined.iter().map(|option| format!("'{option}'")).collect::<Vec<_>>().join(", ")
                 ),
             };
-            (new(ty, options, None), format!("{}: {} choice, {listed}", ty.as_str(), if ty == NewFieldType::Set { "multiple" } else { "single" }), if undefined.is_empty() { 0.9 } else { 0.65 })
+            (
+                new(ty, options, None),
+                format!(
+                    "{}: {} choice, {listed}",
+                    ty.as_str(),
+                    if ty == NewFieldType::Set { "multiple" } else { "single" }
+                ),
+                if undefined.is_empty() { 0.9 } else { 0.65 },
+            )
         }
-        FieldType::Gender => (new(NewFieldType::Enum, vec!["Unknown".into(), "Male".into(), "Female".into()], None), "enum: User.com's gender codes".into(), 0.9),
-        FieldType::ContactStatus => (new(NewFieldType::Enum, vec!["Visitor".into(), "User".into()], None), "enum: User.com's contact status (visitor or user)".into(), 0.8),
-        FieldType::DealStatus => (new(NewFieldType::Enum, DEAL_STATUSES.iter().map(|word| word.to_string()).collect(), None), "enum: User.com's deal status".into(), 0.8),
+        FieldType::Gender => (
+            new(NewFieldType::Enum, vec!["Unknown".into(), "Male".into(), "Female".into()], None),
+            "enum: User.com's gender codes".into(),
+            0.9,
+        ),
+        FieldType::ContactStatus => (
+            new(NewFieldType::Enum, vec!["Visitor".into(), "User".into()], None),
+            "enum: User.com's contact status (visitor or user)".into(),
+            0.8,
+        ),
+        FieldType::DealStatus => (
+            new(NewFieldType::Enum, DEAL_STATUSES.iter().map(|word| word.to_string()).collect(), None),
+            "enum: User.com's deal status".into(),
+            0.8,
+        ),
     }
 }

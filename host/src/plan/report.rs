@@ -64,10 +64,18 @@ pub fn duration_words(seconds: f64) -> String {
 
 /// The budget in plain words: whether the run fits in a day, and if not, how it pauses.
 pub fn budget_sentence(bill: &Bill, policy: BudgetPolicy) -> String {
-    let multiplier = crate::pipedrive::Plan::ALL.iter().find(|plan| plan.as_str() == bill.plan).map_or(1, |plan| plan.token_multiplier());
-    let top_up = bill.daily_budget.saturating_sub(pipedrive_api::BASE_DAILY_TOKENS * multiplier * u64::from(bill.seats.max(1)));
+    let multiplier = crate::pipedrive::Plan::ALL
+        .iter()
+        .find(|plan| plan.as_str() == bill.plan)
+        .map_or(1, |plan| plan.token_multiplier());
+    let top_up =
+        bill.daily_budget.saturating_sub(pipedrive_api::BASE_DAILY_TOKENS * multiplier * u64::from(bill.seats.max(1)));
     let top_up = if top_up > 0 { format!(" + {} top-up", thousands(top_up)) } else { String::new() };
-    let budget = format!("{} tokens a day (30,000 × {multiplier} plan multiplier × {} seat(s){top_up})", thousands(bill.daily_budget), bill.seats);
+    let budget = format!(
+        "{} tokens a day (30,000 × {multiplier} plan multiplier × {} seat(s){top_up})",
+        thousands(bill.daily_budget),
+        bill.seats
+    );
     if bill.budget_days <= 1.0 {
         return format!(
             "This migration needs {} tokens, {:.0}% of the account's daily budget of {budget}: it fits in one day, if other integrations leave that much.",
@@ -93,12 +101,15 @@ pub fn budget_sentence(bill: &Bill, policy: BudgetPolicy) -> String {
 }
 
 pub fn write_reports(result: &PlanResult, policy: BudgetPolicy, reports_dir: &Path) -> Result<Vec<PathBuf>, PlanError> {
-    crate::private_files::create_dir(reports_dir).map_err(|source| PlanError::Io { path: reports_dir.to_owned(), source })?;
+    crate::private_files::create_dir(reports_dir)
+        .map_err(|source| PlanError::Io { path: reports_dir.to_owned(), source })?;
     let markdown_path = reports_dir.join("plan.md");
     let json_path = reports_dir.join("plan.json");
-    crate::private_files::write(&markdown_path, markdown(result, policy)).map_err(|source| PlanError::Io { path: markdown_path.clone(), source })?;
+    crate::private_files::write(&markdown_path, markdown(result, policy))
+        .map_err(|source| PlanError::Io { path: markdown_path.clone(), source })?;
     let json = serde_json::to_string_pretty(&to_json(result)).expect("plain data serializes") + "\n";
-    crate::private_files::write(&json_path, json).map_err(|source| PlanError::Io { path: json_path.clone(), source })?;
+    crate::private_files::write(&json_path, json)
+        .map_err(|source| PlanError::Io { path: json_path.clone(), source })?;
     Ok(vec![markdown_path, json_path])
 }
 
@@ -131,19 +142,31 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     let mut out = String::new();
     let counts = entry_counts(&result.mapping);
     let _ = writeln!(out, "# Migration plan\n");
-    let _ = writeln!(out, "Planned {} against {}. Reading the workspace cost {} tokens; nothing was written to Pipedrive.\n", result.planned_at, result.workspace.url, result.plan_tokens);
+    let _ = writeln!(
+        out,
+        "Planned {} against {}. Reading the workspace cost {} tokens; nothing was written to Pipedrive.\n",
+        result.planned_at, result.workspace.url, result.plan_tokens
+    );
     let _ = writeln!(out, "{}\n", budget_sentence(&result.bill, policy));
     grade_section(&mut out, &result.assessment);
 
     if !result.errors.is_empty() {
-        let _ = writeln!(out, "## Fix before approving\n\n`{}` has {} problem(s); `approve` refuses it until they are fixed:\n", result.mapping_path.display(), result.errors.len());
+        let _ = writeln!(
+            out,
+            "## Fix before approving\n\n`{}` has {} problem(s); `approve` refuses it until they are fixed:\n",
+            result.mapping_path.display(),
+            result.errors.len()
+        );
         for error in &result.errors {
             let _ = writeln!(out, "- {}", cell(&error.to_string()));
         }
         out.push('\n');
     }
     if !result.decisions.is_empty() {
-        let _ = writeln!(out, "## Decide before approving (REVIEW)\n\n`plan` exits with code 11 until each is decided.\n\n| Decision | Found | How to decide |\n|---|---|---|");
+        let _ = writeln!(
+            out,
+            "## Decide before approving (REVIEW)\n\n`plan` exits with code 11 until each is decided.\n\n| Decision | Found | How to decide |\n|---|---|---|"
+        );
         for decision in &result.decisions {
             let _ = writeln!(out, "| {} | {} | {} |", code(&decision.what), cell(&decision.found), cell(&decision.how));
         }
@@ -161,7 +184,10 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
         for (hook, swap) in &result.plugin_swaps {
             let lines = match swap {
                 Ok(diff) => diff.summary().lines().map(|line| format!("- {}", cell(line.trim()))).collect(),
-                Err(error) => vec![format!("- the {hook} plugin changed; what it changes cannot be shown: {}", cell(&error.to_string()))],
+                Err(error) => vec![format!(
+                    "- the {hook} plugin changed; what it changes cannot be shown: {}",
+                    cell(&error.to_string())
+                )],
             };
             let _ = writeln!(out, "{}\n", lines.join("\n"));
         }
@@ -175,7 +201,11 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
              Their name is the {} (`[names] prefer = \"{}\"` in mapping.toml). Contacts (User.com ids){}: {}\n",
             names.disagree,
             names.both,
-            if result.mapping.names == crate::mapping::NamePreference::Full { "full name" } else { "first and last name" },
+            if result.mapping.names == crate::mapping::NamePreference::Full {
+                "full name"
+            } else {
+                "first and last name"
+            },
             result.mapping.names.as_str(),
             if names.disagree > names.examples.len() as u64 { ", the first" } else { "" },
             names.examples.iter().map(|id| code(id)).collect::<Vec<_>>().join(", ")
@@ -188,20 +218,40 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     if !review.is_empty() {
         let _ = writeln!(out, "| Review | Proposal | Confidence | Why |\n|---|---|---|---|");
         for entry in review {
-            let _ = writeln!(out, "| {} | {} | {:.2} | {} |", code(&entry.key()), cell(&describe(entry)), entry.confidence, cell(&entry.why.join("; ")));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {} |",
+                code(&entry.key()),
+                cell(&describe(entry)),
+                entry.confidence,
+                cell(&entry.why.join("; "))
+            );
         }
         out.push('\n');
     }
     if !result.kept_edits.is_empty() {
-        let _ = writeln!(out, "Kept your edits: {}.\n", result.kept_edits.iter().map(|key| code(key)).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            out,
+            "Kept your edits: {}.\n",
+            result.kept_edits.iter().map(|key| code(key)).collect::<Vec<_>>().join(", ")
+        );
     }
     if !result.dropped.is_empty() {
-        let _ = writeln!(out, "Dropped (no longer in the export): {}.\n", result.dropped.iter().map(|key| code(key)).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            out,
+            "Dropped (no longer in the export): {}.\n",
+            result.dropped.iter().map(|key| code(key)).collect::<Vec<_>>().join(", ")
+        );
     }
-    let skipped: Vec<_> = result.mapping.fields.iter().filter_map(|entry| match &entry.landing {
-        Landing::Skip { reason } => Some((entry.key(), reason)),
-        _ => None,
-    }).collect();
+    let skipped: Vec<_> = result
+        .mapping
+        .fields
+        .iter()
+        .filter_map(|entry| match &entry.landing {
+            Landing::Skip { reason } => Some((entry.key(), reason)),
+            _ => None,
+        })
+        .collect();
     if !skipped.is_empty() {
         let _ = writeln!(out, "| Not migrated | Why |\n|---|---|");
         for (key, reason) in skipped {
@@ -215,8 +265,19 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     if !changes.new_fields.is_empty() {
         let _ = writeln!(out, "| Entity | New custom field | Type | Options | For |\n|---|---|---|---|---|");
         for field in &changes.new_fields {
-            let source = if field.source.is_empty() { "the migration's marker (idempotency)".to_owned() } else { code(&field.source) };
-            let _ = writeln!(out, "| {} | {} | {} | {} | {source} |", field.entity, cell(&field.name), field.field_type, cell(&field.options.join(", ")));
+            let source = if field.source.is_empty() {
+                "the migration's marker (idempotency)".to_owned()
+            } else {
+                code(&field.source)
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {source} |",
+                field.entity,
+                cell(&field.name),
+                field.field_type,
+                cell(&field.options.join(", "))
+            );
         }
         out.push('\n');
     }
@@ -225,18 +286,43 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
             let _ = writeln!(out, "- {title} ({}): {}", items.len(), items.join(", "));
         }
     };
-    list(&mut out, "Options added to existing fields", changes.options_to_add.iter().map(|(entity, field, options)| format!("{entity} '{}' + {}", cell(field), cell(&options.join(" / ")))).collect());
+    list(
+        &mut out,
+        "Options added to existing fields",
+        changes
+            .options_to_add
+            .iter()
+            .map(|(entity, field, options)| format!("{entity} '{}' + {}", cell(field), cell(&options.join(" / "))))
+            .collect(),
+    );
     list(&mut out, "Pipelines", changes.pipelines_to_create.iter().map(|pipeline| cell(pipeline)).collect());
-    list(&mut out, "Stages, in this order", changes.stages_to_create.iter().map(|(pipeline, stage)| format!("{} › {}", cell(pipeline), cell(stage))).collect());
+    list(
+        &mut out,
+        "Stages, in this order",
+        changes
+            .stages_to_create
+            .iter()
+            .map(|(pipeline, stage)| format!("{} › {}", cell(pipeline), cell(stage)))
+            .collect(),
+    );
     list(&mut out, "Activity types", changes.activity_types_to_create.iter().map(|kind| cell(kind)).collect());
-    list(&mut out, "Labels", changes.labels_to_create.iter().map(|(entity, label)| format!("{} ({entity})", cell(label))).collect());
+    list(
+        &mut out,
+        "Labels",
+        changes.labels_to_create.iter().map(|(entity, label)| format!("{} ({entity})", cell(label))).collect(),
+    );
     let _ = writeln!(out, "\nLabels: {}.\n", cell(&result.labels_by));
     if !changes.agents_to_default_owner.is_empty() {
         let _ = writeln!(
             out,
             "Agents without a Pipedrive user; their records go to the default owner {}: {}.\n",
             result.mapping.default_owner.target,
-            changes.agents_to_default_owner.iter().map(|(agent, records)| format!("{} ({records} records)", cell(agent))).collect::<Vec<_>>().join(", ")
+            changes
+                .agents_to_default_owner
+                .iter()
+                .map(|(agent, records)| format!("{} ({records} records)", cell(agent)))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
 
@@ -256,8 +342,17 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     let _ = writeln!(out, "| Phase | Records | Call | Calls | Tokens each | Tokens |\n|---|---:|---|---:|---:|---:|");
     for phase in &bill.phases {
         for (index, line) in phase.lines.iter().enumerate() {
-            let (name, records) = if index == 0 { (phase.phase, thousands(phase.records)) } else { ("", String::new()) };
-            let _ = writeln!(out, "| {name} | {records} | {} (`{}`) | {} | {} | {} |", line.what, line.operation, thousands(line.calls), line.cost, thousands(line.tokens));
+            let (name, records) =
+                if index == 0 { (phase.phase, thousands(phase.records)) } else { ("", String::new()) };
+            let _ = writeln!(
+                out,
+                "| {name} | {records} | {} (`{}`) | {} | {} | {} |",
+                line.what,
+                line.operation,
+                thousands(line.calls),
+                line.cost,
+                thousands(line.tokens)
+            );
         }
     }
     let _ = writeln!(out, "| **total** | | | **{}** | | **{}** |\n", thousands(bill.calls), thousands(bill.tokens));
@@ -279,9 +374,21 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
 fn grade_section(out: &mut String, assessment: &Assessment) {
     let _ = writeln!(out, "## Complexity: {}\n", assessment.grade);
     let _ = writeln!(out, "The grade is the highest any factor reaches. Estimate: {}.\n", assessment.estimate);
-    let _ = writeln!(out, "| Factor | Measured | Standard from | Complex from | Grade | Why it counts |\n|---|---:|---:|---:|---|---|");
+    let _ = writeln!(
+        out,
+        "| Factor | Measured | Standard from | Complex from | Grade | Why it counts |\n|---|---:|---:|---:|---|---|"
+    );
     for reason in &assessment.reasons {
-        let _ = writeln!(out, "| {} | {} | {} | {} | {} | {} |", reason.factor, number(reason.value), number(reason.standard_from), number(reason.complex_from), reason.grade, reason.why);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            reason.factor,
+            number(reason.value),
+            number(reason.standard_from),
+            number(reason.complex_from),
+            reason.grade,
+            reason.why
+        );
     }
     out.push('\n');
 }
@@ -302,9 +409,19 @@ fn limits_section(out: &mut String, limits: &LimitsCheck) {
         thousands(limits.note_bytes)
     );
     if !limits.refusals.is_empty() {
-        let _ = writeln!(out, "**Refused: the account cannot hold this mapping.** Nothing is written; `approve` refuses until each is resolved.\n\n| Limit | Found | Allowed | What to do |\n|---|---:|---:|---|");
+        let _ = writeln!(
+            out,
+            "**Refused: the account cannot hold this mapping.** Nothing is written; `approve` refuses until each is resolved.\n\n| Limit | Found | Allowed | What to do |\n|---|---:|---:|---|"
+        );
         for refusal in &limits.refusals {
-            let _ = writeln!(out, "| {} | {} | {} | {} |", cell(&refusal.what), thousands(refusal.found), thousands(refusal.limit), cell(&refusal.how));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                cell(&refusal.what),
+                thousands(refusal.found),
+                thousands(refusal.limit),
+                cell(&refusal.how)
+            );
         }
         out.push('\n');
     }
@@ -372,7 +489,11 @@ pub fn summary(result: &PlanResult, policy: BudgetPolicy, reports: &[PathBuf]) -
         assessment.load_days
     );
     if !result.limits.splits.is_empty() {
-        let _ = writeln!(out, "  {} conversation(s) too long for one note: each split into parts, in order (plan.md lists them)", result.limits.splits.len());
+        let _ = writeln!(
+            out,
+            "  {} conversation(s) too long for one note: each split into parts, in order (plan.md lists them)",
+            result.limits.splits.len()
+        );
     }
     for path in reports {
         let _ = writeln!(out, "  report {}", path.display());
@@ -382,14 +503,26 @@ pub fn summary(result: &PlanResult, policy: BudgetPolicy, reports: &[PathBuf]) -
     }
     for (hook, swap) in &result.plugin_swaps {
         match swap {
-            Ok(diff) => out.extend(diff.summary().lines().map(|line| format!("  swapped since the approval: {line}\n"))),
-            Err(error) => out.push_str(&format!("  the {hook} plugin changed since the approval; what it changes cannot be shown: {error}\n")),
+            Ok(diff) => {
+                out.extend(diff.summary().lines().map(|line| format!("  swapped since the approval: {line}\n")))
+            }
+            Err(error) => out.push_str(&format!(
+                "  the {hook} plugin changed since the approval; what it changes cannot be shown: {error}\n"
+            )),
         }
     }
     if result.errors.is_empty() {
-        let _ = writeln!(out, "next: review {} (entries marked REVIEW first), then: crm-migrate approve", result.mapping_path.display());
+        let _ = writeln!(
+            out,
+            "next: review {} (entries marked REVIEW first), then: crm-migrate approve",
+            result.mapping_path.display()
+        );
     } else {
-        let _ = writeln!(out, "{} problem(s) in the mapping; approve refuses it until they are fixed:", result.errors.len());
+        let _ = writeln!(
+            out,
+            "{} problem(s) in the mapping; approve refuses it until they are fixed:",
+            result.errors.len()
+        );
         for error in &result.errors {
             let _ = writeln!(out, "  {error}");
         }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::pipedrive::{ActivityType, ClientError, EntityKind, Field, Pipeline, PipedriveClient, Stage, User};
+use crate::pipedrive::{ActivityType, ClientError, EntityKind, Field, PipedriveClient, Pipeline, Stage, User};
 
 /// Everything of a Pipedrive account a mapping can refer to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -58,7 +58,9 @@ impl Workspace {
 
     /// The labels of one kind: the options of its built-in `label` field.
     pub fn labels(&self, kind: EntityKind) -> Vec<&str> {
-        self.standard_field(kind, "label").map(|field| field.options.iter().map(|option| option.label.as_str()).collect()).unwrap_or_default()
+        self.standard_field(kind, "label")
+            .map(|field| field.options.iter().map(|option| option.label.as_str()).collect())
+            .unwrap_or_default()
     }
 
     /// Whether the account has Campaigns, which gives persons a marketing status.
@@ -80,7 +82,9 @@ impl Workspace {
 
     /// An activity type by key (`call`) or name (`Call`).
     pub fn activity_type(&self, key_or_name: &str) -> Option<&ActivityType> {
-        self.activity_types.iter().find(|kind| kind.key_string == key_or_name.trim() || same_name(&kind.name, key_or_name))
+        self.activity_types
+            .iter()
+            .find(|kind| kind.key_string == key_or_name.trim() || same_name(&kind.name, key_or_name))
     }
 }
 

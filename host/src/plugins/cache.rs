@@ -235,7 +235,9 @@ fn read_key(path: &Path) -> Result<[u8; KEY_LEN], KeyError> {
     let mut file = match open_no_follow(path) {
         Ok(file) => file,
         Err(error) if error.kind() == ErrorKind::NotFound => return Err(KeyError::Missing),
-        Err(error) if is_symlink_error(&error) => return Err(bad(format!("{} is a symlink (not followed)", path.display()))),
+        Err(error) if is_symlink_error(&error) => {
+            return Err(bad(format!("{} is a symlink (not followed)", path.display())));
+        }
         Err(error) => return Err(bad(format!("cannot read {}: {error}", path.display()))),
     };
     let metadata = file.metadata().map_err(|error| bad(format!("cannot read {}: {error}", path.display())))?;

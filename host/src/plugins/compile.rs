@@ -44,7 +44,12 @@ pub struct CompileLimits {
 
 impl Default for CompileLimits {
     fn default() -> Self {
-        CompileLimits { max_file_bytes: 64 << 20, max_function_bytes: 1 << 20, timeout: Duration::from_secs(25), memory_bytes: 3 << 30 }
+        CompileLimits {
+            max_file_bytes: 64 << 20,
+            max_function_bytes: 1 << 20,
+            timeout: Duration::from_secs(25),
+            memory_bytes: 3 << 30,
+        }
     }
 }
 
@@ -150,9 +155,13 @@ pub(super) fn check_before_compiling(path: &Path, wasm: &[u8], limits: &CompileL
     }
     contract::check_names(path, &exports, &imports)?;
     match largest {
-        Some((module, function, bytes)) => {
-            Err(LoadError::FunctionTooLarge { path: path.to_owned(), module, function, bytes, limit: limits.max_function_bytes })
-        }
+        Some((module, function, bytes)) => Err(LoadError::FunctionTooLarge {
+            path: path.to_owned(),
+            module,
+            function,
+            bytes,
+            limit: limits.max_function_bytes,
+        }),
         None => Ok(()),
     }
 }
@@ -168,10 +177,11 @@ pub(super) fn compile(
     let stopped = |stop| LoadError::CompileStopped { path: path.to_owned(), stop };
     match &compiler.isolation {
         Isolation::ChildProcess { program } => {
-            let artifact = compile_in_child(program, engine_limits, wasm, &compiler.limits).map_err(|outcome| match outcome {
-                ChildFailure::Stopped(stop) => stopped(stop),
-                ChildFailure::Invalid(message) => LoadError::NotAComponent { path: path.to_owned(), message },
-            })?;
+            let artifact =
+                compile_in_child(program, engine_limits, wasm, &compiler.limits).map_err(|outcome| match outcome {
+                    ChildFailure::Stopped(stop) => stopped(stop),
+                    ChildFailure::Invalid(message) => LoadError::NotAComponent { path: path.to_owned(), message },
+                })?;
             // SAFETY: the artifact is what our own binary compiled from these very bytes, for an
             // engine configured as this one (`sandbox::compile_config`), and it came over a pipe
             // only this process holds. wasmtime still refuses an artifact of another version
@@ -179,10 +189,12 @@ pub(super) fn compile(
             unsafe { Component::deserialize(engine, &artifact) }
                 .map_err(|error| LoadError::Instantiate { path: path.to_owned(), message: format!("{error:#}") })
         }
-        Isolation::Thread => compile_on_thread(engine, wasm, compiler.limits.timeout).map_err(|outcome| match outcome {
-            ChildFailure::Stopped(stop) => stopped(stop),
-            ChildFailure::Invalid(message) => LoadError::NotAComponent { path: path.to_owned(), message },
-        }),
+        Isolation::Thread => {
+            compile_on_thread(engine, wasm, compiler.limits.timeout).map_err(|outcome| match outcome {
+                ChildFailure::Stopped(stop) => stopped(stop),
+                ChildFailure::Invalid(message) => LoadError::NotAComponent { path: path.to_owned(), message },
+            })
+        }
     }
 }
 
@@ -202,7 +214,9 @@ fn compile_on_thread(engine: &Engine, wasm: &[u8], timeout: Duration) -> Result<
             // The receiver is gone when the caller gave up: nothing to report to.
             let _ = sender.send(Component::new(&engine, &wasm));
         })
-        .map_err(|error| ChildFailure::Stopped(CompileStop::Failed { detail: format!("cannot start a thread: {error}") }))?;
+        .map_err(|error| {
+            ChildFailure::Stopped(CompileStop::Failed { detail: format!("cannot start a thread: {error}") })
+        })?;
     match receiver.recv_timeout(timeout) {
         Ok(compiled) => compiled.map_err(|error| ChildFailure::Invalid(format!("{error:#}"))),
         Err(_) => Err(ChildFailure::Stopped(CompileStop::TimedOut { limit: timeout })),
@@ -213,7 +227,12 @@ fn compile_on_thread(engine: &Engine, wasm: &[u8], timeout: Duration) -> Result<
 const INVALID_MARKER: &str = "crm-migrate compile: invalid: ";
 const STDERR_KEPT: usize = 16 << 10;
 
-fn compile_in_child(program: &Path, engine_limits: &Limits, wasm: &[u8], limits: &CompileLimits) -> Result<Vec<u8>, ChildFailure> {
+fn compile_in_child(
+    program: &Path,
+    engine_limits: &Limits,
+    wasm: &[u8],
+    limits: &CompileLimits,
+) -> Result<Vec<u8>, ChildFailure> {
     let failed = |detail: String| ChildFailure::Stopped(CompileStop::Failed { detail });
     let mut command = std::process::Command::new(program);
     command

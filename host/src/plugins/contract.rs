@@ -75,7 +75,8 @@ pub fn check_names(path: &Path, exports: &[String], imports: &[String]) -> Resul
         .iter()
         .filter(|name| {
             let interface = name.split('@').next().unwrap_or(name);
-            let granted = ((name.starts_with(HOST_INTERFACE) || name.starts_with(TYPES_INTERFACE)) && own_version(name))
+            let granted = ((name.starts_with(HOST_INTERFACE) || name.starts_with(TYPES_INTERFACE))
+                && own_version(name))
                 || (STD_WASI_INTERFACES.contains(&interface) && name.contains("@0.2."));
             !granted
         })
@@ -89,7 +90,11 @@ pub fn check_names(path: &Path, exports: &[String], imports: &[String]) -> Resul
 }
 
 /// The component's contract version and imports, or why it must not run.
-pub fn inspect(engine: &Engine, component: &Component, path: &Path) -> Result<(ContractVersion, Vec<String>), LoadError> {
+pub fn inspect(
+    engine: &Engine,
+    component: &Component,
+    path: &Path,
+) -> Result<(ContractVersion, Vec<String>), LoadError> {
     let ty = component.component_type();
     let found = ty
         .exports(engine)

@@ -42,7 +42,10 @@ pub use sandbox::{
     CpuBudget, LOG_BYTE_FUEL, LOG_CALL_FUEL, Limits, MAX_LOG_CALLS_PER_CALL, MAX_LOG_CALLS_PER_RECORD,
     MAX_LOG_MESSAGE_BYTES, MAX_REASON_BYTES, OUTPUT_ELEMENT_BYTES, RunBudget, shorten, shorten_to,
 };
-pub use trust::{LimitsInForce, LimitsReport, Maxima, STORE_VARIABLE, SYSTEM_STORE, TrustError, TrustStore, TrustedPlugin, file_digest, limits_in_force};
+pub use trust::{
+    LimitsInForce, LimitsReport, Maxima, STORE_VARIABLE, SYSTEM_STORE, TrustError, TrustStore, TrustedPlugin,
+    file_digest, limits_in_force,
+};
 pub use types::{
     CleanOutcome, ConfigOption, FieldChange, FieldIssue, Hook, LabelColor, MergeDecision, PluginInfo, PluginLog,
     Segment, Tag, TagDecision, TagFate,
@@ -111,22 +114,21 @@ impl PluginHost {
         })?;
         let load_time = started.elapsed();
         let (version, imports) = contract::inspect(self.sandbox.engine(), &component, path)?;
-        let instantiate_error = |error: wasmtime::Error| LoadError::Instantiate {
-            path: path.to_owned(),
-            message: format!("{error:#}"),
-        };
+        let instantiate_error =
+            |error: wasmtime::Error| LoadError::Instantiate { path: path.to_owned(), message: format!("{error:#}") };
         let pre = match version {
-            ContractVersion::V0_1 => ContractPre::V0_1(v0_1::Pre::new(&self.linker, &component).map_err(instantiate_error)?),
+            ContractVersion::V0_1 => {
+                ContractPre::V0_1(v0_1::Pre::new(&self.linker, &component).map_err(instantiate_error)?)
+            }
         };
         let mut store = self.sandbox.store(0);
-        let info = pre
-            .instantiate(&mut store)
-            .and_then(|instance| instance.describe(&mut store))
-            .map_err(|error| LoadError::Trapped {
+        let info = pre.instantiate(&mut store).and_then(|instance| instance.describe(&mut store)).map_err(|error| {
+            LoadError::Trapped {
                 path: path.to_owned(),
                 stage: "describing itself",
                 failure: self.sandbox.classify(&store, error, 0),
-            })?;
+            }
+        })?;
         let (bytes, limit) = (info.output_bytes(), self.sandbox.limits().output_limit(0));
         if bytes > limit {
             return Err(LoadError::Trapped {
@@ -313,25 +315,34 @@ impl LoadedPlugin {
 
     /// One outcome per record, in order.
     pub fn clean(&self, batch: u64, records: &[&Record]) -> Result<Call<Vec<CleanOutcome>>, HookError> {
-        self.call(Hook::Clean, batch, records.len(), |instance, store| instance.clean(store, batch, records))
-            .and_then(|call| {
+        self.call(Hook::Clean, batch, records.len(), |instance, store| instance.clean(store, batch, records)).and_then(
+            |call| {
                 self.check(Hook::Clean, batch, call, |outcomes| {
                     expect_count("outcomes", outcomes.len(), "records", records.len())?;
-                    check_values(outcomes.iter().zip(records).enumerate().map(|(position, (outcome, record))| (position, outcome.check(), *record)))?;
+                    check_values(
+                        outcomes
+                            .iter()
+                            .zip(records)
+                            .enumerate()
+                            .map(|(position, (outcome, record))| (position, outcome.check(), *record)),
+                    )?;
                     let changes = outcomes.iter().flat_map(|outcome| match outcome {
                         CleanOutcome::Keep(changes) => changes.as_slice(),
                         _ => &[],
                     });
                     check_new_fields(records, changes)
                 })
-            })
+            },
+        )
     }
 
     /// The match keys of each record, in order.
     pub fn match_keys(&self, batch: u64, records: &[&Record]) -> Result<Call<Vec<Vec<String>>>, HookError> {
         self.call(Hook::Dedup, batch, records.len(), |instance, store| instance.match_keys(store, batch, records))
             .and_then(|call| {
-                self.check(Hook::Dedup, batch, call, |keys| expect_count("key lists", keys.len(), "records", records.len()))
+                self.check(Hook::Dedup, batch, call, |keys| {
+                    expect_count("key lists", keys.len(), "records", records.len())
+                })
             })
     }
 
@@ -478,7 +489,8 @@ pub const MAX_NEW_FIELDS_PER_CALL: usize = 256;
 fn check_new_fields<'c>(records: &[&Record], changes: impl IntoIterator<Item = &'c FieldChange>) -> Result<(), String> {
     // The records of a batch mostly share one set of columns: the first record's names answer
     // nearly every change, and the whole batch's are gathered only for a name it lacks.
-    let first: Vec<&str> = records.first().map(|record| record.fields.iter().map(|(name, _)| name.as_str()).collect()).unwrap_or_default();
+    let first: Vec<&str> =
+        records.first().map(|record| record.fields.iter().map(|(name, _)| name.as_str()).collect()).unwrap_or_default();
     let mut known: Option<std::collections::HashSet<&str>> = None;
     let mut new = std::collections::HashSet::new();
     for change in changes {
@@ -488,7 +500,10 @@ fn check_new_fields<'c>(records: &[&Record], changes: impl IntoIterator<Item = &
         let known = known.get_or_insert_with(|| {
             records.iter().flat_map(|record| record.fields.iter().map(|(name, _)| name.as_str())).collect()
         });
-        if !known.contains(change.field.as_str()) && new.insert(change.field.as_str()) && new.len() > MAX_NEW_FIELDS_PER_CALL {
+        if !known.contains(change.field.as_str())
+            && new.insert(change.field.as_str())
+            && new.len() > MAX_NEW_FIELDS_PER_CALL
+        {
             return Err(format!(
                 "changes add more than {MAX_NEW_FIELDS_PER_CALL} fields that no record of the batch has (the limit per call)"
             ));
@@ -498,11 +513,7 @@ fn check_new_fields<'c>(records: &[&Record], changes: impl IntoIterator<Item = &
 }
 
 fn expect_count(what: &str, got: usize, per: &str, expected: usize) -> Result<(), String> {
-    if got == expected {
-        Ok(())
-    } else {
-        Err(format!("{got} {what} for {expected} {per}"))
-    }
+    if got == expected { Ok(()) } else { Err(format!("{got} {what} for {expected} {per}")) }
 }
 
 /// The first value out of range, named by the record it was for (its position in the batch
@@ -510,7 +521,10 @@ fn expect_count(what: &str, got: usize, per: &str, expected: usize) -> Result<()
 fn check_values<'r>(checked: impl Iterator<Item = (usize, Result<(), String>, &'r Record)>) -> Result<(), String> {
     for (position, result, record) in checked {
         if let Err(problem) = result {
-            return Err(format!("record {position} (source id {}): {problem}", crate::untrusted::quote(&record.source_id)));
+            return Err(format!(
+                "record {position} (source id {}): {problem}",
+                crate::untrusted::quote(&record.source_id)
+            ));
         }
     }
     Ok(())
@@ -568,7 +582,12 @@ impl ContractInstance {
         }
     }
 
-    fn clean(&self, store: &mut Store<StoreState>, batch: u64, records: &[&Record]) -> wasmtime::Result<Result<Vec<CleanOutcome>, String>> {
+    fn clean(
+        &self,
+        store: &mut Store<StoreState>,
+        batch: u64,
+        records: &[&Record],
+    ) -> wasmtime::Result<Result<Vec<CleanOutcome>, String>> {
         match self {
             ContractInstance::V0_1(instance) => instance.clean(store, &v0_1::encode_batch(batch, records)),
         }
@@ -597,7 +616,12 @@ impl ContractInstance {
         }
     }
 
-    fn label(&self, store: &mut Store<StoreState>, tags: &[Tag], segments: &[Segment]) -> wasmtime::Result<Result<Vec<TagDecision>, String>> {
+    fn label(
+        &self,
+        store: &mut Store<StoreState>,
+        tags: &[Tag],
+        segments: &[Segment],
+    ) -> wasmtime::Result<Result<Vec<TagDecision>, String>> {
         match self {
             ContractInstance::V0_1(instance) => instance.label(store, tags, segments),
         }
@@ -613,7 +637,9 @@ trait OutputBytes {
 
 impl<T: OutputBytes> OutputBytes for Vec<T> {
     fn output_bytes(&self) -> usize {
-        self.iter().map(|element| OUTPUT_ELEMENT_BYTES.saturating_add(element.output_bytes())).fold(0, usize::saturating_add)
+        self.iter()
+            .map(|element| OUTPUT_ELEMENT_BYTES.saturating_add(element.output_bytes()))
+            .fold(0, usize::saturating_add)
     }
 }
 

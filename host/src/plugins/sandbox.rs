@@ -10,8 +10,8 @@ use wasmtime::{
 };
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::p2::bindings::{cli, random, sync::io};
-use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::error::HookFailure;
@@ -129,7 +129,9 @@ impl Limits {
 
     fn fuel(&self, records: usize) -> Option<u64> {
         match self.cpu {
-            CpuBudget::Fuel { per_call, per_record } => Some(per_call.saturating_add(per_record.saturating_mul(records as u64))),
+            CpuBudget::Fuel { per_call, per_record } => {
+                Some(per_call.saturating_add(per_record.saturating_mul(records as u64)))
+            }
             CpuBudget::WallClock { .. } => None,
         }
     }
@@ -304,14 +306,17 @@ impl Sandbox {
             log_bytes: 0,
             logs_dropped: 0,
             log_calls: 0,
-            max_log_calls: MAX_LOG_CALLS_PER_CALL.saturating_add(MAX_LOG_CALLS_PER_RECORD.saturating_mul(records as u64)),
+            max_log_calls: MAX_LOG_CALLS_PER_CALL
+                .saturating_add(MAX_LOG_CALLS_PER_RECORD.saturating_mul(records as u64)),
             log_failure: None,
             budget: CallBudget { records, run_budget: run.map(|run| run.budget), ..CallBudget::default() },
             stderr,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
-        store.set_hostcall_fuel(self.limits.output_limit(records).saturating_mul(LIFT_LIMIT_FACTOR).max(LIFT_LIMIT_FLOOR));
+        store.set_hostcall_fuel(
+            self.limits.output_limit(records).saturating_mul(LIFT_LIMIT_FACTOR).max(LIFT_LIMIT_FLOOR),
+        );
         let mut budget = store.data().budget;
         if let Some(fuel) = self.limits.fuel(records) {
             let fuel = match run {
@@ -425,7 +430,11 @@ fn describe_run_budget(budget: Option<RunBudget>) -> String {
 /// `host.log`: charged to the store's fuel in proportion to its bytes, refused beyond a
 /// message size and a number of calls per hook call (the batch then fails), and kept up to the
 /// per-call bound of [`StoreState::log`].
-pub fn host_log(store: &mut StoreContextMut<'_, StoreState>, level: &'static str, message: String) -> wasmtime::Result<()> {
+pub fn host_log(
+    store: &mut StoreContextMut<'_, StoreState>,
+    level: &'static str,
+    message: String,
+) -> wasmtime::Result<()> {
     let cost = LOG_CALL_FUEL.saturating_add(LOG_BYTE_FUEL.saturating_mul(message.len() as u64));
     // Without fuel (a wall-clock budget) the caps below and the deadline bound the calls.
     if let Ok(fuel) = store.get_fuel() {
@@ -438,9 +447,15 @@ pub fn host_log(store: &mut StoreContextMut<'_, StoreState>, level: &'static str
     let state = store.data_mut();
     state.log_calls += 1;
     let failure = if message.len() > MAX_LOG_MESSAGE_BYTES {
-        Some(format!("a host.log message of {} bytes, over the limit of {MAX_LOG_MESSAGE_BYTES} bytes per call", message.len()))
+        Some(format!(
+            "a host.log message of {} bytes, over the limit of {MAX_LOG_MESSAGE_BYTES} bytes per call",
+            message.len()
+        ))
     } else if state.log_calls > state.max_log_calls {
-        Some(format!("more than {} host.log calls in one call, the limit for {} records", state.max_log_calls, state.budget.records))
+        Some(format!(
+            "more than {} host.log calls in one call, the limit for {} records",
+            state.max_log_calls, state.budget.records
+        ))
     } else {
         None
     };
@@ -469,7 +484,10 @@ impl StoreState {
         if self.logs_dropped > 0 {
             logs.push(PluginLog {
                 level: "warn",
-                message: format!("{} more log lines dropped (limit {LOG_LINES} lines, {LOG_BYTES} bytes per call)", self.logs_dropped),
+                message: format!(
+                    "{} more log lines dropped (limit {LOG_LINES} lines, {LOG_BYTES} bytes per call)",
+                    self.logs_dropped
+                ),
             });
         }
         logs

@@ -270,19 +270,29 @@ impl TrustStore {
     pub fn open(path: &Path) -> Result<TrustStore, TrustError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(TrustStore { path: path.to_owned(), file: StoreFile::default() }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(TrustStore { path: path.to_owned(), file: StoreFile::default() });
+            }
             Err(source) => return Err(TrustError::Io { path: path.to_owned(), source }),
         };
         check_not_writable_by_others(path)?;
         // The line is quoted: a type error alone ("expected a nonzero u64") does not name its key.
         let malformed = |span: Option<std::ops::Range<usize>>, message: String| {
             let line = span.map(|span| crate::project::line_of(&text, span.start));
-            let quoted = line.and_then(|line| text.lines().nth(line - 1)).map(|line| format!(" (`{}`)", line.trim())).unwrap_or_default();
+            let quoted = line
+                .and_then(|line| text.lines().nth(line - 1))
+                .map(|line| format!(" (`{}`)", line.trim()))
+                .unwrap_or_default();
             TrustError::Malformed { path: path.to_owned(), line, message: format!("{message}{quoted}") }
         };
-        let file: StoreFile = toml::from_str(&text).map_err(|error| malformed(error.span(), error.message().trim().to_owned()))?;
+        let file: StoreFile =
+            toml::from_str(&text).map_err(|error| malformed(error.span(), error.message().trim().to_owned()))?;
         for plugin in &file.plugins {
-            plugin.digest.get_ref().parse::<Digest>().map_err(|message| malformed(Some(plugin.digest.span()), message))?;
+            plugin
+                .digest
+                .get_ref()
+                .parse::<Digest>()
+                .map_err(|message| malformed(Some(plugin.digest.span()), message))?;
         }
         Ok(TrustStore { path: path.to_owned(), file })
     }
@@ -308,7 +318,11 @@ impl TrustStore {
     /// would run with are within the store's maxima.
     pub fn check(&self, digest: &Digest, path: &Path, limits: &Limits) -> Result<(), TrustError> {
         let Some(plugin) = self.find(digest) else {
-            return Err(TrustError::NotTrusted { digest: digest.to_string(), path: path.to_owned(), store: self.path.clone() });
+            return Err(TrustError::NotTrusted {
+                digest: digest.to_string(),
+                path: path.to_owned(),
+                store: self.path.clone(),
+            });
         };
         match self.file.maxima.exceeded_by(limits).or_else(|| plugin.maxima.exceeded_by(limits)) {
             Some(limit) => Err(TrustError::AboveMaximum { path: path.to_owned(), limit, store: self.path.clone() }),
@@ -339,7 +353,11 @@ impl TrustStore {
             let path = path.to_owned();
             move |source| TrustError::Io { path, source }
         };
-        let text = toml::to_string(&self.file).map_err(|error| TrustError::Malformed { path: self.path.clone(), line: None, message: error.to_string() })?;
+        let text = toml::to_string(&self.file).map_err(|error| TrustError::Malformed {
+            path: self.path.clone(),
+            line: None,
+            message: error.to_string(),
+        })?;
         let dir = self.path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
         crate::private_files::create_dir(dir).map_err(io(dir))?;
         let file_name = self.path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
@@ -352,7 +370,8 @@ impl TrustStore {
             use std::os::unix::fs::PermissionsExt;
             if let Ok(metadata) = std::fs::metadata(&self.path) {
                 let mode = metadata.permissions().mode() & 0o644;
-                std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(mode | 0o600)).map_err(io(&temporary))?;
+                std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(mode | 0o600))
+                    .map_err(io(&temporary))?;
             }
         }
         std::fs::rename(&temporary, &self.path).map_err(|source| {
@@ -371,7 +390,8 @@ fn check_not_writable_by_others(path: &Path) -> Result<(), TrustError> {
         use std::os::unix::fs::PermissionsExt;
         let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
         for checked in [path, dir] {
-            let metadata = std::fs::metadata(checked).map_err(|source| TrustError::Io { path: checked.to_owned(), source })?;
+            let metadata =
+                std::fs::metadata(checked).map_err(|source| TrustError::Io { path: checked.to_owned(), source })?;
             let mode = metadata.permissions().mode() & 0o7777;
             if mode & 0o022 != 0 {
                 return Err(TrustError::WritableByOthers { path: path.to_owned(), writable: checked.to_owned(), mode });
@@ -391,7 +411,11 @@ fn locations(variable: impl Fn(&str) -> Option<std::ffi::OsString>) -> (Option<P
     let named = variable(STORE_VARIABLE).filter(|path| !path.is_empty()).map(PathBuf::from);
     let absolute = |name: &str| variable(name).map(PathBuf::from).filter(|path| path.is_absolute());
     let user = absolute("XDG_CONFIG_HOME").or_else(|| absolute("HOME").map(|home| home.join(".config")));
-    let candidates = user.map(|config| config.join("crm-migrate").join("trust.toml")).into_iter().chain([PathBuf::from(SYSTEM_STORE)]).collect();
+    let candidates = user
+        .map(|config| config.join("crm-migrate").join("trust.toml"))
+        .into_iter()
+        .chain([PathBuf::from(SYSTEM_STORE)])
+        .collect();
     (named, candidates)
 }
 
@@ -409,9 +433,17 @@ pub fn limits_in_force(requested: Limits, store: Option<&TrustStore>, digest: &D
     let mut limits = requested;
     let mut capped = Vec::new();
     if let Some(store) = store {
-        store.file.maxima.cap(&mut limits, &format!("the trust store {} ([maxima])", store.path.display()), &mut capped);
+        store.file.maxima.cap(
+            &mut limits,
+            &format!("the trust store {} ([maxima])", store.path.display()),
+            &mut capped,
+        );
         if let Some(plugin) = store.find(digest) {
-            plugin.maxima.cap(&mut limits, &format!("the trust store {} (its entry's [plugins.maxima])", store.path.display()), &mut capped);
+            plugin.maxima.cap(
+                &mut limits,
+                &format!("the trust store {} (its entry's [plugins.maxima])", store.path.display()),
+                &mut capped,
+            );
         }
     }
     LimitsInForce { limits, capped }
@@ -434,15 +466,29 @@ mod tests {
         }
         let system = PathBuf::from(SYSTEM_STORE);
         let all = [(STORE_VARIABLE, "/srv/trust.toml"), ("XDG_CONFIG_HOME", "/home/ola/.cfg"), ("HOME", "/home/ola")];
-        assert_eq!(locations(environment(&all)), (Some(PathBuf::from("/srv/trust.toml")), vec![PathBuf::from("/home/ola/.cfg/crm-migrate/trust.toml"), system.clone()]));
+        assert_eq!(
+            locations(environment(&all)),
+            (
+                Some(PathBuf::from("/srv/trust.toml")),
+                vec![PathBuf::from("/home/ola/.cfg/crm-migrate/trust.toml"), system.clone()]
+            )
+        );
         let home_only = [(STORE_VARIABLE, ""), ("XDG_CONFIG_HOME", "relative"), ("HOME", "/home/ola")];
-        assert_eq!(locations(environment(&home_only)), (None, vec![PathBuf::from("/home/ola/.config/crm-migrate/trust.toml"), system.clone()]));
+        assert_eq!(
+            locations(environment(&home_only)),
+            (None, vec![PathBuf::from("/home/ola/.config/crm-migrate/trust.toml"), system.clone()])
+        );
         assert_eq!(locations(environment(&[])), (None, vec![system]));
     }
 
     #[test]
     fn maxima_lower_what_is_over_them_and_say_so() {
-        let maxima = Maxima { memory_mib: NonZeroU64::new(64), batch_seconds: NonZeroU64::new(25), run_fuel: NonZeroU64::new(1000), ..Maxima::default() };
+        let maxima = Maxima {
+            memory_mib: NonZeroU64::new(64),
+            batch_seconds: NonZeroU64::new(25),
+            run_fuel: NonZeroU64::new(1000),
+            ..Maxima::default()
+        };
         let mut limits = Limits::default();
         let mut capped = Vec::new();
         maxima.cap(&mut limits, "the store", &mut capped);

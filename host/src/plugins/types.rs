@@ -179,7 +179,9 @@ pub fn check_value(value: &Value) -> Result<(), String> {
         Value::Number(number) if !number.is_finite() => Err(format!("number {number} is not finite")),
         Value::Date(date) => date.check(),
         Value::DateTime(datetime) => datetime.check(),
-        Value::Choices(choices) => choices.iter().try_for_each(|choice| check_printable("choice", choice, MAX_CHOICE_BYTES)),
+        Value::Choices(choices) => {
+            choices.iter().try_for_each(|choice| check_printable("choice", choice, MAX_CHOICE_BYTES))
+        }
         _ => Ok(()),
     }
 }
@@ -202,7 +204,8 @@ impl CleanOutcome {
                 .try_for_each(|(index, change)| change.check().map_err(|problem| format!("change {index}: {problem}"))),
             CleanOutcome::Drop(_) => Ok(()),
             CleanOutcome::Reject(issues) => issues.iter().enumerate().try_for_each(|(index, issue)| {
-                check_printable("field name", &issue.field, MAX_FIELD_NAME_BYTES).map_err(|problem| format!("issue {index}: {problem}"))
+                check_printable("field name", &issue.field, MAX_FIELD_NAME_BYTES)
+                    .map_err(|problem| format!("issue {index}: {problem}"))
             }),
         }
     }
@@ -261,10 +264,17 @@ impl PluginInfo {
 fn is_semver(version: &str) -> bool {
     let (version, build) = version.split_once('+').map_or((version, None), |(version, build)| (version, Some(build)));
     let (core, pre) = version.split_once('-').map_or((version, None), |(core, pre)| (core, Some(pre)));
-    let number = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && (part == "0" || !part.starts_with('0'));
-    let identifiers = |text: &str| text.split('.').all(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let number = |part: &str| {
+        !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && (part == "0" || !part.starts_with('0'))
+    };
+    let identifiers = |text: &str| {
+        text.split('.').all(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    };
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|part| number(part)) && pre.is_none_or(identifiers) && build.is_none_or(identifiers)
+    parts.len() == 3
+        && parts.iter().all(|part| number(part))
+        && pre.is_none_or(identifiers)
+        && build.is_none_or(identifiers)
 }
 
 #[cfg(test)]
@@ -278,7 +288,9 @@ mod tests {
         for bad in ["", "  ", "VIP\u{1b}[2K", "line\nbreak"] {
             assert!(check_value(&choices(&["ok", bad])).is_err(), "{bad:?}");
         }
-        assert!(check_value(&choices(&[&"x".repeat(MAX_CHOICE_BYTES + 1)])).unwrap_err().contains("longer than 255 bytes"));
+        assert!(
+            check_value(&choices(&[&"x".repeat(MAX_CHOICE_BYTES + 1)])).unwrap_err().contains("longer than 255 bytes")
+        );
     }
 
     #[test]
@@ -286,7 +298,8 @@ mod tests {
         for good in ["0.1.0", "1.2.3", "10.20.30", "1.0.0-beta.1", "1.0.0+build.5", "1.0.0-rc-1+x"] {
             assert!(is_semver(good), "{good}");
         }
-        for bad in ["", "1", "1.0", "01.0.0", "1.0.0.0", "1.0.0-", "1.0.0+", "1.0.0-a..b", "1.0\n", "v1.0.0", "1.0.0-é"] {
+        for bad in ["", "1", "1.0", "01.0.0", "1.0.0.0", "1.0.0-", "1.0.0+", "1.0.0-a..b", "1.0\n", "v1.0.0", "1.0.0-é"]
+        {
             assert!(!is_semver(bad), "{bad}");
         }
     }

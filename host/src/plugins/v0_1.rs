@@ -209,10 +209,7 @@ impl Arena {
     fn push(&mut self, text: &str) -> wire::TextRef {
         let start = self.0.len();
         self.0.push_str(text);
-        wire::TextRef {
-            start: u32::try_from(start).expect("a batch's text stays under 4 GiB"),
-            len: text.len() as u32,
-        }
+        wire::TextRef { start: u32::try_from(start).expect("a batch's text stays under 4 GiB"), len: text.len() as u32 }
     }
 
     fn cell(&mut self, value: &Value) -> wire::Cell {

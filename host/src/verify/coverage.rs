@@ -216,7 +216,10 @@ const ROLE_PLACES: &[(ObjectKind, &str, Role, Option<&str>)] = &[
 
 /// The role an attribute has whatever the mapping says, for a file with these attributes.
 fn role_place(object: ObjectKind, attribute: &str, has: impl Fn(&str) -> bool) -> Option<Role> {
-    ROLE_PLACES.iter().find(|(o, a, _, unless)| *o == object && *a == attribute && !unless.is_some_and(&has)).map(|(_, _, role, _)| *role)
+    ROLE_PLACES
+        .iter()
+        .find(|(o, a, _, unless)| *o == object && *a == attribute && !unless.is_some_and(&has))
+        .map(|(_, _, role, _)| *role)
 }
 
 fn role(destination: Destination, code: &str) -> Option<Role> {
@@ -245,8 +248,16 @@ pub fn coverage(export: &Export, context: &Context) -> Result<Coverage, ExtractE
     let mut coverage = Coverage::default();
     for object in ObjectKind::ALL {
         let Some(reader) = export.records(object)? else { continue };
-        let types: HashMap<String, FieldType> = reader.columns().iter().map(|column| (column.field.clone(), column.ty)).collect();
-        let after_plugins: HashMap<&str, &Record> = context.source.records.get(&object).into_iter().flatten().map(|record| (record.source_id.as_str(), record)).collect();
+        let types: HashMap<String, FieldType> =
+            reader.columns().iter().map(|column| (column.field.clone(), column.ty)).collect();
+        let after_plugins: HashMap<&str, &Record> = context
+            .source
+            .records
+            .get(&object)
+            .into_iter()
+            .flatten()
+            .map(|record| (record.source_id.as_str(), record))
+            .collect();
         let mut rows: BTreeMap<String, AttributeCoverage> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
         for read in reader {
@@ -257,7 +268,15 @@ pub fn coverage(export: &Export, context: &Context) -> Result<Coverage, ExtractE
                     continue;
                 }
                 let ty = types.get(attribute).copied().unwrap_or(FieldType::Text);
-                let outcome = checker.value(&record, attribute, value, ty, &issues, plugged, role_place(object, attribute, |other| types.contains_key(other)));
+                let outcome = checker.value(
+                    &record,
+                    attribute,
+                    value,
+                    ty,
+                    &issues,
+                    plugged,
+                    role_place(object, attribute, |other| types.contains_key(other)),
+                );
                 let row = rows.entry(attribute.clone()).or_insert_with(|| {
                     order.push(attribute.clone());
                     AttributeCoverage {
@@ -273,7 +292,8 @@ pub fn coverage(export: &Export, context: &Context) -> Result<Coverage, ExtractE
                         missing_examples: Vec::new(),
                     }
                 });
-                let example = |why: String| Example { source_id: record.source_id.clone(), attribute: attribute.clone(), why };
+                let example =
+                    |why: String| Example { source_id: record.source_id.clone(), attribute: attribute.clone(), why };
                 match outcome {
                     Outcome::Field => row.in_field += 1,
                     Outcome::Note => row.in_note += 1,
@@ -315,7 +335,9 @@ fn lands_in(mapping: &Mapping, object: ObjectKind, attribute: &str, ty: FieldTyp
     match mapping.field(object, attribute).map(|entry| &entry.landing) {
         None => "not in the mapping".to_owned(),
         Some(Landing::Standard { code }) => format!("{destination}.{code}"),
-        Some(Landing::Existing { field, .. }) | Some(Landing::New { field, .. }) => format!("{destination} field '{field}'"),
+        Some(Landing::Existing { field, .. }) | Some(Landing::New { field, .. }) => {
+            format!("{destination} field '{field}'")
+        }
         Some(Landing::Skip { .. }) => "skipped".to_owned(),
     }
 }
@@ -377,7 +399,14 @@ fn note_text(html: &str) -> String {
             _ => {}
         }
     }
-    let out = out.replace("&lt;", "<").replace("&gt;", ">").replace("&#91;", "[").replace("&quot;", "\"").replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&");
+    let out = out
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#91;", "[")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&");
     text(&out)
 }
 
@@ -418,7 +447,9 @@ impl<'a> Checker<'a> {
                 .get(&destination)
                 .into_iter()
                 .flatten()
-                .filter_map(|(id, record)| Some((*id, targets.marking.parse_field(record["custom_fields"][code].as_str()?)?)))
+                .filter_map(|(id, record)| {
+                    Some((*id, targets.marking.parse_field(record["custom_fields"][code].as_str()?)?))
+                })
                 .collect();
             markers.insert(destination, ids);
         }
@@ -446,7 +477,11 @@ impl<'a> Checker<'a> {
         let notes = self.context.listed.get(&Destination::of(ObjectKind::Conversation))?;
         let mut content = String::new();
         for part in 2.. {
-            let Some(Entry { fate: Fate::Created, pipedrive_id: Some(id), .. }) = entries.get(&crate::plan::limits::conversation_part_id(key, part)) else { break };
+            let Some(Entry { fate: Fate::Created, pipedrive_id: Some(id), .. }) =
+                entries.get(&crate::plan::limits::conversation_part_id(key, part))
+            else {
+                break;
+            };
             content.push_str(notes.get(id).and_then(|note| note["content"].as_str()).unwrap_or_default());
         }
         if content.is_empty() {
@@ -460,7 +495,16 @@ impl<'a> Checker<'a> {
 
     /// How one source value ended; `forced`: the place its role gives it (see [`ROLE_PLACES`]).
     #[allow(clippy::too_many_arguments)]
-    fn value(&self, record: &Record, attribute: &str, value: &Value, ty: FieldType, issues: &[Issue], plugged: Option<&Record>, forced: Option<Role>) -> Outcome {
+    fn value(
+        &self,
+        record: &Record,
+        attribute: &str,
+        value: &Value,
+        ty: FieldType,
+        issues: &[Issue],
+        plugged: Option<&Record>,
+        forced: Option<Role>,
+    ) -> Outcome {
         let object = record.kind;
         if ty == FieldType::Secret {
             return left_out("a secret: never migrated", "a secret (a cookie or push key): it never leaves User.com");
@@ -477,17 +521,30 @@ impl<'a> Checker<'a> {
         let pipedrive_id = match entry_of {
             Some(Entry { fate: Fate::Created, pipedrive_id: Some(id), .. }) => *id,
             Some(Entry { fate: Fate::Merged, detail, .. }) => {
-                return left_out("the record was merged", format!("{object} {} merged into {}", record.source_id, detail.as_deref().unwrap_or("another")));
+                return left_out(
+                    "the record was merged",
+                    format!("{object} {} merged into {}", record.source_id, detail.as_deref().unwrap_or("another")),
+                );
             }
-            Some(Entry { fate: Fate::Quarantined, detail, .. }) => return left_out("the record was quarantined", detail.clone().unwrap_or_default()),
-            Some(Entry { fate: Fate::Excluded, detail, .. }) => return left_out("the record was excluded", detail.clone().unwrap_or_default()),
-            Some(_) => return Outcome::Missing(format!("{object} {key}: its create was sent, its outcome is unknown (run apply again)")),
+            Some(Entry { fate: Fate::Quarantined, detail, .. }) => {
+                return left_out("the record was quarantined", detail.clone().unwrap_or_default());
+            }
+            Some(Entry { fate: Fate::Excluded, detail, .. }) => {
+                return left_out("the record was excluded", detail.clone().unwrap_or_default());
+            }
+            Some(_) => {
+                return Outcome::Missing(format!(
+                    "{object} {key}: its create was sent, its outcome is unknown (run apply again)"
+                ));
+            }
             None => return Outcome::Missing(format!("{object} {key} has no fate in the journal: not migrated (yet)")),
         };
         if let Some(issue) = issues.iter().find(|issue| issue.field == attribute) {
             return left_out("did not read as its type", format!("{issue}"));
         }
-        let Some(actual) = self.context.listed.get(&Destination::of(object)).and_then(|records| records.get(&pipedrive_id)) else {
+        let Some(actual) =
+            self.context.listed.get(&Destination::of(object)).and_then(|records| records.get(&pipedrive_id))
+        else {
             return Outcome::Missing(format!("{object} {key} (Pipedrive id {pipedrive_id}) is not in Pipedrive"));
         };
         let split = if object == ObjectKind::Conversation { self.split_conversation(&key, actual) } else { None };
@@ -499,11 +556,15 @@ impl<'a> Checker<'a> {
         };
         let outcome = match (place(record, value), forced, landing) {
             // The role's place, where the mapping sends the value elsewhere: say so.
-            (Outcome::Missing(why), Some(_), Some(Landing::Standard { code })) if role(Destination::of(object), code).is_none_or(|mapped| Some(mapped) != forced) => {
+            (Outcome::Missing(why), Some(_), Some(Landing::Standard { code }))
+                if role(Destination::of(object), code).is_none_or(|mapped| Some(mapped) != forced) =>
+            {
                 Outcome::Missing(format!("{why} (the mapping sends it to {code}, not to where its role puts it)"))
             }
             (Outcome::Missing(why), Some(_), Some(Landing::Existing { field, .. } | Landing::New { field, .. })) => {
-                Outcome::Missing(format!("{why} (the mapping sends it to the field '{field}', not to where its role puts it)"))
+                Outcome::Missing(format!(
+                    "{why} (the mapping sends it to the field '{field}', not to where its role puts it)"
+                ))
             }
             (outcome, _, _) => outcome,
         };
@@ -523,7 +584,15 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn landing(&self, record: &Record, attribute: &str, landing: &Landing, value: &Value, ty: FieldType, actual: &Json) -> Outcome {
+    fn landing(
+        &self,
+        record: &Record,
+        attribute: &str,
+        landing: &Landing,
+        value: &Value,
+        ty: FieldType,
+        actual: &Json,
+    ) -> Outcome {
         match landing {
             Landing::Standard { code } => match role(Destination::of(record.kind), code) {
                 Some(role) => self.role(record, role, value, ty, actual),
@@ -531,64 +600,108 @@ impl<'a> Checker<'a> {
                 None if same_text(value, ty, &actual[code.as_str()]) => Outcome::Field,
                 None => Outcome::Missing(format!("{code} in Pipedrive: {}", shown(actual, code))),
             },
-            Landing::Existing { field, .. } | Landing::New { field, .. } => match self.context.targets.fields.get(&(record.kind, attribute.to_owned())) {
-                Some(target) => custom(target, value, ty, &actual["custom_fields"], field),
-                None => Outcome::Missing(format!("no Pipedrive field '{field}' in the workspace")),
-            },
+            Landing::Existing { field, .. } | Landing::New { field, .. } => {
+                match self.context.targets.fields.get(&(record.kind, attribute.to_owned())) {
+                    Some(target) => custom(target, value, ty, &actual["custom_fields"], field),
+                    None => Outcome::Missing(format!("no Pipedrive field '{field}' in the workspace")),
+                }
+            }
             Landing::Skip { reason } => left_out(format!("skipped by the mapping: {reason}"), reason.clone()),
         }
     }
 
     fn role(&self, record: &Record, role: Role, value: &Value, ty: FieldType, actual: &Json) -> Outcome {
-        let found = |landed: bool, what: &str| if landed { Outcome::Field } else { Outcome::Missing(format!("{what} in Pipedrive: {}", shown(actual, what))) };
+        let found = |landed: bool, what: &str| {
+            if landed {
+                Outcome::Field
+            } else {
+                Outcome::Missing(format!("{what} in Pipedrive: {}", shown(actual, what)))
+            }
+        };
         let source_text = text(&plain(value));
         match role {
             Role::Text(field) => found(same_text(value, ty, &actual[field]), field),
-            Role::Name => found(same_name(record, &source_text, &text(actual["name"].as_str().unwrap_or_default())), "name"),
+            Role::Name => {
+                found(same_name(record, &source_text, &text(actual["name"].as_str().unwrap_or_default())), "name")
+            }
             Role::Emails => {
                 let email = source_text.to_lowercase();
                 found(points(&actual["emails"]).any(|point| text(point).to_lowercase() == email), "emails")
             }
             Role::Phones => {
                 let wanted = digits(&source_text);
-                found(points(&actual["phones"]).any(|point| if wanted.is_empty() { text(point) == source_text } else { digits(point) == wanted }), "phones")
+                found(
+                    points(&actual["phones"]).any(|point| {
+                        if wanted.is_empty() { text(point) == source_text } else { digits(point) == wanted }
+                    }),
+                    "phones",
+                )
             }
             Role::Link(field, target) => self.link(target, &source_text, &[actual[field].as_u64()], field),
             Role::Participants => {
-                let ids: Vec<Option<u64>> = actual["participants"].as_array().into_iter().flatten().map(|participant| participant["person_id"].as_u64()).collect();
+                let ids: Vec<Option<u64>> = actual["participants"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|participant| participant["person_id"].as_u64())
+                    .collect();
                 self.link(ObjectKind::Contact, &source_text, &ids, "participants")
             }
             Role::Owner => self.owner(&source_text, actual),
             Role::Labels => self.labels(record.kind, value, actual),
             Role::Number(field) => match value {
-                Value::Number(number) => found(number_of(&actual[field]).is_some_and(|actual| same_number(*number, actual)), field),
+                Value::Number(number) => {
+                    found(number_of(&actual[field]).is_some_and(|actual| same_number(*number, actual)), field)
+                }
                 _ => found(same_text(value, ty, &actual[field]), field),
             },
-            Role::Currency => found(actual["currency"].as_str().is_some_and(|currency| currency.trim().eq_ignore_ascii_case(&source_text)), "currency"),
+            Role::Currency => found(
+                actual["currency"].as_str().is_some_and(|currency| currency.trim().eq_ignore_ascii_case(&source_text)),
+                "currency",
+            ),
             Role::DealStatus => {
-                let target = self.context.mapping.deal_status.iter().find(|choice| choice.source == source_text).map_or("open", |choice| choice.target.as_str());
+                let target = self
+                    .context
+                    .mapping
+                    .deal_status
+                    .iter()
+                    .find(|choice| choice.source == source_text)
+                    .map_or("open", |choice| choice.target.as_str());
                 found(actual["status"].as_str() == Some(target), "status")
             }
             Role::Pipeline => match self.context.targets.pipelines.get(&source_text) {
                 Some(id) => found(actual["pipeline_id"].as_u64() == Some(*id), "pipeline_id"),
-                None => left_out("not in [pipelines]", format!("pipeline {source_text} is not in the mapping's [pipelines]")),
+                None => left_out(
+                    "not in [pipelines]",
+                    format!("pipeline {source_text} is not in the mapping's [pipelines]"),
+                ),
             },
             Role::Stage => match self.context.targets.stages.get(&source_text) {
                 Some((id, _)) => found(actual["stage_id"].as_u64() == Some(*id), "stage_id"),
-                None => left_out("a stage stages.csv does not list", format!("stage {source_text} is not in stages.csv: the deal is in the first stage of its pipeline")),
+                None => left_out(
+                    "a stage stages.csv does not list",
+                    format!("stage {source_text} is not in stages.csv: the deal is in the first stage of its pipeline"),
+                ),
             },
             Role::Time(field) => found(same_instant(value, &actual[field]), field),
             Role::TimeWhen(field, status) => match actual["status"].as_str() {
-                Some(now) if now != status => left_out(format!("kept only for {status} deals"), format!("{field} is kept only for {status} deals; this deal is {now}")),
+                Some(now) if now != status => left_out(
+                    format!("kept only for {status} deals"),
+                    format!("{field} is kept only for {status} deals; this deal is {now}"),
+                ),
                 _ => found(same_instant(value, &actual[field]), field),
             },
             Role::TextWhen(field, status) => match actual["status"].as_str() {
-                Some(now) if now != status => left_out(format!("kept only for {status} deals"), format!("{field} is kept only for {status} deals; this deal is {now}")),
+                Some(now) if now != status => left_out(
+                    format!("kept only for {status} deals"),
+                    format!("{field} is kept only for {status} deals; this deal is {now}"),
+                ),
                 _ if same_text(value, ty, &actual[field]) => Outcome::Field,
                 // Abandoned and archived deals are lost with a reason that says so.
-                _ if actual[field].as_str().is_some_and(|reason| reason.ends_with("in User.com")) => {
-                    left_out("replaced by the status's reason", format!("the deal's lost reason says its User.com status: {}", shown(actual, field)))
-                }
+                _ if actual[field].as_str().is_some_and(|reason| reason.ends_with("in User.com")) => left_out(
+                    "replaced by the status's reason",
+                    format!("the deal's lost reason says its User.com status: {}", shown(actual, field)),
+                ),
                 _ => found(false, field),
             },
             Role::Day(field) => found(same_day(value, &actual[field]), field),
@@ -596,19 +709,30 @@ impl<'a> Checker<'a> {
                 let landed = match value {
                     Value::DateTime(datetime) => {
                         let utc = utc_seconds(datetime);
-                        actual["due_date"].as_str() == Some(&utc[..10]) && actual["due_time"].as_str().is_some_and(|time| time.get(..5) == Some(&utc[11..16]))
+                        actual["due_date"].as_str() == Some(&utc[..10])
+                            && actual["due_time"].as_str().is_some_and(|time| time.get(..5) == Some(&utc[11..16]))
                     }
                     Value::Date(date) => actual["due_date"].as_str() == Some(date.to_string().as_str()),
                     _ => false,
                 };
-                if landed { Outcome::Field } else { Outcome::Missing(format!("due_date in Pipedrive: {}, due_time: {}", shown(actual, "due_date"), shown(actual, "due_time"))) }
+                if landed {
+                    Outcome::Field
+                } else {
+                    Outcome::Missing(format!(
+                        "due_date in Pipedrive: {}, due_time: {}",
+                        shown(actual, "due_date"),
+                        shown(actual, "due_time")
+                    ))
+                }
             }
             Role::Duration => {
                 let actual_minutes = actual["duration"].as_str().and_then(minutes_of).unwrap_or(0);
                 let wanted = match value {
                     Value::Number(minutes) => Some(minutes.floor() as i64),
                     // An end time: the minutes from the start (the value that lands as the due date).
-                    Value::DateTime(end) => self.start_of(record).map(|start| (end.unix_millis - start.unix_millis).div_euclid(60_000)),
+                    Value::DateTime(end) => {
+                        self.start_of(record).map(|start| (end.unix_millis - start.unix_millis).div_euclid(60_000))
+                    }
                     _ => None,
                 };
                 match wanted {
@@ -622,7 +746,11 @@ impl<'a> Checker<'a> {
             },
             Role::InNote(field) => {
                 let haystack = self.note_text(actual, field);
-                if in_note_text(&haystack, value) { Outcome::Note } else { Outcome::Missing(format!("not in the {field} of the {}", Destination::of(record.kind).name())) }
+                if in_note_text(&haystack, value) {
+                    Outcome::Note
+                } else {
+                    Outcome::Missing(format!("not in the {field} of the {}", Destination::of(record.kind).name()))
+                }
             }
             Role::Address => {
                 let address = match &actual["address"] {
@@ -634,25 +762,38 @@ impl<'a> Checker<'a> {
             }
             Role::ActivityType => match self.context.targets.activity_types.get(&source_text) {
                 Some(key) => found(actual["type"].as_str() == Some(key.as_str()), "type"),
-                None => left_out("not in [activity_types]", format!("activity type {source_text} is not in the mapping's [activity_types]: the activity is a task")),
+                None => left_out(
+                    "not in [activity_types]",
+                    format!(
+                        "activity type {source_text} is not in the mapping's [activity_types]: the activity is a task"
+                    ),
+                ),
             },
             Role::Attendees => {
                 let emails: Vec<String> = actual["attendees"]
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|attendee| attendee["email"].as_str().or(attendee["email_address"].as_str()).or(attendee.as_str()))
+                    .filter_map(|attendee| {
+                        attendee["email"].as_str().or(attendee["email_address"].as_str()).or(attendee.as_str())
+                    })
                     .map(|email| email.trim().to_lowercase())
                     .collect();
                 let wanted: Vec<String> = match value {
                     Value::Choices(choices) => choices.iter().map(|choice| choice.trim().to_lowercase()).collect(),
-                    other => plain(other).split([',', ';', ' ', '\n']).filter(|part| !part.trim().is_empty()).map(|part| part.trim().to_lowercase()).collect(),
+                    other => plain(other)
+                        .split([',', ';', ' ', '\n'])
+                        .filter(|part| !part.trim().is_empty())
+                        .map(|part| part.trim().to_lowercase())
+                        .collect(),
                 };
                 found(wanted.iter().all(|email| emails.contains(email)), "attendees")
             }
             Role::Conversation => {
                 let content = actual["content"].as_str().unwrap_or_default();
-                if self.context.targets.marking.parse_text(ObjectKind::Conversation, content).as_deref() == Some(conversation_of(record).as_str()) {
+                if self.context.targets.marking.parse_text(ObjectKind::Conversation, content).as_deref()
+                    == Some(conversation_of(record).as_str())
+                {
                     Outcome::Note
                 } else {
                     Outcome::Missing("the note does not carry this conversation's marker".to_owned())
@@ -660,30 +801,44 @@ impl<'a> Checker<'a> {
             }
             Role::MessageTime => {
                 let haystack = self.note_text(actual, "content");
-                if in_note_text(&haystack, value) { Outcome::Note } else { Outcome::Missing("the message's time is not in the note".to_owned()) }
+                if in_note_text(&haystack, value) {
+                    Outcome::Note
+                } else {
+                    Outcome::Missing("the message's time is not in the note".to_owned())
+                }
             }
             Role::Parent => {
                 let parent = actual["id"].as_u64().and_then(|id| self.context.parents.get(&id).copied());
                 match self.link(ObjectKind::Company, &source_text, &[parent], "the parent relationship") {
                     Outcome::Missing(_) if self.parent_cycles.contains(&record.source_id) => left_out(
                         "its parent companies form a cycle",
-                        format!("company {}: its parent companies form a cycle, which no parent relationship can hold", record.source_id),
+                        format!(
+                            "company {}: its parent companies form a cycle, which no parent relationship can hold",
+                            record.source_id
+                        ),
                     ),
                     outcome => outcome,
                 }
             }
-            Role::MarketingStatus => left_out("the marketing status is not read back", "Pipedrive's listings do not return the marketing status: verify cannot read it back"),
+            Role::MarketingStatus => left_out(
+                "the marketing status is not read back",
+                "Pipedrive's listings do not return the marketing status: verify cannot read it back",
+            ),
         }
     }
 
     /// The start of an event or activity: the value of its attribute that lands as the due date,
     /// else its `start` or `timestamp`.
     fn start_of(&self, record: &Record) -> Option<DateTime> {
-        let mapped = self.context.mapping.fields.iter().find(|entry| entry.object == record.kind && matches!(&entry.landing, Landing::Standard { code } if code == "due_date"));
-        [mapped.map(|entry| entry.attribute.as_str()), Some("start"), Some("timestamp")].into_iter().flatten().find_map(|attribute| match record.get(attribute) {
-            Some(Value::DateTime(start)) => Some(*start),
-            _ => None,
-        })
+        let mapped = self.context.mapping.fields.iter().find(|entry| {
+            entry.object == record.kind && matches!(&entry.landing, Landing::Standard { code } if code == "due_date")
+        });
+        [mapped.map(|entry| entry.attribute.as_str()), Some("start"), Some("timestamp")].into_iter().flatten().find_map(
+            |attribute| match record.get(attribute) {
+                Some(Value::DateTime(start)) => Some(*start),
+                _ => None,
+            },
+        )
     }
 
     /// A link to the record created from `target`'s record `id` (a merged contact: its
@@ -698,38 +853,73 @@ impl<'a> Checker<'a> {
             }
         }
         let markers = self.markers.get(&Destination::of(target));
-        if actual.iter().flatten().any(|pipedrive_id| markers.and_then(|markers| markers.get(pipedrive_id)) == Some(&wanted)) {
+        if actual
+            .iter()
+            .flatten()
+            .any(|pipedrive_id| markers.and_then(|markers| markers.get(pipedrive_id)) == Some(&wanted))
+        {
             return Outcome::Field;
         }
         match self.context.journal.get(&target).and_then(|entries| entries.get(&wanted)) {
-            Some(Entry { fate: Fate::Created, .. }) => Outcome::Missing(format!("{field} does not link to the record of {target} {wanted}")),
+            Some(Entry { fate: Fate::Created, .. }) => {
+                Outcome::Missing(format!("{field} does not link to the record of {target} {wanted}"))
+            }
             Some(entry) => left_out(
                 format!("links to a {target} not migrated"),
-                format!("links to {target} {wanted}, which was not migrated ({}{})", entry.fate.as_str(), entry.detail.as_deref().map(|detail| format!(": {detail}")).unwrap_or_default()),
+                format!(
+                    "links to {target} {wanted}, which was not migrated ({}{})",
+                    entry.fate.as_str(),
+                    entry.detail.as_deref().map(|detail| format!(": {detail}")).unwrap_or_default()
+                ),
             ),
-            None => left_out(format!("links to a {target} the export does not have"), format!("links to {target} {wanted}, which has no fate in the journal (not in the export)")),
+            None => left_out(
+                format!("links to a {target} the export does not have"),
+                format!("links to {target} {wanted}, which has no fate in the journal (not in the export)"),
+            ),
         }
     }
 
     fn owner(&self, agent: &str, actual: &Json) -> Outcome {
         let choice = self.context.mapping.agents.iter().find(|choice| choice.source.trim().eq_ignore_ascii_case(agent));
         match choice {
-            Some(choice) if choice.target != DEFAULT_OWNER => match self.context.targets.owners.get(&agent.to_lowercase()) {
-                Some(user) if actual["owner_id"].as_u64() == Some(*user) => Outcome::Field,
-                _ => Outcome::Missing(format!("owner_id in Pipedrive: {} (agent {agent} is user {})", shown(actual, "owner_id"), choice.target)),
-            },
-            Some(_) => left_out("the agent has no Pipedrive user", format!("agent {agent} has no Pipedrive user ([owners.agents] says default): the default owner owns the record")),
-            None => left_out("the agent is not in [owners.agents]", format!("agent {agent} is not in [owners.agents]: the default owner owns the record")),
+            Some(choice) if choice.target != DEFAULT_OWNER => {
+                match self.context.targets.owners.get(&agent.to_lowercase()) {
+                    Some(user) if actual["owner_id"].as_u64() == Some(*user) => Outcome::Field,
+                    _ => Outcome::Missing(format!(
+                        "owner_id in Pipedrive: {} (agent {agent} is user {})",
+                        shown(actual, "owner_id"),
+                        choice.target
+                    )),
+                }
+            }
+            Some(_) => left_out(
+                "the agent has no Pipedrive user",
+                format!(
+                    "agent {agent} has no Pipedrive user ([owners.agents] says default): the default owner owns the record"
+                ),
+            ),
+            None => left_out(
+                "the agent is not in [owners.agents]",
+                format!("agent {agent} is not in [owners.agents]: the default owner owns the record"),
+            ),
         }
     }
 
     fn labels(&self, object: ObjectKind, value: &Value, actual: &Json) -> Outcome {
-        let Some(entity) = Destination::of(object).entity() else { return Outcome::Missing("this object has no labels".to_owned()) };
+        let Some(entity) = Destination::of(object).entity() else {
+            return Outcome::Missing("this object has no labels".to_owned());
+        };
         let tags: Vec<String> = match value {
             Value::Choices(tags) => tags.clone(),
             other => vec![plain(other)],
         };
-        let have: Vec<&String> = actual["label_ids"].as_array().into_iter().flatten().filter_map(Json::as_u64).filter_map(|id| self.labels.get(&(entity, id))).collect();
+        let have: Vec<&String> = actual["label_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_u64)
+            .filter_map(|id| self.labels.get(&(entity, id)))
+            .collect();
         let mut wanted = Vec::new();
         for tag in tags.iter().filter(|tag| !tag.trim().is_empty()) {
             match self.context.targets.tag_labels.get(tag) {
@@ -742,7 +932,11 @@ impl<'a> Checker<'a> {
             return left_out("dropped by the label plugin", format!("the label decisions drop {}", tags.join(", ")));
         }
         let absent: Vec<&String> = wanted.iter().filter(|label| !have.contains(label)).collect();
-        if absent.is_empty() { Outcome::Field } else { Outcome::Missing(format!("labels {absent:?} are not on the record")) }
+        if absent.is_empty() {
+            Outcome::Field
+        } else {
+            Outcome::Missing(format!("labels {absent:?} are not on the record"))
+        }
     }
 }
 
@@ -753,7 +947,10 @@ fn parent_cycles(context: &Context) -> HashSet<String> {
         .mapping
         .fields
         .iter()
-        .filter(|entry| entry.object == ObjectKind::Company && matches!(&entry.landing, Landing::Standard { code } if code == "parent_org_id"))
+        .filter(|entry| {
+            entry.object == ObjectKind::Company
+                && matches!(&entry.landing, Landing::Standard { code } if code == "parent_org_id")
+        })
         .map(|entry| entry.attribute.as_str())
         .collect();
     let parent_of: HashMap<&str, String> = context
@@ -763,7 +960,11 @@ fn parent_cycles(context: &Context) -> HashSet<String> {
         .into_iter()
         .flatten()
         .filter_map(|company| {
-            let parent = attributes.iter().filter_map(|attribute| company.get(attribute)).map(|value| text(&plain(value))).find(|parent| !parent.is_empty())?;
+            let parent = attributes
+                .iter()
+                .filter_map(|attribute| company.get(attribute))
+                .map(|value| text(&plain(value)))
+                .find(|parent| !parent.is_empty())?;
             Some((company.source_id.as_str(), parent))
         })
         .collect();
@@ -816,7 +1017,10 @@ fn shown(actual: &Json, field: &str) -> String {
 fn same_text(value: &Value, ty: FieldType, actual: &Json) -> bool {
     // A location or an address may come as an object with its text in `value`.
     let actual = actual.get("value").unwrap_or(actual);
-    let Some(actual_text) = actual.as_str().map(str::to_owned).or_else(|| actual.as_f64().map(|n| n.to_string())) else { return false };
+    let Some(actual_text) = actual.as_str().map(str::to_owned).or_else(|| actual.as_f64().map(|n| n.to_string()))
+    else {
+        return false;
+    };
     let source = text(&plain(value));
     match (value, ty) {
         (_, FieldType::Email) => text(&actual_text).to_lowercase() == source.to_lowercase(),
@@ -832,7 +1036,9 @@ fn same_instant(value: &Value, actual: &Json) -> bool {
     let Some(actual) = actual.as_str().map(str::trim) else { return false };
     match value {
         Value::DateTime(datetime) => match crate::extract::values::parse_moment(actual) {
-            Some(crate::extract::values::Moment::DateTime { value, .. }) => value.unix_millis.div_euclid(1000) == datetime.unix_millis.div_euclid(1000),
+            Some(crate::extract::values::Moment::DateTime { value, .. }) => {
+                value.unix_millis.div_euclid(1000) == datetime.unix_millis.div_euclid(1000)
+            }
             _ => pipedrive_seconds(actual).is_some_and(|seconds| seconds == utc_seconds(datetime)),
         },
         Value::Date(date) => actual.get(..10) == Some(date.to_string().as_str()),
@@ -863,13 +1069,17 @@ fn custom(target: &CustomTarget, value: &Value, ty: FieldType, fields: &Json, na
             match (value, &target.time_code) {
                 (Value::DateTime(datetime), Some(time_code)) => {
                     let time = utc_seconds(datetime)[11..].to_owned();
-                    day && fields[time_code].as_str().is_some_and(|actual| !actual.is_empty() && time.starts_with(actual.trim()))
+                    day && fields[time_code]
+                        .as_str()
+                        .is_some_and(|actual| !actual.is_empty() && time.starts_with(actual.trim()))
                 }
                 _ => day,
             }
         }
         "time" => match value {
-            Value::DateTime(datetime) => actual.as_str().is_some_and(|actual| !actual.is_empty() && utc_seconds(datetime)[11..].starts_with(actual.trim())),
+            Value::DateTime(datetime) => actual
+                .as_str()
+                .is_some_and(|actual| !actual.is_empty() && utc_seconds(datetime)[11..].starts_with(actual.trim())),
             _ => false,
         },
         "enum" => {
@@ -877,7 +1087,8 @@ fn custom(target: &CustomTarget, value: &Value, ty: FieldType, fields: &Json, na
             label.is_some_and(|label| label == expected_label(target, &plain(value)))
         }
         "set" => {
-            let mut have: Vec<String> = actual.as_array().into_iter().flatten().filter_map(|id| option_label(target, id.as_u64())).collect();
+            let mut have: Vec<String> =
+                actual.as_array().into_iter().flatten().filter_map(|id| option_label(target, id.as_u64())).collect();
             let mut wanted: Vec<String> = match value {
                 Value::Choices(choices) => choices.iter().map(|choice| expected_label(target, choice)).collect(),
                 other => vec![expected_label(target, &plain(other))],
@@ -890,7 +1101,14 @@ fn custom(target: &CustomTarget, value: &Value, ty: FieldType, fields: &Json, na
         }
         _ => same_text(value, ty, actual),
     };
-    if landed { Outcome::Field } else { Outcome::Missing(format!("field '{name}' in Pipedrive: {}", if actual.is_null() { "empty".to_owned() } else { actual.to_string() })) }
+    if landed {
+        Outcome::Field
+    } else {
+        Outcome::Missing(format!(
+            "field '{name}' in Pipedrive: {}",
+            if actual.is_null() { "empty".to_owned() } else { actual.to_string() }
+        ))
+    }
 }
 
 fn option_label(target: &CustomTarget, id: Option<u64>) -> Option<String> {
@@ -901,7 +1119,11 @@ fn option_label(target: &CustomTarget, id: Option<u64>) -> Option<String> {
 /// The option label a source value is written as: the mapping's `values` first, booleans as
 /// Yes/No; lower case.
 fn expected_label(target: &CustomTarget, value: &str) -> String {
-    let label = target.values.iter().find(|(from, _)| from.trim().eq_ignore_ascii_case(value.trim())).map_or(value, |(_, to)| to.as_str());
+    let label = target
+        .values
+        .iter()
+        .find(|(from, _)| from.trim().eq_ignore_ascii_case(value.trim()))
+        .map_or(value, |(_, to)| to.as_str());
     match label.trim().to_lowercase().as_str() {
         "true" => "yes".to_owned(),
         "false" => "no".to_owned(),
@@ -936,7 +1158,11 @@ mod tests {
 
     #[test]
     fn a_persons_name_holds_the_contacts_name_once() {
-        let contact = |fields: &[(&str, &str)]| fields.iter().fold(Record::new(ObjectKind::Contact, "1"), |record, (field, value)| record.with(field, Value::Text((*value).into())));
+        let contact = |fields: &[(&str, &str)]| {
+            fields.iter().fold(Record::new(ObjectKind::Contact, "1"), |record, (field, value)| {
+                record.with(field, Value::Text((*value).into()))
+            })
+        };
         let both = contact(&[("name", "Hanna Müller"), ("first_name", "Hanna"), ("last_name", "Müller")]);
         assert!(same_name(&both, "Hanna Müller", "Hanna Müller"));
         assert!(same_name(&both, "Hanna", "Hanna Müller"));
@@ -951,8 +1177,16 @@ mod tests {
 
     #[test]
     fn values_compare_by_their_kind() {
-        assert!(same_text(&Value::Text(" Jan@Example.PL ".into()), FieldType::Email, &Json::String("jan@example.pl".into())));
-        assert!(same_text(&Value::Text("+48 500-000-001".into()), FieldType::Phone, &Json::String("48500000001".into())));
+        assert!(same_text(
+            &Value::Text(" Jan@Example.PL ".into()),
+            FieldType::Email,
+            &Json::String("jan@example.pl".into())
+        ));
+        assert!(same_text(
+            &Value::Text("+48 500-000-001".into()),
+            FieldType::Phone,
+            &Json::String("48500000001".into())
+        ));
         assert!(same_text(&Value::Text("a  b\n c".into()), FieldType::Text, &Json::String("a b c".into())));
         assert!(!same_text(&Value::Text("a b".into()), FieldType::Text, &Json::String("a c".into())));
         assert!(same_text(&Value::Number(12.5), FieldType::Number, &serde_json::json!(12.50)));

@@ -104,12 +104,20 @@ pub struct Verification {
 
 impl Verification {
     pub fn all_verified(&self) -> bool {
-        self.mismatches.is_empty() && self.missing.is_empty() && self.unexpected.is_empty() && self.hierarchy.missing.is_empty() && self.coverage.missing() == 0
+        self.mismatches.is_empty()
+            && self.missing.is_empty()
+            && self.unexpected.is_empty()
+            && self.hierarchy.missing.is_empty()
+            && self.coverage.missing() == 0
     }
 }
 
 /// Reads the account back and compares. Writes nothing to Pipedrive.
-pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveClient) -> Result<Verification, ApplyError> {
+pub async fn verify(
+    project: &Project,
+    prepared: Prepared,
+    client: &PipedriveClient,
+) -> Result<Verification, ApplyError> {
     let tokens_before = client.bill().tokens();
     let journal = Journal::read(State::open(&project.dir)?);
     let export = match prepared.export_dir() {
@@ -118,8 +126,12 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
     };
     let (mapping, source, needs) = prepared.into_parts();
     let (mapping, source) = (&mapping, &source);
-    let targets = Targets { marking: project.markers(), ..workspace::ensure(client, project.config.target.url.get_ref(), mapping, needs, &journal, false).await? };
-    let mut links = Links { survivors: source.survivors.clone(), contacts: apply::contact_emails(source), ..Links::default() };
+    let targets = Targets {
+        marking: project.markers(),
+        ..workspace::ensure(client, project.config.target.url.get_ref(), mapping, needs, &journal, false).await?
+    };
+    let mut links =
+        Links { survivors: source.survivors.clone(), contacts: apply::contact_emails(source), ..Links::default() };
     for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
         let created = created_ids(&journal, object)?;
         apply::add_links(&mut links, object, &created, source);
@@ -139,10 +151,20 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
         coverage: Coverage::default(),
         reports: Vec::new(),
     };
-    for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal, ObjectKind::Activity, ObjectKind::Event, ObjectKind::Conversation] {
+    for object in [
+        ObjectKind::Company,
+        ObjectKind::Contact,
+        ObjectKind::Deal,
+        ObjectKind::Activity,
+        ObjectKind::Event,
+        ObjectKind::Conversation,
+    ] {
         let created = created_ids(&journal, object)?;
         let expected: HashMap<String, Result<Payload, String>> =
-            apply::expected_payloads(object, mapping, &targets, source, &links).into_iter().filter(|(id, _)| created.contains_key(id)).collect();
+            apply::expected_payloads(object, mapping, &targets, source, &links)
+                .into_iter()
+                .filter(|(id, _)| created.contains_key(id))
+                .collect();
         let records = listings.of(client, object).await?;
         let mut counts = ObjectCounts::default();
         let mut ids: Vec<(&String, &u64)> = created.iter().collect();
@@ -150,12 +172,23 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
         for (source_id, pipedrive_id) in ids {
             let Some(record) = records.get(pipedrive_id) else {
                 counts.missing += 1;
-                verification.missing.push(Missing { object, source_id: source_id.clone(), pipedrive_id: *pipedrive_id });
+                verification.missing.push(Missing {
+                    object,
+                    source_id: source_id.clone(),
+                    pipedrive_id: *pipedrive_id,
+                });
                 continue;
             };
             let differences = match expected.get(source_id) {
-                Some(Ok(payload)) => differences(object, &load::payload_json(payload), &in_current_form(object, source_id, record, &targets), &names),
-                Some(Err(reason)) => vec![("(record)".to_owned(), json!(format!("not migrated now: {reason}")), json!("present"))],
+                Some(Ok(payload)) => differences(
+                    object,
+                    &load::payload_json(payload),
+                    &in_current_form(object, source_id, record, &targets),
+                    &names,
+                ),
+                Some(Err(reason)) => {
+                    vec![("(record)".to_owned(), json!(format!("not migrated now: {reason}")), json!("present"))]
+                }
                 None => vec![("(record)".to_owned(), json!("not in the export any more"), json!("present"))],
             };
             if differences.is_empty() {
@@ -179,18 +212,36 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
                 verification.unexpected.push(Unexpected { object, marker, pipedrive_id: *pipedrive_id });
             }
         }
-        verification.unexpected.sort_by(|a, b| (a.object, &a.marker, a.pipedrive_id).cmp(&(b.object, &b.marker, b.pipedrive_id)));
+        verification
+            .unexpected
+            .sort_by(|a, b| (a.object, &a.marker, a.pipedrive_id).cmp(&(b.object, &b.marker, b.pipedrive_id)));
         verification.objects.insert(object, counts);
     }
     // The fates and ids only: the payloads last sent are not needed here, and a big migration's
     // are large.
     let entries = ObjectKind::ALL
         .into_iter()
-        .map(|object| Ok((object, journal.entries(object)?.into_iter().map(|(id, entry)| (id, crate::apply::journal::Entry { sent: None, ..entry })).collect())))
+        .map(|object| {
+            Ok((
+                object,
+                journal
+                    .entries(object)?
+                    .into_iter()
+                    .map(|(id, entry)| (id, crate::apply::journal::Entry { sent: None, ..entry }))
+                    .collect(),
+            ))
+        })
         .collect::<Result<HashMap<_, _>, ApplyError>>()?;
     let (read_back, parents) = hierarchy(client, &journal, mapping, source).await?;
     verification.hierarchy = read_back;
-    let context = coverage::Context { mapping, targets: &targets, source, journal: &entries, listed: listings.listed(), parents: &parents };
+    let context = coverage::Context {
+        mapping,
+        targets: &targets,
+        source,
+        journal: &entries,
+        listed: listings.listed(),
+        parents: &parents,
+    };
     verification.coverage = coverage::coverage(&export, &context)?;
     verification.tokens = client.bill().tokens() - tokens_before;
     verification.reports = write_reports(project, &verification)?;
@@ -201,30 +252,49 @@ pub async fn verify(project: &Project, prepared: Prepared, client: &PipedriveCli
 /// tokens each): it must be live, of type parent, and link the parent's organization to the
 /// daughter's. Returns the check and what the relationships read hold (daughter organization ->
 /// parent organization), for the coverage.
-async fn hierarchy(client: &PipedriveClient, journal: &Journal, mapping: &Mapping, source: &crate::apply::source::Source) -> Result<(Hierarchy, HashMap<u64, u64>), ApplyError> {
+async fn hierarchy(
+    client: &PipedriveClient,
+    journal: &Journal,
+    mapping: &Mapping,
+    source: &crate::apply::source::Source,
+) -> Result<(Hierarchy, HashMap<u64, u64>), ApplyError> {
     let expected = apply::relationships::resolve(mapping, source, &journal.entries(ObjectKind::Company)?, false);
     let journalled = journal.relationships()?;
-    let mut checked = Hierarchy { not_sent: expected.unsent.into_iter().map(|(_, why)| why).collect(), ..Hierarchy::default() };
+    let mut checked =
+        Hierarchy { not_sent: expected.unsent.into_iter().map(|(_, why)| why).collect(), ..Hierarchy::default() };
     let mut parents = HashMap::new();
     for apply::relationships::Resolvable { pair, parent_org, child_org } in expected.resolvable {
-        let id = journalled.get(&pair.child).filter(|entry| entry.fate == Fate::Created && entry.detail.as_deref() == Some(pair.parent.as_str())).and_then(|entry| entry.pipedrive_id);
+        let id = journalled
+            .get(&pair.child)
+            .filter(|entry| entry.fate == Fate::Created && entry.detail.as_deref() == Some(pair.parent.as_str()))
+            .and_then(|entry| entry.pipedrive_id);
         let read = match id {
             Some(id) => match client.organization_relationship(id).await {
-                Ok(relationship) => Some(relationship).filter(|relationship| relationship.active_flag && relationship.kind == "parent"),
+                Ok(relationship) => {
+                    Some(relationship).filter(|relationship| relationship.active_flag && relationship.kind == "parent")
+                }
                 Err(crate::pipedrive::ClientError::NotFound { .. }) => None,
                 Err(error) => return Err(error.into()),
             },
             None => None,
         };
-        let what = format!("company {}'s parent relationship to company {} (organization {parent_org} parent of {child_org})", pair.child, pair.parent);
+        let what = format!(
+            "company {}'s parent relationship to company {} (organization {parent_org} parent of {child_org})",
+            pair.child, pair.parent
+        );
         match (read, id) {
-            (Some(relationship), _) if relationship.rel_owner_org_id == parent_org && relationship.rel_linked_org_id == child_org => {
+            (Some(relationship), _)
+                if relationship.rel_owner_org_id == parent_org && relationship.rel_linked_org_id == child_org =>
+            {
                 parents.insert(child_org, parent_org);
                 checked.verified += 1;
             }
             (Some(relationship), Some(id)) => {
                 parents.insert(relationship.rel_linked_org_id, relationship.rel_owner_org_id);
-                checked.missing.push(format!("{what}: missing; relationship {id} links organization {} to {} instead", relationship.rel_owner_org_id, relationship.rel_linked_org_id));
+                checked.missing.push(format!(
+                    "{what}: missing; relationship {id} links organization {} to {} instead",
+                    relationship.rel_owner_org_id, relationship.rel_linked_org_id
+                ));
             }
             (_, Some(id)) => checked.missing.push(format!("{what}: missing in Pipedrive (was relationship {id})")),
             (_, None) => checked.missing.push(format!("{what}: missing, never made (run apply)")),
@@ -235,7 +305,12 @@ async fn hierarchy(client: &PipedriveClient, journal: &Journal, mapping: &Mappin
 
 /// Source id -> Pipedrive id of every record the journal says was created.
 fn created_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<String, u64>, ApplyError> {
-    Ok(journal.entries(object)?.into_iter().filter(|(_, entry)| entry.fate == Fate::Created).filter_map(|(id, entry)| Some((id, entry.pipedrive_id?))).collect())
+    Ok(journal
+        .entries(object)?
+        .into_iter()
+        .filter(|(_, entry)| entry.fate == Fate::Created)
+        .filter_map(|(id, entry)| Some((id, entry.pipedrive_id?)))
+        .collect())
 }
 
 /// The User.com id a record carries as this project writes it: its marker field's exact value
@@ -273,16 +348,51 @@ fn in_current_form(object: ObjectKind, source_id: &str, record: &Value, targets:
 }
 
 fn objects_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
-    let row = |source: &str, landed: &str, how: &str| Compatibility { source: source.into(), landed: landed.into(), how: how.into() };
+    let row = |source: &str, landed: &str, how: &str| Compatibility {
+        source: source.into(),
+        landed: landed.into(),
+        how: how.into(),
+    };
     vec![
-        row("contacts", "persons", "1:1; tags as labels, the opt-out as marketing status where the account has Campaigns"),
-        row("companies", "organizations", "1:1; street, city, region and country joined into one address; a parent company as a parent relationship between the two organizations"),
-        row("deals", "deals", "lossy: the creation time in a custom field (Pipedrive's API takes no add_time on deals); abandoned and archived become lost, with the reason"),
+        row(
+            "contacts",
+            "persons",
+            "1:1; tags as labels, the opt-out as marketing status where the account has Campaigns",
+        ),
+        row(
+            "companies",
+            "organizations",
+            "1:1; street, city, region and country joined into one address; a parent company as a parent relationship between the two organizations",
+        ),
+        row(
+            "deals",
+            "deals",
+            "lossy: the creation time in a custom field (Pipedrive's API takes no add_time on deals); abandoned and archived become lost, with the reason",
+        ),
         row("activities", "activities", "lossy: the creation time and creator in the note (the API cannot set them)"),
-        row("events", "activities", &format!("mapping required: each event a done activity of type '{}', its data in the note", mapping.event_activity_type.target)),
-        row("conversations", "notes", "lossy: each conversation flattened into one note on its person, messages in time order with sender and time"),
-        row("segments", "not migrated", "Pipedrive filters are rebuilt by hand: see the handoff's segment-to-filter mapping"),
-        row("automations", "not migrated", "no API creates Pipedrive automations: see the handoff's automations inventory"),
+        row(
+            "events",
+            "activities",
+            &format!(
+                "mapping required: each event a done activity of type '{}', its data in the note",
+                mapping.event_activity_type.target
+            ),
+        ),
+        row(
+            "conversations",
+            "notes",
+            "lossy: each conversation flattened into one note on its person, messages in time order with sender and time",
+        ),
+        row(
+            "segments",
+            "not migrated",
+            "Pipedrive filters are rebuilt by hand: see the handoff's segment-to-filter mapping",
+        ),
+        row(
+            "automations",
+            "not migrated",
+            "no API creates Pipedrive automations: see the handoff's automations inventory",
+        ),
         row("email templates", "not migrated", "rebuilt in Pipedrive by hand: see the handoff's email templates"),
     ]
 }
@@ -296,10 +406,17 @@ fn fields_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
             let (landed, how) = match &entry.landing {
                 Landing::Standard { code } => {
                     let how = destination.standard(code).map_or("", |standard| standard.how);
-                    let kind = if matches!(how, "as is" | "the primary email" | "the primary phone") { "migrated" } else { "transformed" };
+                    let kind = if matches!(how, "as is" | "the primary email" | "the primary phone") {
+                        "migrated"
+                    } else {
+                        "transformed"
+                    };
                     (format!("{}.{code}", destination.name()), format!("{kind}: {how}"))
                 }
-                Landing::Existing { field, .. } => (format!("{} field '{field}'", destination.name()), "migrated into an existing custom field".to_owned()),
+                Landing::Existing { field, .. } => (
+                    format!("{} field '{field}'", destination.name()),
+                    "migrated into an existing custom field".to_owned(),
+                ),
                 Landing::New { field, ty, .. } => {
                     let how = match ty {
                         NewFieldType::DateTime => "transformed: a date field and a time field (UTC)".to_owned(),
@@ -340,7 +457,9 @@ fn write_coverage(text: &mut String, coverage: &Coverage) {
     let cell = |text: &str| crate::untrusted::markdown(text);
     let verdict = match coverage.missing() {
         0 => "Every source value arrived, or is listed below as left out with its reason.".to_owned(),
-        missing => format!("**{} source values are missing in Pipedrive**: see the examples below.", thousands(missing)),
+        missing => {
+            format!("**{} source values are missing in Pipedrive**: see the examples below.", thousands(missing))
+        }
     };
     let _ = writeln!(
         text,
@@ -350,7 +469,10 @@ fn write_coverage(text: &mut String, coverage: &Coverage) {
          names, links by the linked record's User.com marker, text in a note after its HTML is taken off. A value is left out when \
          the mapping skips it, it did not read as its column's type, its record was merged, quarantined or excluded, or it is a secret.\n"
     );
-    let _ = writeln!(text, "| Object | Attribute | Lands in | In a field | In a note | Left out | Missing |\n|---|---|---|---:|---:|---:|---:|");
+    let _ = writeln!(
+        text,
+        "| Object | Attribute | Lands in | In a field | In a note | Left out | Missing |\n|---|---|---|---:|---:|---:|---:|"
+    );
     for row in &coverage.attributes {
         let _ = writeln!(
             text,
@@ -368,7 +490,11 @@ fn write_coverage(text: &mut String, coverage: &Coverage) {
     if !left_out.is_empty() {
         let _ = writeln!(text, "\n### Left out, with the reason\n");
         for row in left_out {
-            let reasons: Vec<String> = row.left_out_reasons.iter().map(|(reason, count)| format!("{} {}", thousands(*count), cell(reason))).collect();
+            let reasons: Vec<String> = row
+                .left_out_reasons
+                .iter()
+                .map(|(reason, count)| format!("{} {}", thousands(*count), cell(reason)))
+                .collect();
             let _ = writeln!(text, "- {} `{}`: {}", row.object, cell(&row.attribute), reasons.join("; "));
             for example in &row.left_out_examples {
                 let _ = writeln!(text, "  - {} {}: {}", row.object, cell(&example.source_id), cell(&example.why));
@@ -395,8 +521,16 @@ fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<P
     };
     crate::private_files::create_dir(&dir).map_err(io(&dir))?;
     let mut text = String::new();
-    let verdict = if verification.all_verified() { "Every migrated record is verified, and every source value is accounted for." } else { "**Not everything is verified**: see below." };
-    let _ = writeln!(text, "# Verification\n\n{verdict} Reading Pipedrive back cost {} tokens.\n", thousands(verification.tokens));
+    let verdict = if verification.all_verified() {
+        "Every migrated record is verified, and every source value is accounted for."
+    } else {
+        "**Not everything is verified**: see below."
+    };
+    let _ = writeln!(
+        text,
+        "# Verification\n\n{verdict} Reading Pipedrive back cost {} tokens.\n",
+        thousands(verification.tokens)
+    );
     let _ = writeln!(
         text,
         "Each record the journal says was created is compared, field by field, with what apply sends for it from the export \
@@ -405,27 +539,57 @@ fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<P
          attribute is a date and a UTC time of day. Numbers compare by value, options and labels by id, emails and phones as \
          values with the primary first. Not compared: the marketing status (the listings do not return it).\n"
     );
-    let _ = writeln!(text, "| Object | Verified | Mismatched | Missing in Pipedrive | Unexpected |\n|---|---:|---:|---:|---:|");
+    let _ = writeln!(
+        text,
+        "| Object | Verified | Mismatched | Missing in Pipedrive | Unexpected |\n|---|---:|---:|---:|---:|"
+    );
     for (object, counts) in &verification.objects {
-        let _ = writeln!(text, "| {object} | {} | {} | {} | {} |", thousands(counts.verified), thousands(counts.mismatched), thousands(counts.missing), thousands(counts.unexpected));
+        let _ = writeln!(
+            text,
+            "| {object} | {} | {} | {} | {} |",
+            thousands(counts.verified),
+            thousands(counts.mismatched),
+            thousands(counts.missing),
+            thousands(counts.unexpected)
+        );
     }
     let cell = |value: &Value| value.to_string().replace('|', "\\|");
     if !verification.mismatches.is_empty() {
-        let _ = writeln!(text, "\n## Mismatches\n\n| Record | Pipedrive id | Field | Expected | Actual |\n|---|---:|---|---|---|");
+        let _ = writeln!(
+            text,
+            "\n## Mismatches\n\n| Record | Pipedrive id | Field | Expected | Actual |\n|---|---:|---|---|---|"
+        );
         for mismatch in &verification.mismatches {
-            let _ = writeln!(text, "| {} {} | {} | {} | {} | {} |", mismatch.object, mismatch.source_id, mismatch.pipedrive_id, mismatch.field, cell(&mismatch.expected), cell(&mismatch.actual));
+            let _ = writeln!(
+                text,
+                "| {} {} | {} | {} | {} | {} |",
+                mismatch.object,
+                mismatch.source_id,
+                mismatch.pipedrive_id,
+                mismatch.field,
+                cell(&mismatch.expected),
+                cell(&mismatch.actual)
+            );
         }
     }
     if !verification.missing.is_empty() {
         let _ = writeln!(text, "\n## Missing in Pipedrive\n");
         for missing in &verification.missing {
-            let _ = writeln!(text, "- {} {} (was Pipedrive id {})", missing.object, missing.source_id, missing.pipedrive_id);
+            let _ = writeln!(
+                text,
+                "- {} {} (was Pipedrive id {})",
+                missing.object, missing.source_id, missing.pipedrive_id
+            );
         }
     }
     if !verification.unexpected.is_empty() {
         let _ = writeln!(text, "\n## Unexpected: a User.com marker the journal does not know\n");
         for unexpected in &verification.unexpected {
-            let _ = writeln!(text, "- {} marked {} (Pipedrive id {})", unexpected.object, unexpected.marker, unexpected.pipedrive_id);
+            let _ = writeln!(
+                text,
+                "- {} marked {} (Pipedrive id {})",
+                unexpected.object, unexpected.marker, unexpected.pipedrive_id
+            );
         }
     }
     write_hierarchy(&mut text, &verification.hierarchy);
@@ -441,6 +605,10 @@ fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<P
     let markdown = dir.join("verification.md");
     crate::private_files::write(&markdown, text).map_err(io(&markdown))?;
     let json_path = dir.join("verification.json");
-    crate::private_files::write(&json_path, serde_json::to_string_pretty(verification).expect("plain data serializes") + "\n").map_err(io(&json_path))?;
+    crate::private_files::write(
+        &json_path,
+        serde_json::to_string_pretty(verification).expect("plain data serializes") + "\n",
+    )
+    .map_err(io(&json_path))?;
     Ok(vec![markdown, json_path])
 }

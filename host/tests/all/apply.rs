@@ -76,7 +76,9 @@ pub(crate) fn text_of(record: &Record, field: &str) -> Option<String> {
 
 fn utc(record: &Record, field: &str) -> Option<String> {
     match record.get(field) {
-        Some(SourceValue::DateTime(at)) => Some(crm_migrate::record::DateTime { unix_millis: at.unix_millis, offset_minutes: 0 }.to_string()),
+        Some(SourceValue::DateTime(at)) => {
+            Some(crm_migrate::record::DateTime { unix_millis: at.unix_millis, offset_minutes: 0 }.to_string())
+        }
         Some(SourceValue::Date(date)) => Some(format!("{date}T00:00:00Z")),
         _ => None,
     }
@@ -91,9 +93,22 @@ const ACCOUNT: &str = "usercom-export:";
 /// and labels by label; no ids and no write times. A marker seen twice is a duplicate and gets a key of its own.
 pub(crate) fn canonical(state: &Value) -> BTreeMap<String, Value> {
     let fields = state["fields"].as_array().unwrap();
-    let field = |entity: &str, code: &str| fields.iter().find(|f| f["entity"] == entity && f["code"] == code && f["is_deleted"] == false);
-    let marker_code = |entity: &str| fields.iter().find(|f| f["entity"] == entity && f["name"] == "User.com ID").map(|f| f["code"].as_str().unwrap().to_owned());
-    let option_label = |field: &Value, id: &Value| field["options"].as_array().and_then(|options| options.iter().find(|o| o["id"] == *id)).map(|o| o["label"].clone()).unwrap_or(id.clone());
+    let field = |entity: &str, code: &str| {
+        fields.iter().find(|f| f["entity"] == entity && f["code"] == code && f["is_deleted"] == false)
+    };
+    let marker_code = |entity: &str| {
+        fields
+            .iter()
+            .find(|f| f["entity"] == entity && f["name"] == "User.com ID")
+            .map(|f| f["code"].as_str().unwrap().to_owned())
+    };
+    let option_label = |field: &Value, id: &Value| {
+        field["options"]
+            .as_array()
+            .and_then(|options| options.iter().find(|o| o["id"] == *id))
+            .map(|o| o["label"].clone())
+            .unwrap_or(id.clone())
+    };
     let custom = |entity: &str, record: &Value| -> BTreeMap<String, Value> {
         record["custom_fields"]
             .as_object()
@@ -105,7 +120,8 @@ pub(crate) fn canonical(state: &Value) -> BTreeMap<String, Value> {
                 let value = match (definition["field_type"].as_str().unwrap(), value) {
                     ("enum", id) => option_label(definition, id),
                     ("set", Value::Array(ids)) => {
-                        let mut labels: Vec<String> = ids.iter().map(|id| option_label(definition, id).as_str().unwrap().to_owned()).collect();
+                        let mut labels: Vec<String> =
+                            ids.iter().map(|id| option_label(definition, id).as_str().unwrap().to_owned()).collect();
                         labels.sort();
                         json!(labels)
                     }
@@ -117,21 +133,49 @@ pub(crate) fn canonical(state: &Value) -> BTreeMap<String, Value> {
     };
     let labels = |entity: &str, record: &Value| -> Vec<String> {
         let definition = field(entity, "label").unwrap();
-        let mut names: Vec<String> = record["label_ids"].as_array().into_iter().flatten().map(|id| option_label(definition, id).as_str().unwrap().to_owned()).collect();
+        let mut names: Vec<String> = record["label_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|id| option_label(definition, id).as_str().unwrap().to_owned())
+            .collect();
         names.sort();
         names
     };
-    let user = |id: &Value| state["users"].as_array().unwrap().iter().find(|u| u["id"] == *id).map(|u| u["email"].clone()).unwrap_or(Value::Null);
-    let live = |collection: &str| state[collection].as_object().unwrap().values().filter(|record| record["is_deleted"] != true && record["active_flag"] != false).cloned().collect::<Vec<_>>();
+    let user = |id: &Value| {
+        state["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["id"] == *id)
+            .map(|u| u["email"].clone())
+            .unwrap_or(Value::Null)
+    };
+    let live = |collection: &str| {
+        state[collection]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|record| record["is_deleted"] != true && record["active_flag"] != false)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     let marker_of = |entity: &str, collection: &str, id: &Value| -> Value {
         let Some(code) = marker_code(entity) else { return Value::Null };
-        let marker = state[collection].get(id.to_string()).map(|record| record["custom_fields"][&code].clone()).unwrap_or(Value::Null);
+        let marker = state[collection]
+            .get(id.to_string())
+            .map(|record| record["custom_fields"][&code].clone())
+            .unwrap_or(Value::Null);
         marker.as_str().and_then(|marker| marker.strip_prefix(ACCOUNT)).map_or(marker.clone(), |id| json!(id))
     };
     // A creation time not sent (its source value did not read, so it was left out) is the write
     // time Pipedrive set, as the update time is: not the source's, and not the same in two runs.
-    let sent_add_time = |record: &Value| if record["add_time"] == record["update_time"] { Value::Null } else { record["add_time"].clone() };
-    let name_of = |collection: &str, id: &Value| state[collection].get(id.to_string()).map(|record| record["name"].clone()).unwrap_or(Value::Null);
+    let sent_add_time = |record: &Value| {
+        if record["add_time"] == record["update_time"] { Value::Null } else { record["add_time"].clone() }
+    };
+    let name_of = |collection: &str, id: &Value| {
+        state[collection].get(id.to_string()).map(|record| record["name"].clone()).unwrap_or(Value::Null)
+    };
     let mut out = BTreeMap::new();
     let mut insert = |key: String, value: Value| {
         let key = if out.contains_key(&key) { format!("DUPLICATE {key} {}", out.len()) } else { key };
@@ -147,8 +191,12 @@ pub(crate) fn canonical(state: &Value) -> BTreeMap<String, Value> {
                 "custom": custom(entity, &record),
             });
             let extra = match entity {
-                "organization" => json!({"address": record["address"]["value"], "website": record["website"], "add_time": sent_add_time(&record)}),
-                "person" => json!({"emails": record["emails"], "phones": record["phones"], "org": marker_of("organization", "organizations", &record["org_id"]), "add_time": sent_add_time(&record)}),
+                "organization" => {
+                    json!({"address": record["address"]["value"], "website": record["website"], "add_time": sent_add_time(&record)})
+                }
+                "person" => {
+                    json!({"emails": record["emails"], "phones": record["phones"], "org": marker_of("organization", "organizations", &record["org_id"]), "add_time": sent_add_time(&record)})
+                }
                 _ => json!({
                     "value": record["value"], "currency": record["currency"], "status": record["status"],
                     // A close time equal to the deal's creation was set by Pipedrive at write time, not sent.
@@ -165,10 +213,19 @@ pub(crate) fn canonical(state: &Value) -> BTreeMap<String, Value> {
         }
     }
     let marker_in = |text: &str| {
-        text.rfind("[User.com ").map(|start| text[start..].split(']').next().unwrap().trim_start_matches('[').replacen(" usercom-export: ", " ", 1)).unwrap_or_else(|| "(no marker)".into())
+        text.rfind("[User.com ")
+            .map(|start| {
+                text[start..].split(']').next().unwrap().trim_start_matches('[').replacen(" usercom-export: ", " ", 1)
+            })
+            .unwrap_or_else(|| "(no marker)".into())
     };
     for record in live("activities") {
-        let participants: Vec<Value> = record["participants"].as_array().into_iter().flatten().map(|p| marker_of("person", "persons", &p["person_id"])).collect();
+        let participants: Vec<Value> = record["participants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| marker_of("person", "persons", &p["person_id"]))
+            .collect();
         insert(
             marker_in(record["note"].as_str().unwrap_or("")),
             json!({
@@ -203,11 +260,18 @@ fn a_full_apply_lands_every_record_as_the_source_says_and_reconciles() {
     let reconciliation = std::fs::read_to_string(project.join("reports/reconciliation.md")).unwrap();
     assert!(!reconciliation.contains("**no**"), "{reconciliation}");
     let quarantine = std::fs::read_to_string(project.join("reports/quarantine.csv")).unwrap();
-    for (kind, entity) in [(ObjectKind::Company, "organization"), (ObjectKind::Contact, "person"), (ObjectKind::Deal, "deal")] {
+    for (kind, entity) in
+        [(ObjectKind::Company, "organization"), (ObjectKind::Contact, "person"), (ObjectKind::Deal, "deal")]
+    {
         for (record, has_issue) in &source[&kind] {
             let listed = quarantine.lines().find(|line| line.starts_with(&format!("{kind},{},", record.source_id)));
             assert!(created(entity, &record.source_id), "{kind} {}: {listed:?}", record.source_id);
-            assert_eq!(listed.is_some_and(|line| line.contains(",field left out,")), *has_issue, "{kind} {}: {listed:?}", record.source_id);
+            assert_eq!(
+                listed.is_some_and(|line| line.contains(",field left out,")),
+                *has_issue,
+                "{kind} {}: {listed:?}",
+                record.source_id
+            );
         }
     }
     let persons = state.keys().filter(|k| k.starts_with("person ")).count();
@@ -233,19 +297,30 @@ fn a_full_apply_lands_every_record_as_the_source_says_and_reconciles() {
             None => assert_eq!(person["phones"], json!([])),
         }
         let company = text_of(contact, "company_id").filter(|company| created("organization", company));
-        assert_eq!(person["org"], company.map_or(Value::Null, Value::from), "contact {}'s organization", contact.source_id);
+        assert_eq!(
+            person["org"],
+            company.map_or(Value::Null, Value::from),
+            "contact {}'s organization",
+            contact.source_id
+        );
         assert_eq!(person["owner"], json!("admin@zubrshop.pl"), "contacts have no agent: the default owner");
         assert_eq!(person["add_time"], json!(utc(contact, "created_at")));
         let custom = &person["custom"];
         assert_eq!(custom["City"], json!(text_of(contact, "city")));
-        assert_eq!(custom["User.com ID"], json!(format!("{ACCOUNT}{}", contact.source_id)), "the marker names the source account");
+        assert_eq!(
+            custom["User.com ID"],
+            json!(format!("{ACCOUNT}{}", contact.source_id)),
+            "the marker names the source account"
+        );
         if let Some(SourceValue::Number(score)) = contact.get("score") {
             assert_eq!(custom["Score"].as_f64(), Some(*score), "the existing Score field");
         }
         if let Some(SourceValue::Text(segment)) = contact.get("industry_segment") {
             assert_eq!(custom["Industry segment"], json!(segment), "the existing enum, options added");
         }
-        if let Some(SourceValue::Choices(interests)) = contact.get("interests").filter(|v| !matches!(v, SourceValue::Choices(c) if c.is_empty())) {
+        if let Some(SourceValue::Choices(interests)) =
+            contact.get("interests").filter(|v| !matches!(v, SourceValue::Choices(c) if c.is_empty()))
+        {
             let mut interests = interests.clone();
             interests.sort();
             assert_eq!(custom["Interests"], json!(interests));
@@ -275,11 +350,22 @@ fn a_full_apply_lands_every_record_as_the_source_says_and_reconciles() {
             continue;
         }
         let landed = &state[&format!("deal {}", deal.source_id)];
-        let pipeline = catalogue.pipelines.iter().find(|p| Some(&p.id) == text_of(deal, "pipeline_id").as_ref()).unwrap();
+        let pipeline =
+            catalogue.pipelines.iter().find(|p| Some(&p.id) == text_of(deal, "pipeline_id").as_ref()).unwrap();
         assert_eq!(landed["pipeline"], json!(pipeline.name), "deal {}", deal.source_id);
         let stage = catalogue.stages.iter().find(|s| Some(&s.id) == text_of(deal, "stage_id").as_ref());
-        let first_stage = catalogue.stages.iter().filter(|s| s.pipeline_id == pipeline.id).min_by_key(|s| s.order.parse::<u32>().unwrap()).unwrap();
-        assert_eq!(landed["stage"], json!(stage.unwrap_or(first_stage).name), "deal {}: its stage, or its pipeline's first when stages.csv lacks it", deal.source_id);
+        let first_stage = catalogue
+            .stages
+            .iter()
+            .filter(|s| s.pipeline_id == pipeline.id)
+            .min_by_key(|s| s.order.parse::<u32>().unwrap())
+            .unwrap();
+        assert_eq!(
+            landed["stage"],
+            json!(stage.unwrap_or(first_stage).name),
+            "deal {}: its stage, or its pipeline's first when stages.csv lacks it",
+            deal.source_id
+        );
         let status = text_of(deal, "status").unwrap();
         let expected = match status.as_str() {
             "in_progress" => "open",
@@ -302,27 +388,49 @@ fn a_full_apply_lands_every_record_as_the_source_says_and_reconciles() {
             _ => "admin@zubrshop.pl".to_owned(),
         };
         assert_eq!(landed["owner"], json!(owner), "deal {}: its agent, or the default owner", deal.source_id);
-        assert_eq!(landed["value"].as_f64(), match deal.get("value") { Some(SourceValue::Number(v)) => Some(*v), _ => None });
-        assert_eq!(landed["custom"]["Created in User.com"], json!(utc(deal, "created_at").map(|at| at[..10].to_owned())));
+        assert_eq!(
+            landed["value"].as_f64(),
+            match deal.get("value") {
+                Some(SourceValue::Number(v)) => Some(*v),
+                _ => None,
+            }
+        );
+        assert_eq!(
+            landed["custom"]["Created in User.com"],
+            json!(utc(deal, "created_at").map(|at| at[..10].to_owned()))
+        );
     }
 
     // Activities and events: type, links, due, done.
-    let types: HashMap<&str, &str> = [("Telefon", "call"), ("Spotkanie", "meeting"), ("E-mail", "email"), ("Zadanie", "task")].into();
+    let types: HashMap<&str, &str> =
+        [("Telefon", "call"), ("Spotkanie", "meeting"), ("E-mail", "email"), ("Zadanie", "task")].into();
     for (activity, _) in &source[&ObjectKind::Activity] {
         let landed = &state[&format!("User.com activity {}", activity.source_id)];
-        assert_eq!(landed["type"], json!(types[text_of(activity, "name").unwrap().as_str()]), "activity {}", activity.source_id);
+        assert_eq!(
+            landed["type"],
+            json!(types[text_of(activity, "name").unwrap().as_str()]),
+            "activity {}",
+            activity.source_id
+        );
         let deal = text_of(activity, "deal_id").filter(|d| created("deal", d));
         assert_eq!(landed["deal"], deal.map_or(Value::Null, Value::from));
-        let contact: Vec<String> = text_of(activity, "contact_id").filter(|c| created("person", c)).into_iter().collect();
+        let contact: Vec<String> =
+            text_of(activity, "contact_id").filter(|c| created("person", c)).into_iter().collect();
         assert_eq!(landed["participants"], json!(contact));
         assert_eq!(landed["done"], json!(matches!(activity.get("done"), Some(SourceValue::Boolean(true)))));
         let due = utc(activity, "due_date").unwrap();
         assert_eq!((landed["due_date"].clone(), landed["due_time"].clone()), (json!(&due[..10]), json!(&due[11..16])));
     }
-    let emails: HashMap<&str, String> = source[&ObjectKind::Contact].iter().filter_map(|(c, _)| Some((c.source_id.as_str(), text_of(c, "email")?))).collect();
+    let emails: HashMap<&str, String> = source[&ObjectKind::Contact]
+        .iter()
+        .filter_map(|(c, _)| Some((c.source_id.as_str(), text_of(c, "email")?)))
+        .collect();
     for (event, _) in &source[&ObjectKind::Event] {
         let landed = &state[&format!("User.com event {}", event.source_id)];
-        assert_eq!((landed["type"].clone(), landed["done"].clone(), landed["subject"].clone()), (json!("meeting"), json!(true), json!(text_of(event, "name"))));
+        assert_eq!(
+            (landed["type"].clone(), landed["done"].clone(), landed["subject"].clone()),
+            (json!("meeting"), json!(true), json!(text_of(event, "name")))
+        );
         let contact = text_of(event, "contact_id").filter(|c| created("person", c));
         let invited: Vec<&String> = contact.as_deref().and_then(|c| emails.get(c)).into_iter().collect();
         assert_eq!(landed["attendees"], json!(invited), "event {}: its contact invited by email", event.source_id);
@@ -346,10 +454,17 @@ fn a_full_apply_lands_every_record_as_the_source_says_and_reconciles() {
         assert_eq!(landed["add_time"], json!(first[..19].replace('T', " ")), "the note keeps the conversation's time");
         for message in messages {
             let content = text_of(message, "content").unwrap().replace('\n', "<br>");
-            assert!(landed["content"].as_str().unwrap().contains(&content), "conversation {conversation} has '{content}'");
+            assert!(
+                landed["content"].as_str().unwrap().contains(&content),
+                "conversation {conversation} has '{content}'"
+            );
         }
     }
-    assert_eq!((persons, organizations), (source[&ObjectKind::Contact].len(), source[&ObjectKind::Company].len()), "every record, bad values or not");
+    assert_eq!(
+        (persons, organizations),
+        (source[&ObjectKind::Contact].len(), source[&ObjectKind::Company].len()),
+        "every record, bad values or not"
+    );
 
     // A second apply finds everything done: nothing written again.
     let writes = sandbox.stats().writes_applied;
@@ -377,7 +492,8 @@ pub(crate) fn apply_with_kills(project: &Path, kills: usize, seed: u64) -> usize
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        let deadline = std::time::Instant::now() + if killed < kills { Duration::from_millis(200 + rng % 2500) } else { Duration::from_secs(300) };
+        let deadline = std::time::Instant::now()
+            + if killed < kills { Duration::from_millis(200 + rng % 2500) } else { Duration::from_secs(300) };
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
                 break Some(status);
@@ -389,7 +505,10 @@ pub(crate) fn apply_with_kills(project: &Path, kills: usize, seed: u64) -> usize
         };
         match status {
             Some(status) if status.success() => return killed,
-            Some(status) => panic!("apply failed on its own after {killed} kills: {status}\n{}", std::fs::read_to_string(&log).unwrap()),
+            Some(status) => panic!(
+                "apply failed on its own after {killed} kills: {status}\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            ),
             None => {
                 child.kill().unwrap(); // SIGKILL: no chance to clean up.
                 child.wait().unwrap();
@@ -411,13 +530,23 @@ fn runs_killed_at_random_instants_with_faults_on_end_like_a_clean_run() {
 
     // 5xx, lost answers, dropped connections, and 429 bursts: Pipedrive under load answers 429
     // whatever the window holds, and the client must wait each one out.
-    let faults = Faults { seed: 11, server_error_rate: 0.05, lost_response_rate: 0.02, dropped_connection_rate: 0.01, throttle_rate: 0.005, ..Faults::default() };
+    let faults = Faults {
+        seed: 11,
+        server_error_rate: 0.05,
+        lost_response_rate: 0.02,
+        dropped_connection_rate: 0.01,
+        throttle_rate: 0.005,
+        ..Faults::default()
+    };
     let faulty = fast(SandboxConfig { faults, ..SandboxConfig::default() });
     let (_dir, project) = approved_project(&faulty);
     let kills = apply_with_kills(&project, 10, 0x9e37_79b9_7f4a_7c15);
     assert_eq!(kills, 10, "killed ten times before it finished");
     let stats = faulty.stats();
-    assert!(stats.server_errors > 0 && stats.lost_responses > 0 && stats.dropped_connections > 0, "faults happened: {stats:?}");
+    assert!(
+        stats.server_errors > 0 && stats.lost_responses > 0 && stats.dropped_connections > 0,
+        "faults happened: {stats:?}"
+    );
     assert!(stats.burst_429s > 0 && stats.blocked_403s == 0, "429 bursts happened and were honoured: {stats:?}");
     let landed = canonical(&faulty.state());
     let duplicates: Vec<&String> = landed.keys().filter(|key| key.starts_with("DUPLICATE")).collect();
@@ -455,7 +584,16 @@ fn a_plugin_that_fails_on_a_batch_has_that_batch_quarantined_and_the_run_reconci
     let sandbox = fast(SandboxConfig::default());
     let project = dir.path().join("zubr");
     let panic_plugin = format!("clean={}", crate::support::plugin("hostile_panic").display());
-    let init = crate::plan::run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plugin", &panic_plugin]);
+    let init = crate::plan::run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plugin",
+        &panic_plugin,
+    ]);
     assert!(init.status.success(), "{}", text(&init.stderr));
     crate::plan::migrate_duplicates_as_they_are(&project);
     assert!(in_project(&project, &["plan"]).status.success());
@@ -464,18 +602,30 @@ fn a_plugin_that_fails_on_a_batch_has_that_batch_quarantined_and_the_run_reconci
     let stderr = text(&output.stderr);
     // Records 201 to 300 are the attacked record's batch; outside it, unreadable values leave only their fields out.
     let created = 400;
-    assert!(stderr.contains(&format!("contact: 500 = {created} created + 0 merged + {} quarantined + 0 excluded", 500 - created)), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "contact: 500 = {created} created + 0 merged + {} quarantined + 0 excluded",
+            500 - created
+        )),
+        "{stderr}"
+    );
     let mut quarantine = csv::Reader::from_path(project.join("reports/quarantine.csv")).unwrap();
     let failed_batch: Vec<String> = quarantine
         .records()
         .map(|row| row.unwrap())
-        .filter(|row| row[3].contains("hostile-panic 0.1.0 failed on its batch") && row[3].contains("hostile panic on record 10249"))
+        .filter(|row| {
+            row[3].contains("hostile-panic 0.1.0 failed on its batch")
+                && row[3].contains("hostile panic on record 10249")
+        })
         .map(|row| row[1].to_owned())
         .collect();
     let expected: Vec<String> = (10200..10300).map(|id| id.to_string()).collect();
     assert_eq!(failed_batch, expected, "the attacked record's batch: records 201 to 300");
     let reconciliation = std::fs::read_to_string(project.join("reports/reconciliation.md")).unwrap();
-    assert!(reconciliation.contains("Plugin batches that failed") && !reconciliation.contains("**no**"), "{reconciliation}");
+    assert!(
+        reconciliation.contains("Plugin batches that failed") && !reconciliation.contains("**no**"),
+        "{reconciliation}"
+    );
     let persons = canonical(&sandbox.state()).keys().filter(|key| key.starts_with("person ")).count();
     assert_eq!(persons, created, "the other four batches moved");
 }
@@ -495,23 +645,37 @@ fn a_sample_moves_n_contacts_with_what_they_link_to_and_the_full_run_completes_i
     let contacts: Vec<&(Record, bool)> = source[&ObjectKind::Contact].iter().take(20).collect();
     let ids: BTreeSet<&str> = contacts.iter().map(|(contact, _)| contact.source_id.as_str()).collect();
     assert_eq!(count(&state, "person "), contacts.len(), "the first 20 contacts");
-    let deals: Vec<&(Record, bool)> = source[&ObjectKind::Deal].iter().filter(|(deal, _)| text_of(deal, "contact_id").is_some_and(|c| ids.contains(c.as_str()))).collect();
+    let deals: Vec<&(Record, bool)> = source[&ObjectKind::Deal]
+        .iter()
+        .filter(|(deal, _)| text_of(deal, "contact_id").is_some_and(|c| ids.contains(c.as_str())))
+        .collect();
     assert_eq!(count(&state, "deal "), deals.len(), "their deals");
-    let mut companies: BTreeSet<String> = contacts.iter().filter_map(|(contact, _)| text_of(contact, "company_id")).collect();
+    let mut companies: BTreeSet<String> =
+        contacts.iter().filter_map(|(contact, _)| text_of(contact, "company_id")).collect();
     companies.extend(deals.iter().filter_map(|(deal, _)| text_of(deal, "company_id")));
-    let companies_in_export = source[&ObjectKind::Company].iter().filter(|(company, _)| companies.contains(&company.source_id)).count();
+    let companies_in_export =
+        source[&ObjectKind::Company].iter().filter(|(company, _)| companies.contains(&company.source_id)).count();
     assert_eq!(count(&state, "organization "), companies_in_export, "their companies and their deals' companies");
-    let events = source[&ObjectKind::Event].iter().filter(|(event, _)| text_of(event, "contact_id").is_some_and(|c| ids.contains(c.as_str()))).count();
+    let events = source[&ObjectKind::Event]
+        .iter()
+        .filter(|(event, _)| text_of(event, "contact_id").is_some_and(|c| ids.contains(c.as_str())))
+        .count();
     assert_eq!(count(&state, "User.com event "), events, "their events");
 
     let status: Value = serde_json::from_slice(&in_project(&project, &["status", "--json"]).stdout).unwrap();
     assert_eq!(status["runs"][0]["kind"], "sample");
-    let contacts_left = status["objects"].as_array().unwrap().iter().find(|o| o["object"] == "contact").unwrap()["left"].as_u64().unwrap();
+    let contacts_left =
+        status["objects"].as_array().unwrap().iter().find(|o| o["object"] == "contact").unwrap()["left"]
+            .as_u64()
+            .unwrap();
     assert_eq!(contacts_left, 480, "status says what is left");
 
     apply(&project, &[]);
     let full = canonical(&sandbox.state());
-    assert!(full.keys().all(|key| !key.starts_with("DUPLICATE")), "the full run does not create the sample's records again");
+    assert!(
+        full.keys().all(|key| !key.starts_with("DUPLICATE")),
+        "the full run does not create the sample's records again"
+    );
     assert_eq!(count(&full, "person "), source[&ObjectKind::Contact].len());
     assert_eq!(count(&full, "deal "), source[&ObjectKind::Deal].len());
     // The sample's records are the same records; where they differ, the sample could not link
@@ -535,11 +699,20 @@ fn when_the_daily_budget_runs_out_with_the_stop_policy_apply_stops_cleanly_and_r
     let sandbox = fast(SandboxConfig { daily_token_budget: Some(3_000), ..SandboxConfig::default() });
     let (_dir, project) = approved_project(&sandbox);
     let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
-    std::fs::write(project.join("migration.toml"), config.replace("on_budget_exhausted = \"wait\"", "on_budget_exhausted = \"stop\"")).unwrap();
+    std::fs::write(
+        project.join("migration.toml"),
+        config.replace("on_budget_exhausted = \"wait\"", "on_budget_exhausted = \"stop\""),
+    )
+    .unwrap();
 
     let stopped = in_project(&project, &["apply", "--concurrency", "16"]);
     assert_eq!(stopped.status.code(), Some(7), "{}", text(&stopped.stderr));
-    assert!(text(&stopped.stderr).contains("daily API token budget is used up") && text(&stopped.stderr).contains("run `crm-migrate"), "{}", text(&stopped.stderr));
+    assert!(
+        text(&stopped.stderr).contains("daily API token budget is used up")
+            && text(&stopped.stderr).contains("run `crm-migrate"),
+        "{}",
+        text(&stopped.stderr)
+    );
     let status = text(&in_project(&project, &["status"]).stdout);
     assert!(status.contains("stopped: daily budget used up"), "{status}");
 
@@ -564,11 +737,24 @@ fn when_the_daily_budget_runs_out_with_the_stop_policy_apply_stops_cleanly_and_r
 
 /// Pipedrive ids by User.com id (the marker without the project's account), from the sandbox's state.
 pub(crate) fn by_marker(state: &Value, entity: &str, collection: &str) -> BTreeMap<String, u64> {
-    let code = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == entity && f["name"] == "User.com ID").unwrap()["code"].as_str().unwrap().to_owned();
-    state[collection].as_object().unwrap().values().filter_map(|record| {
-        let marker = record["custom_fields"][&code].as_str()?;
-        Some((marker.strip_prefix(ACCOUNT).unwrap_or(marker).to_owned(), record["id"].as_u64()?))
-    }).collect()
+    let code = state["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entity"] == entity && f["name"] == "User.com ID")
+        .unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    state[collection]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|record| {
+            let marker = record["custom_fields"][&code].as_str()?;
+            Some((marker.strip_prefix(ACCOUNT).unwrap_or(marker).to_owned(), record["id"].as_u64()?))
+        })
+        .collect()
 }
 
 #[test]
@@ -580,46 +766,100 @@ fn verify_proves_a_clean_apply_and_catches_each_tampering_exactly_once() {
     let clean = in_project(&project, &["verify", "--json"]);
     assert!(clean.status.success(), "{}\n{}", text(&clean.stdout), text(&clean.stderr));
     let report: Value = serde_json::from_slice(&clean.stdout).unwrap();
-    assert_eq!((report["mismatches"].clone(), report["missing"].clone(), report["unexpected"].clone()), (json!([]), json!([]), json!([])));
+    assert_eq!(
+        (report["mismatches"].clone(), report["missing"].clone(), report["unexpected"].clone()),
+        (json!([]), json!([]), json!([]))
+    );
     assert_eq!(report["objects"]["contact"]["verified"], 500, "every contact, those with a value left out too");
     assert_eq!(report["objects"]["conversation"]["verified"], 60);
     assert!(report["tokens"].as_u64().unwrap() > 0, "the tokens reading back cost are reported");
-    assert!(std::fs::read_to_string(project.join("reports/verification.md")).unwrap().contains("Every migrated record is verified"));
+    assert!(
+        std::fs::read_to_string(project.join("reports/verification.md"))
+            .unwrap()
+            .contains("Every migrated record is verified")
+    );
 
     // Six changes made behind the migration's back, each to a record nothing else links to.
     let state = sandbox.state();
     let persons = by_marker(&state, "person", "persons");
-    let linked: BTreeSet<u64> = state["deals"].as_object().unwrap().values().filter_map(|d| d["person_id"].as_u64())
-        .chain(state["activities"].as_object().unwrap().values().flat_map(|a| a["participants"].as_array().unwrap().iter().filter_map(|p| p["person_id"].as_u64()).collect::<Vec<_>>()))
+    let linked: BTreeSet<u64> = state["deals"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|d| d["person_id"].as_u64())
+        .chain(state["activities"].as_object().unwrap().values().flat_map(|a| {
+            a["participants"].as_array().unwrap().iter().filter_map(|p| p["person_id"].as_u64()).collect::<Vec<_>>()
+        }))
         .chain(state["notes"].as_object().unwrap().values().filter_map(|n| n["person_id"].as_u64()))
         .collect();
-    let lonely: Vec<(&String, u64)> = persons.iter().filter(|(_, id)| !linked.contains(id)).map(|(marker, id)| (marker, *id)).take(4).collect();
-    let [(changed, changed_id), (no_email, no_email_id), (deleted, deleted_id), (moved, moved_id)] = lonely[..] else { panic!("four unlinked persons") };
+    let lonely: Vec<(&String, u64)> =
+        persons.iter().filter(|(_, id)| !linked.contains(id)).map(|(marker, id)| (marker, *id)).take(4).collect();
+    let [(changed, changed_id), (no_email, no_email_id), (deleted, deleted_id), (moved, moved_id)] = lonely[..] else {
+        panic!("four unlinked persons")
+    };
     let person = |id: u64| state["persons"][id.to_string()].clone();
-    let city = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == "person" && f["name"] == "City").unwrap()["code"].as_str().unwrap().to_owned();
-    let marker = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == "person" && f["name"] == "User.com ID").unwrap()["code"].as_str().unwrap().to_owned();
-    let organizations: Vec<u64> = state["organizations"].as_object().unwrap().values().filter_map(|o| o["id"].as_u64()).collect();
+    let city = state["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entity"] == "person" && f["name"] == "City")
+        .unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let marker = state["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entity"] == "person" && f["name"] == "User.com ID")
+        .unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let organizations: Vec<u64> =
+        state["organizations"].as_object().unwrap().values().filter_map(|o| o["id"].as_u64()).collect();
     let new_org = *organizations.iter().find(|id| Some(**id) != person(moved_id)["org_id"].as_u64()).unwrap();
     let deals = by_marker(&state, "deal", "deals");
     let (deal, deal_id) = deals.iter().next().map(|(marker, id)| (marker.clone(), *id)).unwrap();
     let stage = state["deals"][deal_id.to_string()]["stage_id"].as_u64().unwrap();
     let pipeline = state["deals"][deal_id.to_string()]["pipeline_id"].as_u64().unwrap();
-    let other_stage = state["stages"].as_object().unwrap().values().find(|s| s["pipeline_id"] == pipeline && s["id"] != stage).unwrap()["id"].as_u64().unwrap();
+    let other_stage = state["stages"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|s| s["pipeline_id"] == pipeline && s["id"] != stage)
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
 
     let http = crate::pipedrive_support::http_client();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let send = |method: reqwest::Method, path: String, body: Value| {
         runtime.block_on(async {
-            let answer = http.request(method, format!("{}{path}", sandbox.url())).header("x-api-token", TOKEN).json(&body).send().await.unwrap();
+            let answer = http
+                .request(method, format!("{}{path}", sandbox.url()))
+                .header("x-api-token", TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             assert!(answer.status().is_success(), "{path}: {}", answer.text().await.unwrap());
         })
     };
-    send(reqwest::Method::PATCH, format!("/api/v2/persons/{changed_id}"), json!({"custom_fields": {&city: "Zmieniono"}}));
+    send(
+        reqwest::Method::PATCH,
+        format!("/api/v2/persons/{changed_id}"),
+        json!({"custom_fields": {&city: "Zmieniono"}}),
+    );
     send(reqwest::Method::PATCH, format!("/api/v2/persons/{no_email_id}"), json!({"emails": []}));
     send(reqwest::Method::DELETE, format!("/api/v2/persons/{deleted_id}"), json!({}));
     send(reqwest::Method::PATCH, format!("/api/v2/persons/{moved_id}"), json!({"org_id": new_org}));
     send(reqwest::Method::PATCH, format!("/api/v2/deals/{deal_id}"), json!({"stage_id": other_stage}));
-    send(reqwest::Method::POST, "/api/v2/persons".into(), json!({"name": "Added by hand", "custom_fields": {&marker: "99999"}}));
+    send(
+        reqwest::Method::POST,
+        "/api/v2/persons".into(),
+        json!({"name": "Added by hand", "custom_fields": {&marker: "99999"}}),
+    );
 
     let tampered = in_project(&project, &["verify", "--json"]);
     assert_eq!(tampered.status.code(), Some(8), "{}", text(&tampered.stderr));
@@ -628,11 +868,28 @@ fn verify_proves_a_clean_apply_and_catches_each_tampering_exactly_once() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (format!("{} {}", m["object"].as_str().unwrap(), m["source_id"].as_str().unwrap()), m["field"].as_str().unwrap().to_owned(), m["expected"].clone(), m["actual"].clone()))
+        .map(|m| {
+            (
+                format!("{} {}", m["object"].as_str().unwrap(), m["source_id"].as_str().unwrap()),
+                m["field"].as_str().unwrap().to_owned(),
+                m["expected"].clone(),
+                m["actual"].clone(),
+            )
+        })
         .collect();
     let mut expected = vec![
-        (format!("contact {changed}"), "custom field city".to_owned(), person(changed_id)["custom_fields"][&city].clone(), json!("Zmieniono")),
-        (format!("contact {no_email}"), "emails".to_owned(), json!([person(no_email_id)["emails"][0]["value"].clone()]), json!([])),
+        (
+            format!("contact {changed}"),
+            "custom field city".to_owned(),
+            person(changed_id)["custom_fields"][&city].clone(),
+            json!("Zmieniono"),
+        ),
+        (
+            format!("contact {no_email}"),
+            "emails".to_owned(),
+            json!([person(no_email_id)["emails"][0]["value"].clone()]),
+            json!([]),
+        ),
         (format!("contact {moved}"), "org_id".to_owned(), person(moved_id)["org_id"].clone(), json!(new_org)),
         (format!("deal {deal}"), "stage_id".to_owned(), json!(stage), json!(other_stage)),
     ];
@@ -642,7 +899,10 @@ fn verify_proves_a_clean_apply_and_catches_each_tampering_exactly_once() {
     assert_eq!(found, expected, "each change reported once, with what should be there and what is");
     assert_eq!(report["missing"], json!([{"object": "contact", "source_id": deleted, "pipedrive_id": deleted_id}]));
     assert_eq!(report["unexpected"].as_array().unwrap().len(), 1);
-    assert_eq!((report["unexpected"][0]["object"].clone(), report["unexpected"][0]["marker"].clone()), (json!("contact"), json!("99999")));
+    assert_eq!(
+        (report["unexpected"][0]["object"].clone(), report["unexpected"][0]["marker"].clone()),
+        (json!("contact"), json!("99999"))
+    );
 }
 
 /// The account's own things, for before/after comparisons: live records (without write times),
@@ -668,7 +928,13 @@ pub(crate) fn account_shape(state: &Value) -> Value {
         .unwrap()
         .iter()
         .filter(|f| f["is_deleted"] == false && (f["is_custom"] == true || f["code"] == "label"))
-        .map(|f| json!([f["entity"], f["name"], f["options"].as_array().map(|o| o.iter().map(|o| o["label"].clone()).collect::<Vec<_>>())]))
+        .map(|f| {
+            json!([
+                f["entity"],
+                f["name"],
+                f["options"].as_array().map(|o| o.iter().map(|o| o["label"].clone()).collect::<Vec<_>>())
+            ])
+        })
         .collect();
     fields.sort_by_key(|f| f.to_string());
     let stages: Vec<Value> = live("stages").iter().map(|s| json!([s["pipeline_id"], s["name"]])).collect();
@@ -684,8 +950,22 @@ fn rollback_after_a_sample_and_after_a_full_apply_leaves_no_residue_and_what_was
     // What the account held before the migration: besides the prepared fields, pipeline and label, a person and an organization.
     let http = crate::pipedrive_support::http_client();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    for (path, body) in [("/api/v2/organizations", json!({"name": "Było Sp. z o.o."})), ("/api/v2/persons", json!({"name": "Jan Przedtem", "emails": [{"value": "jan@bylo.pl"}]}))] {
-        runtime.block_on(async { assert!(http.post(format!("{}{path}", sandbox.url())).header("x-api-token", TOKEN).json(&body).send().await.unwrap().status().is_success()) });
+    for (path, body) in [
+        ("/api/v2/organizations", json!({"name": "Było Sp. z o.o."})),
+        ("/api/v2/persons", json!({"name": "Jan Przedtem", "emails": [{"value": "jan@bylo.pl"}]})),
+    ] {
+        runtime.block_on(async {
+            assert!(
+                http.post(format!("{}{path}", sandbox.url()))
+                    .header("x-api-token", TOKEN)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .is_success()
+            )
+        });
     }
     let before = account_shape(&sandbox.state());
     let (_dir, project) = approved_project(&sandbox);
@@ -696,15 +976,25 @@ fn rollback_after_a_sample_and_after_a_full_apply_leaves_no_residue_and_what_was
     assert!(text(&output.stdout).contains("residue: none"), "{}", text(&output.stdout));
     let after_sample = account_shape(&sandbox.state());
     for collection in ["persons", "organizations", "deals", "activities", "notes"] {
-        assert_eq!(after_sample[collection], before[collection], "the sample's {collection} are gone, the ones from before untouched");
+        assert_eq!(
+            after_sample[collection], before[collection],
+            "the sample's {collection} are gone, the ones from before untouched"
+        );
     }
 
     apply(&project, &[]);
-    assert!(in_project(&project, &["verify"]).status.success(), "the full run after the sample rollback creates the sample's records again");
+    assert!(
+        in_project(&project, &["verify"]).status.success(),
+        "the full run after the sample rollback creates the sample's records again"
+    );
     let output = in_project(&project, &["rollback", "--yes"]);
     assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
     assert!(text(&output.stdout).contains("residue: none"), "{}", text(&output.stdout));
-    assert_eq!(account_shape(&sandbox.state()), before, "the account is as it was: records, fields and options, pipelines, stages, labels");
+    assert_eq!(
+        account_shape(&sandbox.state()),
+        before,
+        "the account is as it was: records, fields and options, pipelines, stages, labels"
+    );
 
     // The journal was emptied with it: a new apply migrates everything again.
     apply(&project, &[]);
@@ -733,7 +1023,12 @@ fn a_rollback_killed_midway_finishes_when_run_again() {
     child.wait().unwrap();
     assert_ne!(account_shape(&sandbox.state()), before, "killed before it finished (1,270 deletes take seconds)");
     let output = in_project(&project, &["rollback", "--yes"]);
-    assert!(output.status.success() && text(&output.stdout).contains("residue: none"), "{}\n{}", text(&output.stdout), text(&output.stderr));
+    assert!(
+        output.status.success() && text(&output.stdout).contains("residue: none"),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
     assert_eq!(account_shape(&sandbox.state()), before);
 }
 
@@ -747,7 +1042,11 @@ fn a_delta_creates_the_new_updates_the_changed_lists_the_deleted_and_then_writes
     let before = canonical(&sandbox.state());
     let newer = dir.path().join("newer-export");
     std::fs::create_dir(&newer).unwrap();
-    let planted = usercom_export_gen::generate(&newer, &usercom_export_gen::Options { changes: true, ..usercom_export_gen::Options::default() }).unwrap();
+    let planted = usercom_export_gen::generate(
+        &newer,
+        &usercom_export_gen::Options { changes: true, ..usercom_export_gen::Options::default() },
+    )
+    .unwrap();
     let (old, new) = (source(), source_of(&newer));
     let ids = |records: &Vec<(Record, bool)>| records.iter().map(|(r, _)| r.source_id.clone()).collect::<BTreeSet<_>>();
 
@@ -755,11 +1054,18 @@ fn a_delta_creates_the_new_updates_the_changed_lists_the_deleted_and_then_writes
     assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
     let after = canonical(&sandbox.state());
     // New contacts and deals created (bad values or not).
-    for (kind, entity, added) in [(ObjectKind::Contact, "person", "contacts_added"), (ObjectKind::Deal, "deal", "deals_added")] {
-        let new_ids: Vec<&(Record, bool)> = new[&kind].iter().filter(|(r, _)| !ids(&old[&kind]).contains(&r.source_id)).collect();
+    for (kind, entity, added) in
+        [(ObjectKind::Contact, "person", "contacts_added"), (ObjectKind::Deal, "deal", "deals_added")]
+    {
+        let new_ids: Vec<&(Record, bool)> =
+            new[&kind].iter().filter(|(r, _)| !ids(&old[&kind]).contains(&r.source_id)).collect();
         assert_eq!(new_ids.len() as u64, planted.changes[added]);
         for (record, _) in new_ids {
-            assert!(after.contains_key(&format!("{entity} {}", record.source_id)), "{entity} {} is new", record.source_id);
+            assert!(
+                after.contains_key(&format!("{entity} {}", record.source_id)),
+                "{entity} {} is new",
+                record.source_id
+            );
         }
     }
     // Changed contacts: city, score and last seen updated in place (same Pipedrive record).
@@ -768,16 +1074,29 @@ fn a_delta_creates_the_new_updates_the_changed_lists_the_deleted_and_then_writes
         let key = format!("person {}", contact.source_id);
         let (Some(was), Some(now)) = (before.get(&key), after.get(&key)) else { continue };
         changed += u64::from(was != now);
-        assert_eq!(now["custom"]["City"], json!(text_of(contact, "city")), "contact {}: its city as the newer export has it", contact.source_id);
+        assert_eq!(
+            now["custom"]["City"],
+            json!(text_of(contact, "city")),
+            "contact {}: its city as the newer export has it",
+            contact.source_id
+        );
     }
     assert_eq!(changed, planted.changes["contacts_changed"], "exactly the changed contacts differ");
     let stderr = text(&output.stderr);
     assert!(stderr.contains(&format!("({} updated)", planted.changes["contacts_changed"])), "{stderr}");
     // Deleted in User.com: listed, kept in Pipedrive.
-    let gone: Vec<String> = ids(&old[&ObjectKind::Contact]).difference(&ids(&new[&ObjectKind::Contact])).filter(|id| before.contains_key(&format!("person {id}"))).cloned().collect();
+    let gone: Vec<String> = ids(&old[&ObjectKind::Contact])
+        .difference(&ids(&new[&ObjectKind::Contact]))
+        .filter(|id| before.contains_key(&format!("person {id}")))
+        .cloned()
+        .collect();
     assert!(!gone.is_empty());
     for id in &gone {
-        assert!(text(&output.stdout).contains(&format!("contact {id}: deleted in User.com, kept in Pipedrive")), "{}", text(&output.stdout));
+        assert!(
+            text(&output.stdout).contains(&format!("contact {id}: deleted in User.com, kept in Pipedrive")),
+            "{}",
+            text(&output.stdout)
+        );
         assert!(after.contains_key(&format!("person {id}")));
     }
 

@@ -27,14 +27,17 @@ fn assert_finds_what_was_planted(audit: &Audit, planted: &Planted) {
     assert_eq!(audit.duplicates.by_email.len() as u64, planted.duplicate_email_groups);
     assert_eq!(audit.duplicates.by_phone.len() as u64, planted.duplicate_phone_groups);
     assert!(audit.duplicates.by_email.iter().chain(&audit.duplicates.by_phone).all(|group| group.contacts.len() == 2));
-    let orphans: BTreeMap<String, u64> = audit.orphans.iter().map(|o| (format!("{}.{}", o.object, o.field), o.count)).collect();
+    let orphans: BTreeMap<String, u64> =
+        audit.orphans.iter().map(|o| (format!("{}.{}", o.object, o.field), o.count)).collect();
     assert_eq!(orphans, planted.orphans);
-    let mismatches: BTreeMap<String, u64> = audit.mismatches.iter().map(|m| (format!("{}.{}", m.object, m.field), m.count)).collect();
+    let mismatches: BTreeMap<String, u64> =
+        audit.mismatches.iter().map(|m| (format!("{}.{}", m.object, m.field), m.count)).collect();
     assert_eq!(mismatches, planted.mismatches);
     let mut billing = audit.billing.reasons.clone();
     billing.insert("billable".into(), audit.billing.billable);
     assert_eq!(billing, planted.billing);
-    let inferred: BTreeMap<String, String> = audit.inferred_columns.iter().map(|c| (format!("{}.{}", c.object, c.field), c.ty.to_owned())).collect();
+    let inferred: BTreeMap<String, String> =
+        audit.inferred_columns.iter().map(|c| (format!("{}.{}", c.object, c.field), c.ty.to_owned())).collect();
     assert_eq!(inferred, planted.undefined_columns);
 }
 
@@ -49,7 +52,11 @@ fn sample_export_audit_finds_exactly_the_planted_troubles() {
     assert_eq!(rows.len() as u64 - 1, audit.billing.billable);
     assert!(rows.iter().any(|row| row.ends_with(",chat")), "a visitor billable only for chatting");
     // Secrets never reach a report.
-    let fcm_key = std::fs::read_to_string(sample_export().join("users.csv")).unwrap().lines().find_map(|line| line.split(',').find(|cell| cell.starts_with("fcm:")).map(str::to_owned)).unwrap();
+    let fcm_key = std::fs::read_to_string(sample_export().join("users.csv"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.split(',').find(|cell| cell.starts_with("fcm:")).map(str::to_owned))
+        .unwrap();
     assert!(!billing_csv.contains(&fcm_key));
     assert!(!serde_json::to_string(&audit).unwrap().contains(&fcm_key));
 }
@@ -58,18 +65,27 @@ fn sample_export_audit_finds_exactly_the_planted_troubles() {
 fn the_committed_sample_is_what_the_generator_writes() {
     let dir = tempfile::tempdir().unwrap();
     let planted_now = usercom_export_gen::generate(dir.path(), &Options::default()).unwrap();
-    assert_eq!(planted_now, planted(), "regenerate: cargo run -p usercom-export-gen -- --out examples/usercom-export --planted examples/usercom-export.planted.json");
+    assert_eq!(
+        planted_now,
+        planted(),
+        "regenerate: cargo run -p usercom-export-gen -- --out examples/usercom-export --planted examples/usercom-export.planted.json"
+    );
     for entry in std::fs::read_dir(sample_export()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(dir.path().join(name)).unwrap(), "{name:?} differs from the generator's");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            std::fs::read(dir.path().join(name)).unwrap(),
+            "{name:?} differs from the generator's"
+        );
     }
 }
 
 #[test]
 fn a_larger_generated_export_scales_its_troubles_and_the_audit_still_finds_them_all() {
     let dir = tempfile::tempdir().unwrap();
-    let planted = usercom_export_gen::generate(dir.path(), &Options { seed: 99, contacts: 3000, ..Options::default() }).unwrap();
+    let planted =
+        usercom_export_gen::generate(dir.path(), &Options { seed: 99, contacts: 3000, ..Options::default() }).unwrap();
     assert_eq!(planted.duplicate_email_groups, 72);
     let (audit, _) = audit_of(dir.path());
     assert_finds_what_was_planted(&audit, &planted);
@@ -116,20 +132,28 @@ fn audit_command_writes_three_reports_and_prints_a_summary() {
     assert!(stdout.contains("duplicates  12 groups by email, 8 by phone"), "{stdout}");
     assert!(stdout.contains("billable    475 of 500 contacts"), "{stdout}");
     let reports = dir.path().join("reports");
-    let mut written: Vec<String> = std::fs::read_dir(&reports).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut written: Vec<String> =
+        std::fs::read_dir(&reports).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     written.sort();
     assert_eq!(written, ["audit.json", "audit.md", "billing-audit.csv"], "nothing else, no leftovers");
     let markdown = std::fs::read_to_string(reports.join("audit.md")).unwrap();
     assert!(markdown.contains("| deal.stage_id | stage | 5 |"), "{markdown}");
-    assert!(markdown.contains("| companies | `companies.csv` | windows-1250 | detected from letters | semicolon | 80 |"), "{markdown}");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(reports.join("audit.json")).unwrap()).unwrap();
+    assert!(
+        markdown.contains("| companies | `companies.csv` | windows-1250 | detected from letters | semicolon | 80 |"),
+        "{markdown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("audit.json")).unwrap()).unwrap();
     assert_eq!(json["billing"]["billable"], 475);
     assert_eq!(json["inventory"]["segments"].as_array().unwrap().len(), 5);
     assert_eq!(json["inventory"]["automations"].as_array().unwrap().len(), 6);
     assert_eq!(json["inventory"]["email_templates"].as_array().unwrap().len(), 4);
 
     let out = dir.path().join("elsewhere");
-    let output = crm_migrate(&["audit", "--export", export.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"], dir.path());
+    let output = crm_migrate(
+        &["audit", "--export", export.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"],
+        dir.path(),
+    );
     assert!(output.status.success());
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!(summary["duplicate_groups"]["by_email"], 12);
@@ -152,5 +176,8 @@ fn audit_command_errors_name_what_is_wrong() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown encoding 'klingon'"));
 
     let output = crm_migrate(&["audit", "--help"], dir.path());
-    assert!(String::from_utf8_lossy(&output.stdout).contains("Example:\n  crm-migrate audit --export examples/usercom-export"));
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("Example:\n  crm-migrate audit --export examples/usercom-export")
+    );
 }

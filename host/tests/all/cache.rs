@@ -33,12 +33,20 @@ fn a_corrupt_or_foreign_cache_entry_is_rebuilt_not_trusted() {
     bytes[last] ^= 0xff;
     std::fs::write(&entry, &bytes).unwrap();
     let reloaded = cached_host(dir.path()).open(&path, None).unwrap();
-    assert!(matches!(&reloaded.cache, CacheOutcome::Rebuilt { reason } if reason.contains("checksum")), "{:?}", reloaded.cache);
+    assert!(
+        matches!(&reloaded.cache, CacheOutcome::Rebuilt { reason } if reason.contains("checksum")),
+        "{:?}",
+        reloaded.cache
+    );
 
     std::fs::write(&entry, b"some other tool's file").unwrap();
     let reloaded = cached_host(dir.path()).open(&path, None).unwrap();
     assert!(matches!(reloaded.cache, CacheOutcome::Rebuilt { .. }));
-    assert_eq!(cached_host(dir.path()).open(&path, None).unwrap().cache, CacheOutcome::Hit, "the rebuilt entry is good");
+    assert_eq!(
+        cached_host(dir.path()).open(&path, None).unwrap().cache,
+        CacheOutcome::Hit,
+        "the rebuilt entry is good"
+    );
 }
 
 #[test]
@@ -54,7 +62,11 @@ fn entries_are_keyed_by_engine_configuration() {
         ..Limits::default()
     };
     let other_engine = PluginHost::new(wall_clock, ComponentCache::new(Some(dir.path().to_owned()))).unwrap();
-    assert_eq!(other_engine.open(&path, None).unwrap().cache, CacheOutcome::Compiled, "a fuel engine's code is not reused");
+    assert_eq!(
+        other_engine.open(&path, None).unwrap().cache,
+        CacheOutcome::Compiled,
+        "a fuel engine's code is not reused"
+    );
 }
 
 /// `crm-migrate ARGS` as a user runs it, with its compiled-plugin cache in `cache`.
@@ -103,12 +115,24 @@ fn a_planted_entry_of_another_plugin_is_never_executed() {
     plant();
     let input = cache.path().join("records.csv");
     std::fs::write(&input, "id,email,attack\nu-1,ada@example.com,yes\n").unwrap();
-    let output = crm_migrate_with_cache(cache.path(), &["plugin", "run", clean_arg, "--hook", "clean", "--input", input.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "the clean plugin's code ran, not the panicking one: {}", text(&output.stderr));
+    let output = crm_migrate_with_cache(
+        cache.path(),
+        &["plugin", "run", clean_arg, "--hook", "clean", "--input", input.to_str().unwrap()],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "the clean plugin's code ran, not the panicking one: {}",
+        text(&output.stderr)
+    );
     assert!(text(&output.stdout).contains("kept 1"), "{}", text(&output.stdout));
 
     let output = crm_migrate_with_cache(cache.path(), &["plugin", "vet", clean_arg]);
-    assert!(text(&output.stdout).contains("loaded    from cache"), "the rebuilt entry is trusted again: {}", text(&output.stdout));
+    assert!(
+        text(&output.stdout).contains("loaded    from cache"),
+        "the rebuilt entry is trusted again: {}",
+        text(&output.stdout)
+    );
 }
 
 fn set_mode(path: &Path, mode: u32) {
@@ -140,7 +164,11 @@ fn a_cache_directory_writable_by_group_or_others_is_not_used() {
     assert!(text(&output.stdout).contains("loaded    compiled, cache not used"), "{}", text(&output.stdout));
 
     set_mode(dir.path(), 0o755);
-    assert_eq!(cached_host(dir.path()).open(&path, None).unwrap().cache, CacheOutcome::Hit, "writable by its owner only: used again");
+    assert_eq!(
+        cached_host(dir.path()).open(&path, None).unwrap().cache,
+        CacheOutcome::Hit,
+        "writable by its owner only: used again"
+    );
 }
 
 #[test]
@@ -168,7 +196,10 @@ fn a_symlinked_entry_is_not_followed() {
     std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
     let outcome = cached_host(&cache).open(&path, None).unwrap().cache;
     assert!(matches!(&outcome, CacheOutcome::Rebuilt { reason } if reason.contains("symlink")), "{outcome:?}");
-    assert!(!std::fs::symlink_metadata(&entry).unwrap().file_type().is_symlink(), "the link was replaced by a real entry");
+    assert!(
+        !std::fs::symlink_metadata(&entry).unwrap().file_type().is_symlink(),
+        "the link was replaced by a real entry"
+    );
     assert_eq!(cached_host(&cache).open(&path, None).unwrap().cache, CacheOutcome::Hit);
 }
 
@@ -188,12 +219,19 @@ fn a_replaced_or_missing_key_makes_every_entry_compile_again() {
     for path in &plugins {
         let outcome = cached_host(dir.path()).open(path, None).unwrap().cache;
         assert!(matches!(&outcome, CacheOutcome::Rebuilt { reason } if reason.contains("HMAC")), "{outcome:?}");
-        assert_eq!(cached_host(dir.path()).open(path, None).unwrap().cache, CacheOutcome::Hit, "rebuilt under the new key");
+        assert_eq!(
+            cached_host(dir.path()).open(path, None).unwrap().cache,
+            CacheOutcome::Hit,
+            "rebuilt under the new key"
+        );
     }
 
     std::fs::remove_file(&key).unwrap();
     for path in &plugins {
-        assert!(matches!(cached_host(dir.path()).open(path, None).unwrap().cache, CacheOutcome::Rebuilt { .. }), "a new key, so no old entry verifies");
+        assert!(
+            matches!(cached_host(dir.path()).open(path, None).unwrap().cache, CacheOutcome::Rebuilt { .. }),
+            "a new key, so no old entry verifies"
+        );
     }
     assert_ne!(std::fs::read(&key).unwrap(), [7u8; 32]);
 }

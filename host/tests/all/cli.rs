@@ -35,7 +35,17 @@ fn plugin_vet_prints_the_digest_to_pin() {
 #[test]
 fn plugin_run_shows_what_the_plugin_did_as_text_and_json() {
     let path = plugin("clean_basic");
-    let args = ["plugin", "run", path.to_str().unwrap(), "--hook", "clean", "--input", &example("contacts.csv"), "--config", "drop_email_domains=example.com"];
+    let args = [
+        "plugin",
+        "run",
+        path.to_str().unwrap(),
+        "--hook",
+        "clean",
+        "--input",
+        &example("contacts.csv"),
+        "--config",
+        "drop_email_domains=example.com",
+    ];
     let output = crm_migrate(&args);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
@@ -56,7 +66,17 @@ fn plugin_run_exits_3_when_a_batch_failed_and_names_it() {
     let input = dir.path().join("records.csv");
     std::fs::write(&input, "id,attack\na,yes\nb,\n").unwrap();
     let path = plugin("hostile_panic");
-    let output = crm_migrate(&["plugin", "run", path.to_str().unwrap(), "--hook", "clean", "--input", input.to_str().unwrap(), "--batch-size", "1"]);
+    let output = crm_migrate(&[
+        "plugin",
+        "run",
+        path.to_str().unwrap(),
+        "--hook",
+        "clean",
+        "--input",
+        input.to_str().unwrap(),
+        "--batch-size",
+        "1",
+    ]);
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("hook clean, batch 1: panicked"), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("kept 1 (0 changed), dropped 0, merged 0, rejected 0, quarantined 1"));
@@ -65,19 +85,31 @@ fn plugin_run_exits_3_when_a_batch_failed_and_names_it() {
 #[test]
 fn bad_input_and_bad_config_are_errors_naming_what_is_wrong() {
     let path = plugin("clean_basic");
-    let output = crm_migrate(&["plugin", "run", path.to_str().unwrap(), "--hook", "clean", "--input", &example("contacts.csv"), "--config", "default_country=Mars"]);
+    let output = crm_migrate(&[
+        "plugin",
+        "run",
+        path.to_str().unwrap(),
+        "--hook",
+        "clean",
+        "--input",
+        &example("contacts.csv"),
+        "--config",
+        "default_country=Mars",
+    ]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("key 'default_country'"), "{}", text(&output.stderr));
 
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("bad.csv");
     std::fs::write(&input, "id,score:number\nu1,12\nu2,twelve\n").unwrap();
-    let output = crm_migrate(&["plugin", "run", path.to_str().unwrap(), "--hook", "clean", "--input", input.to_str().unwrap()]);
+    let output =
+        crm_migrate(&["plugin", "run", path.to_str().unwrap(), "--hook", "clean", "--input", input.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("bad.csv, line 3, field 'score'"), "{stderr}");
 
-    let output = crm_migrate(&["plugin", "run", path.to_str().unwrap(), "--hook", "label", "--input", &example("tags.csv")]);
+    let output =
+        crm_migrate(&["plugin", "run", path.to_str().unwrap(), "--hook", "label", "--input", &example("tags.csv")]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("does not implement the label hook"), "{}", text(&output.stderr));
 }
@@ -89,7 +121,15 @@ fn plugin_new_scaffolds_a_crate_that_passes_its_tests_and_vets() {
     let crate_dir = dir.path().join("acme-rules");
     // The SDK of this checkout: the default, the published SDK, is not there to build offline.
     let sdk = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk");
-    let output = crm_migrate(&["plugin", "new", "acme-rules", "--dir", crate_dir.to_str().unwrap(), "--sdk", sdk.to_str().unwrap()]);
+    let output = crm_migrate(&[
+        "plugin",
+        "new",
+        "acme-rules",
+        "--dir",
+        crate_dir.to_str().unwrap(),
+        "--sdk",
+        sdk.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
 
     // Share the workspace's target dir so the SDK and wit-bindgen are not compiled again.
@@ -152,7 +192,8 @@ fn sandbox_serve_answers_like_pipedrive_and_keeps_the_account_across_restarts() 
     };
 
     let (mut child, url) = serve(&state);
-    let (status, headers, body) = call(reqwest::Method::POST, format!("{url}/api/v2/persons"), Some(r#"{"name":"Ada Lovelace"}"#));
+    let (status, headers, body) =
+        call(reqwest::Method::POST, format!("{url}/api/v2/persons"), Some(r#"{"name":"Ada Lovelace"}"#));
     assert_eq!(status, 200, "{body}");
     assert_eq!(headers["x-ratelimit-limit"], "20", "lite's burst limit");
     assert_eq!(headers["x-daily-ratelimit-token-remaining"], "29995", "30,000 a day less one create");
@@ -179,7 +220,10 @@ fn init_creates_a_project_that_audit_works_in_and_refuses_to_overwrite_it() {
     let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
     let digest = crm_migrate::plugins::Digest::of(&std::fs::read(&clean).unwrap()).to_string();
     assert!(config.contains(&digest), "the plugin is pinned by its digest:\n{config}");
-    assert!(config.contains("# default_country = \"PL\""), "its options are there, commented, with defaults:\n{config}");
+    assert!(
+        config.contains("# default_country = \"PL\""),
+        "its options are there, commented, with defaults:\n{config}"
+    );
 
     let output = crm_migrate(&["-C", project.to_str().unwrap(), "audit"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -191,12 +235,17 @@ fn init_creates_a_project_that_audit_works_in_and_refuses_to_overwrite_it() {
 
     let wrong_hook = format!("label={}", clean.display());
     let other = dir.path().join("other");
-    let output = crm_migrate(&["init", other.to_str().unwrap(), "--export", export.to_str().unwrap(), "--plugin", &wrong_hook]);
+    let output =
+        crm_migrate(&["init", other.to_str().unwrap(), "--export", export.to_str().unwrap(), "--plugin", &wrong_hook]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("does not implement the label hook"), "{}", text(&output.stderr));
     assert!(!other.join("migration.toml").exists(), "nothing written on a refused init");
 
     let outside = crm_migrate(&["-C", dir.path().to_str().unwrap(), "audit"]);
     assert_eq!(outside.status.code(), Some(1));
-    assert!(text(&outside.stderr).contains("crm-migrate init"), "says how to make a project: {}", text(&outside.stderr));
+    assert!(
+        text(&outside.stderr).contains("crm-migrate init"),
+        "says how to make a project: {}",
+        text(&outside.stderr)
+    );
 }

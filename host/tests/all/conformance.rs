@@ -17,7 +17,11 @@ use crate::pipedrive_support::{client, sandbox};
 async fn every_request_and_answer_of_a_full_run_conforms_to_the_spec() {
     let Some(specs) = Specs::for_tests() else { return };
     let record = tempfile::NamedTempFile::new().unwrap();
-    let sandbox = sandbox(SandboxConfig { burst_limit: Some(1_000), record_path: Some(record.path().to_path_buf()), ..SandboxConfig::default() });
+    let sandbox = sandbox(SandboxConfig {
+        burst_limit: Some(1_000),
+        record_path: Some(record.path().to_path_buf()),
+        ..SandboxConfig::default()
+    });
     let client = client(&sandbox, Plan::Growth);
     exercise_every_call(&client).await;
     sandbox.shutdown();

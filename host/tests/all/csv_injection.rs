@@ -56,7 +56,12 @@ fn assert_no_formula_starts(path: &Path, rows: &[Vec<String>]) {
     for (index, row) in rows.iter().enumerate() {
         for cell in row {
             let starts_formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
-            assert!(!starts_formula || plain_number(cell), "{}, row {}: cell {cell:?} starts a formula", path.display(), index + 2);
+            assert!(
+                !starts_formula || plain_number(cell),
+                "{}, row {}: cell {cell:?} starts a formula",
+                path.display(),
+                index + 2
+            );
         }
     }
 }
@@ -72,7 +77,10 @@ fn billing_audit_csv_neutralizes_formula_cells_from_the_export() {
     let path = out.join("billing-audit.csv");
     let rows = rows(&path);
     assert_no_formula_starts(&path, &rows);
-    let hostile = rows.iter().find(|row| row[0] == format!("'{HOSTILE_ID}")).expect("the hostile contact is billable, its id neutralized");
+    let hostile = rows
+        .iter()
+        .find(|row| row[0] == format!("'{HOSTILE_ID}"))
+        .expect("the hostile contact is billable, its id neutralized");
     assert_eq!(hostile[2], format!("'{HOSTILE_EMAIL}"));
     assert_eq!(hostile[3], format!("'{HOSTILE_PHONE}"));
     let plain = rows.iter().find(|row| row[0] == "10002").unwrap();
@@ -84,9 +92,11 @@ fn quarantine_csv_neutralizes_formula_cells_from_the_export() {
     let _machine = crate::support::heavy();
     let dir = tempfile::tempdir().unwrap();
     let export = hostile_export(dir.path());
-    let sandbox = prepared_sandbox_with(crm_migrate_sandbox::SandboxConfig { burst_limit: Some(1000), ..Default::default() });
+    let sandbox =
+        prepared_sandbox_with(crm_migrate_sandbox::SandboxConfig { burst_limit: Some(1000), ..Default::default() });
     let project = dir.path().join("zubr");
-    let init = run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url()]);
+    let init =
+        run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url()]);
     assert!(init.status.success(), "{}", text(&init.stderr));
     crate::plan::migrate_duplicates_as_they_are(&project);
     for step in [&["plan"][..], &["approve", "--yes"], &["apply", "--sample", "1"]] {
@@ -97,7 +107,13 @@ fn quarantine_csv_neutralizes_formula_cells_from_the_export() {
     let path = project.join("reports/quarantine.csv");
     let rows = rows(&path);
     assert_no_formula_starts(&path, &rows);
-    assert!(rows.iter().any(|row| row[0] == "contact" && row[1] == format!("'{HOSTILE_ID}")), "the hostile contact's values are listed, its id neutralized: {rows:?}");
-    let email = rows.iter().find(|row| row[1] == format!("'{HOSTILE_ID}") && row[6] == "email").expect("its email is listed as left out");
+    assert!(
+        rows.iter().any(|row| row[0] == "contact" && row[1] == format!("'{HOSTILE_ID}")),
+        "the hostile contact's values are listed, its id neutralized: {rows:?}"
+    );
+    let email = rows
+        .iter()
+        .find(|row| row[1] == format!("'{HOSTILE_ID}") && row[6] == "email")
+        .expect("its email is listed as left out");
     assert_eq!(email[7], format!("'{HOSTILE_EMAIL}"), "the value column is neutralized too");
 }

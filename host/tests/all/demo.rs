@@ -30,7 +30,12 @@ fn planted_duplicate_groups() -> (u64, u64) {
 /// The lines of one step's section of the demo's output (from `== NAME` to the next `==`).
 fn section<'a>(stdout: &'a str, name: &str) -> Vec<&'a str> {
     let heading = format!("== {name}");
-    stdout.lines().skip_while(|line| !line.starts_with(&heading)).skip(1).take_while(|line| !line.starts_with("==") && !line.is_empty()).collect()
+    stdout
+        .lines()
+        .skip_while(|line| !line.starts_with(&heading))
+        .skip(1)
+        .take_while(|line| !line.starts_with("==") && !line.is_empty())
+        .collect()
 }
 
 fn digest_of(path: &Path) -> String {
@@ -46,7 +51,24 @@ fn demo_merges_the_planted_duplicates_labels_by_plugin_and_swaps_the_dedup_plugi
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
 
-    let steps = ["init", "audit", "plan", "approve", "plugin clean-basic", "plugin dedup-email", "plugin segment-labels", "apply --sample 50", "rollback --sample", "swap the dedup plugin", "apply (refused)", "approve (the swap)", "apply", "delta --delete-missing", "verify", "report"];
+    let steps = [
+        "init",
+        "audit",
+        "plan",
+        "approve",
+        "plugin clean-basic",
+        "plugin dedup-email",
+        "plugin segment-labels",
+        "apply --sample 50",
+        "rollback --sample",
+        "swap the dedup plugin",
+        "apply (refused)",
+        "approve (the swap)",
+        "apply",
+        "delta --delete-missing",
+        "verify",
+        "report",
+    ];
     for step in steps {
         assert!(stdout.lines().any(|line| line.starts_with(step)), "the closing table has the {step} step:\n{stdout}");
     }
@@ -71,7 +93,11 @@ fn demo_merges_the_planted_duplicates_labels_by_plugin_and_swaps_the_dedup_plugi
     // In Pipedrive (as the journal has it): every absorbed contact merged into a survivor that was created.
     let journal = Journal::read(State::open(&project).unwrap());
     let contacts = journal.entries(ObjectKind::Contact).unwrap();
-    let merged: BTreeMap<&String, &String> = contacts.iter().filter(|(_, entry)| entry.fate == Fate::Merged).map(|(id, entry)| (id, entry.detail.as_ref().expect("a merge names its survivor"))).collect();
+    let merged: BTreeMap<&String, &String> = contacts
+        .iter()
+        .filter(|(_, entry)| entry.fate == Fate::Merged)
+        .map(|(id, entry)| (id, entry.detail.as_ref().expect("a merge names its survivor")))
+        .collect();
     assert_eq!(merged.len() as u64, groups, "{merged:?}");
     for (absorbed, survivor) in &merged {
         assert_eq!(contacts[*survivor].fate, Fate::Created, "{absorbed} merged into {survivor}, which is in Pipedrive");
@@ -90,13 +116,24 @@ fn demo_merges_the_planted_duplicates_labels_by_plugin_and_swaps_the_dedup_plugi
     let swap = section(&stdout, "swap the dedup plugin").join("\n");
     assert!(swap.contains(&new) && swap.contains(&old), "{swap}");
     assert!(swap.contains(&format!("merged {groups} -> {groups}")), "counts per fate: {swap}");
-    let changed: Vec<(&str, &str)> = swap.lines().filter_map(|line| line.trim().strip_prefix("survivor ")).map(|line| line.split_once(" -> ").unwrap()).collect();
+    let changed: Vec<(&str, &str)> = swap
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("survivor "))
+        .map(|line| line.split_once(" -> ").unwrap())
+        .collect();
     assert!(!changed.is_empty(), "the oldest record survives where the newest did: {swap}");
     for (before, after) in &changed {
-        assert_eq!(merged.get(&before.to_string()).map(|survivor| survivor.as_str()), Some(*after), "{before} is merged into {after} in Pipedrive");
+        assert_eq!(
+            merged.get(&before.to_string()).map(|survivor| survivor.as_str()),
+            Some(*after),
+            "{before} is merged into {after} in Pipedrive"
+        );
     }
     assert!(std::fs::read_to_string(project.join("migration.toml")).unwrap().contains(&new));
-    assert!(section(&stdout, "apply (refused)").join("\n").contains("refused until the swap is approved again"), "{stdout}");
+    assert!(
+        section(&stdout, "apply (refused)").join("\n").contains("refused until the swap is approved again"),
+        "{stdout}"
+    );
     assert!(section(&stdout, "approve (the swap)").join("\n").contains(&format!("dedup {}", &new[..19])), "{stdout}");
 
     let again = run(&["demo", "--dir", project.to_str().unwrap()]);
@@ -122,7 +159,11 @@ fn demo_without_built_plugins_says_what_to_run_and_starts_nothing() {
     let output = without_built_plugins(&["demo", "--dir", project.to_str().unwrap()]);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("clean_basic.wasm is missing") && stderr.contains("cargo build-plugins && cargo run -p crm-migrate -- demo"), "{stderr}");
+    assert!(
+        stderr.contains("clean_basic.wasm is missing")
+            && stderr.contains("cargo build-plugins && cargo run -p crm-migrate -- demo"),
+        "{stderr}"
+    );
     assert!(!project.exists(), "nothing was started");
 }
 
@@ -135,9 +176,14 @@ fn init_proposes_the_built_vetted_plugins_pinned_and_says_how_to_build_them_when
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
-    for (stem, name) in [("clean_basic", "clean-basic"), ("dedup_email", "dedup-email"), ("segment_labels", "segment-labels")] {
+    for (stem, name) in
+        [("clean_basic", "clean-basic"), ("dedup_email", "dedup-email"), ("segment_labels", "segment-labels")]
+    {
         let digest = digest_of(&plugin(stem));
-        assert!(config.contains(&format!("# digest = \"{digest}\"")), "{stem} is proposed, pinned, commented out:\n{config}");
+        assert!(
+            config.contains(&format!("# digest = \"{digest}\"")),
+            "{stem} is proposed, pinned, commented out:\n{config}"
+        );
         assert!(stdout.contains("proposed plugin") && stdout.contains(name), "{stdout}");
     }
     let table: toml::Table = toml::from_str(&config).unwrap();
@@ -147,7 +193,10 @@ fn init_proposes_the_built_vetted_plugins_pinned_and_says_how_to_build_them_when
     let output = without_built_plugins(&["init", other.to_str().unwrap(), "--export", export.to_str().unwrap()]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(stdout.contains("the vetted plugins are not built") && stdout.contains("run `cargo build-plugins`"), "{stdout}");
+    assert!(
+        stdout.contains("the vetted plugins are not built") && stdout.contains("run `cargo build-plugins`"),
+        "{stdout}"
+    );
     assert!(!std::fs::read_to_string(other.join("migration.toml")).unwrap().contains("Proposed"));
 }
 
@@ -173,7 +222,14 @@ fn plan_leaves_duplicates_to_a_person_until_a_dedup_plugin_or_dedup_none_decides
     let sandbox = crate::apply::fast(SandboxConfig::default());
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("zubr");
-    let init = run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", &sandbox.url()]);
+    let init = run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        sample_export().to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+    ]);
     assert!(init.status.success(), "{}", text(&init.stderr));
     let config_path = project.join("migration.toml");
     let config = std::fs::read_to_string(&config_path).unwrap();
@@ -181,7 +237,10 @@ fn plan_leaves_duplicates_to_a_person_until_a_dedup_plugin_or_dedup_none_decides
     let output = in_project(&project, &["plan"]);
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(EXIT_PLAN_UNDECIDED), "{stdout}\n{}", text(&output.stderr));
-    let review = stdout.lines().find(|line| line.trim_start().starts_with("REVIEW duplicates:")).unwrap_or_else(|| panic!("{stdout}"));
+    let review = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("REVIEW duplicates:"))
+        .unwrap_or_else(|| panic!("{stdout}"));
     let (by_email, by_phone) = planted_duplicate_groups();
     // The planted groups are pairs: one person created twice per group.
     assert!(review.contains(&format!("{} persons would be created twice", by_email + by_phone)), "{review}");

@@ -44,10 +44,20 @@ fn migrate(dialect: Dialect) -> Result<Migration, String> {
     let dir = tempfile::tempdir().unwrap();
     // The directory's name is the project's source account, which starts every marker.
     let export = dir.path().join(dialect.name()).join("usercom-export");
-    let planted = usercom_export_gen::generate(&export, &Options { dialect, ..Options::default() }).map_err(|error| error.to_string())?;
+    let planted = usercom_export_gen::generate(&export, &Options { dialect, ..Options::default() })
+        .map_err(|error| error.to_string())?;
     let sandbox = fast(SandboxConfig::default());
     let project = dir.path().join("zubr");
-    let init = run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
+    let init = run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plan",
+        "premium",
+    ]);
     if !init.status.success() {
         return Err(format!("init: {}", text(&init.stderr)));
     }
@@ -56,18 +66,26 @@ fn migrate(dialect: Dialect) -> Result<Migration, String> {
     for step in [&["approve", "--yes", "--by", "test"][..], &["apply", "--concurrency", "16"], &["report"]] {
         let output = in_project(&project, step);
         if !output.status.success() {
-            return Err(format!("{step:?} exited {:?}:\n{}\n{}", output.status.code(), text(&output.stdout), text(&output.stderr)));
+            return Err(format!(
+                "{step:?} exited {:?}:\n{}\n{}",
+                output.status.code(),
+                text(&output.stdout),
+                text(&output.stderr)
+            ));
         }
     }
     let verified = in_project(&project, &["verify", "--json"]);
-    let verification: Value = serde_json::from_slice(&verified.stdout).map_err(|error| format!("verify --json: {error}: {}", text(&verified.stderr)))?;
+    let verification: Value = serde_json::from_slice(&verified.stdout)
+        .map_err(|error| format!("verify --json: {error}: {}", text(&verified.stderr)))?;
     let read = |path: &str| std::fs::read_to_string(project.join(path)).map_err(|error| format!("{path}: {error}"));
     let mut quarantine = Vec::new();
-    let mut reader = csv::Reader::from_path(project.join("reports/quarantine.csv")).map_err(|error| error.to_string())?;
+    let mut reader =
+        csv::Reader::from_path(project.join("reports/quarantine.csv")).map_err(|error| error.to_string())?;
     let headers = reader.headers().map_err(|error| error.to_string())?.clone();
     for row in reader.records() {
         let row = row.map_err(|error| error.to_string())?;
-        quarantine.push(headers.iter().zip(row.iter()).map(|(header, cell)| (header.to_owned(), cell.to_owned())).collect());
+        quarantine
+            .push(headers.iter().zip(row.iter()).map(|(header, cell)| (header.to_owned(), cell.to_owned())).collect());
     }
     Ok(Migration {
         planted,
@@ -90,16 +108,30 @@ fn plan_and_decide(project: &Path) -> Result<(), String> {
         match planned.status.code() {
             Some(0) => return Ok(()),
             Some(11) => {
-                let plan: Value = serde_json::from_slice(&std::fs::read(project.join("reports/plan.json")).unwrap_or_default()).unwrap_or(Value::Null);
+                let plan: Value =
+                    serde_json::from_slice(&std::fs::read(project.join("reports/plan.json")).unwrap_or_default())
+                        .unwrap_or(Value::Null);
                 let open: Vec<(String, String)> = plan["decisions"]
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|decision| (decision["what"].as_str().unwrap_or("").to_owned(), format!("  REVIEW {}: {} (decide: {})", decision["what"], decision["found"], decision["how"])))
+                    .map(|decision| {
+                        (
+                            decision["what"].as_str().unwrap_or("").to_owned(),
+                            format!(
+                                "  REVIEW {}: {} (decide: {})",
+                                decision["what"], decision["found"], decision["how"]
+                            ),
+                        )
+                    })
                     .collect();
-                let undecided: Vec<&(String, String)> = open.iter().filter(|(what, _)| confirmed.contains(what) || !confirm(project, what)).collect();
+                let undecided: Vec<&(String, String)> =
+                    open.iter().filter(|(what, _)| confirmed.contains(what) || !confirm(project, what)).collect();
                 if !undecided.is_empty() {
-                    return Err(format!("plan left decisions open that confirming in mapping.toml did not close:\n{}", undecided.iter().map(|(_, line)| line.as_str()).collect::<Vec<_>>().join("\n")));
+                    return Err(format!(
+                        "plan left decisions open that confirming in mapping.toml did not close:\n{}",
+                        undecided.iter().map(|(_, line)| line.as_str()).collect::<Vec<_>>().join("\n")
+                    ));
                 }
                 confirmed.extend(open.into_iter().map(|(what, _)| what));
             }
@@ -143,7 +175,11 @@ type Difference = (String, String, String, String);
 /// Every field that differs between the sample's content and a dialect's, custom fields compared
 /// by name; custom fields named after a column only the dialect has (it carries information the
 /// sample has not got) are set aside.
-fn differences(sample: &BTreeMap<String, Value>, dialect: &BTreeMap<String, Value>, dialect_only: &BTreeSet<String>) -> Vec<Difference> {
+fn differences(
+    sample: &BTreeMap<String, Value>,
+    dialect: &BTreeMap<String, Value>,
+    dialect_only: &BTreeSet<String>,
+) -> Vec<Difference> {
     let shown = |value: Option<&Value>| match value {
         None => "(none)".to_owned(),
         Some(value) => {
@@ -156,7 +192,8 @@ fn differences(sample: &BTreeMap<String, Value>, dialect: &BTreeMap<String, Valu
         let (a, b) = (sample.get(key), dialect.get(key));
         let (Some(Value::Object(a)), Some(Value::Object(b))) = (a, b) else {
             if a != b {
-                let migrated = |record: Option<&Value>| if record.is_some() { "migrated" } else { "not migrated" }.to_owned();
+                let migrated =
+                    |record: Option<&Value>| if record.is_some() { "migrated" } else { "not migrated" }.to_owned();
                 out.push((key.clone(), "(record)".to_owned(), migrated(a), migrated(b)));
             }
             continue;
@@ -164,7 +201,8 @@ fn differences(sample: &BTreeMap<String, Value>, dialect: &BTreeMap<String, Valu
         for field in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
             if field == "custom" {
                 let empty = serde_json::Map::new();
-                let (ca, cb) = (a[field].as_object().unwrap_or(&empty), b.get(field).and_then(Value::as_object).unwrap_or(&empty));
+                let (ca, cb) =
+                    (a[field].as_object().unwrap_or(&empty), b.get(field).and_then(Value::as_object).unwrap_or(&empty));
                 for name in ca.keys().chain(cb.keys()).collect::<BTreeSet<_>>() {
                     if dialect_only.contains(&folded(name)) || ca.get(name) == cb.get(name) {
                         continue;
@@ -204,7 +242,12 @@ fn readable(dialect: Dialect, differences: &[Difference]) -> String {
 fn assert_same_content_as_the_sample(dialect: Dialect) {
     let (sample, other) = (migration(Dialect::Sample), migration(dialect));
     let manifest = other.planted.dialect.as_ref().expect("a dialect's manifest");
-    let dialect_only: BTreeSet<String> = manifest.extra_columns.iter().filter_map(|column| column.split_once(": ")).map(|(_, header)| folded(header)).collect();
+    let dialect_only: BTreeSet<String> = manifest
+        .extra_columns
+        .iter()
+        .filter_map(|column| column.split_once(": "))
+        .map(|(_, header)| folded(header))
+        .collect();
     let found = differences(&sample.content, &other.content, &dialect_only);
     assert!(found.is_empty(), "{}", readable(dialect, &found));
 }
@@ -249,18 +292,33 @@ fn assert_left_out_exactly_what_was_planted(dialect: Dialect) {
     let bad: Vec<_> = planted.iter().filter(|value| value.kind == "bad value").collect();
     let missing: Vec<String> = bad
         .iter()
-        .filter(|v| !values.contains(&(v.object.clone(), v.source_id.clone(), folded(&v.attribute))) && !values.contains(&(v.object.clone(), v.source_id.clone(), folded(&v.column))))
+        .filter(|v| {
+            !values.contains(&(v.object.clone(), v.source_id.clone(), folded(&v.attribute)))
+                && !values.contains(&(v.object.clone(), v.source_id.clone(), folded(&v.column)))
+        })
         .map(|v| format!("  {} {} {} ({}: {:?})", v.object, v.source_id, v.attribute, v.column, v.value))
         .collect();
     let extra: Vec<String> = values
         .iter()
-        .filter(|(object, id, field)| !bad.iter().any(|v| &v.object == object && &v.source_id == id && (folded(&v.attribute) == *field || folded(&v.column) == *field)))
+        .filter(|(object, id, field)| {
+            !bad.iter().any(|v| {
+                &v.object == object
+                    && &v.source_id == id
+                    && (folded(&v.attribute) == *field || folded(&v.column) == *field)
+            })
+        })
         .map(|(object, id, field)| format!("  {object} {id} {field}"))
         .collect();
-    let orphans: BTreeSet<RecordKey> = planted.iter().filter(|value| value.kind == "orphan").map(|v| (v.object.clone(), v.source_id.clone())).collect();
+    let orphans: BTreeSet<RecordKey> = planted
+        .iter()
+        .filter(|value| value.kind == "orphan")
+        .map(|v| (v.object.clone(), v.source_id.clone()))
+        .collect();
     let whole: Vec<String> = records.difference(&orphans).map(|(object, id)| format!("  {object} {id}")).collect();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for row in migration.quarantine.iter().filter(|row| whole.contains(&format!("  {} {}", row["object"], row["source_id"]))) {
+    for row in
+        migration.quarantine.iter().filter(|row| whole.contains(&format!("  {} {}", row["object"], row["source_id"])))
+    {
         // Without the file line, which differs from record to record.
         let reason = row.get("reason").map_or("", String::as_str);
         let reason = reason.find("column '").map_or(reason, |at| &reason[at..]);
@@ -280,7 +338,8 @@ fn assert_left_out_exactly_what_was_planted(dialect: Dialect) {
         }
         *reasons.entry(format!("{}: {general}", row["object"])).or_default() += 1;
     }
-    let reasons: Vec<String> = reasons.iter().take(25).map(|(reason, count)| format!("  {count:>4} {reason}")).collect();
+    let reasons: Vec<String> =
+        reasons.iter().take(25).map(|(reason, count)| format!("  {count:>4} {reason}")).collect();
     assert!(
         missing.is_empty() && extra.is_empty() && whole.is_empty(),
         "the {} dialect: {} planted bad values, {} values left out in reports/quarantine.csv\n\
@@ -315,7 +374,8 @@ fn the_panel_pl_dialect_leaves_out_exactly_the_planted_bad_values() {
 
 /// The rows of the first table after `## {title}` in a handoff Markdown document.
 fn table_rows(markdown: &str, title: &str) -> Vec<Vec<String>> {
-    let section = markdown.split(&format!("## {title}\n")).nth(1).unwrap_or_else(|| panic!("no section {title}:\n{markdown}"));
+    let section =
+        markdown.split(&format!("## {title}\n")).nth(1).unwrap_or_else(|| panic!("no section {title}:\n{markdown}"));
     section
         .lines()
         .skip_while(|line| !line.starts_with('|'))
@@ -329,16 +389,27 @@ fn table_rows(markdown: &str, title: &str) -> Vec<Vec<String>> {
 fn the_display_dialects_handoff_translates_its_plain_segments_and_reads_delays_and_actions() {
     let migration = migration(Dialect::Display);
     let segments = table_rows(&migration.segments_md, "Segment-to-filter mapping");
-    let expressible: Vec<&str> = segments.iter().filter(|row| row[3] == "expressible").map(|row| row[0].as_str()).collect();
+    let expressible: Vec<&str> =
+        segments.iter().filter(|row| row[3] == "expressible").map(|row| row[0].as_str()).collect();
     assert_eq!(expressible, ["VIP", "Stali klienci", "Nieaktywni 90 dni"], "{}", migration.segments_md);
     let filters: BTreeMap<&str, &str> = segments.iter().map(|row| (row[0].as_str(), row[2].as_str())).collect();
     assert!(filters["Stali klienci"].contains("> 5"), "{}", migration.segments_md);
-    assert!(filters["Nieaktywni 90 dni"].contains("earlier than 90 days ago") && filters["Nieaktywni 90 dni"].contains("is No"), "{}", migration.segments_md);
+    assert!(
+        filters["Nieaktywni 90 dni"].contains("earlier than 90 days ago")
+            && filters["Nieaktywni 90 dni"].contains("is No"),
+        "{}",
+        migration.segments_md
+    );
 
     let automations = table_rows(&migration.automations_md, "Every User.com automation and its Pipedrive equivalent");
     let by_name: BTreeMap<&str, &Vec<String>> = automations.iter().map(|row| (row[0].as_str(), row)).collect();
     let cart = by_name["Porzucony koszyk"];
-    assert_eq!((cart[2].as_str(), cart[4].as_str()), ("event: cart_abandoned", "wait 2 hours, wait 1 day"), "{}", migration.automations_md);
+    assert_eq!(
+        (cart[2].as_str(), cart[4].as_str()),
+        ("event: cart_abandoned", "wait 2 hours, wait 1 day"),
+        "{}",
+        migration.automations_md
+    );
     assert_eq!(cart[5], "send_email(template: Twój koszyk czeka), send_sms", "{}", migration.automations_md);
     assert_eq!(cart[6], "manual");
     assert_eq!(by_name["Powitanie nowego użytkownika"][6], "sequence", "{}", migration.automations_md);
@@ -354,9 +425,19 @@ fn assert_every_source_value_accounted_for(dialect: Dialect) {
         .expect("verify --json has the source coverage")
         .iter()
         .filter(|row| row["missing"].as_u64() != Some(0))
-        .map(|row| format!("{}.{}: {} missing, e.g. {}", row["object"], row["attribute"], row["missing"], row["missing_examples"]))
+        .map(|row| {
+            format!(
+                "{}.{}: {} missing, e.g. {}",
+                row["object"], row["attribute"], row["missing"], row["missing_examples"]
+            )
+        })
         .collect();
-    assert!(missing.is_empty(), "the {} dialect: source values missing in Pipedrive:\n{}", dialect.name(), missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "the {} dialect: source values missing in Pipedrive:\n{}",
+        dialect.name(),
+        missing.join("\n")
+    );
     assert_eq!(migration.verify_code, Some(0), "the {} dialect verifies clean", dialect.name());
 }
 

@@ -21,7 +21,8 @@ pub fn sample_export_copy(dir: &Path) -> PathBuf {
 }
 
 pub fn planted() -> usercom_export_gen::Planted {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples").join(usercom_export_gen::PLANTED_FILE_NAME);
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples").join(usercom_export_gen::PLANTED_FILE_NAME);
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
@@ -41,7 +42,11 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
 fn sample_export_files_are_found_with_their_encodings_and_delimiters() {
     let export = open(&sample_export());
     assert!(export.missing.is_empty(), "{:?}", export.missing);
-    assert_eq!(export.files.len(), FileKind::ALL.iter().filter(|kind| !kind.optional()).count(), "every file but the optional activity types catalogue");
+    assert_eq!(
+        export.files.len(),
+        FileKind::ALL.iter().filter(|kind| !kind.optional()).count(),
+        "every file but the optional activity types catalogue"
+    );
     for file in &export.files {
         let planted = &planted().encodings[&file.name()];
         assert_eq!(file.encoding.name().to_ascii_lowercase(), *planted, "{}", file.name());
@@ -80,9 +85,15 @@ fn sample_contacts_are_normalized_to_typed_fields() {
     assert_eq!(first.get("gender"), Some(&Value::Text("female".into())));
     assert_eq!(first.get("status"), Some(&Value::Text("user".into())));
     assert_eq!(first.get("unsubscribed"), Some(&Value::Boolean(false)));
-    assert_eq!(first.get("tags"), Some(&Value::Choices(vec!["Porzucony koszyk".into(), "Black Friday".into(), "Newsletter".into()])));
+    assert_eq!(
+        first.get("tags"),
+        Some(&Value::Choices(vec!["Porzucony koszyk".into(), "Black Friday".into(), "Newsletter".into()]))
+    );
     // A plain `a,b` list in a multiple-choice column.
-    assert_eq!(first.get("interests"), Some(&Value::Choices(vec!["technologia".into(), "sport".into(), "kultura i sztuka".into()])));
+    assert_eq!(
+        first.get("interests"),
+        Some(&Value::Choices(vec!["technologia".into(), "sport".into(), "kultura i sztuka".into()]))
+    );
     assert_eq!(first.get("created_at").unwrap().to_string(), "2020-02-01T07:12:32Z");
     assert_eq!(first.get("last_seen").unwrap().to_string(), "2020-04-18T16:57:53+02:00");
     assert_eq!(first.get("birthday").unwrap().to_string(), "1958-02-24");
@@ -98,7 +109,10 @@ fn quoted_multi_line_fields_keep_their_line_breaks_and_later_lines_stay_right() 
     let export = open(&sample_export());
     let activities = read_all(&export, ObjectKind::Activity);
     assert_eq!(activities.len(), 400);
-    let multi = activities.iter().position(|a| matches!(a.record.get("description"), Some(Value::Text(t)) if t.contains('\n'))).unwrap();
+    let multi = activities
+        .iter()
+        .position(|a| matches!(a.record.get("description"), Some(Value::Text(t)) if t.contains('\n')))
+        .unwrap();
     let Some(Value::Text(description)) = activities[multi].record.get("description") else { unreachable!() };
     assert!(description.starts_with("Ustalenia:\n- rabat 10%\n"), "{description}");
     assert!(description.contains("\"do końca kwartału\""));
@@ -112,7 +126,11 @@ fn quoted_multi_line_fields_keep_their_line_breaks_and_later_lines_stay_right() 
 #[test]
 fn a_bad_value_is_kept_raw_and_its_issue_names_file_line_column_and_expectation() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "attributes.csv", b"id,name,name_std,value_type,content_type\n1,Orders,orders_count,integer,user\n");
+    write(
+        dir.path(),
+        "attributes.csv",
+        b"id,name,name_std,value_type,content_type\n1,Orders,orders_count,integer,user\n",
+    );
     write(dir.path(), "users.csv", b"id,email,orders_count,status\n1,a@b.pl,3,2\n2,jan@,dwa,5\n");
     let export = open(dir.path());
     let records = read_all(&export, ObjectKind::Contact);
@@ -139,7 +157,10 @@ fn semicolons_crlf_and_a_declared_iso_8859_5_file_are_read() {
     let text = "id;name;city\r\n1;\"Общество \"\"Ромашка\"\"\";Москва\r\n2;Иван Петров;\"Санкт-\r\nПетербург\"\r\n";
     let (bytes, _, _) = encoding_rs::ISO_8859_5.encode(text);
     write(dir.path(), "companies.csv", &bytes);
-    let declared = ExportOptions { encodings: vec![(Some("companies.csv".into()), encoding_rs::ISO_8859_5)], ..ExportOptions::default() };
+    let declared = ExportOptions {
+        encodings: vec![(Some("companies.csv".into()), encoding_rs::ISO_8859_5)],
+        ..ExportOptions::default()
+    };
     for export in [Export::open(dir.path(), declared).unwrap(), open(dir.path())] {
         let file = export.file(FileKind::Companies).unwrap();
         assert_eq!(file.encoding, encoding_rs::ISO_8859_5, "{:?}", file.encoding_source);

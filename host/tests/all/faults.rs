@@ -24,15 +24,21 @@ async fn two_thousand_persons_arrive_exactly_once_through_5xx_and_lost_answers()
     create_persons(&client, 2_000, 8, Some(&marker)).await;
 
     let persons = live_persons(&sandbox.state());
-    let markers: BTreeSet<String> =
-        persons.iter().map(|person| person["custom_fields"][&marker].as_str().expect("marker value").to_string()).collect();
+    let markers: BTreeSet<String> = persons
+        .iter()
+        .map(|person| person["custom_fields"][&marker].as_str().expect("marker value").to_string())
+        .collect();
     assert_eq!(persons.len(), 2_000, "exactly 2,000 persons");
     assert_eq!(markers.len(), 2_000, "none twice");
     let stats = sandbox.stats();
     assert!(stats.lost_responses > 10 && stats.server_errors > 50, "the faults happened: {stats:?}");
     // Lost answers to reads are simply read again; lost creates are found by their marker.
     let found = client.stats().lost_writes_found;
-    assert!(found > 0 && found <= stats.lost_responses, "{found} lost creates found, {} answers lost", stats.lost_responses);
+    assert!(
+        found > 0 && found <= stats.lost_responses,
+        "{found} lost creates found, {} answers lost",
+        stats.lost_responses
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

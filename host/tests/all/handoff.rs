@@ -10,7 +10,8 @@ use crate::plan::{in_project, prepared_sandbox_with, project, text};
 
 /// Debian's Chromium, when installed; CI must have it.
 fn chromium() -> Option<PathBuf> {
-    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().map(PathBuf::from).find(|path| path.exists());
+    let found =
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().map(PathBuf::from).find(|path| path.exists());
     if found.is_none() && std::env::var("CI").as_deref() == Ok("true") {
         panic!("Chromium is missing: .ci/run installs Debian's chromium package");
     }
@@ -27,7 +28,9 @@ fn visible_text(html: &str) -> String {
     for c in html.chars() {
         if c == '<' {
             in_tag = true;
-            skip = lower[index..].starts_with("<style") || lower[index..].starts_with("<script") || (skip && !lower[index..].starts_with("</style") && !lower[index..].starts_with("</script"));
+            skip = lower[index..].starts_with("<style")
+                || lower[index..].starts_with("<script")
+                || (skip && !lower[index..].starts_with("</style") && !lower[index..].starts_with("</script"));
         }
         if !in_tag && !skip {
             text.push(c);
@@ -37,7 +40,12 @@ fn visible_text(html: &str) -> String {
         }
         index += c.len_utf8();
     }
-    let text = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&nbsp;", " ");
+    let text = text
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&nbsp;", " ");
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

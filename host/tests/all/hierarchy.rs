@@ -21,7 +21,11 @@ use crate::plan::{in_project, migrate_duplicates_as_they_are, run, text};
 /// A generated export whose companies have parents (chains, one parent not in the export, a cycle).
 fn hierarchy_export(dir: &Path) -> PathBuf {
     let export = dir.join("usercom-export");
-    usercom_export_gen::generate(&export, &usercom_export_gen::Options { contacts: 200, hierarchy: true, ..usercom_export_gen::Options::default() }).unwrap();
+    usercom_export_gen::generate(
+        &export,
+        &usercom_export_gen::Options { contacts: 200, hierarchy: true, ..usercom_export_gen::Options::default() },
+    )
+    .unwrap();
     export
 }
 
@@ -30,13 +34,25 @@ fn hierarchy_project(sandbox: &SandboxHandle) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let export = hierarchy_export(dir.path());
     let project = dir.path().join("holding");
-    let output = run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
+    let output = run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plan",
+        "premium",
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     migrate_duplicates_as_they_are(&project);
     let planned = in_project(&project, &["plan"]);
     assert!(planned.status.success(), "{}", text(&planned.stderr));
     let mapping = std::fs::read_to_string(project.join("mapping.toml")).unwrap();
-    assert!(mapping.contains("parent_org_id"), "plan proposes the parent company as the parent organization:\n{mapping}");
+    assert!(
+        mapping.contains("parent_org_id"),
+        "plan proposes the parent company as the parent organization:\n{mapping}"
+    );
     let approved = in_project(&project, &["approve", "--yes", "--by", "test"]);
     assert!(approved.status.success(), "{}", text(&approved.stderr));
     (dir, project)
@@ -53,7 +69,12 @@ struct Expected {
 fn expected(export: &Path) -> Expected {
     let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_path(export.join("companies.csv")).unwrap();
     let headers = reader.byte_headers().unwrap().clone();
-    let column = |name: &str| headers.iter().position(|header| header == name.as_bytes()).unwrap_or_else(|| panic!("companies.csv has {name}"));
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|header| header == name.as_bytes())
+            .unwrap_or_else(|| panic!("companies.csv has {name}"))
+    };
     let (id, parent) = (column("ID"), column("Parent company ID"));
     let mut parents: BTreeMap<String, String> = BTreeMap::new();
     let mut ids = BTreeSet::new();
@@ -87,7 +108,10 @@ fn expected(export: &Path) -> Expected {
             expected.pairs.insert((parent.clone(), child.clone()));
         }
     }
-    assert!(expected.pairs.len() >= 5 && !expected.not_in_export.is_empty() && expected.in_cycle.len() >= 2, "the export plants all three cases");
+    assert!(
+        expected.pairs.len() >= 5 && !expected.not_in_export.is_empty() && expected.in_cycle.len() >= 2,
+        "the export plants all three cases"
+    );
     expected
 }
 
@@ -95,7 +119,12 @@ fn expected(export: &Path) -> Expected {
 /// organizations' marker fields; each pair once per relationship (a duplicate shows twice).
 fn landed(sandbox: &SandboxHandle) -> Vec<(String, String)> {
     let state = sandbox.state();
-    let marker_code = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == "organization" && f["name"] == "User.com ID").map(|f| f["code"].as_str().unwrap().to_owned());
+    let marker_code = state["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entity"] == "organization" && f["name"] == "User.com ID")
+        .map(|f| f["code"].as_str().unwrap().to_owned());
     let marker = |id: &Value| -> String {
         let code = marker_code.as_deref().expect("the marker field exists");
         let organization = &state["organizations"][id.to_string()];
@@ -117,7 +146,12 @@ fn landed(sandbox: &SandboxHandle) -> Vec<(String, String)> {
 /// Pipedrive's v1 spec (skipped, with a message, when the specs are missing).
 fn assert_relationship_requests_conform(record: &Path) {
     let Some(specs) = openapi_check::Specs::for_tests() else { return };
-    let lines: Vec<String> = std::fs::read_to_string(record).unwrap().lines().filter(|line| line.contains("/organizationRelationships")).map(str::to_owned).collect();
+    let lines: Vec<String> = std::fs::read_to_string(record)
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains("/organizationRelationships"))
+        .map(str::to_owned)
+        .collect();
     assert!(!lines.is_empty(), "relationship requests were recorded");
     let only = record.with_extension("relationships.jsonl");
     std::fs::write(&only, lines.join("\n") + "\n").unwrap();
@@ -127,36 +161,65 @@ fn assert_relationship_requests_conform(record: &Path) {
 }
 
 fn relationships(state: &Value) -> Vec<Value> {
-    state["organization_relationships"].as_object().into_iter().flatten().map(|(_, relationship)| relationship.clone()).filter(|relationship| relationship["active_flag"] != false).collect()
+    state["organization_relationships"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, relationship)| relationship.clone())
+        .filter(|relationship| relationship["active_flag"] != false)
+        .collect()
 }
 
 #[test]
 fn parent_companies_become_parent_relationships_verified_and_rolled_back() {
     let _machine = crate::support::heavy();
     let record = tempfile::tempdir().unwrap();
-    let sandbox = fast(SandboxConfig { record_path: Some(record.path().join("requests.jsonl")), ..SandboxConfig::default() });
+    let sandbox =
+        fast(SandboxConfig { record_path: Some(record.path().join("requests.jsonl")), ..SandboxConfig::default() });
     let (dir, project) = hierarchy_project(&sandbox);
     let expected = expected(&dir.path().join("usercom-export"));
     apply(&project, &[]);
 
     let pairs = landed(&sandbox);
-    assert_eq!(pairs.iter().cloned().collect::<BTreeSet<_>>(), expected.pairs, "one parent relationship for each pair the export can give, and no other");
+    assert_eq!(
+        pairs.iter().cloned().collect::<BTreeSet<_>>(),
+        expected.pairs,
+        "one parent relationship for each pair the export can give, and no other"
+    );
     assert_eq!(pairs.len(), expected.pairs.len(), "no pair twice");
     let reconciliation = std::fs::read_to_string(project.join("reports/reconciliation.md")).unwrap();
     for child in &expected.not_in_export {
-        assert!(reconciliation.lines().any(|line| line.contains(&format!("company {child}")) && line.contains("not in the export")), "{child} listed:\n{reconciliation}");
+        assert!(
+            reconciliation
+                .lines()
+                .any(|line| line.contains(&format!("company {child}")) && line.contains("not in the export")),
+            "{child} listed:\n{reconciliation}"
+        );
     }
     for child in &expected.in_cycle {
-        assert!(reconciliation.lines().any(|line| line.contains(&format!("company {child}")) && line.contains("cycle")), "{child} listed:\n{reconciliation}");
+        assert!(
+            reconciliation.lines().any(|line| line.contains(&format!("company {child}")) && line.contains("cycle")),
+            "{child} listed:\n{reconciliation}"
+        );
     }
 
     let verified = in_project(&project, &["verify"]);
     let report = std::fs::read_to_string(project.join("reports/verification.md")).unwrap();
     assert!(verified.status.success(), "verify proves the migration:\n{}\n{report}", text(&verified.stderr));
-    assert!(report.contains(&format!("{} verified", expected.pairs.len())), "the relationships are read back:\n{report}");
-    let row = report.lines().find(|line| line.contains("`parent_company_id`")).unwrap_or_else(|| panic!("a coverage row for the parent:\n{report}"));
+    assert!(
+        report.contains(&format!("{} verified", expected.pairs.len())),
+        "the relationships are read back:\n{report}"
+    );
+    let row = report
+        .lines()
+        .find(|line| line.contains("`parent_company_id`"))
+        .unwrap_or_else(|| panic!("a coverage row for the parent:\n{report}"));
     let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-    assert_eq!(cells[4], expected.pairs.len().to_string(), "each parent that can be held lands in the hierarchy: {row}");
+    assert_eq!(
+        cells[4],
+        expected.pairs.len().to_string(),
+        "each parent that can be held lands in the hierarchy: {row}"
+    );
     assert_eq!(cells[7], "0", "none missing: {row}");
 
     // Someone deletes one relationship in Pipedrive.
@@ -172,7 +235,9 @@ fn parent_companies_become_parent_relationships_verified_and_rolled_back() {
     let report = std::fs::read_to_string(project.join("reports/verification.md")).unwrap();
     let (parent, child) = (child_marker(&owner), child_marker(&linked));
     assert!(
-        report.lines().any(|line| line.contains(&format!("company {child}")) && line.contains(&format!("company {parent}")) && line.contains("missing")),
+        report.lines().any(|line| line.contains(&format!("company {child}"))
+            && line.contains(&format!("company {parent}"))
+            && line.contains("missing")),
         "the missing relationship is named:\n{report}"
     );
 
@@ -182,14 +247,32 @@ fn parent_companies_become_parent_relationships_verified_and_rolled_back() {
     assert!(relationships(&state).is_empty(), "rollback removes every relationship: {:?}", relationships(&state));
     assert!(!text(&rolled_back.stdout).contains("still there"), "no residue:\n{}", text(&rolled_back.stdout));
     // The one deleted behind its back counts as deleted: it is gone either way.
-    assert!(text(&rolled_back.stdout).contains(&format!("deleted {} parent relationships", expected.pairs.len())), "{}", text(&rolled_back.stdout));
+    assert!(
+        text(&rolled_back.stdout).contains(&format!("deleted {} parent relationships", expected.pairs.len())),
+        "{}",
+        text(&rolled_back.stdout)
+    );
     drop(sandbox);
     assert_relationship_requests_conform(&record.path().join("requests.jsonl"));
 }
 
 fn landed_marker(state: &Value, id: &Value) -> String {
-    let code = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == "organization" && f["name"] == "User.com ID").unwrap()["code"].as_str().unwrap().to_owned();
-    state["organizations"][id.to_string()]["custom_fields"][&code].as_str().unwrap().rsplit(':').next().unwrap().to_owned()
+    let code = state["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entity"] == "organization" && f["name"] == "User.com ID")
+        .unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    state["organizations"][id.to_string()]["custom_fields"][&code]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 #[cfg(unix)]
@@ -197,10 +280,16 @@ fn landed_marker(state: &Value, id: &Value) -> String {
 fn a_kill_during_the_relationships_step_resumes_without_duplicates() {
     let _machine = crate::support::heavy();
     let record = tempfile::tempdir().unwrap();
-    let sandbox = fast(SandboxConfig { record_path: Some(record.path().join("requests.jsonl")), ..SandboxConfig::default() });
+    let sandbox =
+        fast(SandboxConfig { record_path: Some(record.path().join("requests.jsonl")), ..SandboxConfig::default() });
     let (dir, project) = hierarchy_project(&sandbox);
     let expected = expected(&dir.path().join("usercom-export"));
-    let companies = std::fs::read(dir.path().join("usercom-export/companies.csv")).unwrap().split(|byte| *byte == b'\n').filter(|line| line.len() > 1).count() - 1;
+    let companies = std::fs::read(dir.path().join("usercom-export/companies.csv"))
+        .unwrap()
+        .split(|byte| *byte == b'\n')
+        .filter(|line| line.len() > 1)
+        .count()
+        - 1;
 
     let cache = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
@@ -220,7 +309,12 @@ fn a_kill_during_the_relationships_step_resumes_without_duplicates() {
         assert!(child.try_wait().unwrap().is_none(), "apply ended before the kill");
         let state = sandbox.state();
         if !slowed && state["organizations"].as_object().map_or(0, |organizations| organizations.len()) >= companies {
-            sandbox.set_faults(Faults { seed: 3, slow_rate: 1.0, slow_by: Duration::from_millis(150), ..Faults::default() });
+            sandbox.set_faults(Faults {
+                seed: 3,
+                slow_rate: 1.0,
+                slow_by: Duration::from_millis(150),
+                ..Faults::default()
+            });
             slowed = true;
         }
         if !relationships(&state).is_empty() {
@@ -239,7 +333,11 @@ fn a_kill_during_the_relationships_step_resumes_without_duplicates() {
     assert_eq!(pairs.into_iter().collect::<BTreeSet<_>>(), expected.pairs);
     drop(sandbox);
     let requests = std::fs::read_to_string(record.path().join("requests.jsonl")).unwrap();
-    let lookups = requests.lines().map(|line| serde_json::from_str::<Value>(line).unwrap()).filter(|line| line["method"] == "GET" && line["path"] == "/api/v1/organizationRelationships").count();
+    let lookups = requests
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["method"] == "GET" && line["path"] == "/api/v1/organizationRelationships")
+        .count();
     assert!(lookups > 0, "the resume looked for the creates the kill left open before sending them again");
     assert_relationship_requests_conform(&record.path().join("requests.jsonl"));
 }
@@ -248,11 +346,16 @@ fn a_kill_during_the_relationships_step_resumes_without_duplicates() {
 fn the_audit_finds_the_planted_parent_that_is_not_in_the_export_as_an_orphan() {
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("usercom-export");
-    let planted = usercom_export_gen::generate(&export, &usercom_export_gen::Options { contacts: 200, hierarchy: true, ..usercom_export_gen::Options::default() }).unwrap();
+    let planted = usercom_export_gen::generate(
+        &export,
+        &usercom_export_gen::Options { contacts: 200, hierarchy: true, ..usercom_export_gen::Options::default() },
+    )
+    .unwrap();
     assert_eq!(planted.orphans.get("company.parent_company_id"), Some(&1), "{:?}", planted.orphans);
     let opened = crm_migrate::extract::Export::open(&export, crm_migrate::extract::ExportOptions::default()).unwrap();
     let audit = crm_migrate::audit::run(&opened, &mut Vec::new()).unwrap();
-    let orphans: BTreeMap<String, u64> = audit.orphans.iter().map(|orphan| (format!("{}.{}", orphan.object, orphan.field), orphan.count)).collect();
+    let orphans: BTreeMap<String, u64> =
+        audit.orphans.iter().map(|orphan| (format!("{}.{}", orphan.object, orphan.field), orphan.count)).collect();
     assert_eq!(orphans, planted.orphans, "every planted orphan, the parent among them, and no other");
 }
 
@@ -264,10 +367,24 @@ fn a_sample_run_links_the_pairs_it_migrated_and_its_rollback_takes_them_back() {
     let expected = expected(&dir.path().join("usercom-export"));
     apply(&project, &["--sample", "60"]);
     let state = sandbox.state();
-    let migrated: BTreeSet<String> = state["organizations"].as_object().unwrap().keys().map(|id| landed_marker(&state, &serde_json::json!(id.parse::<u64>().unwrap()))).collect();
-    let within: BTreeSet<(String, String)> = expected.pairs.iter().filter(|(parent, child)| migrated.contains(parent) && migrated.contains(child)).cloned().collect();
+    let migrated: BTreeSet<String> = state["organizations"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|id| landed_marker(&state, &serde_json::json!(id.parse::<u64>().unwrap())))
+        .collect();
+    let within: BTreeSet<(String, String)> = expected
+        .pairs
+        .iter()
+        .filter(|(parent, child)| migrated.contains(parent) && migrated.contains(child))
+        .cloned()
+        .collect();
     assert!(!within.is_empty() && migrated.len() < 32, "the sample holds some pairs, not every company: {migrated:?}");
-    assert_eq!(landed(&sandbox).into_iter().collect::<BTreeSet<_>>(), within, "each pair the sample migrated both companies of, and no other");
+    assert_eq!(
+        landed(&sandbox).into_iter().collect::<BTreeSet<_>>(),
+        within,
+        "each pair the sample migrated both companies of, and no other"
+    );
 
     let rolled_back = in_project(&project, &["rollback", "--sample", "--yes"]);
     assert!(rolled_back.status.success(), "{}\n{}", text(&rolled_back.stdout), text(&rolled_back.stderr));

@@ -43,7 +43,9 @@ fn rewrite(path: &Path, delimiter: u8, column: &str, key: &str, forge: &dyn Fn(&
     let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_path(path).unwrap();
     let headers = reader.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    let at = |name: &str| headers.iter().position(|header| header == name).unwrap_or_else(|| panic!("{} has no {name}", path.display()));
+    let at = |name: &str| {
+        headers.iter().position(|header| header == name).unwrap_or_else(|| panic!("{} has no {name}", path.display()))
+    };
     let (column, key) = (at(column), at(key));
     let keys: Vec<String> = rows.iter().map(|row| row[key].to_owned()).collect::<BTreeSet<_>>().into_iter().collect();
     let next = |own: &str| keys[(keys.iter().position(|k| k == own).unwrap() + 1) % keys.len()].clone();
@@ -61,7 +63,16 @@ fn rewrite(path: &Path, delimiter: u8, column: &str, key: &str, forge: &dyn Fn(&
 /// `account`, the `account` line is taken out first, as in a project made by an earlier version.
 fn approved_project(parent: &Path, sandbox: &SandboxHandle, export: &Path, account: bool) -> PathBuf {
     let project = parent.join(format!("project-{}", export.file_name().unwrap().to_string_lossy()));
-    let init = run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
+    let init = run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plan",
+        "premium",
+    ]);
     assert!(init.status.success(), "{}", text(&init.stderr));
     crate::plan::migrate_duplicates_as_they_are(&project);
     if !account {
@@ -80,7 +91,9 @@ fn approved_project(parent: &Path, sandbox: &SandboxHandle, export: &Path, accou
 /// old form) or as the last paragraph of the note.
 fn own_marker(account: Option<&str>, object: ObjectKind, source_id: &str) -> String {
     match (object, account) {
-        (ObjectKind::Contact | ObjectKind::Company | ObjectKind::Deal, Some(account)) => format!("{account}:{source_id}"),
+        (ObjectKind::Contact | ObjectKind::Company | ObjectKind::Deal, Some(account)) => {
+            format!("{account}:{source_id}")
+        }
         (ObjectKind::Contact | ObjectKind::Company | ObjectKind::Deal, None) => source_id.to_owned(),
         (_, Some(account)) => format!("<p>[User.com {account}: {object} {source_id}]</p>"),
         (_, None) => format!("<p>[User.com {object} {source_id}]</p>"),
@@ -102,7 +115,14 @@ fn real_marker(state: &Value, object: ObjectKind, pipedrive_id: u64) -> String {
         let text = record["note"].as_str().or(record["content"].as_str()).unwrap_or("(no text)");
         return text.rfind("<p>").map_or(text, |start| &text[start..]).to_owned();
     }
-    let code = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == entity && f["name"] == "User.com ID").unwrap()["code"].as_str().unwrap();
+    let code = state["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entity"] == entity && f["name"] == "User.com ID")
+        .unwrap()["code"]
+        .as_str()
+        .unwrap();
     record["custom_fields"][code].as_str().unwrap_or("(no marker)").to_owned()
 }
 
@@ -111,9 +131,21 @@ fn real_marker(state: &Value, object: ObjectKind, pipedrive_id: u64) -> String {
 fn misdirected(project: &Path, state: &Value, account: Option<&str>) -> Vec<(ObjectKind, String, u64, String)> {
     let journal = Journal::read(State::open(project).unwrap());
     let mut wrong = Vec::new();
-    for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal, ObjectKind::Activity, ObjectKind::Event, ObjectKind::Conversation] {
-        let entries: BTreeMap<String, u64> =
-            journal.entries(object).unwrap().into_iter().filter(|(_, entry)| entry.fate == Fate::Created).filter_map(|(id, entry)| Some((id, entry.pipedrive_id?))).collect();
+    for object in [
+        ObjectKind::Company,
+        ObjectKind::Contact,
+        ObjectKind::Deal,
+        ObjectKind::Activity,
+        ObjectKind::Event,
+        ObjectKind::Conversation,
+    ] {
+        let entries: BTreeMap<String, u64> = journal
+            .entries(object)
+            .unwrap()
+            .into_iter()
+            .filter(|(_, entry)| entry.fate == Fate::Created)
+            .filter_map(|(id, entry)| Some((id, entry.pipedrive_id?)))
+            .collect();
         assert!(!entries.is_empty(), "{object}: something was created");
         for (source_id, pipedrive_id) in entries {
             let real = real_marker(state, object, pipedrive_id);
@@ -134,7 +166,8 @@ fn lossy_sandbox(seed: u64) -> SandboxHandle {
 
 fn verify_report(project: &Path) -> Value {
     let output = in_project(project, &["verify", "--json"]);
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("verify --json: {error}\n{}", text(&output.stderr)))
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("verify --json: {error}\n{}", text(&output.stderr)))
 }
 
 /// Lost answers (20% of them) and kill -9s on an export whose descriptions and chat messages
@@ -155,15 +188,32 @@ fn forged_markers_change_nothing(account: bool, seed: u64) {
         (counts("mismatches"), counts("missing"), counts("unexpected")),
         (0, 0, 0),
         "verify after forged markers: {}",
-        serde_json::to_string_pretty(&json!({"objects": report["objects"], "unexpected": report["unexpected"]})).unwrap()
+        serde_json::to_string_pretty(&json!({"objects": report["objects"], "unexpected": report["unexpected"]}))
+            .unwrap()
     );
     assert_eq!(report["objects"]["activity"]["verified"], 400);
     let account = account.then_some("acme-export");
     let wrong = misdirected(&project, &sandbox.state(), account);
-    assert!(wrong.is_empty(), "{} journal entries point at another record's Pipedrive record: {:?}", wrong.len(), &wrong[..wrong.len().min(10)]);
-    let notes = sandbox.state()["activities"].as_object().unwrap().values().filter_map(|a| a["note"].as_str().map(str::to_owned)).collect::<Vec<_>>();
-    assert!(notes.iter().any(|note| note.contains("&#91;User.com activity")), "marker-like text in a description is written as an entity");
-    assert!(notes.iter().all(|note| !note[..note.rfind("<p>").unwrap()].contains("[User.com")), "no marker-like text before the last paragraph");
+    assert!(
+        wrong.is_empty(),
+        "{} journal entries point at another record's Pipedrive record: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+    let notes = sandbox.state()["activities"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|a| a["note"].as_str().map(str::to_owned))
+        .collect::<Vec<_>>();
+    assert!(
+        notes.iter().any(|note| note.contains("&#91;User.com activity")),
+        "marker-like text in a description is written as an entity"
+    );
+    assert!(
+        notes.iter().all(|note| !note[..note.rfind("<p>").unwrap()].contains("[User.com")),
+        "no marker-like text before the last paragraph"
+    );
 }
 
 #[cfg(unix)]
@@ -205,7 +255,11 @@ fn a_migration_begun_with_old_markers_resumes_with_an_account_and_finds_them() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    std::fs::write(project.join("migration.toml"), config.replace("[source]\n", "[source]\naccount = \"acme-export\"\n")).unwrap();
+    std::fs::write(
+        project.join("migration.toml"),
+        config.replace("[source]\n", "[source]\naccount = \"acme-export\"\n"),
+    )
+    .unwrap();
     apply_with_kills(&project, 1, 61);
 
     let report = verify_report(&project);
@@ -213,7 +267,14 @@ fn a_migration_begun_with_old_markers_resumes_with_an_account_and_finds_them() {
     // Records found by their old marker keep it: verify reads it as the record's, not as a difference.
     assert_eq!((counts("mismatches"), counts("missing"), counts("unexpected")), (0, 0, 0), "{}", serde_json::to_string_pretty(&json!({"objects": report["objects"], "mismatches": report["mismatches"].as_array().unwrap().iter().take(3).collect::<Vec<_>>(), "unexpected": report["unexpected"], "missing": report["missing"]})).unwrap());
     let state = sandbox.state();
-    let live = |collection: &str| state[collection].as_object().unwrap().values().filter(|r| r["is_deleted"] != true && r["active_flag"] != false).count();
+    let live = |collection: &str| {
+        state[collection]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|r| r["is_deleted"] != true && r["active_flag"] != false)
+            .count()
+    };
     assert_eq!((live("persons"), live("activities")), (500, 500), "nothing created twice");
 }
 
@@ -243,18 +304,28 @@ fn two_user_com_accounts_in_one_pipedrive_account_resolve_each_to_their_own_reco
             };
             for (_, entry) in journal.entries(object).unwrap() {
                 if let Some(id) = entry.pipedrive_id
-                    && let Some(other) = claimed.insert((collection, id), account) {
-                        panic!("{collection} {id} is in the journals of {other} and {account}");
-                    }
+                    && let Some(other) = claimed.insert((collection, id), account)
+                {
+                    panic!("{collection} {id} is in the journals of {other} and {account}");
+                }
             }
         }
     }
     assert_eq!(claimed.keys().filter(|(collection, _)| *collection == "persons").count(), 2 * 500);
     for (account, project) in &journals {
         let wrong = misdirected(project, &state, Some(account));
-        assert!(wrong.is_empty(), "{account}: {} entries point at a record not marked as theirs: {:?}", wrong.len(), &wrong[..wrong.len().min(10)]);
+        assert!(
+            wrong.is_empty(),
+            "{account}: {} entries point at a record not marked as theirs: {:?}",
+            wrong.len(),
+            &wrong[..wrong.len().min(10)]
+        );
         let report = verify_report(project);
-        assert_eq!((report["mismatches"].clone(), report["unexpected"].clone()), (json!([]), json!([])), "{account}: the other account's records are not unexpected");
+        assert_eq!(
+            (report["mismatches"].clone(), report["unexpected"].clone()),
+            (json!([]), json!([])),
+            "{account}: the other account's records are not unexpected"
+        );
     }
     // alpha created the fields, labels and options, beta reused them. Rolling alpha back removes
     // its records only, and keeps (naming them) the fields, options and labels beta's records
@@ -270,14 +341,26 @@ fn two_user_com_accounts_in_one_pipedrive_account_resolve_each_to_their_own_reco
     let apply = in_project(&journals[1].1, &["apply", "--concurrency", "16"]);
     assert!(apply.status.success(), "{}", text(&apply.stderr));
     assert!(!text(&apply.stderr).contains("updated)"), "beta's records are as they were: {}", text(&apply.stderr));
-    assert!(sandbox.stats().writes_applied - writes < 10, "beta's second apply only restores workspace objects: {} writes", sandbox.stats().writes_applied - writes);
+    assert!(
+        sandbox.stats().writes_applied - writes < 10,
+        "beta's second apply only restores workspace objects: {} writes",
+        sandbox.stats().writes_applied - writes
+    );
     let report = verify_report(&journals[1].1);
-    assert!(report["mismatches"].as_array().unwrap().is_empty() && report["missing"].as_array().unwrap().is_empty(), "beta is untouched: {report}");
+    assert!(
+        report["mismatches"].as_array().unwrap().is_empty() && report["missing"].as_array().unwrap().is_empty(),
+        "beta is untouched: {report}"
+    );
     assert_eq!(report["objects"]["contact"]["verified"], 500);
     // beta created nothing of the workspace: its rollback removes its records, and alpha's
     // (marked, but not beta's) are no residue.
     let rollback = in_project(&journals[1].1, &["rollback", "--yes"]);
-    assert!(rollback.status.success() && text(&rollback.stdout).contains("residue: none"), "{}\n{}", text(&rollback.stdout), text(&rollback.stderr));
+    assert!(
+        rollback.status.success() && text(&rollback.stdout).contains("residue: none"),
+        "{}\n{}",
+        text(&rollback.stdout),
+        text(&rollback.stderr)
+    );
 }
 
 /// A Pipedrive stand-in whose `itemSearch/field` is lenient (it answers an "exact" search with
@@ -303,11 +386,17 @@ async fn find_by_field_keeps_only_records_whose_field_is_exactly_the_value() {
                     while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
                         line.clear();
                     }
-                    let path = request_line.split_whitespace().nth(1).unwrap_or("").split('?').next().unwrap_or("").to_owned();
-                    let hits: Vec<Value> = [1, 2, 3, 4].map(|id| json!({"result_score": 1.0, "item": {"id": id, "type": "person"}})).to_vec();
+                    let path =
+                        request_line.split_whitespace().nth(1).unwrap_or("").split('?').next().unwrap_or("").to_owned();
+                    let hits: Vec<Value> = [1, 2, 3, 4]
+                        .map(|id| json!({"result_score": 1.0, "item": {"id": id, "type": "person"}}))
+                        .to_vec();
                     let person = |id: u64, value: &str| json!({"success": true, "data": {"id": id, "name": format!("P{id}"), "custom_fields": {code: value}}});
                     let (status, body) = match path.as_str() {
-                        "/api/v2/itemSearch/field" => (200, json!({"success": true, "data": hits.clone(), "additional_data": {"next_cursor": null}})),
+                        "/api/v2/itemSearch/field" => (
+                            200,
+                            json!({"success": true, "data": hits.clone(), "additional_data": {"next_cursor": null}}),
+                        ),
                         "/api/v2/persons/1" => (200, person(1, "acme:12")),
                         "/api/v2/persons/2" => (200, person(2, "ACME:1")),
                         "/api/v2/persons/3" => (200, person(3, "acme:1")),
@@ -315,7 +404,10 @@ async fn find_by_field_keeps_only_records_whose_field_is_exactly_the_value() {
                     };
                     let body = body.to_string();
                     let reason = if status == 200 { "OK" } else { "Not Found" };
-                    let answer = format!("HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                    let answer = format!(
+                        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
                     if writer.write_all(answer.as_bytes()).is_err() {
                         return;
                     }
@@ -323,9 +415,17 @@ async fn find_by_field_keeps_only_records_whose_field_is_exactly_the_value() {
             });
         }
     });
-    let mut config = crm_migrate::pipedrive::ClientConfig::new(url, crm_migrate::pipedrive::ApiToken::new(TOKEN).unwrap(), crm_migrate::pipedrive::Plan::Growth);
+    let mut config = crm_migrate::pipedrive::ClientConfig::new(
+        url,
+        crm_migrate::pipedrive::ApiToken::new(TOKEN).unwrap(),
+        crm_migrate::pipedrive::Plan::Growth,
+    );
     config.lost_write_settle = Duration::ZERO;
     let client = crm_migrate::pipedrive::PipedriveClient::new(config, None).unwrap();
     let found = client.find_by_field(crm_migrate::pipedrive::EntityKind::Person, code, "acme:1").await.unwrap();
-    assert_eq!(found, vec![3], "only the person whose marker is exactly acme:1 (not acme:12, ACME:1, or one that is gone)");
+    assert_eq!(
+        found,
+        vec![3],
+        "only the person whose marker is exactly acme:1 (not acme:12, ACME:1, or one that is gone)"
+    );
 }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crm_migrate::pipedrive::{ApiToken, ClientConfig, CustomValue, EntityKind, FieldType, Marker, NewField, NewPerson, PipedriveClient, Plan};
+use crm_migrate::pipedrive::{
+    ApiToken, ClientConfig, CustomValue, EntityKind, FieldType, Marker, NewField, NewPerson, PipedriveClient, Plan,
+};
 use crm_migrate_sandbox::{SandboxConfig, SandboxHandle};
 use serde_json::Value;
 
@@ -54,7 +56,10 @@ pub async fn create_persons(client: &Arc<PipedriveClient>, count: usize, tasks: 
                     }
                     None => (NewPerson { name: format!("Person {index}"), ..NewPerson::default() }, None),
                 };
-                client.create_person(&person, marker.as_ref()).await.unwrap_or_else(|error| panic!("person {index}: {error}"));
+                client
+                    .create_person(&person, marker.as_ref())
+                    .await
+                    .unwrap_or_else(|error| panic!("person {index}: {error}"));
             }
         });
     }

@@ -57,7 +57,9 @@ fn dedup_merges_contacts_sharing_an_email_and_names_the_survivor() {
     assert_eq!(fate_of(&output, "u-1008"), &Fate::Merged { survivor: "u-1007".into() });
     let ada = output.records.iter().find(|record| record.source_id == "u-1001").unwrap();
     match ada.get("tags") {
-        Some(Value::Choices(tags)) => assert!(tags.contains(&"beta".to_string()) && tags.contains(&"vip".to_string()), "{tags:?}"),
+        Some(Value::Choices(tags)) => {
+            assert!(tags.contains(&"beta".to_string()) && tags.contains(&"vip".to_string()), "{tags:?}")
+        }
         other => panic!("tags unioned into the survivor, got {other:?}"),
     }
     assert_eq!(output.counts().merged, 2);

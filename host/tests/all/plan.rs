@@ -36,13 +36,26 @@ pub fn prepared_sandbox_with(config: SandboxConfig) -> SandboxHandle {
     let client = client(&sandbox, Plan::Growth);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let field = |name: &str, field_type, options: &[&str]| NewField { field_name: name.into(), field_type, options: options.iter().map(|o| o.to_string()).collect() };
-        client.create_field(EntityKind::Person, &field("Industry segment", FieldType::Enum, &["retail", "services", "manufacturing"])).await.unwrap();
+        let field = |name: &str, field_type, options: &[&str]| NewField {
+            field_name: name.into(),
+            field_type,
+            options: options.iter().map(|o| o.to_string()).collect(),
+        };
+        client
+            .create_field(
+                EntityKind::Person,
+                &field("Industry segment", FieldType::Enum, &["retail", "services", "manufacturing"]),
+            )
+            .await
+            .unwrap();
         client.create_field(EntityKind::Person, &field("Score", FieldType::Double, &[])).await.unwrap();
         client.create_field(EntityKind::Organization, &field("NIP", FieldType::Varchar, &[])).await.unwrap();
         let pipeline = client.create_pipeline("Sprzedaż").await.unwrap();
         for stage in ["Nowy lead", "Kwalifikacja"] {
-            client.create_stage(&NewStage { name: stage.into(), pipeline_id: pipeline.id, deal_probability: None }).await.unwrap();
+            client
+                .create_stage(&NewStage { name: stage.into(), pipeline_id: pipeline.id, deal_probability: None })
+                .await
+                .unwrap();
         }
         client.add_field_options(EntityKind::Person, "label", &["VIP".to_string()]).await.unwrap();
     });
@@ -53,7 +66,16 @@ pub fn prepared_sandbox_with(config: SandboxConfig) -> SandboxHandle {
 pub fn project(sandbox: &SandboxHandle, plan: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("zubr");
-    let output = run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", plan]);
+    let output = run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        sample_export().to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plan",
+        plan,
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     migrate_duplicates_as_they_are(&project);
     (dir, project)
@@ -211,7 +233,10 @@ fn plan_reuses_what_the_workspace_has_proposes_the_rest_and_bills_it() {
     let industry = mapping.field(crm_migrate::record::ObjectKind::Contact, "industry_segment").unwrap();
     assert!(industry.why.iter().any(|why| why.contains("name match")), "{:?}", industry.why);
     let monetary = mapping.field(crm_migrate::record::ObjectKind::Contact, "lifetime_value").unwrap();
-    assert!(matches!(&monetary.landing, Landing::New { currency: Some(c), .. } if c == "PLN"), "money in the deals' main currency");
+    assert!(
+        matches!(&monetary.landing, Landing::New { currency: Some(c), .. } if c == "PLN"),
+        "money in the deals' main currency"
+    );
     assert!(monetary.needs_review(), "a guessed currency is for a person to confirm");
 
     let agents: Vec<(&str, &str)> = mapping.agents.iter().map(|a| (a.source.as_str(), a.target.as_str())).collect();
@@ -223,25 +248,56 @@ fn plan_reuses_what_the_workspace_has_proposes_the_rest_and_bills_it() {
             ("piotr.zielinski@zubrshop.pl", "piotr.zielinski@zubrshop.pl")
         ]
     );
-    assert_eq!(mapping.default_owner.target, "admin@zubrshop.pl", "the admin, when migration.toml names no default owner");
-    let statuses: Vec<(&str, &str)> = mapping.deal_status.iter().map(|c| (c.source.as_str(), c.target.as_str())).collect();
-    assert_eq!(statuses, [("abandoned", "lost"), ("in_progress", "open"), ("won", "won"), ("lost", "lost"), ("archived", "lost")]);
-    let types: Vec<(&str, &str)> = mapping.activity_types.iter().map(|c| (c.source.as_str(), c.target.as_str())).collect();
-    assert_eq!(types, [("25946", "call"), ("25947", "meeting"), ("25948", "email"), ("25949", "task")], "Telefon, Spotkanie, E-mail, Zadanie");
+    assert_eq!(
+        mapping.default_owner.target, "admin@zubrshop.pl",
+        "the admin, when migration.toml names no default owner"
+    );
+    let statuses: Vec<(&str, &str)> =
+        mapping.deal_status.iter().map(|c| (c.source.as_str(), c.target.as_str())).collect();
+    assert_eq!(
+        statuses,
+        [("abandoned", "lost"), ("in_progress", "open"), ("won", "won"), ("lost", "lost"), ("archived", "lost")]
+    );
+    let types: Vec<(&str, &str)> =
+        mapping.activity_types.iter().map(|c| (c.source.as_str(), c.target.as_str())).collect();
+    assert_eq!(
+        types,
+        [("25946", "call"), ("25947", "meeting"), ("25948", "email"), ("25949", "task")],
+        "Telefon, Spotkanie, E-mail, Zadanie"
+    );
     assert_eq!(mapping.event_activity_type.target, "meeting");
 
     let plan = plan_json(&project);
     let changes = &plan["workspace_changes"];
     assert_eq!(changes["pipelines_to_create"], serde_json::json!(["Partnerzy"]), "Sprzedaż exists and is reused");
-    let stages: Vec<String> = changes["stages_to_create"].as_array().unwrap().iter().map(|s| format!("{} › {}", s[0].as_str().unwrap(), s[1].as_str().unwrap())).collect();
+    let stages: Vec<String> = changes["stages_to_create"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{} › {}", s[0].as_str().unwrap(), s[1].as_str().unwrap()))
+        .collect();
     assert_eq!(
         stages,
-        ["Sprzedaż › Oferta wysłana", "Sprzedaż › Negocjacje", "Sprzedaż › Zamknięcie", "Partnerzy › Pierwszy kontakt", "Partnerzy › Rozmowy", "Partnerzy › Umowa", "Partnerzy › Wdrożenie"],
+        [
+            "Sprzedaż › Oferta wysłana",
+            "Sprzedaż › Negocjacje",
+            "Sprzedaż › Zamknięcie",
+            "Partnerzy › Pierwszy kontakt",
+            "Partnerzy › Rozmowy",
+            "Partnerzy › Umowa",
+            "Partnerzy › Wdrożenie"
+        ],
         "missing stages in User.com's order, after the existing ones"
     );
     assert_eq!(changes["options_to_add"], serde_json::json!([["person", "Industry segment", ["it", "public"]]]));
     assert_eq!(changes["activity_types_to_create"], serde_json::json!([]));
-    let person_labels: Vec<&str> = changes["labels_to_create"].as_array().unwrap().iter().filter(|l| l[0] == "person").map(|l| l[1].as_str().unwrap()).collect();
+    let person_labels: Vec<&str> = changes["labels_to_create"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l[0] == "person")
+        .map(|l| l[1].as_str().unwrap())
+        .collect();
     assert!(!person_labels.contains(&"VIP") && person_labels.contains(&"Newsletter"), "VIP exists: {person_labels:?}");
     assert_eq!(changes["agents_to_default_owner"], serde_json::json!([["katarzyna.lis@zubrshop.pl", 143]]));
 
@@ -251,17 +307,25 @@ fn plan_reuses_what_the_workspace_has_proposes_the_rest_and_bills_it() {
     let reads = 20 + 10 * 3 + 5 + 5 + 20;
     let new_fields = changes["new_fields"].as_array().unwrap().len() as u64;
     let date_time_fields = EXPECTED_LANDINGS.iter().filter(|l| l.ends_with(":date+time")).count() as u64;
-    assert_eq!(new_fields, 3 + EXPECTED_LANDINGS.iter().filter(|l| l.contains("= new:")).count() as u64 + date_time_fields, "3 markers, the new fields, a time field per date+time");
+    assert_eq!(
+        new_fields,
+        3 + EXPECTED_LANDINGS.iter().filter(|l| l.contains("= new:")).count() as u64 + date_time_fields,
+        "3 markers, the new fields, a time field per date+time"
+    );
     let option_calls = 3 /* labels on persons, organizations, deals */ + 1 /* Industry segment */;
     let workspace = reads + 5 * new_fields + 5 * option_calls + 5 /* Partnerzy */ + 5 * 7 /* stages */;
-    let records = 5 * (count("companies") + count("contacts") + count("deals") + count("activities") + count("events")) + 10 * planted.conversations;
+    let records = 5 * (count("companies") + count("contacts") + count("deals") + count("activities") + count("events"))
+        + 10 * planted.conversations;
     let bill = &plan["bill"];
     assert_eq!(bill["tokens"].as_u64().unwrap(), workspace + records);
     assert_eq!(bill["daily_budget"].as_u64().unwrap(), 60_000, "growth: 30,000 x 2 x 1 seat");
     assert!((bill["budget_days"].as_f64().unwrap() - (workspace + records) as f64 / 60_000.0).abs() < 1e-9);
     let markdown = std::fs::read_to_string(project.join("reports/plan.md")).unwrap();
     assert!(markdown.contains("it fits in one day"), "{markdown}");
-    assert!(markdown.contains(&format!("**{}**", crm_migrate::audit::report::thousands(workspace + records))), "the total is in the table");
+    assert!(
+        markdown.contains(&format!("**{}**", crm_migrate::audit::report::thousands(workspace + records))),
+        "the total is in the table"
+    );
     let mapping_file = mapping_text(&project);
     assert!(mapping_file.contains("# User.com 'Sprzedaż': exists in Pipedrive (id"), "comments say what is reused");
     assert!(mapping_file.contains("REVIEW: confidence 0.60"), "low confidence is marked");
@@ -273,7 +337,10 @@ fn a_lite_account_with_one_seat_is_told_that_100_000_contacts_take_days_and_how_
     use crm_migrate::plan::{bill, changes::WorkspaceChanges, profile, report};
     let object = |kind, records| profile::ObjectProfile { kind, file: String::new(), records, attributes: Vec::new() };
     let profile = profile::SourceProfile {
-        objects: vec![object(crm_migrate::record::ObjectKind::Contact, 100_000), object(crm_migrate::record::ObjectKind::Company, 10_000)],
+        objects: vec![
+            object(crm_migrate::record::ObjectKind::Contact, 100_000),
+            object(crm_migrate::record::ObjectKind::Company, 10_000),
+        ],
         ..Default::default()
     };
     let bill = bill::bill(&profile, &WorkspaceChanges::default(), Plan::Lite, 1, 0);
@@ -302,20 +369,42 @@ fn a_replan_keeps_edits_and_bad_edits_are_refused_with_their_line() {
     let sandbox = prepared_sandbox();
     let (_dir, project) = project(&sandbox, "growth");
     assert!(in_project(&project, &["plan"]).status.success());
-    edit(&project, "[contact.city]\nto = \"new\"\nfield = \"City\"\ntype = \"varchar\"", "[contact.city]\nto = \"skip\"\nreason = \"the shop does not use cities\"");
-    edit(&project, "\"katarzyna.lis@zubrshop.pl\" = \"default\"", "\"katarzyna.lis@zubrshop.pl\" = \"anna.nowak@zubrshop.pl\"");
+    edit(
+        &project,
+        "[contact.city]\nto = \"new\"\nfield = \"City\"\ntype = \"varchar\"",
+        "[contact.city]\nto = \"skip\"\nreason = \"the shop does not use cities\"",
+    );
+    edit(
+        &project,
+        "\"katarzyna.lis@zubrshop.pl\" = \"default\"",
+        "\"katarzyna.lis@zubrshop.pl\" = \"anna.nowak@zubrshop.pl\"",
+    );
     edit(&project, "archived = \"lost\"", "archived = \"open\"");
-    edit(&project, "[contact.score]\nto = \"existing\"\nfield = \"Score\"\n", "[contact.score]\nto = \"existing\"\nfield = \"Score\"\nnote = \"checked with the shop\"\non_bad_value = \"quarantine-record\"\n");
+    edit(
+        &project,
+        "[contact.score]\nto = \"existing\"\nfield = \"Score\"\n",
+        "[contact.score]\nto = \"existing\"\nfield = \"Score\"\nnote = \"checked with the shop\"\non_bad_value = \"quarantine-record\"\n",
+    );
 
     let output = in_project(&project, &["plan"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let mapping = mapping(&project);
     let city = mapping.field(crm_migrate::record::ObjectKind::Contact, "city").unwrap();
     assert_eq!(city.landing, Landing::Skip { reason: "the shop does not use cities".into() });
-    assert_eq!(mapping.agents.iter().find(|a| a.source == "katarzyna.lis@zubrshop.pl").unwrap().target, "anna.nowak@zubrshop.pl");
+    assert_eq!(
+        mapping.agents.iter().find(|a| a.source == "katarzyna.lis@zubrshop.pl").unwrap().target,
+        "anna.nowak@zubrshop.pl"
+    );
     assert_eq!(mapping.deal_status.iter().find(|c| c.source == "archived").unwrap().target, "open");
-    assert_eq!(mapping.field(crm_migrate::record::ObjectKind::Contact, "score").unwrap().note.as_deref(), Some("checked with the shop"));
-    assert_eq!(mapping.field(crm_migrate::record::ObjectKind::Contact, "score").unwrap().on_bad_value, crm_migrate::mapping::OnBadValue::QuarantineRecord, "a bad-value policy is kept");
+    assert_eq!(
+        mapping.field(crm_migrate::record::ObjectKind::Contact, "score").unwrap().note.as_deref(),
+        Some("checked with the shop")
+    );
+    assert_eq!(
+        mapping.field(crm_migrate::record::ObjectKind::Contact, "score").unwrap().on_bad_value,
+        crm_migrate::mapping::OnBadValue::QuarantineRecord,
+        "a bad-value policy is kept"
+    );
     let kept: Vec<String> = serde_json::from_value(plan_json(&project)["kept_edits"].clone()).unwrap();
     assert_eq!(kept, ["owners.agents.katarzyna.lis@zubrshop.pl", "deal_status.archived", "contact.city"]);
     assert!(mapping_text(&project).contains("# kept your edit (plan proposes a new person varchar field 'City')"));
@@ -326,18 +415,39 @@ fn a_replan_keeps_edits_and_bad_edits_are_refused_with_their_line() {
         let output = in_project(project, &["approve", "--yes"]);
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(5), "{stderr}");
-        assert!(stderr.contains(&format!("line {expected_line}: ")) && stderr.contains(expected), "line {expected_line}, '{expected}':\n{stderr}");
+        assert!(
+            stderr.contains(&format!("line {expected_line}: ")) && stderr.contains(expected),
+            "line {expected_line}, '{expected}':\n{stderr}"
+        );
         std::fs::write(project.join("mapping.toml"), &good).unwrap();
     };
     let line = edit(&project, "[contact.email]\nto = \"emails\"", "[contact.email]\nto = \"emials\"") + 1;
     refused(&project, line, "'emials' is not a person field this tool writes");
-    let line = edit(&project, "[contact.email]\nto = \"emails\"", "[contact.email]\nto = \"emails\"\non_bad_value = \"drop\"") + 2;
-    refused(&project, line, "on_bad_value 'drop' is not a policy; expected one of leave-empty, quarantine-record, keep-raw-in-note");
-    let line = edit(&project, "[contact.country]\nto = \"new\"\nfield = \"Country\"\ntype = \"varchar\"", "[contact.country]\nto = \"existing\"\nfield = \"Score\"") + 1;
+    let line =
+        edit(&project, "[contact.email]\nto = \"emails\"", "[contact.email]\nto = \"emails\"\non_bad_value = \"drop\"")
+            + 2;
+    refused(
+        &project,
+        line,
+        "on_bad_value 'drop' is not a policy; expected one of leave-empty, quarantine-record, keep-raw-in-note",
+    );
+    let line = edit(
+        &project,
+        "[contact.country]\nto = \"new\"\nfield = \"Country\"\ntype = \"varchar\"",
+        "[contact.country]\nto = \"existing\"\nfield = \"Score\"",
+    ) + 1;
     refused(&project, line, "country holds text values like 'PL'; the Pipedrive field 'Score' (double) holds a number");
-    let line = edit(&project, "[contact.industry_segment]\nto = \"existing\"\nfield = \"Industry segment\"\n", "[contact.industry_segment]\nto = \"existing\"\nfield = \"Industry segment\"\nvalues = { it = \"IT\" }\n") + 1;
+    let line = edit(
+        &project,
+        "[contact.industry_segment]\nto = \"existing\"\nfield = \"Industry segment\"\n",
+        "[contact.industry_segment]\nto = \"existing\"\nfield = \"Industry segment\"\nvalues = { it = \"IT\" }\n",
+    ) + 1;
     refused(&project, line, "values maps 'it' to 'IT', which is not an option of 'Industry segment'");
-    let line = edit(&project, "options = [\"roczna\", \"miesięczna\", \"jednorazowa\"]", "options = [\"roczna\", \"miesięczna\"]");
+    let line = edit(
+        &project,
+        "options = [\"roczna\", \"miesięczna\", \"jednorazowa\"]",
+        "options = [\"roczna\", \"miesięczna\"]",
+    );
     refused(&project, line - 3, "options lack values the export holds: 'jednorazowa'");
     let line = edit(&project, "field = \"Lifetime value\"", "field = \"Score\"");
     refused(&project, line - 1, "Pipedrive already has a custom person field named 'Score'");
@@ -347,7 +457,12 @@ fn a_replan_keeps_edits_and_bad_edits_are_refused_with_their_line() {
     let line = edit(&project, "[deal_status]", "[deal_status");
     let output = in_project(&project, &["plan"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains(&format!("line {line}")) && text(&output.stderr).contains("will not overwrite it"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains(&format!("line {line}"))
+            && text(&output.stderr).contains("will not overwrite it"),
+        "{}",
+        text(&output.stderr)
+    );
     assert!(mapping_text(&project).contains("[deal_status\n"), "the person's file is left as it was");
 }
 
@@ -380,11 +495,18 @@ fn apply_is_refused_without_an_approval_and_after_the_mapping_changed() {
     assert_eq!(refused.status.code(), Some(4));
     let stderr = text(&refused.stderr);
     assert!(stderr.contains("changed since Ola Nowak approved it"), "{stderr}");
-    assert!(stderr.contains("\n-archived = \"lost\"") && stderr.contains("\n+archived = \"open\""), "the diff is shown:\n{stderr}");
+    assert!(
+        stderr.contains("\n-archived = \"lost\"") && stderr.contains("\n+archived = \"open\""),
+        "the diff is shown:\n{stderr}"
+    );
     assert_eq!(sandbox.stats().writes_applied, writes, "a refused apply writes nothing");
 
     let approved = in_project(&project, &["approve", "--yes", "--by", "Jan"]);
-    assert!(text(&approved.stdout).contains("changed since Ola Nowak approved it"), "approve shows the diff: {}", text(&approved.stdout));
+    assert!(
+        text(&approved.stdout).contains("changed since Ola Nowak approved it"),
+        "approve shows the diff: {}",
+        text(&approved.stdout)
+    );
     assert!(text(&approved.stdout).contains("+archived = \"open\""));
     assert_eq!(gate(&project).unwrap().approved_by, "Jan");
 
@@ -402,7 +524,9 @@ fn the_opt_out_is_the_marketing_status_only_where_the_account_has_campaigns() {
     let with_campaigns = sandbox(SandboxConfig { campaigns: true, ..SandboxConfig::default() });
     let (_dir, project) = project(&with_campaigns, "growth");
     assert!(in_project(&project, &["plan"]).status.success());
-    let unsubscribed = |project: &Path| mapping(project).field(crm_migrate::record::ObjectKind::Contact, "unsubscribed").unwrap().landing.clone();
+    let unsubscribed = |project: &Path| {
+        mapping(project).field(crm_migrate::record::ObjectKind::Contact, "unsubscribed").unwrap().landing.clone()
+    };
     assert_eq!(unsubscribed(&project), Landing::Standard { code: "marketing_status".into() });
 
     let without = prepared_sandbox();
@@ -413,7 +537,12 @@ fn the_opt_out_is_the_marketing_status_only_where_the_account_has_campaigns() {
     let line = edit(&other, from, "[contact.unsubscribed]\nto = \"marketing_status\"") + 1;
     let output = in_project(&other, &["approve", "--yes"]);
     assert_eq!(output.status.code(), Some(5));
-    assert!(text(&output.stderr).contains(&format!("line {line}: [contact.unsubscribed] this Pipedrive account has no Campaigns")), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr)
+            .contains(&format!("line {line}: [contact.unsubscribed] this Pipedrive account has no Campaigns")),
+        "{}",
+        text(&output.stderr)
+    );
 }
 
 #[test]
@@ -423,19 +552,40 @@ fn the_label_plugin_decides_which_tags_become_labels() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("zubr");
     let label_plugin = format!("label={}", crate::support::plugin("segment_labels").display());
-    let output = run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plugin", &label_plugin]);
+    let output = run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        sample_export().to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plugin",
+        &label_plugin,
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     migrate_duplicates_as_they_are(&project);
     let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
-    std::fs::write(project.join("migration.toml"), config.replace("# skip_prefixes = \"\"", "skip_prefixes = \"Test,Zimny\"")).unwrap();
+    std::fs::write(
+        project.join("migration.toml"),
+        config.replace("# skip_prefixes = \"\"", "skip_prefixes = \"Test,Zimny\""),
+    )
+    .unwrap();
 
     let output = in_project(&project, &["plan"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let plan = plan_json(&project);
     assert!(plan["labels_by"].as_str().unwrap().contains("segment-labels"), "{}", plan["labels_by"]);
-    let labels: Vec<&str> = plan["workspace_changes"]["labels_to_create"].as_array().unwrap().iter().map(|l| l[1].as_str().unwrap()).collect();
+    let labels: Vec<&str> = plan["workspace_changes"]["labels_to_create"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l[1].as_str().unwrap())
+        .collect();
     assert!(labels.contains(&"Newsletter") && labels.contains(&"Black Friday"), "{labels:?}");
-    assert!(!labels.iter().any(|label| label.starts_with("Test") || label.starts_with("Zimny")), "skipped by the plugin's rule: {labels:?}");
+    assert!(
+        !labels.iter().any(|label| label.starts_with("Test") || label.starts_with("Zimny")),
+        "skipped by the plugin's rule: {labels:?}"
+    );
 }
 
 /// The approval gate apply passes, on a project directory.

@@ -30,15 +30,24 @@ fn attack_batch(size: usize) -> Vec<Record> {
 /// Runs `clean` over [`attack_batch`] and checks what every attack must give: batch 1 fails
 /// with a reason naming plugin, hook and batch, all its records are quarantined with that
 /// (short) reason, and batch 2 runs.
-fn clean_under_attack(file_stem: &str, limits: Limits, config: &[(&str, &str)], size: usize) -> (StageOutput, HookError) {
+fn clean_under_attack(
+    file_stem: &str,
+    limits: Limits,
+    config: &[(&str, &str)],
+    size: usize,
+) -> (StageOutput, HookError) {
     let host = host_with(limits);
     let plugin = load(&host, file_stem, config);
     let output = pipeline::clean(&plugin, attack_batch(size), size, &mut BatchIds::default());
     assert_eq!(output.failures.len(), 1, "only the attacking batch fails: {:?}", output.failures);
     let error = output.failures[0].clone();
     let message = error.to_string();
-    assert!(message.contains(&plugin.name()) && message.contains("hook clean") && message.contains("batch 1"), "{message}");
-    let quarantined = output.fates.iter().filter(|entry| matches!(&entry.fate, Fate::Quarantined { reason } if *reason == message));
+    assert!(
+        message.contains(&plugin.name()) && message.contains("hook clean") && message.contains("batch 1"),
+        "{message}"
+    );
+    let quarantined =
+        output.fates.iter().filter(|entry| matches!(&entry.fate, Fate::Quarantined { reason } if *reason == message));
     assert_eq!(quarantined.count(), size, "the whole batch is quarantined with the reason");
     assert!(message.len() <= 2 * MAX_REASON_BYTES, "the reason is short: {} bytes", message.len());
     let survivors: Vec<&str> = output.records.iter().map(|record| record.source_id.as_str()).collect();
@@ -61,7 +70,12 @@ struct ChildUsage {
 /// `crm-migrate plugin run --hook clean` over [`attack_batch`] written as CSV, in a child
 /// process under the given resource limits (setrlimit before exec), reaped with wait4 for its
 /// own resource usage (not that of other tests' children).
-fn plugin_run_limited(file_stem: &str, config: &[&str], size: usize, limits: &[(libc::__rlimit_resource_t, u64)]) -> ChildUsage {
+fn plugin_run_limited(
+    file_stem: &str,
+    config: &[&str],
+    size: usize,
+    limits: &[(libc::__rlimit_resource_t, u64)],
+) -> ChildUsage {
     let dir = tempfile::tempdir().unwrap();
     let (stdout, stderr) = (dir.path().join("stdout"), dir.path().join("stderr"));
     let input = dir.path().join("records.csv");
@@ -105,7 +119,8 @@ fn plugin_run_limited(file_stem: &str, config: &[&str], size: usize, limits: &[(
 fn write_records_csv(path: &Path, records: &[Record]) {
     let mut text = String::from("id,attack,email\n");
     for record in records {
-        let field = |name| record.get(name).map(|value| value.to_string().trim_matches('"').to_owned()).unwrap_or_default();
+        let field =
+            |name| record.get(name).map(|value| value.to_string().trim_matches('"').to_owned()).unwrap_or_default();
         text.push_str(&format!("{},{},{}\n", record.source_id, field("attack"), field("email")));
     }
     std::fs::write(path, text).unwrap();
@@ -118,7 +133,11 @@ const BATCH_MEMORY: u64 = 512 << 20;
 fn a_20_mb_error_string_is_over_the_output_limit_and_quarantines_its_batch() {
     let (_, error) = clean_under_attack("hostile_error", Limits::default(), &[("bytes", "20000000")], 1000);
     let limit = Limits::default().output_limit(1000);
-    assert_eq!(error.failure, HookFailure::OutputTooLarge { bytes: 20_000_000, limit }, "the error string counts in the output limit");
+    assert_eq!(
+        error.failure,
+        HookFailure::OutputTooLarge { bytes: 20_000_000, limit },
+        "the error string counts in the output limit"
+    );
 }
 
 #[test]
@@ -126,16 +145,27 @@ fn an_error_string_within_the_limit_is_cut_once_not_copied_whole_into_every_reco
     let (output, error) = clean_under_attack("hostile_error", Limits::default(), &[("bytes", "1000000")], 100);
     match &error.failure {
         HookFailure::PluginError { message } => {
-            assert!(message.len() <= MAX_REASON_BYTES + 64 && message.contains("1000000 bytes in all"), "{} bytes", message.len())
+            assert!(
+                message.len() <= MAX_REASON_BYTES + 64 && message.contains("1000000 bytes in all"),
+                "{} bytes",
+                message.len()
+            )
         }
         other => panic!("{other:?}"),
     }
-    let reasons: Vec<&str> = output.fates.iter().filter_map(|entry| match &entry.fate {
-        Fate::Quarantined { reason } => Some(&**reason),
-        _ => None,
-    }).collect();
+    let reasons: Vec<&str> = output
+        .fates
+        .iter()
+        .filter_map(|entry| match &entry.fate {
+            Fate::Quarantined { reason } => Some(&**reason),
+            _ => None,
+        })
+        .collect();
     assert_eq!(reasons.len(), 100);
-    assert!(reasons.iter().all(|reason| reason.as_ptr() == reasons[0].as_ptr()), "the records share one copy of the reason");
+    assert!(
+        reasons.iter().all(|reason| reason.as_ptr() == reasons[0].as_ptr()),
+        "the records share one copy of the reason"
+    );
 }
 
 #[test]
@@ -145,7 +175,11 @@ fn a_20_mb_error_on_a_1000_record_batch_keeps_the_host_under_512_mb() {
     // reserves up front (several GiB, never touched): the kernel's peak RSS is the measure.
     let usage = plugin_run_limited("hostile_error", &["bytes=20000000"], 1000, &[]);
     assert_eq!(usage.exit_code, Some(3), "batches failed, host alive: {usage:?}");
-    assert!(usage.output.contains("quarantined 1000") && usage.output.contains("over the limit of"), "{}", usage.output);
+    assert!(
+        usage.output.contains("quarantined 1000") && usage.output.contains("over the limit of"),
+        "{}",
+        usage.output
+    );
     assert!(usage.max_rss < BATCH_MEMORY, "peak RSS {} MiB", usage.max_rss >> 20);
     eprintln!("20 MB error on 1,000 records: peak RSS {} MiB, CPU {:?}", usage.max_rss >> 20, usage.cpu);
 }
@@ -161,7 +195,9 @@ fn configuration_errors_count_in_the_output_limit_and_are_cut() {
     );
     let large = open().configure(vec![("config_error_bytes".into(), "100000".into())]).err().expect("refused");
     match &large {
-        LoadError::Config { key, message, .. } => assert!(key.len() + message.len() <= 2 * MAX_REASON_BYTES + 128, "{large}"),
+        LoadError::Config { key, message, .. } => {
+            assert!(key.len() + message.len() <= 2 * MAX_REASON_BYTES + 128, "{large}")
+        }
         other => panic!("{other}"),
     }
 }
@@ -205,8 +241,17 @@ fn eighty_thousand_new_fields_for_one_record_stay_within_a_cpu_and_memory_bound(
     // Applying them one scan each took 20-32 s of CPU for this batch in a debug build (killed
     // here by SIGXCPU); now they are refused, and applying is linear besides.
     let usage = plugin_run_limited("hostile_changes", &[], 1000, &[(libc::RLIMIT_CPU, 15)]);
-    assert_eq!(usage.exit_code, Some(3), "within 15 s of CPU (SIGXCPU otherwise), the batch failed: {:.2000}", usage.output);
-    assert!(usage.output.contains("quarantined 1000") && usage.output.contains("fields that no record of the batch has"), "{:.2000}", usage.output);
+    assert_eq!(
+        usage.exit_code,
+        Some(3),
+        "within 15 s of CPU (SIGXCPU otherwise), the batch failed: {:.2000}",
+        usage.output
+    );
+    assert!(
+        usage.output.contains("quarantined 1000") && usage.output.contains("fields that no record of the batch has"),
+        "{:.2000}",
+        usage.output
+    );
     assert!(usage.max_rss < BATCH_MEMORY, "peak RSS {} MiB", usage.max_rss >> 20);
     eprintln!("80,000 new fields on 1,000 records: peak RSS {} MiB, CPU {:?}", usage.max_rss >> 20, usage.cpu);
 }
@@ -230,7 +275,10 @@ fn match_keys_made_of_empty_strings_cost_an_element_each() {
     let plugin = load(&host, "hostile_empty_strings", &[("strings", "100000")]);
     let records = attack_batch(3);
     let error = plugin.match_keys(4, &records.iter().collect::<Vec<_>>()).unwrap_err();
-    assert!(matches!(error.failure, HookFailure::OutputTooLarge { bytes, .. } if bytes >= 100_000 * OUTPUT_ELEMENT_BYTES), "{error}");
+    assert!(
+        matches!(error.failure, HookFailure::OutputTooLarge { bytes, .. } if bytes >= 100_000 * OUTPUT_ELEMENT_BYTES),
+        "{error}"
+    );
     assert_eq!(error.batch, 4);
 }
 
@@ -276,7 +324,9 @@ fn millions_of_one_byte_log_calls_are_charged_fuel_and_stop_at_the_call_cap() {
     let (output, error) = clean_under_attack("hostile_log", limits, &[("bytes", "1")], 3);
     let cap = MAX_LOG_CALLS_PER_CALL + 3 * MAX_LOG_CALLS_PER_RECORD;
     match &error.failure {
-        HookFailure::LogLimit { detail } => assert!(detail.contains(&format!("more than {cap} host.log calls")), "{detail}"),
+        HookFailure::LogLimit { detail } => {
+            assert!(detail.contains(&format!("more than {cap} host.log calls")), "{detail}")
+        }
         other => panic!("{other:?}"),
     }
     assert!(error.fuel_used >= cap * (LOG_CALL_FUEL + LOG_BYTE_FUEL), "the calls were charged: {}", error.fuel_used);
@@ -313,17 +363,28 @@ fn a_whole_run_budget_stops_a_plugin_that_burns_its_budget_on_every_batch() {
     let records: Vec<Record> = (0..5).map(|i| contact(&format!("a{i}"), &[("attack", "yes")])).collect();
     let output = pipeline::clean(&plugin, records, 1, &mut BatchIds::default());
     let failures: Vec<&HookFailure> = output.failures.iter().map(|error| &error.failure).collect();
-    assert!(matches!(failures[..2], [HookFailure::CpuBudgetExhausted { .. }, HookFailure::CpuBudgetExhausted { .. }]), "{failures:?}");
-    assert!(failures[2..].iter().all(|failure| matches!(failure, HookFailure::RunBudgetExhausted { .. })), "{failures:?}");
+    assert!(
+        matches!(failures[..2], [HookFailure::CpuBudgetExhausted { .. }, HookFailure::CpuBudgetExhausted { .. }]),
+        "{failures:?}"
+    );
+    assert!(
+        failures[2..].iter().all(|failure| matches!(failure, HookFailure::RunBudgetExhausted { .. })),
+        "{failures:?}"
+    );
     assert_eq!(output.fuel_used, 25_000_000, "the run spent exactly its budget");
     assert_eq!(plugin.run_spent().0, 25_000_000);
     assert_eq!(output.counts().quarantined, 5);
-    assert!(output.failures[4].to_string().contains("batch 5") && output.failures[4].to_string().contains("max_run_fuel"));
+    assert!(
+        output.failures[4].to_string().contains("batch 5") && output.failures[4].to_string().contains("max_run_fuel")
+    );
 }
 
 #[test]
 fn a_run_budget_is_capped_by_the_hosts_maximum() {
-    let host = host_with(Limits { max_run_budget: RunBudget { fuel: 1000, time: Duration::from_secs(1) }, ..Limits::default() });
+    let host = host_with(Limits {
+        max_run_budget: RunBudget { fuel: 1000, time: Duration::from_secs(1) },
+        ..Limits::default()
+    });
     let plugin = load(&host, "hostile_loop", &[]).with_run_budget(RunBudget { fuel: u64::MAX, time: Duration::MAX });
     assert_eq!(plugin.run_budget(), RunBudget { fuel: 1000, time: Duration::from_secs(1) });
 }

@@ -70,7 +70,11 @@ fn crm_migrate(args: &[&str], cpu_seconds: Option<u64>) -> Output {
         unsafe {
             command.pre_exec(move || {
                 let limit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
-                if libc::setrlimit(libc::RLIMIT_CPU, &limit) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+                if libc::setrlimit(libc::RLIMIT_CPU, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
             });
         }
     }
@@ -89,7 +93,9 @@ fn a_plugin_file_over_the_size_limit_is_refused_before_it_is_read() {
     std::fs::File::create(&path).unwrap().set_len((64 << 20) + 1).unwrap();
     let error = host().open(&path, None).err().expect("refused");
     match &error {
-        LoadError::TooLarge { bytes, limit, .. } => assert_eq!((*bytes, *limit), ((64 << 20) + 1, CompileLimits::default().max_file_bytes)),
+        LoadError::TooLarge { bytes, limit, .. } => {
+            assert_eq!((*bytes, *limit), ((64 << 20) + 1, CompileLimits::default().max_file_bytes))
+        }
         other => panic!("expected a size refusal, got {other}"),
     }
     assert!(error.to_string().contains("--max-file-mib"), "says how to raise it: {error}");
@@ -100,7 +106,10 @@ fn a_core_module_is_refused_as_not_a_component_before_compiling() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "module.wasm", &module_with_one_huge_function(1_000_000).finish());
     let error = host().open(&path, None).err().expect("refused");
-    assert!(matches!(&error, LoadError::NotAComponent { message, .. } if message.contains("core WebAssembly module")), "{error}");
+    assert!(
+        matches!(&error, LoadError::NotAComponent { message, .. } if message.contains("core WebAssembly module")),
+        "{error}"
+    );
 }
 
 /// The attack of issue 14: a 9 MB function in a file that is not even a plugin. Compiled
@@ -142,7 +151,8 @@ fn a_plugin_whose_compilation_needs_more_than_the_memory_limit_is_refused() {
     assert!(stderr.contains("compiling") && stderr.contains("needed more than 256 MiB of memory"), "{stderr}");
 
     // The same limit leaves an ordinary plugin room to compile.
-    let output = crm_migrate(&["plugin", "vet", plugin("clean_basic").to_str().unwrap(), "--compile-memory-mib", "256"], None);
+    let output =
+        crm_migrate(&["plugin", "vet", plugin("clean_basic").to_str().unwrap(), "--compile-memory-mib", "256"], None);
     assert!(output.status.success(), "{}", text(&output.stderr));
 }
 
@@ -157,7 +167,8 @@ fn fake_compiler(dir: &Path, script: &str) -> Compiler {
 #[test]
 fn the_compiler_process_runs_under_the_address_space_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let compiler = fake_compiler(dir.path(), "echo \"address space: $(ulimit -v) KiB, core files: $(ulimit -c)\" >&2; exit 3");
+    let compiler =
+        fake_compiler(dir.path(), "echo \"address space: $(ulimit -v) KiB, core files: $(ulimit -c)\" >&2; exit 3");
     let error = host().with_compiler(compiler).open(&plugin("clean_basic"), None).err().expect("refused");
     match &error {
         LoadError::CompileStopped { stop: CompileStop::Failed { detail }, .. } => {
@@ -190,7 +201,8 @@ fn a_plugin_compiled_in_a_child_process_loads_and_runs() {
         limits: CompileLimits::default(),
         isolation: Isolation::ChildProcess { program: PathBuf::from(env!("CARGO_BIN_EXE_crm-migrate")) },
     };
-    let component = host().with_compiler(compiler).open(&plugin("clean_basic"), None).expect("compiles in a child and loads");
+    let component =
+        host().with_compiler(compiler).open(&plugin("clean_basic"), None).expect("compiles in a child and loads");
     let loaded = component.configure(Vec::new()).expect("configured");
     let record = crate::support::contact("c-1", &[("email", " ADA@Example.org ")]);
     let call = loaded.clean(1, &[&record]).expect("runs");

@@ -18,7 +18,8 @@ use crate::support::plugin;
 fn dedup_project(dir: &Path) -> PathBuf {
     let project = dir.join("acme");
     let dedup = format!("dedup={}", plugin("dedup_email").display());
-    let output = run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--plugin", &dedup]);
+    let output =
+        run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--plugin", &dedup]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     project
 }
@@ -26,7 +27,13 @@ fn dedup_project(dir: &Path) -> PathBuf {
 fn diff_json(project: &Path, old: &str, new: &str) -> Json {
     let (old, new) = (plugin(old), plugin(new));
     let output = in_project(project, &["plugin", "diff", old.to_str().unwrap(), new.to_str().unwrap(), "--json"]);
-    assert_eq!(output.status.code(), Some(0), "a diff is not an error: {}\n{}", text(&output.stdout), text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a diff is not an error: {}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("{error}: {}", text(&output.stdout)))
 }
 
@@ -41,7 +48,10 @@ fn match_keys(contact: &Record) -> Vec<String> {
     };
     let mut keys = Vec::new();
     if let Some(email) = text("email").map(|email| email.trim().to_lowercase()).filter(|email| !email.is_empty()) {
-        let gmail = email.rsplit_once('@').filter(|(local, domain)| ["gmail.com", "googlemail.com"].contains(domain) && !local.split('+').next().unwrap().replace('.', "").is_empty());
+        let gmail = email.rsplit_once('@').filter(|(local, domain)| {
+            ["gmail.com", "googlemail.com"].contains(domain)
+                && !local.split('+').next().unwrap().replace('.', "").is_empty()
+        });
         keys.push(match gmail {
             Some((local, _)) => format!("email:{}@gmail.com", local.split('+').next().unwrap().replace('.', "")),
             None => format!("email:{email}"),
@@ -164,22 +174,37 @@ fn plugin_diff_names_exactly_the_contacts_whose_survivor_changes_when_the_oldest
             assert_eq!(fate["new"]["fate"], "kept", "{id} survives the oldest rule: {fate}");
             assert_eq!(fate["old"]["fate"], "merged", "{id} was merged by the newest rule: {fate}");
         } else {
-            assert_eq!((fate["new"]["fate"].as_str(), fate["new"]["into"].as_str()), (Some("merged"), Some(survivor.as_str())), "{id}: {fate}");
+            assert_eq!(
+                (fate["new"]["fate"].as_str(), fate["new"]["into"].as_str()),
+                (Some("merged"), Some(survivor.as_str())),
+                "{id}: {fate}"
+            );
         }
     }
     assert_eq!(contacts["fates_changed"], expected.len());
     for other in ["company", "deal", "activity", "event"] {
-        assert!(object(&diff, other).is_none_or(|object| object["fates"].as_array().unwrap().is_empty()), "a dedup swap moves contacts only: {diff:#}");
+        assert!(
+            object(&diff, other).is_none_or(|object| object["fates"].as_array().unwrap().is_empty()),
+            "a dedup swap moves contacts only: {diff:#}"
+        );
     }
 
     let markdown = std::fs::read_to_string(project.join("reports/plugin-diff.md")).unwrap();
-    let json: Json = serde_json::from_str(&std::fs::read_to_string(project.join("reports/plugin-diff.json")).unwrap()).unwrap();
+    let json: Json =
+        serde_json::from_str(&std::fs::read_to_string(project.join("reports/plugin-diff.json")).unwrap()).unwrap();
     assert_eq!(json["objects"], diff["objects"]);
     for (id, survivor) in expected.iter().filter(|(id, survivor)| id != survivor).take(5) {
-        assert!(markdown.contains(&format!("`{id}`")) && markdown.contains(&format!("`{survivor}`")), "{id} into {survivor}:\n{markdown}");
+        assert!(
+            markdown.contains(&format!("`{id}`")) && markdown.contains(&format!("`{survivor}`")),
+            "{id} into {survivor}:\n{markdown}"
+        );
     }
     let csv = std::fs::read_to_string(project.join("reports/plugin-diff.csv")).unwrap();
-    assert_eq!(csv.lines().filter(|line| line.starts_with("contact,") && line.contains(",fate,")).count(), expected.len(), "{csv}");
+    assert_eq!(
+        csv.lines().filter(|line| line.starts_with("contact,") && line.contains(",fate,")).count(),
+        expected.len(),
+        "{csv}"
+    );
 
     // Without --json: a short summary naming both plugins and the count.
     let (old, new) = (plugin("dedup_email"), plugin("dedup_email_oldest"));
@@ -198,7 +223,10 @@ fn plugin_diff_of_a_plugin_against_itself_reports_no_change() {
     let project = dedup_project(dir.path());
     let diff = diff_json(&project, "dedup_email", "dedup_email");
     for object in diff["objects"].as_array().unwrap() {
-        assert!(object["fates"].as_array().unwrap().is_empty() && object["fields"].as_array().unwrap().is_empty(), "{object}");
+        assert!(
+            object["fates"].as_array().unwrap().is_empty() && object["fields"].as_array().unwrap().is_empty(),
+            "{object}"
+        );
     }
     assert!(diff["labels"].as_array().unwrap().is_empty());
     assert_eq!(diff["changed"], false, "{diff:#}");
@@ -225,7 +253,13 @@ fn swap_to_oldest(project: &Path) {
     let digest = |stem: &str| crm_migrate::plugins::Digest::of(&std::fs::read(plugin(stem)).unwrap()).to_string();
     let config = std::fs::read_to_string(&path).unwrap();
     assert!(config.contains("dedup_email.wasm") && config.contains(&digest("dedup_email")), "{config}");
-    std::fs::write(&path, config.replace("dedup_email.wasm", "dedup_email_oldest.wasm").replace(&digest("dedup_email"), &digest("dedup_email_oldest"))).unwrap();
+    std::fs::write(
+        &path,
+        config
+            .replace("dedup_email.wasm", "dedup_email_oldest.wasm")
+            .replace(&digest("dedup_email"), &digest("dedup_email_oldest")),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -235,7 +269,16 @@ fn plan_and_approve_show_what_a_plugin_swapped_since_the_approval_changes() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("acme");
     let dedup = format!("dedup={}", plugin("dedup_email").display());
-    let init = run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plugin", &dedup]);
+    let init = run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        sample_export().to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plugin",
+        &dedup,
+    ]);
     assert!(init.status.success(), "{}", text(&init.stderr));
     for step in [&["plan"][..], &["approve", "--yes"]] {
         let output = in_project(&project, step);
@@ -248,14 +291,23 @@ fn plan_and_approve_show_what_a_plugin_swapped_since_the_approval_changes() {
     let plan = in_project(&project, &["plan"]);
     let stdout = text(&plan.stdout);
     assert!(plan.status.success(), "{stdout}\n{}", text(&plan.stderr));
-    assert!(stdout.contains("dedup-email-oldest") && stdout.contains(&format!("contact: {expected} records change fate")), "{stdout}");
+    assert!(
+        stdout.contains("dedup-email-oldest") && stdout.contains(&format!("contact: {expected} records change fate")),
+        "{stdout}"
+    );
     let plan_md = std::fs::read_to_string(project.join("reports/plan.md")).unwrap();
-    assert!(plan_md.contains("## What the swapped plugin changes") && plan_md.contains(&format!("contact: {expected} records change fate")), "{plan_md}");
+    assert!(
+        plan_md.contains("## What the swapped plugin changes")
+            && plan_md.contains(&format!("contact: {expected} records change fate")),
+        "{plan_md}"
+    );
 
     let approve = in_project(&project, &["approve", "--yes"]);
     let stdout = text(&approve.stdout);
     assert!(approve.status.success(), "{stdout}\n{}", text(&approve.stderr));
-    let summary = stdout.find(&format!("contact: {expected} records change fate")).unwrap_or_else(|| panic!("approve shows the swap's effect: {stdout}"));
+    let summary = stdout
+        .find(&format!("contact: {expected} records change fate"))
+        .unwrap_or_else(|| panic!("approve shows the swap's effect: {stdout}"));
     assert!(summary < stdout.find("approved by").unwrap(), "shown before the approval: {stdout}");
 
     // An approved build that is not kept (approved by an older crm-migrate): plan says so and
@@ -263,9 +315,19 @@ fn plan_and_approve_show_what_a_plugin_swapped_since_the_approval_changes() {
     std::fs::remove_dir_all(project.join("approved-plugins")).unwrap();
     let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
     let digest = |stem: &str| crm_migrate::plugins::Digest::of(&std::fs::read(plugin(stem)).unwrap()).to_string();
-    std::fs::write(project.join("migration.toml"), config.replace("dedup_email_oldest.wasm", "dedup_email.wasm").replace(&digest("dedup_email_oldest"), &digest("dedup_email"))).unwrap();
+    std::fs::write(
+        project.join("migration.toml"),
+        config
+            .replace("dedup_email_oldest.wasm", "dedup_email.wasm")
+            .replace(&digest("dedup_email_oldest"), &digest("dedup_email")),
+    )
+    .unwrap();
     let plan = in_project(&project, &["plan"]);
     let stdout = text(&plan.stdout);
     assert!(plan.status.success(), "{stdout}\n{}", text(&plan.stderr));
-    assert!(stdout.contains("the dedup plugin changed since the approval; what it changes cannot be shown") && stdout.contains("crm-migrate plugin diff OLD.wasm NEW.wasm"), "{stdout}");
+    assert!(
+        stdout.contains("the dedup plugin changed since the approval; what it changes cannot be shown")
+            && stdout.contains("crm-migrate plugin diff OLD.wasm NEW.wasm"),
+        "{stdout}"
+    );
 }

@@ -22,7 +22,10 @@ fn attack_then_carry_on(file_stem: &str, limits: Limits, config: &[(&str, &str)]
     assert_eq!(output.failures.len(), 1, "only the attacking batch fails: {:?}", output.failures);
     let error = &output.failures[0];
     let message = error.to_string();
-    assert!(message.contains(&plugin.name()) && message.contains("hook clean") && message.contains("batch 1"), "{message}");
+    assert!(
+        message.contains(&plugin.name()) && message.contains("hook clean") && message.contains("batch 1"),
+        "{message}"
+    );
     let quarantined: Vec<&str> = output
         .fates
         .iter()
@@ -88,13 +91,19 @@ fn plugin_returning_oversized_output_is_refused() {
 #[test]
 fn plugin_returning_garbage_is_refused_for_each_hook() {
     let failure = attack_then_carry_on("hostile_garbage", Limits::default(), &[]);
-    assert!(matches!(&failure, HookFailure::InvalidOutput { detail } if detail.contains("4 outcomes for 3 records")), "{failure:?}");
+    assert!(
+        matches!(&failure, HookFailure::InvalidOutput { detail } if detail.contains("4 outcomes for 3 records")),
+        "{failure:?}"
+    );
 
     let host = host();
     let plugin = load(&host, "hostile_garbage", &[]);
     let mut records = [contact("a", &[("attack", "yes")]), contact("b", &[])];
     let keys = plugin.match_keys(7, &records.iter().collect::<Vec<_>>()).unwrap_err();
-    assert!(matches!(&keys.failure, HookFailure::InvalidOutput { detail } if detail.contains("1 key lists for 2 records")), "{keys}");
+    assert!(
+        matches!(&keys.failure, HookFailure::InvalidOutput { detail } if detail.contains("1 key lists for 2 records")),
+        "{keys}"
+    );
     let merge = plugin.merge(8, &records.iter().collect::<Vec<_>>(), &[vec![0, 1]]).unwrap_err();
     assert!(matches!(&merge.failure, HookFailure::InvalidOutput { detail } if detail.contains("survivor")), "{merge}");
     assert_eq!(merge.batch, 8);
@@ -119,7 +128,8 @@ fn plugin_sees_no_environment_and_no_arguments_and_a_fixed_hash_seed() {
     // A re-run gives the same output, HashMap iteration order included: std seeds the hasher
     // from wasi:random/insecure-seed, which the host answers with a fixed seed.
     let other_host = crate::support::host();
-    let rerun = pipeline::clean(&load(&other_host, "hostile_environment", &[]), contacts("c", 2), 10, &mut BatchIds::default());
+    let rerun =
+        pipeline::clean(&load(&other_host, "hostile_environment", &[]), contacts("c", 2), 10, &mut BatchIds::default());
     let order = |records: &[Record]| records.iter().map(|r| r.get("hash_order").cloned()).collect::<Vec<_>>();
     assert_eq!(order(&output.records), order(&rerun.records));
 }

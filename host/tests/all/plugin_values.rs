@@ -54,7 +54,17 @@ fn each_value_out_of_range_quarantines_its_batch_with_its_place_and_the_host_goe
     csv.push_str("harmless,\nnew-field,new-field\n");
     let input = write(dir.path(), "records.csv", &csv);
     let wasm = plugin("hostile_values");
-    let args = ["plugin", "run", wasm.to_str().unwrap(), "--hook", "clean", "--input", input.to_str().unwrap(), "--batch-size", "1"];
+    let args = [
+        "plugin",
+        "run",
+        wasm.to_str().unwrap(),
+        "--hook",
+        "clean",
+        "--input",
+        input.to_str().unwrap(),
+        "--batch-size",
+        "1",
+    ];
 
     let output = run(&[&args[..], &["--json"]].concat());
     assert_ne!(output.status.code(), Some(101), "the host panicked: {}", text(&output.stderr));
@@ -74,7 +84,11 @@ fn each_value_out_of_range_quarantines_its_batch_with_its_place_and_the_host_goe
         assert!(reason.starts_with(&place) && reason.contains(says), "{attack}: {reason}\nexpected {place}...{says}");
     }
     let harmless = &records[ATTACKS.len()];
-    assert_eq!((harmless["fate"].as_str(), harmless["changes"][0]["after"].as_str()), (Some("changed"), Some("2024-02-29")), "the next batch runs");
+    assert_eq!(
+        (harmless["fate"].as_str(), harmless["changes"][0]["after"].as_str()),
+        (Some("changed"), Some("2024-02-29")),
+        "the next batch runs"
+    );
 
     // The text report prints every value; it too ends in the exit code for failed batches.
     let output = run(&args);
@@ -91,7 +105,11 @@ fn a_field_the_input_does_not_have_is_listed_as_a_new_field() {
     let output = run(&[&args[..], &["--json"]].concat());
     assert!(output.status.success(), "{}", text(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["new_fields"], serde_json::json!([{"kind": "contact", "field": "invented_by_plugin", "records": 2}]), "{report}");
+    assert_eq!(
+        report["new_fields"],
+        serde_json::json!([{"kind": "contact", "field": "invented_by_plugin", "records": 2}]),
+        "{report}"
+    );
     let output = run(&args);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("new field (not in the input): contact.invented_by_plugin, set on 2 records"), "{stdout}");
@@ -109,7 +127,8 @@ fn merge_changes_are_checked_like_clean_changes() {
         "{message}"
     );
     records[1] = contact("b", &[]);
-    let merged = plugin.merge(5, &records.iter().collect::<Vec<_>>(), &[vec![0, 1]]).expect("an offset of +01:00 passes");
+    let merged =
+        plugin.merge(5, &records.iter().collect::<Vec<_>>(), &[vec![0, 1]]).expect("an offset of +01:00 passes");
     assert_eq!(merged.output[0].changes[0].value.to_string(), "1970-01-01T01:00:00+01:00");
 }
 
@@ -124,7 +143,10 @@ fn label_names_must_be_non_blank_bounded_and_printable() {
         ("long", "label name \"LLLL"),
     ] {
         let error = plugin.label(&[tag("fine"), tag(name)], &[]).unwrap_err();
-        assert!(matches!(&error.failure, HookFailure::InvalidOutput { detail } if detail.contains(says)), "{name}: {error}");
+        assert!(
+            matches!(&error.failure, HookFailure::InvalidOutput { detail } if detail.contains(says)),
+            "{name}: {error}"
+        );
         assert!(error.to_string().starts_with("plugin hostile-values 0.1.0, hook label, batch 0"), "{error}");
     }
     let fine = plugin.label(&[tag("VIP")], &[]).expect("a printable name passes");
@@ -162,7 +184,8 @@ fn describe_out_of_grammar_is_refused_and_named_escaped() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("p");
     let clean = format!("clean={}", wasm.display());
-    let output = run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--plugin", &clean]);
+    let output =
+        run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--plugin", &clean]);
     assert_eq!(output.status.code(), Some(1));
     assert!(!project.join("migration.toml").exists(), "init pins no plugin that describes itself out of grammar");
 }
@@ -185,7 +208,10 @@ fn plugin_text_reaches_the_terminal_escaped() {
     assert_inert("plugin vet", &stdout);
     let digest_lines: Vec<&str> = stdout.lines().filter(|line| line.trim_start().starts_with("digest")).collect();
     assert_eq!(digest_lines, [format!("  digest    {digest}")], "exactly one digest line, the real one:\n{stdout}");
-    assert!(stdout.lines().next().unwrap().contains("harmless\\n\\u{1b}[1A\\u{1b}[2K  digest    sha256:0000"), "the fake stays on the description's line:\n{stdout}");
+    assert!(
+        stdout.lines().next().unwrap().contains("harmless\\n\\u{1b}[1A\\u{1b}[2K  digest    sha256:0000"),
+        "the fake stays on the description's line:\n{stdout}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let input = write(dir.path(), "records.csv", "id,email\na,a@x.pl\nb,b@x.pl\n");
@@ -193,7 +219,11 @@ fn plugin_text_reaches_the_terminal_escaped() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert_inert("plugin run --hook clean", &stdout);
-    assert_eq!(stdout.lines().filter(|line| line.contains("digest")).count(), 3, "the log line, the drop and the reject each on one line:\n{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|line| line.contains("digest")).count(),
+        3,
+        "the log line, the drop and the reject each on one line:\n{stdout}"
+    );
 
     let tags = write(dir.path(), "tags.csv", "id,name\n1,vip\n2,old\n");
     let output = run(&["plugin", "run", wasm.to_str().unwrap(), "--hook", "label", "--input", tags.to_str().unwrap()]);
@@ -206,7 +236,8 @@ fn plugin_text_reaches_the_terminal_escaped() {
 fn add_plugin(project: &Path, hook: &str, file_stem: &str) {
     let wasm = plugin(file_stem);
     let digest = Digest::of(&std::fs::read(&wasm).unwrap());
-    let entry = format!("\n[[plugins]]\nhook = \"{hook}\"\npath = {:?}\ndigest = \"{digest}\"\n", wasm.display().to_string());
+    let entry =
+        format!("\n[[plugins]]\nhook = \"{hook}\"\npath = {:?}\ndigest = \"{digest}\"\n", wasm.display().to_string());
     let config = project.join("migration.toml");
     let text = std::fs::read_to_string(&config).unwrap() + &entry;
     std::fs::write(config, text).unwrap();
@@ -221,7 +252,11 @@ fn a_project_naming_a_hook_its_plugin_does_not_declare_is_refused_by_plan() {
     let output = in_project(&project, &["plan"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("plugin clean-basic") && stderr.contains("does not implement the label hook (it declares: clean)"), "{stderr}");
+    assert!(
+        stderr.contains("plugin clean-basic")
+            && stderr.contains("does not implement the label hook (it declares: clean)"),
+        "{stderr}"
+    );
     assert!(!project.join("reports/plan.md").exists(), "nothing planned with it");
 }
 
@@ -252,7 +287,8 @@ fn apply_lists_the_fields_a_plugin_set_that_the_export_does_not_have() {
     crate::apply::apply(&project, &["--sample", "5"]);
     let reconciliation = std::fs::read_to_string(project.join("reports/reconciliation.md")).unwrap();
     assert!(
-        reconciliation.contains("## Fields a plugin set that the export does not have (no mapping entry: not migrated)")
+        reconciliation
+            .contains("## Fields a plugin set that the export does not have (no mapping entry: not migrated)")
             && reconciliation.contains("- contact.when: set by hostile-values 0.1.0 on 5 records"),
         "{reconciliation}"
     );

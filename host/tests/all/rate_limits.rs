@@ -63,7 +63,12 @@ async fn a_burst_of_429s_is_recovered_without_losing_or_repeating_a_write() {
         tokio::spawn(async move {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 for _ in 0..8 {
-                    let answer = neighbour.get(&url).header("x-api-token", crate::pipedrive_support::TOKEN).send().await.unwrap();
+                    let answer = neighbour
+                        .get(&url)
+                        .header("x-api-token", crate::pipedrive_support::TOKEN)
+                        .send()
+                        .await
+                        .unwrap();
                     if answer.status() == 429 {
                         let retry_after: u64 = answer.headers()["retry-after"].to_str().unwrap().parse().unwrap();
                         tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
@@ -79,7 +84,8 @@ async fn a_burst_of_429s_is_recovered_without_losing_or_repeating_a_write() {
     noise.await.unwrap();
 
     assert!(client.stats().throttled > 0, "the test must provoke 429s");
-    let mut names: Vec<String> = live_persons(&sandbox.state()).iter().map(|person| person["name"].as_str().unwrap().to_string()).collect();
+    let mut names: Vec<String> =
+        live_persons(&sandbox.state()).iter().map(|person| person["name"].as_str().unwrap().to_string()).collect();
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 40, "every person exactly once");
@@ -91,7 +97,8 @@ async fn a_burst_of_429s_is_recovered_without_losing_or_repeating_a_write() {
 #[allow(clippy::await_holding_lock)] // the guard only keeps other timing-sensitive tests out while this one runs
 async fn an_exhausted_daily_budget_stops_cleanly_and_the_run_resumes_after_the_reset() {
     // 100 tokens: twenty person creates at 5 tokens each.
-    let sandbox = sandbox(SandboxConfig { plan: Plan::Lite, daily_token_budget: Some(100), ..SandboxConfig::default() });
+    let sandbox =
+        sandbox(SandboxConfig { plan: Plan::Lite, daily_token_budget: Some(100), ..SandboxConfig::default() });
     let mut config = client_config(&sandbox, Plan::Lite);
     config.on_budget_exhausted = BudgetPolicy::Stop;
     let client = PipedriveClient::new(config, None).unwrap();
@@ -111,7 +118,10 @@ async fn an_exhausted_daily_budget_stops_cleanly_and_the_run_resumes_after_the_r
 
     sandbox.advance_clock(resets_in + Duration::from_secs(1));
     for index in created..30 {
-        client.create_person(&NewPerson { name: format!("Person {index}"), ..NewPerson::default() }, None).await.expect("budget was reset");
+        client
+            .create_person(&NewPerson { name: format!("Person {index}"), ..NewPerson::default() }, None)
+            .await
+            .expect("budget was reset");
     }
     assert_eq!(live_persons(&sandbox.state()).len(), 30);
 }

@@ -43,7 +43,10 @@ fn foreign_export(dir: &Path) {
              701,9,1,agent,Anna Nowak,livechat,How can I help?,2024-03-01T10:01:00Z\n",
         ),
         ("companies.csv", "ID,Name,Number of employees\n1,Acme,250\n2,Globex,12\n"),
-        ("attributes.csv", "id,name,name_std,value_type,content_type\n1,Number of employees,number_of_employees,integer,company\n"),
+        (
+            "attributes.csv",
+            "id,name,name_std,value_type,content_type\n1,Number of employees,number_of_employees,integer,company\n",
+        ),
     ];
     std::fs::create_dir_all(dir).unwrap();
     for (name, content) in files {
@@ -54,7 +57,16 @@ fn foreign_export(dir: &Path) {
 /// A project on `export`, planned (plan must finish clean) and approved.
 fn approved(sandbox: &SandboxHandle, export: &Path, root: &Path) -> PathBuf {
     let project = root.join("foreign");
-    let output = run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
+    let output = run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plan",
+        "premium",
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let planned = in_project(&project, &["plan"]);
     let mapping = std::fs::read_to_string(project.join("mapping.toml")).unwrap_or_default();
@@ -65,7 +77,12 @@ fn approved(sandbox: &SandboxHandle, export: &Path, root: &Path) -> PathBuf {
 }
 
 fn live<'a>(state: &'a Value, collection: &str) -> Vec<&'a Value> {
-    state[collection].as_object().unwrap().values().filter(|record| record["is_deleted"] != true && record["active_flag"] != false).collect()
+    state[collection]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|record| record["is_deleted"] != true && record["active_flag"] != false)
+        .collect()
 }
 
 #[test]
@@ -81,11 +98,13 @@ fn a_foreign_export_lands_names_types_event_times_and_senders_where_a_person_exp
     let state = sandbox.state();
 
     // Each person's name once: the full name wins (the stated default), never joined with its parts.
-    let mut names: Vec<String> = live(&state, "persons").iter().map(|person| person["name"].as_str().unwrap().to_owned()).collect();
+    let mut names: Vec<String> =
+        live(&state, "persons").iter().map(|person| person["name"].as_str().unwrap().to_owned()).collect();
     names.sort();
     assert_eq!(names, ["Ewa Nowak-Wiśniewska", "Hanna Müller", "Jan Kowalski"], "{mapping}");
     // The record whose full name is not its first and last name is listed, by id, not by value.
-    let plan: Value = serde_json::from_str(&std::fs::read_to_string(project.join("reports/plan.json")).unwrap()).unwrap();
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join("reports/plan.json")).unwrap()).unwrap();
     assert_eq!(plan["names"]["disagree"], 1, "{plan:#}");
     assert_eq!(plan["names"]["examples"], serde_json::json!(["3"]), "{plan:#}");
 
@@ -97,15 +116,22 @@ fn a_foreign_export_lands_names_types_event_times_and_senders_where_a_person_exp
         .collect();
     assert_eq!(custom_types, ["Webinar"], "{mapping}");
     let activities = live(&state, "activities");
-    let by_subject = |subject: &str| *activities.iter().find(|a| a["subject"] == subject).unwrap_or_else(|| panic!("no activity '{subject}'"));
+    let by_subject = |subject: &str| {
+        *activities.iter().find(|a| a["subject"] == subject).unwrap_or_else(|| panic!("no activity '{subject}'"))
+    };
     assert_eq!(by_subject("Call: Bartłomiej Grabowski")["type"], "call");
     assert_eq!(by_subject("Lunch: Łukasz García")["type"], "lunch");
 
     // The event at its time (1709285400 is 2024-03-01 09:30 UTC), 45 minutes long, with its
     // attendees (the known contact as participant too) and its location; no unix seconds anywhere.
     let event = by_subject("Product demo");
-    assert_eq!((event["due_date"].as_str(), event["due_time"].as_str(), event["duration"].as_str()), (Some("2024-03-01"), Some("09:30"), Some("00:45")), "{event:#}");
-    let attendees: Vec<&str> = event["attendees"].as_array().unwrap().iter().map(|a| a["email"].as_str().unwrap()).collect();
+    assert_eq!(
+        (event["due_date"].as_str(), event["due_time"].as_str(), event["duration"].as_str()),
+        (Some("2024-03-01"), Some("09:30"), Some("00:45")),
+        "{event:#}"
+    );
+    let attendees: Vec<&str> =
+        event["attendees"].as_array().unwrap().iter().map(|a| a["email"].as_str().unwrap()).collect();
     assert_eq!(attendees, ["hanna@example.com", "guest@partner.example"], "{event:#}");
     assert_eq!(event["participants"].as_array().unwrap().len(), 1, "{event:#}");
     assert_eq!(event["location"]["value"], "Warszawa, ul. Prosta 1", "{event:#}");
@@ -113,7 +139,11 @@ fn a_foreign_export_lands_names_types_event_times_and_senders_where_a_person_exp
 
     // Each message with its author's role and name, the channel in the note's header.
     let notes = live(&state, "notes");
-    let note = notes.iter().map(|note| note["content"].as_str().unwrap()).find(|content| content.contains("How can I help?")).expect("the conversation's note");
+    let note = notes
+        .iter()
+        .map(|note| note["content"].as_str().unwrap())
+        .find(|content| content.contains("How can I help?"))
+        .expect("the conversation's note");
     assert!(note.contains("(livechat)"), "{note}");
     assert!(note.contains("Anna Nowak (agent)"), "{note}");
     assert!(note.contains("(user)"), "{note}");
@@ -143,7 +173,14 @@ fn a_defined_type_wins_over_the_header_whichever_its_spelling() {
         std::fs::write(export.join("companies.csv"), format!("ID,Name,{header}\n1,Acme,250\n2,Globex,12\n")).unwrap();
         let project = approved(&sandbox, &export, root.path());
         let mapping = std::fs::read_to_string(project.join("mapping.toml")).unwrap();
-        let entry: String = mapping.split("\n[company.number_of_employees]\n").nth(1).unwrap_or_else(|| panic!("{mapping}")).lines().take(3).collect::<Vec<_>>().join("\n");
+        let entry: String = mapping
+            .split("\n[company.number_of_employees]\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{mapping}"))
+            .lines()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(entry.contains("type = \"double\""), "{header}: {entry}");
         proposals.push(entry);
     }
@@ -162,14 +199,25 @@ fn a_role_found_only_from_ambiguous_values_waits_for_a_person() {
     std::fs::write(export.join("users.csv"), "id,email\n1,hanna@example.com\n").unwrap();
     std::fs::write(export.join("events.csv"), "ID,Name,User ID,Von,Bis\n500,Demo,1,1709285400,1709288100\n").unwrap();
     let project = root.path().join("ambiguous");
-    let output = run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
+    let output = run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plan",
+        "premium",
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
 
     let planned = in_project(&project, &["plan"]);
     assert_eq!(planned.status.code(), Some(11), "{}\n{}", text(&planned.stdout), text(&planned.stderr));
     assert!(text(&planned.stdout).contains("REVIEW event.start"), "{}", text(&planned.stdout));
-    let plan: Value = serde_json::from_str(&std::fs::read_to_string(project.join("reports/plan.json")).unwrap()).unwrap();
-    let decided: Vec<&str> = plan["decisions"].as_array().unwrap().iter().map(|decision| decision["what"].as_str().unwrap()).collect();
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join("reports/plan.json")).unwrap()).unwrap();
+    let decided: Vec<&str> =
+        plan["decisions"].as_array().unwrap().iter().map(|decision| decision["what"].as_str().unwrap()).collect();
     assert_eq!(decided, ["event.start"], "{plan:#}");
     let mapping = std::fs::read_to_string(project.join("mapping.toml")).unwrap();
     // The other time is a time too: a note shows it as a date, never as unix seconds.
@@ -197,7 +245,11 @@ fn the_name_rule_is_a_persons_choice_in_the_mapping() {
     let project = approved(&sandbox, &export, root.path());
     let mapping = std::fs::read_to_string(project.join("mapping.toml")).unwrap();
     assert!(mapping.contains("[names]\nprefer = \"full\""), "{mapping}");
-    std::fs::write(project.join("mapping.toml"), mapping.replace("[names]\nprefer = \"full\"", "[names]\nprefer = \"parts\"")).unwrap();
+    std::fs::write(
+        project.join("mapping.toml"),
+        mapping.replace("[names]\nprefer = \"full\"", "[names]\nprefer = \"parts\""),
+    )
+    .unwrap();
     let replanned = in_project(&project, &["plan"]);
     assert!(replanned.status.success(), "{}\n{}", text(&replanned.stdout), text(&replanned.stderr));
     assert!(std::fs::read_to_string(project.join("mapping.toml")).unwrap().contains("[names]\nprefer = \"parts\""));
@@ -205,7 +257,8 @@ fn the_name_rule_is_a_persons_choice_in_the_mapping() {
     assert!(approved.status.success(), "{}", text(&approved.stderr));
     apply(&project, &[]);
     let state = sandbox.state();
-    let mut names: Vec<String> = live(&state, "persons").iter().map(|person| person["name"].as_str().unwrap().to_owned()).collect();
+    let mut names: Vec<String> =
+        live(&state, "persons").iter().map(|person| person["name"].as_str().unwrap().to_owned()).collect();
     names.sort();
     assert_eq!(names, ["Ewa Nowak", "Hanna Müller", "Jan Kowalski"]);
 }

@@ -71,17 +71,27 @@ fn apply_refuses_a_plugin_swapped_or_reconfigured_an_export_replaced_or_another_
     let planned = in_project(&project, &["plan"]);
     assert!(planned.status.success() || planned.status.code() == Some(5), "{}", text(&planned.stderr));
     let approved = approve(&project);
-    assert!(approved.contains(&format!("clean {}", digest_of(&clean))), "approve shows the plugins it approves:\n{approved}");
+    assert!(
+        approved.contains(&format!("clean {}", digest_of(&clean))),
+        "approve shows the plugins it approves:\n{approved}"
+    );
     let config = project.join("migration.toml");
 
     // The clean plugin swapped for another file (path and digest both edited, as an attacker would).
     let hostile = plugin("hostile_panic");
     let original = std::fs::read_to_string(&config).unwrap();
-    replace_in(&config, &clean.canonicalize().unwrap().display().to_string(), &hostile.canonicalize().unwrap().display().to_string());
+    replace_in(
+        &config,
+        &clean.canonicalize().unwrap().display().to_string(),
+        &hostile.canonicalize().unwrap().display().to_string(),
+    );
     replace_in(&config, &digest_of(&clean), &digest_of(&hostile));
     refused(&project, &sandbox, "the clean plugin is another file");
     let approved = approve(&project);
-    assert!(approved.contains("changed since the last approval: the clean plugin is another file"), "approve shows the swap:\n{approved}");
+    assert!(
+        approved.contains("changed since the last approval: the clean plugin is another file"),
+        "approve shows the swap:\n{approved}"
+    );
     std::fs::write(&config, &original).unwrap();
     refused(&project, &sandbox, "the clean plugin is another file");
     approve(&project);
@@ -89,7 +99,11 @@ fn apply_refuses_a_plugin_swapped_or_reconfigured_an_export_replaced_or_another_
     // The same plugin, configured otherwise.
     // At a line's start: init's proposed plugins hold "# [plugins.config]" in their comments.
     replace_in(&config, "\n[plugins.config]\n", "\n[plugins.config]\ndrop_email_domains = \"zubrshop.pl\"\n");
-    refused(&project, &sandbox, "the clean plugin's option \"drop_email_domains\": (not set) approved, \"zubrshop.pl\" now");
+    refused(
+        &project,
+        &sandbox,
+        "the clean plugin's option \"drop_email_domains\": (not set) approved, \"zubrshop.pl\" now",
+    );
     std::fs::write(&config, &original).unwrap();
 
     // The export replaced under the project (a row added).
@@ -111,7 +125,8 @@ fn apply_refuses_a_plugin_swapped_or_reconfigured_an_export_replaced_or_another_
 
     // Back as approved: the gate opens.
     let project = crm_migrate::project::Project::open(&project).unwrap();
-    crm_migrate::approve::require_approval(&project, crm_migrate::approve::ExportCheck::Approved).expect("as approved, the gate opens");
+    crm_migrate::approve::require_approval(&project, crm_migrate::approve::ExportCheck::Approved)
+        .expect("as approved, the gate opens");
 }
 
 /// users.csv of the sample without the rows of `drop` (contact ids), and with only the header
@@ -171,10 +186,18 @@ fn a_delta_refuses_deletions_from_a_partial_export_or_beyond_the_threshold_and_r
     users_without(&fewer, Some(&gone));
     let output = delta(&project, &fewer, &["--delete-missing", "--yes"]);
     assert_eq!(output.status.code(), Some(10), "{}", text(&output.stderr));
-    assert!(text(&output.stderr).contains("60 contact records would be deleted, more than the 50 allowed"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("60 contact records would be deleted, more than the 50 allowed"),
+        "{}",
+        text(&output.stderr)
+    );
     let output = delta(&project, &fewer, &["--delete-missing", "--expect-deletions", "59", "--yes"]);
     assert_eq!(output.status.code(), Some(10), "{}", text(&output.stderr));
-    assert!(text(&output.stderr).contains("--expect-deletions 59, but the newer export would delete 60"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("--expect-deletions 59, but the newer export would delete 60"),
+        "{}",
+        text(&output.stderr)
+    );
     assert_eq!(sandbox.stats().writes_applied, writes, "refused deltas write nothing");
     // Without --yes and without a terminal it asks for --yes rather than deleting.
     let output = delta(&project, &fewer, &["--delete-missing", "--expect-deletions", "60"]);
@@ -187,7 +210,11 @@ fn a_delta_refuses_deletions_from_a_partial_export_or_beyond_the_threshold_and_r
     let after = canonical(&sandbox.state());
     assert_eq!(after.keys().filter(|key| key.starts_with("person ")).count(), persons - 60);
     assert!(gone.iter().all(|id| !after.contains_key(&format!("person {id}"))));
-    let done: serde_json::Value = text(&output.stdout).lines().filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok()).find(|event| event["event"] == "done").unwrap();
+    let done: serde_json::Value = text(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["event"] == "done")
+        .unwrap();
     assert_eq!(done["outcome"]["deleted"], 60);
     let run = done["outcome"]["run_id"].as_i64().unwrap();
 
@@ -200,20 +227,32 @@ fn a_delta_refuses_deletions_from_a_partial_export_or_beyond_the_threshold_and_r
     let output = in_project(&project, &["rollback", "--run", &run.to_string(), "--yes"]);
     assert!(!output.status.success() && text(&output.stderr).contains("already undone"), "{}", text(&output.stderr));
     let status = in_project(&project, &["status"]);
-    assert!(text(&status.stdout).contains(&format!("run {run} (delta)")) && text(&status.stdout).contains("undone by run"), "{}", text(&status.stdout));
+    assert!(
+        text(&status.stdout).contains(&format!("run {run} (delta)")) && text(&status.stdout).contains("undone by run"),
+        "{}",
+        text(&status.stdout)
+    );
     let verified = in_project(&project, &["verify"]);
     assert!(verified.status.success(), "{}", text(&verified.stdout));
 
     // After a full rollback nothing of a delta is left to undo: --run refuses, creating nothing.
     let output = delta(&project, &fewer, &["--delete-missing", "--expect-deletions", "60", "--yes", "--json"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let done: serde_json::Value = text(&output.stdout).lines().filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok()).find(|event| event["event"] == "done").unwrap();
+    let done: serde_json::Value = text(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["event"] == "done")
+        .unwrap();
     let second = done["outcome"]["run_id"].as_i64().unwrap().to_string();
     let output = in_project(&project, &["rollback", "--yes"]);
     assert!(output.status.success() && text(&output.stdout).contains("residue: none"), "{}", text(&output.stdout));
     let writes = sandbox.stats().writes_applied;
     let output = in_project(&project, &["rollback", "--run", &second, "--yes"]);
-    assert!(!output.status.success() && text(&output.stderr).contains("undone by a full rollback"), "{}", text(&output.stderr));
+    assert!(
+        !output.status.success() && text(&output.stderr).contains("undone by a full rollback"),
+        "{}",
+        text(&output.stderr)
+    );
     assert_eq!(sandbox.stats().writes_applied, writes);
 }
 
@@ -225,36 +264,62 @@ fn edits_made_in_pipedrive_are_conflicts_that_delta_and_rollback_list_and_keep()
     apply(&project, &[]);
     let newer = dir.path().join("newer-export");
     std::fs::create_dir(&newer).unwrap();
-    usercom_export_gen::generate(&newer, &usercom_export_gen::Options { changes: true, ..usercom_export_gen::Options::default() }).unwrap();
+    usercom_export_gen::generate(
+        &newer,
+        &usercom_export_gen::Options { changes: true, ..usercom_export_gen::Options::default() },
+    )
+    .unwrap();
     let (old, new) = (source_of(&sample_export()), source_of(&newer));
-    let ids = |records: &Vec<(crm_migrate::record::Record, bool)>| records.iter().map(|(r, _)| r.source_id.clone()).collect::<BTreeSet<_>>();
+    let ids = |records: &Vec<(crm_migrate::record::Record, bool)>| {
+        records.iter().map(|(r, _)| r.source_id.clone()).collect::<BTreeSet<_>>()
+    };
     let persons = by_marker(&sandbox.state(), "person", "persons");
-    let city = |records: &Vec<(crm_migrate::record::Record, bool)>, id: &str| records.iter().find(|(r, _)| r.source_id == id).and_then(|(r, _)| text_of(r, "city"));
+    let city = |records: &Vec<(crm_migrate::record::Record, bool)>, id: &str| {
+        records.iter().find(|(r, _)| r.source_id == id).and_then(|(r, _)| text_of(r, "city"))
+    };
     // One contact the newer export changes, one it no longer has: both edited by a salesperson.
     let migrated = canonical(&sandbox.state());
     let changed = new[&ObjectKind::Contact]
         .iter()
         .map(|(r, _)| r.source_id.clone())
-        .find(|id| persons.contains_key(id) && city(&old[&ObjectKind::Contact], id) != city(&new[&ObjectKind::Contact], id) && !migrated[&format!("person {id}")]["org"].is_null())
+        .find(|id| {
+            persons.contains_key(id)
+                && city(&old[&ObjectKind::Contact], id) != city(&new[&ObjectKind::Contact], id)
+                && !migrated[&format!("person {id}")]["org"].is_null()
+        })
         .expect("the newer export changes the city of a migrated contact who belongs to an organization");
-    let deleted = ids(&old[&ObjectKind::Contact]).difference(&ids(&new[&ObjectKind::Contact])).find(|id| persons.contains_key(*id)).cloned().expect("a migrated contact is gone");
+    let deleted = ids(&old[&ObjectKind::Contact])
+        .difference(&ids(&new[&ObjectKind::Contact]))
+        .find(|id| persons.contains_key(*id))
+        .cloned()
+        .expect("a migrated contact is gone");
     let pipedrive = client(&sandbox, Plan::Premium);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for id in [&changed, &deleted] {
-        runtime.block_on(pipedrive.update_fields(EntityKind::Person, persons[id], json!({"name": "Edited by sales"}))).unwrap();
+        runtime
+            .block_on(pipedrive.update_fields(EntityKind::Person, persons[id], json!({"name": "Edited by sales"})))
+            .unwrap();
     }
 
     let output = delta(&project, &newer, &["--delete-missing", "--yes"]);
     assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
     let stdout = text(&output.stdout);
     for id in [&changed, &deleted] {
-        assert!(stdout.contains(&format!("conflict: contact {id} (Pipedrive id {}): name changed in Pipedrive", persons[id])), "{id}: {stdout}");
+        assert!(
+            stdout
+                .contains(&format!("conflict: contact {id} (Pipedrive id {}): name changed in Pipedrive", persons[id])),
+            "{id}: {stdout}"
+        );
     }
     assert!(stdout.contains("\"Edited by sales\" now; kept"), "{stdout}");
     let state = sandbox.state();
     let after = canonical(&state);
     assert_eq!(after[&format!("person {changed}")]["name"], "Edited by sales", "the edit is not overwritten");
-    assert_ne!(after[&format!("person {changed}")]["custom"]["City"], json!(city(&new[&ObjectKind::Contact], &changed)), "nor is the record updated");
+    assert_ne!(
+        after[&format!("person {changed}")]["custom"]["City"],
+        json!(city(&new[&ObjectKind::Contact], &changed)),
+        "nor is the record updated"
+    );
     assert_eq!(after[&format!("person {deleted}")]["name"], "Edited by sales", "the edited record is not deleted");
 
     // A full rollback keeps them too, names them, and keeps the workspace they use.
@@ -262,19 +327,40 @@ fn edits_made_in_pipedrive_are_conflicts_that_delta_and_rollback_list_and_keep()
     assert_eq!(output.status.code(), Some(9), "{}\n{}", text(&output.stdout), text(&output.stderr));
     let stdout = text(&output.stdout);
     for id in [&changed, &deleted] {
-        assert!(stdout.contains(&format!("contact {id} (Pipedrive id {}) kept: changed in Pipedrive", persons[id])), "{stdout}");
+        assert!(
+            stdout.contains(&format!("contact {id} (Pipedrive id {}) kept: changed in Pipedrive", persons[id])),
+            "{stdout}"
+        );
     }
     let after = canonical(&sandbox.state());
     let persons: Vec<&String> = after.keys().filter(|key| key.starts_with("person ")).collect();
-    assert_eq!(persons, vec![&format!("person {changed}"), &format!("person {deleted}")], "only the edited persons are left");
+    assert_eq!(
+        persons,
+        vec![&format!("person {changed}"), &format!("person {deleted}")],
+        "only the edited persons are left"
+    );
     // With the organizations they belong to, so that the kept persons keep their links.
-    let organizations: BTreeSet<String> = after.keys().filter(|key| key.starts_with("organization ")).cloned().collect();
-    let linked: BTreeSet<String> = persons.iter().filter_map(|key| after[*key]["org"].as_str()).map(|org| format!("organization {}", org.rsplit(':').next().unwrap())).collect();
+    let organizations: BTreeSet<String> =
+        after.keys().filter(|key| key.starts_with("organization ")).cloned().collect();
+    let linked: BTreeSet<String> = persons
+        .iter()
+        .filter_map(|key| after[*key]["org"].as_str())
+        .map(|org| format!("organization {}", org.rsplit(':').next().unwrap()))
+        .collect();
     assert!(!linked.is_empty());
     assert_eq!(organizations, linked, "exactly the organizations the kept persons link to are kept");
-    assert_eq!(after.len(), persons.len() + organizations.len(), "nothing else is left: {:?}", after.keys().collect::<Vec<_>>());
+    assert_eq!(
+        after.len(),
+        persons.len() + organizations.len(),
+        "nothing else is left: {:?}",
+        after.keys().collect::<Vec<_>>()
+    );
     for org in &organizations {
-        assert!(stdout.contains("kept: a record kept above links to it") && stdout.contains(&format!("company {}", org.trim_start_matches("organization "))), "{stdout}");
+        assert!(
+            stdout.contains("kept: a record kept above links to it")
+                && stdout.contains(&format!("company {}", org.trim_start_matches("organization "))),
+            "{stdout}"
+        );
     }
 
     // Asked to, rollback deletes them as well.

@@ -68,9 +68,17 @@ fn assert_refused_clearly(dir: &Path, export: &Path, line: u64, limit: &str) {
     let out = dir.join("reports");
     let output = run_limited(&["audit", "--export", export.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "a clear error, not a crash on allocation (signal: {:?}):\n{stderr}", std::os::unix::process::ExitStatusExt::signal(&output.status));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a clear error, not a crash on allocation (signal: {:?}):\n{stderr}",
+        std::os::unix::process::ExitStatusExt::signal(&output.status)
+    );
     assert!(stderr.contains(&format!("users.csv, line {line}")), "names the file and line:\n{stderr}");
-    assert!(stderr.contains(limit) && stderr.contains("[source.limits]") && stderr.contains("migration.toml"), "names the limit and how to raise it:\n{stderr}");
+    assert!(
+        stderr.contains(limit) && stderr.contains("[source.limits]") && stderr.contains("migration.toml"),
+        "names the limit and how to raise it:\n{stderr}"
+    );
 }
 
 #[test]
@@ -114,7 +122,10 @@ fn large_users() -> Vec<String> {
     let lines = users_lines();
     let data = lines[1..].join("\n");
     let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(data.as_bytes());
-    let rows: Vec<Vec<String>> = reader.records().map(|row| row.unwrap().iter().map(|cell| cell.replace('"', "").replace(',', ";")).collect()).collect();
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|row| row.unwrap().iter().map(|cell| cell.replace('"', "").replace(',', ";")).collect())
+        .collect();
     let mut out = vec![lines[0].clone()];
     let mut id = 1_000_000u64;
     let mut bytes = 0;
@@ -156,7 +167,10 @@ fn a_quote_left_open_at_the_end_of_a_40_mb_file_is_refused_at_its_line() {
     let output = run_limited(&["audit", "--export", export.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("users.csv, line {last}")) && stderr.contains("quote"), "names the file, the line and the open quote:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("users.csv, line {last}")) && stderr.contains("quote"),
+        "names the file, the line and the open quote:\n{stderr}"
+    );
 }
 
 #[test]
@@ -167,11 +181,26 @@ fn the_limits_are_raised_in_migration_toml() {
     lines[2].push_str(&",".repeat(3_000));
     write_users(&export, lines);
     let project = dir.path().join("zubr");
-    let output = crate::plan::run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
+    let output = crate::plan::run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plan",
+        "premium",
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     crate::plan::migrate_duplicates_as_they_are(&project);
     let template = std::fs::read_to_string(project.join("migration.toml")).unwrap();
-    assert!(template.contains("# [source.limits]") && template.contains("max_columns") && template.contains("max_cell_bytes") && template.contains("max_record_bytes"), "documented:\n{template}");
+    assert!(
+        template.contains("# [source.limits]")
+            && template.contains("max_columns")
+            && template.contains("max_cell_bytes")
+            && template.contains("max_record_bytes"),
+        "documented:\n{template}"
+    );
     let refused = in_project(&project, &["audit"]);
     assert!(!refused.status.success() && text(&refused.stderr).contains("max_columns"), "{}", text(&refused.stderr));
 
@@ -219,7 +248,12 @@ fn a_duplicated_contact_id_is_named_by_the_audit_and_every_row_of_it_is_quaranti
     let named = format!("{id} on lines 2, {line}");
     assert!(text(&output.stdout).contains(&named), "the summary names it:\n{}", text(&output.stdout));
     let markdown = std::fs::read_to_string(out.join("audit.md")).unwrap();
-    assert!(markdown.contains("Duplicate ids") && markdown.contains(&format!("`{id}`")) && markdown.contains(&format!("2, {line}")), "{markdown}");
+    assert!(
+        markdown.contains("Duplicate ids")
+            && markdown.contains(&format!("`{id}`"))
+            && markdown.contains(&format!("2, {line}")),
+        "{markdown}"
+    );
     let json: Value = serde_json::from_slice(&std::fs::read(out.join("audit.json")).unwrap()).unwrap();
     let duplicates = json["duplicate_ids"].as_array().unwrap();
     assert_eq!(duplicates.len(), 1, "{duplicates:?}");
@@ -228,7 +262,16 @@ fn a_duplicated_contact_id_is_named_by_the_audit_and_every_row_of_it_is_quaranti
 
     // Apply creates neither row, lists both in quarantine.csv, and its counts add up to the rows.
     let project = dir.path().join("zubr");
-    let output = crate::plan::run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
+    let output = crate::plan::run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plan",
+        "premium",
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     crate::plan::migrate_duplicates_as_they_are(&project);
     for step in [&["plan"][..], &["approve", "--yes", "--by", "test"]] {
@@ -255,12 +298,21 @@ fn a_duplicated_contact_id_is_named_by_the_audit_and_every_row_of_it_is_quaranti
     let quarantine = std::fs::read_to_string(project.join("reports/quarantine.csv")).unwrap();
     let reason = format!("duplicate source id {id} on lines 2, {line} of users.csv: resolve in the export");
     for row in [2, line] {
-        assert!(quarantine.lines().any(|l| l.starts_with(&format!("contact,{id},{row},")) && l.contains(&reason)), "row {row}:\n{quarantine}");
+        assert!(
+            quarantine.lines().any(|l| l.starts_with(&format!("contact,{id},{row},")) && l.contains(&reason)),
+            "row {row}:\n{quarantine}"
+        );
     }
 
     // persons: ROWS = created + merged + quarantined + excluded + duplicate-id rows.
-    let persons = stderr.lines().find(|l| l.trim_start().starts_with("contact: ") && l.contains(" = ")).unwrap_or_else(|| panic!("{stderr}"));
-    let numbers: Vec<u64> = persons.split(|c: char| !c.is_ascii_digit() && c != ',').filter_map(|n| n.replace(',', "").parse().ok()).collect();
+    let persons = stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("contact: ") && l.contains(" = "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let numbers: Vec<u64> = persons
+        .split(|c: char| !c.is_ascii_digit() && c != ',')
+        .filter_map(|n| n.replace(',', "").parse().ok())
+        .collect();
     assert_eq!(numbers[0], rows, "counts rows: {persons}");
     assert_eq!(numbers[1..].iter().sum::<u64>(), rows, "adds up: {persons}");
     assert!(persons.contains("+ 2 duplicate-id rows quarantined"), "{persons}");
@@ -297,21 +349,41 @@ fn a_duplicated_id_in_any_object_file_is_named_by_the_audit_and_quarantined_by_a
     let _machine = crate::support::heavy();
     let sandbox = prepared_sandbox_with(SandboxConfig { burst_limit: Some(1000), ..SandboxConfig::default() });
     let (dir, export) = copy_of_sample();
-    let files = [("companies.csv", "company"), ("deals.csv", "deal"), ("activities.csv", "activity"), ("events.csv", "event"), ("conversations.csv", "conversation")];
+    let files = [
+        ("companies.csv", "company"),
+        ("deals.csv", "deal"),
+        ("activities.csv", "activity"),
+        ("events.csv", "event"),
+        ("conversations.csv", "conversation"),
+    ];
     let ids: Vec<String> = files.iter().map(|(file, _)| duplicate_first_record(&export, file)).collect();
 
     let out = dir.path().join("audit");
-    let output = crate::plan::run(&["audit", "--export", export.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"]);
+    let output =
+        crate::plan::run(&["audit", "--export", export.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let listed: Vec<(String, String)> =
-        summary["duplicate_ids"].as_array().unwrap().iter().map(|d| (d["file"].as_str().unwrap().to_owned(), d["id"].as_str().unwrap().to_owned())).collect();
+    let listed: Vec<(String, String)> = summary["duplicate_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["file"].as_str().unwrap().to_owned(), d["id"].as_str().unwrap().to_owned()))
+        .collect();
     for ((file, _), id) in files.iter().zip(&ids) {
         assert!(listed.contains(&(file.to_string(), id.clone())), "{file} {id} in {listed:?}");
     }
 
     let project = dir.path().join("zubr");
-    let output = crate::plan::run(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium"]);
+    let output = crate::plan::run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plan",
+        "premium",
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     crate::plan::migrate_duplicates_as_they_are(&project);
     for step in [&["plan"][..], &["approve", "--yes", "--by", "test"], &["apply", "--concurrency", "16"]] {
@@ -322,10 +394,23 @@ fn a_duplicated_id_in_any_object_file_is_named_by_the_audit_and_quarantined_by_a
     for ((file, object), id) in files.iter().zip(&ids) {
         if *object == "conversation" {
             // A note is a whole conversation: the one holding the duplicated message is quarantined.
-            assert!(quarantine.lines().any(|l| l.starts_with("conversation,") && l.contains(&format!("duplicate source id {id} on lines 2, "))), "{quarantine}");
+            assert!(
+                quarantine
+                    .lines()
+                    .any(|l| l.starts_with("conversation,")
+                        && l.contains(&format!("duplicate source id {id} on lines 2, "))),
+                "{quarantine}"
+            );
             continue;
         }
-        let rows = quarantine.lines().filter(|l| l.starts_with(&format!("{object},{id},")) && l.contains(&format!("duplicate source id {id} on lines 2, ")) && l.contains(file)).count();
+        let rows = quarantine
+            .lines()
+            .filter(|l| {
+                l.starts_with(&format!("{object},{id},"))
+                    && l.contains(&format!("duplicate source id {id} on lines 2, "))
+                    && l.contains(file)
+            })
+            .count();
         assert_eq!(rows, 2, "{object} {id}: both rows in quarantine.csv:\n{quarantine}");
     }
     let reconciliation = std::fs::read_to_string(project.join("reports/reconciliation.md")).unwrap();
@@ -333,12 +418,21 @@ fn a_duplicated_id_in_any_object_file_is_named_by_the_audit_and_quarantined_by_a
     // Nothing was sent for those ids: no marker of theirs in Pipedrive (the next record's is).
     let state = sandbox.state();
     let marked = |collection: &str, id: &str| {
-        let marker = |value: &str| value == id || [" ", ":", "/"].iter().any(|sep| value.ends_with(&format!("{sep}{id}")));
-        state[collection].as_object().unwrap().values().any(|record| record["custom_fields"].as_object().into_iter().flatten().any(|(_, v)| v.as_str().is_some_and(marker)))
+        let marker =
+            |value: &str| value == id || [" ", ":", "/"].iter().any(|sep| value.ends_with(&format!("{sep}{id}")));
+        state[collection].as_object().unwrap().values().any(|record| {
+            record["custom_fields"].as_object().into_iter().flatten().any(|(_, v)| v.as_str().is_some_and(marker))
+        })
     };
-    let sample = crm_migrate::extract::Export::open(&sample_export(), crm_migrate::extract::ExportOptions::default()).unwrap();
+    let sample =
+        crm_migrate::extract::Export::open(&sample_export(), crm_migrate::extract::ExportOptions::default()).unwrap();
     for (at, collection, kind) in [(0, "organizations", ObjectKind::Company), (1, "deals", ObjectKind::Deal)] {
-        let others = sample.records(kind).unwrap().unwrap().map(|read| read.unwrap().record.source_id).filter(|id| *id != ids[at]);
+        let others = sample
+            .records(kind)
+            .unwrap()
+            .unwrap()
+            .map(|read| read.unwrap().record.source_id)
+            .filter(|id| *id != ids[at]);
         assert!(others.filter(|id| marked(collection, id)).count() > 10, "{collection} are found by their marker");
         assert!(!marked(collection, &ids[at]), "{} {} was sent", files[at].1, ids[at]);
     }

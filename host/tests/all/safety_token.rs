@@ -75,7 +75,10 @@ fn client_for(url: &str) -> Result<PipedriveClient, ClientError> {
 fn a_redirect_to_another_listener_never_carries_the_token_there() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for status in ["302 Found", "307 Temporary Redirect", "301 Moved Permanently", "308 Permanent Redirect"] {
-        let second = RecordingListener::start(format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{ME}", ME.len()));
+        let second = RecordingListener::start(format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{ME}",
+            ME.len()
+        ));
         let first = RecordingListener::start(redirect(status, &format!("{}/api/v1/users/me", second.url())));
         let client = client_for(&first.url()).expect("a loopback URL is accepted");
         let answer = runtime.block_on(client.me());
@@ -92,7 +95,10 @@ fn a_redirect_to_another_listener_never_carries_the_token_there() {
             other => panic!("expected Redirected for {status}, got {other:?}"),
         }
         let message = error.to_string();
-        assert!(message.contains(&code.to_string()) && message.contains(&second.url()) && !message.contains(TOKEN), "{message}");
+        assert!(
+            message.contains(&code.to_string()) && message.contains(&second.url()) && !message.contains(TOKEN),
+            "{message}"
+        );
         assert_eq!(first.requests().len(), 1, "the first listener was asked once");
         assert!(first.requests()[0].contains(TOKEN), "the token went to the account's own host");
     }
@@ -140,7 +146,9 @@ fn init_refuses_each_hostile_url_and_writes_nothing() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    for url in ["https://acme.pipedrive.com".to_string(), format!("http://127.0.0.1:{port}"), format!("http://[::1]:{port}")] {
+    for url in
+        ["https://acme.pipedrive.com".to_string(), format!("http://127.0.0.1:{port}"), format!("http://[::1]:{port}")]
+    {
         let project = dir.path().join(format!("accepted-{port}-{}", url.len()));
         let output = init(&project, &url);
         assert!(output.status.success(), "{url}: {}", text(&output.stderr));
@@ -151,7 +159,9 @@ fn init_refuses_each_hostile_url_and_writes_nothing() {
 fn open_with(url: &str, extra: &str) -> (tempfile::TempDir, Result<Project, ProjectError>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("export")).unwrap();
-    let config = format!("[source]\nexport = \"export\"\n\n[target]\nurl = \"{url}\"\n{extra}token_env = \"T\"\nplan = \"lite\"\n");
+    let config = format!(
+        "[source]\nexport = \"export\"\n\n[target]\nurl = \"{url}\"\n{extra}token_env = \"T\"\nplan = \"lite\"\n"
+    );
     std::fs::write(dir.path().join("migration.toml"), config).unwrap();
     let project = Project::open(dir.path());
     (dir, project)
@@ -161,7 +171,9 @@ fn open_with(url: &str, extra: &str) -> (tempfile::TempDir, Result<Project, Proj
 fn opening_a_project_refuses_each_hostile_url_naming_the_line() {
     for url in REFUSED {
         match open_with(url, "").1 {
-            Err(ProjectError::Invalid { line: Some(5), message, .. }) => assert!(message.contains("[target] url"), "{url}: {message}"),
+            Err(ProjectError::Invalid { line: Some(5), message, .. }) => {
+                assert!(message.contains("[target] url"), "{url}: {message}")
+            }
             other => panic!("{url}: expected an error at migration.toml line 5, got {other:?}"),
         }
     }
@@ -223,14 +235,27 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// state.db and, where SQLite left them, its -wal and -shm files.
 fn state_files(project: &Path) -> Vec<PathBuf> {
-    ["state.db", "state.db-wal", "state.db-shm"].iter().map(|name| project.join(name)).filter(|path| path.exists()).collect()
+    ["state.db", "state.db-wal", "state.db-shm"]
+        .iter()
+        .map(|name| project.join(name))
+        .filter(|path| path.exists())
+        .collect()
 }
 
 /// A project on the sample export, made as a user does (init under a loose umask).
 fn loose_project(url: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("zubr");
-    let output = run_loose(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--pipedrive", url, "--plan", "premium"]);
+    let output = run_loose(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        sample_export().to_str().unwrap(),
+        "--pipedrive",
+        url,
+        "--plan",
+        "premium",
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     crate::plan::migrate_duplicates_as_they_are(&project);
     (dir, project)
@@ -285,20 +310,38 @@ fn count(project: &Path, sql: &str) -> i64 {
 
 /// What status says of the runs and the records, which purge must not change.
 fn status_counts(project: &Path) -> serde_json::Value {
-    let status: serde_json::Value = serde_json::from_slice(&in_project_loose(project, &["status", "--json"]).stdout).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_slice(&in_project_loose(project, &["status", "--json"]).stdout).unwrap();
     serde_json::json!({ "runs": status["runs"], "objects": status["objects"], "tokens_spent": status["tokens_spent"] })
 }
 
 /// `table.column` of every text cell in state.db that contains `needle`: what a failure names.
 fn tables_holding(project: &Path, needle: &str) -> Vec<String> {
     let connection = rusqlite::Connection::open(project.join("state.db")).unwrap();
-    let tables: Vec<String> =
-        connection.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").unwrap().query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     let mut found = Vec::new();
     for table in tables {
-        let columns: Vec<String> = connection.prepare(&format!("PRAGMA table_info({table})")).unwrap().query_map([], |row| row.get(1)).unwrap().map(Result::unwrap).collect();
+        let columns: Vec<String> = connection
+            .prepare(&format!("PRAGMA table_info({table})"))
+            .unwrap()
+            .query_map([], |row| row.get(1))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         for column in columns {
-            let hits: i64 = connection.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE CAST({column} AS TEXT) LIKE '%' || ?1 || '%'"), [needle], |row| row.get(0)).unwrap();
+            let hits: i64 = connection
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM {table} WHERE CAST({column} AS TEXT) LIKE '%' || ?1 || '%'"),
+                    [needle],
+                    |row| row.get(0),
+                )
+                .unwrap();
             if hits > 0 {
                 found.push(format!("{table}.{column} ({hits} rows)"));
             }
@@ -310,7 +353,8 @@ fn tables_holding(project: &Path, needle: &str) -> Vec<String> {
 #[test]
 fn purge_after_apply_and_delta_leaves_no_sent_payload_or_value_in_state_db_and_status_keeps_the_counts() {
     let _machine = crate::support::heavy();
-    let sandbox = crate::plan::prepared_sandbox_with(SandboxConfig { burst_limit: Some(1000), ..SandboxConfig::default() });
+    let sandbox =
+        crate::plan::prepared_sandbox_with(SandboxConfig { burst_limit: Some(1000), ..SandboxConfig::default() });
     let (dir, project) = loose_project(&sandbox.url());
     in_project_loose(&project, &["audit"]);
     in_project_loose(&project, &["plan"]);
@@ -318,7 +362,11 @@ fn purge_after_apply_and_delta_leaves_no_sent_payload_or_value_in_state_db_and_s
     in_project_loose(&project, &["apply", "--concurrency", "16"]);
     let newer = dir.path().join("newer-export");
     std::fs::create_dir(&newer).unwrap();
-    usercom_export_gen::generate(&newer, &usercom_export_gen::Options { changes: true, ..usercom_export_gen::Options::default() }).unwrap();
+    usercom_export_gen::generate(
+        &newer,
+        &usercom_export_gen::Options { changes: true, ..usercom_export_gen::Options::default() },
+    )
+    .unwrap();
     in_project_loose(&project, &["delta", "--export", newer.to_str().unwrap()]);
     // Deleted in User.com but kept in Pipedrive: verify may find differences (exit 8); its reports are what counts here.
     run_loose(&["-C", project.to_str().unwrap(), "verify", "--export", newer.to_str().unwrap()]);
@@ -336,15 +384,27 @@ fn purge_after_apply_and_delta_leaves_no_sent_payload_or_value_in_state_db_and_s
     let bytes = state_bytes(&project);
     let in_file = |bytes: &[u8], email: &str| bytes.windows(email.len()).any(|window| window == email.as_bytes());
     let before = emails.iter().filter(|email| in_file(&bytes, email)).count();
-    assert!(before > 100, "only {before} of the sample's emails found in state.db before purge: the check would prove nothing");
+    assert!(
+        before > 100,
+        "only {before} of the sample's emails found in state.db before purge: the check would prove nothing"
+    );
     assert!(project.join("reports/quarantine.csv").exists() && project.join("reports/billing-audit.csv").exists());
     let counts = status_counts(&project);
 
     assert!(count(&project, "SELECT COUNT(*) FROM left_out") > 0, "the sample's bad values are journalled as left out");
     let output = in_project_loose(&project, &["purge", "--yes"]);
     let stdout = text(&output.stdout);
-    assert_eq!(count(&project, "SELECT COUNT(*) FROM left_out WHERE value <> 'purged'"), 0, "the values left out are purged");
-    assert!(stdout.contains("records.sent") && stdout.contains("quarantine.csv") && stdout.contains("a delta can no longer tell"), "{stdout}");
+    assert_eq!(
+        count(&project, "SELECT COUNT(*) FROM left_out WHERE value <> 'purged'"),
+        0,
+        "the values left out are purged"
+    );
+    assert!(
+        stdout.contains("records.sent")
+            && stdout.contains("quarantine.csv")
+            && stdout.contains("a delta can no longer tell"),
+        "{stdout}"
+    );
 
     // After: no payload, no value, none of the emails anywhere in the file; the audit trail whole.
     assert_eq!(count(&project, "SELECT COUNT(*) FROM records WHERE sent IS NOT NULL"), 0);
@@ -357,7 +417,13 @@ fn purge_after_apply_and_delta_leaves_no_sent_payload_or_value_in_state_db_and_s
     assert!(quoted.len() <= 1, "the mapping quotes {} emails", quoted.len());
     let bytes = state_bytes(&project);
     let left: Vec<&String> = emails.iter().filter(|email| !quoted.contains(email) && in_file(&bytes, email)).collect();
-    assert!(left.is_empty(), "{} of the sample's emails are still in state.db's bytes, e.g. {:?} in {:?}", left.len(), left.first(), left.first().map(|email| tables_holding(&project, email)));
+    assert!(
+        left.is_empty(),
+        "{} of the sample's emails are still in state.db's bytes, e.g. {:?} in {:?}",
+        left.len(),
+        left.first(),
+        left.first().map(|email| tables_holding(&project, email))
+    );
     for report in ["quarantine.csv", "billing-audit.csv", "audit.json", "verification.json", "handoff/handoff.html"] {
         assert!(!project.join("reports").join(report).exists(), "{report} removed");
     }
@@ -376,24 +442,44 @@ fn purge_refuses_before_any_run_and_while_the_last_run_is_unfinished_or_stopped_
     in_project_loose(&project, &["status"]);
     let purge = || run_loose(&["-C", project.to_str().unwrap(), "purge", "--yes"]);
     let output = purge();
-    assert!(!output.status.success() && text(&output.stderr).contains("nothing was migrated yet"), "{}", text(&output.stderr));
+    assert!(
+        !output.status.success() && text(&output.stderr).contains("nothing was migrated yet"),
+        "{}",
+        text(&output.stderr)
+    );
 
     let connection = rusqlite::Connection::open(project.join("state.db")).unwrap();
     let sql = |statement: &str| connection.execute_batch(statement).unwrap();
-    sql("INSERT INTO runs (id, kind, mapping_digest, started_at) VALUES (1, 'full', 'sha256:x', '2026-11-30T10:00:00Z')");
-    sql("INSERT INTO records (object, source_id, fate, run_id, updated_at, sent) VALUES ('contact', '1', 'created', 1, 't', '{\"email\":\"a@b.pl\"}')");
+    sql(
+        "INSERT INTO runs (id, kind, mapping_digest, started_at) VALUES (1, 'full', 'sha256:x', '2026-11-30T10:00:00Z')",
+    );
+    sql(
+        "INSERT INTO records (object, source_id, fate, run_id, updated_at, sent) VALUES ('contact', '1', 'created', 1, 't', '{\"email\":\"a@b.pl\"}')",
+    );
     let output = purge();
     let stderr = text(&output.stderr);
-    assert!(!output.status.success() && stderr.contains("run 1") && stderr.contains("did not finish") && stderr.contains("apply"), "{stderr}");
+    assert!(
+        !output.status.success()
+            && stderr.contains("run 1")
+            && stderr.contains("did not finish")
+            && stderr.contains("apply"),
+        "{stderr}"
+    );
 
     sql("UPDATE runs SET finished_at = 't', outcome = 'stopped: daily budget used up'");
     let stderr = text(&purge().stderr);
     assert!(stderr.contains("stopped: daily budget used up") && stderr.contains("finish the migration"), "{stderr}");
 
-    sql("UPDATE runs SET outcome = 'done'; INSERT INTO records (object, source_id, fate, run_id, updated_at) VALUES ('contact', '2', 'intent', 1, 't')");
+    sql(
+        "UPDATE runs SET outcome = 'done'; INSERT INTO records (object, source_id, fate, run_id, updated_at) VALUES ('contact', '2', 'intent', 1, 't')",
+    );
     let stderr = text(&purge().stderr);
     assert!(stderr.contains("creates sent without a recorded answer: 1"), "{stderr}");
-    assert_eq!(count(&project, "SELECT COUNT(*) FROM records WHERE sent IS NOT NULL"), 1, "nothing was purged by a refused purge");
+    assert_eq!(
+        count(&project, "SELECT COUNT(*) FROM records WHERE sent IS NOT NULL"),
+        1,
+        "nothing was purged by a refused purge"
+    );
 
     sql("DELETE FROM records WHERE fate = 'intent'");
     drop(connection);

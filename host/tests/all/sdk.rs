@@ -63,7 +63,15 @@ fn a_scaffold_builds_offline_outside_the_repository_against_the_packaged_sdk() {
     let work = tempfile::tempdir().unwrap();
     assert!(!work.path().starts_with(repository()), "the scaffold lives outside this repository");
     let crate_dir = work.path().join("demo");
-    crm_migrate(&["plugin".as_ref(), "new".as_ref(), "demo".as_ref(), "--dir".as_ref(), crate_dir.as_ref(), "--sdk".as_ref(), sdk.as_ref()]);
+    crm_migrate(&[
+        "plugin".as_ref(),
+        "new".as_ref(),
+        "demo".as_ref(),
+        "--dir".as_ref(),
+        crate_dir.as_ref(),
+        "--sdk".as_ref(),
+        sdk.as_ref(),
+    ]);
     let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
     assert!(manifest.contains(&format!("path = \"{}\"", sdk.canonicalize().unwrap().display())), "{manifest}");
 
@@ -118,7 +126,10 @@ fn a_hook_error_from_the_sdk_is_the_quarantine_reason_bounded_and_escaped() {
     assert_eq!(output.failures.len(), 1, "{:?}", output.failures);
     match &output.failures[0].failure {
         HookFailure::PluginError { message } => {
-            assert!(message.starts_with("record attacker: the phone field holds a fax number\n\u{1b}[2Jforged line xxx"), "{message}");
+            assert!(
+                message.starts_with("record attacker: the phone field holds a fax number\n\u{1b}[2Jforged line xxx"),
+                "{message}"
+            );
             assert!(message.ends_with("(5051 bytes in all)"), "the SDK cut it and said so: {message}");
         }
         other => panic!("{other:?}"),

@@ -11,7 +11,11 @@ pub fn plugin(file_stem: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let path = target.join("wasm32-wasip2/plugin").join(format!("{file_stem}.wasm"));
-    assert!(path.exists(), "{} is missing: run `cargo build-plugins` first (the README's test command does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build-plugins` first (the README's test command does)",
+        path.display()
+    );
     path
 }
 

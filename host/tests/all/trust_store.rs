@@ -65,7 +65,14 @@ fn trust_untrust_and_list_round_trip_in_a_private_file() {
     assert_eq!((clean["name"].as_str(), clean["vetted_by"].as_str()), (Some("clean-basic"), Some("Ola Nowak")));
     assert!(clean["vetted_at"].as_str().unwrap().ends_with('Z'), "{clean}");
     assert_eq!(clean["hooks"], serde_json::json!(["clean"]));
-    assert!(clean["imports"].as_array().unwrap().iter().any(|import| import.as_str().unwrap().starts_with("crm-migrate:plugin/")), "{clean}");
+    assert!(
+        clean["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|import| import.as_str().unwrap().starts_with("crm-migrate:plugin/")),
+        "{clean}"
+    );
     assert_eq!(clean["limits"]["memory_mib"], 256, "{clean}");
     #[cfg(unix)]
     {
@@ -88,7 +95,8 @@ fn trust_untrust_and_list_round_trip_in_a_private_file() {
     // describe is refused.
     trust(&store, "clean_basic");
     assert_eq!(listed(&store).len(), 2);
-    let output = with_store(&store, &["plugin", "trust", plugin("clean_basic").to_str().unwrap(), "--name", "acme-rules"]);
+    let output =
+        with_store(&store, &["plugin", "trust", plugin("clean_basic").to_str().unwrap(), "--name", "acme-rules"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("acme-rules"), "{}", text(&output.stderr));
 
@@ -198,14 +206,34 @@ fn a_projects_raised_memory_limit_is_capped_by_the_store() {
     assert_eq!(limit, 48 << 20, "the store's maximum is in force");
     assert!(matches!(failure, HookFailure::MemoryLimit { limit, .. } if limit == 48 << 20), "{failure:?}");
     let capped = project.plugin_limits(&project.config.plugins[0], Some(&store)).unwrap().capped;
-    assert!(capped.iter().any(|cap| cap.contains("memory") && cap.contains(&store_path.display().to_string())), "{capped:?}");
+    assert!(
+        capped.iter().any(|cap| cap.contains("memory") && cap.contains(&store_path.display().to_string())),
+        "{capped:?}"
+    );
 
     // The same cap on `plugin run`, whatever its flag asks, and `plugin vet` says what capped it.
     let input = records_csv(dir.path());
     let memory = plugin("hostile_memory");
-    let output = with_store(&store_path, &["plugin", "run", memory.to_str().unwrap(), "--hook", "clean", "--input", input.to_str().unwrap(), "--memory-limit-mib", "1024"]);
+    let output = with_store(
+        &store_path,
+        &[
+            "plugin",
+            "run",
+            memory.to_str().unwrap(),
+            "--hook",
+            "clean",
+            "--input",
+            input.to_str().unwrap(),
+            "--memory-limit-mib",
+            "1024",
+        ],
+    );
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
-    assert!(text(&output.stderr).contains(&format!("over the limit of {} bytes", 48 << 20)), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains(&format!("over the limit of {} bytes", 48 << 20)),
+        "{}",
+        text(&output.stderr)
+    );
     let output = with_store(&store_path, &["plugin", "vet", memory.to_str().unwrap(), "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(report["limits"]["memory_mib"], 48, "{report:#}");
@@ -223,10 +251,25 @@ fn plan_and_apply_refuse_a_project_plugin_the_store_does_not_list() {
     let export = crate::extract::sample_export();
     let output = with_store(
         &store,
-        &["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--pipedrive", &sandbox.url(), "--plan", "premium", "--plugin", &format!("clean={}", clean.display())],
+        &[
+            "init",
+            project.to_str().unwrap(),
+            "--export",
+            export.to_str().unwrap(),
+            "--pipedrive",
+            &sandbox.url(),
+            "--plan",
+            "premium",
+            "--plugin",
+            &format!("clean={}", clean.display()),
+        ],
     );
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(text(&output.stdout).contains("clean-basic is not listed by this machine's trust store"), "init warns: {}", text(&output.stdout));
+    assert!(
+        text(&output.stdout).contains("clean-basic is not listed by this machine's trust store"),
+        "init warns: {}",
+        text(&output.stdout)
+    );
     crate::plan::migrate_duplicates_as_they_are(&project);
     let in_project = |args: &[&str]| with_store(&store, &[&["-C", project.to_str().unwrap()], args].concat());
 
@@ -239,7 +282,8 @@ fn plan_and_apply_refuse_a_project_plugin_the_store_does_not_list() {
     std::fs::write(&store, format!("[maxima]\nmemory_mib = 128\n\n{written}")).unwrap();
     let output = in_project(&["plan"]);
     assert!(output.status.success(), "a trusted plugin runs: {}", text(&output.stderr));
-    let capped = format!("plugin clean limits: memory: 256 MiB asked, capped to 128 MiB by the trust store {}", store.display());
+    let capped =
+        format!("plugin clean limits: memory: 256 MiB asked, capped to 128 MiB by the trust store {}", store.display());
     assert!(text(&output.stderr).contains(&capped), "plan says what capped it: {}", text(&output.stderr));
     let output = in_project(&["approve", "--yes", "--by", "test"]);
     assert!(output.status.success(), "{}", text(&output.stderr));

@@ -16,17 +16,29 @@ use crate::plan::{in_project, project, text};
 /// `verify --json`: its exit code and report.
 fn verify(project: &Path) -> (Option<i32>, Value) {
     let output = in_project(project, &["verify", "--json"]);
-    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("verify --json: {error}\n{}\n{}", text(&output.stdout), text(&output.stderr)));
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("verify --json: {error}\n{}\n{}", text(&output.stdout), text(&output.stderr)));
     (output.status.code(), report)
 }
 
 /// The coverage row of one object's attribute.
 fn row<'a>(report: &'a Value, object: &str, attribute: &str) -> &'a Value {
-    report["coverage"]["attributes"].as_array().unwrap().iter().find(|row| row["object"] == object && row["attribute"] == attribute).unwrap_or_else(|| panic!("no coverage row for {object}.{attribute}"))
+    report["coverage"]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["object"] == object && row["attribute"] == attribute)
+        .unwrap_or_else(|| panic!("no coverage row for {object}.{attribute}"))
 }
 
 fn missing(report: &Value) -> Vec<String> {
-    report["coverage"]["attributes"].as_array().unwrap().iter().filter(|row| row["missing"] != 0).map(|row| format!("{}.{}: {} ({})", row["object"], row["attribute"], row["missing"], row["missing_examples"])).collect()
+    report["coverage"]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["missing"] != 0)
+        .map(|row| format!("{}.{}: {} ({})", row["object"], row["attribute"], row["missing"], row["missing_examples"]))
+        .collect()
 }
 
 /// Sends one request to the sandbox, as a person editing Pipedrive by hand would.
@@ -34,7 +46,13 @@ fn send(sandbox: &crm_migrate_sandbox::SandboxHandle, method: reqwest::Method, p
     let http = crate::pipedrive_support::http_client();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let answer = http.request(method, format!("{}{path}", sandbox.url())).header("x-api-token", TOKEN).json(&body).send().await.unwrap();
+        let answer = http
+            .request(method, format!("{}{path}", sandbox.url()))
+            .header("x-api-token", TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert!(answer.status().is_success(), "{path}: {}", answer.text().await.unwrap());
     });
 }
@@ -60,9 +78,11 @@ fn a_clean_apply_accounts_for_every_source_value_and_a_value_changed_doubled_or_
     assert_eq!(missing(&report), Vec::<String>::new(), "a clean apply leaves no source value missing");
     assert_eq!(code, Some(0));
     for row in report["coverage"]["attributes"].as_array().unwrap() {
-        let sum: u64 = ["in_field", "in_note", "left_out", "missing"].iter().map(|key| row[key].as_u64().unwrap()).sum();
+        let sum: u64 =
+            ["in_field", "in_note", "left_out", "missing"].iter().map(|key| row[key].as_u64().unwrap()).sum();
         assert!(sum > 0, "each attribute with values has its values counted: {row}");
-        let reasons: u64 = row["left_out_reasons"].as_object().unwrap().values().map(|count| count.as_u64().unwrap()).sum();
+        let reasons: u64 =
+            row["left_out_reasons"].as_object().unwrap().values().map(|count| count.as_u64().unwrap()).sum();
         assert_eq!(reasons, row["left_out"].as_u64().unwrap(), "every value left out has its reason: {row}");
     }
     // The planted bad values are left out, whether the policy leaves the field empty or
@@ -72,17 +92,38 @@ fn a_clean_apply_accounts_for_every_source_value_and_a_value_changed_doubled_or_
         let attribute = if attribute == "phone" { "phone_number" } else { attribute };
         let row = row(&report, object, attribute);
         let reasons = &row["left_out_reasons"];
-        let listed = reasons["did not read as its type"].as_u64().unwrap_or(0) + reasons["the record was quarantined"].as_u64().unwrap_or(0);
+        let listed = reasons["did not read as its type"].as_u64().unwrap_or(0)
+            + reasons["the record was quarantined"].as_u64().unwrap_or(0);
         assert!(listed >= count, "{key}: {count} planted bad values are left out with a reason: {row}");
     }
     // Secrets are left out, and never shown.
     let key = row(&report, "contact", "key");
-    assert_eq!((key["in_field"].clone(), key["missing"].clone(), key["left_out"].clone()), (json!(0), json!(0), json!(500)));
+    assert_eq!(
+        (key["in_field"].clone(), key["missing"].clone(), key["left_out"].clone()),
+        (json!(0), json!(0), json!(500))
+    );
     let markdown = std::fs::read_to_string(project.join("reports/verification.md")).unwrap();
-    assert!(markdown.contains("## Source coverage") && markdown.contains("| contact | `email` | person.emails |"), "{markdown}");
+    assert!(
+        markdown.contains("## Source coverage") && markdown.contains("| contact | `email` | person.emails |"),
+        "{markdown}"
+    );
     let keys = crm_migrate::extract::Export::open(&crate::extract::sample_export(), Default::default()).unwrap();
-    let first_key = keys.records(crm_migrate::record::ObjectKind::Contact).unwrap().unwrap().next().unwrap().unwrap().record.get("key").map(crm_migrate::plan::profile::plain).unwrap();
-    assert!(!markdown.contains(&first_key) && !text(&in_project(&project, &["verify", "--json"]).stdout).contains(&first_key), "a secret's value is never printed");
+    let first_key = keys
+        .records(crm_migrate::record::ObjectKind::Contact)
+        .unwrap()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .record
+        .get("key")
+        .map(crm_migrate::plan::profile::plain)
+        .unwrap();
+    assert!(
+        !markdown.contains(&first_key)
+            && !text(&in_project(&project, &["verify", "--json"]).stdout).contains(&first_key),
+        "a secret's value is never printed"
+    );
 
     // A mapped custom value changed in Pipedrive after the migration, a name joined twice, and
     // the due dates of two events blanked: those values are missing, named by source id and
@@ -90,16 +131,39 @@ fn a_clean_apply_accounts_for_every_source_value_and_a_value_changed_doubled_or_
     let state = sandbox.state();
     let persons = by_marker(&state, "person", "persons");
     let (changed, changed_id) = persons.iter().next().map(|(marker, id)| (marker.clone(), *id)).unwrap();
-    let city = state["fields"].as_array().unwrap().iter().find(|f| f["entity"] == "person" && f["name"] == "City").unwrap()["code"].as_str().unwrap().to_owned();
-    send(&sandbox, reqwest::Method::PATCH, &format!("/api/v2/persons/{changed_id}"), json!({"custom_fields": {&city: "Zmieniono"}}));
+    let city = state["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entity"] == "person" && f["name"] == "City")
+        .unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send(
+        &sandbox,
+        reqwest::Method::PATCH,
+        &format!("/api/v2/persons/{changed_id}"),
+        json!({"custom_fields": {&city: "Zmieniono"}}),
+    );
     // A name joined twice (the parts appear in it, but it is not the contact's name).
     let (doubled, doubled_id) = persons
         .iter()
         .map(|(marker, id)| (marker.clone(), *id))
-        .find(|(_, id)| *id != changed_id && state["persons"][id.to_string()]["name"].as_str().is_some_and(|name| name.split(' ').count() == 2 && !name.contains('@')))
+        .find(|(_, id)| {
+            *id != changed_id
+                && state["persons"][id.to_string()]["name"]
+                    .as_str()
+                    .is_some_and(|name| name.split(' ').count() == 2 && !name.contains('@'))
+        })
         .unwrap();
     let name = state["persons"][doubled_id.to_string()]["name"].as_str().unwrap().to_owned();
-    send(&sandbox, reqwest::Method::PATCH, &format!("/api/v2/persons/{doubled_id}"), json!({"name": format!("{name} {name}")}));
+    send(
+        &sandbox,
+        reqwest::Method::PATCH,
+        &format!("/api/v2/persons/{doubled_id}"),
+        json!({"name": format!("{name} {name}")}),
+    );
     let events: Vec<(String, u64)> = state["activities"]
         .as_object()
         .unwrap()
@@ -107,34 +171,69 @@ fn a_clean_apply_accounts_for_every_source_value_and_a_value_changed_doubled_or_
         .filter_map(|activity| {
             let note = activity["note"].as_str()?;
             let at = note.find("[User.com usercom-export: event ")?;
-            Some((note[at..].trim_start_matches("[User.com usercom-export: event ").split(']').next()?.to_owned(), activity["id"].as_u64()?))
+            Some((
+                note[at..].trim_start_matches("[User.com usercom-export: event ").split(']').next()?.to_owned(),
+                activity["id"].as_u64()?,
+            ))
         })
         .take(2)
         .collect();
     assert_eq!(events.len(), 2);
     for (_, id) in &events {
-        send(&sandbox, reqwest::Method::PATCH, &format!("/api/v2/activities/{id}"), json!({"due_date": null, "due_time": null}));
+        send(
+            &sandbox,
+            reqwest::Method::PATCH,
+            &format!("/api/v2/activities/{id}"),
+            json!({"due_date": null, "due_time": null}),
+        );
     }
     let (code, report) = verify(&project);
     assert_eq!(code, Some(8), "values missing: verify finds differences");
     let city_row = row(&report, "contact", "city");
     assert_eq!(city_row["missing"], 1);
-    assert_eq!((city_row["missing_examples"][0]["source_id"].clone(), city_row["missing_examples"][0]["attribute"].clone()), (json!(changed), json!("city")));
+    assert_eq!(
+        (city_row["missing_examples"][0]["source_id"].clone(), city_row["missing_examples"][0]["attribute"].clone()),
+        (json!(changed), json!("city"))
+    );
     let timestamps = row(&report, "event", "timestamp");
     assert_eq!(timestamps["missing"], 2, "{timestamps}");
-    let mut named: Vec<String> = timestamps["missing_examples"].as_array().unwrap().iter().map(|example| example["source_id"].as_str().unwrap().to_owned()).collect();
+    let mut named: Vec<String> = timestamps["missing_examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|example| example["source_id"].as_str().unwrap().to_owned())
+        .collect();
     let mut blanked: Vec<String> = events.into_iter().map(|(id, _)| id).collect();
     named.sort();
     blanked.sort();
     assert_eq!(named, blanked);
     for part in ["first_name", "last_name"] {
         let row = row(&report, "contact", part);
-        assert_eq!((row["missing"].clone(), row["missing_examples"][0]["source_id"].clone()), (json!(1), json!(doubled)), "{row}");
+        assert_eq!(
+            (row["missing"].clone(), row["missing_examples"][0]["source_id"].clone()),
+            (json!(1), json!(doubled)),
+            "{row}"
+        );
     }
-    assert_eq!(report["coverage"]["attributes"].as_array().unwrap().iter().map(|row| row["missing"].as_u64().unwrap()).sum::<u64>(), 5, "{:?}", missing(&report));
+    assert_eq!(
+        report["coverage"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["missing"].as_u64().unwrap())
+            .sum::<u64>(),
+        5,
+        "{:?}",
+        missing(&report)
+    );
     let output = in_project(&project, &["verify"]);
     let stdout = text(&output.stdout);
-    assert!(stdout.contains("event source values:") && stdout.contains("2 missing") && stdout.contains(&format!("missing value: contact {changed} city")), "{stdout}");
+    assert!(
+        stdout.contains("event source values:")
+            && stdout.contains("2 missing")
+            && stdout.contains(&format!("missing value: contact {changed} city")),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -153,21 +252,40 @@ fn events_whose_time_went_to_the_note_do_not_verify_clean_and_a_skipped_attribut
     apply(&project, &[]);
     let state = sandbox.state();
     assert!(
-        state["activities"].as_object().unwrap().values().filter(|a| a["note"].as_str().is_some_and(|note| note.contains(": event "))).all(|a| a["due_date"].is_null()),
+        state["activities"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|a| a["note"].as_str().is_some_and(|note| note.contains(": event ")))
+            .all(|a| a["due_date"].is_null()),
         "the events have no due date"
     );
 
     let (code, report) = verify(&project);
-    assert_eq!((report["mismatches"].clone(), report["missing"].clone(), report["unexpected"].clone()), (json!([]), json!([]), json!([])), "the comparison with apply sees nothing wrong");
+    assert_eq!(
+        (report["mismatches"].clone(), report["missing"].clone(), report["unexpected"].clone()),
+        (json!([]), json!([]), json!([])),
+        "the comparison with apply sees nothing wrong"
+    );
     assert_eq!(code, Some(8), "the source coverage does: {:?}", missing(&report));
     let timestamps = row(&report, "event", "timestamp");
-    assert_eq!(timestamps["missing"], report["objects"]["event"]["verified"], "every migrated event's time is missing from its due date: {timestamps}");
+    assert_eq!(
+        timestamps["missing"], report["objects"]["event"]["verified"],
+        "every migrated event's time is missing from its due date: {timestamps}"
+    );
     let why = timestamps["missing_examples"][0]["why"].as_str().unwrap();
     assert!(why.contains("due_date in Pipedrive: empty") && why.contains("the mapping sends it to note"), "{why}");
     let city = row(&report, "contact", "city");
     assert_eq!((city["in_field"].clone(), city["missing"].clone()), (json!(0), json!(0)));
-    assert_eq!(city["left_out_reasons"]["skipped by the mapping: the customer keeps cities in the address book"], 500, "{city}");
+    assert_eq!(
+        city["left_out_reasons"]["skipped by the mapping: the customer keeps cities in the address book"], 500,
+        "{city}"
+    );
     let markdown = std::fs::read_to_string(project.join("reports/verification.md")).unwrap();
     assert!(markdown.contains("skipped by the mapping: the customer keeps cities in the address book"), "{markdown}");
-    assert!(markdown.contains("source values are missing in Pipedrive") && markdown.contains("- event `timestamp`: 100 missing"), "{markdown}");
+    assert!(
+        markdown.contains("source values are missing in Pipedrive")
+            && markdown.contains("- event `timestamp`: 100 missing"),
+        "{markdown}"
+    );
 }

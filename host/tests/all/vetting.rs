@@ -12,10 +12,18 @@ fn vetting_reports_name_version_hooks_options_imports_and_digest() {
     assert_eq!(component.info.name, "clean-basic");
     assert_eq!(component.info.version, "0.1.0");
     assert_eq!(component.info.hooks, [Hook::Clean]);
-    assert!(component.info.options.iter().any(|option| option.key == "default_country" && option.default.as_deref() == Some("PL")));
+    assert!(
+        component
+            .info
+            .options
+            .iter()
+            .any(|option| option.key == "default_country" && option.default.as_deref() == Some("PL"))
+    );
     assert_eq!(component.contract_version(), "0.1.0");
     assert_eq!(component.digest, Digest::of(&std::fs::read(&path).unwrap()));
-    assert!(component.imports.iter().all(|import| import.starts_with("wasi:cli/") || import.starts_with("wasi:io/") || import.starts_with("crm-migrate:plugin/")));
+    assert!(component.imports.iter().all(|import| import.starts_with("wasi:cli/")
+        || import.starts_with("wasi:io/")
+        || import.starts_with("crm-migrate:plugin/")));
 }
 
 #[test]
@@ -44,7 +52,10 @@ fn a_plugin_that_asks_for_the_file_system_is_refused_naming_each_import() {
 #[test]
 fn a_plugin_that_imports_a_function_the_host_does_not_grant_is_refused() {
     let error = host().open(&plugin("hostile_import"), None).err().expect("refused");
-    assert!(matches!(&error, LoadError::ForbiddenImports { imports, .. } if imports.iter().any(|i| i.starts_with("evil:escape/shell"))), "{error}");
+    assert!(
+        matches!(&error, LoadError::ForbiddenImports { imports, .. } if imports.iter().any(|i| i.starts_with("evil:escape/shell"))),
+        "{error}"
+    );
 }
 
 #[test]
@@ -87,7 +98,11 @@ fn a_plugin_describing_itself_in_toml_cannot_add_or_hide_an_entry_of_migration_t
         .output()
         .expect("the binary runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    if output.status.code() == Some(1) && stderr.contains("hostile_toml_injection") && stderr.contains("name") && !stderr.contains("compil") {
+    if output.status.code() == Some(1)
+        && stderr.contains("hostile_toml_injection")
+        && stderr.contains("name")
+        && !stderr.contains("compil")
+    {
         // A host that holds describe's name to a grammar refuses the plugin outright: as safe,
         // provided nothing was written. (The writer itself is tested in `project.rs`.)
         assert!(!project_dir.join("migration.toml").exists(), "nothing written on a refused init");
@@ -103,7 +118,10 @@ fn a_plugin_describing_itself_in_toml_cannot_add_or_hide_an_entry_of_migration_t
     assert_eq!(entry.path, hostile.canonicalize().unwrap(), "{text}");
     assert_eq!(*entry.digest.get_ref(), Digest::of(&std::fs::read(&hostile).unwrap()).to_string(), "{text}");
     assert!(entry.config.is_empty(), "the plugin's text set no configuration: {:?}\n{text}", entry.config);
-    assert!(text.contains(r#"# tidy\n[[plugins]]\nhook = "clean""#), "the name is shown, escaped, in its comment:\n{text}");
+    assert!(
+        text.contains(r#"# tidy\n[[plugins]]\nhook = "clean""#),
+        "the name is shown, escaped, in its comment:\n{text}"
+    );
 
     // What plan and apply load: this file, and nothing else.
     let loaded = project.load_plugins().unwrap_or_else(|error| panic!("{error}\n{text}"));

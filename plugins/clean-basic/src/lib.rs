@@ -12,7 +12,9 @@ mod email;
 mod phone;
 mod whitespace;
 
-use crm_migrate_plugin_sdk::{Clean, Config, ConfigError, ConfigOption, HookError, Info, Issue, Outcome, Plugin, Record};
+use crm_migrate_plugin_sdk::{
+    Clean, Config, ConfigError, ConfigOption, HookError, Info, Issue, Outcome, Plugin, Record,
+};
 
 pub use phone::Country;
 
@@ -74,8 +76,11 @@ impl Plugin for CleanBasic {
             "invalid_phone",
             &[("keep", InvalidPhone::Keep), ("clear", InvalidPhone::Clear), ("reject", InvalidPhone::Reject)],
         )?;
-        let drop_email_domains: Vec<String> =
-            config.list("drop_email_domains").iter().map(|domain| domain.trim_start_matches('@').to_lowercase()).collect();
+        let drop_email_domains: Vec<String> = config
+            .list("drop_email_domains")
+            .iter()
+            .map(|domain| domain.trim_start_matches('@').to_lowercase())
+            .collect();
         if let Some(bad) = drop_email_domains.iter().find(|domain| !email::is_valid_domain(domain)) {
             return Err(ConfigError::new("drop_email_domains", format!("'{bad}' is not a domain")));
         }
@@ -112,7 +117,9 @@ impl Clean for CleanBasic {
             }
             let domain = email.rsplit('@').next().unwrap_or_default();
             if let Some(listed) = self.drop_email_domains.iter().find(|listed| email::domain_matches(domain, listed)) {
-                return Ok(Outcome::drop_because(format!("{field} domain {domain} is on drop_email_domains ({listed})")));
+                return Ok(Outcome::drop_because(format!(
+                    "{field} domain {domain} is on drop_email_domains ({listed})"
+                )));
             }
             if let Some(lowered) = lowered {
                 record.set(field, lowered);

@@ -49,7 +49,9 @@ fn records_on_a_dropped_domain_are_dropped_with_the_reason() {
     let mut test_account = Record::contact("1").with("email", "qa@Example.com");
     let mut internal = Record::contact("2").with("email", "ops@eu.internal.acme.pl");
     let mut customer = Record::contact("3").with("email", "buyer@notexample.com");
-    assert!(matches!(plugin.clean(&mut test_account).unwrap(), Outcome::Drop(reason) if reason.contains("example.com")));
+    assert!(
+        matches!(plugin.clean(&mut test_account).unwrap(), Outcome::Drop(reason) if reason.contains("example.com"))
+    );
     assert!(matches!(plugin.clean(&mut internal).unwrap(), Outcome::Drop(_)));
     assert_eq!(plugin.clean(&mut customer).unwrap(), Outcome::Keep);
 }
@@ -84,7 +86,9 @@ fn unreadable_phone_is_kept_cleared_or_rejected_as_configured() {
     assert_eq!(cleared.get("phone"), Some(&Value::Null));
 
     let mut rejected = Record::contact("1").with("phone", "12");
-    assert!(matches!(plugin(&[("invalid_phone", "reject")]).clean(&mut rejected).unwrap(), Outcome::Reject(issues) if issues[0].field == "phone"));
+    assert!(
+        matches!(plugin(&[("invalid_phone", "reject")]).clean(&mut rejected).unwrap(), Outcome::Reject(issues) if issues[0].field == "phone")
+    );
 }
 
 #[test]

@@ -44,10 +44,7 @@ mod tests {
     use super::*;
 
     fn at(unix_millis: i64) -> Value<'static> {
-        Value::DateTime(DateTime {
-            unix_millis,
-            offset_minutes: 0,
-        })
+        Value::DateTime(DateTime { unix_millis, offset_minutes: 0 })
     }
 
     #[test]

@@ -49,8 +49,11 @@ pub const fn options(survivor: &'static str) -> [ConfigOption; 6] {
             "which record of a group survives: most_recent (updated_at), oldest (created_at) or most_complete",
         )
         .default_value(survivor),
-        ConfigOption::new("tags_field", "the field holding tags (choices or comma-separated text), unioned over a group")
-            .default_value("tags"),
+        ConfigOption::new(
+            "tags_field",
+            "the field holding tags (choices or comma-separated text), unioned over a group",
+        )
+        .default_value("tags"),
     ]
 }
 

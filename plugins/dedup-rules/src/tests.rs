@@ -134,7 +134,8 @@ fn tied_or_missing_dates_fall_back_to_the_most_complete_record_then_the_first() 
     assert_eq!(plugin.merged(&[sparse.clone(), full.clone()]).survivor, 1);
     assert_eq!(plugin.merged(&[full.clone(), full.clone()]).survivor, 0);
 
-    let undated = [Record::contact("a"), Record::contact("b").with("name", "Ada"), Record::contact("c").with("name", "Ada")];
+    let undated =
+        [Record::contact("a"), Record::contact("b").with("name", "Ada"), Record::contact("c").with("name", "Ada")];
     assert_eq!(plugin.merged(&undated).survivor, 1);
 }
 
@@ -161,9 +162,21 @@ fn most_complete_policy_keeps_the_record_with_most_non_empty_fields() {
 #[test]
 fn empty_fields_of_the_survivor_are_filled_from_the_next_best_member_first() {
     let group = [
-        Record::contact("oldest").with("updated_at", at(1)).with("name", "").with("city", "Leeds").with("phone", "+441"),
-        Record::contact("newest").with("updated_at", at(3)).with("name", "").with("city", Value::Null).with("phone", "+442"),
-        Record::contact("middle").with("updated_at", at(2)).with("name", "Ada").with("city", "London").with("phone", ""),
+        Record::contact("oldest")
+            .with("updated_at", at(1))
+            .with("name", "")
+            .with("city", "Leeds")
+            .with("phone", "+441"),
+        Record::contact("newest")
+            .with("updated_at", at(3))
+            .with("name", "")
+            .with("city", Value::Null)
+            .with("phone", "+442"),
+        Record::contact("middle")
+            .with("updated_at", at(2))
+            .with("name", "Ada")
+            .with("city", "London")
+            .with("phone", ""),
     ];
     let merge = plugin(&[]).merged(&group);
     assert_eq!(merge.survivor, 1);

@@ -77,8 +77,8 @@ impl Plugin for SegmentLabels {
     }
 
     fn configure(config: &Config) -> Result<Self, ConfigError> {
-        let segment_match =
-            config.choice("segment_match", &[("exact", SegmentMatch::Exact), ("normalized", SegmentMatch::Normalized)])?;
+        let segment_match = config
+            .choice("segment_match", &[("exact", SegmentMatch::Exact), ("normalized", SegmentMatch::Normalized)])?;
         Ok(SegmentLabels {
             colors: colors::map("colors", &config.list("colors"))?,
             default_color: colors::by_name("default_color", config.get("default_color").unwrap_or_default())?,
@@ -87,14 +87,13 @@ impl Plugin for SegmentLabels {
             segment_match,
         })
     }
-
 }
 
 impl Label for SegmentLabels {
     fn label(&self, tag: &Tag, segments: &[Segment]) -> Result<TagDecision, HookError> {
         let tag_key = self.segment_match.key(&tag.name);
-        let from_segment = !tag_key.is_empty()
-            && segments.iter().any(|segment| self.segment_match.key(&segment.name) == tag_key);
+        let from_segment =
+            !tag_key.is_empty() && segments.iter().any(|segment| self.segment_match.key(&segment.name) == tag_key);
         Ok(self.decision(tag).from_segment(from_segment))
     }
 }

@@ -84,7 +84,8 @@ fn tag_named_like_a_segment_ignoring_case_is_segment_origin() {
 #[test]
 fn normalized_segment_match_also_ignores_spaces_dashes_and_underscores() {
     let segments = [segment("Trial users"), segment(" - ")];
-    let tags = [tag("t1", "trial-users", 3), tag("t2", "Trial_Users", 3), tag("t3", "trial user", 3), tag("t4", "_", 1)];
+    let tags =
+        [tag("t1", "trial-users", 3), tag("t2", "Trial_Users", 3), tag("t3", "trial user", 3), tag("t4", "_", 1)];
     let decisions = decide_all(&plugin(&[("segment_match", "normalized")]), &tags, &segments);
     let origins: Vec<bool> = decisions.iter().map(|decision| decision.segment_origin).collect();
     assert_eq!(origins, [true, true, false, false], "a name that normalizes to nothing matches nothing");
@@ -102,7 +103,11 @@ fn unknown_colour_is_refused_naming_it_and_the_allowed_ones() {
     let error = SegmentLabels::with_config(&[("colors", "VIP=red,Newsletter=teal")]).err().expect("refused");
     assert_eq!(error.key, "colors");
     assert!(error.message.contains("'teal'"), "{}", error.message);
-    assert!(error.message.contains("blue, brown, dark-gray, gray, green, orange, pink, purple, red, yellow"), "{}", error.message);
+    assert!(
+        error.message.contains("blue, brown, dark-gray, gray, green, orange, pink, purple, red, yellow"),
+        "{}",
+        error.message
+    );
     let error = SegmentLabels::with_config(&[("default_color", "grey")]).err().expect("refused");
     assert_eq!(error.key, "default_color");
     assert!(error.message.contains("'grey'"), "{}", error.message);

@@ -110,7 +110,8 @@ fn render_options(ctx: &Ctx) -> Result<(bool, Option<Vec<String>>), ApiError> {
     let only = match ctx.query.get("custom_fields") {
         None => None,
         Some(text) => {
-            let codes: Vec<String> = text.split(',').map(|code| code.trim().to_owned()).filter(|code| !code.is_empty()).collect();
+            let codes: Vec<String> =
+                text.split(',').map(|code| code.trim().to_owned()).filter(|code| !code.is_empty()).collect();
             if codes.len() > 15 {
                 return Err(ApiError::invalid("custom_fields", "at most 15 custom field keys are allowed"));
             }
@@ -129,7 +130,11 @@ pub fn list(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     if ctx.query.contains_key("filter_id") {
         return Err(ApiError::invalid("filter_id", "filters are not simulated by the sandbox"));
     }
-    let sortable: &[&str] = if entity == Entity::Activity { &["id", "update_time", "add_time", "due_date"] } else { &["id", "update_time", "add_time"] };
+    let sortable: &[&str] = if entity == Entity::Activity {
+        &["id", "update_time", "add_time", "due_date"]
+    } else {
+        &["id", "update_time", "add_time"]
+    };
     let page = CursorPage::from_query(ctx.query, sortable)?;
     let ids = query_ids(ctx.query)?;
     let owner_id = query_integer(ctx.query, "owner_id")?;
@@ -142,7 +147,9 @@ pub fn list(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let time_bound = |name: &str| -> Result<Option<i64>, ApiError> {
         match ctx.query.get(name) {
             None => Ok(None),
-            Some(text) => clock::parse_rfc3339(text).map(Some).ok_or_else(|| ApiError::invalid(name, format!("'{text}' is not an RFC 3339 date-time"))),
+            Some(text) => clock::parse_rfc3339(text)
+                .map(Some)
+                .ok_or_else(|| ApiError::invalid(name, format!("'{text}' is not an RFC 3339 date-time"))),
         }
     };
     let updated_since = time_bound("updated_since")?;
@@ -162,7 +169,10 @@ pub fn list(ctx: &mut Ctx, entity: Entity) -> ApiResult {
         } else if deleted {
             return false;
         }
-        if entity == Entity::Deal && matches!(status, Some("open" | "won" | "lost")) && record["status"] != json!(status) {
+        if entity == Entity::Deal
+            && matches!(status, Some("open" | "won" | "lost"))
+            && record["status"] != json!(status)
+        {
             return false;
         }
         if entity == Entity::Deal && record["is_archived"] == json!(true) {
@@ -257,7 +267,10 @@ fn write(ctx: &Ctx, entity: Entity, body: &Value, existing: Option<&Value>, id: 
         ));
     }
     if entity == Entity::Deal && body.get("add_time").is_some() {
-        return Err(ApiError::invalid("add_time", "is not an allowed property of this request (API v2 deals do not accept add_time)"));
+        return Err(ApiError::invalid(
+            "add_time",
+            "is not an allowed property of this request (API v2 deals do not accept add_time)",
+        ));
     }
     let object = check_object(body, props(entity), "")?;
     let account = &*ctx.account;
@@ -294,14 +307,20 @@ fn write(ctx: &Ctx, entity: Entity, body: &Value, existing: Option<&Value>, id: 
                 record.insert(key.into(), value.clone());
             }
             "lead_id" | "project_id" if !value.is_null() => {
-                return Err(ApiError::invalid(key, format!("{} {value} does not exist (the sandbox has none)", key.trim_end_matches("_id"))));
+                return Err(ApiError::invalid(
+                    key,
+                    format!("{} {value} does not exist (the sandbox has none)", key.trim_end_matches("_id")),
+                ));
             }
             "label_ids" => {
                 let label_field = account.field(entity, "label");
                 for label in value.as_array().into_iter().flatten() {
                     let label = label.as_i64().unwrap_or(0);
                     if label_field.and_then(|field| field.option(label)).is_none() {
-                        return Err(ApiError::invalid(key, format!("label {label} is not an option of the label field")));
+                        return Err(ApiError::invalid(
+                            key,
+                            format!("label {label} is not an option of the label field"),
+                        ));
                     }
                 }
                 record.insert(key.into(), value.clone());
@@ -323,7 +342,8 @@ fn write(ctx: &Ctx, entity: Entity, body: &Value, existing: Option<&Value>, id: 
                 record.insert(key.into(), value.clone());
                 if entity == Entity::Person {
                     let name = value.as_str().unwrap_or("").trim();
-                    let (first, last) = name.split_once(' ').map(|(first, last)| (first, last.trim())).unwrap_or((name, ""));
+                    let (first, last) =
+                        name.split_once(' ').map(|(first, last)| (first, last.trim())).unwrap_or((name, ""));
                     record.insert("first_name".into(), json!(first));
                     record.insert("last_name".into(), if last.is_empty() { Value::Null } else { json!(last) });
                 }
@@ -336,7 +356,10 @@ fn write(ctx: &Ctx, entity: Entity, body: &Value, existing: Option<&Value>, id: 
             }
             "marketing_status" => {
                 if !matches!(value.as_str(), Some("no_consent" | "unsubscribed" | "subscribed" | "archived")) {
-                    return Err(ApiError::invalid(key, "must be one of no_consent, unsubscribed, subscribed, archived"));
+                    return Err(ApiError::invalid(
+                        key,
+                        "must be one of no_consent, unsubscribed, subscribed, archived",
+                    ));
                 }
                 record.insert(key.into(), value.clone());
             }
@@ -347,9 +370,15 @@ fn write(ctx: &Ctx, entity: Entity, body: &Value, existing: Option<&Value>, id: 
                 record.insert(key.into(), value.clone());
             }
             "type" => {
-                let known = account.activity_types.values().any(|kind| kind["key_string"] == *value && kind["active_flag"] == json!(true));
+                let known = account
+                    .activity_types
+                    .values()
+                    .any(|kind| kind["key_string"] == *value && kind["active_flag"] == json!(true));
                 if !known {
-                    return Err(ApiError::invalid(key, format!("{value} is not the key_string of an active activity type")));
+                    return Err(ApiError::invalid(
+                        key,
+                        format!("{value} is not the key_string of an active activity type"),
+                    ));
                 }
                 record.insert(key.into(), value.clone());
             }
@@ -362,7 +391,10 @@ fn write(ctx: &Ctx, entity: Entity, body: &Value, existing: Option<&Value>, id: 
             "priority" if !value.is_null() => {
                 let priority = value.as_i64().unwrap_or(0);
                 if account.field(Entity::Activity, "priority").and_then(|field| field.option(priority)).is_none() {
-                    return Err(ApiError::invalid(key, format!("{priority} is not an option of the priority field (see activityFields)")));
+                    return Err(ApiError::invalid(
+                        key,
+                        format!("{priority} is not an option of the priority field (see activityFields)"),
+                    ));
                 }
                 record.insert(key.into(), value.clone());
             }
@@ -370,18 +402,31 @@ fn write(ctx: &Ctx, entity: Entity, body: &Value, existing: Option<&Value>, id: 
                 let mut participants = Vec::new();
                 for (index, participant) in value.as_array().into_iter().flatten().enumerate() {
                     let context = format!("participants[{index}]");
-                    let participant = check_object(participant, &[prop("person_id", Kind::Integer), prop("primary", Kind::Boolean)], &context)?;
-                    let person = require(participant, "person_id").map_err(|_| ApiError::invalid(&context, "person_id is required"))?;
+                    let participant = check_object(
+                        participant,
+                        &[prop("person_id", Kind::Integer), prop("primary", Kind::Boolean)],
+                        &context,
+                    )?;
+                    let person = require(participant, "person_id")
+                        .map_err(|_| ApiError::invalid(&context, "person_id is required"))?;
                     let person = person.as_u64().unwrap_or(0);
                     if Account::live(&account.persons, person).is_none() {
-                        return Err(ApiError::invalid(&format!("{context}.person_id"), format!("person {person} does not exist")));
+                        return Err(ApiError::invalid(
+                            &format!("{context}.person_id"),
+                            format!("person {person} does not exist"),
+                        ));
                     }
                     participants.push(json!({"person_id": person, "primary": participant.get("primary").cloned().unwrap_or(json!(false))}));
                 }
-                if !participants.is_empty() && !participants.iter().any(|participant| participant["primary"] == json!(true)) {
+                if !participants.is_empty()
+                    && !participants.iter().any(|participant| participant["primary"] == json!(true))
+                {
                     participants[0]["primary"] = json!(true);
                 }
-                let primary = participants.iter().find(|participant| participant["primary"] == json!(true)).map(|participant| participant["person_id"].clone());
+                let primary = participants
+                    .iter()
+                    .find(|participant| participant["primary"] == json!(true))
+                    .map(|participant| participant["person_id"].clone());
                 record.insert("person_id".into(), primary.unwrap_or(Value::Null));
                 record.insert(key.into(), Value::Array(participants));
             }
@@ -429,7 +474,11 @@ fn write(ctx: &Ctx, entity: Entity, body: &Value, existing: Option<&Value>, id: 
         Entity::Deal => deal_rules(ctx, object, existing, &mut record, &now)?,
         Entity::Activity if record.get("subject").is_none_or(Value::is_null) => {
             let kind = record["type"].clone();
-            let name = account.activity_types.values().find(|activity_type| activity_type["key_string"] == kind).map(|activity_type| activity_type["name"].clone());
+            let name = account
+                .activity_types
+                .values()
+                .find(|activity_type| activity_type["key_string"] == kind)
+                .map(|activity_type| activity_type["name"].clone());
             record.insert("subject".into(), name.unwrap_or(json!("Call")));
         }
         _ => {}
@@ -443,8 +492,15 @@ fn contact_list(key: &str, value: &Value) -> Result<Value, ApiError> {
     let mut list = Vec::new();
     for (index, item) in value.as_array().into_iter().flatten().enumerate() {
         let context = format!("{key}[{index}]");
-        let object = check_object(item, &[prop("value", Kind::String), prop("primary", Kind::Boolean), prop("label", Kind::String)], &context)?;
-        let text = object.get("value").and_then(Value::as_str).ok_or_else(|| ApiError::invalid(&format!("{context}.value"), "is required"))?;
+        let object = check_object(
+            item,
+            &[prop("value", Kind::String), prop("primary", Kind::Boolean), prop("label", Kind::String)],
+            &context,
+        )?;
+        let text = object
+            .get("value")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::invalid(&format!("{context}.value"), "is required"))?;
         list.push(json!({
             "value": text,
             "primary": object.get("primary").cloned().unwrap_or(json!(false)),
@@ -492,7 +548,13 @@ fn defaults(ctx: &Ctx, entity: Entity, id: u64, now: &str) -> Map<String, Value>
 }
 
 /// Won/lost fields only with the matching status; pipeline and stage kept consistent.
-fn deal_rules(ctx: &Ctx, body: &Map<String, Value>, existing: Option<&Value>, record: &mut Map<String, Value>, now: &str) -> Result<(), ApiError> {
+fn deal_rules(
+    ctx: &Ctx,
+    body: &Map<String, Value>,
+    existing: Option<&Value>,
+    record: &mut Map<String, Value>,
+    now: &str,
+) -> Result<(), ApiError> {
     let status = record.get("status").and_then(Value::as_str).unwrap_or("open").to_owned();
     let given = |key: &str| body.get(key).is_some_and(|value| !value.is_null());
     if (given("lost_reason") || given("lost_time")) && status != "lost" {
@@ -509,12 +571,26 @@ fn deal_rules(ctx: &Ctx, body: &Map<String, Value>, existing: Option<&Value>, re
     if status != previous_status || existing.is_none() {
         match status.as_str() {
             "won" => {
-                record.entry("won_time").and_modify(|value| if value.is_null() { *value = json!(now) }).or_insert(json!(now));
+                record
+                    .entry("won_time")
+                    .and_modify(|value| {
+                        if value.is_null() {
+                            *value = json!(now)
+                        }
+                    })
+                    .or_insert(json!(now));
                 record.insert("lost_time".into(), Value::Null);
                 record.insert("lost_reason".into(), Value::Null);
             }
             "lost" => {
-                record.entry("lost_time").and_modify(|value| if value.is_null() { *value = json!(now) }).or_insert(json!(now));
+                record
+                    .entry("lost_time")
+                    .and_modify(|value| {
+                        if value.is_null() {
+                            *value = json!(now)
+                        }
+                    })
+                    .or_insert(json!(now));
                 record.insert("won_time".into(), Value::Null);
             }
             _ => {
@@ -557,7 +633,10 @@ fn deal_rules(ctx: &Ctx, body: &Map<String, Value>, existing: Option<&Value>, re
             };
             let stage_pipeline = stage_record["pipeline_id"].as_u64().unwrap_or(0);
             if pipeline.is_some_and(|pipeline| pipeline != stage_pipeline) {
-                return Err(ApiError::invalid("stage_id", format!("stage {stage} is not in pipeline {}", pipeline.unwrap_or(0))));
+                return Err(ApiError::invalid(
+                    "stage_id",
+                    format!("stage {stage} is not in pipeline {}", pipeline.unwrap_or(0)),
+                ));
             }
             Some((stage_pipeline, stage))
         }
@@ -565,7 +644,8 @@ fn deal_rules(ctx: &Ctx, body: &Map<String, Value>, existing: Option<&Value>, re
             if Account::live(&account.pipelines, pipeline).is_none() {
                 return Err(ApiError::invalid("pipeline_id", format!("pipeline {pipeline} does not exist")));
             }
-            let stage = first_stage(pipeline).ok_or_else(|| ApiError::invalid("pipeline_id", format!("pipeline {pipeline} has no stages")))?;
+            let stage = first_stage(pipeline)
+                .ok_or_else(|| ApiError::invalid("pipeline_id", format!("pipeline {pipeline} has no stages")))?;
             Some((pipeline, stage))
         }
         (None, None) if existing.is_none() => {
@@ -578,7 +658,12 @@ fn deal_rules(ctx: &Ctx, body: &Map<String, Value>, existing: Option<&Value>, re
             let stage = pipeline.and_then(first_stage);
             match (pipeline, stage) {
                 (Some(pipeline), Some(stage)) => Some((pipeline, stage)),
-                _ => return Err(ApiError::invalid("stage_id", "the account has no pipeline with stages to put the deal in")),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "stage_id",
+                        "the account has no pipeline with stages to put the deal in",
+                    ));
+                }
             }
         }
         (None, None) => None,

@@ -2,17 +2,36 @@
 //! endpoints) and API v1 `*Fields` (by numeric id; a PUT's options replace the whole set).
 
 use super::Ctx;
-use crate::envelope::{ApiError, ApiResult, ok, ok_with, offset_page, v1_page};
+use crate::envelope::{ApiError, ApiResult, offset_page, ok, ok_with, v1_page};
 use crate::store::{Entity, Field, FieldOption};
 use crate::validate::{Kind, Prop, check_object, json_type, nullable, prop, require};
 use serde_json::{Value, json};
 
 /// The types a custom field can be created with (v2 `POST /personFields`; v1 adds `visible_to`).
-const CREATABLE_TYPES: [&str; 16] =
-    ["varchar", "text", "double", "phone", "date", "daterange", "time", "timerange", "set", "enum", "varchar_auto", "address", "monetary", "org", "people", "user"];
+const CREATABLE_TYPES: [&str; 16] = [
+    "varchar",
+    "text",
+    "double",
+    "phone",
+    "date",
+    "daterange",
+    "time",
+    "timerange",
+    "set",
+    "enum",
+    "varchar_auto",
+    "address",
+    "monetary",
+    "org",
+    "people",
+    "user",
+];
 
 fn include_list(ctx: &Ctx) -> Vec<String> {
-    ctx.query.get("include_fields").map(|text| text.split(',').map(|part| part.trim().to_owned()).collect()).unwrap_or_default()
+    ctx.query
+        .get("include_fields")
+        .map(|text| text.split(',').map(|part| part.trim().to_owned()).collect())
+        .unwrap_or_default()
 }
 
 fn v2_json(ctx: &Ctx, field: &Field) -> Value {
@@ -35,7 +54,11 @@ pub fn get(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     ok(v2_json(ctx, find(ctx, entity)?))
 }
 
-const VISIBILITY_PROPS: [Prop; 3] = [prop("ui_visibility", Kind::Object), prop("important_fields", Kind::Object), prop("required_fields", Kind::Object)];
+const VISIBILITY_PROPS: [Prop; 3] = [
+    prop("ui_visibility", Kind::Object),
+    prop("important_fields", Kind::Object),
+    prop("required_fields", Kind::Object),
+];
 
 fn options_from_labels(ctx: &mut Ctx, options: &Value, context: &str) -> Result<Vec<FieldOption>, ApiError> {
     let Some(items) = options.as_array() else {
@@ -43,30 +66,53 @@ fn options_from_labels(ctx: &mut Ctx, options: &Value, context: &str) -> Result<
     };
     let mut labels = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        let object = check_object(item, &[prop("label", Kind::String), nullable("color", Kind::String)], &format!("{context}[{index}]"))?;
-        let label = require(object, "label").map_err(|_| ApiError::invalid(&format!("{context}[{index}].label"), "is required"))?;
-        labels.push((label.as_str().unwrap_or("").to_owned(), object.get("color").and_then(Value::as_str).map(str::to_owned)));
+        let object = check_object(
+            item,
+            &[prop("label", Kind::String), nullable("color", Kind::String)],
+            &format!("{context}[{index}]"),
+        )?;
+        let label = require(object, "label")
+            .map_err(|_| ApiError::invalid(&format!("{context}[{index}].label"), "is required"))?;
+        labels.push((
+            label.as_str().unwrap_or("").to_owned(),
+            object.get("color").and_then(Value::as_str).map(str::to_owned),
+        ));
     }
     Ok(labels.into_iter().map(|(label, color)| ctx.account.new_option(&label, color, ctx.now)).collect())
 }
 
 /// Creates a custom field; shared by v1 (`name`) and v2 (`field_name`).
-fn create_field(ctx: &mut Ctx, entity: Entity, name: String, field_type: &str, options: Option<&Value>, description: Option<String>) -> Result<Field, ApiError> {
+fn create_field(
+    ctx: &mut Ctx,
+    entity: Entity,
+    name: String,
+    field_type: &str,
+    options: Option<&Value>,
+    description: Option<String>,
+) -> Result<Field, ApiError> {
     let type_key = "field_type";
     if !CREATABLE_TYPES.contains(&field_type) {
-        return Err(ApiError::invalid(type_key, format!("'{field_type}' is not one of {}", CREATABLE_TYPES.join(", "))));
+        return Err(ApiError::invalid(
+            type_key,
+            format!("'{field_type}' is not one of {}", CREATABLE_TYPES.join(", ")),
+        ));
     }
     if name.trim().is_empty() || name.chars().count() > 255 {
         return Err(ApiError::invalid("field_name", "must be 1 to 255 characters"));
     }
     crate::capping::custom_field_room(ctx)?;
     let options = if matches!(field_type, "enum" | "set") {
-        let Some(options) = options else { return Err(ApiError::invalid("options", "are required for enum and set fields")) };
+        let Some(options) = options else {
+            return Err(ApiError::invalid("options", "are required for enum and set fields"));
+        };
         crate::capping::options_room(ctx, options.as_array().map_or(0, Vec::len))?;
         Some(options_from_labels(ctx, options, "options")?)
     } else {
         if options.is_some_and(|options| options.as_array().is_some_and(|items| !items.is_empty())) {
-            return Err(ApiError::invalid("options", format!("are only allowed for enum and set fields, not {field_type}")));
+            return Err(ApiError::invalid(
+                "options",
+                format!("are only allowed for enum and set fields, not {field_type}"),
+            ));
         }
         None
     };
@@ -96,7 +142,12 @@ pub fn create(ctx: &mut Ctx, entity: Entity) -> ApiResult {
         return Err(ApiError::not_found("Operation"));
     }
     let body = ctx.body.json()?.clone();
-    let mut props = vec![prop("field_name", Kind::String), prop("field_type", Kind::String), prop("options", Kind::ObjectArray), nullable("description", Kind::String)];
+    let mut props = vec![
+        prop("field_name", Kind::String),
+        prop("field_type", Kind::String),
+        prop("options", Kind::ObjectArray),
+        nullable("description", Kind::String),
+    ];
     props.extend(VISIBILITY_PROPS);
     let object = check_object(&body, &props, "")?;
     let name = require(object, "field_name")?.as_str().unwrap_or("").to_owned();
@@ -110,7 +161,9 @@ fn custom_field_mut<'a>(ctx: &'a mut Ctx, entity: Entity) -> Result<&'a mut Fiel
     let code = ctx.param().to_owned();
     let field = ctx.account.field_mut(entity, &code).ok_or_else(|| ApiError::not_found("Field"))?;
     if !field.is_custom {
-        return Err(ApiError::bad_request(format!("Validation failed: field_code: '{code}' is a built-in field and cannot be changed")));
+        return Err(ApiError::bad_request(format!(
+            "Validation failed: field_code: '{code}' is a built-in field and cannot be changed"
+        )));
     }
     Ok(field)
 }
@@ -154,7 +207,9 @@ fn option_field_mut<'a>(ctx: &'a mut Ctx, entity: Entity) -> Result<&'a mut Fiel
     let code = ctx.param().to_owned();
     let field = ctx.account.field_mut(entity, &code).ok_or_else(|| ApiError::not_found("Field"))?;
     if !field.has_options() || !(field.is_custom || field.code == "label") {
-        return Err(ApiError::bad_request(format!("Validation failed: field_code: '{code}' is not a custom field with options")));
+        return Err(ApiError::bad_request(format!(
+            "Validation failed: field_code: '{code}' is not a custom field with options"
+        )));
     }
     Ok(field)
 }
@@ -189,16 +244,26 @@ pub fn add_options(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let now = ctx.now;
     let new: Vec<FieldOption> = items
         .iter()
-        .map(|item| ctx.account.new_option(item["label"].as_str().unwrap_or(""), item.get("color").and_then(Value::as_str).map(str::to_owned), now))
+        .map(|item| {
+            ctx.account.new_option(
+                item["label"].as_str().unwrap_or(""),
+                item.get("color").and_then(Value::as_str).map(str::to_owned),
+                now,
+            )
+        })
         .collect();
     let field = option_field_mut(ctx, entity)?;
     field.options.get_or_insert_with(Vec::new).extend(new.iter().cloned());
     field.update_time = now;
-    Ok(crate::envelope::Reply { status: 200, body: json!({"success": true, "data": new.iter().map(option_json).collect::<Vec<_>>(), "additional_data": null}) })
+    Ok(crate::envelope::Reply {
+        status: 200,
+        body: json!({"success": true, "data": new.iter().map(option_json).collect::<Vec<_>>(), "additional_data": null}),
+    })
 }
 
 pub fn update_options(ctx: &mut Ctx, entity: Entity) -> ApiResult {
-    let items = options_body(ctx, &[prop("id", Kind::Integer), prop("label", Kind::String), nullable("color", Kind::String)])?;
+    let items =
+        options_body(ctx, &[prop("id", Kind::Integer), prop("label", Kind::String), nullable("color", Kind::String)])?;
     let now = ctx.now;
     let field = option_field_mut(ctx, entity)?;
     let options = field.options.get_or_insert_with(Vec::new);
@@ -260,14 +325,25 @@ pub fn v1_get(ctx: &mut Ctx, entity: Entity) -> ApiResult {
 fn v1_options(value: Option<&Value>) -> Result<Option<Value>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => serde_json::from_str(text).map(Some).map_err(|_| ApiError::invalid("options", "is not a JSON array")),
+        Some(Value::String(text)) => {
+            serde_json::from_str(text).map(Some).map_err(|_| ApiError::invalid("options", "is not a JSON array"))
+        }
         Some(other) => Ok(Some(other.clone())),
     }
 }
 
 pub fn v1_create(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let body = ctx.body.json()?.clone();
-    let object = check_object(&body, &[prop("name", Kind::String), prop("field_type", Kind::String), prop("options", Kind::Any), prop("add_visible_flag", Kind::Any)], "")?;
+    let object = check_object(
+        &body,
+        &[
+            prop("name", Kind::String),
+            prop("field_type", Kind::String),
+            prop("options", Kind::Any),
+            prop("add_visible_flag", Kind::Any),
+        ],
+        "",
+    )?;
     let name = require(object, "name")?.as_str().unwrap_or("").to_owned();
     let field_type = require(object, "field_type")?.as_str().unwrap_or("").to_owned();
     let options = v1_options(object.get("options"))?;
@@ -277,7 +353,12 @@ pub fn v1_create(ctx: &mut Ctx, entity: Entity) -> ApiResult {
 
 pub fn v1_update(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let body = ctx.body.json()?.clone();
-    let object = check_object(&body, &[prop("name", Kind::String), prop("options", Kind::Any), prop("add_visible_flag", Kind::Any)], "")?.clone();
+    let object = check_object(
+        &body,
+        &[prop("name", Kind::String), prop("options", Kind::Any), prop("add_visible_flag", Kind::Any)],
+        "",
+    )?
+    .clone();
     let field = v1_find(ctx, entity)?;
     let label_options_only = field.code == "label" && object.keys().all(|key| key == "options");
     if !(field.is_custom || label_options_only) {
@@ -295,12 +376,18 @@ pub fn v1_update(ctx: &mut Ctx, entity: Entity) -> ApiResult {
             // All active options must be supplied: existing ones by id, new ones by label only.
             let mut replacement = Vec::new();
             for (index, item) in items.iter().enumerate() {
-                let label = item.get("label").and_then(Value::as_str).ok_or_else(|| ApiError::invalid(&format!("options[{index}].label"), "is required"))?;
+                let label = item
+                    .get("label")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ApiError::invalid(&format!("options[{index}].label"), "is required"))?;
                 match item.get("id") {
                     Some(id) if !id.is_null() => {
                         let id = id.as_i64().or_else(|| id.as_str().and_then(|text| text.parse().ok())).unwrap_or(-1);
                         let Some(existing) = field.option(id) else {
-                            return Err(ApiError::invalid(&format!("options[{index}].id"), format!("option {id} does not exist")));
+                            return Err(ApiError::invalid(
+                                &format!("options[{index}].id"),
+                                format!("option {id} does not exist"),
+                            ));
                         };
                         let mut option = existing.clone();
                         if option.label != label {

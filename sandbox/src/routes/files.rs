@@ -1,8 +1,8 @@
 //! API v1 files: multipart upload (`file` plus one of person_id, org_id, deal_id, activity_id);
 //! the sandbox keeps the metadata (name, type, size), not the bytes.
 
-use super::{Body, Ctx};
 use super::notes::v1_integer;
+use super::{Body, Ctx};
 use crate::clock;
 use crate::envelope::{ApiError, ApiResult, ok, ok_with, v1_page};
 use crate::store::Account;
@@ -34,7 +34,10 @@ pub fn upload(ctx: &mut Ctx) -> ApiResult {
             "deal_id" => (&ctx.account.deals, "deal_name", "title"),
             "activity_id" => (&ctx.account.activities, "", "subject"),
             "product_id" | "lead_id" | "project_id" => {
-                return Err(ApiError::invalid(key, format!("'{value}' does not exist (the sandbox keeps no products, leads or projects)")));
+                return Err(ApiError::invalid(
+                    key,
+                    format!("'{value}' does not exist (the sandbox keeps no products, leads or projects)"),
+                ));
             }
             other => return Err(ApiError::invalid(other, "is not an allowed field of this request")),
         };
@@ -49,7 +52,9 @@ pub fn upload(ctx: &mut Ctx) -> ApiResult {
         attached = true;
     }
     if !attached {
-        return Err(ApiError::bad_request("Validation failed: one of deal_id, person_id, org_id, activity_id, product_id, lead_id, project_id is required"));
+        return Err(ApiError::bad_request(
+            "Validation failed: one of deal_id, person_id, org_id, activity_id, product_id, lead_id, project_id is required",
+        ));
     }
     ctx.account.next_id("files");
     ctx.account.files.insert(id, record.clone());
@@ -57,7 +62,8 @@ pub fn upload(ctx: &mut Ctx) -> ApiResult {
 }
 
 pub fn list(ctx: &mut Ctx) -> ApiResult {
-    let mut files: Vec<Value> = ctx.account.files.values().filter(|file| file["active_flag"] == json!(true)).cloned().collect();
+    let mut files: Vec<Value> =
+        ctx.account.files.values().filter(|file| file["active_flag"] == json!(true)).cloned().collect();
     if let Some(sort) = ctx.query.get("sort") {
         let mut parts = sort.split_whitespace();
         let key = parts.next().unwrap_or("id").to_owned();
@@ -85,7 +91,12 @@ pub fn get(ctx: &mut Ctx) -> ApiResult {
 pub fn delete(ctx: &mut Ctx) -> ApiResult {
     let id = ctx.id().map_err(|_| ApiError::not_found("File"))?;
     let stamp = clock::v1_time(ctx.now);
-    let file = ctx.account.files.get_mut(&id).filter(|file| file["active_flag"] == json!(true)).ok_or_else(|| ApiError::not_found("File"))?;
+    let file = ctx
+        .account
+        .files
+        .get_mut(&id)
+        .filter(|file| file["active_flag"] == json!(true))
+        .ok_or_else(|| ApiError::not_found("File"))?;
     file["active_flag"] = json!(false);
     file["update_time"] = json!(stamp);
     ok(json!({"id": id}))

@@ -41,7 +41,9 @@ impl Body {
             Body::Json(value) => Ok(value),
             Body::Empty => Err(ApiError::bad_request("Validation failed: body: a JSON request body is required")),
             Body::Invalid(reason) => Err(ApiError::bad_request(format!("Validation failed: body: {reason}"))),
-            Body::Multipart(_) => Err(ApiError::bad_request("Validation failed: body: expected JSON, got multipart/form-data")),
+            Body::Multipart(_) => {
+                Err(ApiError::bad_request("Validation failed: body: expected JSON, got multipart/form-data"))
+            }
         }
     }
 }
@@ -235,7 +237,8 @@ fn percent_decode(text: &str) -> String {
     while index < bytes.len() {
         if bytes[index] == b'%'
             && index + 2 < bytes.len()
-            && let Some(byte) = std::str::from_utf8(&bytes[index + 1..index + 3]).ok().and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            && let Some(byte) =
+                std::str::from_utf8(&bytes[index + 1..index + 3]).ok().and_then(|hex| u8::from_str_radix(hex, 16).ok())
         {
             out.push(byte);
             index += 3;

@@ -12,8 +12,12 @@ use serde_json::{Map, Value, json};
 pub fn v1_integer(key: &str, value: &Value) -> Result<Option<u64>, ApiError> {
     match value {
         Value::Null => Ok(None),
-        Value::Number(number) => number.as_u64().map(Some).ok_or_else(|| ApiError::invalid(key, "must be a positive integer")),
-        Value::String(text) => text.trim().parse().map(Some).map_err(|_| ApiError::invalid(key, format!("'{text}' is not an integer"))),
+        Value::Number(number) => {
+            number.as_u64().map(Some).ok_or_else(|| ApiError::invalid(key, "must be a positive integer"))
+        }
+        Value::String(text) => {
+            text.trim().parse().map(Some).map_err(|_| ApiError::invalid(key, format!("'{text}' is not an integer")))
+        }
         other => Err(ApiError::invalid(key, format!("Expected 'integer' but got '{}'", json_type(other)))),
     }
 }
@@ -21,20 +25,32 @@ pub fn v1_integer(key: &str, value: &Value) -> Result<Option<u64>, ApiError> {
 fn v1_flag(key: &str, value: &Value) -> Result<bool, ApiError> {
     match value {
         Value::Bool(flag) => Ok(*flag),
-        Value::Number(number) if number.as_u64() == Some(0) || number.as_u64() == Some(1) => Ok(number.as_u64() == Some(1)),
+        Value::Number(number) if number.as_u64() == Some(0) || number.as_u64() == Some(1) => {
+            Ok(number.as_u64() == Some(1))
+        }
         Value::String(text) if text == "0" || text == "1" => Ok(text == "1"),
         other => Err(ApiError::invalid(key, format!("must be 0 or 1, got {other}"))),
     }
 }
 
 const TARGETS: [(&str, &str); 3] = [("person_id", "person"), ("org_id", "organization"), ("deal_id", "deal")];
-const PINS: [&str; 6] =
-    ["pinned_to_lead_flag", "pinned_to_deal_flag", "pinned_to_organization_flag", "pinned_to_person_flag", "pinned_to_project_flag", "pinned_to_task_flag"];
+const PINS: [&str; 6] = [
+    "pinned_to_lead_flag",
+    "pinned_to_deal_flag",
+    "pinned_to_organization_flag",
+    "pinned_to_person_flag",
+    "pinned_to_project_flag",
+    "pinned_to_task_flag",
+];
 
 fn render(account: &Account, note: &Value, me: u64) -> Value {
     let mut rendered = note.clone();
     let name_of = |table: &std::collections::BTreeMap<u64, Value>, key: &str, property: &str| {
-        note[key].as_u64().and_then(|id| table.get(&id)).map(|record| json!({ property: record[property] })).unwrap_or(Value::Null)
+        note[key]
+            .as_u64()
+            .and_then(|id| table.get(&id))
+            .map(|record| json!({ property: record[property] }))
+            .unwrap_or(Value::Null)
     };
     rendered["person"] = name_of(&account.persons, "person_id", "name");
     rendered["organization"] = name_of(&account.organizations, "org_id", "name");
@@ -66,7 +82,11 @@ fn apply(ctx: &Ctx, body: &Map<String, Value>, note: &mut Map<String, Value>) ->
                         _ => &ctx.account.deals,
                     };
                     if Account::live(table, id).is_none() {
-                        let what = TARGETS.iter().find(|(target, _)| *target == key).map(|(_, what)| *what).unwrap_or("entity");
+                        let what = TARGETS
+                            .iter()
+                            .find(|(target, _)| *target == key)
+                            .map(|(_, what)| *what)
+                            .unwrap_or("entity");
                         return Err(ApiError::invalid(key, format!("{what} {id} does not exist")));
                     }
                 }
@@ -74,7 +94,10 @@ fn apply(ctx: &Ctx, body: &Map<String, Value>, note: &mut Map<String, Value>) ->
             }
             "lead_id" | "project_id" | "task_id" => {
                 if !value.is_null() {
-                    return Err(ApiError::invalid(key, format!("{value} does not exist (the sandbox keeps no leads, projects or tasks)")));
+                    return Err(ApiError::invalid(
+                        key,
+                        format!("{value} does not exist (the sandbox keeps no leads, projects or tasks)"),
+                    ));
                 }
             }
             "user_id" => {
@@ -97,7 +120,9 @@ fn apply(ctx: &Ctx, body: &Map<String, Value>, note: &mut Map<String, Value>) ->
         }
     }
     if !TARGETS.iter().any(|(key, _)| note.get(*key).is_some_and(|value| !value.is_null())) {
-        return Err(ApiError::bad_request("Validation failed: one of deal_id, person_id, org_id, lead_id, project_id, task_id is required"));
+        return Err(ApiError::bad_request(
+            "Validation failed: one of deal_id, person_id, org_id, lead_id, project_id, task_id is required",
+        ));
     }
     note.insert("last_update_user_id".into(), json!(ctx.user_id));
     note.insert("update_time".into(), json!(clock::v1_time(ctx.now)));
@@ -105,7 +130,12 @@ fn apply(ctx: &Ctx, body: &Map<String, Value>, note: &mut Map<String, Value>) ->
 }
 
 pub fn create(ctx: &mut Ctx) -> ApiResult {
-    let body = ctx.body.json()?.as_object().cloned().ok_or_else(|| ApiError::bad_request("Validation failed: body: must be a JSON object"))?;
+    let body = ctx
+        .body
+        .json()?
+        .as_object()
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request("Validation failed: body: must be a JSON object"))?;
     if body.get("content").is_none() {
         return Err(ApiError::invalid("content", "is required"));
     }
@@ -136,8 +166,16 @@ pub fn get(ctx: &mut Ctx) -> ApiResult {
 
 pub fn update(ctx: &mut Ctx) -> ApiResult {
     let id = ctx.id().map_err(|_| ApiError::not_found("Note"))?;
-    let body = ctx.body.json()?.as_object().cloned().ok_or_else(|| ApiError::bad_request("Validation failed: body: must be a JSON object"))?;
-    let mut note = Account::live(&ctx.account.notes, id).and_then(Value::as_object).cloned().ok_or_else(|| ApiError::not_found("Note"))?;
+    let body = ctx
+        .body
+        .json()?
+        .as_object()
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request("Validation failed: body: must be a JSON object"))?;
+    let mut note = Account::live(&ctx.account.notes, id)
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("Note"))?;
     crate::capping::note_size(ctx, "content", body.get("content"))?;
     apply(ctx, &body, &mut note)?;
     let note = Value::Object(note);
@@ -148,7 +186,12 @@ pub fn update(ctx: &mut Ctx) -> ApiResult {
 pub fn delete(ctx: &mut Ctx) -> ApiResult {
     let id = ctx.id().map_err(|_| ApiError::not_found("Note"))?;
     let stamp = clock::v1_time(ctx.now);
-    let note = ctx.account.notes.get_mut(&id).filter(|note| note["active_flag"] == json!(true)).ok_or_else(|| ApiError::not_found("Note"))?;
+    let note = ctx
+        .account
+        .notes
+        .get_mut(&id)
+        .filter(|note| note["active_flag"] == json!(true))
+        .ok_or_else(|| ApiError::not_found("Note"))?;
     note["active_flag"] = json!(false);
     note["update_time"] = json!(stamp);
     ok(json!(true))
@@ -164,7 +207,10 @@ pub fn list(ctx: &mut Ctx) -> ApiResult {
     }
     let updated_since = match ctx.query.get("updated_since") {
         None => None,
-        Some(text) => Some(clock::parse_rfc3339(text).ok_or_else(|| ApiError::invalid("updated_since", "is not an RFC 3339 date-time"))?),
+        Some(text) => Some(
+            clock::parse_rfc3339(text)
+                .ok_or_else(|| ApiError::invalid("updated_since", "is not an RFC 3339 date-time"))?,
+        ),
     };
     let (sort_key, descending) = match ctx.query.get("sort").map(|text| text.trim().to_owned()) {
         None => ("id".to_owned(), false),
@@ -183,7 +229,10 @@ pub fn list(ctx: &mut Ctx) -> ApiResult {
         .values()
         .filter(|note| note["active_flag"] == json!(true))
         .filter(|note| filters.iter().all(|(key, id)| note[*key].as_u64() == Some(*id)))
-        .filter(|note| updated_since.is_none_or(|since| note["update_time"].as_str().and_then(clock::parse_v1_time).unwrap_or(0) >= since))
+        .filter(|note| {
+            updated_since
+                .is_none_or(|since| note["update_time"].as_str().and_then(clock::parse_v1_time).unwrap_or(0) >= since)
+        })
         .collect();
     notes.sort_by(|a, b| {
         let ordering = match (&a[&sort_key], &b[&sort_key]) {

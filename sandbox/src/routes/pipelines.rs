@@ -29,7 +29,8 @@ pub fn get_pipeline(ctx: &mut Ctx) -> ApiResult {
     ok(ctx.account.pipelines.get(&id).cloned().ok_or_else(ApiError::entity_not_found)?)
 }
 
-const PIPELINE_PROPS: &[crate::validate::Prop] = &[prop("name", Kind::String), prop("is_deal_probability_enabled", Kind::Boolean)];
+const PIPELINE_PROPS: &[crate::validate::Prop] =
+    &[prop("name", Kind::String), prop("is_deal_probability_enabled", Kind::Boolean)];
 
 pub fn create_pipeline(ctx: &mut Ctx) -> ApiResult {
     let body = ctx.body.json()?;
@@ -52,7 +53,12 @@ pub fn update_pipeline(ctx: &mut Ctx) -> ApiResult {
     let body = ctx.body.json()?;
     let object = check_object(body, PIPELINE_PROPS, "")?.clone();
     let now = clock::rfc3339(ctx.now);
-    let record = ctx.account.pipelines.get_mut(&id).filter(|record| record["is_deleted"] != json!(true)).ok_or_else(ApiError::entity_not_found)?;
+    let record = ctx
+        .account
+        .pipelines
+        .get_mut(&id)
+        .filter(|record| record["is_deleted"] != json!(true))
+        .ok_or_else(ApiError::entity_not_found)?;
     for (key, value) in object {
         record[key] = value;
     }
@@ -140,7 +146,12 @@ pub fn update_stage(ctx: &mut Ctx) -> ApiResult {
     let now = clock::rfc3339(ctx.now);
     let moved_to = object.get("pipeline_id").and_then(Value::as_u64);
     let order_nr = moved_to.map(|pipeline| next_order(&ctx.account.stages, Some(pipeline)));
-    let record = ctx.account.stages.get_mut(&id).filter(|record| record["is_deleted"] != json!(true)).ok_or_else(ApiError::entity_not_found)?;
+    let record = ctx
+        .account
+        .stages
+        .get_mut(&id)
+        .filter(|record| record["is_deleted"] != json!(true))
+        .ok_or_else(ApiError::entity_not_found)?;
     if moved_to.is_some() && record["pipeline_id"].as_u64() != moved_to {
         record["order_nr"] = json!(order_nr);
     }

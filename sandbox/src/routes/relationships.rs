@@ -23,7 +23,11 @@ fn not_found() -> ApiError {
 /// An organization as a relationship shows it (`relationshipOrganizationInfoItem`).
 fn organization_info(account: &Account, id: u64) -> Value {
     let organization = account.organizations.get(&id).cloned().unwrap_or(Value::Null);
-    let people = account.persons.values().filter(|person| person["org_id"].as_u64() == Some(id) && person["is_deleted"] != json!(true)).count();
+    let people = account
+        .persons
+        .values()
+        .filter(|person| person["org_id"].as_u64() == Some(id) && person["is_deleted"] != json!(true))
+        .count();
     let address = match &organization["address"] {
         Value::Object(address) => address.get("value").cloned().unwrap_or(Value::Null),
         Value::String(address) => json!(address),
@@ -38,7 +42,8 @@ fn organization_info(account: &Account, id: u64) -> Value {
 /// The stored relationship as the API answers it; `base`: the organization the calculated
 /// fields are seen from (`org_id`).
 fn render(account: &Account, stored: &Value, base: Option<u64>) -> Value {
-    let (owner, linked) = (stored["rel_owner_org_id"].as_u64().unwrap_or(0), stored["rel_linked_org_id"].as_u64().unwrap_or(0));
+    let (owner, linked) =
+        (stored["rel_owner_org_id"].as_u64().unwrap_or(0), stored["rel_linked_org_id"].as_u64().unwrap_or(0));
     let mut rendered = stored.clone();
     rendered["rel_owner_org_id"] = organization_info(account, owner);
     rendered["rel_linked_org_id"] = organization_info(account, linked);
@@ -51,7 +56,8 @@ fn render(account: &Account, stored: &Value, base: Option<u64>) -> Value {
         };
         rendered["calculated_type"] = json!(calculated);
         rendered["calculated_related_org_id"] = json!(related);
-        rendered["related_organization_name"] = account.organizations.get(&related).map_or(Value::Null, |organization| organization["name"].clone());
+        rendered["related_organization_name"] =
+            account.organizations.get(&related).map_or(Value::Null, |organization| organization["name"].clone());
     }
     rendered
 }
@@ -76,7 +82,11 @@ fn related_objects(account: &Account, relationships: &[&Value]) -> Value {
 
 fn query_org_id(ctx: &Ctx, required: bool) -> Result<Option<u64>, ApiError> {
     match ctx.query.get("org_id") {
-        Some(text) => text.trim().parse().map(Some).map_err(|_| ApiError::invalid("org_id", format!("'{text}' is not an integer"))),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::invalid("org_id", format!("'{text}' is not an integer"))),
         None if required => Err(ApiError::invalid("org_id", "is required")),
         None => Ok(None),
     }
@@ -87,7 +97,12 @@ fn live(account: &Account, id: u64) -> Option<&Value> {
 }
 
 pub fn create(ctx: &mut Ctx) -> ApiResult {
-    let body = ctx.body.json()?.as_object().cloned().ok_or_else(|| ApiError::bad_request("Validation failed: body: must be a JSON object"))?;
+    let body = ctx
+        .body
+        .json()?
+        .as_object()
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request("Validation failed: body: must be a JSON object"))?;
     for key in body.keys() {
         if !matches!(key.as_str(), "type" | "rel_owner_org_id" | "rel_linked_org_id" | "org_id") {
             return Err(ApiError::invalid(key, "is not an allowed property of this request"));
@@ -100,7 +115,8 @@ pub fn create(ctx: &mut Ctx) -> ApiResult {
     };
     let mut ids = [0u64; 2];
     for (slot, key) in ids.iter_mut().zip(["rel_owner_org_id", "rel_linked_org_id"]) {
-        let id = v1_integer(key, body.get(key).unwrap_or(&Value::Null))?.ok_or_else(|| ApiError::invalid(key, "is required"))?;
+        let id = v1_integer(key, body.get(key).unwrap_or(&Value::Null))?
+            .ok_or_else(|| ApiError::invalid(key, "is required"))?;
         if Account::live(&ctx.account.organizations, id).is_none() {
             return Err(ApiError::invalid(key, format!("organization {id} does not exist")));
         }
@@ -122,7 +138,10 @@ pub fn create(ctx: &mut Ctx) -> ApiResult {
     });
     ctx.account.organization_relationships.insert(id, stored.clone());
     let data = render(ctx.account, &stored, base);
-    Ok(Reply { status: 200, body: json!({"success": true, "data": data, "related_objects": related_objects(ctx.account, &[&stored])}) })
+    Ok(Reply {
+        status: 200,
+        body: json!({"success": true, "data": data, "related_objects": related_objects(ctx.account, &[&stored])}),
+    })
 }
 
 pub fn list(ctx: &mut Ctx) -> ApiResult {
@@ -132,12 +151,19 @@ pub fn list(ctx: &mut Ctx) -> ApiResult {
         .organization_relationships
         .values()
         .filter(|relationship| relationship["active_flag"] != json!(false))
-        .filter(|relationship| relationship["rel_owner_org_id"].as_u64() == Some(org_id) || relationship["rel_linked_org_id"].as_u64() == Some(org_id))
+        .filter(|relationship| {
+            relationship["rel_owner_org_id"].as_u64() == Some(org_id)
+                || relationship["rel_linked_org_id"].as_u64() == Some(org_id)
+        })
         .collect();
-    let data: Vec<Value> = relationships.iter().map(|relationship| render(ctx.account, relationship, Some(org_id))).collect();
+    let data: Vec<Value> =
+        relationships.iter().map(|relationship| render(ctx.account, relationship, Some(org_id))).collect();
     let pagination = json!({"start": 0, "limit": data.len().max(100), "more_items_in_collection": false});
     let related = related_objects(ctx.account, &relationships);
-    Ok(Reply { status: 200, body: json!({"success": true, "data": data, "additional_data": {"pagination": pagination}, "related_objects": related}) })
+    Ok(Reply {
+        status: 200,
+        body: json!({"success": true, "data": data, "additional_data": {"pagination": pagination}, "related_objects": related}),
+    })
 }
 
 pub fn get(ctx: &mut Ctx) -> ApiResult {
@@ -145,7 +171,10 @@ pub fn get(ctx: &mut Ctx) -> ApiResult {
     let base = query_org_id(ctx, false)?;
     let stored = live(ctx.account, id).ok_or_else(not_found)?;
     let data = render(ctx.account, stored, base);
-    Ok(Reply { status: 200, body: json!({"success": true, "data": data, "related_objects": related_objects(ctx.account, &[stored])}) })
+    Ok(Reply {
+        status: 200,
+        body: json!({"success": true, "data": data, "related_objects": related_objects(ctx.account, &[stored])}),
+    })
 }
 
 pub fn delete(ctx: &mut Ctx) -> ApiResult {

@@ -4,12 +4,13 @@
 
 use super::Ctx;
 use crate::custom;
-use crate::envelope::{ApiError, ApiResult, ok_with, offset_page};
+use crate::envelope::{ApiError, ApiResult, offset_page, ok_with};
 use crate::store::{Account, Entity};
 use crate::validate::{query_boolean, query_integer};
 use serde_json::{Value, json};
 
-const SEARCHABLE_CUSTOM_TYPES: [&str; 7] = ["address", "varchar", "text", "varchar_auto", "double", "monetary", "phone"];
+const SEARCHABLE_CUSTOM_TYPES: [&str; 7] =
+    ["address", "varchar", "text", "varchar_auto", "double", "monetary", "phone"];
 
 fn term(ctx: &Ctx, exact: bool) -> Result<String, ApiError> {
     let term = ctx.query.get("term").cloned().unwrap_or_default();
@@ -30,7 +31,10 @@ pub fn persons(ctx: &mut Ctx) -> ApiResult {
     };
     for field in &fields {
         if !matches!(field.as_str(), "custom_fields" | "email" | "notes" | "phone" | "name") {
-            return Err(ApiError::invalid("fields", format!("'{field}' is not one of custom_fields, email, notes, phone, name")));
+            return Err(ApiError::invalid(
+                "fields",
+                format!("'{field}' is not one of custom_fields, email, notes, phone, name"),
+            ));
         }
     }
     let organization = query_integer(ctx.query, "organization_id")?;
@@ -47,7 +51,12 @@ pub fn persons(ctx: &mut Ctx) -> ApiResult {
             continue;
         }
         let strings = |key: &str| -> Vec<String> {
-            person[key].as_array().into_iter().flatten().filter_map(|item| item["value"].as_str().map(str::to_owned)).collect()
+            person[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item["value"].as_str().map(str::to_owned))
+                .collect()
         };
         let emails = strings("emails");
         let phones = strings("phones");
@@ -102,7 +111,12 @@ fn field_values(record: &Value, code: &str, is_custom: bool) -> Vec<String> {
         other => &record[other],
     };
     match value {
-        Value::Array(items) => items.iter().filter_map(|item| item.get("value").and_then(custom::searchable_text).or_else(|| custom::searchable_text(item))).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|item| {
+                item.get("value").and_then(custom::searchable_text).or_else(|| custom::searchable_text(item))
+            })
+            .collect(),
         other => custom::searchable_text(other).into_iter().collect(),
     }
 }
@@ -113,7 +127,12 @@ pub fn item_by_field(ctx: &mut Ctx) -> ApiResult {
         Some("organization") => Some(Entity::Organization),
         Some("deal") => Some(Entity::Deal),
         Some("lead" | "product" | "project") => None,
-        Some(other) => return Err(ApiError::invalid("entity_type", format!("'{other}' is not one of deal, lead, person, organization, product, project"))),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "entity_type",
+                format!("'{other}' is not one of deal, lead, person, organization, product, project"),
+            ));
+        }
         None => return Err(ApiError::invalid("entity_type", "is required")),
     };
     let mode = ctx.query.get("match").map(String::as_str).unwrap_or("exact");

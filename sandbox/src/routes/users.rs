@@ -25,10 +25,46 @@ pub fn me(ctx: &mut Ctx) -> ApiResult {
 }
 
 const ICON_KEYS: [&str; 40] = [
-    "task", "email", "meeting", "deadline", "call", "lunch", "calendar", "downarrow", "document", "smartphone", "camera", "scissors",
-    "cogs", "bubble", "uparrow", "checkbox", "signpost", "shuffle", "addressbook", "linegraph", "picture", "car", "world", "search",
-    "clip", "sound", "brush", "key", "padlock", "pricetag", "suitcase", "finish", "plane", "loop", "wifi", "truck", "cart", "bulb",
-    "bell", "presentation",
+    "task",
+    "email",
+    "meeting",
+    "deadline",
+    "call",
+    "lunch",
+    "calendar",
+    "downarrow",
+    "document",
+    "smartphone",
+    "camera",
+    "scissors",
+    "cogs",
+    "bubble",
+    "uparrow",
+    "checkbox",
+    "signpost",
+    "shuffle",
+    "addressbook",
+    "linegraph",
+    "picture",
+    "car",
+    "world",
+    "search",
+    "clip",
+    "sound",
+    "brush",
+    "key",
+    "padlock",
+    "pricetag",
+    "suitcase",
+    "finish",
+    "plane",
+    "loop",
+    "wifi",
+    "truck",
+    "cart",
+    "bulb",
+    "bell",
+    "presentation",
 ];
 
 pub fn list_activity_types(ctx: &mut Ctx) -> ApiResult {
@@ -72,12 +108,18 @@ fn key_string(ctx: &Ctx, name: &str) -> String {
 
 pub fn create_activity_type(ctx: &mut Ctx) -> ApiResult {
     let body = ctx.body.json()?;
-    let object = check_object(body, &[prop("name", Kind::String), prop("icon_key", Kind::String), nullable("color", Kind::String)], "")?.clone();
+    let object = check_object(
+        body,
+        &[prop("name", Kind::String), prop("icon_key", Kind::String), nullable("color", Kind::String)],
+        "",
+    )?
+    .clone();
     let name = require(&object, "name")?.as_str().unwrap_or("").to_owned();
     require(&object, "icon_key")?;
     check_fields(&object)?;
     let key = key_string(ctx, &name);
-    let order_nr = ctx.account.activity_types.values().filter_map(|kind| kind["order_nr"].as_u64()).max().unwrap_or(0) + 1;
+    let order_nr =
+        ctx.account.activity_types.values().filter_map(|kind| kind["order_nr"].as_u64()).max().unwrap_or(0) + 1;
     let id = ctx.account.next_id("activity_types");
     let stamp = clock::rfc3339(ctx.now);
     let record = json!({"id": id, "name": name, "icon_key": object["icon_key"], "color": object.get("color").cloned().unwrap_or(Value::Null),
@@ -91,13 +133,23 @@ pub fn update_activity_type(ctx: &mut Ctx) -> ApiResult {
     let body = ctx.body.json()?;
     let object = check_object(
         body,
-        &[prop("name", Kind::String), prop("icon_key", Kind::String), nullable("color", Kind::String), prop("order_nr", Kind::Integer)],
+        &[
+            prop("name", Kind::String),
+            prop("icon_key", Kind::String),
+            nullable("color", Kind::String),
+            prop("order_nr", Kind::Integer),
+        ],
         "",
     )?
     .clone();
     check_fields(&object)?;
     let stamp = clock::rfc3339(ctx.now);
-    let record = ctx.account.activity_types.get_mut(&id).filter(|kind| kind["active_flag"] == json!(true)).ok_or_else(|| ApiError::not_found("Activity type"))?;
+    let record = ctx
+        .account
+        .activity_types
+        .get_mut(&id)
+        .filter(|kind| kind["active_flag"] == json!(true))
+        .ok_or_else(|| ApiError::not_found("Activity type"))?;
     for (key, value) in object {
         record[key] = value;
     }

@@ -15,7 +15,9 @@ async fn token_is_accepted_in_header_query_and_bearer_and_refused_otherwise() {
     let bearer = client.get(&url).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(bearer.status(), 200);
 
-    for request in [client.get(&url), client.get(&url).header("x-api-token", "wrong"), client.get(&url).bearer_auth("wrong")] {
+    for request in
+        [client.get(&url), client.get(&url).header("x-api-token", "wrong"), client.get(&url).bearer_auth("wrong")]
+    {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 401);
         let body: serde_json::Value = response.json().await.unwrap();
@@ -32,5 +34,9 @@ async fn v1_is_served_under_both_prefixes_and_v2_only_under_api() {
     assert_eq!(sandbox.call("GET", "/v2/persons", None).await.status, 404);
     let unknown = sandbox.call("GET", "/api/v2/products", None).await;
     assert_eq!(unknown.status, 404, "not simulated");
-    assert_eq!(sandbox.handle.state()["token_ledger"]["used"], 4, "only the two users/me calls were debited (2 tokens each)");
+    assert_eq!(
+        sandbox.handle.state()["token_ledger"]["used"],
+        4,
+        "only the two users/me calls were debited (2 tokens each)"
+    );
 }

@@ -8,13 +8,24 @@ use openapi_check::Specs;
 use serde_json::{Value, json};
 
 async fn scenario(sandbox: &Sandbox) {
-    let enum_field = sandbox.ok("POST", "/api/v2/personFields", Some(json!({"field_name": "Tier", "field_type": "enum", "options": [{"label": "Gold"}]}))).await;
+    let enum_field = sandbox
+        .ok(
+            "POST",
+            "/api/v2/personFields",
+            Some(json!({"field_name": "Tier", "field_type": "enum", "options": [{"label": "Gold"}]})),
+        )
+        .await;
     let code = enum_field["field_code"].as_str().unwrap().to_owned();
     let gold = enum_field["options"][0]["id"].clone();
-    let money = sandbox.ok("POST", "/api/v2/dealFields", Some(json!({"field_name": "Budget", "field_type": "monetary"}))).await;
-    sandbox.ok("POST", "/api/v2/organizationFields", Some(json!({"field_name": "Segment", "field_type": "varchar"}))).await;
+    let money =
+        sandbox.ok("POST", "/api/v2/dealFields", Some(json!({"field_name": "Budget", "field_type": "monetary"}))).await;
+    sandbox
+        .ok("POST", "/api/v2/organizationFields", Some(json!({"field_name": "Segment", "field_type": "varchar"})))
+        .await;
     sandbox.ok("POST", &format!("/api/v2/personFields/{code}/options"), Some(json!([{"label": "Silver"}]))).await;
-    sandbox.ok("PATCH", &format!("/api/v2/personFields/{code}/options"), Some(json!([{"id": gold, "label": "Golden"}]))).await;
+    sandbox
+        .ok("PATCH", &format!("/api/v2/personFields/{code}/options"), Some(json!([{"id": gold, "label": "Golden"}])))
+        .await;
     sandbox.ok("PATCH", &format!("/api/v2/personFields/{code}"), Some(json!({"field_name": "Customer tier"}))).await;
     sandbox.ok("GET", &format!("/api/v2/personFields/{code}"), None).await;
     sandbox.ok("GET", "/api/v2/personFields?limit=500", None).await;
@@ -23,7 +34,13 @@ async fn scenario(sandbox: &Sandbox) {
     sandbox.ok("GET", "/api/v2/activityFields", None).await;
     sandbox.ok("GET", "/api/v2/activityFields/subject", None).await;
 
-    let org = sandbox.ok("POST", "/api/v2/organizations", Some(json!({"name": "Acme", "address": {"value": "1 Main St"}, "add_time": "2020-01-01T00:00:00Z"}))).await;
+    let org = sandbox
+        .ok(
+            "POST",
+            "/api/v2/organizations",
+            Some(json!({"name": "Acme", "address": {"value": "1 Main St"}, "add_time": "2020-01-01T00:00:00Z"})),
+        )
+        .await;
     let person = sandbox
         .ok(
             "POST",
@@ -32,15 +49,25 @@ async fn scenario(sandbox: &Sandbox) {
                         "label_ids": [1], "custom_fields": {&code: gold}})),
         )
         .await;
-    sandbox.ok("PATCH", &format!("/api/v2/persons/{}", person["id"]), Some(json!({"phones": [{"value": "+1 555"}]}))).await;
+    sandbox
+        .ok("PATCH", &format!("/api/v2/persons/{}", person["id"]), Some(json!({"phones": [{"value": "+1 555"}]})))
+        .await;
     sandbox.ok("GET", &format!("/api/v2/persons/{}", person["id"]), None).await;
     sandbox.ok("GET", "/api/v2/persons?limit=1", None).await;
-    sandbox.ok("PATCH", &format!("/api/v2/organizations/{}", org["id"]), Some(json!({"website": "https://acme.example"}))).await;
+    sandbox
+        .ok("PATCH", &format!("/api/v2/organizations/{}", org["id"]), Some(json!({"website": "https://acme.example"})))
+        .await;
     sandbox.ok("GET", &format!("/api/v2/organizations/{}", org["id"]), None).await;
     sandbox.ok("GET", "/api/v2/organizations", None).await;
 
     let pipeline = sandbox.ok("POST", "/api/v2/pipelines", Some(json!({"name": "Sales"}))).await;
-    let stage = sandbox.ok("POST", "/api/v2/stages", Some(json!({"name": "New", "pipeline_id": pipeline["id"], "deal_probability": 50}))).await;
+    let stage = sandbox
+        .ok(
+            "POST",
+            "/api/v2/stages",
+            Some(json!({"name": "New", "pipeline_id": pipeline["id"], "deal_probability": 50})),
+        )
+        .await;
     sandbox.ok("PATCH", &format!("/api/v2/pipelines/{}", pipeline["id"]), Some(json!({"name": "Sales EU"}))).await;
     sandbox.ok("PATCH", &format!("/api/v2/stages/{}", stage["id"]), Some(json!({"name": "Fresh"}))).await;
     sandbox.ok("GET", &format!("/api/v2/pipelines/{}", pipeline["id"]), None).await;
@@ -57,7 +84,9 @@ async fn scenario(sandbox: &Sandbox) {
                         "custom_fields": {money_code: {"value": 5, "currency": "EUR"}}})),
         )
         .await;
-    sandbox.ok("PATCH", &format!("/api/v2/deals/{}", deal["id"]), Some(json!({"status": "lost", "lost_reason": "price"}))).await;
+    sandbox
+        .ok("PATCH", &format!("/api/v2/deals/{}", deal["id"]), Some(json!({"status": "lost", "lost_reason": "price"})))
+        .await;
     sandbox.ok("GET", &format!("/api/v2/deals/{}", deal["id"]), None).await;
     sandbox.ok("GET", "/api/v2/deals?status=lost", None).await;
 
@@ -71,7 +100,13 @@ async fn scenario(sandbox: &Sandbox) {
     sandbox.ok("GET", "/api/v2/persons/search?term=jane%40acme.com&fields=email&exact_match=true", None).await;
     sandbox.ok("GET", "/api/v2/itemSearch/field?term=Jane%20Doe&entity_type=person&field=name&match=exact", None).await;
 
-    let note = sandbox.ok("POST", "/v1/notes", Some(json!({"content": "Hi", "person_id": person["id"], "add_time": "2019-01-01 10:00:00"}))).await;
+    let note = sandbox
+        .ok(
+            "POST",
+            "/v1/notes",
+            Some(json!({"content": "Hi", "person_id": person["id"], "add_time": "2019-01-01 10:00:00"})),
+        )
+        .await;
     sandbox.ok("PUT", &format!("/v1/notes/{}", note["id"]), Some(json!({"content": "Hello"}))).await;
     sandbox.ok("GET", &format!("/v1/notes/{}", note["id"]), None).await;
     sandbox.ok("GET", "/v1/notes?limit=10", None).await;
@@ -83,10 +118,26 @@ async fn scenario(sandbox: &Sandbox) {
     let form = reqwest::multipart::Form::new()
         .text("person_id", person["id"].to_string())
         .part("file", reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("hello.txt"));
-    let file: Value = sandbox.client.post(sandbox.url("/v1/files")).header("x-api-token", TOKEN).multipart(form).send().await.unwrap().json().await.unwrap();
+    let file: Value = sandbox
+        .client
+        .post(sandbox.url("/v1/files"))
+        .header("x-api-token", TOKEN)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     sandbox.ok("GET", &format!("/v1/files/{}", file["data"]["id"]), None).await;
     sandbox.ok("GET", "/v1/files", None).await;
-    let v1_field = sandbox.ok("POST", "/v1/dealFields", Some(json!({"name": "Region", "field_type": "enum", "options": [{"label": "EU"}]}))).await;
+    let v1_field = sandbox
+        .ok(
+            "POST",
+            "/v1/dealFields",
+            Some(json!({"name": "Region", "field_type": "enum", "options": [{"label": "EU"}]})),
+        )
+        .await;
     sandbox.ok("PUT", &format!("/v1/dealFields/{}", v1_field["id"]), Some(json!({"options": [{"label": "US"}]}))).await;
     sandbox.ok("GET", &format!("/v1/dealFields/{}", v1_field["id"]), None).await;
     sandbox.ok("GET", "/v1/dealFields", None).await;

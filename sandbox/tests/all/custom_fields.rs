@@ -11,8 +11,16 @@ async fn create_field(sandbox: &Sandbox, body: Value) -> Value {
 #[tokio::test]
 async fn custom_values_round_trip_enum_set_monetary_and_text() {
     let sandbox = Sandbox::fast();
-    let tier = create_field(&sandbox, json!({"field_name": "Tier", "field_type": "enum", "options": [{"label": "Gold"}, {"label": "Silver"}]})).await;
-    let tags = create_field(&sandbox, json!({"field_name": "Tags", "field_type": "set", "options": [{"label": "a"}, {"label": "b"}, {"label": "c"}]})).await;
+    let tier = create_field(
+        &sandbox,
+        json!({"field_name": "Tier", "field_type": "enum", "options": [{"label": "Gold"}, {"label": "Silver"}]}),
+    )
+    .await;
+    let tags = create_field(
+        &sandbox,
+        json!({"field_name": "Tags", "field_type": "set", "options": [{"label": "a"}, {"label": "b"}, {"label": "c"}]}),
+    )
+    .await;
     let spend = create_field(&sandbox, json!({"field_name": "Spend", "field_type": "monetary"})).await;
     let marker = create_field(&sandbox, json!({"field_name": "User.com ID", "field_type": "varchar"})).await;
     for field in [&tier, &tags, &spend, &marker] {
@@ -36,9 +44,12 @@ async fn custom_values_round_trip_enum_set_monetary_and_text() {
     assert_eq!(person["custom_fields"], custom);
     let fetched = sandbox.ok("GET", &format!("/api/v2/persons/{}", person["id"]), None).await;
     assert_eq!(fetched["custom_fields"], custom);
-    let labelled = sandbox.ok("GET", &format!("/api/v2/persons/{}?include_option_labels=true", person["id"]), None).await;
+    let labelled =
+        sandbox.ok("GET", &format!("/api/v2/persons/{}?include_option_labels=true", person["id"]), None).await;
     assert_eq!(labelled["custom_fields"][code(&tier)], json!({"id": gold, "label": "Gold"}));
-    let cleared = sandbox.ok("PATCH", &format!("/api/v2/persons/{}", person["id"]), Some(json!({"custom_fields": {code(&tags): null}}))).await;
+    let cleared = sandbox
+        .ok("PATCH", &format!("/api/v2/persons/{}", person["id"]), Some(json!({"custom_fields": {code(&tags): null}})))
+        .await;
     assert_eq!(cleared["custom_fields"][code(&tags)], Value::Null);
     assert_eq!(cleared["custom_fields"][code(&marker)], "uc-42");
     let other = sandbox.ok("POST", "/api/v2/persons", Some(json!({"name": "Empty"}))).await;
@@ -48,23 +59,45 @@ async fn custom_values_round_trip_enum_set_monetary_and_text() {
 #[tokio::test]
 async fn option_endpoints_add_rename_and_delete_atomically() {
     let sandbox = Sandbox::fast();
-    let field = sandbox.ok("POST", "/api/v2/dealFields", Some(json!({"field_name": "Source", "field_type": "enum", "options": [{"label": "Web"}]}))).await;
+    let field = sandbox
+        .ok(
+            "POST",
+            "/api/v2/dealFields",
+            Some(json!({"field_name": "Source", "field_type": "enum", "options": [{"label": "Web"}]})),
+        )
+        .await;
     let code = field["field_code"].as_str().unwrap();
-    let added = sandbox.ok("POST", &format!("/api/v2/dealFields/{code}/options"), Some(json!([{"label": "Fair"}, {"label": "Call"}]))).await;
+    let added = sandbox
+        .ok("POST", &format!("/api/v2/dealFields/{code}/options"), Some(json!([{"label": "Fair"}, {"label": "Call"}])))
+        .await;
     assert_eq!(added.as_array().unwrap().len(), 2);
     let fair = added[0]["id"].clone();
-    let renamed = sandbox.ok("PATCH", &format!("/api/v2/dealFields/{code}/options"), Some(json!([{"id": fair, "label": "Trade fair"}]))).await;
+    let renamed = sandbox
+        .ok("PATCH", &format!("/api/v2/dealFields/{code}/options"), Some(json!([{"id": fair, "label": "Trade fair"}])))
+        .await;
     assert_eq!(renamed, json!([{"id": fair, "label": "Trade fair"}]));
-    let missing = sandbox.call("DELETE", &format!("/api/v2/dealFields/{code}/options"), Some(json!([{"id": fair}, {"id": 999_999}]))).await;
+    let missing = sandbox
+        .call("DELETE", &format!("/api/v2/dealFields/{code}/options"), Some(json!([{"id": fair}, {"id": 999_999}])))
+        .await;
     assert_eq!(missing.status, 400);
-    assert_eq!(sandbox.ok("GET", &format!("/api/v2/dealFields/{code}"), None).await["options"].as_array().unwrap().len(), 3, "nothing was deleted");
+    assert_eq!(
+        sandbox.ok("GET", &format!("/api/v2/dealFields/{code}"), None).await["options"].as_array().unwrap().len(),
+        3,
+        "nothing was deleted"
+    );
     sandbox.ok("DELETE", &format!("/api/v2/dealFields/{code}/options"), Some(json!([{"id": fair}]))).await;
-    assert_eq!(sandbox.ok("GET", &format!("/api/v2/dealFields/{code}"), None).await["options"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        sandbox.ok("GET", &format!("/api/v2/dealFields/{code}"), None).await["options"].as_array().unwrap().len(),
+        2
+    );
 
     // Labels are the options of the built-in `label` field.
     let labels = sandbox.ok("GET", "/api/v2/personFields/label", None).await;
     assert_eq!(labels["is_custom_field"], false);
-    let vip = sandbox.ok("POST", "/api/v2/personFields/label/options", Some(json!([{"label": "VIP", "color": "purple"}]))).await[0]["id"].clone();
+    let vip = sandbox
+        .ok("POST", "/api/v2/personFields/label/options", Some(json!([{"label": "VIP", "color": "purple"}])))
+        .await[0]["id"]
+        .clone();
     let person = sandbox.ok("POST", "/api/v2/persons", Some(json!({"name": "Vip", "label_ids": [vip]}))).await;
     assert_eq!(person["label_ids"], json!([vip]));
 
@@ -90,7 +123,8 @@ async fn field_keys_differ_between_accounts_and_repeat_for_one_seed() {
 async fn system_fields_are_seeded_per_entity() {
     let sandbox = Sandbox::fast();
     let person_fields = sandbox.ok("GET", "/api/v2/personFields?limit=500", None).await;
-    let codes: Vec<&str> = person_fields.as_array().unwrap().iter().map(|field| field["field_code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> =
+        person_fields.as_array().unwrap().iter().map(|field| field["field_code"].as_str().unwrap()).collect();
     for code in ["name", "owner_id", "label", "email", "phone", "org_id"] {
         assert!(codes.contains(&code), "{code} in {codes:?}");
     }

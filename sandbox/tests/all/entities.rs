@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn person_is_created_read_listed_patched_and_soft_deleted() {
     let sandbox = Sandbox::fast();
-    let org = sandbox.ok("POST", "/api/v2/organizations", Some(json!({"name": "Acme", "add_time": "2020-05-01T10:00:00+02:00"}))).await;
+    let org = sandbox
+        .ok("POST", "/api/v2/organizations", Some(json!({"name": "Acme", "add_time": "2020-05-01T10:00:00+02:00"})))
+        .await;
     assert_eq!(org["add_time"], "2020-05-01T08:00:00Z");
     let person = sandbox
         .ok(
@@ -83,15 +85,21 @@ async fn cursor_pagination_walks_1200_persons_at_limit_500() {
 #[tokio::test]
 async fn deals_follow_status_rules_and_land_in_the_default_pipeline() {
     let sandbox = Sandbox::fast();
-    let deal = sandbox.ok("POST", "/api/v2/deals", Some(json!({"title": "Big one", "value": 1200.5, "currency": "EUR"}))).await;
+    let deal = sandbox
+        .ok("POST", "/api/v2/deals", Some(json!({"title": "Big one", "value": 1200.5, "currency": "EUR"})))
+        .await;
     assert_eq!(deal["pipeline_id"], 1);
     assert_eq!(deal["stage_id"], 1);
     assert_eq!(deal["status"], "open");
     let id = deal["id"].as_u64().unwrap();
-    let won = sandbox.ok("PATCH", &format!("/api/v2/deals/{id}"), Some(json!({"status": "won", "won_time": "2024-03-01T12:00:00Z"}))).await;
+    let won = sandbox
+        .ok("PATCH", &format!("/api/v2/deals/{id}"), Some(json!({"status": "won", "won_time": "2024-03-01T12:00:00Z"})))
+        .await;
     assert_eq!(won["won_time"], "2024-03-01T12:00:00Z");
     assert!(won["close_time"].is_string());
-    let lost = sandbox.ok("POST", "/api/v2/deals", Some(json!({"title": "Lost one", "status": "lost", "lost_reason": "price"}))).await;
+    let lost = sandbox
+        .ok("POST", "/api/v2/deals", Some(json!({"title": "Lost one", "status": "lost", "lost_reason": "price"})))
+        .await;
     assert_eq!(lost["lost_reason"], "price");
     assert!(lost["lost_time"].is_string());
     assert_eq!(sandbox.ok("GET", "/api/v2/deals?status=won", None).await.as_array().unwrap().len(), 1);
@@ -113,13 +121,20 @@ async fn stages_are_appended_in_order_and_deals_follow_their_stage() {
         assert_eq!(stage["order_nr"], index + 1);
         stage_ids.push(stage["id"].clone());
     }
-    let order_nr = sandbox.call("POST", "/api/v2/stages", Some(json!({"name": "x", "pipeline_id": pipeline_id, "order_nr": 1}))).await;
+    let order_nr = sandbox
+        .call("POST", "/api/v2/stages", Some(json!({"name": "x", "pipeline_id": pipeline_id, "order_nr": 1})))
+        .await;
     assert_eq!(order_nr.status, 400, "order_nr is read-only");
     let listed = sandbox.ok("GET", &format!("/api/v2/stages?pipeline_id={pipeline_id}&sort_by=order_nr"), None).await;
-    assert_eq!(listed.as_array().unwrap().iter().map(|stage| stage["name"].clone()).collect::<Vec<_>>(), vec![json!("Lead"), json!("Offer"), json!("Signed")]);
+    assert_eq!(
+        listed.as_array().unwrap().iter().map(|stage| stage["name"].clone()).collect::<Vec<_>>(),
+        vec![json!("Lead"), json!("Offer"), json!("Signed")]
+    );
     let deal = sandbox.ok("POST", "/api/v2/deals", Some(json!({"title": "Renewal", "stage_id": stage_ids[1]}))).await;
     assert_eq!(deal["pipeline_id"], pipeline_id);
-    let mismatch = sandbox.call("POST", "/api/v2/deals", Some(json!({"title": "x", "stage_id": stage_ids[1], "pipeline_id": 1}))).await;
+    let mismatch = sandbox
+        .call("POST", "/api/v2/deals", Some(json!({"title": "x", "stage_id": stage_ids[1], "pipeline_id": 1})))
+        .await;
     assert_eq!(mismatch.status, 400);
 }
 

@@ -9,7 +9,8 @@ use serde_json::json;
 async fn a_lost_response_applies_the_write_but_the_client_sees_a_connection_error() {
     let sandbox = Sandbox::fast();
     sandbox.handle.set_faults(Faults { lost_response_rate: 1.0, ..Faults::default() });
-    let error = sandbox.try_call("POST", "/api/v2/persons", Some(json!({"name": "Ghost"}))).await.err().expect("no response");
+    let error =
+        sandbox.try_call("POST", "/api/v2/persons", Some(json!({"name": "Ghost"}))).await.err().expect("no response");
     assert!(!error.is_status(), "{error}");
     let state = sandbox.handle.state();
     assert_eq!(state["persons"]["1"]["name"], "Ghost");
@@ -32,7 +33,10 @@ async fn a_lost_response_closes_the_socket_without_writing_a_byte() {
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
     let body = r#"{"name":"Raw"}"#;
-    let request = format!("POST /api/v2/persons HTTP/1.1\r\nhost: x\r\nx-api-token: sandbox-token\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+    let request = format!(
+        "POST /api/v2/persons HTTP/1.1\r\nhost: x\r\nx-api-token: sandbox-token\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
     stream.write_all(request.as_bytes()).unwrap();
     let mut received = Vec::new();
     if let Err(error) = stream.read_to_end(&mut received) {
@@ -67,7 +71,13 @@ async fn a_server_error_applies_nothing_and_has_pipedrives_envelope() {
 }
 
 async fn fault_sequence(seed: u64) -> Vec<String> {
-    let faults = Faults { seed, server_error_rate: 0.3, lost_response_rate: 0.1, dropped_connection_rate: 0.1, ..Faults::default() };
+    let faults = Faults {
+        seed,
+        server_error_rate: 0.3,
+        lost_response_rate: 0.1,
+        dropped_connection_rate: 0.1,
+        ..Faults::default()
+    };
     let sandbox = Sandbox::start(SandboxConfig { faults, ..fast_config() });
     let mut outcomes = Vec::new();
     for _ in 0..40 {
@@ -92,7 +102,11 @@ async fn faults_are_deterministic_for_a_seed() {
 #[tokio::test]
 async fn a_slow_response_still_arrives() {
     let sandbox = Sandbox::fast();
-    sandbox.handle.set_faults(Faults { slow_rate: 1.0, slow_by: std::time::Duration::from_millis(150), ..Faults::default() });
+    sandbox.handle.set_faults(Faults {
+        slow_rate: 1.0,
+        slow_by: std::time::Duration::from_millis(150),
+        ..Faults::default()
+    });
     let started = std::time::Instant::now();
     assert_eq!(sandbox.call("GET", "/api/v2/persons", None).await.status, 200);
     assert!(started.elapsed() >= std::time::Duration::from_millis(150));

@@ -40,7 +40,8 @@ async fn forty_one_quick_requests_at_growth_get_exactly_one_429() {
 
 #[tokio::test]
 async fn search_has_its_own_window_of_ten() {
-    let sandbox = Sandbox::start(SandboxConfig { burst_limit: Some(1000), account_seed: Some(1), ..SandboxConfig::default() });
+    let sandbox =
+        Sandbox::start(SandboxConfig { burst_limit: Some(1000), account_seed: Some(1), ..SandboxConfig::default() });
     let mut statuses = Vec::new();
     for _ in 0..11 {
         statuses.push(sandbox.call("GET", "/api/v2/persons/search?term=ab", None).await.status.as_u16());
@@ -59,7 +60,10 @@ async fn daily_budget_runs_out_and_resets_at_midnight() {
     assert_eq!(sandbox.call("GET", "/api/v2/persons", None).await.status, 200);
     let exhausted = sandbox.call("GET", "/api/v2/persons", None).await;
     assert_eq!(exhausted.status, 429);
-    assert_eq!(exhausted.body, serde_json::json!({"success": false, "error": "daily request budget exceeded", "errorCode": 429}));
+    assert_eq!(
+        exhausted.body,
+        serde_json::json!({"success": false, "error": "daily request budget exceeded", "errorCode": 429})
+    );
     assert_eq!(exhausted.header("x-daily-ratelimit-token-remaining").as_deref(), Some("5"));
     let retry_after: u64 = exhausted.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=86_400).contains(&retry_after));
@@ -99,7 +103,13 @@ async fn ignored_429s_lead_to_a_403_html_block() {
 
 #[tokio::test]
 async fn an_admitted_request_resets_the_count_of_ignored_429s() {
-    let config = SandboxConfig { burst_limit: Some(1), block_after_ignored_429s: 2, plan: Plan::Lite, account_seed: Some(1), ..SandboxConfig::default() };
+    let config = SandboxConfig {
+        burst_limit: Some(1),
+        block_after_ignored_429s: 2,
+        plan: Plan::Lite,
+        account_seed: Some(1),
+        ..SandboxConfig::default()
+    };
     let sandbox = Sandbox::start(config);
     assert_eq!(sandbox.call("GET", "/api/v2/persons", None).await.status, 200);
     assert_eq!(sandbox.call("GET", "/api/v2/persons", None).await.status, 429);

@@ -12,12 +12,18 @@ async fn a_parent_relationship_is_made_listed_from_both_sides_read_and_deleted_a
     let Some(specs) = Specs::for_tests() else { return };
     let record = temp_path("relationships.jsonl");
     let sandbox = Sandbox::start(SandboxConfig { record_path: Some(record.clone()), ..fast_config() });
-    let parent = sandbox.ok("POST", "/api/v2/organizations", Some(json!({"name": "Holding", "address": {"value": "1 Main St"}}))).await;
+    let parent = sandbox
+        .ok("POST", "/api/v2/organizations", Some(json!({"name": "Holding", "address": {"value": "1 Main St"}})))
+        .await;
     let child = sandbox.ok("POST", "/api/v2/organizations", Some(json!({"name": "Daughter"}))).await;
     sandbox.ok("POST", "/api/v2/persons", Some(json!({"name": "Jane", "org_id": child["id"]}))).await;
 
     let made = sandbox
-        .ok("POST", "/v1/organizationRelationships", Some(json!({"type": "parent", "rel_owner_org_id": parent["id"], "rel_linked_org_id": child["id"]})))
+        .ok(
+            "POST",
+            "/v1/organizationRelationships",
+            Some(json!({"type": "parent", "rel_owner_org_id": parent["id"], "rel_linked_org_id": child["id"]})),
+        )
         .await;
     assert_eq!(made["type"], "parent");
     assert_eq!(made["rel_owner_org_id"]["value"], parent["id"]);
@@ -39,7 +45,10 @@ async fn a_parent_relationship_is_made_listed_from_both_sides_read_and_deleted_a
     let deleted = sandbox.ok("DELETE", &format!("/v1/organizationRelationships/{}", made["id"]), None).await;
     assert_eq!(deleted["id"], made["id"]);
     assert_eq!(sandbox.call("GET", &format!("/v1/organizationRelationships/{}", made["id"]), None).await.status, 404);
-    assert_eq!(sandbox.call("DELETE", &format!("/v1/organizationRelationships/{}", made["id"]), None).await.status, 404);
+    assert_eq!(
+        sandbox.call("DELETE", &format!("/v1/organizationRelationships/{}", made["id"]), None).await.status,
+        404
+    );
     let after = sandbox.ok("GET", &format!("/v1/organizationRelationships?org_id={}", child["id"]), None).await;
     assert!(after.as_array().unwrap().is_empty());
 
@@ -57,15 +66,39 @@ async fn a_relationship_without_what_the_spec_requires_is_refused() {
     let child = sandbox.ok("POST", "/api/v2/organizations", Some(json!({"name": "Daughter"}))).await;
     let missing = sandbox.call("GET", "/v1/organizationRelationships", None).await;
     assert_eq!(missing.status, 400, "org_id is required: {}", missing.body);
-    let no_type = sandbox.call("POST", "/v1/organizationRelationships", Some(json!({"rel_owner_org_id": parent["id"], "rel_linked_org_id": child["id"]}))).await;
+    let no_type = sandbox
+        .call(
+            "POST",
+            "/v1/organizationRelationships",
+            Some(json!({"rel_owner_org_id": parent["id"], "rel_linked_org_id": child["id"]})),
+        )
+        .await;
     assert_eq!(no_type.status, 400);
-    let bad_type = sandbox.call("POST", "/v1/organizationRelationships", Some(json!({"type": "sister", "rel_owner_org_id": parent["id"], "rel_linked_org_id": child["id"]}))).await;
+    let bad_type = sandbox
+        .call(
+            "POST",
+            "/v1/organizationRelationships",
+            Some(json!({"type": "sister", "rel_owner_org_id": parent["id"], "rel_linked_org_id": child["id"]})),
+        )
+        .await;
     assert_eq!(bad_type.status, 400);
-    let unknown = sandbox.call("POST", "/v1/organizationRelationships", Some(json!({"type": "parent", "rel_owner_org_id": 999, "rel_linked_org_id": child["id"]}))).await;
+    let unknown = sandbox
+        .call(
+            "POST",
+            "/v1/organizationRelationships",
+            Some(json!({"type": "parent", "rel_owner_org_id": 999, "rel_linked_org_id": child["id"]})),
+        )
+        .await;
     assert_eq!(unknown.status, 400, "an organization that does not exist: {}", unknown.body);
     assert!(unknown.body["error"].as_str().unwrap().contains("rel_owner_org_id"));
 
-    let itself = sandbox.call("POST", "/v1/organizationRelationships", Some(json!({"type": "parent", "rel_owner_org_id": child["id"], "rel_linked_org_id": child["id"]}))).await;
+    let itself = sandbox
+        .call(
+            "POST",
+            "/v1/organizationRelationships",
+            Some(json!({"type": "parent", "rel_owner_org_id": child["id"], "rel_linked_org_id": child["id"]})),
+        )
+        .await;
     assert_eq!(itself.status, 400);
     assert_eq!(sandbox.call("GET", "/v1/organizationRelationships/77", None).await.status, 404);
 }

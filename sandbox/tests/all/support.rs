@@ -10,7 +10,12 @@ pub const TOKEN: &str = "sandbox-token";
 
 /// A configuration that never hits the burst limits, with a fixed account seed.
 pub fn fast_config() -> SandboxConfig {
-    SandboxConfig { burst_limit: Some(100_000), search_burst_limit: Some(100_000), account_seed: Some(7), ..SandboxConfig::default() }
+    SandboxConfig {
+        burst_limit: Some(100_000),
+        search_burst_limit: Some(100_000),
+        account_seed: Some(7),
+        ..SandboxConfig::default()
+    }
 }
 
 pub struct Sandbox {
@@ -74,7 +79,11 @@ impl Sandbox {
 /// A fresh file path in the temp directory (removed first if it exists).
 pub fn temp_path(name: &str) -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let path = std::env::temp_dir().join(format!("crm-sandbox-{}-{}-{name}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst)));
+    let path = std::env::temp_dir().join(format!(
+        "crm-sandbox-{}-{}-{name}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_file(&path);
     path
 }

@@ -168,7 +168,9 @@ impl Form {
                 };
                 format!("{}T{}{fraction}Z", date(unix), clock(unix))
             }),
-            Form::UnixSeconds => parse_datetime(value).filter(|(_, fraction)| fraction.is_none()).map(|(unix, _)| unix.to_string()),
+            Form::UnixSeconds => {
+                parse_datetime(value).filter(|(_, fraction)| fraction.is_none()).map(|(unix, _)| unix.to_string())
+            }
             Form::PolishDate => parse_date(value).map(|(y, m, d)| format!("{d:02}.{m:02}.{y:04}")),
             Form::PolishBoolean => match value {
                 "t" | "true" => Some("tak".to_owned()),
@@ -204,7 +206,11 @@ fn parse_date(text: &str) -> Option<(i64, u32, u32)> {
     if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
         return None;
     }
-    let number = |range: std::ops::Range<usize>| text.get(range).filter(|part| part.bytes().all(|b| b.is_ascii_digit())).and_then(|part| part.parse::<i64>().ok());
+    let number = |range: std::ops::Range<usize>| {
+        text.get(range)
+            .filter(|part| part.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|part| part.parse::<i64>().ok())
+    };
     let (y, m, d) = (number(0..4)?, number(5..7)?, number(8..10)?);
     // Only real dates: `civil` of the day number must give them back.
     let days = days_from_civil(y, m as u32, d as u32);
@@ -372,10 +378,31 @@ fn display_columns(file: &str) -> Vec<Col> {
             col("choices", "Choices"),
         ],
         "pipelines.csv" | "tags.csv" | "activity_types.csv" => vec![col("id", "ID"), col("name", "Name")],
-        "stages.csv" => vec![col("id", "ID"), col("name", "Name"), col("pipeline", "Pipeline ID"), col("order", "Order")],
-        "segments.csv" => vec![col("id", "ID"), col("name", "Name"), col("description", "Description"), col("rules", "Rules"), col("object_count", "Users")],
-        "automations.csv" => vec![col("id", "ID"), col("name", "Name"), col("trigger", "Trigger"), col("conditions", "Conditions"), col("actions", "Actions"), col("active", "Active")],
-        "email_templates.csv" => vec![col("id", "ID"), col("name", "Name"), col("subject", "Subject"), col("body", "Body"), col("updated_at", "Updated at")],
+        "stages.csv" => {
+            vec![col("id", "ID"), col("name", "Name"), col("pipeline", "Pipeline ID"), col("order", "Order")]
+        }
+        "segments.csv" => vec![
+            col("id", "ID"),
+            col("name", "Name"),
+            col("description", "Description"),
+            col("rules", "Rules"),
+            col("object_count", "Users"),
+        ],
+        "automations.csv" => vec![
+            col("id", "ID"),
+            col("name", "Name"),
+            col("trigger", "Trigger"),
+            col("conditions", "Conditions"),
+            col("actions", "Actions"),
+            col("active", "Active"),
+        ],
+        "email_templates.csv" => vec![
+            col("id", "ID"),
+            col("name", "Name"),
+            col("subject", "Subject"),
+            col("body", "Body"),
+            col("updated_at", "Updated at"),
+        ],
         "products.csv" => vec![col("id", "ID"), col("name", "Name"), col("price", "Price")],
         other => panic!("the display dialect has no columns for {other}"),
     }
@@ -461,7 +488,13 @@ fn panel_pl_columns(file: &str) -> Vec<Col> {
             as_form("created_at", "Utworzono", TIME),
             col("assigned_to", "Opiekun"),
         ],
-        "events.csv" => vec![col("id", "ID"), col("name", "Zdarzenie"), col("user_id", "Kontakt ID"), as_form("timestamp", "Data", TIME), col("data", "Dane")],
+        "events.csv" => vec![
+            col("id", "ID"),
+            col("name", "Zdarzenie"),
+            col("user_id", "Kontakt ID"),
+            as_form("timestamp", "Data", TIME),
+            col("data", "Dane"),
+        ],
         "conversations.csv" => vec![
             col("id", "ID"),
             col("conversation_id", "Rozmowa"),
@@ -481,8 +514,16 @@ fn panel_pl_columns(file: &str) -> Vec<Col> {
             col("choices", "choices"),
         ],
         "pipelines.csv" | "tags.csv" => vec![col("id", "ID"), col("name", "Nazwa")],
-        "stages.csv" => vec![col("id", "ID"), col("name", "Nazwa"), col("pipeline", "Lejek"), col("order", "Kolejność")],
-        "segments.csv" => vec![col("id", "ID"), col("name", "Nazwa"), col("description", "Opis"), col("rules", "Reguły"), col("object_count", "Liczba kontaktów")],
+        "stages.csv" => {
+            vec![col("id", "ID"), col("name", "Nazwa"), col("pipeline", "Lejek"), col("order", "Kolejność")]
+        }
+        "segments.csv" => vec![
+            col("id", "ID"),
+            col("name", "Nazwa"),
+            col("description", "Opis"),
+            col("rules", "Reguły"),
+            col("object_count", "Liczba kontaktów"),
+        ],
         "automations.csv" => vec![
             col("id", "ID"),
             col("name", "Nazwa"),
@@ -491,7 +532,13 @@ fn panel_pl_columns(file: &str) -> Vec<Col> {
             col("actions", "Akcje"),
             as_form("active", "Aktywna", Form::PolishBoolean),
         ],
-        "email_templates.csv" => vec![col("id", "ID"), col("name", "Nazwa"), col("subject", "Temat"), col("body", "Treść"), as_form("updated_at", "Zaktualizowano", TIME)],
+        "email_templates.csv" => vec![
+            col("id", "ID"),
+            col("name", "Nazwa"),
+            col("subject", "Temat"),
+            col("body", "Treść"),
+            as_form("updated_at", "Zaktualizowano", TIME),
+        ],
         "formularze.csv" => vec![col("id", "ID"), col("name", "Nazwa"), col("submissions", "Zgłoszenia")],
         other => panic!("the panel-pl dialect has no columns for {other}"),
     }
@@ -501,38 +548,122 @@ fn panel_pl_columns(file: &str) -> Vec<Col> {
 pub(crate) fn segments(dialect: Dialect) -> &'static [(&'static str, &'static str, &'static str)] {
     match dialect {
         Dialect::Sample => &[
-            ("VIP", "Klienci oznaczeni jako VIP", r#"{"and":[{"attribute":"tags","operator":"contains","value":"VIP"}]}"#),
-            ("Newsletter – aktywni", "Zapisani na newsletter, otwarcie w 90 dni", r#"{"and":[{"attribute":"newsletter_opt_in","operator":"is","value":true},{"attribute":"last_seen","operator":"less_than_days_ago","value":90}]}"#),
-            ("Porzucone koszyki 30 dni", "", r#"{"and":[{"event":"cart_abandoned","operator":"occurred_within_days","value":30}]}"#),
-            ("Leady B2B", "Firmy z branży usługowej i IT", r#"{"or":[{"attribute":"industry_segment","operator":"is","value":"services"},{"attribute":"industry_segment","operator":"is","value":"it"}]}"#),
-            ("Nieaktywni 90 dni", "Do kampanii reaktywacyjnej", r#"{"and":[{"attribute":"last_seen","operator":"more_than_days_ago","value":90},{"attribute":"unsubscribed","operator":"is","value":false}]}"#),
+            (
+                "VIP",
+                "Klienci oznaczeni jako VIP",
+                r#"{"and":[{"attribute":"tags","operator":"contains","value":"VIP"}]}"#,
+            ),
+            (
+                "Newsletter – aktywni",
+                "Zapisani na newsletter, otwarcie w 90 dni",
+                r#"{"and":[{"attribute":"newsletter_opt_in","operator":"is","value":true},{"attribute":"last_seen","operator":"less_than_days_ago","value":90}]}"#,
+            ),
+            (
+                "Porzucone koszyki 30 dni",
+                "",
+                r#"{"and":[{"event":"cart_abandoned","operator":"occurred_within_days","value":30}]}"#,
+            ),
+            (
+                "Leady B2B",
+                "Firmy z branży usługowej i IT",
+                r#"{"or":[{"attribute":"industry_segment","operator":"is","value":"services"},{"attribute":"industry_segment","operator":"is","value":"it"}]}"#,
+            ),
+            (
+                "Nieaktywni 90 dni",
+                "Do kampanii reaktywacyjnej",
+                r#"{"and":[{"attribute":"last_seen","operator":"more_than_days_ago","value":90},{"attribute":"unsubscribed","operator":"is","value":false}]}"#,
+            ),
         ],
         // Exported later: the account had four segments then, three of them plain filters.
         Dialect::Display => &[
-            ("VIP", "Klienci oznaczeni jako VIP", r#"{"operator": "and", "filters": [{"attribute": "tags", "op": "contains", "value": "VIP"}]}"#),
-            ("Stali klienci", "Więcej niż 5 zamówień", r#"{"operator": "and", "filters": [{"attribute": "orders_count", "op": "greater_than", "value": 5}]}"#),
-            ("Nieaktywni 90 dni", "Do kampanii reaktywacyjnej", r#"{"operator": "and", "filters": [{"attribute": "last_seen", "op": "more_than_days_ago", "value": 90}, {"attribute": "unsubscribed", "op": "is", "value": false}]}"#),
-            ("Porzucone koszyki 30 dni", "", r#"{"operator": "and", "filters": [{"event": "cart_abandoned", "op": "occurred_within_days", "value": 30}]}"#),
+            (
+                "VIP",
+                "Klienci oznaczeni jako VIP",
+                r#"{"operator": "and", "filters": [{"attribute": "tags", "op": "contains", "value": "VIP"}]}"#,
+            ),
+            (
+                "Stali klienci",
+                "Więcej niż 5 zamówień",
+                r#"{"operator": "and", "filters": [{"attribute": "orders_count", "op": "greater_than", "value": 5}]}"#,
+            ),
+            (
+                "Nieaktywni 90 dni",
+                "Do kampanii reaktywacyjnej",
+                r#"{"operator": "and", "filters": [{"attribute": "last_seen", "op": "more_than_days_ago", "value": 90}, {"attribute": "unsubscribed", "op": "is", "value": false}]}"#,
+            ),
+            (
+                "Porzucone koszyki 30 dni",
+                "",
+                r#"{"operator": "and", "filters": [{"event": "cart_abandoned", "op": "occurred_within_days", "value": 30}]}"#,
+            ),
         ],
         Dialect::PanelPl => &[
             ("VIP", "Klienci oznaczeni jako VIP", r#"[{"attribute":"tags","operator":"contains","value":"VIP"}]"#),
-            ("Newsletter – aktywni", "Zapisani na newsletter, otwarcie w 90 dni", r#"{"and":[{"attribute":"newsletter_opt_in","operator":"is","value":true},{"attribute":"last_seen","operator":"less_than_days_ago","value":90}]}"#),
-            ("Porzucone koszyki 30 dni", "", r#"[{"event":"cart_abandoned","operator":"occurred_within_days","value":30}]"#),
-            ("Leady B2B", "Firmy z branży usługowej i IT", r#"{"or":[{"and":[{"attribute":"industry_segment","operator":"is","value":"services"}]},{"and":[{"attribute":"industry_segment","operator":"is","value":"it"}]}]}"#),
-            ("Nieaktywni 90 dni", "Do kampanii reaktywacyjnej", r#"{"and":[{"attribute":"last_seen","operator":"more_than_days_ago","value":90},{"attribute":"unsubscribed","operator":"is","value":false}]}"#),
+            (
+                "Newsletter – aktywni",
+                "Zapisani na newsletter, otwarcie w 90 dni",
+                r#"{"and":[{"attribute":"newsletter_opt_in","operator":"is","value":true},{"attribute":"last_seen","operator":"less_than_days_ago","value":90}]}"#,
+            ),
+            (
+                "Porzucone koszyki 30 dni",
+                "",
+                r#"[{"event":"cart_abandoned","operator":"occurred_within_days","value":30}]"#,
+            ),
+            (
+                "Leady B2B",
+                "Firmy z branży usługowej i IT",
+                r#"{"or":[{"and":[{"attribute":"industry_segment","operator":"is","value":"services"}]},{"and":[{"attribute":"industry_segment","operator":"is","value":"it"}]}]}"#,
+            ),
+            (
+                "Nieaktywni 90 dni",
+                "Do kampanii reaktywacyjnej",
+                r#"{"and":[{"attribute":"last_seen","operator":"more_than_days_ago","value":90},{"attribute":"unsubscribed","operator":"is","value":false}]}"#,
+            ),
         ],
     }
 }
 
 /// The automations: (name, trigger, conditions, actions, active).
-pub(crate) fn automations(dialect: Dialect) -> &'static [(&'static str, &'static str, &'static str, &'static str, &'static str)] {
+pub(crate) fn automations(
+    dialect: Dialect,
+) -> &'static [(&'static str, &'static str, &'static str, &'static str, &'static str)] {
     match dialect {
         Dialect::Sample | Dialect::PanelPl => &[
-            ("Powitanie nowego użytkownika", "user_created", "status = user", "wait 1h; send_email(template: Witamy)", "t"),
-            ("Porzucony koszyk", "event: cart_abandoned", "newsletter_opt_in = true", "wait 2h; send_email(template: Twój koszyk czeka); wait 1d; send_sms", "t"),
-            ("Lead z formularza", "form_submitted: kontakt", "", "add_tag(Lead z targów); assign_to(round_robin); create_deal(pipeline: Sprzedaż)", "t"),
-            ("Urodziny", "date_attribute: birthday", "unsubscribed = false", "send_email(template: Wszystkiego najlepszego)", "t"),
-            ("Reaktywacja 90 dni", "segment_entered: Nieaktywni 90 dni", "", "send_email(template: Tęsknimy)\nwait 7d\nremove_from_segment", "f"),
+            (
+                "Powitanie nowego użytkownika",
+                "user_created",
+                "status = user",
+                "wait 1h; send_email(template: Witamy)",
+                "t",
+            ),
+            (
+                "Porzucony koszyk",
+                "event: cart_abandoned",
+                "newsletter_opt_in = true",
+                "wait 2h; send_email(template: Twój koszyk czeka); wait 1d; send_sms",
+                "t",
+            ),
+            (
+                "Lead z formularza",
+                "form_submitted: kontakt",
+                "",
+                "add_tag(Lead z targów); assign_to(round_robin); create_deal(pipeline: Sprzedaż)",
+                "t",
+            ),
+            (
+                "Urodziny",
+                "date_attribute: birthday",
+                "unsubscribed = false",
+                "send_email(template: Wszystkiego najlepszego)",
+                "t",
+            ),
+            (
+                "Reaktywacja 90 dni",
+                "segment_entered: Nieaktywni 90 dni",
+                "",
+                "send_email(template: Tęsknimy)\nwait 7d\nremove_from_segment",
+                "f",
+            ),
             ("Wygrany deal", "deal_status_changed: won", "pipeline = Partnerzy", "add_tag(Partner); notify_agent", "t"),
         ],
         Dialect::Display => &[

@@ -185,7 +185,8 @@ struct Rng(u64);
 impl Rng {
     /// The stream of one record: `object` names the file, `index` the row.
     fn of(seed: u64, object: u64, index: u64) -> Rng {
-        let mut rng = Rng(seed ^ object.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let mut rng =
+            Rng(seed ^ object.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
         rng.next();
         rng
     }
@@ -430,8 +431,40 @@ fn format_phone(digits: &str, style: usize) -> String {
 // ---------------------------------------------------------------------------------------------
 // Names and words.
 
-const MALE: &[&str] = &["Jan", "Piotr", "Krzysztof", "Andrzej", "Tomasz", "Paweł", "Michał", "Marcin", "Łukasz", "Grzegorz", "Jakub", "Mateusz", "Wojciech", "Bartłomiej", "Zbigniew"];
-const FEMALE: &[&str] = &["Anna", "Maria", "Katarzyna", "Małgorzata", "Agnieszka", "Barbara", "Ewa", "Magdalena", "Joanna", "Żaneta", "Zofia", "Urszula", "Jadwiga", "Beata", "Dorota"];
+const MALE: &[&str] = &[
+    "Jan",
+    "Piotr",
+    "Krzysztof",
+    "Andrzej",
+    "Tomasz",
+    "Paweł",
+    "Michał",
+    "Marcin",
+    "Łukasz",
+    "Grzegorz",
+    "Jakub",
+    "Mateusz",
+    "Wojciech",
+    "Bartłomiej",
+    "Zbigniew",
+];
+const FEMALE: &[&str] = &[
+    "Anna",
+    "Maria",
+    "Katarzyna",
+    "Małgorzata",
+    "Agnieszka",
+    "Barbara",
+    "Ewa",
+    "Magdalena",
+    "Joanna",
+    "Żaneta",
+    "Zofia",
+    "Urszula",
+    "Jadwiga",
+    "Beata",
+    "Dorota",
+];
 const SURNAMES: &[(&str, &str)] = &[
     ("Nowak", "Nowak"),
     ("Kowalski", "Kowalska"),
@@ -456,9 +489,46 @@ const SURNAMES: &[(&str, &str)] = &[
     ("Żółkiewski", "Żółkiewska"),
     ("Głąb", "Głąb"),
 ];
-const CITIES: &[&str] = &["Warszawa", "Kraków", "Łódź", "Wrocław", "Poznań", "Gdańsk", "Szczecin", "Bydgoszcz", "Lublin", "Białystok", "Katowice", "Gdynia", "Częstochowa", "Radom", "Toruń", "Kielce", "Rzeszów", "Gliwice", "Zabrze", "Olsztyn", "Bielsko-Biała", "Zielona Góra"];
-const DOMAINS: &[&str] = &["gmail.com", "wp.pl", "onet.pl", "o2.pl", "interia.pl", "firma.pl", "poczta.fm", "outlook.com"];
-const TAGS: &[&str] = &["VIP", "Newsletter", "Klient B2B", "Lead z targów", "Webinar 2024", "Porzucony koszyk", "Stały klient", "Partner", "Black Friday", "Ankieta NPS", "Test", "Zimny lead"];
+const CITIES: &[&str] = &[
+    "Warszawa",
+    "Kraków",
+    "Łódź",
+    "Wrocław",
+    "Poznań",
+    "Gdańsk",
+    "Szczecin",
+    "Bydgoszcz",
+    "Lublin",
+    "Białystok",
+    "Katowice",
+    "Gdynia",
+    "Częstochowa",
+    "Radom",
+    "Toruń",
+    "Kielce",
+    "Rzeszów",
+    "Gliwice",
+    "Zabrze",
+    "Olsztyn",
+    "Bielsko-Biała",
+    "Zielona Góra",
+];
+const DOMAINS: &[&str] =
+    &["gmail.com", "wp.pl", "onet.pl", "o2.pl", "interia.pl", "firma.pl", "poczta.fm", "outlook.com"];
+const TAGS: &[&str] = &[
+    "VIP",
+    "Newsletter",
+    "Klient B2B",
+    "Lead z targów",
+    "Webinar 2024",
+    "Porzucony koszyk",
+    "Stały klient",
+    "Partner",
+    "Black Friday",
+    "Ankieta NPS",
+    "Test",
+    "Zimny lead",
+];
 const INDUSTRIES: &[&str] = &["retail", "services", "manufacturing", "it", "public"];
 const INTERESTS: &[&str] = &["sport", "muzyka", "kultura i sztuka", "podróże", "technologia"];
 const CONTRACTS: &[&str] = &["roczna", "miesięczna", "jednorazowa"];
@@ -641,13 +711,19 @@ impl Out {
         builder.delimiter(delimiter).terminator(if crlf { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') });
         let writer = builder.from_writer(Vec::with_capacity(1 << 16));
         let index = |header: &str| {
-            table.header.iter().chain(table.extras).position(|name| *name == header).unwrap_or_else(|| panic!("{} has no column {header}", table.file))
+            table
+                .header
+                .iter()
+                .chain(table.extras)
+                .position(|name| *name == header)
+                .unwrap_or_else(|| panic!("{} has no column {header}", table.file))
         };
         let (shape, headers) = match shape {
             Some(shape) => {
                 if let Some(manifest) = &mut planted.dialect {
                     for column in &shape.columns {
-                        if column.from.is_some_and(|from| table.extras.contains(&from) && DIALECT_ONLY.contains(&from)) {
+                        if column.from.is_some_and(|from| table.extras.contains(&from) && DIALECT_ONLY.contains(&from))
+                        {
                             manifest.extra_columns.push(format!("{name}: {}", column.header));
                         }
                     }
@@ -657,7 +733,8 @@ impl Out {
             }
             None => (None, table.header.to_vec()),
         };
-        let mut out = Out { writer, builder, file, encoding, name, table: table.header, extras: table.extras, shape, headers };
+        let mut out =
+            Out { writer, builder, file, encoding, name, table: table.header, extras: table.extras, shape, headers };
         out.writer.write_record(&out.headers)?;
         Ok(out)
     }
@@ -687,11 +764,15 @@ impl Out {
 
     /// The header and the form of the column this file shows the sample's `header` in.
     fn column(&self, header: &str) -> (&'static str, dialect::Form) {
-        let index = self.table.iter().chain(self.extras).position(|name| *name == header).expect("a column of the table");
+        let index =
+            self.table.iter().chain(self.extras).position(|name| *name == header).expect("a column of the table");
         match &self.shape {
             None => (self.table[index], dialect::Form::Same),
             Some(shape) => {
-                let at = shape.iter().position(|(from, _)| *from == Some(index)).expect("every dialect shows every column of the sample");
+                let at = shape
+                    .iter()
+                    .position(|(from, _)| *from == Some(index))
+                    .expect("every dialect shows every column of the sample");
                 (self.headers[at], shape[at].1)
             }
         }
@@ -699,7 +780,15 @@ impl Out {
 
     /// Counts and lists a planted value, keyed `object.attribute`, of the sample's column
     /// `header`, as this file writes it.
-    fn plant(&self, planted: &mut Planted, planting: Planting, key: &str, source_id: impl ToString, header: &str, value: &str) {
+    fn plant(
+        &self,
+        planted: &mut Planted,
+        planting: Planting,
+        key: &str,
+        source_id: impl ToString,
+        header: &str,
+        value: &str,
+    ) {
         let (counts, kind) = match planting {
             Planting::BadValue => (&mut planted.mismatches, "bad value"),
             Planting::Orphan => (&mut planted.orphans, "orphan"),
@@ -762,7 +851,12 @@ const fn table(file: &'static str, header: &'static [&'static str]) -> Table {
 }
 
 fn write_catalogues(dir: &Path, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
-    let mut out = Out::create(dir, &table("attributes.csv", &["id", "name", "name_std", "value_type", "content_type", "multiple", "choices"]), dialect, planted)?;
+    let mut out = Out::create(
+        dir,
+        &table("attributes.csv", &["id", "name", "name_std", "value_type", "content_type", "multiple", "choices"]),
+        dialect,
+        planted,
+    )?;
     let attributes: &[[&str; 6]] = &[
         ["Industry segment", "industry_segment", "fixed", "user", "f", "{retail,services,manufacturing,it,public}"],
         ["Interests", "interests", "fixed", "user", "t", "{sport,muzyka,\"kultura i sztuka\",podróże,technologia}"],
@@ -802,28 +896,67 @@ fn write_catalogues(dir: &Path, dialect: Dialect, planted: &mut Planted) -> io::
     out.finish()?;
     count(planted, "tags", TAGS.len());
 
-    let mut out = Out::create(dir, &table("segments.csv", &["id", "name", "description", "rules", "object_count"]), dialect, planted)?;
+    let mut out = Out::create(
+        dir,
+        &table("segments.csv", &["id", "name", "description", "rules", "object_count"]),
+        dialect,
+        planted,
+    )?;
     let segments = dialect::segments(dialect);
     for (i, (name, description, rules)) in segments.iter().enumerate() {
-        out.row([(61 + i).to_string(), name.to_string(), description.to_string(), rules.to_string(), (37 + 41 * i).to_string()])?;
+        out.row([
+            (61 + i).to_string(),
+            name.to_string(),
+            description.to_string(),
+            rules.to_string(),
+            (37 + 41 * i).to_string(),
+        ])?;
     }
     out.finish()?;
     count(planted, "segments", segments.len());
 
-    let mut out = Out::create(dir, &table("automations.csv", &["id", "name", "trigger", "conditions", "actions", "active"]), dialect, planted)?;
+    let mut out = Out::create(
+        dir,
+        &table("automations.csv", &["id", "name", "trigger", "conditions", "actions", "active"]),
+        dialect,
+        planted,
+    )?;
     let automations = dialect::automations(dialect);
     for (i, (name, trigger, conditions, actions, active)) in automations.iter().enumerate() {
-        out.row([(81 + i).to_string(), name.to_string(), trigger.to_string(), conditions.to_string(), actions.to_string(), active.to_string()])?;
+        out.row([
+            (81 + i).to_string(),
+            name.to_string(),
+            trigger.to_string(),
+            conditions.to_string(),
+            actions.to_string(),
+            active.to_string(),
+        ])?;
     }
     out.finish()?;
     count(planted, "automations", automations.len());
 
-    let templates_table = Table { crlf: true, ..table("email_templates.csv", &["id", "name", "subject", "body", "updated_at"]) };
+    let templates_table =
+        Table { crlf: true, ..table("email_templates.csv", &["id", "name", "subject", "body", "updated_at"]) };
     let mut out = Out::create(dir, &templates_table, dialect, planted)?;
     let templates = [
-        ("Witamy", "Witamy w Żubr Shop, {{ user.first_name }}!", "<h1>Cześć {{ user.first_name }}!</h1>\r\n<p>Dziękujemy za rejestrację.</p>", "2023-11-02 09:15:00+01"),
-        ("Twój koszyk czeka", "Zapomniałeś o czymś?", "<p>W koszyku zostały produkty:</p>\r\n{% for item in event.items %}<li>{{ item.name }}</li>{% endfor %}", "2024-01-15T12:00:00Z"),
-        ("Wszystkiego najlepszego", "Sto lat, {{ user.first_name }}! 🎂", "<p>Z okazji urodzin mamy dla Ciebie rabat 15%.</p>", "2022-06-30"),
+        (
+            "Witamy",
+            "Witamy w Żubr Shop, {{ user.first_name }}!",
+            "<h1>Cześć {{ user.first_name }}!</h1>\r\n<p>Dziękujemy za rejestrację.</p>",
+            "2023-11-02 09:15:00+01",
+        ),
+        (
+            "Twój koszyk czeka",
+            "Zapomniałeś o czymś?",
+            "<p>W koszyku zostały produkty:</p>\r\n{% for item in event.items %}<li>{{ item.name }}</li>{% endfor %}",
+            "2024-01-15T12:00:00Z",
+        ),
+        (
+            "Wszystkiego najlepszego",
+            "Sto lat, {{ user.first_name }}! 🎂",
+            "<p>Z okazji urodzin mamy dla Ciebie rabat 15%.</p>",
+            "2022-06-30",
+        ),
         ("Tęsknimy", "Dawno Cię nie było", "<p>Wróć do nas, a dostaniesz darmową dostawę.</p>", "1700000000"),
     ];
     for (i, (name, subject, body, updated)) in templates.iter().enumerate() {
@@ -841,15 +974,41 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
         crlf: true,
         encoding: Encoding::Utf8Bom,
         header: &[
-            "id", "custom_id", "key", "email", "first_name", "last_name", "Phone number", "gender", "status", "company_id",
-            "city", "country", "unsubscribed", "created_at", "last_seen", "last_heard", "web_push_subscription", "fcm_key",
-            "tags", "score", "industry_segment", "interests", "lifetime_value", "orders_count", "newsletter_opt_in",
-            "birthday", "trial_ends_at", "referral_code", "loyalty_member",
+            "id",
+            "custom_id",
+            "key",
+            "email",
+            "first_name",
+            "last_name",
+            "Phone number",
+            "gender",
+            "status",
+            "company_id",
+            "city",
+            "country",
+            "unsubscribed",
+            "created_at",
+            "last_seen",
+            "last_heard",
+            "web_push_subscription",
+            "fcm_key",
+            "tags",
+            "score",
+            "industry_segment",
+            "interests",
+            "lifetime_value",
+            "orders_count",
+            "newsletter_opt_in",
+            "birthday",
+            "trial_ends_at",
+            "referral_code",
+            "loyalty_member",
         ],
         extras: &["full_name", "sessions", "browser"],
     };
     let mut out = Out::create(dir, &USERS, plan.dialect, planted)?;
-    let mut reasons: BTreeMap<&str, u64> = ["billable", "email", "phone", "user_id", "chat", "web_push", "fcm"].into_iter().map(|r| (r, 0)).collect();
+    let mut reasons: BTreeMap<&str, u64> =
+        ["billable", "email", "phone", "user_id", "chat", "web_push", "fcm"].into_iter().map(|r| (r, 0)).collect();
     let seed = plan.seed;
     let mut row: Vec<String> = Vec::with_capacity(32);
     let mut changes = [0u64; 3]; // added, changed, deleted
@@ -861,7 +1020,8 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
             continue;
         }
         let (first, last, female) = person(seed, index);
-        let visitor = matches!(role, Role::VisitorChat | Role::VisitorWebPush | Role::VisitorFcm | Role::VisitorAnonymous);
+        let visitor =
+            matches!(role, Role::VisitorChat | Role::VisitorWebPush | Role::VisitorFcm | Role::VisitorAnonymous);
         let email = match role {
             Role::DuplicateEmail => {
                 let original = email_of(seed, plan.targets[index] as usize);
@@ -904,7 +1064,13 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
             Some(bad) if bad.field == field => bad.value.to_owned(),
             _ => good,
         };
-        let gender = if rng.percent(10) { "1" } else if female { "3" } else { "2" };
+        let gender = if rng.percent(10) {
+            "1"
+        } else if female {
+            "3"
+        } else {
+            "2"
+        };
         let tags = some_of(TAGS, 3, &mut rng);
         let tags = if rng.percent(30) { String::new() } else { pg_array(&tags) };
         let interests = some_of(INTERESTS, 3, &mut rng);
@@ -931,12 +1097,28 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
         row.push(boolean(rng.percent(8), &mut rng).to_owned());
         row.push(bad_or("created_at", datetime(created, &mut rng)));
         row.push(datetime(created + (rng.next() % 30_000_000) as i64, &mut rng));
-        row.push(if wrote && (role != Role::VisitorChat || index % 2 == 0) { datetime(created + 86_400, &mut rng) } else { String::new() });
-        row.push(if web_push { "t" } else if rng.percent(50) { "f" } else { "" }.to_owned());
+        row.push(if wrote && (role != Role::VisitorChat || index % 2 == 0) {
+            datetime(created + 86_400, &mut rng)
+        } else {
+            String::new()
+        });
+        row.push(
+            if web_push {
+                "t"
+            } else if rng.percent(50) {
+                "f"
+            } else {
+                ""
+            }
+            .to_owned(),
+        );
         row.push(if fcm { format!("fcm:{:016x}{:016x}", rng.next(), rng.next()) } else { String::new() });
         row.push(tags);
         row.push(rng.below(120).to_string());
-        row.push(bad_or("industry_segment", if rng.percent(20) { String::new() } else { rng.pick(INDUSTRIES).to_string() }));
+        row.push(bad_or(
+            "industry_segment",
+            if rng.percent(20) { String::new() } else { rng.pick(INDUSTRIES).to_string() },
+        ));
         row.push(interests);
         row.push(if rng.percent(30) { "0".to_owned() } else { format!("{}.{:02}", rng.below(20_000), rng.below(100)) });
         row.push(bad_or("orders_count", rng.below(40).to_string()));
@@ -1012,14 +1194,37 @@ fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result
         extras: &[],
     };
     const COMPANIES_WITH_PARENTS: Table = Table {
-        header: &["ID", "Name", "Phone number", "Email", "City", "Country", "Created at", "Tags", "NIP", "Employees", "Parent company ID"],
+        header: &[
+            "ID",
+            "Name",
+            "Phone number",
+            "Email",
+            "City",
+            "Country",
+            "Created at",
+            "Tags",
+            "NIP",
+            "Employees",
+            "Parent company ID",
+        ],
         ..COMPANIES_TABLE
     };
     let table = if plan.hierarchy { &COMPANIES_WITH_PARENTS } else { &COMPANIES_TABLE };
     let mut out = Out::create(dir, table, plan.dialect, planted)?;
     let bad_employees = plan.scaled(2);
     let kinds = ["sp. z o.o.", "S.A.", "sp.k.", "s.c.", "sp. j."];
-    let trades = ["Usługi Remontowe", "Hurtownia Spożywcza", "Biuro Rachunkowe", "Zakład Ślusarski", "Piekarnia", "Przychodnia Zdrowie", "Drukarnia Cyfrowa", "Transport i Spedycja", "Szkoła Języków Obcych", "Studio Graficzne"];
+    let trades = [
+        "Usługi Remontowe",
+        "Hurtownia Spożywcza",
+        "Biuro Rachunkowe",
+        "Zakład Ślusarski",
+        "Piekarnia",
+        "Przychodnia Zdrowie",
+        "Drukarnia Cyfrowa",
+        "Transport i Spedycja",
+        "Szkoła Języków Obcych",
+        "Studio Graficzne",
+    ];
     for index in 0..plan.companies {
         let mut rng = Rng::of(plan.seed, COMPANIES, index as u64);
         let city = *rng.pick(CITIES);
@@ -1033,7 +1238,9 @@ fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result
                 _ => format!("{city} {} {}", rng.pick(&trades), rng.pick(&kinds)),
             }
         };
-        let employees = if index % (plan.companies / bad_employees) == 1 && index / (plan.companies / bad_employees) < bad_employees {
+        let employees = if index % (plan.companies / bad_employees) == 1
+            && index / (plan.companies / bad_employees) < bad_employees
+        {
             let bad = if index % 2 == 0 { "ok. 50" } else { "50-100" };
             out.plant(planted, Planting::BadValue, "company.employees", company_id(index), "Employees", bad);
             bad.to_owned()
@@ -1070,7 +1277,14 @@ fn parent_company(plan: &Plan, out: &Out, planted: &mut Planted, index: usize) -
     match index {
         _ if index == last => {
             let missing = company_id(plan.companies + 50);
-            out.plant(planted, Planting::Orphan, "company.parent_company_id", company_id(index), "Parent company ID", &missing.to_string());
+            out.plant(
+                planted,
+                Planting::Orphan,
+                "company.parent_company_id",
+                company_id(index),
+                "Parent company ID",
+                &missing.to_string(),
+            );
             missing.to_string()
         }
         _ if index == last - 1 => company_id(last - 2).to_string(),
@@ -1083,7 +1297,24 @@ fn parent_company(plan: &Plan, out: &Out, planted: &mut Planted, index: usize) -
 fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
     let deals = table(
         "deals.csv",
-        &["id", "name", "value", "currency", "status", "pipeline", "stage", "user_id", "company_id", "created_at", "expected_close_date", "won_at", "lost_at", "tags", "contract_type", "assigned_to"],
+        &[
+            "id",
+            "name",
+            "value",
+            "currency",
+            "status",
+            "pipeline",
+            "stage",
+            "user_id",
+            "company_id",
+            "created_at",
+            "expected_close_date",
+            "won_at",
+            "lost_at",
+            "tags",
+            "contract_type",
+            "assigned_to",
+        ],
     );
     let mut out = Out::create(dir, &deals, plan.dialect, planted)?;
     let (missing_stage, missing_contact) = (plan.scaled(5), plan.scaled(3));
@@ -1176,7 +1407,23 @@ fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()>
 fn write_activities(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
     let activities = Table {
         delimiter: b'\t',
-        ..table("activities.csv", &["id", "name", "activity_type", "deal_id", "user_id", "company_id", "description", "done", "due_date", "created_at", "duration", "assigned_to"])
+        ..table(
+            "activities.csv",
+            &[
+                "id",
+                "name",
+                "activity_type",
+                "deal_id",
+                "user_id",
+                "company_id",
+                "description",
+                "done",
+                "due_date",
+                "created_at",
+                "duration",
+                "assigned_to",
+            ],
+        )
     };
     let mut out = Out::create(dir, &activities, plan.dialect, planted)?;
     let (missing_deal, missing_contact) = (plan.scaled(4), plan.scaled(2));
@@ -1202,7 +1449,11 @@ fn write_activities(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Resul
             0 => String::new(),
             1 => "Klient prosi o kontakt po 15:00.".to_owned(),
             2 => "Ustalenia:\n- rabat 10%\n- termin wdrożenia: \"do końca kwartału\"".to_owned(),
-            _ => format!("Rozmowa z {}; tel. {}\tpotwierdzony", person(plan.seed, index).0, format_phone(&phone_digits(index), 0)),
+            _ => format!(
+                "Rozmowa z {}; tel. {}\tpotwierdzony",
+                person(plan.seed, index).0,
+                format_phone(&phone_digits(index), 0)
+            ),
         };
         let created = some_time(&mut rng);
         out.row([
@@ -1226,21 +1477,37 @@ fn write_activities(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Resul
 }
 
 /// The activity types (name, User.com id).
-const ACTIVITY_TYPES: &[(&str, u64)] = &[("Telefon", 25_946), ("Spotkanie", 25_947), ("E-mail", 25_948), ("Zadanie", 25_949)];
+const ACTIVITY_TYPES: &[(&str, u64)] =
+    &[("Telefon", 25_946), ("Spotkanie", 25_947), ("E-mail", 25_948), ("Zadanie", 25_949)];
 
 /// Files some dialects add: the display export's activity-type catalogue, and in each one file
 /// the reader does not know (listed in the manifest's `extra_files`).
 fn write_extra_files(dir: &Path, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
-    let type_rows: Vec<Vec<String>> = ACTIVITY_TYPES.iter().map(|(name, id)| vec![id.to_string(), name.to_string()]).collect();
-    let rows = |rows: &[&[&str]]| -> Vec<Vec<String>> { rows.iter().map(|row| row.iter().map(|cell| cell.to_string()).collect()).collect() };
+    let type_rows: Vec<Vec<String>> =
+        ACTIVITY_TYPES.iter().map(|(name, id)| vec![id.to_string(), name.to_string()]).collect();
+    let rows = |rows: &[&[&str]]| -> Vec<Vec<String>> {
+        rows.iter().map(|row| row.iter().map(|cell| cell.to_string()).collect()).collect()
+    };
     // Each: the file, its rows, whether the reader is expected not to know it.
     let files: Vec<(Table, Vec<Vec<String>>, bool)> = match dialect {
         Dialect::Sample => Vec::new(),
         Dialect::Display => vec![
             (table("activity_types.csv", &["id", "name"]), type_rows, false),
-            (table("products.csv", &["id", "name", "price"]), rows(&[&["1", "Abonament Pro", "199.00"], &["2", "Wdrożenie CRM", "4500.00"], &["3", "Pakiet szkoleń", "1200.00"]]), true),
+            (
+                table("products.csv", &["id", "name", "price"]),
+                rows(&[
+                    &["1", "Abonament Pro", "199.00"],
+                    &["2", "Wdrożenie CRM", "4500.00"],
+                    &["3", "Pakiet szkoleń", "1200.00"],
+                ]),
+                true,
+            ),
         ],
-        Dialect::PanelPl => vec![(table("formularze.csv", &["id", "name", "submissions"]), rows(&[&["1", "kontakt", "412"], &["2", "newsletter", "1893"]]), true)],
+        Dialect::PanelPl => vec![(
+            table("formularze.csv", &["id", "name", "submissions"]),
+            rows(&[&["1", "kontakt", "412"], &["2", "newsletter", "1893"]]),
+            true,
+        )],
     };
     for (table, rows, unknown) in files {
         let mut out = Out::create(dir, &table, dialect, planted)?;
@@ -1261,19 +1528,32 @@ fn agent(rng: &mut Rng) -> String {
 }
 
 fn write_events(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
-    let events = Table { extras: &["attendee_email"], ..table("events.csv", &["id", "name", "user_id", "timestamp", "data"]) };
+    let events =
+        Table { extras: &["attendee_email"], ..table("events.csv", &["id", "name", "user_id", "timestamp", "data"]) };
     let mut out = Out::create(dir, &events, plan.dialect, planted)?;
     let names = ["order_completed", "newsletter_signup", "cart_abandoned", "webinar_joined", "form_submitted"];
     for index in 0..plan.events {
         let mut rng = Rng::of(plan.seed, EVENTS, index as u64);
         let name = rng.pick(&names);
         let data = match *name {
-            "order_completed" | "cart_abandoned" => format!(r#"{{"value": {}.{:02}, "currency": "PLN", "items": {}}}"#, rng.below(2000), rng.below(100), 1 + rng.below(5)),
+            "order_completed" | "cart_abandoned" => format!(
+                r#"{{"value": {}.{:02}, "currency": "PLN", "items": {}}}"#,
+                rng.below(2000),
+                rng.below(100),
+                1 + rng.below(5)
+            ),
             "form_submitted" => r#"{"form": "kontakt", "source": "landing, wiosna"}"#.to_owned(),
             _ => "{}".to_owned(),
         };
         let contact = plan.some_person(&mut rng);
-        out.row([(50_000 + index).to_string(), name.to_string(), contact_id(contact).to_string(), some_time(&mut rng).to_string(), data, email_of(plan.seed, contact)])?;
+        out.row([
+            (50_000 + index).to_string(),
+            name.to_string(),
+            contact_id(contact).to_string(),
+            some_time(&mut rng).to_string(),
+            data,
+            email_of(plan.seed, contact),
+        ])?;
     }
     out.finish()?;
     count(planted, "events", plan.events);
@@ -1281,10 +1561,20 @@ fn write_events(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()
 }
 
 fn write_conversations(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
-    let conversations = table("conversations.csv", &["id", "conversation_id", "user_id", "sender", "content", "timestamp", "source"]);
+    let conversations =
+        table("conversations.csv", &["id", "conversation_id", "user_id", "sender", "content", "timestamp", "source"]);
     let mut out = Out::create(dir, &conversations, plan.dialect, planted)?;
-    let user_lines = ["Dzień dobry, mam pytanie o zamówienie.", "Czy wysyłka do Czech jest możliwa?", "Nie działa mi kod rabatowy :(", "Dziękuję, wszystko jasne!\nPozdrawiam"];
-    let agent_lines = ["Dzień dobry! W czym mogę pomóc?", "Sprawdzę to i wrócę z odpowiedzią.", "Oferta ważna do końca miesiąca, zapraszamy."];
+    let user_lines = [
+        "Dzień dobry, mam pytanie o zamówienie.",
+        "Czy wysyłka do Czech jest możliwa?",
+        "Nie działa mi kod rabatowy :(",
+        "Dziękuję, wszystko jasne!\nPozdrawiam",
+    ];
+    let agent_lines = [
+        "Dzień dobry! W czym mogę pomóc?",
+        "Sprawdzę to i wrócę z odpowiedzią.",
+        "Oferta ważna do końca miesiąca, zapraszamy.",
+    ];
     let mut messages = 0;
     for (number, (contact, wrote)) in plan.conversations.iter().enumerate() {
         let mut rng = Rng::of(plan.seed, CONVERSATIONS, number as u64);
@@ -1358,14 +1648,22 @@ mod tests {
         assert_eq!(planted.changes["contacts_added"], 20);
         assert_eq!(planted.changes["deals_added"], 7);
         let lines = |dir: &Path, file: &str| -> Vec<String> {
-            std::fs::read_to_string(dir.join(file)).unwrap().trim_start_matches('\u{feff}').split("\r\n").map(str::to_owned).collect()
+            std::fs::read_to_string(dir.join(file))
+                .unwrap()
+                .trim_start_matches('\u{feff}')
+                .split("\r\n")
+                .map(str::to_owned)
+                .collect()
         };
         let (old, new) = (lines(&first, "users.csv"), lines(&newer, "users.csv"));
         let kept = old.iter().filter(|line| new.contains(line)).count() as u64;
         // Every old row is still there unless it was changed or deleted.
         assert_eq!(kept, old.len() as u64 - planted.changes["contacts_changed"] - planted.changes["contacts_deleted"]);
         assert_eq!(planted.counts["contacts"], 500 + 20 - planted.changes["contacts_deleted"]);
-        assert_eq!(std::fs::read(first.join("companies.csv")).unwrap(), std::fs::read(newer.join("companies.csv")).unwrap());
+        assert_eq!(
+            std::fs::read(first.join("companies.csv")).unwrap(),
+            std::fs::read(newer.join("companies.csv")).unwrap()
+        );
         for dir in [first, newer] {
             std::fs::remove_dir_all(dir).unwrap();
         }
@@ -1377,13 +1675,20 @@ mod tests {
         let sample = generate(&sample_dir, &Options::default()).unwrap();
         assert_eq!(sample.dialect, None);
         let key = |planted: &Planted| -> Vec<(String, String, String, String)> {
-            planted.values.iter().map(|v| (v.kind.clone(), v.object.clone(), v.source_id.clone(), v.attribute.clone())).collect()
+            planted
+                .values
+                .iter()
+                .map(|v| (v.kind.clone(), v.object.clone(), v.source_id.clone(), v.attribute.clone()))
+                .collect()
         };
         for dialect in [Dialect::Display, Dialect::PanelPl] {
             let dir = tempdir(dialect.name());
             let planted = generate(&dir, &Options { dialect, ..Options::default() }).unwrap();
             assert_eq!(key(&planted), key(&sample), "{}", dialect.name());
-            assert_eq!((&planted.mismatches, &planted.orphans, &planted.billing), (&sample.mismatches, &sample.orphans, &sample.billing));
+            assert_eq!(
+                (&planted.mismatches, &planted.orphans, &planted.billing),
+                (&sample.mismatches, &sample.orphans, &sample.billing)
+            );
             for object in ["contacts", "companies", "deals", "activities", "events", "conversation_messages"] {
                 assert_eq!(planted.counts[object], sample.counts[object], "{object}");
             }
@@ -1412,9 +1717,18 @@ mod tests {
                 let delimiter = [b';', b'\t', b','].into_iter().find(|d| first_line.contains(*d as char)).unwrap();
                 let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(text.as_bytes());
                 let headers = reader.headers().unwrap().clone();
-                let at = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name)).unwrap_or_else(|| panic!("{}: no column {name}", value.file));
+                let at = |name: &str| {
+                    headers
+                        .iter()
+                        .position(|h| h.eq_ignore_ascii_case(name))
+                        .unwrap_or_else(|| panic!("{}: no column {name}", value.file))
+                };
                 let (id, column) = (at("id"), at(&value.column));
-                let row = reader.records().map(Result::unwrap).find(|row| row[id] == value.source_id).unwrap_or_else(|| panic!("{}: no row {}", value.file, value.source_id));
+                let row = reader
+                    .records()
+                    .map(Result::unwrap)
+                    .find(|row| row[id] == value.source_id)
+                    .unwrap_or_else(|| panic!("{}: no row {}", value.file, value.source_id));
                 assert_eq!(row[column], value.value, "{} {:?}", dialect.name(), value);
             }
             std::fs::remove_dir_all(dir).unwrap();

@@ -50,16 +50,22 @@ fn run() -> Result<(), String> {
         match arg.as_str() {
             "--out" => out = Some(PathBuf::from(value("--out")?)),
             "--planted" => planted_file = Some(PathBuf::from(value("--planted")?)),
-            "--seed" => options.seed = value("--seed")?.parse().map_err(|_| "--seed takes a whole number".to_owned())?,
+            "--seed" => {
+                options.seed = value("--seed")?.parse().map_err(|_| "--seed takes a whole number".to_owned())?
+            }
             "--contacts" => {
-                options.contacts = value("--contacts")?.replace('_', "").parse().map_err(|_| "--contacts takes a whole number".to_owned())?
+                options.contacts = value("--contacts")?
+                    .replace('_', "")
+                    .parse()
+                    .map_err(|_| "--contacts takes a whole number".to_owned())?
             }
             "--changes" => options.changes = true,
             "--hierarchy" => options.hierarchy = true,
             "--dialect" => {
                 let name = value("--dialect")?;
                 let names: Vec<&str> = Dialect::ALL.iter().map(|dialect| dialect.name()).collect();
-                options.dialect = Dialect::from_name(&name).ok_or_else(|| format!("--dialect takes one of {}, not '{name}'", names.join(", ")))?;
+                options.dialect = Dialect::from_name(&name)
+                    .ok_or_else(|| format!("--dialect takes one of {}, not '{name}'", names.join(", ")))?;
             }
             "-h" | "--help" => {
                 println!("{USAGE}");

@@ -18,7 +18,8 @@ impl RawPlugin for HostileEmptyStrings {
         let strings = option("strings", 100_000);
         for row in attacked(&batch) {
             let choices = vec![String::new(); strings];
-            outcomes[row] = CleanOutcome::Keep(vec![FieldChange { field: "tags".into(), value: FieldValue::Choices(choices) }]);
+            outcomes[row] =
+                CleanOutcome::Keep(vec![FieldChange { field: "tags".into(), value: FieldValue::Choices(choices) }]);
         }
         Ok(outcomes)
     }

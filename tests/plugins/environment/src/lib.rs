@@ -21,7 +21,8 @@ impl Clean for HostileEnvironment {
         record.set("seen_arguments", format!("{:?}", std::env::args().collect::<Vec<_>>()));
         // A HashMap seeds its hasher from wasi:random/insecure-seed: the host answers with a
         // fixed seed, so the iteration order (and the plugin's output) is the same every run.
-        let order: std::collections::HashMap<&str, usize> = ["a", "b", "c", "d", "e", "f", "g", "h"].into_iter().zip(0..).collect();
+        let order: std::collections::HashMap<&str, usize> =
+            ["a", "b", "c", "d", "e", "f", "g", "h"].into_iter().zip(0..).collect();
         record.set("hash_order", order.keys().copied().collect::<Vec<_>>().concat());
         crm_migrate_plugin_sdk::log(LogLevel::Info, &format!("saw record {}", record.source_id()));
         Ok(Outcome::Keep)

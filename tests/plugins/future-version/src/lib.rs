@@ -3,7 +3,9 @@
 
 wit_bindgen::generate!({ path: "wit", world: "plugin" });
 
-use crm_migrate::plugin::types::{Batch, CleanOutcome, ConfigError, Hook, MergeDecision, PluginInfo, Segment, Tag, TagDecision};
+use crm_migrate::plugin::types::{
+    Batch, CleanOutcome, ConfigError, Hook, MergeDecision, PluginInfo, Segment, Tag, TagDecision,
+};
 
 struct FutureVersion;
 

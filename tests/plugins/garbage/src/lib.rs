@@ -4,7 +4,9 @@
 
 wit_bindgen::generate!({ path: "../../../plugin-sdk/wit/v0.1", world: "plugin" });
 
-use crm_migrate::plugin::types::{Batch, Cell, CleanOutcome, ConfigError, Hook, MergeDecision, PluginInfo, Segment, Tag, TagDecision};
+use crm_migrate::plugin::types::{
+    Batch, Cell, CleanOutcome, ConfigError, Hook, MergeDecision, PluginInfo, Segment, Tag, TagDecision,
+};
 
 struct HostileGarbage;
 

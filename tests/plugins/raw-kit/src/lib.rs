@@ -45,7 +45,9 @@ pub mod bindings {
 pub use bindings::crm_migrate::plugin::{host, types};
 
 use bindings::exports::crm_migrate::plugin::hooks::Guest;
-use types::{Batch, Cell, CleanOutcome, ConfigError, ConfigOption, Hook, MergeDecision, PluginInfo, Segment, Tag, TagDecision};
+use types::{
+    Batch, Cell, CleanOutcome, ConfigError, ConfigOption, Hook, MergeDecision, PluginInfo, Segment, Tag, TagDecision,
+};
 
 /// The contract's hooks, each but `describe` answering "change nothing" unless a plugin's attack
 /// needs it to say something else. `configure` keeps the configuration for [`option`].
@@ -162,5 +164,8 @@ pub fn keep_all(batch: &Batch) -> Vec<CleanOutcome> {
 
 /// Merges each group into its first record, changing nothing.
 pub fn no_merge(groups: Vec<Vec<u32>>) -> Vec<MergeDecision> {
-    groups.into_iter().map(|group| MergeDecision { survivor: group[0], absorbed: group[1..].to_vec(), changes: Vec::new() }).collect()
+    groups
+        .into_iter()
+        .map(|group| MergeDecision { survivor: group[0], absorbed: group[1..].to_vec(), changes: Vec::new() })
+        .collect()
 }

@@ -4,5 +4,8 @@
 use attack_kit::sdk::HookError;
 
 attack_kit::attack_plugin!(SdkError, "sdk-error", "Fails a batch with a HookError", |record| {
-    return Err(HookError::new(format!("the phone field holds a fax number\n\u{1b}[2Jforged line {}", "x".repeat(5000))));
+    return Err(HookError::new(format!(
+        "the phone field holds a fax number\n\u{1b}[2Jforged line {}",
+        "x".repeat(5000)
+    )));
 });

@@ -8,8 +8,8 @@
 use raw_kit::RawPlugin;
 use raw_kit::host::{LogLevel, log};
 use raw_kit::types::{
-    Batch, CleanOutcome, ConfigOption, FieldIssue, Hook, LabelColor, LabelSpec, MergeDecision, PluginInfo, Segment, Tag,
-    TagDecision, TagFate,
+    Batch, CleanOutcome, ConfigOption, FieldIssue, Hook, LabelColor, LabelSpec, MergeDecision, PluginInfo, Segment,
+    Tag, TagDecision, TagFate,
 };
 
 /// A line that, printed raw, erases the line before it and poses as the host's digest line.
@@ -24,7 +24,11 @@ impl RawPlugin for HostileText {
             version: "0.1.0".into(),
             description: format!("harmless{FAKE}"),
             hooks: vec![Hook::Clean, Hook::Label],
-            options: vec![ConfigOption { key: "mode".into(), description: format!("mode{FAKE}"), default_value: Some(FAKE.into()) }],
+            options: vec![ConfigOption {
+                key: "mode".into(),
+                description: format!("mode{FAKE}"),
+                default_value: Some(FAKE.into()),
+            }],
         }
     }
 

@@ -9,8 +9,8 @@
 
 use raw_kit::RawPlugin;
 use raw_kit::types::{
-    Batch, Cell, CleanOutcome, Date, Datetime, FieldChange, FieldIssue, FieldValue, Hook, LabelColor, LabelSpec, MergeDecision,
-    PluginInfo, Segment, Tag, TagDecision, TagFate,
+    Batch, Cell, CleanOutcome, Date, Datetime, FieldChange, FieldIssue, FieldValue, Hook, LabelColor, LabelSpec,
+    MergeDecision, PluginInfo, Segment, Tag, TagDecision, TagFate,
 };
 
 pub struct HostileValues;
@@ -89,7 +89,10 @@ impl RawPlugin for HostileValues {
             .map(|group| MergeDecision {
                 survivor: group[0],
                 absorbed: group[1..].to_vec(),
-                changes: vec![FieldChange { field: "when".into(), value: FieldValue::Datetime(Datetime { unix_millis: 0, offset_minutes: offset }) }],
+                changes: vec![FieldChange {
+                    field: "when".into(),
+                    value: FieldValue::Datetime(Datetime { unix_millis: 0, offset_minutes: offset }),
+                }],
             })
             .collect())
     }
@@ -104,7 +107,11 @@ impl RawPlugin for HostileValues {
                     "long" => "L".repeat(1000),
                     other => other.to_owned(),
                 };
-                TagDecision { tag_id: tag.id, fate: TagFate::Label(LabelSpec { name, color: LabelColor::Red }), segment_origin: false }
+                TagDecision {
+                    tag_id: tag.id,
+                    fate: TagFate::Label(LabelSpec { name, color: LabelColor::Red }),
+                    segment_origin: false,
+                }
             })
             .collect())
     }
