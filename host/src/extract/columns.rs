@@ -257,6 +257,15 @@ struct Standard {
     aliases: &'static [&'static str],
 }
 
+impl Standard {
+    /// Whether a header names this role: by [`alias_key`], with word breaks set aside too
+    /// (`E-mail address`, `email_address` and `Emailaddress` mean the same).
+    fn named_by(&self, header: &str) -> bool {
+        let joined = alias_key(header).replace('_', "");
+        self.aliases.iter().any(|alias| alias.replace('_', "") == joined)
+    }
+}
+
 const fn standard(field: &'static str, ty: FieldType, aliases: &'static [&'static str]) -> Standard {
     Standard { field, ty, aliases }
 }
@@ -665,11 +674,7 @@ pub fn plan_columns(
         let normalized = normalize_header(header);
         let key = alias_key(header);
         let taken = |field: &str| columns.iter().any(|column| column.field == field);
-        // Words run together or apart mean the same: `E-mail address`, `email_address`, `Emailaddress`.
-        let joined = key.replace('_', "");
-        let standard = standards(kind)
-            .iter()
-            .find(|s| s.aliases.iter().any(|alias| alias.replace('_', "") == joined) && !taken(s.field));
+        let standard = standards(kind).iter().find(|s| s.named_by(header) && !taken(s.field));
         let definition = definitions
             .iter()
             .find(|d| d.object == Some(kind) && (alias_key(&d.name_std) == key || alias_key(&d.name) == key));
@@ -844,16 +849,9 @@ pub fn decide_from_values<'a>(
                         .iter()
                         .find(|standard| standard.field == "data")
                         .expect("events have a payload role");
-                    let named = |column: &Column| {
-                        payload
-                            .aliases
-                            .iter()
-                            .any(|alias| alias.replace('_', "") == alias_key(&column.header).replace('_', ""))
-                    };
-                    if let Some(column) = columns
-                        .iter_mut()
-                        .find(|column| matches!(column.origin, Origin::Inferred { .. }) && named(column))
-                    {
+                    if let Some(column) = columns.iter_mut().find(|column| {
+                        matches!(column.origin, Origin::Inferred { .. }) && payload.named_by(&column.header)
+                    }) {
                         column.field = payload.field.to_owned();
                         column.ty = payload.ty;
                         column.origin = Origin::Standard;

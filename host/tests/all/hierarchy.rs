@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::apply::{apply, fast};
 use crate::pipedrive_support::TOKEN;
-use crate::plan::{in_project, migrate_duplicates_as_they_are, run, text};
+use crate::plan::{in_project, migrate_duplicates_as_they_are, text};
 
 /// A generated export whose companies have parents (chains, one parent not in the export, a cycle).
 fn hierarchy_export(dir: &Path) -> PathBuf {
@@ -34,17 +34,7 @@ fn hierarchy_project(sandbox: &SandboxHandle) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let export = hierarchy_export(dir.path());
     let project = dir.path().join("holding");
-    let output = run(&[
-        "init",
-        project.to_str().unwrap(),
-        "--export",
-        export.to_str().unwrap(),
-        "--pipedrive",
-        &sandbox.url(),
-        "--plan",
-        "premium",
-    ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    crate::plan::init_on_sandbox(&project, &export, sandbox);
     migrate_duplicates_as_they_are(&project);
     let planned = in_project(&project, &["plan"]);
     assert!(planned.status.success(), "{}", text(&planned.stderr));

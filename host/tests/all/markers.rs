@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::apply::apply_with_kills;
 use crate::extract::sample_export_copy;
 use crate::pipedrive_support::TOKEN;
-use crate::plan::{in_project, prepared_sandbox_with, run, text};
+use crate::plan::{in_project, prepared_sandbox_with, text};
 
 /// A copy of the sample export in `parent/name`, with every activity's description holding the
 /// next activity's marker and every chat message the next conversation's, in the old form, in
@@ -63,17 +63,7 @@ fn rewrite(path: &Path, delimiter: u8, column: &str, key: &str, forge: &dyn Fn(&
 /// `account`, the `account` line is taken out first, as in a project made by an earlier version.
 fn approved_project(parent: &Path, sandbox: &SandboxHandle, export: &Path, account: bool) -> PathBuf {
     let project = parent.join(format!("project-{}", export.file_name().unwrap().to_string_lossy()));
-    let init = run(&[
-        "init",
-        project.to_str().unwrap(),
-        "--export",
-        export.to_str().unwrap(),
-        "--pipedrive",
-        &sandbox.url(),
-        "--plan",
-        "premium",
-    ]);
-    assert!(init.status.success(), "{}", text(&init.stderr));
+    crate::plan::init_on_sandbox(&project, export, sandbox);
     crate::plan::migrate_duplicates_as_they_are(&project);
     if !account {
         let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();

@@ -84,6 +84,21 @@ pub fn project(sandbox: &SandboxHandle, plan: &str) -> (tempfile::TempDir, PathB
 /// Says `dedup = "none"` in the project's migration.toml: its duplicate contacts go to Pipedrive
 /// one person each, decided, so plan does not stop at them (the tests that use it look at
 /// other things; `plan_leaves_duplicates_to_a_person` looks at this one).
+/// `init PROJECT --export EXPORT --pipedrive <the sandbox> --plan premium`, which must succeed.
+pub fn init_on_sandbox(project: &Path, export: &Path, sandbox: &SandboxHandle) {
+    let output = run(&[
+        "init",
+        project.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        &sandbox.url(),
+        "--plan",
+        "premium",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
 pub fn migrate_duplicates_as_they_are(project: &Path) {
     let path = project.join("migration.toml");
     let text = std::fs::read_to_string(&path).unwrap();

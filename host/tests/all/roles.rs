@@ -9,7 +9,7 @@ use crm_migrate_sandbox::{SandboxConfig, SandboxHandle};
 use serde_json::Value;
 
 use crate::apply::{apply, fast};
-use crate::plan::{in_project, run, text};
+use crate::plan::{in_project, text};
 
 /// A foreign export: every file written here, none by the generator.
 fn foreign_export(dir: &Path) {
@@ -57,17 +57,7 @@ fn foreign_export(dir: &Path) {
 /// A project on `export`, planned (plan must finish clean) and approved.
 fn approved(sandbox: &SandboxHandle, export: &Path, root: &Path) -> PathBuf {
     let project = root.join("foreign");
-    let output = run(&[
-        "init",
-        project.to_str().unwrap(),
-        "--export",
-        export.to_str().unwrap(),
-        "--pipedrive",
-        &sandbox.url(),
-        "--plan",
-        "premium",
-    ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    crate::plan::init_on_sandbox(&project, export, sandbox);
     let planned = in_project(&project, &["plan"]);
     let mapping = std::fs::read_to_string(project.join("mapping.toml")).unwrap_or_default();
     assert!(planned.status.success(), "{}\n{}\n{mapping}", text(&planned.stdout), text(&planned.stderr));
@@ -199,17 +189,7 @@ fn a_role_found_only_from_ambiguous_values_waits_for_a_person() {
     std::fs::write(export.join("users.csv"), "id,email\n1,hanna@example.com\n").unwrap();
     std::fs::write(export.join("events.csv"), "ID,Name,User ID,Von,Bis\n500,Demo,1,1709285400,1709288100\n").unwrap();
     let project = root.path().join("ambiguous");
-    let output = run(&[
-        "init",
-        project.to_str().unwrap(),
-        "--export",
-        export.to_str().unwrap(),
-        "--pipedrive",
-        &sandbox.url(),
-        "--plan",
-        "premium",
-    ]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    crate::plan::init_on_sandbox(&project, &export, &sandbox);
 
     let planned = in_project(&project, &["plan"]);
     assert_eq!(planned.status.code(), Some(11), "{}\n{}", text(&planned.stdout), text(&planned.stderr));
