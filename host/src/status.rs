@@ -72,8 +72,7 @@ pub fn status(project: &Project) -> Result<Status, StatusError> {
         for object in kinds.iter().copied() {
             let counts = journal.counts(object)?;
             let source_count = source.in_scope.get(&object).copied().unwrap_or(0);
-            let left =
-                source_count.saturating_sub(counts.created + counts.merged + counts.quarantined + counts.excluded);
+            let left = source_count.saturating_sub(counts.total() - counts.intent);
             calls_left += left;
             tokens_left += left * u64::from(crate::plan::bill::create_cost(object));
             let (records_with_fields_left_out, fields_left_out) = journal.left_out_counts(object)?;
