@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crm_migrate::apply::journal::Journal;
-use crm_migrate::pipedrive::{ContactPoint, NewDeal, NewOrganization, NewPerson, PipedriveClient, Plan};
+use crm_migrate::pipedrive::{ContactPoint, EntityKind, NewDeal, NewOrganization, NewPerson, PipedriveClient, Plan};
 use crm_migrate::record::ObjectKind;
 use crm_migrate::state::State;
 use crm_migrate_sandbox::{AccountLimits, SandboxConfig};
@@ -203,11 +203,34 @@ fn records_the_account_had_are_linked_updated_or_created_verified_and_given_back
     let verified = in_project(&project, &["verify", "--json"]);
     assert!(verified.status.success(), "{}\n{}", text(&verified.stdout), text(&verified.stderr));
 
+    // Someone changes a field apply filled: rollback leaves that one and says so, gives back the rest.
+    let organization = after["persons"][ids["ambiguous 1"].to_string()]["org_id"].clone();
+    assert!(organization.is_u64(), "contact 10013's organization filled in");
+    let edit = json!({"phones": [{"value": "+48 999 999 999", "primary": true, "label": "work"}]});
+    runtime.block_on(seeding.update_fields(EntityKind::Person, ids["ambiguous 1"], edit)).unwrap();
     let rolled = in_project(&project, &["rollback", "--yes"]);
-    assert!(rolled.status.success(), "{}\n{}", text(&rolled.stdout), text(&rolled.stderr));
+    assert_eq!(
+        rolled.status.code(),
+        Some(9),
+        "residue: the field left\n{}\n{}",
+        text(&rolled.stdout),
+        text(&rolled.stderr)
+    );
+    let said = text(&rolled.stdout) + &text(&rolled.stderr);
+    assert!(
+        said.contains(&format!("contact 10013 (Pipedrive id {}, a record the account had): phones changed in Pipedrive since apply wrote it", ids["ambiguous 1"])),
+        "{said}"
+    );
     let back = sandbox.state();
-    assert_eq!(live(&back, "persons"), persons_before, "every person the account had, as it was; none other");
-    assert_eq!(live(&back, "organizations"), organizations_before);
+    let mut persons_back = live(&back, "persons");
+    let edited = persons_back.remove(&ids["ambiguous 1"]).unwrap();
+    assert_eq!(edited["phones"][0]["value"], "+48 999 999 999", "the edit made in Pipedrive is left");
+    let mut expected = persons_before.clone();
+    let mut was = expected.remove(&ids["ambiguous 1"]).unwrap();
+    was["phones"] = edited["phones"].clone();
+    assert_eq!(edited, was, "its other fields given back (its organization too)");
+    assert_eq!(persons_back, expected, "every person the account had, as it was; none other");
+    assert_eq!(live(&back, "organizations"), organizations_before, "every organization the account had; none other");
 }
 
 #[test]
