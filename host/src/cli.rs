@@ -1514,8 +1514,14 @@ fn text_progress() -> crm_migrate::apply::Reporter {
                     } else {
                         String::new()
                     };
+                    // Shown only where there are any: the line stays as it was for an empty account.
+                    let linked = if c.linked > 0 {
+                        format!(" + {} linked to records the account had", report::thousands(c.linked))
+                    } else {
+                        String::new()
+                    };
                     eprintln!(
-                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{duplicates}{updated}",
+                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{linked}{duplicates}{updated}",
                         row.object,
                         report::thousands(row.in_scope),
                         report::thousands(c.created),

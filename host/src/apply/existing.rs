@@ -20,7 +20,7 @@ use super::workspace::Targets;
 
 /// The approved decisions: (object, source id) -> (link or update, the existing record's id).
 #[derive(Debug, Clone, Default)]
-pub struct Decisions(HashMap<(ObjectKind, String), (Choice, u64)>);
+pub struct Decisions(crate::plan::existing::Decided);
 
 impl Decisions {
     pub fn of(project: &crate::project::Project) -> Result<Decisions, ApplyError> {
@@ -184,8 +184,11 @@ pub fn linked_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<Strin
         .collect())
 }
 
+/// (object, source id, Pipedrive id) -> the field changes journalled for it, oldest first.
+pub type LinkedChanges = HashMap<(ObjectKind, String, u64), Vec<Change>>;
+
 /// Every field change journalled for linked records, oldest first, by (object, source id, Pipedrive id).
-pub fn changes_of_linked(journal: &Journal) -> Result<HashMap<(ObjectKind, String, u64), Vec<Change>>, ApplyError> {
+pub fn changes_of_linked(journal: &Journal) -> Result<LinkedChanges, ApplyError> {
     let linked: HashSet<(ObjectKind, String, u64)> = [ObjectKind::Company, ObjectKind::Contact]
         .into_iter()
         .map(|object| Ok(linked_ids(journal, object)?.into_iter().map(move |(source, id)| (object, source, id))))

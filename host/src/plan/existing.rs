@@ -517,9 +517,12 @@ pub fn deals_in_account(project: &Project) -> Result<u64, PlanError> {
     Ok(state.meta(EXISTING_DEALS_KEY)?.and_then(|deals| deals.parse().ok()).unwrap_or(0))
 }
 
+/// (object, source id) -> (link or update, the existing record's Pipedrive id).
+pub type Decided = HashMap<(ObjectKind, String), (Choice, u64)>;
+
 /// The approved decisions apply follows: (object, source id) -> (link or update, the existing
 /// record's id). An undecided match refuses (approve refuses it first).
-pub fn decided(project: &Project) -> Result<HashMap<(ObjectKind, String), (Choice, u64)>, PlanError> {
+pub fn decided(project: &Project) -> Result<Decided, PlanError> {
     let matches = read(project)?;
     if let Some(open) = matches.iter().find(|found| found.decision.is_none()) {
         return Err(PlanError::Project(format!(
