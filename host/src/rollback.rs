@@ -610,6 +610,7 @@ pub async fn undo_run(
     }
 
     // What the delta created goes.
+    let guard = DeleteGuard::of(&journal)?;
     for object in ORDER {
         if object == ObjectKind::Company {
             outcome.relationships_deleted +=
@@ -636,7 +637,6 @@ pub async fn undo_run(
             &mut outcome.conflicts,
         )
         .await?;
-        let guard = DeleteGuard::of(&journal)?;
         for (source_id, id) in queue {
             delete_record(&client, guard.check(object, id)?).await?;
             journal.forget(object, &source_id)?;

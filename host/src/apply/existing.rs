@@ -250,6 +250,14 @@ pub async fn restore(
             let mut conflicted = false;
             let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
             for change in written.iter().rev() {
+                if change.prior.is_empty() && change.new.is_empty() {
+                    conflicted = true;
+                    outcome.conflicts.push(format!(
+                        "{object} {source_id} (Pipedrive id {id}, a record the account had): {} not given back: the journal's values were purged (crm-migrate purge)",
+                        change.field
+                    ));
+                    continue;
+                }
                 let (new, prior) = (parse(&change.new), parse(&change.prior));
                 if holds(object, &change.field, &new, &now) {
                     back.retain(|(field, ..)| *field != change.field);

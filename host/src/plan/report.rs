@@ -145,7 +145,7 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     let _ = writeln!(out, "# Migration plan\n");
     let _ = writeln!(
         out,
-        "Planned {} against {}. Reading the workspace cost {} tokens; nothing was written to Pipedrive.\n",
+        "Planned {} against {}. Reading the workspace and the records the account already has cost {} tokens; nothing was written to Pipedrive.\n",
         result.planned_at, result.workspace.url, result.plan_tokens
     );
     let _ = writeln!(out, "{}\n", budget_sentence(&result.bill, policy));

@@ -81,6 +81,21 @@ fn live(state: &Value, collection: &str) -> BTreeMap<u64, Value> {
         .collect()
 }
 
+/// Sets every decision of the project's existing.toml (if plan wrote one) to `create`: the
+/// records the account has stay apart from the migration's.
+pub(crate) fn create_anyway(project: &Path) {
+    let path = project.join("existing.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else { return };
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| match (line.split_once(" = { decision = "), line.split_once(", candidates")) {
+            (Some((key, _)), Some((_, rest))) => format!("{key} = {{ decision = \"create\", candidates{rest}"),
+            _ => line.to_owned(),
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+}
+
 fn set_decision(project: &Path, source_id: &str, decision: &str) {
     let path = project.join("existing.toml");
     let text = std::fs::read_to_string(&path).unwrap();
