@@ -1364,6 +1364,12 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
         if !outcome.workspace_removed.is_empty() {
             println!("  removed {} workspace objects apply had created", outcome.workspace_removed.len());
         }
+        for (object, count) in &outcome.existing.restored {
+            println!(
+                "  gave {} {object} records the account had their prior values back (never deleted)",
+                report::thousands(*count)
+            );
+        }
         for conflict in &outcome.conflicts {
             for line in conflict.lines() {
                 println!("  conflict: {line}");

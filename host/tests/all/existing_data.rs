@@ -232,6 +232,8 @@ fn records_the_account_had_are_linked_updated_or_created_verified_and_given_back
         text(&rolled.stderr)
     );
     let said = text(&rolled.stdout) + &text(&rolled.stderr);
+    assert!(said.contains("gave 3 contact records the account had their prior values back"), "{said}");
+    assert!(said.contains("gave 1 company records the account had their prior values back"), "{said}");
     assert!(
         said.contains(&format!("contact 10013 (Pipedrive id {}, a record the account had): phones changed in Pipedrive since apply wrote it", ids["ambiguous 1"])),
         "{said}"
