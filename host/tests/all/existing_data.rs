@@ -217,6 +217,18 @@ fn records_the_account_had_are_linked_updated_or_created_verified_and_given_back
 
     let verified = in_project(&project, &["verify", "--json"]);
     assert!(verified.status.success(), "{}\n{}", text(&verified.stdout), text(&verified.stderr));
+    // Verify reads the updated person back field by field: a name changed behind its back shows.
+    let rename = |name: Value| seeding.update_fields(EntityKind::Person, ids["updated"], json!({ "name": name }));
+    runtime.block_on(rename(json!("Someone Else"))).unwrap();
+    let tampered = in_project(&project, &["verify", "--json"]);
+    assert_eq!(tampered.status.code(), Some(8), "{}", text(&tampered.stderr));
+    let report: Value = serde_json::from_slice(&tampered.stdout).unwrap();
+    assert_eq!(
+        report["mismatches"],
+        json!([{"object": "contact", "source_id": "10006", "pipedrive_id": ids["updated"], "field": "name",
+                "expected": first_last("10006"), "actual": "Someone Else"}])
+    );
+    runtime.block_on(rename(json!(first_last("10006")))).unwrap();
 
     // Someone changes a field apply filled: rollback leaves that one and says so, gives back the rest.
     let organization = after["persons"][ids["ambiguous 1"].to_string()]["org_id"].clone();
