@@ -184,24 +184,21 @@ pub fn linked_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<Strin
         .collect())
 }
 
-/// (object, source id, Pipedrive id) -> the field changes journalled for it, oldest first.
-pub type LinkedChanges = HashMap<(ObjectKind, String, u64), Vec<Change>>;
+/// (object, Pipedrive id) -> the field changes journalled for the existing record, oldest first,
+/// whichever source records were linked to it.
+pub type LinkedChanges = HashMap<(ObjectKind, u64), Vec<Change>>;
 
-/// Every field change journalled for linked records, oldest first, by (object, source id, Pipedrive id).
+/// Every field change journalled for linked records, oldest first.
 pub fn changes_of_linked(journal: &Journal) -> Result<LinkedChanges, ApplyError> {
-    let linked: HashSet<(ObjectKind, String, u64)> = [ObjectKind::Company, ObjectKind::Contact]
-        .into_iter()
-        .map(|object| Ok(linked_ids(journal, object)?.into_iter().map(move |(source, id)| (object, source, id))))
-        .collect::<Result<Vec<_>, ApplyError>>()?
-        .into_iter()
-        .flatten()
-        .collect();
-    let mut changes: HashMap<(ObjectKind, String, u64), Vec<Change>> = HashMap::new();
+    let mut linked: HashSet<(ObjectKind, String, u64)> = HashSet::new();
+    for object in [ObjectKind::Company, ObjectKind::Contact] {
+        linked.extend(linked_ids(journal, object)?.into_iter().map(|(source_id, id)| (object, source_id, id)));
+    }
+    let mut changes: LinkedChanges = HashMap::new();
     for run in journal.runs()? {
         for change in journal.changes(run.id)? {
-            let key = (change.object, change.source_id.clone(), change.pipedrive_id);
-            if linked.contains(&key) {
-                changes.entry(key).or_default().push(change);
+            if linked.contains(&(change.object, change.source_id.clone(), change.pipedrive_id)) {
+                changes.entry((change.object, change.pipedrive_id)).or_default().push(change);
             }
         }
     }
@@ -217,9 +214,41 @@ pub struct Restored {
     pub conflicts: Vec<String>,
 }
 
-/// Gives the linked records (those of `runs`, or all) their prior values back, newest change
-/// first, each field only where it still holds what apply wrote; persons before organizations.
-/// A record fully given back leaves the journal; none is ever deleted.
+/// Walks a record's journalled changes newest first: a field that still holds what apply wrote
+/// goes back to its prior value (an earlier change of the same field then compares with that);
+/// one that holds neither is a conflict and stays. Returns (field, now, prior) to send and the
+/// conflicts, one line each.
+fn give_back(object: ObjectKind, written: &[Change], actual: &Value) -> (Vec<(String, Value, Value)>, Vec<String>) {
+    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    let mut now = actual.clone();
+    let (mut back, mut conflicts): (Vec<(String, Value, Value)>, Vec<String>) = (Vec::new(), Vec::new());
+    for change in written.iter().rev() {
+        let what = format!(
+            "{object} {} (Pipedrive id {}, a record the account had): {}",
+            change.source_id, change.pipedrive_id, change.field
+        );
+        if change.prior.is_empty() && change.new.is_empty() {
+            conflicts.push(format!("{what} not given back: the journal's values were purged (crm-migrate purge)"));
+            continue;
+        }
+        let (new, prior) = (parse(&change.new), parse(&change.prior));
+        if holds(object, &change.field, &new, &now) {
+            back.retain(|(field, ..)| *field != change.field);
+            back.push((change.field.clone(), new, prior.clone()));
+            set_field(&mut now, &change.field, prior);
+        } else if !holds(object, &change.field, &prior, &now) {
+            conflicts.push(format!(
+                "{what} changed in Pipedrive since apply wrote it ({new} written, {} now); left as it is",
+                field_of(&now, &change.field)
+            ));
+        }
+    }
+    (back, conflicts)
+}
+
+/// Gives the records the account had (those linked in `runs`, or all) their prior values back,
+/// each field only where it still holds what apply wrote; persons before organizations. Records
+/// fully given back leave the journal; none is ever deleted.
 pub async fn restore(
     client: &PipedriveClient,
     journal: &Journal,
@@ -229,50 +258,31 @@ pub async fn restore(
     let mut changes = changes_of_linked(journal)?;
     let mut listings = Listings::default();
     for object in [ObjectKind::Contact, ObjectKind::Company] {
-        let entries = journal.entries(object)?;
-        let mut linked: Vec<(String, u64)> = entries
-            .into_iter()
-            .filter(|(_, entry)| entry.fate == Fate::Linked && runs.is_none_or(|runs| runs.contains(&entry.run_id)))
-            .filter_map(|(source_id, entry)| Some((source_id, entry.pipedrive_id?)))
-            .collect();
-        linked.sort();
-        for (source_id, id) in linked {
-            let written = changes.remove(&(object, source_id.clone(), id)).unwrap_or_default();
+        // Several source records may have been linked to one record: its changes go back together.
+        let mut linked: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        for (source_id, entry) in journal.entries(object)? {
+            if entry.fate == Fate::Linked
+                && runs.is_none_or(|runs| runs.contains(&entry.run_id))
+                && let Some(id) = entry.pipedrive_id
+            {
+                linked.entry(id).or_default().push(source_id);
+            }
+        }
+        for (id, source_ids) in linked {
+            let written = changes.remove(&(object, id)).unwrap_or_default();
+            let written: Vec<Change> =
+                written.into_iter().filter(|change| source_ids.contains(&change.source_id)).collect();
             let Some(actual) = listings.of(client, object).await?.get(&id).cloned() else {
                 outcome.conflicts.push(format!(
-                    "{object} {source_id} (Pipedrive id {id}, a record the account had): gone from Pipedrive; nothing to give back"
+                    "{object} {} (Pipedrive id {id}, a record the account had): gone from Pipedrive; nothing to give back",
+                    source_ids.join(", ")
                 ));
-                journal.forget(object, &source_id)?;
+                for source_id in &source_ids {
+                    journal.forget(object, source_id)?;
+                }
                 continue;
             };
-            let mut now = actual.clone();
-            let mut back: Vec<(String, Value, Value)> = Vec::new();
-            let mut conflicted = false;
-            let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
-            for change in written.iter().rev() {
-                if change.prior.is_empty() && change.new.is_empty() {
-                    conflicted = true;
-                    outcome.conflicts.push(format!(
-                        "{object} {source_id} (Pipedrive id {id}, a record the account had): {} not given back: the journal's values were purged (crm-migrate purge)",
-                        change.field
-                    ));
-                    continue;
-                }
-                let (new, prior) = (parse(&change.new), parse(&change.prior));
-                if holds(object, &change.field, &new, &now) {
-                    back.retain(|(field, ..)| *field != change.field);
-                    back.push((change.field.clone(), new, prior.clone()));
-                    set_field(&mut now, &change.field, prior);
-                } else if !holds(object, &change.field, &prior, &now) {
-                    conflicted = true;
-                    outcome.conflicts.push(format!(
-                        "{object} {source_id} (Pipedrive id {id}, a record the account had): {} changed in Pipedrive since apply wrote it ({} written, {} now); left as it is",
-                        change.field,
-                        new,
-                        field_of(&now, &change.field)
-                    ));
-                }
-            }
+            let (back, conflicts) = give_back(object, &written, &actual);
             if !back.is_empty() {
                 match load::update(client, object, id, &back).await {
                     Ok(()) | Err(ClientError::NotFound { .. }) => {}
@@ -280,9 +290,12 @@ pub async fn restore(
                 }
                 *outcome.restored.entry(object).or_default() += 1;
             }
-            if !conflicted {
-                journal.forget(object, &source_id)?;
+            if conflicts.is_empty() {
+                for source_id in &source_ids {
+                    journal.forget(object, source_id)?;
+                }
             }
+            outcome.conflicts.extend(conflicts);
         }
     }
     Ok(outcome)
@@ -291,6 +304,43 @@ pub async fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn change(source_id: &str, field: &str, prior: Value, new: Value) -> Change {
+        Change {
+            object: ObjectKind::Contact,
+            source_id: source_id.into(),
+            pipedrive_id: 7,
+            field: field.into(),
+            prior: prior.to_string(),
+            new: new.to_string(),
+        }
+    }
+
+    #[test]
+    fn rollback_gives_back_newest_first_and_leaves_what_someone_changed_since() {
+        // Two source records updated one person's name in turn; a phone apply filled was edited since.
+        let written = [
+            change("1", "name", json!("Jan"), json!("Jan Kowalski")),
+            change("1", "phones", json!([]), json!([{"value": "123", "primary": true, "label": "work"}])),
+            change("2", "name", json!("Jan Kowalski"), json!("J. Kowalski")),
+            change("2", "org_id", Value::Null, json!(5)),
+            Change {
+                prior: String::new(),
+                new: String::new(),
+                ..change("2", "custom_fields.abc", Value::Null, Value::Null)
+            },
+        ];
+        let actual = json!({"id": 7, "name": "J. Kowalski", "org_id": 5,
+            "phones": [{"value": "999", "primary": true, "label": "work"}], "custom_fields": {"abc": "x"}});
+        let (back, conflicts) = give_back(ObjectKind::Contact, &written, &actual);
+        let back: Vec<(&str, &Value)> = back.iter().map(|(field, _, prior)| (field.as_str(), prior)).collect();
+        assert_eq!(back, [("org_id", &Value::Null), ("name", &json!("Jan"))]);
+        assert_eq!(conflicts.len(), 2, "{conflicts:?}");
+        assert!(conflicts[0].contains("contact 2 (Pipedrive id 7, a record the account had): custom_fields.abc not given back: the journal's values were purged"));
+        assert!(conflicts[1].contains(
+            "contact 1 (Pipedrive id 7, a record the account had): phones changed in Pipedrive since apply wrote it"
+        ));
+    }
 
     #[test]
     fn link_fills_only_empty_fields_and_update_overwrites_what_differs() {

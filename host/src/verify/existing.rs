@@ -53,7 +53,8 @@ pub fn verify_linked(
             continue;
         };
         let update = entries.get(source_id).and_then(|entry| entry.detail.as_deref()) == Some("update");
-        let written = changes.get(&(object, source_id.clone(), *id)).map(Vec::as_slice).unwrap_or(&[]);
+        let written: Vec<&crate::apply::journal::Change> =
+            changes.get(&(object, *id)).into_iter().flatten().filter(|change| change.source_id == *source_id).collect();
         for (field, value) in payload_fields(&load::payload_json(payload), marker) {
             let filled = written.iter().any(|change| change.field == field);
             let fine = if update || filled {
@@ -67,7 +68,7 @@ pub fn verify_linked(
             }
         }
         if !update {
-            for change in written {
+            for change in &written {
                 let prior = serde_json::from_str::<Value>(&change.prior).unwrap_or(Value::Null);
                 if !empty(&prior) {
                     found.push(mismatch(
