@@ -217,6 +217,10 @@ fn records_the_account_had_are_linked_updated_or_created_verified_and_given_back
 
     let verified = in_project(&project, &["verify", "--json"]);
     assert!(verified.status.success(), "{}\n{}", text(&verified.stdout), text(&verified.stderr));
+    let reported = in_project(&project, &["report"]);
+    assert!(reported.status.success(), "{}", text(&reported.stderr));
+    let handoff = std::fs::read_to_string(project.join("reports/handoff/summary.md")).unwrap();
+    assert!(handoff.contains("4 linked to records the account already had"), "{handoff}");
     // Verify reads the updated person back field by field: a name changed behind its back shows.
     let rename = |name: Value| seeding.update_fields(EntityKind::Person, ids["updated"], json!({ "name": name }));
     runtime.block_on(rename(json!("Someone Else"))).unwrap();
