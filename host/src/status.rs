@@ -135,19 +135,20 @@ pub fn text(status: &Status) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:<14}{:<14}{:>8}{:>9}{:>8}{:>13}{:>10}{:>7}{:>7}",
-        "phase", "object", "source", "created", "merged", "quarantined", "excluded", "open", "left"
+        "\n{:<14}{:<14}{:>8}{:>9}{:>8}{:>8}{:>13}{:>10}{:>7}{:>7}",
+        "phase", "object", "source", "created", "merged", "linked", "quarantined", "excluded", "open", "left"
     );
     for object in &status.objects {
         let c = object.counts;
         let _ = writeln!(
             out,
-            "{:<14}{:<14}{:>8}{:>9}{:>8}{:>13}{:>10}{:>7}{:>7}",
+            "{:<14}{:<14}{:>8}{:>9}{:>8}{:>8}{:>13}{:>10}{:>7}{:>7}",
             object.phase,
             object.object.as_str(),
             thousands(object.source),
             thousands(c.created),
             thousands(c.merged),
+            thousands(c.linked),
             thousands(c.quarantined),
             thousands(c.excluded),
             thousands(c.intent),

@@ -214,6 +214,9 @@ fn records_the_account_had_are_linked_updated_or_created_verified_and_given_back
     let journal = Journal::read(State::open(&project).unwrap());
     assert_eq!(journal.counts(ObjectKind::Contact).unwrap().linked, 3);
     assert_eq!(journal.counts(ObjectKind::Company).unwrap().linked, 1);
+    let status: Value = serde_json::from_slice(&in_project(&project, &["status", "--json"]).stdout).unwrap();
+    let contacts = status["objects"].as_array().unwrap().iter().find(|row| row["object"] == "contact").unwrap();
+    assert_eq!((contacts["counts"]["linked"].clone(), contacts["left"].clone()), (json!(3), json!(0)), "{contacts}");
 
     let verified = in_project(&project, &["verify", "--json"]);
     assert!(verified.status.success(), "{}\n{}", text(&verified.stdout), text(&verified.stderr));
