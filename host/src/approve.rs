@@ -79,6 +79,9 @@ pub struct Basis {
     /// The export's files: name -> sha256 of the bytes.
     pub export: BTreeMap<String, String>,
     pub target_url: String,
+    /// sha256 of existing.toml (what becomes of records the account already has), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<String>,
 }
 
 impl Basis {
@@ -98,6 +101,9 @@ impl Basis {
             plugins,
             export: export_digests(export_dir)?,
             target_url: project.config.target.url.get_ref().trim().to_owned(),
+            existing: std::fs::read_to_string(project.dir.join(crate::plan::existing::EXISTING_FILE))
+                .ok()
+                .map(|text| digest(&text)),
         })
     }
 
@@ -148,6 +154,15 @@ impl Basis {
                     _ => {}
                 }
             }
+        }
+        if self.existing != now.existing {
+            let show = |digest: &Option<String>| digest.as_deref().map_or("none", short).to_owned();
+            changes.push(format!(
+                "{} changed (what becomes of the records the account already has): {} approved, {} now",
+                crate::plan::existing::EXISTING_FILE,
+                show(&self.existing),
+                show(&now.existing)
+            ));
         }
         if self.target_url != now.target_url {
             changes
@@ -296,6 +311,8 @@ pub fn review(project: &Project, progress: ReadProgress<'_>) -> Result<Review, A
     if !errors.is_empty() {
         return Err(ApproveError::Invalid { path, errors });
     }
+    // Every match with a record the account has is decided (the file reads, none left to review).
+    crate::plan::existing::decided(project)?;
     let previous = state.last_approval()?;
     let digest = digest(&text);
     let diff =

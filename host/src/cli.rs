@@ -1373,6 +1373,12 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
         if !outcome.workspace_removed.is_empty() {
             println!("  removed {} workspace objects apply had created", outcome.workspace_removed.len());
         }
+        for (object, count) in &outcome.existing.restored {
+            println!(
+                "  gave {} {object} records the account had their prior values back (never deleted)",
+                report::thousands(*count)
+            );
+        }
         for conflict in &outcome.conflicts {
             for line in conflict.lines() {
                 println!("  conflict: {line}");
@@ -1523,8 +1529,14 @@ fn text_progress() -> crm_migrate::apply::Reporter {
                     } else {
                         String::new()
                     };
+                    // Shown only where there are any: the line stays as it was for an empty account.
+                    let linked = if c.linked > 0 {
+                        format!(" + {} linked to records the account had", report::thousands(c.linked))
+                    } else {
+                        String::new()
+                    };
                     eprintln!(
-                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{duplicates}{updated}",
+                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{linked}{duplicates}{updated}",
                         row.object,
                         report::thousands(row.in_scope),
                         report::thousands(c.created),

@@ -798,12 +798,14 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
                 object.as_str().to_owned(),
                 thousands(counts.created),
                 thousands(counts.merged),
+                thousands(counts.linked),
                 thousands(counts.quarantined),
                 thousands(counts.excluded),
                 thousands(counts.intent),
             ]);
             *totals.entry("created").or_default() += counts.created;
             *totals.entry("merged").or_default() += counts.merged;
+            *totals.entry("linked").or_default() += counts.linked;
             *totals.entry("not moved").or_default() += counts.merged + counts.quarantined + counts.excluded;
             let mut entries: Vec<_> =
                 journal.entries(object)?.into_iter().filter(|(_, e)| e.fate == Fate::Quarantined).collect();
@@ -834,14 +836,15 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
             section(
                 "What moved",
                 format!(
-                    "{} records created in Pipedrive; {} duplicates merged into their survivor (by the dedup plugin); {} not moved (merged into a survivor, quarantined with a reason, or excluded by a rule). {} runs from {first} to {last}, {} tokens.",
+                    "{} records created in Pipedrive; {} linked to records the account already had (existing.toml; their prior values journalled, given back by a rollback); {} duplicates merged into their survivor (by the dedup plugin); {} not moved (merged into a survivor, quarantined with a reason, or excluded by a rule). {} runs from {first} to {last}, {} tokens.",
                     thousands(totals.get("created").copied().unwrap_or(0)),
+                    thousands(totals.get("linked").copied().unwrap_or(0)),
                     thousands(totals.get("merged").copied().unwrap_or(0)),
                     thousands(totals.get("not moved").copied().unwrap_or(0)),
                     runs.len(),
                     thousands(tokens)
                 ),
-                &["Phase", "Object", "Created", "Merged", "Quarantined", "Excluded", "Unresolved"],
+                &["Phase", "Object", "Created", "Merged", "Linked", "Quarantined", "Excluded", "Unresolved"],
                 moved,
             ),
             complexity_section(project),

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::apply::ApplyError;
-use crate::apply::deletions::delete_record;
+use crate::apply::deletions::{DeleteGuard, delete_record};
 use crate::apply::journal::{Fate, Journal};
 use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
 use crate::project::Project;
@@ -41,6 +41,8 @@ pub struct RollbackOutcome {
     pub residue: Vec<String>,
     /// Records changed in Pipedrive since apply wrote them: kept (or, when included, deleted).
     pub conflicts: Vec<Conflict>,
+    /// Records the account had before, given their prior values back (never deleted).
+    pub existing: crate::apply::existing::Restored,
     pub tokens: u64,
 }
 
@@ -137,6 +139,11 @@ pub async fn rollback(
     // What a kept record links to (its organization, person, deal) is kept with it, and named.
     let mut linked_from_kept: HashSet<(&'static str, u64)> = HashSet::new();
     let mut kept_as_linked: Vec<(ObjectKind, String, u64)> = Vec::new();
+    // Records the account had get their prior values first (while what apply created and they
+    // now link to is still there), and are never deleted.
+    let guard = DeleteGuard::of(&journal)?;
+    outcome.existing = crate::apply::existing::restore(&client, &journal, sample_only.then_some(&runs)).await?;
+    outcome.residue.extend(outcome.existing.conflicts.iter().cloned());
     for object in ORDER {
         if object == ObjectKind::Company {
             let companies = journal.entries(ObjectKind::Company)?;
@@ -186,7 +193,8 @@ pub async fn rollback(
             while stop.is_none() && in_flight.len() < concurrency.max(1) {
                 let Some((source_id, id)) = queue.next() else { break };
                 let client = client.clone();
-                in_flight.spawn(async move { (source_id, id, delete_record(&client, object, id).await) });
+                let record = guard.check(object, id)?;
+                in_flight.spawn(async move { (source_id, id, delete_record(&client, record).await) });
             }
             let Some(joined) = in_flight.join_next().await else { break };
             let (source_id, id, result) =
@@ -602,6 +610,7 @@ pub async fn undo_run(
     }
 
     // What the delta created goes.
+    let guard = DeleteGuard::of(&journal)?;
     for object in ORDER {
         if object == ObjectKind::Company {
             outcome.relationships_deleted +=
@@ -629,7 +638,7 @@ pub async fn undo_run(
         )
         .await?;
         for (source_id, id) in queue {
-            delete_record(&client, object, id).await?;
+            delete_record(&client, guard.check(object, id)?).await?;
             journal.forget(object, &source_id)?;
             *outcome.deleted.entry(object).or_default() += 1;
         }

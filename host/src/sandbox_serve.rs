@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use crm_migrate::audit::report::thousands;
 use crm_migrate::pipedrive::Plan;
-use crm_migrate_sandbox::{Faults, SandboxConfig};
+use crm_migrate_sandbox::{AccountLimits, Faults, SandboxConfig};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -29,6 +29,13 @@ pub struct ServeArgs {
     /// A daily token budget instead of the plan's (to rehearse running out)
     #[arg(long)]
     daily_token_budget: Option<u64>,
+    /// Enforce none of the account's usage limits (by default the plan's: custom fields, deals,
+    /// options per field and note size, refused with Pipedrive's 403 and 400 as an account does)
+    #[arg(long)]
+    no_account_limits: bool,
+    /// A deals limit instead of the plan's (to rehearse reaching it)
+    #[arg(long, conflicts_with = "no_account_limits")]
+    deals_limit: Option<u64>,
     /// The account has Campaigns: persons get a marketing status field
     #[arg(long)]
     campaigns: bool,
@@ -67,6 +74,14 @@ pub struct ServeArgs {
     throttle_rate: f64,
 }
 
+/// The plan's usage limits (its deals limit replaced when given), unless none are wanted.
+fn account_limits(args: &ServeArgs) -> Option<AccountLimits> {
+    (!args.no_account_limits).then(|| {
+        let limits = AccountLimits::of(args.plan, args.seats);
+        AccountLimits { deals: args.deals_limit.or(limits.deals), ..limits }
+    })
+}
+
 fn rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
@@ -81,6 +96,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         top_up_tokens: args.top_up_tokens,
         daily_token_budget: args.daily_token_budget,
         campaigns: args.campaigns,
+        account_limits: account_limits(&args),
         burst_limit: args.burst_limit,
         api_tokens: args.tokens.clone(),
         record_path: args.record.clone(),
@@ -119,6 +135,16 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.seats,
             thousands(budget)
         );
+        match account_limits(&args) {
+            Some(limits) => println!(
+                "  account limits: {} custom fields, {} deals, {} options per field, notes up to {} bytes (--no-account-limits for none)",
+                limits.custom_fields.map_or_else(|| "unlimited".to_owned(), thousands),
+                limits.deals.map_or_else(|| "unlimited".to_owned(), thousands),
+                thousands(limits.options_per_field),
+                thousands(limits.note_bytes)
+            ),
+            None => println!("  no account limits enforced"),
+        }
         println!("  accepts the token(s) given with --token (default: sandbox-token)");
         if let Some(record) = &args.record {
             println!("  recording requests to {}", record.display());

@@ -72,8 +72,7 @@ pub fn status(project: &Project) -> Result<Status, StatusError> {
         for object in kinds.iter().copied() {
             let counts = journal.counts(object)?;
             let source_count = source.in_scope.get(&object).copied().unwrap_or(0);
-            let left =
-                source_count.saturating_sub(counts.created + counts.merged + counts.quarantined + counts.excluded);
+            let left = source_count.saturating_sub(counts.total() - counts.intent);
             calls_left += left;
             tokens_left += left * u64::from(crate::plan::bill::create_cost(object));
             let (records_with_fields_left_out, fields_left_out) = journal.left_out_counts(object)?;
@@ -136,19 +135,20 @@ pub fn text(status: &Status) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:<14}{:<14}{:>8}{:>9}{:>8}{:>13}{:>10}{:>7}{:>7}",
-        "phase", "object", "source", "created", "merged", "quarantined", "excluded", "open", "left"
+        "\n{:<14}{:<14}{:>8}{:>9}{:>8}{:>8}{:>13}{:>10}{:>7}{:>7}",
+        "phase", "object", "source", "created", "merged", "linked", "quarantined", "excluded", "open", "left"
     );
     for object in &status.objects {
         let c = object.counts;
         let _ = writeln!(
             out,
-            "{:<14}{:<14}{:>8}{:>9}{:>8}{:>13}{:>10}{:>7}{:>7}",
+            "{:<14}{:<14}{:>8}{:>9}{:>8}{:>8}{:>13}{:>10}{:>7}{:>7}",
             object.phase,
             object.object.as_str(),
             thousands(object.source),
             thousands(c.created),
             thousands(c.merged),
+            thousands(c.linked),
             thousands(c.quarantined),
             thousands(c.excluded),
             thousands(c.intent),

@@ -163,6 +163,7 @@ pub async fn run(
 ) -> Result<u64, ApplyError> {
     let mut deleted = 0;
     let mut listings = Listings::default();
+    let guard = DeleteGuard::of(journal)?;
     for record in gone {
         let Gone { object, source_id, pipedrive_id, sent } = record;
         if !delete {
@@ -189,7 +190,7 @@ pub async fn run(
                 continue;
             }
         }
-        delete_record(client, *object, *pipedrive_id).await?;
+        delete_record(client, guard.check(*object, *pipedrive_id)?).await?;
         journal.record_deletion(*object, source_id, *pipedrive_id, sent.as_deref())?;
         deleted += 1;
         let how = if listed.is_some() { "deleted in Pipedrive" } else { "already gone from Pipedrive" };
@@ -201,8 +202,55 @@ pub async fn run(
     Ok(deleted)
 }
 
+/// A record the journal says this project created: the only kind [`delete_record`] deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deletable {
+    object: ObjectKind,
+    id: u64,
+}
+
+/// What the journal says this project created and which records the account had before (linked
+/// to), read once: every delete is checked against it.
+pub(crate) struct DeleteGuard {
+    created: HashSet<(ObjectKind, u64)>,
+    existed: HashSet<(ObjectKind, u64)>,
+}
+
+impl DeleteGuard {
+    pub(crate) fn of(journal: &Journal) -> Result<DeleteGuard, StateError> {
+        let (mut created, mut existed) = (HashSet::new(), HashSet::new());
+        for object in REVERSE_ORDER {
+            for entry in journal.entries(object)?.into_values() {
+                match (entry.fate, entry.pipedrive_id) {
+                    (Fate::Created, Some(id)) => created.insert((object, id)),
+                    (Fate::Linked, Some(id)) => existed.insert((object, id)),
+                    _ => false,
+                };
+            }
+        }
+        Ok(DeleteGuard { created, existed })
+    }
+
+    /// The record, if this project created it; a record the account had, or one the journal does
+    /// not say this project created, is refused.
+    pub(crate) fn check(&self, object: ObjectKind, id: u64) -> Result<Deletable, ApplyError> {
+        if self.existed.contains(&(object, id)) {
+            return Err(ApplyError::DeleteRefused { object, id, why: "the account had it before the migration" });
+        }
+        if !self.created.contains(&(object, id)) {
+            return Err(ApplyError::DeleteRefused {
+                object,
+                id,
+                why: "the journal does not say this project created it",
+            });
+        }
+        Ok(Deletable { object, id })
+    }
+}
+
 /// Deletes a record the migration created; one already gone counts as deleted.
-pub(crate) async fn delete_record(client: &PipedriveClient, object: ObjectKind, id: u64) -> Result<(), ClientError> {
+pub(crate) async fn delete_record(client: &PipedriveClient, record: Deletable) -> Result<(), ClientError> {
+    let Deletable { object, id } = record;
     let result = match object {
         ObjectKind::Conversation => client.delete_note(id).await,
         ObjectKind::Activity | ObjectKind::Event => client.delete_activity(id).await,
@@ -219,6 +267,27 @@ pub(crate) async fn delete_record(client: &PipedriveClient, object: ObjectKind, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_delete_guard_refuses_records_the_account_had_and_records_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal =
+            Journal::start(crate::state::State::open(dir.path()).unwrap(), super::super::journal::RunKind::Full, "")
+                .unwrap();
+        journal.set(ObjectKind::Contact, "1", Fate::Created, Some(10), None).unwrap();
+        journal.set(ObjectKind::Contact, "2", Fate::Linked, Some(20), Some("link")).unwrap();
+        journal.set(ObjectKind::Company, "3", Fate::Linked, Some(10), Some("update")).unwrap();
+        let guard = DeleteGuard::of(&journal).unwrap();
+        assert!(guard.check(ObjectKind::Contact, 10).is_ok());
+        for (object, id) in
+            [(ObjectKind::Contact, 20), (ObjectKind::Company, 10), (ObjectKind::Contact, 99), (ObjectKind::Deal, 10)]
+        {
+            assert!(
+                matches!(guard.check(object, id), Err(ApplyError::DeleteRefused { object: o, id: i, .. }) if o == object && i == id),
+                "{object} {id}"
+            );
+        }
+    }
 
     #[test]
     fn the_threshold_is_two_percent_of_what_was_created_and_at_least_fifty() {

@@ -23,6 +23,10 @@ pub enum Fate {
     Quarantined,
     /// Left out by a rule (detail: which).
     Excluded,
+    /// Not created: a record the account already had stands for it (detail: `link` or `update`,
+    /// as existing.toml decided). Its prior values are journalled as changes; rollback restores
+    /// them and never deletes it.
+    Linked,
 }
 
 impl Fate {
@@ -33,6 +37,7 @@ impl Fate {
             Fate::Merged => "merged",
             Fate::Quarantined => "quarantined",
             Fate::Excluded => "excluded",
+            Fate::Linked => "linked",
         }
     }
 
@@ -42,6 +47,7 @@ impl Fate {
             "merged" => Fate::Merged,
             "quarantined" => Fate::Quarantined,
             "excluded" => Fate::Excluded,
+            "linked" => Fate::Linked,
             _ => Fate::Intent,
         }
     }
@@ -141,11 +147,12 @@ pub struct FateCounts {
     pub merged: u64,
     pub quarantined: u64,
     pub excluded: u64,
+    pub linked: u64,
 }
 
 impl FateCounts {
     pub fn total(&self) -> u64 {
-        self.intent + self.created + self.merged + self.quarantined + self.excluded
+        self.intent + self.created + self.merged + self.quarantined + self.excluded + self.linked
     }
 }
 
@@ -382,6 +389,7 @@ impl Journal {
                 Fate::Merged => counts.merged += 1,
                 Fate::Quarantined => counts.quarantined += 1,
                 Fate::Excluded => counts.excluded += 1,
+                Fate::Linked => counts.linked += 1,
             }
         }
         Ok(counts)

@@ -10,11 +10,13 @@
 //! load       creates sent and journalled; open intents resolved by marker
 //! relationships  after the organizations: each company's parent as a parent relationship
 //! deletions  records gone from the export: listed, or deleted within bounds (a delta)
+//! existing   records the account already had: linked (fill or update), prior values journalled
 //! journal    runs, record fates and ids, workspace objects (state.db)
 //! report     reports/quarantine.csv, reports/reconciliation.md
 //! ```
 
 pub mod deletions;
+pub mod existing;
 pub mod journal;
 pub mod load;
 pub mod payload;
@@ -62,10 +64,13 @@ pub enum ApplyError {
     DeletionsRefused(Vec<String>),
     #[error("{0}")]
     UndoRefused(String),
+    /// A delete of a record this project did not create (one the account had before) was refused.
+    #[error("refused to delete {object} (Pipedrive id {id}): {why}; a record the account had before is never deleted")]
+    DeleteRefused { object: ObjectKind, id: u64, why: &'static str },
     #[error(
-        "the {phase} phase does not reconcile: {in_scope} source records, but {} accounted for ({} created, {} merged, {} quarantined, {} excluded, {} unresolved); \
+        "the {phase} phase does not reconcile: {in_scope} source records, but {} accounted for ({} created, {} merged, {} linked, {} quarantined, {} excluded, {} unresolved); \
          run apply again to resolve the unresolved ones. Not accounted for: {}",
-        counts.total(), counts.created, counts.merged, counts.quarantined, counts.excluded, counts.intent, missing.join(", ")
+        counts.total(), counts.created, counts.merged, counts.linked, counts.quarantined, counts.excluded, counts.intent, missing.join(", ")
     )]
     Unreconciled { phase: &'static str, in_scope: u64, counts: FateCounts, missing: Vec<String> },
 }
@@ -99,7 +104,7 @@ impl Reporter {
     }
 }
 
-/// One object's numbers after its phase: source = created + merged + quarantined + excluded.
+/// One object's numbers after its phase: source = created + merged + linked + quarantined + excluded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Reconciliation {
     pub object: ObjectKind,
@@ -276,6 +281,7 @@ pub async fn apply(
         return Err(ApplyError::DeletionsRefused(refusals.clone()));
     }
     let Prepared { approval, mapping, source, needs, .. } = prepared;
+    let decisions = existing::Decisions::of(project)?;
     let kind = match (options.sample, &options.export) {
         (Some(_), _) => RunKind::Sample,
         (None, Some(_)) => RunKind::Delta,
@@ -318,7 +324,19 @@ pub async fn apply(
         outcome.phases.push(workspace_phase);
         let mut links =
             Links { survivors: source.survivors.clone(), contacts: contact_emails(&source), ..Links::default() };
-        run_phases(&client, &journal, &mapping, &targets, &source, &mut links, options, reporter, &mut outcome).await?;
+        run_phases(
+            &client,
+            &journal,
+            &mapping,
+            &targets,
+            &source,
+            &decisions,
+            &mut links,
+            options,
+            reporter,
+            &mut outcome,
+        )
+        .await?;
         if let Some(preview) = &deletion_preview {
             let names = crate::readback::field_names(&targets);
             outcome.deleted = deletions::run(
@@ -417,6 +435,7 @@ async fn run_phases(
     mapping: &Mapping,
     targets: &Targets,
     source: &Source,
+    decisions: &existing::Decisions,
     links: &mut Links,
     options: &ApplyOptions,
     reporter: &Reporter,
@@ -465,6 +484,8 @@ async fn run_phases(
             let mut payloads: HashMap<String, Payload> = HashMap::new();
             let mut order = Vec::new();
             let mut existing: Vec<(String, Payload)> = Vec::new();
+            // Records existing.toml sends to a record the account already has: linked, not created.
+            let mut to_link: Vec<(String, Payload)> = Vec::new();
             // What the journal lists as left out: written again only where the build differs.
             let mut journalled_left_out = journal.left_out(object)?;
             for (source_id, built) in build(object, mapping, targets, source, links) {
@@ -481,6 +502,10 @@ async fn run_phases(
                     }
                     continue;
                 }
+                if let (Some(_), Ok(built)) = (decisions.get(object, &source_id), &built) {
+                    to_link.push((source_id, built.payload.clone()));
+                    continue;
+                }
                 match built {
                     Ok(Built { payload, note, .. }) => {
                         outcome.notes.extend(note.map(|note| format!("{object} {source_id}: {note}")));
@@ -490,6 +515,8 @@ async fn run_phases(
                     Err(reason) => journal.set(object, &source_id, Fate::Quarantined, None, Some(&reason))?,
                 }
             }
+            let linked = existing::link(client, journal, object, targets, decisions, to_link).await?;
+            add_links(links, object, &linked, source);
             let jobs = |ids: &[String]| {
                 ids.iter().map(|id| Job { source_id: id.clone(), payload: payloads[id].clone() }).collect::<Vec<_>>()
             };
@@ -876,6 +903,7 @@ fn reconcile(
             Some(Fate::Merged) => counts.merged += 1,
             Some(Fate::Quarantined) => counts.quarantined += 1,
             Some(Fate::Excluded) => counts.excluded += 1,
+            Some(Fate::Linked) => counts.linked += 1,
             Some(Fate::Intent) => {
                 counts.intent += 1;
                 missing.push(format!("{object} {id} (create sent, outcome unknown)"));

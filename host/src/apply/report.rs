@@ -110,13 +110,13 @@ pub fn write(
     );
     let _ = writeln!(
         text,
-        "| Phase | Object | Source | Created | Merged | Quarantined | Excluded | Duplicate-id rows | Adds up | Migrated with fields left out | Tokens | Time |\n|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"
+        "| Phase | Object | Source | Created | Merged | Linked | Quarantined | Excluded | Duplicate-id rows | Adds up | Migrated with fields left out | Tokens | Time |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"
     );
     for phase in &outcome.phases {
         if phase.reconciliation.is_empty() {
             let _ = writeln!(
                 text,
-                "| {} | | | | | | | | | | {} | {:.1} s |",
+                "| {} | | | | | | | | | | | {} | {:.1} s |",
                 phase.phase,
                 thousands(phase.tokens),
                 phase.seconds
@@ -134,12 +134,13 @@ pub fn write(
             let left_out = migrated_with_fields_left_out(row);
             let _ = writeln!(
                 text,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {adds_up} | {left_out} | {tokens} | {time} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {adds_up} | {left_out} | {tokens} | {time} |",
                 if index == 0 { phase.phase } else { "" },
                 row.object,
                 thousands(row.in_scope),
                 thousands(c.created),
                 thousands(c.merged),
+                thousands(c.linked),
                 thousands(c.quarantined),
                 thousands(c.excluded),
                 thousands(row.duplicate_rows)

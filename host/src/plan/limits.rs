@@ -73,7 +73,10 @@ pub struct LimitsCheck {
     pub custom_fields_existing: u64,
     pub custom_fields_after: u64,
     pub deals_limit: Option<u64>,
+    /// The export's deals.
     pub deals: u64,
+    /// Deals the account already has (not created by this migration): they count against the limit too.
+    pub deals_in_account: u64,
     pub options_per_field: u64,
     pub note_bytes: u64,
     pub refusals: Vec<Refusal>,
@@ -154,7 +157,9 @@ pub fn measure_notes(export: &Export, mapping: &Mapping, limit: u64) -> Result<N
     Ok(sizes)
 }
 
-/// Checks the migration against the account's limits.
+/// Checks the migration against the account's limits; `deals_in_account`: the deals the account
+/// already has, besides this migration's.
+#[allow(clippy::too_many_arguments)]
 pub fn check(
     mapping: &Mapping,
     profile: &SourceProfile,
@@ -163,6 +168,7 @@ pub fn check(
     notes: &NoteSizes,
     plan: Plan,
     seats: u32,
+    deals_in_account: u64,
 ) -> LimitsCheck {
     let limits = AccountLimits::of(plan, seats);
     let mut refusals = Vec::new();
@@ -239,13 +245,16 @@ pub fn check(
         }
     }
     let deals = profile.records(ObjectKind::Deal);
-    if let Some(limit) = limits.deals.filter(|limit| deals > *limit) {
+    if let Some(limit) = limits.deals.filter(|limit| deals + deals_in_account > *limit) {
         refusals.push(Refusal {
-            what: "deals (the export's; the deals the account already has count too)".to_owned(),
-            found: deals,
+            what: format!(
+                "deals (the export's {deals} and the {deals_in_account} the account already has)"
+            ),
+            found: deals + deals_in_account,
             limit,
             how: format!(
-                "the {plan} plan with {seats} seat(s) allows {limit} (per seat, at most 300,000): add seats or move to a larger plan before apply, or leave old lost deals out of the export; over the limit Pipedrive refuses each deal with 403"
+                "the {plan} plan with {seats} seat(s) allows {limit} (per seat, at most 300,000): {} fewer are needed; add seats or move to a larger plan before apply, delete deals the account no longer needs, or leave old lost deals out of the export; over the limit Pipedrive refuses each deal with 403",
+                deals + deals_in_account - limit
             ),
             line: 0,
         });
@@ -284,6 +293,7 @@ pub fn check(
         custom_fields_after: after,
         deals_limit: limits.deals,
         deals,
+        deals_in_account,
         options_per_field: limits.options_per_field,
         note_bytes: limits.note_bytes,
         refusals,
@@ -309,7 +319,17 @@ pub fn check_project(
     let limits = AccountLimits::of(project.plan, project.config.target.seats);
     let notes = measure_notes(&export, mapping, limits.note_bytes)?;
     let changes = crate::plan::changes::workspace_changes(mapping, profile, workspace, labels);
-    Ok(check(mapping, profile, workspace, &changes, &notes, project.plan, project.config.target.seats))
+    let deals_in_account = crate::plan::existing::deals_in_account(project)?;
+    Ok(check(
+        mapping,
+        profile,
+        workspace,
+        &changes,
+        &notes,
+        project.plan,
+        project.config.target.seats,
+        deals_in_account,
+    ))
 }
 
 /// The source id apply journals part `part` (from 1) of a split conversation under: the

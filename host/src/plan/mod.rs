@@ -10,6 +10,7 @@
 //! changes    what apply creates in the workspace
 //! bill       tokens per phase, days of budget, wall time
 //! limits     what the account's plan can hold: refusals, conversations split into parts
+//! existing   records the account already has that match the export: link, update or create
 //! grade      simple / standard / complex, with its reasons, and the calendar estimate
 //! comments   the notes beside each choice in mapping.toml
 //! report     reports/plan.md and plan.json
@@ -18,6 +19,7 @@
 pub mod bill;
 pub mod changes;
 pub mod comments;
+pub mod existing;
 pub mod grade;
 pub mod limits;
 pub mod merge;
@@ -93,6 +95,8 @@ pub struct PlanResult {
     pub assessment: grade::Assessment,
     /// Plugins swapped since the last approval, with what each swap does to the export.
     pub plugin_swaps: Vec<crate::plugin_diff::Swap>,
+    /// Records the account already has that match the export, and what is decided for each.
+    pub existing: existing::ExistingCheck,
 }
 
 /// A choice the plan leaves to a person: shown as REVIEW in the summary and the reports, and
@@ -231,6 +235,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         prepared;
     let tokens_before = client.bill().tokens();
     let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
+    let existing = existing::plan(project, client, &workspace).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
 
     let mapping_path = project.dir.join(MAPPING_FILE);
@@ -294,10 +299,11 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         workspace,
         plan_tokens,
         planned_at,
-        decisions: decisions.into_iter().chain(duplicates).collect(),
+        decisions: decisions.into_iter().chain(duplicates).chain(existing.decision()).collect(),
         limits,
         assessment,
         plugin_swaps,
+        existing,
     })
 }
 

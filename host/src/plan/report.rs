@@ -130,6 +130,7 @@ pub fn to_json(result: &PlanResult) -> serde_json::Value {
         "bill": result.bill,
         "plan_tokens": result.plan_tokens,
         "limits": result.limits,
+        "existing": result.existing,
         "grade": result.assessment,
         "plugin_swaps": result.plugin_swaps.iter().map(|(hook, swap)| match swap {
             Ok(diff) => json!({"hook": hook, "diff": diff}),
@@ -144,7 +145,7 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
     let _ = writeln!(out, "# Migration plan\n");
     let _ = writeln!(
         out,
-        "Planned {} against {}. Reading the workspace cost {} tokens; nothing was written to Pipedrive.\n",
+        "Planned {} against {}. Reading the workspace and the records the account already has cost {} tokens; nothing was written to Pipedrive.\n",
         result.planned_at, result.workspace.url, result.plan_tokens
     );
     let _ = writeln!(out, "{}\n", budget_sentence(&result.bill, policy));
@@ -173,6 +174,7 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
         out.push('\n');
     }
 
+    crate::plan::existing::markdown(&mut out, &result.existing);
     if !result.plugin_swaps.is_empty() {
         // Counts and field names only: plan.md stays free of record values (purge keeps it).
         let _ = writeln!(
@@ -399,11 +401,12 @@ fn limits_section(out: &mut String, limits: &LimitsCheck) {
     let _ = writeln!(out, "## Account limits (plan {}, {} seat(s))\n", limits.plan, limits.seats);
     let _ = writeln!(
         out,
-        "- Custom fields per company: {} after apply ({} in the account now), the plan allows {}.\n- Deals: {} in the export, the plan allows {}.\n- Options or labels per field: at most {}. A note or an activity note: at most {} bytes.\n",
+        "- Custom fields per company: {} after apply ({} in the account now), the plan allows {}.\n- Deals: {} in the export and {} already in the account, the plan allows {}.\n- Options or labels per field: at most {}. A note or an activity note: at most {} bytes.\n",
         thousands(limits.custom_fields_after),
         thousands(limits.custom_fields_existing),
         allows(limits.custom_fields_limit),
         thousands(limits.deals),
+        thousands(limits.deals_in_account),
         allows(limits.deals_limit),
         thousands(limits.options_per_field),
         thousands(limits.note_bytes)
@@ -495,6 +498,7 @@ pub fn summary(result: &PlanResult, policy: BudgetPolicy, reports: &[PathBuf]) -
             result.limits.splits.len()
         );
     }
+    out.extend(crate::plan::existing::summary(&result.existing).map(|line| format!("  {line}\n")));
     for path in reports {
         let _ = writeln!(out, "  report {}", path.display());
     }

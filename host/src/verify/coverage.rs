@@ -439,7 +439,7 @@ struct Checker<'a> {
 impl<'a> Checker<'a> {
     fn new(context: &'a Context<'a>) -> Checker<'a> {
         let targets = context.targets;
-        let mut markers = HashMap::new();
+        let mut markers: HashMap<Destination, HashMap<u64, String>> = HashMap::new();
         for destination in [Destination::Organization, Destination::Person, Destination::Deal] {
             let Some(code) = destination.entity().and_then(|entity| targets.markers.get(&entity)) else { continue };
             let ids = context
@@ -452,6 +452,13 @@ impl<'a> Checker<'a> {
                 })
                 .collect();
             markers.insert(destination, ids);
+        }
+        // A record linked to one the account had carries no marker: known by the journal.
+        for object in [ObjectKind::Company, ObjectKind::Contact] {
+            let linked =
+                context.journal.get(&object).into_iter().flatten().filter(|(_, entry)| entry.fate == Fate::Linked);
+            let ids = markers.entry(Destination::of(object)).or_default();
+            ids.extend(linked.filter_map(|(source_id, entry)| Some((entry.pipedrive_id?, source_id.clone()))));
         }
         let labels = targets.labels.iter().map(|((entity, label), id)| ((*entity, *id), label.clone())).collect();
         Checker { context, markers, labels, parent_cycles: parent_cycles(context), last_note: RefCell::new(None) }
@@ -519,7 +526,7 @@ impl<'a> Checker<'a> {
         let key = if object == ObjectKind::Conversation { conversation_of(record) } else { record.source_id.clone() };
         let entry_of = self.context.journal.get(&object).and_then(|entries| entries.get(&key));
         let pipedrive_id = match entry_of {
-            Some(Entry { fate: Fate::Created, pipedrive_id: Some(id), .. }) => *id,
+            Some(Entry { fate: Fate::Created | Fate::Linked, pipedrive_id: Some(id), .. }) => *id,
             Some(Entry { fate: Fate::Merged, detail, .. }) => {
                 return left_out(
                     "the record was merged",
@@ -567,6 +574,14 @@ impl<'a> Checker<'a> {
                 ))
             }
             (outcome, _, _) => outcome,
+        };
+        // A record the account had keeps its own values where link did not fill them.
+        let outcome = match outcome {
+            Outcome::Missing(_) if entry_of.is_some_and(|entry| entry.fate == Fate::Linked) => left_out(
+                "kept the value of the record the account had",
+                format!("{object} {key} is linked to a record the account had, which keeps its own value"),
+            ),
+            outcome => outcome,
         };
         // A value a clean plugin changed arrives as changed.
         match (outcome, plugged.and_then(|plugged| plugged.get(attribute))) {

@@ -11,6 +11,7 @@
 //! comparison with apply cannot see, shows there as values missing.
 
 pub mod coverage;
+pub mod existing;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -135,6 +136,7 @@ pub async fn verify(
     for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
         let created = created_ids(&journal, object)?;
         apply::add_links(&mut links, object, &created, source);
+        apply::add_links(&mut links, object, &apply::existing::linked_ids(&journal, object)?, source);
     }
 
     let mut listings = Listings::default();
@@ -160,10 +162,11 @@ pub async fn verify(
         ObjectKind::Conversation,
     ] {
         let created = created_ids(&journal, object)?;
+        let linked = apply::existing::linked_ids(&journal, object)?;
         let expected: HashMap<String, Result<Payload, String>> =
             apply::expected_payloads(object, mapping, &targets, source, &links)
                 .into_iter()
-                .filter(|(id, _)| created.contains_key(id))
+                .filter(|(id, _)| created.contains_key(id) || linked.contains_key(id))
                 .collect();
         let records = listings.of(client, object).await?;
         let mut counts = ObjectCounts::default();
@@ -205,6 +208,11 @@ pub async fn verify(
                 }));
             }
         }
+        // Records the account had, linked: checked as link or update decided.
+        let (verified, mismatches) = existing::verify_linked(&journal, object, &expected, records, &targets)?;
+        counts.verified += verified;
+        counts.mismatched += linked.len() as u64 - verified;
+        verification.mismatches.extend(mismatches);
         for (pipedrive_id, record) in records {
             let Some(marker) = marker_of(object, record, &targets) else { continue };
             if created.get(&marker) != Some(pipedrive_id) {

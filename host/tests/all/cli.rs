@@ -160,9 +160,10 @@ fn sandbox_serve_answers_like_pipedrive_and_keeps_the_account_across_restarts() 
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("account.json");
-    let serve = |state: &std::path::Path| {
+    let serve = |state: &std::path::Path, more: &[&str]| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
             .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--plan", "lite", "--state", state.to_str().unwrap()])
+            .args(more)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("the binary runs");
@@ -191,7 +192,7 @@ fn sandbox_serve_answers_like_pipedrive_and_keeps_the_account_across_restarts() 
         })
     };
 
-    let (mut child, url) = serve(&state);
+    let (mut child, url) = serve(&state, &[]);
     let (status, headers, body) =
         call(reqwest::Method::POST, format!("{url}/api/v2/persons"), Some(r#"{"name":"Ada Lovelace"}"#));
     assert_eq!(status, 200, "{body}");
@@ -200,10 +201,21 @@ fn sandbox_serve_answers_like_pipedrive_and_keeps_the_account_across_restarts() 
     stop(&mut child);
     assert!(state.exists(), "the account was saved on exit");
 
-    let (mut child, url) = serve(&state);
+    let (mut child, url) = serve(&state, &[]);
     let (status, _, body) = call(reqwest::Method::GET, format!("{url}/api/v2/persons"), None);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Ada Lovelace"), "the account came back: {body}");
+    stop(&mut child);
+
+    // The account's limits are enforced as the plan's (here a deals limit set lower to reach it).
+    let (mut child, url) = serve(&dir.path().join("capped.json"), &["--deals-limit", "1"]);
+    let deal = |title: &str| {
+        call(reqwest::Method::POST, format!("{url}/api/v2/deals"), Some(&format!(r#"{{"title":"{title}"}}"#)))
+    };
+    assert_eq!(deal("First").0, 200);
+    let (status, _, body) = deal("Second");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("feature_capping_deals_limit"), "{body}");
     stop(&mut child);
 }
 

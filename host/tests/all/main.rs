@@ -11,6 +11,7 @@ mod conformance;
 mod csv_injection;
 mod demo;
 mod dialects;
+mod existing_data;
 mod extract;
 mod faults;
 mod handoff;

@@ -70,6 +70,10 @@ fn approved_project(parent: &Path, sandbox: &SandboxHandle, export: &Path, accou
         let old: Vec<&str> = config.lines().filter(|line| !line.trim_start().starts_with("account =")).collect();
         std::fs::write(project.join("migration.toml"), old.join("\n") + "\n").unwrap();
     }
+    // Another account's records already in Pipedrive are records the account has (plan may stop
+    // at an email two of them share): each account here keeps its own.
+    in_project(&project, &["plan"]);
+    crate::existing_data::create_anyway(&project);
     for step in [&["plan"][..], &["approve", "--yes", "--by", "test"]] {
         let output = in_project(&project, step);
         assert!(output.status.success(), "{step:?}: {}", text(&output.stderr));
