@@ -13,6 +13,7 @@ mod demo;
 mod dialects;
 mod extract;
 mod faults;
+mod fidelity_gaps;
 mod handoff;
 mod hierarchy;
 mod limits;
