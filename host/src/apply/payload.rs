@@ -595,7 +595,9 @@ pub fn activity(
         due_date: due.as_ref().map(|(date, _)| date.clone()),
         due_time: due.and_then(|(_, time)| time).map(|time| time[..5].to_owned()),
         duration,
-        done: event || matches!(mapped.get("done"), Some(Value::Boolean(true))),
+        // An activity's own flag wins; an event happened, unless its time is after the export.
+        done: (event && !issues.iter().any(crate::extract::export_time::is_after_export))
+            || matches!(mapped.get("done"), Some(Value::Boolean(true))),
         location: mapped.text("location").map(|value| Location { value }),
         note: Some(note.join("")),
     })

@@ -16,7 +16,7 @@ use crate::plan::{in_project, run, text};
 const LONG_REFERRAL: usize = 300;
 
 /// Rewrites cells of a CSV file of the export: (source id in the first column, header, value).
-fn set_cells(file: &Path, cells: &[(&str, &str, String)]) {
+pub(crate) fn set_cells(file: &Path, cells: &[(&str, &str, String)]) {
     // Some of the sample's files are tab-separated, as some exports are.
     let delimiter =
         if std::fs::read_to_string(file).unwrap().lines().next().unwrap().contains('\t') { b'\t' } else { b',' };
@@ -66,7 +66,7 @@ fn hostile_export(dir: &Path) -> PathBuf {
 }
 
 /// quarantine.csv as (object, source_id, column) -> the row, by header.
-fn quarantine_rows(project: &Path) -> Vec<BTreeMap<String, String>> {
+pub(crate) fn quarantine_rows(project: &Path) -> Vec<BTreeMap<String, String>> {
     let mut reader = csv::Reader::from_path(project.join("reports/quarantine.csv")).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
     reader.records().map(|row| header.iter().cloned().zip(row.unwrap().iter().map(str::to_owned)).collect()).collect()

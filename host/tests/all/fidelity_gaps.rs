@@ -144,3 +144,39 @@ fn a_marketing_status_changed_in_pipedrive_is_a_difference_verify_finds_against_
     assert_eq!(row["missing"], json!(1), "{row}");
     assert!(row["missing_examples"].to_string().contains("10003"), "{row}");
 }
+
+#[test]
+fn an_event_dated_after_the_export_is_listed_and_not_marked_done() {
+    let _machine = crate::support::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = fast(SandboxConfig::default());
+    let export = sample_export_copy(&dir.path().join("usercom-export"));
+    // Event 50095 (of contact 10003) dated 2100-01-01, long after the export was taken.
+    // Event 50001 (of 2019) moved to the same contact, so the sample holds a past event too.
+    crate::bad_values::set_cells(
+        &export.join("events.csv"),
+        &[("50095", "timestamp", "4102444800".into()), ("50001", "user_id", "10003".into())],
+    );
+    let project = project_on(dir.path(), &export, &sandbox);
+    succeeds(&project, &["plan"]);
+    let plan_md = std::fs::read_to_string(project.join("reports/plan.md")).unwrap();
+    let section = plan_md.split("## Events dated after the export").nth(1).unwrap_or_else(|| panic!("{plan_md}"));
+    let line = section.lines().find(|line| line.contains("event.timestamp")).unwrap_or_else(|| panic!("{section}"));
+    assert!(line.contains("50095") && line.contains("not marked done"), "{line}");
+    succeeds(&project, &["approve", "--yes", "--by", "test"]);
+    succeeds(&project, &["apply", "--sample", "6"]);
+
+    let state = canonical(&sandbox.state());
+    let future = state.get("User.com event 50095").unwrap_or_else(|| panic!("{:?}", state.keys().collect::<Vec<_>>()));
+    assert_eq!(future["done"], json!(false), "{future}");
+    let past: Vec<&Value> = state
+        .iter()
+        .filter(|(key, _)| key.starts_with("User.com event ") && key.as_str() != "User.com event 50095")
+        .map(|(_, event)| event)
+        .collect();
+    assert!(!past.is_empty() && past.iter().all(|event| event["done"] == json!(true)), "{past:?}");
+    let rows = crate::bad_values::quarantine_rows(&project);
+    let row = rows.iter().find(|row| row["source_id"] == "50095").expect("listed in quarantine.csv");
+    assert_eq!((row["column"].as_str(), row["value"].as_str()), ("timestamp", "4102444800"), "{row:?}");
+    assert!(row["reason"].contains("export was taken") && row["reason"].contains("not marked done"), "{row:?}");
+}
