@@ -180,3 +180,61 @@ fn an_event_dated_after_the_export_is_listed_and_not_marked_done() {
     assert_eq!((row["column"].as_str(), row["value"].as_str()), ("timestamp", "4102444800"), "{row:?}");
     assert!(row["reason"].contains("export was taken") && row["reason"].contains("not marked done"), "{row:?}");
 }
+
+#[test]
+fn keep_raw_in_note_gives_a_person_and_a_deal_a_note_of_their_raw_values_verified_and_rolled_back() {
+    let _machine = crate::support::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = fast(SandboxConfig::default());
+    let keep = "on_bad_value = \"keep-raw-in-note\"";
+    let (project, _) = crate::bad_values::migrate(dir.path(), &sandbox, |mapping| {
+        let mapping = crate::bad_values::set_in_table(mapping, "contact.lifetime_value", keep);
+        crate::bad_values::set_in_table(mapping, "deal.value", keep)
+    });
+    let state = sandbox.state();
+    let persons = by_marker(&state, "person", "persons");
+    let deals = by_marker(&state, "deal", "deals");
+    let notes: Vec<&Value> = state["notes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|note| note["content"].as_str().unwrap().contains("values not migrated"))
+        .collect();
+    assert_eq!(notes.len(), 2, "one note for contact 10000, one for deal 7119: {notes:?}");
+    let of_person = notes.iter().find(|note| note["person_id"] == json!(persons["10000"])).expect("the person's");
+    let content = of_person["content"].as_str().unwrap();
+    assert!(content.contains("lifetime_value") && content.contains("12.5k"), "{content}");
+    let of_deal = notes.iter().find(|note| note["deal_id"] == json!(deals["7119"])).expect("the deal's");
+    assert!(of_deal["content"].as_str().unwrap().contains("TBD"), "{of_deal}");
+    let rows = crate::bad_values::quarantine_rows(&project);
+    for (id, column) in [("10000", "lifetime_value"), ("7119", "value")] {
+        let row = rows.iter().find(|row| row["source_id"] == id && row["column"] == column).expect("listed");
+        assert_eq!(row["kind"], "field kept in note", "{row:?}");
+    }
+
+    // The whole export (verify checks the whole mapping's workspace), then verified.
+    apply(&project, &[]);
+    let verified = in_project(&project, &["verify"]);
+    assert_eq!(verified.status.code(), Some(0), "{}\n{}", text(&verified.stdout), text(&verified.stderr));
+    // Blanked in Pipedrive: verify sees the note differ.
+    let note_id = of_person["id"].as_u64().unwrap();
+    crate::verify_source::send(
+        &sandbox,
+        reqwest::Method::PUT,
+        &format!("/v1/notes/{note_id}"),
+        json!({"content": "x"}),
+    );
+    let verified = in_project(&project, &["verify"]);
+    assert_eq!(verified.status.code(), Some(8), "{}", text(&verified.stdout));
+
+    succeeds(&project, &["rollback", "--yes", "--include-changed"]);
+    let state = sandbox.state();
+    let left: Vec<&Value> = state["notes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|note| note["active_flag"] != json!(false))
+        .filter(|note| note["content"].as_str().unwrap().contains("values not migrated"))
+        .collect();
+    assert!(left.is_empty(), "rolled back: {left:?}");
+}
