@@ -281,6 +281,23 @@ impl Project {
                 ));
             }
         }
+        // Two settings that contradict each other: one of them would be ignored, and which one is
+        // the customer's choice, not the tool's.
+        if let (Some(none), Some(plugin)) = (
+            config.options.dedup.as_ref().filter(|_| config.options.dedup_none()),
+            config.plugins.iter().find(|plugin| *plugin.hook.get_ref() == Hook::Dedup),
+        ) {
+            return Err(invalid(
+                Some(none.span()),
+                format!(
+                    "[options] dedup = \"none\" says duplicates go as they are, but the [[plugins]] entry on line {} \
+                     (hook = \"dedup\", {}) merges them: remove dedup = \"none\" to merge with the plugin, or \
+                     remove that [[plugins]] entry to migrate duplicates as they are",
+                    line_of(&text, plugin.hook.span().start),
+                    plugin.path.display()
+                ),
+            ));
+        }
         tighten_reports(&dir.join(REPORTS_DIR))?;
         Ok(Project { dir: dir.to_path_buf(), config, plan, budget_policy })
     }

@@ -106,7 +106,8 @@ pub fn differences(
     for key in keys {
         let expected_value = expected.get(key).cloned().unwrap_or(Value::Null);
         match key {
-            // Not read back by the listings, or set by Pipedrive as it likes.
+            // Set by Pipedrive as it likes, or (the marketing status) compared with the source's
+            // opt-out by the coverage, not with the payload.
             "marketing_status" | "attendees" | "visible_to" | "user_id" | "close_time" => {}
             "custom_fields" => {
                 let actual_fields = actual.get("custom_fields").cloned().unwrap_or(Value::Null);

@@ -467,7 +467,7 @@ async fn run_phases(
                     crate::plan::limits::conversation_of_part(id)
                 } else {
                     id
-                })
+                }) || (object == ObjectKind::Conversation && payload::is_raw_values_note(id))
             };
             let open: Vec<String> = entries
                 .iter()
@@ -844,6 +844,12 @@ fn build(
                         Err(reason) => vec![(id, Err(reason))],
                     }
                 })
+                // With them, the notes of raw values of persons, organizations and deals.
+                .chain(
+                    payload::raw_values_notes(&source.records, &source.issues, mapping, targets, links)
+                        .into_iter()
+                        .map(|(id, note)| (id, Ok(ready(Payload::Note(note))))),
+                )
                 .collect()
         }
     }

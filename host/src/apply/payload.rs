@@ -7,7 +7,7 @@
 //! person, a field whose policy is quarantine-record) is not sent: the error is the reason it is
 //! quarantined with.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::extract::Issue;
 use crate::mapping::{Accepts, Destination, Landing, Mapping, NamePreference, OnBadValue};
@@ -595,10 +595,61 @@ pub fn activity(
         due_date: due.as_ref().map(|(date, _)| date.clone()),
         due_time: due.and_then(|(_, time)| time).map(|time| time[..5].to_owned()),
         duration,
-        done: event || matches!(mapped.get("done"), Some(Value::Boolean(true))),
+        // An activity's own flag wins; an event happened, unless its time is after the export.
+        done: (event && !issues.iter().any(crate::extract::export_time::is_after_export))
+            || matches!(mapped.get("done"), Some(Value::Boolean(true))),
         location: mapped.text("location").map(|value| Location { value }),
         note: Some(note.join("")),
     })
+}
+
+/// The journal id of a person's, organization's or deal's note of raw values (journalled with
+/// the conversations' notes, which are the notes this tool writes): `contact 10000/values`.
+pub fn raw_values_note_id(record: &Record) -> String {
+    format!("{} {}/values", record.kind, record.source_id)
+}
+
+/// The id is a note of raw values ([`raw_values_note_id`]), not a conversation's.
+pub fn is_raw_values_note(id: &str) -> bool {
+    id.ends_with("/values")
+}
+
+/// Per person, organization and deal whose values did not fit their fields and whose policy is
+/// `keep-raw-in-note` (the record has no note of its own): one note attached to it, with each
+/// such value, what it was for and why it did not fit. None for records not created (their
+/// values are listed with their fate).
+pub fn raw_values_notes(
+    records: &BTreeMap<ObjectKind, Vec<Record>>,
+    issues: &HashMap<(ObjectKind, String), Vec<Issue>>,
+    mapping: &Mapping,
+    targets: &Targets,
+    links: &Links,
+) -> Vec<(String, NewNote)> {
+    let empty = Vec::new();
+    let mut notes = Vec::new();
+    for kind in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
+        for record in records.get(&kind).into_iter().flatten() {
+            let record_issues = issues.get(&(kind, record.source_id.clone())).unwrap_or(&empty);
+            let Ok(mapped) = map_record(record, mapping, targets, record_issues) else { continue };
+            let kept: Vec<String> = mapped.kept_in_note().collect();
+            let (person_id, org_id, deal_id) = match kind {
+                ObjectKind::Contact => (links.person(&record.source_id), None, None),
+                ObjectKind::Company => (None, links.organizations.get(&record.source_id).copied(), None),
+                _ => (None, None, links.deals.get(&record.source_id).copied()),
+            };
+            if kept.is_empty() || (person_id, org_id, deal_id) == (None, None, None) {
+                continue;
+            }
+            let id = raw_values_note_id(record);
+            let content = format!(
+                "<p><b>User.com values not migrated to their fields</b></p>{}{}",
+                kept.join(""),
+                targets.marking.paragraph(ObjectKind::Conversation, &id)
+            );
+            notes.push((id, NewNote { content, person_id, org_id, deal_id, add_time: None, user_id: None }));
+        }
+    }
+    notes
 }
 
 /// Roles of a message's author that are the contact (whose name the note then shows).

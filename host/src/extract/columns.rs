@@ -768,7 +768,12 @@ pub fn decide_from_values<'a>(
     };
     for &index in to_decide {
         if let Origin::Inferred { .. } = columns[index].origin {
-            let (ty, sampled) = infer_type(filled(index));
+            let (mut ty, sampled) = infer_type(filled(index));
+            if matches!(ty, FieldType::Integer | FieldType::Number)
+                && phone_column(&columns[index].header, &filled(index))
+            {
+                ty = FieldType::Text;
+            }
             columns[index].ty = ty;
             columns[index].origin = Origin::Inferred { sampled };
         }
@@ -891,6 +896,21 @@ pub fn decide_from_values<'a>(
         }
         _ => {}
     }
+}
+
+/// Words of a header that name a phone number (after [`alias_key`]).
+const PHONE_WORDS: &[&str] =
+    &["phone", "telefon", "tel", "mobile", "mobil", "komorka", "komorkowy", "gsm", "cell", "fax"];
+
+/// A column of numbers that are phone numbers: its header names a phone and its values have a
+/// phone's length (a `mobile_sessions` count stays a number), or one of its values is written as a
+/// phone number is ([`values::is_phone_like`]). The column decides once, from
+/// all the values looked at: `600123456` next to `600 123 456` stays text too.
+fn phone_column(header: &str, values: &[&str]) -> bool {
+    let key = alias_key(header);
+    let named = key.split('_').any(|word| PHONE_WORDS.contains(&word) || word.ends_with("phone"));
+    (named && values.iter().all(|value| values::is_phone(value)))
+        || values.iter().any(|value| values::is_phone_like(value))
 }
 
 /// The type the values of an undefined column show. Takes the narrowest type all non-empty
@@ -1155,5 +1175,19 @@ mod tests {
         assert_eq!(infer_type(["", ""]), (FieldType::Text, 0));
         // Unix seconds stay numbers: calling a count a date would be a guess.
         assert_eq!(infer_type(["1709285400"]), (FieldType::Integer, 1));
+    }
+
+    #[test]
+    fn a_column_of_phone_numbers_stays_text_and_decides_once_from_all_its_values() {
+        let decided = |header: &str, values: &[&str]| {
+            let (mut columns, to_decide) = plan_columns(ObjectKind::Contact, &headers(&["id", header]), &[]);
+            decide_from_values(ObjectKind::Contact, &mut columns, &to_decide, |_| values.to_vec());
+            columns[1].ty
+        };
+        assert_eq!(decided("extra", &["600 123 456", "601 222 333"]), FieldType::Text);
+        assert_eq!(decided("extra", &["600123456", "0601222333"]), FieldType::Text);
+        assert_eq!(decided("Telefon prywatny", &["600123456", "601222333"]), FieldType::Text);
+        assert_eq!(decided("mobile_sessions", &["3", "12"]), FieldType::Integer);
+        assert_eq!(decided("employees", &["1 250", "12 500"]), FieldType::Integer);
     }
 }

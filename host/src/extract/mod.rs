@@ -16,6 +16,7 @@
 
 pub mod catalogue;
 pub mod columns;
+pub mod export_time;
 pub mod reader;
 pub mod sniff;
 pub mod values;
@@ -256,6 +257,8 @@ pub struct Export {
     /// Problems in the definitions file itself (unknown types, missing names).
     pub definition_issues: Vec<Issue>,
     pub options: ExportOptions,
+    /// When the export was taken ([`export_time::taken_at`]), unix milliseconds.
+    pub taken_at: Option<i64>,
 }
 
 impl Export {
@@ -314,7 +317,9 @@ impl Export {
             definitions: Vec::new(),
             definition_issues: Vec::new(),
             options,
+            taken_at: None,
         };
+        export.taken_at = export_time::taken_at(&export.files);
         if let Some(file) = export.file(FileKind::AttributeDefinitions) {
             let (definitions, issues) = catalogue::read_definitions(file)?;
             export.definitions = definitions;
@@ -330,7 +335,8 @@ impl Export {
     /// Streams the records of one object; `None` when the export has no such file.
     pub fn records(&self, kind: ObjectKind) -> Result<Option<RecordReader>, ExtractError> {
         match self.file(FileKind::for_object(kind)) {
-            Some(file) => RecordReader::open(file, kind, &self.definitions, self.options.inference_rows).map(Some),
+            Some(file) => RecordReader::open(file, kind, &self.definitions, self.options.inference_rows)
+                .map(|reader| Some(reader.with_taken_at(self.taken_at))),
             None => Ok(None),
         }
     }

@@ -465,6 +465,8 @@ pub struct RecordReader {
     scratch: String,
     pool: Pool,
     pub stats: ReadStats,
+    /// When the export was taken: an event's time after it is an issue.
+    taken_at: Option<i64>,
 }
 
 /// What the reader noticed that is not an issue of one value.
@@ -523,7 +525,14 @@ impl RecordReader {
             scratch: String::new(),
             pool: Pool::default(),
             stats: ReadStats { rows: 0, zoneless_datetimes: vec![0; column_count] },
+            taken_at: None,
         })
+    }
+
+    /// Reads event times after `taken_at` as issues ([`super::export_time`]).
+    pub fn with_taken_at(mut self, taken_at: Option<i64>) -> Self {
+        self.taken_at = taken_at;
+        self
     }
 
     pub fn columns(&self) -> &[Column] {
@@ -572,7 +581,7 @@ impl RecordReader {
             out.layout = self.id;
         }
 
-        let RecordReader { path, columns, row, scratch, stats, pool, .. } = self;
+        let RecordReader { path, columns, row, scratch, stats, pool, kind, taken_at, .. } = self;
         // One UTF-8 check for the whole row; a cell is then valid unless its ends split a
         // character (possible only where the file is not UTF-8 to begin with).
         let whole = std::str::from_utf8(row.as_slice()).ok();
@@ -608,6 +617,11 @@ impl RecordReader {
             let slot = &mut out.record.fields[field].1;
             field += 1;
             if let Some(expected) = parse_cell(column, text, slot, &mut stats.zoneless_datetimes[column.index], pool) {
+                out.issues.push(make_issue(path, line, column, text, expected));
+            } else if let Some(expected) =
+                taken_at.and_then(|taken_at| super::export_time::after_export(*kind, column, slot, taken_at))
+            {
+                pool.set_text(slot, text);
                 out.issues.push(make_issue(path, line, column, text, expected));
             }
         }

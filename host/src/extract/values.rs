@@ -373,6 +373,18 @@ pub fn is_phone(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_digit() || b" +-./()".contains(&b)) && (6..=15).contains(&digits)
 }
 
+/// A value written as a phone number is, not as a number is: a `+` prefix (`+48 600 123 456`), a
+/// leading 0 before more digits (`0600123456`), or digit groups as long as a phone number
+/// (`600 123 456`, `600-123-456`: 9 or more digits with spaces, dashes or parentheses). Such a column stays text,
+/// so its formatting and leading zeros reach Pipedrive as written.
+pub fn is_phone_like(text: &str) -> bool {
+    let text = trim(text);
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    let grouped = digits >= 9 && text.trim_start_matches(['+', '-']).contains([' ', '-', '(', ')', '/']);
+    let leading_zero = text.starts_with('0') && text.as_bytes().get(1).is_some_and(u8::is_ascii_digit);
+    is_phone(text) && (text.starts_with('+') || leading_zero || grouped)
+}
+
 /// A code User.com writes as a number, with the word it stands for. Words are accepted too.
 fn coded(text: &str, codes: &[(&str, &'static str)]) -> Option<&'static str> {
     let text = trim(text);
@@ -547,6 +559,16 @@ mod tests {
         }
         for bad in ["12345", "tel. 501234567", "+48 501 234 567 890 123 4"] {
             assert!(!is_phone(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers_are_told_from_numbers() {
+        for phone in ["600 123 456", "+48 600 123 456", "+48600123456", "0600123456", "(22) 123-45-67", "600-123-456"] {
+            assert!(is_phone_like(phone), "{phone}");
+        }
+        for number in ["600123456", "1 250", "12 500 000", "0.123456", "1234567.89", "-3", "1709285400", "0"] {
+            assert!(!is_phone_like(number), "{number}");
         }
     }
 

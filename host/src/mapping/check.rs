@@ -71,10 +71,12 @@ fn check_fields(mapping: &Mapping, profile: &SourceProfile, workspace: &Workspac
             continue;
         };
         let destination = Destination::of(entry.object);
-        if entry.on_bad_value == OnBadValue::KeepRawInNote && destination != Destination::Activity {
+        // A person, organization or deal gets a note of its raw values; a message is in a note
+        // already, whose text is the conversation's.
+        if entry.on_bad_value == OnBadValue::KeepRawInNote && destination == Destination::Note {
             errors.push(at(format!(
-                "on_bad_value = \"keep-raw-in-note\" is for activities and events, whose note is theirs; a {} has no note of its own \
-                 to keep it in: use \"leave-empty\" (the value is listed in reports/quarantine.csv) or \"quarantine-record\"",
+                "on_bad_value = \"keep-raw-in-note\" is for activities, events, persons, organizations and deals; a {}'s \
+                 messages are the text of their conversation's note already: use \"leave-empty\" (the value is listed in reports/quarantine.csv) or \"quarantine-record\"",
                 destination.name()
             )));
         }

@@ -204,7 +204,8 @@ impl PipedriveClient {
 
     /// Every person that is not deleted, 500 per request.
     pub async fn persons(&self) -> Result<Vec<Person>, ClientError> {
-        self.list_by_cursor("/api/v2/persons", Vec::new()).await
+        // The marketing status is listed only when asked for; verify compares it with the source.
+        self.list_by_cursor("/api/v2/persons", vec![("include_fields", "marketing_status".to_owned())]).await
     }
 
     pub async fn create_organization(

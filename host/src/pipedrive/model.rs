@@ -175,6 +175,9 @@ pub struct Person {
     pub update_time: Option<String>,
     #[serde(default)]
     pub is_deleted: bool,
+    /// Listed only when asked for (`include_fields=marketing_status`) on an account with Campaigns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketing_status: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub custom_fields: CustomFieldsRead,
 }

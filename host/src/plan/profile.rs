@@ -21,6 +21,8 @@ pub struct AttributeProfile {
     pub filled: u64,
     /// Values kept as raw text because they did not read as the column's type.
     pub unparsed: u64,
+    /// Events (source ids) whose time here is after the export was taken: counted in `unparsed`.
+    pub after_export: Vec<String>,
     /// Longest value, in characters.
     pub max_chars: usize,
     /// Datetimes whose time of day (in their own offset) is not midnight.
@@ -40,6 +42,7 @@ impl AttributeProfile {
             column,
             filled: 0,
             unparsed: 0,
+            after_export: Vec::new(),
             max_chars: 0,
             with_time: 0,
             fractional: 0,
@@ -239,6 +242,9 @@ pub fn profile(export: &Export, progress: ReadProgress<'_>) -> Result<SourceProf
             for issue in &read.issues {
                 if let Some(&i) = index.get(&issue.field) {
                     attributes[i].unparsed += 1;
+                    if crate::extract::export_time::is_after_export(issue) {
+                        attributes[i].after_export.push(read.record.source_id.clone());
+                    }
                 }
             }
             for (field, value) in &read.record.fields {

@@ -363,6 +363,18 @@ fn fill(object: &ObjectProfile, attribute: &AttributeProfile) -> String {
     text
 }
 
+/// The reason for events dated after the export, with the first of them.
+pub(crate) fn future_events(ids: &[String]) -> String {
+    let shown: Vec<String> = ids.iter().take(5).map(|id| crate::untrusted::escape(id).into_owned()).collect();
+    let more = if ids.len() > shown.len() { format!(" and {} more", ids.len() - shown.len()) } else { String::new() };
+    format!(
+        "{} events are dated after the export was taken (events {}{more}): an event is something that happened, \
+         so they are not marked done, and the time is a bad value (on_bad_value; listed in reports/quarantine.csv)",
+        ids.len(),
+        shown.join(", ")
+    )
+}
+
 fn propose_field(
     object: &ObjectProfile,
     attribute: &AttributeProfile,
@@ -372,12 +384,17 @@ fn propose_field(
     let ty = attribute.column.ty;
     let mut why = Vec::new();
     let mut confidence: f64 = 0.95;
-    if attribute.unparsed > 0 {
+    let future = attribute.after_export.len() as u64;
+    if attribute.unparsed > future {
         why.push(format!(
             "{} values do not read as {} and will be quarantined at apply (see the audit)",
-            attribute.unparsed,
+            attribute.unparsed - future,
             ty.name()
         ));
+        confidence -= 0.15;
+    }
+    if future > 0 {
+        why.push(future_events(&attribute.after_export));
         confidence -= 0.15;
     }
     let by_role = role_rule(object, attribute, profile);

@@ -195,6 +195,19 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
         }
     }
 
+    for object in &result.profile.objects {
+        for attribute in object.attributes.iter().filter(|attribute| !attribute.after_export.is_empty()) {
+            let _ = writeln!(
+                out,
+                "## Events dated after the export\n\n{} ({}, `{}`): {}\n",
+                code(&format!("{}.{}", object.kind, attribute.field())),
+                cell(&object.file),
+                cell(&attribute.column.header),
+                cell(&super::propose::future_events(&attribute.after_export))
+            );
+        }
+    }
+
     let names = &result.profile.names;
     if names.disagree > 0 {
         let _ = writeln!(

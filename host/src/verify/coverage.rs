@@ -835,10 +835,15 @@ impl<'a> Checker<'a> {
                     outcome => outcome,
                 }
             }
-            Role::MarketingStatus => left_out(
-                "the marketing status is not read back",
-                "Pipedrive's listings do not return the marketing status: verify cannot read it back",
-            ),
+            // The source's opt-out: an unsubscribed contact is an unsubscribed person, any other
+            // is not one (apply sets no status for them; Pipedrive's default stands).
+            Role::MarketingStatus => match value {
+                Value::Boolean(unsubscribed) => found(
+                    (actual["marketing_status"].as_str() == Some("unsubscribed")) == *unsubscribed,
+                    "marketing_status",
+                ),
+                _ => found(false, "marketing_status"),
+            },
         }
     }
 

@@ -16,7 +16,7 @@ use crate::plan::{in_project, run, text};
 const LONG_REFERRAL: usize = 300;
 
 /// Rewrites cells of a CSV file of the export: (source id in the first column, header, value).
-fn set_cells(file: &Path, cells: &[(&str, &str, String)]) {
+pub(crate) fn set_cells(file: &Path, cells: &[(&str, &str, String)]) {
     // Some of the sample's files are tab-separated, as some exports are.
     let delimiter =
         if std::fs::read_to_string(file).unwrap().lines().next().unwrap().contains('\t') { b'\t' } else { b',' };
@@ -41,7 +41,7 @@ fn set_cells(file: &Path, cells: &[(&str, &str, String)]) {
 /// a referral code too long for a text field, a segment not among its options, and a deal whose
 /// value reads `TBD` and whose contract type is not an option. Contact 10005's lifetime value is
 /// written the Polish way (`1 250,50`) and must land as a number.
-fn hostile_export(dir: &Path) -> PathBuf {
+pub(crate) fn hostile_export(dir: &Path) -> PathBuf {
     // Named as the sample is: the marker values (and `canonical`'s keys) start with the account.
     let export = sample_export_copy(&dir.join("usercom-export"));
     set_cells(
@@ -66,14 +66,14 @@ fn hostile_export(dir: &Path) -> PathBuf {
 }
 
 /// quarantine.csv as (object, source_id, column) -> the row, by header.
-fn quarantine_rows(project: &Path) -> Vec<BTreeMap<String, String>> {
+pub(crate) fn quarantine_rows(project: &Path) -> Vec<BTreeMap<String, String>> {
     let mut reader = csv::Reader::from_path(project.join("reports/quarantine.csv")).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
     reader.records().map(|row| header.iter().cloned().zip(row.unwrap().iter().map(str::to_owned)).collect()).collect()
 }
 
 /// Plans, approves (after `edit` of mapping.toml) and applies a sample of the first six contacts.
-fn migrate(
+pub(crate) fn migrate(
     dir: &Path,
     sandbox: &crm_migrate_sandbox::SandboxHandle,
     edit: impl Fn(String) -> String,
@@ -110,7 +110,7 @@ fn referral_code_as_varchar(mapping: String) -> String {
 }
 
 /// Adds a line to a table of mapping.toml (`[contact.email]`).
-fn set_in_table(mapping: String, table: &str, line: &str) -> String {
+pub(crate) fn set_in_table(mapping: String, table: &str, line: &str) -> String {
     let header = format!("[{table}]\n");
     assert!(mapping.contains(&header), "{table} in mapping.toml:\n{mapping}");
     mapping.replacen(&header, &format!("{header}{line}\n"), 1)
@@ -278,7 +278,7 @@ fn quarantine_record_on_one_field_quarantines_records_whose_value_there_does_not
 }
 
 #[test]
-fn keep_raw_in_note_is_refused_for_a_person_field_by_name() {
+fn keep_raw_in_note_is_refused_for_a_conversation_field_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let sandbox = fast(SandboxConfig::default());
     let export = hostile_export(dir.path());
@@ -296,13 +296,13 @@ fn keep_raw_in_note_is_refused_for_a_person_field_by_name() {
         text_before.contains("on_bad_value = \"leave-empty\" | \"quarantine-record\" | \"keep-raw-in-note\""),
         "the policy is named in the file"
     );
-    std::fs::write(&mapping, set_in_table(text_before, "contact.email", "on_bad_value = \"keep-raw-in-note\""))
+    std::fs::write(&mapping, set_in_table(text_before, "conversation.content", "on_bad_value = \"keep-raw-in-note\""))
         .unwrap();
     let approved = in_project(&project, &["approve", "--yes", "--by", "test"]);
     assert!(!approved.status.success());
     let said = format!("{}{}", text(&approved.stdout), text(&approved.stderr));
     assert!(
-        said.contains("[contact.email]") && said.contains("keep-raw-in-note") && said.contains("leave-empty"),
+        said.contains("[conversation.content]") && said.contains("keep-raw-in-note") && said.contains("leave-empty"),
         "{said}"
     );
 }

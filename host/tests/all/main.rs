@@ -14,6 +14,7 @@ mod dialects;
 mod existing_data;
 mod extract;
 mod faults;
+mod fidelity_gaps;
 mod handoff;
 mod hierarchy;
 mod limits;

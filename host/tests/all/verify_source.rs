@@ -42,7 +42,7 @@ fn missing(report: &Value) -> Vec<String> {
 }
 
 /// Sends one request to the sandbox, as a person editing Pipedrive by hand would.
-fn send(sandbox: &crm_migrate_sandbox::SandboxHandle, method: reqwest::Method, path: &str, body: Value) {
+pub(crate) fn send(sandbox: &crm_migrate_sandbox::SandboxHandle, method: reqwest::Method, path: &str, body: Value) {
     let http = crate::pipedrive_support::http_client();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {

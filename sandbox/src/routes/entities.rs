@@ -121,6 +121,18 @@ fn render_options(ctx: &Ctx) -> Result<(bool, Option<Vec<String>>), ApiError> {
     Ok((labels, only))
 }
 
+/// What a read returns: a person's marketing status only when `include_fields` names it, as
+/// Pipedrive answers (so a client that does not ask cannot see it).
+fn render_read(ctx: &Ctx, entity: Entity, stored: &Value) -> Result<Value, ApiError> {
+    let mut rendered = render(ctx, entity, stored)?;
+    let asked =
+        ctx.query.get("include_fields").is_some_and(|fields| fields.split(',').any(|f| f.trim() == "marketing_status"));
+    if let (Entity::Person, false, Some(object)) = (entity, asked, rendered.as_object_mut()) {
+        object.remove("marketing_status");
+    }
+    Ok(rendered)
+}
+
 fn render(ctx: &Ctx, entity: Entity, stored: &Value) -> Result<Value, ApiError> {
     let (labels, only) = render_options(ctx)?;
     Ok(ctx.account.render_v2(entity, stored, labels, only.as_deref()))
@@ -206,14 +218,14 @@ pub fn list(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     };
     let selected: Vec<Value> = account.table(entity).values().filter(matches).cloned().collect();
     let (items, additional) = page.page(selected);
-    let rendered: Result<Vec<Value>, ApiError> = items.iter().map(|item| render(ctx, entity, item)).collect();
+    let rendered: Result<Vec<Value>, ApiError> = items.iter().map(|item| render_read(ctx, entity, item)).collect();
     ok_with(Value::Array(rendered?), additional)
 }
 
 pub fn get(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let id = ctx.id()?;
     let stored = ctx.account.table(entity).get(&id).cloned().ok_or_else(ApiError::entity_not_found)?;
-    ok(render(ctx, entity, &stored)?)
+    ok(render_read(ctx, entity, &stored)?)
 }
 
 pub fn create(ctx: &mut Ctx, entity: Entity) -> ApiResult {
