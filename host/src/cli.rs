@@ -263,7 +263,7 @@ enum PluginCommand {
         is $CRM_MIGRATE_TRUST_STORE, else $XDG_CONFIG_HOME/crm-migrate/trust.toml (else ~/.config/crm-migrate/trust.toml), \
         else /etc/crm-migrate/trust.toml: the first that is set or exists; a new one is written in the user's \
         configuration directory. Maxima of the limits go in its [maxima] table (memory_mib, fuel_per_call, \
-        fuel_per_record, batch_seconds, run_fuel, run_seconds), or an entry's [plugins.maxima].")]
+        fuel_per_record, batch_seconds, run_fuel, run_seconds, core_instances), or an entry's [plugins.maxima].")]
     Trust {
         #[command(flatten)]
         plugin: PluginArgs,
@@ -1617,11 +1617,12 @@ fn limits_text(limits: &LimitsReport) -> String {
         _ => "a wall-clock CPU budget".to_owned(),
     };
     format!(
-        "memory {} MiB, {fuel}, {} s for a 1,000-record batch, at most {} fuel and {} s a run",
+        "memory {} MiB, {fuel}, {} s for a 1,000-record batch, at most {} fuel and {} s a run{}",
         limits.memory_mib,
         limits.batch_seconds,
         report::thousands(limits.run_fuel),
-        limits.run_seconds
+        limits.run_seconds,
+        limits.core_instances.map(|count| format!(", {count} core instances")).unwrap_or_default()
     )
 }
 
