@@ -12,6 +12,7 @@
 
 import emails
 import phones
+from letters import is_uppercase
 from text import normalize, trim
 
 NAME = "clean-basic-py"
@@ -135,7 +136,7 @@ class Cleaner:
             # Only an email with an upper-case letter is lowered (a title-case letter is not
             # upper-case, and Rust's clean-basic leaves it as it is).
             lowered = email.lower()
-            if lowered == email or not any(ch.isupper() for ch in email):
+            if lowered == email or not any(is_uppercase(ch) for ch in email):
                 lowered = None
             email = lowered or email
             if not emails.is_valid(email):
