@@ -139,7 +139,7 @@ fn main() {
     python_against_rust(&records, &config, fuel_plugin);
 }
 
-/// 4. clean-basic written in Python, against the Rust component in the same run: interleaved
+/// Section 4: clean-basic written in Python, against the Rust component in the same run: interleaved
 /// rounds of batch 1000 under the default limits, then its load times.
 fn python_against_rust(records: &[Record], config: &[(String, String)], rust: &LoadedPlugin) {
     let wasm =
