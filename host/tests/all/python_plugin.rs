@@ -164,20 +164,69 @@ fn the_python_plugin_refuses_a_bad_configuration_as_clean_basic_does() {
     }
 }
 
-/// `crm-migrate ARGS` as an operator runs it, with the trust store at `store` and compiled code
-/// cached in `cache`.
+/// `crm-migrate ARGS` with compiled code cached in `cache`.
+fn command(args: &[&str], cache: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
+    command.args(args).env("CRM_MIGRATE_CACHE_DIR", cache);
+    command
+}
+
+/// `crm-migrate ARGS` as an operator runs it, with the trust store at `store`.
 fn crm_migrate(args: &[&str], store: &Path, cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
-        .args(args)
+    command(args, cache)
         .args(["--compile-timeout-secs", &COMPILE_TIMEOUT.as_secs().to_string()])
         .env("CRM_MIGRATE_TRUST_STORE", store)
-        .env("CRM_MIGRATE_CACHE_DIR", cache)
         .output()
         .expect("the binary runs")
 }
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn plugin_diff_from_the_rust_clean_plugin_to_the_python_one_changes_nothing_on_the_sample() {
+    let _machine = crate::support::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let (project, cache) = (dir.path().join("acme"), dir.path().join("cache"));
+    let (rust, python) = (plugin("clean_basic"), python_plugin());
+    let clean = format!("clean={}", rust.display());
+    let export = sample_export();
+    let init =
+        command(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--plugin", &clean], &cache)
+            .output()
+            .unwrap();
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    // Compiled once into the cache first, under a compile limit fit for a loaded machine (diff
+    // has no flag for it).
+    let vet = command(&["plugin", "vet", python.to_str().unwrap(), "--compile-timeout-secs", "600"], &cache)
+        .output()
+        .unwrap();
+    assert!(vet.status.success(), "{}", text(&vet.stderr));
+
+    let diff = command(
+        &[
+            "-C",
+            project.to_str().unwrap(),
+            "plugin",
+            "diff",
+            rust.to_str().unwrap(),
+            python.to_str().unwrap(),
+            "--json",
+        ],
+        &cache,
+    )
+    .output()
+    .unwrap();
+    assert_eq!(diff.status.code(), Some(0), "{}", text(&diff.stderr));
+    let diff: serde_json::Value = serde_json::from_slice(&diff.stdout).unwrap();
+    assert_eq!(diff["hook"], "clean", "{diff:#}");
+    assert!(!diff["objects"].as_array().unwrap().is_empty(), "{diff:#}");
+    for object in diff["objects"].as_array().unwrap() {
+        let (fates, fields) = (object["fates"].as_array().unwrap(), object["fields"].as_array().unwrap());
+        assert!(fates.is_empty() && fields.is_empty(), "swapping the language changes nothing: {object:#}");
+    }
+    assert_eq!(diff["changed"], false, "{diff:#}");
 }
 
 #[test]
