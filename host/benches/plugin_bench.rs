@@ -6,6 +6,8 @@
 //!    host records to host records, so the ratio is what the sandbox costs.
 //! 2. CPU budget: fuel against a wall-clock (epoch) budget, batch 1000.
 //! 3. Plugin load: cold compile, load from the compiled-code cache, and fresh store + instance.
+//! 4. The same clean written in Python (`plugins/clean-basic-py`, componentize-py): throughput
+//!    against the Rust component in the same run, per batch of 1000 records, and its load times.
 //!
 //! Timings on this machine drift between runs; the ratios, taken inside one run, are the figures.
 
@@ -15,8 +17,8 @@ use std::time::{Duration, Instant};
 use clean_basic::CleanBasic;
 use crm_migrate::pipeline::{self, BatchIds, Hooks};
 use crm_migrate::plugins::{
-    Call, CleanOutcome, ComponentCache, CpuBudget, FieldChange, FieldIssue, HookError, Limits, MergeDecision,
-    PluginHost,
+    Call, CleanOutcome, CompileLimits, Compiler, ComponentCache, CpuBudget, FieldChange, FieldIssue, HookError, Limits,
+    LoadedPlugin, MergeDecision, PluginHost,
 };
 use crm_migrate::record::{ObjectKind, Record, Value};
 use crm_migrate_plugin_sdk::{self as sdk, Clean, Plugin};
@@ -128,6 +130,89 @@ fn main() {
         ms(warm),
         cold.as_secs_f64() / warm.as_secs_f64()
     );
+    println!("  new store + instance               {:>8.1} us", instantiate.as_secs_f64() * 1e6);
+    println!(
+        "  per-batch overhead (store, instance, configure, empty clean)  {:.1} us",
+        empty_call.as_secs_f64() * 1e6
+    );
+
+    python_against_rust(&records, &config, fuel_plugin);
+}
+
+/// Section 4: clean-basic written in Python, against the Rust component in the same run: interleaved
+/// rounds of batch 1000 under the default limits, then its load times.
+fn python_against_rust(records: &[Record], config: &[(String, String)], rust: &LoadedPlugin) {
+    let wasm =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/plugin/clean_basic_py.wasm");
+    assert!(wasm.exists(), "run `plugins/clean-basic-py/build` first");
+    let cache_dir = tempfile::tempdir().unwrap();
+    // Its 18 MB take about 25 s of CPU to compile: more than the default compile limit on a
+    // busy machine, which is not what is measured here.
+    let compiler = Compiler {
+        limits: CompileLimits { timeout: Duration::from_secs(600), ..CompileLimits::default() },
+        ..Compiler::default()
+    };
+    let host = || {
+        PluginHost::new(Limits::default(), ComponentCache::new(Some(cache_dir.path().to_owned())))
+            .unwrap()
+            .with_compiler(compiler.clone())
+    };
+    let python_host = host();
+    let component = python_host.open(&wasm, None).unwrap();
+    let cold = component.load_time;
+    let python = component.configure(config.to_vec()).unwrap();
+
+    let run = |plugin: &LoadedPlugin| {
+        let started = Instant::now();
+        let output = pipeline::clean(plugin, records.to_vec(), 1000, &mut BatchIds::default());
+        let elapsed = started.elapsed();
+        assert!(output.failures.is_empty(), "{:?}", output.failures);
+        (elapsed, output.fuel_used, output.records)
+    };
+    let (mut rust_time, mut python_time, mut python_fuel) = (Duration::MAX, Duration::MAX, 0);
+    for _ in 0..3 {
+        let (rust_elapsed, _, rust_records) = run(rust);
+        let (python_elapsed, fuel, python_records) = run(&python);
+        assert!(python_records == rust_records, "the Python and Rust components agree");
+        rust_time = rust_time.min(rust_elapsed);
+        python_time = python_time.min(python_elapsed);
+        python_fuel = fuel / *RECORDS as u64;
+    }
+    let batches = (*RECORDS).div_ceil(1000) as u32;
+    println!("clean-basic-py (Python, componentize-py) against clean-basic (Rust), both WebAssembly, batch 1000");
+    for (label, elapsed, note) in [
+        ("Rust component", rust_time, String::new()),
+        ("Python component", python_time, format!("  ({python_fuel} fuel/record)")),
+    ] {
+        println!(
+            "  {label:<34} {:>8.1} ms  {:>9.0} records/s  {:>7.1} ms per 1000 records{note}",
+            ms(elapsed),
+            rate(elapsed),
+            ms(elapsed / batches)
+        );
+    }
+    println!("  Python / Rust                      {:>8.1}x", python_time.as_secs_f64() / rust_time.as_secs_f64());
+
+    let (warm, _) = best_of(3, || {
+        let component = host().open(&wasm, None).unwrap();
+        assert_eq!(component.cache, crm_migrate::plugins::CacheOutcome::Hit);
+        (component.load_time, ())
+    });
+    let calls = 50;
+    let started = Instant::now();
+    for _ in 0..calls {
+        python.instantiate().unwrap();
+    }
+    let instantiate = started.elapsed() / calls;
+    let empty: [&Record; 0] = [];
+    let started = Instant::now();
+    for batch in 0..calls {
+        python.clean(u64::from(batch), &empty).unwrap();
+    }
+    let empty_call = started.elapsed() / calls;
+    println!("plugin load (clean_basic_py.wasm, {} KB)", std::fs::metadata(&wasm).unwrap().len() / 1024);
+    println!("  cold compile                       {:>8.0} ms", ms(cold));
+    println!("  load from cache                    {:>8.1} ms", ms(warm));
     println!("  new store + instance               {:>8.1} us", instantiate.as_secs_f64() * 1e6);
     println!(
         "  per-batch overhead (store, instance, configure, empty clean)  {:.1} us",

@@ -269,7 +269,7 @@ enum PluginCommand {
         is $CRM_MIGRATE_TRUST_STORE, else $XDG_CONFIG_HOME/crm-migrate/trust.toml (else ~/.config/crm-migrate/trust.toml), \
         else /etc/crm-migrate/trust.toml: the first that is set or exists; a new one is written in the user's \
         configuration directory. Maxima of the limits go in its [maxima] table (memory_mib, fuel_per_call, \
-        fuel_per_record, batch_seconds, run_fuel, run_seconds), or an entry's [plugins.maxima].")]
+        fuel_per_record, batch_seconds, run_fuel, run_seconds, core_instances), or an entry's [plugins.maxima].")]
     Trust {
         #[command(flatten)]
         plugin: PluginArgs,
@@ -951,6 +951,14 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // A plugin swapped since: what the swap does to this export, shown (and in the JSON answer)
+    // before anyone approves it.
+    let swaps = review
+        .previous_basis()
+        .map(|approved| {
+            crm_migrate::plugin_diff::since_approval(&project, &approved, &mut |line: &str| eprintln!("{line}"))
+        })
+        .unwrap_or_default();
     if !args.json {
         println!("{} ({})", review.path.display(), review.digest);
         println!("  {counts}");
@@ -976,18 +984,13 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
         for change in &review.basis_changes {
             println!("  changed since the last approval: {change}");
         }
-        // A plugin swapped since: what the swap does to this export, before anyone approves it.
-        if let Some(approved) = review.previous_basis() {
-            for (hook, swap) in
-                crm_migrate::plugin_diff::since_approval(&project, &approved, &mut |line: &str| eprintln!("{line}"))
-            {
-                match swap {
-                    Ok(diff) => print!("what the swapped {hook} plugin changes on this export: {}", diff.summary()),
-                    Err(error) => println!(
-                        "  the {hook} plugin changed; what it changes cannot be shown: {}",
-                        escape(&error.to_string())
-                    ),
-                }
+        for (hook, swap) in &swaps {
+            match swap {
+                Ok(diff) => print!("what the swapped {hook} plugin changes on this export: {}", diff.summary()),
+                Err(error) => println!(
+                    "  the {hook} plugin changed; what it changes cannot be shown: {}",
+                    escape(&error.to_string())
+                ),
             }
         }
     }
@@ -997,10 +1000,17 @@ fn approve(project_dir: &std::path::Path, args: &ApproveArgs) -> anyhow::Result<
     }
     let approval = approval::approve(&project, &review, &approval::approver(args.by.as_deref()))?;
     if args.json {
+        let swaps_json: Vec<serde_json::Value> = swaps
+            .iter()
+            .map(|(hook, swap)| match swap {
+                Ok(diff) => json!({"hook": hook.to_string(), "summary": diff.summary()}),
+                Err(error) => json!({"hook": hook.to_string(), "error": error.to_string()}),
+            })
+            .collect();
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({"approved": true, "digest": approval.digest, "approved_by": approval.approved_by, "approved_at": approval.approved_at, "changed": review.previous.is_some(), "diff": review.diff, "basis": review.basis, "basis_changes": review.basis_changes})
+                &json!({"approved": true, "digest": approval.digest, "approved_by": approval.approved_by, "approved_at": approval.approved_at, "changed": review.previous.is_some(), "diff": review.diff, "basis": review.basis, "basis_changes": review.basis_changes, "plugin_swaps": swaps_json})
             )?
         );
     } else {
@@ -1638,11 +1648,12 @@ fn limits_text(limits: &LimitsReport) -> String {
         _ => "a wall-clock CPU budget".to_owned(),
     };
     format!(
-        "memory {} MiB, {fuel}, {} s for a 1,000-record batch, at most {} fuel and {} s a run",
+        "memory {} MiB, {fuel}, {} s for a 1,000-record batch, at most {} fuel and {} s a run{}",
         limits.memory_mib,
         limits.batch_seconds,
         report::thousands(limits.run_fuel),
-        limits.run_seconds
+        limits.run_seconds,
+        limits.core_instances.map(|count| format!(", {count} core instances")).unwrap_or_default()
     )
 }
 

@@ -109,13 +109,25 @@ impl PluginHost {
         }
         compile::check_before_compiling(path, &wasm, &self.compiler.limits)?;
         let started = Instant::now();
-        let (component, cache) = self.cache.load_or_compile(self.sandbox.engine(), &digest, || {
-            compile::compile(self.sandbox.engine(), self.sandbox.limits(), &wasm, &self.compiler, path)
-        })?;
+        // A component over the instance limits is refused as its code is loaded (wasmtime checks
+        // its memories and instances against the pool), or when it is prepared: the refusal
+        // names the limits in force, which a trust store or a project may have lowered.
+        let over_limits = |message: String| LoadError::Instantiate {
+            path: path.to_owned(),
+            message: format!("{message} (limits in force: {})", self.sandbox.limits().instance_limits()),
+        };
+        let (component, cache) = self
+            .cache
+            .load_or_compile(self.sandbox.engine(), &digest, || {
+                compile::compile(self.sandbox.engine(), self.sandbox.limits(), &wasm, &self.compiler, path)
+            })
+            .map_err(|error| match error {
+                LoadError::Instantiate { message, .. } => over_limits(message),
+                error => error,
+            })?;
         let load_time = started.elapsed();
         let (version, imports) = contract::inspect(self.sandbox.engine(), &component, path)?;
-        let instantiate_error =
-            |error: wasmtime::Error| LoadError::Instantiate { path: path.to_owned(), message: format!("{error:#}") };
+        let instantiate_error = |error: wasmtime::Error| over_limits(format!("{error:#}"));
         let pre = match version {
             ContractVersion::V0_1 => {
                 ContractPre::V0_1(v0_1::Pre::new(&self.linker, &component).map_err(instantiate_error)?)

@@ -55,6 +55,11 @@ pub struct Limits {
     pub output_bytes_per_record: usize,
     /// WebAssembly stack.
     pub stack_bytes: usize,
+    /// Core WebAssembly instances one plugin component may hold, and as many tables: a Rust
+    /// plugin holds a handful (its module, the WASI adapter, shims), a Python one built by
+    /// componentize-py 38 (CPython, its libc and extension libraries, each a core instance).
+    /// Each costs host memory at instantiation, so it is a limit a trust store can lower.
+    pub core_instances: u32,
     /// Wall-clock deadline of a call (a base plus an amount per record), whatever its CPU
     /// budget: it backs fuel up for time that fuel does not count (the host lifting a plugin's
     /// output, a machine that is much slower than expected). Checked by epoch interruption.
@@ -105,6 +110,7 @@ impl Default for Limits {
             output_bytes_per_call: 1 << 20,
             output_bytes_per_record: 16 << 10,
             stack_bytes: 512 << 10,
+            core_instances: 64,
             // 30 s for a 1,000-record batch: the default fuel budget (5.1 billion) runs in about
             // 3 s on one core of the CI machine, so only a call far off its fuel trips this.
             deadline_per_call: Duration::from_secs(10),
@@ -118,6 +124,11 @@ impl Default for Limits {
 impl Limits {
     pub fn output_limit(&self, records: usize) -> usize {
         self.output_bytes_per_call.saturating_add(self.output_bytes_per_record.saturating_mul(records))
+    }
+
+    /// What a component must fit in to be instantiated, as a refusal names it.
+    pub fn instance_limits(&self) -> String {
+        format!("memory limit of {} MiB, {} core instances", self.memory_bytes >> 20, self.core_instances)
     }
 
     /// The wall-clock deadline of a call over `records` records.
@@ -253,12 +264,13 @@ impl Sandbox {
     pub fn new(limits: Limits) -> wasmtime::Result<Sandbox> {
         let mut config = compile_config(&limits);
         let mut pool = PoolingAllocationConfig::default();
+        let per_component = limits.core_instances.max(1);
         pool.total_component_instances(POOL_INSTANCES)
-            .total_core_instances(POOL_INSTANCES * 16)
+            .total_core_instances(POOL_INSTANCES.saturating_mul(per_component))
             .total_memories(POOL_INSTANCES)
-            .total_tables(POOL_INSTANCES * 16)
-            .max_core_instances_per_component(16)
-            .max_tables_per_component(16)
+            .total_tables(POOL_INSTANCES.saturating_mul(per_component))
+            .max_core_instances_per_component(per_component)
+            .max_tables_per_component(per_component)
             .max_memory_size(limits.memory_bytes)
             .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
             .table_keep_resident(64 << 10);

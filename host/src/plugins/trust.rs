@@ -87,6 +87,10 @@ pub struct Maxima {
     pub run_fuel: Option<NonZeroU64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_seconds: Option<NonZeroU64>,
+    /// Core WebAssembly instances (and tables) of one plugin component: a Python plugin needs
+    /// about 40, a Rust one a handful.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_instances: Option<NonZeroU64>,
 }
 
 impl Maxima {
@@ -118,6 +122,8 @@ impl Maxima {
         if seconds < batch.as_secs() {
             limits.max_deadline = Some(Duration::from_secs(seconds));
         }
+        let core_instances = lower("core instances", "", u64::from(limits.core_instances), self.core_instances);
+        limits.core_instances = u32::try_from(core_instances).unwrap_or(u32::MAX).min(limits.core_instances);
         let run = limits.max_run_budget;
         let run_seconds = lower("wall time per run", " s", run.time.as_secs(), self.run_seconds);
         limits.max_run_budget = RunBudget {
@@ -147,6 +153,9 @@ pub struct LimitsReport {
     pub batch_seconds: u64,
     pub run_fuel: u64,
     pub run_seconds: u64,
+    /// Absent from entries written before the limit existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_instances: Option<u32>,
 }
 
 impl From<&Limits> for LimitsReport {
@@ -162,6 +171,7 @@ impl From<&Limits> for LimitsReport {
             batch_seconds: limits.deadline(1000).as_secs(),
             run_fuel: limits.max_run_budget.fuel,
             run_seconds: limits.max_run_budget.time.as_secs(),
+            core_instances: Some(limits.core_instances),
         }
     }
 }
@@ -224,8 +234,9 @@ struct StoreFile {
 
 const HEADER: &str = "# crm-migrate trust store: the plugins this machine runs, by the sha256 of their .wasm file.\n\
 # Written by `crm-migrate plugin trust FILE.wasm` and `plugin untrust`; `plugin list` shows it.\n\
-# [maxima] (memory_mib, fuel_per_call, fuel_per_record, batch_seconds, run_fuel, run_seconds) caps\n\
-# every plugin's limits, a [plugins.maxima] table one plugin's: a project cannot raise them.\n\n";
+# [maxima] (memory_mib, fuel_per_call, fuel_per_record, batch_seconds, run_fuel, run_seconds,\n\
+# core_instances) caps every plugin's limits, a [plugins.maxima] table one plugin's: a project\n\
+# cannot raise them.\n\n";
 
 /// A trust store, read from its file (or empty, when the file is not written yet).
 #[derive(Debug, Clone)]

@@ -28,6 +28,7 @@ mod plugin_compile;
 mod plugin_diff;
 mod plugin_sandbox;
 mod plugin_values;
+mod python_plugin;
 mod rate_limits;
 mod roles;
 mod safety;

@@ -262,6 +262,20 @@ fn swap_to_oldest(project: &Path) {
     .unwrap();
 }
 
+/// Points the project's dedup entry back at dedup_email.
+fn swap_back_to_newest(project: &Path) {
+    let path = project.join("migration.toml");
+    let digest = |stem: &str| crm_migrate::plugins::Digest::of(&std::fs::read(plugin(stem)).unwrap()).to_string();
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        config
+            .replace("dedup_email_oldest.wasm", "dedup_email.wasm")
+            .replace(&digest("dedup_email_oldest"), &digest("dedup_email")),
+    )
+    .unwrap();
+}
+
 #[test]
 fn plan_and_approve_show_what_a_plugin_swapped_since_the_approval_changes() {
     let _machine = crate::support::heavy();
@@ -310,18 +324,25 @@ fn plan_and_approve_show_what_a_plugin_swapped_since_the_approval_changes() {
         .unwrap_or_else(|| panic!("approve shows the swap's effect: {stdout}"));
     assert!(summary < stdout.find("approved by").unwrap(), "shown before the approval: {stdout}");
 
+    // approve --json answers the same summary (swapped back, so that there is a swap to approve;
+    // then the oldest build is approved again for what follows).
+    swap_back_to_newest(&project);
+    let approve = in_project(&project, &["approve", "--yes", "--json"]);
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    let answer: Json = serde_json::from_slice(&approve.stdout).unwrap();
+    let swaps = answer["plugin_swaps"].as_array().unwrap_or_else(|| panic!("{answer:#}"));
+    assert_eq!(swaps.len(), 1, "{answer:#}");
+    assert_eq!(swaps[0]["hook"], "dedup");
+    let summary = swaps[0]["summary"].as_str().unwrap();
+    assert!(summary.contains(&format!("contact: {expected} records change fate")), "{summary}");
+    swap_to_oldest(&project);
+    let approve = in_project(&project, &["approve", "--yes"]);
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+
     // An approved build that is not kept (approved by an older crm-migrate): plan says so and
     // how to diff by hand, and goes on.
     std::fs::remove_dir_all(project.join("approved-plugins")).unwrap();
-    let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
-    let digest = |stem: &str| crm_migrate::plugins::Digest::of(&std::fs::read(plugin(stem)).unwrap()).to_string();
-    std::fs::write(
-        project.join("migration.toml"),
-        config
-            .replace("dedup_email_oldest.wasm", "dedup_email.wasm")
-            .replace(&digest("dedup_email_oldest"), &digest("dedup_email")),
-    )
-    .unwrap();
+    swap_back_to_newest(&project);
     let plan = in_project(&project, &["plan"]);
     let stdout = text(&plan.stdout);
     assert!(plan.status.success(), "{stdout}\n{}", text(&plan.stderr));
