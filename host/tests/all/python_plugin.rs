@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crm_migrate::extract::{Export, ExportOptions};
@@ -42,6 +43,18 @@ fn host(limits: Limits, cache: &Path) -> PluginHost {
     )
 }
 
+/// One cache of compiled code for every test here, filled once before any test reads it and
+/// kept between runs in cargo's directory for test files: compiling the 18 MB component costs
+/// about 25 s of CPU, which each test would otherwise pay again.
+fn shared_cache() -> &'static Path {
+    static CACHE: OnceLock<PathBuf> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-plugin-cache");
+        host(Limits::default(), &dir).open(&python_plugin(), None).expect("the Python plugin compiles");
+        dir
+    })
+}
+
 fn load(host: &PluginHost, path: &Path, config: &[(&str, &str)]) -> LoadedPlugin {
     let config = config.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
     host.open(path, None).expect("plugin loads").configure(config).expect("config accepted")
@@ -71,8 +84,7 @@ fn assert_same_outcomes(rust: &StageOutput, python: &StageOutput, what: &str) {
 
 #[test]
 fn the_python_clean_plugin_gives_the_rust_ones_outcome_for_every_sample_record() {
-    let cache = tempfile::tempdir().unwrap();
-    let host = host(Limits::default(), cache.path());
+    let host = host(Limits::default(), shared_cache());
     let python = python_plugin();
     let configs: [&[(&str, &str)]; 3] = [
         &[],
@@ -104,8 +116,7 @@ fn the_python_clean_plugin_gives_the_rust_ones_outcome_for_every_sample_record()
 
 #[test]
 fn the_python_clean_plugin_agrees_where_python_and_rust_read_text_differently() {
-    let cache = tempfile::tempdir().unwrap();
-    let host = host(Limits::default(), cache.path());
+    let host = host(Limits::default(), shared_cache());
     let records = vec![
         // U+001C..U+001F are whitespace to Python's str.split, not to Rust; U+0085, U+00A0 and
         // U+2003 are to both.
@@ -147,8 +158,7 @@ fn the_python_clean_plugin_agrees_where_python_and_rust_read_text_differently() 
 
 #[test]
 fn the_python_plugin_refuses_a_bad_configuration_as_clean_basic_does() {
-    let cache = tempfile::tempdir().unwrap();
-    let host = host(Limits::default(), cache.path());
+    let host = host(Limits::default(), shared_cache());
     for config in [
         &[("default_country", "Narnia")][..],
         &[("invalid_phone", " shrug ")],
@@ -188,7 +198,7 @@ fn text(bytes: &[u8]) -> String {
 fn plugin_diff_from_the_rust_clean_plugin_to_the_python_one_changes_nothing_on_the_sample() {
     let _machine = crate::support::heavy();
     let dir = tempfile::tempdir().unwrap();
-    let (project, cache) = (dir.path().join("acme"), dir.path().join("cache"));
+    let (project, cache) = (dir.path().join("acme"), shared_cache());
     let (rust, python) = (plugin("clean_basic"), python_plugin());
     let clean = format!("clean={}", rust.display());
     let export = sample_export();
@@ -232,7 +242,7 @@ fn plugin_diff_from_the_rust_clean_plugin_to_the_python_one_changes_nothing_on_t
 #[test]
 fn vet_reports_the_python_plugins_imports_and_a_trust_store_can_cap_what_it_needs() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, cache) = (dir.path().join("trust.toml"), dir.path().join("cache"));
+    let (store, cache) = (dir.path().join("trust.toml"), shared_cache());
     let path = python_plugin();
     let path = path.to_str().unwrap();
 
