@@ -1361,6 +1361,12 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
                 report::thousands(outcome.relationships_deleted)
             );
         }
+        if outcome.deal_products_removed > 0 {
+            println!(
+                "  removed {} deal products, deal participants and products",
+                report::thousands(outcome.deal_products_removed)
+            );
+        }
         if !outcome.workspace_removed.is_empty() {
             println!("  removed {} workspace objects apply had created", outcome.workspace_removed.len());
         }

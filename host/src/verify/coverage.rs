@@ -142,6 +142,9 @@ enum Role {
     MarketingStatus,
     /// A company's parent: the parent relationship read back (a cycle of parents: left out).
     Parent,
+    /// A deal's order lines or participants: read back line by line on their own
+    /// (`verify::deal_products`), which names what is missing.
+    DealExtras,
 }
 
 const ROLES: &[(Destination, &str, Role)] = &[
@@ -153,6 +156,8 @@ const ROLES: &[(Destination, &str, Role)] = &[
     (Destination::Person, "add_time", Role::Time("add_time")),
     (Destination::Person, "label", Role::Labels),
     (Destination::Person, "marketing_status", Role::MarketingStatus),
+    (Destination::Deal, "products", Role::DealExtras),
+    (Destination::Deal, "participants", Role::DealExtras),
     (Destination::Organization, "name", Role::Text("name")),
     (Destination::Organization, "address", Role::Address),
     (Destination::Organization, "website", Role::Text("website")),
@@ -820,6 +825,10 @@ impl<'a> Checker<'a> {
                     outcome => outcome,
                 }
             }
+            Role::DealExtras => left_out(
+                "deal products and participants are checked on their own",
+                "each order line and participant is read back against the export in verification.md's 'Deal products and participants'",
+            ),
             Role::MarketingStatus => left_out(
                 "the marketing status is not read back",
                 "Pipedrive's listings do not return the marketing status: verify cannot read it back",

@@ -9,6 +9,7 @@ mod cache;
 mod cli;
 mod conformance;
 mod csv_injection;
+mod deal_products;
 mod demo;
 mod dialects;
 mod extract;
