@@ -87,13 +87,14 @@ fn number(value: &Json) -> Option<f64> {
     .filter(|number| number.is_finite())
 }
 
-/// What one deal's order lines and participants come to, read from the SOURCE: `contacts`, the
-/// export's contact ids; `person`, who a contact is in Pipedrive (None: not migrated).
+/// What one deal's order lines and participants come to, read from the SOURCE: `is_contact`,
+/// whether an id is a contact of the export; `person`, who a contact is in Pipedrive (None: not
+/// migrated).
 pub fn read(
     deal: &Record,
     mapping: &Mapping,
     catalogue: &[Product],
-    contacts: &HashSet<&str>,
+    is_contact: &dyn Fn(&str) -> bool,
     person: &dyn Fn(&str) -> Option<u64>,
 ) -> DealExtras {
     let mut extras = DealExtras::default();
@@ -168,7 +169,7 @@ pub fn read(
             other => text(other).split(',').map(str::to_owned).collect(),
         };
         for id in ids.iter().map(|id| id.trim()).filter(|id| !id.is_empty()) {
-            let why = if !contacts.contains(id) {
+            let why = if !is_contact(id) {
                 Some(format!("participant {id} is not a contact of the export"))
             } else if person(id).is_none() {
                 Some(format!("participant {id}: that contact was not migrated"))
@@ -222,7 +223,7 @@ pub fn left_out(record: &Record, mapping: &Mapping, source: &Source, links: &Lin
         return Vec::new();
     }
     let contacts = contact_ids(source);
-    let extras = read(record, mapping, &source.products, &contacts, &|id| links.person(id));
+    let extras = read(record, mapping, &source.products, &|id| contacts.contains(id), &|id| links.person(id));
     let key = (ObjectKind::Deal, record.source_id.clone());
     extras
         .left_out
@@ -298,7 +299,7 @@ pub async fn run(
         else {
             continue;
         };
-        let extras = read(record, mapping, &source.products, &contacts, &|id| links.person(id));
+        let extras = read(record, mapping, &source.products, &|id| contacts.contains(id), &|id| links.person(id));
         if !extras.lines.is_empty() || !extras.participants.is_empty() {
             wanted.push((record, deal_id, extras));
         }
@@ -549,7 +550,8 @@ mod tests {
                 Value::Choices(vec!["10001".into(), "10002".into(), "77777".into(), "10003".into(), "10002".into()]),
             );
         let contacts: HashSet<&str> = ["10001", "10002", "10003"].into_iter().collect();
-        let extras = read(&deal, &mapping(), &[product("1")], &contacts, &|id| (id != "10003").then_some(7));
+        let extras =
+            read(&deal, &mapping(), &[product("1")], &|id| contacts.contains(id), &|id| (id != "10003").then_some(7));
         assert_eq!(extras.lines, vec![Line { index: 1, product: "1".into(), quantity: 2.0, price: 123.0 }]);
         assert_eq!(
             extras.participants,
@@ -567,7 +569,7 @@ mod tests {
 
         let broken =
             Record::new(ObjectKind::Deal, "20002").with("order_products", Value::Text("[{\"product_id\":1,".into()));
-        let extras = read(&broken, &mapping(), &[product("1")], &contacts, &|_| Some(1));
+        let extras = read(&broken, &mapping(), &[product("1")], &|id| contacts.contains(id), &|_| Some(1));
         assert!(extras.lines.is_empty());
         assert_eq!(extras.left_out.len(), 1);
         assert!(extras.left_out[0].2.starts_with("not a JSON array of order lines"), "{:?}", extras.left_out);

@@ -102,6 +102,9 @@ pub struct NewWebhook {
     pub event_action: String,
     pub event_object: String,
     pub name: String,
+    /// "1.0" or "2.0" (Pipedrive's default) for none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 impl PipedriveClient {

@@ -71,7 +71,7 @@ pub async fn check(
             continue;
         };
         let deal = &record.source_id;
-        let expected = products::read(record, mapping, &source.products, &contacts, &person);
+        let expected = products::read(record, mapping, &source.products, &|id| contacts.contains(id), &person);
         if !expected.lines.is_empty() {
             if listed_products.is_none() {
                 listed_products = Some(

@@ -29,7 +29,7 @@ const PRODUCTS: [(&str, &str, &str, &str); 4] = [
 
 /// What the variant planted, by deal id.
 #[derive(Default)]
-struct Planted {
+pub(crate) struct Planted {
     /// Valid lines: (product id, quantity, unit price).
     lines: BTreeMap<String, Vec<(String, f64, f64)>>,
     /// Valid participants (contact ids), the deal's own contact excluded.
@@ -40,7 +40,7 @@ struct Planted {
 
 /// A copy of the sample export whose first `deals` deals get order lines and participants, four
 /// of them hostile ones.
-fn variant(dir: &Path, deals: usize) -> (PathBuf, Planted) {
+pub(crate) fn variant(dir: &Path, deals: usize) -> (PathBuf, Planted) {
     let export = crate::extract::sample_export_copy(&dir.join("usercom-export"));
     let mut products = csv::Writer::from_path(export.join("products.csv")).unwrap();
     products.write_record(["id", "name", "price", "currency"]).unwrap();

@@ -33,6 +33,7 @@ mod safety;
 mod safety_export;
 mod safety_token;
 mod sdk;
+mod side_effects;
 mod support;
 mod trust_store;
 mod verify_source;
