@@ -169,7 +169,8 @@ pub fn route(operation: &Operation) -> Option<Route> {
         (ApiVersion::V2, "DELETE", "deals", [_, "products", _]) => Route::DealProductDelete,
         (ApiVersion::V2, "GET", "products", []) => Route::ProductList,
         (ApiVersion::V2, "POST", "products", []) => Route::ProductCreate,
-        (ApiVersion::V2, "GET", "products", [_]) => Route::ProductGet,
+        // `products/search` is another operation, not simulated.
+        (ApiVersion::V2, "GET", "products", [id]) if id.starts_with('{') => Route::ProductGet,
         (ApiVersion::V2, "DELETE", "products", [_]) => Route::ProductDelete,
         (ApiVersion::V1, "GET", "deals", [_, "participants"]) => Route::ParticipantList,
         (ApiVersion::V1, "POST", "deals", [_, "participants"]) => Route::ParticipantAdd,
