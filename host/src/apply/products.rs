@@ -690,3 +690,29 @@ fn ok_or_gone<T>(result: Result<T, ClientError>) -> Result<Option<T>, ApplyError
         Err(error) => Err(error.into()),
     }
 }
+
+/// reconciliation.md's section (none when the run made or found nothing). Keys and reasons name
+/// export ids: escaped.
+pub fn write_section(text: &mut String, outcome: &ProductsOutcome) {
+    use std::fmt::Write as _;
+    let made = outcome.products_created + outcome.lines_created + outcome.participants_created;
+    if made + outcome.existing == 0 && outcome.unsent.is_empty() {
+        return;
+    }
+    let thousands = crate::audit::report::thousands;
+    let _ = writeln!(
+        text,
+        "\n## Deal products and participants\n\nMade by this run: {} products, {} deal products, {} participants; {} made before ({} tokens). Lines and participants left out of their deal are in quarantine.csv (kind: field left out).\n",
+        thousands(outcome.products_created),
+        thousands(outcome.lines_created),
+        thousands(outcome.participants_created),
+        thousands(outcome.existing),
+        thousands(outcome.tokens)
+    );
+    if !outcome.unsent.is_empty() {
+        let _ = writeln!(text, "Not sent, with the reason:\n");
+    }
+    for line in &outcome.unsent {
+        let _ = writeln!(text, "- {}", crate::untrusted::markdown(line));
+    }
+}

@@ -458,6 +458,10 @@ const DEAL: &[Standard] = &[
     // lines (a JSON array of {product_id, quantity, value, currency}), read by apply's products.
     standard("participants", T::Choices, &["participants", "uczestnicy"]),
     standard("order_products", T::Text, &["order_products", "products_ordered", "pozycje_zamowienia"]),
+    // The deal model's bare lists of product ids and custom ids: the order lines carry the same
+    // products with their quantity and price, so these are not migrated (plan says so).
+    standard("products", T::Choices, &["products", "product_ids", "produkty"]),
+    standard("products_custom_ids", T::Choices, &["products_custom_ids", "products_custom_id"]),
 ];
 
 const ACTIVITY: &[Standard] = &[

@@ -375,6 +375,11 @@ fn objects_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
             "deals",
             "lossy: the creation time in a custom field (Pipedrive's API takes no add_time on deals); abandoned and archived become lost, with the reason",
         ),
+        row(
+            "deals' order lines and participants",
+            "deal products and deal participants",
+            "each line a deal product (quantity, unit price) of a product created once from products.csv; each participant the contact's person; lines naming a product by custom id, and the deals' bare product lists, are not migrated",
+        ),
         row("activities", "activities", "lossy: the creation time and creator in the note (the API cannot set them)"),
         row(
             "events",
