@@ -485,10 +485,12 @@ async fn add_to_deal(client: &PipedriveClient, item: DealWork) -> Result<Vec<Don
     Ok(done)
 }
 
-/// The journalled deal products and participants of deals, by deal source id: (object, key,
-/// entry), for rollback and verify.
-pub fn journalled(journal: &Journal) -> Result<HashMap<String, Vec<(&'static str, String, Entry)>>, ApplyError> {
-    let mut by_deal: HashMap<String, Vec<(&'static str, String, Entry)>> = HashMap::new();
+/// A deal's journalled lines and participants: (the journal's object, key, entry).
+type DealRows = Vec<(&'static str, String, Entry)>;
+
+/// The journalled deal products and participants, by deal source id, for rollback.
+fn journalled(journal: &Journal) -> Result<HashMap<String, DealRows>, ApplyError> {
+    let mut by_deal: HashMap<String, DealRows> = HashMap::new();
     for object in [DEAL_PRODUCT, PARTICIPANT] {
         for (key, entry) in journal.entries_of(object)? {
             let deal =
@@ -497,83 +499,6 @@ pub fn journalled(journal: &Journal) -> Result<HashMap<String, Vec<(&'static str
         }
     }
     Ok(by_deal)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mapping::FieldEntry;
-
-    fn mapping() -> Mapping {
-        let entry = |attribute: &str, code: &str| FieldEntry {
-            object: ObjectKind::Deal,
-            attribute: attribute.to_owned(),
-            landing: Landing::Standard { code: code.to_owned() },
-            confidence: 1.0,
-            why: Vec::new(),
-            note: None,
-            on_bad_value: Default::default(),
-            line: 0,
-        };
-        Mapping {
-            fields: vec![
-                entry("order_products", PRODUCTS_CODE),
-                entry("participants", PARTICIPANTS_CODE),
-                entry("contact_id", "person_id"),
-            ],
-            ..Mapping::default()
-        }
-    }
-
-    fn product(id: &str) -> Product {
-        Product { id: id.to_owned(), name: format!("P{id}"), price: "10".into(), currency: "PLN".into(), line: 2 }
-    }
-
-    #[test]
-    fn hostile_lines_and_participants_are_left_out_each_with_its_reason_and_the_rest_kept() {
-        let deal = Record::new(ObjectKind::Deal, "20001")
-            .with("currency", Value::Text("PLN".into()))
-            .with("contact_id", Value::Text("10001".into()))
-            .with(
-                "order_products",
-                Value::Text(
-                    r#"[{"product_id":1,"quantity":2,"value":"123.00","currency":"PLN"},
-                        {"product_id":999,"quantity":1,"value":"5"},
-                        {"product_id":"1","quantity":"lots","value":"5"},
-                        {"product_id":1,"quantity":1,"value":"5","currency":"EUR"},
-                        {"product_custom_id":"X-1","quantity":1,"value":"5"}]"#
-                        .into(),
-                ),
-            )
-            .with(
-                "participants",
-                Value::Choices(vec!["10001".into(), "10002".into(), "77777".into(), "10003".into(), "10002".into()]),
-            );
-        let contacts: HashSet<&str> = ["10001", "10002", "10003"].into_iter().collect();
-        let extras =
-            read(&deal, &mapping(), &[product("1")], &|id| contacts.contains(id), &|id| (id != "10003").then_some(7));
-        assert_eq!(extras.lines, vec![Line { index: 1, product: "1".into(), quantity: 2.0, price: 123.0 }]);
-        assert_eq!(
-            extras.participants,
-            vec!["10002".to_owned()],
-            "the deal's own contact and a repeat are not added again"
-        );
-        let why: Vec<&str> = extras.left_out.iter().map(|(_, _, why)| why.as_str()).collect();
-        assert_eq!(why.len(), 6, "{why:?}");
-        assert!(why[0].contains("product 999 is not in products.csv"), "{why:?}");
-        assert!(why[1].contains("quantity \"lots\" is not a positive number"), "{why:?}");
-        assert!(why[2].contains("currency EUR is not the deal's (PLN)"), "{why:?}");
-        assert!(why[3].contains("by custom id"), "{why:?}");
-        assert!(why[4].contains("participant 77777 is not a contact"), "{why:?}");
-        assert!(why[5].contains("participant 10003: that contact was not migrated"), "{why:?}");
-
-        let broken =
-            Record::new(ObjectKind::Deal, "20002").with("order_products", Value::Text("[{\"product_id\":1,".into()));
-        let extras = read(&broken, &mapping(), &[product("1")], &|id| contacts.contains(id), &|_| Some(1));
-        assert!(extras.lines.is_empty());
-        assert_eq!(extras.left_out.len(), 1);
-        assert!(extras.left_out[0].2.starts_with("not a JSON array of order lines"), "{:?}", extras.left_out);
-    }
 }
 
 /// Removes the deal products, participants and products apply made that `which` takes (the
@@ -593,7 +518,7 @@ pub async fn remove(
     let products = journal.entries_of(PRODUCT)?;
     let ours: HashSet<u64> = products.values().filter_map(|entry| entry.pipedrive_id).collect();
     let mut removed = 0;
-    let mut by_deal: Vec<(String, Vec<(&'static str, String, Entry)>)> = journalled(journal)?.into_iter().collect();
+    let mut by_deal: Vec<(String, DealRows)> = journalled(journal)?.into_iter().collect();
     by_deal.sort_by(|a, b| a.0.cmp(&b.0));
     for (deal, rows) in by_deal {
         let rows: Vec<_> = rows.into_iter().filter(|(object, _, entry)| which(object, &deal, entry)).collect();
@@ -714,5 +639,82 @@ pub fn write_section(text: &mut String, outcome: &ProductsOutcome) {
     }
     for line in &outcome.unsent {
         let _ = writeln!(text, "- {}", crate::untrusted::markdown(line));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::FieldEntry;
+
+    fn mapping() -> Mapping {
+        let entry = |attribute: &str, code: &str| FieldEntry {
+            object: ObjectKind::Deal,
+            attribute: attribute.to_owned(),
+            landing: Landing::Standard { code: code.to_owned() },
+            confidence: 1.0,
+            why: Vec::new(),
+            note: None,
+            on_bad_value: Default::default(),
+            line: 0,
+        };
+        Mapping {
+            fields: vec![
+                entry("order_products", PRODUCTS_CODE),
+                entry("participants", PARTICIPANTS_CODE),
+                entry("contact_id", "person_id"),
+            ],
+            ..Mapping::default()
+        }
+    }
+
+    fn product(id: &str) -> Product {
+        Product { id: id.to_owned(), name: format!("P{id}"), price: "10".into(), currency: "PLN".into(), line: 2 }
+    }
+
+    #[test]
+    fn hostile_lines_and_participants_are_left_out_each_with_its_reason_and_the_rest_kept() {
+        let deal = Record::new(ObjectKind::Deal, "20001")
+            .with("currency", Value::Text("PLN".into()))
+            .with("contact_id", Value::Text("10001".into()))
+            .with(
+                "order_products",
+                Value::Text(
+                    r#"[{"product_id":1,"quantity":2,"value":"123.00","currency":"PLN"},
+                        {"product_id":999,"quantity":1,"value":"5"},
+                        {"product_id":"1","quantity":"lots","value":"5"},
+                        {"product_id":1,"quantity":1,"value":"5","currency":"EUR"},
+                        {"product_custom_id":"X-1","quantity":1,"value":"5"}]"#
+                        .into(),
+                ),
+            )
+            .with(
+                "participants",
+                Value::Choices(vec!["10001".into(), "10002".into(), "77777".into(), "10003".into(), "10002".into()]),
+            );
+        let contacts: HashSet<&str> = ["10001", "10002", "10003"].into_iter().collect();
+        let extras =
+            read(&deal, &mapping(), &[product("1")], &|id| contacts.contains(id), &|id| (id != "10003").then_some(7));
+        assert_eq!(extras.lines, vec![Line { index: 1, product: "1".into(), quantity: 2.0, price: 123.0 }]);
+        assert_eq!(
+            extras.participants,
+            vec!["10002".to_owned()],
+            "the deal's own contact and a repeat are not added again"
+        );
+        let why: Vec<&str> = extras.left_out.iter().map(|(_, _, why)| why.as_str()).collect();
+        assert_eq!(why.len(), 6, "{why:?}");
+        assert!(why[0].contains("product 999 is not in products.csv"), "{why:?}");
+        assert!(why[1].contains("quantity \"lots\" is not a positive number"), "{why:?}");
+        assert!(why[2].contains("currency EUR is not the deal's (PLN)"), "{why:?}");
+        assert!(why[3].contains("by custom id"), "{why:?}");
+        assert!(why[4].contains("participant 77777 is not a contact"), "{why:?}");
+        assert!(why[5].contains("participant 10003: that contact was not migrated"), "{why:?}");
+
+        let broken =
+            Record::new(ObjectKind::Deal, "20002").with("order_products", Value::Text("[{\"product_id\":1,".into()));
+        let extras = read(&broken, &mapping(), &[product("1")], &|id| contacts.contains(id), &|_| Some(1));
+        assert!(extras.lines.is_empty());
+        assert_eq!(extras.left_out.len(), 1);
+        assert!(extras.left_out[0].2.starts_with("not a JSON array of order lines"), "{:?}", extras.left_out);
     }
 }
