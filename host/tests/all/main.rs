@@ -36,5 +36,6 @@ mod sdk;
 mod side_effects;
 mod support;
 mod trust_store;
+mod usercom_sandbox_cli;
 mod verify_source;
 mod vetting;
