@@ -58,7 +58,9 @@ pub struct DealExtras {
     pub lines: Vec<Line>,
     /// User.com contact ids, each once, the deal's own contact aside.
     pub participants: Vec<String>,
-    /// (attribute, value as the export has it, why): each left out of the deal.
+    /// (attribute, value as the export has it, why): each left out of the deal. The attribute
+    /// names the line or participant (`order_products[2]`, `participants[99999]`), as a record's
+    /// left-out values are kept one per field.
     pub left_out: Vec<(String, String, String)>,
 }
 
@@ -107,11 +109,13 @@ pub fn read(
         && let Some(value) = deal.get(attribute).filter(|value| !matches!(value, Value::Null))
     {
         let raw = text(value);
-        let mut leave = |value: String, why: String| extras.left_out.push((attribute.to_owned(), value, why));
         match serde_json::from_str::<Json>(raw.trim()) {
             Ok(Json::Array(lines)) => {
                 for (index, line) in lines.iter().enumerate().map(|(index, line)| (index + 1, line)) {
                     let shown = line.to_string();
+                    let mut leave = |value: String, why: String| {
+                        extras.left_out.push((format!("{attribute}[{index}]"), value, why))
+                    };
                     let product = match &line["product_id"] {
                         Json::Number(id) => id.to_string(),
                         Json::String(id) if !id.trim().is_empty() => id.trim().to_owned(),
@@ -156,8 +160,16 @@ pub fn read(
                     extras.lines.push(Line { index, product, quantity, price });
                 }
             }
-            Ok(other) => leave(raw.clone(), format!("not a JSON array of order lines (a JSON {})", json_kind(&other))),
-            Err(error) => leave(raw.clone(), format!("not a JSON array of order lines: {error}")),
+            Ok(other) => extras.left_out.push((
+                attribute.to_owned(),
+                raw.clone(),
+                format!("not a JSON array of order lines (a JSON {})", json_kind(&other)),
+            )),
+            Err(error) => extras.left_out.push((
+                attribute.to_owned(),
+                raw.clone(),
+                format!("not a JSON array of order lines: {error}"),
+            )),
         }
     }
     let own = attribute(mapping, "person_id").and_then(|own| deal.get(own)).map(text).map(|id| id.trim().to_owned());
@@ -177,7 +189,7 @@ pub fn read(
                 None
             };
             match why {
-                Some(why) => extras.left_out.push((attribute.to_owned(), id.to_owned(), why)),
+                Some(why) => extras.left_out.push((format!("{attribute}[{id}]"), id.to_owned(), why)),
                 // The deal's own contact is its person already; each participant once.
                 None if own.as_deref() == Some(id) || extras.participants.iter().any(|known| known == id) => {}
                 None => extras.participants.push(id.to_owned()),
@@ -229,7 +241,10 @@ pub fn left_out(record: &Record, mapping: &Mapping, source: &Source, links: &Lin
         .left_out
         .into_iter()
         .map(|(field, value, why)| LeftOutField {
-            column: source.headers.get(&(ObjectKind::Deal, field.clone())).cloned().unwrap_or_else(|| field.clone()),
+            column: {
+                let attribute = field.split('[').next().unwrap_or_default().to_owned();
+                source.headers.get(&(ObjectKind::Deal, attribute.clone())).cloned().unwrap_or(attribute)
+            },
             field,
             file: source.files.get(&ObjectKind::Deal).cloned().unwrap_or_default(),
             line: source.lines.get(&key).copied().unwrap_or(0),

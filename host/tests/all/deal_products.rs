@@ -347,3 +347,66 @@ fn a_kill_during_the_deal_products_step_resumes_without_duplicates() {
     assert_eq!(lines(&state), expected_lines(&planted), "no line twice after the resume");
     assert_eq!(participants(&state), expected_participants(&planted, &state), "no participant twice");
 }
+
+/// A generated account with deal products (`usercom-export-gen --deal-products`): every order
+/// line whose currency is its deal's lands, once, and every participant; verify proves them.
+/// Expected from deals.csv read with a plain CSV reader.
+#[test]
+fn a_generated_account_with_deal_products_migrates_them_and_verify_proves_them() {
+    let _machine = crate::support::heavy();
+    let sandbox = fast(SandboxConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("usercom-export");
+    let options = usercom_export_gen::Options { contacts: 200, deal_products: true, ..Default::default() };
+    usercom_export_gen::generate(&export, &options).unwrap();
+    let project = dir.path().join("zubr");
+    crate::plan::init_on_sandbox(&project, &export, &sandbox);
+    migrate_duplicates_as_they_are(&project);
+    for step in [&["plan"][..], &["approve", "--yes", "--by", "test"]] {
+        let output = in_project(&project, step);
+        assert!(output.status.success(), "{step:?}: {}\n{}", text(&output.stdout), text(&output.stderr));
+    }
+    apply(&project, &[]);
+
+    let mut reader = csv::Reader::from_path(export.join("deals.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|header| header.trim_start_matches('\u{feff}') == name).unwrap();
+    let (id, currency, order, people) =
+        (column("id"), column("currency"), column("order_products"), column("participants"));
+    let mut expected = Planted::default();
+    let mut other_currency = 0;
+    for row in reader.records() {
+        let row = row.unwrap();
+        let lines: Vec<Value> = serde_json::from_str(&row[order]).unwrap();
+        for line in lines {
+            if line["currency"].as_str() != Some(row[currency].trim()) {
+                other_currency += 1;
+                continue;
+            }
+            let price: f64 = line["value"].as_str().unwrap().parse().unwrap();
+            expected.lines.entry(row[id].to_owned()).or_default().push((
+                line["product_id"].to_string(),
+                line["quantity"].as_f64().unwrap(),
+                price,
+            ));
+        }
+        let contacts: BTreeSet<String> =
+            row[people].trim_matches(['{', '}']).split(',').filter(|id| !id.is_empty()).map(str::to_owned).collect();
+        if !contacts.is_empty() {
+            expected.participants.insert(row[id].to_owned(), contacts);
+        }
+    }
+    let state = sandbox.state();
+    let total: usize = expected.lines.values().map(Vec::len).sum();
+    assert!(total > 50 && !expected.participants.is_empty(), "{total} lines land");
+    assert_eq!(lines(&state), expected_lines(&expected), "each line in its deal's currency, once");
+    assert_eq!(participants(&state), expected_participants(&expected, &state));
+    let quarantine = std::fs::read_to_string(project.join("reports/quarantine.csv")).unwrap();
+    let listed = quarantine.lines().filter(|line| line.contains("is not the deal's")).count();
+    assert_eq!(listed, other_currency, "each line in another currency is listed:\n{quarantine}");
+
+    let verified = in_project(&project, &["verify"]);
+    let report = std::fs::read_to_string(project.join("reports/verification.md")).unwrap();
+    assert!(verified.status.success(), "{}\n{report}", text(&verified.stderr));
+    assert!(report.contains(&format!("{total} product lines")), "{report}");
+}
