@@ -130,6 +130,20 @@ fn project(sandbox: &SandboxHandle, deals: usize) -> (tempfile::TempDir, PathBuf
     for landing in ["to = \"products\"", "to = \"participants\""] {
         assert!(mapping.contains(landing), "plan proposes {landing}:\n{mapping}");
     }
+    // Plan counts and bills what apply will add: the products the lines use, the lines that
+    // read, the participants named (whether each is a contact that migrates is apply's to know).
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join("reports/plan.json")).unwrap()).unwrap();
+    let lines: usize = planted.lines.values().map(Vec::len).sum();
+    assert_eq!(plan["deal_products"]["lines"], lines, "{:#}", plan["deal_products"]);
+    assert_eq!(plan["deal_products"]["products_to_create"].as_array().unwrap().len(), 3);
+    let phase =
+        plan["bill"]["phases"].as_array().unwrap().iter().find(|phase| phase["phase"] == "deal products").unwrap();
+    let participants = plan["deal_products"]["participants"].as_u64().unwrap();
+    let tokens: u64 = phase["lines"].as_array().unwrap().iter().map(|line| line["tokens"].as_u64().unwrap()).sum();
+    assert_eq!(tokens, 3 * 5 + lines as u64 * 5 + participants * 10, "5 a product, 5 a line, 10 a participant");
+    let markdown = std::fs::read_to_string(project.join("reports/plan.md")).unwrap();
+    assert!(markdown.contains("## Deal products and participants") && markdown.contains("Licencja CRM"), "{markdown}");
     let approved = in_project(&project, &["approve", "--yes", "--by", "test"]);
     assert!(approved.status.success(), "{}", text(&approved.stderr));
     (dir, project, planted)
