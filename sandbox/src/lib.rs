@@ -262,8 +262,19 @@ pub async fn serve_with_shutdown(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_until(config, listener, shutdown).await.map(drop)
+}
+
+/// As [`serve_with_shutdown`], and gives back what the sandbox saw (its summary: requests,
+/// tokens, the webhook deliveries it would have made).
+pub async fn serve_until(
+    config: SandboxConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<Stats> {
     let shared = Arc::new(Shared::new(config)?);
-    run(shared, listener, shutdown).await
+    run(shared.clone(), listener, shutdown).await?;
+    Ok(shared.stats())
 }
 
 async fn run(
