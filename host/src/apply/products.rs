@@ -465,6 +465,12 @@ pub async fn run(
     }
 }
 
+/// Whether a create's failure stops the run (a refusal or an unknown outcome is listed and the
+/// step goes on; anything else, a budget stop or a block, ends it).
+fn stops_the_run(result: &Result<u64, ClientError>) -> bool {
+    matches!(result, Err(error) if !matches!(error, ClientError::Rejected { .. } | ClientError::WriteOutcomeUnknown { .. } | ClientError::GaveUp { .. }))
+}
+
 /// Adds one deal's lines, then its participants, in order; an open intent is looked for first.
 async fn add_to_deal(client: &PipedriveClient, item: DealWork) -> Result<Vec<Done>, ClientError> {
     let DealWork { deal_id, lines, participants, mut known, .. } = item;
@@ -479,7 +485,7 @@ async fn add_to_deal(client: &PipedriveClient, item: DealWork) -> Result<Vec<Don
         if let Ok(id) = &result {
             known.push(*id);
         }
-        let fatal = matches!(result, Err(ref error) if !matches!(error, ClientError::Rejected { .. } | ClientError::WriteOutcomeUnknown { .. } | ClientError::GaveUp { .. }));
+        let fatal = stops_the_run(&result);
         done.push(Done::Line(key, result));
         if fatal {
             return Ok(done);
@@ -491,7 +497,7 @@ async fn add_to_deal(client: &PipedriveClient, item: DealWork) -> Result<Vec<Don
             continue;
         }
         let result = client.add_deal_participant(deal_id, person).await.map(|added| added.id);
-        let fatal = matches!(result, Err(ref error) if !matches!(error, ClientError::Rejected { .. } | ClientError::WriteOutcomeUnknown { .. } | ClientError::GaveUp { .. }));
+        let fatal = stops_the_run(&result);
         done.push(Done::Participant(key, result));
         if fatal {
             return Ok(done);
