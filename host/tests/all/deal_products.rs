@@ -164,8 +164,7 @@ fn products(state: &Value) -> BTreeMap<u64, String> {
 
 /// Each deal's lines in Pipedrive, by User.com deal id: (product id, quantity, price), sorted.
 fn lines(state: &Value) -> BTreeMap<String, Vec<(String, f64, f64)>> {
-    let deals: BTreeMap<u64, String> =
-        by_marker(state, "deal", "deals").into_iter().map(|(id, deal)| (deal, id)).collect();
+    let deals = live(state, "deal", "deals");
     let products = products(state);
     let mut lines: BTreeMap<String, Vec<(String, f64, f64)>> = BTreeMap::new();
     for line in state["deal_products"].as_object().into_iter().flatten().map(|(_, line)| line) {
@@ -183,10 +182,7 @@ fn lines(state: &Value) -> BTreeMap<String, Vec<(String, f64, f64)>> {
 
 /// Each deal's participants, by User.com deal id: contact ids, each as often as it is there.
 fn participants(state: &Value) -> BTreeMap<String, Vec<String>> {
-    let deals: BTreeMap<u64, String> =
-        by_marker(state, "deal", "deals").into_iter().map(|(id, deal)| (deal, id)).collect();
-    let persons: BTreeMap<u64, String> =
-        by_marker(state, "person", "persons").into_iter().map(|(id, person)| (person, id)).collect();
+    let (deals, persons) = (live(state, "deal", "deals"), live(state, "person", "persons"));
     let mut participants: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for entry in state["deal_participants"].as_object().into_iter().flatten().map(|(_, entry)| entry) {
         if entry["active_flag"] == false {
@@ -199,6 +195,30 @@ fn participants(state: &Value) -> BTreeMap<String, Vec<String>> {
     participants
 }
 
+/// The live (not deleted) records of an entity: Pipedrive id -> User.com id, by their marker.
+fn live(state: &Value, entity: &str, collection: &str) -> BTreeMap<u64, String> {
+    let ids = by_marker(state, entity, collection);
+    let code = state["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|field| field["entity"] == entity && field["name"] == "User.com ID")
+        .unwrap()["code"]
+        .clone();
+    state[collection]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|record| record["is_deleted"] != true)
+        .filter_map(|record| {
+            let marker = record["custom_fields"][code.as_str()?].as_str()?;
+            let source =
+                ids.keys().find(|source| marker.ends_with(&format!(":{source}")) || marker == source.as_str())?;
+            Some((record["id"].as_u64()?, source.clone()))
+        })
+        .collect()
+}
+
 fn expected_lines(planted: &Planted) -> BTreeMap<String, Vec<(String, f64, f64)>> {
     let mut lines = planted.lines.clone();
     lines.values_mut().for_each(|lines| lines.sort_by(|a, b| a.partial_cmp(b).unwrap()));
@@ -206,12 +226,12 @@ fn expected_lines(planted: &Planted) -> BTreeMap<String, Vec<(String, f64, f64)>
 }
 
 fn expected_participants(planted: &Planted, state: &Value) -> BTreeMap<String, Vec<String>> {
-    let persons = by_marker(state, "person", "persons");
+    let persons: BTreeSet<String> = live(state, "person", "persons").into_values().collect();
     planted
         .participants
         .iter()
         .map(|(deal, contacts)| {
-            (deal.clone(), contacts.iter().filter(|contact| persons.contains_key(*contact)).cloned().collect())
+            (deal.clone(), contacts.iter().filter(|contact| persons.contains(*contact)).cloned().collect())
         })
         .filter(|(_, contacts): &(String, Vec<String>)| !contacts.is_empty())
         .collect()
@@ -423,4 +443,32 @@ fn a_generated_account_with_deal_products_migrates_them_and_verify_proves_them()
     let report = std::fs::read_to_string(project.join("reports/verification.md")).unwrap();
     assert!(verified.status.success(), "{}\n{report}", text(&verified.stderr));
     assert!(report.contains(&format!("{total} product lines")), "{report}");
+}
+
+/// A sample run adds the lines and participants of the deals it migrates; its rollback takes
+/// those back (the products stay, for the full run); the full run then adds every line once.
+#[test]
+fn a_sample_run_adds_its_deals_products_and_its_rollback_takes_them_back() {
+    let _machine = crate::support::heavy();
+    let sandbox = fast(SandboxConfig::default());
+    let (_dir, project, planted) = project(&sandbox, 40);
+    apply(&project, &["--sample", "150"]);
+    let state = sandbox.state();
+    let sampled = by_marker(&state, "deal", "deals");
+    let in_sample: BTreeMap<String, Vec<(String, f64, f64)>> =
+        expected_lines(&planted).into_iter().filter(|(deal, _)| sampled.contains_key(deal)).collect();
+    assert!(!in_sample.is_empty() && in_sample.len() < planted.lines.len(), "the sample holds some of the deals");
+    assert_eq!(lines(&state), in_sample, "the sample's deals have their lines, and only they");
+
+    let rolled_back = in_project(&project, &["rollback", "--sample", "--yes"]);
+    assert!(rolled_back.status.success(), "{}\n{}", text(&rolled_back.stdout), text(&rolled_back.stderr));
+    let state = sandbox.state();
+    assert!(lines(&state).is_empty() && participants(&state).is_empty(), "the sample's lines and participants go");
+    assert!(!products(&state).is_empty(), "the products stay for the full run");
+
+    apply(&project, &[]);
+    let state = sandbox.state();
+    assert_eq!(products(&state).len(), 3, "no product twice");
+    assert_eq!(lines(&state), expected_lines(&planted), "every line once");
+    assert_eq!(participants(&state), expected_participants(&planted, &state));
 }
