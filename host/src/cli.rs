@@ -89,7 +89,7 @@ enum Command {
     /// Propose mapping.toml from the export and the target workspace, with the workspace changes and the token bill
     #[command(after_help = "Example:\n  PIPEDRIVE_API_TOKEN=... crm-migrate -C acme plan\n\n\
         Reads the export (every file, once) and the Pipedrive workspace (users, fields, pipelines, stages, activity \
-        types; 7 reads, about 80 tokens) and writes nothing to Pipedrive. Writes mapping.toml: one entry per User.com \
+        types, webhooks; 8 reads, about 90 tokens) and writes nothing to Pipedrive. Writes mapping.toml: one entry per User.com \
         attribute (a built-in field, an existing custom field, a new custom field with its type, or skip), each with a \
         confidence and its reasons, plus agents -> users, pipelines and stages, deal statuses and activity types. \
         Then reports/plan.md: what apply will create, records per phase, and the token bill in days of the account's \
@@ -1378,6 +1378,12 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
             println!(
                 "  deleted {} parent relationships between organizations",
                 report::thousands(outcome.relationships_deleted)
+            );
+        }
+        if outcome.deal_products_removed > 0 {
+            println!(
+                "  removed {} deal products, deal participants and products",
+                report::thousands(outcome.deal_products_removed)
             );
         }
         if !outcome.workspace_removed.is_empty() {

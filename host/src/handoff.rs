@@ -743,12 +743,17 @@ fn templates_document(catalogue: &Catalogue) -> Document {
     }
 }
 
-/// The grade plan gave the migration (its `reports/plan.json`), each factor against its thresholds.
-fn complexity_section(project: &Project) -> Section {
-    let plan: serde_json::Value = std::fs::read(project.reports_dir().join("plan.json"))
+/// The project's `reports/plan.json` (null when it is gone or does not read).
+fn plan_json(project: &Project) -> serde_json::Value {
+    std::fs::read(project.reports_dir().join("plan.json"))
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The grade plan gave the migration (its `reports/plan.json`), each factor against its thresholds.
+fn complexity_section(project: &Project) -> Section {
+    let plan = plan_json(project);
     let grade = &plan["grade"];
     let intro = match grade["grade"].as_str() {
         Some(name) => format!(
@@ -848,6 +853,7 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
                 moved,
             ),
             complexity_section(project),
+            crate::plan::side_effects::handoff_section(&plan_json(project)),
             section(
                 "What did not move, and why",
                 "Attributes the mapping skips (the reason is the mapping's).",

@@ -1,5 +1,6 @@
 //! `crm-migrate rollback`: undoes what apply did (or only its sample runs), in reverse dependency
-//! order: notes, activities and events, deals, persons, the parent relationships between
+//! order: notes, activities and events, the deals' products and participants (and the products
+//! apply created), deals, persons, the parent relationships between
 //! organizations, organizations; then, for a full rollback,
 //! the labels, options, custom fields, stages, pipelines and activity types apply created. Only
 //! what the journal says apply created is touched. Each delete is journalled as it is answered
@@ -35,6 +36,8 @@ pub struct RollbackOutcome {
     pub deleted: BTreeMap<ObjectKind, u64>,
     /// Parent relationships between organizations deleted (company hierarchies).
     pub relationships_deleted: u64,
+    /// Deal products, deal participants and products removed.
+    pub deal_products_removed: u64,
     /// Workspace objects removed: `kind entity name`.
     pub workspace_removed: Vec<String>,
     /// What is still there that apply created, and why (empty: the rollback is complete).
@@ -145,6 +148,16 @@ pub async fn rollback(
     outcome.existing = crate::apply::existing::restore(&client, &journal, sample_only.then_some(&runs)).await?;
     outcome.residue.extend(outcome.existing.conflicts.iter().cloned());
     for object in ORDER {
+        if object == ObjectKind::Deal {
+            let deals = journal.entries(ObjectKind::Deal)?;
+            let which = |object: &str, id: &str, _: &crate::apply::journal::Entry| {
+                !sample_only
+                    || (object != crate::apply::products::PRODUCT
+                        && deals.get(id).is_some_and(|entry| in_rollback(entry, sample_only, &runs)))
+            };
+            outcome.deal_products_removed +=
+                crate::apply::products::remove(&client, &journal, which, &mut outcome.residue).await?;
+        }
         if object == ObjectKind::Company {
             let companies = journal.entries(ObjectKind::Company)?;
             let leaving = |id: &str| companies.get(id).is_some_and(|entry| in_rollback(entry, sample_only, &runs));
@@ -487,6 +500,8 @@ pub struct UndoOutcome {
     pub not_restored: Vec<String>,
     /// Parent relationships the delta made, deleted.
     pub relationships_deleted: u64,
+    /// Deal products, deal participants and products the delta made, removed.
+    pub deal_products_removed: u64,
     pub tokens: u64,
 }
 
@@ -612,6 +627,11 @@ pub async fn undo_run(
     // What the delta created goes.
     let guard = DeleteGuard::of(&journal)?;
     for object in ORDER {
+        if object == ObjectKind::Deal {
+            let which = |_: &str, _: &str, entry: &crate::apply::journal::Entry| entry.run_id == run_id;
+            outcome.deal_products_removed +=
+                crate::apply::products::remove(&client, &journal, which, &mut outcome.not_restored).await?;
+        }
         if object == ObjectKind::Company {
             outcome.relationships_deleted +=
                 delete_relationships(&client, &journal, |_, entry| entry.run_id == run_id, &mut outcome.not_restored)

@@ -154,10 +154,29 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         println!("  inspect: curl http://{address}/_sandbox/state | curl http://{address}/_sandbox/stats");
         println!("Ctrl-C stops it.");
-        crm_migrate_sandbox::serve_with_shutdown(config, listener, interrupted)
+        let stats = crm_migrate_sandbox::serve_until(config, listener, interrupted)
             .await
-            .context("the sandbox stopped with an error")
+            .context("the sandbox stopped with an error")?;
+        println!("{}", summary(&stats));
+        Ok(())
     })
+}
+
+/// What the sandbox saw, printed when it stops: requests, tokens, writes, and the webhook
+/// deliveries it would have made (it calls no one), per webhook and event.
+fn summary(stats: &crm_migrate_sandbox::Stats) -> String {
+    let mut lines = vec![format!(
+        "Stopped: {} requests, {} tokens debited, {} writes applied.",
+        thousands(stats.requests),
+        thousands(stats.tokens_debited),
+        thousands(stats.writes_applied)
+    )];
+    for (webhook, events) in &stats.webhook_deliveries {
+        let events: Vec<String> =
+            events.iter().map(|(event, count)| format!("{event} × {}", thousands(*count))).collect();
+        lines.push(format!("  webhook {webhook} would have been delivered: {}", events.join(", ")));
+    }
+    lines.join("\n")
 }
 
 #[derive(Args)]

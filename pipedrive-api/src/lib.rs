@@ -6,6 +6,7 @@
 //! of every operation in the official OpenAPI specs, kept in `token-costs.tsv`.
 
 pub mod limits;
+pub mod webhooks;
 
 use std::fmt;
 use std::str::FromStr;

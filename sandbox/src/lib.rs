@@ -73,6 +73,15 @@
 //!   daughter or related, with the calculated type seen from it), POST (`type` parent/related,
 //!   `rel_owner_org_id` the parent, `rel_linked_org_id` the daughter, both live organizations),
 //!   GET/DELETE `{id}` (a deleted one is 404).
+//! - `deals/{id}/participants`: GET list, POST (`person_id`), DELETE `{deal_participant_id}`.
+//! - `webhooks`: GET list, POST (`subscription_url`, `event_action`, `event_object`, `name`,
+//!   `version`), DELETE `{id}`. Nothing is called: each applied write counts one delivery per
+//!   webhook it fires (`Stats::webhook_deliveries`, also in `GET /_sandbox/stats`), by the rules
+//!   of `pipedrive_api::webhooks`: creates, changes and deletes of persons, organizations, deals,
+//!   activities, notes, pipelines, stages and products.
+//!
+//! API v2 products: `products` (GET list, POST answering 201, GET/DELETE `{id}`), and
+//! `deals/{id}/products` (GET list, POST answering 201, DELETE `{product_attachment_id}`).
 //!
 //! ## Semantics
 //! - Custom field keys are 40 hex digits drawn from a PRNG seeded per account
@@ -225,6 +234,11 @@ pub struct Stats {
     pub slow_responses: u64,
     /// Successful writes (creates, updates, deletes), lost responses included.
     pub writes_applied: u64,
+    /// The webhook deliveries those writes would have made (the sandbox calls no one): per
+    /// webhook id, per event as the webhook names it (`create.person`, `added.person` for a
+    /// version 1.0 webhook).
+    #[serde(default)]
+    pub webhook_deliveries: BTreeMap<u64, BTreeMap<String, u64>>,
 }
 
 impl Stats {
@@ -248,8 +262,19 @@ pub async fn serve_with_shutdown(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_until(config, listener, shutdown).await.map(drop)
+}
+
+/// As [`serve_with_shutdown`], and gives back what the sandbox saw (its summary: requests,
+/// tokens, the webhook deliveries it would have made).
+pub async fn serve_until(
+    config: SandboxConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<Stats> {
     let shared = Arc::new(Shared::new(config)?);
-    run(shared, listener, shutdown).await
+    run(shared.clone(), listener, shutdown).await?;
+    Ok(shared.stats())
 }
 
 async fn run(

@@ -458,7 +458,14 @@ async fn process(
     };
     let Reply { status, body } = result.unwrap_or_else(|error| Reply { status: error.status, body: error.body });
     if routes::is_write(route) && (200..300).contains(&status) {
-        lock(&shared.stats).writes_applied += 1;
+        let deliveries = routes::webhooks::event(route)
+            .map(|(action, object)| routes::webhooks::deliveries(&lock(&shared.account), action, object))
+            .unwrap_or_default();
+        let mut stats = lock(&shared.stats);
+        stats.writes_applied += 1;
+        for (webhook, event) in deliveries {
+            *stats.webhook_deliveries.entry(webhook).or_default().entry(event).or_default() += 1;
+        }
     }
     if fault == Fault::LostResponse {
         return (Outcome::Lost, cost);

@@ -265,6 +265,17 @@ pub struct Account {
     /// files saved before the sandbox had them.
     #[serde(default)]
     pub organization_relationships: BTreeMap<u64, Value>,
+    /// API v2 products, deal products (attachments, each with its `deal_id`), API v1 deal
+    /// participants and webhooks (see `routes/products.rs`, `routes/webhooks.rs`); absent from
+    /// state files saved before the sandbox had them.
+    #[serde(default)]
+    pub products: BTreeMap<u64, Value>,
+    #[serde(default)]
+    pub deal_products: BTreeMap<u64, Value>,
+    #[serde(default)]
+    pub deal_participants: BTreeMap<u64, Value>,
+    #[serde(default)]
+    pub webhooks: BTreeMap<u64, Value>,
     pub files: BTreeMap<u64, Value>,
     pub activity_types: BTreeMap<u64, Value>,
 }
@@ -402,6 +413,10 @@ impl Account {
             stages: BTreeMap::new(),
             notes: BTreeMap::new(),
             organization_relationships: BTreeMap::new(),
+            products: BTreeMap::new(),
+            deal_products: BTreeMap::new(),
+            deal_participants: BTreeMap::new(),
+            webhooks: BTreeMap::new(),
             files: BTreeMap::new(),
             activity_types: BTreeMap::new(),
         };

@@ -192,7 +192,7 @@ impl Journal {
         self.set_row(object.as_str(), source_id, fate, pipedrive_id, detail)
     }
 
-    fn set_row(
+    pub(crate) fn set_row(
         &self,
         object: &str,
         source_id: &str,
@@ -227,6 +227,12 @@ impl Journal {
     /// Forgets a relationship (rollback deleted it, or Pipedrive refused it).
     pub fn forget_relationship(&self, child: &str) -> Result<(), StateError> {
         self.run("DELETE FROM records WHERE object = ?1 AND source_id = ?2", params![RELATIONSHIP, child])
+    }
+
+    /// Forgets a row of an object that is not an [`ObjectKind`] (deal products, participants,
+    /// products: rollback removed it, or Pipedrive refused it).
+    pub(crate) fn forget_row(&self, object: &str, source_id: &str) -> Result<(), StateError> {
+        self.run("DELETE FROM records WHERE object = ?1 AND source_id = ?2", params![object, source_id])
     }
 
     /// Journals a create's answer: the record created, its Pipedrive id and what was sent, in one
@@ -356,7 +362,7 @@ impl Journal {
         self.entries_of(object.as_str())
     }
 
-    fn entries_of(&self, object: &str) -> Result<HashMap<String, Entry>, StateError> {
+    pub(crate) fn entries_of(&self, object: &str) -> Result<HashMap<String, Entry>, StateError> {
         let error = |error| self.state.error(error);
         let mut statement = self
             .state

@@ -9,6 +9,7 @@
 //! payload    a record as Pipedrive is sent it, by the mapping; or why it is quarantined
 //! load       creates sent and journalled; open intents resolved by marker
 //! relationships  after the organizations: each company's parent as a parent relationship
+//! products   after the deals: products, deal products and deal participants
 //! deletions  records gone from the export: listed, or deleted within bounds (a delta)
 //! existing   records the account already had: linked (fill or update), prior values journalled
 //! journal    runs, record fates and ids, workspace objects (state.db)
@@ -20,6 +21,7 @@ pub mod existing;
 pub mod journal;
 pub mod load;
 pub mod payload;
+pub mod products;
 pub mod relationships;
 pub mod report;
 pub mod source;
@@ -182,6 +184,8 @@ pub struct ApplyOutcome {
     pub conflicts: Vec<crate::readback::Conflict>,
     /// The company hierarchy, made after the organizations phase (`None`: the run stopped before).
     pub relationships: Option<relationships::RelationshipsOutcome>,
+    /// Deal products and participants, made after the deals phase (`None`: the run stopped before).
+    pub deal_products: Option<products::ProductsOutcome>,
     pub reports: Vec<std::path::PathBuf>,
 }
 
@@ -242,7 +246,9 @@ pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, Ap
     let mut source = source::read(&export, options.sample)?;
     let plugins = project.load_plugins()?;
     source.run_plugins(&plugins, options.batch_size.max(1));
-    let needs = workspace_needs(&plugins, &mapping, &source, &export.catalogue()?)?;
+    let catalogue = export.catalogue()?;
+    source.products = catalogue.products.clone();
+    let needs = workspace_needs(&plugins, &mapping, &source, &catalogue)?;
     let files = ObjectKind::ALL
         .into_iter()
         .map(|kind| (kind, export.file(crate::extract::FileKind::for_object(kind)).map(|file| file.name())))
@@ -299,6 +305,7 @@ pub async fn apply(
         deleted: 0,
         conflicts: Vec::new(),
         relationships: None,
+        deal_products: None,
         reports: Vec::new(),
     };
     let result = async {
@@ -573,6 +580,12 @@ async fn run_phases(
                     .await?,
             );
         }
+        if phase == "deals" {
+            // Deals and persons exist now: their products and participants go in.
+            let outcome_of =
+                products::run(client, journal, mapping, source, links, &targets.marking, options.concurrency);
+            outcome.deal_products = Some(outcome_of.await?);
+        }
     }
     Ok(())
 }
@@ -791,7 +804,10 @@ fn build(
                 (
                     record.source_id.clone(),
                     make(record).map(|built| Built {
-                        left_out: fields_left_out(record, mapping, targets, source, issues(record)),
+                        left_out: fields_left_out(record, mapping, targets, source, issues(record))
+                            .into_iter()
+                            .chain(products::left_out(record, mapping, source, links))
+                            .collect(),
                         ..built
                     }),
                 )

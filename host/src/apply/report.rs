@@ -179,6 +179,9 @@ pub fn write(
             let _ = writeln!(text, "- {}", crate::untrusted::markdown(line));
         }
     }
+    if let Some(deal_products) = &outcome.deal_products {
+        super::products::write_section(&mut text, deal_products);
+    }
     if !outcome.notes.is_empty() {
         let _ = writeln!(text, "\n## Linked or placed where the source did not say\n");
         for note in &outcome.notes {

@@ -53,6 +53,8 @@ pub struct Source {
     /// What each plugin did to each object, in the order they ran: the plugin's name, the
     /// object, and how many records ended each way (the demo shows them).
     pub stage_counts: Vec<(String, ObjectKind, pipeline::FateCounts)>,
+    /// The export's products catalogue (`products.csv`), which deals' order lines name.
+    pub products: Vec<crate::extract::catalogue::Product>,
 }
 
 /// Why every row of a duplicated id is quarantined.

@@ -65,6 +65,18 @@ pub struct EmailTemplate {
     pub updated_at: String,
 }
 
+/// A product of the account's catalogue (`products.csv`), as deals' order lines name it by id.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    /// The list price as written (the order lines carry their own price).
+    pub price: String,
+    pub currency: String,
+    /// The line of products.csv it is on, for reasons.
+    pub line: u64,
+}
+
 /// Everything of an export that is not a record.
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
@@ -75,6 +87,7 @@ pub struct Catalogue {
     pub segments: Vec<Segment>,
     pub automations: Vec<Automation>,
     pub email_templates: Vec<EmailTemplate>,
+    pub products: Vec<Product>,
 }
 
 /// One row of a small file, read by column name (normalized, with aliases).
@@ -235,6 +248,17 @@ pub(super) fn read_catalogue(export: &Export) -> Result<Catalogue, ExtractError>
                 subject: row.get(&["subject", "title", "temat"]),
                 body_chars: row.get(&["body", "html", "content", "tresc"]).chars().count(),
                 updated_at: row.get(&["updated_at", "modified_at", "created_at", "zaktualizowano"]),
+            })
+        })?;
+    }
+    if let Some(file) = export.file(FileKind::Products) {
+        read_rows(file, |row| {
+            catalogue.products.push(Product {
+                id: row.get(&["id", "product_id"]),
+                name: row.get(&["name", "nazwa"]),
+                price: row.get(&["price", "cena"]),
+                currency: row.get(&["currency", "waluta"]),
+                line: row.line,
             })
         })?;
     }

@@ -454,6 +454,14 @@ const DEAL: &[Standard] = &[
     standard("loss_reason", T::Text, &["loss_reason", "loss_reason_description", "powod_utraty"]),
     standard("activities_status", T::Text, &["activities_status"]),
     standard("tags", T::Choices, &["tags", "tagi"]),
+    // The API's deal model: the contacts taking part (user ids, `{10001,10002}`) and the order
+    // lines (a JSON array of {product_id, quantity, value, currency}), read by apply's products.
+    standard("participants", T::Choices, &["participants", "uczestnicy"]),
+    standard("order_products", T::Text, &["order_products", "products_ordered", "pozycje_zamowienia"]),
+    // The deal model's bare lists of product ids and custom ids: the order lines carry the same
+    // products with their quantity and price, so these are not migrated (plan says so).
+    standard("products", T::Choices, &["products", "product_ids", "produkty"]),
+    standard("products_custom_ids", T::Choices, &["products_custom_ids", "products_custom_id"]),
 ];
 
 const ACTIVITY: &[Standard] = &[

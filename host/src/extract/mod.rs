@@ -7,7 +7,7 @@
 //! [`Export::records`] then streams one object's records ([`reader::RecordReader`]): columns
 //! matched to standard attributes by name and alias, other columns typed as custom attributes
 //! ([`columns`]), each cell parsed by the tolerant rules of [`values`]. The small files
-//! (pipelines, stages, activity types, tags, segments, automations, email templates) are read whole by
+//! (pipelines, stages, activity types, tags, segments, automations, email templates, products) are read whole by
 //! [`Export::catalogue`].
 //!
 //! A cell that does not parse is never dropped or coerced: the record keeps the raw text and the
@@ -54,10 +54,12 @@ pub enum FileKind {
     AttributeDefinitions,
     Automations,
     EmailTemplates,
+    /// The catalogue of products (id, name, price, currency) deals' order lines name by id.
+    Products,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 14] = [
+    pub const ALL: [FileKind; 15] = [
         FileKind::Contacts,
         FileKind::Companies,
         FileKind::Deals,
@@ -72,6 +74,7 @@ impl FileKind {
         FileKind::AttributeDefinitions,
         FileKind::Automations,
         FileKind::EmailTemplates,
+        FileKind::Products,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +93,7 @@ impl FileKind {
             FileKind::AttributeDefinitions => "attribute definitions",
             FileKind::Automations => "automations",
             FileKind::EmailTemplates => "email templates",
+            FileKind::Products => "products",
         }
     }
 
@@ -111,13 +115,15 @@ impl FileKind {
             FileKind::AttributeDefinitions => &["attributes", "custom_attributes", "attribute_definitions"],
             FileKind::Automations => &["automations"],
             FileKind::EmailTemplates => &["email_templates", "templates"],
+            FileKind::Products => &["products", "produkty"],
         }
     }
 
     /// A file some exports have and others not (never listed as missing): the activity types
-    /// catalogue, without which activities' types are known by id only.
+    /// catalogue, without which activities' types are known by id only, and the products
+    /// catalogue, which only accounts selling products through deals have.
     pub fn optional(self) -> bool {
-        self == FileKind::ActivityTypes
+        matches!(self, FileKind::ActivityTypes | FileKind::Products)
     }
 
     /// The record kind of a file of records; `None` for the catalogues.

@@ -207,6 +207,20 @@ const DEAL: &[Standard] = &[
     standard("lost_time", "Lost time", A::Moment, false, "in UTC; only sent for lost deals"),
     standard("lost_reason", "Lost reason", A::Text, false, "only sent for lost deals"),
     standard("label", "Labels", A::Choices, false, "tags become labels as the label plugin decides"),
+    standard(
+        "participants",
+        "Participants",
+        A::Choices,
+        false,
+        "each contact's person added as a participant of the deal, after the persons and deals",
+    ),
+    standard(
+        "products",
+        "Products",
+        A::Text,
+        false,
+        "each order line a deal product (quantity, price, currency) of a product created once from products.csv",
+    ),
 ];
 
 const ACTIVITY: &[Standard] = &[

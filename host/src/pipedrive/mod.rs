@@ -16,6 +16,7 @@
 //! ```
 
 mod bill;
+mod deal_extras;
 mod error;
 mod model;
 mod pacing;
@@ -29,6 +30,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 pub use bill::{OperationBill, TokenBill};
+pub use deal_extras::{
+    DealParticipant, DealProduct, NewDealProduct, NewProduct, NewWebhook, Product, ProductPrice, Webhook,
+};
 pub use error::{ClientError, human_duration};
 pub use model::*;
 pub use pipedrive_api::Plan;

@@ -572,7 +572,7 @@ pub struct OrganizationRelationship {
 }
 
 /// An organization in a relationship: `{"name", ..., "value": id}`, or the bare id.
-fn organization_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+pub(super) fn organization_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     let value = Value::deserialize(deserializer)?;
     value
         .get("value")
@@ -582,7 +582,7 @@ fn organization_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
 }
 
 /// A flag written as "true"/"false", a boolean or 0/1.
-fn text_flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+pub(super) fn text_flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     Ok(match Value::deserialize(deserializer)? {
         Value::String(text) => !matches!(text.as_str(), "false" | "0" | ""),
         Value::Bool(flag) => flag,

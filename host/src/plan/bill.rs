@@ -70,7 +70,7 @@ pub fn create_cost(object: ObjectKind) -> u32 {
     pipedrive_api::operation(method, path).map_or(0, |operation| operation.token_cost)
 }
 
-fn line(what: impl Into<String>, method: &str, path: &str, calls: u64) -> BillLine {
+pub fn line(what: impl Into<String>, method: &str, path: &str, calls: u64) -> BillLine {
     let cost = pipedrive_api::operation(method, path)
         .unwrap_or_else(|| panic!("{method} {path} is in Pipedrive's specs"))
         .token_cost;
@@ -154,19 +154,35 @@ pub fn bill(profile: &SourceProfile, changes: &WorkspaceChanges, plan: Plan, sea
             lines: creates("create notes (one per conversation)", ObjectKind::Conversation, profile.conversations),
         },
     ];
-    let tokens = phases.iter().map(PhaseBill::tokens).sum();
-    let calls = phases.iter().map(PhaseBill::calls).sum();
-    let daily_budget = plan.daily_token_budget(seats, top_up_tokens);
-    let burst_limit = plan.burst_limit();
-    Bill {
+    let mut bill = Bill {
         phases,
-        tokens,
-        calls,
+        tokens: 0,
+        calls: 0,
         plan: plan.as_str(),
         seats,
-        daily_budget,
-        budget_days: tokens as f64 / daily_budget as f64,
-        burst_limit,
-        wall_seconds: calls as f64 / (f64::from(burst_limit) / pipedrive_api::BURST_WINDOW.as_secs_f64()),
+        daily_budget: plan.daily_token_budget(seats, top_up_tokens),
+        budget_days: 0.0,
+        burst_limit: plan.burst_limit(),
+        wall_seconds: 0.0,
+    };
+    bill.total();
+    bill
+}
+
+impl Bill {
+    /// Adds a phase right after `after` (at the end when there is none), and counts it in.
+    pub fn add_phase_after(&mut self, after: &str, phase: PhaseBill) {
+        let at = self.phases.iter().position(|known| known.phase == after).map_or(self.phases.len(), |at| at + 1);
+        self.phases.insert(at, phase);
+        self.total();
+    }
+
+    /// The totals of the phases: tokens, calls, days of budget, wall time at the burst limit.
+    fn total(&mut self) {
+        self.tokens = self.phases.iter().map(PhaseBill::tokens).sum();
+        self.calls = self.phases.iter().map(PhaseBill::calls).sum();
+        self.budget_days = self.tokens as f64 / self.daily_budget as f64;
+        self.wall_seconds =
+            self.calls as f64 / (f64::from(self.burst_limit) / pipedrive_api::BURST_WINDOW.as_secs_f64());
     }
 }

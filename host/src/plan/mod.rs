@@ -11,6 +11,8 @@
 //! bill       tokens per phase, days of budget, wall time
 //! limits     what the account's plan can hold: refusals, conversations split into parts
 //! existing   records the account already has that match the export: link, update or create
+//! deal_products  products, deal products and participants apply adds, and their calls
+//! side_effects   the webhooks the load fires (read from the account), automations to pause
 //! grade      simple / standard / complex, with its reasons, and the calendar estimate
 //! comments   the notes beside each choice in mapping.toml
 //! report     reports/plan.md and plan.json
@@ -19,6 +21,7 @@
 pub mod bill;
 pub mod changes;
 pub mod comments;
+pub mod deal_products;
 pub mod existing;
 pub mod grade;
 pub mod limits;
@@ -26,6 +29,7 @@ pub mod merge;
 pub mod profile;
 pub mod propose;
 pub mod report;
+pub mod side_effects;
 pub mod workspace;
 
 use std::path::PathBuf;
@@ -97,6 +101,9 @@ pub struct PlanResult {
     pub plugin_swaps: Vec<crate::plugin_diff::Swap>,
     /// Records the account already has that match the export, and what is decided for each.
     pub existing: existing::ExistingCheck,
+    pub deal_products: deal_products::DealProductsPlan,
+    /// The webhooks the load fires, and the automations to pause.
+    pub side_effects: side_effects::SideEffects,
 }
 
 /// A choice the plan leaves to a person: shown as REVIEW in the summary and the reports, and
@@ -236,6 +243,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
     let tokens_before = client.bill().tokens();
     let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
     let existing = existing::plan(project, client, &workspace).await?;
+    let webhooks = side_effects::read_webhooks(client).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
 
     let mapping_path = project.dir.join(MAPPING_FILE);
@@ -259,10 +267,14 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
     let mut errors = check::check(&written, &profile, &workspace);
     let decisions = role_decisions(&written, &merged.kept, &profile);
     let changes = changes::workspace_changes(&written, &profile, &workspace, &labels);
-    let bill =
+    let mut bill =
         bill::bill(&profile, &changes, project.plan, project.config.target.seats, project.config.target.top_up_tokens);
+    let deal_products = deal_products::measure(&profile, &written);
+    deal_products::bill(&mut bill, &deal_products);
     let limits = limits::check_project(project, &written, &profile, &workspace, &labels)?;
     errors.extend(limits.errors());
+    let side_effects =
+        side_effects::predict(webhooks, side_effects::creates(&profile, &changes, &limits, &deal_products));
     let measured = grade::Measured {
         records: profile.objects.iter().map(|object| object.records).sum(),
         custom_attributes: written
@@ -304,6 +316,8 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         assessment,
         plugin_swaps,
         existing,
+        deal_products,
+        side_effects,
     })
 }
 

@@ -158,6 +158,9 @@ pub struct SourceProfile {
     pub tag_use: BTreeMap<ObjectKind, BTreeMap<String, u64>>,
     /// Contacts with both a full name and first/last name, and those where they disagree.
     pub names: NameAgreement,
+    /// Deals with order lines or participants, with only the fields those are read with
+    /// ([`crate::plan::deal_products::KEPT`]): what plan counts and bills for them.
+    pub deal_extras: Vec<crate::record::Record>,
 }
 
 /// Examples of contacts whose names disagree, listed in the plan.
@@ -215,7 +218,7 @@ pub type ReadProgress<'a> = &'a mut dyn FnMut(&str, u64, bool);
 const PROGRESS_EVERY: u64 = 100_000;
 
 /// Reads the whole export once. Memory grows with distinct values (capped per attribute), not
-/// with records.
+/// with records (deals with order lines or participants aside: those columns are kept).
 pub fn profile(export: &Export, progress: ReadProgress<'_>) -> Result<SourceProfile, ExtractError> {
     let mut profile = SourceProfile { catalogue: export.catalogue()?, ..SourceProfile::default() };
     let mut conversation_ids = BTreeSet::new();
@@ -274,6 +277,7 @@ pub fn profile(export: &Export, progress: ReadProgress<'_>) -> Result<SourceProf
                     if let Some(currency) = text("currency") {
                         *profile.currencies.entry(currency.trim().to_uppercase()).or_default() += 1;
                     }
+                    profile.deal_extras.extend(crate::plan::deal_products::kept(record));
                 }
                 ObjectKind::Activity => {
                     let type_id = text("activity_type").unwrap_or_default();

@@ -217,6 +217,15 @@ fn rule(kind: ObjectKind, field: &str, workspace: &Workspace) -> Option<Rule> {
         (ObjectKind::Company, "parent_company_id") => {
             Standard("parent_org_id", "the parent company becomes a parent relationship between the two organizations")
         }
+        (ObjectKind::Deal, "participants") => {
+            Standard("participants", "each contact a participant of the deal (its person), once both exist")
+        }
+        (ObjectKind::Deal, "order_products") => {
+            Standard("products", "each order line a product of the deal, the product created once from products.csv")
+        }
+        (ObjectKind::Deal, "products" | "products_custom_ids") => Skip(
+            "the deal's bare list of products: its order lines (order_products) move the same products, with quantity and price",
+        ),
         (_, "assigned_to") => Standard("owner_id", "the agent becomes the owner"),
         (ObjectKind::Contact | ObjectKind::Company, "created_at") => {
             Standard("add_time", "Pipedrive keeps the original creation time when it is sent on create")

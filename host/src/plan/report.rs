@@ -132,6 +132,8 @@ pub fn to_json(result: &PlanResult) -> serde_json::Value {
         "limits": result.limits,
         "existing": result.existing,
         "grade": result.assessment,
+        "deal_products": result.deal_products,
+        "side_effects": result.side_effects,
         "plugin_swaps": result.plugin_swaps.iter().map(|(hook, swap)| match swap {
             Ok(diff) => json!({"hook": hook, "diff": diff}),
             Err(error) => json!({"hook": hook, "error": error.to_string()}),
@@ -226,6 +228,9 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
             names.examples.iter().map(|id| code(id)).collect::<Vec<_>>().join(", ")
         );
     }
+
+    crate::plan::side_effects::markdown(&mut out, &result.side_effects);
+    crate::plan::deal_products::markdown(&mut out, &result.deal_products);
 
     let _ = writeln!(out, "## Mapping\n");
     let _ = writeln!(out, "{counts}.\n");

@@ -142,6 +142,9 @@ enum Role {
     MarketingStatus,
     /// A company's parent: the parent relationship read back (a cycle of parents: left out).
     Parent,
+    /// A deal's order lines or participants: read back line by line on their own
+    /// (`verify::deal_products`), which names what is missing.
+    DealExtras,
 }
 
 const ROLES: &[(Destination, &str, Role)] = &[
@@ -153,6 +156,8 @@ const ROLES: &[(Destination, &str, Role)] = &[
     (Destination::Person, "add_time", Role::Time("add_time")),
     (Destination::Person, "label", Role::Labels),
     (Destination::Person, "marketing_status", Role::MarketingStatus),
+    (Destination::Deal, "products", Role::DealExtras),
+    (Destination::Deal, "participants", Role::DealExtras),
     (Destination::Organization, "name", Role::Text("name")),
     (Destination::Organization, "address", Role::Address),
     (Destination::Organization, "website", Role::Text("website")),
@@ -835,6 +840,10 @@ impl<'a> Checker<'a> {
                     outcome => outcome,
                 }
             }
+            Role::DealExtras => left_out(
+                "deal products and participants are checked on their own",
+                "each order line and participant is read back against the export in verification.md's 'Deal products and participants'",
+            ),
             // The source's opt-out: an unsubscribed contact is an unsubscribed person, any other
             // is not one (apply sets no status for them; Pipedrive's default stands).
             Role::MarketingStatus => match value {

@@ -11,6 +11,7 @@
 //! comparison with apply cannot see, shows there as values missing.
 
 pub mod coverage;
+pub mod deal_products;
 pub mod existing;
 
 use std::collections::{BTreeMap, HashMap};
@@ -95,6 +96,8 @@ pub struct Verification {
     pub missing: Vec<Missing>,
     pub unexpected: Vec<Unexpected>,
     pub hierarchy: Hierarchy,
+    /// Deal products and participants read back against the export.
+    pub deal_products: deal_products::DealProductsCheck,
     pub tokens: u64,
     pub objects_compatibility: Vec<Compatibility>,
     pub fields_compatibility: Vec<Compatibility>,
@@ -109,6 +112,7 @@ impl Verification {
             && self.missing.is_empty()
             && self.unexpected.is_empty()
             && self.hierarchy.missing.is_empty()
+            && self.deal_products.missing.is_empty()
             && self.coverage.missing() == 0
     }
 }
@@ -147,6 +151,7 @@ pub async fn verify(
         missing: Vec::new(),
         unexpected: Vec::new(),
         hierarchy: Hierarchy::default(),
+        deal_products: Default::default(),
         tokens: 0,
         objects_compatibility: objects_compatibility(mapping),
         fields_compatibility: fields_compatibility(mapping),
@@ -242,6 +247,7 @@ pub async fn verify(
         .collect::<Result<HashMap<_, _>, ApplyError>>()?;
     let (read_back, parents) = hierarchy(client, &journal, mapping, source).await?;
     verification.hierarchy = read_back;
+    verification.deal_products = deal_products::check(client, &journal, mapping, source, &project.markers()).await?;
     let context = coverage::Context {
         mapping,
         targets: &targets,
@@ -376,6 +382,11 @@ fn objects_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
             "deals",
             "deals",
             "lossy: the creation time in a custom field (Pipedrive's API takes no add_time on deals); abandoned and archived become lost, with the reason",
+        ),
+        row(
+            "deals' order lines and participants",
+            "deal products and deal participants",
+            "each line a deal product (quantity, unit price) of a product created once from products.csv; each participant the contact's person; lines naming a product by custom id, and the deals' bare product lists, are not migrated",
         ),
         row("activities", "activities", "lossy: the creation time and creator in the note (the API cannot set them)"),
         row(
@@ -601,6 +612,7 @@ fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<P
         }
     }
     write_hierarchy(&mut text, &verification.hierarchy);
+    deal_products::write(&mut text, &verification.deal_products);
     write_coverage(&mut text, &verification.coverage);
     let _ = writeln!(text, "\n## Compatibility: objects\n\n| User.com | Pipedrive | How |\n|---|---|---|");
     for row in &verification.objects_compatibility {

@@ -193,12 +193,21 @@ fn sandbox_serve_answers_like_pipedrive_and_keeps_the_account_across_restarts() 
     };
 
     let (mut child, url) = serve(&state, &[]);
+    let hook = r#"{"subscription_url":"https://hooks.example.com/p","event_action":"create","event_object":"person","name":"p"}"#;
+    let (status, _, body) = call(reqwest::Method::POST, format!("{url}/v1/webhooks"), Some(hook));
+    assert_eq!(status, 201, "{body}");
     let (status, headers, body) =
         call(reqwest::Method::POST, format!("{url}/api/v2/persons"), Some(r#"{"name":"Ada Lovelace"}"#));
     assert_eq!(status, 200, "{body}");
     assert_eq!(headers["x-ratelimit-limit"], "20", "lite's burst limit");
-    assert_eq!(headers["x-daily-ratelimit-token-remaining"], "29995", "30,000 a day less one create");
+    assert_eq!(headers["x-daily-ratelimit-token-remaining"], "29985", "30,000 a day less a webhook and a create");
     stop(&mut child);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut rest).unwrap();
+    assert!(
+        rest.contains("webhook 1 would have been delivered: create.person × 1"),
+        "the summary counts the deliveries it would have made:\n{rest}"
+    );
     assert!(state.exists(), "the account was saved on exit");
 
     let (mut child, url) = serve(&state, &[]);

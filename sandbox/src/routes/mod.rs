@@ -5,10 +5,13 @@ mod entities;
 mod fields;
 mod files;
 mod notes;
+mod participants;
 mod pipelines;
+mod products;
 mod relationships;
 mod search;
 mod users;
+pub mod webhooks;
 
 use crate::envelope::{ApiError, ApiResult};
 use crate::store::{Account, Entity};
@@ -116,6 +119,19 @@ pub enum Route {
     RelationshipCreate,
     RelationshipGet,
     RelationshipDelete,
+    ProductList,
+    ProductCreate,
+    ProductGet,
+    ProductDelete,
+    DealProductList,
+    DealProductAdd,
+    DealProductDelete,
+    ParticipantList,
+    ParticipantAdd,
+    ParticipantDelete,
+    WebhookList,
+    WebhookCreate,
+    WebhookDelete,
     UserList,
     UserMe,
     ActivityTypeList,
@@ -148,6 +164,20 @@ pub fn route(operation: &Operation) -> Option<Route> {
     let route = match (operation.version, method, resource, rest.as_slice()) {
         (ApiVersion::V2, "GET", "persons", ["search"]) => Route::PersonSearch,
         (ApiVersion::V2, "GET", "itemSearch", ["field"]) => Route::ItemSearchField,
+        (ApiVersion::V2, "GET", "deals", [_, "products"]) => Route::DealProductList,
+        (ApiVersion::V2, "POST", "deals", [_, "products"]) => Route::DealProductAdd,
+        (ApiVersion::V2, "DELETE", "deals", [_, "products", _]) => Route::DealProductDelete,
+        (ApiVersion::V2, "GET", "products", []) => Route::ProductList,
+        (ApiVersion::V2, "POST", "products", []) => Route::ProductCreate,
+        // `products/search` is another operation, not simulated.
+        (ApiVersion::V2, "GET", "products", [id]) if id.starts_with('{') => Route::ProductGet,
+        (ApiVersion::V2, "DELETE", "products", [_]) => Route::ProductDelete,
+        (ApiVersion::V1, "GET", "deals", [_, "participants"]) => Route::ParticipantList,
+        (ApiVersion::V1, "POST", "deals", [_, "participants"]) => Route::ParticipantAdd,
+        (ApiVersion::V1, "DELETE", "deals", [_, "participants", _]) => Route::ParticipantDelete,
+        (ApiVersion::V1, "GET", "webhooks", []) => Route::WebhookList,
+        (ApiVersion::V1, "POST", "webhooks", []) => Route::WebhookCreate,
+        (ApiVersion::V1, "DELETE", "webhooks", [_]) => Route::WebhookDelete,
         (ApiVersion::V2, _, collection, rest) if entity_of_collection(collection).is_some() => {
             let entity = entity_of_collection(collection)?;
             match (method, rest) {
@@ -270,6 +300,11 @@ pub fn is_write(route: Route) -> bool {
             | Route::NoteGet
             | Route::RelationshipList
             | Route::RelationshipGet
+            | Route::ProductList
+            | Route::ProductGet
+            | Route::DealProductList
+            | Route::ParticipantList
+            | Route::WebhookList
             | Route::UserList
             | Route::UserMe
             | Route::ActivityTypeList
@@ -319,6 +354,19 @@ pub fn run(route: Route, ctx: &mut Ctx) -> ApiResult {
         Route::RelationshipCreate => relationships::create(ctx),
         Route::RelationshipGet => relationships::get(ctx),
         Route::RelationshipDelete => relationships::delete(ctx),
+        Route::ProductList => products::list_products(ctx),
+        Route::ProductCreate => products::create_product(ctx),
+        Route::ProductGet => products::get_product(ctx),
+        Route::ProductDelete => products::delete_product(ctx),
+        Route::DealProductList => products::list_deal_products(ctx),
+        Route::DealProductAdd => products::add_deal_product(ctx),
+        Route::DealProductDelete => products::delete_deal_product(ctx),
+        Route::ParticipantList => participants::list(ctx),
+        Route::ParticipantAdd => participants::add(ctx),
+        Route::ParticipantDelete => participants::delete(ctx),
+        Route::WebhookList => webhooks::list(ctx),
+        Route::WebhookCreate => webhooks::create(ctx),
+        Route::WebhookDelete => webhooks::delete(ctx),
         Route::UserList => users::list(ctx),
         Route::UserMe => users::me(ctx),
         Route::ActivityTypeList => users::list_activity_types(ctx),

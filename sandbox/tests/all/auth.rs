@@ -32,7 +32,7 @@ async fn v1_is_served_under_both_prefixes_and_v2_only_under_api() {
     assert_eq!(sandbox.ok("GET", "/v1/users/me", None).await["id"], 1);
     assert_eq!(sandbox.ok("GET", "/api/v1/users/me", None).await["is_you"], true);
     assert_eq!(sandbox.call("GET", "/v2/persons", None).await.status, 404);
-    let unknown = sandbox.call("GET", "/api/v2/products", None).await;
+    let unknown = sandbox.call("GET", "/api/v2/products/search?term=pencil", None).await;
     assert_eq!(unknown.status, 404, "not simulated");
     assert_eq!(
         sandbox.handle.state()["token_ledger"]["used"],

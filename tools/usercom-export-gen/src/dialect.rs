@@ -54,7 +54,7 @@ impl Dialect {
                 "attributes.csv with display headers (ID, Name, Key, Type, Object, Multiple, Choices)",
                 "segments: 4 (VIP, Stali klienci, Nieaktywni 90 dni, Porzucone koszyki 30 dni) written as {\"operator\", \"filters\": [{attribute, op, value}]}",
                 "automations: triggers, conditions and actions (delays among them) as JSON",
-                "an extra file the reader does not know: products.csv",
+                "products.csv: a catalogue of products (ID, Name, Price, no currency), which no deal names",
             ],
             Dialect::PanelPl => &[
                 "every file named <object>_2024-03-01.csv, `;`-separated, UTF-8 with a BOM, CRLF",

@@ -1,0 +1,741 @@
+//! Deal products and participants, from the API's deal model: a deal's order lines
+//! (`order_products`, a JSON array of `{product_id, quantity, value, currency}`, `value` the price
+//! of one unit) become Pipedrive deal products of products created once each from the export's
+//! `products.csv`, and its `participants` (contact ids) the deal's participants. Made after the
+//! deals phase, when deals and persons exist. Each create is journalled as a record's is (an
+//! intent before the request, the Pipedrive id after), so a run stopped anywhere resumes without
+//! a duplicate: an open intent is looked for (the product by its code, the marker; the line among
+//! the deal's products; the participant among the deal's participants) before it is sent again,
+//! and rollback removes what the journal lists. A line or participant that cannot be migrated (a
+//! product products.csv lacks, a line that is not JSON, a quantity that is not a number, a
+//! participant who is not a contact) is left out of its deal, listed like any value left out
+//! (`reports/quarantine.csv`); the deal itself migrates.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+use tokio::task::JoinSet;
+
+use crate::extract::catalogue::Product;
+use crate::mapping::{Landing, Mapping};
+use crate::pipedrive::{ClientError, NewDealProduct, NewProduct, PipedriveClient, ProductPrice};
+use crate::record::{ObjectKind, Record, Value};
+
+use super::ApplyError;
+use super::journal::{Entry, Fate, Journal, LeftOutField};
+use super::payload::Links;
+use super::source::Source;
+
+/// The journal's `object` of products created from products.csv: keyed by User.com product id.
+pub const PRODUCT: &str = "product";
+/// The journal's `object` of deal products: keyed `deal#line` (the line's place, from 1, in the
+/// deal's order lines), the attachment's id as its Pipedrive id.
+pub const DEAL_PRODUCT: &str = "deal_product";
+/// The journal's `object` of deal participants: keyed `deal:contact`, the entry's id as its
+/// Pipedrive id.
+pub const PARTICIPANT: &str = "deal_participant";
+
+/// The deal landings these come from (`to = "products"`, `to = "participants"`).
+pub const PRODUCTS_CODE: &str = "products";
+pub const PARTICIPANTS_CODE: &str = "participants";
+
+/// One order line that can be migrated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// Its place in the deal's order lines, from 1.
+    pub index: usize,
+    /// The User.com product id.
+    pub product: String,
+    pub quantity: f64,
+    /// The price of one unit.
+    pub price: f64,
+}
+
+/// What a deal's order lines and participants come to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DealExtras {
+    pub lines: Vec<Line>,
+    /// User.com contact ids, each once, the deal's own contact aside.
+    pub participants: Vec<String>,
+    /// (attribute, value as the export has it, why): each left out of the deal. The attribute
+    /// names the line or participant (`order_products[2]`, `participants[99999]`), as a record's
+    /// left-out values are kept one per field.
+    pub left_out: Vec<(String, String, String)>,
+}
+
+/// The attribute the mapping sends to a deal landing, if any.
+pub fn attribute<'a>(mapping: &'a Mapping, code: &str) -> Option<&'a str> {
+    mapping
+        .fields
+        .iter()
+        .find(|entry| {
+            entry.object == ObjectKind::Deal && matches!(&entry.landing, Landing::Standard { code: c } if c == code)
+        })
+        .map(|entry| entry.attribute.as_str())
+}
+
+fn text(value: &Value) -> String {
+    crate::plan::profile::plain(value)
+}
+
+/// A number an order line gives as a number or as text (`"123.00"`, `"1 250,50"`).
+fn number(value: &Json) -> Option<f64> {
+    match value {
+        Json::Number(number) => number.as_f64(),
+        Json::String(text) => crate::extract::values::parse_number(text.trim()),
+        _ => None,
+    }
+    .filter(|number| number.is_finite())
+}
+
+/// What one deal's order lines and participants come to, read from the SOURCE: `is_contact`,
+/// whether an id is a contact of the export; `person`, who a contact is in Pipedrive (None: not
+/// migrated).
+pub fn read(
+    deal: &Record,
+    mapping: &Mapping,
+    catalogue: &[Product],
+    is_contact: &dyn Fn(&str) -> bool,
+    person: &dyn Fn(&str) -> Option<u64>,
+) -> DealExtras {
+    let mut extras = DealExtras::default();
+    let deal_currency = deal
+        .get("currency")
+        .map(text)
+        .map(|currency| currency.trim().to_uppercase())
+        .filter(|currency| !currency.is_empty());
+    if let Some(attribute) = attribute(mapping, PRODUCTS_CODE)
+        && let Some(value) = deal.get(attribute).filter(|value| !matches!(value, Value::Null))
+    {
+        let raw = text(value);
+        match serde_json::from_str::<Json>(raw.trim()) {
+            Ok(Json::Array(lines)) => {
+                for (index, line) in lines.iter().enumerate().map(|(index, line)| (index + 1, line)) {
+                    let shown = line.to_string();
+                    let mut leave = |value: String, why: String| {
+                        extras.left_out.push((format!("{attribute}[{index}]"), value, why))
+                    };
+                    let product = match &line["product_id"] {
+                        Json::Number(id) => id.to_string(),
+                        Json::String(id) if !id.trim().is_empty() => id.trim().to_owned(),
+                        _ if !line["product_custom_id"].is_null() => {
+                            leave(
+                                shown,
+                                format!(
+                                    "line {index} names its product by custom id, which products.csv does not carry: not migrated"
+                                ),
+                            );
+                            continue;
+                        }
+                        _ => {
+                            leave(shown, format!("line {index} has no product_id"));
+                            continue;
+                        }
+                    };
+                    if !catalogue.iter().any(|known| known.id == product) {
+                        leave(shown, format!("line {index}: product {product} is not in products.csv"));
+                        continue;
+                    }
+                    let Some(quantity) = number(&line["quantity"]).filter(|quantity| *quantity > 0.0) else {
+                        leave(shown, format!("line {index}: quantity {} is not a positive number", line["quantity"]));
+                        continue;
+                    };
+                    let Some(price) = number(&line["value"]) else {
+                        leave(shown, format!("line {index}: value {} is not a number", line["value"]));
+                        continue;
+                    };
+                    let currency = line["currency"].as_str().map(|currency| currency.trim().to_uppercase());
+                    if let (Some(currency), Some(deal_currency)) = (&currency, &deal_currency)
+                        && currency != deal_currency
+                    {
+                        leave(
+                            shown,
+                            format!(
+                                "line {index}: its currency {currency} is not the deal's ({deal_currency}); Pipedrive prices a deal's products in the deal's currency"
+                            ),
+                        );
+                        continue;
+                    }
+                    extras.lines.push(Line { index, product, quantity, price });
+                }
+            }
+            Ok(other) => extras.left_out.push((
+                attribute.to_owned(),
+                raw.clone(),
+                format!("not a JSON array of order lines (a JSON {})", json_kind(&other)),
+            )),
+            Err(error) => extras.left_out.push((
+                attribute.to_owned(),
+                raw.clone(),
+                format!("not a JSON array of order lines: {error}"),
+            )),
+        }
+    }
+    let own = attribute(mapping, "person_id").and_then(|own| deal.get(own)).map(text).map(|id| id.trim().to_owned());
+    if let Some(attribute) = attribute(mapping, PARTICIPANTS_CODE)
+        && let Some(value) = deal.get(attribute).filter(|value| !matches!(value, Value::Null))
+    {
+        let ids: Vec<String> = match value {
+            Value::Choices(ids) => ids.clone(),
+            other => text(other).split(',').map(str::to_owned).collect(),
+        };
+        for id in ids.iter().map(|id| id.trim()).filter(|id| !id.is_empty()) {
+            let why = if !is_contact(id) {
+                Some(format!("participant {id} is not a contact of the export"))
+            } else if person(id).is_none() {
+                Some(format!("participant {id}: that contact was not migrated"))
+            } else {
+                None
+            };
+            match why {
+                Some(why) => extras.left_out.push((format!("{attribute}[{id}]"), id.to_owned(), why)),
+                // The deal's own contact is its person already; each participant once.
+                None if own.as_deref() == Some(id) || extras.participants.iter().any(|known| known == id) => {}
+                None => extras.participants.push(id.to_owned()),
+            }
+        }
+    }
+    extras
+}
+
+fn json_kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "boolean",
+        Json::Number(_) => "number",
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+    }
+}
+
+/// The export's contact ids (loaded or settled by a plugin).
+pub fn contact_ids(source: &Source) -> HashSet<&str> {
+    source
+        .records
+        .get(&ObjectKind::Contact)
+        .into_iter()
+        .flatten()
+        .map(|contact| contact.source_id.as_str())
+        .chain(
+            source
+                .settled
+                .iter()
+                .filter(|settled| settled.object == ObjectKind::Contact)
+                .map(|settled| settled.source_id.as_str()),
+        )
+        .collect()
+}
+
+/// The values a deal is migrated without (its order lines and participants that cannot be),
+/// with their place in the export; none for other records.
+pub fn left_out(record: &Record, mapping: &Mapping, source: &Source, links: &Links) -> Vec<LeftOutField> {
+    if record.kind != ObjectKind::Deal {
+        return Vec::new();
+    }
+    let contacts = contact_ids(source);
+    let extras = read(record, mapping, &source.products, &|id| contacts.contains(id), &|id| links.person(id));
+    let key = (ObjectKind::Deal, record.source_id.clone());
+    extras
+        .left_out
+        .into_iter()
+        .map(|(field, value, why)| LeftOutField {
+            column: {
+                let attribute = field.split('[').next().unwrap_or_default().to_owned();
+                source.headers.get(&(ObjectKind::Deal, attribute.clone())).cloned().unwrap_or(attribute)
+            },
+            field,
+            file: source.files.get(&ObjectKind::Deal).cloned().unwrap_or_default(),
+            line: source.lines.get(&key).copied().unwrap_or(0),
+            value,
+            why,
+            in_note: false,
+        })
+        .collect()
+}
+
+/// What the step did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ProductsOutcome {
+    pub products_created: u64,
+    pub lines_created: u64,
+    pub participants_created: u64,
+    /// Made before (an earlier run, or found applied after a lost answer or a kill).
+    pub existing: u64,
+    /// What was not sent, and why.
+    pub unsent: Vec<String>,
+    pub tokens: u64,
+}
+
+/// The code a product created from products.csv carries: its marker.
+pub fn product_code(markers: &crate::marker::Markers, product: &str) -> String {
+    markers.field_value(&format!("product:{product}"))
+}
+
+/// One deal's work: its Pipedrive id and what to add to it.
+struct DealWork {
+    deal: String,
+    deal_id: u64,
+    /// (journal key, line, whether an intent is open).
+    lines: Vec<(String, NewDealProduct, bool)>,
+    /// (journal key, person id, whether an intent is open).
+    participants: Vec<(String, u64, bool)>,
+    /// The attachments of this deal journalled before.
+    known: Vec<u64>,
+}
+
+enum Done {
+    Line(String, Result<u64, ClientError>),
+    Participant(String, Result<u64, ClientError>),
+}
+
+/// Creates the products, deal products and participants the export's deals give, after the
+/// deals phase; what was made before is left as it is.
+pub async fn run(
+    client: &Arc<PipedriveClient>,
+    journal: &Journal,
+    mapping: &Mapping,
+    source: &Source,
+    links: &Links,
+    markers: &crate::marker::Markers,
+    concurrency: usize,
+) -> Result<ProductsOutcome, ApplyError> {
+    let tokens_before = client.bill().tokens();
+    let mut outcome = ProductsOutcome::default();
+    let deals = journal.entries(ObjectKind::Deal)?;
+    let contacts = contact_ids(source);
+    let mut wanted: Vec<(&Record, u64, DealExtras)> = Vec::new();
+    for record in source.records.get(&ObjectKind::Deal).into_iter().flatten() {
+        let Some(deal_id) = deals
+            .get(&record.source_id)
+            .filter(|entry| entry.fate == Fate::Created)
+            .and_then(|entry| entry.pipedrive_id)
+        else {
+            continue;
+        };
+        let extras = read(record, mapping, &source.products, &|id| contacts.contains(id), &|id| links.person(id));
+        if !extras.lines.is_empty() || !extras.participants.is_empty() {
+            wanted.push((record, deal_id, extras));
+        }
+    }
+    // The products the lines use, each created once.
+    let mut products: BTreeMap<String, u64> = BTreeMap::new();
+    let journalled = journal.entries_of(PRODUCT)?;
+    let used: std::collections::BTreeSet<&str> =
+        wanted.iter().flat_map(|(_, _, extras)| extras.lines.iter().map(|line| line.product.as_str())).collect();
+    for id in used {
+        let Some(product) = source.products.iter().find(|product| product.id == id) else { continue };
+        let code = product_code(markers, id);
+        let found = match journalled.get(id) {
+            Some(Entry { fate: Fate::Created, pipedrive_id: Some(pipedrive_id), .. }) => Some(*pipedrive_id),
+            Some(entry) if entry.fate == Fate::Intent => client.product_by_code(&code).await?.map(|found| found.id),
+            _ => None,
+        };
+        if let Some(pipedrive_id) = found {
+            journal.set_row(PRODUCT, id, Fate::Created, Some(pipedrive_id), None)?;
+            products.insert(id.to_owned(), pipedrive_id);
+            outcome.existing += 1;
+            continue;
+        }
+        journal.set_row(PRODUCT, id, Fate::Intent, None, None)?;
+        let prices = match (crate::extract::values::parse_number(&product.price), product.currency.trim()) {
+            (Some(price), currency) if currency.len() == 3 => {
+                vec![ProductPrice { price, currency: currency.to_uppercase() }]
+            }
+            _ => Vec::new(),
+        };
+        let name =
+            if product.name.trim().is_empty() { format!("Product {id}") } else { product.name.trim().to_owned() };
+        match client.create_product(&NewProduct { name, code, prices }).await {
+            Ok(created) => {
+                journal.set_row(PRODUCT, id, Fate::Created, Some(created.id), None)?;
+                products.insert(id.to_owned(), created.id);
+                outcome.products_created += 1;
+            }
+            Err(ClientError::Rejected { status, message, .. }) => {
+                journal.forget_row(PRODUCT, id)?;
+                outcome.unsent.push(format!("product {id}: Pipedrive refused it ({status}): {message}"));
+            }
+            Err(ClientError::WriteOutcomeUnknown { .. } | ClientError::GaveUp { .. }) => {
+                outcome.unsent.push(format!("product {id} was sent, its outcome is unknown: run apply again"));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    // Each deal's lines and participants, one deal at a time per task (a lost line is looked
+    // for among its deal's products, which a line of the same deal sent beside it would blur).
+    let lines_journalled = journal.entries_of(DEAL_PRODUCT)?;
+    let participants_journalled = journal.entries_of(PARTICIPANT)?;
+    let mut work = Vec::new();
+    for (record, deal_id, extras) in &wanted {
+        let deal = record.source_id.clone();
+        let known: Vec<u64> = extras
+            .lines
+            .iter()
+            .filter_map(|line| lines_journalled.get(&format!("{deal}#{}", line.index)))
+            .filter(|entry| entry.fate == Fate::Created)
+            .filter_map(|entry| entry.pipedrive_id)
+            .collect();
+        let mut item =
+            DealWork { deal: deal.clone(), deal_id: *deal_id, lines: Vec::new(), participants: Vec::new(), known };
+        for line in &extras.lines {
+            let key = format!("{deal}#{}", line.index);
+            let Some(product_id) = products.get(&line.product).copied() else {
+                outcome
+                    .unsent
+                    .push(format!("deal {deal}, line {}: its product {} was not created", line.index, line.product));
+                continue;
+            };
+            match lines_journalled.get(&key).map(|entry| entry.fate) {
+                Some(Fate::Created) => outcome.existing += 1,
+                open => item.lines.push((
+                    key,
+                    NewDealProduct { product_id, item_price: line.price, quantity: line.quantity },
+                    open == Some(Fate::Intent),
+                )),
+            }
+        }
+        for contact in &extras.participants {
+            let key = format!("{deal}:{contact}");
+            let Some(person) = links.person(contact) else { continue };
+            match participants_journalled.get(&key).map(|entry| entry.fate) {
+                Some(Fate::Created) => outcome.existing += 1,
+                open => item.participants.push((key, person, open == Some(Fate::Intent))),
+            }
+        }
+        if !item.lines.is_empty() || !item.participants.is_empty() {
+            work.push(item);
+        }
+    }
+    let mut stop: Option<ApplyError> = None;
+    let mut in_flight: JoinSet<Result<Vec<Done>, ClientError>> = JoinSet::new();
+    let mut queue = work.into_iter();
+    loop {
+        while stop.is_none() && in_flight.len() < concurrency.max(1) {
+            let Some(item) = queue.next() else { break };
+            for (key, _, _) in &item.lines {
+                journal.set_row(DEAL_PRODUCT, key, Fate::Intent, None, Some(&item.deal))?;
+            }
+            for (key, _, _) in &item.participants {
+                journal.set_row(PARTICIPANT, key, Fate::Intent, None, Some(&item.deal))?;
+            }
+            let client = client.clone();
+            in_flight.spawn(async move { add_to_deal(&client, item).await });
+        }
+        let Some(joined) = in_flight.join_next().await else { break };
+        let done =
+            match joined.map_err(|error| ApplyError::Workspace(format!("a deal products task failed: {error}")))? {
+                Ok(done) => done,
+                Err(error) => {
+                    stop.get_or_insert(error.into());
+                    continue;
+                }
+            };
+        for done in done {
+            let (object, key, result) = match done {
+                Done::Line(key, result) => (DEAL_PRODUCT, key, result),
+                Done::Participant(key, result) => (PARTICIPANT, key, result),
+            };
+            let what = if object == DEAL_PRODUCT { "deal product" } else { "participant" };
+            let deal = key.split(['#', ':']).next().unwrap_or_default().to_owned();
+            match result {
+                Ok(id) => {
+                    journal.set_row(object, &key, Fate::Created, Some(id), Some(&deal))?;
+                    if object == DEAL_PRODUCT { outcome.lines_created += 1 } else { outcome.participants_created += 1 }
+                }
+                Err(ClientError::Rejected { status, message, .. }) => {
+                    journal.forget_row(object, &key)?;
+                    outcome.unsent.push(format!("{what} {key}: Pipedrive refused it ({status}): {message}"));
+                }
+                // Left as an open intent: the next run looks for it before sending it again.
+                Err(ClientError::WriteOutcomeUnknown { .. } | ClientError::GaveUp { .. }) => {
+                    outcome.unsent.push(format!("{what} {key} was sent, its outcome is unknown: run apply again"));
+                }
+                Err(error) => {
+                    stop.get_or_insert(error.into());
+                }
+            }
+        }
+    }
+    outcome.tokens = client.bill().tokens() - tokens_before;
+    match stop {
+        Some(error) => Err(error),
+        None => Ok(outcome),
+    }
+}
+
+/// Whether a create's failure stops the run (a refusal or an unknown outcome is listed and the
+/// step goes on; anything else, a budget stop or a block, ends it).
+fn stops_the_run(result: &Result<u64, ClientError>) -> bool {
+    matches!(result, Err(error) if !matches!(error, ClientError::Rejected { .. } | ClientError::WriteOutcomeUnknown { .. } | ClientError::GaveUp { .. }))
+}
+
+/// Adds one deal's lines, then its participants, in order; an open intent is looked for first.
+async fn add_to_deal(client: &PipedriveClient, item: DealWork) -> Result<Vec<Done>, ClientError> {
+    let DealWork { deal_id, lines, participants, mut known, .. } = item;
+    let mut done = Vec::new();
+    for (key, line, open) in lines {
+        if open && let Some(found) = client.unknown_deal_product(deal_id, line.product_id, &known).await? {
+            known.push(found.id);
+            done.push(Done::Line(key, Ok(found.id)));
+            continue;
+        }
+        let result = client.add_deal_product(deal_id, &line, &known).await.map(|added| added.id);
+        if let Ok(id) = &result {
+            known.push(*id);
+        }
+        let fatal = stops_the_run(&result);
+        done.push(Done::Line(key, result));
+        if fatal {
+            return Ok(done);
+        }
+    }
+    for (key, person, open) in participants {
+        if open && let Some(found) = client.deal_participant(deal_id, person).await? {
+            done.push(Done::Participant(key, Ok(found.id)));
+            continue;
+        }
+        let result = client.add_deal_participant(deal_id, person).await.map(|added| added.id);
+        let fatal = stops_the_run(&result);
+        done.push(Done::Participant(key, result));
+        if fatal {
+            return Ok(done);
+        }
+    }
+    Ok(done)
+}
+
+/// A deal's journalled lines and participants: (the journal's object, key, entry).
+type DealRows = Vec<(&'static str, String, Entry)>;
+
+/// The journalled deal products and participants, by deal source id, for rollback.
+fn journalled(journal: &Journal) -> Result<HashMap<String, DealRows>, ApplyError> {
+    let mut by_deal: HashMap<String, DealRows> = HashMap::new();
+    for object in [DEAL_PRODUCT, PARTICIPANT] {
+        for (key, entry) in journal.entries_of(object)? {
+            let deal =
+                entry.detail.clone().unwrap_or_else(|| key.split(['#', ':']).next().unwrap_or_default().to_owned());
+            by_deal.entry(deal).or_default().push((object, key, entry));
+        }
+    }
+    Ok(by_deal)
+}
+
+/// Removes the deal products, participants and products apply made that `which` takes (the
+/// journal's object, the deal's or product's User.com id, its journal line), before the deals
+/// go: attachments and participants first, then the products. An open intent is looked for, as
+/// its create may have been applied (on a deal with one, every attachment of a product this
+/// project made is this project's). Each is forgotten as it is answered (one already gone counts
+/// as removed); what is still there after is residue. Returns how many were removed.
+pub async fn remove(
+    client: &PipedriveClient,
+    journal: &Journal,
+    which: impl Fn(&str, &str, &Entry) -> bool,
+    residue: &mut Vec<String>,
+) -> Result<u64, ApplyError> {
+    let deals = journal.entries(ObjectKind::Deal)?;
+    let contacts = journal.entries(ObjectKind::Contact)?;
+    let products = journal.entries_of(PRODUCT)?;
+    let ours: HashSet<u64> = products.values().filter_map(|entry| entry.pipedrive_id).collect();
+    let mut removed = 0;
+    let mut by_deal: Vec<(String, DealRows)> = journalled(journal)?.into_iter().collect();
+    by_deal.sort_by(|a, b| a.0.cmp(&b.0));
+    for (deal, rows) in by_deal {
+        let rows: Vec<_> = rows.into_iter().filter(|(object, _, entry)| which(object, &deal, entry)).collect();
+        let Some(deal_id) = deals.get(&deal).and_then(|entry| entry.pipedrive_id) else {
+            // The deal is gone from the journal: nothing in Pipedrive to find these by.
+            for (object, key, _) in rows {
+                journal.forget_row(object, &key)?;
+            }
+            continue;
+        };
+        let open_lines = rows.iter().any(|(object, _, entry)| *object == DEAL_PRODUCT && entry.fate == Fate::Intent);
+        let mut attachments: Vec<u64> = rows
+            .iter()
+            .filter(|(object, _, entry)| *object == DEAL_PRODUCT && entry.fate == Fate::Created)
+            .filter_map(|(_, _, entry)| entry.pipedrive_id)
+            .collect();
+        if open_lines {
+            let listed = ok_or_gone(client.deal_products(deal_id).await)?.unwrap_or_default();
+            attachments.extend(listed.iter().filter(|line| ours.contains(&line.product_id)).map(|line| line.id));
+            attachments.sort_unstable();
+            attachments.dedup();
+        }
+        for attachment in &attachments {
+            ok_or_gone(client.delete_deal_product(deal_id, *attachment).await)?;
+            removed += 1;
+        }
+        let mut entries = Vec::new();
+        for (object, key, entry) in &rows {
+            if *object != PARTICIPANT {
+                continue;
+            }
+            let id = match (entry.fate, entry.pipedrive_id) {
+                (Fate::Created, Some(id)) => Some(id),
+                _ => {
+                    let contact = key.split_once(':').map(|(_, contact)| contact).unwrap_or_default();
+                    match contacts.get(contact).and_then(|entry| entry.pipedrive_id) {
+                        Some(person) => {
+                            ok_or_gone(client.deal_participant(deal_id, person).await)?.flatten().map(|found| found.id)
+                        }
+                        None => None,
+                    }
+                }
+            };
+            if let Some(id) = id {
+                ok_or_gone(client.delete_deal_participant(deal_id, id).await)?;
+                entries.push(id);
+                removed += 1;
+            }
+        }
+        if !attachments.is_empty()
+            && let Some(still) = ok_or_gone(client.deal_products(deal_id).await)?
+        {
+            for line in still.iter().filter(|line| attachments.contains(&line.id)) {
+                residue.push(format!("deal product (Pipedrive id {}, on deal {deal}) is still there", line.id));
+            }
+        }
+        if !entries.is_empty()
+            && let Some(still) = ok_or_gone(client.deal_participants(deal_id).await)?
+        {
+            for participant in
+                still.iter().filter(|participant| participant.active_flag && entries.contains(&participant.id))
+            {
+                residue
+                    .push(format!("deal participant (Pipedrive id {}, on deal {deal}) is still there", participant.id));
+            }
+        }
+        for (object, key, _) in rows {
+            journal.forget_row(object, &key)?;
+        }
+    }
+    let mut products: Vec<(String, Entry)> =
+        products.into_iter().filter(|(id, entry)| which(PRODUCT, id, entry)).collect();
+    products.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, entry) in products {
+        if let Some(pipedrive_id) = entry.pipedrive_id {
+            ok_or_gone(client.delete_product(pipedrive_id).await)?;
+            match ok_or_gone(client.product(pipedrive_id).await)? {
+                Some(still) if !still.is_deleted => {
+                    residue.push(format!("product {id} (Pipedrive id {pipedrive_id}) is still there"))
+                }
+                _ => removed += 1,
+            }
+        }
+        journal.forget_row(PRODUCT, &id)?;
+    }
+    Ok(removed)
+}
+
+/// An answer, or `None` when what was asked about is gone already (404).
+fn ok_or_gone<T>(result: Result<T, ClientError>) -> Result<Option<T>, ApplyError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ClientError::NotFound { .. }) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// reconciliation.md's section (none when the run made or found nothing). Keys and reasons name
+/// export ids: escaped.
+pub fn write_section(text: &mut String, outcome: &ProductsOutcome) {
+    use std::fmt::Write as _;
+    let made = outcome.products_created + outcome.lines_created + outcome.participants_created;
+    if made + outcome.existing == 0 && outcome.unsent.is_empty() {
+        return;
+    }
+    let thousands = crate::audit::report::thousands;
+    let _ = writeln!(
+        text,
+        "\n## Deal products and participants\n\nMade by this run: {} products, {} deal products, {} participants; {} made before ({} tokens). Lines and participants left out of their deal are in quarantine.csv (kind: field left out).\n",
+        thousands(outcome.products_created),
+        thousands(outcome.lines_created),
+        thousands(outcome.participants_created),
+        thousands(outcome.existing),
+        thousands(outcome.tokens)
+    );
+    if !outcome.unsent.is_empty() {
+        let _ = writeln!(text, "Not sent, with the reason:\n");
+    }
+    for line in &outcome.unsent {
+        let _ = writeln!(text, "- {}", crate::untrusted::markdown(line));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::FieldEntry;
+
+    fn mapping() -> Mapping {
+        let entry = |attribute: &str, code: &str| FieldEntry {
+            object: ObjectKind::Deal,
+            attribute: attribute.to_owned(),
+            landing: Landing::Standard { code: code.to_owned() },
+            confidence: 1.0,
+            why: Vec::new(),
+            note: None,
+            on_bad_value: Default::default(),
+            line: 0,
+        };
+        Mapping {
+            fields: vec![
+                entry("order_products", PRODUCTS_CODE),
+                entry("participants", PARTICIPANTS_CODE),
+                entry("contact_id", "person_id"),
+            ],
+            ..Mapping::default()
+        }
+    }
+
+    fn product(id: &str) -> Product {
+        Product { id: id.to_owned(), name: format!("P{id}"), price: "10".into(), currency: "PLN".into(), line: 2 }
+    }
+
+    #[test]
+    fn hostile_lines_and_participants_are_left_out_each_with_its_reason_and_the_rest_kept() {
+        let deal = Record::new(ObjectKind::Deal, "20001")
+            .with("currency", Value::Text("PLN".into()))
+            .with("contact_id", Value::Text("10001".into()))
+            .with(
+                "order_products",
+                Value::Text(
+                    r#"[{"product_id":1,"quantity":2,"value":"123.00","currency":"PLN"},
+                        {"product_id":999,"quantity":1,"value":"5"},
+                        {"product_id":"1","quantity":"lots","value":"5"},
+                        {"product_id":1,"quantity":1,"value":"5","currency":"EUR"},
+                        {"product_custom_id":"X-1","quantity":1,"value":"5"}]"#
+                        .into(),
+                ),
+            )
+            .with(
+                "participants",
+                Value::Choices(vec!["10001".into(), "10002".into(), "77777".into(), "10003".into(), "10002".into()]),
+            );
+        let contacts: HashSet<&str> = ["10001", "10002", "10003"].into_iter().collect();
+        let extras =
+            read(&deal, &mapping(), &[product("1")], &|id| contacts.contains(id), &|id| (id != "10003").then_some(7));
+        assert_eq!(extras.lines, vec![Line { index: 1, product: "1".into(), quantity: 2.0, price: 123.0 }]);
+        assert_eq!(
+            extras.participants,
+            vec!["10002".to_owned()],
+            "the deal's own contact and a repeat are not added again"
+        );
+        let why: Vec<&str> = extras.left_out.iter().map(|(_, _, why)| why.as_str()).collect();
+        assert_eq!(why.len(), 6, "{why:?}");
+        assert!(why[0].contains("product 999 is not in products.csv"), "{why:?}");
+        assert!(why[1].contains("quantity \"lots\" is not a positive number"), "{why:?}");
+        assert!(why[2].contains("currency EUR is not the deal's (PLN)"), "{why:?}");
+        assert!(why[3].contains("by custom id"), "{why:?}");
+        assert!(why[4].contains("participant 77777 is not a contact"), "{why:?}");
+        assert!(why[5].contains("participant 10003: that contact was not migrated"), "{why:?}");
+
+        let broken =
+            Record::new(ObjectKind::Deal, "20002").with("order_products", Value::Text("[{\"product_id\":1,".into()));
+        let extras = read(&broken, &mapping(), &[product("1")], &|id| contacts.contains(id), &|_| Some(1));
+        assert!(extras.lines.is_empty());
+        assert_eq!(extras.left_out.len(), 1);
+        assert!(extras.left_out[0].2.starts_with("not a JSON array of order lines"), "{:?}", extras.left_out);
+    }
+}

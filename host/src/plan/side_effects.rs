@@ -1,0 +1,188 @@
+//! What the load sets off in the target: every record apply creates fires the account's
+//! workflow automations, webhooks and notifications as if a person had made it. Plan reads the
+//! account's webhooks (`GET /v1/webhooks`, 10 tokens) and says which fire how many times during
+//! the load, by event (`create.person`, or `added.person` for a version 1.0 webhook), from the
+//! plan's own counts; workflow automations cannot be read through the API, so plan says to pause
+//! them. The handoff repeats it from `plan.json`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use pipedrive_api::webhooks::{Action, event_name, fires};
+use serde::Serialize;
+
+use crate::pipedrive::{ClientError, PipedriveClient, Webhook};
+use crate::plan::changes::WorkspaceChanges;
+use crate::plan::deal_products::DealProductsPlan;
+use crate::plan::limits::LimitsCheck;
+use crate::plan::profile::SourceProfile;
+use crate::record::ObjectKind;
+
+/// What to tell the admin about workflow automations, which the API does not list.
+pub const AUTOMATIONS: &str = "Pause the account's workflow automations (Settings > Automations) for the load, and turn off email notifications of new records for the users records are assigned to: each record created fires them as if a person had made it. Pipedrive's API does not list automations, so plan cannot say which would fire.";
+
+/// One webhook and the deliveries the load would make to it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Firing {
+    pub id: u64,
+    pub name: String,
+    pub subscription_url: String,
+    /// `event_action.event_object` as the webhook subscribes (`*.deal`).
+    pub subscribed: String,
+    pub active: bool,
+    /// Deliveries by event, as the webhook names it.
+    pub deliveries: BTreeMap<String, u64>,
+    pub total: u64,
+}
+
+/// Plan's word on side effects.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct SideEffects {
+    /// Records the load creates, by webhook object (`person`, `deal`, ...).
+    pub creates: BTreeMap<String, u64>,
+    pub webhooks: Vec<Firing>,
+    /// Why the webhooks could not be read (None: they were).
+    pub webhooks_unreadable: Option<String>,
+    pub automations: String,
+}
+
+/// Records apply creates, by the object webhooks name, from the plan's counts: every record of
+/// the export (those apply quarantines fire nothing, so these are at most), the notes long
+/// conversations are split into, the pipelines, stages and products it creates.
+pub fn creates(
+    profile: &SourceProfile,
+    changes: &WorkspaceChanges,
+    limits: &LimitsCheck,
+    deal_products: &DealProductsPlan,
+) -> BTreeMap<&'static str, u64> {
+    let extra_parts: u64 = limits.splits.iter().map(|split| split.parts.saturating_sub(1)).sum();
+    [
+        ("organization", profile.records(ObjectKind::Company)),
+        ("person", profile.records(ObjectKind::Contact)),
+        ("deal", profile.records(ObjectKind::Deal)),
+        ("activity", profile.records(ObjectKind::Activity) + profile.records(ObjectKind::Event)),
+        ("note", profile.conversations + extra_parts),
+        ("pipeline", changes.pipelines_to_create.len() as u64),
+        ("stage", changes.stages_to_create.len() as u64),
+        ("product", deal_products.products_to_create.len() as u64),
+    ]
+    .into_iter()
+    .filter(|(_, count)| *count > 0)
+    .collect()
+}
+
+/// Reads the webhooks; a refusal (a token without admin rights) is said, not an error.
+pub async fn read_webhooks(client: &PipedriveClient) -> Result<Result<Vec<Webhook>, String>, ClientError> {
+    match client.webhooks().await {
+        Ok(webhooks) => Ok(Ok(webhooks)),
+        Err(ClientError::Rejected { status, message, .. }) => {
+            Ok(Err(format!("Pipedrive answered {status}: {message}")))
+        }
+        Err(ClientError::NotFound { .. }) => Ok(Err("Pipedrive answered 404".to_owned())),
+        Err(error) => Err(error),
+    }
+}
+
+/// Which webhooks fire how often for `creates`.
+pub fn predict(webhooks: Result<Vec<Webhook>, String>, creates: BTreeMap<&'static str, u64>) -> SideEffects {
+    let mut effects = SideEffects { automations: AUTOMATIONS.to_owned(), ..SideEffects::default() };
+    match webhooks {
+        Ok(webhooks) => {
+            for webhook in webhooks {
+                let mut deliveries = BTreeMap::new();
+                if webhook.is_active {
+                    for (object, count) in &creates {
+                        if fires(&webhook.event_action, &webhook.event_object, Action::Create, object) {
+                            let event = event_name(webhook.version.as_deref(), Action::Create, object);
+                            *deliveries.entry(event).or_default() += count;
+                        }
+                    }
+                }
+                effects.webhooks.push(Firing {
+                    id: webhook.id,
+                    name: webhook.name.clone().unwrap_or_default(),
+                    subscription_url: webhook.subscription_url.clone(),
+                    subscribed: format!("{}.{}", webhook.event_action, webhook.event_object),
+                    active: webhook.is_active,
+                    total: deliveries.values().sum(),
+                    deliveries,
+                });
+            }
+        }
+        Err(why) => effects.webhooks_unreadable = Some(why),
+    }
+    effects.creates = creates.into_iter().map(|(object, count)| (object.to_owned(), count)).collect();
+    effects
+}
+
+fn deliveries_text(firing: &Firing) -> String {
+    if !firing.active {
+        return "none (inactive)".to_owned();
+    }
+    if firing.deliveries.is_empty() {
+        return "none".to_owned();
+    }
+    firing.deliveries.iter().map(|(event, count)| format!("{event} × {count}")).collect::<Vec<_>>().join(", ")
+}
+
+fn webhooks_intro(effects: &SideEffects) -> String {
+    match (&effects.webhooks_unreadable, effects.webhooks.iter().filter(|firing| firing.total > 0).count()) {
+        (Some(why), _) => format!(
+            "The account's webhooks could not be read ({why}): check Settings > Webhooks (an admin's token lists them) and pause those the new records would fire."
+        ),
+        (None, 0) => "No webhook of the account fires for the records the load creates.".to_owned(),
+        (None, firing) => format!(
+            "{firing} of the account's {} webhooks fire during the load, each once per record: delete them or point them elsewhere for the load, or warn whoever receives them. Adding products to deals changes the deals (their value), which may fire change.deal as well.",
+            effects.webhooks.len()
+        ),
+    }
+}
+
+/// plan.md's section. Webhook names and URLs are the account's: escaped.
+pub fn markdown(out: &mut String, effects: &SideEffects) {
+    let _ = writeln!(out, "## Side effects in the target\n\n{}\n\n{}\n", effects.automations, webhooks_intro(effects));
+    if !effects.webhooks.is_empty() {
+        let _ = writeln!(out, "| Webhook | Subscribed to | URL | Deliveries during the load |\n|---|---|---|---|");
+        for firing in &effects.webhooks {
+            let _ = writeln!(
+                out,
+                "| {} {} | {} | {} | {} |",
+                firing.id,
+                crate::untrusted::markdown(&firing.name),
+                crate::untrusted::markdown(&firing.subscribed),
+                crate::untrusted::markdown(&firing.subscription_url),
+                deliveries_text(firing)
+            );
+        }
+        out.push('\n');
+    }
+}
+
+/// The handoff's section, from plan.json's `side_effects`.
+pub fn handoff_section(plan: &serde_json::Value) -> crate::handoff::Section {
+    let effects: Option<SideEffects> = serde_json::from_value(plan["side_effects"].clone()).ok();
+    let (intro, rows) = match effects {
+        Some(effects) => (
+            format!("{} {}", effects.automations, webhooks_intro(&effects)),
+            effects
+                .webhooks
+                .iter()
+                .map(|firing| {
+                    vec![
+                        format!("{} {}", firing.id, firing.name),
+                        firing.subscribed.clone(),
+                        firing.subscription_url.clone(),
+                        deliveries_text(firing),
+                    ]
+                })
+                .collect(),
+        ),
+        None => (format!("{AUTOMATIONS} (reports/plan.json has no side effects: run crm-migrate plan.)"), Vec::new()),
+    };
+    crate::handoff::Section {
+        title: "Side effects during the load".to_owned(),
+        intro,
+        headers: vec!["Webhook", "Subscribed to", "URL", "Deliveries during the load"],
+        rows,
+    }
+}
