@@ -48,6 +48,10 @@ pub enum ExtractError {
         "the account was extracted already (into {snapshot}); at cutover, run extract --changes for what changed since"
     )]
     AlreadyExtracted { snapshot: String },
+    #[error(
+        "an unfinished extraction read {unfinished}, not [source] api: put that URL back and run extract to finish it"
+    )]
+    AnotherAccount { unfinished: String },
     #[error("extract --changes needs a first extraction; run extract without --changes")]
     NothingToCompare,
     #[error("{resource} page {page}: results[{index}].{field}: {reason}")]
@@ -143,6 +147,9 @@ pub async fn extract(
     let unfinished = extractions.iter().find(|extraction| extraction.finished_at.is_none()).cloned();
     let last_finished = extractions.iter().rev().find(|extraction| extraction.finished_at.is_some()).cloned();
     let (extraction, resumed) = match (unfinished, &last_finished, options.changes) {
+        (Some(extraction), _, _) if extraction.api != api => {
+            return Err(ExtractError::AnotherAccount { unfinished: extraction.api });
+        }
         (Some(extraction), _, _) => (extraction, true),
         (None, None, Some(true)) => return Err(ExtractError::NothingToCompare),
         (None, None, _) => (store.begin("full", &api, None)?, false),
@@ -334,8 +341,9 @@ impl Walker<'_, '_> {
             return Ok(());
         }
         let mut seq = cursor.as_ref().map_or(0, |cursor| cursor.pages);
+        // A stored cursor is checked as an answer's `next` is: the account may have changed since.
         let mut url = match cursor.and_then(|cursor| cursor.next_url) {
-            Some(url) => url,
+            Some(url) => self.client.check_next(&url, resource, seq + 1)?,
             None => self.client.first_url(resource),
         };
         loop {

@@ -30,6 +30,8 @@ pub struct Extraction {
     pub id: i64,
     /// `full` or `changes`.
     pub kind: String,
+    /// The account's URL it read.
+    pub api: String,
     pub started_at: String,
     pub started_unix: i64,
     pub since: Option<i64>,
@@ -65,18 +67,19 @@ impl<'a> Store<'a> {
         let mut statement = self
             .state
             .connection()
-            .prepare("SELECT id, kind, started_at, started_unix, since, finished_at, snapshot FROM usercom_extractions ORDER BY id")
+            .prepare("SELECT id, kind, api, started_at, started_unix, since, finished_at, snapshot FROM usercom_extractions ORDER BY id")
             .map_err(|error| self.error(error))?;
         let rows = statement
             .query_map([], |row| {
                 Ok(Extraction {
                     id: row.get(0)?,
                     kind: row.get(1)?,
-                    started_at: row.get(2)?,
-                    started_unix: row.get(3)?,
-                    since: row.get(4)?,
-                    finished_at: row.get(5)?,
-                    snapshot: row.get(6)?,
+                    api: row.get(2)?,
+                    started_at: row.get(3)?,
+                    started_unix: row.get(4)?,
+                    since: row.get(5)?,
+                    finished_at: row.get(6)?,
+                    snapshot: row.get(7)?,
                 })
             })
             .map_err(|error| self.error(error))?;
@@ -96,7 +99,16 @@ impl<'a> Store<'a> {
             )
             .map_err(|error| self.error(error))?;
         let id = self.state.connection().last_insert_rowid();
-        Ok(Extraction { id, kind: kind.into(), started_at, started_unix, since, finished_at: None, snapshot: None })
+        Ok(Extraction {
+            id,
+            kind: kind.into(),
+            api: api.into(),
+            started_at,
+            started_unix,
+            since,
+            finished_at: None,
+            snapshot: None,
+        })
     }
 
     pub fn finish(&self, extraction: i64, snapshot: &str) -> Result<(), StateError> {
