@@ -29,8 +29,10 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
+pub mod account;
 mod dialect;
 
+pub use account::Account;
 pub use dialect::Dialect;
 use dialect::{Shape, Table};
 
@@ -51,12 +53,23 @@ pub struct Options {
     /// chains two and three deep, one parent the export does not have (an orphan) and two
     /// companies that are each other's parent (a cycle). Off in the sample, which stays as it is.
     pub hierarchy: bool,
+    /// Deals with participants (other contacts) and ordered products, from a catalogue of
+    /// products (`products.csv`; `participants` and `order_products` columns in deals.csv, sample
+    /// dialect only). Off in the sample, which stays as it is.
+    pub deal_products: bool,
 }
 
 /// The sample export's settings: `examples/usercom-export/` is `generate(dir, &Options::default())`.
 impl Default for Options {
     fn default() -> Self {
-        Options { seed: 2024, contacts: 500, changes: false, dialect: Dialect::Sample, hierarchy: false }
+        Options {
+            seed: 2024,
+            contacts: 500,
+            changes: false,
+            dialect: Dialect::Sample,
+            hierarchy: false,
+            deal_products: false,
+        }
     }
 }
 
@@ -139,8 +152,15 @@ pub fn generate(dir: &Path, options: &Options) -> io::Result<Planted> {
         // The other dialects name their columns one by one, and none has a parent company.
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "--hierarchy is written in the sample dialect only"));
     }
+    if options.deal_products && options.dialect != Dialect::Sample {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--deal-products is written in the sample dialect only",
+        ));
+    }
     std::fs::create_dir_all(dir)?;
     let plan = Plan::new(options);
+    let account = Account::build(&plan, options);
     let mut planted = Planted {
         seed: options.seed,
         counts: BTreeMap::new(),
@@ -165,14 +185,7 @@ pub fn generate(dir: &Path, options: &Options) -> io::Result<Planted> {
             extra_columns: Vec::new(),
         }),
     };
-    write_catalogues(dir, options.dialect, &mut planted)?;
-    write_contacts(dir, &plan, &mut planted)?;
-    write_companies(dir, &plan, &mut planted)?;
-    write_deals(dir, &plan, &mut planted)?;
-    write_activities(dir, &plan, &mut planted)?;
-    write_events(dir, &plan, &mut planted)?;
-    write_conversations(dir, &plan, &mut planted)?;
-    write_extra_files(dir, options.dialect, &mut planted)?;
+    write_export(dir, &account, options, &mut planted)?;
     planted.values.sort();
     Ok(planted)
 }
@@ -258,7 +271,6 @@ const CONTACT_BAD_VALUES: &[(BadValue, usize)] = &[
 
 struct Plan {
     seed: u64,
-    dialect: Dialect,
     changes: bool,
     hierarchy: bool,
     contacts: usize,
@@ -349,7 +361,6 @@ impl Plan {
         }
         Plan {
             seed: options.seed,
-            dialect: options.dialect,
             changes: options.changes,
             hierarchy: options.hierarchy,
             contacts: n,
@@ -837,7 +848,7 @@ fn count(planted: &mut Planted, object: &str, rows: usize) {
 }
 
 /// What a planted value is.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Planting {
     /// A value that does not read as its attribute's type: counted in `mismatches`.
     BadValue,
@@ -850,51 +861,80 @@ const fn table(file: &'static str, header: &'static [&'static str]) -> Table {
     Table { file, delimiter: b',', crlf: false, encoding: Encoding::Utf8, header, extras: &[] }
 }
 
-fn write_catalogues(dir: &Path, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
+/// Writes the export of `account` into `dir` (which exists) in `options`' dialect.
+fn write_export(dir: &Path, account: &Account, options: &Options, planted: &mut Planted) -> io::Result<()> {
+    write_catalogues(dir, account, options.dialect, planted)?;
+    write_contacts(dir, account, options.dialect, planted)?;
+    write_companies(dir, account, options, planted)?;
+    write_deals(dir, account, options, planted)?;
+    write_activities(dir, account, options.dialect, planted)?;
+    write_events(dir, account, options.dialect, planted)?;
+    write_conversations(dir, account, options.dialect, planted)?;
+    write_extra_files(dir, options.dialect, planted)?;
+    Ok(())
+}
+
+/// Lists the planted values of `object`'s records as `out` writes them.
+fn plant_all(out: &Out, account: &Account, object: &str, planted: &mut Planted) {
+    for plant in account.plants.iter().filter(|plant| plant.key.split_once('.').is_some_and(|(o, _)| o == object)) {
+        out.plant(planted, plant.planting, &plant.key, plant.source_id, plant.header, &plant.value);
+    }
+}
+
+/// A text that may be missing, as the export writes it (missing: an empty cell).
+fn text<T: ToString>(value: &Option<T>) -> String {
+    value.as_ref().map_or_else(String::new, T::to_string)
+}
+
+fn written<T>(value: &Option<account::Written<T>>) -> &str {
+    value.as_ref().map_or("", |written| written.text.as_str())
+}
+
+fn flag(value: bool) -> &'static str {
+    if value { "t" } else { "f" }
+}
+
+fn write_catalogues(dir: &Path, account: &Account, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
     let mut out = Out::create(
         dir,
         &table("attributes.csv", &["id", "name", "name_std", "value_type", "content_type", "multiple", "choices"]),
         dialect,
         planted,
     )?;
-    let attributes: &[[&str; 6]] = &[
-        ["Industry segment", "industry_segment", "fixed", "user", "f", "{retail,services,manufacturing,it,public}"],
-        ["Interests", "interests", "fixed", "user", "t", "{sport,muzyka,\"kultura i sztuka\",podróże,technologia}"],
-        ["Lifetime value", "lifetime_value", "float", "user", "", ""],
-        ["Orders count", "orders_count", "integer", "user", "", ""],
-        ["Newsletter opt-in", "newsletter_opt_in", "boolean", "user", "", ""],
-        ["Birthday", "birthday", "date", "user", "", ""],
-        ["Trial ends at", "trial_ends_at", "datetime", "user", "", ""],
-        ["NIP", "nip", "string", "company", "", ""],
-        ["Employees", "employees", "integer", "company", "", ""],
-        ["Contract type", "contract_type", "fixed", "deal", "f", "{roczna,miesięczna,jednorazowa}"],
-    ];
-    for (i, attribute) in attributes.iter().enumerate() {
-        let id = (301 + i).to_string();
-        out.row(std::iter::once(id.as_str()).chain(attribute.iter().copied()))?;
+    for attribute in &account.attributes {
+        out.row([
+            attribute.id.to_string(),
+            attribute.name.to_owned(),
+            attribute.name_std.to_owned(),
+            attribute.value_type.to_owned(),
+            attribute.content_type.to_owned(),
+            attribute.multiple.map_or("", flag).to_owned(),
+            attribute.choices.as_deref().map_or_else(String::new, pg_array),
+        ])?;
     }
     out.finish()?;
-    count(planted, "custom_attributes", attributes.len());
+    count(planted, "custom_attributes", account.attributes.len());
 
     let mut out = Out::create(dir, &table("pipelines.csv", &["id", "name"]), dialect, planted)?;
-    out.row(["1", "Sprzedaż"])?;
-    out.row(["2", "Partnerzy"])?;
+    for pipeline in &account.pipelines {
+        out.row([pipeline.id.to_string(), pipeline.name.to_owned()])?;
+    }
     out.finish()?;
-    count(planted, "pipelines", 2);
+    count(planted, "pipelines", account.pipelines.len());
 
     let mut out = Out::create(dir, &table("stages.csv", &["id", "name", "pipeline", "order"]), dialect, planted)?;
-    for (id, name, pipeline, order) in STAGES {
-        out.row([id.to_string(), name.to_string(), pipeline.to_string(), order.to_string()])?;
+    for stage in &account.stages {
+        out.row([stage.id.to_string(), stage.name.to_owned(), stage.pipeline.to_string(), stage.order.to_string()])?;
     }
     out.finish()?;
-    count(planted, "stages", STAGES.len());
+    count(planted, "stages", account.stages.len());
 
     let mut out = Out::create(dir, &table("tags.csv", &["id", "name"]), dialect, planted)?;
-    for (i, tag) in TAGS.iter().enumerate() {
-        out.row([(41 + i).to_string(), tag.to_string()])?;
+    for tag in &account.tags {
+        out.row([tag.id.to_string(), tag.name.to_owned()])?;
     }
     out.finish()?;
-    count(planted, "tags", TAGS.len());
+    count(planted, "tags", account.tags.len());
 
     let mut out = Out::create(
         dir,
@@ -902,18 +942,17 @@ fn write_catalogues(dir: &Path, dialect: Dialect, planted: &mut Planted) -> io::
         dialect,
         planted,
     )?;
-    let segments = dialect::segments(dialect);
-    for (i, (name, description, rules)) in segments.iter().enumerate() {
+    for segment in &account.segments {
         out.row([
-            (61 + i).to_string(),
-            name.to_string(),
-            description.to_string(),
-            rules.to_string(),
-            (37 + 41 * i).to_string(),
+            segment.id.to_string(),
+            segment.name.to_owned(),
+            segment.description.to_owned(),
+            segment.rules.to_owned(),
+            segment.object_count.to_string(),
         ])?;
     }
     out.finish()?;
-    count(planted, "segments", segments.len());
+    count(planted, "segments", account.segments.len());
 
     let mut out = Out::create(
         dir,
@@ -921,53 +960,51 @@ fn write_catalogues(dir: &Path, dialect: Dialect, planted: &mut Planted) -> io::
         dialect,
         planted,
     )?;
-    let automations = dialect::automations(dialect);
-    for (i, (name, trigger, conditions, actions, active)) in automations.iter().enumerate() {
+    for automation in &account.automations {
         out.row([
-            (81 + i).to_string(),
-            name.to_string(),
-            trigger.to_string(),
-            conditions.to_string(),
-            actions.to_string(),
-            active.to_string(),
+            automation.id.to_string(),
+            automation.name.to_owned(),
+            automation.trigger.to_owned(),
+            automation.conditions.to_owned(),
+            automation.actions.to_owned(),
+            automation.active.text.clone(),
         ])?;
     }
     out.finish()?;
-    count(planted, "automations", automations.len());
+    count(planted, "automations", account.automations.len());
 
     let templates_table =
         Table { crlf: true, ..table("email_templates.csv", &["id", "name", "subject", "body", "updated_at"]) };
     let mut out = Out::create(dir, &templates_table, dialect, planted)?;
-    let templates = [
-        (
-            "Witamy",
-            "Witamy w Żubr Shop, {{ user.first_name }}!",
-            "<h1>Cześć {{ user.first_name }}!</h1>\r\n<p>Dziękujemy za rejestrację.</p>",
-            "2023-11-02 09:15:00+01",
-        ),
-        (
-            "Twój koszyk czeka",
-            "Zapomniałeś o czymś?",
-            "<p>W koszyku zostały produkty:</p>\r\n{% for item in event.items %}<li>{{ item.name }}</li>{% endfor %}",
-            "2024-01-15T12:00:00Z",
-        ),
-        (
-            "Wszystkiego najlepszego",
-            "Sto lat, {{ user.first_name }}! 🎂",
-            "<p>Z okazji urodzin mamy dla Ciebie rabat 15%.</p>",
-            "2022-06-30",
-        ),
-        ("Tęsknimy", "Dawno Cię nie było", "<p>Wróć do nas, a dostaniesz darmową dostawę.</p>", "1700000000"),
-    ];
-    for (i, (name, subject, body, updated)) in templates.iter().enumerate() {
-        out.row([(91 + i).to_string(), name.to_string(), subject.to_string(), body.to_string(), updated.to_string()])?;
+    for template in &account.email_templates {
+        out.row([
+            template.id.to_string(),
+            template.name.to_owned(),
+            template.subject.to_owned(),
+            template.body.to_owned(),
+            template.updated_at.text.clone(),
+        ])?;
     }
     out.finish()?;
-    count(planted, "email_templates", templates.len());
+    count(planted, "email_templates", account.email_templates.len());
+
+    if !account.products.is_empty() {
+        let mut out = Out::create(dir, &table("products.csv", &["id", "name", "price", "currency"]), dialect, planted)?;
+        for product in &account.products {
+            out.row([
+                product.id.to_string(),
+                product.name.to_owned(),
+                product.price.clone(),
+                product.currency.to_owned(),
+            ])?;
+        }
+        out.finish()?;
+        count(planted, "products", account.products.len());
+    }
     Ok(())
 }
 
-fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
+fn write_contacts(dir: &Path, account: &Account, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
     const USERS: Table = Table {
         file: "users.csv",
         delimiter: b',',
@@ -1006,163 +1043,58 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
         ],
         extras: &["full_name", "sessions", "browser"],
     };
-    let mut out = Out::create(dir, &USERS, plan.dialect, planted)?;
+    let mut out = Out::create(dir, &USERS, dialect, planted)?;
+    plant_all(&out, account, "contact", planted);
     let mut reasons: BTreeMap<&str, u64> =
         ["billable", "email", "phone", "user_id", "chat", "web_push", "fcm"].into_iter().map(|r| (r, 0)).collect();
-    let seed = plan.seed;
+    let chatted = account.users_who_wrote_in_chat();
     let mut row: Vec<String> = Vec::with_capacity(32);
-    let mut changes = [0u64; 3]; // added, changed, deleted
-    for index in 0..plan.contacts + plan.added_contacts() {
-        let mut rng = Rng::of(seed, CONTACTS, index as u64);
-        let role = plan.roles.get(index).copied().unwrap_or(Role::Person);
-        if plan.changes && role == Role::VisitorAnonymous && index % 2 == 0 {
-            changes[2] += 1;
-            continue;
-        }
-        let (first, last, female) = person(seed, index);
-        let visitor =
-            matches!(role, Role::VisitorChat | Role::VisitorWebPush | Role::VisitorFcm | Role::VisitorAnonymous);
-        let email = match role {
-            Role::DuplicateEmail => {
-                let original = email_of(seed, plan.targets[index] as usize);
-                let (local, domain) = original.split_once('@').unwrap();
-                let mut local: Vec<char> = local.chars().collect();
-                local[0] = local[0].to_ascii_uppercase();
-                format!("{}@{}", local.into_iter().collect::<String>(), domain.to_uppercase())
-            }
-            Role::BadEmail => {
-                let good = email_of(seed, index);
-                let (local, domain) = good.split_once('@').unwrap();
-                match index % 5 {
-                    0 => format!("{local}@"),
-                    1 => format!("{local} at {domain}"),
-                    2 => format!("{local}@@{domain}"),
-                    3 => format!("{local}@{}", domain.split('.').next().unwrap()),
-                    _ => format!("{local}@{domain},"),
-                }
-            }
-            _ if visitor => String::new(),
-            _ => email_of(seed, index),
-        };
-        let phone = match role {
-            Role::DuplicatePhone => format_phone(&phone_digits(plan.targets[index] as usize), index + 1),
-            Role::Person | Role::MissingCompany if has_phone(seed, index) => format_phone(&phone_digits(index), index),
-            _ => String::new(),
-        };
-        let custom_id = if !visitor && rng.percent(70) { format!("CRM-{index:07}") } else { String::new() };
-        let wrote = plan.wrote_in_chat.get(index).copied().unwrap_or(false);
-        let web_push = role == Role::VisitorWebPush || (!visitor && rng.percent(5));
-        let fcm = role == Role::VisitorFcm || (!visitor && rng.percent(3));
-        let company = match role {
-            Role::MissingCompany => (MISSING_COMPANY + index as u64).to_string(),
-            _ if !visitor && rng.percent(70) => company_id(rng.below(plan.companies)).to_string(),
-            _ => String::new(),
-        };
-        let created = some_time(&mut rng);
-        let bad = plan.bad_values.get(index).copied().flatten();
-        let bad_or = |field: &str, good: String| match bad {
-            Some(bad) if bad.field == field => bad.value.to_owned(),
-            _ => good,
-        };
-        let gender = if rng.percent(10) {
-            "1"
-        } else if female {
-            "3"
-        } else {
-            "2"
-        };
-        let tags = some_of(TAGS, 3, &mut rng);
-        let tags = if rng.percent(30) { String::new() } else { pg_array(&tags) };
-        let interests = some_of(INTERESTS, 3, &mut rng);
-        let interests = match rng.below(6) {
-            0 => String::new(),
-            1 => "{}".to_owned(),
-            2 => format!("[{}]", interests.join(", ")),
-            3 => interests.join(","),
-            _ => pg_array(&interests),
-        };
+    for user in &account.users {
         row.clear();
-        row.push(contact_id(index).to_string());
-        row.push(custom_id.clone());
-        row.push(format!("{:016x}", rng.next()));
-        row.push(email.clone());
-        row.push(if visitor { String::new() } else { first.to_owned() });
-        row.push(if visitor { String::new() } else { last.to_owned() });
-        row.push(phone.clone());
-        row.push(bad_or("gender", gender.to_owned()));
-        row.push(if visitor { "1" } else { "2" }.to_owned());
-        row.push(company);
-        row.push(rng.pick(CITIES).to_string());
-        row.push("PL".to_owned());
-        row.push(boolean(rng.percent(8), &mut rng).to_owned());
-        row.push(bad_or("created_at", datetime(created, &mut rng)));
-        row.push(datetime(created + (rng.next() % 30_000_000) as i64, &mut rng));
-        row.push(if wrote && (role != Role::VisitorChat || index % 2 == 0) {
-            datetime(created + 86_400, &mut rng)
-        } else {
-            String::new()
+        row.push(user.id.to_string());
+        row.push(text(&user.custom_id));
+        row.push(user.key.clone());
+        row.push(text(&user.email));
+        row.push(text(&user.first_name));
+        row.push(text(&user.last_name));
+        row.push(text(&user.phone_number));
+        row.push(user.gender.to_string());
+        row.push(user.status.to_string());
+        row.push(text(&user.company_id));
+        row.push(user.city.to_owned());
+        row.push(user.country.to_owned());
+        row.push(user.unsubscribed.text.clone());
+        row.push(user.created_at.text.clone());
+        row.push(user.last_seen.text.clone());
+        row.push(written(&user.last_heard).to_owned());
+        row.push(user.web_push_subscription.map_or("", flag).to_owned());
+        row.push(text(&user.fcm_key));
+        row.push(user.tags.as_deref().map_or_else(String::new, pg_array));
+        row.push(user.score.to_string());
+        row.push(text(&user.industry_segment));
+        row.push(written(&user.interests).to_owned());
+        row.push(user.lifetime_value.clone());
+        row.push(user.orders_count.text.clone());
+        row.push(user.newsletter_opt_in.text.clone());
+        row.push(text(&user.birthday));
+        row.push(written(&user.trial_ends_at).to_owned());
+        row.push(text(&user.referral_code));
+        row.push(user.loyalty_member.text.clone());
+        row.push(match (user.first_name, user.last_name) {
+            (Some(first), Some(last)) => format!("{first} {last}"),
+            _ => String::new(),
         });
-        row.push(
-            if web_push {
-                "t"
-            } else if rng.percent(50) {
-                "f"
-            } else {
-                ""
-            }
-            .to_owned(),
-        );
-        row.push(if fcm { format!("fcm:{:016x}{:016x}", rng.next(), rng.next()) } else { String::new() });
-        row.push(tags);
-        row.push(rng.below(120).to_string());
-        row.push(bad_or(
-            "industry_segment",
-            if rng.percent(20) { String::new() } else { rng.pick(INDUSTRIES).to_string() },
-        ));
-        row.push(interests);
-        row.push(if rng.percent(30) { "0".to_owned() } else { format!("{}.{:02}", rng.below(20_000), rng.below(100)) });
-        row.push(bad_or("orders_count", rng.below(40).to_string()));
-        let opt_in = rng.percent(60);
-        row.push(bad_or("newsletter_opt_in", boolean(opt_in, &mut rng).to_owned()));
-        let birthday = date(START - 18 * 365 * 86_400 - (rng.next() % (50 * 365 * 86_400)) as i64);
-        row.push(bad_or("birthday", if rng.percent(40) { String::new() } else { birthday }));
-        row.push(if rng.percent(70) { String::new() } else { datetime(created + 14 * 86_400, &mut rng) });
-        row.push(if rng.percent(75) { String::new() } else { format!("REF-{:04X}", rng.below(65_536)) });
-        row.push(boolean(rng.percent(20), &mut rng).to_owned());
-        let id = contact_id(index);
-        if let Some(bad) = bad {
-            out.plant(planted, Planting::BadValue, &format!("contact.{}", bad.field), id, bad.field, bad.value);
-        }
-        if role == Role::MissingCompany {
-            out.plant(planted, Planting::Orphan, "contact.company_id", id, "company_id", &row[9]);
-        }
-        if index >= plan.contacts {
-            changes[0] += 1;
-        } else if plan.changes && role == Role::Person && index % 20 == 3 {
-            // Moved, scored, seen again: city, score and last_seen columns.
-            row[10] = CITIES[(CITIES.iter().position(|c| *c == row[10]).unwrap_or(0) + 1) % CITIES.len()].to_owned();
-            row[19] = (row[19].parse::<u64>().unwrap_or(0) + 7).to_string();
-            row[14] = format!("{}T09:00:00Z", date(START + SPAN + 30 * 86_400));
-            changes[1] += 1;
-        }
-        if role == Role::BadEmail {
-            out.plant(planted, Planting::BadValue, "contact.email", id, "email", &email);
-        }
-        // What other exports show beside the sample's columns, from a stream of its own so that
-        // the sample's values do not change.
-        let mut more = Rng::of(seed, CONTACTS + 300, index as u64);
-        row.push(if visitor { String::new() } else { format!("{first} {last}") });
-        row.push((1 + more.below(200)).to_string());
-        row.push(more.pick(&["Chrome", "Firefox", "Safari", "Edge", "Opera"]).to_string());
+        row.push(user.sessions.to_string());
+        row.push(user.browser.to_owned());
         out.row(&row)?;
 
         let flags = [
-            ("email", !email.is_empty()),
-            ("phone", !phone.is_empty()),
-            ("user_id", !custom_id.is_empty()),
-            ("chat", wrote),
-            ("web_push", web_push),
-            ("fcm", fcm),
+            ("email", user.email.is_some()),
+            ("phone", user.phone_number.is_some()),
+            ("user_id", user.custom_id.is_some()),
+            ("chat", chatted.contains(&user.id)),
+            ("web_push", user.web_push_subscription == Some(true)),
+            ("fcm", user.fcm_key.is_some()),
         ];
         for (reason, yes) in flags {
             if yes {
@@ -1174,17 +1106,15 @@ fn write_contacts(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<
         }
     }
     out.finish()?;
-    count(planted, "contacts", plan.contacts + changes[0] as usize - changes[2] as usize);
-    if plan.changes {
-        planted.changes.insert("contacts_added".into(), changes[0]);
-        planted.changes.insert("contacts_changed".into(), changes[1]);
-        planted.changes.insert("contacts_deleted".into(), changes[2]);
-    }
+    count(planted, "contacts", account.users.len());
+    planted
+        .changes
+        .extend(account.changes.iter().filter(|(key, _)| key.starts_with("contacts_")).map(|(k, v)| (k.clone(), *v)));
     planted.billing = reasons.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     Ok(())
 }
 
-fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
+fn write_companies(dir: &Path, account: &Account, options: &Options, planted: &mut Planted) -> io::Result<()> {
     const COMPANIES_TABLE: Table = Table {
         file: "companies.csv",
         delimiter: b';',
@@ -1209,93 +1139,31 @@ fn write_companies(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result
         ],
         ..COMPANIES_TABLE
     };
-    let table = if plan.hierarchy { &COMPANIES_WITH_PARENTS } else { &COMPANIES_TABLE };
-    let mut out = Out::create(dir, table, plan.dialect, planted)?;
-    let bad_employees = plan.scaled(2);
-    let kinds = ["sp. z o.o.", "S.A.", "sp.k.", "s.c.", "sp. j."];
-    let trades = [
-        "Usługi Remontowe",
-        "Hurtownia Spożywcza",
-        "Biuro Rachunkowe",
-        "Zakład Ślusarski",
-        "Piekarnia",
-        "Przychodnia Zdrowie",
-        "Drukarnia Cyfrowa",
-        "Transport i Spedycja",
-        "Szkoła Języków Obcych",
-        "Studio Graficzne",
-    ];
-    for index in 0..plan.companies {
-        let mut rng = Rng::of(plan.seed, COMPANIES, index as u64);
-        let city = *rng.pick(CITIES);
-        let name = if index == 0 {
-            "Łódzka Spółdzielnia Mleczarska „Żubr”".to_owned()
-        } else {
-            let (owner, _) = rng.pick(SURNAMES);
-            match rng.below(3) {
-                0 => format!("{} {owner} {}", rng.pick(&trades), rng.pick(&kinds)),
-                1 => format!("{owner} i Wspólnicy {}", rng.pick(&kinds)),
-                _ => format!("{city} {} {}", rng.pick(&trades), rng.pick(&kinds)),
-            }
-        };
-        let employees = if index % (plan.companies / bad_employees) == 1
-            && index / (plan.companies / bad_employees) < bad_employees
-        {
-            let bad = if index % 2 == 0 { "ok. 50" } else { "50-100" };
-            out.plant(planted, Planting::BadValue, "company.employees", company_id(index), "Employees", bad);
-            bad.to_owned()
-        } else {
-            (1 + rng.below(400)).to_string()
-        };
-        let tags = if rng.percent(50) { String::new() } else { pg_array(&some_of(&TAGS[..4], 2, &mut rng)) };
-        let created = some_time(&mut rng);
-        let parent = if plan.hierarchy { parent_company(plan, &out, planted, index) } else { String::new() };
+    let table = if options.hierarchy { &COMPANIES_WITH_PARENTS } else { &COMPANIES_TABLE };
+    let mut out = Out::create(dir, table, options.dialect, planted)?;
+    plant_all(&out, account, "company", planted);
+    for company in &account.companies {
         out.row([
-            company_id(index).to_string(),
-            name,
-            format!("+48 22 {:03} {:02} {:02}", rng.below(1000), rng.below(100), rng.below(100)),
-            format!("biuro{index}@{}", ascii_fold(city).replace(' ', "-") + ".com.pl"),
-            city.to_owned(),
-            "Polska".to_owned(),
-            datetime(created, &mut rng),
-            tags,
-            format!("{:010}", rng.next() % 10_000_000_000),
-            employees,
-            parent,
+            company.id.to_string(),
+            company.name.clone(),
+            company.phone_number.clone(),
+            company.email.clone(),
+            company.city.to_owned(),
+            company.country.to_owned(),
+            company.created_at.text.clone(),
+            company.tags.as_deref().map_or_else(String::new, pg_array),
+            company.nip.clone(),
+            company.employees.text.clone(),
+            text(&company.parent_id),
         ])?;
     }
     out.finish()?;
-    count(planted, "companies", plan.companies);
+    count(planted, "companies", account.companies.len());
     Ok(())
 }
 
-/// The parent of company `index` when the export has hierarchies: every sixth company heads a
-/// chain of three (the second's parent is the first, the third's the second); the last company's
-/// parent is not in the export (planted as an orphan); the two before it are each other's parent.
-fn parent_company(plan: &Plan, out: &Out, planted: &mut Planted, index: usize) -> String {
-    let last = plan.companies - 1;
-    match index {
-        _ if index == last => {
-            let missing = company_id(plan.companies + 50);
-            out.plant(
-                planted,
-                Planting::Orphan,
-                "company.parent_company_id",
-                company_id(index),
-                "Parent company ID",
-                &missing.to_string(),
-            );
-            missing.to_string()
-        }
-        _ if index == last - 1 => company_id(last - 2).to_string(),
-        _ if index == last - 2 => company_id(last - 1).to_string(),
-        _ if index % 6 == 1 || index % 6 == 2 => company_id(index - 1).to_string(),
-        _ => String::new(),
-    }
-}
-
-fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
-    let deals = table(
+fn write_deals(dir: &Path, account: &Account, options: &Options, planted: &mut Planted) -> io::Result<()> {
+    const DEALS_TABLE: Table = table(
         "deals.csv",
         &[
             "id",
@@ -1316,95 +1184,79 @@ fn write_deals(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()>
             "assigned_to",
         ],
     );
-    let mut out = Out::create(dir, &deals, plan.dialect, planted)?;
-    let (missing_stage, missing_contact) = (plan.scaled(5), plan.scaled(3));
-    let products = ["Abonament Pro", "Wdrożenie CRM", "Pakiet szkoleń", "Licencja roczna", "Integracja API"];
-    let step = plan.deals / (missing_stage + missing_contact + 2);
-    let (mut added, mut changed) = (0, 0);
-    for index in 0..plan.deals + plan.added_deals() {
-        let mut rng = Rng::of(plan.seed, DEALS, index as u64);
-        let pipeline = if rng.percent(70) { 1 } else { 2 };
-        let stages: Vec<_> = STAGES.iter().filter(|s| s.2 == pipeline).collect();
-        let mut stage = rng.pick(&stages).0.to_string();
-        let mut contact = contact_id(plan.some_person(&mut rng)).to_string();
-        let mut status = match rng.below(10) {
-            0 => 0,
-            1..=5 => 1,
-            6 | 7 => 2,
-            8 => 3,
-            _ => 4,
-        }
-        .to_string();
-        let mut value = format!("{}.{:02}", 500 + rng.below(50_000), rng.below(100));
-        // Troubles at regular positions: slot k of the first ones.
-        let slot = if index % step == step / 2 && index < plan.deals { Some(index / step) } else { None };
-        match slot {
-            Some(k) if k < missing_stage => {
-                stage = MISSING_STAGE.to_string();
-                out.plant(planted, Planting::Orphan, "deal.stage_id", deal_id(index), "stage", &stage);
-            }
-            Some(k) if k < missing_stage + missing_contact => {
-                contact = (MISSING_CONTACT + index as u64).to_string();
-                out.plant(planted, Planting::Orphan, "deal.contact_id", deal_id(index), "user_id", &contact);
-            }
-            Some(k) if k == missing_stage + missing_contact => {
-                status = "9".into();
-                out.plant(planted, Planting::BadValue, "deal.status", deal_id(index), "status", &status);
-            }
-            Some(k) if k == missing_stage + missing_contact + 1 => {
-                value = "12,5 tys.".into();
-                out.plant(planted, Planting::BadValue, "deal.value", deal_id(index), "value", &value);
-            }
-            _ => {}
-        }
-        let created = some_time(&mut rng);
-        let closed = created + (rng.next() % 10_000_000) as i64;
-        let company = if rng.percent(60) { company_id(rng.below(plan.companies)).to_string() } else { String::new() };
-        let (first, last, _) = person(plan.seed, index);
-        let mut row = [
-            deal_id(index).to_string(),
-            format!("{} – {first} {last}", rng.pick(&products)),
-            value,
-            if rng.percent(85) { "PLN" } else { "EUR" }.to_owned(),
-            status.clone(),
-            pipeline.to_string(),
-            stage,
-            contact,
-            company,
-            datetime(created, &mut rng),
-            date(closed),
-            if status == "2" { datetime(closed, &mut rng) } else { String::new() },
-            if status == "3" { datetime(closed, &mut rng) } else { String::new() },
-            if rng.percent(60) { "{}".to_owned() } else { pg_array(&some_of(&TAGS[..4], 2, &mut rng)) },
-            if rng.percent(30) { String::new() } else { rng.pick(CONTRACTS).to_string() },
-            // Drawn last, so that the columns before it are what they were before it existed.
-            agent(&mut rng),
-        ];
-        if index >= plan.deals {
-            added += 1;
-        } else if plan.changes && index % 10 == 4 && slot.is_none() {
-            // Won since, or (already won) worth 10% more.
-            if row[4] == "2" {
-                row[2] = format!("{:.2}", row[2].parse::<f64>().unwrap_or(0.0) * 1.1);
-            } else {
-                row[4] = "2".into();
-                row[11] = format!("{}T12:00:00Z", date(START + SPAN + 20 * 86_400));
-                row[12] = String::new();
-            }
-            changed += 1;
-        }
-        out.row(&row)?;
+    // `Options::deal_products`: the API's deal model's participants and order products, read by
+    // the host's deal products support: participants as a Postgres array of user ids, the order
+    // as a JSON array of `{"product_id","quantity","value","currency"}`.
+    const DEALS_WITH_PRODUCTS: Table = Table {
+        header: &[
+            "id",
+            "name",
+            "value",
+            "currency",
+            "status",
+            "pipeline",
+            "stage",
+            "user_id",
+            "company_id",
+            "created_at",
+            "expected_close_date",
+            "won_at",
+            "lost_at",
+            "tags",
+            "contract_type",
+            "assigned_to",
+            "participants",
+            "order_products",
+        ],
+        ..DEALS_TABLE
+    };
+    let table = if options.deal_products { &DEALS_WITH_PRODUCTS } else { &DEALS_TABLE };
+    let mut out = Out::create(dir, table, options.dialect, planted)?;
+    plant_all(&out, account, "deal", planted);
+    for deal in &account.deals {
+        let participants: Vec<String> = deal.participants.iter().map(u64::to_string).collect();
+        let participants: Vec<&str> = participants.iter().map(String::as_str).collect();
+        // Written out in the documented key order (serde_json's map would sort them).
+        let order: Vec<String> = deal
+            .order_products
+            .iter()
+            .map(|line| {
+                format!(
+                    r#"{{"product_id":{},"quantity":{},"value":"{}","currency":"{}"}}"#,
+                    line.product_id, line.quantity, line.value, line.currency
+                )
+            })
+            .collect();
+        out.row([
+            deal.id.to_string(),
+            deal.name.clone(),
+            deal.value.clone(),
+            deal.currency.to_owned(),
+            deal.status.to_string(),
+            deal.pipeline.to_string(),
+            deal.stage.to_string(),
+            deal.user_id.to_string(),
+            text(&deal.company_id),
+            deal.created_at.text.clone(),
+            deal.expected_close_date.clone(),
+            written(&deal.won_at).to_owned(),
+            written(&deal.lost_at).to_owned(),
+            pg_array(&deal.tags),
+            text(&deal.contract_type),
+            text(&deal.assigned_to),
+            pg_array(&participants),
+            format!("[{}]", order.join(",")),
+        ])?;
     }
     out.finish()?;
-    count(planted, "deals", plan.deals + added);
-    if plan.changes {
-        planted.changes.insert("deals_added".into(), added as u64);
-        planted.changes.insert("deals_changed".into(), changed);
-    }
+    count(planted, "deals", account.deals.len());
+    planted
+        .changes
+        .extend(account.changes.iter().filter(|(key, _)| key.starts_with("deals_")).map(|(k, v)| (k.clone(), *v)));
     Ok(())
 }
 
-fn write_activities(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
+fn write_activities(dir: &Path, account: &Account, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
     let activities = Table {
         delimiter: b'\t',
         ..table(
@@ -1425,54 +1277,26 @@ fn write_activities(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Resul
             ],
         )
     };
-    let mut out = Out::create(dir, &activities, plan.dialect, planted)?;
-    let (missing_deal, missing_contact) = (plan.scaled(4), plan.scaled(2));
-    let step = plan.activities / (missing_deal + missing_contact + 1);
-    for index in 0..plan.activities {
-        let mut rng = Rng::of(plan.seed, ACTIVITIES, index as u64);
-        let (name, kind) = rng.pick(ACTIVITY_TYPES);
-        let mut deal = if rng.percent(70) { deal_id(rng.below(plan.deals)).to_string() } else { String::new() };
-        let mut contact = contact_id(plan.some_person(&mut rng)).to_string();
-        let slot = if index % step == step / 2 { Some(index / step) } else { None };
-        match slot {
-            Some(k) if k < missing_deal => {
-                deal = (MISSING_DEAL + index as u64).to_string();
-                out.plant(planted, Planting::Orphan, "activity.deal_id", 30_000 + index, "deal_id", &deal);
-            }
-            Some(k) if k < missing_deal + missing_contact => {
-                contact = (MISSING_CONTACT + index as u64).to_string();
-                out.plant(planted, Planting::Orphan, "activity.contact_id", 30_000 + index, "user_id", &contact);
-            }
-            _ => {}
-        }
-        let description = match rng.below(4) {
-            0 => String::new(),
-            1 => "Klient prosi o kontakt po 15:00.".to_owned(),
-            2 => "Ustalenia:\n- rabat 10%\n- termin wdrożenia: \"do końca kwartału\"".to_owned(),
-            _ => format!(
-                "Rozmowa z {}; tel. {}\tpotwierdzony",
-                person(plan.seed, index).0,
-                format_phone(&phone_digits(index), 0)
-            ),
-        };
-        let created = some_time(&mut rng);
+    let mut out = Out::create(dir, &activities, dialect, planted)?;
+    plant_all(&out, account, "activity", planted);
+    for activity in &account.activities {
         out.row([
-            (30_000 + index).to_string(),
-            name.to_string(),
-            kind.to_string(),
-            deal,
-            contact,
-            if rng.percent(40) { company_id(rng.below(plan.companies)).to_string() } else { String::new() },
-            description,
-            boolean(rng.percent(60), &mut rng).to_owned(),
-            format!("{}T{}Z", date(created + 3 * 86_400), clock(created)),
-            datetime(created, &mut rng),
-            (15 * rng.below(9)).to_string(),
-            agent(&mut rng),
+            activity.id.to_string(),
+            activity.name.to_owned(),
+            activity.activity_type.to_string(),
+            text(&activity.deal_id),
+            activity.user_id.to_string(),
+            text(&activity.company_id),
+            activity.description.clone(),
+            activity.done.text.clone(),
+            format!("{}T{}Z", date(activity.due_date), clock(activity.due_date)),
+            activity.created_at.text.clone(),
+            activity.duration.to_string(),
+            text(&activity.assigned_to),
         ])?;
     }
     out.finish()?;
-    count(planted, "activities", plan.activities);
+    count(planted, "activities", account.activities.len());
     Ok(())
 }
 
@@ -1522,77 +1346,44 @@ fn write_extra_files(dir: &Path, dialect: Dialect, planted: &mut Planted) -> io:
     Ok(())
 }
 
-/// An agent's email, or (one time in ten) nobody.
-fn agent(rng: &mut Rng) -> String {
-    if rng.percent(10) { String::new() } else { rng.pick(AGENTS).to_string() }
-}
-
-fn write_events(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
+fn write_events(dir: &Path, account: &Account, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
     let events =
         Table { extras: &["attendee_email"], ..table("events.csv", &["id", "name", "user_id", "timestamp", "data"]) };
-    let mut out = Out::create(dir, &events, plan.dialect, planted)?;
-    let names = ["order_completed", "newsletter_signup", "cart_abandoned", "webinar_joined", "form_submitted"];
-    for index in 0..plan.events {
-        let mut rng = Rng::of(plan.seed, EVENTS, index as u64);
-        let name = rng.pick(&names);
-        let data = match *name {
-            "order_completed" | "cart_abandoned" => format!(
-                r#"{{"value": {}.{:02}, "currency": "PLN", "items": {}}}"#,
-                rng.below(2000),
-                rng.below(100),
-                1 + rng.below(5)
-            ),
-            "form_submitted" => r#"{"form": "kontakt", "source": "landing, wiosna"}"#.to_owned(),
-            _ => "{}".to_owned(),
-        };
-        let contact = plan.some_person(&mut rng);
+    let mut out = Out::create(dir, &events, dialect, planted)?;
+    for event in &account.events {
+        // Events belong to persons, who always have an email.
+        let attendee = account.user(event.user_id).and_then(|user| user.email.clone()).unwrap_or_default();
         out.row([
-            (50_000 + index).to_string(),
-            name.to_string(),
-            contact_id(contact).to_string(),
-            some_time(&mut rng).to_string(),
-            data,
-            email_of(plan.seed, contact),
+            event.id.to_string(),
+            event.name.to_owned(),
+            event.user_id.to_string(),
+            event.timestamp.to_string(),
+            event.data.clone(),
+            attendee,
         ])?;
     }
     out.finish()?;
-    count(planted, "events", plan.events);
+    count(planted, "events", account.events.len());
     Ok(())
 }
 
-fn write_conversations(dir: &Path, plan: &Plan, planted: &mut Planted) -> io::Result<()> {
+fn write_conversations(dir: &Path, account: &Account, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
     let conversations =
         table("conversations.csv", &["id", "conversation_id", "user_id", "sender", "content", "timestamp", "source"]);
-    let mut out = Out::create(dir, &conversations, plan.dialect, planted)?;
-    let user_lines = [
-        "Dzień dobry, mam pytanie o zamówienie.",
-        "Czy wysyłka do Czech jest możliwa?",
-        "Nie działa mi kod rabatowy :(",
-        "Dziękuję, wszystko jasne!\nPozdrawiam",
-    ];
-    let agent_lines = [
-        "Dzień dobry! W czym mogę pomóc?",
-        "Sprawdzę to i wrócę z odpowiedzią.",
-        "Oferta ważna do końca miesiąca, zapraszamy.",
-    ];
+    let mut out = Out::create(dir, &conversations, dialect, planted)?;
     let mut messages = 0;
-    for (number, (contact, wrote)) in plan.conversations.iter().enumerate() {
-        let mut rng = Rng::of(plan.seed, CONVERSATIONS, number as u64);
-        let mut time = some_time(&mut rng);
-        let length = 1 + rng.below(4);
-        for turn in 0..length {
-            // The first message of an inbound conversation is the contact's.
-            let from_user = *wrote && (turn == 0 || rng.percent(40));
-            let text = if from_user { rng.pick(&user_lines) } else { rng.pick(&agent_lines) };
-            time += 30 + rng.below(600) as i64;
+    for conversation in &account.conversations {
+        for message in &conversation.messages {
+            // The sample's chat times are Polish winter time.
+            let local = message.timestamp + 3600;
             out.row([
-                (70_000 + messages).to_string(),
-                (900 + number).to_string(),
-                contact_id(*contact).to_string(),
-                if from_user { "user" } else { "agent" }.to_owned(),
-                text.to_string(),
-                format!("{}T{}+01:00", date(time + 3600), clock(time + 3600)),
-                "chat".to_owned(),
+                message.id.to_string(),
+                conversation.id.to_string(),
+                conversation.user_id.to_string(),
+                if message.from_user { "user" } else { "agent" }.to_owned(),
+                message.content.to_owned(),
+                format!("{}T{}+01:00", date(local), clock(local)),
+                message.source.to_owned(),
             ])?;
             messages += 1;
         }
@@ -1752,6 +1543,74 @@ mod tests {
         let deals = std::fs::read_to_string(dir.join("deals.csv")).unwrap();
         assert!(deals.contains(",\"13 063,67\",PLN,"), "{deals}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_account_in_memory_holds_what_the_export_counts() {
+        let options = Options { changes: true, hierarchy: true, ..Options::default() };
+        let dir = tempdir("account");
+        let planted = generate(&dir, &options).unwrap();
+        let account = Account::new(&options);
+        let messages: usize = account.conversations.iter().map(|c| c.messages.len()).sum();
+        for (object, held) in [
+            ("contacts", account.users.len()),
+            ("companies", account.companies.len()),
+            ("deals", account.deals.len()),
+            ("activities", account.activities.len()),
+            ("events", account.events.len()),
+            ("conversation_messages", messages),
+            ("segments", account.segments.len()),
+            ("automations", account.automations.len()),
+            ("email_templates", account.email_templates.len()),
+        ] {
+            assert_eq!(planted.counts[object], held as u64, "{object}");
+        }
+        assert_eq!(planted.changes, account.changes);
+        // What changed a month later is what was updated after the first export.
+        let updated_later = account.users.iter().filter(|user| user.updated_at > account::FIRST_EXPORT_AT).count();
+        assert_eq!(updated_later as u64, planted.changes["contacts_added"] + planted.changes["contacts_changed"]);
+        assert!(account.users.windows(2).all(|pair| pair[0].id < pair[1].id));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn deal_products_add_a_catalogue_and_two_deal_columns_and_change_nothing_else() {
+        let (plain, with) = (tempdir("deals-plain"), tempdir("deals-products"));
+        generate(&plain, &Options::default()).unwrap();
+        let planted = generate(&with, &Options { deal_products: true, ..Options::default() }).unwrap();
+        assert_eq!(planted.counts["products"], 5);
+        let products = std::fs::read_to_string(with.join("products.csv")).unwrap();
+        assert!(products.starts_with("id,name,price,currency\n1,Abonament Pro,199.00,PLN\n"), "{products}");
+        let rows = |dir: &Path| -> Vec<csv::StringRecord> {
+            csv::Reader::from_path(dir.join("deals.csv")).unwrap().records().map(Result::unwrap).collect()
+        };
+        let header = csv::Reader::from_path(with.join("deals.csv")).unwrap().headers().unwrap().clone();
+        assert_eq!(header.iter().skip(16).collect::<Vec<_>>(), ["participants", "order_products"]);
+        let (before, after) = (rows(&plain), rows(&with));
+        assert_eq!(before.len(), after.len());
+        let account = Account::new(&Options { deal_products: true, ..Options::default() });
+        let (mut participants, mut lines) = (0, 0);
+        for (old, new) in before.iter().zip(&after) {
+            assert_eq!(old.iter().collect::<Vec<_>>(), new.iter().take(16).collect::<Vec<_>>());
+            let ids = new[16].trim_matches(['{', '}']);
+            for id in ids.split(',').filter(|id| !id.is_empty()) {
+                assert!(account.user(id.parse().unwrap()).is_some(), "participant {id}");
+                participants += 1;
+            }
+            assert!(new[17] == *"[]" || new[17].starts_with(r#"[{"product_id":"#), "{}", &new[17]);
+            let order: Vec<serde_json::Value> = serde_json::from_str(&new[17]).unwrap();
+            for line in &order {
+                let keys: Vec<&String> = line.as_object().unwrap().keys().collect();
+                assert_eq!(keys.len(), 4);
+                assert!((1..=5).contains(&line["product_id"].as_u64().unwrap()));
+                assert!(line["value"].as_str().unwrap().ends_with(".00"));
+                lines += 1;
+            }
+        }
+        assert!(participants > 50 && lines > 100, "{participants} participants, {lines} order lines");
+        for dir in [plain, with] {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use usercom_export_gen::{Dialect, Options, generate};
 
-const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes] [--dialect NAME] [--hierarchy] [--planted FILE]
+const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes] [--dialect NAME] [--hierarchy] [--deal-products] [--planted FILE]
 
 Writes a User.com-style CSV export (users, companies, deals, pipelines, stages, activities,
 events, conversations, tags, segments, attributes, automations, email templates) into DIR, and
@@ -24,6 +24,10 @@ panel's later export: Polish headers in another order, date-stamped file names, 
 tak/nie, DD.MM.YYYY dates, ISO times with milliseconds, columns the sample has not got).
 --hierarchy gives companies parent companies (a `Parent company ID` column; chains, a parent
 the export does not have, a cycle); the sample has none.
+--deal-products gives deals participants and ordered products: a products.csv catalogue
+(id, name, price, currency) and deals.csv columns `participants` ({10001,10002}) and
+`order_products` (JSON: [{\"product_id\":1,\"quantity\":2,\"value\":\"199.00\",\"currency\":\"PLN\"}]);
+the sample has none.
 The planted JSON says under `dialect` what it changed; `values` lists every planted bad
 value and orphan where the dialect wrote it.
 
@@ -61,6 +65,7 @@ fn run() -> Result<(), String> {
             }
             "--changes" => options.changes = true,
             "--hierarchy" => options.hierarchy = true,
+            "--deal-products" => options.deal_products = true,
             "--dialect" => {
                 let name = value("--dialect")?;
                 let names: Vec<&str> = Dialect::ALL.iter().map(|dialect| dialect.name()).collect();
