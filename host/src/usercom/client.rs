@@ -182,7 +182,9 @@ impl UsercomClient {
             Value::Object(mut object) if object.contains_key("results") => {
                 let results = match object.remove("results") {
                     Some(Value::Array(results)) => results,
-                    _ => return Err(malformed("results", "is not a list")),
+                    // A single object in the envelope (get-single-conversation.html's example).
+                    Some(Value::Object(one)) => vec![Value::Object(one)],
+                    _ => return Err(malformed("results", "is neither a list nor an object")),
                 };
                 let next = match object.remove("next") {
                     None | Some(Value::Null) => None,
@@ -385,8 +387,18 @@ mod tests {
             )
             .unwrap();
         assert_eq!((page.results.len(), page.next, page.count), (2, None, Some(2)));
+        let one = client.parse_page(
+            "conversations/900/",
+            1,
+            serde_json::json!({"count": 1, "next": null, "results": {"id": 900, "messages": []}}),
+        );
+        assert_eq!(
+            one.unwrap().results,
+            [serde_json::json!({"id": 900, "messages": []})],
+            "a single object in the envelope"
+        );
         for (body, field) in [
-            (serde_json::json!({"results": {"id": 1}}), "results"),
+            (serde_json::json!({"results": 5}), "results"),
             (serde_json::json!({"results": [], "next": 5}), "next"),
             (serde_json::json!({"results": [], "count": "many"}), "count"),
             (serde_json::json!("text"), "(answer)"),

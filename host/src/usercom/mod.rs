@@ -142,6 +142,9 @@ pub async fn extract(
 ) -> Result<Outcome, ExtractError> {
     let api = project.usercom_api().ok_or_else(|| ExtractError::NotAnApiSource(project.dir.clone()))?.to_owned();
     let state = State::open(&project.dir)?;
+    // A page lost with the last commits in a power cut is only read again (unlike apply's
+    // intents, which guard against duplicates): no flush per page. A killed process loses none.
+    state.set_synchronous(crate::state::Synchronous::Normal)?;
     let store = Store::open(&state)?;
     let extractions = store.extractions()?;
     let unfinished = extractions.iter().find(|extraction| extraction.finished_at.is_none()).cloned();

@@ -88,8 +88,6 @@ const FILES: &[FileSpec] = &[
             "won_at",
             "lost_at",
             "tags",
-            "participants",
-            "order_products",
         ],
         content_type: Some("deal"),
     },
@@ -177,10 +175,14 @@ pub fn list_resources() -> impl Iterator<Item = &'static str> {
 /// directory and renames it into place). Returns the rows written per file.
 pub fn write(view: &View, dir: &Path) -> std::io::Result<BTreeMap<String, u64>> {
     crate::private_files::create_dir(dir)?;
-    let attributes = view.lists.get("attributes/").cloned().unwrap_or_default();
+    let attributes = definitions(view);
     let mut rows = BTreeMap::new();
     for spec in FILES {
-        let Some(items) = view.lists.get(spec.resource) else { continue };
+        let Some(items) =
+            (if spec.resource == "attributes/" { Some(&attributes) } else { view.lists.get(spec.resource) })
+        else {
+            continue;
+        };
         let defined: Vec<String> = spec
             .content_type
             .map(|content_type| {
@@ -257,6 +259,30 @@ pub fn write(view: &View, dir: &Path) -> std::io::Result<BTreeMap<String, u64>> 
     Ok(rows)
 }
 
+/// The attribute definitions, with `multiple` where the API leaves it out: a choice attribute
+/// (`value_type` fixed) whose values are lists is a multiple choice. The API gives no options
+/// ([code] keghub `Attribute.cs`: id, name, name_std, value_type, content_type), so none are
+/// written and the reader takes the options observed.
+fn definitions(view: &View) -> Vec<Value> {
+    let mut attributes = view.lists.get("attributes/").cloned().unwrap_or_default();
+    for attribute in &mut attributes {
+        let Some(object) = attribute.as_object_mut() else { continue };
+        if object.contains_key("multiple") || text(object.get("value_type")) != "fixed" {
+            continue;
+        }
+        let name = text(object.get("name_std"));
+        let resource = FILES
+            .iter()
+            .find(|spec| spec.content_type.is_some_and(|content_type| content_type == text(object.get("content_type"))))
+            .map(|spec| spec.resource);
+        let records = resource.and_then(|resource| view.lists.get(resource)).into_iter().flatten();
+        let multiple =
+            records.map(|record| flatten("", record)).any(|record| record.get(&name).is_some_and(Value::is_array));
+        object.insert("multiple".into(), Value::Bool(multiple));
+    }
+    attributes
+}
+
 /// A message as a row of `conversations.csv`: who wrote it is the conversation's user when the
 /// message's `user` is that user, an agent otherwise (unless the message says so itself).
 fn message_row(user: u64, conversation_id: &Value, message: &Value) -> Map<String, Value> {
@@ -299,10 +325,16 @@ fn flatten(resource: &str, item: &Value) -> Map<String, Value> {
             out.insert("company_id".into(), id);
         }
     }
-    if out.get("assigned_to").is_none_or(Value::is_null) {
-        if let Some(agent) = object.get("agent").filter(|agent| !agent.is_null()) {
+    // An agent is known to Pipedrive by email (plan matches agents to users so), the export
+    // writes the email, and v2 gives `agent {id, email}` beside the id in `assigned_to`.
+    match object.get("agent") {
+        Some(agent) if agent.get("email").is_some_and(Value::is_string) => {
             out.insert("assigned_to".into(), agent.clone());
         }
+        Some(agent) if !agent.is_null() && out.get("assigned_to").is_none_or(Value::is_null) => {
+            out.insert("assigned_to".into(), agent.clone());
+        }
+        _ => {}
     }
     if resource == "deals/" {
         if let Some(products) = out.get("order_products").and_then(Value::as_array) {
@@ -342,7 +374,7 @@ fn write_table(
 ) -> std::io::Result<u64> {
     let present: BTreeSet<&str> = records
         .iter()
-        .flat_map(|record| record.iter().filter(|(_, value)| !cell(value).is_empty()).map(|(key, _)| key.as_str()))
+        .flat_map(|record| record.iter().filter(|(_, value)| !is_empty(value)).map(|(key, _)| key.as_str()))
         .collect();
     // The sample's columns and the defined attributes always; any other field the API gives when
     // some record has a value in it (an empty column carries nothing and would only add a field).
@@ -398,6 +430,15 @@ fn pg_array(items: impl Iterator<Item = String>) -> String {
         })
         .collect();
     format!("{{{}}}", quoted.join(","))
+}
+
+/// No value: null, an empty text, an empty list (`{}` would say nothing).
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.is_empty(),
+        Value::String(text) => text.is_empty() || text == "[]",
+        other => cell(other).is_empty(),
+    }
 }
 
 fn text(value: Option<&Value>) -> String {

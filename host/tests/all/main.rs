@@ -34,5 +34,6 @@ mod safety_token;
 mod sdk;
 mod support;
 mod trust_store;
+mod usercom_api;
 mod verify_source;
 mod vetting;
