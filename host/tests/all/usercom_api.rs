@@ -329,3 +329,68 @@ fn a_wrong_token_is_named_and_leaves_no_snapshot() {
     let audit = in_project(&project, &["audit"]);
     assert!(!audit.status.success(), "nothing to audit before an extraction");
 }
+
+#[test]
+fn a_second_extraction_reads_again_only_the_users_changed_since_and_gives_the_whole_newer_account() {
+    let _machine = crate::support::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let pipedrive = fast(SandboxConfig::default());
+    let usercom = usercom(UsercomConfig::default());
+    let project = api_project(&dir.path().join("cutover"), &usercom, &pipedrive.url());
+    extract(&project, &[]);
+    let refused = extract_command(&project, USERCOM_TOKEN, &["--first"]).output().unwrap();
+    assert!(!refused.status.success(), "a first extraction once there is one");
+
+    usercom.advance_to_changes();
+    let served_before = usercom.requests().len();
+    let output = extract(&project, &["--json"]);
+    let done: serde_json::Value = serde_json::from_str(text(&output.stdout).lines().last().unwrap()).unwrap();
+    let outcome = &done["outcome"];
+    assert_eq!(outcome["kind"], "changes");
+    let changes = usercom.account().changes.clone();
+    let (added, changed) = (changes["contacts_added"], changes["contacts_changed"]);
+    assert_eq!(outcome["users_refetched"], added + changed, "the users new or updated since, no other");
+    let per_user_reads = usercom.requests()[served_before..]
+        .iter()
+        .filter(|logged| logged.status == 200 && logged.path.ends_with("/events/"))
+        .count() as u64;
+    assert_eq!(per_user_reads, added + changed, "events read again only for them");
+
+    // The newer snapshot is the whole newer account: what a first extraction of it gives, so
+    // that delta takes no record it did not read again for a deleted one.
+    let newer = PathBuf::from(outcome["snapshot"].as_str().unwrap());
+    assert!(newer.ends_with("usercom-snapshot-changes-2"), "{}", newer.display());
+    let fresh_usercom = usercom_advanced();
+    let fresh = api_project(&dir.path().join("fresh"), &fresh_usercom, &pipedrive.url());
+    extract(&fresh, &[]);
+    // (`updated_at` is when each sandbox was moved to the newer state: the seconds differ.)
+    assert_eq!(rows_but_updated_at(&newer), rows_but_updated_at(&fresh.join("usercom-snapshot")));
+    assert!(files(&project.join("usercom-snapshot")) != files(&newer), "the first snapshot is kept as it was");
+}
+
+/// Every file of a snapshot, by name, as rows without their `updated_at` column.
+fn rows_but_updated_at(dir: &Path) -> std::collections::BTreeMap<String, Vec<Vec<String>>> {
+    files(dir)
+        .into_iter()
+        .map(|(name, bytes)| {
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes.as_slice());
+            let rows: Vec<Vec<String>> =
+                reader.records().map(|row| row.unwrap().iter().map(str::to_owned).collect()).collect();
+            let skip = rows.first().and_then(|header| header.iter().position(|column| column == "updated_at"));
+            let rows = rows
+                .into_iter()
+                .map(|row| {
+                    row.into_iter().enumerate().filter(|(at, _)| Some(*at) != skip).map(|(_, cell)| cell).collect()
+                })
+                .collect();
+            (name, rows)
+        })
+        .collect()
+}
+
+/// A sandbox already moved to the account's state a month later.
+fn usercom_advanced() -> UsercomSandbox {
+    let sandbox = usercom(UsercomConfig::default());
+    sandbox.advance_to_changes();
+    sandbox
+}
