@@ -211,7 +211,7 @@ pub async fn extract(
             }
         }
         let done = done as u64 + 1;
-        if done % 50 == 0 || done == refetch.len() as u64 {
+        if done.is_multiple_of(50) || done == refetch.len() as u64 {
             let seconds = started.elapsed().as_secs_f64().max(1e-3);
             let per_second = done as f64 / seconds;
             walker.progress(&ExtractEvent::Users {
@@ -363,10 +363,10 @@ impl Walker<'_, '_> {
                 other => other?,
             };
             check_items(resource, seq, &page.results)?;
-            if let Some(next) = &page.next {
-                if *next == url || self.store.has_page_url(extraction, resource, next)? {
-                    return Err(ExtractError::Loop { resource: resource.into(), page: seq, url: shown(next) });
-                }
+            if let Some(next) = &page.next
+                && (*next == url || self.store.has_page_url(extraction, resource, next)?)
+            {
+                return Err(ExtractError::Loop { resource: resource.into(), page: seq, url: shown(next) });
             }
             self.store.commit_page(extraction, resource, seq, &url, &page.results, page.next.as_deref())?;
             if !resource.contains('/') || resource.matches('/').count() == 1 || resource.starts_with("users/search") {

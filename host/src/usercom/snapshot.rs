@@ -210,7 +210,7 @@ pub fn write(view: &View, dir: &Path) -> std::io::Result<BTreeMap<String, u64>> 
         .collect();
     if !view.events.is_empty() || view.lists.contains_key("users/") {
         let mut events = events;
-        events.sort_by_key(|event| id_of(event));
+        events.sort_by_key(id_of);
         rows.insert(
             "events.csv".into(),
             write_table(dir, "events.csv", &["id", "name", "user_id", "timestamp", "data"], &[], &events)?,
@@ -226,7 +226,7 @@ pub fn write(view: &View, dir: &Path) -> std::io::Result<BTreeMap<String, u64>> 
         }
     }
     if !view.conversations.is_empty() || view.lists.contains_key("users/") {
-        messages.sort_by_key(|message| id_of(message));
+        messages.sort_by_key(id_of);
         rows.insert(
             "conversations.csv".into(),
             write_table(
@@ -319,11 +319,12 @@ fn flatten(resource: &str, item: &Value) -> Map<String, Value> {
             out.entry(name).or_insert_with(|| attribute.get("value").cloned().unwrap_or(Value::Null));
         }
     }
-    if resource == "users/" && out.get("company_id").is_none_or(Value::is_null) {
-        if let Some(first) = object.get("companies").and_then(Value::as_array).and_then(|companies| companies.first()) {
-            let id = first.get("id").unwrap_or(first).clone();
-            out.insert("company_id".into(), id);
-        }
+    if resource == "users/"
+        && out.get("company_id").is_none_or(Value::is_null)
+        && let Some(first) = object.get("companies").and_then(Value::as_array).and_then(|companies| companies.first())
+    {
+        let id = first.get("id").unwrap_or(first).clone();
+        out.insert("company_id".into(), id);
     }
     // An agent is known to Pipedrive by email (plan matches agents to users so), the export
     // writes the email, and v2 gives `agent {id, email}` beside the id in `assigned_to`.
@@ -336,10 +337,10 @@ fn flatten(resource: &str, item: &Value) -> Map<String, Value> {
         }
         _ => {}
     }
-    if resource == "deals/" {
-        if let Some(products) = out.get("order_products").and_then(Value::as_array) {
-            out.insert("order_products".into(), Value::String(order_products(products)));
-        }
+    if resource == "deals/"
+        && let Some(products) = out.get("order_products").and_then(Value::as_array)
+    {
+        out.insert("order_products".into(), Value::String(order_products(products)));
     }
     out
 }

@@ -139,10 +139,10 @@ fn the_same_account_from_its_csv_export_and_from_the_api_lands_identically_in_pi
         expected.keys().chain(actual.keys()).filter(|key| expected.get(*key) != actual.get(*key)).collect();
     for key in &differing {
         let (mut expected, mut actual) = (expected.get(*key).cloned(), actual.get(*key).cloned());
-        if unlisted_options.contains(*key) {
-            if let Some(custom) = actual.as_mut().and_then(|actual| actual["custom"].as_object_mut()) {
-                custom.remove("Industry segment");
-            }
+        if unlisted_options.contains(*key)
+            && let Some(custom) = actual.as_mut().and_then(|actual| actual["custom"].as_object_mut())
+        {
+            custom.remove("Industry segment");
         }
         if let Some(custom) = expected.as_mut().and_then(|expected| expected["custom"].as_object_mut()) {
             assert!(!custom.contains_key("Industry segment") || !unlisted_options.contains(*key));
