@@ -231,6 +231,12 @@ enum SandboxCommand {
         Point a migration at it with its URL (http://127.0.0.1:8089) and the token sandbox-token. \
         It keeps the account in memory; --state keeps it across restarts.")]
     Serve(crate::sandbox_serve::ServeArgs),
+    /// Serve a local User.com: a generated account over User.com's REST API, with its auth, paging, rate limit and faults
+    #[command(after_help = "Examples:\n  crm-migrate sandbox serve-usercom\n  \
+        crm-migrate sandbox serve-usercom --contacts 5000 --deal-products --rate 10 --faults 0.02\n\n\
+        The account is the one `usercom-export-gen` writes with the same --seed and --contacts: \
+        migrate it from the API (url = the printed URL) and from that export to compare.")]
+    ServeUsercom(crate::sandbox_serve::ServeUsercomArgs),
 }
 
 #[derive(Subcommand)]
@@ -697,6 +703,9 @@ pub fn main() -> ExitCode {
         }
         Command::Plugin(PluginCommand::New { name, dir, sdk }) => crate::scaffold::new_plugin(&name, dir, sdk),
         Command::Sandbox(SandboxCommand::Serve(args)) => crate::sandbox_serve::serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Sandbox(SandboxCommand::ServeUsercom(args)) => {
+            crate::sandbox_serve::serve_usercom(args).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

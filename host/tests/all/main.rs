@@ -35,5 +35,6 @@ mod sdk;
 mod support;
 mod trust_store;
 mod usercom_api;
+mod usercom_sandbox_cli;
 mod verify_source;
 mod vetting;

@@ -19,6 +19,10 @@
 //! `Planted::values` lists every planted bad value and orphan where the dialect wrote it, so a
 //! test can check that what a migration leaves out is exactly what was planted.
 //!
+//! The account is built in memory first ([`Account::new`], typed records; see `account.rs`) and
+//! the files are written from it, so that the local User.com sandbox can serve the very records
+//! the export holds.
+//!
 //! Every figure scales with `contacts` (the sample has 500): about 80 companies, 150 deals in two
 //! pipelines, 400 activities, 100 events and 60 conversations per 500 contacts, and the same
 //! share of planted troubles. Each record draws from its own random stream (seed, object, index),

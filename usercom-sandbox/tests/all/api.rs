@@ -279,3 +279,32 @@ async fn deals_have_the_v2_shape_with_participants_and_order_products() {
     let (users, _) = walk(members).await;
     assert_eq!(users.len() as u64, segments[0]["object_count"].as_u64().unwrap());
 }
+
+#[tokio::test]
+async fn the_api_counts_what_the_csv_export_of_the_same_account_counts() {
+    let options = AccountOptions { hierarchy: true, deal_products: true, ..AccountOptions::default() };
+    let dir = std::env::temp_dir().join(format!("usercom-sandbox-export-{}", std::process::id()));
+    let planted = usercom_export_gen::generate(&dir, &options).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let sandbox = sandbox(UsercomConfig { account: options, ..UsercomConfig::default() });
+    let api = format!("{}/api/public", sandbox.url());
+    for (path, object) in [
+        ("users", "contacts"),
+        ("companies", "companies"),
+        ("deals", "deals"),
+        ("activities", "activities"),
+        ("tags", "tags"),
+        ("segments", "segments"),
+        ("attributes", "custom_attributes"),
+        ("pipelines", "pipelines"),
+        ("stages", "stages"),
+        ("products", "products"),
+    ] {
+        let (status, _, body) = get(&format!("{api}/{path}/")).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(body["count"].as_u64(), Some(planted.counts[object]), "{path}");
+    }
+    let (companies, _) = walk(&format!("{api}/companies/")).await;
+    let with_parents = companies.iter().filter(|company| !company["parent_company_id"].is_null()).count();
+    assert!(with_parents > 10, "{with_parents} companies have a parent");
+}
