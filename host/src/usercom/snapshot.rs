@@ -345,9 +345,10 @@ fn flatten(resource: &str, item: &Value) -> Map<String, Value> {
     out
 }
 
-/// `[{"product_id":N,"quantity":N,"value":"123.00","currency":"PLN"}]`, the shape the deals phase reads.
+/// `[{"product_id":N,"quantity":N,"value":"123.00","currency":"PLN"}]`, the shape the deals phase
+/// reads, keys in the deal model's order (a JSON map would sort them).
 fn order_products(products: &[Value]) -> String {
-    let lines: Vec<Value> = products
+    let lines: Vec<String> = products
         .iter()
         .map(|product| {
             let value = match product.get("value") {
@@ -355,15 +356,17 @@ fn order_products(products: &[Value]) -> String {
                 Some(Value::String(value)) => value.clone(),
                 _ => String::new(),
             };
-            serde_json::json!({
-                "product_id": product.get("product_id").and_then(as_id),
-                "quantity": product.get("quantity").cloned().unwrap_or(Value::Null),
-                "value": value,
-                "currency": product.get("currency").cloned().unwrap_or(Value::Null),
-            })
+            let json = |value: Option<&Value>| value.cloned().unwrap_or(Value::Null).to_string();
+            format!(
+                r#"{{"product_id":{},"quantity":{},"value":{},"currency":{}}}"#,
+                product.get("product_id").and_then(as_id).map_or("null".to_owned(), |id| id.to_string()),
+                json(product.get("quantity")),
+                Value::String(value),
+                json(product.get("currency")),
+            )
         })
         .collect();
-    Value::Array(lines).to_string()
+    format!("[{}]", lines.join(","))
 }
 
 fn write_table(
@@ -477,7 +480,7 @@ mod tests {
         assert_eq!(cell(&json!({"value": 3})), r#"{"value":3}"#);
         assert_eq!(
             order_products(&[json!({"product_id": 2, "quantity": 1, "value": 4500, "currency": "PLN"})]),
-            r#"[{"currency":"PLN","product_id":2,"quantity":1,"value":"4500.00"}]"#
+            r#"[{"product_id":2,"quantity":1,"value":"4500.00","currency":"PLN"}]"#
         );
     }
 

@@ -394,3 +394,36 @@ fn usercom_advanced() -> UsercomSandbox {
     sandbox.advance_to_changes();
     sandbox
 }
+
+#[test]
+fn deal_participants_and_order_products_are_written_as_the_csv_export_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = usercom_sandbox::AccountOptions { deal_products: true, ..usercom_sandbox::AccountOptions::default() };
+    let export = dir.path().join("export");
+    usercom_export_gen::generate(&export, &options).unwrap();
+    let pipedrive = fast(SandboxConfig::default());
+    let usercom = usercom(UsercomConfig { account: options, ..UsercomConfig::default() });
+    let project = api_project(&dir.path().join("products"), &usercom, &pipedrive.url());
+    extract(&project, &[]);
+    let snapshot = project.join("usercom-snapshot");
+    // Per deal id: its participants and order, by column name.
+    let columns = |file: &Path, names: &[&str]| -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut reader = csv::Reader::from_path(file).unwrap();
+        let header = reader.headers().unwrap().clone();
+        let at: Vec<usize> = names.iter().map(|name| header.iter().position(|h| h == *name).unwrap()).collect();
+        reader
+            .records()
+            .map(|row| {
+                let row = row.unwrap();
+                (row[0].to_owned(), at.iter().map(|at| row[*at].to_owned()).collect())
+            })
+            .collect()
+    };
+    let deals = ["participants", "order_products"];
+    let (from_api, from_csv) =
+        (columns(&snapshot.join("deals.csv"), &deals), columns(&export.join("deals.csv"), &deals));
+    assert!(from_csv.values().any(|row| row[0] != "{}" && row[1] != "[]"), "the account has deal products");
+    assert_eq!(from_api, from_csv);
+    let products = ["name", "price", "currency"];
+    assert_eq!(columns(&snapshot.join("products.csv"), &products), columns(&export.join("products.csv"), &products));
+}
