@@ -176,8 +176,8 @@ pub async fn extract(
         // Only the users are indispensable; the rest is taken where the API has it.
         walker.walk(resource, resource != "users/").await?;
     }
-    let users = ids(&store.results(extraction.id, "users/")?, "users/")?;
-    for segment in ids(&store.results(extraction.id, "segments/")?, "segments/")? {
+    let users = ids(&store.results(extraction.id, "users/")?);
+    for segment in ids(&store.results(extraction.id, "segments/")?) {
         walker.walk(&format!("segments/{segment}/users/"), true).await?;
     }
     // Whose events and conversations to read: everyone the first time; at cutover, the users
@@ -187,8 +187,7 @@ pub async fn extract(
         Some(since) => {
             let search = format!("users/search/?search=updated_at&min={since}&max={}", extraction.started_unix + 1);
             walker.walk(&search, false).await?;
-            let changed: BTreeSet<u64> =
-                ids(&store.results(extraction.id, &search)?, "users/search/")?.into_iter().collect();
+            let changed: BTreeSet<u64> = ids(&store.results(extraction.id, &search)?).into_iter().collect();
             let mut refetch = BTreeSet::new();
             for user in &users {
                 if changed.contains(user) || store.latest_done(extraction.id - 1, &events_of(*user))?.is_none() {
@@ -276,9 +275,9 @@ fn conversations_of(user: u64) -> String {
     format!("users/{user}/conversations/")
 }
 
-/// The ids of a list's items (checked when the pages were committed).
-fn ids(items: &[Value], _resource: &str) -> Result<Vec<u64>, ExtractError> {
-    Ok(items.iter().filter_map(|item| item.get("id").and_then(as_id)).collect())
+/// The ids of a list's items (each checked when its page was committed).
+fn ids(items: &[Value]) -> Vec<u64> {
+    items.iter().filter_map(|item| item.get("id").and_then(as_id)).collect()
 }
 
 /// What the snapshot holds: this extraction's lists; per user, the events and conversations
@@ -290,9 +289,7 @@ fn compose(store: &Store<'_>, extraction: &Extraction, users: &[u64]) -> Result<
             view.lists.insert(resource.to_owned(), store.results(id, resource)?);
         }
     }
-    for segment in
-        view.lists.get("segments/").map(|segments| ids(segments, "segments/")).transpose()?.unwrap_or_default()
-    {
+    for segment in view.lists.get("segments/").map(|segments| ids(segments)).unwrap_or_default() {
         let resource = format!("segments/{segment}/users/");
         if let Some((id, false)) = store.latest_done(extraction.id, &resource)? {
             view.segment_members.insert(segment, store.results(id, &resource)?);
