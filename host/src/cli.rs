@@ -78,6 +78,19 @@ enum Command {
         The API token is read from $PIPEDRIVE_API_TOKEN (or the file you name in migration.toml), never stored. \
         Then: crm-migrate -C acme audit")]
     Init(InitArgs),
+    /// Read a User.com account through its REST API into a local snapshot (resumable; --changes at cutover)
+    #[command(after_help = "Examples:\n  USERCOM_TOKEN=... crm-migrate -C acme extract\n  \
+        USERCOM_TOKEN=... crm-migrate -C acme extract --changes     # at cutover: what changed since\n\n\
+        For a project whose [source] is api = \"https://ACCOUNT.user.com\" (crm-migrate init --usercom-api URL). \
+        Reads users, companies, deals, activities, pipelines, stages, tags, segments and their members, attributes, \
+        products (and automations and email templates where the API has them), then each user's events and \
+        conversations with their messages. Each page is committed to state.db with the cursor after it: killed, \
+        run it again and it continues from the last page it has, asking for none twice. Then writes the snapshot \
+        (a CSV export directory) that audit, plan, apply and verify read. Once there is one, a second extract \
+        (or --changes) reads the lists again (a record gone from them was deleted) and the events and \
+        conversations only of users updated since, and writes a new snapshot beside the first for delta --export. \
+        The token is read from [source] token_env or token_file and never written anywhere.")]
+    Extract(ExtractArgs),
     /// Audit a User.com export: counts, duplicates, orphans, bad values, billing, inventory
     #[command(after_help = "Example:\n  crm-migrate audit --export examples/usercom-export --out reports\n\n\
         Reads every CSV of the export (users, companies, deals, pipelines, stages, activities, events, conversations, \
@@ -453,12 +466,29 @@ struct StatusArgs {
 }
 
 #[derive(Args)]
+struct ExtractArgs {
+    /// Only what changed since the last extraction (refused without one); without it, the
+    /// first extraction, or the changes once there is one
+    #[arg(long, conflicts_with = "first")]
+    changes: bool,
+    /// The first extraction only (refused once there is one)
+    #[arg(long)]
+    first: bool,
+    /// Print progress events and the outcome as JSON lines
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct InitArgs {
     /// The project directory to create
     dir: PathBuf,
     /// The User.com export: a directory with one CSV per object
-    #[arg(long, value_name = "DIR")]
-    export: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "usercom_api", conflicts_with = "usercom_api")]
+    export: Option<PathBuf>,
+    /// Or User.com's REST API: the account's URL (https://ACCOUNT.user.com), read by crm-migrate extract
+    #[arg(long, value_name = "URL")]
+    usercom_api: Option<String>,
     /// The User.com account (acme for acme.user.com), part of every record's marker in Pipedrive
     /// [default: the export directory's name, as lower-case letters, digits and hyphens]
     #[arg(long, value_name = "NAME")]
@@ -648,6 +678,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(args) => init(&args),
+        Command::Extract(args) => extract(&cli.project, &args),
         Command::Audit(args) => audit(&cli.project, &args),
         Command::Plan(args) => plan(&cli.project, &args),
         Command::Approve(args) => approve(&cli.project, &args),
@@ -719,12 +750,14 @@ fn escape_lines(text: &str) -> String {
 }
 
 fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
-    if !args.export.is_dir() {
-        bail!(
-            "the export {} is not a directory (a User.com export is a directory of CSV files)",
-            args.export.display()
-        );
-    }
+    let source = match (&args.export, &args.usercom_api) {
+        (Some(export), _) if !export.is_dir() => {
+            bail!("the export {} is not a directory (a User.com export is a directory of CSV files)", export.display())
+        }
+        (Some(export), _) => project::InitSource::Export(export.clone()),
+        (None, Some(url)) => project::InitSource::Api(url.clone()),
+        (None, None) => unreachable!("clap requires one"),
+    };
     let host = PluginHost::new(Limits::default(), ComponentCache::new(ComponentCache::default_dir()))
         .map_err(|error| anyhow::anyhow!("{error:#}"))?;
     let mut plugins = Vec::new();
@@ -747,7 +780,7 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let options = project::InitOptions {
-        export: args.export.clone(),
+        source,
         account: args.account.clone(),
         pipedrive_url: args.pipedrive.clone(),
         plan: args.plan,
@@ -758,11 +791,18 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     let project = project::init(&args.dir, &options)?;
     let store = TrustStore::configured()?;
     println!("created {}", project.dir.join(project::CONFIG_FILE).display());
-    println!(
-        "  source  {} (account {})",
-        project.export_dir().display(),
-        project.markers().account().unwrap_or_default()
-    );
+    match project.usercom_api() {
+        Some(api) => println!(
+            "  source  {api}, User.com's API (account {}); API token from $USERCOM_TOKEN; crm-migrate extract writes the snapshot {}",
+            project.markers().account().unwrap_or_default(),
+            project.export_dir().display()
+        ),
+        None => println!(
+            "  source  {} (account {})",
+            project.export_dir().display(),
+            project.markers().account().unwrap_or_default()
+        ),
+    }
     println!(
         "  target  {} (plan {}, {} seat(s)); API token from $PIPEDRIVE_API_TOKEN",
         args.pipedrive, args.plan, args.seats
@@ -798,7 +838,86 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
             project::CONFIG_FILE
         );
     }
-    println!("next: read and edit migration.toml, then: crm-migrate -C {} audit", args.dir.display());
+    let first = if project.usercom_api().is_some() { "extract" } else { "audit" };
+    println!("next: read and edit migration.toml, then: crm-migrate -C {} {first}", args.dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn extract(project_dir: &std::path::Path, args: &ExtractArgs) -> anyhow::Result<ExitCode> {
+    use crm_migrate::usercom::{self, ExtractEvent, ExtractOptions};
+    let project = Project::open(project_dir)?;
+    let mut client = usercom::client_for(&project)?;
+    let options = ExtractOptions {
+        changes: if args.changes {
+            Some(true)
+        } else if args.first {
+            Some(false)
+        } else {
+            None
+        },
+    };
+    let json_output = args.json;
+    let mut progress = |event: &ExtractEvent| {
+        if json_output {
+            if let Ok(line) = serde_json::to_string(event) {
+                println!("{line}");
+            }
+            return;
+        }
+        match event {
+            ExtractEvent::Started { extraction, kind, resumed: true, pages_before } => {
+                eprintln!(
+                    "resuming extraction {extraction} ({kind}): {pages_before} pages already read are not read again"
+                )
+            }
+            ExtractEvent::Started { extraction, kind, .. } => eprintln!("extraction {extraction} ({kind})"),
+            ExtractEvent::Page { resource, page, items, total, requests } => eprintln!(
+                "  {}: page {page}, {items} records{}; {requests} requests",
+                escape(resource),
+                total.map(|total| format!(" (of {total})")).unwrap_or_default()
+            ),
+            ExtractEvent::Users { done, of, per_second, eta_seconds, requests } => eprintln!(
+                "  events and conversations: {done} of {of} users, {per_second:.1} a second, about {} left; {requests} requests",
+                crm_migrate::pipedrive::human_duration(std::time::Duration::from_secs_f64(eta_seconds.unwrap_or(0.0)))
+            ),
+            ExtractEvent::Absent { resource } => {
+                eprintln!("  {}: not in this account's API (404), left out", escape(resource))
+            }
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let outcome = runtime.block_on(usercom::extract(&project, &mut client, options, &mut progress))?;
+    if json_output {
+        println!("{}", serde_json::to_string(&json!({"event": "done", "outcome": outcome}))?);
+    } else {
+        println!(
+            "extracted ({}{}) into {}: {} pages read now, {} before; {} requests ({} answered 429, {} retried)",
+            outcome.kind,
+            if outcome.resumed { ", resumed" } else { "" },
+            outcome.snapshot.display(),
+            outcome.pages_fetched,
+            outcome.pages_before,
+            outcome.requests.requests,
+            outcome.requests.throttled,
+            outcome.requests.retried
+        );
+        for (file, rows) in &outcome.rows {
+            println!("  {file:<22} {:>9}", report::thousands(*rows));
+        }
+        if let Some(users) = outcome.users_refetched {
+            println!(
+                "  events and conversations read again for {users} users changed or new since the last extraction"
+            );
+        }
+        if !outcome.absent.is_empty() {
+            println!("  not in this account's API: {}", outcome.absent.join(", "));
+        }
+        if outcome.kind == "full" {
+            println!("next: crm-migrate -C {} audit", project_dir.display());
+        } else {
+            println!("next: crm-migrate -C {} delta --export {}", project_dir.display(), outcome.snapshot.display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

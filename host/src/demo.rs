@@ -128,7 +128,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
         let names: Vec<String> =
             plugins.iter().map(|plugin| format!("{} {}", plugin.hook, escape(&plugin.name))).collect();
         let options = project::InitOptions {
-            export: export.clone(),
+            source: project::InitSource::Export(export.clone()),
             account: None,
             pipedrive_url: sandbox.url(),
             plan: Plan::Premium,

@@ -3,6 +3,7 @@
 //! ```text
 //! project    the migration project directory: migration.toml, reports/ (init, -C DIR)
 //! record     the host's record model, shared by every stage
+//! usercom    User.com's REST API read into a local snapshot (an export directory), resumable
 //! extract    a User.com CSV export read as records: sniffed, typed, streamed, issues kept
 //! audit      what an export holds: counts, data quality, billing, inventory (reports/)
 //! records_csv  records from a CSV file (plugin authors' test input)
@@ -47,6 +48,7 @@ pub mod rollback;
 pub mod state;
 pub mod status;
 pub mod untrusted;
+pub mod usercom;
 pub mod verify;
 
 // The host allocates and frees many small strings per record (lifting plugin answers, applying

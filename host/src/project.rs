@@ -9,13 +9,17 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::pipedrive::{ApiToken, BudgetPolicy, ClientConfig, Plan, TargetUrlError, check_target_url};
+use crate::pipedrive::{
+    ApiToken, BudgetPolicy, ClientConfig, Plan, TargetUrlError, check_account_url, check_target_url,
+};
 use crate::plugins::{
     ComponentCache, ConfigOption, Digest, Hook, Limits, LimitsInForce, LoadError, LoadedPlugin, PluginHost, RunBudget,
     TrustError, TrustStore, limits_in_force,
 };
 
 pub const CONFIG_FILE: &str = "migration.toml";
+/// Where `extract` writes the snapshot of an API source, unless `[source] export` says otherwise.
+pub const SNAPSHOT_DIR: &str = "usercom-snapshot";
 pub const REPORTS_DIR: &str = "reports";
 
 /// Why a project could not be created or opened. Messages name the file, and the line where known.
@@ -37,6 +41,11 @@ pub enum ProjectError {
         "--pipedrive {source}; nothing was written (for a host other than Pipedrive's, init with https://COMPANY.pipedrive.com, then set url and allow_host in {CONFIG_FILE})"
     )]
     InitUrl { source: TargetUrlError },
+    /// `init --usercom-api URL` with a URL the User.com token must not go to; nothing was written.
+    #[error(
+        "--usercom-api {source}; nothing was written (for a sandbox on this machine, init with https://COMPANY.user.com, then set api and allow_host in {CONFIG_FILE})"
+    )]
+    InitSourceUrl { source: TargetUrlError },
 }
 
 /// `migration.toml`, as written by `init` and edited by a person.
@@ -54,8 +63,19 @@ pub struct MigrationConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
-    /// The User.com export directory (relative to the project directory, or absolute).
-    pub export: Spanned<PathBuf>,
+    /// The User.com export directory (relative to the project directory, or absolute). With
+    /// `api`: where `extract` writes its snapshot (default [`SNAPSHOT_DIR`]).
+    pub export: Option<Spanned<PathBuf>>,
+    /// User.com's REST API instead of an export: the account's URL (`https://acme.user.com`).
+    pub api: Option<Spanned<String>>,
+    /// A host other than *.user.com that `api` may name (a proxy, or a sandbox on this machine).
+    pub allow_host: Option<Spanned<String>>,
+    /// The environment variable holding User.com's API token (with `api`).
+    pub token_env: Option<String>,
+    /// Or a file holding only that token.
+    pub token_file: Option<PathBuf>,
+    /// At most this many requests a second to User.com's API (default 10; it publishes no limit).
+    pub requests_per_second: Option<f64>,
     /// Encodings by file name, where detection gets one wrong (`"companies.csv" = "windows-1250"`).
     #[serde(default)]
     pub encodings: BTreeMap<String, String>,
@@ -234,6 +254,7 @@ impl Project {
             (Some(_), None) | (None, Some(_)) => {}
             _ => return Err(invalid(None, "[target] needs exactly one of token_env and token_file".into())),
         }
+        check_source(&config.source, dir).map_err(|(span, message)| invalid(span, message))?;
         let limits = config.source.limits.get_ref();
         if limits.max_columns == 0 || limits.max_cell_bytes == 0 || limits.max_record_bytes == 0 {
             return Err(invalid(
@@ -244,13 +265,6 @@ impl Project {
         if let Some(account) = &config.source.account {
             crate::marker::check_account(account.get_ref())
                 .map_err(|message| invalid(Some(account.span()), message))?;
-        }
-        let export = dir.join(config.source.export.get_ref());
-        if !export.is_dir() {
-            return Err(invalid(
-                Some(config.source.export.span()),
-                format!("the export directory {} does not exist", export.display()),
-            ));
         }
         let mut previous: Option<Hook> = None;
         for plugin in &config.plugins {
@@ -302,8 +316,23 @@ impl Project {
         Ok(Project { dir: dir.to_path_buf(), config, plan, budget_policy })
     }
 
+    /// The export the migration reads: the configured directory, or an API source's snapshot.
     pub fn export_dir(&self) -> PathBuf {
-        self.dir.join(self.config.source.export.get_ref())
+        match &self.config.source.export {
+            Some(export) => self.dir.join(export.get_ref()),
+            None => self.dir.join(SNAPSHOT_DIR),
+        }
+    }
+
+    /// The User.com API the source is read from (`[source] api`), when it is one.
+    pub fn usercom_api(&self) -> Option<&str> {
+        self.config.source.api.as_ref().map(|api| api.get_ref().as_str())
+    }
+
+    /// Reads User.com's API token from where `[source]` says it is. Never shown, never stored.
+    pub fn usercom_token(&self) -> Result<ApiToken, ProjectError> {
+        let source = &self.config.source;
+        self.read_token("source", source.token_env.as_deref(), source.token_file.as_deref())
     }
 
     /// How this project's records are marked in Pipedrive (with its source account, if it has one).
@@ -320,20 +349,27 @@ impl Project {
         self.dir.join(&plugin.path)
     }
 
-    /// Reads the API token from where `migration.toml` says it is. The token itself is never shown.
+    /// Reads the Pipedrive API token from where `migration.toml` says it is. The token itself is never shown.
     pub fn api_token(&self) -> Result<ApiToken, ProjectError> {
+        let target = &self.config.target;
+        self.read_token("target", target.token_env.as_deref(), target.token_file.as_deref())
+    }
+
+    /// A token from the environment variable or the file a `migration.toml` table names.
+    fn read_token(&self, table: &str, env: Option<&str>, file: Option<&Path>) -> Result<ApiToken, ProjectError> {
         let path = self.dir.join(CONFIG_FILE);
         let invalid = |message: String| ProjectError::Invalid { path: path.clone(), line: None, message };
-        let token = match (&self.config.target.token_env, &self.config.target.token_file) {
-            (Some(variable), _) => std::env::var(variable)
-                .map_err(|_| invalid(format!("the environment variable {variable} (token_env) is not set")))?,
+        let token = match (env, file) {
+            (Some(variable), _) => std::env::var(variable).map_err(|_| {
+                invalid(format!("the environment variable {variable} ([{table}] token_env) is not set"))
+            })?,
             (None, Some(file)) => {
                 let file = self.dir.join(file);
                 std::fs::read_to_string(&file).map_err(|source| ProjectError::Io { path: file, source })?
             }
-            (None, None) => unreachable!("checked when the project was opened"),
+            (None, None) => return Err(invalid(format!("[{table}] needs one of token_env and token_file"))),
         };
-        ApiToken::new(token).map_err(|reason| invalid(reason.to_string()))
+        ApiToken::new(token).map_err(|reason| invalid(format!("[{table}] {reason}")))
     }
 
     /// The project's plugins, opened (their digests checked against the pinned ones, and
@@ -398,6 +434,58 @@ impl Project {
         config.allowed_host = self.config.target.allow_host.as_ref().map(|host| host.get_ref().clone());
         config.on_budget_exhausted = self.budget_policy;
         Ok(config)
+    }
+}
+
+/// The `[source]` table: an export directory that exists, or an API whose URL the token may go
+/// to, with exactly one place for its token. Errors carry the span of the key they name.
+fn check_source(source: &SourceConfig, dir: &Path) -> Result<(), (Option<std::ops::Range<usize>>, String)> {
+    let Some(api) = &source.api else {
+        for (key, given) in [
+            ("allow_host", source.allow_host.is_some()),
+            ("token_env", source.token_env.is_some()),
+            ("token_file", source.token_file.is_some()),
+        ] {
+            if given {
+                return Err((
+                    None,
+                    format!(
+                        "[source] {key} is for an API source; set api = \"https://ACCOUNT.user.com\" too, or remove {key}"
+                    ),
+                ));
+            }
+        }
+        let Some(export) = &source.export else {
+            return Err((
+                None,
+                "[source] needs export (a User.com export directory) or api (https://ACCOUNT.user.com)".into(),
+            ));
+        };
+        let path = dir.join(export.get_ref());
+        if !path.is_dir() {
+            return Err((Some(export.span()), format!("the export directory {} does not exist", path.display())));
+        }
+        return Ok(());
+    };
+    let allow_host = source.allow_host.as_ref();
+    if let Err(error) =
+        check_account_url(api.get_ref(), crate::usercom::USERCOM, allow_host.map(|host| host.get_ref().as_str()))
+    {
+        let span = match (&error, allow_host) {
+            (TargetUrlError::BadAllowHost { .. }, Some(host)) => host.span(),
+            _ => api.span(),
+        };
+        return Err((Some(span), format!("[source] api {error}")));
+    }
+    if source.requests_per_second.is_some_and(|rate| !(rate.is_finite() && rate > 0.0)) {
+        return Err((None, "[source] requests_per_second must be a number above 0".into()));
+    }
+    match (&source.token_env, &source.token_file) {
+        (Some(_), None) | (None, Some(_)) => Ok(()),
+        _ => Err((
+            Some(api.span()),
+            "[source] api needs exactly one of token_env and token_file (User.com's API token)".into(),
+        )),
     }
 }
 
@@ -469,11 +557,20 @@ pub fn built_plugin(file_stem: &str) -> Result<PathBuf, PathBuf> {
     if path.is_file() { Ok(path) } else { Err(path) }
 }
 
+/// Where a new project's User.com data comes from.
+#[derive(Debug, Clone)]
+pub enum InitSource {
+    /// An export directory.
+    Export(PathBuf),
+    /// The account's REST API (`https://acme.user.com`), read by `crm-migrate extract`.
+    Api(String),
+}
+
 /// What `crm-migrate init` was told.
 #[derive(Debug, Clone)]
 pub struct InitOptions {
-    pub export: PathBuf,
-    /// The User.com account; None: a slug of the export directory's name.
+    pub source: InitSource,
+    /// The User.com account; None: a slug of the export directory's name (or the API's subdomain).
     pub account: Option<String>,
     pub pipedrive_url: String,
     pub plan: Plan,
@@ -495,7 +592,25 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
         return Err(ProjectError::AlreadyAProject { dir: dir.to_path_buf() });
     }
     check_target_url(&options.pipedrive_url, None).map_err(|source| ProjectError::InitUrl { source })?;
-    let export = std::fs::canonicalize(&options.export).map_err(io(&options.export))?;
+    let (source_text, default_account) = match &options.source {
+        InitSource::Export(export) => {
+            let export = std::fs::canonicalize(export).map_err(io(export))?;
+            let name = export.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+            (SOURCE_EXPORT_TEMPLATE.replace("{export}", &quoted(&export.display().to_string())), name)
+        }
+        InitSource::Api(url) => {
+            let checked = check_account_url(url, crate::usercom::USERCOM, None)
+                .map_err(|source| ProjectError::InitSourceUrl { source })?;
+            let host = checked.host();
+            let subdomain = host.split('.').next().unwrap_or_default().to_owned();
+            (
+                SOURCE_API_TEMPLATE
+                    .replace("{api}", &quoted(&checked.base()))
+                    .replace("{snapshot}", &quoted(SNAPSHOT_DIR)),
+                subdomain,
+            )
+        }
+    };
     let account = match &options.account {
         Some(account) => {
             crate::marker::check_account(account).map_err(|message| ProjectError::Invalid {
@@ -505,9 +620,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
             })?;
             account.clone()
         }
-        None => crate::marker::default_account(
-            &export.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default(),
-        ),
+        None => crate::marker::default_account(&default_account),
     };
     crate::private_files::create_dir(&dir.join(REPORTS_DIR)).map_err(io(dir))?;
     // Taken and proposed entries in hook order, so that taking a proposed one keeps the order.
@@ -528,7 +641,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
     let plugins: Vec<String> = entries.into_iter().map(|(_, entry)| entry).collect();
     let text = CONFIG_TEMPLATE
         .replace("{account}", &quoted(&account))
-        .replace("{export}", &quoted(&export.display().to_string()))
+        .replace("{source}", &source_text)
         .replace("{url}", &quoted(&options.pipedrive_url))
         .replace("{plan}", &quoted(options.plan.as_str()))
         .replace("{seats}", &options.seats.to_string())
@@ -628,16 +741,38 @@ const NO_PLUGINS: &str =
 # drop_email_domains = \"example.com\"
 ";
 
+/// `[source]` for an export directory.
+const SOURCE_EXPORT_TEMPLATE: &str =
+    "# The User.com export: a directory with one CSV per object (users.csv, companies.csv, deals.csv...).
+export = {export}
+# Only where encoding detection reads a file wrongly (crm-migrate audit shows what it decided):
+# encodings = { \"companies.csv\" = \"windows-1250\" }
+";
+
+/// `[source]` for User.com's REST API, read by `crm-migrate extract` into a snapshot.
+const SOURCE_API_TEMPLATE: &str =
+    "# User.com's REST API: `crm-migrate extract` reads the account into a snapshot (CSV files, as an
+# export), which audit, plan, apply and verify then read; `extract --changes` at cutover.
+# The API token goes only here: https is required, the host must be *.user.com, and redirects
+# are never followed.
+api = {api}
+# Only to send the token to another host (a proxy you run, or a sandbox on this machine: http is
+# then allowed for 127.0.0.1, ::1 and localhost), name it exactly:
+# allow_host = \"127.0.0.1\"
+# Where User.com's API token is read from (never written anywhere by crm-migrate): a variable...
+token_env = \"USERCOM_TOKEN\"
+# ...or a file holding only the token (keep it out of version control):
+# token_file = \"usercom-token.txt\"
+# Where extract writes the snapshot (relative to this file):
+export = {snapshot}
+";
+
 const CONFIG_TEMPLATE: &str = "# A crm-migrate project: User.com -> Pipedrive.
 # Edit this file, then run `crm-migrate plan` (reads both sides, writes nothing to Pipedrive).
 # Relative paths are taken from this file's directory.
 
 [source]
-# The User.com export: a directory with one CSV per object (users.csv, companies.csv, deals.csv...).
-export = {export}
-# Only where encoding detection reads a file wrongly (crm-migrate audit shows what it decided):
-# encodings = { \"companies.csv\" = \"windows-1250\" }
-# The User.com account (\"acme\" for acme.user.com; init proposes the export directory's name).
+{source}# The User.com account (\"acme\" for acme.user.com; init proposes the export directory's name).
 # It is part of the marker apply writes on every record (\"acme:12345\" in the \"User.com ID\"
 # field; \"[User.com acme: activity 30000]\" ending a note), so that two User.com accounts can
 # go into one Pipedrive account. Set it before the first apply and keep it: records are found
@@ -707,7 +842,7 @@ mod tests {
         let export = dir.path().join("export");
         std::fs::create_dir(&export).unwrap();
         let options = InitOptions {
-            export,
+            source: InitSource::Export(export),
             account: None,
             pipedrive_url: "http://127.0.0.1:8089".into(),
             plan: Plan::Lite,
@@ -737,7 +872,7 @@ mod tests {
             InitPlugin { hook, path, digest: Digest::of(file.as_bytes()), name: file.into(), options: Vec::new() }
         };
         let options = InitOptions {
-            export,
+            source: InitSource::Export(export),
             account: None,
             pipedrive_url: "http://127.0.0.1:8089".into(),
             plan: Plan::Lite,
@@ -919,6 +1054,67 @@ mod tests {
                 other => panic!("expected an error at line {line} mentioning {expected}, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn an_api_source_is_initialised_opened_and_its_mistakes_named_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = InitOptions {
+            source: InitSource::Api("https://acme.user.com/".into()),
+            account: None,
+            pipedrive_url: "http://127.0.0.1:8089".into(),
+            plan: Plan::Lite,
+            seats: 1,
+            plugins: Vec::new(),
+            proposed: Vec::new(),
+        };
+        let project = init(&dir.path().join("acme"), &options).unwrap();
+        assert_eq!(project.usercom_api(), Some("https://acme.user.com"));
+        assert_eq!(project.markers().account(), Some("acme"), "the account defaults to the API's subdomain");
+        assert_eq!(project.export_dir(), dir.path().join("acme").join(SNAPSHOT_DIR), "no snapshot needed to open");
+        for hostile in ["http://127.0.0.1:9", "https://acme.user.com.evil.example", "https://u:p@acme.user.com"] {
+            let options = InitOptions { source: InitSource::Api(hostile.into()), ..options.clone() };
+            let error = init(&dir.path().join("other"), &options).unwrap_err();
+            assert!(matches!(error, ProjectError::InitSourceUrl { .. }), "{hostile}: {error}");
+            assert!(!dir.path().join("other").exists(), "nothing written for {hostile}");
+        }
+
+        let api = "[source]\napi = \"https://acme.user.com\"\ntoken_env = \"U\"\n[target]\nurl = \"https://acme.pipedrive.com\"\ntoken_env = \"T\"\nplan = \"lite\"\n";
+        let (_dir, project) = project_with(api);
+        assert!(project.is_ok(), "{project:?}");
+        let cases = [
+            (api.replace("https://acme.user.com", "http://127.0.0.1:9"), Some(2), "allow_host = \"127.0.0.1\""),
+            (api.replace("https://acme.user.com", "https://acme.pipedrive.com"), Some(2), "not a User.com host"),
+            (
+                api.replace("token_env = \"U\"\n[target]", "[target]"),
+                Some(2),
+                "exactly one of token_env and token_file",
+            ),
+            (
+                MINIMAL.replace("[target]", "token_env = \"U\"\n[target]"),
+                None,
+                "[source] token_env is for an API source",
+            ),
+            (api.replace("api = ", "allow_host = \"https://x\"\napi = "), Some(2), "not a host name"),
+        ];
+        for (config, line, expected) in cases {
+            let (_dir, project) = project_with(&config);
+            match project {
+                Err(ProjectError::Invalid { line: found, message, .. }) => {
+                    assert!(message.contains(expected), "{message}");
+                    if line.is_some() {
+                        assert!(found.is_some(), "{message}");
+                    }
+                }
+                other => panic!("expected an error mentioning {expected}, got {other:?}"),
+            }
+        }
+        let local = api
+            .replace("https://acme.user.com", "http://127.0.0.1:9")
+            .replace("token_env = \"U\"", "allow_host = \"127.0.0.1\"\ntoken_file = \"u.txt\"");
+        let (dir, project) = project_with(&local);
+        std::fs::write(dir.path().join("u.txt"), "usercom-secret\n").unwrap();
+        assert_eq!(project.unwrap().usercom_token().unwrap().to_string(), "<redacted>");
     }
 
     #[test]

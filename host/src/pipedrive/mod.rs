@@ -23,6 +23,7 @@ mod pacing;
 mod secret;
 mod target_url;
 mod transport;
+pub(crate) use transport::install_crypto_provider;
 
 use reqwest::Method;
 use serde::Serialize;
@@ -37,7 +38,7 @@ pub use error::{ClientError, human_duration};
 pub use model::*;
 pub use pipedrive_api::Plan;
 pub use secret::ApiToken;
-pub use target_url::{TargetUrl, TargetUrlError, check_target_url};
+pub use target_url::{PIPEDRIVE, Service, TargetUrl, TargetUrlError, check_account_url, check_target_url};
 pub use transport::{BudgetPolicy, ClientConfig, ClientEvent, ClientStats, DailyBudget, EventObserver, RetryPolicy};
 
 use transport::{Payload, Transport};

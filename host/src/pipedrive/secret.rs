@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// A Pipedrive API token. `Debug` and `Display` print a redaction; only the transport reads the value.
+/// An API token (Pipedrive's, or User.com's for the source). `Debug` and `Display` print a
+/// redaction; only the transports (`pipedrive::transport`, `usercom::client`) read the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiToken(String);
 
@@ -10,15 +11,15 @@ impl ApiToken {
     pub fn new(token: impl Into<String>) -> Result<ApiToken, &'static str> {
         let token = token.into().trim().to_string();
         if token.is_empty() {
-            return Err("the Pipedrive API token is empty");
+            return Err("the API token is empty");
         }
         if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("the Pipedrive API token contains whitespace or control characters");
+            return Err("the API token contains whitespace or control characters");
         }
         Ok(ApiToken(token))
     }
 
-    pub(super) fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }

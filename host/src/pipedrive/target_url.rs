@@ -1,12 +1,26 @@
-//! Where the API token may go: the account URL is parsed (never prefix-matched) and accepted only
-//! for Pipedrive's own hosts, a host `migration.toml` names explicitly, or this machine. Used by
-//! `Project::open` (so a bad URL is refused before anything runs) and again by the transport (so
-//! no caller can hand the client a URL that would carry the token elsewhere).
+//! Where an API token may go: the account URL is parsed (never prefix-matched) and accepted only
+//! for the service's own hosts (Pipedrive's, or User.com's for the source), a host
+//! `migration.toml` names explicitly, or this machine. Used by `Project::open` (so a bad URL is
+//! refused before anything runs) and again by each client (so no caller can hand it a URL that
+//! would carry the token elsewhere).
 
 use reqwest::Url;
 
-/// Pipedrive's accounts live at `COMPANY.pipedrive.com`; any subdomain of this is Pipedrive's.
-const PIPEDRIVE_DOMAIN: &str = "pipedrive.com";
+/// A service whose accounts live at `COMPANY.<domain>`, and where `migration.toml` configures it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    pub name: &'static str,
+    /// Any subdomain of this is the service's.
+    pub domain: &'static str,
+    /// The `migration.toml` table holding its `url` and `allow_host`.
+    pub section: &'static str,
+    /// Whether this machine (where the sandbox runs) is accepted without `allow_host` naming it.
+    pub loopback_without_allow_host: bool,
+}
+
+/// Pipedrive's accounts live at `COMPANY.pipedrive.com`; its sandbox on this machine is accepted.
+pub const PIPEDRIVE: Service =
+    Service { name: "Pipedrive", domain: "pipedrive.com", section: "target", loopback_without_allow_host: true };
 
 /// A URL the token may be sent to: `scheme://host[:port]`, checked by [`check_target_url`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,14 +44,14 @@ impl TargetUrl {
 /// that a password or token written into it is never repeated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetUrlError {
-    #[error("'{shown}' is not a URL ({reason}); expected https://COMPANY.pipedrive.com")]
-    NotAUrl { shown: String, reason: String },
+    #[error("'{shown}' is not a URL ({reason}); expected https://COMPANY.{}", .service.domain)]
+    NotAUrl { shown: String, reason: String, service: Service },
     #[error("'{shown}': the scheme must be https (or http for a sandbox on this machine), not '{scheme}'")]
     Scheme { shown: String, scheme: String },
     #[error(
-        "'{shown}' carries a user name or password before '@'; the token would go to the host after '@' ({host}); write only https://COMPANY.pipedrive.com"
+        "'{shown}' carries a user name or password before '@'; the token would go to the host after '@' ({host}); write only https://COMPANY.{}", .service.domain
     )]
-    UserInfo { shown: String, host: String },
+    UserInfo { shown: String, host: String, service: Service },
     #[error("'{shown}' has a query or fragment ('?' or '#'); the account URL is only https://HOST[:PORT]")]
     QueryOrFragment { shown: String },
     #[error("'{shown}' has a path ('{path}'); the account URL is only https://HOST[:PORT] (crm-migrate adds /api/...)")]
@@ -47,31 +61,39 @@ pub enum TargetUrlError {
     )]
     PlainHttp { shown: String, host: String },
     #[error(
-        "'{shown}': {host} is not a Pipedrive host (*.pipedrive.com); to send the API token there anyway, name it in migration.toml: [target] allow_host = \"{host}\""
+        "'{shown}': {host} is not a {} host (*.{}); to send the API token there anyway, name it in migration.toml: [{}] allow_host = \"{host}\"", .service.name, .service.domain, .service.section
     )]
-    ForeignHost { shown: String, host: String },
+    ForeignHost { shown: String, host: String, service: Service },
     #[error(
         "allow_host '{given}' is not a host name (write only the host, e.g. crm.example.net, without scheme, port or path)"
     )]
     BadAllowHost { given: String },
 }
 
-/// Checks an account URL: parsed, https (http only for loopback: 127.0.0.0/8, ::1 and the exact
-/// host `localhost`), a Pipedrive host (`*.pipedrive.com`) unless it is loopback or exactly
-/// `allowed_host`, no userinfo, path, query or fragment.
+/// Checks a Pipedrive account URL ([`check_account_url`] for [`PIPEDRIVE`]).
 pub fn check_target_url(url: &str, allowed_host: Option<&str>) -> Result<TargetUrl, TargetUrlError> {
-    let parsed = Url::parse(url.trim())
-        .map_err(|error| TargetUrlError::NotAUrl { shown: shown_without_secrets(url), reason: error.to_string() })?;
+    check_account_url(url, PIPEDRIVE, allowed_host)
+}
+
+/// Checks an account URL: parsed, https (http only for loopback: 127.0.0.0/8, ::1 and the exact
+/// host `localhost`), a host of the service (`*.pipedrive.com`) unless it is loopback or exactly
+/// `allowed_host`, no userinfo, path, query or fragment.
+pub fn check_account_url(url: &str, service: Service, allowed_host: Option<&str>) -> Result<TargetUrl, TargetUrlError> {
+    let parsed = Url::parse(url.trim()).map_err(|error| TargetUrlError::NotAUrl {
+        shown: shown_without_secrets(url),
+        reason: error.to_string(),
+        service,
+    })?;
     let shown = shown_of(&parsed);
     let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
     if !matches!(parsed.scheme(), "https" | "http") {
         return Err(TargetUrlError::Scheme { shown, scheme: parsed.scheme().to_string() });
     }
     if host.is_empty() {
-        return Err(TargetUrlError::NotAUrl { shown, reason: "no host".into() });
+        return Err(TargetUrlError::NotAUrl { shown, reason: "no host".into(), service });
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(TargetUrlError::UserInfo { shown, host });
+        return Err(TargetUrlError::UserInfo { shown, host, service });
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(TargetUrlError::QueryOrFragment { shown });
@@ -89,9 +111,10 @@ pub fn check_target_url(url: &str, allowed_host: Option<&str>) -> Result<TargetU
         }
         None => None,
     };
-    let pipedrive = host.ends_with(&format!(".{PIPEDRIVE_DOMAIN}"));
-    if !(loopback || pipedrive || allowed.as_deref() == Some(host.as_str())) {
-        return Err(TargetUrlError::ForeignHost { shown, host });
+    let of_the_service = host.ends_with(&format!(".{}", service.domain));
+    let named = allowed.as_deref() == Some(host.as_str());
+    if !((loopback && service.loopback_without_allow_host) || of_the_service || named) {
+        return Err(TargetUrlError::ForeignHost { shown, host, service });
     }
     Ok(TargetUrl { url: parsed })
 }

@@ -482,7 +482,7 @@ fn without_url(error: reqwest::Error) -> String {
 }
 
 /// rustls needs one process-wide crypto provider; ring is the one built in.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -39,6 +39,7 @@ mod sdk;
 mod side_effects;
 mod support;
 mod trust_store;
+mod usercom_api;
 mod usercom_sandbox_cli;
 mod verify_source;
 mod vetting;
