@@ -51,6 +51,11 @@ pub const CLEARED_IN_STATE: &[Cleared] = &[
         count: "SELECT COUNT(*) FROM left_out WHERE value <> 'purged'",
         clear: "UPDATE left_out SET value = 'purged' WHERE value <> 'purged'",
     },
+    Cleared {
+        what: "usercom_pages: every page of records an extraction from User.com's API fetched",
+        count: "SELECT COUNT(*) FROM usercom_pages",
+        clear: "DELETE FROM usercom_pages",
+    },
 ];
 
 /// Reports (under `reports/`) that quote records, with what they hold. The others (plan,
@@ -83,6 +88,8 @@ pub const AFTERWARDS: &[&str] = &[
     "the reasons of quarantined and excluded records now read 'purged'; audit, verify and report can write their reports \
      again from the export",
     "rollback still deletes what apply created (it needs only the ids), but cannot restore values a delta changed",
+    "an `extract --changes` from User.com's API reads every user's events and conversations again, not only the changed \
+     users' (the pages the earlier extraction kept are gone)",
 ];
 
 /// `state.db`'s `meta` key recording when purge ran.

@@ -57,6 +57,19 @@ CREATE TABLE IF NOT EXISTS left_out (
 CREATE TABLE IF NOT EXISTS deletions (
     run_id INTEGER NOT NULL, object TEXT NOT NULL, source_id TEXT NOT NULL, pipedrive_id INTEGER NOT NULL,
     sent TEXT, deleted_at TEXT NOT NULL, restored_as INTEGER, PRIMARY KEY (run_id, object, source_id));
+-- Each extraction from User.com's API: the first (full) or a later one (changes since `since`, unix s).
+CREATE TABLE IF NOT EXISTS usercom_extractions (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, api TEXT NOT NULL, started_at TEXT NOT NULL, started_unix INTEGER NOT NULL,
+    since INTEGER, finished_at TEXT, snapshot TEXT);
+-- Per extraction and resource (`users/`, `users/10001/events/`): the URL of the next page to fetch,
+-- pages and items so far, done, or absent (the API has no such resource: 404).
+CREATE TABLE IF NOT EXISTS usercom_cursors (
+    extraction INTEGER NOT NULL, resource TEXT NOT NULL, next_url TEXT, pages INTEGER NOT NULL, items INTEGER NOT NULL,
+    done INTEGER NOT NULL, absent INTEGER NOT NULL, PRIMARY KEY (extraction, resource));
+-- Each page fetched: its URL and its results (JSON), in order.
+CREATE TABLE IF NOT EXISTS usercom_pages (
+    extraction INTEGER NOT NULL, resource TEXT NOT NULL, seq INTEGER NOT NULL, url TEXT NOT NULL, results TEXT NOT NULL,
+    PRIMARY KEY (extraction, resource, seq));
 ";
 
 #[derive(Debug, thiserror::Error)]

@@ -180,10 +180,13 @@ pub async fn extract(
     for segment in ids(&store.results(extraction.id, "segments/")?) {
         walker.walk(&format!("segments/{segment}/users/"), true).await?;
     }
-    // Whose events and conversations to read: everyone the first time; at cutover, the users
-    // changed since the last extraction and the users it did not have.
+    // Whose events and conversations to read: everyone the first time, and after purge removed
+    // what the last extraction read; at cutover, the users changed since the last extraction and
+    // the users it did not have.
+    let previous_purged = extraction.since.is_some() && store.purged(extraction.id - 1)?;
     let refetch: BTreeSet<u64> = match extraction.since {
         None => users.iter().copied().collect(),
+        Some(_) if previous_purged => users.iter().copied().collect(),
         Some(since) => {
             let search = format!("users/search/?search=updated_at&min={since}&max={}", extraction.started_unix + 1);
             walker.walk(&search, false).await?;

@@ -8,22 +8,6 @@ use serde_json::Value;
 
 use crate::state::{State, StateError};
 
-const SCHEMA: &str = "
--- Each extraction from User.com's API: the first (full) or a later one (changes since `since`, unix s).
-CREATE TABLE IF NOT EXISTS usercom_extractions (
-    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, api TEXT NOT NULL, started_at TEXT NOT NULL, started_unix INTEGER NOT NULL,
-    since INTEGER, finished_at TEXT, snapshot TEXT);
--- Per extraction and resource (`users/`, `users/10001/events/`): the URL of the next page to fetch,
--- pages and items so far, done, or absent (the API has no such resource: 404).
-CREATE TABLE IF NOT EXISTS usercom_cursors (
-    extraction INTEGER NOT NULL, resource TEXT NOT NULL, next_url TEXT, pages INTEGER NOT NULL, items INTEGER NOT NULL,
-    done INTEGER NOT NULL, absent INTEGER NOT NULL, PRIMARY KEY (extraction, resource));
--- Each page fetched: its URL and its results (JSON), in order.
-CREATE TABLE IF NOT EXISTS usercom_pages (
-    extraction INTEGER NOT NULL, resource TEXT NOT NULL, seq INTEGER NOT NULL, url TEXT NOT NULL, results TEXT NOT NULL,
-    PRIMARY KEY (extraction, resource, seq));
-";
-
 /// One extraction, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extraction {
@@ -54,9 +38,24 @@ pub struct Store<'a> {
 }
 
 impl<'a> Store<'a> {
+    /// The extraction's tables are in state.db's schema (`crate::state`), with purge's list
+    /// of what it clears beside them.
     pub fn open(state: &'a State) -> Result<Store<'a>, StateError> {
-        state.connection().execute_batch(SCHEMA).map_err(|error| state.error(error))?;
         Ok(Store { state })
+    }
+
+    /// `extraction` fetched pages that are no longer stored (purge removed them): what it read
+    /// cannot stand in for a later extraction's reads.
+    pub fn purged(&self, extraction: i64) -> Result<bool, StateError> {
+        self.state
+            .connection()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM usercom_cursors WHERE extraction = ?1 AND pages > 0) \
+                 AND NOT EXISTS (SELECT 1 FROM usercom_pages WHERE extraction = ?1)",
+                params![extraction],
+                |row| row.get(0),
+            )
+            .map_err(|error| self.error(error))
     }
 
     fn error(&self, error: rusqlite::Error) -> StateError {
@@ -242,5 +241,36 @@ impl<'a> Store<'a> {
             })
             .map(|count| count as u64)
             .map_err(|error| self.error(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_extraction_whose_pages_purge_removed_is_purged_and_one_that_read_nothing_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let store = Store::open(&state).unwrap();
+        let first = store.begin("full", "https://acme.user.com", None).unwrap();
+        let users = serde_json::json!([{"id": 10001}]);
+        store
+            .commit_page(
+                first.id,
+                "users/",
+                1,
+                "https://acme.user.com/api/public/users/",
+                users.as_array().unwrap(),
+                None,
+            )
+            .unwrap();
+        let empty = store.begin("changes", "https://acme.user.com", Some(0)).unwrap();
+        assert!(!store.purged(first.id).unwrap());
+
+        let clear = crate::purge::CLEARED_IN_STATE.iter().find(|cleared| cleared.clear.contains("usercom_pages"));
+        state.connection().execute(clear.expect("purge clears the pages").clear, []).unwrap();
+        assert!(store.purged(first.id).unwrap(), "its cursors say it read pages that are gone");
+        assert!(!store.purged(empty.id).unwrap(), "it read nothing, so nothing of it is gone");
     }
 }
