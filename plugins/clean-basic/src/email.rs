@@ -7,8 +7,8 @@ pub fn is_valid(email: &str) -> bool {
         && local.len() <= 64
         && !local.starts_with('.')
         && !local.ends_with('.')
-        && !local.contains("..")
-        && local.chars().all(|c| {
+        && !local.as_bytes().windows(2).any(|pair| pair[0] == b'.' && pair[1] == b'.')
+        && all_chars(local, |c| {
             c.is_alphanumeric()
                 || matches!(c, '!' | '#'..='\'' | '*' | '+' | '/' | '=' | '?' | '^'..='`' | '{'..='~' | '.' | '-')
         })
@@ -25,13 +25,19 @@ pub fn is_valid_domain(domain: &str) -> bool {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            && all_chars(label, |c| c.is_alphanumeric() || c == '-')
     });
     labels_valid
         && labels >= 2
         && domain.len() <= 253
         && last_label.len() >= 2
-        && last_label.chars().all(char::is_alphabetic)
+        && all_chars(last_label, char::is_alphabetic)
+}
+
+/// Whether every character of `text` is `ok`; ASCII text (nearly every address) is walked by
+/// bytes, without decoding UTF-8.
+fn all_chars(text: &str, ok: impl Fn(char) -> bool) -> bool {
+    if text.is_ascii() { text.bytes().all(|byte| ok(char::from(byte))) } else { text.chars().all(ok) }
 }
 
 /// True when `domain` is `listed` or one of its subdomains.

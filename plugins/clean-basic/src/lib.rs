@@ -98,8 +98,7 @@ impl Plugin for CleanBasic {
 impl Clean for CleanBasic {
     fn clean(&self, record: &mut Record<'_>) -> Result<Outcome, HookError> {
         record.edit_texts(|field, text| {
-            let multiline = text.contains('\n') && self.multiline_fields.iter().any(|name| name == field);
-            whitespace::normalize(text, multiline)
+            whitespace::normalize(text, || self.multiline_fields.iter().any(|name| name == field))
         });
 
         let mut issues = Vec::new();
@@ -108,8 +107,12 @@ impl Clean for CleanBasic {
             if email.is_empty() {
                 continue;
             }
-            // Most emails are lower-case already: only a changed one is copied.
-            let lowered = email.chars().any(char::is_uppercase).then(|| email.to_lowercase());
+            // Most emails are lower-case ASCII already: only a changed one is copied.
+            let lowered = if email.is_ascii() {
+                email.bytes().any(|byte| byte.is_ascii_uppercase()).then(|| email.to_ascii_lowercase())
+            } else {
+                email.chars().any(char::is_uppercase).then(|| email.to_lowercase())
+            };
             let email = lowered.as_deref().unwrap_or(email);
             if !email::is_valid(email) {
                 issues.push(Issue { field: field.clone(), message: format!("'{email}' is not a valid email address") });
@@ -152,7 +155,14 @@ impl Clean for CleanBasic {
         if name_is_empty {
             let first = record.text("first_name").unwrap_or_default();
             let last = record.text("last_name").unwrap_or_default();
-            let full = format!("{first} {last}").trim().to_owned();
+            let mut full = String::with_capacity(first.len() + 1 + last.len());
+            full.push_str(first);
+            full.push(' ');
+            full.push_str(last);
+            let trimmed = full.trim();
+            if trimmed.len() != full.len() {
+                full = trimmed.to_owned();
+            }
             if !full.is_empty() {
                 record.set("name", full);
             }

@@ -52,17 +52,18 @@ pub fn to_e164(raw: &str, default_country: Country) -> Option<String> {
     } else {
         (false, raw)
     };
+    // Byte by byte: any byte not listed (a letter, a non-ASCII character) refuses the number.
     let mut digits = String::with_capacity(rest.len());
-    for ch in rest.chars() {
-        match ch {
-            '0'..='9' => digits.push(ch),
-            ' ' | '-' | '.' | '(' | ')' | '/' => {}
+    for byte in rest.bytes() {
+        match byte {
+            b'0'..=b'9' => digits.push(char::from(byte)),
+            b' ' | b'-' | b'.' | b'(' | b')' | b'/' => {}
             _ => return None,
         }
     }
     if international {
         let valid = (8..=15).contains(&digits.len()) && !digits.starts_with('0');
-        return valid.then(|| format!("+{digits}"));
+        return valid.then(|| plus(&[&digits]));
     }
     let national = match default_country.trunk_prefix {
         "" => digits.as_str(),
@@ -73,5 +74,15 @@ pub fn to_e164(raw: &str, default_country: Country) -> Option<String> {
     };
     let (min, max) = default_country.national_digits;
     ((min..=max).contains(&national.len()) && !national.starts_with('0'))
-        .then(|| format!("+{}{national}", default_country.calling_code))
+        .then(|| plus(&[default_country.calling_code, national]))
+}
+
+/// `+` and the parts, without the formatting machinery (about a tenth of the instructions).
+fn plus(parts: &[&str]) -> String {
+    let mut number = String::with_capacity(1 + parts.iter().map(|part| part.len()).sum::<usize>());
+    number.push('+');
+    for part in parts {
+        number.push_str(part);
+    }
+    number
 }
