@@ -163,7 +163,7 @@ pub async fn ensure(
                     ))
                 })?;
                 let mut options = options_of(&existing);
-                if matches!(existing.field_type.as_str(), "enum" | "set") {
+                if existing.has_options() {
                     let target = CustomTarget {
                         code: existing.field_code.clone(),
                         field_type: existing.field_type.clone(),
