@@ -29,6 +29,7 @@ mod plugin_diff;
 mod plugin_sandbox;
 mod plugin_values;
 mod rate_limits;
+mod replan;
 mod roles;
 mod safety;
 mod safety_export;
