@@ -36,6 +36,73 @@ fn verify_after_planning_and_approving_again_after_an_apply_verifies_every_recor
     assert_eq!(report["objects"]["contact"]["verified"], 500, "{report:#}");
 }
 
+/// The currencies the persons' values of the "Lifetime value" field are in.
+fn lifetime_value_currencies(sandbox: &crm_migrate_sandbox::SandboxHandle) -> std::collections::BTreeSet<String> {
+    let state = sandbox.state();
+    let code = state["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entity"] == "person" && f["name"] == "Lifetime value" && f["is_deleted"] == false)
+        .unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    state["persons"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|person| person["custom_fields"][&code]["currency"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn after_a_replan_status_a_delta_and_a_rollback_keep_what_the_first_plan_decided() {
+    let _machine = crate::support::heavy();
+    let sandbox = fast(SandboxConfig::default());
+    let untouched = crate::apply::account_shape(&sandbox.state());
+    let (dir, project) = approved_project(&sandbox);
+    apply(&project, &[]);
+    let currencies = lifetime_value_currencies(&sandbox);
+    assert_eq!(currencies.len(), 1, "{currencies:?}");
+    let landings = || -> Vec<String> {
+        let text = std::fs::read_to_string(project.join("mapping.toml")).unwrap();
+        let keys = ["[", "to = ", "field = ", "type = ", "options = ", "currency = ", "values = "];
+        text.lines().filter(|line| keys.iter().any(|key| line.starts_with(key))).map(str::to_owned).collect()
+    };
+    let approved = landings();
+    succeeds(&project, &["plan"]);
+    assert_eq!(landings(), approved, "the fields apply made are proposed as they were");
+    succeeds(&project, &["approve", "--yes", "--by", "test"]);
+    let status: Value = serde_json::from_slice(&in_project(&project, &["status", "--json"]).stdout).unwrap();
+    let contacts = status["objects"].as_array().unwrap().iter().find(|row| row["object"] == "contact").unwrap();
+    assert_eq!(contacts["left"], 0, "{contacts}");
+
+    // A delta on the re-planned mapping: the changed contacts' values stay in the field's currency,
+    // and no value that did not read (gender 7) became an option.
+    let newer = dir.path().join("newer-export");
+    std::fs::create_dir(&newer).unwrap();
+    usercom_export_gen::generate(
+        &newer,
+        &usercom_export_gen::Options { changes: true, ..usercom_export_gen::Options::default() },
+    )
+    .unwrap();
+    succeeds(&project, &["delta", "--export", newer.to_str().unwrap(), "--delete-missing", "--yes"]);
+    assert_eq!(lifetime_value_currencies(&sandbox), currencies);
+    let state = sandbox.state();
+    let gender = state["fields"].as_array().unwrap().iter().find(|f| f["name"] == "Gender").unwrap();
+    let labels: Vec<&str> =
+        gender["options"].as_array().unwrap().iter().map(|o| o["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["Unknown", "Male", "Female"]);
+    let verified = in_project(&project, &["verify", "--export", newer.to_str().unwrap()]);
+    assert!(verified.status.success(), "{}\n{}", text(&verified.stdout), text(&verified.stderr));
+
+    // A rollback after all that takes back every field and option apply made.
+    let output = in_project(&project, &["rollback", "--yes"]);
+    assert!(output.status.success() && text(&output.stdout).contains("residue: none"), "{}", text(&output.stdout));
+    assert_eq!(crate::apply::account_shape(&sandbox.state()), untouched);
+}
+
 #[test]
 fn verify_after_a_sample_apply_of_the_hostile_export_verifies_the_sample() {
     let _machine = crate::support::heavy();
