@@ -45,7 +45,8 @@ fn host(limits: Limits, cache: &Path) -> PluginHost {
 
 /// One cache of compiled code for every test here, filled once before any test reads it and
 /// kept between runs in cargo's directory for test files: compiling the 18 MB component costs
-/// about 25 s of CPU, which each test would otherwise pay again.
+/// about 25 s of CPU, which each test would otherwise pay again. Callers hold
+/// `support::heavy()`: the compile must not starve the pacing tests.
 fn shared_cache() -> &'static Path {
     static CACHE: OnceLock<PathBuf> = OnceLock::new();
     CACHE.get_or_init(|| {
@@ -84,6 +85,7 @@ fn assert_same_outcomes(rust: &StageOutput, python: &StageOutput, what: &str) {
 
 #[test]
 fn the_python_clean_plugin_gives_the_rust_ones_outcome_for_every_sample_record() {
+    let _machine = crate::support::heavy();
     let host = host(Limits::default(), shared_cache());
     let python = python_plugin();
     let configs: [&[(&str, &str)]; 3] = [
@@ -116,6 +118,7 @@ fn the_python_clean_plugin_gives_the_rust_ones_outcome_for_every_sample_record()
 
 #[test]
 fn the_python_clean_plugin_agrees_where_python_and_rust_read_text_differently() {
+    let _machine = crate::support::heavy();
     let host = host(Limits::default(), shared_cache());
     let records = vec![
         // U+001C..U+001F are whitespace to Python's str.split, not to Rust; U+0085, U+00A0 and
@@ -158,6 +161,7 @@ fn the_python_clean_plugin_agrees_where_python_and_rust_read_text_differently() 
 
 #[test]
 fn the_python_plugin_refuses_a_bad_configuration_as_clean_basic_does() {
+    let _machine = crate::support::heavy();
     let host = host(Limits::default(), shared_cache());
     for config in [
         &[("default_country", "Narnia")][..],
@@ -240,6 +244,7 @@ fn plugin_diff_from_the_rust_clean_plugin_to_the_python_one_changes_nothing_on_t
 
 #[test]
 fn vet_reports_the_python_plugins_imports_and_a_trust_store_can_cap_what_it_needs() {
+    let _machine = crate::support::heavy();
     let dir = tempfile::tempdir().unwrap();
     let (store, cache) = (dir.path().join("trust.toml"), shared_cache());
     let path = python_plugin();

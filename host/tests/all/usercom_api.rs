@@ -397,6 +397,7 @@ fn usercom_advanced() -> UsercomSandbox {
 
 #[test]
 fn deal_participants_and_order_products_are_written_as_the_csv_export_writes_them() {
+    let _machine = crate::support::heavy();
     let dir = tempfile::tempdir().unwrap();
     let options = usercom_sandbox::AccountOptions { deal_products: true, ..usercom_sandbox::AccountOptions::default() };
     let export = dir.path().join("export");
