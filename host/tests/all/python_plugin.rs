@@ -203,15 +203,14 @@ fn plugin_diff_from_the_rust_clean_plugin_to_the_python_one_changes_nothing_on_t
     let clean = format!("clean={}", rust.display());
     let export = sample_export();
     let init =
-        command(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--plugin", &clean], &cache)
+        command(&["init", project.to_str().unwrap(), "--export", export.to_str().unwrap(), "--plugin", &clean], cache)
             .output()
             .unwrap();
     assert!(init.status.success(), "{}", text(&init.stderr));
     // Compiled once into the cache first, under a compile limit fit for a loaded machine (diff
     // has no flag for it).
-    let vet = command(&["plugin", "vet", python.to_str().unwrap(), "--compile-timeout-secs", "600"], &cache)
-        .output()
-        .unwrap();
+    let vet =
+        command(&["plugin", "vet", python.to_str().unwrap(), "--compile-timeout-secs", "600"], cache).output().unwrap();
     assert!(vet.status.success(), "{}", text(&vet.stderr));
 
     let diff = command(
@@ -224,7 +223,7 @@ fn plugin_diff_from_the_rust_clean_plugin_to_the_python_one_changes_nothing_on_t
             python.to_str().unwrap(),
             "--json",
         ],
-        &cache,
+        cache,
     )
     .output()
     .unwrap();
@@ -248,7 +247,7 @@ fn vet_reports_the_python_plugins_imports_and_a_trust_store_can_cap_what_it_need
 
     // componentize-py's WASI imports are stubbed inside the component: it asks for the
     // contract's host interface and nothing else, and loads under the host's default limits.
-    let vet = crm_migrate(&["plugin", "vet", path, "--json"], &store, &cache);
+    let vet = crm_migrate(&["plugin", "vet", path, "--json"], &store, cache);
     assert!(vet.status.success(), "{}", text(&vet.stderr));
     let report: serde_json::Value = serde_json::from_slice(&vet.stdout).unwrap();
     assert_eq!(
@@ -258,12 +257,12 @@ fn vet_reports_the_python_plugins_imports_and_a_trust_store_can_cap_what_it_need
     assert_eq!(report["plugin"]["hooks"], serde_json::json!(["clean"]), "{report:#}");
     assert_eq!(report["limits"]["core_instances"], Limits::default().core_instances, "{report:#}");
 
-    let trust = crm_migrate(&["plugin", "trust", path, "--by", "Ola Nowak"], &store, &cache);
+    let trust = crm_migrate(&["plugin", "trust", path, "--by", "Ola Nowak"], &store, cache);
     assert!(trust.status.success(), "{}", text(&trust.stderr));
     let input = dir.path().join("contacts.csv");
     std::fs::write(&input, "id,email\nu1,Ola@Example.com\n").unwrap();
     let run =
-        || crm_migrate(&["plugin", "run", path, "--hook", "clean", "--input", input.to_str().unwrap()], &store, &cache);
+        || crm_migrate(&["plugin", "run", path, "--hook", "clean", "--input", input.to_str().unwrap()], &store, cache);
     let output = run();
     assert!(output.status.success(), "trusted, it runs: {}", text(&output.stderr));
     assert!(text(&output.stdout).contains("ola@example.com"), "{}", text(&output.stdout));
