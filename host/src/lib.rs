@@ -2,13 +2,13 @@
 //!
 //! ```text
 //! project    the migration project directory: migration.toml, reports/ (init, -C DIR)
-//! record     the host's record model, shared by every stage
+//! record     the host's record model, shared by every stage (crate crm-migrate-core)
 //! usercom    User.com's REST API read into a local snapshot (an export directory), resumable
 //! extract    a User.com CSV export read as records: sniffed, typed, streamed, issues kept
 //! audit      what an export holds: counts, data quality, billing, inventory (reports/)
-//! records_csv  records from a CSV file (plugin authors' test input)
-//! plugins    the sandboxed WebAssembly plugin host (the only module that touches wasmtime)
-//! pipeline   clean -> dedup -> label over a whole data set, every record accounted for
+//! records_csv  records from a CSV file (plugin authors' test input) (crate crm-migrate-plugin-host)
+//! plugins    the sandboxed WebAssembly plugin host (crate crm-migrate-plugin-host, the only one with wasmtime)
+//! pipeline   clean -> dedup -> label over a whole data set, every record accounted for (crm-migrate-plugin-host)
 //! pipedrive  the Pipedrive client: typed calls, pacing to the rate limits, retries, token bill
 //! plan       the export and the target workspace read, mapping.toml proposed, token bill (plan)
 //! mapping    mapping.toml: the model, its text both ways, the checks an edit must pass
@@ -22,9 +22,15 @@
 //! handoff    the customer's documents: automations, segments as filters, templates, billing, summary
 //! purge      after the migration: the customer data it no longer needs removed, the audit trail kept
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
-//! private_files  files with customer data created readable by the user only (reports, state.db)
-//! untrusted  text from a plugin or an export made safe for the terminal and the reports
+//! private_files  files with customer data created readable by the user only (crate crm-migrate-core)
+//! untrusted  text from a plugin or an export made safe for the terminal and reports (crm-migrate-core)
 //! ```
+
+// The record model and the plugin host are crates of their own (only the plugin host compiles
+// wasmtime); they are re-exported here so that `crate::record`, `crm_migrate::plugins` and the
+// rest keep their paths.
+pub use crm_migrate_core::{private_files, record, untrusted};
+pub use crm_migrate_plugin_host::{pipeline, plugins, records_csv};
 
 pub mod apply;
 pub mod approve;
@@ -34,20 +40,14 @@ pub mod handoff;
 pub mod mapping;
 pub mod marker;
 pub mod pipedrive;
-pub mod pipeline;
 pub mod plan;
 pub mod plugin_diff;
-pub mod plugins;
-pub mod private_files;
 pub mod project;
 pub mod purge;
 pub mod readback;
-pub mod record;
-pub mod records_csv;
 pub mod rollback;
 pub mod state;
 pub mod status;
-pub mod untrusted;
 pub mod usercom;
 pub mod verify;
 

@@ -727,9 +727,8 @@ pub(crate) fn quoted(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
+// The plugin host's trust store names lines of its TOML too, so the function lives below both.
+pub(crate) use crm_migrate_core::line_of;
 
 const NO_PLUGINS: &str =
     "# No plugins yet. Add one per hook, in this order (crm-migrate plugin vet FILE prints the digest):

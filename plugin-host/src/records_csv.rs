@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::plugins::{Segment, Tag};
-use crate::record::{Date, DateTime, ObjectKind, Record, Value};
+use crm_migrate_core::record::{Date, DateTime, ObjectKind, Record, Value};
 
 /// A cell that cannot be read: where it is and what was expected.
 #[derive(Debug, thiserror::Error)]
