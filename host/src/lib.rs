@@ -9,7 +9,7 @@
 //! records_csv  records from a CSV file (plugin authors' test input) (crate crm-migrate-plugin-host)
 //! plugins    the sandboxed WebAssembly plugin host (crate crm-migrate-plugin-host, the only one with wasmtime)
 //! pipeline   clean -> dedup -> label over a whole data set, every record accounted for (crm-migrate-plugin-host)
-//! pipedrive  the Pipedrive client: typed calls, pacing to the rate limits, retries, token bill
+//! pipedrive  the Pipedrive client: typed calls, pacing, retries, token bill (crate pipedrive-client)
 //! plan       the export and the target workspace read, mapping.toml proposed, token bill (plan)
 //! mapping    mapping.toml: the model, its text both ways, the checks an edit must pass
 //! marker     the marker on every migrated record: written, read back strictly, unforgeable
@@ -26,11 +26,12 @@
 //! untrusted  text from a plugin or an export made safe for the terminal and reports (crm-migrate-core)
 //! ```
 
-// The record model and the plugin host are crates of their own (only the plugin host compiles
-// wasmtime); they are re-exported here so that `crate::record`, `crm_migrate::plugins` and the
-// rest keep their paths.
+// The record model, the plugin host and the Pipedrive client are crates of their own (only the
+// plugin host compiles wasmtime); they are re-exported here so that `crate::record`,
+// `crm_migrate::plugins`, `crm_migrate::pipedrive` and the rest keep their paths.
 pub use crm_migrate_core::{private_files, record, untrusted};
 pub use crm_migrate_plugin_host::{pipeline, plugins, records_csv};
+pub use pipedrive_client as pipedrive;
 
 pub mod apply;
 pub mod approve;
@@ -39,7 +40,6 @@ pub mod extract;
 pub mod handoff;
 pub mod mapping;
 pub mod marker;
-pub mod pipedrive;
 pub mod plan;
 pub mod plugin_diff;
 pub mod project;
