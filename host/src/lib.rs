@@ -4,8 +4,8 @@
 //! project    the migration project directory: migration.toml, reports/ (init, -C DIR)
 //! record     the host's record model, shared by every stage (crate crm-migrate-core)
 //! usercom    User.com's REST API read into a local snapshot (an export directory), resumable
-//! extract    a User.com CSV export read as records: sniffed, typed, streamed, issues kept
-//! audit      what an export holds: counts, data quality, billing, inventory (reports/)
+//! extract    a User.com CSV export read as records: sniffed, typed, streamed (crate usercom-export)
+//! audit      what an export holds: counts, data quality, billing, inventory (crate usercom-export)
 //! records_csv  records from a CSV file (plugin authors' test input) (crate crm-migrate-plugin-host)
 //! plugins    the sandboxed WebAssembly plugin host (crate crm-migrate-plugin-host, the only one with wasmtime)
 //! pipeline   clean -> dedup -> label over a whole data set, every record accounted for (crm-migrate-plugin-host)
@@ -24,19 +24,19 @@
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
 //! private_files  files with customer data created readable by the user only (crate crm-migrate-core)
 //! untrusted  text from a plugin or an export made safe for the terminal and reports (crm-migrate-core)
+//! report_csv  a CSV report's row, safe to open in a spreadsheet (crate crm-migrate-core)
 //! ```
 
-// The record model, the plugin host and the Pipedrive client are crates of their own (only the
-// plugin host compiles wasmtime); they are re-exported here so that `crate::record`,
-// `crm_migrate::plugins`, `crm_migrate::pipedrive` and the rest keep their paths.
-pub use crm_migrate_core::{private_files, record, untrusted};
+// The record model, the export reader, the plugin host and the Pipedrive client are crates of
+// their own (only the plugin host compiles wasmtime); they are re-exported here so that
+// `crate::record`, `crm_migrate::plugins`, `crm_migrate::pipedrive` and the rest keep their paths.
+pub use crm_migrate_core::{private_files, record, report_csv, untrusted};
 pub use crm_migrate_plugin_host::{pipeline, plugins, records_csv};
 pub use pipedrive_client as pipedrive;
+pub use usercom_export::{audit, extract};
 
 pub mod apply;
 pub mod approve;
-pub mod audit;
-pub mod extract;
 pub mod handoff;
 pub mod mapping;
 pub mod marker;

@@ -698,7 +698,7 @@ impl PluginDiff {
             .map_err(io(&json))?;
         let mut writer = csv::Writer::from_writer(Vec::new());
         let row = |writer: &mut csv::Writer<Vec<u8>>, cells: [&str; 6]| {
-            crate::records_csv::write_report_row(writer, cells)
+            crate::report_csv::write_report_row(writer, cells)
                 .map_err(|error| DiffError::Io { path: csv.clone(), source: error.into() })
         };
         row(&mut writer, ["object", "source_id", "change", "field", "before", "after"])?;
