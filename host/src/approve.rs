@@ -13,9 +13,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::mapping::file::{self, MappingError};
 use crate::mapping::{MAPPING_FILE, Mapping, check};
-use crate::plan::profile::{ReadProgress, profile};
-use crate::plan::workspace::Workspace;
+use crate::pipedrive::workspace::Workspace;
 use crate::plan::{PlanError, open_export};
+use crate::profile::{ReadProgress, profile};
 use crate::project::Project;
 use crate::state::{Approval, State, StateError, now_utc};
 

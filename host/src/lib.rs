@@ -10,6 +10,7 @@
 //! plugins    the sandboxed WebAssembly plugin host (crate crm-migrate-plugin-host, the only one with wasmtime)
 //! pipeline   clean -> dedup -> label over a whole data set, every record accounted for (crm-migrate-plugin-host)
 //! pipedrive  the Pipedrive client: typed calls, pacing, retries, token bill (crate pipedrive-client)
+//! profile    what the export holds, attribute by attribute: what plan and mapping decide on
 //! plan       the export and the target workspace read, mapping.toml proposed, token bill (plan)
 //! mapping    mapping.toml: the model, its text both ways, the checks an edit must pass
 //! marker     the marker on every migrated record: written, read back strictly, unforgeable
@@ -42,6 +43,7 @@ pub mod mapping;
 pub mod marker;
 pub mod plan;
 pub mod plugin_diff;
+pub mod profile;
 pub mod project;
 pub mod purge;
 pub mod readback;

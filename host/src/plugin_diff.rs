@@ -422,7 +422,7 @@ fn label_changes(
 ) -> Result<Vec<LabelChange>, DiffError> {
     progress("reading the export's tags and segments");
     let export = crate::plan::open_export(project)?;
-    let profile = crate::plan::profile::profile(&export, &mut |_: &str, _: u64, _: bool| {})?;
+    let profile = crate::profile::profile(&export, &mut |_: &str, _: u64, _: bool| {})?;
     let decide = |plugin: LoadedPlugin| -> Result<Vec<(String, String)>, DiffError> {
         // The label hook is run on its own: the decisions do not depend on the other plugins.
         let plugins = [(Hook::Label, plugin)];

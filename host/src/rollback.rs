@@ -461,14 +461,14 @@ async fn remove_workspace(
     for (kind, entity, name) in journal.workspace_objects()? {
         journal.forget_workspace_object(&kind, &entity, &name)?;
     }
-    let workspace = crate::plan::workspace::Workspace::read(client, "", String::new()).await?;
+    let workspace = crate::pipedrive::workspace::Workspace::read(client, "", String::new()).await?;
     for (kind, entity, name, _) in
         created.iter().filter(|(kind, entity, name, _)| !kept.contains(&(kind.clone(), entity.clone(), name.clone())))
     {
         let still = match (kind.as_str(), EntityKind::from_name(entity)) {
             ("field", Some(entity)) => workspace.custom_field(entity, name).is_some(),
             ("label", Some(entity)) => {
-                workspace.labels(entity).iter().any(|label| crate::plan::workspace::same_name(label, name))
+                workspace.labels(entity).iter().any(|label| crate::pipedrive::workspace::same_name(label, name))
             }
             ("pipeline", _) => workspace.pipeline(name).is_some(),
             ("activity_type", _) => workspace.activity_type(name).is_some_and(|kind| kind.is_custom_flag),

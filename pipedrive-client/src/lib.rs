@@ -23,6 +23,7 @@ mod pacing;
 mod secret;
 mod target_url;
 mod transport;
+pub mod workspace;
 pub use transport::install_crypto_provider;
 
 use reqwest::Method;

@@ -411,7 +411,7 @@ fn workspace_needs(
             let choices: Vec<String> = match record.get(&entry.attribute) {
                 Some(Value::Choices(choices)) => choices.clone(),
                 Some(Value::Null) | None => continue,
-                Some(other) => vec![crate::plan::profile::plain(other)],
+                Some(other) => vec![crate::profile::plain(other)],
             };
             for choice in choices {
                 if labelled {
@@ -722,7 +722,7 @@ pub(crate) fn add_links(links: &mut Links, object: ObjectKind, created: &HashMap
         for company in source.records.get(&ObjectKind::Company).into_iter().flatten() {
             let Some(id) = links.organizations.get(&company.source_id).copied() else { continue };
             for field in ["email", "website"] {
-                if let Some(domain) = company.get(field).map(crate::plan::profile::plain).as_deref().and_then(domain) {
+                if let Some(domain) = company.get(field).map(crate::profile::plain).as_deref().and_then(domain) {
                     links.organizations_by_domain.entry(domain).or_insert(id);
                 }
             }

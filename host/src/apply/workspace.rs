@@ -8,11 +8,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::mapping::check::MARKER_FIELD;
 use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping, NewFieldType};
+use crate::pipedrive::workspace::{Workspace, same_name};
 use crate::pipedrive::{
     ActivityType, ClientError, EntityKind, Field, FieldOption, FieldType, NewField, NewStage, PipedriveClient,
 };
 use crate::plan::changes::{LabelDecisions, time_field_name};
-use crate::plan::workspace::{Workspace, same_name};
 use crate::record::ObjectKind;
 use crate::state::now_utc;
 

@@ -15,7 +15,7 @@ use crate::pipedrive::{ClientError, PipedriveClient, Webhook};
 use crate::plan::changes::WorkspaceChanges;
 use crate::plan::deal_products::DealProductsPlan;
 use crate::plan::limits::LimitsCheck;
-use crate::plan::profile::SourceProfile;
+use crate::profile::SourceProfile;
 use crate::record::ObjectKind;
 
 /// What to tell the admin about workflow automations, which the API does not list.
