@@ -696,14 +696,7 @@ pub async fn undo_run(
             ))
         })?;
         relink(&mut body, &moved);
-        let entity = match deletion.object {
-            ObjectKind::Company => Some(EntityKind::Organization),
-            ObjectKind::Contact => Some(EntityKind::Person),
-            ObjectKind::Deal => Some(EntityKind::Deal),
-            ObjectKind::Activity | ObjectKind::Event => Some(EntityKind::Activity),
-            ObjectKind::Conversation => None,
-        };
-        let id = match entity {
+        let id = match crate::apply::load::entity_of(deletion.object) {
             Some(entity) => {
                 let marker = markers.get(&entity).and_then(|code| {
                     let value = body["custom_fields"][code].as_str()?.to_owned();
@@ -732,7 +725,7 @@ pub async fn undo_run(
                 if entry.fate != Fate::Created || after == before {
                     continue;
                 }
-                let changes = crate::apply::load::changed_fields(&before, &after);
+                let changes = crate::pipedrive::changes::changed_fields(&before, &after);
                 crate::apply::load::update(&client, object, id, &changes).await?;
                 for (field, prior, new) in &changes {
                     journal.record_change(object, &source_id, id, field, &prior.to_string(), &new.to_string())?;

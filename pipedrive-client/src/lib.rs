@@ -16,6 +16,7 @@
 //! ```
 
 mod bill;
+pub mod changes;
 mod deal_extras;
 mod error;
 mod model;

@@ -622,7 +622,7 @@ async fn update_changed(
             without_baseline += 1;
             continue;
         };
-        let mut changes = load::changed_fields(&sent, &now);
+        let mut changes = crate::pipedrive::changes::changed_fields(&sent, &now);
         if changes.is_empty() {
             continue;
         }
