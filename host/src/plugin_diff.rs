@@ -14,13 +14,14 @@ use serde::Serialize;
 use crate::apply::ApplyOptions;
 use crate::apply::journal::Fate as JournalFate;
 use crate::apply::source::{self, Source};
-use crate::approve::{APPROVED_PLUGINS_DIR, Basis, approved_copy};
+use crate::approve::{Basis, approved_copy};
 use crate::audit::report::thousands;
 use crate::extract::{ExtractError, FieldType};
 use crate::plan::PlanError;
 use crate::plugins::{
     ComponentCache, Digest, Hook, Limits, LoadError, LoadedPlugin, PluginComponent, PluginHost, TagFate,
 };
+use crate::project::APPROVED_PLUGINS_DIR;
 use crate::project::{Project, ProjectError};
 use crate::record::{ObjectKind, Record, Value};
 use crate::untrusted::{escape, markdown};
