@@ -345,7 +345,7 @@ pub async fn apply(
         )
         .await?;
         if let Some(preview) = &deletion_preview {
-            let names = crate::readback::field_names(&targets);
+            let names = targets.field_names();
             outcome.deleted = deletions::run(
                 &client,
                 &journal,
@@ -607,7 +607,7 @@ async fn update_changed(
     outcome: &mut ApplyOutcome,
 ) -> Result<u64, ApplyError> {
     let entries = journal.entries(object)?;
-    let names = crate::readback::field_names(targets);
+    let names = targets.field_names();
     let mut listings = crate::readback::Listings::default();
     let mut updated = 0;
     let mut without_baseline = 0;
