@@ -516,6 +516,13 @@ pub struct Field {
     pub is_custom_field: bool,
 }
 
+impl Field {
+    /// A single or multiple choice field: the only types whose values are options.
+    pub fn has_options(&self) -> bool {
+        matches!(self.field_type.as_str(), "enum" | "set")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct FieldOption {
     /// An integer for custom fields, a string for some built-in ones.

@@ -46,6 +46,24 @@ impl Workspace {
         }
     }
 
+    /// The workspace without the custom fields apply made, given as (entity name, field name):
+    /// they are the migration's, not the account's, so a re-plan proposes them as the fields it
+    /// creates (apply reuses each by its name), and what the first plan decided about them (type,
+    /// options, currency, the time field beside a date+time) stands.
+    pub fn without_fields_made_by_apply(mut self, made: &[(String, String)]) -> Workspace {
+        for (kind, fields) in [
+            (EntityKind::Person, &mut self.person_fields),
+            (EntityKind::Organization, &mut self.organization_fields),
+            (EntityKind::Deal, &mut self.deal_fields),
+        ] {
+            fields.retain(|field| {
+                !(field.is_custom_field
+                    && made.iter().any(|(entity, name)| entity == kind.name() && same_name(name, &field.field_name)))
+            });
+        }
+        self
+    }
+
     /// A custom field by its name (case and surrounding spaces ignored).
     pub fn custom_field(&self, kind: EntityKind, name: &str) -> Option<&Field> {
         self.fields(kind).iter().find(|field| field.is_custom_field && same_name(&field.field_name, name))

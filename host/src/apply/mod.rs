@@ -392,15 +392,57 @@ fn settle_plugin_fates(journal: &Journal, source: &Source) -> Result<(), ApplyEr
 }
 
 /// The values of mapped choice attributes (options an existing field may lack) and the labels
-/// each entity's records carry.
+/// each entity's records carry; the labels as the tags of the whole source decide them.
 fn workspace_needs(
     plugins: &[(crate::plugins::Hook, crate::plugins::LoadedPlugin)],
     mapping: &Mapping,
     source: &Source,
     catalogue: &crate::extract::Catalogue,
 ) -> Result<workspace::Needs, ApplyError> {
-    let mut values: HashMap<(ObjectKind, String), BTreeSet<String>> = HashMap::new();
     let mut tag_use: BTreeMap<ObjectKind, BTreeMap<String, u64>> = BTreeMap::new();
+    for_each_choice(mapping, source, &|_, _| true, &mut |entry, choice| {
+        if matches!(&entry.landing, Landing::Standard { .. }) {
+            *tag_use.entry(entry.object).or_default().entry(choice).or_default() += 1;
+        }
+    });
+    let (_, tag_labels) = crate::plan::label_decisions(plugins, catalogue, &tag_use)?;
+    Ok(needs_of(mapping, source, tag_labels, &|_, _| true))
+}
+
+/// What the workspace must hold for the records `migrated` keeps: verify, which creates nothing,
+/// asks for what the records apply migrated need (a sample's), not for the whole export's.
+pub fn needs_of(
+    mapping: &Mapping,
+    source: &Source,
+    tag_labels: crate::plan::changes::LabelDecisions,
+    migrated: &dyn Fn(ObjectKind, &str) -> bool,
+) -> workspace::Needs {
+    let mut values: HashMap<(ObjectKind, String), BTreeSet<String>> = HashMap::new();
+    let mut labels: HashMap<EntityKind, BTreeSet<String>> = HashMap::new();
+    for_each_choice(mapping, source, migrated, &mut |entry, choice| match &entry.landing {
+        Landing::Standard { .. } => {
+            let Some(entity) = Destination::of(entry.object).entity() else { return };
+            if let Some(Some(label)) = tag_labels.get(&choice).cloned().or(Some(Some(choice))) {
+                labels.entry(entity).or_default().insert(label);
+            }
+        }
+        _ => {
+            values.entry((entry.object, entry.attribute.clone())).or_default().insert(choice);
+        }
+    });
+    workspace::Needs { values, labels, tag_labels }
+}
+
+/// Calls `each` with every value of the records `migrated` keeps, under an attribute mapped to
+/// the labels or to a field the account had. A value that did not read as its attribute's type
+/// is left out of any field whatever its options (as plan's profile leaves it out of the options
+/// it proposes): no option is asked for it.
+fn for_each_choice(
+    mapping: &Mapping,
+    source: &Source,
+    migrated: &dyn Fn(ObjectKind, &str) -> bool,
+    each: &mut dyn FnMut(&crate::mapping::FieldEntry, String),
+) {
     for entry in &mapping.fields {
         let labelled = matches!(&entry.landing, Landing::Standard { code } if code == "label");
         let existing = matches!(entry.landing, Landing::Existing { .. });
@@ -408,31 +450,26 @@ fn workspace_needs(
             continue;
         }
         for record in source.records.get(&entry.object).into_iter().flatten() {
+            if !migrated(record.kind, &record.source_id) {
+                continue;
+            }
+            let unread = source
+                .issues
+                .get(&(record.kind, record.source_id.clone()))
+                .is_some_and(|issues| issues.iter().any(|issue| issue.field == entry.attribute));
+            if unread {
+                continue;
+            }
             let choices: Vec<String> = match record.get(&entry.attribute) {
                 Some(Value::Choices(choices)) => choices.clone(),
                 Some(Value::Null) | None => continue,
                 Some(other) => vec![crate::profile::plain(other)],
             };
             for choice in choices {
-                if labelled {
-                    *tag_use.entry(entry.object).or_default().entry(choice).or_default() += 1;
-                } else {
-                    values.entry((entry.object, entry.attribute.clone())).or_default().insert(choice);
-                }
+                each(entry, choice);
             }
         }
     }
-    let (_, tag_labels) = crate::plan::label_decisions(plugins, catalogue, &tag_use)?;
-    let mut labels: HashMap<EntityKind, BTreeSet<String>> = HashMap::new();
-    for (object, tags) in &tag_use {
-        let Some(entity) = Destination::of(*object).entity() else { continue };
-        for tag in tags.keys() {
-            if let Some(Some(label)) = tag_labels.get(tag).cloned().or(Some(Some(tag.clone()))) {
-                labels.entry(entity).or_default().insert(label);
-            }
-        }
-    }
-    Ok(workspace::Needs { values, labels, tag_labels })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -178,7 +178,7 @@ pub async fn ensure(
                     ))
                 })?;
                 let mut options = options_of(&existing);
-                if matches!(existing.field_type.as_str(), "enum" | "set") {
+                if existing.has_options() {
                     let target = CustomTarget {
                         code: existing.field_code.clone(),
                         field_type: existing.field_type.clone(),
@@ -195,36 +195,7 @@ pub async fn ensure(
                         .filter(|value| target.option(value).is_none())
                         .cloned()
                         .collect();
-                    if !missing.is_empty() {
-                        for label in &missing {
-                            journal.record_workspace_object(
-                                "option",
-                                &format!("{}:{}", entity.name(), existing.field_name),
-                                label,
-                                "",
-                                true,
-                            )?;
-                        }
-                        let after = add_options(client, write, entity, &existing.field_code, &missing).await?;
-                        for option in &after {
-                            if missing.iter().any(|label| same_name(label, &option.label)) {
-                                let id = option.numeric_id().map(|id| id.to_string()).unwrap_or_default();
-                                journal.record_workspace_object(
-                                    "option",
-                                    &format!("{}:{}", entity.name(), existing.field_name),
-                                    &option.label,
-                                    &id,
-                                    true,
-                                )?;
-                            }
-                        }
-                        // Whether the answer lists every option or only the new ones, both are known now.
-                        options.extend(
-                            after
-                                .iter()
-                                .filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))),
-                        );
-                    }
+                    options.extend(add_missing_options(client, journal, write, entity, &existing, &missing).await?);
                 }
                 journal.record_workspace_object(
                     "field",
@@ -267,10 +238,19 @@ pub async fn ensure(
                 } else {
                     None
                 };
+                // A field an earlier run made, planned again on a newer export, may need more
+                // options than it was made with. Verify (no `write`) makes none: a record that
+                // needs one shows as a difference.
+                let mut made = options_of(&created);
+                let missing: Vec<String> =
+                    options.iter().filter(|label| !made.contains_key(&label.trim().to_lowercase())).cloned().collect();
+                if write {
+                    made.extend(add_missing_options(client, journal, write, entity, &created, &missing).await?);
+                }
                 targets.fields.insert(
                     key,
                     CustomTarget {
-                        options: options_of(&created),
+                        options: made,
                         code: created.field_code,
                         field_type: created.field_type,
                         values: Vec::new(),
@@ -412,6 +392,34 @@ async fn create_or_find<T>(
         }
     }
     Ok(create().await?)
+}
+
+/// Adds the options a field lacks, journalled as apply's (before they are sent, and with their
+/// ids after); returns the ids of the options added, by label (lower case).
+async fn add_missing_options(
+    client: &PipedriveClient,
+    journal: &Journal,
+    write: bool,
+    entity: EntityKind,
+    field: &Field,
+    missing: &[String],
+) -> Result<HashMap<String, u64>, ApplyError> {
+    if missing.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let scope = format!("{}:{}", entity.name(), field.field_name);
+    for label in missing {
+        journal.record_workspace_object("option", &scope, label, "", true)?;
+    }
+    let after = add_options(client, write, entity, &field.field_code, missing).await?;
+    for option in &after {
+        if missing.iter().any(|label| same_name(label, &option.label)) {
+            let id = option.numeric_id().map(|id| id.to_string()).unwrap_or_default();
+            journal.record_workspace_object("option", &scope, &option.label, &id, true)?;
+        }
+    }
+    // Whether the answer lists every option or only the new ones, both are known now.
+    Ok(after.iter().filter_map(|option| Some((option.label.trim().to_lowercase(), option.numeric_id()?))).collect())
 }
 
 /// Adds options to a field (labels to `label`), each once even when an answer is lost.

@@ -93,7 +93,7 @@ pub fn workspace_changes(
             }
             Landing::Existing { field, values } => {
                 let Some(existing) = workspace.custom_field(entity, field) else { continue };
-                if !matches!(existing.field_type.as_str(), "enum" | "set") {
+                if !existing.has_options() {
                     continue;
                 }
                 let Some(attribute) =

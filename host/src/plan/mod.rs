@@ -243,6 +243,13 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
     let existing = existing::plan(project, client, &workspace).await?;
     let webhooks = side_effects::read_webhooks(client).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
+    let made: Vec<(String, String)> = crate::apply::journal::Journal::read(State::open(&project.dir)?)
+        .created_workspace_objects()?
+        .into_iter()
+        .filter(|(kind, ..)| kind == "field")
+        .map(|(_, entity, name, _)| (entity, name))
+        .collect();
+    let workspace = workspace.without_fields_made_by_apply(&made);
 
     let mapping_path = project.dir.join(MAPPING_FILE);
     let previous = match std::fs::read_to_string(&mapping_path) {

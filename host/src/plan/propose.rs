@@ -499,7 +499,11 @@ fn propose_field(
                     0,
                     format!("name match: Pipedrive's custom field '{}' ({})", existing.field_name, existing.field_type),
                 );
-                let missing = missing_options(attribute, existing.options.iter().map(|option| option.label.as_str()));
+                // Only a choice field's values are options; a number or text field takes any value.
+                let missing = match existing.has_options() {
+                    true => missing_options(attribute, existing.options.iter().map(|option| option.label.as_str())),
+                    false => Vec::new(),
+                };
                 if !missing.is_empty() {
                     why.push(format!("options to add: {}", missing.join(", ")));
                     confidence -= 0.1;

@@ -14,7 +14,7 @@ pub mod coverage;
 pub mod deal_products;
 pub mod existing;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -131,6 +131,17 @@ pub async fn verify(
     };
     let (mapping, source, needs) = prepared.into_parts();
     let (mapping, source) = (&mapping, &source);
+    // The workspace as the records apply migrated need it: after a sample, the rest of the
+    // export's options and labels are not made yet, and are no sign of anything deleted.
+    let mut migrated: HashMap<ObjectKind, HashSet<String>> = HashMap::new();
+    for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
+        let ids = migrated.entry(object).or_default();
+        ids.extend(created_ids(&journal, object)?.into_keys());
+        ids.extend(apply::existing::linked_ids(&journal, object)?.into_keys());
+    }
+    let needs = apply::needs_of(mapping, source, needs.tag_labels, &|object, id| {
+        migrated.get(&object).is_some_and(|ids| ids.contains(id))
+    });
     let targets = Targets {
         marking: project.markers(),
         ..workspace::ensure(client, project.config.target.url.get_ref(), mapping, needs, &journal, false).await?

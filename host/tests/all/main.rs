@@ -31,6 +31,7 @@ mod plugin_sandbox;
 mod plugin_values;
 mod python_plugin;
 mod rate_limits;
+mod replan;
 mod roles;
 mod safety;
 mod safety_export;

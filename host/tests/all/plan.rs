@@ -247,6 +247,14 @@ fn plan_reuses_what_the_workspace_has_proposes_the_rest_and_bills_it() {
     assert_eq!(landings(&mapping), EXPECTED_LANDINGS);
     let industry = mapping.field(crm_migrate::record::ObjectKind::Contact, "industry_segment").unwrap();
     assert!(industry.why.iter().any(|why| why.contains("name match")), "{:?}", industry.why);
+    // A number or a text field the account has takes any value: no options to add to it.
+    for (kind, attribute) in
+        [(crm_migrate::record::ObjectKind::Contact, "score"), (crm_migrate::record::ObjectKind::Company, "nip")]
+    {
+        let entry = mapping.field(kind, attribute).unwrap();
+        assert!(entry.why.iter().any(|why| why.contains("name match")), "{attribute}: {:?}", entry.why);
+        assert!(!entry.why.iter().any(|why| why.contains("options to add")), "{attribute}: {:?}", entry.why);
+    }
     let monetary = mapping.field(crm_migrate::record::ObjectKind::Contact, "lifetime_value").unwrap();
     assert!(
         matches!(&monetary.landing, Landing::New { currency: Some(c), .. } if c == "PLN"),

@@ -17,7 +17,10 @@ fn small() -> UsercomConfig {
     UsercomConfig { account: AccountOptions { contacts: 200, ..AccountOptions::default() }, ..UsercomConfig::default() }
 }
 
+/// A plain HTTP client. In a workspace build reqwest is compiled with rustls and no built-in
+/// crypto provider (the host picks ring), so one is installed first, as the host does.
 fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
