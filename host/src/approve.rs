@@ -13,10 +13,10 @@ use sha2::{Digest as _, Sha256};
 
 use crate::mapping::file::{self, MappingError};
 use crate::mapping::{MAPPING_FILE, Mapping, check};
-use crate::plan::profile::{ReadProgress, profile};
-use crate::plan::workspace::Workspace;
+use crate::pipedrive::workspace::Workspace;
 use crate::plan::{PlanError, open_export};
-use crate::project::Project;
+use crate::profile::{ReadProgress, profile};
+use crate::project::{APPROVED_PLUGINS_DIR, Project};
 use crate::state::{Approval, State, StateError, now_utc};
 
 #[derive(Debug, thiserror::Error)]
@@ -171,10 +171,6 @@ impl Basis {
         changes
     }
 }
-
-/// Where `approve` keeps each approved plugin build, by digest: a later swap is diffed
-/// against exactly what was approved (`plugin_diff::since_approval`).
-pub const APPROVED_PLUGINS_DIR: &str = "approved-plugins";
 
 /// Where the approved build with this digest is kept.
 pub fn approved_copy(project: &Project, digest: &str) -> PathBuf {

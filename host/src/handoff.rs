@@ -14,8 +14,8 @@ use crate::apply::{ApplyError, PHASES};
 use crate::audit::report::thousands;
 use crate::extract::Catalogue;
 use crate::mapping::{Destination, Landing, Mapping};
-use crate::plan::open_export;
-use crate::plan::workspace::same_name;
+use crate::pipedrive::workspace::same_name;
+use crate::plan::{open_export, side_effects};
 use crate::project::Project;
 use crate::record::ObjectKind;
 use crate::state::State;
@@ -751,6 +751,38 @@ fn plan_json(project: &Project) -> serde_json::Value {
         .unwrap_or_default()
 }
 
+/// The handoff's section, from plan.json's `side_effects`.
+fn side_effects_section(plan: &serde_json::Value) -> Section {
+    let effects: Option<side_effects::SideEffects> = serde_json::from_value(plan["side_effects"].clone()).ok();
+    let (intro, rows) = match effects {
+        Some(effects) => (
+            format!("{} {}", effects.automations, side_effects::webhooks_intro(&effects)),
+            effects
+                .webhooks
+                .iter()
+                .map(|firing| {
+                    vec![
+                        format!("{} {}", firing.id, firing.name),
+                        firing.subscribed.clone(),
+                        firing.subscription_url.clone(),
+                        side_effects::deliveries_text(firing),
+                    ]
+                })
+                .collect(),
+        ),
+        None => (
+            format!("{} (reports/plan.json has no side effects: run crm-migrate plan.)", side_effects::AUTOMATIONS),
+            Vec::new(),
+        ),
+    };
+    Section {
+        title: "Side effects during the load".to_owned(),
+        intro,
+        headers: vec!["Webhook", "Subscribed to", "URL", "Deliveries during the load"],
+        rows,
+    }
+}
+
 /// The grade plan gave the migration (its `reports/plan.json`), each factor against its thresholds.
 fn complexity_section(project: &Project) -> Section {
     let plan = plan_json(project);
@@ -853,7 +885,7 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
                 moved,
             ),
             complexity_section(project),
-            crate::plan::side_effects::handoff_section(&plan_json(project)),
+            side_effects_section(&plan_json(project)),
             section(
                 "What did not move, and why",
                 "Attributes the mapping skips (the reason is the mapping's).",

@@ -2,14 +2,15 @@
 //!
 //! ```text
 //! project    the migration project directory: migration.toml, reports/ (init, -C DIR)
-//! record     the host's record model, shared by every stage
+//! record     the host's record model, shared by every stage (crate crm-migrate-core)
 //! usercom    User.com's REST API read into a local snapshot (an export directory), resumable
-//! extract    a User.com CSV export read as records: sniffed, typed, streamed, issues kept
-//! audit      what an export holds: counts, data quality, billing, inventory (reports/)
-//! records_csv  records from a CSV file (plugin authors' test input)
-//! plugins    the sandboxed WebAssembly plugin host (the only module that touches wasmtime)
-//! pipeline   clean -> dedup -> label over a whole data set, every record accounted for
-//! pipedrive  the Pipedrive client: typed calls, pacing to the rate limits, retries, token bill
+//! extract    a User.com CSV export read as records: sniffed, typed, streamed (crate usercom-export)
+//! audit      what an export holds: counts, data quality, billing, inventory (crate usercom-export)
+//! records_csv  records from a CSV file (plugin authors' test input) (crate crm-migrate-plugin-host)
+//! plugins    the sandboxed WebAssembly plugin host (crate crm-migrate-plugin-host, the only one with wasmtime)
+//! pipeline   clean -> dedup -> label over a whole data set, every record accounted for (crm-migrate-plugin-host)
+//! pipedrive  the Pipedrive client: typed calls, pacing, retries, token bill (crate pipedrive-client)
+//! profile    what the export holds, attribute by attribute: what plan and mapping decide on
 //! plan       the export and the target workspace read, mapping.toml proposed, token bill (plan)
 //! mapping    mapping.toml: the model, its text both ways, the checks an edit must pass
 //! marker     the marker on every migrated record: written, read back strictly, unforgeable
@@ -22,32 +23,33 @@
 //! handoff    the customer's documents: automations, segments as filters, templates, billing, summary
 //! purge      after the migration: the customer data it no longer needs removed, the audit trail kept
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
-//! private_files  files with customer data created readable by the user only (reports, state.db)
-//! untrusted  text from a plugin or an export made safe for the terminal and the reports
+//! private_files  files with customer data created readable by the user only (crate crm-migrate-core)
+//! untrusted  text from a plugin or an export made safe for the terminal and reports (crm-migrate-core)
+//! report_csv  a CSV report's row, safe to open in a spreadsheet (crate crm-migrate-core)
 //! ```
+
+// The record model, the export reader, the plugin host and the Pipedrive client are crates of
+// their own (only the plugin host compiles wasmtime); they are re-exported here so that
+// `crate::record`, `crm_migrate::plugins`, `crm_migrate::pipedrive` and the rest keep their paths.
+pub use crm_migrate_core::{private_files, record, report_csv, untrusted};
+pub use crm_migrate_plugin_host::{pipeline, plugins, records_csv};
+pub use pipedrive_client as pipedrive;
+pub use usercom_export::{audit, extract};
 
 pub mod apply;
 pub mod approve;
-pub mod audit;
-pub mod extract;
 pub mod handoff;
 pub mod mapping;
 pub mod marker;
-pub mod pipedrive;
-pub mod pipeline;
 pub mod plan;
 pub mod plugin_diff;
-pub mod plugins;
-pub mod private_files;
+pub mod profile;
 pub mod project;
 pub mod purge;
 pub mod readback;
-pub mod record;
-pub mod records_csv;
 pub mod rollback;
 pub mod state;
 pub mod status;
-pub mod untrusted;
 pub mod usercom;
 pub mod verify;
 

@@ -14,13 +14,14 @@ use serde::Serialize;
 use crate::apply::ApplyOptions;
 use crate::apply::journal::Fate as JournalFate;
 use crate::apply::source::{self, Source};
-use crate::approve::{APPROVED_PLUGINS_DIR, Basis, approved_copy};
+use crate::approve::{Basis, approved_copy};
 use crate::audit::report::thousands;
 use crate::extract::{ExtractError, FieldType};
 use crate::plan::PlanError;
 use crate::plugins::{
     ComponentCache, Digest, Hook, Limits, LoadError, LoadedPlugin, PluginComponent, PluginHost, TagFate,
 };
+use crate::project::APPROVED_PLUGINS_DIR;
 use crate::project::{Project, ProjectError};
 use crate::record::{ObjectKind, Record, Value};
 use crate::untrusted::{escape, markdown};
@@ -422,7 +423,7 @@ fn label_changes(
 ) -> Result<Vec<LabelChange>, DiffError> {
     progress("reading the export's tags and segments");
     let export = crate::plan::open_export(project)?;
-    let profile = crate::plan::profile::profile(&export, &mut |_: &str, _: u64, _: bool| {})?;
+    let profile = crate::profile::profile(&export, &mut |_: &str, _: u64, _: bool| {})?;
     let decide = |plugin: LoadedPlugin| -> Result<Vec<(String, String)>, DiffError> {
         // The label hook is run on its own: the decisions do not depend on the other plugins.
         let plugins = [(Hook::Label, plugin)];
@@ -698,7 +699,7 @@ impl PluginDiff {
             .map_err(io(&json))?;
         let mut writer = csv::Writer::from_writer(Vec::new());
         let row = |writer: &mut csv::Writer<Vec<u8>>, cells: [&str; 6]| {
-            crate::records_csv::write_report_row(writer, cells)
+            crate::report_csv::write_report_row(writer, cells)
                 .map_err(|error| DiffError::Io { path: csv.clone(), source: error.into() })
         };
         row(&mut writer, ["object", "source_id", "change", "field", "before", "after"])?;

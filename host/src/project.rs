@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::pipedrive::{
-    ApiToken, BudgetPolicy, ClientConfig, Plan, TargetUrlError, check_account_url, check_target_url,
+    ApiToken, BudgetPolicy, ClientConfig, Plan, Service, TargetUrlError, check_account_url, check_target_url,
 };
 use crate::plugins::{
     ComponentCache, ConfigOption, Digest, Hook, Limits, LimitsInForce, LoadError, LoadedPlugin, PluginHost, RunBudget,
@@ -21,6 +21,13 @@ pub const CONFIG_FILE: &str = "migration.toml";
 /// Where `extract` writes the snapshot of an API source, unless `[source] export` says otherwise.
 pub const SNAPSHOT_DIR: &str = "usercom-snapshot";
 pub const REPORTS_DIR: &str = "reports";
+/// Where `approve` keeps each approved plugin build, by digest: a later swap is diffed
+/// against exactly what was approved (`plugin_diff::since_approval`).
+pub const APPROVED_PLUGINS_DIR: &str = "approved-plugins";
+
+/// User.com's accounts live at `ACCOUNT.user.com`; a sandbox on this machine only when named.
+pub const USERCOM: Service =
+    Service { name: "User.com", domain: "user.com", section: "source", loopback_without_allow_host: false };
 
 /// Why a project could not be created or opened. Messages name the file, and the line where known.
 #[derive(Debug, thiserror::Error)]
@@ -468,9 +475,7 @@ fn check_source(source: &SourceConfig, dir: &Path) -> Result<(), (Option<std::op
         return Ok(());
     };
     let allow_host = source.allow_host.as_ref();
-    if let Err(error) =
-        check_account_url(api.get_ref(), crate::usercom::USERCOM, allow_host.map(|host| host.get_ref().as_str()))
-    {
+    if let Err(error) = check_account_url(api.get_ref(), USERCOM, allow_host.map(|host| host.get_ref().as_str())) {
         let span = match (&error, allow_host) {
             (TargetUrlError::BadAllowHost { .. }, Some(host)) => host.span(),
             _ => api.span(),
@@ -599,8 +604,8 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Project, ProjectError> 
             (SOURCE_EXPORT_TEMPLATE.replace("{export}", &quoted(&export.display().to_string())), name)
         }
         InitSource::Api(url) => {
-            let checked = check_account_url(url, crate::usercom::USERCOM, None)
-                .map_err(|source| ProjectError::InitSourceUrl { source })?;
+            let checked =
+                check_account_url(url, USERCOM, None).map_err(|source| ProjectError::InitSourceUrl { source })?;
             let host = checked.host();
             let subdomain = host.split('.').next().unwrap_or_default().to_owned();
             (
@@ -727,9 +732,8 @@ pub(crate) fn quoted(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
+// The plugin host's trust store names lines of its TOML too, so the function lives below both.
+pub(crate) use crm_migrate_core::line_of;
 
 const NO_PLUGINS: &str =
     "# No plugins yet. Add one per hook, in this order (crm-migrate plugin vet FILE prints the digest):

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::apply::workspace::Targets;
 use crate::mapping::Destination;
 use crate::pipedrive::{ClientError, PipedriveClient};
 use crate::record::ObjectKind;
@@ -60,21 +59,6 @@ impl Listings {
 
 fn to_values<T: Serialize>(records: Vec<T>) -> Vec<Value> {
     records.into_iter().map(|record| serde_json::to_value(record).expect("plain data serializes")).collect()
-}
-
-/// Field key -> its name, for the report.
-pub fn field_names(targets: &Targets) -> HashMap<String, String> {
-    let mut names: HashMap<String, String> =
-        targets.fields.iter().map(|((_, attribute), target)| (target.code.clone(), attribute.clone())).collect();
-    for ((_, attribute), target) in &targets.fields {
-        if let Some(time) = &target.time_code {
-            names.insert(time.clone(), format!("{attribute} (time)"));
-        }
-    }
-    for code in targets.markers.values() {
-        names.insert(code.clone(), "User.com ID".into());
-    }
-    names
 }
 
 /// The fields of a record of `object` that differ between `expected` (a payload as apply sends

@@ -461,14 +461,14 @@ async fn remove_workspace(
     for (kind, entity, name) in journal.workspace_objects()? {
         journal.forget_workspace_object(&kind, &entity, &name)?;
     }
-    let workspace = crate::plan::workspace::Workspace::read(client, "", String::new()).await?;
+    let workspace = crate::pipedrive::workspace::Workspace::read(client, "", String::new()).await?;
     for (kind, entity, name, _) in
         created.iter().filter(|(kind, entity, name, _)| !kept.contains(&(kind.clone(), entity.clone(), name.clone())))
     {
         let still = match (kind.as_str(), EntityKind::from_name(entity)) {
             ("field", Some(entity)) => workspace.custom_field(entity, name).is_some(),
             ("label", Some(entity)) => {
-                workspace.labels(entity).iter().any(|label| crate::plan::workspace::same_name(label, name))
+                workspace.labels(entity).iter().any(|label| crate::pipedrive::workspace::same_name(label, name))
             }
             ("pipeline", _) => workspace.pipeline(name).is_some(),
             ("activity_type", _) => workspace.activity_type(name).is_some_and(|kind| kind.is_custom_flag),
@@ -696,14 +696,7 @@ pub async fn undo_run(
             ))
         })?;
         relink(&mut body, &moved);
-        let entity = match deletion.object {
-            ObjectKind::Company => Some(EntityKind::Organization),
-            ObjectKind::Contact => Some(EntityKind::Person),
-            ObjectKind::Deal => Some(EntityKind::Deal),
-            ObjectKind::Activity | ObjectKind::Event => Some(EntityKind::Activity),
-            ObjectKind::Conversation => None,
-        };
-        let id = match entity {
+        let id = match crate::apply::load::entity_of(deletion.object) {
             Some(entity) => {
                 let marker = markers.get(&entity).and_then(|code| {
                     let value = body["custom_fields"][code].as_str()?.to_owned();
@@ -732,7 +725,7 @@ pub async fn undo_run(
                 if entry.fate != Fate::Created || after == before {
                     continue;
                 }
-                let changes = crate::apply::load::changed_fields(&before, &after);
+                let changes = crate::pipedrive::changes::changed_fields(&before, &after);
                 crate::apply::load::update(&client, object, id, &changes).await?;
                 for (field, prior, new) in &changes {
                     journal.record_change(object, &source_id, id, field, &prior.to_string(), &new.to_string())?;

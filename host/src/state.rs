@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+// The plugin host stamps vetted plugins with it too, so it lives with the record's `DateTime`.
+pub use crate::record::now_utc;
+
 pub const STATE_FILE: &str = "state.db";
 
 /// The schema this build reads and writes; an older file is migrated forward on open.
@@ -269,13 +272,6 @@ fn private_state_files(path: &Path) -> std::io::Result<()> {
         crate::private_files::tighten(Path::new(&name))?;
     }
     Ok(())
-}
-
-/// Now, as UTC ISO 8601 to the second (`2026-11-29T08:41:07Z`).
-pub fn now_utc() -> String {
-    let millis =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as i64);
-    crate::record::DateTime { unix_millis: millis - millis % 1000, offset_minutes: 0 }.to_string()
 }
 
 #[cfg(test)]

@@ -47,34 +47,6 @@ pub fn payload_json(payload: &Payload) -> serde_json::Value {
     .expect("plain data serializes")
 }
 
-/// The fields whose values differ between what was sent and what would be sent now:
-/// (field, prior, new); custom fields one by one, as `custom_fields.KEY`. A custom field no
-/// longer set is cleared (new: null); a built-in one is left as it is.
-pub fn changed_fields(
-    sent: &serde_json::Value,
-    now: &serde_json::Value,
-) -> Vec<(String, serde_json::Value, serde_json::Value)> {
-    let empty = serde_json::Map::new();
-    let (sent, now) = (sent.as_object().unwrap_or(&empty), now.as_object().unwrap_or(&empty));
-    let mut changes = Vec::new();
-    for (key, value) in now {
-        if key == "custom_fields" {
-            let before = sent.get(key).and_then(|v| v.as_object()).cloned().unwrap_or_default();
-            let after = value.as_object().cloned().unwrap_or_default();
-            for code in before.keys().chain(after.keys()).collect::<std::collections::BTreeSet<_>>() {
-                let (prior, new) =
-                    (before.get(code).cloned().unwrap_or_default(), after.get(code).cloned().unwrap_or_default());
-                if prior != new {
-                    changes.push((format!("custom_fields.{code}"), prior, new));
-                }
-            }
-        } else if sent.get(key) != Some(value) {
-            changes.push((key.clone(), sent.get(key).cloned().unwrap_or_default(), value.clone()));
-        }
-    }
-    changes
-}
-
 /// Sends the changed fields of a record created before (a PATCH of only those; a note's PUT).
 pub async fn update(
     client: &PipedriveClient,
@@ -82,36 +54,29 @@ pub async fn update(
     id: u64,
     changes: &[(String, serde_json::Value, serde_json::Value)],
 ) -> Result<(), ClientError> {
-    let mut body = serde_json::Map::new();
-    for (field, _, new) in changes {
-        match field.strip_prefix("custom_fields.") {
-            Some(code) => {
-                let custom = body.entry("custom_fields").or_insert_with(|| serde_json::json!({}));
-                custom[code] = new.clone();
-            }
-            None => {
-                body.insert(field.clone(), new.clone());
-            }
-        }
+    let body = crate::pipedrive::changes::patch_body(changes);
+    match entity_of(object) {
+        Some(entity) => client.update_fields(entity, id, body).await,
+        None => client.update_note_fields(id, body).await,
     }
-    let entity = match object {
-        ObjectKind::Company => EntityKind::Organization,
-        ObjectKind::Contact => EntityKind::Person,
-        ObjectKind::Deal => EntityKind::Deal,
-        ObjectKind::Conversation => return client.update_note_fields(id, serde_json::Value::Object(body)).await,
-        ObjectKind::Activity | ObjectKind::Event => EntityKind::Activity,
-    };
-    client.update_fields(entity, id, serde_json::Value::Object(body)).await
 }
 
-/// The entity whose marker field finds an object's records again.
-pub fn marker_entity(object: ObjectKind) -> Option<EntityKind> {
+/// The Pipedrive entity an object's records are created as; `None` for a conversation, which
+/// becomes a note.
+pub fn entity_of(object: ObjectKind) -> Option<EntityKind> {
     match object {
         ObjectKind::Company => Some(EntityKind::Organization),
         ObjectKind::Contact => Some(EntityKind::Person),
         ObjectKind::Deal => Some(EntityKind::Deal),
-        _ => None,
+        ObjectKind::Activity | ObjectKind::Event => Some(EntityKind::Activity),
+        ObjectKind::Conversation => None,
     }
+}
+
+/// The entity whose marker field finds an object's records again (activities and notes carry
+/// their marker in their note instead).
+pub fn marker_entity(object: ObjectKind) -> Option<EntityKind> {
+    entity_of(object).filter(|entity| *entity != EntityKind::Activity)
 }
 
 async fn send(client: &PipedriveClient, payload: &Payload, marker: Option<&Marker>) -> Result<u64, ClientError> {

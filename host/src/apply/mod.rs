@@ -345,7 +345,7 @@ pub async fn apply(
         )
         .await?;
         if let Some(preview) = &deletion_preview {
-            let names = crate::readback::field_names(&targets);
+            let names = targets.field_names();
             outcome.deleted = deletions::run(
                 &client,
                 &journal,
@@ -463,7 +463,7 @@ fn for_each_choice(
             let choices: Vec<String> = match record.get(&entry.attribute) {
                 Some(Value::Choices(choices)) => choices.clone(),
                 Some(Value::Null) | None => continue,
-                Some(other) => vec![crate::plan::profile::plain(other)],
+                Some(other) => vec![crate::profile::plain(other)],
             };
             for choice in choices {
                 each(entry, choice);
@@ -644,7 +644,7 @@ async fn update_changed(
     outcome: &mut ApplyOutcome,
 ) -> Result<u64, ApplyError> {
     let entries = journal.entries(object)?;
-    let names = crate::readback::field_names(targets);
+    let names = targets.field_names();
     let mut listings = crate::readback::Listings::default();
     let mut updated = 0;
     let mut without_baseline = 0;
@@ -659,7 +659,7 @@ async fn update_changed(
             without_baseline += 1;
             continue;
         };
-        let mut changes = load::changed_fields(&sent, &now);
+        let mut changes = crate::pipedrive::changes::changed_fields(&sent, &now);
         if changes.is_empty() {
             continue;
         }
@@ -759,7 +759,7 @@ pub(crate) fn add_links(links: &mut Links, object: ObjectKind, created: &HashMap
         for company in source.records.get(&ObjectKind::Company).into_iter().flatten() {
             let Some(id) = links.organizations.get(&company.source_id).copied() else { continue };
             for field in ["email", "website"] {
-                if let Some(domain) = company.get(field).map(crate::plan::profile::plain).as_deref().and_then(domain) {
+                if let Some(domain) = company.get(field).map(crate::profile::plain).as_deref().and_then(domain) {
                     links.organizations_by_domain.entry(domain).or_insert(id);
                 }
             }

@@ -15,7 +15,7 @@ use crate::pipedrive::{
     Attendee, ContactPoint, CustomValue, CustomValues, DealStatus, EntityKind, Location, NewActivity, NewDeal, NewNote,
     NewOrganization, NewPerson, Participant,
 };
-use crate::plan::profile::plain;
+use crate::profile::plain;
 use crate::record::{DateTime, ObjectKind, Record, Value};
 
 use super::workspace::{CustomTarget, Targets};

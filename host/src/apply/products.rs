@@ -76,7 +76,7 @@ pub fn attribute<'a>(mapping: &'a Mapping, code: &str) -> Option<&'a str> {
 }
 
 fn text(value: &Value) -> String {
-    crate::plan::profile::plain(value)
+    crate::profile::plain(value)
 }
 
 /// A number an order line gives as a number or as text (`"123.00"`, `"1 250,50"`).

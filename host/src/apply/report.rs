@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use crate::audit::report::thousands;
 use crate::project::Project;
 use crate::record::ObjectKind;
-use crate::records_csv::write_report_row;
+use crate::report_csv::write_report_row;
 
 use super::journal::{Fate, Journal};
 use super::source::Source;

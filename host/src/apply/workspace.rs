@@ -8,11 +8,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::mapping::check::MARKER_FIELD;
 use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping, NewFieldType};
+use crate::pipedrive::workspace::{Workspace, same_name};
 use crate::pipedrive::{
     ActivityType, ClientError, EntityKind, Field, FieldOption, FieldType, NewField, NewStage, PipedriveClient,
 };
 use crate::plan::changes::{LabelDecisions, time_field_name};
-use crate::plan::workspace::{Workspace, same_name};
 use crate::record::ObjectKind;
 use crate::state::now_utc;
 
@@ -72,6 +72,21 @@ pub struct Targets {
 }
 
 impl Targets {
+    /// Field key -> its name, for the report.
+    pub fn field_names(&self) -> HashMap<String, String> {
+        let mut names: HashMap<String, String> =
+            self.fields.iter().map(|((_, attribute), target)| (target.code.clone(), attribute.clone())).collect();
+        for ((_, attribute), target) in &self.fields {
+            if let Some(time) = &target.time_code {
+                names.insert(time.clone(), format!("{attribute} (time)"));
+            }
+        }
+        for code in self.markers.values() {
+            names.insert(code.clone(), "User.com ID".into());
+        }
+        names
+    }
+
     pub fn owner(&self, agent: Option<&str>) -> u64 {
         agent.and_then(|agent| self.owners.get(&agent.trim().to_lowercase())).copied().unwrap_or(self.default_owner)
     }

@@ -11,8 +11,8 @@ use super::{
     PIPEDRIVE_STATUSES, fits,
 };
 use crate::extract::FieldType;
-use crate::plan::profile::{AttributeProfile, SourceProfile};
-use crate::plan::workspace::{Workspace, same_name};
+use crate::pipedrive::workspace::{Workspace, same_name};
+use crate::profile::{AttributeProfile, SourceProfile};
 
 /// The custom field every person, organization and deal gets: the record's User.com id, by
 /// which a lost write is found again (and the customer can trace a record to its origin).
@@ -232,7 +232,7 @@ fn check_options(entry: &FieldEntry, attribute: &AttributeProfile, options: &[St
         errors.push(at(format!(
             "{} has more than {} different values: a list of options cannot hold them; use varchar",
             entry.attribute,
-            crate::plan::profile::DISTINCT_CAP
+            crate::profile::DISTINCT_CAP
         )));
         return;
     }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::pipedrive::Plan;
 use crate::plan::changes::WorkspaceChanges;
-use crate::plan::profile::SourceProfile;
+use crate::profile::SourceProfile;
 use crate::record::ObjectKind;
 
 /// Calls of one operation in one phase.

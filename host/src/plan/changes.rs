@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::mapping::check::MARKER_FIELD;
 use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping, NewFieldType};
 use crate::pipedrive::EntityKind;
-use crate::plan::profile::SourceProfile;
-use crate::plan::workspace::{Workspace, same_name};
+use crate::pipedrive::workspace::{Workspace, same_name};
+use crate::profile::SourceProfile;
 use crate::record::ObjectKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,9 +4,9 @@
 
 use crate::mapping::file::{Comments, comment_key};
 use crate::mapping::{DEFAULT_OWNER, Destination, FieldEntry, Landing, Mapping, REVIEW_BELOW};
-use crate::plan::profile::SourceProfile;
+use crate::pipedrive::workspace::Workspace;
 use crate::plan::propose::propose_activity_type;
-use crate::plan::workspace::Workspace;
+use crate::profile::SourceProfile;
 use crate::project::Project;
 use crate::record::ObjectKind;
 

@@ -12,26 +12,7 @@ use serde::Serialize;
 use crate::apply::products::{PARTICIPANTS_CODE, PRODUCTS_CODE, attribute, read};
 use crate::mapping::Mapping;
 use crate::plan::bill::{Bill, PhaseBill, line};
-use crate::plan::profile::SourceProfile;
-use crate::record::{ObjectKind, Record, Value};
-
-/// The deal fields the profile keeps of a deal with order lines or participants.
-pub const KEPT: [&str; 4] = ["currency", "contact_id", "participants", "order_products"];
-
-/// A deal with order lines or participants, with only [`KEPT`] fields; `None` for others.
-pub fn kept(record: &Record) -> Option<Record> {
-    let filled = |field: &str| record.get(field).is_some_and(|value| !matches!(value, Value::Null));
-    if !filled("participants") && !filled("order_products") {
-        return None;
-    }
-    let mut kept = Record::new(ObjectKind::Deal, record.source_id.clone());
-    for field in KEPT {
-        if let Some(value) = record.get(field) {
-            kept.set(field, value.clone());
-        }
-    }
-    Some(kept)
-}
+use crate::profile::SourceProfile;
 
 /// The deal products and participants apply will add.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

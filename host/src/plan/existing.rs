@@ -16,8 +16,8 @@ use crate::apply::payload::domain;
 use crate::extract::Export;
 use crate::mapping::check::MARKER_FIELD;
 use crate::marker::Markers;
+use crate::pipedrive::workspace::Workspace;
 use crate::pipedrive::{ClientError, CustomFieldsRead, EntityKind, PipedriveClient};
-use crate::plan::workspace::Workspace;
 use crate::plan::{Decision, PlanError};
 use crate::project::{Project, line_of, quoted};
 use crate::record::{ObjectKind, Record, Value};
@@ -224,7 +224,7 @@ fn company_name(name: &str) -> String {
 fn text(record: &Record, field: &str) -> String {
     match record.get(field) {
         Some(Value::Null) | None => String::new(),
-        Some(value) => crate::plan::profile::plain(value).trim().to_owned(),
+        Some(value) => crate::profile::plain(value).trim().to_owned(),
     }
 }
 

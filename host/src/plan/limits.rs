@@ -16,9 +16,9 @@ use crate::extract::{Export, ExtractError, ReadRecord};
 use crate::mapping::file::MappingError;
 use crate::mapping::{Landing, Mapping};
 use crate::pipedrive::EntityKind;
+use crate::pipedrive::workspace::Workspace;
 use crate::plan::changes::WorkspaceChanges;
-use crate::plan::profile::{SourceProfile, plain};
-use crate::plan::workspace::Workspace;
+use crate::profile::{SourceProfile, plain};
 use crate::record::{ObjectKind, Value};
 
 /// Room a note part keeps for what frames its messages: the conversation's header with

@@ -26,11 +26,9 @@ pub mod existing;
 pub mod grade;
 pub mod limits;
 pub mod merge;
-pub mod profile;
 pub mod propose;
 pub mod report;
 pub mod side_effects;
-pub mod workspace;
 
 use std::path::PathBuf;
 
@@ -42,10 +40,10 @@ use crate::plugins::{Hook, Segment, Tag, TagFate};
 use crate::project::{CONFIG_FILE, Project};
 use crate::state::{State, StateError, now_utc};
 
+use crate::pipedrive::workspace::Workspace;
+use crate::profile::{self, SourceProfile};
 use bill::Bill;
 use changes::{LabelDecisions, WorkspaceChanges};
-use profile::SourceProfile;
-use workspace::Workspace;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {

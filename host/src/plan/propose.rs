@@ -9,8 +9,8 @@ use crate::mapping::{
     Choice, DEAL_STATUSES, DEFAULT_OWNER, Destination, FieldEntry, Landing, Mapping, NamePreference, NewFieldType,
     PipelineEntry, fits,
 };
-use crate::plan::profile::{AttributeProfile, ObjectProfile, SourceProfile};
-use crate::plan::workspace::{Workspace, same_name};
+use crate::pipedrive::workspace::{Workspace, same_name};
+use crate::profile::{AttributeProfile, ObjectProfile, SourceProfile};
 use crate::record::ObjectKind;
 
 /// varchar holds at most this many characters; longer text needs a `text` field.
@@ -691,7 +691,7 @@ fn new_field(attribute: &AttributeProfile, profile: &SourceProfile, name: String
                     new(NewFieldType::Varchar, vec![], None),
                     format!(
                         "varchar: more than {} different values, too many for a list",
-                        crate::plan::profile::DISTINCT_CAP
+                        crate::profile::DISTINCT_CAP
                     ),
                     0.6,
                 );

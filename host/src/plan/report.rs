@@ -183,7 +183,7 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
             out,
             "## What the swapped plugin changes\n\nSince the last approval, run over this export against the approved build (kept in `{}/`); \
              `crm-migrate plugin diff OLD.wasm NEW.wasm` names every record and value that changes.\n",
-            crate::approve::APPROVED_PLUGINS_DIR
+            crate::project::APPROVED_PLUGINS_DIR
         );
         for (hook, swap) in &result.plugin_swaps {
             let lines = match swap {

@@ -15,7 +15,7 @@ use crate::pipedrive::{ClientError, PipedriveClient, Webhook};
 use crate::plan::changes::WorkspaceChanges;
 use crate::plan::deal_products::DealProductsPlan;
 use crate::plan::limits::LimitsCheck;
-use crate::plan::profile::SourceProfile;
+use crate::profile::SourceProfile;
 use crate::record::ObjectKind;
 
 /// What to tell the admin about workflow automations, which the API does not list.
@@ -115,7 +115,7 @@ pub fn predict(webhooks: Result<Vec<Webhook>, String>, creates: BTreeMap<&'stati
     effects
 }
 
-fn deliveries_text(firing: &Firing) -> String {
+pub fn deliveries_text(firing: &Firing) -> String {
     if !firing.active {
         return "none (inactive)".to_owned();
     }
@@ -125,7 +125,7 @@ fn deliveries_text(firing: &Firing) -> String {
     firing.deliveries.iter().map(|(event, count)| format!("{event} × {count}")).collect::<Vec<_>>().join(", ")
 }
 
-fn webhooks_intro(effects: &SideEffects) -> String {
+pub fn webhooks_intro(effects: &SideEffects) -> String {
     match (&effects.webhooks_unreadable, effects.webhooks.iter().filter(|firing| firing.total > 0).count()) {
         (Some(why), _) => format!(
             "The account's webhooks could not be read ({why}): check Settings > Webhooks (an admin's token lists them) and pause those the new records would fire."
@@ -155,34 +155,5 @@ pub fn markdown(out: &mut String, effects: &SideEffects) {
             );
         }
         out.push('\n');
-    }
-}
-
-/// The handoff's section, from plan.json's `side_effects`.
-pub fn handoff_section(plan: &serde_json::Value) -> crate::handoff::Section {
-    let effects: Option<SideEffects> = serde_json::from_value(plan["side_effects"].clone()).ok();
-    let (intro, rows) = match effects {
-        Some(effects) => (
-            format!("{} {}", effects.automations, webhooks_intro(&effects)),
-            effects
-                .webhooks
-                .iter()
-                .map(|firing| {
-                    vec![
-                        format!("{} {}", firing.id, firing.name),
-                        firing.subscribed.clone(),
-                        firing.subscription_url.clone(),
-                        deliveries_text(firing),
-                    ]
-                })
-                .collect(),
-        ),
-        None => (format!("{AUTOMATIONS} (reports/plan.json has no side effects: run crm-migrate plan.)"), Vec::new()),
-    };
-    crate::handoff::Section {
-        title: "Side effects during the load".to_owned(),
-        intro,
-        headers: vec!["Webhook", "Subscribed to", "URL", "Deliveries during the load"],
-        rows,
     }
 }

@@ -110,11 +110,11 @@ pub struct UsercomClient {
 
 impl UsercomClient {
     pub fn new(config: ClientConfig) -> Result<UsercomClient, UsercomError> {
-        let base = check_account_url(&config.url, super::USERCOM, config.allowed_host.as_deref())?.base();
+        let base = check_account_url(&config.url, crate::project::USERCOM, config.allowed_host.as_deref())?.base();
         let root = Url::parse(&format!("{base}{API_ROOT}")).map_err(|error| TargetUrlError::NotAUrl {
             shown: base.clone(),
             reason: error.to_string(),
-            service: super::USERCOM,
+            service: crate::project::USERCOM,
         })?;
         crate::pipedrive::install_crypto_provider();
         let http = reqwest::Client::builder()

@@ -20,13 +20,8 @@ pub use client::{ClientConfig, RequestStats, UsercomClient, UsercomError};
 use snapshot::{View, as_id};
 use store::{Extraction, Store};
 
-use crate::pipedrive::Service;
 use crate::project::Project;
 use crate::state::{State, StateError};
-
-/// User.com's accounts live at `ACCOUNT.user.com`; a sandbox on this machine only when named.
-pub const USERCOM: Service =
-    Service { name: "User.com", domain: "user.com", section: "source", loopback_without_allow_host: false };
 
 /// How far before the last extraction's start a changed user is looked for: clocks differ, and a
 /// user updated while the last extraction ran must not fall between the two.

@@ -30,7 +30,7 @@ use crate::apply::workspace::{CustomTarget, Targets};
 use crate::extract::{Export, ExtractError, FieldType, Issue, ReadRecord};
 use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping};
 use crate::pipedrive::EntityKind;
-use crate::plan::profile::plain;
+use crate::profile::plain;
 use crate::record::{DateTime, ObjectKind, Record, Value};
 
 /// Examples kept per attribute and outcome, for the report.

@@ -124,7 +124,7 @@ pub async fn check(
         if !expected.participants.is_empty() {
             let own = products::attribute(mapping, "person_id")
                 .and_then(|attribute| record.get(attribute))
-                .map(|value| crate::plan::profile::plain(value).trim().to_owned())
+                .map(|value| crate::profile::plain(value).trim().to_owned())
                 .and_then(|contact| person(&contact));
             let mut actual: HashSet<u64> = match client.deal_participants(deal_id).await {
                 Ok(entries) => {

@@ -30,7 +30,7 @@ use crate::audit::report::thousands;
 use crate::mapping::{Destination, Landing, Mapping, NewFieldType};
 use crate::pipedrive::PipedriveClient;
 use crate::project::Project;
-use crate::readback::{Listings, differences, field_names};
+use crate::readback::{Listings, differences};
 use crate::record::ObjectKind;
 use crate::state::State;
 use coverage::Coverage;
@@ -155,7 +155,7 @@ pub async fn verify(
     }
 
     let mut listings = Listings::default();
-    let names = field_names(&targets);
+    let names = targets.field_names();
     let mut verification = Verification {
         objects: BTreeMap::new(),
         mismatches: Vec::new(),

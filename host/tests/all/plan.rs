@@ -357,7 +357,8 @@ fn plan_reuses_what_the_workspace_has_proposes_the_rest_and_bills_it() {
 #[test]
 fn a_lite_account_with_one_seat_is_told_that_100_000_contacts_take_days_and_how_the_run_pauses() {
     let _machine = crate::support::heavy();
-    use crm_migrate::plan::{bill, changes::WorkspaceChanges, profile, report};
+    use crm_migrate::plan::{bill, changes::WorkspaceChanges, report};
+    use crm_migrate::profile;
     let object = |kind, records| profile::ObjectProfile { kind, file: String::new(), records, attributes: Vec::new() };
     let profile = profile::SourceProfile {
         objects: vec![

@@ -117,7 +117,7 @@ fn a_clean_apply_accounts_for_every_source_value_and_a_value_changed_doubled_or_
         .unwrap()
         .record
         .get("key")
-        .map(crm_migrate::plan::profile::plain)
+        .map(crm_migrate::profile::plain)
         .unwrap();
     assert!(
         !markdown.contains(&first_key)

@@ -1,12 +1,12 @@
-//! The Pipedrive client: the only module that speaks Pipedrive's wire format. Phases call typed
-//! methods with our own types; this module picks v2 where Pipedrive offers it and v1 where it does
+//! The Pipedrive client: the only crate that speaks Pipedrive's wire format. Phases call typed
+//! methods with our own types; this crate picks v2 where Pipedrive offers it and v1 where it does
 //! not, paces requests to the account's burst window, retries what is safe to retry, resolves lost
 //! writes by their marker instead of writing twice, waits out (or stops at) the daily token budget,
 //! and keeps the token bill.
 //!
 //! ```no_run
-//! # async fn example() -> Result<(), crm_migrate::pipedrive::ClientError> {
-//! use crm_migrate::pipedrive::{ApiToken, ClientConfig, ContactPoint, NewPerson, PipedriveClient, Plan};
+//! # async fn example() -> Result<(), pipedrive_client::ClientError> {
+//! use pipedrive_client::{ApiToken, ClientConfig, ContactPoint, NewPerson, PipedriveClient, Plan};
 //! let token = ApiToken::new(std::env::var("PIPEDRIVE_API_TOKEN").unwrap()).unwrap();
 //! let client = PipedriveClient::new(ClientConfig::new("https://acme.pipedrive.com", token, Plan::Growth), None)?;
 //! let person = NewPerson { name: "Jane Doe".into(), emails: vec![ContactPoint::primary("jane@acme.com")], ..NewPerson::default() };
@@ -16,6 +16,7 @@
 //! ```
 
 mod bill;
+pub mod changes;
 mod deal_extras;
 mod error;
 mod model;
@@ -23,7 +24,8 @@ mod pacing;
 mod secret;
 mod target_url;
 mod transport;
-pub(crate) use transport::install_crypto_provider;
+pub mod workspace;
+pub use transport::install_crypto_provider;
 
 use reqwest::Method;
 use serde::Serialize;

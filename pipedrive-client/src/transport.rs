@@ -481,8 +481,9 @@ fn without_url(error: reqwest::Error) -> String {
     text
 }
 
-/// rustls needs one process-wide crypto provider; ring is the one built in.
-pub(crate) fn install_crypto_provider() {
+/// rustls needs one process-wide crypto provider; ring is the one built in. User.com's client
+/// installs it through here too.
+pub fn install_crypto_provider() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -12,7 +12,7 @@ use crate::plugins::{
     Call, CleanOutcome, FieldChange, FieldIssue, HookError, LoadedPlugin, MAX_REASON_BYTES, MergeDecision, PluginLog,
     shorten_to,
 };
-use crate::record::{ObjectKind, Record, Value};
+use crm_migrate_core::record::{ObjectKind, Record, Value};
 
 /// The hook calls a stage makes. [`LoadedPlugin`] answers them from a sandboxed component; the
 /// benchmark's native baseline answers them with the same plugin logic compiled into the host.

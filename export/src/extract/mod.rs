@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use encoding_rs::Encoding;
 
-use crate::record::ObjectKind;
+use crm_migrate_core::record::ObjectKind;
 
 pub use catalogue::Catalogue;
 pub use columns::{AttributeDefinition, Column, FieldType, Origin, Target};

@@ -2,7 +2,7 @@
 //! when it refuses. Nothing here guesses: a value either reads unambiguously or is refused (and
 //! the caller keeps it raw).
 
-use crate::record::{Date, DateTime};
+use crm_migrate_core::record::{Date, DateTime};
 
 /// `str::trim`, with a fast path for the usual value that has no space at either end.
 #[inline]

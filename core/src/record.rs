@@ -69,6 +69,13 @@ pub struct DateTime {
     pub offset_minutes: i16,
 }
 
+/// Now, as UTC ISO 8601 to the second (`2026-11-29T08:41:07Z`).
+pub fn now_utc() -> String {
+    let millis =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as i64);
+    DateTime { unix_millis: millis - millis % 1000, offset_minutes: 0 }.to_string()
+}
+
 /// A typed field value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

@@ -1,10 +1,10 @@
-//! The target account's workspace as plan reads it (users, fields, pipelines, stages, activity
-//! types, labels): what the mapping may point at, kept in `state.db` so that a mapping edit is
-//! checked against it without another read.
+//! A Pipedrive account's workspace as plan reads it (users, fields, pipelines, stages, activity
+//! types, labels): what a mapping may point at. crm-migrate keeps it in `state.db` so that a
+//! mapping edit is checked against it without another read.
 
 use serde::{Deserialize, Serialize};
 
-use crate::pipedrive::{ActivityType, ClientError, EntityKind, Field, PipedriveClient, Pipeline, Stage, User};
+use crate::{ActivityType, ClientError, EntityKind, Field, PipedriveClient, Pipeline, Stage, User};
 
 /// Everything of a Pipedrive account a mapping can refer to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

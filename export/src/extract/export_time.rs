@@ -5,7 +5,7 @@
 
 use std::time::UNIX_EPOCH;
 
-use crate::record::{DateTime, ObjectKind, Value};
+use crm_migrate_core::record::{DateTime, ObjectKind, Value};
 
 use super::{Column, ExportFile, Issue};
 

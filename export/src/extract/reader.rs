@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::record::{ObjectKind, Record, Value};
+use crm_migrate_core::record::{ObjectKind, Record, Value};
 
 use super::columns::{self, AttributeDefinition, Column, FieldType};
 use super::sniff::DecodingReader;
@@ -754,7 +754,9 @@ fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64, 
             Some(Moment::DateTime { value, .. })
                 if value.unix_millis.rem_euclid(86_400_000) == 0 && value.offset_minutes == 0 =>
             {
-                Some(Value::Date(crate::record::Date::from_days_since_epoch(value.unix_millis.div_euclid(86_400_000))))
+                Some(Value::Date(crm_migrate_core::record::Date::from_days_since_epoch(
+                    value.unix_millis.div_euclid(86_400_000),
+                )))
             }
             _ => None,
         },

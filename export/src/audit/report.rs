@@ -24,7 +24,7 @@ pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPa
         path: path.to_owned(),
         message: error.to_string(),
     };
-    crate::private_files::create_dir(out_dir).map_err(|error| write_error(out_dir, &error))?;
+    crm_migrate_core::private_files::create_dir(out_dir).map_err(|error| write_error(out_dir, &error))?;
     let paths = ReportPaths {
         markdown: out_dir.join("audit.md"),
         json: out_dir.join("audit.json"),
@@ -36,8 +36,8 @@ pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPa
         path.with_file_name(name)
     };
     let billing_partial = partial(&paths.billing_csv);
-    let billing_file =
-        crate::private_files::create(&billing_partial).map_err(|error| write_error(&billing_partial, &error))?;
+    let billing_file = crm_migrate_core::private_files::create(&billing_partial)
+        .map_err(|error| write_error(&billing_partial, &error))?;
     let audit = match super::run(export, BufWriter::with_capacity(1 << 16, billing_file)) {
         Ok(audit) => audit,
         Err(error) => {
@@ -47,7 +47,7 @@ pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPa
     };
     let json = serde_json::to_string_pretty(&audit).expect("the audit is plain data") + "\n";
     for (path, content) in [(&paths.json, json), (&paths.markdown, markdown(&audit))] {
-        crate::private_files::write(&partial(path), content).map_err(|error| write_error(path, &error))?;
+        crm_migrate_core::private_files::write(&partial(path), content).map_err(|error| write_error(path, &error))?;
     }
     for path in [&paths.billing_csv, &paths.json, &paths.markdown] {
         std::fs::rename(partial(path), path).map_err(|error| write_error(path, &error))?;
@@ -61,7 +61,7 @@ fn cell(text: &str) -> String {
     let one_line: String = text.replace("\r\n", "\n").replace('\n', " ⏎ ");
     let cut =
         if one_line.chars().count() > 120 { one_line.chars().take(117).collect::<String>() + "..." } else { one_line };
-    crate::untrusted::markdown(&cut)
+    crm_migrate_core::untrusted::markdown(&cut)
 }
 
 /// `1234567` as "1,234,567", for figures a person reads.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::types::Hook;
 // What a plugin says is escaped where an error shows it: errors reach terminals and reports.
-use crate::untrusted::escape;
+use crm_migrate_core::untrusted::escape;
 
 /// A plugin that cannot be loaded. Nothing of it ran.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::record::Value;
+use crm_migrate_core::record::Value;
 
 /// A hook a plugin implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, PartialOrd, Ord)]
@@ -160,12 +160,12 @@ pub const MAX_IDENTIFIER_BYTES: usize = 64;
 /// control, line-breaking and bidirectional characters.
 fn check_printable(what: &str, name: &str, max: usize) -> Result<(), String> {
     // Quoted only when refused: this runs for every field of every change.
-    let quoted = || crate::untrusted::quote(name);
+    let quoted = || crm_migrate_core::untrusted::quote(name);
     if name.trim().is_empty() {
         Err(format!("{what} {} is empty", quoted()))
     } else if name.len() > max {
         Err(format!("{what} {} is longer than {max} bytes", quoted()))
-    } else if name.chars().any(crate::untrusted::is_unsafe) {
+    } else if name.chars().any(crm_migrate_core::untrusted::is_unsafe) {
         Err(format!("{what} {} holds control characters", quoted()))
     } else {
         Ok(())
@@ -190,7 +190,8 @@ impl FieldChange {
     /// A field name that is not blank, bounded and printable, and a value in range.
     pub fn check(&self) -> Result<(), String> {
         check_printable("field name", &self.field, MAX_FIELD_NAME_BYTES)?;
-        check_value(&self.value).map_err(|problem| format!("field {}: {problem}", crate::untrusted::quote(&self.field)))
+        check_value(&self.value)
+            .map_err(|problem| format!("field {}: {problem}", crm_migrate_core::untrusted::quote(&self.field)))
     }
 }
 
@@ -236,23 +237,24 @@ impl PluginInfo {
         if !identifier(&self.name, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             problems.push(format!(
                 "name {} is not a lower-case letter followed by a-z, 0-9 and '-' (at most {MAX_IDENTIFIER_BYTES} bytes)",
-                crate::untrusted::quote(&self.name)
+                crm_migrate_core::untrusted::quote(&self.name)
             ));
         }
         if self.version.len() > MAX_IDENTIFIER_BYTES || !is_semver(&self.version) {
             problems.push(format!(
                 "version {} is not a semantic version such as 1.2.3 or 1.2.3-beta.1 (at most {MAX_IDENTIFIER_BYTES} bytes)",
-                crate::untrusted::quote(&self.version)
+                crm_migrate_core::untrusted::quote(&self.version)
             ));
         }
         for (index, option) in self.options.iter().enumerate() {
             if !identifier(&option.key, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
                 problems.push(format!(
                     "option key {} is not a lower-case letter followed by a-z, 0-9, '_' and '-' (at most {MAX_IDENTIFIER_BYTES} bytes)",
-                    crate::untrusted::quote(&option.key)
+                    crm_migrate_core::untrusted::quote(&option.key)
                 ));
             } else if self.options[..index].iter().any(|earlier| earlier.key == option.key) {
-                problems.push(format!("option key {} is declared twice", crate::untrusted::quote(&option.key)));
+                problems
+                    .push(format!("option key {} is declared twice", crm_migrate_core::untrusted::quote(&option.key)));
             }
         }
         problems

@@ -51,8 +51,8 @@ pub use types::{
     Segment, Tag, TagDecision, TagFate,
 };
 
-use crate::record::{Record, Value};
 use contract::ContractVersion;
+use crm_migrate_core::record::{Record, Value};
 use sandbox::{RunLeft, Sandbox, StoreState};
 
 /// Loads plugins. One per process is enough: it owns the engine and the compiled-code cache.
@@ -396,7 +396,7 @@ impl LoadedPlugin {
                         None => Ok(()),
                     }?;
                     decisions.iter().try_for_each(|decision| {
-                        decision.check().map_err(|problem| format!("tag {}: {problem}", crate::untrusted::quote(&decision.tag_id)))
+                        decision.check().map_err(|problem| format!("tag {}: {problem}", crm_migrate_core::untrusted::quote(&decision.tag_id)))
                     })
                 })
             })
@@ -535,7 +535,7 @@ fn check_values<'r>(checked: impl Iterator<Item = (usize, Result<(), String>, &'
         if let Err(problem) = result {
             return Err(format!(
                 "record {position} (source id {}): {problem}",
-                crate::untrusted::quote(&record.source_id)
+                crm_migrate_core::untrusted::quote(&record.source_id)
             ));
         }
     }

@@ -16,8 +16,8 @@ use std::io::Write;
 
 use crate::extract::catalogue::{Automation, EmailTemplate, Pipeline, Segment, Stage, Tag};
 use crate::extract::{Column, Export, ExtractError, FieldType, FileKind, Issue, Origin, ReadRecord, Target};
-use crate::record::{ObjectKind, Value};
-use crate::records_csv::write_report_row;
+use crm_migrate_core::record::{ObjectKind, Value};
+use crm_migrate_core::report_csv::write_report_row;
 
 /// Examples kept per field or per kind of orphan.
 pub const EXAMPLES: usize = 5;

@@ -2,7 +2,7 @@
 //! alias, every other column a custom attribute typed by the attribute definitions file, else
 //! inferred from the values (and the inference reported).
 
-use crate::record::ObjectKind;
+use crm_migrate_core::record::ObjectKind;
 
 use super::values;
 

@@ -12,7 +12,7 @@ use super::types::{
     CleanOutcome, ConfigOption, FieldChange, FieldIssue, Hook, LabelColor, MergeDecision, PluginInfo, Segment, Tag,
     TagDecision, TagFate,
 };
-use crate::record::{Date, DateTime, ObjectKind, Record, Value};
+use crm_migrate_core::record::{Date, DateTime, ObjectKind, Record, Value};
 
 wasmtime::component::bindgen!({
     path: "../plugin-sdk/wit/v0.1",

@@ -207,7 +207,7 @@ impl TrustedPlugin {
             name: component.info.name.clone(),
             version: component.info.version.clone(),
             vetted_by,
-            vetted_at: crate::state::now_utc(),
+            vetted_at: crm_migrate_core::record::now_utc(),
             file: std::fs::canonicalize(&component.path).unwrap_or_else(|_| component.path.clone()),
             contract: component.contract_version().to_owned(),
             hooks: component.info.hooks.clone(),
@@ -289,7 +289,7 @@ impl TrustStore {
         check_not_writable_by_others(path)?;
         // The line is quoted: a type error alone ("expected a nonzero u64") does not name its key.
         let malformed = |span: Option<std::ops::Range<usize>>, message: String| {
-            let line = span.map(|span| crate::project::line_of(&text, span.start));
+            let line = span.map(|span| crm_migrate_core::line_of(&text, span.start));
             let quoted = line
                 .and_then(|line| text.lines().nth(line - 1))
                 .map(|line| format!(" (`{}`)", line.trim()))
@@ -370,10 +370,10 @@ impl TrustStore {
             message: error.to_string(),
         })?;
         let dir = self.path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        crate::private_files::create_dir(dir).map_err(io(dir))?;
+        crm_migrate_core::private_files::create_dir(dir).map_err(io(dir))?;
         let file_name = self.path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
         let temporary = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-        crate::private_files::write(&temporary, format!("{HEADER}{text}")).map_err(io(&temporary))?;
+        crm_migrate_core::private_files::write(&temporary, format!("{HEADER}{text}")).map_err(io(&temporary))?;
         // A store its operator made readable by all (as /etc's must be, for every user's runs
         // to read it) stays readable; never writable by others.
         #[cfg(unix)]

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// An API token (Pipedrive's, or User.com's for the source). `Debug` and `Display` print a
-/// redaction; only the transports (`pipedrive::transport`, `usercom::client`) read the value.
+/// redaction; only the transports (`pipedrive_client`'s, `crm_migrate::usercom::client`) read the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiToken(String);
 
@@ -19,7 +19,8 @@ impl ApiToken {
         Ok(ApiToken(token))
     }
 
-    pub(crate) fn expose(&self) -> &str {
+    /// The token itself, for a transport's header (public for User.com's client in crm-migrate).
+    pub fn expose(&self) -> &str {
         &self.0
     }
 }

@@ -1,18 +1,16 @@
 //! Records, tags and segments from small CSV files: what a plugin author feeds
-//! `crm-migrate plugin run`. (A User.com export is read by the extract stage, not here.) And the
-//! other way, [`write_report_row`]: the one way every CSV report of the tool writes a row, safe
-//! to open in a spreadsheet.
+//! `crm-migrate plugin run`. (A User.com export is read by the extract stage, not here; reports
+//! are written through `crm_migrate_core::report_csv`.)
 //!
 //! The header names the fields. `id` (or `source_id`) is the record's id and `kind` its object
 //! kind (else the kind given by the caller). A column may declare its type with a suffix:
 //! `score:number`, `vip:boolean`, `birthday:date`, `updated_at:datetime`, `tags:choices`
 //! (options separated by `|`); other columns are text. An empty cell is null.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::plugins::{Segment, Tag};
-use crate::record::{Date, DateTime, ObjectKind, Record, Value};
+use crm_migrate_core::record::{Date, DateTime, ObjectKind, Record, Value};
 
 /// A cell that cannot be read: where it is and what was expected.
 #[derive(Debug, thiserror::Error)]
@@ -235,58 +233,9 @@ fn parse_datetime(text: &str) -> Option<DateTime> {
     Some(DateTime { unix_millis: (local_seconds - i64::from(offset_minutes) * 60) * 1000, offset_minutes })
 }
 
-/// Writes one row of a CSV report (`billing-audit.csv`, `quarantine.csv`...), every cell through
-/// [`spreadsheet_safe`]: reports carry text from the export and from plugins, and people open
-/// them in Excel or LibreOffice.
-pub fn write_report_row<W: std::io::Write, const N: usize>(
-    writer: &mut csv::Writer<W>,
-    cells: [&str; N],
-) -> csv::Result<()> {
-    writer.write_record(cells.map(spreadsheet_safe).iter().map(|cell| cell.as_bytes()))
-}
-
-/// A cell a spreadsheet shows as text instead of running it (OWASP, "CSV Injection"): a cell
-/// starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`. A plain number
-/// (`-12.5`, `+48500000002`: a sign, digits, at most one `.`) is left as it is: it cannot be a
-/// formula, and phone numbers and amounts stay readable.
-pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(cell) {
-        Cow::Owned(format!("'{cell}"))
-    } else {
-        Cow::Borrowed(cell)
-    }
-}
-
-fn is_plain_number(cell: &str) -> bool {
-    let unsigned = cell.strip_prefix(['+', '-']).unwrap_or(cell);
-    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    !whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && fraction.bytes().all(|b| b.is_ascii_digit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formula_cells_are_neutralized_and_plain_numbers_kept() {
-        for formula in [
-            "=HYPERLINK(\"http://evil\",\"x\")",
-            "+1+1",
-            "-2+3",
-            "@SUM(A1)",
-            "\tcmd",
-            "\r=1",
-            "-",
-            "+",
-            "-1.2.3",
-            "--1",
-        ] {
-            assert_eq!(spreadsheet_safe(formula), format!("'{formula}"), "{formula:?}");
-        }
-        for plain in ["-12.5", "+48500000002", "-7", "12", "", "Ada", "'quoted", " =1"] {
-            assert_eq!(spreadsheet_safe(plain), plain, "{plain:?}");
-        }
-    }
 
     #[test]
     fn typed_columns_are_parsed_and_bad_cells_named_by_line_and_field() {

@@ -6,12 +6,30 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::extract::{Catalogue, Column, Export, ExtractError, FieldType, ReadRecord};
-use crate::record::{ObjectKind, Value};
+use crate::record::{ObjectKind, Record, Value};
 
 /// Distinct values remembered per attribute; past this an attribute is not a choice list.
 pub const DISTINCT_CAP: usize = 500;
 /// Sample values shown per attribute.
 const SAMPLES: usize = 3;
+
+/// The deal fields the profile keeps of a deal with order lines or participants.
+pub const KEPT: [&str; 4] = ["currency", "contact_id", "participants", "order_products"];
+
+/// A deal with order lines or participants, with only [`KEPT`] fields; `None` for others.
+pub fn kept(record: &Record) -> Option<Record> {
+    let filled = |field: &str| record.get(field).is_some_and(|value| !matches!(value, Value::Null));
+    if !filled("participants") && !filled("order_products") {
+        return None;
+    }
+    let mut kept = Record::new(ObjectKind::Deal, record.source_id.clone());
+    for field in KEPT {
+        if let Some(value) = record.get(field) {
+            kept.set(field, value.clone());
+        }
+    }
+    Some(kept)
+}
 
 /// One attribute (column) of one object, as its values show it.
 #[derive(Debug, Clone)]
@@ -159,8 +177,8 @@ pub struct SourceProfile {
     /// Contacts with both a full name and first/last name, and those where they disagree.
     pub names: NameAgreement,
     /// Deals with order lines or participants, with only the fields those are read with
-    /// ([`crate::plan::deal_products::KEPT`]): what plan counts and bills for them.
-    pub deal_extras: Vec<crate::record::Record>,
+    /// ([`KEPT`]): what plan counts and bills for them.
+    pub deal_extras: Vec<Record>,
 }
 
 /// Examples of contacts whose names disagree, listed in the plan.
@@ -277,7 +295,7 @@ pub fn profile(export: &Export, progress: ReadProgress<'_>) -> Result<SourceProf
                     if let Some(currency) = text("currency") {
                         *profile.currencies.entry(currency.trim().to_uppercase()).or_default() += 1;
                     }
-                    profile.deal_extras.extend(crate::plan::deal_products::kept(record));
+                    profile.deal_extras.extend(kept(record));
                 }
                 ObjectKind::Activity => {
                     let type_id = text("activity_type").unwrap_or_default();
