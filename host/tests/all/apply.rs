@@ -473,6 +473,52 @@ fn a_full_apply_lands_every_record_as_the_source_says_and_reconciles() {
     assert_eq!(canonical(&sandbox.state()), state);
 }
 
+/// Runs apply and kills it (SIGKILL) inside one step: once `started(state)` holds for the
+/// sandbox's state, every answer is slowed by 150 ms (faults drawn from `seed`), so that the kill,
+/// sent as soon as `kill_now(state)` holds, lands among requests applied and not yet journalled.
+/// The faults are cleared before it returns; `step` names the step if it never starts.
+pub(crate) fn kill_apply_inside_a_step(
+    sandbox: &SandboxHandle,
+    project: &Path,
+    step: &str,
+    seed: u64,
+    started: impl Fn(&Value) -> bool,
+    kill_now: impl Fn(&Value) -> bool,
+) {
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+        .args(["-C", project.to_str().unwrap(), "apply", "--concurrency", "4"])
+        .env("CRM_MIGRATE_CACHE_DIR", cache.path())
+        .env("PIPEDRIVE_API_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    let mut slowed = false;
+    loop {
+        assert!(std::time::Instant::now() < deadline, "the {step} step never started");
+        assert!(child.try_wait().unwrap().is_none(), "apply ended before the kill");
+        let state = sandbox.state();
+        if !slowed && started(&state) {
+            sandbox.set_faults(Faults {
+                seed,
+                slow_rate: 1.0,
+                slow_by: Duration::from_millis(150),
+                ..Faults::default()
+            });
+            slowed = true;
+        }
+        if kill_now(&state) {
+            child.kill().unwrap(); // SIGKILL: no chance to clean up.
+            child.wait().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    sandbox.set_faults(Faults::default());
+}
+
 /// Runs apply, killing it (SIGKILL) at up to `kills` instants drawn from `seed`, then lets it
 /// finish. Returns how many times it was killed.
 pub(crate) fn apply_with_kills(project: &Path, kills: usize, seed: u64) -> usize {

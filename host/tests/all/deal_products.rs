@@ -9,14 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crm_migrate_sandbox::{Faults, SandboxConfig, SandboxHandle};
+use crm_migrate_sandbox::{SandboxConfig, SandboxHandle};
 use serde_json::{Value, json};
 
-use crate::apply::{apply, by_marker, fast};
-use crate::pipedrive_support::TOKEN;
+use crate::apply::{apply, by_marker, fast, kill_apply_inside_a_step};
 use crate::plan::{in_project, migrate_duplicates_as_they_are, text};
 
 /// The products.csv the variant gets: (id, name, price, currency).
@@ -338,43 +335,20 @@ fn a_kill_during_the_deal_products_step_resumes_without_duplicates() {
     let deals = std::fs::read_to_string(dir.path().join("usercom-export/deals.csv")).unwrap();
     let deal_count = csv::Reader::from_reader(deals.as_bytes()).records().count();
 
-    let cache = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
-        .args(["-C", project.to_str().unwrap(), "apply", "--concurrency", "4"])
-        .env("CRM_MIGRATE_CACHE_DIR", cache.path())
-        .env("PIPEDRIVE_API_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     // Once every deal is there, each answer takes a while: the kill lands among the lines and
     // participants, some applied and not yet journalled.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut slowed = false;
-    loop {
-        assert!(Instant::now() < deadline, "the deal products step never started");
-        assert!(child.try_wait().unwrap().is_none(), "apply ended before the kill");
-        let state = sandbox.state();
-        if !slowed && state["deals"].as_object().map_or(0, |deals| deals.len()) >= deal_count {
-            sandbox.set_faults(Faults {
-                seed: 5,
-                slow_rate: 1.0,
-                slow_by: Duration::from_millis(150),
-                ..Faults::default()
-            });
-            slowed = true;
-        }
-        if state["deal_products"].as_object().is_some_and(|lines| lines.len() >= 3) {
-            child.kill().unwrap(); // SIGKILL: no chance to clean up.
-            child.wait().unwrap();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let count = |state: &Value, key: &str| state[key].as_object().map_or(0, |items| items.len());
+    kill_apply_inside_a_step(
+        &sandbox,
+        &project,
+        "deal products",
+        5,
+        |state| count(state, "deals") >= deal_count,
+        |state| count(state, "deal_products") >= 3,
+    );
     let expected: usize = planted.lines.values().map(Vec::len).sum();
     let before = sandbox.state()["deal_products"].as_object().map_or(0, |lines| lines.len());
     assert!(before < expected, "killed during the step ({before} of {expected} lines made)");
-    sandbox.set_faults(Faults::default());
     apply(&project, &[]);
     let state = sandbox.state();
     assert_eq!(products(&state).len(), 3, "no product twice: {}", json!(products(&state)));

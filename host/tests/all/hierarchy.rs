@@ -7,15 +7,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crm_migrate::pipedrive::Plan;
-use crm_migrate_sandbox::{Faults, SandboxConfig, SandboxHandle};
+use crm_migrate_sandbox::{SandboxConfig, SandboxHandle};
 use serde_json::Value;
 
-use crate::apply::{apply, fast};
-use crate::pipedrive_support::TOKEN;
+use crate::apply::{apply, fast, kill_apply_inside_a_step};
 use crate::plan::{in_project, migrate_duplicates_as_they_are, text};
 
 /// A generated export whose companies have parents (chains, one parent not in the export, a cycle).
@@ -281,42 +278,18 @@ fn a_kill_during_the_relationships_step_resumes_without_duplicates() {
         .count()
         - 1;
 
-    let cache = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
-        .args(["-C", project.to_str().unwrap(), "apply", "--concurrency", "4"])
-        .env("CRM_MIGRATE_CACHE_DIR", cache.path())
-        .env("PIPEDRIVE_API_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     // Once every organization is there, each answer takes a while: the kill lands among the
     // relationship creates, some applied and not yet journalled.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut slowed = false;
-    loop {
-        assert!(Instant::now() < deadline, "the relationships step never started");
-        assert!(child.try_wait().unwrap().is_none(), "apply ended before the kill");
-        let state = sandbox.state();
-        if !slowed && state["organizations"].as_object().map_or(0, |organizations| organizations.len()) >= companies {
-            sandbox.set_faults(Faults {
-                seed: 3,
-                slow_rate: 1.0,
-                slow_by: Duration::from_millis(150),
-                ..Faults::default()
-            });
-            slowed = true;
-        }
-        if !relationships(&state).is_empty() {
-            child.kill().unwrap(); // SIGKILL: no chance to clean up.
-            child.wait().unwrap();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    kill_apply_inside_a_step(
+        &sandbox,
+        &project,
+        "relationships",
+        3,
+        |state| state["organizations"].as_object().map_or(0, |organizations| organizations.len()) >= companies,
+        |state| !relationships(state).is_empty(),
+    );
     let before = relationships(&sandbox.state()).len();
     assert!(before < expected.pairs.len(), "killed during the step ({before} of {} made)", expected.pairs.len());
-    sandbox.set_faults(Faults::default());
     apply(&project, &[]);
     let pairs = landed(&sandbox);
     assert_eq!(pairs.len(), expected.pairs.len(), "no duplicates after the resume: {pairs:?}");
