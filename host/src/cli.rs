@@ -11,15 +11,15 @@ use crm_migrate::approve::GateError;
 use crm_migrate::audit::report;
 use crm_migrate::extract::{Export, ExportOptions};
 use crm_migrate::pipedrive::PipedriveClient;
-use crm_migrate::pipeline::{self, BatchIds, Fate, StageOutput};
+use crm_migrate::pipeline::{self, BatchIds};
 use crm_migrate::plugins::{
-    CacheOutcome, CompileLimits, Compiler, ComponentCache, CpuBudget, Digest, Hook, Limits, LimitsInForce,
-    LimitsReport, LoadError, LoadedPlugin, PluginComponent, PluginHost, SUPPORTED_VERSIONS, TagFate, TrustError,
-    TrustStore, TrustedPlugin, file_digest, limits_in_force,
+    CompileLimits, Compiler, ComponentCache, CpuBudget, Digest, Hook, Limits, LimitsInForce, LoadError, LoadedPlugin,
+    PluginComponent, PluginHost, TrustError, TrustStore, TrustedPlugin, file_digest, limits_in_force,
 };
 use crm_migrate::project::{self, Project};
 use crm_migrate::record::ObjectKind;
 use crm_migrate::records_csv;
+use crm_migrate::terminal::plugins as plugins_text;
 use crm_migrate::untrusted::escape;
 
 /// Exit codes scripts can rely on.
@@ -710,7 +710,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", escape_lines(&format!("{error:#}")));
+            eprintln!("error: {}", crm_migrate::terminal::escape_lines(&format!("{error:#}")));
             ExitCode::from(if refused_by_trust_store(&error) { EXIT_NOT_TRUSTED } else { EXIT_ERROR })
         }
     }
@@ -741,12 +741,6 @@ fn refused_by_trust_store(error: &anyhow::Error) -> bool {
             });
         refusal.is_some_and(TrustError::refuses_plugin)
     })
-}
-
-/// `text` with each line [`escape`]d: the host's own line breaks stay, anything a line holds
-/// that a terminal would act on does not.
-fn escape_lines(text: &str) -> String {
-    text.split('\n').map(|line| escape(line).into_owned()).collect::<Vec<_>>().join("\n")
 }
 
 fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
@@ -864,59 +858,14 @@ fn extract(project_dir: &std::path::Path, args: &ExtractArgs) -> anyhow::Result<
             }
             return;
         }
-        match event {
-            ExtractEvent::Started { extraction, kind, resumed: true, pages_before } => {
-                eprintln!(
-                    "resuming extraction {extraction} ({kind}): {pages_before} pages already read are not read again"
-                )
-            }
-            ExtractEvent::Started { extraction, kind, .. } => eprintln!("extraction {extraction} ({kind})"),
-            ExtractEvent::Page { resource, page, items, total, requests } => eprintln!(
-                "  {}: page {page}, {items} records{}; {requests} requests",
-                escape(resource),
-                total.map(|total| format!(" (of {total})")).unwrap_or_default()
-            ),
-            ExtractEvent::Users { done, of, per_second, eta_seconds, requests } => eprintln!(
-                "  events and conversations: {done} of {of} users, {per_second:.1} a second, about {} left; {requests} requests",
-                crm_migrate::pipedrive::human_duration(std::time::Duration::from_secs_f64(eta_seconds.unwrap_or(0.0)))
-            ),
-            ExtractEvent::Absent { resource } => {
-                eprintln!("  {}: not in this account's API (404), left out", escape(resource))
-            }
-        }
+        eprintln!("{}", crm_migrate::terminal::extract::event_text(event));
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let outcome = runtime.block_on(usercom::extract(&project, &mut client, options, &mut progress))?;
     if json_output {
         println!("{}", serde_json::to_string(&json!({"event": "done", "outcome": outcome}))?);
     } else {
-        println!(
-            "extracted ({}{}) into {}: {} pages read now, {} before; {} requests ({} answered 429, {} retried)",
-            outcome.kind,
-            if outcome.resumed { ", resumed" } else { "" },
-            outcome.snapshot.display(),
-            outcome.pages_fetched,
-            outcome.pages_before,
-            outcome.requests.requests,
-            outcome.requests.throttled,
-            outcome.requests.retried
-        );
-        for (file, rows) in &outcome.rows {
-            println!("  {file:<22} {:>9}", report::thousands(*rows));
-        }
-        if let Some(users) = outcome.users_refetched {
-            println!(
-                "  events and conversations read again for {users} users changed or new since the last extraction"
-            );
-        }
-        if !outcome.absent.is_empty() {
-            println!("  not in this account's API: {}", outcome.absent.join(", "));
-        }
-        if outcome.kind == "full" {
-            println!("next: crm-migrate -C {} audit", project_dir.display());
-        } else {
-            println!("next: crm-migrate -C {} delta --export {}", project_dir.display(), outcome.snapshot.display());
-        }
+        print!("{}", crm_migrate::terminal::extract::outcome_text(&outcome, project_dir));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -964,7 +913,7 @@ fn audit(project_dir: &std::path::Path, args: &AuditArgs) -> anyhow::Result<Exit
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{}", escape_lines(&report::summary(&audit, &paths)));
+        print!("{}", crm_migrate::terminal::escape_lines(&report::summary(&audit, &paths)));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -991,7 +940,14 @@ fn plan(project_dir: &std::path::Path, args: &PlanArgs) -> anyhow::Result<ExitCo
     if args.json {
         println!("{}", serde_json::to_string_pretty(&crm_migrate::plan::report::to_json(&result))?);
     } else {
-        print!("{}", escape_lines(&crm_migrate::plan::report::summary(&result, project.budget_policy, &reports)));
+        print!(
+            "{}",
+            crm_migrate::terminal::escape_lines(&crm_migrate::plan::report::summary(
+                &result,
+                project.budget_policy,
+                &reports
+            ))
+        );
     }
     Ok(if !result.errors.is_empty() {
         ExitCode::from(EXIT_MAPPING_INVALID)
@@ -1185,37 +1141,16 @@ fn delta_preview(
     if json_output {
         println!("{}", serde_json::to_string(&json!({"event": "delta_plan", "plan": preview}))?);
     } else {
-        println!(
-            "delta: per object, records in the newer export / new (to create) / gone from it (deleted in User.com)"
-        );
-        for row in preview.objects.iter().filter(|row| row.in_export + row.created > 0) {
-            println!(
-                "  {:<13} {:>8} / {:>6} / {:>6}   ({})",
-                row.object.as_str(),
-                report::thousands(row.in_export),
-                report::thousands(row.new),
-                report::thousands(row.gone),
-                row.file.as_deref().unwrap_or("no file in the export")
-            );
-        }
+        print!("{}", crm_migrate::terminal::apply::delta_preview_text(&preview));
     }
     if !options.delete_missing || preview.deletions == 0 {
         if preview.deletions > 0 && !json_output {
-            println!(
-                "  the {} records gone from the export are kept in Pipedrive (--delete-missing deletes them)",
-                preview.deletions
-            );
+            print!("{}", crm_migrate::terminal::apply::deletions_kept_text(preview.deletions));
         }
         return Ok(None);
     }
     if !preview.refusals.is_empty() {
-        for refusal in &preview.refusals {
-            eprintln!("refused: {refusal}");
-        }
-        eprintln!(
-            "nothing was written to Pipedrive. Check the newer export; when the deletions are real, name their number: --expect-deletions {}",
-            preview.deletions
-        );
+        eprint!("{}", crm_migrate::terminal::apply::deletions_refused_text(&preview));
         return Ok(Some(ExitCode::from(EXIT_DELETIONS_REFUSED)));
     }
     if !yes
@@ -1240,16 +1175,12 @@ fn run_apply(
     delta_yes: Option<bool>,
 ) -> anyhow::Result<ExitCode> {
     use crm_migrate::apply::{self as migration, ApplyError, ProgressEvent, Reporter};
-    let observer: crm_migrate::pipedrive::EventObserver = std::sync::Arc::new(
-        |event: &crm_migrate::pipedrive::ClientEvent| {
+    let observer: crm_migrate::pipedrive::EventObserver =
+        std::sync::Arc::new(|event: &crm_migrate::pipedrive::ClientEvent| {
             if let crm_migrate::pipedrive::ClientEvent::WaitingForBudgetReset { resets_in } = event {
-                eprintln!(
-                    "  the daily token budget is used up: waiting {} for Pipedrive's reset (midnight UTC); stop with Ctrl-C and run apply again later to resume",
-                    crm_migrate::pipedrive::human_duration(*resets_in)
-                );
+                eprintln!("{}", crm_migrate::terminal::apply::waiting_for_reset_text(*resets_in));
             }
-        },
-    );
+        });
     let client = std::sync::Arc::new(PipedriveClient::new(project.client_config()?, Some(observer))?);
     let reporter = if json_output {
         Reporter::new(|event: &ProgressEvent| {
@@ -1273,41 +1204,7 @@ fn run_apply(
             if json_output {
                 println!("{}", serde_json::to_string(&json!({"event": "done", "outcome": outcome}))?);
             } else {
-                for line in &outcome.gone_from_source {
-                    println!("  {}", escape(line));
-                }
-                for conflict in &outcome.conflicts {
-                    for line in conflict.lines() {
-                        println!("  conflict: {}", escape(&line));
-                    }
-                }
-                if outcome.conflicts.iter().any(|conflict| !conflict.overridden) {
-                    println!(
-                        "  records changed in Pipedrive were left alone; --overwrite-conflicts writes them anyway"
-                    );
-                }
-                if let Some(hierarchy) = outcome
-                    .relationships
-                    .as_ref()
-                    .filter(|hierarchy| hierarchy.created + hierarchy.existing > 0 || !hierarchy.unsent.is_empty())
-                {
-                    println!(
-                        "  company hierarchy: {} parent relationships made, {} made before, {} not sent (reconciliation.md says why)",
-                        report::thousands(hierarchy.created),
-                        report::thousands(hierarchy.existing),
-                        report::thousands(hierarchy.unsent.len() as u64)
-                    );
-                }
-                println!(
-                    "{} run {} done: {} tokens, {:.1} s",
-                    outcome.kind,
-                    outcome.run_id,
-                    report::thousands(outcome.tokens),
-                    outcome.seconds
-                );
-                for path in &outcome.reports {
-                    println!("  report {}", path.display());
-                }
+                print!("{}", crm_migrate::terminal::apply::outcome_text(&outcome));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -1364,69 +1261,7 @@ fn verify(project_dir: &std::path::Path, args: &VerifyArgs) -> anyhow::Result<Ex
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verification)?);
     } else {
-        for (object, counts) in &verification.objects {
-            println!(
-                "{object}: {} verified, {} mismatched, {} missing, {} unexpected",
-                report::thousands(counts.verified),
-                report::thousands(counts.mismatched),
-                report::thousands(counts.missing),
-                report::thousands(counts.unexpected)
-            );
-        }
-        for mismatch in verification.mismatches.iter().take(20) {
-            let line = format!(
-                "{} {}: {}: expected {}, found {}",
-                mismatch.object, mismatch.source_id, mismatch.field, mismatch.expected, mismatch.actual
-            );
-            println!("  {}", escape(&line));
-        }
-        if verification.mismatches.len() > 20 {
-            println!("  ... {} more mismatches in the report", verification.mismatches.len() - 20);
-        }
-        for missing in &verification.missing {
-            println!(
-                "  missing: {} {} (was Pipedrive id {})",
-                missing.object,
-                escape(&missing.source_id),
-                missing.pipedrive_id
-            );
-        }
-        for unexpected in &verification.unexpected {
-            println!(
-                "  unexpected: {} marked {} (Pipedrive id {})",
-                unexpected.object, unexpected.marker, unexpected.pipedrive_id
-            );
-        }
-        for (object, [in_field, in_note, left_out, missing]) in verification.coverage.per_object() {
-            println!(
-                "{object} source values: {} in a field, {} in a note, {} left out with a reason, {} missing",
-                report::thousands(in_field),
-                report::thousands(in_note),
-                report::thousands(left_out),
-                report::thousands(missing)
-            );
-        }
-        let examples = verification
-            .coverage
-            .attributes
-            .iter()
-            .flat_map(|row| row.missing_examples.iter().map(move |example| (row.object, example)));
-        for (object, example) in examples.clone().take(20) {
-            println!(
-                "  missing value: {}",
-                escape(&format!("{object} {} {}: {}", example.source_id, example.attribute, example.why))
-            );
-        }
-        if verification.coverage.missing() > 20 {
-            println!(
-                "  ... {} more values missing: see the report",
-                verification.coverage.missing() - examples.take(20).count() as u64
-            );
-        }
-        println!("read back for {} tokens", report::thousands(verification.tokens));
-        for path in &verification.reports {
-            println!("  report {}", path.display());
-        }
+        print!("{}", crm_migrate::terminal::verify::text(&verification));
     }
     Ok(if verification.all_verified() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_VERIFIED) })
 }
@@ -1460,19 +1295,8 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
         return undo_run(&project, run, args);
     }
     let (records, workspace) = crm_migrate::rollback::preview(&project, args.sample)?;
-    let what = records
-        .iter()
-        .filter(|(_, count)| **count > 0)
-        .map(|(object, count)| format!("{} {object}", report::thousands(*count)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let scope = if args.sample { "the sample runs' records" } else { "everything apply created" };
     if !args.json {
-        println!(
-            "rollback of {scope}: {} records ({}), {workspace} workspace objects",
-            records.values().sum::<u64>(),
-            if what.is_empty() { "none".into() } else { what }
-        );
+        print!("{}", crm_migrate::terminal::rollback::preview_text(args.sample, &records, workspace));
     }
     if !args.yes && !confirm("Delete them from Pipedrive?")? {
         println!("nothing deleted");
@@ -1490,44 +1314,7 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
-        for (object, count) in &outcome.deleted {
-            println!("  deleted {} {object}", report::thousands(*count));
-        }
-        if outcome.relationships_deleted > 0 {
-            println!(
-                "  deleted {} parent relationships between organizations",
-                report::thousands(outcome.relationships_deleted)
-            );
-        }
-        if outcome.deal_products_removed > 0 {
-            println!(
-                "  removed {} deal products, deal participants and products",
-                report::thousands(outcome.deal_products_removed)
-            );
-        }
-        if !outcome.workspace_removed.is_empty() {
-            println!("  removed {} workspace objects apply had created", outcome.workspace_removed.len());
-        }
-        for (object, count) in &outcome.existing.restored {
-            println!(
-                "  gave {} {object} records the account had their prior values back (never deleted)",
-                report::thousands(*count)
-            );
-        }
-        for conflict in &outcome.conflicts {
-            for line in conflict.lines() {
-                println!("  conflict: {line}");
-            }
-        }
-        println!("  {} tokens", report::thousands(outcome.tokens));
-        if outcome.residue.is_empty() {
-            println!("residue: none (the listings show nothing apply created)");
-        } else {
-            println!("residue:");
-            for line in &outcome.residue {
-                println!("  {line}");
-            }
-        }
+        print!("{}", crm_migrate::terminal::rollback::outcome_text(&outcome));
     }
     Ok(if outcome.residue.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RESIDUE) })
 }
@@ -1535,9 +1322,7 @@ fn rollback(project_dir: &std::path::Path, args: &RollbackArgs) -> anyhow::Resul
 /// `rollback --run N`: undoes one delta.
 fn undo_run(project: &Project, run: i64, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
     if !args.json {
-        println!(
-            "undo of delta run {run}: what it created is deleted, what it updated gets its prior values, what it deleted is created again"
-        );
+        print!("{}", crm_migrate::terminal::rollback::undo_preview_text(run));
     }
     if !args.yes && !confirm(&format!("Undo run {run} in Pipedrive?"))? {
         println!("nothing changed");
@@ -1549,24 +1334,7 @@ fn undo_run(project: &Project, run: i64, args: &RollbackArgs) -> anyhow::Result<
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
-        let show = |what: &str, counts: &std::collections::BTreeMap<ObjectKind, u64>| {
-            for (object, count) in counts {
-                println!("  {what} {} {object}", report::thousands(*count));
-            }
-        };
-        show("deleted", &outcome.deleted);
-        show("restored", &outcome.restored);
-        show("created again", &outcome.recreated);
-        show("linked again to them:", &outcome.relinked);
-        for conflict in &outcome.conflicts {
-            for line in conflict.lines() {
-                println!("  conflict: {line}");
-            }
-        }
-        for line in &outcome.not_restored {
-            println!("  not restored: {line}");
-        }
-        println!("run {run} undone: {} tokens", report::thousands(outcome.tokens));
+        print!("{}", crm_migrate::terminal::rollback::undo_text(&outcome));
     }
     let left = outcome.conflicts.iter().any(|conflict| !conflict.overridden) || !outcome.not_restored.is_empty();
     Ok(if left { ExitCode::from(EXIT_RESIDUE) } else { ExitCode::SUCCESS })
@@ -1623,6 +1391,7 @@ fn status(project_dir: &std::path::Path, args: &StatusArgs) -> anyhow::Result<Ex
 /// once a second the count, rate, time left and tokens spent.
 fn text_progress() -> crm_migrate::apply::Reporter {
     use crm_migrate::apply::ProgressEvent;
+    use crm_migrate::terminal::apply as text;
     use std::sync::Mutex;
     // (when the current object started, when progress was last shown, which object)
     let last = Mutex::new((std::time::Instant::now(), std::time::Instant::now(), None));
@@ -1631,7 +1400,7 @@ fn text_progress() -> crm_migrate::apply::Reporter {
         match event {
             ProgressEvent::PhaseStarted { phase, records } => {
                 *last = (std::time::Instant::now(), std::time::Instant::now(), None);
-                eprintln!("{phase}: {} records", report::thousands(*records));
+                eprintln!("{}", text::phase_started_text(phase, *records));
             }
             ProgressEvent::Progress { object, done, total, tokens } => {
                 if last.2 != Some(*object) {
@@ -1641,54 +1410,10 @@ fn text_progress() -> crm_migrate::apply::Reporter {
                     return;
                 }
                 last.1 = std::time::Instant::now();
-                let rate = *done as f64 / last.0.elapsed().as_secs_f64().max(1e-3);
-                let left = total.saturating_sub(*done) as f64 / rate.max(1e-9);
-                eprintln!(
-                    "  {object}: {}/{} ({rate:.1}/s, {} left, {} tokens spent)",
-                    report::thousands(*done),
-                    report::thousands(*total),
-                    crm_migrate::pipedrive::human_duration(std::time::Duration::from_secs_f64(left.min(1e9))),
-                    report::thousands(*tokens)
-                );
+                eprintln!("{}", text::progress_text(*object, *done, *total, *tokens, last.0.elapsed()));
             }
             ProgressEvent::PhaseDone { phase, reconciliation, tokens, seconds } => {
-                for row in reconciliation {
-                    let c = row.counts;
-                    let updated = if row.updated > 0 {
-                        format!(" ({} updated)", report::thousands(row.updated))
-                    } else {
-                        String::new()
-                    };
-                    let duplicates = if row.duplicate_rows > 0 {
-                        format!(" + {} duplicate-id rows quarantined", report::thousands(row.duplicate_rows))
-                    } else {
-                        String::new()
-                    };
-                    // Shown only where there are any: the line stays as it was for an empty account.
-                    let linked = if c.linked > 0 {
-                        format!(" + {} linked to records the account had", report::thousands(c.linked))
-                    } else {
-                        String::new()
-                    };
-                    eprintln!(
-                        "  {}: {} = {} created + {} merged + {} quarantined + {} excluded{linked}{duplicates}{updated}",
-                        row.object,
-                        report::thousands(row.in_scope),
-                        report::thousands(c.created),
-                        report::thousands(c.merged),
-                        report::thousands(c.quarantined),
-                        report::thousands(c.excluded)
-                    );
-                    if row.fields_left_out > 0 {
-                        // A line of its own: the line above adds up to the source, this one counts within `created`.
-                        eprintln!(
-                            "  {}: {}, listed in reports/quarantine.csv",
-                            row.object,
-                            crm_migrate::apply::report::migrated_with_fields_left_out(row)
-                        );
-                    }
-                }
-                eprintln!("  {phase} done: {} tokens, {seconds:.1} s", report::thousands(*tokens));
+                eprint!("{}", text::phase_done_text(phase, reconciliation, *tokens, *seconds));
             }
         }
     })
@@ -1696,90 +1421,13 @@ fn text_progress() -> crm_migrate::apply::Reporter {
 
 fn vet(plugin: &PluginArgs, json: bool) -> anyhow::Result<ExitCode> {
     let (component, in_force, store) = plugin.vet()?;
-    let info = &component.info;
-    let limits = LimitsReport::from(&in_force.limits);
-    let trusted = store.as_ref().map(|store| store.find(&component.digest).is_some());
     if json {
-        let report = json!({
-            "file": component.path,
-            "digest": component.digest.to_string(),
-            "size_bytes": component.size,
-            "contract": component.contract_version(),
-            "supported_contracts": SUPPORTED_VERSIONS,
-            "plugin": info,
-            "imports": component.imports,
-            "compiled": component.cache,
-            "load_ms": component.load_time.as_secs_f64() * 1000.0,
-            "limits": limits,
-            "capped": in_force.capped,
-            "trust_store": store.as_ref().map(|store| json!({"path": store.path(), "lists_it": trusted})),
-        });
+        let report = plugins_text::vet_json(&component, &in_force, store.as_ref());
         println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        print!("{}", plugins_text::vet_text(&component, &in_force, store.as_ref()));
     }
-    println!("{} {}  ({})", escape(&info.name), escape(&info.version), escape(&info.description));
-    println!("  file      {} ({} bytes)", component.path.display(), component.size);
-    println!("  digest    {}", component.digest);
-    println!(
-        "  contract  crm-migrate:plugin@{} (this host supports {})",
-        component.contract_version(),
-        SUPPORTED_VERSIONS.join(", ")
-    );
-    let hooks: Vec<String> = info.hooks.iter().map(ToString::to_string).collect();
-    println!("  hooks     {}", if hooks.is_empty() { "none".to_owned() } else { hooks.join(", ") });
-    println!("  options");
-    if info.options.is_empty() {
-        println!("    (none)");
-    }
-    for option in &info.options {
-        let default = option.default.as_deref().map(|d| format!(" [default: {}]", escape(d))).unwrap_or_default();
-        println!("    {:<20} {}{default}", escape(&option.key), escape(&option.description));
-    }
-    println!("  imports   (all granted: host log and deny-all WASI stubs)");
-    for import in &component.imports {
-        println!("    {}", escape(import));
-    }
-    let cache = match &component.cache {
-        CacheOutcome::Hit => "from cache".to_owned(),
-        CacheOutcome::Compiled => "compiled".to_owned(),
-        CacheOutcome::Rebuilt { reason } => format!("compiled again (cache entry rejected: {reason})"),
-        CacheOutcome::Untrusted { reason } => format!("compiled, cache not used ({reason})"),
-    };
-    println!("  loaded    {cache} in {:.1} ms", component.load_time.as_secs_f64() * 1000.0);
-    println!("  limits    {}", limits_text(&limits));
-    for capped in &in_force.capped {
-        println!("    {capped}");
-    }
-    match &store {
-        Some(store) if trusted == Some(true) => {
-            println!("  trusted   listed by the trust store {}", store.path().display())
-        }
-        Some(store) => println!(
-            "  trusted   NO: the trust store {} does not list it (crm-migrate plugin trust adds it)",
-            store.path().display()
-        ),
-        None => println!("  trusted   no trust store is configured on this machine"),
-    }
-    println!("\nvetted: pin it with  digest = \"{}\"", component.digest);
     Ok(ExitCode::SUCCESS)
-}
-
-/// A plugin's limits on one line.
-fn limits_text(limits: &LimitsReport) -> String {
-    let fuel = match (limits.fuel_per_call, limits.fuel_per_record) {
-        (Some(per_call), Some(per_record)) => {
-            format!("{} fuel a call + {} a record", report::thousands(per_call), report::thousands(per_record))
-        }
-        _ => "a wall-clock CPU budget".to_owned(),
-    };
-    format!(
-        "memory {} MiB, {fuel}, {} s for a 1,000-record batch, at most {} fuel and {} s a run{}",
-        limits.memory_mib,
-        limits.batch_seconds,
-        report::thousands(limits.run_fuel),
-        limits.run_seconds,
-        limits.core_instances.map(|count| format!(", {count} core instances")).unwrap_or_default()
-    )
 }
 
 /// `plugin trust`: vets the file as `plugin vet` does, and adds it to the store.
@@ -1834,29 +1482,9 @@ fn untrust(plugin: &str) -> anyhow::Result<ExitCode> {
 fn list_trusted(json_output: bool) -> anyhow::Result<ExitCode> {
     let store = TrustStore::configured()?;
     if json_output {
-        let listing = match &store {
-            Some(store) => json!({"store": store.path(), "maxima": store.maxima(), "plugins": store.plugins()}),
-            None => json!({"store": null, "maxima": {}, "plugins": []}),
-        };
-        println!("{}", serde_json::to_string_pretty(&listing)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let Some(store) = store else {
-        println!("no trust store is configured on this machine: every plugin a project pins may load");
-        return Ok(ExitCode::SUCCESS);
-    };
-    println!("trust store {}: {} plugin(s)", store.path().display(), store.plugins().len());
-    println!("  maxima    {}", serde_json::to_string(store.maxima())?);
-    for plugin in store.plugins() {
-        let hooks: Vec<String> = plugin.hooks.iter().map(ToString::to_string).collect();
-        println!("  {} {} ({})", escape(&plugin.name), escape(&plugin.version), plugin.digest.get_ref());
-        println!(
-            "    hooks {}; vetted by {} at {}; {}",
-            hooks.join(", "),
-            escape(&plugin.vetted_by),
-            escape(&plugin.vetted_at),
-            limits_text(&plugin.limits)
-        );
+        println!("{}", serde_json::to_string_pretty(&plugins_text::trust_store_json(store.as_ref()))?);
+    } else {
+        print!("{}", plugins_text::trust_store_text(store.as_ref())?);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -1888,134 +1516,22 @@ fn run_records(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode
     anyhow::ensure!(counts.total() == total, "internal error: {} fates for {total} records", counts.total());
 
     let new_fields = pipeline::new_fields(&output, &input_fields);
+    let run = plugins_text::StageRun {
+        plugin,
+        hook,
+        input: &args.input,
+        output: &output,
+        lines: &lines,
+        new_fields: &new_fields,
+    };
     if args.json {
-        print_stage_json(args, plugin, &output, &lines, &new_fields)?;
+        println!("{}", serde_json::to_string_pretty(&run.json())?);
     } else {
-        print_stage_text(args, plugin, &output, &lines, total, elapsed);
-        for ((kind, field), records) in &new_fields {
-            println!(
-                "  new field (not in the input): {kind}.{}, set on {records} record{}",
-                escape(field),
-                if *records == 1 { "" } else { "s" }
-            );
-        }
+        print!("{}", run.text(total, elapsed));
+        eprint!("{}", run.warnings());
+        print!("{}", run.new_fields_text());
     }
     Ok(if output.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_BATCHES_FAILED) })
-}
-
-fn print_stage_text(
-    args: &RunArgs,
-    plugin: &LoadedPlugin,
-    output: &StageOutput,
-    lines: &std::collections::HashMap<String, u64>,
-    total: usize,
-    elapsed: std::time::Duration,
-) {
-    let counts = output.counts();
-    println!(
-        "{} ({}) ran {} over {}: {total} records in {} batch{}, {:.1} ms, {} fuel",
-        escape(&plugin.name()),
-        plugin.component().digest,
-        Hook::from(args.hook),
-        args.input.display(),
-        output.batches,
-        if output.batches == 1 { "" } else { "es" },
-        elapsed.as_secs_f64() * 1000.0,
-        output.fuel_used
-    );
-    println!(
-        "  kept {} ({} changed), dropped {}, merged {}, rejected {}, quarantined {} (failed batches: {})\n",
-        counts.kept,
-        counts.changed,
-        counts.dropped,
-        counts.merged,
-        counts.rejected,
-        counts.quarantined,
-        output.failures.len()
-    );
-    for entry in &output.fates {
-        let line = lines.get(&entry.source_id).map_or("?".to_owned(), u64::to_string);
-        let what = match &entry.fate {
-            Fate::Kept { changes } if changes.is_empty() => continue,
-            Fate::Kept { changes } => format!(
-                "changed      {}",
-                changes
-                    .iter()
-                    .map(|c| format!("{}: {} -> {}", c.field, c.before, c.after))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            Fate::Dropped { reason } => format!("dropped      {reason}"),
-            Fate::Rejected { issues } => format!(
-                "rejected     {}",
-                issues.iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>().join("; ")
-            ),
-            Fate::Quarantined { reason } => format!("quarantined  {reason}"),
-            Fate::Merged { survivor } => format!("merged into  {survivor}"),
-        };
-        println!("  line {line:>5}  {:<12} {}", escape(&entry.source_id), escape(&what));
-    }
-    for (batch, log) in &output.logs {
-        println!("  log batch {batch} [{}] {}", log.level, escape(&log.message));
-    }
-    for failure in &output.failures {
-        eprintln!("failed: {}", escape(&failure.to_string()));
-    }
-    for group in &output.unmerged_groups {
-        eprintln!(
-            "warning: {} records share match keys, more than {} merged automatically; left unmerged for review \
-             (a placeholder email or phone?): {}{}",
-            group.len(),
-            pipeline::MAX_MERGE_GROUP,
-            escape(&group.iter().take(5).cloned().collect::<Vec<_>>().join(", ")),
-            if group.len() > 5 { ", ..." } else { "" }
-        );
-    }
-}
-
-fn print_stage_json(
-    args: &RunArgs,
-    plugin: &LoadedPlugin,
-    output: &StageOutput,
-    lines: &std::collections::HashMap<String, u64>,
-    new_fields: &std::collections::BTreeMap<(ObjectKind, String), u64>,
-) -> anyhow::Result<()> {
-    let fates: Vec<serde_json::Value> = output
-        .fates
-        .iter()
-        .map(|entry| {
-            let mut value = match &entry.fate {
-                Fate::Kept { changes } => json!({
-                    "fate": if changes.is_empty() { "kept" } else { "changed" },
-                    "changes": changes.iter().map(|c| json!({"field": c.field, "before": c.before.to_string(), "after": c.after.to_string()})).collect::<Vec<_>>(),
-                }),
-                Fate::Dropped { reason } => json!({"fate": "dropped", "reason": reason}),
-                Fate::Rejected { issues } => json!({"fate": "rejected", "issues": issues}),
-                Fate::Quarantined { reason } => json!({"fate": "quarantined", "reason": reason}),
-                Fate::Merged { survivor } => json!({"fate": "merged", "survivor": survivor}),
-            };
-            value["source_id"] = json!(entry.source_id);
-            value["kind"] = json!(entry.kind);
-            value["line"] = json!(lines.get(&entry.source_id));
-            value
-        })
-        .collect();
-    let report = json!({
-        "plugin": plugin.name(),
-        "digest": plugin.component().digest.to_string(),
-        "hook": Hook::from(args.hook).to_string(),
-        "input": args.input,
-        "counts": output.counts(),
-        "batches": output.batches,
-        "fuel_used": output.fuel_used,
-        "failures": output.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "unmerged_groups": output.unmerged_groups,
-        "new_fields": new_fields.iter().map(|((kind, field), records)| json!({"kind": kind, "field": field, "records": records})).collect::<Vec<_>>(),
-        "logs": output.logs.iter().map(|(batch, log)| json!({"batch": batch, "level": log.level, "message": log.message})).collect::<Vec<_>>(),
-        "records": fates,
-    });
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(())
 }
 
 fn run_label(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode> {
@@ -2029,15 +1545,7 @@ fn run_label(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode> 
         println!("{}", serde_json::to_string_pretty(&json!({"plugin": plugin.name(), "decisions": call.output}))?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} decided {} tags ({} segments given):", escape(&plugin.name()), tags.len(), segments.len());
-    for (tag, decision) in tags.iter().zip(&call.output) {
-        let fate = match &decision.fate {
-            TagFate::Label { name, color } => format!("label \"{name}\" ({color})"),
-            TagFate::Skip { reason } => format!("skip: {reason}"),
-        };
-        let origin = if decision.segment_origin { "  [segment-origin: rebuild as a Pipedrive filter]" } else { "" };
-        println!("  {:<24} -> {}{origin}", escape(&tag.name), escape(&fate));
-    }
+    print!("{}", plugins_text::label_text(&plugin.name(), &tags, segments.len(), &call.output));
     Ok(ExitCode::SUCCESS)
 }
 

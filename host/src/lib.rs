@@ -22,6 +22,7 @@
 //! rollback   what apply created, deleted in reverse order; the residue listed
 //! handoff    the customer's documents: automations, segments as filters, templates, billing, summary
 //! purge      after the migration: the customer data it no longer needs removed, the audit trail kept
+//! terminal   what the verbs print: each verb's outcome and progress as text, escaped
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
 //! private_files  files with customer data created readable by the user only (crate crm-migrate-core)
 //! untrusted  text from a plugin or an export made safe for the terminal and reports (crm-migrate-core)
@@ -50,6 +51,7 @@ pub mod readback;
 pub mod rollback;
 pub mod state;
 pub mod status;
+pub mod terminal;
 pub mod usercom;
 pub mod verify;
 
