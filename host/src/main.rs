@@ -1,9 +1,6 @@
-//! The `crm-migrate` command line.
+//! The `crm-migrate` command line: one small file per verb under `cli/`.
 
 mod cli;
-mod demo;
-mod sandbox_serve;
-mod scaffold;
 
 fn main() -> std::process::ExitCode {
     // `crm-migrate ... | head` should end quietly, as other command-line tools do, instead of

@@ -1,6 +1,5 @@
-//! `crm-migrate sandbox serve` and `sandbox serve-usercom`: run the local Pipedrive sandbox, or the
-//! local User.com (an account made by the export generator, served over User.com's API), for
-//! rehearsals, until Ctrl-C.
+//! `crm-migrate sandbox serve`: the local Pipedrive sandbox, with Pipedrive's limits and optional
+//! faults.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,6 +10,13 @@ use clap::Args;
 use crm_migrate::audit::report::thousands;
 use crm_migrate::pipedrive::Plan;
 use crm_migrate_sandbox::{AccountLimits, Faults, SandboxConfig};
+
+/// The help's closing text: examples, then what the verb does.
+pub const HELP: &str = "Examples:\n  crm-migrate sandbox serve\n  \
+        crm-migrate sandbox serve --plan lite --record requests.jsonl --state account.json\n  \
+        crm-migrate sandbox serve --server-error-rate 0.05 --lost-response-rate 0.02 --seed 7\n\n\
+        Point a migration at it with its URL (http://127.0.0.1:8089) and the token sandbox-token. \
+        It keeps the account in memory; --state keeps it across restarts.";
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -55,22 +61,22 @@ pub struct ServeArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Share of requests answered 500/502/503 (nothing applied), 0 to 1
-    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::rate)]
     server_error_rate: f64,
     /// Share of requests applied whose answer is lost (the connection closes), 0 to 1
-    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::rate)]
     lost_response_rate: f64,
     /// Share of requests whose connection is dropped before anything happens, 0 to 1
-    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::rate)]
     dropped_connection_rate: f64,
     /// Share of requests answered late, 0 to 1
-    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::rate)]
     slow_rate: f64,
     /// How late a slow answer is, in milliseconds
     #[arg(long, default_value_t = 3000)]
     slow_ms: u64,
     /// Share of requests answered 429 (retry after 1 s) whatever the window holds, 0 to 1
-    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::rate)]
     throttle_rate: f64,
 }
 
@@ -82,14 +88,7 @@ fn account_limits(args: &ServeArgs) -> Option<AccountLimits> {
     })
 }
 
-fn rate(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
-        _ => Err(format!("'{text}' is not a share between 0 and 1 (0.05 is 5%)")),
-    }
-}
-
-pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = SandboxConfig {
         plan: args.plan,
         seats: args.seats,
@@ -120,7 +119,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         // Ctrl-C is caught from here on, before the address is printed: whoever starts the
         // sandbox and waits for that line can stop it cleanly at once.
-        let interrupted = interrupt_signal()?;
+        let interrupted = super::interrupt_signal()?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -177,120 +176,4 @@ fn summary(stats: &crm_migrate_sandbox::Stats) -> String {
         lines.push(format!("  webhook {webhook} would have been delivered: {}", events.join(", ")));
     }
     lines.join("\n")
-}
-
-#[derive(Args)]
-pub struct ServeUsercomArgs {
-    /// Port on 127.0.0.1 (0: any free port)
-    #[arg(long, default_value_t = 8090)]
-    port: u16,
-    /// The generated account's seed (2024 is the sample export's)
-    #[arg(long, default_value_t = 2024)]
-    seed: u64,
-    /// Contacts in the account (at least 200)
-    #[arg(long, default_value_t = 500, value_parser = contacts)]
-    contacts: usize,
-    /// Companies with parent companies (as the generator's --hierarchy)
-    #[arg(long)]
-    hierarchy: bool,
-    /// Deals with participants and ordered products (as the generator's --deal-products)
-    #[arg(long)]
-    deal_products: bool,
-    /// API key the sandbox accepts (`Authorization: Token KEY`)
-    #[arg(long, default_value = "usercom-sandbox-token", conflicts_with = "token_file")]
-    token: String,
-    /// Read the API key from this file's first line instead
-    #[arg(long)]
-    token_file: Option<PathBuf>,
-    /// Requests per second per key (bursts of as many); over it, 429 with Retry-After. None: unlimited
-    #[arg(long)]
-    rate: Option<f64>,
-    /// Share of requests answered 500/502/504 (nothing served), 0 to 1, drawn from --seed
-    #[arg(long, default_value_t = 0.0, value_parser = rate)]
-    faults: f64,
-}
-
-fn contacts(text: &str) -> Result<usize, String> {
-    match text.replace('_', "").parse::<usize>() {
-        Ok(contacts) if contacts >= 200 => Ok(contacts),
-        _ => Err(format!("'{text}' is not a number of contacts of at least 200")),
-    }
-}
-
-pub fn serve_usercom(args: ServeUsercomArgs) -> anyhow::Result<()> {
-    let (token, token_source) = match &args.token_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let token = text.lines().next().unwrap_or("").trim().to_owned();
-            anyhow::ensure!(!token.is_empty(), "{}: the first line holds no API key", path.display());
-            (token, format!("the key in {}", path.display()))
-        }
-        None => (args.token.clone(), "the key given with --token (default: usercom-sandbox-token)".to_owned()),
-    };
-    if let Some(rate) = args.rate {
-        anyhow::ensure!(rate > 0.0, "--rate is requests per second, more than 0 (not {rate})");
-    }
-    let config = usercom_sandbox::UsercomConfig {
-        account: usercom_sandbox::AccountOptions {
-            seed: args.seed,
-            contacts: args.contacts,
-            hierarchy: args.hierarchy,
-            deal_products: args.deal_products,
-            ..usercom_sandbox::AccountOptions::default()
-        },
-        tokens: vec![token],
-        rate: args.rate.map(|rate| usercom_sandbox::RateLimit { burst: rate.ceil().max(1.0) as u32, per_second: rate }),
-        faults: usercom_sandbox::Faults { seed: args.seed, rate: args.faults },
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let interrupted = interrupt_signal()?;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
-            .await
-            .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
-        let address = listener.local_addr()?;
-        println!("User.com sandbox on http://{address}");
-        println!("  API under http://{address}/api/public/ (Authorization: Token KEY, Accept: */*; version=2)");
-        println!("  accepts {token_source}");
-        println!(
-            "  account: seed {}, {} contacts{}{}",
-            args.seed,
-            thousands(args.contacts as u64),
-            if args.hierarchy { ", company hierarchies" } else { "" },
-            if args.deal_products { ", deal products" } else { "" }
-        );
-        match args.rate {
-            Some(rate) => println!("  {rate} requests per second per key, then 429 with Retry-After"),
-            None => println!("  no rate limit"),
-        }
-        if args.faults > 0.0 {
-            println!("  {}% of requests fail with 500/502/504 (seed {})", args.faults * 100.0, args.seed);
-        }
-        println!("  a month later: curl -X POST http://{address}/_sandbox/changes");
-        println!("Ctrl-C stops it.");
-        usercom_sandbox::serve_with_shutdown(config, listener, interrupted)
-            .await
-            .context("the User.com sandbox stopped with an error")
-    })
-}
-
-/// A future that completes on Ctrl-C (SIGINT) or SIGTERM; the handlers are in place when it returns.
-#[cfg(unix)]
-fn interrupt_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot catch Ctrl-C")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn interrupt_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }

@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
+/// The help's closing text: examples, then what the verb does.
+pub const HELP: &str = "Example:\n  crm-migrate plugin new acme-rules\n  cd acme-rules && cargo test && \
+        cargo build --release --target wasm32-wasip2\n  crm-migrate plugin vet target/wasm32-wasip2/release/acme_rules.wasm";
+
 const CARGO_TOML: &str = r#"[package]
 name = "{name}"
 version = "0.1.0"
@@ -134,7 +138,7 @@ fn sdk_dependency(sdk: Option<&Path>) -> anyhow::Result<String> {
     Ok(format!("{{ path = {} }}", toml::Value::String(path.to_owned())))
 }
 
-pub fn new_plugin(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub fn run(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let valid = !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');

@@ -1,0 +1,70 @@
+//! `crm-migrate plan`: mapping.toml proposed from the export and the workspace, with the token bill.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crm_migrate::pipedrive::PipedriveClient;
+use crm_migrate::plugins::TrustStore;
+use crm_migrate::project::Project;
+
+use super::progress::read_progress;
+use super::{EXIT_MAPPING_INVALID, EXIT_PLAN_UNDECIDED};
+
+/// The help's closing text: examples, then what the verb does.
+pub const HELP: &str = "Example:\n  PIPEDRIVE_API_TOKEN=... crm-migrate -C acme plan\n\n\
+        Reads the export (every file, once) and the Pipedrive workspace (users, fields, pipelines, stages, activity \
+        types, webhooks; 8 reads, about 90 tokens) and writes nothing to Pipedrive. Writes mapping.toml: one entry per User.com \
+        attribute (a built-in field, an existing custom field, a new custom field with its type, or skip), each with a \
+        confidence and its reasons, plus agents -> users, pipelines and stages, deal statuses and activity types. \
+        Then reports/plan.md: what apply will create, records per phase, and the token bill in days of the account's \
+        budget. Run it again after editing mapping.toml or the export: your edits are kept, new attributes added. \
+        Exit codes: 0 a mapping apply can follow, 5 the mapping has problems (listed; fix them, then plan or approve).";
+
+#[derive(Args)]
+pub struct PlanArgs {
+    /// Print the plan as JSON (the same as reports/plan.json) instead of the summary
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(project_dir: &Path, args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::open(project_dir)?;
+    let client = PipedriveClient::new(project.client_config()?, None)?;
+    eprintln!(
+        "reading the export {} and the workspace at {}",
+        project.export_dir().display(),
+        project.config.target.url.get_ref()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // What the trust store capped (the load itself refuses what it does not list).
+    let store = if project.config.plugins.is_empty() { None } else { TrustStore::configured()? };
+    for plugin in &project.config.plugins {
+        for capped in project.plugin_limits(plugin, store.as_ref())?.capped {
+            eprintln!("  plugin {} limits: {capped}", plugin.hook.get_ref());
+        }
+    }
+    let prepared = crm_migrate::plan::prepare(&project, &mut read_progress())?;
+    let result = runtime.block_on(crm_migrate::plan::plan(&project, &client, prepared))?;
+    let reports = crm_migrate::plan::report::write_reports(&result, project.budget_policy, &project.reports_dir())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&crm_migrate::plan::report::to_json(&result))?);
+    } else {
+        print!(
+            "{}",
+            crm_migrate::terminal::escape_lines(&crm_migrate::plan::report::summary(
+                &result,
+                project.budget_policy,
+                &reports
+            ))
+        );
+    }
+    Ok(if !result.errors.is_empty() {
+        ExitCode::from(EXIT_MAPPING_INVALID)
+    } else if !result.decisions.is_empty() {
+        ExitCode::from(EXIT_PLAN_UNDECIDED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
