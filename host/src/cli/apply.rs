@@ -2,7 +2,6 @@
 //! through it too.
 
 use std::path::Path;
-use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::json;
@@ -12,7 +11,7 @@ use crm_migrate::pipedrive::PipedriveClient;
 use crm_migrate::project::Project;
 
 use super::progress::text_progress;
-use super::{EXIT_BUDGET_STOP, EXIT_DELETIONS_REFUSED, EXIT_NOT_APPROVED};
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Examples:\n  crm-migrate -C acme apply --sample        # 300 contacts and what they link to, first\n  \
@@ -51,7 +50,7 @@ pub struct LoadArgs {
     pub json: bool,
 }
 
-pub fn run(project_dir: &Path, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, args: &ApplyArgs) -> anyhow::Result<Exit> {
     let project = Project::open(project_dir)?;
     let sample = args.sample.map(|size| if size == 0 { project.config.options.sample_size } else { size });
     let options = crm_migrate::apply::ApplyOptions {
@@ -72,7 +71,7 @@ pub fn run_apply(
     options: &crm_migrate::apply::ApplyOptions,
     json_output: bool,
     delta_yes: Option<bool>,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Exit> {
     use crm_migrate::apply::{self as migration, ApplyError, ProgressEvent, Reporter};
     let observer: crm_migrate::pipedrive::EventObserver =
         std::sync::Arc::new(|event: &crm_migrate::pipedrive::ClientEvent| {
@@ -88,7 +87,7 @@ pub fn run_apply(
     } else {
         text_progress()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = crate::cli::runtime()?;
     let prepared = match (migration::prepare(project, options), delta_yes) {
         (Ok(prepared), Some(yes)) => match super::delta::preview(project, &prepared, options, yes, json_output)? {
             Some(code) => return Ok(code),
@@ -105,7 +104,7 @@ pub fn run_apply(
             } else {
                 print!("{}", crm_migrate::terminal::apply::outcome_text(&outcome));
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(Exit::Success)
         }
         Err(
             error @ ApplyError::Gate(
@@ -131,11 +130,11 @@ pub fn run_apply(
             } else {
                 eprintln!("error: {error}");
             }
-            Ok(ExitCode::from(EXIT_NOT_APPROVED))
+            Ok(Exit::NotApproved)
         }
         Err(error @ ApplyError::DeletionsRefused(_)) => {
             eprintln!("error: {error}");
-            Ok(ExitCode::from(EXIT_DELETIONS_REFUSED))
+            Ok(Exit::DeletionsRefused)
         }
         Err(error) if error.is_budget_stop() => {
             eprintln!(
@@ -143,7 +142,7 @@ pub fn run_apply(
                 anyhow::Error::from(error),
                 project_dir.display()
             );
-            Ok(ExitCode::from(EXIT_BUDGET_STOP))
+            Ok(Exit::BudgetStop)
         }
         Err(error) => Err(error.into()),
     }

@@ -1,7 +1,6 @@
 //! `crm-migrate approve`: the mapping shown (with what changed since), confirmed and recorded.
 
 use std::path::Path;
-use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::json;
@@ -11,7 +10,7 @@ use crm_migrate::untrusted::escape;
 
 use super::progress::read_progress;
 use super::prompt::confirm;
-use super::{EXIT_DECLINED, EXIT_MAPPING_INVALID};
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Examples:\n  crm-migrate -C acme approve\n  crm-migrate -C acme approve --yes --by \"Ola Nowak\"\n\n\
@@ -32,14 +31,14 @@ pub struct ApproveArgs {
     json: bool,
 }
 
-pub fn run(project_dir: &Path, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, args: &ApproveArgs) -> anyhow::Result<Exit> {
     use crm_migrate::approve::{self as approval, ApproveError};
     let project = Project::open(project_dir)?;
     let review = match approval::review(&project, &mut read_progress()) {
         Ok(review) => review,
         Err(error @ ApproveError::Invalid { .. }) => {
             eprintln!("error: {error}");
-            return Ok(ExitCode::from(EXIT_MAPPING_INVALID));
+            return Ok(Exit::MappingInvalid);
         }
         Err(error) => return Err(error.into()),
     };
@@ -62,7 +61,7 @@ pub fn run(project_dir: &Path, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
                 review.digest
             );
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Success);
     }
     // A plugin swapped since: what the swap does to this export, shown (and in the JSON answer)
     // before anyone approves it.
@@ -109,7 +108,7 @@ pub fn run(project_dir: &Path, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.yes && !confirm("Approve this mapping? Nothing is written to Pipedrive until apply.")? {
         println!("not approved");
-        return Ok(ExitCode::from(EXIT_DECLINED));
+        return Ok(Exit::Declined);
     }
     let approval = approval::approve(&project, &review, &approval::approver(args.by.as_deref()))?;
     if args.json {
@@ -130,5 +129,5 @@ pub fn run(project_dir: &Path, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         println!("approved by {} at {} ({})", approval.approved_by, approval.approved_at, approval.digest);
         println!("next: crm-migrate -C {} apply", project_dir.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

@@ -1,12 +1,12 @@
 //! `crm-migrate audit`: what an export holds, written as reports and summed up.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
+use crate::cli::exit::Exit;
 use crm_migrate::audit::report;
 use crm_migrate::extract::{Export, ExportOptions};
 use crm_migrate::project::{self, Project};
@@ -45,7 +45,7 @@ fn parse_encoding(text: &str) -> Result<(Option<String>, &'static encoding_rs::E
     Ok((file, encoding))
 }
 
-pub fn run(project_dir: &Path, args: &AuditArgs) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, args: &AuditArgs) -> anyhow::Result<Exit> {
     // Without --export, the project's export and reports directory (and its declared encodings).
     let project = match &args.export {
         Some(_) => None,
@@ -90,5 +90,5 @@ pub fn run(project_dir: &Path, args: &AuditArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", crm_migrate::terminal::escape_lines(&report::summary(&audit, &paths)));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

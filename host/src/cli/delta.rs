@@ -1,7 +1,6 @@
 //! `crm-migrate delta`: what changed since the migrated export, moved; its preview asked first.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Args;
@@ -11,7 +10,7 @@ use crm_migrate::project::Project;
 
 use super::apply::{LoadArgs, run_apply};
 use super::prompt::confirm;
-use super::{EXIT_DECLINED, EXIT_DELETIONS_REFUSED};
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Examples:\n  crm-migrate -C acme delta --export exports/acme-cutover\n  \
@@ -51,7 +50,7 @@ pub struct DeltaArgs {
     load: LoadArgs,
 }
 
-pub fn run(project_dir: &Path, args: &DeltaArgs) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, args: &DeltaArgs) -> anyhow::Result<Exit> {
     let project = Project::open(project_dir)?;
     if !args.export.is_dir() {
         bail!(
@@ -79,7 +78,7 @@ pub fn preview(
     options: &crm_migrate::apply::ApplyOptions,
     yes: bool,
     json_output: bool,
-) -> anyhow::Result<Option<ExitCode>> {
+) -> anyhow::Result<Option<Exit>> {
     let preview = crm_migrate::apply::preview(project, prepared, options.expect_deletions)?;
     if json_output {
         println!("{}", serde_json::to_string(&json!({"event": "delta_plan", "plan": preview}))?);
@@ -94,7 +93,7 @@ pub fn preview(
     }
     if !preview.refusals.is_empty() {
         eprint!("{}", crm_migrate::terminal::apply::deletions_refused_text(&preview));
-        return Ok(Some(ExitCode::from(EXIT_DELETIONS_REFUSED)));
+        return Ok(Some(Exit::DeletionsRefused));
     }
     if !yes
         && !confirm(&format!(
@@ -103,7 +102,7 @@ pub fn preview(
         ))?
     {
         println!("nothing written");
-        return Ok(Some(ExitCode::from(EXIT_DECLINED)));
+        return Ok(Some(Exit::Declined));
     }
     Ok(None)
 }

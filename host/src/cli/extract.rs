@@ -1,11 +1,11 @@
 //! `crm-migrate extract`: a User.com account read through its REST API into a local snapshot.
 
 use std::path::Path;
-use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::json;
 
+use crate::cli::exit::Exit;
 use crm_migrate::project::Project;
 
 /// The help's closing text: examples, then what the verb does.
@@ -35,7 +35,7 @@ pub struct ExtractArgs {
     json: bool,
 }
 
-pub fn run(project_dir: &Path, args: &ExtractArgs) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, args: &ExtractArgs) -> anyhow::Result<Exit> {
     use crm_migrate::usercom::{self, ExtractEvent, ExtractOptions};
     let project = Project::open(project_dir)?;
     let mut client = usercom::client_for(&project)?;
@@ -58,12 +58,12 @@ pub fn run(project_dir: &Path, args: &ExtractArgs) -> anyhow::Result<ExitCode> {
         }
         eprintln!("{}", crm_migrate::terminal::extract::event_text(event));
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = crate::cli::runtime()?;
     let outcome = runtime.block_on(usercom::extract(&project, &mut client, options, &mut progress))?;
     if json_output {
         println!("{}", serde_json::to_string(&json!({"event": "done", "outcome": outcome}))?);
     } else {
         print!("{}", crm_migrate::terminal::extract::outcome_text(&outcome, project_dir));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

@@ -1,11 +1,11 @@
 //! `crm-migrate init`: a migration project, its plugins vetted and pinned.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
 
+use crate::cli::exit::Exit;
 use crm_migrate::plugins::{ComponentCache, Hook, Limits, PluginHost, TrustStore};
 use crm_migrate::project;
 use crm_migrate::untrusted::escape;
@@ -58,7 +58,7 @@ fn parse_plugin_arg(text: &str) -> Result<(Hook, PathBuf), String> {
     Ok((hook, PathBuf::from(file)))
 }
 
-pub fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &InitArgs) -> anyhow::Result<Exit> {
     let source = match (&args.export, &args.usercom_api) {
         (Some(export), _) if !export.is_dir() => {
             bail!("the export {} is not a directory (a User.com export is a directory of CSV files)", export.display())
@@ -149,5 +149,5 @@ pub fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
     }
     let first = if project.usercom_api().is_some() { "extract" } else { "audit" };
     println!("next: read and edit migration.toml, then: crm-migrate -C {} {first}", args.dir.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

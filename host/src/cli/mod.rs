@@ -7,6 +7,7 @@ mod approve;
 mod audit;
 mod delta;
 mod demo;
+mod exit;
 mod extract;
 mod init;
 mod plan;
@@ -25,31 +26,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crm_migrate::plugins::{LoadError, TrustError};
-
-/// Exit codes scripts can rely on.
-pub const EXIT_ERROR: u8 = 1;
-/// `plugin run` finished, but some batches failed and went to quarantine.
-pub const EXIT_BATCHES_FAILED: u8 = 3;
-/// `apply` refused: the mapping was never approved, or changed since.
-pub const EXIT_NOT_APPROVED: u8 = 4;
-/// `plan` wrote a mapping that has problems (or `approve` was given one).
-pub const EXIT_MAPPING_INVALID: u8 = 5;
-/// `approve` was declined at the prompt.
-pub const EXIT_DECLINED: u8 = 6;
-/// `apply` stopped because the daily token budget ran out (policy "stop"); run it again later.
-pub const EXIT_BUDGET_STOP: u8 = 7;
-/// `verify` found records that are not as the mapping says.
-pub const EXIT_NOT_VERIFIED: u8 = 8;
-/// `rollback` finished, but something apply created is still there (listed).
-pub const EXIT_RESIDUE: u8 = 9;
-/// `delta --delete-missing` refused its deletions (a file missing or empty in the newer export,
-/// more than the threshold, or not the number given to --expect-deletions); nothing was written.
-pub const EXIT_DELETIONS_REFUSED: u8 = 10;
-/// plan left decisions to a person (REVIEW in its summary); the mapping is written.
-pub const EXIT_PLAN_UNDECIDED: u8 = 11;
-/// A plugin is not trusted on this machine: the trust store does not list its digest.
-pub const EXIT_NOT_TRUSTED: u8 = 12;
+use exit::Exit;
 
 #[derive(Parser)]
 #[command(
@@ -135,8 +112,19 @@ pub fn main() -> ExitCode {
     if let Ok(program) = std::env::current_exe() {
         crm_migrate::plugins::compile_in_child_processes_of(program);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // As clap's own exit: help and version on standard output, a usage error on standard error.
+            let _ = error.print();
+            return if error.use_stderr() { Exit::BadUsage } else { Exit::Success }.into();
+        }
+    };
     let result = match cli.command {
+        // The compile child answers its parent in the codes `plugins::compile` reads, not a verb's.
+        Command::Plugin(plugin::PluginCommand::Compile { stack_bytes, cpu, max_file_bytes }) => {
+            return crm_migrate::plugins::run_compile_child(stack_bytes, &cpu, max_file_bytes);
+        }
         Command::Init(args) => init::run(&args),
         Command::Extract(args) => extract::run(&cli.project, &args),
         Command::Audit(args) => audit::run(&cli.project, &args),
@@ -154,37 +142,16 @@ pub fn main() -> ExitCode {
         Command::Sandbox(command) => sandbox::run(command),
     };
     match result {
-        Ok(code) => code,
+        Ok(exit) => exit,
         Err(error) => {
             eprintln!("error: {}", crm_migrate::terminal::escape_lines(&format!("{error:#}")));
-            ExitCode::from(if refused_by_trust_store(&error) { EXIT_NOT_TRUSTED } else { EXIT_ERROR })
+            Exit::of_error(&error)
         }
     }
+    .into()
 }
 
-/// Whether the machine's trust store refused a plugin, wherever the refusal sits in the error's
-/// chain (the library's errors carry it transparently, as each layer's own variant).
-fn refused_by_trust_store(error: &anyhow::Error) -> bool {
-    use crm_migrate::{apply::ApplyError, plan::PlanError, project::ProjectError};
-    error.chain().any(|cause| {
-        let refusal = cause
-            .downcast_ref::<TrustError>()
-            .or_else(|| match cause.downcast_ref::<LoadError>() {
-                Some(LoadError::Trust(error)) => Some(error),
-                _ => None,
-            })
-            .or_else(|| match cause.downcast_ref::<ProjectError>() {
-                Some(ProjectError::Trust(error)) => Some(error),
-                _ => None,
-            })
-            .or_else(|| match cause.downcast_ref::<PlanError>() {
-                Some(PlanError::Trust(error)) => Some(error),
-                _ => None,
-            })
-            .or_else(|| match cause.downcast_ref::<ApplyError>() {
-                Some(ApplyError::Project(ProjectError::Trust(error))) => Some(error),
-                _ => None,
-            });
-        refusal.is_some_and(TrustError::refuses_plugin)
-    })
+/// The tokio runtime of every verb that talks to a server or serves one: one kind for all.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

@@ -1,7 +1,6 @@
 //! `crm-migrate plan`: mapping.toml proposed from the export and the workspace, with the token bill.
 
 use std::path::Path;
-use std::process::ExitCode;
 
 use clap::Args;
 
@@ -10,7 +9,7 @@ use crm_migrate::plugins::TrustStore;
 use crm_migrate::project::Project;
 
 use super::progress::read_progress;
-use super::{EXIT_MAPPING_INVALID, EXIT_PLAN_UNDECIDED};
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Example:\n  PIPEDRIVE_API_TOKEN=... crm-migrate -C acme plan\n\n\
@@ -29,7 +28,7 @@ pub struct PlanArgs {
     json: bool,
 }
 
-pub fn run(project_dir: &Path, args: &PlanArgs) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, args: &PlanArgs) -> anyhow::Result<Exit> {
     let project = Project::open(project_dir)?;
     let client = PipedriveClient::new(project.client_config()?, None)?;
     eprintln!(
@@ -37,7 +36,7 @@ pub fn run(project_dir: &Path, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         project.export_dir().display(),
         project.config.target.url.get_ref()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = crate::cli::runtime()?;
     // What the trust store capped (the load itself refuses what it does not list).
     let store = if project.config.plugins.is_empty() { None } else { TrustStore::configured()? };
     for plugin in &project.config.plugins {
@@ -61,10 +60,10 @@ pub fn run(project_dir: &Path, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(if !result.errors.is_empty() {
-        ExitCode::from(EXIT_MAPPING_INVALID)
+        Exit::MappingInvalid
     } else if !result.decisions.is_empty() {
-        ExitCode::from(EXIT_PLAN_UNDECIDED)
+        Exit::PlanUndecided
     } else {
-        ExitCode::SUCCESS
+        Exit::Success
     })
 }

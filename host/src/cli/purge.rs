@@ -1,7 +1,6 @@
 //! `crm-migrate purge`: the customer data a finished migration no longer needs, removed.
 
 use std::path::Path;
-use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::json;
@@ -9,8 +8,8 @@ use serde_json::json;
 use crm_migrate::audit::report;
 use crm_migrate::project::Project;
 
-use super::EXIT_DECLINED;
 use super::prompt::confirm;
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Examples:\n  crm-migrate -C acme purge\n  crm-migrate -C acme purge --yes --json\n\n\
@@ -35,7 +34,7 @@ pub struct PurgeArgs {
     json: bool,
 }
 
-pub fn run(project_dir: &Path, args: &PurgeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, args: &PurgeArgs) -> anyhow::Result<Exit> {
     let project = Project::open(project_dir)?;
     let preview = crm_migrate::purge::preview(&project)?;
     // With --json and --yes, one document at the end: what was to go, and what went.
@@ -46,7 +45,7 @@ pub fn run(project_dir: &Path, args: &PurgeArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.yes && !confirm("Remove this data for good?")? {
         println!("nothing removed");
-        return Ok(ExitCode::from(EXIT_DECLINED));
+        return Ok(Exit::Declined);
     }
     let outcome = crm_migrate::purge::purge(&project)?;
     if args.json {
@@ -68,5 +67,5 @@ pub fn run(project_dir: &Path, args: &PurgeArgs) -> anyhow::Result<ExitCode> {
             println!("  - {line}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

@@ -1,8 +1,8 @@
 //! `crm-migrate report`: the handoff for the customer's admin.
 
 use std::path::Path;
-use std::process::ExitCode;
 
+use crate::cli::exit::Exit;
 use crm_migrate::project::Project;
 
 /// The help's closing text: examples, then what the verb does.
@@ -13,12 +13,12 @@ pub const HELP: &str = "Example:\n  crm-migrate -C acme report\n\n\
         email templates to rebuild, the billing audit, the quarantine and a one-page summary (what moved, what did not \
         and why, tokens spent, time taken). Reads the export, the mapping and state.db; talks to no one.";
 
-pub fn run(project_dir: &Path) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path) -> anyhow::Result<Exit> {
     let project = Project::open(project_dir)?;
     let paths = crm_migrate::handoff::write(&project)?;
     println!("wrote the handoff:");
     for path in &paths {
         println!("  {}", path.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

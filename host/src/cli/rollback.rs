@@ -1,7 +1,6 @@
 //! `crm-migrate rollback`: what apply created deleted in reverse order, or one delta undone.
 
 use std::path::Path;
-use std::process::ExitCode;
 
 use clap::Args;
 
@@ -9,7 +8,7 @@ use crm_migrate::pipedrive::PipedriveClient;
 use crm_migrate::project::Project;
 
 use super::prompt::confirm;
-use super::{EXIT_DECLINED, EXIT_RESIDUE};
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Examples:\n  crm-migrate -C acme rollback --sample     # before the production run\n  \
@@ -46,7 +45,7 @@ pub struct RollbackArgs {
     json: bool,
 }
 
-pub fn run(project_dir: &Path, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, args: &RollbackArgs) -> anyhow::Result<Exit> {
     let project = Project::open(project_dir)?;
     if let Some(run) = args.run {
         return undo_run(&project, run, args);
@@ -57,10 +56,10 @@ pub fn run(project_dir: &Path, args: &RollbackArgs) -> anyhow::Result<ExitCode> 
     }
     if !args.yes && !confirm("Delete them from Pipedrive?")? {
         println!("nothing deleted");
-        return Ok(ExitCode::from(EXIT_DECLINED));
+        return Ok(Exit::Declined);
     }
     let client = std::sync::Arc::new(PipedriveClient::new(project.client_config()?, None)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = crate::cli::runtime()?;
     let outcome = runtime.block_on(crm_migrate::rollback::rollback(
         &project,
         client,
@@ -73,20 +72,20 @@ pub fn run(project_dir: &Path, args: &RollbackArgs) -> anyhow::Result<ExitCode> 
     } else {
         print!("{}", crm_migrate::terminal::rollback::outcome_text(&outcome));
     }
-    Ok(if outcome.residue.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RESIDUE) })
+    Ok(if outcome.residue.is_empty() { Exit::Success } else { Exit::Residue })
 }
 
 /// `rollback --run N`: undoes one delta.
-fn undo_run(project: &Project, run: i64, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
+fn undo_run(project: &Project, run: i64, args: &RollbackArgs) -> anyhow::Result<Exit> {
     if !args.json {
         print!("{}", crm_migrate::terminal::rollback::undo_preview_text(run));
     }
     if !args.yes && !confirm(&format!("Undo run {run} in Pipedrive?"))? {
         println!("nothing changed");
-        return Ok(ExitCode::from(EXIT_DECLINED));
+        return Ok(Exit::Declined);
     }
     let client = std::sync::Arc::new(PipedriveClient::new(project.client_config()?, None)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = crate::cli::runtime()?;
     let outcome = runtime.block_on(crm_migrate::rollback::undo_run(project, client, run, args.include_changed))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
@@ -94,5 +93,5 @@ fn undo_run(project: &Project, run: i64, args: &RollbackArgs) -> anyhow::Result<
         print!("{}", crm_migrate::terminal::rollback::undo_text(&outcome));
     }
     let left = outcome.conflicts.iter().any(|conflict| !conflict.overridden) || !outcome.not_restored.is_empty();
-    Ok(if left { ExitCode::from(EXIT_RESIDUE) } else { ExitCode::SUCCESS })
+    Ok(if left { Exit::Residue } else { Exit::Success })
 }

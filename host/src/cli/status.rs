@@ -1,10 +1,10 @@
 //! `crm-migrate status`: where the migration stands.
 
 use std::path::Path;
-use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::cli::exit::Exit;
 use crm_migrate::project::Project;
 
 /// The help's closing text: examples, then what the verb does.
@@ -19,7 +19,7 @@ pub struct StatusArgs {
     json: bool,
 }
 
-pub fn run(project_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, args: &StatusArgs) -> anyhow::Result<Exit> {
     let project = Project::open(project_dir)?;
     let status = crm_migrate::status::status(&project)?;
     if args.json {
@@ -27,5 +27,5 @@ pub fn run(project_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", crm_migrate::status::text(&status));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

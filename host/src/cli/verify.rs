@@ -1,14 +1,12 @@
 //! `crm-migrate verify`: what arrived in Pipedrive read back and compared with the mapping.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::cli::exit::Exit;
 use crm_migrate::pipedrive::PipedriveClient;
 use crm_migrate::project::Project;
-
-use super::EXIT_NOT_VERIFIED;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Example:\n  PIPEDRIVE_API_TOKEN=... crm-migrate -C acme verify\n\n\
@@ -32,18 +30,18 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-pub fn run(project_dir: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, args: &VerifyArgs) -> anyhow::Result<Exit> {
     let project = Project::open(project_dir)?;
     let client = PipedriveClient::new(project.client_config()?, None)?;
     let options =
         crm_migrate::apply::ApplyOptions { export: args.export.clone(), ..crm_migrate::apply::ApplyOptions::default() };
     let prepared = crm_migrate::apply::prepare(&project, &options)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = crate::cli::runtime()?;
     let verification = runtime.block_on(crm_migrate::verify::verify(&project, prepared, &client))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verification)?);
     } else {
         print!("{}", crm_migrate::terminal::verify::text(&verification));
     }
-    Ok(if verification.all_verified() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_VERIFIED) })
+    Ok(if verification.all_verified() { Exit::Success } else { Exit::NotVerified })
 }

@@ -13,6 +13,7 @@ use std::time::Instant;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 
+use crate::cli::exit::Exit;
 use crm_migrate::apply::source::Source;
 use crm_migrate::apply::{self, ApplyOptions, ProgressEvent, Reporter};
 use crm_migrate::audit::report::thousands;
@@ -75,7 +76,7 @@ struct Step {
     seconds: f64,
 }
 
-pub fn run(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
+pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     let export = args.export.clone().unwrap_or_else(|| example("usercom-export"));
     let changes = args.changes.clone().unwrap_or_else(|| example("usercom-export-changes"));
     for dir in [&export, &changes] {
@@ -109,7 +110,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
         ClientConfig::new(sandbox.url(), ApiToken::new(TOKEN).map_err(anyhow::Error::msg)?, Plan::Premium),
         None,
     )?);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = crate::cli::runtime()?;
     let mut steps: Vec<Step> = Vec::new();
     let mut step = |name: &str, run: &mut dyn FnMut() -> anyhow::Result<String>| -> anyhow::Result<()> {
         let (started, tokens) = (Instant::now(), client.bill().tokens());
@@ -324,7 +325,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<std::process::ExitCode> {
         reports.display(),
         reports.join("handoff/handoff.html").display()
     );
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 fn approve(project: &Project) -> anyhow::Result<String> {

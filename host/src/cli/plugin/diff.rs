@@ -1,10 +1,10 @@
 //! `crm-migrate plugin diff`: what swapping one build of a plugin for another changes on the export.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::cli::exit::Exit;
 use crm_migrate::project::Project;
 
 /// The help's closing text: examples, then what the verb does.
@@ -29,7 +29,7 @@ pub struct DiffArgs {
     out: Option<PathBuf>,
 }
 
-pub fn run(project_dir: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, args: &DiffArgs) -> anyhow::Result<Exit> {
     let project = Project::open(project_dir)?;
     let diff =
         crm_migrate::plugin_diff::diff_files(&project, &args.old, &args.new, &mut |line: &str| eprintln!("{line}"))?;
@@ -42,5 +42,5 @@ pub fn run(project_dir: &Path, args: &DiffArgs) -> anyhow::Result<ExitCode> {
             println!("  report {}", path.display());
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

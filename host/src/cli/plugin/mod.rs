@@ -8,10 +8,10 @@ mod trust;
 mod vet;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use crate::cli::exit::Exit;
 use args::PluginArgs;
 
 /// `plugin`'s closing help: a plugin's life, and the trust store.
@@ -96,7 +96,7 @@ pub enum PluginCommand {
 }
 
 /// Runs one `plugin` verb.
-pub fn run(project_dir: &Path, command: PluginCommand) -> anyhow::Result<ExitCode> {
+pub fn run(project_dir: &Path, command: PluginCommand) -> anyhow::Result<Exit> {
     match command {
         PluginCommand::Vet { plugin, json } => vet::run(&plugin, json),
         PluginCommand::Run(args) => run::run(&args),
@@ -106,9 +106,7 @@ pub fn run(project_dir: &Path, command: PluginCommand) -> anyhow::Result<ExitCod
         }
         PluginCommand::Untrust { plugin } => trust::untrust(&plugin),
         PluginCommand::List { json } => trust::list(json),
-        PluginCommand::Compile { stack_bytes, cpu, max_file_bytes } => {
-            Ok(crm_migrate::plugins::run_compile_child(stack_bytes, &cpu, max_file_bytes))
-        }
+        PluginCommand::Compile { .. } => unreachable!("cli::main runs the compile child before any verb"),
         PluginCommand::New { name, dir, sdk } => new::run(&name, dir, sdk),
     }
 }

@@ -1,8 +1,8 @@
 //! `crm-migrate plugin new`: a plugin crate that builds and passes its tests as is.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
+use crate::cli::exit::Exit;
 use anyhow::{Context, bail};
 
 /// The help's closing text: examples, then what the verb does.
@@ -138,7 +138,7 @@ fn sdk_dependency(sdk: Option<&Path>) -> anyhow::Result<String> {
     Ok(format!("{{ path = {} }}", toml::Value::String(path.to_owned())))
 }
 
-pub fn run(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub fn run(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<Exit> {
     let valid = !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
@@ -172,5 +172,5 @@ pub fn run(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Re
     }
     println!("created plugin {name} in {}", dir.display());
     println!("next: cd {} && cargo test && cargo build --release --target wasm32-wasip2", dir.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

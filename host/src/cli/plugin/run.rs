@@ -1,7 +1,6 @@
 //! `crm-migrate plugin run`: one hook of a plugin over a CSV file, each record's fate shown.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -14,7 +13,7 @@ use crm_migrate::records_csv;
 use crm_migrate::terminal::plugins as plugins_text;
 
 use super::args::PluginArgs;
-use crate::cli::EXIT_BATCHES_FAILED;
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Examples:\n  \
@@ -78,7 +77,7 @@ fn parse_config_pair(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("'{text}' is not KEY=VALUE"))
 }
 
-pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let component = args.plugin.open_trusted()?;
     let plugin = component.configure_for(Hook::from(args.hook), args.config.clone())?;
     match args.hook {
@@ -87,7 +86,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn run_records(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode> {
+fn run_records(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<Exit> {
     let hook = Hook::from(args.hook);
     let input = records_csv::read_records(&args.input, args.kind)?;
     let lines: std::collections::HashMap<String, u64> =
@@ -120,10 +119,10 @@ fn run_records(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode
         eprint!("{}", run.warnings());
         print!("{}", run.new_fields_text());
     }
-    Ok(if output.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_BATCHES_FAILED) })
+    Ok(if output.failures.is_empty() { Exit::Success } else { Exit::BatchesFailed })
 }
 
-fn run_label(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode> {
+fn run_label(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<Exit> {
     let tags = records_csv::read_tags(&args.input)?;
     let segments = match &args.segments {
         Some(path) => records_csv::read_segments(path)?,
@@ -132,8 +131,8 @@ fn run_label(args: &RunArgs, plugin: &LoadedPlugin) -> anyhow::Result<ExitCode> 
     let call = plugin.label(&tags, &segments).context("the label hook failed")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json!({"plugin": plugin.name(), "decisions": call.output}))?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Success);
     }
     print!("{}", plugins_text::label_text(&plugin.name(), &tags, segments.len(), &call.output));
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

@@ -1,12 +1,11 @@
 //! `crm-migrate plugin trust`, `untrust` and `list`: this machine's trust store.
 
-use std::process::ExitCode;
-
 use crm_migrate::plugins::{CompileLimits, Digest, TrustError, TrustStore, TrustedPlugin, file_digest};
 use crm_migrate::terminal::plugins as plugins_text;
 use crm_migrate::untrusted::escape;
 
 use super::args::PluginArgs;
+use crate::cli::exit::Exit;
 
 /// `plugin trust`'s closing help: examples, then what it records and where.
 pub const HELP: &str = "Examples:\n  crm-migrate plugin trust acme_rules.wasm --by \"Ola Nowak\"\n  \
@@ -19,12 +18,7 @@ pub const HELP: &str = "Examples:\n  crm-migrate plugin trust acme_rules.wasm --
         fuel_per_record, batch_seconds, run_fuel, run_seconds, core_instances), or an entry's [plugins.maxima].";
 
 /// `plugin trust`: vets the file as `plugin vet` does, and adds it to the store.
-pub fn trust(
-    plugin: &PluginArgs,
-    name: Option<&str>,
-    version: Option<&str>,
-    by: Option<&str>,
-) -> anyhow::Result<ExitCode> {
+pub fn trust(plugin: &PluginArgs, name: Option<&str>, version: Option<&str>, by: Option<&str>) -> anyhow::Result<Exit> {
     let mut store = TrustStore::for_writing()?;
     let (component, in_force, _) = plugin.open_under(Some(store.clone()), false)?;
     for (expected, found) in [(name, &component.info.name), (version, &component.info.version)] {
@@ -49,11 +43,11 @@ pub fn trust(
     store.add(entry);
     store.save()?;
     println!("  in the trust store {}", store.path().display());
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 /// `plugin untrust DIGEST|FILE`.
-pub fn untrust(plugin: &str) -> anyhow::Result<ExitCode> {
+pub fn untrust(plugin: &str) -> anyhow::Result<Exit> {
     let mut store = TrustStore::for_writing()?;
     let digest = match plugin.parse::<Digest>() {
         Ok(digest) => digest,
@@ -68,16 +62,16 @@ pub fn untrust(plugin: &str) -> anyhow::Result<ExitCode> {
         digest,
         store.path().display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 /// `plugin list`: the store in force, its maxima and its plugins.
-pub fn list(json_output: bool) -> anyhow::Result<ExitCode> {
+pub fn list(json_output: bool) -> anyhow::Result<Exit> {
     let store = TrustStore::configured()?;
     if json_output {
         println!("{}", serde_json::to_string_pretty(&plugins_text::trust_store_json(store.as_ref()))?);
     } else {
         print!("{}", plugins_text::trust_store_text(store.as_ref())?);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

@@ -4,8 +4,7 @@
 mod serve;
 mod serve_usercom;
 
-use std::process::ExitCode;
-
+use crate::cli::exit::Exit;
 use anyhow::Context;
 use clap::Subcommand;
 
@@ -20,12 +19,12 @@ pub enum SandboxCommand {
 }
 
 /// Runs one `sandbox` verb until Ctrl-C.
-pub fn run(command: SandboxCommand) -> anyhow::Result<ExitCode> {
+pub fn run(command: SandboxCommand) -> anyhow::Result<Exit> {
     match command {
         SandboxCommand::Serve(args) => serve::run(args),
         SandboxCommand::ServeUsercom(args) => serve_usercom::run(args),
     }
-    .map(|()| ExitCode::SUCCESS)
+    .map(|()| Exit::Success)
 }
 
 /// A share between 0 and 1, for the fault rates.

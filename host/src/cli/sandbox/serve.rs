@@ -115,7 +115,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let budget =
         args.daily_token_budget.unwrap_or_else(|| args.plan.daily_token_budget(args.seats, args.top_up_tokens));
     let burst = args.burst_limit.unwrap_or_else(|| args.plan.burst_limit());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = crate::cli::runtime()?;
     runtime.block_on(async {
         // Ctrl-C is caught from here on, before the address is printed: whoever starts the
         // sandbox and waits for that line can stop it cleanly at once.

@@ -76,7 +76,7 @@ pub fn run(args: ServeUsercomArgs) -> anyhow::Result<()> {
         rate: args.rate.map(|rate| usercom_sandbox::RateLimit { burst: rate.ceil().max(1.0) as u32, per_second: rate }),
         faults: usercom_sandbox::Faults { seed: args.seed, rate: args.faults },
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = crate::cli::runtime()?;
     runtime.block_on(async {
         let interrupted = super::interrupt_signal()?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
