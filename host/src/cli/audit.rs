@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use serde_json::json;
 
 use crate::cli::exit::Exit;
 use crm_migrate::audit::report;
@@ -74,18 +73,7 @@ pub fn run(project_dir: &Path, args: &AuditArgs) -> anyhow::Result<Exit> {
     let export = Export::open(&export_dir, options)?;
     let (audit, paths) = report::write_reports(&export, &out)?;
     if args.json {
-        let summary = json!({
-            "export": audit.export,
-            "reports": paths,
-            "files": audit.files.len(),
-            "missing_files": audit.missing_files,
-            "counts": audit.counts,
-            "duplicate_groups": {"by_email": audit.duplicates.by_email.len(), "by_phone": audit.duplicates.by_phone.len()},
-            "duplicate_ids": audit.duplicate_ids,
-            "orphans": audit.orphans.iter().map(|o| (format!("{}.{}", o.object, o.field), o.count)).collect::<std::collections::BTreeMap<_, _>>(),
-            "bad_values": audit.mismatches.iter().map(|m| (format!("{}.{}", m.object, m.field), m.count)).collect::<std::collections::BTreeMap<_, _>>(),
-            "billing": audit.billing,
-        });
+        let summary = crm_migrate::terminal::audit::summary_json(&audit, &paths);
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print!("{}", crm_migrate::terminal::escape_lines(&report::summary(&audit, &paths)));

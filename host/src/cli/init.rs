@@ -8,7 +8,6 @@ use clap::Args;
 use crate::cli::exit::Exit;
 use crm_migrate::plugins::{ComponentCache, Hook, Limits, PluginHost, TrustStore};
 use crm_migrate::project;
-use crm_migrate::untrusted::escape;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Examples:\n  crm-migrate init acme --export exports/acme-2026-11\n  \
@@ -99,55 +98,6 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Exit> {
     };
     let project = project::init(&args.dir, &options)?;
     let store = TrustStore::configured()?;
-    println!("created {}", project.dir.join(project::CONFIG_FILE).display());
-    match project.usercom_api() {
-        Some(api) => println!(
-            "  source  {api}, User.com's API (account {}); API token from $USERCOM_TOKEN; crm-migrate extract writes the snapshot {}",
-            project.markers().account().unwrap_or_default(),
-            project.export_dir().display()
-        ),
-        None => println!(
-            "  source  {} (account {})",
-            project.export_dir().display(),
-            project.markers().account().unwrap_or_default()
-        ),
-    }
-    println!(
-        "  target  {} (plan {}, {} seat(s)); API token from $PIPEDRIVE_API_TOKEN",
-        args.pipedrive, args.plan, args.seats
-    );
-    for plugin in &options.plugins {
-        println!("  plugin  {} {} ({})", plugin.hook, escape(&plugin.name), plugin.digest);
-    }
-    for plugin in &options.proposed {
-        println!(
-            "  proposed plugin  {} {} ({}): commented out in {}; to use it, take the first \"# \" off each line of its entry",
-            plugin.hook,
-            escape(&plugin.name),
-            plugin.digest,
-            project::CONFIG_FILE
-        );
-    }
-    if let Some(store) = &store {
-        for plugin in
-            options.plugins.iter().chain(&options.proposed).filter(|plugin| store.find(&plugin.digest).is_none())
-        {
-            println!(
-                "  plugin  {} is not listed by this machine's trust store {}: plan refuses it until an operator runs crm-migrate plugin trust",
-                escape(&plugin.name),
-                store.path().display()
-            );
-        }
-    }
-    if let Some(first) = missing.first() {
-        println!(
-            "  the vetted plugins are not built ({} is missing): run `{}` in the crm-migrate checkout, then add them with --plugin or in {}",
-            first.display(),
-            project::BUILD_PLUGINS,
-            project::CONFIG_FILE
-        );
-    }
-    let first = if project.usercom_api().is_some() { "extract" } else { "audit" };
-    println!("next: read and edit migration.toml, then: crm-migrate -C {} {first}", args.dir.display());
+    print!("{}", crm_migrate::terminal::init::created_text(&args.dir, &project, &options, store.as_ref(), &missing));
     Ok(Exit::Success)
 }

@@ -5,7 +5,6 @@ use std::path::Path;
 use clap::Args;
 use serde_json::json;
 
-use crm_migrate::audit::report;
 use crm_migrate::project::Project;
 
 use super::prompt::confirm;
@@ -51,21 +50,7 @@ pub fn run(project_dir: &Path, args: &PurgeArgs) -> anyhow::Result<Exit> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json!({ "preview": preview, "outcome": outcome }))?);
     } else {
-        for count in &outcome.state {
-            println!("  cleared {} rows: {}", report::thousands(count.rows), count.what);
-        }
-        for path in &outcome.reports_removed {
-            println!("  removed {}", path.display());
-        }
-        println!(
-            "state.db rebuilt: {} -> {} bytes (the cleared values are gone from the file, not only from the tables)",
-            report::thousands(outcome.state_bytes_before),
-            report::thousands(outcome.state_bytes_after)
-        );
-        println!("from now on:");
-        for line in outcome.afterwards {
-            println!("  - {line}");
-        }
+        print!("{}", crm_migrate::terminal::purge::outcome_text(&outcome));
     }
     Ok(Exit::Success)
 }

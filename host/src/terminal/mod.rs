@@ -3,8 +3,12 @@
 //! on the way (`untrusted::escape`); the JSON outputs are built beside their text.
 
 pub mod apply;
+pub mod approve;
+pub mod audit;
 pub mod extract;
+pub mod init;
 pub mod plugins;
+pub mod purge;
 pub mod rollback;
 pub mod verify;
 
