@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use crate::cli::exit::Exit;
 use crm_migrate::audit::report;
 use crm_migrate::extract::{Export, ExportOptions};
 use crm_migrate::project::{self, Project};
+
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Example:\n  crm-migrate audit --export examples/usercom-export --out reports\n\n\

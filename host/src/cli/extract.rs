@@ -5,8 +5,9 @@ use std::path::Path;
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::exit::Exit;
 use crm_migrate::project::Project;
+
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Examples:\n  USERCOM_TOKEN=... crm-migrate -C acme extract\n  \

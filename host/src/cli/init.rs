@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::cli::exit::Exit;
 use crm_migrate::plugins::{ComponentCache, Hook, Limits, PluginHost, TrustStore};
 use crm_migrate::project;
+
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Examples:\n  crm-migrate init acme --export exports/acme-2026-11\n  \

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use crate::cli::exit::Exit;
 use crm_migrate::project::Project;
+
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Example:\n  crm-migrate -C acme report\n\n\

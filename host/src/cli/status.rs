@@ -4,8 +4,9 @@ use std::path::Path;
 
 use clap::Args;
 
-use crate::cli::exit::Exit;
 use crm_migrate::project::Project;
+
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Example:\n  crm-migrate -C acme status\n  crm-migrate -C acme status --json\n\n\

@@ -18,13 +18,14 @@ use std::time::Instant;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 
-use crate::cli::exit::Exit;
 use crm_migrate::audit::report::thousands;
 use crm_migrate::pipedrive::{ApiToken, ClientConfig, PipedriveClient, Plan};
 use crm_migrate::plugins::{ComponentCache, Limits, PluginHost};
 use crm_migrate::project;
 use crm_migrate::untrusted::escape;
 use crm_migrate_sandbox::{SandboxConfig, SandboxHandle};
+
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Example:\n  cargo run -p crm-migrate -- demo\n\n\

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
-use crate::cli::exit::Exit;
 use args::PluginArgs;
+
+use crate::cli::exit::Exit;
 
 /// `plugin`'s closing help: a plugin's life, and the trust store.
 pub const HELP: &str = "A plugin's life:\n  crm-migrate plugin new acme-rules          # a crate that builds and passes its tests\n  \

@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::exit::Exit;
 use anyhow::{Context, bail};
+
+use crate::cli::exit::Exit;
 
 /// The help's closing text: examples, then what the verb does.
 pub const HELP: &str = "Example:\n  crm-migrate plugin new acme-rules\n  cd acme-rules && cargo test && \

@@ -4,9 +4,10 @@
 mod serve;
 mod serve_usercom;
 
-use crate::cli::exit::Exit;
 use anyhow::Context;
 use clap::Subcommand;
+
+use crate::cli::exit::Exit;
 
 #[derive(Subcommand)]
 pub enum SandboxCommand {
