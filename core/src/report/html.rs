@@ -78,7 +78,15 @@ pub fn page(title: &Text, documents: &[(&str, &Document)]) -> String {
                 Block::List(items) => {
                     out.push_str("<ul>");
                     for item in items {
-                        let _ = write!(out, "<li>{}</li>", text(item));
+                        let _ = write!(out, "<li>{}", text(&item.text));
+                        if !item.items.is_empty() {
+                            out.push_str("<ul>");
+                            for under in &item.items {
+                                let _ = write!(out, "<li>{}</li>", text(under));
+                            }
+                            out.push_str("</ul>");
+                        }
+                        out.push_str("</li>");
                     }
                     out.push_str("</ul>\n");
                 }

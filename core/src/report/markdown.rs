@@ -87,7 +87,10 @@ pub fn render(document: &Document) -> String {
             Block::Table(table) => write_table(&mut out, table),
             Block::List(items) => {
                 for item in items {
-                    let _ = writeln!(out, "- {}", text(item, false));
+                    let _ = writeln!(out, "- {}", text(&item.text, false));
+                    for under in &item.items {
+                        let _ = writeln!(out, "  - {}", text(under, false));
+                    }
                 }
             }
         }
@@ -125,10 +128,11 @@ fn write_table(out: &mut String, table: &Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Table, Text, code as code_text, value, words};
+    use crate::report::{Item, Table, Text, code as code_text, value, words};
 
     #[test]
     fn hostile_values_stay_in_their_cell_on_their_line_and_are_not_html() {
+        assert_eq!(escape("<script>a|b & c</script>\n"), "&lt;script&gt;a\\|b &amp; c&lt;/script&gt; ⏎ ");
         let mut document = Document::new(Text::new().words("Report of ").code("a`b|c\nd"));
         let mut table = Table::new(["name", "count"]).figures([1]);
         table.row([value("Ada | Lovelace\r\n<script>alert(1)</script> & co"), words("1,234")]);
@@ -136,6 +140,7 @@ mod tests {
         table.row([code_text("k|e`y\n"), value("")]);
         document.section("Names").paragraph(value("line one\nline two\ttab")).table(table);
         document.list([value("- item <b>"), Text::new().strong("bold").words(": ").value("a|b")]);
+        document.nested_list([Item { text: words("one"), items: vec![value("\n- forged item")] }]);
         let rendered = render(&document);
         assert_eq!(
             rendered,
@@ -147,7 +152,8 @@ mod tests {
              | \\u{1b}[2K\\u{7}x\\u{202e}y\\u{9b} | |\n\
              | `k\\|e'y ⏎ ` | |\n\n\
              - - item &lt;b&gt;\n\
-             - **bold**: a\\|b\n"
+             - **bold**: a\\|b\n\n\
+             - one\n  -  ⏎ - forged item\n"
         );
         for line in rendered.lines().filter(|line| line.starts_with('|')) {
             let unescaped_pipes = line.len() - line.replace('|', "").len() - line.matches("\\|").count();

@@ -242,7 +242,14 @@ pub enum Block {
     Heading(u8, Text),
     Paragraph(Text),
     Table(Table),
-    List(Vec<Text>),
+    List(Vec<Item>),
+}
+
+/// An item of a list, and the items under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub text: Text,
+    pub items: Vec<Text>,
 }
 
 /// A report for people: a title and blocks in order.
@@ -281,7 +288,12 @@ impl Document {
 
     /// A bulleted list; nothing when `items` is empty.
     pub fn list(&mut self, items: impl IntoIterator<Item = Text>) -> &mut Self {
-        let items: Vec<Text> = items.into_iter().collect();
+        self.nested_list(items.into_iter().map(|text| Item { text, items: Vec::new() }))
+    }
+
+    /// A bulleted list whose items may have items under them; nothing when `items` is empty.
+    pub fn nested_list(&mut self, items: impl IntoIterator<Item = Item>) -> &mut Self {
+        let items: Vec<Item> = items.into_iter().collect();
         if !items.is_empty() {
             self.blocks.push(Block::List(items));
         }
