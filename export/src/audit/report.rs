@@ -381,7 +381,7 @@ mod tests {
     use crate::extract::catalogue::{Automation, Segment};
 
     #[test]
-    fn inventory_cells_from_the_export_stay_on_one_line_cut_and_escaped() {
+    fn table_cells_stay_on_one_line_and_escape_pipes() {
         let hostile = |name: &str| Automation {
             id: "1".into(),
             name: name.into(),
