@@ -1,9 +1,9 @@
 //! Text that came from a plugin or an export, made safe to show: printed to a terminal, an
-//! escape sequence can erase lines and forge others (a fake `digest` line under the real one);
-//! written into a Markdown report, a newline ends a table row and `<script>` is HTML.
+//! escape sequence can erase lines and forge others (a fake `digest` line under the real one).
 //!
-//! [`escape`] is the one function for the terminal; [`markdown`] adds what Markdown needs;
-//! [`quote`] is for naming a bad value in an error, bounded.
+//! [`escape`] is the one function for the terminal (the report escapers, `report::markdown`
+//! and `report::html`, build on [`is_unsafe`] and [`escape`]); [`quote`] is for naming a bad
+//! value in an error, bounded.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -38,23 +38,6 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// `text` for a Markdown report: [`escape`]d, with `<`, `>` and `&` as HTML entities (a
-/// renderer would otherwise run `<script>`) and `|` escaped (it would split a table cell).
-pub fn markdown(text: &str) -> String {
-    let escaped = escape(text);
-    let mut out = String::with_capacity(escaped.len());
-    for c in escaped.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '|' => out.push_str("\\|"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// At most this many characters of a bad value are shown in an error.
 pub const QUOTE_CHARS: usize = 64;
 
@@ -78,7 +61,6 @@ mod tests {
             escape("a\nb\r\tc\u{1b}[2Kd\u{7}\u{9b}e\u{202e}f\u{7f}"),
             "a\\nb\\r\\tc\\u{1b}[2Kd\\u{7}\\u{9b}e\\u{202e}f\\u{7f}"
         );
-        assert_eq!(markdown("<script>a|b & c</script>\n"), "&lt;script&gt;a\\|b &amp; c&lt;/script&gt;\\n");
     }
 
     #[test]

@@ -4,115 +4,36 @@
 //! is Markdown; `handoff.html` holds them all on one self-contained page (no external assets).
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::path::PathBuf;
 
 use serde_json::Value;
 
 use crate::apply::journal::{Fate, Journal};
 use crate::apply::{ApplyError, PHASES};
-use crate::audit::report::thousands;
 use crate::extract::Catalogue;
 use crate::mapping::{Destination, Landing, Mapping};
 use crate::pipedrive::workspace::same_name;
 use crate::plan::{open_export, side_effects};
 use crate::project::Project;
 use crate::record::ObjectKind;
+use crate::report::{Document, Files, Table, WriteError, html, thousands, value, words};
 use crate::state::State;
 
-/// One table with a title and a paragraph before it.
-#[derive(Debug, Clone)]
-pub struct Section {
-    pub title: String,
-    pub intro: String,
-    pub headers: Vec<&'static str>,
-    pub rows: Vec<Vec<String>>,
-}
-
-/// One handoff document.
-#[derive(Debug, Clone)]
-pub struct Document {
-    pub file: &'static str,
-    pub title: &'static str,
-    pub sections: Vec<Section>,
-}
-
+/// A section of a handoff document: a title, a paragraph of ours, and a table of values (from
+/// the export, the mapping, the journal: escaped where rendered), "(none)" when it has no rows.
 fn section(
-    title: impl Into<String>,
+    doc: &mut Document,
+    title: &str,
     intro: impl Into<String>,
     headers: &[&'static str],
     rows: Vec<Vec<String>>,
-) -> Section {
-    Section { title: title.into(), intro: intro.into(), headers: headers.to_vec(), rows }
-}
-
-pub fn markdown(document: &Document) -> String {
-    let mut out = format!("# {}\n", document.title);
-    for section in &document.sections {
-        let _ = write!(out, "\n## {}\n\n{}\n\n", section.title, section.intro);
-        if section.rows.is_empty() {
-            out.push_str("(none)\n");
-            continue;
-        }
-        let _ = writeln!(out, "| {} |", section.headers.join(" | "));
-        let _ = writeln!(out, "|{}|", section.headers.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
-        for row in &section.rows {
-            let cells: Vec<String> = row.iter().map(|cell| cell.replace('|', "\\|").replace('\n', "<br>")).collect();
-            let _ = writeln!(out, "| {} |", cells.join(" | "));
-        }
+) {
+    doc.section(words(title)).paragraph(words(intro));
+    let mut table = Table::new(headers.iter().copied()).when_empty("(none)");
+    for row in rows {
+        table.row(row.into_iter().map(value));
     }
-    out
-}
-
-/// Text for HTML: markup escaped, and control characters (an escape sequence for whoever
-/// `cat`s the file, characters HTML forbids) made visible; line breaks stay.
-fn escape(text: &str) -> String {
-    let inert: Vec<_> = text.split('\n').map(crate::untrusted::escape).collect();
-    inert.join("\n").replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// All documents on one page: tables, a contents list, inline style, nothing fetched.
-pub fn html(documents: &[Document], project_name: &str) -> String {
-    let mut out = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
-    );
-    let _ = writeln!(out, "<title>Migration handoff: {}</title>", escape(project_name));
-    out.push_str(
-        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1c1c1c}\
-         h1{border-bottom:2px solid #2b6cb0}h2{margin-top:2em;color:#2b6cb0}h3{margin-top:1.5em}\
-         table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}th,td{border:1px solid #cbd5e0;padding:.35em .6em;text-align:left;vertical-align:top}\
-         th{background:#edf2f7}tr:nth-child(even) td{background:#f7fafc}nav li{margin:.2em 0}p.none{color:#718096}</style></head><body>\n",
-    );
-    let _ = writeln!(out, "<h1>Migration handoff: {}</h1>\n<nav><ul>", escape(project_name));
-    for document in documents {
-        let _ = writeln!(out, "<li><a href=\"#{}\">{}</a></li>", document.file, escape(document.title));
-    }
-    out.push_str("</ul></nav>\n");
-    for document in documents {
-        let _ = writeln!(out, "<h2 id=\"{}\">{}</h2>", document.file, escape(document.title));
-        for section in &document.sections {
-            let _ = writeln!(out, "<h3>{}</h3>\n<p>{}</p>", escape(&section.title), escape(&section.intro));
-            if section.rows.is_empty() {
-                out.push_str("<p class=\"none\">(none)</p>\n");
-                continue;
-            }
-            out.push_str("<table><thead><tr>");
-            for header in &section.headers {
-                let _ = write!(out, "<th>{}</th>", escape(header));
-            }
-            out.push_str("</tr></thead><tbody>\n");
-            for row in &section.rows {
-                out.push_str("<tr>");
-                for cell in row {
-                    let _ = write!(out, "<td>{}</td>", escape(cell).replace('\n', "<br>"));
-                }
-                out.push_str("</tr>\n");
-            }
-            out.push_str("</tbody></table>\n");
-        }
-    }
-    out.push_str("</body></html>\n");
-    out
+    doc.table(table);
 }
 
 /// A rule as User.com writes it (a segment's rules, an automation's conditions): conditions
@@ -621,24 +542,22 @@ fn segments_document(catalogue: &Catalogue, mapping: &Mapping) -> Document {
         .filter(|tag| catalogue.segments.iter().any(|segment| same_name(&segment.name, &tag.name)))
         .map(|tag| vec![tag.name.clone(), "a tag named like a segment: its label is a snapshot; rebuild the segment as a filter to keep it current".into()])
         .collect();
-    Document {
-        file: "segments",
-        title: "Segments as Pipedrive filters",
-        sections: vec![
-            section(
-                "Segment-to-filter mapping",
-                "Each User.com segment's rules as Pipedrive person filter conditions, with the fields as migrated. Create them under Contacts › Filters. Flagged: what a Pipedrive filter cannot express.",
-                &["Segment", "Contacts", "Pipedrive filter", "Verdict", "Flagged"],
-                rows,
-            ),
-            section(
-                "Tags that were segments",
-                "Tags that carry a segment's name became labels; a label does not update itself.",
-                &["Tag", "What to do"],
-                tags,
-            ),
-        ],
-    }
+    let mut doc = Document::new("Segments as Pipedrive filters");
+    section(
+        &mut doc,
+        "Segment-to-filter mapping",
+        "Each User.com segment's rules as Pipedrive person filter conditions, with the fields as migrated. Create them under Contacts › Filters. Flagged: what a Pipedrive filter cannot express.",
+        &["Segment", "Contacts", "Pipedrive filter", "Verdict", "Flagged"],
+        rows,
+    );
+    section(
+        &mut doc,
+        "Tags that were segments",
+        "Tags that carry a segment's name became labels; a label does not update itself.",
+        &["Tag", "What to do"],
+        tags,
+    );
+    doc
 }
 
 fn automations_document(catalogue: &Catalogue) -> Document {
@@ -689,25 +608,15 @@ fn automations_document(catalogue: &Catalogue) -> Document {
             ]
         })
         .collect();
-    Document {
-        file: "automations",
-        title: "Automations inventory",
-        sections: vec![section(
-            "Every User.com automation and its Pipedrive equivalent",
-            "No API creates Pipedrive automations: each is rebuilt by hand (Automations, Sequences or Campaigns), or done manually where Pipedrive has no equivalent.",
-            &[
-                "Automation",
-                "Active",
-                "Trigger",
-                "Conditions",
-                "Delays",
-                "Actions",
-                "Pipedrive equivalent",
-                "How and why",
-            ],
-            rows,
-        )],
-    }
+    let mut doc = Document::new("Automations inventory");
+    section(
+        &mut doc,
+        "Every User.com automation and its Pipedrive equivalent",
+        "No API creates Pipedrive automations: each is rebuilt by hand (Automations, Sequences or Campaigns), or done manually where Pipedrive has no equivalent.",
+        &["Automation", "Active", "Trigger", "Conditions", "Delays", "Actions", "Pipedrive equivalent", "How and why"],
+        rows,
+    );
+    doc
 }
 
 fn templates_document(catalogue: &Catalogue) -> Document {
@@ -731,16 +640,15 @@ fn templates_document(catalogue: &Catalogue) -> Document {
             ]
         })
         .collect();
-    Document {
-        file: "email-templates",
-        title: "Email templates to rebuild",
-        sections: vec![section(
-            "Templates",
-            "Rebuild each in Pipedrive's email templates (Campaigns for marketing email). User.com placeholders ({{ user.first_name }}) become Pipedrive merge fields ([Person first name]).",
-            &["Template", "Subject", "Body (characters)", "Last updated", "Placeholders in the subject"],
-            rows,
-        )],
-    }
+    let mut doc = Document::new("Email templates to rebuild");
+    section(
+        &mut doc,
+        "Templates",
+        "Rebuild each in Pipedrive's email templates (Campaigns for marketing email). User.com placeholders ({{ user.first_name }}) become Pipedrive merge fields ([Person first name]).",
+        &["Template", "Subject", "Body (characters)", "Last updated", "Placeholders in the subject"],
+        rows,
+    );
+    doc
 }
 
 /// The project's `reports/plan.json` (null when it is gone or does not read).
@@ -752,7 +660,7 @@ fn plan_json(project: &Project) -> serde_json::Value {
 }
 
 /// The handoff's section, from plan.json's `side_effects`.
-fn side_effects_section(plan: &serde_json::Value) -> Section {
+fn side_effects_section(doc: &mut Document, plan: &serde_json::Value) {
     let effects: Option<side_effects::SideEffects> = serde_json::from_value(plan["side_effects"].clone()).ok();
     let (intro, rows) = match effects {
         Some(effects) => (
@@ -775,16 +683,17 @@ fn side_effects_section(plan: &serde_json::Value) -> Section {
             Vec::new(),
         ),
     };
-    Section {
-        title: "Side effects during the load".to_owned(),
+    section(
+        doc,
+        "Side effects during the load",
         intro,
-        headers: vec!["Webhook", "Subscribed to", "URL", "Deliveries during the load"],
+        &["Webhook", "Subscribed to", "URL", "Deliveries during the load"],
         rows,
-    }
+    );
 }
 
 /// The grade plan gave the migration (its `reports/plan.json`), each factor against its thresholds.
-fn complexity_section(project: &Project) -> Section {
+fn complexity_section(doc: &mut Document, project: &Project) {
     let plan = plan_json(project);
     let grade = &plan["grade"];
     let intro = match grade["grade"].as_str() {
@@ -809,7 +718,7 @@ fn complexity_section(project: &Project) -> Section {
             ]
         })
         .collect();
-    section("Complexity", intro, &["Factor", "Measured", "Standard from", "Complex from", "Grade"], rows)
+    section(doc, "Complexity", intro, &["Factor", "Measured", "Standard from", "Complex from", "Grade"], rows);
 }
 
 /// Writes `reports/handoff/`: the documents as Markdown, and `handoff.html` with all of them.
@@ -866,97 +775,84 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
             _ => None,
         })
         .collect();
-    let summary = Document {
-        file: "summary",
-        title: "Summary",
-        sections: vec![
-            section(
-                "What moved",
-                format!(
-                    "{} records created in Pipedrive; {} linked to records the account already had (existing.toml; their prior values journalled, given back by a rollback); {} duplicates merged into their survivor (by the dedup plugin); {} not moved (merged into a survivor, quarantined with a reason, or excluded by a rule). {} runs from {first} to {last}, {} tokens.",
-                    thousands(totals.get("created").copied().unwrap_or(0)),
-                    thousands(totals.get("linked").copied().unwrap_or(0)),
-                    thousands(totals.get("merged").copied().unwrap_or(0)),
-                    thousands(totals.get("not moved").copied().unwrap_or(0)),
-                    runs.len(),
-                    thousands(tokens)
-                ),
-                &["Phase", "Object", "Created", "Merged", "Linked", "Quarantined", "Excluded", "Unresolved"],
-                moved,
-            ),
-            complexity_section(project),
-            side_effects_section(&plan_json(project)),
-            section(
-                "What did not move, and why",
-                "Attributes the mapping skips (the reason is the mapping's).",
-                &["Attribute", "Why"],
-                skipped,
-            ),
-            section(
-                "Runs",
-                "Every apply, delta and sample, as the journal keeps them.",
-                &["Run", "Kind", "Started", "Finished", "Outcome", "Tokens"],
-                runs.iter()
-                    .map(|run| {
-                        vec![
-                            run.id.to_string(),
-                            run.kind.clone(),
-                            run.started_at.clone(),
-                            run.finished_at.clone().unwrap_or_else(|| "(killed)".into()),
-                            run.outcome.clone().unwrap_or_default(),
-                            run.tokens.map(thousands).unwrap_or_default(),
-                        ]
-                    })
-                    .collect(),
-            ),
-        ],
-    };
+    let mut summary = Document::new("Summary");
+    section(
+        &mut summary,
+        "What moved",
+        format!(
+            "{} records created in Pipedrive; {} linked to records the account already had (existing.toml; their prior values journalled, given back by a rollback); {} duplicates merged into their survivor (by the dedup plugin); {} not moved (merged into a survivor, quarantined with a reason, or excluded by a rule). {} runs from {first} to {last}, {} tokens.",
+            thousands(totals.get("created").copied().unwrap_or(0)),
+            thousands(totals.get("linked").copied().unwrap_or(0)),
+            thousands(totals.get("merged").copied().unwrap_or(0)),
+            thousands(totals.get("not moved").copied().unwrap_or(0)),
+            runs.len(),
+            thousands(tokens)
+        ),
+        &["Phase", "Object", "Created", "Merged", "Linked", "Quarantined", "Excluded", "Unresolved"],
+        moved,
+    );
+    complexity_section(&mut summary, project);
+    side_effects_section(&mut summary, &plan_json(project));
+    section(
+        &mut summary,
+        "What did not move, and why",
+        "Attributes the mapping skips (the reason is the mapping's).",
+        &["Attribute", "Why"],
+        skipped,
+    );
+    section(
+        &mut summary,
+        "Runs",
+        "Every apply, delta and sample, as the journal keeps them.",
+        &["Run", "Kind", "Started", "Finished", "Outcome", "Tokens"],
+        runs.iter()
+            .map(|run| {
+                vec![
+                    run.id.to_string(),
+                    run.kind.clone(),
+                    run.started_at.clone(),
+                    run.finished_at.clone().unwrap_or_else(|| "(killed)".into()),
+                    run.outcome.clone().unwrap_or_default(),
+                    run.tokens.map(thousands).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    );
     let billing = &audit.billing;
-    let billing_document = Document {
-        file: "billing",
-        title: "Billing audit",
-        sections: vec![section(
-            "Contacts User.com bills for",
-            format!(
-                "{} of {} contacts are billable in User.com (a contact with an email, a phone, a user id, a chat, a web push subscription or a mobile key); {} are not. Each billable contact is listed, with its reasons, in reports/billing-audit.csv (crm-migrate audit).",
-                thousands(billing.billable),
-                thousands(billing.contacts),
-                thousands(billing.not_billable)
-            ),
-            &["Reason", "Contacts"],
-            billing.reasons.iter().map(|(reason, count)| vec![reason.clone(), thousands(*count)]).collect(),
-        )],
-    };
-    let quarantine_document = Document {
-        file: "quarantine",
-        title: "Quarantine",
-        sections: vec![section(
-            "Records not migrated because they do not fit",
-            "Fix the value in User.com (or the mapping) and run a delta; reports/quarantine.csv has the file lines.",
-            &["Object", "User.com id", "Reason"],
-            quarantine,
-        )],
-    };
-    let documents = vec![
-        summary,
-        automations_document(&catalogue),
-        segments_document(&catalogue, &mapping),
-        templates_document(&catalogue),
-        billing_document,
-        quarantine_document,
+    let mut billing_document = Document::new("Billing audit");
+    section(
+        &mut billing_document,
+        "Contacts User.com bills for",
+        format!(
+            "{} of {} contacts are billable in User.com (a contact with an email, a phone, a user id, a chat, a web push subscription or a mobile key); {} are not. Each billable contact is listed, with its reasons, in reports/billing-audit.csv (crm-migrate audit).",
+            thousands(billing.billable),
+            thousands(billing.contacts),
+            thousands(billing.not_billable)
+        ),
+        &["Reason", "Contacts"],
+        billing.reasons.iter().map(|(reason, count)| vec![reason.clone(), thousands(*count)]).collect(),
+    );
+    let mut quarantine_document = Document::new("Quarantine");
+    section(
+        &mut quarantine_document,
+        "Records not migrated because they do not fit",
+        "Fix the value in User.com (or the mapping) and run a delta; reports/quarantine.csv has the file lines.",
+        &["Object", "User.com id", "Reason"],
+        quarantine,
+    );
+    let documents = [
+        ("summary", summary),
+        ("automations", automations_document(&catalogue)),
+        ("segments", segments_document(&catalogue, &mapping)),
+        ("email-templates", templates_document(&catalogue)),
+        ("billing", billing_document),
+        ("quarantine", quarantine_document),
     ];
 
-    let dir = project.reports_dir().join("handoff");
-    let io = |path: &PathBuf| {
-        let path = path.clone();
-        move |error: std::io::Error| ApplyError::Workspace(format!("writing {}: {error}", path.display()))
-    };
-    crate::private_files::create_dir(&dir).map_err(io(&dir))?;
-    let mut paths = Vec::new();
-    for document in &documents {
-        let path = dir.join(format!("{}.md", document.file));
-        crate::private_files::write(&path, markdown(document)).map_err(io(&path))?;
-        paths.push(path);
+    let io = |error: WriteError| ApplyError::Workspace(error.to_string());
+    let mut files = Files::in_dir(&project.reports_dir().join("handoff")).map_err(io)?;
+    for (file, document) in &documents {
+        files.write(&format!("{file}.md"), document.markdown()).map_err(io)?;
     }
     let name = project
         .dir
@@ -964,19 +860,53 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
         .ok()
         .and_then(|dir| dir.file_name().map(|name| name.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "migration".into());
-    let page = dir.join("handoff.html");
-    crate::private_files::write(&page, html(&documents, &name)).map_err(io(&page))?;
-    paths.push(page);
-    Ok(paths)
+    let pages: Vec<(&str, &Document)> = documents.iter().map(|(file, document)| (*file, document)).collect();
+    files.write("handoff.html", html::page(&words("Migration handoff: ").value(name), &pages)).map_err(io)?;
+    files.commit().map_err(io)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::{Block, Span};
+
+    /// The first table of `document`, its cells as the values they were given.
+    fn rows(document: &Document) -> Vec<Vec<String>> {
+        let table = document
+            .blocks
+            .iter()
+            .find_map(|block| if let Block::Table(table) = block { Some(table) } else { None })
+            .expect("a table");
+        let plain = |cell: &crate::report::Text| {
+            cell.0.iter().map(|span| if let Span::Value(text) = span { text.as_str() } else { "" }).collect()
+        };
+        table.rows.iter().map(|row| row.iter().map(plain).collect()).collect()
+    }
 
     #[test]
     fn html_text_has_markup_and_control_characters_escaped() {
-        assert_eq!(escape("a\n<b>\u{1b}[2K\r"), "a\n&lt;b&gt;\\u{1b}[2K\\r");
+        let hostile = "VIP | <script>alert(1)</script>\n\u{1b}[2K\r";
+        let catalogue = Catalogue {
+            segments: vec![crate::extract::catalogue::Segment {
+                id: "1".into(),
+                name: hostile.into(),
+                description: String::new(),
+                rules: "orders_count > 5".into(),
+                object_count: "1".into(),
+            }],
+            ..Catalogue::default()
+        };
+        let document = segments_document(&catalogue, &sample_mapping());
+        let markdown = document.markdown();
+        let row = markdown.lines().find(|line| line.contains("VIP")).expect(&markdown);
+        assert!(
+            row.starts_with("| VIP \\| &lt;script&gt;alert(1)&lt;/script&gt; ⏎ \\u{1b}[2K\\r | 1 | Orders count &gt; 5 | expressible |"),
+            "{row}"
+        );
+        let page = html::page(&words("Migration handoff: ").value("<b>"), &[("segments", &document)]);
+        assert!(page.contains("<td>VIP | &lt;script&gt;alert(1)&lt;/script&gt;<br>\\u{1b}[2K\\r</td>"), "{page}");
+        assert!(page.contains("<h1>Migration handoff: &lt;b&gt;</h1>") && !page.contains("<script>"), "{page}");
+        assert!(!page.contains('\u{1b}') && !markdown.contains('\u{1b}') && !markdown.contains('\r'));
     }
 
     #[test]
@@ -1110,7 +1040,7 @@ mod tests {
             }],
             ..Catalogue::default()
         };
-        let row = segments_document(&catalogue, &sample_mapping()).sections[0].rows[0].clone();
+        let row = rows(&segments_document(&catalogue, &sample_mapping()))[0].clone();
         (row[2].clone(), row[3].clone(), row[4].clone())
     }
 
@@ -1189,7 +1119,7 @@ mod tests {
                 }],
                 ..Catalogue::default()
             };
-            automations_document(&catalogue).sections[0].rows[0][3].clone()
+            rows(&automations_document(&catalogue))[0][3].clone()
         };
         assert_eq!(conditions("status = user"), "status = user");
         assert_eq!(conditions(""), "-");

@@ -15,7 +15,6 @@ use crate::apply::ApplyOptions;
 use crate::apply::journal::Fate as JournalFate;
 use crate::apply::source::{self, Source};
 use crate::approve::{Basis, approved_copy};
-use crate::audit::report::thousands;
 use crate::extract::{ExtractError, FieldType};
 use crate::plan::PlanError;
 use crate::plugins::{
@@ -24,7 +23,8 @@ use crate::plugins::{
 use crate::project::APPROVED_PLUGINS_DIR;
 use crate::project::{Project, ProjectError};
 use crate::record::{ObjectKind, Record, Value};
-use crate::untrusted::{escape, markdown};
+use crate::report::{Document, Files, Table, Text, WriteError, code, number, thousands, value, words};
+use crate::untrusted::escape;
 
 /// Examples of a changed field kept per field (the CSV has every change).
 const EXAMPLES_PER_FIELD: usize = 3;
@@ -586,117 +586,86 @@ impl PluginDiff {
 
     /// `reports/plugin-diff.md` for people.
     pub fn markdown(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "# Plugin diff: the {} plugin\n", self.hook);
-        let _ = writeln!(out, "| | Plugin | Digest | File |\n|---|---|---|---|");
+        self.document().markdown()
+    }
+
+    /// plugin-diff.md as a [`Document`].
+    pub fn document(&self) -> Document {
+        let mut doc = Document::new(words(format!("Plugin diff: the {} plugin", self.hook)));
+        let mut sides = Table::new(["", "Plugin", "Digest", "File"]);
         for (which, side) in [("before", &self.old), ("after", &self.new)] {
-            let _ = writeln!(
-                out,
-                "| {which} | {} | `{}` | {} |",
-                markdown(&side.name),
-                side.digest,
-                markdown(&side.path.display().to_string())
-            );
+            sides.row([words(which), value(&side.name), code(&side.digest), value(side.path.display().to_string())]);
         }
-        let _ = writeln!(
-            out,
-            "\nBoth ran over the project's export with its other plugins and its configuration, as apply runs them; nothing was sent anywhere.\n"
+        doc.table(sides);
+        doc.paragraph(
+            "Both ran over the project's export with its other plugins and its configuration, as apply runs them; nothing was sent anywhere.",
         );
         if !self.changed {
-            let _ = writeln!(out, "**No change**: both builds do the same to every record of this export.");
-            return out;
+            doc.paragraph(
+                Text::new().strong("No change").words(": both builds do the same to every record of this export."),
+            );
+            return doc;
         }
         for object in self.objects.iter().filter(|object| !object.fates.is_empty() || !object.fields.is_empty()) {
-            let _ = writeln!(out, "## {}\n", object.object);
+            doc.section(object.object);
             let (a, b) = (object.old_counts, object.new_counts);
-            let _ = writeln!(out, "| Fate | Before | After |\n|---|---:|---:|");
+            let mut counts = Table::new(["Fate", "Before", "After"]).figures([1, 2]);
             for (fate, was, is) in [
                 ("kept", a.kept, b.kept),
                 ("dropped", a.dropped, b.dropped),
                 ("quarantined", a.quarantined, b.quarantined),
                 ("merged", a.merged, b.merged),
             ] {
-                let _ = writeln!(out, "| {fate} | {} | {} |", thousands(was), thousands(is));
+                counts.row([words(fate), number(was), number(is)]);
             }
+            doc.table(counts);
             if !object.fates.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "\n{} records change fate:\n\n| Record | Before | After |\n|---|---|---|",
-                    object.fates.len()
-                );
+                doc.paragraph(words(format!("{} records change fate:", object.fates.len())));
+                let mut fates = Table::new(["Record", "Before", "After"]);
                 for change in object.fates.iter().take(FATES_IN_MARKDOWN) {
-                    let _ = writeln!(
-                        out,
-                        "| {} | {} | {} |",
-                        code(&change.source_id),
-                        outcome_cell(&change.old),
-                        outcome_cell(&change.new)
-                    );
+                    fates.row([code(&change.source_id), outcome_text(&change.old), outcome_text(&change.new)]);
                 }
+                doc.table(fates);
                 if object.fates.len() > FATES_IN_MARKDOWN {
-                    let _ = writeln!(
-                        out,
-                        "\n... and {} more (plugin-diff.csv and .json have every one).",
+                    doc.paragraph(words(format!(
+                        "... and {} more (plugin-diff.csv and .json have every one).",
                         object.fates.len() - FATES_IN_MARKDOWN
-                    );
+                    )));
                 }
             }
             if !object.fields.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "\n{} records kept by both change values:\n\n| Field | Records | Examples (record: before -> after) |\n|---|---:|---|",
-                    object.records_changed
-                );
+                doc.paragraph(words(format!("{} records kept by both change values:", object.records_changed)));
+                let mut fields = Table::new(["Field", "Records", "Examples (record: before -> after)"]).figures([1]);
                 for field in &object.fields {
-                    let examples: Vec<String> = field
-                        .examples
-                        .iter()
-                        .map(|example| {
-                            format!(
-                                "{}: {} -> {}",
-                                code(&example.source_id),
-                                markdown(&example.old),
-                                markdown(&example.new)
-                            )
-                        })
-                        .collect();
-                    let _ = writeln!(
-                        out,
-                        "| {} | {} | {} |",
-                        code(&field.field),
-                        thousands(field.records),
-                        examples.join("<br>")
-                    );
+                    let examples = field.examples.iter().map(|example| {
+                        code(&example.source_id).words(": ").value(&example.old).words(" -> ").value(&example.new)
+                    });
+                    fields.row([code(&field.field), number(field.records), Text::lines(examples)]);
                 }
+                doc.table(fields);
             }
-            out.push('\n');
         }
         if !self.labels.is_empty() {
-            let _ = writeln!(out, "## Labels\n\n| Tag | Before | After |\n|---|---|---|");
+            doc.section("Labels");
+            let mut labels = Table::new(["Tag", "Before", "After"]);
             for change in &self.labels {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} |",
-                    markdown(&change.tag),
-                    markdown(&change.old),
-                    markdown(&change.new)
-                );
+                labels.row([value(&change.tag), value(&change.old), value(&change.new)]);
             }
+            doc.table(labels);
         }
-        out
+        doc
     }
 
-    /// Writes `plugin-diff.md`, `.json` and `.csv` (every change, one a row) into `dir`.
+    /// Writes `plugin-diff.md`, `.json` and `.csv` (every change, one a row) into `dir`, all or
+    /// none.
     pub fn write_reports(&self, dir: &Path) -> Result<Vec<PathBuf>, DiffError> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| DiffError::Io { path, source }
-        };
-        crate::private_files::create_dir(dir).map_err(io(dir))?;
-        let (md, json, csv) = (dir.join("plugin-diff.md"), dir.join("plugin-diff.json"), dir.join("plugin-diff.csv"));
-        crate::private_files::write(&md, self.markdown()).map_err(io(&md))?;
-        crate::private_files::write(&json, serde_json::to_string_pretty(self).expect("plain data serializes") + "\n")
-            .map_err(io(&json))?;
+        let io = |error: WriteError| DiffError::Io { path: error.path, source: error.source };
+        let mut files = Files::in_dir(dir).map_err(io)?;
+        let csv = files.path("plugin-diff.csv");
+        files.write("plugin-diff.md", self.markdown()).map_err(io)?;
+        files
+            .write("plugin-diff.json", serde_json::to_string_pretty(self).expect("plain data serializes") + "\n")
+            .map_err(io)?;
         let mut writer = csv::Writer::from_writer(Vec::new());
         let row = |writer: &mut csv::Writer<Vec<u8>>, cells: [&str; 6]| {
             crate::report_csv::write_report_row(writer, cells)
@@ -719,8 +688,8 @@ impl PluginDiff {
         }
         let bytes =
             writer.into_inner().map_err(|error| DiffError::Io { path: csv.clone(), source: error.into_error() })?;
-        crate::private_files::write(&csv, bytes).map_err(io(&csv))?;
-        Ok(vec![md, json, csv])
+        files.write("plugin-diff.csv", bytes).map_err(io)?;
+        files.commit().map_err(io)
     }
 }
 
@@ -728,14 +697,10 @@ fn short(digest: &str) -> &str {
     &digest[..digest.len().min("sha256:".len() + 12)]
 }
 
-fn code(text: &str) -> String {
-    format!("`{}`", escape(text).replace('`', "'").replace('|', "\\|"))
-}
-
-fn outcome_cell(outcome: &Outcome) -> String {
+fn outcome_text(outcome: &Outcome) -> Text {
     match outcome {
-        Outcome::Merged { into } => format!("merged into {}", code(into)),
-        other => markdown(&other.words()),
+        Outcome::Merged { into } => words("merged into ").code(into),
+        other => value(other.words()),
     }
 }
 

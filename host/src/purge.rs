@@ -274,7 +274,7 @@ pub fn preview_text(preview: &PurgePreview) -> String {
     use std::fmt::Write;
     let mut out = String::from("purge removes the customer data this finished migration no longer needs:\n");
     for count in &preview.state {
-        let _ = writeln!(out, "  state.db, {} rows: {}", crate::audit::report::thousands(count.rows), count.what);
+        let _ = writeln!(out, "  state.db, {} rows: {}", crate::report::thousands(count.rows), count.what);
     }
     if preview.reports.is_empty() {
         out.push_str("  reports: none of the reports that quote records is there\n");

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use crm_migrate_core::report::{Document, Files, Table, Text, WriteError, code, number, value, words};
+
 use super::{Audit, AuditError, BILLING_REASONS, EXAMPLES};
 use crate::extract::Export;
 
@@ -16,66 +18,27 @@ pub struct ReportPaths {
     pub billing_csv: PathBuf,
 }
 
-/// Audits `export` and writes the three reports into `out_dir` (created if missing). Each file
-/// is written beside its final name and renamed into place, so a failed run leaves the previous
-/// reports whole.
+/// Audits `export` and writes the three reports into `out_dir` (created if missing), whole or
+/// not at all: a failed run leaves the previous reports whole.
 pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPaths), AuditError> {
-    let write_error = |path: &Path, error: &dyn std::fmt::Display| AuditError::Write {
-        path: path.to_owned(),
-        message: error.to_string(),
-    };
-    crm_migrate_core::private_files::create_dir(out_dir).map_err(|error| write_error(out_dir, &error))?;
+    let write_error = |error: WriteError| AuditError::Write { path: error.path, message: error.source.to_string() };
+    let mut files = Files::in_dir(out_dir).map_err(write_error)?;
     let paths = ReportPaths {
-        markdown: out_dir.join("audit.md"),
-        json: out_dir.join("audit.json"),
-        billing_csv: out_dir.join("billing-audit.csv"),
+        markdown: files.path("audit.md"),
+        json: files.path("audit.json"),
+        billing_csv: files.path("billing-audit.csv"),
     };
-    let partial = |path: &Path| {
-        let mut name = path.file_name().unwrap_or_default().to_owned();
-        name.push(".partial");
-        path.with_file_name(name)
-    };
-    let billing_partial = partial(&paths.billing_csv);
-    let billing_file = crm_migrate_core::private_files::create(&billing_partial)
-        .map_err(|error| write_error(&billing_partial, &error))?;
-    let audit = match super::run(export, BufWriter::with_capacity(1 << 16, billing_file)) {
-        Ok(audit) => audit,
-        Err(error) => {
-            let _ = std::fs::remove_file(&billing_partial);
-            return Err(error);
-        }
-    };
+    let billing_file = files.create("billing-audit.csv").map_err(write_error)?;
+    let audit = super::run(export, BufWriter::with_capacity(1 << 16, billing_file))?;
     let json = serde_json::to_string_pretty(&audit).expect("the audit is plain data") + "\n";
-    for (path, content) in [(&paths.json, json), (&paths.markdown, markdown(&audit))] {
-        crm_migrate_core::private_files::write(&partial(path), content).map_err(|error| write_error(path, &error))?;
-    }
-    for path in [&paths.billing_csv, &paths.json, &paths.markdown] {
-        std::fs::rename(partial(path), path).map_err(|error| write_error(path, &error))?;
-    }
+    files.write("audit.json", json).map_err(write_error)?;
+    files.write("audit.md", markdown(&audit)).map_err(write_error)?;
+    files.commit().map_err(write_error)?;
     Ok((audit, paths))
 }
 
-/// A table cell: one line, at most 120 characters of the value, then made safe for Markdown
-/// (pipes, HTML and control characters escaped).
-fn cell(text: &str) -> String {
-    let one_line: String = text.replace("\r\n", "\n").replace('\n', " ⏎ ");
-    let cut =
-        if one_line.chars().count() > 120 { one_line.chars().take(117).collect::<String>() + "..." } else { one_line };
-    crm_migrate_core::untrusted::markdown(&cut)
-}
-
-/// `1234567` as "1,234,567", for figures a person reads.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+/// Figures for people, shared by every report (named here too by the callers that knew it here).
+pub use crm_migrate_core::report::thousands;
 
 /// Short figures for the terminal.
 pub fn summary(audit: &Audit, paths: &ReportPaths) -> String {
@@ -171,258 +134,293 @@ pub fn summary(audit: &Audit, paths: &ReportPaths) -> String {
 
 /// `audit.md`: the same content as the JSON, arranged for a person deciding what to fix.
 pub fn markdown(audit: &Audit) -> String {
-    let mut md = String::new();
-    let w = &mut md;
-    let _ = writeln!(w, "# Audit of the User.com export `{}`\n", audit.export);
-    let _ = writeln!(
-        w,
-        "Written by `crm-migrate audit`. Nothing was changed; every value that did not read is kept raw in the record and listed here.\n"
+    document(audit).markdown()
+}
+
+/// The audit as a [`Document`].
+pub fn document(audit: &Audit) -> Document {
+    let mut doc = Document::new(Text::new().words("Audit of the User.com export ").code(audit.export.to_string()));
+    doc.paragraph(
+        "Written by `crm-migrate audit`. Nothing was changed; every value that did not read is kept raw in the record and listed here.",
     );
 
-    let _ = writeln!(w, "## Files\n");
-    let _ = writeln!(w, "| object | file | encoding | how decided | delimiter | rows |\n|---|---|---|---|---|---:|");
+    doc.section("Files");
+    let mut files = Table::new(["object", "file", "encoding", "how decided", "delimiter", "rows"]).figures([5]);
     for file in &audit.files {
-        let how = file.encoding_source.describe();
-        let _ = writeln!(
-            w,
-            "| {} | `{}` | {} | {how} | {} | {} |",
-            file.kind,
-            file.file,
-            file.encoding,
-            file.delimiter,
-            thousands(file.rows)
-        );
+        files.row([
+            words(file.kind.to_string()),
+            code(file.file.clone()),
+            words(file.encoding.to_string()),
+            words(file.encoding_source.describe()),
+            words(file.delimiter.to_string()),
+            number(file.rows),
+        ]);
     }
+    doc.table(files);
     if audit.missing_files.is_empty() {
-        let _ = writeln!(w, "\nNo file is missing.");
+        doc.paragraph("No file is missing.");
     } else {
         let missing: Vec<String> = audit.missing_files.iter().map(ToString::to_string).collect();
-        let _ = writeln!(w, "\nMissing (optional, nothing of these will migrate): {}.", missing.join(", "));
+        doc.paragraph(words(format!("Missing (optional, nothing of these will migrate): {}.", missing.join(", "))));
     }
     for ignored in &audit.ignored_files {
-        let _ = writeln!(w, "\nIgnored `{}`: {}.", ignored.file, ignored.reason);
+        doc.paragraph(
+            Text::new().words("Ignored ").code(ignored.file.clone()).words(": ").value(&ignored.reason).words("."),
+        );
     }
 
-    let _ = writeln!(w, "\n## Record counts\n\n| object | records |\n|---|---:|");
+    doc.section("Record counts");
+    let mut counts = Table::new(["object", "records"]).figures([1]);
     for (name, count) in &audit.counts {
-        let _ = writeln!(w, "| {} | {} |", name.replace('_', " "), thousands(*count));
+        counts.row([words(name.replace('_', " ")), number(*count)]);
     }
+    doc.table(counts);
 
-    let _ = writeln!(w, "\n## Data quality\n\n### Duplicate candidates\n");
-    let _ = writeln!(w, "Contacts that may be one person (not merged: the dedup plugin decides).\n");
+    doc.section("Data quality").subsection("Duplicate candidates");
+    doc.paragraph("Contacts that may be one person (not merged: the dedup plugin decides).");
     for (label, groups) in [
         ("email (trimmed, lower case)", &audit.duplicates.by_email),
         ("phone (last 9 digits)", &audit.duplicates.by_phone),
     ] {
         let contacts: usize = groups.iter().map(|g| g.contacts.len()).sum();
-        let _ = writeln!(w, "By {label}: **{} groups**, {} contacts.\n", groups.len(), contacts);
+        doc.paragraph(
+            Text::new()
+                .words(format!("By {label}: "))
+                .strong(format!("{} groups", groups.len()))
+                .words(format!(", {contacts} contacts.")),
+        );
         if !groups.is_empty() {
-            let _ = writeln!(w, "| shared | contacts (id @ line) |\n|---|---|");
+            let mut table = Table::new(["shared", "contacts (id @ line)"]);
             for group in groups.iter().take(20) {
-                let members: Vec<String> = group.contacts.iter().map(|c| format!("{} @ {}", c.id, c.line)).collect();
-                let _ = writeln!(w, "| `{}` | {} |", cell(&group.key), members.join(", "));
+                let members = group.contacts.iter().map(|c| value(&c.id).words(format!(" @ {}", c.line)));
+                table.row([Text::new().code_excerpt(&group.key), Text::join(members, ", ")]);
             }
             if groups.len() > 20 {
-                let _ = writeln!(w, "| ... | {} more groups in audit.json |", groups.len() - 20);
+                table.row([words("..."), words(format!("{} more groups in audit.json", groups.len() - 20))]);
             }
-            let _ = writeln!(w);
+            doc.table(table);
         }
     }
 
-    let _ = writeln!(w, "### Duplicate ids\n");
+    doc.subsection("Duplicate ids");
     if audit.duplicate_ids.is_empty() {
-        let _ = writeln!(w, "None: every record's id is on one row of its file.\n");
+        doc.paragraph("None: every record's id is on one row of its file.");
     } else {
-        let _ = writeln!(
-            w,
-            "These ids are on more than one row of their file. `apply` quarantines every row of each (nothing is sent for the id) until the export is corrected.\n"
+        doc.paragraph(
+            "These ids are on more than one row of their file. `apply` quarantines every row of each (nothing is sent for the id) until the export is corrected.",
         );
-        let _ = writeln!(w, "| file | id | lines |\n|---|---|---|");
+        let mut table = Table::new(["file", "id", "lines"]);
         for duplicate in &audit.duplicate_ids {
             let lines: Vec<String> = duplicate.lines.iter().map(u64::to_string).collect();
-            let _ = writeln!(w, "| `{}` | `{}` | {} |", duplicate.file, cell(&duplicate.id), lines.join(", "));
+            table.row([
+                code(duplicate.file.to_string()),
+                Text::new().code_excerpt(&duplicate.id),
+                words(lines.join(", ")),
+            ]);
         }
-        let _ = writeln!(w);
+        doc.table(table);
     }
 
-    let _ = writeln!(w, "### Orphaned associations\n");
+    doc.subsection("Orphaned associations");
     if audit.orphans.is_empty() {
-        let _ = writeln!(w, "None: every reference points at a record of the export.\n");
+        doc.paragraph("None: every reference points at a record of the export.");
     } else {
-        let _ = writeln!(w, "| reference | to | count | examples (record @ line -> missing id) |\n|---|---|---:|---|");
+        let mut table = Table::new(["reference", "to", "count", "examples (record @ line -> missing id)"]).figures([2]);
         for orphans in &audit.orphans {
-            let examples: Vec<String> =
-                orphans.examples.iter().map(|e| format!("{} @ {} -> {}", e.id, e.line, e.missing_id)).collect();
-            let _ = writeln!(
-                w,
-                "| {}.{} | {} | {} | {} |",
-                orphans.object,
-                orphans.field,
-                orphans.target.as_str(),
-                thousands(orphans.count),
-                examples.join("; ")
-            );
+            let examples =
+                orphans.examples.iter().map(|e| value(&e.id).words(format!(" @ {} -> ", e.line)).value(&e.missing_id));
+            table.row([
+                words(format!("{}.{}", orphans.object, orphans.field)),
+                words(orphans.target.as_str()),
+                number(orphans.count),
+                Text::join(examples, "; "),
+            ]);
         }
-        let _ = writeln!(w);
+        doc.table(table);
     }
 
-    let _ = writeln!(w, "### Values that do not match their type\n");
+    doc.subsection("Values that do not match their type");
     if audit.mismatches.is_empty() {
-        let _ = writeln!(w, "None.\n");
+        doc.paragraph("None.");
     } else {
-        let _ = writeln!(w, "Each is kept raw (as text) in its record. Up to {EXAMPLES} examples per field.\n");
-        let _ =
-            writeln!(w, "| field | file, column | count | expected | examples (line: value) |\n|---|---|---:|---|---|");
+        doc.paragraph(words(format!("Each is kept raw (as text) in its record. Up to {EXAMPLES} examples per field.")));
+        let mut table =
+            Table::new(["field", "file, column", "count", "expected", "examples (line: value)"]).figures([2]);
         for field in &audit.mismatches {
-            let examples: Vec<String> =
-                field.examples.iter().map(|e| format!("{}: `{}`", e.line, cell(&e.value))).collect();
-            let _ = writeln!(
-                w,
-                "| {}.{} | `{}`, `{}` | {} | {} | {} |",
-                field.object,
-                field.field,
-                field.file,
-                cell(&field.column),
-                thousands(field.count),
-                cell(&field.expected),
-                examples.join(", ")
-            );
+            let examples = field.examples.iter().map(|e| words(format!("{}: ", e.line)).code_excerpt(&e.value));
+            table.row([
+                words(format!("{}.{}", field.object, field.field)),
+                code(field.file.to_string()).words(", ").code_excerpt(&field.column),
+                number(field.count),
+                Text::new().excerpt(&field.expected),
+                Text::join(examples, ", "),
+            ]);
         }
-        let _ = writeln!(w);
+        doc.table(table);
     }
 
-    let _ = writeln!(w, "### Types inferred from values\n");
+    doc.subsection("Types inferred from values");
     if audit.inferred_columns.is_empty() {
-        let _ = writeln!(w, "None: every custom column has a definition.\n");
+        doc.paragraph("None: every custom column has a definition.");
     } else {
-        let _ = writeln!(
-            w,
-            "These columns have no definition in the attributes file; their type was read from their values. Confirm them.\n"
+        doc.paragraph(
+            "These columns have no definition in the attributes file; their type was read from their values. Confirm them.",
         );
-        let _ = writeln!(w, "| object | column | type | from values |\n|---|---|---|---:|");
+        let mut table = Table::new(["object", "column", "type", "from values"]).figures([3]);
         for column in &audit.inferred_columns {
-            let _ =
-                writeln!(w, "| {} | `{}` | {} | {} |", column.object, cell(&column.column), column.ty, column.sampled);
+            table.row([
+                words(column.object.to_string()),
+                Text::new().code_excerpt(&column.column),
+                words(column.ty.to_string()),
+                words(column.sampled.to_string()),
+            ]);
         }
-        let _ = writeln!(w);
+        doc.table(table);
     }
     if !audit.zoneless_datetimes.is_empty() {
-        let _ = writeln!(w, "### Datetimes without a time zone (read as UTC)\n\n| field | count |\n|---|---:|");
+        doc.subsection("Datetimes without a time zone (read as UTC)");
+        let mut table = Table::new(["field", "count"]).figures([1]);
         for zoneless in &audit.zoneless_datetimes {
-            let _ = writeln!(w, "| {}.{} | {} |", zoneless.object, zoneless.field, thousands(zoneless.count));
+            table.row([words(format!("{}.{}", zoneless.object, zoneless.field)), number(zoneless.count)]);
         }
-        let _ = writeln!(w);
+        doc.table(table);
     }
 
     let billing = &audit.billing;
-    let _ = writeln!(w, "## Billing audit\n");
-    let _ = writeln!(
-        w,
-        "User.com bills a contact that has any of: email, phone number, user_id, a chat message it wrote (or a last-heard time), \
-         a web push subscription, an FCM key. **{} of {} contacts are billable**; {} are not. Every billable contact and its \
-         reasons: `billing-audit.csv`.\n",
-        thousands(billing.billable),
-        thousands(billing.contacts),
-        thousands(billing.not_billable)
+    doc.section("Billing audit");
+    doc.paragraph(
+        Text::new()
+            .words(
+                "User.com bills a contact that has any of: email, phone number, user_id, a chat message it wrote (or a last-heard time), \
+                 a web push subscription, an FCM key. ",
+            )
+            .strong(format!("{} of {} contacts are billable", thousands(billing.billable), thousands(billing.contacts)))
+            .words(format!(
+                "; {} are not. Every billable contact and its reasons: `billing-audit.csv`.",
+                thousands(billing.not_billable)
+            )),
     );
-    let _ = writeln!(w, "| reason | contacts |\n|---|---:|");
+    let mut reasons = Table::new(["reason", "contacts"]).figures([1]);
     for reason in BILLING_REASONS {
-        let _ = writeln!(
-            w,
-            "| {} | {} |",
-            reason.replace('_', " "),
-            thousands(billing.reasons.get(reason).copied().unwrap_or(0))
-        );
+        reasons.row([words(reason.replace('_', " ")), number(billing.reasons.get(reason).copied().unwrap_or(0))]);
     }
+    doc.table(reasons);
 
     let inventory = &audit.inventory;
-    let _ = writeln!(w, "\n## Inventory for the handoff\n");
-    let _ = writeln!(
-        w,
-        "### Custom attributes ({})\n\n| object | name | field | type | options | source |\n|---|---|---|---|---|---|",
-        inventory.custom_attributes.len()
-    );
+    doc.section("Inventory for the handoff");
+    doc.subsection(words(format!("Custom attributes ({})", inventory.custom_attributes.len())));
+    let mut attributes = Table::new(["object", "name", "field", "type", "options", "source"]);
     for attribute in &inventory.custom_attributes {
-        let _ = writeln!(
-            w,
-            "| {} | {} | `{}` | {} | {} | {} |",
-            attribute.object,
-            cell(&attribute.name),
-            attribute.field,
-            attribute.ty,
-            cell(&attribute.options.join(", ")),
-            attribute.source
-        );
+        attributes.row([
+            words(attribute.object.to_string()),
+            Text::new().excerpt(&attribute.name),
+            code(attribute.field.to_string()),
+            words(attribute.ty.to_string()),
+            Text::new().excerpt(&attribute.options.join(", ")),
+            words(attribute.source.to_string()),
+        ]);
     }
+    doc.table(attributes);
     for issue in &inventory.definition_issues {
-        let _ = writeln!(w, "\nDefinitions file: {}", cell(issue));
+        doc.paragraph(Text::new().words("Definitions file: ").excerpt(issue));
     }
-    let _ = writeln!(w, "\n### Pipelines ({})\n", inventory.pipelines.len());
-    for pipeline in &inventory.pipelines {
-        let stages: Vec<String> = pipeline.stages.iter().map(|s| format!("{} ({})", s.name, s.id)).collect();
-        let _ =
-            writeln!(w, "- **{}** ({}): {}", cell(&pipeline.pipeline.name), pipeline.pipeline.id, stages.join(" -> "));
-    }
-    let _ = writeln!(w, "\n### Tags ({})\n", inventory.tags.len());
-    let tags: Vec<String> = inventory.tags.iter().map(|t| format!("`{}`", cell(&t.name))).collect();
-    let _ = writeln!(w, "{}", tags.join(", "));
-    let _ = writeln!(
-        w,
-        "\n### Segments ({}): rebuild as Pipedrive filters\n\n| name | contacts | rules |\n|---|---:|---|",
-        inventory.segments.len()
-    );
+    doc.subsection(words(format!("Pipelines ({})", inventory.pipelines.len())));
+    doc.list(inventory.pipelines.iter().map(|pipeline| {
+        let stages = pipeline.stages.iter().map(|s| value(&s.name).words(format!(" ({})", s.id)));
+        Text::new()
+            .strong_text(Text::new().excerpt(&pipeline.pipeline.name))
+            .words(format!(" ({}): ", pipeline.pipeline.id))
+            .then(Text::join(stages, " -> "))
+    }));
+    doc.subsection(words(format!("Tags ({})", inventory.tags.len())));
+    doc.paragraph(Text::join(inventory.tags.iter().map(|t| Text::new().code_excerpt(&t.name)), ", "));
+    doc.subsection(words(format!("Segments ({}): rebuild as Pipedrive filters", inventory.segments.len())));
+    let mut segments = Table::new(["name", "contacts", "rules"]).figures([1]);
     for segment in &inventory.segments {
-        let _ =
-            writeln!(w, "| {} | {} | `{}` |", cell(&segment.name), cell(&segment.object_count), cell(&segment.rules));
+        segments.row([
+            Text::new().excerpt(&segment.name),
+            Text::new().excerpt(&segment.object_count),
+            Text::new().code_excerpt(&segment.rules),
+        ]);
     }
-    let _ = writeln!(
-        w,
-        "\n### Automations ({}): do not migrate; rebuild by hand\n\n| name | active | trigger | conditions | actions |\n|---|---|---|---|---|",
-        inventory.automations.len()
-    );
+    doc.table(segments);
+    doc.subsection(words(format!("Automations ({}): do not migrate; rebuild by hand", inventory.automations.len())));
+    let mut automations = Table::new(["name", "active", "trigger", "conditions", "actions"]);
     for automation in &inventory.automations {
         let active = match automation.active {
             Some(true) => "yes",
             Some(false) => "no",
             None => "?",
         };
-        let _ = writeln!(
-            w,
-            "| {} | {active} | {} | {} | {} |",
-            cell(&automation.name),
-            cell(&automation.trigger),
-            cell(&automation.conditions),
-            cell(&automation.actions)
-        );
+        automations.row([
+            Text::new().excerpt(&automation.name),
+            words(active),
+            Text::new().excerpt(&automation.trigger),
+            Text::new().excerpt(&automation.conditions),
+            Text::new().excerpt(&automation.actions),
+        ]);
     }
-    let _ = writeln!(
-        w,
-        "\n### Email templates ({})\n\n| name | subject | updated | body |\n|---|---|---|---:|",
-        inventory.email_templates.len()
-    );
+    doc.table(automations);
+    doc.subsection(words(format!("Email templates ({})", inventory.email_templates.len())));
+    let mut templates = Table::new(["name", "subject", "updated", "body"]).figures([3]);
     for template in &inventory.email_templates {
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} chars |",
-            cell(&template.name),
-            cell(&template.subject),
-            cell(&template.updated_at),
-            template.body_chars
-        );
+        templates.row([
+            Text::new().excerpt(&template.name),
+            Text::new().excerpt(&template.subject),
+            Text::new().excerpt(&template.updated_at),
+            words(format!("{} chars", template.body_chars)),
+        ]);
     }
-    md
+    doc.table(templates);
+    doc
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::catalogue::{Automation, Segment};
 
     #[test]
     fn table_cells_stay_on_one_line_and_escape_pipes() {
-        assert_eq!(cell("a|b\r\nc"), "a\\|b ⏎ c");
-        assert_eq!(cell(&"x".repeat(200)).chars().count(), 120);
-        assert_eq!(cell("\u{1b}[2K<script>"), "\\u{1b}[2K&lt;script&gt;");
+        let hostile = |name: &str| Automation {
+            id: "1".into(),
+            name: name.into(),
+            trigger: "a|b\r\nc".into(),
+            conditions: "x".repeat(200),
+            actions: "\u{1b}[2K<script>".into(),
+            active: Some(true),
+        };
+        let mut audit = Audit {
+            export: "ex`port".into(),
+            files: Vec::new(),
+            missing_files: Vec::new(),
+            ignored_files: Vec::new(),
+            counts: Default::default(),
+            duplicates: Default::default(),
+            duplicate_ids: Vec::new(),
+            orphans: Vec::new(),
+            mismatches: Vec::new(),
+            inferred_columns: Vec::new(),
+            zoneless_datetimes: Vec::new(),
+            billing: Default::default(),
+            inventory: Default::default(),
+        };
+        audit.inventory.automations.push(hostile("Powitanie"));
+        audit.inventory.segments.push(Segment {
+            id: "2".into(),
+            name: "VIP".into(),
+            description: String::new(),
+            rules: "score`|5\n".into(),
+            object_count: "37".into(),
+        });
+        let markdown = markdown(&audit);
+        assert!(markdown.starts_with("# Audit of the User.com export `ex'port`\n"), "{markdown}");
+        let row = markdown.lines().find(|line| line.starts_with("| Powitanie |")).expect(&markdown);
+        let cells: Vec<&str> = row.split(" | ").collect();
+        assert_eq!(cells[2], "a\\|b ⏎ c", "{row}");
+        assert_eq!(cells[3].chars().count(), 120, "cut: {row}");
+        assert_eq!(cells[4], "\\u{1b}[2K&lt;script&gt; |", "{row}");
+        assert!(markdown.contains("| VIP | 37 | `score'\\|5 ⏎ ` |"), "{markdown}");
         assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(thousands(12), "12");
     }
 }

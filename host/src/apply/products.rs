@@ -21,6 +21,7 @@ use crate::extract::catalogue::Product;
 use crate::mapping::{Landing, Mapping};
 use crate::pipedrive::{ClientError, NewDealProduct, NewProduct, PipedriveClient, ProductPrice};
 use crate::record::{ObjectKind, Record, Value};
+use crate::report::{Document, thousands, value, words};
 
 use super::ApplyError;
 use super::journal::{Entry, Fate, Journal, LeftOutField};
@@ -639,28 +640,24 @@ fn ok_or_gone<T>(result: Result<T, ClientError>) -> Result<Option<T>, ApplyError
 
 /// reconciliation.md's section (none when the run made or found nothing). Keys and reasons name
 /// export ids: escaped.
-pub fn write_section(text: &mut String, outcome: &ProductsOutcome) {
-    use std::fmt::Write as _;
+pub fn section(doc: &mut Document, outcome: &ProductsOutcome) {
     let made = outcome.products_created + outcome.lines_created + outcome.participants_created;
     if made + outcome.existing == 0 && outcome.unsent.is_empty() {
         return;
     }
-    let thousands = crate::audit::report::thousands;
-    let _ = writeln!(
-        text,
-        "\n## Deal products and participants\n\nMade by this run: {} products, {} deal products, {} participants; {} made before ({} tokens). Lines and participants left out of their deal are in quarantine.csv (kind: field left out).\n",
+    doc.section("Deal products and participants");
+    doc.paragraph(words(format!(
+        "Made by this run: {} products, {} deal products, {} participants; {} made before ({} tokens). Lines and participants left out of their deal are in quarantine.csv (kind: field left out).",
         thousands(outcome.products_created),
         thousands(outcome.lines_created),
         thousands(outcome.participants_created),
         thousands(outcome.existing),
         thousands(outcome.tokens)
-    );
+    )));
     if !outcome.unsent.is_empty() {
-        let _ = writeln!(text, "Not sent, with the reason:\n");
+        doc.paragraph("Not sent, with the reason:");
     }
-    for line in &outcome.unsent {
-        let _ = writeln!(text, "- {}", crate::untrusted::markdown(line));
-    }
+    doc.list(outcome.unsent.iter().map(value));
 }
 
 #[cfg(test)]

@@ -4,12 +4,11 @@
 //! merged + quarantined + excluded, how many created records have fields left out, tokens and
 //! time, how records were linked where the source did not say).
 
-use std::fmt::Write;
 use std::path::PathBuf;
 
-use crate::audit::report::thousands;
 use crate::project::Project;
 use crate::record::ObjectKind;
+use crate::report::{Document, Files, Table, Text, WriteError, number, thousands, value, words};
 use crate::report_csv::write_report_row;
 
 use super::journal::{Fate, Journal};
@@ -29,15 +28,10 @@ pub fn write(
     source: &Source,
     outcome: &ApplyOutcome,
 ) -> Result<Vec<PathBuf>, ApplyError> {
-    let dir = project.reports_dir();
-    let io = |path: &PathBuf| {
-        let path = path.clone();
-        move |error: std::io::Error| ApplyError::Workspace(format!("writing {}: {error}", path.display()))
-    };
-    crate::private_files::create_dir(&dir).map_err(io(&dir))?;
-
-    let quarantine = dir.join("quarantine.csv");
-    let mut csv = csv::Writer::from_writer(crate::private_files::create(&quarantine).map_err(io(&quarantine))?);
+    let io = |error: WriteError| ApplyError::Workspace(error.to_string());
+    let mut files = Files::in_dir(&project.reports_dir()).map_err(io)?;
+    let quarantine = files.path("quarantine.csv");
+    let mut csv = csv::Writer::from_writer(files.create("quarantine.csv").map_err(io)?);
     let csv_error = |error: csv::Error| ApplyError::Workspace(format!("writing {}: {error}", quarantine.display()));
     // The first four columns are those of the report before values were left out field by field.
     write_report_row(&mut csv, ["object", "source_id", "line", "reason", "kind", "file", "column", "value"])
@@ -97,119 +91,119 @@ pub fn write(
             }
         }
     }
-    csv.flush().map_err(io(&quarantine))?;
+    csv.flush().map_err(|source| io(WriteError { path: quarantine.clone(), source }))?;
+    drop(csv);
 
-    let mut text = String::new();
-    let _ = writeln!(text, "# Reconciliation, run {} ({})\n", outcome.run_id, outcome.kind);
-    let _ = writeln!(
-        text,
+    files.write("reconciliation.md", reconciliation(source, outcome).markdown()).map_err(io)?;
+    files.commit().map_err(io)
+}
+
+/// reconciliation.md: per phase and object, source = created + merged + quarantined + excluded.
+fn reconciliation(source: &Source, outcome: &ApplyOutcome) -> Document {
+    let mut doc = Document::new(words(format!("Reconciliation, run {} ({})", outcome.run_id, outcome.kind)));
+    doc.paragraph(
         "Every source record in scope ends created, merged (into a named survivor), quarantined (with a reason, in quarantine.csv) or excluded by a rule. \
          Rows whose source id another row of the same file has are all quarantined (duplicate-id rows): nothing is sent for that id until it is resolved in the export. \
          A value that does not fit its field leaves that field empty on a record migrated otherwise: such records are counted among the created ones, \
-         as migrated with N fields left out, and each value is listed in quarantine.csv (kind: field left out).\n"
+         as migrated with N fields left out, and each value is listed in quarantine.csv (kind: field left out).",
     );
-    let _ = writeln!(
-        text,
-        "| Phase | Object | Source | Created | Merged | Linked | Quarantined | Excluded | Duplicate-id rows | Adds up | Migrated with fields left out | Tokens | Time |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"
-    );
+    let mut table = Table::new([
+        "Phase",
+        "Object",
+        "Source",
+        "Created",
+        "Merged",
+        "Linked",
+        "Quarantined",
+        "Excluded",
+        "Duplicate-id rows",
+        "Adds up",
+        "Migrated with fields left out",
+        "Tokens",
+        "Time",
+    ])
+    .figures([2, 3, 4, 5, 6, 7, 8, 11, 12]);
     for phase in &outcome.phases {
+        let time = || words(format!("{:.1} s", phase.seconds));
         if phase.reconciliation.is_empty() {
-            let _ = writeln!(
-                text,
-                "| {} | | | | | | | | | | | {} | {:.1} s |",
-                phase.phase,
-                thousands(phase.tokens),
-                phase.seconds
-            );
+            let mut cells = vec![words(phase.phase)];
+            cells.resize(11, Text::new());
+            table.row(cells.into_iter().chain([number(phase.tokens), time()]));
         }
         for (index, row) in phase.reconciliation.iter().enumerate() {
             let c = row.counts;
-            let adds_up =
-                if c.total() + row.duplicate_rows == row.in_scope && c.intent == 0 { "yes" } else { "**no**" };
-            let (tokens, time) = if index == 0 {
-                (thousands(phase.tokens), format!("{:.1} s", phase.seconds))
+            let adds_up = if c.total() + row.duplicate_rows == row.in_scope && c.intent == 0 {
+                words("yes")
             } else {
-                (String::new(), String::new())
+                Text::new().strong("no")
             };
-            let left_out = migrated_with_fields_left_out(row);
-            let _ = writeln!(
-                text,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {adds_up} | {left_out} | {tokens} | {time} |",
-                if index == 0 { phase.phase } else { "" },
-                row.object,
-                thousands(row.in_scope),
-                thousands(c.created),
-                thousands(c.merged),
-                thousands(c.linked),
-                thousands(c.quarantined),
-                thousands(c.excluded),
-                thousands(row.duplicate_rows)
+            let (name, tokens, time) =
+                if index == 0 { (words(phase.phase), number(phase.tokens), time()) } else { Default::default() };
+            table.row(
+                [name, words(row.object.to_string())]
+                    .into_iter()
+                    .chain(
+                        [row.in_scope, c.created, c.merged, c.linked, c.quarantined, c.excluded, row.duplicate_rows]
+                            .map(number),
+                    )
+                    .chain([adds_up, words(migrated_with_fields_left_out(row)), tokens, time]),
             );
         }
     }
+    doc.table(table);
     if source.duplicates.values().any(|duplicates| !duplicates.is_empty()) {
-        let _ = writeln!(text, "\n## Duplicate ids (every row quarantined; resolve them in the export)\n");
+        doc.section("Duplicate ids (every row quarantined; resolve them in the export)");
+        let mut items = Vec::new();
         for (object, duplicates) in &source.duplicates {
             let file = source.files.get(object).map(String::as_str).unwrap_or("");
             for (id, lines) in duplicates {
                 let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
-                let _ = writeln!(
-                    text,
-                    "- {object} {}: lines {} of {}",
-                    crate::untrusted::markdown(id),
-                    lines.join(", "),
-                    crate::untrusted::markdown(file)
+                items.push(
+                    words(format!("{object} "))
+                        .value(id)
+                        .words(format!(": lines {} of ", lines.join(", ")))
+                        .value(file),
                 );
             }
         }
+        doc.list(items);
     }
     if let Some(hierarchy) = outcome
         .relationships
         .as_ref()
         .filter(|hierarchy| hierarchy.created + hierarchy.existing > 0 || !hierarchy.unsent.is_empty())
     {
-        let _ = writeln!(
-            text,
-            "\n## Company hierarchy: parent relationships\n\n{} made by this run, {} made before ({} tokens). Not sent, with the reason:\n",
+        doc.section("Company hierarchy: parent relationships");
+        doc.paragraph(words(format!(
+            "{} made by this run, {} made before ({} tokens). Not sent, with the reason:",
             thousands(hierarchy.created),
             thousands(hierarchy.existing),
             thousands(hierarchy.tokens)
-        );
-        for line in &hierarchy.unsent {
-            let _ = writeln!(text, "- {}", crate::untrusted::markdown(line));
-        }
+        )));
+        doc.list(hierarchy.unsent.iter().map(value));
     }
     if let Some(deal_products) = &outcome.deal_products {
-        super::products::write_section(&mut text, deal_products);
+        super::products::section(&mut doc, deal_products);
     }
     if !outcome.notes.is_empty() {
-        let _ = writeln!(text, "\n## Linked or placed where the source did not say\n");
-        for note in &outcome.notes {
-            let _ = writeln!(text, "- {}", crate::untrusted::markdown(note));
-        }
+        doc.section("Linked or placed where the source did not say");
+        doc.list(outcome.notes.iter().map(value));
     }
     if !source.new_fields.is_empty() {
-        let _ =
-            writeln!(text, "\n## Fields a plugin set that the export does not have (no mapping entry: not migrated)\n");
-        for ((object, field), (plugin, records)) in &source.new_fields {
-            let _ = writeln!(
-                text,
-                "- {object}.{}: set by {} on {} records",
-                crate::untrusted::markdown(field),
-                crate::untrusted::markdown(plugin),
-                thousands(*records)
-            );
-        }
+        doc.section("Fields a plugin set that the export does not have (no mapping entry: not migrated)");
+        doc.list(source.new_fields.iter().map(|((object, field), (plugin, records))| {
+            words(format!("{object}."))
+                .value(field)
+                .words(": set by ")
+                .value(plugin)
+                .words(format!(" on {} records", thousands(*records)))
+        }));
     }
     if !source.plugin_failures.is_empty() {
-        let _ = writeln!(text, "\n## Plugin batches that failed (their records are quarantined)\n");
-        for failure in &source.plugin_failures {
-            let _ = writeln!(text, "- {}", crate::untrusted::markdown(failure));
-        }
+        doc.section("Plugin batches that failed (their records are quarantined)");
+        doc.list(source.plugin_failures.iter().map(value));
     }
-    let reconciliation = dir.join("reconciliation.md");
-    crate::private_files::write(&reconciliation, text).map_err(io(&reconciliation))?;
-    Ok(vec![quarantine, reconciliation])
+    doc
 }
 
 /// `12 migrated with 15 fields left out`, or `none`: a count on created records, not a fate.

@@ -5,7 +5,6 @@
 //! contact that migrates is known at apply), so the figures are at most what apply adds.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -13,6 +12,7 @@ use crate::apply::products::{PARTICIPANTS_CODE, PRODUCTS_CODE, attribute, read};
 use crate::mapping::Mapping;
 use crate::plan::bill::{Bill, PhaseBill, line};
 use crate::profile::SourceProfile;
+use crate::report::{Document, Text, value, words};
 
 /// The deal products and participants apply will add.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -72,21 +72,21 @@ pub fn bill(bill: &mut Bill, plan: &DealProductsPlan) {
 
 /// plan.md's section (none when the export has no order lines or participants). Counts and
 /// product names from products.csv (escaped), no record values.
-pub fn markdown(out: &mut String, plan: &DealProductsPlan) {
+pub fn section(doc: &mut Document, plan: &DealProductsPlan) {
     if plan.deals == 0 && plan.left_out == 0 {
         return;
     }
-    let _ = writeln!(
-        out,
-        "## Deal products and participants\n\nAfter the deals: {} products created (once each, from products.csv), {} order lines added to {} deals as deal products, up to {} participants added (each a migrated contact's person). {} lines or participants are left out of their deal (a product products.csv lacks, a line that does not read, a participant who is not a contact), each listed with its reason in reports/quarantine.csv by apply.\n",
+    doc.section("Deal products and participants");
+    doc.paragraph(words(format!(
+        "After the deals: {} products created (once each, from products.csv), {} order lines added to {} deals as deal products, up to {} participants added (each a migrated contact's person). {} lines or participants are left out of their deal (a product products.csv lacks, a line that does not read, a participant who is not a contact), each listed with its reason in reports/quarantine.csv by apply.",
         plan.products_to_create.len(),
         plan.lines,
         plan.deals,
         plan.participants,
         plan.left_out
-    );
+    )));
     if !plan.products_to_create.is_empty() {
-        let names: Vec<String> = plan.products_to_create.iter().map(|name| crate::untrusted::markdown(name)).collect();
-        let _ = writeln!(out, "Products: {}.\n", names.join(", "));
+        let names = plan.products_to_create.iter().map(value);
+        doc.paragraph(words("Products: ").then(Text::join(names, ", ")).words("."));
     }
 }

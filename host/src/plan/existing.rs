@@ -21,6 +21,7 @@ use crate::pipedrive::{ClientError, CustomFieldsRead, EntityKind, PipedriveClien
 use crate::plan::{Decision, PlanError};
 use crate::project::{Project, line_of, quoted};
 use crate::record::{ObjectKind, Record, Value};
+use crate::report::{Document, Table, words};
 
 /// The file of the decisions, beside mapping.toml.
 pub const EXISTING_FILE: &str = "existing.toml";
@@ -545,58 +546,57 @@ pub fn decided(project: &Project) -> Result<Decided, PlanError> {
 }
 
 /// The section of plan.md: counts per object and the first matches (ids and what matched only).
-pub fn markdown(out: &mut String, check: &ExistingCheck) {
+pub fn section(doc: &mut Document, check: &ExistingCheck) {
     if check.persons_in_account + check.organizations_in_account + check.deals_in_account == 0 {
         return;
     }
-    let _ = writeln!(
-        out,
-        "## Records the account already has\n\nThe account holds {} persons, {} organizations and {} deals this migration did not create. \
+    doc.section("Records the account already has");
+    doc.paragraph(words(format!(
+        "The account holds {} persons, {} organizations and {} deals this migration did not create. \
          Matched with the export (persons by email, then by a name only one person has; organizations by the domain of their website or email, then by name): \
-         decided in `{EXISTING_FILE}`, approved with the mapping.\n\n| Object | Matches | Link | Update | Create | Undecided (REVIEW) |\n|---|---:|---:|---:|---:|---:|",
+         decided in `{EXISTING_FILE}`, approved with the mapping.",
         check.persons_in_account, check.organizations_in_account, check.deals_in_account
-    );
+    )));
+    let mut counts =
+        Table::new(["Object", "Matches", "Link", "Update", "Create", "Undecided (REVIEW)"]).figures([1, 2, 3, 4, 5]);
     for object in [ObjectKind::Company, ObjectKind::Contact] {
-        let counts = check.counts(object);
-        let _ = writeln!(
-            out,
-            "| {object} | {} | {} | {} | {} | {} |",
-            counts.link + counts.update + counts.create + counts.undecided,
-            counts.link,
-            counts.update,
-            counts.create,
-            counts.undecided
+        let c = check.counts(object);
+        counts.row(
+            [object.to_string(), (c.link + c.update + c.create + c.undecided).to_string()]
+                .into_iter()
+                .chain([c.link, c.update, c.create, c.undecided].map(|n| n.to_string()))
+                .map(words),
         );
     }
+    doc.table(counts);
     if check.names_not_unique > 0 {
-        let _ = writeln!(
-            out,
-            "\n{} export record(s) share their name with several records (of the account or of the export): not matched by name, so created.",
+        doc.paragraph(words(format!(
+            "{} export record(s) share their name with several records (of the account or of the export): not matched by name, so created.",
             check.names_not_unique
-        );
+        )));
     }
     if !check.matches.is_empty() {
-        let _ = writeln!(out, "\n| Source record | Pipedrive id | Matched on | Decision |\n|---|---|---|---|");
+        let mut table = Table::new(["Source record", "Pipedrive id", "Matched on", "Decision"]);
         for found in check.matches.iter().take(LISTED) {
             let ids = found.pipedrive_id.map_or_else(
                 || found.candidates.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
                 |id| id.to_string(),
             );
-            let _ = writeln!(
-                out,
-                "| {} {} | {ids} | {} | {} |",
-                found.object,
-                crate::untrusted::markdown(&found.source_id),
-                found.matched_on,
-                found.decision.map_or("REVIEW", Choice::as_str)
-            );
+            table.row([
+                words(format!("{} ", found.object)).value(&found.source_id),
+                words(ids),
+                words(found.matched_on.to_string()),
+                words(found.decision.map_or("REVIEW", Choice::as_str)),
+            ]);
         }
+        doc.table(table);
         if check.matches.len() > LISTED {
-            let _ =
-                writeln!(out, "\n... and {} more (`{EXISTING_FILE}` lists them all).", check.matches.len() - LISTED);
+            doc.paragraph(words(format!(
+                "... and {} more (`{EXISTING_FILE}` lists them all).",
+                check.matches.len() - LISTED
+            )));
         }
     }
-    out.push('\n');
 }
 
 /// The line of plan's summary.

@@ -132,7 +132,7 @@ impl Reason {
 
 /// A factor's value or threshold as plan.md and the handoff print it: `1,369`, `0.12`.
 pub fn number(value: f64) -> String {
-    if value.fract() == 0.0 { crate::audit::report::thousands(value as u64) } else { format!("{value:.2}") }
+    if value.fract() == 0.0 { crate::report::thousands(value as u64) } else { format!("{value:.2}") }
 }
 
 /// The grade, its reasons and the calendar estimate.
@@ -182,8 +182,8 @@ pub fn grade(measured: &Measured, bill: &Bill) -> Assessment {
     let estimate = format!(
         "the load takes {load_days} calendar day(s): {} tokens over a daily budget of {} ({:.2} days, the budget resetting at midnight UTC){}; \
          add the time to rebuild {} automation(s) and {} segment(s) by hand and to decide the REVIEW items",
-        crate::audit::report::thousands(bill.tokens),
-        crate::audit::report::thousands(bill.daily_budget),
+        crate::report::thousands(bill.tokens),
+        crate::report::thousands(bill.daily_budget),
         bill.budget_days,
         if load_days > 1 { ", so start it at least that many days before the cutover" } else { ", within one day" },
         measured.automations,

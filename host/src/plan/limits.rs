@@ -46,8 +46,8 @@ impl Refusal {
             message: format!(
                 "Pipedrive account limit: {} {} where the account allows {}; {}",
                 self.what,
-                crate::audit::report::thousands(self.found),
-                crate::audit::report::thousands(self.limit),
+                crate::report::thousands(self.found),
+                crate::report::thousands(self.limit),
                 self.how
             ),
         }

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::audit::report::thousands;
 use crate::mapping::{Landing, Mapping};
 use crate::pipedrive::BudgetPolicy;
 use crate::plan::bill::Bill;
 use crate::plan::comments::describe;
-use crate::plan::grade::{Assessment, number};
+use crate::plan::grade::{Assessment, number as number_words};
 use crate::plan::limits::LimitsCheck;
 use crate::plan::{PlanError, PlanResult};
+use crate::report::{Document, Files, Table, Text, WriteError, code, number, thousands, value, words};
 
 /// Counts of the mapping's entries by kind of landing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -100,17 +100,14 @@ pub fn budget_sentence(bill: &Bill, policy: BudgetPolicy) -> String {
     )
 }
 
+/// Writes `plan.md` and `plan.json` into `reports_dir`, both or neither.
 pub fn write_reports(result: &PlanResult, policy: BudgetPolicy, reports_dir: &Path) -> Result<Vec<PathBuf>, PlanError> {
-    crate::private_files::create_dir(reports_dir)
-        .map_err(|source| PlanError::Io { path: reports_dir.to_owned(), source })?;
-    let markdown_path = reports_dir.join("plan.md");
-    let json_path = reports_dir.join("plan.json");
-    crate::private_files::write(&markdown_path, markdown(result, policy))
-        .map_err(|source| PlanError::Io { path: markdown_path.clone(), source })?;
+    let io = |error: WriteError| PlanError::Io { path: error.path, source: error.source };
+    let mut files = Files::in_dir(reports_dir).map_err(io)?;
+    files.write("plan.md", markdown(result, policy)).map_err(io)?;
     let json = serde_json::to_string_pretty(&to_json(result)).expect("plain data serializes") + "\n";
-    crate::private_files::write(&json_path, json)
-        .map_err(|source| PlanError::Io { path: json_path.clone(), source })?;
-    Ok(vec![markdown_path, json_path])
+    files.write("plan.json", json).map_err(io)?;
+    files.commit().map_err(io)
 }
 
 pub fn to_json(result: &PlanResult) -> serde_json::Value {
@@ -141,127 +138,119 @@ pub fn to_json(result: &PlanResult) -> serde_json::Value {
     })
 }
 
+/// `plan.md`.
 pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
-    let mut out = String::new();
+    document(result, policy).markdown()
+}
+
+/// plan.md as a [`Document`].
+pub fn document(result: &PlanResult, policy: BudgetPolicy) -> Document {
     let counts = entry_counts(&result.mapping);
-    let _ = writeln!(out, "# Migration plan\n");
-    let _ = writeln!(
-        out,
-        "Planned {} against {}. Reading the workspace and the records the account already has cost {} tokens; nothing was written to Pipedrive.\n",
+    let mut doc = Document::new("Migration plan");
+    doc.paragraph(words(format!(
+        "Planned {} against {}. Reading the workspace and the records the account already has cost {} tokens; nothing was written to Pipedrive.",
         result.planned_at, result.workspace.url, result.plan_tokens
-    );
-    let _ = writeln!(out, "{}\n", budget_sentence(&result.bill, policy));
-    grade_section(&mut out, &result.assessment);
+    )));
+    doc.paragraph(words(budget_sentence(&result.bill, policy)));
+    grade_section(&mut doc, &result.assessment);
 
     if !result.errors.is_empty() {
-        let _ = writeln!(
-            out,
-            "## Fix before approving\n\n`{}` has {} problem(s); `approve` refuses it until they are fixed:\n",
-            result.mapping_path.display(),
-            result.errors.len()
+        doc.section("Fix before approving");
+        doc.paragraph(
+            code(result.mapping_path.display().to_string())
+                .words(format!(" has {} problem(s); `approve` refuses it until they are fixed:", result.errors.len())),
         );
-        for error in &result.errors {
-            let _ = writeln!(out, "- {}", cell(&error.to_string()));
-        }
-        out.push('\n');
+        doc.list(result.errors.iter().map(|error| value(error.to_string())));
     }
     if !result.decisions.is_empty() {
-        let _ = writeln!(
-            out,
-            "## Decide before approving (REVIEW)\n\n`plan` exits with code 11 until each is decided.\n\n| Decision | Found | How to decide |\n|---|---|---|"
-        );
+        doc.section("Decide before approving (REVIEW)");
+        doc.paragraph("`plan` exits with code 11 until each is decided.");
+        let mut table = Table::new(["Decision", "Found", "How to decide"]);
         for decision in &result.decisions {
-            let _ = writeln!(out, "| {} | {} | {} |", code(&decision.what), cell(&decision.found), cell(&decision.how));
+            table.row([code(decision.what.clone()), value(decision.found.clone()), value(decision.how.clone())]);
         }
-        out.push('\n');
+        doc.table(table);
     }
 
-    crate::plan::existing::markdown(&mut out, &result.existing);
+    crate::plan::existing::section(&mut doc, &result.existing);
     if !result.plugin_swaps.is_empty() {
         // Counts and field names only: plan.md stays free of record values (purge keeps it).
-        let _ = writeln!(
-            out,
-            "## What the swapped plugin changes\n\nSince the last approval, run over this export against the approved build (kept in `{}/`); \
-             `crm-migrate plugin diff OLD.wasm NEW.wasm` names every record and value that changes.\n",
+        doc.section("What the swapped plugin changes");
+        doc.paragraph(words(format!(
+            "Since the last approval, run over this export against the approved build (kept in `{}/`); \
+             `crm-migrate plugin diff OLD.wasm NEW.wasm` names every record and value that changes.",
             crate::project::APPROVED_PLUGINS_DIR
-        );
+        )));
         for (hook, swap) in &result.plugin_swaps {
-            let lines = match swap {
-                Ok(diff) => diff.summary().lines().map(|line| format!("- {}", cell(line.trim()))).collect(),
-                Err(error) => vec![format!(
-                    "- the {hook} plugin changed; what it changes cannot be shown: {}",
-                    cell(&error.to_string())
-                )],
+            match swap {
+                Ok(diff) => doc.list(diff.summary().lines().map(|line| value(line.trim()))),
+                Err(error) => doc
+                    .list([words(format!("the {hook} plugin changed; what it changes cannot be shown: "))
+                        .value(error.to_string())]),
             };
-            let _ = writeln!(out, "{}\n", lines.join("\n"));
         }
     }
 
     for object in &result.profile.objects {
         for attribute in object.attributes.iter().filter(|attribute| !attribute.after_export.is_empty()) {
-            let _ = writeln!(
-                out,
-                "## Events dated after the export\n\n{} ({}, `{}`): {}\n",
-                code(&format!("{}.{}", object.kind, attribute.field())),
-                cell(&object.file),
-                cell(&attribute.column.header),
-                cell(&super::propose::future_events(&attribute.after_export))
+            doc.section("Events dated after the export");
+            doc.paragraph(
+                code(format!("{}.{}", object.kind, attribute.field()))
+                    .words(" (")
+                    .value(object.file.clone())
+                    .words(", ")
+                    .code(attribute.column.header.clone())
+                    .words("): ")
+                    .value(super::propose::future_events(&attribute.after_export)),
             );
         }
     }
 
     let names = &result.profile.names;
     if names.disagree > 0 {
-        let _ = writeln!(
-            out,
-            "## Names that disagree\n\n{} of {} contacts with both a full name and first/last name have a full name that is not their first and last name. \
-             Their name is the {} (`[names] prefer = \"{}\"` in mapping.toml). Contacts (User.com ids){}: {}\n",
-            names.disagree,
-            names.both,
-            if result.mapping.names == crate::mapping::NamePreference::Full {
-                "full name"
-            } else {
-                "first and last name"
-            },
-            result.mapping.names.as_str(),
-            if names.disagree > names.examples.len() as u64 { ", the first" } else { "" },
-            names.examples.iter().map(|id| code(id)).collect::<Vec<_>>().join(", ")
+        doc.section("Names that disagree");
+        doc.paragraph(
+            words(format!(
+                "{} of {} contacts with both a full name and first/last name have a full name that is not their first and last name. \
+                 Their name is the {} (`[names] prefer = \"{}\"` in mapping.toml). Contacts (User.com ids){}: ",
+                names.disagree,
+                names.both,
+                if result.mapping.names == crate::mapping::NamePreference::Full {
+                    "full name"
+                } else {
+                    "first and last name"
+                },
+                result.mapping.names.as_str(),
+                if names.disagree > names.examples.len() as u64 { ", the first" } else { "" },
+            ))
+            .then(Text::join(names.examples.iter().map(|id| code(id.clone())), ", ")),
         );
     }
 
-    crate::plan::side_effects::markdown(&mut out, &result.side_effects);
-    crate::plan::deal_products::markdown(&mut out, &result.deal_products);
+    crate::plan::side_effects::section(&mut doc, &result.side_effects);
+    crate::plan::deal_products::section(&mut doc, &result.deal_products);
 
-    let _ = writeln!(out, "## Mapping\n");
-    let _ = writeln!(out, "{counts}.\n");
+    doc.section("Mapping");
+    doc.paragraph(words(format!("{counts}.")));
     let review: Vec<_> = result.mapping.fields.iter().filter(|entry| entry.needs_review()).collect();
     if !review.is_empty() {
-        let _ = writeln!(out, "| Review | Proposal | Confidence | Why |\n|---|---|---|---|");
+        let mut table = Table::new(["Review", "Proposal", "Confidence", "Why"]);
         for entry in review {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {:.2} | {} |",
-                code(&entry.key()),
-                cell(&describe(entry)),
-                entry.confidence,
-                cell(&entry.why.join("; "))
-            );
+            table.row([
+                code(entry.key()),
+                value(describe(entry)),
+                words(format!("{:.2}", entry.confidence)),
+                value(entry.why.join("; ")),
+            ]);
         }
-        out.push('\n');
+        doc.table(table);
     }
+    let keys = |keys: &[String]| Text::join(keys.iter().map(|key| code(key.clone())), ", ");
     if !result.kept_edits.is_empty() {
-        let _ = writeln!(
-            out,
-            "Kept your edits: {}.\n",
-            result.kept_edits.iter().map(|key| code(key)).collect::<Vec<_>>().join(", ")
-        );
+        doc.paragraph(words("Kept your edits: ").then(keys(&result.kept_edits)).words("."));
     }
     if !result.dropped.is_empty() {
-        let _ = writeln!(
-            out,
-            "Dropped (no longer in the export): {}.\n",
-            result.dropped.iter().map(|key| code(key)).collect::<Vec<_>>().join(", ")
-        );
+        doc.paragraph(words("Dropped (no longer in the export): ").then(keys(&result.dropped)).words("."));
     }
     let skipped: Vec<_> = result
         .mapping
@@ -273,201 +262,212 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
         })
         .collect();
     if !skipped.is_empty() {
-        let _ = writeln!(out, "| Not migrated | Why |\n|---|---|");
+        let mut table = Table::new(["Not migrated", "Why"]);
         for (key, reason) in skipped {
-            let _ = writeln!(out, "| {} | {} |", code(&key), cell(reason));
+            table.row([code(key), value(reason.clone())]);
         }
-        out.push('\n');
+        doc.table(table);
     }
 
     let changes = &result.changes;
-    let _ = writeln!(out, "## Created in Pipedrive before any record moves\n");
+    doc.section("Created in Pipedrive before any record moves");
     if !changes.new_fields.is_empty() {
-        let _ = writeln!(out, "| Entity | New custom field | Type | Options | For |\n|---|---|---|---|---|");
+        let mut table = Table::new(["Entity", "New custom field", "Type", "Options", "For"]);
         for field in &changes.new_fields {
             let source = if field.source.is_empty() {
-                "the migration's marker (idempotency)".to_owned()
+                words("the migration's marker (idempotency)")
             } else {
-                code(&field.source)
+                code(field.source.clone())
             };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {source} |",
-                field.entity,
-                cell(&field.name),
-                field.field_type,
-                cell(&field.options.join(", "))
-            );
+            table.row([
+                words(field.entity.to_string()),
+                value(field.name.clone()),
+                words(field.field_type.to_string()),
+                value(field.options.join(", ")),
+                source,
+            ]);
         }
-        out.push('\n');
+        doc.table(table);
     }
-    let list = |out: &mut String, title: &str, items: Vec<String>| {
-        if !items.is_empty() {
-            let _ = writeln!(out, "- {title} ({}): {}", items.len(), items.join(", "));
-        }
+    let item = |title: &str, items: Vec<Text>| {
+        (!items.is_empty()).then(|| words(format!("{title} ({}): ", items.len())).then(Text::join(items, ", ")))
     };
-    list(
-        &mut out,
-        "Options added to existing fields",
-        changes
-            .options_to_add
-            .iter()
-            .map(|(entity, field, options)| format!("{entity} '{}' + {}", cell(field), cell(&options.join(" / "))))
-            .collect(),
+    doc.list(
+        [
+            item(
+                "Options added to existing fields",
+                changes
+                    .options_to_add
+                    .iter()
+                    .map(|(entity, field, options)| {
+                        words(format!("{entity} '")).value(field.clone()).words("' + ").value(options.join(" / "))
+                    })
+                    .collect(),
+            ),
+            item("Pipelines", changes.pipelines_to_create.iter().map(|pipeline| value(pipeline.clone())).collect()),
+            item(
+                "Stages, in this order",
+                changes
+                    .stages_to_create
+                    .iter()
+                    .map(|(pipeline, stage)| value(pipeline.clone()).words(" › ").value(stage.clone()))
+                    .collect(),
+            ),
+            item("Activity types", changes.activity_types_to_create.iter().map(|kind| value(kind.clone())).collect()),
+            item(
+                "Labels",
+                changes
+                    .labels_to_create
+                    .iter()
+                    .map(|(entity, label)| value(label.clone()).words(format!(" ({entity})")))
+                    .collect(),
+            ),
+        ]
+        .into_iter()
+        .flatten(),
     );
-    list(&mut out, "Pipelines", changes.pipelines_to_create.iter().map(|pipeline| cell(pipeline)).collect());
-    list(
-        &mut out,
-        "Stages, in this order",
-        changes
-            .stages_to_create
-            .iter()
-            .map(|(pipeline, stage)| format!("{} › {}", cell(pipeline), cell(stage)))
-            .collect(),
-    );
-    list(&mut out, "Activity types", changes.activity_types_to_create.iter().map(|kind| cell(kind)).collect());
-    list(
-        &mut out,
-        "Labels",
-        changes.labels_to_create.iter().map(|(entity, label)| format!("{} ({entity})", cell(label))).collect(),
-    );
-    let _ = writeln!(out, "\nLabels: {}.\n", cell(&result.labels_by));
+    doc.paragraph(words("Labels: ").value(result.labels_by.clone()).words("."));
     if !changes.agents_to_default_owner.is_empty() {
-        let _ = writeln!(
-            out,
-            "Agents without a Pipedrive user; their records go to the default owner {}: {}.\n",
-            result.mapping.default_owner.target,
-            changes
-                .agents_to_default_owner
-                .iter()
-                .map(|(agent, records)| format!("{} ({records} records)", cell(agent)))
-                .collect::<Vec<_>>()
-                .join(", ")
+        let agents = changes
+            .agents_to_default_owner
+            .iter()
+            .map(|(agent, records)| value(agent.clone()).words(format!(" ({records} records)")));
+        doc.paragraph(
+            words(format!(
+                "Agents without a Pipedrive user; their records go to the default owner {}: ",
+                result.mapping.default_owner.target
+            ))
+            .then(Text::join(agents, ", "))
+            .words("."),
         );
     }
 
-    limits_section(&mut out, &result.limits);
+    limits_section(&mut doc, &result.limits);
 
     let bill = &result.bill;
-    let _ = writeln!(out, "## Token bill\n");
-    let _ = writeln!(
-        out,
+    doc.section("Token bill");
+    doc.paragraph(words(format!(
         "At Pipedrive's published cost per call, plan {} with {} seat(s): daily budget {} tokens, burst limit {} requests per 2 s. \
-         Records are counted before plugins merge or drop any, so the real bill can only be lower (plus retries).\n",
+         Records are counted before plugins merge or drop any, so the real bill can only be lower (plus retries).",
         bill.plan,
         bill.seats,
         thousands(bill.daily_budget),
         bill.burst_limit
-    );
-    let _ = writeln!(out, "| Phase | Records | Call | Calls | Tokens each | Tokens |\n|---|---:|---|---:|---:|---:|");
+    )));
+    let mut table = Table::new(["Phase", "Records", "Call", "Calls", "Tokens each", "Tokens"]).figures([1, 3, 4, 5]);
     for phase in &bill.phases {
         for (index, line) in phase.lines.iter().enumerate() {
             let (name, records) =
-                if index == 0 { (phase.phase, thousands(phase.records)) } else { ("", String::new()) };
-            let _ = writeln!(
-                out,
-                "| {name} | {records} | {} (`{}`) | {} | {} | {} |",
-                line.what,
-                line.operation,
-                thousands(line.calls),
-                line.cost,
-                thousands(line.tokens)
-            );
+                if index == 0 { (words(phase.phase), number(phase.records)) } else { Default::default() };
+            table.row([
+                name,
+                records,
+                words(format!("{} (", line.what)).code(line.operation.to_string()).words(")"),
+                number(line.calls),
+                words(line.cost.to_string()),
+                number(line.tokens),
+            ]);
         }
     }
-    let _ = writeln!(out, "| **total** | | | **{}** | | **{}** |\n", thousands(bill.calls), thousands(bill.tokens));
-    let _ = writeln!(
-        out,
-        "- Days of budget: **{:.2}** ({} ÷ {}).\n- Wall time at the burst limit: **{}** ({} calls at {} per 2 s), budget pauses aside.\n",
-        bill.budget_days,
-        thousands(bill.tokens),
-        thousands(bill.daily_budget),
-        duration_words(bill.wall_seconds),
-        thousands(bill.calls),
-        bill.burst_limit
+    table.row([
+        Text::new().strong("total"),
+        Text::new(),
+        Text::new(),
+        Text::new().strong(thousands(bill.calls)),
+        Text::new(),
+        Text::new().strong(thousands(bill.tokens)),
+    ]);
+    doc.table(table);
+    doc.list([
+        words("Days of budget: ").strong(format!("{:.2}", bill.budget_days)).words(format!(
+            " ({} ÷ {}).",
+            thousands(bill.tokens),
+            thousands(bill.daily_budget)
+        )),
+        words("Wall time at the burst limit: ").strong(duration_words(bill.wall_seconds)).words(format!(
+            " ({} calls at {} per 2 s), budget pauses aside.",
+            thousands(bill.calls),
+            bill.burst_limit
+        )),
+    ]);
+    doc.paragraph(
+        words("Next: read and edit ")
+            .code(result.mapping_path.display().to_string())
+            .words(", then `crm-migrate approve`."),
     );
-    let _ = writeln!(out, "Next: read and edit `{}`, then `crm-migrate approve`.", result.mapping_path.display());
-    out
+    doc
 }
 
 /// The grade, each factor against its thresholds, and the calendar estimate.
-fn grade_section(out: &mut String, assessment: &Assessment) {
-    let _ = writeln!(out, "## Complexity: {}\n", assessment.grade);
-    let _ = writeln!(out, "The grade is the highest any factor reaches. Estimate: {}.\n", assessment.estimate);
-    let _ = writeln!(
-        out,
-        "| Factor | Measured | Standard from | Complex from | Grade | Why it counts |\n|---|---:|---:|---:|---|---|"
-    );
+fn grade_section(doc: &mut Document, assessment: &Assessment) {
+    doc.section(words(format!("Complexity: {}", assessment.grade)));
+    doc.paragraph(words(format!("The grade is the highest any factor reaches. Estimate: {}.", assessment.estimate)));
+    let mut table = Table::new(["Factor", "Measured", "Standard from", "Complex from", "Grade", "Why it counts"])
+        .figures([1, 2, 3]);
     for reason in &assessment.reasons {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            reason.factor,
-            number(reason.value),
-            number(reason.standard_from),
-            number(reason.complex_from),
-            reason.grade,
-            reason.why
-        );
+        table.row([
+            words(reason.factor.to_string()),
+            words(number_words(reason.value)),
+            words(number_words(reason.standard_from)),
+            words(number_words(reason.complex_from)),
+            words(reason.grade.to_string()),
+            words(reason.why.to_string()),
+        ]);
     }
-    out.push('\n');
+    doc.table(table);
 }
 
 /// The account's limits against the migration: what is refused, and the conversations split.
-fn limits_section(out: &mut String, limits: &LimitsCheck) {
+fn limits_section(doc: &mut Document, limits: &LimitsCheck) {
     let allows = |limit: Option<u64>| limit.map_or_else(|| "no limit".to_owned(), thousands);
-    let _ = writeln!(out, "## Account limits (plan {}, {} seat(s))\n", limits.plan, limits.seats);
-    let _ = writeln!(
-        out,
-        "- Custom fields per company: {} after apply ({} in the account now), the plan allows {}.\n- Deals: {} in the export and {} already in the account, the plan allows {}.\n- Options or labels per field: at most {}. A note or an activity note: at most {} bytes.\n",
-        thousands(limits.custom_fields_after),
-        thousands(limits.custom_fields_existing),
-        allows(limits.custom_fields_limit),
-        thousands(limits.deals),
-        thousands(limits.deals_in_account),
-        allows(limits.deals_limit),
-        thousands(limits.options_per_field),
-        thousands(limits.note_bytes)
-    );
+    doc.section(words(format!("Account limits (plan {}, {} seat(s))", limits.plan, limits.seats)));
+    doc.list([
+        words(format!(
+            "Custom fields per company: {} after apply ({} in the account now), the plan allows {}.",
+            thousands(limits.custom_fields_after),
+            thousands(limits.custom_fields_existing),
+            allows(limits.custom_fields_limit)
+        )),
+        words(format!(
+            "Deals: {} in the export and {} already in the account, the plan allows {}.",
+            thousands(limits.deals),
+            thousands(limits.deals_in_account),
+            allows(limits.deals_limit)
+        )),
+        words(format!(
+            "Options or labels per field: at most {}. A note or an activity note: at most {} bytes.",
+            thousands(limits.options_per_field),
+            thousands(limits.note_bytes)
+        )),
+    ]);
     if !limits.refusals.is_empty() {
-        let _ = writeln!(
-            out,
-            "**Refused: the account cannot hold this mapping.** Nothing is written; `approve` refuses until each is resolved.\n\n| Limit | Found | Allowed | What to do |\n|---|---:|---:|---|"
+        doc.paragraph(
+            Text::new()
+                .strong("Refused: the account cannot hold this mapping.")
+                .words(" Nothing is written; `approve` refuses until each is resolved."),
         );
+        let mut table = Table::new(["Limit", "Found", "Allowed", "What to do"]).figures([1, 2]);
         for refusal in &limits.refusals {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                cell(&refusal.what),
-                thousands(refusal.found),
-                thousands(refusal.limit),
-                cell(&refusal.how)
-            );
+            table.row([
+                value(refusal.what.clone()),
+                number(refusal.found),
+                number(refusal.limit),
+                value(refusal.how.clone()),
+            ]);
         }
-        out.push('\n');
+        doc.table(table);
     }
     if !limits.splits.is_empty() {
-        let _ = writeln!(
-            out,
-            "{} conversation(s) are longer than one note holds: each is written as several notes on its person, in order, each headed \"part i of n\":\n\n| Conversation | Bytes | Notes |\n|---|---:|---:|",
+        doc.paragraph(words(format!(
+            "{} conversation(s) are longer than one note holds: each is written as several notes on its person, in order, each headed \"part i of n\":",
             limits.splits.len()
-        );
+        )));
+        let mut table = Table::new(["Conversation", "Bytes", "Notes"]).figures([1, 2]);
         for split in &limits.splits {
-            let _ = writeln!(out, "| {} | {} | {} |", code(&split.conversation), thousands(split.bytes), split.parts);
+            table.row([code(split.conversation.clone()), number(split.bytes), words(split.parts.to_string())]);
         }
-        out.push('\n');
+        doc.table(table);
     }
-}
-
-/// A key (`contact.city`) as inline code: control characters escaped, a backtick or a `|` kept
-/// from ending the code span or the table cell.
-fn code(text: &str) -> String {
-    format!("`{}`", crate::untrusted::escape(text).replace('`', "'").replace('|', "\\|"))
-}
-
-/// Text from the export, a plugin or a person, safe in a Markdown table cell or list.
-fn cell(text: &str) -> String {
-    crate::untrusted::markdown(text)
 }
 
 /// The short summary `plan` prints.

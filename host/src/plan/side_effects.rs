@@ -6,7 +6,6 @@
 //! them. The handoff repeats it from `plan.json`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use pipedrive_api::webhooks::{Action, event_name, fires};
 use serde::Serialize;
@@ -17,6 +16,7 @@ use crate::plan::deal_products::DealProductsPlan;
 use crate::plan::limits::LimitsCheck;
 use crate::profile::SourceProfile;
 use crate::record::ObjectKind;
+use crate::report::{Document, Table, value, words};
 
 /// What to tell the admin about workflow automations, which the API does not list.
 pub const AUTOMATIONS: &str = "Pause the account's workflow automations (Settings > Automations) for the load, and turn off email notifications of new records for the users records are assigned to: each record created fires them as if a person had made it. Pipedrive's API does not list automations, so plan cannot say which would fire.";
@@ -139,21 +139,20 @@ pub fn webhooks_intro(effects: &SideEffects) -> String {
 }
 
 /// plan.md's section. Webhook names and URLs are the account's: escaped.
-pub fn markdown(out: &mut String, effects: &SideEffects) {
-    let _ = writeln!(out, "## Side effects in the target\n\n{}\n\n{}\n", effects.automations, webhooks_intro(effects));
+pub fn section(doc: &mut Document, effects: &SideEffects) {
+    doc.section("Side effects in the target");
+    doc.paragraph(words(effects.automations.clone()));
+    doc.paragraph(words(webhooks_intro(effects)));
     if !effects.webhooks.is_empty() {
-        let _ = writeln!(out, "| Webhook | Subscribed to | URL | Deliveries during the load |\n|---|---|---|---|");
+        let mut table = Table::new(["Webhook", "Subscribed to", "URL", "Deliveries during the load"]);
         for firing in &effects.webhooks {
-            let _ = writeln!(
-                out,
-                "| {} {} | {} | {} | {} |",
-                firing.id,
-                crate::untrusted::markdown(&firing.name),
-                crate::untrusted::markdown(&firing.subscribed),
-                crate::untrusted::markdown(&firing.subscription_url),
-                deliveries_text(firing)
-            );
+            table.row([
+                words(format!("{} ", firing.id)).value(&firing.name),
+                value(&firing.subscribed),
+                value(&firing.subscription_url),
+                words(deliveries_text(firing)),
+            ]);
         }
-        out.push('\n');
+        doc.table(table);
     }
 }

@@ -7,7 +7,6 @@
 //! (10 tokens a call).
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -18,6 +17,7 @@ use crate::apply::source::Source;
 use crate::mapping::Mapping;
 use crate::pipedrive::{ClientError, PipedriveClient};
 use crate::record::ObjectKind;
+use crate::report::{Document, thousands, value, words};
 
 /// What the read back found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -152,18 +152,16 @@ pub async fn check(
 
 /// The section of verification.md (none when the export gives no lines or participants). The
 /// lines quote ids and names from the export: escaped.
-pub fn write(text: &mut String, check: &DealProductsCheck) {
+pub fn section(doc: &mut Document, check: &DealProductsCheck) {
     if check.lines_verified == 0 && check.participants_verified == 0 && check.missing.is_empty() {
         return;
     }
-    let _ = writeln!(
-        text,
-        "\n## Deal products and participants\n\n{} product lines and {} participants verified against the export, {} differences.\n",
-        crate::audit::report::thousands(check.lines_verified),
-        crate::audit::report::thousands(check.participants_verified),
-        crate::audit::report::thousands(check.missing.len() as u64)
-    );
-    for line in &check.missing {
-        let _ = writeln!(text, "- {}", crate::untrusted::markdown(line));
-    }
+    doc.section("Deal products and participants");
+    doc.paragraph(words(format!(
+        "{} product lines and {} participants verified against the export, {} differences.",
+        thousands(check.lines_verified),
+        thousands(check.participants_verified),
+        thousands(check.missing.len() as u64)
+    )));
+    doc.list(check.missing.iter().map(value));
 }

@@ -15,7 +15,6 @@ pub mod deal_products;
 pub mod existing;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -26,12 +25,12 @@ use crate::apply::load::{self, Payload};
 use crate::apply::payload::Links;
 use crate::apply::workspace::{self, Targets};
 use crate::apply::{self, ApplyError, Prepared};
-use crate::audit::report::thousands;
 use crate::mapping::{Destination, Landing, Mapping, NewFieldType};
 use crate::pipedrive::PipedriveClient;
 use crate::project::Project;
 use crate::readback::{Listings, differences};
 use crate::record::ObjectKind;
+use crate::report::{Document, Files, Item, Table, Text, WriteError, code, number, thousands, value, words};
 use crate::state::State;
 use coverage::Coverage;
 
@@ -465,181 +464,166 @@ fn fields_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
 
 /// The company hierarchy section of verification.md (none when the export gives no parents).
 /// The lines name source ids and quote reasons from the export: escaped.
-fn write_hierarchy(text: &mut String, hierarchy: &Hierarchy) {
+fn hierarchy_section(doc: &mut Document, hierarchy: &Hierarchy) {
     if hierarchy.verified == 0 && hierarchy.missing.is_empty() && hierarchy.not_sent.is_empty() {
         return;
     }
-    let _ = writeln!(
-        text,
-        "\n## Company hierarchy\n\nParent relationships: {} verified, {} missing in Pipedrive, {} not sent by apply (listed with the reason).\n",
+    doc.section("Company hierarchy");
+    doc.paragraph(words(format!(
+        "Parent relationships: {} verified, {} missing in Pipedrive, {} not sent by apply (listed with the reason).",
         thousands(hierarchy.verified),
         thousands(hierarchy.missing.len() as u64),
         thousands(hierarchy.not_sent.len() as u64)
-    );
-    for line in hierarchy.missing.iter().chain(&hierarchy.not_sent) {
-        let _ = writeln!(text, "- {}", crate::untrusted::markdown(line));
-    }
+    )));
+    doc.list(hierarchy.missing.iter().chain(&hierarchy.not_sent).map(value));
 }
 
 /// The source coverage section of verification.md: the table, then why values were left out
 /// and the first values missing. Source ids and reasons come from the export: escaped.
-fn write_coverage(text: &mut String, coverage: &Coverage) {
-    let cell = |text: &str| crate::untrusted::markdown(text);
-    let verdict = match coverage.missing() {
-        0 => "Every source value arrived, or is listed below as left out with its reason.".to_owned(),
-        missing => {
-            format!("**{} source values are missing in Pipedrive**: see the examples below.", thousands(missing))
-        }
-    };
-    let _ = writeln!(
-        text,
-        "\n## Source coverage\n\n{verdict}\n\nEach non-empty value of the export is looked for where the approved mapping sends it, \
+fn coverage_section(doc: &mut Document, coverage: &Coverage) {
+    doc.section("Source coverage");
+    doc.paragraph(match coverage.missing() {
+        0 => words("Every source value arrived, or is listed below as left out with its reason."),
+        missing => Text::new()
+            .strong(format!("{} source values are missing in Pipedrive", thousands(missing)))
+            .words(": see the examples below."),
+    });
+    doc.paragraph(
+        "Each non-empty value of the export is looked for where the approved mapping sends it, \
          independently of what apply sends: text trimmed and whitespace-collapsed, emails case-insensitive, phones by their digits, \
          numbers by value, dates and datetimes by the UTC instant at the field's precision, choices as sets of labels, tags by label \
          names, links by the linked record's User.com marker, text in a note after its HTML is taken off. A value is left out when \
-         the mapping skips it, it did not read as its column's type, its record was merged, quarantined or excluded, or it is a secret.\n"
+         the mapping skips it, it did not read as its column's type, its record was merged, quarantined or excluded, or it is a secret.",
     );
-    let _ = writeln!(
-        text,
-        "| Object | Attribute | Lands in | In a field | In a note | Left out | Missing |\n|---|---|---|---:|---:|---:|---:|"
-    );
+    let mut table =
+        Table::new(["Object", "Attribute", "Lands in", "In a field", "In a note", "Left out", "Missing"]).figures(3..7);
     for row in &coverage.attributes {
-        let _ = writeln!(
-            text,
-            "| {} | `{}` | {} | {} | {} | {} | {} |",
-            row.object,
-            cell(&row.attribute),
-            cell(&row.lands_in),
-            thousands(row.in_field),
-            thousands(row.in_note),
-            thousands(row.left_out),
-            thousands(row.missing)
+        table.row(
+            [words(row.object.to_string()), code(&row.attribute), value(&row.lands_in)]
+                .into_iter()
+                .chain([row.in_field, row.in_note, row.left_out, row.missing].map(number)),
         );
     }
+    doc.table(table);
+    let example =
+        |object: &str, source_id: &str, why: &str| words(format!("{object} ")).value(source_id).words(": ").value(why);
     let left_out: Vec<_> = coverage.attributes.iter().filter(|row| row.left_out > 0).collect();
     if !left_out.is_empty() {
-        let _ = writeln!(text, "\n### Left out, with the reason\n");
-        for row in left_out {
-            let reasons: Vec<String> = row
-                .left_out_reasons
-                .iter()
-                .map(|(reason, count)| format!("{} {}", thousands(*count), cell(reason)))
-                .collect();
-            let _ = writeln!(text, "- {} `{}`: {}", row.object, cell(&row.attribute), reasons.join("; "));
-            for example in &row.left_out_examples {
-                let _ = writeln!(text, "  - {} {}: {}", row.object, cell(&example.source_id), cell(&example.why));
+        doc.subsection("Left out, with the reason");
+        doc.nested_list(left_out.into_iter().map(|row| {
+            let reasons = row.left_out_reasons.iter().map(|(reason, count)| number(*count).words(" ").value(reason));
+            Item {
+                text: words(format!("{} ", row.object))
+                    .code(&row.attribute)
+                    .words(": ")
+                    .then(Text::join(reasons, "; ")),
+                items: row
+                    .left_out_examples
+                    .iter()
+                    .map(|e| example(&row.object.to_string(), &e.source_id, &e.why))
+                    .collect(),
             }
-        }
+        }));
     }
     let missing: Vec<_> = coverage.attributes.iter().filter(|row| row.missing > 0).collect();
     if !missing.is_empty() {
-        let _ = writeln!(text, "\n### Missing in Pipedrive (the first few of each attribute)\n");
-        for row in missing {
-            let _ = writeln!(text, "- {} `{}`: {} missing", row.object, cell(&row.attribute), thousands(row.missing));
-            for example in &row.missing_examples {
-                let _ = writeln!(text, "  - {} {}: {}", row.object, cell(&example.source_id), cell(&example.why));
+        doc.subsection("Missing in Pipedrive (the first few of each attribute)");
+        doc.nested_list(missing.into_iter().map(|row| {
+            Item {
+                text: words(format!("{} ", row.object))
+                    .code(&row.attribute)
+                    .words(format!(": {} missing", thousands(row.missing))),
+                items: row
+                    .missing_examples
+                    .iter()
+                    .map(|e| example(&row.object.to_string(), &e.source_id, &e.why))
+                    .collect(),
             }
-        }
+        }));
     }
 }
 
+/// Writes verification.md and verification.json, both or neither.
 fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<PathBuf>, ApplyError> {
-    let dir = project.reports_dir();
-    let io = |path: &PathBuf| {
-        let path = path.clone();
-        move |error: std::io::Error| ApplyError::Workspace(format!("writing {}: {error}", path.display()))
-    };
-    crate::private_files::create_dir(&dir).map_err(io(&dir))?;
-    let mut text = String::new();
+    let io = |error: WriteError| ApplyError::Workspace(error.to_string());
+    let mut files = Files::in_dir(&project.reports_dir()).map_err(io)?;
+    files.write("verification.md", document(verification).markdown()).map_err(io)?;
+    files
+        .write("verification.json", serde_json::to_string_pretty(verification).expect("plain data serializes") + "\n")
+        .map_err(io)?;
+    files.commit().map_err(io)
+}
+
+/// verification.md as a [`Document`].
+fn document(verification: &Verification) -> Document {
+    let mut doc = Document::new("Verification");
     let verdict = if verification.all_verified() {
-        "Every migrated record is verified, and every source value is accounted for."
+        words("Every migrated record is verified, and every source value is accounted for.")
     } else {
-        "**Not everything is verified**: see below."
+        Text::new().strong("Not everything is verified").words(": see below.")
     };
-    let _ = writeln!(
-        text,
-        "# Verification\n\n{verdict} Reading Pipedrive back cost {} tokens.\n",
-        thousands(verification.tokens)
-    );
-    let _ = writeln!(
-        text,
+    doc.paragraph(verdict.words(format!(" Reading Pipedrive back cost {} tokens.", thousands(verification.tokens))));
+    doc.paragraph(
         "Each record the journal says was created is compared, field by field, with what apply sends for it from the export \
          (after the plugins) by the approved mapping. Times are compared in UTC: User.com times are converted from the offset \
          they were written in, and times written without one were read as UTC (the audit lists those columns); a date+time \
          attribute is a date and a UTC time of day. Numbers compare by value, options and labels by id, emails and phones as \
-         values with the primary first. Not compared: the marketing status (the listings do not return it).\n"
+         values with the primary first. Not compared: the marketing status (the listings do not return it).",
     );
-    let _ = writeln!(
-        text,
-        "| Object | Verified | Mismatched | Missing in Pipedrive | Unexpected |\n|---|---:|---:|---:|---:|"
-    );
+    let mut objects =
+        Table::new(["Object", "Verified", "Mismatched", "Missing in Pipedrive", "Unexpected"]).figures(1..5);
     for (object, counts) in &verification.objects {
-        let _ = writeln!(
-            text,
-            "| {object} | {} | {} | {} | {} |",
-            thousands(counts.verified),
-            thousands(counts.mismatched),
-            thousands(counts.missing),
-            thousands(counts.unexpected)
+        objects.row(
+            [words(object.to_string())]
+                .into_iter()
+                .chain([counts.verified, counts.mismatched, counts.missing, counts.unexpected].map(number)),
         );
     }
-    let cell = |value: &Value| value.to_string().replace('|', "\\|");
+    doc.table(objects);
     if !verification.mismatches.is_empty() {
-        let _ = writeln!(
-            text,
-            "\n## Mismatches\n\n| Record | Pipedrive id | Field | Expected | Actual |\n|---|---:|---|---|---|"
-        );
+        doc.section("Mismatches");
+        let mut table = Table::new(["Record", "Pipedrive id", "Field", "Expected", "Actual"]).figures([1]);
         for mismatch in &verification.mismatches {
-            let _ = writeln!(
-                text,
-                "| {} {} | {} | {} | {} | {} |",
-                mismatch.object,
-                mismatch.source_id,
-                mismatch.pipedrive_id,
-                mismatch.field,
-                cell(&mismatch.expected),
-                cell(&mismatch.actual)
-            );
+            table.row([
+                words(format!("{} ", mismatch.object)).value(&mismatch.source_id),
+                words(mismatch.pipedrive_id.to_string()),
+                value(&mismatch.field),
+                value(mismatch.expected.to_string()),
+                value(mismatch.actual.to_string()),
+            ]);
         }
+        doc.table(table);
     }
     if !verification.missing.is_empty() {
-        let _ = writeln!(text, "\n## Missing in Pipedrive\n");
-        for missing in &verification.missing {
-            let _ = writeln!(
-                text,
-                "- {} {} (was Pipedrive id {})",
-                missing.object, missing.source_id, missing.pipedrive_id
-            );
-        }
+        doc.section("Missing in Pipedrive");
+        doc.list(verification.missing.iter().map(|missing| {
+            words(format!("{} ", missing.object))
+                .value(&missing.source_id)
+                .words(format!(" (was Pipedrive id {})", missing.pipedrive_id))
+        }));
     }
     if !verification.unexpected.is_empty() {
-        let _ = writeln!(text, "\n## Unexpected: a User.com marker the journal does not know\n");
-        for unexpected in &verification.unexpected {
-            let _ = writeln!(
-                text,
-                "- {} marked {} (Pipedrive id {})",
-                unexpected.object, unexpected.marker, unexpected.pipedrive_id
-            );
-        }
+        doc.section("Unexpected: a User.com marker the journal does not know");
+        doc.list(verification.unexpected.iter().map(|unexpected| {
+            words(format!("{} marked ", unexpected.object))
+                .value(&unexpected.marker)
+                .words(format!(" (Pipedrive id {})", unexpected.pipedrive_id))
+        }));
     }
-    write_hierarchy(&mut text, &verification.hierarchy);
-    deal_products::write(&mut text, &verification.deal_products);
-    write_coverage(&mut text, &verification.coverage);
-    let _ = writeln!(text, "\n## Compatibility: objects\n\n| User.com | Pipedrive | How |\n|---|---|---|");
+    hierarchy_section(&mut doc, &verification.hierarchy);
+    deal_products::section(&mut doc, &verification.deal_products);
+    coverage_section(&mut doc, &verification.coverage);
+    doc.section("Compatibility: objects");
+    let mut objects = Table::new(["User.com", "Pipedrive", "How"]);
     for row in &verification.objects_compatibility {
-        let _ = writeln!(text, "| {} | {} | {} |", row.source, row.landed, row.how);
+        objects.row([words(&row.source), words(&row.landed), words(&row.how)]);
     }
-    let _ = writeln!(text, "\n## Compatibility: fields\n\n| User.com | Pipedrive | How |\n|---|---|---|");
+    doc.table(objects);
+    doc.section("Compatibility: fields");
+    let mut fields = Table::new(["User.com", "Pipedrive", "How"]);
     for row in &verification.fields_compatibility {
-        let _ = writeln!(text, "| `{}` | {} | {} |", row.source, row.landed, row.how.replace('|', "\\|"));
+        fields.row([code(&row.source), value(&row.landed), value(&row.how)]);
     }
-    let markdown = dir.join("verification.md");
-    crate::private_files::write(&markdown, text).map_err(io(&markdown))?;
-    let json_path = dir.join("verification.json");
-    crate::private_files::write(
-        &json_path,
-        serde_json::to_string_pretty(verification).expect("plain data serializes") + "\n",
-    )
-    .map_err(io(&json_path))?;
-    Ok(vec![markdown, json_path])
+    doc.table(fields);
+    doc
 }
