@@ -5,13 +5,11 @@
 //! record         the host's record model, passed along by every stage
 //! untrusted      text from a plugin or an export made safe for the terminal and the reports
 //! private_files  files with customer data created readable by the user only (reports, state.db)
-//! report         a report for people: one document model, Markdown and HTML, atomic writes
 //! report_csv     a CSV report's row, safe to open in a spreadsheet
 //! ```
 
 pub mod private_files;
 pub mod record;
-pub mod report;
 pub mod report_csv;
 pub mod untrusted;
 

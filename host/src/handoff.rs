@@ -16,19 +16,13 @@ use crate::pipedrive::workspace::same_name;
 use crate::plan::{open_export, side_effects};
 use crate::project::Project;
 use crate::record::ObjectKind;
-use crate::report::{Document, Files, Table, WriteError, html, thousands, value, words};
+use crate::report::{Document, Files, Table, Text, WriteError, html, thousands, value, words};
 use crate::state::State;
 
 /// A section of a handoff document: a title, a paragraph of ours, and a table of values (from
 /// the export, the mapping, the journal: escaped where rendered), "(none)" when it has no rows.
-fn section(
-    doc: &mut Document,
-    title: &str,
-    intro: impl Into<String>,
-    headers: &[&'static str],
-    rows: Vec<Vec<String>>,
-) {
-    doc.section(words(title)).paragraph(words(intro));
+fn section(doc: &mut Document, title: &str, intro: impl Into<Text>, headers: &[&'static str], rows: Vec<Vec<String>>) {
+    doc.section(words(title)).paragraph(intro.into());
     let mut table = Table::new(headers.iter().copied()).when_empty("(none)");
     for row in rows {
         table.row(row.into_iter().map(value));
@@ -664,7 +658,7 @@ fn side_effects_section(doc: &mut Document, plan: &serde_json::Value) {
     let effects: Option<side_effects::SideEffects> = serde_json::from_value(plan["side_effects"].clone()).ok();
     let (intro, rows) = match effects {
         Some(effects) => (
-            format!("{} {}", effects.automations, side_effects::webhooks_intro(&effects)),
+            words(format!("{} ", effects.automations)).then(side_effects::webhooks_intro(&effects)),
             effects
                 .webhooks
                 .iter()
@@ -679,7 +673,10 @@ fn side_effects_section(doc: &mut Document, plan: &serde_json::Value) {
                 .collect(),
         ),
         None => (
-            format!("{} (reports/plan.json has no side effects: run crm-migrate plan.)", side_effects::AUTOMATIONS),
+            words(format!(
+                "{} (reports/plan.json has no side effects: run crm-migrate plan.)",
+                side_effects::AUTOMATIONS
+            )),
             Vec::new(),
         ),
     };
@@ -718,7 +715,7 @@ fn complexity_section(doc: &mut Document, project: &Project) {
             ]
         })
         .collect();
-    section(doc, "Complexity", intro, &["Factor", "Measured", "Standard from", "Complex from", "Grade"], rows);
+    section(doc, "Complexity", words(intro), &["Factor", "Measured", "Standard from", "Complex from", "Grade"], rows);
 }
 
 /// Writes `reports/handoff/`: the documents as Markdown, and `handoff.html` with all of them.
@@ -779,7 +776,7 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
     section(
         &mut summary,
         "What moved",
-        format!(
+        words(format!(
             "{} records created in Pipedrive; {} linked to records the account already had (existing.toml; their prior values journalled, given back by a rollback); {} duplicates merged into their survivor (by the dedup plugin); {} not moved (merged into a survivor, quarantined with a reason, or excluded by a rule). {} runs from {first} to {last}, {} tokens.",
             thousands(totals.get("created").copied().unwrap_or(0)),
             thousands(totals.get("linked").copied().unwrap_or(0)),
@@ -787,7 +784,7 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
             thousands(totals.get("not moved").copied().unwrap_or(0)),
             runs.len(),
             thousands(tokens)
-        ),
+        )),
         &["Phase", "Object", "Created", "Merged", "Linked", "Quarantined", "Excluded", "Unresolved"],
         moved,
     );
@@ -823,12 +820,12 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
     section(
         &mut billing_document,
         "Contacts User.com bills for",
-        format!(
+        words(format!(
             "{} of {} contacts are billable in User.com (a contact with an email, a phone, a user id, a chat, a web push subscription or a mobile key); {} are not. Each billable contact is listed, with its reasons, in reports/billing-audit.csv (crm-migrate audit).",
             thousands(billing.billable),
             thousands(billing.contacts),
             thousands(billing.not_billable)
-        ),
+        )),
         &["Reason", "Contacts"],
         billing.reasons.iter().map(|(reason, count)| vec![reason.clone(), thousands(*count)]).collect(),
     );

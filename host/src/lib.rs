@@ -26,15 +26,16 @@
 //! state      state.db (SQLite): workspace snapshots, proposals, approvals
 //! private_files  files with customer data created readable by the user only (crate crm-migrate-core)
 //! untrusted  text from a plugin or an export made safe for the terminal and reports (crm-migrate-core)
-//! report     a report for people: one document model, Markdown and HTML, atomic writes (crm-migrate-core)
+//! report     a report for people: one document model, Markdown and HTML, atomic writes (crm-migrate-report)
 //! report_csv  a CSV report's row, safe to open in a spreadsheet (crate crm-migrate-core)
 //! ```
 
 // The record model, the export reader, the plugin host and the Pipedrive client are crates of
 // their own (only the plugin host compiles wasmtime); they are re-exported here so that
 // `crate::record`, `crm_migrate::plugins`, `crm_migrate::pipedrive` and the rest keep their paths.
-pub use crm_migrate_core::{private_files, record, report, report_csv, untrusted};
+pub use crm_migrate_core::{private_files, record, report_csv, untrusted};
 pub use crm_migrate_plugin_host::{pipeline, plugins, records_csv};
+pub use crm_migrate_report as report;
 pub use pipedrive_client as pipedrive;
 pub use usercom_export::{audit, extract};
 

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use crm_migrate_core::report::{Document, Files, Table, Text, WriteError, code, number, value, words};
+use crm_migrate_report::{Document, Files, Table, Text, WriteError, code, number, value, words};
 
 use super::{Audit, AuditError, BILLING_REASONS, EXAMPLES};
 use crate::extract::Export;
@@ -38,7 +38,7 @@ pub fn write_reports(export: &Export, out_dir: &Path) -> Result<(Audit, ReportPa
 }
 
 /// Figures for people, shared by every report (named here too by the callers that knew it here).
-pub use crm_migrate_core::report::thousands;
+pub use crm_migrate_report::thousands;
 
 /// Short figures for the terminal.
 pub fn summary(audit: &Audit, paths: &ReportPaths) -> String {

@@ -16,7 +16,7 @@ use crate::plan::deal_products::DealProductsPlan;
 use crate::plan::limits::LimitsCheck;
 use crate::profile::SourceProfile;
 use crate::record::ObjectKind;
-use crate::report::{Document, Table, value, words};
+use crate::report::{Document, Table, Text, value, words};
 
 /// What to tell the admin about workflow automations, which the API does not list.
 pub const AUTOMATIONS: &str = "Pause the account's workflow automations (Settings > Automations) for the load, and turn off email notifications of new records for the users records are assigned to: each record created fires them as if a person had made it. Pipedrive's API does not list automations, so plan cannot say which would fire.";
@@ -125,16 +125,17 @@ pub fn deliveries_text(firing: &Firing) -> String {
     firing.deliveries.iter().map(|(event, count)| format!("{event} × {count}")).collect::<Vec<_>>().join(", ")
 }
 
-pub fn webhooks_intro(effects: &SideEffects) -> String {
+pub fn webhooks_intro(effects: &SideEffects) -> Text {
     match (&effects.webhooks_unreadable, effects.webhooks.iter().filter(|firing| firing.total > 0).count()) {
-        (Some(why), _) => format!(
-            "The account's webhooks could not be read ({why}): check Settings > Webhooks (an admin's token lists them) and pause those the new records would fire."
+        // Why they could not be read comes from the account's answer: a value, escaped.
+        (Some(why), _) => words("The account's webhooks could not be read (").value(why).words(
+            "): check Settings > Webhooks (an admin's token lists them) and pause those the new records would fire.",
         ),
-        (None, 0) => "No webhook of the account fires for the records the load creates.".to_owned(),
-        (None, firing) => format!(
+        (None, 0) => words("No webhook of the account fires for the records the load creates."),
+        (None, firing) => words(format!(
             "{firing} of the account's {} webhooks fire during the load, each once per record: delete them or point them elsewhere for the load, or warn whoever receives them. Adding products to deals changes the deals (their value), which may fire change.deal as well.",
             effects.webhooks.len()
-        ),
+        )),
     }
 }
 
@@ -142,7 +143,7 @@ pub fn webhooks_intro(effects: &SideEffects) -> String {
 pub fn section(doc: &mut Document, effects: &SideEffects) {
     doc.section("Side effects in the target");
     doc.paragraph(words(effects.automations.clone()));
-    doc.paragraph(words(webhooks_intro(effects)));
+    doc.paragraph(webhooks_intro(effects));
     if !effects.webhooks.is_empty() {
         let mut table = Table::new(["Webhook", "Subscribed to", "URL", "Deliveries during the load"]);
         for firing in &effects.webhooks {
@@ -154,5 +155,25 @@ pub fn section(doc: &mut Document, effects: &SideEffects) {
             ]);
         }
         doc.table(table);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_webhooks_answer_reaches_plan_md_escaped() {
+        let effects = SideEffects {
+            creates: BTreeMap::new(),
+            webhooks: Vec::new(),
+            webhooks_unreadable: Some("403 <script>alert(1)</script> | \u{1b}[2J".into()),
+            automations: String::new(),
+        };
+        let mut doc = Document::new("plan");
+        section(&mut doc, &effects);
+        let markdown = doc.markdown();
+        assert!(markdown.contains("could not be read"), "{markdown}");
+        assert!(!markdown.contains("<script>") && !markdown.contains('\u{1b}'), "{markdown}");
     }
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{Block, Document, Span, Table, Text};
-use crate::untrusted;
+use crm_migrate_core::untrusted;
 
 /// How a line break in a value is shown: the value stays on one line, and a reader still sees
 /// where its lines were.
@@ -128,7 +128,7 @@ fn write_table(out: &mut String, table: &Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Item, Table, Text, code as code_text, value, words};
+    use crate::{Item, Table, Text, code as code_text, value, words};
 
     #[test]
     fn hostile_values_stay_in_their_cell_on_their_line_and_are_not_html() {
@@ -159,7 +159,7 @@ mod tests {
             let unescaped_pipes = line.len() - line.replace('|', "").len() - line.matches("\\|").count();
             assert_eq!(unescaped_pipes, 3, "two cells a row: {line}");
         }
-        assert!(!rendered.chars().any(|c| c != '\n' && crate::untrusted::is_unsafe(c)), "{rendered}");
+        assert!(!rendered.chars().any(|c| c != '\n' && crm_migrate_core::untrusted::is_unsafe(c)), "{rendered}");
     }
 
     #[test]

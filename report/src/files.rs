@@ -1,12 +1,12 @@
 //! A run's reports written whole or not at all: each file is written beside its name
 //! (`audit.md.partial`) and renamed into place once every file of the set is written, so that a
 //! failed run leaves the previous reports whole and no half-written one. Files and the directory
-//! are the user's only ([`crate::private_files`]).
+//! are the user's only ([`crm_migrate_core::private_files`]).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::private_files;
+use crm_migrate_core::private_files;
 
 /// Writing a report failed: which file, and why.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{Block, Document, Span, Table, Text};
-use crate::untrusted;
+use crm_migrate_core::untrusted;
 
 const STYLE: &str = "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1c1c1c}\
      h1{border-bottom:2px solid #2b6cb0}h2{margin-top:2em;color:#2b6cb0}h3{margin-top:1.5em}\
@@ -120,7 +120,7 @@ fn write_table(out: &mut String, table: &Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Table, code, value, words};
+    use crate::{Table, code, value, words};
 
     #[test]
     fn hostile_values_are_text_on_the_page_with_their_control_characters_shown() {
