@@ -9,8 +9,9 @@
 //!
 //! A record someone changed in Pipedrive since apply wrote it is kept (and listed, with the
 //! workspace objects it may use) unless the user includes changed records. `--run N` undoes one
-//! delta instead: what it created is deleted, what it updated gets its prior values back, and what
-//! it deleted is created again from what was last sent for it.
+//! delta instead: what it created is deleted, what it updated gets its prior values back (the
+//! records the account had too, field by field), and what it deleted (records, deal products,
+//! participants) is created again from what was last sent for it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -502,6 +503,8 @@ pub struct UndoOutcome {
     pub relationships_deleted: u64,
     /// Deal products, deal participants and products the delta made, removed.
     pub deal_products_removed: u64,
+    /// Deal products and participants the delta removed (changed or gone from the export), added back.
+    pub deal_products_restored: u64,
     pub tokens: u64,
 }
 
@@ -617,7 +620,11 @@ pub async fn undo_run(
                     continue;
                 }
             }
-            changes.iter().rev().map(|change| (change.field.clone(), parse(&change.new), parse(&change.prior))).collect()
+            changes
+                .iter()
+                .rev()
+                .map(|change| (change.field.clone(), parse(&change.new), parse(&change.prior)))
+                .collect()
         };
         if back.is_empty() {
             continue;
@@ -746,6 +753,9 @@ pub async fn undo_run(
             }
         }
     }
+    // Deals are where they are now: the lines and participants the delta removed go back on them.
+    outcome.deal_products_restored =
+        crate::apply::products::restore_removed(&client, &journal, run_id, &mut outcome.not_restored).await?;
     journal.mark_undone(run_id)?;
     outcome.tokens = client.bill().tokens() - tokens_before;
     journal.finish("done", outcome.tokens)?;

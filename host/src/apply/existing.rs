@@ -383,7 +383,11 @@ pub struct Restored {
 /// goes back to its prior value (an earlier change of the same field then compares with that);
 /// one that holds neither is a conflict and stays. Returns (field, now, prior) to send and the
 /// conflicts, one line each.
-pub(crate) fn give_back(object: ObjectKind, written: &[Change], actual: &Value) -> (Vec<(String, Value, Value)>, Vec<String>) {
+pub(crate) fn give_back(
+    object: ObjectKind,
+    written: &[Change],
+    actual: &Value,
+) -> (Vec<(String, Value, Value)>, Vec<String>) {
     let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
     let mut now = actual.clone();
     let (mut back, mut conflicts): (Vec<(String, Value, Value)>, Vec<String>) = (Vec::new(), Vec::new());

@@ -38,7 +38,7 @@ fn phone_digits(person: &Value) -> String {
     person["phones"][0]["value"].as_str().unwrap_or_default().chars().filter(char::is_ascii_digit).collect()
 }
 
-fn delta_run(output: &std::process::Output) -> i64 {
+pub(crate) fn delta_run(output: &std::process::Output) -> i64 {
     text(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
