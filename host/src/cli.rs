@@ -906,7 +906,7 @@ fn extract(project_dir: &std::path::Path, args: &ExtractArgs) -> anyhow::Result<
         }
         if let Some(users) = outcome.users_refetched {
             println!(
-                "  events and conversations read again for {users} users changed or new since the last extraction"
+                "  events read again for every user; conversations for the {users} users changed or new since the last extraction"
             );
         }
         if !outcome.absent.is_empty() {
