@@ -115,6 +115,16 @@ pub struct Deletion {
     pub sent: Option<String>,
 }
 
+/// A row a run deleted, of any object (deal products and participants too): what [`Deletion`]
+/// is for records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RowDeletion {
+    pub object: String,
+    pub source_id: String,
+    pub pipedrive_id: u64,
+    pub sent: Option<String>,
+}
+
 /// One field a run changed on a record: what it was and what it became (JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -504,30 +514,25 @@ impl Journal {
         Ok(self
             .deletion_rows(run_id)?
             .into_iter()
-            .filter_map(|(object, source_id, pipedrive_id, sent)| {
-                Some(Deletion { object: object.parse().ok()?, source_id, pipedrive_id, sent })
+            .filter_map(|row| {
+                Some(Deletion {
+                    object: row.object.parse().ok()?,
+                    source_id: row.source_id,
+                    pipedrive_id: row.pipedrive_id,
+                    sent: row.sent,
+                })
             })
             .collect())
     }
 
-    /// What run `run_id` deleted of an object that is not an [`ObjectKind`]: (key, Pipedrive id,
-    /// what was sent for it), in the order it deleted them.
-    pub(crate) fn row_deletions(
-        &self,
-        run_id: i64,
-        object: &str,
-    ) -> Result<Vec<(String, u64, Option<String>)>, StateError> {
-        Ok(self
-            .deletion_rows(run_id)?
-            .into_iter()
-            .filter(|row| row.0 == object)
-            .map(|(_, key, pipedrive_id, sent)| (key, pipedrive_id, sent))
-            .collect())
+    /// What run `run_id` deleted of an object that is not an [`ObjectKind`], in the order it
+    /// deleted them.
+    pub(crate) fn row_deletions(&self, run_id: i64, object: &str) -> Result<Vec<RowDeletion>, StateError> {
+        Ok(self.deletion_rows(run_id)?.into_iter().filter(|row| row.object == object).collect())
     }
 
-    /// (object, source id or key, Pipedrive id, sent) of what run `run_id` deleted and no undo
-    /// has created again.
-    fn deletion_rows(&self, run_id: i64) -> Result<Vec<(String, String, u64, Option<String>)>, StateError> {
+    /// What run `run_id` deleted and no undo has created again.
+    fn deletion_rows(&self, run_id: i64) -> Result<Vec<RowDeletion>, StateError> {
         let error = |error| self.state.error(error);
         let mut statement = self
             .state
@@ -536,7 +541,12 @@ impl Journal {
             .map_err(error)?;
         let rows = statement
             .query_map(params![run_id], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)? as u64, row.get(3)?))
+                Ok(RowDeletion {
+                    object: row.get(0)?,
+                    source_id: row.get(1)?,
+                    pipedrive_id: row.get::<_, i64>(2)? as u64,
+                    sent: row.get(3)?,
+                })
             })
             .map_err(error)?;
         rows.collect::<Result<_, _>>().map_err(error)

@@ -591,7 +591,7 @@ pub async fn restore_removed(
     let mut restored = 0;
     for object in [DEAL_PRODUCT, PARTICIPANT] {
         let what = if object == DEAL_PRODUCT { "deal product" } else { "participant" };
-        for (key, _, sent) in journal.row_deletions(run_id, object)? {
+        for super::journal::RowDeletion { source_id: key, sent, .. } in journal.row_deletions(run_id, object)? {
             let (deal, rest) = key.split_once(['#', ':']).unwrap_or((key.as_str(), ""));
             let Some(deal_id) = deals.get(deal).copied() else {
                 not_restored.push(format!("{what} {key}: its deal is not in Pipedrive now; not added back"));
