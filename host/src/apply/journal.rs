@@ -531,6 +531,18 @@ impl Journal {
         Ok(self.deletion_rows(run_id)?.into_iter().filter(|row| row.object == object).collect())
     }
 
+    /// The keys of every row of `object` a run deleted and no undo created again, whatever the run.
+    pub(crate) fn deleted_row_keys(&self, object: &str) -> Result<Vec<String>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT source_id FROM deletions WHERE object = ?1 AND restored_as IS NULL")
+            .map_err(error)?;
+        let rows = statement.query_map(params![object], |row| row.get(0)).map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
+    }
+
     /// What run `run_id` deleted and no undo has created again.
     fn deletion_rows(&self, run_id: i64) -> Result<Vec<RowDeletion>, StateError> {
         let error = |error| self.state.error(error);

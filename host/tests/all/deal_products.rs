@@ -549,6 +549,24 @@ fn a_delta_moves_changed_and_removed_deal_lines_and_participants_and_rollback_ru
     let verified = in_project(&project, &["verify", "--export", newer.to_str().unwrap()]);
     let report = std::fs::read_to_string(project.join("reports/verification.md")).unwrap();
     assert!(verified.status.success(), "verify proves the delta:\n{report}");
+    // A line put back by hand on the deal the export now gives none: verify names it.
+    let client = crate::pipedrive_support::client(&sandbox, crm_migrate::pipedrive::Plan::Growth);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let deal_id = by_marker(&state, "deal", "deals")[emptied];
+    let product_id = *products(&state).iter().next().unwrap().0;
+    let line = crm_migrate::pipedrive::NewDealProduct { product_id, item_price: 1.0, quantity: 1.0 };
+    let stray = runtime.block_on(client.add_deal_product(deal_id, &line, &[])).unwrap();
+    let verified = in_project(&project, &["verify", "--export", newer.to_str().unwrap()]);
+    let report = std::fs::read_to_string(project.join("reports/verification.md")).unwrap();
+    assert!(!verified.status.success(), "verify catches the stray line:\n{report}");
+    assert!(
+        report.contains(&format!(
+            "deal {emptied}: Pipedrive holds a product line the export does not give (deal product {}",
+            stray.id
+        )),
+        "{report}"
+    );
+    runtime.block_on(client.delete_deal_product(deal_id, stray.id)).unwrap();
     let writes = sandbox.stats().writes_applied;
     let again = in_project(&project, &["delta", "--export", newer.to_str().unwrap(), "--json"]);
     assert!(again.status.success(), "{}", text(&again.stderr));
