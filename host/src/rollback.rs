@@ -9,8 +9,9 @@
 //!
 //! A record someone changed in Pipedrive since apply wrote it is kept (and listed, with the
 //! workspace objects it may use) unless the user includes changed records. `--run N` undoes one
-//! delta instead: what it created is deleted, what it updated gets its prior values back, and what
-//! it deleted is created again from what was last sent for it.
+//! delta instead: what it created is deleted, what it updated gets its prior values back (the
+//! records the account had too, field by field), and what it deleted (records, deal products,
+//! participants) is created again from what was last sent for it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -502,6 +503,8 @@ pub struct UndoOutcome {
     pub relationships_deleted: u64,
     /// Deal products, deal participants and products the delta made, removed.
     pub deal_products_removed: u64,
+    /// Deal products and participants the delta removed (changed or gone from the export), added back.
+    pub deal_products_restored: u64,
     pub tokens: u64,
 }
 
@@ -585,7 +588,10 @@ pub async fn undo_run(
         updated.entry((change.object, change.source_id.clone(), change.pipedrive_id)).or_default().push(change);
     }
     for ((object, source_id, id), changes) in updated {
-        let Some(entry) = journal.entries(object)?.remove(&source_id).filter(|entry| entry.fate == Fate::Created)
+        let Some(entry) = journal
+            .entries(object)?
+            .remove(&source_id)
+            .filter(|entry| matches!(entry.fate, Fate::Created | Fate::Linked))
         else {
             outcome.not_restored.push(format!("{object} {source_id} (Pipedrive id {id}): no longer in the journal (rolled back or deleted since); not restored"));
             continue;
@@ -596,21 +602,33 @@ pub async fn undo_run(
                 .push(format!("{object} {source_id} (Pipedrive id {id}): gone from Pipedrive; not restored"));
             continue;
         };
-        if let Some(mut conflict) =
-            Conflict::between(object, &source_id, id, "restore", entry.sent.as_deref(), &actual, &names)
-        {
-            conflict.overridden = include_changed;
-            outcome.conflicts.push(conflict);
-            if !include_changed {
-                continue;
-            }
-        }
         let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null);
-        let back: Vec<(String, serde_json::Value, serde_json::Value)> = changes
-            .iter()
-            .rev()
-            .map(|change| (change.field.clone(), parse(&change.new), parse(&change.prior)))
-            .collect();
+        let back: Vec<(String, serde_json::Value, serde_json::Value)> = if entry.fate == Fate::Linked {
+            // A record the account had: field by field, as a full rollback gives it back (a field
+            // changed in Pipedrive since is left and named); `include_changed` does not apply to
+            // what is not the migration's.
+            let (back, left) = crate::apply::existing::give_back(object, &changes, &actual);
+            outcome.not_restored.extend(left);
+            back
+        } else {
+            if let Some(mut conflict) =
+                Conflict::between(object, &source_id, id, "restore", entry.sent.as_deref(), &actual, &names)
+            {
+                conflict.overridden = include_changed;
+                outcome.conflicts.push(conflict);
+                if !include_changed {
+                    continue;
+                }
+            }
+            changes
+                .iter()
+                .rev()
+                .map(|change| (change.field.clone(), parse(&change.new), parse(&change.prior)))
+                .collect()
+        };
+        if back.is_empty() {
+            continue;
+        }
         crate::apply::load::update(&client, object, id, &back).await?;
         let mut sent = entry.sent.as_deref().map(parse).unwrap_or_else(|| serde_json::json!({}));
         for (field, now, prior) in &back {
@@ -735,6 +753,9 @@ pub async fn undo_run(
             }
         }
     }
+    // Deals are where they are now: the lines and participants the delta removed go back on them.
+    outcome.deal_products_restored =
+        crate::apply::products::restore_removed(&client, &journal, run_id, &mut outcome.not_restored).await?;
     journal.mark_undone(run_id)?;
     outcome.tokens = client.bill().tokens() - tokens_before;
     journal.finish("done", outcome.tokens)?;

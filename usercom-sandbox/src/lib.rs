@@ -166,6 +166,13 @@ impl UsercomSandbox {
         self.shared.advance_to_changes();
     }
 
+    /// Adds a tracked event to a user (as `POST events/` would) and leaves the user's
+    /// `updated_at` as it is: the reference does not say whether a new event bumps it ([gap]), so
+    /// the sandbox can serve the case an extraction must not miss.
+    pub fn track_event(&self, user_id: u64, name: &'static str, timestamp: i64, data: &str) {
+        self.shared.track_event(user_id, name, timestamp, data);
+    }
+
     /// Every API request so far, in order (401s, 429s and faults too).
     pub fn requests(&self) -> Vec<Logged> {
         self.shared.requests()

@@ -161,6 +161,14 @@ impl Shared {
         *self.served.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Served::new(account));
     }
 
+    /// Adds a tracked event to a user, leaving the user's `updated_at` as it is.
+    pub fn track_event(&self, user_id: u64, name: &'static str, timestamp: i64, data: &str) {
+        let mut account = (*self.account()).clone();
+        let id = account.events.iter().map(|event| event.id).max().unwrap_or(0) + 1;
+        account.events.push(usercom_export_gen::account::Event { id, name, user_id, timestamp, data: data.to_owned() });
+        *self.served.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Served::new(account));
+    }
+
     pub fn requests(&self) -> Vec<Logged> {
         lock(&self.log).clone()
     }

@@ -2,7 +2,8 @@
 //! existing organization or person instead of creating one, filling only its empty fields (link)
 //! or overwriting its mapped fields (update). The prior value of every field is journalled before
 //! the PATCH that changes it; rollback PATCHes each back where the value is still the one apply
-//! wrote (else it reports a conflict and leaves it), and never deletes such a record.
+//! wrote (else it reports a conflict and leaves it), and never deletes such a record. A later run
+//! (a delta) makes a linked record follow its source's changes within the same decision.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -58,6 +59,13 @@ pub(crate) fn field_of(record: &Value, field: &str) -> Value {
         Some(code) => record["custom_fields"][code].clone(),
         None => record[field].clone(),
     }
+}
+
+/// A record as listed that holds only `value` in `field`, to compare a journalled value with.
+pub(crate) fn with_field(field: &str, value: &Value) -> Value {
+    let mut record = json!({});
+    set_field(&mut record, field, value.clone());
+    record
 }
 
 fn set_field(record: &mut Value, field: &str, value: Value) {
@@ -120,8 +128,22 @@ fn changes_for(
         .collect()
 }
 
+/// What [`link`] did besides linking: records linked before that followed their source's
+/// changes, and fields it left because someone changed them in Pipedrive since.
+#[derive(Debug, Default)]
+pub struct Linking {
+    /// Source id -> Pipedrive id of every record linked (earlier runs' too).
+    pub linked: HashMap<String, u64>,
+    /// Records linked before whose changed fields were written.
+    pub updated: u64,
+    pub conflicts: Vec<crate::readback::Conflict>,
+    pub notes: Vec<String>,
+}
+
 /// Links the records existing.toml sends to existing ones: journals each field's prior value,
-/// then PATCHes. Returns source id -> Pipedrive id of every record linked (earlier runs' too).
+/// then PATCHes, and keeps what was sent as the baseline of the next run. A record linked before
+/// follows its source instead ([`follow`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn link(
     client: &PipedriveClient,
     journal: &Journal,
@@ -129,15 +151,44 @@ pub async fn link(
     targets: &Targets,
     decisions: &Decisions,
     records: Vec<(String, Payload)>,
-) -> Result<HashMap<String, u64>, ApplyError> {
+    names: &HashMap<String, String>,
+    overwrite: bool,
+) -> Result<Linking, ApplyError> {
     let entries = journal.entries(object)?;
     let marker = load::marker_entity(object).and_then(|entity| targets.markers.get(&entity));
     let mut listings = Listings::default();
-    let mut linked = HashMap::new();
+    let mut outcome = Linking::default();
+    let mut written: Option<LinkedChanges> = None;
+    let mut without_baseline = 0;
     for (source_id, payload) in records {
         let Some((choice, id)) = decisions.get(object, &source_id) else { continue };
         if let Some(entry) = entries.get(&source_id).filter(|entry| entry.fate == Fate::Linked) {
-            linked.insert(source_id, entry.pipedrive_id.unwrap_or(id));
+            let id = entry.pipedrive_id.unwrap_or(id);
+            outcome.linked.insert(source_id.clone(), id);
+            let now = load::payload_json(&payload);
+            let Some(sent) = entry.sent.as_deref().and_then(|sent| serde_json::from_str::<Value>(sent).ok()) else {
+                // Linked before the journal kept what it sent (or purged): what would be sent
+                // now is the baseline of the next run, and says so.
+                journal.set_sent(object, &source_id, &now.to_string())?;
+                without_baseline += 1;
+                continue;
+            };
+            let written = match &mut written {
+                Some(written) => written,
+                None => written.insert(changes_of_linked(journal)?),
+            };
+            let record = Linked { object, source_id: &source_id, id, choice, marker };
+            let ours: Vec<&Change> = written
+                .get(&(object, id))
+                .into_iter()
+                .flatten()
+                .filter(|change| change.source_id == source_id)
+                .collect();
+            if follow(client, journal, &record, &sent, &now, &ours, &mut listings, names, overwrite, &mut outcome)
+                .await?
+            {
+                outcome.updated += 1;
+            }
             continue;
         }
         let gone = |journal: &Journal| {
@@ -169,9 +220,123 @@ pub async fn link(
             }
         }
         journal.set(object, &source_id, Fate::Linked, Some(id), Some(choice.as_str()))?;
-        linked.insert(source_id, id);
+        journal.set_sent(object, &source_id, &load::payload_json(&payload).to_string())?;
+        outcome.linked.insert(source_id, id);
     }
-    Ok(linked)
+    if without_baseline > 0 {
+        outcome.notes.push(format!(
+            "{without_baseline} {object} records linked to the account's own had no journalled payload to compare with (linked by an earlier crm-migrate, or purged): not compared, not updated; what would be sent now is their baseline for the next delta"
+        ));
+    }
+    Ok(outcome)
+}
+
+/// A record linked to one the account had, as [`follow`] sees it.
+struct Linked<'a> {
+    object: ObjectKind,
+    source_id: &'a str,
+    id: u64,
+    choice: Choice,
+    marker: Option<&'a String>,
+}
+
+/// A linked record whose source changed since it was last sent (a delta, a re-approved mapping):
+/// each changed field is written where the decision allows it. Link writes a field that is empty
+/// in Pipedrive or still holds what the migration filled it with, and leaves a value of the
+/// account's own. Update writes a field that still holds what was there after the last run (or
+/// what the migration wrote); one someone changed in Pipedrive since is a conflict, left unless
+/// `overwrite`. Prior values are journalled before the PATCH; the baseline moves to `now` unless
+/// a conflict was left (the next run meets it again). Returns whether anything was written.
+#[allow(clippy::too_many_arguments)]
+async fn follow(
+    client: &PipedriveClient,
+    journal: &Journal,
+    record: &Linked<'_>,
+    sent: &Value,
+    now: &Value,
+    ours: &[&Change],
+    listings: &mut Listings,
+    names: &HashMap<String, String>,
+    overwrite: bool,
+    outcome: &mut Linking,
+) -> Result<bool, ApplyError> {
+    let Linked { object, source_id, id, choice, marker } = *record;
+    let changed: Vec<(String, Value, Value)> = crate::pipedrive::changes::changed_fields(sent, now)
+        .into_iter()
+        .filter(|(field, ..)| !kept_as_is(field, marker))
+        .collect();
+    if changed.is_empty() {
+        return Ok(false);
+    }
+    let Some(actual) = listings.of(client, object).await?.get(&id).cloned() else {
+        outcome.notes.push(format!(
+            "{object} {source_id}: changed in User.com, but the record the account had (Pipedrive id {id}) is gone from Pipedrive; not created"
+        ));
+        return Ok(false);
+    };
+    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    let mut writes = Vec::new();
+    let mut conflict = crate::readback::Conflict {
+        object,
+        source_id: source_id.to_owned(),
+        pipedrive_id: id,
+        action: "update",
+        fields: Vec::new(),
+        overridden: overwrite,
+    };
+    for (field, was, new) in changed {
+        let prior = field_of(&actual, &field);
+        if holds(object, &field, &new, &actual) {
+            continue;
+        }
+        // What the migration last wrote into this field, if it still holds it.
+        let filled = ours
+            .iter()
+            .rev()
+            .find(|change| change.field == field)
+            .is_some_and(|change| holds(object, &field, &parse(&change.new), &actual));
+        let write = match choice {
+            Choice::Link => filled || (empty(&prior) && !empty(&new)),
+            Choice::Update if filled || empty(&was) || holds(object, &field, &was, &actual) => true,
+            Choice::Update => {
+                let name = field
+                    .strip_prefix("custom_fields.")
+                    .and_then(|code| names.get(code))
+                    .cloned()
+                    .unwrap_or_else(|| field.clone());
+                conflict.fields.push((name, was, prior.clone()));
+                overwrite
+            }
+            Choice::Create => false,
+        };
+        if write {
+            writes.push((field, prior, new));
+        }
+    }
+    // The prior values first: a crash after the PATCH still leaves what rollback gives back.
+    for (field, prior, new) in &writes {
+        journal.record_change(object, source_id, id, field, &prior.to_string(), &new.to_string())?;
+    }
+    if !writes.is_empty() {
+        match load::update(client, object, id, &writes).await {
+            Ok(()) => {}
+            Err(ClientError::NotFound { .. }) => {
+                outcome.notes.push(format!(
+                    "{object} {source_id}: changed in User.com, but the record the account had (Pipedrive id {id}) is gone from Pipedrive; not created"
+                ));
+                return Ok(false);
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let left = !conflict.fields.is_empty() && !overwrite;
+    if !conflict.fields.is_empty() {
+        outcome.conflicts.push(conflict);
+    }
+    if !left {
+        journal.set_sent(object, source_id, &now.to_string())?;
+    }
+    Ok(!writes.is_empty())
 }
 
 /// Source id -> Pipedrive id of the records of an object linked to existing ones.
@@ -218,7 +383,11 @@ pub struct Restored {
 /// goes back to its prior value (an earlier change of the same field then compares with that);
 /// one that holds neither is a conflict and stays. Returns (field, now, prior) to send and the
 /// conflicts, one line each.
-fn give_back(object: ObjectKind, written: &[Change], actual: &Value) -> (Vec<(String, Value, Value)>, Vec<String>) {
+pub(crate) fn give_back(
+    object: ObjectKind,
+    written: &[Change],
+    actual: &Value,
+) -> (Vec<(String, Value, Value)>, Vec<String>) {
     let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
     let mut now = actual.clone();
     let (mut back, mut conflicts): (Vec<(String, Value, Value)>, Vec<String>) = (Vec::new(), Vec::new());

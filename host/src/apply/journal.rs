@@ -115,6 +115,16 @@ pub struct Deletion {
     pub sent: Option<String>,
 }
 
+/// A row a run deleted, of any object (deal products and participants too): what [`Deletion`]
+/// is for records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RowDeletion {
+    pub object: String,
+    pub source_id: String,
+    pub pipedrive_id: u64,
+    pub sent: Option<String>,
+}
+
 /// One field a run changed on a record: what it was and what it became (JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -271,10 +281,12 @@ impl Journal {
 
     /// Remembers what was sent for a created record.
     pub fn set_sent(&self, object: ObjectKind, source_id: &str, sent: &str) -> Result<(), StateError> {
-        self.run(
-            "UPDATE records SET sent = ?3 WHERE object = ?1 AND source_id = ?2",
-            params![object.as_str(), source_id, sent],
-        )
+        self.set_row_sent(object.as_str(), source_id, sent)
+    }
+
+    /// [`Journal::set_sent`] of a row of an object that is not an [`ObjectKind`].
+    pub(crate) fn set_row_sent(&self, object: &str, source_id: &str, sent: &str) -> Result<(), StateError> {
+        self.run("UPDATE records SET sent = ?3 WHERE object = ?1 AND source_id = ?2", params![object, source_id, sent])
     }
 
     /// Journals one field a run changed on a record: its prior and new values (JSON).
@@ -439,16 +451,28 @@ impl Journal {
         pipedrive_id: u64,
         sent: Option<&str>,
     ) -> Result<(), StateError> {
+        self.record_row_deletion(object.as_str(), source_id, pipedrive_id, sent)
+    }
+
+    /// [`Journal::record_deletion`] of a row of an object that is not an [`ObjectKind`] (a deal
+    /// product or participant a delta removed).
+    pub(crate) fn record_row_deletion(
+        &self,
+        object: &str,
+        source_id: &str,
+        pipedrive_id: u64,
+        sent: Option<&str>,
+    ) -> Result<(), StateError> {
         let error = |error| self.state.error(error);
         let transaction = self.state.connection().unchecked_transaction().map_err(error)?;
         transaction
             .execute(
                 "INSERT OR REPLACE INTO deletions (run_id, object, source_id, pipedrive_id, sent, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![self.run_id, object.as_str(), source_id, pipedrive_id as i64, sent, now_utc()],
+                params![self.run_id, object, source_id, pipedrive_id as i64, sent, now_utc()],
             )
             .map_err(error)?;
         transaction
-            .execute("DELETE FROM records WHERE object = ?1 AND source_id = ?2", params![object.as_str(), source_id])
+            .execute("DELETE FROM records WHERE object = ?1 AND source_id = ?2", params![object, source_id])
             .map_err(error)?;
         transaction.commit().map_err(error)
     }
@@ -487,6 +511,40 @@ impl Journal {
 
     /// What run `run_id` deleted, in the order it deleted them.
     pub fn deletions(&self, run_id: i64) -> Result<Vec<Deletion>, StateError> {
+        Ok(self
+            .deletion_rows(run_id)?
+            .into_iter()
+            .filter_map(|row| {
+                Some(Deletion {
+                    object: row.object.parse().ok()?,
+                    source_id: row.source_id,
+                    pipedrive_id: row.pipedrive_id,
+                    sent: row.sent,
+                })
+            })
+            .collect())
+    }
+
+    /// What run `run_id` deleted of an object that is not an [`ObjectKind`], in the order it
+    /// deleted them.
+    pub(crate) fn row_deletions(&self, run_id: i64, object: &str) -> Result<Vec<RowDeletion>, StateError> {
+        Ok(self.deletion_rows(run_id)?.into_iter().filter(|row| row.object == object).collect())
+    }
+
+    /// The keys of every row of `object` a run deleted and no undo created again, whatever the run.
+    pub(crate) fn deleted_row_keys(&self, object: &str) -> Result<Vec<String>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT source_id FROM deletions WHERE object = ?1 AND restored_as IS NULL")
+            .map_err(error)?;
+        let rows = statement.query_map(params![object], |row| row.get(0)).map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
+    }
+
+    /// What run `run_id` deleted and no undo has created again.
+    fn deletion_rows(&self, run_id: i64) -> Result<Vec<RowDeletion>, StateError> {
         let error = |error| self.state.error(error);
         let mut statement = self
             .state
@@ -495,21 +553,15 @@ impl Journal {
             .map_err(error)?;
         let rows = statement
             .query_map(params![run_id], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, Option<String>>(3)?,
-                ))
+                Ok(RowDeletion {
+                    object: row.get(0)?,
+                    source_id: row.get(1)?,
+                    pipedrive_id: row.get::<_, i64>(2)? as u64,
+                    sent: row.get(3)?,
+                })
             })
             .map_err(error)?;
-        let mut deletions = Vec::new();
-        for row in rows {
-            let (object, source_id, pipedrive_id, sent) = row.map_err(error)?;
-            let Ok(object) = object.parse::<ObjectKind>() else { continue };
-            deletions.push(Deletion { object, source_id, pipedrive_id: pipedrive_id as u64, sent });
-        }
-        Ok(deletions)
+        rows.collect::<Result<_, _>>().map_err(error)
     }
 
     /// A deleted record created again (by `rollback --run`), with its new Pipedrive id.
@@ -520,9 +572,20 @@ impl Journal {
         source_id: &str,
         pipedrive_id: u64,
     ) -> Result<(), StateError> {
+        self.record_row_restored(deleted_by, object.as_str(), source_id, pipedrive_id)
+    }
+
+    /// [`Journal::record_restored`] of a row of an object that is not an [`ObjectKind`].
+    pub(crate) fn record_row_restored(
+        &self,
+        deleted_by: i64,
+        object: &str,
+        source_id: &str,
+        pipedrive_id: u64,
+    ) -> Result<(), StateError> {
         self.run(
             "UPDATE deletions SET restored_as = ?4 WHERE run_id = ?1 AND object = ?2 AND source_id = ?3",
-            params![deleted_by, object.as_str(), source_id, pipedrive_id as i64],
+            params![deleted_by, object, source_id, pipedrive_id as i64],
         )
     }
 

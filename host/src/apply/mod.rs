@@ -559,8 +559,20 @@ async fn run_phases(
                     Err(reason) => journal.set(object, &source_id, Fate::Quarantined, None, Some(&reason))?,
                 }
             }
-            let linked = existing::link(client, journal, object, targets, decisions, to_link).await?;
-            add_links(links, object, &linked, source);
+            let linking = existing::link(
+                client,
+                journal,
+                object,
+                targets,
+                decisions,
+                to_link,
+                &targets.field_names(),
+                options.overwrite_conflicts,
+            )
+            .await?;
+            add_links(links, object, &linking.linked, source);
+            outcome.notes.extend(linking.notes);
+            outcome.conflicts.extend(linking.conflicts);
             let jobs = |ids: &[String]| {
                 ids.iter().map(|id| Job { source_id: id.clone(), payload: payloads[id].clone() }).collect::<Vec<_>>()
             };
@@ -601,7 +613,7 @@ async fn run_phases(
                 &entries,
                 source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation),
             )?;
-            row.updated = updated;
+            row.updated = updated + linking.updated;
             (row.records_with_fields_left_out, row.fields_left_out) =
                 count_left_out(&scope, &entries, &journal.left_out(object)?);
             reconciliation.push(row);

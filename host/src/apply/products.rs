@@ -9,7 +9,10 @@
 //! and rollback removes what the journal lists. A line or participant that cannot be migrated (a
 //! product products.csv lacks, a line that is not JSON, a quantity that is not a number, a
 //! participant who is not a contact) is left out of its deal, listed like any value left out
-//! (`reports/quarantine.csv`); the deal itself migrates.
+//! (`reports/quarantine.csv`); the deal itself migrates. A later run (a delta) removes what the
+//! export no longer gives: a line changed in place (it is added again as it is now) or gone, a
+//! participant gone; each removal is journalled with what was sent, so `rollback --run` adds it
+//! back ([`restore_removed`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -264,6 +267,10 @@ pub struct ProductsOutcome {
     pub participants_created: u64,
     /// Made before (an earlier run, or found applied after a lost answer or a kill).
     pub existing: u64,
+    /// Lines changed in place or gone from the export, removed (a changed one is added again).
+    pub lines_removed: u64,
+    /// Participants gone from the export, removed.
+    pub participants_removed: u64,
     /// What was not sent, and why.
     pub unsent: Vec<String>,
     pub tokens: u64,
@@ -316,9 +323,7 @@ pub async fn run(
             continue;
         };
         let extras = read(record, mapping, &source.products, &|id| contacts.contains(id), &|id| links.person(id));
-        if !extras.lines.is_empty() || !extras.participants.is_empty() {
-            wanted.push((record, deal_id, extras));
-        }
+        wanted.push((record, deal_id, extras));
     }
     // The products the lines use, each created once.
     let mut products: BTreeMap<String, u64> = BTreeMap::new();
@@ -334,7 +339,11 @@ pub async fn run(
             _ => None,
         };
         if let Some(pipedrive_id) = found {
-            journal.set_row(PRODUCT, id, Fate::Created, Some(pipedrive_id), None)?;
+            // Journalled again only when an open intent was found applied: a product made by an
+            // earlier run stays that run's (`rollback --run` of this one must not remove it).
+            if journalled.get(id).is_some_and(|entry| entry.fate == Fate::Intent) {
+                journal.set_row(PRODUCT, id, Fate::Created, Some(pipedrive_id), None)?;
+            }
             products.insert(id.to_owned(), pipedrive_id);
             outcome.existing += 1;
             continue;
@@ -364,11 +373,14 @@ pub async fn run(
             Err(error) => return Err(error.into()),
         }
     }
+    remove_stale(client, journal, &wanted, &products, &mut outcome).await?;
     // Each deal's lines and participants, one deal at a time per task (a lost line is looked
     // for among its deal's products, which a line of the same deal sent beside it would blur).
     let lines_journalled = journal.entries_of(DEAL_PRODUCT)?;
     let participants_journalled = journal.entries_of(PARTICIPANT)?;
     let mut work = Vec::new();
+    // What each line is sent as: the baseline a later run tells a change by.
+    let mut sent: HashMap<String, String> = HashMap::new();
     for (record, deal_id, extras) in &wanted {
         let deal = record.source_id.clone();
         let known: Vec<u64> = extras
@@ -390,11 +402,14 @@ pub async fn run(
             };
             match lines_journalled.get(&key).map(|entry| entry.fate) {
                 Some(Fate::Created) => outcome.existing += 1,
-                open => item.lines.push((
-                    key,
-                    NewDealProduct { product_id, item_price: line.price, quantity: line.quantity },
-                    open == Some(Fate::Intent),
-                )),
+                open => {
+                    sent.insert(key.clone(), line_sent(line, product_id).to_string());
+                    item.lines.push((
+                        key,
+                        NewDealProduct { product_id, item_price: line.price, quantity: line.quantity },
+                        open == Some(Fate::Intent),
+                    ))
+                }
             }
         }
         for contact in &extras.participants {
@@ -443,6 +458,9 @@ pub async fn run(
             match result {
                 Ok(id) => {
                     journal.set_row(object, &key, Fate::Created, Some(id), Some(&deal))?;
+                    if let Some(sent) = sent.get(&key) {
+                        journal.set_row_sent(object, &key, sent)?;
+                    }
                     if object == DEAL_PRODUCT { outcome.lines_created += 1 } else { outcome.participants_created += 1 }
                 }
                 Err(ClientError::Rejected { status, message, .. }) => {
@@ -464,6 +482,157 @@ pub async fn run(
         Some(error) => Err(error),
         None => Ok(outcome),
     }
+}
+
+/// What a line is journalled as sent: the User.com product, the Pipedrive product, quantity
+/// and price of one unit.
+fn line_sent(line: &Line, product_id: u64) -> Json {
+    serde_json::json!({ "product": line.product, "product_id": product_id, "quantity": line.quantity, "item_price": line.price })
+}
+
+/// Whether a journalled line (as sent) is the export's line now.
+fn same_line(sent: &Json, line: &Line) -> bool {
+    sent["product"].as_str() == Some(line.product.as_str())
+        && sent["quantity"].as_f64() == Some(line.quantity)
+        && sent["item_price"].as_f64() == Some(line.price)
+}
+
+/// The deal a journalled line or participant belongs to (its detail; else its key's first part).
+fn deal_of(key: &str, entry: &Entry) -> String {
+    entry.detail.clone().unwrap_or_else(|| key.split(['#', ':']).next().unwrap_or_default().to_owned())
+}
+
+/// Removes, from the deals of the export, the lines and participants made before that the export
+/// no longer gives: a line whose product, quantity or price changed (the caller adds it again as
+/// it is now) or that is gone, a participant gone. Each is removed first and journalled after,
+/// with what was sent for it (one removed but not journalled is met again and found gone). A line
+/// journalled without what was sent (an earlier crm-migrate) is read back once for it.
+async fn remove_stale(
+    client: &PipedriveClient,
+    journal: &Journal,
+    deals: &[(&Record, u64, DealExtras)],
+    products: &BTreeMap<String, u64>,
+    outcome: &mut ProductsOutcome,
+) -> Result<(), ApplyError> {
+    let mut by_deal: HashMap<String, DealRows> = HashMap::new();
+    for object in [DEAL_PRODUCT, PARTICIPANT] {
+        for (key, entry) in journal.entries_of(object)? {
+            if entry.fate == Fate::Created && entry.pipedrive_id.is_some() {
+                by_deal.entry(deal_of(&key, &entry)).or_default().push((object, key, entry));
+            }
+        }
+    }
+    for (record, deal_id, extras) in deals {
+        let Some(rows) = by_deal.remove(&record.source_id) else { continue };
+        let mut listed: Option<Vec<crate::pipedrive::DealProduct>> = None;
+        for (object, key, entry) in rows {
+            let Some(attachment) = entry.pipedrive_id else { continue };
+            let mut was = entry.sent.as_deref().and_then(|sent| serde_json::from_str::<Json>(sent).ok());
+            let stale = if object == DEAL_PRODUCT {
+                let index = key.rsplit_once('#').and_then(|(_, index)| index.parse::<usize>().ok());
+                let now = extras.lines.iter().find(|line| Some(line.index) == index);
+                match (&was, now) {
+                    (Some(was), Some(now)) => !same_line(was, now),
+                    (None, Some(now)) => {
+                        // No baseline to tell a change by: what is sent now becomes it.
+                        if let Some(product_id) = products.get(&now.product) {
+                            journal.set_row_sent(object, &key, &line_sent(now, *product_id).to_string())?;
+                        }
+                        false
+                    }
+                    (_, None) => true,
+                }
+            } else {
+                let contact = key.split_once(':').map(|(_, contact)| contact).unwrap_or_default();
+                !extras.participants.iter().any(|known| known == contact)
+            };
+            if !stale {
+                continue;
+            }
+            if object == DEAL_PRODUCT {
+                if was.is_none() {
+                    if listed.is_none() {
+                        listed = Some(ok_or_gone(client.deal_products(*deal_id).await)?.unwrap_or_default());
+                    }
+                    was = listed.iter().flatten().find(|line| line.id == attachment).map(|line| {
+                        serde_json::json!({ "product_id": line.product_id, "quantity": line.quantity, "item_price": line.item_price })
+                    });
+                }
+                ok_or_gone(client.delete_deal_product(*deal_id, attachment).await)?;
+                outcome.lines_removed += 1;
+            } else {
+                ok_or_gone(client.delete_deal_participant(*deal_id, attachment).await)?;
+                outcome.participants_removed += 1;
+            }
+            journal.record_row_deletion(object, &key, attachment, was.map(|was| was.to_string()).as_deref())?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds back what run `run_id` (a delta) removed from deals (`rollback --run`), after the undo
+/// deleted what it added: each line as it was sent, each participant as the person its contact
+/// is now, on the deal as the journal has it now (created again by the undo, if the delta had
+/// deleted it). Returns how many were added back; what cannot be is named in `not_restored`.
+pub async fn restore_removed(
+    client: &PipedriveClient,
+    journal: &Journal,
+    run_id: i64,
+    not_restored: &mut Vec<String>,
+) -> Result<u64, ApplyError> {
+    let created = |entries: HashMap<String, Entry>| -> HashMap<String, u64> {
+        entries
+            .into_iter()
+            .filter(|(_, entry)| entry.fate == Fate::Created)
+            .filter_map(|(id, entry)| Some((id, entry.pipedrive_id?)))
+            .collect()
+    };
+    let (deals, persons) =
+        (created(journal.entries(ObjectKind::Deal)?), created(journal.entries(ObjectKind::Contact)?));
+    let mut restored = 0;
+    for object in [DEAL_PRODUCT, PARTICIPANT] {
+        let what = if object == DEAL_PRODUCT { "deal product" } else { "participant" };
+        for super::journal::RowDeletion { source_id: key, sent, .. } in journal.row_deletions(run_id, object)? {
+            let (deal, rest) = key.split_once(['#', ':']).unwrap_or((key.as_str(), ""));
+            let Some(deal_id) = deals.get(deal).copied() else {
+                not_restored.push(format!("{what} {key}: its deal is not in Pipedrive now; not added back"));
+                continue;
+            };
+            let was = sent.as_deref().and_then(|sent| serde_json::from_str::<Json>(sent).ok()).unwrap_or_default();
+            let id = if object == DEAL_PRODUCT {
+                let line = match (was["product_id"].as_u64(), was["quantity"].as_f64(), was["item_price"].as_f64()) {
+                    (Some(product_id), Some(quantity), Some(item_price)) => {
+                        NewDealProduct { product_id, item_price, quantity }
+                    }
+                    _ => {
+                        not_restored
+                            .push(format!("{what} {key}: what was sent for it is not journalled; not added back"));
+                        continue;
+                    }
+                };
+                let known: Vec<u64> = journal
+                    .entries_of(DEAL_PRODUCT)?
+                    .into_iter()
+                    .filter(|(other, entry)| deal_of(other, entry) == deal)
+                    .filter_map(|(_, entry)| entry.pipedrive_id)
+                    .collect();
+                client.add_deal_product(deal_id, &line, &known).await?.id
+            } else {
+                let Some(person) = persons.get(rest).copied() else {
+                    not_restored.push(format!("{what} {key}: contact {rest} is not in Pipedrive now; not added back"));
+                    continue;
+                };
+                client.add_deal_participant(deal_id, person).await?.id
+            };
+            journal.set_row(object, &key, Fate::Created, Some(id), Some(deal))?;
+            if let Some(sent) = &sent {
+                journal.set_row_sent(object, &key, sent)?;
+            }
+            journal.record_row_restored(run_id, object, &key, id)?;
+            restored += 1;
+        }
+    }
+    Ok(restored)
 }
 
 /// Whether a create's failure stops the run (a refusal or an unknown outcome is listed and the
@@ -515,9 +684,7 @@ fn journalled(journal: &Journal) -> Result<HashMap<String, DealRows>, ApplyError
     let mut by_deal: HashMap<String, DealRows> = HashMap::new();
     for object in [DEAL_PRODUCT, PARTICIPANT] {
         for (key, entry) in journal.entries_of(object)? {
-            let deal =
-                entry.detail.clone().unwrap_or_else(|| key.split(['#', ':']).next().unwrap_or_default().to_owned());
-            by_deal.entry(deal).or_default().push((object, key, entry));
+            by_deal.entry(deal_of(&key, &entry)).or_default().push((object, key, entry));
         }
     }
     Ok(by_deal)
@@ -642,7 +809,8 @@ fn ok_or_gone<T>(result: Result<T, ClientError>) -> Result<Option<T>, ApplyError
 /// export ids: escaped.
 pub fn section(doc: &mut Document, outcome: &ProductsOutcome) {
     let made = outcome.products_created + outcome.lines_created + outcome.participants_created;
-    if made + outcome.existing == 0 && outcome.unsent.is_empty() {
+    let removed = outcome.lines_removed + outcome.participants_removed;
+    if made + removed + outcome.existing == 0 && outcome.unsent.is_empty() {
         return;
     }
     doc.section("Deal products and participants");
@@ -654,6 +822,13 @@ pub fn section(doc: &mut Document, outcome: &ProductsOutcome) {
         thousands(outcome.existing),
         thousands(outcome.tokens)
     )));
+    if removed > 0 {
+        doc.paragraph(words(format!(
+            "Removed because the export no longer gives them as they were: {} deal products (a changed one is added again as it is now), {} participants; `rollback --run` adds them back.",
+            thousands(outcome.lines_removed),
+            thousands(outcome.participants_removed)
+        )));
+    }
     if !outcome.unsent.is_empty() {
         doc.paragraph("Not sent, with the reason:");
     }

@@ -50,7 +50,7 @@ pub fn outcome_text(outcome: &Outcome, project_dir: &Path) -> String {
     if let Some(users) = outcome.users_refetched {
         let _ = writeln!(
             text,
-            "  events and conversations read again for {users} users changed or new since the last extraction"
+            "  events read again for every user; conversations for the {users} users changed or new since the last extraction"
         );
     }
     if !outcome.absent.is_empty() {

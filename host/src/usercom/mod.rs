@@ -2,9 +2,17 @@
 //! `state.db` (resumable after a kill), then writes a local snapshot, a CSV export directory in
 //! the sample's dialect, which every other verb reads as it reads an export ([`snapshot`]).
 //! A later extraction (`--changes`, at cutover) fetches the full lists again (the id lists: a
-//! record not in them is deleted, never one merely not fetched) and, per user, the events and
-//! conversations only of users changed since the last extraction (`users/search` by
-//! `updated_at`, with an overlap) or new; the others' are carried over from before.
+//! record not in them is deleted, never one merely not fetched), every user's events again, and
+//! the conversations only of users changed since the last extraction (`users/search` by
+//! `updated_at`, with an overlap) or new; the others' conversations are carried over from before.
+//!
+//! Why every user's events: whether User.com bumps a user's `updated_at` when only an event is
+//! tracked for them (`POST events/`, with a timestamp that may be in the past) is not documented
+//! (the reference is silent, [gap]), and no documented endpoint lists events across users by
+//! their timestamp. Reading only the changed users' events would then miss events tracked since
+//! on users otherwise unchanged; reading every user's costs one request per user (and one per
+//! further page of 100 events) at cutover. The same question stands, unanswered, for a message
+//! added to an existing conversation: conversations are still read only for the changed users.
 
 pub mod client;
 pub mod snapshot;
@@ -108,7 +116,8 @@ pub struct Outcome {
     pub pages_fetched: u64,
     pub pages_before: u64,
     pub requests: RequestStats,
-    /// For a changes extraction: users whose events and conversations were fetched again.
+    /// For a changes extraction: users whose conversations were fetched again (every user's
+    /// events are).
     pub users_refetched: Option<u64>,
 }
 
@@ -175,9 +184,9 @@ pub async fn extract(
     for segment in ids(&store.results(extraction.id, "segments/")?) {
         walker.walk(&format!("segments/{segment}/users/"), true).await?;
     }
-    // Whose events and conversations to read: everyone the first time, and after purge removed
-    // what the last extraction read; at cutover, the users changed since the last extraction and
-    // the users it did not have.
+    // Whose conversations to read: everyone the first time, and after purge removed what the
+    // last extraction read; at cutover, the users changed since the last extraction and the users
+    // it did not have. Events: everyone's, every time (the module's comment says why).
     let previous_purged = extraction.since.is_some() && store.purged(extraction.id - 1)?;
     let refetch: BTreeSet<u64> = match extraction.since {
         None => users.iter().copied().collect(),
@@ -197,25 +206,27 @@ pub async fn extract(
     };
     let started = Instant::now();
     let requests_before = walker.client.stats.requests;
-    for (done, user) in refetch.iter().enumerate() {
+    for (done, user) in users.iter().enumerate() {
         walker.walk(&events_of(*user), true).await?;
-        let conversations = conversations_of(*user);
-        walker.walk(&conversations, true).await?;
-        for conversation in store.results(extraction.id, &conversations)? {
-            let has_messages = conversation.get("messages").is_some_and(Value::is_array);
-            if let (false, Some(id)) = (has_messages, conversation.get("id").and_then(as_id)) {
-                walker.walk(&format!("conversations/{id}/"), false).await?;
+        if refetch.contains(user) {
+            let conversations = conversations_of(*user);
+            walker.walk(&conversations, true).await?;
+            for conversation in store.results(extraction.id, &conversations)? {
+                let has_messages = conversation.get("messages").is_some_and(Value::is_array);
+                if let (false, Some(id)) = (has_messages, conversation.get("id").and_then(as_id)) {
+                    walker.walk(&format!("conversations/{id}/"), false).await?;
+                }
             }
         }
         let done = done as u64 + 1;
-        if done.is_multiple_of(50) || done == refetch.len() as u64 {
+        if done.is_multiple_of(50) || done == users.len() as u64 {
             let seconds = started.elapsed().as_secs_f64().max(1e-3);
             let per_second = done as f64 / seconds;
             walker.progress(&ExtractEvent::Users {
                 done,
-                of: refetch.len() as u64,
+                of: users.len() as u64,
                 per_second,
-                eta_seconds: Some((refetch.len() as u64 - done) as f64 / per_second.max(1e-9)),
+                eta_seconds: Some((users.len() as u64 - done) as f64 / per_second.max(1e-9)),
                 requests: walker.client.stats.requests - requests_before,
             });
         }

@@ -3,8 +3,8 @@
 //! quantity; the price of one unit) and participants (the persons of its participant contacts,
 //! its own person aside), as the export gives them after the same reading apply does (lines and
 //! participants left out with a reason are expected absent), never as apply sent them. One
-//! listing of the products, and per deal with lines or participants one listing of each
-//! (10 tokens a call).
+//! listing of the products, and per deal with lines or participants (or that a delta removed
+//! some from) one listing of each (10 tokens a call).
 
 use std::collections::{HashMap, HashSet};
 
@@ -61,6 +61,17 @@ pub async fn check(
         persons.get(id).copied()
     };
     let contacts = products::contact_ids(source);
+    // Deals a delta removed lines or participants from: read back even when the export now
+    // gives them none, so that one still in Pipedrive shows.
+    let removed_from = |object: &str| -> Result<HashSet<String>, ApplyError> {
+        Ok(journal
+            .deleted_row_keys(object)?
+            .into_iter()
+            .map(|key| key.split(['#', ':']).next().unwrap_or_default().to_owned())
+            .collect())
+    };
+    let (lines_removed, participants_removed) =
+        (removed_from(products::DEAL_PRODUCT)?, removed_from(products::PARTICIPANT)?);
     let mut listed_products = None;
     for record in source.records.get(&ObjectKind::Deal).into_iter().flatten() {
         let Some(deal_id) = deals
@@ -72,7 +83,7 @@ pub async fn check(
         };
         let deal = &record.source_id;
         let expected = products::read(record, mapping, &source.products, &|id| contacts.contains(id), &person);
-        if !expected.lines.is_empty() {
+        if !expected.lines.is_empty() || lines_removed.contains(deal) {
             if listed_products.is_none() {
                 listed_products = Some(
                     client
@@ -121,7 +132,7 @@ pub async fn check(
                 ));
             }
         }
-        if !expected.participants.is_empty() {
+        if !expected.participants.is_empty() || participants_removed.contains(deal) {
             let own = products::attribute(mapping, "person_id")
                 .and_then(|attribute| record.get(attribute))
                 .map(|value| crate::profile::plain(value).trim().to_owned())

@@ -446,3 +446,141 @@ fn a_sample_run_adds_its_deals_products_and_its_rollback_takes_them_back() {
     assert_eq!(lines(&state), expected_lines(&planted), "every line once");
     assert_eq!(participants(&state), expected_participants(&planted, &state));
 }
+
+/// Sets a deal's `participants` and/or `order_products` cells in a deals.csv written by [`variant`].
+fn set_extras(deals_csv: &Path, deal: &str, participants: Option<&str>, order: Option<&str>) {
+    let mut reader = csv::Reader::from_path(deals_csv).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|header| header.trim_start_matches('\u{feff}') == name).unwrap();
+    let (id, people, lines) = (column("id"), column("participants"), column("order_products"));
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|row| {
+            let mut cells: Vec<String> = row.unwrap().iter().map(str::to_owned).collect();
+            if cells[id] == deal {
+                participants.inspect(|value| cells[people] = (*value).to_owned());
+                order.inspect(|value| cells[lines] = (*value).to_owned());
+            }
+            cells
+        })
+        .collect();
+    drop(reader);
+    let mut writer = csv::Writer::from_path(deals_csv).unwrap();
+    writer.write_record(&headers).unwrap();
+    for row in rows {
+        writer.write_record(&row).unwrap();
+    }
+    writer.flush().unwrap();
+}
+
+/// A cell of a deal's row in a deals.csv.
+fn cell(deals_csv: &Path, deal: &str, name: &str) -> String {
+    let mut reader = csv::Reader::from_path(deals_csv).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|header| header.trim_start_matches('\u{feff}') == name).unwrap();
+    let (id, wanted) = (column("id"), column(name));
+    reader.records().map(Result::unwrap).find(|row| &row[id] == deal).unwrap()[wanted].to_owned()
+}
+
+/// A delta moves what changed in the deals' order lines and participants (a quantity changed;
+/// a deal's lines and participants all removed; a line and a participant added), journalled, so
+/// that `rollback --run` puts them back as they were. Expected from the edits made to deals.csv.
+#[test]
+fn a_delta_moves_changed_and_removed_deal_lines_and_participants_and_rollback_run_puts_them_back() {
+    let _machine = crate::support::heavy();
+    let sandbox = fast(SandboxConfig::default());
+    let (dir, project, planted) = project(&sandbox, 12);
+    apply(&project, &[]);
+    let applied = sandbox.state();
+    assert_eq!(lines(&applied), expected_lines(&planted));
+    let hostile: BTreeSet<&String> = planted.hostile.iter().map(|(deal, ..)| deal).collect();
+    let plain: Vec<String> = planted
+        .lines
+        .keys()
+        .filter(|deal| !hostile.contains(deal) && planted.participants.get(*deal).is_some_and(|p| !p.is_empty()))
+        .take(3)
+        .cloned()
+        .collect();
+    let (changed, emptied, grown) = (&plain[0], &plain[1], &plain[2]);
+
+    let newer = dir.path().join("newer");
+    std::fs::create_dir(&newer).unwrap();
+    for entry in std::fs::read_dir(dir.path().join("usercom-export")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, newer.join(path.file_name().unwrap())).unwrap();
+    }
+    let deals_csv = newer.join("deals.csv");
+    let mut expected =
+        Planted { lines: planted.lines.clone(), participants: planted.participants.clone(), hostile: Vec::new() };
+    // One more of the same product.
+    let (product, quantity, price) = planted.lines[changed][0].clone();
+    let line = |product: &str, quantity: f64, price: f64| {
+        format!("{{\"product_id\":{product},\"quantity\":{quantity},\"value\":\"{price:.2}\"}}")
+    };
+    set_extras(&deals_csv, changed, None, Some(&format!("[{}]", line(&product, quantity + 1.0, price))));
+    expected.lines.insert(changed.clone(), vec![(product, quantity + 1.0, price)]);
+    // Nothing ordered any more, nobody else taking part.
+    set_extras(&deals_csv, emptied, Some("{}"), Some("[]"));
+    expected.lines.remove(emptied);
+    expected.participants.remove(emptied);
+    // Another product, and another person.
+    let (first, ..) = planted.lines[grown][0].clone();
+    let other = ["1", "2", "3"].into_iter().find(|product| *product != first).unwrap();
+    let order = cell(&deals_csv, grown, "order_products");
+    set_extras(&deals_csv, grown, None, Some(&format!("{},{}]", order.trim_end_matches(']'), line(other, 2.0, 55.0))));
+    expected.lines.get_mut(grown).unwrap().push((other.to_owned(), 2.0, 55.0));
+    let own = cell(&deals_csv, grown, "user_id");
+    let present = &planted.participants[grown];
+    let newcomer = by_marker(&applied, "person", "persons")
+        .into_keys()
+        .find(|contact| *contact != own && !present.contains(contact))
+        .unwrap();
+    let people = cell(&deals_csv, grown, "participants");
+    set_extras(&deals_csv, grown, Some(&format!("{},{newcomer}}}", people.trim_end_matches('}'))), None);
+    expected.participants.get_mut(grown).unwrap().insert(newcomer);
+
+    let output = in_project(&project, &["delta", "--export", newer.to_str().unwrap(), "--json"]);
+    assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
+    let run = crate::delta_linked::delta_run(&output);
+    let state = sandbox.state();
+    assert_eq!(lines(&state), expected_lines(&expected), "the changed, removed and added lines follow the export");
+    assert_eq!(participants(&state), expected_participants(&expected, &state), "and the participants");
+    assert_eq!(products(&state).len(), 3, "no product made twice");
+    let verified = in_project(&project, &["verify", "--export", newer.to_str().unwrap()]);
+    let report = std::fs::read_to_string(project.join("reports/verification.md")).unwrap();
+    assert!(verified.status.success(), "verify proves the delta:\n{report}");
+    // A line put back by hand on the deal the export now gives none: verify names it.
+    let client = crate::pipedrive_support::client(&sandbox, crm_migrate::pipedrive::Plan::Growth);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let deal_id = by_marker(&state, "deal", "deals")[emptied];
+    let product_id = *products(&state).iter().next().unwrap().0;
+    let line = crm_migrate::pipedrive::NewDealProduct { product_id, item_price: 1.0, quantity: 1.0 };
+    let stray = runtime.block_on(client.add_deal_product(deal_id, &line, &[])).unwrap();
+    let verified = in_project(&project, &["verify", "--export", newer.to_str().unwrap()]);
+    let report = std::fs::read_to_string(project.join("reports/verification.md")).unwrap();
+    assert!(!verified.status.success(), "verify catches the stray line:\n{report}");
+    assert!(
+        report.contains(&format!(
+            "deal {emptied}: Pipedrive holds a product line the export does not give (deal product {}",
+            stray.id
+        )),
+        "{report}"
+    );
+    runtime.block_on(client.delete_deal_product(deal_id, stray.id)).unwrap();
+    let writes = sandbox.stats().writes_applied;
+    let again = in_project(&project, &["delta", "--export", newer.to_str().unwrap(), "--json"]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(sandbox.stats().writes_applied, writes, "a delta with nothing new writes nothing");
+    let undone =
+        in_project(&project, &["rollback", "--run", &crate::delta_linked::delta_run(&again).to_string(), "--yes"]);
+    assert!(undone.status.success(), "{}", text(&undone.stderr));
+
+    let undone = in_project(&project, &["rollback", "--run", &run.to_string(), "--yes"]);
+    assert!(undone.status.success(), "{}\n{}", text(&undone.stdout), text(&undone.stderr));
+    let state = sandbox.state();
+    assert_eq!(lines(&state), expected_lines(&planted), "the lines as they were before the delta");
+    assert_eq!(participants(&state), expected_participants(&planted, &state), "and the participants");
+    let verified = in_project(&project, &["verify"]);
+    let report = std::fs::read_to_string(project.join("reports/verification.md")).unwrap();
+    assert!(verified.status.success(), "verify proves the undo:\n{report}");
+}

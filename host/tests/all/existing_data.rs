@@ -29,7 +29,7 @@ fn person(name: &str, email: &str, phone: Option<&str>) -> NewPerson {
 }
 
 /// The account before the migration: Pipedrive ids by what they stand for.
-async fn seed(client: &PipedriveClient) -> BTreeMap<&'static str, u64> {
+pub(crate) async fn seed(client: &PipedriveClient) -> BTreeMap<&'static str, u64> {
     let mut ids = BTreeMap::new();
     let persons = [
         // Contact 10005 (link: its phone and organization are empty, its name is kept).
@@ -71,7 +71,7 @@ fn content(record: &Value) -> Value {
     record
 }
 
-fn live(state: &Value, collection: &str) -> BTreeMap<u64, Value> {
+pub(crate) fn live(state: &Value, collection: &str) -> BTreeMap<u64, Value> {
     state[collection]
         .as_object()
         .unwrap()
@@ -96,7 +96,7 @@ pub(crate) fn create_anyway(project: &Path) {
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
 }
 
-fn set_decision(project: &Path, source_id: &str, decision: &str) {
+pub(crate) fn set_decision(project: &Path, source_id: &str, decision: &str) {
     let path = project.join("existing.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let line = text.lines().find(|line| line.starts_with(&format!("\"{source_id}\" = "))).unwrap().to_owned();

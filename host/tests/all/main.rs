@@ -10,6 +10,7 @@ mod cli;
 mod conformance;
 mod csv_injection;
 mod deal_products;
+mod delta_linked;
 mod demo;
 mod dialects;
 mod existing_data;

@@ -350,11 +350,15 @@ fn a_second_extraction_reads_again_only_the_users_changed_since_and_gives_the_wh
     let changes = usercom.account().changes.clone();
     let (added, changed) = (changes["contacts_added"], changes["contacts_changed"]);
     assert_eq!(outcome["users_refetched"], added + changed, "the users new or updated since, no other");
-    let per_user_reads = usercom.requests()[served_before..]
-        .iter()
-        .filter(|logged| logged.status == 200 && logged.path.ends_with("/events/"))
-        .count() as u64;
-    assert_eq!(per_user_reads, added + changed, "events read again only for them");
+    let reads = |what: &str| {
+        usercom.requests()[served_before..]
+            .iter()
+            .filter(|logged| logged.status == 200 && logged.path.ends_with(what))
+            .count() as u64
+    };
+    assert_eq!(reads("/conversations/"), added + changed, "conversations read again only for them");
+    let users = usercom.account().users.len() as u64;
+    assert_eq!(reads("/events/"), users, "events read again for every user (one page each here)");
 
     // The newer snapshot is the whole newer account: what a first extraction of it gives, so
     // that delta takes no record it did not read again for a deleted one.
@@ -427,4 +431,116 @@ fn deal_participants_and_order_products_are_written_as_the_csv_export_writes_the
     assert_eq!(from_api, from_csv);
     let products = ["name", "price", "currency"];
     assert_eq!(columns(&snapshot.join("products.csv"), &products), columns(&export.join("products.csv"), &products));
+}
+
+/// The contact ids of a snapshot's users.csv.
+fn user_ids(snapshot: &Path) -> std::collections::BTreeSet<String> {
+    csv::Reader::from_path(snapshot.join("users.csv"))
+        .unwrap()
+        .records()
+        .map(|row| row.unwrap()[0].trim_start_matches('\u{feff}').to_owned())
+        .collect()
+}
+
+/// The events of a snapshot's events.csv: (user id, name, timestamp).
+fn events_of(snapshot: &Path) -> std::collections::BTreeSet<(String, String, String)> {
+    let mut reader = csv::Reader::from_path(snapshot.join("events.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|header| header.trim_start_matches('\u{feff}') == name).unwrap();
+    let (user, name, timestamp) = (column("user_id"), column("name"), column("timestamp"));
+    reader
+        .records()
+        .map(Result::unwrap)
+        .map(|row| (row[user].into(), row[name].into(), row[timestamp].into()))
+        .collect()
+}
+
+/// At cutover from the API: `extract --changes`, then `delta` on its snapshot with
+/// `--delete-missing`, lands the account a month later: verify finds 0 mismatches against the
+/// snapshot, exactly the contacts User.com deleted are deleted, and no contact the changes
+/// extraction did not read again (most of them) is taken for a deleted one.
+#[test]
+fn a_delta_on_an_api_changes_snapshot_lands_the_newer_account_and_deletes_only_what_user_com_deleted() {
+    let _machine = crate::support::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let pipedrive = fast(SandboxConfig::default());
+    let usercom = usercom(UsercomConfig::default());
+    let project = api_project(dir.path(), &usercom, &pipedrive.url());
+    extract(&project, &[]);
+    plan_approve_apply(&project);
+    let migrated: std::collections::BTreeSet<String> =
+        crate::apply::by_marker(&pipedrive.state(), "person", "persons").into_keys().collect();
+    let first = user_ids(&project.join("usercom-snapshot"));
+
+    usercom.advance_to_changes();
+    let output = extract(&project, &["--changes", "--json"]);
+    let done: serde_json::Value = serde_json::from_str(text(&output.stdout).lines().last().unwrap()).unwrap();
+    let refetched = done["outcome"]["users_refetched"].as_u64().unwrap();
+    let newer = PathBuf::from(done["outcome"]["snapshot"].as_str().unwrap());
+    let now = user_ids(&newer);
+    assert!((refetched as usize) < now.len() / 4, "most users were not read again ({refetched} of {})", now.len());
+    let deleted: std::collections::BTreeSet<String> =
+        first.difference(&now).filter(|id| migrated.contains(*id)).cloned().collect();
+
+    // First without --delete-missing: the new and changed go in, what is gone is listed.
+    let preview = in_project(&project, &["delta", "--export", newer.to_str().unwrap(), "--json"]);
+    assert!(preview.status.success(), "{}\n{}", text(&preview.stdout), text(&preview.stderr));
+    let planned: serde_json::Value = text(&preview.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["event"] == "delta_plan")
+        .unwrap();
+    let contacts =
+        planned["plan"]["objects"].as_array().unwrap().iter().find(|row| row["object"] == "contact").unwrap();
+    assert_eq!(contacts["gone"], deleted.len(), "gone: the contacts User.com deleted, no other: {contacts}");
+    let expect = planned["plan"]["deletions"].as_u64().unwrap().to_string();
+    let output = in_project(
+        &project,
+        &["delta", "--export", newer.to_str().unwrap(), "--delete-missing", "--expect-deletions", &expect, "--yes"],
+    );
+    assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
+    let state = pipedrive.state();
+    let persons: std::collections::BTreeSet<String> = crate::apply::by_marker(&state, "person", "persons")
+        .into_iter()
+        .filter(|(_, id)| state["persons"][id.to_string()]["is_deleted"] != true)
+        .map(|(contact, _)| contact)
+        .collect();
+    assert!(deleted.iter().all(|id| !persons.contains(id)), "what User.com deleted is deleted");
+    let kept: Vec<&String> = migrated.iter().filter(|id| now.contains(*id) && !persons.contains(*id)).collect();
+    assert!(kept.is_empty(), "contacts still in User.com taken for deleted: {kept:?}");
+    let added = now.difference(&first).count();
+    assert!(added > 0 && persons.len() > migrated.len() - deleted.len(), "the new contacts are created");
+
+    let verified = in_project(&project, &["verify", "--export", newer.to_str().unwrap(), "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
+    assert!(verified.status.success(), "{report:#}");
+    assert_eq!(report["mismatches"], serde_json::json!([]), "0 mismatches against the newer snapshot");
+}
+
+/// Whether User.com bumps a user's `updated_at` when only an event is added is not in the
+/// reference: an event tracked on a user who is otherwise unchanged (the sandbox leaves
+/// `updated_at` as it was) is in the changes snapshot all the same.
+#[test]
+fn an_event_tracked_since_on_an_unchanged_user_is_in_the_changes_snapshot() {
+    let _machine = crate::support::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let pipedrive = fast(SandboxConfig::default());
+    let usercom = usercom(UsercomConfig::default());
+    let project = api_project(dir.path(), &usercom, &pipedrive.url());
+    extract(&project, &[]);
+    let user = usercom.account().users.iter().map(|user| user.id).min().unwrap();
+    let tracked = 1_700_000_000;
+    usercom.track_event(user, "cart_abandoned", tracked, r#"{"value": 99.5, "currency": "PLN"}"#);
+    let output = extract(&project, &["--changes", "--json"]);
+    let done: serde_json::Value = serde_json::from_str(text(&output.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(done["outcome"]["users_refetched"], 0, "no user changed: {}", done["outcome"]);
+    let newer = PathBuf::from(done["outcome"]["snapshot"].as_str().unwrap());
+    let event = (user.to_string(), "cart_abandoned".to_owned(), tracked.to_string());
+    assert!(!events_of(&project.join("usercom-snapshot")).contains(&event));
+    assert!(events_of(&newer).contains(&event), "the event tracked since is in the changes snapshot");
+    assert_eq!(
+        events_of(&newer).len(),
+        events_of(&project.join("usercom-snapshot")).len() + 1,
+        "and every event the user had before"
+    );
 }
