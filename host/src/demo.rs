@@ -13,7 +13,6 @@ use std::time::Instant;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 
-use crm_migrate::apply::source::Source;
 use crm_migrate::apply::{self, ApplyOptions, ProgressEvent, Reporter};
 use crm_migrate::audit::report::thousands;
 use crm_migrate::extract::{Export, ExportOptions};
@@ -23,6 +22,7 @@ use crm_migrate::plugin_diff;
 use crm_migrate::plugins::{ComponentCache, Hook, Limits, PluginHost, TagFate};
 use crm_migrate::project::{self, InitPlugin, Project};
 use crm_migrate::record::ObjectKind;
+use crm_migrate::source::Source;
 use crm_migrate::untrusted::escape;
 use crm_migrate_sandbox::{SandboxConfig, SandboxHandle};
 
@@ -389,7 +389,7 @@ impl PluginRun {
 
 fn through_plugins(project: &Project) -> anyhow::Result<PluginRun> {
     let export = crm_migrate::plan::open_export(project)?;
-    let mut source = apply::source::read(&export, None)?;
+    let mut source = crm_migrate::source::read(&export, None)?;
     let plugins = project.load_plugins()?;
     source.run_plugins(&plugins, ApplyOptions::default().batch_size);
     let mut groups: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();

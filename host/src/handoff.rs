@@ -9,10 +9,10 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::apply::journal::{Fate, Journal};
 use crate::apply::{ApplyError, PHASES};
 use crate::audit::report::thousands;
 use crate::extract::Catalogue;
+use crate::journal::{Fate, Journal};
 use crate::mapping::{Destination, Landing, Mapping};
 use crate::pipedrive::workspace::same_name;
 use crate::plan::{open_export, side_effects};

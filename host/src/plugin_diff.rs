@@ -12,11 +12,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::apply::ApplyOptions;
-use crate::apply::journal::Fate as JournalFate;
-use crate::apply::source::{self, Source};
 use crate::approve::{Basis, approved_copy};
 use crate::audit::report::thousands;
 use crate::extract::{ExtractError, FieldType};
+use crate::journal::Fate as JournalFate;
 use crate::plan::PlanError;
 use crate::plugins::{
     ComponentCache, Digest, Hook, Limits, LoadError, LoadedPlugin, PluginComponent, PluginHost, TagFate,
@@ -24,6 +23,7 @@ use crate::plugins::{
 use crate::project::APPROVED_PLUGINS_DIR;
 use crate::project::{Project, ProjectError};
 use crate::record::{ObjectKind, Record, Value};
+use crate::source::{self, Source};
 use crate::untrusted::{escape, markdown};
 
 /// Examples of a changed field kept per field (the CSV has every change).

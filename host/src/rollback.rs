@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 
 use crate::apply::ApplyError;
 use crate::apply::deletions::{DeleteGuard, delete_record};
-use crate::apply::journal::{Fate, Journal};
+use crate::journal::{Fate, Journal};
 use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
 use crate::project::Project;
 use crate::readback::{Conflict, Listings};
@@ -68,7 +68,7 @@ fn sample_runs(journal: &Journal) -> Result<HashSet<i64>, ApplyError> {
 }
 
 /// Created (or possibly created: an open intent with a known id) by apply, and in this rollback.
-fn in_rollback(entry: &crate::apply::journal::Entry, sample_only: bool, sample_runs: &HashSet<i64>) -> bool {
+fn in_rollback(entry: &crate::journal::Entry, sample_only: bool, sample_runs: &HashSet<i64>) -> bool {
     entry.fate == Fate::Created && entry.pipedrive_id.is_some() && (!sample_only || sample_runs.contains(&entry.run_id))
 }
 
@@ -150,7 +150,7 @@ pub async fn rollback(
     for object in ORDER {
         if object == ObjectKind::Deal {
             let deals = journal.entries(ObjectKind::Deal)?;
-            let which = |object: &str, id: &str, _: &crate::apply::journal::Entry| {
+            let which = |object: &str, id: &str, _: &crate::journal::Entry| {
                 !sample_only
                     || (object != crate::apply::products::PRODUCT
                         && deals.get(id).is_some_and(|entry| in_rollback(entry, sample_only, &runs)))
@@ -161,7 +161,7 @@ pub async fn rollback(
         if object == ObjectKind::Company {
             let companies = journal.entries(ObjectKind::Company)?;
             let leaving = |id: &str| companies.get(id).is_some_and(|entry| in_rollback(entry, sample_only, &runs));
-            let which = |child: &str, entry: &crate::apply::journal::Entry| {
+            let which = |child: &str, entry: &crate::journal::Entry| {
                 !sample_only || leaving(child) || entry.detail.as_deref().is_some_and(leaving)
             };
             outcome.relationships_deleted +=
@@ -281,13 +281,13 @@ pub async fn rollback(
 async fn delete_relationships(
     client: &PipedriveClient,
     journal: &Journal,
-    which: impl Fn(&str, &crate::apply::journal::Entry) -> bool,
+    which: impl Fn(&str, &crate::journal::Entry) -> bool,
     residue: &mut Vec<String>,
 ) -> Result<u64, ApplyError> {
     let companies = journal.entries(ObjectKind::Company)?;
     let organization =
         |id: &str| companies.get(id).filter(|entry| entry.fate == Fate::Created).and_then(|entry| entry.pipedrive_id);
-    let mut relationships: Vec<(String, crate::apply::journal::Entry)> =
+    let mut relationships: Vec<(String, crate::journal::Entry)> =
         journal.relationships()?.into_iter().filter(|(child, entry)| which(child, entry)).collect();
     relationships.sort_by(|a, b| a.0.cmp(&b.0));
     let mut deleted = 0;
@@ -570,17 +570,14 @@ pub async fn undo_run(
             deletion.object, deletion.source_id
         )));
     }
-    let journal = Journal::start(
-        State::open(&project.dir)?,
-        crate::apply::journal::RunKind::Undo,
-        &format!("undo of run {run_id}"),
-    )?;
+    let journal =
+        Journal::start(State::open(&project.dir)?, crate::journal::RunKind::Undo, &format!("undo of run {run_id}"))?;
     let mut listings = Listings::default();
     let mut outcome = UndoOutcome { run_id, ..UndoOutcome::default() };
 
     // What it updated gets its prior values back, unless changed in Pipedrive since (first:
     // deleting what it created could unlink these records and fake a conflict).
-    let mut updated: BTreeMap<(ObjectKind, String, u64), Vec<crate::apply::journal::Change>> = BTreeMap::new();
+    let mut updated: BTreeMap<(ObjectKind, String, u64), Vec<crate::journal::Change>> = BTreeMap::new();
     for change in journal.changes(run_id)? {
         updated.entry((change.object, change.source_id.clone(), change.pipedrive_id)).or_default().push(change);
     }
@@ -628,7 +625,7 @@ pub async fn undo_run(
     let guard = DeleteGuard::of(&journal)?;
     for object in ORDER {
         if object == ObjectKind::Deal {
-            let which = |_: &str, _: &str, entry: &crate::apply::journal::Entry| entry.run_id == run_id;
+            let which = |_: &str, _: &str, entry: &crate::journal::Entry| entry.run_id == run_id;
             outcome.deal_products_removed +=
                 crate::apply::products::remove(&client, &journal, which, &mut outcome.not_restored).await?;
         }

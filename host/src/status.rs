@@ -6,15 +6,16 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::apply::journal::{FateCounts, Journal, Run};
-use crate::apply::{PHASES, source};
+use crate::apply::PHASES;
 use crate::approve::digest;
 use crate::audit::report::thousands;
+use crate::journal::{FateCounts, Journal, Run};
 use crate::mapping::MAPPING_FILE;
 use crate::pipedrive::human_duration;
 use crate::plan::{PlanError, open_export};
 use crate::project::Project;
 use crate::record::ObjectKind;
+use crate::source;
 use crate::state::{Approval, State, StateError};
 
 #[derive(Debug, Serialize)]

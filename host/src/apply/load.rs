@@ -14,9 +14,9 @@ use crate::pipedrive::{
 };
 use crate::record::ObjectKind;
 
-use super::journal::{Fate, Journal};
 use super::workspace::Targets;
 use super::{ApplyError, ProgressEvent, Reporter};
+use crate::journal::{Fate, Journal};
 
 /// What one create sends.
 #[derive(Debug, Clone)]

@@ -4,7 +4,6 @@
 //! crash, a lost answer, the daily budget) continues where it stopped, without duplicates.
 //!
 //! ```text
-//! source     the records of the run (all, or a sample), through clean and dedup
 //! workspace  phase 1: users, fields, markers, options, pipelines, stages, activity types, labels
 //! payload    a record as Pipedrive is sent it, by the mapping; or why it is quarantined
 //! load       creates sent and journalled; open intents resolved by marker
@@ -12,19 +11,16 @@
 //! products   after the deals: products, deal products and deal participants
 //! deletions  records gone from the export: listed, or deleted within bounds (a delta)
 //! existing   records the account already had: linked (fill or update), prior values journalled
-//! journal    runs, record fates and ids, workspace objects (state.db)
 //! report     reports/quarantine.csv, reports/reconciliation.md
 //! ```
 
 pub mod deletions;
 pub mod existing;
-pub mod journal;
 pub mod load;
 pub mod payload;
 pub mod products;
 pub mod relationships;
 pub mod report;
-pub mod source;
 pub mod workspace;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -40,10 +36,11 @@ use crate::project::{Project, ProjectError};
 use crate::record::{ObjectKind, Record, Value};
 use crate::state::{State, StateError};
 
-use journal::{Fate, FateCounts, Journal, LeftOutField, RunKind};
+use crate::journal::{self, Fate, FateCounts, Journal, LeftOutField, RunKind};
+use crate::source::domain;
+use crate::source::{self, Source};
 use load::{Job, Payload};
-use payload::{Links, domain};
-use source::Source;
+use payload::Links;
 use workspace::Targets;
 
 #[derive(Debug, thiserror::Error)]

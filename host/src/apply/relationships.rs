@@ -18,8 +18,8 @@ use crate::pipedrive::{ClientError, PipedriveClient};
 use crate::record::{ObjectKind, Value};
 
 use super::ApplyError;
-use super::journal::{Entry, Fate, Journal};
-use super::source::Source;
+use crate::journal::{Entry, Fate, Journal};
+use crate::source::Source;
 
 /// The organization landing a parent company goes to (`to = "parent_org_id"`).
 pub const PARENT_CODE: &str = "parent_org_id";

@@ -12,9 +12,9 @@ use crate::project::Project;
 use crate::record::ObjectKind;
 use crate::report_csv::write_report_row;
 
-use super::journal::{Fate, Journal};
-use super::source::Source;
 use super::{ApplyError, ApplyOutcome};
+use crate::journal::{Fate, Journal};
+use crate::source::Source;
 
 /// quarantine.csv's `kind`: the whole record was not migrated.
 pub const RECORD_QUARANTINED: &str = "record quarantined";

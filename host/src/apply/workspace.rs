@@ -17,7 +17,7 @@ use crate::record::ObjectKind;
 use crate::state::now_utc;
 
 use super::ApplyError;
-use super::journal::Journal;
+use crate::journal::Journal;
 
 /// A custom field a mapped attribute is written to.
 #[derive(Debug, Clone, PartialEq)]

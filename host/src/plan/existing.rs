@@ -12,7 +12,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::apply::payload::domain;
 use crate::extract::Export;
 use crate::mapping::check::MARKER_FIELD;
 use crate::marker::Markers;
@@ -21,6 +20,7 @@ use crate::pipedrive::{ClientError, CustomFieldsRead, EntityKind, PipedriveClien
 use crate::plan::{Decision, PlanError};
 use crate::project::{Project, line_of, quoted};
 use crate::record::{ObjectKind, Record, Value};
+use crate::source::domain;
 
 /// The file of the decisions, beside mapping.toml.
 pub const EXISTING_FILE: &str = "existing.toml";

@@ -122,8 +122,7 @@ pub fn measure_notes(export: &Export, mapping: &Mapping, limit: u64) -> Result<N
             let record = &read.record;
             let content: String =
                 content_attributes.iter().filter_map(|attribute| record.get(attribute)).map(plain).collect();
-            *sizes.conversations.entry(crate::apply::source::conversation_of(record)).or_default() +=
-                message_bytes(&content);
+            *sizes.conversations.entry(crate::source::conversation_of(record)).or_default() += message_bytes(&content);
         }
     }
     for kind in [ObjectKind::Activity, ObjectKind::Event] {

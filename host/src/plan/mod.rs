@@ -243,7 +243,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
     let existing = existing::plan(project, client, &workspace).await?;
     let webhooks = side_effects::read_webhooks(client).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
-    let made: Vec<(String, String)> = crate::apply::journal::Journal::read(State::open(&project.dir)?)
+    let made: Vec<(String, String)> = crate::journal::Journal::read(State::open(&project.dir)?)
         .created_workspace_objects()?
         .into_iter()
         .filter(|(kind, ..)| kind == "field")

@@ -12,12 +12,13 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::apply::ApplyError;
-use crate::apply::journal::{Fate, Journal};
-use crate::apply::products::{self, Line};
-use crate::apply::source::Source;
+use crate::apply::products;
+use crate::journal::{Fate, Journal};
 use crate::mapping::Mapping;
 use crate::pipedrive::{ClientError, PipedriveClient};
 use crate::record::ObjectKind;
+use crate::source::Source;
+use crate::source::deal_extras::{self, Line};
 
 /// What the read back found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -71,7 +72,7 @@ pub async fn check(
             continue;
         };
         let deal = &record.source_id;
-        let expected = products::read(record, mapping, &source.products, &|id| contacts.contains(id), &person);
+        let expected = deal_extras::read(record, mapping, &source.products, &|id| contacts.contains(id), &person);
         if !expected.lines.is_empty() {
             if listed_products.is_none() {
                 listed_products = Some(
@@ -122,7 +123,7 @@ pub async fn check(
             }
         }
         if !expected.participants.is_empty() {
-            let own = products::attribute(mapping, "person_id")
+            let own = deal_extras::attribute(mapping, "person_id")
                 .and_then(|attribute| record.get(attribute))
                 .map(|value| crate::profile::plain(value).trim().to_owned())
                 .and_then(|contact| person(&contact));

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use crate::apply::ApplyError;
 use crate::apply::existing::{changes_of_linked, empty, field_of, holds, linked_ids, payload_fields};
-use crate::apply::journal::Journal;
 use crate::apply::load::{self, Payload};
 use crate::apply::workspace::Targets;
+use crate::journal::Journal;
 use crate::record::ObjectKind;
 
 use super::Mismatch;
@@ -53,7 +53,7 @@ pub fn verify_linked(
             continue;
         };
         let update = entries.get(source_id).and_then(|entry| entry.detail.as_deref()) == Some("update");
-        let written: Vec<&crate::apply::journal::Change> =
+        let written: Vec<&crate::journal::Change> =
             changes.get(&(object, *id)).into_iter().flatten().filter(|change| change.source_id == *source_id).collect();
         for (field, value) in payload_fields(&load::payload_json(payload), marker) {
             let filled = written.iter().any(|change| change.field == field);

@@ -21,12 +21,12 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::apply::journal::{Fate, Journal};
 use crate::apply::load::{self, Payload};
 use crate::apply::payload::Links;
 use crate::apply::workspace::{self, Targets};
 use crate::apply::{self, ApplyError, Prepared};
 use crate::audit::report::thousands;
+use crate::journal::{Fate, Journal};
 use crate::mapping::{Destination, Landing, Mapping, NewFieldType};
 use crate::pipedrive::PipedriveClient;
 use crate::project::Project;
@@ -251,7 +251,7 @@ pub async fn verify(
                 journal
                     .entries(object)?
                     .into_iter()
-                    .map(|(id, entry)| (id, crate::apply::journal::Entry { sent: None, ..entry }))
+                    .map(|(id, entry)| (id, crate::journal::Entry { sent: None, ..entry }))
                     .collect(),
             ))
         })
@@ -281,7 +281,7 @@ async fn hierarchy(
     client: &PipedriveClient,
     journal: &Journal,
     mapping: &Mapping,
-    source: &crate::apply::source::Source,
+    source: &crate::source::Source,
 ) -> Result<(Hierarchy, HashMap<u64, u64>), ApplyError> {
     let expected = apply::relationships::resolve(mapping, source, &journal.entries(ObjectKind::Company)?, false);
     let journalled = journal.relationships()?;
