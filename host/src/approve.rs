@@ -14,9 +14,10 @@ use sha2::{Digest as _, Sha256};
 use crate::mapping::file::{self, MappingError};
 use crate::mapping::{MAPPING_FILE, Mapping, check};
 use crate::pipedrive::workspace::Workspace;
-use crate::plan::{PlanError, open_export};
+use crate::plan::PlanError;
 use crate::profile::{ReadProgress, profile};
 use crate::project::{APPROVED_PLUGINS_DIR, Project};
+use crate::source::{OpenExportError, open_export};
 use crate::state::{Approval, State, StateError, now_utc};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,8 @@ pub enum ApproveError {
     State(#[from] StateError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Export(#[from] OpenExportError),
     #[error(transparent)]
     Gate(#[from] GateError),
     #[error("{}: nothing is approved until every problem is fixed:\n{}", .path.display(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]

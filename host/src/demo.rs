@@ -333,8 +333,11 @@ fn approve(project: &Project) -> anyhow::Result<String> {
 /// The label plugin's figures: labels made, tags skipped, tags flagged as a segment's.
 fn label_figures(project: &Project, result: &crm_migrate::plan::PlanResult) -> anyhow::Result<String> {
     let plugins = project.load_plugins()?;
-    let Some((name, decisions)) =
-        crm_migrate::plan::label_plugin_decisions(&plugins, &result.profile.catalogue, &result.profile.tag_use)?
+    let Some((name, decisions)) = crm_migrate::source::labels::label_plugin_decisions(
+        &plugins,
+        &result.profile.catalogue,
+        &result.profile.tag_use,
+    )?
     else {
         bail!("the project has no label plugin");
     };
@@ -388,7 +391,7 @@ impl PluginRun {
 }
 
 fn through_plugins(project: &Project) -> anyhow::Result<PluginRun> {
-    let export = crm_migrate::plan::open_export(project)?;
+    let export = crm_migrate::source::open_export(project)?;
     let mut source = crm_migrate::source::read(&export, None)?;
     let plugins = project.load_plugins()?;
     source.run_plugins(&plugins, ApplyOptions::default().batch_size);

@@ -15,9 +15,10 @@ use crate::extract::Catalogue;
 use crate::journal::{Fate, Journal};
 use crate::mapping::{Destination, Landing, Mapping};
 use crate::pipedrive::workspace::same_name;
-use crate::plan::{open_export, side_effects};
+use crate::plan::side_effects;
 use crate::project::Project;
 use crate::record::ObjectKind;
+use crate::source::open_export;
 use crate::state::State;
 
 /// One table with a title and a paragraph before it.

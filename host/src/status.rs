@@ -12,10 +12,9 @@ use crate::audit::report::thousands;
 use crate::journal::{FateCounts, Journal, Run};
 use crate::mapping::MAPPING_FILE;
 use crate::pipedrive::human_duration;
-use crate::plan::{PlanError, open_export};
 use crate::project::Project;
 use crate::record::ObjectKind;
-use crate::source;
+use crate::source::{self, OpenExportError, open_export};
 use crate::state::{Approval, State, StateError};
 
 #[derive(Debug, Serialize)]
@@ -51,7 +50,7 @@ pub enum StatusError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
-    Plan(#[from] PlanError),
+    Export(#[from] OpenExportError),
     #[error(transparent)]
     Extract(#[from] crate::extract::ExtractError),
 }

@@ -31,14 +31,14 @@ use crate::approve::{ExportCheck, GateError, require_approval};
 use crate::mapping::file::parse;
 use crate::mapping::{Destination, Landing, Mapping};
 use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
-use crate::plan::{PlanError, open_export};
+use crate::plan::PlanError;
 use crate::project::{Project, ProjectError};
 use crate::record::{ObjectKind, Record, Value};
 use crate::state::{State, StateError};
 
 use crate::journal::{self, Fate, FateCounts, Journal, LeftOutField, RunKind};
 use crate::source::domain;
-use crate::source::{self, Source};
+use crate::source::{self, OpenExportError, Source, open_export};
 use load::{Job, Payload};
 use payload::Links;
 use workspace::Targets;
@@ -51,6 +51,8 @@ pub enum ApplyError {
     Project(#[from] ProjectError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Export(#[from] OpenExportError),
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -148,7 +150,7 @@ impl Default for ApplyOptions {
             sample: None,
             concurrency: 16,
             until: None,
-            batch_size: 1000,
+            batch_size: source::BATCH_SIZE,
             export: None,
             delete_missing: false,
             expect_deletions: None,
@@ -237,7 +239,7 @@ pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, Ap
     let mapping = parse(&approval.mapping)
         .map_err(|errors| ApplyError::Workspace(format!("the approved mapping does not parse: {errors:?}")))?;
     let export = match &options.export {
-        Some(dir) => crate::plan::open_export_at(project, dir)?,
+        Some(dir) => crate::source::open_export_at(project, dir)?,
         None => open_export(project)?,
     };
     let mut source = source::read(&export, options.sample)?;

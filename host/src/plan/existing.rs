@@ -493,7 +493,7 @@ pub async fn plan(
 ) -> Result<ExistingCheck, PlanError> {
     let previous = read(project)?;
     let account = read_account(client, workspace, &project.markers()).await?;
-    let export = crate::plan::open_export(project)?;
+    let export = crate::source::open_export(project)?;
     let mut check = match_export(&export, &account)?;
     check.matches = merge(check.matches, &previous);
     let path = path(project);

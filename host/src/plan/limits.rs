@@ -314,7 +314,7 @@ pub fn check_project(
     workspace: &Workspace,
     labels: &crate::plan::changes::LabelDecisions,
 ) -> Result<LimitsCheck, crate::plan::PlanError> {
-    let export = crate::plan::open_export(project)?;
+    let export = crate::source::open_export(project)?;
     let limits = AccountLimits::of(project.plan, project.config.target.seats);
     let notes = measure_notes(&export, mapping, limits.note_bytes)?;
     let changes = crate::plan::changes::workspace_changes(mapping, profile, workspace, labels);

@@ -32,12 +32,14 @@ pub mod side_effects;
 
 use std::path::PathBuf;
 
-use crate::extract::{Export, ExportOptions, ExtractError};
+use crate::extract::ExtractError;
 use crate::mapping::file::{self, MappingError};
 use crate::mapping::{MAPPING_FILE, Mapping, check};
 use crate::pipedrive::{ClientError, PipedriveClient};
-use crate::plugins::{Hook, Segment, Tag, TagFate};
+use crate::plugins::{Hook, TagFate};
 use crate::project::{CONFIG_FILE, Project};
+use crate::source::labels::{LabelPluginError, catalogue_tags, label_plugin_decisions};
+use crate::source::{OpenExportError, open_export};
 use crate::state::{State, StateError, now_utc};
 
 use crate::pipedrive::workspace::Workspace;
@@ -55,8 +57,10 @@ pub enum PlanError {
     State(#[from] StateError),
     #[error("{} cannot be read, so plan will not overwrite it; fix it (or delete it to start over):\n{}", .path.display(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
     UnreadableMapping { path: PathBuf, errors: Vec<MappingError> },
-    #[error("the label plugin: {message}")]
-    LabelPlugin { message: String },
+    #[error(transparent)]
+    LabelPlugin(#[from] LabelPluginError),
+    #[error(transparent)]
+    Export(#[from] OpenExportError),
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
@@ -114,29 +118,6 @@ pub struct Decision {
     pub found: String,
     /// How to decide it (which file, which key, which values).
     pub how: String,
-}
-
-/// Opens the project's export with its declared encodings.
-pub fn open_export(project: &Project) -> Result<Export, PlanError> {
-    open_export_at(project, &project.export_dir())
-}
-
-/// Opens an export (a newer one, for a delta) with the project's declared encodings.
-pub fn open_export_at(project: &Project, dir: &std::path::Path) -> Result<Export, PlanError> {
-    let mut encodings = Vec::new();
-    for (file, label) in &project.config.source.encodings {
-        let encoding = crate::extract::sniff::encoding_for_label(label).ok_or_else(|| {
-            PlanError::Project(format!(
-                "{}: unknown encoding '{label}' for {file}",
-                project.dir.join(CONFIG_FILE).display()
-            ))
-        })?;
-        encodings.push((Some(file.clone()), encoding));
-    }
-    Ok(Export::open(
-        dir,
-        ExportOptions { encodings, limits: *project.config.source.limits.get_ref(), ..ExportOptions::default() },
-    )?)
 }
 
 /// What plan learns before it talks to Pipedrive: the export's profile and the label plugin's
@@ -392,52 +373,6 @@ pub fn label_decisions(
         })
         .collect();
     Ok((format!("the label plugin {name}"), decisions))
-}
-
-/// The label plugin's name, and each tag with its decision.
-pub type LabelPluginDecisions = (String, Vec<(Tag, crate::plugins::TagDecision)>);
-
-/// The label plugin's whole decision for each tag (its label or why not, and whether the tag
-/// came from a segment), with the plugin's name; None when the project has no label plugin.
-pub fn label_plugin_decisions(
-    plugins: &[(Hook, crate::plugins::LoadedPlugin)],
-    catalogue: &crate::extract::Catalogue,
-    tag_use: &std::collections::BTreeMap<crate::record::ObjectKind, std::collections::BTreeMap<String, u64>>,
-) -> Result<Option<LabelPluginDecisions>, PlanError> {
-    let Some((_, loaded)) = plugins.iter().find(|(hook, _)| *hook == Hook::Label) else { return Ok(None) };
-    let tags = catalogue_tags(catalogue, tag_use);
-    let segments: Vec<Segment> = catalogue
-        .segments
-        .iter()
-        .map(|segment| Segment {
-            id: segment.id.clone(),
-            name: segment.name.clone(),
-            definition: Some(segment.rules.clone()).filter(|rules| !rules.is_empty()),
-        })
-        .collect();
-    let call = loaded
-        .label(&tags, &segments)
-        .map_err(|error| PlanError::LabelPlugin { message: format!("{}: {error}", loaded.name()) })?;
-    Ok(Some((loaded.name(), tags.into_iter().zip(call.output).collect())))
-}
-
-/// The catalogue's tags with the records carrying each, and tags records carry that the
-/// catalogue lacks.
-fn catalogue_tags(
-    catalogue: &crate::extract::Catalogue,
-    tag_use: &std::collections::BTreeMap<crate::record::ObjectKind, std::collections::BTreeMap<String, u64>>,
-) -> Vec<Tag> {
-    let mut tags: Vec<Tag> =
-        catalogue.tags.iter().map(|tag| Tag { id: tag.id.clone(), name: tag.name.clone(), record_count: 0 }).collect();
-    for uses in tag_use.values() {
-        for (name, count) in uses {
-            match tags.iter_mut().find(|tag| tag.name == *name) {
-                Some(tag) => tag.record_count += *count as u32,
-                None => tags.push(Tag { id: String::new(), name: name.clone(), record_count: *count as u32 }),
-            }
-        }
-    }
-    tags
 }
 
 #[cfg(test)]

@@ -5,19 +5,58 @@
 //! export this way, so what they count, compare and send is one reading of it.
 //!
 //! ```text
+//! labels       the label plugin's decision for each of the export's tags
 //! deal_extras  a deal's order lines and participants: what migrates, and what is left out and why
 //! ```
 
 pub mod deal_extras;
+pub mod labels;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
-use crate::extract::{Export, ExtractError, Issue, ReadRecord};
+use crate::extract::{Export, ExportOptions, ExtractError, Issue, ReadRecord};
 use crate::pipeline::{self, BatchIds, Fate as StageFate, StageOutput};
 use crate::plugins::{Hook, LoadedPlugin};
 use crate::record::{ObjectKind, Record, Value};
 
 use crate::journal::Fate;
+use crate::project::{CONFIG_FILE, Project};
+
+/// Records per plugin call unless a run says otherwise; a call that fails quarantines its batch.
+pub const BATCH_SIZE: usize = 1000;
+
+/// Why the project's export cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenExportError {
+    #[error("{}: unknown encoding '{label}' for {file}", .config.display())]
+    UnknownEncoding { config: PathBuf, file: String, label: String },
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+}
+
+/// Opens the project's export with its declared encodings.
+pub fn open_export(project: &Project) -> Result<Export, OpenExportError> {
+    open_export_at(project, &project.export_dir())
+}
+
+/// Opens an export (a newer one, for a delta) with the project's declared encodings.
+pub fn open_export_at(project: &Project, dir: &Path) -> Result<Export, OpenExportError> {
+    let mut encodings = Vec::new();
+    for (file, label) in &project.config.source.encodings {
+        let encoding =
+            crate::extract::sniff::encoding_for_label(label).ok_or_else(|| OpenExportError::UnknownEncoding {
+                config: project.dir.join(CONFIG_FILE),
+                file: file.clone(),
+                label: label.clone(),
+            })?;
+        encodings.push((Some(file.clone()), encoding));
+    }
+    Ok(Export::open(
+        dir,
+        ExportOptions { encodings, limits: *project.config.source.limits.get_ref(), ..ExportOptions::default() },
+    )?)
+}
 
 /// A record's fate decided before loading.
 #[derive(Debug, Clone, PartialEq)]

@@ -126,8 +126,8 @@ pub async fn verify(
     let tokens_before = client.bill().tokens();
     let journal = Journal::read(State::open(&project.dir)?);
     let export = match prepared.export_dir() {
-        Some(dir) => crate::plan::open_export_at(project, dir)?,
-        None => crate::plan::open_export(project)?,
+        Some(dir) => crate::source::open_export_at(project, dir)?,
+        None => crate::source::open_export(project)?,
     };
     let (mapping, source, needs) = prepared.into_parts();
     let (mapping, source) = (&mapping, &source);
