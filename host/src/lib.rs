@@ -15,6 +15,7 @@
 //! plan       the export and the target workspace read, mapping.toml proposed, token bill (plan)
 //! mapping    mapping.toml: the model, its text both ways, the checks an edit must pass
 //! marker     the marker on every migrated record: written, read back strictly, unforgeable
+//! basis      what apply writes by besides the mapping (plugins, export, target), pinned at approval
 //! approve    a person's approval of the mapping, and the gate apply passes through
 //! journal    apply's journal in state.db: runs, record fates and ids, workspace objects
 //! apply      the migration: plugins, workspace, records phase by phase, journalled, reconciled
@@ -40,6 +41,7 @@ pub use usercom_export::{audit, extract};
 
 pub mod apply;
 pub mod approve;
+pub mod basis;
 pub mod handoff;
 pub mod journal;
 pub mod mapping;

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::approve::{Basis, approved_copy};
 use crate::audit::report::thousands;
+use crate::basis::{Basis, approved_copy};
 use crate::extract::{ExtractError, FieldType};
 use crate::journal::Fate as JournalFate;
 use crate::plugins::{

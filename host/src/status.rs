@@ -7,8 +7,8 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::apply::PHASES;
-use crate::approve::digest;
 use crate::audit::report::thousands;
+use crate::basis::digest;
 use crate::journal::{FateCounts, Journal, Run};
 use crate::mapping::MAPPING_FILE;
 use crate::pipedrive::human_duration;

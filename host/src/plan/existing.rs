@@ -18,12 +18,10 @@ use crate::marker::Markers;
 use crate::pipedrive::workspace::Workspace;
 use crate::pipedrive::{ClientError, CustomFieldsRead, EntityKind, PipedriveClient};
 use crate::plan::{Decision, PlanError};
-use crate::project::{Project, line_of, quoted};
+use crate::project::{EXISTING_FILE, Project, line_of, quoted};
 use crate::record::{ObjectKind, Record, Value};
 use crate::source::domain;
 
-/// The file of the decisions, beside mapping.toml.
-pub const EXISTING_FILE: &str = "existing.toml";
 /// Where plan keeps the deals the account had when it was read (approve checks the limit too).
 const EXISTING_DEALS_KEY: &str = "existing_deals";
 /// Matches plan.md lists by name; plan.json and existing.toml list them all.
