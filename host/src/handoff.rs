@@ -9,17 +9,37 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::apply::{ApplyError, PHASES};
+use crate::apply::PHASES;
+use crate::audit::AuditError;
 use crate::audit::report::thousands;
-use crate::extract::Catalogue;
+use crate::extract::{Catalogue, ExtractError};
 use crate::journal::{Fate, Journal};
-use crate::mapping::{Destination, Landing, Mapping};
+use crate::mapping::file::MappingError;
+use crate::mapping::{Destination, Landing, MAPPING_FILE, Mapping};
 use crate::pipedrive::workspace::same_name;
 use crate::plan::side_effects;
 use crate::project::Project;
 use crate::record::ObjectKind;
-use crate::source::open_export;
-use crate::state::State;
+use crate::source::{OpenExportError, open_export};
+use crate::state::{State, StateError};
+
+/// Why the handoff documents could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffError {
+    #[error("{} does not read; fix it (`crm-migrate plan` checks it):\n{}", .path.display(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Mapping { path: PathBuf, errors: Vec<MappingError> },
+    /// The billing figures come from the audit of the export.
+    #[error("the billing audit: {source}")]
+    Audit { source: AuditError },
+    #[error(transparent)]
+    Export(#[from] OpenExportError),
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("writing {}: {source}", .path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
 
 /// One table with a title and a paragraph before it.
 #[derive(Debug, Clone)]
@@ -814,15 +834,13 @@ fn complexity_section(project: &Project) -> Section {
 }
 
 /// Writes `reports/handoff/`: the documents as Markdown, and `handoff.html` with all of them.
-pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
-    let mapping = crate::mapping::file::parse(
-        &std::fs::read_to_string(project.dir.join(crate::mapping::MAPPING_FILE)).unwrap_or_default(),
-    )
-    .map_err(|errors| ApplyError::Workspace(format!("mapping.toml does not read: {errors:?}")))?;
+pub fn write(project: &Project) -> Result<Vec<PathBuf>, HandoffError> {
+    let path = project.dir.join(MAPPING_FILE);
+    let mapping = crate::mapping::file::parse(&std::fs::read_to_string(&path).unwrap_or_default())
+        .map_err(|errors| HandoffError::Mapping { path, errors })?;
     let export = open_export(project)?;
     let catalogue = export.catalogue()?;
-    let audit = crate::audit::run(&export, std::io::sink())
-        .map_err(|error| ApplyError::Workspace(format!("the billing audit: {error}")))?;
+    let audit = crate::audit::run(&export, std::io::sink()).map_err(|source| HandoffError::Audit { source })?;
     let journal = Journal::read(State::open(&project.dir)?);
 
     let mut moved = Vec::new();
@@ -950,7 +968,7 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
     let dir = project.reports_dir().join("handoff");
     let io = |path: &PathBuf| {
         let path = path.clone();
-        move |error: std::io::Error| ApplyError::Workspace(format!("writing {}: {error}", path.display()))
+        move |source: std::io::Error| HandoffError::Write { path, source }
     };
     crate::private_files::create_dir(&dir).map_err(io(&dir))?;
     let mut paths = Vec::new();

@@ -24,11 +24,12 @@ pub mod report;
 pub mod workspace;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::approve::{ExportCheck, GateError, require_approval};
-use crate::mapping::file::parse;
+use crate::mapping::file::{MappingError, parse};
 use crate::mapping::{Destination, Landing, Mapping};
 use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
 use crate::plan::PlanError;
@@ -59,12 +60,28 @@ pub enum ApplyError {
     Extract(#[from] crate::extract::ExtractError),
     #[error("Pipedrive")]
     Client(#[from] ClientError),
-    #[error("the workspace: {0}")]
-    Workspace(String),
+    /// The mapping's default owner is no longer a user of the account.
+    #[error("the default owner {email} is not a Pipedrive user (any more); plan again")]
+    DefaultOwnerGone { email: String },
+    /// A field the mapping sends values to is no longer in the account.
+    #[error("the {entity} field '{field}' is gone from Pipedrive; plan again")]
+    FieldGone { entity: &'static str, field: String },
+    /// A workspace object apply made is gone (verify reads the workspace without writing to it).
+    #[error("{what} is not in Pipedrive (deleted since apply?)")]
+    NotInPipedrive { what: String },
+    /// The mapping kept in state.db with the approval no longer reads (this version reads
+    /// mapping files otherwise than the one that approved it).
+    #[error("the approved mapping (kept in state.db) does not read; run `crm-migrate approve` again:\n{}", .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    ApprovedMappingUnreadable { errors: Vec<MappingError> },
+    /// A task sending requests panicked or was cancelled.
+    #[error("a {what} task failed: {source}")]
+    Task { what: &'static str, source: tokio::task::JoinError },
+    #[error("writing {}: {source}", .path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("writing {}: {source}", .path.display())]
+    WriteCsv { path: PathBuf, source: csv::Error },
     #[error("nothing was written to Pipedrive: the deletions are refused:\n{}", .0.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n"))]
     DeletionsRefused(Vec<String>),
-    #[error("{0}")]
-    UndoRefused(String),
     /// A delete of a record this project did not create (one the account had before) was refused.
     #[error("refused to delete {object} (Pipedrive id {id}): {why}; a record the account had before is never deleted")]
     DeleteRefused { object: ObjectKind, id: u64, why: &'static str },
@@ -236,8 +253,7 @@ impl Prepared {
 pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, ApplyError> {
     let approval =
         require_approval(project, if options.export.is_some() { ExportCheck::Newer } else { ExportCheck::Approved })?;
-    let mapping = parse(&approval.mapping)
-        .map_err(|errors| ApplyError::Workspace(format!("the approved mapping does not parse: {errors:?}")))?;
+    let mapping = parse(&approval.mapping).map_err(|errors| ApplyError::ApprovedMappingUnreadable { errors })?;
     let export = match &options.export {
         Some(dir) => crate::source::open_export_at(project, dir)?,
         None => open_export(project)?,

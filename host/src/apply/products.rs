@@ -249,14 +249,13 @@ pub async fn run(
             in_flight.spawn(async move { add_to_deal(&client, item).await });
         }
         let Some(joined) = in_flight.join_next().await else { break };
-        let done =
-            match joined.map_err(|error| ApplyError::Workspace(format!("a deal products task failed: {error}")))? {
-                Ok(done) => done,
-                Err(error) => {
-                    stop.get_or_insert(error.into());
-                    continue;
-                }
-            };
+        let done = match joined.map_err(|source| ApplyError::Task { what: "deal products", source })? {
+            Ok(done) => done,
+            Err(error) => {
+                stop.get_or_insert(error.into());
+                continue;
+            }
+        };
         for done in done {
             let (object, key, result) = match done {
                 Done::Line(key, result) => (DEAL_PRODUCT, key, result),

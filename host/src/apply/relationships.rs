@@ -219,8 +219,7 @@ pub async fn run(
             });
         }
         let Some(joined) = in_flight.join_next().await else { break };
-        let (pair, result) =
-            joined.map_err(|error| ApplyError::Workspace(format!("a relationship task failed: {error}")))?;
+        let (pair, result) = joined.map_err(|source| ApplyError::Task { what: "relationship", source })?;
         match result {
             Ok(id) => {
                 journal.set_relationship(&pair.child, Fate::Created, Some(id), &pair.parent)?;

@@ -32,13 +32,13 @@ pub fn write(
     let dir = project.reports_dir();
     let io = |path: &PathBuf| {
         let path = path.clone();
-        move |error: std::io::Error| ApplyError::Workspace(format!("writing {}: {error}", path.display()))
+        move |source: std::io::Error| ApplyError::Write { path, source }
     };
     crate::private_files::create_dir(&dir).map_err(io(&dir))?;
 
     let quarantine = dir.join("quarantine.csv");
     let mut csv = csv::Writer::from_writer(crate::private_files::create(&quarantine).map_err(io(&quarantine))?);
-    let csv_error = |error: csv::Error| ApplyError::Workspace(format!("writing {}: {error}", quarantine.display()));
+    let csv_error = |source: csv::Error| ApplyError::WriteCsv { path: quarantine.clone(), source };
     // The first four columns are those of the report before values were left out field by field.
     write_report_row(&mut csv, ["object", "source_id", "line", "reason", "kind", "file", "column", "value"])
         .map_err(csv_error)?;

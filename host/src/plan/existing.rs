@@ -469,13 +469,7 @@ fn path(project: &Project) -> PathBuf {
 pub fn read(project: &Project) -> Result<Vec<Match>, PlanError> {
     let path = path(project);
     match std::fs::read_to_string(&path) {
-        Ok(text) => parse(&text).map_err(|errors| {
-            PlanError::Project(format!(
-                "{}:\n{}",
-                path.display(),
-                errors.iter().map(|error| format!("  {error}")).collect::<Vec<_>>().join("\n")
-            ))
-        }),
+        Ok(text) => parse(&text).map_err(|errors| PlanError::ExistingUnreadable { path, errors }),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(source) => Err(PlanError::Io { path, source }),
     }
@@ -523,13 +517,12 @@ pub type Decided = HashMap<(ObjectKind, String), (Choice, u64)>;
 pub fn decided(project: &Project) -> Result<Decided, PlanError> {
     let matches = read(project)?;
     if let Some(open) = matches.iter().find(|found| found.decision.is_none()) {
-        return Err(PlanError::Project(format!(
-            "{}: {} {} matches several records of the account ({}) and is not decided: set its decision (link or update with pipedrive_id, or create)",
-            path(project).display(),
-            table(open.object),
-            open.source_id,
-            open.candidates.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
-        )));
+        return Err(PlanError::ExistingUndecided {
+            path: path(project),
+            object: table(open.object),
+            source_id: open.source_id.clone(),
+            candidates: open.candidates.clone(),
+        });
     }
     Ok(matches
         .into_iter()

@@ -37,7 +37,7 @@ use crate::mapping::file::{self, MappingError};
 use crate::mapping::{MAPPING_FILE, Mapping, check};
 use crate::pipedrive::{ClientError, PipedriveClient};
 use crate::plugins::{Hook, TagFate};
-use crate::project::{CONFIG_FILE, Project};
+use crate::project::{CONFIG_FILE, Project, ProjectError};
 use crate::source::labels::{LabelPluginError, catalogue_tags, label_plugin_decisions};
 use crate::source::{OpenExportError, open_export};
 use crate::state::{State, StateError, now_utc};
@@ -63,8 +63,20 @@ pub enum PlanError {
     Export(#[from] OpenExportError),
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{0}")]
-    Project(String),
+    /// Boxed: a project's error is the largest, and this one travels inside apply's.
+    #[error(transparent)]
+    Project(Box<ProjectError>),
+    /// The audit plan runs for the duplicates and orphans the grade counts.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    #[error("{}:\n{}", .path.display(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    ExistingUnreadable { path: PathBuf, errors: Vec<String> },
+    /// A record of the export matches several of the account's and nobody decided which.
+    #[error(
+        "{}: {object} {source_id} matches several records of the account ({}) and is not decided: set its decision (link or update with pipedrive_id, or create)",
+        .path.display(), .candidates.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    ExistingUndecided { path: PathBuf, object: &'static str, source_id: String, candidates: Vec<u64> },
     /// The machine's trust store refused a plugin (the CLI exits 12).
     #[error(transparent)]
     Trust(#[from] crate::plugins::TrustError),
@@ -141,14 +153,11 @@ pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result
     let export = open_export(project)?;
     let profile = profile::profile(&export, progress)?;
     let plugins = project.load_plugins().map_err(|error| match error {
-        crate::project::ProjectError::Trust(error) => PlanError::Trust(error),
-        error => PlanError::Project(error.to_string()),
+        ProjectError::Trust(error) => PlanError::Trust(error),
+        error => PlanError::Project(Box::new(error)),
     })?;
     let (labels_by, labels) = label_decisions(&plugins, &profile.catalogue, &profile.tag_use)?;
-    let audit = crate::audit::run(&export, std::io::sink()).map_err(|error| match error {
-        crate::audit::AuditError::Extract(error) => PlanError::Extract(error),
-        other => PlanError::Project(other.to_string()),
-    })?;
+    let audit = crate::audit::run(&export, std::io::sink())?;
     let duplicates = duplicates_decision(project, &plugins, &audit);
     let duplicate_groups = (audit.duplicates.by_email.len() + audit.duplicates.by_phone.len()) as u64;
     let orphans = audit.orphans.iter().map(|orphans| orphans.count).sum();

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::apply::ApplyError;
+use super::VerifyError;
 use crate::apply::products;
 use crate::journal::{Fate, Journal};
 use crate::mapping::Mapping;
@@ -42,7 +42,7 @@ pub async fn check(
     mapping: &Mapping,
     source: &Source,
     markers: &crate::marker::Markers,
-) -> Result<DealProductsCheck, ApplyError> {
+) -> Result<DealProductsCheck, VerifyError> {
     let mut checked = DealProductsCheck::default();
     let deals = journal.entries(ObjectKind::Deal)?;
     let persons: HashMap<String, u64> = journal

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::apply::ApplyError;
+use super::VerifyError;
 use crate::apply::existing::{changes_of_linked, empty, field_of, holds, linked_ids, payload_fields};
 use crate::apply::load::{self, Payload};
 use crate::apply::workspace::Targets;
@@ -23,7 +23,7 @@ pub fn verify_linked(
     expected: &HashMap<String, Result<Payload, String>>,
     listed: &HashMap<u64, Value>,
     targets: &Targets,
-) -> Result<(u64, Vec<Mismatch>), ApplyError> {
+) -> Result<(u64, Vec<Mismatch>), VerifyError> {
     let linked = linked_ids(journal, object)?;
     if linked.is_empty() {
         return Ok((0, Vec::new()));

@@ -26,14 +26,42 @@ use crate::apply::payload::Links;
 use crate::apply::workspace::{self, Targets};
 use crate::apply::{self, ApplyError, Prepared};
 use crate::audit::report::thousands;
+use crate::extract::ExtractError;
 use crate::journal::{Fate, Journal};
 use crate::mapping::{Destination, Landing, Mapping, NewFieldType};
-use crate::pipedrive::PipedriveClient;
+use crate::pipedrive::{ClientError, PipedriveClient};
 use crate::project::Project;
 use crate::readback::{Listings, differences};
 use crate::record::ObjectKind;
-use crate::state::State;
+use crate::source::OpenExportError;
+use crate::state::{State, StateError};
 use coverage::Coverage;
+
+/// Why verify could not finish (a record that differs is a finding, not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("reading back from Pipedrive")]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Export(#[from] OpenExportError),
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    /// What apply would send is worked out by apply's own steps (the workspace's targets, the
+    /// links, the payloads): one of them failed.
+    #[error(transparent)]
+    Apply(Box<ApplyError>),
+    #[error("writing {}: {source}", .path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+// Boxed: apply's error is large, and most of this verb's errors are small.
+impl From<ApplyError> for VerifyError {
+    fn from(error: ApplyError) -> VerifyError {
+        VerifyError::Apply(Box::new(error))
+    }
+}
 
 /// One field that differs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -122,7 +150,7 @@ pub async fn verify(
     project: &Project,
     prepared: Prepared,
     client: &PipedriveClient,
-) -> Result<Verification, ApplyError> {
+) -> Result<Verification, VerifyError> {
     let tokens_before = client.bill().tokens();
     let journal = Journal::read(State::open(&project.dir)?);
     let export = match prepared.export_dir() {
@@ -255,7 +283,7 @@ pub async fn verify(
                     .collect(),
             ))
         })
-        .collect::<Result<HashMap<_, _>, ApplyError>>()?;
+        .collect::<Result<HashMap<_, _>, VerifyError>>()?;
     let (read_back, parents) = hierarchy(client, &journal, mapping, source).await?;
     verification.hierarchy = read_back;
     verification.deal_products = deal_products::check(client, &journal, mapping, source, &project.markers()).await?;
@@ -282,7 +310,7 @@ async fn hierarchy(
     journal: &Journal,
     mapping: &Mapping,
     source: &crate::source::Source,
-) -> Result<(Hierarchy, HashMap<u64, u64>), ApplyError> {
+) -> Result<(Hierarchy, HashMap<u64, u64>), VerifyError> {
     let expected = apply::relationships::resolve(mapping, source, &journal.entries(ObjectKind::Company)?, false);
     let journalled = journal.relationships()?;
     let mut checked =
@@ -329,7 +357,7 @@ async fn hierarchy(
 }
 
 /// Source id -> Pipedrive id of every record the journal says was created.
-fn created_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<String, u64>, ApplyError> {
+fn created_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<String, u64>, VerifyError> {
     Ok(journal
         .entries(object)?
         .into_iter()
@@ -543,11 +571,11 @@ fn write_coverage(text: &mut String, coverage: &Coverage) {
     }
 }
 
-fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<PathBuf>, ApplyError> {
+fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<PathBuf>, VerifyError> {
     let dir = project.reports_dir();
     let io = |path: &PathBuf| {
         let path = path.clone();
-        move |error: std::io::Error| ApplyError::Workspace(format!("writing {}: {error}", path.display()))
+        move |source: std::io::Error| VerifyError::Write { path, source }
     };
     crate::private_files::create_dir(&dir).map_err(io(&dir))?;
     let mut text = String::new();
