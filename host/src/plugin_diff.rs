@@ -1,6 +1,6 @@
 //! `crm-migrate plugin diff`: what swapping one build of a plugin for another does to a project's
 //! own data. Both run over the export, each with the project's other plugins and its
-//! configuration, as apply would run them (`apply::source`); per object, the records whose fate
+//! configuration, as apply would run them ([`crate::source`]); per object, the records whose fate
 //! changes (kept, dropped, quarantined, merged and into whom), the fields whose values change,
 //! and for the label hook the tags whose decision changes. `plan` and `approve` show it for a
 //! plugin swapped since the last approval, against the approved build `approve` keeps.
@@ -457,7 +457,7 @@ fn label_changes(
 }
 
 /// For each plugin whose digest changed since `approved` (its hook still in the project): what
-/// the change does, diffed from the approved build kept by [`keep_approved`].
+/// the change does, diffed from the approved build kept by `approve` (in `approved-plugins/`).
 pub fn since_approval(project: &Project, approved: &Basis, progress: Progress<'_>) -> Vec<Swap> {
     let mut diffs = Vec::new();
     for plugin in &project.config.plugins {
