@@ -17,7 +17,7 @@
 
 use std::time::Instant;
 
-use crm_migrate::apply::journal::{Fate, Journal, RunKind};
+use crm_migrate::journal::{Fate, Journal, RunKind};
 use crm_migrate::record::ObjectKind;
 use crm_migrate::state::{State, Synchronous};
 

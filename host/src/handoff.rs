@@ -8,16 +8,37 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::apply::journal::{Fate, Journal};
-use crate::apply::{ApplyError, PHASES};
-use crate::extract::Catalogue;
-use crate::mapping::{Destination, Landing, Mapping};
+use crate::apply::PHASES;
+use crate::audit::AuditError;
+use crate::extract::{Catalogue, ExtractError};
+use crate::journal::{Fate, Journal};
+use crate::mapping::file::MappingError;
+use crate::mapping::{Destination, Landing, MAPPING_FILE, Mapping};
 use crate::pipedrive::workspace::same_name;
-use crate::plan::{open_export, side_effects};
+use crate::plan::side_effects;
 use crate::project::Project;
 use crate::record::ObjectKind;
 use crate::report::{Document, Files, Table, Text, WriteError, html, thousands, value, words};
-use crate::state::State;
+use crate::source::{OpenExportError, open_export};
+use crate::state::{State, StateError};
+
+/// Why the handoff documents could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffError {
+    #[error("{} does not read; fix it (`crm-migrate plan` checks it):\n{}", .path.display(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Mapping { path: PathBuf, errors: Vec<MappingError> },
+    /// The billing figures come from the audit of the export.
+    #[error("the billing audit: {source}")]
+    Audit { source: AuditError },
+    #[error(transparent)]
+    Export(#[from] OpenExportError),
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
 
 /// A section of a handoff document: a title, a paragraph of ours, and a table of values (from
 /// the export, the mapping, the journal: escaped where rendered), "(none)" when it has no rows.
@@ -719,15 +740,13 @@ fn complexity_section(doc: &mut Document, project: &Project) {
 }
 
 /// Writes `reports/handoff/`: the documents as Markdown, and `handoff.html` with all of them.
-pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
-    let mapping = crate::mapping::file::parse(
-        &std::fs::read_to_string(project.dir.join(crate::mapping::MAPPING_FILE)).unwrap_or_default(),
-    )
-    .map_err(|errors| ApplyError::Workspace(format!("mapping.toml does not read: {errors:?}")))?;
+pub fn write(project: &Project) -> Result<Vec<PathBuf>, HandoffError> {
+    let path = project.dir.join(MAPPING_FILE);
+    let mapping = crate::mapping::file::parse(&std::fs::read_to_string(&path).unwrap_or_default())
+        .map_err(|errors| HandoffError::Mapping { path, errors })?;
     let export = open_export(project)?;
     let catalogue = export.catalogue()?;
-    let audit = crate::audit::run(&export, std::io::sink())
-        .map_err(|error| ApplyError::Workspace(format!("the billing audit: {error}")))?;
+    let audit = crate::audit::run(&export, std::io::sink()).map_err(|source| HandoffError::Audit { source })?;
     let journal = Journal::read(State::open(&project.dir)?);
 
     let mut moved = Vec::new();
@@ -846,10 +865,9 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
         ("quarantine", quarantine_document),
     ];
 
-    let io = |error: WriteError| ApplyError::Workspace(error.to_string());
-    let mut files = Files::in_dir(&project.reports_dir().join("handoff")).map_err(io)?;
+    let mut files = Files::in_dir(&project.reports_dir().join("handoff"))?;
     for (file, document) in &documents {
-        files.write(&format!("{file}.md"), document.markdown()).map_err(io)?;
+        files.write(&format!("{file}.md"), document.markdown())?;
     }
     let name = project
         .dir
@@ -858,8 +876,8 @@ pub fn write(project: &Project) -> Result<Vec<PathBuf>, ApplyError> {
         .and_then(|dir| dir.file_name().map(|name| name.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "migration".into());
     let pages: Vec<(&str, &Document)> = documents.iter().map(|(file, document)| (*file, document)).collect();
-    files.write("handoff.html", html::page(&words("Migration handoff: ").value(name), &pages)).map_err(io)?;
-    files.commit().map_err(io)
+    files.write("handoff.html", html::page(&words("Migration handoff: ").value(name), &pages))?;
+    Ok(files.commit()?)
 }
 
 #[cfg(test)]

@@ -11,10 +11,13 @@
 //! pipeline   clean -> dedup -> label over a whole data set, every record accounted for (crm-migrate-plugin-host)
 //! pipedrive  the Pipedrive client: typed calls, pacing, retries, token bill (crate pipedrive-client)
 //! profile    what the export holds, attribute by attribute: what plan and mapping decide on
+//! source     the export as a run reads it: records, through clean and dedup; order lines, domains
 //! plan       the export and the target workspace read, mapping.toml proposed, token bill (plan)
 //! mapping    mapping.toml: the model, its text both ways, the checks an edit must pass
 //! marker     the marker on every migrated record: written, read back strictly, unforgeable
+//! basis      what apply writes by besides the mapping (plugins, export, target), pinned at approval
 //! approve    a person's approval of the mapping, and the gate apply passes through
+//! journal    apply's journal in state.db: runs, record fates and ids, workspace objects
 //! apply      the migration: plugins, workspace, records phase by phase, journalled, reconciled
 //! status     where a migration stands: approval, runs, fates per object, tokens left
 //! readback   what Pipedrive holds now, listed, and how a record differs from what was sent
@@ -41,7 +44,9 @@ pub use usercom_export::{audit, extract};
 
 pub mod apply;
 pub mod approve;
+pub mod basis;
 pub mod handoff;
+pub mod journal;
 pub mod mapping;
 pub mod marker;
 pub mod plan;
@@ -51,6 +56,7 @@ pub mod project;
 pub mod purge;
 pub mod readback;
 pub mod rollback;
+pub mod source;
 pub mod state;
 pub mod status;
 pub mod terminal;

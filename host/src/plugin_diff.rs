@@ -1,6 +1,6 @@
 //! `crm-migrate plugin diff`: what swapping one build of a plugin for another does to a project's
 //! own data. Both run over the export, each with the project's other plugins and its
-//! configuration, as apply would run them (`apply::source`); per object, the records whose fate
+//! configuration, as apply would run them ([`crate::source`]); per object, the records whose fate
 //! changes (kept, dropped, quarantined, merged and into whom), the fields whose values change,
 //! and for the label hook the tags whose decision changes. `plan` and `approve` show it for a
 //! plugin swapped since the last approval, against the approved build `approve` keeps.
@@ -11,12 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::apply::ApplyOptions;
-use crate::apply::journal::Fate as JournalFate;
-use crate::apply::source::{self, Source};
-use crate::approve::{Basis, approved_copy};
+use crate::basis::{Basis, approved_copy};
 use crate::extract::{ExtractError, FieldType};
-use crate::plan::PlanError;
+use crate::journal::Fate as JournalFate;
 use crate::plugins::{
     ComponentCache, Digest, Hook, Limits, LoadError, LoadedPlugin, PluginComponent, PluginHost, TagFate,
 };
@@ -24,6 +21,8 @@ use crate::project::APPROVED_PLUGINS_DIR;
 use crate::project::{Project, ProjectError};
 use crate::record::{ObjectKind, Record, Value};
 use crate::report::{Document, Files, Table, Text, WriteError, code, number, thousands, value, words};
+use crate::source::labels::{LabelPluginError, label_plugin_decisions};
+use crate::source::{self, OpenExportError, Source, open_export};
 use crate::untrusted::escape;
 
 /// Examples of a changed field kept per field (the CSV has every change).
@@ -50,7 +49,9 @@ pub enum DiffError {
     #[error(transparent)]
     Extract(#[from] ExtractError),
     #[error(transparent)]
-    Plan(#[from] PlanError),
+    Export(#[from] OpenExportError),
+    #[error(transparent)]
+    LabelPlugin(#[from] LabelPluginError),
     #[error("the approved {hook} plugin ({digest}) is not kept in {}: it was approved before crm-migrate kept approved plugins; run `crm-migrate plugin diff OLD.wasm NEW.wasm` with the approved file", .dir.display())]
     ApprovedNotKept { hook: Hook, digest: String, dir: PathBuf },
     #[error("{}: {source}", .path.display())]
@@ -284,9 +285,9 @@ struct Run {
 }
 
 fn run(project: &Project, plugins: &[(Hook, LoadedPlugin)]) -> Result<Run, DiffError> {
-    let export = crate::plan::open_export(project)?;
+    let export = open_export(project)?;
     let mut source: Source = source::read(&export, None)?;
-    source.run_plugins(plugins, ApplyOptions::default().batch_size);
+    source.run_plugins(plugins, source::BATCH_SIZE);
     let mut outcomes = BTreeMap::new();
     let mut records = HashMap::new();
     for (kind, kept) in std::mem::take(&mut source.records) {
@@ -309,7 +310,7 @@ fn run(project: &Project, plugins: &[(Hook, LoadedPlugin)]) -> Result<Run, DiffE
 
 /// Fields the export marks secret (user keys, push tokens): their values are never shown.
 fn secret_fields(project: &Project) -> Result<BTreeSet<(ObjectKind, String)>, DiffError> {
-    let export = crate::plan::open_export(project)?;
+    let export = open_export(project)?;
     let mut secret = BTreeSet::new();
     for kind in ObjectKind::ALL {
         if let Some(reader) = export.records(kind)? {
@@ -422,12 +423,12 @@ fn label_changes(
     progress: Progress<'_>,
 ) -> Result<Vec<LabelChange>, DiffError> {
     progress("reading the export's tags and segments");
-    let export = crate::plan::open_export(project)?;
+    let export = open_export(project)?;
     let profile = crate::profile::profile(&export, &mut |_: &str, _: u64, _: bool| {})?;
     let decide = |plugin: LoadedPlugin| -> Result<Vec<(String, String)>, DiffError> {
         // The label hook is run on its own: the decisions do not depend on the other plugins.
         let plugins = [(Hook::Label, plugin)];
-        let decisions = crate::plan::label_plugin_decisions(&plugins, &profile.catalogue, &profile.tag_use)?
+        let decisions = label_plugin_decisions(&plugins, &profile.catalogue, &profile.tag_use)?
             .map(|(_, decisions)| decisions)
             .unwrap_or_default();
         Ok(decisions
@@ -456,7 +457,7 @@ fn label_changes(
 }
 
 /// For each plugin whose digest changed since `approved` (its hook still in the project): what
-/// the change does, diffed from the approved build kept by [`keep_approved`].
+/// the change does, diffed from the approved build kept by `approve` (in `approved-plugins/`).
 pub fn since_approval(project: &Project, approved: &Basis, progress: Progress<'_>) -> Vec<Swap> {
     let mut diffs = Vec::new();
     for plugin in &project.config.plugins {

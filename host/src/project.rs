@@ -24,6 +24,9 @@ pub const REPORTS_DIR: &str = "reports";
 /// Where `approve` keeps each approved plugin build, by digest: a later swap is diffed
 /// against exactly what was approved (`plugin_diff::since_approval`).
 pub const APPROVED_PLUGINS_DIR: &str = "approved-plugins";
+/// What becomes of the records the account already has: plan writes it, a person decides in it,
+/// approve pins it with the mapping.
+pub const EXISTING_FILE: &str = "existing.toml";
 
 /// User.com's accounts live at `ACCOUNT.user.com`; a sandbox on this machine only when named.
 pub const USERCOM: Service =

@@ -20,12 +20,41 @@ use tokio::task::JoinSet;
 
 use crate::apply::ApplyError;
 use crate::apply::deletions::{DeleteGuard, delete_record};
-use crate::apply::journal::{Fate, Journal};
+use crate::journal::{Fate, Journal};
 use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
 use crate::project::Project;
 use crate::readback::{Conflict, Listings};
 use crate::record::ObjectKind;
-use crate::state::State;
+use crate::state::{State, StateError};
+
+/// Why a rollback (or the undo of one run) stopped or was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    /// `--run N` cannot undo that run; the reason says why and what to do.
+    #[error("{0}")]
+    UndoRefused(String),
+    /// What a delta deleted, as journalled, is not JSON: it cannot be created again.
+    #[error("the journal's payload of {object} {source_id}: {source}")]
+    JournalPayload { object: ObjectKind, source_id: String, source: serde_json::Error },
+    /// A task sending deletes panicked or was cancelled.
+    #[error("a {what} task failed: {source}")]
+    Task { what: &'static str, source: tokio::task::JoinError },
+    #[error("Pipedrive")]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A step rollback shares with apply (deletes within the guard, prior values given back,
+    /// deal products removed) failed.
+    #[error(transparent)]
+    Apply(Box<ApplyError>),
+}
+
+// Boxed: apply's error is large, and most of this verb's errors are small.
+impl From<ApplyError> for RollbackError {
+    fn from(error: ApplyError) -> RollbackError {
+        RollbackError::Apply(Box::new(error))
+    }
+}
 
 /// Records in reverse dependency order: what links to a record goes before it.
 const ORDER: [ObjectKind; 6] = crate::apply::deletions::REVERSE_ORDER;
@@ -51,7 +80,7 @@ pub struct RollbackOutcome {
 }
 
 /// What a rollback would delete, for the confirmation: records per object, workspace objects.
-pub fn preview(project: &Project, sample_only: bool) -> Result<(BTreeMap<ObjectKind, u64>, usize), ApplyError> {
+pub fn preview(project: &Project, sample_only: bool) -> Result<(BTreeMap<ObjectKind, u64>, usize), RollbackError> {
     let journal = Journal::read(State::open(&project.dir)?);
     let runs = sample_runs(&journal)?;
     let mut records = BTreeMap::new();
@@ -64,17 +93,17 @@ pub fn preview(project: &Project, sample_only: bool) -> Result<(BTreeMap<ObjectK
     Ok((records, workspace))
 }
 
-fn sample_runs(journal: &Journal) -> Result<HashSet<i64>, ApplyError> {
+fn sample_runs(journal: &Journal) -> Result<HashSet<i64>, RollbackError> {
     Ok(journal.runs()?.into_iter().filter(|run| run.kind == "sample").map(|run| run.id).collect())
 }
 
 /// Created (or possibly created: an open intent with a known id) by apply, and in this rollback.
-fn in_rollback(entry: &crate::apply::journal::Entry, sample_only: bool, sample_runs: &HashSet<i64>) -> bool {
+fn in_rollback(entry: &crate::journal::Entry, sample_only: bool, sample_runs: &HashSet<i64>) -> bool {
     entry.fate == Fate::Created && entry.pipedrive_id.is_some() && (!sample_only || sample_runs.contains(&entry.run_id))
 }
 
 /// Field key -> name, of the custom fields the journal knows (for the conflicts' field names).
-fn field_names(journal: &Journal) -> Result<HashMap<String, String>, ApplyError> {
+fn field_names(journal: &Journal) -> Result<HashMap<String, String>, RollbackError> {
     let mut names = HashMap::new();
     for (kind, entity, name) in journal.workspace_objects()? {
         if kind == "field"
@@ -132,7 +161,7 @@ pub async fn rollback(
     sample_only: bool,
     include_changed: bool,
     concurrency: usize,
-) -> Result<RollbackOutcome, ApplyError> {
+) -> Result<RollbackOutcome, RollbackError> {
     let tokens_before = client.bill().tokens();
     let journal = Journal::read(State::open(&project.dir)?);
     let runs = sample_runs(&journal)?;
@@ -151,7 +180,7 @@ pub async fn rollback(
     for object in ORDER {
         if object == ObjectKind::Deal {
             let deals = journal.entries(ObjectKind::Deal)?;
-            let which = |object: &str, id: &str, _: &crate::apply::journal::Entry| {
+            let which = |object: &str, id: &str, _: &crate::journal::Entry| {
                 !sample_only
                     || (object != crate::apply::products::PRODUCT
                         && deals.get(id).is_some_and(|entry| in_rollback(entry, sample_only, &runs)))
@@ -162,7 +191,7 @@ pub async fn rollback(
         if object == ObjectKind::Company {
             let companies = journal.entries(ObjectKind::Company)?;
             let leaving = |id: &str| companies.get(id).is_some_and(|entry| in_rollback(entry, sample_only, &runs));
-            let which = |child: &str, entry: &crate::apply::journal::Entry| {
+            let which = |child: &str, entry: &crate::journal::Entry| {
                 !sample_only || leaving(child) || entry.detail.as_deref().is_some_and(leaving)
             };
             outcome.relationships_deleted +=
@@ -211,8 +240,7 @@ pub async fn rollback(
                 in_flight.spawn(async move { (source_id, id, delete_record(&client, record).await) });
             }
             let Some(joined) = in_flight.join_next().await else { break };
-            let (source_id, id, result) =
-                joined.map_err(|error| ApplyError::Workspace(format!("a delete task failed: {error}")))?;
+            let (source_id, id, result) = joined.map_err(|source| RollbackError::Task { what: "delete", source })?;
             match result {
                 Ok(()) => {
                     journal.forget(object, &source_id)?;
@@ -282,13 +310,13 @@ pub async fn rollback(
 async fn delete_relationships(
     client: &PipedriveClient,
     journal: &Journal,
-    which: impl Fn(&str, &crate::apply::journal::Entry) -> bool,
+    which: impl Fn(&str, &crate::journal::Entry) -> bool,
     residue: &mut Vec<String>,
-) -> Result<u64, ApplyError> {
+) -> Result<u64, RollbackError> {
     let companies = journal.entries(ObjectKind::Company)?;
     let organization =
         |id: &str| companies.get(id).filter(|entry| entry.fate == Fate::Created).and_then(|entry| entry.pipedrive_id);
-    let mut relationships: Vec<(String, crate::apply::journal::Entry)> =
+    let mut relationships: Vec<(String, crate::journal::Entry)> =
         journal.relationships()?.into_iter().filter(|(child, entry)| which(child, entry)).collect();
     relationships.sort_by(|a, b| a.0.cmp(&b.0));
     let mut deleted = 0;
@@ -330,7 +358,7 @@ async fn record_residue(
     deleted: &[(ObjectKind, u64)],
     journal: &Journal,
     marking: &crate::marker::Markers,
-) -> Result<Vec<String>, ApplyError> {
+) -> Result<Vec<String>, RollbackError> {
     let mut residue = Vec::new();
     let markers: BTreeMap<String, String> = journal
         .created_workspace_objects()?
@@ -375,7 +403,7 @@ async fn record_residue(
 }
 
 /// The marker fields apply reused rather than created (a project rolled back before, re-applied).
-fn existing_markers(journal: &Journal) -> Result<Vec<(String, String, String, String)>, ApplyError> {
+fn existing_markers(journal: &Journal) -> Result<Vec<(String, String, String, String)>, RollbackError> {
     let mut markers = Vec::new();
     for entity in ["organization", "person", "deal"] {
         if let Some((code, _)) = journal.workspace_object("field", entity, crate::mapping::check::MARKER_FIELD)? {
@@ -391,7 +419,7 @@ async fn remove_workspace(
     client: &PipedriveClient,
     journal: &Journal,
     outcome: &mut RollbackOutcome,
-) -> Result<(), ApplyError> {
+) -> Result<(), RollbackError> {
     let created = journal.created_workspace_objects()?;
     let rank = |kind: &str| {
         ["label", "option", "field", "stage", "pipeline", "activity_type"].iter().position(|k| *k == kind).unwrap_or(9)
@@ -509,9 +537,9 @@ pub struct UndoOutcome {
 }
 
 /// Why a run cannot be undone.
-fn undoable(journal: &Journal, run_id: i64) -> Result<(), ApplyError> {
+fn undoable(journal: &Journal, run_id: i64) -> Result<(), RollbackError> {
     let runs = journal.runs()?;
-    let refuse = |reason: String| Err(ApplyError::UndoRefused(reason));
+    let refuse = |reason: String| Err(RollbackError::UndoRefused(reason));
     let Some(run) = runs.iter().find(|run| run.id == run_id) else {
         return refuse(format!("there is no run {run_id} (crm-migrate status lists the runs)"));
     };
@@ -547,7 +575,7 @@ pub async fn undo_run(
     client: Arc<PipedriveClient>,
     run_id: i64,
     include_changed: bool,
-) -> Result<UndoOutcome, ApplyError> {
+) -> Result<UndoOutcome, RollbackError> {
     let tokens_before = client.bill().tokens();
     let state = State::open(&project.dir)?;
     let purged_at = state.meta(crate::purge::PURGED_AT_KEY)?;
@@ -562,28 +590,25 @@ pub async fn undo_run(
             .flatten()
             .any(|run| run.id == run_id && run.started_at.as_str() <= purged_at.as_str())
     }) {
-        return Err(ApplyError::UndoRefused(format!(
+        return Err(RollbackError::UndoRefused(format!(
             "the journal's values were purged at {purged_at} (crm-migrate purge), after run {run_id}: what it changed and deleted is no longer known, so it cannot be undone"
         )));
     }
     let names = field_names(&reader)?;
     if let Some(deletion) = reader.deletions(run_id)?.into_iter().find(|deletion| deletion.sent.is_none()) {
-        return Err(ApplyError::UndoRefused(format!(
+        return Err(RollbackError::UndoRefused(format!(
             "{} {} was deleted by run {run_id}, but what was sent for it is not journalled (purged?): it cannot be created again, so nothing is undone",
             deletion.object, deletion.source_id
         )));
     }
-    let journal = Journal::start(
-        State::open(&project.dir)?,
-        crate::apply::journal::RunKind::Undo,
-        &format!("undo of run {run_id}"),
-    )?;
+    let journal =
+        Journal::start(State::open(&project.dir)?, crate::journal::RunKind::Undo, &format!("undo of run {run_id}"))?;
     let mut listings = Listings::default();
     let mut outcome = UndoOutcome { run_id, ..UndoOutcome::default() };
 
     // What it updated gets its prior values back, unless changed in Pipedrive since (first:
     // deleting what it created could unlink these records and fake a conflict).
-    let mut updated: BTreeMap<(ObjectKind, String, u64), Vec<crate::apply::journal::Change>> = BTreeMap::new();
+    let mut updated: BTreeMap<(ObjectKind, String, u64), Vec<crate::journal::Change>> = BTreeMap::new();
     for change in journal.changes(run_id)? {
         updated.entry((change.object, change.source_id.clone(), change.pipedrive_id)).or_default().push(change);
     }
@@ -646,7 +671,7 @@ pub async fn undo_run(
     let guard = DeleteGuard::of(&journal)?;
     for object in ORDER {
         if object == ObjectKind::Deal {
-            let which = |_: &str, _: &str, entry: &crate::apply::journal::Entry| entry.run_id == run_id;
+            let which = |_: &str, _: &str, entry: &crate::journal::Entry| entry.run_id == run_id;
             outcome.deal_products_removed +=
                 crate::apply::products::remove(&client, &journal, which, &mut outcome.not_restored).await?;
         }
@@ -702,16 +727,15 @@ pub async fn undo_run(
     deletions.sort_by_key(|deletion| ORDER.iter().rev().position(|object| *object == deletion.object));
     for deletion in deletions {
         let Some(sent) = deletion.sent.as_deref().map(serde_json::from_str::<serde_json::Value>) else {
-            return Err(ApplyError::UndoRefused(format!(
+            return Err(RollbackError::UndoRefused(format!(
                 "{} {} was deleted by run {run_id}, but what was sent for it is not journalled (purged?): it cannot be created again",
                 deletion.object, deletion.source_id
             )));
         };
-        let mut body = sent.map_err(|error| {
-            ApplyError::Workspace(format!(
-                "the journal's payload of {} {}: {error}",
-                deletion.object, deletion.source_id
-            ))
+        let mut body = sent.map_err(|source| RollbackError::JournalPayload {
+            object: deletion.object,
+            source_id: deletion.source_id.clone(),
+            source,
         })?;
         relink(&mut body, &moved);
         let id = match crate::apply::load::entity_of(deletion.object) {

@@ -6,15 +6,15 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::apply::journal::{FateCounts, Journal, Run};
-use crate::apply::{PHASES, source};
-use crate::approve::digest;
+use crate::apply::PHASES;
+use crate::basis::digest;
+use crate::journal::{FateCounts, Journal, Run};
 use crate::mapping::MAPPING_FILE;
 use crate::pipedrive::human_duration;
-use crate::plan::{PlanError, open_export};
 use crate::project::Project;
 use crate::record::ObjectKind;
 use crate::report::thousands;
+use crate::source::{self, OpenExportError, open_export};
 use crate::state::{Approval, State, StateError};
 
 #[derive(Debug, Serialize)]
@@ -50,7 +50,7 @@ pub enum StatusError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
-    Plan(#[from] PlanError),
+    Export(#[from] OpenExportError),
     #[error(transparent)]
     Extract(#[from] crate::extract::ExtractError),
 }

@@ -16,8 +16,8 @@ use crate::readback::{Conflict, Listings};
 use crate::record::ObjectKind;
 use crate::state::StateError;
 
-use super::journal::{Fate, Journal};
 use super::{ApplyError, ApplyOutcome};
+use crate::journal::{Fate, Journal};
 
 /// Records in reverse dependency order: what links to a record goes before it.
 pub const REVERSE_ORDER: [ObjectKind; 6] = [
@@ -88,7 +88,7 @@ pub fn preview(
     for object in REVERSE_ORDER {
         let ids = scope.get(&object).unwrap_or(&empty);
         let entries = journal.entries(object)?;
-        let created: Vec<(&String, &super::journal::Entry)> =
+        let created: Vec<(&String, &crate::journal::Entry)> =
             entries.iter().filter(|(_, entry)| entry.fate == Fate::Created && entry.pipedrive_id.is_some()).collect();
         let mut gone: Vec<Gone> = created
             .iter()
@@ -272,8 +272,7 @@ mod tests {
     fn the_delete_guard_refuses_records_the_account_had_and_records_not_created() {
         let dir = tempfile::tempdir().unwrap();
         let journal =
-            Journal::start(crate::state::State::open(dir.path()).unwrap(), super::super::journal::RunKind::Full, "")
-                .unwrap();
+            Journal::start(crate::state::State::open(dir.path()).unwrap(), crate::journal::RunKind::Full, "").unwrap();
         journal.set(ObjectKind::Contact, "1", Fate::Created, Some(10), None).unwrap();
         journal.set(ObjectKind::Contact, "2", Fate::Linked, Some(20), Some("link")).unwrap();
         journal.set(ObjectKind::Company, "3", Fate::Linked, Some(10), Some("update")).unwrap();

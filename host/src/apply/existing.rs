@@ -15,9 +15,9 @@ use crate::readback::{Listings, differences};
 use crate::record::ObjectKind;
 
 use super::ApplyError;
-use super::journal::{Change, Fate, Journal};
 use super::load::{self, Payload};
 use super::workspace::Targets;
+use crate::journal::{Change, Fate, Journal};
 
 /// The approved decisions: (object, source id) -> (link or update, the existing record's id).
 #[derive(Debug, Clone, Default)]

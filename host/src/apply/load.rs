@@ -14,9 +14,9 @@ use crate::pipedrive::{
 };
 use crate::record::ObjectKind;
 
-use super::journal::{Fate, Journal};
 use super::workspace::Targets;
 use super::{ApplyError, ProgressEvent, Reporter};
+use crate::journal::{Fate, Journal};
 
 /// What one create sends.
 #[derive(Debug, Clone)]
@@ -127,8 +127,7 @@ pub async fn send_all(
             });
         }
         let Some(joined) = in_flight.join_next().await else { break };
-        let (source_id, sent, result) =
-            joined.map_err(|error| ApplyError::Workspace(format!("a create task failed: {error}")))?;
+        let (source_id, sent, result) = joined.map_err(|source| ApplyError::Task { what: "create", source })?;
         done += 1;
         match result {
             Ok(id) => {

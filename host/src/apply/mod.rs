@@ -4,7 +4,6 @@
 //! crash, a lost answer, the daily budget) continues where it stopped, without duplicates.
 //!
 //! ```text
-//! source     the records of the run (all, or a sample), through clean and dedup
 //! workspace  phase 1: users, fields, markers, options, pipelines, stages, activity types, labels
 //! payload    a record as Pipedrive is sent it, by the mapping; or why it is quarantined
 //! load       creates sent and journalled; open intents resolved by marker
@@ -12,38 +11,37 @@
 //! products   after the deals: products, deal products and deal participants
 //! deletions  records gone from the export: listed, or deleted within bounds (a delta)
 //! existing   records the account already had: linked (fill or update), prior values journalled
-//! journal    runs, record fates and ids, workspace objects (state.db)
 //! report     reports/quarantine.csv, reports/reconciliation.md
 //! ```
 
 pub mod deletions;
 pub mod existing;
-pub mod journal;
 pub mod load;
 pub mod payload;
 pub mod products;
 pub mod relationships;
 pub mod report;
-pub mod source;
 pub mod workspace;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::approve::{ExportCheck, GateError, require_approval};
-use crate::mapping::file::parse;
+use crate::mapping::file::{MappingError, parse};
 use crate::mapping::{Destination, Landing, Mapping};
 use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
-use crate::plan::{PlanError, open_export};
+use crate::plan::PlanError;
 use crate::project::{Project, ProjectError};
 use crate::record::{ObjectKind, Record, Value};
 use crate::state::{State, StateError};
 
-use journal::{Fate, FateCounts, Journal, LeftOutField, RunKind};
+use crate::journal::{self, Fate, FateCounts, Journal, LeftOutField, RunKind};
+use crate::source::domain;
+use crate::source::{self, OpenExportError, Source, open_export};
 use load::{Job, Payload};
-use payload::{Links, domain};
-use source::Source;
+use payload::Links;
 use workspace::Targets;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,17 +53,38 @@ pub enum ApplyError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
+    Export(#[from] OpenExportError),
+    #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
     Extract(#[from] crate::extract::ExtractError),
     #[error("Pipedrive")]
     Client(#[from] ClientError),
-    #[error("the workspace: {0}")]
-    Workspace(String),
+    /// The mapping's default owner is no longer a user of the account.
+    #[error("the default owner {email} is not a Pipedrive user (any more); plan again")]
+    DefaultOwnerGone { email: String },
+    /// A field the mapping sends values to is no longer in the account.
+    #[error("the {entity} field '{field}' is gone from Pipedrive; plan again")]
+    FieldGone { entity: &'static str, field: String },
+    /// A workspace object apply made is gone (verify reads the workspace without writing to it).
+    #[error("{what} is not in Pipedrive (deleted since apply?)")]
+    NotInPipedrive { what: String },
+    /// The mapping kept in state.db with the approval no longer reads (this version reads
+    /// mapping files otherwise than the one that approved it).
+    #[error("the approved mapping (kept in state.db) does not read; run `crm-migrate approve` again:\n{}", .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    ApprovedMappingUnreadable { errors: Vec<MappingError> },
+    /// A task sending requests panicked or was cancelled.
+    #[error("a {what} task failed: {source}")]
+    Task { what: &'static str, source: tokio::task::JoinError },
+    #[error("writing {}: {source}", .path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    /// A report (reconciliation.md, verification.md...) could not be written.
+    #[error(transparent)]
+    Report(#[from] crate::report::WriteError),
+    #[error("writing {}: {source}", .path.display())]
+    WriteCsv { path: PathBuf, source: csv::Error },
     #[error("nothing was written to Pipedrive: the deletions are refused:\n{}", .0.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n"))]
     DeletionsRefused(Vec<String>),
-    #[error("{0}")]
-    UndoRefused(String),
     /// A delete of a record this project did not create (one the account had before) was refused.
     #[error("refused to delete {object} (Pipedrive id {id}): {why}; a record the account had before is never deleted")]
     DeleteRefused { object: ObjectKind, id: u64, why: &'static str },
@@ -151,7 +170,7 @@ impl Default for ApplyOptions {
             sample: None,
             concurrency: 16,
             until: None,
-            batch_size: 1000,
+            batch_size: source::BATCH_SIZE,
             export: None,
             delete_missing: false,
             expect_deletions: None,
@@ -237,10 +256,9 @@ impl Prepared {
 pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, ApplyError> {
     let approval =
         require_approval(project, if options.export.is_some() { ExportCheck::Newer } else { ExportCheck::Approved })?;
-    let mapping = parse(&approval.mapping)
-        .map_err(|errors| ApplyError::Workspace(format!("the approved mapping does not parse: {errors:?}")))?;
+    let mapping = parse(&approval.mapping).map_err(|errors| ApplyError::ApprovedMappingUnreadable { errors })?;
     let export = match &options.export {
-        Some(dir) => crate::plan::open_export_at(project, dir)?,
+        Some(dir) => crate::source::open_export_at(project, dir)?,
         None => open_export(project)?,
     };
     let mut source = source::read(&export, options.sample)?;

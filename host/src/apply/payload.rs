@@ -19,35 +19,10 @@ use crate::profile::plain;
 use crate::record::{DateTime, ObjectKind, Record, Value};
 
 use super::workspace::{CustomTarget, Targets};
+use crate::source::domain;
 
 /// varchar's limit in Pipedrive.
 const VARCHAR_MAX: usize = 255;
-
-/// Free email services: their domain says nothing about a person's company.
-const FREE_MAIL: &[&str] = &[
-    "gmail.com",
-    "googlemail.com",
-    "wp.pl",
-    "onet.pl",
-    "op.pl",
-    "o2.pl",
-    "interia.pl",
-    "interia.eu",
-    "poczta.fm",
-    "gazeta.pl",
-    "tlen.pl",
-    "yahoo.com",
-    "hotmail.com",
-    "outlook.com",
-    "live.com",
-    "icloud.com",
-    "me.com",
-    "aol.com",
-    "proton.me",
-    "protonmail.com",
-    "gmx.com",
-    "gmx.de",
-];
 
 /// Ids of what was created before, for links.
 #[derive(Debug, Default)]
@@ -98,23 +73,6 @@ impl Links {
             None => None,
         }
     }
-}
-
-/// The domain of an email address or a website, lower case, without `www.`.
-pub fn domain(text: &str) -> Option<String> {
-    let text = text.trim().to_lowercase();
-    let host = match text.split_once('@') {
-        Some((_, domain)) => domain.to_owned(),
-        None => text
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .split(['/', '?', '#'])
-            .next()
-            .unwrap_or("")
-            .to_owned(),
-    };
-    let host = host.trim_start_matches("www.").to_owned();
-    (host.contains('.') && !FREE_MAIL.contains(&host.as_str())).then_some(host)
 }
 
 /// An instant in UTC, RFC 3339 (`2024-03-01T09:30:00Z`), as API v2 takes times.

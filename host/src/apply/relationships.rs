@@ -18,8 +18,8 @@ use crate::pipedrive::{ClientError, PipedriveClient};
 use crate::record::{ObjectKind, Value};
 
 use super::ApplyError;
-use super::journal::{Entry, Fate, Journal};
-use super::source::Source;
+use crate::journal::{Entry, Fate, Journal};
+use crate::source::Source;
 
 /// The organization landing a parent company goes to (`to = "parent_org_id"`).
 pub const PARENT_CODE: &str = "parent_org_id";
@@ -219,8 +219,7 @@ pub async fn run(
             });
         }
         let Some(joined) = in_flight.join_next().await else { break };
-        let (pair, result) =
-            joined.map_err(|error| ApplyError::Workspace(format!("a relationship task failed: {error}")))?;
+        let (pair, result) = joined.map_err(|source| ApplyError::Task { what: "relationship", source })?;
         match result {
             Ok(id) => {
                 journal.set_relationship(&pair.child, Fate::Created, Some(id), &pair.parent)?;

@@ -11,9 +11,9 @@ use crate::record::ObjectKind;
 use crate::report::{Document, Files, Table, Text, WriteError, number, thousands, value, words};
 use crate::report_csv::write_report_row;
 
-use super::journal::{Fate, Journal};
-use super::source::Source;
 use super::{ApplyError, ApplyOutcome};
+use crate::journal::{Fate, Journal};
+use crate::source::Source;
 
 /// quarantine.csv's `kind`: the whole record was not migrated.
 pub const RECORD_QUARANTINED: &str = "record quarantined";
@@ -28,11 +28,10 @@ pub fn write(
     source: &Source,
     outcome: &ApplyOutcome,
 ) -> Result<Vec<PathBuf>, ApplyError> {
-    let io = |error: WriteError| ApplyError::Workspace(error.to_string());
-    let mut files = Files::in_dir(&project.reports_dir()).map_err(io)?;
+    let mut files = Files::in_dir(&project.reports_dir())?;
     let quarantine = files.path("quarantine.csv");
-    let mut csv = csv::Writer::from_writer(files.create("quarantine.csv").map_err(io)?);
-    let csv_error = |error: csv::Error| ApplyError::Workspace(format!("writing {}: {error}", quarantine.display()));
+    let mut csv = csv::Writer::from_writer(files.create("quarantine.csv")?);
+    let csv_error = |source: csv::Error| ApplyError::WriteCsv { path: quarantine.clone(), source };
     // The first four columns are those of the report before values were left out field by field.
     write_report_row(&mut csv, ["object", "source_id", "line", "reason", "kind", "file", "column", "value"])
         .map_err(csv_error)?;
@@ -91,11 +90,11 @@ pub fn write(
             }
         }
     }
-    csv.flush().map_err(|source| io(WriteError { path: quarantine.clone(), source }))?;
+    csv.flush().map_err(|source| WriteError { path: quarantine.clone(), source })?;
     drop(csv);
 
-    files.write("reconciliation.md", reconciliation(source, outcome).markdown()).map_err(io)?;
-    files.commit().map_err(io)
+    files.write("reconciliation.md", reconciliation(source, outcome).markdown())?;
+    Ok(files.commit()?)
 }
 
 /// reconciliation.md: per phase and object, source = created + merged + quarantined + excluded.

@@ -17,7 +17,7 @@ use crate::record::ObjectKind;
 use crate::state::now_utc;
 
 use super::ApplyError;
-use super::journal::Journal;
+use crate::journal::Journal;
 
 /// A custom field a mapped attribute is written to.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,12 +146,8 @@ pub async fn ensure(
     let mut targets = Targets { tag_labels: needs.tag_labels.clone(), ..Targets::default() };
 
     let user = |email: &str| workspace.user_by_email(email).map(|user| user.id);
-    targets.default_owner = user(&mapping.default_owner.target).ok_or_else(|| {
-        ApplyError::Workspace(format!(
-            "the default owner {} is not a Pipedrive user (any more); plan again",
-            mapping.default_owner.target
-        ))
-    })?;
+    targets.default_owner = user(&mapping.default_owner.target)
+        .ok_or_else(|| ApplyError::DefaultOwnerGone { email: mapping.default_owner.target.clone() })?;
     for agent in &mapping.agents {
         let id = if agent.target == DEFAULT_OWNER {
             targets.default_owner
@@ -171,12 +167,10 @@ pub async fn ensure(
         let key = (entry.object, entry.attribute.clone());
         match &entry.landing {
             Landing::Existing { field, values } => {
-                let existing = workspace.custom_field(entity, field).cloned().ok_or_else(|| {
-                    ApplyError::Workspace(format!(
-                        "the {} field '{field}' is gone from Pipedrive; plan again",
-                        entity.name()
-                    ))
-                })?;
+                let existing = workspace
+                    .custom_field(entity, field)
+                    .cloned()
+                    .ok_or_else(|| ApplyError::FieldGone { entity: entity.name(), field: field.clone() })?;
                 let mut options = options_of(&existing);
                 if existing.has_options() {
                     let target = CustomTarget {
@@ -377,7 +371,7 @@ async fn create_or_find<T>(
     find: impl AsyncFn() -> Result<Option<T>, ClientError>,
 ) -> Result<T, ApplyError> {
     if !write {
-        return Err(ApplyError::Workspace(format!("{what} is not in Pipedrive (deleted since apply?)")));
+        return Err(ApplyError::NotInPipedrive { what: what.to_owned() });
     }
     for _ in 0..3 {
         match create().await {

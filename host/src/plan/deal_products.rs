@@ -1,18 +1,18 @@
 //! What plan says of deal products and participants: the products apply will create (once each,
 //! from products.csv), the order lines and participants it will add, the values it will leave
 //! out, and their calls in the token bill. Read with the same rules as apply
-//! ([`crate::apply::products::read`]); a participant is counted when it is named (whether it is a
+//! ([`crate::source::deal_extras::read`]); a participant is counted when it is named (whether it is a
 //! contact that migrates is known at apply), so the figures are at most what apply adds.
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::apply::products::{PARTICIPANTS_CODE, PRODUCTS_CODE, attribute, read};
 use crate::mapping::Mapping;
 use crate::plan::bill::{Bill, PhaseBill, line};
 use crate::profile::SourceProfile;
 use crate::report::{Document, Text, value, words};
+use crate::source::deal_extras::{PARTICIPANTS_CODE, PRODUCTS_CODE, attribute, read};
 
 /// The deal products and participants apply will add.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -12,19 +12,17 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::apply::payload::domain;
 use crate::extract::Export;
 use crate::mapping::check::MARKER_FIELD;
 use crate::marker::Markers;
 use crate::pipedrive::workspace::Workspace;
 use crate::pipedrive::{ClientError, CustomFieldsRead, EntityKind, PipedriveClient};
 use crate::plan::{Decision, PlanError};
-use crate::project::{Project, line_of, quoted};
+use crate::project::{EXISTING_FILE, Project, line_of, quoted};
 use crate::record::{ObjectKind, Record, Value};
 use crate::report::{Document, Table, words};
+use crate::source::domain;
 
-/// The file of the decisions, beside mapping.toml.
-pub const EXISTING_FILE: &str = "existing.toml";
 /// Where plan keeps the deals the account had when it was read (approve checks the limit too).
 const EXISTING_DEALS_KEY: &str = "existing_deals";
 /// Matches plan.md lists by name; plan.json and existing.toml list them all.
@@ -472,13 +470,7 @@ fn path(project: &Project) -> PathBuf {
 pub fn read(project: &Project) -> Result<Vec<Match>, PlanError> {
     let path = path(project);
     match std::fs::read_to_string(&path) {
-        Ok(text) => parse(&text).map_err(|errors| {
-            PlanError::Project(format!(
-                "{}:\n{}",
-                path.display(),
-                errors.iter().map(|error| format!("  {error}")).collect::<Vec<_>>().join("\n")
-            ))
-        }),
+        Ok(text) => parse(&text).map_err(|errors| PlanError::ExistingUnreadable { path, errors }),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(source) => Err(PlanError::Io { path, source }),
     }
@@ -494,7 +486,7 @@ pub async fn plan(
 ) -> Result<ExistingCheck, PlanError> {
     let previous = read(project)?;
     let account = read_account(client, workspace, &project.markers()).await?;
-    let export = crate::plan::open_export(project)?;
+    let export = crate::source::open_export(project)?;
     let mut check = match_export(&export, &account)?;
     check.matches = merge(check.matches, &previous);
     let path = path(project);
@@ -526,13 +518,12 @@ pub type Decided = HashMap<(ObjectKind, String), (Choice, u64)>;
 pub fn decided(project: &Project) -> Result<Decided, PlanError> {
     let matches = read(project)?;
     if let Some(open) = matches.iter().find(|found| found.decision.is_none()) {
-        return Err(PlanError::Project(format!(
-            "{}: {} {} matches several records of the account ({}) and is not decided: set its decision (link or update with pipedrive_id, or create)",
-            path(project).display(),
-            table(open.object),
-            open.source_id,
-            open.candidates.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
-        )));
+        return Err(PlanError::ExistingUndecided {
+            path: path(project),
+            object: table(open.object),
+            source_id: open.source_id.clone(),
+            candidates: open.candidates.clone(),
+        });
     }
     Ok(matches
         .into_iter()

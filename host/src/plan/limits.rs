@@ -122,8 +122,7 @@ pub fn measure_notes(export: &Export, mapping: &Mapping, limit: u64) -> Result<N
             let record = &read.record;
             let content: String =
                 content_attributes.iter().filter_map(|attribute| record.get(attribute)).map(plain).collect();
-            *sizes.conversations.entry(crate::apply::source::conversation_of(record)).or_default() +=
-                message_bytes(&content);
+            *sizes.conversations.entry(crate::source::conversation_of(record)).or_default() += message_bytes(&content);
         }
     }
     for kind in [ObjectKind::Activity, ObjectKind::Event] {
@@ -315,7 +314,7 @@ pub fn check_project(
     workspace: &Workspace,
     labels: &crate::plan::changes::LabelDecisions,
 ) -> Result<LimitsCheck, crate::plan::PlanError> {
-    let export = crate::plan::open_export(project)?;
+    let export = crate::source::open_export(project)?;
     let limits = AccountLimits::of(project.plan, project.config.target.seats);
     let notes = measure_notes(&export, mapping, limits.note_bytes)?;
     let changes = crate::plan::changes::workspace_changes(mapping, profile, workspace, labels);

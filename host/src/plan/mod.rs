@@ -32,12 +32,14 @@ pub mod side_effects;
 
 use std::path::PathBuf;
 
-use crate::extract::{Export, ExportOptions, ExtractError};
+use crate::extract::ExtractError;
 use crate::mapping::file::{self, MappingError};
 use crate::mapping::{MAPPING_FILE, Mapping, check};
 use crate::pipedrive::{ClientError, PipedriveClient};
-use crate::plugins::{Hook, Segment, Tag, TagFate};
-use crate::project::{CONFIG_FILE, Project};
+use crate::plugins::{Hook, TagFate};
+use crate::project::{CONFIG_FILE, Project, ProjectError};
+use crate::source::labels::{LabelPluginError, catalogue_tags, label_plugin_decisions};
+use crate::source::{OpenExportError, open_export};
 use crate::state::{State, StateError, now_utc};
 
 use crate::pipedrive::workspace::Workspace;
@@ -55,12 +57,26 @@ pub enum PlanError {
     State(#[from] StateError),
     #[error("{} cannot be read, so plan will not overwrite it; fix it (or delete it to start over):\n{}", .path.display(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
     UnreadableMapping { path: PathBuf, errors: Vec<MappingError> },
-    #[error("the label plugin: {message}")]
-    LabelPlugin { message: String },
+    #[error(transparent)]
+    LabelPlugin(#[from] LabelPluginError),
+    #[error(transparent)]
+    Export(#[from] OpenExportError),
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{0}")]
-    Project(String),
+    /// Boxed: a project's error is the largest, and this one travels inside apply's.
+    #[error(transparent)]
+    Project(Box<ProjectError>),
+    /// The audit plan runs for the duplicates and orphans the grade counts.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    #[error("{}:\n{}", .path.display(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    ExistingUnreadable { path: PathBuf, errors: Vec<String> },
+    /// A record of the export matches several of the account's and nobody decided which.
+    #[error(
+        "{}: {object} {source_id} matches several records of the account ({}) and is not decided: set its decision (link or update with pipedrive_id, or create)",
+        .path.display(), .candidates.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    ExistingUndecided { path: PathBuf, object: &'static str, source_id: String, candidates: Vec<u64> },
     /// The machine's trust store refused a plugin (the CLI exits 12).
     #[error(transparent)]
     Trust(#[from] crate::plugins::TrustError),
@@ -116,29 +132,6 @@ pub struct Decision {
     pub how: String,
 }
 
-/// Opens the project's export with its declared encodings.
-pub fn open_export(project: &Project) -> Result<Export, PlanError> {
-    open_export_at(project, &project.export_dir())
-}
-
-/// Opens an export (a newer one, for a delta) with the project's declared encodings.
-pub fn open_export_at(project: &Project, dir: &std::path::Path) -> Result<Export, PlanError> {
-    let mut encodings = Vec::new();
-    for (file, label) in &project.config.source.encodings {
-        let encoding = crate::extract::sniff::encoding_for_label(label).ok_or_else(|| {
-            PlanError::Project(format!(
-                "{}: unknown encoding '{label}' for {file}",
-                project.dir.join(CONFIG_FILE).display()
-            ))
-        })?;
-        encodings.push((Some(file.clone()), encoding));
-    }
-    Ok(Export::open(
-        dir,
-        ExportOptions { encodings, limits: *project.config.source.limits.get_ref(), ..ExportOptions::default() },
-    )?)
-}
-
 /// What plan learns before it talks to Pipedrive: the export's profile and the label plugin's
 /// decisions. Plugins run here, outside any async runtime (their WASI calls block on their own).
 pub struct Prepared {
@@ -160,14 +153,11 @@ pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result
     let export = open_export(project)?;
     let profile = profile::profile(&export, progress)?;
     let plugins = project.load_plugins().map_err(|error| match error {
-        crate::project::ProjectError::Trust(error) => PlanError::Trust(error),
-        error => PlanError::Project(error.to_string()),
+        ProjectError::Trust(error) => PlanError::Trust(error),
+        error => PlanError::Project(Box::new(error)),
     })?;
     let (labels_by, labels) = label_decisions(&plugins, &profile.catalogue, &profile.tag_use)?;
-    let audit = crate::audit::run(&export, std::io::sink()).map_err(|error| match error {
-        crate::audit::AuditError::Extract(error) => PlanError::Extract(error),
-        other => PlanError::Project(other.to_string()),
-    })?;
+    let audit = crate::audit::run(&export, std::io::sink())?;
     let duplicates = duplicates_decision(project, &plugins, &audit);
     let duplicate_groups = (audit.duplicates.by_email.len() + audit.duplicates.by_phone.len()) as u64;
     let orphans = audit.orphans.iter().map(|orphans| orphans.count).sum();
@@ -243,7 +233,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
     let existing = existing::plan(project, client, &workspace).await?;
     let webhooks = side_effects::read_webhooks(client).await?;
     let plan_tokens = client.bill().tokens() - tokens_before;
-    let made: Vec<(String, String)> = crate::apply::journal::Journal::read(State::open(&project.dir)?)
+    let made: Vec<(String, String)> = crate::journal::Journal::read(State::open(&project.dir)?)
         .created_workspace_objects()?
         .into_iter()
         .filter(|(kind, ..)| kind == "field")
@@ -392,52 +382,6 @@ pub fn label_decisions(
         })
         .collect();
     Ok((format!("the label plugin {name}"), decisions))
-}
-
-/// The label plugin's name, and each tag with its decision.
-pub type LabelPluginDecisions = (String, Vec<(Tag, crate::plugins::TagDecision)>);
-
-/// The label plugin's whole decision for each tag (its label or why not, and whether the tag
-/// came from a segment), with the plugin's name; None when the project has no label plugin.
-pub fn label_plugin_decisions(
-    plugins: &[(Hook, crate::plugins::LoadedPlugin)],
-    catalogue: &crate::extract::Catalogue,
-    tag_use: &std::collections::BTreeMap<crate::record::ObjectKind, std::collections::BTreeMap<String, u64>>,
-) -> Result<Option<LabelPluginDecisions>, PlanError> {
-    let Some((_, loaded)) = plugins.iter().find(|(hook, _)| *hook == Hook::Label) else { return Ok(None) };
-    let tags = catalogue_tags(catalogue, tag_use);
-    let segments: Vec<Segment> = catalogue
-        .segments
-        .iter()
-        .map(|segment| Segment {
-            id: segment.id.clone(),
-            name: segment.name.clone(),
-            definition: Some(segment.rules.clone()).filter(|rules| !rules.is_empty()),
-        })
-        .collect();
-    let call = loaded
-        .label(&tags, &segments)
-        .map_err(|error| PlanError::LabelPlugin { message: format!("{}: {error}", loaded.name()) })?;
-    Ok(Some((loaded.name(), tags.into_iter().zip(call.output).collect())))
-}
-
-/// The catalogue's tags with the records carrying each, and tags records carry that the
-/// catalogue lacks.
-fn catalogue_tags(
-    catalogue: &crate::extract::Catalogue,
-    tag_use: &std::collections::BTreeMap<crate::record::ObjectKind, std::collections::BTreeMap<String, u64>>,
-) -> Vec<Tag> {
-    let mut tags: Vec<Tag> =
-        catalogue.tags.iter().map(|tag| Tag { id: tag.id.clone(), name: tag.name.clone(), record_count: 0 }).collect();
-    for uses in tag_use.values() {
-        for (name, count) in uses {
-            match tags.iter_mut().find(|tag| tag.name == *name) {
-                Some(tag) => tag.record_count += *count as u32,
-                None => tags.push(Tag { id: String::new(), name: name.clone(), record_count: *count as u32 }),
-            }
-        }
-    }
-    tags
 }
 
 #[cfg(test)]

@@ -24,14 +24,14 @@ use std::rc::Rc;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::apply::journal::{Entry, Fate};
-use crate::apply::source::{Source, conversation_of};
 use crate::apply::workspace::{CustomTarget, Targets};
 use crate::extract::{Export, ExtractError, FieldType, Issue, ReadRecord};
+use crate::journal::{Entry, Fate};
 use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping};
 use crate::pipedrive::EntityKind;
 use crate::profile::plain;
 use crate::record::{DateTime, ObjectKind, Record, Value};
+use crate::source::{Source, conversation_of};
 
 /// Examples kept per attribute and outcome, for the report.
 const EXAMPLES: usize = 3;

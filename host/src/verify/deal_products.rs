@@ -10,14 +10,15 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::apply::ApplyError;
-use crate::apply::journal::{Fate, Journal};
-use crate::apply::products::{self, Line};
-use crate::apply::source::Source;
+use super::VerifyError;
+use crate::apply::products;
+use crate::journal::{Fate, Journal};
 use crate::mapping::Mapping;
 use crate::pipedrive::{ClientError, PipedriveClient};
 use crate::record::ObjectKind;
 use crate::report::{Document, thousands, value, words};
+use crate::source::Source;
+use crate::source::deal_extras::{self, Line};
 
 /// What the read back found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -41,7 +42,7 @@ pub async fn check(
     mapping: &Mapping,
     source: &Source,
     markers: &crate::marker::Markers,
-) -> Result<DealProductsCheck, ApplyError> {
+) -> Result<DealProductsCheck, VerifyError> {
     let mut checked = DealProductsCheck::default();
     let deals = journal.entries(ObjectKind::Deal)?;
     let persons: HashMap<String, u64> = journal
@@ -63,7 +64,7 @@ pub async fn check(
     let contacts = products::contact_ids(source);
     // Deals a delta removed lines or participants from: read back even when the export now
     // gives them none, so that one still in Pipedrive shows.
-    let removed_from = |object: &str| -> Result<HashSet<String>, ApplyError> {
+    let removed_from = |object: &str| -> Result<HashSet<String>, VerifyError> {
         Ok(journal
             .deleted_row_keys(object)?
             .into_iter()
@@ -82,7 +83,7 @@ pub async fn check(
             continue;
         };
         let deal = &record.source_id;
-        let expected = products::read(record, mapping, &source.products, &|id| contacts.contains(id), &person);
+        let expected = deal_extras::read(record, mapping, &source.products, &|id| contacts.contains(id), &person);
         if !expected.lines.is_empty() || lines_removed.contains(deal) {
             if listed_products.is_none() {
                 listed_products = Some(
@@ -133,7 +134,7 @@ pub async fn check(
             }
         }
         if !expected.participants.is_empty() || participants_removed.contains(deal) {
-            let own = products::attribute(mapping, "person_id")
+            let own = deal_extras::attribute(mapping, "person_id")
                 .and_then(|attribute| record.get(attribute))
                 .map(|value| crate::profile::plain(value).trim().to_owned())
                 .and_then(|contact| person(&contact));

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::apply::ApplyError;
+use super::VerifyError;
 use crate::apply::existing::{changes_of_linked, empty, field_of, holds, linked_ids, payload_fields, with_field};
-use crate::apply::journal::Journal;
 use crate::apply::load::{self, Payload};
 use crate::apply::workspace::Targets;
+use crate::journal::Journal;
 use crate::record::ObjectKind;
 
 use super::Mismatch;
@@ -23,7 +23,7 @@ pub fn verify_linked(
     expected: &HashMap<String, Result<Payload, String>>,
     listed: &HashMap<u64, Value>,
     targets: &Targets,
-) -> Result<(u64, Vec<Mismatch>), ApplyError> {
+) -> Result<(u64, Vec<Mismatch>), VerifyError> {
     let linked = linked_ids(journal, object)?;
     if linked.is_empty() {
         return Ok((0, Vec::new()));
@@ -53,7 +53,7 @@ pub fn verify_linked(
             continue;
         };
         let update = entries.get(source_id).and_then(|entry| entry.detail.as_deref()) == Some("update");
-        let written: Vec<&crate::apply::journal::Change> =
+        let written: Vec<&crate::journal::Change> =
             changes.get(&(object, *id)).into_iter().flatten().filter(|change| change.source_id == *source_id).collect();
         for (field, value) in payload_fields(&load::payload_json(payload), marker) {
             let filled = written.iter().any(|change| change.field == field);

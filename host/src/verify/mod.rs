@@ -20,19 +20,50 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::apply::journal::{Fate, Journal};
 use crate::apply::load::{self, Payload};
 use crate::apply::payload::Links;
 use crate::apply::workspace::{self, Targets};
 use crate::apply::{self, ApplyError, Prepared};
+use crate::extract::ExtractError;
+use crate::journal::{Fate, Journal};
 use crate::mapping::{Destination, Landing, Mapping, NewFieldType};
-use crate::pipedrive::PipedriveClient;
+use crate::pipedrive::{ClientError, PipedriveClient};
 use crate::project::Project;
 use crate::readback::{Listings, differences};
 use crate::record::ObjectKind;
-use crate::report::{Document, Files, Item, Table, Text, WriteError, code, number, thousands, value, words};
-use crate::state::State;
+use crate::report::{Document, Files, Item, Table, Text, code, number, thousands, value, words};
+use crate::source::OpenExportError;
+use crate::state::{State, StateError};
 use coverage::Coverage;
+
+/// Why verify could not finish (a record that differs is a finding, not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("reading back from Pipedrive")]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Export(#[from] OpenExportError),
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    /// What apply would send is worked out by apply's own steps (the workspace's targets, the
+    /// links, the payloads): one of them failed.
+    #[error(transparent)]
+    Apply(Box<ApplyError>),
+    #[error("writing {}: {source}", .path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    /// A report (reconciliation.md, verification.md...) could not be written.
+    #[error(transparent)]
+    Report(#[from] crate::report::WriteError),
+}
+
+// Boxed: apply's error is large, and most of this verb's errors are small.
+impl From<ApplyError> for VerifyError {
+    fn from(error: ApplyError) -> VerifyError {
+        VerifyError::Apply(Box::new(error))
+    }
+}
 
 /// One field that differs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -121,12 +152,12 @@ pub async fn verify(
     project: &Project,
     prepared: Prepared,
     client: &PipedriveClient,
-) -> Result<Verification, ApplyError> {
+) -> Result<Verification, VerifyError> {
     let tokens_before = client.bill().tokens();
     let journal = Journal::read(State::open(&project.dir)?);
     let export = match prepared.export_dir() {
-        Some(dir) => crate::plan::open_export_at(project, dir)?,
-        None => crate::plan::open_export(project)?,
+        Some(dir) => crate::source::open_export_at(project, dir)?,
+        None => crate::source::open_export(project)?,
     };
     let (mapping, source, needs) = prepared.into_parts();
     let (mapping, source) = (&mapping, &source);
@@ -250,11 +281,11 @@ pub async fn verify(
                 journal
                     .entries(object)?
                     .into_iter()
-                    .map(|(id, entry)| (id, crate::apply::journal::Entry { sent: None, ..entry }))
+                    .map(|(id, entry)| (id, crate::journal::Entry { sent: None, ..entry }))
                     .collect(),
             ))
         })
-        .collect::<Result<HashMap<_, _>, ApplyError>>()?;
+        .collect::<Result<HashMap<_, _>, VerifyError>>()?;
     let (read_back, parents) = hierarchy(client, &journal, mapping, source).await?;
     verification.hierarchy = read_back;
     verification.deal_products = deal_products::check(client, &journal, mapping, source, &project.markers()).await?;
@@ -280,8 +311,8 @@ async fn hierarchy(
     client: &PipedriveClient,
     journal: &Journal,
     mapping: &Mapping,
-    source: &crate::apply::source::Source,
-) -> Result<(Hierarchy, HashMap<u64, u64>), ApplyError> {
+    source: &crate::source::Source,
+) -> Result<(Hierarchy, HashMap<u64, u64>), VerifyError> {
     let expected = apply::relationships::resolve(mapping, source, &journal.entries(ObjectKind::Company)?, false);
     let journalled = journal.relationships()?;
     let mut checked =
@@ -328,7 +359,7 @@ async fn hierarchy(
 }
 
 /// Source id -> Pipedrive id of every record the journal says was created.
-fn created_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<String, u64>, ApplyError> {
+fn created_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<String, u64>, VerifyError> {
     Ok(journal
         .entries(object)?
         .into_iter()
@@ -544,14 +575,14 @@ fn coverage_section(doc: &mut Document, coverage: &Coverage) {
 }
 
 /// Writes verification.md and verification.json, both or neither.
-fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<PathBuf>, ApplyError> {
-    let io = |error: WriteError| ApplyError::Workspace(error.to_string());
-    let mut files = Files::in_dir(&project.reports_dir()).map_err(io)?;
-    files.write("verification.md", document(verification).markdown()).map_err(io)?;
-    files
-        .write("verification.json", serde_json::to_string_pretty(verification).expect("plain data serializes") + "\n")
-        .map_err(io)?;
-    files.commit().map_err(io)
+fn write_reports(project: &Project, verification: &Verification) -> Result<Vec<PathBuf>, VerifyError> {
+    let mut files = Files::in_dir(&project.reports_dir())?;
+    files.write("verification.md", document(verification).markdown())?;
+    files.write(
+        "verification.json",
+        serde_json::to_string_pretty(verification).expect("plain data serializes") + "\n",
+    )?;
+    Ok(files.commit()?)
 }
 
 /// verification.md as a [`Document`].

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 
-use crm_migrate::apply::journal::{Fate, Journal};
+use crm_migrate::journal::{Fate, Journal};
 use crm_migrate::plugins::Digest;
 use crm_migrate::record::ObjectKind;
 use crm_migrate::state::State;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crm_migrate::apply::journal::Journal;
+use crm_migrate::journal::Journal;
 use crm_migrate::pipedrive::{ContactPoint, EntityKind, NewDeal, NewOrganization, NewPerson, PipedriveClient, Plan};
 use crm_migrate::record::ObjectKind;
 use crm_migrate::state::State;

@@ -43,5 +43,6 @@ mod support;
 mod trust_store;
 mod usercom_api;
 mod usercom_sandbox_cli;
+mod verb_errors;
 mod verify_source;
 mod vetting;

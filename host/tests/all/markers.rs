@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crm_migrate::apply::journal::{Fate, Journal};
+use crm_migrate::journal::{Fate, Journal};
 use crm_migrate::record::ObjectKind;
 use crm_migrate::state::State;
 use crm_migrate_sandbox::{Faults, SandboxConfig, SandboxHandle};

@@ -510,7 +510,7 @@ fn apply_is_refused_without_an_approval_and_after_the_mapping_changed() {
     assert!(approved.status.success(), "{}", text(&approved.stderr));
     let approval = gate(&project).expect("the gate opens for the approved mapping");
     assert_eq!(approval.approved_by, "Ola Nowak");
-    assert_eq!(approval.digest, crm_migrate::approve::digest(&mapping_text(&project)));
+    assert_eq!(approval.digest, crm_migrate::basis::digest(&mapping_text(&project)));
     let again = in_project(&project, &["approve", "--yes"]);
     assert!(text(&again.stdout).contains("already approved"), "{}", text(&again.stdout));
 

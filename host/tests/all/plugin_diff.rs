@@ -112,7 +112,7 @@ fn survivor<'r>(group: &[&'r Record], newest: bool) -> &'r Record {
 /// two rules, the oldest rule's survivor.
 fn contacts_whose_survivor_changes() -> BTreeMap<String, String> {
     let export = Export::open(&sample_export(), ExportOptions::default()).unwrap();
-    let source = crm_migrate::apply::source::read(&export, None).unwrap();
+    let source = crm_migrate::source::read(&export, None).unwrap();
     let contacts = &source.records[&ObjectKind::Contact];
     let mut parent: Vec<usize> = (0..contacts.len()).collect();
     fn root(parent: &mut [usize], mut at: usize) -> usize {

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use crm_migrate::apply::source::Source;
-use crm_migrate::apply::{self, ApplyOptions};
+use crm_migrate::apply::ApplyOptions;
 use crm_migrate::audit::report::thousands;
 use crm_migrate::pipeline::FateCounts;
 use crm_migrate::plugins::Hook;
 use crm_migrate::project::Project;
+use crm_migrate::source::Source;
 use crm_migrate::untrusted::escape;
 
 use super::Demo;
@@ -81,8 +81,8 @@ impl PluginRun {
 }
 
 fn through_plugins(project: &Project) -> anyhow::Result<PluginRun> {
-    let export = crm_migrate::plan::open_export(project)?;
-    let mut source = apply::source::read(&export, None)?;
+    let export = crm_migrate::source::open_export(project)?;
+    let mut source = crm_migrate::source::read(&export, None)?;
     let plugins = project.load_plugins()?;
     source.run_plugins(&plugins, ApplyOptions::default().batch_size);
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();

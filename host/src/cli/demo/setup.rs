@@ -98,8 +98,11 @@ pub fn approve(project: &Project) -> anyhow::Result<String> {
 /// The label plugin's figures: labels made, tags skipped, tags flagged as a segment's.
 fn label_figures(project: &Project, result: &crm_migrate::plan::PlanResult) -> anyhow::Result<String> {
     let plugins = project.load_plugins()?;
-    let Some((name, decisions)) =
-        crm_migrate::plan::label_plugin_decisions(&plugins, &result.profile.catalogue, &result.profile.tag_use)?
+    let Some((name, decisions)) = crm_migrate::source::labels::label_plugin_decisions(
+        &plugins,
+        &result.profile.catalogue,
+        &result.profile.tag_use,
+    )?
     else {
         bail!("the project has no label plugin");
     };

@@ -1,16 +1,62 @@
 //! The records a run moves: read from the export (all of them, or a sample of contacts with
 //! everything they link to), then through the customer's plugins: clean over every object,
 //! dedup over contacts. What a plugin drops, rejects or merges is settled here, with its reason
-//! or survivor; the rest goes on to be loaded.
+//! or survivor; the rest goes on to be loaded. Plan, plugin diff, apply and verify all read the
+//! export this way, so what they count, compare and send is one reading of it.
+//!
+//! ```text
+//! labels       the label plugin's decision for each of the export's tags
+//! deal_extras  a deal's order lines and participants: what migrates, and what is left out and why
+//! ```
+
+pub mod deal_extras;
+pub mod labels;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
-use crate::extract::{Export, ExtractError, Issue, ReadRecord};
+use crate::extract::{Export, ExportOptions, ExtractError, Issue, ReadRecord};
 use crate::pipeline::{self, BatchIds, Fate as StageFate, StageOutput};
 use crate::plugins::{Hook, LoadedPlugin};
 use crate::record::{ObjectKind, Record, Value};
 
-use super::journal::Fate;
+use crate::journal::Fate;
+use crate::project::{CONFIG_FILE, Project};
+
+/// Records per plugin call unless a run says otherwise; a call that fails quarantines its batch.
+pub const BATCH_SIZE: usize = 1000;
+
+/// Why the project's export cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenExportError {
+    #[error("{}: unknown encoding '{label}' for {file}", .config.display())]
+    UnknownEncoding { config: PathBuf, file: String, label: String },
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+}
+
+/// Opens the project's export with its declared encodings.
+pub fn open_export(project: &Project) -> Result<Export, OpenExportError> {
+    open_export_at(project, &project.export_dir())
+}
+
+/// Opens an export (a newer one, for a delta) with the project's declared encodings.
+pub fn open_export_at(project: &Project, dir: &Path) -> Result<Export, OpenExportError> {
+    let mut encodings = Vec::new();
+    for (file, label) in &project.config.source.encodings {
+        let encoding =
+            crate::extract::sniff::encoding_for_label(label).ok_or_else(|| OpenExportError::UnknownEncoding {
+                config: project.dir.join(CONFIG_FILE),
+                file: file.clone(),
+                label: label.clone(),
+            })?;
+        encodings.push((Some(file.clone()), encoding));
+    }
+    Ok(Export::open(
+        dir,
+        ExportOptions { encodings, limits: *project.config.source.limits.get_ref(), ..ExportOptions::default() },
+    )?)
+}
 
 /// A record's fate decided before loading.
 #[derive(Debug, Clone, PartialEq)]
@@ -266,4 +312,47 @@ impl Source {
         }
         output.records
     }
+}
+
+/// Free email services: their domain says nothing about a person's company.
+const FREE_MAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "wp.pl",
+    "onet.pl",
+    "op.pl",
+    "o2.pl",
+    "interia.pl",
+    "interia.eu",
+    "poczta.fm",
+    "gazeta.pl",
+    "tlen.pl",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "icloud.com",
+    "me.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+];
+
+/// The domain of an email address or a website, lower case, without `www.`.
+pub fn domain(text: &str) -> Option<String> {
+    let text = text.trim().to_lowercase();
+    let host = match text.split_once('@') {
+        Some((_, domain)) => domain.to_owned(),
+        None => text
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("")
+            .to_owned(),
+    };
+    let host = host.trim_start_matches("www.").to_owned();
+    (host.contains('.') && !FREE_MAIL.contains(&host.as_str())).then_some(host)
 }
