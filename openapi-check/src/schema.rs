@@ -589,6 +589,16 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn references_are_percent_decoded_before_they_are_resolved() {
+        let root = json!({"components": {"schemas": {"Deal Product": {"type": "object"}, "100%": {"type": "string"}}}});
+        let deal_product = resolve_reference(&root, "#/components/schemas/Deal%20Product");
+        assert_eq!(deal_product, Some(&json!({"type": "object"})));
+        assert_eq!(resolve_reference(&root, "#/components/schemas/100%25"), Some(&json!({"type": "string"})));
+        let lone = resolve_reference(&root, "#/components/schemas/100%");
+        assert_eq!(lone, Some(&json!({"type": "string"})), "a lone % stays a %");
+    }
+
     fn violations(schema: Value, value: Value) -> Vec<Violation> {
         let root = json!({ "components": { "schemas": { "Subject": schema } } });
         let subject = json!({ "$ref": "#/components/schemas/Subject" });
