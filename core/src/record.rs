@@ -94,19 +94,30 @@ impl fmt::Display for Date {
     }
 }
 
+/// 1970-01-01: day 0 of [`Date::days_since_epoch`].
+const EPOCH_DAY: jiff::civil::Date = jiff::civil::Date::constant(1970, 1, 1);
+
 impl Date {
     /// The years the host writes (four digits, as ISO 8601 and Pipedrive take them).
     pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
-    /// Days in `month` of `year` (proleptic Gregorian); 0 for a month that does not exist.
-    pub fn days_in_month(year: i32, month: u8) -> u8 {
-        match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-            2 => 28,
-            _ => 0,
-        }
+    /// The date, when it is on the calendar (proleptic Gregorian, years -9999 to 9999): month 1
+    /// to 12, day within the month, leap years counted. [`Date::check`] says whether the host
+    /// writes it.
+    pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
+        let date = Date { year, month, day };
+        date.on_calendar().map(|_| date)
+    }
+
+    /// This date as jiff's, when it is on the calendar.
+    fn on_calendar(self) -> Option<jiff::civil::Date> {
+        let (year, month, day) =
+            (i16::try_from(self.year).ok()?, i8::try_from(self.month).ok()?, i8::try_from(self.day).ok()?);
+        jiff::civil::Date::new(year, month, day).ok()
+    }
+
+    fn from_calendar(date: jiff::civil::Date) -> Date {
+        Date { year: i32::from(date.year()), month: date.month().unsigned_abs(), day: date.day().unsigned_abs() }
     }
 
     /// Why this date is not one the host writes: a year outside [`Date::YEARS`], a month
@@ -118,8 +129,9 @@ impl Date {
         if !(1..=12).contains(&self.month) {
             return Err(format!("date month {} is outside 1 to 12", self.month));
         }
-        let days = Date::days_in_month(self.year, self.month);
-        if !(1..=days).contains(&self.day) {
+        if self.on_calendar().is_none() {
+            let first = Date { day: 1, ..*self }.on_calendar();
+            let days = first.map_or(0, |first| first.days_in_month().unsigned_abs());
             return Err(format!(
                 "date day {} is outside 1 to {days} ({:04}-{:02} has {days} days)",
                 self.day, self.year, self.month
@@ -128,29 +140,17 @@ impl Date {
         Ok(())
     }
 
-    /// The date `days` days after 1970-01-01 (proleptic Gregorian; Howard Hinnant's algorithm).
-    pub fn from_days_since_epoch(days: i64) -> Date {
-        let z = days.saturating_add(719_468);
-        let era = z.div_euclid(146_097);
-        let day_of_era = z.rem_euclid(146_097);
-        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let mp = (5 * day_of_year + 2) / 153;
-        let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (year_of_era + era * 400 + i64::from(month <= 2)) as i32;
-        Date { year, month, day }
+    /// The date `days` days after 1970-01-01; `None` beyond the calendar's years -9999 to 9999.
+    pub fn from_days_since_epoch(days: i64) -> Option<Date> {
+        // Every day of the calendar is within an i32 of the epoch, and 24 times it an hour count
+        // that `from_hours` takes without overflow.
+        let hours = i64::from(i32::try_from(days).ok()?) * 24;
+        EPOCH_DAY.checked_add(jiff::SignedDuration::from_hours(hours)).ok().map(Date::from_calendar)
     }
 
-    /// Days since 1970-01-01 (inverse of [`Date::from_days_since_epoch`]).
-    pub fn days_since_epoch(self) -> i64 {
-        let year = i64::from(self.year) - i64::from(self.month <= 2);
-        let era = year.div_euclid(400);
-        let year_of_era = year.rem_euclid(400);
-        let month = i64::from(self.month);
-        let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(self.day) - 1;
-        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-        era * 146_097 + day_of_era - 719_468
+    /// Days since 1970-01-01 (negative before); `None` for a date not on the calendar.
+    pub fn days_since_epoch(self) -> Option<i64> {
+        Some(self.on_calendar()?.duration_since(EPOCH_DAY).as_hours() / 24)
     }
 }
 
@@ -192,6 +192,14 @@ impl DateTime {
     fn local_millis(&self) -> Option<i64> {
         self.unix_millis.checked_add(i64::from(self.offset_minutes) * 60_000)
     }
+
+    /// The date and time of day where the source wrote it; `None` beyond the calendar's years
+    /// -9999 to 9999. (Not through `jiff::Timestamp`: its range stops short of 9999-12-31 in UTC
+    /// so that every offset of it is on the calendar, and the host writes that last day.)
+    fn local(&self) -> Option<jiff::civil::DateTime> {
+        let epoch = EPOCH_DAY.to_datetime(jiff::civil::Time::midnight());
+        epoch.checked_add(jiff::SignedDuration::from_millis(self.local_millis()?)).ok()
+    }
 }
 
 impl fmt::Display for DateTime {
@@ -199,18 +207,15 @@ impl fmt::Display for DateTime {
     /// A value outside what [`DateTime::check`] accepts prints as its raw numbers, never
     /// wraps or panics.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.check().is_err() {
+        let Some(local) = self.check().ok().and_then(|()| self.local()) else {
             return write!(
                 f,
                 "(invalid datetime: unix millis {}, offset {} minutes)",
                 self.unix_millis, self.offset_minutes
             );
-        }
-        let local_millis = self.local_millis().expect("checked");
-        let seconds = local_millis.div_euclid(1000);
-        let date = Date::from_days_since_epoch(seconds.div_euclid(86_400));
-        let second_of_day = seconds.rem_euclid(86_400);
-        write!(f, "{date}T{:02}:{:02}:{:02}", second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60)?;
+        };
+        let date = Date::from_calendar(local.date());
+        write!(f, "{date}T{:02}:{:02}:{:02}", local.hour(), local.minute(), local.second())?;
         match self.offset_minutes {
             0 => f.write_str("Z"),
             offset => {
@@ -274,10 +279,14 @@ mod tests {
     #[test]
     fn dates_round_trip_through_days_since_epoch() {
         for days in [-719_468, -1, 0, 1, 59, 60, 365, 11_016, 19_782, 2_932_896] {
-            let date = Date::from_days_since_epoch(days);
-            assert_eq!(date.days_since_epoch(), days, "{date}");
+            let date = Date::from_days_since_epoch(days).unwrap();
+            assert_eq!(date.days_since_epoch(), Some(days), "{date}");
         }
-        assert_eq!(Date::from_days_since_epoch(19_782).to_string(), "2024-02-29");
+        assert_eq!(Date::from_days_since_epoch(19_782).unwrap().to_string(), "2024-02-29");
+        assert_eq!(Date::from_days_since_epoch(-719_468).unwrap().to_string(), "0000-03-01");
+        assert_eq!(Date::from_days_since_epoch(i64::MAX), None, "beyond the calendar");
+        assert_eq!(Date::from_days_since_epoch(2_932_897), None, "after 9999-12-31");
+        assert_eq!(Date { year: 2023, month: 2, day: 29 }.days_since_epoch(), None, "not on the calendar");
     }
 
     #[test]

@@ -131,6 +131,7 @@ fn run(args: &[&str]) {
 }
 
 /// The full apply as a child, waited for with `wait4` for its own peak memory; its JSON outcome.
+#[allow(unsafe_code)] // wait4, for the child's peak memory
 fn apply_measured(project: &Path) -> (Value, u64) {
     let stdout = tempfile::NamedTempFile::new().unwrap();
     #[allow(clippy::zombie_processes)] // waited for below, with wait4, for its peak memory

@@ -2,6 +2,7 @@
 
 mod cli;
 
+#[allow(unsafe_code)] // the SIGPIPE default below
 fn main() -> std::process::ExitCode {
     // `crm-migrate ... | head` should end quietly, as other command-line tools do, instead of
     // panicking on a closed stdout.

@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::schema::{Direction, SchemaValidator, collect_unsupported, percent_decode};
+use crate::schema::{Direction, SchemaValidator, collect_unsupported};
 use crate::text_values::{Listing, check_text};
 
 /// A problem found in a request or response.
@@ -364,7 +364,9 @@ impl<'s> Operation<'s> {
                 continue;
             };
             let schema = self.spec.resolve(parameter.get("schema").unwrap_or(&Value::Null));
-            for message in check_text(schema, &percent_decode(text), Listing::Single) {
+            for message in
+                check_text(schema, &percent_encoding::percent_decode_str(text).decode_utf8_lossy(), Listing::Single)
+            {
                 violations.push(Violation { location: format!("path {name}"), message });
             }
         }

@@ -364,27 +364,7 @@ impl Checked<'_> {
 pub(crate) fn resolve_reference<'d>(root: &'d Value, reference: &str) -> Option<&'d Value> {
     let pointer = reference.strip_prefix('#')?;
     // JSON pointer tokens in a URI fragment may also be percent-encoded.
-    root.pointer(&percent_decode(pointer))
-}
-
-pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' && index + 2 < bytes.len() {
-            let (high, low) = (bytes[index + 1], bytes[index + 2]);
-            if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() {
-                let hex = |digit: u8| (digit as char).to_digit(16).unwrap_or(0) as u8;
-                decoded.push(hex(high) * 16 + hex(low));
-                index += 3;
-                continue;
-            }
-        }
-        decoded.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
+    root.pointer(&percent_encoding::percent_decode_str(pointer).decode_utf8_lossy())
 }
 
 fn escape_pointer_token(token: &str) -> String {
@@ -516,15 +496,10 @@ fn is_date(text: &str) -> bool {
     let (Some(year), Some(month), Some(day)) = (digits(text, 0..4), digits(text, 5..7), digits(text, 8..10)) else {
         return false;
     };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
+    let (Ok(year), Ok(month), Ok(day)) = (i16::try_from(year), i8::try_from(month), i8::try_from(day)) else {
+        return false;
     };
-    (1..=days_in_month).contains(&day)
+    jiff::civil::Date::new(year, month, day).is_ok()
 }
 
 /// RFC 3339 `date-time`: full-date "T" partial-time time-offset ("t"/"z" allowed, as the RFC says).
@@ -613,6 +588,16 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn references_are_percent_decoded_before_they_are_resolved() {
+        let root = json!({"components": {"schemas": {"Deal Product": {"type": "object"}, "100%": {"type": "string"}}}});
+        let deal_product = resolve_reference(&root, "#/components/schemas/Deal%20Product");
+        assert_eq!(deal_product, Some(&json!({"type": "object"})));
+        assert_eq!(resolve_reference(&root, "#/components/schemas/100%25"), Some(&json!({"type": "string"})));
+        let lone = resolve_reference(&root, "#/components/schemas/100%");
+        assert_eq!(lone, Some(&json!({"type": "string"})), "a lone % stays a %");
+    }
 
     fn violations(schema: Value, value: Value) -> Vec<Violation> {
         let root = json!({ "components": { "schemas": { "Subject": schema } } });

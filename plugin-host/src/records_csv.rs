@@ -203,9 +203,8 @@ fn parse_date(text: &str) -> Option<Date> {
     let year = parts.next()?.parse().ok()?;
     let month: u8 = parts.next()?.parse().ok()?;
     let day: u8 = parts.next()?.parse().ok()?;
-    let date = Date { year, month, day };
-    // Reject 2024-02-30 and friends: the date must survive a round trip.
-    (Date::from_days_since_epoch(date.days_since_epoch()) == date).then_some(date)
+    // Only dates on the calendar: not 2024-02-30 and friends.
+    Date::new(year, month, day)
 }
 
 fn parse_datetime(text: &str) -> Option<DateTime> {
@@ -229,7 +228,7 @@ fn parse_datetime(text: &str) -> Option<DateTime> {
     if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    let local_seconds = date.days_since_epoch() * 86_400 + hour * 3600 + minute * 60 + second;
+    let local_seconds = date.days_since_epoch()? * 86_400 + hour * 3600 + minute * 60 + second;
     Some(DateTime { unix_millis: (local_seconds - i64::from(offset_minutes) * 60) * 1000, offset_minutes })
 }
 

@@ -53,6 +53,7 @@ mod value;
 pub mod __guest;
 #[doc(hidden)]
 #[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)] // a global allocator is unsafe to implement (SAFETY comments inside)
 pub mod allocator;
 
 pub use config::{Config, ConfigError, ConfigOption};

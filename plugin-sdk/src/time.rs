@@ -7,18 +7,21 @@ use crate::value::{Date, DateTime, Value};
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
+/// 1970-01-01: day 0 of [`Date::days_since_epoch`].
+const EPOCH_DAY: jiff::civil::Date = jiff::civil::Date::constant(1970, 1, 1);
+
 impl Date {
     /// The date, when it is on the calendar: month 1 to 12, day within the month (leap years
     /// counted, proleptic Gregorian).
     pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
-        let days_in_month = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-            2 => 28,
-            _ => return None,
-        };
-        (1..=days_in_month).contains(&day).then_some(Date { year, month, day })
+        let date = Date { year, month, day };
+        date.on_calendar().map(|_| date)
+    }
+
+    fn on_calendar(self) -> Option<jiff::civil::Date> {
+        let (year, month, day) =
+            (i16::try_from(self.year).ok()?, i8::try_from(self.month).ok()?, i8::try_from(self.day).ok()?);
+        jiff::civil::Date::new(year, month, day).ok()
     }
 
     /// `2024-03-01` (surrounding spaces ignored); `None` for anything else, including a date
@@ -29,31 +32,24 @@ impl Date {
         cursor.0.is_empty().then_some(date)
     }
 
-    /// Days since 1970-01-01 (negative before).
+    /// Days since 1970-01-01 (negative before). A date built field by field off the calendar
+    /// counts on from its month's first day (30 February is 1 March, day 0 the month's eve), with
+    /// the year held to -9999 to 9999 and the month to 1 to 12.
     pub fn days_since_epoch(self) -> i64 {
-        // Howard Hinnant's days_from_civil.
-        let (month, day) = (i64::from(self.month), i64::from(self.day));
-        let year = i64::from(self.year) - i64::from(month <= 2);
-        let era = year.div_euclid(400);
-        let year_of_era = year.rem_euclid(400);
-        let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-        era * 146_097 + day_of_era - 719_468
+        let date = self.on_calendar().unwrap_or_else(|| {
+            let (year, month) = (self.year.clamp(-9999, 9999) as i16, self.month.clamp(1, 12) as i8);
+            let first = jiff::civil::Date::new(year, month, 1).unwrap_or(EPOCH_DAY);
+            first.saturating_add(jiff::SignedDuration::from_hours((i64::from(self.day) - 1) * 24))
+        });
+        date.duration_since(EPOCH_DAY).as_hours() / 24
     }
 
-    /// The date `days` after 1970-01-01.
+    /// The date `days` after 1970-01-01, held to the calendar's years -9999 to 9999.
     pub fn from_days_since_epoch(days: i64) -> Date {
-        // Howard Hinnant's civil_from_days.
-        let days = days + 719_468;
-        let era = days.div_euclid(146_097);
-        let day_of_era = days.rem_euclid(146_097);
-        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let month_index = (5 * day_of_year + 2) / 153;
-        let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u8;
-        let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u8;
-        let year = year_of_era + era * 400 + i64::from(month <= 2);
-        Date { year: year as i32, month, day }
+        // Eight million days is beyond the calendar both ways, and far from overflowing as hours.
+        let hours = days.clamp(-8_000_000, 8_000_000) * 24;
+        let date = EPOCH_DAY.saturating_add(jiff::SignedDuration::from_hours(hours));
+        Date { year: i32::from(date.year()), month: date.month().unsigned_abs(), day: date.day().unsigned_abs() }
     }
 }
 
@@ -284,6 +280,8 @@ mod tests {
             assert!(Date::new(date.year, date.month, date.day).is_some(), "{date}");
         }
         assert_eq!(Date::from_days_since_epoch(19_783).to_string(), "2024-03-01");
+        assert_eq!(Date { year: 2024, month: 2, day: 30 }.days_since_epoch(), 19_783, "off the calendar: 1 March");
+        assert_eq!(Date::from_days_since_epoch(i64::MAX).to_string(), "9999-12-31", "held to the calendar");
     }
 
     #[test]

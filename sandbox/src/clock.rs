@@ -50,46 +50,30 @@ impl Clock {
     }
 }
 
-/// Converts days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+/// 1970-01-01: day 0 of [`parse_date`].
+const EPOCH_DAY: jiff::civil::Date = jiff::civil::Date::constant(1970, 1, 1);
 
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn split(secs: i64) -> (i64, u32, u32, i64, i64, i64) {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rest = secs.rem_euclid(86_400);
-    (y, m, d, rest / 3600, rest % 3600 / 60, rest % 60)
+/// The UTC date and time `secs` after the epoch. The sandbox clock is the real one, far inside
+/// jiff's years -9999 to 9999; an instant beyond them is clamped to them.
+fn utc(secs: i64) -> jiff::civil::DateTime {
+    let instant = jiff::Timestamp::from_second(secs).unwrap_or(if secs < 0 {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    });
+    jiff::tz::Offset::UTC.to_datetime(instant)
 }
 
 /// `2024-01-01T00:00:00Z`, as API v2 writes timestamps.
 pub fn rfc3339(secs: i64) -> String {
-    let (y, m, d, h, mi, s) = split(secs);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    let t = utc(secs);
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second())
 }
 
 /// `2024-01-01 00:00:00`, as API v1 writes timestamps (always UTC).
 pub fn v1_time(secs: i64) -> String {
-    let (y, m, d, h, mi, s) = split(secs);
-    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+    let t = utc(secs);
+    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second())
 }
 
 fn digits(text: &str) -> Option<i64> {
@@ -105,13 +89,10 @@ pub fn parse_date(text: &str) -> Option<i64> {
     if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
         return None;
     }
-    let (y, m, d) = (digits(&text[0..4])?, digits(&text[5..7])? as u32, digits(&text[8..10])? as u32);
-    if !(1..=12).contains(&m) || d == 0 {
-        return None;
-    }
-    let days = days_from_civil(y, m, d);
-    // Rejects 2024-02-30 and the like: the round trip must give the same date.
-    (civil_from_days(days) == (y, m, d)).then_some(days)
+    let (y, m, d) = (digits(&text[0..4])?, digits(&text[5..7])?, digits(&text[8..10])?);
+    // Only dates on the calendar: not 2024-02-30 and the like.
+    let date = jiff::civil::Date::new(i16::try_from(y).ok()?, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()?;
+    Some(date.duration_since(EPOCH_DAY).as_hours() / 24)
 }
 
 /// Parses `HH:MM` or `HH:MM:SS` into seconds of the day.

@@ -13,19 +13,8 @@ use usercom_export_gen::account::{
 /// `timestamp` of https://apidocs.user.com/conversations/get-single-conversation.html; the
 /// activity model's `due_date` "ISO 8601").
 pub fn iso(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let seconds = unix.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", seconds / 3600, seconds / 60 % 60, seconds % 60)
+    // jiff writes a whole second in UTC as exactly that.
+    jiff::Timestamp::from_second(unix).expect("the account's times are within years -9999 to 9999").to_string()
 }
 
 /// A time the export wrote; one that does not read as a time (a planted bad value) is served as

@@ -754,9 +754,8 @@ fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64, 
             Some(Moment::DateTime { value, .. })
                 if value.unix_millis.rem_euclid(86_400_000) == 0 && value.offset_minutes == 0 =>
             {
-                Some(Value::Date(crm_migrate_core::record::Date::from_days_since_epoch(
-                    value.unix_millis.div_euclid(86_400_000),
-                )))
+                crm_migrate_core::record::Date::from_days_since_epoch(value.unix_millis.div_euclid(86_400_000))
+                    .map(Value::Date)
             }
             _ => None,
         },

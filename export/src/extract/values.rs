@@ -135,26 +135,13 @@ pub fn parse_date(text: &str) -> Option<Date> {
         [_, _, b'.', _, _, b'.', _, _, _, _] => (digits(&b[6..10])?, digits(&b[3..5])?, digits(&b[0..2])?),
         _ => return None,
     };
-    ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some(Date {
-        year: year as i32,
-        month: month as u8,
-        day: day as u8,
-    })
+    Date::new(i32::try_from(year).ok()?, u8::try_from(month).ok()?, u8::try_from(day).ok()?)
 }
 
 /// The value of a run of ASCII digits.
 #[inline]
 fn digits(bytes: &[u8]) -> Option<u32> {
     bytes.iter().try_fold(0u32, |acc, b| b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0')))
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// A datetime as read, and whether the text named its zone.
@@ -219,7 +206,7 @@ pub fn parse_moment(text: &str) -> Option<Moment> {
         "Z" | "z" => (0, true),
         _ => (parse_offset(zone)?, true),
     };
-    let local_seconds = date.days_since_epoch() * 86_400 + hour * 3600 + minute * 60 + second;
+    let local_seconds = date.days_since_epoch()? * 86_400 + hour * 3600 + minute * 60 + second;
     let unix_millis = (local_seconds - i64::from(offset_minutes) * 60) * 1000 + millis;
     Some(Moment::DateTime { value: DateTime { unix_millis, offset_minutes }, zoned })
 }

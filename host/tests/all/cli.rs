@@ -155,6 +155,7 @@ fn plugin_new_scaffolds_a_crate_that_passes_its_tests_and_vets() {
 }
 
 #[test]
+#[allow(unsafe_code)] // SIGINT to the child
 fn sandbox_serve_answers_like_pipedrive_and_keeps_the_account_across_restarts() {
     let _machine = crate::support::heavy();
     use std::io::{BufRead, BufReader};

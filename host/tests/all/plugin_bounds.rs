@@ -70,6 +70,7 @@ struct ChildUsage {
 /// `crm-migrate plugin run --hook clean` over [`attack_batch`] written as CSV, in a child
 /// process under the given resource limits (setrlimit before exec), reaped with wait4 for its
 /// own resource usage (not that of other tests' children).
+#[allow(unsafe_code)] // setrlimit in the child, wait4
 fn plugin_run_limited(
     file_stem: &str,
     config: &[&str],
@@ -103,6 +104,7 @@ fn plugin_run_limited(
     // Reaped by wait4 below, which also gives its own resource usage.
     #[allow(clippy::zombie_processes)]
     let child = command.spawn().expect("the binary runs");
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
     let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
     // SAFETY: the child is ours and not yet reaped; status and usage are valid out-parameters.
     let reaped = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };

@@ -60,6 +60,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 /// `crm-migrate ARGS` with a private cache, and, when given, a limit of CPU seconds
 /// (`RLIMIT_CPU`) on the process: over it, the kernel stops the process.
+#[allow(unsafe_code)] // setrlimit in the child
 fn crm_migrate(args: &[&str], cpu_seconds: Option<u64>) -> Output {
     let cache = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
@@ -179,6 +180,7 @@ fn the_compiler_process_runs_under_the_address_space_limit() {
 }
 
 #[test]
+#[allow(unsafe_code)] // kill(pid, 0)
 fn a_compiler_process_that_does_not_finish_in_time_is_killed_and_the_load_refused() {
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("pid");

@@ -70,7 +70,7 @@ fn match_keys(contact: &Record) -> Vec<String> {
 fn millis(value: Option<&Value>) -> Option<i64> {
     match value? {
         Value::DateTime(at) => Some(at.unix_millis),
-        Value::Date(date) => Some(date.days_since_epoch() * 86_400_000),
+        Value::Date(date) => date.days_since_epoch().map(|days| days * 86_400_000),
         _ => None,
     }
 }

@@ -114,6 +114,7 @@ fn plugin_returning_garbage_is_refused_for_each_hook() {
 }
 
 #[test]
+#[allow(unsafe_code)] // set_var
 fn plugin_sees_no_environment_and_no_arguments_and_a_fixed_hash_seed() {
     // SAFETY: tests in this binary do not read this variable concurrently.
     unsafe { std::env::set_var("CRM_MIGRATE_TEST_SECRET", "hunter2") };

@@ -23,6 +23,7 @@ const MEMORY_LIMIT: u64 = 160 << 20;
 
 /// Runs the binary with `args` under [`MEMORY_LIMIT`] (set in the child only: other tests of
 /// this binary reserve a lot of virtual memory).
+#[allow(unsafe_code)] // setrlimit in the child
 fn run_limited(args: &[&str]) -> Output {
     let cache = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));

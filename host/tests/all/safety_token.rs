@@ -200,6 +200,7 @@ fn mode(path: &Path) -> u32 {
 
 /// Runs the binary as `plan::run` does, under the umask most systems give a user (022): a file
 /// created without an explicit mode would be readable by everyone.
+#[allow(unsafe_code)] // umask in the child
 fn run_loose(args: &[&str]) -> std::process::Output {
     let cache = tempfile::tempdir().unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crm-migrate"));

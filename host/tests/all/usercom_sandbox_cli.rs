@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 #[test]
+#[allow(unsafe_code)] // SIGINT to the child
 fn sandbox_serve_usercom_serves_the_generated_account_with_the_key_from_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("usercom.key");

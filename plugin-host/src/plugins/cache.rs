@@ -76,6 +76,7 @@ impl ComponentCache {
 
     /// The compiled component of the plugin with `digest`, from the cache when a verified entry
     /// exists, else from `compile` (the caller bounds it: see the `compile` module).
+    #[allow(unsafe_code)] // deserializes compiled code this host wrote and signed (SAFETY below)
     pub(super) fn load_or_compile<E>(
         &self,
         engine: &Engine,
@@ -315,6 +316,7 @@ fn is_symlink_error(_: &std::io::Error) -> bool {
 }
 
 /// Owned by this user, and none of the `forbidden` mode bits set.
+#[allow(unsafe_code)] // geteuid
 #[cfg(unix)]
 fn check_owner_and_mode(path: &Path, metadata: &fs::Metadata, forbidden: u32, what: &str) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;

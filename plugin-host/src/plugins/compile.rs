@@ -167,6 +167,7 @@ pub(super) fn check_before_compiling(path: &Path, wasm: &[u8], limits: &CompileL
 }
 
 /// Compiles `wasm` for `engine` (configured from `engine_limits`), within the compiler's limits.
+#[allow(unsafe_code)] // deserializes what the compiler child sent back (SAFETY below)
 pub(super) fn compile(
     engine: &Engine,
     engine_limits: &Limits,
@@ -227,6 +228,7 @@ fn compile_on_thread(engine: &Engine, wasm: &[u8], timeout: Duration) -> Result<
 const INVALID_MARKER: &str = "crm-migrate compile: invalid: ";
 const STDERR_KEPT: usize = 16 << 10;
 
+#[allow(unsafe_code)] // pre_exec: the child's rlimits
 fn compile_in_child(
     program: &Path,
     engine_limits: &Limits,
@@ -323,6 +325,7 @@ fn cpu_seconds(timeout: Duration) -> u64 {
     timeout.as_secs().saturating_add(1).saturating_mul(cores)
 }
 
+#[allow(unsafe_code)] // getrlimit, setrlimit, prctl
 #[cfg(unix)]
 fn set_child_limits(memory_bytes: u64, cpu_seconds: u64) -> std::io::Result<()> {
     // Never above a limit this process is already under (raising one past its hard limit fails).
@@ -335,6 +338,7 @@ fn set_child_limits(memory_bytes: u64, cpu_seconds: u64) -> std::io::Result<()> 
         }
         let limit = (limit as libc::rlim_t).min(current.rlim_max);
         let limit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+        // SAFETY: as getrlimit above.
         if unsafe { libc::setrlimit(resource, &limit) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
     };
     set(libc::RLIMIT_AS, memory_bytes)?;

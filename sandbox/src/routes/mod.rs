@@ -256,28 +256,8 @@ pub fn path_params(operation: &Operation, path: &str) -> Vec<String> {
         .split('/')
         .zip(below.split('/'))
         .filter(|(pattern, _)| pattern.starts_with('{'))
-        .map(|(_, segment)| percent_decode(segment))
+        .map(|(_, segment)| percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned())
         .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && index + 2 < bytes.len()
-            && let Some(byte) =
-                std::str::from_utf8(&bytes[index + 1..index + 3]).ok().and_then(|hex| u8::from_str_radix(hex, 16).ok())
-        {
-            out.push(byte);
-            index += 3;
-            continue;
-        }
-        out.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Whether a route changes the account (counted as a write when it succeeds).

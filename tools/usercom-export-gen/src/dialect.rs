@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use crate::{Encoding, civil, clock, date};
+use crate::{Encoding, clock, date, days_since_epoch};
 
 /// How the export is written: the sample's files, or another export of the same account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -171,7 +171,9 @@ impl Form {
             Form::UnixSeconds => {
                 parse_datetime(value).filter(|(_, fraction)| fraction.is_none()).map(|(unix, _)| unix.to_string())
             }
-            Form::PolishDate => parse_date(value).map(|(y, m, d)| format!("{d:02}.{m:02}.{y:04}")),
+            Form::PolishDate => {
+                parse_date(value).map(|date| format!("{:02}.{:02}.{:04}", date.day(), date.month(), date.year()))
+            }
             Form::PolishBoolean => match value {
                 "t" | "true" => Some("tak".to_owned()),
                 "f" | "false" => Some("nie".to_owned()),
@@ -201,7 +203,7 @@ fn polish_number(value: &str, separator: char) -> Option<String> {
     })
 }
 
-fn parse_date(text: &str) -> Option<(i64, u32, u32)> {
+fn parse_date(text: &str) -> Option<jiff::civil::Date> {
     let bytes = text.as_bytes();
     if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
         return None;
@@ -212,18 +214,23 @@ fn parse_date(text: &str) -> Option<(i64, u32, u32)> {
             .and_then(|part| part.parse::<i64>().ok())
     };
     let (y, m, d) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    // Only real dates: `civil` of the day number must give them back.
-    let days = days_from_civil(y, m as u32, d as u32);
-    (civil(days) == (y, m as u32, d as u32)).then_some((y, m as u32, d as u32))
+    // Only real dates: not 2024-02-30.
+    jiff::civil::Date::new(i16::try_from(y).ok()?, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()
 }
 
 /// A datetime in a form the sample writes, with its offset or `Z` (or unix seconds), as unix
-/// seconds and the fraction's digits. One without an offset is local time: `None`.
+/// seconds and the fraction's digits. One without an offset is local time, and one beyond
+/// jiff's years -9999 to 9999 is not written back as a date: `None`.
 fn parse_datetime(text: &str) -> Option<(i64, Option<&str>)> {
+    let (unix, fraction) = parse_instant(text)?;
+    jiff::Timestamp::from_second(unix).ok().map(|_| (unix, fraction))
+}
+
+fn parse_instant(text: &str) -> Option<(i64, Option<&str>)> {
     if !text.is_empty() && text.len() <= 12 && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().ok().map(|unix| (unix, None));
     }
-    let (y, m, d) = parse_date(text.get(..10)?)?;
+    let date = parse_date(text.get(..10)?)?;
     let rest = text.get(10..)?;
     let rest = rest.strip_prefix('T').or_else(|| rest.strip_prefix(' '))?;
     let clock = rest.get(..8)?;
@@ -253,18 +260,7 @@ fn parse_datetime(text: &str) -> Option<(i64, Option<&str>)> {
             sign * (hours * 3600 + minutes * 60)
         }
     };
-    Some((days_from_civil(y, m, d) * 86_400 + h * 3600 + min * 60 + s - offset, fraction))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of `civil`).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Some((days_since_epoch(date) * 86_400 + h * 3600 + min * 60 + s - offset, fraction))
 }
 
 const POLISH_NUMBER: Form = Form::PolishNumber(' ');

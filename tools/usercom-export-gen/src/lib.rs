@@ -600,26 +600,29 @@ fn email_of(seed: u64, index: usize) -> String {
 const START: i64 = 1_546_300_800; // 2019-01-01T00:00:00Z
 const SPAN: i64 = 5 * 365 * 86_400;
 
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
+/// 1970-01-01: day 0 of the unix clock.
+const EPOCH_DAY: jiff::civil::Date = jiff::civil::Date::constant(1970, 1, 1);
+
+/// The UTC date and time `unix` seconds after the epoch. The sample's times are within a few
+/// years of [`START`], and the times read back (`dialect::parse_datetime`) within jiff's years.
+fn utc(unix: i64) -> jiff::civil::DateTime {
+    let instant = jiff::Timestamp::from_second(unix).expect("a time within years -9999 to 9999");
+    jiff::tz::Offset::UTC.to_datetime(instant)
+}
+
+/// Days since 1970-01-01 of `date`.
+fn days_since_epoch(date: jiff::civil::Date) -> i64 {
+    date.duration_since(EPOCH_DAY).as_hours() / 24
 }
 
 fn date(unix: i64) -> String {
-    let (y, m, d) = civil(unix.div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}")
+    let utc = utc(unix);
+    format!("{:04}-{:02}-{:02}", utc.year(), utc.month(), utc.day())
 }
 
 fn clock(unix: i64) -> String {
-    let s = unix.rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    let utc = utc(unix);
+    format!("{:02}:{:02}:{:02}", utc.hour(), utc.minute(), utc.second())
 }
 
 /// A datetime in one of the forms User.com exports have been seen to use.

@@ -1,6 +1,9 @@
 //! A component built against contract 0.9.0, which this host does not know: it must be refused
 //! with a message naming the versions the host supports.
 
+// The raw contract's exports, as wit-bindgen generates them, are unsafe functions.
+#![allow(unsafe_code)]
+
 wit_bindgen::generate!({ path: "wit", world: "plugin" });
 
 use crm_migrate::plugin::types::{

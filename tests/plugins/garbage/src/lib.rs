@@ -2,6 +2,9 @@
 //! a record marked attack=yes: one clean outcome too many, one key list too few, and a merge
 //! survivor outside its group. Otherwise it answers correctly.
 
+// The raw contract's exports, as wit-bindgen generates them, are unsafe functions.
+#![allow(unsafe_code)]
+
 wit_bindgen::generate!({ path: "../../../plugin-sdk/wit/v0.1", world: "plugin" });
 
 use crm_migrate::plugin::types::{
