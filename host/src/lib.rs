@@ -15,6 +15,7 @@
 //! mapping    mapping.toml: the model, its text both ways, the checks an edit must pass
 //! marker     the marker on every migrated record: written, read back strictly, unforgeable
 //! approve    a person's approval of the mapping, and the gate apply passes through
+//! attachments  files linked from the export's records: found, checked, fetched (for apply)
 //! apply      the migration: plugins, workspace, records phase by phase, journalled, reconciled
 //! status     where a migration stands: approval, runs, fates per object, tokens left
 //! readback   what Pipedrive holds now, listed, and how a record differs from what was sent
@@ -38,6 +39,7 @@ pub use usercom_export::{audit, extract};
 
 pub mod apply;
 pub mod approve;
+pub mod attachments;
 pub mod handoff;
 pub mod mapping;
 pub mod marker;

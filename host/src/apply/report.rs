@@ -182,6 +182,9 @@ pub fn write(
     if let Some(deal_products) = &outcome.deal_products {
         super::products::write_section(&mut text, deal_products);
     }
+    if let Some(attachments) = outcome.attachments.as_ref().filter(|attachments| attachments.found > 0) {
+        super::attachments::write_section(&mut text, attachments);
+    }
     if !outcome.notes.is_empty() {
         let _ = writeln!(text, "\n## Linked or placed where the source did not say\n");
         for note in &outcome.notes {

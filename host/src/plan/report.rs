@@ -133,6 +133,7 @@ pub fn to_json(result: &PlanResult) -> serde_json::Value {
         "existing": result.existing,
         "grade": result.assessment,
         "deal_products": result.deal_products,
+        "attachments": result.attachments,
         "side_effects": result.side_effects,
         "plugin_swaps": result.plugin_swaps.iter().map(|(hook, swap)| match swap {
             Ok(diff) => json!({"hook": hook, "diff": diff}),
@@ -231,6 +232,7 @@ pub fn markdown(result: &PlanResult, policy: BudgetPolicy) -> String {
 
     crate::plan::side_effects::markdown(&mut out, &result.side_effects);
     crate::plan::deal_products::markdown(&mut out, &result.deal_products);
+    crate::plan::attachments::markdown(&mut out, &result.attachments);
 
     let _ = writeln!(out, "## Mapping\n");
     let _ = writeln!(out, "{counts}.\n");
