@@ -276,6 +276,47 @@ fn a_kill_during_the_uploads_resumes_without_a_file_twice() {
     assert_eq!(files(&state), expected, "no file twice after the resume");
 }
 
+/// From User.com's API: the snapshot's messages carry the links as the CSV export's do, and the
+/// files land from it with no `[attachments]` table: the account's own host (the API's) is allowed.
+#[test]
+fn from_the_api_the_files_land_as_from_the_csv_export_with_the_accounts_own_host_allowed() {
+    let _machine = crate::support::heavy();
+    let pipedrive = fast(SandboxConfig::default());
+    let usercom = usercom_with_files();
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("usercom-export");
+    let options = usercom_export_gen::Options { contacts: 200, attachments: Some(usercom.url()), ..Default::default() };
+    usercom_export_gen::generate(&export, &options).unwrap();
+    let project = crate::usercom_api::api_project(dir.path(), &usercom, &pipedrive.url());
+    crate::usercom_api::extract(&project, &[]);
+    let contents = |file: PathBuf| -> BTreeMap<String, String> {
+        let mut reader = csv::Reader::from_path(file).unwrap();
+        let header = reader.headers().unwrap().clone();
+        let content = header.iter().position(|h| h == "content").unwrap();
+        reader.records().map(|row| row.unwrap()).map(|row| (row[0].to_owned(), row[content].to_owned())).collect()
+    };
+    let from_api = contents(project.join("usercom-snapshot/conversations.csv"));
+    assert_eq!(from_api, contents(export.join("conversations.csv")), "the same messages, links and all");
+    assert!(from_api.values().filter(|content| content.contains("<a href=")).count() >= 3);
+
+    crate::usercom_api::plan_approve_apply(&project);
+    let state = pipedrive.state();
+    let account = usercom.account();
+    let persons = by_marker(&state, "person", "persons");
+    let mut expected: Vec<(u64, String, u64)> = account
+        .files
+        .iter()
+        .filter_map(|file| {
+            let contact =
+                account.conversations.iter().find(|c| c.messages.iter().any(|m| m.id == file.message_id))?.user_id;
+            Some((*persons.get(&contact.to_string())?, file.name.to_owned(), file.size))
+        })
+        .collect();
+    expected.sort();
+    assert!(expected.len() >= 3, "{expected:?}");
+    assert_eq!(files(&state), expected, "every file, from the account's own host");
+}
+
 fn thousands(n: u64) -> String {
     crm_migrate::audit::report::thousands(n)
 }
