@@ -157,6 +157,12 @@ fn files_linked_in_chat_messages_move_to_their_persons_verify_proves_them_and_ro
     let links = usercom.account().files.len() + 3;
     assert!(plan.contains(&format!("| conversations (links in messages) | {links} | {} files", links - 1)), "{plan}");
     assert!(plan.contains("files.evil.example is not an allowed host"), "{plan}");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(setup.project.join("reports/plan.json")).unwrap()).unwrap();
+    let phase =
+        json["bill"]["phases"].as_array().unwrap().iter().find(|phase| phase["phase"] == "attachments").unwrap();
+    let tokens: u64 = phase["lines"].as_array().unwrap().iter().map(|line| line["tokens"].as_u64().unwrap()).sum();
+    assert_eq!((phase["records"].as_u64(), tokens), (Some(links as u64 - 1), 10 * (links as u64 - 1)), "10 an upload");
 
     apply(&setup.project, &[]);
     let state = sandbox.state();
