@@ -243,6 +243,7 @@ impl Policy {
     /// Fetches a file: no token, no cookie, redirects only to allowed hosts, at most `max_bytes`.
     pub async fn download(&self, url: &str) -> Result<Vec<u8>, Refusal> {
         let start = self.check(url)?;
+        crate::pipedrive::install_crypto_provider();
         let policy = self.clone();
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
@@ -349,5 +350,65 @@ mod tests {
         assert!(matches!(policy.check("https://x@evil.example/a.pdf"), Err(Refusal::UserInfo { .. })));
         assert!(matches!(policy.check("https://acme.user.com@evil.example/a.pdf"), Err(Refusal::UserInfo { .. })));
         assert!(matches!(policy.check("http://localhost/a.pdf"), Err(Refusal::ForeignHost { .. })), "not named");
+    }
+
+    /// A server answering each path with canned bytes: a chunked body without a length, a
+    /// redirect on the same host, a small file, and one that answers too late.
+    async fn canned_server() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let here = base.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let here = here.clone();
+                tokio::spawn(async move {
+                    let mut head = vec![0u8; 4096];
+                    let read = socket.read(&mut head).await.unwrap_or(0);
+                    let head = String::from_utf8_lossy(&head[..read]).into_owned();
+                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                    let answer: Vec<u8> = match path.as_str() {
+                        "/chunked.pdf" => {
+                            let mut body = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                            for _ in 0..10 {
+                                body.extend_from_slice(format!("{:x}\r\n", 1000).as_bytes());
+                                body.extend_from_slice(&[b'x'; 1000]);
+                                body.extend_from_slice(b"\r\n");
+                            }
+                            body.extend_from_slice(b"0\r\n\r\n");
+                            body
+                        }
+                        "/hop.pdf" => {
+                            format!("HTTP/1.1 302 Found\r\nLocation: {here}/small.pdf\r\nContent-Length: 0\r\n\r\n")
+                                .into_bytes()
+                        }
+                        "/small.pdf" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+                        _ => {
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec()
+                        }
+                    };
+                    let _ = socket.write_all(&answer).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn a_download_stops_at_max_bytes_without_a_length_follows_a_redirect_on_an_allowed_host_and_times_out() {
+        let base = canned_server().await;
+        let config = AttachmentsConfig { allow_hosts: vec!["127.0.0.1".into()], max_bytes: 5_000, timeout_seconds: 1 };
+        let policy = Policy::new(&config, None);
+        assert_eq!(policy.download(&format!("{base}/small.pdf")).await, Ok(b"hello".to_vec()));
+        assert_eq!(policy.download(&format!("{base}/hop.pdf")).await, Ok(b"hello".to_vec()), "same host: followed");
+        assert!(
+            matches!(policy.download(&format!("{base}/chunked.pdf")).await, Err(Refusal::TooLarge { max: 5_000, .. })),
+            "10,000 bytes sent without a length are cut at the bound"
+        );
+        let late = policy.download(&format!("{base}/slow.pdf")).await;
+        assert!(matches!(&late, Err(Refusal::Failed { reason }) if reason.contains("timeout_seconds")), "{late:?}");
     }
 }
