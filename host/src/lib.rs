@@ -17,6 +17,7 @@
 //! marker     the marker on every migrated record: written, read back strictly, unforgeable
 //! basis      what apply writes by besides the mapping (plugins, export, target), pinned at approval
 //! approve    a person's approval of the mapping, and the gate apply passes through
+//! attachments  files linked from the export's records: found, checked, fetched (for apply)
 //! journal    apply's journal in state.db: runs, record fates and ids, workspace objects
 //! apply      the migration: plugins, workspace, records phase by phase, journalled, reconciled
 //! status     where a migration stands: approval, runs, fates per object, tokens left
@@ -44,6 +45,7 @@ pub use usercom_export::{audit, extract};
 
 pub mod apply;
 pub mod approve;
+pub mod attachments;
 pub mod basis;
 pub mod handoff;
 pub mod journal;

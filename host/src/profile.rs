@@ -179,6 +179,8 @@ pub struct SourceProfile {
     /// Deals with order lines or participants, with only the fields those are read with
     /// ([`KEPT`]): what plan counts and bills for them.
     pub deal_extras: Vec<Record>,
+    /// File links in chat messages' content (attachments, see `crate::attachments`).
+    pub file_links: Vec<crate::attachments::Link>,
 }
 
 /// Examples of contacts whose names disagree, listed in the plan.
@@ -302,12 +304,15 @@ pub fn profile(export: &Export, progress: ReadProgress<'_>) -> Result<SourceProf
                     let name = text("name").unwrap_or_default();
                     *profile.activity_types.entry(type_id).or_default().entry(name).or_default() += 1;
                 }
-                ObjectKind::Conversation => match text("conversation_id") {
-                    Some(id) => {
-                        conversation_ids.insert(id);
+                ObjectKind::Conversation => {
+                    match text("conversation_id") {
+                        Some(id) => {
+                            conversation_ids.insert(id);
+                        }
+                        None => profile.conversations += 1,
                     }
-                    None => profile.conversations += 1,
-                },
+                    profile.file_links.extend(crate::attachments::links_in(&text("content").unwrap_or_default()));
+                }
                 _ => {}
             }
         }

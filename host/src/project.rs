@@ -68,6 +68,9 @@ pub struct MigrationConfig {
     pub plugins: Vec<PluginConfig>,
     #[serde(default)]
     pub options: Options,
+    /// Files linked from the export's records (`[attachments]`): where they may come from.
+    #[serde(default)]
+    pub attachments: crate::attachments::AttachmentsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -348,6 +351,16 @@ impl Project {
     /// How this project's records are marked in Pipedrive (with its source account, if it has one).
     pub fn markers(&self) -> crate::marker::Markers {
         crate::marker::Markers::new(self.config.source.account.as_ref().map(|account| account.get_ref().as_str()))
+    }
+
+    /// Where attachments may be downloaded from: `[attachments]`, and the account's own host
+    /// (`[source] api`'s, or `ACCOUNT.user.com` for `[source] account`).
+    pub fn attachment_policy(&self) -> crate::attachments::Policy {
+        let source = &self.config.source;
+        let api_host = self.usercom_api().and_then(|api| reqwest::Url::parse(api).ok()?.host_str().map(str::to_owned));
+        let account_host =
+            api_host.or_else(|| source.account.as_ref().map(|account| format!("{}.user.com", account.get_ref())));
+        crate::attachments::Policy::new(&self.config.attachments, account_host.as_deref())
     }
 
     pub fn reports_dir(&self) -> PathBuf {

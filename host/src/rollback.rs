@@ -68,6 +68,8 @@ pub struct RollbackOutcome {
     pub relationships_deleted: u64,
     /// Deal products, deal participants and products removed.
     pub deal_products_removed: u64,
+    /// Files apply uploaded (attachments), deleted.
+    pub attachments_deleted: u64,
     /// Workspace objects removed: `kind entity name`.
     pub workspace_removed: Vec<String>,
     /// What is still there that apply created, and why (empty: the rollback is complete).
@@ -178,6 +180,12 @@ pub async fn rollback(
     outcome.existing = crate::apply::existing::restore(&client, &journal, sample_only.then_some(&runs)).await?;
     outcome.residue.extend(outcome.existing.conflicts.iter().cloned());
     for object in ORDER {
+        if object == ObjectKind::Conversation {
+            // Files hang on persons: they go first.
+            let which = |entry: &crate::journal::Entry| !sample_only || runs.contains(&entry.run_id);
+            outcome.attachments_deleted +=
+                crate::apply::attachments::remove(&client, &journal, which, &mut outcome.residue).await?;
+        }
         if object == ObjectKind::Deal {
             let deals = journal.entries(ObjectKind::Deal)?;
             let which = |object: &str, id: &str, _: &crate::journal::Entry| {
@@ -533,6 +541,8 @@ pub struct UndoOutcome {
     pub deal_products_removed: u64,
     /// Deal products and participants the delta removed (changed or gone from the export), added back.
     pub deal_products_restored: u64,
+    /// Files the delta uploaded (attachments), deleted.
+    pub attachments_deleted: u64,
     pub tokens: u64,
 }
 
@@ -670,6 +680,11 @@ pub async fn undo_run(
     // What the delta created goes.
     let guard = DeleteGuard::of(&journal)?;
     for object in ORDER {
+        if object == ObjectKind::Conversation {
+            let which = |entry: &crate::journal::Entry| entry.run_id == run_id;
+            outcome.attachments_deleted +=
+                crate::apply::attachments::remove(&client, &journal, which, &mut outcome.not_restored).await?;
+        }
         if object == ObjectKind::Deal {
             let which = |_: &str, _: &str, entry: &crate::journal::Entry| entry.run_id == run_id;
             outcome.deal_products_removed +=

@@ -23,6 +23,11 @@ pub const OPTIONS_PER_FIELD: u64 = 500;
 /// The largest note (and activity note) content, in bytes of its HTML: 100 KB.
 pub const NOTE_MAX_BYTES: u64 = 100_000;
 
+/// The largest file an upload (`POST /v1/files`) may carry. [gap]: neither v1.yaml's Files tag
+/// nor the API reference names a bound; 50 MiB is the bound assumed here (plan, apply and the
+/// sandbox read this one number), to be checked against a live account.
+pub const FILE_MAX_BYTES: u64 = 50 * 1024 * 1024;
+
 /// Deals (and leads) no account holds more of, whatever its seats.
 pub const DEALS_CEILING: u64 = 300_000;
 

@@ -396,6 +396,11 @@ impl PipedriveClient {
         self.list_by_offset("/api/v1/files", Vec::new(), FILES_PAGE_LIMIT).await
     }
 
+    /// One file's details (404 once it is deleted).
+    pub async fn file(&self, id: u64) -> Result<FileRecord, ClientError> {
+        self.get_data(&format!("/api/v1/files/{id}"), &[]).await
+    }
+
     pub async fn delete_file(&self, id: u64) -> Result<(), ClientError> {
         self.delete(&format!("/api/v1/files/{id}")).await
     }

@@ -129,8 +129,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/faults", post(control_faults))
         .route("/_sandbox/save", post(control_save))
         .fallback(api)
+        // Bodies up to what `api` reads (axum's multipart reader stops at 2 MB without this),
+        // so that an upload is judged by the files route's own bound.
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_MAX_BYTES))
         .with_state(shared)
 }
+
+/// The largest request body the sandbox reads.
+const BODY_MAX_BYTES: usize = 256 * 1024 * 1024;
 
 async fn control_state(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(shared.state_json()).into_response()
@@ -188,11 +194,13 @@ fn describe_body(body: &Body) -> Value {
     }
 }
 
-async fn parse_body(headers: &HeaderMap, bytes: Bytes) -> Body {
+async fn parse_body(headers: &HeaderMap, extensions: axum::http::Extensions, bytes: Bytes) -> Body {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
     if content_type.starts_with("multipart/form-data") {
         let request = Request::builder().header(header::CONTENT_TYPE, content_type).body(axum::body::Body::from(bytes));
-        let Ok(request) = request else { return Body::Invalid("malformed multipart request".to_owned()) };
+        let Ok(mut request) = request else { return Body::Invalid("malformed multipart request".to_owned()) };
+        // The body limit the router set travels in the extensions.
+        *request.extensions_mut() = extensions;
         let mut multipart = match axum::extract::Multipart::from_request(request, &()).await {
             Ok(multipart) => multipart,
             Err(error) => return Body::Invalid(format!("malformed multipart body: {error}")),
@@ -286,13 +294,13 @@ fn limit_headers(window: Option<WindowReport>, daily_limit: u64, daily_remaining
 
 async fn api(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, 256 * 1024 * 1024).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, BODY_MAX_BYTES).await.unwrap_or_default();
     let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
     let pairs: Vec<(String, String)> =
         Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map(|query| query.0).unwrap_or_default();
     let query: HashMap<String, String> = pairs.iter().cloned().collect();
-    let body = parse_body(&parts.headers, bytes).await;
+    let body = parse_body(&parts.headers, parts.extensions.clone(), bytes).await;
     let started = clock::rfc3339(shared.clock.now_secs());
     let (outcome, cost) = process(&shared, &method, &path, &parts.headers, &query, &body).await;
 

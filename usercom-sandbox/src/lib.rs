@@ -48,7 +48,15 @@
 //!
 //! ## Outside the API (no auth, not logged)
 //! `POST /_sandbox/changes` moves the account to its state a month later ([`UsercomSandbox::advance_to_changes`]);
-//! `GET /_sandbox/requests` lists every API request served so far.
+//! `GET /_sandbox/requests` lists every API request served so far;
+//! `GET /_sandbox/redirect/{name}?to=URL` answers 302 to URL (a file link that moved, for tests).
+//!
+//! ## Files
+//! With `AccountOptions::attachments`, chat messages link files (`Account::files`), served at
+//! `GET /media/attachments/{message}/{name}` without the API key ([gap]: User.com documents no
+//! file endpoint; a message's HTML content is the only place a file shows, see crm-migrate's
+//! `attachments` module). [`UsercomSandbox::spawn`] and [`serve_with_shutdown`] point the links
+//! at the sandbox's own address.
 
 mod server;
 pub mod shapes;
@@ -105,12 +113,24 @@ impl Default for UsercomConfig {
     }
 }
 
+impl UsercomConfig {
+    /// With files (`account.attachments` set), the messages link them at `url`, where this
+    /// sandbox serves them.
+    fn serving_files_at(mut self, url: &str) -> UsercomConfig {
+        if self.account.attachments.is_some() {
+            self.account.attachments = Some(url.to_owned());
+        }
+        self
+    }
+}
+
 /// Serves until `shutdown` completes.
 pub async fn serve_with_shutdown(
     config: UsercomConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let config = config.serving_files_at(&format!("http://{}", listener.local_addr()?));
     let shared = Arc::new(Shared::new(config));
     axum::serve(listener, server::router(shared)).with_graceful_shutdown(shutdown).await
 }
@@ -128,7 +148,7 @@ impl UsercomSandbox {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(config));
+        let shared = Arc::new(Shared::new(config.serving_files_at(&format!("http://{address}"))));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

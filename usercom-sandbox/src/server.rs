@@ -230,8 +230,31 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/_sandbox/requests",
             get(|State(shared): State<Arc<Shared>>| async move { axum::Json(shared.requests()) }),
         )
+        .route("/_sandbox/redirect/{name}", get(redirect))
+        .route("/media/attachments/{message}/{name}", get(file))
         .fallback(api)
         .with_state(shared)
+}
+
+/// A file a chat message links to (`Account::files`). Served without the API key: how User.com
+/// serves chat uploads, and whether they need the key, is not documented ([gap]); crm-migrate
+/// never sends a key with a download, so a sandbox that asked for one would test nothing.
+async fn file(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let account = shared.account();
+    match account.files.iter().find(|file| file.path == request.uri().path()) {
+        Some(file) => ([(header::CONTENT_TYPE, "application/octet-stream")], file.bytes()).into_response(),
+        None => detail(StatusCode::NOT_FOUND, "Not found."),
+    }
+}
+
+/// `302` to the `to` parameter: a file link (`/_sandbox/redirect/offer.pdf?to=URL`) that moves
+/// elsewhere, for tests of where a download may be redirected.
+async fn redirect(request: Request) -> Response {
+    let params = url_params(request.uri().query().unwrap_or(""));
+    match params.into_iter().find(|(name, _)| name == "to").and_then(|(_, to)| HeaderValue::from_str(&to).ok()) {
+        Some(to) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
+        None => detail(StatusCode::BAD_REQUEST, "to= is required"),
+    }
 }
 
 fn detail(status: StatusCode, message: &str) -> Response {

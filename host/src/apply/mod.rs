@@ -9,11 +9,13 @@
 //! load       creates sent and journalled; open intents resolved by marker
 //! relationships  after the organizations: each company's parent as a parent relationship
 //! products   after the deals: products, deal products and deal participants
+//! attachments  after the notes: the files chat messages link to, uploaded to their person
 //! deletions  records gone from the export: listed, or deleted within bounds (a delta)
 //! existing   records the account already had: linked (fill or update), prior values journalled
 //! report     reports/quarantine.csv, reports/reconciliation.md
 //! ```
 
+pub mod attachments;
 pub mod deletions;
 pub mod existing;
 pub mod load;
@@ -205,6 +207,8 @@ pub struct ApplyOutcome {
     pub relationships: Option<relationships::RelationshipsOutcome>,
     /// Deal products and participants, made after the deals phase (`None`: the run stopped before).
     pub deal_products: Option<products::ProductsOutcome>,
+    /// Files chat messages link to, uploaded after the notes phase (`None`: the run stopped before).
+    pub attachments: Option<attachments::AttachmentsOutcome>,
     pub reports: Vec<std::path::PathBuf>,
 }
 
@@ -324,6 +328,7 @@ pub async fn apply(
         conflicts: Vec::new(),
         relationships: None,
         deal_products: None,
+        attachments: None,
         reports: Vec::new(),
     };
     let result = async {
@@ -362,6 +367,12 @@ pub async fn apply(
             &mut outcome,
         )
         .await?;
+        if options.until.as_deref().is_none_or(|until| until == "notes") {
+            // Conversations and persons exist now: the files their messages link to go in.
+            let policy = project.attachment_policy();
+            outcome.attachments =
+                Some(attachments::run(&client, &journal, &source, &links, &policy, options.concurrency).await?);
+        }
         if let Some(preview) = &deletion_preview {
             let names = targets.field_names();
             outcome.deleted = deletions::run(

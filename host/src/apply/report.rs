@@ -184,6 +184,9 @@ fn reconciliation(source: &Source, outcome: &ApplyOutcome) -> Document {
     if let Some(deal_products) = &outcome.deal_products {
         super::products::section(&mut doc, deal_products);
     }
+    if let Some(attachments) = outcome.attachments.as_ref().filter(|attachments| attachments.found > 0) {
+        super::attachments::section(&mut doc, attachments);
+    }
     if !outcome.notes.is_empty() {
         doc.section("Linked or placed where the source did not say");
         doc.list(outcome.notes.iter().map(value));

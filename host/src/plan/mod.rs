@@ -11,6 +11,7 @@
 //! bill       tokens per phase, days of budget, wall time
 //! limits     what the account's plan can hold: refusals, conversations split into parts
 //! existing   records the account already has that match the export: link, update or create
+//! attachments  file links in chat messages: how many apply fetches, which not and why
 //! deal_products  products, deal products and participants apply adds, and their calls
 //! side_effects   the webhooks the load fires (read from the account), automations to pause
 //! grade      simple / standard / complex, with its reasons, and the calendar estimate
@@ -18,6 +19,7 @@
 //! report     reports/plan.md and plan.json
 //! ```
 
+pub mod attachments;
 pub mod bill;
 pub mod changes;
 pub mod comments;
@@ -116,6 +118,7 @@ pub struct PlanResult {
     /// Records the account already has that match the export, and what is decided for each.
     pub existing: existing::ExistingCheck,
     pub deal_products: deal_products::DealProductsPlan,
+    pub attachments: attachments::AttachmentsPlan,
     /// The webhooks the load fires, and the automations to pause.
     pub side_effects: side_effects::SideEffects,
 }
@@ -266,6 +269,8 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         bill::bill(&profile, &changes, project.plan, project.config.target.seats, project.config.target.top_up_tokens);
     let deal_products = deal_products::measure(&profile, &written);
     deal_products::bill(&mut bill, &deal_products);
+    let attachments = attachments::measure(&profile, &project.attachment_policy());
+    attachments::bill(&mut bill, &attachments);
     let limits = limits::check_project(project, &written, &profile, &workspace, &labels)?;
     errors.extend(limits.errors());
     let side_effects =
@@ -312,6 +317,7 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
         plugin_swaps,
         existing,
         deal_products,
+        attachments,
         side_effects,
     })
 }

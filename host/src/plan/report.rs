@@ -130,6 +130,7 @@ pub fn to_json(result: &PlanResult) -> serde_json::Value {
         "existing": result.existing,
         "grade": result.assessment,
         "deal_products": result.deal_products,
+        "attachments": result.attachments,
         "side_effects": result.side_effects,
         "plugin_swaps": result.plugin_swaps.iter().map(|(hook, swap)| match swap {
             Ok(diff) => json!({"hook": hook, "diff": diff}),
@@ -229,6 +230,7 @@ pub fn document(result: &PlanResult, policy: BudgetPolicy) -> Document {
 
     crate::plan::side_effects::section(&mut doc, &result.side_effects);
     crate::plan::deal_products::section(&mut doc, &result.deal_products);
+    crate::plan::attachments::section(&mut doc, &result.attachments);
 
     doc.section("Mapping");
     doc.paragraph(words(format!("{counts}.")));

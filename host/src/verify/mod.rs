@@ -10,6 +10,7 @@
 //! as intentionally not migrated with its reason: a wrong mapping or a wrong payload, which the
 //! comparison with apply cannot see, shows there as values missing.
 
+pub mod attachments;
 pub mod coverage;
 pub mod deal_products;
 pub mod existing;
@@ -128,6 +129,8 @@ pub struct Verification {
     pub hierarchy: Hierarchy,
     /// Deal products and participants read back against the export.
     pub deal_products: deal_products::DealProductsCheck,
+    /// Files apply uploaded, read back (name, size, person).
+    pub attachments: attachments::AttachmentsCheck,
     pub tokens: u64,
     pub objects_compatibility: Vec<Compatibility>,
     pub fields_compatibility: Vec<Compatibility>,
@@ -143,6 +146,7 @@ impl Verification {
             && self.unexpected.is_empty()
             && self.hierarchy.missing.is_empty()
             && self.deal_products.missing.is_empty()
+            && self.attachments.missing.is_empty()
             && self.coverage.missing() == 0
     }
 }
@@ -193,6 +197,7 @@ pub async fn verify(
         unexpected: Vec::new(),
         hierarchy: Hierarchy::default(),
         deal_products: Default::default(),
+        attachments: Default::default(),
         tokens: 0,
         objects_compatibility: objects_compatibility(mapping),
         fields_compatibility: fields_compatibility(mapping),
@@ -289,6 +294,7 @@ pub async fn verify(
     let (read_back, parents) = hierarchy(client, &journal, mapping, source).await?;
     verification.hierarchy = read_back;
     verification.deal_products = deal_products::check(client, &journal, mapping, source, &project.markers()).await?;
+    verification.attachments = attachments::check(client, &journal, source).await?;
     let context = coverage::Context {
         mapping,
         targets: &targets,
@@ -442,6 +448,11 @@ fn objects_compatibility(mapping: &Mapping) -> Vec<Compatibility> {
             "conversations",
             "notes",
             "lossy: each conversation flattened into one note on its person, messages in time order with sender and time",
+        ),
+        row(
+            "files linked in chat messages",
+            "files on the conversation's person",
+            "each file a message's HTML links to, from a host [attachments] allows, up to max_bytes, downloaded and uploaded; files of contacts, companies and deals: User.com's API has none (no file attribute type, no files endpoint), so none move",
         ),
         row(
             "segments",
@@ -643,6 +654,7 @@ fn document(verification: &Verification) -> Document {
     }
     hierarchy_section(&mut doc, &verification.hierarchy);
     deal_products::section(&mut doc, &verification.deal_products);
+    attachments::section(&mut doc, &verification.attachments);
     coverage_section(&mut doc, &verification.coverage);
     doc.section("Compatibility: objects");
     let mut objects = Table::new(["User.com", "Pipedrive", "How"]);

@@ -3,6 +3,7 @@
 //! sources; the Pipedrive tests talk real HTTP to a sandbox started in-process.
 
 mod apply;
+mod attachments;
 mod audit;
 mod bad_values;
 mod cache;

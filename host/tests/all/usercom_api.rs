@@ -18,13 +18,13 @@ use crate::plan::{in_project, migrate_duplicates_as_they_are, run, text};
 /// The sandbox's API key, and one it does not know.
 const USERCOM_TOKEN: &str = "usercom-sandbox-token";
 
-fn usercom(config: UsercomConfig) -> UsercomSandbox {
+pub(crate) fn usercom(config: UsercomConfig) -> UsercomSandbox {
     UsercomSandbox::spawn(UsercomConfig { tokens: vec![USERCOM_TOKEN.to_owned()], ..config }).unwrap()
 }
 
 /// `init --usercom-api` as a user does it (an https account URL), then pointed at the sandbox on
 /// this machine, which `allow_host` must name, at a pace a test can wait for.
-fn api_project(dir: &Path, usercom: &UsercomSandbox, pipedrive_url: &str) -> PathBuf {
+pub(crate) fn api_project(dir: &Path, usercom: &UsercomSandbox, pipedrive_url: &str) -> PathBuf {
     let project = dir.join("zubr-api");
     let output = run(&[
         "init",
@@ -57,7 +57,7 @@ fn extract_command(project: &Path, token: &str, args: &[&str]) -> Command {
     command
 }
 
-fn extract(project: &Path, args: &[&str]) -> Output {
+pub(crate) fn extract(project: &Path, args: &[&str]) -> Output {
     let output = extract_command(project, USERCOM_TOKEN, args).output().unwrap();
     assert!(output.status.success(), "extract failed:\n{}\n{}", text(&output.stdout), text(&output.stderr));
     output
@@ -72,7 +72,7 @@ fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-fn plan_approve_apply(project: &Path) {
+pub(crate) fn plan_approve_apply(project: &Path) {
     let planned = in_project(project, &["plan"]);
     assert!(
         planned.status.success(),

@@ -1,5 +1,7 @@
 //! API v1 files: multipart upload (`file` plus one of person_id, org_id, deal_id, activity_id);
-//! the sandbox keeps the metadata (name, type, size), not the bytes.
+//! the sandbox keeps the metadata (name, type, size), not the bytes. A file larger than
+//! [`pipedrive_api::limits::FILE_MAX_BYTES`] is refused 413 (the bound and the answer are a
+//! [gap]: the spec names neither; the body is the envelope's usual error form).
 
 use super::notes::v1_integer;
 use super::{Body, Ctx};
@@ -15,6 +17,12 @@ pub fn upload(ctx: &mut Ctx) -> ApiResult {
     let Some((file_name, content_type, size)) = form.file.clone() else {
         return Err(ApiError::invalid("file", "is required"));
     };
+    if size > pipedrive_api::limits::FILE_MAX_BYTES {
+        return Err(ApiError {
+            status: 413,
+            body: json!({"success": false, "error": format!("File is too large: {size} bytes, at most {} are accepted", pipedrive_api::limits::FILE_MAX_BYTES), "code": "ERR_PAYLOAD_TOO_LARGE"}),
+        });
+    }
     let id = ctx.account.last_ids.get("files").copied().unwrap_or(0) + 1;
     let stamp = clock::v1_time(ctx.now);
     let mut record = json!({

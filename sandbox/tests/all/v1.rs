@@ -148,3 +148,28 @@ async fn v1_fields_put_replaces_the_whole_option_set() {
     let activity_fields = sandbox.ok("GET", "/v1/activityFields", None).await;
     assert!(!activity_fields.as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_file_over_the_upload_bound_is_refused_413_and_a_deleted_one_reads_404() {
+    let sandbox = Sandbox::fast();
+    let person = sandbox.ok("POST", "/api/v2/persons", Some(json!({"name": "With files"}))).await;
+    let upload = |size: u64| {
+        let form = reqwest::multipart::Form::new()
+            .text("person_id", person["id"].to_string())
+            .part("file", reqwest::multipart::Part::bytes(vec![1u8; size as usize]).file_name("scan.png"));
+        sandbox.client.post(sandbox.url("/v1/files")).header("x-api-token", TOKEN).multipart(form).send()
+    };
+    let bound = pipedrive_api::limits::FILE_MAX_BYTES;
+    let refused = upload(bound + 1).await.unwrap();
+    assert_eq!(refused.status(), 413);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    assert!(body["error"].as_str().unwrap().contains(&bound.to_string()), "{body}");
+    assert_eq!(sandbox.ok("GET", "/v1/files", None).await, json!([]), "nothing kept");
+    let kept: Value = upload(bound).await.unwrap().json().await.unwrap();
+    let id = kept["data"]["id"].as_u64().unwrap();
+    assert_eq!(kept["data"]["person_id"], person["id"]);
+    assert_eq!(kept["data"]["file_size"], bound);
+    sandbox.ok("DELETE", &format!("/v1/files/{id}"), None).await;
+    assert_eq!(sandbox.call("GET", &format!("/v1/files/{id}"), None).await.status, 404);
+}

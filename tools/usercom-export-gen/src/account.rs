@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
-    ACTIVITIES, ACTIVITY_TYPES, AGENTS, CITIES, COMPANIES, CONTACTS, CONTRACTS, CONVERSATIONS, DEALS, EVENTS,
+    ACTIVITIES, ACTIVITY_TYPES, AGENTS, CITIES, COMPANIES, CONTACTS, CONTRACTS, CONVERSATIONS, DEALS, EVENTS, FILES,
     INDUSTRIES, INTERESTS, MISSING_COMPANY, MISSING_CONTACT, MISSING_DEAL, MISSING_STAGE, Options, Plan, Planting, Rng,
     Role, SPAN, STAGES, START, SURNAMES, TAGS, ascii_fold, boolean, company_id, contact_id, date, datetime, deal_id,
     dialect, email_of, format_phone, has_phone, person, phone_digits, some_of, some_time,
@@ -69,6 +69,8 @@ pub struct Account {
     pub activities: Vec<Activity>,
     pub events: Vec<Event>,
     pub conversations: Vec<Conversation>,
+    /// Files chat messages link to (`Options::attachments`; empty otherwise).
+    pub files: Vec<File>,
     /// With `Options::changes`: `contacts_added`, `contacts_changed`, `contacts_deleted`,
     /// `deals_added`, `deals_changed`.
     pub changes: BTreeMap<String, u64>,
@@ -306,12 +308,31 @@ pub struct Conversation {
     pub messages: Vec<Message>,
 }
 
+/// A file a chat message links to: served at `path` under the account's URL, `size` bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub message_id: u64,
+    /// `/media/attachments/MESSAGE/NAME`
+    pub path: String,
+    pub name: &'static str,
+    pub size: u64,
+}
+
+impl File {
+    /// The file's bytes: the same for every request, `size` of them.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut rng = Rng::of(self.message_id, FILES, self.size);
+        (0..self.size).map(|_| rng.below(256) as u8).collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub id: u64,
     /// The contact wrote it (else an agent did).
     pub from_user: bool,
-    pub content: &'static str,
+    /// Plain text, or HTML with a file link (`Options::attachments`).
+    pub content: String,
     pub timestamp: i64,
     /// Always `chat` here.
     pub source: &'static str,
@@ -363,6 +384,7 @@ impl Account {
             activities: Vec::new(),
             events: Vec::new(),
             conversations: Vec::new(),
+            files: Vec::new(),
             changes: BTreeMap::new(),
             plants: Vec::new(),
         };
@@ -372,6 +394,9 @@ impl Account {
         account.build_activities(plan);
         account.build_events(plan);
         account.build_conversations(plan);
+        if let Some(base) = &options.attachments {
+            account.attach_files(base.trim_end_matches('/'));
+        }
         account
     }
 
@@ -911,13 +936,34 @@ impl Account {
                 conversation.messages.push(Message {
                     id: 70_000 + messages,
                     from_user,
-                    content,
+                    content: content.to_owned(),
                     timestamp: time,
                     source: "chat",
                 });
                 messages += 1;
             }
             self.conversations.push(conversation);
+        }
+    }
+}
+
+impl Account {
+    /// One contact's chat message in four gets a file link (its own draw, so the rest of the
+    /// account is the same with or without files).
+    fn attach_files(&mut self, base: &str) {
+        const NAMES: [&str; 5] =
+            ["faktura-2023-11.pdf", "zrzut-ekranu.png", "umowa.docx", "cennik.xlsx", "reklamacja.jpg"];
+        for conversation in &mut self.conversations {
+            for message in conversation.messages.iter_mut().filter(|message| message.from_user) {
+                let mut rng = Rng::of(self.seed, FILES, message.id);
+                if !rng.percent(25) {
+                    continue;
+                }
+                let name = *rng.pick(&NAMES);
+                let path = format!("/media/attachments/{}/{name}", message.id);
+                message.content = format!("{}<br><a href=\"{base}{path}\">{name}</a>", message.content);
+                self.files.push(File { message_id: message.id, path, name, size: 1_000 + rng.below(60_000) as u64 });
+            }
         }
     }
 }

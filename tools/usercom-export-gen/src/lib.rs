@@ -61,6 +61,12 @@ pub struct Options {
     /// products (`products.csv`; `participants` and `order_products` columns in deals.csv, sample
     /// dialect only). Off in the sample, which stays as it is.
     pub deal_products: bool,
+    /// The URL an account's files are served from (`https://acme.user.com`): one chat message
+    /// in four of the contacts' carries a file link in its HTML content
+    /// (`<a href="URL/media/attachments/MESSAGE/NAME">NAME</a>`, listed in `Account::files`), as
+    /// User.com's messages can only carry a file (see crm-migrate's `attachments` module). Off in
+    /// the sample, which stays as it is.
+    pub attachments: Option<String>,
 }
 
 /// The sample export's settings: `examples/usercom-export/` is `generate(dir, &Options::default())`.
@@ -73,6 +79,7 @@ impl Default for Options {
             dialect: Dialect::Sample,
             hierarchy: false,
             deal_products: false,
+            attachments: None,
         }
     }
 }
@@ -236,6 +243,7 @@ const ACTIVITIES: u64 = 4;
 const EVENTS: u64 = 5;
 const CONVERSATIONS: u64 = 6;
 const PLAN: u64 = 7;
+const FILES: u64 = 8;
 
 // ---------------------------------------------------------------------------------------------
 // The plan: which contact plays which part, decided before anything is written.
@@ -1388,7 +1396,7 @@ fn write_conversations(dir: &Path, account: &Account, dialect: Dialect, planted:
                 conversation.id.to_string(),
                 conversation.user_id.to_string(),
                 if message.from_user { "user" } else { "agent" }.to_owned(),
-                message.content.to_owned(),
+                message.content.clone(),
                 format!("{}T{}+01:00", date(local), clock(local)),
                 message.source.to_owned(),
             ])?;
@@ -1578,6 +1586,45 @@ mod tests {
         assert_eq!(updated_later as u64, planted.changes["contacts_added"] + planted.changes["contacts_changed"]);
         assert!(account.users.windows(2).all(|pair| pair[0].id < pair[1].id));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn attachments_link_files_in_some_messages_and_change_no_other_file_or_value() {
+        let (plain, with) = (tempdir("files-plain"), tempdir("files-linked"));
+        generate(&plain, &Options::default()).unwrap();
+        let options = Options { attachments: Some("https://acme.user.com".into()), ..Options::default() };
+        generate(&with, &options).unwrap();
+        for entry in std::fs::read_dir(&plain).unwrap() {
+            let name = entry.unwrap().file_name();
+            if name != "conversations.csv" {
+                assert_eq!(
+                    std::fs::read(plain.join(&name)).unwrap(),
+                    std::fs::read(with.join(&name)).unwrap(),
+                    "{name:?}"
+                );
+            }
+        }
+        let account = Account::new(&options);
+        assert!(account.files.len() >= 5, "{} files", account.files.len());
+        let rows = |dir: &Path| -> Vec<csv::StringRecord> {
+            csv::Reader::from_path(dir.join("conversations.csv")).unwrap().records().map(Result::unwrap).collect()
+        };
+        let (before, after) = (rows(&plain), rows(&with));
+        assert_eq!(before.len(), after.len());
+        let mut linked = 0;
+        for (old, new) in before.iter().zip(&after) {
+            assert_eq!((&old[0], &old[1], &old[2], &old[5]), (&new[0], &new[1], &new[2], &new[5]));
+            if old[4] != new[4] {
+                let file = account.files.iter().find(|file| file.message_id.to_string() == new[0]).unwrap();
+                let link = format!("<br><a href=\"https://acme.user.com{}\">{}</a>", file.path, file.name);
+                assert_eq!(new[4], format!("{}{link}", &old[4]));
+                assert_eq!(file.bytes().len() as u64, file.size);
+                linked += 1;
+            }
+        }
+        assert_eq!(linked, account.files.len(), "each file linked once");
+        std::fs::remove_dir_all(plain).unwrap();
+        std::fs::remove_dir_all(with).unwrap();
     }
 
     #[test]

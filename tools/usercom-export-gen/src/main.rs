@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use usercom_export_gen::{Dialect, Options, generate};
 
-const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes] [--dialect NAME] [--hierarchy] [--deal-products] [--planted FILE]
+const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes] [--dialect NAME] [--hierarchy] [--deal-products] [--attachments URL] [--planted FILE]
 
 Writes a User.com-style CSV export (users, companies, deals, pipelines, stages, activities,
 events, conversations, tags, segments, attributes, automations, email templates) into DIR, and
@@ -28,6 +28,9 @@ the export does not have, a cycle); the sample has none.
 (id, name, price, currency) and deals.csv columns `participants` ({10001,10002}) and
 `order_products` (JSON: [{\"product_id\":1,\"quantity\":2,\"value\":\"199.00\",\"currency\":\"PLN\"}]);
 the sample has none.
+--attachments URL makes one contact's chat message in four link a file served under URL
+(`<a href=\"URL/media/attachments/70001/umowa.docx\">umowa.docx</a>` in its content), as the
+local User.com (crm-migrate sandbox serve-usercom) serves them; the sample has none.
 The planted JSON says under `dialect` what it changed; `values` lists every planted bad
 value and orphan where the dialect wrote it.
 
@@ -66,6 +69,7 @@ fn run() -> Result<(), String> {
             "--changes" => options.changes = true,
             "--hierarchy" => options.hierarchy = true,
             "--deal-products" => options.deal_products = true,
+            "--attachments" => options.attachments = Some(value("--attachments")?),
             "--dialect" => {
                 let name = value("--dialect")?;
                 let names: Vec<&str> = Dialect::ALL.iter().map(|dialect| dialect.name()).collect();

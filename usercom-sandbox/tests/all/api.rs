@@ -311,3 +311,32 @@ async fn the_api_counts_what_the_csv_export_of_the_same_account_counts() {
     let with_parents = companies.iter().filter(|company| !company["parent_company_id"].is_null()).count();
     assert!(with_parents > 10, "{with_parents} companies have a parent");
 }
+
+/// With files, each message's link points at the sandbox itself and the file is served there
+/// without the API key, its bytes the same each time; an unknown file is 404, and the redirect
+/// route moves a link elsewhere.
+#[tokio::test]
+async fn files_linked_in_messages_are_served_at_the_links_and_a_redirect_moves_one() {
+    let config = UsercomConfig {
+        account: AccountOptions { contacts: 200, attachments: Some(String::new()), ..AccountOptions::default() },
+        ..UsercomConfig::default()
+    };
+    let sandbox = sandbox(config);
+    let account = sandbox.account();
+    let file = account.files.first().expect("the account links files");
+    let message = account.conversations.iter().flat_map(|c| &c.messages).find(|m| m.id == file.message_id).unwrap();
+    let link = format!("{}{}", sandbox.url(), file.path);
+    assert!(message.content.contains(&format!("<a href=\"{link}\">{}</a>", file.name)), "{}", message.content);
+    let served = client().get(&link).send().await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    let bytes = served.bytes().await.unwrap();
+    assert_eq!(bytes.len() as u64, file.size);
+    assert_eq!(bytes.to_vec(), file.bytes());
+    let missing = client().get(format!("{}/media/attachments/1/none.pdf", sandbox.url())).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let moved =
+        client().get(format!("{}/_sandbox/redirect/a.pdf?to=https://elsewhere.example/a.pdf", sandbox.url())).send();
+    let moved = moved.await.unwrap();
+    assert_eq!(moved.status(), StatusCode::FOUND);
+    assert_eq!(moved.headers()["location"], "https://elsewhere.example/a.pdf");
+}
