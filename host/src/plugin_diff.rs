@@ -168,6 +168,8 @@ pub struct LabelChange {
     pub tag: String,
     pub old: String,
     pub new: String,
+    /// The records carrying the tag: those whose label the swap changes.
+    pub records: u64,
 }
 
 /// What the swap changes.
@@ -425,7 +427,7 @@ fn label_changes(
     progress("reading the export's tags and segments");
     let export = open_export(project)?;
     let profile = crate::profile::profile(&export, &mut |_: &str, _: u64, _: bool| {})?;
-    let decide = |plugin: LoadedPlugin| -> Result<Vec<(String, String)>, DiffError> {
+    let decide = |plugin: LoadedPlugin| -> Result<Vec<(String, String, u64)>, DiffError> {
         // The label hook is run on its own: the decisions do not depend on the other plugins.
         let plugins = [(Hook::Label, plugin)];
         let decisions = label_plugin_decisions(&plugins, &profile.catalogue, &profile.tag_use)?
@@ -441,17 +443,17 @@ fn label_changes(
                 if decision.segment_origin {
                     words.push_str("; segment-origin");
                 }
-                (tag.name, words)
+                (tag.name, words, u64::from(tag.record_count))
             })
             .collect())
     };
     let (before, after) = (decide(old)?, decide(new)?);
-    let after: HashMap<String, String> = after.into_iter().collect();
+    let after: HashMap<String, String> = after.into_iter().map(|(tag, words, _)| (tag, words)).collect();
     Ok(before
         .into_iter()
-        .filter_map(|(tag, was)| {
+        .filter_map(|(tag, was, records)| {
             let is = after.get(&tag).cloned().unwrap_or_else(|| "(no decision)".to_owned());
-            (was != is).then_some(LabelChange { tag, old: was, new: is })
+            (was != is).then_some(LabelChange { tag, old: was, new: is, records })
         })
         .collect())
 }

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use crm_migrate::extract::{Export, ExportOptions};
@@ -486,7 +486,7 @@ pub(crate) fn kill_apply_inside_a_step(
     kill_now: impl Fn(&Value) -> bool,
 ) {
     let cache = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+    let mut child = crate::support::crm_migrate()
         .args(["-C", project.to_str().unwrap(), "apply", "--concurrency", "4"])
         .env("CRM_MIGRATE_CACHE_DIR", cache.path())
         .env("PIPEDRIVE_API_TOKEN", TOKEN)
@@ -527,7 +527,7 @@ pub(crate) fn apply_with_kills(project: &Path, kills: usize, seed: u64) -> usize
     let mut rng = seed;
     let mut killed = 0;
     for _ in 0..kills + 5 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+        let mut child = crate::support::crm_migrate()
             .args(["-C", project.to_str().unwrap(), "apply", "--concurrency", "16"])
             .env("CRM_MIGRATE_CACHE_DIR", cache.path())
             .env("PIPEDRIVE_API_TOKEN", TOKEN)
@@ -1056,7 +1056,7 @@ fn a_rollback_killed_midway_finishes_when_run_again() {
     let (_dir, project) = approved_project(&sandbox);
     apply(&project, &[]);
     let cache = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+    let mut child = crate::support::crm_migrate()
         .args(["-C", project.to_str().unwrap(), "rollback", "--yes"])
         .env("CRM_MIGRATE_CACHE_DIR", cache.path())
         .env("PIPEDRIVE_API_TOKEN", TOKEN)

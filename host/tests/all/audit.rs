@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use crm_migrate::audit::{self, Audit};
 use crm_migrate::extract::{Export, ExportOptions, FileKind};
@@ -119,7 +118,7 @@ fn missing_files_are_listed_and_references_into_them_are_not_called_orphans() {
 }
 
 fn crm_migrate(args: &[&str], cwd: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_crm-migrate")).args(args).current_dir(cwd).output().expect("the binary runs")
+    crate::support::crm_migrate().args(args).current_dir(cwd).output().expect("the binary runs")
 }
 
 #[test]

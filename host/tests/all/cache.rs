@@ -3,7 +3,7 @@
 //! a symlinked entry and a replaced key are each an attack: none gets its code run.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crm_migrate::plugins::{CacheOutcome, ComponentCache, Digest, Limits, PluginHost};
 
@@ -71,11 +71,7 @@ fn entries_are_keyed_by_engine_configuration() {
 
 /// `crm-migrate ARGS` as a user runs it, with its compiled-plugin cache in `cache`.
 fn crm_migrate_with_cache(cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
-        .args(args)
-        .env("CRM_MIGRATE_CACHE_DIR", cache)
-        .output()
-        .expect("the binary runs")
+    crate::support::crm_migrate().args(args).env("CRM_MIGRATE_CACHE_DIR", cache).output().expect("the binary runs")
 }
 
 fn text(bytes: &[u8]) -> String {

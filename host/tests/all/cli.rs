@@ -7,7 +7,7 @@ use crate::support::plugin;
 
 fn crm_migrate(args: &[&str]) -> Output {
     let cache = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+    crate::support::crm_migrate()
         .args(args)
         .env("CRM_MIGRATE_CACHE_DIR", cache.path())
         .output()
@@ -162,7 +162,7 @@ fn sandbox_serve_answers_like_pipedrive_and_keeps_the_account_across_restarts() 
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("account.json");
     let serve = |state: &std::path::Path, more: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+        let mut child = crate::support::crm_migrate()
             .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--plan", "lite", "--state", state.to_str().unwrap()])
             .args(more)
             .stdout(std::process::Stdio::piped())

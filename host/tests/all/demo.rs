@@ -144,7 +144,7 @@ fn demo_merges_the_planted_duplicates_labels_by_plugin_and_swaps_the_dedup_plugi
 fn without_built_plugins(args: &[&str]) -> Output {
     let empty = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+    crate::support::crm_migrate()
         .args(args)
         .env("CARGO_TARGET_DIR", empty.path())
         .env("CRM_MIGRATE_CACHE_DIR", cache.path())

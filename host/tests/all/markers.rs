@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use crm_migrate::journal::{Fate, Journal};
@@ -235,7 +235,7 @@ fn a_migration_begun_with_old_markers_resumes_with_an_account_and_finds_them() {
     let project = approved_project(dir.path(), &sandbox, &export, false);
     let config = std::fs::read_to_string(project.join("migration.toml")).unwrap();
     // An old-form run killed once it is halfway through the activities (SIGKILL, never let finish).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+    let mut child = crate::support::crm_migrate()
         .args(["-C", project.to_str().unwrap(), "apply", "--concurrency", "16"])
         .env("PIPEDRIVE_API_TOKEN", TOKEN)
         .stdout(Stdio::null())

@@ -3,7 +3,7 @@
 //! with two of its stages, a label. The CLI runs as a user runs it; the sandbox is in-process.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crm_migrate::mapping::file::parse;
 use crm_migrate::mapping::{Landing, Mapping};
@@ -108,7 +108,7 @@ pub fn migrate_duplicates_as_they_are(project: &Path) {
 
 pub fn run(args: &[&str]) -> Output {
     let cache = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+    crate::support::crm_migrate()
         .args(args)
         .env("CRM_MIGRATE_CACHE_DIR", cache.path())
         .env("PIPEDRIVE_API_TOKEN", TOKEN)

@@ -7,7 +7,6 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use crm_migrate::pipeline::{self, BatchIds, Fate, StageOutput};
@@ -81,7 +80,7 @@ fn plugin_run_limited(
     let (stdout, stderr) = (dir.path().join("stdout"), dir.path().join("stderr"));
     let input = dir.path().join("records.csv");
     write_records_csv(&input, &attack_batch(size));
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
+    let mut command = crate::support::crm_migrate();
     command.args(["plugin", "run", "--no-cache", "--hook", "clean", "--batch-size", &size.to_string(), "--input"]);
     command.arg(&input).arg(plugin(file_stem));
     for pair in config {

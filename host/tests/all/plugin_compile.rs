@@ -4,7 +4,7 @@
 //! are generated here; each test asserts the refusal and the limit that made it, never a time.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use crm_migrate::plugins::{CompileLimits, CompileStop, Compiler, Isolation, LoadError};
@@ -63,7 +63,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 #[allow(unsafe_code)] // setrlimit in the child
 fn crm_migrate(args: &[&str], cpu_seconds: Option<u64>) -> Output {
     let cache = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
+    let mut command = crate::support::crm_migrate();
     command.args(args).env("CRM_MIGRATE_CACHE_DIR", cache.path());
     if let Some(limit) = cpu_seconds {
         use std::os::unix::process::CommandExt;

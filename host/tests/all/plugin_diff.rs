@@ -352,3 +352,124 @@ fn plan_and_approve_show_what_a_plugin_swapped_since_the_approval_changes() {
         "{stdout}"
     );
 }
+
+/// A project on the sample export whose only plugin is segment-labels, unconfigured (its defaults).
+fn label_project(dir: &Path) -> PathBuf {
+    let project = dir.join("acme");
+    let label = format!("label={}", plugin("segment_labels").display());
+    let output =
+        run(&["init", project.to_str().unwrap(), "--export", sample_export().to_str().unwrap(), "--plugin", &label]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    project
+}
+
+/// The sample's tags (tags.csv, then any a record carries that it lacks), each with the records
+/// of every object carrying it.
+fn tags_with_records() -> BTreeMap<String, u64> {
+    let export = Export::open(&sample_export(), ExportOptions::default()).unwrap();
+    let catalogue = std::fs::read_to_string(sample_export().join("tags.csv")).unwrap();
+    let mut tags: BTreeMap<String, u64> = csv::Reader::from_reader(catalogue.trim_start_matches('\u{feff}').as_bytes())
+        .records()
+        .map(|row| (row.unwrap()[1].to_owned(), 0))
+        .collect();
+    for kind in ObjectKind::ALL {
+        let Some(records) = export.records(kind).unwrap() else { continue };
+        for read in records {
+            if let Some(Value::Choices(carried)) = read.unwrap().record.get("tags") {
+                for tag in carried {
+                    *tags.entry(tag.clone()).or_default() += 1;
+                }
+            }
+        }
+    }
+    tags
+}
+
+/// The decision for `tag`, in plugin diff's words, of segment-labels with its defaults
+/// (plugins/segment-labels: a tag no record carries is skipped; gray; segment names compared
+/// ignoring case) and of segment-filters (tests/plugins/segment-filters: a tag named like a
+/// segment is skipped; a tag no record carries is a label; red from 50 records).
+fn label_decisions(tag: &str, records: u64, segments: &[String]) -> (String, String) {
+    let name = tag.trim();
+    let from_segment =
+        !name.is_empty() && segments.iter().any(|segment| segment.trim().to_lowercase() == name.to_lowercase());
+    let flagged = |words: String| if from_segment { format!("{words}; segment-origin") } else { words };
+    let segment_labels = if name.is_empty() {
+        "skipped: it has no name".to_owned()
+    } else if records == 0 {
+        "skipped: no record carries it".to_owned()
+    } else {
+        format!("label {name} (gray)")
+    };
+    let segment_filters = if name.is_empty() {
+        "skipped: it has no name".to_owned()
+    } else if from_segment {
+        "skipped: it stands for a segment, rebuilt as a Pipedrive filter".to_owned()
+    } else {
+        format!("label {name} ({})", if records >= 50 { "red" } else { "gray" })
+    };
+    (flagged(segment_labels), flagged(segment_filters))
+}
+
+#[test]
+fn plugin_diff_on_the_label_hook_names_exactly_the_tags_decided_otherwise_with_their_records() {
+    let _machine = crate::support::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let project = label_project(dir.path());
+    let segments: Vec<String> = {
+        let text = std::fs::read_to_string(sample_export().join("segments.csv")).unwrap();
+        csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes())
+            .records()
+            .map(|row| row.unwrap()[1].to_owned())
+            .collect()
+    };
+    let expected: BTreeMap<String, (String, String, u64)> = tags_with_records()
+        .into_iter()
+        .filter_map(|(tag, records)| {
+            let (old, new) = label_decisions(&tag, records, &segments);
+            (old != new).then_some((tag, (old, new, records)))
+        })
+        .collect();
+    // The sample has both kinds of change (a tag standing for a segment, tags carried by 50
+    // records or more), and tags that keep their label.
+    assert!(expected.values().any(|(old, _, _)| old.ends_with("segment-origin")), "{expected:#?}");
+    assert!(expected.values().any(|(_, new, _)| new.ends_with("(red)")), "{expected:#?}");
+    assert!(expected.len() < tags_with_records().len(), "{expected:#?}");
+
+    let diff = diff_json(&project, "segment_labels", "segment_filters");
+    assert_eq!(diff["hook"], "label");
+    assert_eq!(diff["changed"], true);
+    assert!(diff["objects"].as_array().unwrap().is_empty(), "a label swap moves no record: {diff:#}");
+    let named: BTreeMap<String, (String, String, u64)> = diff["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| {
+            let field = |name: &str| change[name].as_str().unwrap_or_else(|| panic!("{name}: {change}")).to_owned();
+            (
+                field("tag"),
+                (field("old"), field("new"), change["records"].as_u64().unwrap_or_else(|| panic!("{change}"))),
+            )
+        })
+        .collect();
+    assert_eq!(named, expected, "{diff:#}");
+
+    let markdown = std::fs::read_to_string(project.join("reports/plugin-diff.md")).unwrap();
+    let csv = std::fs::read_to_string(project.join("reports/plugin-diff.csv")).unwrap();
+    for (tag, (old, new, _)) in &expected {
+        assert!(markdown.contains(&format!("| {tag} | {old} | {new} |")), "{tag}:\n{markdown}");
+        assert!(csv.lines().any(|line| line.starts_with(&format!("tag,{tag},label,"))), "{tag}:\n{csv}");
+    }
+    let (old, new) = (plugin("segment_labels"), plugin("segment_filters"));
+    let output = in_project(&project, &["plugin", "diff", old.to_str().unwrap(), new.to_str().unwrap()]);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains(&format!("labels: {} tags decided otherwise", expected.len())), "{stdout}");
+
+    // The same build on both sides: no tag is decided otherwise.
+    let diff = diff_json(&project, "segment_labels", "segment_labels");
+    assert_eq!(
+        (diff["changed"].as_bool(), diff["labels"].as_array().map(Vec::len)),
+        (Some(false), Some(0)),
+        "{diff:#}"
+    );
+}

@@ -180,7 +180,7 @@ fn the_python_plugin_refuses_a_bad_configuration_as_clean_basic_does() {
 
 /// `crm-migrate ARGS` with compiled code cached in `cache`.
 fn command(args: &[&str], cache: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
+    let mut command = crate::support::crm_migrate();
     command.args(args).env("CRM_MIGRATE_CACHE_DIR", cache);
     command
 }

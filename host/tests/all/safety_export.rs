@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crm_migrate::record::ObjectKind;
 use crm_migrate_sandbox::SandboxConfig;
@@ -26,7 +26,7 @@ const MEMORY_LIMIT: u64 = 160 << 20;
 #[allow(unsafe_code)] // setrlimit in the child
 fn run_limited(args: &[&str]) -> Output {
     let cache = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
+    let mut command = crate::support::crm_migrate();
     command.args(args).env("CRM_MIGRATE_CACHE_DIR", cache.path()).env("PIPEDRIVE_API_TOKEN", TOKEN);
     // SAFETY: setrlimit is async-signal-safe and touches nothing of the parent.
     unsafe {

@@ -203,7 +203,7 @@ fn mode(path: &Path) -> u32 {
 #[allow(unsafe_code)] // umask in the child
 fn run_loose(args: &[&str]) -> std::process::Output {
     let cache = tempfile::tempdir().unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
+    let mut command = crate::support::crm_migrate();
     command.args(args).env("CRM_MIGRATE_CACHE_DIR", cache.path()).env("PIPEDRIVE_API_TOKEN", TOKEN);
     // SAFETY: umask is async-signal-safe and touches nothing but the child's own file mode mask.
     unsafe {

@@ -27,7 +27,7 @@ fn run(command: &mut Command) -> Output {
 
 fn crm_migrate(args: &[&std::ffi::OsStr]) -> Output {
     let cache = tempfile::tempdir().unwrap();
-    run(Command::new(env!("CARGO_BIN_EXE_crm-migrate")).args(args).env("CRM_MIGRATE_CACHE_DIR", cache.path()))
+    run(crate::support::crm_migrate().args(args).env("CRM_MIGRATE_CACHE_DIR", cache.path()))
 }
 
 /// `cargo package`s the SDK and unpacks the `.crate` into `into`; returns the crate's directory.
@@ -99,7 +99,7 @@ fn a_scaffold_depends_on_the_published_sdk_by_default() {
 #[test]
 fn a_scaffold_refuses_an_sdk_path_that_is_not_the_sdk() {
     let work = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+    let output = crate::support::crm_migrate()
         .args(["plugin", "new", "acme", "--sdk"])
         .arg(work.path())
         .arg("--dir")

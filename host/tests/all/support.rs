@@ -19,6 +19,15 @@ pub fn plugin(file_stem: &str) -> PathBuf {
     path
 }
 
+/// `crm-migrate` as every test runs it: with no trust store in force
+/// (`CRM_MIGRATE_TRUST_STORE=none`), whatever the machine's user or system store lists, so that
+/// the built test plugins load. A test of the store names its own with `.env(...)`.
+pub fn crm_migrate() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
+    command.env("CRM_MIGRATE_TRUST_STORE", "none");
+    command
+}
+
 /// A host with default limits and no compiled-code cache.
 pub fn host() -> PluginHost {
     host_with(Limits::default())

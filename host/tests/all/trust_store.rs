@@ -1,9 +1,10 @@
 //! The trust store of a shared machine: with one configured (here by `CRM_MIGRATE_TRUST_STORE`),
 //! only the plugins it lists load, whatever a project pins; its maxima cap the limits a project
-//! or a flag asks for; a malformed store is an error with its line, never "no store".
+//! or a flag asks for; a malformed store is an error with its line, never "no store";
+//! `CRM_MIGRATE_TRUST_STORE=none` puts none in force, which is how every other test runs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crm_migrate::plugins::{Digest, Hook, HookFailure, TrustStore};
 use crm_migrate::project::Project;
@@ -14,14 +15,21 @@ use crate::support::{contact, plugin};
 
 /// `crm-migrate ARGS` as an operator runs it, with the trust store at `store`.
 fn with_store(store: &Path, args: &[&str]) -> Output {
+    with_environment(&[("CRM_MIGRATE_TRUST_STORE", Some(store.as_os_str()))], args)
+}
+
+/// `crm-migrate ARGS` with these variables set (or, `None`, unset) over the tests' environment.
+fn with_environment(variables: &[(&str, Option<&std::ffi::OsStr>)], args: &[&str]) -> Output {
     let cache = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
-        .args(args)
-        .env("CRM_MIGRATE_TRUST_STORE", store)
-        .env("CRM_MIGRATE_CACHE_DIR", cache.path())
-        .env("PIPEDRIVE_API_TOKEN", TOKEN)
-        .output()
-        .expect("the binary runs")
+    let mut command = crate::support::crm_migrate();
+    command.args(args).env("CRM_MIGRATE_CACHE_DIR", cache.path()).env("PIPEDRIVE_API_TOKEN", TOKEN);
+    for (name, value) in variables {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command.output().expect("the binary runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -138,6 +146,53 @@ fn with_a_store_plugin_run_refuses_an_untrusted_digest_and_runs_a_trusted_one() 
     let output = with_store(&store, &args);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("kept 2"), "{}", text(&output.stdout));
+}
+
+#[test]
+fn none_puts_no_store_in_force_over_a_users_store_and_cannot_be_written_into() {
+    let dir = tempfile::tempdir().unwrap();
+    // The user's store, listing nothing: without `none` it is in force and refuses every plugin.
+    let config = dir.path().join("config");
+    let store = config.join("crm-migrate/trust.toml");
+    std::fs::create_dir_all(store.parent().unwrap()).unwrap();
+    std::fs::write(&store, "# vetted here: nothing yet\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(store.parent().unwrap(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let input = records_csv(dir.path());
+    let clean = plugin("clean_basic");
+    let run = ["plugin", "run", clean.to_str().unwrap(), "--hook", "clean", "--input", input.to_str().unwrap()];
+    let users = Some(config.as_os_str());
+
+    let output = with_environment(&[("XDG_CONFIG_HOME", users), ("CRM_MIGRATE_TRUST_STORE", None)], &run);
+    assert_eq!(output.status.code(), Some(12), "the user's store is in force:\n{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains(&store.display().to_string()), "{}", text(&output.stderr));
+
+    let none = Some(std::ffi::OsStr::new("none"));
+    let output = with_environment(&[("XDG_CONFIG_HOME", users), ("CRM_MIGRATE_TRUST_STORE", none)], &run);
+    assert!(output.status.success(), "with none, no store is in force:\n{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("kept 2"), "{}", text(&output.stdout));
+    // The tests' own way of starting the binary is that: no store, whatever the machine has.
+    let output = with_environment(&[("XDG_CONFIG_HOME", users)], &run);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let output =
+        with_environment(&[("XDG_CONFIG_HOME", users), ("CRM_MIGRATE_TRUST_STORE", none)], &["plugin", "list"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).starts_with("no trust store"), "{}", text(&output.stdout));
+    // Trusting under `none` writes nowhere: the store it would change is not in force.
+    let trust = ["plugin", "trust", clean.to_str().unwrap()];
+    let output = with_environment(&[("XDG_CONFIG_HOME", users), ("CRM_MIGRATE_TRUST_STORE", none)], &trust);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("CRM_MIGRATE_TRUST_STORE=none"), "{}", text(&output.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&store).unwrap(),
+        "# vetted here: nothing yet\n",
+        "the user's store is unchanged"
+    );
 }
 
 #[test]

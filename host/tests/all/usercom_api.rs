@@ -52,7 +52,7 @@ pub(crate) fn api_project(dir: &Path, usercom: &UsercomSandbox, pipedrive_url: &
 
 /// `crm-migrate -C PROJECT extract ARGS` with `token` in `$USERCOM_TOKEN`.
 fn extract_command(project: &Path, token: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
+    let mut command = crate::support::crm_migrate();
     command.args(["-C", project.to_str().unwrap(), "extract"]).args(args).env("USERCOM_TOKEN", token);
     command
 }

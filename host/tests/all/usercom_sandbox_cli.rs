@@ -2,7 +2,7 @@
 //! account over User.com's API with the key from a file, and stops on Ctrl-C.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 #[test]
 #[allow(unsafe_code)] // SIGINT to the child
@@ -10,7 +10,7 @@ fn sandbox_serve_usercom_serves_the_generated_account_with_the_key_from_a_file()
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("usercom.key");
     std::fs::write(&key_file, "key-from-file\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-migrate"))
+    let mut child = crate::support::crm_migrate()
         .args(["sandbox", "serve-usercom", "--port", "0", "--contacts", "300", "--token-file"])
         .arg(&key_file)
         .stdout(Stdio::piped())

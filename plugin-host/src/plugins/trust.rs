@@ -5,12 +5,17 @@
 //!
 //! Where it is (the first that applies is the store in force):
 //! 1. `$CRM_MIGRATE_TRUST_STORE`, when set: that file, even before it exists (a store named but
-//!    not written yet lists nothing, so every plugin is refused: it fails closed);
+//!    not written yet lists nothing, so every plugin is refused: it fails closed); or, when it is
+//!    exactly `none`, no store at all, whatever files exist (a file named `none` is `./none`);
 //! 2. `$XDG_CONFIG_HOME/crm-migrate/trust.toml` (else `~/.config/crm-migrate/trust.toml`), when
 //!    the file exists;
 //! 3. `/etc/crm-migrate/trust.toml`, when the file exists.
 //!
 //! No key of `migration.toml` names or disables it: the project is what it guards against.
+//! `none` opens nothing new: the store guards a machine against the projects it runs, and
+//! whoever sets a run's environment can already name a store file of their own that lists
+//! anything. What it is for is a run that must not depend on the machine it is on: the test
+//! suite sets it for every `crm-migrate` it starts (except those that test the store).
 
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
@@ -27,6 +32,8 @@ use super::{Digest, PluginComponent};
 
 /// The environment variable that names the trust store, ahead of the configuration directories.
 pub const STORE_VARIABLE: &str = "CRM_MIGRATE_TRUST_STORE";
+/// The value of [`STORE_VARIABLE`] that says no store is in force, whatever files exist.
+const NO_STORE: &str = "none";
 /// The machine-wide store, read when neither the variable nor the user's store is there.
 pub const SYSTEM_STORE: &str = "/etc/crm-migrate/trust.toml";
 
@@ -58,6 +65,11 @@ pub enum TrustError {
     NotListed { digest: String, store: PathBuf },
     #[error("{} describes itself as {found}, not {expected}: not trusted", .path.display())]
     NotAsNamed { path: PathBuf, expected: String, found: String },
+    #[error(
+        "{STORE_VARIABLE}={NO_STORE} says no trust store is in force, so there is none to change: name the store's \
+         file in {STORE_VARIABLE}, or unset it to change the user's or the machine's"
+    )]
+    NoneInForce,
 }
 
 impl TrustError {
@@ -250,10 +262,11 @@ impl TrustStore {
     /// is looked for). A store that is there but unreadable or malformed is an error, never
     /// "no store".
     pub fn configured() -> Result<Option<TrustStore>, TrustError> {
-        let (named, candidates) = locations(|variable| std::env::var_os(variable));
-        if let Some(path) = named {
-            return TrustStore::open(&path).map(Some);
-        }
+        let candidates = match locations(|variable| std::env::var_os(variable)) {
+            Locations::Named(path) => return TrustStore::open(&path).map(Some),
+            Locations::NoStore => return Ok(None),
+            Locations::Search(candidates) => candidates,
+        };
         for path in candidates {
             match std::fs::metadata(&path) {
                 Ok(_) => return TrustStore::open(&path).map(Some),
@@ -264,16 +277,17 @@ impl TrustStore {
         Ok(None)
     }
 
-    /// The store `plugin trust` writes into: the one in force, else a new one where the
-    /// variable names it, else in the user's configuration directory.
+    /// The store `plugin trust` writes into: the one in force, else a new one in the user's
+    /// configuration directory; with `none`, an error (writing to a store that is not in force
+    /// would change nothing this run sees).
     pub fn for_writing() -> Result<TrustStore, TrustError> {
-        match TrustStore::configured()? {
-            Some(store) => Ok(store),
-            None => {
-                let (_, candidates) = locations(|variable| std::env::var_os(variable));
+        match (TrustStore::configured()?, locations(|variable| std::env::var_os(variable))) {
+            (Some(store), _) => Ok(store),
+            (None, Locations::Search(candidates)) => {
                 let path = candidates.into_iter().next().expect("the system store is always a candidate");
                 Ok(TrustStore { path, file: StoreFile::default() })
             }
+            (None, _) => Err(TrustError::NoneInForce),
         }
     }
 
@@ -414,20 +428,32 @@ fn check_not_writable_by_others(path: &Path) -> Result<(), TrustError> {
     Ok(())
 }
 
-/// Where the store is looked for, given the environment: the file `$CRM_MIGRATE_TRUST_STORE`
-/// names (in force whether or not it exists), then the files in force only when they exist, in
-/// order: the user's (`$XDG_CONFIG_HOME`, else `~/.config`; a relative one is ignored, as the
-/// XDG specification says), then the machine's.
-fn locations(variable: impl Fn(&str) -> Option<std::ffi::OsString>) -> (Option<PathBuf>, Vec<PathBuf>) {
-    let named = variable(STORE_VARIABLE).filter(|path| !path.is_empty()).map(PathBuf::from);
+/// Where the store is looked for, as the environment says.
+#[derive(Debug, PartialEq)]
+enum Locations {
+    /// `$CRM_MIGRATE_TRUST_STORE` names this file: in force whether or not it exists.
+    Named(PathBuf),
+    /// `$CRM_MIGRATE_TRUST_STORE=none`: no store is in force, whatever files exist.
+    NoStore,
+    /// The first of these files that exists is in force: the user's (`$XDG_CONFIG_HOME`, else
+    /// `~/.config`; a relative one is ignored, as the XDG specification says), then the machine's.
+    Search(Vec<PathBuf>),
+}
+
+fn locations(variable: impl Fn(&str) -> Option<std::ffi::OsString>) -> Locations {
+    match variable(STORE_VARIABLE).filter(|value| !value.is_empty()) {
+        Some(value) if value == NO_STORE => return Locations::NoStore,
+        Some(path) => return Locations::Named(PathBuf::from(path)),
+        None => {}
+    }
     let absolute = |name: &str| variable(name).map(PathBuf::from).filter(|path| path.is_absolute());
     let user = absolute("XDG_CONFIG_HOME").or_else(|| absolute("HOME").map(|home| home.join(".config")));
-    let candidates = user
-        .map(|config| config.join("crm-migrate").join("trust.toml"))
-        .into_iter()
-        .chain([PathBuf::from(SYSTEM_STORE)])
-        .collect();
-    (named, candidates)
+    Locations::Search(
+        user.map(|config| config.join("crm-migrate").join("trust.toml"))
+            .into_iter()
+            .chain([PathBuf::from(SYSTEM_STORE)])
+            .collect(),
+    )
 }
 
 /// The limits a plugin runs with, and what lowered them.
@@ -470,26 +496,32 @@ pub fn file_digest(path: &Path, limits: &CompileLimits) -> Result<Digest, LoadEr
 mod tests {
     use super::*;
 
+    /// An environment of these variables only.
+    fn environment<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
+        move |name| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| std::ffi::OsString::from(value))
+    }
+
     #[test]
     fn the_variable_comes_first_then_the_users_store_then_the_machines() {
-        fn environment<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
-            move |name| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| std::ffi::OsString::from(value))
-        }
         let system = PathBuf::from(SYSTEM_STORE);
         let all = [(STORE_VARIABLE, "/srv/trust.toml"), ("XDG_CONFIG_HOME", "/home/ola/.cfg"), ("HOME", "/home/ola")];
-        assert_eq!(
-            locations(environment(&all)),
-            (
-                Some(PathBuf::from("/srv/trust.toml")),
-                vec![PathBuf::from("/home/ola/.cfg/crm-migrate/trust.toml"), system.clone()]
-            )
-        );
+        assert_eq!(locations(environment(&all)), Locations::Named(PathBuf::from("/srv/trust.toml")));
         let home_only = [(STORE_VARIABLE, ""), ("XDG_CONFIG_HOME", "relative"), ("HOME", "/home/ola")];
         assert_eq!(
             locations(environment(&home_only)),
-            (None, vec![PathBuf::from("/home/ola/.config/crm-migrate/trust.toml"), system.clone()])
+            Locations::Search(vec![PathBuf::from("/home/ola/.config/crm-migrate/trust.toml"), system.clone()])
         );
-        assert_eq!(locations(environment(&[])), (None, vec![system]));
+        assert_eq!(locations(environment(&[])), Locations::Search(vec![system]));
+    }
+
+    #[test]
+    fn none_says_no_store_whatever_files_exist_and_only_as_the_exact_word() {
+        let none = [(STORE_VARIABLE, "none"), ("XDG_CONFIG_HOME", "/home/ola/.cfg"), ("HOME", "/home/ola")];
+        assert_eq!(locations(environment(&none)), Locations::NoStore);
+        for file in ["./none", "None", "none ", "/etc/none"] {
+            let named = [(STORE_VARIABLE, file)];
+            assert_eq!(locations(environment(&named)), Locations::Named(PathBuf::from(file)), "{file:?} names a file");
+        }
     }
 
     #[test]

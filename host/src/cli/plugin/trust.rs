@@ -14,7 +14,8 @@ pub const HELP: &str = "Examples:\n  crm-migrate plugin trust acme_rules.wasm --
         version, who vetted it and when, its contract, hooks, imports and the limits it was vetted under. The store \
         is $CRM_MIGRATE_TRUST_STORE, else $XDG_CONFIG_HOME/crm-migrate/trust.toml (else ~/.config/crm-migrate/trust.toml), \
         else /etc/crm-migrate/trust.toml: the first that is set or exists; a new one is written in the user's \
-        configuration directory. Maxima of the limits go in its [maxima] table (memory_mib, fuel_per_call, \
+        configuration directory. CRM_MIGRATE_TRUST_STORE=none (the exact word) puts no store in force, whatever \
+        files exist (no project can set it; plugin trust and untrust then refuse, having no store to change). Maxima of the limits go in its [maxima] table (memory_mib, fuel_per_call, \
         fuel_per_record, batch_seconds, run_fuel, run_seconds, core_instances), or an entry's [plugins.maxima].";
 
 /// `plugin trust`: vets the file as `plugin vet` does, and adds it to the store.
