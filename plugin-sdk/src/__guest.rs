@@ -164,7 +164,7 @@ fn clean<P: Clean>(plugin: &P, batch: &wire::Batch) -> Result<Vec<wire::CleanOut
             let outcome = plugin.clean(&mut record).map_err(|error| failed_at("record", record.source_id(), error))?;
             Ok(match outcome {
                 Outcome::Keep => wire::CleanOutcome::Keep(
-                    record.changes().map(|(field, value)| field_change(field, value)).collect(),
+                    record.into_changes().map(|(field, value)| field_change(field, value)).collect(),
                 ),
                 Outcome::Drop(reason) => wire::CleanOutcome::Drop(reason),
                 Outcome::Reject(issues) => wire::CleanOutcome::Reject(
@@ -211,7 +211,7 @@ fn merge<P: Dedup>(plugin: &P, batch: &wire::Batch, groups: &[Vec<u32>]) -> Resu
             Ok(wire::MergeDecision {
                 survivor: batch_position(survivor)?,
                 absorbed: absorbed.into_iter().map(batch_position).collect::<Result<_, _>>()?,
-                changes: changes.iter().map(|(field, value)| field_change(field, value)).collect(),
+                changes: changes.into_iter().map(|(field, value)| field_change(field.into(), value)).collect(),
             })
         })
         .collect()
@@ -303,17 +303,19 @@ fn decode_batch(batch: &wire::Batch) -> Result<Vec<Record<'_>>, String> {
         .collect()
 }
 
-fn field_change(field: &str, value: &Value<'_>) -> wire::FieldChange {
+/// A change as the wire carries it. Takes the value by value: text a plugin computed (already
+/// owned) is moved, not copied; only text still borrowed from the batch is copied.
+fn field_change(field: Cow<'_, str>, value: Value<'_>) -> wire::FieldChange {
     let value = match value {
         Value::Null => wire::FieldValue::Null,
-        Value::Text(text) => wire::FieldValue::Text(text.to_string()),
-        Value::Number(number) => wire::FieldValue::Number(*number),
-        Value::Boolean(boolean) => wire::FieldValue::Boolean(*boolean),
-        Value::Date(date) => wire::FieldValue::Date(*date),
-        Value::DateTime(datetime) => wire::FieldValue::Datetime(*datetime),
-        Value::Choices(choices) => wire::FieldValue::Choices(choices.iter().map(|c| c.to_string()).collect()),
+        Value::Text(text) => wire::FieldValue::Text(text.into_owned()),
+        Value::Number(number) => wire::FieldValue::Number(number),
+        Value::Boolean(boolean) => wire::FieldValue::Boolean(boolean),
+        Value::Date(date) => wire::FieldValue::Date(date),
+        Value::DateTime(datetime) => wire::FieldValue::Datetime(datetime),
+        Value::Choices(choices) => wire::FieldValue::Choices(choices.into_iter().map(Cow::into_owned).collect()),
     };
-    wire::FieldChange { field: field.to_owned(), value }
+    wire::FieldChange { field: field.into_owned(), value }
 }
 
 #[cfg(test)]

@@ -114,6 +114,11 @@ impl<'a> Record<'a> {
         self.fields.iter().filter(|f| f.changed).map(|f| (&*f.name, &f.value))
     }
 
+    /// The fields set since the record arrived, by value (the SDK hands them to the host).
+    pub(crate) fn into_changes(self) -> impl Iterator<Item = (Cow<'a, str>, Value<'a>)> {
+        self.fields.into_iter().filter(|f| f.changed).map(|f| (f.name, f.value))
+    }
+
     pub fn is_changed(&self, name: &str) -> bool {
         self.fields.iter().any(|f| f.changed && f.name == name)
     }
