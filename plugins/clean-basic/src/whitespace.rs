@@ -13,7 +13,7 @@ pub fn normalize(text: &str, multiline_field: impl FnOnce() -> bool) -> Option<S
     if is_normal(text, false) {
         return None;
     }
-    let multiline = text.as_bytes().contains(&b'\n') && multiline_field();
+    let multiline = has_line_break(text.as_bytes()) && multiline_field();
     if multiline && is_normal(text, true) {
         return None;
     }
@@ -129,6 +129,16 @@ fn next_special(bytes: &[u8], mut at: usize) -> usize {
     bytes.len()
 }
 
+/// Whether `bytes` holds a `\n`, eight bytes at a time (`<[u8]>::contains` calls `memchr`, whose
+/// set-up costs more than these short texts).
+fn has_line_break(bytes: &[u8]) -> bool {
+    (0..bytes.len()).step_by(8).any(|at| {
+        let line_feeds = word_at(bytes, at) ^ (b'\n' as u64 * ONES);
+        // High bit set in each zero byte of `line_feeds`, that is each `\n` (exact per byte).
+        !(((line_feeds & !HIGH) + !HIGH) | line_feeds) & HIGH != 0
+    })
+}
+
 /// The eight bytes from `at`, little-endian; past the end of `bytes`, padded with `a` (a byte
 /// that is never special, so the padding is never found).
 #[inline]
@@ -174,6 +184,21 @@ fn is_unicode_whitespace_at(text: &str, index: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{is_unicode_whitespace_lead, normalize};
+
+    #[test]
+    fn a_line_break_is_found_at_every_position() {
+        for len in 0..20 {
+            let mut text = vec![b'a'; len];
+            assert!(!super::has_line_break(&text));
+            for at in 0..len {
+                text[at] = b'\n';
+                assert!(super::has_line_break(&text), "{len} {at}");
+                text[at] = 0x8a;
+                assert!(!super::has_line_break(&text), "{len} {at}: 0x8a is not a line break");
+                text[at] = b'a';
+            }
+        }
+    }
 
     #[test]
     fn every_non_ascii_whitespace_character_starts_with_a_lead_byte_the_scan_decodes() {
