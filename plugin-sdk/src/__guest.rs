@@ -277,34 +277,31 @@ fn decode_batch(batch: &wire::Batch) -> Result<Vec<Record<'_>>, String> {
             .get(start..start + text_ref.len as usize)
             .ok_or_else(|| format!("batch {} has a text-ref outside its arena", batch.id))
     };
-    batch
-        .records
-        .iter()
-        .enumerate()
-        .map(|(row, header)| {
-            let cells = &batch.cells[row * width..(row + 1) * width];
-            let mut record = Record::with_capacity(header.kind, text(&header.source_id)?, width);
-            for (column, cell) in batch.columns.iter().zip(cells) {
-                let value = match cell {
-                    wire::Cell::Null => Value::Null,
-                    wire::Cell::Text(text_ref) => Value::Text(Cow::Borrowed(text(text_ref)?)),
-                    wire::Cell::Number(number) => Value::Number(*number),
-                    wire::Cell::Boolean(boolean) => Value::Boolean(*boolean),
-                    wire::Cell::Date(date) => Value::Date(*date),
-                    wire::Cell::Datetime(datetime) => Value::DateTime(*datetime),
-                    wire::Cell::Choices(choices) => {
-                        Value::Choices(choices.iter().map(|c| text(c).map(Cow::Borrowed)).collect::<Result<_, _>>()?)
-                    }
-                };
-                record.push_source_field(Cow::Borrowed(column), value);
-            }
-            Ok(record)
-        })
-        .collect()
+    // Plain loops rather than iterator adapters over `Result`s: this runs for every cell of
+    // every batch, and in a component each operation costs fuel.
+    let mut records = Vec::with_capacity(batch.records.len());
+    for (row, header) in batch.records.iter().enumerate() {
+        let cells = &batch.cells[row * width..(row + 1) * width];
+        let mut record = Record::with_capacity(header.kind, text(&header.source_id)?, width);
+        for (column, cell) in batch.columns.iter().zip(cells) {
+            let value = match cell {
+                wire::Cell::Null => Value::Null,
+                wire::Cell::Text(text_ref) => Value::Text(Cow::Borrowed(text(text_ref)?)),
+                wire::Cell::Number(number) => Value::Number(*number),
+                wire::Cell::Boolean(boolean) => Value::Boolean(*boolean),
+                wire::Cell::Date(date) => Value::Date(*date),
+                wire::Cell::Datetime(datetime) => Value::DateTime(*datetime),
+                wire::Cell::Choices(choices) => {
+                    Value::Choices(choices.iter().map(|c| text(c).map(Cow::Borrowed)).collect::<Result<_, _>>()?)
+                }
+            };
+            record.push_source_field(Cow::Borrowed(column), value);
+        }
+        records.push(record);
+    }
+    Ok(records)
 }
 
-/// A change as the wire carries it. Takes the value by value: text a plugin computed (already
-/// owned) is moved, not copied; only text still borrowed from the batch is copied.
 fn field_change(field: Cow<'_, str>, value: Value<'_>) -> wire::FieldChange {
     let value = match value {
         Value::Null => wire::FieldValue::Null,
