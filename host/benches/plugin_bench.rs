@@ -10,6 +10,8 @@
 //!    against the Rust component in the same run, per batch of 1000 records, and its load times.
 //!
 //! Timings on this machine drift between runs; the ratios, taken inside one run, are the figures.
+//! Environment: `CRM_BENCH_RECORDS` (default 100,000) for a quick run, `CRM_BENCH_WASM` for
+//! another build of clean-basic, `CRM_BENCH_SKIP_PYTHON` to leave out section 4.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -136,7 +138,11 @@ fn main() {
         empty_call.as_secs_f64() * 1e6
     );
 
-    python_against_rust(&records, &config, fuel_plugin);
+    // The Python section compiles 18 MB of component (about 25 s of CPU): skipped on request
+    // while iterating on the Rust plugin.
+    if std::env::var_os("CRM_BENCH_SKIP_PYTHON").is_none() {
+        python_against_rust(&records, &config, fuel_plugin);
+    }
 }
 
 /// Section 4: clean-basic written in Python, against the Rust component in the same run: interleaved

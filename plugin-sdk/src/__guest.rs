@@ -164,7 +164,7 @@ fn clean<P: Clean>(plugin: &P, batch: &wire::Batch) -> Result<Vec<wire::CleanOut
             let outcome = plugin.clean(&mut record).map_err(|error| failed_at("record", record.source_id(), error))?;
             Ok(match outcome {
                 Outcome::Keep => wire::CleanOutcome::Keep(
-                    record.changes().map(|(field, value)| field_change(field, value)).collect(),
+                    record.into_changes().map(|(field, value)| field_change(field, value)).collect(),
                 ),
                 Outcome::Drop(reason) => wire::CleanOutcome::Drop(reason),
                 Outcome::Reject(issues) => wire::CleanOutcome::Reject(
@@ -211,7 +211,7 @@ fn merge<P: Dedup>(plugin: &P, batch: &wire::Batch, groups: &[Vec<u32>]) -> Resu
             Ok(wire::MergeDecision {
                 survivor: batch_position(survivor)?,
                 absorbed: absorbed.into_iter().map(batch_position).collect::<Result<_, _>>()?,
-                changes: changes.iter().map(|(field, value)| field_change(field, value)).collect(),
+                changes: changes.into_iter().map(|(field, value)| field_change(field.into(), value)).collect(),
             })
         })
         .collect()
@@ -277,43 +277,42 @@ fn decode_batch(batch: &wire::Batch) -> Result<Vec<Record<'_>>, String> {
             .get(start..start + text_ref.len as usize)
             .ok_or_else(|| format!("batch {} has a text-ref outside its arena", batch.id))
     };
-    batch
-        .records
-        .iter()
-        .enumerate()
-        .map(|(row, header)| {
-            let cells = &batch.cells[row * width..(row + 1) * width];
-            let mut record = Record::with_capacity(header.kind, text(&header.source_id)?, width);
-            for (column, cell) in batch.columns.iter().zip(cells) {
-                let value = match cell {
-                    wire::Cell::Null => Value::Null,
-                    wire::Cell::Text(text_ref) => Value::Text(Cow::Borrowed(text(text_ref)?)),
-                    wire::Cell::Number(number) => Value::Number(*number),
-                    wire::Cell::Boolean(boolean) => Value::Boolean(*boolean),
-                    wire::Cell::Date(date) => Value::Date(*date),
-                    wire::Cell::Datetime(datetime) => Value::DateTime(*datetime),
-                    wire::Cell::Choices(choices) => {
-                        Value::Choices(choices.iter().map(|c| text(c).map(Cow::Borrowed)).collect::<Result<_, _>>()?)
-                    }
-                };
-                record.push_source_field(Cow::Borrowed(column), value);
-            }
-            Ok(record)
-        })
-        .collect()
+    // Plain loops rather than iterator adapters over `Result`s: this runs for every cell of
+    // every batch, and in a component each operation costs fuel.
+    let mut records = Vec::with_capacity(batch.records.len());
+    for (row, header) in batch.records.iter().enumerate() {
+        let cells = &batch.cells[row * width..(row + 1) * width];
+        let mut record = Record::with_capacity(header.kind, text(&header.source_id)?, width);
+        for (column, cell) in batch.columns.iter().zip(cells) {
+            let value = match cell {
+                wire::Cell::Null => Value::Null,
+                wire::Cell::Text(text_ref) => Value::Text(Cow::Borrowed(text(text_ref)?)),
+                wire::Cell::Number(number) => Value::Number(*number),
+                wire::Cell::Boolean(boolean) => Value::Boolean(*boolean),
+                wire::Cell::Date(date) => Value::Date(*date),
+                wire::Cell::Datetime(datetime) => Value::DateTime(*datetime),
+                wire::Cell::Choices(choices) => {
+                    Value::Choices(choices.iter().map(|c| text(c).map(Cow::Borrowed)).collect::<Result<_, _>>()?)
+                }
+            };
+            record.push_source_field(Cow::Borrowed(column), value);
+        }
+        records.push(record);
+    }
+    Ok(records)
 }
 
-fn field_change(field: &str, value: &Value<'_>) -> wire::FieldChange {
+fn field_change(field: Cow<'_, str>, value: Value<'_>) -> wire::FieldChange {
     let value = match value {
         Value::Null => wire::FieldValue::Null,
-        Value::Text(text) => wire::FieldValue::Text(text.to_string()),
-        Value::Number(number) => wire::FieldValue::Number(*number),
-        Value::Boolean(boolean) => wire::FieldValue::Boolean(*boolean),
-        Value::Date(date) => wire::FieldValue::Date(*date),
-        Value::DateTime(datetime) => wire::FieldValue::Datetime(*datetime),
-        Value::Choices(choices) => wire::FieldValue::Choices(choices.iter().map(|c| c.to_string()).collect()),
+        Value::Text(text) => wire::FieldValue::Text(text.into_owned()),
+        Value::Number(number) => wire::FieldValue::Number(number),
+        Value::Boolean(boolean) => wire::FieldValue::Boolean(boolean),
+        Value::Date(date) => wire::FieldValue::Date(date),
+        Value::DateTime(datetime) => wire::FieldValue::Datetime(datetime),
+        Value::Choices(choices) => wire::FieldValue::Choices(choices.into_iter().map(Cow::into_owned).collect()),
     };
-    wire::FieldChange { field: field.to_owned(), value }
+    wire::FieldChange { field: field.into_owned(), value }
 }
 
 #[cfg(test)]

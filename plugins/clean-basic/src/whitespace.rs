@@ -1,7 +1,8 @@
 //! Whitespace normalization that allocates only when a value actually changes.
 //!
-//! Most values are already clean, so the check runs over bytes and decodes a character only
-//! where a byte is not ASCII (where Unicode whitespace such as a no-break space can hide).
+//! Most values are already clean, so the check skips eight bytes at a time to the next byte
+//! that may be whitespace (a space, a control byte, a non-ASCII byte) and decodes a character
+//! only where a byte may start Unicode whitespace such as a no-break space.
 
 /// The normalized text, or `None` when `text` is already normal. Single-line fields collapse
 /// every run of whitespace (line breaks too) into one space; multi-line fields keep their line
@@ -12,7 +13,7 @@ pub fn normalize(text: &str, multiline_field: impl FnOnce() -> bool) -> Option<S
     if is_normal(text, false) {
         return None;
     }
-    let multiline = text.contains('\n') && multiline_field();
+    let multiline = has_line_break(text.as_bytes()) && multiline_field();
     if multiline && is_normal(text, true) {
         return None;
     }
@@ -45,41 +46,47 @@ pub fn normalize(text: &str, multiline_field: impl FnOnce() -> bool) -> Option<S
 }
 
 /// Appends the words of `text` (split by `char::is_whitespace`) to `out`, one space apart.
-/// Bytes are looked at one by one; a character is decoded only where a byte is not ASCII, and
-/// words are copied whole.
+/// The text is scanned eight bytes at a time for bytes that may be whitespace, and words are
+/// copied whole.
 fn collapse_into(text: &str, out: &mut String) {
     let bytes = text.as_bytes();
     let start_len = out.len();
-    let mut word_start = None;
-    let mut at = 0;
+    let mut word_start = 0;
+    let mut at = next_special(bytes, 0);
     while at < bytes.len() {
-        let byte = bytes[at];
-        let (space, width) = if byte < 0x80 {
-            (matches!(byte, b' ' | b'\t'..=b'\r'), 1)
-        } else {
-            let c = text[at..].chars().next().expect("a character starts here");
-            (c.is_whitespace(), c.len_utf8())
-        };
-        match (space, word_start) {
-            (true, Some(start)) => {
-                push_word(out, start_len, &text[start..at]);
-                word_start = None;
-            }
-            (false, None) => word_start = Some(at),
-            _ => {}
+        let width = whitespace_width(text, at);
+        if width == 0 {
+            at = next_special(bytes, at + 1);
+            continue;
         }
-        at += width;
+        push_word(out, start_len, &text[word_start..at]);
+        word_start = at + width;
+        at = next_special(bytes, word_start);
     }
-    if let Some(start) = word_start {
-        push_word(out, start_len, &text[start..]);
-    }
+    push_word(out, start_len, &text[word_start..]);
 }
 
+/// Appends a word, after a space unless it is the first one; an empty word adds nothing.
 fn push_word(out: &mut String, start_len: usize, word: &str) {
+    if word.is_empty() {
+        return;
+    }
     if out.len() > start_len {
         out.push(' ');
     }
     out.push_str(word);
+}
+
+/// The width of the whitespace character at `at`, or 0 when none starts there.
+#[inline]
+fn whitespace_width(text: &str, at: usize) -> usize {
+    match text.as_bytes()[at] {
+        b' ' | b'\t'..=b'\r' => 1,
+        byte if is_unicode_whitespace_lead(byte) && is_unicode_whitespace_at(text, at) => {
+            text[at..].chars().next().map_or(0, char::len_utf8)
+        }
+        _ => 0,
+    }
 }
 
 fn is_normal(text: &str, multiline: bool) -> bool {
@@ -88,44 +95,63 @@ fn is_normal(text: &str, multiline: bool) -> bool {
     if first == b' ' || last == b' ' || (multiline && (first == b'\n' || last == b'\n')) {
         return false;
     }
-    // Eight bytes at a time (a WebAssembly operation costs fuel: this is about 10x fewer of
-    // them than a byte at a time). A chunk of printable ASCII is normal unless it holds two
-    // spaces in a row; a chunk with a control or non-ASCII byte goes byte by byte.
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x80 * ONES;
-    let mut previous = 0u8;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut index = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        // High bit set in each byte below 0x20 (exact per byte: no carry crosses bytes).
-        let control = !((word & !HIGH) + 0x60 * ONES) & !word & HIGH;
-        if (word & HIGH) | control != 0 {
-            for &byte in chunk {
-                if !byte_is_normal(text, index, byte, previous, multiline) {
-                    return false;
-                }
-                previous = byte;
-                index += 1;
-            }
-            continue;
-        }
-        let spaced = word ^ (0x20 * ONES);
-        let spaces = !(((spaced & !HIGH) + !HIGH) | spaced) & HIGH;
-        if spaces & (spaces << 8) != 0 || (previous == b' ' && chunk[0] == b' ') {
+    // Only the bytes that may be whitespace are looked at one by one: most texts have a few.
+    let mut at = next_special(bytes, 0);
+    while at < bytes.len() {
+        let previous = if at > 0 { bytes[at - 1] } else { 0 };
+        if !byte_is_normal(text, at, bytes[at], previous, multiline) {
             return false;
         }
-        previous = chunk[7];
-        index += 8;
-    }
-    for &byte in chunks.remainder() {
-        if !byte_is_normal(text, index, byte, previous, multiline) {
-            return false;
-        }
-        previous = byte;
-        index += 1;
+        at = next_special(bytes, at + 1);
     }
     true
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x80 * ONES;
+
+/// The index of the first byte at or after `at` that may be (part of) whitespace: a space, a
+/// control byte or a non-ASCII byte; `bytes.len()` when there is none. Eight bytes at a time:
+/// a WebAssembly operation costs fuel, and this is about a tenth of the operations of a walk
+/// byte by byte over words of ordinary text.
+#[inline]
+fn next_special(bytes: &[u8], mut at: usize) -> usize {
+    while at < bytes.len() {
+        let word = word_at(bytes, at);
+        // High bit set in each byte below 0x21 (exact per byte: no carry crosses bytes).
+        let below_0x21 = !((word & !HIGH) + 0x5f * ONES) & !word & HIGH;
+        let special = below_0x21 | (word & HIGH);
+        if special != 0 {
+            return at + (special.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    bytes.len()
+}
+
+/// Whether `bytes` holds a `\n`, eight bytes at a time (`<[u8]>::contains` calls `memchr`, whose
+/// set-up costs more than these short texts).
+fn has_line_break(bytes: &[u8]) -> bool {
+    (0..bytes.len()).step_by(8).any(|at| {
+        let line_feeds = word_at(bytes, at) ^ (b'\n' as u64 * ONES);
+        // High bit set in each zero byte of `line_feeds`, that is each `\n` (exact per byte).
+        !(((line_feeds & !HIGH) + !HIGH) | line_feeds) & HIGH != 0
+    })
+}
+
+/// The eight bytes from `at`, little-endian; past the end of `bytes`, padded with `a` (a byte
+/// that is never special, so the padding is never found).
+#[inline]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 8) {
+        Some(chunk) => u64::from_le_bytes(chunk.try_into().expect("8 bytes")),
+        None => {
+            let rest = &bytes[at..];
+            let mut padded = [b'a'; 8];
+            padded[..rest.len()].copy_from_slice(rest);
+            u64::from_le_bytes(padded)
+        }
+    }
 }
 
 /// Whether `byte`, at `index` of `text` and after `previous`, leaves the text normal.
@@ -137,9 +163,17 @@ fn byte_is_normal(text: &str, index: usize, byte: u8, previous: u8, multiline: b
         b' ' => true,
         b'\n' if multiline => true,
         b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => false,
-        0x80.. => !is_unicode_whitespace_at(text, index),
+        0x80.. => !(is_unicode_whitespace_lead(byte) && is_unicode_whitespace_at(text, index)),
         _ => true,
     }
+}
+
+/// Whether `byte` can start a non-ASCII whitespace character in UTF-8: U+0085 and U+00A0
+/// start with 0xC2, U+1680 with 0xE1, U+2000 to U+205F with 0xE2, U+3000 with 0xE3. Letters
+/// such as `ó` or `ł` never do, so they are not decoded.
+#[inline]
+fn is_unicode_whitespace_lead(byte: u8) -> bool {
+    matches!(byte, 0xc2 | 0xe1 | 0xe2 | 0xe3)
 }
 
 /// Whether a non-ASCII whitespace character (no-break space, em space, ...) starts at `index`.
@@ -149,7 +183,31 @@ fn is_unicode_whitespace_at(text: &str, index: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{is_unicode_whitespace_lead, normalize};
+
+    #[test]
+    fn a_line_break_is_found_at_every_position() {
+        for len in 0..20 {
+            let mut text = vec![b'a'; len];
+            assert!(!super::has_line_break(&text));
+            for at in 0..len {
+                text[at] = b'\n';
+                assert!(super::has_line_break(&text), "{len} {at}");
+                text[at] = 0x8a;
+                assert!(!super::has_line_break(&text), "{len} {at}: 0x8a is not a line break");
+                text[at] = b'a';
+            }
+        }
+    }
+
+    #[test]
+    fn every_non_ascii_whitespace_character_starts_with_a_lead_byte_the_scan_decodes() {
+        for c in (0x80..=0x10ffff).filter_map(char::from_u32).filter(|c| c.is_whitespace()) {
+            let mut utf8 = [0; 4];
+            c.encode_utf8(&mut utf8);
+            assert!(is_unicode_whitespace_lead(utf8[0]), "{c:?}");
+        }
+    }
 
     /// What normalizing means, written with the standard library (the slow, obvious way).
     fn expected(text: &str, multiline: bool) -> String {
@@ -180,6 +238,16 @@ mod tests {
             "only\rcarriage\r",
             "line\n \n\u{2028}end",
             "   \n \t ",
+            "0123456789abcdef",
+            "0123456789abcde ",
+            "0123456 89abcdef",
+            "0123456  9abcdef0",
+            "long words with single spaces between them all",
+            "Zieli\u{144}ski\u{2014}Wi\u{15b}niewska \u{20ac}5 \u{3042}",
+            "x\u{2029}y\u{85}z\u{1680}w\u{202f}v\u{205f}u\u{200a}t",
+            "ctl\u{1}\u{1f}bytes stay",
+            "Firma  123 Sp. z o.o.",
+            "Met at the expo.  \nWants a demo in Q3.",
         ];
         for text in texts {
             for multiline in [false, true] {
