@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 use crate::apply::ApplyError;
 use crate::apply::deletions::{DeleteGuard, delete_record};
 use crate::journal::{Fate, Journal};
+use crate::pipedrive::links::Link;
 use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
 use crate::project::Project;
 use crate::readback::{Conflict, Listings};
@@ -172,7 +173,7 @@ pub async fn rollback(
     let mut outcome = RollbackOutcome { sample_only, ..RollbackOutcome::default() };
     let mut deleted_ids: Vec<(ObjectKind, u64)> = Vec::new();
     // What a kept record links to (its organization, person, deal) is kept with it, and named.
-    let mut linked_from_kept: HashSet<(&'static str, u64)> = HashSet::new();
+    let mut linked_from_kept: HashSet<Link> = HashSet::new();
     let mut kept_as_linked: Vec<(ObjectKind, String, u64)> = Vec::new();
     // Records the account had get their prior values first (while what apply created and they
     // now link to is still there), and are never deleted.
@@ -733,7 +734,7 @@ pub async fn undo_run(
         })
         .collect();
     // An undo stopped midway already created some again: their new ids count too.
-    let mut moved: HashMap<(&'static str, u64), u64> = journal
+    let mut moved: HashMap<Link, u64> = journal
         .restored(run_id)?
         .into_iter()
         .filter_map(|(object, old, new)| Some(((link_name(object)?, old), new)))
@@ -752,7 +753,7 @@ pub async fn undo_run(
             source_id: deletion.source_id.clone(),
             source,
         })?;
-        relink(&mut body, &moved);
+        crate::pipedrive::links::relink(&mut body, &moved);
         let id = match crate::apply::load::entity_of(deletion.object) {
             Some(entity) => {
                 let marker = markers.get(&entity).and_then(|code| {
@@ -778,7 +779,7 @@ pub async fn undo_run(
                 let (Some(id), Some(sent)) = (entry.pipedrive_id, entry.sent.as_deref()) else { continue };
                 let Ok(before) = serde_json::from_str::<serde_json::Value>(sent) else { continue };
                 let mut after = before.clone();
-                relink(&mut after, &moved);
+                crate::pipedrive::links::relink(&mut after, &moved);
                 if entry.fate != Fate::Created || after == before {
                     continue;
                 }
@@ -860,36 +861,8 @@ async fn values_in_use(client: &PipedriveClient) -> Result<HashSet<(String, Stri
 }
 
 /// Adds the records a payload links to (organization, person, deal, participants) to `links`.
-fn links_of(sent: Option<&str>, links: &mut HashSet<(&'static str, u64)>) {
-    let Some(body) = sent.and_then(|sent| serde_json::from_str::<serde_json::Value>(sent).ok()) else { return };
-    for link in ["org_id", "person_id", "deal_id"] {
-        if let Some(id) = body[link].as_u64() {
-            links.insert((link, id));
-        }
-    }
-    for participant in body["participants"].as_array().into_iter().flatten() {
-        if let Some(id) = participant["person_id"].as_u64() {
-            links.insert(("person_id", id));
-        }
-    }
-}
-
-/// Points a payload's links at the records created again in their place.
-fn relink(body: &mut serde_json::Value, moved: &HashMap<(&'static str, u64), u64>) {
-    for link in ["org_id", "person_id", "deal_id"] {
-        if let Some(id) = body[link].as_u64()
-            && let Some(new) = moved.get(&(link, id))
-        {
-            body[link] = serde_json::json!(new);
-        }
-    }
-    if let Some(participants) = body.get_mut("participants").and_then(|participants| participants.as_array_mut()) {
-        for participant in participants {
-            if let Some(id) = participant["person_id"].as_u64()
-                && let Some(new) = moved.get(&("person_id", id))
-            {
-                participant["person_id"] = serde_json::json!(new);
-            }
-        }
+fn links_of(sent: Option<&str>, links: &mut HashSet<Link>) {
+    if let Some(body) = sent.and_then(|sent| serde_json::from_str::<serde_json::Value>(sent).ok()) {
+        links.extend(crate::pipedrive::links::links(&body));
     }
 }

@@ -19,6 +19,7 @@ mod bill;
 pub mod changes;
 mod deal_extras;
 mod error;
+pub mod links;
 mod model;
 mod pacing;
 mod secret;

@@ -7,7 +7,7 @@ use clap::Args;
 
 use crm_migrate::audit::report;
 use crm_migrate::extract::{Export, ExportOptions};
-use crm_migrate::project::{self, Project};
+use crm_migrate::project::Project;
 
 use crate::cli::exit::Exit;
 
@@ -51,26 +51,18 @@ pub fn run(project_dir: &Path, args: &AuditArgs) -> anyhow::Result<Exit> {
         Some(_) => None,
         None => Some(Project::open(project_dir).context("no --export given, and no project to take it from")?),
     };
-    let mut encodings = args.encodings.clone();
-    if let Some(project) = &project {
-        for (file, label) in &project.config.source.encodings {
-            let encoding = crm_migrate::extract::sniff::encoding_for_label(label).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: unknown encoding '{label}' for {file}",
-                    project.dir.join(project::CONFIG_FILE).display()
-                )
-            })?;
-            encodings.push((Some(file.clone()), encoding));
-        }
-    }
+    // The flags' encodings first, then those migration.toml declares.
+    let mut options = match &project {
+        Some(project) => crm_migrate::source::export_options(project)?,
+        None => ExportOptions::default(),
+    };
+    options.encodings.splice(0..0, args.encodings.iter().cloned());
     let export_dir = args.export.clone().or_else(|| project.as_ref().map(Project::export_dir)).expect("one of the two");
     let out = args
         .out
         .clone()
         .or_else(|| project.as_ref().map(Project::reports_dir))
         .unwrap_or_else(|| PathBuf::from("reports"));
-    let limits = project.as_ref().map(|project| *project.config.source.limits.get_ref()).unwrap_or_default();
-    let options = ExportOptions { encodings, limits, ..ExportOptions::default() };
     let export = Export::open(&export_dir, options)?;
     let (audit, paths) = report::write_reports(&export, &out)?;
     if args.json {

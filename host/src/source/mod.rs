@@ -42,6 +42,12 @@ pub fn open_export(project: &Project) -> Result<Export, OpenExportError> {
 
 /// Opens an export (a newer one, for a delta) with the project's declared encodings.
 pub fn open_export_at(project: &Project, dir: &Path) -> Result<Export, OpenExportError> {
+    Ok(Export::open(dir, export_options(project)?)?)
+}
+
+/// How the project reads its exports: the encodings `migration.toml` declares per file, and its
+/// limits.
+pub fn export_options(project: &Project) -> Result<ExportOptions, OpenExportError> {
     let mut encodings = Vec::new();
     for (file, label) in &project.config.source.encodings {
         let encoding =
@@ -52,10 +58,7 @@ pub fn open_export_at(project: &Project, dir: &Path) -> Result<Export, OpenExpor
             })?;
         encodings.push((Some(file.clone()), encoding));
     }
-    Ok(Export::open(
-        dir,
-        ExportOptions { encodings, limits: *project.config.source.limits.get_ref(), ..ExportOptions::default() },
-    )?)
+    Ok(ExportOptions { encodings, limits: *project.config.source.limits.get_ref(), ..ExportOptions::default() })
 }
 
 /// A record's fate decided before loading.
