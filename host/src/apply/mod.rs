@@ -875,6 +875,7 @@ fn build(
     let empty = Vec::new();
     let issues = |record: &Record| source.issues.get(&(record.kind, record.source_id.clone())).unwrap_or(&empty);
     let records = source.records.get(&object).map(Vec::as_slice).unwrap_or(&[]);
+    let contacts = if object == ObjectKind::Deal { products::contact_ids(source) } else { Default::default() };
     let each = |make: &dyn Fn(&Record) -> Result<Built, String>| {
         records
             .iter()
@@ -884,7 +885,7 @@ fn build(
                     make(record).map(|built| Built {
                         left_out: fields_left_out(record, mapping, targets, source, issues(record))
                             .into_iter()
-                            .chain(products::left_out(record, mapping, source, links))
+                            .chain(products::left_out(record, mapping, source, &contacts, links))
                             .collect(),
                         ..built
                     }),
