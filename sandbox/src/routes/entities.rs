@@ -216,7 +216,7 @@ pub fn list(ctx: &mut Ctx, entity: Entity) -> ApiResult {
             && updated_since.is_none_or(|since| update_time >= since)
             && updated_until.is_none_or(|until| update_time < until)
     };
-    let selected: Vec<Value> = account.table(entity).values().filter(matches).cloned().collect();
+    let selected: Vec<&Value> = account.table(entity).values().filter(matches).collect();
     let (items, additional) = page.page(selected);
     let rendered: Result<Vec<Value>, ApiError> = items.iter().map(|item| render_read(ctx, entity, item)).collect();
     ok_with(Value::Array(rendered?), additional)
