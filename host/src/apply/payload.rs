@@ -46,14 +46,7 @@ pub struct Links {
 
 impl Links {
     pub fn person(&self, contact_id: &str) -> Option<u64> {
-        let mut id = contact_id;
-        for _ in 0..16 {
-            match self.survivors.get(id) {
-                Some(next) => id = next,
-                None => break,
-            }
-        }
-        self.persons.get(id).copied()
+        self.persons.get(crate::source::survivor(&self.survivors, contact_id)).copied()
     }
 
     /// The contact an email address is: the one contact that has it, or `preferred` when it is

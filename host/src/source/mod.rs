@@ -70,6 +70,20 @@ pub struct Settled {
     pub detail: String,
 }
 
+/// The contact a contact ended in: itself, or, merged away by the dedup plugin, its survivor
+/// (followed through merges of merges, at most 16). `survivors` holds contacts only: a company's
+/// or a deal's id is never looked up there (ids of different objects may be equal).
+pub fn survivor<'a>(survivors: &'a HashMap<String, String>, contact_id: &'a str) -> &'a str {
+    let mut id = contact_id;
+    for _ in 0..16 {
+        match survivors.get(id) {
+            Some(next) => id = next,
+            None => break,
+        }
+    }
+    id
+}
+
 /// What a run moves.
 #[derive(Debug, Default)]
 pub struct Source {

@@ -51,16 +51,7 @@ pub async fn check(
         .filter(|(_, entry)| entry.fate == Fate::Created)
         .filter_map(|(id, entry)| Some((id, entry.pipedrive_id?)))
         .collect();
-    let person = |contact: &str| {
-        let mut id = contact;
-        for _ in 0..16 {
-            match source.survivors.get(id) {
-                Some(next) => id = next,
-                None => break,
-            }
-        }
-        persons.get(id).copied()
-    };
+    let person = |contact: &str| persons.get(crate::source::survivor(&source.survivors, contact)).copied();
     let contacts = products::contact_ids(source);
     // Deals a delta removed lines or participants from: read back even when the export now
     // gives them none, so that one still in Pipedrive shows.
