@@ -1,7 +1,9 @@
-//! The generated account in memory: every record typed, as User.com holds it, before any file is
-//! written. The CSV export is written from it (`lib.rs`), and the local User.com sandbox
-//! (`usercom-sandbox`) serves the same records over the API, so that a migration from the export
-//! and one from the API can be compared record for record.
+//! The generated account: every record typed, as User.com holds it. [`Records`] makes the records
+//! one at a time; the local User.com sandbox (`usercom-sandbox`) holds them all in memory as an
+//! [`Account`] and serves them over the API, and the CSV export (`lib.rs`) writes each one as it is
+//! made, so that writing an export of any size takes the same memory. Both take the same records
+//! from the same code, so that a migration from the export and one from the API can be compared
+//! record for record.
 //!
 //! Where the export writes a value in one of several forms (a datetime as `2021-12-01T07:41:15Z`
 //! or as unix seconds, a boolean as `t` or `true`), or writes a planted bad value, the field is a
@@ -74,8 +76,6 @@ pub struct Account {
     /// With `Options::changes`: `contacts_added`, `contacts_changed`, `contacts_deleted`,
     /// `deals_added`, `deals_changed`.
     pub changes: BTreeMap<String, u64>,
-    /// Planted bad values and orphans, by record (the CSV writer lists them where it writes them).
-    pub(crate) plants: Vec<Plant>,
 }
 
 /// One planted value: which record, which of the sample's columns, what was written.
@@ -88,6 +88,57 @@ pub(crate) struct Plant {
     /// The sample's column header.
     pub header: &'static str,
     pub value: String,
+}
+
+impl Plant {
+    fn new(planting: Planting, key: impl Into<String>, source_id: u64, header: &'static str, value: &str) -> Plant {
+        Plant { planting, key: key.into(), source_id, header, value: value.to_owned() }
+    }
+}
+
+/// One record as [`Records`] makes it, with what the newer export did to it and the values
+/// planted in it (the CSV writer lists them where it writes them).
+pub(crate) struct Made<T> {
+    /// None: deleted in the newer export.
+    pub record: Option<T>,
+    pub change: Option<Change>,
+    pub plants: Vec<Plant>,
+}
+
+/// What the newer export (`Options::changes`) did to a record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change {
+    Added,
+    Changed,
+    Deleted,
+}
+
+/// Counts of what the newer export changed, keyed `contacts_added`, `deals_changed`...: every key
+/// at zero for the newer export, none for the first.
+pub(crate) struct Changes(pub BTreeMap<String, u64>);
+
+impl Changes {
+    pub(crate) fn new(plan: &Plan) -> Changes {
+        let keys = ["contacts_added", "contacts_changed", "contacts_deleted", "deals_added", "deals_changed"];
+        Changes(if plan.changes { keys.into_iter().map(|key| (key.to_owned(), 0)).collect() } else { BTreeMap::new() })
+    }
+
+    /// Counts `change` of a record of `object` (contacts, deals).
+    pub(crate) fn count(&mut self, object: &str, change: Option<Change>) {
+        let Some(change) = change else { return };
+        let what = match change {
+            Change::Added => "added",
+            Change::Changed => "changed",
+            Change::Deleted => "deleted",
+        };
+        *self.0.entry(format!("{object}_{what}")).or_default() += 1;
+    }
+
+    /// Counts the change of `made`, a record of `object`, and gives its record (None: deleted).
+    fn kept<T>(&mut self, object: &str, made: Made<T>) -> Option<T> {
+        self.count(object, made.change);
+        made.record
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -345,8 +396,37 @@ impl Account {
         Account::build(&Plan::new(options), options)
     }
 
-    pub(crate) fn build(plan: &Plan, options: &Options) -> Account {
-        let mut account = Account {
+    fn build(plan: &Plan, options: &Options) -> Account {
+        let records = Records::new(plan, options);
+        let mut changes = Changes::new(plan);
+        let users = records.users().filter_map(|made| changes.kept("contacts", made)).collect();
+        let companies = records.companies().filter_map(|made| made.record).collect();
+        let deals = records.deals().filter_map(|made| changes.kept("deals", made)).collect();
+        let activities = records.activities().filter_map(|made| made.record).collect();
+        let conversations: Vec<Conversation> = records.conversations().collect();
+        let files = conversations
+            .iter()
+            .flat_map(|conversation| &conversation.messages)
+            .filter_map(|message| records.attachment(message.id, message.from_user))
+            .collect();
+        Account {
+            users,
+            companies,
+            deals,
+            activities,
+            events: records.events().collect(),
+            conversations,
+            files,
+            changes: changes.0,
+            ..Account::catalogues(plan, options)
+        }
+    }
+
+    /// The account's catalogues (attributes, pipelines, stages, tags, segments, automations,
+    /// email templates, activity types, products), without records: the CSV writer takes the
+    /// records from [`Records`] one at a time instead.
+    pub(crate) fn catalogues(plan: &Plan, options: &Options) -> Account {
+        Account {
             seed: plan.seed,
             attributes: attributes(),
             pipelines: vec![Pipeline { id: 1, name: "Sprzedaż" }, Pipeline { id: 2, name: "Partnerzy" }],
@@ -386,18 +466,7 @@ impl Account {
             conversations: Vec::new(),
             files: Vec::new(),
             changes: BTreeMap::new(),
-            plants: Vec::new(),
-        };
-        account.build_users(plan);
-        account.build_companies(plan);
-        account.build_deals(plan, options.deal_products);
-        account.build_activities(plan);
-        account.build_events(plan);
-        account.build_conversations(plan);
-        if let Some(base) = &options.attachments {
-            account.attach_files(base.trim_end_matches('/'));
         }
-        account
     }
 
     /// The user with this id.
@@ -413,203 +482,234 @@ impl Account {
             .map(|conversation| conversation.user_id)
             .collect()
     }
+}
 
-    fn plant(&mut self, planting: Planting, key: impl Into<String>, source_id: u64, header: &'static str, value: &str) {
-        self.plants.push(Plant { planting, key: key.into(), source_id, header, value: value.to_owned() });
+/// The account's records, made one at a time from the plan, each from its own random stream.
+pub(crate) struct Records<'a> {
+    plan: &'a Plan,
+    /// The catalogue deals order from (`Options::deal_products`; empty otherwise).
+    products: Vec<Product>,
+    /// Where the files chat messages link to are served (`Options::attachments`; none: no links).
+    attachments: Option<String>,
+}
+
+impl<'a> Records<'a> {
+    pub(crate) fn new(plan: &'a Plan, options: &Options) -> Records<'a> {
+        Records {
+            plan,
+            products: if options.deal_products { products() } else { Vec::new() },
+            attachments: options.attachments.as_ref().map(|base| base.trim_end_matches('/').to_owned()),
+        }
     }
 
-    fn build_users(&mut self, plan: &Plan) {
+    /// Contacts, by id.
+    pub(crate) fn users(&self) -> impl Iterator<Item = Made<User>> + '_ {
+        (0..self.plan.contacts + self.plan.added_contacts()).map(|index| self.user(index))
+    }
+
+    /// The user with this id as the account holds it (made again: records are not kept).
+    pub(crate) fn user_by_id(&self, id: u64) -> Option<User> {
+        let index = usize::try_from(id.checked_sub(contact_id(0))?).ok()?;
+        (index < self.plan.contacts + self.plan.added_contacts()).then(|| self.user(index).record).flatten()
+    }
+
+    /// Whether the user wrote in a chat conversation (a billing reason): the plan decides it
+    /// before the conversations are made (their first message is the contact's).
+    pub(crate) fn wrote_in_chat(&self, id: u64) -> bool {
+        id.checked_sub(contact_id(0))
+            .and_then(|index| self.plan.wrote_in_chat.get(usize::try_from(index).ok()?).copied())
+            .unwrap_or(false)
+    }
+
+    fn user(&self, index: usize) -> Made<User> {
+        let plan = self.plan;
         let seed = plan.seed;
-        let mut changes = [0u64; 3]; // added, changed, deleted
-        for index in 0..plan.contacts + plan.added_contacts() {
-            let mut rng = Rng::of(seed, CONTACTS, index as u64);
-            let role = plan.roles.get(index).copied().unwrap_or(Role::Person);
-            if plan.changes && role == Role::VisitorAnonymous && index % 2 == 0 {
-                changes[2] += 1;
-                continue;
-            }
-            let (first, last, female) = person(seed, index);
-            let visitor =
-                matches!(role, Role::VisitorChat | Role::VisitorWebPush | Role::VisitorFcm | Role::VisitorAnonymous);
-            let email = match role {
-                Role::DuplicateEmail => {
-                    let original = email_of(seed, plan.targets[index] as usize);
-                    let (local, domain) = original.split_once('@').unwrap();
-                    let mut local: Vec<char> = local.chars().collect();
-                    local[0] = local[0].to_ascii_uppercase();
-                    format!("{}@{}", local.into_iter().collect::<String>(), domain.to_uppercase())
-                }
-                Role::BadEmail => {
-                    let good = email_of(seed, index);
-                    let (local, domain) = good.split_once('@').unwrap();
-                    match index % 5 {
-                        0 => format!("{local}@"),
-                        1 => format!("{local} at {domain}"),
-                        2 => format!("{local}@@{domain}"),
-                        3 => format!("{local}@{}", domain.split('.').next().unwrap()),
-                        _ => format!("{local}@{domain},"),
-                    }
-                }
-                _ if visitor => String::new(),
-                _ => email_of(seed, index),
-            };
-            let phone = match role {
-                Role::DuplicatePhone => format_phone(&phone_digits(plan.targets[index] as usize), index + 1),
-                Role::Person | Role::MissingCompany if has_phone(seed, index) => {
-                    format_phone(&phone_digits(index), index)
-                }
-                _ => String::new(),
-            };
-            let custom_id = if !visitor && rng.percent(70) { Some(format!("CRM-{index:07}")) } else { None };
-            let wrote = plan.wrote_in_chat.get(index).copied().unwrap_or(false);
-            let web_push = role == Role::VisitorWebPush || (!visitor && rng.percent(5));
-            let fcm = role == Role::VisitorFcm || (!visitor && rng.percent(3));
-            let company = match role {
-                Role::MissingCompany => Some(MISSING_COMPANY + index as u64),
-                _ if !visitor && rng.percent(70) => Some(company_id(rng.below(plan.companies))),
-                _ => None,
-            };
-            let created = some_time(&mut rng);
-            let bad = plan.bad_values.get(index).copied().flatten();
-            let bad_in = |field: &str| bad.filter(|bad| bad.field == field).map(|bad| bad.value);
-            let gender = if rng.percent(10) {
-                1
-            } else if female {
-                3
-            } else {
-                2
-            };
-            let gender = bad_in("gender").map_or(gender, |bad| bad.parse().expect("a planted gender is a number"));
-            let tags = some_of(TAGS, 3, &mut rng);
-            let tags = if rng.percent(30) { None } else { Some(tags) };
-            let interests = some_of(INTERESTS, 3, &mut rng);
-            let interests = match rng.below(6) {
-                0 => None,
-                1 => Some(Written::new(Vec::new(), "{}")),
-                2 => Some(Written::new(interests.clone(), format!("[{}]", interests.join(", ")))),
-                3 => Some(Written::new(interests.clone(), interests.join(","))),
-                _ => Some(Written::new(interests.clone(), crate::pg_array(&interests))),
-            };
-            let key = format!("{:016x}", rng.next());
-            let city = *rng.pick(CITIES);
-            let unsubscribed = rng.percent(8);
-            let unsubscribed = Written::new(unsubscribed, boolean(unsubscribed, &mut rng));
-            let created_at = Written::or_bad(created, datetime(created, &mut rng), bad_in("created_at"));
-            let seen = created + (rng.next() % 30_000_000) as i64;
-            let last_seen = Written::new(seen, datetime(seen, &mut rng));
-            let last_heard = if wrote && (role != Role::VisitorChat || index % 2 == 0) {
-                Some(Written::new(created + 86_400, datetime(created + 86_400, &mut rng)))
-            } else {
-                None
-            };
-            let web_push_subscription = if web_push {
-                Some(true)
-            } else if rng.percent(50) {
-                Some(false)
-            } else {
-                None
-            };
-            let fcm_key = if fcm { Some(format!("fcm:{:016x}{:016x}", rng.next(), rng.next())) } else { None };
-            let score = rng.below(120) as u64;
-            let industry_segment = if rng.percent(20) { None } else { Some(*rng.pick(INDUSTRIES)) };
-            let industry_segment = bad_in("industry_segment").or(industry_segment);
-            let lifetime_value =
-                if rng.percent(30) { "0".to_owned() } else { format!("{}.{:02}", rng.below(20_000), rng.below(100)) };
-            let orders = rng.below(40) as i64;
-            let orders_count = Written::or_bad(orders, orders.to_string(), bad_in("orders_count"));
-            let opt_in = rng.percent(60);
-            let newsletter_opt_in =
-                Written::or_bad(opt_in, boolean(opt_in, &mut rng).to_owned(), bad_in("newsletter_opt_in"));
-            let birthday = date(START - 18 * 365 * 86_400 - (rng.next() % (50 * 365 * 86_400)) as i64);
-            let birthday =
-                bad_in("birthday").map(str::to_owned).or(if rng.percent(40) { None } else { Some(birthday) });
-            let trial_ends_at = if rng.percent(70) {
-                None
-            } else {
-                Some(Written::new(created + 14 * 86_400, datetime(created + 14 * 86_400, &mut rng)))
-            };
-            let referral_code = if rng.percent(75) { None } else { Some(format!("REF-{:04X}", rng.below(65_536))) };
-            let loyal = rng.percent(20);
-            let loyalty_member = Written::new(loyal, boolean(loyal, &mut rng));
-            // What other exports show beside the sample's columns, from a stream of its own so
-            // that the sample's values do not change.
-            let mut more = Rng::of(seed, CONTACTS + 300, index as u64);
-            let sessions = 1 + more.below(200) as u64;
-            let browser = *more.pick(&["Chrome", "Firefox", "Safari", "Edge", "Opera"]);
-            let id = contact_id(index);
-            let mut user = User {
-                id,
-                custom_id,
-                key,
-                email: (!email.is_empty()).then_some(email),
-                first_name: (!visitor).then_some(first),
-                last_name: (!visitor).then_some(last),
-                phone_number: (!phone.is_empty()).then_some(phone),
-                gender,
-                status: if visitor { 1 } else { 2 },
-                company_id: company,
-                city,
-                country: "PL",
-                unsubscribed,
-                created_at,
-                last_seen,
-                last_heard,
-                web_push_subscription,
-                fcm_key,
-                tags,
-                score,
-                industry_segment,
-                interests,
-                lifetime_value,
-                orders_count,
-                newsletter_opt_in,
-                birthday,
-                trial_ends_at,
-                referral_code,
-                loyalty_member,
-                sessions,
-                browser,
-                updated_at: 0,
-            };
-            user.updated_at = [Some(created), user.last_seen.value, user.last_heard.as_ref().and_then(|t| t.value)]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(created)
-                .min(FIRST_EXPORT_AT);
-            if let Some(bad) = bad {
-                let text = bad.value;
-                self.plant(Planting::BadValue, format!("contact.{}", bad.field), id, bad.field, text);
-            }
-            if role == Role::MissingCompany {
-                let orphan = (MISSING_COMPANY + index as u64).to_string();
-                self.plant(Planting::Orphan, "contact.company_id", id, "company_id", &orphan);
-            }
-            if index >= plan.contacts {
-                changes[0] += 1;
-                user.updated_at = CHANGED_AT;
-            } else if plan.changes && role == Role::Person && index % 20 == 3 {
-                // Moved, scored, seen again.
-                user.city = CITIES[(CITIES.iter().position(|c| *c == user.city).unwrap_or(0) + 1) % CITIES.len()];
-                user.score += 7;
-                user.last_seen = Written::new(CHANGED_AT, format!("{}T09:00:00Z", date(CHANGED_AT)));
-                user.updated_at = CHANGED_AT;
-                changes[1] += 1;
-            }
-            if role == Role::BadEmail {
-                let email = user.email.clone().unwrap_or_default();
-                self.plant(Planting::BadValue, "contact.email", id, "email", &email);
-            }
-            self.users.push(user);
+        let mut plants = Vec::new();
+        let mut change = None;
+        let mut rng = Rng::of(seed, CONTACTS, index as u64);
+        let role = plan.roles.get(index).copied().unwrap_or(Role::Person);
+        if plan.changes && role == Role::VisitorAnonymous && index.is_multiple_of(2) {
+            return Made { record: None, change: Some(Change::Deleted), plants };
         }
-        if plan.changes {
-            for (name, count) in ["contacts_added", "contacts_changed", "contacts_deleted"].into_iter().zip(changes) {
-                self.changes.insert(name.to_owned(), count);
+        let (first, last, female) = person(seed, index);
+        let visitor =
+            matches!(role, Role::VisitorChat | Role::VisitorWebPush | Role::VisitorFcm | Role::VisitorAnonymous);
+        let email = match role {
+            Role::DuplicateEmail => {
+                let original = email_of(seed, plan.targets[&index]);
+                let (local, domain) = original.split_once('@').unwrap();
+                let mut local: Vec<char> = local.chars().collect();
+                local[0] = local[0].to_ascii_uppercase();
+                format!("{}@{}", local.into_iter().collect::<String>(), domain.to_uppercase())
             }
+            Role::BadEmail => {
+                let good = email_of(seed, index);
+                let (local, domain) = good.split_once('@').unwrap();
+                match index % 5 {
+                    0 => format!("{local}@"),
+                    1 => format!("{local} at {domain}"),
+                    2 => format!("{local}@@{domain}"),
+                    3 => format!("{local}@{}", domain.split('.').next().unwrap()),
+                    _ => format!("{local}@{domain},"),
+                }
+            }
+            _ if visitor => String::new(),
+            _ => email_of(seed, index),
+        };
+        let phone = match role {
+            Role::DuplicatePhone => format_phone(&phone_digits(plan.targets[&index]), index + 1),
+            Role::Person | Role::MissingCompany if has_phone(seed, index) => format_phone(&phone_digits(index), index),
+            _ => String::new(),
+        };
+        let custom_id = if !visitor && rng.percent(70) { Some(format!("CRM-{index:07}")) } else { None };
+        let wrote = plan.wrote_in_chat.get(index).copied().unwrap_or(false);
+        let web_push = role == Role::VisitorWebPush || (!visitor && rng.percent(5));
+        let fcm = role == Role::VisitorFcm || (!visitor && rng.percent(3));
+        let company = match role {
+            Role::MissingCompany => Some(MISSING_COMPANY + index as u64),
+            _ if !visitor && rng.percent(70) => Some(company_id(rng.below(plan.companies))),
+            _ => None,
+        };
+        let created = some_time(&mut rng);
+        let bad = plan.bad_values.get(&index).copied();
+        let bad_in = |field: &str| bad.filter(|bad| bad.field == field).map(|bad| bad.value);
+        let gender = if rng.percent(10) {
+            1
+        } else if female {
+            3
+        } else {
+            2
+        };
+        let gender = bad_in("gender").map_or(gender, |bad| bad.parse().expect("a planted gender is a number"));
+        let tags = some_of(TAGS, 3, &mut rng);
+        let tags = if rng.percent(30) { None } else { Some(tags) };
+        let interests = some_of(INTERESTS, 3, &mut rng);
+        let interests = match rng.below(6) {
+            0 => None,
+            1 => Some(Written::new(Vec::new(), "{}")),
+            2 => Some(Written::new(interests.clone(), format!("[{}]", interests.join(", ")))),
+            3 => Some(Written::new(interests.clone(), interests.join(","))),
+            _ => Some(Written::new(interests.clone(), crate::pg_array(&interests))),
+        };
+        let key = format!("{:016x}", rng.next());
+        let city = *rng.pick(CITIES);
+        let unsubscribed = rng.percent(8);
+        let unsubscribed = Written::new(unsubscribed, boolean(unsubscribed, &mut rng));
+        let created_at = Written::or_bad(created, datetime(created, &mut rng), bad_in("created_at"));
+        let seen = created + (rng.next() % 30_000_000) as i64;
+        let last_seen = Written::new(seen, datetime(seen, &mut rng));
+        let last_heard = if wrote && (role != Role::VisitorChat || index.is_multiple_of(2)) {
+            Some(Written::new(created + 86_400, datetime(created + 86_400, &mut rng)))
+        } else {
+            None
+        };
+        let web_push_subscription = if web_push {
+            Some(true)
+        } else if rng.percent(50) {
+            Some(false)
+        } else {
+            None
+        };
+        let fcm_key = if fcm { Some(format!("fcm:{:016x}{:016x}", rng.next(), rng.next())) } else { None };
+        let score = rng.below(120) as u64;
+        let industry_segment = if rng.percent(20) { None } else { Some(*rng.pick(INDUSTRIES)) };
+        let industry_segment = bad_in("industry_segment").or(industry_segment);
+        let lifetime_value =
+            if rng.percent(30) { "0".to_owned() } else { format!("{}.{:02}", rng.below(20_000), rng.below(100)) };
+        let orders = rng.below(40) as i64;
+        let orders_count = Written::or_bad(orders, orders.to_string(), bad_in("orders_count"));
+        let opt_in = rng.percent(60);
+        let newsletter_opt_in =
+            Written::or_bad(opt_in, boolean(opt_in, &mut rng).to_owned(), bad_in("newsletter_opt_in"));
+        let birthday = date(START - 18 * 365 * 86_400 - (rng.next() % (50 * 365 * 86_400)) as i64);
+        let birthday = bad_in("birthday").map(str::to_owned).or(if rng.percent(40) { None } else { Some(birthday) });
+        let trial_ends_at = if rng.percent(70) {
+            None
+        } else {
+            Some(Written::new(created + 14 * 86_400, datetime(created + 14 * 86_400, &mut rng)))
+        };
+        let referral_code = if rng.percent(75) { None } else { Some(format!("REF-{:04X}", rng.below(65_536))) };
+        let loyal = rng.percent(20);
+        let loyalty_member = Written::new(loyal, boolean(loyal, &mut rng));
+        // What other exports show beside the sample's columns, from a stream of its own so
+        // that the sample's values do not change.
+        let mut more = Rng::of(seed, CONTACTS + 300, index as u64);
+        let sessions = 1 + more.below(200) as u64;
+        let browser = *more.pick(&["Chrome", "Firefox", "Safari", "Edge", "Opera"]);
+        let id = contact_id(index);
+        let mut user = User {
+            id,
+            custom_id,
+            key,
+            email: (!email.is_empty()).then_some(email),
+            first_name: (!visitor).then_some(first),
+            last_name: (!visitor).then_some(last),
+            phone_number: (!phone.is_empty()).then_some(phone),
+            gender,
+            status: if visitor { 1 } else { 2 },
+            company_id: company,
+            city,
+            country: "PL",
+            unsubscribed,
+            created_at,
+            last_seen,
+            last_heard,
+            web_push_subscription,
+            fcm_key,
+            tags,
+            score,
+            industry_segment,
+            interests,
+            lifetime_value,
+            orders_count,
+            newsletter_opt_in,
+            birthday,
+            trial_ends_at,
+            referral_code,
+            loyalty_member,
+            sessions,
+            browser,
+            updated_at: 0,
+        };
+        user.updated_at = [Some(created), user.last_seen.value, user.last_heard.as_ref().and_then(|t| t.value)]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(created)
+            .min(FIRST_EXPORT_AT);
+        if let Some(bad) = bad {
+            let text = bad.value;
+            plants.push(Plant::new(Planting::BadValue, format!("contact.{}", bad.field), id, bad.field, text));
         }
+        if role == Role::MissingCompany {
+            let orphan = (MISSING_COMPANY + index as u64).to_string();
+            plants.push(Plant::new(Planting::Orphan, "contact.company_id", id, "company_id", &orphan));
+        }
+        if index >= plan.contacts {
+            change = Some(Change::Added);
+            user.updated_at = CHANGED_AT;
+        } else if plan.changes && role == Role::Person && index % 20 == 3 {
+            // Moved, scored, seen again.
+            user.city = CITIES[(CITIES.iter().position(|c| *c == user.city).unwrap_or(0) + 1) % CITIES.len()];
+            user.score += 7;
+            user.last_seen = Written::new(CHANGED_AT, format!("{}T09:00:00Z", date(CHANGED_AT)));
+            user.updated_at = CHANGED_AT;
+            change = Some(Change::Changed);
+        }
+        if role == Role::BadEmail {
+            let email = user.email.clone().unwrap_or_default();
+            plants.push(Plant::new(Planting::BadValue, "contact.email", id, "email", &email));
+        }
+        Made { record: Some(user), change, plants }
     }
 
-    fn build_companies(&mut self, plan: &Plan) {
+    pub(crate) fn companies(&self) -> impl Iterator<Item = Made<Company>> + '_ {
+        (0..self.plan.companies).map(|index| self.company(index))
+    }
+
+    fn company(&self, index: usize) -> Made<Company> {
+        let plan = self.plan;
+        let mut plants = Vec::new();
         let bad_employees = plan.scaled(2);
         let kinds = ["sp. z o.o.", "S.A.", "sp.k.", "s.c.", "sp. j."];
         let trades = [
@@ -624,189 +724,163 @@ impl Account {
             "Szkoła Języków Obcych",
             "Studio Graficzne",
         ];
-        for index in 0..plan.companies {
-            let mut rng = Rng::of(plan.seed, COMPANIES, index as u64);
-            let city = *rng.pick(CITIES);
-            let name = if index == 0 {
-                "Łódzka Spółdzielnia Mleczarska „Żubr”".to_owned()
-            } else {
-                let (owner, _) = rng.pick(SURNAMES);
-                match rng.below(3) {
-                    0 => format!("{} {owner} {}", rng.pick(&trades), rng.pick(&kinds)),
-                    1 => format!("{owner} i Wspólnicy {}", rng.pick(&kinds)),
-                    _ => format!("{city} {} {}", rng.pick(&trades), rng.pick(&kinds)),
-                }
-            };
-            let id = company_id(index);
-            let employees = if index % (plan.companies / bad_employees) == 1
-                && index / (plan.companies / bad_employees) < bad_employees
-            {
-                let bad = if index % 2 == 0 { "ok. 50" } else { "50-100" };
-                self.plant(Planting::BadValue, "company.employees", id, "Employees", bad);
-                Written { value: None, text: bad.to_owned() }
-            } else {
-                let employees = 1 + rng.below(400) as i64;
-                Written::new(employees, employees.to_string())
-            };
-            let tags = if rng.percent(50) { None } else { Some(some_of(&TAGS[..4], 2, &mut rng)) };
-            let created = some_time(&mut rng);
-            let parent_id = if plan.hierarchy { self.parent_company(plan, index) } else { None };
-            let phone_number = format!("+48 22 {:03} {:02} {:02}", rng.below(1000), rng.below(100), rng.below(100));
-            let created_at = Written::new(created, datetime(created, &mut rng));
-            self.companies.push(Company {
-                id,
-                name,
-                phone_number,
-                email: format!("biuro{index}@{}", ascii_fold(city).replace(' ', "-") + ".com.pl"),
-                city,
-                country: "Polska",
-                created_at,
-                tags,
-                nip: format!("{:010}", rng.next() % 10_000_000_000),
-                employees,
-                parent_id,
-                updated_at: created.min(FIRST_EXPORT_AT),
-            });
-        }
-    }
-
-    /// The parent of company `index` when the account has hierarchies: every sixth company heads
-    /// a chain of three (the second's parent is the first, the third's the second); the last
-    /// company's parent is not in the account (planted as an orphan); the two before it are each
-    /// other's parent.
-    fn parent_company(&mut self, plan: &Plan, index: usize) -> Option<u64> {
-        let last = plan.companies - 1;
-        match index {
-            _ if index == last => {
-                let missing = company_id(plan.companies + 50);
-                let text = missing.to_string();
-                self.plant(
-                    Planting::Orphan,
-                    "company.parent_company_id",
-                    company_id(index),
-                    "Parent company ID",
-                    &text,
-                );
-                Some(missing)
+        let mut rng = Rng::of(plan.seed, COMPANIES, index as u64);
+        let city = *rng.pick(CITIES);
+        let name = if index == 0 {
+            "Łódzka Spółdzielnia Mleczarska „Żubr”".to_owned()
+        } else {
+            let (owner, _) = rng.pick(SURNAMES);
+            match rng.below(3) {
+                0 => format!("{} {owner} {}", rng.pick(&trades), rng.pick(&kinds)),
+                1 => format!("{owner} i Wspólnicy {}", rng.pick(&kinds)),
+                _ => format!("{city} {} {}", rng.pick(&trades), rng.pick(&kinds)),
             }
-            _ if index == last - 1 => Some(company_id(last - 2)),
-            _ if index == last - 2 => Some(company_id(last - 1)),
-            _ if index % 6 == 1 || index % 6 == 2 => Some(company_id(index - 1)),
-            _ => None,
-        }
+        };
+        let id = company_id(index);
+        let employees = if index % (plan.companies / bad_employees) == 1
+            && index / (plan.companies / bad_employees) < bad_employees
+        {
+            let bad = if index.is_multiple_of(2) { "ok. 50" } else { "50-100" };
+            plants.push(Plant::new(Planting::BadValue, "company.employees", id, "Employees", bad));
+            Written { value: None, text: bad.to_owned() }
+        } else {
+            let employees = 1 + rng.below(400) as i64;
+            Written::new(employees, employees.to_string())
+        };
+        let tags = if rng.percent(50) { None } else { Some(some_of(&TAGS[..4], 2, &mut rng)) };
+        let created = some_time(&mut rng);
+        let parent_id = if plan.hierarchy { parent_company(plan, index, &mut plants) } else { None };
+        let phone_number = format!("+48 22 {:03} {:02} {:02}", rng.below(1000), rng.below(100), rng.below(100));
+        let created_at = Written::new(created, datetime(created, &mut rng));
+        let company = Company {
+            id,
+            name,
+            phone_number,
+            email: format!("biuro{index}@{}", ascii_fold(city).replace(' ', "-") + ".com.pl"),
+            city,
+            country: "Polska",
+            created_at,
+            tags,
+            nip: format!("{:010}", rng.next() % 10_000_000_000),
+            employees,
+            parent_id,
+            updated_at: created.min(FIRST_EXPORT_AT),
+        };
+        Made { record: Some(company), change: None, plants }
     }
 
-    fn build_deals(&mut self, plan: &Plan, with_products: bool) {
+    pub(crate) fn deals(&self) -> impl Iterator<Item = Made<Deal>> + '_ {
+        (0..self.plan.deals + self.plan.added_deals()).map(|index| self.deal(index))
+    }
+
+    fn deal(&self, index: usize) -> Made<Deal> {
+        let plan = self.plan;
+        let mut plants = Vec::new();
+        let mut change = None;
         let (missing_stage, missing_contact) = (plan.scaled(5), plan.scaled(3));
         let products = ["Abonament Pro", "Wdrożenie CRM", "Pakiet szkoleń", "Licencja roczna", "Integracja API"];
         let step = plan.deals / (missing_stage + missing_contact + 2);
-        let (mut added, mut changed) = (0, 0);
-        for index in 0..plan.deals + plan.added_deals() {
-            let mut rng = Rng::of(plan.seed, DEALS, index as u64);
-            let id = deal_id(index);
-            let pipeline = if rng.percent(70) { 1 } else { 2 };
-            let stages: Vec<_> = STAGES.iter().filter(|s| s.2 == pipeline).collect();
-            let mut stage = rng.pick(&stages).0;
-            let mut contact = contact_id(plan.some_person(&mut rng));
-            let mut status = match rng.below(10) {
-                0 => 0,
-                1..=5 => 1,
-                6 | 7 => 2,
-                8 => 3,
-                _ => 4,
-            };
-            let mut value = format!("{}.{:02}", 500 + rng.below(50_000), rng.below(100));
-            // Troubles at regular positions: slot k of the first ones.
-            let slot = if index % step == step / 2 && index < plan.deals { Some(index / step) } else { None };
-            match slot {
-                Some(k) if k < missing_stage => {
-                    stage = MISSING_STAGE;
-                    self.plant(Planting::Orphan, "deal.stage_id", id, "stage", &stage.to_string());
-                }
-                Some(k) if k < missing_stage + missing_contact => {
-                    contact = MISSING_CONTACT + index as u64;
-                    self.plant(Planting::Orphan, "deal.contact_id", id, "user_id", &contact.to_string());
-                }
-                Some(k) if k == missing_stage + missing_contact => {
-                    status = 9;
-                    self.plant(Planting::BadValue, "deal.status", id, "status", "9");
-                }
-                Some(k) if k == missing_stage + missing_contact + 1 => {
-                    value = "12,5 tys.".into();
-                    self.plant(Planting::BadValue, "deal.value", id, "value", &value);
-                }
-                _ => {}
+        let mut rng = Rng::of(plan.seed, DEALS, index as u64);
+        let id = deal_id(index);
+        let pipeline = if rng.percent(70) { 1 } else { 2 };
+        let stages: Vec<_> = STAGES.iter().filter(|s| s.2 == pipeline).collect();
+        let mut stage = rng.pick(&stages).0;
+        let mut contact = contact_id(plan.some_person(&mut rng));
+        let mut status = match rng.below(10) {
+            0 => 0,
+            1..=5 => 1,
+            6 | 7 => 2,
+            8 => 3,
+            _ => 4,
+        };
+        let mut value = format!("{}.{:02}", 500 + rng.below(50_000), rng.below(100));
+        // Troubles at regular positions: slot k of the first ones.
+        let slot = if index % step == step / 2 && index < plan.deals { Some(index / step) } else { None };
+        match slot {
+            Some(k) if k < missing_stage => {
+                stage = MISSING_STAGE;
+                plants.push(Plant::new(Planting::Orphan, "deal.stage_id", id, "stage", &stage.to_string()));
             }
-            let created = some_time(&mut rng);
-            let closed = created + (rng.next() % 10_000_000) as i64;
-            let company = if rng.percent(60) { Some(company_id(rng.below(plan.companies))) } else { None };
-            let (first, last, _) = person(plan.seed, index);
-            let name = format!("{} – {first} {last}", rng.pick(&products));
-            let currency = if rng.percent(85) { "PLN" } else { "EUR" };
-            let created_at = Written::new(created, datetime(created, &mut rng));
-            let won_at = (status == 2).then(|| Written::new(closed, datetime(closed, &mut rng)));
-            let lost_at = (status == 3).then(|| Written::new(closed, datetime(closed, &mut rng)));
-            let tags = if rng.percent(60) { Vec::new() } else { some_of(&TAGS[..4], 2, &mut rng) };
-            let contract_type = if rng.percent(30) { None } else { Some(*rng.pick(CONTRACTS)) };
-            // Drawn last, so that the fields before it are what they were before it existed.
-            let assigned_to = agent(&mut rng);
-            let updated_at = [Some(created), won_at.as_ref().map(|_| closed), lost_at.as_ref().map(|_| closed)]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(created)
-                .min(FIRST_EXPORT_AT);
-            let mut deal = Deal {
-                id,
-                name,
-                value,
-                currency,
-                status,
-                pipeline,
-                stage,
-                user_id: contact,
-                company_id: company,
-                created_at,
-                expected_close_date: date(closed),
-                won_at,
-                lost_at,
-                tags,
-                contract_type,
-                assigned_to,
-                participants: Vec::new(),
-                order_products: Vec::new(),
-                updated_at,
-            };
-            if with_products {
-                self.order(plan, index, &mut deal);
+            Some(k) if k < missing_stage + missing_contact => {
+                contact = MISSING_CONTACT + index as u64;
+                plants.push(Plant::new(Planting::Orphan, "deal.contact_id", id, "user_id", &contact.to_string()));
             }
-            if index >= plan.deals {
-                added += 1;
-                deal.updated_at = CHANGED_AT;
-            } else if plan.changes && index % 10 == 4 && slot.is_none() {
-                // Won since, or (already won) worth 10% more.
-                if deal.status == 2 {
-                    deal.value = format!("{:.2}", deal.value.parse::<f64>().unwrap_or(0.0) * 1.1);
-                } else {
-                    let won = START + SPAN + 20 * 86_400;
-                    deal.status = 2;
-                    deal.won_at = Some(Written::new(won, format!("{}T12:00:00Z", date(won))));
-                    deal.lost_at = None;
-                }
-                deal.updated_at = CHANGED_AT;
-                changed += 1;
+            Some(k) if k == missing_stage + missing_contact => {
+                status = 9;
+                plants.push(Plant::new(Planting::BadValue, "deal.status", id, "status", "9"));
             }
-            self.deals.push(deal);
+            Some(k) if k == missing_stage + missing_contact + 1 => {
+                value = "12,5 tys.".into();
+                plants.push(Plant::new(Planting::BadValue, "deal.value", id, "value", &value));
+            }
+            _ => {}
         }
-        if plan.changes {
-            self.changes.insert("deals_added".into(), added);
-            self.changes.insert("deals_changed".into(), changed);
+        let created = some_time(&mut rng);
+        let closed = created + (rng.next() % 10_000_000) as i64;
+        let company = if rng.percent(60) { Some(company_id(rng.below(plan.companies))) } else { None };
+        let (first, last, _) = person(plan.seed, index);
+        let name = format!("{} – {first} {last}", rng.pick(&products));
+        let currency = if rng.percent(85) { "PLN" } else { "EUR" };
+        let created_at = Written::new(created, datetime(created, &mut rng));
+        let won_at = (status == 2).then(|| Written::new(closed, datetime(closed, &mut rng)));
+        let lost_at = (status == 3).then(|| Written::new(closed, datetime(closed, &mut rng)));
+        let tags = if rng.percent(60) { Vec::new() } else { some_of(&TAGS[..4], 2, &mut rng) };
+        let contract_type = if rng.percent(30) { None } else { Some(*rng.pick(CONTRACTS)) };
+        // Drawn last, so that the fields before it are what they were before it existed.
+        let assigned_to = agent(&mut rng);
+        let updated_at = [Some(created), won_at.as_ref().map(|_| closed), lost_at.as_ref().map(|_| closed)]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(created)
+            .min(FIRST_EXPORT_AT);
+        let mut deal = Deal {
+            id,
+            name,
+            value,
+            currency,
+            status,
+            pipeline,
+            stage,
+            user_id: contact,
+            company_id: company,
+            created_at,
+            expected_close_date: date(closed),
+            won_at,
+            lost_at,
+            tags,
+            contract_type,
+            assigned_to,
+            participants: Vec::new(),
+            order_products: Vec::new(),
+            updated_at,
+        };
+        if !self.products.is_empty() {
+            self.order(index, &mut deal);
         }
+        if index >= plan.deals {
+            change = Some(Change::Added);
+            deal.updated_at = CHANGED_AT;
+        } else if plan.changes && index % 10 == 4 && slot.is_none() {
+            // Won since, or (already won) worth 10% more.
+            if deal.status == 2 {
+                deal.value = format!("{:.2}", deal.value.parse::<f64>().unwrap_or(0.0) * 1.1);
+            } else {
+                let won = START + SPAN + 20 * 86_400;
+                deal.status = 2;
+                deal.won_at = Some(Written::new(won, format!("{}T12:00:00Z", date(won))));
+                deal.lost_at = None;
+            }
+            deal.updated_at = CHANGED_AT;
+            change = Some(Change::Changed);
+        }
+        Made { record: Some(deal), change, plants }
     }
 
     /// Participants and ordered products of deal `index`, from a stream of their own so that the
     /// deal's other fields stay as they are without them.
-    fn order(&self, plan: &Plan, index: usize, deal: &mut Deal) {
+    fn order(&self, index: usize, deal: &mut Deal) {
+        let plan = self.plan;
         let mut rng = Rng::of(plan.seed, DEALS + 100, index as u64);
         for _ in 0..rng.below(3) {
             let participant = contact_id(plan.some_person(&mut rng));
@@ -827,89 +901,103 @@ impl Account {
         }
     }
 
-    fn build_activities(&mut self, plan: &Plan) {
+    pub(crate) fn activities(&self) -> impl Iterator<Item = Made<Activity>> + '_ {
+        (0..self.plan.activities).map(|index| self.activity(index))
+    }
+
+    fn activity(&self, index: usize) -> Made<Activity> {
+        let plan = self.plan;
+        let mut plants = Vec::new();
         let (missing_deal, missing_contact) = (plan.scaled(4), plan.scaled(2));
         let step = plan.activities / (missing_deal + missing_contact + 1);
-        for index in 0..plan.activities {
-            let mut rng = Rng::of(plan.seed, ACTIVITIES, index as u64);
-            let id = 30_000 + index as u64;
-            let (name, kind) = *rng.pick(ACTIVITY_TYPES);
-            let mut deal = if rng.percent(70) { Some(deal_id(rng.below(plan.deals))) } else { None };
-            let mut contact = contact_id(plan.some_person(&mut rng));
-            let slot = if index % step == step / 2 { Some(index / step) } else { None };
-            match slot {
-                Some(k) if k < missing_deal => {
-                    let orphan = MISSING_DEAL + index as u64;
-                    deal = Some(orphan);
-                    self.plant(Planting::Orphan, "activity.deal_id", id, "deal_id", &orphan.to_string());
-                }
-                Some(k) if k < missing_deal + missing_contact => {
-                    contact = MISSING_CONTACT + index as u64;
-                    self.plant(Planting::Orphan, "activity.contact_id", id, "user_id", &contact.to_string());
-                }
-                _ => {}
+        let mut rng = Rng::of(plan.seed, ACTIVITIES, index as u64);
+        let id = 30_000 + index as u64;
+        let (name, kind) = *rng.pick(ACTIVITY_TYPES);
+        let mut deal = if rng.percent(70) { Some(deal_id(rng.below(plan.deals))) } else { None };
+        let mut contact = contact_id(plan.some_person(&mut rng));
+        let slot = if index % step == step / 2 { Some(index / step) } else { None };
+        match slot {
+            Some(k) if k < missing_deal => {
+                let orphan = MISSING_DEAL + index as u64;
+                deal = Some(orphan);
+                plants.push(Plant::new(Planting::Orphan, "activity.deal_id", id, "deal_id", &orphan.to_string()));
             }
-            let description = match rng.below(4) {
-                0 => String::new(),
-                1 => "Klient prosi o kontakt po 15:00.".to_owned(),
-                2 => "Ustalenia:\n- rabat 10%\n- termin wdrożenia: \"do końca kwartału\"".to_owned(),
-                _ => format!(
-                    "Rozmowa z {}; tel. {}\tpotwierdzony",
-                    person(plan.seed, index).0,
-                    format_phone(&phone_digits(index), 0)
-                ),
-            };
-            let created = some_time(&mut rng);
-            let company_id = if rng.percent(40) { Some(company_id(rng.below(plan.companies))) } else { None };
-            let done = rng.percent(60);
-            let done = Written::new(done, boolean(done, &mut rng));
-            let created_at = Written::new(created, datetime(created, &mut rng));
-            let duration = 15 * rng.below(9) as u64;
-            self.activities.push(Activity {
-                id,
-                name,
-                activity_type: kind,
-                deal_id: deal,
-                user_id: contact,
-                company_id,
-                description,
-                done,
-                due_date: created + 3 * 86_400,
-                created_at,
-                duration,
-                assigned_to: agent(&mut rng),
-                updated_at: created.min(FIRST_EXPORT_AT),
-            });
+            Some(k) if k < missing_deal + missing_contact => {
+                contact = MISSING_CONTACT + index as u64;
+                plants.push(Plant::new(Planting::Orphan, "activity.contact_id", id, "user_id", &contact.to_string()));
+            }
+            _ => {}
         }
+        let description = match rng.below(4) {
+            0 => String::new(),
+            1 => "Klient prosi o kontakt po 15:00.".to_owned(),
+            2 => "Ustalenia:\n- rabat 10%\n- termin wdrożenia: \"do końca kwartału\"".to_owned(),
+            _ => format!(
+                "Rozmowa z {}; tel. {}\tpotwierdzony",
+                person(plan.seed, index).0,
+                format_phone(&phone_digits(index), 0)
+            ),
+        };
+        let created = some_time(&mut rng);
+        let company_id = if rng.percent(40) { Some(company_id(rng.below(plan.companies))) } else { None };
+        let done = rng.percent(60);
+        let done = Written::new(done, boolean(done, &mut rng));
+        let created_at = Written::new(created, datetime(created, &mut rng));
+        let duration = 15 * rng.below(9) as u64;
+        let activity = Activity {
+            id,
+            name,
+            activity_type: kind,
+            deal_id: deal,
+            user_id: contact,
+            company_id,
+            description,
+            done,
+            due_date: created + 3 * 86_400,
+            created_at,
+            duration,
+            assigned_to: agent(&mut rng),
+            updated_at: created.min(FIRST_EXPORT_AT),
+        };
+        Made { record: Some(activity), change: None, plants }
     }
 
-    fn build_events(&mut self, plan: &Plan) {
+    pub(crate) fn events(&self) -> impl Iterator<Item = Event> + '_ {
+        (0..self.plan.events).map(|index| self.event(index))
+    }
+
+    fn event(&self, index: usize) -> Event {
+        let plan = self.plan;
         let names = ["order_completed", "newsletter_signup", "cart_abandoned", "webinar_joined", "form_submitted"];
-        for index in 0..plan.events {
-            let mut rng = Rng::of(plan.seed, EVENTS, index as u64);
-            let name = *rng.pick(&names);
-            let data = match name {
-                "order_completed" | "cart_abandoned" => format!(
-                    r#"{{"value": {}.{:02}, "currency": "PLN", "items": {}}}"#,
-                    rng.below(2000),
-                    rng.below(100),
-                    1 + rng.below(5)
-                ),
-                "form_submitted" => r#"{"form": "kontakt", "source": "landing, wiosna"}"#.to_owned(),
-                _ => "{}".to_owned(),
-            };
-            let contact = plan.some_person(&mut rng);
-            self.events.push(Event {
-                id: 50_000 + index as u64,
-                name,
-                user_id: contact_id(contact),
-                timestamp: some_time(&mut rng),
-                data,
-            });
-        }
+        let mut rng = Rng::of(plan.seed, EVENTS, index as u64);
+        let name = *rng.pick(&names);
+        let data = match name {
+            "order_completed" | "cart_abandoned" => format!(
+                r#"{{"value": {}.{:02}, "currency": "PLN", "items": {}}}"#,
+                rng.below(2000),
+                rng.below(100),
+                1 + rng.below(5)
+            ),
+            "form_submitted" => r#"{"form": "kontakt", "source": "landing, wiosna"}"#.to_owned(),
+            _ => "{}".to_owned(),
+        };
+        let contact = plan.some_person(&mut rng);
+        Event { id: 50_000 + index as u64, name, user_id: contact_id(contact), timestamp: some_time(&mut rng), data }
     }
 
-    fn build_conversations(&mut self, plan: &Plan) {
+    /// Conversations with their messages, numbered across conversations.
+    pub(crate) fn conversations(&self) -> impl Iterator<Item = Conversation> + '_ {
+        let mut messages = 0;
+        self.plan.conversations.iter().enumerate().map(move |(number, &(contact, wrote))| {
+            let conversation = self.conversation(number, contact, wrote, messages);
+            messages += conversation.messages.len() as u64;
+            conversation
+        })
+    }
+
+    /// Conversation `number` of contact `contact`, its first message numbered `first_message`.
+    fn conversation(&self, number: usize, contact: usize, wrote: bool, first_message: u64) -> Conversation {
+        let plan = self.plan;
         let user_lines = [
             "Dzień dobry, mam pytanie o zamówienie.",
             "Czy wysyłka do Czech jest możliwa?",
@@ -921,50 +1009,72 @@ impl Account {
             "Sprawdzę to i wrócę z odpowiedzią.",
             "Oferta ważna do końca miesiąca, zapraszamy.",
         ];
-        let mut messages = 0;
-        for (number, (contact, wrote)) in plan.conversations.iter().enumerate() {
-            let mut rng = Rng::of(plan.seed, CONVERSATIONS, number as u64);
-            let mut time = some_time(&mut rng);
-            let length = 1 + rng.below(4);
-            let mut conversation =
-                Conversation { id: 900 + number as u64, user_id: contact_id(*contact), messages: Vec::new() };
-            for turn in 0..length {
-                // The first message of an inbound conversation is the contact's.
-                let from_user = *wrote && (turn == 0 || rng.percent(40));
-                let content = if from_user { *rng.pick(&user_lines) } else { *rng.pick(&agent_lines) };
-                time += 30 + rng.below(600) as i64;
-                conversation.messages.push(Message {
-                    id: 70_000 + messages,
-                    from_user,
-                    content: content.to_owned(),
-                    timestamp: time,
-                    source: "chat",
-                });
-                messages += 1;
-            }
-            self.conversations.push(conversation);
+        let mut rng = Rng::of(plan.seed, CONVERSATIONS, number as u64);
+        let mut time = some_time(&mut rng);
+        let length = 1 + rng.below(4);
+        let mut conversation =
+            Conversation { id: 900 + number as u64, user_id: contact_id(contact), messages: Vec::new() };
+        for turn in 0..length {
+            // The first message of an inbound conversation is the contact's.
+            let from_user = wrote && (turn == 0 || rng.percent(40));
+            let content = if from_user { *rng.pick(&user_lines) } else { *rng.pick(&agent_lines) };
+            time += 30 + rng.below(600) as i64;
+            let id = 70_000 + first_message + turn as u64;
+            let content = match (&self.attachments, self.attachment(id, from_user)) {
+                (Some(base), Some(file)) => format!("{content}<br><a href=\"{base}{}\">{}</a>", file.path, file.name),
+                _ => content.to_owned(),
+            };
+            conversation.messages.push(Message { id, from_user, content, timestamp: time, source: "chat" });
         }
+        conversation
+    }
+
+    /// The file message `id` links to, if any: one contact's chat message in four, when the
+    /// account has attachments (its own draw, so the rest of the account is the same with or
+    /// without files).
+    pub(crate) fn attachment(&self, id: u64, from_user: bool) -> Option<File> {
+        const NAMES: [&str; 5] =
+            ["faktura-2023-11.pdf", "zrzut-ekranu.png", "umowa.docx", "cennik.xlsx", "reklamacja.jpg"];
+        if self.attachments.is_none() || !from_user {
+            return None;
+        }
+        let mut rng = Rng::of(self.plan.seed, FILES, id);
+        if !rng.percent(25) {
+            return None;
+        }
+        let name = *rng.pick(&NAMES);
+        Some(File {
+            message_id: id,
+            path: format!("/media/attachments/{id}/{name}"),
+            name,
+            size: 1_000 + rng.below(60_000) as u64,
+        })
     }
 }
 
-impl Account {
-    /// One contact's chat message in four gets a file link (its own draw, so the rest of the
-    /// account is the same with or without files).
-    fn attach_files(&mut self, base: &str) {
-        const NAMES: [&str; 5] =
-            ["faktura-2023-11.pdf", "zrzut-ekranu.png", "umowa.docx", "cennik.xlsx", "reklamacja.jpg"];
-        for conversation in &mut self.conversations {
-            for message in conversation.messages.iter_mut().filter(|message| message.from_user) {
-                let mut rng = Rng::of(self.seed, FILES, message.id);
-                if !rng.percent(25) {
-                    continue;
-                }
-                let name = *rng.pick(&NAMES);
-                let path = format!("/media/attachments/{}/{name}", message.id);
-                message.content = format!("{}<br><a href=\"{base}{path}\">{name}</a>", message.content);
-                self.files.push(File { message_id: message.id, path, name, size: 1_000 + rng.below(60_000) as u64 });
-            }
+/// The parent of company `index` when the account has hierarchies: every sixth company heads
+/// a chain of three (the second's parent is the first, the third's the second); the last
+/// company's parent is not in the account (planted as an orphan); the two before it are each
+/// other's parent.
+fn parent_company(plan: &Plan, index: usize, plants: &mut Vec<Plant>) -> Option<u64> {
+    let last = plan.companies - 1;
+    match index {
+        _ if index == last => {
+            let missing = company_id(plan.companies + 50);
+            let text = missing.to_string();
+            plants.push(Plant::new(
+                Planting::Orphan,
+                "company.parent_company_id",
+                company_id(index),
+                "Parent company ID",
+                &text,
+            ));
+            Some(missing)
         }
+        _ if index == last - 1 => Some(company_id(last - 2)),
+        _ if index == last - 2 => Some(company_id(last - 1)),
+        _ if index % 6 == 1 || index % 6 == 2 => Some(company_id(index - 1)),
+        _ => None,
     }
 }
 

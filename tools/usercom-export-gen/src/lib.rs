@@ -19,9 +19,10 @@
 //! `Planted::values` lists every planted bad value and orphan where the dialect wrote it, so a
 //! test can check that what a migration leaves out is exactly what was planted.
 //!
-//! The account is built in memory first ([`Account::new`], typed records; see `account.rs`) and
-//! the files are written from it, so that the local User.com sandbox can serve the very records
-//! the export holds.
+//! The records are typed (see `account.rs`) and made one at a time: the files are written as they
+//! are made, so that an export of any size is written in the same memory (but for the plan of
+//! who plays which part: a few bytes per contact), and the local User.com sandbox collects the
+//! very same records into an [`Account`] to serve them.
 //!
 //! Every figure scales with `contacts` (the sample has 500): about 80 companies, 150 deals in two
 //! pipelines, 400 activities, 100 events and 60 conversations per 500 contacts, and the same
@@ -37,6 +38,7 @@ pub mod account;
 mod dialect;
 
 pub use account::Account;
+use account::{Changes, Made, Plant, Records};
 pub use dialect::Dialect;
 use dialect::{Shape, Table};
 
@@ -171,7 +173,6 @@ pub fn generate(dir: &Path, options: &Options) -> io::Result<Planted> {
     }
     std::fs::create_dir_all(dir)?;
     let plan = Plan::new(options);
-    let account = Account::build(&plan, options);
     let mut planted = Planted {
         seed: options.seed,
         counts: BTreeMap::new(),
@@ -196,7 +197,7 @@ pub fn generate(dir: &Path, options: &Options) -> io::Result<Planted> {
             extra_columns: Vec::new(),
         }),
     };
-    write_export(dir, &account, options, &mut planted)?;
+    write_export(dir, &plan, options, &mut planted)?;
     planted.values.sort();
     Ok(planted)
 }
@@ -291,9 +292,10 @@ struct Plan {
     activities: usize,
     events: usize,
     roles: Vec<Role>,
-    /// For a duplicate: the contact it duplicates.
-    targets: Vec<u32>,
-    bad_values: Vec<Option<BadValue>>,
+    /// Duplicates: the contact each duplicates.
+    targets: BTreeMap<usize, usize>,
+    /// The contacts with a planted bad value, and the value.
+    bad_values: BTreeMap<usize, BadValue>,
     /// Per contact: wrote in a chat conversation.
     wrote_in_chat: Vec<bool>,
     /// Conversations: (contact index, the contact wrote in it).
@@ -314,7 +316,7 @@ impl Plan {
             order.swap(i, rng.below(i + 1));
         }
         let mut roles = vec![Role::Person; n];
-        let mut targets = vec![u32::MAX; n];
+        let mut targets = BTreeMap::new();
         let mut next = 0;
         let mut take = |count: usize| {
             let slice = &order[next..next + count];
@@ -340,16 +342,16 @@ impl Plan {
                 loop {
                     let [candidate] = take(1)[..] else { unreachable!() };
                     if has_phone(options.seed, candidate as usize) {
-                        targets[index as usize] = candidate;
+                        targets.insert(index as usize, candidate as usize);
                         break;
                     }
                 }
             }
         }
-        let mut bad_values = vec![None; n];
+        let mut bad_values = BTreeMap::new();
         for (bad, base) in CONTACT_BAD_VALUES {
             for index in take(scaled(*base)) {
-                bad_values[index as usize] = Some(*bad);
+                bad_values.insert(index as usize, *bad);
             }
         }
         // Conversations: every chat visitor wrote in one; the rest go to people, a quarter of
@@ -876,24 +878,30 @@ const fn table(file: &'static str, header: &'static [&'static str]) -> Table {
     Table { file, delimiter: b',', crlf: false, encoding: Encoding::Utf8, header, extras: &[] }
 }
 
-/// Writes the export of `account` into `dir` (which exists) in `options`' dialect.
-fn write_export(dir: &Path, account: &Account, options: &Options, planted: &mut Planted) -> io::Result<()> {
-    write_catalogues(dir, account, options.dialect, planted)?;
-    write_contacts(dir, account, options.dialect, planted)?;
-    write_companies(dir, account, options, planted)?;
-    write_deals(dir, account, options, planted)?;
-    write_activities(dir, account, options.dialect, planted)?;
-    write_events(dir, account, options.dialect, planted)?;
-    write_conversations(dir, account, options.dialect, planted)?;
+/// Writes the export of the account `plan` makes into `dir` (which exists) in `options`' dialect,
+/// each record as it is made.
+fn write_export(dir: &Path, plan: &Plan, options: &Options, planted: &mut Planted) -> io::Result<()> {
+    let records = Records::new(plan, options);
+    let mut changes = Changes::new(plan);
+    write_catalogues(dir, &Account::catalogues(plan, options), options.dialect, planted)?;
+    write_contacts(dir, &records, options.dialect, &mut changes, planted)?;
+    write_companies(dir, &records, options, planted)?;
+    write_deals(dir, &records, options, &mut changes, planted)?;
+    write_activities(dir, &records, options.dialect, planted)?;
+    write_events(dir, &records, options.dialect, planted)?;
+    write_conversations(dir, &records, options.dialect, planted)?;
     write_extra_files(dir, options.dialect, planted)?;
+    planted.changes = changes.0;
     Ok(())
 }
 
-/// Lists the planted values of `object`'s records as `out` writes them.
-fn plant_all(out: &Out, account: &Account, object: &str, planted: &mut Planted) {
-    for plant in account.plants.iter().filter(|plant| plant.key.split_once('.').is_some_and(|(o, _)| o == object)) {
-        out.plant(planted, plant.planting, &plant.key, plant.source_id, plant.header, &plant.value);
+/// The record `made` holds (None: deleted), its planted values listed as `out` writes them.
+fn listed<T>(out: &Out, made: Made<T>, planted: &mut Planted) -> Option<T> {
+    for plant in &made.plants {
+        let Plant { planting, key, source_id, header, value } = plant;
+        out.plant(planted, *planting, key, source_id, header, value);
     }
+    made.record
 }
 
 /// A text that may be missing, as the export writes it (missing: an empty cell).
@@ -1019,7 +1027,13 @@ fn write_catalogues(dir: &Path, account: &Account, dialect: Dialect, planted: &m
     Ok(())
 }
 
-fn write_contacts(dir: &Path, account: &Account, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
+fn write_contacts(
+    dir: &Path,
+    records: &Records,
+    dialect: Dialect,
+    changes: &mut Changes,
+    planted: &mut Planted,
+) -> io::Result<()> {
     const USERS: Table = Table {
         file: "users.csv",
         delimiter: b',',
@@ -1059,12 +1073,14 @@ fn write_contacts(dir: &Path, account: &Account, dialect: Dialect, planted: &mut
         extras: &["full_name", "sessions", "browser"],
     };
     let mut out = Out::create(dir, &USERS, dialect, planted)?;
-    plant_all(&out, account, "contact", planted);
     let mut reasons: BTreeMap<&str, u64> =
         ["billable", "email", "phone", "user_id", "chat", "web_push", "fcm"].into_iter().map(|r| (r, 0)).collect();
-    let chatted = account.users_who_wrote_in_chat();
     let mut row: Vec<String> = Vec::with_capacity(32);
-    for user in &account.users {
+    let mut users = 0;
+    for made in records.users() {
+        changes.count("contacts", made.change);
+        let Some(user) = listed(&out, made, planted) else { continue };
+        users += 1;
         row.clear();
         row.push(user.id.to_string());
         row.push(text(&user.custom_id));
@@ -1107,7 +1123,7 @@ fn write_contacts(dir: &Path, account: &Account, dialect: Dialect, planted: &mut
             ("email", user.email.is_some()),
             ("phone", user.phone_number.is_some()),
             ("user_id", user.custom_id.is_some()),
-            ("chat", chatted.contains(&user.id)),
+            ("chat", records.wrote_in_chat(user.id)),
             ("web_push", user.web_push_subscription == Some(true)),
             ("fcm", user.fcm_key.is_some()),
         ];
@@ -1121,15 +1137,12 @@ fn write_contacts(dir: &Path, account: &Account, dialect: Dialect, planted: &mut
         }
     }
     out.finish()?;
-    count(planted, "contacts", account.users.len());
-    planted
-        .changes
-        .extend(account.changes.iter().filter(|(key, _)| key.starts_with("contacts_")).map(|(k, v)| (k.clone(), *v)));
+    count(planted, "contacts", users);
     planted.billing = reasons.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     Ok(())
 }
 
-fn write_companies(dir: &Path, account: &Account, options: &Options, planted: &mut Planted) -> io::Result<()> {
+fn write_companies(dir: &Path, records: &Records, options: &Options, planted: &mut Planted) -> io::Result<()> {
     const COMPANIES_TABLE: Table = Table {
         file: "companies.csv",
         delimiter: b';',
@@ -1156,8 +1169,10 @@ fn write_companies(dir: &Path, account: &Account, options: &Options, planted: &m
     };
     let table = if options.hierarchy { &COMPANIES_WITH_PARENTS } else { &COMPANIES_TABLE };
     let mut out = Out::create(dir, table, options.dialect, planted)?;
-    plant_all(&out, account, "company", planted);
-    for company in &account.companies {
+    let mut companies = 0;
+    for made in records.companies() {
+        let Some(company) = listed(&out, made, planted) else { continue };
+        companies += 1;
         out.row([
             company.id.to_string(),
             company.name.clone(),
@@ -1173,11 +1188,17 @@ fn write_companies(dir: &Path, account: &Account, options: &Options, planted: &m
         ])?;
     }
     out.finish()?;
-    count(planted, "companies", account.companies.len());
+    count(planted, "companies", companies);
     Ok(())
 }
 
-fn write_deals(dir: &Path, account: &Account, options: &Options, planted: &mut Planted) -> io::Result<()> {
+fn write_deals(
+    dir: &Path,
+    records: &Records,
+    options: &Options,
+    changes: &mut Changes,
+    planted: &mut Planted,
+) -> io::Result<()> {
     const DEALS_TABLE: Table = table(
         "deals.csv",
         &[
@@ -1227,8 +1248,11 @@ fn write_deals(dir: &Path, account: &Account, options: &Options, planted: &mut P
     };
     let table = if options.deal_products { &DEALS_WITH_PRODUCTS } else { &DEALS_TABLE };
     let mut out = Out::create(dir, table, options.dialect, planted)?;
-    plant_all(&out, account, "deal", planted);
-    for deal in &account.deals {
+    let mut deals = 0;
+    for made in records.deals() {
+        changes.count("deals", made.change);
+        let Some(deal) = listed(&out, made, planted) else { continue };
+        deals += 1;
         let participants: Vec<String> = deal.participants.iter().map(u64::to_string).collect();
         let participants: Vec<&str> = participants.iter().map(String::as_str).collect();
         // Written out in the documented key order (serde_json's map would sort them).
@@ -1264,14 +1288,11 @@ fn write_deals(dir: &Path, account: &Account, options: &Options, planted: &mut P
         ])?;
     }
     out.finish()?;
-    count(planted, "deals", account.deals.len());
-    planted
-        .changes
-        .extend(account.changes.iter().filter(|(key, _)| key.starts_with("deals_")).map(|(k, v)| (k.clone(), *v)));
+    count(planted, "deals", deals);
     Ok(())
 }
 
-fn write_activities(dir: &Path, account: &Account, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
+fn write_activities(dir: &Path, records: &Records, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
     let activities = Table {
         delimiter: b'\t',
         ..table(
@@ -1293,8 +1314,10 @@ fn write_activities(dir: &Path, account: &Account, dialect: Dialect, planted: &m
         )
     };
     let mut out = Out::create(dir, &activities, dialect, planted)?;
-    plant_all(&out, account, "activity", planted);
-    for activity in &account.activities {
+    let mut activities = 0;
+    for made in records.activities() {
+        let Some(activity) = listed(&out, made, planted) else { continue };
+        activities += 1;
         out.row([
             activity.id.to_string(),
             activity.name.to_owned(),
@@ -1311,7 +1334,7 @@ fn write_activities(dir: &Path, account: &Account, dialect: Dialect, planted: &m
         ])?;
     }
     out.finish()?;
-    count(planted, "activities", account.activities.len());
+    count(planted, "activities", activities);
     Ok(())
 }
 
@@ -1361,33 +1384,35 @@ fn write_extra_files(dir: &Path, dialect: Dialect, planted: &mut Planted) -> io:
     Ok(())
 }
 
-fn write_events(dir: &Path, account: &Account, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
+fn write_events(dir: &Path, records: &Records, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
     let events =
         Table { extras: &["attendee_email"], ..table("events.csv", &["id", "name", "user_id", "timestamp", "data"]) };
     let mut out = Out::create(dir, &events, dialect, planted)?;
-    for event in &account.events {
+    let mut events = 0;
+    for event in records.events() {
+        events += 1;
         // Events belong to persons, who always have an email.
-        let attendee = account.user(event.user_id).and_then(|user| user.email.clone()).unwrap_or_default();
+        let attendee = records.user_by_id(event.user_id).and_then(|user| user.email).unwrap_or_default();
         out.row([
             event.id.to_string(),
             event.name.to_owned(),
             event.user_id.to_string(),
             event.timestamp.to_string(),
-            event.data.clone(),
+            event.data,
             attendee,
         ])?;
     }
     out.finish()?;
-    count(planted, "events", account.events.len());
+    count(planted, "events", events);
     Ok(())
 }
 
-fn write_conversations(dir: &Path, account: &Account, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
+fn write_conversations(dir: &Path, records: &Records, dialect: Dialect, planted: &mut Planted) -> io::Result<()> {
     let conversations =
         table("conversations.csv", &["id", "conversation_id", "user_id", "sender", "content", "timestamp", "source"]);
     let mut out = Out::create(dir, &conversations, dialect, planted)?;
     let mut messages = 0;
-    for conversation in &account.conversations {
+    for conversation in records.conversations() {
         for message in &conversation.messages {
             // The sample's chat times are Polish winter time.
             let local = message.timestamp + 3600;
@@ -1438,7 +1463,7 @@ mod tests {
         for plan in [small, large] {
             for (index, role) in plan.roles.iter().enumerate() {
                 if matches!(role, Role::DuplicateEmail | Role::DuplicatePhone) {
-                    let target = plan.targets[index] as usize;
+                    let target = plan.targets[&index];
                     assert_eq!(plan.roles[target], Role::Person);
                     assert!(has_phone(plan.seed, target));
                 }
@@ -1581,6 +1606,12 @@ mod tests {
             assert_eq!(planted.counts[object], held as u64, "{object}");
         }
         assert_eq!(planted.changes, account.changes);
+        // The export counts chats from the plan (it writes users before their conversations).
+        let plan = Plan::new(&options);
+        let records = Records::new(&plan, &options);
+        let chatted = account.users_who_wrote_in_chat();
+        assert!(!chatted.is_empty());
+        assert!(account.users.iter().all(|user| records.wrote_in_chat(user.id) == chatted.contains(&user.id)));
         // What changed a month later is what was updated after the first export.
         let updated_later = account.users.iter().filter(|user| user.updated_at > account::FIRST_EXPORT_AT).count();
         assert_eq!(updated_later as u64, planted.changes["contacts_added"] + planted.changes["contacts_changed"]);
