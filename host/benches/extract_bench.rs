@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 
 use crm_migrate::audit::report::thousands;
 
+#[path = "support/csv_baseline.rs"]
+mod csv_baseline;
+use csv_baseline::{bare_parse, csv_files};
+
 const DEFAULT_CONTACTS: usize = 1_000_000;
 const ROUNDS: usize = 3;
 
@@ -109,23 +113,6 @@ fn child(role: &str, dir: &Path) {
     println!("{} {records} {}", elapsed.as_nanos(), peak_rss_kb());
 }
 
-/// The baseline: every CSV file through the `csv` crate, byte records, no decoding or typing.
-fn bare_parse(dir: &Path) -> u64 {
-    let mut records = 0;
-    for path in csv_files(dir) {
-        let mut head = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(&path).unwrap(), 4096), &mut head)
-            .unwrap();
-        let delimiter = crm_migrate::extract::sniff::sniff_delimiter(&String::from_utf8_lossy(&head));
-        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_path(&path).unwrap();
-        let mut row = csv::ByteRecord::new();
-        while reader.read_byte_record(&mut row).unwrap() {
-            records += 1;
-        }
-    }
-    records
-}
-
 /// What `crm-migrate audit` does: open, read and type every file, audit, write the reports.
 fn audit(dir: &Path) -> u64 {
     let out = tempfile::tempdir().unwrap();
@@ -141,16 +128,6 @@ fn peak_rss_kb() -> u64 {
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn csv_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// The generated export for `contacts`, made once and kept under target/.

@@ -31,6 +31,10 @@ use std::time::{Duration, Instant};
 use crm_migrate::audit::report::thousands;
 use crm_migrate_sandbox::{Plan, SandboxConfig, SandboxHandle};
 
+#[path = "support/csv_baseline.rs"]
+mod csv_baseline;
+use csv_baseline::{bare_parse, csv_files};
+
 const TOKEN: &str = "scale-bench-token";
 const DEFAULT_CONTACTS: usize = 2_000;
 /// Requests per 2 s per token: no run of this bench comes near it.
@@ -50,8 +54,8 @@ fn main() {
     let (first, later) = (exports.join("first"), exports.join("a-month-later"));
     let generated = [("generate the export", &first, false), ("generate a month later", &later, true)]
         .map(|(name, dir, changes)| generate(name, dir, contacts, changes));
-    let records = count_rows(&first);
-    let later_records = count_rows(&later);
+    let records = bare_parse(&first);
+    let later_records = bare_parse(&later);
 
     let sandbox = SandboxHandle::spawn(SandboxConfig {
         plan: Plan::Ultimate,
@@ -333,36 +337,9 @@ fn child(role: &str) {
             let options = usercom_export_gen::Options { contacts, changes, ..usercom_export_gen::Options::default() };
             usercom_export_gen::generate(&dir, &options).unwrap();
         }
-        "bare" => println!("{}", count_rows(&dir)),
+        "bare" => println!("{}", bare_parse(&dir)),
         other => panic!("unknown child role {other}"),
     }
-}
-
-/// Every CSV file of `dir` through the `csv` crate, byte records, nothing else: the rows read.
-fn count_rows(dir: &Path) -> u64 {
-    let mut records = 0;
-    for path in csv_files(dir) {
-        let mut head = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(&path).unwrap(), 4096), &mut head)
-            .unwrap();
-        let delimiter = crm_migrate::extract::sniff::sniff_delimiter(&String::from_utf8_lossy(&head));
-        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_path(&path).unwrap();
-        let mut row = csv::ByteRecord::new();
-        while reader.read_byte_record(&mut row).unwrap() {
-            records += 1;
-        }
-    }
-    records
-}
-
-fn csv_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
-        .collect();
-    files.sort();
-    files
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
