@@ -21,7 +21,7 @@ mod deal_extras;
 mod error;
 pub mod links;
 mod model;
-mod pacing;
+pub mod pacing;
 mod secret;
 mod target_url;
 mod transport;

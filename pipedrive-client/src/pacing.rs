@@ -33,11 +33,26 @@ struct Window {
     limit: u32,
     /// Reserved send times, oldest first, including some that are still in the future.
     sends: VecDeque<Instant>,
+    /// Where the last count found the server's window in `sends`: the next answer's window has
+    /// moved by the few sends since, so the count starts there instead of walking every send
+    /// kept (`limit` of them: a million when the burst limit is lifted).
+    counted: CountedEdges,
 }
+
+/// Positions in [`Window::sends`]: the first send after the server's window opened, and the first
+/// after it closed, as of the last count. Hints only: a count finds the true edges from them.
+#[derive(Debug, Default, Clone, Copy)]
+struct CountedEdges {
+    opened: usize,
+    closed: usize,
+}
+
+/// Steps an edge may walk from its hint before a binary search is cheaper.
+const EDGE_WALK: usize = 32;
 
 impl Window {
     fn new(limit: u32) -> Window {
-        Window { limit: limit.max(1), sends: VecDeque::new() }
+        Window { limit: limit.max(1), sends: VecDeque::new(), counted: CountedEdges::default() }
     }
 
     fn reserve(&mut self, earliest: Instant, now: Instant) -> Instant {
@@ -57,8 +72,17 @@ impl Window {
     }
 
     fn insert(&mut self, at: Instant) {
-        let position = self.sends.partition_point(|&sent| sent <= at);
+        // Reservations come in order: most land at the back.
+        let position = match self.sends.back() {
+            Some(&last) if last > at => self.sends.partition_point(|&sent| sent <= at),
+            _ => self.sends.len(),
+        };
         self.sends.insert(position, at);
+        for edge in [&mut self.counted.opened, &mut self.counted.closed] {
+            if position < *edge {
+                *edge += 1;
+            }
+        }
     }
 
     /// Sends that left the window long before `now` can no longer hold anyone back, nor be
@@ -67,14 +91,20 @@ impl Window {
         let keep_from = now.checked_sub(BURST_WINDOW + JITTER_MARGIN + RESPONSE_SLACK).unwrap_or(now);
         while self.sends.len() > self.limit as usize && self.sends.front().is_some_and(|&sent| sent < keep_from) {
             self.sends.pop_front();
+            self.counted.opened = self.counted.opened.saturating_sub(1);
+            self.counted.closed = self.counted.closed.saturating_sub(1);
         }
     }
 
     /// Our sends the server may still count: its window ended at the request's arrival, a little
     /// before we read the response, so ours is counted generously (a response's travel time).
-    fn in_window(&self, now: Instant) -> usize {
+    /// That is the sends in `(now - window - slack, now]`: `sends` is in order, so the count is
+    /// the distance between two edges, each found from where the last count left it.
+    fn in_window(&mut self, now: Instant) -> usize {
         let from = now.checked_sub(BURST_WINDOW + RESPONSE_SLACK).unwrap_or(now);
-        self.sends.iter().filter(|&&sent| sent > from && sent <= now).count()
+        self.counted.opened = first_after(&self.sends, self.counted.opened, from);
+        self.counted.closed = first_after(&self.sends, self.counted.closed.max(self.counted.opened), now);
+        self.counted.closed - self.counted.opened
     }
 
     /// Takes the server's view: a new limit, and requests by others on the same token counted as ours.
@@ -88,6 +118,23 @@ impl Window {
             self.insert(now);
         }
     }
+}
+
+/// The position of the first send after `bound` in `sends` (which is in order), walked from
+/// `hint`: answers come in order, so the edge has usually moved by a few sends since the last
+/// count; from a hint far off (the first count, a clock read out of order), a binary search.
+fn first_after(sends: &VecDeque<Instant>, hint: usize, bound: Instant) -> usize {
+    let mut position = hint.min(sends.len());
+    for _ in 0..EDGE_WALK {
+        if position < sends.len() && sends[position] <= bound {
+            position += 1;
+        } else if position > 0 && sends[position - 1] > bound {
+            position -= 1;
+        } else {
+            return position;
+        }
+    }
+    sends.partition_point(|&sent| sent <= bound)
 }
 
 /// The client's pacing state: the general window, the search window, and any pause the server asked for.
@@ -241,6 +288,71 @@ mod tests {
         let pacer = Pacer::new(20, 10);
         pacer.observe(false, WindowReport { limit: 100, remaining: 99 }, Instant::now());
         assert_eq!(pacer.burst_limit(), 100);
+    }
+
+    /// The count as it was first written: every kept send, compared with the window's edges.
+    fn counted_by_walking(window: &Window, now: Instant) -> usize {
+        let from = now.checked_sub(BURST_WINDOW + RESPONSE_SLACK).unwrap_or(now);
+        window.sends.iter().filter(|&&sent| sent > from && sent <= now).count()
+    }
+
+    #[test]
+    fn the_servers_window_opens_after_its_edge_and_closes_at_the_answer() {
+        let start = Instant::now() + Duration::from_secs(10);
+        let mut window = Window::new(100);
+        let span = BURST_WINDOW + RESPONSE_SLACK;
+        let now = start + span;
+        // On the opening edge (not counted), just inside it, at the answer, and one still to leave.
+        for at in [start, start + Duration::from_nanos(1), now, now + Duration::from_nanos(1)] {
+            window.insert(at);
+        }
+        assert_eq!(window.in_window(now), 2);
+        // Half a window later the first two have left it and the one that was still to leave is in.
+        assert_eq!(window.in_window(now + span / 2), 2);
+        assert_eq!(window.in_window(start + span + span), 1, "only the send a nanosecond after the answer");
+        // A clock read before the last count (another thread's answer) counts from its own time.
+        assert_eq!(window.in_window(now), 2);
+    }
+
+    #[test]
+    fn the_count_is_every_send_in_the_servers_window_whatever_the_order_of_answers() {
+        // Reservations one by one and in bursts, answers read out of order (by up to 50 ms, now and
+        // then by seconds), other integrations' requests inserted among ours, old sends forgotten
+        // and the limit changed by the server: after each, the count starting from the last
+        // count's edges equals a walk over every kept send.
+        let start = Instant::now();
+        let mut window = Window::new(8);
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = move |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below
+        };
+        let mut clock = start;
+        for step in 0..4_000 {
+            clock += Duration::from_millis(random(40));
+            let late = if random(50) == 0 { random(3_000) } else { random(50) };
+            let now = clock.checked_sub(Duration::from_millis(late)).unwrap_or(clock).max(start);
+            match random(5) {
+                0 | 1 => {
+                    window.reserve(now, now);
+                }
+                2 => {
+                    for _ in 0..random(40) {
+                        window.reserve(now, now);
+                    }
+                }
+                3 => {
+                    let limit = [8, 8, 20, 200][random(4) as usize];
+                    let remaining = limit - random(u64::from(limit) + 1) as u32;
+                    window.observe(WindowReport { limit, remaining }, now);
+                }
+                _ => {}
+            }
+            let expected = counted_by_walking(&window, now);
+            assert_eq!(window.in_window(now), expected, "step {step}");
+        }
     }
 
     #[test]
