@@ -15,7 +15,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 
 use crate::extract::catalogue::{Automation, EmailTemplate, Pipeline, Segment, Stage, Tag};
-use crate::extract::{Column, Export, ExtractError, FieldType, FileKind, Issue, Origin, ReadRecord, Target};
+use crate::extract::{
+    Column, Export, ExtractError, FieldType, FileKind, Issue, Origin, ReadRecord, RecordReader, Target,
+};
 use crm_migrate_core::record::{ObjectKind, Value};
 use crm_migrate_core::report_csv::write_report_row;
 
@@ -194,8 +196,30 @@ pub struct PipelineWithStages {
     pub stages: Vec<Stage>,
 }
 
+/// Sees each record as the audit reads it, so that another pass over the export (plan's
+/// profile) is made in the audit's read instead of a read of its own.
+pub trait Observer {
+    /// A file of `kind` is opened: its columns are `reader`'s.
+    fn opened(&mut self, kind: ObjectKind, reader: &RecordReader);
+    fn record(&mut self, kind: ObjectKind, read: &ReadRecord);
+    /// The file of `kind` is read to its end.
+    fn closed(&mut self, kind: ObjectKind, reader: &RecordReader);
+}
+
+/// No one else looks.
+impl Observer for () {
+    fn opened(&mut self, _: ObjectKind, _: &RecordReader) {}
+    fn record(&mut self, _: ObjectKind, _: &ReadRecord) {}
+    fn closed(&mut self, _: ObjectKind, _: &RecordReader) {}
+}
+
 /// Reads the whole export and audits it, writing one CSV row per billable contact to `billing`.
 pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
+    run_observed(export, billing, &mut ())
+}
+
+/// [`run`], showing `observer` each record read (files in the audit's order, see below).
+pub fn run_observed(export: &Export, billing: impl Write, observer: &mut impl Observer) -> Result<Audit, AuditError> {
     let mut billing_csv = csv::Writer::from_writer(billing);
     write_report_row(&mut billing_csv, ["contact_id", "line", "email", "phone_number", "user_id", "reasons"])
         .map_err(AuditError::billing)?;
@@ -242,6 +266,7 @@ pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
     let mut duplicate_ids = Vec::new();
     for kind in order {
         let Some(mut reader) = export.records(kind)? else { continue };
+        observer.opened(kind, &reader);
         let fields = FieldPositions::new(reader.columns());
         let mut out = ReadRecord::new(kind);
         let file_name = reader.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -283,7 +308,9 @@ pub fn run(export: &Export, billing: impl Write) -> Result<Audit, AuditError> {
                 }
                 ObjectKind::Activity | ObjectKind::Event => state.check_references(&out, &fields),
             }
+            observer.record(kind, &out);
         }
+        observer.closed(kind, &reader);
         for company in &with_parents {
             state.check_references(company, &fields);
         }

@@ -44,8 +44,9 @@ pub fn run(project_dir: &Path, args: &PlanArgs) -> anyhow::Result<Exit> {
             eprintln!("  plugin {} limits: {capped}", plugin.hook.get_ref());
         }
     }
-    let prepared = crm_migrate::plan::prepare(&project, &mut read_progress())?;
-    let result = runtime.block_on(crm_migrate::plan::plan(&project, &client, prepared))?;
+    let target = runtime.block_on(crm_migrate::plan::read_target(&project, &client))?;
+    let prepared = crm_migrate::plan::prepare(&project, &target, &mut read_progress())?;
+    let result = crm_migrate::plan::plan(&project, target, prepared)?;
     let reports = crm_migrate::plan::report::write_reports(&result, project.budget_policy, &project.reports_dir())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&crm_migrate::plan::report::to_json(&result))?);

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::extract::Export;
 use crate::mapping::check::MARKER_FIELD;
 use crate::marker::Markers;
 use crate::pipedrive::workspace::Workspace;
@@ -252,84 +251,135 @@ fn company(record: &Record) -> Wanted {
     Wanted { source_id: record.source_id.clone(), keys, name: company_name(&text(record, "name")) }
 }
 
-/// Matches by a strong key first (several records holding it: undecided), then by name where
-/// exactly one record of the account has it and no other source record does.
-fn match_records(
+/// One object's matching, a source record at a time as the export is read: by a strong key first
+/// (several records holding it: undecided), then by name where exactly one record of the account
+/// has it and no other source record does. A strong match is known at once; a match by name
+/// waits for the end of the file, for whether another source record has the same name.
+struct Matching<'a> {
     object: ObjectKind,
-    wanted: &[Wanted],
-    held: &[Held],
-    strong: &str,
-    name_of: fn(&str) -> String,
-) -> (Vec<Match>, u64) {
-    let mut by_key: HashMap<&str, BTreeSet<u64>> = HashMap::new();
-    let mut by_name: HashMap<String, BTreeSet<u64>> = HashMap::new();
-    for record in held {
-        for key in &record.keys {
-            by_key.entry(key).or_default().insert(record.id);
-        }
-        let name = name_of(&record.name);
-        if !name.is_empty() {
-            by_name.entry(name).or_default().insert(record.id);
-        }
-    }
-    let mut source_names: HashMap<&str, u64> = HashMap::new();
-    for record in wanted.iter().filter(|record| !record.name.is_empty()) {
-        *source_names.entry(&record.name).or_default() += 1;
-    }
-    let (mut matches, mut not_unique) = (Vec::new(), 0);
-    for record in wanted {
-        let strong_hits: BTreeSet<u64> =
-            record.keys.iter().filter_map(|key| by_key.get(key.as_str())).flatten().copied().collect();
-        let (candidates, matched_on) = if !strong_hits.is_empty() {
-            (strong_hits, strong)
-        } else {
-            match by_name.get(&record.name).filter(|_| !record.name.is_empty()) {
-                Some(ids) if ids.len() == 1 && source_names.get(record.name.as_str()) == Some(&1) => {
-                    (ids.clone(), "name")
-                }
-                Some(_) => {
-                    not_unique += 1;
-                    continue;
-                }
-                None => continue,
-            }
-        };
-        let candidates: Vec<u64> = candidates.into_iter().collect();
-        let single = (candidates.len() == 1).then(|| candidates[0]);
-        matches.push(Match {
-            object,
-            source_id: record.source_id.clone(),
-            decision: single.map(|_| Choice::Link),
-            pipedrive_id: single,
-            candidates,
-            matched_on: matched_on.to_owned(),
-        });
-    }
-    (matches, not_unique)
+    strong: &'static str,
+    by_key: HashMap<&'a str, BTreeSet<u64>>,
+    by_name: HashMap<String, BTreeSet<u64>>,
+    /// Source records per name, for the names the account has (no other name can match).
+    source_names: HashMap<String, u64>,
+    found: Vec<Found>,
 }
 
-/// Matches the export's companies and contacts with what the account holds; link proposed.
-pub fn match_export(export: &Export, account: &Account) -> Result<ExistingCheck, crate::extract::ExtractError> {
-    let read = |kind: ObjectKind, make: fn(&Record) -> Wanted| -> Result<Vec<Wanted>, crate::extract::ExtractError> {
-        let Some(reader) = export.records(kind)? else { return Ok(Vec::new()) };
-        reader.map(|read| read.map(|read| make(&read.record))).collect()
-    };
-    let (organizations, names_companies) = match_records(
-        ObjectKind::Company,
-        &read(ObjectKind::Company, company)?,
-        &account.organizations,
-        "domain",
-        company_name,
-    );
-    let (persons, names_contacts) =
-        match_records(ObjectKind::Contact, &read(ObjectKind::Contact, contact)?, &account.persons, "email", normalized);
-    Ok(ExistingCheck {
-        persons_in_account: account.persons.len() as u64,
-        organizations_in_account: account.organizations.len() as u64,
-        deals_in_account: account.deals,
-        matches: organizations.into_iter().chain(persons).collect(),
-        names_not_unique: names_companies + names_contacts,
-    })
+/// A source record that matched, in the export's order.
+enum Found {
+    Strong {
+        source_id: String,
+        candidates: BTreeSet<u64>,
+    },
+    /// Matched by a name the account has, if no other source record has it too.
+    ByName {
+        source_id: String,
+        name: String,
+    },
+}
+
+impl<'a> Matching<'a> {
+    fn new(object: ObjectKind, held: &'a [Held], strong: &'static str, name_of: fn(&str) -> String) -> Self {
+        let mut by_key: HashMap<&str, BTreeSet<u64>> = HashMap::new();
+        let mut by_name: HashMap<String, BTreeSet<u64>> = HashMap::new();
+        for record in held {
+            for key in &record.keys {
+                by_key.entry(key).or_default().insert(record.id);
+            }
+            let name = name_of(&record.name);
+            if !name.is_empty() {
+                by_name.entry(name).or_default().insert(record.id);
+            }
+        }
+        let source_names = by_name.keys().map(|name| (name.clone(), 0)).collect();
+        Matching { object, strong, by_key, by_name, source_names, found: Vec::new() }
+    }
+
+    /// Nothing of the account to match (its first migration): the records need not be looked at.
+    fn matches_nothing(&self) -> bool {
+        self.by_key.is_empty() && self.by_name.is_empty()
+    }
+
+    fn add(&mut self, record: &Wanted) {
+        if let Some(count) = self.source_names.get_mut(&record.name) {
+            *count += 1;
+        }
+        let strong_hits: BTreeSet<u64> =
+            record.keys.iter().filter_map(|key| self.by_key.get(key.as_str())).flatten().copied().collect();
+        if !strong_hits.is_empty() {
+            self.found.push(Found::Strong { source_id: record.source_id.clone(), candidates: strong_hits });
+        } else if !record.name.is_empty() && self.by_name.contains_key(&record.name) {
+            self.found.push(Found::ByName { source_id: record.source_id.clone(), name: record.name.clone() });
+        }
+    }
+
+    /// The matches, and the records not matched because their name is not unique.
+    fn finish(self) -> (Vec<Match>, u64) {
+        let (mut matches, mut not_unique) = (Vec::new(), 0);
+        for found in self.found {
+            let (source_id, candidates, matched_on) = match found {
+                Found::Strong { source_id, candidates } => (source_id, candidates, self.strong),
+                Found::ByName { source_id, name } => {
+                    let ids = &self.by_name[&name];
+                    if ids.len() == 1 && self.source_names.get(&name) == Some(&1) {
+                        (source_id, ids.clone(), "name")
+                    } else {
+                        not_unique += 1;
+                        continue;
+                    }
+                }
+            };
+            let candidates: Vec<u64> = candidates.into_iter().collect();
+            let single = (candidates.len() == 1).then(|| candidates[0]);
+            matches.push(Match {
+                object: self.object,
+                source_id,
+                decision: single.map(|_| Choice::Link),
+                pipedrive_id: single,
+                candidates,
+                matched_on: matched_on.to_owned(),
+            });
+        }
+        (matches, not_unique)
+    }
+}
+
+/// Matches the export's companies and contacts with what the account holds (link proposed), as
+/// the export is read: see it each record ([`Matcher::record`]), then [`Matcher::finish`].
+pub struct Matcher<'a> {
+    account: &'a Account,
+    organizations: Matching<'a>,
+    persons: Matching<'a>,
+}
+
+impl<'a> Matcher<'a> {
+    pub fn new(account: &'a Account) -> Self {
+        Matcher {
+            account,
+            organizations: Matching::new(ObjectKind::Company, &account.organizations, "domain", company_name),
+            persons: Matching::new(ObjectKind::Contact, &account.persons, "email", normalized),
+        }
+    }
+
+    pub fn record(&mut self, record: &Record) {
+        match record.kind {
+            ObjectKind::Company if !self.organizations.matches_nothing() => self.organizations.add(&company(record)),
+            ObjectKind::Contact if !self.persons.matches_nothing() => self.persons.add(&contact(record)),
+            _ => {}
+        }
+    }
+
+    pub fn finish(self) -> ExistingCheck {
+        let (organizations, names_companies) = self.organizations.finish();
+        let (persons, names_contacts) = self.persons.finish();
+        ExistingCheck {
+            persons_in_account: self.account.persons.len() as u64,
+            organizations_in_account: self.account.organizations.len() as u64,
+            deals_in_account: self.account.deals,
+            matches: organizations.into_iter().chain(persons).collect(),
+            names_not_unique: names_companies + names_contacts,
+        }
+    }
 }
 
 /// The table of existing.toml an object's matches are under.
@@ -476,18 +526,11 @@ pub fn read(project: &Project) -> Result<Vec<Match>, PlanError> {
     }
 }
 
-/// Reads the account, matches the export with it, keeps a person's earlier decisions and writes
+/// Keeps a person's earlier decisions on what the export matched in the account, and writes
 /// existing.toml (when anything matches, or it was there). The deals the account has are kept
 /// in state.db for the limits check.
-pub async fn plan(
-    project: &Project,
-    client: &PipedriveClient,
-    workspace: &Workspace,
-) -> Result<ExistingCheck, PlanError> {
+pub fn record(project: &Project, mut check: ExistingCheck) -> Result<ExistingCheck, PlanError> {
     let previous = read(project)?;
-    let account = read_account(client, workspace, &project.markers()).await?;
-    let export = crate::source::open_export(project)?;
-    let mut check = match_export(&export, &account)?;
     check.matches = merge(check.matches, &previous);
     let path = path(project);
     if !check.matches.is_empty() || path.exists() {
@@ -498,7 +541,7 @@ pub async fn plan(
         .connection()
         .execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-            rusqlite::params![EXISTING_DEALS_KEY, account.deals.to_string()],
+            rusqlite::params![EXISTING_DEALS_KEY, check.deals_in_account.to_string()],
         )
         .map_err(|error| state.error(error))?;
     Ok(check)
@@ -636,7 +679,11 @@ mod tests {
             wanted("13", &[], "marek zając"),
             wanted("14", &["nobody@firma.pl"], "Nobody"),
         ];
-        let (matches, not_unique) = match_records(ObjectKind::Contact, &export, &account, "email", normalized);
+        let mut matching = Matching::new(ObjectKind::Contact, &account, "email", normalized);
+        for record in &export {
+            matching.add(record);
+        }
+        let (matches, not_unique) = matching.finish();
         let found: Vec<(&str, Vec<u64>, &str, Option<Choice>)> = matches
             .iter()
             .map(|m| (m.source_id.as_str(), m.candidates.clone(), m.matched_on.as_str(), m.decision))

@@ -12,14 +12,14 @@ use pipedrive_api::Plan;
 use pipedrive_api::limits::AccountLimits;
 use serde::Serialize;
 
-use crate::extract::{Export, ExtractError, ReadRecord};
+use crate::extract::{Export, ExtractError, FieldType, ReadRecord, RecordReader};
 use crate::mapping::file::MappingError;
 use crate::mapping::{Landing, Mapping};
 use crate::pipedrive::EntityKind;
 use crate::pipedrive::workspace::Workspace;
 use crate::plan::changes::WorkspaceChanges;
 use crate::profile::{SourceProfile, plain};
-use crate::record::{ObjectKind, Value};
+use crate::record::{ObjectKind, Record, Value};
 
 /// Room a note part keeps for what frames its messages: the conversation's header with
 /// "part i of n" and the marker paragraph.
@@ -101,8 +101,11 @@ pub struct NoteSizes {
 /// One message as the note shows it: `<p>[stamp] <b>author</b>: text</p>`, its text escaped as
 /// apply escapes it. The author and stamp are counted at their longest usual size.
 pub fn message_bytes(content: &str) -> u64 {
-    crate::marker::escape_html(content).len() as u64 + 80
+    crate::marker::escape_html(content).len() as u64 + MESSAGE_FRAME_BYTES
 }
+
+/// A message's stamp and author in its note, at their longest usual size.
+const MESSAGE_FRAME_BYTES: u64 = 80;
 
 /// Reads the conversations and the activities and events once, measuring the notes apply writes.
 pub fn measure_notes(export: &Export, mapping: &Mapping, limit: u64) -> Result<NoteSizes, ExtractError> {
@@ -154,6 +157,201 @@ pub fn measure_notes(export: &Export, mapping: &Mapping, limit: u64) -> Result<N
         }
     }
     Ok(sizes)
+}
+
+/// The notes' sizes, measured as the export is read and before the mapping is known (plan's one
+/// read): per conversation its messages and the bytes each attribute's values take as note HTML,
+/// and the few activities and events whose note could be over the limit whatever attributes go
+/// into it. [`NoteMeasure::sizes`] then adds up the attributes the mapping puts in the notes.
+#[derive(Debug, Default)]
+pub struct NoteMeasure {
+    limit: u64,
+    /// The open file's attribute names, each once (a repeated name's first column: a record's
+    /// value is its first), and the column each field of its records is, if it counts.
+    names: Vec<String>,
+    slots: Vec<Option<usize>>,
+    /// Conversation id -> messages, and bytes per attribute of `conversation_names`.
+    conversations: HashMap<String, (u64, Vec<u64>)>,
+    /// The conversations file's `names`, once it is read.
+    conversation_names: Vec<String>,
+    /// Activities and events whose attributes together could be over the limit: their id and
+    /// each attribute's bytes.
+    candidates: Vec<(ObjectKind, String, Vec<(String, u64)>)>,
+    /// A value ends in a '[' that the next attribute's text could make a marker's (which the
+    /// HTML escapes): the per-attribute sums could be a few bytes off, so [`NoteMeasure::sizes`]
+    /// declines and the notes are measured by reading again.
+    inexact: bool,
+}
+
+/// The longest a number, date, time or boolean is as text (a float's digits: about 330).
+const LONGEST_PLAIN_VALUE: u64 = 400;
+/// Bytes of note HTML per byte of text at most (`&` is `&amp;`, `[` can be `&#91;`).
+const HTML_GROWTH: u64 = 5;
+
+/// Bytes of `text` as note HTML ([`crate::marker::escape_html`]), and whether that holds for it
+/// inside a longer text too: a '[' is escaped when "user.com" follows, so one near the end
+/// depends on what comes next.
+fn html_bytes(text: &str) -> (u64, bool) {
+    if !text.bytes().any(|byte| matches!(byte, b'&' | b'<' | b'>' | b'\n' | b'[')) {
+        return (text.len() as u64, true);
+    }
+    let alone = text.match_indices('[').all(|(at, _)| text[at + 1..].trim_start().len() >= "user.com".len());
+    (crate::marker::escape_html(text).len() as u64, alone)
+}
+
+/// A value's plain text length, counted without writing it.
+fn plain_len(value: &Value) -> u64 {
+    struct Count(u64);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, text: &str) -> std::fmt::Result {
+            self.0 += text.len() as u64;
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = std::fmt::Write::write_fmt(&mut count, format_args!("{value}"));
+    count.0
+}
+
+impl NoteMeasure {
+    pub fn new(limit: u64) -> NoteMeasure {
+        NoteMeasure { limit, ..NoteMeasure::default() }
+    }
+
+    pub fn opened(&mut self, kind: ObjectKind, reader: &RecordReader) {
+        self.names.clear();
+        self.slots.clear();
+        if !matches!(kind, ObjectKind::Conversation | ObjectKind::Activity | ObjectKind::Event) {
+            return;
+        }
+        for column in reader.columns().iter().filter(|column| column.ty != FieldType::Id) {
+            let first = !self.names.contains(&column.field);
+            self.slots.push(first.then_some(self.names.len()));
+            if first {
+                self.names.push(column.field.clone());
+            }
+        }
+    }
+
+    pub fn closed(&mut self, kind: ObjectKind) {
+        if kind == ObjectKind::Conversation {
+            self.conversation_names = std::mem::take(&mut self.names);
+        }
+    }
+
+    /// The attribute each field of `record` is, its first field of each name only (cells beyond
+    /// the header are found by name).
+    fn attributes<'r>(&mut self, record: &'r Record) -> Vec<(usize, &'r Value)> {
+        let mut found = Vec::with_capacity(record.fields.len());
+        for (position, (field, value)) in record.fields.iter().enumerate() {
+            let slot = match self.slots.get(position) {
+                Some(slot) => *slot,
+                None if record.fields[..position].iter().any(|(earlier, _)| earlier == field) => None,
+                None => Some(self.names.iter().position(|name| name == field).unwrap_or_else(|| {
+                    self.names.push(field.clone());
+                    self.names.len() - 1
+                })),
+            };
+            if let Some(slot) = slot.filter(|_| !matches!(value, Value::Null)) {
+                found.push((slot, value));
+            }
+        }
+        found
+    }
+
+    pub fn record(&mut self, record: &Record) {
+        match record.kind {
+            ObjectKind::Conversation => {
+                let attributes = self.attributes(record);
+                let mut bytes = vec![0; self.names.len()];
+                for (slot, value) in attributes {
+                    let (html, alone) = match value {
+                        Value::Text(text) => html_bytes(text),
+                        Value::Choices(_) => html_bytes(&plain(value)),
+                        // Numbers, dates, times and booleans are digits and letters: their text is their HTML.
+                        other => (plain_len(other), true),
+                    };
+                    bytes[slot] = html;
+                    self.inexact |= !alone;
+                }
+                let (messages, sums) = self.conversations.entry(crate::source::conversation_of(record)).or_default();
+                *messages += 1;
+                sums.resize(sums.len().max(bytes.len()), 0);
+                for (sum, bytes) in sums.iter_mut().zip(bytes) {
+                    *sum += bytes;
+                }
+            }
+            ObjectKind::Activity | ObjectKind::Event => {
+                let attributes = self.attributes(record);
+                let most: u64 = attributes
+                    .iter()
+                    .map(|&(slot, value)| {
+                        let plain = match value {
+                            Value::Text(text) => text.len() as u64,
+                            Value::Choices(choices) => choices.iter().map(|choice| choice.len() as u64 + 2).sum(),
+                            _ => LONGEST_PLAIN_VALUE,
+                        };
+                        plain * HTML_GROWTH + self.names[slot].len() as u64 + 9
+                    })
+                    .sum();
+                if most + NOTE_FRAME_BYTES > self.limit {
+                    let bytes = attributes
+                        .into_iter()
+                        .map(|(slot, value)| {
+                            (self.names[slot].clone(), crate::marker::escape_html(&plain(value)).len() as u64)
+                        })
+                        .collect();
+                    self.candidates.push((record.kind, record.source_id.clone(), bytes));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The sizes [`measure_notes`] would read for `mapping`; `None` where the sums per attribute
+    /// may be off (see `inexact`): then read them.
+    pub fn sizes(self, mapping: &Mapping) -> Option<NoteSizes> {
+        if self.inexact {
+            return None;
+        }
+        let in_notes = |kind: ObjectKind, code: &str| -> Vec<&str> {
+            mapping
+                .fields
+                .iter()
+                .filter(|entry| {
+                    entry.object == kind && matches!(&entry.landing, Landing::Standard { code: to } if to == code)
+                })
+                .map(|entry| entry.attribute.as_str())
+                .collect()
+        };
+        let content: Vec<usize> = in_notes(ObjectKind::Conversation, "content")
+            .iter()
+            .filter_map(|attribute| self.conversation_names.iter().position(|name| name == attribute))
+            .collect();
+        let conversations = self
+            .conversations
+            .into_iter()
+            .map(|(id, (messages, sums))| {
+                let bytes = content.iter().map(|&slot| sums.get(slot).copied().unwrap_or(0)).sum::<u64>();
+                (id, bytes + messages * MESSAGE_FRAME_BYTES)
+            })
+            .collect();
+        let mut activities_over = Vec::new();
+        for kind in [ObjectKind::Activity, ObjectKind::Event] {
+            let noted = in_notes(kind, "note");
+            for (_, id, bytes) in self.candidates.iter().filter(|(object, ..)| *object == kind) {
+                let total: u64 = noted
+                    .iter()
+                    .filter_map(|attribute| bytes.iter().find(|(name, _)| name == attribute))
+                    .map(|(name, html)| html + name.len() as u64 + 9)
+                    .sum();
+                if total + NOTE_FRAME_BYTES > self.limit {
+                    activities_over.push((kind, id.clone(), total + NOTE_FRAME_BYTES));
+                }
+            }
+        }
+        Some(NoteSizes { conversations, activities_over })
+    }
 }
 
 /// Checks the migration against the account's limits; `deals_in_account`: the deals the account
@@ -306,7 +504,7 @@ fn next_plan_fields(plan: Plan) -> Option<(Plan, u64)> {
     AccountLimits::of(next, 1).custom_fields.map(|allows| (next, allows))
 }
 
-/// The check as plan and approve run it on a project: the notes measured on its export.
+/// The check as approve runs it on a project: the notes measured on its export.
 pub fn check_project(
     project: &crate::project::Project,
     mapping: &Mapping,
@@ -315,20 +513,27 @@ pub fn check_project(
     labels: &crate::plan::changes::LabelDecisions,
 ) -> Result<LimitsCheck, crate::plan::PlanError> {
     let export = crate::source::open_export(project)?;
-    let limits = AccountLimits::of(project.plan, project.config.target.seats);
-    let notes = measure_notes(&export, mapping, limits.note_bytes)?;
+    let notes = measure_notes(&export, mapping, note_limit(project))?;
+    check_project_notes(project, mapping, profile, workspace, labels, &notes)
+}
+
+/// The largest note the project's account takes.
+pub fn note_limit(project: &crate::project::Project) -> u64 {
+    AccountLimits::of(project.plan, project.config.target.seats).note_bytes
+}
+
+/// The check as plan runs it, with the notes measured in its read of the export.
+pub fn check_project_notes(
+    project: &crate::project::Project,
+    mapping: &Mapping,
+    profile: &SourceProfile,
+    workspace: &Workspace,
+    labels: &crate::plan::changes::LabelDecisions,
+    notes: &NoteSizes,
+) -> Result<LimitsCheck, crate::plan::PlanError> {
     let changes = crate::plan::changes::workspace_changes(mapping, profile, workspace, labels);
     let deals_in_account = crate::plan::existing::deals_in_account(project)?;
-    Ok(check(
-        mapping,
-        profile,
-        workspace,
-        &changes,
-        &notes,
-        project.plan,
-        project.config.target.seats,
-        deals_in_account,
-    ))
+    Ok(check(mapping, profile, workspace, &changes, notes, project.plan, project.config.target.seats, deals_in_account))
 }
 
 /// The source id apply journals part `part` (from 1) of a split conversation under: the
@@ -398,6 +603,96 @@ fn cut(paragraph: &str, room: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::ExportOptions;
+    use crate::mapping::FieldEntry;
+
+    fn to(object: ObjectKind, attribute: &str, code: &str) -> FieldEntry {
+        FieldEntry {
+            object,
+            attribute: attribute.into(),
+            landing: Landing::Standard { code: code.into() },
+            confidence: 1.0,
+            why: Vec::new(),
+            note: None,
+            on_bad_value: Default::default(),
+            line: 0,
+        }
+    }
+
+    /// Plan's read of the export: the notes measured before the mapping is known.
+    fn measured_in_the_read(export: &Export, limit: u64) -> NoteMeasure {
+        let mut measure = NoteMeasure::new(limit);
+        for kind in [ObjectKind::Conversation, ObjectKind::Activity, ObjectKind::Event] {
+            let Some(mut reader) = export.records(kind).unwrap() else { continue };
+            measure.opened(kind, &reader);
+            let mut read = ReadRecord::new(kind);
+            while reader.read_into(&mut read).unwrap() {
+                measure.record(&read.record);
+            }
+            measure.closed(kind);
+        }
+        measure
+    }
+
+    #[test]
+    fn notes_measured_before_the_mapping_are_those_read_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = |words: usize| format!("\"{}\"", "zażółć & <b>gęślą</b> [jaźń]\n".repeat(words));
+        let mut conversations = String::from("id,conversation_id,user_id,sender,content,timestamp,source\n");
+        for message in 0..6 {
+            conversations.push_str(&format!(
+                "{},900,10000,user,{},2024-03-01T09:30:00+01:00,chat\n",
+                7000 + message,
+                long(20)
+            ));
+        }
+        conversations.push_str("7010,901,10001,agent,short & sweet,2024-03-01T10:00:00Z,email\n");
+        // No conversation id: each message its own; a cell beyond the header.
+        conversations.push_str(&format!("7011,,10002,user,{},1709280000,chat,extra\n", long(3)));
+        conversations.push_str("7012,,10002,user,,,\n");
+        std::fs::write(dir.path().join("conversations.csv"), conversations).unwrap();
+        let mut activities = String::from("id,name,activity_type,description,due_date,duration\n");
+        activities.push_str(&format!("30000,Spotkanie,call,{},2024-03-01,30\n", long(40)));
+        activities.push_str(&format!("30001,{},call,short,2024-03-02,1.5\n", long(40)));
+        activities.push_str("30002,Telefon,call,,2024-03-03,\n");
+        std::fs::write(dir.path().join("activities.csv"), activities).unwrap();
+        let export = Export::open(dir.path(), ExportOptions::default()).unwrap();
+        let limit = 1500;
+        let (conversation, activity) = (ObjectKind::Conversation, ObjectKind::Activity);
+        let mappings = [
+            vec![],
+            vec![to(conversation, "content", "content"), to(activity, "description", "note")],
+            vec![
+                to(conversation, "source", "content"),
+                to(conversation, "content", "content"),
+                to(conversation, "timestamp", "content"),
+                to(conversation, "column_8", "content"),
+                to(activity, "description", "note"),
+                to(activity, "name", "note"),
+                to(activity, "duration", "note"),
+                to(activity, "missing", "note"),
+            ],
+        ];
+        for fields in mappings {
+            let mapping = Mapping { fields, ..Mapping::default() };
+            let read = measure_notes(&export, &mapping, limit).unwrap();
+            let measured = measured_in_the_read(&export, limit).sizes(&mapping).expect("no '[' near a value's end");
+            assert_eq!(measured.conversations, read.conversations, "{:?}", mapping.fields);
+            assert_eq!(measured.activities_over, read.activities_over, "{:?}", mapping.fields);
+        }
+    }
+
+    #[test]
+    fn a_value_ending_in_a_bracket_the_next_could_make_a_marker_is_measured_by_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("conversations.csv"),
+            "id,conversation_id,user_id,sender,content,timestamp,source\n7000,900,10000,user,see [,2024-03-01T09:30:00Z,user.com\n",
+        )
+        .unwrap();
+        let export = Export::open(dir.path(), ExportOptions::default()).unwrap();
+        assert!(measured_in_the_read(&export, 1500).sizes(&Mapping::default()).is_none());
+    }
 
     #[test]
     fn long_paragraphs_are_cut_outside_entities_and_parts_keep_their_order() {

@@ -3,8 +3,10 @@
 //! create in the workspace and what it will cost in tokens and days.
 //!
 //! ```text
-//! profile    the export, attribute by attribute (one streaming pass)
-//! workspace  the target's users, fields, pipelines, stages, activity types (7 reads)
+//! workspace  the target's users, fields, pipelines, stages, activity types (7 reads), first:
+//!            the export is matched with the account's records as it is read
+//! profile    the export, attribute by attribute, in the audit's read (one streaming pass for
+//!            the audit, the profile, the matches and the notes' sizes)
 //! propose    where each attribute lands, with confidence and reasons; the rest of the map
 //! merge      a re-plan keeps what a person changed, takes fresh proposals for the rest
 //! changes    what apply creates in the workspace
@@ -44,8 +46,11 @@ use crate::source::labels::{LabelPluginError, catalogue_tags, label_plugin_decis
 use crate::source::{OpenExportError, open_export};
 use crate::state::{State, StateError, now_utc};
 
+use crate::audit::Observer;
+use crate::extract::{ReadRecord, RecordReader};
 use crate::pipedrive::workspace::Workspace;
 use crate::profile::{self, SourceProfile};
+use crate::record::ObjectKind;
 use bill::Bill;
 use changes::{LabelDecisions, WorkspaceChanges};
 
@@ -135,37 +140,101 @@ pub struct Decision {
     pub how: String,
 }
 
-/// What plan learns before it talks to Pipedrive: the export's profile and the label plugin's
-/// decisions. Plugins run here, outside any async runtime (their WASI calls block on their own).
+/// What plan reads of the Pipedrive account, first (it writes nothing there): the workspace, the
+/// records the account already has (the export is matched with them as it is read), the webhooks.
+pub struct Target {
+    pub workspace: Workspace,
+    pub account: existing::Account,
+    pub webhooks: Result<Vec<crate::pipedrive::Webhook>, String>,
+    /// Tokens plan spent reading them.
+    pub plan_tokens: u64,
+    pub planned_at: String,
+}
+
+pub async fn read_target(project: &Project, client: &PipedriveClient) -> Result<Target, PlanError> {
+    let planned_at = now_utc();
+    let tokens_before = client.bill().tokens();
+    let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
+    let account = existing::read_account(client, &workspace, &project.markers()).await?;
+    let webhooks = side_effects::read_webhooks(client).await?;
+    let plan_tokens = client.bill().tokens() - tokens_before;
+    Ok(Target { workspace, account, webhooks, plan_tokens, planned_at })
+}
+
+/// What plan learns from its one read of the export (the audit's, which the profile, the matches
+/// with the account and the notes' sizes are gathered in) and from the label plugin. Plugins run
+/// here, outside any async runtime (their WASI calls block on their own).
 pub struct Prepared {
     pub profile: SourceProfile,
     /// Duplicates nothing merges, when the project has not said they go as they are.
     pub duplicates: Option<Decision>,
     pub labels_by: String,
     pub labels: LabelDecisions,
-    pub planned_at: String,
     /// What the grade needs of the audit: duplicate groups (by email and by phone) and orphaned references.
     pub duplicate_groups: u64,
     pub orphans: u64,
     /// Plugins swapped since the last approval, with what each swap does to the export.
     pub plugin_swaps: Vec<crate::plugin_diff::Swap>,
+    /// The export's matches with the account's records (a person's earlier decisions not yet applied).
+    pub existing: existing::ExistingCheck,
+    pub notes: limits::NoteMeasure,
 }
 
-pub fn prepare(project: &Project, progress: profile::ReadProgress<'_>) -> Result<Prepared, PlanError> {
-    let planned_at = now_utc();
+/// The observers of plan's read of the export.
+struct PlanRead<'a> {
+    profiler: profile::Profiler<'a>,
+    existing: existing::Matcher<'a>,
+    notes: limits::NoteMeasure,
+}
+
+impl Observer for PlanRead<'_> {
+    fn opened(&mut self, kind: ObjectKind, reader: &RecordReader) {
+        self.profiler.opened(kind, reader);
+        self.notes.opened(kind, reader);
+    }
+
+    fn record(&mut self, kind: ObjectKind, read: &ReadRecord) {
+        self.profiler.record(kind, read);
+        self.existing.record(&read.record);
+        self.notes.record(&read.record);
+    }
+
+    fn closed(&mut self, kind: ObjectKind, reader: &RecordReader) {
+        self.profiler.closed(kind, reader);
+        self.notes.closed(kind);
+    }
+}
+
+pub fn prepare(project: &Project, target: &Target, progress: profile::ReadProgress<'_>) -> Result<Prepared, PlanError> {
     let export = open_export(project)?;
-    let profile = profile::profile(&export, progress)?;
+    let mut read = PlanRead {
+        profiler: profile::Profiler::new(export.catalogue()?, progress),
+        existing: existing::Matcher::new(&target.account),
+        notes: limits::NoteMeasure::new(limits::note_limit(project)),
+    };
+    let audit = crate::audit::run_observed(&export, std::io::sink(), &mut read)?;
+    let PlanRead { profiler, existing, notes } = read;
+    let profile = profiler.finish();
     let plugins = project.load_plugins().map_err(|error| match error {
         ProjectError::Trust(error) => PlanError::Trust(error),
         error => PlanError::Project(Box::new(error)),
     })?;
     let (labels_by, labels) = label_decisions(&plugins, &profile.catalogue, &profile.tag_use)?;
-    let audit = crate::audit::run(&export, std::io::sink())?;
     let duplicates = duplicates_decision(project, &plugins, &audit);
     let duplicate_groups = (audit.duplicates.by_email.len() + audit.duplicates.by_phone.len()) as u64;
     let orphans = audit.orphans.iter().map(|orphans| orphans.count).sum();
     let plugin_swaps = crate::plugin_diff::since_last_approval(project)?;
-    Ok(Prepared { profile, duplicates, labels_by, labels, planned_at, duplicate_groups, orphans, plugin_swaps })
+    Ok(Prepared {
+        profile,
+        duplicates,
+        labels_by,
+        labels,
+        duplicate_groups,
+        orphans,
+        plugin_swaps,
+        existing: existing.finish(),
+        notes,
+    })
 }
 
 /// Contacts the audit finds sharing an email or phone become a person each unless a dedup
@@ -226,16 +295,14 @@ fn persons_created_twice(groups: &[Vec<&str>]) -> usize {
     contacts.len() - persons.len()
 }
 
-/// Runs the plan: read the workspace, propose, merge, check; writes `mapping.toml` and remembers
-/// the workspace and the proposal in `state.db`. The reports are [`report`]'s.
-pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepared) -> Result<PlanResult, PlanError> {
-    let Prepared { profile, duplicates, labels_by, labels, planned_at, duplicate_groups, orphans, plugin_swaps } =
+/// Runs the plan on what was read: propose, merge, check; writes `mapping.toml` (and
+/// `existing.toml`) and remembers the workspace and the proposal in `state.db`. The reports are
+/// [`report`]'s.
+pub fn plan(project: &Project, target: Target, prepared: Prepared) -> Result<PlanResult, PlanError> {
+    let Target { workspace, account: _, webhooks, plan_tokens, planned_at } = target;
+    let Prepared { profile, duplicates, labels_by, labels, duplicate_groups, orphans, plugin_swaps, existing, notes } =
         prepared;
-    let tokens_before = client.bill().tokens();
-    let workspace = Workspace::read(client, project.config.target.url.get_ref(), planned_at.clone()).await?;
-    let existing = existing::plan(project, client, &workspace).await?;
-    let webhooks = side_effects::read_webhooks(client).await?;
-    let plan_tokens = client.bill().tokens() - tokens_before;
+    let existing = existing::record(project, existing)?;
     let made: Vec<(String, String)> = crate::journal::Journal::read(State::open(&project.dir)?)
         .created_workspace_objects()?
         .into_iter()
@@ -271,7 +338,11 @@ pub async fn plan(project: &Project, client: &PipedriveClient, prepared: Prepare
     deal_products::bill(&mut bill, &deal_products);
     let attachments = attachments::measure(&profile, &project.attachment_policy());
     attachments::bill(&mut bill, &attachments);
-    let limits = limits::check_project(project, &written, &profile, &workspace, &labels)?;
+    let notes = match notes.sizes(&written) {
+        Some(notes) => notes,
+        None => limits::measure_notes(&open_export(project)?, &written, limits::note_limit(project))?,
+    };
+    let limits = limits::check_project_notes(project, &written, &profile, &workspace, &labels, &notes)?;
     errors.extend(limits.errors());
     let side_effects =
         side_effects::predict(webhooks, side_effects::creates(&profile, &changes, &limits, &deal_products));

@@ -64,8 +64,9 @@ pub fn steps(
     })?;
     let mut labels = String::new();
     demo.step("plan", |demo| {
-        let prepared = crm_migrate::plan::prepare(&project, &mut |_: &str, _: u64, _: bool| {})?;
-        let result = demo.runtime.block_on(crm_migrate::plan::plan(&project, &demo.client, prepared))?;
+        let target = demo.runtime.block_on(crm_migrate::plan::read_target(&project, &demo.client))?;
+        let prepared = crm_migrate::plan::prepare(&project, &target, &mut |_: &str, _: u64, _: bool| {})?;
+        let result = crm_migrate::plan::plan(&project, target, prepared)?;
         crm_migrate::plan::report::write_reports(&result, project.budget_policy, &project.reports_dir())?;
         if let Some(decision) = result.decisions.first() {
             bail!("the plan leaves a decision open: {}: {}", decision.what, decision.found);
