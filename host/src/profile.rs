@@ -491,7 +491,7 @@ mod tests {
                 other => vec![plain(other)],
             };
             for text in texts {
-                if samples.len() < SAMPLES && !samples.iter().any(|sample| *sample == text) {
+                if samples.len() < SAMPLES && !samples.contains(&text) {
                     samples.push(text.chars().take(SAMPLE_CHARS).collect());
                 }
                 if let Some(count) = distinct.get_mut(&text) {

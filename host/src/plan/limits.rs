@@ -174,13 +174,21 @@ pub struct NoteMeasure {
     conversations: HashMap<String, (u64, Vec<u64>)>,
     /// The conversations file's `names`, once it is read.
     conversation_names: Vec<String>,
-    /// Activities and events whose attributes together could be over the limit: their id and
-    /// each attribute's bytes.
-    candidates: Vec<(ObjectKind, String, Vec<(String, u64)>)>,
+    /// Activities and events whose attributes together could be over the limit.
+    candidates: Vec<LongNote>,
     /// A value ends in a '[' that the next attribute's text could make a marker's (which the
     /// HTML escapes): the per-attribute sums could be a few bytes off, so [`NoteMeasure::sizes`]
     /// declines and the notes are measured by reading again.
     inexact: bool,
+}
+
+/// An activity or event whose note could be over the limit: its id and each attribute's bytes
+/// as note HTML.
+#[derive(Debug)]
+struct LongNote {
+    kind: ObjectKind,
+    source_id: String,
+    bytes: Vec<(String, u64)>,
 }
 
 /// The longest a number, date, time or boolean is as text (a float's digits: about 330).
@@ -301,7 +309,7 @@ impl NoteMeasure {
                             (self.names[slot].clone(), crate::marker::escape_html(&plain(value)).len() as u64)
                         })
                         .collect();
-                    self.candidates.push((record.kind, record.source_id.clone(), bytes));
+                    self.candidates.push(LongNote { kind: record.kind, source_id: record.source_id.clone(), bytes });
                 }
             }
             _ => {}
@@ -339,14 +347,14 @@ impl NoteMeasure {
         let mut activities_over = Vec::new();
         for kind in [ObjectKind::Activity, ObjectKind::Event] {
             let noted = in_notes(kind, "note");
-            for (_, id, bytes) in self.candidates.iter().filter(|(object, ..)| *object == kind) {
+            for LongNote { source_id, bytes, .. } in self.candidates.iter().filter(|note| note.kind == kind) {
                 let total: u64 = noted
                     .iter()
                     .filter_map(|attribute| bytes.iter().find(|(name, _)| name == attribute))
                     .map(|(name, html)| html + name.len() as u64 + 9)
                     .sum();
                 if total + NOTE_FRAME_BYTES > self.limit {
-                    activities_over.push((kind, id.clone(), total + NOTE_FRAME_BYTES));
+                    activities_over.push((kind, source_id.clone(), total + NOTE_FRAME_BYTES));
                 }
             }
         }
