@@ -48,8 +48,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crm_migrate::audit::report::thousands;
-use crm_migrate::journal::{FateCounts, Journal};
-use crm_migrate::record::ObjectKind;
 use crm_migrate_sandbox::{Plan, SandboxConfig, SandboxHandle};
 
 #[path = "support/csv_baseline.rs"]
@@ -66,6 +64,10 @@ const UNTHROTTLED: u32 = 1_000_000;
 const CHANGE_PERCENT: u32 = 1;
 
 fn main() {
+    if let Some(figures) = std::env::var_os("SCALE_BENCH_LAUNCH") {
+        launch(Path::new(&figures));
+        return;
+    }
     if let Ok(role) = std::env::var("SCALE_BENCH_CHILD") {
         child(&role);
         return;
@@ -239,11 +241,25 @@ fn migration_steps(
     ]
 }
 
-/// The journal's fates per object of the project at `project`.
-fn fates(project: &Path) -> BTreeMap<&'static str, FateCounts> {
-    let journal = Journal::read(crm_migrate::state::State::open(project).unwrap());
-    ObjectKind::ALL.into_iter().map(|kind| (kind.as_str(), journal.counts(kind).unwrap())).collect()
+/// How many records of each object the journal of the project at `project` holds in each fate
+/// (`created`, `merged`...), counted by SQLite: `Journal::counts` reads every entry, with what
+/// was sent for it, which at 1,000,000 contacts is gigabytes in this process.
+fn fates(project: &Path) -> Fates {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let db = rusqlite::Connection::open_with_flags(project.join("state.db"), flags).unwrap();
+    let mut query = db.prepare("SELECT object, fate, COUNT(*) FROM records GROUP BY object, fate").unwrap();
+    let rows =
+        query.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?))).unwrap();
+    let mut fates = Fates::new();
+    for row in rows {
+        let (object, fate, count) = row.unwrap();
+        fates.entry(object).or_default().insert(fate, count);
+    }
+    fates
 }
+
+/// Records per object and fate, as the journal holds them.
+type Fates = BTreeMap<String, BTreeMap<String, u64>>;
 
 /// The crash check's findings.
 struct Crash {
@@ -255,8 +271,8 @@ struct Crash {
     /// Every run of the killed apply, the last one to the end.
     runs: Vec<Step>,
     fates_equal: bool,
-    fates_clean: BTreeMap<&'static str, FateCounts>,
-    fates_killed: BTreeMap<&'static str, FateCounts>,
+    fates_clean: Fates,
+    fates_killed: Fates,
     comparison: listing::Comparison,
     clean_listed: u64,
 }
@@ -281,7 +297,7 @@ fn crash_check(
     records: u64,
     kills: usize,
     apply_writes: u64,
-    clean_fates: &BTreeMap<&'static str, FateCounts>,
+    clean_fates: &Fates,
     clean_markers: &Path,
 ) -> Crash {
     let sandbox = unthrottled_sandbox();
@@ -383,7 +399,6 @@ fn run_step(
     let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
     command.args(args).env("PIPEDRIVE_API_TOKEN", TOKEN);
     let before = sandbox.stats();
-    reset_own_peak_rss();
     let (cpu_before, _) = self_usage();
     let log = logs.join(format!("{name}.log"));
     let measured = spawn_measured(command, &log, name, Some(sandbox), None);
@@ -415,13 +430,19 @@ struct Measured {
     peak_rss_kb: u64,
 }
 
-/// Runs `command` with its output into `log`, waited for with `wait4`: wall time, exit code,
-/// user + system CPU, peak RSS in KB. Every `SCALE_BENCH_PROGRESS` seconds it prints where the
-/// step is (its RSS, the sandbox's requests, its log's last line); when `kill_when` holds, the
-/// child is killed with SIGKILL.
-#[allow(unsafe_code)] // wait4, for the child's CPU and peak memory
+/// Runs `command` with its output into `log`, through a launcher (below), and gives its wall
+/// time, exit code, user + system CPU and peak RSS in KB. Every `SCALE_BENCH_PROGRESS` seconds it
+/// prints where the step is (its RSS, the sandbox's requests, its log's last line); when
+/// `kill_when` holds, the step is killed with SIGKILL.
+///
+/// Why a launcher: a child spawned from this process starts its `ru_maxrss` at this process's
+/// peak (exec keeps the peak of the memory it replaces, and posix_spawn's child shares this
+/// process's memory until exec), so with a sandbox of gigabytes in this process `wait4` would
+/// give the sandbox's peak for a step that took 30 MB. The launcher is a fresh small process:
+/// the step it spawns and waits for has its own peak, which it writes down for this one.
+#[allow(unsafe_code)] // wait4 on the launcher, kill on the step
 fn spawn_measured(
-    mut command: Command,
+    command: Command,
     log: &Path,
     name: &str,
     sandbox: Option<&SandboxHandle>,
@@ -429,48 +450,96 @@ fn spawn_measured(
 ) -> Measured {
     let every = Duration::from_secs(std::env::var("SCALE_BENCH_PROGRESS").map_or(30, |s| s.parse().unwrap()));
     let file = std::fs::File::create(log).unwrap();
+    let figures = log.with_extension("figures");
+    let step_pid = log.with_extension("pid");
+    let _ = std::fs::remove_file(&figures);
+    let _ = std::fs::remove_file(&step_pid);
+    let mut launcher = Command::new(std::env::current_exe().unwrap());
+    launcher.arg(command.get_program()).args(command.get_args()).env("SCALE_BENCH_LAUNCH", &figures);
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => launcher.env(key, value),
+            None => launcher.env_remove(key),
+        };
+    }
+    // The sandbox's peak in this step is this process's from here (`Step::sandbox_peak_kb`).
+    reset_own_peak_rss();
     let started = Instant::now();
-    #[allow(clippy::zombie_processes)] // waited for below, with wait4, for its own usage
-    let mut child = command.stdin(Stdio::null()).stdout(file.try_clone().unwrap()).stderr(file).spawn().unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    #[allow(clippy::zombie_processes)] // waited for below, with wait4
+    let launched = launcher.stdin(Stdio::null()).stdout(file.try_clone().unwrap()).stderr(file).spawn().unwrap();
+    let launcher_pid = launched.id() as libc::pid_t;
+    let mut pid: Option<libc::pid_t> = None;
     let mut next_progress = every;
     let mut killed = false;
     loop {
-        // SAFETY: the pid is our own child, not yet waited for; the pointers are to live locals.
-        let waited = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        assert!(waited >= 0, "wait4: {}", std::io::Error::last_os_error());
-        if waited == pid {
+        let mut status = 0;
+        // SAFETY: the pid is our own child, not yet waited for; the pointer is to a live local.
+        let waited = unsafe { libc::waitpid(launcher_pid, &mut status, libc::WNOHANG) };
+        assert!(waited >= 0, "waitpid: {}", std::io::Error::last_os_error());
+        if waited == launcher_pid {
+            assert!(
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                "the launcher of {name} failed: {status}"
+            );
             break;
         }
-        if !killed && kill_when.is_some_and(|kill_when| kill_when()) {
-            child.kill().unwrap(); // SIGKILL: no chance to clean up.
+        pid = pid.or_else(|| std::fs::read_to_string(&step_pid).ok()?.trim().parse().ok());
+        if let (Some(pid), false) = (pid, killed)
+            && kill_when.is_some_and(|kill_when| kill_when())
+        {
+            // SAFETY: the step is alive: its launcher, which reaps it, has not exited.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0, "SIGKILL {pid}"); // no chance to clean up
             killed = true;
         }
         if started.elapsed() >= next_progress {
             next_progress += every;
             let served =
                 sandbox.map(|s| format!(", sandbox {} requests", thousands(s.stats().requests))).unwrap_or_default();
+            let rss = pid.map_or(0, |pid| proc_status_kb(&format!("/proc/{pid}/status"), "VmRSS:"));
             eprintln!(
                 "scale bench: {name} running {:.0} s, RSS {} MB{served}; {}",
                 started.elapsed().as_secs_f64(),
-                proc_status_kb(&format!("/proc/{pid}/status"), "VmRSS:") / 1024,
+                rss / 1024,
                 last_line(log)
             );
         }
         std::thread::sleep(Duration::from_millis(if kill_when.is_some() { 2 } else { 20 }));
     }
     let wall = started.elapsed();
-    let exit = if libc::WIFEXITED(status) {
-        Some(libc::WEXITSTATUS(status))
-    } else {
-        assert!(killed && libc::WIFSIGNALED(status), "{name} did not exit: status {status}");
-        None
+    let text = std::fs::read_to_string(&figures).unwrap();
+    let [exit, cpu_micros, peak_rss_kb] = text.split(' ').map(|n| n.trim().parse().unwrap()).collect::<Vec<i64>>()[..]
+    else {
+        panic!("{}: {text}", figures.display())
     };
+    assert!(exit >= 0 || killed && exit == -libc::SIGKILL as i64, "{name} was killed by signal {}", -exit);
+    Measured {
+        wall,
+        exit: (exit >= 0).then_some(exit as i32),
+        cpu: Duration::from_micros(cpu_micros as u64),
+        peak_rss_kb: peak_rss_kb as u64,
+    }
+}
+
+/// In the launcher: spawns the step (its program and arguments are this process's), writes its
+/// pid next to `figures`, waits for it with `wait4` and writes its exit code (minus the signal
+/// that killed it), CPU microseconds and peak RSS in KB into `figures`.
+#[allow(unsafe_code)] // wait4, for the step's CPU and peak memory
+fn launch(figures: &Path) {
+    let mut args = std::env::args_os().skip(1);
+    let program = args.next().expect("the step's program");
+    #[allow(clippy::zombie_processes)] // waited for below, with wait4, for its own usage
+    let step = Command::new(program).args(args).env_remove("SCALE_BENCH_LAUNCH").spawn().unwrap();
+    let pid = step.id() as libc::pid_t;
+    std::fs::write(figures.with_extension("pid"), pid.to_string()).unwrap();
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pid is our own child, not yet waited for; the pointers are to live locals.
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let exit = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -libc::WTERMSIG(status) };
     // ru_maxrss is in kilobytes on Linux.
-    Measured { wall, exit, cpu: cpu_of(&usage), peak_rss_kb: usage.ru_maxrss as u64 }
+    let text = format!("{exit} {} {}", cpu_of(&usage).as_micros(), usage.ru_maxrss);
+    std::fs::write(figures, text).unwrap();
 }
 
 fn cpu_of(usage: &libc::rusage) -> Duration {
@@ -534,7 +603,6 @@ fn measure_listing(sandbox: &SandboxHandle, markers: &Path, records: u64) -> (St
     let mut command = Command::new(std::env::current_exe().unwrap());
     command.env("SCALE_BENCH_CHILD", "list").env("SCALE_BENCH_URL", sandbox.url()).env("SCALE_BENCH_DIR", markers);
     let log = markers.with_extension("log");
-    reset_own_peak_rss();
     let (cpu_before, _) = self_usage();
     let requests = sandbox.stats().requests;
     let measured = spawn_measured(command, &log, "read-back", Some(sandbox), None);
@@ -742,27 +810,13 @@ fn print_crash(crash: &Crash) {
         peak as f64 / 1024.0,
         crash.runs.last().map_or(-1, |run| run.exit),
     );
-    let summary = |fates: &BTreeMap<&str, FateCounts>| {
-        fates
-            .iter()
-            .filter(|(_, counts)| counts.total() > 0)
-            .map(|(object, c)| {
-                let mut text = format!("{object} {} created", thousands(c.created));
-                for (count, fate) in [
-                    (c.merged, "merged"),
-                    (c.quarantined, "quarantined"),
-                    (c.excluded, "excluded"),
-                    (c.linked, "linked"),
-                    (c.intent, "INTENT"),
-                ] {
-                    if count > 0 {
-                        text.push_str(&format!(" {} {fate}", thousands(count)));
-                    }
-                }
-                text
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
+    let summary = |fates: &Fates| {
+        let object = |(object, counts): (&String, &BTreeMap<String, u64>)| {
+            let counts: Vec<String> =
+                counts.iter().map(|(fate, count)| format!("{} {fate}", thousands(*count))).collect();
+            format!("{object} {}", counts.join(" "))
+        };
+        fates.iter().map(object).collect::<Vec<_>>().join("; ")
     };
     println!("    journal, clean run:  {}", summary(&crash.fates_clean));
     if !crash.fates_equal {
