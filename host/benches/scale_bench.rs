@@ -15,8 +15,8 @@
 //! scaled with it) are generated. The sandbox runs in this process with the burst limits lifted
 //! and a token budget no run can use up, so that what is measured is crm-migrate and the
 //! sandbox, not Pipedrive's pacing. Each step (init, audit, plan, approve, apply, verify, delta)
-//! runs as its own `crm-migrate` process, as a user runs it, waited for with `wait4` so that its
-//! peak memory and CPU time are its own. For each step: wall time and the export's records per
+//! runs as its own `crm-migrate` process, as a user runs it, waited for with `wait4` (by a small
+//! launcher process: see `spawn_measured`) so that its peak memory and CPU time are its own. For each step: wall time and the export's records per
 //! second of it, peak RSS, the step's own CPU seconds (and records per CPU second, CPU seconds
 //! per 1,000 records: the host's throughput whatever else runs on the machine), the sandbox's
 //! CPU in the same time (this process's own CPU while the step ran: the sandbox's threads are
@@ -399,10 +399,10 @@ fn run_step(
     let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
     command.args(args).env("PIPEDRIVE_API_TOKEN", TOKEN);
     let before = sandbox.stats();
-    let (cpu_before, _) = self_usage();
+    let cpu_before = own_cpu();
     let log = logs.join(format!("{name}.log"));
     let measured = spawn_measured(command, &log, name, Some(sandbox), None);
-    let (cpu_after, _) = self_usage();
+    let cpu_after = own_cpu();
     let exit = measured.exit.expect("not killed");
     assert!(accepted.contains(&exit), "{name} ({args:?}) exited {exit}:\n{}", tail(&log));
     eprintln!("scale bench: {name} done in {:.1} s", measured.wall.as_secs_f64());
@@ -547,14 +547,14 @@ fn cpu_of(usage: &libc::rusage) -> Duration {
     seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
-/// This process's CPU so far and its peak RSS in KB.
+/// This process's CPU so far (the in-process sandbox's, while a step runs).
 #[allow(unsafe_code)] // getrusage
-fn self_usage() -> (Duration, u64) {
+fn own_cpu() -> Duration {
     // SAFETY: a zeroed rusage is a valid value for getrusage to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: the pointer is to a live local.
     assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
-    (cpu_of(&usage), usage.ru_maxrss as u64)
+    cpu_of(&usage)
 }
 
 /// Starts this process's peak RSS (VmHWM) again from its RSS now, so that a step's peak is the
@@ -603,10 +603,10 @@ fn measure_listing(sandbox: &SandboxHandle, markers: &Path, records: u64) -> (St
     let mut command = Command::new(std::env::current_exe().unwrap());
     command.env("SCALE_BENCH_CHILD", "list").env("SCALE_BENCH_URL", sandbox.url()).env("SCALE_BENCH_DIR", markers);
     let log = markers.with_extension("log");
-    let (cpu_before, _) = self_usage();
+    let cpu_before = own_cpu();
     let requests = sandbox.stats().requests;
     let measured = spawn_measured(command, &log, "read-back", Some(sandbox), None);
-    let (cpu_after, _) = self_usage();
+    let cpu_after = own_cpu();
     assert_eq!(measured.exit, Some(0), "listing the sandbox failed:\n{}", tail(&log));
     let listed = std::fs::read_to_string(&log).unwrap().trim().parse().expect("the child printed its count");
     eprintln!(
