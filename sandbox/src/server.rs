@@ -107,18 +107,22 @@ fn random_seed() -> u64 {
 }
 
 fn load_state(bytes: &[u8]) -> std::io::Result<(Account, TokenLedger, i64)> {
+    /// What the state file holds besides the account (read apart, so that the account's records
+    /// are packed as they are read, never held whole as JSON values).
+    #[derive(serde::Deserialize)]
+    struct Extras {
+        #[serde(default)]
+        token_ledger: Option<TokenLedger>,
+        #[serde(default)]
+        clock_offset_ms: Option<Value>,
+    }
     let invalid = |error: serde_json::Error| {
         std::io::Error::new(std::io::ErrorKind::InvalidData, format!("sandbox state file: {error}"))
     };
-    let mut value: Value = serde_json::from_slice(bytes).map_err(invalid)?;
-    let object = value
-        .as_object_mut()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "sandbox state file: not a JSON object"))?;
-    let ledger =
-        object.remove("token_ledger").map(serde_json::from_value).transpose().map_err(invalid)?.unwrap_or_default();
-    let offset = object.remove("clock_offset_ms").and_then(|offset| offset.as_i64()).unwrap_or(0);
-    let account = serde_json::from_value(value).map_err(invalid)?;
-    Ok((account, ledger, offset))
+    let extras: Extras = serde_json::from_slice(bytes).map_err(invalid)?;
+    let account = serde_json::from_slice(bytes).map_err(invalid)?;
+    let offset = extras.clock_offset_ms.and_then(|offset| offset.as_i64()).unwrap_or(0);
+    Ok((account, extras.token_ledger.unwrap_or_default(), offset))
 }
 
 pub fn router(shared: Arc<Shared>) -> Router {

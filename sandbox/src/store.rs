@@ -4,6 +4,7 @@
 
 use crate::clock;
 use crate::rng::SplitMix64;
+use crate::table::Table;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -254,13 +255,13 @@ pub struct Account {
     pub last_ids: BTreeMap<String, u64>,
     pub users: Vec<User>,
     pub fields: Vec<Field>,
-    pub persons: BTreeMap<u64, Value>,
-    pub organizations: BTreeMap<u64, Value>,
-    pub deals: BTreeMap<u64, Value>,
-    pub activities: BTreeMap<u64, Value>,
+    pub persons: Table,
+    pub organizations: Table,
+    pub deals: Table,
+    pub activities: Table,
     pub pipelines: BTreeMap<u64, Value>,
     pub stages: BTreeMap<u64, Value>,
-    pub notes: BTreeMap<u64, Value>,
+    pub notes: Table,
     /// API v1 organization relationships (see `routes/relationships.rs`); absent from state
     /// files saved before the sandbox had them.
     #[serde(default)]
@@ -276,7 +277,7 @@ pub struct Account {
     pub deal_participants: BTreeMap<u64, Value>,
     #[serde(default)]
     pub webhooks: BTreeMap<u64, Value>,
-    pub files: BTreeMap<u64, Value>,
+    pub files: Table,
     pub activity_types: BTreeMap<u64, Value>,
 }
 
@@ -405,19 +406,19 @@ impl Account {
             last_ids: BTreeMap::new(),
             users: Vec::new(),
             fields: Vec::new(),
-            persons: BTreeMap::new(),
-            organizations: BTreeMap::new(),
-            deals: BTreeMap::new(),
-            activities: BTreeMap::new(),
+            persons: Table::new(),
+            organizations: Table::new(),
+            deals: Table::new(),
+            activities: Table::new(),
             pipelines: BTreeMap::new(),
             stages: BTreeMap::new(),
-            notes: BTreeMap::new(),
+            notes: Table::new(),
             organization_relationships: BTreeMap::new(),
             products: BTreeMap::new(),
             deal_products: BTreeMap::new(),
             deal_participants: BTreeMap::new(),
             webhooks: BTreeMap::new(),
-            files: BTreeMap::new(),
+            files: Table::new(),
             activity_types: BTreeMap::new(),
         };
         for seed in users {
@@ -509,7 +510,7 @@ impl Account {
         }
     }
 
-    pub fn table(&self, entity: Entity) -> &BTreeMap<u64, Value> {
+    pub fn table(&self, entity: Entity) -> &Table {
         match entity {
             Entity::Person => &self.persons,
             Entity::Organization => &self.organizations,
@@ -518,7 +519,7 @@ impl Account {
         }
     }
 
-    pub fn table_mut(&mut self, entity: Entity) -> &mut BTreeMap<u64, Value> {
+    pub fn table_mut(&mut self, entity: Entity) -> &mut Table {
         match entity {
             Entity::Person => &mut self.persons,
             Entity::Organization => &mut self.organizations,
