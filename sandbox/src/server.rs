@@ -81,11 +81,28 @@ impl Shared {
         state
     }
 
+    /// Writes the state file as it serializes (each record unpacked alone, never the whole account
+    /// as JSON values: at a million records that would be gigabytes).
     pub fn save(&self) -> std::io::Result<bool> {
+        #[derive(serde::Serialize)]
+        struct StateFile<'a> {
+            #[serde(flatten)]
+            account: &'a Account,
+            token_ledger: &'a TokenLedger,
+            clock_offset_ms: i64,
+        }
         let Some(path) = &self.config.state_path else { return Ok(false) };
-        let text = serde_json::to_vec_pretty(&self.state_json()).map_err(std::io::Error::other)?;
         let temporary = path.with_extension("tmp");
-        std::fs::write(&temporary, text)?;
+        let mut writer = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
+        let token_ledger = lock(&self.limits).ledger.clone();
+        let file = StateFile {
+            account: &lock(&self.account),
+            token_ledger: &token_ledger,
+            clock_offset_ms: self.clock.offset_ms(),
+        };
+        serde_json::to_writer_pretty(&mut writer, &file).map_err(std::io::Error::other)?;
+        std::io::Write::flush(&mut writer)?;
+        drop(writer);
         std::fs::rename(&temporary, path)?;
         Ok(true)
     }
