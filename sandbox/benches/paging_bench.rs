@@ -11,38 +11,40 @@
 //! `SANDBOX_BENCH_SIZES=20000` for others).
 
 use crm_migrate_sandbox::{SandboxConfig, SandboxHandle};
+use mimalloc::MiMalloc;
 use serde_json::{Value, json};
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Counts the bytes allocated and not yet freed, process-wide (a record's heap, measured exactly:
-/// RSS alone cannot tell what a freed and reused page held).
+/// RSS alone cannot tell what a freed and reused page held); allocates with mimalloc, as the
+/// `crm-migrate` binary that serves the sandbox does.
 struct Counting;
 
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-// SAFETY: every call goes to the system allocator with the caller's arguments unchanged; the
+// SAFETY: every call goes to mimalloc with the caller's arguments unchanged; the
 // counter is only arithmetic beside it.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on to the system allocator unchanged.
-        unsafe { System.alloc(layout) }
+        // SAFETY: the caller's contract is passed on to mimalloc unchanged.
+        unsafe { MiMalloc.alloc(layout) }
     }
     unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
         LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: as above.
-        unsafe { System.dealloc(pointer, layout) }
+        unsafe { MiMalloc.dealloc(pointer, layout) }
     }
     unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
         LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: as above.
-        unsafe { System.realloc(pointer, layout, new_size) }
+        unsafe { MiMalloc.realloc(pointer, layout, new_size) }
     }
 }
 
@@ -257,6 +259,8 @@ struct Row {
     load: Duration,
     heap_per_record: f64,
     rss_per_record: f64,
+    /// RSS at the end of the run (after listing, searching, reading and writing) per record.
+    rss_end_per_record: f64,
     value_heap_per_record: f64,
     pages: usize,
     listed: usize,
@@ -357,6 +361,7 @@ async fn measure(template: &Template, work: &Path, size: usize) -> Row {
         async move { client.call(reqwest::Method::POST, "/api/v2/persons", Some(body)).await }
     })
     .await;
+    let rss_end = rss_bytes().saturating_sub(rss_before);
     drop(handle);
 
     // The baselines: the same records as `Value`s (their heap), and a bare iteration over them
@@ -379,6 +384,7 @@ async fn measure(template: &Template, work: &Path, size: usize) -> Row {
         load,
         heap_per_record: heap as f64 / size as f64,
         rss_per_record: rss as f64 / size as f64,
+        rss_end_per_record: rss_end as f64 / size as f64,
         value_heap_per_record: value_heap as f64 / sample as f64,
         pages: page_cpu.len(),
         listed,
@@ -400,11 +406,12 @@ fn ms(duration: Duration) -> f64 {
 fn print(rows: &[Row]) {
     println!("sandbox paging bench: persons with 10 custom fields, 1 in 50 deleted; CPU = the sandbox's threads");
     println!(
-        "{:>9} {:>7} {:>9} {:>9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "records",
         "load s",
         "heap B/r",
         "RSS B/r",
+        "RSS end",
         "Value B/r",
         "pages",
         "list CPU",
@@ -421,11 +428,12 @@ fn print(rows: &[Row]) {
         let per_page = row.list_cpu / row.pages.max(1) as u32;
         let per_record = row.list_cpu.as_secs_f64() / row.listed.max(1) as f64;
         println!(
-            "{:>9} {:>7.1} {:>9.0} {:>9.0} {:>9.0} {:>7} {:>8.2}s {:>10.2} {:>10.2} {:>8.1}x {:>9.2} {:>9.3} {:>9.3} {:>9.3} {:>9.2}",
+            "{:>9} {:>7.1} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>7} {:>8.2}s {:>10.2} {:>10.2} {:>8.1}x {:>9.2} {:>9.3} {:>9.3} {:>9.3} {:>9.2}",
             row.size,
             row.load.as_secs_f64(),
             row.heap_per_record,
             row.rss_per_record,
+            row.rss_end_per_record,
             row.value_heap_per_record,
             row.pages,
             row.list_cpu.as_secs_f64(),

@@ -44,7 +44,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: SandboxConfig) -> std::io::Result<Shared> {
         let (account, ledger, offset_ms) = match &config.state_path {
-            Some(path) if path.exists() => load_state(&std::fs::read(path)?)?,
+            Some(path) if path.exists() => load_state(path)?,
             _ => {
                 let seed = config.account_seed.unwrap_or_else(random_seed);
                 let now = Clock::new(0).now_secs();
@@ -123,7 +123,9 @@ fn random_seed() -> u64 {
     rng.next_u64()
 }
 
-fn load_state(bytes: &[u8]) -> std::io::Result<(Account, TokenLedger, i64)> {
+/// Reads the state file as it parses (twice: the account, then what else it holds), so that
+/// neither the file nor its records are ever held whole.
+fn load_state(path: &std::path::Path) -> std::io::Result<(Account, TokenLedger, i64)> {
     /// What the state file holds besides the account (read apart, so that the account's records
     /// are packed as they are read, never held whole as JSON values).
     #[derive(serde::Deserialize)]
@@ -136,8 +138,9 @@ fn load_state(bytes: &[u8]) -> std::io::Result<(Account, TokenLedger, i64)> {
     let invalid = |error: serde_json::Error| {
         std::io::Error::new(std::io::ErrorKind::InvalidData, format!("sandbox state file: {error}"))
     };
-    let extras: Extras = serde_json::from_slice(bytes).map_err(invalid)?;
-    let account = serde_json::from_slice(bytes).map_err(invalid)?;
+    let reader = || std::fs::File::open(path).map(std::io::BufReader::new);
+    let extras: Extras = serde_json::from_reader(reader()?).map_err(invalid)?;
+    let account = serde_json::from_reader(reader()?).map_err(invalid)?;
     let offset = extras.clock_offset_ms.and_then(|offset| offset.as_i64()).unwrap_or(0);
     Ok((account, extras.token_ledger.unwrap_or_default(), offset))
 }

@@ -552,21 +552,22 @@ impl Account {
 
     /// Renders a stored entity for API v2: every live custom field of the entity appears in
     /// `custom_fields` (null when unset); option ids can be swapped for `{id,label}` objects.
+    /// Takes the stored record (unpacked for this answer) and moves its values into the answer.
     pub fn render_v2(
         &self,
         entity: Entity,
-        stored: &Value,
+        mut rendered: Value,
         option_labels: bool,
         only_custom: Option<&[String]>,
     ) -> Value {
-        let mut rendered = stored.clone();
+        let stored_custom = rendered.as_object_mut().and_then(|object| object.remove("custom_fields"));
         if entity == Entity::Activity && !self.fields_of(entity).any(|field| field.is_custom) {
-            if let Some(object) = rendered.as_object_mut() {
-                object.remove("custom_fields");
-            }
             return rendered;
         }
-        let values = stored.get("custom_fields").and_then(Value::as_object).cloned().unwrap_or_default();
+        let mut values = match stored_custom {
+            Some(Value::Object(values)) => values,
+            _ => Map::new(),
+        };
         let mut custom = Map::new();
         for field in self.fields_of(entity).filter(|field| field.is_custom) {
             if let Some(only) = only_custom
@@ -574,7 +575,7 @@ impl Account {
             {
                 continue;
             }
-            let mut value = values.get(&field.code).cloned().unwrap_or(Value::Null);
+            let mut value = values.remove(&field.code).unwrap_or(Value::Null);
             if option_labels && field.has_options() {
                 let label = |id: &Value| match id.as_i64().and_then(|id| field.option(id)) {
                     Some(option) => json!({"id": option.id, "label": option.label}),

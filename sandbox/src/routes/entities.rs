@@ -124,7 +124,7 @@ fn render_options(ctx: &Ctx) -> Result<(bool, Option<Vec<String>>), ApiError> {
 
 /// What a read returns: a person's marketing status only when `include_fields` names it, as
 /// Pipedrive answers (so a client that does not ask cannot see it).
-fn render_read(ctx: &Ctx, entity: Entity, stored: &Value) -> Result<Value, ApiError> {
+fn render_read(ctx: &Ctx, entity: Entity, stored: Value) -> Result<Value, ApiError> {
     let mut rendered = render(ctx, entity, stored)?;
     let asked =
         ctx.query.get("include_fields").is_some_and(|fields| fields.split(',').any(|f| f.trim() == "marketing_status"));
@@ -134,7 +134,7 @@ fn render_read(ctx: &Ctx, entity: Entity, stored: &Value) -> Result<Value, ApiEr
     Ok(rendered)
 }
 
-fn render(ctx: &Ctx, entity: Entity, stored: &Value) -> Result<Value, ApiError> {
+fn render(ctx: &Ctx, entity: Entity, stored: Value) -> Result<Value, ApiError> {
     let (labels, only) = render_options(ctx)?;
     Ok(ctx.account.render_v2(entity, stored, labels, only.as_deref()))
 }
@@ -244,14 +244,14 @@ pub fn list(ctx: &mut Ctx, entity: Entity) -> ApiResult {
             (keys.iter().filter_map(|key| table.get(key.id)).collect(), additional)
         }
     };
-    let rendered: Result<Vec<Value>, ApiError> = items.iter().map(|item| render_read(ctx, entity, item)).collect();
+    let rendered: Result<Vec<Value>, ApiError> = items.into_iter().map(|item| render_read(ctx, entity, item)).collect();
     ok_with(Value::Array(rendered?), additional)
 }
 
 pub fn get(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let id = ctx.id()?;
     let stored = ctx.account.table(entity).get(id).ok_or_else(ApiError::entity_not_found)?;
-    ok(render_read(ctx, entity, &stored)?)
+    ok(render_read(ctx, entity, stored)?)
 }
 
 pub fn create(ctx: &mut Ctx, entity: Entity) -> ApiResult {
@@ -265,7 +265,7 @@ pub fn create(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let record = write(ctx, entity, &body, None, id)?;
     ctx.account.next_id(collection(entity));
     ctx.account.table_mut(entity).insert(id, &record);
-    ok(render(ctx, entity, &record)?)
+    ok(render(ctx, entity, record)?)
 }
 
 pub fn update(ctx: &mut Ctx, entity: Entity) -> ApiResult {
@@ -280,7 +280,7 @@ pub fn update(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     }
     let record = write(ctx, entity, &body, Some(&existing), id)?;
     ctx.account.table_mut(entity).insert(id, &record);
-    ok(render(ctx, entity, &record)?)
+    ok(render(ctx, entity, record)?)
 }
 
 pub fn delete(ctx: &mut Ctx, entity: Entity) -> ApiResult {
