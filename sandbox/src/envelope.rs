@@ -214,29 +214,46 @@ fn compare_values(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-/// v1 offset pagination: `start` (default 0) and `limit` (default 100, at most `max`), over the
-/// items in order (the ones before `start` are passed over, the ones after the page and one
-/// more are never looked at).
+/// v1 offset pagination: `start` (default 0) and `limit` (default 100, at most `max`).
+pub struct OffsetPage {
+    pub start: usize,
+    pub limit: usize,
+}
+
+impl OffsetPage {
+    pub fn from_query(query: &HashMap<String, String>, max: usize) -> Result<OffsetPage, ApiError> {
+        let start = match query.get("start") {
+            None => 0,
+            Some(text) => text
+                .parse::<usize>()
+                .map_err(|_| ApiError::invalid("start", format!("must be a non-negative integer, got '{text}'")))?,
+        };
+        Ok(OffsetPage { start, limit: query_limit(query, 100, max)? })
+    }
+
+    /// The page from the items in order, of which the first `passed` (at most `start`) were
+    /// passed over already: the rest before `start` are passed over here, and the ones after the
+    /// page and one more are never looked at.
+    pub fn cut<T>(&self, items: impl IntoIterator<Item = T>, passed: usize) -> (Vec<T>, Value) {
+        let (start, limit) = (self.start, self.limit);
+        let mut page: Vec<T> = items.into_iter().skip(start.saturating_sub(passed)).take(limit + 1).collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let mut pagination = json!({"start": start, "limit": limit, "more_items_in_collection": more});
+        if more {
+            pagination["next_start"] = json!(start + limit);
+        }
+        (page, json!({"pagination": pagination}))
+    }
+}
+
+/// A v1 list's page of all `items` (see [`OffsetPage`]).
 pub fn v1_page<T>(
     items: impl IntoIterator<Item = T>,
     query: &HashMap<String, String>,
     max: usize,
 ) -> Result<(Vec<T>, Value), ApiError> {
-    let start = match query.get("start") {
-        None => 0,
-        Some(text) => text
-            .parse::<usize>()
-            .map_err(|_| ApiError::invalid("start", format!("must be a non-negative integer, got '{text}'")))?,
-    };
-    let limit = query_limit(query, 100, max)?;
-    let mut page: Vec<T> = items.into_iter().skip(start).take(limit + 1).collect();
-    let more = page.len() > limit;
-    page.truncate(limit);
-    let mut pagination = json!({"start": start, "limit": limit, "more_items_in_collection": more});
-    if more {
-        pagination["next_start"] = json!(start + limit);
-    }
-    Ok((page, json!({"pagination": pagination})))
+    Ok(OffsetPage::from_query(query, max)?.cut(items, 0))
 }
 
 /// Offset pagination behind an opaque cursor, for lists without a natural sort key

@@ -140,7 +140,8 @@ fn load_state(path: &std::path::Path) -> std::io::Result<(Account, TokenLedger, 
     };
     let reader = || std::fs::File::open(path).map(std::io::BufReader::new);
     let extras: Extras = serde_json::from_reader(reader()?).map_err(invalid)?;
-    let account = serde_json::from_reader(reader()?).map_err(invalid)?;
+    let mut account: Account = serde_json::from_reader(reader()?).map_err(invalid)?;
+    account.index();
     let offset = extras.clock_offset_ms.and_then(|offset| offset.as_i64()).unwrap_or(0);
     Ok((account, extras.token_ledger.unwrap_or_default(), offset))
 }

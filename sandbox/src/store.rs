@@ -272,7 +272,7 @@ pub struct Account {
     #[serde(default)]
     pub products: BTreeMap<u64, Value>,
     #[serde(default)]
-    pub deal_products: BTreeMap<u64, Value>,
+    pub deal_products: Table,
     #[serde(default)]
     pub deal_participants: BTreeMap<u64, Value>,
     #[serde(default)]
@@ -415,7 +415,7 @@ impl Account {
             notes: Table::new(),
             organization_relationships: BTreeMap::new(),
             products: BTreeMap::new(),
-            deal_products: BTreeMap::new(),
+            deal_products: Table::new(),
             deal_participants: BTreeMap::new(),
             webhooks: BTreeMap::new(),
             files: Table::new(),
@@ -491,7 +491,15 @@ impl Account {
                        "pipeline_id": pipeline, "is_deal_rot_enabled": false, "days_to_rotten": null, "add_time": stamp, "update_time": stamp}),
             );
         }
+        account.index();
         account
+    }
+
+    /// Indexes what is looked up by reference: persons by organization, product lines by deal
+    /// (a new account, and an account read from a state file).
+    pub fn index(&mut self) {
+        self.persons.index_by("org_id");
+        self.deal_products.index_by("deal_id");
     }
 
     pub fn next_id(&mut self, collection: &str) -> u64 {

@@ -10,7 +10,7 @@
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Number, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 const NULL: u8 = 0;
@@ -238,7 +238,32 @@ impl Packed<'_> {
 pub struct Table {
     keys: Keys,
     rows: BTreeMap<u64, Box<[u8]>>,
+    /// Counts the writes, so that a place remembered in a list is known to be still right.
+    writes: u64,
+    /// Where the last page of each v1 list walked in id order ended (see [`Table::walk_at`]).
+    ends: HashMap<String, PageEnd>,
+    /// With [`Table::index_by`]: the ids of the records by their value of one property.
+    index: Option<Index>,
 }
+
+/// The ids of the records by the id one of their properties holds (a person's organization, a
+/// line's deal).
+#[derive(Debug, Clone)]
+struct Index {
+    property: String,
+    ids: HashMap<u64, BTreeSet<u64>>,
+}
+
+/// A v1 list's page that ended at `last_id`, offset `next_start`, after `writes` writes.
+#[derive(Debug, Clone, Copy)]
+struct PageEnd {
+    writes: u64,
+    next_start: usize,
+    last_id: u64,
+}
+
+/// The v1 lists whose page ends a table remembers; more lists at once forget the older ones.
+const REMEMBERED_LISTS: usize = 16;
 
 impl Table {
     pub fn new() -> Table {
@@ -270,9 +295,30 @@ impl Table {
     }
 
     pub fn insert(&mut self, id: u64, record: &Value) {
+        self.writes += 1;
+        if let Some(mut index) = self.index.take() {
+            let old = self.packed_of(id).and_then(|stored| stored.get(&index.property).as_u64());
+            let new = record[&index.property].as_u64();
+            if old != new {
+                index.forget(old, id);
+                if let Some(new) = new {
+                    index.ids.entry(new).or_default().insert(id);
+                }
+            }
+            self.index = Some(index);
+        }
         let mut bytes = Vec::new();
         pack(record, &mut self.keys, &mut bytes);
         self.rows.insert(id, bytes.into_boxed_slice());
+    }
+
+    pub fn remove(&mut self, id: u64) {
+        self.writes += 1;
+        if let Some(mut index) = self.index.take() {
+            index.forget(self.packed_of(id).and_then(|stored| stored.get(&index.property).as_u64()), id);
+            self.index = Some(index);
+        }
+        self.rows.remove(&id);
     }
 
     /// Changes a stored record in place: unpacks it, lets `change` edit it, packs it again.
@@ -306,6 +352,66 @@ impl Table {
         } else {
             Box::new(range.map(move |(id, bytes)| (*id, self.packed(bytes))))
         }
+    }
+}
+
+impl Index {
+    fn forget(&mut self, value: Option<u64>, id: u64) {
+        if let Some(ids) = value.and_then(|value| self.ids.get_mut(&value)) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.ids.remove(&value.unwrap_or(0));
+            }
+        }
+    }
+}
+
+impl Table {
+    /// From now on keeps the ids of the records by the id their `property` holds, so that
+    /// [`Table::ids_by`] finds them without reading every record (a relationship counts an
+    /// organization's persons, a deal lists its product lines: each a scan of the whole table
+    /// before, at a million records a quadratic migration).
+    pub fn index_by(&mut self, property: &str) {
+        let mut ids: HashMap<u64, BTreeSet<u64>> = HashMap::new();
+        for (id, record) in self.iter() {
+            if let Some(value) = record.get(property).as_u64() {
+                ids.entry(value).or_default().insert(id);
+            }
+        }
+        self.index = Some(Index { property: property.to_owned(), ids });
+    }
+
+    /// The ids, in order, of the records whose indexed property (see [`Table::index_by`]) holds
+    /// `value`; none when the table keeps no index.
+    pub fn ids_by(&self, value: u64) -> impl Iterator<Item = u64> + '_ {
+        self.index.as_ref().and_then(|index| index.ids.get(&value)).into_iter().flatten().copied()
+    }
+
+    /// Where a v1 list (`list` names its filters and direction) walked in id order starts its
+    /// page at offset `start`: after the last record of its previous page when that page ended
+    /// at `start` and nothing was written since, having passed over `start` records already;
+    /// else at the first record, having passed over none. Without it each page would pass over
+    /// every record before it again: n²/limit for a whole list.
+    pub fn walk_at(
+        &self,
+        list: &str,
+        start: usize,
+        descending: bool,
+    ) -> (Box<dyn Iterator<Item = (u64, Packed<'_>)> + '_>, usize) {
+        match self.ends.get(list) {
+            Some(end) if end.writes == self.writes && end.next_start == start && start > 0 => {
+                (self.walk(Some(end.last_id), descending), start)
+            }
+            _ => (self.walk(None, descending), 0),
+        }
+    }
+
+    /// Remembers where a page of `list` ended (see [`Table::walk_at`]).
+    pub fn remember_end(&mut self, list: &str, next_start: usize, last_id: u64) {
+        if self.ends.len() >= REMEMBERED_LISTS && !self.ends.contains_key(list) {
+            self.ends.clear();
+        }
+        self.ends.insert(list.to_owned(), PageEnd { writes: self.writes, next_start, last_id });
     }
 }
 
@@ -372,5 +478,20 @@ mod tests {
         table.modify(7, |record| record["active_flag"] = json!(false));
         assert!(!table.packed_of(7).unwrap().is_live());
         assert_eq!(serde_json::to_value(&table).unwrap()["7"]["float"], json!(0.1));
+    }
+
+    #[test]
+    fn the_index_follows_inserts_changes_and_removals() {
+        let mut table = Table::new();
+        table.index_by("org_id");
+        for id in 1..=5 {
+            table.insert(id, &json!({"id": id, "org_id": if id <= 3 { 10 } else { 20 }}));
+        }
+        let of = |table: &Table, org| table.ids_by(org).collect::<Vec<_>>();
+        assert_eq!((of(&table, 10), of(&table, 20)), (vec![1, 2, 3], vec![4, 5]));
+        table.modify(1, |record| record["org_id"] = json!(20));
+        table.modify(4, |record| record["org_id"] = Value::Null);
+        table.remove(2);
+        assert_eq!((of(&table, 10), of(&table, 20)), (vec![3], vec![1, 5]));
     }
 }

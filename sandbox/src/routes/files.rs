@@ -6,7 +6,7 @@
 use super::notes::v1_integer;
 use super::{Body, Ctx};
 use crate::clock;
-use crate::envelope::{ApiError, ApiResult, ok, ok_with, v1_page};
+use crate::envelope::{ApiError, ApiResult, OffsetPage, ok, ok_with};
 use crate::table::Packed;
 use serde_json::{Value, json};
 
@@ -70,11 +70,19 @@ pub fn upload(ctx: &mut Ctx) -> ApiResult {
 }
 
 pub fn list(ctx: &mut Ctx) -> ApiResult {
+    let page = OffsetPage::from_query(ctx.query, 100)?;
     let files = &ctx.account.files;
-    let live = files.iter().filter(|(_, file)| file.get("active_flag") == json!(true));
+    let live = |file: &Packed| file.get("active_flag") == json!(true);
     // Unsorted, the list is in id order: walked, only the page's files are unpacked.
-    let ids: Box<dyn Iterator<Item = u64>> = match ctx.query.get("sort") {
-        None => Box::new(live.map(|(id, _)| id)),
+    let (ids, additional) = match ctx.query.get("sort") {
+        None => {
+            let (walk, passed) = files.walk_at("", page.start, false);
+            let (ids, additional) = page.cut(walk.filter(|(_, file)| live(file)).map(|(id, _)| id), passed);
+            if let Some(last) = ids.last() {
+                ctx.account.files.remember_end("", page.start + ids.len(), *last);
+            }
+            (ids, additional)
+        }
         Some(sort) => {
             let mut parts = sort.split_whitespace();
             let key = parts.next().unwrap_or("id").to_owned();
@@ -82,7 +90,8 @@ pub fn list(ctx: &mut Ctx) -> ApiResult {
                 return Err(ApiError::invalid("sort", "supported fields are id and update_time"));
             }
             let descending = parts.next().is_some_and(|direction| direction.eq_ignore_ascii_case("desc"));
-            let mut keys: Vec<(Value, u64)> = live.map(|(id, file)| (file.get(&key), id)).collect();
+            let mut keys: Vec<(Value, u64)> =
+                files.iter().filter(|(_, file)| live(file)).map(|(id, file)| (file.get(&key), id)).collect();
             keys.sort_by(|(a, _), (b, _)| {
                 let ordering = match (a, b) {
                     (Value::String(x), Value::String(y)) => x.cmp(y),
@@ -90,11 +99,11 @@ pub fn list(ctx: &mut Ctx) -> ApiResult {
                 };
                 if descending { ordering.reverse() } else { ordering }
             });
-            Box::new(keys.into_iter().map(|(_, id)| id))
+            page.cut(keys.into_iter().map(|(_, id)| id), 0)
         }
     };
-    let (page, additional) = v1_page(ids, ctx.query, 100)?;
-    ok_with(Value::Array(page.into_iter().filter_map(|id| files.get(id)).collect()), additional)
+    let files = &ctx.account.files;
+    ok_with(Value::Array(ids.into_iter().filter_map(|id| files.get(id)).collect()), additional)
 }
 
 pub fn get(ctx: &mut Ctx) -> ApiResult {

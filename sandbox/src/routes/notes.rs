@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use crate::clock;
-use crate::envelope::{ApiError, ApiResult, ok, ok_with, v1_page};
+use crate::envelope::{ApiError, ApiResult, OffsetPage, ok, ok_with};
 use crate::store::Account;
 use crate::table::{Packed, Table};
 use crate::validate::json_type;
@@ -232,9 +232,16 @@ pub fn list(ctx: &mut Ctx) -> ApiResult {
                 note.get("update_time").as_str().and_then(clock::parse_v1_time).unwrap_or(0) >= since
             })
     };
+    let page = OffsetPage::from_query(ctx.query, 500)?;
     let notes = &ctx.account.notes;
-    let ids: Box<dyn Iterator<Item = u64>> = if sort_key == "id" {
-        Box::new(notes.walk(None, descending).filter(|(_, note)| matches(note)).map(|(id, _)| id))
+    let (ids, additional) = if sort_key == "id" {
+        let list = format!("{filters:?} {updated_since:?} {descending}");
+        let (walk, passed) = notes.walk_at(&list, page.start, descending);
+        let (ids, additional) = page.cut(walk.filter(|(_, note)| matches(note)).map(|(id, _)| id), passed);
+        if let Some(last) = ids.last() {
+            ctx.account.notes.remember_end(&list, page.start + ids.len(), *last);
+        }
+        (ids, additional)
     } else {
         let mut keys: Vec<(Value, u64)> =
             notes.iter().filter(|(_, note)| matches(note)).map(|(id, note)| (note.get(&sort_key), id)).collect();
@@ -246,10 +253,13 @@ pub fn list(ctx: &mut Ctx) -> ApiResult {
             .then(a_id.cmp(b_id));
             if descending { ordering.reverse() } else { ordering }
         });
-        Box::new(keys.into_iter().map(|(_, id)| id))
+        page.cut(keys.into_iter().map(|(_, id)| id), 0)
     };
-    let (page, additional) = v1_page(ids, ctx.query, 500)?;
-    let rendered =
-        page.into_iter().filter_map(|id| notes.get(id)).map(|note| render(ctx.account, &note, ctx.user_id)).collect();
+    let account = &*ctx.account;
+    let rendered = ids
+        .into_iter()
+        .filter_map(|id| account.notes.get(id))
+        .map(|note| render(account, &note, ctx.user_id))
+        .collect();
     ok_with(Value::Array(rendered), additional)
 }

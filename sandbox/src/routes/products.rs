@@ -209,7 +209,7 @@ pub fn add_deal_product(ctx: &mut Ctx) -> ApiResult {
     }
     let item_price = number(&body, "item_price", true)?.unwrap_or(0.0);
     let quantity = number(&body, "quantity", true)?.unwrap_or(0.0);
-    let order_nr = ctx.account.deal_products.values().filter(|line| line["deal_id"] == json!(deal_id)).count() + 1;
+    let order_nr = ctx.account.deal_products.ids_by(deal_id).count() + 1;
     let id = ctx.account.next_id("deal_products");
     let stamp = clock::rfc3339(ctx.now);
     let stored = json!({
@@ -220,7 +220,7 @@ pub fn add_deal_product(ctx: &mut Ctx) -> ApiResult {
         "add_time": stamp, "update_time": stamp,
         "billing_frequency": "one-time", "billing_frequency_cycles": null, "billing_start_date": null,
     });
-    ctx.account.deal_products.insert(id, stored.clone());
+    ctx.account.deal_products.insert(id, &stored);
     let data = render_deal_product(ctx.account, &stored);
     Ok(Reply { status: 201, body: json!({"success": true, "data": data}) })
 }
@@ -228,12 +228,11 @@ pub fn add_deal_product(ctx: &mut Ctx) -> ApiResult {
 pub fn list_deal_products(ctx: &mut Ctx) -> ApiResult {
     let deal_id = deal_of_path(ctx)?;
     let page = CursorPage::from_query(ctx.query, &["id", "add_time", "update_time", "order_nr"])?;
-    let lines: Vec<Value> = ctx
-        .account
-        .deal_products
-        .values()
-        .filter(|line| line["deal_id"] == json!(deal_id))
-        .map(|line| render_deal_product(ctx.account, line))
+    let lines = &ctx.account.deal_products;
+    let lines: Vec<Value> = lines
+        .ids_by(deal_id)
+        .filter_map(|id| lines.get(id))
+        .map(|line| render_deal_product(ctx.account, &line))
         .collect();
     let (data, additional) = page.page(lines);
     Ok(Reply { status: 200, body: json!({"success": true, "data": data, "additional_data": additional}) })
@@ -242,10 +241,10 @@ pub fn list_deal_products(ctx: &mut Ctx) -> ApiResult {
 pub fn delete_deal_product(ctx: &mut Ctx) -> ApiResult {
     let deal_id = deal_of_path(ctx)?;
     let attachment: u64 = ctx.params.get(1).and_then(|id| id.parse().ok()).ok_or_else(ApiError::entity_not_found)?;
-    match ctx.account.deal_products.get(&attachment) {
-        Some(line) if line["deal_id"] == json!(deal_id) => {}
+    match ctx.account.deal_products.packed_of(attachment) {
+        Some(line) if line.get("deal_id") == json!(deal_id) => {}
         _ => return Err(ApiError::entity_not_found()),
     }
-    ctx.account.deal_products.remove(&attachment);
+    ctx.account.deal_products.remove(attachment);
     crate::envelope::ok(json!({ "id": attachment }))
 }

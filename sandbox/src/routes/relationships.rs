@@ -23,10 +23,10 @@ fn not_found() -> ApiError {
 /// An organization as a relationship shows it (`relationshipOrganizationInfoItem`).
 fn organization_info(account: &Account, id: u64) -> Value {
     let organization = account.organizations.get(id).unwrap_or(Value::Null);
-    let people = account
-        .persons
-        .iter()
-        .filter(|(_, person)| person.get("org_id").as_u64() == Some(id) && person.get("is_deleted") != json!(true))
+    let persons = &account.persons;
+    let people = persons
+        .ids_by(id)
+        .filter(|person| persons.packed_of(*person).is_some_and(|person| person.get("is_deleted") != json!(true)))
         .count();
     let address = match &organization["address"] {
         Value::Object(address) => address.get("value").cloned().unwrap_or(Value::Null),

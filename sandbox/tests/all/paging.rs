@@ -2,7 +2,7 @@
 //! once, in order, whatever the page size, sort, direction and filter; deleted records, equal
 //! sort values, a filter that matches nothing after the cursor, a cursor at the last record.
 
-use crate::support::{Sandbox, TOKEN};
+use crate::support::{Answer, Sandbox, TOKEN};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -285,4 +285,141 @@ async fn notes_and_files_pages_by_start_skip_deleted_ones_and_keep_their_sort() 
         assert_eq!(walk_v1(&sandbox, "/v1/files?sort=id%20DESC", limit).await, vec![8, 7, 6, 5, 4, 3, 1]);
         assert_eq!(walk_v1(&sandbox, "/v1/files?sort=update_time%20DESC", limit).await, by_time);
     }
+}
+
+#[tokio::test]
+async fn a_v1_page_after_a_write_is_cut_from_the_list_as_it_is_now() {
+    let sandbox = Sandbox::fast();
+    let anna = sandbox.ok("POST", "/api/v2/persons", Some(json!({"name": "Anna"}))).await["id"].clone();
+    for index in 0..12 {
+        sandbox.ok("POST", "/v1/notes", Some(json!({"content": format!("n{index}"), "person_id": anna}))).await;
+    }
+    let ids = |page: &Answer| -> Vec<u64> {
+        page.body["data"].as_array().unwrap().iter().map(|note| note["id"].as_u64().unwrap()).collect()
+    };
+    for direction in ["", "&sort=id%20DESC"] {
+        let list = |start: usize| format!("/v1/notes?limit=3&start={start}{direction}");
+        let first = sandbox.call("GET", &list(0), None).await;
+        // Another list between the pages (by person): its pages are its own.
+        let other = sandbox.call("GET", &format!("/v1/notes?limit=2&start=0&person_id={anna}{direction}"), None).await;
+        assert_eq!(ids(&other), &ids(&first)[..2]);
+        let second = sandbox.call("GET", &list(3), None).await;
+        // A note of the first page deleted: the third page starts one further on.
+        let gone = ids(&first)[1];
+        sandbox.ok("DELETE", &format!("/v1/notes/{gone}"), None).await;
+        let third = sandbox.call("GET", &list(6), None).await;
+        let state = sandbox.handle.state();
+        let mut live: Vec<u64> = state["notes"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|note| note["active_flag"] == true)
+            .map(|note| note["id"].as_u64().unwrap())
+            .collect();
+        live.sort_unstable();
+        if !direction.is_empty() {
+            live.reverse();
+        }
+        assert_eq!(ids(&second), &live[2..5], "{direction}: the second page follows the first");
+        assert_eq!(ids(&third), &live[6..9], "{direction}: the third page is cut after the delete");
+        // A new note between pages: the next page is cut from the list with it.
+        sandbox.ok("POST", "/v1/notes", Some(json!({"content": "late", "person_id": anna}))).await;
+        let mut with_late = live.clone();
+        let late = sandbox.handle.state()["last_ids"]["notes"].as_u64().unwrap();
+        if direction.is_empty() {
+            with_late.push(late)
+        } else {
+            with_late.insert(0, late)
+        }
+        assert_eq!(walk_v1(&sandbox, &format!("/v1/notes?{}", direction.trim_start_matches('&')), 4).await, with_late);
+    }
+}
+
+/// The persons of an organization as a relationship counts them.
+async fn people_count(sandbox: &Sandbox, relationship: &Value, org: &Value) -> Value {
+    let read = sandbox.ok("GET", &format!("/v1/organizationRelationships/{}", relationship["id"]), None).await;
+    if read["rel_owner_org_id"]["value"] == org["id"] {
+        read["rel_owner_org_id"]["people_count"].clone()
+    } else {
+        read["rel_linked_org_id"]["people_count"].clone()
+    }
+}
+
+/// The ids and order numbers of a deal's product lines.
+async fn lines_of(sandbox: &Sandbox, deal: &Value) -> Vec<(u64, u64)> {
+    let lines = sandbox.ok("GET", &format!("/api/v2/deals/{}/products?limit=500", deal["id"]), None).await;
+    lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| (line["id"].as_u64().unwrap(), line["order_nr"].as_u64().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_organizations_persons_and_a_deals_lines_follow_moves_deletes_and_a_restart() {
+    let state = crate::support::temp_path("indexed-state.json");
+    let config =
+        || crm_migrate_sandbox::SandboxConfig { state_path: Some(state.clone()), ..crate::support::fast_config() };
+    let sandbox = Sandbox::start(config());
+    let holding = sandbox.ok("POST", "/api/v2/organizations", Some(json!({"name": "Holding"}))).await;
+    let daughter = sandbox.ok("POST", "/api/v2/organizations", Some(json!({"name": "Daughter"}))).await;
+    let mut persons = Vec::new();
+    for index in 0..5 {
+        let org = if index < 3 { &holding } else { &daughter };
+        persons.push(
+            sandbox
+                .ok("POST", "/api/v2/persons", Some(json!({"name": format!("P{index}"), "org_id": org["id"]})))
+                .await["id"]
+                .clone(),
+        );
+    }
+    let relationship = sandbox
+        .ok(
+            "POST",
+            "/v1/organizationRelationships",
+            Some(json!({"type": "parent", "rel_owner_org_id": holding["id"], "rel_linked_org_id": daughter["id"]})),
+        )
+        .await;
+    assert_eq!(
+        (people_count(&sandbox, &relationship, &holding).await, people_count(&sandbox, &relationship, &daughter).await),
+        (json!(3), json!(2))
+    );
+    // One moves to the daughter, one is deleted, one leaves its organization.
+    sandbox.ok("PATCH", &format!("/api/v2/persons/{}", persons[0]), Some(json!({"org_id": daughter["id"]}))).await;
+    sandbox.ok("DELETE", &format!("/api/v2/persons/{}", persons[1]), None).await;
+    sandbox.ok("PATCH", &format!("/api/v2/persons/{}", persons[3]), Some(json!({"org_id": null}))).await;
+    assert_eq!(
+        (people_count(&sandbox, &relationship, &holding).await, people_count(&sandbox, &relationship, &daughter).await),
+        (json!(1), json!(2))
+    );
+
+    let product = sandbox.call("POST", "/api/v2/products", Some(json!({"name": "Pencil"}))).await.body["data"].clone();
+    let deals = [
+        sandbox.ok("POST", "/api/v2/deals", Some(json!({"title": "A"}))).await,
+        sandbox.ok("POST", "/api/v2/deals", Some(json!({"title": "B"}))).await,
+    ];
+    let line = json!({"product_id": product["id"], "item_price": 1, "quantity": 1});
+    for deal in [&deals[0], &deals[1], &deals[0], &deals[0]] {
+        sandbox.ok("POST", &format!("/api/v2/deals/{}/products", deal["id"]), Some(line.clone())).await;
+    }
+    assert_eq!(lines_of(&sandbox, &deals[0]).await, vec![(1, 1), (3, 2), (4, 3)]);
+    assert_eq!(lines_of(&sandbox, &deals[1]).await, vec![(2, 1)]);
+    sandbox.ok("DELETE", &format!("/api/v2/deals/{}/products/3", deals[0]["id"]), None).await;
+    assert_eq!(lines_of(&sandbox, &deals[0]).await, vec![(1, 1), (4, 3)]);
+    // A line of one deal is not another's to delete.
+    assert_eq!(sandbox.call("DELETE", &format!("/api/v2/deals/{}/products/2", deals[0]["id"]), None).await.status, 404);
+
+    // Saved and read back: the same answers.
+    drop(sandbox);
+    let sandbox = Sandbox::start(config());
+    assert_eq!(
+        (people_count(&sandbox, &relationship, &holding).await, people_count(&sandbox, &relationship, &daughter).await),
+        (json!(1), json!(2))
+    );
+    assert_eq!(lines_of(&sandbox, &deals[0]).await, vec![(1, 1), (4, 3)]);
+    sandbox.ok("POST", &format!("/api/v2/deals/{}/products", deals[0]["id"]), Some(line)).await;
+    assert_eq!(lines_of(&sandbox, &deals[0]).await, vec![(1, 1), (4, 3), (5, 3)], "order_nr counts the deal's lines");
+    drop(sandbox);
+    let _ = std::fs::remove_file(&state);
 }
