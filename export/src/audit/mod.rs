@@ -494,50 +494,49 @@ impl IdSet {
 }
 
 /// Duplicate groups of one key (emails, or phone numbers). Keys are only appended as contacts
-/// come (to one arena, with their hash and contact), and grouped once all are in, by sorting
-/// the hashes: at a million contacts a lookup per contact in a hash table of every key cost a
-/// cache miss each, and its growth page faults and copies, several times what the sort does.
+/// come (to one arena, with a short hash and the contact), and grouped once all are in, by
+/// sorting the hashes: at a million contacts a lookup per contact in a hash table of every key
+/// cost a cache miss each, and its growth page faults and copies, several times what the sort
+/// of one `u64` per key does.
 #[derive(Default)]
 struct Groups {
     keys: String,
-    entries: Vec<KeyEntry>,
-}
-
-/// A key of [`Groups`]: its hash, the contact, and where the key ends in the arena (it starts
-/// where the entry before it ends).
-#[derive(Debug, Clone, Copy)]
-struct KeyEntry {
-    hash: u64,
-    ordinal: u32,
-    end: u32,
+    /// By contact: where its key ends in `keys` (it starts where the contact before's ends; a
+    /// contact without a key has an empty one).
+    ends: Vec<u32>,
+    /// Per key: its hash's top 32 bits, then the contact. Sorted, each hash's contacts come in
+    /// file order; keys that share a hash but differ are told apart by their text.
+    hashed: Vec<u64>,
 }
 
 impl Groups {
+    /// `key` for contact `ordinal` (contacts come in order, each with one key at most).
     fn add(&mut self, key: &str, ordinal: u32) {
+        let end = self.keys.len() as u32;
+        self.ends.resize(ordinal as usize, end);
         self.keys.push_str(key);
-        self.entries.push(KeyEntry { hash: text_hash(key.as_bytes()), ordinal, end: self.keys.len() as u32 });
+        self.ends.push(self.keys.len() as u32);
+        self.hashed.push(text_hash(key.as_bytes()) >> 32 << 32 | u64::from(ordinal));
+    }
+
+    fn key(&self, ordinal: u32) -> &str {
+        let start = if ordinal == 0 { 0 } else { self.ends[ordinal as usize - 1] as usize };
+        &self.keys[start..self.ends[ordinal as usize] as usize]
     }
 
     /// The groups of contacts sharing a key exactly, in the order their second contact came;
     /// in each, the contacts in the order they came.
-    fn groups(&self) -> Vec<(String, Vec<u32>)> {
-        let key = |at: usize| {
-            let start = if at == 0 { 0 } else { self.entries[at - 1].end as usize };
-            &self.keys[start..self.entries[at].end as usize]
-        };
-        // Entries by hash, each hash's in the order they came.
-        let mut order: Vec<u32> = (0..self.entries.len() as u32).collect();
-        order.sort_unstable_by_key(|at| (self.entries[*at as usize].hash, *at));
+    fn groups(mut self) -> Vec<(String, Vec<u32>)> {
+        let mut hashed = std::mem::take(&mut self.hashed);
+        hashed.sort_unstable();
         let mut found: Vec<(u32, String, Vec<u32>)> = Vec::new();
-        for run in order.chunk_by(|a, b| self.entries[*a as usize].hash == self.entries[*b as usize].hash) {
-            let mut rest: Vec<u32> = run.to_vec();
-            // Keys sharing a hash are practically always one key; different ones are told apart.
+        for run in hashed.chunk_by(|a, b| a >> 32 == b >> 32) {
+            let mut rest: Vec<u32> = run.iter().map(|entry| *entry as u32).collect();
             while rest.len() > 1 {
-                let first = key(rest[0] as usize);
-                let (same, other): (Vec<u32>, Vec<u32>) = rest.iter().partition(|at| key(**at as usize) == first);
+                let first = self.key(rest[0]);
+                let (same, other): (Vec<u32>, Vec<u32>) = rest.iter().partition(|at| self.key(**at) == first);
                 if same.len() > 1 {
-                    let members: Vec<u32> = same.iter().map(|at| self.entries[*at as usize].ordinal).collect();
-                    found.push((members[1], first.to_owned(), members));
+                    found.push((same[1], first.to_owned(), same));
                 }
                 rest = other;
             }
@@ -789,7 +788,7 @@ impl State {
         if export.file(FileKind::Conversations).is_some() {
             counts.insert("conversations".to_owned(), self.conversations.len());
         }
-        let groups = |groups: &Groups, state: &State| -> Vec<DuplicateGroup> {
+        let groups = |groups: Groups, state: &State| -> Vec<DuplicateGroup> {
             groups
                 .groups()
                 .into_iter()
@@ -799,7 +798,9 @@ impl State {
                 })
                 .collect()
         };
-        let duplicates = Duplicates { by_email: groups(&self.emails, &self), by_phone: groups(&self.phones, &self) };
+        let by_email = groups(std::mem::take(&mut self.emails), &self);
+        let by_phone = groups(std::mem::take(&mut self.phones), &self);
+        let duplicates = Duplicates { by_email, by_phone };
         self.billing.not_billable = self.billing.contacts - self.billing.billable;
         for (reason, count) in BILLING_REASONS.iter().zip(self.reason_counts) {
             *self.billing.reasons.entry((*reason).to_owned()).or_default() += count;
@@ -946,8 +947,8 @@ mod tests {
             groups.add(key, ordinal as u32);
         }
         // As if every key had one hash.
-        for entry in &mut groups.entries {
-            entry.hash = 7;
+        for entry in &mut groups.hashed {
+            *entry = 7 << 32 | (*entry & 0xFFFF_FFFF);
         }
         assert_eq!(groups.groups(), vec![("y".to_owned(), vec![1, 2, 5]), ("x".to_owned(), vec![0, 3])]);
     }
