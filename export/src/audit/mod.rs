@@ -2,7 +2,7 @@
 //! contacts User.com bills for, and what a person must rebuild by hand in Pipedrive.
 //!
 //! [`run`] reads every file once, streaming (the reader's records are reused, so memory grows
-//! only with what must be remembered: about 60 bytes per contact for the duplicate and
+//! only with what must be remembered: about 70 bytes per contact for the duplicate and
 //! orphan checks, a bit per numeric id for the duplicate-id check), and writes the billing CSV
 //! as it goes; a file with a duplicated id is read a second time, for the lines of that id. [`report`] turns the result into
 //! `audit.md` for people and `audit.json` for machines. Nothing else is written.
