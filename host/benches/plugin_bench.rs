@@ -11,7 +11,9 @@
 //!
 //! Timings on this machine drift between runs; the ratios, taken inside one run, are the figures.
 //! Environment: `CRM_BENCH_RECORDS` (default 100,000) for a quick run, `CRM_BENCH_WASM` for
-//! another build of clean-basic, `CRM_BENCH_SKIP_PYTHON` to leave out section 4.
+//! another build of clean-basic, `CRM_BENCH_COMPARE` for a second build measured in the same
+//! rounds (an older one, say: before and after in one run), `CRM_BENCH_SKIP_PYTHON` to leave out
+//! section 4.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -50,6 +52,9 @@ fn main() {
     };
     let epoch_host = PluginHost::new(wall_clock, ComponentCache::new(None)).unwrap();
     let epoch_plugin = epoch_host.open(&wasm, None).unwrap().configure(config.clone()).unwrap();
+    let compare = std::env::var_os("CRM_BENCH_COMPARE").map(std::path::PathBuf::from);
+    let compare_plugin =
+        compare.as_ref().map(|path| fuel_host.open(path, None).unwrap().configure(config.clone()).unwrap());
 
     // One run of a pipeline over all records: time, fuel, and the records that come out.
     let run = |hooks: &dyn Fn(Vec<Record>) -> pipeline::StageOutput| {
@@ -68,13 +73,20 @@ fn main() {
 
     // Rounds interleave the contenders, so that the machine's drift hits them alike; each
     // figure is the best of its rounds.
-    let (mut native, mut fuel, mut epoch) = (Duration::MAX, Duration::MAX, Duration::MAX);
-    let mut fuel_per_record = 0;
+    let (mut native, mut fuel, mut epoch, mut compared) = (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+    let (mut fuel_per_record, mut compared_fuel_per_record) = (0, 0);
     for _ in 0..5 {
         let (native_time, _, native_records) = run(&native_run);
         let (fuel_time, fuel_used, wasm_records) = run(&wasm_run(1000));
         let (epoch_time, _, _) = run(&epoch_run);
         assert_eq!(wasm_records, native_records, "WASM and native agree");
+        if let Some(plugin) = &compare_plugin {
+            let (time, fuel_used, records) =
+                run(&|input| pipeline::clean(plugin, input, 1000, &mut BatchIds::default()));
+            assert_eq!(records, native_records, "the compared build agrees");
+            compared = compared.min(time);
+            compared_fuel_per_record = fuel_used / *RECORDS as u64;
+        }
         native = native.min(native_time);
         fuel = fuel.min(fuel_time);
         epoch = epoch.min(epoch_time);
@@ -99,6 +111,10 @@ fn main() {
         epoch,
         format!("  (fuel costs {:+.0}%)", (fuel.as_secs_f64() / epoch.as_secs_f64() - 1.0) * 100.0),
     );
+    if let Some(path) = &compare {
+        let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        line(&format!("compared: {name}, batch 1000"), compared, format!("  ({compared_fuel_per_record} fuel/record)"));
+    }
 
     println!("plugin load (clean_basic.wasm, {} KB)", std::fs::metadata(&wasm).unwrap().len() / 1024);
     let cache_dir = tempfile::tempdir().unwrap();
