@@ -82,16 +82,47 @@ fn is_normal(text: &str, multiline: bool) -> bool {
     if first == b' ' || last == b' ' || (multiline && (first == b'\n' || last == b'\n')) {
         return false;
     }
-    // Only the bytes that may be whitespace are looked at one by one: most texts have a few.
-    let mut at = next_special(bytes, 0);
+    // Eight bytes at a time. A word whose only special bytes are spaces is normal unless two
+    // spaces touch (in it, or across its first byte); in any other word each byte that may be
+    // whitespace is looked at one by one.
+    let mut at = 0;
     while at < bytes.len() {
-        let previous = if at > 0 { bytes[at - 1] } else { 0 };
-        if !byte_is_normal(text, at, bytes[at], previous, multiline) {
-            return false;
+        let word = word_at(bytes, at);
+        let spaces = zero_bytes(word ^ (b' ' as u64 * ONES));
+        let specials = special_bytes(word);
+        if specials & !spaces == 0 {
+            let first_after_space = spaces & 0x80 != 0 && at > 0 && bytes[at - 1] == b' ';
+            if spaces & (spaces >> 8) != 0 || first_after_space {
+                return false;
+            }
+        } else {
+            let mut left = specials;
+            while left != 0 {
+                let index = at + (left.trailing_zeros() / 8) as usize;
+                let previous = if index > 0 { bytes[index - 1] } else { 0 };
+                if !byte_is_normal(text, index, bytes[index], previous, multiline) {
+                    return false;
+                }
+                left &= left - 1;
+            }
         }
-        at = next_special(bytes, at + 1);
+        at += 8;
     }
     true
+}
+
+/// The high bit of each byte of `word` that is zero (exact per byte: no carry crosses bytes).
+#[inline]
+fn zero_bytes(word: u64) -> u64 {
+    !(((word & !HIGH) + !HIGH) | word) & HIGH
+}
+
+/// The high bit of each byte of `word` that may be (part of) whitespace: a space, a control
+/// byte or a non-ASCII byte (exact per byte).
+#[inline]
+fn special_bytes(word: u64) -> u64 {
+    let below_0x21 = !((word & !HIGH) + 0x5f * ONES) & !word & HIGH;
+    below_0x21 | (word & HIGH)
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -104,10 +135,7 @@ const HIGH: u64 = 0x80 * ONES;
 #[inline]
 fn next_special(bytes: &[u8], mut at: usize) -> usize {
     while at < bytes.len() {
-        let word = word_at(bytes, at);
-        // High bit set in each byte below 0x21 (exact per byte: no carry crosses bytes).
-        let below_0x21 = !((word & !HIGH) + 0x5f * ONES) & !word & HIGH;
-        let special = below_0x21 | (word & HIGH);
+        let special = special_bytes(word_at(bytes, at));
         if special != 0 {
             return at + (special.trailing_zeros() / 8) as usize;
         }
@@ -119,11 +147,7 @@ fn next_special(bytes: &[u8], mut at: usize) -> usize {
 /// Whether `bytes` holds a `\n`, eight bytes at a time (`<[u8]>::contains` calls `memchr`, whose
 /// set-up costs more than these short texts).
 fn has_line_break(bytes: &[u8]) -> bool {
-    (0..bytes.len()).step_by(8).any(|at| {
-        let line_feeds = word_at(bytes, at) ^ (b'\n' as u64 * ONES);
-        // High bit set in each zero byte of `line_feeds`, that is each `\n` (exact per byte).
-        !(((line_feeds & !HIGH) + !HIGH) | line_feeds) & HIGH != 0
-    })
+    (0..bytes.len()).step_by(8).any(|at| zero_bytes(word_at(bytes, at) ^ (b'\n' as u64 * ONES)) != 0)
 }
 
 /// The eight bytes from `at`, little-endian; past the end of `bytes`, padded with `a` (a byte
