@@ -67,7 +67,7 @@ fn main() {
         let (started, cpu_started) = (Instant::now(), thread_cpu_time());
         let output = hooks(input);
         let elapsed = started.elapsed();
-        cpu.set(thread_cpu_time() - cpu_started);
+        cpu.set(thread_cpu_time().saturating_sub(cpu_started));
         assert!(output.failures.is_empty());
         (elapsed, output.fuel_used, output.records)
     };
