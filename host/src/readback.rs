@@ -41,9 +41,7 @@ async fn each_live<E: From<ClientError>>(
     ) -> Result<(), E> {
         for record in records {
             let record = serde_json::to_value(record).expect("plain data serializes");
-            let deleted =
-                record["is_deleted"] == true || (destination == Destination::Note && record["active_flag"] == false);
-            if let (false, Some(id)) = (deleted, record["id"].as_u64()) {
+            if let (false, Some(id)) = (deleted(destination, &record), record["id"].as_u64()) {
                 each(id, record)?;
             }
         }
@@ -68,9 +66,18 @@ async fn each_live<E: From<ClientError>>(
     }
 }
 
+/// How many records of one destination [`Listings::record`] reads one by one (a token each,
+/// against ten for a page of 500) before it lists the destination whole: a delta that changed a
+/// few records of a big account reads those, one that changed many lists each object once.
+const SINGLE_READS: u32 = 50;
+
 /// The records of the account as listed, per destination, each listed once and kept.
 #[derive(Debug, Default)]
-pub struct Listings(HashMap<Destination, HashMap<u64, Value>>);
+pub struct Listings {
+    listed: HashMap<Destination, HashMap<u64, Value>>,
+    /// Records read one by one so far, per destination.
+    single_reads: HashMap<Destination, u32>,
+}
 
 impl Listings {
     /// The live records (not deleted) a source object lands in, by Pipedrive id.
@@ -80,7 +87,7 @@ impl Listings {
         object: ObjectKind,
     ) -> Result<&HashMap<u64, Value>, ClientError> {
         let destination = Destination::of(object);
-        if let std::collections::hash_map::Entry::Vacant(e) = self.0.entry(destination) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.listed.entry(destination) {
             let mut live = HashMap::new();
             each_live(client, destination, |id, record| {
                 live.insert(id, record);
@@ -89,13 +96,55 @@ impl Listings {
             .await?;
             e.insert(live);
         }
-        Ok(&self.0[&destination])
+        Ok(&self.listed[&destination])
+    }
+
+    /// The live record (not deleted) of `object` with this Pipedrive id, as the listing gives it:
+    /// read on its own for the first few of a destination (see [`SINGLE_READS`]), then from the
+    /// destination's listing.
+    pub async fn record(
+        &mut self,
+        client: &PipedriveClient,
+        object: ObjectKind,
+        id: u64,
+    ) -> Result<Option<Value>, ClientError> {
+        let destination = Destination::of(object);
+        let reads = self.single_reads.entry(destination).or_default();
+        if !self.listed.contains_key(&destination) && *reads < SINGLE_READS {
+            *reads += 1;
+            return read_one(client, destination, id).await;
+        }
+        Ok(self.of(client, object).await?.get(&id).cloned())
     }
 
     /// Forgets what was listed (after writes that change it).
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.listed.clear();
     }
+}
+
+/// One live record (not deleted) as its destination's listing gives it.
+async fn read_one(client: &PipedriveClient, destination: Destination, id: u64) -> Result<Option<Value>, ClientError> {
+    fn value<T: Serialize>(record: Result<T, ClientError>) -> Result<Option<Value>, ClientError> {
+        match record {
+            Ok(record) => Ok(Some(serde_json::to_value(record).expect("plain data serializes"))),
+            Err(ClientError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+    let record = match destination {
+        Destination::Organization => value(client.organization(id).await)?,
+        Destination::Person => value(client.person(id).await)?,
+        Destination::Deal => value(client.deal(id).await)?,
+        Destination::Activity => value(client.activity(id).await)?,
+        Destination::Note => value(client.note(id).await)?,
+    };
+    Ok(record.filter(|record| !deleted(destination, record)))
+}
+
+/// Deleted, or (a note) no longer active: not what a listing of live records gives.
+fn deleted(destination: Destination, record: &Value) -> bool {
+    record["is_deleted"] == true || (destination == Destination::Note && record["active_flag"] == false)
 }
 
 /// The live records of the account, listed once per destination a page at a time into a
@@ -152,9 +201,12 @@ impl Spool {
         Ok(())
     }
 
-    /// The live record of a destination listed with this Pipedrive id. A lookup that fails
-    /// reads as none, and is kept for [`Spool::failure`].
+    /// The live record of a destination listed with this Pipedrive id (none of a destination not
+    /// listed). A lookup that fails reads as none, and is kept for [`Spool::failure`].
     pub fn get(&self, destination: Destination, id: u64) -> Option<Rc<Value>> {
+        if !self.listed.contains(&destination) {
+            return None;
+        }
         if let Some((last_destination, last_id, record)) = &*self.last.borrow()
             && (*last_destination, *last_id) == (destination, id)
         {
@@ -174,21 +226,6 @@ impl Spool {
         let record: Rc<Value> = Rc::new(serde_json::from_str(&text).expect("the spool holds the JSON it was given"));
         *self.last.borrow_mut() = Some((destination, id, record.clone()));
         Some(record)
-    }
-
-    /// Each live record of a destination listed, by Pipedrive id (in the order of the ids).
-    pub fn each(&self, destination: Destination, mut each: impl FnMut(u64, &Value)) -> Result<(), ReadbackError> {
-        if !self.listed.contains(&destination) {
-            return Ok(());
-        }
-        let mut select = self.db.prepare(&format!("SELECT id, record FROM {} ORDER BY id", table(destination)))?;
-        let mut rows = select.query([])?;
-        while let Some(row) = rows.next()? {
-            let record: Value =
-                serde_json::from_str(&row.get::<_, String>(1)?).expect("the spool holds the JSON it was given");
-            each(row.get::<_, i64>(0)? as u64, &record);
-        }
-        Ok(())
     }
 
     /// The first lookup that failed, if one did: then what the read-back found is not to be

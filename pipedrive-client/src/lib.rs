@@ -189,8 +189,9 @@ impl PipedriveClient {
         self.create(EntityKind::Person, person, marker).await
     }
 
+    /// One person, as [`Self::persons`] lists it (with the marketing status).
     pub async fn person(&self, id: u64) -> Result<Person, ClientError> {
-        self.get_data(&format!("/api/v2/persons/{id}"), &[]).await
+        self.get_data(&format!("/api/v2/persons/{id}"), &[("include_fields", "marketing_status".to_owned())]).await
     }
 
     /// Sets the given fields of a person (those left empty in `changes` are not touched).
@@ -381,6 +382,10 @@ impl PipedriveClient {
 
     pub async fn delete_note(&self, id: u64) -> Result<(), ClientError> {
         self.delete(&format!("/api/v1/notes/{id}")).await
+    }
+
+    pub async fn note(&self, id: u64) -> Result<Note, ClientError> {
+        self.get_data(&format!("/api/v1/notes/{id}"), &[]).await
     }
 
     /// Notes, optionally only those of one person.
