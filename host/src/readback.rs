@@ -66,10 +66,11 @@ async fn each_live<E: From<ClientError>>(
     }
 }
 
-/// How many records of one destination [`Listings::record`] reads one by one (a token each,
-/// against ten for a page of 500) before it lists the destination whole: a delta that changed a
-/// few records of a big account reads those, one that changed many lists each object once.
-const SINGLE_READS: u32 = 50;
+/// How many records of one destination [`Listings::record`] reads one by one before it lists the
+/// destination whole: as many as cost the tokens of one page of the listing (a token each, ten a
+/// page of 500). A delta that changed a few records of a big account reads those; one that
+/// changed many lists each object once, and pays at most one page's worth more for it.
+const SINGLE_READS: u32 = 10;
 
 /// The records of the account as listed, per destination, each listed once and kept.
 #[derive(Debug, Default)]
