@@ -6,7 +6,9 @@
 //! baseline is the same files through a bare `csv` crate parse (byte records, nothing else).
 //! Each measurement runs in a child process of its own, so that one's peak memory (VmHWM) does
 //! not hide the other's; rounds alternate the two and the best time of each is kept. The ratio
-//! between them, taken in one run, is the figure (this machine's timings drift from run to run).
+//! between them, taken in one run, is the figure (this machine's timings drift from run to run):
+//! by wall time, and by CPU time (user + system, every thread), which a busy machine disturbs
+//! less.
 //!
 //! The export is generated once into `target/bench-exports/` and reused.
 
@@ -53,12 +55,14 @@ fn main() {
     );
     let line = |label: &str, m: &Measurement, note: &str| {
         println!(
-            "  {label:<36} {:>8.0} ms  {:>10} records/s  {:>6.1} MB/s  peak RSS {:>6.1} MB  {:>5.2}x bare{note}",
+            "  {label:<36} {:>8.0} ms  {:>10} records/s  {:>6.1} MB/s  peak RSS {:>6.1} MB  {:>5.2}x bare  CPU {:>6.0} ms {:>5.2}x bare{note}",
             m.elapsed.as_secs_f64() * 1000.0,
             thousands((m.records as f64 / m.elapsed.as_secs_f64()) as u64),
             bytes as f64 / 1e6 / m.elapsed.as_secs_f64(),
             m.peak_rss_kb as f64 / 1024.0,
-            m.elapsed.as_secs_f64() / bare.elapsed.as_secs_f64()
+            m.elapsed.as_secs_f64() / bare.elapsed.as_secs_f64(),
+            m.cpu.as_secs_f64() * 1000.0,
+            m.cpu.as_secs_f64() / bare.cpu.as_secs_f64()
         );
     };
     line("bare csv parse (baseline)", &bare, "");
@@ -69,19 +73,21 @@ fn main() {
 #[derive(Clone, Copy)]
 struct Measurement {
     elapsed: Duration,
+    cpu: Duration,
     records: u64,
     peak_rss_kb: u64,
 }
 
 impl Measurement {
     fn worst() -> Self {
-        Measurement { elapsed: Duration::MAX, records: 0, peak_rss_kb: 0 }
+        Measurement { elapsed: Duration::MAX, cpu: Duration::MAX, records: 0, peak_rss_kb: 0 }
     }
 
-    /// The fastest time; the highest peak memory seen in any round.
+    /// The fastest times; the highest peak memory seen in any round.
     fn best(self, other: Measurement) -> Measurement {
         Measurement {
             elapsed: self.elapsed.min(other.elapsed),
+            cpu: self.cpu.min(other.cpu),
             records: other.records,
             peak_rss_kb: self.peak_rss_kb.max(other.peak_rss_kb),
         }
@@ -97,11 +103,11 @@ fn run_child(role: &str, dir: &Path) -> Measurement {
     assert!(output.status.success(), "{role}: {}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).unwrap();
     let numbers: Vec<u64> = text.split_whitespace().map(|n| n.parse().unwrap()).collect();
-    let [nanos, records, peak_rss_kb] = numbers[..] else { panic!("{role} printed {text}") };
-    Measurement { elapsed: Duration::from_nanos(nanos), records, peak_rss_kb }
+    let [nanos, cpu_nanos, records, peak_rss_kb] = numbers[..] else { panic!("{role} printed {text}") };
+    Measurement { elapsed: Duration::from_nanos(nanos), cpu: Duration::from_nanos(cpu_nanos), records, peak_rss_kb }
 }
 
-/// In the child: one measurement, printed as `nanoseconds records peak_rss_kb`.
+/// In the child: one measurement, printed as `nanoseconds cpu_nanoseconds records peak_rss_kb`.
 fn child(role: &str, dir: &Path) {
     let started = Instant::now();
     let records = match role {
@@ -110,7 +116,7 @@ fn child(role: &str, dir: &Path) {
         other => panic!("unknown role {other}"),
     };
     let elapsed = started.elapsed();
-    println!("{} {records} {}", elapsed.as_nanos(), peak_rss_kb());
+    println!("{} {} {records} {}", elapsed.as_nanos(), cpu_time().as_nanos(), peak_rss_kb());
 }
 
 /// What `crm-migrate audit` does: open, read and type every file, audit, write the reports.
@@ -119,6 +125,17 @@ fn audit(dir: &Path) -> u64 {
     let export = crm_migrate::extract::Export::open(dir, crm_migrate::extract::ExportOptions::default()).unwrap();
     let (audit, _) = crm_migrate::audit::report::write_reports(&export, out.path()).unwrap();
     audit.files.iter().map(|file| file.rows).sum()
+}
+
+/// CPU time of this process so far, user and system, all its threads.
+#[allow(unsafe_code)] // getrusage
+fn cpu_time() -> Duration {
+    // SAFETY: a zeroed rusage is a valid value for getrusage to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF and a valid pointer to an rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let of = |time: libc::timeval| Duration::new(time.tv_sec as u64, time.tv_usec as u32 * 1000);
+    of(usage.ru_utime) + of(usage.ru_stime)
 }
 
 fn peak_rss_kb() -> u64 {

@@ -10,8 +10,13 @@
 //!    against the Rust component in the same run, per batch of 1000 records, and its load times.
 //!
 //! Timings on this machine drift between runs; the ratios, taken inside one run, are the figures.
+//! Section 1 also prints the CPU time of the benchmark's thread (which runs the whole pipeline,
+//! the plugin included), best of the same rounds: on a machine shared with other builds the
+//! wall-clock best of a short run depends on the scheduler's luck, its CPU time much less.
 //! Environment: `CRM_BENCH_RECORDS` (default 100,000) for a quick run, `CRM_BENCH_WASM` for
-//! another build of clean-basic, `CRM_BENCH_SKIP_PYTHON` to leave out section 4.
+//! another build of clean-basic, `CRM_BENCH_COMPARE` for a second build measured in the same
+//! rounds (an older one, say: before and after in one run), `CRM_BENCH_SKIP_PYTHON` to leave out
+//! section 4.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -50,13 +55,19 @@ fn main() {
     };
     let epoch_host = PluginHost::new(wall_clock, ComponentCache::new(None)).unwrap();
     let epoch_plugin = epoch_host.open(&wasm, None).unwrap().configure(config.clone()).unwrap();
+    let compare = std::env::var_os("CRM_BENCH_COMPARE").map(std::path::PathBuf::from);
+    let compare_plugin =
+        compare.as_ref().map(|path| fuel_host.open(path, None).unwrap().configure(config.clone()).unwrap());
 
-    // One run of a pipeline over all records: time, fuel, and the records that come out.
+    // One run of a pipeline over all records: time, fuel, and the records that come out; the
+    // thread's CPU time in `cpu`.
+    let cpu = std::cell::Cell::new(Duration::ZERO);
     let run = |hooks: &dyn Fn(Vec<Record>) -> pipeline::StageOutput| {
         let input = records.clone();
-        let started = Instant::now();
+        let (started, cpu_started) = (Instant::now(), thread_cpu_time());
         let output = hooks(input);
         let elapsed = started.elapsed();
+        cpu.set(thread_cpu_time().saturating_sub(cpu_started));
         assert!(output.failures.is_empty());
         (elapsed, output.fuel_used, output.records)
     };
@@ -68,13 +79,24 @@ fn main() {
 
     // Rounds interleave the contenders, so that the machine's drift hits them alike; each
     // figure is the best of its rounds.
-    let (mut native, mut fuel, mut epoch) = (Duration::MAX, Duration::MAX, Duration::MAX);
-    let mut fuel_per_record = 0;
+    let (mut native, mut fuel, mut epoch, mut compared) = (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+    let (mut native_cpu, mut fuel_cpu, mut compared_cpu) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    let (mut fuel_per_record, mut compared_fuel_per_record) = (0, 0);
     for _ in 0..5 {
         let (native_time, _, native_records) = run(&native_run);
+        native_cpu = native_cpu.min(cpu.get());
         let (fuel_time, fuel_used, wasm_records) = run(&wasm_run(1000));
+        fuel_cpu = fuel_cpu.min(cpu.get());
         let (epoch_time, _, _) = run(&epoch_run);
         assert_eq!(wasm_records, native_records, "WASM and native agree");
+        if let Some(plugin) = &compare_plugin {
+            let (time, fuel_used, records) =
+                run(&|input| pipeline::clean(plugin, input, 1000, &mut BatchIds::default()));
+            assert_eq!(records, native_records, "the compared build agrees");
+            compared = compared.min(time);
+            compared_cpu = compared_cpu.min(cpu.get());
+            compared_fuel_per_record = fuel_used / *RECORDS as u64;
+        }
         native = native.min(native_time);
         fuel = fuel.min(fuel_time);
         epoch = epoch.min(epoch_time);
@@ -99,6 +121,19 @@ fn main() {
         epoch,
         format!("  (fuel costs {:+.0}%)", (fuel.as_secs_f64() / epoch.as_secs_f64() - 1.0) * 100.0),
     );
+    let name = compare.as_ref().and_then(|path| path.file_name()).map(|name| name.to_string_lossy().into_owned());
+    if let Some(name) = &name {
+        line(&format!("compared: {name}, batch 1000"), compared, format!("  ({compared_fuel_per_record} fuel/record)"));
+    }
+    println!("CPU time of the bench's thread, best of the same rounds");
+    let cpu_line = |label: &str, time: Duration| {
+        println!("  {label:<34} {:>8.1} ms  {:>5.2}x native", ms(time), time.as_secs_f64() / native_cpu.as_secs_f64());
+    };
+    cpu_line("native", native_cpu);
+    cpu_line("wasm, batch 1000, fuel budget", fuel_cpu);
+    if let Some(name) = &name {
+        cpu_line(&format!("compared: {name}"), compared_cpu);
+    }
 
     println!("plugin load (clean_basic.wasm, {} KB)", std::fs::metadata(&wasm).unwrap().len() / 1024);
     let cache_dir = tempfile::tempdir().unwrap();
@@ -331,6 +366,16 @@ fn contacts(n: usize) -> Vec<Record> {
             }
         })
         .collect()
+}
+
+/// CPU time this thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID needs nothing else.
+    #[allow(unsafe_code)]
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "the thread's CPU clock");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 fn best_of<T>(runs: usize, mut run: impl FnMut() -> (Duration, T)) -> (Duration, T) {

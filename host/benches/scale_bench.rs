@@ -3,27 +3,46 @@
 //! `SCALE_CONTACTS=100000 cargo bench -p crm-migrate --bench scale_bench`; 2,000 contacts by
 //! default, so that a run is quick).
 //!
-//! The export (and the same account a month later, for the delta) is generated once into
-//! `target/bench-exports/`. The sandbox runs in this process with the burst limits lifted and a
-//! token budget no run can use up, so that what is measured is crm-migrate and the sandbox, not
-//! Pipedrive's pacing. Each step (init, audit, plan, approve, apply, verify, delta) runs as its
-//! own `crm-migrate` process, as a user runs it, waited for with `wait4` so that its peak memory
-//! and CPU time are its own. For each step: wall time and the export's records per second of it,
-//! peak RSS, the step's own CPU seconds (and records per CPU second, CPU seconds per 1,000
-//! records: the host's throughput whatever else runs on the machine), the sandbox's CPU in the
-//! same time (this process's own CPU while the step ran: the sandbox's threads are all that run
-//! in it then) and the API requests it served.
+//! Settings (environment): `SCALE_CONTACTS=10000,100000` runs each size in turn (`_` may group
+//! digits: `1_000_000`) and ends with the larger size's figures over the smaller's (peak RSS,
+//! records per second), so that how memory and speed grow is read off one run on one machine.
+//! `SCALE_KILLS=3` adds the crash check (below). `SCALE_BENCH_KEEP=1` keeps the exports, the
+//! projects and each step's log (all are deleted after each size otherwise: at 1,000,000
+//! contacts they take gigabytes). `SCALE_BENCH_PROGRESS=SECONDS` (30) is how often a running
+//! step prints where it is.
+//!
+//! Per size: the export and the same account a month later (1% of the people changed, the rest
+//! scaled with it) are generated. The sandbox runs in this process with the burst limits lifted
+//! and a token budget no run can use up, so that what is measured is crm-migrate and the
+//! sandbox, not Pipedrive's pacing. Each step (init, audit, plan, approve, apply, verify, delta)
+//! runs as its own `crm-migrate` process, as a user runs it, waited for with `wait4` (by a small
+//! launcher process: see `spawn_measured`) so that its peak memory and CPU time are its own. For each step: wall time and the export's records per
+//! second of it, peak RSS, the step's own CPU seconds (and records per CPU second, CPU seconds
+//! per 1,000 records: the host's throughput whatever else runs on the machine), the sandbox's
+//! CPU in the same time (this process's own CPU while the step ran: the sandbox's threads are
+//! all that run in it then), the sandbox's peak RSS in the step (this process's) and the API
+//! requests it served.
 //!
 //! The project runs the vetted plugins a customer would (clean-basic and dedup-email, batch by
 //! batch), so that their cost is in the figures.
 //!
 //! Ratios are taken within the run, against a baseline measured in it: the audit (read +
 //! normalize + audit) against a bare `csv` parse of the same files; plan against the audit (plan
-//! reads the export as the audit does); verify against apply (both touch every record once, one
-//! writing, one reading back); delta against apply; each as wall time and as CPU time (on a
-//! shared machine the wall times stretch with the load, printed at the end; CPU times do not).
+//! reads the export as the audit does); verify against the read-back's unavoidable calls (every
+//! migrated record listed once, 500 a page, over plain HTTP, in a process of its own, right after
+//! apply) and against apply; delta against apply; each as wall time and as CPU time (on a shared
+//! machine the wall times stretch with the load, printed at the end; CPU times do not).
 //! No figure is asserted: this machine's timings drift, the ratios are the figures.
+//!
+//! The crash check (`SCALE_KILLS=N`): after the clean run, a second project on the same export
+//! migrates into a fresh sandbox, and its apply is killed with SIGKILL N times, at writes spread
+//! evenly over the clean apply's (a quarter, half and three quarters of them for 3), and resumed
+//! each time until it finishes. Then the journal's fates per object must equal the clean run's,
+//! and the sandbox must hold one record per marker the clean run's held and no other: no
+//! duplicate, nothing missing. The bench prints the result and exits 1 when a guarantee fails.
 
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,30 +53,148 @@ use crm_migrate_sandbox::{Plan, SandboxConfig, SandboxHandle};
 #[path = "support/csv_baseline.rs"]
 mod csv_baseline;
 use csv_baseline::{bare_parse, csv_files};
+#[path = "support/listing.rs"]
+mod listing;
 
 const TOKEN: &str = "scale-bench-token";
 const DEFAULT_CONTACTS: usize = 2_000;
 /// Requests per 2 s per token: no run of this bench comes near it.
 const UNTHROTTLED: u32 = 1_000_000;
+/// The delta's month: 1% of the people changed (the "delta of 1% changes").
+const CHANGE_PERCENT: u32 = 1;
 
 fn main() {
+    if let Some(figures) = std::env::var_os("SCALE_BENCH_LAUNCH") {
+        launch(Path::new(&figures));
+        return;
+    }
     if let Ok(role) = std::env::var("SCALE_BENCH_CHILD") {
         child(&role);
         return;
     }
-    let contacts = std::env::var("SCALE_CONTACTS")
+    let sizes: Vec<usize> = std::env::var("SCALE_CONTACTS")
         .ok()
-        .map(|n| n.replace(['_', ','], "").parse().expect("SCALE_CONTACTS is a number"))
-        .unwrap_or(DEFAULT_CONTACTS);
+        .map(|sizes| {
+            sizes
+                .split(',')
+                .map(|n| n.trim().replace('_', "").parse().expect("SCALE_CONTACTS: numbers, comma-separated"))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![DEFAULT_CONTACTS]);
+    let kills: usize = std::env::var("SCALE_KILLS").map_or(0, |n| n.parse().expect("SCALE_KILLS is a number"));
     let target = target_dir();
-    let exports = target.join("bench-exports").join(format!("scale-{contacts}-seed2024"));
-    let (first, later) = (exports.join("first"), exports.join("a-month-later"));
-    let generated = [("generate the export", &first, false), ("generate a month later", &later, true)]
-        .map(|(name, dir, changes)| generate(name, dir, contacts, changes));
+    // A customer's rules as they run: the vetted clean and dedup plugins, batch by batch.
+    let plugins = ["clean=clean_basic", "dedup=dedup_email"].map(|plugin| {
+        let (hook, name) = plugin.split_once('=').unwrap();
+        let wasm = target.join("wasm32-wasip2/plugin").join(format!("{name}.wasm"));
+        assert!(wasm.is_file(), "{} is missing: run `cargo build-plugins` first", wasm.display());
+        format!("{hook}={}", wasm.display())
+    });
+    std::fs::create_dir_all(target.join("bench-work")).unwrap();
+    let work = tempfile::tempdir_in(target.join("bench-work")).unwrap();
+    let keep = std::env::var("SCALE_BENCH_KEEP").is_ok_and(|keep| keep == "1");
+    if keep {
+        eprintln!("scale bench: the exports, the projects and the logs stay in {}", work.path().display());
+    }
+    let mut sizes_run = Vec::new();
+    let mut failed = false;
+    for contacts in sizes {
+        let dir = work.path().join(format!("scale-{contacts}"));
+        let size = run_size(contacts, kills, keep, &dir, &plugins);
+        print_size(&size);
+        if size.crash.as_ref().is_some_and(|crash| !crash.holds()) {
+            failed = true;
+            let kept = target.join("bench-work").join(format!("scale-{contacts}-failed-{}", std::process::id()));
+            let _ = std::fs::rename(&dir, &kept);
+            println!("  the projects of the failed crash check stay in {}", kept.display());
+        } else if !keep {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        sizes_run.push(size);
+    }
+    print_growth(&mut sizes_run);
+    if keep {
+        let _ = work.keep();
+    } else {
+        drop(work);
+    }
+    if failed {
+        eprintln!("scale bench: a crash guarantee failed (see kill -9 above)");
+        std::process::exit(1);
+    }
+}
+
+/// Everything measured at one size.
+struct Size {
+    contacts: usize,
+    records: u64,
+    export_mb: u64,
+    later_records: u64,
+    /// Records the read-back listed after apply.
+    listed: u64,
+    /// What the month later changed, as the generator counts it (`contacts_added`...).
+    changes: BTreeMap<String, u64>,
+    generated: Vec<Step>,
+    steps: Vec<Step>,
+    crash: Option<Crash>,
+    load_before: String,
+    load_after: String,
+}
+
+/// Runs the migration of `contacts` contacts in `dir` (and the crash check with `kills`); with
+/// `keep`, the clean project stays when the crash check's is made.
+fn run_size(contacts: usize, kills: usize, keep: bool, dir: &Path, plugins: &[String; 2]) -> Size {
+    let (first, later) = (dir.join("first"), dir.join("a-month-later"));
+    let (generate_first, _) = generate("generate the export", &first, contacts, None);
+    let (generate_later, changes) = generate("generate a month later", &later, contacts, Some(CHANGE_PERCENT));
     let records = bare_parse(&first);
     let later_records = bare_parse(&later);
+    let load_before = load_average();
+    let bare = measure_bare(&first);
 
-    let sandbox = SandboxHandle::spawn(SandboxConfig {
+    let sandbox = unthrottled_sandbox();
+    let project = dir.join("scale");
+    let mut steps = vec![bare];
+    for (name, args, accepted) in migration_steps(&project, &first, &sandbox.url(), plugins) {
+        steps.push(run_step(&sandbox, dir, name, &args, accepted, records));
+    }
+    let apply_writes = steps.last().unwrap().writes;
+    let clean_fates = fates(&project);
+    // The read-back's unavoidable calls, right after apply (verify and delta come after it):
+    // also the clean run's markers, for the crash check.
+    let clean_markers = dir.join("clean.markers");
+    let (read_back, listed) = measure_listing(&sandbox, &clean_markers, records);
+    steps.push(read_back);
+    let project_arg = project.to_str().unwrap();
+    // 8: something is not verified (the planted bad values are reported, as they should be).
+    steps.push(run_step(&sandbox, dir, "verify", &["-C", project_arg, "verify"], &[0, 8], records));
+    let delta = ["-C", project_arg, "delta", "--export", later.to_str().unwrap()];
+    steps.push(run_step(&sandbox, dir, "delta", &delta, &[0], later_records));
+    // The sandbox's memory goes back before the crash check starts one of its own.
+    drop(sandbox);
+    let crash = (kills > 0).then(|| {
+        if !keep {
+            std::fs::remove_dir_all(&project).unwrap();
+        }
+        crash_check(dir, &first, plugins, records, kills, apply_writes, &clean_fates, &clean_markers)
+    });
+    Size {
+        contacts,
+        records,
+        export_mb: dir_bytes(&first) / 1_000_000,
+        later_records,
+        listed,
+        changes,
+        generated: vec![generate_first, generate_later],
+        steps,
+        crash,
+        load_before,
+        load_after: load_average(),
+    }
+}
+
+fn unthrottled_sandbox() -> SandboxHandle {
+    SandboxHandle::spawn(SandboxConfig {
         plan: Plan::Ultimate,
         seats: 1000,
         burst_limit: Some(UNTHROTTLED),
@@ -66,144 +203,170 @@ fn main() {
         api_tokens: vec![TOKEN.into()],
         ..SandboxConfig::default()
     })
-    .unwrap();
-    std::fs::create_dir_all(target.join("bench-work")).unwrap();
-    let work = tempfile::tempdir_in(target.join("bench-work")).unwrap();
-    // SCALE_BENCH_KEEP=1 keeps the project and each step's log (they are deleted otherwise).
-    let work = if std::env::var("SCALE_BENCH_KEEP").is_ok_and(|keep| keep == "1") {
-        let kept = work.keep();
-        eprintln!("scale bench: the project and the logs stay in {}", kept.display());
-        Work::Kept(kept)
-    } else {
-        Work::Temporary(work)
-    };
-    let project = work.path().join("scale");
-    let project_arg = project.to_str().unwrap();
-    let load_before = load_average();
-    let bare = measure_bare(&first);
-    // A customer's rules as they run: the vetted clean and dedup plugins, batch by batch.
-    let plugins = ["clean=clean_basic", "dedup=dedup_email"].map(|plugin| {
-        let (hook, name) = plugin.split_once('=').unwrap();
-        let wasm = target.join("wasm32-wasip2/plugin").join(format!("{name}.wasm"));
-        assert!(wasm.is_file(), "{} is missing: run `cargo build-plugins` first", wasm.display());
-        format!("{hook}={}", wasm.display())
-    });
+    .unwrap()
+}
 
-    let mut steps = vec![bare];
-    let mut step = |name: &'static str, args: &[&str], accepted: &[i32], records: u64| {
-        let measured = run_step(&sandbox, work.path(), name, args, accepted, records);
-        steps.push(measured);
-    };
-    step(
+/// The migration up to apply, as a user runs it: each step, its arguments, the exits it may have.
+fn migration_steps(
+    project: &Path,
+    export: &Path,
+    url: &str,
+    plugins: &[String; 2],
+) -> Vec<(&'static str, Vec<String>, &'static [i32])> {
+    let project = project.to_str().unwrap().to_owned();
+    let in_project =
+        |args: &[&str]| [&["-C", project.as_str()][..], args].concat().into_iter().map(str::to_owned).collect();
+    let init = [
         "init",
-        &[
-            "init",
-            project_arg,
-            "--export",
-            first.to_str().unwrap(),
-            "--pipedrive",
-            &sandbox.url(),
-            "--plan",
-            "ultimate",
-            "--seats",
-            "1000",
-            "--plugin",
-            &plugins[0],
-            "--plugin",
-            &plugins[1],
-        ],
-        &[0],
-        records,
-    );
-    step("audit", &["-C", project_arg, "audit"], &[0], records);
-    step("plan", &["-C", project_arg, "plan"], &[0], records);
-    step("approve", &["-C", project_arg, "approve", "--yes", "--by", "scale-bench"], &[0], records);
-    step("apply", &["-C", project_arg, "apply", "--concurrency", "16"], &[0], records);
-    // 8: something is not verified (the planted bad values are reported, as they should be).
-    step("verify", &["-C", project_arg, "verify"], &[0, 8], records);
-    step("delta", &["-C", project_arg, "delta", "--export", later.to_str().unwrap()], &[0], later_records);
+        project.as_str(),
+        "--export",
+        export.to_str().unwrap(),
+        "--pipedrive",
+        url,
+        "--plan",
+        "ultimate",
+        "--seats",
+        "1000",
+        "--plugin",
+        plugins[0].as_str(),
+        "--plugin",
+        plugins[1].as_str(),
+    ];
+    vec![
+        ("init", init.map(str::to_owned).to_vec(), &[0]),
+        ("audit", in_project(&["audit"]), &[0]),
+        ("plan", in_project(&["plan"]), &[0]),
+        ("approve", in_project(&["approve", "--yes", "--by", "scale-bench"]), &[0]),
+        ("apply", in_project(&["apply", "--concurrency", "16"]), &[0]),
+    ]
+}
 
-    let by_name = |name: &str| steps.iter().find(|s| s.name == name).unwrap();
-    let ratios = [("audit", "bare csv parse"), ("plan", "audit"), ("verify", "apply"), ("delta", "apply")];
-    println!(
-        "scale bench: {} contacts; export {} records in {} MB ({} records a month later); sandbox unthrottled",
-        thousands(contacts as u64),
-        thousands(records),
-        dir_bytes(&first) / 1_000_000,
-        thousands(later_records)
-    );
-    for generated in &generated {
-        println!(
-            "  {:<24} {:>8.1} s   peak RSS {:>7.1} MB",
-            generated.name,
-            generated.wall.as_secs_f64(),
-            generated.peak_rss_kb as f64 / 1024.0
-        );
+/// How many records of each object the journal of the project at `project` holds in each fate
+/// (`created`, `merged`...), counted by SQLite: `Journal::counts` reads every entry, with what
+/// was sent for it, which at 1,000,000 contacts is gigabytes in this process.
+fn fates(project: &Path) -> Fates {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let db = rusqlite::Connection::open_with_flags(project.join("state.db"), flags).unwrap();
+    let mut query = db.prepare("SELECT object, fate, COUNT(*) FROM records GROUP BY object, fate").unwrap();
+    let rows =
+        query.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?))).unwrap();
+    let mut fates = Fates::new();
+    for row in rows {
+        let (object, fate, count) = row.unwrap();
+        fates.entry(object).or_default().insert(fate, count);
     }
-    println!(
-        "  {:<16} {:>8} {:>10} {:>9} {:>8} {:>11} {:>9} {:>12} {:>8} {:>5}  ratio",
-        "step", "wall s", "records/s", "peak MB", "CPU s", "rec/CPU s", "CPU s/1k", "sandbox CPU", "requests", "exit"
-    );
-    for step in &steps {
-        let ratio = ratios
-            .iter()
-            .find(|(name, _)| *name == step.name)
-            .map(|(_, base)| {
-                let base = by_name(base);
-                format!(
-                    "{:.2}x {} (CPU {:.2}x)",
-                    step.wall.as_secs_f64() / base.wall.as_secs_f64(),
-                    base.name,
-                    step.cpu.as_secs_f64() / base.cpu.as_secs_f64()
-                )
-            })
-            .unwrap_or_default();
-        println!(
-            "  {:<16} {:>8.2} {:>10} {:>9.1} {:>8.2} {:>11} {:>9.3} {:>10.2} s {:>8} {:>5}  {ratio}",
-            step.name,
-            step.wall.as_secs_f64(),
-            thousands((step.records as f64 / step.wall.as_secs_f64()) as u64),
-            step.peak_rss_kb as f64 / 1024.0,
-            step.cpu.as_secs_f64(),
-            thousands((step.records as f64 / step.cpu.as_secs_f64().max(1e-3)) as u64),
-            step.cpu.as_secs_f64() * 1000.0 / step.records as f64,
-            step.sandbox_cpu.as_secs_f64(),
-            thousands(step.requests),
-            step.exit,
-        );
+    fates
+}
+
+/// Records per object and fate, as the journal holds them.
+type Fates = BTreeMap<String, BTreeMap<String, u64>>;
+
+/// The crash check's findings.
+struct Crash {
+    /// Kills asked for (`SCALE_KILLS`).
+    requested: usize,
+    /// Writes the sandbox had applied when each kill was sent, and the kill's wall time into apply.
+    kills: Vec<(u64, Duration)>,
+    apply_writes: u64,
+    /// Every run of the killed apply, the last one to the end.
+    runs: Vec<Step>,
+    fates_equal: bool,
+    fates_clean: Fates,
+    fates_killed: Fates,
+    comparison: listing::Comparison,
+    clean_listed: u64,
+}
+
+impl Crash {
+    fn holds(&self) -> bool {
+        self.kills.len() == self.requested
+            && self.fates_equal
+            && self.comparison.holds()
+            && self.runs.last().is_some_and(|run| run.exit == 0)
     }
-    let total: Duration = steps.iter().skip(1).map(|s| s.wall).sum();
-    let host: Duration = steps.iter().skip(1).map(|s| s.cpu).sum();
-    let served: Duration = steps.iter().skip(1).map(|s| s.sandbox_cpu).sum();
-    println!(
-        "  steps: {:.1} s wall; crm-migrate {:.1} CPU s, sandbox {:.1} CPU s; sandbox peak RSS (this process) {:.1} MB",
-        total.as_secs_f64(),
-        host.as_secs_f64(),
-        served.as_secs_f64(),
-        self_usage().1 as f64 / 1024.0
-    );
-    // On a shared machine the wall times stretch with the load; the CPU figures do not.
-    println!("  load average (1 min) at the start {load_before}, at the end {}", load_average());
 }
 
-/// The machine's load average over the last minute, as /proc/loadavg says it.
-fn load_average() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace().next().unwrap_or("unknown").to_owned()
-}
-
-/// Where the project and the logs go.
-enum Work {
-    Temporary(tempfile::TempDir),
-    Kept(PathBuf),
-}
-
-impl Work {
-    fn path(&self) -> &Path {
-        match self {
-            Work::Temporary(dir) => dir.path(),
-            Work::Kept(dir) => dir,
+/// A second project on the same export into a fresh sandbox, its apply killed (SIGKILL) `kills`
+/// times at writes spread over the clean apply's and resumed each time to the end; then its
+/// journal and the sandbox's records against the clean run's.
+#[allow(clippy::too_many_arguments)]
+fn crash_check(
+    dir: &Path,
+    export: &Path,
+    plugins: &[String; 2],
+    records: u64,
+    kills: usize,
+    apply_writes: u64,
+    clean_fates: &Fates,
+    clean_markers: &Path,
+) -> Crash {
+    let sandbox = unthrottled_sandbox();
+    let project = dir.join("killed");
+    let logs = dir.join("killed-logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut steps = migration_steps(&project, export, &sandbox.url(), plugins);
+    let (_, apply_args, _) = steps.pop().unwrap();
+    for (name, args, accepted) in steps {
+        run_step(&sandbox, &logs, name, &args, accepted, records);
+    }
+    let points: Vec<u64> = (1..=kills as u64).map(|k| apply_writes * k / (kills as u64 + 1)).collect();
+    let mut crash_kills = Vec::new();
+    let mut runs = Vec::new();
+    // A run that ends before its kill point (it cannot: the points are below the clean run's
+    // writes) or on its own with an error ends the check.
+    while runs.len() <= kills + 2 {
+        let point = points.get(crash_kills.len()).copied();
+        let name = if point.is_some() { "apply (killed)" } else { "apply (resumed)" };
+        let sandbox = &sandbox;
+        let kill_when = point.map(|point| move || sandbox.stats().writes_applied >= point);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
+        command.args(&apply_args).env("PIPEDRIVE_API_TOKEN", TOKEN);
+        let log = logs.join(format!("apply-{}.log", runs.len() + 1));
+        let started = sandbox.stats();
+        let measured =
+            spawn_measured(command, &log, name, Some(sandbox), kill_when.as_ref().map(|f| f as &dyn Fn() -> bool));
+        let now = sandbox.stats();
+        let step = Step {
+            name,
+            wall: measured.wall,
+            cpu: measured.cpu,
+            peak_rss_kb: measured.peak_rss_kb,
+            sandbox_cpu: Duration::ZERO,
+            sandbox_peak_kb: 0,
+            requests: now.requests - started.requests,
+            writes: now.writes_applied - started.writes_applied,
+            records,
+            exit: measured.exit.unwrap_or(-9),
+        };
+        let wall = step.wall;
+        runs.push(step);
+        match measured.exit {
+            None => {
+                crash_kills.push((now.writes_applied, wall));
+                eprintln!("scale bench: apply killed (SIGKILL) at {} writes", thousands(now.writes_applied));
+            }
+            Some(0) if crash_kills.len() == kills => break,
+            Some(exit) => {
+                eprintln!("scale bench: apply exited {exit} before its kill:\n{}", tail(&log));
+                break;
+            }
         }
+    }
+    let fates_killed = fates(&project);
+    let killed_markers = dir.join("killed.markers");
+    let (_, listed) = measure_listing(&sandbox, &killed_markers, records);
+    let comparison = listing::compare_markers(clean_markers, &killed_markers);
+    assert_eq!(comparison.listed, listed, "the listing's count and its markers");
+    Crash {
+        requested: kills,
+        kills: crash_kills,
+        apply_writes,
+        runs,
+        fates_equal: *clean_fates == fates_killed,
+        fates_clean: clean_fates.clone(),
+        fates_killed,
+        comparison,
+        clean_listed: count_lines(clean_markers),
     }
 }
 
@@ -216,57 +379,167 @@ struct Step {
     peak_rss_kb: u64,
     /// This process's CPU while the step ran: the in-process sandbox's.
     sandbox_cpu: Duration,
-    /// API requests the sandbox served in the step.
+    /// This process's peak RSS while the step ran: the sandbox's.
+    sandbox_peak_kb: u64,
+    /// API requests the sandbox served in the step, and the writes among them.
     requests: u64,
+    writes: u64,
     records: u64,
     exit: i32,
 }
 
 fn run_step(
     sandbox: &SandboxHandle,
-    work: &Path,
+    logs: &Path,
     name: &'static str,
-    args: &[&str],
+    args: &[impl AsRef<std::ffi::OsStr> + std::fmt::Debug],
     accepted: &[i32],
     records: u64,
 ) -> Step {
     let mut command = Command::new(env!("CARGO_BIN_EXE_crm-migrate"));
     command.args(args).env("PIPEDRIVE_API_TOKEN", TOKEN);
-    let requests = sandbox.stats().requests;
-    let (cpu_before, _) = self_usage();
-    let (wall, exit, cpu, peak_rss_kb) = spawn_measured(command, &work.join(format!("{name}.log")));
-    let (cpu_after, _) = self_usage();
-    assert!(accepted.contains(&exit), "{name} ({args:?}) exited {exit}:\n{}", tail(&work.join(format!("{name}.log"))));
-    eprintln!("scale bench: {name} done in {:.1} s", wall.as_secs_f64());
+    let before = sandbox.stats();
+    let cpu_before = own_cpu();
+    let log = logs.join(format!("{name}.log"));
+    let measured = spawn_measured(command, &log, name, Some(sandbox), None);
+    let cpu_after = own_cpu();
+    let exit = measured.exit.expect("not killed");
+    assert!(accepted.contains(&exit), "{name} ({args:?}) exited {exit}:\n{}", tail(&log));
+    eprintln!("scale bench: {name} done in {:.1} s", measured.wall.as_secs_f64());
+    let after = sandbox.stats();
     Step {
         name,
-        wall,
-        cpu,
-        peak_rss_kb,
+        wall: measured.wall,
+        cpu: measured.cpu,
+        peak_rss_kb: measured.peak_rss_kb,
         sandbox_cpu: cpu_after.saturating_sub(cpu_before),
-        requests: sandbox.stats().requests - requests,
+        sandbox_peak_kb: own_peak_rss_kb(),
+        requests: after.requests - before.requests,
+        writes: after.writes_applied - before.writes_applied,
         records,
         exit,
     }
 }
 
-/// Runs `command` with its output into `log`, waited for with `wait4`: wall time, exit code,
-/// user + system CPU, peak RSS in KB.
-#[allow(unsafe_code)] // wait4, for the child's CPU and peak memory
-fn spawn_measured(mut command: Command, log: &Path) -> (Duration, i32, Duration, u64) {
-    let log = std::fs::File::create(log).unwrap();
+/// What `wait4` said of a child.
+struct Measured {
+    wall: Duration,
+    /// None: killed by us.
+    exit: Option<i32>,
+    cpu: Duration,
+    peak_rss_kb: u64,
+}
+
+/// Runs `command` with its output into `log`, through a launcher (below), and gives its wall
+/// time, exit code, user + system CPU and peak RSS in KB. Every `SCALE_BENCH_PROGRESS` seconds it
+/// prints where the step is (its RSS, the sandbox's requests, its log's last line); when
+/// `kill_when` holds, the step is killed with SIGKILL.
+///
+/// Why a launcher: a child spawned from this process starts its `ru_maxrss` at this process's
+/// peak (exec keeps the peak of the memory it replaces, and posix_spawn's child shares this
+/// process's memory until exec), so with a sandbox of gigabytes in this process `wait4` would
+/// give the sandbox's peak for a step that took 30 MB. The launcher is a fresh small process:
+/// the step it spawns and waits for has its own peak, which it writes down for this one.
+#[allow(unsafe_code)] // wait4 on the launcher, kill on the step
+fn spawn_measured(
+    command: Command,
+    log: &Path,
+    name: &str,
+    sandbox: Option<&SandboxHandle>,
+    kill_when: Option<&dyn Fn() -> bool>,
+) -> Measured {
+    let every = Duration::from_secs(std::env::var("SCALE_BENCH_PROGRESS").map_or(30, |s| s.parse().unwrap()));
+    let file = std::fs::File::create(log).unwrap();
+    let figures = log.with_extension("figures");
+    let step_pid = log.with_extension("pid");
+    let _ = std::fs::remove_file(&figures);
+    let _ = std::fs::remove_file(&step_pid);
+    let mut launcher = Command::new(std::env::current_exe().unwrap());
+    launcher.arg(command.get_program()).args(command.get_args()).env("SCALE_BENCH_LAUNCH", &figures);
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => launcher.env(key, value),
+            None => launcher.env_remove(key),
+        };
+    }
+    // The sandbox's peak in this step is this process's from here (`Step::sandbox_peak_kb`).
+    reset_own_peak_rss();
     let started = Instant::now();
+    #[allow(clippy::zombie_processes)] // waited for below, with wait4
+    let launched = launcher.stdin(Stdio::null()).stdout(file.try_clone().unwrap()).stderr(file).spawn().unwrap();
+    let launcher_pid = launched.id() as libc::pid_t;
+    let mut pid: Option<libc::pid_t> = None;
+    let mut next_progress = every;
+    let mut killed = false;
+    loop {
+        let mut status = 0;
+        // SAFETY: the pid is our own child, not yet waited for; the pointer is to a live local.
+        let waited = unsafe { libc::waitpid(launcher_pid, &mut status, libc::WNOHANG) };
+        assert!(waited >= 0, "waitpid: {}", std::io::Error::last_os_error());
+        if waited == launcher_pid {
+            assert!(
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                "the launcher of {name} failed: {status}"
+            );
+            break;
+        }
+        pid = pid.or_else(|| std::fs::read_to_string(&step_pid).ok()?.trim().parse().ok());
+        if let (Some(pid), false) = (pid, killed)
+            && kill_when.is_some_and(|kill_when| kill_when())
+        {
+            // SAFETY: the step is alive: its launcher, which reaps it, has not exited.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0, "SIGKILL {pid}"); // no chance to clean up
+            killed = true;
+        }
+        if started.elapsed() >= next_progress {
+            next_progress += every;
+            let served =
+                sandbox.map(|s| format!(", sandbox {} requests", thousands(s.stats().requests))).unwrap_or_default();
+            let rss = pid.map_or(0, |pid| proc_status_kb(&format!("/proc/{pid}/status"), "VmRSS:"));
+            eprintln!(
+                "scale bench: {name} running {:.0} s, RSS {} MB{served}; {}",
+                started.elapsed().as_secs_f64(),
+                rss / 1024,
+                last_line(log)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(if kill_when.is_some() { 2 } else { 20 }));
+    }
+    let wall = started.elapsed();
+    let text = std::fs::read_to_string(&figures).unwrap();
+    let [exit, cpu_micros, peak_rss_kb] = text.split(' ').map(|n| n.trim().parse().unwrap()).collect::<Vec<i64>>()[..]
+    else {
+        panic!("{}: {text}", figures.display())
+    };
+    assert!(exit >= 0 || killed && exit == -libc::SIGKILL as i64, "{name} was killed by signal {}", -exit);
+    Measured {
+        wall,
+        exit: (exit >= 0).then_some(exit as i32),
+        cpu: Duration::from_micros(cpu_micros as u64),
+        peak_rss_kb: peak_rss_kb as u64,
+    }
+}
+
+/// In the launcher: spawns the step (its program and arguments are this process's), writes its
+/// pid next to `figures`, waits for it with `wait4` and writes its exit code (minus the signal
+/// that killed it), CPU microseconds and peak RSS in KB into `figures`.
+#[allow(unsafe_code)] // wait4, for the step's CPU and peak memory
+fn launch(figures: &Path) {
+    let mut args = std::env::args_os().skip(1);
+    let program = args.next().expect("the step's program");
     #[allow(clippy::zombie_processes)] // waited for below, with wait4, for its own usage
-    let child = command.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+    let step = Command::new(program).args(args).env_remove("SCALE_BENCH_LAUNCH").spawn().unwrap();
+    let pid = step.id() as libc::pid_t;
+    std::fs::write(figures.with_extension("pid"), pid.to_string()).unwrap();
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: the pid is our own child, not yet waited for; the pointers are to live locals.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    assert!(pid > 0 && libc::WIFEXITED(status), "the child did not exit: status {status}");
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let exit = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -libc::WTERMSIG(status) };
     // ru_maxrss is in kilobytes on Linux.
-    (wall, libc::WEXITSTATUS(status), cpu_of(&usage), usage.ru_maxrss as u64)
+    let text = format!("{exit} {} {}", cpu_of(&usage).as_micros(), usage.ru_maxrss);
+    std::fs::write(figures, text).unwrap();
 }
 
 fn cpu_of(usage: &libc::rusage) -> Duration {
@@ -274,14 +547,32 @@ fn cpu_of(usage: &libc::rusage) -> Duration {
     seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
-/// This process's CPU so far and its peak RSS in KB.
+/// This process's CPU so far (the in-process sandbox's, while a step runs).
 #[allow(unsafe_code)] // getrusage
-fn self_usage() -> (Duration, u64) {
+fn own_cpu() -> Duration {
     // SAFETY: a zeroed rusage is a valid value for getrusage to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: the pointer is to a live local.
     assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
-    (cpu_of(&usage), usage.ru_maxrss as u64)
+    cpu_of(&usage)
+}
+
+/// Starts this process's peak RSS (VmHWM) again from its RSS now, so that a step's peak is the
+/// sandbox's in that step, not an earlier step's or size's (Linux: `5` into clear_refs).
+fn reset_own_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's peak RSS in KB since the last reset.
+fn own_peak_rss_kb() -> u64 {
+    proc_status_kb("/proc/self/status", "VmHWM:")
+}
+
+/// A `kB` line of a /proc status file (0 when it is gone).
+fn proc_status_kb(path: &str, key: &str) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let line = text.lines().find(|line| line.starts_with(key)).unwrap_or_default();
+    line.split_whitespace().nth(1).and_then(|kb| kb.parse().ok()).unwrap_or(0)
 }
 
 /// The baseline of the audit: the same files through a bare `csv` parse, in a child of its own.
@@ -289,61 +580,316 @@ fn measure_bare(dir: &Path) -> Step {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command.env("SCALE_BENCH_CHILD", "bare").env("SCALE_BENCH_DIR", dir);
     let log = dir.with_extension("bare.log");
-    let (wall, exit, cpu, peak_rss_kb) = spawn_measured(command, &log);
-    assert_eq!(exit, 0, "the bare parse failed:\n{}", tail(&log));
+    let measured = spawn_measured(command, &log, "bare csv parse", None, None);
+    assert_eq!(measured.exit, Some(0), "the bare parse failed:\n{}", tail(&log));
     let records = std::fs::read_to_string(&log).unwrap().trim().parse().expect("the child printed its count");
-    Step { name: "bare csv parse", wall, cpu, peak_rss_kb, sandbox_cpu: Duration::ZERO, requests: 0, records, exit }
-}
-
-/// A generated export, made once (by a child of this bench, so that the generator's own peak
-/// memory is measured) and kept; its figures are those of the run that made it.
-struct Generated {
-    name: &'static str,
-    wall: Duration,
-    peak_rss_kb: u64,
-}
-
-fn generate(name: &'static str, dir: &Path, contacts: usize, changes: bool) -> Generated {
-    let figures = dir.with_extension("generated");
-    if !figures.is_file() {
-        eprintln!("scale bench: generating {contacts} contacts into {} (once)", dir.display());
-        let _ = std::fs::remove_dir_all(dir);
-        std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
-        let mut command = Command::new(std::env::current_exe().unwrap());
-        command
-            .env("SCALE_BENCH_CHILD", "generate")
-            .env("SCALE_BENCH_DIR", dir)
-            .env("SCALE_CONTACTS", contacts.to_string())
-            .env("SCALE_BENCH_CHANGES", if changes { "1" } else { "0" });
-        let log = dir.with_extension("log");
-        let (wall, exit, _, peak_rss_kb) = spawn_measured(command, &log);
-        assert_eq!(exit, 0, "generating failed:\n{}", tail(&log));
-        std::fs::write(&figures, format!("{} {peak_rss_kb}", wall.as_nanos())).unwrap();
+    Step {
+        name: "bare csv parse",
+        wall: measured.wall,
+        cpu: measured.cpu,
+        peak_rss_kb: measured.peak_rss_kb,
+        sandbox_cpu: Duration::ZERO,
+        sandbox_peak_kb: 0,
+        requests: 0,
+        writes: 0,
+        records,
+        exit: 0,
     }
-    let text = std::fs::read_to_string(&figures).unwrap();
-    let [nanos, peak_rss_kb] = text.split(' ').map(|n| n.parse().unwrap()).collect::<Vec<u64>>()[..] else {
-        panic!("{}: {text}", figures.display())
-    };
-    Generated { name, wall: Duration::from_nanos(nanos), peak_rss_kb }
 }
 
-/// In a child: generate an export, or parse one bare (printing the rows read).
+/// Verify's baseline: every record in the sandbox listed once (see `listing`), in a child of its
+/// own, its markers sorted into `markers`; and how many records it listed.
+fn measure_listing(sandbox: &SandboxHandle, markers: &Path, records: u64) -> (Step, u64) {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.env("SCALE_BENCH_CHILD", "list").env("SCALE_BENCH_URL", sandbox.url()).env("SCALE_BENCH_DIR", markers);
+    let log = markers.with_extension("log");
+    let cpu_before = own_cpu();
+    let requests = sandbox.stats().requests;
+    let measured = spawn_measured(command, &log, "read-back", Some(sandbox), None);
+    let cpu_after = own_cpu();
+    assert_eq!(measured.exit, Some(0), "listing the sandbox failed:\n{}", tail(&log));
+    let listed = std::fs::read_to_string(&log).unwrap().trim().parse().expect("the child printed its count");
+    eprintln!(
+        "scale bench: read-back listed {} records in {} requests, {:.1} s",
+        thousands(listed),
+        thousands(sandbox.stats().requests - requests),
+        measured.wall.as_secs_f64()
+    );
+    let step = Step {
+        name: "read-back",
+        wall: measured.wall,
+        cpu: measured.cpu,
+        peak_rss_kb: measured.peak_rss_kb,
+        sandbox_cpu: cpu_after.saturating_sub(cpu_before),
+        sandbox_peak_kb: own_peak_rss_kb(),
+        requests: sandbox.stats().requests - requests,
+        writes: 0,
+        records,
+        exit: 0,
+    };
+    (step, listed)
+}
+
+/// Generates an export (in a child of this bench, so that the generator's own peak memory is
+/// measured): the first export, or with `changes` the account a month later with that percent
+/// changed. Gives the step and what changed.
+fn generate(name: &'static str, dir: &Path, contacts: usize, changes: Option<u32>) -> (Step, BTreeMap<String, u64>) {
+    eprintln!("scale bench: generating {contacts} contacts into {}", dir.display());
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .env("SCALE_BENCH_CHILD", "generate")
+        .env("SCALE_BENCH_DIR", dir)
+        .env("SCALE_CONTACTS", contacts.to_string())
+        .env("SCALE_BENCH_CHANGES", changes.map_or("0".to_owned(), |percent| percent.to_string()));
+    let log = dir.with_extension("log");
+    let measured = spawn_measured(command, &log, name, None, None);
+    assert_eq!(measured.exit, Some(0), "generating failed:\n{}", tail(&log));
+    let planted: usercom_export_gen::Planted =
+        serde_json::from_slice(&std::fs::read(dir.with_extension("planted.json")).unwrap()).unwrap();
+    let step = Step {
+        name,
+        wall: measured.wall,
+        cpu: measured.cpu,
+        peak_rss_kb: measured.peak_rss_kb,
+        sandbox_cpu: Duration::ZERO,
+        sandbox_peak_kb: 0,
+        requests: 0,
+        writes: 0,
+        records: planted.counts.values().sum(),
+        exit: 0,
+    };
+    (step, planted.changes)
+}
+
+/// In a child: generate an export, parse one bare (printing the rows read), or list the
+/// sandbox's records (printing how many).
 fn child(role: &str) {
     let dir = PathBuf::from(std::env::var("SCALE_BENCH_DIR").expect("the parent names the directory"));
     match role {
         "generate" => {
             let contacts = std::env::var("SCALE_CONTACTS").unwrap().parse().unwrap();
-            let changes = std::env::var("SCALE_BENCH_CHANGES").as_deref() == Ok("1");
-            let options = usercom_export_gen::Options { contacts, changes, ..usercom_export_gen::Options::default() };
-            usercom_export_gen::generate(&dir, &options).unwrap();
+            let percent: u32 = std::env::var("SCALE_BENCH_CHANGES").unwrap().parse().unwrap();
+            let options = usercom_export_gen::Options {
+                contacts,
+                changes: percent > 0,
+                change_percent: if percent > 0 { percent } else { usercom_export_gen::DEFAULT_CHANGE_PERCENT },
+                ..usercom_export_gen::Options::default()
+            };
+            let planted = usercom_export_gen::generate(&dir, &options).unwrap();
+            std::fs::write(dir.with_extension("planted.json"), serde_json::to_vec(&planted).unwrap()).unwrap();
         }
         "bare" => println!("{}", bare_parse(&dir)),
+        "list" => println!("{}", listing::list_markers(&std::env::var("SCALE_BENCH_URL").unwrap(), TOKEN, &dir)),
         other => panic!("unknown child role {other}"),
     }
 }
 
+fn print_size(size: &Size) {
+    let steps = &size.steps;
+    let by_name = |name: &str| steps.iter().find(|s| s.name == name).unwrap();
+    let ratios = [
+        ("audit", "bare csv parse"),
+        ("plan", "audit"),
+        ("verify", "read-back"),
+        ("verify", "apply"),
+        ("delta", "apply"),
+    ];
+    println!(
+        "scale bench: {} contacts; export {} records in {} MB; sandbox unthrottled",
+        thousands(size.contacts as u64),
+        thousands(size.records),
+        size.export_mb,
+    );
+    let changed = |object: &str| {
+        ["added", "changed", "deleted"].map(|what| size.changes.get(&format!("{object}_{what}")).copied().unwrap_or(0))
+    };
+    let ([c_added, c_changed, c_deleted], [d_added, d_changed, _]) = (changed("contacts"), changed("deals"));
+    println!(
+        "  a month later ({CHANGE_PERCENT}% of the people changed): {} records; contacts {} added, {} changed, {} deleted; deals {} added, {} changed ({} records changed)",
+        thousands(size.later_records),
+        thousands(c_added),
+        thousands(c_changed),
+        thousands(c_deleted),
+        thousands(d_added),
+        thousands(d_changed),
+        thousands(c_added + c_changed + c_deleted + d_added + d_changed),
+    );
+    for generated in &size.generated {
+        println!(
+            "  {:<24} {:>8.1} s   peak RSS {:>7.1} MB",
+            generated.name,
+            generated.wall.as_secs_f64(),
+            generated.peak_rss_kb as f64 / 1024.0
+        );
+    }
+    println!(
+        "  {:<16} {:>8} {:>10} {:>9} {:>8} {:>11} {:>9} {:>12} {:>11} {:>8} {:>5}  ratio",
+        "step",
+        "wall s",
+        "records/s",
+        "peak MB",
+        "CPU s",
+        "rec/CPU s",
+        "CPU s/1k",
+        "sandbox CPU",
+        "sandbox MB",
+        "requests",
+        "exit"
+    );
+    for step in steps {
+        let ratio = ratios
+            .iter()
+            .filter(|(name, _)| *name == step.name)
+            .map(|(_, base)| {
+                let base = by_name(base);
+                format!(
+                    "{:.2}x {} (CPU {:.2}x)",
+                    step.wall.as_secs_f64() / base.wall.as_secs_f64(),
+                    base.name,
+                    step.cpu.as_secs_f64() / base.cpu.as_secs_f64().max(1e-3)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        println!(
+            "  {:<16} {:>8.2} {:>10} {:>9.1} {:>8.2} {:>11} {:>9.3} {:>10.2} s {:>11.1} {:>8} {:>5}  {ratio}",
+            step.name,
+            step.wall.as_secs_f64(),
+            thousands((step.records as f64 / step.wall.as_secs_f64()) as u64),
+            step.peak_rss_kb as f64 / 1024.0,
+            step.cpu.as_secs_f64(),
+            thousands((step.records as f64 / step.cpu.as_secs_f64().max(1e-3)) as u64),
+            step.cpu.as_secs_f64() * 1000.0 / step.records as f64,
+            step.sandbox_cpu.as_secs_f64(),
+            step.sandbox_peak_kb as f64 / 1024.0,
+            thousands(step.requests),
+            step.exit,
+        );
+    }
+    println!(
+        "  read-back: {} records listed, 500 a page, one object after another, over plain HTTP",
+        thousands(size.listed)
+    );
+    let measured = || steps.iter().skip(1).filter(|s| s.name != "read-back");
+    let total: Duration = measured().map(|s| s.wall).sum();
+    let host: Duration = measured().map(|s| s.cpu).sum();
+    let served: Duration = measured().map(|s| s.sandbox_cpu).sum();
+    let sandbox_peak = steps.iter().map(|s| s.sandbox_peak_kb).max().unwrap_or(0);
+    println!(
+        "  steps: {:.1} s wall; crm-migrate {:.1} CPU s, sandbox {:.1} CPU s; sandbox peak RSS (this process) {:.1} MB",
+        total.as_secs_f64(),
+        host.as_secs_f64(),
+        served.as_secs_f64(),
+        sandbox_peak as f64 / 1024.0
+    );
+    if let Some(crash) = &size.crash {
+        print_crash(crash);
+    }
+    // On a shared machine the wall times stretch with the load; the CPU figures do not.
+    println!("  load average (1 min) at the start {}, at the end {}", size.load_before, size.load_after);
+}
+
+fn print_crash(crash: &Crash) {
+    let points: Vec<String> = crash
+        .kills
+        .iter()
+        .map(|(writes, wall)| format!("{} writes ({:.1} s in)", thousands(*writes), wall.as_secs_f64()))
+        .collect();
+    let wall: Duration = crash.runs.iter().map(|run| run.wall).sum();
+    let cpu: Duration = crash.runs.iter().map(|run| run.cpu).sum();
+    let peak = crash.runs.iter().map(|run| run.peak_rss_kb).max().unwrap_or(0);
+    println!(
+        "  kill -9: apply killed {} times (SIGKILL at {}; the clean apply wrote {}), resumed to the end: {} runs, {:.1} s wall, {:.1} CPU s, peak RSS {:.1} MB, last exit {}",
+        crash.kills.len(),
+        points.join(", "),
+        thousands(crash.apply_writes),
+        crash.runs.len(),
+        wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        peak as f64 / 1024.0,
+        crash.runs.last().map_or(-1, |run| run.exit),
+    );
+    let summary = |fates: &Fates| {
+        let object = |(object, counts): (&String, &BTreeMap<String, u64>)| {
+            let counts: Vec<String> =
+                counts.iter().map(|(fate, count)| format!("{} {fate}", thousands(*count))).collect();
+            format!("{object} {}", counts.join(" "))
+        };
+        fates.iter().map(object).collect::<Vec<_>>().join("; ")
+    };
+    println!("    journal, clean run:  {}", summary(&crash.fates_clean));
+    if !crash.fates_equal {
+        println!("    journal, killed run: {}", summary(&crash.fates_killed));
+    }
+    let comparison = &crash.comparison;
+    println!(
+        "    the sandbox holds {} records against the clean run's {}: {} duplicates, {} missing, {} not in the clean run{}",
+        thousands(comparison.listed),
+        thousands(crash.clean_listed),
+        thousands(comparison.duplicates),
+        thousands(comparison.missing),
+        thousands(comparison.extra),
+        if comparison.examples.is_empty() {
+            String::new()
+        } else {
+            format!(" (e.g. {})", comparison.examples.join(", "))
+        }
+    );
+    println!(
+        "    kill -9 result: {} (journal fates equal the clean run's: {}; no duplicate: {}; nothing missing: {})",
+        if crash.holds() { "PASS" } else { "FAIL" },
+        yes(crash.fates_equal),
+        yes(comparison.duplicates == 0),
+        yes(comparison.missing == 0 && comparison.extra == 0),
+    );
+}
+
+fn yes(holds: bool) -> &'static str {
+    if holds { "yes" } else { "NO" }
+}
+
+/// With several sizes: each larger size's figures over the next smaller one's, per step.
+fn print_growth(sizes: &mut [Size]) {
+    sizes.sort_by_key(|size| size.contacts);
+    for pair in sizes.windows(2) {
+        let (small, large) = (&pair[0], &pair[1]);
+        println!(
+            "scale bench: {} contacts against {} ({:.1}x the records): the larger's figure over the smaller's",
+            thousands(large.contacts as u64),
+            thousands(small.contacts as u64),
+            large.records as f64 / small.records as f64
+        );
+        println!("  {:<16} {:>10} {:>12} {:>10} {:>12}", "step", "peak RSS", "records/s", "CPU s/1k", "sandbox MB");
+        for step in &large.steps {
+            let Some(before) = small.steps.iter().find(|s| s.name == step.name) else { continue };
+            let per_second = |s: &Step| s.records as f64 / s.wall.as_secs_f64();
+            let per_1k = |s: &Step| s.cpu.as_secs_f64() / s.records as f64;
+            let ratio = |a: f64, b: f64| if b > 0.0 { format!("{:.2}x", a / b) } else { "-".to_owned() };
+            println!(
+                "  {:<16} {:>10} {:>12} {:>10} {:>12}",
+                step.name,
+                ratio(step.peak_rss_kb as f64, before.peak_rss_kb as f64),
+                ratio(per_second(step), per_second(before)),
+                ratio(per_1k(step), per_1k(before)),
+                ratio(step.sandbox_peak_kb as f64, before.sandbox_peak_kb as f64),
+            );
+        }
+    }
+}
+
+/// The machine's load average over the last minute, as /proc/loadavg says it.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().next().unwrap_or("unknown").to_owned()
+}
+
 fn dir_bytes(dir: &Path) -> u64 {
     csv_files(dir).iter().map(|f| std::fs::metadata(f).unwrap().len()).sum()
+}
+
+fn count_lines(path: &Path) -> u64 {
+    std::io::BufRead::lines(std::io::BufReader::new(std::fs::File::open(path).unwrap())).count() as u64
 }
 
 /// The last lines of a step's log, for a failure's message.
@@ -351,6 +897,18 @@ fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// A running step's log's last line (read from its last 4 KB), for its progress.
+fn last_line(log: &Path) -> String {
+    let Ok(mut file) = std::fs::File::open(log) else { return String::new() };
+    let length = file.metadata().map_or(0, |m| m.len());
+    let _ = file.seek(SeekFrom::Start(length.saturating_sub(4096)));
+    let mut end = Vec::new();
+    let _ = file.read_to_end(&mut end);
+    let text = String::from_utf8_lossy(&end);
+    let line = text.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or_default();
+    line.chars().filter(|c| !c.is_control()).take(120).collect()
 }
 
 fn target_dir() -> PathBuf {

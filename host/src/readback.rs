@@ -4,18 +4,81 @@
 //! that a record someone edited in Pipedrive since is seen as such before it is overwritten or
 //! deleted.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::mapping::Destination;
-use crate::pipedrive::{ClientError, PipedriveClient};
+use crate::pipedrive::{Activity, ClientError, Deal, Listing, Note, Organization, Person, PipedriveClient};
 use crate::record::ObjectKind;
+
+/// Why a read-back could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadbackError {
+    #[error("reading back from Pipedrive")]
+    Client(#[from] ClientError),
+    /// The temporary file the listings are kept in (see [`Spool`]) could not be made, written or
+    /// read.
+    #[error("the read-back's temporary file: {0}")]
+    Spool(#[from] rusqlite::Error),
+}
+
+/// Hands each live record (not deleted) of a destination to `each`, page by page as listed.
+async fn each_live<E: From<ClientError>>(
+    client: &PipedriveClient,
+    destination: Destination,
+    mut each: impl FnMut(u64, Value) -> Result<(), E>,
+) -> Result<(), E> {
+    fn page<T: Serialize, E>(
+        records: Vec<T>,
+        destination: Destination,
+        each: &mut impl FnMut(u64, Value) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for record in records {
+            let record = serde_json::to_value(record).expect("plain data serializes");
+            if let (false, Some(id)) = (deleted(destination, &record), record["id"].as_u64()) {
+                each(id, record)?;
+            }
+        }
+        Ok(())
+    }
+    async fn pages<T: Serialize + DeserializeOwned, E: From<ClientError>>(
+        client: &PipedriveClient,
+        listing: Listing,
+        destination: Destination,
+        each: &mut impl FnMut(u64, Value) -> Result<(), E>,
+    ) -> Result<(), E> {
+        client.each_page(listing, |records: Vec<T>| page(records, destination, each)).await
+    }
+    match destination {
+        Destination::Organization => {
+            pages::<Organization, E>(client, Listing::Organizations, destination, &mut each).await
+        }
+        Destination::Person => pages::<Person, E>(client, Listing::Persons, destination, &mut each).await,
+        Destination::Deal => pages::<Deal, E>(client, Listing::Deals, destination, &mut each).await,
+        Destination::Activity => pages::<Activity, E>(client, Listing::Activities, destination, &mut each).await,
+        Destination::Note => pages::<Note, E>(client, Listing::Notes, destination, &mut each).await,
+    }
+}
+
+/// How many records of one destination [`Listings::record`] reads one by one before it lists the
+/// destination whole: as many as cost the tokens of one page of the listing (a token each, ten a
+/// page of 500). A delta that changed a few records of a big account reads those; one that
+/// changed many lists each object once, and pays at most one page's worth more for it.
+const SINGLE_READS: u32 = 10;
 
 /// The records of the account as listed, per destination, each listed once and kept.
 #[derive(Debug, Default)]
-pub struct Listings(HashMap<Destination, HashMap<u64, Value>>);
+pub struct Listings {
+    listed: HashMap<Destination, HashMap<u64, Value>>,
+    /// Records read one by one so far, per destination.
+    single_reads: HashMap<Destination, u32>,
+}
 
 impl Listings {
     /// The live records (not deleted) a source object lands in, by Pipedrive id.
@@ -25,40 +88,166 @@ impl Listings {
         object: ObjectKind,
     ) -> Result<&HashMap<u64, Value>, ClientError> {
         let destination = Destination::of(object);
-        if let std::collections::hash_map::Entry::Vacant(e) = self.0.entry(destination) {
-            let records = match destination {
-                Destination::Organization => to_values(client.organizations().await?),
-                Destination::Person => to_values(client.persons().await?),
-                Destination::Deal => to_values(client.deals().await?),
-                Destination::Activity => to_values(client.activities().await?),
-                Destination::Note => to_values(client.notes(None).await?)
-                    .into_iter()
-                    .filter(|note| note["active_flag"] != false)
-                    .collect(),
-            };
-            let live = records
-                .into_iter()
-                .filter(|record| record["is_deleted"] != true)
-                .filter_map(|record| Some((record["id"].as_u64()?, record)))
-                .collect();
+        if let std::collections::hash_map::Entry::Vacant(e) = self.listed.entry(destination) {
+            let mut live = HashMap::new();
+            each_live(client, destination, |id, record| {
+                live.insert(id, record);
+                Ok::<_, ClientError>(())
+            })
+            .await?;
             e.insert(live);
         }
-        Ok(&self.0[&destination])
+        Ok(&self.listed[&destination])
     }
 
-    /// What was listed so far, per destination.
-    pub fn listed(&self) -> &HashMap<Destination, HashMap<u64, Value>> {
-        &self.0
+    /// The live record (not deleted) of `object` with this Pipedrive id, as the listing gives it:
+    /// read on its own for the first few of a destination (see [`SINGLE_READS`]), then from the
+    /// destination's listing.
+    pub async fn record(
+        &mut self,
+        client: &PipedriveClient,
+        object: ObjectKind,
+        id: u64,
+    ) -> Result<Option<Value>, ClientError> {
+        let destination = Destination::of(object);
+        let reads = self.single_reads.entry(destination).or_default();
+        if !self.listed.contains_key(&destination) && *reads < SINGLE_READS {
+            *reads += 1;
+            return read_one(client, destination, id).await;
+        }
+        Ok(self.of(client, object).await?.get(&id).cloned())
     }
 
     /// Forgets what was listed (after writes that change it).
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.listed.clear();
     }
 }
 
-fn to_values<T: Serialize>(records: Vec<T>) -> Vec<Value> {
-    records.into_iter().map(|record| serde_json::to_value(record).expect("plain data serializes")).collect()
+/// One live record (not deleted) as its destination's listing gives it.
+async fn read_one(client: &PipedriveClient, destination: Destination, id: u64) -> Result<Option<Value>, ClientError> {
+    fn value<T: Serialize>(record: Result<T, ClientError>) -> Result<Option<Value>, ClientError> {
+        match record {
+            Ok(record) => Ok(Some(serde_json::to_value(record).expect("plain data serializes"))),
+            Err(ClientError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+    let record = match destination {
+        Destination::Organization => value(client.organization(id).await)?,
+        Destination::Person => value(client.person(id).await)?,
+        Destination::Deal => value(client.deal(id).await)?,
+        Destination::Activity => value(client.activity(id).await)?,
+        Destination::Note => value(client.note(id).await)?,
+    };
+    Ok(record.filter(|record| !deleted(destination, record)))
+}
+
+/// Deleted, or (a note) no longer active: not what a listing of live records gives.
+fn deleted(destination: Destination, record: &Value) -> bool {
+    record["is_deleted"] == true || (destination == Destination::Note && record["active_flag"] == false)
+}
+
+/// The live records of the account, listed once per destination a page at a time into a
+/// temporary SQLite file keyed by Pipedrive id, and read back by id as they are compared:
+/// reading back an account of millions holds a page and the record at hand, not the account.
+/// The file is SQLite's private temporary database: deleted when the spool is dropped.
+pub struct Spool {
+    db: Connection,
+    listed: HashSet<Destination>,
+    /// The record read last: its values are looked at one after another.
+    last: RefCell<Option<(Destination, u64, Rc<Value>)>>,
+    /// The first lookup that failed (the file unreadable): it read as not listed, so the run's
+    /// findings are not to be trusted; [`Spool::failure`] says so.
+    failed: RefCell<Option<rusqlite::Error>>,
+}
+
+/// SQLite's page cache for the spool: what it holds in memory however big the account.
+const SPOOL_CACHE_KIB: i64 = 16 * 1024;
+
+impl Spool {
+    pub fn new() -> Result<Spool, ReadbackError> {
+        // "": a private temporary database on disk (not in memory), removed when closed.
+        let db = Connection::open("")?;
+        db.execute_batch(&format!(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -{SPOOL_CACHE_KIB};"
+        ))?;
+        Ok(Spool { db, listed: HashSet::new(), last: RefCell::new(None), failed: RefCell::new(None) })
+    }
+
+    /// Lists the live records (not deleted) of a destination into the spool, unless listed
+    /// already; `each` sees every record as it is kept (for what is worked out from them all).
+    pub async fn list(
+        &mut self,
+        client: &PipedriveClient,
+        destination: Destination,
+        mut each: impl FnMut(u64, &Value),
+    ) -> Result<(), ReadbackError> {
+        if !self.listed.insert(destination) {
+            return Ok(());
+        }
+        let table = table(destination);
+        self.db.execute_batch(&format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, record TEXT NOT NULL)"))?;
+        let db = &self.db;
+        db.execute_batch("BEGIN")?;
+        let mut insert = db.prepare(&format!("INSERT OR REPLACE INTO {table} (id, record) VALUES (?1, ?2)"))?;
+        each_live(client, destination, |id, record| {
+            each(id, &record);
+            insert.execute(params![id as i64, record.to_string()])?;
+            Ok::<_, ReadbackError>(())
+        })
+        .await?;
+        drop(insert);
+        db.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    /// The live record of a destination listed with this Pipedrive id (none of a destination not
+    /// listed). A lookup that fails reads as none, and is kept for [`Spool::failure`].
+    pub fn get(&self, destination: Destination, id: u64) -> Option<Rc<Value>> {
+        if !self.listed.contains(&destination) {
+            return None;
+        }
+        if let Some((last_destination, last_id, record)) = &*self.last.borrow()
+            && (*last_destination, *last_id) == (destination, id)
+        {
+            return Some(record.clone());
+        }
+        let read = self
+            .db
+            .prepare_cached(&format!("SELECT record FROM {} WHERE id = ?1", table(destination)))
+            .and_then(|mut select| select.query_row([id as i64], |row| row.get::<_, String>(0)).optional());
+        let text = match read {
+            Ok(text) => text?,
+            Err(error) => {
+                self.failed.borrow_mut().get_or_insert(error);
+                return None;
+            }
+        };
+        let record: Rc<Value> = Rc::new(serde_json::from_str(&text).expect("the spool holds the JSON it was given"));
+        *self.last.borrow_mut() = Some((destination, id, record.clone()));
+        Some(record)
+    }
+
+    /// The first lookup that failed, if one did: then what the read-back found is not to be
+    /// trusted.
+    pub fn failure(&self) -> Result<(), ReadbackError> {
+        match self.failed.borrow_mut().take() {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The spool's table of a destination's records.
+fn table(destination: Destination) -> &'static str {
+    match destination {
+        Destination::Organization => "organizations",
+        Destination::Person => "persons",
+        Destination::Deal => "deals",
+        Destination::Activity => "activities",
+        Destination::Note => "notes",
+    }
 }
 
 /// The fields of a record of `object` that differ between `expected` (a payload as apply sends

@@ -632,7 +632,7 @@ pub async fn undo_run(
             outcome.not_restored.push(format!("{object} {source_id} (Pipedrive id {id}): no longer in the journal (rolled back or deleted since); not restored"));
             continue;
         };
-        let Some(actual) = listings.of(&client, object).await?.get(&id).cloned() else {
+        let Some(actual) = listings.record(&client, object, id).await? else {
             outcome
                 .not_restored
                 .push(format!("{object} {source_id} (Pipedrive id {id}): gone from Pipedrive; not restored"));

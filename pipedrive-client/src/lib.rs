@@ -53,6 +53,16 @@ const FILES_PAGE_LIMIT: u32 = 100;
 /// How often a create whose answer was lost is looked up and sent again before giving up.
 const LOST_WRITE_ATTEMPTS: u32 = 5;
 
+/// A list [`PipedriveClient::each_page`] reads page by page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    Persons,
+    Organizations,
+    Deals,
+    Activities,
+    Notes,
+}
+
 /// A client for one Pipedrive account. Cheap to share: wrap it in an `Arc` and call it from many tasks.
 pub struct PipedriveClient {
     transport: Transport,
@@ -179,8 +189,9 @@ impl PipedriveClient {
         self.create(EntityKind::Person, person, marker).await
     }
 
+    /// One person, as [`Self::persons`] lists it (with the marketing status).
     pub async fn person(&self, id: u64) -> Result<Person, ClientError> {
-        self.get_data(&format!("/api/v2/persons/{id}"), &[]).await
+        self.get_data(&format!("/api/v2/persons/{id}"), &[("include_fields", "marketing_status".to_owned())]).await
     }
 
     /// Sets the given fields of a person (those left empty in `changes` are not touched).
@@ -212,8 +223,7 @@ impl PipedriveClient {
 
     /// Every person that is not deleted, 500 per request.
     pub async fn persons(&self) -> Result<Vec<Person>, ClientError> {
-        // The marketing status is listed only when asked for; verify compares it with the source.
-        self.list_by_cursor("/api/v2/persons", vec![("include_fields", "marketing_status".to_owned())]).await
+        self.all(Listing::Persons).await
     }
 
     pub async fn create_organization(
@@ -237,7 +247,7 @@ impl PipedriveClient {
     }
 
     pub async fn organizations(&self) -> Result<Vec<Organization>, ClientError> {
-        self.list_by_cursor("/api/v2/organizations", Vec::new()).await
+        self.all(Listing::Organizations).await
     }
 
     pub async fn create_deal(&self, deal: &NewDeal, marker: Option<&Marker>) -> Result<Deal, ClientError> {
@@ -258,7 +268,7 @@ impl PipedriveClient {
 
     /// Every deal that is not deleted (open, won and lost).
     pub async fn deals(&self) -> Result<Vec<Deal>, ClientError> {
-        self.list_by_cursor("/api/v2/deals", Vec::new()).await
+        self.all(Listing::Deals).await
     }
 
     /// Creates an activity. Activities have no custom marker field: a lost answer comes back as
@@ -280,7 +290,7 @@ impl PipedriveClient {
     }
 
     pub async fn activities(&self) -> Result<Vec<Activity>, ClientError> {
-        self.list_by_cursor("/api/v2/activities", Vec::new()).await
+        self.all(Listing::Activities).await
     }
 
     pub async fn activity_fields(&self) -> Result<Vec<Field>, ClientError> {
@@ -374,10 +384,35 @@ impl PipedriveClient {
         self.delete(&format!("/api/v1/notes/{id}")).await
     }
 
+    pub async fn note(&self, id: u64) -> Result<Note, ClientError> {
+        self.get_data(&format!("/api/v1/notes/{id}"), &[]).await
+    }
+
     /// Notes, optionally only those of one person.
     pub async fn notes(&self, person_id: Option<u64>) -> Result<Vec<Note>, ClientError> {
         let filter = person_id.map(|id| vec![("person_id", id.to_string())]).unwrap_or_default();
         self.list_by_offset("/api/v1/notes", filter, PAGE_LIMIT).await
+    }
+
+    /// Every record of `listing` (as [`Self::persons`], [`Self::organizations`], [`Self::deals`],
+    /// [`Self::activities`] and [`Self::notes`] list them), handed to `each` a page (500) at a
+    /// time as it arrives: reading a big account back never holds all of it.
+    pub async fn each_page<T: DeserializeOwned, E: From<ClientError>>(
+        &self,
+        listing: Listing,
+        each: impl FnMut(Vec<T>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match listing {
+            Listing::Persons => {
+                // The marketing status is listed only when asked for; verify compares it with the source.
+                let filter = vec![("include_fields", "marketing_status".to_owned())];
+                self.pages_by_cursor("/api/v2/persons", filter, each).await
+            }
+            Listing::Organizations => self.pages_by_cursor("/api/v2/organizations", Vec::new(), each).await,
+            Listing::Deals => self.pages_by_cursor("/api/v2/deals", Vec::new(), each).await,
+            Listing::Activities => self.pages_by_cursor("/api/v2/activities", Vec::new(), each).await,
+            Listing::Notes => self.pages_by_offset("/api/v1/notes", Vec::new(), PAGE_LIMIT, each).await,
+        }
     }
 
     pub async fn upload_file(&self, file: &NewFile) -> Result<FileRecord, ClientError> {
@@ -531,6 +566,17 @@ impl PipedriveClient {
         self.transport.call(Method::DELETE, path, &[], &Payload::Empty).await.map(drop)
     }
 
+    /// Every page of `listing`, in one list.
+    async fn all<T: DeserializeOwned>(&self, listing: Listing) -> Result<Vec<T>, ClientError> {
+        let mut all = Vec::new();
+        self.each_page(listing, |page| {
+            all.extend(page);
+            Ok::<_, ClientError>(())
+        })
+        .await?;
+        Ok(all)
+    }
+
     /// A v2 list, all pages: `cursor` and `limit`, until `next_cursor` is null.
     async fn list_by_cursor<T: DeserializeOwned>(
         &self,
@@ -538,6 +584,21 @@ impl PipedriveClient {
         filter: Vec<(&str, String)>,
     ) -> Result<Vec<T>, ClientError> {
         let mut all = Vec::new();
+        self.pages_by_cursor(path, filter, |page| {
+            all.extend(page);
+            Ok::<_, ClientError>(())
+        })
+        .await?;
+        Ok(all)
+    }
+
+    /// A v2 list, page by page.
+    async fn pages_by_cursor<T: DeserializeOwned, E: From<ClientError>>(
+        &self,
+        path: &str,
+        filter: Vec<(&str, String)>,
+        mut each: impl FnMut(Vec<T>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut cursor: Option<String> = None;
         loop {
             let mut query = filter.clone();
@@ -547,9 +608,9 @@ impl PipedriveClient {
             }
             let body = self.transport.call(Method::GET, path, &query, &Payload::Empty).await?;
             cursor = body.pointer("/additional_data/next_cursor").and_then(Value::as_str).map(str::to_string);
-            all.extend(data::<Vec<T>>(path, body)?);
+            each(data::<Vec<T>>(path, body)?)?;
             if cursor.is_none() {
-                return Ok(all);
+                return Ok(());
             }
         }
     }
@@ -562,6 +623,22 @@ impl PipedriveClient {
         limit: u32,
     ) -> Result<Vec<T>, ClientError> {
         let mut all = Vec::new();
+        self.pages_by_offset(path, filter, limit, |page| {
+            all.extend(page);
+            Ok::<_, ClientError>(())
+        })
+        .await?;
+        Ok(all)
+    }
+
+    /// A v1 list, page by page.
+    async fn pages_by_offset<T: DeserializeOwned, E: From<ClientError>>(
+        &self,
+        path: &str,
+        filter: Vec<(&str, String)>,
+        limit: u32,
+        mut each: impl FnMut(Vec<T>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut start = 0u64;
         loop {
             let mut query = filter.clone();
@@ -577,9 +654,9 @@ impl PipedriveClient {
             let more = page.get("more_items_in_collection").and_then(Value::as_bool).unwrap_or(false);
             let received = data::<Option<Vec<T>>>(path, body)?.unwrap_or_default();
             start = page.get("next_start").and_then(Value::as_u64).unwrap_or(start + received.len() as u64);
-            all.extend(received);
+            each(received)?;
             if !more {
-                return Ok(all);
+                return Ok(());
             }
         }
     }

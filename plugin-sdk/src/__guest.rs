@@ -1,5 +1,5 @@
 //! The glue `export_plugin!` expands to: which hooks a plugin implements, and for each, wire
-//! batches in, typed records to the plugin, sparse outcomes (or its error) back. Not for plugin
+//! batches in, typed records to the plugin, sparse answers (or its error) back. Not for plugin
 //! authors.
 
 use std::borrow::Cow;
@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::error::{HookError, bounded};
 use crate::label::{LabelColor, Segment, Tag, TagDecision, TagFate};
 use crate::plugin::{Clean, Dedup, Hook, Label, Merge, Plugin};
-use crate::record::{Outcome, Record};
+use crate::record::{NEW_FIELD, Outcome, Record};
 use crate::value::Value;
 
 pub use crate::bindings::exports::crm_migrate::plugin::hooks::Guest;
@@ -17,12 +17,17 @@ pub use crate::bindings::exports::crm_migrate::plugin::hooks::Guest;
 /// The contract's generated types, as the wire carries them.
 pub mod wire {
     pub use crate::bindings::crm_migrate::plugin::types::{
-        Batch, Cell, CleanOutcome, ConfigError, ConfigOption, FieldChange, FieldIssue, FieldValue, LabelColor,
-        LabelSpec, MergeDecision, PluginInfo, Segment, Tag, TagDecision, TagFate, TextRef,
+        Batch, Cleaned, ConfigError, ConfigOption, Exit, FieldChange, FieldIssue, FieldValue, LabelColor, LabelSpec,
+        MergeDecision, PluginInfo, RecordExit, Segment, Tag, TagDecision, TagFate, TextRef, TypedValue,
     };
+
+    /// A cell's `len` that says it is null (see the contract's `batch`).
+    pub const NULL: u32 = u32::MAX;
+    /// A cell's `len` that says its value is `values[start]`.
+    pub const TYPED: u32 = u32::MAX - 1;
 }
 
-pub type CleanFn<P> = fn(&P, &wire::Batch) -> Result<Vec<wire::CleanOutcome>, String>;
+pub type CleanFn<P> = fn(&P, &wire::Batch) -> Result<wire::Cleaned, String>;
 pub type MatchKeysFn<P> = fn(&P, &wire::Batch) -> Result<Vec<Vec<String>>, String>;
 pub type MergeFn<P> = fn(&P, &wire::Batch, &[Vec<u32>]) -> Result<Vec<wire::MergeDecision>, String>;
 pub type LabelFn<P> = fn(&P, Vec<wire::Tag>, Vec<wire::Segment>) -> Result<Vec<wire::TagDecision>, String>;
@@ -44,7 +49,7 @@ impl<P> Hooks<P> {
             .collect()
     }
 
-    pub fn clean(&self, plugin: &P, batch: &wire::Batch) -> Result<Vec<wire::CleanOutcome>, String> {
+    pub fn clean(&self, plugin: &P, batch: &wire::Batch) -> Result<wire::Cleaned, String> {
         self.clean.ok_or_else(|| not_implemented("clean"))?(plugin, batch)
     }
 
@@ -157,25 +162,95 @@ fn failed_at(what: &str, id: &str, error: HookError) -> String {
     format!("{what} {}: {error}", bounded(id, ID_BYTES_IN_ERROR))
 }
 
-fn clean<P: Clean>(plugin: &P, batch: &wire::Batch) -> Result<Vec<wire::CleanOutcome>, String> {
-    decode_batch(batch)?
-        .into_iter()
-        .map(|mut record| {
-            let outcome = plugin.clean(&mut record).map_err(|error| failed_at("record", record.source_id(), error))?;
-            Ok(match outcome {
-                Outcome::Keep => wire::CleanOutcome::Keep(
-                    record.into_changes().map(|(field, value)| field_change(field, value)).collect(),
-                ),
-                Outcome::Drop(reason) => wire::CleanOutcome::Drop(reason),
-                Outcome::Reject(issues) => wire::CleanOutcome::Reject(
+fn clean<P: Clean>(plugin: &P, batch: &wire::Batch) -> Result<wire::Cleaned, String> {
+    let width = check_shape(batch)?;
+    let mut answer = Answer::default();
+    // One record at a time, decoded, cleaned and encoded: nothing of the batch is kept.
+    for row in 0..batch.records.len() {
+        let mut record = decode_record(batch, row, width)?;
+        let outcome = plugin.clean(&mut record).map_err(|error| failed_at("record", record.source_id(), error))?;
+        let position = row as u32;
+        match outcome {
+            Outcome::Keep => {
+                for (column, name, value) in record.into_changes() {
+                    let field = if column == NEW_FIELD { width as u32 + answer.new_field(name) } else { column };
+                    let (start, len) = answer.value(value)?;
+                    answer.cleaned.changes.extend_from_slice(&[position, field, start, len]);
+                }
+            }
+            Outcome::Drop(reason) => {
+                answer.cleaned.exits.push(wire::RecordExit { record: position, exit: wire::Exit::Drop(reason) })
+            }
+            Outcome::Reject(issues) => answer.cleaned.exits.push(wire::RecordExit {
+                record: position,
+                exit: wire::Exit::Reject(
                     issues
                         .into_iter()
                         .map(|issue| wire::FieldIssue { field: issue.field, message: issue.message })
                         .collect(),
                 ),
-            })
-        })
-        .collect()
+            }),
+        }
+    }
+    Ok(answer.cleaned)
+}
+
+/// A `cleaned` answer being written: changes as numbers, their text in one arena.
+struct Answer {
+    cleaned: wire::Cleaned,
+}
+
+impl Default for Answer {
+    fn default() -> Self {
+        let cleaned = wire::Cleaned {
+            changes: Vec::new(),
+            values: Vec::new(),
+            new_fields: Vec::new(),
+            exits: Vec::new(),
+            text: String::new(),
+        };
+        Answer { cleaned }
+    }
+}
+
+impl Answer {
+    /// The position of a new field among the answer's `new-fields`, added on first use.
+    fn new_field(&mut self, name: Cow<'_, str>) -> u32 {
+        let fields = &mut self.cleaned.new_fields;
+        let position = fields.iter().position(|field| *field == name).unwrap_or_else(|| {
+            fields.push(name.into_owned());
+            fields.len() - 1
+        });
+        position as u32
+    }
+
+    /// The value as a cell of the answer: `(start, len)`, its text copied into the arena.
+    fn value(&mut self, value: Value<'_>) -> Result<(u32, u32), String> {
+        let typed = match value {
+            Value::Null => return Ok((0, wire::NULL)),
+            Value::Text(text) => return self.text(&text).map(|text_ref| (text_ref.start, text_ref.len)),
+            Value::Number(number) => wire::TypedValue::Number(number),
+            Value::Boolean(boolean) => wire::TypedValue::Boolean(boolean),
+            Value::Date(date) => wire::TypedValue::Date(date),
+            Value::DateTime(datetime) => wire::TypedValue::Datetime(datetime),
+            Value::Choices(choices) => {
+                wire::TypedValue::Choices(choices.iter().map(|choice| self.text(choice)).collect::<Result<_, _>>()?)
+            }
+        };
+        self.cleaned.values.push(typed);
+        Ok(((self.cleaned.values.len() - 1) as u32, wire::TYPED))
+    }
+
+    fn text(&mut self, text: &str) -> Result<wire::TextRef, String> {
+        let arena = &mut self.cleaned.text;
+        let start = arena.len();
+        arena.push_str(text);
+        // Below both markers: a length of NULL or TYPED is not a length.
+        match (u32::try_from(start), u32::try_from(text.len())) {
+            (Ok(start), Ok(len)) if len < wire::TYPED => Ok(wire::TextRef { start, len }),
+            _ => Err("the answer's text is over 4 GiB".into()),
+        }
+    }
 }
 
 fn match_keys<P: Dedup>(plugin: &P, batch: &wire::Batch) -> Result<Vec<Vec<String>>, String> {
@@ -211,7 +286,7 @@ fn merge<P: Dedup>(plugin: &P, batch: &wire::Batch, groups: &[Vec<u32>]) -> Resu
             Ok(wire::MergeDecision {
                 survivor: batch_position(survivor)?,
                 absorbed: absorbed.into_iter().map(batch_position).collect::<Result<_, _>>()?,
-                changes: changes.into_iter().map(|(field, value)| field_change(field.into(), value)).collect(),
+                changes: changes.into_iter().map(|(field, value)| field_change(field, value)).collect(),
             })
         })
         .collect()
@@ -259,50 +334,62 @@ fn label_color(color: LabelColor) -> wire::LabelColor {
 
 /// Typed records borrowing the batch's column names and text arena.
 fn decode_batch(batch: &wire::Batch) -> Result<Vec<Record<'_>>, String> {
+    let width = check_shape(batch)?;
+    (0..batch.records.len()).map(|row| decode_record(batch, row, width)).collect()
+}
+
+/// The batch's width (its number of columns), once its cells are known to fill its table.
+fn check_shape(batch: &wire::Batch) -> Result<usize, String> {
     let width = batch.columns.len();
     let expected_cells = batch.records.len() * width;
-    if batch.cells.len() != expected_cells {
+    if batch.cells.len() != 2 * expected_cells {
         return Err(format!(
-            "batch {} has {} cells, expected {} records x {} columns",
+            "batch {} has {} cell numbers, expected 2 a cell for {} records x {} columns",
             batch.id,
             batch.cells.len(),
             batch.records.len(),
             width
         ));
     }
-    let text = |text_ref: &wire::TextRef| -> Result<&str, String> {
-        let start = text_ref.start as usize;
-        batch
-            .text
-            .get(start..start + text_ref.len as usize)
-            .ok_or_else(|| format!("batch {} has a text-ref outside its arena", batch.id))
-    };
-    // Plain loops rather than iterator adapters over `Result`s: this runs for every cell of
-    // every batch, and in a component each operation costs fuel.
-    let mut records = Vec::with_capacity(batch.records.len());
-    for (row, header) in batch.records.iter().enumerate() {
-        let cells = &batch.cells[row * width..(row + 1) * width];
-        let mut record = Record::with_capacity(header.kind, text(&header.source_id)?, width);
-        for (column, cell) in batch.columns.iter().zip(cells) {
-            let value = match cell {
-                wire::Cell::Null => Value::Null,
-                wire::Cell::Text(text_ref) => Value::Text(Cow::Borrowed(text(text_ref)?)),
-                wire::Cell::Number(number) => Value::Number(*number),
-                wire::Cell::Boolean(boolean) => Value::Boolean(*boolean),
-                wire::Cell::Date(date) => Value::Date(*date),
-                wire::Cell::Datetime(datetime) => Value::DateTime(*datetime),
-                wire::Cell::Choices(choices) => {
-                    Value::Choices(choices.iter().map(|c| text(c).map(Cow::Borrowed)).collect::<Result<_, _>>()?)
-                }
-            };
-            record.push_source_field(Cow::Borrowed(column), value);
-        }
-        records.push(record);
-    }
-    Ok(records)
+    Ok(width)
 }
 
-fn field_change(field: Cow<'_, str>, value: Value<'_>) -> wire::FieldChange {
+/// The `row`-th record of a batch whose shape [`check_shape`] accepted.
+fn decode_record(batch: &wire::Batch, row: usize, width: usize) -> Result<Record<'_>, String> {
+    let header = &batch.records[row];
+    let text = |start: u32, len: u32| -> Result<&str, String> {
+        let start = start as usize;
+        start
+            .checked_add(len as usize)
+            .and_then(|end| batch.text.get(start..end))
+            .ok_or_else(|| format!("batch {} has a text-ref outside its arena", batch.id))
+    };
+    let cells = &batch.cells[2 * row * width..2 * (row + 1) * width];
+    let mut record = Record::with_capacity(header.kind, text(header.source_id.start, header.source_id.len)?, width);
+    // Plain loops rather than iterator adapters over `Result`s: this runs for every cell of
+    // every batch, and in a component each operation costs fuel.
+    for (column, name) in batch.columns.iter().enumerate() {
+        let (start, len) = (cells[2 * column], cells[2 * column + 1]);
+        let value = match len {
+            wire::NULL => Value::Null,
+            wire::TYPED => match batch.values.get(start as usize) {
+                Some(wire::TypedValue::Number(number)) => Value::Number(*number),
+                Some(wire::TypedValue::Boolean(boolean)) => Value::Boolean(*boolean),
+                Some(wire::TypedValue::Date(date)) => Value::Date(*date),
+                Some(wire::TypedValue::Datetime(datetime)) => Value::DateTime(*datetime),
+                Some(wire::TypedValue::Choices(choices)) => Value::Choices(
+                    choices.iter().map(|c| text(c.start, c.len).map(Cow::Borrowed)).collect::<Result<_, _>>()?,
+                ),
+                None => return Err(format!("batch {} has a typed cell outside its values", batch.id)),
+            },
+            len => Value::Text(Cow::Borrowed(text(start, len)?)),
+        };
+        record.push_column(column as u32, name, value);
+    }
+    Ok(record)
+}
+
+fn field_change(field: String, value: Value<'_>) -> wire::FieldChange {
     let value = match value {
         Value::Null => wire::FieldValue::Null,
         Value::Text(text) => wire::FieldValue::Text(text.into_owned()),
@@ -312,7 +399,7 @@ fn field_change(field: Cow<'_, str>, value: Value<'_>) -> wire::FieldChange {
         Value::DateTime(datetime) => wire::FieldValue::Datetime(datetime),
         Value::Choices(choices) => wire::FieldValue::Choices(choices.into_iter().map(Cow::into_owned).collect()),
     };
-    wire::FieldChange { field: field.into_owned(), value }
+    wire::FieldChange { field, value }
 }
 
 #[cfg(test)]
@@ -442,37 +529,93 @@ mod tests {
         let mut cells = Vec::new();
         for (id, values) in rows {
             records.push(RecordHeader { kind: ObjectKind::Contact, source_id: push(id) });
-            cells.extend(values.iter().map(|value| wire::Cell::Text(push(value))));
-        }
-        wire::Batch { id: 1, columns: columns.iter().map(|c| c.to_string()).collect(), records, cells, text }
-    }
-
-    #[test]
-    fn clean_answers_one_outcome_per_record_with_only_the_changes() {
-        let batch = batch(&["name", "city"], &[("a", &["ada", "Kraków"]), ("b", &["BOB", "Gdańsk"])]);
-        let outcomes = clean(&Upper, &batch).unwrap();
-        assert_eq!(outcomes.len(), 2);
-        match &outcomes[0] {
-            wire::CleanOutcome::Keep(changes) => {
-                assert_eq!(changes.len(), 1);
-                assert_eq!(changes[0].field, "name");
-                assert_eq!(changes[0].value, wire::FieldValue::Text("ADA".into()));
+            for value in *values {
+                let text_ref = push(value);
+                cells.extend([text_ref.start, text_ref.len]);
             }
-            other => panic!("{other:?}"),
         }
-        assert_eq!(outcomes[1], wire::CleanOutcome::Keep(Vec::new()), "an unchanged record sends no changes");
+        let columns = columns.iter().map(|c| c.to_string()).collect();
+        wire::Batch { id: 1, columns, records, cells, values: Vec::new(), text }
     }
 
     #[test]
-    fn r_batch_without_columns_still_has_one_outcome_per_record() {
+    fn clean_answers_only_the_changes_by_record_and_column_with_their_text_in_one_arena() {
+        let batch = batch(&["name", "city"], &[("a", &["ada", "Kraków"]), ("b", &["BOB", "Gdańsk"])]);
+        let cleaned = clean(&Upper, &batch).unwrap();
+        // Record 0, column 0 ("name"), text [0, 3) of the answer; record 1 is unchanged.
+        assert_eq!(cleaned.changes, [0, 0, 0, 3]);
+        assert_eq!(cleaned.text, "ADA");
+        assert!(cleaned.new_fields.is_empty() && cleaned.exits.is_empty() && cleaned.values.is_empty());
+    }
+
+    /// Sets a field the batch lacks, clears another, sets a number, and drops or rejects by name.
+    struct Shapes;
+
+    impl Plugin for Shapes {
+        fn describe() -> Info {
+            Info::new("shapes", "0.1.0", "every kind of answer")
+        }
+        fn configure(_config: &Config) -> Result<Self, ConfigError> {
+            Ok(Shapes)
+        }
+    }
+
+    impl Clean for Shapes {
+        fn clean(&self, record: &mut Record<'_>) -> Result<Outcome, HookError> {
+            match record.text("name") {
+                Some("drop") => return Ok(Outcome::drop_because("a test account")),
+                Some("reject") => return Ok(Outcome::reject("name", "not a name")),
+                _ => {}
+            }
+            record.set("city", Value::Null);
+            record.set("score", 2.5);
+            record.set("tags", vec!["a".to_owned(), "bé".to_owned()]);
+            Ok(Outcome::Keep)
+        }
+    }
+
+    #[test]
+    fn new_fields_typed_values_drops_and_rejects_travel_in_the_answer() {
+        let batch = batch(&["name", "city"], &[("a", &["drop", "x"]), ("b", &["ok", "y"]), ("c", &["reject", "z"])]);
+        let cleaned = clean(&Shapes, &batch).unwrap();
+        let (null, typed) = (wire::NULL, wire::TYPED);
+        // city (column 1) cleared; score and tags are new fields 2 + 0 and 2 + 1.
+        assert_eq!(cleaned.changes, [1, 1, 0, null, 1, 2, 0, typed, 1, 3, 1, typed]);
+        assert_eq!(cleaned.new_fields, ["score", "tags"]);
+        assert_eq!(cleaned.text, "abé");
+        let choices = vec![wire::TextRef { start: 0, len: 1 }, wire::TextRef { start: 1, len: 3 }];
+        assert_eq!(cleaned.values, [wire::TypedValue::Number(2.5), wire::TypedValue::Choices(choices)]);
+        assert_eq!(
+            cleaned.exits,
+            [
+                wire::RecordExit { record: 0, exit: wire::Exit::Drop("a test account".into()) },
+                wire::RecordExit {
+                    record: 2,
+                    exit: wire::Exit::Reject(vec![wire::FieldIssue {
+                        field: "name".into(),
+                        message: "not a name".into()
+                    }])
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_batch_without_columns_is_cleaned_without_changes() {
         let batch = batch(&[], &[("a", &[]), ("b", &[])]);
-        assert_eq!(clean(&Upper, &batch).unwrap().len(), 2);
+        assert!(clean(&Upper, &batch).unwrap().changes.is_empty());
     }
 
     #[test]
     fn a_text_ref_outside_the_arena_is_an_error_not_a_panic() {
         let mut batch = batch(&["name"], &[("a", &["ada"])]);
-        batch.cells[0] = wire::Cell::Text(wire::TextRef { start: 2, len: 100 });
+        batch.cells[..2].copy_from_slice(&[2, 100]);
         assert!(clean(&Upper, &batch).unwrap_err().contains("outside its arena"));
+        batch.cells[..2].copy_from_slice(&[u32::MAX, 2]);
+        assert!(clean(&Upper, &batch).unwrap_err().contains("outside its arena"), "start + len overflows");
+        batch.cells[..2].copy_from_slice(&[0, wire::TYPED]);
+        assert!(clean(&Upper, &batch).unwrap_err().contains("outside its values"));
+        batch.cells.pop();
+        assert!(clean(&Upper, &batch).unwrap_err().contains("cell numbers"));
     }
 }

@@ -2,7 +2,7 @@
 //! ([`Clean`], [`Dedup`], [`Label`]), call [`export_plugin!`].
 //!
 //! A plugin holds one customer's rules for a User.com -> Pipedrive migration. The host runs it
-//! as a sandboxed WebAssembly component; the contract is `wit/v0.1/plugin.wit`, shipped inside
+//! as a sandboxed WebAssembly component; the contract is `wit/v0.2/plugin.wit`, shipped inside
 //! this crate (the host's bindings read the same file). This crate hides the contract's wire
 //! form (batches with a shared text arena, sparse changes) behind typed [`Record`]s, so a
 //! plugin is written and unit-tested as ordinary Rust:
@@ -67,7 +67,7 @@ pub use value::{Date, DateTime, ObjectKind, Value};
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "wit/v0.1",
+        path: "wit/v0.2",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_plugin_bindings",
@@ -158,10 +158,7 @@ macro_rules! export_plugin {
                 }
                 fn clean(
                     batch: $crate::__guest::wire::Batch,
-                ) -> ::std::result::Result<
-                    ::std::vec::Vec<$crate::__guest::wire::CleanOutcome>,
-                    ::std::string::String,
-                > {
+                ) -> ::std::result::Result<$crate::__guest::wire::Cleaned, ::std::string::String> {
                     with_plugin("clean", |hooks, plugin| hooks.clean(plugin, &batch))
                 }
                 fn match_keys(

@@ -17,6 +17,9 @@ pub struct Record<'a> {
 
 #[derive(Debug, Clone, PartialEq)]
 struct Field<'a> {
+    /// The field's position among the batch's columns; [`NEW_FIELD`] for a field added by
+    /// [`Record::set`] or [`Record::with`]. Changes travel back to the host by position.
+    column: u32,
     name: Cow<'a, str>,
     value: Value<'a>,
     changed: bool,
@@ -38,12 +41,13 @@ impl<'a> Record<'a> {
 
     /// Adds a field as it came from the source (not counted as a change).
     pub fn with(mut self, name: impl Into<Cow<'a, str>>, value: impl Into<Value<'a>>) -> Self {
-        self.push_source_field(name.into(), value.into());
+        self.fields.push(Field { column: NEW_FIELD, name: name.into(), value: value.into(), changed: false });
         self
     }
 
-    pub(crate) fn push_source_field(&mut self, name: Cow<'a, str>, value: Value<'a>) {
-        self.fields.push(Field { name, value, changed: false });
+    /// Adds the batch's column `column` as it came from the source (not counted as a change).
+    pub(crate) fn push_column(&mut self, column: u32, name: &'a str, value: Value<'a>) {
+        self.fields.push(Field { column, name: Cow::Borrowed(name), value, changed: false });
     }
 
     pub fn kind(&self) -> ObjectKind {
@@ -87,7 +91,9 @@ impl<'a> Record<'a> {
                     field.changed = true;
                 }
             }
-            None => self.fields.push(Field { name: Cow::Owned(name.to_owned()), value, changed: true }),
+            None => {
+                self.fields.push(Field { column: NEW_FIELD, name: Cow::Owned(name.to_owned()), value, changed: true })
+            }
         }
     }
 
@@ -114,9 +120,10 @@ impl<'a> Record<'a> {
         self.fields.iter().filter(|f| f.changed).map(|f| (&*f.name, &f.value))
     }
 
-    /// The fields set since the record arrived, by value (the SDK hands them to the host).
-    pub(crate) fn into_changes(self) -> impl Iterator<Item = (Cow<'a, str>, Value<'a>)> {
-        self.fields.into_iter().filter(|f| f.changed).map(|f| (f.name, f.value))
+    /// The fields set since the record arrived, by value (the SDK hands them to the host): the
+    /// column (or [`NEW_FIELD`]), the name and the new value.
+    pub(crate) fn into_changes(self) -> impl Iterator<Item = (u32, Cow<'a, str>, Value<'a>)> {
+        self.fields.into_iter().filter(|f| f.changed).map(|f| (f.column, f.name, f.value))
     }
 
     pub fn is_changed(&self, name: &str) -> bool {
@@ -151,6 +158,9 @@ fn word(bytes: &[u8]) -> u64 {
     padded[..bytes.len()].copy_from_slice(bytes);
     u64::from_le_bytes(padded)
 }
+
+/// The column of a field that is not among the batch's columns.
+pub(crate) const NEW_FIELD: u32 = u32::MAX;
 
 /// A problem with one field that keeps a record from being migrated.
 #[derive(Debug, Clone, PartialEq)]

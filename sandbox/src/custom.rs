@@ -150,8 +150,8 @@ fn check_value(account: &Account, field: &Field, value: &Value) -> Result<Value,
             let Some(id) = integer else { return Err(expect(field, "number", value)) };
             let exists = match field.field_type.as_str() {
                 "user" => account.user(id as u64).is_some(),
-                "org" => Account::live(&account.organizations, id as u64).is_some(),
-                _ => Account::live(&account.persons, id as u64).is_some(),
+                "org" => account.organizations.has_live(id as u64),
+                _ => account.persons.has_live(id as u64),
             };
             if !exists {
                 return Err(type_error(field, format!("{} {id} does not exist", field.field_type)));

@@ -3,7 +3,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -107,20 +106,19 @@ impl CursorPage {
         Ok(CursorPage { limit, sort_by, descending, after })
     }
 
-    /// Skips `items` (JSON objects with an `id`, owned or borrowed) to the cursor, sorts, and cuts
-    /// one page. Returns the page and `additional_data` with `next_cursor` (null on the last page).
-    /// Only the page's records are sorted (the rest is partitioned around them): each page costs
-    /// linear time in the records listed, so walking a list of n records costs n²/limit, not that
-    /// times log n with a copy of each sort key per comparison.
-    pub fn page<T: Borrow<Value>>(&self, mut items: Vec<T>) -> (Vec<T>, Value) {
+    /// Skips `items` (JSON objects with an `id`, owned or borrowed, or their sort keys alone) to
+    /// the cursor, sorts, and cuts one page. Returns the page and `additional_data` with
+    /// `next_cursor` (null on the last page). Only the page's records are sorted (the rest is
+    /// partitioned around them): each page costs linear time in the records listed.
+    pub fn page<T: Keyed>(&self, mut items: Vec<T>) -> (Vec<T>, Value) {
         let sort_by = self.sort_by.as_str();
         let order = |a: &T, b: &T| {
-            let ordering = compare_keys(sort_key(sort_by, a), sort_key(sort_by, b));
+            let ordering = compare_keys(a.key(sort_by), b.key(sort_by));
             if self.descending { ordering.reverse() } else { ordering }
         };
         if let Some((after_value, after_id)) = &self.after {
             items.retain(|item| {
-                let ordering = compare_keys(sort_key(sort_by, item), (after_value, *after_id));
+                let ordering = compare_keys(item.key(sort_by), (after_value, *after_id));
                 if self.descending { ordering == Ordering::Less } else { ordering == Ordering::Greater }
             });
         }
@@ -130,11 +128,32 @@ impl CursorPage {
             items.truncate(self.limit + 1);
         }
         items.sort_unstable_by(order);
+        self.walked(items)
+    }
+
+    /// Where a list sorted by id starts: `Some(None)` at the first record, `Some(Some(id))` after
+    /// the record `id` (the cursor this list handed out); None when the list is sorted by another
+    /// field (or the cursor names a place that is not a record's id), which [`CursorPage::page`]
+    /// then cuts from every item.
+    pub fn id_walk(&self) -> Option<Option<u64>> {
+        if self.sort_by != "id" {
+            return None;
+        }
+        match &self.after {
+            None => Some(None),
+            Some((value, id)) if value.as_u64() == Some(*id) => Some(Some(*id)),
+            Some(_) => None,
+        }
+    }
+
+    /// The page from the items that follow the cursor, in order: at most the page and one more
+    /// (which says whether there is a next page).
+    pub fn walked<T: Keyed>(&self, mut items: Vec<T>) -> (Vec<T>, Value) {
         let more = items.len() > self.limit;
         items.truncate(self.limit);
         let next_cursor = match (more, items.last()) {
             (true, Some(last)) => {
-                let (field_value, id) = sort_key(sort_by, last);
+                let (field_value, id) = last.key(&self.sort_by);
                 let cursor = json!({"field": self.sort_by, "fieldValue": field_value, "sortDirection": if self.descending {"desc"} else {"asc"}, "id": id});
                 Value::String(URL_SAFE_NO_PAD.encode(cursor.to_string()))
             }
@@ -144,10 +163,33 @@ impl CursorPage {
     }
 }
 
-/// An item's place in a list: the value of the field sorted by, then its id.
-fn sort_key<'v, T: Borrow<Value>>(sort_by: &str, item: &'v T) -> (&'v Value, u64) {
-    let item = item.borrow();
-    (&item[sort_by], item["id"].as_u64().unwrap_or(0))
+/// What a list is sorted by: an item's value of the field sorted by, then its id.
+pub trait Keyed {
+    fn key(&self, sort_by: &str) -> (&Value, u64);
+}
+
+impl Keyed for Value {
+    fn key(&self, sort_by: &str) -> (&Value, u64) {
+        (&self[sort_by], self["id"].as_u64().unwrap_or(0))
+    }
+}
+
+impl Keyed for &Value {
+    fn key(&self, sort_by: &str) -> (&Value, u64) {
+        (*self).key(sort_by)
+    }
+}
+
+/// A record's place in a list without the record: its value of the field sorted by, and its id.
+pub struct SortKey {
+    pub value: Value,
+    pub id: u64,
+}
+
+impl Keyed for SortKey {
+    fn key(&self, _sort_by: &str) -> (&Value, u64) {
+        (&self.value, self.id)
+    }
 }
 
 fn compare_keys(a: (&Value, u64), b: (&Value, u64)) -> Ordering {
@@ -173,26 +215,45 @@ fn compare_values(a: &Value, b: &Value) -> Ordering {
 }
 
 /// v1 offset pagination: `start` (default 0) and `limit` (default 100, at most `max`).
-pub fn v1_page(
-    items: Vec<Value>,
+pub struct OffsetPage {
+    pub start: usize,
+    pub limit: usize,
+}
+
+impl OffsetPage {
+    pub fn from_query(query: &HashMap<String, String>, max: usize) -> Result<OffsetPage, ApiError> {
+        let start = match query.get("start") {
+            None => 0,
+            Some(text) => text
+                .parse::<usize>()
+                .map_err(|_| ApiError::invalid("start", format!("must be a non-negative integer, got '{text}'")))?,
+        };
+        Ok(OffsetPage { start, limit: query_limit(query, 100, max)? })
+    }
+
+    /// The page from the items in order, of which the first `passed` (at most `start`) were
+    /// passed over already: the rest before `start` are passed over here, and the ones after the
+    /// page and one more are never looked at.
+    pub fn cut<T>(&self, items: impl IntoIterator<Item = T>, passed: usize) -> (Vec<T>, Value) {
+        let (start, limit) = (self.start, self.limit);
+        let mut page: Vec<T> = items.into_iter().skip(start.saturating_sub(passed)).take(limit + 1).collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let mut pagination = json!({"start": start, "limit": limit, "more_items_in_collection": more});
+        if more {
+            pagination["next_start"] = json!(start + limit);
+        }
+        (page, json!({"pagination": pagination}))
+    }
+}
+
+/// A v1 list's page of all `items` (see [`OffsetPage`]).
+pub fn v1_page<T>(
+    items: impl IntoIterator<Item = T>,
     query: &HashMap<String, String>,
     max: usize,
-) -> Result<(Vec<Value>, Value), ApiError> {
-    let start = match query.get("start") {
-        None => 0,
-        Some(text) => text
-            .parse::<usize>()
-            .map_err(|_| ApiError::invalid("start", format!("must be a non-negative integer, got '{text}'")))?,
-    };
-    let limit = query_limit(query, 100, max)?;
-    let total = items.len();
-    let page: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
-    let more = start + page.len() < total;
-    let mut pagination = json!({"start": start, "limit": limit, "more_items_in_collection": more});
-    if more {
-        pagination["next_start"] = json!(start + limit);
-    }
-    Ok((page, json!({"pagination": pagination})))
+) -> Result<(Vec<T>, Value), ApiError> {
+    Ok(OffsetPage::from_query(query, max)?.cut(items, 0))
 }
 
 /// Offset pagination behind an opaque cursor, for lists without a natural sort key

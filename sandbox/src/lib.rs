@@ -136,6 +136,7 @@ mod rng;
 mod routes;
 mod server;
 mod store;
+mod table;
 mod validate;
 
 pub use faults::{Faults, FaultsWire};

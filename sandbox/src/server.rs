@@ -44,7 +44,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: SandboxConfig) -> std::io::Result<Shared> {
         let (account, ledger, offset_ms) = match &config.state_path {
-            Some(path) if path.exists() => load_state(&std::fs::read(path)?)?,
+            Some(path) if path.exists() => load_state(path)?,
             _ => {
                 let seed = config.account_seed.unwrap_or_else(random_seed);
                 let now = Clock::new(0).now_secs();
@@ -81,11 +81,28 @@ impl Shared {
         state
     }
 
+    /// Writes the state file as it serializes (each record unpacked alone, never the whole account
+    /// as JSON values: at a million records that would be gigabytes).
     pub fn save(&self) -> std::io::Result<bool> {
+        #[derive(serde::Serialize)]
+        struct StateFile<'a> {
+            #[serde(flatten)]
+            account: &'a Account,
+            token_ledger: &'a TokenLedger,
+            clock_offset_ms: i64,
+        }
         let Some(path) = &self.config.state_path else { return Ok(false) };
-        let text = serde_json::to_vec_pretty(&self.state_json()).map_err(std::io::Error::other)?;
         let temporary = path.with_extension("tmp");
-        std::fs::write(&temporary, text)?;
+        let mut writer = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
+        let token_ledger = lock(&self.limits).ledger.clone();
+        let file = StateFile {
+            account: &lock(&self.account),
+            token_ledger: &token_ledger,
+            clock_offset_ms: self.clock.offset_ms(),
+        };
+        serde_json::to_writer_pretty(&mut writer, &file).map_err(std::io::Error::other)?;
+        std::io::Write::flush(&mut writer)?;
+        drop(writer);
         std::fs::rename(&temporary, path)?;
         Ok(true)
     }
@@ -106,19 +123,27 @@ fn random_seed() -> u64 {
     rng.next_u64()
 }
 
-fn load_state(bytes: &[u8]) -> std::io::Result<(Account, TokenLedger, i64)> {
+/// Reads the state file as it parses (twice: the account, then what else it holds), so that
+/// neither the file nor its records are ever held whole.
+fn load_state(path: &std::path::Path) -> std::io::Result<(Account, TokenLedger, i64)> {
+    /// What the state file holds besides the account (read apart, so that the account's records
+    /// are packed as they are read, never held whole as JSON values).
+    #[derive(serde::Deserialize)]
+    struct Extras {
+        #[serde(default)]
+        token_ledger: Option<TokenLedger>,
+        #[serde(default)]
+        clock_offset_ms: Option<Value>,
+    }
     let invalid = |error: serde_json::Error| {
         std::io::Error::new(std::io::ErrorKind::InvalidData, format!("sandbox state file: {error}"))
     };
-    let mut value: Value = serde_json::from_slice(bytes).map_err(invalid)?;
-    let object = value
-        .as_object_mut()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "sandbox state file: not a JSON object"))?;
-    let ledger =
-        object.remove("token_ledger").map(serde_json::from_value).transpose().map_err(invalid)?.unwrap_or_default();
-    let offset = object.remove("clock_offset_ms").and_then(|offset| offset.as_i64()).unwrap_or(0);
-    let account = serde_json::from_value(value).map_err(invalid)?;
-    Ok((account, ledger, offset))
+    let reader = || std::fs::File::open(path).map(std::io::BufReader::new);
+    let extras: Extras = serde_json::from_reader(reader()?).map_err(invalid)?;
+    let mut account: Account = serde_json::from_reader(reader()?).map_err(invalid)?;
+    account.index();
+    let offset = extras.clock_offset_ms.and_then(|offset| offset.as_i64()).unwrap_or(0);
+    Ok((account, extras.token_ledger.unwrap_or_default(), offset))
 }
 
 pub fn router(shared: Arc<Shared>) -> Router {

@@ -4,6 +4,7 @@
 
 use crate::clock;
 use crate::rng::SplitMix64;
+use crate::table::Table;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -254,13 +255,13 @@ pub struct Account {
     pub last_ids: BTreeMap<String, u64>,
     pub users: Vec<User>,
     pub fields: Vec<Field>,
-    pub persons: BTreeMap<u64, Value>,
-    pub organizations: BTreeMap<u64, Value>,
-    pub deals: BTreeMap<u64, Value>,
-    pub activities: BTreeMap<u64, Value>,
+    pub persons: Table,
+    pub organizations: Table,
+    pub deals: Table,
+    pub activities: Table,
     pub pipelines: BTreeMap<u64, Value>,
     pub stages: BTreeMap<u64, Value>,
-    pub notes: BTreeMap<u64, Value>,
+    pub notes: Table,
     /// API v1 organization relationships (see `routes/relationships.rs`); absent from state
     /// files saved before the sandbox had them.
     #[serde(default)]
@@ -271,12 +272,12 @@ pub struct Account {
     #[serde(default)]
     pub products: BTreeMap<u64, Value>,
     #[serde(default)]
-    pub deal_products: BTreeMap<u64, Value>,
+    pub deal_products: Table,
     #[serde(default)]
     pub deal_participants: BTreeMap<u64, Value>,
     #[serde(default)]
     pub webhooks: BTreeMap<u64, Value>,
-    pub files: BTreeMap<u64, Value>,
+    pub files: Table,
     pub activity_types: BTreeMap<u64, Value>,
 }
 
@@ -405,19 +406,19 @@ impl Account {
             last_ids: BTreeMap::new(),
             users: Vec::new(),
             fields: Vec::new(),
-            persons: BTreeMap::new(),
-            organizations: BTreeMap::new(),
-            deals: BTreeMap::new(),
-            activities: BTreeMap::new(),
+            persons: Table::new(),
+            organizations: Table::new(),
+            deals: Table::new(),
+            activities: Table::new(),
             pipelines: BTreeMap::new(),
             stages: BTreeMap::new(),
-            notes: BTreeMap::new(),
+            notes: Table::new(),
             organization_relationships: BTreeMap::new(),
             products: BTreeMap::new(),
-            deal_products: BTreeMap::new(),
+            deal_products: Table::new(),
             deal_participants: BTreeMap::new(),
             webhooks: BTreeMap::new(),
-            files: BTreeMap::new(),
+            files: Table::new(),
             activity_types: BTreeMap::new(),
         };
         for seed in users {
@@ -490,7 +491,15 @@ impl Account {
                        "pipeline_id": pipeline, "is_deal_rot_enabled": false, "days_to_rotten": null, "add_time": stamp, "update_time": stamp}),
             );
         }
+        account.index();
         account
+    }
+
+    /// Indexes what is looked up by reference: persons by organization, product lines by deal
+    /// (a new account, and an account read from a state file).
+    pub fn index(&mut self) {
+        self.persons.index_by("org_id");
+        self.deal_products.index_by("deal_id");
     }
 
     pub fn next_id(&mut self, collection: &str) -> u64 {
@@ -509,7 +518,7 @@ impl Account {
         }
     }
 
-    pub fn table(&self, entity: Entity) -> &BTreeMap<u64, Value> {
+    pub fn table(&self, entity: Entity) -> &Table {
         match entity {
             Entity::Person => &self.persons,
             Entity::Organization => &self.organizations,
@@ -518,7 +527,7 @@ impl Account {
         }
     }
 
-    pub fn table_mut(&mut self, entity: Entity) -> &mut BTreeMap<u64, Value> {
+    pub fn table_mut(&mut self, entity: Entity) -> &mut Table {
         match entity {
             Entity::Person => &mut self.persons,
             Entity::Organization => &mut self.organizations,
@@ -551,21 +560,22 @@ impl Account {
 
     /// Renders a stored entity for API v2: every live custom field of the entity appears in
     /// `custom_fields` (null when unset); option ids can be swapped for `{id,label}` objects.
+    /// Takes the stored record (unpacked for this answer) and moves its values into the answer.
     pub fn render_v2(
         &self,
         entity: Entity,
-        stored: &Value,
+        mut rendered: Value,
         option_labels: bool,
         only_custom: Option<&[String]>,
     ) -> Value {
-        let mut rendered = stored.clone();
+        let stored_custom = rendered.as_object_mut().and_then(|object| object.remove("custom_fields"));
         if entity == Entity::Activity && !self.fields_of(entity).any(|field| field.is_custom) {
-            if let Some(object) = rendered.as_object_mut() {
-                object.remove("custom_fields");
-            }
             return rendered;
         }
-        let values = stored.get("custom_fields").and_then(Value::as_object).cloned().unwrap_or_default();
+        let mut values = match stored_custom {
+            Some(Value::Object(values)) => values,
+            _ => Map::new(),
+        };
         let mut custom = Map::new();
         for field in self.fields_of(entity).filter(|field| field.is_custom) {
             if let Some(only) = only_custom
@@ -573,7 +583,7 @@ impl Account {
             {
                 continue;
             }
-            let mut value = values.get(&field.code).cloned().unwrap_or(Value::Null);
+            let mut value = values.remove(&field.code).unwrap_or(Value::Null);
             if option_labels && field.has_options() {
                 let label = |id: &Value| match id.as_i64().and_then(|id| field.option(id)) {
                     Some(option) => json!({"id": option.id, "label": option.label}),

@@ -2,7 +2,7 @@
 //! contacts User.com bills for, and what a person must rebuild by hand in Pipedrive.
 //!
 //! [`run`] reads every file once, streaming (the reader's records are reused, so memory grows
-//! only with what must be remembered: about 60 bytes per contact for the duplicate and
+//! only with what must be remembered: about 70 bytes per contact for the duplicate and
 //! orphan checks, a bit per numeric id for the duplicate-id check), and writes the billing CSV
 //! as it goes; a file with a duplicated id is read a second time, for the lines of that id. [`report`] turns the result into
 //! `audit.md` for people and `audit.json` for machines. Nothing else is written.
@@ -10,7 +10,6 @@
 pub mod report;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 
@@ -475,54 +474,9 @@ impl Hasher for PassThrough {
         // Numeric ids are small consecutive numbers: spread them (the table uses the top bits).
         self.0 = value.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
-    fn write_u32(&mut self, value: u32) {
-        self.0 = u64::from(value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
 }
 
 type Hashed = BuildHasherDefault<PassThrough>;
-
-/// The first contact seen with each key, exact: keys are kept in one arena, found by hash.
-#[derive(Default)]
-struct FirstSeen {
-    slots: HashMap<u64, u32, Hashed>,
-    keys: String,
-    ends: Vec<u32>,
-    owners: Vec<u32>,
-    /// Keys whose hash an earlier, different key already has (practically never used).
-    collided: HashMap<String, u32>,
-}
-
-impl FirstSeen {
-    /// Remembers `ordinal` under `key`; returns the contact that had the key first, if any.
-    fn insert(&mut self, key: &str, ordinal: u32) -> Option<u32> {
-        let hash = text_hash(key.as_bytes());
-        match self.slots.get(&hash) {
-            Some(&slot) => {
-                let start = if slot == 0 { 0 } else { self.ends[slot as usize - 1] as usize };
-                let stored = &self.keys[start..self.ends[slot as usize] as usize];
-                if stored == key {
-                    Some(self.owners[slot as usize])
-                } else {
-                    match self.collided.get(key) {
-                        Some(&owner) => Some(owner),
-                        None => {
-                            self.collided.insert(key.to_owned(), ordinal);
-                            None
-                        }
-                    }
-                }
-            }
-            None => {
-                self.slots.insert(hash, self.owners.len() as u32);
-                self.keys.push_str(key);
-                self.ends.push(self.keys.len() as u32);
-                self.owners.push(ordinal);
-                None
-            }
-        }
-    }
-}
 
 /// A set of id keys ([`id_hash`]). Numeric ids below 2^26 (User.com's own ids, in practice all
 /// of them) are bits of a bitmap that grows to the largest one (8 MB at most): a million
@@ -566,24 +520,56 @@ impl IdSet {
     }
 }
 
-/// Duplicate groups of one key: each group's first contact, then the others.
+/// Duplicate groups of one key (emails, or phone numbers). Keys are only appended as contacts
+/// come (to one arena, with a short hash and the contact), and grouped once all are in, by
+/// sorting the hashes: at a million contacts a lookup per contact in a hash table of every key
+/// cost a cache miss each, and its growth page faults and copies, several times what the sort
+/// of one `u64` per key does.
 #[derive(Default)]
 struct Groups {
-    first_seen: FirstSeen,
-    by_first: HashMap<u32, usize, Hashed>,
-    groups: Vec<(String, Vec<u32>)>,
+    keys: String,
+    /// By contact: where its key ends in `keys` (it starts where the contact before's ends; a
+    /// contact without a key has an empty one).
+    ends: Vec<u32>,
+    /// Per key: its hash's top 32 bits, then the contact. Sorted, each hash's contacts come in
+    /// file order; keys that share a hash but differ are told apart by their text.
+    hashed: Vec<u64>,
 }
 
 impl Groups {
+    /// `key` for contact `ordinal` (contacts come in order, each with one key at most).
     fn add(&mut self, key: &str, ordinal: u32) {
-        if let Some(first) = self.first_seen.insert(key, ordinal) {
-            let next = self.groups.len();
-            let group = *self.by_first.entry(first).or_insert(next);
-            if group == next {
-                self.groups.push((key.to_owned(), vec![first]));
+        let end = self.keys.len() as u32;
+        self.ends.resize(ordinal as usize, end);
+        self.keys.push_str(key);
+        self.ends.push(self.keys.len() as u32);
+        self.hashed.push(text_hash(key.as_bytes()) >> 32 << 32 | u64::from(ordinal));
+    }
+
+    fn key(&self, ordinal: u32) -> &str {
+        let start = if ordinal == 0 { 0 } else { self.ends[ordinal as usize - 1] as usize };
+        &self.keys[start..self.ends[ordinal as usize] as usize]
+    }
+
+    /// The groups of contacts sharing a key exactly, in the order their second contact came;
+    /// in each, the contacts in the order they came.
+    fn groups(mut self) -> Vec<(String, Vec<u32>)> {
+        let mut hashed = std::mem::take(&mut self.hashed);
+        hashed.sort_unstable();
+        let mut found: Vec<(u32, String, Vec<u32>)> = Vec::new();
+        for run in hashed.chunk_by(|a, b| a >> 32 == b >> 32) {
+            let mut rest: Vec<u32> = run.iter().map(|entry| *entry as u32).collect();
+            while rest.len() > 1 {
+                let first = self.key(rest[0]);
+                let (same, other): (Vec<u32>, Vec<u32>) = rest.iter().partition(|at| self.key(**at) == first);
+                if same.len() > 1 {
+                    found.push((same[1], first.to_owned(), same));
+                }
+                rest = other;
             }
-            self.groups[group].1.push(ordinal);
         }
+        found.sort_unstable_by_key(|(second, ..)| *second);
+        found.into_iter().map(|(_, key, members)| (key, members)).collect()
     }
 }
 
@@ -591,11 +577,27 @@ impl Groups {
 /// tell numbers apart anywhere), or all of 7 or 8; shorter numbers are not compared.
 pub fn phone_key(phone: &str, key: &mut String) -> bool {
     key.clear();
-    key.extend(phone.chars().filter(char::is_ascii_digit));
-    if key.len() > 9 {
-        key.drain(..key.len() - 9);
-    }
+    let digits = phone.bytes().filter(u8::is_ascii_digit);
+    let skip = digits.clone().count().saturating_sub(9);
+    key.extend(digits.skip(skip).map(char::from));
     key.len() >= 7
+}
+
+/// `n` in decimal digits into `text` (cleared first), without the formatting machinery: once
+/// per billable contact.
+fn decimal(mut n: u64, text: &mut String) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    text.clear();
+    text.extend(digits[at..].iter().map(|digit| char::from(*digit)));
 }
 
 /// An email's comparable form: trimmed, lower case.
@@ -721,8 +723,7 @@ impl State {
         self.billing.contacts += 1;
         if !self.reasons.is_empty() {
             self.billing.billable += 1;
-            self.line_text.clear();
-            let _ = write!(self.line_text, "{}", out.line);
+            decimal(out.line, &mut self.line_text);
             write_report_row(
                 billing,
                 [
@@ -814,17 +815,19 @@ impl State {
         if export.file(FileKind::Conversations).is_some() {
             counts.insert("conversations".to_owned(), self.conversations.len());
         }
-        let groups = |groups: &Groups, state: &State| -> Vec<DuplicateGroup> {
+        let groups = |groups: Groups, state: &State| -> Vec<DuplicateGroup> {
             groups
-                .groups
-                .iter()
+                .groups()
+                .into_iter()
                 .map(|(key, members)| DuplicateGroup {
-                    key: key.clone(),
+                    key,
                     contacts: members.iter().map(|m| state.contact_ref(*m)).collect(),
                 })
                 .collect()
         };
-        let duplicates = Duplicates { by_email: groups(&self.emails, &self), by_phone: groups(&self.phones, &self) };
+        let by_email = groups(std::mem::take(&mut self.emails), &self);
+        let by_phone = groups(std::mem::take(&mut self.phones), &self);
+        let duplicates = Duplicates { by_email, by_phone };
         self.billing.not_billable = self.billing.contacts - self.billing.billable;
         for (reason, count) in BILLING_REASONS.iter().zip(self.reason_counts) {
             *self.billing.reasons.entry((*reason).to_owned()).or_default() += count;
@@ -961,6 +964,28 @@ mod tests {
         for (ordinal, key) in ["a", "b", "a", "c", "a", "b"].iter().enumerate() {
             groups.add(key, ordinal as u32);
         }
-        assert_eq!(groups.groups, vec![("a".to_owned(), vec![0, 2, 4]), ("b".to_owned(), vec![1, 5])]);
+        assert_eq!(groups.groups(), vec![("a".to_owned(), vec![0, 2, 4]), ("b".to_owned(), vec![1, 5])]);
+    }
+
+    #[test]
+    fn keys_sharing_a_hash_are_grouped_only_with_their_equals() {
+        let mut groups = Groups::default();
+        for (ordinal, key) in ["x", "y", "y", "x", "z", "y"].iter().enumerate() {
+            groups.add(key, ordinal as u32);
+        }
+        // As if every key had one hash.
+        for entry in &mut groups.hashed {
+            *entry = 7 << 32 | (*entry & 0xFFFF_FFFF);
+        }
+        assert_eq!(groups.groups(), vec![("y".to_owned(), vec![1, 2, 5]), ("x".to_owned(), vec![0, 3])]);
+    }
+
+    #[test]
+    fn line_numbers_are_written_in_decimal() {
+        let mut text = "old".to_owned();
+        for n in [0, 7, 10, 1234567, u64::MAX] {
+            decimal(n, &mut text);
+            assert_eq!(text, n.to_string());
+        }
     }
 }

@@ -206,9 +206,23 @@ pub fn parse_moment(text: &str) -> Option<Moment> {
         "Z" | "z" => (0, true),
         _ => (parse_offset(zone)?, true),
     };
-    let local_seconds = date.days_since_epoch()? * 86_400 + hour * 3600 + minute * 60 + second;
+    let local_seconds = days_since_epoch(date) * 86_400 + hour * 3600 + minute * 60 + second;
     let unix_millis = (local_seconds - i64::from(offset_minutes) * 60) * 1000 + millis;
     Some(Moment::DateTime { value: DateTime { unix_millis, offset_minutes }, zoned })
+}
+
+/// Days from 1970-01-01 to a date on the calendar (Howard Hinnant's `days_from_civil`): what
+/// [`Date::days_since_epoch`] says, in a few integer operations instead of two trips through
+/// the calendar library, once per datetime cell.
+fn days_since_epoch(date: Date) -> i64 {
+    let (month, day) = (i64::from(date.month), i64::from(date.day));
+    // Years start in March, so that a leap day is the last day of its year.
+    let year = i64::from(date.year) - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// `+HH`, `+HHMM`, `+HH:MM` (or `-`), at most 18 hours.
@@ -571,5 +585,21 @@ mod tests {
         assert_eq!(parse_contact_status("1"), Some("visitor"));
         assert_eq!(parse_contact_status("2"), Some("user"));
         assert_eq!(parse_contact_status("0"), None);
+    }
+
+    #[test]
+    fn days_since_epoch_is_the_calendars() {
+        let mut checked = 0;
+        for year in (1..=9999).filter(|year| *year < 20 || (1890..2110).contains(year) || *year > 9980) {
+            for month in 1..=12 {
+                for day in 1..=31 {
+                    if let Some(date) = Date::new(year, month, day) {
+                        assert_eq!(Some(days_since_epoch(date)), date.days_since_epoch(), "{date}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 80_000, "{checked}");
     }
 }

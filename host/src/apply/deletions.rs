@@ -178,7 +178,7 @@ pub async fn run(
             ));
             continue;
         }
-        let listed = listings.of(client, *object).await?.get(pipedrive_id).cloned();
+        let listed = listings.record(client, *object, *pipedrive_id).await?;
         if let Some(actual) = &listed
             && let Some(mut conflict) =
                 Conflict::between(*object, source_id, *pipedrive_id, "delete", sent.as_deref(), actual, names)

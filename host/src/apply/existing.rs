@@ -200,7 +200,7 @@ pub async fn link(
                 Some(&format!("existing.toml sends it to Pipedrive record {id}, which the account no longer has")),
             )
         };
-        let Some(actual) = listings.of(client, object).await?.get(&id).cloned() else {
+        let Some(actual) = listings.record(client, object, id).await? else {
             gone(journal)?;
             continue;
         };
@@ -268,7 +268,7 @@ async fn follow(
     if changed.is_empty() {
         return Ok(false);
     }
-    let Some(actual) = listings.of(client, object).await?.get(&id).cloned() else {
+    let Some(actual) = listings.record(client, object, id).await? else {
         outcome.notes.push(format!(
             "{object} {source_id}: changed in User.com, but the record the account had (Pipedrive id {id}) is gone from Pipedrive; not created"
         ));
@@ -441,7 +441,7 @@ pub async fn restore(
             let written = changes.remove(&(object, id)).unwrap_or_default();
             let written: Vec<Change> =
                 written.into_iter().filter(|change| source_ids.contains(&change.source_id)).collect();
-            let Some(actual) = listings.of(client, object).await?.get(&id).cloned() else {
+            let Some(actual) = listings.record(client, object, id).await? else {
                 outcome.conflicts.push(format!(
                     "{object} {} (Pipedrive id {id}, a record the account had): gone from Pipedrive; nothing to give back",
                     source_ids.join(", ")

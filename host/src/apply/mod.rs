@@ -705,7 +705,7 @@ async fn update_changed(
             continue;
         }
         // Read back only when there is something to write: what Pipedrive holds now.
-        let Some(actual) = listings.of(client, object).await?.get(&id).cloned() else {
+        let Some(actual) = listings.record(client, object, id).await? else {
             outcome.notes.push(format!(
                 "{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again"
             ));

@@ -30,6 +30,7 @@ use crate::journal::{Entry, Fate};
 use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping};
 use crate::pipedrive::EntityKind;
 use crate::profile::plain;
+use crate::readback::Spool;
 use crate::record::{DateTime, ObjectKind, Record, Value};
 use crate::source::{Source, conversation_of};
 
@@ -240,8 +241,10 @@ pub struct Context<'a> {
     pub source: &'a Source,
     /// Per object, the journal's entries by source id (conversations: by conversation id).
     pub journal: &'a HashMap<ObjectKind, HashMap<String, Entry>>,
-    /// Per destination, the live records by Pipedrive id.
-    pub listed: &'a HashMap<Destination, HashMap<u64, Json>>,
+    /// The live records, by destination and Pipedrive id.
+    pub listed: &'a Spool,
+    /// Per object with a marker field, as listed: Pipedrive id -> the User.com id its marker holds.
+    pub markers: &'a HashMap<ObjectKind, HashMap<u64, String>>,
     /// Daughter organization id -> parent organization id, as the parent relationships read back.
     pub parents: &'a HashMap<u64, u64>,
 }
@@ -430,8 +433,9 @@ fn in_note_text(haystack: &str, value: &Value) -> bool {
 
 struct Checker<'a> {
     context: &'a Context<'a>,
-    /// Per destination with a marker field: Pipedrive id -> the User.com id its marker holds.
-    markers: HashMap<Destination, HashMap<u64, String>>,
+    /// Records linked to one the account had carry no marker: per object, Pipedrive id -> the
+    /// User.com id linked to it, as the journal says.
+    linked: HashMap<ObjectKind, HashMap<u64, String>>,
     /// (entity, label id) -> label (lower case).
     labels: HashMap<(EntityKind, u64), String>,
     /// Companies whose chain of parents returns to them.
@@ -444,29 +448,15 @@ struct Checker<'a> {
 impl<'a> Checker<'a> {
     fn new(context: &'a Context<'a>) -> Checker<'a> {
         let targets = context.targets;
-        let mut markers: HashMap<Destination, HashMap<u64, String>> = HashMap::new();
-        for destination in [Destination::Organization, Destination::Person, Destination::Deal] {
-            let Some(code) = destination.entity().and_then(|entity| targets.markers.get(&entity)) else { continue };
-            let ids = context
-                .listed
-                .get(&destination)
-                .into_iter()
-                .flatten()
-                .filter_map(|(id, record)| {
-                    Some((*id, targets.marking.parse_field(record["custom_fields"][code].as_str()?)?))
-                })
-                .collect();
-            markers.insert(destination, ids);
-        }
-        // A record linked to one the account had carries no marker: known by the journal.
+        let mut linked: HashMap<ObjectKind, HashMap<u64, String>> = HashMap::new();
         for object in [ObjectKind::Company, ObjectKind::Contact] {
-            let linked =
+            let entries =
                 context.journal.get(&object).into_iter().flatten().filter(|(_, entry)| entry.fate == Fate::Linked);
-            let ids = markers.entry(Destination::of(object)).or_default();
-            ids.extend(linked.filter_map(|(source_id, entry)| Some((entry.pipedrive_id?, source_id.clone()))));
+            let ids = linked.entry(object).or_default();
+            ids.extend(entries.filter_map(|(source_id, entry)| Some((entry.pipedrive_id?, source_id.clone()))));
         }
         let labels = targets.labels.iter().map(|((entity, label), id)| ((*entity, *id), label.clone())).collect();
-        Checker { context, markers, labels, parent_cycles: parent_cycles(context), last_note: RefCell::new(None) }
+        Checker { context, linked, labels, parent_cycles: parent_cycles(context), last_note: RefCell::new(None) }
     }
 
     fn note_text(&self, actual: &Json, field: &'static str) -> Rc<str> {
@@ -486,7 +476,6 @@ impl<'a> Checker<'a> {
     /// the first part's (whose marker, the conversation's, ends it). None when it is one note.
     fn split_conversation(&self, key: &str, first: &Json) -> Option<Json> {
         let entries = self.context.journal.get(&ObjectKind::Conversation)?;
-        let notes = self.context.listed.get(&Destination::of(ObjectKind::Conversation))?;
         let mut content = String::new();
         for part in 2.. {
             let Some(Entry { fate: Fate::Created, pipedrive_id: Some(id), .. }) =
@@ -494,7 +483,8 @@ impl<'a> Checker<'a> {
             else {
                 break;
             };
-            content.push_str(notes.get(id).and_then(|note| note["content"].as_str()).unwrap_or_default());
+            let note = self.context.listed.get(Destination::of(ObjectKind::Conversation), *id);
+            content.push_str(note.as_ref().and_then(|note| note["content"].as_str()).unwrap_or_default());
         }
         if content.is_empty() {
             return None;
@@ -554,13 +544,11 @@ impl<'a> Checker<'a> {
         if let Some(issue) = issues.iter().find(|issue| issue.field == attribute) {
             return left_out("did not read as its type", format!("{issue}"));
         }
-        let Some(actual) =
-            self.context.listed.get(&Destination::of(object)).and_then(|records| records.get(&pipedrive_id))
-        else {
+        let Some(actual) = self.context.listed.get(Destination::of(object), pipedrive_id) else {
             return Outcome::Missing(format!("{object} {key} (Pipedrive id {pipedrive_id}) is not in Pipedrive"));
         };
-        let split = if object == ObjectKind::Conversation { self.split_conversation(&key, actual) } else { None };
-        let actual = split.as_ref().unwrap_or(actual);
+        let split = if object == ObjectKind::Conversation { self.split_conversation(&key, &actual) } else { None };
+        let actual = split.as_ref().unwrap_or(&actual);
         let place = |record: &Record, value: &Value| match (forced, landing) {
             (Some(role), _) => self.role(record, role, value, ty, actual),
             (None, Some(landing)) => self.landing(record, attribute, landing, value, ty, actual),
@@ -879,12 +867,13 @@ impl<'a> Checker<'a> {
             ObjectKind::Contact => crate::source::survivor(&self.context.source.survivors, id).to_owned(),
             _ => id.to_owned(),
         };
-        let markers = self.markers.get(&Destination::of(target));
-        if actual
-            .iter()
-            .flatten()
-            .any(|pipedrive_id| markers.and_then(|markers| markers.get(pipedrive_id)) == Some(&wanted))
-        {
+        let marked = |pipedrive_id: &u64| {
+            [self.context.markers.get(&target), self.linked.get(&target)]
+                .into_iter()
+                .flatten()
+                .any(|markers| markers.get(pipedrive_id) == Some(&wanted))
+        };
+        if actual.iter().flatten().any(marked) {
             return Outcome::Field;
         }
         match self.context.journal.get(&target).and_then(|entries| entries.get(&wanted)) {
@@ -1172,21 +1161,23 @@ mod tests {
         source.survivors.insert("10002".into(), "10001".into());
         let (mapping, targets) = (Mapping::default(), Targets::default());
         let journal = HashMap::new();
-        let (listed, parents) = (HashMap::new(), HashMap::new());
+        let (listed, parents) = (Spool::new().unwrap(), HashMap::new());
+        let markers = HashMap::from([
+            (ObjectKind::Company, HashMap::from([(70, "570".to_owned())])),
+            (ObjectKind::Contact, HashMap::from([(80, "10001".to_owned())])),
+        ]);
         let context = Context {
             mapping: &mapping,
             targets: &targets,
             source: &source,
             journal: &journal,
             listed: &listed,
+            markers: &markers,
             parents: &parents,
         };
         let checker = Checker {
             context: &context,
-            markers: HashMap::from([
-                (Destination::Organization, HashMap::from([(70, "570".to_owned())])),
-                (Destination::Person, HashMap::from([(80, "10001".to_owned())])),
-            ]),
+            linked: HashMap::new(),
             labels: HashMap::new(),
             parent_cycles: HashSet::new(),
             last_note: RefCell::new(None),

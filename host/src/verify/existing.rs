@@ -3,12 +3,12 @@
 //! value. Linked (fill only): each field apply filled holds the source's value, each field it left
 //! holds a value of its own, and no journalled change overwrote a value that was there.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
 use super::VerifyError;
-use crate::apply::existing::{changes_of_linked, empty, field_of, holds, linked_ids, payload_fields, with_field};
+use crate::apply::existing::{LinkedChanges, changes_of_linked, empty, field_of, holds, payload_fields, with_field};
 use crate::apply::load::{self, Payload};
 use crate::apply::workspace::Targets;
 use crate::journal::Journal;
@@ -16,45 +16,70 @@ use crate::record::ObjectKind;
 
 use super::Mismatch;
 
-/// (records verified, the fields that differ) of one object's linked records.
-pub fn verify_linked(
-    journal: &Journal,
+/// What checking one object's linked records needs from the journal, read once per object.
+pub struct Linked {
     object: ObjectKind,
-    expected: &HashMap<String, Result<Payload, String>>,
-    listed: &HashMap<u64, Value>,
-    targets: &Targets,
-) -> Result<(u64, Vec<Mismatch>), VerifyError> {
-    let linked = linked_ids(journal, object)?;
-    if linked.is_empty() {
-        return Ok((0, Vec::new()));
+    /// The source ids whose record updates the one the account had (the others fill it only).
+    updated: HashSet<String>,
+    changes: LinkedChanges,
+    /// The marker field's code: not a field the record had.
+    marker: Option<String>,
+}
+
+impl Linked {
+    /// `linked`: the object's records linked to one the account had (none: nothing to check).
+    pub fn of(
+        journal: &Journal,
+        object: ObjectKind,
+        linked: &HashMap<String, u64>,
+        targets: &Targets,
+    ) -> Result<Option<Linked>, VerifyError> {
+        if linked.is_empty() {
+            return Ok(None);
+        }
+        let updated = journal
+            .entries(object)?
+            .into_iter()
+            .filter(|(id, entry)| linked.contains_key(id) && entry.detail.as_deref() == Some("update"))
+            .map(|(id, _)| id)
+            .collect();
+        Ok(Some(Linked {
+            object,
+            updated,
+            changes: changes_of_linked(journal)?,
+            marker: load::marker_entity(object).and_then(|entity| targets.markers.get(&entity)).cloned(),
+        }))
     }
-    let entries = journal.entries(object)?;
-    let changes = changes_of_linked(journal)?;
-    let marker = load::marker_entity(object).and_then(|entity| targets.markers.get(&entity));
-    let mut ids: Vec<(&String, &u64)> = linked.iter().collect();
-    ids.sort();
-    let (mut verified, mut mismatches) = (0, Vec::new());
-    for (source_id, id) in ids {
+
+    /// The fields that differ (none: verified) of one linked record: `expected`, what apply sends
+    /// for it from the export (none: not in the export now); `actual`, the record as listed
+    /// (none: gone).
+    pub fn check(
+        &self,
+        source_id: &str,
+        id: u64,
+        expected: Option<&Result<Payload, String>>,
+        actual: Option<&Value>,
+    ) -> Vec<Mismatch> {
+        let (object, changes, marker) = (self.object, &self.changes, self.marker.as_ref());
         let mismatch = |field: &str, expected: Value, actual: Value| Mismatch {
             object,
-            source_id: source_id.clone(),
-            pipedrive_id: *id,
+            source_id: source_id.to_owned(),
+            pipedrive_id: id,
             field: field.to_owned(),
             expected,
             actual,
         };
         let mut found = Vec::new();
-        let Some(actual) = listed.get(id) else {
-            mismatches.push(mismatch("(record)", json!("the record the account had"), json!("gone")));
-            continue;
+        let Some(actual) = actual else {
+            return vec![mismatch("(record)", json!("the record the account had"), json!("gone"))];
         };
-        let Some(Ok(payload)) = expected.get(source_id) else {
-            mismatches.push(mismatch("(record)", json!("in the export"), json!("linked, not in the export now")));
-            continue;
+        let Some(Ok(payload)) = expected else {
+            return vec![mismatch("(record)", json!("in the export"), json!("linked, not in the export now"))];
         };
-        let update = entries.get(source_id).and_then(|entry| entry.detail.as_deref()) == Some("update");
+        let update = self.updated.contains(source_id);
         let written: Vec<&crate::journal::Change> =
-            changes.get(&(object, *id)).into_iter().flatten().filter(|change| change.source_id == *source_id).collect();
+            changes.get(&(object, id)).into_iter().flatten().filter(|change| change.source_id == source_id).collect();
         for (field, value) in payload_fields(&load::payload_json(payload), marker) {
             let filled = written.iter().any(|change| change.field == field);
             let fine = if update || filled {
@@ -85,10 +110,6 @@ pub fn verify_linked(
                 }
             }
         }
-        if found.is_empty() {
-            verified += 1;
-        }
-        mismatches.extend(found);
+        found
     }
-    Ok((verified, mismatches))
 }

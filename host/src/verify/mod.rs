@@ -30,7 +30,7 @@ use crate::journal::{Fate, Journal};
 use crate::mapping::{Destination, Landing, Mapping, NewFieldType};
 use crate::pipedrive::{ClientError, PipedriveClient};
 use crate::project::Project;
-use crate::readback::{Listings, differences};
+use crate::readback::{ReadbackError, Spool, differences};
 use crate::record::ObjectKind;
 use crate::report::{Document, Files, Item, Table, Text, code, number, thousands, value, words};
 use crate::source::OpenExportError;
@@ -42,6 +42,8 @@ use coverage::Coverage;
 pub enum VerifyError {
     #[error("reading back from Pipedrive")]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -188,7 +190,7 @@ pub async fn verify(
         apply::add_links(&mut links, object, &apply::existing::linked_ids(&journal, object)?, source);
     }
 
-    let mut listings = Listings::default();
+    let mut spool = Spool::new()?;
     let names = targets.field_names();
     let mut verification = Verification {
         objects: BTreeMap::new(),
@@ -204,78 +206,51 @@ pub async fn verify(
         coverage: Coverage::default(),
         reports: Vec::new(),
     };
-    for object in [
-        ObjectKind::Company,
-        ObjectKind::Contact,
-        ObjectKind::Deal,
-        ObjectKind::Activity,
-        ObjectKind::Event,
-        ObjectKind::Conversation,
-    ] {
-        let created = created_ids(&journal, object)?;
-        let linked = apply::existing::linked_ids(&journal, object)?;
-        let expected: HashMap<String, Result<Payload, String>> =
-            apply::expected_payloads(object, mapping, &targets, source, &links)
-                .into_iter()
-                .filter(|(id, _)| created.contains_key(id) || linked.contains_key(id))
-                .collect();
-        let records = listings.of(client, object).await?;
-        let mut counts = ObjectCounts::default();
-        let mut ids: Vec<(&String, &u64)> = created.iter().collect();
-        ids.sort();
-        for (source_id, pipedrive_id) in ids {
-            let Some(record) = records.get(pipedrive_id) else {
-                counts.missing += 1;
-                verification.missing.push(Missing {
-                    object,
-                    source_id: source_id.clone(),
-                    pipedrive_id: *pipedrive_id,
-                });
-                continue;
-            };
-            let differences = match expected.get(source_id) {
-                Some(Ok(payload)) => differences(
-                    object,
-                    &load::payload_json(payload),
-                    &in_current_form(object, source_id, record, &targets),
-                    &names,
-                ),
-                Some(Err(reason)) => {
-                    vec![("(record)".to_owned(), json!(format!("not migrated now: {reason}")), json!("present"))]
+    // Per object with a marker field: Pipedrive id -> the User.com id its marker holds (links are
+    // read back by them).
+    let mut markers: HashMap<ObjectKind, HashMap<u64, String>> = HashMap::new();
+    for destination in
+        [Destination::Organization, Destination::Person, Destination::Deal, Destination::Activity, Destination::Note]
+    {
+        let objects: Vec<ObjectKind> =
+            ObjectKind::ALL.into_iter().filter(|object| Destination::of(*object) == destination).collect();
+        let mut created: HashMap<ObjectKind, HashMap<String, u64>> = HashMap::new();
+        for object in &objects {
+            created.insert(*object, created_ids(&journal, *object)?);
+        }
+        // Records that carry a User.com marker the journal does not give them, as listed.
+        spool
+            .list(client, destination, |pipedrive_id, record| {
+                for object in &objects {
+                    let Some(marker) = marker_of(*object, record, &targets) else { continue };
+                    if created[object].get(&marker) != Some(&pipedrive_id) {
+                        verification.unexpected.push(Unexpected {
+                            object: *object,
+                            marker: marker.clone(),
+                            pipedrive_id,
+                        });
+                    }
+                    if load::marker_entity(*object).is_some() {
+                        markers.entry(*object).or_default().insert(pipedrive_id, marker);
+                    }
                 }
-                None => vec![("(record)".to_owned(), json!("not in the export any more"), json!("present"))],
-            };
-            if differences.is_empty() {
-                counts.verified += 1;
-            } else {
-                counts.mismatched += 1;
-                verification.mismatches.extend(differences.into_iter().map(|(field, expected, actual)| Mismatch {
-                    object,
-                    source_id: source_id.clone(),
-                    pipedrive_id: *pipedrive_id,
-                    field,
-                    expected,
-                    actual,
-                }));
-            }
+            })
+            .await?;
+        for object in objects {
+            let created = created.remove(&object).unwrap_or_default();
+            let unexpected = verification.unexpected.iter().filter(|unexpected| unexpected.object == object).count();
+            let counts = compare(
+                &mut verification,
+                &Compared { journal: &journal, object, spool: &spool, targets: &targets, names: &names },
+                created,
+                apply::expected_payloads(object, mapping, &targets, source, &links),
+            )?;
+            verification.objects.insert(object, ObjectCounts { unexpected: unexpected as u64, ..counts });
         }
-        // Records the account had, linked: checked as link or update decided.
-        let (verified, mismatches) = existing::verify_linked(&journal, object, &expected, records, &targets)?;
-        counts.verified += verified;
-        counts.mismatched += linked.len() as u64 - verified;
-        verification.mismatches.extend(mismatches);
-        for (pipedrive_id, record) in records {
-            let Some(marker) = marker_of(object, record, &targets) else { continue };
-            if created.get(&marker) != Some(pipedrive_id) {
-                counts.unexpected += 1;
-                verification.unexpected.push(Unexpected { object, marker, pipedrive_id: *pipedrive_id });
-            }
-        }
-        verification
-            .unexpected
-            .sort_by(|a, b| (a.object, &a.marker, a.pipedrive_id).cmp(&(b.object, &b.marker, b.pipedrive_id)));
-        verification.objects.insert(object, counts);
     }
+    verification
+        .unexpected
+        .sort_by(|a, b| (a.object, &a.marker, a.pipedrive_id).cmp(&(b.object, &b.marker, b.pipedrive_id)));
     // The fates and ids only: the payloads last sent are not needed here, and a big migration's
     // are large.
     let entries = ObjectKind::ALL
@@ -300,13 +275,119 @@ pub async fn verify(
         targets: &targets,
         source,
         journal: &entries,
-        listed: listings.listed(),
+        listed: &spool,
+        markers: &markers,
         parents: &parents,
     };
     verification.coverage = coverage::coverage(&export, &context)?;
+    spool.failure()?;
     verification.tokens = client.bill().tokens() - tokens_before;
     verification.reports = write_reports(project, &verification)?;
     Ok(verification)
+}
+
+/// What comparing one object's records needs besides the records.
+struct Compared<'a> {
+    journal: &'a Journal,
+    object: ObjectKind,
+    spool: &'a Spool,
+    targets: &'a Targets,
+    names: &'a HashMap<String, String>,
+}
+
+/// Compares the records of one object the journal says were created, or linked to one the
+/// account had, with what apply sends for them (`expected`, any number at a time, in any order),
+/// record by record against the record listed with its Pipedrive id. Adds what differs and what
+/// is missing to `verification`, each in the order of the source ids; returns the counts.
+fn compare(
+    verification: &mut Verification,
+    compared: &Compared,
+    mut created: HashMap<String, u64>,
+    expected: impl IntoIterator<Item = (String, Result<Payload, String>)>,
+) -> Result<ObjectCounts, VerifyError> {
+    let Compared { journal, object, spool, targets, .. } = *compared;
+    let mut linked = apply::existing::linked_ids(journal, object)?;
+    let linked_check = existing::Linked::of(journal, object, &linked, targets)?;
+    let mut counts = ObjectCounts::default();
+    let (mut mismatches, mut missing, mut linked_mismatches) = (Vec::new(), Vec::new(), Vec::new());
+    let mut check = |created: &mut HashMap<String, u64>,
+                     linked: &mut HashMap<String, u64>,
+                     source_id: String,
+                     expected: Option<&Result<Payload, String>>| {
+        if let (Some(pipedrive_id), Some(linked_check)) = (linked.remove(&source_id), &linked_check) {
+            let actual = spool.get(Destination::of(object), pipedrive_id);
+            let found = linked_check.check(&source_id, pipedrive_id, expected, actual.as_deref());
+            if found.is_empty() {
+                counts.verified += 1;
+            } else {
+                counts.mismatched += 1;
+            }
+            linked_mismatches.extend(found);
+        }
+        let Some(pipedrive_id) = created.remove(&source_id) else { return };
+        match check_created(compared, &source_id, pipedrive_id, expected) {
+            Some(found) if found.is_empty() => counts.verified += 1,
+            Some(found) => {
+                counts.mismatched += 1;
+                mismatches.extend(found);
+            }
+            None => {
+                counts.missing += 1;
+                missing.push(Missing { object, source_id, pipedrive_id });
+            }
+        }
+    };
+    for (source_id, payload) in expected {
+        check(&mut created, &mut linked, source_id, Some(&payload));
+    }
+    // Those apply sends nothing for now.
+    let rest: Vec<String> = created.keys().chain(linked.keys()).cloned().collect();
+    for source_id in rest {
+        check(&mut created, &mut linked, source_id, None);
+    }
+    mismatches.sort_by(|a: &Mismatch, b: &Mismatch| a.source_id.cmp(&b.source_id));
+    linked_mismatches.sort_by(|a: &Mismatch, b: &Mismatch| a.source_id.cmp(&b.source_id));
+    missing.sort_by(|a: &Missing, b: &Missing| a.source_id.cmp(&b.source_id));
+    verification.mismatches.extend(mismatches.into_iter().chain(linked_mismatches));
+    verification.missing.extend(missing);
+    Ok(counts)
+}
+
+/// The fields that differ (none: verified) between one created record as listed and what apply
+/// sends for it (`expected`; none: the export has it no more); None when it is not listed.
+fn check_created(
+    compared: &Compared,
+    source_id: &str,
+    pipedrive_id: u64,
+    expected: Option<&Result<Payload, String>>,
+) -> Option<Vec<Mismatch>> {
+    let Compared { object, spool, targets, names, .. } = *compared;
+    let record = spool.get(Destination::of(object), pipedrive_id)?;
+    let differences = match expected {
+        Some(Ok(payload)) => differences(
+            object,
+            &load::payload_json(payload),
+            &in_current_form(object, source_id, &record, targets),
+            names,
+        ),
+        Some(Err(reason)) => {
+            vec![("(record)".to_owned(), json!(format!("not migrated now: {reason}")), json!("present"))]
+        }
+        None => vec![("(record)".to_owned(), json!("not in the export any more"), json!("present"))],
+    };
+    Some(
+        differences
+            .into_iter()
+            .map(|(field, expected, actual)| Mismatch {
+                object,
+                source_id: source_id.to_owned(),
+                pipedrive_id,
+                field,
+                expected,
+                actual,
+            })
+            .collect(),
+    )
 }
 
 /// Reads back the parent relationship of each pair the export gives, by its journalled id (2

@@ -33,6 +33,7 @@ mod plugin_sandbox;
 mod plugin_values;
 mod python_plugin;
 mod rate_limits;
+mod readback;
 mod replan;
 mod roles;
 mod safety;

@@ -49,9 +49,12 @@ fn packaged_sdk(into: &Path) -> PathBuf {
 fn the_packaged_sdk_carries_the_contract_the_host_reads() {
     let unpacked = tempfile::tempdir().unwrap();
     let sdk = packaged_sdk(unpacked.path());
-    let shipped = std::fs::read(sdk.join("wit/v0.1/plugin.wit")).expect("the .crate holds the contract");
-    let read_by_host = std::fs::read(repository().join("plugin-sdk/wit/v0.1/plugin.wit")).unwrap();
-    assert_eq!(shipped, read_by_host);
+    for version in ["v0.2", "v0.1"] {
+        let contract = format!("wit/{version}/plugin.wit");
+        let shipped = std::fs::read(sdk.join(&contract)).expect("the .crate holds the contracts");
+        let read_by_host = std::fs::read(repository().join("plugin-sdk").join(&contract)).unwrap();
+        assert_eq!(shipped, read_by_host, "{contract}");
+    }
     assert!(!repository().join("wit").exists(), "one copy of the contract, inside the SDK crate");
 }
 

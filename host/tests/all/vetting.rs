@@ -19,7 +19,7 @@ fn vetting_reports_name_version_hooks_options_imports_and_digest() {
             .iter()
             .any(|option| option.key == "default_country" && option.default.as_deref() == Some("PL"))
     );
-    assert_eq!(component.contract_version(), "0.1.0");
+    assert_eq!(component.contract_version(), "0.2.0");
     assert_eq!(component.digest, Digest::of(&std::fs::read(&path).unwrap()));
     assert!(component.imports.iter().all(|import| import.starts_with("wasi:cli/")
         || import.starts_with("wasi:io/")
@@ -62,7 +62,32 @@ fn a_plugin_that_imports_a_function_the_host_does_not_grant_is_refused() {
 fn a_plugin_built_against_an_unknown_contract_is_refused_naming_the_supported_ones() {
     let error = host().open(&plugin("future_version"), None).err().expect("refused");
     assert!(matches!(&error, LoadError::UnsupportedContract { found, .. } if found == "0.9.0"), "{error}");
-    assert!(error.to_string().contains("supports 0.1.0"), "{error}");
+    assert!(error.to_string().contains("supports 0.2.0, 0.1.0"), "{error}");
+}
+
+/// Contract 0.2.0 changed how batches and `clean`'s answers travel; a plugin built against
+/// 0.1.0 (here one written on the raw 0.1.0 bindings, which drops even records and rejects odd
+/// ones) still loads and runs, through the host's 0.1.0 translator.
+#[test]
+fn a_plugin_built_against_contract_0_1_still_loads_and_runs() {
+    use crm_migrate::plugins::CleanOutcome;
+    use crm_migrate::record::{ObjectKind, Record, Value};
+
+    let component = host().open(&plugin("hostile_text"), None).expect("a 0.1.0 plugin loads");
+    assert_eq!(component.contract_version(), "0.1.0");
+    let loaded = component.configure(Vec::new()).expect("configured");
+    let record = |id: &str| Record {
+        kind: ObjectKind::Contact,
+        source_id: id.into(),
+        fields: vec![("email".into(), Value::Text("ada@example.com".into()))],
+    };
+    let (first, second) = (record("u-1"), record("u-2"));
+    let outcomes = loaded.clean(1, &[&first, &second]).expect("the 0.1.0 clean runs").output;
+    assert!(
+        matches!(&outcomes[..], [CleanOutcome::Drop(reason), CleanOutcome::Reject(issues)]
+        if reason.starts_with("drop") && issues[0].field == "email"),
+        "{outcomes:?}"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use wasmtime::component::types::ComponentItem;
 use super::error::LoadError;
 
 /// The contract versions this host runs, newest first. A shipped version stays here.
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.2.0", "0.1.0"];
 
 const HOOKS_INTERFACE: &str = "crm-migrate:plugin/hooks@";
 const HOST_INTERFACE: &str = "crm-migrate:plugin/host@";
@@ -43,12 +43,14 @@ const STD_WASI_INTERFACES: &[&str] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContractVersion {
     V0_1,
+    V0_2,
 }
 
 impl ContractVersion {
     pub fn as_str(self) -> &'static str {
         match self {
             ContractVersion::V0_1 => "0.1.0",
+            ContractVersion::V0_2 => "0.2.0",
         }
     }
 }
@@ -62,6 +64,7 @@ pub fn check_names(path: &Path, exports: &[String], imports: &[String]) -> Resul
         .ok_or_else(|| LoadError::NoContract { path: path.to_owned() })?;
     let version = match found {
         "0.1.0" => ContractVersion::V0_1,
+        "0.2.0" => ContractVersion::V0_2,
         _ => {
             return Err(LoadError::UnsupportedContract {
                 path: path.to_owned(),
@@ -102,6 +105,7 @@ pub fn inspect(
         .ok_or_else(|| LoadError::NoContract { path: path.to_owned() })?;
     let version = match found.as_str() {
         "0.1.0" => ContractVersion::V0_1,
+        "0.2.0" => ContractVersion::V0_2,
         _ => {
             return Err(LoadError::UnsupportedContract {
                 path: path.to_owned(),

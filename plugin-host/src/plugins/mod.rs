@@ -22,8 +22,11 @@ mod digest;
 mod error;
 mod sandbox;
 mod trust;
+#[macro_use]
+mod translate;
 mod types;
 mod v0_1;
+mod v0_2;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,6 +74,7 @@ impl PluginHost {
         let mut linker = Linker::new(sandbox.engine());
         sandbox::link_std_wasi_stubs(&mut linker)?;
         v0_1::add_to_linker(&mut linker)?;
+        v0_2::add_to_linker(&mut linker)?;
         Ok(PluginHost { sandbox: Arc::new(sandbox), linker, cache, compiler: Compiler::default(), trust: None })
     }
 
@@ -131,6 +135,9 @@ impl PluginHost {
         let pre = match version {
             ContractVersion::V0_1 => {
                 ContractPre::V0_1(v0_1::Pre::new(&self.linker, &component).map_err(instantiate_error)?)
+            }
+            ContractVersion::V0_2 => {
+                ContractPre::V0_2(v0_2::Pre::new(&self.linker, &component).map_err(instantiate_error)?)
             }
         };
         let mut store = self.sandbox.store(0);
@@ -327,8 +334,9 @@ impl LoadedPlugin {
 
     /// One outcome per record, in order.
     pub fn clean(&self, batch: u64, records: &[&Record]) -> Result<Call<Vec<CleanOutcome>>, HookError> {
-        self.call(Hook::Clean, batch, records.len(), |instance, store| instance.clean(store, batch, records)).and_then(
-            |call| {
+        let limits = self.limits();
+        self.call(Hook::Clean, batch, records.len(), |instance, store| instance.clean(store, batch, records, limits))
+            .and_then(|call| {
                 self.check(Hook::Clean, batch, call, |outcomes| {
                     expect_count("outcomes", outcomes.len(), "records", records.len())?;
                     check_values(
@@ -344,18 +352,18 @@ impl LoadedPlugin {
                     });
                     check_new_fields(records, changes)
                 })
-            },
-        )
+            })
     }
 
     /// The match keys of each record, in order.
     pub fn match_keys(&self, batch: u64, records: &[&Record]) -> Result<Call<Vec<Vec<String>>>, HookError> {
-        self.call(Hook::Dedup, batch, records.len(), |instance, store| instance.match_keys(store, batch, records))
-            .and_then(|call| {
-                self.check(Hook::Dedup, batch, call, |keys| {
-                    expect_count("key lists", keys.len(), "records", records.len())
-                })
-            })
+        let limits = self.limits();
+        self.call(Hook::Dedup, batch, records.len(), |instance, store| {
+            answered(instance.match_keys(store, batch, records), limits, records.len())
+        })
+        .and_then(|call| {
+            self.check(Hook::Dedup, batch, call, |keys| expect_count("key lists", keys.len(), "records", records.len()))
+        })
     }
 
     /// One decision per group; groups hold positions in `records`.
@@ -365,26 +373,32 @@ impl LoadedPlugin {
         records: &[&Record],
         groups: &[Vec<u32>],
     ) -> Result<Call<Vec<MergeDecision>>, HookError> {
-        self.call(Hook::Dedup, batch, records.len(), |instance, store| instance.merge(store, batch, records, groups))
-            .and_then(|call| {
-                self.check(Hook::Dedup, batch, call, |decisions| {
-                    expect_count("merge decisions", decisions.len(), "groups", groups.len())?;
-                    decisions.iter().zip(groups).try_for_each(|(decision, group)| check_merge(decision, group))?;
-                    check_values(decisions.iter().map(|decision| {
-                        let survivor = decision.survivor;
-                        let checked = decision.changes.iter().enumerate().try_for_each(|(index, change)| {
-                            change.check().map_err(|problem| format!("merge change {index}: {problem}"))
-                        });
-                        (survivor, checked, records[survivor])
-                    }))?;
-                    check_new_fields(records, decisions.iter().flat_map(|decision| &decision.changes))
-                })
+        let limits = self.limits();
+        self.call(Hook::Dedup, batch, records.len(), |instance, store| {
+            answered(instance.merge(store, batch, records, groups), limits, records.len())
+        })
+        .and_then(|call| {
+            self.check(Hook::Dedup, batch, call, |decisions| {
+                expect_count("merge decisions", decisions.len(), "groups", groups.len())?;
+                decisions.iter().zip(groups).try_for_each(|(decision, group)| check_merge(decision, group))?;
+                check_values(decisions.iter().map(|decision| {
+                    let survivor = decision.survivor;
+                    let checked = decision.changes.iter().enumerate().try_for_each(|(index, change)| {
+                        change.check().map_err(|problem| format!("merge change {index}: {problem}"))
+                    });
+                    (survivor, checked, records[survivor])
+                }))?;
+                check_new_fields(records, decisions.iter().flat_map(|decision| &decision.changes))
             })
+        })
     }
 
     /// One decision per tag, in order.
     pub fn label(&self, tags: &[Tag], segments: &[Segment]) -> Result<Call<Vec<TagDecision>>, HookError> {
-        self.call(Hook::Label, 0, tags.len(), |instance, store| instance.label(store, tags, segments))
+        let limits = self.limits();
+        self.call(Hook::Label, 0, tags.len(), |instance, store| {
+            answered(instance.label(store, tags, segments), limits, tags.len())
+        })
             .and_then(|call| {
                 self.check(Hook::Label, 0, call, |decisions| {
                     expect_count("tag decisions", decisions.len(), "tags", tags.len())?;
@@ -408,7 +422,7 @@ impl LoadedPlugin {
         hook: Hook,
         batch: u64,
         records: usize,
-        run: impl FnOnce(&ContractInstance, &mut Store<StoreState>) -> wasmtime::Result<Result<T, String>>,
+        run: impl FnOnce(&ContractInstance, &mut Store<StoreState>) -> wasmtime::Result<Result<T, HookFailure>>,
     ) -> Result<Call<T>, HookError> {
         let sandbox = &self.component.sandbox;
         let limits = sandbox.limits();
@@ -432,7 +446,7 @@ impl LoadedPlugin {
         let fuel_before = store.get_fuel().ok();
         let answer = self.component.pre.instantiate(&mut store).and_then(|instance| {
             match instance.configure(&mut store, &self.config)? {
-                Ok(()) => Ok(run(&instance, &mut store)?.map_err(|message| error_failure(limits, records, message))),
+                Ok(()) => run(&instance, &mut store),
                 Err((key, message)) => Ok(Err(config_failure(limits, records, key, message))),
             }
         });
@@ -472,6 +486,15 @@ impl LoadedPlugin {
             }),
         }
     }
+}
+
+/// A hook's answer, its `Err` made a failure by [`error_failure`].
+fn answered<T>(
+    answer: wasmtime::Result<Result<T, String>>,
+    limits: &Limits,
+    records: usize,
+) -> wasmtime::Result<Result<T, HookFailure>> {
+    answer.map(|answer| answer.map_err(|message| error_failure(limits, records, message)))
 }
 
 /// A hook's `Err` answer: counted in the output limit, and cut for the reports.
@@ -562,17 +585,20 @@ fn check_merge(decision: &MergeDecision, group: &[u32]) -> Result<(), String> {
 /// The compiled plugin, bound to the bindings of its contract version.
 enum ContractPre {
     V0_1(v0_1::Pre),
+    V0_2(v0_2::Pre),
 }
 
 /// A live instance of one contract version.
 enum ContractInstance {
     V0_1(v0_1::Instance),
+    V0_2(v0_2::Instance),
 }
 
 impl ContractPre {
     fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<ContractInstance> {
         match self {
             ContractPre::V0_1(pre) => pre.instantiate(store).map(ContractInstance::V0_1),
+            ContractPre::V0_2(pre) => pre.instantiate(store).map(ContractInstance::V0_2),
         }
     }
 }
@@ -581,6 +607,7 @@ impl ContractInstance {
     fn describe(&self, store: &mut Store<StoreState>) -> wasmtime::Result<PluginInfo> {
         match self {
             ContractInstance::V0_1(instance) => instance.describe(store),
+            ContractInstance::V0_2(instance) => instance.describe(store),
         }
     }
 
@@ -591,6 +618,7 @@ impl ContractInstance {
     ) -> wasmtime::Result<Result<(), (String, String)>> {
         match self {
             ContractInstance::V0_1(instance) => instance.configure(store, config),
+            ContractInstance::V0_2(instance) => instance.configure(store, config),
         }
     }
 
@@ -599,10 +627,19 @@ impl ContractInstance {
         store: &mut Store<StoreState>,
         batch: u64,
         records: &[&Record],
-    ) -> wasmtime::Result<Result<Vec<CleanOutcome>, String>> {
-        match self {
+        limits: &Limits,
+    ) -> wasmtime::Result<Result<Vec<CleanOutcome>, HookFailure>> {
+        let answer = match self {
             ContractInstance::V0_1(instance) => instance.clean(store, &v0_1::encode_batch(batch, records)),
-        }
+            ContractInstance::V0_2(instance) => {
+                let (wire_batch, columns) = v0_2::encode_batch(batch, records);
+                return Ok(match instance.clean(store, &wire_batch)? {
+                    Ok(cleaned) => v0_2::outcomes(cleaned, &columns, records.len(), limits.output_limit(records.len())),
+                    Err(message) => Err(error_failure(limits, records.len(), message)),
+                });
+            }
+        };
+        answered(answer, limits, records.len())
     }
 
     fn match_keys(
@@ -613,6 +650,7 @@ impl ContractInstance {
     ) -> wasmtime::Result<Result<Vec<Vec<String>>, String>> {
         match self {
             ContractInstance::V0_1(instance) => instance.match_keys(store, &v0_1::encode_batch(batch, records)),
+            ContractInstance::V0_2(instance) => instance.match_keys(store, &v0_2::encode_batch(batch, records).0),
         }
     }
 
@@ -625,6 +663,7 @@ impl ContractInstance {
     ) -> wasmtime::Result<Result<Vec<MergeDecision>, String>> {
         match self {
             ContractInstance::V0_1(instance) => instance.merge(store, &v0_1::encode_batch(batch, records), groups),
+            ContractInstance::V0_2(instance) => instance.merge(store, &v0_2::encode_batch(batch, records).0, groups),
         }
     }
 
@@ -636,6 +675,7 @@ impl ContractInstance {
     ) -> wasmtime::Result<Result<Vec<TagDecision>, String>> {
         match self {
             ContractInstance::V0_1(instance) => instance.label(store, tags, segments),
+            ContractInstance::V0_2(instance) => instance.label(store, tags, segments),
         }
     }
 }

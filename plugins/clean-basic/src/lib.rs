@@ -118,7 +118,7 @@ impl Clean for CleanBasic {
                 issues.push(Issue { field: field.clone(), message: format!("'{email}' is not a valid email address") });
                 continue;
             }
-            let domain = email.rsplit('@').next().unwrap_or_default();
+            let domain = email.bytes().rposition(|byte| byte == b'@').map_or(email, |at| &email[at + 1..]);
             if let Some(listed) = self.drop_email_domains.iter().find(|listed| email::domain_matches(domain, listed)) {
                 return Ok(Outcome::drop_because(format!(
                     "{field} domain {domain} is on drop_email_domains ({listed})"

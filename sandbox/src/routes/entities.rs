@@ -4,8 +4,9 @@
 use super::Ctx;
 use crate::clock;
 use crate::custom;
-use crate::envelope::{ApiError, ApiResult, CursorPage, ok, ok_with};
+use crate::envelope::{ApiError, ApiResult, CursorPage, SortKey, ok, ok_with};
 use crate::store::{Account, Entity};
+use crate::table::Packed;
 use crate::validate::{Kind, Prop, check_object, nullable, prop, query_boolean, query_ids, query_integer, require};
 use serde_json::{Map, Value, json};
 
@@ -123,7 +124,7 @@ fn render_options(ctx: &Ctx) -> Result<(bool, Option<Vec<String>>), ApiError> {
 
 /// What a read returns: a person's marketing status only when `include_fields` names it, as
 /// Pipedrive answers (so a client that does not ask cannot see it).
-fn render_read(ctx: &Ctx, entity: Entity, stored: &Value) -> Result<Value, ApiError> {
+fn render_read(ctx: &Ctx, entity: Entity, stored: Value) -> Result<Value, ApiError> {
     let mut rendered = render(ctx, entity, stored)?;
     let asked =
         ctx.query.get("include_fields").is_some_and(|fields| fields.split(',').any(|f| f.trim() == "marketing_status"));
@@ -133,7 +134,7 @@ fn render_read(ctx: &Ctx, entity: Entity, stored: &Value) -> Result<Value, ApiEr
     Ok(rendered)
 }
 
-fn render(ctx: &Ctx, entity: Entity, stored: &Value) -> Result<Value, ApiError> {
+fn render(ctx: &Ctx, entity: Entity, stored: Value) -> Result<Value, ApiError> {
     let (labels, only) = render_options(ctx)?;
     Ok(ctx.account.render_v2(entity, stored, labels, only.as_deref()))
 }
@@ -171,9 +172,10 @@ pub fn list(ctx: &mut Ctx, entity: Entity) -> ApiResult {
         return Err(ApiError::invalid("status", "must be one of open, won, lost, deleted"));
     }
     let account = &*ctx.account;
-    let matches = |record: &&Value| -> bool {
-        let id = record["id"].as_u64().unwrap_or(0);
-        let deleted = record["is_deleted"] == json!(true);
+    // Reads only the properties a filter asks about: most records a page walks past are not
+    // unpacked at all.
+    let matches = |id: u64, record: Packed| -> bool {
+        let deleted = record.get("is_deleted") == json!(true);
         if entity == Entity::Deal && status == Some("deleted") {
             if !deleted {
                 return false;
@@ -183,49 +185,73 @@ pub fn list(ctx: &mut Ctx, entity: Entity) -> ApiResult {
         }
         if entity == Entity::Deal
             && matches!(status, Some("open" | "won" | "lost"))
-            && record["status"] != json!(status)
+            && record.get("status") != json!(status)
         {
             return false;
         }
-        if entity == Entity::Deal && record["is_archived"] == json!(true) {
+        if entity == Entity::Deal && record.get("is_archived") == json!(true) {
             return false;
         }
-        let equals = |key: &str, wanted: Option<i64>| wanted.is_none_or(|wanted| record[key].as_i64() == Some(wanted));
+        let equals =
+            |key: &str, wanted: Option<i64>| wanted.is_none_or(|wanted| record.get(key).as_i64() == Some(wanted));
         if ids.as_ref().is_some_and(|ids| !ids.contains(&id)) {
             return false;
         }
         let linked_to_deal = |deal: i64| {
-            Account::live(&account.deals, deal as u64).is_some_and(|deal| deal["person_id"].as_u64() == Some(id))
+            account
+                .deals
+                .packed_of(deal as u64)
+                .is_some_and(|deal| deal.is_live() && deal.get("person_id").as_u64() == Some(id))
         };
         let person_matches = match entity {
-            Entity::Activity => person_id.is_none_or(|person| record["person_id"].as_i64() == Some(person)),
+            Entity::Activity => person_id.is_none_or(|person| record.get("person_id").as_i64() == Some(person)),
             _ => equals("person_id", person_id),
         };
         let deal_matches = match entity {
             Entity::Person => deal_id.is_none_or(linked_to_deal),
             _ => equals("deal_id", deal_id),
         };
-        let update_time = record["update_time"].as_str().and_then(clock::parse_rfc3339).unwrap_or(0);
+        let update_time = || record.get("update_time").as_str().and_then(clock::parse_rfc3339).unwrap_or(0);
         equals("owner_id", owner_id)
             && equals("org_id", org_id)
             && person_matches
             && deal_matches
             && equals("pipeline_id", pipeline_id)
             && equals("stage_id", stage_id)
-            && done.is_none_or(|done| record["done"] == json!(done))
-            && updated_since.is_none_or(|since| update_time >= since)
-            && updated_until.is_none_or(|until| update_time < until)
+            && done.is_none_or(|done| record.get("done") == json!(done))
+            && updated_since.is_none_or(|since| update_time() >= since)
+            && updated_until.is_none_or(|until| update_time() < until)
     };
-    let selected: Vec<&Value> = account.table(entity).values().filter(matches).collect();
-    let (items, additional) = page.page(selected);
-    let rendered: Result<Vec<Value>, ApiError> = items.iter().map(|item| render_read(ctx, entity, item)).collect();
+    let table = account.table(entity);
+    let (items, additional) = match page.id_walk() {
+        // Sorted by id: walk the table from the cursor, up to the page and one more match.
+        Some(after) => page.walked(
+            table
+                .walk(after, page.descending)
+                .filter(|(id, record)| matches(*id, *record))
+                .take(page.limit + 1)
+                .map(|(_, record)| record.value())
+                .collect(),
+        ),
+        // Another sort: the sort key of every match, the page cut from those, then its records.
+        None => {
+            let keys: Vec<SortKey> = table
+                .iter()
+                .filter(|(id, record)| matches(*id, *record))
+                .map(|(id, record)| SortKey { value: record.get(&page.sort_by), id })
+                .collect();
+            let (keys, additional) = page.page(keys);
+            (keys.iter().filter_map(|key| table.get(key.id)).collect(), additional)
+        }
+    };
+    let rendered: Result<Vec<Value>, ApiError> = items.into_iter().map(|item| render_read(ctx, entity, item)).collect();
     ok_with(Value::Array(rendered?), additional)
 }
 
 pub fn get(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let id = ctx.id()?;
-    let stored = ctx.account.table(entity).get(&id).cloned().ok_or_else(ApiError::entity_not_found)?;
-    ok(render_read(ctx, entity, &stored)?)
+    let stored = ctx.account.table(entity).get(id).ok_or_else(ApiError::entity_not_found)?;
+    ok(render_read(ctx, entity, stored)?)
 }
 
 pub fn create(ctx: &mut Ctx, entity: Entity) -> ApiResult {
@@ -238,13 +264,13 @@ pub fn create(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let id = ctx.account.last_ids.get(collection(entity)).copied().unwrap_or(0) + 1;
     let record = write(ctx, entity, &body, None, id)?;
     ctx.account.next_id(collection(entity));
-    ctx.account.table_mut(entity).insert(id, record.clone());
-    ok(render(ctx, entity, &record)?)
+    ctx.account.table_mut(entity).insert(id, &record);
+    ok(render(ctx, entity, record)?)
 }
 
 pub fn update(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let id = ctx.id()?;
-    let existing = Account::live(ctx.account.table(entity), id).cloned().ok_or_else(ApiError::entity_not_found)?;
+    let existing = ctx.account.table(entity).live(id).ok_or_else(ApiError::entity_not_found)?;
     let body = ctx.body.json()?.clone();
     if entity == Entity::Activity {
         crate::capping::note_size(ctx, "note", body.get("note"))?;
@@ -253,20 +279,23 @@ pub fn update(ctx: &mut Ctx, entity: Entity) -> ApiResult {
         return Err(ApiError::bad_request("Validation failed: body: at least one property must be provided"));
     }
     let record = write(ctx, entity, &body, Some(&existing), id)?;
-    ctx.account.table_mut(entity).insert(id, record.clone());
-    ok(render(ctx, entity, &record)?)
+    ctx.account.table_mut(entity).insert(id, &record);
+    ok(render(ctx, entity, record)?)
 }
 
 pub fn delete(ctx: &mut Ctx, entity: Entity) -> ApiResult {
     let id = ctx.id()?;
     let now = clock::rfc3339(ctx.now);
-    let record = ctx.account.table_mut(entity).get_mut(&id).ok_or_else(ApiError::entity_not_found)?;
-    if record["is_deleted"] != json!(true) {
-        record["is_deleted"] = json!(true);
-        record["update_time"] = json!(now);
-        if entity == Entity::Deal {
-            record["status"] = json!("deleted");
-        }
+    let table = ctx.account.table_mut(entity);
+    let deleted = table.packed_of(id).ok_or_else(ApiError::entity_not_found)?.get("is_deleted") == json!(true);
+    if !deleted {
+        table.modify(id, |record| {
+            record["is_deleted"] = json!(true);
+            record["update_time"] = json!(now);
+            if entity == Entity::Deal {
+                record["status"] = json!("deleted");
+            }
+        });
     }
     ok(json!({"id": id}))
 }
@@ -313,7 +342,7 @@ fn write(ctx: &Ctx, entity: Entity, body: &Value, existing: Option<&Value>, id: 
                     "person_id" => (&account.persons, "person"),
                     _ => (&account.deals, "deal"),
                 };
-                if Account::live(table, target).is_none() {
+                if !table.has_live(target) {
                     return Err(ApiError::invalid(key, format!("{what} {target} does not exist")));
                 }
                 record.insert(key.into(), value.clone());
@@ -422,7 +451,7 @@ fn write(ctx: &Ctx, entity: Entity, body: &Value, existing: Option<&Value>, id: 
                     let person = require(participant, "person_id")
                         .map_err(|_| ApiError::invalid(&context, "person_id is required"))?;
                     let person = person.as_u64().unwrap_or(0);
-                    if Account::live(&account.persons, person).is_none() {
+                    if !account.persons.has_live(person) {
                         return Err(ApiError::invalid(
                             &format!("{context}.person_id"),
                             format!("person {person} does not exist"),

@@ -6,8 +6,8 @@
 use super::notes::v1_integer;
 use super::{Body, Ctx};
 use crate::clock;
-use crate::envelope::{ApiError, ApiResult, ok, ok_with, v1_page};
-use crate::store::Account;
+use crate::envelope::{ApiError, ApiResult, OffsetPage, ok, ok_with};
+use crate::table::Packed;
 use serde_json::{Value, json};
 
 pub fn upload(ctx: &mut Ctx) -> ApiResult {
@@ -50,12 +50,12 @@ pub fn upload(ctx: &mut Ctx) -> ApiResult {
             other => return Err(ApiError::invalid(other, "is not an allowed field of this request")),
         };
         let Some(target) = v1_integer(key, &json!(value))? else { continue };
-        let Some(entity) = Account::live(table, target) else {
+        let Some(entity) = table.packed_of(target).filter(Packed::is_live) else {
             return Err(ApiError::invalid(key, format!("{} {target} does not exist", key.trim_end_matches("_id"))));
         };
         record[key] = json!(target);
         if !name_key.is_empty() {
-            record[name_key] = entity[property].clone();
+            record[name_key] = entity.get(property);
         }
         attached = true;
     }
@@ -65,47 +65,62 @@ pub fn upload(ctx: &mut Ctx) -> ApiResult {
         ));
     }
     ctx.account.next_id("files");
-    ctx.account.files.insert(id, record.clone());
+    ctx.account.files.insert(id, &record);
     ok(record)
 }
 
 pub fn list(ctx: &mut Ctx) -> ApiResult {
-    let mut files: Vec<Value> =
-        ctx.account.files.values().filter(|file| file["active_flag"] == json!(true)).cloned().collect();
-    if let Some(sort) = ctx.query.get("sort") {
-        let mut parts = sort.split_whitespace();
-        let key = parts.next().unwrap_or("id").to_owned();
-        if key != "id" && key != "update_time" {
-            return Err(ApiError::invalid("sort", "supported fields are id and update_time"));
+    let page = OffsetPage::from_query(ctx.query, 100)?;
+    let files = &ctx.account.files;
+    let live = |file: &Packed| file.get("active_flag") == json!(true);
+    // Unsorted, the list is in id order: walked, only the page's files are unpacked.
+    let (ids, additional) = match ctx.query.get("sort") {
+        None => {
+            let (walk, passed) = files.walk_at("", page.start, false);
+            let (ids, additional) = page.cut(walk.filter(|(_, file)| live(file)).map(|(id, _)| id), passed);
+            if let Some(last) = ids.last() {
+                ctx.account.files.remember_end("", page.start + ids.len(), *last);
+            }
+            (ids, additional)
         }
-        let descending = parts.next().is_some_and(|direction| direction.eq_ignore_ascii_case("desc"));
-        files.sort_by(|a, b| {
-            let ordering = match (&a[&key], &b[&key]) {
-                (Value::String(x), Value::String(y)) => x.cmp(y),
-                (x, y) => x.as_u64().cmp(&y.as_u64()),
-            };
-            if descending { ordering.reverse() } else { ordering }
-        });
-    }
-    let (page, additional) = v1_page(files, ctx.query, 100)?;
-    ok_with(Value::Array(page), additional)
+        Some(sort) => {
+            let mut parts = sort.split_whitespace();
+            let key = parts.next().unwrap_or("id").to_owned();
+            if key != "id" && key != "update_time" {
+                return Err(ApiError::invalid("sort", "supported fields are id and update_time"));
+            }
+            let descending = parts.next().is_some_and(|direction| direction.eq_ignore_ascii_case("desc"));
+            let mut keys: Vec<(Value, u64)> =
+                files.iter().filter(|(_, file)| live(file)).map(|(id, file)| (file.get(&key), id)).collect();
+            keys.sort_by(|(a, _), (b, _)| {
+                let ordering = match (a, b) {
+                    (Value::String(x), Value::String(y)) => x.cmp(y),
+                    (x, y) => x.as_u64().cmp(&y.as_u64()),
+                };
+                if descending { ordering.reverse() } else { ordering }
+            });
+            page.cut(keys.into_iter().map(|(_, id)| id), 0)
+        }
+    };
+    let files = &ctx.account.files;
+    ok_with(Value::Array(ids.into_iter().filter_map(|id| files.get(id)).collect()), additional)
 }
 
 pub fn get(ctx: &mut Ctx) -> ApiResult {
     let id = ctx.id().map_err(|_| ApiError::not_found("File"))?;
-    ok(Account::live(&ctx.account.files, id).cloned().ok_or_else(|| ApiError::not_found("File"))?)
+    ok(ctx.account.files.live(id).ok_or_else(|| ApiError::not_found("File"))?)
 }
 
 pub fn delete(ctx: &mut Ctx) -> ApiResult {
     let id = ctx.id().map_err(|_| ApiError::not_found("File"))?;
     let stamp = clock::v1_time(ctx.now);
-    let file = ctx
-        .account
-        .files
-        .get_mut(&id)
-        .filter(|file| file["active_flag"] == json!(true))
-        .ok_or_else(|| ApiError::not_found("File"))?;
-    file["active_flag"] = json!(false);
-    file["update_time"] = json!(stamp);
+    let files = &mut ctx.account.files;
+    if files.packed_of(id).is_none_or(|file| file.get("active_flag") != json!(true)) {
+        return Err(ApiError::not_found("File"));
+    }
+    files.modify(id, |file| {
+        file["active_flag"] = json!(false);
+        file["update_time"] = json!(stamp);
+    });
     ok(json!({"id": id}))
 }

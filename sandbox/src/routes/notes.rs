@@ -3,8 +3,9 @@
 
 use super::Ctx;
 use crate::clock;
-use crate::envelope::{ApiError, ApiResult, ok, ok_with, v1_page};
+use crate::envelope::{ApiError, ApiResult, OffsetPage, ok, ok_with};
 use crate::store::Account;
+use crate::table::{Packed, Table};
 use crate::validate::json_type;
 use serde_json::{Map, Value, json};
 
@@ -45,11 +46,11 @@ const PINS: [&str; 6] = [
 
 fn render(account: &Account, note: &Value, me: u64) -> Value {
     let mut rendered = note.clone();
-    let name_of = |table: &std::collections::BTreeMap<u64, Value>, key: &str, property: &str| {
+    let name_of = |table: &Table, key: &str, property: &str| {
         note[key]
             .as_u64()
-            .and_then(|id| table.get(&id))
-            .map(|record| json!({ property: record[property] }))
+            .and_then(|id| table.packed_of(id))
+            .map(|record| json!({ property: record.get(property) }))
             .unwrap_or(Value::Null)
     };
     rendered["person"] = name_of(&account.persons, "person_id", "name");
@@ -81,7 +82,7 @@ fn apply(ctx: &Ctx, body: &Map<String, Value>, note: &mut Map<String, Value>) ->
                         "org_id" => &ctx.account.organizations,
                         _ => &ctx.account.deals,
                     };
-                    if Account::live(table, id).is_none() {
+                    if !table.has_live(id) {
                         let what = TARGETS
                             .iter()
                             .find(|(target, _)| *target == key)
@@ -154,14 +155,14 @@ pub fn create(ctx: &mut Ctx) -> ApiResult {
     apply(ctx, &body, &mut note)?;
     ctx.account.next_id("notes");
     let note = Value::Object(note);
-    ctx.account.notes.insert(id, note.clone());
+    ctx.account.notes.insert(id, &note);
     ok(render(ctx.account, &note, ctx.user_id))
 }
 
 pub fn get(ctx: &mut Ctx) -> ApiResult {
     let id = ctx.id().map_err(|_| ApiError::not_found("Note"))?;
-    let note = Account::live(&ctx.account.notes, id).ok_or_else(|| ApiError::not_found("Note"))?;
-    ok(render(ctx.account, note, ctx.user_id))
+    let note = ctx.account.notes.live(id).ok_or_else(|| ApiError::not_found("Note"))?;
+    ok(render(ctx.account, &note, ctx.user_id))
 }
 
 pub fn update(ctx: &mut Ctx) -> ApiResult {
@@ -172,28 +173,28 @@ pub fn update(ctx: &mut Ctx) -> ApiResult {
         .as_object()
         .cloned()
         .ok_or_else(|| ApiError::bad_request("Validation failed: body: must be a JSON object"))?;
-    let mut note = Account::live(&ctx.account.notes, id)
-        .and_then(Value::as_object)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found("Note"))?;
+    let mut note = match ctx.account.notes.live(id) {
+        Some(Value::Object(note)) => note,
+        _ => return Err(ApiError::not_found("Note")),
+    };
     crate::capping::note_size(ctx, "content", body.get("content"))?;
     apply(ctx, &body, &mut note)?;
     let note = Value::Object(note);
-    ctx.account.notes.insert(id, note.clone());
+    ctx.account.notes.insert(id, &note);
     ok(render(ctx.account, &note, ctx.user_id))
 }
 
 pub fn delete(ctx: &mut Ctx) -> ApiResult {
     let id = ctx.id().map_err(|_| ApiError::not_found("Note"))?;
     let stamp = clock::v1_time(ctx.now);
-    let note = ctx
-        .account
-        .notes
-        .get_mut(&id)
-        .filter(|note| note["active_flag"] == json!(true))
-        .ok_or_else(|| ApiError::not_found("Note"))?;
-    note["active_flag"] = json!(false);
-    note["update_time"] = json!(stamp);
+    let notes = &mut ctx.account.notes;
+    if notes.packed_of(id).is_none_or(|note| note.get("active_flag") != json!(true)) {
+        return Err(ApiError::not_found("Note"));
+    }
+    notes.modify(id, |note| {
+        note["active_flag"] = json!(false);
+        note["update_time"] = json!(stamp);
+    });
     ok(json!(true))
 }
 
@@ -223,26 +224,42 @@ pub fn list(ctx: &mut Ctx) -> ApiResult {
             (key, parts.next().is_some_and(|direction| direction.eq_ignore_ascii_case("desc")))
         }
     };
-    let mut notes: Vec<&Value> = ctx
-        .account
-        .notes
-        .values()
-        .filter(|note| note["active_flag"] == json!(true))
-        .filter(|note| filters.iter().all(|(key, id)| note[*key].as_u64() == Some(*id)))
-        .filter(|note| {
-            updated_since
-                .is_none_or(|since| note["update_time"].as_str().and_then(clock::parse_v1_time).unwrap_or(0) >= since)
-        })
-        .collect();
-    notes.sort_by(|a, b| {
-        let ordering = match (&a[&sort_key], &b[&sort_key]) {
-            (Value::String(x), Value::String(y)) => x.cmp(y),
-            (x, y) => x.as_u64().cmp(&y.as_u64()),
+    // Reads only the properties the filters ask about; only the page's notes are unpacked.
+    let matches = |note: &Packed| {
+        note.get("active_flag") == json!(true)
+            && filters.iter().all(|(key, id)| note.get(key).as_u64() == Some(*id))
+            && updated_since.is_none_or(|since| {
+                note.get("update_time").as_str().and_then(clock::parse_v1_time).unwrap_or(0) >= since
+            })
+    };
+    let page = OffsetPage::from_query(ctx.query, 500)?;
+    let notes = &ctx.account.notes;
+    let (ids, additional) = if sort_key == "id" {
+        let list = format!("{filters:?} {updated_since:?} {descending}");
+        let (walk, passed) = notes.walk_at(&list, page.start, descending);
+        let (ids, additional) = page.cut(walk.filter(|(_, note)| matches(note)).map(|(id, _)| id), passed);
+        if let Some(last) = ids.last() {
+            ctx.account.notes.remember_end(&list, page.start + ids.len(), *last);
         }
-        .then(a["id"].as_u64().cmp(&b["id"].as_u64()));
-        if descending { ordering.reverse() } else { ordering }
-    });
-    let rendered: Vec<Value> = notes.into_iter().map(|note| render(ctx.account, note, ctx.user_id)).collect();
-    let (page, additional) = v1_page(rendered, ctx.query, 500)?;
-    ok_with(Value::Array(page), additional)
+        (ids, additional)
+    } else {
+        let mut keys: Vec<(Value, u64)> =
+            notes.iter().filter(|(_, note)| matches(note)).map(|(id, note)| (note.get(&sort_key), id)).collect();
+        keys.sort_by(|(a, a_id), (b, b_id)| {
+            let ordering = match (a, b) {
+                (Value::String(x), Value::String(y)) => x.cmp(y),
+                (x, y) => x.as_u64().cmp(&y.as_u64()),
+            }
+            .then(a_id.cmp(b_id));
+            if descending { ordering.reverse() } else { ordering }
+        });
+        page.cut(keys.into_iter().map(|(_, id)| id), 0)
+    };
+    let account = &*ctx.account;
+    let rendered = ids
+        .into_iter()
+        .filter_map(|id| account.notes.get(id))
+        .map(|note| render(account, &note, ctx.user_id))
+        .collect();
+    ok_with(Value::Array(rendered), additional)
 }

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 
 fn deal_of_path(ctx: &Ctx) -> Result<u64, ApiError> {
     let id = ctx.id().map_err(|_| ApiError::not_found("Deal"))?;
-    Account::live(&ctx.account.deals, id).ok_or_else(|| ApiError::not_found("Deal"))?;
+    if !ctx.account.deals.has_live(id) {
+        return Err(ApiError::not_found("Deal"));
+    }
     Ok(id)
 }
 
@@ -25,9 +27,9 @@ fn points(person: &Value, key: &str) -> Value {
 
 fn render(account: &Account, stored: &Value) -> Value {
     let person_id = stored["person_id"].as_u64().unwrap_or(0);
-    let person = account.persons.get(&person_id).cloned().unwrap_or(Value::Null);
+    let person = account.persons.get(person_id).unwrap_or(Value::Null);
     let deal_id = stored["deal_id"].as_u64().unwrap_or(0);
-    let title = account.deals.get(&deal_id).map_or(Value::Null, |deal| deal["title"].clone());
+    let title = account.deals.packed_of(deal_id).map_or(Value::Null, |deal| deal.get("title"));
     let name = person["name"].clone();
     let active = person["is_deleted"] != json!(true);
     json!({
@@ -60,7 +62,7 @@ pub fn add(ctx: &mut Ctx) -> ApiResult {
         .ok_or_else(|| ApiError::bad_request("Validation failed: body: must be a JSON object"))?;
     let person_id = v1_integer("person_id", body.get("person_id").unwrap_or(&Value::Null))?
         .ok_or_else(|| ApiError::invalid("person_id", "is required"))?;
-    if Account::live(&ctx.account.persons, person_id).is_none() {
+    if !ctx.account.persons.has_live(person_id) {
         return Err(ApiError::invalid("person_id", format!("person {person_id} does not exist")));
     }
     let id = ctx.account.next_id("deal_participants");

@@ -182,15 +182,10 @@ pub fn delete_product(ctx: &mut Ctx) -> ApiResult {
 }
 
 /// The deal of the path, live.
-fn deal_of_path(ctx: &Ctx) -> Result<(u64, Value), ApiError> {
+fn deal_of_path(ctx: &Ctx) -> Result<u64, ApiError> {
     let id = ctx.id()?;
-    let deal = ctx
-        .account
-        .deals
-        .get(&id)
-        .filter(|deal| deal["is_deleted"] != json!(true))
-        .ok_or_else(ApiError::entity_not_found)?;
-    Ok((id, deal.clone()))
+    let deal = ctx.account.deals.packed_of(id).filter(|deal| deal.get("is_deleted") != json!(true));
+    deal.map(|_| id).ok_or_else(ApiError::entity_not_found)
 }
 
 /// A deal product as the API answers it: the product's name, the deal's currency, the sum.
@@ -198,15 +193,15 @@ fn render_deal_product(account: &Account, stored: &Value) -> Value {
     let mut rendered = stored.clone();
     let product = stored["product_id"].as_u64().and_then(|id| account.products.get(&id));
     rendered["name"] = product.map_or(json!(""), |product| product["name"].clone());
-    let deal = stored["deal_id"].as_u64().and_then(|id| account.deals.get(&id));
-    rendered["currency"] = deal.map_or(json!("USD"), |deal| deal["currency"].clone());
+    let deal = stored["deal_id"].as_u64().and_then(|id| account.deals.packed_of(id));
+    rendered["currency"] = deal.map_or(json!("USD"), |deal| deal.get("currency"));
     let sum = stored["quantity"].as_f64().unwrap_or(0.0) * stored["item_price"].as_f64().unwrap_or(0.0);
     rendered["sum"] = json!(sum);
     rendered
 }
 
 pub fn add_deal_product(ctx: &mut Ctx) -> ApiResult {
-    let (deal_id, _) = deal_of_path(ctx)?;
+    let deal_id = deal_of_path(ctx)?;
     let body = body_object(ctx, &DEAL_PRODUCT_KEYS)?;
     let product_id = integer(&body, "product_id")?;
     if Account::live(&ctx.account.products, product_id).is_none() {
@@ -214,7 +209,7 @@ pub fn add_deal_product(ctx: &mut Ctx) -> ApiResult {
     }
     let item_price = number(&body, "item_price", true)?.unwrap_or(0.0);
     let quantity = number(&body, "quantity", true)?.unwrap_or(0.0);
-    let order_nr = ctx.account.deal_products.values().filter(|line| line["deal_id"] == json!(deal_id)).count() + 1;
+    let order_nr = ctx.account.deal_products.ids_by(deal_id).count() + 1;
     let id = ctx.account.next_id("deal_products");
     let stamp = clock::rfc3339(ctx.now);
     let stored = json!({
@@ -225,32 +220,31 @@ pub fn add_deal_product(ctx: &mut Ctx) -> ApiResult {
         "add_time": stamp, "update_time": stamp,
         "billing_frequency": "one-time", "billing_frequency_cycles": null, "billing_start_date": null,
     });
-    ctx.account.deal_products.insert(id, stored.clone());
+    ctx.account.deal_products.insert(id, &stored);
     let data = render_deal_product(ctx.account, &stored);
     Ok(Reply { status: 201, body: json!({"success": true, "data": data}) })
 }
 
 pub fn list_deal_products(ctx: &mut Ctx) -> ApiResult {
-    let (deal_id, _) = deal_of_path(ctx)?;
+    let deal_id = deal_of_path(ctx)?;
     let page = CursorPage::from_query(ctx.query, &["id", "add_time", "update_time", "order_nr"])?;
-    let lines: Vec<Value> = ctx
-        .account
-        .deal_products
-        .values()
-        .filter(|line| line["deal_id"] == json!(deal_id))
-        .map(|line| render_deal_product(ctx.account, line))
+    let lines = &ctx.account.deal_products;
+    let lines: Vec<Value> = lines
+        .ids_by(deal_id)
+        .filter_map(|id| lines.get(id))
+        .map(|line| render_deal_product(ctx.account, &line))
         .collect();
     let (data, additional) = page.page(lines);
     Ok(Reply { status: 200, body: json!({"success": true, "data": data, "additional_data": additional}) })
 }
 
 pub fn delete_deal_product(ctx: &mut Ctx) -> ApiResult {
-    let (deal_id, _) = deal_of_path(ctx)?;
+    let deal_id = deal_of_path(ctx)?;
     let attachment: u64 = ctx.params.get(1).and_then(|id| id.parse().ok()).ok_or_else(ApiError::entity_not_found)?;
-    match ctx.account.deal_products.get(&attachment) {
-        Some(line) if line["deal_id"] == json!(deal_id) => {}
+    match ctx.account.deal_products.packed_of(attachment) {
+        Some(line) if line.get("deal_id") == json!(deal_id) => {}
         _ => return Err(ApiError::entity_not_found()),
     }
-    ctx.account.deal_products.remove(&attachment);
+    ctx.account.deal_products.remove(attachment);
     crate::envelope::ok(json!({ "id": attachment }))
 }

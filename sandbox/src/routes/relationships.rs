@@ -22,11 +22,11 @@ fn not_found() -> ApiError {
 
 /// An organization as a relationship shows it (`relationshipOrganizationInfoItem`).
 fn organization_info(account: &Account, id: u64) -> Value {
-    let organization = account.organizations.get(&id).cloned().unwrap_or(Value::Null);
-    let people = account
-        .persons
-        .values()
-        .filter(|person| person["org_id"].as_u64() == Some(id) && person["is_deleted"] != json!(true))
+    let organization = account.organizations.get(id).unwrap_or(Value::Null);
+    let persons = &account.persons;
+    let people = persons
+        .ids_by(id)
+        .filter(|person| persons.packed_of(*person).is_some_and(|person| person.get("is_deleted") != json!(true)))
         .count();
     let address = match &organization["address"] {
         Value::Object(address) => address.get("value").cloned().unwrap_or(Value::Null),
@@ -57,7 +57,7 @@ fn render(account: &Account, stored: &Value, base: Option<u64>) -> Value {
         rendered["calculated_type"] = json!(calculated);
         rendered["calculated_related_org_id"] = json!(related);
         rendered["related_organization_name"] =
-            account.organizations.get(&related).map_or(Value::Null, |organization| organization["name"].clone());
+            account.organizations.packed_of(related).map_or(Value::Null, |organization| organization.get("name"));
     }
     rendered
 }
@@ -117,7 +117,7 @@ pub fn create(ctx: &mut Ctx) -> ApiResult {
     for (slot, key) in ids.iter_mut().zip(["rel_owner_org_id", "rel_linked_org_id"]) {
         let id = v1_integer(key, body.get(key).unwrap_or(&Value::Null))?
             .ok_or_else(|| ApiError::invalid(key, "is required"))?;
-        if Account::live(&ctx.account.organizations, id).is_none() {
+        if !ctx.account.organizations.has_live(id) {
             return Err(ApiError::invalid(key, format!("organization {id} does not exist")));
         }
         *slot = id;

@@ -5,7 +5,8 @@
 use super::Ctx;
 use crate::custom;
 use crate::envelope::{ApiError, ApiResult, offset_page, ok_with};
-use crate::store::{Account, Entity};
+use crate::store::Entity;
+use crate::table::Packed;
 use crate::validate::{query_boolean, query_integer};
 use serde_json::{Value, json};
 
@@ -81,7 +82,7 @@ pub fn persons(ctx: &mut Ctx) -> ApiResult {
         if score == 0.0 {
             continue;
         }
-        let org = person["org_id"].as_u64().and_then(|org| Account::live(&account.organizations, org));
+        let org = person["org_id"].as_u64().and_then(|org| account.organizations.live(org));
         found.push((
             score,
             json!({
@@ -100,17 +101,18 @@ pub fn persons(ctx: &mut Ctx) -> ApiResult {
     ok_with(json!({"items": items}), additional)
 }
 
-/// The searchable text values of one field of a record.
-fn field_values(record: &Value, code: &str, is_custom: bool) -> Vec<String> {
+/// The searchable text values of one field of a record (read from the packed record: a search
+/// looks at one field of every record, and unpacks none).
+fn field_values(record: &Packed, code: &str, is_custom: bool) -> Vec<String> {
     if is_custom {
-        return record["custom_fields"].get(code).and_then(custom::searchable_text).into_iter().collect();
+        return custom::searchable_text(&record.path(&["custom_fields", code])).into_iter().collect();
     }
     let value = match code {
-        "email" => &record["emails"],
-        "phone" => &record["phones"],
-        other => &record[other],
+        "email" => record.get("emails"),
+        "phone" => record.get("phones"),
+        other => record.get(other),
     };
-    match value {
+    match &value {
         Value::Array(items) => items
             .iter()
             .filter_map(|item| {
@@ -161,14 +163,15 @@ pub fn item_by_field(ctx: &mut Ctx) -> ApiResult {
     let name_key = entity.name_property();
     let found: Vec<Value> = account
         .table(entity)
-        .values()
-        .filter(|record| record["is_deleted"] != json!(true))
-        .filter(|record| field_values(record, code, is_custom).iter().any(|text| matches(text)))
-        .map(|record| {
+        .iter()
+        .filter(|(_, record)| record.get("is_deleted") != json!(true))
+        .filter(|(_, record)| field_values(record, code, is_custom).iter().any(|text| matches(text)))
+        .map(|(_, record)| {
+            let (id, name) = (record.get("id"), record.get(name_key));
             json!({
-                "id": record["id"], "name": record[name_key],
+                "id": id, "name": name,
                 "result_score": 1.0,
-                "item": {"id": record["id"], "type": entity.search_name(), "name": record[name_key]},
+                "item": {"id": id, "type": entity.search_name(), "name": name},
             })
         })
         .collect();

@@ -10,6 +10,7 @@ mod entities;
 mod faults;
 mod files_and_state;
 mod limits;
+mod paging;
 mod relationships;
 mod search;
 mod v1;

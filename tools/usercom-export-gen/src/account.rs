@@ -528,7 +528,7 @@ impl<'a> Records<'a> {
         let mut change = None;
         let mut rng = Rng::of(seed, CONTACTS, index as u64);
         let role = plan.roles.get(index).copied().unwrap_or(Role::Person);
-        if plan.changes && role == Role::VisitorAnonymous && index.is_multiple_of(2) {
+        if plan.changes && role == Role::VisitorAnonymous && index.is_multiple_of(plan.deleted_visitor_stride()) {
             return Made { record: None, change: Some(Change::Deleted), plants };
         }
         let (first, last, female) = person(seed, index);
@@ -688,7 +688,7 @@ impl<'a> Records<'a> {
         if index >= plan.contacts {
             change = Some(Change::Added);
             user.updated_at = CHANGED_AT;
-        } else if plan.changes && role == Role::Person && index % 20 == 3 {
+        } else if plan.changes && role == Role::Person && index % plan.changed_person_stride() == 3 {
             // Moved, scored, seen again.
             user.city = CITIES[(CITIES.iter().position(|c| *c == user.city).unwrap_or(0) + 1) % CITIES.len()];
             user.score += 7;
@@ -861,7 +861,7 @@ impl<'a> Records<'a> {
         if index >= plan.deals {
             change = Some(Change::Added);
             deal.updated_at = CHANGED_AT;
-        } else if plan.changes && index % 10 == 4 && slot.is_none() {
+        } else if plan.changes && index % plan.changed_deal_stride() == 4 && slot.is_none() {
             // Won since, or (already won) worth 10% more.
             if deal.status == 2 {
                 deal.value = format!("{:.2}", deal.value.parse::<f64>().unwrap_or(0.0) * 1.1);

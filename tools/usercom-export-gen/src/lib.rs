@@ -50,8 +50,13 @@ pub struct Options {
     /// The same account a month later, for delta migrations: every record as before, except
     /// that 4% more contacts and 5% more deals exist, 5% of the people and 10% of the deals
     /// changed (city, score, last seen; a deal won or worth more), and half of the anonymous
-    /// visitors were deleted. Planted troubles are unchanged.
+    /// visitors were deleted (at the default `change_percent`). Planted troubles are unchanged.
     pub changes: bool,
+    /// With `changes`: how much changed a month later, as the percent of the people changed,
+    /// 1 to 10; every other change scales with it (at 1: 0.8% more contacts, 1% more deals, 2%
+    /// of the deals changed, a tenth of the anonymous visitors deleted). 5, the default, is the
+    /// month the delta tests know; the scale bench takes 1.
+    pub change_percent: u32,
     /// How the export is written (`Dialect::Sample`: as `examples/usercom-export/`). Every
     /// dialect holds the same records with the same values and the same planted troubles.
     pub dialect: Dialect,
@@ -71,6 +76,12 @@ pub struct Options {
     pub attachments: Option<String>,
 }
 
+/// The month a newer export changes by default (`Options::change_percent`).
+pub const DEFAULT_CHANGE_PERCENT: u32 = 5;
+/// What `Options::change_percent` may be: above 10 the strides of the changes (every 100/p-th
+/// person from the 4th, every 50/p-th deal from the 5th) would skip their first record.
+pub const CHANGE_PERCENTS: std::ops::RangeInclusive<u32> = 1..=10;
+
 /// The sample export's settings: `examples/usercom-export/` is `generate(dir, &Options::default())`.
 impl Default for Options {
     fn default() -> Self {
@@ -78,6 +89,7 @@ impl Default for Options {
             seed: 2024,
             contacts: 500,
             changes: false,
+            change_percent: DEFAULT_CHANGE_PERCENT,
             dialect: Dialect::Sample,
             hierarchy: false,
             deal_products: false,
@@ -170,6 +182,9 @@ pub fn generate(dir: &Path, options: &Options) -> io::Result<Planted> {
             io::ErrorKind::InvalidInput,
             "--deal-products is written in the sample dialect only",
         ));
+    }
+    if !CHANGE_PERCENTS.contains(&options.change_percent) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "--change-percent takes 1 to 10"));
     }
     std::fs::create_dir_all(dir)?;
     let plan = Plan::new(options);
@@ -285,6 +300,8 @@ const CONTACT_BAD_VALUES: &[(BadValue, usize)] = &[
 struct Plan {
     seed: u64,
     changes: bool,
+    /// `Options::change_percent`.
+    change_percent: usize,
     hierarchy: bool,
     contacts: usize,
     companies: usize,
@@ -306,6 +323,8 @@ struct Plan {
 
 impl Plan {
     fn new(options: &Options) -> Plan {
+        // `generate` refuses others with a message; `Account::new` has no error to give.
+        assert!(CHANGE_PERCENTS.contains(&options.change_percent), "change_percent takes 1 to 10");
         let n = options.contacts;
         let scale = n as f64 / 500.0;
         let scaled = |base: usize| ((base as f64 * scale).round() as usize).max(1);
@@ -376,6 +395,7 @@ impl Plan {
         Plan {
             seed: options.seed,
             changes: options.changes,
+            change_percent: options.change_percent as usize,
             hierarchy: options.hierarchy,
             contacts: n,
             companies: n * 80 / 500,
@@ -391,13 +411,29 @@ impl Plan {
         }
     }
 
-    /// Contacts and deals the newer export adds after the first one's.
+    /// Contacts and deals the newer export adds after the first one's: 4% and 5% at 5 percent
+    /// changed (`contacts * 20 / 500` is `contacts / 25`, as it always was).
     fn added_contacts(&self) -> usize {
-        if self.changes { self.contacts / 25 } else { 0 }
+        if self.changes { self.contacts * 4 * self.change_percent / 500 } else { 0 }
     }
 
     fn added_deals(&self) -> usize {
-        if self.changes { self.deals / 20 } else { 0 }
+        if self.changes { self.deals * 5 * self.change_percent / 500 } else { 0 }
+    }
+
+    /// One person in this many changed in the newer export (20 at 5 percent).
+    fn changed_person_stride(&self) -> usize {
+        100 / self.change_percent
+    }
+
+    /// One deal in this many changed in the newer export (10 at 5 percent).
+    fn changed_deal_stride(&self) -> usize {
+        50 / self.change_percent
+    }
+
+    /// One anonymous visitor in this many deleted in the newer export (2 at 5 percent).
+    fn deleted_visitor_stride(&self) -> usize {
+        10 / self.change_percent
     }
 
     fn count(&self, role: Role) -> usize {
@@ -1583,6 +1619,32 @@ mod tests {
         let deals = std::fs::read_to_string(dir.join("deals.csv")).unwrap();
         assert!(deals.contains(",\"13 063,67\",PLN,"), "{deals}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_month_later_at_one_percent_changes_a_fifth_as_much_and_keeps_the_rest_byte_for_byte() {
+        let (first, five, one) = (tempdir("first-1pc"), tempdir("five-1pc"), tempdir("one-1pc"));
+        generate(&first, &Options::default()).unwrap();
+        let five_percent = generate(&five, &Options { changes: true, ..Options::default() }).unwrap().changes;
+        let planted = generate(&one, &Options { changes: true, change_percent: 1, ..Options::default() }).unwrap();
+        let one_percent = &planted.changes;
+        // 500 contacts and 150 deals: 0.8% and 1% more.
+        assert_eq!((one_percent["contacts_added"], one_percent["deals_added"]), (4, 1));
+        for key in ["contacts_changed", "contacts_deleted", "deals_changed"] {
+            assert!(one_percent[key] > 0 && one_percent[key] * 3 <= five_percent[key], "{key}: {planted:?}");
+        }
+        let rows = |dir: &Path| -> Vec<String> {
+            let text = std::fs::read_to_string(dir.join("users.csv")).unwrap();
+            text.split("\r\n").map(str::to_owned).collect()
+        };
+        let (old, new) = (rows(&first), rows(&one));
+        let kept = old.iter().filter(|line| new.contains(line)).count() as u64;
+        assert_eq!(kept, old.len() as u64 - one_percent["contacts_changed"] - one_percent["contacts_deleted"]);
+        let refused = generate(&one, &Options { changes: true, change_percent: 11, ..Options::default() });
+        assert!(refused.unwrap_err().to_string().contains("1 to 10"));
+        for dir in [first, five, one] {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use usercom_export_gen::{Dialect, Options, generate};
 
-const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes] [--dialect NAME] [--hierarchy] [--deal-products] [--attachments URL] [--planted FILE]
+const USAGE: &str = "usage: usercom-export-gen --out DIR [--seed N] [--contacts N] [--changes [--change-percent P]] [--dialect NAME] [--hierarchy] [--deal-products] [--attachments URL] [--planted FILE]
 
 Writes a User.com-style CSV export (users, companies, deals, pipelines, stages, activities,
 events, conversations, tags, segments, attributes, automations, email templates) into DIR, and
@@ -15,7 +15,9 @@ standard output without --planted.
 Defaults: --seed 2024 --contacts 500, which is exactly examples/usercom-export/.
 --changes writes the same account a month later (for delta migrations): the same records,
 plus new contacts and deals, some changed, some anonymous visitors deleted; what changed is
-listed under `changes` in the planted JSON.
+listed under `changes` in the planted JSON. --change-percent P (1 to 10, default 5) changes
+P% of the people and scales the rest with it (at 1: 0.8% more contacts, 1% more deals, 2% of
+the deals changed, a tenth of the anonymous visitors deleted).
 --dialect writes the same account as another User.com export writes it: `sample` (the
 default), `display` (the web panel's display-case export: a full-name column, an
 activity-type catalogue, calendar-style events, JSON segment rules and automations, Polish
@@ -67,6 +69,13 @@ fn run() -> Result<(), String> {
                     .map_err(|_| "--contacts takes a whole number".to_owned())?
             }
             "--changes" => options.changes = true,
+            "--change-percent" => {
+                options.change_percent = value("--change-percent")?
+                    .parse()
+                    .ok()
+                    .filter(|percent| usercom_export_gen::CHANGE_PERCENTS.contains(percent))
+                    .ok_or_else(|| "--change-percent takes a whole number from 1 to 10".to_owned())?
+            }
             "--hierarchy" => options.hierarchy = true,
             "--deal-products" => options.deal_products = true,
             "--attachments" => options.attachments = Some(value("--attachments")?),
