@@ -7,7 +7,7 @@
 //! person, a field whose policy is quarantine-record) is not sent: the error is the reason it is
 //! quarantined with.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::extract::Issue;
 use crate::mapping::{Accepts, Destination, Landing, Mapping, NamePreference, OnBadValue};
@@ -565,42 +565,35 @@ pub fn is_raw_values_note(id: &str) -> bool {
     id.ends_with("/values")
 }
 
-/// Per person, organization and deal whose values did not fit their fields and whose policy is
+/// For a person, organization or deal whose values did not fit their fields and whose policy is
 /// `keep-raw-in-note` (the record has no note of its own): one note attached to it, with each
-/// such value, what it was for and why it did not fit. None for records not created (their
-/// values are listed with their fate).
-pub fn raw_values_notes(
-    records: &BTreeMap<ObjectKind, Vec<Record>>,
-    issues: &HashMap<(ObjectKind, String), Vec<Issue>>,
+/// such value, what it was for and why it did not fit. None for a record not created (its
+/// values are listed with its fate).
+pub fn raw_values_note(
+    record: &Record,
+    issues: &[Issue],
     mapping: &Mapping,
     targets: &Targets,
     links: &Links,
-) -> Vec<(String, NewNote)> {
-    let empty = Vec::new();
-    let mut notes = Vec::new();
-    for kind in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
-        for record in records.get(&kind).into_iter().flatten() {
-            let record_issues = issues.get(&(kind, record.source_id.clone())).unwrap_or(&empty);
-            let Ok(mapped) = map_record(record, mapping, targets, record_issues) else { continue };
-            let kept: Vec<String> = mapped.kept_in_note().collect();
-            let (person_id, org_id, deal_id) = match kind {
-                ObjectKind::Contact => (links.person(&record.source_id), None, None),
-                ObjectKind::Company => (None, links.organizations.get(&record.source_id).copied(), None),
-                _ => (None, None, links.deals.get(&record.source_id).copied()),
-            };
-            if kept.is_empty() || (person_id, org_id, deal_id) == (None, None, None) {
-                continue;
-            }
-            let id = raw_values_note_id(record);
-            let content = format!(
-                "<p><b>User.com values not migrated to their fields</b></p>{}{}",
-                kept.join(""),
-                targets.marking.paragraph(ObjectKind::Conversation, &id)
-            );
-            notes.push((id, NewNote { content, person_id, org_id, deal_id, add_time: None, user_id: None }));
-        }
+) -> Option<(String, NewNote)> {
+    let mapped = map_record(record, mapping, targets, issues).ok()?;
+    let kept: Vec<String> = mapped.kept_in_note().collect();
+    let (person_id, org_id, deal_id) = match record.kind {
+        ObjectKind::Contact => (links.person(&record.source_id), None, None),
+        ObjectKind::Company => (None, links.organizations.get(&record.source_id).copied(), None),
+        ObjectKind::Deal => (None, None, links.deals.get(&record.source_id).copied()),
+        _ => return None,
+    };
+    if kept.is_empty() || (person_id, org_id, deal_id) == (None, None, None) {
+        return None;
     }
-    notes
+    let id = raw_values_note_id(record);
+    let content = format!(
+        "<p><b>User.com values not migrated to their fields</b></p>{}{}",
+        kept.join(""),
+        targets.marking.paragraph(ObjectKind::Conversation, &id)
+    );
+    Some((id, NewNote { content, person_id, org_id, deal_id, add_time: None, user_id: None }))
 }
 
 /// Roles of a message's author that are the contact (whose name the note then shows).
@@ -643,9 +636,9 @@ fn author(mapped: &Mapped, links: &Links) -> String {
 pub fn note(
     conversation: &str,
     messages: &[&Record],
+    issues: &[&[Issue]],
     mapping: &Mapping,
     targets: &Targets,
-    issues: &HashMap<(ObjectKind, String), Vec<Issue>>,
     links: &Links,
 ) -> Result<Vec<(String, NewNote)>, String> {
     let mut lines = Vec::new();
@@ -654,14 +647,8 @@ pub fn note(
     let mut channel = None;
     let mut times = Vec::new();
     let mut ordered: Vec<(&Record, Mapped)> = Vec::new();
-    for message in messages {
-        let empty = Vec::new();
-        let mapped = map_record(
-            message,
-            mapping,
-            targets,
-            issues.get(&(ObjectKind::Conversation, message.source_id.clone())).unwrap_or(&empty),
-        )?;
+    for (message, issues) in messages.iter().zip(issues) {
+        let mapped = map_record(message, mapping, targets, issues)?;
         ordered.push((message, mapped));
     }
     let time_of = |mapped: &Mapped| match mapped.get("add_time") {

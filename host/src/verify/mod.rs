@@ -175,17 +175,22 @@ pub async fn verify(
     }
     let needs = apply::needs_of(mapping, source, needs.tag_labels, &|object, id| {
         migrated.get(&object).is_some_and(|ids| ids.contains(id))
-    });
+    })
+    .map_err(ApplyError::from)?;
     let targets = Targets {
         marking: project.markers(),
         ..workspace::ensure(client, project.config.target.url.get_ref(), mapping, needs, &journal, false).await?
     };
-    let mut links =
-        Links { survivors: source.survivors.clone(), contacts: apply::contact_emails(source), ..Links::default() };
+    let mut links = Links {
+        survivors: source.survivors.clone(),
+        contacts: apply::contact_emails(source).map_err(ApplyError::from)?,
+        ..Links::default()
+    };
     for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
         let created = created_ids(&journal, object)?;
-        apply::add_links(&mut links, object, &created, source);
-        apply::add_links(&mut links, object, &apply::existing::linked_ids(&journal, object)?, source);
+        apply::add_links(&mut links, object, &created, source).map_err(ApplyError::from)?;
+        apply::add_links(&mut links, object, &apply::existing::linked_ids(&journal, object)?, source)
+            .map_err(ApplyError::from)?;
     }
 
     let mut listings = Listings::default();
@@ -214,11 +219,11 @@ pub async fn verify(
     ] {
         let created = created_ids(&journal, object)?;
         let linked = apply::existing::linked_ids(&journal, object)?;
-        let expected: HashMap<String, Result<Payload, String>> =
-            apply::expected_payloads(object, mapping, &targets, source, &links)
-                .into_iter()
-                .filter(|(id, _)| created.contains_key(id) || linked.contains_key(id))
-                .collect();
+        let mut expected: HashMap<String, Result<Payload, String>> = HashMap::new();
+        apply::expected_payloads(object, mapping, &targets, source, &links, &mut |chunk| {
+            expected.extend(chunk.into_iter().filter(|(id, _)| created.contains_key(id) || linked.contains_key(id)))
+        })
+        .map_err(ApplyError::from)?;
         let records = listings.of(client, object).await?;
         let mut counts = ObjectCounts::default();
         let mut ids: Vec<(&String, &u64)> = created.iter().collect();
@@ -319,7 +324,8 @@ async fn hierarchy(
     mapping: &Mapping,
     source: &crate::source::Source,
 ) -> Result<(Hierarchy, HashMap<u64, u64>), VerifyError> {
-    let expected = apply::relationships::resolve(mapping, source, &journal.entries(ObjectKind::Company)?, false);
+    let expected = apply::relationships::resolve(mapping, source, &journal.entries(ObjectKind::Company)?, false)
+        .map_err(ApplyError::from)?;
     let journalled = journal.relationships()?;
     let mut checked =
         Hierarchy { not_sent: expected.unsent.into_iter().map(|(_, why)| why).collect(), ..Hierarchy::default() };
