@@ -361,7 +361,7 @@ pub async fn apply(
         });
         outcome.phases.push(workspace_phase);
         let mut links =
-            Links { survivors: source.survivors.clone(), contacts: contact_emails(&source)?, ..Links::default() };
+            Links { survivors: source.survivors.clone(), contacts: payload::Contacts::of(&source), ..Links::default() };
         run_phases(
             &client,
             &journal,
@@ -788,6 +788,7 @@ async fn run_object(
                 Err(reason) => journal.set(object, &source_id, Fate::Quarantined, None, Some(&reason))?,
             }
         }
+        links.contacts.failure()?;
         let (new, lost) =
             load::send_all(client, journal, object, targets, jobs, options.concurrency, reporter, &mut progress)
                 .await?;
@@ -829,6 +830,7 @@ async fn run_object(
                     .filter_map(|(source_id, built)| Some(Job { source_id, payload: built.ok()?.payload })),
             );
         }
+        links.contacts.failure()?;
         let (new, lost) =
             load::send_all(client, journal, object, targets, jobs, options.concurrency, reporter, &mut progress)
                 .await?;
@@ -968,29 +970,6 @@ fn scope_ids(source: &Source, object: ObjectKind) -> Result<HashSet<String>, sou
         source.settled.iter().filter(|settled| settled.object == object).map(|settled| settled.source_id.clone()),
     );
     Ok(ids)
-}
-
-/// Contact id -> (email, name) of every contact with an email, for meeting attendees.
-pub(crate) fn contact_emails(source: &Source) -> Result<HashMap<String, (String, String)>, source::SpoolError> {
-    let text = |record: &Record, field: &str| match record.get(field) {
-        Some(Value::Text(text)) => text.trim().to_owned(),
-        _ => String::new(),
-    };
-    let mut emails = HashMap::new();
-    for contact in source.records(ObjectKind::Contact) {
-        let contact = contact?;
-        if text(&contact, "email").is_empty() {
-            continue;
-        }
-        let parts = [text(&contact, "first_name"), text(&contact, "last_name")]
-            .into_iter()
-            .filter(|part| !part.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let name = Some(text(&contact, "name")).filter(|name| !name.is_empty()).unwrap_or(parts);
-        emails.insert(contact.source_id.clone(), (text(&contact, "email"), name));
-    }
-    Ok(emails)
 }
 
 /// Adds created records to the links (and, for organizations, their email and website domains).
@@ -1181,12 +1160,9 @@ pub(crate) fn expected_payloads(
 ) -> Result<(), source::SpoolError> {
     let mut chunks = Chunks::of(source, object)?;
     while let Some(chunk) = chunks.next_chunk()? {
-        each(
-            build(chunk, mapping, targets, source, links)
-                .into_iter()
-                .map(|(id, built)| (id, built.map(|built| built.payload)))
-                .collect(),
-        );
+        let built = build(chunk, mapping, targets, source, links);
+        links.contacts.failure()?;
+        each(built.into_iter().map(|(id, built)| (id, built.map(|built| built.payload))).collect());
     }
     Ok(())
 }

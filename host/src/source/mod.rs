@@ -101,7 +101,7 @@ pub fn survivor<'a>(survivors: &'a HashMap<String, String>, contact_id: &'a str)
 pub struct Source {
     /// The records to load, in file order (conversations: every message), with the line each
     /// starts on and the values that did not read as their column's type, on disk.
-    pub spool: Spool,
+    pub spool: std::sync::Arc<Spool>,
     /// Records in scope per object: the count reconciliation adds up to. Conversations count
     /// conversations (each becomes one note), not messages.
     pub in_scope: BTreeMap<ObjectKind, u64>,
@@ -154,7 +154,7 @@ fn reference(record: &Record, field: &str) -> Option<String> {
 /// `sample` contacts and what links to them: their companies, their deals, the activities of
 /// those contacts and deals, their events and conversations.
 pub fn read(export: &Export, sample: Option<usize>, project_dir: &Path) -> Result<Source, SourceError> {
-    let mut source = Source { spool: Spool::create(project_dir)?, ..Source::default() };
+    let mut source = Source { spool: std::sync::Arc::new(Spool::create(project_dir)?), ..Source::default() };
     // Ids (or conversations) settled as duplicates, per object: in scope, never sent.
     let mut duplicated_scope: BTreeMap<ObjectKind, u64> = BTreeMap::new();
     let mut present = BTreeSet::new();
@@ -345,11 +345,18 @@ impl Source {
                         }
                     }
                     _ => {
-                        let rows = self.spool.records(*kind).collect::<Result<Vec<_>, _>>()?;
-                        let (seqs, records): (Vec<i64>, Vec<Record>) =
-                            rows.into_iter().map(|(seq, spooled)| (seq, spooled.record)).unzip();
-                        stage.input(&records);
-                        let output = pipeline::dedup(plugin, records, batch_size, &mut ids);
+                        // Match keys and ids of every contact in memory; records a batch at a time.
+                        let mut input = Spooling::new(&self.spool, *kind)?;
+                        let pipeline::Dedup { output, positions } =
+                            pipeline::dedup_from(plugin, &mut input, batch_size, &mut ids)?;
+                        stage.input_fields.extend(std::mem::take(&mut input.fields));
+                        let seqs: Vec<i64> = positions.iter().map(|&position| input.seqs[position]).collect();
+                        let changed = std::mem::take(&mut input.changed);
+                        self.spool.batch(|writer| {
+                            changed
+                                .iter()
+                                .try_for_each(|(position, record)| writer.replace(input.seqs[*position], record))
+                        })?;
                         self.write_back(&seqs, &output)?;
                         stage.output(
                             &mut self.settled,
@@ -374,16 +381,16 @@ impl Source {
         Ok(())
     }
 
-    /// Writes a stage's outcome for the rows `seqs` (its input, in order) to the spool: a
-    /// changed record written back, one not kept taken out.
+    /// Writes a stage's outcome for the rows `seqs` (the rows of its fates, in their order) to
+    /// the spool: a changed record it holds written back, one not kept taken out.
     fn write_back(&self, seqs: &[i64], output: &StageOutput) -> Result<(), SpoolError> {
         self.spool.batch(|writer| {
             let mut kept = output.records.iter();
             for (seq, entry) in seqs.iter().zip(&output.fates) {
                 match &entry.fate {
                     StageFate::Kept { changes } => {
-                        let record = kept.next().expect("a kept record for each kept fate");
-                        if !changes.is_empty() {
+                        let record = kept.next();
+                        if let Some(record) = record.filter(|_| !changes.is_empty()) {
                             writer.replace(*seq, record)?;
                         }
                     }
@@ -392,6 +399,44 @@ impl Source {
             }
             Ok(())
         })
+    }
+}
+
+/// The dedup stage's input from the spool: one object's live records by position, and the
+/// fields they have; merged survivors, changed, held until written back.
+struct Spooling<'a> {
+    spool: &'a Spool,
+    kind: ObjectKind,
+    /// The row of each position.
+    seqs: Vec<i64>,
+    fields: BTreeSet<(ObjectKind, String)>,
+    changed: Vec<(usize, Record)>,
+}
+
+impl<'a> Spooling<'a> {
+    fn new(spool: &'a Spool, kind: ObjectKind) -> Result<Spooling<'a>, SpoolError> {
+        Ok(Spooling { spool, kind, seqs: spool.rows(kind)?, fields: BTreeSet::new(), changed: Vec::new() })
+    }
+}
+
+impl pipeline::DedupInput for Spooling<'_> {
+    type Error = SpoolError;
+
+    fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    fn read(&mut self, positions: &[usize]) -> Result<Vec<Record>, SpoolError> {
+        let seqs: Vec<i64> = positions.iter().map(|&position| self.seqs[position]).collect();
+        let records = self.spool.at(self.kind, &seqs)?;
+        self.fields.extend(pipeline::fields_of(&records));
+        Ok(records)
+    }
+
+    fn keep(&mut self, position: usize, record: Record, changed: bool) {
+        if changed {
+            self.changed.push((position, record));
+        }
     }
 }
 

@@ -96,10 +96,13 @@ impl Spool {
              CREATE TABLE records (
                  seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id TEXT NOT NULL, conversation TEXT,
                  line INTEGER NOT NULL, issues BLOB, body BLOB NOT NULL,
+                 -- a contact's email, trimmed and in lower case: meeting attendees are looked up by it
+                 email TEXT,
                  -- 1: to load; 0: taken out (a duplicate, a plugin's); 2: left out of a sample
                  live INTEGER NOT NULL DEFAULT 1);
              CREATE INDEX records_by_id ON records (kind, id);
-             CREATE INDEX records_by_conversation ON records (kind, conversation) WHERE conversation IS NOT NULL;",
+             CREATE INDEX records_by_conversation ON records (kind, conversation) WHERE conversation IS NOT NULL;
+             CREATE INDEX records_by_email ON records (kind, email) WHERE email IS NOT NULL;",
         )?;
         Ok(Spool { connection: Mutex::new(connection), path })
     }
@@ -141,6 +144,42 @@ impl Spool {
         }
         found.sort_by_key(|(seq, _)| *seq);
         Ok(found)
+    }
+
+    /// The rows of the live records of `kind`, in file order.
+    pub fn rows(&self, kind: ObjectKind) -> Result<Vec<i64>, SpoolError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached("SELECT seq FROM records WHERE kind = ?1 AND live = 1 ORDER BY seq")
+            .map_err(|error| self.fail(error))?;
+        let rows = statement.query_map(params![kind_code(kind)], |row| row.get(0));
+        rows.and_then(Iterator::collect).map_err(|error| self.fail(error))
+    }
+
+    /// The records of these rows, in this order (rows of `kind`: a run reads one object at a time).
+    pub fn at(&self, kind: ObjectKind, seqs: &[i64]) -> Result<Vec<Record>, SpoolError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached("SELECT seq, id, line, issues, body FROM records WHERE seq = ?1")
+            .map_err(|error| self.fail(error))?;
+        let mut records = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let (_, spooled) =
+                statement.query_row(params![seq], |row| read_row(kind, row)).map_err(|error| self.fail(error))?;
+            records.push(spooled.record);
+        }
+        Ok(records)
+    }
+
+    /// The live contacts whose email is `email` (any case, spaces around it aside), by id.
+    pub fn contacts_with_email(&self, email: &str) -> Result<Vec<String>, SpoolError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached("SELECT id FROM records WHERE kind = ?1 AND email = ?2 AND live = 1 ORDER BY id")
+            .map_err(|error| self.fail(error))?;
+        let rows =
+            statement.query_map(params![kind_code(ObjectKind::Contact), email.trim().to_lowercase()], |row| row.get(0));
+        rows.and_then(Iterator::collect).map_err(|error| self.fail(error))
     }
 
     /// The messages of a conversation (live ones), in file order.
@@ -228,7 +267,7 @@ impl Writer<'_> {
         let mut statement = self
             .connection
             .prepare_cached(
-                "INSERT INTO records (kind, id, conversation, line, issues, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO records (kind, id, conversation, line, issues, body, email) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .map_err(|error| self.spool.fail(error))?;
         let issues = (!issues.is_empty()).then(|| encode_issues(issues));
@@ -239,7 +278,8 @@ impl Writer<'_> {
                 conversation,
                 line as i64,
                 issues,
-                encode(record)
+                encode(record),
+                email_of(record)
             ])
             .map_err(|error| self.spool.fail(error))?;
         Ok(())
@@ -270,7 +310,10 @@ impl Writer<'_> {
 
     /// Writes a row's record back as a plugin changed it.
     pub fn replace(&self, seq: i64, record: &Record) -> Result<(), SpoolError> {
-        self.run("UPDATE records SET body = ?2 WHERE seq = ?1", params![seq, encode(record)])
+        self.run(
+            "UPDATE records SET body = ?2, email = ?3 WHERE seq = ?1",
+            params![seq, encode(record), email_of(record)],
+        )
     }
 
     fn run(&self, sql: &str, params: impl rusqlite::Params) -> Result<(), SpoolError> {
@@ -321,6 +364,16 @@ impl Records<'_> {
     /// The records alone.
     pub fn spooled(self) -> impl Iterator<Item = Result<Spooled, SpoolError>> {
         self.map(|row| row.map(|(_, spooled)| spooled))
+    }
+}
+
+/// A contact's email as the index holds it (none for other records, or without one).
+fn email_of(record: &Record) -> Option<String> {
+    match record.get("email") {
+        Some(Value::Text(email)) if record.kind == ObjectKind::Contact && !email.trim().is_empty() => {
+            Some(email.trim().to_lowercase())
+        }
+        _ => None,
     }
 }
 

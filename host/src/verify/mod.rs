@@ -183,7 +183,7 @@ pub async fn verify(
     };
     let mut links = Links {
         survivors: source.survivors.clone(),
-        contacts: apply::contact_emails(source).map_err(ApplyError::from)?,
+        contacts: apply::payload::Contacts::of(source),
         ..Links::default()
     };
     for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
