@@ -429,6 +429,27 @@ impl Journal {
         rows.collect::<Result<_, _>>().map_err(error)
     }
 
+    /// Calls `each` with every journalled record of one object, its fate and Pipedrive id, as
+    /// the rows are read: nothing is held (a phase reconciles a million records this way).
+    pub fn each_fate(&self, object: ObjectKind, mut each: impl FnMut(&str, Fated)) -> Result<(), StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT source_id, fate, pipedrive_id FROM records WHERE object = ?1")
+            .map_err(error)?;
+        let mut rows = statement.query(params![object.as_str()]).map_err(error)?;
+        while let Some(row) = rows.next().map_err(error)? {
+            let id: String = row.get(0).map_err(error)?;
+            let fated = Fated {
+                fate: Fate::parse(&row.get::<_, String>(1).map_err(error)?),
+                pipedrive_id: row.get::<_, Option<i64>>(2).map_err(error)?.map(|id| id as u64),
+            };
+            each(&id, fated);
+        }
+        Ok(())
+    }
+
     /// What was last sent for each of `source_ids` that has it (JSON).
     pub fn sent(&self, object: ObjectKind, source_ids: &[&str]) -> Result<HashMap<String, String>, StateError> {
         let error = |error| self.state.error(error);

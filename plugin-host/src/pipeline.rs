@@ -253,6 +253,9 @@ pub trait DedupInput {
     type Error;
     /// How many records the data set has.
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// The records at `positions`, in that order (each position is read at most once per pass).
     fn read(&mut self, positions: &[usize]) -> Result<Vec<Record>, Self::Error>;
     /// A record the stage is done with in this pass, back (`changed`: a merge changed it).

@@ -128,7 +128,7 @@ pub async fn run(
     if found.is_empty() {
         return Ok(outcome);
     }
-    let conversations = journal.entries(ObjectKind::Conversation)?;
+    let conversations = journal.fates(ObjectKind::Conversation)?;
     let migrated: HashSet<&str> = conversations
         .iter()
         .filter(|(_, entry)| entry.fate == Fate::Created)

@@ -291,11 +291,9 @@ pub fn preview(
     expect_deletions: Option<u64>,
 ) -> Result<deletions::Preview, ApplyError> {
     let journal = Journal::read(State::open(&project.dir)?);
-    let scope = ObjectKind::ALL
-        .into_iter()
-        .map(|kind| Ok((kind, scope_ids(&prepared.source, kind)?)))
-        .collect::<Result<_, ApplyError>>()?;
-    Ok(deletions::preview(&journal, &scope, &prepared.files, expect_deletions)?)
+    // One object's ids at a time.
+    let mut scope_of = |kind| Ok(scope_ids(&prepared.source, kind)?);
+    deletions::preview(&journal, &mut scope_of, &prepared.files, expect_deletions)
 }
 
 /// Runs the migration (or a sample of it).
@@ -698,13 +696,10 @@ async fn run_object(
     object: ObjectKind,
 ) -> Result<Reconciliation, ApplyError> {
     let scope = scope_ids(source, object)?;
-    let fates = journal.fates(object)?;
     // Created before (an earlier run, the sample): linked, not sent again.
-    let mut created: HashMap<String, u64> = fates
-        .iter()
-        .filter(|(_, fated)| fated.fate == Fate::Created)
-        .filter_map(|(id, fated)| Some((id.clone(), fated.pipedrive_id?)))
-        .collect();
+    let mut created: HashMap<String, u64> = HashMap::new();
+    // Creates sent whose answer is not journalled (a run killed, an answer lost).
+    let mut open: Vec<String> = Vec::new();
     // A split conversation's later parts are looked for with their conversation.
     let in_scope = |id: &str| {
         scope.contains(if object == ObjectKind::Conversation {
@@ -713,12 +708,13 @@ async fn run_object(
             id
         }) || (object == ObjectKind::Conversation && payload::is_raw_values_note(id))
     };
-    let open: Vec<String> = fates
-        .iter()
-        .filter(|(id, fated)| fated.fate == Fate::Intent && in_scope(id))
-        .map(|(id, _)| id.clone())
-        .collect();
-    drop(fates);
+    journal.each_fate(object, |id, fated| match (fated.fate, fated.pipedrive_id) {
+        (Fate::Created, Some(pipedrive_id)) => {
+            created.insert(id.to_owned(), pipedrive_id);
+        }
+        (Fate::Intent, _) if in_scope(id) => open.push(id.to_owned()),
+        _ => {}
+    })?;
     for (id, pipedrive_id) in load::resolve(client, object, targets, &open).await? {
         journal.resolve_intent(object, &id, pipedrive_id)?;
         created.insert(id, pipedrive_id);
@@ -837,17 +833,14 @@ async fn run_object(
         add_links(links, object, &new, source)?;
         unknown = lost;
     }
-    let fates = journal.fates(object)?;
     let mut row = reconcile(
         phase,
         object,
         &scope,
-        &fates,
+        journal,
         source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation),
     )?;
     row.updated = updates.updated + linking.updated;
-    (row.records_with_fields_left_out, row.fields_left_out) =
-        count_left_out(&scope, &fates, &journal.left_out(object)?);
     Ok(row)
 }
 
@@ -1167,53 +1160,62 @@ pub(crate) fn expected_payloads(
     Ok(())
 }
 
-/// (created records migrated without some values, how many values): a count on created
-/// records, not a fate. Values kept in a note are not left out.
-fn count_left_out(
-    scope: &HashSet<String>,
-    fates: &HashMap<String, journal::Fated>,
-    left_out: &HashMap<String, Vec<LeftOutField>>,
-) -> (u64, u64) {
-    let mut counts = (0, 0);
-    for (id, fields) in left_out {
-        let fields = fields.iter().filter(|field| !field.in_note).count() as u64;
-        if fields > 0 && scope.contains(id) && fates.get(id).is_some_and(|fated| fated.fate == Fate::Created) {
-            counts.0 += 1;
-            counts.1 += fields;
-        }
-    }
-    counts
-}
-
 /// Source = created + merged + quarantined + excluded, over the records in scope; a duplicated
 /// id's rows (`duplicates`, all quarantined) count as rows of their own.
 fn reconcile(
     phase: &'static str,
     object: ObjectKind,
     scope: &HashSet<String>,
-    fates: &HashMap<String, journal::Fated>,
+    journal: &Journal,
     duplicates: Option<&BTreeMap<String, Vec<u64>>>,
 ) -> Result<Reconciliation, ApplyError> {
     let mut counts = FateCounts::default();
     let mut missing = Vec::new();
     let (mut duplicate_ids, mut duplicate_rows) = (0, 0);
-    for id in scope {
-        match fates.get(id).map(|fated| fated.fate) {
-            Some(Fate::Quarantined) if duplicates.is_some_and(|duplicates| duplicates.contains_key(id)) => {
+    // Created records migrated without some values, and how many values: a count on created
+    // records, not a fate. Values kept in a note are not left out.
+    let left_out: HashMap<String, u64> = journal
+        .left_out(object)?
+        .into_iter()
+        .map(|(id, fields)| (id, fields.iter().filter(|field| !field.in_note).count() as u64))
+        .filter(|(_, fields)| *fields > 0)
+        .collect();
+    let (mut records_with_fields_left_out, mut fields_left_out) = (0, 0);
+    // The journal's lines are read as they come: the fates of a whole object are not held.
+    let mut seen = 0;
+    journal.each_fate(object, |id, fated| {
+        if !scope.contains(id) {
+            return;
+        }
+        seen += 1;
+        match fated.fate {
+            Fate::Quarantined if duplicates.is_some_and(|duplicates| duplicates.contains_key(id)) => {
                 duplicate_ids += 1;
                 duplicate_rows += duplicates.map_or(0, |duplicates| duplicates[id].len() as u64);
             }
-            Some(Fate::Created) => counts.created += 1,
-            Some(Fate::Merged) => counts.merged += 1,
-            Some(Fate::Quarantined) => counts.quarantined += 1,
-            Some(Fate::Excluded) => counts.excluded += 1,
-            Some(Fate::Linked) => counts.linked += 1,
-            Some(Fate::Intent) => {
+            Fate::Created => {
+                counts.created += 1;
+                if let Some(fields) = left_out.get(id) {
+                    records_with_fields_left_out += 1;
+                    fields_left_out += fields;
+                }
+            }
+            Fate::Merged => counts.merged += 1,
+            Fate::Quarantined => counts.quarantined += 1,
+            Fate::Excluded => counts.excluded += 1,
+            Fate::Linked => counts.linked += 1,
+            Fate::Intent => {
                 counts.intent += 1;
                 missing.push(format!("{object} {id} (create sent, outcome unknown)"));
             }
-            None => missing.push(format!("{object} {id} (no fate)")),
         }
+    })?;
+    if seen < scope.len() {
+        // Records in scope without a line in the journal: looked for only when there are some.
+        let journalled = journal.fates(object)?;
+        missing.extend(
+            scope.iter().filter(|id| !journalled.contains_key(*id)).map(|id| format!("{object} {id} (no fate)")),
+        );
     }
     let in_scope = scope.len() as u64 - duplicate_ids + duplicate_rows;
     if counts.total() + duplicate_rows != in_scope || counts.intent > 0 {
@@ -1227,7 +1229,7 @@ fn reconcile(
         counts,
         updated: 0,
         duplicate_rows,
-        records_with_fields_left_out: 0,
-        fields_left_out: 0,
+        records_with_fields_left_out,
+        fields_left_out,
     })
 }

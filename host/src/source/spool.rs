@@ -23,11 +23,11 @@ const PAGE: usize = 1000;
 
 /// Why the spool failed (disk full, directory not writable).
 #[derive(Debug, thiserror::Error)]
-#[error("the run's spool {}: {source}", .path.display())]
-pub struct SpoolError {
-    pub path: PathBuf,
-    #[source]
-    pub source: rusqlite::Error,
+pub enum SpoolError {
+    #[error("creating the run's spool in {}: {source}", .path.display())]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("the run's spool {}: {source}", .path.display())]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
 }
 
 /// One record as the spool gives it back: the record, the line it starts on and what did not
@@ -76,8 +76,7 @@ impl Spool {
     /// A new spool in `<project_dir>/.spool/`, after removing those of runs whose process is gone.
     pub fn create(project_dir: &Path) -> Result<Spool, SpoolError> {
         let dir = project_dir.join(SPOOL_DIR);
-        let fail = |source| SpoolError { path: dir.clone(), source };
-        std::fs::create_dir_all(&dir).map_err(|error| fail(io_error(error)))?;
+        std::fs::create_dir_all(&dir).map_err(|source| SpoolError::Create { path: dir.clone(), source })?;
         remove_stale(&dir);
         // Sources of one process (a test's threads, plugin diff's two runs) each have their own.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -85,8 +84,8 @@ impl Spool {
         let path = dir.join(format!("{}-{number}.db", std::process::id()));
         // One of this pid and number left by a dead run (pids are reused) is never read back.
         let _ = std::fs::remove_file(&path);
-        let connection = Connection::open(&path).map_err(|source| SpoolError { path: path.clone(), source })?;
-        Spool::with(connection, Some(path.clone())).map_err(|source| SpoolError { path, source })
+        let connection = Connection::open(&path).map_err(|source| SpoolError::Sqlite { path: path.clone(), source })?;
+        Spool::with(connection, Some(path.clone())).map_err(|source| SpoolError::Sqlite { path, source })
     }
 
     fn with(connection: Connection, path: Option<PathBuf>) -> Result<Spool, rusqlite::Error> {
@@ -112,7 +111,7 @@ impl Spool {
     }
 
     fn fail(&self, source: rusqlite::Error) -> SpoolError {
-        SpoolError { path: self.path.clone().unwrap_or_else(|| PathBuf::from(":memory:")), source }
+        SpoolError::Sqlite { path: self.path.clone().unwrap_or_else(|| PathBuf::from(":memory:")), source }
     }
 
     /// Runs `write` in one transaction (a file's rows written one by one would each be one).
@@ -396,10 +395,6 @@ fn read_row(kind: ObjectKind, row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64,
         None => Vec::new(),
     };
     Ok((seq, Spooled { record, line: line as u64, issues }))
-}
-
-fn io_error(error: std::io::Error) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(error))
 }
 
 /// Removes the spools of runs whose process is gone (killed: no drop removed them).
