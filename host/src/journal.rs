@@ -64,6 +64,13 @@ pub struct Entry {
     pub sent: Option<String>,
 }
 
+/// A record's fate and Pipedrive id, without the rest of its journal line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fated {
+    pub fate: Fate,
+    pub pipedrive_id: Option<u64>,
+}
+
 /// A value a created record was migrated without, as the quarantine report lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeftOutField {
@@ -394,6 +401,86 @@ impl Journal {
                     },
                 ))
             })
+            .map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
+    }
+
+    /// Every journalled record of one object, its fate and Pipedrive id only: what a phase
+    /// reads of the journal (what was sent, large for a big migration, it reads per chunk with
+    /// [`Journal::sent`]).
+    pub fn fates(&self, object: ObjectKind) -> Result<HashMap<String, Fated>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT source_id, fate, pipedrive_id FROM records WHERE object = ?1")
+            .map_err(error)?;
+        let rows = statement
+            .query_map(params![object.as_str()], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    Fated {
+                        fate: Fate::parse(&row.get::<_, String>(1)?),
+                        pipedrive_id: row.get::<_, Option<i64>>(2)?.map(|id| id as u64),
+                    },
+                ))
+            })
+            .map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
+    }
+
+    /// Calls `each` with every journalled record of one object, its fate and Pipedrive id, as
+    /// the rows are read: nothing is held (a phase reconciles a million records this way).
+    pub fn each_fate(&self, object: ObjectKind, mut each: impl FnMut(&str, Fated)) -> Result<(), StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT source_id, fate, pipedrive_id FROM records WHERE object = ?1")
+            .map_err(error)?;
+        let mut rows = statement.query(params![object.as_str()]).map_err(error)?;
+        while let Some(row) = rows.next().map_err(error)? {
+            let id: String = row.get(0).map_err(error)?;
+            let fated = Fated {
+                fate: Fate::parse(&row.get::<_, String>(1).map_err(error)?),
+                pipedrive_id: row.get::<_, Option<i64>>(2).map_err(error)?.map(|id| id as u64),
+            };
+            each(&id, fated);
+        }
+        Ok(())
+    }
+
+    /// What was last sent for each of `source_ids` that has it (JSON).
+    pub fn sent(&self, object: ObjectKind, source_ids: &[&str]) -> Result<HashMap<String, String>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare_cached("SELECT sent FROM records WHERE object = ?1 AND source_id = ?2 AND sent IS NOT NULL")
+            .map_err(error)?;
+        let mut sent = HashMap::new();
+        for id in source_ids {
+            if let Some(json) = statement
+                .query_row(params![object.as_str(), id], |row| row.get::<_, String>(0))
+                .optional()
+                .map_err(error)?
+            {
+                sent.insert((*id).to_owned(), json);
+            }
+        }
+        Ok(sent)
+    }
+
+    /// The records of one object with this fate, with their detail, by source id.
+    pub fn with_fate(&self, object: ObjectKind, fate: Fate) -> Result<Vec<(String, Option<String>)>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare("SELECT source_id, detail FROM records WHERE object = ?1 AND fate = ?2 ORDER BY source_id")
+            .map_err(error)?;
+        let rows = statement
+            .query_map(params![object.as_str(), fate.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
             .map_err(error)?;
         rows.collect::<Result<_, _>>().map_err(error)
     }

@@ -51,6 +51,8 @@ pub enum DiffError {
     #[error(transparent)]
     Export(#[from] OpenExportError),
     #[error(transparent)]
+    Source(#[from] source::SourceError),
+    #[error(transparent)]
     LabelPlugin(#[from] LabelPluginError),
     #[error("the approved {hook} plugin ({digest}) is not kept in {}: it was approved before crm-migrate kept approved plugins; run `crm-migrate plugin diff OLD.wasm NEW.wasm` with the approved file", .dir.display())]
     ApprovedNotKept { hook: Hook, digest: String, dir: PathBuf },
@@ -288,12 +290,13 @@ struct Run {
 
 fn run(project: &Project, plugins: &[(Hook, LoadedPlugin)]) -> Result<Run, DiffError> {
     let export = open_export(project)?;
-    let mut source: Source = source::read(&export, None)?;
-    source.run_plugins(plugins, source::BATCH_SIZE);
+    let mut source: Source = source::read(&export, None, &project.dir)?;
+    source.run_plugins(plugins, source::BATCH_SIZE).map_err(source::SourceError::from)?;
     let mut outcomes = BTreeMap::new();
     let mut records = HashMap::new();
-    for (kind, kept) in std::mem::take(&mut source.records) {
-        for record in kept {
+    for kind in ObjectKind::ALL {
+        for record in source.records(kind) {
+            let record = record.map_err(source::SourceError::from)?;
             let key = (kind, record.source_id.clone());
             outcomes.insert(key.clone(), Outcome::Kept);
             records.insert(key, record);

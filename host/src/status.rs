@@ -53,6 +53,8 @@ pub enum StatusError {
     Export(#[from] OpenExportError),
     #[error(transparent)]
     Extract(#[from] crate::extract::ExtractError),
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
 }
 
 pub fn status(project: &Project) -> Result<Status, StatusError> {
@@ -63,7 +65,7 @@ pub fn status(project: &Project) -> Result<Status, StatusError> {
         (Some(approval), Some(text)) => approval.digest != digest(text),
         _ => false,
     };
-    let source = source::read(&open_export(project)?, None)?;
+    let source = source::read(&open_export(project)?, None, &project.dir)?;
     let journal = Journal::read(state);
     let runs = journal.runs()?;
     let mut objects = Vec::new();

@@ -246,36 +246,114 @@ pub fn clean(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: 
     output
 }
 
+/// Where [`dedup_from`] reads the records it groups and merges, by their position in the data
+/// set (0 to `len - 1`, in source order): a vector in memory, or records on disk, whose run
+/// then holds only the match keys and ids of every record, and one batch's records at a time.
+pub trait DedupInput {
+    type Error;
+    /// How many records the data set has.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The records at `positions`, in that order (each position is read at most once per pass).
+    fn read(&mut self, positions: &[usize]) -> Result<Vec<Record>, Self::Error>;
+    /// A record the stage is done with in this pass, back (`changed`: a merge changed it).
+    fn keep(&mut self, position: usize, record: Record, changed: bool);
+}
+
+/// What [`dedup_from`] decided.
+#[derive(Debug, Default)]
+pub struct Dedup {
+    /// The stage's fates, failures and calls; no records (they stay where the input keeps them).
+    pub output: StageOutput,
+    /// The position of the record of each of `output.fates`.
+    pub positions: Vec<usize>,
+}
+
 /// The dedup hook over `records`: the plugin names each record's match keys, the host groups
 /// records sharing any key (transitively, per object kind) across the whole data set, and the
 /// plugin decides each group's merge.
 pub fn dedup(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: &mut BatchIds) -> StageOutput {
+    /// Records in memory, taken out while a pass holds them.
+    struct InMemory(Vec<Option<Record>>);
+    impl DedupInput for InMemory {
+        type Error = std::convert::Infallible;
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn read(&mut self, positions: &[usize]) -> Result<Vec<Record>, Self::Error> {
+            Ok(positions
+                .iter()
+                .map(|&position| self.0[position].take().expect("each record read once a pass"))
+                .collect())
+        }
+        fn keep(&mut self, position: usize, record: Record, _changed: bool) {
+            self.0[position] = Some(record);
+        }
+    }
+    let mut input = InMemory(records.into_iter().map(Some).collect());
+    let Ok(Dedup { mut output, positions }) = dedup_from(plugin, &mut input, batch_size, ids);
+    output.records = output
+        .fates
+        .iter()
+        .zip(positions)
+        .filter(|(entry, _)| matches!(entry.fate, Fate::Kept { .. }))
+        .map(|(_, position)| input.0[position].take().expect("a kept record stays in place"))
+        .collect();
+    output
+}
+
+/// [`dedup`] over records an input reads by position: what the run holds is the match keys and
+/// source ids of every record (small), and one batch's records at a time.
+pub fn dedup_from<I: DedupInput>(
+    plugin: &impl Hooks,
+    input: &mut I,
+    batch_size: usize,
+    ids: &mut BatchIds,
+) -> Result<Dedup, I::Error> {
     let batch_size = batch_size.max(1);
-    let mut output = StageOutput::default();
+    let mut dedup = Dedup::default();
+    let len = input.len();
+    // Each record's kind and id while it takes part (`None`: quarantined with its batch).
+    let mut named: Vec<Option<(ObjectKind, String)>> = Vec::with_capacity(len);
+    // Positions of the records that take part, in source order, and their keys.
+    let mut taking_part: Vec<usize> = Vec::with_capacity(len);
+    let mut keys: Vec<Vec<String>> = Vec::with_capacity(len);
 
     // 1. Match keys, batch by batch. A failed batch is quarantined and takes no part in merging.
-    let mut slots: Vec<Option<Record>> = Vec::with_capacity(records.len());
-    let mut keys: Vec<Vec<String>> = Vec::with_capacity(records.len());
-    let mut records = records.into_iter().peekable();
-    while records.peek().is_some() {
-        let batch: Vec<Record> = records.by_ref().take(batch_size).collect();
+    let mut start = 0;
+    while start < len {
+        let positions: Vec<usize> = (start..(start + batch_size).min(len)).collect();
+        start += positions.len();
+        let batch = input.read(&positions)?;
+        named.extend(batch.iter().map(|record| Some((record.kind, record.source_id.clone()))));
         let id = ids.next();
         let refs: Vec<&Record> = batch.iter().collect();
         match plugin.match_keys(id, &refs) {
             Ok(mut call) => {
-                output.record_call(id, &mut call);
+                dedup.output.record_call(id, &mut call);
                 keys.extend(call.output);
-                slots.extend(batch.into_iter().map(Some));
+                taking_part.extend(&positions);
+                for (position, record) in positions.into_iter().zip(batch) {
+                    input.keep(position, record, false);
+                }
             }
-            Err(error) => output.quarantine_batch(batch, error),
+            Err(error) => {
+                for &position in &positions {
+                    named[position] = None;
+                }
+                dedup.positions.extend(positions);
+                dedup.output.quarantine_batch(batch, error);
+            }
         }
     }
 
-    // 2. Group: union-find over records that share a key.
-    let mut parent: Vec<usize> = (0..slots.len()).collect();
+    // 2. Group: union-find over records that share a key (indexes into `taking_part`).
+    let mut parent: Vec<usize> = (0..taking_part.len()).collect();
     let mut first_holder: HashMap<(ObjectKind, &str), usize> = HashMap::new();
     for (index, record_keys) in keys.iter().enumerate() {
-        let kind = slots[index].as_ref().map(|record| record.kind).expect("every slot is filled before grouping");
+        let kind = named[taking_part[index]].as_ref().map(|(kind, _)| *kind).expect("taking part");
         for key in record_keys {
             match first_holder.get(&(kind, key.as_str())) {
                 Some(&holder) => union(&mut parent, holder, index),
@@ -285,21 +363,22 @@ pub fn dedup(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: 
             }
         }
     }
+    drop(first_holder);
     let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-    for index in 0..slots.len() {
+    for (index, &position) in taking_part.iter().enumerate() {
         let root = find(&mut parent, index);
-        groups.entry(root).or_default().push(index);
+        groups.entry(root).or_default().push(position);
     }
+    drop(keys);
     let mut groups: Vec<Vec<usize>> = groups.into_values().filter(|members| members.len() > 1).collect();
     groups.sort_by_key(|members| members[0]);
     let (groups, oversized): (Vec<_>, Vec<_>) =
         groups.into_iter().partition(|members| members.len() <= MAX_MERGE_GROUP);
-    output.unmerged_groups = oversized
-        .iter()
-        .map(|members| {
-            members.iter().map(|&index| slots[index].as_ref().expect("in place").source_id.clone()).collect()
-        })
-        .collect();
+    let id_of = |named: &[Option<(ObjectKind, String)>], position: usize| {
+        named[position].as_ref().map(|(_, id)| id.clone()).expect("taking part")
+    };
+    dedup.output.unmerged_groups =
+        oversized.iter().map(|members| members.iter().map(|&position| id_of(&named, position)).collect()).collect();
 
     // 3. Merge, packing whole groups into batches.
     let mut merged_into: HashMap<usize, usize> = HashMap::new();
@@ -313,7 +392,7 @@ pub fn dedup(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: 
             batch_groups.push(group);
         }
         let members: Vec<usize> = batch_groups.iter().flatten().copied().collect();
-        let refs: Vec<&Record> = members.iter().map(|&index| slots[index].as_ref().expect("not yet taken")).collect();
+        let mut records = input.read(&members)?;
         // Each group as positions in this batch: members are laid out group after group.
         let mut next_position = 0u32;
         let local_groups: Vec<Vec<u32>> = batch_groups
@@ -325,40 +404,47 @@ pub fn dedup(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: 
             })
             .collect();
         let id = ids.next();
+        let refs: Vec<&Record> = records.iter().collect();
         match plugin.merge(id, &refs, &local_groups) {
             Ok(mut call) => {
-                output.record_call(id, &mut call);
+                dedup.output.record_call(id, &mut call);
+                let mut changed = vec![false; members.len()];
                 for decision in call.output {
                     let survivor = members[decision.survivor];
                     for absorbed in decision.absorbed {
                         merged_into.insert(members[absorbed], survivor);
                     }
-                    let record = slots[survivor].as_mut().expect("survivors stay in place");
-                    merge_changes.entry(survivor).or_default().extend(apply(record, decision.changes));
+                    let changes = apply(&mut records[decision.survivor], decision.changes);
+                    changed[decision.survivor] |= !changes.is_empty();
+                    merge_changes.entry(survivor).or_default().extend(changes);
+                }
+                for ((position, record), changed) in members.iter().zip(records).zip(changed) {
+                    input.keep(*position, record, changed);
                 }
             }
             Err(error) => {
-                let quarantined: Vec<Record> =
-                    members.iter().map(|&index| slots[index].take().expect("each record is in one group")).collect();
-                output.quarantine_batch(quarantined, error);
+                for &position in &members {
+                    named[position] = None;
+                }
+                dedup.positions.extend(&members);
+                dedup.output.quarantine_batch(records, error);
             }
         }
     }
 
     // 4. Fates in source order; survivors and unmerged records go on.
-    let survivor_ids: HashMap<usize, String> = merged_into
-        .values()
-        .map(|&survivor| (survivor, slots[survivor].as_ref().expect("survivor kept").source_id.clone()))
-        .collect();
-    for (index, slot) in slots.into_iter().enumerate() {
-        let Some(record) = slot else { continue };
-        let fate = match merged_into.get(&index) {
+    let survivor_ids: HashMap<usize, String> =
+        merged_into.values().map(|&survivor| (survivor, id_of(&named, survivor))).collect();
+    for (position, name) in named.into_iter().enumerate() {
+        let Some((kind, source_id)) = name else { continue };
+        let fate = match merged_into.get(&position) {
             Some(survivor) => Fate::Merged { survivor: survivor_ids[survivor].clone() },
-            None => Fate::Kept { changes: merge_changes.remove(&index).unwrap_or_default() },
+            None => Fate::Kept { changes: merge_changes.remove(&position).unwrap_or_default() },
         };
-        output.settle(record, fate);
+        dedup.output.fates.push(RecordFate { kind, source_id, fate });
+        dedup.positions.push(position);
     }
-    output
+    Ok(dedup)
 }
 
 /// Changes to a record up to this many are applied by scanning its fields; more go through an

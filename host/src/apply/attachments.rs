@@ -68,21 +68,22 @@ pub struct AttachmentsOutcome {
 }
 
 /// Every file link of the source's messages, in file order.
-pub fn found(source: &Source) -> Vec<Found> {
+pub fn found(source: &Source) -> Result<Vec<Found>, crate::source::SpoolError> {
     let mut found = Vec::new();
-    for message in source.records.get(&ObjectKind::Conversation).into_iter().flatten() {
+    for message in source.records(ObjectKind::Conversation) {
+        let message = message?;
         let Some(content) = message.get("content").map(crate::profile::plain) else { continue };
         let contact = message.get("contact_id").map(crate::profile::plain).unwrap_or_default();
         for (index, link) in links_in(&content).into_iter().enumerate() {
             found.push(Found {
                 key: format!("{}/{}", message.source_id, index + 1),
-                conversation: conversation_of(message),
+                conversation: conversation_of(&message),
                 contact: contact.clone(),
                 link,
             });
         }
     }
-    found
+    Ok(found)
 }
 
 /// Files of the account by (person, name, size), less those the journal has: where an open
@@ -122,12 +123,12 @@ pub async fn run(
     concurrency: usize,
 ) -> Result<AttachmentsOutcome, ApplyError> {
     let tokens_before = client.bill().tokens();
-    let found = found(source);
+    let found = found(source)?;
     let mut outcome = AttachmentsOutcome { found: found.len() as u64, ..AttachmentsOutcome::default() };
     if found.is_empty() {
         return Ok(outcome);
     }
-    let conversations = journal.entries(ObjectKind::Conversation)?;
+    let conversations = journal.fates(ObjectKind::Conversation)?;
     let migrated: HashSet<&str> = conversations
         .iter()
         .filter(|(_, entry)| entry.fate == Fate::Created)

@@ -74,50 +74,55 @@ pub struct Preview {
     pub gone: Vec<Gone>,
 }
 
-/// Compares the journal with the records in scope (`scope`: per object, the source ids the export
-/// holds; `files`: the file each object was read from). `expected`: the number of deletions the
-/// user named.
+/// Compares the journal with the records in scope (`scope_of`: the source ids the export holds
+/// of an object, asked for one object at a time; `files`: the file each object was read from).
+/// `expected`: the number of deletions the user named.
 pub fn preview(
     journal: &Journal,
-    scope: &BTreeMap<ObjectKind, HashSet<String>>,
+    scope_of: &mut dyn FnMut(ObjectKind) -> Result<HashSet<String>, ApplyError>,
     files: &BTreeMap<ObjectKind, Option<String>>,
     expected: Option<u64>,
-) -> Result<Preview, StateError> {
+) -> Result<Preview, ApplyError> {
     let mut preview = Preview::default();
-    let empty = HashSet::new();
     for object in REVERSE_ORDER {
-        let ids = scope.get(&object).unwrap_or(&empty);
-        let entries = journal.entries(object)?;
-        let created: Vec<(&String, &crate::journal::Entry)> =
-            entries.iter().filter(|(_, entry)| entry.fate == Fate::Created && entry.pipedrive_id.is_some()).collect();
-        let mut gone: Vec<Gone> = created
-            .iter()
-            // A part of a split conversation goes with its conversation.
-            .filter(|(id, _)| {
-                !ids.contains(if object == ObjectKind::Conversation {
-                    crate::plan::limits::conversation_of_part(id)
-                } else {
-                    id.as_str()
-                })
+        let ids = scope_of(object)?;
+        // A part of a split conversation goes with its conversation.
+        let in_export = |id: &str| {
+            ids.contains(if object == ObjectKind::Conversation {
+                crate::plan::limits::conversation_of_part(id)
+            } else {
+                id
             })
-            .map(|(id, entry)| Gone {
-                object,
-                source_id: (*id).clone(),
-                pipedrive_id: entry.pipedrive_id.unwrap_or_default(),
-                sent: entry.sent.clone(),
-            })
+        };
+        let (mut created, mut known) = (0u64, 0u64);
+        let mut gone_ids: Vec<(String, u64)> = Vec::new();
+        journal.each_fate(object, |id, fated| {
+            if fated.fate != Fate::Intent && ids.contains(id) {
+                known += 1;
+            }
+            if let (Fate::Created, Some(pipedrive_id)) = (fated.fate, fated.pipedrive_id) {
+                created += 1;
+                if !in_export(id) {
+                    gone_ids.push((id.to_owned(), pipedrive_id));
+                }
+            }
+        })?;
+        // What was sent, for the records gone only (the rest's would be most of the journal).
+        let mut sent = journal.sent(object, &gone_ids.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())?;
+        let mut gone: Vec<Gone> = gone_ids
+            .into_iter()
+            .map(|(source_id, pipedrive_id)| Gone { object, sent: sent.remove(&source_id), source_id, pipedrive_id })
             .collect();
         gone.sort_by(|a, b| a.source_id.cmp(&b.source_id));
-        let new =
-            ids.iter().filter(|id| entries.get(*id).is_none_or(|entry| entry.fate == Fate::Intent)).count() as u64;
+        let new = ids.len() as u64 - known;
         let row = ObjectPreview {
             object,
             file: files.get(&object).cloned().flatten(),
             in_export: ids.len() as u64,
             new,
-            created: created.len() as u64,
+            created,
             gone: gone.len() as u64,
-            threshold: threshold(created.len() as u64),
+            threshold: threshold(created),
         };
         if row.gone > 0 {
             match &row.file {
@@ -220,13 +225,13 @@ impl DeleteGuard {
     pub(crate) fn of(journal: &Journal) -> Result<DeleteGuard, StateError> {
         let (mut created, mut existed) = (HashSet::new(), HashSet::new());
         for object in REVERSE_ORDER {
-            for entry in journal.entries(object)?.into_values() {
-                match (entry.fate, entry.pipedrive_id) {
+            journal.each_fate(object, |_, fated| {
+                match (fated.fate, fated.pipedrive_id) {
                     (Fate::Created, Some(id)) => created.insert((object, id)),
                     (Fate::Linked, Some(id)) => existed.insert((object, id)),
                     _ => false,
                 };
-            }
+            })?;
         }
         Ok(DeleteGuard { created, existed })
     }

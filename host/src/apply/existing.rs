@@ -32,6 +32,11 @@ impl Decisions {
     pub fn get(&self, object: ObjectKind, source_id: &str) -> Option<(Choice, u64)> {
         self.0.get(&(object, source_id.to_owned())).copied()
     }
+
+    /// The source records of `object` decided to go to existing records.
+    pub fn ids(&self, object: ObjectKind) -> Vec<String> {
+        self.0.keys().filter(|(kind, _)| *kind == object).map(|(_, id)| id.clone()).collect()
+    }
 }
 
 /// Payload fields a record that existed keeps as it is: when it was created, who sees it, its
@@ -154,6 +159,9 @@ pub async fn link(
     names: &HashMap<String, String>,
     overwrite: bool,
 ) -> Result<Linking, ApplyError> {
+    if records.is_empty() {
+        return Ok(Linking::default());
+    }
     let entries = journal.entries(object)?;
     let marker = load::marker_entity(object).and_then(|entity| targets.markers.get(&entity));
     let mut listings = Listings::default();

@@ -94,6 +94,7 @@ async fn send(client: &PipedriveClient, payload: &Payload, marker: Option<&Marke
 /// quarantined with Pipedrive's reason. An error that stops the run (budget used up with the
 /// stop policy, a refused token, a firewall block) is returned once the requests in flight have
 /// been answered and journalled.
+#[allow(clippy::too_many_arguments)]
 pub async fn send_all(
     client: &Arc<PipedriveClient>,
     journal: &Journal,
@@ -102,15 +103,14 @@ pub async fn send_all(
     jobs: Vec<Job>,
     concurrency: usize,
     reporter: &Reporter,
+    progress: &mut super::Progress,
 ) -> Result<(HashMap<String, u64>, Vec<String>), ApplyError> {
-    let total = jobs.len() as u64;
     let mut created = HashMap::new();
     let mut unknown = Vec::new();
     let mut stop: Option<ApplyError> = None;
     let mut in_flight: JoinSet<(String, String, Result<u64, ClientError>)> = JoinSet::new();
     let mut queue = jobs.into_iter();
     let marker_code = marker_entity(object).and_then(|entity| targets.markers.get(&entity)).cloned();
-    let mut done = 0;
     loop {
         while stop.is_none() && in_flight.len() < concurrency.max(1) {
             let Some(job) = queue.next() else { break };
@@ -128,7 +128,8 @@ pub async fn send_all(
         }
         let Some(joined) = in_flight.join_next().await else { break };
         let (source_id, sent, result) = joined.map_err(|source| ApplyError::Task { what: "create", source })?;
-        done += 1;
+        progress.done += 1;
+        progress.total = progress.total.max(progress.done);
         match result {
             Ok(id) => {
                 journal.set_answered(object, &source_id, id, &sent)?;
@@ -152,6 +153,7 @@ pub async fn send_all(
                 }
             }
         }
+        let (done, total) = (progress.done, progress.total);
         reporter.report(ProgressEvent::Progress { object, done, total, tokens: client.bill().tokens() });
     }
     match stop {

@@ -41,7 +41,7 @@ use crate::state::{State, StateError};
 
 use crate::journal::{self, Fate, FateCounts, Journal, LeftOutField, RunKind};
 use crate::source::domain;
-use crate::source::{self, OpenExportError, Source, open_export};
+use crate::source::{self, OpenExportError, Source, Spooled, open_export};
 use load::{Job, Payload};
 use payload::Links;
 use workspace::Targets;
@@ -60,6 +60,8 @@ pub enum ApplyError {
     State(#[from] StateError),
     #[error(transparent)]
     Extract(#[from] crate::extract::ExtractError),
+    #[error(transparent)]
+    Spool(#[from] source::SpoolError),
     #[error("Pipedrive")]
     Client(#[from] ClientError),
     /// The mapping's default owner is no longer a user of the account.
@@ -265,9 +267,12 @@ pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, Ap
         Some(dir) => crate::source::open_export_at(project, dir)?,
         None => open_export(project)?,
     };
-    let mut source = source::read(&export, options.sample)?;
+    let mut source = source::read(&export, options.sample, &project.dir).map_err(|error| match error {
+        source::SourceError::Extract(error) => ApplyError::Extract(error),
+        source::SourceError::Spool(error) => ApplyError::Spool(error),
+    })?;
     let plugins = project.load_plugins()?;
-    source.run_plugins(&plugins, options.batch_size.max(1));
+    source.run_plugins(&plugins, options.batch_size.max(1))?;
     let catalogue = export.catalogue()?;
     source.products = catalogue.products.clone();
     let needs = workspace_needs(&plugins, &mapping, &source, &catalogue)?;
@@ -286,8 +291,9 @@ pub fn preview(
     expect_deletions: Option<u64>,
 ) -> Result<deletions::Preview, ApplyError> {
     let journal = Journal::read(State::open(&project.dir)?);
-    let scope = ObjectKind::ALL.into_iter().map(|kind| (kind, scope_ids(&prepared.source, kind))).collect();
-    Ok(deletions::preview(&journal, &scope, &prepared.files, expect_deletions)?)
+    // One object's ids at a time.
+    let mut scope_of = |kind| Ok(scope_ids(&prepared.source, kind)?);
+    deletions::preview(&journal, &mut scope_of, &prepared.files, expect_deletions)
 }
 
 /// Runs the migration (or a sample of it).
@@ -353,7 +359,7 @@ pub async fn apply(
         });
         outcome.phases.push(workspace_phase);
         let mut links =
-            Links { survivors: source.survivors.clone(), contacts: contact_emails(&source), ..Links::default() };
+            Links { survivors: source.survivors.clone(), contacts: payload::Contacts::of(&source), ..Links::default() };
         run_phases(
             &client,
             &journal,
@@ -405,14 +411,17 @@ pub async fn apply(
 fn settle_plugin_fates(journal: &Journal, source: &Source) -> Result<(), ApplyError> {
     let mut created: HashMap<ObjectKind, HashSet<String>> = HashMap::new();
     for settled in &source.settled {
-        let done = created.entry(settled.object).or_insert_with(|| {
-            journal
-                .entries(settled.object)
-                .map(|entries| {
-                    entries.into_iter().filter(|(_, entry)| entry.fate == Fate::Created).map(|(id, _)| id).collect()
-                })
-                .unwrap_or_default()
-        });
+        let done = match created.entry(settled.object) {
+            std::collections::hash_map::Entry::Occupied(done) => done.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => slot.insert(
+                journal
+                    .fates(settled.object)?
+                    .into_iter()
+                    .filter(|(_, fated)| fated.fate == Fate::Created)
+                    .map(|(id, _)| id)
+                    .collect(),
+            ),
+        };
         if !done.contains(&settled.source_id) {
             journal.set(settled.object, &settled.source_id, settled.fate, None, Some(&settled.detail))?;
         }
@@ -433,9 +442,9 @@ fn workspace_needs(
         if matches!(&entry.landing, Landing::Standard { .. }) {
             *tag_use.entry(entry.object).or_default().entry(choice).or_default() += 1;
         }
-    });
+    })?;
     let (_, tag_labels) = crate::plan::label_decisions(plugins, catalogue, &tag_use)?;
-    Ok(needs_of(mapping, source, tag_labels, &|_, _| true))
+    Ok(needs_of(mapping, source, tag_labels, &|_, _| true)?)
 }
 
 /// What the workspace must hold for the records `migrated` keeps: verify, which creates nothing,
@@ -445,7 +454,7 @@ pub fn needs_of(
     source: &Source,
     tag_labels: crate::plan::changes::LabelDecisions,
     migrated: &dyn Fn(ObjectKind, &str) -> bool,
-) -> workspace::Needs {
+) -> Result<workspace::Needs, source::SpoolError> {
     let mut values: HashMap<(ObjectKind, String), BTreeSet<String>> = HashMap::new();
     let mut labels: HashMap<EntityKind, BTreeSet<String>> = HashMap::new();
     for_each_choice(mapping, source, migrated, &mut |entry, choice| match &entry.landing {
@@ -458,8 +467,8 @@ pub fn needs_of(
         _ => {
             values.entry((entry.object, entry.attribute.clone())).or_default().insert(choice);
         }
-    });
-    workspace::Needs { values, labels, tag_labels }
+    })?;
+    Ok(workspace::Needs { values, labels, tag_labels })
 }
 
 /// Calls `each` with every value of the records `migrated` keeps, under an attribute mapped to
@@ -471,34 +480,148 @@ fn for_each_choice(
     source: &Source,
     migrated: &dyn Fn(ObjectKind, &str) -> bool,
     each: &mut dyn FnMut(&crate::mapping::FieldEntry, String),
-) {
+) -> Result<(), source::SpoolError> {
+    // One pass over each object's records, for all its entries.
+    let mut by_object: BTreeMap<ObjectKind, Vec<&crate::mapping::FieldEntry>> = BTreeMap::new();
     for entry in &mapping.fields {
         let labelled = matches!(&entry.landing, Landing::Standard { code } if code == "label");
         let existing = matches!(entry.landing, Landing::Existing { .. });
-        if !labelled && !existing {
-            continue;
+        if labelled || existing {
+            by_object.entry(entry.object).or_default().push(entry);
         }
-        for record in source.records.get(&entry.object).into_iter().flatten() {
+    }
+    for (object, entries) in by_object {
+        for row in source.spool.records(object).spooled() {
+            let Spooled { record, issues, .. } = row?;
             if !migrated(record.kind, &record.source_id) {
                 continue;
             }
-            let unread = source
-                .issues
-                .get(&(record.kind, record.source_id.clone()))
-                .is_some_and(|issues| issues.iter().any(|issue| issue.field == entry.attribute));
-            if unread {
-                continue;
-            }
-            let choices: Vec<String> = match record.get(&entry.attribute) {
-                Some(Value::Choices(choices)) => choices.clone(),
-                Some(Value::Null) | None => continue,
-                Some(other) => vec![crate::profile::plain(other)],
-            };
-            for choice in choices {
-                each(entry, choice);
+            for entry in &entries {
+                if issues.iter().any(|issue| issue.field == entry.attribute) {
+                    continue;
+                }
+                let choices: Vec<String> = match record.get(&entry.attribute) {
+                    Some(Value::Choices(choices)) => choices.clone(),
+                    Some(Value::Null) | None => continue,
+                    Some(other) => vec![crate::profile::plain(other)],
+                };
+                for choice in choices {
+                    each(entry, choice);
+                }
             }
         }
     }
+    Ok(())
+}
+
+/// Records a phase builds and sends at a time: what a phase holds in memory is one chunk's
+/// records and payloads, whatever the size of the export.
+const CHUNK: usize = 2000;
+/// Conversations a phase builds and sends at a time (each a note of all its messages).
+const CONVERSATION_CHUNK: usize = 200;
+
+/// Some of an object's records, as a phase builds them.
+pub(crate) enum Chunk {
+    Records(Vec<Spooled>),
+    /// Conversations, each with its messages in file order.
+    Conversations(Vec<(String, Vec<Spooled>)>),
+    /// Persons, organizations or deals, for their notes of raw values (after the conversations).
+    RawValues(Vec<Spooled>),
+}
+
+/// An object's records a chunk at a time, in file order (conversations in order of their ids,
+/// then the notes of raw values).
+pub(crate) struct Chunks<'a> {
+    source: &'a Source,
+    object: ObjectKind,
+    records: Option<source::spool::Records<'a>>,
+    conversations: std::vec::IntoIter<String>,
+    /// Conversations: the objects whose notes of raw values come after them.
+    raw_values: Vec<ObjectKind>,
+}
+
+impl<'a> Chunks<'a> {
+    pub(crate) fn of(source: &'a Source, object: ObjectKind) -> Result<Chunks<'a>, source::SpoolError> {
+        let conversation = object == ObjectKind::Conversation;
+        Ok(Chunks {
+            source,
+            object,
+            records: (!conversation).then(|| source.spool.records(object)),
+            conversations: if conversation { source.spool.conversations()? } else { Vec::new() }.into_iter(),
+            raw_values: if conversation {
+                vec![ObjectKind::Deal, ObjectKind::Contact, ObjectKind::Company]
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    pub(crate) fn next_chunk(&mut self) -> Result<Option<Chunk>, source::SpoolError> {
+        if self.object != ObjectKind::Conversation {
+            let records = self.records.as_mut().expect("an object's records");
+            let chunk = records
+                .by_ref()
+                .take(CHUNK)
+                .map(|row| row.map(|(_, spooled)| spooled))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok((!chunk.is_empty()).then_some(Chunk::Records(chunk)));
+        }
+        let ids: Vec<String> = self.conversations.by_ref().take(CONVERSATION_CHUNK).collect();
+        if !ids.is_empty() {
+            let conversations =
+                ids.into_iter().map(|id| Ok((self.source.spool.messages(&id)?, id))).collect::<Result<Vec<_>, _>>()?;
+            return Ok(Some(Chunk::Conversations(
+                conversations.into_iter().map(|(messages, id)| (id, messages)).collect(),
+            )));
+        }
+        loop {
+            if let Some(records) = self.records.as_mut() {
+                let chunk = records
+                    .by_ref()
+                    .take(CHUNK)
+                    .map(|row| row.map(|(_, spooled)| spooled))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if !chunk.is_empty() {
+                    return Ok(Some(Chunk::RawValues(chunk)));
+                }
+            }
+            let Some(kind) = self.raw_values.pop() else { return Ok(None) };
+            self.records = Some(self.source.spool.records(kind));
+        }
+    }
+}
+
+/// The records of `object` with these source ids (a conversation's parts: the conversation), as
+/// chunks: the creates whose outcome is unknown, built again to be sent again.
+fn chunks_of(source: &Source, object: ObjectKind, ids: &[String]) -> Result<Vec<Chunk>, source::SpoolError> {
+    if object != ObjectKind::Conversation {
+        let records = source.spool.by_ids(object, ids)?.into_iter().map(|(_, spooled)| spooled).collect();
+        return Ok(vec![Chunk::Records(records)]);
+    }
+    let mut conversations = BTreeSet::new();
+    let mut raw_values: BTreeMap<ObjectKind, Vec<String>> = BTreeMap::new();
+    for id in ids {
+        let record = id.strip_suffix("/values").and_then(|record| record.split_once(' '));
+        match record.and_then(|(kind, record)| {
+            Some((ObjectKind::ALL.into_iter().find(|known| known.to_string() == kind)?, record))
+        }) {
+            Some((kind, record)) => raw_values.entry(kind).or_default().push(record.to_owned()),
+            None => {
+                conversations.insert(crate::plan::limits::conversation_of_part(id).to_owned());
+            }
+        }
+    }
+    let mut chunks = Vec::new();
+    let mut messages = Vec::new();
+    for id in conversations {
+        messages.push((id.clone(), source.spool.messages(&id)?));
+    }
+    chunks.push(Chunk::Conversations(messages));
+    for (kind, ids) in raw_values {
+        chunks
+            .push(Chunk::RawValues(source.spool.by_ids(kind, &ids)?.into_iter().map(|(_, spooled)| spooled).collect()));
+    }
+    Ok(chunks)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -526,126 +649,13 @@ async fn run_phases(
         reporter.report(ProgressEvent::PhaseStarted { phase, records });
         let mut reconciliation = Vec::new();
         for object in objects.iter().copied() {
-            let scope = scope_ids(source, object);
-            let entries = journal.entries(object)?;
-            // Created before (an earlier run, the sample): linked, not sent again.
-            let mut created: HashMap<String, u64> = entries
-                .iter()
-                .filter(|(_, e)| e.fate == Fate::Created)
-                .filter_map(|(id, e)| Some((id.clone(), e.pipedrive_id?)))
-                .collect();
-            // A split conversation's later parts are looked for with their conversation.
-            let in_scope = |id: &str| {
-                scope.contains(if object == ObjectKind::Conversation {
-                    crate::plan::limits::conversation_of_part(id)
-                } else {
-                    id
-                }) || (object == ObjectKind::Conversation && payload::is_raw_values_note(id))
-            };
-            let open: Vec<String> = entries
-                .iter()
-                .filter(|(id, e)| e.fate == Fate::Intent && in_scope(id))
-                .map(|(id, _)| id.clone())
-                .collect();
-            for (id, pipedrive_id) in load::resolve(client, object, targets, &open).await? {
-                journal.resolve_intent(object, &id, pipedrive_id)?;
-                created.insert(id, pipedrive_id);
-            }
-            add_links(links, object, &created, source);
-            let settled: HashSet<&str> =
-                source.settled.iter().filter(|s| s.object == object).map(|s| s.source_id.as_str()).collect();
-            let mut payloads: HashMap<String, Payload> = HashMap::new();
-            let mut order = Vec::new();
-            let mut existing: Vec<(String, Payload)> = Vec::new();
-            // Records existing.toml sends to a record the account already has: linked, not created.
-            let mut to_link: Vec<(String, Payload)> = Vec::new();
-            // What the journal lists as left out: written again only where the build differs.
-            let mut journalled_left_out = journal.left_out(object)?;
-            for (source_id, built) in build(object, mapping, targets, source, links) {
-                if settled.contains(source_id.as_str()) {
-                    continue;
-                }
-                let left_out = built.as_ref().map(|built| built.left_out.as_slice()).unwrap_or(&[]);
-                if journalled_left_out.remove(&source_id).unwrap_or_default() != left_out {
-                    journal.set_left_out(object, &source_id, left_out)?;
-                }
-                if created.contains_key(&source_id) {
-                    if let Ok(built) = built {
-                        existing.push((source_id, built.payload));
-                    }
-                    continue;
-                }
-                if let (Some(_), Ok(built)) = (decisions.get(object, &source_id), &built) {
-                    to_link.push((source_id, built.payload.clone()));
-                    continue;
-                }
-                match built {
-                    Ok(Built { payload, note, .. }) => {
-                        outcome.notes.extend(note.map(|note| format!("{object} {source_id}: {note}")));
-                        order.push(source_id.clone());
-                        payloads.insert(source_id, payload);
-                    }
-                    Err(reason) => journal.set(object, &source_id, Fate::Quarantined, None, Some(&reason))?,
-                }
-            }
-            let linking = existing::link(
-                client,
-                journal,
-                object,
-                targets,
-                decisions,
-                to_link,
-                &targets.field_names(),
-                options.overwrite_conflicts,
-            )
-            .await?;
-            add_links(links, object, &linking.linked, source);
-            outcome.notes.extend(linking.notes);
-            outcome.conflicts.extend(linking.conflicts);
-            let jobs = |ids: &[String]| {
-                ids.iter().map(|id| Job { source_id: id.clone(), payload: payloads[id].clone() }).collect::<Vec<_>>()
-            };
-            let mut pending = jobs(&order);
-            for round in 0..=RESOLVE_ROUNDS {
-                let (new, unknown) =
-                    load::send_all(client, journal, object, targets, pending, options.concurrency, reporter).await?;
-                add_links(links, object, &new, source);
-                if unknown.is_empty() || round == RESOLVE_ROUNDS {
-                    break;
-                }
-                // Creates whose answer was lost: found when applied, sent again when not.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let found = load::resolve(client, object, targets, &unknown).await?;
-                for (id, pipedrive_id) in &found {
-                    journal.resolve_intent(object, id, *pipedrive_id)?;
-                }
-                add_links(links, object, &found, source);
-                let again: Vec<String> = unknown.into_iter().filter(|id| !found.contains_key(id)).collect();
-                pending = jobs(&again);
-            }
-            let updated = update_changed(
-                client,
-                journal,
-                object,
-                targets,
-                &existing,
-                &created,
-                options.overwrite_conflicts,
-                outcome,
-            )
-            .await?;
-            let entries = journal.entries(object)?;
-            let mut row = reconcile(
-                phase,
-                object,
-                &scope,
-                &entries,
-                source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation),
-            )?;
-            row.updated = updated + linking.updated;
-            (row.records_with_fields_left_out, row.fields_left_out) =
-                count_left_out(&scope, &entries, &journal.left_out(object)?);
-            reconciliation.push(row);
+            reconciliation.push(
+                run_object(
+                    client, journal, mapping, targets, source, decisions, links, options, reporter, outcome, phase,
+                    object,
+                )
+                .await?,
+            );
         }
         let tokens = client.bill().tokens() - tokens_before;
         let seconds = started.elapsed().as_secs_f64();
@@ -668,11 +678,204 @@ async fn run_phases(
     Ok(())
 }
 
+/// One object's part of its phase: its records built, sent and journalled a chunk at a time,
+/// then reconciled.
+#[allow(clippy::too_many_arguments)]
+async fn run_object(
+    client: &Arc<PipedriveClient>,
+    journal: &Journal,
+    mapping: &Mapping,
+    targets: &Targets,
+    source: &Source,
+    decisions: &existing::Decisions,
+    links: &mut Links,
+    options: &ApplyOptions,
+    reporter: &Reporter,
+    outcome: &mut ApplyOutcome,
+    phase: &'static str,
+    object: ObjectKind,
+) -> Result<Reconciliation, ApplyError> {
+    let scope = scope_ids(source, object)?;
+    // Created before (an earlier run, the sample): linked, not sent again.
+    let mut created: HashMap<String, u64> = HashMap::new();
+    // Creates sent whose answer is not journalled (a run killed, an answer lost).
+    let mut open: Vec<String> = Vec::new();
+    // A split conversation's later parts are looked for with their conversation.
+    let in_scope = |id: &str| {
+        scope.contains(if object == ObjectKind::Conversation {
+            crate::plan::limits::conversation_of_part(id)
+        } else {
+            id
+        }) || (object == ObjectKind::Conversation && payload::is_raw_values_note(id))
+    };
+    journal.each_fate(object, |id, fated| match (fated.fate, fated.pipedrive_id) {
+        (Fate::Created, Some(pipedrive_id)) => {
+            created.insert(id.to_owned(), pipedrive_id);
+        }
+        (Fate::Intent, _) if in_scope(id) => open.push(id.to_owned()),
+        _ => {}
+    })?;
+    for (id, pipedrive_id) in load::resolve(client, object, targets, &open).await? {
+        journal.resolve_intent(object, &id, pipedrive_id)?;
+        created.insert(id, pipedrive_id);
+    }
+    add_links(links, object, &created, source)?;
+    let settled: HashSet<&str> =
+        source.settled.iter().filter(|s| s.object == object).map(|s| s.source_id.as_str()).collect();
+    // Records existing.toml sends to a record the account already has: linked, not created.
+    let mut to_link: Vec<(String, Payload)> = Vec::new();
+    let link_ids: Vec<String> = decisions
+        .ids(object)
+        .into_iter()
+        .filter(|id| !settled.contains(id.as_str()) && !created.contains_key(id))
+        .collect();
+    for chunk in if link_ids.is_empty() { Vec::new() } else { chunks_of(source, object, &link_ids)? } {
+        for (source_id, built) in build(chunk, mapping, targets, source, links) {
+            if let Ok(built) = built {
+                to_link.push((source_id, built.payload));
+            }
+        }
+    }
+    let linking = existing::link(
+        client,
+        journal,
+        object,
+        targets,
+        decisions,
+        to_link,
+        &targets.field_names(),
+        options.overwrite_conflicts,
+    )
+    .await?;
+    add_links(links, object, &linking.linked, source)?;
+    outcome.notes.extend(linking.notes);
+    outcome.conflicts.extend(linking.conflicts);
+    // What the journal lists as left out: written again only where the build differs.
+    let mut journalled_left_out = journal.left_out(object)?;
+    let mut updates = Updates::default();
+    let mut unknown = Vec::new();
+    let mut progress = Progress { done: 0, total: scope.len().saturating_sub(created.len()) as u64 };
+    let mut chunks = Chunks::of(source, object)?;
+    while let Some(chunk) = chunks.next_chunk()? {
+        let mut existing: Vec<(String, Payload)> = Vec::new();
+        let mut jobs = Vec::new();
+        for (source_id, built) in build(chunk, mapping, targets, source, links) {
+            if settled.contains(source_id.as_str()) {
+                continue;
+            }
+            let left_out = built.as_ref().map(|built| built.left_out.as_slice()).unwrap_or(&[]);
+            if journalled_left_out.remove(&source_id).unwrap_or_default() != left_out {
+                journal.set_left_out(object, &source_id, left_out)?;
+            }
+            if created.contains_key(&source_id) {
+                if let Ok(built) = built {
+                    existing.push((source_id, built.payload));
+                }
+                continue;
+            }
+            if decisions.get(object, &source_id).is_some() && built.is_ok() {
+                continue;
+            }
+            match built {
+                Ok(Built { payload, note, .. }) => {
+                    outcome.notes.extend(note.map(|note| format!("{object} {source_id}: {note}")));
+                    jobs.push(Job { source_id, payload });
+                }
+                Err(reason) => journal.set(object, &source_id, Fate::Quarantined, None, Some(&reason))?,
+            }
+        }
+        links.contacts.failure()?;
+        let (new, lost) =
+            load::send_all(client, journal, object, targets, jobs, options.concurrency, reporter, &mut progress)
+                .await?;
+        add_links(links, object, &new, source)?;
+        unknown.extend(lost);
+        update_changed(
+            client,
+            journal,
+            object,
+            targets,
+            &existing,
+            &created,
+            options.overwrite_conflicts,
+            &mut updates,
+            outcome,
+        )
+        .await?;
+    }
+    updates.note(object, outcome);
+    for _ in 0..RESOLVE_ROUNDS {
+        if unknown.is_empty() {
+            break;
+        }
+        // Creates whose answer was lost: found when applied, sent again when not.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let found = load::resolve(client, object, targets, &unknown).await?;
+        for (id, pipedrive_id) in &found {
+            journal.resolve_intent(object, id, *pipedrive_id)?;
+        }
+        add_links(links, object, &found, source)?;
+        let again: Vec<String> = unknown.into_iter().filter(|id| !found.contains_key(id)).collect();
+        let wanted: HashSet<&String> = again.iter().collect();
+        let mut jobs = Vec::new();
+        for chunk in chunks_of(source, object, &again)? {
+            jobs.extend(
+                build(chunk, mapping, targets, source, links)
+                    .into_iter()
+                    .filter(|(id, _)| wanted.contains(id))
+                    .filter_map(|(source_id, built)| Some(Job { source_id, payload: built.ok()?.payload })),
+            );
+        }
+        links.contacts.failure()?;
+        let (new, lost) =
+            load::send_all(client, journal, object, targets, jobs, options.concurrency, reporter, &mut progress)
+                .await?;
+        add_links(links, object, &new, source)?;
+        unknown = lost;
+    }
+    let mut row = reconcile(
+        phase,
+        object,
+        &scope,
+        journal,
+        source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation),
+    )?;
+    row.updated = updates.updated + linking.updated;
+    Ok(row)
+}
+
+/// Sends' progress over an object's chunks.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+}
+
+/// What [`update_changed`] did over an object's chunks.
+#[derive(Default)]
+struct Updates {
+    updated: u64,
+    without_baseline: u64,
+    /// What Pipedrive holds, read back once per object when something is to be written.
+    listings: crate::readback::Listings,
+}
+
+impl Updates {
+    fn note(&self, object: ObjectKind, outcome: &mut ApplyOutcome) {
+        if self.without_baseline > 0 {
+            outcome.notes.push(format!(
+                "{} {object} records had no journalled payload to compare with (purged, or found again by their marker): not compared, not updated; what would be sent now is their baseline for the next delta",
+                self.without_baseline
+            ));
+        }
+    }
+}
+
 /// Records created before whose payload now differs (a newer export, a re-approved mapping):
 /// only the changed fields are sent, and what each was and became is journalled. A record
 /// someone changed in Pipedrive since the migration wrote it is a conflict: listed, and left
-/// alone unless `overwrite` (then the prior values journalled are Pipedrive's). Returns how many
-/// were updated.
+/// alone unless `overwrite` (then the prior values journalled are Pipedrive's). Reads what was
+/// sent for the chunk's records only.
 #[allow(clippy::too_many_arguments)]
 async fn update_changed(
     client: &PipedriveClient,
@@ -682,22 +885,21 @@ async fn update_changed(
     existing: &[(String, Payload)],
     created: &HashMap<String, u64>,
     overwrite: bool,
+    updates: &mut Updates,
     outcome: &mut ApplyOutcome,
-) -> Result<u64, ApplyError> {
-    let entries = journal.entries(object)?;
+) -> Result<(), ApplyError> {
+    let ids: Vec<&str> = existing.iter().map(|(id, _)| id.as_str()).collect();
+    let sent_before = journal.sent(object, &ids)?;
     let names = targets.field_names();
-    let mut listings = crate::readback::Listings::default();
-    let mut updated = 0;
-    let mut without_baseline = 0;
     for (source_id, payload) in existing {
         let now = load::payload_json(payload);
-        let (Some(entry), Some(id)) = (entries.get(source_id), created.get(source_id).copied()) else { continue };
-        let Some(sent) = entry.sent.as_deref().and_then(|sent| serde_json::from_str::<serde_json::Value>(sent).ok())
-        else {
+        let Some(id) = created.get(source_id).copied() else { continue };
+        let sent_json = sent_before.get(source_id);
+        let Some(sent) = sent_json.and_then(|sent| serde_json::from_str::<serde_json::Value>(sent).ok()) else {
             // Nothing to tell a change by (purged, found by its marker, or written before the
             // journal kept payloads): what would be sent now becomes the baseline, and says so.
             journal.set_sent(object, source_id, &now.to_string())?;
-            without_baseline += 1;
+            updates.without_baseline += 1;
             continue;
         };
         let mut changes = crate::pipedrive::changes::changed_fields(&sent, &now);
@@ -705,15 +907,21 @@ async fn update_changed(
             continue;
         }
         // Read back only when there is something to write: what Pipedrive holds now.
-        let Some(actual) = listings.record(client, object, id).await? else {
+        let Some(actual) = updates.listings.record(client, object, id).await? else {
             outcome.notes.push(format!(
                 "{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again"
             ));
             continue;
         };
-        if let Some(mut conflict) =
-            crate::readback::Conflict::between(object, source_id, id, "update", entry.sent.as_deref(), &actual, &names)
-        {
+        if let Some(mut conflict) = crate::readback::Conflict::between(
+            object,
+            source_id,
+            id,
+            "update",
+            sent_json.map(String::as_str),
+            &actual,
+            &names,
+        ) {
             conflict.overridden = overwrite;
             outcome.conflicts.push(conflict);
             if !overwrite {
@@ -733,7 +941,7 @@ async fn update_changed(
                     journal.record_change(object, source_id, id, field, &prior.to_string(), &new.to_string())?;
                 }
                 journal.set_sent(object, source_id, &now.to_string())?;
-                updated += 1;
+                updates.updated += 1;
             }
             Err(ClientError::NotFound { .. }) => outcome.notes.push(format!(
                 "{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again"
@@ -741,64 +949,46 @@ async fn update_changed(
             Err(error) => return Err(error.into()),
         }
     }
-    if without_baseline > 0 {
-        outcome.notes.push(format!(
-            "{without_baseline} {object} records had no journalled payload to compare with (purged, or found again by their marker): not compared, not updated; what would be sent now is their baseline for the next delta"
-        ));
-    }
-    Ok(updated)
+    Ok(())
 }
 
 /// The source ids a phase must account for (conversations: their conversation ids).
-fn scope_ids(source: &Source, object: ObjectKind) -> HashSet<String> {
-    let records = source.records.get(&object).into_iter().flatten();
+fn scope_ids(source: &Source, object: ObjectKind) -> Result<HashSet<String>, source::SpoolError> {
     let mut ids: HashSet<String> = if object == ObjectKind::Conversation {
-        records.map(source::conversation_of).collect()
+        source.spool.conversations()?.into_iter().collect()
     } else {
-        records.map(|record| record.source_id.clone()).collect()
+        source.records(object).map(|record| record.map(|record| record.source_id)).collect::<Result<_, _>>()?
     };
     ids.extend(
         source.settled.iter().filter(|settled| settled.object == object).map(|settled| settled.source_id.clone()),
     );
-    ids
-}
-
-/// Contact id -> (email, name) of every contact with an email, for meeting attendees.
-pub(crate) fn contact_emails(source: &Source) -> HashMap<String, (String, String)> {
-    let text = |record: &Record, field: &str| match record.get(field) {
-        Some(Value::Text(text)) => text.trim().to_owned(),
-        _ => String::new(),
-    };
-    source
-        .records
-        .get(&ObjectKind::Contact)
-        .into_iter()
-        .flatten()
-        .filter(|contact| !text(contact, "email").is_empty())
-        .map(|contact| {
-            let parts = [text(contact, "first_name"), text(contact, "last_name")]
-                .into_iter()
-                .filter(|part| !part.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
-            let name = Some(text(contact, "name")).filter(|name| !name.is_empty()).unwrap_or(parts);
-            (contact.source_id.clone(), (text(contact, "email"), name))
-        })
-        .collect()
+    Ok(ids)
 }
 
 /// Adds created records to the links (and, for organizations, their email and website domains).
-pub(crate) fn add_links(links: &mut Links, object: ObjectKind, created: &HashMap<String, u64>, source: &Source) {
+pub(crate) fn add_links(
+    links: &mut Links,
+    object: ObjectKind,
+    created: &HashMap<String, u64>,
+    source: &Source,
+) -> Result<(), source::SpoolError> {
     let map = match object {
         ObjectKind::Company => &mut links.organizations,
         ObjectKind::Contact => &mut links.persons,
         ObjectKind::Deal => &mut links.deals,
-        _ => return,
+        _ => return Ok(()),
     };
     map.extend(created.iter().map(|(id, pipedrive_id)| (id.clone(), *pipedrive_id)));
-    if object == ObjectKind::Company {
-        for company in source.records.get(&ObjectKind::Company).into_iter().flatten() {
-            let Some(id) = links.organizations.get(&company.source_id).copied() else { continue };
+    if object == ObjectKind::Company && !created.is_empty() {
+        // In file order, the first company of a domain takes it; those created now are read back.
+        let ids: Vec<String> = created.keys().cloned().collect();
+        let companies = if ids.len() > CHUNK {
+            source.records(ObjectKind::Company).collect::<Result<Vec<_>, _>>()?
+        } else {
+            source.spool.by_ids(ObjectKind::Company, &ids)?.into_iter().map(|(_, spooled)| spooled.record).collect()
+        };
+        for company in companies {
+            let Some(id) = created.get(&company.source_id).copied() else { continue };
             for field in ["email", "website"] {
                 if let Some(domain) = company.get(field).map(crate::profile::plain).as_deref().and_then(domain) {
                     links.organizations_by_domain.entry(domain).or_insert(id);
@@ -806,6 +996,7 @@ pub(crate) fn add_links(links: &mut Links, object: ObjectKind, created: &HashMap
             }
         }
     }
+    Ok(())
 }
 
 /// A record ready to send, what is worth telling about how it was linked, and the values it is
@@ -822,13 +1013,8 @@ fn ready(payload: Payload) -> Built {
 
 /// The values a record is sent without, each with its place in the export (from the extract's
 /// finding, else the record's file, line and the column of its attribute).
-fn fields_left_out(
-    record: &Record,
-    mapping: &Mapping,
-    targets: &Targets,
-    source: &Source,
-    issues: &[crate::extract::Issue],
-) -> Vec<LeftOutField> {
+fn fields_left_out(spooled: &Spooled, mapping: &Mapping, targets: &Targets, source: &Source) -> Vec<LeftOutField> {
+    let Spooled { record, line, issues } = spooled;
     payload::left_out(record, mapping, targets, issues)
         .into_iter()
         .map(|left| {
@@ -843,7 +1029,7 @@ fn fields_left_out(
                 ),
                 None => (
                     source.files.get(&record.kind).cloned().unwrap_or_default(),
-                    source.lines.get(&(record.kind, record.source_id.clone())).copied().unwrap_or(0),
+                    *line,
                     source
                         .headers
                         .get(&(record.kind, left.attribute.clone()))
@@ -864,64 +1050,30 @@ fn fields_left_out(
         .collect()
 }
 
-/// Every record of an object as its payload, or the reason it cannot be sent.
+/// A chunk's records as their payloads, or the reasons they cannot be sent.
 fn build(
-    object: ObjectKind,
+    chunk: Chunk,
     mapping: &Mapping,
     targets: &Targets,
     source: &Source,
     links: &Links,
 ) -> Vec<(String, Result<Built, String>)> {
-    let empty = Vec::new();
-    let issues = |record: &Record| source.issues.get(&(record.kind, record.source_id.clone())).unwrap_or(&empty);
-    let records = source.records.get(&object).map(Vec::as_slice).unwrap_or(&[]);
-    let contacts = if object == ObjectKind::Deal { products::contact_ids(source) } else { Default::default() };
-    let each = |make: &dyn Fn(&Record) -> Result<Built, String>| {
-        records
-            .iter()
-            .map(|record| {
-                (
-                    record.source_id.clone(),
-                    make(record).map(|built| Built {
-                        left_out: fields_left_out(record, mapping, targets, source, issues(record))
-                            .into_iter()
-                            .chain(products::left_out(record, mapping, source, &contacts, links))
-                            .collect(),
-                        ..built
-                    }),
-                )
-            })
-            .collect()
-    };
-    match object {
-        ObjectKind::Company => {
-            each(&|r| payload::organization(r, mapping, targets, issues(r)).map(Payload::Organization).map(ready))
-        }
-        ObjectKind::Contact => each(&|r| {
-            payload::person(r, mapping, targets, issues(r), links)
-                .map(|(person, note)| Built { note, ..ready(Payload::Person(person)) })
-        }),
-        ObjectKind::Deal => each(&|r| {
-            payload::deal(r, mapping, targets, issues(r), links)
-                .map(|(deal, note)| Built { note, ..ready(Payload::Deal(deal)) })
-        }),
-        ObjectKind::Activity | ObjectKind::Event => {
-            each(&|r| payload::activity(r, mapping, targets, issues(r), links).map(Payload::Activity).map(ready))
-        }
-        ObjectKind::Conversation => {
-            let mut conversations: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
-            for message in records {
-                conversations.entry(source::conversation_of(message)).or_default().push(message);
-            }
+    let records = match chunk {
+        Chunk::Records(records) => records,
+        Chunk::Conversations(conversations) => {
             // A conversation too long for one note is several (its parts after the first under ids of their own).
-            conversations
+            return conversations
                 .into_iter()
+                .filter(|(_, messages)| !messages.is_empty())
                 .flat_map(|(id, messages)| {
-                    match payload::note(&id, &messages, mapping, targets, &source.issues, links) {
+                    let records: Vec<&Record> = messages.iter().map(|message| &message.record).collect();
+                    let issues: Vec<&[crate::extract::Issue]> =
+                        messages.iter().map(|message| message.issues.as_slice()).collect();
+                    match payload::note(&id, &records, &issues, mapping, targets, links) {
                         Ok(parts) => {
                             let mut left_out: Vec<LeftOutField> = messages
                                 .iter()
-                                .flat_map(|message| fields_left_out(message, mapping, targets, source, issues(message)))
+                                .flat_map(|message| fields_left_out(message, mapping, targets, source))
                                 .collect();
                             parts
                                 .into_iter()
@@ -939,47 +1091,76 @@ fn build(
                         Err(reason) => vec![(id, Err(reason))],
                     }
                 })
-                // With them, the notes of raw values of persons, organizations and deals.
-                .chain(
-                    payload::raw_values_notes(&source.records, &source.issues, mapping, targets, links)
-                        .into_iter()
-                        .map(|(id, note)| (id, Ok(ready(Payload::Note(note))))),
-                )
-                .collect()
+                .collect();
         }
+        Chunk::RawValues(records) => {
+            // The notes of raw values of persons, organizations and deals.
+            return records
+                .iter()
+                .filter_map(|spooled| {
+                    payload::raw_values_note(&spooled.record, &spooled.issues, mapping, targets, links)
+                })
+                .map(|(id, note)| (id, Ok(ready(Payload::Note(note)))))
+                .collect();
+        }
+    };
+    let each = |make: &dyn Fn(&Spooled) -> Result<Built, String>| {
+        records
+            .iter()
+            .map(|spooled| {
+                (
+                    spooled.record.source_id.clone(),
+                    make(spooled).map(|built| Built {
+                        left_out: fields_left_out(spooled, mapping, targets, source)
+                            .into_iter()
+                            .chain(products::left_out(spooled, mapping, source, links))
+                            .collect(),
+                        ..built
+                    }),
+                )
+            })
+            .collect()
+    };
+    let Some(object) = records.first().map(|spooled| spooled.record.kind) else { return Vec::new() };
+    match object {
+        ObjectKind::Company => each(&|s| {
+            payload::organization(&s.record, mapping, targets, &s.issues).map(Payload::Organization).map(ready)
+        }),
+        ObjectKind::Contact => each(&|s| {
+            payload::person(&s.record, mapping, targets, &s.issues, links)
+                .map(|(person, note)| Built { note, ..ready(Payload::Person(person)) })
+        }),
+        ObjectKind::Deal => each(&|s| {
+            payload::deal(&s.record, mapping, targets, &s.issues, links)
+                .map(|(deal, note)| Built { note, ..ready(Payload::Deal(deal)) })
+        }),
+        ObjectKind::Activity | ObjectKind::Event => each(&|s| {
+            payload::activity(&s.record, mapping, targets, &s.issues, links).map(Payload::Activity).map(ready)
+        }),
+        ObjectKind::Conversation => unreachable!("messages are built as conversations"),
     }
 }
 
-/// What apply sends for each record of an object (or why it does not): what verify expects.
+/// A chunk of records as apply sends them (or why it does not), by source id.
+pub(crate) type Expected = Vec<(String, Result<Payload, String>)>;
+
+/// What apply sends for each record of an object (or why it does not): what verify expects,
+/// given to `each` a chunk at a time.
 pub(crate) fn expected_payloads(
     object: ObjectKind,
     mapping: &Mapping,
     targets: &Targets,
     source: &Source,
     links: &Links,
-) -> Vec<(String, Result<Payload, String>)> {
-    build(object, mapping, targets, source, links)
-        .into_iter()
-        .map(|(id, built)| (id, built.map(|built| built.payload)))
-        .collect()
-}
-
-/// (created records migrated without some values, how many values): a count on created
-/// records, not a fate. Values kept in a note are not left out.
-fn count_left_out(
-    scope: &HashSet<String>,
-    entries: &HashMap<String, journal::Entry>,
-    left_out: &HashMap<String, Vec<LeftOutField>>,
-) -> (u64, u64) {
-    let mut counts = (0, 0);
-    for (id, fields) in left_out {
-        let fields = fields.iter().filter(|field| !field.in_note).count() as u64;
-        if fields > 0 && scope.contains(id) && entries.get(id).is_some_and(|entry| entry.fate == Fate::Created) {
-            counts.0 += 1;
-            counts.1 += fields;
-        }
+    each: &mut dyn FnMut(Expected),
+) -> Result<(), source::SpoolError> {
+    let mut chunks = Chunks::of(source, object)?;
+    while let Some(chunk) = chunks.next_chunk()? {
+        let built = build(chunk, mapping, targets, source, links);
+        links.contacts.failure()?;
+        each(built.into_iter().map(|(id, built)| (id, built.map(|built| built.payload))).collect());
     }
-    counts
+    Ok(())
 }
 
 /// Source = created + merged + quarantined + excluded, over the records in scope; a duplicated
@@ -988,29 +1169,56 @@ fn reconcile(
     phase: &'static str,
     object: ObjectKind,
     scope: &HashSet<String>,
-    entries: &HashMap<String, journal::Entry>,
+    journal: &Journal,
     duplicates: Option<&BTreeMap<String, Vec<u64>>>,
 ) -> Result<Reconciliation, ApplyError> {
     let mut counts = FateCounts::default();
     let mut missing = Vec::new();
     let (mut duplicate_ids, mut duplicate_rows) = (0, 0);
-    for id in scope {
-        match entries.get(id).map(|entry| entry.fate) {
-            Some(Fate::Quarantined) if duplicates.is_some_and(|duplicates| duplicates.contains_key(id)) => {
+    // Created records migrated without some values, and how many values: a count on created
+    // records, not a fate. Values kept in a note are not left out.
+    let left_out: HashMap<String, u64> = journal
+        .left_out(object)?
+        .into_iter()
+        .map(|(id, fields)| (id, fields.iter().filter(|field| !field.in_note).count() as u64))
+        .filter(|(_, fields)| *fields > 0)
+        .collect();
+    let (mut records_with_fields_left_out, mut fields_left_out) = (0, 0);
+    // The journal's lines are read as they come: the fates of a whole object are not held.
+    let mut seen = 0;
+    journal.each_fate(object, |id, fated| {
+        if !scope.contains(id) {
+            return;
+        }
+        seen += 1;
+        match fated.fate {
+            Fate::Quarantined if duplicates.is_some_and(|duplicates| duplicates.contains_key(id)) => {
                 duplicate_ids += 1;
                 duplicate_rows += duplicates.map_or(0, |duplicates| duplicates[id].len() as u64);
             }
-            Some(Fate::Created) => counts.created += 1,
-            Some(Fate::Merged) => counts.merged += 1,
-            Some(Fate::Quarantined) => counts.quarantined += 1,
-            Some(Fate::Excluded) => counts.excluded += 1,
-            Some(Fate::Linked) => counts.linked += 1,
-            Some(Fate::Intent) => {
+            Fate::Created => {
+                counts.created += 1;
+                if let Some(fields) = left_out.get(id) {
+                    records_with_fields_left_out += 1;
+                    fields_left_out += fields;
+                }
+            }
+            Fate::Merged => counts.merged += 1,
+            Fate::Quarantined => counts.quarantined += 1,
+            Fate::Excluded => counts.excluded += 1,
+            Fate::Linked => counts.linked += 1,
+            Fate::Intent => {
                 counts.intent += 1;
                 missing.push(format!("{object} {id} (create sent, outcome unknown)"));
             }
-            None => missing.push(format!("{object} {id} (no fate)")),
         }
+    })?;
+    if seen < scope.len() {
+        // Records in scope without a line in the journal: looked for only when there are some.
+        let journalled = journal.fates(object)?;
+        missing.extend(
+            scope.iter().filter(|id| !journalled.contains_key(*id)).map(|id| format!("{object} {id} (no fate)")),
+        );
     }
     let in_scope = scope.len() as u64 - duplicate_ids + duplicate_rows;
     if counts.total() + duplicate_rows != in_scope || counts.intent > 0 {
@@ -1024,7 +1232,7 @@ fn reconcile(
         counts,
         updated: 0,
         duplicate_rows,
-        records_with_fields_left_out: 0,
-        fields_left_out: 0,
+        records_with_fields_left_out,
+        fields_left_out,
     })
 }

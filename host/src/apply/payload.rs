@@ -7,7 +7,7 @@
 //! person, a field whose policy is quarantine-record) is not sent: the error is the reason it is
 //! quarantined with.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::extract::Issue;
 use crate::mapping::{Accepts, Destination, Landing, Mapping, NamePreference, OnBadValue};
@@ -37,11 +37,66 @@ pub struct Links {
     pub deals: HashMap<String, u64>,
     /// Contact merged away -> its survivor.
     pub survivors: HashMap<String, String>,
-    /// User.com contact id -> (email, name), for meeting attendees.
-    pub contacts: HashMap<String, (String, String)>,
-    /// Lower-case email -> the User.com contacts that have it (sorted), built from `contacts` on
-    /// first use.
-    pub by_email: std::sync::OnceLock<HashMap<String, Vec<String>>>,
+    /// The export's contacts with an email, for meeting attendees and the authors of messages.
+    pub contacts: Contacts,
+}
+
+/// The export's contacts with an email, looked up in the run's spool (a map of every contact's
+/// email and name was a run's largest holding after its records).
+#[derive(Debug, Default)]
+pub struct Contacts {
+    spool: Option<std::sync::Arc<crate::source::Spool>>,
+    /// The first lookup that failed: a phase reports it after its chunk (a lookup answers
+    /// "not found" meanwhile).
+    failed: std::sync::Mutex<Option<crate::source::SpoolError>>,
+}
+
+impl Contacts {
+    pub fn of(source: &crate::source::Source) -> Contacts {
+        Contacts { spool: Some(source.spool.clone()), failed: Default::default() }
+    }
+
+    fn answer<T: Default>(&self, lookup: Result<T, crate::source::SpoolError>) -> T {
+        lookup.unwrap_or_else(|error| {
+            self.failed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get_or_insert(error);
+            T::default()
+        })
+    }
+
+    /// (email, name) of a contact that has an email.
+    pub fn get(&self, contact_id: &str) -> Option<(String, String)> {
+        let spool = self.spool.as_ref()?;
+        let found = self.answer(spool.by_ids(ObjectKind::Contact, &[contact_id.to_owned()]));
+        let (_, contact) = found.into_iter().next_back()?;
+        let text = |field: &str| match contact.record.get(field) {
+            Some(Value::Text(text)) => text.trim().to_owned(),
+            _ => String::new(),
+        };
+        let email = text("email");
+        if email.is_empty() {
+            return None;
+        }
+        let parts = [text("first_name"), text("last_name")]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let name = Some(text("name")).filter(|name| !name.is_empty()).unwrap_or(parts);
+        Some((email, name))
+    }
+
+    /// The contacts with this email, by id.
+    fn with_email(&self, email: &str) -> Vec<String> {
+        self.spool.as_ref().map(|spool| self.answer(spool.contacts_with_email(email))).unwrap_or_default()
+    }
+
+    /// A lookup that failed since the last call.
+    pub fn failure(&self) -> Result<(), crate::source::SpoolError> {
+        match self.failed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Links {
@@ -51,19 +106,11 @@ impl Links {
 
     /// The contact an email address is: the one contact that has it, or `preferred` when it is
     /// one of several that share it (duplicates not merged); none when that is still ambiguous.
-    pub fn contact_by_email(&self, email: &str, preferred: Option<&str>) -> Option<&str> {
-        let index = self.by_email.get_or_init(|| {
-            let mut index: HashMap<String, Vec<String>> = HashMap::new();
-            for (id, (email, _)) in &self.contacts {
-                index.entry(email.trim().to_lowercase()).or_default().push(id.clone());
-            }
-            index.values_mut().for_each(|ids| ids.sort());
-            index
-        });
-        match index.get(&email.trim().to_lowercase()).map(Vec::as_slice) {
-            Some([only]) => Some(only.as_str()),
-            Some(several) => several.iter().map(String::as_str).find(|id| Some(*id) == preferred),
-            None => None,
+    pub fn contact_by_email(&self, email: &str, preferred: Option<&str>) -> Option<String> {
+        match self.contacts.with_email(email).as_slice() {
+            [] => None,
+            [only] => Some(only.clone()),
+            several => several.iter().find(|id| Some(id.as_str()) == preferred).cloned(),
         }
     }
 }
@@ -511,15 +558,15 @@ pub fn activity(
     if let (Some((contact, person_id)), true) = (&person, event)
         && let Some((email, name)) = links.contacts.get(contact)
     {
-        invite(email, name, Some(*person_id));
+        invite(&email, &name, Some(*person_id));
     }
     // Its attendees: each a migrated person's (a participant too) or another's (an attendee).
     let listed = mapped.text("attendees").unwrap_or_default();
     for token in crate::extract::columns::list_items(&listed) {
         let contact = if crate::extract::values::is_email(token) {
-            links.contact_by_email(token, mapped.text("participants").as_deref()).map(str::to_owned)
+            links.contact_by_email(token, mapped.text("participants").as_deref())
         } else {
-            Some(token.to_owned()).filter(|id| links.contacts.contains_key(id))
+            Some(token.to_owned()).filter(|id| links.contacts.get(id).is_some())
         };
         let person_id = contact.as_deref().and_then(|contact| links.person(contact));
         if let Some(person_id) =
@@ -528,7 +575,7 @@ pub fn activity(
             participants.push(Participant { person_id, primary: participants.is_empty() });
         }
         match contact.as_deref().and_then(|contact| links.contacts.get(contact)) {
-            Some((email, name)) => invite(email, name, person_id),
+            Some((email, name)) => invite(&email, &name, person_id),
             None if crate::extract::values::is_email(token) => invite(token, "", None),
             None => {}
         }
@@ -565,42 +612,35 @@ pub fn is_raw_values_note(id: &str) -> bool {
     id.ends_with("/values")
 }
 
-/// Per person, organization and deal whose values did not fit their fields and whose policy is
+/// For a person, organization or deal whose values did not fit their fields and whose policy is
 /// `keep-raw-in-note` (the record has no note of its own): one note attached to it, with each
-/// such value, what it was for and why it did not fit. None for records not created (their
-/// values are listed with their fate).
-pub fn raw_values_notes(
-    records: &BTreeMap<ObjectKind, Vec<Record>>,
-    issues: &HashMap<(ObjectKind, String), Vec<Issue>>,
+/// such value, what it was for and why it did not fit. None for a record not created (its
+/// values are listed with its fate).
+pub fn raw_values_note(
+    record: &Record,
+    issues: &[Issue],
     mapping: &Mapping,
     targets: &Targets,
     links: &Links,
-) -> Vec<(String, NewNote)> {
-    let empty = Vec::new();
-    let mut notes = Vec::new();
-    for kind in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
-        for record in records.get(&kind).into_iter().flatten() {
-            let record_issues = issues.get(&(kind, record.source_id.clone())).unwrap_or(&empty);
-            let Ok(mapped) = map_record(record, mapping, targets, record_issues) else { continue };
-            let kept: Vec<String> = mapped.kept_in_note().collect();
-            let (person_id, org_id, deal_id) = match kind {
-                ObjectKind::Contact => (links.person(&record.source_id), None, None),
-                ObjectKind::Company => (None, links.organizations.get(&record.source_id).copied(), None),
-                _ => (None, None, links.deals.get(&record.source_id).copied()),
-            };
-            if kept.is_empty() || (person_id, org_id, deal_id) == (None, None, None) {
-                continue;
-            }
-            let id = raw_values_note_id(record);
-            let content = format!(
-                "<p><b>User.com values not migrated to their fields</b></p>{}{}",
-                kept.join(""),
-                targets.marking.paragraph(ObjectKind::Conversation, &id)
-            );
-            notes.push((id, NewNote { content, person_id, org_id, deal_id, add_time: None, user_id: None }));
-        }
+) -> Option<(String, NewNote)> {
+    let mapped = map_record(record, mapping, targets, issues).ok()?;
+    let kept: Vec<String> = mapped.kept_in_note().collect();
+    let (person_id, org_id, deal_id) = match record.kind {
+        ObjectKind::Contact => (links.person(&record.source_id), None, None),
+        ObjectKind::Company => (None, links.organizations.get(&record.source_id).copied(), None),
+        ObjectKind::Deal => (None, None, links.deals.get(&record.source_id).copied()),
+        _ => return None,
+    };
+    if kept.is_empty() || (person_id, org_id, deal_id) == (None, None, None) {
+        return None;
     }
-    notes
+    let id = raw_values_note_id(record);
+    let content = format!(
+        "<p><b>User.com values not migrated to their fields</b></p>{}{}",
+        kept.join(""),
+        targets.marking.paragraph(ObjectKind::Conversation, &id)
+    );
+    Some((id, NewNote { content, person_id, org_id, deal_id, add_time: None, user_id: None }))
 }
 
 /// Roles of a message's author that are the contact (whose name the note then shows).
@@ -643,9 +683,9 @@ fn author(mapped: &Mapped, links: &Links) -> String {
 pub fn note(
     conversation: &str,
     messages: &[&Record],
+    issues: &[&[Issue]],
     mapping: &Mapping,
     targets: &Targets,
-    issues: &HashMap<(ObjectKind, String), Vec<Issue>>,
     links: &Links,
 ) -> Result<Vec<(String, NewNote)>, String> {
     let mut lines = Vec::new();
@@ -654,14 +694,8 @@ pub fn note(
     let mut channel = None;
     let mut times = Vec::new();
     let mut ordered: Vec<(&Record, Mapped)> = Vec::new();
-    for message in messages {
-        let empty = Vec::new();
-        let mapped = map_record(
-            message,
-            mapping,
-            targets,
-            issues.get(&(ObjectKind::Conversation, message.source_id.clone())).unwrap_or(&empty),
-        )?;
+    for (message, issues) in messages.iter().zip(issues) {
+        let mapped = map_record(message, mapping, targets, issues)?;
         ordered.push((message, mapped));
     }
     let time_of = |mapped: &Mapped| match mapped.get("add_time") {

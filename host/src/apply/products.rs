@@ -22,15 +22,15 @@ use tokio::task::JoinSet;
 
 use crate::mapping::Mapping;
 use crate::pipedrive::{ClientError, NewDealProduct, NewProduct, PipedriveClient, ProductPrice};
-use crate::record::{ObjectKind, Record};
+use crate::record::ObjectKind;
 use crate::report::{Document, thousands, value, words};
 
 use super::ApplyError;
 use super::payload::Links;
 use crate::journal::{Entry, Fate, Journal, LeftOutField};
-use crate::source::Source;
 use crate::source::deal_extras::Line;
 use crate::source::deal_extras::{DealExtras, read};
+use crate::source::{Source, Spooled};
 
 /// The journal's `object` of products created from products.csv: keyed by User.com product id.
 pub const PRODUCT: &str = "product";
@@ -41,39 +41,20 @@ pub const DEAL_PRODUCT: &str = "deal_product";
 /// Pipedrive id.
 pub const PARTICIPANT: &str = "deal_participant";
 
-/// The export's contact ids (loaded or settled by a plugin).
-pub fn contact_ids(source: &Source) -> HashSet<&str> {
-    source
-        .records
-        .get(&ObjectKind::Contact)
-        .into_iter()
-        .flatten()
-        .map(|contact| contact.source_id.as_str())
-        .chain(
-            source
-                .settled
-                .iter()
-                .filter(|settled| settled.object == ObjectKind::Contact)
-                .map(|settled| settled.source_id.as_str()),
-        )
-        .collect()
+/// Whether the export has this contact (to load or settled by a plugin): looked up in the spool.
+pub fn is_contact(source: &Source, id: &str) -> bool {
+    // A spool that does not read is an error the phase's own reads report; here: not a contact.
+    source.has(ObjectKind::Contact, id).unwrap_or(false)
 }
 
 /// The values a deal is migrated without (its order lines and participants that cannot be),
-/// with their place in the export; none for other records. `contacts`: the export's contact ids
-/// ([`contact_ids`], gathered once per run: once per deal made a run quadratic in its size).
-pub fn left_out(
-    record: &Record,
-    mapping: &Mapping,
-    source: &Source,
-    contacts: &HashSet<&str>,
-    links: &Links,
-) -> Vec<LeftOutField> {
+/// with their place in the export; none for other records.
+pub fn left_out(spooled: &Spooled, mapping: &Mapping, source: &Source, links: &Links) -> Vec<LeftOutField> {
+    let record = &spooled.record;
     if record.kind != ObjectKind::Deal {
         return Vec::new();
     }
-    let extras = read(record, mapping, &source.products, &|id| contacts.contains(id), &|id| links.person(id));
-    let key = (ObjectKind::Deal, record.source_id.clone());
+    let extras = read(record, mapping, &source.products, &|id| is_contact(source, id), &|id| links.person(id));
     extras
         .left_out
         .into_iter()
@@ -84,7 +65,7 @@ pub fn left_out(
             },
             field,
             file: source.files.get(&ObjectKind::Deal).cloned().unwrap_or_default(),
-            line: source.lines.get(&key).copied().unwrap_or(0),
+            line: spooled.line,
             value,
             why,
             in_note: false,
@@ -144,19 +125,19 @@ pub async fn run(
 ) -> Result<ProductsOutcome, ApplyError> {
     let tokens_before = client.bill().tokens();
     let mut outcome = ProductsOutcome::default();
-    let deals = journal.entries(ObjectKind::Deal)?;
-    let contacts = contact_ids(source);
-    let mut wanted: Vec<(&Record, u64, DealExtras)> = Vec::new();
-    for record in source.records.get(&ObjectKind::Deal).into_iter().flatten() {
+    let deals = journal.fates(ObjectKind::Deal)?;
+    let mut wanted: Vec<(String, u64, DealExtras)> = Vec::new();
+    for record in source.records(ObjectKind::Deal) {
+        let record = record?;
         let Some(deal_id) = deals
             .get(&record.source_id)
-            .filter(|entry| entry.fate == Fate::Created)
-            .and_then(|entry| entry.pipedrive_id)
+            .filter(|fated| fated.fate == Fate::Created)
+            .and_then(|fated| fated.pipedrive_id)
         else {
             continue;
         };
-        let extras = read(record, mapping, &source.products, &|id| contacts.contains(id), &|id| links.person(id));
-        wanted.push((record, deal_id, extras));
+        let extras = read(&record, mapping, &source.products, &|id| is_contact(source, id), &|id| links.person(id));
+        wanted.push((record.source_id, deal_id, extras));
     }
     // The products the lines use, each created once.
     let mut products: BTreeMap<String, u64> = BTreeMap::new();
@@ -214,8 +195,8 @@ pub async fn run(
     let mut work = Vec::new();
     // What each line is sent as: the baseline a later run tells a change by.
     let mut sent: HashMap<String, String> = HashMap::new();
-    for (record, deal_id, extras) in &wanted {
-        let deal = record.source_id.clone();
+    for (deal, deal_id, extras) in &wanted {
+        let deal = deal.clone();
         let known: Vec<u64> = extras
             .lines
             .iter()
@@ -342,7 +323,7 @@ fn deal_of(key: &str, entry: &Entry) -> String {
 async fn remove_stale(
     client: &PipedriveClient,
     journal: &Journal,
-    deals: &[(&Record, u64, DealExtras)],
+    deals: &[(String, u64, DealExtras)],
     products: &BTreeMap<String, u64>,
     outcome: &mut ProductsOutcome,
 ) -> Result<(), ApplyError> {
@@ -354,8 +335,8 @@ async fn remove_stale(
             }
         }
     }
-    for (record, deal_id, extras) in deals {
-        let Some(rows) = by_deal.remove(&record.source_id) else { continue };
+    for (deal, deal_id, extras) in deals {
+        let Some(rows) = by_deal.remove(deal) else { continue };
         let mut listed: Option<Vec<crate::pipedrive::DealProduct>> = None;
         for (object, key, entry) in rows {
             let Some(attachment) = entry.pipedrive_id else { continue };

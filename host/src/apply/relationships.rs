@@ -19,7 +19,7 @@ use crate::record::{ObjectKind, Value};
 
 use super::ApplyError;
 use crate::journal::{Entry, Fate, Journal};
-use crate::source::Source;
+use crate::source::{Source, SpoolError};
 
 /// The organization landing a parent company goes to (`to = "parent_org_id"`).
 pub const PARENT_CODE: &str = "parent_org_id";
@@ -61,7 +61,7 @@ pub struct RelationshipsOutcome {
 
 /// Each company's parent (daughter id -> parent id), from the attributes the mapping sends to
 /// [`PARENT_CODE`]; none when the mapping sends none there.
-pub fn parents(mapping: &Mapping, source: &Source) -> BTreeMap<String, String> {
+pub fn parents(mapping: &Mapping, source: &Source) -> Result<BTreeMap<String, String>, SpoolError> {
     let attributes: Vec<&str> = mapping
         .fields
         .iter()
@@ -72,7 +72,11 @@ pub fn parents(mapping: &Mapping, source: &Source) -> BTreeMap<String, String> {
         .map(|entry| entry.attribute.as_str())
         .collect();
     let mut parents = BTreeMap::new();
-    for company in source.records.get(&ObjectKind::Company).into_iter().flatten() {
+    if attributes.is_empty() {
+        return Ok(parents);
+    }
+    for company in source.records(ObjectKind::Company) {
+        let company = company?;
         let parent = attributes.iter().find_map(|attribute| match company.get(attribute) {
             Some(Value::Text(id)) if !id.trim().is_empty() => Some(id.trim().to_owned()),
             _ => None,
@@ -81,7 +85,7 @@ pub fn parents(mapping: &Mapping, source: &Source) -> BTreeMap<String, String> {
             parents.insert(company.source_id.clone(), parent);
         }
     }
-    parents
+    Ok(parents)
 }
 
 /// The cycle a company's chain of parents returns to it by (`A -> B -> A`), if it does.
@@ -100,22 +104,13 @@ fn cycle_through(child: &str, parents: &BTreeMap<String, String>) -> Option<Vec<
 
 /// Which pairs can be made, and why the others cannot. `companies`: the journal's companies;
 /// `sample`: a sample run, whose parents may be outside the sample rather than the export.
-pub fn resolve(mapping: &Mapping, source: &Source, companies: &HashMap<String, Entry>, sample: bool) -> Hierarchy {
-    let parents = parents(mapping, source);
-    let in_source: std::collections::HashSet<&str> = source
-        .records
-        .get(&ObjectKind::Company)
-        .into_iter()
-        .flatten()
-        .map(|company| company.source_id.as_str())
-        .chain(
-            source
-                .settled
-                .iter()
-                .filter(|settled| settled.object == ObjectKind::Company)
-                .map(|settled| settled.source_id.as_str()),
-        )
-        .collect();
+pub fn resolve(
+    mapping: &Mapping,
+    source: &Source,
+    companies: &HashMap<String, Entry>,
+    sample: bool,
+) -> Result<Hierarchy, SpoolError> {
+    let parents = parents(mapping, source)?;
     let created =
         |id: &str| companies.get(id).filter(|entry| entry.fate == Fate::Created).and_then(|entry| entry.pipedrive_id);
     let not_migrated = |id: &str| match companies.get(id) {
@@ -133,7 +128,7 @@ pub fn resolve(mapping: &Mapping, source: &Source, companies: &HashMap<String, E
             Some(format!("company {child} is its own parent: no relationship"))
         } else if let Some(cycle) = cycle_through(child, &parents) {
             Some(format!("company {child}: its parent companies form a cycle ({}): not sent", cycle.join(" -> ")))
-        } else if !in_source.contains(parent.as_str()) {
+        } else if !source.has(ObjectKind::Company, parent)? {
             let place = if sample { "in this sample" } else { "in the export" };
             Some(format!("company {child}: its parent company {parent} is not {place}: not sent"))
         } else if created(child).is_none() {
@@ -156,7 +151,7 @@ pub fn resolve(mapping: &Mapping, source: &Source, companies: &HashMap<String, E
             (why, ..) => hierarchy.unsent.push((pair, why.unwrap_or_default())),
         }
     }
-    hierarchy
+    Ok(hierarchy)
 }
 
 /// Makes the parent relationships the export gives, after the organizations phase: those made
@@ -170,7 +165,7 @@ pub async fn run(
     sample: bool,
 ) -> Result<RelationshipsOutcome, ApplyError> {
     let tokens_before = client.bill().tokens();
-    let hierarchy = resolve(mapping, source, &journal.entries(ObjectKind::Company)?, sample);
+    let hierarchy = resolve(mapping, source, &journal.entries(ObjectKind::Company)?, sample)?;
     let journalled = journal.relationships()?;
     let mut outcome = RelationshipsOutcome {
         unsent: hierarchy.unsent.iter().map(|(_, why)| why.clone()).collect(),

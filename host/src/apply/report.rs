@@ -36,30 +36,20 @@ pub fn write(
     write_report_row(&mut csv, ["object", "source_id", "line", "reason", "kind", "file", "column", "value"])
         .map_err(csv_error)?;
     for object in ObjectKind::ALL {
-        let entries = journal.entries(object)?;
-        let mut quarantined: Vec<_> = entries.iter().filter(|(_, entry)| entry.fate == Fate::Quarantined).collect();
-        quarantined.sort_by(|a, b| a.0.cmp(b.0));
+        let quarantined = journal.with_fate(object, Fate::Quarantined)?;
+        let fates = journal.fates(object)?;
         let duplicates = source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation);
         let file = source.files.get(&object).map(String::as_str).unwrap_or("");
-        for (id, entry) in quarantined {
+        for (id, detail) in &quarantined {
             // A duplicated id: one row per row of the file, each with its line.
             let lines: Vec<String> = match duplicates.and_then(|duplicates| duplicates.get(id)) {
                 Some(lines) => lines.iter().map(u64::to_string).collect(),
-                None => vec![source.lines.get(&(object, id.clone())).map(u64::to_string).unwrap_or_default()],
+                None => vec![source.spool.line(object, id)?.map(|line| line.to_string()).unwrap_or_default()],
             };
             for line in lines {
                 write_report_row(
                     &mut csv,
-                    [
-                        object.as_str(),
-                        id,
-                        &line,
-                        entry.detail.as_deref().unwrap_or(""),
-                        RECORD_QUARANTINED,
-                        file,
-                        "",
-                        "",
-                    ],
+                    [object.as_str(), id, &line, detail.as_deref().unwrap_or(""), RECORD_QUARANTINED, file, "", ""],
                 )
                 .map_err(csv_error)?;
             }
@@ -67,7 +57,7 @@ pub fn write(
         let mut left_out: Vec<_> = journal
             .left_out(object)?
             .into_iter()
-            .filter(|(id, _)| entries.get(id).is_some_and(|entry| entry.fate == Fate::Created))
+            .filter(|(id, _)| fates.get(id).is_some_and(|fated| fated.fate == Fate::Created))
             .collect();
         left_out.sort_by(|a, b| a.0.cmp(&b.0));
         for (id, fields) in left_out {

@@ -7,21 +7,24 @@
 //! ```text
 //! labels       the label plugin's decision for each of the export's tags
 //! deal_extras  a deal's order lines and participants: what migrates, and what is left out and why
+//! spool        the run's records on disk, read back a page, a conversation or an id at a time
 //! ```
 
 pub mod deal_extras;
 pub mod labels;
+pub mod spool;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use crate::extract::{Export, ExportOptions, ExtractError, Issue, ReadRecord};
+use crate::extract::{Export, ExportOptions, ExtractError, ReadRecord};
 use crate::pipeline::{self, BatchIds, Fate as StageFate, StageOutput};
 use crate::plugins::{Hook, LoadedPlugin};
 use crate::record::{ObjectKind, Record, Value};
 
 use crate::journal::Fate;
 use crate::project::{CONFIG_FILE, Project};
+pub use spool::{Spool, SpoolError, Spooled};
 
 /// Records per plugin call unless a run says otherwise; a call that fails quarantines its batch.
 pub const BATCH_SIZE: usize = 1000;
@@ -33,6 +36,15 @@ pub enum OpenExportError {
     UnknownEncoding { config: PathBuf, file: String, label: String },
     #[error(transparent)]
     Extract(#[from] ExtractError),
+}
+
+/// Why the records could not be read into the run's spool, or back from it.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
 }
 
 /// Opens the project's export with its declared encodings.
@@ -87,16 +99,13 @@ pub fn survivor<'a>(survivors: &'a HashMap<String, String>, contact_id: &'a str)
 /// What a run moves.
 #[derive(Debug, Default)]
 pub struct Source {
-    /// Per object, the records to load, in file order (conversations: every message).
-    pub records: BTreeMap<ObjectKind, Vec<Record>>,
+    /// The records to load, in file order (conversations: every message), with the line each
+    /// starts on and the values that did not read as their column's type, on disk.
+    pub spool: std::sync::Arc<Spool>,
     /// Records in scope per object: the count reconciliation adds up to. Conversations count
     /// conversations (each becomes one note), not messages.
     pub in_scope: BTreeMap<ObjectKind, u64>,
     pub settled: Vec<Settled>,
-    /// Values that did not read as their column's type, per record.
-    pub issues: HashMap<(ObjectKind, String), Vec<Issue>>,
-    /// The line each record starts on, for the quarantine report.
-    pub lines: HashMap<(ObjectKind, String), u64>,
     /// Each record field's column header as written, for the quarantine report.
     pub headers: HashMap<(ObjectKind, String), String>,
     /// Contact merged away -> the contact it was merged into.
@@ -141,132 +150,166 @@ fn reference(record: &Record, field: &str) -> Option<String> {
     }
 }
 
-/// Reads every record of the export, or with `sample`, the first `sample` contacts and what
-/// links to them: their companies, their deals, the activities of those contacts and deals,
-/// their events and conversations.
-pub fn read(export: &Export, sample: Option<usize>) -> Result<Source, ExtractError> {
-    let mut source = Source::default();
-    let mut all: BTreeMap<ObjectKind, Vec<Record>> = BTreeMap::new();
+/// Reads every record of the export into a spool in `project_dir`, or with `sample`, the first
+/// `sample` contacts and what links to them: their companies, their deals, the activities of
+/// those contacts and deals, their events and conversations.
+pub fn read(export: &Export, sample: Option<usize>, project_dir: &Path) -> Result<Source, SourceError> {
+    let mut source = Source { spool: std::sync::Arc::new(Spool::create(project_dir)?), ..Source::default() };
     // Ids (or conversations) settled as duplicates, per object: in scope, never sent.
     let mut duplicated_scope: BTreeMap<ObjectKind, u64> = BTreeMap::new();
+    let mut present = BTreeSet::new();
     for kind in ObjectKind::ALL {
         let Some(reader) = export.records(kind)? else { continue };
+        present.insert(kind);
         let has_ids = reader.has_id_column();
         let file = reader
             .path()
             .file_name()
             .map_or_else(|| reader.path().display().to_string(), |name| name.to_string_lossy().into_owned());
-        let mut records = Vec::new();
         let mut lines_of: HashMap<String, Vec<u64>> = HashMap::new();
         source
             .headers
             .extend(reader.columns().iter().map(|column| ((kind, column.field.clone()), column.header.clone())));
-        for read in reader {
-            let ReadRecord { record, line, issues, .. } = read?;
-            let key = (kind, record.source_id.clone());
-            if !issues.is_empty() {
-                source.issues.insert(key.clone(), issues);
+        source.spool.batch::<(), SourceError>(|writer| {
+            for read in reader {
+                let ReadRecord { record, line, issues, .. } = read?;
+                if has_ids {
+                    lines_of.entry(record.source_id.clone()).or_default().push(line);
+                }
+                let conversation = (kind == ObjectKind::Conversation).then(|| conversation_of(&record));
+                writer.add(&record, line, &issues, conversation.as_deref())?;
             }
-            source.lines.insert(key, line);
-            if has_ids {
-                lines_of.entry(record.source_id.clone()).or_default().push(line);
-            }
-            records.push(record);
-        }
+            Ok(())
+        })?;
         let duplicates: BTreeMap<String, Vec<u64>> =
             lines_of.into_iter().filter(|(_, lines)| lines.len() > 1).collect();
         if !duplicates.is_empty() {
-            duplicated_scope
-                .insert(kind, settle_duplicates(&mut source.settled, kind, &file, &duplicates, &mut records));
+            duplicated_scope.insert(kind, settle_duplicates(&mut source, kind, &file, &duplicates)?);
             source.duplicates.insert(kind, duplicates);
         }
         source.files.insert(kind, file);
-        all.insert(kind, records);
     }
     if let Some(size) = sample {
-        let contacts: Vec<Record> =
-            all.remove(&ObjectKind::Contact).unwrap_or_default().into_iter().take(size).collect();
-        let contact_ids: BTreeSet<String> = contacts.iter().map(|contact| contact.source_id.clone()).collect();
-        let company_ids: BTreeSet<String> =
-            contacts.iter().filter_map(|contact| reference(contact, "company_id")).collect();
-        let linked = |record: &Record| reference(record, "contact_id").is_some_and(|id| contact_ids.contains(&id));
-        let deals: Vec<Record> = all.remove(&ObjectKind::Deal).unwrap_or_default().into_iter().filter(linked).collect();
-        let deal_ids: BTreeSet<String> = deals.iter().map(|deal| deal.source_id.clone()).collect();
-        let mut companies = company_ids.clone();
-        companies.extend(deals.iter().filter_map(|deal| reference(deal, "company_id")));
-        let mut keep = |kind: ObjectKind, keep: &dyn Fn(&Record) -> bool| {
-            let records = all.remove(&kind).unwrap_or_default().into_iter().filter(|record| keep(record)).collect();
-            all.insert(kind, records);
-        };
-        keep(ObjectKind::Company, &|company| companies.contains(&company.source_id));
-        keep(ObjectKind::Activity, &|activity| {
-            linked(activity) || reference(activity, "deal_id").is_some_and(|id| deal_ids.contains(&id))
-        });
-        keep(ObjectKind::Event, &linked);
-        keep(ObjectKind::Conversation, &linked);
-        all.insert(ObjectKind::Contact, contacts);
-        all.insert(ObjectKind::Deal, deals);
+        take_sample(&source.spool, size)?;
+        present.extend(ObjectKind::ALL);
     }
-    for (kind, records) in &all {
-        let count = if *kind == ObjectKind::Conversation {
-            records.iter().map(conversation_of).collect::<BTreeSet<_>>().len()
-        } else {
-            records.len()
-        };
-        source.in_scope.insert(*kind, count as u64 + duplicated_scope.get(kind).copied().unwrap_or(0));
+    for kind in present {
+        let count = source.spool.count(kind)?;
+        source.in_scope.insert(kind, count + duplicated_scope.get(&kind).copied().unwrap_or(0));
     }
-    source.records = all;
     Ok(source)
 }
 
-/// Takes every row of a duplicated id out of `records` and quarantines the id (for messages:
+/// Leaves in the spool the first `size` contacts and what links to them.
+fn take_sample(spool: &Spool, size: usize) -> Result<(), SpoolError> {
+    let mut left_out = Vec::new();
+    let mut contact_ids = BTreeSet::new();
+    let mut companies = BTreeSet::new();
+    for row in spool.records(ObjectKind::Contact) {
+        let (seq, Spooled { record, .. }) = row?;
+        if contact_ids.len() < size {
+            companies.extend(reference(&record, "company_id"));
+            contact_ids.insert(record.source_id);
+        } else {
+            left_out.push(seq);
+        }
+    }
+    let linked = |record: &Record| reference(record, "contact_id").is_some_and(|id| contact_ids.contains(&id));
+    let mut deal_ids = BTreeSet::new();
+    for row in spool.records(ObjectKind::Deal) {
+        let (seq, Spooled { record, .. }) = row?;
+        if linked(&record) {
+            companies.extend(reference(&record, "company_id"));
+            deal_ids.insert(record.source_id);
+        } else {
+            left_out.push(seq);
+        }
+    }
+    let mut keep = |kind: ObjectKind, keep: &dyn Fn(&Record) -> bool| -> Result<(), SpoolError> {
+        for row in spool.records(kind) {
+            let (seq, Spooled { record, .. }) = row?;
+            if !keep(&record) {
+                left_out.push(seq);
+            }
+        }
+        Ok(())
+    };
+    keep(ObjectKind::Company, &|company| companies.contains(&company.source_id))?;
+    keep(ObjectKind::Activity, &|activity| {
+        linked(activity) || reference(activity, "deal_id").is_some_and(|id| deal_ids.contains(&id))
+    })?;
+    keep(ObjectKind::Event, &linked)?;
+    keep(ObjectKind::Conversation, &linked)?;
+    spool.batch(|writer| left_out.iter().try_for_each(|seq| writer.leave_out(*seq)))
+}
+
+/// Takes every row of a duplicated id out of the spool and quarantines the id (for messages:
 /// the conversations they belong to), with the lines. Returns how many ids (conversations) it
 /// settled: they stay in scope, so that reconciliation accounts for them.
 fn settle_duplicates(
-    settled: &mut Vec<Settled>,
+    source: &mut Source,
     kind: ObjectKind,
     file: &str,
     duplicates: &BTreeMap<String, Vec<u64>>,
-    records: &mut Vec<Record>,
-) -> u64 {
+) -> Result<u64, SpoolError> {
+    let ids: Vec<String> = duplicates.keys().cloned().collect();
     if kind == ObjectKind::Conversation {
         // A note is one conversation: one whose messages are in doubt is not written at all.
         let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for message in records.iter().filter(|message| duplicates.contains_key(&message.source_id)) {
+        for (_, Spooled { record: message, .. }) in source.spool.by_ids(kind, &ids)? {
             let reason = duplicate_reason(&message.source_id, &duplicates[&message.source_id], file);
-            let reasons = reasons.entry(conversation_of(message)).or_default();
+            let reasons = reasons.entry(conversation_of(&message)).or_default();
             if !reasons.contains(&reason) {
                 reasons.push(reason);
             }
         }
-        records.retain(|message| !reasons.contains_key(&conversation_of(message)));
+        source
+            .spool
+            .batch(|writer| reasons.keys().try_for_each(|conversation| writer.retire_conversation(conversation)))?;
         let count = reasons.len() as u64;
         for (conversation, reasons) in reasons {
-            settled.push(Settled {
+            source.settled.push(Settled {
                 object: kind,
                 source_id: conversation,
                 fate: Fate::Quarantined,
                 detail: format!("a message's {}", reasons.join("; ")),
             });
         }
-        return count;
+        return Ok(count);
     }
-    records.retain(|record| !duplicates.contains_key(&record.source_id));
+    source.spool.batch(|writer| ids.iter().try_for_each(|id| writer.retire(kind, id)))?;
     for (id, lines) in duplicates {
-        settled.push(Settled {
+        source.settled.push(Settled {
             object: kind,
             source_id: id.clone(),
             fate: Fate::Quarantined,
             detail: duplicate_reason(id, lines, file),
         });
     }
-    duplicates.len() as u64
+    Ok(duplicates.len() as u64)
 }
 
 impl Source {
+    /// The records to load of `kind`, in file order (conversations: every message).
+    pub fn records(&self, kind: ObjectKind) -> impl Iterator<Item = Result<Record, SpoolError>> + '_ {
+        self.spool.records(kind).spooled().map(|row| row.map(|spooled| spooled.record))
+    }
+
+    /// Whether the run has this record, to load or settled (by a plugin, or as a duplicate).
+    /// Not for conversations (a conversation is settled by its id, not its messages').
+    pub fn has(&self, kind: ObjectKind, id: &str) -> Result<bool, SpoolError> {
+        self.spool.contains(kind, id)
+    }
+
+    /// The line a record starts on, for the quarantine report (0: not read from a file).
+    pub fn line(&self, kind: ObjectKind, id: &str) -> Result<u64, SpoolError> {
+        Ok(self.spool.line(kind, id)?.unwrap_or(0))
+    }
+
     /// Runs the clean plugin over every object but conversations, then the dedup plugin over
-    /// contacts; settles what they drop, reject, quarantine and merge.
-    pub fn run_plugins(&mut self, plugins: &[(Hook, LoadedPlugin)], batch_size: usize) {
+    /// contacts; settles what they drop, reject, quarantine and merge. Clean goes batch by
+    /// batch as the records stream from the spool; what it keeps changed is written back.
+    pub fn run_plugins(&mut self, plugins: &[(Hook, LoadedPlugin)], batch_size: usize) -> Result<(), SpoolError> {
         let mut ids = BatchIds::default();
         for (hook, plugin) in plugins {
             let kinds: &[ObjectKind] = match hook {
@@ -281,53 +324,193 @@ impl Source {
                 Hook::Label => continue,
             };
             for kind in kinds {
-                let Some(records) = self.records.remove(kind) else { continue };
-                let input_fields = pipeline::fields_of(&records);
-                let output = match hook {
-                    Hook::Clean => pipeline::clean(plugin, records, batch_size, &mut ids),
-                    _ => pipeline::dedup(plugin, records, batch_size, &mut ids),
-                };
-                for (key, records) in pipeline::new_fields(&output, &input_fields) {
-                    self.new_fields.entry(key).or_insert_with(|| (plugin.name(), 0)).1 += records;
+                let mut stage = Stage::default();
+                match hook {
+                    Hook::Clean => {
+                        let mut rows = self.spool.records(*kind).peekable();
+                        while rows.peek().is_some() {
+                            let batch = rows.by_ref().take(batch_size.max(1)).collect::<Result<Vec<_>, _>>()?;
+                            let (seqs, records): (Vec<i64>, Vec<Record>) =
+                                batch.into_iter().map(|(seq, spooled)| (seq, spooled.record)).unzip();
+                            stage.input(&records);
+                            let output = pipeline::clean(plugin, records, batch_size, &mut ids);
+                            self.write_back(&seqs, &output)?;
+                            stage.output(
+                                &mut self.settled,
+                                &mut self.survivors,
+                                &mut self.plugin_failures,
+                                output,
+                                &plugin.name(),
+                            );
+                        }
+                    }
+                    _ => {
+                        // Match keys and ids of every contact in memory; records a batch at a time.
+                        let mut input = Spooling::new(&self.spool, *kind)?;
+                        let pipeline::Dedup { output, positions } =
+                            pipeline::dedup_from(plugin, &mut input, batch_size, &mut ids)?;
+                        stage.input_fields.extend(std::mem::take(&mut input.fields));
+                        let seqs: Vec<i64> = positions.iter().map(|&position| input.seqs[position]).collect();
+                        let changed = std::mem::take(&mut input.changed);
+                        self.spool.batch(|writer| {
+                            changed
+                                .iter()
+                                .try_for_each(|(position, record)| writer.replace(input.seqs[*position], record))
+                        })?;
+                        self.write_back(&seqs, &output)?;
+                        stage.output(
+                            &mut self.settled,
+                            &mut self.survivors,
+                            &mut self.plugin_failures,
+                            output,
+                            &plugin.name(),
+                        );
+                    }
                 }
-                self.stage_counts.push((plugin.name(), *kind, output.counts()));
-                let kept = self.settle(output, &plugin.name());
-                self.records.insert(*kind, kept);
+                // An object the run reads (a sample reads every one) has its stage, records or not.
+                if self.in_scope.contains_key(kind) {
+                    for (key, records) in stage.changed_fields {
+                        if !stage.input_fields.contains(&key) {
+                            self.new_fields.entry(key).or_insert_with(|| (plugin.name(), 0)).1 += records;
+                        }
+                    }
+                    self.stage_counts.push((plugin.name(), *kind, stage.counts));
+                }
             }
         }
+        Ok(())
     }
 
-    /// Settles a stage's fates; returns the records that go on.
-    fn settle(&mut self, output: StageOutput, plugin: &str) -> Vec<Record> {
-        for failure in &output.failures {
-            self.plugin_failures.push(format!("{plugin}: {failure}"));
+    /// Writes a stage's outcome for the rows `seqs` (the rows of its fates, in their order) to
+    /// the spool: a changed record it holds written back, one not kept taken out.
+    fn write_back(&self, seqs: &[i64], output: &StageOutput) -> Result<(), SpoolError> {
+        self.spool.batch(|writer| {
+            let mut kept = output.records.iter();
+            for (seq, entry) in seqs.iter().zip(&output.fates) {
+                match &entry.fate {
+                    StageFate::Kept { changes } => {
+                        let record = kept.next();
+                        if let Some(record) = record.filter(|_| !changes.is_empty()) {
+                            writer.replace(*seq, record)?;
+                        }
+                    }
+                    _ => writer.retire_row(*seq)?,
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The dedup stage's input from the spool: one object's live records by position, and the
+/// fields they have; merged survivors, changed, held until written back.
+struct Spooling<'a> {
+    spool: &'a Spool,
+    kind: ObjectKind,
+    /// The row of each position.
+    seqs: Vec<i64>,
+    fields: BTreeSet<(ObjectKind, String)>,
+    changed: Vec<(usize, Record)>,
+}
+
+impl<'a> Spooling<'a> {
+    fn new(spool: &'a Spool, kind: ObjectKind) -> Result<Spooling<'a>, SpoolError> {
+        Ok(Spooling { spool, kind, seqs: spool.rows(kind)?, fields: BTreeSet::new(), changed: Vec::new() })
+    }
+}
+
+impl pipeline::DedupInput for Spooling<'_> {
+    type Error = SpoolError;
+
+    fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    fn read(&mut self, positions: &[usize]) -> Result<Vec<Record>, SpoolError> {
+        let seqs: Vec<i64> = positions.iter().map(|&position| self.seqs[position]).collect();
+        let records = self.spool.at(self.kind, &seqs)?;
+        self.fields.extend(pipeline::fields_of(&records));
+        Ok(records)
+    }
+
+    fn keep(&mut self, position: usize, record: Record, changed: bool) {
+        if changed {
+            self.changed.push((position, record));
         }
-        for entry in output.fates {
-            let (fate, detail) = match entry.fate {
-                StageFate::Kept { .. } => continue,
-                StageFate::Dropped { reason } => (Fate::Excluded, format!("{plugin}: {reason}")),
-                StageFate::Rejected { issues } => (
-                    Fate::Quarantined,
-                    format!(
-                        "{plugin}: {}",
-                        issues
-                            .iter()
-                            .map(|issue| format!("{}: {}", issue.field, issue.message))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    ),
+    }
+}
+
+/// Settles a stage's fates: into `settled`, merges into `survivors` too, and what failed.
+fn settle(
+    settled: &mut Vec<Settled>,
+    survivors: &mut HashMap<String, String>,
+    failures: &mut Vec<String>,
+    output: &StageOutput,
+    plugin: &str,
+) {
+    for failure in &output.failures {
+        failures.push(format!("{plugin}: {failure}"));
+    }
+    for entry in &output.fates {
+        let (fate, detail) = match &entry.fate {
+            StageFate::Kept { .. } => continue,
+            StageFate::Dropped { reason } => (Fate::Excluded, format!("{plugin}: {reason}")),
+            StageFate::Rejected { issues } => (
+                Fate::Quarantined,
+                format!(
+                    "{plugin}: {}",
+                    issues
+                        .iter()
+                        .map(|issue| format!("{}: {}", issue.field, issue.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 ),
-                StageFate::Quarantined { reason } => {
-                    (Fate::Quarantined, format!("{plugin} failed on its batch: {reason}"))
-                }
-                StageFate::Merged { survivor } => {
-                    self.survivors.insert(entry.source_id.clone(), survivor.clone());
-                    (Fate::Merged, survivor)
-                }
-            };
-            self.settled.push(Settled { object: entry.kind, source_id: entry.source_id, fate, detail });
+            ),
+            StageFate::Quarantined { reason } => (Fate::Quarantined, format!("{plugin} failed on its batch: {reason}")),
+            StageFate::Merged { survivor } => {
+                survivors.insert(entry.source_id.clone(), survivor.clone());
+                (Fate::Merged, survivor.clone())
+            }
+        };
+        settled.push(Settled { object: entry.kind, source_id: entry.source_id.clone(), fate, detail });
+    }
+}
+
+/// One plugin's stage over one object, added up over its batches.
+#[derive(Default)]
+struct Stage {
+    counts: pipeline::FateCounts,
+    /// The fields the stage's input had.
+    input_fields: BTreeSet<(ObjectKind, String)>,
+    /// The fields kept records were changed in, with how many records each: those the input
+    /// did not have are new.
+    changed_fields: BTreeMap<(ObjectKind, String), u64>,
+}
+
+impl Stage {
+    fn input(&mut self, records: &[Record]) {
+        self.input_fields.extend(pipeline::fields_of(records));
+    }
+
+    fn output(
+        &mut self,
+        settled: &mut Vec<Settled>,
+        survivors: &mut HashMap<String, String>,
+        failures: &mut Vec<String>,
+        output: StageOutput,
+        plugin: &str,
+    ) {
+        for (key, records) in pipeline::new_fields(&output, &BTreeSet::new()) {
+            *self.changed_fields.entry(key).or_default() += records;
         }
-        output.records
+        let counts = output.counts();
+        self.counts.kept += counts.kept;
+        self.counts.changed += counts.changed;
+        self.counts.dropped += counts.dropped;
+        self.counts.rejected += counts.rejected;
+        self.counts.quarantined += counts.quarantined;
+        self.counts.merged += counts.merged;
+        settle(settled, survivors, failures, &output, plugin);
     }
 }
 

@@ -60,7 +60,11 @@ pub async fn check(
             Err(error) => return Err(error.into()),
         }
     }
-    checked.not_migrated = found(source).iter().filter(|item| !journalled.contains_key(&item.key)).count() as u64;
+    checked.not_migrated = found(source)
+        .map_err(crate::apply::ApplyError::from)?
+        .iter()
+        .filter(|item| !journalled.contains_key(&item.key))
+        .count() as u64;
     Ok(checked)
 }
 

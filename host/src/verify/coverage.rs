@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::apply::workspace::{CustomTarget, Targets};
-use crate::extract::{Export, ExtractError, FieldType, Issue, ReadRecord};
+use crate::extract::{Export, FieldType, Issue, ReadRecord};
 use crate::journal::{Entry, Fate};
 use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping};
 use crate::pipedrive::EntityKind;
@@ -251,26 +251,24 @@ pub struct Context<'a> {
 
 /// Reads the export object by object (one object's records at a time) and accounts for every
 /// non-empty value.
-pub fn coverage(export: &Export, context: &Context) -> Result<Coverage, ExtractError> {
-    let checker = Checker::new(context);
+pub fn coverage(export: &Export, context: &Context) -> Result<Coverage, super::VerifyError> {
+    let checker = Checker::new(context).map_err(crate::apply::ApplyError::from)?;
     let mut coverage = Coverage::default();
     for object in ObjectKind::ALL {
         let Some(reader) = export.records(object)? else { continue };
         let types: HashMap<String, FieldType> =
             reader.columns().iter().map(|column| (column.field.clone(), column.ty)).collect();
-        let after_plugins: HashMap<&str, &Record> = context
+        let after_plugins: HashMap<String, Record> = context
             .source
-            .records
-            .get(&object)
-            .into_iter()
-            .flatten()
-            .map(|record| (record.source_id.as_str(), record))
-            .collect();
+            .records(object)
+            .map(|record| record.map(|record| (record.source_id.clone(), record)))
+            .collect::<Result<_, _>>()
+            .map_err(crate::apply::ApplyError::from)?;
         let mut rows: BTreeMap<String, AttributeCoverage> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
         for read in reader {
             let ReadRecord { record, issues, .. } = read?;
-            let plugged = after_plugins.get(record.source_id.as_str()).copied();
+            let plugged = after_plugins.get(record.source_id.as_str());
             for (attribute, value) in &record.fields {
                 if is_empty(value) {
                     continue;
@@ -446,7 +444,7 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    fn new(context: &'a Context<'a>) -> Checker<'a> {
+    fn new(context: &'a Context<'a>) -> Result<Checker<'a>, crate::source::SpoolError> {
         let targets = context.targets;
         let mut linked: HashMap<ObjectKind, HashMap<u64, String>> = HashMap::new();
         for object in [ObjectKind::Company, ObjectKind::Contact] {
@@ -456,7 +454,7 @@ impl<'a> Checker<'a> {
             ids.extend(entries.filter_map(|(source_id, entry)| Some((entry.pipedrive_id?, source_id.clone()))));
         }
         let labels = targets.labels.iter().map(|((entity, label), id)| ((*entity, *id), label.clone())).collect();
-        Checker { context, linked, labels, parent_cycles: parent_cycles(context), last_note: RefCell::new(None) }
+        Ok(Checker { context, linked, labels, parent_cycles: parent_cycles(context)?, last_note: RefCell::new(None) })
     }
 
     fn note_text(&self, actual: &Json, field: &'static str) -> Rc<str> {
@@ -958,7 +956,7 @@ impl<'a> Checker<'a> {
 
 /// The companies whose chain of parents (the attributes the mapping sends to `parent_org_id`)
 /// returns to them: A parent of B parent of A, or a company its own parent.
-fn parent_cycles(context: &Context) -> HashSet<String> {
+fn parent_cycles(context: &Context) -> Result<HashSet<String>, crate::source::SpoolError> {
     let attributes: Vec<&str> = context
         .mapping
         .fields
@@ -969,21 +967,16 @@ fn parent_cycles(context: &Context) -> HashSet<String> {
         })
         .map(|entry| entry.attribute.as_str())
         .collect();
-    let parent_of: HashMap<&str, String> = context
-        .source
-        .records
-        .get(&ObjectKind::Company)
-        .into_iter()
-        .flatten()
-        .filter_map(|company| {
-            let parent = attributes
-                .iter()
-                .filter_map(|attribute| company.get(attribute))
-                .map(|value| text(&plain(value)))
-                .find(|parent| !parent.is_empty())?;
-            Some((company.source_id.as_str(), parent))
-        })
-        .collect();
+    let mut parent_of: HashMap<String, String> = HashMap::new();
+    for company in context.source.records(ObjectKind::Company) {
+        let company = company?;
+        let parent = attributes
+            .iter()
+            .filter_map(|attribute| company.get(attribute))
+            .map(|value| text(&plain(value)))
+            .find(|parent| !parent.is_empty());
+        parent_of.extend(parent.map(|parent| (company.source_id, parent)));
+    }
     let returns = |start: &str| {
         let mut at = parent_of[start].as_str();
         for _ in 0..parent_of.len() {
@@ -997,7 +990,7 @@ fn parent_cycles(context: &Context) -> HashSet<String> {
         }
         false
     };
-    parent_of.keys().filter(|start| returns(start)).map(|start| start.to_string()).collect()
+    Ok(parent_of.keys().filter(|start| returns(start)).map(|start| start.to_string()).collect())
 }
 
 /// Whether a person's name holds a contact's name once: its full name (`name`) equals it, or its

@@ -52,7 +52,6 @@ pub async fn check(
         .filter_map(|(id, entry)| Some((id, entry.pipedrive_id?)))
         .collect();
     let person = |contact: &str| persons.get(crate::source::survivor(&source.survivors, contact)).copied();
-    let contacts = products::contact_ids(source);
     // Deals a delta removed lines or participants from: read back even when the export now
     // gives them none, so that one still in Pipedrive shows.
     let removed_from = |object: &str| -> Result<HashSet<String>, VerifyError> {
@@ -65,7 +64,8 @@ pub async fn check(
     let (lines_removed, participants_removed) =
         (removed_from(products::DEAL_PRODUCT)?, removed_from(products::PARTICIPANT)?);
     let mut listed_products = None;
-    for record in source.records.get(&ObjectKind::Deal).into_iter().flatten() {
+    for record in source.records(ObjectKind::Deal) {
+        let record = &record.map_err(crate::apply::ApplyError::from)?;
         let Some(deal_id) = deals
             .get(&record.source_id)
             .filter(|entry| entry.fate == Fate::Created)
@@ -74,7 +74,8 @@ pub async fn check(
             continue;
         };
         let deal = &record.source_id;
-        let expected = deal_extras::read(record, mapping, &source.products, &|id| contacts.contains(id), &person);
+        let expected =
+            deal_extras::read(record, mapping, &source.products, &|id| products::is_contact(source, id), &person);
         if !expected.lines.is_empty() || lines_removed.contains(deal) {
             if listed_products.is_none() {
                 listed_products = Some(

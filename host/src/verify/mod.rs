@@ -177,17 +177,22 @@ pub async fn verify(
     }
     let needs = apply::needs_of(mapping, source, needs.tag_labels, &|object, id| {
         migrated.get(&object).is_some_and(|ids| ids.contains(id))
-    });
+    })
+    .map_err(ApplyError::from)?;
     let targets = Targets {
         marking: project.markers(),
         ..workspace::ensure(client, project.config.target.url.get_ref(), mapping, needs, &journal, false).await?
     };
-    let mut links =
-        Links { survivors: source.survivors.clone(), contacts: apply::contact_emails(source), ..Links::default() };
+    let mut links = Links {
+        survivors: source.survivors.clone(),
+        contacts: apply::payload::Contacts::of(source),
+        ..Links::default()
+    };
     for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
         let created = created_ids(&journal, object)?;
-        apply::add_links(&mut links, object, &created, source);
-        apply::add_links(&mut links, object, &apply::existing::linked_ids(&journal, object)?, source);
+        apply::add_links(&mut links, object, &created, source).map_err(ApplyError::from)?;
+        apply::add_links(&mut links, object, &apply::existing::linked_ids(&journal, object)?, source)
+            .map_err(ApplyError::from)?;
     }
 
     let mut spool = Spool::new()?;
@@ -243,7 +248,7 @@ pub async fn verify(
                 &mut verification,
                 &Compared { journal: &journal, object, spool: &spool, targets: &targets, names: &names },
                 created,
-                apply::expected_payloads(object, mapping, &targets, source, &links),
+                &mut |each| apply::expected_payloads(object, mapping, &targets, source, &links, each),
             )?;
             verification.objects.insert(object, ObjectCounts { unexpected: unexpected as u64, ..counts });
         }
@@ -299,11 +304,14 @@ struct Compared<'a> {
 /// account had, with what apply sends for them (`expected`, any number at a time, in any order),
 /// record by record against the record listed with its Pipedrive id. Adds what differs and what
 /// is missing to `verification`, each in the order of the source ids; returns the counts.
+/// What apply sends for each record of one object, handed chunk by chunk (a chunk of the spool at a time).
+type Expected<'a> = &'a mut dyn FnMut(&mut dyn FnMut(apply::Expected)) -> Result<(), crate::source::SpoolError>;
+
 fn compare(
     verification: &mut Verification,
     compared: &Compared,
     mut created: HashMap<String, u64>,
-    expected: impl IntoIterator<Item = (String, Result<Payload, String>)>,
+    expected: Expected,
 ) -> Result<ObjectCounts, VerifyError> {
     let Compared { journal, object, spool, targets, .. } = *compared;
     let mut linked = apply::existing::linked_ids(journal, object)?;
@@ -337,9 +345,12 @@ fn compare(
             }
         }
     };
-    for (source_id, payload) in expected {
-        check(&mut created, &mut linked, source_id, Some(&payload));
-    }
+    expected(&mut |chunk| {
+        for (source_id, payload) in chunk {
+            check(&mut created, &mut linked, source_id, Some(&payload));
+        }
+    })
+    .map_err(ApplyError::from)?;
     // Those apply sends nothing for now.
     let rest: Vec<String> = created.keys().chain(linked.keys()).cloned().collect();
     for source_id in rest {
@@ -400,7 +411,8 @@ async fn hierarchy(
     mapping: &Mapping,
     source: &crate::source::Source,
 ) -> Result<(Hierarchy, HashMap<u64, u64>), VerifyError> {
-    let expected = apply::relationships::resolve(mapping, source, &journal.entries(ObjectKind::Company)?, false);
+    let expected = apply::relationships::resolve(mapping, source, &journal.entries(ObjectKind::Company)?, false)
+        .map_err(ApplyError::from)?;
     let journalled = journal.relationships()?;
     let mut checked =
         Hierarchy { not_sent: expected.unsent.into_iter().map(|(_, why)| why).collect(), ..Hierarchy::default() };
