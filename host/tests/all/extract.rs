@@ -246,7 +246,10 @@ fn a_reader_typing_only_some_fields_checks_every_cell_as_before() {
         let mut index = 0;
         while reader.read_into(&mut out).unwrap() {
             let read = &full[index];
-            assert_eq!((out.line, &out.record.source_id, &out.issues), (read.line, &read.record.source_id, &read.issues));
+            assert_eq!(
+                (out.line, &out.record.source_id, &out.issues),
+                (read.line, &read.record.source_id, &read.issues)
+            );
             for (at, ((name, value), (_, typed))) in out.record.fields.iter().zip(&read.record.fields).enumerate() {
                 // Choice lists are parsed in their slot, and events' times are checked against the
                 // export's: those stay typed.
@@ -258,8 +261,7 @@ fn a_reader_typing_only_some_fields_checks_every_cell_as_before() {
         }
         assert_eq!(index, full.len());
         let full_reader = export.records(kind).unwrap().unwrap();
-        let zoneless = |reader: crm_migrate::extract::RecordReader| {
-            let mut reader = reader;
+        let zoneless = |mut reader: crm_migrate::extract::RecordReader| {
             let mut out = ReadRecord::new(kind);
             while reader.read_into(&mut out).unwrap() {}
             reader.stats.zoneless_datetimes
