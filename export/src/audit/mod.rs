@@ -203,6 +203,11 @@ pub trait Observer {
     fn record(&mut self, kind: ObjectKind, read: &ReadRecord);
     /// The file of `kind` is read to its end.
     fn closed(&mut self, kind: ObjectKind, reader: &RecordReader);
+    /// Whether [`Observer::record`] looks at every field. When not, records hold only the
+    /// fields the audit reads ([`RecordReader::type_only`]): the others are checked, not stored.
+    fn wants_records(&self) -> bool {
+        true
+    }
 }
 
 /// No one else looks.
@@ -210,6 +215,9 @@ impl Observer for () {
     fn opened(&mut self, _: ObjectKind, _: &RecordReader) {}
     fn record(&mut self, _: ObjectKind, _: &ReadRecord) {}
     fn closed(&mut self, _: ObjectKind, _: &RecordReader) {}
+    fn wants_records(&self) -> bool {
+        false
+    }
 }
 
 /// Reads the whole export and audits it, writing one CSV row per billable contact to `billing`.
@@ -267,6 +275,9 @@ pub fn run_observed(export: &Export, billing: impl Write, observer: &mut impl Ob
         let Some(mut reader) = export.records(kind)? else { continue };
         observer.opened(kind, &reader);
         let fields = FieldPositions::new(reader.columns());
+        if !observer.wants_records() {
+            reader.type_only(&fields.used());
+        }
         let mut out = ReadRecord::new(kind);
         let file_name = reader.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         // Ids seen, as keys (a bit per numeric id); an id seen again is looked up exactly below.
@@ -340,6 +351,8 @@ fn lines_of_ids(
     ids: &HashSet<String>,
 ) -> Result<Vec<DuplicateId>, AuditError> {
     let Some(mut reader) = export.records(kind)? else { return Ok(Vec::new()) };
+    // Only the ids are looked at.
+    reader.type_only(&[]);
     let mut out = ReadRecord::new(kind);
     let mut lines: HashMap<String, Vec<u64>> = HashMap::new();
     while reader.read_into(&mut out)? {
@@ -412,6 +425,25 @@ impl FieldPositions {
             contact_id: position("contact_id"),
             references,
         }
+    }
+
+    /// The positions the audit reads.
+    fn used(&self) -> Vec<usize> {
+        [
+            self.email,
+            self.phone,
+            self.user_id,
+            self.last_heard,
+            self.web_push,
+            self.fcm,
+            self.sender,
+            self.conversation_id,
+            self.contact_id,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.references.iter().map(|(at, ..)| *at))
+        .collect()
     }
 }
 

@@ -474,6 +474,9 @@ pub struct RecordReader {
     pub stats: ReadStats,
     /// When the export was taken: an event's time after it is an issue.
     taken_at: Option<i64>,
+    /// By position in `columns`: whether a cell's typed value is put in the record (see
+    /// [`RecordReader::type_only`]); a column not kept is only checked.
+    keep: Vec<bool>,
 }
 
 /// What the reader noticed that is not an issue of one value.
@@ -533,6 +536,7 @@ impl RecordReader {
             pool: Pool::default(),
             stats: ReadStats { rows: 0, zoneless_datetimes: vec![0; column_count] },
             taken_at: None,
+            keep: vec![true; column_count],
         })
     }
 
@@ -544,6 +548,23 @@ impl RecordReader {
 
     pub fn columns(&self) -> &[Column] {
         &self.columns
+    }
+
+    /// Puts only the fields at `fields` (positions in `record.fields`) in the records read from
+    /// now on; every other field stays null. Its cells are still checked, each issue and count
+    /// as before: a reader whose consumer looks at a few fields (the audit) does not pay for
+    /// copying and storing the others. Choice lists are kept regardless (they are parsed into
+    /// their slot), and so is every field of a file whose times are checked against the
+    /// export's (the check reads the typed value).
+    pub fn type_only(&mut self, fields: &[usize]) {
+        let mut field = 0;
+        for (keep, column) in self.keep.iter_mut().zip(&self.columns) {
+            if column.ty == FieldType::Id {
+                continue;
+            }
+            *keep = fields.contains(&field) || column.ty == FieldType::Choices;
+            field += 1;
+        }
     }
 
     pub fn path(&self) -> &Arc<Path> {
@@ -588,14 +609,14 @@ impl RecordReader {
             out.layout = self.id;
         }
 
-        let RecordReader { path, columns, row, scratch, stats, pool, kind, taken_at, .. } = self;
+        let RecordReader { path, columns, row, scratch, stats, pool, kind, taken_at, keep, .. } = self;
         // One UTF-8 check for the whole row; a cell is then valid unless its ends split a
         // character (possible only where the file is not UTF-8 to begin with).
         let whole = std::str::from_utf8(row.as_slice()).ok();
         // Only an event's time can be after the export: other files skip the check per cell.
         let taken_at = taken_at.filter(|_| *kind == ObjectKind::Event);
         let mut field = 0;
-        for column in columns.iter() {
+        for (column, keep) in columns.iter().zip(keep.iter()) {
             let cell = row.range(column.index).and_then(|range| whole.and_then(|whole| whole.get(range)));
             let text = match cell {
                 Some(text) => text,
@@ -625,7 +646,9 @@ impl RecordReader {
             }
             let slot = &mut out.record.fields[field].1;
             field += 1;
-            if let Some(expected) = parse_cell(column, text, slot, &mut stats.zoneless_datetimes[column.index], pool) {
+            let typed = *keep || taken_at.is_some();
+            let zoneless = &mut stats.zoneless_datetimes[column.index];
+            if let Some(expected) = parse_cell(column, text, typed.then_some(&mut *slot), zoneless, pool) {
                 out.issues.push(make_issue(path, line, column, text, expected));
             } else if let Some(expected) =
                 taken_at.and_then(|taken_at| super::export_time::after_export(*kind, column, slot, taken_at))
@@ -728,30 +751,44 @@ impl Pool {
     }
 }
 
-/// Parses one cell into `slot`. Returns what was expected when the cell does not fit its type;
-/// the slot then holds the raw text.
-fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64, pool: &mut Pool) -> Option<String> {
+/// Parses one cell into `slot` (`None`: only checks it, see [`RecordReader::type_only`]).
+/// Returns what was expected when the cell does not fit its type; the slot then holds the raw
+/// text.
+fn parse_cell(
+    column: &Column,
+    raw: &str,
+    slot: Option<&mut Value>,
+    zoneless: &mut u64,
+    pool: &mut Pool,
+) -> Option<String> {
     let trimmed = values::trim(raw);
+    let mut slot = slot;
     if raw.is_empty() || (trimmed.is_empty() && !matches!(column.ty, FieldType::Text | FieldType::Secret)) {
-        pool.replace(slot, Value::Null);
+        if let Some(slot) = slot {
+            pool.replace(slot, Value::Null);
+        }
         return None;
     }
-    let set_text = |pool: &mut Pool, slot: &mut Value, text: &str| pool.set_text(slot, text);
+    let set_text = |pool: &mut Pool, slot: &mut Option<&mut Value>, text: &str| {
+        if let Some(slot) = slot {
+            pool.set_text(slot, text);
+        }
+    };
     let parsed = match column.ty {
         FieldType::Text | FieldType::Secret => {
-            set_text(pool, slot, raw);
+            set_text(pool, &mut slot, raw);
             return None;
         }
         FieldType::Id | FieldType::Reference(_) => {
-            set_text(pool, slot, trimmed);
+            set_text(pool, &mut slot, trimmed);
             return None;
         }
         FieldType::Email => {
-            set_text(pool, slot, raw);
+            set_text(pool, &mut slot, raw);
             return (!values::is_email(trimmed)).then(|| column.expected());
         }
         FieldType::Phone => {
-            set_text(pool, slot, raw);
+            set_text(pool, &mut slot, raw);
             return (!values::is_phone(trimmed)).then(|| column.expected());
         }
         FieldType::Number => values::parse_number(trimmed).map(Value::Number),
@@ -786,13 +823,15 @@ fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64, 
             };
             match single.and_then(|choice| option_spelling(&column.options, choice)) {
                 Some(choice) => {
-                    set_text(pool, slot, choice);
+                    set_text(pool, &mut slot, choice);
                     return None;
                 }
                 None => None,
             }
         }
         FieldType::Choices => {
+            // Parsed into the slot's list (a reader keeps every choice list's slot).
+            let Some(slot) = slot.as_deref_mut() else { unreachable!("choice lists are always typed") };
             if !matches!(slot, Value::Choices(_)) {
                 pool.replace(slot, Value::Choices(Vec::new()));
             }
@@ -825,7 +864,7 @@ fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64, 
                 _ => values::parse_contact_status(trimmed),
             };
             if let Some(word) = word {
-                set_text(pool, slot, word);
+                set_text(pool, &mut slot, word);
                 return None;
             }
             None
@@ -833,11 +872,13 @@ fn parse_cell(column: &Column, raw: &str, slot: &mut Value, zoneless: &mut u64, 
     };
     match parsed {
         Some(value) => {
-            pool.replace(slot, value);
+            if let Some(slot) = slot {
+                pool.replace(slot, value);
+            }
             None
         }
         None => {
-            set_text(pool, slot, raw);
+            set_text(pool, &mut slot, raw);
             Some(column.expected())
         }
     }
@@ -874,7 +915,7 @@ mod tests {
     fn parse(ty: FieldType, options: &[&str], raw: &str) -> (Value, Option<String>) {
         let mut slot = Value::Null;
         let mut zoneless = 0;
-        let issue = parse_cell(&column(ty, options), raw, &mut slot, &mut zoneless, &mut Pool::default());
+        let issue = parse_cell(&column(ty, options), raw, Some(&mut slot), &mut zoneless, &mut Pool::default());
         (slot, issue)
     }
 
@@ -1021,8 +1062,11 @@ mod tests {
         let mut slot = Value::Null;
         let mut zoneless = 0;
         let col = column(FieldType::DateTime, &[]);
-        assert_eq!(parse_cell(&col, "2024-03-01T10:00:00", &mut slot, &mut zoneless, &mut Pool::default()), None);
-        assert_eq!(parse_cell(&col, "2024-03-01T10:00:00Z", &mut slot, &mut zoneless, &mut Pool::default()), None);
+        assert_eq!(parse_cell(&col, "2024-03-01T10:00:00", Some(&mut slot), &mut zoneless, &mut Pool::default()), None);
+        assert_eq!(
+            parse_cell(&col, "2024-03-01T10:00:00Z", Some(&mut slot), &mut zoneless, &mut Pool::default()),
+            None
+        );
         assert_eq!(zoneless, 1);
     }
 }

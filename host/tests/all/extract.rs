@@ -235,6 +235,44 @@ fn reusing_one_record_reads_the_same_as_iterating() {
 }
 
 #[test]
+fn a_reader_typing_only_some_fields_checks_every_cell_as_before() {
+    let export = open(&sample_export());
+    for kind in [ObjectKind::Contact, ObjectKind::Deal, ObjectKind::Event] {
+        let full = read_all(&export, kind);
+        let mut reader = export.records(kind).unwrap().unwrap();
+        let first = full[0].record.fields.iter().position(|(_, value)| *value != Value::Null).unwrap();
+        reader.type_only(&[first]);
+        let mut out = ReadRecord::new(kind);
+        let mut index = 0;
+        while reader.read_into(&mut out).unwrap() {
+            let read = &full[index];
+            assert_eq!(
+                (out.line, &out.record.source_id, &out.issues),
+                (read.line, &read.record.source_id, &read.issues)
+            );
+            for (at, ((name, value), (_, typed))) in out.record.fields.iter().zip(&read.record.fields).enumerate() {
+                // Choice lists are parsed in their slot, and events' times are checked against the
+                // export's: those stay typed.
+                let kept = at == first || matches!(typed, Value::Choices(_)) || kind == ObjectKind::Event;
+                let expected = if kept { typed } else { &Value::Null };
+                assert_eq!(value, expected, "{kind:?} line {} field {name}", read.line);
+            }
+            index += 1;
+        }
+        assert_eq!(index, full.len());
+        let full_reader = export.records(kind).unwrap().unwrap();
+        let zoneless = |mut reader: crm_migrate::extract::RecordReader| {
+            let mut out = ReadRecord::new(kind);
+            while reader.read_into(&mut out).unwrap() {}
+            reader.stats.zoneless_datetimes
+        };
+        let mut partial = export.records(kind).unwrap().unwrap();
+        partial.type_only(&[]);
+        assert_eq!(zoneless(partial), zoneless(full_reader), "{kind:?}: datetimes without a zone are counted alike");
+    }
+}
+
+#[test]
 fn export_files_are_matched_by_name_and_others_ignored_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "Users_2024-05-01.csv", b"id,email\n1,a@b.pl\n");
