@@ -2,6 +2,35 @@ use crm_migrate_plugin_sdk::{Clean, Outcome, Plugin, Record, Value};
 
 use super::*;
 
+/// Calls `check` with every string of up to `max_len` characters over `alphabet` (the empty one
+/// included), shortest first; returns how many there were. The exhaustive tests of the fast
+/// paths against the obvious code walk their alphabets with it.
+pub(crate) fn every_string(alphabet: &[char], max_len: u32, mut check: impl FnMut(&str)) -> usize {
+    let mut text = String::new();
+    let mut count = 0;
+    for len in 0..=max_len {
+        for mut n in 0..alphabet.len().pow(len) {
+            text.clear();
+            for _ in 0..len {
+                text.push(alphabet[n % alphabet.len()]);
+                n /= alphabet.len();
+            }
+            check(&text);
+            count += 1;
+        }
+    }
+    count
+}
+
+#[test]
+fn every_string_visits_each_string_once() {
+    let mut seen = std::collections::BTreeSet::new();
+    let count = every_string(&['a', '\u{144}'], 3, |text| assert!(seen.insert(text.to_owned()), "{text:?} twice"));
+    assert_eq!(count, 1 + 2 + 4 + 8);
+    assert_eq!(seen.len(), count);
+    assert!(seen.contains("") && seen.contains("a\u{144}a") && seen.contains("\u{144}\u{144}\u{144}"));
+}
+
 fn plugin(pairs: &[(&str, &str)]) -> CleanBasic {
     CleanBasic::with_config(pairs).expect("valid config")
 }
