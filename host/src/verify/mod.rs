@@ -172,7 +172,7 @@ pub async fn verify(
     let (mapping, source, needs) = prepared.into_parts();
     let (mapping, source) = (&mapping, &source);
     // The records others link to, read once (their fates and ids, not what was sent): created, linked.
-    let mut journalled: HashMap<ObjectKind, (HashMap<String, u64>, HashMap<String, u64>)> = HashMap::new();
+    let mut journalled: HashMap<ObjectKind, (Ids, Ids)> = HashMap::new();
     for object in LINKED_TO {
         journalled.insert(object, (ids_with_fate(&journal, object, Fate::Created)?, linked_ids(&journal, object)?));
     }
@@ -463,9 +463,12 @@ async fn hierarchy(
     Ok((checked, parents))
 }
 
+/// Source id -> Pipedrive id.
+type Ids = HashMap<String, u64>;
+
 /// Source id -> Pipedrive id of every record of `object` the journal gives this fate, read as
 /// the journal's rows come (their fates and ids only: what was sent, large, is not read).
-fn ids_with_fate(journal: &Journal, object: ObjectKind, fate: Fate) -> Result<HashMap<String, u64>, VerifyError> {
+fn ids_with_fate(journal: &Journal, object: ObjectKind, fate: Fate) -> Result<Ids, VerifyError> {
     let mut ids = HashMap::new();
     journal.each_fate(object, |id, fated| {
         if let (true, Some(pipedrive_id)) = (fated.fate == fate, fated.pipedrive_id) {
@@ -476,7 +479,7 @@ fn ids_with_fate(journal: &Journal, object: ObjectKind, fate: Fate) -> Result<Ha
 }
 
 /// Source id -> Pipedrive id of the records linked to one the account had.
-fn linked_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<String, u64>, VerifyError> {
+fn linked_ids(journal: &Journal, object: ObjectKind) -> Result<Ids, VerifyError> {
     ids_with_fate(journal, object, Fate::Linked)
 }
 
