@@ -28,6 +28,16 @@ pub enum ReadbackError {
     Spool(#[from] rusqlite::Error),
 }
 
+// Pipedrive's errors stay Pipedrive's (a budget stop is told by them).
+impl From<ReadbackError> for crate::apply::ApplyError {
+    fn from(error: ReadbackError) -> crate::apply::ApplyError {
+        match error {
+            ReadbackError::Client(error) => crate::apply::ApplyError::Client(error),
+            error => crate::apply::ApplyError::Readback(error),
+        }
+    }
+}
+
 /// Hands each live record (not deleted) of a destination to `each`, page by page as listed.
 async fn each_live<E: From<ClientError>>(
     client: &PipedriveClient,
@@ -72,32 +82,37 @@ async fn each_live<E: From<ClientError>>(
 /// changed many lists each object once, and pays at most one page's worth more for it.
 const SINGLE_READS: u32 = 10;
 
-/// The records of the account as listed, per destination, each listed once and kept.
-#[derive(Debug, Default)]
+/// The records of the account as listed, per destination, each listed once into a [`Spool`] (a
+/// temporary file, made on the first listing) and read back by id: a delta or a rollback of an
+/// account of millions holds the record at hand, not the account.
+#[derive(Default)]
 pub struct Listings {
-    listed: HashMap<Destination, HashMap<u64, Value>>,
+    spool: Option<Spool>,
     /// Records read one by one so far, per destination.
     single_reads: HashMap<Destination, u32>,
 }
 
 impl Listings {
-    /// The live records (not deleted) a source object lands in, by Pipedrive id.
-    pub async fn of(
+    /// The spool with a destination's live records listed into it (once).
+    async fn listed(&mut self, client: &PipedriveClient, destination: Destination) -> Result<&Spool, ReadbackError> {
+        if self.spool.is_none() {
+            self.spool = Some(Spool::new()?);
+        }
+        let spool = self.spool.as_mut().expect("made above");
+        spool.list(client, destination, |_, _| {}).await?;
+        Ok(spool)
+    }
+
+    /// Hands each live record (not deleted) of the destination a source object lands in to
+    /// `each`, in the order of their Pipedrive ids, from the destination's listing.
+    pub async fn each(
         &mut self,
         client: &PipedriveClient,
         object: ObjectKind,
-    ) -> Result<&HashMap<u64, Value>, ClientError> {
+        each: impl FnMut(&Value),
+    ) -> Result<(), ReadbackError> {
         let destination = Destination::of(object);
-        if let std::collections::hash_map::Entry::Vacant(e) = self.listed.entry(destination) {
-            let mut live = HashMap::new();
-            each_live(client, destination, |id, record| {
-                live.insert(id, record);
-                Ok::<_, ClientError>(())
-            })
-            .await?;
-            e.insert(live);
-        }
-        Ok(&self.listed[&destination])
+        self.listed(client, destination).await?.each(destination, each)
     }
 
     /// The live record (not deleted) of `object` with this Pipedrive id, as the listing gives it:
@@ -108,19 +123,36 @@ impl Listings {
         client: &PipedriveClient,
         object: ObjectKind,
         id: u64,
-    ) -> Result<Option<Value>, ClientError> {
+    ) -> Result<Option<Value>, ReadbackError> {
         let destination = Destination::of(object);
+        let listed = self.spool.as_ref().is_some_and(|spool| spool.listed.contains(&destination));
         let reads = self.single_reads.entry(destination).or_default();
-        if !self.listed.contains_key(&destination) && *reads < SINGLE_READS {
+        if !listed && *reads < SINGLE_READS {
             *reads += 1;
-            return read_one(client, destination, id).await;
+            return Ok(read_one(client, destination, id).await?);
         }
-        Ok(self.of(client, object).await?.get(&id).cloned())
+        self.listed_record(client, object, id).await
     }
 
-    /// Forgets what was listed (after writes that change it).
-    pub fn clear(&mut self) {
-        self.listed.clear();
+    /// The live record (not deleted) of `object` with this Pipedrive id, from the destination's
+    /// listing (listed first, once).
+    pub async fn listed_record(
+        &mut self,
+        client: &PipedriveClient,
+        object: ObjectKind,
+        id: u64,
+    ) -> Result<Option<Value>, ReadbackError> {
+        let destination = Destination::of(object);
+        let spool = self.listed(client, destination).await?;
+        let record = spool.get(destination, id).map(|record| Value::clone(&record));
+        spool.failure()?;
+        Ok(record)
+    }
+
+    /// How many listed records are held in memory (the rest are in the spool's file): one at
+    /// most, however many were listed.
+    pub fn held_in_memory(&self) -> usize {
+        self.spool.as_ref().map_or(0, |spool| usize::from(spool.last.borrow().is_some()))
     }
 }
 
@@ -227,6 +259,21 @@ impl Spool {
         let record: Rc<Value> = Rc::new(serde_json::from_str(&text).expect("the spool holds the JSON it was given"));
         *self.last.borrow_mut() = Some((destination, id, record.clone()));
         Some(record)
+    }
+
+    /// Hands each live record of a listed destination to `each`, in the order of their Pipedrive
+    /// ids (none of a destination not listed), one at a time.
+    pub fn each(&self, destination: Destination, mut each: impl FnMut(&Value)) -> Result<(), ReadbackError> {
+        if !self.listed.contains(&destination) {
+            return Ok(());
+        }
+        let mut select = self.db.prepare(&format!("SELECT record FROM {} ORDER BY id", table(destination)))?;
+        let mut rows = select.query([])?;
+        while let Some(row) = rows.next()? {
+            let text: String = row.get(0)?;
+            each(&serde_json::from_str(&text).expect("the spool holds the JSON it was given"));
+        }
+        Ok(())
     }
 
     /// The first lookup that failed, if one did: then what the read-back found is not to be

@@ -24,7 +24,7 @@ use crate::journal::{Fate, Journal};
 use crate::pipedrive::links::Link;
 use crate::pipedrive::{ClientError, EntityKind, PipedriveClient};
 use crate::project::Project;
-use crate::readback::{Conflict, Listings};
+use crate::readback::{Conflict, Listings, ReadbackError};
 use crate::record::ObjectKind;
 use crate::state::{State, StateError};
 
@@ -44,6 +44,9 @@ pub enum RollbackError {
     Client(#[from] ClientError),
     #[error(transparent)]
     State(#[from] StateError),
+    /// The temporary file the records read back are listed into (see [`Listings`]).
+    #[error(transparent)]
+    Readback(ReadbackError),
     /// A step rollback shares with apply (deletes within the guard, prior values given back,
     /// deal products removed) failed.
     #[error(transparent)]
@@ -54,6 +57,16 @@ pub enum RollbackError {
 impl From<ApplyError> for RollbackError {
     fn from(error: ApplyError) -> RollbackError {
         RollbackError::Apply(Box::new(error))
+    }
+}
+
+// Pipedrive's errors stay Pipedrive's, whichever step met them.
+impl From<ReadbackError> for RollbackError {
+    fn from(error: ReadbackError) -> RollbackError {
+        match error {
+            ReadbackError::Client(error) => RollbackError::Client(error),
+            error => RollbackError::Readback(error),
+        }
     }
 }
 
@@ -130,21 +143,20 @@ async fn hold_back_changed(
     names: &HashMap<String, String>,
     include_changed: bool,
     conflicts: &mut Vec<Conflict>,
-) -> Result<(), ClientError> {
+) -> Result<(), ReadbackError> {
     if queue.is_empty() {
         return Ok(());
     }
-    let listed = listings.of(client, object).await?;
     let mut kept = HashSet::new();
     for (source_id, id) in queue.iter() {
-        let Some(actual) = listed.get(id) else { continue };
+        let Some(actual) = listings.listed_record(client, object, *id).await? else { continue };
         if let Some(mut conflict) = Conflict::between(
             object,
             source_id,
             *id,
             "delete",
             sent.get(source_id).cloned().flatten().as_deref(),
-            actual,
+            &actual,
             names,
         ) {
             conflict.overridden = include_changed;
@@ -815,20 +827,22 @@ fn link_name(object: ObjectKind) -> Option<&'static str> {
 /// What live records use: custom fields (entity name, field key, None), their options and labels
 /// (entity name, field key or `label`, Some(option id)), and the deals' stages and pipelines and
 /// the activities' types ("", `stage`, `pipeline` or `activity_type`, Some(id)).
-async fn values_in_use(client: &PipedriveClient) -> Result<HashSet<(String, String, Option<u64>)>, ClientError> {
+async fn values_in_use(client: &PipedriveClient) -> Result<HashSet<(String, String, Option<u64>)>, ReadbackError> {
     let mut listings = Listings::default();
     let mut used = HashSet::new();
-    for deal in listings.of(client, ObjectKind::Deal).await?.values() {
-        for (kind, key) in [("stage", "stage_id"), ("pipeline", "pipeline_id")] {
-            used.extend(deal[key].as_u64().map(|id| (String::new(), kind.to_owned(), Some(id))));
-        }
-    }
-    let types_used: HashSet<String> = listings
-        .of(client, ObjectKind::Activity)
-        .await?
-        .values()
-        .filter_map(|activity| activity["type"].as_str().map(str::to_owned))
-        .collect();
+    listings
+        .each(client, ObjectKind::Deal, |deal| {
+            for (kind, key) in [("stage", "stage_id"), ("pipeline", "pipeline_id")] {
+                used.extend(deal[key].as_u64().map(|id| (String::new(), kind.to_owned(), Some(id))));
+            }
+        })
+        .await?;
+    let mut types_used: HashSet<String> = HashSet::new();
+    listings
+        .each(client, ObjectKind::Activity, |activity| {
+            types_used.extend(activity["type"].as_str().map(str::to_owned));
+        })
+        .await?;
     for activity_type in client.activity_types().await? {
         if types_used.contains(&activity_type.key_string) {
             used.insert((String::new(), "activity_type".to_owned(), Some(activity_type.id)));
@@ -840,22 +854,25 @@ async fn values_in_use(client: &PipedriveClient) -> Result<HashSet<(String, Stri
         (ObjectKind::Deal, "deal"),
         (ObjectKind::Activity, "activity"),
     ] {
-        for record in listings.of(client, object).await?.values() {
-            for (code, value) in
-                record["custom_fields"].as_object().into_iter().flatten().filter(|(_, value)| !value.is_null())
-            {
-                used.insert((entity.to_owned(), code.clone(), None));
-                let ids = value.as_array().map_or_else(|| vec![value.clone()], Clone::clone);
-                used.extend(
-                    ids.iter()
-                        .filter_map(serde_json::Value::as_u64)
-                        .map(|option| (entity.to_owned(), code.clone(), Some(option))),
-                );
-            }
-            for label in record["label_ids"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_u64) {
-                used.insert((entity.to_owned(), "label".to_owned(), Some(label)));
-            }
-        }
+        listings
+            .each(client, object, |record| {
+                for (code, value) in
+                    record["custom_fields"].as_object().into_iter().flatten().filter(|(_, value)| !value.is_null())
+                {
+                    used.insert((entity.to_owned(), code.clone(), None));
+                    let ids = value.as_array().map_or_else(|| vec![value.clone()], Clone::clone);
+                    used.extend(
+                        ids.iter()
+                            .filter_map(serde_json::Value::as_u64)
+                            .map(|option| (entity.to_owned(), code.clone(), Some(option))),
+                    );
+                }
+                for label in record["label_ids"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_u64)
+                {
+                    used.insert((entity.to_owned(), "label".to_owned(), Some(label)));
+                }
+            })
+            .await?;
     }
     Ok(used)
 }

@@ -64,6 +64,10 @@ pub enum ApplyError {
     Spool(#[from] source::SpoolError),
     #[error("Pipedrive")]
     Client(#[from] ClientError),
+    /// The temporary file the records read back are listed into (Pipedrive's own errors are
+    /// [`ApplyError::Client`]).
+    #[error(transparent)]
+    Readback(crate::readback::ReadbackError),
     /// The mapping's default owner is no longer a user of the account.
     #[error("the default owner {email} is not a Pipedrive user (any more); plan again")]
     DefaultOwnerGone { email: String },

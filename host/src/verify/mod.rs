@@ -15,7 +15,8 @@ pub mod coverage;
 pub mod deal_products;
 pub mod existing;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -153,6 +154,9 @@ impl Verification {
     }
 }
 
+/// The objects other records link to (by their Pipedrive ids), in the order apply links them.
+const LINKED_TO: [ObjectKind; 3] = [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal];
+
 /// Reads the account back and compares. Writes nothing to Pipedrive.
 pub async fn verify(
     project: &Project,
@@ -167,16 +171,15 @@ pub async fn verify(
     };
     let (mapping, source, needs) = prepared.into_parts();
     let (mapping, source) = (&mapping, &source);
+    // The records others link to, read once (their fates and ids, not what was sent): created, linked.
+    let mut journalled: HashMap<ObjectKind, (Ids, Ids)> = HashMap::new();
+    for object in LINKED_TO {
+        journalled.insert(object, (ids_with_fate(&journal, object, Fate::Created)?, linked_ids(&journal, object)?));
+    }
     // The workspace as the records apply migrated need it: after a sample, the rest of the
     // export's options and labels are not made yet, and are no sign of anything deleted.
-    let mut migrated: HashMap<ObjectKind, HashSet<String>> = HashMap::new();
-    for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
-        let ids = migrated.entry(object).or_default();
-        ids.extend(created_ids(&journal, object)?.into_keys());
-        ids.extend(apply::existing::linked_ids(&journal, object)?.into_keys());
-    }
     let needs = apply::needs_of(mapping, source, needs.tag_labels, &|object, id| {
-        migrated.get(&object).is_some_and(|ids| ids.contains(id))
+        journalled.get(&object).is_some_and(|(created, linked)| created.contains_key(id) || linked.contains_key(id))
     })
     .map_err(ApplyError::from)?;
     let targets = Targets {
@@ -188,11 +191,10 @@ pub async fn verify(
         contacts: apply::payload::Contacts::of(source),
         ..Links::default()
     };
-    for object in [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Deal] {
-        let created = created_ids(&journal, object)?;
-        apply::add_links(&mut links, object, &created, source).map_err(ApplyError::from)?;
-        apply::add_links(&mut links, object, &apply::existing::linked_ids(&journal, object)?, source)
-            .map_err(ApplyError::from)?;
+    for object in LINKED_TO {
+        let (created, linked) = &journalled[&object];
+        apply::add_links(&mut links, object, created, source).map_err(ApplyError::from)?;
+        apply::add_links(&mut links, object, linked, source).map_err(ApplyError::from)?;
     }
 
     let mut spool = Spool::new()?;
@@ -221,7 +223,11 @@ pub async fn verify(
             ObjectKind::ALL.into_iter().filter(|object| Destination::of(*object) == destination).collect();
         let mut created: HashMap<ObjectKind, HashMap<String, u64>> = HashMap::new();
         for object in &objects {
-            created.insert(*object, created_ids(&journal, *object)?);
+            let ids = match journalled.remove(object) {
+                Some((created, _)) => created,
+                None => ids_with_fate(&journal, *object, Fate::Created)?,
+            };
+            created.insert(*object, ids);
         }
         // Records that carry a User.com marker the journal does not give them, as listed.
         spool
@@ -314,7 +320,7 @@ fn compare(
     expected: Expected,
 ) -> Result<ObjectCounts, VerifyError> {
     let Compared { journal, object, spool, targets, .. } = *compared;
-    let mut linked = apply::existing::linked_ids(journal, object)?;
+    let mut linked = linked_ids(journal, object)?;
     let linked_check = existing::Linked::of(journal, object, &linked, targets)?;
     let mut counts = ObjectCounts::default();
     let (mut mismatches, mut missing, mut linked_mismatches) = (Vec::new(), Vec::new(), Vec::new());
@@ -457,14 +463,24 @@ async fn hierarchy(
     Ok((checked, parents))
 }
 
-/// Source id -> Pipedrive id of every record the journal says was created.
-fn created_ids(journal: &Journal, object: ObjectKind) -> Result<HashMap<String, u64>, VerifyError> {
-    Ok(journal
-        .entries(object)?
-        .into_iter()
-        .filter(|(_, entry)| entry.fate == Fate::Created)
-        .filter_map(|(id, entry)| Some((id, entry.pipedrive_id?)))
-        .collect())
+/// Source id -> Pipedrive id.
+type Ids = HashMap<String, u64>;
+
+/// Source id -> Pipedrive id of every record of `object` the journal gives this fate, read as
+/// the journal's rows come (their fates and ids only: what was sent, large, is not read).
+fn ids_with_fate(journal: &Journal, object: ObjectKind, fate: Fate) -> Result<Ids, VerifyError> {
+    let mut ids = HashMap::new();
+    journal.each_fate(object, |id, fated| {
+        if let (true, Some(pipedrive_id)) = (fated.fate == fate, fated.pipedrive_id) {
+            ids.insert(id.to_owned(), pipedrive_id);
+        }
+    })?;
+    Ok(ids)
+}
+
+/// Source id -> Pipedrive id of the records linked to one the account had.
+fn linked_ids(journal: &Journal, object: ObjectKind) -> Result<Ids, VerifyError> {
+    ids_with_fate(journal, object, Fate::Linked)
 }
 
 /// The User.com id a record carries as this project writes it: its marker field's exact value
@@ -482,23 +498,33 @@ fn marker_of(object: ObjectKind, record: &Value, targets: &Targets) -> Option<St
 /// The record with its marker as apply writes it now, when it carries this record's marker in
 /// another form this project reads (the old form, written before the project had an account):
 /// the marker names the record, it is not data to compare.
-fn in_current_form(object: ObjectKind, source_id: &str, record: &Value, targets: &Targets) -> Value {
-    let mut record = record.clone();
-    if marker_of(object, &record, targets).as_deref() != Some(source_id) {
-        return record;
+fn in_current_form<'a>(object: ObjectKind, source_id: &str, record: &'a Value, targets: &Targets) -> Cow<'a, Value> {
+    if marker_of(object, record, targets).as_deref() != Some(source_id) {
+        return Cow::Borrowed(record);
     }
+    // Copied only when the marker is in another form (most records carry it as apply writes it).
     if let Some(entity) = load::marker_entity(object) {
-        if let Some(code) = targets.markers.get(&entity) {
-            record["custom_fields"][code] = json!(targets.marking.field_value(source_id));
-        }
-        return record;
+        let current = json!(targets.marking.field_value(source_id));
+        return match targets.markers.get(&entity) {
+            Some(code) if record["custom_fields"][code] != current => {
+                let mut record = record.clone();
+                record["custom_fields"][code] = current;
+                Cow::Owned(record)
+            }
+            _ => Cow::Borrowed(record),
+        };
     }
     let key = if record["note"].is_string() { "note" } else { "content" };
     let text = record[key].as_str().unwrap_or_default();
     if let Some(start) = text.rfind("<p>") {
-        record[key] = json!(format!("{}{}", &text[..start], targets.marking.paragraph(object, source_id)));
+        let current = format!("{}{}", &text[..start], targets.marking.paragraph(object, source_id));
+        if current != text {
+            let mut record = record.clone();
+            record[key] = json!(current);
+            return Cow::Owned(record);
+        }
     }
-    record
+    Cow::Borrowed(record)
 }
 
 fn objects_compatibility(mapping: &Mapping) -> Vec<Compatibility> {

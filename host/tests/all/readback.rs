@@ -69,3 +69,28 @@ async fn a_few_records_asked_for_by_id_are_read_on_their_own_and_many_list_the_o
     let single = client.bill().operations.get("getPerson").map_or(0, |bill| bill.calls);
     assert!(single < 118, "{single} persons read one by one");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_listing_read_by_id_or_record_by_record_is_held_in_the_spool_not_in_memory() {
+    let sandbox = sandbox(SandboxConfig { burst_limit: Some(2_000), ..SandboxConfig::default() });
+    let client = client(&sandbox, Plan::Growth);
+    create_persons(&client, 600, 8, None).await;
+    let listed = client.persons().await.unwrap();
+    let before = list_calls(&client);
+
+    let mut listings = Listings::default();
+    for person in &listed {
+        let read = listings.record(&client, ObjectKind::Contact, person.id).await.unwrap();
+        assert_eq!(read, Some(serde_json::to_value(person).unwrap()), "person {}", person.id);
+    }
+    let held = listings.held_in_memory();
+    assert!(held <= 1, "{held} of 600 persons held in memory after each was read by id");
+
+    let mut handed = Vec::new();
+    listings.each(&client, ObjectKind::Contact, |person| handed.push(person["id"].as_u64().unwrap())).await.unwrap();
+    let mut ids: Vec<u64> = listed.iter().map(|person| person.id).collect();
+    ids.sort_unstable();
+    assert_eq!(handed, ids, "every live person once, by id");
+    assert!(listings.held_in_memory() <= 1, "the listing handed on one record at a time");
+    assert_eq!(list_calls(&client) - before, 2, "600 persons listed once, two pages of 500");
+}
