@@ -18,6 +18,7 @@
 pub mod attachments;
 pub mod deletions;
 pub mod existing;
+pub mod ids;
 pub mod load;
 pub mod payload;
 pub mod products;
@@ -43,6 +44,7 @@ use crate::journal::{self, Fate, FateCounts, Journal, LeftOutField, RunKind};
 use crate::source::domain;
 use crate::source::{self, OpenExportError, Source, Spooled, open_export};
 use load::{Job, Payload};
+use ids::{IdMap, IdSet};
 use payload::Links;
 use workspace::Targets;
 
@@ -697,7 +699,7 @@ async fn run_object(
 ) -> Result<Reconciliation, ApplyError> {
     let scope = scope_ids(source, object)?;
     // Created before (an earlier run, the sample): linked, not sent again.
-    let mut created: HashMap<String, u64> = HashMap::new();
+    let mut created: IdMap<u64> = IdMap::default();
     // Creates sent whose answer is not journalled (a run killed, an answer lost).
     let mut open: Vec<String> = Vec::new();
     // A split conversation's later parts are looked for with their conversation.
@@ -710,14 +712,14 @@ async fn run_object(
     };
     journal.each_fate(object, |id, fated| match (fated.fate, fated.pipedrive_id) {
         (Fate::Created, Some(pipedrive_id)) => {
-            created.insert(id.to_owned(), pipedrive_id);
+            created.insert(id, pipedrive_id);
         }
         (Fate::Intent, _) if in_scope(id) => open.push(id.to_owned()),
         _ => {}
     })?;
     for (id, pipedrive_id) in load::resolve(client, object, targets, &open).await? {
         journal.resolve_intent(object, &id, pipedrive_id)?;
-        created.insert(id, pipedrive_id);
+        created.insert(&id, pipedrive_id);
     }
     add_links(links, object, &created, source)?;
     let settled: HashSet<&str> =
@@ -727,7 +729,7 @@ async fn run_object(
     let link_ids: Vec<String> = decisions
         .ids(object)
         .into_iter()
-        .filter(|id| !settled.contains(id.as_str()) && !created.contains_key(id))
+        .filter(|id| !settled.contains(id.as_str()) && !created.contains(id))
         .collect();
     for chunk in if link_ids.is_empty() { Vec::new() } else { chunks_of(source, object, &link_ids)? } {
         for (source_id, built) in build(chunk, mapping, targets, source, links) {
@@ -767,7 +769,7 @@ async fn run_object(
             if journalled_left_out.remove(&source_id).unwrap_or_default() != left_out {
                 journal.set_left_out(object, &source_id, left_out)?;
             }
-            if created.contains_key(&source_id) {
+            if created.contains(&source_id) {
                 if let Ok(built) = built {
                     existing.push((source_id, built.payload));
                 }
@@ -883,7 +885,7 @@ async fn update_changed(
     object: ObjectKind,
     targets: &Targets,
     existing: &[(String, Payload)],
-    created: &HashMap<String, u64>,
+    created: &IdMap<u64>,
     overwrite: bool,
     updates: &mut Updates,
     outcome: &mut ApplyOutcome,
@@ -953,23 +955,64 @@ async fn update_changed(
 }
 
 /// The source ids a phase must account for (conversations: their conversation ids).
-fn scope_ids(source: &Source, object: ObjectKind) -> Result<HashSet<String>, source::SpoolError> {
-    let mut ids: HashSet<String> = if object == ObjectKind::Conversation {
-        source.spool.conversations()?.into_iter().collect()
+fn scope_ids(source: &Source, object: ObjectKind) -> Result<IdSet, source::SpoolError> {
+    let mut ids: IdSet = if object == ObjectKind::Conversation {
+        source.spool.conversations()?.into_iter().map(|id| (id, ())).collect()
     } else {
-        source.records(object).map(|record| record.map(|record| record.source_id)).collect::<Result<_, _>>()?
+        source.records(object).map(|record| record.map(|record| (record.source_id, ()))).collect::<Result<_, _>>()?
     };
-    ids.extend(
-        source.settled.iter().filter(|settled| settled.object == object).map(|settled| settled.source_id.clone()),
-    );
+    for settled in source.settled.iter().filter(|settled| settled.object == object) {
+        ids.add(&settled.source_id);
+    }
     Ok(ids)
+}
+
+/// Created records' source ids with their Pipedrive ids, as [`add_links`] takes them: a chunk's
+/// answers (by text), or what an object's journal lists (compact).
+pub(crate) trait CreatedIds {
+    fn pipedrive_id(&self, source_id: &str) -> Option<u64>;
+    fn count(&self) -> usize;
+    fn source_ids(&self) -> Vec<String>;
+    fn add_to(&self, links: &mut IdMap<u64>);
+}
+
+impl CreatedIds for HashMap<String, u64> {
+    fn pipedrive_id(&self, source_id: &str) -> Option<u64> {
+        self.get(source_id).copied()
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn source_ids(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
+    fn add_to(&self, links: &mut IdMap<u64>) {
+        for (id, pipedrive_id) in self {
+            links.insert(id, *pipedrive_id);
+        }
+    }
+}
+
+impl CreatedIds for IdMap<u64> {
+    fn pipedrive_id(&self, source_id: &str) -> Option<u64> {
+        self.get(source_id).copied()
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn source_ids(&self) -> Vec<String> {
+        self.iter().map(|(id, _)| id.into_owned()).collect()
+    }
+    fn add_to(&self, links: &mut IdMap<u64>) {
+        links.extend_from(self);
+    }
 }
 
 /// Adds created records to the links (and, for organizations, their email and website domains).
 pub(crate) fn add_links(
     links: &mut Links,
     object: ObjectKind,
-    created: &HashMap<String, u64>,
+    created: &impl CreatedIds,
     source: &Source,
 ) -> Result<(), source::SpoolError> {
     let map = match object {
@@ -978,17 +1021,21 @@ pub(crate) fn add_links(
         ObjectKind::Deal => &mut links.deals,
         _ => return Ok(()),
     };
-    map.extend(created.iter().map(|(id, pipedrive_id)| (id.clone(), *pipedrive_id)));
-    if object == ObjectKind::Company && !created.is_empty() {
+    created.add_to(map);
+    if object == ObjectKind::Company && created.count() > 0 {
         // In file order, the first company of a domain takes it; those created now are read back.
-        let ids: Vec<String> = created.keys().cloned().collect();
-        let companies = if ids.len() > CHUNK {
+        let companies = if created.count() > CHUNK {
             source.records(ObjectKind::Company).collect::<Result<Vec<_>, _>>()?
         } else {
-            source.spool.by_ids(ObjectKind::Company, &ids)?.into_iter().map(|(_, spooled)| spooled.record).collect()
+            source
+                .spool
+                .by_ids(ObjectKind::Company, &created.source_ids())?
+                .into_iter()
+                .map(|(_, spooled)| spooled.record)
+                .collect()
         };
         for company in companies {
-            let Some(id) = created.get(&company.source_id).copied() else { continue };
+            let Some(id) = created.pipedrive_id(&company.source_id) else { continue };
             for field in ["email", "website"] {
                 if let Some(domain) = company.get(field).map(crate::profile::plain).as_deref().and_then(domain) {
                     links.organizations_by_domain.entry(domain).or_insert(id);
@@ -1168,7 +1215,7 @@ pub(crate) fn expected_payloads(
 fn reconcile(
     phase: &'static str,
     object: ObjectKind,
-    scope: &HashSet<String>,
+    scope: &IdSet,
     journal: &Journal,
     duplicates: Option<&BTreeMap<String, Vec<u64>>>,
 ) -> Result<Reconciliation, ApplyError> {
@@ -1217,7 +1264,7 @@ fn reconcile(
         // Records in scope without a line in the journal: looked for only when there are some.
         let journalled = journal.fates(object)?;
         missing.extend(
-            scope.iter().filter(|id| !journalled.contains_key(*id)).map(|id| format!("{object} {id} (no fate)")),
+            scope.ids().filter(|id| !journalled.contains_key(id.as_ref())).map(|id| format!("{object} {id} (no fate)")),
         );
     }
     let in_scope = scope.len() as u64 - duplicate_ids + duplicate_rows;
