@@ -362,19 +362,17 @@ pub async fn apply(
         outcome.phases.push(workspace_phase);
         let mut links =
             Links { survivors: source.survivors.clone(), contacts: payload::Contacts::of(&source), ..Links::default() };
-        run_phases(
-            &client,
-            &journal,
-            &mapping,
-            &targets,
-            &source,
-            &decisions,
-            &mut links,
+        let run = RunContext {
+            client: &client,
+            journal: &journal,
+            mapping: &mapping,
+            targets: &targets,
+            source: &source,
+            decisions: &decisions,
             options,
             reporter,
-            &mut outcome,
-        )
-        .await?;
+        };
+        run_phases(&run, &mut links, &mut outcome).await?;
         if options.until.as_deref().is_none_or(|until| until == "notes") {
             // Conversations and persons exist now: the files their messages link to go in.
             let policy = project.attachment_policy();
@@ -626,19 +624,21 @@ fn chunks_of(source: &Source, object: ObjectKind, ids: &[String]) -> Result<Vec<
     Ok(chunks)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_phases(
-    client: &Arc<PipedriveClient>,
-    journal: &Journal,
-    mapping: &Mapping,
-    targets: &Targets,
-    source: &Source,
-    decisions: &existing::Decisions,
-    links: &mut Links,
-    options: &ApplyOptions,
-    reporter: &Reporter,
-    outcome: &mut ApplyOutcome,
-) -> Result<(), ApplyError> {
+/// What a run's phases share: where they send, what they read and journal, and how.
+#[derive(Clone, Copy)]
+struct RunContext<'a> {
+    client: &'a Arc<PipedriveClient>,
+    journal: &'a Journal,
+    mapping: &'a Mapping,
+    targets: &'a Targets,
+    source: &'a Source,
+    decisions: &'a existing::Decisions,
+    options: &'a ApplyOptions,
+    reporter: &'a Reporter,
+}
+
+async fn run_phases(run: &RunContext<'_>, links: &mut Links, outcome: &mut ApplyOutcome) -> Result<(), ApplyError> {
+    let RunContext { client, journal, mapping, targets, source, options, reporter, .. } = *run;
     for (phase, objects) in PHASES {
         if options.until.as_deref().is_some_and(|until| {
             PHASE_NAMES.iter().position(|p| *p == until) < PHASE_NAMES.iter().position(|p| *p == phase)
@@ -651,13 +651,7 @@ async fn run_phases(
         reporter.report(ProgressEvent::PhaseStarted { phase, records });
         let mut reconciliation = Vec::new();
         for object in objects.iter().copied() {
-            reconciliation.push(
-                run_object(
-                    client, journal, mapping, targets, source, decisions, links, options, reporter, outcome, phase,
-                    object,
-                )
-                .await?,
-            );
+            reconciliation.push(run_object(run, links, outcome, phase, object).await?);
         }
         let tokens = client.bill().tokens() - tokens_before;
         let seconds = started.elapsed().as_secs_f64();
@@ -682,21 +676,14 @@ async fn run_phases(
 
 /// One object's part of its phase: its records built, sent and journalled a chunk at a time,
 /// then reconciled.
-#[allow(clippy::too_many_arguments)]
 async fn run_object(
-    client: &Arc<PipedriveClient>,
-    journal: &Journal,
-    mapping: &Mapping,
-    targets: &Targets,
-    source: &Source,
-    decisions: &existing::Decisions,
+    run: &RunContext<'_>,
     links: &mut Links,
-    options: &ApplyOptions,
-    reporter: &Reporter,
     outcome: &mut ApplyOutcome,
     phase: &'static str,
     object: ObjectKind,
 ) -> Result<Reconciliation, ApplyError> {
+    let RunContext { client, journal, mapping, targets, source, decisions, options, reporter } = *run;
     let scope = scope_ids(source, object)?;
     // Created before (an earlier run, the sample): linked, not sent again.
     let mut created: IdMap<u64> = IdMap::default();
