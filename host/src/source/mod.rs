@@ -327,21 +327,15 @@ impl Source {
                 let mut stage = Stage::default();
                 match hook {
                     Hook::Clean => {
-                        let mut rows = self.spool.records(*kind).peekable();
+                        let spool = self.spool.clone();
+                        let mut rows = spool.records(*kind).peekable();
                         while rows.peek().is_some() {
                             let batch = rows.by_ref().take(batch_size.max(1)).collect::<Result<Vec<_>, _>>()?;
                             let (seqs, records): (Vec<i64>, Vec<Record>) =
                                 batch.into_iter().map(|(seq, spooled)| (seq, spooled.record)).unzip();
                             stage.input(&records);
                             let output = pipeline::clean(plugin, records, batch_size, &mut ids);
-                            self.write_back(&seqs, &output)?;
-                            stage.output(
-                                &mut self.settled,
-                                &mut self.survivors,
-                                &mut self.plugin_failures,
-                                output,
-                                &plugin.name(),
-                            );
+                            self.take_output(&mut stage, &seqs, output, &plugin.name())?;
                         }
                     }
                     _ => {
@@ -357,14 +351,7 @@ impl Source {
                                 .iter()
                                 .try_for_each(|(position, record)| writer.replace(input.seqs[*position], record))
                         })?;
-                        self.write_back(&seqs, &output)?;
-                        stage.output(
-                            &mut self.settled,
-                            &mut self.survivors,
-                            &mut self.plugin_failures,
-                            output,
-                            &plugin.name(),
-                        );
+                        self.take_output(&mut stage, &seqs, output, &plugin.name())?;
                     }
                 }
                 // An object the run reads (a sample reads every one) has its stage, records or not.
@@ -378,6 +365,19 @@ impl Source {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A stage's outcome for the rows `seqs`: written back to the spool, its fates settled.
+    fn take_output(
+        &mut self,
+        stage: &mut Stage,
+        seqs: &[i64],
+        output: StageOutput,
+        plugin: &str,
+    ) -> Result<(), SpoolError> {
+        self.write_back(seqs, &output)?;
+        stage.output(&mut self.settled, &mut self.survivors, &mut self.plugin_failures, output, plugin);
         Ok(())
     }
 
