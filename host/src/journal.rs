@@ -332,14 +332,11 @@ impl Journal {
 
     /// What each record of one object is migrated without, by source id, in file order.
     pub fn left_out(&self, object: ObjectKind) -> Result<HashMap<String, Vec<LeftOutField>>, StateError> {
-        let error = |error| self.state.error(error);
-        let mut statement = self
-            .state
-            .connection()
-            .prepare("SELECT source_id, field, file, line, column_header, value, why, in_note FROM left_out WHERE object = ?1 ORDER BY line, rowid")
-            .map_err(error)?;
-        let rows = statement
-            .query_map(params![object.as_str()], |row| {
+        let mut by_record: HashMap<String, Vec<LeftOutField>> = HashMap::new();
+        self.each_row(
+            "SELECT source_id, field, file, line, column_header, value, why, in_note FROM left_out WHERE object = ?1 ORDER BY line, rowid",
+            object.as_str(),
+            |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     LeftOutField {
@@ -352,14 +349,28 @@ impl Journal {
                         in_note: row.get::<_, i64>(7)? != 0,
                     },
                 ))
-            })
-            .map_err(error)?;
-        let mut by_record: HashMap<String, Vec<LeftOutField>> = HashMap::new();
-        for row in rows {
-            let (source_id, field) = row.map_err(error)?;
-            by_record.entry(source_id).or_default().push(field);
-        }
+            },
+            |(source_id, field)| by_record.entry(source_id).or_default().push(field),
+        )?;
         Ok(by_record)
+    }
+
+    /// Reads the rows `sql` selects for `object` (its one parameter), each made by `read`, and
+    /// hands them to `each` as they come.
+    fn each_row<T>(
+        &self,
+        sql: &str,
+        object: &str,
+        read: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+        mut each: impl FnMut(T),
+    ) -> Result<(), StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self.state.connection().prepare(sql).map_err(error)?;
+        let mut rows = statement.query(params![object]).map_err(error)?;
+        while let Some(row) = rows.next().map_err(error)? {
+            each(read(row).map_err(error)?);
+        }
+        Ok(())
     }
 
     /// (created records migrated with values left out, how many values), over the whole journal;
@@ -409,45 +420,28 @@ impl Journal {
     /// reads of the journal (what was sent, large for a big migration, it reads per chunk with
     /// [`Journal::sent`]).
     pub fn fates(&self, object: ObjectKind) -> Result<HashMap<String, Fated>, StateError> {
-        let error = |error| self.state.error(error);
-        let mut statement = self
-            .state
-            .connection()
-            .prepare("SELECT source_id, fate, pipedrive_id FROM records WHERE object = ?1")
-            .map_err(error)?;
-        let rows = statement
-            .query_map(params![object.as_str()], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    Fated {
-                        fate: Fate::parse(&row.get::<_, String>(1)?),
-                        pipedrive_id: row.get::<_, Option<i64>>(2)?.map(|id| id as u64),
-                    },
-                ))
-            })
-            .map_err(error)?;
-        rows.collect::<Result<_, _>>().map_err(error)
+        let mut fates = HashMap::new();
+        self.each_fate(object, |id, fated| {
+            fates.insert(id.to_owned(), fated);
+        })?;
+        Ok(fates)
     }
 
     /// Calls `each` with every journalled record of one object, its fate and Pipedrive id, as
     /// the rows are read: nothing is held (a phase reconciles a million records this way).
     pub fn each_fate(&self, object: ObjectKind, mut each: impl FnMut(&str, Fated)) -> Result<(), StateError> {
-        let error = |error| self.state.error(error);
-        let mut statement = self
-            .state
-            .connection()
-            .prepare("SELECT source_id, fate, pipedrive_id FROM records WHERE object = ?1")
-            .map_err(error)?;
-        let mut rows = statement.query(params![object.as_str()]).map_err(error)?;
-        while let Some(row) = rows.next().map_err(error)? {
-            let id: String = row.get(0).map_err(error)?;
-            let fated = Fated {
-                fate: Fate::parse(&row.get::<_, String>(1).map_err(error)?),
-                pipedrive_id: row.get::<_, Option<i64>>(2).map_err(error)?.map(|id| id as u64),
-            };
-            each(&id, fated);
-        }
-        Ok(())
+        self.each_row(
+            "SELECT source_id, fate, pipedrive_id FROM records WHERE object = ?1",
+            object.as_str(),
+            |row| {
+                let fated = Fated {
+                    fate: Fate::parse(&row.get::<_, String>(1)?),
+                    pipedrive_id: row.get::<_, Option<i64>>(2)?.map(|id| id as u64),
+                };
+                Ok((row.get::<_, String>(0)?, fated))
+            },
+            |(id, fated)| each(&id, fated),
+        )
     }
 
     /// What was last sent for each of `source_ids` that has it (JSON).
