@@ -336,23 +336,25 @@ impl Journal {
         self.each_row(
             "SELECT source_id, field, file, line, column_header, value, why, in_note FROM left_out WHERE object = ?1 ORDER BY line, rowid",
             object.as_str(),
-            |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    LeftOutField {
-                        field: row.get(1)?,
-                        file: row.get(2)?,
-                        line: row.get::<_, i64>(3)? as u64,
-                        column: row.get(4)?,
-                        value: row.get(5)?,
-                        why: row.get(6)?,
-                        in_note: row.get::<_, i64>(7)? != 0,
-                    },
-                ))
-            },
+            left_out_row,
             |(source_id, field)| by_record.entry(source_id).or_default().push(field),
         )?;
         Ok(by_record)
+    }
+
+    /// What the created records of one object are migrated without, by source id then file
+    /// order: a join in the journal, not every record's fate read to pick the created ones.
+    pub fn created_left_out(&self, object: ObjectKind) -> Result<Vec<(String, LeftOutField)>, StateError> {
+        let mut rows = Vec::new();
+        self.each_row(
+            "SELECT l.source_id, l.field, l.file, l.line, l.column_header, l.value, l.why, l.in_note FROM left_out l
+             JOIN records r ON r.object = l.object AND r.source_id = l.source_id
+             WHERE l.object = ?1 AND r.fate = 'created' ORDER BY l.source_id, l.line, l.rowid",
+            object.as_str(),
+            left_out_row,
+            |row| rows.push(row),
+        )?;
+        Ok(rows)
     }
 
     /// Reads the rows `sql` selects for `object` (its one parameter), each made by `read`, and
@@ -779,4 +781,20 @@ impl Journal {
             .map_err(error)?;
         rows.collect::<Result<_, _>>().map_err(error)
     }
+}
+
+/// A row of `left_out` as its record's source id and the field (columns in the table's order).
+fn left_out_row(row: &rusqlite::Row) -> rusqlite::Result<(String, LeftOutField)> {
+    Ok((
+        row.get::<_, String>(0)?,
+        LeftOutField {
+            field: row.get(1)?,
+            file: row.get(2)?,
+            line: row.get::<_, i64>(3)? as u64,
+            column: row.get(4)?,
+            value: row.get(5)?,
+            why: row.get(6)?,
+            in_note: row.get::<_, i64>(7)? != 0,
+        },
+    ))
 }

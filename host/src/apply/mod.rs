@@ -20,6 +20,7 @@ pub mod deletions;
 pub mod existing;
 pub mod ids;
 pub mod load;
+pub mod notes;
 pub mod payload;
 pub mod products;
 pub mod relationships;
@@ -197,8 +198,8 @@ pub struct ApplyOutcome {
     pub tokens: u64,
     pub seconds: f64,
     /// How records were linked or placed where the source did not say (a person's organization
-    /// by email domain, a deal's stage missing from stages.csv).
-    pub notes: Vec<String>,
+    /// by email domain, a deal's stage missing from stages.csv): the first listed, all counted.
+    pub notes: notes::Notes,
     /// Records apply created whose source is gone from the export (deleted in User.com), and
     /// whether they were deleted in Pipedrive too (`--delete-missing`).
     pub gone_from_source: Vec<String>,
@@ -330,7 +331,7 @@ pub async fn apply(
         phases: Vec::new(),
         tokens: 0,
         seconds: 0.0,
-        notes: Vec::new(),
+        notes: notes::Notes::in_spool(source.spool.clone()),
         gone_from_source: Vec::new(),
         deleted: 0,
         conflicts: Vec::new(),
@@ -737,7 +738,9 @@ async fn run_object(
     )
     .await?;
     add_links(links, object, &linking.linked, source)?;
-    outcome.notes.extend(linking.notes);
+    for line in linking.notes {
+        outcome.notes.push(line)?;
+    }
     outcome.conflicts.extend(linking.conflicts);
     // What the journal lists as left out: written again only where the build differs.
     let mut journalled_left_out = journal.left_out(object)?;
@@ -767,7 +770,9 @@ async fn run_object(
             }
             match built {
                 Ok(Built { payload, note, .. }) => {
-                    outcome.notes.extend(note.map(|note| format!("{object} {source_id}: {note}")));
+                    if let Some(note) = note {
+                        outcome.notes.push(format!("{object} {source_id}: {note}"))?;
+                    }
                     jobs.push(Job { source_id, payload });
                 }
                 Err(reason) => journal.set(object, &source_id, Fate::Quarantined, None, Some(&reason))?,
@@ -792,7 +797,7 @@ async fn run_object(
         )
         .await?;
     }
-    updates.note(object, outcome);
+    updates.note(object, outcome)?;
     for _ in 0..RESOLVE_ROUNDS {
         if unknown.is_empty() {
             break;
@@ -850,13 +855,14 @@ struct Updates {
 }
 
 impl Updates {
-    fn note(&self, object: ObjectKind, outcome: &mut ApplyOutcome) {
+    fn note(&self, object: ObjectKind, outcome: &mut ApplyOutcome) -> Result<(), source::SpoolError> {
         if self.without_baseline > 0 {
             outcome.notes.push(format!(
                 "{} {object} records had no journalled payload to compare with (purged, or found again by their marker): not compared, not updated; what would be sent now is their baseline for the next delta",
                 self.without_baseline
-            ));
+            ))?;
         }
+        Ok(())
     }
 }
 
@@ -899,7 +905,7 @@ async fn update_changed(
         let Some(actual) = updates.listings.record(client, object, id).await? else {
             outcome.notes.push(format!(
                 "{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again"
-            ));
+            ))?;
             continue;
         };
         if let Some(mut conflict) = crate::readback::Conflict::between(
@@ -934,7 +940,7 @@ async fn update_changed(
             }
             Err(ClientError::NotFound { .. }) => outcome.notes.push(format!(
                 "{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again"
-            )),
+            ))?,
             Err(error) => return Err(error.into()),
         }
     }

@@ -101,7 +101,9 @@ impl Spool {
                  live INTEGER NOT NULL DEFAULT 1);
              CREATE INDEX records_by_id ON records (kind, id);
              CREATE INDEX records_by_conversation ON records (kind, conversation) WHERE conversation IS NOT NULL;
-             CREATE INDEX records_by_email ON records (kind, email) WHERE email IS NOT NULL;",
+             CREATE INDEX records_by_email ON records (kind, email) WHERE email IS NOT NULL;
+             -- apply's notes on how records were linked or placed, in the order taken
+             CREATE TABLE notes (line TEXT NOT NULL);",
         )?;
         Ok(Spool { connection: Mutex::new(connection), path })
     }
@@ -193,6 +195,33 @@ impl Spool {
         let rows = statement.query_map(params![kind_code(kind), conversation], |row| read_row(kind, row));
         rows.and_then(|rows| rows.map(|row| row.map(|(_, spooled)| spooled)).collect())
             .map_err(|error| self.fail(error))
+    }
+
+    /// Keeps one of apply's notes (see `apply::notes`).
+    pub fn add_note(&self, line: &str) -> Result<(), SpoolError> {
+        let connection = self.connection();
+        let mut statement =
+            connection.prepare_cached("INSERT INTO notes (line) VALUES (?1)").map_err(|error| self.fail(error))?;
+        statement.execute(params![line]).map(drop).map_err(|error| self.fail(error))
+    }
+
+    /// The notes kept, in the order taken, to `each` as they are read (the first error it
+    /// returns stops the reading and is the inner result).
+    pub fn each_note(
+        &self,
+        mut each: impl FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>, SpoolError> {
+        let connection = self.connection();
+        let mut statement =
+            connection.prepare("SELECT line FROM notes ORDER BY rowid").map_err(|error| self.fail(error))?;
+        let mut rows = statement.query([]).map_err(|error| self.fail(error))?;
+        while let Some(row) = rows.next().map_err(|error| self.fail(error))? {
+            let line: String = row.get(0).map_err(|error| self.fail(error))?;
+            if let Err(error) = each(&line) {
+                return Ok(Err(error));
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// The distinct conversations of the live messages, in order of their ids.
