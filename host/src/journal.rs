@@ -41,7 +41,7 @@ impl Fate {
         }
     }
 
-    fn parse(text: &str) -> Fate {
+    pub(crate) fn parse(text: &str) -> Fate {
         match text {
             "created" => Fate::Created,
             "merged" => Fate::Merged,
@@ -422,8 +422,14 @@ impl Journal {
     /// reads of the journal (what was sent, large for a big migration, it reads per chunk with
     /// [`Journal::sent`]).
     pub fn fates(&self, object: ObjectKind) -> Result<HashMap<String, Fated>, StateError> {
+        self.fates_of(object.as_str())
+    }
+
+    /// [`Journal::fates`] of rows of an object that is not an [`ObjectKind`] (deal products,
+    /// participants).
+    pub(crate) fn fates_of(&self, object: &str) -> Result<HashMap<String, Fated>, StateError> {
         let mut fates = HashMap::new();
-        self.each_fate(object, |id, fated| {
+        self.each_fate_of(object, |id, fated| {
             fates.insert(id.to_owned(), fated);
         })?;
         Ok(fates)
@@ -431,10 +437,14 @@ impl Journal {
 
     /// Calls `each` with every journalled record of one object, its fate and Pipedrive id, as
     /// the rows are read: nothing is held (a phase reconciles a million records this way).
-    pub fn each_fate(&self, object: ObjectKind, mut each: impl FnMut(&str, Fated)) -> Result<(), StateError> {
+    pub fn each_fate(&self, object: ObjectKind, each: impl FnMut(&str, Fated)) -> Result<(), StateError> {
+        self.each_fate_of(object.as_str(), each)
+    }
+
+    fn each_fate_of(&self, object: &str, mut each: impl FnMut(&str, Fated)) -> Result<(), StateError> {
         self.each_row(
             "SELECT source_id, fate, pipedrive_id FROM records WHERE object = ?1",
-            object.as_str(),
+            object,
             |row| {
                 let fated = Fated {
                     fate: Fate::parse(&row.get::<_, String>(1)?),
@@ -444,6 +454,50 @@ impl Journal {
             },
             |(id, fated)| each(&id, fated),
         )
+    }
+
+    /// What one record is migrated without, in file order: a phase compares it with the
+    /// record's build as the chunk goes (every record's list at once is a phase's worth).
+    pub fn left_out_of(&self, object: ObjectKind, source_id: &str) -> Result<Vec<LeftOutField>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare_cached(
+                "SELECT source_id, field, file, line, column_header, value, why, in_note FROM left_out WHERE object = ?1 AND source_id = ?2 ORDER BY line, rowid",
+            )
+            .map_err(error)?;
+        let rows = statement.query_map(params![object.as_str(), source_id], left_out_row).map_err(error)?;
+        rows.map(|row| row.map(|(_, field)| field)).collect::<Result<_, _>>().map_err(error)
+    }
+
+    /// The journalled records among `source_ids`, by source id, without what was sent.
+    pub fn entries_among(&self, object: ObjectKind, source_ids: &[&str]) -> Result<HashMap<String, Entry>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare_cached("SELECT fate, pipedrive_id, detail, run_id FROM records WHERE object = ?1 AND source_id = ?2")
+            .map_err(error)?;
+        let mut entries = HashMap::new();
+        for id in source_ids {
+            let entry = statement
+                .query_row(params![object.as_str(), id], |row| {
+                    Ok(Entry {
+                        fate: Fate::parse(&row.get::<_, String>(0)?),
+                        pipedrive_id: row.get::<_, Option<i64>>(1)?.map(|id| id as u64),
+                        detail: row.get(2)?,
+                        run_id: row.get(3)?,
+                        sent: None,
+                    })
+                })
+                .optional()
+                .map_err(error)?;
+            if let Some(entry) = entry {
+                entries.insert((*id).to_owned(), entry);
+            }
+        }
+        Ok(entries)
     }
 
     /// What was last sent for each of `source_ids` that has it (JSON).

@@ -317,7 +317,9 @@ pub async fn apply(
     {
         return Err(ApplyError::DeletionsRefused(refusals.clone()));
     }
-    let Prepared { approval, mapping, source, needs, .. } = prepared;
+    let Prepared { approval, mapping, mut source, needs, .. } = prepared;
+    // The links take the survivors over (nothing else of the run reads them): one copy, not two.
+    let survivors = std::mem::take(&mut source.survivors);
     let decisions = existing::Decisions::of(project)?;
     let kind = match (options.sample, &options.export) {
         (Some(_), _) => RunKind::Sample,
@@ -362,7 +364,7 @@ pub async fn apply(
         });
         outcome.phases.push(workspace_phase);
         let mut links =
-            Links { survivors: source.survivors.clone(), contacts: payload::Contacts::of(&source), ..Links::default() };
+            Links { survivors, contacts: payload::Contacts::of(&source), ..Links::default() };
         let run = RunContext {
             client: &client,
             journal: &journal,
@@ -410,24 +412,13 @@ pub async fn apply(
 
 /// Journals what the plugins decided, except for records an earlier run already created.
 fn settle_plugin_fates(journal: &Journal, source: &Source) -> Result<(), ApplyError> {
-    let mut created: HashMap<ObjectKind, HashSet<String>> = HashMap::new();
-    for settled in &source.settled {
-        let done = match created.entry(settled.object) {
-            std::collections::hash_map::Entry::Occupied(done) => done.into_mut(),
-            std::collections::hash_map::Entry::Vacant(slot) => slot.insert(
-                journal
-                    .fates(settled.object)?
-                    .into_iter()
-                    .filter(|(_, fated)| fated.fate == Fate::Created)
-                    .map(|(id, _)| id)
-                    .collect(),
-            ),
-        };
-        if !done.contains(&settled.source_id) {
+    source.spool.each_settled(None, |settled| {
+        let created = journal.entries_among(settled.object, &[&settled.source_id])?;
+        if created.values().all(|entry| entry.fate != Fate::Created) {
             journal.set(settled.object, &settled.source_id, settled.fate, None, Some(&settled.detail))?;
         }
-    }
-    Ok(())
+        Ok::<(), ApplyError>(())
+    })
 }
 
 /// The values of mapped choice attributes (options an existing field may lack) and the labels
@@ -710,14 +701,17 @@ async fn run_object(
         created.insert(&id, pipedrive_id);
     }
     add_links(links, object, &created, source)?;
-    let settled: HashSet<&str> =
-        source.settled.iter().filter(|s| s.object == object).map(|s| s.source_id.as_str()).collect();
+    let mut settled = IdSet::default();
+    source.spool.each_settled(Some(object), |one| {
+        settled.add(&one.source_id);
+        Ok::<(), source::SpoolError>(())
+    })?;
     // Records existing.toml sends to a record the account already has: linked, not created.
     let mut to_link: Vec<(String, Payload)> = Vec::new();
     let link_ids: Vec<String> = decisions
         .ids(object)
         .into_iter()
-        .filter(|id| !settled.contains(id.as_str()) && !created.contains(id))
+        .filter(|id| !settled.contains(id) && !created.contains(id))
         .collect();
     for chunk in if link_ids.is_empty() { Vec::new() } else { chunks_of(source, object, &link_ids)? } {
         for (source_id, built) in build(chunk, mapping, targets, source, links) {
@@ -742,8 +736,6 @@ async fn run_object(
         outcome.notes.push(line)?;
     }
     outcome.conflicts.extend(linking.conflicts);
-    // What the journal lists as left out: written again only where the build differs.
-    let mut journalled_left_out = journal.left_out(object)?;
     let mut updates = Updates::default();
     let mut unknown = Vec::new();
     let mut progress = Progress { done: 0, total: scope.len().saturating_sub(created.len()) as u64 };
@@ -752,11 +744,12 @@ async fn run_object(
         let mut existing: Vec<(String, Payload)> = Vec::new();
         let mut jobs = Vec::new();
         for (source_id, built) in build(chunk, mapping, targets, source, links) {
-            if settled.contains(source_id.as_str()) {
+            if settled.contains(&source_id) {
                 continue;
             }
             let left_out = built.as_ref().map(|built| built.left_out.as_slice()).unwrap_or(&[]);
-            if journalled_left_out.remove(&source_id).unwrap_or_default() != left_out {
+            // What the journal lists as left out: written again only where the build differs.
+            if journal.left_out_of(object, &source_id)? != left_out {
                 journal.set_left_out(object, &source_id, left_out)?;
             }
             if created.contains(&source_id) {
@@ -954,9 +947,10 @@ fn scope_ids(source: &Source, object: ObjectKind) -> Result<IdSet, source::Spool
     } else {
         source.records(object).map(|record| record.map(|record| (record.source_id, ()))).collect::<Result<_, _>>()?
     };
-    for settled in source.settled.iter().filter(|settled| settled.object == object) {
+    source.spool.each_settled(Some(object), |settled| {
         ids.add(&settled.source_id);
-    }
+        Ok::<(), source::SpoolError>(())
+    })?;
     Ok(ids)
 }
 
@@ -1217,7 +1211,7 @@ fn reconcile(
     let (mut duplicate_ids, mut duplicate_rows) = (0, 0);
     // Created records migrated without some values, and how many values: a count on created
     // records, not a fate. Values kept in a note are not left out.
-    let left_out: HashMap<String, u64> = journal
+    let left_out: IdMap<u64> = journal
         .left_out(object)?
         .into_iter()
         .map(|(id, fields)| (id, fields.iter().filter(|field| !field.in_note).count() as u64))
