@@ -477,7 +477,9 @@ impl Journal {
         let mut statement = self
             .state
             .connection()
-            .prepare_cached("SELECT fate, pipedrive_id, detail, run_id FROM records WHERE object = ?1 AND source_id = ?2")
+            .prepare_cached(
+                "SELECT fate, pipedrive_id, detail, run_id FROM records WHERE object = ?1 AND source_id = ?2",
+            )
             .map_err(error)?;
         let mut entries = HashMap::new();
         for id in source_ids {

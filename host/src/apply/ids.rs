@@ -9,7 +9,8 @@ use std::collections::HashMap;
 
 /// The number an id is, when printing that number gives the id back.
 fn number(id: &str) -> Option<u64> {
-    let canonical = !id.is_empty() && id.bytes().all(|byte| byte.is_ascii_digit()) && (id == "0" || !id.starts_with('0'));
+    let canonical =
+        !id.is_empty() && id.bytes().all(|byte| byte.is_ascii_digit()) && (id == "0" || !id.starts_with('0'));
     if canonical { id.parse().ok() } else { None }
 }
 
@@ -97,7 +98,22 @@ mod tests {
 
     #[test]
     fn ids_that_print_differently_are_different_keys() {
-        let hostile = ["7", "007", "0", "00", "", "+7", "-7", " 7", "7 ", "abc", "18446744073709551615", "18446744073709551616", "99999999999999999999999", "٣"];
+        let hostile = [
+            "7",
+            "007",
+            "0",
+            "00",
+            "",
+            "+7",
+            "-7",
+            " 7",
+            "7 ",
+            "abc",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999",
+            "٣",
+        ];
         let map: IdMap<usize> = hostile.iter().enumerate().map(|(index, id)| (*id, index)).collect();
         assert_eq!(map.len(), hostile.len(), "every id is its own key");
         for (index, id) in hostile.iter().enumerate() {
@@ -109,6 +125,9 @@ mod tests {
         expected.sort();
         assert_eq!(listed, expected, "ids come back as written");
         assert!(!map.contains("07") && !map.contains("18446744073709551614"));
-        assert_eq!((number("7"), number("0"), number("007"), number("18446744073709551616")), (Some(7), Some(0), None, None));
+        assert_eq!(
+            (number("7"), number("0"), number("007"), number("18446744073709551616")),
+            (Some(7), Some(0), None, None)
+        );
     }
 }

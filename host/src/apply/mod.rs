@@ -44,8 +44,8 @@ use crate::state::{State, StateError};
 use crate::journal::{self, Fate, FateCounts, Journal, LeftOutField, RunKind};
 use crate::source::domain;
 use crate::source::{self, OpenExportError, Source, Spooled, open_export};
-use load::{Job, Payload};
 use ids::{IdMap, IdSet};
+use load::{Job, Payload};
 use payload::Links;
 use workspace::Targets;
 
@@ -363,8 +363,7 @@ pub async fn apply(
             seconds: workspace_phase.seconds,
         });
         outcome.phases.push(workspace_phase);
-        let mut links =
-            Links { survivors, contacts: payload::Contacts::of(&source), ..Links::default() };
+        let mut links = Links { survivors, contacts: payload::Contacts::of(&source), ..Links::default() };
         let run = RunContext {
             client: &client,
             journal: &journal,
@@ -413,8 +412,8 @@ pub async fn apply(
 /// Journals what the plugins decided, except for records an earlier run already created.
 fn settle_plugin_fates(journal: &Journal, source: &Source) -> Result<(), ApplyError> {
     source.spool.each_settled(None, |settled| {
-        let created = journal.entries_among(settled.object, &[&settled.source_id])?;
-        if created.values().all(|entry| entry.fate != Fate::Created) {
+        let journalled = journal.entries_among(settled.object, &[&settled.source_id])?;
+        if journalled.values().all(|entry| entry.fate != Fate::Created) {
             journal.set(settled.object, &settled.source_id, settled.fate, None, Some(&settled.detail))?;
         }
         Ok::<(), ApplyError>(())
@@ -708,11 +707,8 @@ async fn run_object(
     })?;
     // Records existing.toml sends to a record the account already has: linked, not created.
     let mut to_link: Vec<(String, Payload)> = Vec::new();
-    let link_ids: Vec<String> = decisions
-        .ids(object)
-        .into_iter()
-        .filter(|id| !settled.contains(id) && !created.contains(id))
-        .collect();
+    let link_ids: Vec<String> =
+        decisions.ids(object).into_iter().filter(|id| !settled.contains(id) && !created.contains(id)).collect();
     for chunk in if link_ids.is_empty() { Vec::new() } else { chunks_of(source, object, &link_ids)? } {
         for (source_id, built) in build(chunk, mapping, targets, source, links) {
             if let Ok(built) = built {
