@@ -456,6 +456,16 @@ impl Journal {
         )
     }
 
+    /// The source ids of one object's records the journal lists something left out of.
+    pub fn each_left_out_id(&self, object: ObjectKind, mut each: impl FnMut(&str)) -> Result<(), StateError> {
+        self.each_row(
+            "SELECT DISTINCT source_id FROM left_out WHERE object = ?1",
+            object.as_str(),
+            |row| row.get::<_, String>(0),
+            |id| each(&id),
+        )
+    }
+
     /// What one record is migrated without, in file order: a phase compares it with the
     /// record's build as the chunk goes (every record's list at once is a phase's worth).
     pub fn left_out_of(&self, object: ObjectKind, source_id: &str) -> Result<Vec<LeftOutField>, StateError> {

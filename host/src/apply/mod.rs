@@ -735,6 +735,10 @@ async fn run_object(
     let mut updates = Updates::default();
     let mut unknown = Vec::new();
     let mut progress = Progress { done: 0, total: scope.len().saturating_sub(created.len()) as u64 };
+    // The records the journal lists something left out of (few): the others' lists are read
+    // only when their build leaves something out.
+    let mut with_left_out = IdSet::default();
+    journal.each_left_out_id(object, |id| with_left_out.add(id))?;
     let mut chunks = Chunks::of(source, object)?;
     while let Some(chunk) = chunks.next_chunk()? {
         let mut existing: Vec<(String, Payload)> = Vec::new();
@@ -745,7 +749,12 @@ async fn run_object(
             }
             let left_out = built.as_ref().map(|built| built.left_out.as_slice()).unwrap_or(&[]);
             // What the journal lists as left out: written again only where the build differs.
-            if journal.left_out_of(object, &source_id)? != left_out {
+            let journalled = if with_left_out.contains(&source_id) || !left_out.is_empty() {
+                journal.left_out_of(object, &source_id)?
+            } else {
+                Vec::new()
+            };
+            if journalled != left_out {
                 journal.set_left_out(object, &source_id, left_out)?;
             }
             if created.contains(&source_id) {
