@@ -41,7 +41,7 @@ impl Fate {
         }
     }
 
-    fn parse(text: &str) -> Fate {
+    pub(crate) fn parse(text: &str) -> Fate {
         match text {
             "created" => Fate::Created,
             "merged" => Fate::Merged,
@@ -332,34 +332,47 @@ impl Journal {
 
     /// What each record of one object is migrated without, by source id, in file order.
     pub fn left_out(&self, object: ObjectKind) -> Result<HashMap<String, Vec<LeftOutField>>, StateError> {
-        let error = |error| self.state.error(error);
-        let mut statement = self
-            .state
-            .connection()
-            .prepare("SELECT source_id, field, file, line, column_header, value, why, in_note FROM left_out WHERE object = ?1 ORDER BY line, rowid")
-            .map_err(error)?;
-        let rows = statement
-            .query_map(params![object.as_str()], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    LeftOutField {
-                        field: row.get(1)?,
-                        file: row.get(2)?,
-                        line: row.get::<_, i64>(3)? as u64,
-                        column: row.get(4)?,
-                        value: row.get(5)?,
-                        why: row.get(6)?,
-                        in_note: row.get::<_, i64>(7)? != 0,
-                    },
-                ))
-            })
-            .map_err(error)?;
         let mut by_record: HashMap<String, Vec<LeftOutField>> = HashMap::new();
-        for row in rows {
-            let (source_id, field) = row.map_err(error)?;
-            by_record.entry(source_id).or_default().push(field);
-        }
+        self.each_row(
+            "SELECT source_id, field, file, line, column_header, value, why, in_note FROM left_out WHERE object = ?1 ORDER BY line, rowid",
+            object.as_str(),
+            left_out_row,
+            |(source_id, field)| by_record.entry(source_id).or_default().push(field),
+        )?;
         Ok(by_record)
+    }
+
+    /// What the created records of one object are migrated without, by source id then file
+    /// order: a join in the journal, not every record's fate read to pick the created ones.
+    pub fn created_left_out(&self, object: ObjectKind) -> Result<Vec<(String, LeftOutField)>, StateError> {
+        let mut rows = Vec::new();
+        self.each_row(
+            "SELECT l.source_id, l.field, l.file, l.line, l.column_header, l.value, l.why, l.in_note FROM left_out l
+             JOIN records r ON r.object = l.object AND r.source_id = l.source_id
+             WHERE l.object = ?1 AND r.fate = 'created' ORDER BY l.source_id, l.line, l.rowid",
+            object.as_str(),
+            left_out_row,
+            |row| rows.push(row),
+        )?;
+        Ok(rows)
+    }
+
+    /// Reads the rows `sql` selects for `object` (its one parameter), each made by `read`, and
+    /// hands them to `each` as they come.
+    fn each_row<T>(
+        &self,
+        sql: &str,
+        object: &str,
+        read: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+        mut each: impl FnMut(T),
+    ) -> Result<(), StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self.state.connection().prepare(sql).map_err(error)?;
+        let mut rows = statement.query(params![object]).map_err(error)?;
+        while let Some(row) = rows.next().map_err(error)? {
+            each(read(row).map_err(error)?);
+        }
+        Ok(())
     }
 
     /// (created records migrated with values left out, how many values), over the whole journal;
@@ -409,45 +422,94 @@ impl Journal {
     /// reads of the journal (what was sent, large for a big migration, it reads per chunk with
     /// [`Journal::sent`]).
     pub fn fates(&self, object: ObjectKind) -> Result<HashMap<String, Fated>, StateError> {
-        let error = |error| self.state.error(error);
-        let mut statement = self
-            .state
-            .connection()
-            .prepare("SELECT source_id, fate, pipedrive_id FROM records WHERE object = ?1")
-            .map_err(error)?;
-        let rows = statement
-            .query_map(params![object.as_str()], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    Fated {
-                        fate: Fate::parse(&row.get::<_, String>(1)?),
-                        pipedrive_id: row.get::<_, Option<i64>>(2)?.map(|id| id as u64),
-                    },
-                ))
-            })
-            .map_err(error)?;
-        rows.collect::<Result<_, _>>().map_err(error)
+        self.fates_of(object.as_str())
+    }
+
+    /// [`Journal::fates`] of rows of an object that is not an [`ObjectKind`] (deal products,
+    /// participants).
+    pub(crate) fn fates_of(&self, object: &str) -> Result<HashMap<String, Fated>, StateError> {
+        let mut fates = HashMap::new();
+        self.each_fate_of(object, |id, fated| {
+            fates.insert(id.to_owned(), fated);
+        })?;
+        Ok(fates)
     }
 
     /// Calls `each` with every journalled record of one object, its fate and Pipedrive id, as
     /// the rows are read: nothing is held (a phase reconciles a million records this way).
-    pub fn each_fate(&self, object: ObjectKind, mut each: impl FnMut(&str, Fated)) -> Result<(), StateError> {
+    pub fn each_fate(&self, object: ObjectKind, each: impl FnMut(&str, Fated)) -> Result<(), StateError> {
+        self.each_fate_of(object.as_str(), each)
+    }
+
+    fn each_fate_of(&self, object: &str, mut each: impl FnMut(&str, Fated)) -> Result<(), StateError> {
+        self.each_row(
+            "SELECT source_id, fate, pipedrive_id FROM records WHERE object = ?1",
+            object,
+            |row| {
+                let fated = Fated {
+                    fate: Fate::parse(&row.get::<_, String>(1)?),
+                    pipedrive_id: row.get::<_, Option<i64>>(2)?.map(|id| id as u64),
+                };
+                Ok((row.get::<_, String>(0)?, fated))
+            },
+            |(id, fated)| each(&id, fated),
+        )
+    }
+
+    /// The source ids of one object's records the journal lists something left out of.
+    pub fn each_left_out_id(&self, object: ObjectKind, mut each: impl FnMut(&str)) -> Result<(), StateError> {
+        self.each_row(
+            "SELECT DISTINCT source_id FROM left_out WHERE object = ?1",
+            object.as_str(),
+            |row| row.get::<_, String>(0),
+            |id| each(&id),
+        )
+    }
+
+    /// What one record is migrated without, in file order: a phase compares it with the
+    /// record's build as the chunk goes (every record's list at once is a phase's worth).
+    pub fn left_out_of(&self, object: ObjectKind, source_id: &str) -> Result<Vec<LeftOutField>, StateError> {
         let error = |error| self.state.error(error);
         let mut statement = self
             .state
             .connection()
-            .prepare("SELECT source_id, fate, pipedrive_id FROM records WHERE object = ?1")
+            .prepare_cached(
+                "SELECT source_id, field, file, line, column_header, value, why, in_note FROM left_out WHERE object = ?1 AND source_id = ?2 ORDER BY line, rowid",
+            )
             .map_err(error)?;
-        let mut rows = statement.query(params![object.as_str()]).map_err(error)?;
-        while let Some(row) = rows.next().map_err(error)? {
-            let id: String = row.get(0).map_err(error)?;
-            let fated = Fated {
-                fate: Fate::parse(&row.get::<_, String>(1).map_err(error)?),
-                pipedrive_id: row.get::<_, Option<i64>>(2).map_err(error)?.map(|id| id as u64),
-            };
-            each(&id, fated);
+        let rows = statement.query_map(params![object.as_str(), source_id], left_out_row).map_err(error)?;
+        rows.map(|row| row.map(|(_, field)| field)).collect::<Result<_, _>>().map_err(error)
+    }
+
+    /// The journalled records among `source_ids`, by source id, without what was sent.
+    pub fn entries_among(&self, object: ObjectKind, source_ids: &[&str]) -> Result<HashMap<String, Entry>, StateError> {
+        let error = |error| self.state.error(error);
+        let mut statement = self
+            .state
+            .connection()
+            .prepare_cached(
+                "SELECT fate, pipedrive_id, detail, run_id FROM records WHERE object = ?1 AND source_id = ?2",
+            )
+            .map_err(error)?;
+        let mut entries = HashMap::new();
+        for id in source_ids {
+            let entry = statement
+                .query_row(params![object.as_str(), id], |row| {
+                    Ok(Entry {
+                        fate: Fate::parse(&row.get::<_, String>(0)?),
+                        pipedrive_id: row.get::<_, Option<i64>>(1)?.map(|id| id as u64),
+                        detail: row.get(2)?,
+                        run_id: row.get(3)?,
+                        sent: None,
+                    })
+                })
+                .optional()
+                .map_err(error)?;
+            if let Some(entry) = entry {
+                entries.insert((*id).to_owned(), entry);
+            }
         }
-        Ok(())
+        Ok(entries)
     }
 
     /// What was last sent for each of `source_ids` that has it (JSON).
@@ -785,4 +847,20 @@ impl Journal {
             .map_err(error)?;
         rows.collect::<Result<_, _>>().map_err(error)
     }
+}
+
+/// A row of `left_out` as its record's source id and the field (columns in the table's order).
+fn left_out_row(row: &rusqlite::Row) -> rusqlite::Result<(String, LeftOutField)> {
+    Ok((
+        row.get::<_, String>(0)?,
+        LeftOutField {
+            field: row.get(1)?,
+            file: row.get(2)?,
+            line: row.get::<_, i64>(3)? as u64,
+            column: row.get(4)?,
+            value: row.get(5)?,
+            why: row.get(6)?,
+            in_note: row.get::<_, i64>(7)? != 0,
+        },
+    ))
 }

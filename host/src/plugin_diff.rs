@@ -302,7 +302,7 @@ fn run(project: &Project, plugins: &[(Hook, LoadedPlugin)]) -> Result<Run, DiffE
             records.insert(key, record);
         }
     }
-    for settled in source.settled {
+    for settled in source.settled().map_err(source::SourceError::from)? {
         let outcome = match settled.fate {
             JournalFate::Excluded => Outcome::Dropped { reason: settled.detail },
             JournalFate::Merged => Outcome::Merged { into: settled.detail },

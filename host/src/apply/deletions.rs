@@ -79,7 +79,7 @@ pub struct Preview {
 /// `expected`: the number of deletions the user named.
 pub fn preview(
     journal: &Journal,
-    scope_of: &mut dyn FnMut(ObjectKind) -> Result<HashSet<String>, ApplyError>,
+    scope_of: &mut dyn FnMut(ObjectKind) -> Result<super::ids::IdSet, ApplyError>,
     files: &BTreeMap<ObjectKind, Option<String>>,
     expected: Option<u64>,
 ) -> Result<Preview, ApplyError> {

@@ -18,7 +18,9 @@
 pub mod attachments;
 pub mod deletions;
 pub mod existing;
+pub mod ids;
 pub mod load;
+pub mod notes;
 pub mod payload;
 pub mod products;
 pub mod relationships;
@@ -42,6 +44,7 @@ use crate::state::{State, StateError};
 use crate::journal::{self, Fate, FateCounts, Journal, LeftOutField, RunKind};
 use crate::source::domain;
 use crate::source::{self, OpenExportError, Source, Spooled, open_export};
+use ids::{IdMap, IdSet};
 use load::{Job, Payload};
 use payload::Links;
 use workspace::Targets;
@@ -199,8 +202,8 @@ pub struct ApplyOutcome {
     pub tokens: u64,
     pub seconds: f64,
     /// How records were linked or placed where the source did not say (a person's organization
-    /// by email domain, a deal's stage missing from stages.csv).
-    pub notes: Vec<String>,
+    /// by email domain, a deal's stage missing from stages.csv): the first listed, all counted.
+    pub notes: notes::Notes,
     /// Records apply created whose source is gone from the export (deleted in User.com), and
     /// whether they were deleted in Pipedrive too (`--delete-missing`).
     pub gone_from_source: Vec<String>,
@@ -318,7 +321,9 @@ pub async fn apply(
     {
         return Err(ApplyError::DeletionsRefused(refusals.clone()));
     }
-    let Prepared { approval, mapping, source, needs, .. } = prepared;
+    let Prepared { approval, mapping, mut source, needs, .. } = prepared;
+    // The links take the survivors over (nothing else of the run reads them): one copy, not two.
+    let survivors = std::mem::take(&mut source.survivors);
     let decisions = existing::Decisions::of(project)?;
     let kind = match (options.sample, &options.export) {
         (Some(_), _) => RunKind::Sample,
@@ -332,7 +337,7 @@ pub async fn apply(
         phases: Vec::new(),
         tokens: 0,
         seconds: 0.0,
-        notes: Vec::new(),
+        notes: notes::Notes::in_spool(source.spool.clone()),
         gone_from_source: Vec::new(),
         deleted: 0,
         conflicts: Vec::new(),
@@ -362,21 +367,18 @@ pub async fn apply(
             seconds: workspace_phase.seconds,
         });
         outcome.phases.push(workspace_phase);
-        let mut links =
-            Links { survivors: source.survivors.clone(), contacts: payload::Contacts::of(&source), ..Links::default() };
-        run_phases(
-            &client,
-            &journal,
-            &mapping,
-            &targets,
-            &source,
-            &decisions,
-            &mut links,
+        let mut links = Links { survivors, contacts: payload::Contacts::of(&source), ..Links::default() };
+        let run = RunContext {
+            client: &client,
+            journal: &journal,
+            mapping: &mapping,
+            targets: &targets,
+            source: &source,
+            decisions: &decisions,
             options,
             reporter,
-            &mut outcome,
-        )
-        .await?;
+        };
+        run_phases(&run, &mut links, &mut outcome).await?;
         if options.until.as_deref().is_none_or(|until| until == "notes") {
             // Conversations and persons exist now: the files their messages link to go in.
             let policy = project.attachment_policy();
@@ -413,24 +415,13 @@ pub async fn apply(
 
 /// Journals what the plugins decided, except for records an earlier run already created.
 fn settle_plugin_fates(journal: &Journal, source: &Source) -> Result<(), ApplyError> {
-    let mut created: HashMap<ObjectKind, HashSet<String>> = HashMap::new();
-    for settled in &source.settled {
-        let done = match created.entry(settled.object) {
-            std::collections::hash_map::Entry::Occupied(done) => done.into_mut(),
-            std::collections::hash_map::Entry::Vacant(slot) => slot.insert(
-                journal
-                    .fates(settled.object)?
-                    .into_iter()
-                    .filter(|(_, fated)| fated.fate == Fate::Created)
-                    .map(|(id, _)| id)
-                    .collect(),
-            ),
-        };
-        if !done.contains(&settled.source_id) {
+    source.spool.each_settled(None, |settled| {
+        let journalled = journal.entries_among(settled.object, &[&settled.source_id])?;
+        if journalled.values().all(|entry| entry.fate != Fate::Created) {
             journal.set(settled.object, &settled.source_id, settled.fate, None, Some(&settled.detail))?;
         }
-    }
-    Ok(())
+        Ok::<(), ApplyError>(())
+    })
 }
 
 /// The values of mapped choice attributes (options an existing field may lack) and the labels
@@ -628,19 +619,21 @@ fn chunks_of(source: &Source, object: ObjectKind, ids: &[String]) -> Result<Vec<
     Ok(chunks)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_phases(
-    client: &Arc<PipedriveClient>,
-    journal: &Journal,
-    mapping: &Mapping,
-    targets: &Targets,
-    source: &Source,
-    decisions: &existing::Decisions,
-    links: &mut Links,
-    options: &ApplyOptions,
-    reporter: &Reporter,
-    outcome: &mut ApplyOutcome,
-) -> Result<(), ApplyError> {
+/// What a run's phases share: where they send, what they read and journal, and how.
+#[derive(Clone, Copy)]
+struct RunContext<'a> {
+    client: &'a Arc<PipedriveClient>,
+    journal: &'a Journal,
+    mapping: &'a Mapping,
+    targets: &'a Targets,
+    source: &'a Source,
+    decisions: &'a existing::Decisions,
+    options: &'a ApplyOptions,
+    reporter: &'a Reporter,
+}
+
+async fn run_phases(run: &RunContext<'_>, links: &mut Links, outcome: &mut ApplyOutcome) -> Result<(), ApplyError> {
+    let RunContext { client, journal, mapping, targets, source, options, reporter, .. } = *run;
     for (phase, objects) in PHASES {
         if options.until.as_deref().is_some_and(|until| {
             PHASE_NAMES.iter().position(|p| *p == until) < PHASE_NAMES.iter().position(|p| *p == phase)
@@ -653,13 +646,7 @@ async fn run_phases(
         reporter.report(ProgressEvent::PhaseStarted { phase, records });
         let mut reconciliation = Vec::new();
         for object in objects.iter().copied() {
-            reconciliation.push(
-                run_object(
-                    client, journal, mapping, targets, source, decisions, links, options, reporter, outcome, phase,
-                    object,
-                )
-                .await?,
-            );
+            reconciliation.push(run_object(run, links, outcome, phase, object).await?);
         }
         let tokens = client.bill().tokens() - tokens_before;
         let seconds = started.elapsed().as_secs_f64();
@@ -684,24 +671,17 @@ async fn run_phases(
 
 /// One object's part of its phase: its records built, sent and journalled a chunk at a time,
 /// then reconciled.
-#[allow(clippy::too_many_arguments)]
 async fn run_object(
-    client: &Arc<PipedriveClient>,
-    journal: &Journal,
-    mapping: &Mapping,
-    targets: &Targets,
-    source: &Source,
-    decisions: &existing::Decisions,
+    run: &RunContext<'_>,
     links: &mut Links,
-    options: &ApplyOptions,
-    reporter: &Reporter,
     outcome: &mut ApplyOutcome,
     phase: &'static str,
     object: ObjectKind,
 ) -> Result<Reconciliation, ApplyError> {
+    let RunContext { client, journal, mapping, targets, source, decisions, options, reporter } = *run;
     let scope = scope_ids(source, object)?;
     // Created before (an earlier run, the sample): linked, not sent again.
-    let mut created: HashMap<String, u64> = HashMap::new();
+    let mut created: IdMap<u64> = IdMap::default();
     // Creates sent whose answer is not journalled (a run killed, an answer lost).
     let mut open: Vec<String> = Vec::new();
     // A split conversation's later parts are looked for with their conversation.
@@ -714,25 +694,25 @@ async fn run_object(
     };
     journal.each_fate(object, |id, fated| match (fated.fate, fated.pipedrive_id) {
         (Fate::Created, Some(pipedrive_id)) => {
-            created.insert(id.to_owned(), pipedrive_id);
+            created.insert(id, pipedrive_id);
         }
         (Fate::Intent, _) if in_scope(id) => open.push(id.to_owned()),
         _ => {}
     })?;
     for (id, pipedrive_id) in load::resolve(client, object, targets, &open).await? {
         journal.resolve_intent(object, &id, pipedrive_id)?;
-        created.insert(id, pipedrive_id);
+        created.insert(&id, pipedrive_id);
     }
     add_links(links, object, &created, source)?;
-    let settled: HashSet<&str> =
-        source.settled.iter().filter(|s| s.object == object).map(|s| s.source_id.as_str()).collect();
+    let mut settled = IdSet::default();
+    source.spool.each_settled(Some(object), |one| {
+        settled.add(&one.source_id);
+        Ok::<(), source::SpoolError>(())
+    })?;
     // Records existing.toml sends to a record the account already has: linked, not created.
     let mut to_link: Vec<(String, Payload)> = Vec::new();
-    let link_ids: Vec<String> = decisions
-        .ids(object)
-        .into_iter()
-        .filter(|id| !settled.contains(id.as_str()) && !created.contains_key(id))
-        .collect();
+    let link_ids: Vec<String> =
+        decisions.ids(object).into_iter().filter(|id| !settled.contains(id) && !created.contains(id)).collect();
     for chunk in if link_ids.is_empty() { Vec::new() } else { chunks_of(source, object, &link_ids)? } {
         for (source_id, built) in build(chunk, mapping, targets, source, links) {
             if let Ok(built) = built {
@@ -752,26 +732,36 @@ async fn run_object(
     )
     .await?;
     add_links(links, object, &linking.linked, source)?;
-    outcome.notes.extend(linking.notes);
+    for line in linking.notes {
+        outcome.notes.push(line)?;
+    }
     outcome.conflicts.extend(linking.conflicts);
-    // What the journal lists as left out: written again only where the build differs.
-    let mut journalled_left_out = journal.left_out(object)?;
     let mut updates = Updates::default();
     let mut unknown = Vec::new();
     let mut progress = Progress { done: 0, total: scope.len().saturating_sub(created.len()) as u64 };
+    // The records the journal lists something left out of (few): the others' lists are read
+    // only when their build leaves something out.
+    let mut with_left_out = IdSet::default();
+    journal.each_left_out_id(object, |id| with_left_out.add(id))?;
     let mut chunks = Chunks::of(source, object)?;
     while let Some(chunk) = chunks.next_chunk()? {
         let mut existing: Vec<(String, Payload)> = Vec::new();
         let mut jobs = Vec::new();
         for (source_id, built) in build(chunk, mapping, targets, source, links) {
-            if settled.contains(source_id.as_str()) {
+            if settled.contains(&source_id) {
                 continue;
             }
             let left_out = built.as_ref().map(|built| built.left_out.as_slice()).unwrap_or(&[]);
-            if journalled_left_out.remove(&source_id).unwrap_or_default() != left_out {
+            // What the journal lists as left out: written again only where the build differs.
+            let journalled = if with_left_out.contains(&source_id) || !left_out.is_empty() {
+                journal.left_out_of(object, &source_id)?
+            } else {
+                Vec::new()
+            };
+            if journalled != left_out {
                 journal.set_left_out(object, &source_id, left_out)?;
             }
-            if created.contains_key(&source_id) {
+            if created.contains(&source_id) {
                 if let Ok(built) = built {
                     existing.push((source_id, built.payload));
                 }
@@ -782,7 +772,9 @@ async fn run_object(
             }
             match built {
                 Ok(Built { payload, note, .. }) => {
-                    outcome.notes.extend(note.map(|note| format!("{object} {source_id}: {note}")));
+                    if let Some(note) = note {
+                        outcome.notes.push(format!("{object} {source_id}: {note}"))?;
+                    }
                     jobs.push(Job { source_id, payload });
                 }
                 Err(reason) => journal.set(object, &source_id, Fate::Quarantined, None, Some(&reason))?,
@@ -807,7 +799,7 @@ async fn run_object(
         )
         .await?;
     }
-    updates.note(object, outcome);
+    updates.note(object, outcome)?;
     for _ in 0..RESOLVE_ROUNDS {
         if unknown.is_empty() {
             break;
@@ -865,13 +857,14 @@ struct Updates {
 }
 
 impl Updates {
-    fn note(&self, object: ObjectKind, outcome: &mut ApplyOutcome) {
+    fn note(&self, object: ObjectKind, outcome: &mut ApplyOutcome) -> Result<(), source::SpoolError> {
         if self.without_baseline > 0 {
             outcome.notes.push(format!(
                 "{} {object} records had no journalled payload to compare with (purged, or found again by their marker): not compared, not updated; what would be sent now is their baseline for the next delta",
                 self.without_baseline
-            ));
+            ))?;
         }
+        Ok(())
     }
 }
 
@@ -887,7 +880,7 @@ async fn update_changed(
     object: ObjectKind,
     targets: &Targets,
     existing: &[(String, Payload)],
-    created: &HashMap<String, u64>,
+    created: &IdMap<u64>,
     overwrite: bool,
     updates: &mut Updates,
     outcome: &mut ApplyOutcome,
@@ -914,7 +907,7 @@ async fn update_changed(
         let Some(actual) = updates.listings.record(client, object, id).await? else {
             outcome.notes.push(format!(
                 "{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again"
-            ));
+            ))?;
             continue;
         };
         if let Some(mut conflict) = crate::readback::Conflict::between(
@@ -949,7 +942,7 @@ async fn update_changed(
             }
             Err(ClientError::NotFound { .. }) => outcome.notes.push(format!(
                 "{object} {source_id}: changed in User.com, but deleted in Pipedrive (id {id}); not created again"
-            )),
+            ))?,
             Err(error) => return Err(error.into()),
         }
     }
@@ -957,23 +950,65 @@ async fn update_changed(
 }
 
 /// The source ids a phase must account for (conversations: their conversation ids).
-fn scope_ids(source: &Source, object: ObjectKind) -> Result<HashSet<String>, source::SpoolError> {
-    let mut ids: HashSet<String> = if object == ObjectKind::Conversation {
-        source.spool.conversations()?.into_iter().collect()
+fn scope_ids(source: &Source, object: ObjectKind) -> Result<IdSet, source::SpoolError> {
+    let mut ids: IdSet = if object == ObjectKind::Conversation {
+        source.spool.conversations()?.into_iter().map(|id| (id, ())).collect()
     } else {
-        source.records(object).map(|record| record.map(|record| record.source_id)).collect::<Result<_, _>>()?
+        source.records(object).map(|record| record.map(|record| (record.source_id, ()))).collect::<Result<_, _>>()?
     };
-    ids.extend(
-        source.settled.iter().filter(|settled| settled.object == object).map(|settled| settled.source_id.clone()),
-    );
+    source.spool.each_settled(Some(object), |settled| {
+        ids.add(&settled.source_id);
+        Ok::<(), source::SpoolError>(())
+    })?;
     Ok(ids)
+}
+
+/// Created records' source ids with their Pipedrive ids, as [`add_links`] takes them: a chunk's
+/// answers (by text), or what an object's journal lists (compact).
+pub(crate) trait CreatedIds {
+    fn pipedrive_id(&self, source_id: &str) -> Option<u64>;
+    fn count(&self) -> usize;
+    fn source_ids(&self) -> Vec<String>;
+    fn add_to(&self, links: &mut IdMap<u64>);
+}
+
+impl CreatedIds for HashMap<String, u64> {
+    fn pipedrive_id(&self, source_id: &str) -> Option<u64> {
+        self.get(source_id).copied()
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn source_ids(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
+    fn add_to(&self, links: &mut IdMap<u64>) {
+        for (id, pipedrive_id) in self {
+            links.insert(id, *pipedrive_id);
+        }
+    }
+}
+
+impl CreatedIds for IdMap<u64> {
+    fn pipedrive_id(&self, source_id: &str) -> Option<u64> {
+        self.get(source_id).copied()
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn source_ids(&self) -> Vec<String> {
+        self.iter().map(|(id, _)| id.into_owned()).collect()
+    }
+    fn add_to(&self, links: &mut IdMap<u64>) {
+        links.extend_from(self);
+    }
 }
 
 /// Adds created records to the links (and, for organizations, their email and website domains).
 pub(crate) fn add_links(
     links: &mut Links,
     object: ObjectKind,
-    created: &HashMap<String, u64>,
+    created: &impl CreatedIds,
     source: &Source,
 ) -> Result<(), source::SpoolError> {
     let map = match object {
@@ -982,17 +1017,21 @@ pub(crate) fn add_links(
         ObjectKind::Deal => &mut links.deals,
         _ => return Ok(()),
     };
-    map.extend(created.iter().map(|(id, pipedrive_id)| (id.clone(), *pipedrive_id)));
-    if object == ObjectKind::Company && !created.is_empty() {
+    created.add_to(map);
+    if object == ObjectKind::Company && created.count() > 0 {
         // In file order, the first company of a domain takes it; those created now are read back.
-        let ids: Vec<String> = created.keys().cloned().collect();
-        let companies = if ids.len() > CHUNK {
+        let companies = if created.count() > CHUNK {
             source.records(ObjectKind::Company).collect::<Result<Vec<_>, _>>()?
         } else {
-            source.spool.by_ids(ObjectKind::Company, &ids)?.into_iter().map(|(_, spooled)| spooled.record).collect()
+            source
+                .spool
+                .by_ids(ObjectKind::Company, &created.source_ids())?
+                .into_iter()
+                .map(|(_, spooled)| spooled.record)
+                .collect()
         };
         for company in companies {
-            let Some(id) = created.get(&company.source_id).copied() else { continue };
+            let Some(id) = created.pipedrive_id(&company.source_id) else { continue };
             for field in ["email", "website"] {
                 if let Some(domain) = company.get(field).map(crate::profile::plain).as_deref().and_then(domain) {
                     links.organizations_by_domain.entry(domain).or_insert(id);
@@ -1172,7 +1211,7 @@ pub(crate) fn expected_payloads(
 fn reconcile(
     phase: &'static str,
     object: ObjectKind,
-    scope: &HashSet<String>,
+    scope: &IdSet,
     journal: &Journal,
     duplicates: Option<&BTreeMap<String, Vec<u64>>>,
 ) -> Result<Reconciliation, ApplyError> {
@@ -1181,7 +1220,7 @@ fn reconcile(
     let (mut duplicate_ids, mut duplicate_rows) = (0, 0);
     // Created records migrated without some values, and how many values: a count on created
     // records, not a fate. Values kept in a note are not left out.
-    let left_out: HashMap<String, u64> = journal
+    let left_out: IdMap<u64> = journal
         .left_out(object)?
         .into_iter()
         .map(|(id, fields)| (id, fields.iter().filter(|field| !field.in_note).count() as u64))
@@ -1221,7 +1260,7 @@ fn reconcile(
         // Records in scope without a line in the journal: looked for only when there are some.
         let journalled = journal.fates(object)?;
         missing.extend(
-            scope.iter().filter(|id| !journalled.contains_key(*id)).map(|id| format!("{object} {id} (no fate)")),
+            scope.ids().filter(|id| !journalled.contains_key(id.as_ref())).map(|id| format!("{object} {id} (no fate)")),
         );
     }
     let in_scope = scope.len() as u64 - duplicate_ids + duplicate_rows;

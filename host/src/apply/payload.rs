@@ -18,6 +18,7 @@ use crate::pipedrive::{
 use crate::profile::plain;
 use crate::record::{DateTime, ObjectKind, Record, Value};
 
+use super::ids::IdMap;
 use super::workspace::{CustomTarget, Targets};
 use crate::source::domain;
 
@@ -28,13 +29,13 @@ const VARCHAR_MAX: usize = 255;
 #[derive(Debug, Default)]
 pub struct Links {
     /// User.com company id -> organization id.
-    pub organizations: HashMap<String, u64>,
+    pub organizations: IdMap<u64>,
     /// Email or website domain -> organization id, for contacts whose company id does not link.
     pub organizations_by_domain: HashMap<String, u64>,
     /// User.com contact id (a survivor's) -> person id.
-    pub persons: HashMap<String, u64>,
+    pub persons: IdMap<u64>,
     /// User.com deal id -> deal id.
-    pub deals: HashMap<String, u64>,
+    pub deals: IdMap<u64>,
     /// Contact merged away -> its survivor.
     pub survivors: HashMap<String, String>,
     /// The export's contacts with an email, for meeting attendees and the authors of messages.
@@ -379,7 +380,7 @@ pub fn person(
         .unwrap_or_else(|| format!("User.com contact {}", record.source_id));
     let mut fallback = None;
     let org_id = match mapped.text("org_id") {
-        Some(company) if links.organizations.contains_key(&company) => Some(links.organizations[&company]),
+        Some(company) if links.organizations.contains(&company) => links.organizations.get(&company).copied(),
         company => {
             let by_domain = email
                 .as_deref()

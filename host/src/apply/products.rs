@@ -125,17 +125,17 @@ pub async fn run(
 ) -> Result<ProductsOutcome, ApplyError> {
     let tokens_before = client.bill().tokens();
     let mut outcome = ProductsOutcome::default();
-    let deals = journal.fates(ObjectKind::Deal)?;
+    // The created deals' ids, compact (a deal's extras are read from the spool below).
+    let mut deals: super::ids::IdMap<u64> = super::ids::IdMap::default();
+    journal.each_fate(ObjectKind::Deal, |id, fated| {
+        if let (Fate::Created, Some(pipedrive_id)) = (fated.fate, fated.pipedrive_id) {
+            deals.insert(id, pipedrive_id);
+        }
+    })?;
     let mut wanted: Vec<(String, u64, DealExtras)> = Vec::new();
     for record in source.records(ObjectKind::Deal) {
         let record = record?;
-        let Some(deal_id) = deals
-            .get(&record.source_id)
-            .filter(|fated| fated.fate == Fate::Created)
-            .and_then(|fated| fated.pipedrive_id)
-        else {
-            continue;
-        };
+        let Some(deal_id) = deals.get(&record.source_id).copied() else { continue };
         let extras = read(&record, mapping, &source.products, &|id| is_contact(source, id), &|id| links.person(id));
         wanted.push((record.source_id, deal_id, extras));
     }
@@ -190,8 +190,9 @@ pub async fn run(
     remove_stale(client, journal, &wanted, &products, &mut outcome).await?;
     // Each deal's lines and participants, one deal at a time per task (a lost line is looked
     // for among its deal's products, which a line of the same deal sent beside it would blur).
-    let lines_journalled = journal.entries_of(DEAL_PRODUCT)?;
-    let participants_journalled = journal.entries_of(PARTICIPANT)?;
+    // Their fates and ids only: what was sent for each stays in the journal.
+    let lines_journalled = journal.fates_of(DEAL_PRODUCT)?;
+    let participants_journalled = journal.fates_of(PARTICIPANT)?;
     let mut work = Vec::new();
     // What each line is sent as: the baseline a later run tells a change by.
     let mut sent: HashMap<String, String> = HashMap::new();

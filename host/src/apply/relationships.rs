@@ -110,7 +110,17 @@ pub fn resolve(
     companies: &HashMap<String, Entry>,
     sample: bool,
 ) -> Result<Hierarchy, SpoolError> {
-    let parents = parents(mapping, source)?;
+    resolve_pairs(&parents(mapping, source)?, source, companies, sample)
+}
+
+/// [`resolve`] of the pairs `parents` (daughter -> parent company); `companies` needs to hold
+/// only the companies of those pairs.
+fn resolve_pairs(
+    parents: &BTreeMap<String, String>,
+    source: &Source,
+    companies: &HashMap<String, Entry>,
+    sample: bool,
+) -> Result<Hierarchy, SpoolError> {
     let created =
         |id: &str| companies.get(id).filter(|entry| entry.fate == Fate::Created).and_then(|entry| entry.pipedrive_id);
     let not_migrated = |id: &str| match companies.get(id) {
@@ -122,11 +132,11 @@ pub fn resolve(
         None => "not created yet".to_owned(),
     };
     let mut hierarchy = Hierarchy::default();
-    for (child, parent) in &parents {
+    for (child, parent) in parents {
         let pair = Pair { child: child.clone(), parent: parent.clone() };
         let why = if child == parent {
             Some(format!("company {child} is its own parent: no relationship"))
-        } else if let Some(cycle) = cycle_through(child, &parents) {
+        } else if let Some(cycle) = cycle_through(child, parents) {
             Some(format!("company {child}: its parent companies form a cycle ({}): not sent", cycle.join(" -> ")))
         } else if !source.has(ObjectKind::Company, parent)? {
             let place = if sample { "in this sample" } else { "in the export" };
@@ -165,7 +175,11 @@ pub async fn run(
     sample: bool,
 ) -> Result<RelationshipsOutcome, ApplyError> {
     let tokens_before = client.bill().tokens();
-    let hierarchy = resolve(mapping, source, &journal.entries(ObjectKind::Company)?, sample)?;
+    // Only the companies of a pair are read from the journal, not every company's entry.
+    let parents = parents(mapping, source)?;
+    let paired: Vec<&str> = parents.iter().flat_map(|(child, parent)| [child.as_str(), parent.as_str()]).collect();
+    let companies = journal.entries_among(ObjectKind::Company, &paired)?;
+    let hierarchy = resolve_pairs(&parents, source, &companies, sample)?;
     let journalled = journal.relationships()?;
     let mut outcome = RelationshipsOutcome {
         unsent: hierarchy.unsent.iter().map(|(_, why)| why.clone()).collect(),

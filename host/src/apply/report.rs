@@ -4,7 +4,11 @@
 //! merged + quarantined + excluded, how many created records have fields left out, tokens and
 //! time, how records were linked where the source did not say).
 
+use std::io::Write;
 use std::path::PathBuf;
+
+/// Every note on how a record was linked or placed, one a line (the report lists the first).
+const PLACED: &str = "placed.txt";
 
 use crate::project::Project;
 use crate::record::ObjectKind;
@@ -37,7 +41,6 @@ pub fn write(
         .map_err(csv_error)?;
     for object in ObjectKind::ALL {
         let quarantined = journal.with_fate(object, Fate::Quarantined)?;
-        let fates = journal.fates(object)?;
         let duplicates = source.duplicates.get(&object).filter(|_| object != ObjectKind::Conversation);
         let file = source.files.get(&object).map(String::as_str).unwrap_or("");
         for (id, detail) in &quarantined {
@@ -54,35 +57,34 @@ pub fn write(
                 .map_err(csv_error)?;
             }
         }
-        let mut left_out: Vec<_> = journal
-            .left_out(object)?
-            .into_iter()
-            .filter(|(id, _)| fates.get(id).is_some_and(|fated| fated.fate == Fate::Created))
-            .collect();
-        left_out.sort_by(|a, b| a.0.cmp(&b.0));
-        for (id, fields) in left_out {
-            for field in fields {
-                let kind = if field.in_note { FIELD_KEPT_IN_NOTE } else { FIELD_LEFT_OUT };
-                write_report_row(
-                    &mut csv,
-                    [
-                        object.as_str(),
-                        &id,
-                        &field.line.to_string(),
-                        &field.why,
-                        kind,
-                        &field.file,
-                        &field.column,
-                        &field.value,
-                    ],
-                )
-                .map_err(csv_error)?;
-            }
+        for (id, field) in journal.created_left_out(object)? {
+            let kind = if field.in_note { FIELD_KEPT_IN_NOTE } else { FIELD_LEFT_OUT };
+            write_report_row(
+                &mut csv,
+                [
+                    object.as_str(),
+                    &id,
+                    &field.line.to_string(),
+                    &field.why,
+                    kind,
+                    &field.file,
+                    &field.column,
+                    &field.value,
+                ],
+            )
+            .map_err(csv_error)?;
         }
     }
     csv.flush().map_err(|source| WriteError { path: quarantine.clone(), source })?;
     drop(csv);
 
+    if !outcome.notes.is_empty() {
+        let path = files.path(PLACED);
+        let write_error = |source| WriteError { path: path.clone(), source };
+        let mut placed = std::io::BufWriter::new(files.create(PLACED)?);
+        let written = outcome.notes.each(|line| writeln!(placed, "{}", crate::untrusted::escape(line)))?;
+        written.and_then(|()| placed.flush()).map_err(write_error)?;
+    }
     files.write("reconciliation.md", reconciliation(source, outcome).markdown())?;
     Ok(files.commit()?)
 }
@@ -179,7 +181,14 @@ fn reconciliation(source: &Source, outcome: &ApplyOutcome) -> Document {
     }
     if !outcome.notes.is_empty() {
         doc.section("Linked or placed where the source did not say");
-        doc.list(outcome.notes.iter().map(value));
+        if outcome.notes.more() > 0 {
+            doc.paragraph(words(format!(
+                "{} records; the first {} are listed here, every one in {PLACED}.",
+                thousands(outcome.notes.total),
+                thousands(outcome.notes.listed.len() as u64)
+            )));
+        }
+        doc.list(outcome.notes.listed.iter().map(value));
     }
     if !source.new_fields.is_empty() {
         doc.section("Fields a plugin set that the export does not have (no mapping entry: not migrated)");

@@ -105,7 +105,6 @@ pub struct Source {
     /// Records in scope per object: the count reconciliation adds up to. Conversations count
     /// conversations (each becomes one note), not messages.
     pub in_scope: BTreeMap<ObjectKind, u64>,
-    pub settled: Vec<Settled>,
     /// Each record field's column header as written, for the quarantine report.
     pub headers: HashMap<(ObjectKind, String), String>,
     /// Contact merged away -> the contact it was merged into.
@@ -267,25 +266,29 @@ fn settle_duplicates(
             .spool
             .batch(|writer| reasons.keys().try_for_each(|conversation| writer.retire_conversation(conversation)))?;
         let count = reasons.len() as u64;
-        for (conversation, reasons) in reasons {
-            source.settled.push(Settled {
+        let settled: Vec<Settled> = reasons
+            .into_iter()
+            .map(|(conversation, reasons)| Settled {
                 object: kind,
                 source_id: conversation,
                 fate: Fate::Quarantined,
                 detail: format!("a message's {}", reasons.join("; ")),
-            });
-        }
+            })
+            .collect();
+        source.spool.add_settled(&settled)?;
         return Ok(count);
     }
     source.spool.batch(|writer| ids.iter().try_for_each(|id| writer.retire(kind, id)))?;
-    for (id, lines) in duplicates {
-        source.settled.push(Settled {
+    let settled: Vec<Settled> = duplicates
+        .iter()
+        .map(|(id, lines)| Settled {
             object: kind,
             source_id: id.clone(),
             fate: Fate::Quarantined,
             detail: duplicate_reason(id, lines, file),
-        });
-    }
+        })
+        .collect();
+    source.spool.add_settled(&settled)?;
     Ok(duplicates.len() as u64)
 }
 
@@ -293,6 +296,16 @@ impl Source {
     /// The records to load of `kind`, in file order (conversations: every message).
     pub fn records(&self, kind: ObjectKind) -> impl Iterator<Item = Result<Record, SpoolError>> + '_ {
         self.spool.records(kind).spooled().map(|row| row.map(|spooled| spooled.record))
+    }
+
+    /// What the duplicates and the plugins settled before loading, of every object.
+    pub fn settled(&self) -> Result<Vec<Settled>, SpoolError> {
+        let mut settled = Vec::new();
+        self.spool.each_settled(None, |one| {
+            settled.push(one);
+            Ok::<(), SpoolError>(())
+        })?;
+        Ok(settled)
     }
 
     /// Whether the run has this record, to load or settled (by a plugin, or as a duplicate).
@@ -327,21 +340,15 @@ impl Source {
                 let mut stage = Stage::default();
                 match hook {
                     Hook::Clean => {
-                        let mut rows = self.spool.records(*kind).peekable();
+                        let spool = self.spool.clone();
+                        let mut rows = spool.records(*kind).peekable();
                         while rows.peek().is_some() {
                             let batch = rows.by_ref().take(batch_size.max(1)).collect::<Result<Vec<_>, _>>()?;
                             let (seqs, records): (Vec<i64>, Vec<Record>) =
                                 batch.into_iter().map(|(seq, spooled)| (seq, spooled.record)).unzip();
                             stage.input(&records);
                             let output = pipeline::clean(plugin, records, batch_size, &mut ids);
-                            self.write_back(&seqs, &output)?;
-                            stage.output(
-                                &mut self.settled,
-                                &mut self.survivors,
-                                &mut self.plugin_failures,
-                                output,
-                                &plugin.name(),
-                            );
+                            self.take_output(&mut stage, &seqs, output, &plugin.name())?;
                         }
                     }
                     _ => {
@@ -357,14 +364,7 @@ impl Source {
                                 .iter()
                                 .try_for_each(|(position, record)| writer.replace(input.seqs[*position], record))
                         })?;
-                        self.write_back(&seqs, &output)?;
-                        stage.output(
-                            &mut self.settled,
-                            &mut self.survivors,
-                            &mut self.plugin_failures,
-                            output,
-                            &plugin.name(),
-                        );
+                        self.take_output(&mut stage, &seqs, output, &plugin.name())?;
                     }
                 }
                 // An object the run reads (a sample reads every one) has its stage, records or not.
@@ -379,6 +379,21 @@ impl Source {
             }
         }
         Ok(())
+    }
+
+    /// A stage's outcome for the rows `seqs`: written back to the spool, its fates settled.
+    fn take_output(
+        &mut self,
+        stage: &mut Stage,
+        seqs: &[i64],
+        output: StageOutput,
+        plugin: &str,
+    ) -> Result<(), SpoolError> {
+        self.write_back(seqs, &output)?;
+        // What a batch settles goes to the spool: a run's settled records are not held.
+        let mut settled = Vec::new();
+        stage.output(&mut settled, &mut self.survivors, &mut self.plugin_failures, output, plugin);
+        self.spool.add_settled(&settled)
     }
 
     /// Writes a stage's outcome for the rows `seqs` (the rows of its fates, in their order) to

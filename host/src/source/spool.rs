@@ -101,7 +101,12 @@ impl Spool {
                  live INTEGER NOT NULL DEFAULT 1);
              CREATE INDEX records_by_id ON records (kind, id);
              CREATE INDEX records_by_conversation ON records (kind, conversation) WHERE conversation IS NOT NULL;
-             CREATE INDEX records_by_email ON records (kind, email) WHERE email IS NOT NULL;",
+             CREATE INDEX records_by_email ON records (kind, email) WHERE email IS NOT NULL;
+             -- apply's notes on how records were linked or placed, in the order taken
+             CREATE TABLE notes (line TEXT NOT NULL);
+             -- records the duplicates or a plugin settled before loading: fate and reason (or survivor)
+             CREATE TABLE settled (kind INTEGER NOT NULL, id TEXT NOT NULL, fate TEXT NOT NULL, detail TEXT NOT NULL);
+             CREATE INDEX settled_by_kind ON settled (kind);",
         )?;
         Ok(Spool { connection: Mutex::new(connection), path })
     }
@@ -193,6 +198,75 @@ impl Spool {
         let rows = statement.query_map(params![kind_code(kind), conversation], |row| read_row(kind, row));
         rows.and_then(|rows| rows.map(|row| row.map(|(_, spooled)| spooled)).collect())
             .map_err(|error| self.fail(error))
+    }
+
+    /// Keeps what was settled before loading (in the order settled).
+    pub fn add_settled(&self, settled: &[super::Settled]) -> Result<(), SpoolError> {
+        self.batch(|writer| {
+            let mut statement = writer
+                .connection
+                .prepare_cached("INSERT INTO settled (kind, id, fate, detail) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(|error| self.fail(error))?;
+            for one in settled {
+                statement
+                    .execute(params![kind_code(one.object), one.source_id, one.fate.as_str(), one.detail])
+                    .map_err(|error| self.fail(error))?;
+            }
+            Ok::<(), SpoolError>(())
+        })
+    }
+
+    /// What was settled before loading, of `kind` (or of every object), in the order settled, to
+    /// `each` as it is read.
+    pub fn each_settled<E: From<SpoolError>>(
+        &self,
+        kind: Option<ObjectKind>,
+        mut each: impl FnMut(super::Settled) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT kind, id, fate, detail FROM settled WHERE ?1 IS NULL OR kind = ?1 ORDER BY rowid")
+            .map_err(|error| self.fail(error))?;
+        let mut rows = statement.query(params![kind.map(kind_code)]).map_err(|error| self.fail(error))?;
+        while let Some(row) = rows.next().map_err(|error| self.fail(error))? {
+            let read = |row: &rusqlite::Row| -> rusqlite::Result<super::Settled> {
+                Ok(super::Settled {
+                    object: ObjectKind::ALL[row.get::<_, i64>(0)? as usize],
+                    source_id: row.get(1)?,
+                    fate: crate::journal::Fate::parse(&row.get::<_, String>(2)?),
+                    detail: row.get(3)?,
+                })
+            };
+            each(read(row).map_err(|error| self.fail(error))?)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps one of apply's notes (see `apply::notes`).
+    pub fn add_note(&self, line: &str) -> Result<(), SpoolError> {
+        let connection = self.connection();
+        let mut statement =
+            connection.prepare_cached("INSERT INTO notes (line) VALUES (?1)").map_err(|error| self.fail(error))?;
+        statement.execute(params![line]).map(drop).map_err(|error| self.fail(error))
+    }
+
+    /// The notes kept, in the order taken, to `each` as they are read (the first error it
+    /// returns stops the reading and is the inner result).
+    pub fn each_note(
+        &self,
+        mut each: impl FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>, SpoolError> {
+        let connection = self.connection();
+        let mut statement =
+            connection.prepare("SELECT line FROM notes ORDER BY rowid").map_err(|error| self.fail(error))?;
+        let mut rows = statement.query([]).map_err(|error| self.fail(error))?;
+        while let Some(row) = rows.next().map_err(|error| self.fail(error))? {
+            let line: String = row.get(0).map_err(|error| self.fail(error))?;
+            if let Err(error) = each(&line) {
+                return Ok(Err(error));
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// The distinct conversations of the live messages, in order of their ids.

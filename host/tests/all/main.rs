@@ -41,6 +41,7 @@ mod safety_export;
 mod safety_token;
 mod sdk;
 mod side_effects;
+mod source_ids;
 mod stream;
 mod support;
 mod trust_store;
