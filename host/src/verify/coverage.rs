@@ -249,7 +249,11 @@ pub struct Context<'a> {
     pub parents: &'a HashMap<u64, u64>,
 }
 
-/// Reads the export object by object (one object's records at a time) and accounts for every
+/// How many of the export's records are checked at a time (their records after the plugins read
+/// from the run's spool together).
+const CHUNK: usize = 2_000;
+
+/// Reads the export object by object, a chunk of records at a time, and accounts for every
 /// non-empty value.
 pub fn coverage(export: &Export, context: &Context) -> Result<Coverage, super::VerifyError> {
     let checker = Checker::new(context).map_err(crate::apply::ApplyError::from)?;
@@ -258,67 +262,84 @@ pub fn coverage(export: &Export, context: &Context) -> Result<Coverage, super::V
         let Some(reader) = export.records(object)? else { continue };
         let types: HashMap<String, FieldType> =
             reader.columns().iter().map(|column| (column.field.clone(), column.ty)).collect();
-        let after_plugins: HashMap<String, Record> = context
-            .source
-            .records(object)
-            .map(|record| record.map(|record| (record.source_id.clone(), record)))
-            .collect::<Result<_, _>>()
-            .map_err(crate::apply::ApplyError::from)?;
         let mut rows: BTreeMap<String, AttributeCoverage> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
-        for read in reader {
-            let ReadRecord { record, issues, .. } = read?;
-            let plugged = after_plugins.get(record.source_id.as_str());
-            for (attribute, value) in &record.fields {
-                if is_empty(value) {
-                    continue;
-                }
-                let ty = types.get(attribute).copied().unwrap_or(FieldType::Text);
-                let outcome = checker.value(
-                    &record,
-                    attribute,
-                    value,
-                    ty,
-                    &issues,
-                    plugged,
-                    role_place(object, attribute, |other| types.contains_key(other)),
-                );
-                let row = rows.entry(attribute.clone()).or_insert_with(|| {
-                    order.push(attribute.clone());
-                    AttributeCoverage {
-                        object,
-                        attribute: attribute.clone(),
-                        lands_in: lands_in(context.mapping, object, attribute, ty),
-                        in_field: 0,
-                        in_note: 0,
-                        left_out: 0,
-                        missing: 0,
-                        left_out_reasons: BTreeMap::new(),
-                        left_out_examples: Vec::new(),
-                        missing_examples: Vec::new(),
+        let mut check = |chunk: &mut Vec<ReadRecord>| -> Result<(), super::VerifyError> {
+            // The records after the plugins, of this chunk only: an account of millions is not held.
+            let ids: Vec<String> = chunk.iter().map(|read| read.record.source_id.clone()).collect();
+            let after_plugins: HashMap<String, Record> = context
+                .source
+                .spool
+                .by_ids(object, &ids)
+                .map_err(crate::apply::ApplyError::from)?
+                .into_iter()
+                .map(|(_, spooled)| (spooled.record.source_id.clone(), spooled.record))
+                .collect();
+            for ReadRecord { record, issues, .. } in chunk.drain(..) {
+                let plugged = after_plugins.get(record.source_id.as_str());
+                for (attribute, value) in &record.fields {
+                    if is_empty(value) {
+                        continue;
                     }
-                });
-                let example =
-                    |why: String| Example { source_id: record.source_id.clone(), attribute: attribute.clone(), why };
-                match outcome {
-                    Outcome::Field => row.in_field += 1,
-                    Outcome::Note => row.in_note += 1,
-                    Outcome::LeftOut(kind, why) => {
-                        row.left_out += 1;
-                        *row.left_out_reasons.entry(kind).or_default() += 1;
-                        if row.left_out_examples.len() < EXAMPLES {
-                            row.left_out_examples.push(example(why));
+                    let ty = types.get(attribute).copied().unwrap_or(FieldType::Text);
+                    let outcome = checker.value(
+                        &record,
+                        attribute,
+                        value,
+                        ty,
+                        &issues,
+                        plugged,
+                        role_place(object, attribute, |other| types.contains_key(other)),
+                    );
+                    let row = rows.entry(attribute.clone()).or_insert_with(|| {
+                        order.push(attribute.clone());
+                        AttributeCoverage {
+                            object,
+                            attribute: attribute.clone(),
+                            lands_in: lands_in(context.mapping, object, attribute, ty),
+                            in_field: 0,
+                            in_note: 0,
+                            left_out: 0,
+                            missing: 0,
+                            left_out_reasons: BTreeMap::new(),
+                            left_out_examples: Vec::new(),
+                            missing_examples: Vec::new(),
                         }
-                    }
-                    Outcome::Missing(why) => {
-                        row.missing += 1;
-                        if row.missing_examples.len() < EXAMPLES {
-                            row.missing_examples.push(example(why));
+                    });
+                    let example = |why: String| Example {
+                        source_id: record.source_id.clone(),
+                        attribute: attribute.clone(),
+                        why,
+                    };
+                    match outcome {
+                        Outcome::Field => row.in_field += 1,
+                        Outcome::Note => row.in_note += 1,
+                        Outcome::LeftOut(kind, why) => {
+                            row.left_out += 1;
+                            *row.left_out_reasons.entry(kind).or_default() += 1;
+                            if row.left_out_examples.len() < EXAMPLES {
+                                row.left_out_examples.push(example(why));
+                            }
+                        }
+                        Outcome::Missing(why) => {
+                            row.missing += 1;
+                            if row.missing_examples.len() < EXAMPLES {
+                                row.missing_examples.push(example(why));
+                            }
                         }
                     }
                 }
             }
+            Ok(())
+        };
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for read in reader {
+            chunk.push(read?);
+            if chunk.len() == CHUNK {
+                check(&mut chunk)?;
+            }
         }
+        check(&mut chunk)?;
         coverage.attributes.extend(order.iter().filter_map(|attribute| rows.remove(attribute)));
     }
     Ok(coverage)
