@@ -21,6 +21,12 @@ pub const SPOOL_DIR: &str = ".spool";
 /// Records a page of [`Records`] reads at once.
 const PAGE: usize = 1000;
 
+/// A page of a kind's live records after a row. It must walk `records_by_kind` from that row: a
+/// plan that finds the kind's rows by another index and sorts them reads every row of the kind
+/// for each page, which at a million contacts is hours.
+const PAGE_AFTER: &str =
+    "SELECT seq, id, line, issues, body FROM records WHERE kind = ?1 AND seq > ?2 AND live = 1 ORDER BY seq LIMIT ?3";
+
 /// Why the spool failed (disk full, directory not writable).
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
@@ -100,6 +106,8 @@ impl Spool {
                  -- 1: to load; 0: taken out (a duplicate, a plugin's); 2: left out of a sample
                  live INTEGER NOT NULL DEFAULT 1);
              CREATE INDEX records_by_id ON records (kind, id);
+             -- a kind's records in file order, a page at a time from where the last page ended
+             CREATE INDEX records_by_kind ON records (kind, seq);
              CREATE INDEX records_by_conversation ON records (kind, conversation) WHERE conversation IS NOT NULL;
              CREATE INDEX records_by_email ON records (kind, email) WHERE email IS NOT NULL;
              -- apply's notes on how records were linked or placed, in the order taken
@@ -312,11 +320,7 @@ impl Spool {
 
     fn page(&self, kind: ObjectKind, after: i64) -> Result<Vec<(i64, Spooled)>, SpoolError> {
         let connection = self.connection();
-        let mut statement = connection
-            .prepare_cached(
-                "SELECT seq, id, line, issues, body FROM records WHERE kind = ?1 AND seq > ?2 AND live = 1 ORDER BY seq LIMIT ?3",
-            )
-            .map_err(|error| self.fail(error))?;
+        let mut statement = connection.prepare_cached(PAGE_AFTER).map_err(|error| self.fail(error))?;
         let rows = statement.query_map(params![kind_code(kind), after, PAGE as i64], |row| read_row(kind, row));
         rows.and_then(Iterator::collect).map_err(|error| self.fail(error))
     }
@@ -676,6 +680,37 @@ mod tests {
         assert_eq!(back[0].record, record);
         assert_eq!((back[0].line, back[0].issues.clone()), (9, vec![issue]));
         assert!(decode(ObjectKind::Contact, "7".into(), &encode(&record)[..10]).is_none(), "a cut body is refused");
+    }
+
+    #[test]
+    fn a_page_is_read_from_where_the_last_ended_not_sorted_out_of_the_whole_kind() {
+        let spool = Spool::default();
+        spool
+            .batch(|writer| {
+                (0..2_500).try_for_each(|n| {
+                    let kind = if n % 5 == 0 { ObjectKind::Company } else { ObjectKind::Contact };
+                    writer.add(&Record::new(kind, &n.to_string()), n + 2, &[], None)
+                })
+            })
+            .unwrap();
+        let connection = spool.connection();
+        let mut explain = connection.prepare(&format!("EXPLAIN QUERY PLAN {PAGE_AFTER}")).unwrap();
+        let plan: Vec<String> = explain
+            .query_map(params![kind_code(ObjectKind::Contact), 1_000, PAGE as i64], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.contains("records_by_kind (kind=? AND seq>?)")),
+            "a page walks the kind's rows from the last one read: {plan:?}"
+        );
+        assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "a page is not sorted: {plan:?}");
+        drop(explain);
+        drop(connection);
+        let ids: Vec<String> =
+            spool.records(ObjectKind::Contact).spooled().map(|spooled| spooled.unwrap().record.source_id).collect();
+        let expected: Vec<String> = (0..2_500).filter(|n| n % 5 != 0).map(|n: u64| n.to_string()).collect();
+        assert_eq!(ids, expected, "every contact once, in file order, across pages");
     }
 
     #[test]
