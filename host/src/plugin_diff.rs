@@ -290,8 +290,8 @@ struct Run {
 
 fn run(project: &Project, plugins: &[(Hook, LoadedPlugin)]) -> Result<Run, DiffError> {
     let export = open_export(project)?;
-    let mut source: Source = source::read(&export, None, &project.dir)?;
-    source.run_plugins(plugins, source::BATCH_SIZE).map_err(source::SourceError::from)?;
+    let mut source: Source = source::read(&export, None, &project.dir, &mut |_| {})?;
+    source.run_plugins(plugins, source::BATCH_SIZE, &mut |_| {}).map_err(source::SourceError::from)?;
     let mut outcomes = BTreeMap::new();
     let mut records = HashMap::new();
     for kind in ObjectKind::ALL {

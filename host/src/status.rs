@@ -65,7 +65,7 @@ pub fn status(project: &Project) -> Result<Status, StatusError> {
         (Some(approval), Some(text)) => approval.digest != digest(text),
         _ => false,
     };
-    let source = source::read(&open_export(project)?, None, &project.dir)?;
+    let source = source::read(&open_export(project)?, None, &project.dir, &mut |_| {})?;
     let journal = Journal::read(state);
     let runs = journal.runs()?;
     let mut objects = Vec::new();

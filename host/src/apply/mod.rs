@@ -118,9 +118,31 @@ impl ApplyError {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ProgressEvent {
-    PhaseStarted { phase: &'static str, records: u64 },
-    Progress { object: ObjectKind, done: u64, total: u64, tokens: u64 },
-    PhaseDone { phase: &'static str, reconciliation: Vec<Reconciliation>, tokens: u64, seconds: f64 },
+    /// Before the phases: the export read into the run's spool (`step` read, `what` the file),
+    /// or a plugin over an object (`step` clean or dedup, `what` the plugin).
+    Preparing {
+        step: &'static str,
+        what: String,
+        object: ObjectKind,
+        done: u64,
+        finished: bool,
+    },
+    PhaseStarted {
+        phase: &'static str,
+        records: u64,
+    },
+    Progress {
+        object: ObjectKind,
+        done: u64,
+        total: u64,
+        tokens: u64,
+    },
+    PhaseDone {
+        phase: &'static str,
+        reconciliation: Vec<Reconciliation>,
+        tokens: u64,
+        seconds: f64,
+    },
 }
 
 /// Passes progress events to whoever shows them.
@@ -133,6 +155,12 @@ impl Reporter {
 
     pub fn report(&self, event: ProgressEvent) {
         (self.0)(&event)
+    }
+
+    /// Where reading and the plugins are, as [`ProgressEvent::Preparing`].
+    pub fn preparing(&self, preparing: source::Preparing<'_>) {
+        let source::Preparing { step, what, object, done, finished } = preparing;
+        self.report(ProgressEvent::Preparing { step, what: what.to_owned(), object, done, finished })
     }
 }
 
@@ -266,7 +294,11 @@ impl Prepared {
     }
 }
 
-pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, ApplyError> {
+pub fn prepare(
+    project: &Project,
+    options: &ApplyOptions,
+    progress: source::PrepareProgress<'_>,
+) -> Result<Prepared, ApplyError> {
     let approval =
         require_approval(project, if options.export.is_some() { ExportCheck::Newer } else { ExportCheck::Approved })?;
     let mapping = parse(&approval.mapping).map_err(|errors| ApplyError::ApprovedMappingUnreadable { errors })?;
@@ -274,12 +306,13 @@ pub fn prepare(project: &Project, options: &ApplyOptions) -> Result<Prepared, Ap
         Some(dir) => crate::source::open_export_at(project, dir)?,
         None => open_export(project)?,
     };
-    let mut source = source::read(&export, options.sample, &project.dir).map_err(|error| match error {
-        source::SourceError::Extract(error) => ApplyError::Extract(error),
-        source::SourceError::Spool(error) => ApplyError::Spool(error),
-    })?;
+    let mut source =
+        source::read(&export, options.sample, &project.dir, &mut *progress).map_err(|error| match error {
+            source::SourceError::Extract(error) => ApplyError::Extract(error),
+            source::SourceError::Spool(error) => ApplyError::Spool(error),
+        })?;
     let plugins = project.load_plugins()?;
-    source.run_plugins(&plugins, options.batch_size.max(1))?;
+    source.run_plugins(&plugins, options.batch_size.max(1), progress)?;
     let catalogue = export.catalogue()?;
     source.products = catalogue.products.clone();
     let needs = workspace_needs(&plugins, &mapping, &source, &catalogue)?;

@@ -88,7 +88,7 @@ pub fn run_apply(
         text_progress()
     };
     let runtime = crate::cli::runtime()?;
-    let prepared = match (migration::prepare(project, options), delta_yes) {
+    let prepared = match (migration::prepare(project, options, &mut |step| reporter.preparing(step)), delta_yes) {
         (Ok(prepared), Some(yes)) => match super::delta::preview(project, &prepared, options, yes, json_output)? {
             Some(code) => return Ok(code),
             None => Ok(prepared),

@@ -24,8 +24,9 @@ pub fn read_progress() -> impl FnMut(&str, u64, bool) {
     }
 }
 
-/// Progress on standard error: each phase's start and end (with its reconciliation), and at most
-/// once a second the count, rate, time left and tokens spent.
+/// Progress on standard error: reading the export and each plugin (every 100,000 records and at
+/// the end), each phase's start and end (with its reconciliation), and at most once a second the
+/// count, rate, time left and tokens spent.
 pub fn text_progress() -> crm_migrate::apply::Reporter {
     use crm_migrate::apply::ProgressEvent;
     use crm_migrate::terminal::apply as text;
@@ -35,6 +36,13 @@ pub fn text_progress() -> crm_migrate::apply::Reporter {
     crm_migrate::apply::Reporter::new(move |event: &ProgressEvent| {
         let mut last = last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match event {
+            ProgressEvent::Preparing { step, what, object, done, finished } => {
+                if *done == 0 && !finished {
+                    last.0 = std::time::Instant::now();
+                    return;
+                }
+                eprintln!("{}", text::preparing_text(step, what, *object, *done, *finished, last.0.elapsed()));
+            }
             ProgressEvent::PhaseStarted { phase, records } => {
                 *last = (std::time::Instant::now(), std::time::Instant::now(), None);
                 eprintln!("{}", text::phase_started_text(phase, *records));

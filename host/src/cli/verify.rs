@@ -36,7 +36,9 @@ pub fn run(project_dir: &Path, args: &VerifyArgs) -> anyhow::Result<Exit> {
     let client = PipedriveClient::new(project.client_config()?, None)?;
     let options =
         crm_migrate::apply::ApplyOptions { export: args.export.clone(), ..crm_migrate::apply::ApplyOptions::default() };
-    let prepared = crm_migrate::apply::prepare(&project, &options)?;
+    // Reading the export and the plugins again, with their progress on standard error.
+    let progress = super::progress::text_progress();
+    let prepared = crm_migrate::apply::prepare(&project, &options, &mut |step| progress.preparing(step))?;
     let runtime = crate::cli::runtime()?;
     let verification = runtime.block_on(crm_migrate::verify::verify(&project, prepared, &client))?;
     if args.json {

@@ -29,6 +29,66 @@ pub use spool::{Spool, SpoolError, Spooled};
 /// Records per plugin call unless a run says otherwise; a call that fails quarantines its batch.
 pub const BATCH_SIZE: usize = 1000;
 
+/// Where a run is before its phases, for progress: reading the export into the spool, or a
+/// plugin over one object. Told when a step starts (`done` 0), every [`PROGRESS_EVERY`] records,
+/// and when it ends (`finished`).
+#[derive(Debug, Clone, Copy)]
+pub struct Preparing<'a> {
+    /// `read`, `clean` or `dedup`.
+    pub step: &'static str,
+    /// The file read, or the plugin run.
+    pub what: &'a str,
+    pub object: ObjectKind,
+    pub done: u64,
+    pub finished: bool,
+}
+
+/// Told where reading and the plugins are (a run of a million contacts spends minutes there).
+pub type PrepareProgress<'a> = &'a mut dyn FnMut(Preparing<'_>);
+
+/// Records between two progress reports of a step.
+pub const PROGRESS_EVERY: u64 = 100_000;
+
+/// Counts a step's records and tells `progress` at its start, every [`PROGRESS_EVERY`] records
+/// and at its end.
+struct StepCount<'p, 'q> {
+    progress: &'p mut dyn FnMut(Preparing<'_>),
+    step: &'static str,
+    what: &'q str,
+    object: ObjectKind,
+    done: u64,
+}
+
+impl<'p, 'q> StepCount<'p, 'q> {
+    fn start(
+        progress: &'p mut dyn FnMut(Preparing<'_>),
+        step: &'static str,
+        what: &'q str,
+        object: ObjectKind,
+    ) -> StepCount<'p, 'q> {
+        let mut count = StepCount { progress, step, what, object, done: 0 };
+        count.tell(false);
+        count
+    }
+
+    fn add(&mut self, records: u64) {
+        let before = self.done / PROGRESS_EVERY;
+        self.done += records;
+        if self.done / PROGRESS_EVERY > before {
+            self.tell(false);
+        }
+    }
+
+    fn finish(mut self) {
+        self.tell(true);
+    }
+
+    fn tell(&mut self, finished: bool) {
+        let StepCount { step, what, object, done, .. } = *self;
+        (self.progress)(Preparing { step, what, object, done, finished });
+    }
+}
+
 /// Why the project's export cannot be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenExportError {
@@ -152,7 +212,12 @@ fn reference(record: &Record, field: &str) -> Option<String> {
 /// Reads every record of the export into a spool in `project_dir`, or with `sample`, the first
 /// `sample` contacts and what links to them: their companies, their deals, the activities of
 /// those contacts and deals, their events and conversations.
-pub fn read(export: &Export, sample: Option<usize>, project_dir: &Path) -> Result<Source, SourceError> {
+pub fn read(
+    export: &Export,
+    sample: Option<usize>,
+    project_dir: &Path,
+    progress: PrepareProgress<'_>,
+) -> Result<Source, SourceError> {
     let mut source = Source { spool: std::sync::Arc::new(Spool::create(project_dir)?), ..Source::default() };
     // Ids (or conversations) settled as duplicates, per object: in scope, never sent.
     let mut duplicated_scope: BTreeMap<ObjectKind, u64> = BTreeMap::new();
@@ -169,9 +234,11 @@ pub fn read(export: &Export, sample: Option<usize>, project_dir: &Path) -> Resul
         source
             .headers
             .extend(reader.columns().iter().map(|column| ((kind, column.field.clone()), column.header.clone())));
+        let mut count = StepCount::start(progress, "read", &file, kind);
         source.spool.batch::<(), SourceError>(|writer| {
             for read in reader {
                 let ReadRecord { record, line, issues, .. } = read?;
+                count.add(1);
                 if has_ids {
                     lines_of.entry(record.source_id.clone()).or_default().push(line);
                 }
@@ -180,6 +247,7 @@ pub fn read(export: &Export, sample: Option<usize>, project_dir: &Path) -> Resul
             }
             Ok(())
         })?;
+        count.finish();
         let duplicates: BTreeMap<String, Vec<u64>> =
             lines_of.into_iter().filter(|(_, lines)| lines.len() > 1).collect();
         if !duplicates.is_empty() {
@@ -322,7 +390,12 @@ impl Source {
     /// Runs the clean plugin over every object but conversations, then the dedup plugin over
     /// contacts; settles what they drop, reject, quarantine and merge. Clean goes batch by
     /// batch as the records stream from the spool; what it keeps changed is written back.
-    pub fn run_plugins(&mut self, plugins: &[(Hook, LoadedPlugin)], batch_size: usize) -> Result<(), SpoolError> {
+    pub fn run_plugins(
+        &mut self,
+        plugins: &[(Hook, LoadedPlugin)],
+        batch_size: usize,
+        progress: PrepareProgress<'_>,
+    ) -> Result<(), SpoolError> {
         let mut ids = BatchIds::default();
         for (hook, plugin) in plugins {
             let kinds: &[ObjectKind] = match hook {
@@ -336,8 +409,11 @@ impl Source {
                 Hook::Dedup => &[ObjectKind::Contact],
                 Hook::Label => continue,
             };
+            let name = plugin.name();
             for kind in kinds {
                 let mut stage = Stage::default();
+                let step = if *hook == Hook::Clean { "clean" } else { "dedup" };
+                let mut count = StepCount::start(&mut *progress, step, &name, *kind);
                 match hook {
                     Hook::Clean => {
                         let spool = self.spool.clone();
@@ -347,8 +423,9 @@ impl Source {
                             let (seqs, records): (Vec<i64>, Vec<Record>) =
                                 batch.into_iter().map(|(seq, spooled)| (seq, spooled.record)).unzip();
                             stage.input(&records);
+                            count.add(records.len() as u64);
                             let output = pipeline::clean(plugin, records, batch_size, &mut ids);
-                            self.take_output(&mut stage, &seqs, output, &plugin.name())?;
+                            self.take_output(&mut stage, &seqs, output, &name)?;
                         }
                     }
                     _ => {
@@ -357,6 +434,7 @@ impl Source {
                         let pipeline::Dedup { output, positions } =
                             pipeline::dedup_from(plugin, &mut input, batch_size, &mut ids)?;
                         stage.input_fields.extend(std::mem::take(&mut input.fields));
+                        count.add(input.seqs.len() as u64);
                         let seqs: Vec<i64> = positions.iter().map(|&position| input.seqs[position]).collect();
                         let changed = std::mem::take(&mut input.changed);
                         self.spool.batch(|writer| {
@@ -364,17 +442,18 @@ impl Source {
                                 .iter()
                                 .try_for_each(|(position, record)| writer.replace(input.seqs[*position], record))
                         })?;
-                        self.take_output(&mut stage, &seqs, output, &plugin.name())?;
+                        self.take_output(&mut stage, &seqs, output, &name)?;
                     }
                 }
+                count.finish();
                 // An object the run reads (a sample reads every one) has its stage, records or not.
                 if self.in_scope.contains_key(kind) {
                     for (key, records) in stage.changed_fields {
                         if !stage.input_fields.contains(&key) {
-                            self.new_fields.entry(key).or_insert_with(|| (plugin.name(), 0)).1 += records;
+                            self.new_fields.entry(key).or_insert_with(|| (name.clone(), 0)).1 += records;
                         }
                     }
-                    self.stage_counts.push((plugin.name(), *kind, stage.counts));
+                    self.stage_counts.push((name.clone(), *kind, stage.counts));
                 }
             }
         }

@@ -689,7 +689,7 @@ mod tests {
             .batch(|writer| {
                 (0..2_500).try_for_each(|n| {
                     let kind = if n % 5 == 0 { ObjectKind::Company } else { ObjectKind::Contact };
-                    writer.add(&Record::new(kind, &n.to_string()), n + 2, &[], None)
+                    writer.add(&Record::new(kind, n.to_string()), n + 2, &[], None)
                 })
             })
             .unwrap();

@@ -62,6 +62,28 @@ pub fn phase_started_text(phase: &str, records: u64) -> String {
     format!("{phase}: {} records", thousands(records))
 }
 
+/// Before the phases: a file read into the run's spool, or a plugin over an object, with the
+/// records so far and their rate (`elapsed` since the step started).
+pub fn preparing_text(
+    step: &str,
+    what: &str,
+    object: ObjectKind,
+    done: u64,
+    finished: bool,
+    elapsed: Duration,
+) -> String {
+    let verb = match (step, finished) {
+        ("read", false) => "reading",
+        ("read", true) => "read",
+        ("clean", false) => "cleaning with",
+        ("clean", true) => "cleaned with",
+        (_, false) => "deduplicating with",
+        (_, true) => "deduplicated with",
+    };
+    let rate = done as f64 / elapsed.as_secs_f64().max(1e-3);
+    format!("  {verb} {} ({object}): {} records, {} a second", escape(what), thousands(done), thousands(rate as u64))
+}
+
 /// Progress within a phase: the count, rate, time left and tokens spent, `elapsed` since the
 /// object started.
 pub fn progress_text(object: ObjectKind, done: u64, total: u64, tokens: u64, elapsed: Duration) -> String {

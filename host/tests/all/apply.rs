@@ -646,6 +646,11 @@ fn a_plugin_that_fails_on_a_batch_has_that_batch_quarantined_and_the_run_reconci
     assert!(in_project(&project, &["approve", "--yes"]).status.success());
     let output = apply(&project, &["--batch-size", "100"]);
     let stderr = text(&output.stderr);
+    // Reading the export and the plugin's pass say where they are before the phases.
+    for step in ["  read users.csv (contact): 500 records", "  cleaned with hostile-panic 0.1.0 (contact): 500 records"]
+    {
+        assert!(stderr.contains(step), "{step}:\n{stderr}");
+    }
     // Records 201 to 300 are the attacked record's batch; outside it, unreadable values leave only their fields out.
     let created = 400;
     assert!(

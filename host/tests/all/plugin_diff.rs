@@ -113,7 +113,7 @@ fn survivor<'r>(group: &[&'r Record], newest: bool) -> &'r Record {
 fn contacts_whose_survivor_changes() -> BTreeMap<String, String> {
     let export = Export::open(&sample_export(), ExportOptions::default()).unwrap();
     let spool_dir = tempfile::tempdir().unwrap();
-    let source = crm_migrate::source::read(&export, None, spool_dir.path()).unwrap();
+    let source = crm_migrate::source::read(&export, None, spool_dir.path(), &mut |_| {}).unwrap();
     let contacts: Vec<_> = source.records(ObjectKind::Contact).collect::<Result<_, _>>().unwrap();
     let mut parent: Vec<usize> = (0..contacts.len()).collect();
     fn root(parent: &mut [usize], mut at: usize) -> usize {

@@ -38,7 +38,7 @@ pub fn full(demo: &mut Demo, project: &Project, changes: &Path) -> anyhow::Resul
     })?;
     demo.step("verify", |demo| {
         let options = ApplyOptions { export: Some(changes.to_owned()), ..ApplyOptions::default() };
-        let prepared = apply::prepare(project, &options)?;
+        let prepared = apply::prepare(project, &options, &mut |_| {})?;
         let verification = demo.runtime.block_on(crm_migrate::verify::verify(project, prepared, &demo.client))?;
         let verified: u64 = verification.objects.values().map(|counts| counts.verified).sum();
         Ok(format!(
@@ -58,7 +58,7 @@ pub fn full(demo: &mut Demo, project: &Project, changes: &Path) -> anyhow::Resul
 /// One apply (or delta) run, quietly; what it did, summed over its phases.
 fn migrate(demo: &Demo, project: &Project, options: ApplyOptions) -> anyhow::Result<String> {
     let quiet = Reporter::new(|_: &ProgressEvent| {});
-    let prepared = apply::prepare(project, &options)?;
+    let prepared = apply::prepare(project, &options, &mut |_| {})?;
     let outcome = demo.runtime.block_on(apply::apply(project, prepared, demo.client.clone(), &options, &quiet))?;
     let rows = || outcome.phases.iter().flat_map(|phase| &phase.reconciliation);
     let created: u64 = rows().map(|row| row.counts.created).sum();

@@ -82,9 +82,9 @@ impl PluginRun {
 
 fn through_plugins(project: &Project) -> anyhow::Result<PluginRun> {
     let export = crm_migrate::source::open_export(project)?;
-    let mut source = crm_migrate::source::read(&export, None, &project.dir)?;
+    let mut source = crm_migrate::source::read(&export, None, &project.dir, &mut |_| {})?;
     let plugins = project.load_plugins()?;
-    source.run_plugins(&plugins, ApplyOptions::default().batch_size)?;
+    source.run_plugins(&plugins, ApplyOptions::default().batch_size, &mut |_| {})?;
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (absorbed, survivor) in &source.survivors {
         groups.entry(survivor.clone()).or_default().push(absorbed.clone());

@@ -51,7 +51,7 @@ pub fn steps(demo: &mut Demo, mut project: Project, swapped_in: &Path) -> anyhow
             reports[0].display()
         ))
     })?;
-    demo.step("apply (refused)", |_| match apply::prepare(&project, &ApplyOptions::default()) {
+    demo.step("apply (refused)", |_| match apply::prepare(&project, &ApplyOptions::default(), &mut |_| {}) {
         Ok(_) => bail!("apply did not refuse a plugin swapped since the approval"),
         Err(error) => {
             let error = error.to_string();
