@@ -395,11 +395,23 @@ impl Journal {
     }
 
     pub(crate) fn entries_of(&self, object: &str) -> Result<HashMap<String, Entry>, StateError> {
+        self.entries_with(object, "sent")
+    }
+
+    /// [`Journal::entries`] without what was sent (`sent` is `None`): a big migration's payloads
+    /// are large, and reading a whole object's only to drop them costs its size in memory.
+    pub fn entries_unsent(&self, object: ObjectKind) -> Result<HashMap<String, Entry>, StateError> {
+        self.entries_with(object.as_str(), "NULL")
+    }
+
+    fn entries_with(&self, object: &str, sent: &str) -> Result<HashMap<String, Entry>, StateError> {
         let error = |error| self.state.error(error);
         let mut statement = self
             .state
             .connection()
-            .prepare("SELECT source_id, fate, pipedrive_id, detail, run_id, sent FROM records WHERE object = ?1")
+            .prepare(&format!(
+                "SELECT source_id, fate, pipedrive_id, detail, run_id, {sent} FROM records WHERE object = ?1"
+            ))
             .map_err(error)?;
         let rows = statement
             .query_map(params![object], |row| {
@@ -549,16 +561,14 @@ impl Journal {
 
     pub fn counts(&self, object: ObjectKind) -> Result<FateCounts, StateError> {
         let mut counts = FateCounts::default();
-        for entry in self.entries(object)?.values() {
-            match entry.fate {
-                Fate::Intent => counts.intent += 1,
-                Fate::Created => counts.created += 1,
-                Fate::Merged => counts.merged += 1,
-                Fate::Quarantined => counts.quarantined += 1,
-                Fate::Excluded => counts.excluded += 1,
-                Fate::Linked => counts.linked += 1,
-            }
-        }
+        self.each_fate(object, |_, fated| match fated.fate {
+            Fate::Intent => counts.intent += 1,
+            Fate::Created => counts.created += 1,
+            Fate::Merged => counts.merged += 1,
+            Fate::Quarantined => counts.quarantined += 1,
+            Fate::Excluded => counts.excluded += 1,
+            Fate::Linked => counts.linked += 1,
+        })?;
         Ok(counts)
     }
 

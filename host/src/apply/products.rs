@@ -27,7 +27,7 @@ use crate::report::{Document, thousands, value, words};
 
 use super::ApplyError;
 use super::payload::Links;
-use crate::journal::{Entry, Fate, Journal, LeftOutField};
+use crate::journal::{Entry, Fate, Fated, Journal, LeftOutField};
 use crate::source::deal_extras::Line;
 use crate::source::deal_extras::{DealExtras, read};
 use crate::source::{Source, Spooled};
@@ -394,15 +394,14 @@ pub async fn restore_removed(
     run_id: i64,
     not_restored: &mut Vec<String>,
 ) -> Result<u64, ApplyError> {
-    let created = |entries: HashMap<String, Entry>| -> HashMap<String, u64> {
+    let created = |entries: HashMap<String, Fated>| -> HashMap<String, u64> {
         entries
             .into_iter()
             .filter(|(_, entry)| entry.fate == Fate::Created)
             .filter_map(|(id, entry)| Some((id, entry.pipedrive_id?)))
             .collect()
     };
-    let (deals, persons) =
-        (created(journal.entries(ObjectKind::Deal)?), created(journal.entries(ObjectKind::Contact)?));
+    let (deals, persons) = (created(journal.fates(ObjectKind::Deal)?), created(journal.fates(ObjectKind::Contact)?));
     let mut restored = 0;
     for object in [DEAL_PRODUCT, PARTICIPANT] {
         let what = if object == DEAL_PRODUCT { "deal product" } else { "participant" };
@@ -516,8 +515,8 @@ pub async fn remove(
     which: impl Fn(&str, &str, &Entry) -> bool,
     residue: &mut Vec<String>,
 ) -> Result<u64, ApplyError> {
-    let deals = journal.entries(ObjectKind::Deal)?;
-    let contacts = journal.entries(ObjectKind::Contact)?;
+    let deals = journal.fates(ObjectKind::Deal)?;
+    let contacts = journal.fates(ObjectKind::Contact)?;
     let products = journal.entries_of(PRODUCT)?;
     let ours: HashSet<u64> = products.values().filter_map(|entry| entry.pipedrive_id).collect();
     let mut removed = 0;

@@ -266,16 +266,7 @@ pub async fn verify(
     // are large.
     let entries = ObjectKind::ALL
         .into_iter()
-        .map(|object| {
-            Ok((
-                object,
-                journal
-                    .entries(object)?
-                    .into_iter()
-                    .map(|(id, entry)| (id, crate::journal::Entry { sent: None, ..entry }))
-                    .collect(),
-            ))
-        })
+        .map(|object| Ok((object, journal.entries_unsent(object)?)))
         .collect::<Result<HashMap<_, _>, VerifyError>>()?;
     let (read_back, parents) = hierarchy(client, &journal, mapping, source).await?;
     verification.hierarchy = read_back;
