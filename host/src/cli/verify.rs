@@ -40,7 +40,12 @@ pub fn run(project_dir: &Path, args: &VerifyArgs) -> anyhow::Result<Exit> {
     let progress = super::progress::text_progress();
     let prepared = crm_migrate::apply::prepare(&project, &options, &mut |step| progress.preparing(step))?;
     let runtime = crate::cli::runtime()?;
-    let verification = runtime.block_on(crm_migrate::verify::verify(&project, prepared, &client))?;
+    let verification = runtime.block_on(crm_migrate::verify::verify(
+        &project,
+        prepared,
+        &client,
+        &mut super::progress::read_progress(),
+    ))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verification)?);
     } else {

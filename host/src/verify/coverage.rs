@@ -255,11 +255,19 @@ const CHUNK: usize = 2_000;
 
 /// Reads the export object by object, a chunk of records at a time, and accounts for every
 /// non-empty value.
-pub fn coverage(export: &Export, context: &Context) -> Result<Coverage, super::VerifyError> {
+pub fn coverage(
+    export: &Export,
+    context: &Context,
+    progress: crate::profile::ReadProgress<'_>,
+) -> Result<Coverage, super::VerifyError> {
     let checker = Checker::new(context).map_err(crate::apply::ApplyError::from)?;
     let mut coverage = Coverage::default();
     for object in ObjectKind::ALL {
         let Some(reader) = export.records(object)? else { continue };
+        let file = reader.path().file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+        let reading = format!("{file}, every value against the account");
+        let mut read = 0;
+        progress(&reading, 0, false);
         let types: HashMap<String, FieldType> =
             reader.columns().iter().map(|column| (column.field.clone(), column.ty)).collect();
         let mut rows: BTreeMap<String, AttributeCoverage> = BTreeMap::new();
@@ -333,13 +341,18 @@ pub fn coverage(export: &Export, context: &Context) -> Result<Coverage, super::V
             Ok(())
         };
         let mut chunk = Vec::with_capacity(CHUNK);
-        for read in reader {
-            chunk.push(read?);
+        for record in reader {
+            chunk.push(record?);
             if chunk.len() == CHUNK {
                 check(&mut chunk)?;
             }
+            read += 1;
+            if read % crate::source::PROGRESS_EVERY == 0 {
+                progress(&reading, read, false);
+            }
         }
         check(&mut chunk)?;
+        progress(&reading, read, true);
         coverage.attributes.extend(order.iter().filter_map(|attribute| rows.remove(attribute)));
     }
     Ok(coverage)

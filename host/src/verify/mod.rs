@@ -162,6 +162,7 @@ pub async fn verify(
     project: &Project,
     prepared: Prepared,
     client: &PipedriveClient,
+    progress: crate::profile::ReadProgress<'_>,
 ) -> Result<Verification, VerifyError> {
     let tokens_before = client.bill().tokens();
     let journal = Journal::read(State::open(&project.dir)?);
@@ -230,8 +231,15 @@ pub async fn verify(
             created.insert(*object, ids);
         }
         // Records that carry a User.com marker the journal does not give them, as listed.
+        let listing = format!("Pipedrive's {}s", destination.name());
+        let mut listed = 0;
+        progress(&listing, 0, false);
         spool
             .list(client, destination, |pipedrive_id, record| {
+                listed += 1;
+                if listed % crate::source::PROGRESS_EVERY == 0 {
+                    progress(&listing, listed, false);
+                }
                 for object in &objects {
                     let Some(marker) = marker_of(*object, record, &targets) else { continue };
                     if created[object].get(&marker) != Some(&pipedrive_id) {
@@ -247,6 +255,7 @@ pub async fn verify(
                 }
             })
             .await?;
+        progress(&listing, listed, true);
         for object in objects {
             let created = created.remove(&object).unwrap_or_default();
             let unexpected = verification.unexpected.iter().filter(|unexpected| unexpected.object == object).count();
@@ -281,7 +290,7 @@ pub async fn verify(
         markers: &markers,
         parents: &parents,
     };
-    verification.coverage = coverage::coverage(&export, &context)?;
+    verification.coverage = coverage::coverage(&export, &context, progress)?;
     spool.failure()?;
     verification.tokens = client.bill().tokens() - tokens_before;
     verification.reports = write_reports(project, &verification)?;

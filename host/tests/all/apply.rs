@@ -1034,10 +1034,18 @@ fn rollback_after_a_sample_and_after_a_full_apply_leaves_no_residue_and_what_was
     }
 
     apply(&project, &[]);
-    assert!(
-        in_project(&project, &["verify"]).status.success(),
-        "the full run after the sample rollback creates the sample's records again"
-    );
+    let verified = in_project(&project, &["verify"]);
+    assert!(verified.status.success(), "the full run after the sample rollback creates the sample's records again");
+    // Verify says where it is: the export and the plugins again, the account read back, the
+    // export's every value checked.
+    let progress = text(&verified.stderr);
+    for step in [
+        "  read users.csv (contact): 500 records",
+        "  read Pipedrive's persons: ",
+        "  read users.csv, every value against the account: 500 records",
+    ] {
+        assert!(progress.contains(step), "{step}:\n{progress}");
+    }
     let output = in_project(&project, &["rollback", "--yes"]);
     assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
     assert!(text(&output.stdout).contains("residue: none"), "{}", text(&output.stdout));

@@ -39,7 +39,8 @@ pub fn full(demo: &mut Demo, project: &Project, changes: &Path) -> anyhow::Resul
     demo.step("verify", |demo| {
         let options = ApplyOptions { export: Some(changes.to_owned()), ..ApplyOptions::default() };
         let prepared = apply::prepare(project, &options, &mut |_| {})?;
-        let verification = demo.runtime.block_on(crm_migrate::verify::verify(project, prepared, &demo.client))?;
+        let verification =
+            demo.runtime.block_on(crm_migrate::verify::verify(project, prepared, &demo.client, &mut |_, _, _| {}))?;
         let verified: u64 = verification.objects.values().map(|counts| counts.verified).sum();
         Ok(format!(
             "{} records verified field by field; {} mismatches, {} missing, {} unexpected",
