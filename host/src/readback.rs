@@ -28,16 +28,6 @@ pub enum ReadbackError {
     Spool(#[from] rusqlite::Error),
 }
 
-// Pipedrive's errors stay Pipedrive's (a budget stop is told by them).
-impl From<ReadbackError> for crate::apply::ApplyError {
-    fn from(error: ReadbackError) -> crate::apply::ApplyError {
-        match error {
-            ReadbackError::Client(error) => crate::apply::ApplyError::Client(error),
-            error => crate::apply::ApplyError::Readback(error),
-        }
-    }
-}
-
 /// Hands each live record (not deleted) of a destination to `each`, page by page as listed.
 async fn each_live<E: From<ClientError>>(
     client: &PipedriveClient,

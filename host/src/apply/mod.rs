@@ -114,6 +114,16 @@ impl ApplyError {
     }
 }
 
+// Pipedrive's errors stay Pipedrive's (a budget stop is told by them).
+impl From<crate::readback::ReadbackError> for ApplyError {
+    fn from(error: crate::readback::ReadbackError) -> ApplyError {
+        match error {
+            crate::readback::ReadbackError::Client(error) => ApplyError::Client(error),
+            error => ApplyError::Readback(error),
+        }
+    }
+}
+
 /// What apply tells its watcher.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
