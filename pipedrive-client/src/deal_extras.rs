@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::transport::Payload;
-use super::{ClientError, LOST_WRITE_ATTEMPTS, PAGE_LIMIT, PipedriveClient, data, to_json};
+use super::{ClientError, LOST_WRITE_ATTEMPTS, PAGE_LIMIT, PageStart, PipedriveClient, data, to_json};
 
 /// A product of the account's catalogue (v2 `BaseProduct` with its `prices`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -134,7 +134,7 @@ impl PipedriveClient {
 
     /// Every live product (`getProducts`, 500 a page).
     pub async fn products(&self) -> Result<Vec<Product>, ClientError> {
-        self.list_by_cursor("/api/v2/products", Vec::new()).await
+        self.list("/api/v2/products", Vec::new(), PageStart::FIRST_CURSOR).await
     }
 
     /// The live product whose code is `code` (the lowest id when several are).
@@ -203,7 +203,7 @@ impl PipedriveClient {
 
     /// The products attached to a deal (`getDealProducts`, 500 a page).
     pub async fn deal_products(&self, deal_id: u64) -> Result<Vec<DealProduct>, ClientError> {
-        self.list_by_cursor(&format!("/api/v2/deals/{deal_id}/products"), Vec::new()).await
+        self.list(&format!("/api/v2/deals/{deal_id}/products"), Vec::new(), PageStart::FIRST_CURSOR).await
     }
 
     pub async fn delete_deal_product(&self, deal_id: u64, attachment: u64) -> Result<(), ClientError> {
@@ -247,7 +247,8 @@ impl PipedriveClient {
 
     /// A deal's participants (`getDealParticipants`, v1 pages of 500).
     pub async fn deal_participants(&self, deal_id: u64) -> Result<Vec<DealParticipant>, ClientError> {
-        self.list_by_offset(&format!("/api/v1/deals/{deal_id}/participants"), Vec::new(), PAGE_LIMIT).await
+        self.list(&format!("/api/v1/deals/{deal_id}/participants"), Vec::new(), PageStart::first_offset(PAGE_LIMIT))
+            .await
     }
 
     pub async fn delete_deal_participant(&self, deal_id: u64, participant: u64) -> Result<(), ClientError> {

@@ -119,7 +119,7 @@ impl PipedriveClient {
     // ----- fields and their options (labels are the options of the built-in `label` field) -----
 
     pub async fn fields(&self, kind: EntityKind) -> Result<Vec<Field>, ClientError> {
-        self.list_by_cursor(&format!("/api/v2/{}", kind.fields_collection()), Vec::new()).await
+        self.list(&format!("/api/v2/{}", kind.fields_collection()), Vec::new(), PageStart::FIRST_CURSOR).await
     }
 
     pub async fn create_field(&self, kind: EntityKind, field: &NewField) -> Result<Field, ClientError> {
@@ -156,7 +156,7 @@ impl PipedriveClient {
     // ----- pipelines and stages -----
 
     pub async fn pipelines(&self) -> Result<Vec<Pipeline>, ClientError> {
-        self.list_by_cursor("/api/v2/pipelines", Vec::new()).await
+        self.list("/api/v2/pipelines", Vec::new(), PageStart::FIRST_CURSOR).await
     }
 
     /// Creates a pipeline; Pipedrive appends it after the existing ones.
@@ -170,7 +170,7 @@ impl PipedriveClient {
 
     pub async fn stages(&self, pipeline_id: Option<u64>) -> Result<Vec<Stage>, ClientError> {
         let filter = pipeline_id.map(|id| vec![("pipeline_id", id.to_string())]).unwrap_or_default();
-        self.list_by_cursor("/api/v2/stages", filter).await
+        self.list("/api/v2/stages", filter, PageStart::FIRST_CURSOR).await
     }
 
     /// Creates a stage at the end of its pipeline: create a pipeline's stages in their order.
@@ -391,7 +391,7 @@ impl PipedriveClient {
     /// Notes, optionally only those of one person.
     pub async fn notes(&self, person_id: Option<u64>) -> Result<Vec<Note>, ClientError> {
         let filter = person_id.map(|id| vec![("person_id", id.to_string())]).unwrap_or_default();
-        self.list_by_offset("/api/v1/notes", filter, PAGE_LIMIT).await
+        self.list("/api/v1/notes", filter, PageStart::first_offset(PAGE_LIMIT)).await
     }
 
     /// Every record of `listing` (as [`Self::persons`], [`Self::organizations`], [`Self::deals`],
@@ -402,17 +402,8 @@ impl PipedriveClient {
         listing: Listing,
         each: impl FnMut(Vec<T>) -> Result<(), E>,
     ) -> Result<(), E> {
-        match listing {
-            Listing::Persons => {
-                // The marketing status is listed only when asked for; verify compares it with the source.
-                let filter = vec![("include_fields", "marketing_status".to_owned())];
-                self.pages_by_cursor("/api/v2/persons", filter, each).await
-            }
-            Listing::Organizations => self.pages_by_cursor("/api/v2/organizations", Vec::new(), each).await,
-            Listing::Deals => self.pages_by_cursor("/api/v2/deals", Vec::new(), each).await,
-            Listing::Activities => self.pages_by_cursor("/api/v2/activities", Vec::new(), each).await,
-            Listing::Notes => self.pages_by_offset("/api/v1/notes", Vec::new(), PAGE_LIMIT, each).await,
-        }
+        let (path, filter, first) = listing.source();
+        self.pages(path, filter, first, each).await
     }
 
     pub async fn upload_file(&self, file: &NewFile) -> Result<FileRecord, ClientError> {
@@ -429,7 +420,7 @@ impl PipedriveClient {
     }
 
     pub async fn files(&self) -> Result<Vec<FileRecord>, ClientError> {
-        self.list_by_offset("/api/v1/files", Vec::new(), FILES_PAGE_LIMIT).await
+        self.list("/api/v1/files", Vec::new(), PageStart::first_offset(FILES_PAGE_LIMIT)).await
     }
 
     /// One file's details (404 once it is deleted).
@@ -568,23 +559,19 @@ impl PipedriveClient {
 
     /// Every page of `listing`, in one list.
     async fn all<T: DeserializeOwned>(&self, listing: Listing) -> Result<Vec<T>, ClientError> {
-        let mut all = Vec::new();
-        self.each_page(listing, |page| {
-            all.extend(page);
-            Ok::<_, ClientError>(())
-        })
-        .await?;
-        Ok(all)
+        let (path, filter, first) = listing.source();
+        self.list(path, filter, first).await
     }
 
-    /// A v2 list, all pages: `cursor` and `limit`, until `next_cursor` is null.
-    async fn list_by_cursor<T: DeserializeOwned>(
+    /// A list, all pages.
+    async fn list<T: DeserializeOwned>(
         &self,
         path: &str,
         filter: Vec<(&str, String)>,
+        first: PageStart,
     ) -> Result<Vec<T>, ClientError> {
         let mut all = Vec::new();
-        self.pages_by_cursor(path, filter, |page| {
+        self.pages(path, filter, first, |page| {
             all.extend(page);
             Ok::<_, ClientError>(())
         })
@@ -592,71 +579,94 @@ impl PipedriveClient {
         Ok(all)
     }
 
-    /// A v2 list, page by page.
-    async fn pages_by_cursor<T: DeserializeOwned, E: From<ClientError>>(
+    /// A list, page by page, from `first` until the answer says there is no more.
+    async fn pages<T: DeserializeOwned, E: From<ClientError>>(
         &self,
         path: &str,
         filter: Vec<(&str, String)>,
+        first: PageStart,
         mut each: impl FnMut(Vec<T>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut cursor: Option<String> = None;
+        let mut start = first;
         loop {
             let mut query = filter.clone();
-            query.push(("limit", PAGE_LIMIT.to_string()));
-            if let Some(cursor) = &cursor {
-                query.push(("cursor", cursor.clone()));
-            }
+            start.add_to(&mut query);
             let body = self.transport.call(Method::GET, path, &query, &Payload::Empty).await?;
-            cursor = body.pointer("/additional_data/next_cursor").and_then(Value::as_str).map(str::to_string);
-            each(data::<Vec<T>>(path, body)?)?;
-            if cursor.is_none() {
-                return Ok(());
+            let (page, next) = start.read(path, body)?;
+            each(page)?;
+            match next {
+                Some(next) => start = next,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+impl Listing {
+    /// Where the listing is read: its path, its filter and how its pages go.
+    fn source(self) -> (&'static str, Vec<(&'static str, String)>, PageStart) {
+        match self {
+            // The marketing status is listed only when asked for; verify compares it with the source.
+            Listing::Persons => {
+                ("/api/v2/persons", vec![("include_fields", "marketing_status".to_owned())], PageStart::FIRST_CURSOR)
+            }
+            Listing::Organizations => ("/api/v2/organizations", Vec::new(), PageStart::FIRST_CURSOR),
+            Listing::Deals => ("/api/v2/deals", Vec::new(), PageStart::FIRST_CURSOR),
+            Listing::Activities => ("/api/v2/activities", Vec::new(), PageStart::FIRST_CURSOR),
+            Listing::Notes => ("/api/v1/notes", Vec::new(), PageStart::first_offset(PAGE_LIMIT)),
+        }
+    }
+}
+
+/// Where a page of a list starts: v2 lists go by cursor, v1 lists by offset.
+#[derive(Debug, Clone)]
+enum PageStart {
+    /// `cursor` and `limit`, until `next_cursor` is null (no cursor on the first page).
+    Cursor(Option<String>),
+    /// `start` and `limit`, until `more_items_in_collection` is false.
+    Offset { start: u64, limit: u32 },
+}
+
+impl PageStart {
+    const FIRST_CURSOR: PageStart = PageStart::Cursor(None);
+
+    fn first_offset(limit: u32) -> PageStart {
+        PageStart::Offset { start: 0, limit }
+    }
+
+    fn add_to(&self, query: &mut Vec<(&str, String)>) {
+        match self {
+            PageStart::Cursor(cursor) => {
+                query.push(("limit", PAGE_LIMIT.to_string()));
+                if let Some(cursor) = cursor {
+                    query.push(("cursor", cursor.clone()));
+                }
+            }
+            PageStart::Offset { start, limit } => {
+                query.push(("start", start.to_string()));
+                query.push(("limit", limit.to_string()));
             }
         }
     }
 
-    /// A v1 list, all pages: `start` and `limit`, until `more_items_in_collection` is false.
-    async fn list_by_offset<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        filter: Vec<(&str, String)>,
-        limit: u32,
-    ) -> Result<Vec<T>, ClientError> {
-        let mut all = Vec::new();
-        self.pages_by_offset(path, filter, limit, |page| {
-            all.extend(page);
-            Ok::<_, ClientError>(())
-        })
-        .await?;
-        Ok(all)
-    }
-
-    /// A v1 list, page by page.
-    async fn pages_by_offset<T: DeserializeOwned, E: From<ClientError>>(
-        &self,
-        path: &str,
-        filter: Vec<(&str, String)>,
-        limit: u32,
-        mut each: impl FnMut(Vec<T>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let mut start = 0u64;
-        loop {
-            let mut query = filter.clone();
-            query.push(("start", start.to_string()));
-            query.push(("limit", limit.to_string()));
-            let body = self.transport.call(Method::GET, path, &query, &Payload::Empty).await?;
-            // Most v1 lists wrap the page in `pagination`; a few put it directly in additional_data.
-            let page = body
-                .pointer("/additional_data/pagination")
-                .or_else(|| body.get("additional_data"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            let more = page.get("more_items_in_collection").and_then(Value::as_bool).unwrap_or(false);
-            let received = data::<Option<Vec<T>>>(path, body)?.unwrap_or_default();
-            start = page.get("next_start").and_then(Value::as_u64).unwrap_or(start + received.len() as u64);
-            each(received)?;
-            if !more {
-                return Ok(());
+    /// The page's records in `body`, and where the next page starts (`None` after the last).
+    fn read<T: DeserializeOwned>(&self, path: &str, body: Value) -> Result<(Vec<T>, Option<PageStart>), ClientError> {
+        match self {
+            PageStart::Cursor(_) => {
+                let next = body.pointer("/additional_data/next_cursor").and_then(Value::as_str).map(str::to_string);
+                Ok((data::<Vec<T>>(path, body)?, next.map(|cursor| PageStart::Cursor(Some(cursor)))))
+            }
+            &PageStart::Offset { start, limit } => {
+                // Most v1 lists wrap the page in `pagination`; a few put it directly in additional_data.
+                let page = body
+                    .pointer("/additional_data/pagination")
+                    .or_else(|| body.get("additional_data"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let more = page.get("more_items_in_collection").and_then(Value::as_bool).unwrap_or(false);
+                let received = data::<Option<Vec<T>>>(path, body)?.unwrap_or_default();
+                let start = page.get("next_start").and_then(Value::as_u64).unwrap_or(start + received.len() as u64);
+                Ok((received, more.then_some(PageStart::Offset { start, limit })))
             }
         }
     }

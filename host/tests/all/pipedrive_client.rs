@@ -247,6 +247,23 @@ async fn lists_page_through_more_than_one_page() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_lists_page_by_offset_through_more_than_one_page() {
+    let sandbox = sandbox(SandboxConfig { burst_limit: Some(2_000), ..SandboxConfig::default() });
+    let client = client(&sandbox, Plan::Growth);
+    let person = client.create_person(&NewPerson { name: "Jane".into(), ..NewPerson::default() }, None).await.unwrap();
+    let mut created = Vec::new();
+    for index in 0..1_001 {
+        let note = NewNote { content: format!("note {index}"), person_id: Some(person.id), ..NewNote::default() };
+        created.push(client.create_note(&note).await.unwrap().id);
+    }
+    let before = client.bill().operations.get("getNotes").map_or(0, |bill| bill.calls);
+    let mut listed: Vec<u64> = client.notes(Some(person.id)).await.unwrap().iter().map(|note| note.id).collect();
+    listed.sort_unstable();
+    assert_eq!(listed, created, "every note once: none skipped or read twice at a page's edge");
+    assert_eq!(client.bill().operations["getNotes"].calls - before, 3, "500 per page: three pages");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_write_says_what_pipedrive_said_and_a_wrong_token_is_refused() {
     let sandbox = sandbox(SandboxConfig::default());
     let client = client(&sandbox, Plan::Growth);
