@@ -1,5 +1,6 @@
 //! `usercom-export-gen`: writes a deterministic User.com CSV export with planted troubles.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,6 +50,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes `text` to standard output. A reader that stops early (`| head`) is not an error: what
+/// it did not read, it did not want.
+fn to_stdout(text: &str) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("writing to standard output: {error}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn run() -> Result<(), String> {
     let mut options = Options::default();
     let mut out = None;
@@ -86,8 +99,7 @@ fn run() -> Result<(), String> {
                     .ok_or_else(|| format!("--dialect takes one of {}, not '{name}'", names.join(", ")))?;
             }
             "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
+                return to_stdout(&format!("{USAGE}\n"));
             }
             other => return Err(format!("unknown argument '{other}'")),
         }
@@ -97,7 +109,7 @@ fn run() -> Result<(), String> {
     let json = serde_json::to_string_pretty(&planted).expect("plain data serializes") + "\n";
     match planted_file {
         Some(path) => std::fs::write(&path, json).map_err(|error| format!("writing {}: {error}", path.display()))?,
-        None => print!("{json}"),
+        None => to_stdout(&json)?,
     }
     eprintln!("wrote {} contacts to {}", options.contacts, out.display());
     Ok(())
