@@ -168,6 +168,27 @@ impl Spool {
         rows.and_then(Iterator::collect).map_err(|error| self.fail(error))
     }
 
+    /// The ids of `kind` that more than one of its rows has, with the lines of those rows in file
+    /// order; read from the index of ids, so that nothing grows with the rows that are unique.
+    pub fn repeated_ids(&self, kind: ObjectKind) -> Result<std::collections::BTreeMap<String, Vec<u64>>, SpoolError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT id, line FROM records WHERE kind = ?1 AND id IN
+                     (SELECT id FROM records WHERE kind = ?1 GROUP BY id HAVING count(*) > 1)
+                 ORDER BY id, seq",
+            )
+            .map_err(|error| self.fail(error))?;
+        let mut repeated = std::collections::BTreeMap::<String, Vec<u64>>::new();
+        let mut rows = statement.query(params![kind_code(kind)]).map_err(|error| self.fail(error))?;
+        while let Some(row) = rows.next().map_err(|error| self.fail(error))? {
+            let read = |row: &rusqlite::Row| -> rusqlite::Result<(String, i64)> { Ok((row.get(0)?, row.get(1)?)) };
+            let (id, line) = read(row).map_err(|error| self.fail(error))?;
+            repeated.entry(id).or_default().push(line as u64);
+        }
+        Ok(repeated)
+    }
+
     /// The records of these rows, in this order (rows of `kind`: a run reads one object at a time).
     pub fn at(&self, kind: ObjectKind, seqs: &[i64]) -> Result<Vec<Record>, SpoolError> {
         let connection = self.connection();
