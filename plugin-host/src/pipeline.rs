@@ -262,6 +262,12 @@ pub trait DedupInput {
     fn read(&mut self, positions: &[usize]) -> Result<Vec<Record>, Self::Error>;
     /// A record the stage is done with in this pass, back (`changed`: a merge changed it).
     fn keep(&mut self, position: usize, record: Record, changed: bool);
+    /// Keeps a batch's match keys: each record's position and kind, and its keys.
+    fn add_keys(&mut self, keys: &[(usize, ObjectKind, &[String])]) -> Result<(), Self::Error>;
+    /// Tells `each` of records that share a key (the same kind and the same text, byte for
+    /// byte), as pairs of positions, every record sharing a key in at least one pair with
+    /// another that holds it; the keys are done with after.
+    fn shared_keys(&mut self, each: &mut dyn FnMut(usize, usize)) -> Result<(), Self::Error>;
 }
 
 /// What [`dedup_from`] decided.
@@ -282,8 +288,8 @@ pub struct Dedup {
 /// records sharing any key (transitively, per object kind) across the whole data set, and the
 /// plugin decides each group's merge.
 pub fn dedup(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: &mut BatchIds) -> StageOutput {
-    /// Records in memory, taken out while a pass holds them.
-    struct InMemory(Vec<Option<Record>>);
+    /// Records in memory, taken out while a pass holds them, and their keys.
+    struct InMemory(Vec<Option<Record>>, KeyIndex);
     impl DedupInput for InMemory {
         type Error = std::convert::Infallible;
         fn len(&self) -> usize {
@@ -298,8 +304,16 @@ pub fn dedup(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: 
         fn keep(&mut self, position: usize, record: Record, _changed: bool) {
             self.0[position] = Some(record);
         }
+        fn add_keys(&mut self, keys: &[(usize, ObjectKind, &[String])]) -> Result<(), Self::Error> {
+            self.1.add(keys);
+            Ok(())
+        }
+        fn shared_keys(&mut self, each: &mut dyn FnMut(usize, usize)) -> Result<(), Self::Error> {
+            std::mem::take(&mut self.1).shared.into_iter().for_each(|(holder, position)| each(holder, position));
+            Ok(())
+        }
     }
-    let mut input = InMemory(records.into_iter().map(Some).collect());
+    let mut input = InMemory(records.into_iter().map(Some).collect(), KeyIndex::default());
     let Ok(Dedup { mut output, positions, .. }) = dedup_from(plugin, &mut input, batch_size, ids);
     // Every record's fate, as a stage in memory gives them: the quarantined first (as listed),
     // then the rest in source order, those without a listed fate kept unchanged.
@@ -326,9 +340,9 @@ pub fn dedup(plugin: &impl Hooks, records: Vec<Record>, batch_size: usize, ids: 
     output
 }
 
-/// [`dedup`] over records an input reads by position: what the run holds is the distinct match
-/// keys (each once, in one buffer) and a number per record, the groups of duplicates, and one
-/// batch's records at a time.
+/// [`dedup`] over records an input reads by position: what the run holds is a number per
+/// record, the groups of duplicates, and one batch's records at a time; the match keys are the
+/// input's to keep (on disk, for the host's spool).
 pub fn dedup_from<I: DedupInput>(
     plugin: &impl Hooks,
     input: &mut I,
@@ -345,7 +359,6 @@ pub fn dedup_from<I: DedupInput>(
     let mut parent: Vec<u32> = (0..count).collect();
 
     // 1. Match keys, batch by batch. A failed batch is quarantined and takes no part in merging.
-    let mut index = KeyIndex::default();
     let mut start = 0;
     while start < len {
         let positions: Vec<usize> = (start..(start + batch_size).min(len)).collect();
@@ -356,14 +369,13 @@ pub fn dedup_from<I: DedupInput>(
         match plugin.match_keys(id, &refs) {
             Ok(mut call) => {
                 dedup.output.record_call(id, &mut call);
-                for ((&position, record), keys) in positions.iter().zip(&batch).zip(&call.output) {
-                    let position = position as u32;
-                    for key in keys {
-                        if let Some(holder) = index.holder(record.kind, key, position) {
-                            union(&mut parent, holder, position);
-                        }
-                    }
-                }
+                let keys: Vec<(usize, ObjectKind, &[String])> = positions
+                    .iter()
+                    .zip(&batch)
+                    .zip(&call.output)
+                    .map(|((&position, record), keys)| (position, record.kind, keys.as_slice()))
+                    .collect();
+                input.add_keys(&keys)?;
                 for (position, record) in positions.into_iter().zip(batch) {
                     input.keep(position, record, false);
                 }
@@ -374,7 +386,7 @@ pub fn dedup_from<I: DedupInput>(
             }
         }
     }
-    drop(index);
+    input.shared_keys(&mut |holder, position| union(&mut parent, holder as u32, position as u32))?;
 
     // 2. Groups: their sizes counted first, so that only groups of two or more records are
     // collected (a quarantined record shares no key, so it is alone).
@@ -478,10 +490,10 @@ pub fn dedup_from<I: DedupInput>(
     Ok(dedup)
 }
 
-/// The distinct match keys of a dedup stage, each with the first record that gave it. A key is
-/// its object kind's code and its text, compared whole, byte for byte (the hash only says where
-/// to look); their bytes lie one after another in one buffer, so that a million keys are not a
-/// million allocations.
+/// The match keys of a dedup stage in memory (for [`dedup`] over records in memory), each
+/// distinct key with the first record that gave it. A key is its object kind's code and its
+/// text, compared whole, byte for byte (the hash only says where to look); their bytes lie one
+/// after another in one buffer, so that a million keys are not a million allocations.
 #[derive(Default)]
 struct KeyIndex {
     /// Each key: its kind's code, then its text.
@@ -489,18 +501,30 @@ struct KeyIndex {
     /// Where each key ends in `bytes` (the next one starts there).
     ends: Vec<usize>,
     /// The position of the first record that gave each key.
-    holders: Vec<u32>,
+    holders: Vec<usize>,
     /// Key numbers, by the hash of the key.
     table: hashbrown::HashTable<u32>,
     hasher: std::hash::RandomState,
+    /// Records that gave a key an earlier record gave: (that record, this one).
+    shared: Vec<(usize, usize)>,
 }
 
 impl KeyIndex {
+    fn add(&mut self, keys: &[(usize, ObjectKind, &[String])]) {
+        for &(position, kind, keys) in keys {
+            for key in keys {
+                if let Some(holder) = self.holder(kind, key, position) {
+                    self.shared.push((holder, position));
+                }
+            }
+        }
+    }
+
     /// The first record that gave `key` under `kind`; `None` when `position` is the first (it
     /// is then recorded as the key's holder).
-    fn holder(&mut self, kind: ObjectKind, key: &str, position: u32) -> Option<u32> {
+    fn holder(&mut self, kind: ObjectKind, key: &str, position: usize) -> Option<usize> {
         let code = ObjectKind::ALL.iter().position(|known| *known == kind).expect("every kind is in ALL") as u8;
-        let KeyIndex { bytes, ends, holders, table, hasher } = self;
+        let KeyIndex { bytes, ends, holders, table, hasher, .. } = self;
         let stored = |number: u32| {
             let number = number as usize;
             &bytes[if number == 0 { 0 } else { ends[number - 1] }..ends[number]]
@@ -802,6 +826,7 @@ mod tests {
         records: Vec<Option<Record>>,
         out: usize,
         most_out: usize,
+        keys: KeyIndex,
     }
 
     impl DedupInput for Counted {
@@ -818,6 +843,14 @@ mod tests {
             self.out -= 1;
             self.records[position] = Some(record);
         }
+        fn add_keys(&mut self, keys: &[(usize, ObjectKind, &[String])]) -> Result<(), Self::Error> {
+            self.keys.add(keys);
+            Ok(())
+        }
+        fn shared_keys(&mut self, each: &mut dyn FnMut(usize, usize)) -> Result<(), Self::Error> {
+            self.keys.shared.drain(..).for_each(|(holder, position)| each(holder, position));
+            Ok(())
+        }
     }
 
     /// What a run holds does not grow with the records that simply go on: they get no fate of
@@ -828,7 +861,12 @@ mod tests {
         let mut records: Vec<Record> = (0..1000).map(|i| contact(&format!("u{i}"), &[&format!("u{i}@x")])).collect();
         records.extend((0..60).map(|i| contact(&format!("p{i}"), &["placeholder"])));
         records.push(contact("dup", &["u7@x"]));
-        let mut input = Counted { records: records.into_iter().map(Some).collect(), out: 0, most_out: 0 };
+        let mut input = Counted {
+            records: records.into_iter().map(Some).collect(),
+            out: 0,
+            most_out: 0,
+            keys: KeyIndex::default(),
+        };
         let found = dedup_from(&Scripted, &mut input, 10, &mut BatchIds::default()).unwrap();
         assert_eq!(found.output.fates.len(), 2, "fates listed");
         assert_eq!(found.unchanged, 1059);

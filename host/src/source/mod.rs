@@ -421,7 +421,7 @@ impl Source {
                         }
                     }
                     _ => {
-                        // The contacts' match keys in memory; records a batch at a time.
+                        // The contacts' match keys in the spool; records a batch at a time.
                         let mut input = Spooling::new(&self.spool, *kind)?;
                         let pipeline::Dedup { output, positions, unchanged } =
                             pipeline::dedup_from(plugin, &mut input, batch_size, &mut ids)?;
@@ -484,8 +484,8 @@ impl Source {
     }
 }
 
-/// The dedup stage's input from the spool: one object's live records by position, and the
-/// fields they have; merged survivors a merge changed, held until the next read writes them back
+/// The dedup stage's input from the spool: one object's live records by position, their match
+/// keys, and the fields they have; merged survivors a merge changed, held until the next read writes them back
 /// (a batch of them at most).
 struct Spooling<'a> {
     spool: &'a Spool,
@@ -533,6 +533,14 @@ impl pipeline::DedupInput for Spooling<'_> {
         if changed {
             self.changed.push((position, record));
         }
+    }
+
+    fn add_keys(&mut self, keys: &[(usize, ObjectKind, &[String])]) -> Result<(), SpoolError> {
+        self.spool.batch(|writer| writer.add_match_keys(keys))
+    }
+
+    fn shared_keys(&mut self, each: &mut dyn FnMut(usize, usize)) -> Result<(), SpoolError> {
+        self.spool.each_shared_key(each)
     }
 }
 
