@@ -302,14 +302,15 @@ fn run(project: &Project, plugins: &[(Hook, LoadedPlugin)]) -> Result<Run, DiffE
             records.insert(key, record);
         }
     }
-    for settled in source.settled().map_err(source::SourceError::from)? {
+    source.each_settled(|settled| {
         let outcome = match settled.fate {
             JournalFate::Excluded => Outcome::Dropped { reason: settled.detail },
             JournalFate::Merged => Outcome::Merged { into: settled.detail },
             _ => Outcome::Quarantined { reason: settled.detail },
         };
         outcomes.insert((settled.object, settled.source_id), outcome);
-    }
+        Ok::<(), source::SourceError>(())
+    })?;
     Ok(Run { outcomes, records })
 }
 

@@ -230,7 +230,6 @@ pub fn read(
             .path()
             .file_name()
             .map_or_else(|| reader.path().display().to_string(), |name| name.to_string_lossy().into_owned());
-        let mut lines_of: HashMap<String, Vec<u64>> = HashMap::new();
         source
             .headers
             .extend(reader.columns().iter().map(|column| ((kind, column.field.clone()), column.header.clone())));
@@ -239,17 +238,14 @@ pub fn read(
             for read in reader {
                 let ReadRecord { record, line, issues, .. } = read?;
                 count.add(1);
-                if has_ids {
-                    lines_of.entry(record.source_id.clone()).or_default().push(line);
-                }
                 let conversation = (kind == ObjectKind::Conversation).then(|| conversation_of(&record));
                 writer.add(&record, line, &issues, conversation.as_deref())?;
             }
             Ok(())
         })?;
         count.finish();
-        let duplicates: BTreeMap<String, Vec<u64>> =
-            lines_of.into_iter().filter(|(_, lines)| lines.len() > 1).collect();
+        // Found by the spool's index of ids: a map of every id read would grow with the file.
+        let duplicates = if has_ids { source.spool.repeated_ids(kind)? } else { BTreeMap::new() };
         if !duplicates.is_empty() {
             duplicated_scope.insert(kind, settle_duplicates(&mut source, kind, &file, &duplicates)?);
             source.duplicates.insert(kind, duplicates);
@@ -366,14 +362,10 @@ impl Source {
         self.spool.records(kind).spooled().map(|row| row.map(|spooled| spooled.record))
     }
 
-    /// What the duplicates and the plugins settled before loading, of every object.
-    pub fn settled(&self) -> Result<Vec<Settled>, SpoolError> {
-        let mut settled = Vec::new();
-        self.spool.each_settled(None, |one| {
-            settled.push(one);
-            Ok::<(), SpoolError>(())
-        })?;
-        Ok(settled)
+    /// What the duplicates and the plugins settled before loading, of every object, one at a
+    /// time as the spool gives them back.
+    pub fn each_settled<E: From<SpoolError>>(&self, each: impl FnMut(Settled) -> Result<(), E>) -> Result<(), E> {
+        self.spool.each_settled(None, each)
     }
 
     /// Whether the run has this record, to load or settled (by a plugin, or as a duplicate).
@@ -429,19 +421,15 @@ impl Source {
                         }
                     }
                     _ => {
-                        // Match keys and ids of every contact in memory; records a batch at a time.
+                        // The contacts' match keys in the spool; records a batch at a time.
                         let mut input = Spooling::new(&self.spool, *kind)?;
-                        let pipeline::Dedup { output, positions } =
+                        let pipeline::Dedup { output, positions, unchanged } =
                             pipeline::dedup_from(plugin, &mut input, batch_size, &mut ids)?;
+                        input.write_changed()?;
                         stage.input_fields.extend(std::mem::take(&mut input.fields));
                         count.add(input.seqs.len() as u64);
+                        stage.counts.kept += unchanged;
                         let seqs: Vec<i64> = positions.iter().map(|&position| input.seqs[position]).collect();
-                        let changed = std::mem::take(&mut input.changed);
-                        self.spool.batch(|writer| {
-                            changed
-                                .iter()
-                                .try_for_each(|(position, record)| writer.replace(input.seqs[*position], record))
-                        })?;
                         self.take_output(&mut stage, &seqs, output, &name)?;
                     }
                 }
@@ -496,8 +484,9 @@ impl Source {
     }
 }
 
-/// The dedup stage's input from the spool: one object's live records by position, and the
-/// fields they have; merged survivors, changed, held until written back.
+/// The dedup stage's input from the spool: one object's live records by position, their match
+/// keys, and the fields they have; merged survivors a merge changed, held until the next read writes them back
+/// (a batch of them at most).
 struct Spooling<'a> {
     spool: &'a Spool,
     kind: ObjectKind,
@@ -511,6 +500,18 @@ impl<'a> Spooling<'a> {
     fn new(spool: &'a Spool, kind: ObjectKind) -> Result<Spooling<'a>, SpoolError> {
         Ok(Spooling { spool, kind, seqs: spool.rows(kind)?, fields: BTreeSet::new(), changed: Vec::new() })
     }
+
+    /// Writes the changed records held back to their rows (a record is read at most once a
+    /// pass, so none is read again before it is written).
+    fn write_changed(&mut self) -> Result<(), SpoolError> {
+        if self.changed.is_empty() {
+            return Ok(());
+        }
+        let changed = std::mem::take(&mut self.changed);
+        let seqs = &self.seqs;
+        self.spool
+            .batch(|writer| changed.iter().try_for_each(|(position, record)| writer.replace(seqs[*position], record)))
+    }
 }
 
 impl pipeline::DedupInput for Spooling<'_> {
@@ -521,6 +522,7 @@ impl pipeline::DedupInput for Spooling<'_> {
     }
 
     fn read(&mut self, positions: &[usize]) -> Result<Vec<Record>, SpoolError> {
+        self.write_changed()?;
         let seqs: Vec<i64> = positions.iter().map(|&position| self.seqs[position]).collect();
         let records = self.spool.at(self.kind, &seqs)?;
         self.fields.extend(pipeline::fields_of(&records));
@@ -531,6 +533,14 @@ impl pipeline::DedupInput for Spooling<'_> {
         if changed {
             self.changed.push((position, record));
         }
+    }
+
+    fn add_keys(&mut self, keys: &[(usize, ObjectKind, &[String])]) -> Result<(), SpoolError> {
+        self.spool.batch(|writer| writer.add_match_keys(keys))
+    }
+
+    fn shared_keys(&mut self, each: &mut dyn FnMut(usize, usize)) -> Result<(), SpoolError> {
+        self.spool.each_shared_key(each)
     }
 }
 

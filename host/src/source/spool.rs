@@ -114,7 +114,9 @@ impl Spool {
              CREATE TABLE notes (line TEXT NOT NULL);
              -- records the duplicates or a plugin settled before loading: fate and reason (or survivor)
              CREATE TABLE settled (kind INTEGER NOT NULL, id TEXT NOT NULL, fate TEXT NOT NULL, detail TEXT NOT NULL);
-             CREATE INDEX settled_by_kind ON settled (kind);",
+             CREATE INDEX settled_by_kind ON settled (kind);
+             -- the dedup stage's match keys (kind and key as bytes), sorted once all are in
+             CREATE TABLE match_keys (kind INTEGER NOT NULL, key BLOB NOT NULL, position INTEGER NOT NULL);",
         )?;
         Ok(Spool { connection: Mutex::new(connection), path })
     }
@@ -166,6 +168,63 @@ impl Spool {
             .map_err(|error| self.fail(error))?;
         let rows = statement.query_map(params![kind_code(kind)], |row| row.get(0));
         rows.and_then(Iterator::collect).map_err(|error| self.fail(error))
+    }
+
+    /// The ids of `kind` that more than one of its rows has, with the lines of those rows in file
+    /// order; read from the index of ids, so that nothing grows with the rows that are unique.
+    pub fn repeated_ids(&self, kind: ObjectKind) -> Result<std::collections::BTreeMap<String, Vec<u64>>, SpoolError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT id, line FROM records WHERE kind = ?1 AND id IN
+                     (SELECT id FROM records WHERE kind = ?1 GROUP BY id HAVING count(*) > 1)
+                 ORDER BY id, seq",
+            )
+            .map_err(|error| self.fail(error))?;
+        let mut repeated = std::collections::BTreeMap::<String, Vec<u64>>::new();
+        let mut rows = statement.query(params![kind_code(kind)]).map_err(|error| self.fail(error))?;
+        while let Some(row) = rows.next().map_err(|error| self.fail(error))? {
+            let read = |row: &rusqlite::Row| -> rusqlite::Result<(String, i64)> { Ok((row.get(0)?, row.get(1)?)) };
+            let (id, line) = read(row).map_err(|error| self.fail(error))?;
+            repeated.entry(id).or_default().push(line as u64);
+        }
+        Ok(repeated)
+    }
+
+    /// Tells `each` of the dedup stage's records that share a match key (see
+    /// [`Writer::add_match_keys`]): for each key, its first record with each other one. The keys
+    /// are sorted on disk by SQLite, compared whole as bytes; they are deleted after.
+    pub fn each_shared_key(&self, each: &mut dyn FnMut(usize, usize)) -> Result<(), SpoolError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT kind, key, position FROM match_keys ORDER BY kind, key, position")
+            .map_err(|error| self.fail(error))?;
+        let mut rows = statement.query([]).map_err(|error| self.fail(error))?;
+        // The key being read (kind, bytes) and its first record.
+        let mut current: Option<(i64, Vec<u8>, usize)> = None;
+        while let Some(row) = rows.next().map_err(|error| self.fail(error))? {
+            let read = |row: &rusqlite::Row| -> rusqlite::Result<(i64, usize)> {
+                Ok((row.get(0)?, row.get::<_, i64>(2)? as usize))
+            };
+            let (kind, position) = read(row).map_err(|error| self.fail(error))?;
+            let key = row.get_ref(1).and_then(|value| Ok(value.as_blob()?)).map_err(|error| self.fail(error))?;
+            match &mut current {
+                Some((held_kind, held_key, first)) if *held_kind == kind && held_key.as_slice() == key => {
+                    each(*first, position)
+                }
+                Some((held_kind, held_key, first)) => {
+                    *held_kind = kind;
+                    held_key.clear();
+                    held_key.extend_from_slice(key);
+                    *first = position;
+                }
+                None => current = Some((kind, key.to_vec(), position)),
+            }
+        }
+        drop(rows);
+        drop(statement);
+        connection.execute("DELETE FROM match_keys", []).map_err(|error| self.fail(error))?;
+        Ok(())
     }
 
     /// The records of these rows, in this order (rows of `kind`: a run reads one object at a time).
@@ -333,6 +392,22 @@ pub struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// Keeps the dedup stage's match keys of a batch: each record's position, kind and keys.
+    pub fn add_match_keys(&self, keys: &[(usize, ObjectKind, &[String])]) -> Result<(), SpoolError> {
+        let mut statement = self
+            .connection
+            .prepare_cached("INSERT INTO match_keys (kind, key, position) VALUES (?1, ?2, ?3)")
+            .map_err(|error| self.spool.fail(error))?;
+        for &(position, kind, keys) in keys {
+            for key in keys {
+                statement
+                    .execute(params![kind_code(kind), key.as_bytes(), position as i64])
+                    .map_err(|error| self.spool.fail(error))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Adds a row read from the export (its conversation, for a message).
     pub fn add(
         &self,
@@ -654,6 +729,43 @@ fn decode_issues(bytes: &[u8]) -> Option<Vec<Issue>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Match keys are compared whole as bytes and per kind: one text under two kinds, the empty
+    /// key, keys differing after a NUL byte or only in letter case, two keys that concatenate
+    /// to a third; and they are gone once read.
+    #[test]
+    fn records_share_a_match_key_only_with_the_same_kind_and_bytes() {
+        let spool = Spool::default();
+        let keys = |texts: &[&str]| texts.iter().map(|text| text.to_string()).collect::<Vec<_>>();
+        let batches = [
+            vec![
+                (0, ObjectKind::Contact, keys(&["a@x"])),
+                (1, ObjectKind::Company, keys(&["a@x"])),
+                (2, ObjectKind::Contact, keys(&["a@x", ""])),
+            ],
+            vec![
+                (3, ObjectKind::Contact, keys(&[""])),
+                (4, ObjectKind::Contact, keys(&["żółw\0x"])),
+                (5, ObjectKind::Contact, keys(&["żółw\0y", "ŻÓŁW\0x"])),
+                (6, ObjectKind::Contact, keys(&["ab"])),
+                (7, ObjectKind::Contact, keys(&["a", "b"])),
+                (8, ObjectKind::Contact, keys(&["żółw\0x", "a@x"])),
+                (9, ObjectKind::Contact, keys(&[])),
+            ],
+        ];
+        for batch in &batches {
+            let batch: Vec<(usize, ObjectKind, &[String])> =
+                batch.iter().map(|(position, kind, keys)| (*position, *kind, keys.as_slice())).collect();
+            spool.batch(|writer| writer.add_match_keys(&batch)).unwrap();
+        }
+        let mut pairs = Vec::new();
+        spool.each_shared_key(&mut |first, other| pairs.push((first, other))).unwrap();
+        pairs.sort();
+        assert_eq!(pairs, [(0, 2), (0, 8), (2, 3), (4, 8)]);
+        let mut again = 0;
+        spool.each_shared_key(&mut |_, _| again += 1).unwrap();
+        assert_eq!(again, 0);
+    }
 
     #[test]
     fn a_record_and_its_issues_come_back_as_written() {
