@@ -330,16 +330,15 @@ impl Journal {
         transaction.commit().map_err(error)
     }
 
-    /// What each record of one object is migrated without, by source id, in file order.
-    pub fn left_out(&self, object: ObjectKind) -> Result<HashMap<String, Vec<LeftOutField>>, StateError> {
-        let mut by_record: HashMap<String, Vec<LeftOutField>> = HashMap::new();
+    /// How many values each record of one object is migrated without (values kept in its note
+    /// are not left out), by source id: counts, not the values, whatever the export's size.
+    pub fn each_left_out_count(&self, object: ObjectKind, mut each: impl FnMut(&str, u64)) -> Result<(), StateError> {
         self.each_row(
-            "SELECT source_id, field, file, line, column_header, value, why, in_note FROM left_out WHERE object = ?1 ORDER BY line, rowid",
+            "SELECT source_id, COUNT(*) FROM left_out WHERE object = ?1 AND in_note = 0 GROUP BY source_id",
             object.as_str(),
-            left_out_row,
-            |(source_id, field)| by_record.entry(source_id).or_default().push(field),
-        )?;
-        Ok(by_record)
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)),
+            |(source_id, fields)| each(&source_id, fields),
+        )
     }
 
     /// What the created records of one object are migrated without, by source id then file

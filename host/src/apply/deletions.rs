@@ -168,7 +168,10 @@ pub async fn run(
 ) -> Result<u64, ApplyError> {
     let mut deleted = 0;
     let mut listings = Listings::default();
-    let guard = DeleteGuard::of(journal)?;
+    // Only what this run may delete is looked up (one without what was sent for it is kept).
+    let to_delete: HashSet<(ObjectKind, u64)> =
+        gone.iter().filter(|gone| delete && gone.sent.is_some()).map(|gone| (gone.object, gone.pipedrive_id)).collect();
+    let guard = DeleteGuard::among(journal, &to_delete)?;
     for record in gone {
         let Gone { object, source_id, pipedrive_id, sent } = record;
         if !delete {
@@ -216,6 +219,7 @@ pub(crate) struct Deletable {
 
 /// What the journal says this project created and which records the account had before (linked
 /// to), read once: every delete is checked against it.
+#[derive(Default)]
 pub(crate) struct DeleteGuard {
     created: HashSet<(ObjectKind, u64)>,
     existed: HashSet<(ObjectKind, u64)>,
@@ -223,12 +227,25 @@ pub(crate) struct DeleteGuard {
 
 impl DeleteGuard {
     pub(crate) fn of(journal: &Journal) -> Result<DeleteGuard, StateError> {
+        DeleteGuard::read(journal, |_| true)
+    }
+
+    /// The guard over these records only (a delta's deletions): the journal is read once for
+    /// them, not every record it lists held (a million records' ids at the end of every run).
+    pub(crate) fn among(journal: &Journal, records: &HashSet<(ObjectKind, u64)>) -> Result<DeleteGuard, StateError> {
+        if records.is_empty() {
+            return Ok(DeleteGuard::default());
+        }
+        DeleteGuard::read(journal, |record| records.contains(record))
+    }
+
+    fn read(journal: &Journal, keep: impl Fn(&(ObjectKind, u64)) -> bool) -> Result<DeleteGuard, StateError> {
         let (mut created, mut existed) = (HashSet::new(), HashSet::new());
         for object in REVERSE_ORDER {
             journal.each_fate(object, |_, fated| {
                 match (fated.fate, fated.pipedrive_id) {
-                    (Fate::Created, Some(id)) => created.insert((object, id)),
-                    (Fate::Linked, Some(id)) => existed.insert((object, id)),
+                    (Fate::Created, Some(id)) if keep(&(object, id)) => created.insert((object, id)),
+                    (Fate::Linked, Some(id)) if keep(&(object, id)) => existed.insert((object, id)),
                     _ => false,
                 };
             })?;
@@ -291,6 +308,27 @@ mod tests {
                 "{object} {id}"
             );
         }
+    }
+
+    #[test]
+    fn a_run_with_few_deletions_holds_the_guard_over_those_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal =
+            Journal::start(crate::state::State::open(dir.path()).unwrap(), crate::journal::RunKind::Full, "").unwrap();
+        for id in 1..=1000u64 {
+            journal.set(ObjectKind::Activity, &id.to_string(), Fate::Created, Some(id + 5000), None).unwrap();
+        }
+        journal.set(ObjectKind::Contact, "2", Fate::Linked, Some(20), Some("link")).unwrap();
+        let asked = HashSet::from([(ObjectKind::Activity, 5007), (ObjectKind::Contact, 20), (ObjectKind::Deal, 5008)]);
+        let guard = DeleteGuard::among(&journal, &asked).unwrap();
+        assert_eq!(guard.created.len() + guard.existed.len(), 2, "the journal's 1,001 records are not all held");
+        assert!(guard.check(ObjectKind::Activity, 5007).is_ok());
+        assert!(guard.check(ObjectKind::Contact, 20).is_err() && guard.check(ObjectKind::Deal, 5008).is_err());
+        assert_eq!(
+            DeleteGuard::among(&journal, &HashSet::new()).unwrap().created.len(),
+            0,
+            "nothing to delete: nothing read"
+        );
     }
 
     #[test]

@@ -1026,9 +1026,7 @@ impl CreatedIds for HashMap<String, u64> {
         self.keys().cloned().collect()
     }
     fn add_to(&self, links: &mut IdMap<u64>) {
-        for (id, pipedrive_id) in self {
-            links.insert(id, *pipedrive_id);
-        }
+        links.extend(self.iter().map(|(id, pipedrive_id)| (id, *pipedrive_id)));
     }
 }
 
@@ -1263,12 +1261,10 @@ fn reconcile(
     let (mut duplicate_ids, mut duplicate_rows) = (0, 0);
     // Created records migrated without some values, and how many values: a count on created
     // records, not a fate. Values kept in a note are not left out.
-    let left_out: IdMap<u64> = journal
-        .left_out(object)?
-        .into_iter()
-        .map(|(id, fields)| (id, fields.iter().filter(|field| !field.in_note).count() as u64))
-        .filter(|(_, fields)| *fields > 0)
-        .collect();
+    let mut left_out: IdMap<u64> = IdMap::default();
+    journal.each_left_out_count(object, |id, fields| {
+        left_out.insert(id, fields);
+    })?;
     let (mut records_with_fields_left_out, mut fields_left_out) = (0, 0);
     // The journal's lines are read as they come: the fates of a whole object are not held.
     let mut seen = 0;

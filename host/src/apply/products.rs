@@ -132,19 +132,28 @@ pub async fn run(
             deals.insert(id, pipedrive_id);
         }
     })?;
-    let mut wanted: Vec<(String, u64, DealExtras)> = Vec::new();
-    for record in source.records(ObjectKind::Deal) {
-        let record = record?;
-        let Some(deal_id) = deals.get(&record.source_id).copied() else { continue };
-        let extras = read(&record, mapping, &source.products, &|id| is_contact(source, id), &|id| links.person(id));
-        wanted.push((record.source_id, deal_id, extras));
-    }
+    // The created deals with their extras, read from the spool again for each pass over them:
+    // not held (at a million contacts, 300,000 deals' lines and participants).
+    let wanted = || {
+        source.records(ObjectKind::Deal).filter_map(|record| {
+            let record = match record {
+                Ok(record) => record,
+                Err(error) => return Some(Err(error)),
+            };
+            let deal_id = deals.get(&record.source_id).copied()?;
+            let extras = read(&record, mapping, &source.products, &|id| is_contact(source, id), &|id| links.person(id));
+            Some(Ok((record.source_id, deal_id, extras)))
+        })
+    };
     // The products the lines use, each created once.
     let mut products: BTreeMap<String, u64> = BTreeMap::new();
     let journalled = journal.entries_of(PRODUCT)?;
-    let used: std::collections::BTreeSet<&str> =
-        wanted.iter().flat_map(|(_, _, extras)| extras.lines.iter().map(|line| line.product.as_str())).collect();
-    for id in used {
+    let mut used = std::collections::BTreeSet::new();
+    for deal in wanted() {
+        let (_, _, extras) = deal?;
+        used.extend(extras.lines.into_iter().map(|line| line.product));
+    }
+    for id in used.iter().map(String::as_str) {
         let Some(product) = source.products.iter().find(|product| product.id == id) else { continue };
         let code = product_code(markers, id);
         let found = match journalled.get(id) {
@@ -187,64 +196,69 @@ pub async fn run(
             Err(error) => return Err(error.into()),
         }
     }
-    remove_stale(client, journal, &wanted, &products, &mut outcome).await?;
+    remove_stale(client, journal, wanted(), &products, &mut outcome).await?;
     // Each deal's lines and participants, one deal at a time per task (a lost line is looked
     // for among its deal's products, which a line of the same deal sent beside it would blur).
     // Their fates and ids only: what was sent for each stays in the journal.
     let lines_journalled = journal.fates_of(DEAL_PRODUCT)?;
     let participants_journalled = journal.fates_of(PARTICIPANT)?;
-    let mut work = Vec::new();
-    // What each line is sent as: the baseline a later run tells a change by.
+    // What each line in flight is sent as: the baseline a later run tells a change by.
     let mut sent: HashMap<String, String> = HashMap::new();
-    for (deal, deal_id, extras) in &wanted {
-        let deal = deal.clone();
-        let known: Vec<u64> = extras
-            .lines
-            .iter()
-            .filter_map(|line| lines_journalled.get(&format!("{deal}#{}", line.index)))
-            .filter(|entry| entry.fate == Fate::Created)
-            .filter_map(|entry| entry.pipedrive_id)
-            .collect();
-        let mut item =
-            DealWork { deal: deal.clone(), deal_id: *deal_id, lines: Vec::new(), participants: Vec::new(), known };
-        for line in &extras.lines {
-            let key = format!("{deal}#{}", line.index);
-            let Some(product_id) = products.get(&line.product).copied() else {
-                outcome
-                    .unsent
-                    .push(format!("deal {deal}, line {}: its product {} was not created", line.index, line.product));
-                continue;
-            };
-            match lines_journalled.get(&key).map(|entry| entry.fate) {
-                Some(Fate::Created) => outcome.existing += 1,
-                open => {
-                    sent.insert(key.clone(), line_sent(line, product_id).to_string());
-                    item.lines.push((
-                        key,
-                        NewDealProduct { product_id, item_price: line.price, quantity: line.quantity },
-                        open == Some(Fate::Intent),
-                    ))
+    // The next deal with something to add, made as the sends go (not every deal's work at once).
+    let mut deals_left = wanted();
+    let mut next_work = |outcome: &mut ProductsOutcome,
+                         sent: &mut HashMap<String, String>|
+     -> Result<Option<DealWork>, crate::source::SpoolError> {
+        for deal in deals_left.by_ref() {
+            let (deal, deal_id, extras) = deal?;
+            let known: Vec<u64> = extras
+                .lines
+                .iter()
+                .filter_map(|line| lines_journalled.get(&format!("{deal}#{}", line.index)))
+                .filter(|entry| entry.fate == Fate::Created)
+                .filter_map(|entry| entry.pipedrive_id)
+                .collect();
+            let mut item = DealWork { deal: deal.clone(), deal_id, lines: Vec::new(), participants: Vec::new(), known };
+            for line in &extras.lines {
+                let key = format!("{deal}#{}", line.index);
+                let Some(product_id) = products.get(&line.product).copied() else {
+                    outcome.unsent.push(format!(
+                        "deal {deal}, line {}: its product {} was not created",
+                        line.index, line.product
+                    ));
+                    continue;
+                };
+                match lines_journalled.get(&key).map(|entry| entry.fate) {
+                    Some(Fate::Created) => outcome.existing += 1,
+                    open => {
+                        sent.insert(key.clone(), line_sent(line, product_id).to_string());
+                        item.lines.push((
+                            key,
+                            NewDealProduct { product_id, item_price: line.price, quantity: line.quantity },
+                            open == Some(Fate::Intent),
+                        ))
+                    }
                 }
             }
-        }
-        for contact in &extras.participants {
-            let key = format!("{deal}:{contact}");
-            let Some(person) = links.person(contact) else { continue };
-            match participants_journalled.get(&key).map(|entry| entry.fate) {
-                Some(Fate::Created) => outcome.existing += 1,
-                open => item.participants.push((key, person, open == Some(Fate::Intent))),
+            for contact in &extras.participants {
+                let key = format!("{deal}:{contact}");
+                let Some(person) = links.person(contact) else { continue };
+                match participants_journalled.get(&key).map(|entry| entry.fate) {
+                    Some(Fate::Created) => outcome.existing += 1,
+                    open => item.participants.push((key, person, open == Some(Fate::Intent))),
+                }
+            }
+            if !item.lines.is_empty() || !item.participants.is_empty() {
+                return Ok(Some(item));
             }
         }
-        if !item.lines.is_empty() || !item.participants.is_empty() {
-            work.push(item);
-        }
-    }
+        Ok(None)
+    };
     let mut stop: Option<ApplyError> = None;
     let mut in_flight: JoinSet<Result<Vec<Done>, ClientError>> = JoinSet::new();
-    let mut queue = work.into_iter();
     loop {
         while stop.is_none() && in_flight.len() < concurrency.max(1) {
-            let Some(item) = queue.next() else { break };
+            let Some(item) = next_work(&mut outcome, &mut sent)? else { break };
             for (key, _, _) in &item.lines {
                 journal.set_row(DEAL_PRODUCT, key, Fate::Intent, None, Some(&item.deal))?;
             }
@@ -272,8 +286,8 @@ pub async fn run(
             match result {
                 Ok(id) => {
                     journal.set_row(object, &key, Fate::Created, Some(id), Some(&deal))?;
-                    if let Some(sent) = sent.get(&key) {
-                        journal.set_row_sent(object, &key, sent)?;
+                    if let Some(sent) = sent.remove(&key) {
+                        journal.set_row_sent(object, &key, &sent)?;
                     }
                     if object == DEAL_PRODUCT { outcome.lines_created += 1 } else { outcome.participants_created += 1 }
                 }
@@ -324,7 +338,7 @@ fn deal_of(key: &str, entry: &Entry) -> String {
 async fn remove_stale(
     client: &PipedriveClient,
     journal: &Journal,
-    deals: &[(String, u64, DealExtras)],
+    deals: impl Iterator<Item = Result<(String, u64, DealExtras), crate::source::SpoolError>>,
     products: &BTreeMap<String, u64>,
     outcome: &mut ProductsOutcome,
 ) -> Result<(), ApplyError> {
@@ -336,8 +350,12 @@ async fn remove_stale(
             }
         }
     }
-    for (deal, deal_id, extras) in deals {
-        let Some(rows) = by_deal.remove(deal) else { continue };
+    if by_deal.is_empty() {
+        return Ok(());
+    }
+    for deal in deals {
+        let (deal, deal_id, extras) = deal?;
+        let Some(rows) = by_deal.remove(&deal) else { continue };
         let mut listed: Option<Vec<crate::pipedrive::DealProduct>> = None;
         for (object, key, entry) in rows {
             let Some(attachment) = entry.pipedrive_id else { continue };
@@ -366,16 +384,16 @@ async fn remove_stale(
             if object == DEAL_PRODUCT {
                 if was.is_none() {
                     if listed.is_none() {
-                        listed = Some(ok_or_gone(client.deal_products(*deal_id).await)?.unwrap_or_default());
+                        listed = Some(ok_or_gone(client.deal_products(deal_id).await)?.unwrap_or_default());
                     }
                     was = listed.iter().flatten().find(|line| line.id == attachment).map(|line| {
                         serde_json::json!({ "product_id": line.product_id, "quantity": line.quantity, "item_price": line.item_price })
                     });
                 }
-                ok_or_gone(client.delete_deal_product(*deal_id, attachment).await)?;
+                ok_or_gone(client.delete_deal_product(deal_id, attachment).await)?;
                 outcome.lines_removed += 1;
             } else {
-                ok_or_gone(client.delete_deal_participant(*deal_id, attachment).await)?;
+                ok_or_gone(client.delete_deal_participant(deal_id, attachment).await)?;
                 outcome.participants_removed += 1;
             }
             journal.record_row_deletion(object, &key, attachment, was.map(|was| was.to_string()).as_deref())?;
