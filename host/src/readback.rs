@@ -105,9 +105,15 @@ impl Listings {
         self.listed(client, destination).await?.each(destination, each)
     }
 
+    /// Lists the destination a source object lands in now (once): for a caller about to read
+    /// many of its records, which [`Listings::record`] then reads from the listing.
+    pub async fn list(&mut self, client: &PipedriveClient, object: ObjectKind) -> Result<(), ReadbackError> {
+        self.listed(client, Destination::of(object)).await.map(drop)
+    }
+
     /// The live record (not deleted) of `object` with this Pipedrive id, as the listing gives it:
-    /// read on its own for the first few of a destination (see [`SINGLE_READS`]), then from the
-    /// destination's listing.
+    /// read on its own for the first few of a destination not listed (see [`SINGLE_READS`]),
+    /// then from the destination's listing (listed first, once).
     pub async fn record(
         &mut self,
         client: &PipedriveClient,
@@ -121,18 +127,6 @@ impl Listings {
             *reads += 1;
             return Ok(read_one(client, destination, id).await?);
         }
-        self.listed_record(client, object, id).await
-    }
-
-    /// The live record (not deleted) of `object` with this Pipedrive id, from the destination's
-    /// listing (listed first, once).
-    pub async fn listed_record(
-        &mut self,
-        client: &PipedriveClient,
-        object: ObjectKind,
-        id: u64,
-    ) -> Result<Option<Value>, ReadbackError> {
-        let destination = Destination::of(object);
         let spool = self.listed(client, destination).await?;
         let record = spool.get(destination, id).map(|record| Value::clone(&record));
         spool.failure()?;
