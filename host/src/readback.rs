@@ -4,6 +4,7 @@
 //! that a record someone edited in Pipedrive since is seen as such before it is overwritten or
 //! deleted.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -105,9 +106,15 @@ impl Listings {
         self.listed(client, destination).await?.each(destination, each)
     }
 
+    /// Lists the destination a source object lands in now (once): for a caller about to read
+    /// many of its records, which [`Listings::record`] then reads from the listing.
+    pub async fn list(&mut self, client: &PipedriveClient, object: ObjectKind) -> Result<(), ReadbackError> {
+        self.listed(client, Destination::of(object)).await.map(drop)
+    }
+
     /// The live record (not deleted) of `object` with this Pipedrive id, as the listing gives it:
-    /// read on its own for the first few of a destination (see [`SINGLE_READS`]), then from the
-    /// destination's listing.
+    /// read on its own for the first few of a destination not listed (see [`SINGLE_READS`]),
+    /// then from the destination's listing (listed first, once).
     pub async fn record(
         &mut self,
         client: &PipedriveClient,
@@ -121,18 +128,6 @@ impl Listings {
             *reads += 1;
             return Ok(read_one(client, destination, id).await?);
         }
-        self.listed_record(client, object, id).await
-    }
-
-    /// The live record (not deleted) of `object` with this Pipedrive id, from the destination's
-    /// listing (listed first, once).
-    pub async fn listed_record(
-        &mut self,
-        client: &PipedriveClient,
-        object: ObjectKind,
-        id: u64,
-    ) -> Result<Option<Value>, ReadbackError> {
-        let destination = Destination::of(object);
         let spool = self.listed(client, destination).await?;
         let record = spool.get(destination, id).map(|record| Value::clone(&record));
         spool.failure()?;
@@ -297,11 +292,15 @@ pub fn differences(
     names: &HashMap<String, String>,
 ) -> Vec<(String, Value, Value)> {
     let mut differences = Vec::new();
-    let mut differ = |field: &str, expected: Value, actual: Value| {
+    // Compared as they are; named and copied only when they differ (most fields of most records
+    // match: a million records' fields were each copied and their names formatted).
+    let mut differ = |field: &dyn Fn() -> String, expected: Cow<Value>, actual: Cow<Value>| {
         if !same(&expected, &actual) {
-            differences.push((field.to_owned(), expected, actual));
+            differences.push((field(), expected.into_owned(), actual.into_owned()));
         }
     };
+    let null = Value::Null;
+    let actual_of = |key: &str| actual.get(key).unwrap_or(&null);
     // Links and flags are compared even when the expected record leaves them out (unset).
     let always: &[&str] = match Destination::of(object) {
         Destination::Organization => &["name", "owner_id"],
@@ -314,50 +313,47 @@ pub fn differences(
     let missing: Vec<&str> = always.iter().copied().filter(|key| !keys.contains(key)).collect();
     keys.extend(missing);
     for key in keys {
-        let expected_value = expected.get(key).cloned().unwrap_or(Value::Null);
+        let expected_value = expected.get(key).unwrap_or(&null);
+        let named = || key.to_owned();
         match key {
             // Set by Pipedrive as it likes, or (the marketing status) compared with the source's
             // opt-out by the coverage, not with the payload.
             "marketing_status" | "attendees" | "visible_to" | "user_id" | "close_time" => {}
             "custom_fields" => {
-                let actual_fields = actual.get("custom_fields").cloned().unwrap_or(Value::Null);
+                let actual_fields = actual_of("custom_fields");
                 for (code, value) in expected_value.as_object().into_iter().flatten() {
-                    let name = names.get(code).cloned().unwrap_or_else(|| code.clone());
-                    differ(
-                        &format!("custom field {name}"),
-                        value.clone(),
-                        actual_fields.get(code).cloned().unwrap_or(Value::Null),
-                    );
+                    let name = || format!("custom field {}", names.get(code).unwrap_or(code));
+                    differ(&name, Cow::Borrowed(value), Cow::Borrowed(actual_fields.get(code).unwrap_or(&null)));
                 }
             }
             "emails" | "phones" => {
-                differ(key, contact_values(&expected_value), contact_values(actual.get(key).unwrap_or(&Value::Null)))
+                differ(&named, Cow::Owned(contact_values(expected_value)), Cow::Owned(contact_values(actual_of(key))))
             }
             "participants" => {
-                differ(key, person_ids(&expected_value), person_ids(actual.get(key).unwrap_or(&Value::Null)))
+                differ(&named, Cow::Owned(person_ids(expected_value)), Cow::Owned(person_ids(actual_of(key))))
             }
-            "label_ids" => differ("labels", sorted(&expected_value), sorted(actual.get(key).unwrap_or(&Value::Null))),
+            "label_ids" => {
+                differ(&|| "labels".to_owned(), Cow::Owned(sorted(expected_value)), Cow::Owned(sorted(actual_of(key))))
+            }
             "address" => {
-                let value = |address: Option<&Value>| {
-                    address.and_then(|address| address.get("value")).cloned().unwrap_or(Value::Null)
-                };
-                differ(key, value(Some(&expected_value)), value(actual.get(key)))
+                fn value<'v>(address: &'v Value, null: &'v Value) -> Cow<'v, Value> {
+                    Cow::Borrowed(address.get("value").unwrap_or(null))
+                }
+                differ(&named, value(expected_value, &null), value(actual_of(key), &null))
             }
             "due_time" => differ(
-                key,
-                expected_value,
-                actual
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .map(|time| json!(&time[..time.len().min(5)]))
-                    .unwrap_or(Value::Null),
+                &named,
+                Cow::Borrowed(expected_value),
+                Cow::Owned(
+                    actual_of(key).as_str().map(|time| json!(&time[..time.len().min(5)])).unwrap_or(Value::Null),
+                ),
             ),
             "done" => differ(
-                key,
-                json!(expected_value.as_bool().unwrap_or(false)),
-                json!(actual.get(key).and_then(Value::as_bool).unwrap_or(false)),
+                &named,
+                Cow::Owned(json!(expected_value.as_bool().unwrap_or(false))),
+                Cow::Owned(json!(actual_of(key).as_bool().unwrap_or(false))),
             ),
-            _ => differ(key, expected_value, actual.get(key).cloned().unwrap_or(Value::Null)),
+            _ => differ(&named, Cow::Borrowed(expected_value), Cow::Borrowed(actual_of(key))),
         }
     }
     differences

@@ -148,8 +148,10 @@ async fn hold_back_changed(
         return Ok(());
     }
     let mut kept = HashSet::new();
+    // Each of the queue's records from the listing: a batch, not a few read one by one.
+    listings.list(client, object).await?;
     for (source_id, id) in queue.iter() {
-        let Some(actual) = listings.listed_record(client, object, *id).await? else { continue };
+        let Some(actual) = listings.record(client, object, *id).await? else { continue };
         if let Some(mut conflict) = Conflict::between(
             object,
             source_id,

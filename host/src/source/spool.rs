@@ -96,8 +96,11 @@ impl Spool {
 
     fn with(connection: Connection, path: Option<PathBuf>) -> Result<Spool, rusqlite::Error> {
         // Scratch data: a crash loses nothing the next run does not read again from the export.
+        // Only this connection reads it: locked once, not for each query (each lock and check of
+        // the file cost more than the lookup itself).
         connection.execute_batch(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE; PRAGMA cache_size = -8000;
+             PRAGMA locking_mode = EXCLUSIVE;
              CREATE TABLE records (
                  seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id TEXT NOT NULL, conversation TEXT,
                  line INTEGER NOT NULL, issues BLOB, body BLOB NOT NULL,

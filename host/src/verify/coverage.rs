@@ -17,7 +17,7 @@
 //! taken off and unescaped; a company's parent by the parent relationship read back, linking the
 //! daughter's organization to the parent's (parents in a cycle are left out: none can hold them).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
@@ -26,7 +26,7 @@ use serde_json::Value as Json;
 
 use crate::apply::workspace::{CustomTarget, Targets};
 use crate::extract::{Export, FieldType, Issue, ReadRecord};
-use crate::journal::{Entry, Fate};
+use crate::journal::{Entry, Fate, Journal};
 use crate::mapping::{DEFAULT_OWNER, Destination, Landing, Mapping};
 use crate::pipedrive::EntityKind;
 use crate::profile::plain;
@@ -239,8 +239,9 @@ pub struct Context<'a> {
     pub targets: &'a Targets,
     /// The records after the plugins (a value a clean plugin changed is looked for as changed).
     pub source: &'a Source,
-    /// Per object, the journal's entries by source id (conversations: by conversation id).
-    pub journal: &'a HashMap<ObjectKind, HashMap<String, Entry>>,
+    /// The journal: each chunk's entries are read with the chunk (conversations by conversation
+    /// id), a linked record's when a link is not found.
+    pub journal: &'a Journal,
     /// The live records, by destination and Pipedrive id.
     pub listed: &'a Spool,
     /// Per object with a marker field, as listed: Pipedrive id -> the User.com id its marker holds.
@@ -260,7 +261,7 @@ pub fn coverage(
     context: &Context,
     progress: crate::profile::ReadProgress<'_>,
 ) -> Result<Coverage, super::VerifyError> {
-    let checker = Checker::new(context).map_err(crate::apply::ApplyError::from)?;
+    let checker = Checker::new(context)?;
     let mut coverage = Coverage::default();
     for object in ObjectKind::ALL {
         let Some(reader) = export.records(object)? else { continue };
@@ -275,6 +276,7 @@ pub fn coverage(
         let mut check = |chunk: &mut Vec<ReadRecord>| -> Result<(), super::VerifyError> {
             // The records after the plugins, of this chunk only: an account of millions is not held.
             let ids: Vec<String> = chunk.iter().map(|read| read.record.source_id.clone()).collect();
+            checker.read_entries(object, chunk.iter().map(|read| &read.record))?;
             let after_plugins: HashMap<String, Record> = context
                 .source
                 .spool
@@ -338,6 +340,7 @@ pub fn coverage(
                     }
                 }
             }
+            checker.failure()?;
             Ok(())
         };
         let mut chunk = Vec::with_capacity(CHUNK);
@@ -356,6 +359,11 @@ pub fn coverage(
         coverage.attributes.extend(order.iter().filter_map(|attribute| rows.remove(attribute)));
     }
     Ok(coverage)
+}
+
+/// The id the journal keeps a record of `object` by: a message's conversation's, else its own.
+fn key_of(object: ObjectKind, record: &Record) -> String {
+    if object == ObjectKind::Conversation { conversation_of(record) } else { record.source_id.clone() }
 }
 
 fn is_empty(value: &Value) -> bool {
@@ -475,20 +483,87 @@ struct Checker<'a> {
     /// The last note read as text, by Pipedrive id and field: a conversation's messages come one
     /// after another and share one note, which is read once, not once per message.
     last_note: RefCell<Option<(u64, &'static str, Rc<str>)>>,
+    /// The last conversation read whole (see [`Checker::split_conversation`]), by its id: its
+    /// messages come one after another.
+    last_split: RefCell<Option<(String, Option<Rc<Json>>)>>,
+    /// The journal's entries of the chunk at hand by source id (conversations: by conversation
+    /// id): a chunk's, never the export's (see [`Checker::read_entries`]).
+    entries: RefCell<HashMap<String, Entry>>,
+    /// The most journal entries held at once.
+    held: Cell<usize>,
+    /// The first journal lookup that failed (read as no entry): the coverage is not to be trusted.
+    failed: RefCell<Option<crate::state::StateError>>,
 }
 
 impl<'a> Checker<'a> {
-    fn new(context: &'a Context<'a>) -> Result<Checker<'a>, crate::source::SpoolError> {
+    fn new(context: &'a Context<'a>) -> Result<Checker<'a>, super::VerifyError> {
         let targets = context.targets;
         let mut linked: HashMap<ObjectKind, HashMap<u64, String>> = HashMap::new();
         for object in [ObjectKind::Company, ObjectKind::Contact] {
-            let entries =
-                context.journal.get(&object).into_iter().flatten().filter(|(_, entry)| entry.fate == Fate::Linked);
             let ids = linked.entry(object).or_default();
-            ids.extend(entries.filter_map(|(source_id, entry)| Some((entry.pipedrive_id?, source_id.clone()))));
+            context.journal.each_fate(object, |source_id, fated| {
+                if let (Fate::Linked, Some(pipedrive_id)) = (fated.fate, fated.pipedrive_id) {
+                    ids.insert(pipedrive_id, source_id.to_owned());
+                }
+            })?;
         }
         let labels = targets.labels.iter().map(|((entity, label), id)| ((*entity, *id), label.clone())).collect();
-        Ok(Checker { context, linked, labels, parent_cycles: parent_cycles(context)?, last_note: RefCell::new(None) })
+        let parent_cycles = parent_cycles(context).map_err(crate::apply::ApplyError::from)?;
+        Ok(Checker::with(context, linked, labels, parent_cycles))
+    }
+
+    fn with(
+        context: &'a Context<'a>,
+        linked: HashMap<ObjectKind, HashMap<u64, String>>,
+        labels: HashMap<(EntityKind, u64), String>,
+        parent_cycles: HashSet<String>,
+    ) -> Checker<'a> {
+        Checker {
+            context,
+            linked,
+            labels,
+            parent_cycles,
+            last_note: RefCell::new(None),
+            last_split: RefCell::new(None),
+            entries: RefCell::new(HashMap::new()),
+            held: Cell::new(0),
+            failed: RefCell::new(None),
+        }
+    }
+
+    /// The journal's entries of a chunk of the export's records of `object` (a message's: its
+    /// conversation's), in place of the last chunk's: what the journal says of a million records
+    /// is read a chunk at a time, not held whole.
+    fn read_entries<'r>(
+        &self,
+        object: ObjectKind,
+        records: impl Iterator<Item = &'r Record>,
+    ) -> Result<(), crate::state::StateError> {
+        let mut keys: Vec<String> = records.map(|record| key_of(object, record)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let entries = self.context.journal.entries_among(object, &keys)?;
+        self.held.set(self.held.get().max(entries.len()));
+        *self.entries.borrow_mut() = entries;
+        Ok(())
+    }
+
+    /// One record's journal entry read on its own (a linked record's, a conversation's later
+    /// part's). A lookup that fails reads as none, and is kept for [`Checker::failure`].
+    fn entry(&self, object: ObjectKind, key: &str) -> Option<Entry> {
+        match self.context.journal.entries_among(object, &[key]) {
+            Ok(mut entries) => entries.remove(key),
+            Err(error) => {
+                self.failed.borrow_mut().get_or_insert(error);
+                None
+            }
+        }
+    }
+
+    /// The first journal lookup that failed, if one did.
+    fn failure(&self) -> Result<(), crate::state::StateError> {
+        self.failed.borrow_mut().take().map_or(Ok(()), Err)
     }
 
     fn note_text(&self, actual: &Json, field: &'static str) -> Rc<str> {
@@ -506,16 +581,28 @@ impl<'a> Checker<'a> {
 
     /// A conversation apply split into several notes, read as one: its later parts' contents, then
     /// the first part's (whose marker, the conversation's, ends it). None when it is one note.
-    fn split_conversation(&self, key: &str, first: &Json) -> Option<Json> {
-        let entries = self.context.journal.get(&ObjectKind::Conversation)?;
+    /// Read once for the messages of one conversation, which come one after another.
+    fn split_conversation(&self, key: &str, first: &Json) -> Option<Rc<Json>> {
+        if let Some((last, whole)) = &*self.last_split.borrow()
+            && last == key
+        {
+            return whole.clone();
+        }
+        let whole = self.read_split_conversation(key, first).map(Rc::new);
+        *self.last_split.borrow_mut() = Some((key.to_owned(), whole.clone()));
+        whole
+    }
+
+    fn read_split_conversation(&self, key: &str, first: &Json) -> Option<Json> {
         let mut content = String::new();
         for part in 2.. {
+            let part_id = crate::plan::limits::conversation_part_id(key, part);
             let Some(Entry { fate: Fate::Created, pipedrive_id: Some(id), .. }) =
-                entries.get(&crate::plan::limits::conversation_part_id(key, part))
+                self.entry(ObjectKind::Conversation, &part_id)
             else {
                 break;
             };
-            let note = self.context.listed.get(Destination::of(ObjectKind::Conversation), *id);
+            let note = self.context.listed.get(Destination::of(ObjectKind::Conversation), id);
             content.push_str(note.as_ref().and_then(|note| note["content"].as_str()).unwrap_or_default());
         }
         if content.is_empty() {
@@ -550,8 +637,9 @@ impl<'a> Checker<'a> {
         if landing.is_none() && forced.is_none() {
             return Outcome::Missing("the approved mapping does not say where it goes".to_owned());
         }
-        let key = if object == ObjectKind::Conversation { conversation_of(record) } else { record.source_id.clone() };
-        let entry_of = self.context.journal.get(&object).and_then(|entries| entries.get(&key));
+        let key = key_of(object, record);
+        let entries = self.entries.borrow();
+        let entry_of = entries.get(&key);
         let pipedrive_id = match entry_of {
             Some(Entry { fate: Fate::Created | Fate::Linked, pipedrive_id: Some(id), .. }) => *id,
             Some(Entry { fate: Fate::Merged, detail, .. }) => {
@@ -580,7 +668,7 @@ impl<'a> Checker<'a> {
             return Outcome::Missing(format!("{object} {key} (Pipedrive id {pipedrive_id}) is not in Pipedrive"));
         };
         let split = if object == ObjectKind::Conversation { self.split_conversation(&key, &actual) } else { None };
-        let actual = split.as_ref().unwrap_or(&actual);
+        let actual = split.as_deref().unwrap_or(&actual);
         let place = |record: &Record, value: &Value| match (forced, landing) {
             (Some(role), _) => self.role(record, role, value, ty, actual),
             (None, Some(landing)) => self.landing(record, attribute, landing, value, ty, actual),
@@ -908,7 +996,7 @@ impl<'a> Checker<'a> {
         if actual.iter().flatten().any(marked) {
             return Outcome::Field;
         }
-        match self.context.journal.get(&target).and_then(|entries| entries.get(&wanted)) {
+        match self.entry(target, &wanted) {
             Some(Entry { fate: Fate::Created, .. }) => {
                 Outcome::Missing(format!("{field} does not link to the record of {target} {wanted}"))
             }
@@ -1187,7 +1275,8 @@ mod tests {
         source.survivors.insert("570".into(), "10001".into());
         source.survivors.insert("10002".into(), "10001".into());
         let (mapping, targets) = (Mapping::default(), Targets::default());
-        let journal = HashMap::new();
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::read(crate::state::State::open(dir.path()).unwrap());
         let (listed, parents) = (Spool::new().unwrap(), HashMap::new());
         let markers = HashMap::from([
             (ObjectKind::Company, HashMap::from([(70, "570".to_owned())])),
@@ -1202,16 +1291,54 @@ mod tests {
             markers: &markers,
             parents: &parents,
         };
-        let checker = Checker {
-            context: &context,
-            linked: HashMap::new(),
-            labels: HashMap::new(),
-            parent_cycles: HashSet::new(),
-            last_note: RefCell::new(None),
-        };
+        let checker = Checker::with(&context, HashMap::new(), HashMap::new(), HashSet::new());
         assert_eq!(checker.link(ObjectKind::Company, "570", &[Some(70)], "org_id"), Outcome::Field);
         // A merged contact's link is to its survivor.
         assert_eq!(checker.link(ObjectKind::Contact, "10002", &[Some(80)], "person_id"), Outcome::Field);
+    }
+
+    /// At 1,000,000 contacts the coverage held the journal's entries of every record of every
+    /// object at once (hundreds of MB): it holds a chunk's now, and reads a linked record's own
+    /// entry when a link is not found.
+    #[test]
+    fn the_coverage_holds_the_journal_entries_of_a_chunk_not_of_the_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal =
+            Journal::start(crate::state::State::open(dir.path()).unwrap(), crate::journal::RunKind::Full, "").unwrap();
+        let contacts = 3 * CHUNK + 7;
+        for n in 0..contacts {
+            journal.set(ObjectKind::Contact, &n.to_string(), Fate::Created, Some(n as u64 + 1), None).unwrap();
+        }
+        journal.set(ObjectKind::Company, "c1", Fate::Quarantined, None, Some("a bad value")).unwrap();
+        let (mapping, targets, source) = (Mapping::default(), Targets::default(), Source::default());
+        let (listed, parents, markers) = (Spool::new().unwrap(), HashMap::new(), HashMap::new());
+        let context = Context {
+            mapping: &mapping,
+            targets: &targets,
+            source: &source,
+            journal: &journal,
+            listed: &listed,
+            markers: &markers,
+            parents: &parents,
+        };
+        let checker = Checker::new(&context).unwrap();
+        let records: Vec<Record> = (0..contacts).map(|n| Record::new(ObjectKind::Contact, &n.to_string())).collect();
+        for chunk in records.chunks(CHUNK) {
+            checker.read_entries(ObjectKind::Contact, chunk.iter()).unwrap();
+            let entries = checker.entries.borrow();
+            assert_eq!(entries.len(), chunk.len());
+            assert!(chunk.iter().all(|record| entries[&record.source_id].fate == Fate::Created));
+        }
+        assert_eq!(checker.held.get(), CHUNK, "{contacts} contacts' entries, one chunk's held at a time");
+        // A link to a company not in the chunk: its own entry says why it is not there.
+        match checker.link(ObjectKind::Company, "c1", &[Some(5)], "org_id") {
+            Outcome::LeftOut(kind, why) => {
+                assert_eq!(kind, "links to a company not migrated");
+                assert!(why.contains("quarantined: a bad value"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        checker.failure().unwrap();
     }
 
     #[test]

@@ -271,12 +271,6 @@ pub async fn verify(
     verification
         .unexpected
         .sort_by(|a, b| (a.object, &a.marker, a.pipedrive_id).cmp(&(b.object, &b.marker, b.pipedrive_id)));
-    // The fates and ids only: the payloads last sent are not needed here, and a big migration's
-    // are large.
-    let entries = ObjectKind::ALL
-        .into_iter()
-        .map(|object| Ok((object, journal.entries_unsent(object)?)))
-        .collect::<Result<HashMap<_, _>, VerifyError>>()?;
     let (read_back, parents) = hierarchy(client, &journal, mapping, source).await?;
     verification.hierarchy = read_back;
     verification.deal_products = deal_products::check(client, &journal, mapping, source, &project.markers()).await?;
@@ -285,7 +279,7 @@ pub async fn verify(
         mapping,
         targets: &targets,
         source,
-        journal: &entries,
+        journal: &journal,
         listed: &spool,
         markers: &markers,
         parents: &parents,
@@ -417,7 +411,7 @@ async fn hierarchy(
     mapping: &Mapping,
     source: &crate::source::Source,
 ) -> Result<(Hierarchy, HashMap<u64, u64>), VerifyError> {
-    let expected = apply::relationships::resolve(mapping, source, &journal.entries(ObjectKind::Company)?, false)
+    let expected = apply::relationships::resolve(mapping, source, &journal.entries_unsent(ObjectKind::Company)?, false)
         .map_err(ApplyError::from)?;
     let journalled = journal.relationships()?;
     let mut checked =
