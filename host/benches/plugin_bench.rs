@@ -16,7 +16,8 @@
 //! Environment: `CRM_BENCH_RECORDS` (default 100,000) for a quick run, `CRM_BENCH_WASM` for
 //! another build of clean-basic, `CRM_BENCH_COMPARE` for a second build measured in the same
 //! rounds (an older one, say: before and after in one run), `CRM_BENCH_SKIP_PYTHON` to leave out
-//! section 4.
+//! section 4, `CRM_BENCH_PROFILE=N` to run only N rounds of the WebAssembly batch of 1000 and
+//! stop (for `perf record`: nothing else in the samples).
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -76,6 +77,12 @@ fn main() {
     let wasm_run =
         |batch_size: usize| move |input| pipeline::clean(fuel_plugin, input, batch_size, &mut BatchIds::default());
     let epoch_run = |input| pipeline::clean(&epoch_plugin, input, 1000, &mut BatchIds::default());
+    if let Some(rounds) = std::env::var("CRM_BENCH_PROFILE").ok().and_then(|n| n.parse::<usize>().ok()) {
+        for _ in 0..rounds {
+            run(&wasm_run(1000));
+        }
+        return;
+    }
 
     // Rounds interleave the contenders, so that the machine's drift hits them alike; each
     // figure is the best of its rounds.
