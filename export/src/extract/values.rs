@@ -174,7 +174,8 @@ pub fn parse_moment(text: &str) -> Option<Moment> {
     if text.len() < 16 {
         return None;
     }
-    let date = parse_date(&text[..10])?;
+    // `get`: a text of other characters (full-width digits) may not split at byte 10.
+    let date = parse_date(text.get(..10)?)?;
     if !matches!(text.as_bytes()[10], b'T' | b't' | b' ') {
         return None;
     }
