@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crm_migrate_core::record::{ObjectKind, Value};
-use usercom_export::extract::{Export, ExportOptions, ReadRecord, RecordReader};
+use usercom_export::extract::{Export, ExportOptions, ExtractError, ReadRecord, RecordReader};
 
 /// Datetimes as exports (and people) write them, and whether the reader takes them.
 const MOMENTS: [(&str, bool); 21] = [
@@ -117,6 +117,13 @@ fn read(mut reader: RecordReader) -> Vec<ReadRecord> {
     records
 }
 
+fn assert_same(ahead: &[ReadRecord], here: &[ReadRecord]) {
+    assert_eq!(ahead.len(), here.len());
+    for (ahead, here) in ahead.iter().zip(here) {
+        assert_eq!((&ahead.record, ahead.line, &ahead.issues), (&here.record, here.line, &here.issues));
+    }
+}
+
 #[test]
 fn a_hostile_file_reads_with_exact_lines_and_issues() {
     let dir = tempfile::tempdir().unwrap();
@@ -143,4 +150,63 @@ fn a_hostile_file_reads_with_exact_lines_and_issues() {
     assert_eq!(records[4].line, multi.line + 2);
     assert!(matches!(records[0].record.get("created_at"), Some(Value::DateTime(_))));
     assert_eq!(records[6].record.get("created_at").map(ToString::to_string).as_deref(), Some("2024-03-01"));
+}
+
+#[test]
+fn parsing_ahead_reads_the_same_records_lines_and_issues() {
+    let dir = tempfile::tempdir().unwrap();
+    write_hostile_users(dir.path());
+    let export = Export::open(dir.path(), ExportOptions::default()).unwrap();
+    let here = read(export.records(ObjectKind::Contact).unwrap().unwrap());
+    let ahead = read(export.records(ObjectKind::Contact).unwrap().unwrap().parse_ahead().unwrap());
+    assert_same(&ahead, &here);
+    // Rows held while a column's type is inferred come first, then the thread's.
+    let inferring = ExportOptions { inference_rows: 300, ..ExportOptions::default() };
+    std::fs::write(dir.path().join("users.csv"), {
+        let mut bytes = std::fs::read(dir.path().join("users.csv")).unwrap();
+        let header_end = bytes.iter().position(|b| *b == b'\r').unwrap();
+        bytes.splice(header_end..header_end, *b",vip");
+        bytes
+    })
+    .unwrap();
+    let export = Export::open(dir.path(), inferring).unwrap();
+    let here = read(export.records(ObjectKind::Contact).unwrap().unwrap());
+    let ahead = read(export.records(ObjectKind::Contact).unwrap().unwrap().parse_ahead().unwrap());
+    assert!(here.iter().all(|record| record.issues.iter().any(|issue| issue.column == "(row)")));
+    assert_same(&ahead, &here);
+}
+
+#[test]
+fn parsing_ahead_gives_the_rows_before_a_broken_one_then_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut users = String::from("id,email\n");
+    for i in 0..1_000 {
+        users.push_str(&format!("{i},u{i}@example.pl\n"));
+    }
+    users.push_str("1000,\"never closed\n1001,x\n");
+    std::fs::write(dir.path().join("users.csv"), users).unwrap();
+    let export = Export::open(dir.path(), ExportOptions::default()).unwrap();
+    for ahead in [false, true] {
+        let mut reader = export.records(ObjectKind::Contact).unwrap().unwrap();
+        if ahead {
+            reader = reader.parse_ahead().unwrap();
+        }
+        let mut out = ReadRecord::new(ObjectKind::Contact);
+        let mut read = 0;
+        let error = loop {
+            match reader.read_into(&mut out) {
+                Ok(true) => read += 1,
+                Ok(false) => panic!("the file ends inside a quote"),
+                Err(error) => break error,
+            }
+        };
+        assert_eq!(read, 1_000, "ahead: {ahead}");
+        assert!(matches!(error, ExtractError::Row { line: 1002, .. }), "ahead: {ahead}: {error}");
+        assert!(!reader.read_into(&mut out).unwrap(), "nothing after the error");
+    }
+    // A reader dropped half way stops its thread (the test would hang otherwise).
+    let mut reader = export.records(ObjectKind::Contact).unwrap().unwrap().parse_ahead().unwrap();
+    let mut out = ReadRecord::new(ObjectKind::Contact);
+    assert!(reader.read_into(&mut out).unwrap());
+    drop(reader);
 }
