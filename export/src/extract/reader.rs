@@ -747,8 +747,9 @@ enum Rows {
 const BATCH_ROWS: usize = 1024;
 const BATCH_BYTES: usize = 256 << 10;
 /// Full batches waiting for the reader: with the one being filled and the one being read, at
-/// most four batches' rows are in memory.
-const BATCHES_AHEAD: usize = 2;
+/// most ten batches' rows (about 2.5 MB) are in memory. Deep enough that the reader does not
+/// run dry while a busy machine leaves the thread waiting for a core for a few milliseconds.
+const BATCHES_AHEAD: usize = 8;
 /// A row's buffers are dropped rather than kept for reuse when the row was longer than this:
 /// one long row (up to `max_record_bytes`) does not stay in every slot it passed through.
 const KEEP_ROW_BYTES: usize = 64 << 10;
