@@ -159,6 +159,42 @@ pub enum Moment {
 /// or a date alone.
 pub fn parse_moment(text: &str) -> Option<Moment> {
     let text = trim(text);
+    usual_moment(text).or_else(|| any_moment(text))
+}
+
+/// The forms User.com itself writes, every part at its place: `YYYY-MM-DDTHH:MM:SSZ`,
+/// `YYYY-MM-DD HH:MM:SS+HH` and `...+HH:MM` (or `-`). `None` for anything else, which
+/// [`any_moment`] then reads: the same value, checked the same way, without the searches for
+/// where each part ends (a datetime is in most rows of most files).
+#[inline]
+fn usual_moment(text: &str) -> Option<Moment> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let offset_minutes = match b[19] {
+        b'Z' if b.len() == 20 => 0,
+        // The sign is one byte: `text[19..]` starts on a character.
+        b'+' | b'-' => parse_offset(&text[19..])?,
+        _ => return None,
+    };
+    let date = Date::new(
+        i32::try_from(digits(&b[0..4])?).ok()?,
+        u8::try_from(digits(&b[5..7])?).ok()?,
+        u8::try_from(digits(&b[8..10])?).ok()?,
+    )?;
+    let (hour, minute, second) =
+        (i64::from(digits(&b[11..13])?), i64::from(digits(&b[14..16])?), i64::from(digits(&b[17..19])?));
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let local_seconds = days_since_epoch(date) * 86_400 + hour * 3600 + minute * 60 + second;
+    let unix_millis = (local_seconds - i64::from(offset_minutes) * 60) * 1000;
+    Some(Moment::DateTime { value: DateTime { unix_millis, offset_minutes }, zoned: true })
+}
+
+/// [`parse_moment`] for any form it takes (`text` trimmed).
+fn any_moment(text: &str) -> Option<Moment> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         let number: i64 = text.parse().ok()?;
         let unix_millis = match text.len() {
@@ -174,7 +210,8 @@ pub fn parse_moment(text: &str) -> Option<Moment> {
     if text.len() < 16 {
         return None;
     }
-    let date = parse_date(&text[..10])?;
+    // `get`: a text of other characters (full-width digits) may not split at byte 10.
+    let date = parse_date(text.get(..10)?)?;
     if !matches!(text.as_bytes()[10], b'T' | b't' | b' ') {
         return None;
     }
@@ -410,6 +447,34 @@ pub fn parse_contact_status(text: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_usual_forms_read_as_the_general_rules_read_them() {
+        let bases = [
+            "2024-03-01T10:20:30Z",
+            "2024-03-01 10:20:30+01",
+            "2024-03-01T10:20:30-05:30",
+            "2024-02-29 23:59:60+18:00",
+            "1999-12-31T00:00:00+0130",
+        ];
+        let bytes = ["0", "9", "1", "3", "-", ":", "+", "Z", "z", "T", " ", ".", "ł", "２", ""];
+        let mut checked = 0;
+        for base in bases {
+            // Every byte replaced by each of the others (or dropped), and the base itself.
+            for at in 0..=base.len() {
+                for replacement in bytes {
+                    let text = format!("{}{replacement}{}", &base[..at], base.get(at + 1..).unwrap_or(""));
+                    let general = any_moment(trim(&text));
+                    assert_eq!(parse_moment(&text), general, "{text:?}");
+                    if let Some(usual) = usual_moment(trim(&text)) {
+                        assert_eq!(Some(usual), general, "{text:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 50, "the usual forms took {checked} of them");
+    }
 
     fn datetime(text: &str) -> (String, bool) {
         match parse_moment(text) {
