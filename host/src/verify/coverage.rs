@@ -1322,7 +1322,7 @@ mod tests {
             parents: &parents,
         };
         let checker = Checker::new(&context).unwrap();
-        let records: Vec<Record> = (0..contacts).map(|n| Record::new(ObjectKind::Contact, &n.to_string())).collect();
+        let records: Vec<Record> = (0..contacts).map(|n| Record::new(ObjectKind::Contact, n.to_string())).collect();
         for chunk in records.chunks(CHUNK) {
             checker.read_entries(ObjectKind::Contact, chunk.iter()).unwrap();
             let entries = checker.entries.borrow();
